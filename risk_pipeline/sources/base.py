@@ -1,0 +1,159 @@
+"""The price-source interface and the one validation every source's output goes through.
+
+Every source returns the same long frame with exactly ``PRICE_COLUMNS``:
+
+=========  ====================================================================
+date       datetime64[ns], normalized to midnight, no time zone
+symbol     str
+close      float64, finite and > 0 (adjusted close where the source adjusts)
+currency   3-letter upper-case code of the close, e.g. "USD"
+source     where the row came from: "bundled", "csv:<file name>", "yfinance"
+=========  ====================================================================
+
+sorted by (date, symbol), one row per (date, symbol), index 0..n-1.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+PRICE_COLUMNS = ("date", "symbol", "close", "currency", "source")
+_MAX_LISTED = 5  # offending rows quoted in one error message
+
+
+class PriceDataError(ValueError):
+    """Bad or missing price data; the message names the origin (file/source), symbol and row or date."""
+
+
+@runtime_checkable
+class PriceSource(Protocol):
+    """Anything that serves daily closes as the long ``PRICE_COLUMNS`` frame."""
+
+    name: str
+
+    def fetch(self, symbols: Sequence[str] | None, start: datetime.date, end: datetime.date) -> pd.DataFrame:
+        """Closes for ``symbols`` (None: every symbol the source has) dated ``start..end`` inclusive.
+
+        Raises PriceDataError naming any requested symbol the source does not have.
+        A range without any trading day gives an empty frame with the same columns and dtypes.
+        """
+        ...
+
+
+def empty_prices() -> pd.DataFrame:
+    """A zero-row frame with the ``PRICE_COLUMNS`` schema (a range with no trading day)."""
+    return pd.DataFrame(
+        {
+            "date": pd.Series([], dtype="datetime64[ns]"),
+            "symbol": pd.Series([], dtype=str),
+            "close": pd.Series([], dtype="float64"),
+            "currency": pd.Series([], dtype=str),
+            "source": pd.Series([], dtype=str),
+        }
+    )
+
+
+def check_date_range(start: datetime.date, end: datetime.date) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``start``/``end`` as normalized Timestamps; ValueError naming both when start > end."""
+    start_ts, end_ts = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+    if start_ts > end_ts:
+        raise ValueError(f"start {start_ts:%Y-%m-%d} is after end {end_ts:%Y-%m-%d}")
+    return start_ts, end_ts
+
+
+def requested_symbols(symbols: Sequence[str] | str | None) -> list[str] | None:
+    """The requested symbols without repeats, in order; a bare string is one symbol; None stays None."""
+    if symbols is None:
+        return None
+    if isinstance(symbols, str):
+        symbols = [symbols]
+    return list(dict.fromkeys(symbols))
+
+
+def unknown_symbols_error(unknown: Sequence[str], origin: str) -> PriceDataError:
+    return PriceDataError(f"{origin}: unknown symbol(s) {', '.join(sorted(unknown))}")
+
+
+def _rows(frame: pd.DataFrame, mask: pd.Series, what: str, origin: str) -> PriceDataError:
+    """An error listing the first offending rows (index label, symbol, date, value)."""
+    bad = frame.loc[mask]
+    shown = []
+    for label, row in bad.head(_MAX_LISTED).iterrows():
+        shown.append(f"row {label} (symbol {row.get('symbol')!r}, date {row.get('date')!r}, "
+                     f"close {row.get('close')!r})")
+    more = f" and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else ""
+    return PriceDataError(f"{origin}: {what} in {'; '.join(shown)}{more}")
+
+
+def validate_prices(frame: pd.DataFrame, *, origin: str) -> pd.DataFrame:
+    """Check a price frame and return a clean copy in the ``PRICE_COLUMNS`` schema.
+
+    ``origin`` (a file path or source name) starts every error message. Rows are named by the
+    frame's index label (CsvSource indexes rows by their line number in the file).
+    Raises PriceDataError for: an empty frame; missing columns; a missing symbol; a date that
+    does not parse; a missing, non-numeric, non-finite, zero or negative close; a currency that
+    is not three upper-case letters; a symbol quoted in two currencies; duplicate (date, symbol)
+    rows. Extra columns are dropped; the result is sorted by (date, symbol) with a fresh index.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise PriceDataError(f"{origin}: expected a DataFrame, got {type(frame).__name__}")
+    missing = [c for c in PRICE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise PriceDataError(f"{origin}: missing column(s) {', '.join(missing)} (need {', '.join(PRICE_COLUMNS)})")
+    if frame.empty:
+        raise PriceDataError(f"{origin}: no price rows")
+    raw = frame.loc[:, list(PRICE_COLUMNS)]
+
+    symbol_missing = raw["symbol"].isna() | (raw["symbol"].astype(str).str.strip() == "")
+    if symbol_missing.any():
+        raise _rows(raw, symbol_missing, "missing symbol", origin)
+
+    dates = raw["date"]
+    if isinstance(dates.dtype, pd.DatetimeTZDtype):
+        dates = dates.dt.tz_localize(None)
+    elif not pd.api.types.is_datetime64_dtype(dates.dtype):
+        dates = pd.to_datetime(dates, errors="coerce")
+    bad_date = dates.isna()
+    if bad_date.any():
+        raise _rows(raw, bad_date, "missing or unparsable date", origin)
+
+    close = pd.to_numeric(raw["close"], errors="coerce").astype("float64")
+    bad_close = ~np.isfinite(close.to_numpy()) | (close.to_numpy() <= 0)
+    if bad_close.any():
+        raise _rows(raw, pd.Series(bad_close, index=raw.index), "missing, non-finite or non-positive close", origin)
+
+    currency = raw["currency"].astype(str)
+    bad_currency = ~currency.str.fullmatch(r"[A-Z]{3}")
+    if bad_currency.any():
+        bad = raw.loc[bad_currency].head(_MAX_LISTED)
+        listed = "; ".join(f"row {i} (symbol {s!r}, currency {c!r})" for i, s, c in
+                           zip(bad.index, bad["symbol"], bad["currency"]))
+        raise PriceDataError(f"{origin}: currency must be a 3-letter upper-case code in {listed}")
+
+    clean = pd.DataFrame(
+        {
+            "date": dates.dt.normalize().astype("datetime64[ns]"),
+            "symbol": raw["symbol"].astype(str).str.strip(),
+            "close": close,
+            "currency": currency,
+            "source": raw["source"].astype(str),
+        },
+        index=raw.index,
+    )
+    currencies = clean.groupby("symbol")["currency"].nunique()
+    if (currencies > 1).any():
+        mixed = currencies.index[currencies > 1]
+        raise PriceDataError(f"{origin}: symbol(s) quoted in more than one currency: {', '.join(mixed)}")
+
+    duplicated = clean.duplicated(subset=["date", "symbol"], keep=False)
+    if duplicated.any():
+        dups = clean.loc[duplicated].head(2 * _MAX_LISTED)
+        listed = "; ".join(f"{s} on {d:%Y-%m-%d} (row {i})" for i, s, d in zip(dups.index, dups["symbol"], dups["date"]))
+        raise PriceDataError(f"{origin}: duplicate (date, symbol) rows: {listed}")
+
+    return clean.sort_values(["date", "symbol"], ignore_index=True)

