@@ -1,0 +1,41 @@
+# Two commands do all the set-up on a fresh machine with Python 3.11 and pip:
+#   make run    build .venv if missing, install, backfill the whole bundled history, print a summary
+#   make test   build .venv if missing, install, run the test suite
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME := $(CURDIR)/.dagster_home
+START ?= 1990-01-02
+END ?= 2022-12-28
+SELECT ?= *
+
+.PHONY: run test backfill ui summary bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+
+run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster asset materialize -m risk_pipeline.definitions --select '$(SELECT)' --partition-range $(START)...$(END)
+	$(BIN)/risk-pipeline summary
+
+backfill: run
+
+summary: $(STAMP)
+	$(BIN)/risk-pipeline summary
+
+ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
+	$(BIN)/dagster dev -w workspace.yaml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf data/lake data/risk.duckdb data/reports $(DAGSTER_HOME)

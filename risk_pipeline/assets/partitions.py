@@ -1,0 +1,28 @@
+"""Business-day partitions shared by every asset, and the helpers that turn a run's
+partition range into the trading days it covers."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+
+HISTORY_START = "1990-01-02"
+
+business_days = dg.TimeWindowPartitionsDefinition(
+    cron_schedule="0 0 * * 1-5",
+    fmt="%Y-%m-%d",
+    start=HISTORY_START,
+)
+
+single_run = dg.BackfillPolicy.single_run()
+
+
+def partition_days(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date, list[dt.date]]:
+    """First day, last day and every weekday of the run's partition range (one key or many)."""
+    window = context.partition_time_window
+    start = window.start.date()
+    last = (window.end - dt.timedelta(days=1)).date()
+    days = [d.date() for d in pd.bdate_range(start, last)]
+    return days[0], days[-1], days

@@ -1,0 +1,46 @@
+"""Portfolio P&L asset: value, P&L and return per portfolio and day in base currency."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+
+from risk_pipeline.assets.market_data import prices, returns
+from risk_pipeline.assets.metadata import table_metadata
+from risk_pipeline.assets.partitions import business_days, partition_days, single_run
+from risk_pipeline.books import build_book
+from risk_pipeline.portfolios import load_portfolios
+from risk_pipeline.risk.portfolio import portfolio_pnl as book_pnl
+from risk_pipeline.storage.catalog import refresh_catalog
+from risk_pipeline.storage.lake import read_window, write_days
+
+# stored days read before the range: the previous close of every position
+PREVIOUS_CLOSE_LOOKBACK = 1
+
+
+@dg.asset(
+    partitions_def=business_days,
+    backfill_policy=single_run,
+    group_name="portfolios",
+    kinds={"parquet"},
+    deps=[prices, returns],
+    description="Per portfolio and day: closing value, P&L and simple return in the portfolio's base currency.",
+)
+def portfolio_pnl(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    price_history = read_window("prices", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK)
+    return_history = read_window("returns", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK)
+    frames = []
+    for portfolio in load_portfolios():
+        book = build_book(portfolio, price_history, return_history)
+        pnl = book_pnl(book.exposures, book.values, book.asset_returns)
+        pnl.insert(1, "portfolio", portfolio.name)
+        pnl.insert(2, "base_currency", portfolio.base_currency)
+        frames.append(pnl)
+    frame = pd.concat(frames, ignore_index=True)
+    frame = frame.loc[frame["date"].dt.date.between(start, end)]
+    written = write_days("portfolio_pnl", frame, days)
+    refresh_catalog()
+    return dg.MaterializeResult(
+        metadata=table_metadata(frame, days, written, portfolios=dg.MetadataValue.int(frame["portfolio"].nunique()))
+    )

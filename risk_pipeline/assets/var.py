@@ -1,0 +1,130 @@
+"""VaR/ES estimates asset: every configured method, confidence and horizon per portfolio and day."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+
+from risk_pipeline.assets.market_data import prices, returns
+from risk_pipeline.assets.metadata import table_metadata
+from risk_pipeline.assets.partitions import business_days, partition_days, single_run
+from risk_pipeline.assets.portfolio import portfolio_pnl
+from risk_pipeline.books import build_book
+from risk_pipeline.portfolios import Portfolio, load_portfolios
+from risk_pipeline.risk import var_es_grid, validate_var_params
+from risk_pipeline.settings import section
+from risk_pipeline.storage.catalog import refresh_catalog
+from risk_pipeline.storage.lake import empty_frame, read_window, write_days
+
+_VAR = section("var")
+
+
+class VarConfig(dg.Config):
+    """VaR/ES settings; defaults from the ``var`` section of pipeline.yaml."""
+
+    methods: list[str] = list(_VAR["methods"])
+    confidences: list[float] = [float(c) for c in _VAR["confidences"]]
+    horizons: list[int] = [int(h) for h in _VAR["horizons"]]
+    window: int = int(_VAR["window"])
+    monte_carlo_window: int = int(_VAR["monte_carlo_window"])
+    ewma_lambda: float = float(_VAR["ewma_lambda"])
+    n_scenarios: int = int(_VAR["n_scenarios"])
+    seed: int = int(_VAR["seed"])
+
+    def window_for(self, method: str) -> int:
+        return self.monte_carlo_window if method == "monte_carlo" else self.window
+
+    def params_for(self, method: str) -> dict[str, object]:
+        if method == "ewma":
+            return {"lam": self.ewma_lambda}
+        if method == "filtered_historical":
+            return {"lam": self.ewma_lambda}
+        if method == "monte_carlo":
+            return {"n_scenarios": self.n_scenarios, "seed": self.seed}
+        return {}
+
+    def validate(self) -> None:
+        """Every configured combination is checked before any computation starts."""
+        for method in self.methods:
+            for confidence in self.confidences:
+                for horizon in self.horizons:
+                    validate_var_params(method, confidence, self.window_for(method), horizon, **self.params_for(method))
+
+
+def portfolio_forecasts(
+    config: VarConfig,
+    portfolio: Portfolio,
+    pnl: pd.DataFrame,
+    prices_history: pd.DataFrame | None,
+    returns_history: pd.DataFrame | None,
+) -> pd.DataFrame:
+    """Every configured method's VaR/ES rows for one portfolio over the dates of ``pnl``."""
+    series = pnl.set_index("date")["return"].sort_index()
+    previous_value = pnl.set_index("date")["value"].sort_index().shift(1)
+    frames = []
+    for method in config.methods:
+        if method == "monte_carlo":
+            book = build_book(portfolio, prices_history, returns_history)
+            asset_returns = book.asset_returns.reindex(series.index)
+            held = book.weights.shift(1).reindex(series.index)
+            grid = var_es_grid(
+                asset_returns, method=method, confidences=config.confidences, horizons=config.horizons,
+                window=config.window_for(method), weights=held, **config.params_for(method),
+            )
+        else:
+            grid = var_es_grid(
+                series, method=method, confidences=config.confidences, horizons=config.horizons,
+                window=config.window_for(method), **config.params_for(method),
+            )
+        grid = grid.assign(method=method, window=config.window_for(method))
+        frames.append(grid)
+    out = pd.concat(frames, ignore_index=True)
+    value = previous_value.reindex(out["date"]).to_numpy()
+    out["var_amount"] = out["var"] * value
+    out["es_amount"] = out["es"] * value
+    out["portfolio"] = portfolio.name
+    out["base_currency"] = portfolio.base_currency
+    return out
+
+
+@dg.asset(
+    partitions_def=business_days,
+    backfill_policy=single_run,
+    group_name="risk",
+    kinds={"parquet"},
+    deps=[portfolio_pnl, prices, returns],
+    description=(
+        "VaR and ES per portfolio, day, method, confidence and horizon: the forecast for day t "
+        "built only from returns up to t-1. Fractions of value and base-currency amounts."
+    ),
+)
+def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.MaterializeResult:
+    config.validate()
+    start, end, days = partition_days(context)
+    lookback = max(config.window_for(m) for m in config.methods) + 1
+    pnl_history = read_window("portfolio_pnl", start, end, lookback=lookback)
+    needs_assets = "monte_carlo" in config.methods
+    prices_history = read_window("prices", start, end, lookback=lookback) if needs_assets else None
+    returns_history = read_window("returns", start, end, lookback=lookback) if needs_assets else None
+    frames = []
+    for portfolio in load_portfolios():
+        pnl = pnl_history.loc[pnl_history["portfolio"] == portfolio.name]
+        if pnl.empty:
+            continue
+        frames.append(portfolio_forecasts(config, portfolio, pnl, prices_history, returns_history))
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_estimates")
+    frame = frame.loc[frame["date"].dt.date.between(start, end)]
+    written = write_days("var_estimates", frame, days)
+    refresh_catalog()
+    return dg.MaterializeResult(metadata=table_metadata(frame, days, written, **_latest_summary(frame, end)))
+
+
+def _latest_summary(frame: pd.DataFrame, end: dt.date) -> dict[str, object]:
+    if frame.empty:
+        return {}
+    latest = frame.loc[frame["date"] == frame["date"].max()]
+    table = latest.loc[latest["horizon_days"] == latest["horizon_days"].min(),
+                       ["portfolio", "method", "confidence", "var", "es", "var_amount", "es_amount"]]
+    return {"latest_var_es": dg.MetadataValue.md(table.to_markdown(index=False, floatfmt=".4g"))}

@@ -1,0 +1,95 @@
+"""From a portfolio definition and stored market data to the frames the risk core takes.
+
+One place turns (portfolio, long prices, long returns) into base-currency exposures, values,
+asset returns and weights, so that P&L, Monte Carlo VaR, attribution and stress all see the
+same book.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from risk_pipeline.portfolios import Portfolio
+from risk_pipeline.risk.portfolio import base_currency_returns
+from risk_pipeline.sources.ecb_fx import fx_rate
+
+
+@dataclass(frozen=True)
+class Book:
+    """A portfolio's market frames, dates x symbols, all in its base currency.
+
+    ``exposures``: value of each position at each close; ``values``: the book's value at
+    each close; ``asset_returns``: each symbol's simple return over the day in base currency;
+    ``weights``: exposures / value at each close (the weights held over the next day).
+    """
+
+    portfolio: Portfolio
+    exposures: pd.DataFrame
+    values: pd.Series
+    asset_returns: pd.DataFrame
+    weights: pd.DataFrame
+
+
+def _wide(frame: pd.DataFrame, column: str, symbols: list[str]) -> pd.DataFrame:
+    wide = frame.pivot(index="date", columns="symbol", values=column)
+    return wide.reindex(columns=symbols).sort_index()
+
+
+def _position_currencies(portfolio: Portfolio, prices: pd.DataFrame) -> dict[str, str]:
+    quoted = prices.drop_duplicates("symbol").set_index("symbol")["currency"].to_dict()
+    currencies = {}
+    for position in portfolio.positions:
+        currency = position.currency or quoted.get(position.symbol)
+        if currency is None:
+            raise ValueError(
+                f"portfolio {portfolio.name!r}: no currency known for {position.symbol!r} (no prices stored)"
+            )
+        currencies[position.symbol] = currency
+    return currencies
+
+
+def _fx_levels(base: str, currencies: dict[str, str], dates: pd.DatetimeIndex) -> pd.DataFrame:
+    """Price in ``base`` of one unit of each symbol's currency; NaN where no rate exists."""
+    levels = {}
+    cache: dict[str, pd.Series] = {}
+    for symbol, currency in currencies.items():
+        if currency == base:
+            levels[symbol] = pd.Series(1.0, index=dates)
+            continue
+        if currency not in cache:
+            cache[currency] = fx_rate(base, currency, dates)
+        levels[symbol] = cache[currency]
+    return pd.DataFrame(levels, index=dates)
+
+
+def build_book(portfolio: Portfolio, prices: pd.DataFrame, returns: pd.DataFrame) -> Book:
+    """The book of ``portfolio`` over the dates of ``prices`` (long frames as stored in the lake)."""
+    symbols = list(portfolio.symbols)
+    held_prices = prices.loc[prices["symbol"].isin(symbols)]
+    held_returns = returns.loc[returns["symbol"].isin(symbols)]
+    close = _wide(held_prices, "close", symbols)
+    dates = close.index
+    local = _wide(held_returns, "simple_return", symbols).reindex(dates)
+    fx = _fx_levels(portfolio.base_currency, _position_currencies(portfolio, held_prices), dates)
+    fx_returns = fx / fx.shift(1) - 1.0
+    asset_returns = base_currency_returns(local, fx_returns)
+    if portfolio.by_weight:
+        weights = pd.Series({p.symbol: p.weight for p in portfolio.positions}, dtype=float)[symbols]
+        exposures = pd.DataFrame(
+            np.tile(weights.to_numpy() * portfolio.notional, (len(dates), 1)), index=dates, columns=symbols
+        )
+        values = pd.Series(float(portfolio.notional), index=dates)
+    else:
+        quantities = pd.Series({p.symbol: p.quantity for p in portfolio.positions}, dtype=float)[symbols]
+        exposures = close * fx * quantities
+        values = exposures.sum(axis=1, min_count=len(symbols))
+    return Book(
+        portfolio=portfolio,
+        exposures=exposures,
+        values=values,
+        asset_returns=asset_returns,
+        weights=exposures.div(values, axis=0),
+    )

@@ -1,0 +1,68 @@
+"""Portfolio value, P&L and return from position exposures and asset returns.
+
+For exposures ``E_{i,t}`` (base-currency value of position i at the close of day t), portfolio
+value ``V_t`` at that close and asset returns in base currency ``r_{i,t}`` over day t:
+
+    pnl_t    = sum_i E_{i,t-1} * r_{i,t}
+    return_t = pnl_t / V_{t-1}
+
+This aggregates simple returns, which is exact (DESIGN.md: log returns are not additive
+across assets). Two kinds of book use it:
+
+* by quantity q_i (buy and hold): E_{i,t} = q_i * P_{i,t} * X_{i,t} with X the price of one
+  unit of the asset's currency in base currency, V_t = sum_i E_{i,t}, so that
+  pnl_t = V_t - V_{t-1} exactly;
+* by weight w_i on a capital N (constant mix, rebalanced at each close): E_{i,t} = w_i * N and
+  V_t = N, so return_t = sum_i w_i r_{i,t}.
+
+Source: the standard portfolio accounting identity, e.g. Jorion, "Value at Risk", 3rd ed.,
+ch. 7 (portfolio returns as exposure-weighted asset returns).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+PNL_COLUMNS = ("date", "value", "pnl", "return")
+
+
+def portfolio_pnl(exposures: pd.DataFrame, values: pd.Series, base_returns: pd.DataFrame) -> pd.DataFrame:
+    """Daily P&L of a book (see module docstring).
+
+    ``exposures``: dates x symbols, base-currency exposure at each close; ``values``: the book's
+    value at each close (same dates); ``base_returns``: dates x symbols, simple returns in base
+    currency. A day gets a row only when the previous day's exposures and value and every
+    held symbol's return for the day are known. Returns columns ``PNL_COLUMNS``.
+    """
+    missing = sorted(set(exposures.columns) - set(base_returns.columns))
+    if missing:
+        raise ValueError(f"no returns for symbols {missing}")
+    dates = exposures.index.intersection(base_returns.index).sort_values()
+    exposures = exposures.reindex(dates)
+    returns = base_returns.reindex(index=dates, columns=exposures.columns)
+    prev_exposure = exposures.shift(1).to_numpy()
+    prev_value = values.reindex(dates).shift(1).to_numpy()
+    rets = returns.to_numpy()
+    held = prev_exposure != 0.0
+    # a position with zero exposure contributes nothing even if its return is missing
+    contrib = np.where(held, prev_exposure * np.where(held, rets, 0.0), 0.0)
+    known = ~np.isnan(prev_exposure).any(axis=1) & ~np.isnan(np.where(held, rets, 0.0)).any(axis=1)
+    known &= np.isfinite(prev_value) & (prev_value != 0.0)
+    pnl = contrib.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ret = pnl / prev_value
+    out = pd.DataFrame(
+        {"date": dates, "value": values.reindex(dates).to_numpy(), "pnl": pnl, "return": ret}
+    )
+    return out.loc[known].reset_index(drop=True)
+
+
+def base_currency_returns(local_returns: pd.DataFrame, fx_returns: pd.DataFrame) -> pd.DataFrame:
+    """Asset returns in base currency: (1 + r_local) * (1 + r_fx) - 1, aligned on dates and symbols.
+
+    ``fx_returns`` holds, per symbol, the return of the price in base currency of one unit of
+    the symbol's currency (0 for base-currency assets).
+    """
+    fx = fx_returns.reindex(index=local_returns.index, columns=local_returns.columns)
+    return (1.0 + local_returns) * (1.0 + fx) - 1.0

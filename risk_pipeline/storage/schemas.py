@@ -1,0 +1,84 @@
+"""Fixed schemas of the tables users query (DESIGN.md: column names are an interface).
+
+Each table is stored in the lake as one Parquet file per day; ``day_column`` names the date
+column that picks the file (``as_of`` for backtests, ``date`` elsewhere).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class TableSchema:
+    name: str
+    schema: pa.Schema
+    day_column: str = "date"
+    description: str = ""
+
+    @property
+    def columns(self) -> list[str]:
+        return self.schema.names
+
+
+def _table(name: str, fields: list[tuple[str, pa.DataType]], description: str, day_column: str = "date") -> TableSchema:
+    return TableSchema(name, pa.schema(fields), day_column, description)
+
+
+_D, _S, _F, _I, _B = pa.date32(), pa.string(), pa.float64(), pa.int64(), pa.bool_()
+
+TABLES: dict[str, TableSchema] = {
+    t.name: t
+    for t in [
+        _table(
+            "prices",
+            [("date", _D), ("symbol", _S), ("close", _F), ("currency", _S), ("source", _S)],
+            "Validated daily closes, one row per symbol and trading day.",
+        ),
+        _table(
+            "returns",
+            [("date", _D), ("symbol", _S), ("simple_return", _F), ("log_return", _F), ("currency", _S)],
+            "Close-to-close returns per symbol in the symbol's own currency (previous trading day to this one).",
+        ),
+        _table(
+            "portfolio_pnl",
+            [
+                ("date", _D), ("portfolio", _S), ("base_currency", _S),
+                ("value", _F), ("pnl", _F), ("return", _F),
+            ],
+            "Per portfolio and day: closing value, P&L over the day and simple return, in base currency.",
+        ),
+        _table(
+            "var_estimates",
+            [
+                ("date", _D), ("portfolio", _S), ("method", _S), ("confidence", _F), ("horizon_days", _I),
+                ("window", _I), ("var", _F), ("es", _F), ("var_amount", _F), ("es_amount", _F),
+                ("base_currency", _S),
+            ],
+            "VaR and ES forecast for day t (built from returns up to t-1), fractions and base-currency amounts.",
+        ),
+        _table(
+            "var_backtests",
+            [
+                ("as_of", _D), ("portfolio", _S), ("method", _S), ("confidence", _F), ("horizon_days", _I),
+                ("window", _S), ("n_obs", _I), ("n_breaches", _I), ("expected_breaches", _F),
+                ("kupiec_lr", _F), ("kupiec_p", _F), ("christoffersen_lr", _F), ("christoffersen_p", _F),
+                ("cc_lr", _F), ("cc_p", _F), ("tuff_lr", _F), ("tuff_p", _F),
+                ("duration_lr", _F), ("duration_p", _F), ("dq_stat", _F), ("dq_p", _F),
+                ("z2_stat", _F), ("z2_p", _F), ("mcneil_frey_stat", _F), ("mcneil_frey_p", _F),
+                ("traffic_light", _S), ("plus_factor", _F), ("verdict", _S), ("overlapping", _B),
+            ],
+            "Backtests of each VaR/ES forecast series as of each date, over the full sample and trailing 250 days.",
+            day_column="as_of",
+        ),
+    ]
+}
+
+
+def table_schema(name: str) -> TableSchema:
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise KeyError(f"unknown table {name!r}; known tables: {sorted(TABLES)}") from None
