@@ -8,13 +8,14 @@ same book.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from risk_pipeline.portfolios import Portfolio
 from risk_pipeline.risk.portfolio import base_currency_returns
-from risk_pipeline.sources.ecb_fx import fx_rate
+from risk_pipeline.sources.ecb_fx import fx_rate, load_ecb_rates
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,20 @@ def _position_currencies(portfolio: Portfolio, prices: pd.DataFrame) -> dict[str
     return currencies
 
 
+@lru_cache(maxsize=None)
+def first_fixing(currency: str) -> pd.Timestamp:
+    """The first date the ECB quotes ``currency`` (EUR: the euro's first fixing)."""
+    rates = load_ecb_rates()
+    quoted = rates.loc[rates["currency"] == currency, "date"] if currency != "EUR" else rates["date"]
+    return quoted.min()
+
+
 def _fx_levels(base: str, currencies: dict[str, str], dates: pd.DatetimeIndex) -> pd.DataFrame:
-    """Price in ``base`` of one unit of each symbol's currency; NaN where no rate exists."""
+    """Price in ``base`` of one unit of each symbol's currency.
+
+    NaN before the ECB quotes both currencies (the book has no history there); a missing rate
+    inside the covered period is an error naming the currency and date.
+    """
     levels = {}
     cache: dict[str, pd.Series] = {}
     for symbol, currency in currencies.items():
@@ -60,7 +73,10 @@ def _fx_levels(base: str, currencies: dict[str, str], dates: pd.DatetimeIndex) -
             levels[symbol] = pd.Series(1.0, index=dates)
             continue
         if currency not in cache:
-            cache[currency] = fx_rate(base, currency, dates)
+            covered = dates >= max(first_fixing(base), first_fixing(currency))
+            rates = pd.Series(float("nan"), index=dates)
+            rates[covered] = fx_rate(base, currency, dates[covered]).to_numpy()
+            cache[currency] = rates
         levels[symbol] = cache[currency]
     return pd.DataFrame(levels, index=dates)
 

@@ -37,10 +37,10 @@ def summary() -> int:
     with pd.option_context("display.width", 200, "display.max_rows", 500, "display.max_columns", 20):
         with connect() as con:
             print("Latest 1-day VaR and ES per portfolio (losses positive; % of value and base-currency amounts)")
-            print(con.sql(LATEST_VAR_SQL).df().to_string(index=False))
+            print(con.execute(LATEST_VAR_SQL).df().to_string(index=False))
             print()
             print("Backtest verdicts as of the latest date (full sample and trailing window)")
-            print(con.sql(VERDICTS_SQL).df().to_string(index=False))
+            print(con.execute(VERDICTS_SQL).df().to_string(index=False))
     print()
     print(f"DuckDB catalog: {path}  (try: duckdb {path} -c 'select * from var_backtests limit 5')")
     return 0
