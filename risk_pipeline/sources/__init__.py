@@ -1,0 +1,55 @@
+"""Where prices come from: every source returns the same validated long frame (see ``base``).
+
+``make_source(kind, **options)`` builds one from configuration (Dagster run config or YAML):
+
+=============  =======================================  ===========================
+kind           class                                    options
+=============  =======================================  ===========================
+``bundled``    ``bundled.BundledSource`` (default)      ``data_dir`` (optional)
+``csv``        ``csv_file.CsvSource``                   ``path`` (required)
+``yfinance``   ``yahoo.YahooSource`` (needs network)    ``currency_map`` (optional)
+=============  =======================================  ===========================
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import PRICE_COLUMNS, PriceDataError, PriceSource, validate_prices
+from .bundled import BundledSource
+from .csv_file import CsvSource
+from .yahoo import YahooSource
+
+SOURCE_KINDS: dict[str, tuple[type, frozenset[str], frozenset[str]]] = {
+    # kind: (class, required options, optional options)
+    "bundled": (BundledSource, frozenset(), frozenset({"data_dir"})),
+    "csv": (CsvSource, frozenset({"path"}), frozenset()),
+    "yfinance": (YahooSource, frozenset(), frozenset({"currency_map"})),
+}
+
+
+def make_source(kind: str = "bundled", **options: Any) -> PriceSource:
+    """The price source named ``kind`` built with ``options``; ValueError names an unknown kind or option."""
+    if kind not in SOURCE_KINDS:
+        raise ValueError(f"unknown price source kind {kind!r} (choose from {', '.join(SOURCE_KINDS)})")
+    cls, required, optional = SOURCE_KINDS[kind]
+    unknown = set(options) - required - optional
+    if unknown:
+        raise ValueError(f"price source {kind!r}: unknown option(s) {', '.join(sorted(unknown))} "
+                         f"(allowed: {', '.join(sorted(required | optional)) or 'none'})")
+    missing = required - set(options)
+    if missing:
+        raise ValueError(f"price source {kind!r}: missing option(s) {', '.join(sorted(missing))}")
+    return cls(**options)
+
+
+__all__ = [
+    "PRICE_COLUMNS",
+    "BundledSource",
+    "CsvSource",
+    "PriceDataError",
+    "PriceSource",
+    "YahooSource",
+    "make_source",
+    "validate_prices",
+]
