@@ -11,10 +11,6 @@ import pytest
 from risk_pipeline.storage import catalog, lake
 
 
-@pytest.fixture()
-def data_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("RISK_PIPELINE_DATA", str(tmp_path))
-    return tmp_path
 
 
 def _prices(days, symbols=("AAA", "BBB"), close=1.0):

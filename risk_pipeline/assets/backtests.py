@@ -1,6 +1,5 @@
 """VaR backtests asset: coverage, independence and ES tests as of each day of the range."""
 
-from __future__ import annotations
 
 import dagster as dg
 import pandas as pd

@@ -1,6 +1,5 @@
 """Market data assets: validated closes and close-to-close returns per symbol and day."""
 
-from __future__ import annotations
 
 from typing import Optional
 

@@ -1,6 +1,5 @@
 """Portfolio P&L asset: value, P&L and return per portfolio and day in base currency."""
 
-from __future__ import annotations
 
 import dagster as dg
 import pandas as pd

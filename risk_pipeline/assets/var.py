@@ -1,6 +1,5 @@
 """VaR/ES estimates asset: every configured method, confidence and horizon per portfolio and day."""
 
-from __future__ import annotations
 
 import datetime as dt
 

@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+import pytest
+
+SMALL_PORTFOLIOS = """
+portfolios:
+  - name: balanced
+    base_currency: USD
+    notional: 1000000
+    positions:
+      - {symbol: AAPL, weight: 0.4}
+      - {symbol: JPM, weight: 0.3}
+      - {symbol: XOM, weight: 0.3}
+  - name: held
+    base_currency: USD
+    positions:
+      - {symbol: MSFT, quantity: 1000}
+      - {symbol: KO, quantity: -200}
+"""
+
+
+@pytest.fixture()
+def data_dir(tmp_path, monkeypatch):
+    """An empty data folder for the lake and catalog, and a small portfolio file."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    portfolios = tmp_path / "portfolios.yaml"
+    portfolios.write_text(SMALL_PORTFOLIOS)
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(folder))
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(portfolios))
+    return folder
