@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.portfolios import Portfolio
-from risk_pipeline.risk.portfolio import base_currency_returns
+from risk_pipeline.risk.fx import to_base_returns
 from risk_pipeline.sources.ecb_fx import fx_rate, load_ecb_rates
 
 
@@ -91,7 +91,7 @@ def build_book(portfolio: Portfolio, prices: pd.DataFrame, returns: pd.DataFrame
     local = _wide(held_returns, "simple_return", symbols).reindex(dates)
     fx = _fx_levels(portfolio.base_currency, _position_currencies(portfolio, held_prices), dates)
     fx_returns = fx / fx.shift(1) - 1.0
-    asset_returns = base_currency_returns(local, fx_returns)
+    asset_returns = to_base_returns(local, fx_returns)
     if portfolio.by_weight:
         weights = pd.Series({p.symbol: p.weight for p in portfolio.positions}, dtype=float)[symbols]
         exposures = pd.DataFrame(

@@ -57,12 +57,3 @@ def portfolio_pnl(exposures: pd.DataFrame, values: pd.Series, base_returns: pd.D
     )
     return out.loc[known].reset_index(drop=True)
 
-
-def base_currency_returns(local_returns: pd.DataFrame, fx_returns: pd.DataFrame) -> pd.DataFrame:
-    """Asset returns in base currency: (1 + r_local) * (1 + r_fx) - 1, aligned on dates and symbols.
-
-    ``fx_returns`` holds, per symbol, the return of the price in base currency of one unit of
-    the symbol's currency (0 for base-currency assets).
-    """
-    fx = fx_returns.reindex(index=local_returns.index, columns=local_returns.columns)
-    return (1.0 + local_returns) * (1.0 + fx) - 1.0
