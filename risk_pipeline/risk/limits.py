@@ -1,0 +1,262 @@
+"""Risk limits: utilization, status per limit and per portfolio, and the pre-trade check.
+
+A limit caps a risk measure (``var`` or ``es``, base-currency amount) at a horizon and
+confidence. With measured value ``v`` and limit amount ``L > 0``:
+
+    utilization = v / L
+    status      = "danger"         if v > L                 (breached: strictly above)
+                  "warning"        if v >= f L              (f = warning fraction, 0.8 default;
+                                                             v exactly at L is a warning)
+                  "within_limits"  otherwise
+                  "no_data"        if v is NaN (e.g. not enough history yet)
+
+A portfolio's overall status is its worst limit status (danger > warning > within_limits >
+no_data; "no_data" only when every limit lacks data).
+
+Pre-trade check (historical simulation of the positions' P&L; Jorion, "Value at Risk",
+3rd ed., ch. 10; the h-day P&L from overlapping compounded returns as in BCBS "Minimum
+capital requirements for market risk" (2019), MAR33.4 overlapping windows): with
+base-currency exposures ``E_i`` and the last ``lookback`` daily returns,
+
+    R_{i,s}^{(h)} = prod_{j=s}^{s+h-1} (1 + r_{i,j}) - 1        overlapping h-day windows
+    P&L_s       = sum_i E_i R_{i,s}^{(h)},    loss_s = -P&L_s
+    VaR, ES     = tail_var_es(loss, c)                           (risk.tail, DESIGN.md)
+
+computed before and after adding the proposed trade to the positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+
+from risk_pipeline.risk.tail import tail_var_es
+
+MEASURES: tuple[str, ...] = ("var", "es")
+STATUSES: tuple[str, ...] = ("no_data", "within_limits", "warning", "danger")
+"""Statuses from least to most severe."""
+
+LIMIT_STATUS_COLUMNS: tuple[str, ...] = ("portfolio", "measure", "horizon_days", "confidence", "value", "limit",
+                                         "utilization", "status")
+OVERALL_STATUS_COLUMNS: tuple[str, ...] = ("portfolio", "status", "max_utilization", "n_limits", "n_warning",
+                                           "n_danger")
+PRE_TRADE_COLUMNS: tuple[str, ...] = ("measure", "horizon_days", "confidence", "limit", "value_before",
+                                      "value_after", "utilization_before", "utilization_after", "status_before",
+                                      "status_after")
+DEFAULT_WARNING_FRACTION = 0.8
+
+
+class LimitInputError(ValueError):
+    """Limit inputs are malformed (names the portfolio / measure / symbol)."""
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One limit: ``measure`` ("var" or "es") at ``horizon_days`` and ``confidence`` <= ``amount``."""
+
+    measure: str
+    horizon_days: int
+    confidence: float
+    amount: float
+
+    def __post_init__(self) -> None:
+        if self.measure not in MEASURES:
+            raise LimitInputError(f"limit measure must be one of {MEASURES}, got {self.measure!r}")
+        if not isinstance(self.horizon_days, (int, np.integer)) or self.horizon_days < 1:
+            raise LimitInputError(f"limit horizon_days must be an integer >= 1, got {self.horizon_days!r}")
+        if not 0.0 < self.confidence < 1.0:
+            raise LimitInputError(f"limit confidence must be in (0, 1), got {self.confidence!r}")
+        if not (np.isfinite(self.amount) and self.amount > 0):
+            raise LimitInputError(f"limit amount must be a positive number, got {self.amount!r}")
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """Limits by portfolio name and the warning fraction of a limit (0 < f <= 1)."""
+
+    warning_fraction: float
+    portfolios: Mapping[str, tuple[Limit, ...]]
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.warning_fraction <= 1.0:
+            raise LimitInputError(f"warning_fraction must be in (0, 1], got {self.warning_fraction!r}")
+
+
+@dataclass(frozen=True)
+class LimitReport:
+    """Per-limit rows (:data:`LIMIT_STATUS_COLUMNS`) and per-portfolio overall status
+    (:data:`OVERALL_STATUS_COLUMNS`)."""
+
+    rows: pd.DataFrame
+    overall: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class PreTradeResult:
+    """Limits before and after a proposed trade.
+
+    ``stays_within_limits`` is True when no limit is breached after the trade (warnings
+    allowed); ``rows`` has columns :data:`PRE_TRADE_COLUMNS`.
+    """
+
+    portfolio: str
+    stays_within_limits: bool
+    status_before: str
+    status_after: str
+    rows: pd.DataFrame
+
+
+def classify(value: np.ndarray, limit: np.ndarray, warning_fraction: float) -> np.ndarray:
+    """Status per value/limit pair (rules in the module docstring)."""
+    value = np.asarray(value, dtype=float)
+    limit = np.asarray(limit, dtype=float)
+    status = np.where(value > limit, "danger", np.where(value >= warning_fraction * limit, "warning",
+                                                        "within_limits"))
+    return np.where(np.isnan(value), "no_data", status).astype(object)
+
+
+def _worst(statuses) -> str:
+    return max(statuses, key=STATUSES.index) if len(statuses) else "no_data"
+
+
+def limit_status(measures: pd.DataFrame, limits: LimitsConfig, warning_fraction: float | None = None) -> LimitReport:
+    """Compare measured risk with every limit of every portfolio in ``measures``.
+
+    ``measures``: columns portfolio, measure ("var"/"es"), horizon_days, confidence, value
+    (base-currency amount), one row per measured combination (see
+    :func:`measures_from_var_estimates`). A limit without a matching measure gets value NaN
+    and status "no_data"; a portfolio in ``measures`` without limits raises (a book must not
+    run unlimited by accident). ``warning_fraction`` overrides ``limits.warning_fraction``.
+    """
+    need = {"portfolio", "measure", "horizon_days", "confidence", "value"}
+    if not need <= set(measures.columns):
+        raise LimitInputError(f"measures lacks columns {sorted(need - set(measures.columns))}")
+    frac = limits.warning_fraction if warning_fraction is None else float(warning_fraction)
+    if not 0.0 < frac <= 1.0:
+        raise LimitInputError(f"warning_fraction must be in (0, 1], got {warning_fraction!r}")
+    unlimited = sorted(set(measures["portfolio"]) - set(limits.portfolios))
+    if unlimited:
+        raise LimitInputError(f"no limits configured for portfolio(s) {unlimited}")
+    keyed = measures.assign(_c=measures["confidence"].round(10), _h=measures["horizon_days"].astype(int))
+    dup = keyed.duplicated(["portfolio", "measure", "_h", "_c"])
+    if dup.any():
+        raise LimitInputError(f"measures has duplicate rows: {keyed.loc[dup, ['portfolio', 'measure']].head(3).values.tolist()}")
+    lookup = keyed.set_index(["portfolio", "measure", "_h", "_c"])["value"]
+    records = []
+    for portfolio in sorted(set(measures["portfolio"])):
+        for lim in limits.portfolios[portfolio]:
+            key = (portfolio, lim.measure, int(lim.horizon_days), round(lim.confidence, 10))
+            records.append((portfolio, lim.measure, int(lim.horizon_days), float(lim.confidence),
+                            float(lookup.get(key, np.nan)), float(lim.amount)))
+    rows = pd.DataFrame(records, columns=["portfolio", "measure", "horizon_days", "confidence", "value", "limit"])
+    rows = rows.astype({"portfolio": object, "measure": object, "horizon_days": "int64", "confidence": float,
+                        "value": float, "limit": float})
+    rows["utilization"] = rows["value"] / rows["limit"]
+    rows["status"] = classify(rows["value"].to_numpy(), rows["limit"].to_numpy(), frac)
+    return LimitReport(rows=rows[list(LIMIT_STATUS_COLUMNS)], overall=_overall(rows))
+
+
+def _overall(rows: pd.DataFrame) -> pd.DataFrame:
+    out = []
+    for portfolio, grp in rows.groupby("portfolio", sort=True):
+        status = _worst([s for s in grp["status"] if s != "no_data"]) if (grp["status"] != "no_data").any() else "no_data"
+        out.append((portfolio, status, float(grp["utilization"].max()), len(grp),
+                    int((grp["status"] == "warning").sum()), int((grp["status"] == "danger").sum())))
+    frame = pd.DataFrame(out, columns=list(OVERALL_STATUS_COLUMNS))
+    return frame.astype({"portfolio": object, "status": object, "max_utilization": float, "n_limits": "int64",
+                         "n_warning": "int64", "n_danger": "int64"})
+
+
+def measures_from_var_estimates(var_estimates: pd.DataFrame, *, method: str = "historical") -> pd.DataFrame:
+    """Long ``measures`` frame for :func:`limit_status` from rows of the var_estimates table.
+
+    Keeps ``method`` rows and turns ``var_amount`` / ``es_amount`` into measure "var" / "es"
+    (columns portfolio, measure, horizon_days, confidence, value). Pass one date's rows.
+    """
+    need = {"portfolio", "method", "confidence", "horizon_days", "var_amount", "es_amount"}
+    if not need <= set(var_estimates.columns):
+        raise LimitInputError(f"var_estimates lacks columns {sorted(need - set(var_estimates.columns))}")
+    rows = var_estimates[var_estimates["method"] == method]
+    parts = [
+        rows[["portfolio", "horizon_days", "confidence", col]].rename(columns={col: "value"}).assign(measure=m)
+        for m, col in (("var", "var_amount"), ("es", "es_amount"))
+    ]
+    return pd.concat(parts, ignore_index=True)[["portfolio", "measure", "horizon_days", "confidence", "value"]]
+
+
+def historical_position_var_es(returns_window: pd.DataFrame, exposures: pd.Series, *, horizon_days: int,
+                               confidence: float) -> tuple[float, float]:
+    """VaR and ES amounts of ``exposures`` by historical simulation over ``returns_window``.
+
+    Overlapping compounded ``horizon_days`` returns per asset (module docstring); needs at
+    least ``horizon_days`` rows and no NaN for any held symbol.
+    """
+    missing = [s for s in exposures.index if s not in returns_window.columns]
+    if missing:
+        raise LimitInputError(f"asset_returns_history has no column for position(s) {missing}")
+    r = returns_window.loc[:, list(exposures.index)].to_numpy(dtype=float)
+    if not np.isfinite(r).all():
+        bad = [s for s, ok in zip(exposures.index, np.isfinite(r).all(axis=0)) if not ok]
+        raise LimitInputError(f"asset_returns_history has NaN in the lookback for {bad}")
+    if r.shape[0] < horizon_days:
+        raise LimitInputError(f"lookback of {r.shape[0]} days is shorter than horizon_days={horizon_days}")
+    log_growth = np.log1p(r)
+    h_growth = np.exp(sliding_window_view(log_growth, horizon_days, axis=0).sum(axis=-1))
+    pnl = (h_growth - 1.0) @ exposures.to_numpy(dtype=float)
+    var, es = tail_var_es(-pnl, confidence)
+    return float(var), float(es)
+
+
+def pre_trade_check(
+    asset_returns_history: pd.DataFrame,
+    current_positions: pd.Series,
+    proposed_trade: pd.Series,
+    limits: LimitsConfig,
+    *,
+    portfolio: str,
+    lookback: int = 250,
+    warning_fraction: float | None = None,
+) -> PreTradeResult:
+    """Does ``portfolio`` stay within its limits after ``proposed_trade``?
+
+    ``asset_returns_history``: daily base-currency simple returns up to yesterday (rows dates
+    ascending, columns symbols); the last ``lookback`` rows are the scenarios.
+    ``current_positions`` and ``proposed_trade``: base-currency exposures by symbol (a trade
+    adds to the position; a sale is negative). VaR and ES for every limit of the portfolio
+    before and after, by historical simulation (module docstring).
+    """
+    if portfolio not in limits.portfolios:
+        raise LimitInputError(f"no limits configured for portfolio {portfolio!r}")
+    if lookback < 1 or len(asset_returns_history) < lookback:
+        raise LimitInputError(f"lookback={lookback} needs at least that many rows of asset_returns_history "
+                              f"(got {len(asset_returns_history)})")
+    frac = limits.warning_fraction if warning_fraction is None else float(warning_fraction)
+    before = current_positions.astype(float)
+    after = before.add(proposed_trade.astype(float), fill_value=0.0)
+    window = asset_returns_history.iloc[-lookback:]
+    records = []
+    for lim in limits.portfolios[portfolio]:
+        values = [
+            historical_position_var_es(window, pos, horizon_days=lim.horizon_days, confidence=lim.confidence)
+            [MEASURES.index(lim.measure)]
+            for pos in (before, after)
+        ]
+        records.append((lim.measure, lim.horizon_days, lim.confidence, lim.amount, *values))
+    rows = pd.DataFrame(records, columns=["measure", "horizon_days", "confidence", "limit", "value_before",
+                                          "value_after"])
+    for when in ("before", "after"):
+        rows[f"utilization_{when}"] = rows[f"value_{when}"] / rows["limit"]
+    for when in ("before", "after"):
+        rows[f"status_{when}"] = classify(rows[f"value_{when}"].to_numpy(), rows["limit"].to_numpy(), frac)
+    status_after = _worst(list(rows["status_after"]))
+    return PreTradeResult(
+        portfolio=portfolio,
+        stays_within_limits=status_after != "danger",
+        status_before=_worst(list(rows["status_before"])),
+        status_after=status_after,
+        rows=rows[list(PRE_TRADE_COLUMNS)],
+    )
