@@ -1,0 +1,167 @@
+"""Portfolio definitions: the shipped file and every rule of the loader (small YAML files in tmp_path)."""
+
+from __future__ import annotations
+
+import pytest
+
+from risk_pipeline.portfolios import (
+    DEFAULT_PORTFOLIOS_FILE,
+    Portfolio,
+    PortfolioError,
+    Position,
+    load_portfolios,
+)
+from risk_pipeline.sources import BundledSource
+
+STOCKS = ("AAPL AMD BAC BBY CVX GE HD JNJ JPM KO LLY MRK MSFT PEP PFE PG RRC UNH WMT XOM").split()
+
+
+def test_shipped_portfolios(monkeypatch):
+    monkeypatch.delenv("RISK_PIPELINE_PORTFOLIOS", raising=False)
+    books = {p.name: p for p in load_portfolios(known_symbols=BundledSource().symbols)}
+    assert list(books) == ["equal_weight_20", "concentrated", "factor_etf", "long_short", "eur_us_stocks"]
+
+    equal = books["equal_weight_20"]
+    assert equal.by_weight and equal.base_currency == "USD" and equal.notional == 1_000_000.0
+    assert sorted(equal.symbols) == sorted(STOCKS)
+    assert all(p.weight == 0.05 for p in equal.positions)
+
+    conc = books["concentrated"]
+    assert {p.symbol: p.weight for p in conc.positions} == {"AAPL": 0.4, "MSFT": 0.3, "AMD": 0.2, "JPM": 0.1}
+
+    assert sorted(books["factor_etf"].symbols) == ["MTUM", "QUAL", "SIZE", "USMV", "VLUE"]
+
+    ls = books["long_short"]
+    assert not ls.by_weight and ls.notional is None
+    quantities = [p.quantity for p in ls.positions]
+    assert min(quantities) < 0 < max(quantities) and sum(quantities) != 0
+
+    eur = books["eur_us_stocks"]
+    assert eur.base_currency == "EUR" and eur.by_weight and eur.notional == 1_000_000.0
+    assert set(eur.symbols) <= set(STOCKS) and len(eur.symbols) >= 3
+
+
+def test_long_short_net_value_stays_positive_on_bundled_prices():
+    """The shipped pairs book must have a non-zero net value every day, or its returns are undefined."""
+    import datetime as dt
+
+    book = next(p for p in load_portfolios(DEFAULT_PORTFOLIOS_FILE) if p.name == "long_short")
+    prices = BundledSource().fetch(book.symbols, dt.date(1990, 1, 1), dt.date(2023, 1, 1))
+    wide = prices.pivot(index="date", columns="symbol", values="close")
+    net = sum(p.quantity * wide[p.symbol] for p in book.positions)
+    gross = sum(abs(p.quantity) * wide[p.symbol] for p in book.positions)
+    assert (net > 0.2 * gross).all()
+
+
+def write(tmp_path, body: str, name: str = "books.yaml"):
+    path = tmp_path / name
+    path.write_text(body)
+    return path
+
+
+GOOD = """
+portfolios:
+  - name: a
+    base_currency: GBP
+    notional: 500
+    positions:
+      - {symbol: AAPL, weight: 0.7}
+      - {symbol: MSFT, weight: 0.3, currency: USD}
+  - name: b
+    base_currency: USD
+    positions:
+      - {symbol: XOM, quantity: 10}
+      - {symbol: CVX, quantity: -4.5}
+"""
+
+
+def test_happy_path_and_env_override(tmp_path, monkeypatch):
+    path = write(tmp_path, GOOD)
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(path))
+    a, b = load_portfolios(known_symbols={"AAPL", "MSFT", "XOM", "CVX"})
+    assert a == Portfolio("a", "GBP", (Position("AAPL", weight=0.7), Position("MSFT", weight=0.3, currency="USD")), 500.0)
+    assert a.by_weight and a.symbols == ("AAPL", "MSFT")
+    assert b == Portfolio("b", "USD", (Position("XOM", quantity=10.0), Position("CVX", quantity=-4.5)))
+    assert not b.by_weight and isinstance(b.positions[0].quantity, float)
+
+
+def portfolio_yaml(positions: str, *, name="p", base="USD", notional="notional: 1000\n    ", extra="") -> str:
+    return f"portfolios:\n  - name: {name}\n    base_currency: {base}\n    {notional}{extra}positions:\n{positions}"
+
+
+W = "      - {symbol: AAPL, weight: 0.5}\n      - {symbol: MSFT, weight: 0.5}\n"
+Q = "      - {symbol: AAPL, quantity: 5}\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "pattern"),
+    [
+        (portfolio_yaml("      - {symbol: AAPL, weight: 0.5}\n      - {symbol: NOPE, weight: 0.5}\n"),
+         r"portfolio 'p': unknown symbol\(s\) NOPE"),
+        (portfolio_yaml("      []\n"), r"portfolio 'p': field 'positions': portfolio is empty"),
+        (portfolio_yaml(W) + "  - name: p\n    base_currency: USD\n    positions:\n" + Q,
+         r"duplicate portfolio name 'p'"),
+        (portfolio_yaml("      - {symbol: AAPL, weight: 0.5}\n      - {symbol: AAPL, weight: 0.5}\n"),
+         r"portfolio 'p': field 'positions': duplicate symbol 'AAPL'"),
+        (portfolio_yaml("      - {symbol: AAPL, weight: 1.0, quantity: 3}\n"),
+         r"portfolio 'p': position 'AAPL': give exactly one of 'weight' or 'quantity'"),
+        (portfolio_yaml("      - {symbol: AAPL}\n"),
+         r"portfolio 'p': position 'AAPL': give exactly one of 'weight' or 'quantity'"),
+        (portfolio_yaml(W, base="XYZ"), r"portfolio 'p': field 'base_currency': unknown currency 'XYZ'"),
+        (portfolio_yaml(W, base="usd"), r"portfolio 'p': field 'base_currency': unknown currency 'usd'"),
+        (portfolio_yaml(W, base="DOLLAR"), r"field 'base_currency': unknown currency 'DOLLAR'"),
+        (portfolio_yaml(W, notional=""), r"portfolio 'p': field 'notional' must be a positive number .* got None"),
+        (portfolio_yaml(W, notional="notional: 0\n    "), r"portfolio 'p': field 'notional' must be a positive number"),
+        (portfolio_yaml(W, notional="notional: -5\n    "), r"field 'notional' must be a positive number"),
+        (portfolio_yaml(Q), r"portfolio 'p': field 'notional' applies to weight portfolios only"),
+        (portfolio_yaml("      - {symbol: AAPL, weight: 0.5}\n      - {symbol: MSFT, quantity: 3}\n"),
+         r"portfolio 'p': field 'positions': mixes weights and quantities"),
+        (portfolio_yaml("      - {symbol: AAPL, weight: 0.5}\n      - {symbol: MSFT, weight: 0.4}\n"),
+         r"portfolio 'p': field 'positions': weights sum to 0.9, not 1"),
+        (portfolio_yaml("      - {symbol: AAPL, weight: '1'}\n"),
+         r"position 'AAPL': field 'weight' must be a finite non-zero number, got '1'"),
+        (portfolio_yaml("      - {symbol: AAPL, quantity: 0}\n", notional=""),
+         r"position 'AAPL': field 'quantity' must be a finite non-zero number"),
+        (portfolio_yaml("      - {symbol: ON, quantity: 3}\n", notional=""), r"portfolio 'p': field 'symbol': True is not a ticker"),
+        (portfolio_yaml("      - {symbol: AAPL, wieght: 1.0}\n"), r"portfolio 'p': position 'AAPL': field 'wieght': unknown field"),
+        (portfolio_yaml("      - {symbol: AAPL, weight: 1.0, currency: XX}\n"),
+         r"position 'AAPL': field 'currency': unknown currency 'XX'"),
+        (portfolio_yaml(W, extra="benchmark: SP500\n    "), r"portfolio 'p': field 'benchmark': unknown field"),
+        (portfolio_yaml(W, name="'bad name'"), r"field 'name': 'bad name' must be letters"),
+        ("portfolios:\n  - name: p\n    positions:\n" + Q, r"portfolio 'p': field 'base_currency': missing"),
+        ("portfolios:\n  - name: p\n    base_currency: USD\n    positions: AAPL\n", r"portfolio 'p': field 'positions': must be a list"),
+        ("portfolios:\n  - name: p\n    base_currency: USD\n    positions:\n      - AAPL\n", r"portfolio 'p': each position must be a mapping"),
+        ("portfolios: [\n  - name: p\n", r"malformed YAML at line \d+, column \d+"),
+        ("portfolios:\n  - name: p\n  base_currency: USD\n", r"malformed YAML at line 3"),
+        ("- name: p\n", r"expected a top-level 'portfolios:' list"),
+        ("portfolios: []\n", r"the 'portfolios' list is empty"),
+        ("", r"expected a top-level 'portfolios:' list"),
+    ],
+)
+def test_bad_files_name_file_portfolio_and_field(tmp_path, body, pattern):
+    path = write(tmp_path, body)
+    with pytest.raises(PortfolioError, match=pattern) as info:
+        load_portfolios(path, known_symbols={"AAPL", "MSFT", "XOM"})
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def test_symbols_not_checked_without_known_symbols(tmp_path):
+    path = write(tmp_path, portfolio_yaml("      - {symbol: ANYTHING, quantity: 2}\n", notional=""))
+    (book,) = load_portfolios(path)
+    assert book.symbols == ("ANYTHING",)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(PortfolioError, match="nothere.yaml: portfolio file not found"):
+        load_portfolios(tmp_path / "nothere.yaml")
+
+
+def test_dataclasses_validate_on_construction():
+    with pytest.raises(PortfolioError, match="exactly one of 'weight' or 'quantity'"):
+        Position("AAPL")
+    with pytest.raises(PortfolioError, match="portfolio 'x': field 'positions': portfolio is empty"):
+        Portfolio("x", "USD", ())
+    with pytest.raises(PortfolioError, match="weights sum to 1.1"):
+        Portfolio("x", "USD", (Position("A", weight=0.6), Position("B", weight=0.5)), notional=1.0)
+    short = Portfolio("ls", "EUR", (Position("A", weight=1.3), Position("B", weight=-0.3)), notional=100)
+    assert short.by_weight and short.notional == 100.0 and short.symbols == ("A", "B")
