@@ -267,3 +267,12 @@ def test_make_source_kinds_and_errors(tmp_path):
         make_source("csv")
     with pytest.raises(ValueError, match="price source 'bundled': unknown option.s. pth"):
         make_source("bundled", pth=tmp_path)
+
+
+def test_callers_cannot_corrupt_the_cached_snapshot():
+    source = BundledSource()
+    first = source.fetch(["AAPL"], dt.date(1990, 1, 2), dt.date(1990, 1, 2))
+    first.loc[0, "close"] = -1.0
+    again = source.fetch(None, *FULL)
+    again["close"] = 0.0
+    assert source.fetch(["AAPL"], dt.date(1990, 1, 2), dt.date(1990, 1, 2))["close"].item() == 0.264
