@@ -276,3 +276,8 @@ def test_callers_cannot_corrupt_the_cached_snapshot():
     again = source.fetch(None, *FULL)
     again["close"] = 0.0
     assert source.fetch(["AAPL"], dt.date(1990, 1, 2), dt.date(1990, 1, 2))["close"].item() == 0.264
+
+
+def test_missing_bundled_file_is_named(tmp_path):
+    with pytest.raises(PriceDataError, match=f"{tmp_path / BUNDLED_PRICES_FILE}: bundled price file not found"):
+        BundledSource(data_dir=tmp_path).fetch(None, *FULL)

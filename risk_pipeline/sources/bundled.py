@@ -20,7 +20,7 @@ import pandas as pd
 
 import risk_pipeline
 
-from .base import check_date_range, requested_symbols, unknown_symbols_error, validate_prices
+from .base import PriceDataError, check_date_range, requested_symbols, unknown_symbols_error, validate_prices
 
 SHIPPED_DATA_DIR = Path(risk_pipeline.__file__).resolve().parents[1] / "data"
 BUNDLED_PRICES_FILE = "bundled_prices.parquet"
@@ -40,7 +40,7 @@ def bundled_data_dir() -> Path:
 @functools.lru_cache(maxsize=4)
 def _load(path: Path) -> pd.DataFrame:
     if not path.is_file():
-        raise FileNotFoundError(f"bundled price file {path} not found (set {BUNDLED_DATA_ENV} to its folder)")
+        raise PriceDataError(f"{path}: bundled price file not found (set {BUNDLED_DATA_ENV} to its folder)")
     frame = pd.read_parquet(path)
     frame["source"] = "bundled"
     return validate_prices(frame, origin=str(path))
