@@ -1,0 +1,237 @@
+"""Fixed-coupon bullet bonds: price from yield, DV01, durations, convexity, P&L along a yield path.
+
+Cash flows. A bond with face ``F``, annual coupon rate ``c``, ``m`` coupons a year and
+``T`` years to maturity pays ``F c / m`` at times ``t_k = T - k/m > 0`` (k = 0, 1, ...,
+counted back from maturity) and ``F`` at ``T``. Time is in years; a maturity date becomes
+``T`` as (maturity - as-of date) in days / 365.25 (simplification: no day-count convention
+or business-day calendar; periods are exactly ``1/m`` years).
+
+Price from yield ``y`` (annual, compounded ``m`` times a year; fractional periods use
+the same compounding, the "street" convention):
+
+    P(y)      = sum_k CF_k (1 + y/m)^(-m t_k)                      dirty (full) price
+    accrued   = F c/m (1 - m t_1)          t_1 = time to the next coupon (linear accrual)
+    clean     = P - accrued
+    dP/dy     = -sum_k t_k CF_k (1 + y/m)^(-m t_k - 1)
+    d2P/dy2   = sum_k t_k (t_k + 1/m) CF_k (1 + y/m)^(-m t_k - 2)
+    D_mac     = sum_k t_k CF_k (1 + y/m)^(-m t_k) / P
+    D_mod     = -(dP/dy) / P = D_mac / (1 + y/m)
+    convexity = (d2P/dy2) / P
+    DV01      = -(dP/dy) * 0.0001                                  price change for -1bp
+
+Closed forms used in the tests: a par bond (c = y, T a whole number of periods) has P = F
+and D_mod = (1 - (1 + y/m)^(-mT)) / y; a zero has D_mac = T and
+convexity = T (T + 1/m) / (1 + y/m)^2. Source: F. Fabozzi, "Bond Markets, Analysis and
+Strategies" (chs. 2 and 4); J. Hull, "Options, Futures, and Other Derivatives", ch. 4.
+
+Daily P&L along a yield path (:func:`reprice_path`), per bond of face ``F``:
+
+- ``aging=True``: the bond ages with the calendar, ``T_t = T_0 - (date_t - date_0)/365.25``;
+  coupons falling in (t-1, t] are cash received. Full repricing:
+  ``pnl_full_t = P(T_t, y_t) + coupon_t - P(T_{t-1}, y_{t-1})``, split exactly into
+  ``pnl_carry = P(T_t, y_{t-1}) + coupon_t - P(T_{t-1}, y_{t-1})`` (time, unchanged yield)
+  and ``pnl_yield = P(T_t, y_t) - P(T_t, y_{t-1})`` (the yield move).
+- ``aging=False``: constant maturity ``T_t = T_0`` (a rolling benchmark), no coupons;
+  ``pnl_carry = 0`` and ``pnl_full = pnl_yield``.
+
+Beside it, the duration-convexity approximation of the yield move, with risk measured at
+``(T_t, y_{t-1})``: ``pnl_duration_convexity = -D_mod P dy + 0.5 C P dy^2``, dy = y_t - y_{t-1}.
+
+A foreign bond's base-currency P&L (:func:`foreign_bond_base_pnl`) with FX price ``X_t``
+(base per unit of the bond's currency, :func:`risk_pipeline.risk.fx.base_prices`):
+``(P_t + coupon_t) X_t - P_{t-1} X_{t-1}`` = local term ``pnl_full_t X_{t-1}`` + FX term
+``P_{t-1} (X_t - X_{t-1})`` + cross term ``pnl_full_t (X_t - X_{t-1})``
+(:func:`risk_pipeline.risk.fx.pnl_decomposition`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from risk_pipeline.risk.fx import pnl_decomposition
+
+DAYS_PER_YEAR = 365.25
+_EPS = 1e-9  # times within this of zero count as paid (guards float noise in T - k/m)
+
+PATH_COLUMNS: tuple[str, ...] = ("date", "yield", "maturity_years", "dirty_price", "coupon_paid", "pnl_full",
+                                 "pnl_carry", "pnl_yield", "pnl_duration_convexity")
+"""Columns of :func:`reprice_path`; P&L columns are NaN on the first date."""
+
+FOREIGN_PNL_COLUMNS: tuple[str, ...] = ("date", "local_pnl", "local_term", "fx_term", "cross_term",
+                                        "total_pnl_base")
+"""Columns of :func:`foreign_bond_base_pnl` (amounts in base currency except ``local_pnl``)."""
+
+
+class BondInputError(ValueError):
+    """Bond inputs are malformed (names the parameter / date)."""
+
+
+@dataclass(frozen=True)
+class FixedRateBond:
+    """A bullet bond: ``coupon_rate`` (annual, decimal), ``maturity_years`` from the as-of
+    date, ``frequency`` coupons a year, ``face`` amount."""
+
+    coupon_rate: float
+    maturity_years: float
+    frequency: int = 2
+    face: float = 100.0
+
+    def __post_init__(self) -> None:
+        if not (np.isfinite(self.coupon_rate) and self.coupon_rate >= 0):
+            raise BondInputError(f"coupon_rate must be >= 0, got {self.coupon_rate!r}")
+        if not (np.isfinite(self.maturity_years) and self.maturity_years > 0):
+            raise BondInputError(f"maturity_years must be > 0, got {self.maturity_years!r}")
+        if self.frequency not in (1, 2, 4, 12):
+            raise BondInputError(f"frequency must be 1, 2, 4 or 12 coupons a year, got {self.frequency!r}")
+        if not self.face > 0:
+            raise BondInputError(f"face must be > 0, got {self.face!r}")
+
+    @classmethod
+    def from_maturity_date(cls, coupon_rate: float, maturity_date, as_of, frequency: int = 2,
+                           face: float = 100.0) -> FixedRateBond:
+        """Bond maturing on ``maturity_date`` seen from ``as_of``: T = days / 365.25."""
+        days = (pd.Timestamp(maturity_date) - pd.Timestamp(as_of)).days
+        return cls(coupon_rate, days / DAYS_PER_YEAR, frequency, face)
+
+
+@dataclass(frozen=True)
+class BondRisk:
+    """Price and sensitivities of a bond at one yield (formulas in the module docstring)."""
+
+    yield_: float
+    dirty_price: float
+    accrued: float
+    clean_price: float
+    dv01: float
+    macaulay_duration: float
+    modified_duration: float
+    convexity: float
+
+
+def cash_flows(bond: FixedRateBond) -> tuple[np.ndarray, np.ndarray]:
+    """Times (years, ascending) and amounts of the remaining cash flows."""
+    m = bond.frequency
+    n = int(np.ceil(bond.maturity_years * m - _EPS))
+    times = bond.maturity_years - np.arange(n)[::-1] / m
+    amounts = np.full(n, bond.face * bond.coupon_rate / m)
+    amounts[-1] += bond.face
+    return times, amounts
+
+
+def _price_and_derivatives(bond: FixedRateBond, maturity: np.ndarray, yld: np.ndarray
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Vectorized over (maturity, yield) pairs: P, dP/dy, d2P/dy2, sum t PV, accrued."""
+    m = bond.frequency
+    maturity = np.asarray(maturity, dtype=float)
+    yld = np.asarray(yld, dtype=float)
+    if (yld <= -m).any():
+        raise BondInputError(f"yields must be > -{m} (the per-period rate > -100%)")
+    n_max = int(np.ceil(np.max(maturity) * m - _EPS))
+    t = maturity[..., None] - np.arange(n_max) / m  # back from maturity
+    alive = t > _EPS
+    cf = np.where(np.arange(n_max) == 0, bond.face, 0.0) + bond.face * bond.coupon_rate / m
+    cf = np.where(alive, cf, 0.0)
+    base = 1.0 + yld[..., None] / m
+    t_pos = np.where(alive, t, 0.0)
+    disc = base ** (-m * t_pos)
+    pv = cf * disc
+    price = pv.sum(axis=-1)
+    dp = -(t_pos * pv / base).sum(axis=-1)
+    d2p = (t_pos * (t_pos + 1.0 / m) * pv / base**2).sum(axis=-1)
+    sum_tpv = (t_pos * pv).sum(axis=-1)
+    t_next = np.where(alive, t, np.inf).min(axis=-1)
+    accrued = bond.face * bond.coupon_rate / m * (1.0 - m * t_next)
+    return price, dp, d2p, sum_tpv, accrued
+
+
+def dirty_price(bond: FixedRateBond, yld, maturity_years=None) -> np.ndarray:
+    """Dirty price at yield(s) ``yld`` (and remaining maturity/ies, default the bond's)."""
+    mat = np.full(np.shape(yld), bond.maturity_years) if maturity_years is None else maturity_years
+    return _price_and_derivatives(bond, np.asarray(mat, dtype=float), np.asarray(yld, dtype=float))[0]
+
+
+def bond_risk(bond: FixedRateBond, yld: float) -> BondRisk:
+    """Price, accrued, DV01, Macaulay and modified duration and convexity at yield ``yld``."""
+    price, dp, d2p, sum_tpv, accrued = (float(v) for v in _price_and_derivatives(
+        bond, np.array(bond.maturity_years), np.array(float(yld))))
+    return BondRisk(
+        yield_=float(yld),
+        dirty_price=price,
+        accrued=accrued,
+        clean_price=price - accrued,
+        dv01=-dp * 1e-4,
+        macaulay_duration=sum_tpv / price,
+        modified_duration=-dp / price,
+        convexity=d2p / price,
+    )
+
+
+def _remaining_coupons(maturity: np.ndarray, m: int) -> np.ndarray:
+    return np.ceil(np.asarray(maturity) * m - _EPS).astype(int)
+
+
+def reprice_path(bond: FixedRateBond, yields: pd.Series, *, aging: bool = True) -> pd.DataFrame:
+    """Daily P&L of one bond by full repricing along ``yields`` and its duration-convexity
+    approximation (module docstring). ``yields``: decimal yields indexed by ascending dates;
+    the bond has ``maturity_years`` left on the first date. Columns :data:`PATH_COLUMNS`."""
+    if yields.empty:
+        raise BondInputError("yields is empty")
+    if yields.isna().any():
+        raise BondInputError(f"yields has NaN on {list(yields.index[yields.isna()][:3])}")
+    dates = pd.DatetimeIndex(yields.index)
+    if not dates.is_monotonic_increasing:
+        raise BondInputError("yields must be indexed by ascending dates")
+    y = yields.to_numpy(dtype=float)
+    m = bond.frequency
+    if aging:
+        elapsed = (dates - dates[0]).days.to_numpy() / DAYS_PER_YEAR
+        maturity = bond.maturity_years - elapsed
+        if (maturity <= _EPS).any():
+            raise BondInputError(f"the yield path reaches the bond's maturity on {dates[maturity <= _EPS][0].date()}")
+    else:
+        maturity = np.full(len(y), bond.maturity_years)
+    price, dp, d2p, _, _ = _price_and_derivatives(bond, maturity, y)
+    n_rem = _remaining_coupons(maturity, m)
+    coupon = np.zeros(len(y))
+    coupon[1:] = (n_rem[:-1] - n_rem[1:]) * bond.face * bond.coupon_rate / m
+    nan = np.array([np.nan])
+    # price at today's maturity and yesterday's yield: splits carry from the yield move
+    aged, dp_aged, d2p_aged, _, _ = _price_and_derivatives(bond, maturity[1:], y[:-1])
+    dy = np.diff(y)
+    pnl_full = np.concatenate([nan, price[1:] + coupon[1:] - price[:-1]])
+    pnl_carry = np.concatenate([nan, aged + coupon[1:] - price[:-1]])
+    pnl_yield = np.concatenate([nan, price[1:] - aged])
+    approx = np.concatenate([nan, dp_aged * dy + 0.5 * d2p_aged * dy**2])
+    return pd.DataFrame(
+        {"date": dates, "yield": y, "maturity_years": maturity, "dirty_price": price, "coupon_paid": coupon,
+         "pnl_full": pnl_full, "pnl_carry": pnl_carry, "pnl_yield": pnl_yield, "pnl_duration_convexity": approx},
+        columns=list(PATH_COLUMNS),
+    )
+
+
+def foreign_bond_base_pnl(path: pd.DataFrame, fx_prices: pd.Series) -> pd.DataFrame:
+    """Base-currency daily P&L of a foreign bond from its :func:`reprice_path` output.
+
+    ``fx_prices``: price of one unit of the bond's currency in base currency, indexed by the
+    path's dates (a missing date raises). Terms in the module docstring; they sum exactly to
+    ``total_pnl_base``. Columns :data:`FOREIGN_PNL_COLUMNS`; the first date is NaN.
+    """
+    dates = pd.DatetimeIndex(path["date"])
+    missing = dates.difference(pd.DatetimeIndex(fx_prices.index))
+    if len(missing):
+        raise BondInputError(f"fx_prices has no value for {list(missing[:3].date)}")
+    x = fx_prices.reindex(dates).to_numpy(dtype=float)
+    if not (np.isfinite(x).all() and (x > 0).all()):
+        raise BondInputError("fx_prices must be positive and finite on every date of the path")
+    price_prev = path["dirty_price"].shift(1).to_numpy()
+    x_prev = np.concatenate([[np.nan], x[:-1]])
+    local_pnl = path["pnl_full"].to_numpy()
+    split = pnl_decomposition(price_prev * x_prev, local_pnl / price_prev, x / x_prev - 1.0)
+    return pd.DataFrame(
+        {"date": dates, "local_pnl": local_pnl, "local_term": split.local, "fx_term": split.fx,
+         "cross_term": split.cross, "total_pnl_base": split.total},
+        columns=list(FOREIGN_PNL_COLUMNS),
+    )
