@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from risk_pipeline.portfolios import (
@@ -43,8 +45,6 @@ def test_shipped_portfolios(monkeypatch):
 
 def test_long_short_net_value_stays_positive_on_bundled_prices():
     """The shipped pairs book must have a non-zero net value every day, or its returns are undefined."""
-    import datetime as dt
-
     book = next(p for p in load_portfolios(DEFAULT_PORTFOLIOS_FILE) if p.name == "long_short")
     prices = BundledSource().fetch(book.symbols, dt.date(1990, 1, 1), dt.date(2023, 1, 1))
     wide = prices.pivot(index="date", columns="symbol", values="close")
