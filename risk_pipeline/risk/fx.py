@@ -95,11 +95,10 @@ def align_to_dates(prices: pd.DataFrame, dates: pd.DatetimeIndex, *, max_stale_d
     old, else NaN (so a long gap is visible, not silently carried).
     """
     src = prices.sort_index()
-    fixing_dates = pd.Series(src.index, index=src.index)
     pos = src.index.searchsorted(dates, side="right") - 1
-    picked = src.iloc[np.maximum(pos, 0)].to_numpy(dtype=float)
-    fixed_on = fixing_dates.iloc[np.maximum(pos, 0)].to_numpy()
-    stale = (pos < 0) | ((np.asarray(dates) - fixed_on) > np.timedelta64(max_stale_days, "D"))
+    picked = src.to_numpy(dtype=float)[np.maximum(pos, 0)].copy()
+    fixed_on = src.index.to_numpy()[np.maximum(pos, 0)]
+    stale = (pos < 0) | ((np.asarray(dates, dtype="datetime64[ns]") - fixed_on) > np.timedelta64(max_stale_days, "D"))
     picked[stale] = np.nan
     return pd.DataFrame(picked, index=dates, columns=src.columns)
 
