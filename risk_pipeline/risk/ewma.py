@@ -1,0 +1,55 @@
+"""RiskMetrics EWMA volatility, run over each trailing window only, and its VaR/ES.
+
+RiskMetrics Technical Document (J.P. Morgan/Reuters, 4th ed. 1996), sec. 5.2: zero mean and
+
+    sigma2_{k+1} = lambda sigma2_k + (1 - lambda) r_k^2,   lambda = 0.94 (daily)
+
+Window-bounded: for date t the recursion runs over the window r_{t-W} .. r_{t-1} only,
+seeded with the window's zero-mean variance sigma2_{t-W} = mean(r_{t-W..t-1}^2); after the
+W steps sigma2_t is the forecast for day t.  So the estimate at t depends on the window rows
+and nothing earlier (a stored lookback of W rows reproduces a full backfill bit for bit:
+the recursion is evaluated step by step for all dates at once, in the same order as a plain
+per-window loop).
+
+VaR/ES: normal with zero mean, VaR = sigma_t z_c, ES = sigma_t phi(z_c)/(1-c); horizons by the
+square-root-of-time rule (:func:`~risk_pipeline.risk.windows.square_root_of_time`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from risk_pipeline.risk.parametric import normal_var_es
+from risk_pipeline.risk.windows import VarEsSurface, full_index, square_root_of_time, trailing_windows
+
+RISKMETRICS_LAMBDA = 0.94
+
+
+def ewma_variance_paths(returns: np.ndarray, window: int, lam: float = RISKMETRICS_LAMBDA) -> np.ndarray:
+    """EWMA variance inside every trailing window, shape ``(n - window, window + 1)``.
+
+    Row j is the window of date ``t = j + window``; column m (0..W-1) is the variance
+    forecast for window row m (built from the seed and rows before m), column W the
+    forecast for t.  Seed (column 0) = mean of the window's squared returns.
+    The loop runs over the W window positions, vectorized across all dates.
+    """
+    sq = trailing_windows(returns * returns, window)
+    paths = np.empty((window + 1, sq.shape[0]))  # position-major: each step writes one contiguous row
+    paths[0] = sq.mean(axis=-1)
+    for m in range(window):
+        paths[m + 1] = lam * paths[m] + (1.0 - lam) * sq[:, m]
+    return paths.T
+
+
+def ewma_var_es(
+    returns: np.ndarray,
+    *,
+    window: int,
+    confidences: tuple[float, ...],
+    horizons: tuple[int, ...],
+    lam: float = RISKMETRICS_LAMBDA,
+) -> VarEsSurface:
+    """Rolling RiskMetrics EWMA VaR/ES (zero mean, normal) of a 1-D return array."""
+    sigma = np.sqrt(ewma_variance_paths(returns, window, lam)[:, -1])
+    var, es = square_root_of_time(*normal_var_es(np.zeros_like(sigma), sigma, confidences), horizons)
+    return VarEsSurface(full_index(var, window), full_index(es, window), confidences, horizons)

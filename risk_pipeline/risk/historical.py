@@ -1,0 +1,51 @@
+"""Rolling historical-simulation VaR and ES.
+
+For date ``t`` the sample is the window ``r_{t-W} .. r_{t-1}``; for horizon ``h`` it is the
+``W - h + 1`` overlapping ``h``-day compounded returns inside the window,
+``R_k = prod_{i=k}^{k+h-1}(1 + r_i) - 1``.  With losses ``L = -R``:
+
+    VaR_c = numpy.quantile(L, c, method="linear"),   ES_c = mean{L_i : L_i >= VaR_c}
+
+(DESIGN.md; the definition of :func:`risk_pipeline.risk.tail.tail_var_es`, evaluated by
+:func:`risk_pipeline.risk.sorted_tail.sorted_tail_var_es` on one sort per window and
+horizon, shared by all confidences).  Source: the basic historical simulation of
+J. Hull, *Risk Management and Financial Institutions*, ch. 13; overlapping multi-day
+returns as in BCBS (2019) MAR33.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from risk_pipeline.risk.sorted_tail import sorted_tail_var_es
+from risk_pipeline.risk.windows import VarEsSurface, compound_returns, full_index, trailing_windows
+
+_CHUNK_ELEMENTS = 4_000_000  # bounds the sorted copy per chunk (~32 MB)
+
+
+def empirical_window_var_es(
+    window_returns: np.ndarray, confidences: tuple[float, ...], horizons: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Empirical VaR/ES of each row of ``window_returns`` (rows x window) per horizon.
+
+    Returns arrays of shape ``(rows, n_conf, n_horizons)``; processed in row chunks so the
+    sorted copies stay small.  Shared by historical and filtered historical simulation.
+    """
+    rows, width = window_returns.shape
+    var = np.empty((rows, len(confidences), len(horizons)))
+    es = np.empty_like(var)
+    step = max(1, _CHUNK_ELEMENTS // width)
+    for start in range(0, rows, step):
+        block = window_returns[start : start + step]
+        for k, h in enumerate(horizons):
+            losses = np.sort(-compound_returns(block, h), axis=-1)
+            var[start : start + step, :, k], es[start : start + step, :, k] = sorted_tail_var_es(losses, confidences)
+    return var, es
+
+
+def historical_var_es(
+    returns: np.ndarray, *, window: int, confidences: tuple[float, ...], horizons: tuple[int, ...]
+) -> VarEsSurface:
+    """Rolling historical VaR/ES of a 1-D array of daily simple returns (see module doc)."""
+    var, es = empirical_window_var_es(trailing_windows(returns, window), confidences, horizons)
+    return VarEsSurface(full_index(var, window), full_index(es, window), confidences, horizons)

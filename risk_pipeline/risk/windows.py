@@ -1,0 +1,69 @@
+"""Trailing-window helpers shared by every rolling VaR/ES method.
+
+Conventions (DESIGN.md, no look-ahead): the estimate for row ``t`` of a series of ``n``
+daily returns uses rows ``t - window .. t - 1`` only.  Row ``t`` therefore has an estimate
+iff ``t >= window``; rows ``0 .. window - 1`` are NaN.  The helpers below produce, for the
+``n - window`` rows that have an estimate, the window each one is built from, and put the
+per-row results back on the full index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+@dataclass(frozen=True)
+class VarEsSurface:
+    """VaR and ES for every date, confidence and horizon of one rolling run.
+
+    ``var`` and ``es`` have shape ``(n_dates, n_confidences, n_horizons)``; losses positive,
+    fractions of value; NaN where the window is not yet full.
+    """
+
+    var: np.ndarray
+    es: np.ndarray
+    confidences: tuple[float, ...]
+    horizons: tuple[int, ...]
+
+
+def trailing_windows(x: np.ndarray, window: int) -> np.ndarray:
+    """Read-only view of the trailing windows of ``x`` along its first axis.
+
+    For ``x`` of shape ``(n, ...)`` returns shape ``(n - window, ..., window)``: entry ``j``
+    holds rows ``j .. j + window - 1``, the window of date ``t = j + window``.
+    """
+    return sliding_window_view(x, window, axis=0)[:-1]
+
+
+def compound_returns(returns: np.ndarray, horizon: int) -> np.ndarray:
+    """Overlapping ``horizon``-day compounded returns along the last axis.
+
+    ``R_k = prod_{i=k}^{k+h-1} (1 + r_i) - 1``; the last axis shrinks from ``m`` to
+    ``m - h + 1``.  ``horizon == 1`` returns the input unchanged (no ``(1 + r) - 1`` rounding).
+    """
+    if horizon == 1:
+        return returns
+    return sliding_window_view(1.0 + returns, horizon, axis=-1).prod(axis=-1) - 1.0
+
+
+def full_index(rows: np.ndarray, window: int) -> np.ndarray:
+    """Put per-row results (shape ``(n - window, ...)``) on the full index, NaN first."""
+    out = np.full((rows.shape[0] + window,) + rows.shape[1:], np.nan)
+    out[window:] = rows
+    return out
+
+
+def square_root_of_time(
+    var_1d: np.ndarray, es_1d: np.ndarray, horizons: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Square-root-of-time rule: ``VaR_h = sqrt(h) VaR_1``, ``ES_h = sqrt(h) ES_1``.
+
+    The whole one-day figure (mean term included) is scaled by ``sqrt(h)``, as in the Basel
+    rule (BCBS 1996 amendment; RiskMetrics Technical Document 1996, sec. 6.3); the mean is
+    NOT scaled by ``h``.  Input shape ``(..., n_conf)``, output ``(..., n_conf, n_horizons)``.
+    """
+    root_h = np.sqrt(np.asarray(horizons, dtype=float))
+    return var_1d[..., None] * root_h, es_1d[..., None] * root_h
