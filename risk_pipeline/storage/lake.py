@@ -16,9 +16,10 @@ import uuid
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import duckdb
+import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from risk_pipeline.storage.paths import lake_dir
@@ -57,25 +58,29 @@ def write_days(table: str, frame: pd.DataFrame, days: Iterable[dt.date], root: P
     spec = table_schema(table)
     root = root or lake_dir()
     day_list = sorted(set(days))
-    arrow = to_arrow(frame, spec)
     keys = pd.to_datetime(frame[spec.day_column]).dt.date if len(frame) else pd.Series([], dtype=object)
     stray = sorted(set(keys) - set(day_list))
     if stray:
         raise ValueError(f"table {table!r}: rows dated {stray[0]} fall outside the days being written")
-    positions: dict[dt.date, list[int]] = {}
-    for i, key in enumerate(keys):
-        positions.setdefault(key, []).append(i)
+    order = np.argsort(keys.to_numpy(), kind="stable")
+    arrow = to_arrow(frame.iloc[order], spec)
+    sorted_keys = keys.to_numpy()[order]
+    # contiguous, zero-copy slices per day of the sorted table
+    bounds: dict[dt.date, tuple[int, int]] = {}
+    if len(sorted_keys):
+        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+        ends = np.r_[starts[1:], len(sorted_keys)]
+        bounds = {sorted_keys[a]: (int(a), int(b - a)) for a, b in zip(starts, ends)}
     written = 0
     for day in day_list:
         folder = _day_folder(root, table, day)
-        rows = positions.get(day)
-        if rows is None:
+        if day not in bounds:
             _remove_day(folder)
             continue
         folder.mkdir(parents=True, exist_ok=True)
         _clear_temporaries(folder)
         tmp = folder / f".{uuid.uuid4().hex}.parquet.tmp"
-        pq.write_table(arrow.take(rows), tmp, compression="zstd")
+        pq.write_table(arrow.slice(*bounds[day]), tmp, compression="zstd")
         os.replace(tmp, folder / PART_FILE)
         written += 1
     return written
@@ -114,7 +119,7 @@ def empty_frame(table: str) -> pd.DataFrame:
     """A zero-row frame with the table's columns (day column as datetime64)."""
     spec = table_schema(table)
     frame = spec.schema.empty_table().to_pandas()
-    frame[spec.day_column] = pd.to_datetime(frame[spec.day_column])
+    frame[spec.day_column] = pd.to_datetime(frame[spec.day_column]).astype("datetime64[ns]")
     return frame
 
 
@@ -126,8 +131,11 @@ def read_days(table: str, days: Sequence[dt.date], root: Path | None = None) -> 
     files = [f for f in files if os.path.exists(f)]
     if not files:
         return empty_frame(table)
-    frame = ds.dataset(files, schema=spec.schema, format="parquet").to_table().to_pandas()
-    frame[spec.day_column] = pd.to_datetime(frame[spec.day_column])
+    with duckdb.connect() as con:
+        columns = ", ".join(f'"{c}"' for c in spec.columns)
+        arrow = con.sql(f"SELECT {columns} FROM read_parquet($files)", params={"files": files}).to_arrow_table()
+    frame = arrow.cast(spec.schema).to_pandas()
+    frame[spec.day_column] = pd.to_datetime(frame[spec.day_column]).astype("datetime64[ns]")
     return frame
 
 
