@@ -189,7 +189,10 @@ def episode_window(asset_returns: pd.DataFrame, start, end) -> pd.DataFrame:
         raise StressInputError(f"asset_returns do not cover the window {start_d}..{end_d} (data ends {last})")
     window = asset_returns.loc[pd.Timestamp(start_d):pd.Timestamp(end_d)]
     if window.empty:
-        raise StressInputError(f"no trading days in the window {start_d}..{end_d}")
+        raise StressInputError(
+            f"no trading days in the window {start_d}..{end_d}: asset_returns must span the window on the "
+            "market's calendar (symbols without data there are NaN and get proxied)"
+        )
     return window
 
 
@@ -227,11 +230,16 @@ def scenario_shocks(
 ) -> ScenarioShocks:
     """Resolve ``scenario`` into shocks for ``symbols`` and ``foreign_currencies``.
 
-    Historical scenarios need ``asset_returns`` (local-currency returns of the symbols, plus
-    the market column for proxies) and, if there are foreign currencies, ``fx_returns``
+    Historical scenarios need ``asset_returns`` (returns of the symbols plus the market column
+    for proxies, on the market's calendar: rows for every trading day of the window, NaN for
+    a symbol not yet listed) and, if there are foreign currencies, ``fx_returns``
     (columns currency, the currency's simple return against the base); both calibrated by
     :func:`calibrate_scenario` (FX without proxy: a missing fixing is no move).
     Hypothetical scenarios leave FX unchanged unless they are FX scenarios, and vice versa.
+    For a multi-currency book pass either local returns with ``foreign_currencies`` and
+    ``fx_returns`` (the FX move is then applied to the positions by :func:`apply_scenario`
+    with ``currency_of``), or base-currency returns and no foreign currencies -- not both, which
+    would count the FX move twice.
     """
     symbols = list(symbols)
     currencies = list(foreign_currencies)
