@@ -111,7 +111,7 @@ def test_fx_shock_on_foreign_positions_is_multiplicative():
     res = apply_scenario(exposures, both, currency_of=currency_of, base_currency="EUR")
     assert res.pnl == pytest.approx(800 * ((0.8 * 0.95) - 1) + 200 * -0.1)
     with pytest.raises(StressInputError, match="JPY"):
-        apply_scenario(pd.Series({"X": 1.0}), both.__class__("b", pd.Series({"X": 0.0}), pd.Series(dtype=float), ()),
+        apply_scenario(pd.Series({"X": 1.0}), ScenarioShocks("b", pd.Series({"X": 0.0}), pd.Series(dtype=float), ()),
                        currency_of={"X": "JPY"}, base_currency="EUR")
 
 
