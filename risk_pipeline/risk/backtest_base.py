@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import chdtrc, erfc
 
 SIGNIFICANCE = 0.05
 """Test level of every ``verdict``: a test fails when its p-value is below 5%."""
@@ -40,6 +41,16 @@ class BacktestOutcome:
         if self.insufficient_data:
             return "insufficient_data"
         return "fail" if self.p_value < SIGNIFICANCE else "pass"
+
+
+def chi2_sf(statistic: np.ndarray | float, df: int) -> np.ndarray:
+    """P(chi2(df) > statistic); closed forms for df = 1 (erfc(sqrt(x/2))) and df = 2 (exp(-x/2))."""
+    x = np.maximum(np.asarray(statistic, dtype=float), 0.0)
+    if df == 1:
+        return erfc(np.sqrt(x / 2.0))
+    if df == 2:
+        return np.exp(-x / 2.0)
+    return chdtrc(df, x)
 
 
 def tail_probability(confidence: float) -> float:

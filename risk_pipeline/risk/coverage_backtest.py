@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+from scipy.special import bdtr, bdtrc
 from scipy.special import xlogy
 
 from risk_pipeline.risk.backtest_base import (
@@ -23,6 +24,7 @@ from risk_pipeline.risk.backtest_base import (
     BacktestOutcome,
     as_breaches,
     as_count,
+    chi2_sf,
     has_coverage_data,
     tail_probability,
 )
@@ -105,10 +107,10 @@ def traffic_light_zones(n_breaches: np.ndarray, n_obs: np.ndarray, p: float) -> 
     """
     k = np.asarray(n_breaches, dtype=float)
     n = np.asarray(n_obs, dtype=float)
-    cdf = stats.binom.cdf(k, n, p)
+    cdf = bdtr(k, n, p)
     zone = np.where(cdf < BASEL_GREEN_MAX_CDF, 0, np.where(cdf >= BASEL_RED_MIN_CDF, 2, 1))
     with np.errstate(divide="ignore"):
-        z = -np.log(stats.binom.sf(k, n, p))
+        z = -np.log(bdtrc(k, n, p))
     yellow_plus = np.interp(z, _BASEL_YELLOW_NODES, _BASEL_YELLOW_PLUS)
     plus = np.select([zone == 0, zone == 2], [0.0, 1.0], np.round(yellow_plus, 4))
     return zone, plus, cdf
@@ -177,7 +179,7 @@ class TuffResult(BacktestOutcome):
 
 
 def _chi2_p(lr: float, df: int) -> float:
-    return float(stats.chi2.sf(lr, df))
+    return float(chi2_sf(lr, df))
 
 
 def kupiec_pof(breaches: object, confidence: float) -> KupiecResult:

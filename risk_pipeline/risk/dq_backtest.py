@@ -22,7 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy.special import chdtrc
 
 from risk_pipeline.risk.backtest_base import (
     BacktestOutcome,
@@ -71,7 +71,7 @@ def dq_statistic(xx: np.ndarray, xy: np.ndarray, p: float) -> tuple[np.ndarray, 
 
 def dq_p_value(stat: np.ndarray, df: np.ndarray) -> np.ndarray:
     """chi2(df) survival function, 1.0 where df = 0."""
-    return np.where(df > 0, stats.chi2.sf(stat, np.maximum(df, 1)), 1.0)
+    return np.where(df > 0, chdtrc(np.maximum(df, 1), stat), 1.0)
 
 
 def dynamic_quantile(breaches: object, var: object, confidence: float, n_lags: int = 4) -> DynamicQuantileResult:

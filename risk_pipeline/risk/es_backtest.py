@@ -101,13 +101,10 @@ def z2_simulated_terms(u: np.ndarray, var: np.ndarray, es: np.ndarray, p: float)
     A uniform u < p is a breach (probability p); given a breach, u/p is uniform and
     L* = VaR_t + (ES_t - VaR_t) E with E = -ln(u/p) ~ Exp(1), so E[L* | breach] = ES_t exactly.
     """
-    breach = u < p
-    tail = -np.log(np.where(breach, u, p) / p)
-    tail *= (es - var)[:, None]
-    tail += var[:, None]
-    tail /= es[:, None]
-    tail[~breach] = 0.0
-    return tail
+    row, col = np.nonzero(u < p)
+    terms = np.zeros(u.shape)
+    terms[row, col] = (var[row] - (es[row] - var[row]) * np.log(u[row, col] / p)) / es[row]
+    return terms
 
 
 @dataclass(frozen=True)

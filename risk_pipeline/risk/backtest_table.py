@@ -1,0 +1,311 @@
+"""Every backtest for every as-of date of a history at once: the ``var_backtests`` table.
+
+Observations. ``forecasts`` holds, per forecast date t, the VaR/ES of the h-day loss over
+days t..t+h-1 (h = horizon_days, trading days of the ``returns`` index). Its realized loss
+    L_t = -(prod_{j<h} (1 + r_{t+j}) - 1)
+is known at the end day t+h-1, so as of date a only forecasts with t+h-1 <= a count (no
+look-ahead). For h > 1 the observations do not overlap: every h-th trading day counted from
+the first date with a forecast (a deterministic anchor, the same in a backfill and in an
+incremental run over the same history); the ``overlapping`` column is therefore always False.
+
+Windows per as-of date a: "full" = every observation known at a; "trailing_<n>" = those whose
+loss ends within the last n trading days up to a (n = ``trailing``: 250 one-day observations,
+25 ten-day ones).
+
+Columns (fixed order, ``COLUMNS``): as_of, window, n_obs, n_breaches, expected_breaches
+(= n_obs (1-c)), kupiec_lr/_p, christoffersen_lr/_p, cc_lr/_p, tuff_lr/_p, duration_lr/_p,
+dq_stat/_p (4 lags), z2_stat/_p, mcneil_frey_stat/_p, traffic_light, plus_factor, verdict,
+overlapping. Each statistic is the one of ``risk_pipeline.risk.backtest`` on the window's
+observations, with the same edge rules (0 / 1.0 for insufficient data, never NaN).
+
+verdict: "insufficient_data" when n_obs (1-c) < 1 (less than one expected breach); else
+"fail" when at least one of Kupiec POF (coverage), Christoffersen independence or
+Acerbi-Szekely Z2 (expected shortfall) has p < 5%, or the traffic light is red; else "pass".
+CC, TUFF, duration, DQ and McNeil-Frey are reported but do not enter the verdict (each added
+test raises the false-rejection rate of a correct model).
+
+Speed: statistics depend on a window only through its (start, end) observation indices, so
+they are computed once per distinct window. Counts, Markov transition counts, the DQ
+moment matrices X'X and X'Hit, Z2's tail sums and the McNeil-Frey residual and bootstrap
+sums are prefix sums differenced per window; Z2's simulated paths are one (T x n_sims)
+array whose cumulative sums give every window's simulated statistics. The Weibull duration
+MLE is solved for every distinct window by one vectorized safeguarded-Newton run on the
+profile likelihood (exact, no sub-grid). Random draws are keyed by (seed, forecast date), so
+a row does not depend on which as-of dates are requested (``es_backtest`` docstring).
+Timing: ``benchmarks/bench_backtests.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from risk_pipeline.risk.backtest_base import (
+    SIGNIFICANCE,
+    BacktestInputError,
+    as_count,
+    chi2_sf,
+    has_coverage_data,
+    tail_probability,
+)
+from risk_pipeline.risk.coverage_backtest import (
+    ZONE_NAMES,
+    independence_lr,
+    kupiec_lr,
+    traffic_light_zones,
+    tuff_lr,
+)
+from risk_pipeline.risk.dq_backtest import dq_p_value, dq_rows, dq_statistic
+from risk_pipeline.risk.duration_backtest import duration_lr
+from risk_pipeline.risk.es_backtest import (
+    MCNEIL_FREY_STREAM,
+    Z2_STREAM,
+    exceedance_residuals,
+    keyed_uniforms,
+    mcneil_frey_from_sums,
+    monte_carlo_p_value,
+    poisson_weights,
+    z2_simulated_terms,
+    z2_statistic,
+)
+
+DQ_LAGS = 4
+DEFAULT_N_SIMS = 1000
+_CELLS = 1 << 20  # array cells per block of simulated values
+
+COLUMNS = [
+    "as_of", "window", "n_obs", "n_breaches", "expected_breaches",
+    "kupiec_lr", "kupiec_p", "christoffersen_lr", "christoffersen_p", "cc_lr", "cc_p",
+    "tuff_lr", "tuff_p", "duration_lr", "duration_p", "dq_stat", "dq_p",
+    "z2_stat", "z2_p", "mcneil_frey_stat", "mcneil_frey_p",
+    "traffic_light", "plus_factor", "verdict", "overlapping",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class BacktestObservations:
+    """Non-overlapping realized observations, in date order."""
+
+    dates: pd.DatetimeIndex  # forecast dates t
+    end_pos: np.ndarray  # position of t+h-1 in the returns index
+    loss: np.ndarray
+    var: np.ndarray
+    es: np.ndarray
+    keys: np.ndarray  # forecast dates as days since 1970-01-01 (random-draw keys)
+
+    @property
+    def hits(self) -> np.ndarray:
+        return self.loss > self.var
+
+
+def _check_index(index: pd.Index, name: str) -> pd.DatetimeIndex:
+    if not isinstance(index, pd.DatetimeIndex):
+        raise BacktestInputError(f"{name} must have a DatetimeIndex, got {type(index).__name__}")
+    if not index.is_unique or not index.is_monotonic_increasing:
+        raise BacktestInputError(f"{name} index must be sorted and unique")
+    return index
+
+
+def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_days: int) -> BacktestObservations:
+    """Realized h-day losses for the non-overlapping forecast dates (module docstring)."""
+    if not isinstance(returns, pd.Series):
+        raise BacktestInputError(f"returns must be a pandas Series, got {type(returns).__name__}")
+    if not isinstance(forecasts, pd.DataFrame) or not {"var", "es"} <= set(forecasts.columns):
+        raise BacktestInputError("forecasts must be a DataFrame with columns 'var' and 'es'")
+    days = _check_index(returns.index, "returns")
+    fdates = _check_index(forecasts.index, "forecasts")
+    r = returns.to_numpy(dtype=float)
+    if not np.isfinite(r).all():
+        raise BacktestInputError(f"returns on {days[~np.isfinite(r)][0].date()} is not finite")
+    var = forecasts["var"].to_numpy(dtype=float)
+    es = forecasts["es"].to_numpy(dtype=float)
+    half = np.isnan(var) != np.isnan(es)
+    if half.any():
+        raise BacktestInputError(f"forecasts on {fdates[half][0].date()}: var and es must be both present or both NaN")
+    pos = days.get_indexer(fdates)
+    unknown = (pos < 0) & (fdates <= days[-1] if days.size else np.zeros(fdates.size, bool))
+    if unknown.any():
+        raise BacktestInputError(f"forecast date {fdates[unknown][0].date()} is not a date of returns")
+    usable = np.flatnonzero(~np.isnan(var) & (pos >= 0))
+    if usable.size:
+        anchor = pos[usable[0]]
+        usable = usable[((pos[usable] - anchor) % horizon_days == 0) & (pos[usable] + horizon_days <= days.size)]
+    start = pos[usable]
+    gross = np.prod(1.0 + r[start[:, None] + np.arange(horizon_days)], axis=1)
+    var, es = var[usable], es[usable]
+    bad = (es <= 0.0) | (var > es)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise BacktestInputError(f"forecasts on {fdates[usable][i].date()}: need 0 < es and var <= es")
+    dates = fdates[usable]
+    return BacktestObservations(
+        dates=dates,
+        end_pos=start + horizon_days - 1,
+        loss=1.0 - gross,
+        var=var,
+        es=es,
+        keys=dates.to_numpy().astype("datetime64[D]").astype(np.int64),
+    )
+
+
+def _prefix(a: np.ndarray) -> np.ndarray:
+    """Prefix sums along axis 0 with a leading zero row: sum of rows [s, e) = P[e] - P[s]."""
+    out = np.zeros((a.shape[0] + 1,) + a.shape[1:])
+    np.cumsum(a, axis=0, out=out[1:])
+    return out
+
+
+def _z2_columns(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, p: float, seed: int, n_sims: int):
+    """Z2 statistic and simulated p-value per window [s, e)."""
+    tail = _prefix(np.where(obs.hits, obs.loss / obs.es, 0.0))
+    observed = tail[e] - tail[s]
+    paths = np.zeros((obs.loss.size + 1, n_sims))
+    block = max(1, _CELLS // n_sims)
+    for i in range(0, obs.loss.size, block):
+        j = min(obs.loss.size, i + block)
+        u = keyed_uniforms(seed, obs.keys[i:j], n_sims, Z2_STREAM)
+        x = z2_simulated_terms(u, obs.var[i:j], obs.es[i:j], p)
+        np.cumsum(x, axis=0, out=paths[i + 1 : j + 1])
+        paths[i + 1 : j + 1] += paths[i]
+    at_least = np.empty(s.size)
+    for i in range(0, s.size, block):
+        j = min(s.size, i + block)
+        simulated = paths[e[i:j]]
+        from_start = s[i:j] == 0
+        if not from_start.all():
+            simulated[~from_start] -= paths[s[i:j][~from_start]]
+        at_least[i:j] = (simulated >= observed[i:j, None]).sum(axis=1)
+    n = e - s
+    p_value = np.where(n > 0, monte_carlo_p_value(at_least, n_sims), 1.0)
+    return z2_statistic(observed, n, p), p_value
+
+
+def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarray, seed: int, n_boot: int):
+    """McNeil-Frey statistic and bootstrap p-value per breach range [bs, be)."""
+    hits = obs.hits
+    r = exceedance_residuals(obs.loss, obs.var, obs.es, None)
+    w = poisson_weights(keyed_uniforms(seed, obs.keys[hits], n_boot, MCNEIL_FREY_STREAM))
+    codes, inverse = np.unique(bs * (r.size + 1) + be, return_inverse=True)
+    lo, hi = np.divmod(codes, r.size + 1)
+    r1, r2 = _prefix(r), _prefix(r * r)
+    w0, w1, w2 = _prefix(w), _prefix(w * r[:, None]), _prefix(w * (r * r)[:, None])
+    t, p_value, _ = mcneil_frey_from_sums(
+        hi - lo, r1[hi] - r1[lo], r2[hi] - r2[lo], w0[hi] - w0[lo], w1[hi] - w1[lo], w2[hi] - w2[lo]
+    )
+    return t[inverse], p_value[inverse]
+
+
+def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, p: float, seed: int, n_sims: int) -> pd.DataFrame:
+    """All statistic columns for windows of observations [s, e)."""
+    hits = obs.hits
+    size = hits.size
+    n = e - s
+    cum_hits = _prefix(hits.astype(np.int64)).astype(np.int64)
+    bs, be = cum_hits[s], cum_hits[e]
+    x = be - bs
+
+    prev, cur = hits[:-1], hits[1:]
+    trans_start = np.minimum(s + 1, e)
+    counts = []
+    for a, b in ((~prev, ~cur), (~prev, cur), (prev, ~cur), (prev, cur)):
+        c = _prefix(np.concatenate([[0], (a & b).astype(np.int64)]))  # transition into day t
+        counts.append(c[e] - c[trans_start])
+    lr_pof = kupiec_lr(n, x, p)
+    lr_ind = independence_lr(*counts)
+    lr_cc = lr_pof + lr_ind
+
+    breach_pos = np.append(np.flatnonzero(hits), size)  # padded: breach_pos[k] valid for k <= #breaches
+    first = breach_pos[bs]
+    lr_tuff = tuff_lr(n, np.where(first < e, first - s + 1, 0), p)
+
+    d = np.diff(breach_pos[:-1]).astype(float)
+    has = x > 0
+    c_first = np.where(has & (first > s), first - s + 1, 0)
+    c_last = np.where(has, e - 1 - breach_pos[np.maximum(be - 1, 0)], 0)
+    lr_dur, _ = duration_lr(d, np.where(has, bs, 0), np.where(has, be - 1, 0), c_first, c_last)
+
+    xr, yr = dq_rows(hits, obs.var, p, DQ_LAGS)
+    cxx, cxy = _prefix(np.einsum("ti,tj->tij", xr, xr)), _prefix(xr * yr[:, None])
+    row0 = np.minimum(s + DQ_LAGS, e)
+    dq, df = dq_statistic(cxx[e] - cxx[row0], cxy[e] - cxy[row0], p)
+    dq_ok = e - row0 > DQ_LAGS + 2
+    z2, z2_p = _z2_columns(obs, s, e, p, seed, n_sims)
+    mf, mf_p = _mcneil_frey_columns(obs, bs, be, seed, n_sims)
+
+    zone, plus, _ = traffic_light_zones(x, n, p)
+    enough = has_coverage_data(n, p)
+    chi2 = chi2_sf
+    p_pof, p_ind = chi2(lr_pof, 1), chi2(lr_ind, 1)
+    fail = (p_pof < SIGNIFICANCE) | (p_ind < SIGNIFICANCE) | (z2_p < SIGNIFICANCE) | (zone == 2)
+    return pd.DataFrame(
+        {
+            "n_obs": n.astype(np.int64),
+            "n_breaches": x.astype(np.int64),
+            "expected_breaches": n * p,
+            "kupiec_lr": lr_pof,
+            "kupiec_p": p_pof,
+            "christoffersen_lr": lr_ind,
+            "christoffersen_p": p_ind,
+            "cc_lr": lr_cc,
+            "cc_p": chi2(lr_cc, 2),
+            "tuff_lr": lr_tuff,
+            "tuff_p": chi2(lr_tuff, 1),
+            "duration_lr": lr_dur,
+            "duration_p": chi2(lr_dur, 1),
+            "dq_stat": np.where(dq_ok, dq, 0.0),
+            "dq_p": np.where(dq_ok, dq_p_value(dq, df), 1.0),
+            "z2_stat": z2,
+            "z2_p": z2_p,
+            "mcneil_frey_stat": mf,
+            "mcneil_frey_p": mf_p,
+            "traffic_light": np.where(enough, ZONE_NAMES[zone], "insufficient_data"),
+            "plus_factor": np.where(enough, plus, 0.0),
+            "verdict": np.where(enough, np.where(fail, "fail", "pass"), "insufficient_data"),
+            "overlapping": np.zeros(n.size, dtype=bool),
+        }
+    )
+
+
+def backtest_table(
+    returns: pd.Series,
+    forecasts: pd.DataFrame,
+    *,
+    confidence: float,
+    horizon_days: int,
+    as_of: Sequence[pd.Timestamp] | pd.DatetimeIndex,
+    trailing: int = 250,
+    seed: int = 0,
+    n_sims: int = DEFAULT_N_SIMS,
+) -> pd.DataFrame:
+    """Backtest rows for each as-of date and window ("full", "trailing_<trailing>").
+
+    ``returns``: daily simple portfolio returns (sorted DatetimeIndex, full history up to the
+    last as-of date). ``forecasts``: DataFrame indexed by forecast date with columns ``var``
+    and ``es`` (positive loss fractions of the h-day loss from that date, NaN where absent).
+    ``n_sims`` is both the Z2 simulation count and the McNeil-Frey bootstrap count.
+    Rows are ordered by ``as_of`` as given, "full" before "trailing"; columns ``COLUMNS``.
+    Definitions, verdict rule and vectorization: module docstring.
+    """
+    p = tail_probability(confidence)
+    h = as_count(horizon_days, "horizon_days", 1)
+    trailing = as_count(trailing, "trailing", 1)
+    seed = as_count(seed, "seed")
+    n_sims = as_count(n_sims, "n_sims", 1)
+    obs = backtest_observations(returns, forecasts, h)
+    as_of = pd.DatetimeIndex(as_of)
+    last_day = returns.index.searchsorted(as_of, side="right") - 1
+    end = np.searchsorted(obs.end_pos, last_day, side="right")
+    start_trailing = np.searchsorted(obs.end_pos, last_day - trailing + 1, side="left")
+    s = np.column_stack([np.zeros_like(end), start_trailing]).ravel()
+    e = np.repeat(end, 2)
+    codes, inverse = np.unique(s * (obs.loss.size + 1) + e, return_inverse=True)
+    starts, ends = np.divmod(codes, obs.loss.size + 1)
+    table = _window_statistics(obs, starts, ends, p, seed, n_sims)
+    table = table.iloc[inverse].reset_index(drop=True)
+    table.insert(0, "window", np.tile(np.array(["full", f"trailing_{trailing}"], dtype=object), as_of.size))
+    table.insert(0, "as_of", np.repeat(as_of.to_numpy(), 2))
+    table["window"] = table["window"].astype(str)
+    return table[COLUMNS]

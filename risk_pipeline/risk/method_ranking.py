@@ -1,0 +1,90 @@
+"""Rank VaR methods of one portfolio by backtest quality, then by the capital they need.
+
+Input: the ``var_backtests`` rows of one portfolio at one as-of date and one window (columns
+of ``backtest_table.COLUMNS`` plus method, confidence, horizon_days), one row per method x
+confidence x horizon; and the average VaR level per method.
+
+Per method, over its rows whose verdict is not "insufficient_data":
+  * n_tests        = 3 x rows: the three tests of the verdict - Kupiec POF (coverage),
+                     Christoffersen independence and Acerbi-Szekely Z2 (ES);
+  * n_tests_passed = how many of those have p >= 5%;
+  * breach_ratio   = sum n_breaches / sum expected_breaches (1 = right frequency);
+  * score          = n_tests_passed / n_tests - 0.1 * min(|breach_ratio - 1|, 1),
+                     rounded to 2 decimals: the pass rate, less up to 0.1 for a breach
+                     frequency off target (a ratio of 1.5 or 0.5 costs 0.05, about one failed
+                     test in 20). Scores equal to 2 decimals count as equal pass quality.
+Rank: score descending, then mean_var ascending (lower capital for equal quality), then
+method name. Methods without a sufficient row get score NaN, n_tests 0 and rank last.
+``recommended`` marks the rank-1 method when it has a score.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from risk_pipeline.risk.backtest_base import SIGNIFICANCE, BacktestInputError
+
+RANKING_COLUMNS = ["method", "n_tests_passed", "n_tests", "breach_ratio", "mean_var", "score", "rank", "recommended"]
+RANKED_TESTS = ("kupiec_p", "christoffersen_p", "z2_p")
+BREACH_RATIO_WEIGHT = 0.1
+
+_NEEDED = {"method", "n_breaches", "expected_breaches", "verdict", *RANKED_TESTS}
+
+
+def rank_methods(backtests: pd.DataFrame, var_levels: pd.DataFrame) -> pd.DataFrame:
+    """Ranking table (``RANKING_COLUMNS``, sorted by rank) of the methods in ``backtests``.
+
+    ``var_levels`` has columns ``method`` and ``mean_var`` (several rows per method, e.g. per
+    confidence and horizon, are averaged). Rules in the module docstring.
+    """
+    missing = _NEEDED - set(backtests.columns)
+    if missing:
+        raise BacktestInputError(f"backtests lacks columns {sorted(missing)}")
+    for col in ("portfolio", "as_of", "window"):
+        if col in backtests.columns and backtests[col].nunique() > 1:
+            raise BacktestInputError(f"backtests must hold one {col}, got {backtests[col].nunique()}")
+    if not {"method", "mean_var"} <= set(var_levels.columns):
+        raise BacktestInputError("var_levels must have columns 'method' and 'mean_var'")
+    levels = var_levels.groupby("method")["mean_var"].mean()
+    methods = sorted(backtests["method"].unique())
+    absent = [m for m in methods if m not in levels.index]
+    if absent:
+        raise BacktestInputError(f"var_levels has no mean_var for method {absent[0]!r}")
+
+    ok = backtests[backtests["verdict"] != "insufficient_data"]
+    passed = (ok[list(RANKED_TESTS)] >= SIGNIFICANCE).sum(axis=1)
+    per = (
+        pd.DataFrame(
+            {
+                "method": ok["method"],
+                "passed": passed,
+                "rows": 1,
+                "n_breaches": ok["n_breaches"],
+                "expected": ok["expected_breaches"],
+            }
+        )
+        .groupby("method")
+        .sum()
+        .reindex(methods)
+    )
+    n_tests = (per["rows"].fillna(0) * len(RANKED_TESTS)).astype(np.int64)
+    n_passed = per["passed"].fillna(0).astype(np.int64)
+    ratio = per["n_breaches"] / per["expected"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rate = n_passed / n_tests.where(n_tests > 0)
+    score = (rate - BREACH_RATIO_WEIGHT * np.minimum((ratio - 1.0).abs(), 1.0)).round(2)
+    out = pd.DataFrame(
+        {
+            "method": methods,
+            "n_tests_passed": n_passed.to_numpy(),
+            "n_tests": n_tests.to_numpy(),
+            "breach_ratio": ratio.to_numpy(dtype=float),
+            "mean_var": levels.reindex(methods).to_numpy(dtype=float),
+            "score": score.to_numpy(dtype=float),
+        }
+    )
+    out = out.sort_values(["score", "mean_var", "method"], ascending=[False, True, True], na_position="last")
+    out["rank"] = np.arange(1, len(out) + 1, dtype=np.int64)
+    out["recommended"] = (out["rank"] == 1) & out["score"].notna()
+    return out.reset_index(drop=True)[RANKING_COLUMNS]
