@@ -1,0 +1,144 @@
+"""Christoffersen-Pelletier duration test vs scipy.optimize, DQ test vs numpy.linalg.lstsq."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import optimize, stats
+
+from risk_pipeline.risk.backtest import christoffersen_pelletier_duration, dynamic_quantile
+
+# ------------------------------------------------------------------ duration test
+
+
+def _durations_by_loop(hits):
+    """(complete, censored) durations following Christoffersen & Pelletier (2004)."""
+    complete, censored = [], []
+    last = None
+    for t, h in enumerate(hits, start=1):
+        if h:
+            if last is None:
+                if t > 1:
+                    censored.append(t)  # sample starts without a hit
+            else:
+                complete.append(t - last)
+            last = t
+    if last is not None and last < len(hits):
+        censored.append(len(hits) - last)
+    return np.array(complete, float), np.array(censored, float)
+
+
+def _weibull_lr_by_optimizer(hits):
+    d, c = _durations_by_loop(hits)
+
+    def negll(theta):
+        a, b = np.exp(theta)
+        ll = np.sum(b * np.log(a) + np.log(b) + (b - 1) * np.log(d) - (a * d) ** b)
+        return -(ll - np.sum((a * c) ** b))
+
+    best = min(
+        (optimize.minimize(negll, x0, method="Nelder-Mead", options={"xatol": 1e-12, "fatol": 1e-13, "maxiter": 20000}) for x0 in ([np.log(1 / d.mean()), 0.0], [np.log(1 / d.mean()), -0.5], [np.log(1 / d.mean()), 0.5])),
+        key=lambda r: r.fun,
+    )
+    a_exp = d.size / (d.sum() + c.sum())  # exponential MLE in closed form
+    ll_exp = d.size * np.log(a_exp) - a_exp * (d.sum() + c.sum())
+    return 2 * (-best.fun - ll_exp), float(np.exp(best.x[1]))
+
+
+def _clustered(rng, n, p, stay):
+    hits = np.zeros(n, bool)
+    for t in range(1, n):
+        hits[t] = rng.random() < (stay if hits[t - 1] else p)
+    return hits
+
+
+@pytest.mark.parametrize(
+    "hits",
+    [
+        (np.random.default_rng(0).random(1500) < 0.02),
+        (np.random.default_rng(1).random(800) < 0.05),
+        _clustered(np.random.default_rng(2), 1500, 0.01, 0.3),
+        _clustered(np.random.default_rng(3), 600, 0.03, 0.5),
+    ],
+)
+def test_duration_lr_matches_scipy_weibull_mle(hits):
+    res = christoffersen_pelletier_duration(hits)
+    lr, b = _weibull_lr_by_optimizer(hits)
+    assert res.statistic == pytest.approx(lr, rel=1e-6, abs=1e-7)
+    assert res.weibull_shape == pytest.approx(b, rel=1e-4)
+    assert res.p_value == pytest.approx(stats.chi2.sf(res.statistic, 1), rel=1e-9)
+    assert res.n_breaches == hits.sum() and res.n_complete_durations == hits.sum() - 1
+
+
+def test_duration_without_censoring_matches_optimizer():
+    hits = np.zeros(400, bool)
+    hits[[0, 30, 35, 90, 200, 210, 399]] = True  # starts and ends with a breach
+    d, c = _durations_by_loop(hits)
+    assert c.size == 0
+    lr, _ = _weibull_lr_by_optimizer(hits)
+    assert christoffersen_pelletier_duration(hits).statistic == pytest.approx(lr, rel=1e-6)
+
+
+def test_duration_detects_clustering():
+    hits = _clustered(np.random.default_rng(7), 4000, 0.005, 0.6)
+    res = christoffersen_pelletier_duration(hits)
+    assert res.weibull_shape < 1 and res.verdict == "fail"
+
+
+@pytest.mark.parametrize("days", [[], [50], [0], [249]])
+def test_duration_fewer_than_two_breaches_is_insufficient(days):
+    hits = np.zeros(250, bool)
+    hits[days] = True
+    res = christoffersen_pelletier_duration(hits)
+    assert (res.statistic, res.p_value, res.weibull_shape, res.verdict) == (0.0, 1.0, 1.0, "insufficient_data")
+
+
+def test_duration_degenerate_samples_are_finite():
+    every = christoffersen_pelletier_duration(np.ones(100, bool))  # all durations 1: b unbounded
+    assert np.isfinite(every.statistic) and every.weibull_shape == pytest.approx(20.0, rel=1e-6)
+    periodic = np.zeros(1000, bool)
+    periodic[::100] = True
+    res = christoffersen_pelletier_duration(periodic)
+    assert np.isfinite([res.statistic, res.p_value]).all() and res.verdict == "fail"
+
+
+# ------------------------------------------------------------------ DQ test
+
+
+def _dq_by_lstsq(hits, var, p, k):
+    hit = hits.astype(float) - p
+    rows = [[1.0, *[hit[t - j] for j in range(1, k + 1)], var[t]] for t in range(k, len(hit))]
+    x, y = np.array(rows), hit[k:]
+    beta, *_ = np.linalg.lstsq(x, y, rcond=None)
+    return float(beta @ x.T @ x @ beta / (p * (1 - p))), np.linalg.matrix_rank(x)
+
+
+@pytest.mark.parametrize(("seed", "conf", "lags"), [(0, 0.99, 4), (1, 0.95, 4), (2, 0.95, 1), (3, 0.975, 6)])
+def test_dq_matches_lstsq(seed, conf, lags):
+    rng = np.random.default_rng(seed)
+    var = 0.02 + 0.01 * rng.random(700)
+    hits = rng.random(700) < (1 - conf) * (0.5 + 40 * (var - 0.02) * 2.5)
+    res = dynamic_quantile(hits, var, conf, n_lags=lags)
+    dq, rank = _dq_by_lstsq(hits, var, 1 - conf, lags)
+    assert res.statistic == pytest.approx(dq, rel=1e-8)
+    assert res.df == rank == lags + 2
+    assert res.p_value == pytest.approx(stats.chi2.sf(dq, lags + 2), rel=1e-8)
+    assert res.n_regression_rows == 700 - lags
+
+
+def test_dq_rejects_breaches_predictable_from_var():
+    rng = np.random.default_rng(5)
+    var = 0.01 + 0.02 * rng.random(1000)
+    hits = var > 0.027  # breaches exactly when VaR is high
+    assert dynamic_quantile(hits, var, 0.95).verdict == "fail"
+
+
+def test_dq_edge_cases():
+    var = np.full(300, 0.02)
+    none = dynamic_quantile(np.zeros(300, bool), var, 0.99)
+    # without breaches Hit = -p is fitted exactly by the constant: DQ = n p^2 / (p (1-p)), rank 1
+    assert none.df == 1 and none.statistic == pytest.approx(296 * 0.01 / 0.99, rel=1e-9)
+    every = dynamic_quantile(np.ones(300, bool), var, 0.99)
+    assert every.statistic == pytest.approx(296 * 0.99 / 0.01, rel=1e-9) and every.verdict == "fail"
+    few = dynamic_quantile(np.array([0, 1, 0, 0, 0, 0, 1, 0, 0, 0]), np.full(10, 0.02), 0.99)
+    assert (few.statistic, few.p_value, few.verdict) == (0.0, 1.0, "insufficient_data")
