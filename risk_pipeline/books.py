@@ -39,17 +39,11 @@ def _wide(frame: pd.DataFrame, column: str, symbols: list[str]) -> pd.DataFrame:
     return wide.reindex(columns=symbols).sort_index()
 
 
-def _position_currencies(portfolio: Portfolio, prices: pd.DataFrame) -> dict[str, str]:
+def _position_currencies(portfolio: Portfolio, prices: pd.DataFrame) -> dict[str, str | None]:
+    """Each position's currency: its own setting, else the currency its prices are quoted in
+    (None when the window holds no price for it: the book then has no value on those dates)."""
     quoted = prices.drop_duplicates("symbol").set_index("symbol")["currency"].to_dict()
-    currencies = {}
-    for position in portfolio.positions:
-        currency = position.currency or quoted.get(position.symbol)
-        if currency is None:
-            raise ValueError(
-                f"portfolio {portfolio.name!r}: no currency known for {position.symbol!r} (no prices stored)"
-            )
-        currencies[position.symbol] = currency
-    return currencies
+    return {p.symbol: p.currency or quoted.get(p.symbol) for p in portfolio.positions}
 
 
 @lru_cache(maxsize=None)
@@ -60,7 +54,7 @@ def first_fixing(currency: str) -> pd.Timestamp:
     return quoted.min()
 
 
-def _fx_levels(base: str, currencies: dict[str, str], dates: pd.DatetimeIndex) -> pd.DataFrame:
+def _fx_levels(base: str, currencies: dict[str, str | None], dates: pd.DatetimeIndex) -> pd.DataFrame:
     """Price in ``base`` of one unit of each symbol's currency.
 
     NaN before the ECB quotes both currencies (the book has no history there); a missing rate
@@ -69,8 +63,8 @@ def _fx_levels(base: str, currencies: dict[str, str], dates: pd.DatetimeIndex) -
     levels = {}
     cache: dict[str, pd.Series] = {}
     for symbol, currency in currencies.items():
-        if currency == base:
-            levels[symbol] = pd.Series(1.0, index=dates)
+        if currency is None or currency == base:
+            levels[symbol] = pd.Series(float("nan") if currency is None else 1.0, index=dates)
             continue
         if currency not in cache:
             covered = dates >= max(first_fixing(base), first_fixing(currency))

@@ -1,16 +1,18 @@
-"""The one Dagster ``Definitions`` object of the project (``workspace.yaml`` points here)."""
+"""The one Dagster ``Definitions`` object of the project (``workspace.yaml`` points here).
 
-from __future__ import annotations
+Every asset and asset check lives in a module of ``risk_pipeline.assets``; listing the
+module in ``ASSET_MODULES`` is all it takes to add it to the graph.
+"""
 
 import dagster as dg
 
-from risk_pipeline.assets.backtests import var_backtests
-from risk_pipeline.assets.market_data import prices, returns
-from risk_pipeline.assets.portfolio import portfolio_pnl
-from risk_pipeline.assets.var import var_estimates
+from risk_pipeline.assets import backtests, market_data, portfolio, var
 
-all_assets = [prices, returns, portfolio_pnl, var_estimates, var_backtests]
+ASSET_MODULES = [market_data, portfolio, var, backtests]
 
-risk_job = dg.define_asset_job("risk_job", selection=dg.AssetSelection.assets(*all_assets))
+all_assets = dg.load_assets_from_modules(ASSET_MODULES)
+all_checks = dg.load_asset_checks_from_modules(ASSET_MODULES)
 
-defs = dg.Definitions(assets=all_assets, jobs=[risk_job])
+risk_job = dg.define_asset_job("risk_job", selection=dg.AssetSelection.all())
+
+defs = dg.Definitions(assets=all_assets, asset_checks=all_checks, jobs=[risk_job])
