@@ -38,7 +38,8 @@ def empirical_window_var_es(
     for start in range(0, rows, step):
         block = window_returns[start : start + step]
         for k, h in enumerate(horizons):
-            losses = np.sort(-compound_returns(block, h), axis=-1)
+            losses = np.negative(compound_returns(block, h))  # a fresh contiguous copy, sorted in place
+            losses.sort(axis=-1)
             var[start : start + step, :, k], es[start : start + step, :, k] = sorted_tail_var_es(losses, confidences)
     return var, es
 

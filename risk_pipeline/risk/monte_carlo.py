@@ -173,6 +173,7 @@ def monte_carlo_var_es(
                 if d > 0:
                     growth = growth * gross[:, d] if d == 1 else np.multiply(growth, gross[:, d], out=growth)
                 if d + 1 in wanted:
-                    losses = np.sort(1.0 - growth, axis=-1)
+                    losses = 1.0 - growth
+                    losses.sort(axis=-1)
                     var[rows, :, wanted[d + 1]], es[rows, :, wanted[d + 1]] = sorted_tail_var_es(losses, confidences)
     return VarEsSurface(full_index(var, window), full_index(es, window), confidences, horizons)
