@@ -1,0 +1,170 @@
+"""backtest_table: every row equals the individual tests on the truncated sample; no look-ahead."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from risk_pipeline.risk.backtest import (
+    BacktestInputError,
+    acerbi_szekely_z2,
+    basel_traffic_light,
+    christoffersen_independence,
+    christoffersen_pelletier_duration,
+    conditional_coverage,
+    dynamic_quantile,
+    kupiec_pof,
+    kupiec_tuff,
+    mcneil_frey,
+)
+from risk_pipeline.risk.backtest_table import COLUMNS, backtest_table
+
+N_SIMS = 200
+
+
+def _history(n=700, conf=0.95, seed=0):
+    rng = np.random.default_rng(seed)
+    days = pd.bdate_range("2001-01-02", periods=n)
+    r, s2 = np.empty(n), 1e-4
+    for t in range(n):
+        r[t] = np.sqrt(s2) * rng.standard_t(5) * np.sqrt(3 / 5)
+        s2 = 2e-6 + 0.1 * r[t] ** 2 + 0.88 * s2
+    returns = pd.Series(r, index=days)
+    sigma = returns.rolling(60).std().shift(1).to_numpy() * 0.9  # a little too low: some fails
+    z = norm.ppf(conf)
+    forecasts = pd.DataFrame({"var": sigma * z, "es": sigma * norm.pdf(z) / (1 - conf)}, index=days)
+    return returns, forecasts
+
+
+def _observations_by_loop(returns, forecasts, h):
+    days = list(returns.index)
+    out, anchor = [], None
+    for t, row in forecasts.iterrows():
+        if np.isnan(row["var"]):
+            continue
+        i = days.index(t)
+        anchor = i if anchor is None else anchor
+        if (i - anchor) % h or i + h > len(days):
+            continue
+        gross = 1.0
+        for j in range(h):
+            gross *= 1.0 + returns.iloc[i + j]
+        out.append((t, i + h - 1, 1.0 - gross, row["var"], row["es"]))
+    return out
+
+
+def _expected_row(obs, returns, a, window_days, conf, h, seed):
+    last = returns.index.searchsorted(a, side="right") - 1
+    sel = [o for o in obs if o[1] <= last and (window_days is None or o[1] > last - window_days)]
+    loss = np.array([o[2] for o in sel])
+    var = np.array([o[3] for o in sel])
+    es = np.array([o[4] for o in sel])
+    keys = np.array([(o[0] - pd.Timestamp("1970-01-01")).days for o in sel], dtype=np.int64)
+    hits = loss > var
+    tl = basel_traffic_light(int(hits.sum()), hits.size, conf)
+    pof, ind, z2 = kupiec_pof(hits, conf), christoffersen_independence(hits), acerbi_szekely_z2(loss, var, es, conf, n_sims=N_SIMS, seed=seed, keys=keys)
+    cc, tuff, dur = conditional_coverage(hits, conf), kupiec_tuff(hits, conf), christoffersen_pelletier_duration(hits)
+    dq = dynamic_quantile(hits, var, conf, n_lags=4)
+    mf = mcneil_frey(loss, var, es, n_boot=N_SIMS, seed=seed, keys=keys)
+    if pof.insufficient_data:
+        verdict = "insufficient_data"
+    else:
+        fail = min(pof.p_value, ind.p_value, z2.p_value) < 0.05 or tl.zone == "red"
+        verdict = "fail" if fail else "pass"
+    return {
+        "n_obs": hits.size, "n_breaches": int(hits.sum()), "expected_breaches": pof.expected_breaches,
+        "kupiec_lr": pof.statistic, "kupiec_p": pof.p_value,
+        "christoffersen_lr": ind.statistic, "christoffersen_p": ind.p_value,
+        "cc_lr": cc.statistic, "cc_p": cc.p_value, "tuff_lr": tuff.statistic, "tuff_p": tuff.p_value,
+        "duration_lr": dur.statistic, "duration_p": dur.p_value, "dq_stat": dq.statistic, "dq_p": dq.p_value,
+        "z2_stat": z2.statistic, "z2_p": z2.p_value, "mcneil_frey_stat": mf.statistic, "mcneil_frey_p": mf.p_value,
+        "traffic_light": tl.zone, "plus_factor": tl.plus_factor, "verdict": verdict,
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(("conf", "h"), [(0.95, 1), (0.99, 1), (0.95, 3)])
+def test_rows_equal_individual_tests_on_truncated_samples(conf, h):
+    returns, forecasts = _history(conf=conf)
+    days = returns.index
+    as_of = [days[30], days[100], days[170], days[300], days[420], days[555], days[-1], days[400] + pd.Timedelta(days=1)]
+    as_of = [a for a in as_of if a.dayofweek < 5] + [pd.Timestamp("2002-06-01")]  # a Saturday too
+    table = backtest_table(returns, forecasts, confidence=conf, horizon_days=h, as_of=as_of, n_sims=N_SIMS, seed=4)
+    obs = _observations_by_loop(returns, forecasts, h)
+    assert len(table) == 2 * len(as_of)
+    for i, a in enumerate(as_of):
+        for j, window in enumerate((None, 250)):
+            row = table.iloc[2 * i + j]
+            assert row["as_of"] == a and row["window"] == ("full" if window is None else "trailing_250")
+            expected = _expected_row(obs, returns, a, window, conf, h, 4)
+            for col, value in expected.items():
+                if isinstance(value, str):
+                    assert row[col] == value, (a, window, col)
+                else:
+                    assert row[col] == pytest.approx(value, rel=1e-9, abs=1e-10), (a, window, col)
+            assert not row["overlapping"]
+    assert set(table["verdict"]) >= {"insufficient_data", "pass"} or set(table["verdict"]) >= {"insufficient_data", "fail"}
+
+
+def test_no_look_ahead_and_incremental_equals_backfill():
+    returns, forecasts = _history()
+    days = returns.index
+    kwargs = dict(confidence=0.95, horizon_days=2, n_sims=N_SIMS, seed=1)
+    full = backtest_table(returns, forecasts, as_of=days, **kwargs)
+    cut = 450
+    changed_r = returns.copy()
+    changed_r.iloc[cut + 1 :] *= -3.0  # the future changes a lot
+    changed_f = forecasts.copy()
+    changed_f.iloc[cut + 1 :] *= 0.5
+    again = backtest_table(changed_r, changed_f, as_of=days[: cut + 1], **kwargs)
+    pd.testing.assert_frame_equal(again, full.iloc[: 2 * (cut + 1)].reset_index(drop=True))
+    for k in (cut, 612):
+        one = backtest_table(returns.iloc[: k + 1], forecasts.iloc[: k + 1], as_of=[days[k]], **kwargs)
+        pd.testing.assert_frame_equal(one, full.iloc[2 * k : 2 * k + 2].reset_index(drop=True))
+
+
+def test_horizon_observations_do_not_overlap():
+    returns, forecasts = _history()
+    table = backtest_table(returns, forecasts, confidence=0.95, horizon_days=5, as_of=[returns.index[-1]], n_sims=50)
+    first_forecast = 60  # rolling(60).shift(1) gives the first forecast on day 60
+    assert table.loc[0, "n_obs"] == (700 - first_forecast) // 5
+    assert table.loc[1, "n_obs"] == 50  # 250 trading days / 5
+    assert not table["overlapping"].any()
+
+
+def test_schema_and_empty_as_of():
+    returns, forecasts = _history(n=300)
+    table = backtest_table(returns, forecasts, confidence=0.99, horizon_days=1, as_of=returns.index[-3:], n_sims=50)
+    assert list(table.columns) == COLUMNS
+    assert pd.api.types.is_datetime64_any_dtype(table["as_of"])
+    assert table["n_obs"].dtype == np.int64 and table["n_breaches"].dtype == np.int64
+    assert table["overlapping"].dtype == bool
+    assert table.select_dtypes("number").notna().all().all()
+    assert set(table["window"]) == {"full", "trailing_250"}
+    empty = backtest_table(returns, forecasts, confidence=0.99, horizon_days=1, as_of=[], n_sims=50)
+    assert list(empty.columns) == COLUMNS and empty.empty
+    early = backtest_table(returns, forecasts, confidence=0.99, horizon_days=1, as_of=[returns.index[0]], n_sims=50)
+    assert (early["n_obs"] == 0).all() and (early["verdict"] == "insufficient_data").all()
+    assert (early["traffic_light"] == "insufficient_data").all() and (early["kupiec_p"] == 1.0).all()
+
+
+def test_bad_inputs_name_the_problem():
+    returns, forecasts = _history(n=200)
+    kwargs = dict(confidence=0.99, horizon_days=1, as_of=returns.index[-1:], n_sims=20)
+    with pytest.raises(BacktestInputError, match="sorted"):
+        backtest_table(returns.iloc[::-1], forecasts, **kwargs)
+    half = forecasts.copy()
+    half.iloc[150, 1] = np.nan
+    with pytest.raises(BacktestInputError, match="both present"):
+        backtest_table(returns, half, **kwargs)
+    stray = forecasts.copy()
+    stray.index = stray.index.where(stray.index != returns.index[120], pd.Timestamp("2001-06-16"))
+    with pytest.raises(BacktestInputError, match="2001-06-16"):
+        backtest_table(returns, stray.sort_index(), **kwargs)
+    inverted = forecasts.copy()
+    inverted.iloc[100, 1] = inverted.iloc[100, 0] / 2
+    with pytest.raises(BacktestInputError, match="var <= es"):
+        backtest_table(returns, inverted, **kwargs)
+    with pytest.raises(BacktestInputError, match="horizon_days"):
+        backtest_table(returns, forecasts, **{**kwargs, "horizon_days": 0})
