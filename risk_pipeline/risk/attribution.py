@@ -259,12 +259,18 @@ def _rolling_ledoit_wolf(x: np.ndarray, lookback: int) -> np.ndarray:
 
 def rolling_var_decomposition(
     asset_returns: pd.DataFrame,
-    weights: pd.Series,
+    weights: pd.Series | pd.DataFrame,
     *,
     confidence: float = 0.99,
     lookback: int = 756,
 ) -> pd.DataFrame:
-    """Daily VaR decomposition of a constant-weight portfolio, no look-ahead.
+    """Daily VaR decomposition of a portfolio, no look-ahead.
+
+    ``weights`` is either a Series (constant weights by symbol) or a DataFrame of the weights
+    held over each day (rows: the dates of ``asset_returns``, columns: symbols; e.g. a
+    quantity book's close weights shifted by one day). With per-date weights ``w_t`` the
+    window's covariance and scenarios are combined with ``w_t`` (today's positions through
+    the window's returns); a date whose ``w_t`` has a NaN produces no rows.
 
     For every row t of ``asset_returns`` (rows: dates ascending, columns: symbols, daily
     simple returns in the portfolio's base currency) with a complete window, the estimate
@@ -286,8 +292,8 @@ def rolling_var_decomposition(
         raise AttributionInputError(f"lookback must be an integer >= 2, got {lookback!r}")
     if not asset_returns.index.is_monotonic_increasing:
         raise AttributionInputError("asset_returns index (dates) must be sorted ascending")
-    x, w = _aligned(asset_returns, weights)
-    symbols = list(weights.index)
+    x, w_rows = _aligned_weights(asset_returns, weights)
+    symbols = list(weights.index if isinstance(weights, pd.Series) else weights.columns)
     p = len(symbols)
     if x.shape[0] <= lookback:
         return _empty_decomposition()
@@ -296,14 +302,16 @@ def rolling_var_decomposition(
     x0 = np.where(bad, 0.0, x)
     bad_in_window = _window_sums(np.concatenate([[0], np.cumsum(bad.any(axis=1))]), lookback)[:-1]
     ok = bad_in_window == 0  # rows lookback .. n-1
+    ok &= np.isfinite(w_rows[lookback:]).all(axis=1)
     if not ok.any():
         return _empty_decomposition()
     rows = np.flatnonzero(ok) + lookback
+    w = w_rows[rows]  # (dates, p): the weights held on each estimated date
 
     cov = _rolling_ledoit_wolf(x0, lookback)[:-1][ok]  # window for row t is x[t-lookback:t]
-    cov_w = cov @ w
+    cov_w = np.einsum("tij,tj->ti", cov, w)
     total, marginal, component, incremental, pct = _euler_var_arrays(
-        cov_w, cov_w @ w, np.diagonal(cov, axis1=1, axis2=2), w, float(norm.ppf(c))
+        cov_w, np.einsum("ti,ti->t", cov_w, w), np.diagonal(cov, axis1=1, axis2=2), w, float(norm.ppf(c))
     )
     comp_es = _rolling_component_es(x0, w, c, lookback, rows)
 
@@ -313,7 +321,7 @@ def rolling_var_decomposition(
         {
             "date": np.repeat(dates.to_numpy(), p),
             "symbol": np.tile(np.asarray(symbols, dtype=object), n_dates),
-            "weight": np.tile(w, n_dates),
+            "weight": w.ravel(),
             "marginal_var": marginal.ravel(),
             "component_var": component.ravel(),
             "incremental_var": incremental.ravel(),
@@ -325,23 +333,44 @@ def rolling_var_decomposition(
 
 
 def _rolling_component_es(x: np.ndarray, w: np.ndarray, confidence: float, lookback: int,
-                          rows: np.ndarray, chunk: int = 512) -> np.ndarray:
+                          rows: np.ndarray, chunk: int = 256) -> np.ndarray:
     """Historical component ES for the windows ``x[t-lookback:t]``, t in ``rows`` (vectorized).
 
-    Same definition as :func:`component_es`; the windows are strided views, processed in
-    chunks of dates to bound memory.
+    ``w`` holds the weights of each date of ``rows`` (len(rows) x p). Same definition as
+    :func:`component_es` with scenarios ``x[t-lookback:t]`` and weights ``w_t``; the windows
+    are strided views, processed in chunks of dates to bound memory.
     """
-    losses = -(x @ w)
-    loss_windows = sliding_window_view(losses, lookback)  # window j covers rows j .. j+lookback-1
-    pos_windows = sliding_window_view(x * w, lookback, axis=0)  # (n-lookback+1, p, lookback)
-    out = np.empty((len(rows), len(w)))
+    windows = sliding_window_view(x, lookback, axis=0)  # window j covers rows j .. j+lookback-1: (., p, lookback)
+    out = np.empty((len(rows), w.shape[1]))
     for start in range(0, len(rows), chunk):
         idx = rows[start:start + chunk] - lookback
-        lw = loss_windows[idx]
+        wc = w[start:start + chunk]
+        pos = windows[idx] * wc[:, :, None]  # position returns w_{t,i} r_{s,i}: (t, p, lookback)
+        lw = -pos.sum(axis=1)
         var, _ = tail_var_es(lw, confidence, axis=1)
         tail = lw >= var[:, None]
-        out[start:start + chunk] = -np.einsum("tl,tpl->tp", tail, pos_windows[idx]) / tail.sum(axis=1)[:, None]
+        out[start:start + chunk] = -np.einsum("tl,tpl->tp", tail, pos) / tail.sum(axis=1)[:, None]
     return out
+
+
+def _aligned_weights(returns: pd.DataFrame, weights: pd.Series | pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Returns (n x p) and the weights held on every row (n x p, NaN allowed) of ``returns``."""
+    if isinstance(weights, pd.Series):
+        x, w = _aligned(returns, weights)
+        return x, np.tile(w, (x.shape[0], 1))
+    if not isinstance(weights, pd.DataFrame):
+        raise AttributionInputError(f"weights must be a Series or a DataFrame, got {type(weights).__name__}")
+    if not weights.index.equals(returns.index):
+        raise AttributionInputError("weights (DataFrame) must have the same dates as asset_returns")
+    if weights.columns.has_duplicates:
+        raise AttributionInputError(f"weights has duplicate symbols {sorted(set(weights.columns[weights.columns.duplicated()]))}")
+    missing = [s for s in weights.columns if s not in returns.columns]
+    if missing:
+        raise AttributionInputError(f"asset_returns has no column for weighted symbol(s) {missing}")
+    w = weights.to_numpy(dtype=float)
+    if np.isinf(w).any():
+        raise AttributionInputError("weights contain infinite values")
+    return returns.loc[:, list(weights.columns)].to_numpy(dtype=float), w
 
 
 def _empty_decomposition() -> pd.DataFrame:

@@ -73,6 +73,51 @@ TABLES: dict[str, TableSchema] = {
             "Backtests of each VaR/ES forecast series as of each date, over the full sample and trailing 250 days.",
             day_column="as_of",
         ),
+        _table(
+            "var_decomposition",
+            [
+                ("date", _D), ("portfolio", _S), ("symbol", _S), ("weight", _F), ("marginal_var", _F),
+                ("component_var", _F), ("pct_contribution", _F), ("incremental_var", _F),
+                ("component_es_historical", _F), ("component_var_amount", _F), ("confidence", _F),
+                ("lookback", _I), ("base_currency", _S),
+            ],
+            "Per portfolio, day and position: parametric (Ledoit-Wolf) marginal, component and incremental VaR "
+            "and historical component ES, fractions of value (Euler: components sum to the total).",
+        ),
+        _table(
+            "stress_results",
+            [
+                ("date", _D), ("portfolio", _S), ("scenario", _S), ("pnl", _F), ("return", _F), ("proxied", _B),
+                ("scenario_type", _S), ("base_currency", _S),
+            ],
+            "Per portfolio, day and scenario: P&L (base currency) and return of the positions held that day.",
+        ),
+        _table(
+            "reverse_stress",
+            [
+                ("date", _D), ("portfolio", _S), ("scenario", _S), ("target_loss", _F), ("multiplier", _F),
+                ("feasible", _B), ("achieved_loss", _F), ("target_loss_fraction", _F), ("base_currency", _S),
+            ],
+            "Per portfolio, day and scenario: the multiplier of the scenario's shocks that loses the target.",
+        ),
+        _table(
+            "historical_replay",
+            [
+                ("date", _D), ("portfolio", _S), ("episode", _S), ("worst_date", _D), ("worst_cum_pnl", _F),
+                ("worst_cum_return", _F), ("final_cum_return", _F), ("n_days", _I), ("proxied", _B),
+                ("base_currency", _S),
+            ],
+            "Per portfolio, day and episode: the held positions replayed through the episode, worst point.",
+        ),
+        _table(
+            "limit_status",
+            [
+                ("date", _D), ("portfolio", _S), ("measure", _S), ("horizon_days", _I), ("confidence", _F),
+                ("value", _F), ("limit", _F), ("utilization", _F), ("status", _S), ("source", _S),
+                ("base_currency", _S),
+            ],
+            "Per portfolio, day and limit: measured VaR/ES amount, limit, utilization and status.",
+        ),
     ]
 }
 

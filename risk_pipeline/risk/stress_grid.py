@@ -1,0 +1,278 @@
+"""Stress, reverse stress and historical replay for every date of a history at once.
+
+The single-date functions of :mod:`risk_pipeline.risk.stress`, :mod:`~risk_pipeline.risk.reverse_stress`
+and :mod:`~risk_pipeline.risk.replay` give the numbers for one set of positions; a backfill needs them
+for the positions held on each of thousands of dates (constant for a weight book, drifting for a
+quantity book). Everything here is linear in the exposures, so one matrix product serves all dates.
+With held exposures ``E`` (dates x positions, base currency), held values ``V`` (dates) and, per
+scenario j, equity shocks ``s_j`` and FX returns ``f_j`` per position (zero for base-currency
+positions):
+
+    G_j(k)        = (1 + k s_j)^+ (1 + k f_j)^+ - 1                (positions; k = shock multiplier)
+    pnl_{t,j}     = E_t . G_j(1),            return_{t,j} = pnl_{t,j} / V_t
+    loss_{t,j}(k) = -E_t . G_j(k)            reverse stress: smallest k in the bracket with
+                                             loss_{t,j}(k) >= target_fraction V_t, by the grid scan
+                                             and bisection of :func:`~risk_pipeline.risk.reverse_stress.solve_multiplier`
+                                             run for all dates together (same grid, same steps)
+    replay path   = (prod_{s<=d}(1 + R_s) - 1) @ E_t'              (episode days d x dates t)
+
+These are the formulas of the single-date modules (their docstrings cite the sources: BCBS 2009
+"Principles for sound stress testing practices and supervision"; Jorion, "Value at Risk", 3rd ed.,
+ch. 14; Press et al., "Numerical Recipes", sec. 9.1), evaluated as matrix products; the tests
+check them against those functions date by date.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from risk_pipeline.risk.reverse_stress import solve_multiplier
+from risk_pipeline.risk.stress import (
+    ScenarioShocks,
+    StressInputError,
+    _fx_per_position,
+    episode_window,
+    fill_with_beta_proxy,
+)
+
+STRESS_GRID_COLUMNS: tuple[str, ...] = ("date", "scenario", "pnl", "return", "proxied")
+REVERSE_GRID_COLUMNS: tuple[str, ...] = ("date", "scenario", "target_loss", "multiplier", "feasible",
+                                         "achieved_loss", "iterations")
+REPLAY_GRID_COLUMNS: tuple[str, ...] = ("date", "episode", "worst_date", "worst_cum_pnl", "worst_cum_return",
+                                        "final_cum_return", "n_days", "proxied")
+
+
+@dataclass(frozen=True)
+class HeldBook:
+    """Positions held over each date: ``exposures`` (dates x symbols, base currency) and
+    ``values`` (dates), with each symbol's currency (``currency_of``) and the base currency.
+    Dates with a NaN exposure or value are skipped by every function here."""
+
+    exposures: pd.DataFrame
+    values: pd.Series
+    currency_of: Mapping[str, str]
+    base_currency: str
+
+    def __post_init__(self) -> None:
+        if not self.exposures.index.equals(self.values.index):
+            raise StressInputError("HeldBook: exposures and values must have the same dates")
+        missing = [s for s in self.exposures.columns if s not in self.currency_of]
+        if missing:
+            raise StressInputError(f"HeldBook: no currency for position(s) {missing}")
+
+    def complete(self) -> np.ndarray:
+        """Dates with every exposure and the value known."""
+        return np.isfinite(self.exposures.to_numpy(dtype=float)).all(axis=1) & np.isfinite(self.values.to_numpy(dtype=float))
+
+
+def _shock_arrays(book: HeldBook, shocks: ScenarioShocks) -> tuple[np.ndarray, np.ndarray]:
+    """Equity shock and FX return per position of ``book`` (the vectors s_j, f_j)."""
+    missing = [s for s in book.exposures.columns if s not in shocks.equity.index]
+    if missing:
+        raise StressInputError(f"scenario {shocks.scenario!r} has no equity shock for {missing}")
+    s = shocks.equity[book.exposures.columns].to_numpy(dtype=float)
+    f = _fx_per_position(pd.Series(0.0, index=book.exposures.columns), shocks, book.currency_of, book.base_currency)
+    return s, f
+
+
+def _growth(s: np.ndarray, f: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``G(k) = (1 + k s)^+ (1 + k f)^+ - 1`` for multipliers ``k`` (shape (..., 1)) -> (..., p)."""
+    return np.maximum(1.0 + k * s, 0.0) * np.maximum(1.0 + k * f, 0.0) - 1.0
+
+
+def _proxied(book: HeldBook, shocks: ScenarioShocks) -> bool:
+    return any(s in shocks.proxied or book.currency_of.get(s) in shocks.proxied for s in book.exposures.columns)
+
+
+def stress_grid(book: HeldBook, scenarios: Sequence[ScenarioShocks], available: np.ndarray | None = None) -> pd.DataFrame:
+    """Scenario P&L and return of the held positions on every date (module docstring).
+
+    ``available`` (dates x scenarios, bool) marks which scenario may be reported on which date
+    (e.g. a historical scenario only after its window ended); default all. Columns
+    :data:`STRESS_GRID_COLUMNS`, one row per complete date and available scenario.
+    """
+    n_dates, n_sc = len(book.exposures), len(scenarios)
+    avail = _available(available, n_dates, n_sc)
+    if n_sc == 0:
+        return _empty(STRESS_GRID_COLUMNS)
+    e = np.nan_to_num(book.exposures.to_numpy(dtype=float))
+    v = book.values.to_numpy(dtype=float)
+    growth = np.stack([_growth(*_shock_arrays(book, sc), np.array(1.0)) for sc in scenarios], axis=1)  # (p, S)
+    pnl = e @ growth
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ret = np.where(v[:, None] != 0.0, pnl / v[:, None], np.nan)
+    keep = avail & book.complete()[:, None]
+    t_idx, j_idx = np.nonzero(keep)
+    proxied = np.array([_proxied(book, sc) for sc in scenarios], dtype=bool)
+    names = np.array([sc.scenario for sc in scenarios], dtype=object)
+    return pd.DataFrame({"date": book.exposures.index[t_idx], "scenario": names[j_idx], "pnl": pnl[t_idx, j_idx],
+                         "return": ret[t_idx, j_idx], "proxied": proxied[j_idx]}, columns=list(STRESS_GRID_COLUMNS))
+
+
+def reverse_stress_grid(
+    book: HeldBook,
+    scenarios: Sequence[ScenarioShocks],
+    available: np.ndarray | None = None,
+    *,
+    target_loss_fraction: float = 0.10,
+    bracket: tuple[float, float] = (0.0, 10.0),
+    n_grid: int = 41,
+    tol: float = 1e-10,
+    max_iter: int = 200,
+) -> pd.DataFrame:
+    """Reverse stress of every scenario on every date with a positive held value.
+
+    Target loss = ``target_loss_fraction`` x held value. Same grid scan and bisection as
+    :func:`~risk_pipeline.risk.reverse_stress.solve_multiplier` (whose argument checks apply),
+    vectorized over dates; infeasible rows have ``multiplier`` NaN and ``feasible`` False.
+    Columns :data:`REVERSE_GRID_COLUMNS`.
+    """
+    if not target_loss_fraction > 0.0:
+        raise StressInputError(f"target_loss_fraction must be > 0, got {target_loss_fraction!r}")
+    # the scalar solver's own argument checks (bracket, n_grid), run once on a trivial function
+    solve_multiplier(lambda k: 0.0, 1.0, bracket=bracket, n_grid=n_grid, tol=tol, max_iter=max_iter)
+    n_dates, n_sc = len(book.exposures), len(scenarios)
+    avail = _available(available, n_dates, n_sc)
+    v = book.values.to_numpy(dtype=float)
+    rows = book.complete() & (v > 0.0)
+    e = np.nan_to_num(book.exposures.to_numpy(dtype=float))
+    target = target_loss_fraction * v
+    grid = np.linspace(float(bracket[0]), float(bracket[1]), n_grid)
+    frames = []
+    for j, sc in enumerate(scenarios):
+        t = np.flatnonzero(rows & avail[:, j])
+        if t.size == 0:
+            continue
+        s, f = _shock_arrays(book, sc)
+        et, tg = e[t], target[t]
+        losses = -(et @ _growth(s, f, grid[:, None]).T)  # (dates, grid)
+        reached = losses >= tg[:, None]
+        feasible = reached.any(axis=1)
+        first = np.argmax(reached, axis=1)
+        mult = np.where(feasible, grid[first], np.nan)
+        achieved = np.where(feasible, losses[np.arange(t.size), first], np.nan)
+        iterations = np.zeros(t.size, dtype=np.int64)
+        inner = np.flatnonzero(feasible & (first > 0))
+        if inner.size:
+            lo, hi = grid[first[inner] - 1], grid[first[inner]].copy()
+            hi_loss = achieved[inner].copy()
+            e_in, tg_in = et[inner], tg[inner]
+            steps = 0
+            while (hi - lo).max() > tol and steps < max_iter:
+                mid = 0.5 * (lo + hi)
+                mid_loss = -np.einsum("tp,tp->t", e_in, _growth(s, f, mid[:, None]))
+                up = mid_loss >= tg_in
+                hi = np.where(up, mid, hi)
+                hi_loss = np.where(up, mid_loss, hi_loss)
+                lo = np.where(up, lo, mid)
+                steps += 1
+            mult[inner], achieved[inner], iterations[inner] = hi, hi_loss, steps
+        frames.append(pd.DataFrame({"date": book.exposures.index[t], "scenario": sc.scenario, "target_loss": tg,
+                                    "multiplier": mult, "feasible": feasible, "achieved_loss": achieved,
+                                    "iterations": iterations}, columns=list(REVERSE_GRID_COLUMNS)))
+    return pd.concat(frames, ignore_index=True) if frames else _empty(REVERSE_GRID_COLUMNS)
+
+
+@dataclass(frozen=True)
+class EpisodeReturns:
+    """An episode's daily base-currency returns per position (missing days proxied) and the
+    positions (or their currencies) that needed a proxy."""
+
+    name: str
+    returns: pd.DataFrame
+    proxied: tuple[str, ...]
+
+
+def episode_returns(
+    name: str,
+    start,
+    end,
+    local_history: pd.DataFrame,
+    fx_history: pd.DataFrame | None,
+    currency_of: Mapping[str, str],
+    base_currency: str,
+    *,
+    market: str | None = "SP500",
+) -> EpisodeReturns:
+    """Daily base-currency returns ``(1 + r_local)(1 + r_fx) - 1`` of each position over [start, end].
+
+    ``local_history``: local-currency returns (dates x symbols, with the ``market`` column),
+    history up to the episode's end for the proxy betas; ``fx_history``: each foreign
+    currency's return against the base (columns currencies). Missing days are filled as in
+    :func:`~risk_pipeline.risk.stress.calibrate_scenario` (beta x market for equities, no move
+    for FX), so the episode's compounded returns equal the calibrated scenario's shocks.
+    """
+    symbols = list(currency_of)
+    cols = symbols + ([market] if market is not None and market not in symbols else [])
+    missing = [s for s in cols if s not in local_history.columns]
+    if missing:
+        raise StressInputError(f"episode {name!r}: local returns have no column for {missing}")
+    history = local_history.loc[:, cols]
+    window = episode_window(history, start, end)
+    filled, proxied, _ = fill_with_beta_proxy(window, history, market)
+    flagged = [s for s in symbols if proxied[s]]
+    foreign = sorted({c for c in currency_of.values() if c != base_currency})
+    fx_pos = pd.DataFrame(0.0, index=filled.index, columns=symbols)
+    if foreign:
+        if fx_history is None or any(c not in fx_history.columns for c in foreign):
+            raise StressInputError(f"episode {name!r}: fx returns must hold columns {foreign}")
+        fx_window = episode_window(fx_history.loc[:, foreign], start, end).reindex(filled.index)
+        fx_filled, fx_proxied, _ = fill_with_beta_proxy(fx_window, fx_history.loc[:, foreign], None)
+        flagged += [c for c in foreign if fx_proxied[c]]
+        for sym in symbols:
+            if currency_of[sym] != base_currency:
+                fx_pos[sym] = fx_filled[currency_of[sym]].to_numpy()
+    base = (1.0 + filled[symbols]) * (1.0 + fx_pos) - 1.0
+    return EpisodeReturns(name, base, tuple(flagged))
+
+
+def replay_grid(book: HeldBook, episodes: Sequence[EpisodeReturns], available: np.ndarray | None = None) -> pd.DataFrame:
+    """Buy-and-hold replay of the held positions through each episode, for every date.
+
+    Worst point = first minimum of the cumulative P&L path (as
+    :func:`~risk_pipeline.risk.replay.summarize_path`). Columns :data:`REPLAY_GRID_COLUMNS`.
+    """
+    n_dates, n_ep = len(book.exposures), len(episodes)
+    avail = _available(available, n_dates, n_ep)
+    e = np.nan_to_num(book.exposures.to_numpy(dtype=float))
+    v = book.values.to_numpy(dtype=float)
+    complete = book.complete()
+    frames = []
+    for j, ep in enumerate(episodes):
+        t = np.flatnonzero(complete & avail[:, j])
+        if t.size == 0:
+            continue
+        r = ep.returns.loc[:, list(book.exposures.columns)].to_numpy(dtype=float)
+        if not np.isfinite(r).all():
+            raise StressInputError(f"episode {ep.name!r}: returns contain NaN (proxy them first)")
+        cum = np.cumprod(1.0 + r, axis=0) - 1.0  # (days, p)
+        path = cum @ e[t].T  # (days, dates)
+        worst = np.argmin(path, axis=0)
+        worst_pnl = path[worst, np.arange(t.size)]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            worst_ret = np.where(v[t] != 0.0, worst_pnl / v[t], np.nan)
+            final_ret = np.where(v[t] != 0.0, path[-1] / v[t], np.nan)
+        proxied = any(s in ep.proxied or book.currency_of.get(s) in ep.proxied for s in book.exposures.columns)
+        frames.append(pd.DataFrame({"date": book.exposures.index[t], "episode": ep.name,
+                                    "worst_date": ep.returns.index[worst], "worst_cum_pnl": worst_pnl,
+                                    "worst_cum_return": worst_ret, "final_cum_return": final_ret,
+                                    "n_days": np.int64(len(r)), "proxied": proxied},
+                                   columns=list(REPLAY_GRID_COLUMNS)))
+    return pd.concat(frames, ignore_index=True) if frames else _empty(REPLAY_GRID_COLUMNS)
+
+
+def _available(available: np.ndarray | None, n_dates: int, n_sc: int) -> np.ndarray:
+    if available is None:
+        return np.ones((n_dates, n_sc), dtype=bool)
+    avail = np.asarray(available, dtype=bool)
+    if avail.shape != (n_dates, n_sc):
+        raise StressInputError(f"available must have shape ({n_dates}, {n_sc}), got {avail.shape}")
+    return avail
+
+
+def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in columns}, columns=list(columns))
