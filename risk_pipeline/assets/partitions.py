@@ -14,6 +14,8 @@ business_days = dg.TimeWindowPartitionsDefinition(
     cron_schedule="0 0 * * 1-5",
     fmt="%Y-%m-%d",
     start=HISTORY_START,
+    # today's partition exists from midnight UTC, so the after-close schedule can target it
+    end_offset=1,
 )
 
 single_run = dg.BackfillPolicy.single_run()

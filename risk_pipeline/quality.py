@@ -1,0 +1,208 @@
+"""Data-quality rules on stored market data and portfolio holdings (pure: frames in, frames out).
+
+Each rule returns a DataFrame of the offending items with a fixed schema (the ``*_COLUMNS``
+constants); an empty frame means the rule passes. Dates are ``datetime64[ns]`` as in the lake.
+The Dagster asset checks (``risk_pipeline.assets.quality``) read the lake, call these and turn
+the result into a pass/fail with a severity; nothing here touches files or Dagster.
+
+Every rule looks only at the days it is asked about (``days``) but may need the stored days
+before them (a lookback) to know a symbol's previous close or its recent volatility.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from risk_pipeline.portfolios import Portfolio
+
+NON_POSITIVE_COLUMNS = ["date", "symbol", "close"]
+MISSING_DAY_COLUMNS = ["date", "symbol", "coverage"]
+STALE_COLUMNS = ["symbol", "first_date", "last_date", "unchanged_days", "close"]
+OUTLIER_COLUMNS = ["date", "symbol", "simple_return", "mean", "std", "sigmas"]
+UNPRICED_COLUMNS = ["portfolio", "symbol"]
+FX_GAP_COLUMNS = ["portfolio", "symbol", "currency", "date", "reason"]
+
+FX_BEFORE_FIRST_FIXING = "before_first_fixing"
+FX_MISSING_RATE = "missing_rate"
+
+
+class QualityInputError(ValueError):
+    """A quality rule got a malformed parameter or frame (the message names it)."""
+
+
+def _require(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise QualityInputError(f"{name}: missing column(s) {missing}")
+
+
+def _in_days(dates: pd.Series | pd.Index, days: Iterable[dt.date]) -> np.ndarray:
+    wanted = pd.DatetimeIndex(pd.to_datetime(sorted(set(days)))).astype("datetime64[ns]")
+    return np.asarray(pd.Index(dates).isin(wanted))
+
+
+def non_positive_prices(prices: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose close is not a finite number > 0 (a price of zero or below is never valid)."""
+    _require(prices, NON_POSITIVE_COLUMNS, "prices")
+    close = prices["close"].to_numpy(dtype=float)
+    bad = ~(np.isfinite(close) & (close > 0))
+    return prices.loc[bad, NON_POSITIVE_COLUMNS].sort_values(["date", "symbol"]).reset_index(drop=True)
+
+
+def missing_days(prices: pd.DataFrame, days: Iterable[dt.date], min_coverage: float) -> pd.DataFrame:
+    """(date, symbol) pairs where a live symbol has no price on a day most live symbols have one.
+
+    A symbol is live on date d from its first price in ``prices`` (which should include a
+    lookback before ``days``). A stored date d is checked when ``coverage_d`` = priced live
+    symbols / live symbols is at least ``min_coverage`` (a market holiday has no rows at all
+    and is never checked; a day when only a few symbols trade is not a gap of the others).
+    """
+    if not 0.0 < min_coverage <= 1.0:
+        raise QualityInputError(f"min_coverage must be in (0, 1], got {min_coverage}")
+    _require(prices, ["date", "symbol", "close"], "prices")
+    if prices.empty:
+        return pd.DataFrame(columns=MISSING_DAY_COLUMNS)
+    present = pd.crosstab(prices["date"], prices["symbol"]).sort_index() > 0
+    first_seen = present.to_numpy().argmax(axis=0)
+    live = np.arange(len(present))[:, None] >= first_seen[None, :]
+    priced = present.to_numpy()
+    coverage = (priced & live).sum(axis=1) / live.sum(axis=1)
+    gap = live & ~priced & (coverage >= min_coverage)[:, None] & _in_days(present.index, days)[:, None]
+    rows, cols = np.nonzero(gap)
+    return pd.DataFrame(
+        {"date": present.index[rows], "symbol": present.columns[cols], "coverage": coverage[rows]},
+        columns=MISSING_DAY_COLUMNS,
+    )
+
+
+def stale_prices(prices: pd.DataFrame, days: Iterable[dt.date], max_unchanged_days: int) -> pd.DataFrame:
+    """Runs of more than ``max_unchanged_days`` consecutive priced days with an unchanged close.
+
+    ``unchanged_days`` counts the days whose close equals the symbol's previous stored close
+    (a flat run of k+1 equal closes has k unchanged days). A run is reported when it has a day
+    in ``days``; ``prices`` should include the ``max_unchanged_days`` stored days before them.
+    """
+    if max_unchanged_days < 1:
+        raise QualityInputError(f"max_unchanged_days must be >= 1, got {max_unchanged_days}")
+    _require(prices, ["date", "symbol", "close"], "prices")
+    ordered = prices.sort_values(["symbol", "date"], kind="stable").reset_index(drop=True)
+    same_symbol = ordered["symbol"].eq(ordered["symbol"].shift(1))
+    unchanged = same_symbol & ordered["close"].eq(ordered["close"].shift(1))
+    run_id = (~unchanged).cumsum()
+    flat = ordered.loc[unchanged].assign(run=run_id[unchanged], checked=_in_days(ordered.loc[unchanged, "date"], days))
+    runs = flat.groupby("run").agg(
+        symbol=("symbol", "first"), first_date=("date", "min"), last_date=("date", "max"),
+        unchanged_days=("date", "size"), close=("close", "first"), checked=("checked", "any"),
+    )
+    runs = runs.loc[(runs["unchanged_days"] > max_unchanged_days) & runs["checked"]]
+    return runs[STALE_COLUMNS].sort_values(["symbol", "first_date"]).reset_index(drop=True)
+
+
+def return_outliers(
+    returns: pd.DataFrame, days: Iterable[dt.date], window: int, max_sigmas: float, min_periods: int | None = None
+) -> pd.DataFrame:
+    """Returns more than ``max_sigmas`` rolling standard deviations from the rolling mean.
+
+    z_t = (r_t - mean(r_{t-window..t-1})) / std(r_{t-window..t-1}) (sample std, ddof 1), per
+    symbol over its own stored returns: the band is built from the previous ``window`` returns
+    only, so the return being judged does not widen its own band. At least ``min_periods``
+    (default ``window // 2``) previous returns are needed; a zero std flags any change.
+    ``returns`` should include the ``window`` stored days before ``days``.
+    """
+    if window < 2:
+        raise QualityInputError(f"window must be >= 2, got {window}")
+    if not max_sigmas > 0:
+        raise QualityInputError(f"max_sigmas must be > 0, got {max_sigmas}")
+    min_periods = window // 2 if min_periods is None else min_periods
+    if not 2 <= min_periods <= window:
+        raise QualityInputError(f"min_periods must be in [2, window={window}], got {min_periods}")
+    _require(returns, ["date", "symbol", "simple_return"], "returns")
+    if returns.empty:
+        return pd.DataFrame(columns=OUTLIER_COLUMNS)
+    wide = returns.pivot(index="date", columns="symbol", values="simple_return").sort_index()
+    rolling = wide.rolling(window, min_periods=min_periods)
+    mean, std = rolling.mean().shift(1), rolling.std().shift(1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sigmas = ((wide - mean) / std).abs()
+    # a change against a perfectly flat window is infinitely many sigmas away
+    sigmas = sigmas.mask((std == 0) & (wide != mean), np.inf)
+    flagged = (sigmas > max_sigmas) & _in_days(wide.index, days)[:, None]
+    rows, cols = np.nonzero(flagged.to_numpy())
+    return pd.DataFrame(
+        {
+            "date": wide.index[rows],
+            "symbol": wide.columns[cols],
+            "simple_return": wide.to_numpy()[rows, cols],
+            "mean": mean.to_numpy()[rows, cols],
+            "std": std.to_numpy()[rows, cols],
+            "sigmas": sigmas.to_numpy()[rows, cols],
+        },
+        columns=OUTLIER_COLUMNS,
+    )
+
+
+def unpriced_positions(portfolios: Sequence[Portfolio], prices: pd.DataFrame) -> pd.DataFrame:
+    """Held symbols with no price at all in ``prices`` while other symbols of the portfolio have one.
+
+    Such a book cannot be valued. A portfolio none of whose symbols is priced (its history has
+    not started yet, e.g. ETFs listed later) is not reported.
+    """
+    _require(prices, ["symbol"], "prices")
+    priced = set(prices["symbol"].unique())
+    rows = []
+    for portfolio in portfolios:
+        symbols = list(portfolio.symbols)
+        if any(s in priced for s in symbols):
+            rows.extend((portfolio.name, s) for s in symbols if s not in priced)
+    return pd.DataFrame(rows, columns=UNPRICED_COLUMNS)
+
+
+def fx_gaps(
+    portfolios: Sequence[Portfolio], prices: pd.DataFrame, fx_rates: pd.DataFrame, max_staleness_days: int
+) -> pd.DataFrame:
+    """Days a foreign-currency position is priced but its currency cannot be converted to base.
+
+    A position is foreign when its currency (its own setting, else the currency its prices are
+    quoted in) differs from the portfolio's base currency. Conversion needs an ECB fixing of
+    both currencies (EUR is always 1) on the day or at most ``max_staleness_days`` calendar
+    days before. ``reason`` is ``before_first_fixing`` for days before either currency's first
+    fixing (the book has no history there, by design) and ``missing_rate`` otherwise (a hole or
+    stale rate inside the covered period: bad data). ``fx_rates`` is the long ECB frame
+    (date, currency, rate: units per EUR).
+    """
+    if max_staleness_days < 0:
+        raise QualityInputError(f"max_staleness_days must be >= 0, got {max_staleness_days}")
+    _require(prices, ["date", "symbol", "currency"], "prices")
+    _require(fx_rates, ["date", "currency"], "fx_rates")
+    fixings = {cur: np.sort(grp["date"].to_numpy()) for cur, grp in fx_rates.groupby("currency")}
+    limit = np.timedelta64(max_staleness_days, "D")
+    rows = []
+    for portfolio in portfolios:
+        quoted = prices.loc[prices["symbol"].isin(portfolio.symbols)]
+        for position in portfolio.positions:
+            own = quoted.loc[quoted["symbol"] == position.symbol]
+            if own.empty:
+                continue
+            currency = position.currency or own["currency"].iloc[0]
+            if currency == portfolio.base_currency:
+                continue
+            dates = np.sort(own["date"].to_numpy())
+            before = np.zeros(len(dates), dtype=bool)
+            missing = np.zeros(len(dates), dtype=bool)
+            for leg in {currency, portfolio.base_currency} - {"EUR"}:
+                fixed = fixings.get(leg, np.array([], dtype="datetime64[ns]"))
+                if fixed.size == 0:  # a currency the ECB never quoted
+                    missing |= True
+                    continue
+                pos = fixed.searchsorted(dates, side="right") - 1
+                leg_before = pos < 0
+                age = dates - fixed[np.maximum(pos, 0)]
+                before |= leg_before
+                missing |= ~leg_before & (age > limit)
+            for flags, reason in ((before, FX_BEFORE_FIRST_FIXING), (missing & ~before, FX_MISSING_RATE)):
+                rows.extend((portfolio.name, position.symbol, currency, d, reason) for d in dates[flags])
+    return pd.DataFrame(rows, columns=FX_GAP_COLUMNS)

@@ -1,0 +1,53 @@
+"""The daily schedule: after the market close, materialize that day's partition of the whole graph.
+
+Time and time zone come from the ``schedule`` section of pipeline.yaml (cron ``30 18 * * 1-5``
+in ``America/New_York`` by default: 18:30 New York time, Monday to Friday). Each tick asks for
+one run of ``daily_risk_job`` (every asset and check) on the newest business-day partition
+whose date is not after the tick's local date. That run is "what the new day makes stale":
+
+- prices, returns, portfolio P&L and VaR estimates of the new day depend only on that day and
+  a lookback of stored earlier days, so nothing already stored changes;
+- the backtests as of the new day cover the whole history up to it, which is exactly the new
+  day's var_backtests partition; earlier as-of dates are unaffected by a later day.
+
+So the new day's partition of every asset is the complete set of stale partitions. The run key
+is the partition key: a schedule restarted after downtime never runs a day twice. Days missed
+while the daemon was down are backfilled from the UI or CLI (README, "Backfills").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+
+from risk_pipeline.assets.partitions import business_days
+from risk_pipeline.settings import section
+
+_SCHEDULE = section("schedule")
+
+daily_risk_job = dg.define_asset_job(
+    "daily_risk_job",
+    selection=dg.AssetSelection.all(),
+    partitions_def=business_days,
+    description="Every asset and data-quality check for one business day (the daily schedule's job).",
+)
+
+
+def newest_business_day(local_date: dt.date) -> dt.date:
+    """The newest Monday-to-Friday date on or before ``local_date``."""
+    return pd.bdate_range(end=local_date, periods=1)[0].date()
+
+
+@dg.schedule(
+    job=daily_risk_job,
+    cron_schedule=str(_SCHEDULE["cron"]),
+    execution_timezone=str(_SCHEDULE["timezone"]),
+    description="After the close: the newest business day's partition of every asset and check.",
+)
+def daily_after_close(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    # scheduled_execution_time is in the schedule's execution time zone
+    day = newest_business_day(context.scheduled_execution_time.date())
+    key = day.isoformat()
+    return dg.RunRequest(run_key=key, partition_key=key, tags={"risk_pipeline/trigger": "daily_after_close"})
