@@ -24,7 +24,8 @@ class Book:
 
     ``exposures``: value of each position at each close; ``values``: the book's value at
     each close; ``asset_returns``: each symbol's simple return over the day in base currency;
-    ``weights``: exposures / value at each close (the weights held over the next day).
+    ``weights``: exposures / value at each close (the weights held over the next day);
+    ``currencies``: each symbol's currency (None when the frames hold no price for it).
     """
 
     portfolio: Portfolio
@@ -32,6 +33,11 @@ class Book:
     values: pd.Series
     asset_returns: pd.DataFrame
     weights: pd.DataFrame
+    currencies: dict[str, str | None]
+
+    def held(self) -> tuple[pd.DataFrame, pd.Series]:
+        """Exposures and value held over each day: those of the previous close."""
+        return self.exposures.shift(1), self.values.shift(1)
 
 
 def _wide(frame: pd.DataFrame, column: str, symbols: list[str]) -> pd.DataFrame:
@@ -75,6 +81,13 @@ def _fx_levels(base: str, currencies: dict[str, str | None], dates: pd.DatetimeI
     return pd.DataFrame(levels, index=dates)
 
 
+def currency_returns(base: str, currencies: list[str], dates: pd.DatetimeIndex) -> pd.DataFrame:
+    """Daily simple return of each currency's price in ``base`` on ``dates`` (columns currencies;
+    NaN before the ECB quotes both, and on the first date)."""
+    levels = _fx_levels(base, {c: c for c in currencies}, pd.DatetimeIndex(dates))
+    return levels / levels.shift(1) - 1.0
+
+
 def build_book(portfolio: Portfolio, prices: pd.DataFrame, returns: pd.DataFrame) -> Book:
     """The book of ``portfolio`` over the dates of ``prices`` (long frames as stored in the lake)."""
     symbols = list(portfolio.symbols)
@@ -83,7 +96,8 @@ def build_book(portfolio: Portfolio, prices: pd.DataFrame, returns: pd.DataFrame
     close = _wide(held_prices, "close", symbols)
     dates = close.index
     local = _wide(held_returns, "simple_return", symbols).reindex(dates)
-    fx = _fx_levels(portfolio.base_currency, _position_currencies(portfolio, held_prices), dates)
+    currencies = _position_currencies(portfolio, held_prices)
+    fx = _fx_levels(portfolio.base_currency, currencies, dates)
     fx_returns = fx / fx.shift(1) - 1.0
     asset_returns = to_base_returns(local, fx_returns)
     if portfolio.by_weight:
@@ -102,4 +116,5 @@ def build_book(portfolio: Portfolio, prices: pd.DataFrame, returns: pd.DataFrame
         values=values,
         asset_returns=asset_returns,
         weights=exposures.div(values, axis=0),
+        currencies=currencies,
     )

@@ -1,0 +1,74 @@
+"""VaR attribution asset: marginal, component and incremental VaR per position, day and portfolio."""
+
+
+import dagster as dg
+import pandas as pd
+
+from risk_pipeline.assets.market_data import prices, returns
+from risk_pipeline.assets.metadata import table_metadata
+from risk_pipeline.assets.partitions import business_days, partition_days, single_run
+from risk_pipeline.assets.portfolio import portfolio_pnl
+from risk_pipeline.books import build_book
+from risk_pipeline.portfolios import load_portfolios
+from risk_pipeline.risk.attribution import rolling_var_decomposition
+from risk_pipeline.settings import section
+from risk_pipeline.storage.catalog import refresh_catalog
+from risk_pipeline.storage.lake import empty_frame, read_window, write_days
+
+_ATTRIBUTION = section("attribution")
+
+
+class AttributionConfig(dg.Config):
+    """Attribution settings; defaults from the ``attribution`` section of pipeline.yaml."""
+
+    lookback: int = int(_ATTRIBUTION["lookback"])
+    confidence: float = float(_ATTRIBUTION["confidence"])
+
+
+@dg.asset(
+    partitions_def=business_days,
+    backfill_policy=single_run,
+    group_name="attribution",
+    kinds={"parquet"},
+    deps=[portfolio_pnl, prices, returns],
+    description=(
+        "Per portfolio, day and position: marginal, component and incremental parametric VaR from a "
+        "Ledoit-Wolf covariance of the previous `lookback` days (Euler: components sum to the total), "
+        "the weights held that day, and historical component ES. Fractions of value; "
+        "component_var_amount in base currency."
+    ),
+)
+def var_decomposition(context: dg.AssetExecutionContext, config: AttributionConfig) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    # one more day than the window: the first row of a book read from the lake has no held weights
+    lookback = config.lookback + 1
+    price_history = read_window("prices", start, end, lookback=lookback)
+    return_history = read_window("returns", start, end, lookback=lookback)
+    pnl = read_window("portfolio_pnl", start, end)
+    frames = []
+    for portfolio in load_portfolios():
+        book = build_book(portfolio, price_history, return_history)
+        held_exposures, held_values = book.held()
+        weights = held_exposures.div(held_values, axis=0)
+        table = rolling_var_decomposition(book.asset_returns, weights, confidence=config.confidence,
+                                          lookback=config.lookback)
+        dates = pnl.loc[pnl["portfolio"] == portfolio.name, "date"]
+        table = table.loc[table["date"].isin(dates)]
+        table.insert(1, "portfolio", portfolio.name)
+        table["component_var_amount"] = table["component_var"] * held_values.reindex(table["date"]).to_numpy()
+        frames.append(table.assign(confidence=config.confidence, lookback=config.lookback,
+                                   base_currency=portfolio.base_currency))
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_decomposition")
+    frame = frame.loc[frame["date"].dt.date.between(start, end)]
+    written = write_days("var_decomposition", frame, days)
+    refresh_catalog()
+    return dg.MaterializeResult(metadata=table_metadata(frame, days, written, **_latest_totals(frame)))
+
+
+def _latest_totals(frame: pd.DataFrame) -> dict[str, object]:
+    if frame.empty:
+        return {}
+    latest = frame.loc[frame["date"] == frame["date"].max()]
+    top = (latest.sort_values("pct_contribution", ascending=False).groupby("portfolio").head(3)
+           [["portfolio", "symbol", "weight", "component_var", "pct_contribution"]])
+    return {"latest_top_contributors": dg.MetadataValue.md(top.to_markdown(index=False, floatfmt=".4g"))}

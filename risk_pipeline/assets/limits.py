@@ -1,0 +1,165 @@
+"""Risk limits: the limit_status table per portfolio, day and limit, and its asset check.
+
+Measures (limits.yaml: VaR / ES amounts at 1 and 3 days, 99%, by default) are historical VaR
+and ES of the realized P&L (the portfolio_pnl returns, ``window`` days, amounts on the
+previous close's value), the definitions var_estimates uses: rows that var_estimates already
+holds (method historical, same window, horizon and confidence) are taken from it
+(``source = var_estimates``), the others computed with the same core function
+(``source = computed``). Status rules: :mod:`risk_pipeline.risk.limits`.
+"""
+
+
+import datetime as dt
+from typing import Optional
+
+import dagster as dg
+import pandas as pd
+
+from risk_pipeline.assets.metadata import table_metadata
+from risk_pipeline.assets.partitions import business_days, partition_days, single_run
+from risk_pipeline.assets.portfolio import portfolio_pnl
+from risk_pipeline.assets.var import var_estimates
+from risk_pipeline.portfolios import load_portfolios
+from risk_pipeline.risk import var_es_grid
+from risk_pipeline.risk.limits import LimitsConfig, classify
+from risk_pipeline.scenario_config import DEFAULT_LIMITS_FILE, load_limits
+from risk_pipeline.settings import section
+from risk_pipeline.storage.catalog import refresh_catalog
+from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days, write_days
+
+_LIMITS = section("limits")
+MEASURE_COLUMNS = {"var": "var_amount", "es": "es_amount"}
+
+
+class LimitsSettings(dg.Config):
+    """Limit settings; defaults from the ``limits`` section of pipeline.yaml."""
+
+    limits_file: Optional[str] = _LIMITS["limits_file"]
+    window: int = int(_LIMITS["window"])
+    warning_fraction: Optional[float] = _LIMITS["warning_fraction"]
+
+
+def limits_config(limits_file: Optional[str]) -> LimitsConfig:
+    """The limits file named in the settings (default: the shipped one)."""
+    return load_limits(limits_file or DEFAULT_LIMITS_FILE)
+
+
+def limit_table(limits: LimitsConfig) -> pd.DataFrame:
+    """One row per configured limit: portfolio, measure, horizon_days, confidence, limit."""
+    rows = [(name, lim.measure, int(lim.horizon_days), float(lim.confidence), float(lim.amount))
+            for name, lims in limits.portfolios.items() for lim in lims]
+    return pd.DataFrame(rows, columns=["portfolio", "measure", "horizon_days", "confidence", "limit"])
+
+
+def _computed_measures(pnl: pd.DataFrame, wanted: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Historical VaR/ES amounts of one portfolio's realized returns for its limits' horizons and confidences."""
+    series = pnl.set_index("date")["return"].sort_index()
+    previous_value = pnl.set_index("date")["value"].sort_index().shift(1)
+    grid = var_es_grid(series, method="historical", confidences=sorted(set(wanted["confidence"])),
+                       horizons=sorted(set(wanted["horizon_days"])), window=window)
+    value = previous_value.reindex(grid["date"]).to_numpy()
+    grid = grid.assign(var_amount=grid["var"] * value, es_amount=grid["es"] * value)
+    return grid.assign(source="computed")
+
+
+def _long_measures(frame: pd.DataFrame) -> pd.DataFrame:
+    parts = [frame[["date", "horizon_days", "confidence", col, "source"]].rename(columns={col: "value"}).assign(measure=m)
+             for m, col in MEASURE_COLUMNS.items()]
+    out = pd.concat(parts, ignore_index=True)
+    out["confidence"] = out["confidence"].round(10)
+    return out
+
+
+@dg.asset(
+    partitions_def=business_days,
+    backfill_policy=single_run,
+    group_name="limits",
+    kinds={"parquet"},
+    deps=[portfolio_pnl, var_estimates],
+    description=(
+        "Per portfolio, day and limit of limits.yaml: measured VaR/ES amount (historical, realized P&L), the "
+        "limit, utilization = value / limit and status within_limits / warning (>= warning_fraction of the "
+        "limit) / danger (above it) / no_data."
+    ),
+)
+def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    limits = limits_config(config.limits_file)
+    fraction = config.warning_fraction if config.warning_fraction is not None else limits.warning_fraction
+    table = limit_table(limits)
+    lookback = config.window + int(table["horizon_days"].max()) + 1 if len(table) else 0
+    pnl_history = read_window("portfolio_pnl", start, end, lookback=lookback)
+    stored = read_window("var_estimates", start, end)
+    stored = stored.loc[(stored["method"] == "historical") & (stored["window"] == config.window)]
+    frames, unlimited = [], []
+    for portfolio in load_portfolios():
+        pnl = pnl_history.loc[pnl_history["portfolio"] == portfolio.name]
+        if pnl.empty:
+            continue
+        wanted = table.loc[table["portfolio"] == portfolio.name]
+        if wanted.empty:
+            unlimited.append(portfolio.name)
+            continue
+        computed = _long_measures(_computed_measures(pnl, wanted, config.window))
+        from_var = _long_measures(stored.loc[stored["portfolio"] == portfolio.name].assign(source="var_estimates"))
+        keys = ["date", "measure", "horizon_days", "confidence"]
+        measures = pd.concat([from_var, computed], ignore_index=True).drop_duplicates(keys, keep="first")
+        limits_rows = wanted.assign(confidence=wanted["confidence"].round(10))
+        dates = pd.DataFrame({"date": sorted(pnl["date"].unique())})
+        rows = dates.merge(limits_rows, how="cross").merge(measures, on=keys, how="left")
+        rows["utilization"] = rows["value"] / rows["limit"]
+        rows["status"] = classify(rows["value"].to_numpy(), rows["limit"].to_numpy(), fraction)
+        rows["source"] = rows["source"].fillna("none")
+        frames.append(rows.assign(base_currency=portfolio.base_currency))
+    if unlimited:
+        context.log.warning(f"no limits configured for portfolio(s) {unlimited}: not checked")
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("limit_status")
+    frame = frame.loc[frame["date"].dt.date.between(start, end)]
+    written = write_days("limit_status", frame, days)
+    refresh_catalog()
+    extra = {"unlimited_portfolios": dg.MetadataValue.text(", ".join(unlimited))} if unlimited else {}
+    latest = frame.loc[frame["date"] == frame["date"].max()] if len(frame) else frame
+    if len(latest):
+        extra["latest_status"] = dg.MetadataValue.md(latest[["portfolio", "measure", "horizon_days", "value", "limit",
+                                                              "utilization", "status"]].to_markdown(index=False,
+                                                                                                   floatfmt=".4g"))
+    return dg.MaterializeResult(metadata=table_metadata(frame, days, written, **extra))
+
+
+def check_day(context) -> Optional[dt.date]:
+    """The latest stored day of limit_status within the run's partition range (or overall)."""
+    days = stored_days("limit_status")
+    if context.has_partition_key_range or context.has_partition_key:
+        last = (context.partition_time_window.end - dt.timedelta(days=1)).date()
+        days = [d for d in days if d <= last]
+    return days[-1] if days else None
+
+
+@dg.asset_check(
+    asset=limit_status,
+    description=(
+        "Limits on the latest day of the run: fails with severity WARN when some limit is at warning level, "
+        "ERROR when some limit is breached (danger); metadata lists the offending portfolios."
+    ),
+)
+def limits_respected(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    day = check_day(context)
+    if day is None:
+        return dg.AssetCheckResult(passed=True, metadata={"note": "limit_status has no stored day"})
+    rows = read_days("limit_status", [day])
+    by_status = {s: sorted(set(rows.loc[rows["status"] == s, "portfolio"])) for s in ("danger", "warning", "no_data")}
+    offending = rows.loc[rows["status"].isin(["danger", "warning"]),
+                         ["portfolio", "measure", "horizon_days", "value", "limit", "utilization", "status"]]
+    metadata = {
+        "date": dg.MetadataValue.text(day.isoformat()),
+        "danger_portfolios": dg.MetadataValue.json(by_status["danger"]),
+        "warning_portfolios": dg.MetadataValue.json(by_status["warning"]),
+        "no_data_portfolios": dg.MetadataValue.json(by_status["no_data"]),
+    }
+    if len(offending):
+        metadata["offending_limits"] = dg.MetadataValue.md(offending.to_markdown(index=False, floatfmt=".4g"))
+    if by_status["danger"]:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata)
+    if by_status["warning"]:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
+    return dg.AssetCheckResult(passed=True, metadata=metadata)

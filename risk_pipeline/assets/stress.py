@@ -1,0 +1,241 @@
+"""Stress assets: scenario P&L, reverse stress and historical replay of the positions held each day.
+
+The three assets share one preparation (:func:`stress_inputs`): the books of the run's range
+(positions held over each day = those of the previous close), the scenarios of the scenarios
+file, and the local returns of every historical window (plus ``proxy_beta_lookback`` days
+before it, for proxy betas) read from the lake. A historical scenario is reported on a date
+only when its window ended before that date (no look-ahead); one whose window is not stored
+in the lake is skipped with a warning and listed in the metadata.
+"""
+
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Optional
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from risk_pipeline.assets.market_data import prices, returns
+from risk_pipeline.assets.metadata import table_metadata
+from risk_pipeline.assets.partitions import business_days, partition_days, single_run
+from risk_pipeline.assets.portfolio import portfolio_pnl
+from risk_pipeline.books import build_book, currency_returns
+from risk_pipeline.portfolios import Portfolio, load_portfolios
+from risk_pipeline.risk.stress import HistoricalScenario, Scenario, ScenarioShocks, scenario_shocks
+from risk_pipeline.risk.stress_grid import (
+    EpisodeReturns,
+    HeldBook,
+    episode_returns,
+    replay_grid,
+    reverse_stress_grid,
+    stress_grid,
+)
+from risk_pipeline.scenario_config import DEFAULT_SCENARIOS_FILE, load_scenarios
+from risk_pipeline.settings import section
+from risk_pipeline.storage.catalog import refresh_catalog
+from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days, write_days
+
+_STRESS = section("stress")
+SCENARIO_TYPES = {"HistoricalScenario": "historical", "UniformEquityScenario": "uniform_equity",
+                  "SectorScenario": "sector", "FxScenario": "fx"}
+
+
+class StressConfig(dg.Config):
+    """Stress settings; defaults from the ``stress`` section of pipeline.yaml."""
+
+    scenarios_file: Optional[str] = _STRESS["scenarios_file"]
+    market_proxy: str = str(_STRESS["market_proxy"])
+    proxy_beta_lookback: int = int(_STRESS["proxy_beta_lookback"])
+    reverse_target_loss: float = float(_STRESS["reverse_target_loss"])
+    reverse_bracket: list[float] = [float(x) for x in _STRESS["reverse_bracket"]]
+    reverse_grid_points: int = int(_STRESS["reverse_grid_points"])
+
+
+@dataclass(frozen=True)
+class PortfolioStress:
+    """One portfolio's held book over the run's dates and its resolved scenarios."""
+
+    portfolio: Portfolio
+    book: HeldBook
+    shocks: tuple[ScenarioShocks, ...]
+    available: np.ndarray  # dates x shocks
+    episodes: tuple[EpisodeReturns, ...]
+    episodes_available: np.ndarray  # dates x episodes
+
+
+@dataclass(frozen=True)
+class StressInputs:
+    portfolios: tuple[PortfolioStress, ...]
+    scenario_types: dict[str, str]
+    skipped: tuple[str, ...]
+
+
+def _scenario_history(scenarios: tuple[Scenario, ...], last_day: dt.date, beta_lookback: int
+                      ) -> tuple[pd.DataFrame, dict[str, tuple[HistoricalScenario, pd.DatetimeIndex]], list[str]]:
+    """Local returns (dates x symbols) over every usable historical window and the days before it.
+
+    Returns the wide frame, per usable scenario its own days (the ``beta_lookback`` stored days
+    before the window, then the window) and the scenarios skipped because the lake does not
+    cover their window. Scenarios ending on or after ``last_day`` cannot be reported in the run.
+    """
+    stored = stored_days("returns")
+    usable: dict[str, tuple[HistoricalScenario, pd.DatetimeIndex]] = {}
+    skipped: list[str] = []
+    wanted: set[dt.date] = set()
+    for sc in scenarios:
+        if not isinstance(sc, HistoricalScenario) or sc.end >= last_day:
+            continue
+        if not stored or stored[0] > sc.start or stored[-1] < sc.end:
+            skipped.append(sc.name)
+            continue
+        # at least the day before the window: FX returns of its first day are measured from it
+        before = [d for d in stored if d < sc.start][-max(beta_lookback, 1):]
+        own = before + [d for d in stored if sc.start <= d <= sc.end]
+        wanted.update(own)
+        usable[sc.name] = (sc, pd.DatetimeIndex(own))
+    long = read_days("returns", sorted(wanted))
+    wide = long.pivot(index="date", columns="symbol", values="simple_return").sort_index()
+    return wide, usable, skipped
+
+
+def stress_inputs(config: StressConfig, start: dt.date, end: dt.date, log=None) -> StressInputs:
+    """Books, resolved scenarios and episodes of every portfolio over the run's range."""
+    scenarios = load_scenarios(config.scenarios_file or DEFAULT_SCENARIOS_FILE)
+    history, usable, skipped = _scenario_history(scenarios, end, config.proxy_beta_lookback)
+    if skipped and log is not None:
+        log.warning(f"historical scenario(s) {skipped} skipped: their window is not stored in the lake "
+                    "(materialize prices and returns over it first)")
+    price_history = read_window("prices", start, end, lookback=1)
+    return_history = read_window("returns", start, end, lookback=1)
+    pnl = read_window("portfolio_pnl", start, end)
+    out = []
+    for portfolio in load_portfolios():
+        dates = pd.DatetimeIndex(sorted(pnl.loc[pnl["portfolio"] == portfolio.name, "date"].unique()))
+        if dates.empty:
+            continue
+        book = build_book(portfolio, price_history, return_history)
+        exposures, values = book.held()
+        base = portfolio.base_currency
+        currency_of = {s: (c or base) for s, c in book.currencies.items()}
+        held = HeldBook(exposures.reindex(dates), values.reindex(dates), currency_of, base)
+        out.append(_resolve(portfolio, held, scenarios, usable, history, config))
+    names = {sc.name: SCENARIO_TYPES[type(sc).__name__] for sc in scenarios}
+    return StressInputs(tuple(out), names, tuple(skipped))
+
+
+def _resolve(portfolio: Portfolio, held: HeldBook, scenarios: tuple[Scenario, ...],
+             usable: dict[str, tuple[HistoricalScenario, pd.DatetimeIndex]], history: pd.DataFrame, config: StressConfig) -> PortfolioStress:
+    symbols = list(held.exposures.columns)
+    base = held.base_currency
+    foreign = sorted({c for c in held.currency_of.values() if c != base})
+    market = config.market_proxy
+    local = history.reindex(columns=sorted(set(history.columns) | set(symbols) | {market}))
+    dates = held.exposures.index.date
+    shocks, avail, episodes, ep_avail = [], [], [], []
+    for sc in scenarios:
+        if isinstance(sc, HistoricalScenario):
+            if sc.name not in usable:
+                continue
+            own_days = usable[sc.name][1]
+            upto = local.reindex(own_days)
+            fx_upto = currency_returns(base, foreign, own_days) if foreign else None
+            shocks.append(scenario_shocks(sc, symbols, foreign_currencies=foreign, asset_returns=upto,
+                                          fx_returns=fx_upto, market=market))
+            after = np.asarray(dates > sc.end)
+            avail.append(after)
+            episodes.append(episode_returns(sc.name, sc.start, sc.end, upto, fx_upto, held.currency_of, base,
+                                            market=market))
+            ep_avail.append(after)
+        else:
+            shocks.append(scenario_shocks(sc, symbols, foreign_currencies=foreign))
+            avail.append(np.ones(len(dates), dtype=bool))
+    stack = lambda cols: np.stack(cols, axis=1) if cols else np.zeros((len(dates), 0), dtype=bool)  # noqa: E731
+    return PortfolioStress(portfolio, held, tuple(shocks), stack(avail), tuple(episodes), stack(ep_avail))
+
+
+def _finish(table: str, frames: list[pd.DataFrame], start: dt.date, end: dt.date, days: list[dt.date],
+            inputs: StressInputs, **extra) -> dg.MaterializeResult:
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(table)
+    frame = frame.loc[pd.to_datetime(frame["date"]).dt.date.between(start, end)]
+    written = write_days(table, frame, days)
+    refresh_catalog()
+    meta = table_metadata(frame, days, written, **extra)
+    if inputs.skipped:
+        meta["skipped_scenarios"] = dg.MetadataValue.text(", ".join(inputs.skipped))
+    return dg.MaterializeResult(metadata=meta)
+
+
+_DEPS = [portfolio_pnl, prices, returns]
+
+
+@dg.asset(
+    partitions_def=business_days,
+    backfill_policy=single_run,
+    group_name="stress",
+    kinds={"parquet"},
+    deps=_DEPS,
+    description=(
+        "Per portfolio, day and scenario of the scenarios file: P&L (base currency) and return of the "
+        "positions held that day. Historical scenarios are calibrated on the stored returns of their "
+        "window and reported only after it ended; proxied = some position had no data in the window."
+    ),
+)
+def stress_results(context: dg.AssetExecutionContext, config: StressConfig) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    inputs = stress_inputs(config, start, end, context.log)
+    frames = []
+    for ps in inputs.portfolios:
+        table = stress_grid(ps.book, ps.shocks, ps.available)
+        table.insert(1, "portfolio", ps.portfolio.name)
+        frames.append(table.assign(scenario_type=table["scenario"].map(inputs.scenario_types),
+                                   base_currency=ps.portfolio.base_currency))
+    return _finish("stress_results", frames, start, end, days, inputs)
+
+
+@dg.asset(
+    partitions_def=business_days,
+    backfill_policy=single_run,
+    group_name="stress",
+    kinds={"parquet"},
+    deps=_DEPS,
+    description=(
+        "Per portfolio, day and scenario: the multiplier of the scenario's shocks that loses "
+        "reverse_target_loss of the held value (grid scan + bisection on reverse_bracket); "
+        "feasible=false and no multiplier where no multiplier in the bracket reaches the target."
+    ),
+)
+def reverse_stress(context: dg.AssetExecutionContext, config: StressConfig) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    inputs = stress_inputs(config, start, end, context.log)
+    frames = []
+    for ps in inputs.portfolios:
+        table = reverse_stress_grid(ps.book, ps.shocks, ps.available, target_loss_fraction=config.reverse_target_loss,
+                                    bracket=tuple(config.reverse_bracket), n_grid=config.reverse_grid_points)
+        table.insert(1, "portfolio", ps.portfolio.name)
+        frames.append(table.assign(target_loss_fraction=config.reverse_target_loss,
+                                   base_currency=ps.portfolio.base_currency))
+    return _finish("reverse_stress", frames, start, end, days, inputs)
+
+
+@dg.asset(
+    partitions_def=business_days,
+    backfill_policy=single_run,
+    group_name="stress",
+    kinds={"parquet"},
+    deps=_DEPS,
+    description=(
+        "Per portfolio, day and historical episode: the positions held that day run buy-and-hold through "
+        "the episode's daily returns; the worst point of the cumulative P&L path, its date and the final return."
+    ),
+)
+def historical_replay(context: dg.AssetExecutionContext, config: StressConfig) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    inputs = stress_inputs(config, start, end, context.log)
+    frames = []
+    for ps in inputs.portfolios:
+        table = replay_grid(ps.book, ps.episodes, ps.episodes_available)
+        table.insert(1, "portfolio", ps.portfolio.name)
+        frames.append(table.assign(base_currency=ps.portfolio.base_currency))
+    return _finish("historical_replay", frames, start, end, days, inputs)
