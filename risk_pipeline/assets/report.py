@@ -1,0 +1,146 @@
+"""The risk report asset (HTML + JSON + CSV per as-of date) and the red-zone asset check.
+
+Which dates get a report: a run over start..end (one day or a 30-year backfill) writes the
+report of the last day of the range that has backtests, plus, when ``month_ends`` is on,
+of the last such day of every month of the range. A report per day of a long backfill would
+be thousands of near-identical pages; any other date is one ``materialize`` of that
+partition away.
+"""
+
+
+import datetime as dt
+
+import dagster as dg
+import pandas as pd
+
+from risk_pipeline.assets.backtests import var_backtests
+from risk_pipeline.assets.partitions import business_days, partition_days, single_run
+from risk_pipeline.assets.portfolio import portfolio_pnl
+from risk_pipeline.assets.var import var_estimates
+from risk_pipeline.report.publish import write_report
+from risk_pipeline.report.summary import (
+    OPTIONAL_TABLES,
+    ReportSettings,
+    basel_rows,
+    build_report_data,
+    red_zone_rows,
+    report_dates,
+    trailing_length,
+)
+from risk_pipeline.settings import section
+from risk_pipeline.storage.lake import read_days, stored_days
+from risk_pipeline.storage.paths import reports_dir
+from risk_pipeline.storage.schemas import TABLES
+
+_REPORT = section("report")
+# later stages are inputs when their tables exist (the report shows them if stored)
+_OPTIONAL_DEPS = [dg.AssetKey(name) for name in OPTIONAL_TABLES if name in TABLES]
+# Dagster copies a ranged run's metadata onto every partition's materialization: the chart
+# image is embedded only in runs of at most this many partitions (daily runs), else linked.
+EMBED_CHART_MAX_PARTITIONS = 31
+
+
+class ReportConfig(dg.Config):
+    """Report settings; defaults from the ``report`` section of pipeline.yaml."""
+
+    chart_years: int = int(_REPORT["chart_years"])
+    month_ends: bool = bool(_REPORT["month_ends"])
+    risk_free: float = float(_REPORT["risk_free"])
+    ranking_window: str = str(_REPORT["ranking_window"])
+
+    def settings(self) -> ReportSettings:
+        return ReportSettings(chart_years=self.chart_years, risk_free=self.risk_free, ranking_window=self.ranking_window)
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    return frame.to_markdown(index=False, floatfmt=".4g") if len(frame) else "_none_"
+
+
+@dg.asset(
+    partitions_def=business_days,
+    backfill_policy=single_run,
+    group_name="validation",
+    kinds={"html"},
+    deps=[var_backtests, var_estimates, portfolio_pnl, *_OPTIONAL_DEPS],
+    description=(
+        "Self-contained HTML risk report (opens offline) with summary.json and CSV exports, under "
+        "<data>/reports/<as_of>/, for the last day of the run's range (and month-ends if configured): "
+        "P&L vs VaR with breaches, rolling breach counts, traffic lights, backtests, method ranking, "
+        "portfolio statistics, latest VaR/ES and the attribution, stress and limit tables when stored."
+    ),
+)
+def risk_report(context: dg.AssetExecutionContext, config: ReportConfig) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    settings = config.settings()
+    dates = report_dates(stored_days("var_backtests"), start, end, config.month_ends)
+    if not dates:
+        context.log.warning(f"no var_backtests rows between {start} and {end}: no report written")
+        return dg.MaterializeResult(metadata={"reports_written": dg.MetadataValue.int(0)})
+    written = []
+    for as_of in dates:
+        data = build_report_data(as_of, settings)
+        written.append((data, write_report(data, reports_dir())))
+    data, files = written[-1]
+    summary = data.traffic_light.merge(
+        data.ranking[["portfolio", "method", "rank", "score"]], on=["portfolio", "method"], how="left"
+    ) if len(data.ranking) else data.traffic_light
+    metadata = {
+        "as_of": dg.MetadataValue.text(data.as_of.isoformat()),
+        "reports_written": dg.MetadataValue.int(len(written)),
+        "report_path": dg.MetadataValue.path(str(files.html)),
+        "report_url": dg.MetadataValue.url(files.html.as_uri()),
+        "summary_json": dg.MetadataValue.path(str(files.summary)),
+        "red_zone": dg.MetadataValue.int(len(data.red_zone)),
+        "verdict": dg.MetadataValue.md(
+            f"**Traffic light, ranking as of {data.as_of}** (99%, 1 day, trailing {data.trailing} days)\n\n"
+            + _markdown(summary)
+        ),
+    }
+    if files.overview_png:
+        metadata["traffic_light_png"] = dg.MetadataValue.path(str(files.overview_png))
+        if len(days) <= EMBED_CHART_MAX_PARTITIONS:
+            metadata["traffic_light_chart"] = dg.MetadataValue.md(f"![traffic light]({files.overview_uri})")
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _check_day(context: dg.AssetCheckExecutionContext) -> dt.date | None:
+    """The latest backtested day of the run's partition range (the latest stored day if the
+    run has no range)."""
+    days = stored_days("var_backtests")
+    tags = context.run.tags
+    end = tags.get("dagster/asset_partition_range_end") or tags.get("dagster/partition")
+    if end:
+        days = [d for d in days if d <= dt.date.fromisoformat(end)]
+    return days[-1] if days else None
+
+
+@dg.asset_check(
+    asset=var_backtests,
+    name="no_method_in_red_zone",
+    description=(
+        "WARN when a method in use is in the Basel red zone (99%, horizon 1, trailing window) as of "
+        "the latest day of the run."
+    ),
+)
+def no_method_in_red_zone(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    day = _check_day(context)
+    if day is None:
+        return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata={"note": "no backtests stored yet"})
+    rows = read_days("var_backtests", [day])
+    lights = basel_rows(rows, f"trailing_{trailing_length(rows)}")
+    red = red_zone_rows(lights)
+    return dg.AssetCheckResult(
+        passed=red.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{len(red)} portfolio/method pair(s) in the red zone as of {day}" if len(red)
+            else f"no method in the red zone as of {day}"
+        ),
+        metadata={
+            "as_of": dg.MetadataValue.text(day.isoformat()),
+            "red_zone": dg.MetadataValue.md(_markdown(red)),
+            "red_pairs": dg.MetadataValue.json([f"{p}/{m}" for p, m in zip(red["portfolio"], red["method"])]),
+            "methods_checked": dg.MetadataValue.int(len(lights)),
+        },
+    )

@@ -1,0 +1,225 @@
+"""The data of one risk report (one as-of date), built from the stored tables.
+
+Everything the HTML, the JSON summary, the CSV exports and the asset's metadata show comes
+from :func:`build_report_data`; the renderers only format it.
+
+Definitions used in the report:
+  * realized loss of day t (horizon 1) = -return_t of ``portfolio_pnl``; a breach is
+    loss_t > var_t (DESIGN.md), the same rule as the ``var_backtests`` table;
+  * rolling breach count on day t = breaches over the last ``trailing`` forecast days up to t
+    (fewer days at the start of the history);
+  * traffic light = the ``var_backtests`` row at the as-of date for confidence 0.99, horizon 1,
+    window ``trailing_<trailing>`` (the Basel test: 250 days at 99%);
+  * method ranking = ``method_ranking.rank_methods`` on the as-of date's rows of one window
+    (``ranking_window``), with each method's mean VaR over the same history as ``mean_var``;
+  * portfolio statistics = ``risk.performance`` over the full stored history up to as_of and
+    over the charted period (the last ``chart_years`` years).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from risk_pipeline.risk.coverage_backtest import traffic_light_zones
+from risk_pipeline.risk.method_ranking import rank_methods
+from risk_pipeline.risk.performance import performance_statistics
+from risk_pipeline.storage.lake import read_days, stored_days
+from risk_pipeline.storage.schemas import TABLES
+
+BASEL_CONFIDENCE = 0.99
+BASEL_HORIZON = 1
+# tables of other stages shown when they exist in the lake (latest day <= as_of)
+OPTIONAL_TABLES = ("var_decomposition", "stress_results", "reverse_stress", "historical_replay", "limit_status")
+
+STATISTICS_COLUMNS = [
+    "portfolio", "period", "start", "end", "n_days", "total_return", "annualized_return",
+    "annualized_volatility", "sharpe_ratio", "max_drawdown", "max_drawdown_peak", "max_drawdown_trough",
+]  # fmt: skip
+PNL_VS_VAR_COLUMNS = [
+    "date", "portfolio", "method", "confidence", "return", "loss", "pnl", "var", "var_amount", "breach",
+    "rolling_breaches",
+]  # fmt: skip
+TRAFFIC_LIGHT_COLUMNS = [
+    "portfolio", "method", "window", "n_obs", "n_breaches", "expected_breaches", "traffic_light", "plus_factor",
+]  # fmt: skip
+
+
+class ReportInputError(ValueError):
+    """The stored tables cannot make a report for the requested date."""
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """Report options (``report`` section of pipeline.yaml)."""
+
+    chart_years: int = 5
+    risk_free: float = 0.0
+    ranking_window: str = "full"
+
+    def __post_init__(self) -> None:
+        if self.chart_years < 1:
+            raise ReportInputError(f"chart_years must be >= 1, got {self.chart_years!r}")
+        if self.ranking_window not in ("full", "trailing"):
+            raise ReportInputError(f"ranking_window must be 'full' or 'trailing', got {self.ranking_window!r}")
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything one report shows; frames have the ``*_COLUMNS`` schemas of this module."""
+
+    as_of: dt.date
+    chart_start: dt.date
+    settings: ReportSettings
+    trailing: int  # the trailing window of the stored backtests (var_backtests' ``trailing``)
+    portfolios: tuple[str, ...]
+    base_currency: dict[str, str]
+    pnl_vs_var: pd.DataFrame  # PNL_VS_VAR_COLUMNS, horizon 1, chart period
+    backtests: pd.DataFrame  # var_backtests rows at as_of
+    traffic_light: pd.DataFrame  # TRAFFIC_LIGHT_COLUMNS
+    ranking: pd.DataFrame  # portfolio + method_ranking.RANKING_COLUMNS
+    statistics: pd.DataFrame  # STATISTICS_COLUMNS
+    latest_var: pd.DataFrame  # var_estimates rows at as_of
+    extras: dict[str, pd.DataFrame] = field(default_factory=dict)  # optional tables present in the lake
+
+    @property
+    def red_zone(self) -> pd.DataFrame:
+        return red_zone_rows(self.traffic_light)
+
+
+def report_dates(available: list[dt.date], start: dt.date, end: dt.date, month_ends: bool) -> list[dt.date]:
+    """As-of dates to report in a run over start..end: the last available day of the range,
+    plus (``month_ends``) the last available day of every month of the range."""
+    inside = sorted(d for d in available if start <= d <= end)
+    if not inside:
+        return []
+    if not month_ends:
+        return [inside[-1]]
+    last_of_month = pd.Series(inside).groupby([(d.year, d.month) for d in inside]).max()
+    return sorted(set(last_of_month.tolist()) | {inside[-1]})
+
+
+def basel_rows(backtests: pd.DataFrame, window: str) -> pd.DataFrame:
+    """The traffic-light rows (99%, horizon 1, ``window``) of var_backtests rows."""
+    rows = backtests.loc[
+        backtests["confidence"].round(10).eq(BASEL_CONFIDENCE)
+        & backtests["horizon_days"].eq(BASEL_HORIZON)
+        & backtests["window"].eq(window)
+    ]
+    return rows.sort_values(["portfolio", "method"])[TRAFFIC_LIGHT_COLUMNS].reset_index(drop=True)
+
+
+def red_zone_rows(traffic_light: pd.DataFrame) -> pd.DataFrame:
+    """Rows of a traffic-light table in the red zone."""
+    return traffic_light.loc[traffic_light["traffic_light"].eq("red")].reset_index(drop=True)
+
+
+def _history(table: str, end: dt.date, start: dt.date | None = None) -> pd.DataFrame:
+    days = [d for d in stored_days(table) if d <= end and (start is None or d >= start)]
+    return read_days(table, days)
+
+
+def _pnl_vs_var(pnl: pd.DataFrame, var: pd.DataFrame, trailing: int, chart_start: dt.date) -> pd.DataFrame:
+    one_day = var.loc[var["horizon_days"].eq(1), ["date", "portfolio", "method", "confidence", "var", "var_amount"]]
+    rows = one_day.merge(pnl[["date", "portfolio", "return", "pnl"]], on=["date", "portfolio"], how="inner")
+    rows = rows.dropna(subset=["var", "return"]).sort_values(["portfolio", "method", "confidence", "date"])
+    rows["loss"] = -rows["return"]
+    rows["breach"] = rows["loss"] > rows["var"]
+    rows["rolling_breaches"] = (
+        rows.groupby(["portfolio", "method", "confidence"], sort=False)["breach"]
+        .transform(lambda s: s.astype(int).rolling(trailing, min_periods=1).sum())
+        .astype("int64")
+    )
+    rows = rows.loc[rows["date"].dt.date >= chart_start]
+    return rows[PNL_VS_VAR_COLUMNS].reset_index(drop=True)
+
+
+def _statistics(pnl: pd.DataFrame, chart_start: dt.date, risk_free: float, chart_years: int) -> pd.DataFrame:
+    records = []
+    for portfolio, rows in pnl.groupby("portfolio", sort=True):
+        series = rows.set_index("date")["return"].sort_index().dropna()
+        for period, part in (("full history", series), (f"last {chart_years}y", series[series.index.date >= chart_start])):
+            if len(part) < 2:
+                continue
+            stats = performance_statistics(part, risk_free=risk_free)
+            records.append({"portfolio": portfolio, "period": period, **asdict(stats)})
+    frame = pd.DataFrame.from_records(records)
+    if frame.empty:
+        return pd.DataFrame(columns=STATISTICS_COLUMNS)
+    return frame[STATISTICS_COLUMNS]
+
+
+def _ranking(backtests: pd.DataFrame, var: pd.DataFrame, window: str, trailing: int) -> pd.DataFrame:
+    frames = []
+    for portfolio, rows in backtests.loc[backtests["window"].eq(window)].groupby("portfolio", sort=True):
+        history = var.loc[var["portfolio"].eq(portfolio)]
+        if window != "full":
+            recent = sorted(history["date"].unique())[-trailing:]
+            history = history.loc[history["date"].isin(recent)]
+        levels = history.groupby("method", as_index=False)["var"].mean().rename(columns={"var": "mean_var"})
+        frames.append(rank_methods(rows, levels).assign(portfolio=portfolio))
+    if not frames:
+        return pd.DataFrame(columns=["portfolio"])
+    out = pd.concat(frames, ignore_index=True)
+    return out[["portfolio"] + [c for c in out.columns if c != "portfolio"]]
+
+
+def _extras(as_of: dt.date) -> dict[str, pd.DataFrame]:
+    found = {}
+    for name in OPTIONAL_TABLES:
+        if name not in TABLES:
+            continue
+        days = [d for d in stored_days(name) if d <= as_of]
+        if days:
+            found[name] = read_days(name, [days[-1]])
+    return found
+
+
+def trailing_length(backtests: pd.DataFrame) -> int:
+    """The n of the "trailing_<n>" window of var_backtests rows."""
+    windows = {w for w in backtests["window"].unique() if str(w).startswith("trailing_")}
+    if len(windows) != 1:
+        raise ReportInputError(f"var_backtests rows must hold one trailing window, got {sorted(windows)}")
+    return int(windows.pop().removeprefix("trailing_"))
+
+
+def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
+    """Read the stored tables up to ``as_of`` and assemble the report's data."""
+    backtests = read_days("var_backtests", [as_of])
+    if backtests.empty:
+        raise ReportInputError(f"var_backtests has no rows as of {as_of}: materialize it for that date first")
+    trailing = trailing_length(backtests)
+    chart_start = (pd.Timestamp(as_of) - pd.DateOffset(years=settings.chart_years)).date()
+    pnl = _history("portfolio_pnl", as_of)
+    var = _history("var_estimates", as_of)
+    window = "full" if settings.ranking_window == "full" else f"trailing_{trailing}"
+    portfolios = tuple(sorted(backtests["portfolio"].unique()))
+    currencies = pnl.drop_duplicates("portfolio").set_index("portfolio")["base_currency"].to_dict()
+    return ReportData(
+        as_of=as_of,
+        chart_start=chart_start,
+        settings=settings,
+        trailing=trailing,
+        portfolios=portfolios,
+        base_currency={p: str(currencies.get(p, "")) for p in portfolios},
+        pnl_vs_var=_pnl_vs_var(pnl, var, trailing, chart_start),
+        backtests=backtests.sort_values(["portfolio", "method", "confidence", "horizon_days", "window"]).reset_index(drop=True),
+        traffic_light=basel_rows(backtests, f"trailing_{trailing}"),
+        ranking=_ranking(backtests, var, window, trailing),
+        statistics=_statistics(pnl, chart_start, settings.risk_free, settings.chart_years),
+        latest_var=var.loc[var["date"].dt.date.eq(as_of)]
+        .sort_values(["portfolio", "method", "confidence", "horizon_days"])
+        .reset_index(drop=True),
+        extras=_extras(as_of),
+    )
+
+
+def basel_zone_thresholds(n_obs: int, confidence: float = BASEL_CONFIDENCE) -> tuple[int, int]:
+    """Fewest breaches in ``n_obs`` days that put a model in the yellow and in the red zone
+    (``coverage_backtest.traffic_light_zones``; 5 and 10 for 250 days at 99%)."""
+    k = np.arange(n_obs + 2)
+    zone, _, _ = traffic_light_zones(k, np.full(k.size, n_obs), 1.0 - confidence)
+    return int(k[np.argmax(zone >= 1)]), int(k[np.argmax(zone >= 2)])
