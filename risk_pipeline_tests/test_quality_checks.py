@@ -1,0 +1,271 @@
+"""Data-quality rules (risk_pipeline.quality) and the Dagster asset checks built on them.
+
+Each rule is made to fail on a planted defect and to pass on clean data; the checks run inside
+real Dagster runs: an ERROR blocks the assets downstream, a WARN is shown and the run goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from risk_pipeline import quality
+from risk_pipeline.assets import quality as checks
+from risk_pipeline.definitions import all_checks, defs
+from risk_pipeline.portfolios import Portfolio, Position
+from risk_pipeline.sources import BundledSource
+from risk_pipeline.storage.lake import write_days
+from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range
+
+GRAPH = list(defs.assets) + list(all_checks)
+
+
+def _long(wide: pd.DataFrame, column: str = "close") -> pd.DataFrame:
+    frame = wide.rename_axis(index="date", columns="symbol").stack().rename(column).reset_index()
+    frame["currency"] = "USD"
+    return frame
+
+
+def _days(index) -> list[dt.date]:
+    return [d.date() for d in index]
+
+
+# ---------------------------------------------------------------- pure rules
+
+
+def test_non_positive_prices_flags_zero_negative_and_nan():
+    dates = pd.bdate_range("2024-01-01", periods=3)
+    frame = _long(pd.DataFrame({"A": [1.0, 0.0, 2.0], "B": [3.0, -1.0, np.nan]}, index=dates).fillna(-0.0))
+    frame.loc[(frame["symbol"] == "B") & (frame["date"] == dates[2]), "close"] = np.nan
+    found = quality.non_positive_prices(frame)
+    assert list(zip(found["date"], found["symbol"])) == [(dates[1], "A"), (dates[1], "B"), (dates[2], "B")]
+    assert quality.non_positive_prices(frame.loc[frame["close"] > 0]).empty
+
+
+def test_missing_days_flags_a_live_symbol_absent_on_a_trading_day_only():
+    dates = pd.bdate_range("2024-01-01", periods=6)
+    wide = pd.DataFrame(
+        {
+            "A": [1, 2, 3, np.nan, 5, 6],       # gap on day 3
+            "B": [1, 2, 3, 4, 5, 6],
+            "C": [np.nan, np.nan, np.nan, 4, 5, np.nan],  # lists on day 3, gap on day 5
+            "D": [1, 2, 3, 4, 5, 6],
+        },
+        index=dates,
+        dtype=float,
+    )
+    # day 2: only B trades (a half-holiday): coverage 1/3 < 0.5 is not a gap of A and D
+    wide.iloc[2, [0, 3]] = np.nan
+    frame = _long(wide).dropna()
+    found = quality.missing_days(frame, _days(dates), min_coverage=0.5)
+    assert list(zip(found["date"], found["symbol"])) == [(dates[3], "A"), (dates[5], "C")]
+    np.testing.assert_allclose(found["coverage"], [3 / 4, 3 / 4])
+    # only the asked days are reported; the others serve as lookback
+    assert quality.missing_days(frame, _days(dates[4:5]), 0.5).empty
+    assert quality.missing_days(_long(wide.fillna(1.0)), _days(dates), 0.5).empty
+
+
+def test_stale_prices_reports_runs_longer_than_the_limit_touching_the_days():
+    dates = pd.bdate_range("2024-01-01", periods=20)
+    a = np.arange(1.0, 21.0)
+    a[3:10] = a[3]          # closes 3..9 equal: 6 unchanged days (4..9)
+    b = np.arange(1.0, 21.0)
+    b[12:18] = b[12]        # 5 unchanged days (13..17): within the limit
+    frame = _long(pd.DataFrame({"A": a, "B": b}, index=dates))
+    found = quality.stale_prices(frame, _days(dates), max_unchanged_days=5)
+    assert found[["symbol", "first_date", "last_date", "unchanged_days"]].values.tolist() == [
+        ["A", dates[4], dates[9], 6]
+    ]
+    assert quality.stale_prices(frame, _days(dates), max_unchanged_days=4)["symbol"].tolist() == ["A", "B"]
+    # the run lies wholly in the lookback of a later day: not reported for that day
+    assert quality.stale_prices(frame, _days(dates[15:16]), max_unchanged_days=5).empty
+    with pytest.raises(quality.QualityInputError, match="max_unchanged_days"):
+        quality.stale_prices(frame, _days(dates), max_unchanged_days=0)
+
+
+def test_return_outliers_match_a_loop_over_previous_windows():
+    rng = np.random.default_rng(3)
+    dates = pd.bdate_range("2023-01-02", periods=120)
+    wide = pd.DataFrame(rng.normal(0, 0.01, (120, 3)), index=dates, columns=["A", "B", "C"])
+    wide.iloc[90, 1] = 0.25     # a 25-sigma day
+    wide.iloc[100, 2] = -0.08   # about 8 sigma
+    returns = _long(wide, "simple_return")
+    window, k = 40, 6.0
+    found = quality.return_outliers(returns, _days(dates), window=window, max_sigmas=k)
+    expected = []
+    for j, symbol in enumerate(wide.columns):
+        r = wide[symbol].to_numpy()
+        for t in range(window // 2, len(r)):
+            past = r[max(0, t - window):t]
+            z = abs(r[t] - past.mean()) / past.std(ddof=1)
+            if z > k:
+                expected.append((dates[t], symbol, z))
+    expected.sort()
+    got = sorted(zip(found["date"], found["symbol"], found["sigmas"]))
+    assert [g[:2] for g in got] == [e[:2] for e in expected]
+    assert {(dates[90], "B"), (dates[100], "C")} <= {g[:2] for g in got}
+    np.testing.assert_allclose([g[2] for g in got], [e[2] for e in expected], rtol=1e-10)
+    # a move out of a perfectly flat window is flagged (infinitely many sigmas)
+    flat = _long(pd.DataFrame({"A": [0.0] * 30 + [0.001]}, index=pd.bdate_range("2024-01-01", periods=31)),
+                 "simple_return")
+    assert np.isinf(quality.return_outliers(flat, _days(flat["date"]), 20, 10.0)["sigmas"]).all()
+
+
+def test_unpriced_positions_names_the_symbol_of_a_live_book():
+    prices = _long(pd.DataFrame({"AAPL": [1.0], "MSFT": [2.0]}, index=pd.bdate_range("2024-01-01", periods=1)))
+    live = Portfolio("live", "USD", (Position("AAPL", quantity=1), Position("KO", quantity=2)))
+    later = Portfolio("later", "USD", (Position("MTUM", quantity=1),))
+    priced = Portfolio("priced", "USD", (Position("MSFT", quantity=1),))
+    found = quality.unpriced_positions([live, later, priced], prices)
+    assert found.values.tolist() == [["live", "KO"]]
+
+
+def test_fx_gaps_separates_pre_history_from_holes_in_the_rates():
+    dates = pd.bdate_range("2024-01-01", periods=15)
+    prices = _long(pd.DataFrame({"AAPL": np.arange(1.0, 16.0)}, index=dates))
+    # USD per EUR fixings from day 2, none on days 6..12: days 12+ are more than 5 days stale
+    fixed = dates[[2, 3, 4, 5, 13, 14]]
+    rates = pd.DataFrame({"date": fixed, "currency": "USD", "rate": 1.1})
+    book = Portfolio("eur_book", "EUR", (Position("AAPL", weight=1.0),), notional=1e6)
+    found = quality.fx_gaps([book], prices, rates, max_staleness_days=5)
+    before = found.loc[found["reason"] == quality.FX_BEFORE_FIRST_FIXING, "date"].tolist()
+    holes = found.loc[found["reason"] == quality.FX_MISSING_RATE, "date"].tolist()
+    assert before == list(dates[:2])
+    # day 5 is a Monday... check against a direct calendar computation
+    last_fix = [max((f for f in fixed if f <= d), default=None) for d in dates]
+    expected = [d for d, f in zip(dates, last_fix) if f is not None and (d - f).days > 5]
+    assert holes == expected and len(holes) > 0
+    # a USD book of the same stock needs no FX at all
+    usd = Portfolio("usd_book", "USD", (Position("AAPL", weight=1.0),), notional=1e6)
+    assert quality.fx_gaps([usd], prices, rates, 5).empty
+
+
+def test_shipped_data_passes_the_error_rules_and_the_warnings_are_the_known_ones():
+    snapshot = BundledSource().fetch(None, dt.date(1990, 1, 2), dt.date(2022, 12, 28))
+    days = _days(pd.DatetimeIndex(snapshot["date"].unique()))
+    assert quality.non_positive_prices(snapshot).empty
+    assert quality.missing_days(snapshot, days, min_coverage=0.5).empty
+    stale = quality.stale_prices(snapshot, days, max_unchanged_days=5)
+    # only RRC in 1990-1993 (thinly traded then): 22 flat runs, the longest its close frozen
+    # at 3.322 for 68 days in early 1990 (then a 67% fall)
+    assert set(stale["symbol"]) == {"RRC"} and len(stale) == 22
+    assert stale["last_date"].max() < pd.Timestamp("1994-01-01")
+    assert stale["unchanged_days"].max() == 68
+
+
+# ---------------------------------------------------------------- checks in Dagster runs
+
+START, END = "2021-02-01", "2021-03-31"
+
+
+def _csv_config(path) -> dict:
+    config = fast_run_config()
+    config["ops"]["prices"]["config"].update({"source": "csv", "csv_path": str(path)})
+    return config
+
+
+def _bundled_csv(path, mutate=None) -> pd.DataFrame:
+    frame = BundledSource().fetch(["AAPL", "JPM", "XOM", "MSFT", "KO", "SP500"], dt.date(2021, 1, 4),
+                                  dt.date(2021, 3, 31))
+    frame = mutate(frame) if mutate else frame
+    frame.to_csv(path, index=False)
+    return frame
+
+
+def _evaluations(result) -> dict[str, dg.AssetCheckEvaluation]:
+    return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+
+def _materialized(result) -> set[str]:
+    return {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+
+
+def test_an_error_check_blocks_everything_downstream(data_dir, tmp_path):
+    csv = tmp_path / "prices.csv"
+    _bundled_csv(csv, lambda f: f.loc[~((f["symbol"] == "JPM") & (f["date"] == "2021-03-10"))])
+    result = materialize_range(START, END, _csv_config(csv), assets=GRAPH, raise_on_error=False)
+    assert not result.success
+    missing = _evaluations(result)["prices_no_missing_days"]
+    assert not missing.passed and missing.severity == dg.AssetCheckSeverity.ERROR
+    assert missing.metadata["offending"].value == 1
+    assert _materialized(result) == {"prices"}
+
+
+def test_a_warning_is_shown_and_the_run_goes_on(data_dir, tmp_path):
+    csv = tmp_path / "prices.csv"
+
+    def freeze_ko(frame):
+        ko = (frame["symbol"] == "KO") & frame["date"].between("2021-03-01", "2021-03-12")
+        frame.loc[ko, "close"] = 50.0
+        spike = (frame["symbol"] == "AAPL") & (frame["date"] == "2021-03-22")
+        frame.loc[spike, "close"] *= 2.0
+        return frame
+
+    _bundled_csv(csv, freeze_ko)
+    config = _csv_config(csv)
+    # a 20-day band: the range is too short for the default 63
+    config["ops"]["returns_returns_within_sigmas"] = {"config": {"window": 20}}
+    result = materialize_range(START, END, config, assets=GRAPH)
+    found = _evaluations(result)
+    assert not found["prices_not_stale"].passed
+    assert found["prices_not_stale"].severity == dg.AssetCheckSeverity.WARN
+    # AAPL doubles for a day: far beyond 10 sigmas of its previous 20 returns
+    assert not found["returns_within_sigmas"].passed
+    for name in ("prices_positive", "prices_no_missing_days", "portfolio_symbols_priced", "fx_coverage"):
+        assert found[name].passed, name
+    assert {"var_estimates", "var_backtests"} <= _materialized(result)
+
+
+def _run_checks_only(selection, partition_key: str):
+    tags = {"dagster/asset_partition_range_start": partition_key, "dagster/asset_partition_range_end": partition_key}
+    return dg.materialize(GRAPH, selection=selection, tags=tags, raise_on_error=False)
+
+
+def test_non_positive_stored_price_fails_its_check(data_dir):
+    day = dt.date(2021, 3, 1)
+    frame = pd.DataFrame({"date": [pd.Timestamp(day)] * 2, "symbol": ["AAPL", "KO"], "close": [120.0, -1.0],
+                          "currency": "USD", "source": "manual"})
+    write_days("prices", frame, [day])
+    result = _run_checks_only(dg.AssetSelection.checks(checks.prices_positive), day.isoformat())
+    evaluation = _evaluations(result)["prices_positive"]
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+
+
+def test_portfolio_symbol_without_prices_fails(data_dir, tmp_path):
+    csv = tmp_path / "prices.csv"
+    # the file knows KO (January) but has no KO close in the range
+    _bundled_csv(csv, lambda f: f.loc[(f["symbol"] != "KO") | (f["date"] < START)])
+    config = _csv_config(csv)
+    result = dg.materialize(GRAPH, selection=dg.AssetSelection.assets("prices").without_checks()
+                            | dg.AssetSelection.checks(checks.portfolio_symbols_priced),
+                            tags={"dagster/asset_partition_range_start": START,
+                                  "dagster/asset_partition_range_end": END},
+                            run_config={"ops": {"prices": config["ops"]["prices"]}}, raise_on_error=False)
+    evaluation = _evaluations(result)["portfolio_symbols_priced"]
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert "KO" in evaluation.metadata["preview"].value
+
+
+def test_fx_coverage_warns_before_the_first_fixing(data_dir, tmp_path, monkeypatch):
+    book = tmp_path / "eur.yaml"
+    book.write_text("portfolios:\n  - name: eur_book\n    base_currency: EUR\n    notional: 1000000\n"
+                    "    positions:\n      - {symbol: AAPL, weight: 1.0}\n")
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(book))
+    result = dg.materialize(GRAPH, selection=dg.AssetSelection.assets("prices").without_checks()
+                            | dg.AssetSelection.checks(checks.fx_coverage),
+                            tags={"dagster/asset_partition_range_start": "1998-12-21",
+                                  "dagster/asset_partition_range_end": "1999-01-08"},
+                            run_config={"ops": {"prices": {"config": {"extra_symbols": []}}}}, raise_on_error=False)
+    evaluation = _evaluations(result)["fx_coverage"]
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    # 1998-12-21..1998-12-31 are US trading days before the euro's first fixing (1999-01-04)
+    assert evaluation.metadata["days_before_first_fixing"].value == 8
+
+
+def test_a_bad_severity_is_an_error_naming_it():
+    with pytest.raises(ValueError, match="severity"):
+        checks.SeverityConfig(severity="fatal").result(pd.DataFrame(), 0)
