@@ -1,12 +1,19 @@
-"""Command line: ``risk-pipeline summary`` prints the latest figures from the DuckDB catalog."""
+"""Command line: ``risk-pipeline summary`` prints the latest figures from the DuckDB catalog;
+``risk-pipeline pre-trade`` checks a proposed trade against the portfolio's limits."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import sys
 
 import pandas as pd
 
+from risk_pipeline.pre_trade import PreTradeError, parse_trades, pre_trade
+from risk_pipeline.risk.limits import LimitInputError
+from risk_pipeline.scenario_config import ConfigError
+from risk_pipeline.settings import section
 from risk_pipeline.storage.catalog import catalog_path, connect
 
 LATEST_VAR_SQL = """
@@ -50,10 +57,58 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="risk-pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("summary", help="latest VaR/ES and backtest verdicts from the catalog")
+    trade = commands.add_parser(
+        "pre-trade",
+        help="would a proposed trade keep a portfolio within its limits? VaR/ES before and after",
+        description="Exit status 0 when no limit is breached after the trade, 1 when one is, 2 on bad input.",
+    )
+    trade.add_argument("--portfolio", required=True, help="portfolio name (portfolios.yaml)")
+    trade.add_argument("--trade", required=True, nargs="+", metavar="SYMBOL=AMOUNT",
+                       help="units for a quantity portfolio, base-currency amount for a weight portfolio; "
+                            "negative sells")
+    trade.add_argument("--limits", default=None, help="limits YAML (default: pipeline.yaml limits.limits_file)")
+    trade.add_argument("--lookback", type=int, default=None, help="days of returns simulated (default: "
+                                                                   "pipeline.yaml limits.pre_trade_lookback)")
+    trade.add_argument("--as-of", default=None, help="positions at this date's close (default: latest stored)")
+    trade.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     if args.command == "summary":
         return summary()
+    if args.command == "pre-trade":
+        return pre_trade_command(args)
     return 2
+
+
+def pre_trade_command(args: argparse.Namespace) -> int:
+    settings = section("limits")
+    try:
+        answer = pre_trade(
+            args.portfolio, parse_trades(args.trade), limits_file=args.limits or settings["limits_file"],
+            lookback=args.lookback or int(settings["pre_trade_lookback"]),
+            as_of=dt.date.fromisoformat(args.as_of) if args.as_of else None,
+            warning_fraction=settings["warning_fraction"],
+        )
+    except (PreTradeError, LimitInputError, ConfigError) as exc:
+        print(f"pre-trade: {exc}", file=sys.stderr)
+        return 2
+    result = answer.result
+    if args.json:
+        print(json.dumps({
+            "portfolio": result.portfolio, "as_of": answer.as_of.isoformat(), "base_currency": answer.base_currency,
+            "trade_exposures": answer.trade_exposures.to_dict(), "stays_within_limits": result.stays_within_limits,
+            "status_before": result.status_before, "status_after": result.status_after,
+            "limits": result.rows.to_dict(orient="records"),
+        }, indent=2))
+    else:
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(f"Portfolio {result.portfolio}: positions at the close of {answer.as_of}, amounts in "
+                  f"{answer.base_currency}")
+            print("Trade (base-currency exposure): " + ", ".join(f"{s} {v:+,.0f}" for s, v in
+                                                                answer.trade_exposures.items()))
+            print(result.rows.to_string(index=False, float_format=lambda x: f"{x:,.4g}"))
+            verdict = "stays within its limits" if result.stays_within_limits else "BREACHES a limit"
+            print(f"Status {result.status_before} -> {result.status_after}: the portfolio {verdict} after the trade.")
+    return 0 if result.stays_within_limits else 1
 
 
 if __name__ == "__main__":
