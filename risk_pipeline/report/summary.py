@@ -98,8 +98,8 @@ def report_dates(available: list[dt.date], start: dt.date, end: dt.date, month_e
         return []
     if not month_ends:
         return [inside[-1]]
-    last_of_month = pd.Series(inside).groupby([(d.year, d.month) for d in inside]).max()
-    return sorted(set(last_of_month.tolist()) | {inside[-1]})
+    last_of_month = {(d.year, d.month): d for d in inside}  # sorted: the month's last day wins
+    return sorted(last_of_month.values())
 
 
 def basel_rows(backtests: pd.DataFrame, window: str) -> pd.DataFrame:

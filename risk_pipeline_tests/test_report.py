@@ -1,0 +1,175 @@
+"""The risk report rendered from a real materialization, and the red-zone asset check.
+
+The graph runs in process over 2017 (a calm year: no method reaches the red zone) and over the
+second half of 2008 with a 10-day historical window at 99% (the 99% quantile of 10 losses is
+about their maximum, so a breach comes about one day in 11: ~10x the 1% the model promises,
+far above the 10-in-250 red threshold).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from html.parser import HTMLParser
+
+import pandas as pd
+import pytest
+
+from risk_pipeline.assets.report import no_method_in_red_zone
+from risk_pipeline.report.publish import CSV_TABLES, SUMMARY_KEYS
+from risk_pipeline.report.summary import basel_zone_thresholds, report_dates
+from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
+from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, fast_run_config, materialize_range
+
+CORE = [a for a in ALL_ASSETS if a.key.to_user_string() in {"prices", "returns", "portfolio_pnl", "var_estimates", "var_backtests"}]
+
+
+def _build(tmp_path_factory, start, end, run_config, assets):
+    root = tmp_path_factory.mktemp("report")
+    (root / "data").mkdir()
+    (root / "portfolios.yaml").write_text(SMALL_PORTFOLIOS)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISK_PIPELINE_DATA", str(root / "data"))
+        mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(root / "portfolios.yaml"))
+        result = materialize_range(start, end, run_config, assets=assets + [no_method_in_red_zone])
+    assert result.success
+    return root / "data", result
+
+
+def _check(result):
+    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "no_method_in_red_zone"]
+    return evaluation
+
+
+@pytest.fixture(scope="module")
+def calm(tmp_path_factory):
+    return _build(tmp_path_factory, "2017-01-03", "2017-12-29",
+                  fast_run_config(window=60, methods=["historical", "parametric_normal"]), ALL_ASSETS)
+
+
+@pytest.fixture(scope="module")
+def breaching(tmp_path_factory):
+    return _build(tmp_path_factory, "2008-07-01", "2008-12-31", fast_run_config(window=10), CORE)
+
+
+class _Page(HTMLParser):
+    """Collects images, table headers, headings and every URL-bearing attribute."""
+
+    def __init__(self):
+        super().__init__()
+        self.images, self.tables, self.headings, self.urls, self.scripts = [], [], [], [], 0
+        self._in_th = self._in_h = False
+        self._text = ""
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.urls += [v for k, v in attrs.items() if k in ("src", "href") and v]
+        if tag == "img":
+            self.images.append(attrs.get("src", ""))
+        elif tag == "table":
+            self.tables.append([])
+        elif tag == "th":
+            self._in_th, self._text = True, ""
+        elif tag in ("h1", "h2", "h3"):
+            self._in_h, self._text = True, ""
+        elif tag in ("script", "link", "iframe"):
+            self.scripts += 1
+
+    def handle_data(self, data):
+        if self._in_th or self._in_h:
+            self._text += data
+
+    def handle_endtag(self, tag):
+        if tag == "th" and self._in_th:
+            self.tables[-1].append(self._text.strip())
+            self._in_th = False
+        elif tag in ("h1", "h2", "h3") and self._in_h:
+            self.headings.append(self._text.strip())
+            self._in_h = False
+
+
+def test_the_report_folder_holds_a_self_contained_page_with_charts_and_tables(calm):
+    data_dir, _ = calm
+    folder = data_dir / "reports" / "2017-12-29"
+    page = _Page()
+    text = (folder / "risk_report.html").read_text()
+    page.feed(text)
+    # one traffic-light chart + one P&L-vs-VaR chart per portfolio, all inline PNG
+    assert len(page.images) == 3
+    assert all(src.startswith("data:image/png;base64,") and len(src) > 5000 for src in page.images)
+    assert page.scripts == 0
+    assert "http://" not in text and "https://" not in text
+    assert all(not u.startswith(("http:", "https:", "//")) for u in page.urls)
+    headers = [set(t) for t in page.tables]
+    assert any({"Kupiec POF p", "Christoffersen ind. p", "Cond. coverage p", "Kupiec TUFF p", "Duration (Weibull) p",
+                "Dynamic quantile p", "Acerbi-Szekely Z2 p", "McNeil-Frey p", "verdict", "overlapping obs."} <= h
+               for h in headers)
+    assert any({"zone", "plus factor", "breaches"} <= h for h in headers)
+    assert any({"rank", "method", "score"} <= h for h in headers)
+    assert any({"annualized return", "annualized volatility", "max drawdown"} <= h and any(c.startswith("Sharpe") for c in h)
+               for h in headers)
+    assert any({"VaR", "ES", "VaR (USD)", "ES (USD)"} <= h for h in headers)
+    assert {"Portfolio balanced (USD)", "Portfolio held (USD)", "Basel traffic light"} <= set(page.headings)
+    assert "non-overlapping" in text
+    # later stages stored in the lake are shown
+    assert any(h.startswith("Stress results") for h in page.headings)
+
+
+def test_summary_json_and_csv_exports(calm):
+    data_dir, _ = calm
+    folder = data_dir / "reports" / "2017-12-29"
+    summary = json.loads((folder / "summary.json").read_text())
+    assert tuple(summary) == SUMMARY_KEYS
+    assert summary["as_of"] == "2017-12-29" and summary["portfolios"] == ["balanced", "held"]
+    assert summary["red_zone"] == [] and summary["overlapping_observations"] is False
+    assert set(summary["recommended_method"]) == {"balanced", "held"}
+    assert "stress_results" in summary["optional_tables"]
+    for name in CSV_TABLES:
+        frame = pd.read_csv(folder / f"{name}.csv")
+        assert len(frame) > 0, name
+    backtests = pd.read_csv(folder / "backtests.csv")
+    assert set(backtests["window"]) == {"full", "trailing_250"}
+    assert len(backtests) == 2 * 2 * 2 * 2  # portfolios x methods x confidences x windows
+    pnl = pd.read_csv(folder / "pnl_vs_var.csv", parse_dates=["date"])
+    assert (pnl["breach"] == (pnl["loss"] > pnl["var"])).all()
+    # the rolling count over fewer than 250 days is the running count of breaches
+    one = pnl[(pnl["portfolio"] == "held") & (pnl["method"] == "historical") & (pnl["confidence"] == 0.99)]
+    assert (one["rolling_breaches"].to_numpy() == one["breach"].cumsum().to_numpy()).all()
+    lights = pd.read_csv(folder / "traffic_light.csv")
+    assert lights.set_index(["portfolio", "method"])["n_breaches"].loc[("held", "historical")] == one["breach"].sum()
+    stats = pd.read_csv(folder / "statistics.csv")
+    assert set(stats["period"]) == {"full history", "last 5y"}
+
+
+def test_only_the_last_day_of_a_range_gets_a_report_and_metadata_links_it(calm):
+    data_dir, result = calm
+    assert [p.name for p in (data_dir / "reports").iterdir()] == ["2017-12-29"]
+    meta = result.asset_materializations_for_node("risk_report")[-1].metadata
+    assert meta["report_path"].value == str(data_dir / "reports" / "2017-12-29" / "risk_report.html")
+    assert meta["report_url"].value.startswith("file://")
+    assert "traffic_light" in meta["verdict"].value and "| held" in meta["verdict"].value
+    assert "traffic_light_chart" not in meta  # a 260-partition run links the PNG instead of embedding it
+    assert (data_dir / "reports" / "2017-12-29" / "traffic_light.png").stat().st_size > 1000
+
+
+def test_red_zone_check_passes_on_a_calm_year(calm):
+    evaluation = _check(calm[1])
+    assert evaluation.passed
+    assert evaluation.metadata["methods_checked"].value == 4
+
+
+def test_red_zone_check_warns_on_a_portfolio_that_breaches_too_often(breaching):
+    evaluation = _check(breaching[1])
+    assert not evaluation.passed
+    assert evaluation.severity.value == "WARN"
+    assert evaluation.metadata["as_of"].value == "2008-12-31"
+    assert sorted(evaluation.metadata["red_pairs"].value) == ["balanced/historical", "held/historical"]
+
+
+def test_report_dates_and_zone_thresholds():
+    days = [dt.date(2020, 1, 30), dt.date(2020, 1, 31), dt.date(2020, 2, 3), dt.date(2020, 2, 27), dt.date(2020, 3, 2)]
+    assert report_dates(days, dt.date(2020, 1, 1), dt.date(2020, 3, 6), month_ends=False) == [dt.date(2020, 3, 2)]
+    assert report_dates(days, dt.date(2020, 1, 1), dt.date(2020, 3, 6), month_ends=True) == [
+        dt.date(2020, 1, 31), dt.date(2020, 2, 27), dt.date(2020, 3, 2)]
+    assert report_dates(days, dt.date(2021, 1, 1), dt.date(2021, 2, 1), month_ends=True) == []
+    assert basel_zone_thresholds(250) == (5, 10)  # the Basel table: yellow 5-9, red 10+
