@@ -208,6 +208,10 @@ def _portfolio_section(data: ReportData, portfolio: str, chart: str | None) -> s
     ranking = data.ranking.loc[data.ranking["portfolio"].eq(portfolio)] if len(data.ranking) else data.ranking
     if len(ranking):
         best = ranking.loc[ranking["recommended"]]
+        red = set(data.red_zone.loc[data.red_zone["portfolio"].eq(portfolio), "method"])
+        if len(best) and best["method"].iloc[0] in red:
+            out.append(f'<div class="box alert">The best-ranked method, {_esc(best["method"].iloc[0])}, is in the red '
+                       "zone: none of the configured methods is adequate for this portfolio.</div>")
         if len(best):
             out.append(f"<p><b>Recommended: {_esc(best['method'].iloc[0])}</b> - the best pass rate of the Kupiec, "
                        "Christoffersen and Z2 tests (less a penalty for a breach frequency off target), ties broken by "
