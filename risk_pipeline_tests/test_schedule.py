@@ -1,0 +1,87 @@
+"""The daily after-close schedule: which partition each tick asks for, and that the run works."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+import zoneinfo
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from risk_pipeline.definitions import defs
+from risk_pipeline.schedules import daily_after_close, daily_risk_job, newest_business_day
+from risk_pipeline.settings import section
+from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range, query
+
+NEW_YORK = zoneinfo.ZoneInfo("America/New_York")
+
+
+def _tick(when: dt.datetime) -> dg.RunRequest:
+    context = dg.build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def())
+    result = daily_after_close.evaluate_tick(context)
+    assert len(result.run_requests) == 1
+    return result.run_requests[0]
+
+
+def test_schedule_time_and_zone_come_from_the_configuration():
+    configured = section("schedule")
+    assert daily_after_close.cron_schedule == configured["cron"] == "30 18 * * 1-5"
+    assert daily_after_close.execution_timezone == configured["timezone"] == "America/New_York"
+    assert daily_after_close.job_name == daily_risk_job.name
+
+
+@pytest.mark.parametrize(
+    "local, expected",
+    [
+        (dt.datetime(2024, 3, 4, 18, 30), "2024-03-04"),   # a Monday evening: Monday's partition
+        (dt.datetime(2024, 3, 8, 18, 30), "2024-03-08"),   # Friday
+        (dt.datetime(2024, 3, 9, 18, 30), "2024-03-08"),   # a manual Saturday tick: Friday
+        (dt.datetime(2024, 11, 4, 18, 30), "2024-11-04"),  # the day after the DST change
+    ],
+)
+def test_each_tick_targets_the_newest_business_day_of_its_local_date(local, expected):
+    # 18:30 in New York is already the next day in UTC for part of the year: the local date counts
+    request = _tick(local.replace(tzinfo=NEW_YORK))
+    assert request.partition_key == expected
+    assert request.run_key == expected
+
+
+def test_the_targeted_partition_exists_the_same_evening():
+    # today's business-day partition must exist before midnight UTC, or the tick is rejected
+    today = dt.datetime.now(NEW_YORK).date()
+    key = newest_business_day(today).isoformat()
+    assert key in daily_risk_job.partitions_def.get_partition_keys()
+
+
+def test_newest_business_day_matches_the_weekday_calendar():
+    start = dt.date(2023, 12, 20)
+    for offset in range(30):
+        day = start + dt.timedelta(days=offset)
+        expected = day - dt.timedelta(days=max(0, day.weekday() - 4))
+        assert newest_business_day(day) == expected
+
+
+def test_the_job_covers_every_asset_and_check_of_the_graph():
+    graph = defs.get_repository_def().asset_graph
+    assert daily_risk_job.selection.resolve(graph) == set(graph.materializable_asset_keys)
+    assert daily_risk_job.selection.resolve_checks(graph) == set(graph.asset_check_keys)
+    assert len(graph.asset_check_keys) >= 6
+
+
+def test_a_scheduled_run_materializes_that_day(data_dir):
+    config = fast_run_config()
+    # a short stored history first: a schedule runs on a filled lake
+    assert materialize_range("2021-02-01", "2021-03-04", config).success
+    request = _tick(dt.datetime(2021, 3, 5, 18, 30, tzinfo=NEW_YORK))
+    with warnings.catch_warnings(), dg.instance_for_test() as instance:
+        warnings.simplefilter("ignore")
+        result = defs.get_job_def(daily_risk_job.name).execute_in_process(
+            partition_key=request.partition_key, run_config=config, instance=instance
+        )
+    assert result.success
+    stored = query(data_dir, "select max(date) as d, count(distinct date) as n from var_estimates")
+    assert pd.Timestamp(stored["d"].iloc[0]) == pd.Timestamp("2021-03-05")
+    checked = {e.check_name for e in result.get_asset_check_evaluations()}
+    assert {"prices_positive", "prices_no_missing_days", "returns_within_sigmas"} <= checked
