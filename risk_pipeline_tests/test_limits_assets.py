@@ -1,0 +1,104 @@
+"""limit_status through the pipeline and the limits_respected asset check (WARN / ERROR / pass)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from risk_pipeline.assets.limits import limit_status, limits_respected
+from risk_pipeline.assets.market_data import prices, returns
+from risk_pipeline.assets.portfolio import portfolio_pnl
+from risk_pipeline.assets.var import var_estimates
+from risk_pipeline.risk.limits import classify
+from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
+from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range, query
+
+WINDOW = 20
+START, END = "2021-01-04", "2021-04-30"
+DESIGN = ["date", "portfolio", "measure", "horizon_days", "confidence", "value", "limit", "utilization", "status"]
+
+
+def _limits_yaml(balanced: float, held: float) -> str:
+    return f"""
+warning_fraction: 0.8
+portfolios:
+  balanced:
+    - {{measure: var, horizon_days: 1, confidence: 0.99, amount: {balanced}}}
+    - {{measure: es, horizon_days: 3, confidence: 0.99, amount: {balanced}}}
+  held:
+    - {{measure: var, horizon_days: 1, confidence: 0.99, amount: {held}}}
+"""
+
+
+def _run(folder, limits_text: str, start=START, end=END, upstream=True):
+    (folder / "limits.yaml").write_text(limits_text)
+    config = fast_run_config(window=WINDOW)
+    config["ops"]["limit_status"] = {"config": {"limits_file": str(folder / "limits.yaml"), "window": WINDOW}}
+    assets = [prices, returns, portfolio_pnl, var_estimates] if upstream else []
+    if not upstream:
+        config["ops"] = {"limit_status": config["ops"]["limit_status"]}
+    result = materialize_range(start, end, config, assets=assets + [limit_status, limits_respected])
+    (evaluation,) = result.get_asset_check_evaluations()
+    return query(folder / "data", "select * from limit_status order by date, portfolio, measure"), evaluation
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("limits")
+    (folder / "portfolios.yaml").write_text(SMALL_PORTFOLIOS)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISK_PIPELINE_DATA", str(folder / "data"))
+        mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(folder / "portfolios.yaml"))
+        table, evaluation = _run(folder, _limits_yaml(balanced=1, held=1e9))
+        pnl = query(folder / "data", "select * from portfolio_pnl order by date")
+        yield folder, table, evaluation, pnl
+
+
+def test_columns_values_and_statuses(lake):
+    _, table, _, pnl = lake
+    assert list(table.columns[: len(DESIGN)]) == DESIGN
+    # 1-day VaR: np.quantile of the previous WINDOW realized losses, times the previous close's value
+    held = pnl.loc[pnl["portfolio"] == "held"].set_index("date").sort_index()
+    rows = table.loc[(table["portfolio"] == "held") & (table["measure"] == "var")].set_index("date")
+    for date in rows.index[-3:]:
+        past = held.loc[held.index < date]
+        losses = -past["return"].iloc[-WINDOW:].to_numpy()
+        expected = np.quantile(losses, 0.99, method="linear") * past["value"].iloc[-1]
+        np.testing.assert_allclose(rows.loc[date, "value"], expected, rtol=1e-10)
+        assert rows.loc[date, "source"] == "var_estimates"  # var_estimates holds the 1-day 99% historical rows
+    es3 = table.loc[(table["portfolio"] == "balanced") & (table["measure"] == "es")]
+    assert set(es3["horizon_days"]) == {3} and set(es3.dropna(subset=["value"])["source"]) == {"computed"}
+    assert (es3.dropna(subset=["value"])["value"] > 0).all()
+    np.testing.assert_allclose(table["utilization"], table["value"] / table["limit"])
+    assert set(table.loc[table["portfolio"] == "balanced", "status"].dropna()) <= {"danger", "no_data"}
+    assert set(table.loc[table["portfolio"] == "held", "status"]) <= {"within_limits", "no_data"}
+    assert (table["status"] == "danger").sum() > 0
+
+
+def test_check_fails_with_error_on_danger(lake):
+    _, _, evaluation, _ = lake
+    assert not evaluation.passed
+    assert evaluation.severity.value == "ERROR"
+    assert evaluation.metadata["danger_portfolios"].value == ["balanced"]
+    assert evaluation.metadata["date"].value == END
+
+
+def test_check_warns_at_warning_level_and_passes_within(lake):
+    folder, table, _, _ = lake
+    last = table.loc[table["date"] == table["date"].max()].set_index(["portfolio", "measure"])
+    var_b, es_b = last.loc[("balanced", "var"), "value"], last.loc[("balanced", "es"), "value"]
+    amount = max(var_b, es_b) / 0.9  # utilization 0.9 at most and at least 0.8 for the larger measure
+    assert min(var_b, es_b) / amount < 1.0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISK_PIPELINE_DATA", str(folder / "data"))
+        mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(folder / "portfolios.yaml"))
+        rows, evaluation = _run(folder, _limits_yaml(balanced=amount, held=1e9), start=END, end=END, upstream=False)
+        day = rows.loc[rows["date"] == pd.Timestamp(END)]
+        expected = classify(day["value"].to_numpy(), day["limit"].to_numpy(), 0.8)
+        assert list(day["status"]) == list(expected) and "warning" in set(day["status"])
+        assert not evaluation.passed and evaluation.severity.value == "WARN"
+        assert evaluation.metadata["warning_portfolios"].value == ["balanced"]
+        rows, evaluation = _run(folder, _limits_yaml(balanced=1e9, held=1e9), start=END, end=END, upstream=False)
+        assert set(rows.loc[rows["date"] == pd.Timestamp(END), "status"]) == {"within_limits"}
+        assert evaluation.passed
