@@ -1,0 +1,89 @@
+"""`risk-pipeline pre-trade`: VaR/ES before and after a trade from stored data, vs a plain reimplementation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from risk_pipeline.assets.market_data import prices, returns
+from risk_pipeline.cli import main
+from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
+from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range, query
+
+LOOKBACK = 40
+LIMITS = """
+portfolios:
+  held:
+    - {measure: var, horizon_days: 1, confidence: 0.99, amount: 100000}
+    - {measure: es, horizon_days: 3, confidence: 0.95, amount: 100000}
+  balanced:
+    - {measure: var, horizon_days: 1, confidence: 0.99, amount: 30000}
+"""
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("pretrade")
+    (folder / "portfolios.yaml").write_text(SMALL_PORTFOLIOS)
+    (folder / "limits.yaml").write_text(LIMITS)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISK_PIPELINE_DATA", str(folder / "data"))
+        mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(folder / "portfolios.yaml"))
+        materialize_range("2021-01-04", "2021-04-30", {"ops": {"prices": fast_run_config()["ops"]["prices"]}},
+                          assets=[prices, returns])
+        closes = query(folder / "data", "select date, symbol, close from prices").pivot(
+            index="date", columns="symbol", values="close").sort_index()
+        yield folder, closes, mp
+
+
+def _historical(closes: pd.DataFrame, exposures: pd.Series, horizon: int, confidence: float) -> tuple[float, float]:
+    """Plain historical simulation: last LOOKBACK daily returns, overlapping compounded h-day P&L."""
+    r = (closes / closes.shift(1) - 1.0).iloc[-LOOKBACK:][exposures.index]
+    growth = np.array([(1 + r.iloc[s:s + horizon]).prod().to_numpy() for s in range(LOOKBACK - horizon + 1)])
+    losses = -((growth - 1.0) @ exposures.to_numpy())
+    var = np.quantile(losses, confidence, method="linear")
+    return var, losses[losses >= var].mean()
+
+
+def test_quantity_book_trade_before_and_after(lake, capsys):
+    folder, closes, _ = lake
+    code = main(["pre-trade", "--portfolio", "held", "--trade", "MSFT=100", "KO=-50", "--limits",
+                 str(folder / "limits.yaml"), "--lookback", str(LOOKBACK), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    last = closes.iloc[-1]
+    assert out["as_of"] == "2021-04-30" and code == 0 and out["stays_within_limits"]
+    np.testing.assert_allclose(out["trade_exposures"]["MSFT"], 100 * last["MSFT"])
+    before = pd.Series({"MSFT": 1000 * last["MSFT"], "KO": -200 * last["KO"]})
+    after = pd.Series({"MSFT": 1100 * last["MSFT"], "KO": -250 * last["KO"]})
+    rows = {(r["measure"], r["horizon_days"]): r for r in out["limits"]}
+    var_before, _ = _historical(closes, before, 1, 0.99)
+    var_after, _ = _historical(closes, after, 1, 0.99)
+    _, es3_after = _historical(closes, after, 3, 0.95)
+    np.testing.assert_allclose(rows[("var", 1)]["value_before"], var_before, rtol=1e-10)
+    np.testing.assert_allclose(rows[("var", 1)]["value_after"], var_after, rtol=1e-10)
+    np.testing.assert_allclose(rows[("es", 3)]["value_after"], es3_after, rtol=1e-10)
+
+
+def test_weight_book_breach_exit_code_and_text(lake, capsys):
+    folder, closes, _ = lake
+    code = main(["pre-trade", "--portfolio", "balanced", "--trade", "AAPL=2000000", "--limits",
+                 str(folder / "limits.yaml"), "--lookback", str(LOOKBACK)])
+    text = capsys.readouterr().out
+    after = pd.Series({"AAPL": 4e5 + 2e6, "JPM": 3e5, "XOM": 3e5})
+    var_after, _ = _historical(closes, after, 1, 0.99)
+    assert var_after > 30000 and code == 1
+    assert "BREACHES a limit" in text and "-> danger" in text and "AAPL +2,000,000" in text
+
+
+def test_bad_input_is_a_clear_error(lake, capsys):
+    folder, _, _ = lake
+    assert main(["pre-trade", "--portfolio", "nope", "--trade", "AAPL=1", "--limits", str(folder / "limits.yaml")]) == 2
+    assert "unknown portfolio 'nope'" in capsys.readouterr().err
+    assert main(["pre-trade", "--portfolio", "held", "--trade", "AAPL", "--limits", str(folder / "limits.yaml")]) == 2
+    assert "SYMBOL=AMOUNT" in capsys.readouterr().err
+    assert main(["pre-trade", "--portfolio", "held", "--trade", "ZZZZ=5", "--limits", str(folder / "limits.yaml"),
+                 "--lookback", "10"]) == 2
+    assert "ZZZZ" in capsys.readouterr().err
