@@ -172,3 +172,24 @@ def test_eur_book_return_is_usd_return_times_fx_move(lake):
     expected = 0.5 * ((1 + rets["AAPL"]) * (1 + r_fx) - 1) + 0.5 * ((1 + rets["KO"]) * (1 + r_fx) - 1)
     np.testing.assert_allclose(eur.to_numpy(), expected.reindex(eur.index).to_numpy(), rtol=1e-10)
     assert np.abs(r_fx).max() > 0.005  # the dollar moved: the test can tell FX from no FX
+
+
+def test_reverse_stress_of_fx_book_matches_single_date_solver(lake):
+    """EUR book under covid: loss(k) = -sum E[(1 + k s)(1 + k f) - 1] is not linear; the grid
+    version must give the single-date bisection's multiplier."""
+    from risk_pipeline.risk.reverse_stress import reverse_stress as solve_one
+    from risk_pipeline.risk.stress import ScenarioShocks
+
+    closes, rev = lake["closes"], lake["reverse_stress"]
+    before = closes.index[closes.index < pd.Timestamp("2020-02-20")][-1]
+    shocks = (closes.loc[pd.Timestamp("2020-03-23")] / closes.loc[before] - 1.0)[["AAPL", "KO"]]
+    fx_shock = _eur_per_usd(["2020-03-23"]).iloc[0] / _eur_per_usd([before]).iloc[0] - 1.0
+    scenario = ScenarioShocks("covid", shocks, pd.Series({"USD": fx_shock}), ())
+    expected = solve_one(pd.Series({"AAPL": 5e5, "KO": 5e5}), scenario, currency_of={"AAPL": "USD", "KO": "USD"},
+                         base_currency="EUR")
+    row = rev.loc[(rev["portfolio"] == "eur_us") & (rev["scenario"] == "covid")].iloc[-1]
+    assert row["feasible"] and expected.feasible
+    np.testing.assert_allclose(row["multiplier"], expected.multiplier, atol=1e-9)
+    np.testing.assert_allclose(row["achieved_loss"], 1e5, rtol=1e-8)
+    linear = 1e5 / -(5e5 * ((1 + shocks) * (1 + fx_shock) - 1)).sum()
+    assert abs(row["multiplier"] - linear) > 1e-4  # the cross term matters: not the linear answer
