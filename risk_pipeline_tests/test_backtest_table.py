@@ -168,3 +168,26 @@ def test_bad_inputs_name_the_problem():
         backtest_table(returns, inverted, **kwargs)
     with pytest.raises(BacktestInputError, match="horizon_days"):
         backtest_table(returns, forecasts, **{**kwargs, "horizon_days": 0})
+
+
+def test_degenerate_forecasts_from_short_windows_give_finite_rows():
+    """ES <= 0 (a window of gains) and ES == VaR (a degenerate tail) must not stop the table."""
+    import numpy as np
+    import pandas as pd
+
+    from risk_pipeline.risk.backtest_table import backtest_table
+
+    dates = pd.bdate_range("2020-01-01", periods=300)
+    rng = np.random.default_rng(3)
+    returns = pd.Series(rng.normal(0, 0.01, dates.size), index=dates)
+    var = np.full(dates.size, 0.02)
+    es = np.full(dates.size, 0.025)
+    var[50:60], es[50:60] = -0.004, -0.001  # the window's tail is a gain
+    var[100:110], es[100:110] = 0.001, 0.001  # ES == VaR, breached often
+    forecasts = pd.DataFrame({"var": var, "es": es}, index=dates)
+    table = backtest_table(returns, forecasts, confidence=0.99, horizon_days=1, as_of=dates[-5:], seed=1, n_sims=200)
+    numeric = table.select_dtypes("number")
+    assert np.isfinite(numeric.to_numpy()).all()
+    full = table.loc[table["window"] == "full"]
+    expected = [int((-returns.to_numpy()[: dates.get_loc(d) + 1] > var[: dates.get_loc(d) + 1]).sum()) for d in full["as_of"]]
+    assert full["n_breaches"].tolist() == expected

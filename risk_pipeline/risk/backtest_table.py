@@ -136,10 +136,10 @@ def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_d
     start = pos[usable]
     gross = np.prod(1.0 + r[start[:, None] + np.arange(horizon_days)], axis=1)
     var, es = var[usable], es[usable]
-    bad = (es <= 0.0) | (var > es)
+    bad = var > es
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise BacktestInputError(f"forecasts on {fdates[usable][i].date()}: need 0 < es and var <= es")
+        raise BacktestInputError(f"forecasts on {fdates[usable][i].date()}: need var <= es")
     dates = fdates[usable]
     return BacktestObservations(
         dates=dates,
@@ -159,15 +159,22 @@ def _prefix(a: np.ndarray) -> np.ndarray:
 
 
 def _z2_columns(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, p: float, seed: int, n_sims: int):
-    """Z2 statistic and simulated p-value per window [s, e)."""
-    tail = _prefix(np.where(obs.hits, obs.loss / obs.es, 0.0))
+    """Z2 statistic and simulated p-value per window [s, e).
+
+    A forecast with ES <= 0 (the window's tail is a gain: possible with short windows) has no
+    defined Z2 term; it contributes 0 to the observed and to every simulated sum.
+    """
+    valid = obs.es > 0.0
+    safe_es = np.where(valid, obs.es, 1.0)
+    tail = _prefix(np.where(obs.hits & valid, obs.loss / safe_es, 0.0))
     observed = tail[e] - tail[s]
     paths = np.zeros((obs.loss.size + 1, n_sims))
     block = max(1, _CELLS // n_sims)
     for i in range(0, obs.loss.size, block):
         j = min(obs.loss.size, i + block)
         u = keyed_uniforms(seed, obs.keys[i:j], n_sims, Z2_STREAM)
-        x = z2_simulated_terms(u, obs.var[i:j], obs.es[i:j], p)
+        x = z2_simulated_terms(u, obs.var[i:j], safe_es[i:j], p)
+        x[~valid[i:j]] = 0.0
         np.cumsum(x, axis=0, out=paths[i + 1 : j + 1])
         paths[i + 1 : j + 1] += paths[i]
     at_least = np.empty(s.size)
@@ -184,9 +191,14 @@ def _z2_columns(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, p: floa
 
 
 def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarray, seed: int, n_boot: int):
-    """McNeil-Frey statistic and bootstrap p-value per breach range [bs, be)."""
+    """McNeil-Frey statistic and bootstrap p-value per breach range [bs, be).
+
+    Residuals are scaled by ES - VaR; a forecast with ES == VaR (a degenerate tail) gets an
+    infinite scale, i.e. a neutral residual of 0, instead of a division by zero.
+    """
     hits = obs.hits
-    r = exceedance_residuals(obs.loss, obs.var, obs.es, None)
+    spread = obs.es - obs.var
+    r = exceedance_residuals(obs.loss, obs.var, obs.es, np.where(spread > 0.0, spread, np.inf))
     w = poisson_weights(keyed_uniforms(seed, obs.keys[hits], n_boot, MCNEIL_FREY_STREAM))
     codes, inverse = np.unique(bs * (r.size + 1) + be, return_inverse=True)
     lo, hi = np.divmod(codes, r.size + 1)
