@@ -15,7 +15,7 @@ from risk_pipeline.portfolios import Portfolio, load_portfolios
 from risk_pipeline.risk import var_es_grid, validate_var_params
 from risk_pipeline.settings import section
 from risk_pipeline.storage.catalog import refresh_catalog
-from risk_pipeline.storage.lake import empty_frame, read_window, write_days
+from risk_pipeline.storage.lake import empty_frame, read_window, stored_days, write_days
 
 _VAR = section("var")
 
@@ -44,12 +44,15 @@ class VarConfig(dg.Config):
             return {"n_scenarios": self.n_scenarios, "seed": self.seed}
         return {}
 
-    def validate(self) -> None:
-        """Every configured combination is checked before any computation starts."""
+    def validate(self, n_history: int) -> None:
+        """Every configured combination is checked before any computation starts; a window
+        longer than the whole stored history (``n_history`` days) is an error."""
         for method in self.methods:
             for confidence in self.confidences:
                 for horizon in self.horizons:
-                    validate_var_params(method, confidence, self.window_for(method), horizon, **self.params_for(method))
+                    validate_var_params(
+                        method, confidence, self.window_for(method), horizon, n_obs=n_history, **self.params_for(method)
+                    )
 
 
 def portfolio_forecasts(
@@ -64,6 +67,8 @@ def portfolio_forecasts(
     previous_value = pnl.set_index("date")["value"].sort_index().shift(1)
     frames = []
     for method in config.methods:
+        if len(series) <= config.window_for(method):
+            continue  # not one full window yet (early history, or a book that starts later)
         if method == "monte_carlo":
             book = build_book(portfolio, prices_history, returns_history)
             asset_returns = book.asset_returns.reindex(series.index)
@@ -79,6 +84,8 @@ def portfolio_forecasts(
             )
         grid = grid.assign(method=method, window=config.window_for(method))
         frames.append(grid)
+    if not frames:
+        return empty_frame("var_estimates")
     out = pd.concat(frames, ignore_index=True)
     value = previous_value.reindex(out["date"]).to_numpy()
     out["var_amount"] = out["var"] * value
@@ -100,8 +107,8 @@ def portfolio_forecasts(
     ),
 )
 def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.MaterializeResult:
-    config.validate()
     start, end, days = partition_days(context)
+    config.validate(n_history=len(stored_days("portfolio_pnl")))
     lookback = max(config.window_for(m) for m in config.methods) + 1
     pnl_history = read_window("portfolio_pnl", start, end, lookback=lookback)
     needs_assets = "monte_carlo" in config.methods
