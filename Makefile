@@ -22,8 +22,11 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
+# The history as one in-process run (fast; see risk_pipeline/backfill.py), then the last day
+# through the persistent Dagster instance so that the UI shows its materializations.
 run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster asset materialize -m risk_pipeline.definitions --select '$(SELECT)' --partition-range $(START)...$(END)
+	$(BIN)/risk-pipeline backfill --start $(START) --end $(END) --select '$(SELECT)'
+	$(BIN)/dagster asset materialize -m risk_pipeline.definitions --select '$(SELECT)' --partition $(END) > $(DAGSTER_HOME)/last_day.log 2>&1 || (tail -50 $(DAGSTER_HOME)/last_day.log; exit 1)
 	$(BIN)/risk-pipeline summary
 
 backfill: run

@@ -57,6 +57,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="risk-pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("summary", help="latest VaR/ES and backtest verdicts from the catalog")
+    fill = commands.add_parser(
+        "backfill",
+        help="materialize a date range as one in-process run (fast for decades; see risk_pipeline/backfill.py)",
+    )
+    fill.add_argument("--start", required=True, type=dt.date.fromisoformat, help="first day, YYYY-MM-DD")
+    fill.add_argument("--end", required=True, type=dt.date.fromisoformat, help="last day, YYYY-MM-DD")
+    fill.add_argument("--select", default="*", help="asset selection, e.g. 'var_estimates*' (default: everything)")
+    fill.add_argument("--config-json", default=None, help="run config as JSON, as for `dagster asset materialize`")
     trade = commands.add_parser(
         "pre-trade",
         help="would a proposed trade keep a portfolio within its limits? VaR/ES before and after",
@@ -74,9 +82,23 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "summary":
         return summary()
+    if args.command == "backfill":
+        return backfill_command(args)
     if args.command == "pre-trade":
         return pre_trade_command(args)
     return 2
+
+
+def backfill_command(args: argparse.Namespace) -> int:
+    from risk_pipeline.backfill import backfill
+
+    config = json.loads(args.config_json) if args.config_json else None
+    print(f"Backfilling {args.select} over {args.start}..{args.end} as one run ...", flush=True)
+    report = backfill(args.start, args.end, selection=args.select, run_config=config)
+    for step, seconds in sorted(report.step_seconds.items(), key=lambda item: -item[1]):
+        print(f"  {step:<45} {seconds:8.1f} s")
+    print(f"Backfill {'succeeded' if report.success else 'FAILED'} in {report.seconds:.1f} s")
+    return 0 if report.success else 1
 
 
 def pre_trade_command(args: argparse.Namespace) -> int:
