@@ -37,3 +37,11 @@ def materialize_range(start: str, end: str, run_config: dict | None = None, asse
 def query(data_dir: Path, sql: str) -> pd.DataFrame:
     with duckdb.connect(str(data_dir / "risk.duckdb"), read_only=True) as con:
         return con.execute(sql).df()
+
+
+CORE_ASSET_NAMES = ("prices", "returns", "portfolio_pnl", "var_estimates", "var_backtests")
+
+
+def core_assets():
+    """prices -> returns -> portfolio_pnl -> var_estimates -> var_backtests, without the rest of the graph."""
+    return [a for a in ALL_ASSETS if a.key.to_user_string() in CORE_ASSET_NAMES]

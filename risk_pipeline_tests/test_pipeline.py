@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range, query
+from risk_pipeline_tests.pipeline_helpers import core_assets, fast_run_config, materialize_range, query
 
 START, END = "2020-09-01", "2020-12-31"
 
 
 @pytest.fixture()
 def built(data_dir):
-    result = materialize_range(START, END)
+    result = materialize_range(START, END, assets=core_assets())
     assert result.success
     return data_dir
 
@@ -74,26 +74,55 @@ def test_historical_var_is_the_quantile_of_the_previous_window(built):
 
 def test_rematerializing_a_day_gives_the_same_rows_and_no_duplicates(built):
     before = query(built, "select * from var_estimates order by all")
-    materialize_range("2020-12-15", "2020-12-15")
+    materialize_range("2020-12-15", "2020-12-15", assets=core_assets())
     after = query(built, "select * from var_estimates order by all")
     pd.testing.assert_frame_equal(before, after)
 
 
 def test_one_new_day_from_stored_history_equals_the_backfill(data_dir, tmp_path, monkeypatch):
-    materialize_range(START, "2020-12-30")
-    materialize_range("2020-12-31", "2020-12-31")
+    materialize_range(START, "2020-12-30", assets=core_assets())
+    materialize_range("2020-12-31", "2020-12-31", assets=core_assets())
     incremental = query(data_dir, "select * from var_estimates where date = '2020-12-31' order by all")
 
     other = tmp_path / "other"
     other.mkdir()
     monkeypatch.setenv("RISK_PIPELINE_DATA", str(other))
-    materialize_range(START, END)
+    materialize_range(START, END, assets=core_assets())
     backfill = query(other, "select * from var_estimates where date = '2020-12-31' order by all")
     assert len(incremental) == 4
     pd.testing.assert_frame_equal(incremental, backfill)
 
 
 def test_a_holiday_partition_succeeds_empty(data_dir):
-    result = materialize_range("2020-12-25", "2020-12-25")
+    result = materialize_range("2020-12-25", "2020-12-25", assets=core_assets())
     assert result.success
     assert query(data_dir, "select count(*) as n from prices")["n"][0] == 0
+
+
+ALL_METHODS_CONFIG = fast_run_config(
+    window=30,
+    methods=["historical", "parametric_normal", "parametric_t", "cornish_fisher", "ewma", "monte_carlo",
+             "filtered_historical"],
+    horizons=[1, 5],
+    monte_carlo_window=40,
+    n_scenarios=500,
+)
+
+
+def test_every_method_computes_one_new_day_exactly_as_the_backfill(data_dir, tmp_path, monkeypatch):
+    """Each method's estimate depends only on its window, so a day computed from stored
+    history equals the same day inside a long single-run backfill."""
+    materialize_range("2020-06-01", "2020-12-30", ALL_METHODS_CONFIG, assets=core_assets())
+    materialize_range("2020-12-31", "2020-12-31", ALL_METHODS_CONFIG, assets=core_assets())
+    incremental = query(data_dir, "select * from var_estimates where date = '2020-12-31' order by all")
+
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(other))
+    materialize_range("2020-06-01", "2020-12-31", ALL_METHODS_CONFIG, assets=core_assets())
+    backfill = query(other, "select * from var_estimates where date = '2020-12-31' order by all")
+
+    assert set(incremental["method"]) == set(ALL_METHODS_CONFIG["ops"]["var_estimates"]["config"]["methods"])
+    assert len(incremental) == 7 * 2 * 2 * 2  # methods x confidences x horizons x portfolios
+    pd.testing.assert_frame_equal(incremental, backfill, rtol=1e-10, atol=1e-14)
+    assert (incremental["es"] >= incremental["var"] - 1e-15).all()

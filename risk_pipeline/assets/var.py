@@ -2,6 +2,7 @@
 
 
 import datetime as dt
+from typing import Optional
 
 import dagster as dg
 import pandas as pd
@@ -29,6 +30,8 @@ class VarConfig(dg.Config):
     window: int = int(_VAR["window"])
     monte_carlo_window: int = int(_VAR["monte_carlo_window"])
     ewma_lambda: float = float(_VAR["ewma_lambda"])
+    filter: str = str(_VAR["filter"])
+    shrinkage: str = str(_VAR["shrinkage"])
     n_scenarios: int = int(_VAR["n_scenarios"])
     seed: int = int(_VAR["seed"])
 
@@ -39,12 +42,12 @@ class VarConfig(dg.Config):
         if method == "ewma":
             return {"lam": self.ewma_lambda}
         if method == "filtered_historical":
-            return {"lam": self.ewma_lambda}
+            return {"lam": self.ewma_lambda, "filter": self.filter}
         if method == "monte_carlo":
-            return {"n_scenarios": self.n_scenarios, "seed": self.seed}
+            return {"n_scenarios": self.n_scenarios, "seed": self.seed, "shrinkage": self.shrinkage}
         return {}
 
-    def validate(self, n_history: int) -> None:
+    def validate(self, n_history: Optional[int]) -> None:
         """Every configured combination is checked before any computation starts; a window
         longer than the whole stored history (``n_history`` days) is an error."""
         for method in self.methods:
@@ -108,12 +111,15 @@ def portfolio_forecasts(
 )
 def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
-    config.validate(n_history=len(stored_days("portfolio_pnl")))
     lookback = max(config.window_for(m) for m in config.methods) + 1
     pnl_history = read_window("portfolio_pnl", start, end, lookback=lookback)
+    anything_to_estimate = pnl_history["date"].dt.date.between(start, end).any()
+    # a holiday-only range still validates the settings, but has no history to compare a window with
+    config.validate(n_history=len(stored_days("portfolio_pnl")) if anything_to_estimate else None)
     needs_assets = "monte_carlo" in config.methods
-    prices_history = read_window("prices", start, end, lookback=lookback) if needs_assets else None
-    returns_history = read_window("returns", start, end, lookback=lookback) if needs_assets else None
+    # one more stored day of prices than of P&L: the weights held on the first P&L day
+    prices_history = read_window("prices", start, end, lookback=lookback + 1) if needs_assets else None
+    returns_history = read_window("returns", start, end, lookback=lookback + 1) if needs_assets else None
     frames = []
     for portfolio in load_portfolios():
         pnl = pnl_history.loc[pnl_history["portfolio"] == portfolio.name]
