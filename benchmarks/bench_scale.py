@@ -1,0 +1,123 @@
+"""The real pipeline on a generated universe: time and peak memory of a full backfill vs its size.
+
+Generates closes of N symbols over Y years (a one-factor model with fat-tailed idiosyncratic
+noise, all USD) and P portfolios of 40 names each (weights; every fifth by quantity; every
+tenth based in EUR so the FX path runs too), writes them as ``bundled_prices.parquet`` +
+``portfolios.yaml`` in a temp folder (with the shipped ECB rates beside them) and runs the
+ordinary ``risk-pipeline backfill`` on it in a fresh process under ``/usr/bin/time -v``
+(``RISK_PIPELINE_BUNDLED_DATA`` points the bundled source at the generated file).
+
+Assets: the core chain prices -> returns -> portfolio_pnl -> var_estimates -> var_backtests and
+their data-quality checks. VaR methods: ``--methods`` (default historical, parametric_normal,
+ewma at 95/99% and 1 day; Monte Carlo with 10,000 paths per portfolio-day is a separate cost
+that grows with paths x days x portfolios and is best spread by portfolio, see README).
+
+    .venv/bin/python benchmarks/bench_scale.py                         # 250/500/1000 symbols x 5 y, then 1000 x 20 y
+    .venv/bin/python benchmarks/bench_scale.py --grid 1000:20 --portfolios 50
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CORE = "prices,returns,portfolio_pnl,var_estimates,var_backtests"
+END = pd.Timestamp("2022-12-30")
+
+
+def generate(folder: Path, n_symbols: int, years: int, n_portfolios: int, seed: int = 1) -> tuple[str, str]:
+    rng = np.random.default_rng(seed)
+    dates = pd.bdate_range(end=END, periods=years * 261)
+    market = rng.standard_t(4, len(dates)) * 0.01 / np.sqrt(2)
+    beta = rng.uniform(0.5, 1.5, n_symbols)
+    idio = rng.standard_t(4, (len(dates), n_symbols)) * rng.uniform(0.005, 0.02, n_symbols) / np.sqrt(2)
+    log_close = np.log(rng.uniform(10, 200, n_symbols)) + np.cumsum(market[:, None] * beta + idio, axis=0)
+    symbols = [f"S{i:04d}" for i in range(n_symbols)]
+    frame = pd.DataFrame({
+        "date": np.repeat(dates.to_numpy(), n_symbols),
+        "symbol": np.tile(symbols, len(dates)),
+        "close": np.exp(log_close).ravel(),
+        "currency": "USD",
+    })
+    frame.to_parquet(folder / "bundled_prices.parquet", index=False)
+    shutil.copy(REPO / "data" / "ecb_fx.parquet", folder / "ecb_fx.parquet")
+    books = []
+    for p in range(n_portfolios):
+        names = rng.choice(symbols, 40, replace=False)
+        if p % 5 == 4:
+            positions = [{"symbol": str(s), "quantity": float(rng.integers(10, 1000))} for s in names]
+            books.append({"name": f"book_{p:03d}", "base_currency": "USD", "positions": positions})
+            continue
+        weights = rng.dirichlet(np.ones(40))
+        positions = [{"symbol": str(s), "weight": float(w)} for s, w in zip(names, weights)]
+        positions[-1]["weight"] = float(1.0 - sum(x["weight"] for x in positions[:-1]))
+        base = "EUR" if p % 10 == 9 else "USD"
+        books.append({"name": f"book_{p:03d}", "base_currency": base, "notional": 1e6, "positions": positions})
+    (folder / "portfolios.yaml").write_text(yaml.safe_dump({"portfolios": books}))
+    return dates[0].date().isoformat(), dates[-1].date().isoformat()
+
+
+def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work: Path) -> dict[str, float]:
+    folder = work / f"u{n_symbols}_y{years}"
+    (folder / "inputs").mkdir(parents=True)
+    (folder / "data").mkdir()
+    start, end = generate(folder / "inputs", n_symbols, years, n_portfolios)
+    config = {"ops": {
+        "prices": {"config": {"extra_symbols": []}},
+        "var_estimates": {"config": {"methods": methods, "confidences": [0.95, 0.99], "horizons": [1]}},
+    }}
+    env = {**os.environ, "RISK_PIPELINE_BUNDLED_DATA": str(folder / "inputs"),
+           "RISK_PIPELINE_PORTFOLIOS": str(folder / "inputs" / "portfolios.yaml"),
+           "RISK_PIPELINE_DATA": str(folder / "data"), "PYTHONWARNINGS": "ignore"}
+    command = ["/usr/bin/time", "-v", str(BIN / "risk-pipeline"), "backfill", "--start", start, "--end", end,
+               "--select", " or ".join(f"key:{a}" for a in CORE.split(",")), "--config-json", json.dumps(config)]
+    out = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"backfill failed ({n_symbols} symbols, {years} y):\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
+    wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", out.stderr)
+    h, m, s = (float(x) if x else 0.0 for x in wall.groups())
+    peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr).group(1))
+    steps = {m.group(1): float(m.group(2)) for m in re.finditer(r"^\s+(\S+)\s+([\d.]+) s$", out.stdout, re.M)}
+    lake_mb = sum(f.stat().st_size for f in (folder / "data" / "lake").rglob("*.parquet")) / 1e6
+    shutil.rmtree(folder)
+    return {"symbols": n_symbols, "years": years, "portfolios": n_portfolios,
+            "price_rows_M": n_symbols * years * 261 / 1e6, "wall_s": h * 3600 + m * 60 + s,
+            "peak_rss_MB": peak_kb / 1024, "lake_MB": lake_mb,
+            **{f"{k}_s": v for k, v in steps.items() if k in CORE.split(",")}}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--grid", nargs="+", default=["250:5", "500:5", "1000:5", "1000:20"],
+                        help="SYMBOLS:YEARS pairs to run")
+    parser.add_argument("--portfolios", type=int, default=50)
+    parser.add_argument("--methods", nargs="+", default=["historical", "parametric_normal", "ewma"])
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
+        for pair in args.grid:
+            n, y = (int(x) for x in pair.split(":"))
+            rows.append(run(n, y, args.portfolios, args.methods, Path(tmp)))
+            print(pd.DataFrame(rows).to_string(index=False, float_format="{:.1f}".format), flush=True)
+    table = pd.DataFrame(rows)
+    table["s_per_M_rows"] = table["wall_s"] / table["price_rows_M"]
+    print("\nFull backfill (one in-process run) of the core chain and its checks, "
+          f"{args.portfolios} portfolios, methods {args.methods}:")
+    print(table.to_string(index=False, float_format="{:.2f}".format))
+
+
+if __name__ == "__main__":
+    main()
