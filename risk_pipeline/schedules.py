@@ -31,6 +31,8 @@ daily_risk_job = dg.define_asset_job(
     "daily_risk_job",
     selection=dg.AssetSelection.all(),
     partitions_def=business_days,
+    # one business day is small: one process for every step beats starting a process per step
+    executor_def=dg.in_process_executor,
     description="Every asset and data-quality check for one business day (the daily schedule's job).",
 )
 
