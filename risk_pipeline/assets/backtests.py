@@ -42,10 +42,13 @@ def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> 
     start, end, days = partition_days(context)
     pnl = _history_until("portfolio_pnl", end)
     forecasts = _history_until("var_estimates", end)
+    realized_by_portfolio = {
+        name: group.set_index("date")["return"].sort_index() for name, group in pnl.groupby("portfolio")
+    }
     frames = []
     for keys, series in forecasts.groupby(SERIES_KEYS, sort=True):
         portfolio, method, confidence, horizon = keys
-        realized = pnl.loc[pnl["portfolio"] == portfolio].set_index("date")["return"].sort_index()
+        realized = realized_by_portfolio[portfolio]
         as_of = realized.index[(realized.index.date >= start) & (realized.index.date <= end)]
         if as_of.empty:
             continue
