@@ -7,8 +7,8 @@ backfills that history as one single-run backfill, then appends the new day's cl
 (new prices arriving) and materializes only the new day's partition of every asset and check:
 
 - in process (``dg.materialize``): per-step seconds, to see what dominates;
-- with the CLI users and the schedule's run launcher use (``dagster asset materialize``, a new
-  process: Python start-up, loading the definitions and the run itself).
+- with the CLI (``dagster asset materialize``, a new process: Python start-up, loading the
+  definitions, the run on a persistent SQLite instance), in one process like the daily job.
 
 Prints the figures and the ratio long/short history (target <= 1.5; whole graph < 20 s).
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import subprocess
 import sys
@@ -84,7 +85,8 @@ def measure(years: int, new_day: dt.date, work: Path) -> dict[str, float]:
     steps = {e.step_key: e.event_specific_data.duration_ms / 1000 for e in result.get_step_success_events()}
 
     # the same day again through the CLI in a fresh process (replaces the day's rows)
-    config = f'{{"ops": {{"prices": {{"config": {{"source": "csv", "csv_path": "{csv}"}}}}}}}}'
+    # in one process, as the daily job runs (a step process each would re-import the code ~20 times)
+    config = json.dumps({**_run_config(csv), "execution": {"config": {"in_process": {}}}})
     t0 = time.perf_counter()
     out = subprocess.run(
         [str(BIN / "dagster"), "asset", "materialize", "-m", "risk_pipeline.definitions", "--select", "*",
