@@ -118,6 +118,19 @@ TABLES: dict[str, TableSchema] = {
             ],
             "Per portfolio, day and limit: measured VaR/ES amount, limit, utilization and status.",
         ),
+        _table(
+            "bond_pnl",
+            [
+                ("date", _D), ("book", _S), ("bond", _S), ("currency", _S), ("base_currency", _S),
+                ("dirty_price", _F), ("value_local", _F), ("value_base", _F), ("pnl_local", _F), ("pnl_approx", _F),
+                ("pnl_fx", _F), ("pnl_cross", _F), ("pnl_base", _F), ("dv01", _F), ("modified_duration", _F),
+                ("convexity", _F), ("yield_series", _S), ("yield", _F), ("coupon_local", _F), ("fx_rate", _F),
+                ("pnl_local_base", _F),
+            ],
+            "Per bond book, bond and day: dirty price (per 100 face), value and P&L by full repricing (local), "
+            "its duration-convexity approximation, base-currency P&L = local + FX + cross terms, DV01 and "
+            "durations (risk_pipeline.risk.bond_position).",
+        ),
     ]
 }
 
