@@ -46,10 +46,13 @@ def _env(data: Path, home: Path, portfolios: Path) -> dict[str, str]:
             "DAGSTER_HOME": str(home), "PYTHONWARNINGS": "ignore"}
 
 
-def _launch(env: dict[str, str], log: Path, *, partition: str | None = None, span: str | None = None):
+def _launch(env: dict[str, str], log: Path, *, partition: str | None = None, span: str | None = None,
+            executor: str = "in_process"):
+    """The CLI in its own process group; ``executor``: in_process, or multiprocess (a process per step)."""
     target = ["--partition", partition] if partition else ["--partition-range", span]
+    config = {**CONFIG, "execution": {"config": {executor: {}}}}
     command = [str(DAGSTER), "asset", "materialize", "-m", "risk_pipeline.definitions",
-               "--select", ",".join(CORE), *target, "--config-json", json.dumps(CONFIG)]
+               "--select", ",".join(CORE), *target, "--config-json", json.dumps(config)]
     handle = open(log, "w")
     # own session: a SIGKILL of the group also kills the executor's step processes
     return subprocess.Popen(command, cwd=REPO, env=env, stdout=handle, stderr=subprocess.STDOUT,
@@ -133,14 +136,16 @@ def test_sigkill_mid_write_then_rerun_equals_a_clean_run(tmp_path, portfolios):
     log = tmp_path / "killed.log"
     process = _launch(env, log, span=f"{start}...{end}")
     written = data / "lake" / "prices"
-    deadline = time.monotonic() + 120
-    while not (written.exists() and any(written.glob("date=*/*"))):
-        assert process.poll() is None, f"run ended before it was killed:\n{log.read_text()[-3000:]}"
-        assert time.monotonic() < deadline, "no prices file appeared"
-        time.sleep(0.005)
-    # kill the CLI and its step processes while the first table's day files are being written
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
+    deadline = time.monotonic() + 300  # generous: a loaded machine starts the CLI slowly
+    try:
+        while not (written.exists() and any(written.glob("date=*/*"))):
+            assert process.poll() is None, f"run ended before it was killed:\n{log.read_text()[-3000:]}"
+            assert time.monotonic() < deadline, "no prices file appeared"
+            time.sleep(0.005)
+    finally:
+        # kill the CLI (and any step process) while the first table's day files are being written
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
     assert process.returncode == -signal.SIGKILL
     stored = {t: len(list((data / "lake" / t).glob("date=*/*.parquet"))) for t in CORE}
     assert stored != {t: len(expected[f"{t}:files"]) for t in CORE}, "the run was not interrupted"
@@ -178,7 +183,8 @@ def test_several_partitions_in_flight_with_the_multiprocess_executor(tmp_path, p
     shutil.copytree(clean_data, data)
     env = _env(data, tmp_path / "home", portfolios)
     days = ["2020-12-22", "2020-12-23"]
-    runs = [(_launch(env, tmp_path / f"{d}.log", partition=d), tmp_path / f"{d}.log") for d in days]
+    runs = [(_launch(env, tmp_path / f"{d}.log", partition=d, executor="multiprocess"), tmp_path / f"{d}.log")
+            for d in days]
     for process, log in runs:
         text = _finish(process, log)
         _no_lock_errors(text)
