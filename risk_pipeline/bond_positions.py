@@ -56,9 +56,18 @@ class BondBook:
     bonds: tuple[BondPosition, ...]
 
 
+class _Loader(yaml.SafeLoader):
+    """Safe YAML without implicit timestamps: a maturity stays text until ``_maturity`` parses it,
+    so a bad date is an error naming its bond (PyYAML's own date parsing raises without a location)."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def _maturity(value: object, where: str) -> dt.date:
-    if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        return value
     try:
         return dt.date.fromisoformat(str(value))
     except ValueError:
@@ -126,7 +135,7 @@ def load_bond_books(path: str | Path) -> tuple[BondBook, ...]:
     """
     file = Path(path)
     try:
-        document = yaml.safe_load(file.read_text(encoding="utf-8"))
+        document = yaml.load(file.read_text(encoding="utf-8"), Loader=_Loader)
     except FileNotFoundError:
         raise PortfolioError(f"{file}: bond positions file not found") from None
     except yaml.YAMLError as exc:

@@ -7,7 +7,10 @@ the bond's currency (1 for a bond in the base currency), per date ``t`` of the p
     value_local_t    = P(T_t, y_t)                 dirty value of the position (aging maturity T_t)
     dirty_price_t    = 100 P / F                   quote per 100 face
     pnl_local_t      = P_t + coupon_t - P_{t-1}    full repricing (local currency)
-    pnl_approx_t     = -D_mod P dy + 0.5 C P dy^2  duration-convexity approximation (local)
+    pnl_carry_t      = P(T_t, y_{t-1}) + coupon_t - P_{t-1}   time passing at an unchanged yield (local)
+    pnl_approx_t     = pnl_carry_t - D_mod P dy + 0.5 C P dy^2  carry plus the duration-convexity
+                       approximation of the yield move, D_mod and C at (T_t, y_{t-1}) (local);
+                       pnl_local - pnl_approx is the approximation's error, O(dy^3)
     value_base_t     = P_t X_t
     pnl_local_base_t = pnl_local_t X_{t-1}         local term (base)
     pnl_fx_t         = P_{t-1} (X_t - X_{t-1})     FX term (base)
@@ -34,7 +37,7 @@ from risk_pipeline.risk.bonds import (
 
 POSITION_COLUMNS: tuple[str, ...] = (
     "date", "dirty_price", "value_local", "value_base", "pnl_local", "pnl_approx", "pnl_fx", "pnl_cross", "pnl_base",
-    "dv01", "modified_duration", "convexity", "yield", "coupon_local", "fx_rate", "pnl_local_base",
+    "dv01", "modified_duration", "convexity", "yield", "coupon_local", "fx_rate", "pnl_local_base", "pnl_carry",
 )
 """Columns of :func:`bond_position_pnl`."""
 
@@ -56,7 +59,7 @@ def bond_position_pnl(coupon: float, maturity: dt.date, frequency: int, face: fl
             "value_local": path["dirty_price"],
             "value_base": path["dirty_price"].to_numpy() * fx,
             "pnl_local": path["pnl_full"],
-            "pnl_approx": path["pnl_duration_convexity"],
+            "pnl_approx": path["pnl_carry"] + path["pnl_duration_convexity"],
             "pnl_fx": base["fx_term"],
             "pnl_cross": base["cross_term"],
             "pnl_base": base["total_pnl_base"],
@@ -67,6 +70,7 @@ def bond_position_pnl(coupon: float, maturity: dt.date, frequency: int, face: fl
             "coupon_local": path["coupon_paid"],
             "fx_rate": fx,
             "pnl_local_base": base["local_term"],
+            "pnl_carry": path["pnl_carry"],
         },
         columns=list(POSITION_COLUMNS),
     )

@@ -125,7 +125,7 @@ TABLES: dict[str, TableSchema] = {
                 ("dirty_price", _F), ("value_local", _F), ("value_base", _F), ("pnl_local", _F), ("pnl_approx", _F),
                 ("pnl_fx", _F), ("pnl_cross", _F), ("pnl_base", _F), ("dv01", _F), ("modified_duration", _F),
                 ("convexity", _F), ("yield_series", _S), ("yield", _F), ("coupon_local", _F), ("fx_rate", _F),
-                ("pnl_local_base", _F),
+                ("pnl_local_base", _F), ("pnl_carry", _F),
             ],
             "Per bond book, bond and day: dirty price (per 100 face), value and P&L by full repricing (local), "
             "its duration-convexity approximation, base-currency P&L = local + FX + cross terms, DV01 and "
