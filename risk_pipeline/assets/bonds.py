@@ -72,10 +72,11 @@ def bond_pnl(context: dg.AssetExecutionContext, config: BondsConfig) -> dg.Mater
     start, end, days = partition_days(context)
     columns = table_schema("bond_pnl").columns
     if not config.positions_file:
-        written = write_days("bond_pnl", empty_frame("bond_pnl"), days)
+        frame = empty_frame("bond_pnl")
+        written = write_days("bond_pnl", frame, days)
         refresh_catalog()
         return dg.MaterializeResult(metadata=table_metadata(
-            empty_frame("bond_pnl"), days, written,
+            frame, days, written,
             note=dg.MetadataValue.text("no bond positions configured (bonds.positions_file is null): no rows")))
     books = load_bond_books(config.positions_file)
     calendar = pd.DatetimeIndex(sorted(read_window("prices", start, end, lookback=PREVIOUS_DAY_LOOKBACK)["date"]
