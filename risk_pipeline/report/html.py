@@ -210,8 +210,11 @@ def _portfolio_section(data: ReportData, portfolio: str, chart: str | None) -> s
         best = ranking.loc[ranking["recommended"]]
         red = set(data.red_zone.loc[data.red_zone["portfolio"].eq(portfolio), "method"])
         if len(best) and best["method"].iloc[0] in red:
+            outside_red = ranking.sort_values("rank").loc[lambda r: ~r["method"].isin(red), "method"]
+            alternative = (f"the best-ranked method outside the red zone is {_esc(outside_red.iloc[0])}."
+                           if len(outside_red) else "none of the configured methods is adequate for this portfolio.")
             out.append(f'<div class="box alert">The best-ranked method, {_esc(best["method"].iloc[0])}, is in the red '
-                       "zone: none of the configured methods is adequate for this portfolio.</div>")
+                       f"zone over the trailing window: {alternative}</div>")
         if len(best):
             out.append(f"<p><b>Recommended: {_esc(best['method'].iloc[0])}</b> - the best pass rate of the Kupiec, "
                        "Christoffersen and Z2 tests (less a penalty for a breach frequency off target), ties broken by "
