@@ -11,6 +11,7 @@ when a table gets its first file.
 from __future__ import annotations
 
 import fcntl
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,11 +25,14 @@ from risk_pipeline.storage.schemas import TABLES, TableSchema
 _ARROW_TO_DUCKDB = {"date32[day]": "DATE", "string": "VARCHAR", "double": "DOUBLE", "int64": "BIGINT", "bool": "BOOLEAN"}
 
 
-def _view_sql(spec: TableSchema, lake: Path) -> str:
-    folder = lake / spec.name
+def _glob(spec: TableSchema, lake: Path) -> str:
+    return (lake / spec.name / "date=*" / "*.parquet").as_posix().replace("'", "''")
+
+
+def _view_sql(spec: TableSchema, lake: Path, has_files: bool) -> str:
     columns = ", ".join(f'"{c}"' for c in spec.columns)
-    if any(folder.glob("date=*/*.parquet")):
-        glob = (folder / "date=*" / "*.parquet").as_posix().replace("'", "''")
+    if has_files:
+        glob = _glob(spec, lake)
         return (
             f'CREATE OR REPLACE VIEW "{spec.name}" AS SELECT {columns} '
             f"FROM read_parquet('{glob}', hive_partitioning = false, union_by_name = true)"
@@ -50,6 +54,36 @@ def _exclusive(lock_file: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _has_files(folder: Path) -> bool:
+    if not folder.is_dir():
+        return False
+    with os.scandir(folder) as days:
+        return any(d.name.startswith("date=") and any(Path(d.path).glob("*.parquet")) for d in days)
+
+
+def _current_views(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, list[str]]]:
+    """Each existing view's SQL and column names."""
+    sql = dict(con.execute("select view_name, sql from duckdb_views() where not internal").fetchall())
+    columns = dict(con.execute(
+        "select table_name, list(column_name order by column_index) from duckdb_columns() "
+        "where not internal group by table_name"
+    ).fetchall())
+    return {name: (text, list(columns.get(name, []))) for name, text in sql.items()}
+
+
+def _up_to_date(current: tuple[str, list[str]] | None, spec: TableSchema, lake: Path, has_files: bool) -> bool:
+    """A view needs no refresh when it has the table's columns and already reads the table's glob
+    (new day files show up at query time) or, for a table still without files, is the empty view.
+    Re-creating a glob view makes DuckDB read every file's schema: seconds for decades of days."""
+    if current is None:
+        return False
+    text, columns = current
+    if columns != list(spec.columns):
+        return False
+    reads_glob = f"'{_glob(spec, lake)}'" in text
+    return reads_glob if has_files else "read_parquet" not in text
+
+
 def refresh_catalog(attempts: int = 20, pause_s: float = 0.5) -> Path:
     """Create or replace every table's view in ``risk.duckdb``; returns the catalog's path."""
     path = catalog_path()
@@ -58,8 +92,11 @@ def refresh_catalog(attempts: int = 20, pause_s: float = 0.5) -> Path:
         for attempt in range(attempts):
             try:
                 with duckdb.connect(str(path)) as con:
+                    current = _current_views(con)
                     for spec in TABLES.values():
-                        con.execute(_view_sql(spec, lake))
+                        has_files = _has_files(lake / spec.name)
+                        if not _up_to_date(current.get(spec.name), spec, lake, has_files):
+                            con.execute(_view_sql(spec, lake, has_files))
                 return path
             except duckdb.IOException:
                 if attempt == attempts - 1:
