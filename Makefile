@@ -23,10 +23,11 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 # The history as one in-process run (fast; see risk_pipeline/backfill.py), then the last day
-# through the persistent Dagster instance so that the UI shows its materializations.
+# as the daily job would run it, through the persistent Dagster instance, so that the UI
+# shows its materializations and checks.
 run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/risk-pipeline backfill --start $(START) --end $(END) --select '$(SELECT)'
-	$(BIN)/dagster asset materialize -m risk_pipeline.definitions --select '$(SELECT)' --partition $(END) > $(DAGSTER_HOME)/last_day.log 2>&1 || (tail -50 $(DAGSTER_HOME)/last_day.log; exit 1)
+	$(BIN)/dagster job execute -m risk_pipeline.definitions -j daily_risk_job --tags '{"dagster/partition": "$(END)"}' > $(DAGSTER_HOME)/last_day.log 2>&1 || (tail -50 $(DAGSTER_HOME)/last_day.log; exit 1)
 	$(BIN)/risk-pipeline summary
 
 backfill: run
