@@ -191,3 +191,28 @@ def test_degenerate_forecasts_from_short_windows_give_finite_rows():
     full = table.loc[table["window"] == "full"]
     expected = [int((-returns.to_numpy()[: dates.get_loc(d) + 1] > var[: dates.get_loc(d) + 1]).sum()) for d in full["as_of"]]
     assert full["n_breaches"].tolist() == expected
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.97, 0.93])
+def test_z2_normal_limit_of_long_windows_matches_the_simulated_p_value(scale):
+    """Beyond Z2_SIMULATED_MAX_OBS observations the table uses the normal limit of the Z2
+    simulation; it must agree with the simulated p-value of acerbi_szekely_z2 itself."""
+    from scipy.stats import norm as normal
+
+    from risk_pipeline.risk.backtest_table import Z2_SIMULATED_MAX_OBS
+
+    n, conf = 3 * Z2_SIMULATED_MAX_OBS, 0.975
+    days = pd.bdate_range("2000-01-03", periods=n)
+    rng = np.random.default_rng(11)
+    sigma = 0.01 * np.exp(0.3 * np.sin(np.arange(n) / 50.0))
+    returns = pd.Series(sigma * rng.standard_normal(n), index=days)
+    z = normal.ppf(conf)
+    var = scale * sigma * z
+    es = scale * sigma * normal.pdf(z) / (1 - conf)
+    forecasts = pd.DataFrame({"var": var, "es": es}, index=days)
+    table = backtest_table(returns, forecasts, confidence=conf, horizon_days=1, as_of=days[-1:], seed=5, n_sims=200)
+    full = table.loc[table["window"] == "full"].iloc[0]
+    simulated = acerbi_szekely_z2(-returns.to_numpy(), var, es, conf, n_sims=4000, seed=9)
+    assert full["n_obs"] == n
+    assert full["z2_stat"] == pytest.approx(simulated.statistic, rel=1e-9)
+    assert abs(full["z2_p"] - simulated.p_value) < 0.03
