@@ -22,8 +22,8 @@ class BacktestConfig(dg.Config):
     seed: int = int(_BACKTESTS["seed"])
 
 
-def _history_until(table: str, end) -> pd.DataFrame:
-    return read_days(table, [d for d in stored_days(table) if d <= end])
+def _history_until(table: str, end, columns: list[str]) -> pd.DataFrame:
+    return read_days(table, [d for d in stored_days(table) if d <= end], columns=columns)
 
 
 @dg.asset(
@@ -40,8 +40,8 @@ def _history_until(table: str, end) -> pd.DataFrame:
 )
 def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
-    pnl = _history_until("portfolio_pnl", end)
-    forecasts = _history_until("var_estimates", end)
+    pnl = _history_until("portfolio_pnl", end, ["portfolio", "return"])
+    forecasts = _history_until("var_estimates", end, SERIES_KEYS + ["var", "es"])
     realized_by_portfolio = {
         name: group.set_index("date")["return"].sort_index() for name, group in pnl.groupby("portfolio")
     }

@@ -123,18 +123,26 @@ def empty_frame(table: str) -> pd.DataFrame:
     return frame
 
 
-def read_days(table: str, days: Sequence[dt.date], root: Path | None = None) -> pd.DataFrame:
-    """The rows of ``table`` stored for ``days`` (days without a file contribute nothing)."""
+def read_days(
+    table: str, days: Sequence[dt.date], root: Path | None = None, columns: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """The rows of ``table`` stored for ``days`` (days without a file contribute nothing);
+    ``columns`` reads only those columns (the day column is always included)."""
     spec = table_schema(table)
     root = root or lake_dir()
+    wanted = list(spec.columns) if columns is None else [c for c in spec.columns if c in set(columns) | {spec.day_column}]
+    unknown = sorted(set(columns or ()) - set(spec.columns))
+    if unknown:
+        raise SchemaMismatchError(f"table {table!r} has no columns {unknown}")
+    schema = pa.schema([spec.schema.field(c) for c in wanted])
     files = [str(_day_folder(root, table, d) / PART_FILE) for d in days]
     files = [f for f in files if os.path.exists(f)]
     if not files:
-        return empty_frame(table)
+        return empty_frame(table)[wanted]
     with duckdb.connect() as con:
-        columns = ", ".join(f'"{c}"' for c in spec.columns)
-        arrow = con.sql(f"SELECT {columns} FROM read_parquet($files)", params={"files": files}).to_arrow_table()
-    frame = arrow.cast(spec.schema).to_pandas()
+        selected = ", ".join(f'"{c}"' for c in wanted)
+        arrow = con.sql(f"SELECT {selected} FROM read_parquet($files)", params={"files": files}).to_arrow_table()
+    frame = arrow.cast(schema).to_pandas()
     frame[spec.day_column] = pd.to_datetime(frame[spec.day_column]).astype("datetime64[ns]")
     return frame
 
