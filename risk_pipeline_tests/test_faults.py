@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import dagster as dg
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -42,6 +43,9 @@ CONFIG = fast_run_config()
 def _env(data: Path, home: Path, portfolios: Path) -> dict[str, str]:
     home.mkdir(parents=True, exist_ok=True)
     (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
+    # create the instance's SQLite schema once: two CLI processes creating it at the same
+    # moment race on Dagster's migration table ("alembic_version has more than one head")
+    dg.DagsterInstance.from_config(str(home)).dispose()
     return {**os.environ, "RISK_PIPELINE_DATA": str(data), "RISK_PIPELINE_PORTFOLIOS": str(portfolios),
             "DAGSTER_HOME": str(home), "PYTHONWARNINGS": "ignore"}
 
