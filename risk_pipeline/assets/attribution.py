@@ -5,15 +5,14 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.assets.market_data import prices, returns
-from risk_pipeline.assets.metadata import table_metadata
+from risk_pipeline.assets.metadata import publish
 from risk_pipeline.assets.partitions import business_days, partition_days, single_run
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.books import build_book
 from risk_pipeline.portfolios import load_portfolios
 from risk_pipeline.risk.attribution import rolling_var_decomposition
 from risk_pipeline.settings import section
-from risk_pipeline.storage.catalog import refresh_catalog
-from risk_pipeline.storage.lake import empty_frame, read_window, write_days
+from risk_pipeline.storage.lake import empty_frame, read_window
 
 _ATTRIBUTION = section("attribution")
 
@@ -60,9 +59,7 @@ def var_decomposition(context: dg.AssetExecutionContext, config: AttributionConf
                                    base_currency=portfolio.base_currency))
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_decomposition")
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
-    written = write_days("var_decomposition", frame, days)
-    refresh_catalog()
-    return dg.MaterializeResult(metadata=table_metadata(frame, days, written, **_latest_totals(frame)))
+    return publish("var_decomposition", frame, days, **_latest_totals(frame))
 
 
 def _latest_totals(frame: pd.DataFrame) -> dict[str, object]:

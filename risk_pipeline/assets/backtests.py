@@ -4,14 +4,13 @@
 import dagster as dg
 import pandas as pd
 
-from risk_pipeline.assets.metadata import table_metadata
+from risk_pipeline.assets.metadata import publish
 from risk_pipeline.assets.partitions import business_days, partition_days, single_run
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.assets.var import var_estimates
 from risk_pipeline.risk.backtest_table import backtest_table
 from risk_pipeline.settings import section
-from risk_pipeline.storage.catalog import refresh_catalog
-from risk_pipeline.storage.lake import empty_frame, read_days, stored_days, write_days
+from risk_pipeline.storage.lake import empty_frame, read_days, stored_days
 
 _BACKTESTS = section("backtests")
 SERIES_KEYS = ["portfolio", "method", "confidence", "horizon_days"]
@@ -63,9 +62,7 @@ def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> 
         )
         frames.append(table.assign(portfolio=portfolio, method=method, confidence=confidence, horizon_days=horizon))
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_backtests")
-    written = write_days("var_backtests", frame, days)
-    refresh_catalog()
-    return dg.MaterializeResult(metadata=table_metadata(frame, days, written, **_verdicts(frame)))
+    return publish("var_backtests", frame, days, **_verdicts(frame))
 
 
 def _verdicts(frame: pd.DataFrame) -> dict[str, object]:

@@ -17,15 +17,14 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.assets.market_data import prices
-from risk_pipeline.assets.metadata import table_metadata
+from risk_pipeline.assets.metadata import publish
 from risk_pipeline.assets.partitions import business_days, partition_days, single_run
 from risk_pipeline.bond_positions import BondBook, load_bond_books
 from risk_pipeline.risk.bond_position import bond_position_pnl
 from risk_pipeline.settings import section
 from risk_pipeline.sources.ecb_fx import fx_rate
 from risk_pipeline.sources.yields import make_yield_source, yields_on
-from risk_pipeline.storage.catalog import refresh_catalog
-from risk_pipeline.storage.lake import empty_frame, read_window, write_days
+from risk_pipeline.storage.lake import empty_frame, read_window
 from risk_pipeline.storage.schemas import table_schema
 
 _BONDS = section("bonds")
@@ -72,12 +71,8 @@ def bond_pnl(context: dg.AssetExecutionContext, config: BondsConfig) -> dg.Mater
     start, end, days = partition_days(context)
     columns = table_schema("bond_pnl").columns
     if not config.positions_file:
-        frame = empty_frame("bond_pnl")
-        written = write_days("bond_pnl", frame, days)
-        refresh_catalog()
-        return dg.MaterializeResult(metadata=table_metadata(
-            frame, days, written,
-            note=dg.MetadataValue.text("no bond positions configured (bonds.positions_file is null): no rows")))
+        return publish("bond_pnl", empty_frame("bond_pnl"), days,
+                       note=dg.MetadataValue.text("no bond positions configured (bonds.positions_file is null): no rows"))
     books = load_bond_books(config.positions_file)
     calendar = pd.DatetimeIndex(sorted(read_window("prices", start, end, lookback=PREVIOUS_DAY_LOOKBACK)["date"]
                                        .unique()))
@@ -88,9 +83,6 @@ def bond_pnl(context: dg.AssetExecutionContext, config: BondsConfig) -> dg.Mater
         yields = source.fetch(series, calendar[0].date(), calendar[-1].date())
         frames = [rows for book in books for rows in _book_rows(book, calendar, yields, start)]
     frame = pd.concat(frames, ignore_index=True)[columns] if frames else empty_frame("bond_pnl")
-    written = write_days("bond_pnl", frame, days)
-    refresh_catalog()
-    return dg.MaterializeResult(metadata=table_metadata(
-        frame, days, written, books=dg.MetadataValue.int(len(books)),
-        bonds=dg.MetadataValue.int(len(frame[["book", "bond"]].drop_duplicates())),
-        yield_source=dg.MetadataValue.text(config.source)))
+    return publish("bond_pnl", frame, days, books=dg.MetadataValue.int(len(books)),
+                   bonds=dg.MetadataValue.int(len(frame[["book", "bond"]].drop_duplicates())),
+                   yield_source=dg.MetadataValue.text(config.source))

@@ -15,7 +15,7 @@ from typing import Optional
 import dagster as dg
 import pandas as pd
 
-from risk_pipeline.assets.metadata import table_metadata
+from risk_pipeline.assets.metadata import publish
 from risk_pipeline.assets.partitions import business_days, partition_days, single_run
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.assets.var import var_estimates
@@ -24,8 +24,7 @@ from risk_pipeline.risk import var_es_grid
 from risk_pipeline.risk.limits import LimitsConfig, classify
 from risk_pipeline.scenario_config import DEFAULT_LIMITS_FILE, load_limits
 from risk_pipeline.settings import section
-from risk_pipeline.storage.catalog import refresh_catalog
-from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days, write_days
+from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days
 
 _LIMITS = section("limits")
 MEASURE_COLUMNS = {"var": "var_amount", "es": "es_amount"}
@@ -115,15 +114,13 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
         context.log.warning(f"no limits configured for portfolio(s) {unlimited}: not checked")
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("limit_status")
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
-    written = write_days("limit_status", frame, days)
-    refresh_catalog()
     extra = {"unlimited_portfolios": dg.MetadataValue.text(", ".join(unlimited))} if unlimited else {}
     latest = frame.loc[frame["date"] == frame["date"].max()] if len(frame) else frame
     if len(latest):
         extra["latest_status"] = dg.MetadataValue.md(latest[["portfolio", "measure", "horizon_days", "value", "limit",
                                                               "utilization", "status"]].to_markdown(index=False,
                                                                                                    floatfmt=".4g"))
-    return dg.MaterializeResult(metadata=table_metadata(frame, days, written, **extra))
+    return publish("limit_status", frame, days, **extra)
 
 
 def check_day(context) -> Optional[dt.date]:

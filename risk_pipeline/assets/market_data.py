@@ -5,14 +5,13 @@ from typing import Optional
 
 import dagster as dg
 
-from risk_pipeline.assets.metadata import table_metadata
+from risk_pipeline.assets.metadata import publish
 from risk_pipeline.assets.partitions import business_days, partition_days, single_run
 from risk_pipeline.portfolios import load_portfolios
 from risk_pipeline.risk.returns import close_to_close_returns
 from risk_pipeline.settings import section
 from risk_pipeline.sources import make_source
-from risk_pipeline.storage.catalog import refresh_catalog
-from risk_pipeline.storage.lake import read_window, write_days
+from risk_pipeline.storage.lake import read_window
 
 _PRICES = section("prices")
 _RETURNS = section("returns")
@@ -46,13 +45,7 @@ def prices(context: dg.AssetExecutionContext, config: PricesConfig) -> dg.Materi
     symbols = universe(config.extra_symbols)
     # fetch validates the whole range before anything is written: bad data writes nothing
     frame = source.fetch(symbols, start, end)
-    written = write_days("prices", frame, days)
-    refresh_catalog()
-    return dg.MaterializeResult(
-        metadata=table_metadata(
-            frame, days, written, source=source.name, symbols=dg.MetadataValue.int(frame["symbol"].nunique())
-        )
-    )
+    return publish("prices", frame, days, source=source.name, symbols=dg.MetadataValue.int(frame["symbol"].nunique()))
 
 
 class ReturnsConfig(dg.Config):
@@ -72,6 +65,4 @@ def returns(context: dg.AssetExecutionContext, config: ReturnsConfig) -> dg.Mate
     history = read_window("prices", start, end, lookback=config.max_gap_days)
     frame = close_to_close_returns(history, max_gap_days=config.max_gap_days)
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
-    written = write_days("returns", frame, days)
-    refresh_catalog()
-    return dg.MaterializeResult(metadata=table_metadata(frame, days, written))
+    return publish("returns", frame, days)

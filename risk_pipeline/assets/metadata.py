@@ -1,4 +1,5 @@
-"""Metadata every asset attaches to its materialization."""
+"""How every asset publishes its rows: write the run's days, refresh the catalog, describe the
+result in the Dagster UI (one function, so that every table is stored the same way)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import datetime as dt
 
 import dagster as dg
 import pandas as pd
+
+from risk_pipeline.storage.catalog import refresh_catalog
+from risk_pipeline.storage.lake import write_days
 
 
 def table_metadata(frame: pd.DataFrame, days: list[dt.date], files_written: int, **extra: object) -> dict:
@@ -21,3 +25,11 @@ def table_metadata(frame: pd.DataFrame, days: list[dt.date], files_written: int,
         meta["preview"] = dg.MetadataValue.md(frame.tail(10).to_markdown(index=False, floatfmt=".6g"))
     meta.update({k: v for k, v in extra.items()})
     return meta
+
+
+def publish(table: str, frame: pd.DataFrame, days: list[dt.date], **extra: object) -> dg.MaterializeResult:
+    """Replace the stored rows of ``table`` for every day of the run (``lake.write_days``), refresh
+    the DuckDB views, and return the materialization with ``table_metadata`` plus ``extra``."""
+    written = write_days(table, frame, days)
+    refresh_catalog()
+    return dg.MaterializeResult(metadata=table_metadata(frame, days, written, **extra))

@@ -5,13 +5,12 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.assets.market_data import prices, returns
-from risk_pipeline.assets.metadata import table_metadata
+from risk_pipeline.assets.metadata import publish
 from risk_pipeline.assets.partitions import business_days, partition_days, single_run
 from risk_pipeline.books import build_book
 from risk_pipeline.portfolios import load_portfolios
 from risk_pipeline.risk.portfolio import portfolio_pnl as book_pnl
-from risk_pipeline.storage.catalog import refresh_catalog
-from risk_pipeline.storage.lake import read_window, write_days
+from risk_pipeline.storage.lake import read_window
 
 # stored days read before the range: the previous close of every position
 PREVIOUS_CLOSE_LOOKBACK = 1
@@ -38,8 +37,4 @@ def portfolio_pnl(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         frames.append(pnl)
     frame = pd.concat(frames, ignore_index=True)
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
-    written = write_days("portfolio_pnl", frame, days)
-    refresh_catalog()
-    return dg.MaterializeResult(
-        metadata=table_metadata(frame, days, written, portfolios=dg.MetadataValue.int(frame["portfolio"].nunique()))
-    )
+    return publish("portfolio_pnl", frame, days, portfolios=dg.MetadataValue.int(frame["portfolio"].nunique()))

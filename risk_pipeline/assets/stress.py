@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.assets.market_data import prices, returns
-from risk_pipeline.assets.metadata import table_metadata
+from risk_pipeline.assets.metadata import publish
 from risk_pipeline.assets.partitions import business_days, partition_days, single_run
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.books import build_book, currency_returns
@@ -34,8 +34,7 @@ from risk_pipeline.risk.stress_grid import (
 )
 from risk_pipeline.scenario_config import DEFAULT_SCENARIOS_FILE, load_scenarios
 from risk_pipeline.settings import section
-from risk_pipeline.storage.catalog import refresh_catalog
-from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days, write_days
+from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days
 
 _STRESS = section("stress")
 SCENARIO_TYPES = {"HistoricalScenario": "historical", "UniformEquityScenario": "uniform_equity",
@@ -159,12 +158,9 @@ def _finish(table: str, frames: list[pd.DataFrame], start: dt.date, end: dt.date
             inputs: StressInputs, **extra) -> dg.MaterializeResult:
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(table)
     frame = frame.loc[pd.to_datetime(frame["date"]).dt.date.between(start, end)]
-    written = write_days(table, frame, days)
-    refresh_catalog()
-    meta = table_metadata(frame, days, written, **extra)
     if inputs.skipped:
-        meta["skipped_scenarios"] = dg.MetadataValue.text(", ".join(inputs.skipped))
-    return dg.MaterializeResult(metadata=meta)
+        extra["skipped_scenarios"] = dg.MetadataValue.text(", ".join(inputs.skipped))
+    return publish(table, frame, days, **extra)
 
 
 _DEPS = [portfolio_pnl, prices, returns]

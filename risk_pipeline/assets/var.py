@@ -8,15 +8,14 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.assets.market_data import prices, returns
-from risk_pipeline.assets.metadata import table_metadata
+from risk_pipeline.assets.metadata import publish
 from risk_pipeline.assets.partitions import business_days, partition_days, single_run
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.books import build_book
 from risk_pipeline.portfolios import Portfolio, load_portfolios
 from risk_pipeline.risk import var_es_grid, validate_var_params
 from risk_pipeline.settings import section
-from risk_pipeline.storage.catalog import refresh_catalog
-from risk_pipeline.storage.lake import empty_frame, read_window, stored_days, write_days
+from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
 
 _VAR = section("var")
 
@@ -128,9 +127,7 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.Ma
         frames.append(portfolio_forecasts(config, portfolio, pnl, prices_history, returns_history))
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_estimates")
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
-    written = write_days("var_estimates", frame, days)
-    refresh_catalog()
-    return dg.MaterializeResult(metadata=table_metadata(frame, days, written, **_latest_summary(frame, end)))
+    return publish("var_estimates", frame, days, **_latest_summary(frame, end))
 
 
 def _latest_summary(frame: pd.DataFrame, end: dt.date) -> dict[str, object]:
