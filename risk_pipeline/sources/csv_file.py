@@ -22,19 +22,26 @@ DEFAULT_CURRENCY = "USD"
 _REQUIRED = ("date", "symbol", "close")
 
 
-def read_price_csv(path: Path) -> pd.DataFrame:
-    """Read and validate the whole file (PRICE_COLUMNS frame, source ``csv:<file name>``)."""
+def read_text_csv(path: Path, error: type[ValueError], what: str, header: str) -> pd.DataFrame:
+    """A user's CSV as text cells with lower-case column names; ``error`` names the file (and the
+    row pandas' parser stops at) for a missing, empty, unparsable or non-UTF-8 file."""
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
     except FileNotFoundError:
-        raise PriceDataError(f"{path}: price file not found") from None
+        raise error(f"{path}: {what} file not found") from None
     except pd.errors.EmptyDataError:
-        raise PriceDataError(f"{path}: file is empty (expected a header date,symbol,close[,currency])") from None
+        raise error(f"{path}: file is empty (expected a header {header})") from None
     except pd.errors.ParserError as exc:
-        raise PriceDataError(f"{path}: unparsable CSV at {_parser_error_row(exc)}: {exc}") from None
+        raise error(f"{path}: unparsable CSV at {_parser_error_row(exc)}: {exc}") from None
     except UnicodeDecodeError as exc:
-        raise PriceDataError(f"{path}: not a UTF-8 text file ({exc})") from None
+        raise error(f"{path}: not a UTF-8 text file ({exc})") from None
     raw.columns = [str(c).strip().lower() for c in raw.columns]
+    return raw
+
+
+def read_price_csv(path: Path) -> pd.DataFrame:
+    """Read and validate the whole file (PRICE_COLUMNS frame, source ``csv:<file name>``)."""
+    raw = read_text_csv(path, PriceDataError, "price", "date,symbol,close[,currency]")
     missing = [c for c in _REQUIRED if c not in raw.columns]
     if missing:
         raise PriceDataError(f"{path}: missing column(s) {', '.join(missing)} (header has {', '.join(raw.columns)})")

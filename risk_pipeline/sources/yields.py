@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .base import PriceDataError, check_date_range, requested_symbols
-from .csv_file import _parser_error_row
+from .csv_file import read_text_csv
 from .yahoo import _download_close
 
 YIELD_COLUMNS = ("date", "series", "yield")
@@ -93,17 +93,7 @@ def validate_yields(frame: pd.DataFrame, *, origin: str) -> pd.DataFrame:
 def read_yield_csv(path: str | Path) -> pd.DataFrame:
     """Read and validate a whole yield CSV (``date, series, yield``; decimals)."""
     path = Path(path)
-    try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], skipinitialspace=True)
-    except FileNotFoundError:
-        raise YieldDataError(f"{path}: yield file not found") from None
-    except pd.errors.EmptyDataError:
-        raise YieldDataError(f"{path}: file is empty (expected a header date,series,yield)") from None
-    except pd.errors.ParserError as exc:
-        raise YieldDataError(f"{path}: unparsable CSV at {_parser_error_row(exc)}: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise YieldDataError(f"{path}: not a UTF-8 text file ({exc})") from None
-    raw.columns = [str(c).strip().lower() for c in raw.columns]
+    raw = read_text_csv(path, YieldDataError, "yield", "date,series,yield")
     raw.index = raw.index + 2  # label rows by their line number in the file
     return validate_yields(raw, origin=str(path))
 
