@@ -30,7 +30,7 @@ import pandas as pd
 
 from risk_pipeline.risk.bonds import (
     FixedRateBond,
-    _price_and_derivatives,  # vectorized over (maturity, yield) pairs: risk per date without a loop
+    price_and_derivatives,  # vectorized over (maturity, yield) pairs: risk per date without a loop
     foreign_bond_base_pnl,
     reprice_path,
 )
@@ -50,7 +50,7 @@ def bond_position_pnl(coupon: float, maturity: dt.date, frequency: int, face: fl
     bond = FixedRateBond.from_maturity_date(coupon, maturity, yields.index[0], frequency, face)
     path = reprice_path(bond, yields, aging=True)
     base = foreign_bond_base_pnl(path, fx_prices)
-    price, dp, d2p, _, _ = _price_and_derivatives(bond, path["maturity_years"].to_numpy(), path["yield"].to_numpy())
+    price, dp, d2p, _, _ = price_and_derivatives(bond, path["maturity_years"].to_numpy(), path["yield"].to_numpy())
     fx = fx_prices.reindex(pd.DatetimeIndex(path["date"])).to_numpy(dtype=float)
     return pd.DataFrame(
         {

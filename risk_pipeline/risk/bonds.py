@@ -121,7 +121,7 @@ def cash_flows(bond: FixedRateBond) -> tuple[np.ndarray, np.ndarray]:
     return times, amounts
 
 
-def _price_and_derivatives(bond: FixedRateBond, maturity: np.ndarray, yld: np.ndarray
+def price_and_derivatives(bond: FixedRateBond, maturity: np.ndarray, yld: np.ndarray
                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Vectorized over (maturity, yield) pairs: P, dP/dy, d2P/dy2, sum t PV, accrued."""
     m = bond.frequency
@@ -150,12 +150,12 @@ def _price_and_derivatives(bond: FixedRateBond, maturity: np.ndarray, yld: np.nd
 def dirty_price(bond: FixedRateBond, yld, maturity_years=None) -> np.ndarray:
     """Dirty price at yield(s) ``yld`` (and remaining maturity/ies, default the bond's)."""
     mat = np.full(np.shape(yld), bond.maturity_years) if maturity_years is None else maturity_years
-    return _price_and_derivatives(bond, np.asarray(mat, dtype=float), np.asarray(yld, dtype=float))[0]
+    return price_and_derivatives(bond, np.asarray(mat, dtype=float), np.asarray(yld, dtype=float))[0]
 
 
 def bond_risk(bond: FixedRateBond, yld: float) -> BondRisk:
     """Price, accrued, DV01, Macaulay and modified duration and convexity at yield ``yld``."""
-    price, dp, d2p, sum_tpv, accrued = (float(v) for v in _price_and_derivatives(
+    price, dp, d2p, sum_tpv, accrued = (float(v) for v in price_and_derivatives(
         bond, np.array(bond.maturity_years), np.array(float(yld))))
     return BondRisk(
         yield_=float(yld),
@@ -193,13 +193,13 @@ def reprice_path(bond: FixedRateBond, yields: pd.Series, *, aging: bool = True) 
             raise BondInputError(f"the yield path reaches the bond's maturity on {dates[maturity <= _EPS][0].date()}")
     else:
         maturity = np.full(len(y), bond.maturity_years)
-    price, dp, d2p, _, _ = _price_and_derivatives(bond, maturity, y)
+    price, dp, d2p, _, _ = price_and_derivatives(bond, maturity, y)
     n_rem = _remaining_coupons(maturity, m)
     coupon = np.zeros(len(y))
     coupon[1:] = (n_rem[:-1] - n_rem[1:]) * bond.face * bond.coupon_rate / m
     nan = np.array([np.nan])
     # price at today's maturity and yesterday's yield: splits carry from the yield move
-    aged, dp_aged, d2p_aged, _, _ = _price_and_derivatives(bond, maturity[1:], y[:-1])
+    aged, dp_aged, d2p_aged, _, _ = price_and_derivatives(bond, maturity[1:], y[:-1])
     dy = np.diff(y)
     pnl_full = np.concatenate([nan, price[1:] + coupon[1:] - price[:-1]])
     pnl_carry = np.concatenate([nan, aged + coupon[1:] - price[:-1]])

@@ -274,7 +274,7 @@ def scenario_shocks(
     raise StressInputError(f"unknown scenario type {type(scenario).__name__}")
 
 
-def _fx_per_position(exposures: pd.Series, shocks: ScenarioShocks, currency_of: Mapping[str, str] | None,
+def fx_per_position(exposures: pd.Series, shocks: ScenarioShocks, currency_of: Mapping[str, str] | None,
                      base_currency: str | None) -> np.ndarray:
     """FX return applied to each position (0 for base-currency positions)."""
     if currency_of is None:
@@ -312,7 +312,7 @@ def scenario_pnl_function(
     if not np.isfinite(e).all():
         raise StressInputError("exposures contain NaN or infinite values")
     s = shocks.equity[exposures.index].to_numpy(dtype=float)
-    f = _fx_per_position(exposures, shocks, currency_of, base_currency)
+    f = fx_per_position(exposures, shocks, currency_of, base_currency)
 
     def pnl(k: float) -> float:
         local = np.maximum(1.0 + k * s, 0.0)

@@ -34,7 +34,7 @@ from risk_pipeline.risk.reverse_stress import solve_multiplier
 from risk_pipeline.risk.stress import (
     ScenarioShocks,
     StressInputError,
-    _fx_per_position,
+    fx_per_position,
     episode_window,
     fill_with_beta_proxy,
 )
@@ -75,7 +75,7 @@ def _shock_arrays(book: HeldBook, shocks: ScenarioShocks) -> tuple[np.ndarray, n
     if missing:
         raise StressInputError(f"scenario {shocks.scenario!r} has no equity shock for {missing}")
     s = shocks.equity[book.exposures.columns].to_numpy(dtype=float)
-    f = _fx_per_position(pd.Series(0.0, index=book.exposures.columns), shocks, book.currency_of, book.base_currency)
+    f = fx_per_position(pd.Series(0.0, index=book.exposures.columns), shocks, book.currency_of, book.base_currency)
     return s, f
 
 
