@@ -18,22 +18,40 @@ from risk_pipeline.storage.catalog import catalog_path, connect
 
 LATEST_VAR_SQL = """
 with latest as (select portfolio, max(date) as date from var_estimates group by portfolio)
-select v.portfolio, v.date, v.method, v.horizon_days, v.confidence,
-       round(100 * v.var, 3) as var_pct, round(100 * v.es, 3) as es_pct,
-       round(v.var_amount, 0) as var_amount, round(v.es_amount, 0) as es_amount, v.base_currency
+select v.portfolio, v.base_currency as ccy, v.date, v.method,
+       max(case when v.confidence = 0.95 then 100 * v.var end) as "VaR95 %",
+       max(case when v.confidence = 0.95 then 100 * v.es end) as "ES95 %",
+       max(case when v.confidence = 0.99 then 100 * v.var end) as "VaR99 %",
+       max(case when v.confidence = 0.99 then 100 * v.es end) as "ES99 %",
+       max(case when v.confidence = 0.95 then v.var_amount end) as "VaR95",
+       max(case when v.confidence = 0.95 then v.es_amount end) as "ES95",
+       max(case when v.confidence = 0.99 then v.var_amount end) as "VaR99",
+       max(case when v.confidence = 0.99 then v.es_amount end) as "ES99"
 from var_estimates v join latest using (portfolio, date)
 where v.horizon_days = 1
-order by v.portfolio, v.method, v.confidence
+group by all
+order by v.portfolio, v.method
 """
 
 VERDICTS_SQL = """
 with latest as (select portfolio, max(as_of) as as_of from var_backtests group by portfolio)
-select b.portfolio, b.as_of, b.method, b.confidence, b.horizon_days, b.window, b.n_obs, b.n_breaches,
-       round(b.kupiec_p, 4) as kupiec_p, round(b.cc_p, 4) as cc_p, b.traffic_light, b.verdict
+select b.portfolio, b.as_of, b.method,
+       max(case when b.confidence = 0.95 and b.window = 'full' then b.verdict end) as "full 95%",
+       max(case when b.confidence = 0.99 and b.window = 'full' then b.verdict end) as "full 99%",
+       max(case when b.confidence = 0.95 and b.window like 'trailing%' then b.verdict end) as "250d 95%",
+       max(case when b.confidence = 0.99 and b.window like 'trailing%' then b.verdict end) as "250d 99%",
+       max(case when b.confidence = 0.99 and b.window like 'trailing%' then b.n_breaches end) as "breaches 250d 99%",
+       max(case when b.confidence = 0.99 and b.window like 'trailing%' then b.traffic_light end) as "Basel light"
 from var_backtests b join latest using (portfolio, as_of)
 where b.horizon_days = 1
-order by b.portfolio, b.method, b.confidence, b.window
+group by all
+order by b.portfolio, b.method
 """
+
+
+def _figure(x: float) -> str:
+    """Percentages with two decimals, amounts in whole units of the base currency."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.2f}"
 
 
 def summary() -> int:
@@ -41,15 +59,21 @@ def summary() -> int:
     if not path.exists():
         print(f"No catalog at {path}: run `make run` first.", file=sys.stderr)
         return 1
-    with pd.option_context("display.width", 200, "display.max_rows", 500, "display.max_columns", 20):
+    with pd.option_context("display.width", 220, "display.max_rows", 500, "display.max_columns", 20):
         with connect() as con:
-            print("Latest 1-day VaR and ES per portfolio (losses positive; % of value and base-currency amounts)")
-            print(con.execute(LATEST_VAR_SQL).df().to_string(index=False))
+            print("Latest 1-day VaR and ES (losses positive): % of value, then amounts in the base currency")
+            print(con.execute(LATEST_VAR_SQL).df().to_string(index=False, float_format=_figure))
             print()
-            print("Backtest verdicts as of the latest date (full sample and trailing window)")
+            print("Backtest verdicts (1-day, as of the latest date): full sample and trailing 250 days;")
+            print("fail = Kupiec, Christoffersen or Z2 rejects at 5% or the Basel light is red")
             print(con.execute(VERDICTS_SQL).df().to_string(index=False))
     print()
-    print(f"DuckDB catalog: {path}  (try: duckdb {path} -c 'select * from var_backtests limit 5')")
+    print(f"DuckDB catalog: {path}")
+    print(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True)"
+          ".execute('select * from var_backtests limit 5').df())\"")
+    reports = sorted(path.parent.glob("reports/*/risk_report.html"))
+    if reports:
+        print(f"Risk report: {reports[-1]}")
     return 0
 
 

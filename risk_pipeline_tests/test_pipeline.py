@@ -126,3 +126,18 @@ def test_every_method_computes_one_new_day_exactly_as_the_backfill(data_dir, tmp
     assert len(incremental) == 7 * 2 * 2 * 2  # methods x confidences x horizons x portfolios
     pd.testing.assert_frame_equal(incremental, backfill, rtol=1e-10, atol=1e-14)
     assert (incremental["es"] >= incremental["var"] - 1e-15).all()
+
+
+def test_the_summary_prints_var_es_and_verdicts_of_every_portfolio(built, capsys):
+    from risk_pipeline.cli import main
+
+    assert main(["summary"]) == 0
+    out = capsys.readouterr().out
+    var_part, verdict_part = out.split("Backtest verdicts")
+    for name in ("balanced", "held"):
+        assert name in var_part and name in verdict_part
+    assert "VaR99 %" in var_part and "ES95" in var_part
+    latest = query(built, "select max(var) * 100 as v from var_estimates where portfolio = 'balanced' "
+                          "and confidence = 0.99 and date = (select max(date) from var_estimates)")["v"][0]
+    assert f"{latest:.2f}" in var_part
+    assert str(built / "risk.duckdb") in out
