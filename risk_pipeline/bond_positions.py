@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from risk_pipeline.portfolios import _NAME, PortfolioError, _check_currency, _check_keys, _field_error, _is_number
+from risk_pipeline.portfolios import PortfolioError, _check_currency, _field_error, _is_number, named_entry
 
 FREQUENCIES = (1, 2, 4, 12)
 _BOOK_FIELDS = {"name", "base_currency", "bonds"}
@@ -77,14 +77,8 @@ def _maturity(value: object, where: str) -> dt.date:
 def _bond(entry: object, book: str) -> BondPosition:
     if not isinstance(entry, Mapping):
         raise PortfolioError(f"{book}: each bond must be a mapping with {', '.join(sorted(_BOND_FIELDS))}, got {entry!r}")
-    name = entry.get("name")
-    where = f"{book}: bond {name!r}"
-    _check_keys(entry, _BOND_FIELDS, where)
-    for field in sorted(_BOND_FIELDS):
-        if field not in entry:
-            raise _field_error(where, field, "missing")
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise _field_error(where, "name", "must be letters, digits, '_', '-' or '.'")
+    where = f"{book}: bond {entry.get('name')!r}"
+    name = named_entry(entry, where, _BOND_FIELDS, tuple(sorted(_BOND_FIELDS)))
     face, coupon, frequency = entry["face"], entry["coupon"], entry["frequency"]
     if not _is_number(face) or face <= 0:
         raise _field_error(where, "face", f"must be a positive number, got {face!r}")
@@ -106,14 +100,8 @@ def _bond(entry: object, book: str) -> BondPosition:
 def _book(entry: object, index: int) -> BondBook:
     if not isinstance(entry, Mapping):
         raise PortfolioError(f"bond book #{index + 1}: must be a mapping with name, base_currency, bonds")
-    name = entry.get("name")
-    where = f"bond book {name!r}"
-    _check_keys(entry, _BOOK_FIELDS, where)
-    for field in ("name", "base_currency", "bonds"):
-        if field not in entry:
-            raise _field_error(where, field, "missing")
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise _field_error(where, "name", "must be letters, digits, '_', '-' or '.'")
+    where = f"bond book {entry.get('name')!r}"
+    name = named_entry(entry, where, _BOOK_FIELDS, ("name", "base_currency", "bonds"))
     try:
         _check_currency(entry["base_currency"], "base_currency")
     except PortfolioError as exc:

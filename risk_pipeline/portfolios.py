@@ -147,6 +147,20 @@ def _check_keys(entry: Mapping[str, Any], allowed: set[str], where: str) -> None
         raise _field_error(where, sorted(unknown)[0], f"unknown field (allowed: {', '.join(sorted(allowed))})")
 
 
+def named_entry(entry: Mapping[str, Any], where: str, allowed: set[str], required: tuple[str, ...]) -> str:
+    """Check a YAML mapping that carries a ``name`` (a portfolio, bond book or bond): only
+    ``allowed`` fields, every ``required`` one present, a name of letters, digits, '_', '-', '.'.
+    Returns the name; errors name ``where`` and the field."""
+    _check_keys(entry, allowed, where)
+    for field in required:
+        if field not in entry:
+            raise _field_error(where, field, "missing")
+    name = entry["name"]
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise _field_error(where, "name", f"{name!r} must be letters, digits, '_', '-' or '.'")
+    return name
+
+
 def _position(entry: object, where: str) -> Position:
     if not isinstance(entry, Mapping):
         raise PortfolioError(f"{where}: each position must be a mapping like {{symbol: AAPL, weight: 0.5}}, got {entry!r}")
@@ -161,12 +175,8 @@ def _position(entry: object, where: str) -> Position:
 def _portfolio(entry: object, index: int) -> Portfolio:
     if not isinstance(entry, Mapping):
         raise PortfolioError(f"portfolio #{index + 1}: must be a mapping with name, base_currency, positions")
-    name = entry.get("name")
-    where = f"portfolio {name!r}"
-    _check_keys(entry, _PORTFOLIO_FIELDS, where)
-    for field in ("name", "base_currency", "positions"):
-        if field not in entry:
-            raise _field_error(where, field, "missing")
+    where = f"portfolio {entry.get('name')!r}"
+    name = named_entry(entry, where, _PORTFOLIO_FIELDS, ("name", "base_currency", "positions"))
     positions = entry["positions"]
     if not isinstance(positions, list):
         raise _field_error(where, "positions", "must be a list of {symbol, weight|quantity} mappings")
