@@ -117,9 +117,12 @@ def red_zone_rows(traffic_light: pd.DataFrame) -> pd.DataFrame:
     return traffic_light.loc[traffic_light["traffic_light"].eq("red")].reset_index(drop=True)
 
 
-def _history(table: str, end: dt.date, start: dt.date | None = None) -> pd.DataFrame:
-    days = [d for d in stored_days(table) if d <= end and (start is None or d >= start)]
-    return read_days(table, days)
+# the columns of the var_estimates history the charts and the ranking use
+VAR_HISTORY_COLUMNS = ["portfolio", "method", "confidence", "horizon_days", "var", "var_amount"]
+
+
+def _history(table: str, end: dt.date, columns: list[str] | None = None) -> pd.DataFrame:
+    return read_days(table, [d for d in stored_days(table) if d <= end], columns=columns)
 
 
 def _pnl_vs_var(pnl: pd.DataFrame, var: pd.DataFrame, trailing: int, chart_start: dt.date) -> pd.DataFrame:
@@ -194,7 +197,7 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
     trailing = trailing_length(backtests)
     chart_start = (pd.Timestamp(as_of) - pd.DateOffset(years=settings.chart_years)).date()
     pnl = _history("portfolio_pnl", as_of)
-    var = _history("var_estimates", as_of)
+    var = _history("var_estimates", as_of, VAR_HISTORY_COLUMNS)
     window = "full" if settings.ranking_window == "full" else f"trailing_{trailing}"
     portfolios = tuple(sorted(backtests["portfolio"].unique()))
     currencies = pnl.drop_duplicates("portfolio").set_index("portfolio")["base_currency"].to_dict()
@@ -210,7 +213,7 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
         traffic_light=basel_rows(backtests, f"trailing_{trailing}"),
         ranking=_ranking(backtests, var, window, trailing),
         statistics=_statistics(pnl, chart_start, settings.risk_free, settings.chart_years),
-        latest_var=var.loc[var["date"].dt.date.eq(as_of)]
+        latest_var=read_days("var_estimates", [as_of])
         .sort_values(["portfolio", "method", "confidence", "horizon_days"])
         .reset_index(drop=True),
         extras=_extras(as_of),
