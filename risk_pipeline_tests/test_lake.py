@@ -83,3 +83,12 @@ def test_catalog_views_have_the_design_columns_even_when_empty(data_dir):
         assert con.execute("select count(*) from var_backtests").fetchone()[0] == 0
     for required in ["date", "portfolio", "method", "confidence", "horizon_days", "var", "es", "var_amount", "es_amount"]:
         assert required in columns
+
+
+def test_query_days_aggregates_the_chosen_day_files(data_dir):
+    days = [D1, D2, D3]
+    lake.write_days("prices", _prices(days), days)
+    got = lake.query_days("prices", [D1, D3], "select symbol, sum(close) as total from days_of group by symbol order by symbol")
+    assert got.to_dict("list") == {"symbol": ["AAA", "BBB"], "total": [2.0, 4.0]}
+    empty = lake.query_days("prices", [dt.date(2021, 2, 1)], "select count(*) as n from days_of")
+    assert empty["n"][0] == 0

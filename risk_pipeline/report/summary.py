@@ -27,7 +27,7 @@ import pandas as pd
 from risk_pipeline.risk.coverage_backtest import traffic_light_zones
 from risk_pipeline.risk.method_ranking import rank_methods
 from risk_pipeline.risk.performance import performance_statistics
-from risk_pipeline.storage.lake import read_days, stored_days
+from risk_pipeline.storage.lake import query_days, read_days, stored_days
 from risk_pipeline.storage.schemas import TABLES
 
 BASEL_CONFIDENCE = 0.99
@@ -117,12 +117,8 @@ def red_zone_rows(traffic_light: pd.DataFrame) -> pd.DataFrame:
     return traffic_light.loc[traffic_light["traffic_light"].eq("red")].reset_index(drop=True)
 
 
-# the columns of the var_estimates history the charts and the ranking use
+# the columns of the var_estimates history the charts use
 VAR_HISTORY_COLUMNS = ["portfolio", "method", "confidence", "horizon_days", "var", "var_amount"]
-
-
-def _history(table: str, end: dt.date, columns: list[str] | None = None) -> pd.DataFrame:
-    return read_days(table, [d for d in stored_days(table) if d <= end], columns=columns)
 
 
 def _pnl_vs_var(pnl: pd.DataFrame, var: pd.DataFrame, trailing: int, chart_start: dt.date) -> pd.DataFrame:
@@ -155,19 +151,22 @@ def _statistics(pnl: pd.DataFrame, chart_start: dt.date, risk_free: float, chart
     return frame[STATISTICS_COLUMNS]
 
 
-def _ranking(backtests: pd.DataFrame, var: pd.DataFrame, window: str, trailing: int) -> pd.DataFrame:
+def _ranking(backtests: pd.DataFrame, levels: pd.DataFrame, window: str) -> pd.DataFrame:
     frames = []
     for portfolio, rows in backtests.loc[backtests["window"].eq(window)].groupby("portfolio", sort=True):
-        history = var.loc[var["portfolio"].eq(portfolio)]
-        if window != "full":
-            recent = sorted(history["date"].unique())[-trailing:]
-            history = history.loc[history["date"].isin(recent)]
-        levels = history.groupby("method", as_index=False)["var"].mean().rename(columns={"var": "mean_var"})
-        frames.append(rank_methods(rows, levels).assign(portfolio=portfolio))
+        mine = levels.loc[levels["portfolio"].eq(portfolio), ["method", "mean_var"]]
+        frames.append(rank_methods(rows, mine).assign(portfolio=portfolio))
     if not frames:
         return pd.DataFrame(columns=["portfolio"])
     out = pd.concat(frames, ignore_index=True)
     return out[["portfolio"] + [c for c in out.columns if c != "portfolio"]]
+
+
+def _var_levels(days: list[dt.date]) -> pd.DataFrame:
+    """Average VaR per portfolio and method over ``days`` (the capital a method needed)."""
+    return query_days(
+        "var_estimates", days, "SELECT portfolio, method, avg(var) AS mean_var FROM days_of GROUP BY portfolio, method"
+    )
 
 
 def _extras(as_of: dt.date) -> dict[str, pd.DataFrame]:
@@ -196,9 +195,14 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
         raise ReportInputError(f"var_backtests has no rows as of {as_of}: materialize it for that date first")
     trailing = trailing_length(backtests)
     chart_start = (pd.Timestamp(as_of) - pd.DateOffset(years=settings.chart_years)).date()
-    pnl = _history("portfolio_pnl", as_of)
-    var = _history("var_estimates", as_of, VAR_HISTORY_COLUMNS)
+    pnl = read_days("portfolio_pnl", [d for d in stored_days("portfolio_pnl") if d <= as_of])
+    var_days = [d for d in stored_days("var_estimates") if d <= as_of]
+    before_chart = [d for d in var_days if d < chart_start]
+    # the charted years, plus one trailing window before them for the rolling breach counts
+    chart_days = before_chart[-trailing:] + [d for d in var_days if d >= chart_start]
+    var = read_days("var_estimates", chart_days, columns=VAR_HISTORY_COLUMNS)
     window = "full" if settings.ranking_window == "full" else f"trailing_{trailing}"
+    levels = _var_levels(var_days if window == "full" else var_days[-trailing:])
     portfolios = tuple(sorted(backtests["portfolio"].unique()))
     currencies = pnl.drop_duplicates("portfolio").set_index("portfolio")["base_currency"].to_dict()
     return ReportData(
@@ -211,7 +215,7 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
         pnl_vs_var=_pnl_vs_var(pnl, var, trailing, chart_start),
         backtests=backtests.sort_values(["portfolio", "method", "confidence", "horizon_days", "window"]).reset_index(drop=True),
         traffic_light=basel_rows(backtests, f"trailing_{trailing}"),
-        ranking=_ranking(backtests, var, window, trailing),
+        ranking=_ranking(backtests, levels, window),
         statistics=_statistics(pnl, chart_start, settings.risk_free, settings.chart_years),
         latest_var=read_days("var_estimates", [as_of])
         .sort_values(["portfolio", "method", "confidence", "horizon_days"])

@@ -147,6 +147,21 @@ def read_days(
     return frame
 
 
+def query_days(table: str, days: Sequence[dt.date], sql: str, root: Path | None = None) -> pd.DataFrame:
+    """Run DuckDB ``sql`` over the stored day files of ``table`` for ``days``, exposed to the
+    query as the relation ``days_of`` (aggregates read only the columns they name)."""
+    root = root or lake_dir()
+    files = [str(_day_folder(root, table, d) / PART_FILE) for d in days]
+    files = [f for f in files if os.path.exists(f)]
+    spec = table_schema(table)
+    with duckdb.connect() as con:
+        if files:
+            con.read_parquet(files).create_view("days_of")
+        else:
+            con.from_arrow(spec.schema.empty_table()).create_view("days_of")
+        return con.sql(sql).df()
+
+
 def read_window(
     table: str,
     start: dt.date,
