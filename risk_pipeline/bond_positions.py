@@ -25,9 +25,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
-from risk_pipeline.portfolios import PortfolioError, _check_currency, _field_error, _is_number, named_entry
+from risk_pipeline.portfolios import (
+    PortfolioError,
+    _check_currency,
+    _field_error,
+    _is_number,
+    named_entry,
+)
+from risk_pipeline.settings import TextDatesLoader, read_yaml
 
 FREQUENCIES = (1, 2, 4, 12)
 _BOOK_FIELDS = {"name", "base_currency", "bonds"}
@@ -54,17 +59,6 @@ class BondBook:
     name: str
     base_currency: str
     bonds: tuple[BondPosition, ...]
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML without implicit timestamps: a maturity stays text until ``_maturity`` parses it,
-    so a bad date is an error naming its bond (PyYAML's own date parsing raises without a location)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 def _maturity(value: object, where: str) -> dt.date:
@@ -122,14 +116,7 @@ def load_bond_books(path: str | Path) -> tuple[BondBook, ...]:
     Raises PortfolioError naming the file, book and bond / field.
     """
     file = Path(path)
-    try:
-        document = yaml.load(file.read_text(encoding="utf-8"), Loader=_Loader)
-    except FileNotFoundError:
-        raise PortfolioError(f"{file}: bond positions file not found") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise PortfolioError(f"{file}: malformed YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+    document = read_yaml(file, PortfolioError, "bond positions", TextDatesLoader)
     if not isinstance(document, Mapping) or not isinstance(document.get("bond_books"), list):
         raise PortfolioError(f"{file}: expected a top-level 'bond_books:' list")
     books: list[BondBook] = []

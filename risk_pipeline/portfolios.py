@@ -25,8 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from risk_pipeline.settings import read_yaml
 from risk_pipeline.sources.bundled import SHIPPED_DATA_DIR
 from risk_pipeline.sources.ecb_fx import ecb_currencies
 
@@ -191,14 +190,7 @@ def load_portfolios(path: str | Path | None = None, known_symbols: Collection[st
     symbol must belong to. Raises PortfolioError naming the file, portfolio and field/symbol.
     """
     file = Path(path) if path is not None else portfolios_path()
-    try:
-        document = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PortfolioError(f"{file}: portfolio file not found") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-        raise PortfolioError(f"{file}: malformed YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+    document = read_yaml(file, PortfolioError, "portfolio")
     if not isinstance(document, Mapping) or not isinstance(document.get("portfolios"), list):
         raise PortfolioError(f"{file}: expected a top-level 'portfolios:' list")
     if not document["portfolios"]:

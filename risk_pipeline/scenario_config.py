@@ -18,7 +18,12 @@ from typing import Any
 
 import yaml
 
-from risk_pipeline.risk.limits import DEFAULT_WARNING_FRACTION, MEASURES, Limit, LimitsConfig
+from risk_pipeline.risk.limits import (
+    DEFAULT_WARNING_FRACTION,
+    MEASURES,
+    Limit,
+    LimitsConfig,
+)
 from risk_pipeline.risk.stress import (
     FxScenario,
     HistoricalScenario,
@@ -26,6 +31,7 @@ from risk_pipeline.risk.stress import (
     SectorScenario,
     UniformEquityScenario,
 )
+from risk_pipeline.settings import TextDatesLoader
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 DEFAULT_SCENARIOS_FILE = CONFIG_DIR / "scenarios.yaml"
@@ -47,14 +53,6 @@ class ConfigError(ValueError):
     """A malformed scenarios or limits file; the message names file, entry and field."""
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML loader that keeps dates as text, so an impossible date (2020-02-31) is
-    reported by :func:`_date` with its scenario and field rather than by the YAML parser."""
-
-
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", lambda loader, node: loader.construct_scalar(node))
-
-
 def _read_yaml(path: str | Path) -> tuple[Path, Any]:
     path = Path(path)
     try:
@@ -62,7 +60,7 @@ def _read_yaml(path: str | Path) -> tuple[Path, Any]:
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read file ({exc.strerror or exc})") from exc
     try:
-        return path, yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        return path, yaml.load(text, Loader=TextDatesLoader)  # noqa: S506 - _Loader is a SafeLoader
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from exc
 
