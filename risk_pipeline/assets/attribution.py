@@ -6,7 +6,7 @@ import pandas as pd
 
 from risk_pipeline.assets.market_data import prices, returns
 from risk_pipeline.assets.metadata import publish
-from risk_pipeline.assets.partitions import business_days, partition_days, single_run
+from risk_pipeline.assets.partitions import lake_asset, partition_days
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.books import build_book
 from risk_pipeline.portfolios import load_portfolios
@@ -24,11 +24,8 @@ class AttributionConfig(dg.Config):
     confidence: float = float(_ATTRIBUTION["confidence"])
 
 
-@dg.asset(
-    partitions_def=business_days,
-    backfill_policy=single_run,
+@lake_asset(
     group_name="attribution",
-    kinds={"parquet"},
     deps=[portfolio_pnl, prices, returns],
     description=(
         "Per portfolio, day and position: marginal, component and incremental parametric VaR from a "

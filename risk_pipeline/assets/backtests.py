@@ -5,7 +5,7 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.assets.metadata import publish
-from risk_pipeline.assets.partitions import business_days, partition_days, single_run
+from risk_pipeline.assets.partitions import lake_asset, partition_days
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.assets.var import var_estimates
 from risk_pipeline.risk.backtest_table import backtest_table
@@ -25,11 +25,8 @@ def _history_until(table: str, end, columns: list[str]) -> pd.DataFrame:
     return read_days(table, [d for d in stored_days(table) if d <= end], columns=columns)
 
 
-@dg.asset(
-    partitions_def=business_days,
-    backfill_policy=single_run,
+@lake_asset(
     group_name="validation",
-    kinds={"parquet"},
     deps=[var_estimates, portfolio_pnl],
     description=(
         "Backtests of every VaR/ES series (portfolio, method, confidence, horizon) as of each day: "

@@ -18,7 +18,7 @@ import pandas as pd
 
 from risk_pipeline.assets.market_data import prices
 from risk_pipeline.assets.metadata import publish
-from risk_pipeline.assets.partitions import business_days, partition_days, single_run
+from risk_pipeline.assets.partitions import lake_asset, partition_days
 from risk_pipeline.bond_positions import BondBook, load_bond_books
 from risk_pipeline.risk.bond_position import bond_position_pnl
 from risk_pipeline.settings import section
@@ -56,11 +56,8 @@ def _book_rows(book: BondBook, calendar: pd.DatetimeIndex, yields: pd.DataFrame,
     return frames
 
 
-@dg.asset(
-    partitions_def=business_days,
-    backfill_policy=single_run,
+@lake_asset(
     group_name="bonds",
-    kinds={"parquet"},
     deps=[prices],
     description=(
         "Per bond book, bond and trading day: dirty price, value, P&L by full repricing and its duration-convexity "

@@ -16,7 +16,7 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.assets.metadata import publish
-from risk_pipeline.assets.partitions import business_days, partition_days, single_run
+from risk_pipeline.assets.partitions import lake_asset, partition_days
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.assets.var import var_estimates
 from risk_pipeline.portfolios import load_portfolios
@@ -69,11 +69,8 @@ def _long_measures(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-@dg.asset(
-    partitions_def=business_days,
-    backfill_policy=single_run,
+@lake_asset(
     group_name="limits",
-    kinds={"parquet"},
     deps=[portfolio_pnl, var_estimates],
     description=(
         "Per portfolio, day and limit of limits.yaml: measured VaR/ES amount (historical, realized P&L), the "

@@ -6,7 +6,7 @@ from typing import Optional
 import dagster as dg
 
 from risk_pipeline.assets.metadata import publish
-from risk_pipeline.assets.partitions import business_days, partition_days, single_run
+from risk_pipeline.assets.partitions import lake_asset, partition_days
 from risk_pipeline.portfolios import load_portfolios
 from risk_pipeline.risk.returns import close_to_close_returns
 from risk_pipeline.settings import section
@@ -31,11 +31,8 @@ def universe(extra_symbols: list[str]) -> list[str]:
     return sorted(held | set(extra_symbols))
 
 
-@dg.asset(
-    partitions_def=business_days,
-    backfill_policy=single_run,
+@lake_asset(
     group_name="market_data",
-    kinds={"parquet"},
     description="Validated daily closes (date, symbol, close, currency, source) of every symbol the portfolios hold.",
 )
 def prices(context: dg.AssetExecutionContext, config: PricesConfig) -> dg.MaterializeResult:
@@ -52,11 +49,8 @@ class ReturnsConfig(dg.Config):
     max_gap_days: int = int(_RETURNS["max_gap_days"])
 
 
-@dg.asset(
-    partitions_def=business_days,
-    backfill_policy=single_run,
+@lake_asset(
     group_name="market_data",
-    kinds={"parquet"},
     deps=[prices],
     description="Simple and log close-to-close returns per symbol and day, in the symbol's own currency.",
 )

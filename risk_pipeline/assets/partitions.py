@@ -4,6 +4,7 @@ partition range into the trading days it covers."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import dagster as dg
 import pandas as pd
@@ -19,6 +20,9 @@ business_days = dg.TimeWindowPartitionsDefinition(
 )
 
 single_run = dg.BackfillPolicy.single_run()
+
+# every table asset: business-day partitions, a range as one run, stored as Parquet
+lake_asset = functools.partial(dg.asset, partitions_def=business_days, backfill_policy=single_run, kinds={"parquet"})
 
 
 def partition_days(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date, list[dt.date]]:

@@ -6,7 +6,7 @@ import pandas as pd
 
 from risk_pipeline.assets.market_data import prices, returns
 from risk_pipeline.assets.metadata import publish
-from risk_pipeline.assets.partitions import business_days, partition_days, single_run
+from risk_pipeline.assets.partitions import lake_asset, partition_days
 from risk_pipeline.books import build_book
 from risk_pipeline.portfolios import load_portfolios
 from risk_pipeline.risk.portfolio import portfolio_pnl as book_pnl
@@ -16,11 +16,8 @@ from risk_pipeline.storage.lake import read_window
 PREVIOUS_CLOSE_LOOKBACK = 1
 
 
-@dg.asset(
-    partitions_def=business_days,
-    backfill_policy=single_run,
+@lake_asset(
     group_name="portfolios",
-    kinds={"parquet"},
     deps=[prices, returns],
     description="Per portfolio and day: closing value, P&L and simple return in the portfolio's base currency.",
 )

@@ -19,7 +19,7 @@ import pandas as pd
 
 from risk_pipeline.assets.market_data import prices, returns
 from risk_pipeline.assets.metadata import publish
-from risk_pipeline.assets.partitions import business_days, partition_days, single_run
+from risk_pipeline.assets.partitions import lake_asset, partition_days
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.books import build_book, currency_returns
 from risk_pipeline.portfolios import Portfolio, load_portfolios
@@ -166,11 +166,8 @@ def _finish(table: str, frames: list[pd.DataFrame], start: dt.date, end: dt.date
 _DEPS = [portfolio_pnl, prices, returns]
 
 
-@dg.asset(
-    partitions_def=business_days,
-    backfill_policy=single_run,
+@lake_asset(
     group_name="stress",
-    kinds={"parquet"},
     deps=_DEPS,
     description=(
         "Per portfolio, day and scenario of the scenarios file: P&L (base currency) and return of the "
@@ -190,11 +187,8 @@ def stress_results(context: dg.AssetExecutionContext, config: StressConfig) -> d
     return _finish("stress_results", frames, start, end, days, inputs)
 
 
-@dg.asset(
-    partitions_def=business_days,
-    backfill_policy=single_run,
+@lake_asset(
     group_name="stress",
-    kinds={"parquet"},
     deps=_DEPS,
     description=(
         "Per portfolio, day and scenario: the multiplier of the scenario's shocks that loses "
@@ -215,11 +209,8 @@ def reverse_stress(context: dg.AssetExecutionContext, config: StressConfig) -> d
     return _finish("reverse_stress", frames, start, end, days, inputs)
 
 
-@dg.asset(
-    partitions_def=business_days,
-    backfill_policy=single_run,
+@lake_asset(
     group_name="stress",
-    kinds={"parquet"},
     deps=_DEPS,
     description=(
         "Per portfolio, day and historical episode: the positions held that day run buy-and-hold through "

@@ -9,7 +9,7 @@ import pandas as pd
 
 from risk_pipeline.assets.market_data import prices, returns
 from risk_pipeline.assets.metadata import publish
-from risk_pipeline.assets.partitions import business_days, partition_days, single_run
+from risk_pipeline.assets.partitions import lake_asset, partition_days
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.books import build_book
 from risk_pipeline.portfolios import Portfolio, load_portfolios
@@ -97,11 +97,8 @@ def portfolio_forecasts(
     return out
 
 
-@dg.asset(
-    partitions_def=business_days,
-    backfill_policy=single_run,
+@lake_asset(
     group_name="risk",
-    kinds={"parquet"},
     deps=[portfolio_pnl, prices, returns],
     description=(
         "VaR and ES per portfolio, day, method, confidence and horizon: the forecast for day t "
