@@ -10,23 +10,10 @@ from risk_pipeline.assets.market_data import prices, returns
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.assets.stress import historical_replay, reverse_stress, stress_results
 from risk_pipeline.sources.bundled import SHIPPED_DATA_DIR
+from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
 from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range, query
 
-PORTFOLIOS = """
-portfolios:
-  - name: balanced
-    base_currency: USD
-    notional: 1000000
-    positions:
-      - {symbol: AAPL, weight: 0.4}
-      - {symbol: JPM, weight: 0.3}
-      - {symbol: XOM, weight: 0.3}
-  - name: held
-    base_currency: USD
-    positions:
-      - {symbol: MSFT, quantity: 1000}
-      - {symbol: KO, quantity: -200}
-  - name: eur_us
+PORTFOLIOS = SMALL_PORTFOLIOS + """  - name: eur_us
     base_currency: EUR
     notional: 1000000
     positions:
