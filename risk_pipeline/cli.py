@@ -36,12 +36,12 @@ order by v.portfolio, v.method
 VERDICTS_SQL = """
 with latest as (select portfolio, max(as_of) as as_of from var_backtests group by portfolio)
 select b.portfolio, b.as_of, b.method,
-       max(case when b.confidence = 0.95 and b.window = 'full' then b.verdict end) as "full 95%",
-       max(case when b.confidence = 0.99 and b.window = 'full' then b.verdict end) as "full 99%",
-       max(case when b.confidence = 0.95 and b.window like 'trailing%' then b.verdict end) as "250d 95%",
-       max(case when b.confidence = 0.99 and b.window like 'trailing%' then b.verdict end) as "250d 99%",
-       max(case when b.confidence = 0.99 and b.window like 'trailing%' then b.n_breaches end) as "breaches 250d 99%",
-       max(case when b.confidence = 0.99 and b.window like 'trailing%' then b.traffic_light end) as "Basel light"
+       max(case when b.confidence = 0.95 and b.window = 'trailing_1000' then b.verdict end) as "1000d 95%",
+       max(case when b.confidence = 0.99 and b.window = 'trailing_1000' then b.verdict end) as "1000d 99%",
+       max(case when b.confidence = 0.95 and b.window = 'trailing_250' then b.verdict end) as "250d 95%",
+       max(case when b.confidence = 0.99 and b.window = 'trailing_250' then b.verdict end) as "250d 99%",
+       max(case when b.confidence = 0.99 and b.window = 'trailing_250' then b.n_breaches end) as "breaches 250d 99%",
+       max(case when b.confidence = 0.99 and b.window = 'trailing_250' then b.traffic_light end) as "Basel light"
 from var_backtests b join latest using (portfolio, as_of)
 where b.horizon_days = 1
 group by all
@@ -64,7 +64,7 @@ def summary() -> int:
             print("Latest 1-day VaR and ES (losses positive): % of value, then amounts in the base currency")
             print(con.execute(LATEST_VAR_SQL).df().to_string(index=False, float_format=_figure))
             print()
-            print("Backtest verdicts (1-day, as of the latest date): full sample and trailing 250 days;")
+            print("Backtest verdicts (1-day, as of the latest date): trailing 1000 and 250 trading days (default windows);")
             print("fail = Kupiec, Christoffersen or Z2 rejects at 5% or the Basel light is red")
             print(con.execute(VERDICTS_SQL).df().to_string(index=False))
     print()

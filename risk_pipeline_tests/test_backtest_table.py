@@ -38,15 +38,14 @@ def _history(n=700, conf=0.95, seed=0):
     return returns, forecasts
 
 
-def _observations_by_loop(returns, forecasts, h):
+def _observations_by_loop(returns, forecasts, h, offset=0):
     days = list(returns.index)
-    out, anchor = [], None
+    out = []
     for t, row in forecasts.iterrows():
         if np.isnan(row["var"]):
             continue
         i = days.index(t)
-        anchor = i if anchor is None else anchor
-        if (i - anchor) % h or i + h > len(days):
+        if (i + offset) % h or i + h > len(days):
             continue
         gross = 1.0
         for j in range(h):
@@ -57,7 +56,7 @@ def _observations_by_loop(returns, forecasts, h):
 
 def _expected_row(obs, returns, a, window_days, conf, h, seed):
     last = returns.index.searchsorted(a, side="right") - 1
-    sel = [o for o in obs if o[1] <= last and (window_days is None or o[1] > last - window_days)]
+    sel = [o for o in obs if last - window_days < o[1] <= last]
     loss = np.array([o[2] for o in sel])
     var = np.array([o[3] for o in sel])
     es = np.array([o[4] for o in sel])
@@ -94,9 +93,9 @@ def test_rows_equal_individual_tests_on_truncated_samples(conf, h):
     obs = _observations_by_loop(returns, forecasts, h)
     assert len(table) == 2 * len(as_of)
     for i, a in enumerate(as_of):
-        for j, window in enumerate((None, 250)):
+        for j, window in enumerate((250, 1000)):
             row = table.iloc[2 * i + j]
-            assert row["as_of"] == a and row["window"] == ("full" if window is None else "trailing_250")
+            assert row["as_of"] == a and row["window"] == f"trailing_{window}"
             expected = _expected_row(obs, returns, a, window, conf, h, 4)
             for col, value in expected.items():
                 if isinstance(value, str):
@@ -124,12 +123,34 @@ def test_no_look_ahead_and_incremental_equals_backfill():
         pd.testing.assert_frame_equal(one, full.iloc[2 * k : 2 * k + 2].reset_index(drop=True))
 
 
+@pytest.mark.parametrize("h", [1, 3])
+def test_reading_only_the_last_windows_gives_the_rows_of_the_whole_history(h):
+    """What the asset relies on: days before the longest window + h change no row, given the
+    trading-day number of the first day read (the phase of the h-day observations)."""
+    returns, forecasts = _history()
+    days = returns.index
+    kwargs = dict(confidence=0.95, horizon_days=h, windows=(100, 250), n_sims=N_SIMS, seed=2)
+    as_of = days[-40:]
+    whole = backtest_table(returns, forecasts, as_of=as_of, **kwargs)
+    first = len(days) - 40 - (250 + h)
+    for skipped in (first, first - 1, first - 2):
+        cut = backtest_table(returns.iloc[skipped:], forecasts.iloc[skipped:], as_of=as_of,
+                             day_number_offset=skipped, **kwargs)
+        pd.testing.assert_frame_equal(cut, whole)
+    shifted = backtest_table(returns.iloc[first:], forecasts.iloc[first:], as_of=as_of, **kwargs)
+    if h > 1 and first % h:  # counting days from the cut instead moves the h-day observations
+        assert not shifted.equals(whole)
+    obs = _observations_by_loop(returns, forecasts, h)
+    last = whole.iloc[-1]
+    assert last["n_obs"] == sum(1 for o in obs if len(days) - 1 - 250 < o[1])
+
+
 def test_horizon_observations_do_not_overlap():
     returns, forecasts = _history()
     table = backtest_table(returns, forecasts, confidence=0.95, horizon_days=5, as_of=[returns.index[-1]], n_sims=50)
     first_forecast = 60  # rolling(60).shift(1) gives the first forecast on day 60
-    assert table.loc[0, "n_obs"] == (700 - first_forecast) // 5
-    assert table.loc[1, "n_obs"] == 50  # 250 trading days / 5
+    assert table.loc[0, "n_obs"] == 50  # 250 trading days / 5
+    assert table.loc[1, "n_obs"] == (700 - first_forecast) // 5  # 1000 days: the whole history
     assert not table["overlapping"].any()
 
 
@@ -141,7 +162,7 @@ def test_schema_and_empty_as_of():
     assert table["n_obs"].dtype == np.int64 and table["n_breaches"].dtype == np.int64
     assert table["overlapping"].dtype == bool
     assert table.select_dtypes("number").notna().all().all()
-    assert set(table["window"]) == {"full", "trailing_250"}
+    assert set(table["window"]) == {"trailing_250", "trailing_1000"}
     empty = backtest_table(returns, forecasts, confidence=0.99, horizon_days=1, as_of=[], n_sims=50)
     assert list(empty.columns) == COLUMNS and empty.empty
     early = backtest_table(returns, forecasts, confidence=0.99, horizon_days=1, as_of=[returns.index[0]], n_sims=50)
@@ -188,7 +209,7 @@ def test_degenerate_forecasts_from_short_windows_give_finite_rows():
     table = backtest_table(returns, forecasts, confidence=0.99, horizon_days=1, as_of=dates[-5:], seed=1, n_sims=200)
     numeric = table.select_dtypes("number")
     assert np.isfinite(numeric.to_numpy()).all()
-    full = table.loc[table["window"] == "full"]
+    full = table.loc[table["window"] == "trailing_1000"]  # longer than the 300 days: the whole sample
     expected = [int((-returns.to_numpy()[: dates.get_loc(d) + 1] > var[: dates.get_loc(d) + 1]).sum()) for d in full["as_of"]]
     assert full["n_breaches"].tolist() == expected
 
@@ -210,8 +231,9 @@ def test_z2_normal_limit_of_long_windows_matches_the_simulated_p_value(scale):
     var = scale * sigma * z
     es = scale * sigma * normal.pdf(z) / (1 - conf)
     forecasts = pd.DataFrame({"var": var, "es": es}, index=days)
-    table = backtest_table(returns, forecasts, confidence=conf, horizon_days=1, as_of=days[-1:], seed=5, n_sims=200)
-    full = table.loc[table["window"] == "full"].iloc[0]
+    table = backtest_table(returns, forecasts, confidence=conf, horizon_days=1, as_of=days[-1:], windows=[n],
+                           seed=5, n_sims=200)
+    full = table.iloc[0]
     simulated = acerbi_szekely_z2(-returns.to_numpy(), var, es, conf, n_sims=4000, seed=9)
     assert full["n_obs"] == n
     assert full["z2_stat"] == pytest.approx(simulated.statistic, rel=1e-9)

@@ -50,7 +50,7 @@ def test_every_table_is_filled_with_the_design_columns(built):
 
     backtests = query(built, "select * from var_backtests")
     assert set(backtests["portfolio"]) == {"balanced", "held"}
-    assert set(backtests["window"]) == {"full", "trailing_250"}
+    assert set(backtests["window"]) == {"trailing_250", "trailing_1000"}
     assert backtests["traffic_light"].isin(["green", "yellow", "red", "insufficient_data"]).all()
 
 
@@ -107,20 +107,28 @@ ALL_METHODS_CONFIG = fast_run_config(
     monte_carlo_window=40,
     n_scenarios=500,
 )
+# backtest windows shorter than the history: the new day's run reads only their last days
+ALL_METHODS_CONFIG["ops"]["var_backtests"] = {"config": {"windows": [20, 60]}}
 
 
 def test_every_method_computes_one_new_day_exactly_as_the_backfill(data_dir, tmp_path, monkeypatch):
-    """Each method's estimate depends only on its window, so a day computed from stored
-    history equals the same day inside a long single-run backfill."""
+    """Each method's estimate and each backtest depends only on its window, so a day computed
+    from stored history equals the same day inside a long single-run backfill."""
     materialize_range("2020-06-01", "2020-12-30", ALL_METHODS_CONFIG, assets=core_assets())
     materialize_range("2020-12-31", "2020-12-31", ALL_METHODS_CONFIG, assets=core_assets())
     incremental = query(data_dir, "select * from var_estimates where date = '2020-12-31' order by all")
+    backtests = "select * from var_backtests where as_of = '2020-12-31' order by all"
+    incremental_backtests = query(data_dir, backtests)
 
     other = tmp_path / "other"
     other.mkdir()
     monkeypatch.setenv("RISK_PIPELINE_DATA", str(other))
     materialize_range("2020-06-01", "2020-12-31", ALL_METHODS_CONFIG, assets=core_assets())
     backfill = query(other, "select * from var_estimates where date = '2020-12-31' order by all")
+    backfill_backtests = query(other, backtests)
+    assert len(backfill_backtests) == len(incremental) * 2  # a row per series and window
+    assert set(backfill_backtests["window"]) == {"trailing_20", "trailing_60"}
+    pd.testing.assert_frame_equal(incremental_backtests, backfill_backtests, rtol=1e-10, atol=1e-14)
 
     assert set(incremental["method"]) == set(ALL_METHODS_CONFIG["ops"]["var_estimates"]["config"]["methods"])
     assert len(incremental) == 7 * 2 * 2 * 2  # methods x confidences x horizons x portfolios

@@ -128,7 +128,7 @@ def test_summary_json_and_csv_exports(calm):
         frame = pd.read_csv(folder / f"{name}.csv")
         assert len(frame) > 0, name
     backtests = pd.read_csv(folder / "backtests.csv")
-    assert set(backtests["window"]) == {"full", "trailing_250"}
+    assert set(backtests["window"]) == {"trailing_250", "trailing_1000"}
     assert len(backtests) == 2 * 2 * 2 * 2  # portfolios x methods x confidences x windows
     pnl = pd.read_csv(folder / "pnl_vs_var.csv", parse_dates=["date"])
     assert (pnl["breach"] == (pnl["loss"] > pnl["var"])).all()
@@ -138,7 +138,7 @@ def test_summary_json_and_csv_exports(calm):
     lights = pd.read_csv(folder / "traffic_light.csv")
     assert lights.set_index(["portfolio", "method"])["n_breaches"].loc[("held", "historical")] == one["breach"].sum()
     stats = pd.read_csv(folder / "statistics.csv")
-    assert set(stats["period"]) == {"full history", "last 5y"}
+    assert set(stats["period"]) == {"last 1y", "last 5y"}
 
 
 def test_only_the_last_day_of_a_range_gets_a_report_and_metadata_links_it(calm):

@@ -1,5 +1,11 @@
-"""VaR backtests asset: coverage, independence and ES tests as of each day of the range."""
+"""VaR backtests asset: coverage, independence and ES tests as of each day of the range.
 
+Every window is a trailing number of trading days, so a run reads only the last
+max(windows) + h days of forecasts and P&L before its range: one new day costs the same at
+any length of history.
+"""
+
+import bisect
 
 import dagster as dg
 import pandas as pd
@@ -10,34 +16,42 @@ from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.assets.var import var_estimates
 from risk_pipeline.risk.backtest_table import backtest_table
 from risk_pipeline.settings import section
-from risk_pipeline.storage.lake import empty_frame, read_days, stored_days
+from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days
 
 _BACKTESTS = section("backtests")
 SERIES_KEYS = ["portfolio", "method", "confidence", "horizon_days"]
 
 
 class BacktestConfig(dg.Config):
-    trailing: int = int(_BACKTESTS["trailing"])
+    """Backtest settings; defaults from the ``backtests`` section of pipeline.yaml."""
+
+    windows: list[int] = [int(n) for n in _BACKTESTS["windows"]]
     seed: int = int(_BACKTESTS["seed"])
 
 
-def _history_until(table: str, end, columns: list[str]) -> pd.DataFrame:
-    return read_days(table, [d for d in stored_days(table) if d <= end], columns=columns)
+def _longest_horizon(end) -> int:
+    """The longest horizon of the var_estimates stored on the last day up to ``end``."""
+    days = [d for d in stored_days("var_estimates") if d <= end]
+    last = read_days("var_estimates", days[-1:], columns=["horizon_days"])
+    return int(last["horizon_days"].max()) if len(last) else 1
 
 
 @lake_asset(
     group_name="validation",
     deps=[var_estimates, portfolio_pnl],
     description=(
-        "Backtests of every VaR/ES series (portfolio, method, confidence, horizon) as of each day: "
-        "full sample and trailing window; Kupiec, Christoffersen, conditional coverage, Basel traffic light "
+        "Backtests of every VaR/ES series (portfolio, method, confidence, horizon) as of each day, "
+        "over trailing windows of trading days (250: Basel; 1000: validation); Kupiec, Christoffersen, conditional coverage, Basel traffic light "
         "and the duration, dynamic-quantile and ES tests."
     ),
 )
 def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
-    pnl = _history_until("portfolio_pnl", end, ["portfolio", "return"])
-    forecasts = _history_until("var_estimates", end, SERIES_KEYS + ["var", "es"])
+    lookback = max(config.windows) + _longest_horizon(end)
+    pnl = read_window("portfolio_pnl", start, end, lookback + 1, columns=["portfolio", "return"])
+    forecasts = read_window("var_estimates", start, end, lookback, columns=SERIES_KEYS + ["var", "es"])
+    # trading-day numbers count the lake's stored days: the phase of h-day observations
+    calendar = stored_days("portfolio_pnl")
     realized_by_portfolio = {
         name: group.set_index("date")["return"].sort_index() for name, group in pnl.groupby("portfolio")
     }
@@ -54,7 +68,8 @@ def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> 
             confidence=float(confidence),
             horizon_days=int(horizon),
             as_of=as_of,
-            trailing=config.trailing,
+            windows=config.windows,
+            day_number_offset=bisect.bisect_left(calendar, realized.index[0].date()),
             seed=config.seed,
         )
         frames.append(table.assign(portfolio=portfolio, method=method, confidence=confidence, horizon_days=horizon))

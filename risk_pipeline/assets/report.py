@@ -25,7 +25,7 @@ from risk_pipeline.report.summary import (
     build_report_data,
     red_zone_rows,
     report_dates,
-    trailing_length,
+    window_lengths,
 )
 from risk_pipeline.settings import section
 from risk_pipeline.storage.lake import read_days, stored_days
@@ -46,10 +46,9 @@ class ReportConfig(dg.Config):
     chart_years: int = int(_REPORT["chart_years"])
     month_ends: bool = bool(_REPORT["month_ends"])
     risk_free: float = float(_REPORT["risk_free"])
-    ranking_window: str = str(_REPORT["ranking_window"])
 
     def settings(self) -> ReportSettings:
-        return ReportSettings(chart_years=self.chart_years, risk_free=self.risk_free, ranking_window=self.ranking_window)
+        return ReportSettings(chart_years=self.chart_years, risk_free=self.risk_free)
 
 
 def _markdown(frame: pd.DataFrame) -> str:
@@ -128,7 +127,7 @@ def no_method_in_red_zone(context: dg.AssetCheckExecutionContext) -> dg.AssetChe
         return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
                                    metadata={"note": "no backtests stored yet"})
     rows = read_days("var_backtests", [day])
-    lights = basel_rows(rows, f"trailing_{trailing_length(rows)}")
+    lights = basel_rows(rows, f"trailing_{window_lengths(rows)[0]}")
     red = red_zone_rows(lights)
     return dg.AssetCheckResult(
         passed=red.empty,

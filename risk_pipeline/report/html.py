@@ -134,7 +134,7 @@ def _notes(data: ReportData) -> str:
 <b>How to read this report.</b> Losses are positive fractions of the portfolio value. The VaR of day t is the
 forecast built only from returns up to t-1; a <b>breach</b> on day t is a realized loss above that VaR.
 Horizons in the backtests: {", ".join(map(str, horizons))} day(s). {overlap}
-Each test is reported over the full sample and the trailing {t} days as of {data.as_of}; a p-value below 5%
+Each test is reported over the trailing {t} and {data.ranking_window} trading days as of {data.as_of}; a p-value below 5%
 rejects the model (red cell). The <b>verdict</b> is "fail" when Kupiec POF (coverage), Christoffersen (independence)
 or Acerbi-Szekely Z2 (expected shortfall) rejects, or the traffic light is red; conditional coverage, TUFF,
 duration, dynamic quantile and McNeil-Frey are shown but do not enter the verdict. "insufficient_data" means
@@ -218,7 +218,7 @@ def _portfolio_section(data: ReportData, portfolio: str, chart: str | None) -> s
         if len(best):
             out.append(f"<p><b>Recommended: {_esc(best['method'].iloc[0])}</b> - the best pass rate of the Kupiec, "
                        "Christoffersen and Z2 tests (less a penalty for a breach frequency off target), ties broken by "
-                       f"the lower average VaR (less capital). Ranked on the {data.settings.ranking_window} sample.</p>")
+                       f"the lower average VaR (less capital). Ranked on the trailing {data.ranking_window} days.</p>")
         else:
             out.append("<p>No method has enough observations to be ranked yet.</p>")
         out.append(table(ranking, [

@@ -9,11 +9,15 @@ Definitions used in the report:
   * rolling breach count on day t = breaches over the last ``trailing`` forecast days up to t
     (fewer days at the start of the history);
   * traffic light = the ``var_backtests`` row at the as-of date for confidence 0.99, horizon 1,
-    window ``trailing_<trailing>`` (the Basel test: 250 days at 99%);
-  * method ranking = ``method_ranking.rank_methods`` on the as-of date's rows of one window
-    (``ranking_window``), with each method's mean VaR over the same history as ``mean_var``;
-  * portfolio statistics = ``risk.performance`` over the full stored history up to as_of and
-    over the charted period (the last ``chart_years`` years).
+    and the shortest stored window ``trailing_<trailing>`` (the Basel test: 250 days at 99%);
+  * method ranking = ``method_ranking.rank_methods`` on the as-of date's rows of the longest
+    stored window (the validation window, 1000 days by default), with each method's mean VaR
+    over the same days as ``mean_var``;
+  * portfolio statistics = ``risk.performance`` over the last year and over the charted period
+    (the last ``chart_years`` years) up to as_of.
+
+Every table is read over the charted period plus one window before it, so the cost of a
+report does not grow with the length of the stored history.
 """
 
 from __future__ import annotations
@@ -58,13 +62,10 @@ class ReportSettings:
 
     chart_years: int = 5
     risk_free: float = 0.0
-    ranking_window: str = "full"
 
     def __post_init__(self) -> None:
         if self.chart_years < 1:
             raise ReportInputError(f"chart_years must be >= 1, got {self.chart_years!r}")
-        if self.ranking_window not in ("full", "trailing"):
-            raise ReportInputError(f"ranking_window must be 'full' or 'trailing', got {self.ranking_window!r}")
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,8 @@ class ReportData:
     as_of: dt.date
     chart_start: dt.date
     settings: ReportSettings
-    trailing: int  # the trailing window of the stored backtests (var_backtests' ``trailing``)
+    trailing: int  # the shortest stored backtest window (Basel traffic light), in days
+    ranking_window: int  # the longest stored backtest window (method ranking), in days
     portfolios: tuple[str, ...]
     base_currency: dict[str, str]
     pnl_vs_var: pd.DataFrame  # PNL_VS_VAR_COLUMNS, horizon 1, chart period
@@ -136,11 +138,13 @@ def _pnl_vs_var(pnl: pd.DataFrame, var: pd.DataFrame, trailing: int, chart_start
     return rows[PNL_VS_VAR_COLUMNS].reset_index(drop=True)
 
 
-def _statistics(pnl: pd.DataFrame, chart_start: dt.date, risk_free: float, chart_years: int) -> pd.DataFrame:
+def _statistics(pnl: pd.DataFrame, as_of: dt.date, chart_start: dt.date, risk_free: float, chart_years: int) -> pd.DataFrame:
+    year_start = (pd.Timestamp(as_of) - pd.DateOffset(years=1)).date()
     records = []
     for portfolio, rows in pnl.groupby("portfolio", sort=True):
         series = rows.set_index("date")["return"].sort_index().dropna()
-        for period, part in (("full history", series), (f"last {chart_years}y", series[series.index.date >= chart_start])):
+        periods = (("last 1y", year_start), (f"last {chart_years}y", chart_start))
+        for period, part in ((name, series[series.index.date >= first]) for name, first in periods):
             if len(part) < 2:
                 continue
             stats = performance_statistics(part, risk_free=risk_free)
@@ -180,12 +184,17 @@ def _extras(as_of: dt.date) -> dict[str, pd.DataFrame]:
     return found
 
 
-def trailing_length(backtests: pd.DataFrame) -> int:
-    """The n of the "trailing_<n>" window of var_backtests rows."""
-    windows = {w for w in backtests["window"].unique() if str(w).startswith("trailing_")}
-    if len(windows) != 1:
-        raise ReportInputError(f"var_backtests rows must hold one trailing window, got {sorted(windows)}")
-    return int(windows.pop().removeprefix("trailing_"))
+def window_lengths(backtests: pd.DataFrame) -> list[int]:
+    """The day counts n of the "trailing_<n>" windows of var_backtests rows, ascending."""
+    names = [str(w) for w in backtests["window"].unique()]
+    if not names or not all(w.startswith("trailing_") and w.removeprefix("trailing_").isdigit() for w in names):
+        raise ReportInputError(f"var_backtests rows must hold trailing_<days> windows, got {sorted(names)}")
+    return sorted(int(w.removeprefix("trailing_")) for w in names)
+
+
+def _chart_days(days: list[dt.date], chart_start: dt.date, trailing: int) -> list[dt.date]:
+    """The charted days, plus one trailing window before them (for the rolling breach counts)."""
+    return [d for d in days if d < chart_start][-trailing:] + [d for d in days if d >= chart_start]
 
 
 def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
@@ -193,16 +202,15 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
     backtests = read_days("var_backtests", [as_of])
     if backtests.empty:
         raise ReportInputError(f"var_backtests has no rows as of {as_of}: materialize it for that date first")
-    trailing = trailing_length(backtests)
+    lengths = window_lengths(backtests)
+    trailing, longest = lengths[0], lengths[-1]
     chart_start = (pd.Timestamp(as_of) - pd.DateOffset(years=settings.chart_years)).date()
-    pnl = read_days("portfolio_pnl", [d for d in stored_days("portfolio_pnl") if d <= as_of])
     var_days = [d for d in stored_days("var_estimates") if d <= as_of]
-    before_chart = [d for d in var_days if d < chart_start]
-    # the charted years, plus one trailing window before them for the rolling breach counts
-    chart_days = before_chart[-trailing:] + [d for d in var_days if d >= chart_start]
-    var = read_days("var_estimates", chart_days, columns=VAR_HISTORY_COLUMNS)
-    window = "full" if settings.ranking_window == "full" else f"trailing_{trailing}"
-    levels = _var_levels(var_days if window == "full" else var_days[-trailing:])
+    var = read_days("var_estimates", _chart_days(var_days, chart_start, trailing), columns=VAR_HISTORY_COLUMNS)
+    pnl_days = [d for d in stored_days("portfolio_pnl") if d <= as_of]
+    pnl = read_days("portfolio_pnl", _chart_days(pnl_days, chart_start, trailing))
+    window = f"trailing_{longest}"
+    levels = _var_levels(var_days[-longest:])
     portfolios = tuple(sorted(backtests["portfolio"].unique()))
     currencies = pnl.drop_duplicates("portfolio").set_index("portfolio")["base_currency"].to_dict()
     return ReportData(
@@ -210,13 +218,14 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
         chart_start=chart_start,
         settings=settings,
         trailing=trailing,
+        ranking_window=longest,
         portfolios=portfolios,
         base_currency={p: str(currencies.get(p, "")) for p in portfolios},
         pnl_vs_var=_pnl_vs_var(pnl, var, trailing, chart_start),
         backtests=backtests.sort_values(["portfolio", "method", "confidence", "horizon_days", "window"]).reset_index(drop=True),
         traffic_light=basel_rows(backtests, f"trailing_{trailing}"),
         ranking=_ranking(backtests, levels, window),
-        statistics=_statistics(pnl, chart_start, settings.risk_free, settings.chart_years),
+        statistics=_statistics(pnl, as_of, chart_start, settings.risk_free, settings.chart_years),
         latest_var=read_days("var_estimates", [as_of])
         .sort_values(["portfolio", "method", "confidence", "horizon_days"])
         .reset_index(drop=True),

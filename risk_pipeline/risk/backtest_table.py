@@ -4,13 +4,16 @@ Observations. ``forecasts`` holds, per forecast date t, the VaR/ES of the h-day 
 days t..t+h-1 (h = horizon_days, trading days of the ``returns`` index). Its realized loss
     L_t = -(prod_{j<h} (1 + r_{t+j}) - 1)
 is known at the end day t+h-1, so as of date a only forecasts with t+h-1 <= a count (no
-look-ahead). For h > 1 the observations do not overlap: every h-th trading day counted from
-the first date with a forecast (a deterministic anchor, the same in a backfill and in an
-incremental run over the same history); the ``overlapping`` column is therefore always False.
+look-ahead). For h > 1 the observations do not overlap: the forecast dates whose trading-day
+number is a multiple of h, numbering the caller's calendar (``day_number_offset`` = the number
+of returns.index[0]; the pipeline counts the lake's stored days), so a backfill and an
+incremental run that reads only the last windows pick the same observations; the
+``overlapping`` column is therefore always False.
 
-Windows per as-of date a: "full" = every observation known at a; "trailing_<n>" = those whose
-loss ends within the last n trading days up to a (n = ``trailing``: 250 one-day observations,
-25 ten-day ones).
+Windows per as-of date a: "trailing_<n>" for each n of ``windows`` = the observations whose
+loss ends within the last n trading days up to a (250 one-day observations, 25 ten-day ones
+for n = 250). Every window is bounded, so a new as-of date reads and computes the same amount
+whatever the length of history (a window longer than the history is its full sample).
 
 Columns (fixed order, ``COLUMNS``): as_of, window, n_obs, n_breaches, expected_breaches
 (= n_obs (1-c)), kupiec_lr/_p, christoffersen_lr/_p, cc_lr/_p, tuff_lr/_p, duration_lr/_p,
@@ -30,7 +33,7 @@ moment matrices X'X and X'Hit, Z2's tail sums and the McNeil-Frey residual and b
 sums are prefix sums differenced per window; Z2's simulated paths are one (rows x n_sims)
 array, over the rows the simulated windows span, whose cumulative sums give every window's
 simulated statistics; windows longer than Z2_SIMULATED_MAX_OBS use the normal limit of the
-same simulation (``_z2_columns``), so one new as-of date costs the same at any history length. The Weibull duration
+same simulation (``_z2_columns``). The Weibull duration
 MLE is solved for every distinct window by one vectorized safeguarded-Newton run on the
 profile likelihood (exact, no sub-grid). Random draws are keyed by (seed, forecast date), so
 a row does not depend on which as-of dates are requested (``es_backtest`` docstring).
@@ -113,8 +116,10 @@ def _check_index(index: pd.Index, name: str) -> pd.DatetimeIndex:
     return index
 
 
-def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_days: int) -> BacktestObservations:
-    """Realized h-day losses for the non-overlapping forecast dates (module docstring)."""
+def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_days: int,
+                          day_number_offset: int = 0) -> BacktestObservations:
+    """Realized h-day losses for the non-overlapping forecast dates: those whose trading-day
+    number (``day_number_offset`` + position in ``returns``) is a multiple of h (module docstring)."""
     if not isinstance(returns, pd.Series):
         raise BacktestInputError(f"returns must be a pandas Series, got {type(returns).__name__}")
     if not isinstance(forecasts, pd.DataFrame) or not {"var", "es"} <= set(forecasts.columns):
@@ -134,9 +139,7 @@ def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_d
     if unknown.any():
         raise BacktestInputError(f"forecast date {fdates[unknown][0].date()} is not a date of returns")
     usable = np.flatnonzero(~np.isnan(var) & (pos >= 0))
-    if usable.size:
-        anchor = pos[usable[0]]
-        usable = usable[((pos[usable] - anchor) % horizon_days == 0) & (pos[usable] + horizon_days <= days.size)]
+    usable = usable[((pos[usable] + day_number_offset) % horizon_days == 0) & (pos[usable] + horizon_days <= days.size)]
     start = pos[usable]
     gross = np.prod(1.0 + r[start[:, None] + np.arange(horizon_days)], axis=1)
     var, es = var[usable], es[usable]
@@ -167,7 +170,7 @@ def _z2_columns(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, p: floa
 
     Windows of at most ``Z2_SIMULATED_MAX_OBS`` observations get the simulated p-value: the
     simulated paths are cumulated only over the rows those windows span, so one new day costs
-    the same whatever the length of history. Longer windows (the full sample of a long history)
+    the same whatever the length of history. Longer windows (validation windows of many years)
     get the normal limit of the same simulation model: the simulated sum is a sum of independent
     terms x_t = I_t (VaR_t + (ES_t - VaR_t) E) / ES_t, I_t ~ Bernoulli(p), E ~ Exp(1), with
 
@@ -320,36 +323,42 @@ def backtest_table(
     confidence: float,
     horizon_days: int,
     as_of: Sequence[pd.Timestamp] | pd.DatetimeIndex,
-    trailing: int = 250,
+    windows: Sequence[int] = (250, 1000),
+    day_number_offset: int = 0,
     seed: int = 0,
     n_sims: int = DEFAULT_N_SIMS,
 ) -> pd.DataFrame:
-    """Backtest rows for each as-of date and window ("full", "trailing_<trailing>").
+    """Backtest rows for each as-of date and window ("trailing_<n>" for n in ``windows``).
 
-    ``returns``: daily simple portfolio returns (sorted DatetimeIndex, full history up to the
-    last as-of date). ``forecasts``: DataFrame indexed by forecast date with columns ``var``
-    and ``es`` (positive loss fractions of the h-day loss from that date, NaN where absent).
-    ``n_sims`` is both the Z2 simulation count and the McNeil-Frey bootstrap count.
-    Rows are ordered by ``as_of`` as given, "full" before "trailing"; columns ``COLUMNS``.
+    ``returns``: daily simple portfolio returns (sorted DatetimeIndex, at least the last
+    max(windows) + h trading days up to the last as-of date: earlier days do not change a row).
+    ``forecasts``: DataFrame indexed by forecast date with columns ``var`` and ``es``
+    (positive loss fractions of the h-day loss from that date, NaN where absent).
+    ``day_number_offset``: the trading-day number of returns.index[0] (phase of the h-day
+    observations). ``n_sims`` is both the Z2 simulation count and the McNeil-Frey bootstrap count.
+    Rows are ordered by ``as_of`` as given, then by window as given; columns ``COLUMNS``.
     Definitions, verdict rule and vectorization: module docstring.
     """
     p = tail_probability(confidence)
     h = as_count(horizon_days, "horizon_days", 1)
-    trailing = as_count(trailing, "trailing", 1)
+    lengths = [as_count(n, "windows", 1) for n in windows]
+    if not lengths or len(set(lengths)) != len(lengths):
+        raise BacktestInputError(f"windows must be distinct positive day counts, got {list(windows)}")
+    offset = as_count(day_number_offset, "day_number_offset")
     seed = as_count(seed, "seed")
     n_sims = as_count(n_sims, "n_sims", 1)
-    obs = backtest_observations(returns, forecasts, h)
+    obs = backtest_observations(returns, forecasts, h, offset)
     as_of = pd.DatetimeIndex(as_of)
     last_day = returns.index.searchsorted(as_of, side="right") - 1
     end = np.searchsorted(obs.end_pos, last_day, side="right")
-    start_trailing = np.searchsorted(obs.end_pos, last_day - trailing + 1, side="left")
-    s = np.column_stack([np.zeros_like(end), start_trailing]).ravel()
-    e = np.repeat(end, 2)
+    s = np.column_stack([np.searchsorted(obs.end_pos, last_day - n + 1, side="left") for n in lengths]).ravel()
+    e = np.repeat(end, len(lengths))
     codes, inverse = np.unique(s * (obs.loss.size + 1) + e, return_inverse=True)
     starts, ends = np.divmod(codes, obs.loss.size + 1)
     table = _window_statistics(obs, starts, ends, p, seed, n_sims)
     table = table.iloc[inverse].reset_index(drop=True)
-    table.insert(0, "window", np.tile(np.array(["full", f"trailing_{trailing}"], dtype=object), as_of.size))
-    table.insert(0, "as_of", np.repeat(as_of.to_numpy(), 2))
+    names = np.array([f"trailing_{n}" for n in lengths], dtype=object)
+    table.insert(0, "window", np.tile(names, as_of.size))
+    table.insert(0, "as_of", np.repeat(as_of.to_numpy(), len(lengths)))
     table["window"] = table["window"].astype(str)
     return table[COLUMNS]

@@ -168,8 +168,10 @@ def read_window(
     end: dt.date,
     lookback: int = 0,
     root: Path | None = None,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Rows of ``table`` dated ``start``..``end`` plus the ``lookback`` stored days before ``start``.
+    """Rows of ``table`` dated ``start``..``end`` plus the ``lookback`` stored days before ``start``
+    (``columns`` as in :func:`read_days`).
 
     The lookback counts stored days (trading days), not calendar days, so a rolling window of
     N observations needs ``lookback=N`` whatever the holidays. The cost depends on the window,
@@ -179,4 +181,4 @@ def read_window(
     before = [d for d in days if d < start]
     inside = [d for d in days if start <= d <= end]
     chosen = (before[-lookback:] if lookback > 0 else []) + inside
-    return read_days(table, chosen, root)
+    return read_days(table, chosen, root, columns)
