@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dagster as dg
 import numpy as np
 import pandas as pd
 import pytest
 
 from risk_pipeline.assets.market_data import prices, returns
 from risk_pipeline.assets.portfolio import portfolio_pnl
-from risk_pipeline.assets.stress import historical_replay, reverse_stress, stress_results
+from risk_pipeline.assets.stress import stress
 from risk_pipeline.sources.bundled import SHIPPED_DATA_DIR
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
 from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range, query
@@ -39,16 +40,27 @@ def lake(tmp_path_factory):
     (folder / "portfolios.yaml").write_text(PORTFOLIOS)
     (folder / "scenarios.yaml").write_text(SCENARIOS)
     stress_config = {"config": {"scenarios_file": str(folder / "scenarios.yaml"), "proxy_beta_lookback": 20}}
-    config = {"ops": {"prices": fast_run_config()["ops"]["prices"], "stress_results": stress_config,
-                      "reverse_stress": stress_config, "historical_replay": stress_config}}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RISK_PIPELINE_DATA", str(folder / "data"))
-        mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(folder / "portfolios.yaml"))
-        materialize_range(START, END, config, assets=[prices, returns, portfolio_pnl, stress_results, reverse_stress,
-                                                      historical_replay])
+    config = {"ops": {"prices": fast_run_config()["ops"]["prices"], "stress": stress_config}}
     data = folder / "data"
-    tables = {t: query(data, f"select * from {t}") for t in
-              ("stress_results", "reverse_stress", "historical_replay", "portfolio_pnl")}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISK_PIPELINE_DATA", str(data))
+        mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(folder / "portfolios.yaml"))
+        materialize_range(START, END, config, assets=[prices, returns, portfolio_pnl, stress])
+        tables = {t: query(data, f"select * from {t}") for t in
+                  ("stress_results", "reverse_stress", "historical_replay", "portfolio_pnl")}
+        # one table of the multi-asset alone: only its files are rewritten, with the same rows
+        before = {t: (data / "lake" / t / f"date={END}" / "part.parquet").stat().st_mtime_ns
+                  for t in ("stress_results", "historical_replay")}
+        tags = {"dagster/asset_partition_range_start": END, "dagster/asset_partition_range_end": END}
+        result = dg.materialize([prices, returns, portfolio_pnl, stress], selection=["historical_replay"],
+                                run_config={"ops": {"stress": stress_config}}, tags=tags)
+        assert [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()] == ["historical_replay"]
+        after = {t: (data / "lake" / t / f"date={END}" / "part.parquet").stat().st_mtime_ns for t in before}
+        assert after["stress_results"] == before["stress_results"]
+        assert after["historical_replay"] > before["historical_replay"]
+        again = query(data, "select * from historical_replay order by all")
+        pd.testing.assert_frame_equal(again, tables["historical_replay"].sort_values(list(again.columns))
+                                      .reset_index(drop=True))
     tables["closes"] = query(data, "select date, symbol, close from prices").pivot(
         index="date", columns="symbol", values="close").sort_index()
     tables["returns"] = query(data, "select date, symbol, simple_return from returns").pivot(

@@ -32,4 +32,4 @@ def publish(table: str, frame: pd.DataFrame, days: list[dt.date], **extra: objec
     the DuckDB views, and return the materialization with ``table_metadata`` plus ``extra``."""
     written = write_days(table, frame, days)
     refresh_catalog()
-    return dg.MaterializeResult(metadata=table_metadata(frame, days, written, **extra))
+    return dg.MaterializeResult(asset_key=table, metadata=table_metadata(frame, days, written, **extra))

@@ -1,6 +1,7 @@
 """Stress assets: scenario P&L, reverse stress and historical replay of the positions held each day.
 
-The three assets share one preparation (:func:`stress_inputs`): the books of the run's range
+The three tables are one multi-asset (``stress``) sharing one preparation per run
+(:func:`stress_inputs`): the books of the run's range
 (positions held over each day = those of the previous close), the scenarios of the scenarios
 file, and the local returns of every historical window (plus ``proxy_beta_lookback`` days
 before it, for proxy betas) read from the lake. A historical scenario is reported on a date
@@ -19,7 +20,7 @@ import pandas as pd
 
 from risk_pipeline.assets.market_data import prices, returns
 from risk_pipeline.assets.metadata import publish
-from risk_pipeline.assets.partitions import lake_asset, partition_days
+from risk_pipeline.assets.partitions import business_days, partition_days, single_run
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.books import build_book, currency_returns
 from risk_pipeline.portfolios import Portfolio, load_portfolios
@@ -154,51 +155,17 @@ def _resolve(portfolio: Portfolio, held: HeldBook, scenarios: tuple[Scenario, ..
     return PortfolioStress(portfolio, held, tuple(shocks), stack(avail), tuple(episodes), stack(ep_avail))
 
 
-def _finish(table: str, frames: list[pd.DataFrame], start: dt.date, end: dt.date, days: list[dt.date],
-            inputs: StressInputs, **extra) -> dg.MaterializeResult:
-    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(table)
-    frame = frame.loc[pd.to_datetime(frame["date"]).dt.date.between(start, end)]
-    if inputs.skipped:
-        extra["skipped_scenarios"] = dg.MetadataValue.text(", ".join(inputs.skipped))
-    return publish(table, frame, days, **extra)
-
-
-_DEPS = [portfolio_pnl, prices, returns]
-
-
-@lake_asset(
-    group_name="stress",
-    deps=_DEPS,
-    description=(
-        "Per portfolio, day and scenario of the scenarios file: P&L (base currency) and return of the "
-        "positions held that day. Historical scenarios are calibrated on the stored returns of their "
-        "window and reported only after it ended; proxied = some position had no data in the window."
-    ),
-)
-def stress_results(context: dg.AssetExecutionContext, config: StressConfig) -> dg.MaterializeResult:
-    start, end, days = partition_days(context)
-    inputs = stress_inputs(config, start, end, context.log)
+def _stress_rows(inputs: StressInputs, config: StressConfig) -> list[pd.DataFrame]:
     frames = []
     for ps in inputs.portfolios:
         table = stress_grid(ps.book, ps.shocks, ps.available)
         table.insert(1, "portfolio", ps.portfolio.name)
         frames.append(table.assign(scenario_type=table["scenario"].map(inputs.scenario_types),
                                    base_currency=ps.portfolio.base_currency))
-    return _finish("stress_results", frames, start, end, days, inputs)
+    return frames
 
 
-@lake_asset(
-    group_name="stress",
-    deps=_DEPS,
-    description=(
-        "Per portfolio, day and scenario: the multiplier of the scenario's shocks that loses "
-        "reverse_target_loss of the held value (grid scan + bisection on reverse_bracket); "
-        "feasible=false and no multiplier where no multiplier in the bracket reaches the target."
-    ),
-)
-def reverse_stress(context: dg.AssetExecutionContext, config: StressConfig) -> dg.MaterializeResult:
-    start, end, days = partition_days(context)
-    inputs = stress_inputs(config, start, end, context.log)
+def _reverse_rows(inputs: StressInputs, config: StressConfig) -> list[pd.DataFrame]:
     frames = []
     for ps in inputs.portfolios:
         table = reverse_stress_grid(ps.book, ps.shocks, ps.available, target_loss_fraction=config.reverse_target_loss,
@@ -206,23 +173,52 @@ def reverse_stress(context: dg.AssetExecutionContext, config: StressConfig) -> d
         table.insert(1, "portfolio", ps.portfolio.name)
         frames.append(table.assign(target_loss_fraction=config.reverse_target_loss,
                                    base_currency=ps.portfolio.base_currency))
-    return _finish("reverse_stress", frames, start, end, days, inputs)
+    return frames
 
 
-@lake_asset(
-    group_name="stress",
-    deps=_DEPS,
-    description=(
-        "Per portfolio, day and historical episode: the positions held that day run buy-and-hold through "
-        "the episode's daily returns; the worst point of the cumulative P&L path, its date and the final return."
-    ),
-)
-def historical_replay(context: dg.AssetExecutionContext, config: StressConfig) -> dg.MaterializeResult:
-    start, end, days = partition_days(context)
-    inputs = stress_inputs(config, start, end, context.log)
+def _replay_rows(inputs: StressInputs, config: StressConfig) -> list[pd.DataFrame]:
     frames = []
     for ps in inputs.portfolios:
         table = replay_grid(ps.book, ps.episodes, ps.episodes_available)
         table.insert(1, "portfolio", ps.portfolio.name)
         frames.append(table.assign(base_currency=ps.portfolio.base_currency))
-    return _finish("historical_replay", frames, start, end, days, inputs)
+    return frames
+
+
+_DEPS = [portfolio_pnl, prices, returns]
+_TABLES = {
+    "stress_results": (_stress_rows, (
+        "Per portfolio, day and scenario of the scenarios file: P&L (base currency) and return of the "
+        "positions held that day. Historical scenarios are calibrated on the stored returns of their "
+        "window and reported only after it ended; proxied = some position had no data in the window.")),
+    "reverse_stress": (_reverse_rows, (
+        "Per portfolio, day and scenario: the multiplier of the scenario's shocks that loses "
+        "reverse_target_loss of the held value (grid scan + bisection on reverse_bracket); "
+        "feasible=false and no multiplier where no multiplier in the bracket reaches the target.")),
+    "historical_replay": (_replay_rows, (
+        "Per portfolio, day and historical episode: the positions held that day run buy-and-hold through "
+        "the episode's daily returns; the worst point of the cumulative P&L path, its date and the final return.")),
+}
+
+
+@dg.multi_asset(
+    name="stress",
+    specs=[dg.AssetSpec(name, deps=_DEPS, description=text, group_name="stress", kinds={"parquet"})
+           for name, (_, text) in _TABLES.items()],
+    partitions_def=business_days,
+    backfill_policy=single_run,
+    can_subset=True,
+)
+def stress(context: dg.AssetExecutionContext, config: StressConfig):
+    """The three stress tables from one preparation (books, scenario calibration, episodes),
+    so the historical windows are read and calibrated once per run; each table can also be
+    materialized alone."""
+    start, end, days = partition_days(context)
+    inputs = stress_inputs(config, start, end, context.log)
+    extra = {"skipped_scenarios": dg.MetadataValue.text(", ".join(inputs.skipped))} if inputs.skipped else {}
+    for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
+        table = key.to_user_string()
+        frames = _TABLES[table][0](inputs, config)
+        frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(table)
+        frame = frame.loc[pd.to_datetime(frame["date"]).dt.date.between(start, end)]
+        yield publish(table, frame, days, **extra)
