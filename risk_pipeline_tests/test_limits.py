@@ -15,7 +15,7 @@ from risk_pipeline.risk.limits import (
     LimitsConfig,
     historical_position_var_es,
     limit_status,
-    measures_from_var_estimates,
+    long_measures,
     pre_trade_check,
 )
 
@@ -37,7 +37,7 @@ def _measures(var1: float, es1: float, var3: float = 10.0, other: float = 10.0) 
             "confidence": [0.99, 0.99, 0.99, 0.99],
             "value": [var1, es1, var3, other],
         }
-    )
+    ).assign(date=pd.Timestamp("2024-03-01"), source="test")
 
 
 @pytest.mark.parametrize(
@@ -88,11 +88,34 @@ def test_unknown_portfolio_and_bad_limit_raise():
         Limit("cvar", 1, 0.99, 5.0)
 
 
-def test_measures_from_var_estimates():
-    est = pd.DataFrame({"portfolio": ["book", "book"], "method": ["historical", "ewma"], "confidence": [0.99, 0.99],
-                        "horizon_days": [1, 1], "var_amount": [90.0, 1.0], "es_amount": [150.0, 2.0]})
-    m = measures_from_var_estimates(est)
-    assert sorted(zip(m.measure, m.value)) == [("es", 150.0), ("var", 90.0)]
+def test_long_measures_from_var_estimates_rows():
+    est = pd.DataFrame({"date": pd.to_datetime(["2024-03-01", "2024-03-01"]), "portfolio": ["book", "book"],
+                        "confidence": [0.99, 0.95], "horizon_days": [1, 1], "var_amount": [90.0, 1.0],
+                        "es_amount": [150.0, 2.0]})
+    m = long_measures(est, "var_estimates")
+    assert sorted(zip(m.measure, m.confidence, m.value)) == [("es", 0.95, 2.0), ("es", 0.99, 150.0),
+                                                             ("var", 0.95, 1.0), ("var", 0.99, 90.0)]
+    assert (m["source"] == "var_estimates").all()
+    with pytest.raises(LimitInputError, match="es_amount"):
+        long_measures(est.drop(columns="es_amount"), "var_estimates")
+
+
+def test_rows_per_date_and_a_date_without_measures_has_no_data():
+    first = _measures(50.0, 170.0, var3=1200.0)
+    second = _measures(120.0, 10.0).assign(date=pd.Timestamp("2024-03-04"))
+    dates = pd.DatetimeIndex(["2024-03-01", "2024-03-04", "2024-03-05"])
+    report = limit_status(pd.concat([first, second]), LIMITS, dates=dates)
+    assert len(report.rows) == 3 * 4  # dates x limits of both portfolios
+    statuses = report.rows.set_index(["date", "portfolio", "measure", "horizon_days"])["status"]
+    assert statuses[(pd.Timestamp("2024-03-01"), "book", "var", 3)] == "danger"
+    assert statuses[(pd.Timestamp("2024-03-04"), "book", "var", 1)] == "danger"
+    assert statuses[(pd.Timestamp("2024-03-04"), "book", "var", 3)] == "within_limits"
+    last = report.rows.loc[report.rows["date"] == dates[-1]]
+    assert (last["status"] == "no_data").all() and (last["source"] == "none").all()
+    overall = report.overall.set_index(["date", "portfolio"])["status"]
+    assert overall[(dates[0], "book")] == "danger" and overall[(dates[-1], "book")] == "no_data"
+    with pytest.raises(LimitInputError, match="duplicate"):
+        limit_status(pd.concat([first, first]), LIMITS)
 
 
 def _returns(n: int = 300, seed: int = 11) -> pd.DataFrame:

@@ -5,7 +5,7 @@ and ES of the realized P&L (the portfolio_pnl returns, ``window`` days, amounts 
 previous close's value), the definitions var_estimates uses: rows that var_estimates already
 holds (method historical, same window, horizon and confidence) are taken from it
 (``source = var_estimates``), the others computed with the same core function
-(``source = computed``). Status rules: :mod:`risk_pipeline.risk.limits`.
+(``source = computed``). Rows and status rules: :func:`risk_pipeline.risk.limits.limit_status`.
 """
 
 
@@ -21,13 +21,13 @@ from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.assets.var import var_estimates
 from risk_pipeline.portfolios import load_portfolios
 from risk_pipeline.risk import var_es_grid
-from risk_pipeline.risk.limits import LimitsConfig, classify
+from risk_pipeline.risk.limits import LimitsConfig, long_measures
+from risk_pipeline.risk.limits import limit_status as core_limit_status
 from risk_pipeline.scenario_config import DEFAULT_LIMITS_FILE, load_limits
 from risk_pipeline.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days
 
 _LIMITS = section("limits")
-MEASURE_COLUMNS = {"var": "var_amount", "es": "es_amount"}
 
 
 class LimitsSettings(dg.Config):
@@ -50,23 +50,15 @@ def limit_table(limits: LimitsConfig) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["portfolio", "measure", "horizon_days", "confidence", "limit"])
 
 
-def _computed_measures(pnl: pd.DataFrame, wanted: pd.DataFrame, window: int) -> pd.DataFrame:
+def _computed_amounts(pnl: pd.DataFrame, wanted: pd.DataFrame, window: int) -> pd.DataFrame:
     """Historical VaR/ES amounts of one portfolio's realized returns for its limits' horizons and confidences."""
     series = pnl.set_index("date")["return"].sort_index()
     previous_value = pnl.set_index("date")["value"].sort_index().shift(1)
     grid = var_es_grid(series, method="historical", confidences=sorted(set(wanted["confidence"])),
                        horizons=sorted(set(wanted["horizon_days"])), window=window)
     value = previous_value.reindex(grid["date"]).to_numpy()
-    grid = grid.assign(var_amount=grid["var"] * value, es_amount=grid["es"] * value)
-    return grid.assign(source="computed")
-
-
-def _long_measures(frame: pd.DataFrame) -> pd.DataFrame:
-    parts = [frame[["date", "horizon_days", "confidence", col, "source"]].rename(columns={col: "value"}).assign(measure=m)
-             for m, col in MEASURE_COLUMNS.items()]
-    out = pd.concat(parts, ignore_index=True)
-    out["confidence"] = out["confidence"].round(10)
-    return out
+    return grid.assign(var_amount=grid["var"] * value, es_amount=grid["es"] * value,
+                       portfolio=pnl["portfolio"].iloc[0])
 
 
 @lake_asset(
@@ -96,21 +88,17 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
         if wanted.empty:
             unlimited.append(portfolio.name)
             continue
-        computed = _long_measures(_computed_measures(pnl, wanted, config.window))
-        from_var = _long_measures(stored.loc[stored["portfolio"] == portfolio.name].assign(source="var_estimates"))
-        keys = ["date", "measure", "horizon_days", "confidence"]
-        measures = pd.concat([from_var, computed], ignore_index=True).drop_duplicates(keys, keep="first")
-        limits_rows = wanted.assign(confidence=wanted["confidence"].round(10))
-        dates = pd.DataFrame({"date": sorted(pnl["date"].unique())})
-        rows = dates.merge(limits_rows, how="cross").merge(measures, on=keys, how="left")
-        rows["utilization"] = rows["value"] / rows["limit"]
-        rows["status"] = classify(rows["value"].to_numpy(), rows["limit"].to_numpy(), fraction)
-        rows["source"] = rows["source"].fillna("none")
-        frames.append(rows.assign(base_currency=portfolio.base_currency))
+        measures = pd.concat([long_measures(stored.loc[stored["portfolio"] == portfolio.name], "var_estimates"),
+                              long_measures(_computed_amounts(pnl, wanted, config.window), "computed")],
+                             ignore_index=True)
+        measures["confidence"] = measures["confidence"].round(10)
+        measures = measures.drop_duplicates(["date", "measure", "horizon_days", "confidence"], keep="first")
+        dates = pd.DatetimeIndex(sorted(pnl["date"].unique()))
+        report = core_limit_status(measures, limits, fraction, dates=dates[dates.date >= start])
+        frames.append(report.rows.assign(base_currency=portfolio.base_currency))
     if unlimited:
         context.log.warning(f"no limits configured for portfolio(s) {unlimited}: not checked")
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("limit_status")
-    frame = frame.loc[frame["date"].dt.date.between(start, end)]
     extra = {"unlimited_portfolios": dg.MetadataValue.text(", ".join(unlimited))} if unlimited else {}
     latest = frame.loc[frame["date"] == frame["date"].max()] if len(frame) else frame
     if len(latest):

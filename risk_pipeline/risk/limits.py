@@ -40,9 +40,10 @@ MEASURES: tuple[str, ...] = ("var", "es")
 STATUSES: tuple[str, ...] = ("no_data", "within_limits", "warning", "danger")
 """Statuses from least to most severe."""
 
-LIMIT_STATUS_COLUMNS: tuple[str, ...] = ("portfolio", "measure", "horizon_days", "confidence", "value", "limit",
-                                         "utilization", "status")
-OVERALL_STATUS_COLUMNS: tuple[str, ...] = ("portfolio", "status", "max_utilization", "n_limits", "n_warning",
+MEASURE_COLUMNS: tuple[str, ...] = ("date", "portfolio", "measure", "horizon_days", "confidence", "value", "source")
+LIMIT_STATUS_COLUMNS: tuple[str, ...] = ("date", "portfolio", "measure", "horizon_days", "confidence", "value", "limit",
+                                         "utilization", "status", "source")
+OVERALL_STATUS_COLUMNS: tuple[str, ...] = ("date", "portfolio", "status", "max_utilization", "n_limits", "n_warning",
                                            "n_danger")
 PRE_TRADE_COLUMNS: tuple[str, ...] = ("measure", "horizon_days", "confidence", "limit", "value_before",
                                       "value_after", "utilization_before", "utilization_after", "status_before",
@@ -123,69 +124,71 @@ def _worst(statuses) -> str:
     return max(statuses, key=STATUSES.index) if len(statuses) else "no_data"
 
 
-def limit_status(measures: pd.DataFrame, limits: LimitsConfig, warning_fraction: float | None = None) -> LimitReport:
-    """Compare measured risk with every limit of every portfolio in ``measures``.
+def limit_status(measures: pd.DataFrame, limits: LimitsConfig, warning_fraction: float | None = None,
+                 dates: pd.DatetimeIndex | None = None) -> LimitReport:
+    """Compare measured risk with every limit of every portfolio in ``measures``, per date.
 
-    ``measures``: columns portfolio, measure ("var"/"es"), horizon_days, confidence, value
-    (base-currency amount), one row per measured combination (see
-    :func:`measures_from_var_estimates`). A limit without a matching measure gets value NaN
-    and status "no_data"; a portfolio in ``measures`` without limits raises (a book must not
-    run unlimited by accident). ``warning_fraction`` overrides ``limits.warning_fraction``.
+    ``measures``: columns :data:`MEASURE_COLUMNS` (value = base-currency amount, source = where
+    it comes from; see :func:`long_measures`), at most one row per date, portfolio, measure,
+    horizon and confidence. Rows are every (date, portfolio, limit) for the dates of ``dates``
+    (default: the dates of ``measures``); a limit without a matching measure that day gets
+    value NaN, status "no_data" and source "none". A portfolio in ``measures`` without limits
+    raises (a book must not run unlimited by accident). ``warning_fraction`` overrides
+    ``limits.warning_fraction``.
     """
-    need = {"portfolio", "measure", "horizon_days", "confidence", "value"}
-    if not need <= set(measures.columns):
-        raise LimitInputError(f"measures lacks columns {sorted(need - set(measures.columns))}")
+    missing = sorted(set(MEASURE_COLUMNS) - set(measures.columns))
+    if missing:
+        raise LimitInputError(f"measures lacks columns {missing}")
     frac = limits.warning_fraction if warning_fraction is None else float(warning_fraction)
     if not 0.0 < frac <= 1.0:
         raise LimitInputError(f"warning_fraction must be in (0, 1], got {warning_fraction!r}")
     unlimited = sorted(set(measures["portfolio"]) - set(limits.portfolios))
     if unlimited:
         raise LimitInputError(f"no limits configured for portfolio(s) {unlimited}")
-    keyed = measures.assign(_c=measures["confidence"].round(10), _h=measures["horizon_days"].astype(int))
-    dup = keyed.duplicated(["portfolio", "measure", "_h", "_c"])
+    keys = ["date", "portfolio", "measure", "horizon_days", "confidence"]
+    keyed = measures.assign(date=pd.to_datetime(measures["date"]), confidence=measures["confidence"].round(10),
+                            horizon_days=measures["horizon_days"].astype("int64"))
+    dup = keyed.duplicated(keys)
     if dup.any():
-        raise LimitInputError(f"measures has duplicate rows: {keyed.loc[dup, ['portfolio', 'measure']].head(3).values.tolist()}")
-    lookup = keyed.set_index(["portfolio", "measure", "_h", "_c"])["value"]
-    records = []
-    for portfolio in sorted(set(measures["portfolio"])):
-        for lim in limits.portfolios[portfolio]:
-            key = (portfolio, lim.measure, int(lim.horizon_days), round(lim.confidence, 10))
-            records.append((portfolio, lim.measure, int(lim.horizon_days), float(lim.confidence),
-                            float(lookup.get(key, np.nan)), float(lim.amount)))
-    rows = pd.DataFrame(records, columns=["portfolio", "measure", "horizon_days", "confidence", "value", "limit"])
-    rows = rows.astype({"portfolio": object, "measure": object, "horizon_days": "int64", "confidence": float,
-                        "value": float, "limit": float})
+        raise LimitInputError(f"measures has duplicate rows: {keyed.loc[dup, keys].head(3).values.tolist()}")
+    table = pd.DataFrame(
+        [(name, lim.measure, int(lim.horizon_days), round(float(lim.confidence), 10), float(lim.amount))
+         for name in sorted(set(measures["portfolio"])) for lim in limits.portfolios[name]],
+        columns=["portfolio", "measure", "horizon_days", "confidence", "limit"],
+    ).astype({"portfolio": object, "measure": object, "horizon_days": "int64"})
+    days = pd.DataFrame({"date": pd.DatetimeIndex(sorted(keyed["date"].unique()) if dates is None else dates)})
+    rows = days.merge(table, how="cross").merge(keyed[list(MEASURE_COLUMNS)], on=keys, how="left")
+    rows = rows.astype({"value": float, "limit": float, "confidence": float})
     rows["utilization"] = rows["value"] / rows["limit"]
     rows["status"] = classify(rows["value"].to_numpy(), rows["limit"].to_numpy(), frac)
+    rows["source"] = rows["source"].fillna("none").astype(object)
+    rows = rows.sort_values(["date", "portfolio"], kind="stable").reset_index(drop=True)
     return LimitReport(rows=rows[list(LIMIT_STATUS_COLUMNS)], overall=_overall(rows))
 
 
 def _overall(rows: pd.DataFrame) -> pd.DataFrame:
     out = []
-    for portfolio, grp in rows.groupby("portfolio", sort=True):
+    for (date, portfolio), grp in rows.groupby(["date", "portfolio"], sort=True):
         status = _worst([s for s in grp["status"] if s != "no_data"]) if (grp["status"] != "no_data").any() else "no_data"
-        out.append((portfolio, status, float(grp["utilization"].max()), len(grp),
+        out.append((date, portfolio, status, float(grp["utilization"].max()), len(grp),
                     int((grp["status"] == "warning").sum()), int((grp["status"] == "danger").sum())))
     frame = pd.DataFrame(out, columns=list(OVERALL_STATUS_COLUMNS))
     return frame.astype({"portfolio": object, "status": object, "max_utilization": float, "n_limits": "int64",
                          "n_warning": "int64", "n_danger": "int64"})
 
 
-def measures_from_var_estimates(var_estimates: pd.DataFrame, *, method: str = "historical") -> pd.DataFrame:
-    """Long ``measures`` frame for :func:`limit_status` from rows of the var_estimates table.
-
-    Keeps ``method`` rows and turns ``var_amount`` / ``es_amount`` into measure "var" / "es"
-    (columns portfolio, measure, horizon_days, confidence, value). Pass one date's rows.
-    """
-    need = {"portfolio", "method", "confidence", "horizon_days", "var_amount", "es_amount"}
-    if not need <= set(var_estimates.columns):
-        raise LimitInputError(f"var_estimates lacks columns {sorted(need - set(var_estimates.columns))}")
-    rows = var_estimates[var_estimates["method"] == method]
+def long_measures(amounts: pd.DataFrame, source: str) -> pd.DataFrame:
+    """The ``measures`` of :func:`limit_status` from rows of VaR/ES amounts (the var_estimates
+    table, or the same columns computed elsewhere): columns date, portfolio, horizon_days,
+    confidence, var_amount, es_amount become measure "var" / "es" with ``source``."""
+    need = {"date", "portfolio", "confidence", "horizon_days", "var_amount", "es_amount"}
+    if not need <= set(amounts.columns):
+        raise LimitInputError(f"{source} amounts lack columns {sorted(need - set(amounts.columns))}")
     parts = [
-        rows[["portfolio", "horizon_days", "confidence", col]].rename(columns={col: "value"}).assign(measure=m)
+        amounts[["date", "portfolio", "horizon_days", "confidence", col]].rename(columns={col: "value"}).assign(measure=m)
         for m, col in (("var", "var_amount"), ("es", "es_amount"))
     ]
-    return pd.concat(parts, ignore_index=True)[["portfolio", "measure", "horizon_days", "confidence", "value"]]
+    return pd.concat(parts, ignore_index=True).assign(source=source)[list(MEASURE_COLUMNS)]
 
 
 def historical_position_var_es(returns_window: pd.DataFrame, exposures: pd.Series, *, horizon_days: int,
