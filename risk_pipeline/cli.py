@@ -36,17 +36,18 @@ order by v.portfolio, v.method
 VERDICTS_SQL = """
 with latest as (select portfolio, max(as_of) as as_of from var_backtests group by portfolio)
 select b.portfolio, b.as_of, b.method,
-       max(case when b.confidence = 0.95 and b.window = 'trailing_1000' then b.verdict end) as "1000d 95%",
-       max(case when b.confidence = 0.99 and b.window = 'trailing_1000' then b.verdict end) as "1000d 99%",
-       max(case when b.confidence = 0.95 and b.window = 'trailing_250' then b.verdict end) as "250d 95%",
-       max(case when b.confidence = 0.99 and b.window = 'trailing_250' then b.verdict end) as "250d 99%",
-       max(case when b.confidence = 0.99 and b.window = 'trailing_250' then b.n_breaches end) as "breaches 250d 99%",
-       max(case when b.confidence = 0.99 and b.window = 'trailing_250' then b.traffic_light end) as "Basel light"
+       max(case when b.confidence = 0.95 and b.window = 'trailing_{long}' then b.verdict end) as "{long}d 95%",
+       max(case when b.confidence = 0.99 and b.window = 'trailing_{long}' then b.verdict end) as "{long}d 99%",
+       max(case when b.confidence = 0.95 and b.window = 'trailing_{short}' then b.verdict end) as "{short}d 95%",
+       max(case when b.confidence = 0.99 and b.window = 'trailing_{short}' then b.verdict end) as "{short}d 99%",
+       max(case when b.confidence = 0.99 and b.window = 'trailing_{short}' then b.n_breaches end) as "breaches {short}d 99%",
+       max(case when b.confidence = 0.99 and b.window = 'trailing_{short}' then b.traffic_light end) as "Basel light"
 from var_backtests b join latest using (portfolio, as_of)
 where b.horizon_days = 1
 group by all
 order by b.portfolio, b.method
 """
+WINDOWS_SQL = "select distinct cast(replace(window, 'trailing_', '') as integer) as days from var_backtests order by days"
 
 
 def _figure(x: float) -> str:
@@ -64,9 +65,11 @@ def summary() -> int:
             print("Latest 1-day VaR and ES (losses positive): % of value, then amounts in the base currency")
             print(con.execute(LATEST_VAR_SQL).df().to_string(index=False, float_format=_figure))
             print()
-            print("Backtest verdicts (1-day, as of the latest date): trailing 1000 and 250 trading days (default windows);")
+            days = con.execute(WINDOWS_SQL).df()["days"].tolist() or [0]
+            short, long = days[0], days[-1]
+            print(f"Backtest verdicts (1-day, as of the latest date): trailing {long} and {short} trading days;")
             print("fail = Kupiec, Christoffersen or Z2 rejects at 5% or the Basel light is red")
-            print(con.execute(VERDICTS_SQL).df().to_string(index=False))
+            print(con.execute(VERDICTS_SQL.format(short=short, long=long)).df().to_string(index=False))
     print()
     print(f"DuckDB catalog: {path}")
     print(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True)"

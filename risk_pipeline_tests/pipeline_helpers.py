@@ -44,4 +44,4 @@ CORE_ASSET_NAMES = ("prices", "returns", "portfolio_pnl", "var_estimates", "var_
 
 def core_assets():
     """prices -> returns -> portfolio_pnl -> var_estimates -> var_backtests, without the rest of the graph."""
-    return [a for a in ALL_ASSETS if a.key.to_user_string() in CORE_ASSET_NAMES]
+    return [a for a in ALL_ASSETS if {k.to_user_string() for k in a.keys} <= set(CORE_ASSET_NAMES)]

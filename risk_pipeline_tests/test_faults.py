@@ -32,11 +32,11 @@ import pytest
 
 from risk_pipeline.storage.schemas import TABLES
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
-from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range
+from risk_pipeline_tests.pipeline_helpers import CORE_ASSET_NAMES, core_assets, fast_run_config, materialize_range
 
 REPO = Path(__file__).resolve().parents[1]
 DAGSTER = Path(sys.executable).parent / "dagster"
-CORE = ["prices", "returns", "portfolio_pnl", "var_estimates", "var_backtests"]
+CORE = list(CORE_ASSET_NAMES)
 CONFIG = fast_run_config()
 
 
@@ -107,19 +107,13 @@ def portfolios(tmp_path_factory) -> Path:
     return path
 
 
-def _core_assets() -> list:
-    from risk_pipeline.definitions import defs
-
-    return [a for a in defs.assets if a.key.path[-1] in CORE]
-
-
 def _clean_run(folder: Path, portfolios: Path, start: str, end: str) -> Path:
     data = folder / "data"
     data.mkdir(parents=True)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RISK_PIPELINE_DATA", str(data))
         patch.setenv("RISK_PIPELINE_PORTFOLIOS", str(portfolios))
-        assert materialize_range(start, end, CONFIG, assets=_core_assets()).success
+        assert materialize_range(start, end, CONFIG, assets=core_assets()).success
     return data
 
 
@@ -162,7 +156,7 @@ def test_sigkill_mid_write_then_rerun_equals_a_clean_run(tmp_path, portfolios):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("RISK_PIPELINE_DATA", str(data))
         patch.setenv("RISK_PIPELINE_PORTFOLIOS", str(portfolios))
-        assert materialize_range(start, end, CONFIG, assets=_core_assets()).success
+        assert materialize_range(start, end, CONFIG, assets=core_assets()).success
     _assert_same(_tables(data), expected)
     assert not list((data / "lake").glob("*/date=*/.*.tmp")), "temporary files left behind"
     with duckdb.connect(str(data / "risk.duckdb"), read_only=True) as con:

@@ -19,9 +19,7 @@ from risk_pipeline.assets.report import no_method_in_red_zone
 from risk_pipeline.report.publish import CSV_TABLES, SUMMARY_KEYS
 from risk_pipeline.report.summary import basel_zone_thresholds, report_dates
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
-from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, fast_run_config, materialize_range
-
-CORE = [a for a in ALL_ASSETS if a.key.to_user_string() in {"prices", "returns", "portfolio_pnl", "var_estimates", "var_backtests"}]
+from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, core_assets, fast_run_config, materialize_range
 
 
 def _build(tmp_path_factory, start, end, run_config, assets):
@@ -49,7 +47,7 @@ def calm(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def breaching(tmp_path_factory):
-    return _build(tmp_path_factory, "2008-07-01", "2008-12-31", fast_run_config(window=10), CORE)
+    return _build(tmp_path_factory, "2008-07-01", "2008-12-31", fast_run_config(window=10), core_assets())
 
 
 class _Page(HTMLParser):
