@@ -12,8 +12,8 @@ their data-quality checks. VaR methods: ``--methods`` (default historical, param
 ewma at 95/99% and 1 day; Monte Carlo with 10,000 paths per portfolio-day is a separate cost
 that grows with paths x days x portfolios and is best spread by portfolio, see README).
 
-    .venv/bin/python benchmarks/bench_scale.py                         # 250/500/1000 symbols x 5 y, then 1000 x 20 y
-    .venv/bin/python benchmarks/bench_scale.py --grid 1000:20 --portfolios 50
+    .venv/bin/python benchmarks/bench_scale.py            # 1000 symbols x 5, 10, 20 y; 20 y in 5-year runs
+    .venv/bin/python benchmarks/bench_scale.py --grid 250:5 1000:20 --portfolios 50
 """
 
 from __future__ import annotations
@@ -70,8 +70,9 @@ def generate(folder: Path, n_symbols: int, years: int, n_portfolios: int, seed: 
     return dates[0].date().isoformat(), dates[-1].date().isoformat()
 
 
-def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work: Path) -> dict[str, float]:
-    folder = work / f"u{n_symbols}_y{years}"
+def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work: Path,
+        chunk_years: int | None = None) -> dict[str, float]:
+    folder = work / f"u{n_symbols}_y{years}_c{chunk_years}"
     (folder / "inputs").mkdir(parents=True)
     (folder / "data").mkdir()
     start, end = generate(folder / "inputs", n_symbols, years, n_portfolios)
@@ -83,7 +84,8 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
            "RISK_PIPELINE_PORTFOLIOS": str(folder / "inputs" / "portfolios.yaml"),
            "RISK_PIPELINE_DATA": str(folder / "data"), "PYTHONWARNINGS": "ignore"}
     command = ["/usr/bin/time", "-v", str(BIN / "risk-pipeline"), "backfill", "--start", start, "--end", end,
-               "--select", " or ".join(f"key:{a}" for a in CORE.split(",")), "--config-json", json.dumps(config)]
+               "--select", " or ".join(f"key:{a}" for a in CORE.split(",")), "--config-json", json.dumps(config),
+               *(["--chunk-years", str(chunk_years)] if chunk_years else [])]
     out = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"backfill failed ({n_symbols} symbols, {years} y):\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
@@ -93,7 +95,7 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
     steps = {m.group(1): float(m.group(2)) for m in re.finditer(r"^\s+(\S+)\s+([\d.]+) s$", out.stdout, re.M)}
     lake_mb = sum(f.stat().st_size for f in (folder / "data" / "lake").rglob("*.parquet")) / 1e6
     shutil.rmtree(folder)
-    return {"symbols": n_symbols, "years": years, "portfolios": n_portfolios,
+    return {"symbols": n_symbols, "years": years, "portfolios": n_portfolios, "chunk_years": chunk_years or years,
             "price_rows_M": n_symbols * years * 261 / 1e6, "wall_s": h * 3600 + m * 60 + s,
             "peak_rss_MB": peak_kb / 1024, "lake_MB": lake_mb,
             **{f"{k}_s": v for k, v in steps.items() if k in CORE.split(",")}}
@@ -101,20 +103,20 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--grid", nargs="+", default=["250:5", "500:5", "1000:5", "1000:20"],
-                        help="SYMBOLS:YEARS pairs to run")
+    parser.add_argument("--grid", nargs="+", default=["1000:5", "1000:10", "1000:20", "1000:20:5"],
+                        help="SYMBOLS:YEARS[:CHUNK_YEARS] to run (chunks: risk-pipeline backfill --chunk-years)")
     parser.add_argument("--portfolios", type=int, default=50)
     parser.add_argument("--methods", nargs="+", default=["historical", "parametric_normal", "ewma"])
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
         for pair in args.grid:
-            n, y = (int(x) for x in pair.split(":"))
-            rows.append(run(n, y, args.portfolios, args.methods, Path(tmp)))
+            n, y, *chunk = (int(x) for x in pair.split(":"))
+            rows.append(run(n, y, args.portfolios, args.methods, Path(tmp), chunk[0] if chunk else None))
             print(pd.DataFrame(rows).to_string(index=False, float_format="{:.1f}".format), flush=True)
     table = pd.DataFrame(rows)
     table["s_per_M_rows"] = table["wall_s"] / table["price_rows_M"]
-    print("\nFull backfill (one in-process run) of the core chain and its checks, "
+    print("\nFull backfill (one in-process run, or one per chunk of chunk_years) of the core chain and its checks, "
           f"{args.portfolios} portfolios, methods {args.methods}:")
     print(table.to_string(index=False, float_format="{:.2f}".format))
 

@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     fill.add_argument("--end", required=True, type=dt.date.fromisoformat, help="last day, YYYY-MM-DD")
     fill.add_argument("--select", default="*", help="asset selection, e.g. 'var_estimates*' (default: everything)")
     fill.add_argument("--config-json", default=None, help="run config as JSON, as for `dagster asset materialize`")
+    fill.add_argument("--chunk-years", type=int, default=None,
+                      help="one run per this many calendar years, in date order (bounds the memory; same tables)")
     trade = commands.add_parser(
         "pre-trade",
         help="would a proposed trade keep a portfolio within its limits? VaR/ES before and after",
@@ -120,11 +122,19 @@ def backfill_command(args: argparse.Namespace) -> int:
     from risk_pipeline.backfill import backfill
 
     config = json.loads(args.config_json) if args.config_json else None
-    print(f"Backfilling {args.select} over {args.start}..{args.end} as one run ...", flush=True)
-    report = backfill(args.start, args.end, selection=args.select, run_config=config)
+    runs = f"runs of {args.chunk_years} year(s)" if args.chunk_years else "one run"
+    print(f"Backfilling {args.select} over {args.start}..{args.end} as {runs} ...", flush=True)
+    try:
+        report = backfill(args.start, args.end, selection=args.select, run_config=config,
+                          chunk_years=args.chunk_years)
+    except ValueError as exc:
+        print(f"backfill: {exc}", file=sys.stderr)
+        return 2
     for step, seconds in sorted(report.step_seconds.items(), key=lambda item: -item[1]):
         print(f"  {step:<45} {seconds:8.1f} s")
-    print(f"Backfill {'succeeded' if report.success else 'FAILED'} in {report.seconds:.1f} s")
+    first, last = report.ranges[-1]
+    outcome = "succeeded" if report.success else f"FAILED in the run over {first}..{last}"
+    print(f"Backfill {outcome} in {report.seconds:.1f} s ({len(report.ranges)} run(s))")
     return 0 if report.success else 1
 
 

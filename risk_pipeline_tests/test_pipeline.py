@@ -151,3 +151,45 @@ def test_the_summary_prints_var_es_and_verdicts_of_every_portfolio(built, capsys
                           "and confidence = 0.99 and date = (select max(date) from var_estimates)")["v"][0]
     assert f"{latest:.2f}" in var_part
     assert str(built / "risk.duckdb") in out
+
+
+def test_chunk_ranges_cover_the_range_in_order():
+    import datetime as dt
+
+    from risk_pipeline.backfill import chunk_ranges
+
+    d = dt.date
+    assert chunk_ranges(d(2019, 10, 1), d(2020, 3, 31), None) == [(d(2019, 10, 1), d(2020, 3, 31))]
+    assert chunk_ranges(d(2019, 10, 1), d(2022, 3, 31), 2) == [
+        (d(2019, 10, 1), d(2020, 12, 31)), (d(2021, 1, 1), d(2022, 3, 31))]
+    assert chunk_ranges(d(2020, 1, 1), d(2020, 1, 1), 1) == [(d(2020, 1, 1), d(2020, 1, 1))]
+    with pytest.raises(ValueError, match="chunk_years"):
+        chunk_ranges(d(2020, 1, 1), d(2020, 2, 1), 0)
+    with pytest.raises(ValueError, match="after end"):
+        chunk_ranges(d(2020, 2, 1), d(2020, 1, 1), 1)
+
+
+def test_a_backfill_in_yearly_chunks_stores_the_same_tables_as_one_run(data_dir, tmp_path, monkeypatch):
+    """Each chunk reads its lookback from what the previous chunk stored."""
+    import datetime as dt
+
+    from risk_pipeline.backfill import backfill
+
+    config = fast_run_config(horizons=[1, 5])
+    config["ops"]["var_backtests"] = {"config": {"windows": [20, 60]}}
+    selection = " or ".join(f"key:{name}" for name in ("prices", "returns", "portfolio_pnl", "var_estimates",
+                                                          "var_backtests"))
+    start, end = dt.date(2019, 10, 1), dt.date(2020, 3, 31)
+    chunked = backfill(start, end, selection=selection, run_config=config, chunk_years=1)
+    assert chunked.success and len(chunked.ranges) == 2
+    other = tmp_path / "one_run"
+    other.mkdir()
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(other))
+    assert backfill(start, end, selection=selection, run_config=config).success
+    for table in ("portfolio_pnl", "var_estimates", "var_backtests"):
+        sql = f"select * from {table} order by all"
+        one, two = query(other, sql), query(data_dir, sql)
+        assert len(one) > 0
+        pd.testing.assert_frame_equal(two, one, rtol=1e-10, atol=1e-14, obj=table)
+    backtests = query(data_dir, "select as_of from var_backtests where as_of >= '2020-01-01' limit 1")
+    assert len(backtests) == 1  # the second chunk backtests across the boundary
