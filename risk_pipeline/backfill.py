@@ -62,12 +62,12 @@ def backfill(
     """Materialize ``selection`` (asset selection syntax) over ``start..end``: one run, or one
     run per chunk of ``chunk_years`` calendar years in date order (stops at the first failure)."""
     ranges = chunk_ranges(start, end, chunk_years)
-    instance = instance or dg.DagsterInstance.ephemeral()
     began = time.perf_counter()
     steps: dict[str, float] = {}
     done = []
     for first, last in ranges:
-        success, chunk_steps = _run(first, last, selection, run_config, instance)
+        # a new in-memory instance per chunk: its event log would otherwise hold every chunk's events
+        success, chunk_steps = _run(first, last, selection, run_config, instance or dg.DagsterInstance.ephemeral())
         done.append((first, last))
         for step, seconds in chunk_steps.items():
             steps[step] = steps.get(step, 0.0) + seconds
