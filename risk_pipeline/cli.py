@@ -47,7 +47,10 @@ where b.horizon_days = 1
 group by all
 order by b.portfolio, b.method
 """
-WINDOWS_SQL = """select distinct cast(replace("window", 'trailing_', '') as integer) as days from var_backtests order by days"""
+WINDOWS_SQL = """
+select distinct cast(replace("window", 'trailing_', '') as integer) as days from var_backtests
+where as_of = (select max(as_of) from var_backtests) and "window" like 'trailing_%' order by days
+"""
 
 
 def _figure(x: float) -> str:
