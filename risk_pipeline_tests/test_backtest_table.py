@@ -189,6 +189,9 @@ def test_bad_inputs_name_the_problem():
         backtest_table(returns, inverted, **kwargs)
     with pytest.raises(BacktestInputError, match="horizon_days"):
         backtest_table(returns, forecasts, **{**kwargs, "horizon_days": 0})
+    for windows in ([], [250, 250], [0]):
+        with pytest.raises(BacktestInputError, match="windows"):
+            backtest_table(returns, forecasts, **kwargs, windows=windows)
 
 
 def test_degenerate_forecasts_from_short_windows_give_finite_rows():

@@ -14,7 +14,7 @@ from risk_pipeline.assets.metadata import publish
 from risk_pipeline.assets.partitions import lake_asset, partition_days
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.assets.var import var_estimates
-from risk_pipeline.risk.backtest_table import backtest_table
+from risk_pipeline.risk.backtest_table import backtest_table, checked_windows
 from risk_pipeline.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days
 
@@ -40,14 +40,14 @@ def _longest_horizon(end) -> int:
     group_name="validation",
     deps=[var_estimates, portfolio_pnl],
     description=(
-        "Backtests of every VaR/ES series (portfolio, method, confidence, horizon) as of each day, "
-        "over trailing windows of trading days (250: Basel; 1000: validation); Kupiec, Christoffersen, conditional coverage, Basel traffic light "
-        "and the duration, dynamic-quantile and ES tests."
+        "Backtests of every VaR/ES series (portfolio, method, confidence, horizon) as of each day, over "
+        "trailing windows of trading days (250: Basel; 1000: validation); Kupiec, Christoffersen, conditional "
+        "coverage, Basel traffic light and the duration, dynamic-quantile and ES tests."
     ),
 )
 def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
-    lookback = max(config.windows) + _longest_horizon(end)
+    lookback = max(checked_windows(config.windows)) + _longest_horizon(end)
     pnl = read_window("portfolio_pnl", start, end, lookback + 1, columns=["portfolio", "return"])
     forecasts = read_window("var_estimates", start, end, lookback, columns=SERIES_KEYS + ["var", "es"])
     # trading-day numbers count the lake's stored days: the phase of h-day observations

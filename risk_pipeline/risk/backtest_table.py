@@ -316,6 +316,14 @@ def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, 
     )
 
 
+def checked_windows(windows: Sequence[int]) -> list[int]:
+    """The trailing windows (trading days) checked: distinct positive counts, at least one."""
+    lengths = [as_count(n, "windows", 1) for n in windows]
+    if not lengths or len(set(lengths)) != len(lengths):
+        raise BacktestInputError(f"windows must be distinct positive day counts, got {list(windows)}")
+    return lengths
+
+
 def backtest_table(
     returns: pd.Series,
     forecasts: pd.DataFrame,
@@ -341,9 +349,7 @@ def backtest_table(
     """
     p = tail_probability(confidence)
     h = as_count(horizon_days, "horizon_days", 1)
-    lengths = [as_count(n, "windows", 1) for n in windows]
-    if not lengths or len(set(lengths)) != len(lengths):
-        raise BacktestInputError(f"windows must be distinct positive day counts, got {list(windows)}")
+    lengths = checked_windows(windows)
     offset = as_count(day_number_offset, "day_number_offset")
     seed = as_count(seed, "seed")
     n_sims = as_count(n_sims, "n_sims", 1)
