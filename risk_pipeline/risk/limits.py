@@ -167,14 +167,16 @@ def limit_status(measures: pd.DataFrame, limits: LimitsConfig, warning_fraction:
 
 
 def _overall(rows: pd.DataFrame) -> pd.DataFrame:
-    out = []
-    for (date, portfolio), grp in rows.groupby(["date", "portfolio"], sort=True):
-        status = _worst([s for s in grp["status"] if s != "no_data"]) if (grp["status"] != "no_data").any() else "no_data"
-        out.append((date, portfolio, status, float(grp["utilization"].max()), len(grp),
-                    int((grp["status"] == "warning").sum()), int((grp["status"] == "danger").sum())))
-    frame = pd.DataFrame(out, columns=list(OVERALL_STATUS_COLUMNS))
-    return frame.astype({"portfolio": object, "status": object, "max_utilization": float, "n_limits": "int64",
-                         "n_warning": "int64", "n_danger": "int64"})
+    """Per date and portfolio: the worst status (no_data only when every limit lacks data)."""
+    severity = rows["status"].map(STATUSES.index)
+    grouped = rows.assign(_severity=severity, _warning=rows["status"].eq("warning"),
+                          _danger=rows["status"].eq("danger")).groupby(["date", "portfolio"], sort=True)
+    frame = grouped.agg(_severity=("_severity", "max"), max_utilization=("utilization", "max"),
+                        n_limits=("status", "size"), n_warning=("_warning", "sum"), n_danger=("_danger", "sum"))
+    frame = frame.reset_index()
+    frame["status"] = np.asarray(STATUSES, dtype=object)[frame["_severity"].to_numpy()]
+    return frame[list(OVERALL_STATUS_COLUMNS)].astype({"portfolio": object, "status": object, "max_utilization": float,
+                                                       "n_limits": "int64", "n_warning": "int64", "n_danger": "int64"})
 
 
 def long_measures(amounts: pd.DataFrame, source: str) -> pd.DataFrame:
