@@ -9,14 +9,13 @@ holds (method historical, same window, horizon and confidence) are taken from it
 """
 
 
-import datetime as dt
 from typing import Optional
 
 import dagster as dg
 import pandas as pd
 
 from risk_pipeline.assets.metadata import publish
-from risk_pipeline.assets.partitions import lake_asset, partition_days
+from risk_pipeline.assets.partitions import lake_asset, latest_day_of_run, partition_days
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.assets.var import var_estimates
 from risk_pipeline.portfolios import load_portfolios
@@ -25,7 +24,7 @@ from risk_pipeline.risk.limits import LimitsConfig, long_measures
 from risk_pipeline.risk.limits import limit_status as core_limit_status
 from risk_pipeline.scenario_config import DEFAULT_LIMITS_FILE, load_limits
 from risk_pipeline.settings import section
-from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days
+from risk_pipeline.storage.lake import empty_frame, read_days, read_window
 
 _LIMITS = section("limits")
 
@@ -108,15 +107,6 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
     return publish("limit_status", frame, days, **extra)
 
 
-def check_day(context) -> Optional[dt.date]:
-    """The latest stored day of limit_status within the run's partition range (or overall)."""
-    days = stored_days("limit_status")
-    if context.has_partition_key_range or context.has_partition_key:
-        last = (context.partition_time_window.end - dt.timedelta(days=1)).date()
-        days = [d for d in days if d <= last]
-    return days[-1] if days else None
-
-
 @dg.asset_check(
     asset=limit_status,
     description=(
@@ -125,7 +115,7 @@ def check_day(context) -> Optional[dt.date]:
     ),
 )
 def limits_respected(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    day = check_day(context)
+    day = latest_day_of_run(context, "limit_status")
     if day is None:
         return dg.AssetCheckResult(passed=True, metadata={"note": "limit_status has no stored day"})
     rows = read_days("limit_status", [day])

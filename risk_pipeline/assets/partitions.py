@@ -9,6 +9,8 @@ import functools
 import dagster as dg
 import pandas as pd
 
+from risk_pipeline.storage.lake import stored_days
+
 HISTORY_START = "1990-01-02"
 
 business_days = dg.TimeWindowPartitionsDefinition(
@@ -32,3 +34,14 @@ def partition_days(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date,
     last = (window.end - dt.timedelta(days=1)).date()
     days = [d.date() for d in pd.bdate_range(start, last)]
     return days[0], days[-1], days
+
+
+def latest_day_of_run(context: dg.AssetCheckExecutionContext, table: str) -> dt.date | None:
+    """For an asset check: the latest stored day of ``table`` up to the end of the run's
+    partition range (a day or a range, from the run's tags), or overall if the run has none."""
+    days = stored_days(table)
+    tags = context.run.tags
+    end = tags.get("dagster/asset_partition_range_end") or tags.get("dagster/partition")
+    if end:
+        days = [d for d in days if d <= dt.date.fromisoformat(end)]
+    return days[-1] if days else None

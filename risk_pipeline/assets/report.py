@@ -8,13 +8,12 @@ partition away.
 """
 
 
-import datetime as dt
 
 import dagster as dg
 import pandas as pd
 
 from risk_pipeline.assets.backtests import var_backtests
-from risk_pipeline.assets.partitions import business_days, partition_days, single_run
+from risk_pipeline.assets.partitions import business_days, latest_day_of_run, partition_days, single_run
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.assets.var import var_estimates
 from risk_pipeline.report.publish import write_report
@@ -102,17 +101,6 @@ def risk_report(context: dg.AssetExecutionContext, config: ReportConfig) -> dg.M
     return dg.MaterializeResult(metadata=metadata)
 
 
-def _check_day(context: dg.AssetCheckExecutionContext) -> dt.date | None:
-    """The latest backtested day of the run's partition range (the latest stored day if the
-    run has no range)."""
-    days = stored_days("var_backtests")
-    tags = context.run.tags
-    end = tags.get("dagster/asset_partition_range_end") or tags.get("dagster/partition")
-    if end:
-        days = [d for d in days if d <= dt.date.fromisoformat(end)]
-    return days[-1] if days else None
-
-
 @dg.asset_check(
     asset=var_backtests,
     name="no_method_in_red_zone",
@@ -122,7 +110,7 @@ def _check_day(context: dg.AssetCheckExecutionContext) -> dt.date | None:
     ),
 )
 def no_method_in_red_zone(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    day = _check_day(context)
+    day = latest_day_of_run(context, "var_backtests")
     if day is None:
         return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
                                    metadata={"note": "no backtests stored yet"})
