@@ -187,3 +187,14 @@ def test_replay_episodes_final_point_equals_historical_scenario():
     stressed = apply_scenario(exposures, scenario_shocks(ep, exposures.index, asset_returns=rets))
     assert table["final_cum_return"].iloc[0] == pytest.approx(stressed.return_, rel=1e-12)
     assert table["worst_cum_pnl"].iloc[0] <= stressed.pnl + 1e-9
+
+
+def test_result_tables_keep_their_schema_and_dtypes_when_empty():
+    from risk_pipeline.risk.reverse_stress import reverse_stress_table
+    from risk_pipeline.risk.stress import stress_table
+
+    for table, columns in ((stress_table([]), STRESS_COLUMNS), (reverse_stress_table([]), REVERSE_STRESS_COLUMNS)):
+        assert table.empty and tuple(table.columns) == columns
+    assert stress_table([])["proxied"].dtype == bool
+    assert reverse_stress_table([])["iterations"].dtype == "int64"
+    assert replay_episodes(pd.Series(dtype=float), pd.DataFrame(), []).columns.tolist() == list(REPLAY_COLUMNS)

@@ -28,7 +28,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.risk.stress import HistoricalScenario, StressInputError, episode_window, fill_with_beta_proxy
+from risk_pipeline.risk.stress import (
+    HistoricalScenario,
+    StressInputError,
+    episode_window,
+    fill_with_beta_proxy,
+    results_frame,
+)
 
 REPLAY_COLUMNS: tuple[str, ...] = ("episode", "worst_date", "worst_cum_pnl", "worst_cum_return", "final_cum_return",
                                    "n_days", "proxied")
@@ -116,15 +122,7 @@ def replay_episodes(exposures: pd.Series, asset_returns: pd.DataFrame, episodes:
     for ep in episodes:
         path, proxied = episode_path(exposures, asset_returns, ep, market=market, portfolio_value=portfolio_value)
         rows.append(summarize_path(ep.name, path, proxied=proxied))
-    return pd.DataFrame(
-        {
-            "episode": pd.Series([r.episode for r in rows], dtype=object),
-            "worst_date": pd.Series([r.worst_date for r in rows], dtype=object),
-            "worst_cum_pnl": pd.Series([r.worst_cum_pnl for r in rows], dtype=float),
-            "worst_cum_return": pd.Series([r.worst_cum_return for r in rows], dtype=float),
-            "final_cum_return": pd.Series([r.final_cum_return for r in rows], dtype=float),
-            "n_days": pd.Series([r.n_days for r in rows], dtype="int64"),
-            "proxied": pd.Series([r.proxied for r in rows], dtype=bool),
-        },
-        columns=list(REPLAY_COLUMNS),
-    )
+    return results_frame(rows, {"episode": ("episode", object), "worst_date": ("worst_date", object),
+                                "worst_cum_pnl": ("worst_cum_pnl", float), "worst_cum_return": ("worst_cum_return", float),
+                                "final_cum_return": ("final_cum_return", float), "n_days": ("n_days", "int64"),
+                                "proxied": ("proxied", bool)})

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.risk.stress import ScenarioShocks, StressInputError, scenario_pnl_function
+from risk_pipeline.risk.stress import ScenarioShocks, StressInputError, results_frame, scenario_pnl_function
 
 REVERSE_STRESS_COLUMNS: tuple[str, ...] = ("scenario", "target_loss", "multiplier", "feasible", "achieved_loss",
                                            "iterations")
@@ -128,14 +128,6 @@ def reverse_stress(
 
 def reverse_stress_table(results: list[ReverseStressResult]) -> pd.DataFrame:
     """Rows of :data:`REVERSE_STRESS_COLUMNS` from reverse-stress results."""
-    return pd.DataFrame(
-        {
-            "scenario": pd.Series([r.scenario for r in results], dtype=object),
-            "target_loss": pd.Series([r.target_loss for r in results], dtype=float),
-            "multiplier": pd.Series([r.multiplier for r in results], dtype=float),
-            "feasible": pd.Series([r.feasible for r in results], dtype=bool),
-            "achieved_loss": pd.Series([r.achieved_loss for r in results], dtype=float),
-            "iterations": pd.Series([r.iterations for r in results], dtype="int64"),
-        },
-        columns=list(REVERSE_STRESS_COLUMNS),
-    )
+    return results_frame(results, {"scenario": ("scenario", object), "target_loss": ("target_loss", float),
+                                   "multiplier": ("multiplier", float), "feasible": ("feasible", bool),
+                                   "achieved_loss": ("achieved_loss", float), "iterations": ("iterations", "int64")})

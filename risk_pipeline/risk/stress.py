@@ -348,14 +348,16 @@ def apply_scenario(
     return StressResult(scenario=shocks.scenario, pnl=pnl, return_=ret, proxied=bool(proxied))
 
 
+def results_frame(results: Sequence[object], columns: dict[str, tuple[str, object]]) -> pd.DataFrame:
+    """One row per result dataclass: ``columns`` maps each column, in order, to the attribute
+    it reads and its dtype (so an empty list still gives the typed, fixed schema)."""
+    return pd.DataFrame(
+        {name: pd.Series([getattr(r, attr) for r in results], dtype=dtype) for name, (attr, dtype) in columns.items()},
+        columns=list(columns),
+    )
+
+
 def stress_table(results: Sequence[StressResult]) -> pd.DataFrame:
     """Rows of :data:`STRESS_COLUMNS` (scenario, pnl, return, proxied) from stress results."""
-    return pd.DataFrame(
-        {
-            "scenario": pd.Series([r.scenario for r in results], dtype=object),
-            "pnl": pd.Series([r.pnl for r in results], dtype=float),
-            "return": pd.Series([r.return_ for r in results], dtype=float),
-            "proxied": pd.Series([r.proxied for r in results], dtype=bool),
-        },
-        columns=list(STRESS_COLUMNS),
-    )
+    return results_frame(results, {"scenario": ("scenario", object), "pnl": ("pnl", float),
+                                   "return": ("return_", float), "proxied": ("proxied", bool)})
