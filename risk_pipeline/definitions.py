@@ -9,7 +9,7 @@ import dagster as dg
 from risk_pipeline.assets import (
     attribution, backtests, bonds, limits, market_data, portfolio, quality, report, stress, var,
 )
-from risk_pipeline.schedules import daily_after_close, daily_risk_job
+from risk_pipeline.schedules import daily_after_close, daily_risk_job, lake_maintenance_job, weekly_lake_maintenance
 
 ASSET_MODULES = [market_data, portfolio, var, backtests, quality, report, attribution, stress, limits, bonds]
 
@@ -19,5 +19,6 @@ all_checks = dg.load_asset_checks_from_modules(ASSET_MODULES)
 risk_job = dg.define_asset_job("risk_job", selection=dg.AssetSelection.all())
 
 defs = dg.Definitions(
-    assets=all_assets, asset_checks=all_checks, jobs=[risk_job, daily_risk_job], schedules=[daily_after_close]
+    assets=all_assets, asset_checks=all_checks, jobs=[risk_job, daily_risk_job, lake_maintenance_job],
+    schedules=[daily_after_close, weekly_lake_maintenance],
 )

@@ -9,6 +9,7 @@ Dagster community" dialog is dismissed the way its "Skip" button does it, with t
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ import pytest
 from PIL import Image  # pillow: a dependency of matplotlib
 
 from risk_pipeline.definitions import defs
+from risk_pipeline.storage import lake
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -148,8 +150,7 @@ def test_a_materialization_launched_through_graphql_succeeds(ui):
             break
         time.sleep(1)
     assert status == "SUCCESS"
-    stored = list((ui.data / "lake" / "prices").glob("date=2021-03-01/part.parquet"))
-    assert len(stored) == 1
+    assert dt.date(2021, 3, 1) in lake.stored_days("prices", ui.data / "lake")
     events = ui.gql('{ assetOrError(assetKey: {path: ["prices"]}) { ... on Asset { '
                     'assetMaterializations(limit: 1) { partition runId } } } }')
     assert events["assetOrError"]["assetMaterializations"] == [{"partition": "2021-03-01", "runId": run_id}]

@@ -9,15 +9,18 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.storage.catalog import refresh_catalog
-from risk_pipeline.storage.lake import write_days
+from risk_pipeline.storage.lake import Commit, table_path, write_days
 
 
-def table_metadata(frame: pd.DataFrame, days: list[dt.date], files_written: int, **extra: object) -> dict:
-    """Row count, day span and a preview of the latest rows, for the Dagster UI."""
+def table_metadata(frame: pd.DataFrame, days: list[dt.date], commit: Commit, **extra: object) -> dict:
+    """Row count, day span, the Delta table version written and a preview of the latest rows,
+    for the Dagster UI."""
     meta: dict[str, object] = {
         "rows": dg.MetadataValue.int(len(frame)),
         "days_in_range": dg.MetadataValue.int(len(days)),
-        "days_with_rows": dg.MetadataValue.int(files_written),
+        "days_with_rows": dg.MetadataValue.int(commit.days_with_rows),
+        "table_version": dg.MetadataValue.int(commit.version),
+        "table_path": dg.MetadataValue.path(str(table_path(commit.table))),
         "first_day": dg.MetadataValue.text(days[0].isoformat()),
         "last_day": dg.MetadataValue.text(days[-1].isoformat()),
     }
@@ -28,8 +31,9 @@ def table_metadata(frame: pd.DataFrame, days: list[dt.date], files_written: int,
 
 
 def publish(table: str, frame: pd.DataFrame, days: list[dt.date], **extra: object) -> dg.MaterializeResult:
-    """Replace the stored rows of ``table`` for every day of the run (``lake.write_days``), refresh
-    the DuckDB views, and return the materialization with ``table_metadata`` plus ``extra``."""
-    written = write_days(table, frame, days)
+    """Replace the stored rows of ``table`` for every day of the run in one Delta commit
+    (``lake.write_days``), bring the DuckDB catalog up to it, and return the materialization
+    with ``table_metadata`` plus ``extra``."""
+    commit = write_days(table, frame, days)
     refresh_catalog()
-    return dg.MaterializeResult(asset_key=table, metadata=table_metadata(frame, days, written, **extra))
+    return dg.MaterializeResult(asset_key=table, metadata=table_metadata(frame, days, commit, **extra))
