@@ -17,6 +17,7 @@ import pytest
 
 from risk_pipeline.assets.report import no_method_in_red_zone
 from risk_pipeline.report.publish import CSV_TABLES, SUMMARY_KEYS
+from risk_pipeline.storage.maintenance import snapshot
 from risk_pipeline.report.summary import basel_zone_thresholds, report_dates
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
 from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, core_assets, fast_run_config, materialize_range
@@ -122,6 +123,12 @@ def test_summary_json_and_csv_exports(calm):
     assert summary["red_zone"] == [] and summary["overlapping_observations"] is False
     assert set(summary["recommended_method"]) == {"balanced", "held"}
     assert "stress_results" in summary["optional_tables"]
+    # the versions the report read: reading them again reproduces its backtests table
+    version = summary["table_versions"]["var_backtests"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISK_PIPELINE_DATA", str(data_dir))
+        then = snapshot("var_backtests", version=version).to_pandas()
+    assert len(then.loc[then["as_of"] == dt.date(2017, 12, 29)]) == len(pd.read_csv(folder / "backtests.csv"))
     for name in CSV_TABLES:
         frame = pd.read_csv(folder / f"{name}.csv")
         assert len(frame) > 0, name

@@ -89,6 +89,7 @@ def risk_report(context: dg.AssetExecutionContext, config: ReportConfig) -> dg.M
         "report_url": dg.MetadataValue.url(files.html.as_uri()),
         "summary_json": dg.MetadataValue.path(str(files.summary)),
         "red_zone": dg.MetadataValue.int(len(data.red_zone)),
+        "table_versions": dg.MetadataValue.json(data.table_versions),
         "verdict": dg.MetadataValue.md(
             f"**Traffic light, ranking as of {data.as_of}** (99%, 1 day, trailing {data.trailing} days)\n\n"
             + _markdown(summary)

@@ -26,7 +26,7 @@ CSV_TABLES = ("traffic_light", "backtests", "ranking", "statistics", "latest_var
 SUMMARY_KEYS = (
     "as_of", "chart_start", "portfolios", "base_currency", "methods", "red_zone", "recommended_method",
     "traffic_light", "ranking", "statistics", "latest_var", "verdict_counts", "overlapping_observations",
-    "optional_tables", "files",
+    "optional_tables", "table_versions", "files",
 )  # fmt: skip
 
 
@@ -76,6 +76,7 @@ def summary_dict(data: ReportData, files: list[str]) -> dict:
         "verdict_counts": {str(k): int(v) for k, v in data.backtests["verdict"].value_counts().items()},
         "overlapping_observations": bool(data.backtests["overlapping"].any()),
         "optional_tables": sorted(data.extras),
+        "table_versions": data.table_versions,
         "files": files,
     }
     return {k: out[k] for k in SUMMARY_KEYS}

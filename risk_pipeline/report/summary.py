@@ -31,7 +31,7 @@ import pandas as pd
 from risk_pipeline.risk.coverage_backtest import traffic_light_zones
 from risk_pipeline.risk.method_ranking import rank_methods
 from risk_pipeline.risk.performance import performance_statistics
-from risk_pipeline.storage.lake import query_days, read_days, stored_days
+from risk_pipeline.storage.lake import query_days, read_days, stored_days, table_version
 from risk_pipeline.storage.schemas import TABLES
 
 BASEL_CONFIDENCE = 0.99
@@ -86,6 +86,7 @@ class ReportData:
     statistics: pd.DataFrame  # STATISTICS_COLUMNS
     latest_var: pd.DataFrame  # var_estimates rows at as_of
     extras: dict[str, pd.DataFrame] = field(default_factory=dict)  # optional tables present in the lake
+    table_versions: dict[str, int] = field(default_factory=dict)  # Delta version of every stored table read
 
     @property
     def red_zone(self) -> pd.DataFrame:
@@ -230,7 +231,15 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
         .sort_values(["portfolio", "method", "confidence", "horizon_days"])
         .reset_index(drop=True),
         extras=_extras(as_of),
+        table_versions=_table_versions(),
     )
+
+
+def _table_versions() -> dict[str, int]:
+    """The latest Delta version of every stored table: reading the tables at these versions
+    (``risk-pipeline lake snapshot``) reproduces the report."""
+    versions = {name: table_version(name) for name in TABLES}
+    return {name: v for name, v in versions.items() if v is not None}
 
 
 def basel_zone_thresholds(n_obs: int, confidence: float = BASEL_CONFIDENCE) -> tuple[int, int]:

@@ -73,9 +73,9 @@ def open_table(table: str, root: Path | None = None, version: int | str | dt.dat
     """The Delta table of ``table`` (latest version, or as of a version number or timestamp);
     None while nothing was ever written to it."""
     path = table_path(table, root)
-    if not path.exists():
-        return None
     if not (path / "_delta_log").is_dir():
+        if not path.is_dir() or not any(path.glob("date=*")):
+            return None  # never written, or its first commit was killed before it committed
         raise LegacyLakeError(
             f"{path} holds day files of the old lake layout, not a Delta table: rebuild the lake "
             "with `make clean run` (docs/storage.md, 'Upgrading a day-file lake')"
