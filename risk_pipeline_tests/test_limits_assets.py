@@ -33,8 +33,8 @@ portfolios:
 
 def _run(folder, limits_text: str, start=START, end=END, upstream=True):
     (folder / "limits.yaml").write_text(limits_text)
-    config = fast_run_config(window=WINDOW)
-    config["ops"]["limit_status"] = {"config": {"limits_file": str(folder / "limits.yaml"), "window": WINDOW}}
+    config = fast_run_config(estimation_window_days=WINDOW)
+    config["ops"]["limit_status"] = {"config": {"limits_file": str(folder / "limits.yaml"), "estimation_window_days": WINDOW}}
     assets = [prices, returns, portfolio_pnl, var_estimates] if upstream else []
     if not upstream:
         config["ops"] = {"limit_status": config["ops"]["limit_status"]}

@@ -54,7 +54,7 @@ TABLES: dict[str, TableSchema] = {
             "var_estimates",
             [
                 ("date", _D), ("portfolio", _S), ("method", _S), ("confidence", _F), ("horizon_days", _I),
-                ("window", _I), ("var", _F), ("es", _F), ("var_amount", _F), ("es_amount", _F),
+                ("estimation_window_days", _I), ("var", _F), ("es", _F), ("var_amount", _F), ("es_amount", _F),
                 ("base_currency", _S),
             ],
             "VaR and ES forecast for day t (built from returns up to t-1), fractions and base-currency amounts.",
@@ -63,7 +63,7 @@ TABLES: dict[str, TableSchema] = {
             "var_backtests",
             [
                 ("as_of", _D), ("portfolio", _S), ("method", _S), ("confidence", _F), ("horizon_days", _I),
-                ("window", _S), ("n_obs", _I), ("n_breaches", _I), ("expected_breaches", _F),
+                ("backtest_window_days", _I), ("n_obs", _I), ("n_breaches", _I), ("expected_breaches", _F),
                 ("kupiec_lr", _F), ("kupiec_p", _F), ("christoffersen_lr", _F), ("christoffersen_p", _F),
                 ("cc_lr", _F), ("cc_p", _F), ("tuff_lr", _F), ("tuff_p", _F),
                 ("duration_lr", _F), ("duration_p", _F), ("dq_stat", _F), ("dq_p", _F),
