@@ -79,7 +79,7 @@ TABLES: dict[str, TableSchema] = {
                 ("date", _D), ("portfolio", _S), ("symbol", _S), ("weight", _F), ("marginal_var", _F),
                 ("component_var", _F), ("pct_contribution", _F), ("incremental_var", _F),
                 ("component_es_historical", _F), ("component_var_amount", _F), ("confidence", _F),
-                ("lookback", _I), ("base_currency", _S),
+                ("estimation_window_days", _I), ("base_currency", _S),
             ],
             "Per portfolio, day and position: parametric (Ledoit-Wolf) marginal, component and incremental VaR "
             "and historical component ES, fractions of value (Euler: components sum to the total).",
