@@ -16,7 +16,7 @@ from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_ra
 
 WINDOW = 20
 START, END = "2021-01-04", "2021-04-30"
-DESIGN = ["date", "portfolio", "measure", "horizon_days", "confidence", "value", "limit", "utilization", "status"]
+DESIGN = ["date", "portfolio", "measure", "horizon_days", "confidence", "value", "limit_amount", "utilization", "status"]
 
 
 def _limits_yaml(balanced: float, held: float) -> str:
@@ -70,7 +70,7 @@ def test_columns_values_and_statuses(lake):
     es3 = table.loc[(table["portfolio"] == "balanced") & (table["measure"] == "es")]
     assert set(es3["horizon_days"]) == {3} and set(es3.dropna(subset=["value"])["source"]) == {"computed"}
     assert (es3.dropna(subset=["value"])["value"] > 0).all()
-    np.testing.assert_allclose(table["utilization"], table["value"] / table["limit"])
+    np.testing.assert_allclose(table["utilization"], table["value"] / table["limit_amount"])
     assert set(table.loc[table["portfolio"] == "balanced", "status"].dropna()) <= {"danger", "no_data"}
     assert set(table.loc[table["portfolio"] == "held", "status"]) <= {"within_limits", "no_data"}
     assert (table["status"] == "danger").sum() > 0
@@ -95,7 +95,7 @@ def test_check_warns_at_warning_level_and_passes_within(lake):
         mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(folder / "portfolios.yaml"))
         rows, evaluation = _run(folder, _limits_yaml(balanced=amount, held=1e9), start=END, end=END, upstream=False)
         day = rows.loc[rows["date"] == pd.Timestamp(END)]
-        expected = classify(day["value"].to_numpy(), day["limit"].to_numpy(), 0.8)
+        expected = classify(day["value"].to_numpy(), day["limit_amount"].to_numpy(), 0.8)
         assert list(day["status"]) == list(expected) and "warning" in set(day["status"])
         assert not evaluation.passed and evaluation.severity.value == "WARN"
         assert evaluation.metadata["warning_portfolios"].value == ["balanced"]

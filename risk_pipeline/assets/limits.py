@@ -43,10 +43,10 @@ def limits_config(limits_file: Optional[str]) -> LimitsConfig:
 
 
 def limit_table(limits: LimitsConfig) -> pd.DataFrame:
-    """One row per configured limit: portfolio, measure, horizon_days, confidence, limit."""
+    """One row per configured limit: portfolio, measure, horizon_days, confidence, limit_amount."""
     rows = [(name, lim.measure, int(lim.horizon_days), float(lim.confidence), float(lim.amount))
             for name, lims in limits.portfolios.items() for lim in lims]
-    return pd.DataFrame(rows, columns=["portfolio", "measure", "horizon_days", "confidence", "limit"])
+    return pd.DataFrame(rows, columns=["portfolio", "measure", "horizon_days", "confidence", "limit_amount"])
 
 
 def _computed_amounts(pnl: pd.DataFrame, wanted: pd.DataFrame, estimation_window_days: int) -> pd.DataFrame:
@@ -65,8 +65,8 @@ def _computed_amounts(pnl: pd.DataFrame, wanted: pd.DataFrame, estimation_window
     deps=[portfolio_pnl, var_estimates],
     description=(
         "Per portfolio, day and limit of limits.yaml: measured VaR/ES amount (historical, realized P&L), the "
-        "limit, utilization = value / limit and status within_limits / warning (>= warning_fraction of the "
-        "limit) / danger (above it) / no_data."
+        "limit_amount, utilization = value / limit_amount and status within_limits / warning (>= warning_fraction "
+        "of the limit) / danger (above it) / no_data."
     ),
 )
 def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> dg.MaterializeResult:
@@ -101,9 +101,8 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
     extra = {"unlimited_portfolios": dg.MetadataValue.text(", ".join(unlimited))} if unlimited else {}
     latest = frame.loc[frame["date"] == frame["date"].max()] if len(frame) else frame
     if len(latest):
-        extra["latest_status"] = dg.MetadataValue.md(latest[["portfolio", "measure", "horizon_days", "value", "limit",
-                                                              "utilization", "status"]].to_markdown(index=False,
-                                                                                                   floatfmt=".4g"))
+        columns = ["portfolio", "measure", "horizon_days", "value", "limit_amount", "utilization", "status"]
+        extra["latest_status"] = dg.MetadataValue.md(latest[columns].to_markdown(index=False, floatfmt=".4g"))
     return publish("limit_status", frame, days, **extra)
 
 
@@ -121,7 +120,7 @@ def limits_respected(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckRes
     rows = read_days("limit_status", [day])
     by_status = {s: sorted(set(rows.loc[rows["status"] == s, "portfolio"])) for s in ("danger", "warning", "no_data")}
     offending = rows.loc[rows["status"].isin(["danger", "warning"]),
-                         ["portfolio", "measure", "horizon_days", "value", "limit", "utilization", "status"]]
+                         ["portfolio", "measure", "horizon_days", "value", "limit_amount", "utilization", "status"]]
     metadata = {
         "date": dg.MetadataValue.text(day.isoformat()),
         "danger_portfolios": dg.MetadataValue.json(by_status["danger"]),
