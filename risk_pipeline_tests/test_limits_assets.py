@@ -63,7 +63,7 @@ def test_columns_values_and_statuses(lake):
     rows = table.loc[(table["portfolio"] == "held") & (table["measure"] == "var")].set_index("date")
     for date in rows.index[-3:]:
         past = held.loc[held.index < date]
-        losses = -past["return"].iloc[-WINDOW:].to_numpy()
+        losses = -past["simple_return"].iloc[-WINDOW:].to_numpy()
         expected = np.quantile(losses, 0.99, method="linear") * past["value"].iloc[-1]
         np.testing.assert_allclose(rows.loc[date, "value"], expected, rtol=1e-10)
         assert rows.loc[date, "source"] == "var_estimates"  # var_estimates holds the 1-day 99% historical rows

@@ -37,7 +37,7 @@ def test_every_table_is_filled_with_the_design_columns(built):
 
     pnl = query(built, "select * from portfolio_pnl")
     assert set(pnl["portfolio"]) == {"balanced", "held"}
-    balanced = pnl.loc[pnl["portfolio"] == "balanced"].set_index("date")["return"]
+    balanced = pnl.loc[pnl["portfolio"] == "balanced"].set_index("date")["simple_return"]
     wide = returns.pivot(index="date", columns="symbol", values="simple_return")
     manual = (0.4 * wide["AAPL"] + 0.3 * wide["JPM"] + 0.3 * wide["XOM"]).dropna()
     np.testing.assert_allclose(balanced.sort_index().to_numpy(), manual.sort_index().to_numpy(), rtol=1e-12)
@@ -55,13 +55,13 @@ def test_every_table_is_filled_with_the_design_columns(built):
 
 
 def test_historical_var_is_the_quantile_of_the_previous_window(built):
-    pnl = query(built, "select date, return from portfolio_pnl where portfolio = 'balanced' order by date")
+    pnl = query(built, "select date, simple_return from portfolio_pnl where portfolio = 'balanced' order by date")
     var = query(
         built,
         "select date, var, es, var_amount from var_estimates where portfolio = 'balanced' "
         "and method = 'historical' and confidence = 0.99 order by date",
     )
-    losses = -pnl["return"].to_numpy()
+    losses = -pnl["simple_return"].to_numpy()
     dates = list(pnl["date"])
     row = var.iloc[-1]
     t = dates.index(row["date"])

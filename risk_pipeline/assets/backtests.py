@@ -48,12 +48,12 @@ def _longest_horizon(end) -> int:
 def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
     lookback = max(checked_windows(config.backtest_window_days)) + _longest_horizon(end)
-    pnl = read_window("portfolio_pnl", start, end, lookback + 1, columns=["portfolio", "return"])
+    pnl = read_window("portfolio_pnl", start, end, lookback + 1, columns=["portfolio", "simple_return"])
     forecasts = read_window("var_estimates", start, end, lookback, columns=SERIES_KEYS + ["var", "es"])
     # trading-day numbers count the lake's stored days: the phase of h-day observations
     calendar = stored_days("portfolio_pnl")
     realized_by_portfolio = {
-        name: group.set_index("date")["return"].sort_index() for name, group in pnl.groupby("portfolio")
+        name: group.set_index("date")["simple_return"].sort_index() for name, group in pnl.groupby("portfolio")
     }
     frames = []
     for keys, series in forecasts.groupby(SERIES_KEYS, sort=True):

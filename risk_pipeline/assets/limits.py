@@ -51,7 +51,7 @@ def limit_table(limits: LimitsConfig) -> pd.DataFrame:
 
 def _computed_amounts(pnl: pd.DataFrame, wanted: pd.DataFrame, estimation_window_days: int) -> pd.DataFrame:
     """Historical VaR/ES amounts of one portfolio's realized returns for its limits' horizons and confidences."""
-    series = pnl.set_index("date")["return"].sort_index()
+    series = pnl.set_index("date")["simple_return"].sort_index()
     previous_value = pnl.set_index("date")["value"].sort_index().shift(1)
     grid = var_es_grid(series, method="historical", confidences=sorted(set(wanted["confidence"])),
                        horizons=sorted(set(wanted["horizon_days"])), window=estimation_window_days)

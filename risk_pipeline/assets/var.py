@@ -66,7 +66,7 @@ def portfolio_forecasts(
     returns_history: pd.DataFrame | None,
 ) -> pd.DataFrame:
     """Every configured method's VaR/ES rows for one portfolio over the dates of ``pnl``."""
-    series = pnl.set_index("date")["return"].sort_index()
+    series = pnl.set_index("date")["simple_return"].sort_index()
     previous_value = pnl.set_index("date")["value"].sort_index().shift(1)
     frames = []
     for method in config.methods:

@@ -4,7 +4,7 @@ Everything the HTML, the JSON summary, the CSV exports and the asset's metadata 
 from :func:`build_report_data`; the renderers only format it.
 
 Definitions used in the report:
-  * realized loss of day t (horizon 1) = -return_t of ``portfolio_pnl``; a breach is
+  * realized loss of day t (horizon 1) = -simple_return_t of ``portfolio_pnl``; a breach is
     loss_t > var_t (DESIGN.md), the same rule as the ``var_backtests`` table;
   * rolling breach count on day t = breaches over the last ``trailing`` forecast days up to t
     (fewer days at the start of the history);
@@ -44,7 +44,7 @@ STATISTICS_COLUMNS = [
     "annualized_volatility", "sharpe_ratio", "max_drawdown", "max_drawdown_peak", "max_drawdown_trough",
 ]  # fmt: skip
 PNL_VS_VAR_COLUMNS = [
-    "date", "portfolio", "method", "confidence", "return", "loss", "pnl", "var", "var_amount", "breach",
+    "date", "portfolio", "method", "confidence", "simple_return", "loss", "pnl", "var", "var_amount", "breach",
     "rolling_breaches",
 ]  # fmt: skip
 TRAFFIC_LIGHT_COLUMNS = [
@@ -125,9 +125,9 @@ VAR_HISTORY_COLUMNS = ["portfolio", "method", "confidence", "horizon_days", "var
 
 def _pnl_vs_var(pnl: pd.DataFrame, var: pd.DataFrame, trailing: int, chart_start: dt.date) -> pd.DataFrame:
     one_day = var.loc[var["horizon_days"].eq(1), ["date", "portfolio", "method", "confidence", "var", "var_amount"]]
-    rows = one_day.merge(pnl[["date", "portfolio", "return", "pnl"]], on=["date", "portfolio"], how="inner")
-    rows = rows.dropna(subset=["var", "return"]).sort_values(["portfolio", "method", "confidence", "date"])
-    rows["loss"] = -rows["return"]
+    rows = one_day.merge(pnl[["date", "portfolio", "simple_return", "pnl"]], on=["date", "portfolio"], how="inner")
+    rows = rows.dropna(subset=["var", "simple_return"]).sort_values(["portfolio", "method", "confidence", "date"])
+    rows["loss"] = -rows["simple_return"]
     rows["breach"] = rows["loss"] > rows["var"]
     rows["rolling_breaches"] = (
         rows.groupby(["portfolio", "method", "confidence"], sort=False)["breach"]
@@ -142,7 +142,7 @@ def _statistics(pnl: pd.DataFrame, as_of: dt.date, chart_start: dt.date, risk_fr
     year_start = (pd.Timestamp(as_of) - pd.DateOffset(years=1)).date()
     records = []
     for portfolio, rows in pnl.groupby("portfolio", sort=True):
-        series = rows.set_index("date")["return"].sort_index().dropna()
+        series = rows.set_index("date")["simple_return"].sort_index().dropna()
         periods = (("last 1y", year_start), (f"last {chart_years}y", chart_start))
         for period, part in ((name, series[series.index.date >= first]) for name, first in periods):
             if len(part) < 2:

@@ -46,7 +46,7 @@ TABLES: dict[str, TableSchema] = {
             "portfolio_pnl",
             [
                 ("date", _D), ("portfolio", _S), ("base_currency", _S),
-                ("value", _F), ("pnl", _F), ("return", _F),
+                ("value", _F), ("pnl", _F), ("simple_return", _F),
             ],
             "Per portfolio and day: closing value, P&L over the day and simple return, in base currency.",
         ),
@@ -87,10 +87,10 @@ TABLES: dict[str, TableSchema] = {
         _table(
             "stress_results",
             [
-                ("date", _D), ("portfolio", _S), ("scenario", _S), ("pnl", _F), ("return", _F), ("proxied", _B),
+                ("date", _D), ("portfolio", _S), ("scenario", _S), ("pnl", _F), ("simple_return", _F), ("proxied", _B),
                 ("scenario_type", _S), ("base_currency", _S),
             ],
-            "Per portfolio, day and scenario: P&L (base currency) and return of the positions held that day.",
+            "Per portfolio, day and scenario: P&L (base currency) and simple return of the positions held that day.",
         ),
         _table(
             "reverse_stress",
