@@ -43,20 +43,20 @@ order by v.portfolio, v.method
 VERDICTS_SQL = """
 with latest as (select portfolio, max(as_of) as as_of from var_backtests group by portfolio)
 select b.portfolio, b.as_of, b.method,
-       max(case when b.confidence = 0.95 and b.window = 'trailing_{long}' then b.verdict end) as "{long}d 95%",
-       max(case when b.confidence = 0.99 and b.window = 'trailing_{long}' then b.verdict end) as "{long}d 99%",
-       max(case when b.confidence = 0.95 and b.window = 'trailing_{short}' then b.verdict end) as "{short}d 95%",
-       max(case when b.confidence = 0.99 and b.window = 'trailing_{short}' then b.verdict end) as "{short}d 99%",
-       max(case when b.confidence = 0.99 and b.window = 'trailing_{short}' then b.n_breaches end) as "breaches {short}d 99%",
-       max(case when b.confidence = 0.99 and b.window = 'trailing_{short}' then b.traffic_light end) as "Basel light"
+       max(case when b.confidence = 0.95 and b.backtest_window_days = {long} then b.verdict end) as "{long}d 95%",
+       max(case when b.confidence = 0.99 and b.backtest_window_days = {long} then b.verdict end) as "{long}d 99%",
+       max(case when b.confidence = 0.95 and b.backtest_window_days = {short} then b.verdict end) as "{short}d 95%",
+       max(case when b.confidence = 0.99 and b.backtest_window_days = {short} then b.verdict end) as "{short}d 99%",
+       max(case when b.confidence = 0.99 and b.backtest_window_days = {short} then b.n_breaches end) as "breaches {short}d 99%",
+       max(case when b.confidence = 0.99 and b.backtest_window_days = {short} then b.traffic_light end) as "Basel light"
 from var_backtests b join latest using (portfolio, as_of)
 where b.horizon_days = 1
 group by all
 order by b.portfolio, b.method
 """
 WINDOWS_SQL = """
-select distinct cast(replace("window", 'trailing_', '') as integer) as days from var_backtests
-where as_of = (select max(as_of) from var_backtests) and "window" like 'trailing_%' order by days
+select distinct backtest_window_days as days from var_backtests
+where as_of = (select max(as_of) from var_backtests) order by days
 """
 
 

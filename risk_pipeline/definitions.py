@@ -6,6 +6,7 @@ module in ``ASSET_MODULES`` is all it takes to add it to the graph.
 
 import dagster as dg
 
+import risk_pipeline.dagster_warnings  # noqa: F401 - before the assets load: their intended preview/beta warnings
 from risk_pipeline.assets import (
     attribution, backtests, bonds, limits, market_data, portfolio, quality, report, stress, var,
 )

@@ -14,9 +14,10 @@ ALL_ASSETS = list(defs.assets)
 
 
 
-def fast_run_config(window: int = 20, **var_overrides) -> dict:
+def fast_run_config(estimation_window_days: int = 20, **var_overrides) -> dict:
     """Short windows so a few months of history give estimates and backtests."""
-    var = {"methods": ["historical"], "confidences": [0.95, 0.99], "horizons": [1], "window": window}
+    var = {"methods": ["historical"], "confidences": [0.95, 0.99], "horizons": [1],
+           "estimation_window_days": estimation_window_days}
     var.update(var_overrides)
     return {
         "ops": {

@@ -43,12 +43,12 @@ def _check(result):
 @pytest.fixture(scope="module")
 def calm(tmp_path_factory):
     return _build(tmp_path_factory, "2017-01-03", "2017-12-29",
-                  fast_run_config(window=60, methods=["historical", "parametric_normal"]), ALL_ASSETS)
+                  fast_run_config(estimation_window_days=60, methods=["historical", "parametric_normal"]), ALL_ASSETS)
 
 
 @pytest.fixture(scope="module")
 def breaching(tmp_path_factory):
-    return _build(tmp_path_factory, "2008-07-01", "2008-12-31", fast_run_config(window=10), core_assets())
+    return _build(tmp_path_factory, "2008-07-01", "2008-12-31", fast_run_config(estimation_window_days=10), core_assets())
 
 
 class _Page(HTMLParser):
@@ -133,7 +133,7 @@ def test_summary_json_and_csv_exports(calm):
         frame = pd.read_csv(folder / f"{name}.csv")
         assert len(frame) > 0, name
     backtests = pd.read_csv(folder / "backtests.csv")
-    assert set(backtests["window"]) == {"trailing_250", "trailing_1000"}
+    assert set(backtests["backtest_window_days"]) == {250, 1000}
     assert len(backtests) == 2 * 2 * 2 * 2  # portfolios x methods x confidences x windows
     pnl = pd.read_csv(folder / "pnl_vs_var.csv", parse_dates=["date"])
     assert (pnl["breach"] == (pnl["loss"] > pnl["var"])).all()

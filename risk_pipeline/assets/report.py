@@ -116,7 +116,7 @@ def no_method_in_red_zone(context: dg.AssetCheckExecutionContext) -> dg.AssetChe
         return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
                                    metadata={"note": "no backtests stored yet"})
     rows = read_days("var_backtests", [day])
-    lights = basel_rows(rows, f"trailing_{window_lengths(rows)[0]}")
+    lights = basel_rows(rows, window_lengths(rows)[0])
     red = red_zone_rows(lights)
     return dg.AssetCheckResult(
         passed=red.empty,

@@ -46,7 +46,7 @@ TABLES: dict[str, TableSchema] = {
             "portfolio_pnl",
             [
                 ("date", _D), ("portfolio", _S), ("base_currency", _S),
-                ("value", _F), ("pnl", _F), ("return", _F),
+                ("value", _F), ("pnl", _F), ("simple_return", _F),
             ],
             "Per portfolio and day: closing value, P&L over the day and simple return, in base currency.",
         ),
@@ -54,7 +54,7 @@ TABLES: dict[str, TableSchema] = {
             "var_estimates",
             [
                 ("date", _D), ("portfolio", _S), ("method", _S), ("confidence", _F), ("horizon_days", _I),
-                ("window", _I), ("var", _F), ("es", _F), ("var_amount", _F), ("es_amount", _F),
+                ("estimation_window_days", _I), ("var", _F), ("es", _F), ("var_amount", _F), ("es_amount", _F),
                 ("base_currency", _S),
             ],
             "VaR and ES forecast for day t (built from returns up to t-1), fractions and base-currency amounts.",
@@ -63,7 +63,7 @@ TABLES: dict[str, TableSchema] = {
             "var_backtests",
             [
                 ("as_of", _D), ("portfolio", _S), ("method", _S), ("confidence", _F), ("horizon_days", _I),
-                ("window", _S), ("n_obs", _I), ("n_breaches", _I), ("expected_breaches", _F),
+                ("backtest_window_days", _I), ("n_obs", _I), ("n_breaches", _I), ("expected_breaches", _F),
                 ("kupiec_lr", _F), ("kupiec_p", _F), ("christoffersen_lr", _F), ("christoffersen_p", _F),
                 ("cc_lr", _F), ("cc_p", _F), ("tuff_lr", _F), ("tuff_p", _F),
                 ("duration_lr", _F), ("duration_p", _F), ("dq_stat", _F), ("dq_p", _F),
@@ -79,7 +79,7 @@ TABLES: dict[str, TableSchema] = {
                 ("date", _D), ("portfolio", _S), ("symbol", _S), ("weight", _F), ("marginal_var", _F),
                 ("component_var", _F), ("pct_contribution", _F), ("incremental_var", _F),
                 ("component_es_historical", _F), ("component_var_amount", _F), ("confidence", _F),
-                ("lookback", _I), ("base_currency", _S),
+                ("estimation_window_days", _I), ("base_currency", _S),
             ],
             "Per portfolio, day and position: parametric (Ledoit-Wolf) marginal, component and incremental VaR "
             "and historical component ES, fractions of value (Euler: components sum to the total).",
@@ -87,10 +87,10 @@ TABLES: dict[str, TableSchema] = {
         _table(
             "stress_results",
             [
-                ("date", _D), ("portfolio", _S), ("scenario", _S), ("pnl", _F), ("return", _F), ("proxied", _B),
+                ("date", _D), ("portfolio", _S), ("scenario", _S), ("pnl", _F), ("simple_return", _F), ("proxied", _B),
                 ("scenario_type", _S), ("base_currency", _S),
             ],
-            "Per portfolio, day and scenario: P&L (base currency) and return of the positions held that day.",
+            "Per portfolio, day and scenario: P&L (base currency) and simple return of the positions held that day.",
         ),
         _table(
             "reverse_stress",
@@ -113,10 +113,10 @@ TABLES: dict[str, TableSchema] = {
             "limit_status",
             [
                 ("date", _D), ("portfolio", _S), ("measure", _S), ("horizon_days", _I), ("confidence", _F),
-                ("value", _F), ("limit", _F), ("utilization", _F), ("status", _S), ("source", _S),
+                ("value", _F), ("limit_amount", _F), ("utilization", _F), ("status", _S), ("source", _S),
                 ("base_currency", _S),
             ],
-            "Per portfolio, day and limit: measured VaR/ES amount, limit, utilization and status.",
+            "Per portfolio, day and limit: measured VaR/ES amount, limit amount, utilization and status.",
         ),
         _table(
             "bond_pnl",
