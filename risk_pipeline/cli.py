@@ -19,7 +19,7 @@ from risk_pipeline.risk.limits import LimitInputError
 from risk_pipeline.scenario_config import ConfigError
 from risk_pipeline.settings import section
 from risk_pipeline.storage.catalog import catalog_path, connect, refresh_catalog
-from risk_pipeline.storage.lake import LegacyLakeError
+from risk_pipeline.storage.lake import LakeLayoutError
 from risk_pipeline.storage.maintenance import maintain_lake, snapshot, table_history
 from risk_pipeline.storage.schemas import TABLES
 
@@ -174,7 +174,7 @@ def lake_command(args: argparse.Namespace) -> int:
             refresh_catalog()
         else:
             print(f"catalog up to date: {refresh_catalog()}")
-    except (ValueError, LegacyLakeError) as exc:
+    except (ValueError, LakeLayoutError) as exc:
         print(f"lake {args.action}: {exc}", file=sys.stderr)
         return 2
     return 0

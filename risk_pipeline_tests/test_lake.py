@@ -143,7 +143,7 @@ def test_the_catalog_keeps_working_when_the_data_folder_moves(data_dir):
 
 def test_a_lake_of_the_old_day_file_layout_is_named_with_the_way_to_rebuild(data_dir):
     (data_dir / "lake" / "prices" / "date=2021-01-04").mkdir(parents=True)
-    with pytest.raises(lake.LegacyLakeError, match="make clean run"):
+    with pytest.raises(lake.LakeLayoutError, match="make clean run"):
         lake.stored_days("prices")
 
 

@@ -35,5 +35,5 @@ def publish(table: str, frame: pd.DataFrame, days: list[dt.date], **extra: objec
     (``lake.write_days``), bring the DuckDB catalog up to it, and return the materialization
     with ``table_metadata`` plus ``extra``."""
     commit = write_days(table, frame, days)
-    refresh_catalog()
+    refresh_catalog([table])
     return dg.MaterializeResult(asset_key=table, metadata=table_metadata(frame, days, commit, **extra))

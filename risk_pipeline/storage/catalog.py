@@ -27,7 +27,7 @@ import fcntl
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -125,12 +125,15 @@ def _refresh_table(con: duckdb.DuckDBPyConnection, spec: TableSchema, shown: int
     return latest
 
 
-def _refresh(con: duckdb.DuckDBPyConnection) -> None:
+def _refresh(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> None:
     con.execute("BEGIN TRANSACTION")
     shown = _shown_versions(con)
     columns = _columns(con)
+    wanted = set(tables)
     for spec in TABLES.values():
         exists = columns.get(spec.name) == list(spec.columns)
+        if exists and spec.name not in wanted:
+            continue
         if spec.name in columns and not exists:
             con.execute(f'DROP TABLE "{spec.name}"')
         version = _refresh_table(con, spec, shown.get(spec.name), exists)
@@ -142,10 +145,12 @@ def _refresh(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CHECKPOINT")
 
 
-def refresh_catalog() -> Path:
-    """Bring every table of ``risk.duckdb`` to the latest committed version of its Delta table;
-    returns the catalog's path."""
+def refresh_catalog(tables: Iterable[str] | None = None) -> Path:
+    """Bring ``tables`` (default: every table) of ``risk.duckdb`` to the latest committed version
+    of their Delta tables; returns the catalog's path. A writer refreshes the table it committed
+    to, which also catches up any commit an earlier, killed writer left unrefreshed."""
     path = catalog_path()
+    tables = list(TABLES) if tables is None else list(tables)
     with _exclusive(path.parent / ".catalog.lock"):
         for leftover in path.parent.glob(f".{path.name}.*.tmp"):
             leftover.unlink(missing_ok=True)
@@ -156,11 +161,11 @@ def refresh_catalog() -> Path:
             copy = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
             shutil.copyfile(path, copy)
             with duckdb.connect(str(copy)) as con:
-                _refresh(con)
+                _refresh(con, tables)
             os.replace(copy, path)
             return path
         with con:
-            _refresh(con)
+            _refresh(con, tables)
     return path
 
 

@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
@@ -51,8 +50,9 @@ class SchemaMismatchError(ValueError):
     """A frame does not carry the columns its table requires."""
 
 
-class LegacyLakeError(RuntimeError):
-    """The lake folder holds the day-file layout of earlier versions, not Delta tables."""
+class LakeLayoutError(RuntimeError):
+    """A table folder holds what this pipeline does not read: the day files of earlier
+    versions, or a Delta table using reader features (deletion vectors, column mapping)."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def open_table(table: str, root: Path | None = None, version: int | str | dt.dat
     if not (path / "_delta_log").is_dir():
         if not path.is_dir() or not any(path.glob("date=*")):
             return None  # never written, or its first commit was killed before it committed
-        raise LegacyLakeError(
+        raise LakeLayoutError(
             f"{path} holds day files of the old lake layout, not a Delta table: rebuild the lake "
             "with `make clean run` (docs/storage.md, 'Upgrading a day-file lake')"
         )
@@ -84,6 +84,14 @@ def open_table(table: str, root: Path | None = None, version: int | str | dt.dat
         delta = DeltaTable(str(path))
     except TableNotFoundError:
         return None
+    stored = [field.name for field in delta.schema().fields]
+    expected = [*table_schema(table).columns, PARTITION_COLUMN]
+    if stored != expected:
+        raise LakeLayoutError(f"{path} has the columns {stored}, this version of the pipeline writes {expected}: "
+                              "rebuild the lake with `make clean run`")
+    if delta.protocol().min_reader_version > 1:
+        raise LakeLayoutError(f"{path}: Delta reader version {delta.protocol().min_reader_version} (deletion "
+                              "vectors or column mapping) is not read by this pipeline; it writes reader version 1")
     if version is not None:
         delta.load_as_version(version)
     return delta
@@ -197,6 +205,43 @@ def empty_frame(table: str) -> pd.DataFrame:
     return frame
 
 
+def _range_predicate(day_column: str, first: dt.date, last: dt.date) -> str:
+    return (f'"{PARTITION_COLUMN}" >= {first.year} AND "{PARTITION_COLUMN}" <= {last.year} AND '
+            f'"{day_column}" >= {_sql_date(first)} AND "{day_column}" <= {_sql_date(last)}')
+
+
+def _files(delta: DeltaTable, spec: TableSchema, first: dt.date | None = None, last: dt.date | None = None) -> list[str]:
+    """The data files of the loaded version that may hold rows dated ``first``..``last`` (the
+    partition values and the file statistics in the Delta log rule out the others). Reading
+    them as Parquet is reading the table: our tables use no reader feature (deletion vectors,
+    column mapping), which :func:`open_table` checks."""
+    if first is None or last is None:
+        return delta.file_uris()
+    return delta.file_uris(file_pruning_predicate=_range_predicate(spec.day_column, first, last))
+
+
+def _select(delta: DeltaTable | None, spec: TableSchema, columns: Sequence[str], first: dt.date | None = None,
+            last: dt.date | None = None, days: Sequence[dt.date] | None = None) -> pa.Table:
+    """``columns`` of the rows dated ``first``..``last`` (None: all), and among ``days`` if given,
+    in the table's types, read by DuckDB from the files that may hold them."""
+    schema = pa.schema([spec.schema.field(c) for c in columns])
+    files = [] if delta is None else _files(delta, spec, first, last)
+    if not files:
+        return schema.empty_table()
+    day = f'"{spec.day_column}"'
+    where, params = [], {"files": files}
+    if first is not None and last is not None:
+        where.append(f"{day} between $first and $last")
+        params.update(first=first, last=last)
+    if days is not None:
+        where.append(f"{day} in (select unnest($days::DATE[]))")
+        params["days"] = list(days)
+    selected = ", ".join(f'"{c}"' for c in columns)
+    sql = f"select {selected} from read_parquet($files)" + (f" where {' and '.join(where)}" if where else "")
+    with duckdb.connect() as con:
+        return con.sql(sql, params=params).to_arrow_table().cast(schema)
+
+
 _DAYS_CACHE: dict[tuple[str, int], list[dt.date]] = {}
 
 
@@ -207,15 +252,13 @@ def stored_days(table: str, root: Path | None = None) -> list[dt.date]:
         return []
     key = (str(table_path(table, root)), delta.version())
     if key not in _DAYS_CACHE:
-        day = table_schema(table).day_column
-        column = delta.to_pyarrow_dataset().to_table(columns=[day])[day]
-        _DAYS_CACHE[key] = sorted(pc.unique(column).to_pylist())
+        spec = table_schema(table)
+        files = _files(delta, spec)
+        with duckdb.connect() as con:
+            sql = f'select distinct "{spec.day_column}" from read_parquet($files) order by 1'
+            rows = con.execute(sql, {"files": files}).fetchall() if files else []
+        _DAYS_CACHE[key] = [row[0] for row in rows]
     return _DAYS_CACHE[key]
-
-
-def _filter(day_column: str, days: Sequence[dt.date]) -> ds.Expression:
-    years = sorted({d.year for d in days})
-    return ds.field(PARTITION_COLUMN).isin(years) & ds.field(day_column).isin(pa.array(sorted(days), pa.date32()))
 
 
 def _wanted(spec: TableSchema, columns: Sequence[str] | None) -> list[str]:
@@ -228,9 +271,9 @@ def _wanted(spec: TableSchema, columns: Sequence[str] | None) -> list[str]:
 
 
 def _frame(arrow: pa.Table, spec: TableSchema) -> pd.DataFrame:
-    frame = arrow.cast(pa.schema([spec.schema.field(c) for c in arrow.column_names])).to_pandas()
+    frame = arrow.to_pandas()
     frame[spec.day_column] = pd.to_datetime(frame[spec.day_column]).astype("datetime64[ns]")
-    return frame
+    return frame.sort_values(spec.day_column, kind="stable", ignore_index=True)
 
 
 def read_days(
@@ -240,11 +283,10 @@ def read_days(
     ``columns`` reads only those columns (the day column is always included)."""
     spec = table_schema(table)
     wanted = _wanted(spec, columns)
-    delta = open_table(table, root)
-    if delta is None or not len(days):
+    if not len(days):
         return empty_frame(table)[wanted]
-    arrow = delta.to_pyarrow_dataset().to_table(columns=wanted, filter=_filter(spec.day_column, days))
-    return _frame(arrow, spec).sort_values(spec.day_column, kind="stable", ignore_index=True)
+    ordered = sorted(days)
+    return _frame(_select(open_table(table, root), spec, wanted, ordered[0], ordered[-1], ordered), spec)
 
 
 def read_range(table: str, first: dt.date | None = None, last: dt.date | None = None,
@@ -252,31 +294,18 @@ def read_range(table: str, first: dt.date | None = None, last: dt.date | None = 
     """The rows of ``table`` dated ``first``..``last`` (both None: every row) as Arrow with the
     table's schema, from ``delta`` (a loaded version) or the latest version."""
     spec = table_schema(table)
-    delta = delta if delta is not None else open_table(table, root)
-    if delta is None:
-        return spec.schema.empty_table()
-    condition = None
-    if first is not None and last is not None:
-        years = list(range(first.year, last.year + 1))
-        day = ds.field(spec.day_column)
-        condition = ds.field(PARTITION_COLUMN).isin(years) & (day >= pa.scalar(first, pa.date32())) & (day <= pa.scalar(last, pa.date32()))
-    arrow = delta.to_pyarrow_dataset().to_table(columns=list(spec.columns), filter=condition)
-    return arrow.cast(spec.schema)
+    return _select(delta if delta is not None else open_table(table, root), spec, spec.columns, first, last)
 
 
 def query_days(table: str, days: Sequence[dt.date], sql: str, root: Path | None = None) -> pd.DataFrame:
     """Run DuckDB ``sql`` over the rows of ``table`` stored for ``days``, exposed to the query as
-    the relation ``days_of`` (aggregates read only the columns they name)."""
+    the relation ``days_of``."""
     spec = table_schema(table)
-    delta = open_table(table, root)
+    ordered = sorted(days)
+    rows = (_select(open_table(table, root), spec, spec.columns, ordered[0], ordered[-1], ordered)
+            if ordered else spec.schema.empty_table())
     with duckdb.connect() as con:
-        if delta is None or not len(days):
-            relation = spec.schema.empty_table()
-        else:
-            relation = delta.to_pyarrow_dataset().filter(_filter(spec.day_column, days))
-        con.register("days_scan", relation)
-        columns = ", ".join(f'"{c}"' for c in spec.columns)
-        con.execute(f"create temp view days_of as select {columns} from days_scan")
+        con.register("days_of", rows)
         return con.sql(sql).df()
 
 

@@ -16,6 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pyarrow as pa
 from deltalake.exceptions import DeltaError
@@ -103,6 +104,6 @@ def snapshot(table: str, version: int | None = None, at: dt.datetime | None = No
         version = int(earlier.max())
     try:
         return lake.read_range(table, first, last, delta=lake.open_table(table, root, version=version))
-    except (DeltaError, OSError) as exc:  # not in the log any more, or its files vacuumed
+    except (DeltaError, OSError, duckdb.IOException) as exc:  # not in the log any more, or its files vacuumed
         raise ValueError(f"table {table!r} has no readable version {version} (log kept for versions "
                          f"{history['version'].min()}..{history['version'].max()}): {exc}") from None
