@@ -2,6 +2,8 @@
 one Arrow type per column name across every table (one name, one meaning, one type)."""
 
 import re
+import runpy
+from pathlib import Path
 from collections import defaultdict
 
 import duckdb
@@ -41,3 +43,11 @@ def test_a_column_name_has_the_same_arrow_type_in_every_table():
     assert types["estimation_window_days"] == {"var_estimates": "int64", "var_decomposition": "int64"}
     assert types["backtest_window_days"] == {"var_backtests": "int64"}
     assert set(types["confidence"].values()) == {"double"} and set(types["horizon_days"].values()) == {"int64"}
+
+
+def test_docs_tables_md_is_generated_from_the_current_schemas():
+    script = Path(__file__).resolve().parents[1] / "scripts" / "write_table_docs.py"
+    generated = runpy.run_path(str(script))["table_docs"]()
+    assert (script.parents[1] / "docs" / "tables.md").read_text() == generated, (
+        "docs/tables.md is stale: run scripts/write_table_docs.py"
+    )

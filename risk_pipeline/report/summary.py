@@ -5,7 +5,7 @@ from :func:`build_report_data`; the renderers only format it.
 
 Definitions used in the report:
   * realized loss of day t (horizon 1) = -simple_return_t of ``portfolio_pnl``; a breach is
-    loss_t > var_t (DESIGN.md), the same rule as the ``var_backtests`` table;
+    loss_t > var_t (docs/design.md), the same rule as the ``var_backtests`` table;
   * rolling breach count on day t = breaches over the last ``trailing`` forecast days up to t
     (fewer days at the start of the history);
   * traffic light = the ``var_backtests`` row at the as-of date for confidence 0.99, horizon 1,

@@ -20,7 +20,7 @@ base-currency exposures ``E_i`` and the last ``lookback`` daily returns,
 
     R_{i,s}^{(h)} = prod_{j=s}^{s+h-1} (1 + r_{i,j}) - 1        overlapping h-day windows
     P&L_s       = sum_i E_i R_{i,s}^{(h)},    loss_s = -P&L_s
-    VaR, ES     = tail_var_es(loss, c)                           (risk.tail, DESIGN.md)
+    VaR, ES     = tail_var_es(loss, c)                           (risk.tail, docs/design.md)
 
 computed before and after adding the proposed trade to the positions.
 """

@@ -6,7 +6,7 @@ value ``V_t`` at that close and asset returns in base currency ``r_{i,t}`` over 
     pnl_t    = sum_i E_{i,t-1} * r_{i,t}
     simple_return_t = pnl_t / V_{t-1}
 
-This aggregates simple returns, which is exact (DESIGN.md: log returns are not additive
+This aggregates simple returns, which is exact (docs/design.md: log returns are not additive
 across assets). Two kinds of book use it:
 
 * by quantity q_i (buy and hold): E_{i,t} = q_i * P_{i,t} * X_{i,t} with X the price of one

@@ -55,8 +55,13 @@ def _exclusive(lock_file: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def duckdb_type(arrow_type) -> str:
+    """The DuckDB type of a table column's Arrow type."""
+    return _ARROW_TO_DUCKDB[str(arrow_type)]
+
+
 def _create_sql(spec: TableSchema) -> str:
-    columns = ", ".join(f'"{f.name}" {_ARROW_TO_DUCKDB[str(f.type)]}' for f in spec.schema)
+    columns = ", ".join(f'"{f.name}" {duckdb_type(f.type)}' for f in spec.schema)
     return f'CREATE TABLE "{spec.name}" ({columns})'
 
 

@@ -1,7 +1,8 @@
-"""Fixed schemas of the tables users query (DESIGN.md: column names are an interface).
+"""Fixed schemas of the tables users query (docs/design.md: column names are an interface;
+docs/tables.md is generated from here).
 
-Each table is stored in the lake as one Parquet file per day; ``day_column`` names the date
-column that picks the file (``as_of`` for backtests, ``date`` elsewhere).
+Each table is a Delta table of the lake; ``day_column`` names the date column of its
+business-day partitions (``as_of`` for backtests, ``date`` elsewhere).
 """
 
 from __future__ import annotations
@@ -70,7 +71,8 @@ TABLES: dict[str, TableSchema] = {
                 ("z2_stat", _F), ("z2_p", _F), ("mcneil_frey_stat", _F), ("mcneil_frey_p", _F),
                 ("traffic_light", _S), ("plus_factor", _F), ("verdict", _S), ("overlapping", _B),
             ],
-            "Backtests of each VaR/ES forecast series as of each date, over the full sample and trailing 250 days.",
+            "Backtests of each VaR/ES forecast series as of each date, over trailing windows of backtest_window_days "
+            "trading days (250, the Basel traffic light, and 1000 by default).",
             day_column="as_of",
         ),
         _table(
