@@ -75,7 +75,7 @@ def main() -> None:
                   flush=True)
             compared = assert_same_tables(cli_data, ui.data)
         print(f"\nratio UI / CLI: {run_s / cli_s:.2f} until the run ended (target <= 1.5), "
-              f"{complete_s / cli_s:.2f} until the backfill is marked complete; same rows in {compared} tables")
+              f"{complete_s / cli_s:.2f} until the backfill is marked complete; same rows in {len(compared)} tables")
 
 
 if __name__ == "__main__":
