@@ -20,11 +20,12 @@ import numpy as np
 import pytest
 from PIL import Image  # pillow: a dependency of matplotlib
 
+from risk_pipeline.assets.partitions import business_days
 from risk_pipeline.backfill import backfill
 from risk_pipeline.definitions import defs
 from risk_pipeline.instance import BatchingSqliteEventLogStorage
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
-from risk_pipeline_tests.pipeline_helpers import fast_run_config
+from risk_pipeline_tests.pipeline_helpers import check_rows, fast_run_config, project_instance
 from risk_pipeline_tests.ui_server import (
     LOCATION,
     assert_same_tables,
@@ -79,28 +80,36 @@ def test_a_backfill_launched_from_the_ui_is_one_run_storing_what_the_cli_stores(
     shutil.copytree(ui.data, cli_data)
     backfill_id = launch_asset_backfill(ui, BACKFILL_START, BACKFILL_END, config)
 
-    # while the daemon picks the backfill up (up to 30 s), the same range through risk-pipeline backfill
+    # while the daemon picks the backfill up (up to 30 s), the same range through risk-pipeline
+    # backfill, on a persistent instance of its own
     monkeypatch.setenv("RISK_PIPELINE_DATA", str(cli_data))
     monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(ui.root / "portfolios.yaml"))
+    cli_instance = project_instance(tmp_path / "cli_home")
     assert backfill(dt.date.fromisoformat(BACKFILL_START), dt.date.fromisoformat(BACKFILL_END),
-                    run_config=config).success
+                    run_config=config, instance=cli_instance).success
 
     runs = wait_for_backfill(ui, backfill_id, timeout=300, complete=False)
     assert len(runs) == 1  # BackfillPolicy.single_run on every asset
     compared = assert_same_tables(cli_data, ui.data)
     assert {"prices", "returns", "portfolio_pnl", "var_estimates", "var_backtests", "stress_results"} <= compared
 
-    instance = dg.DagsterInstance.from_config(str(ui.home))
+    graph = defs.get_repository_def().asset_graph
+    days = set(business_days.get_partition_keys_in_range(dg.PartitionKeyRange(BACKFILL_START, BACKFILL_END)))
+    assert len(days) == 20
+    (cli_run,) = cli_instance.get_runs()
+    assert cli_run.job_name == "risk_job"
+    # every check evaluated once in the CLI's run, none left planned
+    assert sorted((name, status) for name, _, status in check_rows(cli_instance)) == sorted(
+        (key.name, "SUCCEEDED") for key in graph.asset_check_keys)
+    ui_instance = dg.DagsterInstance.from_config(str(ui.home))
     try:
-        assert isinstance(instance.event_log_storage, BatchingSqliteEventLogStorage)
-        graph = defs.get_repository_def().asset_graph
-        days = set(graph.get(dg.AssetKey("prices")).partitions_def.get_partition_keys_in_range(
-            dg.PartitionKeyRange(BACKFILL_START, BACKFILL_END)))
-        assert len(days) == 20
-        for key in graph.materializable_asset_keys:
-            assert days <= instance.get_materialized_partitions(key), key
+        for instance in (cli_instance, ui_instance):
+            assert isinstance(instance.event_log_storage, BatchingSqliteEventLogStorage)
+            for key in graph.materializable_asset_keys:
+                assert days <= instance.get_materialized_partitions(key), key
     finally:
-        instance.dispose()
+        ui_instance.dispose()
+        cli_instance.dispose()
 
 
 LAUNCH = """
