@@ -6,8 +6,9 @@ A single-run backfill of 30 years writes a materialization event per business da
 ``DAGSTER_EVENT_BATCH_SIZE`` when that variable is set; its SQLite storage then still stores them
 one at a time (base class: a new engine, a transaction and an fsync per event, twice for asset
 events: the run's shard and the cross-run index). This storage writes a batch in one transaction
-per shard, and announces that it stores a run's planned partitions as one event per asset
-(``partitions_subset``) instead of one per partition. Everything else is Dagster's SQLite event log,
+per shard, announces that it stores a run's planned partitions as one event per asset
+(``partitions_subset``) instead of one per partition, and plans a range run's check evaluation as
+the one row it is instead of a row per partition. Everything else is Dagster's SQLite event log,
 in the same folder (``<DAGSTER_HOME>/history/runs``) and schema, so an instance created with
 Dagster's default storage keeps its history. ``benchmarks/bench_instance.py`` measures it against
 the in-memory and the plain SQLite event logs.
