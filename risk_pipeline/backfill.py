@@ -63,26 +63,27 @@ def backfill(
     """Materialize ``selection`` (asset selection syntax) over ``start..end``: one run, or one
     run per chunk of ``chunk_years`` calendar years in date order (stops at the first failure).
 
-    ``instance``: where the runs are recorded; by default ``default_instance()``."""
+    ``instance``: where the runs are recorded; by default the persistent instance of
+    ``$DAGSTER_HOME`` when that variable is set, else a new in-memory instance per run (one would
+    otherwise hold every chunk's events in memory)."""
     ranges = chunk_ranges(start, end, chunk_years)
     began = time.perf_counter()
     steps: dict[str, float] = {}
     done = []
-    for first, last in ranges:
-        # without a persistent instance, a new in-memory one per chunk: it would otherwise hold
-        # every chunk's events in memory
-        success, chunk_steps = _run(first, last, selection, run_config, instance or default_instance())
-        done.append((first, last))
-        for step, seconds in chunk_steps.items():
-            steps[step] = steps.get(step, 0.0) + seconds
-        if not success:
-            break
+    persistent = instance or (dg.DagsterInstance.get() if os.getenv("DAGSTER_HOME") else None)
+    try:
+        for first, last in ranges:
+            success, chunk_steps = _run(first, last, selection, run_config,
+                                        persistent or dg.DagsterInstance.ephemeral())
+            done.append((first, last))
+            for step, seconds in chunk_steps.items():
+                steps[step] = steps.get(step, 0.0) + seconds
+            if not success:
+                break
+    finally:
+        if persistent is not None and instance is None:
+            persistent.dispose()
     return BackfillReport(success=success, seconds=time.perf_counter() - began, step_seconds=steps, ranges=tuple(done))
-
-
-def default_instance() -> dg.DagsterInstance:
-    """The persistent instance of ``$DAGSTER_HOME`` when that variable is set, else an in-memory one."""
-    return dg.DagsterInstance.get() if os.getenv("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
 
 
 def _run(start: dt.date, end: dt.date, selection: str, run_config: dict[str, Any] | None,

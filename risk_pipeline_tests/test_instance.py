@@ -85,3 +85,20 @@ def test_the_storage_needs_no_base_dir_and_keeps_dagsters_folder(tmp_path):
 def test_a_bad_selection_is_an_error_naming_it(data_dir):
     with pytest.raises(ValueError, match="no_such_asset"):
         backfill(dt.date(2021, 2, 1), dt.date(2021, 2, 5), selection="no_such_asset")
+
+
+def test_the_backfill_records_its_runs_in_the_instance_of_dagster_home(data_dir, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    project_instance(home).dispose()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    report = backfill(dt.date(2020, 12, 28), dt.date(2021, 1, 8), selection="prices",
+                      run_config={"ops": {"prices": {"config": {"extra_symbols": []}}}}, chunk_years=1)
+    assert report.success and len(report.ranges) == 2
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        assert sorted((run.job_name, run.tags["dagster/asset_partition_range_start"]) for run in instance.get_runs()) \
+            == [("risk_job", "2020-12-28"), ("risk_job", "2021-01-01")]
+        expected = business_days.get_partition_keys_in_range(dg.PartitionKeyRange("2020-12-28", "2021-01-08"))
+        assert instance.get_materialized_partitions(dg.AssetKey("prices")) == set(expected)
+    finally:
+        instance.dispose()
