@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -96,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("summary", help="latest VaR/ES and backtest verdicts from the catalog")
     fill = commands.add_parser(
         "backfill",
-        help="materialize a date range as one in-process run (fast for decades; see risk_pipeline/backfill.py)",
+        help="materialize a date range as one in-process run on the instance of $DAGSTER_HOME "
+             "(in memory if unset; see risk_pipeline/backfill.py)",
     )
     fill.add_argument("--start", required=True, type=dt.date.fromisoformat, help="first day, YYYY-MM-DD")
     fill.add_argument("--end", required=True, type=dt.date.fromisoformat, help="last day, YYYY-MM-DD")
@@ -185,7 +187,9 @@ def backfill_command(args: argparse.Namespace) -> int:
 
     config = json.loads(args.config_json) if args.config_json else None
     runs = f"runs of {args.chunk_years} year(s)" if args.chunk_years else "one run"
-    print(f"Backfilling {args.select} over {args.start}..{args.end} as {runs} ...", flush=True)
+    home = os.getenv("DAGSTER_HOME")
+    where = f"the Dagster instance in {home}" if home else "an in-memory Dagster instance (DAGSTER_HOME is not set)"
+    print(f"Backfilling {args.select} over {args.start}..{args.end} as {runs} on {where} ...", flush=True)
     try:
         report = backfill(args.start, args.end, selection=args.select, run_config=config,
                           chunk_years=args.chunk_years)

@@ -19,7 +19,20 @@ all_checks = dg.load_asset_checks_from_modules(ASSET_MODULES)
 
 risk_job = dg.define_asset_job("risk_job", selection=dg.AssetSelection.all())
 
+# Dagster's default executor, with one process for all the steps of a run by default instead of one
+# process per step: every step process imports the project again (seconds each), which made a UI
+# backfill several times slower than `risk-pipeline backfill` (benchmarks/bench_ui_backfill.py).
+# `execution: config: multiprocess:` in a run's config still selects a process per step.
+in_process_by_default = dg.ExecutorDefinition(
+    name="in_process_or_multiprocess",
+    config_schema=dg.Field(dg.multi_or_in_process_executor.config_schema.as_field().config_type,
+                           default_value={"in_process": {}}),
+    executor_creation_fn=dg.multi_or_in_process_executor.executor_creation_fn,
+    requirements=dg.multi_or_in_process_executor.get_requirements,
+    description="Dagster's multi_or_in_process_executor, in process unless the run's config says multiprocess.",
+)
+
 defs = dg.Definitions(
     assets=all_assets, asset_checks=all_checks, jobs=[risk_job, daily_risk_job, lake_maintenance_job],
-    schedules=[daily_after_close, weekly_lake_maintenance],
+    schedules=[daily_after_close, weekly_lake_maintenance], executor=in_process_by_default,
 )

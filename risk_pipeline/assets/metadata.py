@@ -11,10 +11,17 @@ import pandas as pd
 from risk_pipeline.storage.catalog import refresh_catalog
 from risk_pipeline.storage.lake import Commit, table_path, write_days
 
+# Dagster copies a range run's metadata onto the materialization of every partition of the range.
+# The markdown tables (previews, latest figures) describe the last days of the run: in runs of more
+# partitions than this they are left out, since they would be wrong on every other partition and
+# cost the event log a few kB per partition (30 years x 14 assets: about 1 GB of SQLite).
+DETAIL_MAX_PARTITIONS = 31
+
 
 def table_metadata(frame: pd.DataFrame, days: list[dt.date], commit: Commit, **extra: object) -> dict:
-    """Row count, day span, the Delta table version written and a preview of the latest rows,
-    for the Dagster UI."""
+    """Row count, day span, the Delta table version written and a preview of the latest rows, for
+    the Dagster UI (without the preview and other markdown tables in runs of more than
+    ``DETAIL_MAX_PARTITIONS`` days)."""
     meta: dict[str, object] = {
         "rows": dg.MetadataValue.int(len(frame)),
         "days_in_range": dg.MetadataValue.int(len(days)),
@@ -24,9 +31,11 @@ def table_metadata(frame: pd.DataFrame, days: list[dt.date], commit: Commit, **e
         "first_day": dg.MetadataValue.text(days[0].isoformat()),
         "last_day": dg.MetadataValue.text(days[-1].isoformat()),
     }
-    if len(frame):
+    if len(frame) and len(days) <= DETAIL_MAX_PARTITIONS:
         meta["preview"] = dg.MetadataValue.md(frame.tail(10).to_markdown(index=False, floatfmt=".6g"))
-    meta.update({k: v for k, v in extra.items()})
+    meta.update(extra)
+    if len(days) > DETAIL_MAX_PARTITIONS:
+        return {k: v for k, v in meta.items() if not isinstance(v, dg.MarkdownMetadataValue)}
     return meta
 
 
