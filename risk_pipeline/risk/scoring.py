@@ -54,6 +54,8 @@ import numpy as np
 import pandas as pd
 from scipy.special import erfc
 
+from risk_pipeline.risk.backtest_table import backtest_observations
+
 MIN_COMPARISON_OBS = 20
 """Fewest observations for a window's DM tests and MCS (25 ten-day observations in 250 days)."""
 VARIANCE_FLOOR = 1e-12
@@ -158,6 +160,33 @@ def mcs_pvalues(losses: np.ndarray, counts: np.ndarray) -> np.ndarray:
         pvalues[rows, leaving] = running
         included[rows, leaving] = False
     return pvalues
+
+
+FORECAST_SCORE_COLUMNS = ["date", "forecast_date", "loss", "var", "es", "tick_loss", "fz0_loss"]
+
+
+def score_forecasts(
+    returns: pd.Series, forecasts: pd.DataFrame, *, confidence: float, horizon_days: int, day_number_offset: int = 0
+) -> pd.DataFrame:
+    """Tick and FZ0 loss of every realized forecast of one series, columns ``FORECAST_SCORE_COLUMNS``.
+
+    The observations are those of ``var_backtests`` (``backtest_table.backtest_observations``:
+    h-day losses of the non-overlapping forecast dates, phased by ``day_number_offset``);
+    ``date`` is the day the loss is known (the forecast's last day), ``forecast_date`` the day
+    the forecast is for.
+    """
+    obs = backtest_observations(returns, forecasts, horizon_days, day_number_offset)
+    return pd.DataFrame(
+        {
+            "date": returns.index[obs.end_pos],
+            "forecast_date": obs.dates,
+            "loss": obs.loss,
+            "var": obs.var,
+            "es": obs.es,
+            "tick_loss": tick_loss(obs.loss, obs.var, confidence),
+            "fz0_loss": fz0_loss(obs.loss, obs.var, obs.es, confidence),
+        }
+    )
 
 
 @dataclass(frozen=True)
