@@ -47,6 +47,16 @@ where b.horizon_days = 1
 group by all
 order by b.portfolio, b.method
 """
+MCS_SQL = """
+with latest as (select portfolio, max(as_of) as as_of from var_scores where mcs_computed group by portfolio)
+select s.portfolio, s.as_of, s.confidence, s.backtest_window_days as days,
+       string_agg(case when s.in_mcs then s.method end, ', ' order by s.mean_fz0_loss) as "in the 90% MCS (best first)",
+       string_agg(case when not s.in_mcs then s.method end, ', ' order by s.mean_fz0_loss) as "worse"
+from var_scores s join latest using (portfolio, as_of)
+where s.horizon_days = 1 and s.compared and s.mcs_computed and s.backtest_window_days = {long}
+group by all
+order by s.portfolio, s.confidence
+"""
 WINDOWS_SQL = """
 select distinct cast(replace("window", 'trailing_', '') as integer) as days from var_backtests
 where as_of = (select max(as_of) from var_backtests) and "window" like 'trailing_%' order by days
@@ -73,6 +83,12 @@ def summary() -> int:
             print(f"Backtest verdicts (1-day, as of the latest date): trailing {long} and {short} trading days;")
             print("fail = Kupiec, Christoffersen or Z2 rejects at 5% or the Basel light is red")
             print(con.execute(VERDICTS_SQL.format(short=short, long=long)).df().to_string(index=False))
+            tables = set(con.execute("select table_name from information_schema.tables").df()["table_name"])
+            if "var_scores" in tables:
+                print()
+                print(f"Model Confidence Set (FZ0 loss, 1-day, trailing {long} trading days, latest month-end or "
+                      "run end): methods statistically indistinguishable from the best, and the worse ones")
+                print(con.execute(MCS_SQL.format(long=long)).df().to_string(index=False))
     print()
     print(f"DuckDB catalog: {path}")
     print(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True)"

@@ -147,6 +147,7 @@ def test_the_summary_prints_var_es_and_verdicts_of_every_portfolio(built, capsys
     assert "VaR99 %" in var_part and "ES95" in var_part
     assert "trailing 1000 and 250 trading days" in verdict_part  # the stored windows
     assert "1000d 95%" in verdict_part and "breaches 250d 99%" in verdict_part and "Basel light" in verdict_part
+    assert "Model Confidence Set" not in out  # var_scores is not among the core assets built here
     latest = query(built, "select max(var) * 100 as v from var_estimates where portfolio = 'balanced' "
                           "and confidence = 0.99 and date = (select max(date) from var_estimates)")["v"][0]
     assert f"{latest:.2f}" in var_part

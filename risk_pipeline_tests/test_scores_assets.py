@@ -61,3 +61,14 @@ def test_scores_of_one_new_day_equal_the_backfill_and_the_closed_forms(data_dir,
                        & backfill["backtest_window_days"].eq(60)].iloc[0]
     assert row["n_obs"] == 60
     np.testing.assert_allclose(row["mean_fz0_loss"], window["fz0_loss"].mean(), rtol=1e-12)
+
+
+def test_the_summary_prints_the_mcs_verdict_of_every_book(data_dir, capsys):
+    from risk_pipeline.cli import main
+
+    materialize_range("2020-06-01", "2020-12-31", CONFIG, assets=SCORE_ASSETS)
+    assert main(["summary"]) == 0
+    out = capsys.readouterr().out
+    part = out.split("Model Confidence Set")[1]
+    assert "in the 90% MCS (best first)" in part and "worse" in part
+    assert "balanced" in part and "held" in part and "2020-12-31" in part
