@@ -28,6 +28,8 @@ class VarConfig(dg.Config):
     horizons: list[int] = [int(h) for h in _VAR["horizons"]]
     window: int = int(_VAR["window"])
     monte_carlo_window: int = int(_VAR["monte_carlo_window"])
+    evt_window: int = int(_VAR["evt_window"])
+    evt_exceedances: Optional[int] = _VAR["evt_exceedances"]
     ewma_lambda: float = float(_VAR["ewma_lambda"])
     filter: str = str(_VAR["filter"])
     shrinkage: str = str(_VAR["shrinkage"])
@@ -35,13 +37,15 @@ class VarConfig(dg.Config):
     seed: int = int(_VAR["seed"])
 
     def window_for(self, method: str) -> int:
-        return self.monte_carlo_window if method == "monte_carlo" else self.window
+        return {"monte_carlo": self.monte_carlo_window, "conditional_evt": self.evt_window}.get(method, self.window)
 
     def params_for(self, method: str) -> dict[str, object]:
         if method == "ewma":
             return {"lam": self.ewma_lambda}
         if method == "filtered_historical":
             return {"lam": self.ewma_lambda, "filter": self.filter}
+        if method == "conditional_evt":
+            return {"lam": self.ewma_lambda, "filter": self.filter, "n_exceedances": self.evt_exceedances}
         if method == "monte_carlo":
             return {"n_scenarios": self.n_scenarios, "seed": self.seed, "shrinkage": self.shrinkage}
         return {}

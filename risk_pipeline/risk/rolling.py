@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from risk_pipeline.risk.conditional_evt import conditional_evt_var_es
 from risk_pipeline.risk.cornish_fisher import cornish_fisher_rolling_var_es
 from risk_pipeline.risk.ewma import ewma_var_es
 from risk_pipeline.risk.filtered_historical import filtered_historical_var_es
@@ -34,6 +35,7 @@ _UNIVARIATE = {
     "cornish_fisher": cornish_fisher_rolling_var_es,
     "ewma": ewma_var_es,
     "filtered_historical": filtered_historical_var_es,
+    "conditional_evt": conditional_evt_var_es,
 }
 GRID_COLUMNS = ("date", "confidence", "horizon_days", "var", "es")
 
