@@ -102,9 +102,10 @@ def test_a_holiday_partition_succeeds_empty(data_dir):
 ALL_METHODS_CONFIG = fast_run_config(
     window=30,
     methods=["historical", "parametric_normal", "parametric_t", "cornish_fisher", "ewma", "monte_carlo",
-             "filtered_historical"],
+             "filtered_historical", "conditional_evt"],
     horizons=[1, 5],
     monte_carlo_window=40,
+    evt_window=40,
     n_scenarios=500,
 )
 # backtest windows shorter than the history: the new day's run reads only their last days
@@ -131,7 +132,7 @@ def test_every_method_computes_one_new_day_exactly_as_the_backfill(data_dir, tmp
     pd.testing.assert_frame_equal(incremental_backtests, backfill_backtests, rtol=1e-10, atol=1e-14)
 
     assert set(incremental["method"]) == set(ALL_METHODS_CONFIG["ops"]["var_estimates"]["config"]["methods"])
-    assert len(incremental) == 7 * 2 * 2 * 2  # methods x confidences x horizons x portfolios
+    assert len(incremental) == 8 * 2 * 2 * 2  # methods x confidences x horizons x portfolios
     pd.testing.assert_frame_equal(incremental, backfill, rtol=1e-10, atol=1e-14)
     assert (incremental["es"] >= incremental["var"] - 1e-15).all()
 

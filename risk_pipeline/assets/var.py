@@ -32,6 +32,7 @@ class VarConfig(dg.Config):
     evt_exceedances: Optional[int] = _VAR["evt_exceedances"]
     ewma_lambda: float = float(_VAR["ewma_lambda"])
     filter: str = str(_VAR["filter"])
+    t_dof: str = str(_VAR["t_dof"])
     shrinkage: str = str(_VAR["shrinkage"])
     n_scenarios: int = int(_VAR["n_scenarios"])
     seed: int = int(_VAR["seed"])
@@ -44,6 +45,8 @@ class VarConfig(dg.Config):
             return {"lam": self.ewma_lambda}
         if method == "filtered_historical":
             return {"lam": self.ewma_lambda, "filter": self.filter}
+        if method == "parametric_t":
+            return {"dof": self.t_dof}
         if method == "conditional_evt":
             return {"lam": self.ewma_lambda, "filter": self.filter, "n_exceedances": self.evt_exceedances}
         if method == "monte_carlo":

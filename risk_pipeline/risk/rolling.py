@@ -128,7 +128,7 @@ def rolling_var_es(
 
     ``returns``: Series of daily simple returns (DatetimeIndex, sorted), or for monte_carlo a
     DataFrame (dates x symbols) with ``weights`` (Series by symbol, or DataFrame of the weights
-    held on each date).  Method parameters: ewma ``lam``; filtered_historical ``filter``,
+    held on each date).  Method parameters: parametric_t ``dof``; ewma ``lam``; filtered_historical ``filter``,
     ``lam``; monte_carlo ``n_scenarios``, ``seed``, ``shrinkage``.  Raises VarConfigError.
     """
     validate_var_params(method, confidence, window, horizon_days, n_obs=len(returns), **params)

@@ -8,6 +8,7 @@ import numbers
 from risk_pipeline.risk.conditional_evt import MIN_EXCEEDANCES, default_exceedances
 from risk_pipeline.risk.filtered_historical import FILTERS
 from risk_pipeline.risk.monte_carlo import SHRINKAGES
+from risk_pipeline.risk.parametric import DOF_ESTIMATORS
 
 METHODS = (
     "historical",
@@ -24,7 +25,7 @@ METHODS = (
 METHOD_PARAMS: dict[str, tuple[str, ...]] = {
     "historical": (),
     "parametric_normal": (),
-    "parametric_t": (),
+    "parametric_t": ("dof",),
     "cornish_fisher": (),
     "ewma": ("lam",),
     "monte_carlo": ("n_scenarios", "seed", "shrinkage"),
@@ -54,7 +55,7 @@ def validate_var_params(
     integer >= 1 (and < window for historical / filtered_historical, which need at least two
     overlapping h-day returns); method parameters: only those in METHOD_PARAMS, ``lam`` in
     (0, 1), ``n_scenarios`` integer >= 100, ``seed`` integer >= 0, ``shrinkage`` in
-    SHRINKAGES, ``filter`` in FILTERS; conditional_evt: ``n_exceedances`` an integer in
+    SHRINKAGES, ``filter`` in FILTERS, ``dof`` in DOF_ESTIMATORS; conditional_evt: ``n_exceedances`` an integer in
     [MIN_EXCEEDANCES, window) (default window // 8) with 1 - confidence < n_exceedances / window
     (the confidence must lie in the fitted tail).
     """
@@ -90,6 +91,8 @@ def validate_var_params(
             raise VarConfigError(f"seed={value!r} must be an integer >= 0")
         if name == "shrinkage" and value not in SHRINKAGES:
             raise VarConfigError(f"shrinkage={value!r} must be one of {SHRINKAGES}")
+        if name == "dof" and value not in DOF_ESTIMATORS:
+            raise VarConfigError(f"dof={value!r} must be one of {DOF_ESTIMATORS}")
         if name == "filter" and value not in FILTERS:
             raise VarConfigError(f"filter={value!r} must be one of {FILTERS}")
         if name == "n_exceedances" and value is not None and not (_is_int(value) and MIN_EXCEEDANCES <= value < window):
