@@ -84,11 +84,12 @@ def summary() -> int:
             print("fail = Kupiec, Christoffersen or Z2 rejects at 5% or the Basel light is red")
             print(con.execute(VERDICTS_SQL.format(short=short, long=long)).df().to_string(index=False))
             tables = set(con.execute("select table_name from information_schema.tables").df()["table_name"])
-            if "var_scores" in tables:
+            mcs = con.execute(MCS_SQL.format(long=long)).df() if "var_scores" in tables else pd.DataFrame()
+            if len(mcs):
                 print()
                 print(f"Model Confidence Set (FZ0 loss, 1-day, trailing {long} trading days, latest month-end or "
                       "run end): methods statistically indistinguishable from the best, and the worse ones")
-                print(con.execute(MCS_SQL.format(long=long)).df().to_string(index=False))
+                print(mcs.to_string(index=False))
     print()
     print(f"DuckDB catalog: {path}")
     print(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True)"

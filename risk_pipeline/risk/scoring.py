@@ -48,6 +48,7 @@ loss ends within the last n trading days up to a, as in ``var_backtests``):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -105,13 +106,13 @@ def stationary_bootstrap_indices(n_obs: int, reps: int, block_size: int, seed: i
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ScoringInputError(f"{name}={value!r} must be an integer >= {low}")
     rng = np.random.default_rng(seed)
-    jump = rng.random((n_obs, reps)) < 1.0 / block_size
-    fresh = rng.integers(0, n_obs, size=(n_obs, reps))
-    paths = np.empty((n_obs, reps), dtype=np.int64)
-    paths[0] = fresh[0]
-    for t in range(1, n_obs):
-        paths[t] = np.where(jump[t], fresh[t], (paths[t - 1] + 1) % n_obs)
-    return paths.T
+    jump = rng.random((reps, n_obs)) < 1.0 / block_size
+    jump[:, 0] = True
+    fresh = rng.integers(0, n_obs, size=(reps, n_obs))
+    step = np.arange(n_obs)
+    block_start = np.maximum.accumulate(np.where(jump, step, 0), axis=1)  # where each one's block began
+    first = np.take_along_axis(fresh, block_start, axis=1)
+    return (first + step - block_start) % n_obs
 
 
 def bootstrap_counts(indices: np.ndarray) -> np.ndarray:
@@ -140,11 +141,14 @@ def mcs_pvalues(losses: np.ndarray, counts: np.ndarray) -> np.ndarray:
         raise ScoringInputError(f"counts must have shape (reps, {n}), got {counts.shape}")
     mean = losses.mean(axis=1)
     diff = mean[:, :, None] - mean[:, None, :]
-    boot = np.einsum("bn,gnk->gbk", counts, losses) / n
-    boot_diff = boot[:, :, :, None] - boot[:, :, None, :] - diff[:, None]
-    scale = np.sqrt((boot_diff**2).mean(axis=1) + np.eye(k))
+    # bootstrap means of every problem as one matrix product (reps x n) @ (n x G k)
+    boot = (counts @ losses.transpose(1, 0, 2).reshape(n, g * k)).reshape(-1, g, k).transpose(1, 0, 2) / n
+    centred = boot - mean[:, None, :]  # recentred: d*_ij - d_ij = c_i - c_j
+    gram = np.einsum("gbi,gbj->gij", centred, centred) / centred.shape[1]
+    variance = np.einsum("gii->gi", gram)[:, :, None] + np.einsum("gjj->gj", gram)[:, None, :] - 2.0 * gram
+    scale = np.sqrt(np.maximum(variance, 0.0) + np.eye(k))
     std_diff = (diff / scale).reshape(g, k * k)
-    std_boot = (boot_diff / scale[:, None]).reshape(g, -1, k * k)
+    std_boot = ((centred[:, :, :, None] - centred[:, :, None, :]) / scale[:, None]).reshape(g, -1, k, k)
     included = np.ones((g, k), dtype=bool)
     pvalues = np.ones((g, k))
     running = np.zeros(g)
@@ -154,11 +158,13 @@ def mcs_pvalues(losses: np.ndarray, counts: np.ndarray) -> np.ndarray:
         stat_at = np.where(pair, std_diff, -np.inf)
         best = stat_at.argmax(axis=1)
         stat = stat_at[rows, best]
-        simulated = np.where(pair[:, None, :], std_boot, -np.inf).max(axis=2)
+        simulated = std_boot.max(axis=(2, 3))  # eliminated models' rows and columns are -inf
         running = np.maximum(running, (stat[:, None] < simulated).mean(axis=1))
         leaving = best // k
         pvalues[rows, leaving] = running
         included[rows, leaving] = False
+        std_boot[rows, :, leaving, :] = -np.inf
+        std_boot[rows, :, :, leaving] = -np.inf
     return pvalues
 
 
@@ -218,18 +224,16 @@ def _prefix(a: np.ndarray) -> np.ndarray:
     return out
 
 
-class _Bootstraps:
-    """Bootstrap count matrices per number of observations (one index draw each)."""
+@functools.lru_cache(maxsize=64)
+def _stored_counts(n: int, reps: int, seed: int) -> np.ndarray:
+    """The MCS bootstrap counts of windows of n observations (block length int(sqrt(n))), shared
+    by every window, series and as-of date of that length; kept as uint16 (a count <= n)."""
+    counts = bootstrap_counts(stationary_bootstrap_indices(n, reps, max(1, int(np.sqrt(n))), seed))
+    return counts.astype(np.uint16 if n < 2**16 else np.int64)
 
-    def __init__(self, settings: McsSettings) -> None:
-        self.settings = settings
-        self._cache: dict[int, np.ndarray] = {}
 
-    def counts(self, n: int) -> np.ndarray:
-        if n not in self._cache:
-            s = self.settings
-            self._cache[n] = bootstrap_counts(stationary_bootstrap_indices(n, s.reps, max(1, int(np.sqrt(n))), s.seed))
-        return self._cache[n]
+def _counts(n: int, reps: int, seed: int) -> np.ndarray:
+    return _stored_counts(n, reps, seed).astype(float)
 
 
 def compare_methods(
@@ -248,8 +252,9 @@ def compare_methods(
     observation's last day (ascending); ``as_of_pos``: the trading-day numbers of the as-of
     dates; ``mcs_as_of``: which as-of dates get an MCS (the others: ``mcs_computed`` False,
     ``in_mcs`` False, ``mcs_p`` NaN). Rows: every (as_of, window, method) with at least one
-    observation, columns ``COMPARISON_COLUMNS`` (``as_of`` holds the index into ``as_of_pos``).
-    Definitions in the module doc.
+    observation with an FZ0 score, columns ``COMPARISON_COLUMNS`` (``as_of`` holds the index into
+    ``as_of_pos``; ``n_obs`` counts those observations, both means are over them). Definitions
+    in the module doc.
     """
     if not fz0.columns.equals(tick.columns) or fz0.shape != tick.shape or len(end_pos) != len(fz0):
         raise ScoringInputError("fz0, tick and end_pos must describe the same observations and methods")
@@ -313,18 +318,19 @@ def compare_methods(
     # MCS on the scheduled as-of dates: problems grouped by (rows, methods compared)
     mcs_flag = np.tile(np.asarray(mcs_as_of, dtype=bool), len(windows)) & any_compared
     mcs_p = np.full((s.size, k), np.nan)
-    bootstraps = _Bootstraps(mcs)
     todo = np.flatnonzero(mcs_flag)
-    keys = [(int(n_rows[w]), compared[w].tobytes()) for w in todo]
-    for key in sorted(set(keys)):
-        group = todo[[kk == key for kk in keys]]
+    problems: dict[tuple[int, bytes], list[int]] = {}
+    for w in todo:
+        problems.setdefault((int(n_rows[w]), compared[w].tobytes()), []).append(int(w))
+    for key, members in sorted(problems.items()):
+        group = np.asarray(members)
         cols = np.flatnonzero(compared[group[0]])
         if cols.size == 1:
             mcs_p[group[:, None], cols] = 1.0
             continue
         for chunk in np.array_split(group, max(1, group.size // 64)):
             stacked = np.stack([x[s[w] : e[w]][:, cols] for w in chunk])
-            mcs_p[chunk[:, None], cols] = mcs_pvalues(stacked, bootstraps.counts(key[0]))
+            mcs_p[chunk[:, None], cols] = mcs_pvalues(stacked, _counts(key[0], mcs.reps, mcs.seed))
 
     has_obs = counts > 0
     w_rows, m_cols = np.nonzero(has_obs)
