@@ -147,3 +147,14 @@ def test_stationary_bootstrap_blocks_have_the_mean_length():
     assert 1 - continues.mean() == pytest.approx(0.1, abs=0.01)  # a new block with probability 1/10
     with pytest.raises(ScoringInputError, match="block_size"):
         stationary_bootstrap_indices(10, 5, 0, 1)
+
+
+def test_a_constant_difference_is_significant_and_identical_losses_are_not():
+    rng = np.random.default_rng(6)
+    base = rng.normal(-3.0, 0.5, 200)
+    fz0 = pd.DataFrame({"a": base, "b": base + 0.01, "c": base.copy()})
+    out = compare_methods(fz0, fz0.abs(), np.arange(200), np.array([199]), np.array([True]), (200,),
+                          McsSettings(reps=200)).set_index("method")
+    assert out.loc["b", "dm_p"] < 1e-6 and not out.loc["b", "in_mcs"] and out.loc["b", "mcs_p"] == 0.0
+    identical = out.loc[["a", "c"]]
+    assert set(identical["dm_p"]) == {1.0} and identical["in_mcs"].all()

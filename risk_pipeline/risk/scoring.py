@@ -35,7 +35,7 @@ loss ends within the last n trading days up to a, as in ``var_backtests``):
   rule; 6 for n = 1000, 4 for n = 250). The h-day observations do not overlap, so the h - 1
   rule of overlapping forecasts does not apply; the lag covers the serial dependence the
   volatility clustering leaves in d. Two-sided p = 2 (1 - Phi(|DM|)); the best has DM 0, p 1
-  (also when V = 0: identical losses).
+  (V is floored at ``VARIANCE_FLOOR``).
 * Model Confidence Set (Hansen, Lunde & Nason 2011, Econometrica 79(2)) of the compared
   methods on their FZ0 losses: the T_R statistic and elimination rule of ``arch.bootstrap.MCS``
   (method "R"), stationary bootstrap (Politis & Romano 1994) of the observation indices with
@@ -60,8 +60,12 @@ from risk_pipeline.risk.backtest_table import backtest_observations
 MIN_COMPARISON_OBS = 20
 """Fewest observations for a window's DM tests and MCS (25 ten-day observations in 250 days)."""
 VARIANCE_FLOOR = 1e-12
-"""A HAC variance at or below this is zero (identical losses): DM 0, p 1. FZ0 differences of
-distinct methods have variances of 1e-4 and more; rounding of the prefix sums is ~1e-16."""
+"""Floor of the variance of a loss difference (per observation; divided by n for the MCS's
+bootstrap variance of a mean). A difference without variation (two methods whose losses differ
+by a constant over the window, e.g. no breach of either at 99% in 25 ten-day observations)
+then counts as significant (DM p ~ 0, eliminated from the MCS) unless it is exactly 0
+(identical losses: DM 0, p 1). FZ0 differences of distinct methods with breaches have
+variances of 1e-4 and more; rounding of the prefix sums is ~1e-16."""
 
 
 class ScoringInputError(ValueError):
@@ -128,10 +132,11 @@ def mcs_pvalues(losses: np.ndarray, counts: np.ndarray) -> np.ndarray:
     ``losses``: ``(G, n, k)``; ``counts``: ``(reps, n)`` bootstrap draw counts shared by the G
     problems (:func:`bootstrap_counts`). Returns ``(G, k)``. Per problem, as ``arch``'s method
     "R": d_ij = mean L_i - mean L_j; bootstrap d*_ij - d_ij gives var_ij (mean of squares, + 1 on
-    the diagonal); at each step T = max over the models left of d_ij / sqrt(var_ij), its p-value
-    the share of replications whose max of the recentred standardized d* exceeds T, and the
-    model i of the maximizing pair leaves; the MCS p-value of a model is the running maximum of
-    the step p-values up to its elimination (1 for the last model).
+    the diagonal, floored at VARIANCE_FLOOR / n); at each step T = max over the models left of
+    d_ij / sqrt(var_ij), its p-value the share of replications whose max of the recentred
+    standardized d* exceeds T, and the model i of the maximizing pair leaves; the MCS p-value of a model is the running maximum of
+    the step p-values up to its elimination (1 for the last model; 1 for a step whose T is 0,
+    models left with equal mean losses).
     """
     losses = np.asarray(losses, dtype=float)
     if losses.ndim != 3 or losses.shape[2] < 2:
@@ -146,7 +151,7 @@ def mcs_pvalues(losses: np.ndarray, counts: np.ndarray) -> np.ndarray:
     centred = boot - mean[:, None, :]  # recentred: d*_ij - d_ij = c_i - c_j
     gram = np.einsum("gbi,gbj->gij", centred, centred) / centred.shape[1]
     variance = np.einsum("gii->gi", gram)[:, :, None] + np.einsum("gjj->gj", gram)[:, None, :] - 2.0 * gram
-    scale = np.sqrt(np.maximum(variance, 0.0) + np.eye(k))
+    scale = np.sqrt(np.maximum(variance, VARIANCE_FLOOR / n) + np.eye(k))
     std_diff = (diff / scale).reshape(g, k * k)
     std_boot = ((centred[:, :, :, None] - centred[:, :, None, :]) / scale[:, None]).reshape(g, -1, k, k)
     included = np.ones((g, k), dtype=bool)
@@ -159,7 +164,8 @@ def mcs_pvalues(losses: np.ndarray, counts: np.ndarray) -> np.ndarray:
         best = stat_at.argmax(axis=1)
         stat = stat_at[rows, best]
         simulated = std_boot.max(axis=(2, 3))  # eliminated models' rows and columns are -inf
-        running = np.maximum(running, (stat[:, None] < simulated).mean(axis=1))
+        # T = 0: the models left have equal means (identical losses): no evidence, p = 1
+        running = np.maximum(running, np.where(stat > 0.0, (stat[:, None] < simulated).mean(axis=1), 1.0))
         leaving = best // k
         pvalues[rows, leaving] = running
         included[rows, leaving] = False
@@ -311,8 +317,8 @@ def compare_methods(
         gamma = (s_l - dbar * (a_l + b_l) + np.maximum(n_rows - l, 0)[:, None] * dbar**2) / n[:, None]
         weight = np.where(l <= lag, 1.0 - l / (lag + 1.0), 0.0) * (1.0 if l == 0 else 2.0)
         variance += weight[:, None] * gamma
-    ok = compared & (variance > VARIANCE_FLOOR) & (np.arange(k) != best[:, None])
-    dm = np.where(ok, dbar / np.sqrt(np.where(ok, variance, 1.0) / n[:, None]), 0.0)
+    ok = compared & (np.arange(k) != best[:, None])
+    dm = np.where(ok, dbar / np.sqrt(np.maximum(variance, VARIANCE_FLOOR) / n[:, None]), 0.0)
     dm_p = np.where(ok, erfc(np.abs(dm) / np.sqrt(2.0)), 1.0)
 
     # MCS on the scheduled as-of dates: problems grouped by (rows, methods compared)
