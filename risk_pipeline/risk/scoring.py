@@ -131,8 +131,8 @@ def mcs_pvalues(losses: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
     ``losses``: ``(G, n, k)``; ``counts``: ``(reps, n)`` bootstrap draw counts shared by the G
     problems (:func:`bootstrap_counts`). Returns ``(G, k)``. Per problem, as ``arch``'s method
-    "R": d_ij = mean L_i - mean L_j; bootstrap d*_ij - d_ij gives var_ij (mean of squares, + 1 on
-    the diagonal, floored at VARIANCE_FLOOR / n); at each step T = max over the models left of
+    "R": d_ij = mean L_i - mean L_j; bootstrap d*_ij - d_ij gives var_ij (mean of squares, floored
+    at VARIANCE_FLOOR / n; arch's + 1 on the diagonal only guards the zero d_ii); at each step T = max over the models left of
     d_ij / sqrt(var_ij), its p-value the share of replications whose max of the recentred
     standardized d* exceeds T, and the model i of the maximizing pair leaves; the MCS p-value of a model is the running maximum of
     the step p-values up to its elimination (1 for the last model; 1 for a step whose T is 0,
@@ -149,28 +149,30 @@ def mcs_pvalues(losses: np.ndarray, counts: np.ndarray) -> np.ndarray:
     # bootstrap means of every problem as one matrix product (reps x n) @ (n x G k)
     boot = (counts @ losses.transpose(1, 0, 2).reshape(n, g * k)).reshape(-1, g, k).transpose(1, 0, 2) / n
     centred = boot - mean[:, None, :]  # recentred: d*_ij - d_ij = c_i - c_j
-    gram = np.einsum("gbi,gbj->gij", centred, centred) / centred.shape[1]
+    gram = np.matmul(centred.transpose(0, 2, 1), centred) / centred.shape[1]
     variance = np.einsum("gii->gi", gram)[:, :, None] + np.einsum("gjj->gj", gram)[:, None, :] - 2.0 * gram
-    scale = np.sqrt(np.maximum(variance, VARIANCE_FLOOR / n) + np.eye(k))
-    std_diff = (diff / scale).reshape(g, k * k)
-    std_boot = ((centred[:, :, :, None] - centred[:, :, None, :]) / scale[:, None]).reshape(g, -1, k, k)
+    # the max over ordered pairs (i, j) of an antisymmetric x_ij is the max over pairs i < j of |x_ij|
+    first, second = np.triu_indices(k, 1)
+    involving = np.array([np.flatnonzero((first == m) | (second == m)) for m in range(k)])  # (k, k - 1)
+    scale = np.sqrt(np.maximum(variance[:, first, second], VARIANCE_FLOOR / n))
+    pair_diff = diff[:, first, second] / scale
+    pair_boot = np.abs(centred[:, :, first] - centred[:, :, second]) / scale[:, None, :]
     included = np.ones((g, k), dtype=bool)
     pvalues = np.ones((g, k))
     running = np.zeros(g)
     rows = np.arange(g)
     for _ in range(k - 1):
-        pair = (included[:, :, None] & included[:, None, :]).reshape(g, k * k)
-        stat_at = np.where(pair, std_diff, -np.inf)
+        alive = included[:, first] & included[:, second]
+        stat_at = np.where(alive, np.abs(pair_diff), -np.inf)
         best = stat_at.argmax(axis=1)
-        stat = stat_at[rows, best]
-        simulated = std_boot.max(axis=(2, 3))  # eliminated models' rows and columns are -inf
+        stat = np.maximum(stat_at[rows, best], 0.0)
+        simulated = np.maximum(pair_boot.max(axis=2), 0.0)  # pairs of eliminated models are 0
         # T = 0: the models left have equal means (identical losses): no evidence, p = 1
         running = np.maximum(running, np.where(stat > 0.0, (stat[:, None] < simulated).mean(axis=1), 1.0))
-        leaving = best // k
+        leaving = np.where(pair_diff[rows, best] > 0.0, first[best], second[best])  # the worse of the pair
         pvalues[rows, leaving] = running
         included[rows, leaving] = False
-        std_boot[rows, :, leaving, :] = -np.inf
-        std_boot[rows, :, :, leaving] = -np.inf
+        pair_boot[rows[:, None], :, involving[leaving]] = 0.0
     return pvalues
 
 
