@@ -51,7 +51,7 @@ MCS_SQL = """
 with latest as (select portfolio, max(as_of) as as_of from var_scores where mcs_computed group by portfolio)
 select s.portfolio, s.as_of, s.confidence, s.backtest_window_days as days,
        string_agg(case when s.in_mcs then s.method end, ', ' order by s.mean_fz0_loss) as "in the 90% MCS (best first)",
-       string_agg(case when not s.in_mcs then s.method end, ', ' order by s.mean_fz0_loss) as "worse"
+       coalesce(string_agg(case when not s.in_mcs then s.method end, ', ' order by s.mean_fz0_loss), '-') as "worse"
 from var_scores s join latest using (portfolio, as_of)
 where s.horizon_days = 1 and s.compared and s.mcs_computed and s.backtest_window_days = {long}
 group by all
