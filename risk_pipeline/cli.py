@@ -55,6 +55,16 @@ where b.horizon_days = 1
 group by all
 order by b.portfolio, b.method
 """
+MCS_SQL = """
+with latest as (select portfolio, max(as_of) as as_of from var_scores where mcs_computed group by portfolio)
+select s.portfolio, s.as_of, s.confidence, s.backtest_window_days as days,
+       string_agg(case when s.in_mcs then s.method end, ', ' order by s.mean_fz0_loss) as "in the 90% MCS (best first)",
+       coalesce(string_agg(case when not s.in_mcs then s.method end, ', ' order by s.mean_fz0_loss), '-') as "worse"
+from var_scores s join latest using (portfolio, as_of)
+where s.horizon_days = 1 and s.compared and s.mcs_computed and s.backtest_window_days = {long}
+group by all
+order by s.portfolio, s.confidence
+"""
 WINDOWS_SQL = """
 select distinct backtest_window_days as days from var_backtests
 where as_of = (select max(as_of) from var_backtests) order by days
@@ -81,6 +91,13 @@ def summary() -> int:
             print(f"Backtest verdicts (1-day, as of the latest date): trailing {long} and {short} trading days;")
             print("fail = Kupiec, Christoffersen or Z2 rejects at 5% or the Basel light is red")
             print(con.execute(VERDICTS_SQL.format(short=short, long=long)).df().to_string(index=False))
+            tables = set(con.execute("select table_name from information_schema.tables").df()["table_name"])
+            mcs = con.execute(MCS_SQL.format(long=long)).df() if "var_scores" in tables else pd.DataFrame()
+            if len(mcs):
+                print()
+                print(f"Model Confidence Set (FZ0 loss, 1-day, trailing {long} trading days, latest month-end or "
+                      "run end): methods statistically indistinguishable from the best, and the worse ones")
+                print(mcs.to_string(index=False))
     print()
     print(f"DuckDB catalog: {path}")
     print(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True)"

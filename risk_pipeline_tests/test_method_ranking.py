@@ -74,3 +74,26 @@ def test_bad_inputs():
     two_dates.loc[0, "as_of"] = pd.Timestamp("2020-01-03")
     with pytest.raises(BacktestInputError, match="as_of"):
         rank_methods(two_dates, LEVELS)
+
+
+def _scores(in_mcs: dict[str, list[bool]]) -> pd.DataFrame:
+    rows = []
+    for method, flags in in_mcs.items():
+        for flag in flags:
+            rows.append({"method": method, "compared": True, "mcs_computed": True, "in_mcs": flag})
+    rows.append({"method": "ewma", "compared": True, "mcs_computed": False, "in_mcs": False})  # no MCS that day
+    return pd.DataFrame(rows)
+
+
+def test_mcs_membership_ranks_before_the_coverage_score_and_the_capital():
+    scores = _scores({"ewma": [True, True], "historical": [True, False], "parametric_normal": [True, True]})
+    out = rank_methods(_backtests(), LEVELS, scores)
+    # in the MCS of both series: parametric_normal (fails coverage) and ewma; then historical
+    assert list(out["method"]) == ["ewma", "parametric_normal", "historical", "monte_carlo"]
+    ewma = out.set_index("method").loc["ewma"]
+    assert (ewma["n_in_mcs"], ewma["n_mcs"], ewma["mcs_share"]) == (2, 2, 1.0)
+    assert np.isnan(out.set_index("method").loc["monte_carlo", "mcs_share"])
+    # without scores the order is the coverage one
+    assert list(rank_methods(_backtests(), LEVELS)["method"]) == ["historical", "ewma", "parametric_normal", "monte_carlo"]
+    with pytest.raises(BacktestInputError, match="in_mcs"):
+        rank_methods(_backtests(), LEVELS, scores.drop(columns="in_mcs"))

@@ -102,9 +102,10 @@ def test_a_holiday_partition_succeeds_empty(data_dir):
 ALL_METHODS_CONFIG = fast_run_config(
     estimation_window_days=30,
     methods=["historical", "parametric_normal", "parametric_t", "cornish_fisher", "ewma", "monte_carlo",
-             "filtered_historical"],
+             "filtered_historical", "conditional_evt"],
     horizons=[1, 5],
     monte_carlo_estimation_window_days=40,
+    evt_estimation_window_days=40,
     n_scenarios=500,
 )
 # backtest windows shorter than the history: the new day's run reads only their last days
@@ -131,7 +132,7 @@ def test_every_method_computes_one_new_day_exactly_as_the_backfill(data_dir, tmp
     pd.testing.assert_frame_equal(incremental_backtests, backfill_backtests, rtol=1e-10, atol=1e-14)
 
     assert set(incremental["method"]) == set(ALL_METHODS_CONFIG["ops"]["var_estimates"]["config"]["methods"])
-    assert len(incremental) == 7 * 2 * 2 * 2  # methods x confidences x horizons x portfolios
+    assert len(incremental) == 8 * 2 * 2 * 2  # methods x confidences x horizons x portfolios
     pd.testing.assert_frame_equal(incremental, backfill, rtol=1e-10, atol=1e-14)
     assert (incremental["es"] >= incremental["var"] - 1e-15).all()
 
@@ -147,6 +148,7 @@ def test_the_summary_prints_var_es_and_verdicts_of_every_portfolio(built, capsys
     assert "VaR99 %" in var_part and "ES95" in var_part
     assert "trailing 1000 and 250 trading days" in verdict_part  # the stored windows
     assert "1000d 95%" in verdict_part and "breaches 250d 99%" in verdict_part and "Basel light" in verdict_part
+    assert "Model Confidence Set" not in out  # var_scores is not among the core assets built here
     latest = query(built, "select max(var) * 100 as v from var_estimates where portfolio = 'balanced' "
                           "and confidence = 0.99 and date = (select max(date) from var_estimates)")["v"][0]
     assert f"{latest:.2f}" in var_part

@@ -93,8 +93,9 @@ def test_the_report_folder_holds_a_self_contained_page_with_charts_and_tables(ca
     page = _Page()
     text = (folder / "risk_report.html").read_text()
     page.feed(text)
-    # one traffic-light chart + one P&L-vs-VaR chart per portfolio, all inline PNG
-    assert len(page.images) == 3
+    # one traffic-light chart + per portfolio a P&L-vs-VaR and an FZ0 loss-difference chart, all inline PNG
+    assert len(page.images) == 5
+    assert text.count("statistically indistinguishable from it") + text.count("worse (outside the 90%") >= 2
     assert all(src.startswith("data:image/png;base64,") and len(src) > 5000 for src in page.images)
     assert page.scripts == 0
     assert "http://" not in text and "https://" not in text
@@ -129,6 +130,8 @@ def test_summary_json_and_csv_exports(calm):
         mp.setenv("RISK_PIPELINE_DATA", str(data_dir))
         then = snapshot("var_backtests", version=version).to_pandas()
     assert len(then.loc[then["as_of"] == dt.date(2017, 12, 29)]) == len(pd.read_csv(folder / "backtests.csv"))
+    assert set(summary["model_confidence_set"]) == {"balanced", "held"}
+    assert all("lowest FZ0 loss" in v for v in summary["model_confidence_set"].values())
     for name in CSV_TABLES:
         frame = pd.read_csv(folder / f"{name}.csv")
         assert len(frame) > 0, name

@@ -14,6 +14,7 @@ import pandas as pd
 
 from risk_pipeline.assets.backtests import var_backtests
 from risk_pipeline.assets.metadata import DETAIL_MAX_PARTITIONS
+from risk_pipeline.assets.scores import var_scores
 from risk_pipeline.assets.partitions import business_days, latest_day_of_run, partition_days, single_run
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.assets.var import var_estimates
@@ -57,7 +58,7 @@ def _markdown(frame: pd.DataFrame) -> str:
     backfill_policy=single_run,
     group_name="validation",
     kinds={"html"},
-    deps=[var_backtests, var_estimates, portfolio_pnl, *_OPTIONAL_DEPS],
+    deps=[var_backtests, var_scores, var_estimates, portfolio_pnl, *_OPTIONAL_DEPS],
     description=(
         "Self-contained HTML risk report (opens offline) with summary.json and CSV exports, under "
         "<data>/reports/<as_of>/, for the last day of the run's range (and month-ends if configured): "

@@ -28,21 +28,29 @@ class VarConfig(dg.Config):
     horizons: list[int] = [int(h) for h in _VAR["horizons"]]
     estimation_window_days: int = int(_VAR["estimation_window_days"])
     monte_carlo_estimation_window_days: int = int(_VAR["monte_carlo_estimation_window_days"])
+    evt_estimation_window_days: int = int(_VAR["evt_estimation_window_days"])
+    evt_exceedances: Optional[int] = _VAR["evt_exceedances"]
     ewma_lambda: float = float(_VAR["ewma_lambda"])
     filter: str = str(_VAR["filter"])
+    t_dof: str = str(_VAR["t_dof"])
     shrinkage: str = str(_VAR["shrinkage"])
     n_scenarios: int = int(_VAR["n_scenarios"])
     seed: int = int(_VAR["seed"])
 
     def window_for(self, method: str) -> int:
         """The estimation window of ``method``, in trading days."""
-        return self.monte_carlo_estimation_window_days if method == "monte_carlo" else self.estimation_window_days
+        return {"monte_carlo": self.monte_carlo_estimation_window_days,
+                "conditional_evt": self.evt_estimation_window_days}.get(method, self.estimation_window_days)
 
     def params_for(self, method: str) -> dict[str, object]:
         if method == "ewma":
             return {"lam": self.ewma_lambda}
         if method == "filtered_historical":
             return {"lam": self.ewma_lambda, "filter": self.filter}
+        if method == "parametric_t":
+            return {"dof": self.t_dof}
+        if method == "conditional_evt":
+            return {"lam": self.ewma_lambda, "filter": self.filter, "n_exceedances": self.evt_exceedances}
         if method == "monte_carlo":
             return {"n_scenarios": self.n_scenarios, "seed": self.seed, "shrinkage": self.shrinkage}
         return {}

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.report.summary import ReportData
+from risk_pipeline.report.summary import ReportData, mcs_sentence, score_rows
 
 SIGNIFICANCE = 0.05
 # (p-value column, header) of every test in the backtest table
@@ -145,7 +145,7 @@ the capital multiplier.
 
 
 def render_html(data: ReportData, portfolio_charts: dict[str, str], overview_chart: str | None,
-                files: Sequence[str]) -> str:
+                files: Sequence[str], score_charts: dict[str, str]) -> str:
     """The whole page; charts are data URIs, ``files`` the names of the exports beside the page."""
     red = data.red_zone
     methods = sorted(data.backtests["method"].unique())
@@ -181,7 +181,8 @@ def render_html(data: ReportData, portfolio_charts: dict[str, str], overview_cha
         if overview_chart:
             parts.append(f'<img alt="traffic light chart" src="{overview_chart}">')
     for portfolio in data.portfolios:
-        parts.append(_portfolio_section(data, portfolio, portfolio_charts.get(portfolio)))
+        parts.append(_portfolio_section(data, portfolio, portfolio_charts.get(portfolio),
+                                        score_charts.get(portfolio)))
     for name, frame in data.extras.items():
         day_col = "date" if "date" in frame.columns else frame.columns[0]
         day = frame[day_col].max()
@@ -193,7 +194,7 @@ def render_html(data: ReportData, portfolio_charts: dict[str, str], overview_cha
     return "\n".join(parts)
 
 
-def _portfolio_section(data: ReportData, portfolio: str, chart: str | None) -> str:
+def _portfolio_section(data: ReportData, portfolio: str, chart: str | None, score_chart: str | None) -> str:
     ccy = data.base_currency.get(portfolio, "")
     out = [f"<h2>Portfolio {_esc(portfolio)} ({_esc(ccy)})</h2>", "<h3>Portfolio statistics</h3>"]
     stats = data.statistics.loc[data.statistics["portfolio"].eq(portfolio)]
@@ -206,6 +207,11 @@ def _portfolio_section(data: ReportData, portfolio: str, chart: str | None) -> s
         ("max_drawdown_trough", "trough", str),
     ]))
     out.append("<h3>Which method should a risk manager use?</h3>")
+    if len(data.scores):
+        rows = score_rows(data.scores, portfolio, data.ranking_window)
+        out.append(f"<p>{_esc(mcs_sentence(rows, data.ranking_window))}</p>")
+        if score_chart:
+            out.append(f'<img alt="{_esc(portfolio)}: FZ0 loss differences to the best method" src="{score_chart}">')
     ranking = data.ranking.loc[data.ranking["portfolio"].eq(portfolio)] if len(data.ranking) else data.ranking
     if len(ranking):
         best = ranking.loc[ranking["recommended"]]
@@ -217,13 +223,16 @@ def _portfolio_section(data: ReportData, portfolio: str, chart: str | None) -> s
             out.append(f'<div class="box alert">The best-ranked method, {_esc(best["method"].iloc[0])}, is in the red '
                        f"zone over the trailing window: {alternative}</div>")
         if len(best):
-            out.append(f"<p><b>Recommended: {_esc(best['method'].iloc[0])}</b> - the best pass rate of the Kupiec, "
-                       "Christoffersen and Z2 tests (less a penalty for a breach frequency off target), ties broken by "
-                       f"the lower average VaR (less capital). Ranked on the trailing {data.ranking_window} days.</p>")
+            out.append(f"<p><b>Recommended: {_esc(best['method'].iloc[0])}</b> - first the methods most often in the "
+                       "90% Model Confidence Set of the FZ0 loss (when scores are stored), then the best pass rate of "
+                       "the Kupiec, Christoffersen and Z2 tests (less a penalty for a breach frequency off target), "
+                       "ties broken by the lower average VaR (less capital). Ranked on the trailing "
+                       f"{data.ranking_window} days.</p>")
         else:
             out.append("<p>No method has enough observations to be ranked yet.</p>")
         out.append(table(ranking, [
-            ("rank", "rank", num), ("method", "method", _plain), ("score", "score", lambda v: num(v, 2)),
+            ("rank", "rank", num), ("method", "method", _plain), ("n_in_mcs", "in MCS", num), ("n_mcs", "MCS tests", num),
+            ("score", "score", lambda v: num(v, 2)),
             ("n_tests_passed", "tests passed", num), ("n_tests", "tests", num),
             ("breach_ratio", "breaches / expected", lambda v: num(v, 2)), ("mean_var", "average VaR", pct),
         ], row_class=lambda r: "recommended" if r["recommended"] else ""))

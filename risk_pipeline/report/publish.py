@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from risk_pipeline.report.charts import data_uri, pnl_vs_var_chart, traffic_light_chart
+from risk_pipeline.report.charts import data_uri, pnl_vs_var_chart, score_chart, traffic_light_chart
 from risk_pipeline.report.html import render_html
-from risk_pipeline.report.summary import ReportData, basel_zone_thresholds
+from risk_pipeline.report.summary import ReportData, basel_zone_thresholds, mcs_sentence, score_rows
 
 HTML_FILE = "risk_report.html"
 SUMMARY_FILE = "summary.json"
@@ -26,7 +26,7 @@ CSV_TABLES = ("traffic_light", "backtests", "ranking", "statistics", "latest_var
 SUMMARY_KEYS = (
     "as_of", "chart_start", "portfolios", "base_currency", "methods", "red_zone", "recommended_method",
     "traffic_light", "ranking", "statistics", "latest_var", "verdict_counts", "overlapping_observations",
-    "optional_tables", "table_versions", "files",
+    "optional_tables", "model_confidence_set", "table_versions", "files",
 )  # fmt: skip
 
 
@@ -55,6 +55,8 @@ def _records(frame: pd.DataFrame) -> list[dict]:
 def _csv_frames(data: ReportData) -> dict[str, pd.DataFrame]:
     frames = {name: getattr(data, name) for name in CSV_TABLES}
     frames.update(data.extras)
+    if len(data.scores):
+        frames["scores"] = data.scores
     return frames
 
 
@@ -76,6 +78,9 @@ def summary_dict(data: ReportData, files: list[str]) -> dict:
         "verdict_counts": {str(k): int(v) for k, v in data.backtests["verdict"].value_counts().items()},
         "overlapping_observations": bool(data.backtests["overlapping"].any()),
         "optional_tables": sorted(data.extras),
+        "model_confidence_set": {
+            p: mcs_sentence(score_rows(data.scores, p, data.ranking_window), data.ranking_window) for p in data.portfolios
+        },
         "table_versions": data.table_versions,
         "files": files,
     }
@@ -83,7 +88,8 @@ def summary_dict(data: ReportData, files: list[str]) -> dict:
 
 
 def write_report(data: ReportData, root: Path) -> ReportFiles:
-    """Render and write the report of ``data.as_of`` under ``root/<as_of>/``."""
+    """Render and write the report of ``data.as_of`` under ``root/<as_of>/`` (``scores.csv`` when
+    ``var_scores`` is stored for the date)."""
     folder = root / data.as_of.isoformat()
     folder.mkdir(parents=True, exist_ok=True)
     trailing = data.trailing
@@ -93,6 +99,11 @@ def write_report(data: ReportData, root: Path) -> ReportFiles:
         rows = data.pnl_vs_var.loc[data.pnl_vs_var["portfolio"].eq(portfolio)]
         if len(rows):
             charts[portfolio] = data_uri(pnl_vs_var_chart(rows, portfolio, trailing, yellow, red))
+    score_charts = {}
+    for portfolio in data.portfolios:
+        rows = score_rows(data.scores, portfolio, data.ranking_window)
+        if len(rows) and rows["mcs_computed"].all():
+            score_charts[portfolio] = data_uri(score_chart(rows, portfolio, data.ranking_window))
     overview_png = folder / OVERVIEW_PNG
     overview_uri = None
     if len(data.traffic_light):
@@ -108,7 +119,7 @@ def write_report(data: ReportData, root: Path) -> ReportFiles:
         csvs.append(path)
     files = [SUMMARY_FILE] + [p.name for p in csvs] + ([OVERVIEW_PNG] if overview_uri else [])
     html_path = folder / HTML_FILE
-    _atomic_write(html_path, render_html(data, charts, overview_uri, files).encode("utf-8"))
+    _atomic_write(html_path, render_html(data, charts, overview_uri, files, score_charts).encode("utf-8"))
     summary_path = folder / SUMMARY_FILE
     _atomic_write(summary_path, json.dumps(summary_dict(data, [HTML_FILE] + files), indent=2, default=str).encode())
     return ReportFiles(folder, html_path, summary_path, overview_png if overview_uri else None, tuple(csvs), overview_uri)

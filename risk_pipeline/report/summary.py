@@ -12,7 +12,10 @@ Definitions used in the report:
     and the shortest stored ``backtest_window_days`` (the Basel test: 250 days at 99%);
   * method ranking = ``method_ranking.rank_methods`` on the as-of date's rows of the longest
     stored window (the validation window, 1000 days by default), with each method's mean VaR
-    over the same days as ``mean_var``;
+    over the same days as ``mean_var`` and, when ``var_scores`` is stored for the date, its
+    Model Confidence Set membership over the same window;
+  * scores = the ``var_scores`` rows at the as-of date; the report's sentence and chart per
+    portfolio use 99%, horizon 1 and the ranking window (:func:`mcs_sentence`);
   * portfolio statistics = ``risk.performance`` over the last year and over the charted period
     (the last ``chart_years`` years) up to as_of.
 
@@ -87,6 +90,7 @@ class ReportData:
     latest_var: pd.DataFrame  # var_estimates rows at as_of
     extras: dict[str, pd.DataFrame] = field(default_factory=dict)  # optional tables present in the lake
     table_versions: dict[str, int] = field(default_factory=dict)  # Delta version of every stored table read
+    scores: pd.DataFrame = field(default_factory=pd.DataFrame)  # var_scores rows at as_of (none if not stored)
 
     @property
     def red_zone(self) -> pd.DataFrame:
@@ -156,16 +160,46 @@ def _statistics(pnl: pd.DataFrame, as_of: dt.date, chart_start: dt.date, risk_fr
     return frame[STATISTICS_COLUMNS]
 
 
-def _ranking(backtests: pd.DataFrame, levels: pd.DataFrame, backtest_window_days: int) -> pd.DataFrame:
+def _ranking(backtests: pd.DataFrame, levels: pd.DataFrame, scores: pd.DataFrame, backtest_window_days: int) -> pd.DataFrame:
     frames = []
     rows_of_window = backtests.loc[backtests["backtest_window_days"].eq(backtest_window_days)]
     for portfolio, rows in rows_of_window.groupby("portfolio", sort=True):
         mine = levels.loc[levels["portfolio"].eq(portfolio), ["method", "mean_var"]]
-        frames.append(rank_methods(rows, mine).assign(portfolio=portfolio))
+        ranked = (scores.loc[scores["portfolio"].eq(portfolio) & scores["backtest_window_days"].eq(backtest_window_days)]
+                  if len(scores) else None)
+        frames.append(rank_methods(rows, mine, ranked).assign(portfolio=portfolio))
     if not frames:
         return pd.DataFrame(columns=["portfolio"])
     out = pd.concat(frames, ignore_index=True)
     return out[["portfolio"] + [c for c in out.columns if c != "portfolio"]]
+
+
+def score_rows(scores: pd.DataFrame, portfolio: str, days: int) -> pd.DataFrame:
+    """The ``var_scores`` rows the report shows for a portfolio: 99%, horizon 1, window ``days``,
+    methods compared, sorted by mean FZ0 loss."""
+    if scores.empty:
+        return scores
+    rows = scores.loc[
+        scores["portfolio"].eq(portfolio) & scores["confidence"].round(10).eq(BASEL_CONFIDENCE)
+        & scores["horizon_days"].eq(BASEL_HORIZON) & scores["backtest_window_days"].eq(days) & scores["compared"]
+    ]
+    return rows.sort_values("mean_fz0_loss").reset_index(drop=True)
+
+
+def mcs_sentence(rows: pd.DataFrame, days: int) -> str:
+    """One sentence: which methods the 90% MCS cannot tell from the best (FZ0), which are worse."""
+    if rows.empty or not rows["mcs_computed"].all():
+        return f"No Model Confidence Set at 99%, 1 day, over the last {days} trading days for this date."
+    inside = list(rows.loc[rows["in_mcs"], "method"])
+    worse = list(rows.loc[~rows["in_mcs"], "method"])
+    best = rows["best_method"].iloc[0]
+    others = [m for m in inside if m != best]
+    same = f"{', '.join(others)} {'is' if len(others) == 1 else 'are'} statistically indistinguishable from it" if others \
+        else "no other method is statistically indistinguishable from it"
+    worse_text = f"{', '.join(worse)} {'is' if len(worse) == 1 else 'are'} worse (outside the 90% Model Confidence Set)" \
+        if worse else "none is worse at the 90% level"
+    return (f"At 99%, 1 day, over the last {days} trading days the lowest FZ0 loss is {best}'s; {same}, "
+            f"and {worse_text}.")
 
 
 def _var_levels(days: list[dt.date]) -> pd.DataFrame:
@@ -209,6 +243,7 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
     pnl_days = [d for d in stored_days("portfolio_pnl") if d <= as_of]
     pnl = read_days("portfolio_pnl", _chart_days(pnl_days, chart_start, trailing))
     levels = _var_levels(var_days[-longest:])
+    scores = read_days("var_scores", [as_of])
     portfolios = tuple(sorted(backtests["portfolio"].unique()))
     currencies = pnl.drop_duplicates("portfolio").set_index("portfolio")["base_currency"].to_dict()
     return ReportData(
@@ -222,13 +257,15 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
         pnl_vs_var=_pnl_vs_var(pnl, var, trailing, chart_start),
         backtests=backtests.sort_values(["portfolio", "method", "confidence", "horizon_days", "backtest_window_days"]).reset_index(drop=True),
         traffic_light=basel_rows(backtests, trailing),
-        ranking=_ranking(backtests, levels, longest),
+        ranking=_ranking(backtests, levels, scores, longest),
         statistics=_statistics(pnl, as_of, chart_start, settings.risk_free, settings.chart_years),
         latest_var=read_days("var_estimates", [as_of])
         .sort_values(["portfolio", "method", "confidence", "horizon_days"])
         .reset_index(drop=True),
         extras=_extras(as_of),
         table_versions=_table_versions(),
+        scores=scores.sort_values(["portfolio", "confidence", "horizon_days", "backtest_window_days", "method"])
+        .reset_index(drop=True),
     )
 
 

@@ -1,8 +1,15 @@
-"""Rank VaR methods of one portfolio by backtest quality, then by the capital they need.
+"""Rank VaR methods of one portfolio: proper scores first, then backtest quality, then capital.
 
 Input: the ``var_backtests`` rows of one portfolio at one as-of date and one ``backtest_window_days`` (columns
 of ``backtest_table.COLUMNS`` plus method, confidence, horizon_days), one row per method x
-confidence x horizon; and the average VaR level per method.
+confidence x horizon; the average VaR level per method; and optionally the ``var_scores``
+rows of the same portfolio, as-of date and window (``risk.scoring``).
+
+Per method, over its ``var_scores`` rows with an MCS (``mcs_computed`` and ``compared``):
+  * n_mcs    = how many (confidence, horizon) series had an MCS that compared the method;
+  * n_in_mcs = in how many of them it is in the 90% Model Confidence Set (statistically
+               indistinguishable from the best by its FZ0 loss);
+  * mcs_share = n_in_mcs / n_mcs (NaN without an MCS, e.g. no ``scores`` given).
 
 Per method, over its rows whose verdict is not "insufficient_data":
   * n_tests        = 3 x rows: the three tests of the verdict - Kupiec POF (coverage),
@@ -13,8 +20,9 @@ Per method, over its rows whose verdict is not "insufficient_data":
                      rounded to 2 decimals: the pass rate, less up to 0.1 for a breach
                      frequency off target (a ratio of 1.5 or 0.5 costs 0.05, about one failed
                      test in 20). Scores equal to 2 decimals count as equal pass quality.
-Rank: score descending, then mean_var ascending (lower capital for equal quality), then
-method name. Methods without a sufficient row get score NaN, n_tests 0 and rank last.
+Rank: mcs_share descending (first the methods the scores cannot tell from the best), then
+score descending (coverage verdicts), then mean_var ascending (lower capital for equal
+quality), then method name; NaN sorts last. Methods without a sufficient row get score NaN, n_tests 0 and rank last.
 ``recommended`` marks the rank-1 method when it has a score.
 """
 
@@ -25,18 +33,23 @@ import pandas as pd
 
 from risk_pipeline.risk.backtest_base import SIGNIFICANCE, BacktestInputError
 
-RANKING_COLUMNS = ["method", "n_tests_passed", "n_tests", "breach_ratio", "mean_var", "score", "rank", "recommended"]
+RANKING_COLUMNS = [
+    "method", "n_in_mcs", "n_mcs", "mcs_share", "n_tests_passed", "n_tests", "breach_ratio", "mean_var", "score",
+    "rank", "recommended",
+]  # fmt: skip
 RANKED_TESTS = ("kupiec_p", "christoffersen_p", "z2_p")
 BREACH_RATIO_WEIGHT = 0.1
 
 _NEEDED = {"method", "n_breaches", "expected_breaches", "verdict", *RANKED_TESTS}
 
 
-def rank_methods(backtests: pd.DataFrame, var_levels: pd.DataFrame) -> pd.DataFrame:
+def rank_methods(backtests: pd.DataFrame, var_levels: pd.DataFrame, scores: pd.DataFrame | None = None) -> pd.DataFrame:
     """Ranking table (``RANKING_COLUMNS``, sorted by rank) of the methods in ``backtests``.
 
     ``var_levels`` has columns ``method`` and ``mean_var`` (several rows per method, e.g. per
-    confidence and horizon, are averaged). Rules in the module docstring.
+    confidence and horizon, are averaged). ``scores``: ``var_scores`` rows (columns method,
+    compared, mcs_computed, in_mcs) of the same portfolio, as-of date and window, or None.
+    Rules in the module docstring.
     """
     missing = _NEEDED - set(backtests.columns)
     if missing:
@@ -74,9 +87,13 @@ def rank_methods(backtests: pd.DataFrame, var_levels: pd.DataFrame) -> pd.DataFr
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = n_passed / n_tests.where(n_tests > 0)
     score = (rate - BREACH_RATIO_WEIGHT * np.minimum((ratio - 1.0).abs(), 1.0)).round(2)
+    n_mcs, n_in = _mcs_counts(scores, methods)
     out = pd.DataFrame(
         {
             "method": methods,
+            "n_in_mcs": n_in,
+            "n_mcs": n_mcs,
+            "mcs_share": np.where(n_mcs > 0, n_in / np.maximum(n_mcs, 1), np.nan),
             "n_tests_passed": n_passed.to_numpy(),
             "n_tests": n_tests.to_numpy(),
             "breach_ratio": ratio.to_numpy(dtype=float),
@@ -84,7 +101,25 @@ def rank_methods(backtests: pd.DataFrame, var_levels: pd.DataFrame) -> pd.DataFr
             "score": score.to_numpy(dtype=float),
         }
     )
-    out = out.sort_values(["score", "mean_var", "method"], ascending=[False, True, True], na_position="last")
+    out = out.sort_values(
+        ["mcs_share", "score", "mean_var", "method"], ascending=[False, False, True, True], na_position="last"
+    )
     out["rank"] = np.arange(1, len(out) + 1, dtype=np.int64)
     out["recommended"] = (out["rank"] == 1) & out["score"].notna()
     return out.reset_index(drop=True)[RANKING_COLUMNS]
+
+
+def _mcs_counts(scores: pd.DataFrame | None, methods: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per method: the MCS-tested series that compared it, and how many had it in the set."""
+    if scores is None or scores.empty:
+        return np.zeros(len(methods), dtype=np.int64), np.zeros(len(methods), dtype=np.int64)
+    missing = {"method", "compared", "mcs_computed", "in_mcs"} - set(scores.columns)
+    if missing:
+        raise BacktestInputError(f"scores lacks columns {sorted(missing)}")
+    for col in ("portfolio", "as_of", "backtest_window_days"):
+        if col in scores.columns and scores[col].nunique() > 1:
+            raise BacktestInputError(f"scores must hold one {col}, got {scores[col].nunique()}")
+    tested = scores.loc[scores["compared"].astype(bool) & scores["mcs_computed"].astype(bool)]
+    n_mcs = tested.groupby("method").size().reindex(methods, fill_value=0)
+    n_in = tested.loc[tested["in_mcs"].astype(bool)].groupby("method").size().reindex(methods, fill_value=0)
+    return n_mcs.to_numpy(dtype=np.int64), n_in.to_numpy(dtype=np.int64)

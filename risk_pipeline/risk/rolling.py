@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from risk_pipeline.risk.conditional_evt import conditional_evt_var_es
 from risk_pipeline.risk.cornish_fisher import cornish_fisher_rolling_var_es
 from risk_pipeline.risk.ewma import ewma_var_es
 from risk_pipeline.risk.filtered_historical import filtered_historical_var_es
@@ -34,6 +35,7 @@ _UNIVARIATE = {
     "cornish_fisher": cornish_fisher_rolling_var_es,
     "ewma": ewma_var_es,
     "filtered_historical": filtered_historical_var_es,
+    "conditional_evt": conditional_evt_var_es,
 }
 GRID_COLUMNS = ("date", "confidence", "horizon_days", "var", "es")
 
@@ -126,7 +128,7 @@ def rolling_var_es(
 
     ``returns``: Series of daily simple returns (DatetimeIndex, sorted), or for monte_carlo a
     DataFrame (dates x symbols) with ``weights`` (Series by symbol, or DataFrame of the weights
-    held on each date).  Method parameters: ewma ``lam``; filtered_historical ``filter``,
+    held on each date).  Method parameters: parametric_t ``dof``; ewma ``lam``; filtered_historical ``filter``,
     ``lam``; monte_carlo ``n_scenarios``, ``seed``, ``shrinkage``.  Raises VarConfigError.
     """
     validate_var_params(method, confidence, window, horizon_days, n_obs=len(returns), **params)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 import numbers
 
+from risk_pipeline.risk.conditional_evt import MIN_EXCEEDANCES, default_exceedances
 from risk_pipeline.risk.filtered_historical import FILTERS
 from risk_pipeline.risk.monte_carlo import SHRINKAGES
+from risk_pipeline.risk.parametric import DOF_ESTIMATORS
 
 METHODS = (
     "historical",
@@ -16,17 +18,19 @@ METHODS = (
     "ewma",
     "monte_carlo",
     "filtered_historical",
+    "conditional_evt",
 )
 
 # extra keyword parameters each method accepts (beyond confidence, window, horizon, weights)
 METHOD_PARAMS: dict[str, tuple[str, ...]] = {
     "historical": (),
     "parametric_normal": (),
-    "parametric_t": (),
+    "parametric_t": ("dof",),
     "cornish_fisher": (),
     "ewma": ("lam",),
     "monte_carlo": ("n_scenarios", "seed", "shrinkage"),
     "filtered_historical": ("filter", "lam"),
+    "conditional_evt": ("filter", "lam", "n_exceedances"),
 }
 MIN_SCENARIOS = 100
 # methods whose horizon-h sample is the window's W - h + 1 overlapping h-day returns
@@ -51,7 +55,9 @@ def validate_var_params(
     integer >= 1 (and < window for historical / filtered_historical, which need at least two
     overlapping h-day returns); method parameters: only those in METHOD_PARAMS, ``lam`` in
     (0, 1), ``n_scenarios`` integer >= 100, ``seed`` integer >= 0, ``shrinkage`` in
-    SHRINKAGES, ``filter`` in FILTERS.
+    SHRINKAGES, ``filter`` in FILTERS, ``dof`` in DOF_ESTIMATORS; conditional_evt: ``n_exceedances`` an integer in
+    [MIN_EXCEEDANCES, window) (default window // 8) with 1 - confidence < n_exceedances / window
+    (the confidence must lie in the fitted tail).
     """
     if method not in METHODS:
         raise VarConfigError(f"method={method!r} is unknown; expected one of {METHODS}")
@@ -85,5 +91,19 @@ def validate_var_params(
             raise VarConfigError(f"seed={value!r} must be an integer >= 0")
         if name == "shrinkage" and value not in SHRINKAGES:
             raise VarConfigError(f"shrinkage={value!r} must be one of {SHRINKAGES}")
+        if name == "dof" and value not in DOF_ESTIMATORS:
+            raise VarConfigError(f"dof={value!r} must be one of {DOF_ESTIMATORS}")
         if name == "filter" and value not in FILTERS:
             raise VarConfigError(f"filter={value!r} must be one of {FILTERS}")
+        if name == "n_exceedances" and value is not None and not (_is_int(value) and MIN_EXCEEDANCES <= value < window):
+            raise VarConfigError(f"n_exceedances={value!r} must be an integer >= {MIN_EXCEEDANCES} and < window={window}")
+    if method == "conditional_evt":
+        k = params.get("n_exceedances")
+        k = default_exceedances(window) if k is None else k
+        if k < MIN_EXCEEDANCES:
+            raise VarConfigError(f"window={window} gives n_exceedances={k} < {MIN_EXCEEDANCES} for method='conditional_evt'")
+        if 1.0 - confidence >= k / window:
+            raise VarConfigError(
+                f"confidence={confidence!r} is not in the GPD tail of n_exceedances={k} of window={window}: "
+                f"need 1 - confidence < {k / window:.4g}"
+            )

@@ -76,6 +76,27 @@ TABLES: dict[str, TableSchema] = {
             day_column="as_of",
         ),
         _table(
+            "forecast_scores",
+            [
+                ("date", _D), ("forecast_date", _D), ("portfolio", _S), ("method", _S), ("confidence", _F),
+                ("horizon_days", _I), ("loss", _F), ("var", _F), ("es", _F), ("tick_loss", _F), ("fz0_loss", _F),
+            ],
+            "Per realized forecast (the non-overlapping observations of var_backtests), stored on the day its "
+            "loss is known: quantile (tick) loss of the VaR and FZ0 joint loss of (VaR, ES) (risk.scoring).",
+        ),
+        _table(
+            "var_scores",
+            [
+                ("as_of", _D), ("portfolio", _S), ("method", _S), ("confidence", _F), ("horizon_days", _I),
+                ("backtest_window_days", _I), ("n_obs", _I), ("mean_tick_loss", _F), ("mean_fz0_loss", _F),
+                ("compared", _B), ("best_method", _S), ("fz0_diff_to_best", _F), ("dm_stat", _F), ("dm_p", _F),
+                ("dm_lag", _I), ("mcs_computed", _B), ("in_mcs", _B), ("mcs_p", _F),
+            ],
+            "Mean tick and FZ0 losses per method over trailing windows as of each day, Diebold-Mariano tests "
+            "against the best method and the 90% Model Confidence Set (risk.scoring).",
+            day_column="as_of",
+        ),
+        _table(
             "var_decomposition",
             [
                 ("date", _D), ("portfolio", _S), ("symbol", _S), ("weight", _F), ("marginal_var", _F),

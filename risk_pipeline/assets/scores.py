@@ -1,0 +1,122 @@
+"""Proper scores of the VaR/ES forecasts and the comparison of methods (risk.scoring).
+
+``forecast_scores``: the tick and FZ0 loss of each realized forecast, stored on the day its
+loss is known (a run reads only the longest horizon of forecasts before its range).
+``var_scores``: as of each day, per trailing window of trading days, the mean scores, the
+Diebold-Mariano test of each method against the best and the Model Confidence Set. A run reads
+only the last max(backtest_window_days) stored days of ``forecast_scores`` before its range, so
+one new day costs the same at any length of history.
+
+MCS schedule: the bootstrap is the one costly step (reps x observations x methods per window),
+so the MCS is computed as of the last trading day of each month of a run and as of the run's
+last day (a daily run: that day), about 1/20 of the as-of dates of a backfill; the other rows
+have ``mcs_computed`` false, ``in_mcs`` false and no ``mcs_p``. Means and DM tests are computed
+as of every day (prefix sums: cheap).
+"""
+
+import bisect
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from risk_pipeline.assets.backtests import SERIES_KEYS, _longest_horizon
+from risk_pipeline.assets.metadata import publish
+from risk_pipeline.assets.partitions import lake_asset, partition_days
+from risk_pipeline.assets.portfolio import portfolio_pnl
+from risk_pipeline.assets.var import var_estimates
+from risk_pipeline.risk.backtest_table import checked_windows
+from risk_pipeline.risk.scoring import McsSettings, compare_methods, score_forecasts
+from risk_pipeline.settings import section
+from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
+
+_SCORES = section("scores")
+
+
+class ScoreConfig(dg.Config):
+    """Score settings; defaults from the ``scores`` section of pipeline.yaml."""
+
+    backtest_window_days: list[int] = [int(n) for n in _SCORES["backtest_window_days"]]
+    mcs_size: float = float(_SCORES["mcs_size"])
+    mcs_reps: int = int(_SCORES["mcs_reps"])
+    seed: int = int(_SCORES["seed"])
+
+
+@lake_asset(
+    group_name="validation",
+    deps=[var_estimates, portfolio_pnl],
+    description=(
+        "Tick (quantile) loss of the VaR and FZ0 joint loss of (VaR, ES) of every realized forecast (the "
+        "non-overlapping observations of var_backtests), stored on the day the loss is known."
+    ),
+)
+def forecast_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    horizon = _longest_horizon(end)
+    pnl = read_window("portfolio_pnl", start, end, horizon + 1, columns=["portfolio", "simple_return"])
+    forecasts = read_window("var_estimates", start, end, horizon, columns=SERIES_KEYS + ["var", "es"])
+    calendar = stored_days("portfolio_pnl")
+    realized_by_portfolio = {
+        name: group.set_index("date")["simple_return"].sort_index() for name, group in pnl.groupby("portfolio")
+    }
+    frames = []
+    for (portfolio, method, confidence, h), series in forecasts.groupby(SERIES_KEYS, sort=True):
+        realized = realized_by_portfolio[portfolio]
+        scores = score_forecasts(
+            realized, series.set_index("date")[["var", "es"]].sort_index(), confidence=float(confidence),
+            horizon_days=int(h), day_number_offset=bisect.bisect_left(calendar, realized.index[0].date()),
+        )
+        scores = scores.loc[scores["date"].dt.date.between(start, end)]
+        frames.append(scores.assign(portfolio=portfolio, method=method, confidence=confidence, horizon_days=h))
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("forecast_scores")
+    return publish("forecast_scores", frame, days)
+
+
+def mcs_days(days: pd.DatetimeIndex) -> np.ndarray:
+    """Which as-of days of a run get an MCS: the last of each month, and the run's last day."""
+    if days.empty:
+        return np.zeros(0, dtype=bool)
+    month = days.year * 12 + days.month
+    flags = np.r_[month[1:] != month[:-1], True]
+    return np.asarray(flags, dtype=bool)
+
+
+@lake_asset(
+    group_name="validation",
+    deps=[forecast_scores],
+    description=(
+        "Per as-of day, portfolio, method, confidence, horizon and trailing window (backtest_window_days): "
+        "mean tick and FZ0 losses, Diebold-Mariano test against the lowest-FZ0 method, and the 90% Model "
+        "Confidence Set (month-ends and the run's last day)."
+    ),
+)
+def var_scores(context: dg.AssetExecutionContext, config: ScoreConfig) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    windows = tuple(checked_windows(config.backtest_window_days))
+    mcs = McsSettings(size=config.mcs_size, reps=config.mcs_reps, seed=config.seed)
+    scores = read_window("forecast_scores", start, end, max(windows))
+    calendar = pd.DatetimeIndex(stored_days("portfolio_pnl"))
+    as_of = calendar[(calendar.date >= start) & (calendar.date <= end)]
+    flags = mcs_days(as_of)
+    frames = []
+    for (portfolio, confidence, h), group in scores.groupby(["portfolio", "confidence", "horizon_days"], sort=True):
+        fz0 = group.pivot(index="forecast_date", columns="method", values="fz0_loss").sort_index()
+        tick = group.pivot(index="forecast_date", columns="method", values="tick_loss").reindex(fz0.index)
+        end_day = group.groupby("forecast_date")["date"].first().reindex(fz0.index)
+        table = compare_methods(
+            fz0, tick, calendar.get_indexer(end_day), calendar.get_indexer(as_of), flags, windows, mcs
+        )
+        table["as_of"] = as_of[table["as_of"].to_numpy()]
+        frames.append(table.assign(portfolio=portfolio, confidence=confidence, horizon_days=h))
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_scores")
+    return publish("var_scores", frame, days, **_mcs_verdicts(frame))
+
+
+def _mcs_verdicts(frame: pd.DataFrame) -> dict[str, object]:
+    latest = frame.loc[frame["mcs_computed"] & frame["horizon_days"].eq(1)] if len(frame) else frame
+    if latest.empty:
+        return {}
+    latest = latest.loc[latest["as_of"] == latest["as_of"].max()]
+    table = latest[["portfolio", "confidence", "backtest_window_days", "method", "mean_fz0_loss", "dm_p",
+                    "in_mcs", "mcs_p"]]
+    return {"latest_mcs": dg.MetadataValue.md(table.to_markdown(index=False, floatfmt=".4g"))}

@@ -1,0 +1,365 @@
+"""Proper scoring of VaR/ES forecasts, and which methods are statistically the best.
+
+Sign convention (the project's, DESIGN.md): losses positive; ``var`` and ``es`` are positive
+fractions of value; the realized loss of a forecast is ``loss_t = -return_t`` (for horizon h
+the loss of the h-day compounded return, see :mod:`risk_pipeline.risk.backtest_table`);
+``alpha = 1 - confidence`` is the tail probability.
+
+Tick (quantile) loss of the VaR (Koenker & Bassett 1978; Gneiting 2011, JASA 106, the
+consistent scoring function of a quantile):
+
+    S_tick(var, loss) = (1{loss > var} - alpha) (loss - var)            (>= 0)
+
+FZ0 joint loss of (VaR, ES) (Patton, Ziegel & Chen 2019, "Dynamic semiparametric models for
+expected shortfall (and Value-at-Risk)", J. Econometrics 211(2), eq. (6)): in their notation
+with returns Y and negative v = -var, e = -es it is
+-1/(alpha e) 1{Y <= v}(v - Y) + v/e + log(-e) - 1; in this project's signs
+
+    S_FZ0(var, es, loss) = 1{loss > var} (loss - var) / (alpha es) + var / es + log(es) - 1
+
+It is strictly consistent for (VaR, ES) jointly (Fissler & Ziegel 2016, Ann. Statist. 44),
+negative for typical daily figures (log es < 0) and lower is better. It needs es > 0: a
+forecast with es <= 0 (a window whose tail is a gain) has no FZ0 score (NaN, left out of the
+means and of the comparisons).
+
+Comparisons, per as-of date a and trailing window of n trading days (the observations whose
+loss ends within the last n trading days up to a, as in ``var_backtests``):
+
+* the methods compared are those with a finite FZ0 score on every observation of the window
+  (a method whose window is not yet full, e.g. monte_carlo's longer estimation window, is
+  left out), at least ``MIN_COMPARISON_OBS`` observations; the best is the lowest mean FZ0;
+* Diebold & Mariano (1995, J. Business & Economic Statistics 13) test of each compared method
+  against the best: d_t = S_FZ0,i - S_FZ0,best, DM = mean(d) / sqrt(V / n) with the
+  Newey-West (1987) HAC variance V = g_0 + 2 sum_{l=1..L} (1 - l/(L+1)) g_l (g_l the lag-l
+  autocovariance of d, divided by n), lag L = floor(4 (n/100)^(2/9)) (Newey & West 1994's
+  rule; 6 for n = 1000, 4 for n = 250). The h-day observations do not overlap, so the h - 1
+  rule of overlapping forecasts does not apply; the lag covers the serial dependence the
+  volatility clustering leaves in d. Two-sided p = 2 (1 - Phi(|DM|)); the best has DM 0, p 1
+  (V is floored at ``VARIANCE_FLOOR``).
+* Model Confidence Set (Hansen, Lunde & Nason 2011, Econometrica 79(2)) of the compared
+  methods on their FZ0 losses: the T_R statistic and elimination rule of ``arch.bootstrap.MCS``
+  (method "R"), stationary bootstrap (Politis & Romano 1994) of the observation indices with
+  mean block length int(sqrt(n)) (arch's default) and ``reps`` replications. One index draw
+  per (n, reps, seed) serves every window of n observations, so the bootstrap means of all
+  windows are one matrix product of the (reps x n) count matrix with the stacked losses
+  (:func:`mcs_pvalues`); the test suite checks equality with arch on arch's own indices.
+  A method is in the MCS at level 1 - size when its MCS p-value > size.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.special import erfc
+
+from risk_pipeline.risk.backtest_table import backtest_observations
+
+MIN_COMPARISON_OBS = 20
+"""Fewest observations for a window's DM tests and MCS (25 ten-day observations in 250 days)."""
+VARIANCE_FLOOR = 1e-12
+"""Floor of the variance of a loss difference (per observation; divided by n for the MCS's
+bootstrap variance of a mean). A difference without variation (two methods whose losses differ
+by a constant over the window, e.g. no breach of either at 99% in 25 ten-day observations)
+then counts as significant (DM p ~ 0, eliminated from the MCS) unless it is exactly 0
+(identical losses: DM 0, p 1). FZ0 differences of distinct methods with breaches have
+variances of 1e-4 and more; rounding of the prefix sums is ~1e-16."""
+
+
+class ScoringInputError(ValueError):
+    """Bad input to a scoring function; the message names the parameter."""
+
+
+def _tail(confidence: float) -> float:
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float, np.floating)) or not 0 < confidence < 1:
+        raise ScoringInputError(f"confidence={confidence!r} must be a number in (0, 1)")
+    return 1.0 - float(confidence)
+
+
+def tick_loss(loss: np.ndarray, var: np.ndarray, confidence: float) -> np.ndarray:
+    """Quantile (tick) loss of each VaR forecast, ``(1{loss > var} - alpha)(loss - var)`` (module doc)."""
+    alpha = _tail(confidence)
+    loss, var = np.asarray(loss, dtype=float), np.asarray(var, dtype=float)
+    return ((loss > var) - alpha) * (loss - var)
+
+
+def fz0_loss(loss: np.ndarray, var: np.ndarray, es: np.ndarray, confidence: float) -> np.ndarray:
+    """FZ0 loss of each (VaR, ES) forecast in the project's signs (module doc); NaN where es <= 0."""
+    alpha = _tail(confidence)
+    loss, var, es = (np.asarray(a, dtype=float) for a in (loss, var, es))
+    ok = es > 0.0
+    safe = np.where(ok, es, 1.0)
+    score = (loss > var) * (loss - var) / (alpha * safe) + var / safe + np.log(safe) - 1.0
+    return np.where(ok, score, np.nan)
+
+
+def newey_west_lag(n_obs: np.ndarray | int) -> np.ndarray:
+    """HAC truncation lag floor(4 (n/100)^(2/9)) (Newey & West 1994), at most n - 1."""
+    n = np.asarray(n_obs, dtype=float)
+    lag = np.floor(4.0 * (np.maximum(n, 1.0) / 100.0) ** (2.0 / 9.0)).astype(np.int64)
+    return np.clip(lag, 0, np.maximum(n.astype(np.int64) - 1, 0))
+
+
+def stationary_bootstrap_indices(n_obs: int, reps: int, block_size: int, seed: int) -> np.ndarray:
+    """Stationary-bootstrap index paths, shape ``(reps, n_obs)``: each path starts at a uniform
+    index and at every step jumps to a new uniform index with probability 1/block_size, else
+    moves to the next index (circularly) (Politis & Romano 1994)."""
+    for name, value, low in (("n_obs", n_obs, 1), ("reps", reps, 1), ("block_size", block_size, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ScoringInputError(f"{name}={value!r} must be an integer >= {low}")
+    rng = np.random.default_rng(seed)
+    jump = rng.random((reps, n_obs)) < 1.0 / block_size
+    jump[:, 0] = True
+    fresh = rng.integers(0, n_obs, size=(reps, n_obs))
+    step = np.arange(n_obs)
+    block_start = np.maximum.accumulate(np.where(jump, step, 0), axis=1)  # where each one's block began
+    first = np.take_along_axis(fresh, block_start, axis=1)
+    return (first + step - block_start) % n_obs
+
+
+def bootstrap_counts(indices: np.ndarray) -> np.ndarray:
+    """How often each observation is drawn in each replication: ``(reps, n)`` from ``(reps, n)`` indices."""
+    reps, n = indices.shape
+    flat = (indices + np.arange(reps)[:, None] * n).ravel()
+    return np.bincount(flat, minlength=reps * n).reshape(reps, n).astype(float)
+
+
+def mcs_pvalues(losses: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """MCS p-values (T_R statistic, Hansen, Lunde & Nason 2011) of k models in G problems at once.
+
+    ``losses``: ``(G, n, k)``; ``counts``: ``(reps, n)`` bootstrap draw counts shared by the G
+    problems (:func:`bootstrap_counts`). Returns ``(G, k)``. Per problem, as ``arch``'s method
+    "R": d_ij = mean L_i - mean L_j; bootstrap d*_ij - d_ij gives var_ij (mean of squares, floored
+    at VARIANCE_FLOOR / n; arch's + 1 on the diagonal only guards the zero d_ii); at each step T = max over the models left of
+    d_ij / sqrt(var_ij), its p-value the share of replications whose max of the recentred
+    standardized d* exceeds T, and the model i of the maximizing pair leaves; the MCS p-value of a model is the running maximum of
+    the step p-values up to its elimination (1 for the last model; 1 for a step whose T is 0,
+    models left with equal mean losses).
+    """
+    losses = np.asarray(losses, dtype=float)
+    if losses.ndim != 3 or losses.shape[2] < 2:
+        raise ScoringInputError(f"losses must have shape (problems, n_obs, models >= 2), got {losses.shape}")
+    g, n, k = losses.shape
+    if counts.ndim != 2 or counts.shape[1] != n:
+        raise ScoringInputError(f"counts must have shape (reps, {n}), got {counts.shape}")
+    mean = losses.mean(axis=1)
+    diff = mean[:, :, None] - mean[:, None, :]
+    # bootstrap means of every problem as one matrix product (reps x n) @ (n x G k)
+    boot = (counts @ losses.transpose(1, 0, 2).reshape(n, g * k)).reshape(-1, g, k).transpose(1, 0, 2) / n
+    centred = boot - mean[:, None, :]  # recentred: d*_ij - d_ij = c_i - c_j
+    gram = np.matmul(centred.transpose(0, 2, 1), centred) / centred.shape[1]
+    variance = np.einsum("gii->gi", gram)[:, :, None] + np.einsum("gjj->gj", gram)[:, None, :] - 2.0 * gram
+    # the max over ordered pairs (i, j) of an antisymmetric x_ij is the max over pairs i < j of |x_ij|
+    first, second = np.triu_indices(k, 1)
+    involving = np.array([np.flatnonzero((first == m) | (second == m)) for m in range(k)])  # (k, k - 1)
+    scale = np.sqrt(np.maximum(variance[:, first, second], VARIANCE_FLOOR / n))
+    pair_diff = diff[:, first, second] / scale
+    pair_boot = np.abs(centred[:, :, first] - centred[:, :, second]) / scale[:, None, :]
+    included = np.ones((g, k), dtype=bool)
+    pvalues = np.ones((g, k))
+    running = np.zeros(g)
+    rows = np.arange(g)
+    for _ in range(k - 1):
+        alive = included[:, first] & included[:, second]
+        stat_at = np.where(alive, np.abs(pair_diff), -np.inf)
+        best = stat_at.argmax(axis=1)
+        stat = np.maximum(stat_at[rows, best], 0.0)
+        simulated = np.maximum(pair_boot.max(axis=2), 0.0)  # pairs of eliminated models are 0
+        # T = 0: the models left have equal means (identical losses): no evidence, p = 1
+        running = np.maximum(running, np.where(stat > 0.0, (stat[:, None] < simulated).mean(axis=1), 1.0))
+        leaving = np.where(pair_diff[rows, best] > 0.0, first[best], second[best])  # the worse of the pair
+        pvalues[rows, leaving] = running
+        included[rows, leaving] = False
+        pair_boot[rows[:, None], :, involving[leaving]] = 0.0
+    return pvalues
+
+
+FORECAST_SCORE_COLUMNS = ["date", "forecast_date", "loss", "var", "es", "tick_loss", "fz0_loss"]
+
+
+def score_forecasts(
+    returns: pd.Series, forecasts: pd.DataFrame, *, confidence: float, horizon_days: int, day_number_offset: int = 0
+) -> pd.DataFrame:
+    """Tick and FZ0 loss of every realized forecast of one series, columns ``FORECAST_SCORE_COLUMNS``.
+
+    The observations are those of ``var_backtests`` (``backtest_table.backtest_observations``:
+    h-day losses of the non-overlapping forecast dates, phased by ``day_number_offset``);
+    ``date`` is the day the loss is known (the forecast's last day), ``forecast_date`` the day
+    the forecast is for.
+    """
+    obs = backtest_observations(returns, forecasts, horizon_days, day_number_offset)
+    return pd.DataFrame(
+        {
+            "date": returns.index[obs.end_pos],
+            "forecast_date": obs.dates,
+            "loss": obs.loss,
+            "var": obs.var,
+            "es": obs.es,
+            "tick_loss": tick_loss(obs.loss, obs.var, confidence),
+            "fz0_loss": fz0_loss(obs.loss, obs.var, obs.es, confidence),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class McsSettings:
+    """MCS level and bootstrap: a method is in the set when its p-value > ``size``."""
+
+    size: float = 0.10
+    reps: int = 1000
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.size < 1.0:
+            raise ScoringInputError(f"mcs size={self.size!r} must be in (0, 1)")
+        if isinstance(self.reps, bool) or not isinstance(self.reps, int) or self.reps < 1:
+            raise ScoringInputError(f"mcs reps={self.reps!r} must be an integer >= 1")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ScoringInputError(f"mcs seed={self.seed!r} must be an integer >= 0")
+
+
+COMPARISON_COLUMNS = [
+    "as_of", "method", "backtest_window_days", "n_obs", "mean_tick_loss", "mean_fz0_loss", "compared",
+    "best_method", "fz0_diff_to_best", "dm_stat", "dm_p", "dm_lag", "mcs_computed", "in_mcs", "mcs_p",
+]  # fmt: skip
+
+
+def _prefix(a: np.ndarray) -> np.ndarray:
+    out = np.zeros((a.shape[0] + 1,) + a.shape[1:])
+    np.cumsum(a, axis=0, out=out[1:])
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _stored_counts(n: int, reps: int, seed: int) -> np.ndarray:
+    """The MCS bootstrap counts of windows of n observations (block length int(sqrt(n))), shared
+    by every window, series and as-of date of that length; kept as uint16 (a count <= n)."""
+    counts = bootstrap_counts(stationary_bootstrap_indices(n, reps, max(1, int(np.sqrt(n))), seed))
+    return counts.astype(np.uint16 if n < 2**16 else np.int64)
+
+
+def _counts(n: int, reps: int, seed: int) -> np.ndarray:
+    return _stored_counts(n, reps, seed).astype(float)
+
+
+def compare_methods(
+    fz0: pd.DataFrame,
+    tick: pd.DataFrame,
+    end_pos: np.ndarray,
+    as_of_pos: np.ndarray,
+    mcs_as_of: np.ndarray,
+    backtest_window_days: tuple[int, ...],
+    mcs: McsSettings,
+) -> pd.DataFrame:
+    """Mean scores, DM tests against the best and the MCS of one forecast series family.
+
+    ``fz0``, ``tick``: the per-observation scores (rows: observations in date order, columns:
+    methods; NaN where a method has no forecast). ``end_pos``: the trading-day number of each
+    observation's last day (ascending); ``as_of_pos``: the trading-day numbers of the as-of
+    dates; ``mcs_as_of``: which as-of dates get an MCS (the others: ``mcs_computed`` False,
+    ``in_mcs`` False, ``mcs_p`` NaN). Rows: every (as_of, window, method) with at least one
+    observation with an FZ0 score, columns ``COMPARISON_COLUMNS`` (``as_of`` holds the index into
+    ``as_of_pos``; ``n_obs`` counts those observations, both means are over them). Definitions
+    in the module doc.
+    """
+    if not fz0.columns.equals(tick.columns) or fz0.shape != tick.shape or len(end_pos) != len(fz0):
+        raise ScoringInputError("fz0, tick and end_pos must describe the same observations and methods")
+    if np.any(np.diff(end_pos) < 0):
+        raise ScoringInputError("end_pos must be ascending")
+    methods = np.asarray(fz0.columns, dtype=object)
+    k = methods.size
+    x = fz0.to_numpy(dtype=float)
+    finite = np.isfinite(x)
+    x0 = np.where(finite, x, 0.0)
+    with np.errstate(invalid="ignore"):
+        # rows centred on their mean over the methods scored: differences are unchanged, the
+        # prefix sums of cross-products below stay small (accurate differences of prefix sums)
+        y = np.where(finite, x - np.nanmean(np.where(finite, x, np.nan), axis=1, keepdims=True), 0.0)
+    t0 = np.where(np.isfinite(tick.to_numpy(dtype=float)) & finite, tick.to_numpy(dtype=float), 0.0)
+    count_p, fz_p, tick_p, y_p = _prefix(finite.astype(float)), _prefix(x0), _prefix(t0), _prefix(y)
+
+    windows = list(backtest_window_days)
+    as_of_pos = np.asarray(as_of_pos, dtype=np.int64)
+    end = np.searchsorted(end_pos, as_of_pos, side="right")
+    s = np.concatenate([np.searchsorted(end_pos, as_of_pos - n + 1, side="left") for n in windows])
+    e = np.tile(end, len(windows))
+    n_rows = e - s
+    counts = count_p[e] - count_p[s]  # (W, k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_fz0 = (fz_p[e] - fz_p[s]) / counts
+        mean_tick = (tick_p[e] - tick_p[s]) / counts
+    compared = (counts == n_rows[:, None]) & (n_rows[:, None] >= MIN_COMPARISON_OBS)
+    any_compared = compared.any(axis=1)
+    best = np.where(compared, mean_fz0, np.inf).argmin(axis=1)
+    w_idx = np.arange(s.size)
+
+    # DM: d = y_i - y_best over rows [s, e); HAC variance from prefix sums of lagged cross-products
+    lag = newey_west_lag(n_rows)
+    max_lag = int(lag[any_compared].max()) if any_compared.any() else 0
+    n = np.maximum(n_rows, 1).astype(float)
+    sum_d = (y_p[e] - y_p[s]) - (y_p[e, best] - y_p[s, best])[:, None]
+    dbar = sum_d / n[:, None]
+    variance = np.zeros((s.size, k))
+    for l in range(max_lag + 1):
+        lagged = np.zeros_like(y)
+        lagged[l:] = y[: y.shape[0] - l] if l else y
+        cross = _prefix(np.einsum("ti,tj->tij", y, lagged))  # sum_u y_u,i y_{u-l},j
+        lo = np.minimum(s + l, e)
+        c = cross[e] - cross[lo]  # (W, k, k)
+        cbb = c[w_idx, best, best]
+        cib = c[w_idx, :, best]
+        cbi = c[w_idx, best, :]
+        cii = np.einsum("wii->wi", c)
+        s_l = cii - cib - cbi + cbb[:, None]
+        a_l = (y_p[e] - y_p[lo]) - (y_p[e, best] - y_p[lo, best])[:, None]
+        hi = np.maximum(e - l, s)
+        b_l = (y_p[hi] - y_p[s]) - (y_p[hi, best] - y_p[s, best])[:, None]
+        gamma = (s_l - dbar * (a_l + b_l) + np.maximum(n_rows - l, 0)[:, None] * dbar**2) / n[:, None]
+        weight = np.where(l <= lag, 1.0 - l / (lag + 1.0), 0.0) * (1.0 if l == 0 else 2.0)
+        variance += weight[:, None] * gamma
+    ok = compared & (np.arange(k) != best[:, None])
+    dm = np.where(ok, dbar / np.sqrt(np.maximum(variance, VARIANCE_FLOOR) / n[:, None]), 0.0)
+    dm_p = np.where(ok, erfc(np.abs(dm) / np.sqrt(2.0)), 1.0)
+
+    # MCS on the scheduled as-of dates: problems grouped by (rows, methods compared)
+    mcs_flag = np.tile(np.asarray(mcs_as_of, dtype=bool), len(windows)) & any_compared
+    mcs_p = np.full((s.size, k), np.nan)
+    todo = np.flatnonzero(mcs_flag)
+    problems: dict[tuple[int, bytes], list[int]] = {}
+    for w in todo:
+        problems.setdefault((int(n_rows[w]), compared[w].tobytes()), []).append(int(w))
+    for key, members in sorted(problems.items()):
+        group = np.asarray(members)
+        cols = np.flatnonzero(compared[group[0]])
+        if cols.size == 1:
+            mcs_p[group[:, None], cols] = 1.0
+            continue
+        for chunk in np.array_split(group, max(1, group.size // 64)):
+            stacked = np.stack([x[s[w] : e[w]][:, cols] for w in chunk])
+            mcs_p[chunk[:, None], cols] = mcs_pvalues(stacked, _counts(key[0], mcs.reps, mcs.seed))
+
+    has_obs = counts > 0
+    w_rows, m_cols = np.nonzero(has_obs)
+    is_compared = compared[w_rows, m_cols]
+    out = pd.DataFrame(
+        {
+            "as_of": w_rows % as_of_pos.size,
+            "method": methods[m_cols],
+            "backtest_window_days": np.repeat(np.asarray(windows, dtype=np.int64), as_of_pos.size)[w_rows],
+            "n_obs": counts[w_rows, m_cols].astype(np.int64),
+            "mean_tick_loss": mean_tick[w_rows, m_cols],
+            "mean_fz0_loss": mean_fz0[w_rows, m_cols],
+            "compared": is_compared,
+            "best_method": np.where(any_compared[w_rows], methods[best[w_rows]], ""),
+            "fz0_diff_to_best": np.where(is_compared, mean_fz0[w_rows, m_cols] - mean_fz0[w_rows, best[w_rows]], np.nan),
+            "dm_stat": np.where(is_compared, dm[w_rows, m_cols], np.nan),
+            "dm_p": np.where(is_compared, dm_p[w_rows, m_cols], np.nan),
+            "dm_lag": np.where(is_compared, lag[w_rows], 0).astype(np.int64),
+            "mcs_computed": mcs_flag[w_rows],
+            "in_mcs": is_compared & (mcs_p[w_rows, m_cols] > mcs.size),
+            "mcs_p": np.where(is_compared, mcs_p[w_rows, m_cols], np.nan),
+        }
+    )
+    return out[COMPARISON_COLUMNS]

@@ -1,0 +1,74 @@
+"""forecast_scores and var_scores materialized in process: a new day equals the backfill."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from risk_pipeline.risk.scoring import fz0_loss, tick_loss
+from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, CORE_ASSET_NAMES, fast_run_config, materialize_range, query
+
+SCORE_ASSETS = [a for a in ALL_ASSETS if {k.to_user_string() for k in a.keys}
+                <= set(CORE_ASSET_NAMES) | {"forecast_scores", "var_scores"}]
+CONFIG = fast_run_config(estimation_window_days=30, methods=["historical", "parametric_normal", "ewma", "filtered_historical"],
+                         horizons=[1, 5])
+CONFIG["ops"]["var_backtests"] = {"config": {"windows": [20, 60]}}
+CONFIG["ops"]["var_scores"] = {"config": {"backtest_window_days": [20, 60], "mcs_reps": 200}}
+
+
+def test_scores_of_one_new_day_equal_the_backfill_and_the_closed_forms(data_dir, tmp_path, monkeypatch):
+    materialize_range("2020-06-01", "2020-12-30", CONFIG, assets=SCORE_ASSETS)
+    materialize_range("2020-12-31", "2020-12-31", CONFIG, assets=SCORE_ASSETS)
+    sql = "select * from var_scores where as_of = '2020-12-31' order by all"
+    incremental = query(data_dir, sql)
+    incremental_forecasts = query(data_dir, "select * from forecast_scores where date = '2020-12-31' order by all")
+
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(other))
+    materialize_range("2020-06-01", "2020-12-31", CONFIG, assets=SCORE_ASSETS)
+    backfill = query(other, sql)
+    pd.testing.assert_frame_equal(incremental_forecasts,
+                                  query(other, "select * from forecast_scores where date = '2020-12-31' order by all"))
+    pd.testing.assert_frame_equal(incremental, backfill, rtol=1e-9, atol=1e-12)
+    assert set(backfill["backtest_window_days"]) == {20, 60}
+    # 2020-12-31 is a month end and the run's last day: an MCS wherever methods are compared
+    assert (backfill["mcs_computed"] == backfill.groupby(["portfolio", "confidence", "horizon_days",
+                                                          "backtest_window_days"])["compared"].transform("any")).all()
+    assert not backfill.loc[backfill["horizon_days"].eq(5) & backfill["backtest_window_days"].eq(20), "compared"].any()
+    one_day = backfill.loc[backfill["horizon_days"].eq(1) & backfill["backtest_window_days"].eq(60)]
+    assert one_day["compared"].all() and one_day.groupby(["portfolio", "confidence"])["in_mcs"].any().all()
+
+    # a mid-month day of the backfill: means and DM, no MCS
+    mid = query(other, "select * from var_scores where as_of = '2020-12-15'")
+    assert len(mid) and not mid["mcs_computed"].any() and mid["mcs_p"].isna().all()
+
+    # the stored scores are the closed forms of the stored forecasts and realized losses
+    scores = query(other, "select * from forecast_scores where horizon_days = 1")
+    pnl = query(other, "select date, portfolio, return from portfolio_pnl")
+    merged = scores.merge(pnl, on=["date", "portfolio"])
+    assert (merged["date"] == merged["forecast_date"]).all()
+    np.testing.assert_allclose(merged["loss"], -merged["simple_return"], rtol=1e-12)
+    np.testing.assert_allclose(merged["tick_loss"], tick_loss(merged["loss"], merged["var"], merged["confidence"].iloc[0])
+                               if merged["confidence"].nunique() == 1 else
+                               [tick_loss(l, v, c) for l, v, c in zip(merged["loss"], merged["var"], merged["confidence"])])
+    np.testing.assert_allclose(merged["fz0_loss"], [fz0_loss(l, v, e, c) for l, v, e, c in
+                                                     zip(merged["loss"], merged["var"], merged["es"], merged["confidence"])])
+    window = scores.loc[scores["portfolio"].eq("balanced") & scores["confidence"].eq(0.99)
+                        & scores["method"].eq("ewma") & (scores["date"] <= "2020-12-31")].sort_values("date").tail(60)
+    row = backfill.loc[backfill["portfolio"].eq("balanced") & backfill["confidence"].eq(0.99)
+                       & backfill["method"].eq("ewma") & backfill["horizon_days"].eq(1)
+                       & backfill["backtest_window_days"].eq(60)].iloc[0]
+    assert row["n_obs"] == 60
+    np.testing.assert_allclose(row["mean_fz0_loss"], window["fz0_loss"].mean(), rtol=1e-12)
+
+
+def test_the_summary_prints_the_mcs_verdict_of_every_book(data_dir, capsys):
+    from risk_pipeline.cli import main
+
+    materialize_range("2020-06-01", "2020-12-31", CONFIG, assets=SCORE_ASSETS)
+    assert main(["summary"]) == 0
+    out = capsys.readouterr().out
+    part = out.split("Model Confidence Set")[1]
+    assert "in the 90% MCS (best first)" in part and "worse" in part
+    assert "balanced" in part and "held" in part and "2020-12-31" in part

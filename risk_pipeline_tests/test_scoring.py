@@ -1,0 +1,160 @@
+"""Scores of VaR/ES forecasts: tick and FZ0 by hand, DM against a plain loop, MCS against arch."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import norm
+
+from risk_pipeline.risk.scoring import (
+    McsSettings,
+    ScoringInputError,
+    bootstrap_counts,
+    compare_methods,
+    fz0_loss,
+    mcs_pvalues,
+    newey_west_lag,
+    stationary_bootstrap_indices,
+    tick_loss,
+)
+
+
+def test_tick_loss_by_hand():
+    got = tick_loss(np.array([0.03, 0.01, 0.02]), np.array([0.02, 0.02, 0.02]), 0.99)
+    np.testing.assert_allclose(got, [0.99 * 0.01, 0.01 * 0.01, 0.0], rtol=1e-12, atol=1e-18)
+
+
+def test_fz0_by_hand_and_in_the_papers_return_signs():
+    # breach: 0.01 / (0.01 * 0.025) + 0.02 / 0.025 + log(0.025) - 1
+    assert fz0_loss(0.03, 0.02, 0.025, 0.99) == pytest.approx(40 + 0.8 + math.log(0.025) - 1, rel=1e-12)
+    assert fz0_loss(0.01, 0.02, 0.025, 0.99) == pytest.approx(0.8 + math.log(0.025) - 1, rel=1e-12)
+    # Patton, Ziegel & Chen (2019) eq. (6) with returns y = -loss, v = -var, e = -es
+    rng = np.random.default_rng(0)
+    y = rng.standard_t(4, 500) * 0.01
+    v, e, a = -0.02, -0.03, 0.025
+    paper = -1 / (a * e) * (y <= v) * (v - y) + v / e + np.log(-e) - 1
+    np.testing.assert_allclose(fz0_loss(-y, 0.02, 0.03, 1 - a), paper, rtol=1e-12)
+    assert np.isnan(fz0_loss(0.01, -0.01, -0.005, 0.95))  # es <= 0: no score
+
+
+def test_scores_name_a_bad_confidence():
+    with pytest.raises(ScoringInputError, match="confidence"):
+        tick_loss(0.1, 0.1, 1.5)
+    with pytest.raises(ScoringInputError, match="reps"):
+        McsSettings(reps=0)
+
+
+def test_scores_are_minimized_in_expectation_by_the_true_var_and_es():
+    rng = np.random.default_rng(1)
+    loss = rng.standard_normal(400_000)
+    c = 0.975
+    z = norm.ppf(c)
+    true_var, true_es = z, norm.pdf(z) / (1 - c)
+    best = fz0_loss(loss, true_var, true_es, c).mean()
+    for dv, de in ((0.2, 0.0), (-0.2, 0.0), (0.0, 0.3), (0.0, -0.3)):
+        assert fz0_loss(loss, true_var + dv, true_es + de, c).mean() > best
+    assert tick_loss(loss, true_var, c).mean() < min(tick_loss(loss, true_var + d, c).mean() for d in (-0.2, 0.2))
+
+
+def _family(n=600, seed=3):
+    rng = np.random.default_rng(seed)
+    base = rng.normal(-3.3, 0.6, n)
+    shock = np.convolve(rng.normal(0, 0.3, n + 5), np.ones(6) / 6, mode="valid")[:n]  # autocorrelated
+    fz0 = pd.DataFrame({"a": base, "b": base + 0.05 + shock, "c": base + 0.01 + rng.normal(0, 0.2, n)})
+    tick = fz0.abs() / 100
+    return fz0, tick
+
+
+def _plain_dm(d: np.ndarray) -> tuple[float, float, int]:
+    n = d.size
+    lag = int(math.floor(4 * (n / 100) ** (2 / 9)))
+    dbar = sum(d) / n
+    v = 0.0
+    for l in range(lag + 1):
+        g = sum((d[u] - dbar) * (d[u - l] - dbar) for u in range(l, n)) / n
+        v += g if l == 0 else 2 * (1 - l / (lag + 1)) * g
+    stat = dbar / math.sqrt(v / n)
+    return stat, 2 * (1 - norm.cdf(abs(stat))), lag
+
+
+def test_dm_and_means_equal_a_plain_loop_over_the_window():
+    fz0, tick = _family()
+    fz0.loc[:40, "c"] = np.nan  # c's window fills later: not compared in early windows
+    end_pos = np.arange(len(fz0)) * 2 + 7  # observation end days (every other trading day)
+    as_of_pos = np.array([300, 900, 1206])
+    out = compare_methods(fz0, tick, end_pos, as_of_pos, np.zeros(3, bool), (100, 400), McsSettings())
+    for (a, days), rows in out.groupby(["as_of", "backtest_window_days"]):
+        inside = (end_pos <= as_of_pos[a]) & (end_pos > as_of_pos[a] - days)
+        window = fz0[inside]
+        compared = [m for m in fz0 if window[m].notna().all()]
+        best = min(compared, key=lambda m: window[m].mean())
+        for row in rows.itertuples():
+            assert row.n_obs == window[row.method].notna().sum()
+            assert row.mean_fz0_loss == pytest.approx(window[row.method].mean(), rel=1e-12)
+            assert row.mean_tick_loss == pytest.approx(tick[inside][row.method][window[row.method].notna()].mean(), rel=1e-12)
+            assert row.compared == (row.method in compared)
+            if not row.compared:
+                assert np.isnan(row.dm_stat)
+                continue
+            assert row.best_method == best
+            if row.method == best:
+                assert (row.dm_stat, row.dm_p) == (0.0, 1.0)
+                continue
+            stat, p, lag = _plain_dm((window[row.method] - window[best]).to_numpy())
+            assert row.dm_lag == lag
+            assert row.dm_stat == pytest.approx(stat, rel=1e-8)
+            assert row.dm_p == pytest.approx(p, rel=1e-8, abs=1e-14)
+            assert row.fz0_diff_to_best == pytest.approx(window[row.method].mean() - window[best].mean(), rel=1e-9)
+
+
+def test_newey_west_lag_rule():
+    np.testing.assert_array_equal(newey_west_lag(np.array([250, 1000, 100, 25])), [4, 6, 4, 2])
+
+
+@pytest.mark.parametrize("seed", [0, 5])
+def test_mcs_equals_arch_on_archs_own_bootstrap_indices(seed):
+    arch_bootstrap = pytest.importorskip("arch.bootstrap")
+    fz0, _ = _family(n=300, seed=seed)
+    losses = np.column_stack([fz0.to_numpy(), fz0["a"].to_numpy() + 0.02 + np.random.default_rng(seed).normal(0, 0.3, 300)])
+    mcs = arch_bootstrap.MCS(losses, size=0.1, reps=300, block_size=17, method="R", bootstrap="stationary", seed=seed)
+    mcs.compute()
+    indices = np.stack(mcs._bootstrap_indices)
+    got = mcs_pvalues(losses[None], bootstrap_counts(indices))[0]
+    expected = mcs.pvalues["Pvalue"].sort_index().to_numpy()
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+    assert sorted(np.flatnonzero(got > 0.1)) == sorted(mcs.included)
+
+
+def test_compare_methods_runs_the_mcs_on_the_window_with_the_pipelines_draws():
+    fz0, tick = _family(n=300, seed=9)
+    end_pos = np.arange(300)
+    settings = McsSettings(size=0.1, reps=200, seed=4)
+    out = compare_methods(fz0, tick, end_pos, np.array([299]), np.array([True]), (250,), settings)
+    window = fz0.to_numpy()[50:]
+    indices = stationary_bootstrap_indices(250, 200, int(np.sqrt(250)), 4)
+    expected = mcs_pvalues(window[None], bootstrap_counts(indices))[0]
+    np.testing.assert_allclose(out.sort_values("method")["mcs_p"].to_numpy(), expected, atol=1e-12)
+    assert out["mcs_computed"].all() and (out["in_mcs"] == (out["mcs_p"] > 0.1)).all()
+
+
+def test_stationary_bootstrap_blocks_have_the_mean_length():
+    idx = stationary_bootstrap_indices(500, 400, 10, 1)
+    assert idx.shape == (400, 500) and idx.min() >= 0 and idx.max() < 500
+    continues = (np.diff(idx, axis=1) % 500) == 1
+    assert 1 - continues.mean() == pytest.approx(0.1, abs=0.01)  # a new block with probability 1/10
+    with pytest.raises(ScoringInputError, match="block_size"):
+        stationary_bootstrap_indices(10, 5, 0, 1)
+
+
+def test_a_constant_difference_is_significant_and_identical_losses_are_not():
+    rng = np.random.default_rng(6)
+    base = rng.normal(-3.0, 0.5, 200)
+    fz0 = pd.DataFrame({"a": base, "b": base + 0.01, "c": base.copy()})
+    out = compare_methods(fz0, fz0.abs(), np.arange(200), np.array([199]), np.array([True]), (200,),
+                          McsSettings(reps=200)).set_index("method")
+    assert out.loc["b", "dm_p"] < 1e-6 and not out.loc["b", "in_mcs"] and out.loc["b", "mcs_p"] == 0.0
+    identical = out.loc[["a", "c"]]
+    assert set(identical["dm_p"]) == {1.0} and identical["in_mcs"].all()
