@@ -1,14 +1,14 @@
-"""A single-run backfill of a date range, in process, for long histories.
+"""A single-run backfill of a date range, in process, on the persistent Dagster instance.
 
-Why this exists beside ``dagster asset materialize --partition-range``: Dagster records one
-"planned" and one "materialized" event per partition and asset. With the default SQLite
-instance each event is a separate transaction (measured here: ~14 ms each on disk), so a
-30-year range of 8,600 business days over a dozen assets spends most of an hour writing the
-event log. This command runs the same job, one run over the range, on an ephemeral in-memory
-instance (about 2 ms an event), which is how ``make run`` loads the bundled history. Day-to-day
-runs, UI backfills and schedules use the persistent instance in ``$DAGSTER_HOME`` as usual;
-for UI backfills of decades, configure a Postgres instance (dagster-postgres), which stores a
-range's planned events as one event.
+``risk-pipeline backfill`` runs ``risk_job`` (every asset and check, or a selection) over a
+range as one run, in this process, on the instance in ``$DAGSTER_HOME`` when that variable is set
+(``make run`` sets it), else on an in-memory instance. On the persistent instance the run is a
+real run: its page, logs and lineage are in the UI, and every partition of the range is known as
+materialized (so "materialize missing" only asks for days that are). A 30-year range is about
+8,600 partitions per asset: the project's event log (``risk_pipeline/instance.py``, configured in
+``dagster.yaml``) stores a run's planned partitions as one event and its materializations in
+batched transactions, which makes the persistent instance cheaper than the in-memory one
+(``benchmarks/bench_instance.py``; docs/operations.md).
 
 ``chunk_years`` splits the range into consecutive ranges of that many calendar years, run in
 date order, one run each: every asset reads the lookback it needs from the lake, so chunk k
@@ -19,6 +19,7 @@ range, while the peak memory is that of one chunk.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -60,39 +61,55 @@ def backfill(
     chunk_years: int | None = None,
 ) -> BackfillReport:
     """Materialize ``selection`` (asset selection syntax) over ``start..end``: one run, or one
-    run per chunk of ``chunk_years`` calendar years in date order (stops at the first failure)."""
+    run per chunk of ``chunk_years`` calendar years in date order (stops at the first failure).
+
+    ``instance``: where the runs are recorded; by default the persistent instance of
+    ``$DAGSTER_HOME`` when that variable is set, else a new in-memory instance per run (one would
+    otherwise hold every chunk's events in memory)."""
     ranges = chunk_ranges(start, end, chunk_years)
     began = time.perf_counter()
     steps: dict[str, float] = {}
     done = []
-    for first, last in ranges:
-        # a new in-memory instance per chunk: its event log would otherwise hold every chunk's events
-        success, chunk_steps = _run(first, last, selection, run_config, instance or dg.DagsterInstance.ephemeral())
-        done.append((first, last))
-        for step, seconds in chunk_steps.items():
-            steps[step] = steps.get(step, 0.0) + seconds
-        if not success:
-            break
+    persistent = instance or (dg.DagsterInstance.get() if os.getenv("DAGSTER_HOME") else None)
+    try:
+        for first, last in ranges:
+            success, chunk_steps = _run(first, last, selection, run_config,
+                                        persistent or dg.DagsterInstance.ephemeral())
+            done.append((first, last))
+            for step, seconds in chunk_steps.items():
+                steps[step] = steps.get(step, 0.0) + seconds
+            if not success:
+                break
+    finally:
+        if persistent is not None and instance is None:
+            persistent.dispose()
     return BackfillReport(success=success, seconds=time.perf_counter() - began, step_seconds=steps, ranges=tuple(done))
 
 
 def _run(start: dt.date, end: dt.date, selection: str, run_config: dict[str, Any] | None,
          instance: dg.DagsterInstance) -> tuple[bool, dict[str, float]]:
-    """One run of ``selection`` over ``start..end``: success and seconds per step."""
-    from risk_pipeline.definitions import defs
+    """One run of ``risk_job`` restricted to ``selection`` over ``start..end``: success and seconds per step."""
+    from risk_pipeline.definitions import defs, risk_job
 
     config = dict(run_config or {})
     config.setdefault("loggers", {"console": {"config": {"log_level": "WARNING"}}})
     tags = {
         "dagster/asset_partition_range_start": start.isoformat(),
         "dagster/asset_partition_range_end": end.isoformat(),
+        "risk_pipeline/trigger": "risk-pipeline backfill",
     }
-    result = dg.materialize(
-        [*defs.assets, *(defs.asset_checks or [])],
-        selection=None if selection == "*" else selection,
+    graph = defs.resolve_asset_graph()
+    try:
+        keys = dg.AssetSelection.from_string(selection).resolve(graph)
+    except dg.DagsterError as exc:  # a syntax error or an unknown asset key
+        raise ValueError(f"bad asset selection {selection!r}: {exc}") from exc
+    if not keys:
+        raise ValueError(f"the asset selection {selection!r} matches no asset")
+    result = defs.resolve_job_def(risk_job.name).execute_in_process(
         run_config=config,
         instance=instance,
         tags=tags,
+        asset_selection=list(keys),
         raise_on_error=False,
     )
     steps = {

@@ -1,20 +1,28 @@
 """Command line: ``risk-pipeline summary`` prints the latest figures from the DuckDB catalog;
-``risk-pipeline pre-trade`` checks a proposed trade against the portfolio's limits."""
+``risk-pipeline backfill`` materializes a date range as one run; ``risk-pipeline pre-trade``
+checks a proposed trade against the portfolio's limits; ``risk-pipeline lake`` shows a table's
+history, reads it as it was at a version or time, maintains the lake and rebuilds the catalog."""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import json
+import os
 import sys
+from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 
 from risk_pipeline.pre_trade import PreTradeError, parse_trades, pre_trade
 from risk_pipeline.risk.limits import LimitInputError
 from risk_pipeline.scenario_config import ConfigError
 from risk_pipeline.settings import section
-from risk_pipeline.storage.catalog import catalog_path, connect
+from risk_pipeline.storage.catalog import catalog_path, connect, refresh_catalog
+from risk_pipeline.storage.lake import LakeLayoutError
+from risk_pipeline.storage.maintenance import maintain_lake, snapshot, table_history
+from risk_pipeline.storage.schemas import TABLES
 
 LATEST_VAR_SQL = """
 with latest as (select portfolio, max(date) as date from var_estimates group by portfolio)
@@ -36,12 +44,12 @@ order by v.portfolio, v.method
 VERDICTS_SQL = """
 with latest as (select portfolio, max(as_of) as as_of from var_backtests group by portfolio)
 select b.portfolio, b.as_of, b.method,
-       max(case when b.confidence = 0.95 and b.window = 'trailing_{long}' then b.verdict end) as "{long}d 95%",
-       max(case when b.confidence = 0.99 and b.window = 'trailing_{long}' then b.verdict end) as "{long}d 99%",
-       max(case when b.confidence = 0.95 and b.window = 'trailing_{short}' then b.verdict end) as "{short}d 95%",
-       max(case when b.confidence = 0.99 and b.window = 'trailing_{short}' then b.verdict end) as "{short}d 99%",
-       max(case when b.confidence = 0.99 and b.window = 'trailing_{short}' then b.n_breaches end) as "breaches {short}d 99%",
-       max(case when b.confidence = 0.99 and b.window = 'trailing_{short}' then b.traffic_light end) as "Basel light"
+       max(case when b.confidence = 0.95 and b.backtest_window_days = {long} then b.verdict end) as "{long}d 95%",
+       max(case when b.confidence = 0.99 and b.backtest_window_days = {long} then b.verdict end) as "{long}d 99%",
+       max(case when b.confidence = 0.95 and b.backtest_window_days = {short} then b.verdict end) as "{short}d 95%",
+       max(case when b.confidence = 0.99 and b.backtest_window_days = {short} then b.verdict end) as "{short}d 99%",
+       max(case when b.confidence = 0.99 and b.backtest_window_days = {short} then b.n_breaches end) as "breaches {short}d 99%",
+       max(case when b.confidence = 0.99 and b.backtest_window_days = {short} then b.traffic_light end) as "Basel light"
 from var_backtests b join latest using (portfolio, as_of)
 where b.horizon_days = 1
 group by all
@@ -58,8 +66,8 @@ group by all
 order by s.portfolio, s.confidence
 """
 WINDOWS_SQL = """
-select distinct cast(replace("window", 'trailing_', '') as integer) as days from var_backtests
-where as_of = (select max(as_of) from var_backtests) and "window" like 'trailing_%' order by days
+select distinct backtest_window_days as days from var_backtests
+where as_of = (select max(as_of) from var_backtests) order by days
 """
 
 
@@ -106,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("summary", help="latest VaR/ES and backtest verdicts from the catalog")
     fill = commands.add_parser(
         "backfill",
-        help="materialize a date range as one in-process run (fast for decades; see risk_pipeline/backfill.py)",
+        help="materialize a date range as one in-process run on the instance of $DAGSTER_HOME "
+             "(in memory if unset; see risk_pipeline/backfill.py)",
     )
     fill.add_argument("--start", required=True, type=dt.date.fromisoformat, help="first day, YYYY-MM-DD")
     fill.add_argument("--end", required=True, type=dt.date.fromisoformat, help="last day, YYYY-MM-DD")
@@ -128,7 +137,10 @@ def main(argv: list[str] | None = None) -> int:
                                                                    "pipeline.yaml limits.pre_trade_lookback)")
     trade.add_argument("--as-of", default=None, help="positions at this date's close (default: latest stored)")
     trade.add_argument("--json", action="store_true", help="print the result as JSON")
+    _lake_parser(commands)
     args = parser.parse_args(argv)
+    if args.command == "lake":
+        return lake_command(args)
     if args.command == "summary":
         return summary()
     if args.command == "backfill":
@@ -138,12 +150,63 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+def _lake_parser(commands) -> None:
+    lake = commands.add_parser("lake", help="table history, time travel, compaction and vacuum, the catalog")
+    actions = lake.add_subparsers(dest="action", required=True)
+    history = actions.add_parser("history", help="a table's commits, newest first")
+    history.add_argument("table", choices=sorted(TABLES))
+    history.add_argument("--limit", type=int, default=20, help="newest commits shown (default 20)")
+    snap = actions.add_parser("snapshot", help="a table as it was at a version or a time")
+    snap.add_argument("table", choices=sorted(TABLES))
+    when = snap.add_mutually_exclusive_group(required=True)
+    when.add_argument("--version", type=int, help="table version (see `lake history`, or a materialization's "
+                                                 "table_version metadata)")
+    when.add_argument("--at", type=dt.datetime.fromisoformat, help="timestamp, e.g. 2026-11-30T18:45 (UTC if no zone)")
+    snap.add_argument("--start", type=dt.date.fromisoformat, help="first day (with --end)")
+    snap.add_argument("--end", type=dt.date.fromisoformat, help="last day (with --start)")
+    snap.add_argument("--out", type=Path, help="write to this .parquet or .csv file instead of printing")
+    maintain = actions.add_parser("maintain", help="compact every table and vacuum what is older than the retention")
+    maintain.add_argument("--retention-days", type=int, default=None,
+                          help="versions kept readable (default: pipeline.yaml lake.retention_days)")
+    actions.add_parser("catalog", help="bring the DuckDB catalog up to the latest version of every table")
+
+
+def lake_command(args: argparse.Namespace) -> int:
+    try:
+        if args.action == "history":
+            print(table_history(args.table, args.limit).to_string(index=False))
+        elif args.action == "snapshot":
+            rows = snapshot(args.table, version=args.version, at=args.at, first=args.start, last=args.end)
+            if args.out is None:
+                print(rows.to_pandas().to_string(index=False))
+            elif args.out.suffix == ".csv":
+                rows.to_pandas().to_csv(args.out, index=False)
+            else:
+                pq.write_table(rows, args.out)
+            if args.out is not None:
+                print(f"{rows.num_rows} rows of {args.table} written to {args.out}")
+        elif args.action == "maintain":
+            retention = args.retention_days if args.retention_days is not None else int(section("lake")["retention_days"])
+            for done in maintain_lake(retention):
+                print(f"{done.table:<20} files {done.files_before:>6} -> {done.files_after:<6} "
+                      f"vacuumed {done.files_deleted:>6}  version {done.version}")
+            refresh_catalog()
+        else:
+            print(f"catalog up to date: {refresh_catalog()}")
+    except (ValueError, LakeLayoutError) as exc:
+        print(f"lake {args.action}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def backfill_command(args: argparse.Namespace) -> int:
     from risk_pipeline.backfill import backfill
 
     config = json.loads(args.config_json) if args.config_json else None
     runs = f"runs of {args.chunk_years} year(s)" if args.chunk_years else "one run"
-    print(f"Backfilling {args.select} over {args.start}..{args.end} as {runs} ...", flush=True)
+    home = os.getenv("DAGSTER_HOME")
+    where = f"the Dagster instance in {home}" if home else "an in-memory Dagster instance (DAGSTER_HOME is not set)"
+    print(f"Backfilling {args.select} over {args.start}..{args.end} as {runs} on {where} ...", flush=True)
     try:
         report = backfill(args.start, args.end, selection=args.select, run_config=config,
                           chunk_years=args.chunk_years)

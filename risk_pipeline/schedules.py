@@ -1,4 +1,7 @@
-"""The daily schedule: after the market close, materialize that day's partition of the whole graph.
+"""The schedules: after the market close, the day's partition of the whole graph; every week,
+the lake's compaction and vacuum.
+
+The daily schedule: after the market close, materialize that day's partition of the whole graph.
 
 Time and time zone come from the ``schedule`` section of pipeline.yaml (cron ``30 18 * * 1-5``
 in ``America/New_York`` by default: 18:30 New York time, Monday to Friday). Each tick asks for
@@ -24,6 +27,8 @@ import pandas as pd
 
 from risk_pipeline.assets.partitions import business_days
 from risk_pipeline.settings import section
+from risk_pipeline.storage.catalog import refresh_catalog
+from risk_pipeline.storage.maintenance import maintain_lake
 
 _SCHEDULE = section("schedule")
 
@@ -53,3 +58,25 @@ def daily_after_close(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     day = newest_business_day(context.scheduled_execution_time.date())
     key = day.isoformat()
     return dg.RunRequest(run_key=key, partition_key=key, tags={"risk_pipeline/trigger": "daily_after_close"})
+
+
+@dg.op(description="Compact every lake table and vacuum what no version of the retention period reads.")
+def maintain_lake_tables(context) -> None:
+    retention = int(section("lake")["retention_days"])
+    for done in maintain_lake(retention):
+        context.log.info(f"{done.table}: files {done.files_before} -> {done.files_after}, "
+                         f"vacuumed {done.files_deleted}, version {done.version}")
+    refresh_catalog()
+
+
+@dg.job(description="Weekly lake upkeep: compaction (one file per year again) and vacuum (retention_days).")
+def lake_maintenance_job() -> None:
+    maintain_lake_tables()
+
+
+weekly_lake_maintenance = dg.ScheduleDefinition(
+    job=lake_maintenance_job,
+    cron_schedule="0 6 * * 6",
+    execution_timezone=str(_SCHEDULE["timezone"]),
+    description="Saturday 06:00: compact and vacuum the lake while no daily run writes.",
+)

@@ -29,3 +29,10 @@ def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("RISK_PIPELINE_DATA", str(folder))
     monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(portfolios))
     return folder
+
+
+@pytest.fixture(autouse=True)
+def no_persistent_instance(monkeypatch):
+    """No test records runs in the user's instance (``make test`` exports DAGSTER_HOME): in-process
+    runs use an in-memory instance; tests of the instance give their processes a temporary one."""
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)

@@ -7,16 +7,19 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pandas as pd
+from sqlalchemy import text
 
 from risk_pipeline.definitions import defs
 
+REPO = Path(__file__).resolve().parents[1]
 ALL_ASSETS = list(defs.assets)
 
 
 
-def fast_run_config(window: int = 20, **var_overrides) -> dict:
+def fast_run_config(estimation_window_days: int = 20, **var_overrides) -> dict:
     """Short windows so a few months of history give estimates and backtests."""
-    var = {"methods": ["historical"], "confidences": [0.95, 0.99], "horizons": [1], "window": window}
+    var = {"methods": ["historical"], "confidences": [0.95, 0.99], "horizons": [1],
+           "estimation_window_days": estimation_window_days}
     var.update(var_overrides)
     return {
         "ops": {
@@ -45,3 +48,17 @@ CORE_ASSET_NAMES = ("prices", "returns", "portfolio_pnl", "var_estimates", "var_
 def core_assets():
     """prices -> returns -> portfolio_pnl -> var_estimates -> var_backtests, without the rest of the graph."""
     return [a for a in ALL_ASSETS if {k.to_user_string() for k in a.keys} <= set(CORE_ASSET_NAMES)]
+
+
+def project_instance(home: Path, yaml: str | None = None) -> dg.DagsterInstance:
+    """A persistent instance in ``home`` with the project's dagster.yaml (or ``yaml``)."""
+    home.mkdir()
+    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text() if yaml is None else yaml)
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def check_rows(instance: dg.DagsterInstance) -> list[tuple]:
+    """(check name, partition, status) of every asset-check execution the instance recorded."""
+    with instance.event_log_storage.index_connection() as conn:
+        return [tuple(row) for row in conn.execute(text(
+            "select check_name, partition, execution_status from asset_check_executions"))]

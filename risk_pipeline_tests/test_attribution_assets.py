@@ -27,7 +27,7 @@ def decomposed(tmp_path_factory):
         mp.setenv("RISK_PIPELINE_DATA", str(folder / "data"))
         mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(folder / "portfolios.yaml"))
         config = {"ops": {"prices": fast_run_config()["ops"]["prices"],
-                          "var_decomposition": {"config": {"lookback": LOOKBACK, "confidence": 0.99}}}}
+                          "var_decomposition": {"config": {"estimation_window_days": LOOKBACK, "confidence": 0.99}}}}
         materialize_range("2021-01-04", "2021-04-30", config,
                           assets=[prices, returns, portfolio_pnl, var_decomposition])
         data = folder / "data"
@@ -53,6 +53,7 @@ def test_columns_and_components_sum_to_total(decomposed):
     table, _, rets = decomposed
     assert list(table.columns[:7]) == DESIGN_COLUMNS
     assert set(table["portfolio"]) == {"balanced", "held"}
+    assert set(table["estimation_window_days"]) == {LOOKBACK}
     first = pd.Timestamp(table["date"].min())
     assert len(rets.loc[rets.index < first]) >= LOOKBACK  # no row before a full window
     sums = table.groupby(["date", "portfolio"])["pct_contribution"].sum()

@@ -95,7 +95,7 @@ def test_rows_equal_individual_tests_on_truncated_samples(conf, h):
     for i, a in enumerate(as_of):
         for j, window in enumerate((250, 1000)):
             row = table.iloc[2 * i + j]
-            assert row["as_of"] == a and row["window"] == f"trailing_{window}"
+            assert row["as_of"] == a and row["backtest_window_days"] == window
             expected = _expected_row(obs, returns, a, window, conf, h, 4)
             for col, value in expected.items():
                 if isinstance(value, str):
@@ -162,7 +162,7 @@ def test_schema_and_empty_as_of():
     assert table["n_obs"].dtype == np.int64 and table["n_breaches"].dtype == np.int64
     assert table["overlapping"].dtype == bool
     assert table.select_dtypes("number").notna().all().all()
-    assert set(table["window"]) == {"trailing_250", "trailing_1000"}
+    assert set(table["backtest_window_days"]) == {250, 1000}
     empty = backtest_table(returns, forecasts, confidence=0.99, horizon_days=1, as_of=[], n_sims=50)
     assert list(empty.columns) == COLUMNS and empty.empty
     early = backtest_table(returns, forecasts, confidence=0.99, horizon_days=1, as_of=[returns.index[0]], n_sims=50)
@@ -212,7 +212,7 @@ def test_degenerate_forecasts_from_short_windows_give_finite_rows():
     table = backtest_table(returns, forecasts, confidence=0.99, horizon_days=1, as_of=dates[-5:], seed=1, n_sims=200)
     numeric = table.select_dtypes("number")
     assert np.isfinite(numeric.to_numpy()).all()
-    full = table.loc[table["window"] == "trailing_1000"]  # longer than the 300 days: the whole sample
+    full = table.loc[table["backtest_window_days"] == 1000]  # longer than the 300 days: the whole sample
     expected = [int((-returns.to_numpy()[: dates.get_loc(d) + 1] > var[: dates.get_loc(d) + 1]).sum()) for d in full["as_of"]]
     assert full["n_breaches"].tolist() == expected
 

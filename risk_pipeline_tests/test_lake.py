@@ -1,8 +1,11 @@
-"""The Parquet lake and the DuckDB catalog: atomic, idempotent per-day writes and typed views."""
+"""The Delta lake and the DuckDB catalog: one commit per write replacing exactly its days,
+time travel, and a catalog that follows the latest version."""
 
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 
 import duckdb
 import pandas as pd
@@ -27,12 +30,33 @@ D1, D2, D3 = dt.date(2021, 1, 4), dt.date(2021, 1, 5), dt.date(2021, 1, 6)
 
 
 def test_write_then_rewrite_replaces_the_day_and_never_duplicates(data_dir):
-    assert lake.write_days("prices", _prices([D1, D2]), [D1, D2]) == 2
-    assert lake.write_days("prices", _prices([D1, D2], close=5.0), [D1, D2]) == 2
+    first = lake.write_days("prices", _prices([D1, D2]), [D1, D2])
+    second = lake.write_days("prices", _prices([D1, D2], close=5.0), [D1, D2])
+    assert (first.days_with_rows, first.rows, second.version) == (2, 4, first.version + 1)
     stored = lake.read_days("prices", [D1, D2])
     assert len(stored) == 4
     assert sorted(stored["close"]) == [5.0, 5.0, 6.0, 6.0]
     assert lake.stored_days("prices") == [D1, D2]
+
+
+def test_each_write_is_one_commit_and_older_versions_stay_readable(data_dir):
+    first = lake.write_days("prices", _prices([D1, D2]), [D1, D2])
+    lake.write_days("prices", _prices([D2, D3], close=7.0), [D2, D3])
+    assert lake.table_version("prices") == first.version + 1
+    old = lake.read_range("prices", delta=lake.open_table("prices", version=first.version)).to_pandas()
+    new = lake.read_range("prices").to_pandas()
+    assert sorted(old["close"]) == [1.0, 1.0, 2.0, 2.0]
+    assert sorted(new["close"]) == [1.0, 2.0, 7.0, 7.0, 8.0, 8.0]
+
+
+def test_a_write_touches_only_the_years_of_its_days(data_dir):
+    old_day, new_day = dt.date(2019, 12, 31), dt.date(2021, 1, 4)
+    lake.write_days("prices", _prices([old_day]), [old_day])
+    files_before = set(lake.open_table("prices").file_uris())
+    lake.write_days("prices", _prices([new_day]), [new_day])
+    files_after = set(lake.open_table("prices").file_uris())
+    assert files_before <= files_after and len(files_after - files_before) == 1
+    assert [p.name for p in sorted((data_dir / "lake" / "prices").glob("year=*"))] == ["year=2019", "year=2021"]
 
 
 def test_a_day_without_rows_in_the_written_range_loses_its_old_file(data_dir):
@@ -56,15 +80,79 @@ def test_a_frame_missing_a_column_writes_nothing_and_names_the_column(data_dir):
     assert list(stored["date"].dt.date.unique()) == [D1]
 
 
-def test_leftover_temporary_files_are_invisible_to_the_catalog_and_cleaned(data_dir):
+def test_an_uncommitted_data_file_is_invisible_to_readers_and_the_catalog(data_dir):
     lake.write_days("prices", _prices([D1]), [D1])
-    folder = data_dir / "lake" / "prices" / f"date={D1.isoformat()}"
-    (folder / ".deadbeef.parquet.tmp").write_bytes(b"half a file")
+    folder = data_dir / "lake" / "prices" / "year=2021"
+    (folder / "part-00000-orphan-c000.zstd.parquet").write_bytes(b"half a file of a killed writer")
     catalog.refresh_catalog()
     with duckdb.connect(str(data_dir / "risk.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from prices").fetchone()[0] == 2
+    assert len(lake.read_days("prices", [D1])) == 2
+
+
+def test_the_catalog_follows_each_commit_and_records_the_version_it_shows(data_dir):
+    lake.write_days("prices", _prices([D1, D2, D3]), [D1, D2, D3])
+    catalog.refresh_catalog()
+    lake.write_days("prices", _prices([D2], close=9.0), [D2])
+    commit = lake.write_days("prices", lake.empty_frame("prices"), [D3])
+    catalog.refresh_catalog()
+    with duckdb.connect(str(data_dir / "risk.duckdb"), read_only=True) as con:
+        rows = con.execute("select date, symbol, close from prices order by all").fetchall()
+        shown = con.execute("select version from lake_versions where table_name = 'prices'").fetchone()[0]
+    assert rows == [(D1, "AAA", 1.0), (D1, "BBB", 2.0), (D2, "AAA", 9.0), (D2, "BBB", 10.0)]
+    assert shown == commit.version
+
+
+_CLIENT = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+print(con.execute("select count(*) from prices").fetchone()[0], flush=True)
+sys.stdin.readline()
+print(con.execute("select count(*) from prices").fetchone()[0], flush=True)
+"""
+
+
+def test_an_open_catalog_client_in_another_process_blocks_no_refresh_and_keeps_its_snapshot(data_dir):
     lake.write_days("prices", _prices([D1]), [D1])
-    assert not list(folder.glob("*.tmp"))
+    catalog.refresh_catalog()
+    client = subprocess.Popen([sys.executable, "-c", _CLIENT, str(data_dir / "risk.duckdb")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert client.stdout.readline().strip() == "2"
+        lake.write_days("prices", _prices([D2]), [D2])
+        catalog.refresh_catalog()
+        client.stdin.write("\n")
+        client.stdin.flush()
+        assert client.stdout.readline().strip() == "2"
+    finally:
+        client.stdin.close()
+        client.wait(timeout=30)
+    with duckdb.connect(str(data_dir / "risk.duckdb"), read_only=True) as fresh:
+        assert fresh.execute("select count(*) from prices").fetchone()[0] == 4
+    assert not list(data_dir.glob(".risk.duckdb.*"))
+
+
+def test_the_catalog_keeps_working_when_the_data_folder_moves(data_dir):
+    lake.write_days("prices", _prices([D1]), [D1])
+    catalog.refresh_catalog()
+    moved = data_dir.parent / "moved"
+    data_dir.rename(moved)
+    with duckdb.connect(str(moved / "risk.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from prices").fetchone()[0] == 2
+
+
+def test_a_lake_of_the_old_day_file_layout_is_named_with_the_way_to_rebuild(data_dir):
+    (data_dir / "lake" / "prices" / "date=2021-01-04").mkdir(parents=True)
+    with pytest.raises(lake.LakeLayoutError, match="make clean run"):
+        lake.stored_days("prices")
+
+
+def test_a_column_of_the_wrong_type_writes_nothing_and_names_the_column(data_dir):
+    lake.write_days("prices", _prices([D1]), [D1])
+    bad = _prices([D1, D2]).assign(close="n/a")
+    with pytest.raises(lake.SchemaMismatchError, match="'close'"):
+        lake.write_days("prices", bad, [D1, D2])
+    assert lake.table_version("prices") == 0
 
 
 def test_read_window_counts_lookback_in_stored_days(data_dir):
@@ -76,7 +164,7 @@ def test_read_window_counts_lookback_in_stored_days(data_dir):
     ]
 
 
-def test_catalog_views_have_the_design_columns_even_when_empty(data_dir):
+def test_catalog_tables_have_the_design_columns_even_when_empty(data_dir):
     catalog.refresh_catalog()
     with duckdb.connect(str(data_dir / "risk.duckdb"), read_only=True) as con:
         columns = [row[0] for row in con.execute("describe var_estimates").fetchall()]

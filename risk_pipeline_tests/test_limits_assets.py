@@ -16,7 +16,7 @@ from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_ra
 
 WINDOW = 20
 START, END = "2021-01-04", "2021-04-30"
-DESIGN = ["date", "portfolio", "measure", "horizon_days", "confidence", "value", "limit", "utilization", "status"]
+DESIGN = ["date", "portfolio", "measure", "horizon_days", "confidence", "value", "limit_amount", "utilization", "status"]
 
 
 def _limits_yaml(balanced: float, held: float) -> str:
@@ -33,8 +33,8 @@ portfolios:
 
 def _run(folder, limits_text: str, start=START, end=END, upstream=True):
     (folder / "limits.yaml").write_text(limits_text)
-    config = fast_run_config(window=WINDOW)
-    config["ops"]["limit_status"] = {"config": {"limits_file": str(folder / "limits.yaml"), "window": WINDOW}}
+    config = fast_run_config(estimation_window_days=WINDOW)
+    config["ops"]["limit_status"] = {"config": {"limits_file": str(folder / "limits.yaml"), "estimation_window_days": WINDOW}}
     assets = [prices, returns, portfolio_pnl, var_estimates] if upstream else []
     if not upstream:
         config["ops"] = {"limit_status": config["ops"]["limit_status"]}
@@ -63,14 +63,14 @@ def test_columns_values_and_statuses(lake):
     rows = table.loc[(table["portfolio"] == "held") & (table["measure"] == "var")].set_index("date")
     for date in rows.index[-3:]:
         past = held.loc[held.index < date]
-        losses = -past["return"].iloc[-WINDOW:].to_numpy()
+        losses = -past["simple_return"].iloc[-WINDOW:].to_numpy()
         expected = np.quantile(losses, 0.99, method="linear") * past["value"].iloc[-1]
         np.testing.assert_allclose(rows.loc[date, "value"], expected, rtol=1e-10)
         assert rows.loc[date, "source"] == "var_estimates"  # var_estimates holds the 1-day 99% historical rows
     es3 = table.loc[(table["portfolio"] == "balanced") & (table["measure"] == "es")]
     assert set(es3["horizon_days"]) == {3} and set(es3.dropna(subset=["value"])["source"]) == {"computed"}
     assert (es3.dropna(subset=["value"])["value"] > 0).all()
-    np.testing.assert_allclose(table["utilization"], table["value"] / table["limit"])
+    np.testing.assert_allclose(table["utilization"], table["value"] / table["limit_amount"])
     assert set(table.loc[table["portfolio"] == "balanced", "status"].dropna()) <= {"danger", "no_data"}
     assert set(table.loc[table["portfolio"] == "held", "status"]) <= {"within_limits", "no_data"}
     assert (table["status"] == "danger").sum() > 0
@@ -95,7 +95,7 @@ def test_check_warns_at_warning_level_and_passes_within(lake):
         mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(folder / "portfolios.yaml"))
         rows, evaluation = _run(folder, _limits_yaml(balanced=amount, held=1e9), start=END, end=END, upstream=False)
         day = rows.loc[rows["date"] == pd.Timestamp(END)]
-        expected = classify(day["value"].to_numpy(), day["limit"].to_numpy(), 0.8)
+        expected = classify(day["value"].to_numpy(), day["limit_amount"].to_numpy(), 0.8)
         assert list(day["status"]) == list(expected) and "warning" in set(day["status"])
         assert not evaluation.passed and evaluation.severity.value == "WARN"
         assert evaluation.metadata["warning_portfolios"].value == ["balanced"]

@@ -13,7 +13,7 @@ from risk_pipeline.risk.method_ranking import RANKING_COLUMNS, rank_methods
 def _row(method, conf, h, breaches, expected, p=(0.5, 0.5, 0.5), verdict="pass"):
     return {
         "method": method, "confidence": conf, "horizon_days": h, "as_of": pd.Timestamp("2020-01-02"),
-        "window": "trailing_250", "n_breaches": breaches, "expected_breaches": expected,
+        "backtest_window_days": 250, "n_breaches": breaches, "expected_breaches": expected,
         "kupiec_p": p[0], "christoffersen_p": p[1], "z2_p": p[2], "verdict": verdict,
     }  # fmt: skip
 

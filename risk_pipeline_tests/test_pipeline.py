@@ -37,7 +37,7 @@ def test_every_table_is_filled_with_the_design_columns(built):
 
     pnl = query(built, "select * from portfolio_pnl")
     assert set(pnl["portfolio"]) == {"balanced", "held"}
-    balanced = pnl.loc[pnl["portfolio"] == "balanced"].set_index("date")["return"]
+    balanced = pnl.loc[pnl["portfolio"] == "balanced"].set_index("date")["simple_return"]
     wide = returns.pivot(index="date", columns="symbol", values="simple_return")
     manual = (0.4 * wide["AAPL"] + 0.3 * wide["JPM"] + 0.3 * wide["XOM"]).dropna()
     np.testing.assert_allclose(balanced.sort_index().to_numpy(), manual.sort_index().to_numpy(), rtol=1e-12)
@@ -50,18 +50,18 @@ def test_every_table_is_filled_with_the_design_columns(built):
 
     backtests = query(built, "select * from var_backtests")
     assert set(backtests["portfolio"]) == {"balanced", "held"}
-    assert set(backtests["window"]) == {"trailing_250", "trailing_1000"}
+    assert set(backtests["backtest_window_days"]) == {250, 1000}
     assert backtests["traffic_light"].isin(["green", "yellow", "red", "insufficient_data"]).all()
 
 
 def test_historical_var_is_the_quantile_of_the_previous_window(built):
-    pnl = query(built, "select date, return from portfolio_pnl where portfolio = 'balanced' order by date")
+    pnl = query(built, "select date, simple_return from portfolio_pnl where portfolio = 'balanced' order by date")
     var = query(
         built,
         "select date, var, es, var_amount from var_estimates where portfolio = 'balanced' "
         "and method = 'historical' and confidence = 0.99 order by date",
     )
-    losses = -pnl["return"].to_numpy()
+    losses = -pnl["simple_return"].to_numpy()
     dates = list(pnl["date"])
     row = var.iloc[-1]
     t = dates.index(row["date"])
@@ -100,16 +100,16 @@ def test_a_holiday_partition_succeeds_empty(data_dir):
 
 
 ALL_METHODS_CONFIG = fast_run_config(
-    window=30,
+    estimation_window_days=30,
     methods=["historical", "parametric_normal", "parametric_t", "cornish_fisher", "ewma", "monte_carlo",
              "filtered_historical", "conditional_evt"],
     horizons=[1, 5],
-    monte_carlo_window=40,
-    evt_window=40,
+    monte_carlo_estimation_window_days=40,
+    evt_estimation_window_days=40,
     n_scenarios=500,
 )
 # backtest windows shorter than the history: the new day's run reads only their last days
-ALL_METHODS_CONFIG["ops"]["var_backtests"] = {"config": {"windows": [20, 60]}}
+ALL_METHODS_CONFIG["ops"]["var_backtests"] = {"config": {"backtest_window_days": [20, 60]}}
 
 
 def test_every_method_computes_one_new_day_exactly_as_the_backfill(data_dir, tmp_path, monkeypatch):
@@ -128,7 +128,7 @@ def test_every_method_computes_one_new_day_exactly_as_the_backfill(data_dir, tmp
     backfill = query(other, "select * from var_estimates where date = '2020-12-31' order by all")
     backfill_backtests = query(other, backtests)
     assert len(backfill_backtests) == len(incremental) * 2  # a row per series and window
-    assert set(backfill_backtests["window"]) == {"trailing_20", "trailing_60"}
+    assert set(backfill_backtests["backtest_window_days"]) == {20, 60}
     pd.testing.assert_frame_equal(incremental_backtests, backfill_backtests, rtol=1e-10, atol=1e-14)
 
     assert set(incremental["method"]) == set(ALL_METHODS_CONFIG["ops"]["var_estimates"]["config"]["methods"])
@@ -178,7 +178,7 @@ def test_a_backfill_in_yearly_chunks_stores_the_same_tables_as_one_run(data_dir,
     from risk_pipeline.backfill import backfill
 
     config = fast_run_config(horizons=[1, 5])
-    config["ops"]["var_backtests"] = {"config": {"windows": [20, 60]}}
+    config["ops"]["var_backtests"] = {"config": {"backtest_window_days": [20, 60]}}
     selection = " or ".join(f"key:{name}" for name in ("prices", "returns", "portfolio_pnl", "var_estimates",
                                                           "var_backtests"))
     start, end = dt.date(2019, 10, 1), dt.date(2020, 3, 31)

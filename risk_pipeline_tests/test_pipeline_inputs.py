@@ -14,8 +14,8 @@ SYMBOLS = ["AAPL", "JPM", "XOM", "MSFT", "KO", "SP500"]
 START, END = "2020-09-01", "2020-12-31"
 
 
-def _csv_config(path, window=20):
-    config = fast_run_config(window=window)
+def _csv_config(path, estimation_window_days=20):
+    config = fast_run_config(estimation_window_days=estimation_window_days)
     config["ops"]["prices"]["config"].update({"source": "csv", "csv_path": str(path)})
     return config
 

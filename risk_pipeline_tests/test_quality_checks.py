@@ -268,4 +268,4 @@ def test_fx_coverage_warns_before_the_first_fixing(data_dir, tmp_path, monkeypat
 
 def test_a_bad_severity_is_an_error_naming_it():
     with pytest.raises(ValueError, match="severity"):
-        checks.SeverityConfig(severity="fatal").result(pd.DataFrame(), 0)
+        checks.SeverityConfig(severity="fatal").result(pd.DataFrame(), 0, (dt.date(2021, 3, 1),) * 2)

@@ -17,6 +17,7 @@ import pytest
 
 from risk_pipeline.assets.report import no_method_in_red_zone
 from risk_pipeline.report.publish import CSV_TABLES, SUMMARY_KEYS
+from risk_pipeline.storage.maintenance import snapshot
 from risk_pipeline.report.summary import basel_zone_thresholds, report_dates
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
 from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, core_assets, fast_run_config, materialize_range
@@ -42,12 +43,12 @@ def _check(result):
 @pytest.fixture(scope="module")
 def calm(tmp_path_factory):
     return _build(tmp_path_factory, "2017-01-03", "2017-12-29",
-                  fast_run_config(window=60, methods=["historical", "parametric_normal"]), ALL_ASSETS)
+                  fast_run_config(estimation_window_days=60, methods=["historical", "parametric_normal"]), ALL_ASSETS)
 
 
 @pytest.fixture(scope="module")
 def breaching(tmp_path_factory):
-    return _build(tmp_path_factory, "2008-07-01", "2008-12-31", fast_run_config(window=10), core_assets())
+    return _build(tmp_path_factory, "2008-07-01", "2008-12-31", fast_run_config(estimation_window_days=10), core_assets())
 
 
 class _Page(HTMLParser):
@@ -125,11 +126,17 @@ def test_summary_json_and_csv_exports(calm):
     assert "stress_results" in summary["optional_tables"]
     assert set(summary["model_confidence_set"]) == {"balanced", "held"}
     assert all("lowest FZ0 loss" in v for v in summary["model_confidence_set"].values())
+    # the versions the report read: reading them again reproduces its backtests table
+    version = summary["table_versions"]["var_backtests"]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISK_PIPELINE_DATA", str(data_dir))
+        then = snapshot("var_backtests", version=version).to_pandas()
+    assert len(then.loc[then["as_of"] == dt.date(2017, 12, 29)]) == len(pd.read_csv(folder / "backtests.csv"))
     for name in CSV_TABLES:
         frame = pd.read_csv(folder / f"{name}.csv")
         assert len(frame) > 0, name
     backtests = pd.read_csv(folder / "backtests.csv")
-    assert set(backtests["window"]) == {"trailing_250", "trailing_1000"}
+    assert set(backtests["backtest_window_days"]) == {250, 1000}
     assert len(backtests) == 2 * 2 * 2 * 2  # portfolios x methods x confidences x windows
     pnl = pd.read_csv(folder / "pnl_vs_var.csv", parse_dates=["date"])
     assert (pnl["breach"] == (pnl["loss"] > pnl["var"])).all()
@@ -148,8 +155,10 @@ def test_only_the_last_day_of_a_range_gets_a_report_and_metadata_links_it(calm):
     meta = result.asset_materializations_for_node("risk_report")[-1].metadata
     assert meta["report_path"].value == str(data_dir / "reports" / "2017-12-29" / "risk_report.html")
     assert meta["report_url"].value.startswith("file://")
-    assert "traffic_light" in meta["verdict"].value and "| held" in meta["verdict"].value
-    assert "traffic_light_chart" not in meta  # a 260-partition run links the PNG instead of embedding it
+    # a 260-partition run links the files instead of copying the verdict table and the chart onto
+    # every partition's materialization (metadata.DETAIL_MAX_PARTITIONS)
+    assert "verdict" not in meta and "traffic_light_chart" not in meta
+    assert meta["traffic_light_png"].value == str(data_dir / "reports" / "2017-12-29" / "traffic_light.png")
     assert (data_dir / "reports" / "2017-12-29" / "traffic_light.png").stat().st_size > 1000
 
 

@@ -10,7 +10,7 @@ from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, CORE_ASSET_NAMES, f
 
 SCORE_ASSETS = [a for a in ALL_ASSETS if {k.to_user_string() for k in a.keys}
                 <= set(CORE_ASSET_NAMES) | {"forecast_scores", "var_scores"}]
-CONFIG = fast_run_config(window=30, methods=["historical", "parametric_normal", "ewma", "filtered_historical"],
+CONFIG = fast_run_config(estimation_window_days=30, methods=["historical", "parametric_normal", "ewma", "filtered_historical"],
                          horizons=[1, 5])
 CONFIG["ops"]["var_backtests"] = {"config": {"windows": [20, 60]}}
 CONFIG["ops"]["var_scores"] = {"config": {"backtest_window_days": [20, 60], "mcs_reps": 200}}

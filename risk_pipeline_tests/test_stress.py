@@ -91,7 +91,7 @@ def test_apply_uniform_and_sector_scenarios_linear_pnl():
     uni = scenario_shocks(UniformEquityScenario("down20", "", -0.2), exposures.index)
     res = apply_scenario(exposures, uni)
     assert res.pnl == pytest.approx(-0.2 * 1000.0)
-    assert res.return_ == pytest.approx(-0.2)
+    assert res.simple_return == pytest.approx(-0.2)
     sector = SectorScenario("tech", "", {"tech": -0.3, "energy": 0.1}, -0.05, {"AAA": "tech", "BBB": "energy"})
     res = apply_scenario(exposures, scenario_shocks(sector, exposures.index))
     assert res.pnl == pytest.approx(600 * -0.3 + 500 * 0.1 + -100 * -0.05)
@@ -185,7 +185,7 @@ def test_replay_episodes_final_point_equals_historical_scenario():
     table = replay_episodes(exposures, rets, [ep])
     assert tuple(table.columns) == REPLAY_COLUMNS
     stressed = apply_scenario(exposures, scenario_shocks(ep, exposures.index, asset_returns=rets))
-    assert table["final_cum_return"].iloc[0] == pytest.approx(stressed.return_, rel=1e-12)
+    assert table["final_cum_return"].iloc[0] == pytest.approx(stressed.simple_return, rel=1e-12)
     assert table["worst_cum_pnl"].iloc[0] <= stressed.pnl + 1e-9
 
 

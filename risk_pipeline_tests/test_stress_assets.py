@@ -11,6 +11,7 @@ from risk_pipeline.assets.market_data import prices, returns
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.assets.stress import stress
 from risk_pipeline.sources.bundled import SHIPPED_DATA_DIR
+from risk_pipeline.storage.lake import table_version
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
 from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range, query
 
@@ -49,13 +50,12 @@ def lake(tmp_path_factory):
         tables = {t: query(data, f"select * from {t}") for t in
                   ("stress_results", "reverse_stress", "historical_replay", "portfolio_pnl")}
         # one table of the multi-asset alone: only its files are rewritten, with the same rows
-        before = {t: (data / "lake" / t / f"date={END}" / "part.parquet").stat().st_mtime_ns
-                  for t in ("stress_results", "historical_replay")}
+        before = {t: table_version(t) for t in ("stress_results", "historical_replay")}
         tags = {"dagster/asset_partition_range_start": END, "dagster/asset_partition_range_end": END}
         result = dg.materialize([prices, returns, portfolio_pnl, stress], selection=["historical_replay"],
                                 run_config={"ops": {"stress": stress_config}}, tags=tags)
         assert [e.asset_key.to_user_string() for e in result.get_asset_materialization_events()] == ["historical_replay"]
-        after = {t: (data / "lake" / t / f"date={END}" / "part.parquet").stat().st_mtime_ns for t in before}
+        after = {t: table_version(t) for t in before}
         assert after["stress_results"] == before["stress_results"]
         assert after["historical_replay"] > before["historical_replay"]
         again = query(data, "select * from historical_replay order by all")
@@ -88,7 +88,7 @@ def _held_exposures(closes: pd.DataFrame, date) -> dict[str, pd.Series]:
 
 
 def test_tables_have_design_columns(lake):
-    design = {"stress_results": ["date", "portfolio", "scenario", "pnl", "return"],
+    design = {"stress_results": ["date", "portfolio", "scenario", "pnl", "simple_return"],
               "reverse_stress": ["date", "portfolio", "scenario", "target_loss", "multiplier", "feasible"],
               "historical_replay": ["date", "portfolio", "episode", "worst_date", "worst_cum_pnl", "worst_cum_return"]}
     for table, columns in design.items():
@@ -116,7 +116,7 @@ def test_historical_pnl_is_exposures_times_window_returns(lake):
         for name in ("balanced", "held"):
             e = exposures[name]
             np.testing.assert_allclose(rows.loc[name, "pnl"], (e * shocks[e.index]).sum(), rtol=1e-10)
-            np.testing.assert_allclose(rows.loc[name, "return"], rows.loc[name, "pnl"] / e.sum(), rtol=1e-10)
+            np.testing.assert_allclose(rows.loc[name, "simple_return"], rows.loc[name, "pnl"] / e.sum(), rtol=1e-10)
         e = exposures["eur_us"]  # EUR base: the dollar's move over the window multiplies in
         expected = (e * ((1 + shocks[e.index]) * (1 + fx_shock) - 1)).sum()
         np.testing.assert_allclose(rows.loc["eur_us", "pnl"], expected, rtol=1e-10)
@@ -164,7 +164,7 @@ def test_replay_worst_point(lake):
 
 def test_eur_book_return_is_usd_return_times_fx_move(lake):
     pnl = lake["portfolio_pnl"]
-    eur = pnl.loc[pnl["portfolio"] == "eur_us"].set_index("date")["return"].sort_index().iloc[1:]
+    eur = pnl.loc[pnl["portfolio"] == "eur_us"].set_index("date")["simple_return"].sort_index().iloc[1:]
     rets = lake["returns"]
     fx = _eur_per_usd(rets.index)
     r_fx = (fx / fx.shift(1) - 1.0).reindex(eur.index)

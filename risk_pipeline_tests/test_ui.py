@@ -1,5 +1,6 @@
 """The Dagster UI for real: `dagster dev -w workspace.yaml` on localhost, checked through its
-GraphQL API (every asset, dependency, check and the schedule; a run launched through it succeeds)
+GraphQL API (every asset, dependency, check and the schedule; a run launched through it succeeds;
+a backfill launched through it is one run that stores what ``risk-pipeline backfill`` stores)
 and a headless-Chromium screenshot of the asset graph that must not be blank.
 
 Chromium is Debian's ``chromium`` package (``.ci/run`` installs it). The one-time "Join the
@@ -9,89 +10,38 @@ Dagster community" dialog is dismissed the way its "Skip" button does it, with t
 
 from __future__ import annotations
 
-import json
-import os
+import datetime as dt
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
+import dagster as dg
 import numpy as np
 import pytest
 from PIL import Image  # pillow: a dependency of matplotlib
 
+from risk_pipeline.assets.partitions import business_days
+from risk_pipeline.backfill import backfill
 from risk_pipeline.definitions import defs
+from risk_pipeline.instance import BatchingSqliteEventLogStorage
+from risk_pipeline.storage import lake
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
+from risk_pipeline_tests.pipeline_helpers import check_rows, fast_run_config, project_instance
+from risk_pipeline_tests.ui_server import (
+    LOCATION,
+    assert_same_tables,
+    dagster_dev,
+    launch_asset_backfill,
+    wait_for_backfill,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-DAGSTER = Path(sys.executable).parent / "dagster"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-LOCATION = "risk_pipeline.definitions"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Ui:
-    def __init__(self, port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}"
-
-    def gql(self, query: str, variables: dict | None = None) -> dict:
-        body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(f"{self.url}/graphql", body, {"Content-Type": "application/json"})
-        with urllib.request.urlopen(request, timeout=30) as response:
-            payload = json.loads(response.read())
-        assert "errors" not in payload, payload["errors"]
-        return payload["data"]
 
 
 @pytest.fixture(scope="module")
 def ui(tmp_path_factory):
-    root = tmp_path_factory.mktemp("ui")
-    home, data = root / "home", root / "data"
-    home.mkdir()
-    data.mkdir()
-    (home / "dagster.yaml").write_text((REPO / "dagster.yaml").read_text())
-    (root / "portfolios.yaml").write_text(SMALL_PORTFOLIOS)
-    env = {**os.environ, "DAGSTER_HOME": str(home), "RISK_PIPELINE_DATA": str(data),
-           "RISK_PIPELINE_PORTFOLIOS": str(root / "portfolios.yaml"), "PYTHONWARNINGS": "ignore"}
-    port = _free_port()
-    log = open(root / "dagster_dev.log", "w")
-    server = subprocess.Popen(
-        [str(DAGSTER), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    client = Ui(port)
-    deadline = time.monotonic() + 120
-    while True:
-        assert server.poll() is None, (root / "dagster_dev.log").read_text()[-3000:]
-        try:
-            status = client.gql("{ workspaceOrError { ... on Workspace { locationEntries { "
-                                "locationOrLoadError { __typename } } } } }")
-            entries = status["workspaceOrError"]["locationEntries"]
-            if entries and entries[0]["locationOrLoadError"]:
-                kind = entries[0]["locationOrLoadError"]["__typename"]
-                assert kind == "RepositoryLocation", kind
-                break
-        except (OSError, urllib.error.URLError):
-            pass
-        assert time.monotonic() < deadline, "the UI did not start"
-        time.sleep(1)
-    client.root = root
-    client.data = data
-    yield client
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
+    with dagster_dev(tmp_path_factory.mktemp("ui"), portfolios=SMALL_PORTFOLIOS) as client:
+        yield client
 
 
 def test_every_asset_dependency_check_and_the_schedule_are_in_the_ui(ui):
@@ -121,6 +71,48 @@ def test_every_asset_dependency_check_and_the_schedule_are_in_the_ui(ui):
     }
 
 
+BACKFILL_START, BACKFILL_END = "2022-12-01", "2022-12-28"
+
+
+def test_a_backfill_launched_from_the_ui_is_one_run_storing_what_the_cli_stores(ui, tmp_path, monkeypatch):
+    config = fast_run_config(window=10)
+    # the CLI's backfill computes the range on a copy of the lake as the UI's backfill finds it
+    cli_data = tmp_path / "cli_data"
+    shutil.copytree(ui.data, cli_data)
+    backfill_id = launch_asset_backfill(ui, BACKFILL_START, BACKFILL_END, config)
+
+    # while the daemon picks the backfill up (up to 30 s), the same range through risk-pipeline
+    # backfill, on a persistent instance of its own
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(cli_data))
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(ui.root / "portfolios.yaml"))
+    cli_instance = project_instance(tmp_path / "cli_home")
+    assert backfill(dt.date.fromisoformat(BACKFILL_START), dt.date.fromisoformat(BACKFILL_END),
+                    run_config=config, instance=cli_instance).success
+
+    runs = wait_for_backfill(ui, backfill_id, timeout=300, complete=False)
+    assert len(runs) == 1  # BackfillPolicy.single_run on every asset
+    compared = assert_same_tables(cli_data, ui.data)
+    assert {"prices", "returns", "portfolio_pnl", "var_estimates", "var_backtests", "stress_results"} <= compared
+
+    graph = defs.get_repository_def().asset_graph
+    days = set(business_days.get_partition_keys_in_range(dg.PartitionKeyRange(BACKFILL_START, BACKFILL_END)))
+    assert len(days) == 20
+    (cli_run,) = cli_instance.get_runs()
+    assert cli_run.job_name == "risk_job"
+    # every check evaluated once in the CLI's run, none left planned
+    assert sorted((name, status) for name, _, status in check_rows(cli_instance)) == sorted(
+        (key.name, "SUCCEEDED") for key in graph.asset_check_keys)
+    ui_instance = dg.DagsterInstance.from_config(str(ui.home))
+    try:
+        for instance in (cli_instance, ui_instance):
+            assert isinstance(instance.event_log_storage, BatchingSqliteEventLogStorage)
+            for key in graph.materializable_asset_keys:
+                assert days <= instance.get_materialized_partitions(key), key
+    finally:
+        ui_instance.dispose()
+        cli_instance.dispose()
+
+
 LAUNCH = """
 mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {
   __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
@@ -148,8 +140,7 @@ def test_a_materialization_launched_through_graphql_succeeds(ui):
             break
         time.sleep(1)
     assert status == "SUCCESS"
-    stored = list((ui.data / "lake" / "prices").glob("date=2021-03-01/part.parquet"))
-    assert len(stored) == 1
+    assert dt.date(2021, 3, 1) in lake.stored_days("prices", ui.data / "lake")
     events = ui.gql('{ assetOrError(assetKey: {path: ["prices"]}) { ... on Asset { '
                     'assetMaterializations(limit: 1) { partition runId } } } }')
     assert events["assetOrError"]["assetMaterializations"] == [{"partition": "2021-03-01", "runId": run_id}]

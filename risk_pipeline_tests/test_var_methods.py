@@ -24,7 +24,7 @@ def _series(n: int = 600, seed: int = 0, dof: float = 4.0) -> pd.Series:
 
 
 def _loop_tail(losses: np.ndarray, c: float) -> tuple[float, float]:
-    """DESIGN.md definition written out: numpy.quantile, then the mean of losses >= it."""
+    """docs/design.md definition written out: numpy.quantile, then the mean of losses >= it."""
     var = np.quantile(losses, c)
     return var, losses[losses >= var].mean()
 

@@ -20,7 +20,7 @@ _ATTRIBUTION = section("attribution")
 class AttributionConfig(dg.Config):
     """Attribution settings; defaults from the ``attribution`` section of pipeline.yaml."""
 
-    lookback: int = int(_ATTRIBUTION["lookback"])
+    estimation_window_days: int = int(_ATTRIBUTION["estimation_window_days"])
     confidence: float = float(_ATTRIBUTION["confidence"])
 
 
@@ -29,7 +29,7 @@ class AttributionConfig(dg.Config):
     deps=[portfolio_pnl, prices, returns],
     description=(
         "Per portfolio, day and position: marginal, component and incremental parametric VaR from a "
-        "Ledoit-Wolf covariance of the previous `lookback` days (Euler: components sum to the total), "
+        "Ledoit-Wolf covariance of the previous `estimation_window_days` days (Euler: components sum to the total), "
         "the weights held that day, and historical component ES. Fractions of value; "
         "component_var_amount in base currency."
     ),
@@ -37,7 +37,7 @@ class AttributionConfig(dg.Config):
 def var_decomposition(context: dg.AssetExecutionContext, config: AttributionConfig) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
     # one more day than the window: the first row of a book read from the lake has no held weights
-    lookback = config.lookback + 1
+    lookback = config.estimation_window_days + 1
     price_history = read_window("prices", start, end, lookback=lookback)
     return_history = read_window("returns", start, end, lookback=lookback)
     pnl = read_window("portfolio_pnl", start, end)
@@ -47,12 +47,12 @@ def var_decomposition(context: dg.AssetExecutionContext, config: AttributionConf
         held_exposures, held_values = book.held()
         weights = held_exposures.div(held_values, axis=0)
         table = rolling_var_decomposition(book.asset_returns, weights, confidence=config.confidence,
-                                          lookback=config.lookback)
+                                          lookback=config.estimation_window_days)
         dates = pnl.loc[pnl["portfolio"] == portfolio.name, "date"]
         table = table.loc[table["date"].isin(dates)]
         table.insert(1, "portfolio", portfolio.name)
         table["component_var_amount"] = table["component_var"] * held_values.reindex(table["date"]).to_numpy()
-        frames.append(table.assign(confidence=config.confidence, lookback=config.lookback,
+        frames.append(table.assign(confidence=config.confidence, estimation_window_days=config.estimation_window_days,
                                    base_currency=portfolio.base_currency))
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_decomposition")
     frame = frame.loc[frame["date"].dt.date.between(start, end)]

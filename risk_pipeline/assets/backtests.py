@@ -1,7 +1,7 @@
 """VaR backtests asset: coverage, independence and ES tests as of each day of the range.
 
 Every window is a trailing number of trading days, so a run reads only the last
-max(windows) + h days of forecasts and P&L before its range: one new day costs the same at
+max(backtest_window_days) + h days of forecasts and P&L before its range: one new day costs the same at
 any length of history.
 """
 
@@ -25,7 +25,7 @@ SERIES_KEYS = ["portfolio", "method", "confidence", "horizon_days"]
 class BacktestConfig(dg.Config):
     """Backtest settings; defaults from the ``backtests`` section of pipeline.yaml."""
 
-    windows: list[int] = [int(n) for n in _BACKTESTS["windows"]]
+    backtest_window_days: list[int] = [int(n) for n in _BACKTESTS["backtest_window_days"]]
     seed: int = int(_BACKTESTS["seed"])
 
 
@@ -47,13 +47,13 @@ def _longest_horizon(end) -> int:
 )
 def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
-    lookback = max(checked_windows(config.windows)) + _longest_horizon(end)
-    pnl = read_window("portfolio_pnl", start, end, lookback + 1, columns=["portfolio", "return"])
+    lookback = max(checked_windows(config.backtest_window_days)) + _longest_horizon(end)
+    pnl = read_window("portfolio_pnl", start, end, lookback + 1, columns=["portfolio", "simple_return"])
     forecasts = read_window("var_estimates", start, end, lookback, columns=SERIES_KEYS + ["var", "es"])
     # trading-day numbers count the lake's stored days: the phase of h-day observations
     calendar = stored_days("portfolio_pnl")
     realized_by_portfolio = {
-        name: group.set_index("date")["return"].sort_index() for name, group in pnl.groupby("portfolio")
+        name: group.set_index("date")["simple_return"].sort_index() for name, group in pnl.groupby("portfolio")
     }
     frames = []
     for keys, series in forecasts.groupby(SERIES_KEYS, sort=True):
@@ -68,7 +68,7 @@ def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> 
             confidence=float(confidence),
             horizon_days=int(horizon),
             as_of=as_of,
-            windows=config.windows,
+            windows=config.backtest_window_days,
             day_number_offset=bisect.bisect_left(calendar, realized.index[0].date()),
             seed=config.seed,
         )
@@ -81,5 +81,5 @@ def _verdicts(frame: pd.DataFrame) -> dict[str, object]:
     if frame.empty:
         return {}
     latest = frame.loc[frame["as_of"] == frame["as_of"].max()]
-    table = latest[SERIES_KEYS + ["window", "n_obs", "n_breaches", "kupiec_p", "cc_p", "traffic_light", "verdict"]]
+    table = latest[SERIES_KEYS + ["backtest_window_days", "n_obs", "n_breaches", "kupiec_p", "cc_p", "traffic_light", "verdict"]]
     return {"latest_verdicts": dg.MetadataValue.md(table.to_markdown(index=False, floatfmt=".4g"))}

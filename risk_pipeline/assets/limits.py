@@ -1,9 +1,9 @@
 """Risk limits: the limit_status table per portfolio, day and limit, and its asset check.
 
 Measures (limits.yaml: VaR / ES amounts at 1 and 3 days, 99%, by default) are historical VaR
-and ES of the realized P&L (the portfolio_pnl returns, ``window`` days, amounts on the
+and ES of the realized P&L (the portfolio_pnl returns, ``estimation_window_days`` days, amounts on the
 previous close's value), the definitions var_estimates uses: rows that var_estimates already
-holds (method historical, same window, horizon and confidence) are taken from it
+holds (method historical, same estimation window, horizon and confidence) are taken from it
 (``source = var_estimates``), the others computed with the same core function
 (``source = computed``). Rows and status rules: :func:`risk_pipeline.risk.limits.limit_status`.
 """
@@ -33,7 +33,7 @@ class LimitsSettings(dg.Config):
     """Limit settings; defaults from the ``limits`` section of pipeline.yaml."""
 
     limits_file: Optional[str] = _LIMITS["limits_file"]
-    window: int = int(_LIMITS["window"])
+    estimation_window_days: int = int(_LIMITS["estimation_window_days"])
     warning_fraction: Optional[float] = _LIMITS["warning_fraction"]
 
 
@@ -43,18 +43,18 @@ def limits_config(limits_file: Optional[str]) -> LimitsConfig:
 
 
 def limit_table(limits: LimitsConfig) -> pd.DataFrame:
-    """One row per configured limit: portfolio, measure, horizon_days, confidence, limit."""
+    """One row per configured limit: portfolio, measure, horizon_days, confidence, limit_amount."""
     rows = [(name, lim.measure, int(lim.horizon_days), float(lim.confidence), float(lim.amount))
             for name, lims in limits.portfolios.items() for lim in lims]
-    return pd.DataFrame(rows, columns=["portfolio", "measure", "horizon_days", "confidence", "limit"])
+    return pd.DataFrame(rows, columns=["portfolio", "measure", "horizon_days", "confidence", "limit_amount"])
 
 
-def _computed_amounts(pnl: pd.DataFrame, wanted: pd.DataFrame, window: int) -> pd.DataFrame:
+def _computed_amounts(pnl: pd.DataFrame, wanted: pd.DataFrame, estimation_window_days: int) -> pd.DataFrame:
     """Historical VaR/ES amounts of one portfolio's realized returns for its limits' horizons and confidences."""
-    series = pnl.set_index("date")["return"].sort_index()
+    series = pnl.set_index("date")["simple_return"].sort_index()
     previous_value = pnl.set_index("date")["value"].sort_index().shift(1)
     grid = var_es_grid(series, method="historical", confidences=sorted(set(wanted["confidence"])),
-                       horizons=sorted(set(wanted["horizon_days"])), window=window)
+                       horizons=sorted(set(wanted["horizon_days"])), window=estimation_window_days)
     value = previous_value.reindex(grid["date"]).to_numpy()
     return grid.assign(var_amount=grid["var"] * value, es_amount=grid["es"] * value,
                        portfolio=pnl["portfolio"].iloc[0])
@@ -65,8 +65,8 @@ def _computed_amounts(pnl: pd.DataFrame, wanted: pd.DataFrame, window: int) -> p
     deps=[portfolio_pnl, var_estimates],
     description=(
         "Per portfolio, day and limit of limits.yaml: measured VaR/ES amount (historical, realized P&L), the "
-        "limit, utilization = value / limit and status within_limits / warning (>= warning_fraction of the "
-        "limit) / danger (above it) / no_data."
+        "limit_amount, utilization = value / limit_amount and status within_limits / warning (>= warning_fraction "
+        "of the limit) / danger (above it) / no_data."
     ),
 )
 def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> dg.MaterializeResult:
@@ -74,10 +74,10 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
     limits = limits_config(config.limits_file)
     fraction = config.warning_fraction if config.warning_fraction is not None else limits.warning_fraction
     table = limit_table(limits)
-    lookback = config.window + int(table["horizon_days"].max()) + 1 if len(table) else 0
+    lookback = config.estimation_window_days + int(table["horizon_days"].max()) + 1 if len(table) else 0
     pnl_history = read_window("portfolio_pnl", start, end, lookback=lookback)
     stored = read_window("var_estimates", start, end)
-    stored = stored.loc[(stored["method"] == "historical") & (stored["window"] == config.window)]
+    stored = stored.loc[(stored["method"] == "historical") & (stored["estimation_window_days"] == config.estimation_window_days)]
     frames, unlimited = [], []
     for portfolio in load_portfolios():
         pnl = pnl_history.loc[pnl_history["portfolio"] == portfolio.name]
@@ -88,7 +88,7 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
             unlimited.append(portfolio.name)
             continue
         measures = pd.concat([long_measures(stored.loc[stored["portfolio"] == portfolio.name], "var_estimates"),
-                              long_measures(_computed_amounts(pnl, wanted, config.window), "computed")],
+                              long_measures(_computed_amounts(pnl, wanted, config.estimation_window_days), "computed")],
                              ignore_index=True)
         measures["confidence"] = measures["confidence"].round(10)
         measures = measures.drop_duplicates(["date", "measure", "horizon_days", "confidence"], keep="first")
@@ -101,9 +101,8 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
     extra = {"unlimited_portfolios": dg.MetadataValue.text(", ".join(unlimited))} if unlimited else {}
     latest = frame.loc[frame["date"] == frame["date"].max()] if len(frame) else frame
     if len(latest):
-        extra["latest_status"] = dg.MetadataValue.md(latest[["portfolio", "measure", "horizon_days", "value", "limit",
-                                                              "utilization", "status"]].to_markdown(index=False,
-                                                                                                   floatfmt=".4g"))
+        columns = ["portfolio", "measure", "horizon_days", "value", "limit_amount", "utilization", "status"]
+        extra["latest_status"] = dg.MetadataValue.md(latest[columns].to_markdown(index=False, floatfmt=".4g"))
     return publish("limit_status", frame, days, **extra)
 
 
@@ -121,7 +120,7 @@ def limits_respected(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckRes
     rows = read_days("limit_status", [day])
     by_status = {s: sorted(set(rows.loc[rows["status"] == s, "portfolio"])) for s in ("danger", "warning", "no_data")}
     offending = rows.loc[rows["status"].isin(["danger", "warning"]),
-                         ["portfolio", "measure", "horizon_days", "value", "limit", "utilization", "status"]]
+                         ["portfolio", "measure", "horizon_days", "value", "limit_amount", "utilization", "status"]]
     metadata = {
         "date": dg.MetadataValue.text(day.isoformat()),
         "danger_portfolios": dg.MetadataValue.json(by_status["danger"]),

@@ -1,19 +1,26 @@
 """Data-quality asset checks on prices, returns and portfolio holdings.
 
-Each check runs over the run's partition range (one day or a whole backfill), reads the
-stored rows it needs (plus a lookback) from the lake and calls a rule of
-``risk_pipeline.quality``. Every check is ``blocking``: a failure with severity ERROR stops the
-assets downstream of the checked one in the same run; a failure with severity WARN is shown
-in the UI (and the run's log) and lets the run go on. Thresholds and severities come from the
+Each check is evaluated once per run, over the run's partition range (one day or a whole
+backfill): it reads the stored rows it needs (plus a lookback) from the lake, calls a rule of
+``risk_pipeline.quality`` and names the range checked in its metadata (``first_day``,
+``last_day``); the offending rows carry their dates. The checks are not partitioned: a range run
+evaluates a check once, and Dagster stores that evaluation with no partition, so per-day check
+statuses would exist only for single-day runs (docs/operations.md).
+
+Every check is ``blocking``: a failure with severity ERROR stops the assets downstream of the
+checked one in the same run; a failure with severity WARN is shown in the UI (and the run's log)
+and lets the run go on. Thresholds and severities come from the
 ``quality`` section of pipeline.yaml (per run: the launchpad or ``--config-json``).
 """
+
+import datetime as dt
 
 import dagster as dg
 import pandas as pd
 
 from risk_pipeline import quality
 from risk_pipeline.assets.market_data import prices, returns
-from risk_pipeline.assets.partitions import business_days, partition_days
+from risk_pipeline.assets.partitions import checked_days
 from risk_pipeline.portfolios import load_portfolios
 from risk_pipeline.settings import section
 from risk_pipeline.sources.ecb_fx import MAX_STALENESS_DAYS, load_ecb_rates
@@ -33,10 +40,17 @@ class SeverityConfig(dg.Config):
 
     severity: str
 
-    def result(self, offending: pd.DataFrame, checked: int, **extra: object) -> dg.AssetCheckResult:
+    def result(self, offending: pd.DataFrame, checked: int, days: tuple[dt.date, dt.date],
+               **extra: object) -> dg.AssetCheckResult:
+        """Pass when nothing is offending; ``days``: the first and last day of the range checked."""
         if self.severity not in _SEVERITIES:
             raise ValueError(f"quality check severity must be one of {sorted(_SEVERITIES)}, got {self.severity!r}")
-        metadata: dict[str, object] = {"offending": dg.MetadataValue.int(len(offending)), "checked": checked}
+        metadata: dict[str, object] = {
+            "offending": dg.MetadataValue.int(len(offending)),
+            "checked": checked,
+            "first_day": dg.MetadataValue.text(days[0].isoformat()),
+            "last_day": dg.MetadataValue.text(days[1].isoformat()),
+        }
         if len(offending):
             metadata["preview"] = dg.MetadataValue.md(
                 offending.head(_PREVIEW_ROWS).to_markdown(index=False, floatfmt=".6g")
@@ -78,49 +92,50 @@ class FxCoverageConfig(SeverityConfig):
 
 
 def _check(asset, description: str):
-    return dg.asset_check(asset=asset, blocking=True, partitions_def=business_days, description=description)
+    return dg.asset_check(asset=asset, blocking=True, description=description)
 
 
 @_check(prices, "Every close is a finite number > 0.")
 def prices_positive(context: dg.AssetCheckExecutionContext, config: NonPositiveConfig) -> dg.AssetCheckResult:
-    start, end, _ = partition_days(context)
+    start, end, _ = checked_days(context, "prices")
     frame = read_window("prices", start, end)
-    return config.result(quality.non_positive_prices(frame), len(frame))
+    return config.result(quality.non_positive_prices(frame), len(frame), (start, end))
 
 
 @_check(prices, "No symbol lacks a price on a day when most live symbols have one (quality.missing_days).")
 def prices_no_missing_days(context: dg.AssetCheckExecutionContext, config: MissingDaysConfig) -> dg.AssetCheckResult:
-    start, end, days = partition_days(context)
+    start, end, days = checked_days(context, "prices")
     frame = read_window("prices", start, end, lookback=config.lookback)
-    return config.result(quality.missing_days(frame, days, config.min_coverage), len(frame))
+    return config.result(quality.missing_days(frame, days, config.min_coverage), len(frame), (start, end))
 
 
 @_check(prices, "No close stays unchanged over more than N consecutive trading days (quality.stale_prices).")
 def prices_not_stale(context: dg.AssetCheckExecutionContext, config: StaleConfig) -> dg.AssetCheckResult:
-    start, end, days = partition_days(context)
+    start, end, days = checked_days(context, "prices")
     frame = read_window("prices", start, end, lookback=config.max_unchanged_days)
-    return config.result(quality.stale_prices(frame, days, config.max_unchanged_days), len(frame))
+    found = quality.stale_prices(frame, days, config.max_unchanged_days)
+    return config.result(found, len(frame), (start, end))
 
 
 @_check(returns, "No return lies beyond k rolling standard deviations of the previous window (quality.return_outliers).")
 def returns_within_sigmas(context: dg.AssetCheckExecutionContext, config: OutlierConfig) -> dg.AssetCheckResult:
-    start, end, days = partition_days(context)
+    start, end, days = checked_days(context, "returns")
     frame = read_window("returns", start, end, lookback=config.window)
     found = quality.return_outliers(frame, days, config.window, config.max_sigmas)
-    return config.result(found, len(frame))
+    return config.result(found, len(frame), (start, end))
 
 
 @_check(prices, "Every symbol a live portfolio holds has prices in the range (quality.unpriced_positions).")
 def portfolio_symbols_priced(context: dg.AssetCheckExecutionContext, config: UnpricedConfig) -> dg.AssetCheckResult:
-    start, end, _ = partition_days(context)
+    start, end, _ = checked_days(context, "prices")
     frame = read_window("prices", start, end)
     portfolios = load_portfolios()
-    return config.result(quality.unpriced_positions(portfolios, frame), len(portfolios))
+    return config.result(quality.unpriced_positions(portfolios, frame), len(portfolios), (start, end))
 
 
 @_check(prices, "Every foreign-currency position has an ECB rate on each day it is priced (quality.fx_gaps).")
 def fx_coverage(context: dg.AssetCheckExecutionContext, config: FxCoverageConfig) -> dg.AssetCheckResult:
-    start, end, _ = partition_days(context)
+    start, end, _ = checked_days(context, "prices")
     frame = read_window("prices", start, end)
     gaps = quality.fx_gaps(load_portfolios(), frame, load_ecb_rates(), MAX_STALENESS_DAYS)
     missing = gaps.loc[gaps["reason"] == quality.FX_MISSING_RATE]
@@ -129,5 +144,6 @@ def fx_coverage(context: dg.AssetCheckExecutionContext, config: FxCoverageConfig
     if missing.empty and not before.empty:
         # no hole in the rates: only history before the currency existed, shown at its own severity
         first = before.groupby(["portfolio", "symbol", "currency"])["date"].agg(["min", "max", "size"]).reset_index()
-        return SeverityConfig(severity=config.before_first_fixing_severity).result(first, len(frame), **summary)
-    return config.result(missing, len(frame), **summary)
+        shown = SeverityConfig(severity=config.before_first_fixing_severity)
+        return shown.result(first, len(frame), (start, end), **summary)
+    return config.result(missing, len(frame), (start, end), **summary)

@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.assets.backtests import var_backtests
+from risk_pipeline.assets.metadata import DETAIL_MAX_PARTITIONS
 from risk_pipeline.assets.scores import var_scores
 from risk_pipeline.assets.partitions import business_days, latest_day_of_run, partition_days, single_run
 from risk_pipeline.assets.portfolio import portfolio_pnl
@@ -35,9 +36,6 @@ from risk_pipeline.storage.schemas import TABLES
 _REPORT = section("report")
 # later stages are inputs when their tables exist (the report shows them if stored)
 _OPTIONAL_DEPS = [dg.AssetKey(name) for name in OPTIONAL_TABLES if name in TABLES]
-# Dagster copies a ranged run's metadata onto every partition's materialization: the chart
-# image is embedded only in runs of at most this many partitions (daily runs), else linked.
-EMBED_CHART_MAX_PARTITIONS = 31
 
 
 class ReportConfig(dg.Config):
@@ -90,14 +88,17 @@ def risk_report(context: dg.AssetExecutionContext, config: ReportConfig) -> dg.M
         "report_url": dg.MetadataValue.url(files.html.as_uri()),
         "summary_json": dg.MetadataValue.path(str(files.summary)),
         "red_zone": dg.MetadataValue.int(len(data.red_zone)),
-        "verdict": dg.MetadataValue.md(
+        "table_versions": dg.MetadataValue.json(data.table_versions),
+    }
+    # the verdict table and the chart only in short runs (metadata.DETAIL_MAX_PARTITIONS); the files are linked
+    if len(days) <= DETAIL_MAX_PARTITIONS:
+        metadata["verdict"] = dg.MetadataValue.md(
             f"**Traffic light, ranking as of {data.as_of}** (99%, 1 day, trailing {data.trailing} days)\n\n"
             + _markdown(summary)
-        ),
-    }
+        )
     if files.overview_png:
         metadata["traffic_light_png"] = dg.MetadataValue.path(str(files.overview_png))
-        if len(days) <= EMBED_CHART_MAX_PARTITIONS:
+        if len(days) <= DETAIL_MAX_PARTITIONS:
             metadata["traffic_light_chart"] = dg.MetadataValue.md(f"![traffic light]({files.overview_uri})")
     return dg.MaterializeResult(metadata=metadata)
 
@@ -116,7 +117,7 @@ def no_method_in_red_zone(context: dg.AssetCheckExecutionContext) -> dg.AssetChe
         return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
                                    metadata={"note": "no backtests stored yet"})
     rows = read_days("var_backtests", [day])
-    lights = basel_rows(rows, f"trailing_{window_lengths(rows)[0]}")
+    lights = basel_rows(rows, window_lengths(rows)[0])
     red = red_zone_rows(lights)
     return dg.AssetCheckResult(
         passed=red.empty,

@@ -26,9 +26,9 @@ class VarConfig(dg.Config):
     methods: list[str] = list(_VAR["methods"])
     confidences: list[float] = [float(c) for c in _VAR["confidences"]]
     horizons: list[int] = [int(h) for h in _VAR["horizons"]]
-    window: int = int(_VAR["window"])
-    monte_carlo_window: int = int(_VAR["monte_carlo_window"])
-    evt_window: int = int(_VAR["evt_window"])
+    estimation_window_days: int = int(_VAR["estimation_window_days"])
+    monte_carlo_estimation_window_days: int = int(_VAR["monte_carlo_estimation_window_days"])
+    evt_estimation_window_days: int = int(_VAR["evt_estimation_window_days"])
     evt_exceedances: Optional[int] = _VAR["evt_exceedances"]
     ewma_lambda: float = float(_VAR["ewma_lambda"])
     filter: str = str(_VAR["filter"])
@@ -38,7 +38,9 @@ class VarConfig(dg.Config):
     seed: int = int(_VAR["seed"])
 
     def window_for(self, method: str) -> int:
-        return {"monte_carlo": self.monte_carlo_window, "conditional_evt": self.evt_window}.get(method, self.window)
+        """The estimation window of ``method``, in trading days."""
+        return {"monte_carlo": self.monte_carlo_estimation_window_days,
+                "conditional_evt": self.evt_estimation_window_days}.get(method, self.estimation_window_days)
 
     def params_for(self, method: str) -> dict[str, object]:
         if method == "ewma":
@@ -72,7 +74,7 @@ def portfolio_forecasts(
     returns_history: pd.DataFrame | None,
 ) -> pd.DataFrame:
     """Every configured method's VaR/ES rows for one portfolio over the dates of ``pnl``."""
-    series = pnl.set_index("date")["return"].sort_index()
+    series = pnl.set_index("date")["simple_return"].sort_index()
     previous_value = pnl.set_index("date")["value"].sort_index().shift(1)
     frames = []
     for method in config.methods:
@@ -91,7 +93,7 @@ def portfolio_forecasts(
                 series, method=method, confidences=config.confidences, horizons=config.horizons,
                 window=config.window_for(method), **config.params_for(method),
             )
-        grid = grid.assign(method=method, window=config.window_for(method))
+        grid = grid.assign(method=method, estimation_window_days=config.window_for(method))
         frames.append(grid)
     if not frames:
         return empty_frame("var_estimates")

@@ -39,14 +39,14 @@ def pnl_vs_var_chart(rows: pd.DataFrame, portfolio: str, trailing: int, yellow_f
     axes = fig.subplots(len(confidences) + 1, 1, sharex=True, squeeze=False)[:, 0]
     for ax, confidence in zip(axes, confidences):
         at = rows.loc[rows["confidence"].eq(confidence)]
-        realized = at.drop_duplicates("date").set_index("date")["return"].sort_index()
+        realized = at.drop_duplicates("date").set_index("date")["simple_return"].sort_index()
         ax.plot(realized.index, 100 * realized.to_numpy(), color="#b0b0b0", lw=0.6, label="realized return")
         for method, series in at.groupby("method", sort=True):
             series = series.sort_values("date")
             ax.plot(series["date"], -100 * series["var"], color=colors[method], lw=1.0, label=f"-VaR {method}")
             hits = series.loc[series["breach"]]
-            ax.scatter(hits["date"], 100 * hits["return"], color=colors[method], marker="v", s=18, zorder=3,
-                       label=f"breach {method} ({len(hits)})")
+            ax.scatter(hits["date"], 100 * hits["simple_return"], color=colors[method], marker="v", s=18,
+                       zorder=3, label=f"breach {method} ({len(hits)})")
         ax.axhline(0.0, color="black", lw=0.4)
         ax.set_ylabel("% of value")
         ax.set_title(f"{portfolio}: daily return vs VaR at {confidence:.0%}, horizon 1 day", fontsize=10, loc="left")

@@ -109,7 +109,7 @@ def _plain(value: object) -> str:
 def _backtest_section(rows: pd.DataFrame) -> str:
     columns: list[Column] = [
         ("method", "method", _plain), ("confidence", "confidence", pct), ("horizon_days", "horizon (days)", num),
-        ("window", "window", _plain), ("n_obs", "observations", num), ("n_breaches", "breaches", num),
+        ("backtest_window_days", "window (days)", num), ("n_obs", "observations", num), ("n_breaches", "breaches", num),
         ("expected_breaches", "expected", lambda v: num(v, 1)),
     ]
     columns += [(col, f"{header} p", lambda v: num(v, 3)) for col, header in TEST_COLUMNS]
@@ -172,7 +172,8 @@ def render_html(data: ReportData, portfolio_charts: dict[str, str], overview_cha
         parts.append('<p class="note">No 99% one-day VaR is configured: no traffic light.</p>')
     else:
         parts.append(table(data.traffic_light, [
-            ("portfolio", "portfolio", _plain), ("method", "method", _plain), ("window", "window", _plain),
+            ("portfolio", "portfolio", _plain), ("method", "method", _plain),
+            ("backtest_window_days", "window (days)", num),
             ("n_obs", "observations", num), ("n_breaches", "breaches", num),
             ("expected_breaches", "expected", lambda v: num(v, 1)), ("traffic_light", "zone", _plain),
             ("plus_factor", "plus factor", lambda v: num(v, 2)),
@@ -242,7 +243,7 @@ def _portfolio_section(data: ReportData, portfolio: str, chart: str | None, scor
     else:
         out.append(table(latest, [
             ("method", "method", _plain), ("confidence", "confidence", pct), ("horizon_days", "horizon (days)", num),
-            ("window", "window", num), ("var", "VaR", pct), ("es", "ES", pct),
+            ("estimation_window_days", "window (days)", num), ("var", "VaR", pct), ("es", "ES", pct),
             ("var_amount", f"VaR ({ccy})", amount), ("es_amount", f"ES ({ccy})", amount),
         ]))
     out.append("<h3>Realized P&amp;L against VaR</h3>")

@@ -26,7 +26,7 @@ CSV_TABLES = ("traffic_light", "backtests", "ranking", "statistics", "latest_var
 SUMMARY_KEYS = (
     "as_of", "chart_start", "portfolios", "base_currency", "methods", "red_zone", "recommended_method",
     "traffic_light", "ranking", "statistics", "latest_var", "verdict_counts", "overlapping_observations",
-    "optional_tables", "model_confidence_set", "files",
+    "optional_tables", "model_confidence_set", "table_versions", "files",
 )  # fmt: skip
 
 
@@ -81,6 +81,7 @@ def summary_dict(data: ReportData, files: list[str]) -> dict:
         "model_confidence_set": {
             p: mcs_sentence(score_rows(data.scores, p, data.ranking_window), data.ranking_window) for p in data.portfolios
         },
+        "table_versions": data.table_versions,
         "files": files,
     }
     return {k: out[k] for k in SUMMARY_KEYS}

@@ -4,12 +4,12 @@ Everything the HTML, the JSON summary, the CSV exports and the asset's metadata 
 from :func:`build_report_data`; the renderers only format it.
 
 Definitions used in the report:
-  * realized loss of day t (horizon 1) = -return_t of ``portfolio_pnl``; a breach is
-    loss_t > var_t (DESIGN.md), the same rule as the ``var_backtests`` table;
+  * realized loss of day t (horizon 1) = -simple_return_t of ``portfolio_pnl``; a breach is
+    loss_t > var_t (docs/design.md), the same rule as the ``var_backtests`` table;
   * rolling breach count on day t = breaches over the last ``trailing`` forecast days up to t
     (fewer days at the start of the history);
   * traffic light = the ``var_backtests`` row at the as-of date for confidence 0.99, horizon 1,
-    and the shortest stored window ``trailing_<trailing>`` (the Basel test: 250 days at 99%);
+    and the shortest stored ``backtest_window_days`` (the Basel test: 250 days at 99%);
   * method ranking = ``method_ranking.rank_methods`` on the as-of date's rows of the longest
     stored window (the validation window, 1000 days by default), with each method's mean VaR
     over the same days as ``mean_var`` and, when ``var_scores`` is stored for the date, its
@@ -34,7 +34,7 @@ import pandas as pd
 from risk_pipeline.risk.coverage_backtest import traffic_light_zones
 from risk_pipeline.risk.method_ranking import rank_methods
 from risk_pipeline.risk.performance import performance_statistics
-from risk_pipeline.storage.lake import query_days, read_days, stored_days
+from risk_pipeline.storage.lake import query_days, read_days, stored_days, table_version
 from risk_pipeline.storage.schemas import TABLES
 
 BASEL_CONFIDENCE = 0.99
@@ -47,11 +47,11 @@ STATISTICS_COLUMNS = [
     "annualized_volatility", "sharpe_ratio", "max_drawdown", "max_drawdown_peak", "max_drawdown_trough",
 ]  # fmt: skip
 PNL_VS_VAR_COLUMNS = [
-    "date", "portfolio", "method", "confidence", "return", "loss", "pnl", "var", "var_amount", "breach",
+    "date", "portfolio", "method", "confidence", "simple_return", "loss", "pnl", "var", "var_amount", "breach",
     "rolling_breaches",
 ]  # fmt: skip
 TRAFFIC_LIGHT_COLUMNS = [
-    "portfolio", "method", "window", "n_obs", "n_breaches", "expected_breaches", "traffic_light", "plus_factor",
+    "portfolio", "method", "backtest_window_days", "n_obs", "n_breaches", "expected_breaches", "traffic_light", "plus_factor",
 ]  # fmt: skip
 
 
@@ -90,6 +90,7 @@ class ReportData:
     latest_var: pd.DataFrame  # var_estimates rows at as_of
     extras: dict[str, pd.DataFrame] = field(default_factory=dict)  # optional tables present in the lake
     scores: pd.DataFrame = field(default_factory=pd.DataFrame)  # var_scores rows at as_of (none if not stored)
+    table_versions: dict[str, int] = field(default_factory=dict)  # Delta version of every stored table read
 
     @property
     def red_zone(self) -> pd.DataFrame:
@@ -108,12 +109,12 @@ def report_dates(available: list[dt.date], start: dt.date, end: dt.date, month_e
     return sorted(last_of_month.values())
 
 
-def basel_rows(backtests: pd.DataFrame, window: str) -> pd.DataFrame:
-    """The traffic-light rows (99%, horizon 1, ``window``) of var_backtests rows."""
+def basel_rows(backtests: pd.DataFrame, backtest_window_days: int) -> pd.DataFrame:
+    """The traffic-light rows (99%, horizon 1, ``backtest_window_days``) of var_backtests rows."""
     rows = backtests.loc[
         backtests["confidence"].round(10).eq(BASEL_CONFIDENCE)
         & backtests["horizon_days"].eq(BASEL_HORIZON)
-        & backtests["window"].eq(window)
+        & backtests["backtest_window_days"].eq(backtest_window_days)
     ]
     return rows.sort_values(["portfolio", "method"])[TRAFFIC_LIGHT_COLUMNS].reset_index(drop=True)
 
@@ -129,9 +130,9 @@ VAR_HISTORY_COLUMNS = ["portfolio", "method", "confidence", "horizon_days", "var
 
 def _pnl_vs_var(pnl: pd.DataFrame, var: pd.DataFrame, trailing: int, chart_start: dt.date) -> pd.DataFrame:
     one_day = var.loc[var["horizon_days"].eq(1), ["date", "portfolio", "method", "confidence", "var", "var_amount"]]
-    rows = one_day.merge(pnl[["date", "portfolio", "return", "pnl"]], on=["date", "portfolio"], how="inner")
-    rows = rows.dropna(subset=["var", "return"]).sort_values(["portfolio", "method", "confidence", "date"])
-    rows["loss"] = -rows["return"]
+    rows = one_day.merge(pnl[["date", "portfolio", "simple_return", "pnl"]], on=["date", "portfolio"], how="inner")
+    rows = rows.dropna(subset=["var", "simple_return"]).sort_values(["portfolio", "method", "confidence", "date"])
+    rows["loss"] = -rows["simple_return"]
     rows["breach"] = rows["loss"] > rows["var"]
     rows["rolling_breaches"] = (
         rows.groupby(["portfolio", "method", "confidence"], sort=False)["breach"]
@@ -146,7 +147,7 @@ def _statistics(pnl: pd.DataFrame, as_of: dt.date, chart_start: dt.date, risk_fr
     year_start = (pd.Timestamp(as_of) - pd.DateOffset(years=1)).date()
     records = []
     for portfolio, rows in pnl.groupby("portfolio", sort=True):
-        series = rows.set_index("date")["return"].sort_index().dropna()
+        series = rows.set_index("date")["simple_return"].sort_index().dropna()
         periods = (("last 1y", year_start), (f"last {chart_years}y", chart_start))
         for period, part in ((name, series[series.index.date >= first]) for name, first in periods):
             if len(part) < 2:
@@ -159,11 +160,12 @@ def _statistics(pnl: pd.DataFrame, as_of: dt.date, chart_start: dt.date, risk_fr
     return frame[STATISTICS_COLUMNS]
 
 
-def _ranking(backtests: pd.DataFrame, levels: pd.DataFrame, window: str, scores: pd.DataFrame, days: int) -> pd.DataFrame:
+def _ranking(backtests: pd.DataFrame, levels: pd.DataFrame, backtest_window_days: int, scores: pd.DataFrame) -> pd.DataFrame:
     frames = []
-    for portfolio, rows in backtests.loc[backtests["window"].eq(window)].groupby("portfolio", sort=True):
+    rows_of_window = backtests.loc[backtests["backtest_window_days"].eq(backtest_window_days)]
+    for portfolio, rows in rows_of_window.groupby("portfolio", sort=True):
         mine = levels.loc[levels["portfolio"].eq(portfolio), ["method", "mean_var"]]
-        ranked = scores.loc[scores["portfolio"].eq(portfolio) & scores["backtest_window_days"].eq(days)] if len(scores) else None
+        ranked = scores.loc[scores["portfolio"].eq(portfolio) & scores["backtest_window_days"].eq(backtest_window_days)] if len(scores) else None
         frames.append(rank_methods(rows, mine, ranked).assign(portfolio=portfolio))
     if not frames:
         return pd.DataFrame(columns=["portfolio"])
@@ -218,11 +220,8 @@ def _extras(as_of: dt.date) -> dict[str, pd.DataFrame]:
 
 
 def window_lengths(backtests: pd.DataFrame) -> list[int]:
-    """The day counts n of the "trailing_<n>" windows of var_backtests rows, ascending."""
-    names = [str(w) for w in backtests["window"].unique()]
-    if not names or not all(w.startswith("trailing_") and w.removeprefix("trailing_").isdigit() for w in names):
-        raise ReportInputError(f"var_backtests rows must hold trailing_<days> windows, got {sorted(names)}")
-    return sorted(int(w.removeprefix("trailing_")) for w in names)
+    """The distinct ``backtest_window_days`` of var_backtests rows, ascending."""
+    return sorted(int(n) for n in backtests["backtest_window_days"].unique())
 
 
 def _chart_days(days: list[dt.date], chart_start: dt.date, trailing: int) -> list[dt.date]:
@@ -242,7 +241,6 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
     var = read_days("var_estimates", _chart_days(var_days, chart_start, trailing), columns=VAR_HISTORY_COLUMNS)
     pnl_days = [d for d in stored_days("portfolio_pnl") if d <= as_of]
     pnl = read_days("portfolio_pnl", _chart_days(pnl_days, chart_start, trailing))
-    window = f"trailing_{longest}"
     levels = _var_levels(var_days[-longest:])
     scores = read_days("var_scores", [as_of])
     portfolios = tuple(sorted(backtests["portfolio"].unique()))
@@ -256,9 +254,9 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
         portfolios=portfolios,
         base_currency={p: str(currencies.get(p, "")) for p in portfolios},
         pnl_vs_var=_pnl_vs_var(pnl, var, trailing, chart_start),
-        backtests=backtests.sort_values(["portfolio", "method", "confidence", "horizon_days", "window"]).reset_index(drop=True),
-        traffic_light=basel_rows(backtests, f"trailing_{trailing}"),
-        ranking=_ranking(backtests, levels, window, scores, longest),
+        backtests=backtests.sort_values(["portfolio", "method", "confidence", "horizon_days", "backtest_window_days"]).reset_index(drop=True),
+        traffic_light=basel_rows(backtests, trailing),
+        ranking=_ranking(backtests, levels, longest, scores),
         statistics=_statistics(pnl, as_of, chart_start, settings.risk_free, settings.chart_years),
         latest_var=read_days("var_estimates", [as_of])
         .sort_values(["portfolio", "method", "confidence", "horizon_days"])
@@ -266,7 +264,15 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
         extras=_extras(as_of),
         scores=scores.sort_values(["portfolio", "confidence", "horizon_days", "backtest_window_days", "method"])
         .reset_index(drop=True),
+        table_versions=_table_versions(),
     )
+
+
+def _table_versions() -> dict[str, int]:
+    """The latest Delta version of every stored table: reading the tables at these versions
+    (``risk-pipeline lake snapshot``) reproduces the report."""
+    versions = {name: table_version(name) for name in TABLES}
+    return {name: v for name, v in versions.items() if v is not None}
 
 
 def basel_zone_thresholds(n_obs: int, confidence: float = BASEL_CONFIDENCE) -> tuple[int, int]:

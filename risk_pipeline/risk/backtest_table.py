@@ -10,12 +10,12 @@ of returns.index[0]; the pipeline counts the lake's stored days), so a backfill 
 incremental run that reads only the last windows pick the same observations; the
 ``overlapping`` column is therefore always False.
 
-Windows per as-of date a: "trailing_<n>" for each n of ``windows`` = the observations whose
-loss ends within the last n trading days up to a (250 one-day observations, 25 ten-day ones
+Windows per as-of date a: ``backtest_window_days`` = n for each n of ``windows`` = the observations
+whose loss ends within the last n trading days up to a (250 one-day observations, 25 ten-day ones
 for n = 250). Every window is bounded, so a new as-of date reads and computes the same amount
 whatever the length of history (a window longer than the history is its full sample).
 
-Columns (fixed order, ``COLUMNS``): as_of, window, n_obs, n_breaches, expected_breaches
+Columns (fixed order, ``COLUMNS``): as_of, backtest_window_days, n_obs, n_breaches, expected_breaches
 (= n_obs (1-c)), kupiec_lr/_p, christoffersen_lr/_p, cc_lr/_p, tuff_lr/_p, duration_lr/_p,
 dq_stat/_p (4 lags), z2_stat/_p, mcneil_frey_stat/_p, traffic_light, plus_factor, verdict,
 overlapping. Each statistic is the one of ``risk_pipeline.risk.backtest`` on the window's
@@ -84,7 +84,7 @@ _CELLS = 1 << 20  # array cells per block of simulated values
 Z2_SIMULATED_MAX_OBS = 1000  # longer Z2 windows use the normal limit of the simulation (_z2_columns)
 
 COLUMNS = [
-    "as_of", "window", "n_obs", "n_breaches", "expected_breaches",
+    "as_of", "backtest_window_days", "n_obs", "n_breaches", "expected_breaches",
     "kupiec_lr", "kupiec_p", "christoffersen_lr", "christoffersen_p", "cc_lr", "cc_p",
     "tuff_lr", "tuff_p", "duration_lr", "duration_p", "dq_stat", "dq_p",
     "z2_stat", "z2_p", "mcneil_frey_stat", "mcneil_frey_p",
@@ -336,7 +336,7 @@ def backtest_table(
     seed: int = 0,
     n_sims: int = DEFAULT_N_SIMS,
 ) -> pd.DataFrame:
-    """Backtest rows for each as-of date and window ("trailing_<n>" for n in ``windows``).
+    """Backtest rows for each as-of date and window (``backtest_window_days`` = n for n in ``windows``).
 
     ``returns``: daily simple portfolio returns (sorted DatetimeIndex, at least the last
     max(windows) + h trading days up to the last as-of date: earlier days do not change a row).
@@ -363,8 +363,6 @@ def backtest_table(
     starts, ends = np.divmod(codes, obs.loss.size + 1)
     table = _window_statistics(obs, starts, ends, p, seed, n_sims)
     table = table.iloc[inverse].reset_index(drop=True)
-    names = np.array([f"trailing_{n}" for n in lengths], dtype=object)
-    table.insert(0, "window", np.tile(names, as_of.size))
+    table.insert(0, "backtest_window_days", np.tile(np.asarray(lengths, dtype=np.int64), as_of.size))
     table.insert(0, "as_of", np.repeat(as_of.to_numpy(), len(lengths)))
-    table["window"] = table["window"].astype(str)
     return table[COLUMNS]

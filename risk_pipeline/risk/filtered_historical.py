@@ -10,7 +10,7 @@ gives in-window forecasts sigma_m and the forecast sigma_t for day t:
     e_m = r_m / sigma_m          (standardized residuals)
     r~_m = e_m sigma_t           (residuals rescaled to today's volatility)
 
-VaR/ES are the empirical ones of the rescaled returns r~ (the DESIGN.md definition, see
+VaR/ES are the empirical ones of the rescaled returns r~ (the docs/design.md definition, see
 :mod:`risk_pipeline.risk.historical`); horizon h uses the W - h + 1 overlapping h-day
 compounded rescaled returns prod(1 + r~) - 1 (no square-root-of-time).
 

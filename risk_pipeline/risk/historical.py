@@ -6,7 +6,7 @@ For date ``t`` the sample is the window ``r_{t-W} .. r_{t-1}``; for horizon ``h`
 
     VaR_c = numpy.quantile(L, c, method="linear"),   ES_c = mean{L_i : L_i >= VaR_c}
 
-(DESIGN.md; the definition of :func:`risk_pipeline.risk.tail.tail_var_es`, evaluated by
+(docs/design.md; the definition of :func:`risk_pipeline.risk.tail.tail_var_es`, evaluated by
 :func:`risk_pipeline.risk.sorted_tail.sorted_tail_var_es` on one sort per window and
 horizon, shared by all confidences).  Source: the basic historical simulation of
 J. Hull, *Risk Management and Financial Institutions*, ch. 13; overlapping multi-day

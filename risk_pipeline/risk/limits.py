@@ -20,7 +20,7 @@ base-currency exposures ``E_i`` and the last ``lookback`` daily returns,
 
     R_{i,s}^{(h)} = prod_{j=s}^{s+h-1} (1 + r_{i,j}) - 1        overlapping h-day windows
     P&L_s       = sum_i E_i R_{i,s}^{(h)},    loss_s = -P&L_s
-    VaR, ES     = tail_var_es(loss, c)                           (risk.tail, DESIGN.md)
+    VaR, ES     = tail_var_es(loss, c)                           (risk.tail, docs/design.md)
 
 computed before and after adding the proposed trade to the positions.
 """
@@ -41,11 +41,11 @@ STATUSES: tuple[str, ...] = ("no_data", "within_limits", "warning", "danger")
 """Statuses from least to most severe."""
 
 MEASURE_COLUMNS: tuple[str, ...] = ("date", "portfolio", "measure", "horizon_days", "confidence", "value", "source")
-LIMIT_STATUS_COLUMNS: tuple[str, ...] = ("date", "portfolio", "measure", "horizon_days", "confidence", "value", "limit",
-                                         "utilization", "status", "source")
+LIMIT_STATUS_COLUMNS: tuple[str, ...] = ("date", "portfolio", "measure", "horizon_days", "confidence", "value",
+                                         "limit_amount", "utilization", "status", "source")
 OVERALL_STATUS_COLUMNS: tuple[str, ...] = ("date", "portfolio", "status", "max_utilization", "n_limits", "n_warning",
                                            "n_danger")
-PRE_TRADE_COLUMNS: tuple[str, ...] = ("measure", "horizon_days", "confidence", "limit", "value_before",
+PRE_TRADE_COLUMNS: tuple[str, ...] = ("measure", "horizon_days", "confidence", "limit_amount", "value_before",
                                       "value_after", "utilization_before", "utilization_after", "status_before",
                                       "status_after")
 DEFAULT_WARNING_FRACTION = 0.8
@@ -154,13 +154,13 @@ def limit_status(measures: pd.DataFrame, limits: LimitsConfig, warning_fraction:
     table = pd.DataFrame(
         [(name, lim.measure, int(lim.horizon_days), round(float(lim.confidence), 10), float(lim.amount))
          for name in sorted(set(measures["portfolio"])) for lim in limits.portfolios[name]],
-        columns=["portfolio", "measure", "horizon_days", "confidence", "limit"],
+        columns=["portfolio", "measure", "horizon_days", "confidence", "limit_amount"],
     ).astype({"portfolio": object, "measure": object, "horizon_days": "int64"})
     days = pd.DataFrame({"date": pd.DatetimeIndex(sorted(keyed["date"].unique()) if dates is None else dates)})
     rows = days.merge(table, how="cross").merge(keyed[list(MEASURE_COLUMNS)], on=keys, how="left")
-    rows = rows.astype({"value": float, "limit": float, "confidence": float})
-    rows["utilization"] = rows["value"] / rows["limit"]
-    rows["status"] = classify(rows["value"].to_numpy(), rows["limit"].to_numpy(), frac)
+    rows = rows.astype({"value": float, "limit_amount": float, "confidence": float})
+    rows["utilization"] = rows["value"] / rows["limit_amount"]
+    rows["status"] = classify(rows["value"].to_numpy(), rows["limit_amount"].to_numpy(), frac)
     rows["source"] = rows["source"].fillna("none").astype(object)
     rows = rows.sort_values(["date", "portfolio"], kind="stable").reset_index(drop=True)
     return LimitReport(rows=rows[list(LIMIT_STATUS_COLUMNS)], overall=_overall(rows))
@@ -251,12 +251,12 @@ def pre_trade_check(
             for pos in (before, after)
         ]
         records.append((lim.measure, lim.horizon_days, lim.confidence, lim.amount, *values))
-    rows = pd.DataFrame(records, columns=["measure", "horizon_days", "confidence", "limit", "value_before",
+    rows = pd.DataFrame(records, columns=["measure", "horizon_days", "confidence", "limit_amount", "value_before",
                                           "value_after"])
     for when in ("before", "after"):
-        rows[f"utilization_{when}"] = rows[f"value_{when}"] / rows["limit"]
+        rows[f"utilization_{when}"] = rows[f"value_{when}"] / rows["limit_amount"]
     for when in ("before", "after"):
-        rows[f"status_{when}"] = classify(rows[f"value_{when}"].to_numpy(), rows["limit"].to_numpy(), frac)
+        rows[f"status_{when}"] = classify(rows[f"value_{when}"].to_numpy(), rows["limit_amount"].to_numpy(), frac)
     status_after = _worst(list(rows["status_after"]))
     return PreTradeResult(
         portfolio=portfolio,

@@ -1,6 +1,6 @@
 """Rank VaR methods of one portfolio: proper scores first, then backtest quality, then capital.
 
-Input: the ``var_backtests`` rows of one portfolio at one as-of date and one window (columns
+Input: the ``var_backtests`` rows of one portfolio at one as-of date and one ``backtest_window_days`` (columns
 of ``backtest_table.COLUMNS`` plus method, confidence, horizon_days), one row per method x
 confidence x horizon; the average VaR level per method; and optionally the ``var_scores``
 rows of the same portfolio, as-of date and window (``risk.scoring``).
@@ -54,7 +54,7 @@ def rank_methods(backtests: pd.DataFrame, var_levels: pd.DataFrame, scores: pd.D
     missing = _NEEDED - set(backtests.columns)
     if missing:
         raise BacktestInputError(f"backtests lacks columns {sorted(missing)}")
-    for col in ("portfolio", "as_of", "window"):
+    for col in ("portfolio", "as_of", "backtest_window_days"):
         if col in backtests.columns and backtests[col].nunique() > 1:
             raise BacktestInputError(f"backtests must hold one {col}, got {backtests[col].nunique()}")
     if not {"method", "mean_var"} <= set(var_levels.columns):

@@ -28,7 +28,7 @@ depend only on its window, the weights, ``seed`` and ``n_scenarios``):
 * the simulated portfolio return of day d is r_d = w_t' mu + sqrt((nu - 2)/V_d) Z_d (L' w_t):
   one matrix product of the stacked (L_t' w_t) of a chunk of dates with Z.
 * horizon h: compounded path return prod_{d<h} (1 + r_d) - 1 (daily rebalanced to w_t).
-* VaR/ES: the empirical ones of the n_scenarios simulated losses (DESIGN.md definition via
+* VaR/ES: the empirical ones of the n_scenarios simulated losses (docs/design.md definition via
   :func:`~risk_pipeline.risk.sorted_tail.sorted_tail_var_es`, one sort per date and horizon).
 
 Dates are processed in chunks of ``CHUNK_DATES`` sharing one dof grid point (memory per

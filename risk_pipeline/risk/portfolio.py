@@ -1,19 +1,19 @@
-"""Portfolio value, P&L and return from position exposures and asset returns.
+"""Portfolio value, P&L and simple return from position exposures and asset returns.
 
 For exposures ``E_{i,t}`` (base-currency value of position i at the close of day t), portfolio
 value ``V_t`` at that close and asset returns in base currency ``r_{i,t}`` over day t:
 
     pnl_t    = sum_i E_{i,t-1} * r_{i,t}
-    return_t = pnl_t / V_{t-1}
+    simple_return_t = pnl_t / V_{t-1}
 
-This aggregates simple returns, which is exact (DESIGN.md: log returns are not additive
+This aggregates simple returns, which is exact (docs/design.md: log returns are not additive
 across assets). Two kinds of book use it:
 
 * by quantity q_i (buy and hold): E_{i,t} = q_i * P_{i,t} * X_{i,t} with X the price of one
   unit of the asset's currency in base currency, V_t = sum_i E_{i,t}, so that
   pnl_t = V_t - V_{t-1} exactly;
 * by weight w_i on a capital N (constant mix, rebalanced at each close): E_{i,t} = w_i * N and
-  V_t = N, so return_t = sum_i w_i r_{i,t}.
+  V_t = N, so simple_return_t = sum_i w_i r_{i,t}.
 
 Source: the standard portfolio accounting identity, e.g. Jorion, "Value at Risk", 3rd ed.,
 ch. 7 (portfolio returns as exposure-weighted asset returns).
@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-PNL_COLUMNS = ("date", "value", "pnl", "return")
+PNL_COLUMNS = ("date", "value", "pnl", "simple_return")
 
 
 def portfolio_pnl(exposures: pd.DataFrame, values: pd.Series, base_returns: pd.DataFrame) -> pd.DataFrame:
@@ -53,7 +53,7 @@ def portfolio_pnl(exposures: pd.DataFrame, values: pd.Series, base_returns: pd.D
     with np.errstate(invalid="ignore", divide="ignore"):
         ret = pnl / prev_value
     out = pd.DataFrame(
-        {"date": dates, "value": values.reindex(dates).to_numpy(), "pnl": pnl, "return": ret}
+        {"date": dates, "value": values.reindex(dates).to_numpy(), "pnl": pnl, "simple_return": ret}
     )
     return out.loc[known].reset_index(drop=True)
 

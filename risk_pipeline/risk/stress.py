@@ -48,7 +48,7 @@ from risk_pipeline.risk.fx import fx_return_for_base_change
 MIN_BETA_OBS = 60
 """Fewest overlapping observations for a proxy beta; below it the proxy is the market move."""
 
-STRESS_COLUMNS: tuple[str, ...] = ("scenario", "pnl", "return", "proxied")
+STRESS_COLUMNS: tuple[str, ...] = ("scenario", "pnl", "simple_return", "proxied")
 """Columns of :func:`stress_table` (the caller adds date and portfolio)."""
 
 
@@ -131,7 +131,7 @@ class StressResult:
 
     scenario: str
     pnl: float
-    return_: float
+    simple_return: float
     proxied: bool
 
 
@@ -345,7 +345,7 @@ def apply_scenario(
     proxied = any(s in shocks.proxied for s in exposures.index) or (
         currency_of is not None and any(currency_of.get(s) in shocks.proxied for s in exposures.index)
     )
-    return StressResult(scenario=shocks.scenario, pnl=pnl, return_=ret, proxied=bool(proxied))
+    return StressResult(scenario=shocks.scenario, pnl=pnl, simple_return=ret, proxied=bool(proxied))
 
 
 def results_frame(results: Sequence[object], columns: dict[str, tuple[str, object]]) -> pd.DataFrame:
@@ -358,6 +358,6 @@ def results_frame(results: Sequence[object], columns: dict[str, tuple[str, objec
 
 
 def stress_table(results: Sequence[StressResult]) -> pd.DataFrame:
-    """Rows of :data:`STRESS_COLUMNS` (scenario, pnl, return, proxied) from stress results."""
+    """Rows of :data:`STRESS_COLUMNS` (scenario, pnl, simple_return, proxied) from stress results."""
     return results_frame(results, {"scenario": ("scenario", object), "pnl": ("pnl", float),
-                                   "return": ("return_", float), "proxied": ("proxied", bool)})
+                                   "simple_return": ("simple_return", float), "proxied": ("proxied", bool)})

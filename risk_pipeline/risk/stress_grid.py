@@ -9,7 +9,7 @@ scenario j, equity shocks ``s_j`` and FX returns ``f_j`` per position (zero for 
 positions):
 
     G_j(k)        = (1 + k s_j)^+ (1 + k f_j)^+ - 1                (positions; k = shock multiplier)
-    pnl_{t,j}     = E_t . G_j(1),            return_{t,j} = pnl_{t,j} / V_t
+    pnl_{t,j}     = E_t . G_j(1),            simple_return_{t,j} = pnl_{t,j} / V_t
     loss_{t,j}(k) = -E_t . G_j(k)            reverse stress: smallest k in the bracket with
                                              loss_{t,j}(k) >= target_fraction V_t, by the grid scan
                                              and bisection of :func:`~risk_pipeline.risk.reverse_stress.solve_multiplier`
@@ -39,7 +39,7 @@ from risk_pipeline.risk.stress import (
     fill_with_beta_proxy,
 )
 
-STRESS_GRID_COLUMNS: tuple[str, ...] = ("date", "scenario", "pnl", "return", "proxied")
+STRESS_GRID_COLUMNS: tuple[str, ...] = ("date", "scenario", "pnl", "simple_return", "proxied")
 REVERSE_GRID_COLUMNS: tuple[str, ...] = ("date", "scenario", "target_loss", "multiplier", "feasible",
                                          "achieved_loss", "iterations")
 REPLAY_GRID_COLUMNS: tuple[str, ...] = ("date", "episode", "worst_date", "worst_cum_pnl", "worst_cum_return",
@@ -110,7 +110,8 @@ def stress_grid(book: HeldBook, scenarios: Sequence[ScenarioShocks], available: 
     proxied = np.array([_proxied(book, sc) for sc in scenarios], dtype=bool)
     names = np.array([sc.scenario for sc in scenarios], dtype=object)
     return pd.DataFrame({"date": book.exposures.index[t_idx], "scenario": names[j_idx], "pnl": pnl[t_idx, j_idx],
-                         "return": ret[t_idx, j_idx], "proxied": proxied[j_idx]}, columns=list(STRESS_GRID_COLUMNS))
+                         "simple_return": ret[t_idx, j_idx], "proxied": proxied[j_idx]},
+                        columns=list(STRESS_GRID_COLUMNS))
 
 
 def reverse_stress_grid(

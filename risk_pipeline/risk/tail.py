@@ -1,6 +1,6 @@
 """Empirical tail measures: the one definition of historical VaR and ES used everywhere.
 
-Formula (DESIGN.md conventions, losses positive):
+Formula (docs/design.md conventions, losses positive):
 
     VaR_c = Q_c(L)                      numpy.quantile with linear interpolation
                                         (Hyndman & Fan 1996, definition 7)
@@ -8,7 +8,7 @@ Formula (DESIGN.md conventions, losses positive):
 
 Source: Acerbi & Tasche (2002), "On the coherence of expected shortfall", J. Banking &
 Finance 26(7), for ES as the tail mean; the "at or beyond VaR" sample form is the one
-pinned in DESIGN.md so that ES >= VaR holds for every sample.
+pinned in docs/design.md so that ES >= VaR holds for every sample.
 """
 
 from __future__ import annotations

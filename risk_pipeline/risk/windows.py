@@ -1,6 +1,6 @@
 """Trailing-window helpers shared by every rolling VaR/ES method.
 
-Conventions (DESIGN.md, no look-ahead): the estimate for row ``t`` of a series of ``n``
+Conventions (docs/design.md, no look-ahead): the estimate for row ``t`` of a series of ``n``
 daily returns uses rows ``t - window .. t - 1`` only.  Row ``t`` therefore has an estimate
 iff ``t >= window``; rows ``0 .. window - 1`` are NaN.  The helpers below produce, for the
 ``n - window`` rows that have an estimate, the window each one is built from, and put the

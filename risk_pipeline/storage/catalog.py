@@ -1,46 +1,47 @@
-"""The DuckDB catalog ``risk.duckdb``: one view per table over the lake's Parquet files.
+"""The DuckDB catalog ``risk.duckdb``: every lake table as a DuckDB table, at its latest commit.
 
-The catalog holds no data, only views, so parallel runs never contend for DuckDB's single
-writer while they write data: they write Parquet files. Refreshing the views is the only
-catalog write; it is serialized across processes by an exclusive ``flock`` on
-``.catalog.lock`` and retried while another process (a user's open DuckDB CLI, say) holds
-DuckDB's own lock. A glob view sees new day files at query time, so a refresh is needed only
-when a table gets its first file.
+The catalog is the front door for queries: it opens in any DuckDB client without an extension
+(DuckDB's delta extension would have to be downloaded), it holds its rows itself, so it keeps
+working when the data folder moves, and it answers in milliseconds (the lake's Parquet files
+are organised for writes by year, the catalog's row groups for reads). The Delta tables stay
+the truth: the catalog is derived from them and can be rebuilt at any time
+(``risk-pipeline lake catalog``).
+
+``refresh_catalog`` brings every catalog table up to its Delta table's latest version: the
+table ``lake_versions`` records the version each one shows; the commits after it name the days
+they replaced (``lake.FIRST_DAY_KEY`` / ``LAST_DAY_KEY``), and those days are deleted and
+re-read from the latest version. A commit without those keys (another writer) or a catalog
+behind the Delta log's retention reloads the whole table. Compaction and vacuum commits change
+no data and cost nothing.
+
+Refreshes are serialized across processes by an exclusive ``flock`` on ``.catalog.lock``. The
+catalog file is updated in place when no other process has it open; when one does (a user's
+DuckDB CLI, say), the refresh writes a copy and renames it over the catalog, so an open client
+never blocks a run and keeps reading the consistent snapshot it opened.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import os
-import time
-from collections.abc import Iterator
+import shutil
+import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
+from deltalake import DeltaTable
 
-from risk_pipeline.storage.paths import catalog_path, lake_dir
+from risk_pipeline.storage import lake
+from risk_pipeline.storage.paths import catalog_path
 from risk_pipeline.storage.schemas import TABLES, TableSchema
 
+VERSIONS_TABLE = "lake_versions"
 _ARROW_TO_DUCKDB = {"date32[day]": "DATE", "string": "VARCHAR", "double": "DOUBLE", "int64": "BIGINT", "bool": "BOOLEAN"}
-
-
-def _glob(spec: TableSchema, lake: Path) -> str:
-    return (lake / spec.name / "date=*" / "*.parquet").as_posix().replace("'", "''")
-
-
-def _view_sql(spec: TableSchema, lake: Path, has_files: bool) -> str:
-    columns = ", ".join(f'"{c}"' for c in spec.columns)
-    if has_files:
-        glob = _glob(spec, lake)
-        return (
-            f'CREATE OR REPLACE VIEW "{spec.name}" AS SELECT {columns} '
-            f"FROM read_parquet('{glob}', hive_partitioning = false, union_by_name = true)"
-        )
-    typed_nulls = ", ".join(
-        f'CAST(NULL AS {_ARROW_TO_DUCKDB[str(f.type)]}) AS "{f.name}"' for f in spec.schema
-    )
-    return f'CREATE OR REPLACE VIEW "{spec.name}" AS SELECT {typed_nulls} WHERE false'
+# commits that change no rows
+_NO_DATA_CHANGE = {"OPTIMIZE", "VACUUM START", "VACUUM END", "SET TBLPROPERTIES", "CREATE TABLE"}
 
 
 @contextmanager
@@ -54,54 +55,122 @@ def _exclusive(lock_file: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _has_files(folder: Path) -> bool:
-    if not folder.is_dir():
-        return False
-    with os.scandir(folder) as days:
-        return any(d.name.startswith("date=") and any(Path(d.path).glob("*.parquet")) for d in days)
+def duckdb_type(arrow_type) -> str:
+    """The DuckDB type of a table column's Arrow type."""
+    return _ARROW_TO_DUCKDB[str(arrow_type)]
 
 
-def _current_views(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[str, list[str]]]:
-    """Each existing view's SQL and column names."""
-    sql = dict(con.execute("select view_name, sql from duckdb_views() where not internal").fetchall())
-    columns = dict(con.execute(
+def _create_sql(spec: TableSchema) -> str:
+    columns = ", ".join(f'"{f.name}" {duckdb_type(f.type)}' for f in spec.schema)
+    return f'CREATE TABLE "{spec.name}" ({columns})'
+
+
+def _changed_ranges(delta: DeltaTable, since: int) -> list[tuple[dt.date, dt.date]] | None:
+    """The day ranges the commits after version ``since`` replaced; None when one of them cannot
+    say (a commit of another writer, or history no longer kept): the table must be reloaded."""
+    wanted = delta.version() - since
+    history = [entry for entry in delta.history(limit=wanted) if int(entry["version"]) > since]
+    if len(history) != wanted:
+        return None
+    ranges = []
+    for entry in history:
+        if entry.get("operation") in _NO_DATA_CHANGE:
+            continue
+        first, last = entry.get(lake.FIRST_DAY_KEY), entry.get(lake.LAST_DAY_KEY)
+        if first is None or last is None:
+            return None
+        ranges.append((dt.date.fromisoformat(first), dt.date.fromisoformat(last)))
+    return ranges
+
+
+def _shown_versions(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    con.execute(
+        f'CREATE TABLE IF NOT EXISTS "{VERSIONS_TABLE}" '
+        "(table_name VARCHAR PRIMARY KEY, version BIGINT, refreshed_at TIMESTAMP WITH TIME ZONE)"
+    )
+    return dict(con.execute(f'select table_name, version from "{VERSIONS_TABLE}"').fetchall())
+
+
+def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    rows = con.execute(
         "select table_name, list(column_name order by column_index) from duckdb_columns() "
-        "where not internal group by table_name"
-    ).fetchall())
-    return {name: (text, list(columns.get(name, []))) for name, text in sql.items()}
+        "where not internal and schema_name = 'main' group by table_name"
+    ).fetchall()
+    return {name: list(columns) for name, columns in rows}
 
 
-def _up_to_date(current: tuple[str, list[str]] | None, spec: TableSchema, lake: Path, has_files: bool) -> bool:
-    """A view needs no refresh when it has the table's columns and already reads the table's glob
-    (new day files show up at query time) or, for a table still without files, is the empty view.
-    Re-creating a glob view makes DuckDB read every file's schema: seconds for decades of days."""
-    if current is None:
-        return False
-    text, columns = current
-    if columns != list(spec.columns):
-        return False
-    reads_glob = f"'{_glob(spec, lake)}'" in text
-    return reads_glob if has_files else "read_parquet" not in text
+def _insert(con: duckdb.DuckDBPyConnection, spec: TableSchema, rows) -> None:
+    con.register("incoming", rows)
+    try:
+        columns = ", ".join(f'"{c}"' for c in spec.columns)
+        con.execute(f'INSERT INTO "{spec.name}" SELECT {columns} FROM incoming ORDER BY "{spec.day_column}"')
+    finally:
+        con.unregister("incoming")
 
 
-def refresh_catalog(attempts: int = 20, pause_s: float = 0.5) -> Path:
-    """Create or replace every table's view in ``risk.duckdb``; returns the catalog's path."""
+def _refresh_table(con: duckdb.DuckDBPyConnection, spec: TableSchema, shown: int | None, exists: bool) -> int | None:
+    """Bring one catalog table to its Delta table's latest version; the version it now shows."""
+    delta = lake.open_table(spec.name)
+    if not exists:
+        con.execute(_create_sql(spec))
+    if delta is None:
+        return None
+    latest = delta.version()
+    if exists and shown == latest:
+        return latest
+    ranges = _changed_ranges(delta, shown) if exists and shown is not None else None
+    if ranges is None:
+        con.execute(f'DELETE FROM "{spec.name}"')
+        _insert(con, spec, lake.read_range(spec.name, delta=delta))
+    else:
+        for first, last in ranges:
+            day = f'"{spec.day_column}"'
+            con.execute(f'DELETE FROM "{spec.name}" WHERE {day} >= ? AND {day} <= ?', [first, last])
+            _insert(con, spec, lake.read_range(spec.name, first, last, delta=delta))
+    return latest
+
+
+def _refresh(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> None:
+    con.execute("BEGIN TRANSACTION")
+    shown = _shown_versions(con)
+    columns = _columns(con)
+    wanted = set(tables)
+    for spec in TABLES.values():
+        exists = columns.get(spec.name) == list(spec.columns)
+        if exists and spec.name not in wanted:
+            continue
+        if spec.name in columns and not exists:
+            con.execute(f'DROP TABLE "{spec.name}"')
+        version = _refresh_table(con, spec, shown.get(spec.name), exists)
+        if version is not None and version != shown.get(spec.name):
+            con.execute(
+                f'INSERT OR REPLACE INTO "{VERSIONS_TABLE}" VALUES (?, ?, now())', [spec.name, version]
+            )
+    con.execute("COMMIT")
+    con.execute("CHECKPOINT")
+
+
+def refresh_catalog(tables: Iterable[str] | None = None) -> Path:
+    """Bring ``tables`` (default: every table) of ``risk.duckdb`` to the latest committed version
+    of their Delta tables; returns the catalog's path. A writer refreshes the table it committed
+    to, which also catches up any commit an earlier, killed writer left unrefreshed."""
     path = catalog_path()
-    lake = lake_dir()
+    tables = list(TABLES) if tables is None else list(tables)
     with _exclusive(path.parent / ".catalog.lock"):
-        for attempt in range(attempts):
-            try:
-                with duckdb.connect(str(path)) as con:
-                    current = _current_views(con)
-                    for spec in TABLES.values():
-                        has_files = _has_files(lake / spec.name)
-                        if not _up_to_date(current.get(spec.name), spec, lake, has_files):
-                            con.execute(_view_sql(spec, lake, has_files))
-                return path
-            except duckdb.IOException:
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(pause_s)
+        for leftover in path.parent.glob(f".{path.name}.*.tmp"):
+            leftover.unlink(missing_ok=True)
+        try:
+            con = duckdb.connect(str(path))
+        except (duckdb.IOException, duckdb.ConnectionException):
+            # another client has the catalog open: refresh a copy and rename it into place
+            copy = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+            shutil.copyfile(path, copy)
+            with duckdb.connect(str(copy)) as con:
+                _refresh(con, tables)
+            os.replace(copy, path)
+            return path
+        with con:
+            _refresh(con, tables)
     return path
 
 

@@ -1,43 +1,111 @@
-"""The Parquet lake: ``lake/<table>/date=YYYY-MM-DD/part.parquet``, one file per table and day.
+"""The lake: one Delta Lake table per table, ``lake/<table>/``, partitioned by calendar year.
 
-Writes are atomic and idempotent. Each day's rows go to a temporary file in the day's folder
-(``.tmp`` suffix, invisible to the ``*.parquet`` globs of the catalog) which is then renamed
-over ``part.parquet`` with ``os.replace``: a reader sees the old file or the new one, never a
-half-written one, and re-materializing a day replaces that day instead of appending to it.
-A day in the written range that has no rows (a holiday, or a window not yet full) loses any
-file it had, so re-running a range reproduces it exactly.
+Delta Lake (the ``deltalake`` package, delta-rs) gives every table ACID commits, optimistic
+concurrency between writers, compaction, vacuum and time travel, readable by DuckDB, Spark,
+Trino and Polars, locally or on object storage (docs/storage.md says why Delta and not
+Iceberg or hand-managed day files).
+
+A write replaces exactly the days it names, as ONE commit: an overwrite whose predicate
+selects those days (the run's days without rows, holidays or windows not yet full, lose any
+rows they had). Its commit carries the first and last day it replaced and the Dagster run in
+``custom_metadata`` with a unique commit id, which the DuckDB catalog reads to bring itself up
+to date. A commit that
+loses a race with a concurrent writer is retried from the new table state. The frame is cast
+to the table's fixed schema before anything is written, so a schema error writes nothing.
+
+The partition column ``year`` lives in the Delta log and the folder names only; every reader
+here returns the table's own columns.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import os
+import random
+import time
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow.compute as pc
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from risk_pipeline.storage.paths import lake_dir
 from risk_pipeline.storage.schemas import TableSchema, table_schema
 
-PART_FILE = "part.parquet"
+PARTITION_COLUMN = "year"
+FIRST_DAY_KEY = "risk_pipeline.first_day"
+LAST_DAY_KEY = "risk_pipeline.last_day"
+COMMIT_ID_KEY = "risk_pipeline.commit_id"
+COMMIT_ATTEMPTS = 12
+WRITER_PROPERTIES = WriterProperties(compression="ZSTD", max_row_group_size=131_072)
 
 
 class SchemaMismatchError(ValueError):
     """A frame does not carry the columns its table requires."""
 
 
-def _day_folder(root: Path, table: str, day: dt.date) -> Path:
-    return root / table / f"date={day.isoformat()}"
+class LakeLayoutError(RuntimeError):
+    """A table folder holds what this pipeline does not read: the day files of earlier
+    versions, or a Delta table using reader features (deletion vectors, column mapping)."""
+
+
+@dataclass(frozen=True)
+class Commit:
+    """What one write committed: the table version it made and what it holds of the run's days."""
+
+    table: str
+    version: int
+    rows: int
+    days_with_rows: int
+
+
+def table_path(table: str, root: Path | None = None) -> Path:
+    return (root or lake_dir()) / table_schema(table).name
+
+
+def open_table(table: str, root: Path | None = None, version: int | str | dt.datetime | None = None) -> DeltaTable | None:
+    """The Delta table of ``table`` (latest version, or as of a version number or timestamp);
+    None while nothing was ever written to it."""
+    path = table_path(table, root)
+    if not (path / "_delta_log").is_dir():
+        if not path.is_dir() or not any(path.glob("date=*")):
+            return None  # never written, or its first commit was killed before it committed
+        raise LakeLayoutError(
+            f"{path} holds day files of the old lake layout, not a Delta table: rebuild the lake "
+            "with `make clean run` (docs/storage.md, 'Upgrading a day-file lake')"
+        )
+    try:
+        delta = DeltaTable(str(path))
+    except TableNotFoundError:
+        return None
+    stored = [field.name for field in delta.schema().fields]
+    expected = [*table_schema(table).columns, PARTITION_COLUMN]
+    if stored != expected:
+        raise LakeLayoutError(f"{path} has the columns {stored}, this version of the pipeline writes {expected}: "
+                              "rebuild the lake with `make clean run`")
+    if delta.protocol().min_reader_version > 1:
+        raise LakeLayoutError(f"{path}: Delta reader version {delta.protocol().min_reader_version} (deletion "
+                              "vectors or column mapping) is not read by this pipeline; it writes reader version 1")
+    if version is not None:
+        delta.load_as_version(version)
+    return delta
+
+
+def table_version(table: str, root: Path | None = None) -> int | None:
+    """The latest committed version of ``table`` (None before its first write)."""
+    delta = open_table(table, root)
+    return None if delta is None else delta.version()
 
 
 def to_arrow(frame: pd.DataFrame, spec: TableSchema) -> pa.Table:
-    """Cast ``frame`` to the table's fixed schema (column order and types), naming what is missing."""
+    """Cast ``frame`` to the table's fixed schema (column order and types), naming what is missing
+    or what does not convert."""
     missing = [c for c in spec.columns if c not in frame.columns]
     if missing:
         raise SchemaMismatchError(f"table {spec.name!r}: frame lacks columns {missing}")
@@ -45,74 +113,88 @@ def to_arrow(frame: pd.DataFrame, spec: TableSchema) -> pa.Table:
     for field in spec.schema:
         if pa.types.is_date32(field.type):
             out[field.name] = pd.to_datetime(out[field.name]).dt.date
-    return pa.Table.from_pandas(out, schema=spec.schema, preserve_index=False)
+    columns = []
+    for field in spec.schema:
+        try:
+            columns.append(pa.array(out[field.name], type=field.type, from_pandas=True))
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            raise SchemaMismatchError(
+                f"table {spec.name!r}: column {field.name!r} does not convert to {field.type}: {exc}"
+            ) from None
+    return pa.Table.from_arrays(columns, schema=spec.schema)
 
 
-def write_days(table: str, frame: pd.DataFrame, days: Iterable[dt.date], root: Path | None = None) -> int:
-    """Replace the stored rows of ``table`` for every day in ``days`` with the rows of ``frame``.
+def _sql_date(day: dt.date) -> str:
+    return f"'{day.isoformat()}'"
+
+
+def days_predicate(day_column: str, days: Sequence[dt.date]) -> str:
+    """SQL predicate selecting ``days`` (sorted): a range when they are every weekday between the
+    first and the last, otherwise the list. The year bounds let Delta skip other partitions."""
+    first, last = days[0], days[-1]
+    years = f'"{PARTITION_COLUMN}" >= {first.year} AND "{PARTITION_COLUMN}" <= {last.year}'
+    if len(days) == len(pd.bdate_range(first, last)):
+        return f'{years} AND "{day_column}" >= {_sql_date(first)} AND "{day_column}" <= {_sql_date(last)}'
+    return f'{years} AND "{day_column}" IN ({", ".join(_sql_date(d) for d in days)})'
+
+
+def write_days(
+    table: str, frame: pd.DataFrame, days: Iterable[dt.date], root: Path | None = None
+) -> Commit:
+    """Replace the stored rows of ``table`` for every day in ``days`` with the rows of ``frame``,
+    as one Delta commit (retried on a concurrent-commit conflict).
 
     Every row of ``frame`` must fall on one of ``days`` (an error names the first stray date).
-    The whole frame is converted before the first file is touched, so a schema error writes
-    nothing. Returns the number of files written.
+    The whole frame is converted before anything is written, so a schema error writes nothing.
     """
     spec = table_schema(table)
-    root = root or lake_dir()
     day_list = sorted(set(days))
+    if not day_list:
+        raise ValueError(f"table {table!r}: no days to write")
     keys = pd.to_datetime(frame[spec.day_column]).dt.date if len(frame) else pd.Series([], dtype=object)
     stray = sorted(set(keys) - set(day_list))
     if stray:
         raise ValueError(f"table {table!r}: rows dated {stray[0]} fall outside the days being written")
     order = np.argsort(keys.to_numpy(), kind="stable")
     arrow = to_arrow(frame.iloc[order], spec)
-    sorted_keys = keys.to_numpy()[order]
-    # contiguous, zero-copy slices per day of the sorted table
-    bounds: dict[dt.date, tuple[int, int]] = {}
-    if len(sorted_keys):
-        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-        ends = np.r_[starts[1:], len(sorted_keys)]
-        bounds = {sorted_keys[a]: (int(a), int(b - a)) for a, b in zip(starts, ends)}
-    written = 0
-    for day in day_list:
-        folder = _day_folder(root, table, day)
-        if day not in bounds:
-            _remove_day(folder)
-            continue
-        folder.mkdir(parents=True, exist_ok=True)
-        _clear_temporaries(folder)
-        tmp = folder / f".{uuid.uuid4().hex}.parquet.tmp"
-        pq.write_table(arrow.slice(*bounds[day]), tmp, compression="zstd")
-        os.replace(tmp, folder / PART_FILE)
-        written += 1
-    return written
+    years = pc.year(arrow[spec.day_column]).cast(pa.int32())
+    arrow = arrow.append_column(pa.field(PARTITION_COLUMN, pa.int32()), years)
+    metadata = {
+        FIRST_DAY_KEY: day_list[0].isoformat(), LAST_DAY_KEY: day_list[-1].isoformat(), COMMIT_ID_KEY: uuid.uuid4().hex
+    }
+    path = table_path(table, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    predicate = days_predicate(spec.day_column, day_list)
+    for attempt in range(COMMIT_ATTEMPTS):
+        delta = open_table(table, root)
+        try:
+            write_deltalake(
+                delta if delta is not None else str(path),
+                arrow,
+                partition_by=[PARTITION_COLUMN],
+                mode="overwrite",
+                predicate=predicate,
+                writer_properties=WRITER_PROPERTIES,
+                commit_properties=CommitProperties(custom_metadata=metadata),
+            )
+            break
+        except CommitFailedError:
+            if attempt == COMMIT_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
+    version = _committed_version(table, root, metadata)
+    return Commit(table=table, version=version, rows=arrow.num_rows, days_with_rows=len(set(keys)))
 
 
-def _clear_temporaries(folder: Path) -> None:
-    for leftover in folder.glob(".*.tmp"):
-        leftover.unlink(missing_ok=True)
-
-
-def _remove_day(folder: Path) -> None:
-    if not folder.exists():
-        return
-    (folder / PART_FILE).unlink(missing_ok=True)
-    _clear_temporaries(folder)
-    try:
-        folder.rmdir()
-    except OSError:
-        pass
-
-
-def stored_days(table: str, root: Path | None = None) -> list[dt.date]:
-    """The sorted days for which ``table`` has a file."""
-    base = (root or lake_dir()) / table
-    if not base.exists():
-        return []
-    days = []
-    with os.scandir(base) as entries:
-        for entry in entries:
-            if entry.name.startswith("date=") and os.path.exists(os.path.join(entry.path, PART_FILE)):
-                days.append(dt.date.fromisoformat(entry.name[5:]))
-    return sorted(days)
+def _committed_version(table: str, root: Path | None, metadata: dict[str, str]) -> int:
+    """The version of the commit carrying ``metadata``'s unique commit id (a concurrent writer may
+    have committed after it, so the latest version is not necessarily ours)."""
+    delta = open_table(table, root)
+    assert delta is not None
+    for entry in delta.history(limit=64):
+        if entry.get(COMMIT_ID_KEY) == metadata[COMMIT_ID_KEY]:
+            return int(entry["version"])
+    raise RuntimeError(f"table {table!r}: commit {metadata[COMMIT_ID_KEY]} not found in the last 64 versions")
 
 
 def empty_frame(table: str) -> pd.DataFrame:
@@ -123,42 +205,107 @@ def empty_frame(table: str) -> pd.DataFrame:
     return frame
 
 
+def _range_predicate(day_column: str, first: dt.date, last: dt.date) -> str:
+    return (f'"{PARTITION_COLUMN}" >= {first.year} AND "{PARTITION_COLUMN}" <= {last.year} AND '
+            f'"{day_column}" >= {_sql_date(first)} AND "{day_column}" <= {_sql_date(last)}')
+
+
+def _files(delta: DeltaTable, spec: TableSchema, first: dt.date | None = None, last: dt.date | None = None) -> list[str]:
+    """The data files of the loaded version that may hold rows dated ``first``..``last`` (the
+    partition values and the file statistics in the Delta log rule out the others). Reading
+    them as Parquet is reading the table: our tables use no reader feature (deletion vectors,
+    column mapping), which :func:`open_table` checks."""
+    if first is None or last is None:
+        return delta.file_uris()
+    return delta.file_uris(file_pruning_predicate=_range_predicate(spec.day_column, first, last))
+
+
+def _select(delta: DeltaTable | None, spec: TableSchema, columns: Sequence[str], first: dt.date | None = None,
+            last: dt.date | None = None, days: Sequence[dt.date] | None = None) -> pa.Table:
+    """``columns`` of the rows dated ``first``..``last`` (None: all), and among ``days`` if given,
+    in the table's types, read by DuckDB from the files that may hold them."""
+    schema = pa.schema([spec.schema.field(c) for c in columns])
+    files = [] if delta is None else _files(delta, spec, first, last)
+    if not files:
+        return schema.empty_table()
+    day = f'"{spec.day_column}"'
+    where, params = [], {"files": files}
+    if first is not None and last is not None:
+        where.append(f"{day} between $first and $last")
+        params.update(first=first, last=last)
+    if days is not None:
+        where.append(f"{day} in (select unnest($days::DATE[]))")
+        params["days"] = list(days)
+    selected = ", ".join(f'"{c}"' for c in columns)
+    sql = f"select {selected} from read_parquet($files)" + (f" where {' and '.join(where)}" if where else "")
+    with duckdb.connect() as con:
+        return con.sql(sql, params=params).to_arrow_table().cast(schema)
+
+
+_DAYS_CACHE: dict[tuple[str, int], list[dt.date]] = {}
+
+
+def stored_days(table: str, root: Path | None = None) -> list[dt.date]:
+    """The sorted days on which ``table`` has rows (cached per table version)."""
+    delta = open_table(table, root)
+    if delta is None:
+        return []
+    key = (str(table_path(table, root)), delta.version())
+    if key not in _DAYS_CACHE:
+        spec = table_schema(table)
+        files = _files(delta, spec)
+        with duckdb.connect() as con:
+            sql = f'select distinct "{spec.day_column}" from read_parquet($files) order by 1'
+            rows = con.execute(sql, {"files": files}).fetchall() if files else []
+        _DAYS_CACHE[key] = [row[0] for row in rows]
+    return _DAYS_CACHE[key]
+
+
+def _wanted(spec: TableSchema, columns: Sequence[str] | None) -> list[str]:
+    if columns is None:
+        return list(spec.columns)
+    unknown = sorted(set(columns) - set(spec.columns))
+    if unknown:
+        raise SchemaMismatchError(f"table {spec.name!r} has no columns {unknown}")
+    return [c for c in spec.columns if c in set(columns) | {spec.day_column}]
+
+
+def _frame(arrow: pa.Table, spec: TableSchema) -> pd.DataFrame:
+    frame = arrow.to_pandas()
+    frame[spec.day_column] = pd.to_datetime(frame[spec.day_column]).astype("datetime64[ns]")
+    return frame.sort_values(spec.day_column, kind="stable", ignore_index=True)
+
+
 def read_days(
     table: str, days: Sequence[dt.date], root: Path | None = None, columns: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """The rows of ``table`` stored for ``days`` (days without a file contribute nothing);
+    """The rows of ``table`` stored for ``days`` (days without rows contribute nothing);
     ``columns`` reads only those columns (the day column is always included)."""
     spec = table_schema(table)
-    root = root or lake_dir()
-    wanted = list(spec.columns) if columns is None else [c for c in spec.columns if c in set(columns) | {spec.day_column}]
-    unknown = sorted(set(columns or ()) - set(spec.columns))
-    if unknown:
-        raise SchemaMismatchError(f"table {table!r} has no columns {unknown}")
-    schema = pa.schema([spec.schema.field(c) for c in wanted])
-    files = [str(_day_folder(root, table, d) / PART_FILE) for d in days]
-    files = [f for f in files if os.path.exists(f)]
-    if not files:
+    wanted = _wanted(spec, columns)
+    if not len(days):
         return empty_frame(table)[wanted]
-    with duckdb.connect() as con:
-        selected = ", ".join(f'"{c}"' for c in wanted)
-        arrow = con.sql(f"SELECT {selected} FROM read_parquet($files)", params={"files": files}).to_arrow_table()
-    frame = arrow.cast(schema).to_pandas()
-    frame[spec.day_column] = pd.to_datetime(frame[spec.day_column]).astype("datetime64[ns]")
-    return frame
+    ordered = sorted(days)
+    return _frame(_select(open_table(table, root), spec, wanted, ordered[0], ordered[-1], ordered), spec)
+
+
+def read_range(table: str, first: dt.date | None = None, last: dt.date | None = None,
+               delta: DeltaTable | None = None, root: Path | None = None) -> pa.Table:
+    """The rows of ``table`` dated ``first``..``last`` (both None: every row) as Arrow with the
+    table's schema, from ``delta`` (a loaded version) or the latest version."""
+    spec = table_schema(table)
+    return _select(delta if delta is not None else open_table(table, root), spec, spec.columns, first, last)
 
 
 def query_days(table: str, days: Sequence[dt.date], sql: str, root: Path | None = None) -> pd.DataFrame:
-    """Run DuckDB ``sql`` over the stored day files of ``table`` for ``days``, exposed to the
-    query as the relation ``days_of`` (aggregates read only the columns they name)."""
-    root = root or lake_dir()
-    files = [str(_day_folder(root, table, d) / PART_FILE) for d in days]
-    files = [f for f in files if os.path.exists(f)]
+    """Run DuckDB ``sql`` over the rows of ``table`` stored for ``days``, exposed to the query as
+    the relation ``days_of``."""
     spec = table_schema(table)
+    ordered = sorted(days)
+    rows = (_select(open_table(table, root), spec, spec.columns, ordered[0], ordered[-1], ordered)
+            if ordered else spec.schema.empty_table())
     with duckdb.connect() as con:
-        if files:
-            con.read_parquet(files).create_view("days_of")
-        else:
-            con.from_arrow(spec.schema.empty_table()).create_view("days_of")
+        con.register("days_of", rows)
         return con.sql(sql).df()
 
 
@@ -174,8 +321,8 @@ def read_window(
     (``columns`` as in :func:`read_days`).
 
     The lookback counts stored days (trading days), not calendar days, so a rolling window of
-    N observations needs ``lookback=N`` whatever the holidays. The cost depends on the window,
-    not on how much history is stored (beyond listing the table's day folders).
+    N observations needs ``lookback=N`` whatever the holidays. The rows read depend on the
+    window, not on how much history is stored (Delta skips the years outside it).
     """
     days = stored_days(table, root)
     before = [d for d in days if d < start]

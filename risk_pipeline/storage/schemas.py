@@ -1,7 +1,8 @@
-"""Fixed schemas of the tables users query (DESIGN.md: column names are an interface).
+"""Fixed schemas of the tables users query (docs/design.md: column names are an interface;
+docs/tables.md is generated from here).
 
-Each table is stored in the lake as one Parquet file per day; ``day_column`` names the date
-column that picks the file (``as_of`` for backtests, ``date`` elsewhere).
+Each table is a Delta table of the lake; ``day_column`` names the date column of its
+business-day partitions (``as_of`` for backtests, ``date`` elsewhere).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ TABLES: dict[str, TableSchema] = {
             "portfolio_pnl",
             [
                 ("date", _D), ("portfolio", _S), ("base_currency", _S),
-                ("value", _F), ("pnl", _F), ("return", _F),
+                ("value", _F), ("pnl", _F), ("simple_return", _F),
             ],
             "Per portfolio and day: closing value, P&L over the day and simple return, in base currency.",
         ),
@@ -54,7 +55,7 @@ TABLES: dict[str, TableSchema] = {
             "var_estimates",
             [
                 ("date", _D), ("portfolio", _S), ("method", _S), ("confidence", _F), ("horizon_days", _I),
-                ("window", _I), ("var", _F), ("es", _F), ("var_amount", _F), ("es_amount", _F),
+                ("estimation_window_days", _I), ("var", _F), ("es", _F), ("var_amount", _F), ("es_amount", _F),
                 ("base_currency", _S),
             ],
             "VaR and ES forecast for day t (built from returns up to t-1), fractions and base-currency amounts.",
@@ -63,14 +64,15 @@ TABLES: dict[str, TableSchema] = {
             "var_backtests",
             [
                 ("as_of", _D), ("portfolio", _S), ("method", _S), ("confidence", _F), ("horizon_days", _I),
-                ("window", _S), ("n_obs", _I), ("n_breaches", _I), ("expected_breaches", _F),
+                ("backtest_window_days", _I), ("n_obs", _I), ("n_breaches", _I), ("expected_breaches", _F),
                 ("kupiec_lr", _F), ("kupiec_p", _F), ("christoffersen_lr", _F), ("christoffersen_p", _F),
                 ("cc_lr", _F), ("cc_p", _F), ("tuff_lr", _F), ("tuff_p", _F),
                 ("duration_lr", _F), ("duration_p", _F), ("dq_stat", _F), ("dq_p", _F),
                 ("z2_stat", _F), ("z2_p", _F), ("mcneil_frey_stat", _F), ("mcneil_frey_p", _F),
                 ("traffic_light", _S), ("plus_factor", _F), ("verdict", _S), ("overlapping", _B),
             ],
-            "Backtests of each VaR/ES forecast series as of each date, over the full sample and trailing 250 days.",
+            "Backtests of each VaR/ES forecast series as of each date, over trailing windows of backtest_window_days "
+            "trading days (250, the Basel traffic light, and 1000 by default).",
             day_column="as_of",
         ),
         _table(
@@ -100,7 +102,7 @@ TABLES: dict[str, TableSchema] = {
                 ("date", _D), ("portfolio", _S), ("symbol", _S), ("weight", _F), ("marginal_var", _F),
                 ("component_var", _F), ("pct_contribution", _F), ("incremental_var", _F),
                 ("component_es_historical", _F), ("component_var_amount", _F), ("confidence", _F),
-                ("lookback", _I), ("base_currency", _S),
+                ("estimation_window_days", _I), ("base_currency", _S),
             ],
             "Per portfolio, day and position: parametric (Ledoit-Wolf) marginal, component and incremental VaR "
             "and historical component ES, fractions of value (Euler: components sum to the total).",
@@ -108,10 +110,10 @@ TABLES: dict[str, TableSchema] = {
         _table(
             "stress_results",
             [
-                ("date", _D), ("portfolio", _S), ("scenario", _S), ("pnl", _F), ("return", _F), ("proxied", _B),
+                ("date", _D), ("portfolio", _S), ("scenario", _S), ("pnl", _F), ("simple_return", _F), ("proxied", _B),
                 ("scenario_type", _S), ("base_currency", _S),
             ],
-            "Per portfolio, day and scenario: P&L (base currency) and return of the positions held that day.",
+            "Per portfolio, day and scenario: P&L (base currency) and simple return of the positions held that day.",
         ),
         _table(
             "reverse_stress",
@@ -134,10 +136,10 @@ TABLES: dict[str, TableSchema] = {
             "limit_status",
             [
                 ("date", _D), ("portfolio", _S), ("measure", _S), ("horizon_days", _I), ("confidence", _F),
-                ("value", _F), ("limit", _F), ("utilization", _F), ("status", _S), ("source", _S),
+                ("value", _F), ("limit_amount", _F), ("utilization", _F), ("status", _S), ("source", _S),
                 ("base_currency", _S),
             ],
-            "Per portfolio, day and limit: measured VaR/ES amount, limit, utilization and status.",
+            "Per portfolio, day and limit: measured VaR/ES amount, limit amount, utilization and status.",
         ),
         _table(
             "bond_pnl",

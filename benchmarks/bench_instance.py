@@ -1,0 +1,162 @@
+"""What the Dagster instance costs per asset-partition in a single-run backfill.
+
+A toy graph of two business-day-partitioned assets (the project's partitions definition, nothing
+computed, nothing stored) with one data-quality check on the second, backfilled over
+``--start..--end`` as one run (``BackfillPolicy.single_run``), on each event log:
+
+- ``in-memory``: ``DagsterInstance.ephemeral()`` (what ``risk-pipeline backfill`` used before);
+- ``in-memory+subset``: the same with ``DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=true``;
+- ``sqlite``: Dagster's default SQLite instance on disk (an empty ``dagster.yaml``);
+- ``sqlite+subset``: the same with ``DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS=true``
+  (one planned event per asset and run instead of one per partition);
+- ``batching``: the project's ``dagster.yaml`` (``risk_pipeline.instance.BatchingSqliteEventLogStorage``:
+  planned partitions as one event, materializations written in batches of one transaction, the
+  check's plan as one row).
+
+With ``--graph real``, the project's whole graph instead (every asset and check, the shipped
+configuration, the bundled prices, a new data folder per variant) through ``risk-pipeline
+backfill``'s function: the run's time then is mostly the data work, and the difference between
+two variants is what the instance costs.
+
+Each variant runs in its own process (the variables are read from the environment). Prints
+milliseconds per asset-partition (the run's wall time / (assets x partitions)), the ratio to the
+in-memory instance, and checks that the instance then knows every partition as materialized.
+
+    .venv/bin/python benchmarks/bench_instance.py                          # 1990-2022: 30 min and more
+    .venv/bin/python benchmarks/bench_instance.py --start 2013-01-02       # 10 years
+    .venv/bin/python benchmarks/bench_instance.py --graph real --start 2018-01-02 --variants in-memory batching
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import dagster as dg
+
+REPO = Path(__file__).resolve().parents[1]
+
+# as risk-pipeline backfill runs: the console shows warnings only, not one line per event
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+VARIANTS = {
+    # name: (dagster.yaml of the instance or None for in-memory, extra environment)
+    "in-memory": (None, {}),
+    "in-memory+subset": (None, {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}),
+    "sqlite": ("", {}),
+    "sqlite+subset": ("", {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}),
+    "batching": ((REPO / "dagster.yaml").read_text(), {}),
+}
+
+
+def _instance(home: str, yaml: str | None) -> dg.DagsterInstance:
+    if yaml is None:
+        return dg.DagsterInstance.ephemeral()
+    Path(home, "dagster.yaml").write_text(yaml)
+    return dg.DagsterInstance.from_config(home)
+
+
+def measure_real(start: str, end: str, yaml: str | None) -> dict:
+    """In this process: the whole graph over start..end as risk-pipeline backfill runs it."""
+    import datetime as dt
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    with tempfile.TemporaryDirectory(prefix="bench_instance_") as home:
+        os.environ["RISK_PIPELINE_DATA"] = str(Path(home, "data"))
+        from risk_pipeline.assets.partitions import business_days
+        from risk_pipeline.backfill import backfill
+        from risk_pipeline.definitions import defs
+
+        instance = _instance(home, yaml)
+        began = time.perf_counter()
+        report = backfill(dt.date.fromisoformat(start), dt.date.fromisoformat(end), instance=instance)
+        seconds = time.perf_counter() - began
+        assert report.success
+        keys = defs.resolve_asset_graph().materializable_asset_keys
+        known = min(len(instance.get_materialized_partitions(key)) for key in keys)
+        instance.dispose()
+    expected = len(business_days.get_partition_keys_in_range(dg.PartitionKeyRange(start, end)))
+    return {"seconds": seconds, "partitions": expected, "known": known, "assets": len(keys)}
+
+
+def measure(start: str, end: str, yaml: str | None) -> dict:
+    """In this process: one run of the toy graph over start..end; seconds and partitions known."""
+    import warnings
+
+    from risk_pipeline.assets.partitions import business_days, single_run
+
+    warnings.filterwarnings("ignore")
+
+    @dg.asset(partitions_def=business_days, backfill_policy=single_run)
+    def upstream() -> None:
+        return None
+
+    @dg.asset(partitions_def=business_days, backfill_policy=single_run, deps=[upstream])
+    def downstream() -> None:
+        return None
+
+    @dg.asset_check(asset=downstream, blocking=True)
+    def downstream_ok() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=True)
+
+    tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
+    with tempfile.TemporaryDirectory(prefix="bench_instance_") as home:
+        instance = _instance(home, yaml)
+        began = time.perf_counter()
+        result = dg.materialize([upstream, downstream, downstream_ok], instance=instance, tags=tags,
+                                run_config=QUIET)
+        seconds = time.perf_counter() - began
+        assert result.success
+        known = len(instance.get_materialized_partitions(dg.AssetKey("downstream")))
+        instance.dispose()
+    expected = len(business_days.get_partition_keys_in_range(dg.PartitionKeyRange(start, end)))
+    return {"seconds": seconds, "partitions": expected, "known": known, "assets": 2}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--start", default="1990-01-02")
+    parser.add_argument("--end", default="2022-12-28")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--graph", choices=["toy", "real"], default="toy")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one variant, print JSON
+    args = parser.parse_args()
+    if args.one:
+        yaml, _ = VARIANTS[args.one]
+        run = measure_real if args.graph == "real" else measure
+        print(json.dumps(run(args.start, args.end, yaml)))
+        return
+
+    rows = {}
+    for name in args.variants:
+        _, extra = VARIANTS[name]
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("DAGSTER_EVENT_BATCH_SIZE", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS")}
+        out = subprocess.run([sys.executable, __file__, "--start", args.start, "--end", args.end, "--one", name,
+                              "--graph", args.graph],
+                             env={**env, **extra}, capture_output=True, text=True, cwd=REPO)
+        if out.returncode:
+            raise SystemExit(f"{name} failed:\n{out.stderr[-3000:]}")
+        rows[name] = json.loads(out.stdout.strip().splitlines()[-1])
+        row = rows[name]
+        row["ms_per_asset_partition"] = 1000 * row["seconds"] / (row["assets"] * row["partitions"])
+        print(f"{name:<32} {row['seconds']:8.1f} s  {row['ms_per_asset_partition']:6.2f} ms per asset-partition"
+              f"  ({row['known']} of {row['partitions']} partitions known to the instance)", flush=True)
+    base = rows.get("in-memory")
+    if base:
+        print(f"\nratio to in-memory ({args.graph} graph, {args.start}..{args.end}, {base['partitions']} partitions"
+              f" x {base['assets']} assets), and the difference in ms per asset-partition:")
+        for name, row in rows.items():
+            print(f"  {name:<32} {row['seconds'] / base['seconds']:5.2f}"
+                  f"  {row['ms_per_asset_partition'] - base['ms_per_asset_partition']:+6.2f} ms")
+
+
+if __name__ == "__main__":
+    main()

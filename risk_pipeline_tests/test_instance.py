@@ -1,0 +1,104 @@
+"""The project's Dagster instance (dagster.yaml -> risk_pipeline/instance.py): a range run records
+what Dagster's own SQLite storage records, with one planned event per asset and one check row.
+``risk-pipeline backfill`` on a persistent instance: ``test_ui.py`` (beside a UI backfill)."""
+
+import datetime as dt
+import warnings
+
+import dagster as dg
+import pytest
+
+from risk_pipeline.assets.partitions import business_days, single_run
+from risk_pipeline.backfill import backfill
+from risk_pipeline.instance import BatchingSqliteEventLogStorage
+from risk_pipeline_tests.pipeline_helpers import check_rows, project_instance
+
+START, END = "2021-03-01", "2021-03-31"
+
+
+@dg.asset(partitions_def=business_days, backfill_policy=single_run)
+def upstream() -> None:
+    return None
+
+
+@dg.asset(partitions_def=business_days, backfill_policy=single_run, deps=[upstream])
+def downstream(context: dg.AssetExecutionContext) -> None:
+    context.log.info("a log line between the events")
+
+
+@dg.asset_check(asset=downstream, blocking=True)
+def downstream_ok() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True)
+
+
+def _recorded(instance: dg.DagsterInstance, run_id: str) -> dict:
+    keys = [dg.AssetKey("upstream"), dg.AssetKey("downstream")]
+    latest = instance.get_latest_materialization_events(keys)
+    return {
+        "partitions": {key: instance.get_materialized_partitions(key) for key in keys},
+        "materializations": {key: len(instance.fetch_materializations(key, limit=10_000).records) for key in keys},
+        "latest": {key: (event.run_id, event.dagster_event.partition) for key, event in latest.items()},
+        "run log": sorted(event.dagster_event_type.value for event in instance.all_logs(run_id)
+                          if event.dagster_event and event.dagster_event_type.value != "ASSET_MATERIALIZATION_PLANNED"),
+        "planned": len(instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED)),
+    }
+
+
+def test_a_range_run_records_what_dagsters_sqlite_storage_records(tmp_path):
+    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
+    days = len(business_days.get_partition_keys_in_range(dg.PartitionKeyRange(START, END)))
+    found = {}
+    for name, yaml in (("dagster", ""), ("project", None)):
+        instance = project_instance(tmp_path / name, yaml)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = dg.materialize([upstream, downstream, downstream_ok], instance=instance, tags=tags)
+        assert result.success
+        found[name] = (instance, result.run_id, _recorded(instance, result.run_id))
+    (plain, _, dagster_side), (ours, run_id, project_side) = found["dagster"], found["project"]
+    assert isinstance(ours.event_log_storage, BatchingSqliteEventLogStorage)
+    assert not isinstance(plain.event_log_storage, BatchingSqliteEventLogStorage)
+    assert all(len(partitions) == days for partitions in project_side["partitions"].values())
+    assert project_side["partitions"] == dagster_side["partitions"]
+    assert project_side["materializations"] == dagster_side["materializations"]
+    assert {key: partition for key, (_, partition) in project_side["latest"].items()} == {
+        key: partition for key, (_, partition) in dagster_side["latest"].items()}
+    assert {run for run, _ in project_side["latest"].values()} == {run_id}
+    assert project_side["run log"] == dagster_side["run log"]
+    # planned: one event per asset instead of one per partition
+    assert (project_side["planned"], dagster_side["planned"]) == (2, 2 * days)
+    # the check: one evaluated row, and no row left planned for every day of the range
+    assert check_rows(ours) == [("downstream_ok", None, "SUCCEEDED")]
+    assert len(check_rows(plain)) == days + 1
+    for instance, _, _ in found.values():
+        instance.dispose()
+
+
+def test_the_storage_needs_no_base_dir_and_keeps_dagsters_folder(tmp_path):
+    instance = project_instance(tmp_path / "home")
+    try:
+        assert (tmp_path / "home" / "history" / "runs" / "index.db").exists()
+    finally:
+        instance.dispose()
+
+
+def test_a_bad_selection_is_an_error_naming_it(data_dir):
+    with pytest.raises(ValueError, match="no_such_asset"):
+        backfill(dt.date(2021, 2, 1), dt.date(2021, 2, 5), selection="no_such_asset")
+
+
+def test_the_backfill_records_its_runs_in_the_instance_of_dagster_home(data_dir, tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    project_instance(home).dispose()
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    report = backfill(dt.date(2020, 12, 28), dt.date(2021, 1, 8), selection="prices",
+                      run_config={"ops": {"prices": {"config": {"extra_symbols": []}}}}, chunk_years=1)
+    assert report.success and len(report.ranges) == 2
+    instance = dg.DagsterInstance.from_config(str(home))
+    try:
+        assert sorted((run.job_name, run.tags["dagster/asset_partition_range_start"]) for run in instance.get_runs()) \
+            == [("risk_job", "2020-12-28"), ("risk_job", "2021-01-01")]
+        expected = business_days.get_partition_keys_in_range(dg.PartitionKeyRange("2020-12-28", "2021-01-08"))
+        assert instance.get_materialized_partitions(dg.AssetKey("prices")) == set(expected)
+    finally:
+        instance.dispose()

@@ -1,0 +1,53 @@
+"""The stored tables are a public contract: plain SQL identifiers that need no quoting, and
+one Arrow type per column name across every table (one name, one meaning, one type)."""
+
+import re
+import runpy
+from pathlib import Path
+from collections import defaultdict
+
+import duckdb
+
+from risk_pipeline.storage.schemas import TABLES
+
+
+def _reserved_keywords() -> set[str]:
+    with duckdb.connect() as con:
+        rows = con.execute("select keyword_name from duckdb_keywords() where keyword_category = 'reserved'").fetchall()
+    return {name for (name,) in rows}
+
+
+def test_no_column_is_a_reserved_duckdb_keyword():
+    reserved = _reserved_keywords()
+    assert {"window", "limit", "order"} <= reserved  # the list DuckDB parses with, not an empty one
+    found = [(table.name, column) for table in TABLES.values() for column in table.columns if column in reserved]
+    assert found == []
+
+
+def test_every_column_is_a_plain_identifier_queried_without_quotes():
+    with duckdb.connect() as con:
+        for table in TABLES.values():
+            assert all(re.fullmatch(r"[a-z][a-z0-9_]*", column) for column in table.columns), table.name
+            con.register(table.name, table.schema.empty_table())
+            result = con.execute(f"select {', '.join(table.columns)} from {table.name}")
+            assert [d[0] for d in result.description] == table.columns
+
+
+def test_a_column_name_has_the_same_arrow_type_in_every_table():
+    types = defaultdict(dict)
+    for table in TABLES.values():
+        for field in table.schema:
+            types[field.name][table.name] = str(field.type)
+    mixed = {name: by_table for name, by_table in types.items() if len(set(by_table.values())) > 1}
+    assert mixed == {}
+    assert types["estimation_window_days"] == {"var_estimates": "int64", "var_decomposition": "int64"}
+    assert types["backtest_window_days"] == {"var_backtests": "int64"}
+    assert set(types["confidence"].values()) == {"double"} and set(types["horizon_days"].values()) == {"int64"}
+
+
+def test_docs_tables_md_is_generated_from_the_current_schemas():
+    script = Path(__file__).resolve().parents[1] / "scripts" / "write_table_docs.py"
+    generated = runpy.run_path(str(script))["table_docs"]()
+    assert (script.parents[1] / "docs" / "tables.md").read_text() == generated, (
+        "docs/tables.md is stale: run scripts/write_table_docs.py"
+    )
