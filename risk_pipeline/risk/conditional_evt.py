@@ -41,7 +41,7 @@ Defaults: ``n_exceedances`` = W // 8 (12.5% of the window). McNeil & Frey (2000,
 k = 100 of W = 1000 (10%) a good compromise of bias and variance for 95%-99.5% quantiles; a
 slightly larger share puts the threshold below the 90% quantile, so every confidence >= 90%
 lies in the fitted tail (the estimators need q > 1 - k/W). The pipeline's window
-(``var.evt_window``) is 756 days (three years, the Monte Carlo window): 94 exceedances.
+(``var.evt_estimation_window_days``) is 756 days (three years, the Monte Carlo window): 94 exceedances.
 """
 
 from __future__ import annotations
