@@ -12,7 +12,7 @@ SCORE_ASSETS = [a for a in ALL_ASSETS if {k.to_user_string() for k in a.keys}
                 <= set(CORE_ASSET_NAMES) | {"forecast_scores", "var_scores"}]
 CONFIG = fast_run_config(estimation_window_days=30, methods=["historical", "parametric_normal", "ewma", "filtered_historical"],
                          horizons=[1, 5])
-CONFIG["ops"]["var_backtests"] = {"config": {"windows": [20, 60]}}
+CONFIG["ops"]["var_backtests"] = {"config": {"backtest_window_days": [20, 60]}}
 CONFIG["ops"]["var_scores"] = {"config": {"backtest_window_days": [20, 60], "mcs_reps": 200}}
 
 
@@ -45,10 +45,10 @@ def test_scores_of_one_new_day_equal_the_backfill_and_the_closed_forms(data_dir,
 
     # the stored scores are the closed forms of the stored forecasts and realized losses
     scores = query(other, "select * from forecast_scores where horizon_days = 1")
-    pnl = query(other, "select date, portfolio, return from portfolio_pnl")
+    pnl = query(other, "select date, portfolio, simple_return from portfolio_pnl")
     merged = scores.merge(pnl, on=["date", "portfolio"])
     assert (merged["date"] == merged["forecast_date"]).all()
-    np.testing.assert_allclose(merged["loss"], -merged["return"], rtol=1e-12)
+    np.testing.assert_allclose(merged["loss"], -merged["simple_return"], rtol=1e-12)
     np.testing.assert_allclose(merged["tick_loss"], tick_loss(merged["loss"], merged["var"], merged["confidence"].iloc[0])
                                if merged["confidence"].nunique() == 1 else
                                [tick_loss(l, v, c) for l, v, c in zip(merged["loss"], merged["var"], merged["confidence"])])

@@ -53,11 +53,11 @@ class ScoreConfig(dg.Config):
 def forecast_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
     horizon = _longest_horizon(end)
-    pnl = read_window("portfolio_pnl", start, end, horizon + 1, columns=["portfolio", "return"])
+    pnl = read_window("portfolio_pnl", start, end, horizon + 1, columns=["portfolio", "simple_return"])
     forecasts = read_window("var_estimates", start, end, horizon, columns=SERIES_KEYS + ["var", "es"])
     calendar = stored_days("portfolio_pnl")
     realized_by_portfolio = {
-        name: group.set_index("date")["return"].sort_index() for name, group in pnl.groupby("portfolio")
+        name: group.set_index("date")["simple_return"].sort_index() for name, group in pnl.groupby("portfolio")
     }
     frames = []
     for (portfolio, method, confidence, h), series in forecasts.groupby(SERIES_KEYS, sort=True):
