@@ -54,7 +54,8 @@ def main() -> None:
         single = Path(tmp) / "var_estimates.parquet"
         con.execute(f"copy (select * from var_estimates order by date) to '{single}' (format parquet, compression zstd)")
         files = delta.file_uris()
-        con.execute("create temp view delta_files as select * from read_parquet($f)", {"f": files})
+        listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
+        con.execute(f"create temp view delta_files as select * from read_parquet([{listed}])")
         print(f"var_estimates: {rows:,} rows, {first}..{last}; catalog {path.stat().st_size / 1e6:.0f} MB, "
               f"one Parquet file {single.stat().st_size / 1e6:.0f} MB, Delta table {len(files)} files, "
               f"version {delta.version()}")

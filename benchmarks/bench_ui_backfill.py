@@ -40,8 +40,8 @@ from risk_pipeline_tests.ui_server import (  # noqa: E402  (the test suite's dag
 )
 
 CONFIG = {"ops": {"prices": {"config": {"extra_symbols": ["SP500"]}},
-                  "var_estimates": {"config": {"methods": ["historical"], "window": 15}},
-                  "limit_status": {"config": {"window": 15}}}}
+                  "var_estimates": {"config": {"methods": ["historical"], "estimation_window_days": 15}},
+                  "limit_status": {"config": {"estimation_window_days": 15}}}}
 
 
 def main() -> None:

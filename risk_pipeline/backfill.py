@@ -7,7 +7,7 @@ real run: its page, logs and lineage are in the UI, and every partition of the r
 materialized (so "materialize missing" only asks for days that are). A 30-year range is about
 8,600 partitions per asset: the project's event log (``risk_pipeline/instance.py``, configured in
 ``dagster.yaml``) stores a run's planned partitions as one event and its materializations in
-batched transactions, which makes the persistent instance cheaper than the in-memory one
+batched transactions, so that the persistent instance costs no more than the in-memory one
 (``benchmarks/bench_instance.py``; docs/operations.md).
 
 ``chunk_years`` splits the range into consecutive ranges of that many calendar years, run in

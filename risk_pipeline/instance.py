@@ -2,7 +2,7 @@
 batch of events instead of one per event.
 
 A single-run backfill of 30 years writes a materialization event per business day and asset
-(about 8,600 x 14). Dagster hands such a range's events to ``store_event_batch`` in batches of
+(8,607 x 12). Dagster hands such a range's events to ``store_event_batch`` in batches of
 ``DAGSTER_EVENT_BATCH_SIZE`` when that variable is set; its SQLite storage then still stores them
 one at a time (base class: a new engine, a transaction and an fsync per event, twice for asset
 events: the run's shard and the cross-run index). This storage writes a batch in one transaction

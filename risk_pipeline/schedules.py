@@ -75,6 +75,7 @@ def lake_maintenance_job() -> None:
 
 
 weekly_lake_maintenance = dg.ScheduleDefinition(
+    name="weekly_lake_maintenance",
     job=lake_maintenance_job,
     cron_schedule="0 6 * * 6",
     execution_timezone=str(_SCHEDULE["timezone"]),

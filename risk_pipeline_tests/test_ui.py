@@ -67,7 +67,8 @@ def test_every_asset_dependency_check_and_the_schedule_are_in_the_ui(ui):
         {"s": {"repositoryLocationName": LOCATION, "repositoryName": "__repository__"}},
     )["schedulesOrError"]["results"]
     assert {(s["name"], s["cronSchedule"], s["executionTimezone"], s["pipelineName"]) for s in schedules} == {
-        ("daily_after_close", "30 18 * * 1-5", "America/New_York", "daily_risk_job")
+        ("daily_after_close", "30 18 * * 1-5", "America/New_York", "daily_risk_job"),
+        ("weekly_lake_maintenance", "0 6 * * 6", "America/New_York", "lake_maintenance_job"),
     }
 
 
@@ -75,7 +76,7 @@ BACKFILL_START, BACKFILL_END = "2022-12-01", "2022-12-28"
 
 
 def test_a_backfill_launched_from_the_ui_is_one_run_storing_what_the_cli_stores(ui, tmp_path, monkeypatch):
-    config = fast_run_config(window=10)
+    config = fast_run_config(estimation_window_days=10)
     # the CLI's backfill computes the range on a copy of the lake as the UI's backfill finds it
     cli_data = tmp_path / "cli_data"
     shutil.copytree(ui.data, cli_data)
