@@ -124,14 +124,14 @@ def test_summary_json_and_csv_exports(calm):
     assert summary["red_zone"] == [] and summary["overlapping_observations"] is False
     assert set(summary["recommended_method"]) == {"balanced", "held"}
     assert "stress_results" in summary["optional_tables"]
+    assert set(summary["model_confidence_set"]) == {"balanced", "held"}
+    assert all("lowest FZ0 loss" in v for v in summary["model_confidence_set"].values())
     # the versions the report read: reading them again reproduces its backtests table
     version = summary["table_versions"]["var_backtests"]
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("RISK_PIPELINE_DATA", str(data_dir))
         then = snapshot("var_backtests", version=version).to_pandas()
     assert len(then.loc[then["as_of"] == dt.date(2017, 12, 29)]) == len(pd.read_csv(folder / "backtests.csv"))
-    assert set(summary["model_confidence_set"]) == {"balanced", "held"}
-    assert all("lowest FZ0 loss" in v for v in summary["model_confidence_set"].values())
     for name in CSV_TABLES:
         frame = pd.read_csv(folder / f"{name}.csv")
         assert len(frame) > 0, name

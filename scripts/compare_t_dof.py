@@ -25,10 +25,10 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=1000)
     parser.add_argument("--window", type=int, default=252)
     args = parser.parse_args()
-    pnl = read_days("portfolio_pnl", stored_days("portfolio_pnl"), columns=["portfolio", "return"])
+    pnl = read_days("portfolio_pnl", stored_days("portfolio_pnl"), columns=["portfolio", "simple_return"])
     rows = []
     for book, group in pnl.groupby("portfolio"):
-        returns = group.set_index("date")["return"].sort_index().dropna()
+        returns = group.set_index("date")["simple_return"].sort_index().dropna()
         loss = -returns.to_numpy()
         for confidence in (0.95, 0.99):
             fz0, tick = {}, {}

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.assets.backtests import SERIES_KEYS, _longest_horizon
-from risk_pipeline.assets.metadata import publish
+from risk_pipeline.assets.metadata import DETAIL_MAX_PARTITIONS, publish
 from risk_pipeline.assets.partitions import lake_asset, partition_days
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.assets.var import var_estimates
@@ -109,7 +109,7 @@ def var_scores(context: dg.AssetExecutionContext, config: ScoreConfig) -> dg.Mat
         table["as_of"] = as_of[table["as_of"].to_numpy()]
         frames.append(table.assign(portfolio=portfolio, confidence=confidence, horizon_days=h))
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_scores")
-    return publish("var_scores", frame, days, **_mcs_verdicts(frame))
+    return publish("var_scores", frame, days, **(_mcs_verdicts(frame) if len(days) <= DETAIL_MAX_PARTITIONS else {}))
 
 
 def _mcs_verdicts(frame: pd.DataFrame) -> dict[str, object]:

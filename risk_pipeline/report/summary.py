@@ -89,8 +89,8 @@ class ReportData:
     statistics: pd.DataFrame  # STATISTICS_COLUMNS
     latest_var: pd.DataFrame  # var_estimates rows at as_of
     extras: dict[str, pd.DataFrame] = field(default_factory=dict)  # optional tables present in the lake
-    table_versions: dict[str, int] = field(default_factory=dict)  # Delta version of every stored table read
     scores: pd.DataFrame = field(default_factory=pd.DataFrame)  # var_scores rows at as_of (none if not stored)
+    table_versions: dict[str, int] = field(default_factory=dict)  # Delta version of every stored table read
 
     @property
     def red_zone(self) -> pd.DataFrame:
@@ -160,13 +160,12 @@ def _statistics(pnl: pd.DataFrame, as_of: dt.date, chart_start: dt.date, risk_fr
     return frame[STATISTICS_COLUMNS]
 
 
-def _ranking(backtests: pd.DataFrame, levels: pd.DataFrame, scores: pd.DataFrame, backtest_window_days: int) -> pd.DataFrame:
+def _ranking(backtests: pd.DataFrame, levels: pd.DataFrame, backtest_window_days: int, scores: pd.DataFrame) -> pd.DataFrame:
     frames = []
     rows_of_window = backtests.loc[backtests["backtest_window_days"].eq(backtest_window_days)]
     for portfolio, rows in rows_of_window.groupby("portfolio", sort=True):
         mine = levels.loc[levels["portfolio"].eq(portfolio), ["method", "mean_var"]]
-        ranked = (scores.loc[scores["portfolio"].eq(portfolio) & scores["backtest_window_days"].eq(backtest_window_days)]
-                  if len(scores) else None)
+        ranked = scores.loc[scores["portfolio"].eq(portfolio) & scores["backtest_window_days"].eq(backtest_window_days)] if len(scores) else None
         frames.append(rank_methods(rows, mine, ranked).assign(portfolio=portfolio))
     if not frames:
         return pd.DataFrame(columns=["portfolio"])
@@ -257,15 +256,15 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
         pnl_vs_var=_pnl_vs_var(pnl, var, trailing, chart_start),
         backtests=backtests.sort_values(["portfolio", "method", "confidence", "horizon_days", "backtest_window_days"]).reset_index(drop=True),
         traffic_light=basel_rows(backtests, trailing),
-        ranking=_ranking(backtests, levels, scores, longest),
+        ranking=_ranking(backtests, levels, longest, scores),
         statistics=_statistics(pnl, as_of, chart_start, settings.risk_free, settings.chart_years),
         latest_var=read_days("var_estimates", [as_of])
         .sort_values(["portfolio", "method", "confidence", "horizon_days"])
         .reset_index(drop=True),
         extras=_extras(as_of),
-        table_versions=_table_versions(),
         scores=scores.sort_values(["portfolio", "confidence", "horizon_days", "backtest_window_days", "method"])
         .reset_index(drop=True),
+        table_versions=_table_versions(),
     )
 
 
