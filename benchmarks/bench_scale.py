@@ -4,7 +4,8 @@ Generates closes of N symbols over Y years (a one-factor model with fat-tailed i
 noise, all USD) and P portfolios of 40 names each (weights; every fifth by quantity; every
 tenth based in EUR so the FX path runs too), writes them as ``bundled_prices.parquet`` +
 ``portfolios.yaml`` in a temp folder (with the shipped ECB rates beside them) and runs the
-ordinary ``risk-pipeline backfill`` on it in a fresh process under ``/usr/bin/time -v``
+ordinary ``risk-pipeline backfill`` on it in a fresh process under ``/usr/bin/time -v``, on a
+persistent instance with the project's ``dagster.yaml`` (as ``make run``)
 (``RISK_PIPELINE_BUNDLED_DATA`` points the bundled source at the generated file).
 
 Assets: the core chain prices -> returns -> portfolio_pnl -> var_estimates -> var_backtests and
@@ -75,6 +76,9 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
     folder = work / f"u{n_symbols}_y{years}_c{chunk_years}"
     (folder / "inputs").mkdir(parents=True)
     (folder / "data").mkdir()
+    # the project's instance configuration (batching SQLite event log), as make run uses it
+    (folder / "dagster_home").mkdir()
+    shutil.copy(REPO / "dagster.yaml", folder / "dagster_home" / "dagster.yaml")
     start, end = generate(folder / "inputs", n_symbols, years, n_portfolios)
     config = {"ops": {
         "prices": {"config": {"extra_symbols": []}},
@@ -82,7 +86,8 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
     }}
     env = {**os.environ, "RISK_PIPELINE_BUNDLED_DATA": str(folder / "inputs"),
            "RISK_PIPELINE_PORTFOLIOS": str(folder / "inputs" / "portfolios.yaml"),
-           "RISK_PIPELINE_DATA": str(folder / "data"), "PYTHONWARNINGS": "ignore"}
+           "RISK_PIPELINE_DATA": str(folder / "data"), "DAGSTER_HOME": str(folder / "dagster_home"),
+           "PYTHONWARNINGS": "ignore"}
     command = ["/usr/bin/time", "-v", str(BIN / "risk-pipeline"), "backfill", "--start", start, "--end", end,
                "--select", " or ".join(f"key:{a}" for a in CORE.split(",")), "--config-json", json.dumps(config),
                *(["--chunk-years", str(chunk_years)] if chunk_years else [])]
