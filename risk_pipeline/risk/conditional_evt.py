@@ -48,8 +48,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from risk_pipeline.risk.ewma import RISKMETRICS_LAMBDA, ewma_variance_paths
-from risk_pipeline.risk.garch import garch_variance_paths
+from risk_pipeline.risk.ewma import RISKMETRICS_LAMBDA
+from risk_pipeline.risk.filtered_historical import volatility_paths
 from risk_pipeline.risk.windows import VarEsSurface, full_index, square_root_of_time, trailing_windows
 
 XI_MIN, XI_MAX = -0.5, 0.5
@@ -168,8 +168,7 @@ def conditional_evt_var_es(
 ) -> VarEsSurface:
     """Rolling conditional-EVT VaR/ES of a 1-D array of daily simple returns (see module doc)."""
     k = default_exceedances(window) if n_exceedances is None else n_exceedances
-    paths = ewma_variance_paths(returns, window, lam) if filter == "ewma" else garch_variance_paths(returns, window)
-    sigma = np.sqrt(paths)
+    sigma = volatility_paths(returns, window, filter, lam)
     n_rows = sigma.shape[0]
     var = np.empty((n_rows, len(confidences)))
     es = np.empty_like(var)

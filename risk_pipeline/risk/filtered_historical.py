@@ -31,6 +31,14 @@ from risk_pipeline.risk.windows import VarEsSurface, full_index, trailing_window
 FILTERS = ("ewma", "garch")
 
 
+def volatility_paths(returns: np.ndarray, window: int, filter: str, lam: float) -> np.ndarray:
+    """sigma of every window's in-window days and of the forecast day (the last column), under
+    the volatility filter ``filter`` (EWMA with decay ``lam``, or GARCH(1,1) fitted per window);
+    also the filter of ``conditional_evt``."""
+    paths = ewma_variance_paths(returns, window, lam) if filter == "ewma" else garch_variance_paths(returns, window)
+    return np.sqrt(paths)
+
+
 def filtered_historical_var_es(
     returns: np.ndarray,
     *,
@@ -41,11 +49,7 @@ def filtered_historical_var_es(
     lam: float = RISKMETRICS_LAMBDA,
 ) -> VarEsSurface:
     """Rolling FHS VaR/ES of a 1-D array of daily simple returns (see module doc)."""
-    if filter == "ewma":
-        paths = ewma_variance_paths(returns, window, lam)
-    else:
-        paths = garch_variance_paths(returns, window)
-    sigma = np.sqrt(paths)
+    sigma = volatility_paths(returns, window, filter, lam)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(sigma[:, :-1] > 0.0, sigma[:, -1:] / sigma[:, :-1], 1.0)
     rescaled = trailing_windows(returns, window) * ratio

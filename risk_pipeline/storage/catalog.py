@@ -99,13 +99,20 @@ def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     return {name: list(columns) for name, columns in rows}
 
 
-def _insert(con: duckdb.DuckDBPyConnection, spec: TableSchema, rows) -> None:
-    con.register("incoming", rows)
-    try:
-        columns = ", ".join(f'"{c}"' for c in spec.columns)
-        con.execute(f'INSERT INTO "{spec.name}" SELECT {columns} FROM incoming ORDER BY "{spec.day_column}"')
-    finally:
-        con.unregister("incoming")
+def _insert(con: duckdb.DuckDBPyConnection, spec: TableSchema, delta: DeltaTable,
+            first: dt.date | None = None, last: dt.date | None = None) -> None:
+    """Insert the rows of ``delta`` dated ``first``..``last`` (None: all), read by DuckDB straight
+    from the data files that may hold them (streamed: no copy of the table in memory)."""
+    files = lake.data_files(delta, spec, first, last)
+    if not files:
+        return
+    columns = ", ".join(f'"{c}"' for c in spec.columns)
+    sql = f'INSERT INTO "{spec.name}" SELECT {columns} FROM read_parquet($files)'
+    params: dict[str, object] = {"files": files}
+    if first is not None and last is not None:
+        sql += f' WHERE "{spec.day_column}" BETWEEN $first AND $last'
+        params.update(first=first, last=last)
+    con.execute(sql, params)
 
 
 def _refresh_table(con: duckdb.DuckDBPyConnection, spec: TableSchema, shown: int | None, exists: bool) -> int | None:
@@ -121,12 +128,12 @@ def _refresh_table(con: duckdb.DuckDBPyConnection, spec: TableSchema, shown: int
     ranges = _changed_ranges(delta, shown) if exists and shown is not None else None
     if ranges is None:
         con.execute(f'DELETE FROM "{spec.name}"')
-        _insert(con, spec, lake.read_range(spec.name, delta=delta))
+        _insert(con, spec, delta)
     else:
         for first, last in ranges:
             day = f'"{spec.day_column}"'
             con.execute(f'DELETE FROM "{spec.name}" WHERE {day} >= ? AND {day} <= ?', [first, last])
-            _insert(con, spec, lake.read_range(spec.name, first, last, delta=delta))
+            _insert(con, spec, delta, first, last)
     return latest
 
 

@@ -210,7 +210,7 @@ def _range_predicate(day_column: str, first: dt.date, last: dt.date) -> str:
             f'"{day_column}" >= {_sql_date(first)} AND "{day_column}" <= {_sql_date(last)}')
 
 
-def _files(delta: DeltaTable, spec: TableSchema, first: dt.date | None = None, last: dt.date | None = None) -> list[str]:
+def data_files(delta: DeltaTable, spec: TableSchema, first: dt.date | None = None, last: dt.date | None = None) -> list[str]:
     """The data files of the loaded version that may hold rows dated ``first``..``last`` (the
     partition values and the file statistics in the Delta log rule out the others). Reading
     them as Parquet is reading the table: our tables use no reader feature (deletion vectors,
@@ -225,7 +225,7 @@ def _select(delta: DeltaTable | None, spec: TableSchema, columns: Sequence[str],
     """``columns`` of the rows dated ``first``..``last`` (None: all), and among ``days`` if given,
     in the table's types, read by DuckDB from the files that may hold them."""
     schema = pa.schema([spec.schema.field(c) for c in columns])
-    files = [] if delta is None else _files(delta, spec, first, last)
+    files = [] if delta is None else data_files(delta, spec, first, last)
     if not files:
         return schema.empty_table()
     day = f'"{spec.day_column}"'
@@ -253,7 +253,7 @@ def stored_days(table: str, root: Path | None = None) -> list[dt.date]:
     key = (str(table_path(table, root)), delta.version())
     if key not in _DAYS_CACHE:
         spec = table_schema(table)
-        files = _files(delta, spec)
+        files = data_files(delta, spec)
         with duckdb.connect() as con:
             sql = f'select distinct "{spec.day_column}" from read_parquet($files) order by 1'
             rows = con.execute(sql, {"files": files}).fetchall() if files else []
