@@ -29,11 +29,28 @@ class BacktestConfig(dg.Config):
     seed: int = int(_BACKTESTS["seed"])
 
 
-def _longest_horizon(end) -> int:
+def longest_horizon(end) -> int:
     """The longest horizon of the var_estimates stored on the last day up to ``end``."""
     days = [d for d in stored_days("var_estimates") if d <= end]
     last = read_days("var_estimates", days[-1:], columns=["horizon_days"])
     return int(last["horizon_days"].max()) if len(last) else 1
+
+
+def forecast_series(start, end, lookback: int):
+    """Each stored VaR/ES series (``SERIES_KEYS``) of ``start``..``end`` plus ``lookback`` stored days
+    before it, with its portfolio's realized simple returns and the lake's day number of the first
+    of them (h-day observations are phased by the stored days, so a new day equals the backfill):
+    yields ``(keys, realized, forecasts[var, es], day_number_offset)``."""
+    pnl = read_window("portfolio_pnl", start, end, lookback + 1, columns=["portfolio", "simple_return"])
+    forecasts = read_window("var_estimates", start, end, lookback, columns=SERIES_KEYS + ["var", "es"])
+    calendar = stored_days("portfolio_pnl")
+    realized_by_portfolio = {
+        name: group.set_index("date")["simple_return"].sort_index() for name, group in pnl.groupby("portfolio")
+    }
+    for keys, series in forecasts.groupby(SERIES_KEYS, sort=True):
+        realized = realized_by_portfolio[keys[0]]
+        offset = bisect.bisect_left(calendar, realized.index[0].date())
+        yield keys, realized, series.set_index("date")[["var", "es"]].sort_index(), offset
 
 
 @lake_asset(
@@ -47,29 +64,21 @@ def _longest_horizon(end) -> int:
 )
 def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
-    lookback = max(checked_windows(config.backtest_window_days)) + _longest_horizon(end)
-    pnl = read_window("portfolio_pnl", start, end, lookback + 1, columns=["portfolio", "simple_return"])
-    forecasts = read_window("var_estimates", start, end, lookback, columns=SERIES_KEYS + ["var", "es"])
-    # trading-day numbers count the lake's stored days: the phase of h-day observations
-    calendar = stored_days("portfolio_pnl")
-    realized_by_portfolio = {
-        name: group.set_index("date")["simple_return"].sort_index() for name, group in pnl.groupby("portfolio")
-    }
+    lookback = max(checked_windows(config.backtest_window_days)) + longest_horizon(end)
     frames = []
-    for keys, series in forecasts.groupby(SERIES_KEYS, sort=True):
+    for keys, realized, forecasts, offset in forecast_series(start, end, lookback):
         portfolio, method, confidence, horizon = keys
-        realized = realized_by_portfolio[portfolio]
         as_of = realized.index[(realized.index.date >= start) & (realized.index.date <= end)]
         if as_of.empty:
             continue
         table = backtest_table(
             realized,
-            series.set_index("date")[["var", "es"]].sort_index(),
+            forecasts,
             confidence=float(confidence),
             horizon_days=int(horizon),
             as_of=as_of,
             windows=config.backtest_window_days,
-            day_number_offset=bisect.bisect_left(calendar, realized.index[0].date()),
+            day_number_offset=offset,
             seed=config.seed,
         )
         frames.append(table.assign(portfolio=portfolio, method=method, confidence=confidence, horizon_days=horizon))

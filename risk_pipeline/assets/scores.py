@@ -14,13 +14,12 @@ have ``mcs_computed`` false, ``in_mcs`` false and no ``mcs_p``. Means and DM tes
 as of every day (prefix sums: cheap).
 """
 
-import bisect
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.assets.backtests import SERIES_KEYS, _longest_horizon
+from risk_pipeline.assets.backtests import forecast_series, longest_horizon
 from risk_pipeline.assets.metadata import DETAIL_MAX_PARTITIONS, publish
 from risk_pipeline.assets.partitions import lake_asset, partition_days
 from risk_pipeline.assets.portfolio import portfolio_pnl
@@ -52,20 +51,11 @@ class ScoreConfig(dg.Config):
 )
 def forecast_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
-    horizon = _longest_horizon(end)
-    pnl = read_window("portfolio_pnl", start, end, horizon + 1, columns=["portfolio", "simple_return"])
-    forecasts = read_window("var_estimates", start, end, horizon, columns=SERIES_KEYS + ["var", "es"])
-    calendar = stored_days("portfolio_pnl")
-    realized_by_portfolio = {
-        name: group.set_index("date")["simple_return"].sort_index() for name, group in pnl.groupby("portfolio")
-    }
     frames = []
-    for (portfolio, method, confidence, h), series in forecasts.groupby(SERIES_KEYS, sort=True):
-        realized = realized_by_portfolio[portfolio]
-        scores = score_forecasts(
-            realized, series.set_index("date")[["var", "es"]].sort_index(), confidence=float(confidence),
-            horizon_days=int(h), day_number_offset=bisect.bisect_left(calendar, realized.index[0].date()),
-        )
+    series = forecast_series(start, end, lookback=longest_horizon(end))
+    for (portfolio, method, confidence, h), realized, forecasts, offset in series:
+        scores = score_forecasts(realized, forecasts, confidence=float(confidence), horizon_days=int(h),
+                                 day_number_offset=offset)
         scores = scores.loc[scores["date"].dt.date.between(start, end)]
         frames.append(scores.assign(portfolio=portfolio, method=method, confidence=confidence, horizon_days=h))
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("forecast_scores")
