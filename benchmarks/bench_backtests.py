@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from risk_pipeline.risk.backtest import (
+from risk_pipeline.risk.backtests import (
     acerbi_szekely_z2,
     basel_traffic_light,
     christoffersen_independence,
@@ -26,7 +26,7 @@ from risk_pipeline.risk.backtest import (
     kupiec_tuff,
     mcneil_frey,
 )
-from risk_pipeline.risk.backtest_table import backtest_observations, backtest_table
+from risk_pipeline.risk.backtests.table import backtest_observations, backtest_table
 
 N_DAYS = 8313
 HORIZONS = (1, 5, 10, 20)

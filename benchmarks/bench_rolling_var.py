@@ -1,4 +1,4 @@
-"""Benchmark of the rolling VaR/ES engine (risk_pipeline.risk.rolling).
+"""Benchmark of the rolling VaR/ES engine (risk_pipeline.risk.var.rolling).
 
 Part 1 - historical VaR+ES on 500 series x 2,500 days, window 252, c = 0.99:
   vectorized ``rolling_var_es(method="historical")`` (one call per series, VaR and ES together)

@@ -18,7 +18,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from risk_pipeline.risk import rolling_var_es
-from risk_pipeline.risk.scoring import McsSettings, compare_methods, fz0_loss, newey_west_lag, tick_loss
+from risk_pipeline.risk.backtests.scoring import McsSettings, compare_methods, fz0_loss, newey_west_lag, tick_loss
 
 N_DAYS = 8313
 WINDOWS = (250, 1000)

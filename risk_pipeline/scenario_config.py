@@ -2,7 +2,7 @@
 
 Defaults ship with the package: ``risk_pipeline/config/scenarios.yaml`` and
 ``risk_pipeline/config/limits.yaml`` (their comments document the formats). The loaders return
-the frozen dataclasses of the numerical core (:mod:`risk_pipeline.risk.stress`,
+the frozen dataclasses of the numerical core (:mod:`risk_pipeline.risk.stress.scenarios`,
 :mod:`risk_pipeline.risk.limits`); every problem raises :class:`ConfigError` naming the file,
 the scenario or portfolio, and the field.
 """
@@ -24,7 +24,7 @@ from risk_pipeline.risk.limits import (
     Limit,
     LimitsConfig,
 )
-from risk_pipeline.risk.stress import (
+from risk_pipeline.risk.stress.scenarios import (
     FxScenario,
     HistoricalScenario,
     Scenario,

@@ -16,7 +16,7 @@ from risk_pipeline.risk.attribution import (
     rolling_var_decomposition,
     var_decomposition,
 )
-from risk_pipeline.risk.covariance import ledoit_wolf
+from risk_pipeline.risk.var.covariance import ledoit_wolf
 
 SYMBOLS = ("A", "B", "C", "D", "E")
 
@@ -36,7 +36,7 @@ def _var(cov: np.ndarray, w: np.ndarray, c: float) -> float:
 
 
 def test_ledoit_wolf_matches_scikit_learn():
-    """risk.covariance.ledoit_wolf is the estimator of sklearn.covariance.ledoit_wolf."""
+    """risk.var.covariance.ledoit_wolf is the estimator of sklearn.covariance.ledoit_wolf."""
     x = _returns().to_numpy()
     ours = ledoit_wolf(x)
     sk_cov, sk_shrink = sk_ledoit_wolf(x)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from risk_pipeline.risk.backtest import (
+from risk_pipeline.risk.backtests import (
     BacktestInputError,
     basel_traffic_light,
     christoffersen_independence,

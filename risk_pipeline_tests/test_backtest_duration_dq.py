@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from risk_pipeline.risk.backtest import christoffersen_pelletier_duration, dynamic_quantile
+from risk_pipeline.risk.backtests import christoffersen_pelletier_duration, dynamic_quantile
 
 # ------------------------------------------------------------------ duration test
 

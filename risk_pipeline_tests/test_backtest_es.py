@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from risk_pipeline.risk.backtest import BacktestInputError, acerbi_szekely_z2, mcneil_frey
-from risk_pipeline.risk.es_backtest import MCNEIL_FREY_STREAM, Z2_STREAM, keyed_uniforms
+from risk_pipeline.risk.backtests import BacktestInputError, acerbi_szekely_z2, mcneil_frey
+from risk_pipeline.risk.backtests.expected_shortfall import MCNEIL_FREY_STREAM, Z2_STREAM, keyed_uniforms
 
 
 def _model_sample(rng, n, conf, scale=1.0):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from risk_pipeline.risk.backtest import (
+from risk_pipeline.risk.backtests import (
     BacktestInputError,
     acerbi_szekely_z2,
     basel_traffic_light,
@@ -19,7 +19,7 @@ from risk_pipeline.risk.backtest import (
     kupiec_tuff,
     mcneil_frey,
 )
-from risk_pipeline.risk.backtest_table import COLUMNS, backtest_table
+from risk_pipeline.risk.backtests.table import COLUMNS, backtest_table
 
 N_SIMS = 200
 
@@ -199,7 +199,7 @@ def test_degenerate_forecasts_from_short_windows_give_finite_rows():
     import numpy as np
     import pandas as pd
 
-    from risk_pipeline.risk.backtest_table import backtest_table
+    from risk_pipeline.risk.backtests.table import backtest_table
 
     dates = pd.bdate_range("2020-01-01", periods=300)
     rng = np.random.default_rng(3)
@@ -223,7 +223,7 @@ def test_z2_normal_limit_of_long_windows_matches_the_simulated_p_value(scale):
     simulation; it must agree with the simulated p-value of acerbi_szekely_z2 itself."""
     from scipy.stats import norm as normal
 
-    from risk_pipeline.risk.backtest_table import Z2_SIMULATED_MAX_OBS
+    from risk_pipeline.risk.backtests.table import Z2_SIMULATED_MAX_OBS
 
     n, conf = 3 * Z2_SIMULATED_MAX_OBS, 0.975
     days = pd.bdate_range("2000-01-03", periods=n)

@@ -1,4 +1,4 @@
-"""bond_pnl through the pipeline on generated yield paths, against risk.bonds computed here date by date.
+"""bond_pnl through the pipeline on generated yield paths, against risk.instruments.bonds computed here date by date.
 
 A yield CSV (random walks of two series) and a bond positions file are written to a temp
 folder and named in the run config; prices (the bundled snapshot) give the trading days.
@@ -16,7 +16,7 @@ from risk_pipeline.assets.bonds import bond_pnl
 from risk_pipeline.assets.market_data import prices
 from risk_pipeline.bond_positions import load_bond_books
 from risk_pipeline.portfolios import PortfolioError
-from risk_pipeline.risk.bonds import FixedRateBond, bond_risk, cash_flows
+from risk_pipeline.risk.instruments.bonds import FixedRateBond, bond_risk, cash_flows
 from risk_pipeline.sources.ecb_fx import fx_rate
 from risk_pipeline.sources.yields import YieldDataError
 from risk_pipeline.storage.schemas import table_schema

@@ -1,4 +1,4 @@
-"""Tests of risk_pipeline.risk.bonds against closed forms, numerical derivatives and generated paths."""
+"""Tests of risk_pipeline.risk.instruments.bonds against closed forms, numerical derivatives and generated paths."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_pipeline.risk.bonds import (
+from risk_pipeline.risk.instruments.bonds import (
     FOREIGN_PNL_COLUMNS,
     PATH_COLUMNS,
     BondInputError,

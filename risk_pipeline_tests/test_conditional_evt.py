@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 
 from risk_pipeline.risk import VarConfigError, rolling_var_es
-from risk_pipeline.risk.conditional_evt import XI_MAX, default_exceedances, fit_gpd, gpd_tail_var_es
+from risk_pipeline.risk.var.conditional_evt import XI_MAX, default_exceedances, fit_gpd, gpd_tail_var_es
 
 
 def _garch_t(n=1500, seed=0):

@@ -1,4 +1,4 @@
-"""Tests of risk_pipeline.risk.fx: quote convention, cross rates, base returns and the P&L split."""
+"""Tests of risk_pipeline.risk.instruments.fx: quote convention, cross rates, base returns and the P&L split."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_pipeline.risk.fx import (
+from risk_pipeline.risk.instruments.fx import (
     FxInputError,
     align_to_dates,
     base_prices,

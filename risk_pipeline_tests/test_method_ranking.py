@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_pipeline.risk.backtest import BacktestInputError
-from risk_pipeline.risk.method_ranking import RANKING_COLUMNS, rank_methods
+from risk_pipeline.risk.backtests import BacktestInputError
+from risk_pipeline.risk.backtests.ranking import RANKING_COLUMNS, rank_methods
 
 
 def _row(method, conf, h, breaches, expected, p=(0.5, 0.5, 0.5), verdict="pass"):

@@ -1,7 +1,7 @@
 """The safety net of refactoring: VaR/ES of every method and the backtest statistics on the bundled
 data at fixed dates, pinned to the values the code computed when this test was written.
 
-Values computed once (commit 75660b6, before the core moved into sub-packages) and written here,
+Values computed once (at commit 75660b6, before the core moved into sub-packages) and written here,
 as skfolio's tests/test_measures do; a move or rename that changes any number fails this test.
 Inputs: daily simple returns of the bundled S&P 500 index (univariate methods) and of AAPL/JPM/
 XOM at 40/30/30% (monte_carlo), the estimation window ending on each date (every method is
@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 from risk_pipeline.risk import var_es_grid
-from risk_pipeline.risk.backtest_table import backtest_table
+from risk_pipeline.risk.backtests import backtest_table
 from risk_pipeline.sources.bundled import BUNDLED_PRICES_FILE, bundled_data_dir
 
 CASES = {

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from risk_pipeline.portfolios import load_portfolios
-from risk_pipeline.risk.stress import FxScenario, HistoricalScenario, SectorScenario, UniformEquityScenario
+from risk_pipeline.risk.stress.scenarios import FxScenario, HistoricalScenario, SectorScenario, UniformEquityScenario
 from risk_pipeline.scenario_config import (
     DEFAULT_LIMITS_FILE,
     DEFAULT_SCENARIOS_FILE,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.risk.scoring import fz0_loss, tick_loss
+from risk_pipeline.risk.backtests.scoring import fz0_loss, tick_loss
 from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, CORE_ASSET_NAMES, fast_run_config, materialize_range, query
 
 SCORE_ASSETS = [a for a in ALL_ASSETS if {k.to_user_string() for k in a.keys}

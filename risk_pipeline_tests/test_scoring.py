@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from scipy.stats import norm
 
-from risk_pipeline.risk.scoring import (
+from risk_pipeline.risk.backtests.scoring import (
     McsSettings,
     ScoringInputError,
     bootstrap_counts,

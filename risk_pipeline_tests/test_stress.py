@@ -1,4 +1,4 @@
-"""Tests of stress scenarios, reverse stress and historical replay (risk.stress, risk.reverse_stress, risk.replay)."""
+"""Tests of stress scenarios, reverse stress and historical replay (risk.stress: scenarios, reverse, replay)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_pipeline.risk.replay import REPLAY_COLUMNS, replay_episodes, replay_path, summarize_path
-from risk_pipeline.risk.reverse_stress import (
+from risk_pipeline.risk.stress.replay import REPLAY_COLUMNS, replay_episodes, replay_path, summarize_path
+from risk_pipeline.risk.stress.reverse import (
     REVERSE_STRESS_COLUMNS,
     reverse_stress,
     reverse_stress_table,
     solve_multiplier,
 )
-from risk_pipeline.risk.stress import (
+from risk_pipeline.risk.stress.scenarios import (
     STRESS_COLUMNS,
     FxScenario,
     HistoricalScenario,
@@ -190,8 +190,8 @@ def test_replay_episodes_final_point_equals_historical_scenario():
 
 
 def test_result_tables_keep_their_schema_and_dtypes_when_empty():
-    from risk_pipeline.risk.reverse_stress import reverse_stress_table
-    from risk_pipeline.risk.stress import stress_table
+    from risk_pipeline.risk.stress.reverse import reverse_stress_table
+    from risk_pipeline.risk.stress.scenarios import stress_table
 
     for table, columns in ((stress_table([]), STRESS_COLUMNS), (reverse_stress_table([]), REVERSE_STRESS_COLUMNS)):
         assert table.empty and tuple(table.columns) == columns

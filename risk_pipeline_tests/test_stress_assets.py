@@ -176,8 +176,8 @@ def test_eur_book_return_is_usd_return_times_fx_move(lake):
 def test_reverse_stress_of_fx_book_matches_single_date_solver(lake):
     """EUR book under covid: loss(k) = -sum E[(1 + k s)(1 + k f) - 1] is not linear; the grid
     version must give the single-date bisection's multiplier."""
-    from risk_pipeline.risk.reverse_stress import reverse_stress as solve_one
-    from risk_pipeline.risk.stress import ScenarioShocks
+    from risk_pipeline.risk.stress.reverse import reverse_stress as solve_one
+    from risk_pipeline.risk.stress.scenarios import ScenarioShocks
 
     closes, rev = lake["closes"], lake["reverse_stress"]
     before = closes.index[closes.index < pd.Timestamp("2020-02-20")][-1]

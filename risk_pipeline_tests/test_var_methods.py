@@ -8,13 +8,13 @@ import pytest
 from scipy import integrate, stats
 
 from risk_pipeline.risk import VarConfigError, rolling_var_es, var_es_grid
-from risk_pipeline.risk.cornish_fisher import cornish_fisher_quantile, cornish_fisher_var_es, monotone_cf_parameters
-from risk_pipeline.risk.covariance import ledoit_wolf, sample_covariance
-from risk_pipeline.risk.garch import GARCH_GRID
-from risk_pipeline.risk.monte_carlo import DOF_GRID, quantize_dof, rolling_mean_covariance
-from risk_pipeline.risk.parametric import NU_MAX, normal_var_es, student_t_var_es, t_dof_from_kurtosis
-from risk_pipeline.risk.sorted_tail import sorted_tail_var_es
-from risk_pipeline.risk.tail import tail_var_es
+from risk_pipeline.risk.var.cornish_fisher import cornish_fisher_quantile, cornish_fisher_var_es, monotone_cf_parameters
+from risk_pipeline.risk.var.covariance import ledoit_wolf, sample_covariance
+from risk_pipeline.risk.var.garch import GARCH_GRID
+from risk_pipeline.risk.var.monte_carlo import DOF_GRID, quantize_dof, rolling_mean_covariance
+from risk_pipeline.risk.var.parametric import NU_MAX, normal_var_es, student_t_var_es, t_dof_from_kurtosis
+from risk_pipeline.risk.var.sorted_tail import sorted_tail_var_es
+from risk_pipeline.risk.var.tail import tail_var_es
 
 
 def _series(n: int = 600, seed: int = 0, dof: float = 4.0) -> pd.Series:
@@ -284,7 +284,7 @@ def test_parametric_t_mle_is_scipys_t_fit_on_sampled_windows() -> None:
 
 
 def test_student_t_mle_likelihood_is_at_least_scipys() -> None:
-    from risk_pipeline.risk.parametric import student_t_mle
+    from risk_pipeline.risk.var.parametric import student_t_mle
 
     rng = np.random.default_rng(8)
     samples = rng.standard_t(5, size=(6, 400)) * 0.02 + 0.001

@@ -3,7 +3,7 @@
 Reads every book's returns from the lake of ``RISK_PIPELINE_DATA`` (a backfill), computes both
 variants at the pipeline's window, and prints per book, confidence and horizon 1 the mean
 scores over the last ``--days`` trading days and the Diebold-Mariano test of the difference
-(risk.scoring). The numbers back the choice of the default in docs/methods.md.
+(risk.backtests.scoring). The numbers back the choice of the default in docs/methods.md.
 
     RISK_PIPELINE_DATA=/tmp/lake .venv/bin/python scripts/compare_t_dof.py --days 1000
 """
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.risk import rolling_var_es
-from risk_pipeline.risk.scoring import McsSettings, compare_methods, fz0_loss, tick_loss
+from risk_pipeline.risk.backtests.scoring import McsSettings, compare_methods, fz0_loss, tick_loss
 from risk_pipeline.storage.lake import read_days, stored_days
 
 

@@ -6,7 +6,7 @@ rows. Yields come from ``bonds.source`` (csv: ``bonds.csv_path``; yfinance: Yaho
 tickers), FX from the bundled ECB rates. The days are the trading days of the prices table
 (plus the stored day before the range, for the first day's P&L); a yield series without a
 value on one of them is an error naming the series and the date. A bond is priced until the
-day before its maturity. Values and P&L: :mod:`risk_pipeline.risk.bond_position`.
+day before its maturity. Values and P&L: :mod:`risk_pipeline.risk.instruments.bond_pnl`.
 """
 
 
@@ -20,7 +20,7 @@ from risk_pipeline.assets.market_data import prices
 from risk_pipeline.assets.metadata import publish
 from risk_pipeline.assets.partitions import lake_asset, partition_days
 from risk_pipeline.bond_positions import BondBook, load_bond_books
-from risk_pipeline.risk.bond_position import bond_position_pnl
+from risk_pipeline.risk.instruments.bond_pnl import bond_position_pnl
 from risk_pipeline.settings import section
 from risk_pipeline.sources.ecb_fx import fx_rate
 from risk_pipeline.sources.yields import make_yield_source, yields_on

@@ -1,4 +1,4 @@
-"""Proper scores of the VaR/ES forecasts and the comparison of methods (risk.scoring).
+"""Proper scores of the VaR/ES forecasts and the comparison of methods (risk.backtests.scoring).
 
 ``forecast_scores``: the tick and FZ0 loss of each realized forecast, stored on the day its
 loss is known (a run reads only the longest horizon of forecasts before its range).
@@ -24,8 +24,8 @@ from risk_pipeline.assets.metadata import DETAIL_MAX_PARTITIONS, publish
 from risk_pipeline.assets.partitions import lake_asset, partition_days
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.assets.var import var_estimates
-from risk_pipeline.risk.backtest_table import checked_windows
-from risk_pipeline.risk.scoring import McsSettings, compare_methods, score_forecasts
+from risk_pipeline.risk.backtests.table import checked_windows
+from risk_pipeline.risk.backtests.scoring import McsSettings, compare_methods, score_forecasts
 from risk_pipeline.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
 

@@ -24,8 +24,8 @@ from risk_pipeline.assets.partitions import business_days, partition_days, singl
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.books import build_book, currency_returns
 from risk_pipeline.portfolios import Portfolio, load_portfolios
-from risk_pipeline.risk.stress import HistoricalScenario, Scenario, ScenarioShocks, scenario_shocks
-from risk_pipeline.risk.stress_grid import (
+from risk_pipeline.risk.stress.scenarios import HistoricalScenario, Scenario, ScenarioShocks, scenario_shocks
+from risk_pipeline.risk.stress.grid import (
     EpisodeReturns,
     HeldBook,
     episode_returns,

@@ -10,7 +10,7 @@ Definitions used in the report:
     (fewer days at the start of the history);
   * traffic light = the ``var_backtests`` row at the as-of date for confidence 0.99, horizon 1,
     and the shortest stored ``backtest_window_days`` (the Basel test: 250 days at 99%);
-  * method ranking = ``method_ranking.rank_methods`` on the as-of date's rows of the longest
+  * method ranking = ``risk.backtests.rank_methods`` on the as-of date's rows of the longest
     stored window (the validation window, 1000 days by default), with each method's mean VaR
     over the same days as ``mean_var`` and, when ``var_scores`` is stored for the date, its
     Model Confidence Set membership over the same window;
@@ -31,8 +31,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.risk.coverage_backtest import traffic_light_zones
-from risk_pipeline.risk.method_ranking import rank_methods
+from risk_pipeline.risk.backtests.coverage import traffic_light_zones
+from risk_pipeline.risk.backtests.ranking import rank_methods
 from risk_pipeline.risk.performance import performance_statistics
 from risk_pipeline.storage.lake import query_days, read_days, stored_days, table_version
 from risk_pipeline.storage.schemas import TABLES
@@ -85,7 +85,7 @@ class ReportData:
     pnl_vs_var: pd.DataFrame  # PNL_VS_VAR_COLUMNS, horizon 1, chart period
     backtests: pd.DataFrame  # var_backtests rows at as_of
     traffic_light: pd.DataFrame  # TRAFFIC_LIGHT_COLUMNS
-    ranking: pd.DataFrame  # portfolio + method_ranking.RANKING_COLUMNS
+    ranking: pd.DataFrame  # portfolio + risk.backtests.ranking.RANKING_COLUMNS
     statistics: pd.DataFrame  # STATISTICS_COLUMNS
     latest_var: pd.DataFrame  # var_estimates rows at as_of
     extras: dict[str, pd.DataFrame] = field(default_factory=dict)  # optional tables present in the lake
@@ -277,7 +277,7 @@ def _table_versions() -> dict[str, int]:
 
 def basel_zone_thresholds(n_obs: int, confidence: float = BASEL_CONFIDENCE) -> tuple[int, int]:
     """Fewest breaches in ``n_obs`` days that put a model in the yellow and in the red zone
-    (``coverage_backtest.traffic_light_zones``; 5 and 10 for 250 days at 99%)."""
+    (``risk.backtests.coverage.traffic_light_zones``; 5 and 10 for 250 days at 99%)."""
     k = np.arange(n_obs + 2)
     zone, _, _ = traffic_light_zones(k, np.full(k.size, n_obs), 1.0 - confidence)
     return int(k[np.argmax(zone >= 1)]), int(k[np.argmax(zone >= 2)])

@@ -15,7 +15,7 @@ negative), covariance ``S`` of daily simple returns and ``z_c = Phi^{-1}(c)``:
 
 Component ES by Euler allocation on scenarios (historical or Monte Carlo): with scenario
 asset returns ``r_s`` (scenarios x assets), portfolio losses ``L_s = -w' r_s``, VaR and the
-tail ``T = {s : L_s >= VaR}`` exactly as :func:`risk_pipeline.risk.tail.tail_var_es` defines
+tail ``T = {s : L_s >= VaR}`` exactly as :func:`risk_pipeline.risk.var.tail.tail_var_es` defines
 them,
 
     component_es_i = -mean_{s in T} w_i r_{s,i}        sum_i component_es_i = ES
@@ -38,8 +38,8 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.stats import norm
 
-from risk_pipeline.risk.covariance import ledoit_wolf
-from risk_pipeline.risk.tail import tail_var_es
+from risk_pipeline.risk.var.covariance import ledoit_wolf
+from risk_pipeline.risk.var.tail import tail_var_es
 
 DECOMPOSITION_COLUMNS: tuple[str, ...] = (
     "date",
@@ -172,7 +172,7 @@ def component_es(scenario_returns: np.ndarray, weights: np.ndarray, symbols: tup
     """Euler allocation of scenario ES: ``component_es_i = -mean_{L_s >= VaR} w_i r_{s,i}``.
 
     ``scenario_returns`` is scenarios x assets (historical days or Monte Carlo draws), VaR
-    and the tail as in :func:`risk_pipeline.risk.tail.tail_var_es` (Tasche 1999).
+    and the tail as in :func:`risk_pipeline.risk.var.tail.tail_var_es` (Tasche 1999).
     """
     c = _check_confidence(confidence)
     r = np.asarray(scenario_returns, dtype=float)
@@ -215,7 +215,7 @@ def _window_sums(cum: np.ndarray, lookback: int) -> np.ndarray:
 def _rolling_ledoit_wolf(x: np.ndarray, lookback: int) -> np.ndarray:
     """Ledoit-Wolf covariance of every window ``x[t-lookback:t]``, t = lookback..n (stacked).
 
-    The same estimator as :func:`risk_pipeline.risk.covariance.ledoit_wolf`, computed from
+    The same estimator as :func:`risk_pipeline.risk.var.covariance.ledoit_wolf`, computed from
     cumulative sums so that a 30-year history costs O(n p^2) instead of O(n lookback p^2).
     With ``m`` the window mean, ``a_k = ||r_k||^2`` and ``x_k = r_k - m``:
 

@@ -20,7 +20,7 @@ base-currency exposures ``E_i`` and the last ``lookback`` daily returns,
 
     R_{i,s}^{(h)} = prod_{j=s}^{s+h-1} (1 + r_{i,j}) - 1        overlapping h-day windows
     P&L_s       = sum_i E_i R_{i,s}^{(h)},    loss_s = -P&L_s
-    VaR, ES     = tail_var_es(loss, c)                           (risk.tail, docs/design.md)
+    VaR, ES     = tail_var_es(loss, c)                           (risk.var.tail, docs/design.md)
 
 computed before and after adding the proposed trade to the positions.
 """
@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from risk_pipeline.risk.tail import tail_var_es
+from risk_pipeline.risk.var.tail import tail_var_es
 
 MEASURES: tuple[str, ...] = ("var", "es")
 STATUSES: tuple[str, ...] = ("no_data", "within_limits", "warning", "danger")

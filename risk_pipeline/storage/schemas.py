@@ -82,7 +82,7 @@ TABLES: dict[str, TableSchema] = {
                 ("horizon_days", _I), ("loss", _F), ("var", _F), ("es", _F), ("tick_loss", _F), ("fz0_loss", _F),
             ],
             "Per realized forecast (the non-overlapping observations of var_backtests), stored on the day its "
-            "loss is known: quantile (tick) loss of the VaR and FZ0 joint loss of (VaR, ES) (risk.scoring).",
+            "loss is known: quantile (tick) loss of the VaR and FZ0 joint loss of (VaR, ES) (risk.backtests.scoring).",
         ),
         _table(
             "var_scores",
@@ -93,7 +93,7 @@ TABLES: dict[str, TableSchema] = {
                 ("dm_lag", _I), ("mcs_computed", _B), ("in_mcs", _B), ("mcs_p", _F),
             ],
             "Mean tick and FZ0 losses per method over trailing windows as of each day, Diebold-Mariano tests "
-            "against the best method and the 90% Model Confidence Set (risk.scoring).",
+            "against the best method and the 90% Model Confidence Set (risk.backtests.scoring).",
             day_column="as_of",
         ),
         _table(
@@ -152,7 +152,7 @@ TABLES: dict[str, TableSchema] = {
             ],
             "Per bond book, bond and day: dirty price (per 100 face), value and P&L by full repricing (local), "
             "its duration-convexity approximation, base-currency P&L = local + FX + cross terms, DV01 and "
-            "durations (risk_pipeline.risk.bond_position).",
+            "durations (risk_pipeline.risk.instruments.bond_pnl).",
         ),
     ]
 }

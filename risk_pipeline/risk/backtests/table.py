@@ -18,7 +18,7 @@ whatever the length of history (a window longer than the history is its full sam
 Columns (fixed order, ``COLUMNS``): as_of, backtest_window_days, n_obs, n_breaches, expected_breaches
 (= n_obs (1-c)), kupiec_lr/_p, christoffersen_lr/_p, cc_lr/_p, tuff_lr/_p, duration_lr/_p,
 dq_stat/_p (4 lags), z2_stat/_p, mcneil_frey_stat/_p, traffic_light, plus_factor, verdict,
-overlapping. Each statistic is the one of ``risk_pipeline.risk.backtest`` on the window's
+overlapping. Each statistic is the one of ``risk_pipeline.risk.backtests`` on the window's
 observations, with the same edge rules (0 / 1.0 for insufficient data, never NaN).
 
 verdict: "insufficient_data" when n_obs (1-c) < 1 (less than one expected breach); else
@@ -36,7 +36,7 @@ simulated statistics; windows longer than Z2_SIMULATED_MAX_OBS use the normal li
 same simulation (``_z2_columns``). The Weibull duration
 MLE is solved for every distinct window by one vectorized safeguarded-Newton run on the
 profile likelihood (exact, no sub-grid). Random draws are keyed by (seed, forecast date), so
-a row does not depend on which as-of dates are requested (``es_backtest`` docstring).
+a row does not depend on which as-of dates are requested (``expected_shortfall`` docstring).
 Timing: ``benchmarks/bench_backtests.py``.
 """
 
@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from risk_pipeline.risk.backtest_base import (
+from risk_pipeline.risk.backtests.base import (
     SIGNIFICANCE,
     BacktestInputError,
     as_count,
@@ -57,16 +57,16 @@ from risk_pipeline.risk.backtest_base import (
     has_coverage_data,
     tail_probability,
 )
-from risk_pipeline.risk.coverage_backtest import (
+from risk_pipeline.risk.backtests.coverage import (
     ZONE_NAMES,
     independence_lr,
     kupiec_lr,
     traffic_light_zones,
     tuff_lr,
 )
-from risk_pipeline.risk.dq_backtest import dq_p_value, dq_rows, dq_statistic
-from risk_pipeline.risk.duration_backtest import duration_lr
-from risk_pipeline.risk.es_backtest import (
+from risk_pipeline.risk.backtests.dynamic_quantile import dq_p_value, dq_rows, dq_statistic
+from risk_pipeline.risk.backtests.duration import duration_lr
+from risk_pipeline.risk.backtests.expected_shortfall import (
     MCNEIL_FREY_STREAM,
     Z2_STREAM,
     exceedance_residuals,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from risk_pipeline.risk.backtest_base import (
+from risk_pipeline.risk.backtests.base import (
     BacktestInputError,
     BacktestOutcome,
     as_count,

@@ -22,7 +22,7 @@ base, zero for base-currency positions):
 with multiplier ``k = 1`` for the scenario itself (``k`` is used by reverse stress) and
 ``x^+ = max(x, 0)``: a price cannot fall below zero, so a shock scaled beyond -100% is
 capped at -100%. Linear in the equity shock; with an FX shock the product gives the exact
-base-currency P&L ``E((1 + r_local)(1 + r_fx) - 1)`` (see :mod:`risk_pipeline.risk.fx`).
+base-currency P&L ``E((1 + r_local)(1 + r_fx) - 1)`` (see :mod:`risk_pipeline.risk.instruments.fx`).
 
 Missing data in a historical window (symbol not yet listed, gaps) is proxied day by day by
 ``beta_i * r_market`` with ``beta_i = cov(r_i, r_m) / var(r_m)`` over all days of the
@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.risk.fx import fx_return_for_base_change
+from risk_pipeline.risk.instruments.fx import fx_return_for_base_change
 
 MIN_BETA_OBS = 60
 """Fewest overlapping observations for a proxy beta; below it the proxy is the market move."""
@@ -303,7 +303,7 @@ def scenario_pnl_function(
 
     ``exposures``: base-currency value by symbol (shorts negative). ``currency_of`` maps each
     symbol to its currency (None: all positions in the base currency). Formula in the module
-    docstring; the returned callable is what :mod:`risk_pipeline.risk.reverse_stress` solves.
+    docstring; the returned callable is what :mod:`risk_pipeline.risk.stress.reverse` solves.
     """
     missing = [s for s in exposures.index if s not in shocks.equity.index]
     if missing:

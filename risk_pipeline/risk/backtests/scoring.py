@@ -2,7 +2,7 @@
 
 Sign convention (the project's, DESIGN.md): losses positive; ``var`` and ``es`` are positive
 fractions of value; the realized loss of a forecast is ``loss_t = -return_t`` (for horizon h
-the loss of the h-day compounded return, see :mod:`risk_pipeline.risk.backtest_table`);
+the loss of the h-day compounded return, see :mod:`risk_pipeline.risk.backtests.table`);
 ``alpha = 1 - confidence`` is the tail probability.
 
 Tick (quantile) loss of the VaR (Koenker & Bassett 1978; Gneiting 2011, JASA 106, the
@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import erfc
 
-from risk_pipeline.risk.backtest_table import backtest_observations
+from risk_pipeline.risk.backtests.table import backtest_observations
 
 MIN_COMPARISON_OBS = 20
 """Fewest observations for a window's DM tests and MCS (25 ten-day observations in 250 days)."""
@@ -184,7 +184,7 @@ def score_forecasts(
 ) -> pd.DataFrame:
     """Tick and FZ0 loss of every realized forecast of one series, columns ``FORECAST_SCORE_COLUMNS``.
 
-    The observations are those of ``var_backtests`` (``backtest_table.backtest_observations``:
+    The observations are those of ``var_backtests`` (``table.backtest_observations``:
     h-day losses of the non-overlapping forecast dates, phased by ``day_number_offset``);
     ``date`` is the day the loss is known (the forecast's last day), ``forecast_date`` the day
     the forecast is for.

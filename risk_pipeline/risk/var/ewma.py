@@ -12,15 +12,15 @@ the recursion is evaluated step by step for all dates at once, in the same order
 per-window loop).
 
 VaR/ES: normal with zero mean, VaR = sigma_t z_c, ES = sigma_t phi(z_c)/(1-c); horizons by the
-square-root-of-time rule (:func:`~risk_pipeline.risk.windows.square_root_of_time`).
+square-root-of-time rule (:func:`~risk_pipeline.risk.var.windows.square_root_of_time`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from risk_pipeline.risk.parametric import normal_var_es
-from risk_pipeline.risk.windows import VarEsSurface, full_index, square_root_of_time, trailing_windows
+from risk_pipeline.risk.var.parametric import normal_var_es
+from risk_pipeline.risk.var.windows import VarEsSurface, full_index, square_root_of_time, trailing_windows
 
 RISKMETRICS_LAMBDA = 0.94
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import chdtrc
 
-from risk_pipeline.risk.backtest_base import (
+from risk_pipeline.risk.backtests.base import (
     BacktestOutcome,
     as_breaches,
     as_count,

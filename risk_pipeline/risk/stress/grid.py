@@ -1,7 +1,7 @@
 """Stress, reverse stress and historical replay for every date of a history at once.
 
-The single-date functions of :mod:`risk_pipeline.risk.stress`, :mod:`~risk_pipeline.risk.reverse_stress`
-and :mod:`~risk_pipeline.risk.replay` give the numbers for one set of positions; a backfill needs them
+The single-date functions of :mod:`risk_pipeline.risk.stress.scenarios`, :mod:`~risk_pipeline.risk.stress.reverse`
+and :mod:`~risk_pipeline.risk.stress.replay` give the numbers for one set of positions; a backfill needs them
 for the positions held on each of thousands of dates (constant for a weight book, drifting for a
 quantity book). Everything here is linear in the exposures, so one matrix product serves all dates.
 With held exposures ``E`` (dates x positions, base currency), held values ``V`` (dates) and, per
@@ -12,7 +12,7 @@ positions):
     pnl_{t,j}     = E_t . G_j(1),            simple_return_{t,j} = pnl_{t,j} / V_t
     loss_{t,j}(k) = -E_t . G_j(k)            reverse stress: smallest k in the bracket with
                                              loss_{t,j}(k) >= target_fraction V_t, by the grid scan
-                                             and bisection of :func:`~risk_pipeline.risk.reverse_stress.solve_multiplier`
+                                             and bisection of :func:`~risk_pipeline.risk.stress.reverse.solve_multiplier`
                                              run for all dates together (same grid, same steps)
     replay path   = (prod_{s<=d}(1 + R_s) - 1) @ E_t'              (episode days d x dates t)
 
@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.risk.reverse_stress import solve_multiplier
-from risk_pipeline.risk.stress import (
+from risk_pipeline.risk.stress.reverse import solve_multiplier
+from risk_pipeline.risk.stress.scenarios import (
     ScenarioShocks,
     StressInputError,
     fx_per_position,
@@ -128,7 +128,7 @@ def reverse_stress_grid(
     """Reverse stress of every scenario on every date with a positive held value.
 
     Target loss = ``target_loss_fraction`` x held value. Same grid scan and bisection as
-    :func:`~risk_pipeline.risk.reverse_stress.solve_multiplier` (whose argument checks apply),
+    :func:`~risk_pipeline.risk.stress.reverse.solve_multiplier` (whose argument checks apply),
     vectorized over dates; infeasible rows have ``multiplier`` NaN and ``feasible`` False.
     Columns :data:`REVERSE_GRID_COLUMNS`.
     """
@@ -204,7 +204,7 @@ def episode_returns(
     ``local_history``: local-currency returns (dates x symbols, with the ``market`` column),
     history up to the episode's end for the proxy betas; ``fx_history``: each foreign
     currency's return against the base (columns currencies). Missing days are filled as in
-    :func:`~risk_pipeline.risk.stress.calibrate_scenario` (beta x market for equities, no move
+    :func:`~risk_pipeline.risk.stress.scenarios.calibrate_scenario` (beta x market for equities, no move
     for FX), so the episode's compounded returns equal the calibrated scenario's shocks.
     """
     symbols = list(currency_of)
@@ -235,7 +235,7 @@ def replay_grid(book: HeldBook, episodes: Sequence[EpisodeReturns], available: n
     """Buy-and-hold replay of the held positions through each episode, for every date.
 
     Worst point = first minimum of the cumulative P&L path (as
-    :func:`~risk_pipeline.risk.replay.summarize_path`). Columns :data:`REPLAY_GRID_COLUMNS`.
+    :func:`~risk_pipeline.risk.stress.replay.summarize_path`). Columns :data:`REPLAY_GRID_COLUMNS`.
     """
     n_dates, n_ep = len(book.exposures), len(episodes)
     avail = _available(available, n_dates, n_ep)

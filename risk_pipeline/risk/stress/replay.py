@@ -3,7 +3,7 @@
 Buy and hold from the episode's first day (no rebalancing, as a desk that keeps its book
 through the episode): with base-currency exposures ``E_i`` and the episode's daily simple
 returns ``r_{i,t}`` (base currency; for foreign assets convert first with
-:func:`risk_pipeline.risk.fx.to_base_returns`),
+:func:`risk_pipeline.risk.instruments.fx.to_base_returns`),
 
     G_{i,t}        = prod_{s <= t} (1 + r_{i,s})
     cum_pnl_t      = sum_i E_i (G_{i,t} - 1)
@@ -11,9 +11,9 @@ returns ``r_{i,t}`` (base currency; for foreign assets convert first with
 
 The worst point is the date of the minimum ``cum_pnl_t`` (first such date on ties); if the
 path never goes below zero it is the smallest gain. Missing returns are proxied exactly as
-in historical scenario calibration (:func:`risk_pipeline.risk.stress.fill_with_beta_proxy`)
+in historical scenario calibration (:func:`risk_pipeline.risk.stress.scenarios.fill_with_beta_proxy`)
 and flagged. The final point of the path equals the historical scenario's P&L
-(:mod:`risk_pipeline.risk.stress`) for equity positions.
+(:mod:`risk_pipeline.risk.stress.scenarios`) for equity positions.
 
 Source: historical scenario analysis, e.g. Jorion, "Value at Risk" (3rd ed.), ch. 14
 ("Stress testing"), and BCBS (2009) "Principles for sound stress testing practices".
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.risk.stress import (
+from risk_pipeline.risk.stress.scenarios import (
     HistoricalScenario,
     StressInputError,
     episode_window,
@@ -101,7 +101,7 @@ def episode_path(exposures: pd.Series, asset_returns: pd.DataFrame, episode: His
     """The replay path of one episode from the full return history, missing days proxied.
 
     Returns ``(path, proxied)``. ``asset_returns`` must cover the episode (as for
-    :func:`risk_pipeline.risk.stress.calibrate_scenario`; see :func:`~risk_pipeline.risk.stress.episode_window`).
+    :func:`risk_pipeline.risk.stress.scenarios.calibrate_scenario`; see :func:`~risk_pipeline.risk.stress.scenarios.episode_window`).
     """
     symbols = list(exposures.index)
     cols = symbols + ([market] if market is not None and market not in symbols else [])

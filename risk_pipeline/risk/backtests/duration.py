@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from risk_pipeline.risk.backtest_base import BacktestOutcome, as_breaches, chi2_sf
+from risk_pipeline.risk.backtests.base import BacktestOutcome, as_breaches, chi2_sf
 
 B_MIN = 0.01
 B_MAX = 20.0

@@ -4,7 +4,7 @@ McNeil & Frey (2000), "Estimation of tail-related risk measures for heteroscedas
 time series: an extreme value approach", J. Empirical Finance 7(3-4), eqs. (5)-(10).
 
 For date t and its window r_{t-W} .. r_{t-1}, the volatility filter of filtered historical
-simulation (:mod:`risk_pipeline.risk.filtered_historical`: EWMA by default, or the grid-QMLE
+simulation (:mod:`risk_pipeline.risk.var.filtered_historical`: EWMA by default, or the grid-QMLE
 GARCH(1,1); zero mean) gives in-window forecasts sigma_m and the forecast sigma_t. With the
 standardized residual losses z_m = -r_m / sigma_m (0 where sigma_m = 0), sorted
 z_(1) >= z_(2) >= ...:
@@ -18,7 +18,7 @@ the y_i by maximum likelihood. Tail estimators for q > 1 - k/W (eqs. (9), (10)):
     ES_q = z_q / (1 - xi) + (beta - xi u) / (1 - xi)
 
     VaR_t = sigma_t z_q,   ES_t = sigma_t ES_q,  horizons by the square-root-of-time rule
-    (:func:`~risk_pipeline.risk.windows.square_root_of_time`), as the other filtered methods.
+    (:func:`~risk_pipeline.risk.var.windows.square_root_of_time`), as the other filtered methods.
 
 Fit (vectorized over all windows): the profile likelihood of Grimshaw (1993, Technometrics 35):
 with theta = xi / beta, the MLE of xi given theta is xi(theta) = mean log(1 + theta y_i), and
@@ -48,9 +48,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from risk_pipeline.risk.ewma import RISKMETRICS_LAMBDA
-from risk_pipeline.risk.filtered_historical import volatility_paths
-from risk_pipeline.risk.windows import VarEsSurface, full_index, square_root_of_time, trailing_windows
+from risk_pipeline.risk.var.ewma import RISKMETRICS_LAMBDA
+from risk_pipeline.risk.var.filtered_historical import volatility_paths
+from risk_pipeline.risk.var.windows import VarEsSurface, full_index, square_root_of_time, trailing_windows
 
 XI_MIN, XI_MAX = -0.5, 0.5
 MIN_EXCEEDANCES = 5

@@ -34,7 +34,7 @@ MLE_TOL or after MLE_MAX_ITER steps; nu bounded to [NU_MLE_MIN, NU_MAX] (nu > 2:
 variance). The variance is sigma^2 = s^2 nu / (nu - 2). Method of moments stays the default:
 on the bundled books its FZ0 scores are not worse (docs/methods.md).
 
-Horizons by the square-root-of-time rule (:func:`~risk_pipeline.risk.windows.square_root_of_time`).
+Horizons by the square-root-of-time rule (:func:`~risk_pipeline.risk.var.windows.square_root_of_time`).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
-from risk_pipeline.risk.windows import VarEsSurface, full_index, square_root_of_time, trailing_windows
+from risk_pipeline.risk.var.windows import VarEsSurface, full_index, square_root_of_time, trailing_windows
 
 NU_MIN = 4.2
 NU_MAX = 100.0

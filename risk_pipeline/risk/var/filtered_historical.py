@@ -11,22 +11,22 @@ gives in-window forecasts sigma_m and the forecast sigma_t for day t:
     r~_m = e_m sigma_t           (residuals rescaled to today's volatility)
 
 VaR/ES are the empirical ones of the rescaled returns r~ (the docs/design.md definition, see
-:mod:`risk_pipeline.risk.historical`); horizon h uses the W - h + 1 overlapping h-day
+:mod:`risk_pipeline.risk.var.historical`); horizon h uses the W - h + 1 overlapping h-day
 compounded rescaled returns prod(1 + r~) - 1 (no square-root-of-time).
 
 Filters (param ``filter``): ``"ewma"`` (default; RiskMetrics, seeded and window-bounded as in
-:mod:`risk_pipeline.risk.ewma`, param ``lam``) or ``"garch"`` (variance-targeted GARCH(1,1)
-with the grid-QMLE fit of :mod:`risk_pipeline.risk.garch`).
+:mod:`risk_pipeline.risk.var.ewma`, param ``lam``) or ``"garch"`` (variance-targeted GARCH(1,1)
+with the grid-QMLE fit of :mod:`risk_pipeline.risk.var.garch`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from risk_pipeline.risk.ewma import RISKMETRICS_LAMBDA, ewma_variance_paths
-from risk_pipeline.risk.garch import garch_variance_paths
-from risk_pipeline.risk.historical import empirical_window_var_es
-from risk_pipeline.risk.windows import VarEsSurface, full_index, trailing_windows
+from risk_pipeline.risk.var.ewma import RISKMETRICS_LAMBDA, ewma_variance_paths
+from risk_pipeline.risk.var.garch import garch_variance_paths
+from risk_pipeline.risk.var.historical import empirical_window_var_es
+from risk_pipeline.risk.var.windows import VarEsSurface, full_index, trailing_windows
 
 FILTERS = ("ewma", "garch")
 

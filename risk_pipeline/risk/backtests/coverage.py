@@ -19,7 +19,7 @@ from scipy import stats
 from scipy.special import bdtr, bdtrc
 from scipy.special import xlogy
 
-from risk_pipeline.risk.backtest_base import (
+from risk_pipeline.risk.backtests.base import (
     BacktestInputError,
     BacktestOutcome,
     as_breaches,

@@ -1,6 +1,6 @@
 """Empirical VaR and ES for several confidences from one ascending sort.
 
-The definition is exactly the one of :func:`risk_pipeline.risk.tail.tail_var_es`
+The definition is exactly the one of :func:`risk_pipeline.risk.var.tail.tail_var_es`
 (docs/design.md): ``VaR_c = numpy.quantile(L, c, method="linear")`` (Hyndman & Fan 1996,
 definition 7) and ``ES_c = mean{L_i : L_i >= VaR_c}`` (Acerbi & Tasche 2002).
 

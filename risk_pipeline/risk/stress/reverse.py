@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.risk.stress import ScenarioShocks, StressInputError, results_frame, scenario_pnl_function
+from risk_pipeline.risk.stress.scenarios import ScenarioShocks, StressInputError, results_frame, scenario_pnl_function
 
 REVERSE_STRESS_COLUMNS: tuple[str, ...] = ("scenario", "target_loss", "multiplier", "feasible", "achieved_loss",
                                            "iterations")
@@ -110,7 +110,7 @@ def reverse_stress(
 ) -> ReverseStressResult:
     """Multiplier of the scenario's shocks that loses ``target_loss_fraction`` of the value.
 
-    The loss function is ``-pnl(k)`` of :func:`risk_pipeline.risk.stress.scenario_pnl_function`
+    The loss function is ``-pnl(k)`` of :func:`risk_pipeline.risk.stress.scenarios.scenario_pnl_function`
     (linear in equity shocks, with FX the exact product, shocks capped at -100%). Target
     amount = fraction x portfolio value (default: sum of exposures).
     """

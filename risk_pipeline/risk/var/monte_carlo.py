@@ -10,11 +10,11 @@ Embrechts 2005, sec. 3.2, normal variance mixture).  Estimates per window:
 
 * mu: window mean; Sigma: sample covariance (divisor W) or Ledoit-Wolf (2004) shrinkage
   (``shrinkage="ledoit_wolf"`` default, ``"none"``), the estimators of
-  :mod:`risk_pipeline.risk.covariance`, computed for all windows at once from cumulative
+  :mod:`risk_pipeline.risk.var.covariance`, computed for all windows at once from cumulative
   sums of x, x x', ||x||^2, ||x||^4 and ||x||^2 x (window sums as differences of cumsums).
 * L: Cholesky factor, one batched ``numpy.linalg.cholesky`` on the (dates, p, p) stack.
 * nu: method of moments on the window's portfolio returns x_k' w_t (every projection of a
-  multivariate t has excess kurtosis 6/(nu - 4)); :func:`~risk_pipeline.risk.parametric.t_dof_from_kurtosis`,
+  multivariate t has excess kurtosis 6/(nu - 4)); :func:`~risk_pipeline.risk.var.parametric.t_dof_from_kurtosis`,
   then rounded to the nearest point of ``DOF_GRID`` (64 log-spaced values on
   [NU_MIN, NU_MAX], neighbours ~6% apart), so that the chi-square draws can be shared.
 
@@ -29,7 +29,7 @@ depend only on its window, the weights, ``seed`` and ``n_scenarios``):
   one matrix product of the stacked (L_t' w_t) of a chunk of dates with Z.
 * horizon h: compounded path return prod_{d<h} (1 + r_d) - 1 (daily rebalanced to w_t).
 * VaR/ES: the empirical ones of the n_scenarios simulated losses (docs/design.md definition via
-  :func:`~risk_pipeline.risk.sorted_tail.sorted_tail_var_es`, one sort per date and horizon).
+  :func:`~risk_pipeline.risk.var.sorted_tail.sorted_tail_var_es`, one sort per date and horizon).
 
 Dates are processed in chunks of ``CHUNK_DATES`` sharing one dof grid point (memory per
 chunk ~ CHUNK_DATES x h_max x n_scenarios x 8 bytes).  Same seed, data and config give the
@@ -43,9 +43,9 @@ from functools import lru_cache
 import numpy as np
 from scipy import stats
 
-from risk_pipeline.risk.parametric import NU_MAX, NU_MIN, moments_of_rows, t_dof_from_kurtosis
-from risk_pipeline.risk.sorted_tail import sorted_tail_var_es
-from risk_pipeline.risk.windows import VarEsSurface, full_index, trailing_windows
+from risk_pipeline.risk.var.parametric import NU_MAX, NU_MIN, moments_of_rows, t_dof_from_kurtosis
+from risk_pipeline.risk.var.sorted_tail import sorted_tail_var_es
+from risk_pipeline.risk.var.windows import VarEsSurface, full_index, trailing_windows
 
 DEFAULT_N_SCENARIOS = 10_000
 DEFAULT_SEED = 20_240_601
@@ -69,7 +69,7 @@ def rolling_mean_covariance(x: np.ndarray, window: int, shrinkage: str) -> tuple
     """Means (n - W, p) and covariances (n - W, p, p) of the trailing windows of ``x`` (n x p).
 
     Divisor W; ``shrinkage="ledoit_wolf"`` applies Ledoit & Wolf (2004) (formulas in
-    :mod:`risk_pipeline.risk.covariance`), with
+    :mod:`risk_pipeline.risk.var.covariance`), with
     sum_k ||x_k - mu||^4 = S(q^2) - 4 S(q x).mu + 2 m S(q) + 4 mu' S(x x') mu - 4 W m^2 + W m^2,
     q_k = ||x_k||^2, m = ||mu||^2, S(.) window sums.
     """

@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 import numbers
 
-from risk_pipeline.risk.conditional_evt import MIN_EXCEEDANCES, default_exceedances
-from risk_pipeline.risk.filtered_historical import FILTERS
-from risk_pipeline.risk.monte_carlo import SHRINKAGES
-from risk_pipeline.risk.parametric import DOF_ESTIMATORS
+from risk_pipeline.risk.var.conditional_evt import MIN_EXCEEDANCES, default_exceedances
+from risk_pipeline.risk.var.filtered_historical import FILTERS
+from risk_pipeline.risk.var.monte_carlo import SHRINKAGES
+from risk_pipeline.risk.var.parametric import DOF_ESTIMATORS
 
 METHODS = (
     "historical",

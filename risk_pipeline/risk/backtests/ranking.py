@@ -1,9 +1,9 @@
 """Rank VaR methods of one portfolio: proper scores first, then backtest quality, then capital.
 
 Input: the ``var_backtests`` rows of one portfolio at one as-of date and one ``backtest_window_days`` (columns
-of ``backtest_table.COLUMNS`` plus method, confidence, horizon_days), one row per method x
+of ``table.COLUMNS`` plus method, confidence, horizon_days), one row per method x
 confidence x horizon; the average VaR level per method; and optionally the ``var_scores``
-rows of the same portfolio, as-of date and window (``risk.scoring``).
+rows of the same portfolio, as-of date and window (``risk.backtests.scoring``).
 
 Per method, over its ``var_scores`` rows with an MCS (``mcs_computed`` and ``compared``):
   * n_mcs    = how many (confidence, horizon) series had an MCS that compared the method;
@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.risk.backtest_base import SIGNIFICANCE, BacktestInputError
+from risk_pipeline.risk.backtests.base import SIGNIFICANCE, BacktestInputError
 
 RANKING_COLUMNS = [
     "method", "n_in_mcs", "n_mcs", "mcs_share", "n_tests_passed", "n_tests", "breach_ratio", "mean_var", "score",

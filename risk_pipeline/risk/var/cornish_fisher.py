@@ -25,7 +25,7 @@ A x^2 + B x + C <= 0 with A = 5/54, B = 7/9 - 11K/72, C = -(K/2)(1 - K/8).  Outs
 [0, 8], then |S| to the largest value allowed at that K (the positive root of the quadratic
 in x, capped at 3K/4 so a >= 0).  The clipped (S, K) are used for both VaR and ES.
 
-Horizons by the square-root-of-time rule (:func:`~risk_pipeline.risk.windows.square_root_of_time`).
+Horizons by the square-root-of-time rule (:func:`~risk_pipeline.risk.var.windows.square_root_of_time`).
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from risk_pipeline.risk.parametric import window_moments
-from risk_pipeline.risk.windows import VarEsSurface, full_index, square_root_of_time
+from risk_pipeline.risk.var.parametric import window_moments
+from risk_pipeline.risk.var.windows import VarEsSurface, full_index, square_root_of_time
 
 KURTOSIS_MAX = 8.0
 

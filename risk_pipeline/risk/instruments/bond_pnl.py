@@ -1,6 +1,6 @@
 """Daily value, P&L and risk of one bond position along its yield path, in local and base currency.
 
-Built from :mod:`risk_pipeline.risk.bonds` (formulas and sources there). For a bond of face
+Built from :mod:`risk_pipeline.risk.instruments.bonds` (formulas and sources there). For a bond of face
 ``F`` held, with yields ``y_t`` (decimal) and ``X_t`` = price in base currency of one unit of
 the bond's currency (1 for a bond in the base currency), per date ``t`` of the path:
 
@@ -28,7 +28,7 @@ import datetime as dt
 
 import pandas as pd
 
-from risk_pipeline.risk.bonds import (
+from risk_pipeline.risk.instruments.bonds import (
     FixedRateBond,
     price_and_derivatives,  # vectorized over (maturity, yield) pairs: risk per date without a loop
     foreign_bond_base_pnl,

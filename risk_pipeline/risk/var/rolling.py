@@ -16,15 +16,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.risk.conditional_evt import conditional_evt_var_es
-from risk_pipeline.risk.cornish_fisher import cornish_fisher_rolling_var_es
-from risk_pipeline.risk.ewma import ewma_var_es
-from risk_pipeline.risk.filtered_historical import filtered_historical_var_es
-from risk_pipeline.risk.historical import historical_var_es
-from risk_pipeline.risk.monte_carlo import monte_carlo_var_es
-from risk_pipeline.risk.parametric import parametric_normal_var_es, parametric_t_var_es
-from risk_pipeline.risk.var_config import METHODS, VarConfigError, validate_var_params
-from risk_pipeline.risk.windows import VarEsSurface
+from risk_pipeline.risk.var.conditional_evt import conditional_evt_var_es
+from risk_pipeline.risk.var.cornish_fisher import cornish_fisher_rolling_var_es
+from risk_pipeline.risk.var.ewma import ewma_var_es
+from risk_pipeline.risk.var.filtered_historical import filtered_historical_var_es
+from risk_pipeline.risk.var.historical import historical_var_es
+from risk_pipeline.risk.var.monte_carlo import monte_carlo_var_es
+from risk_pipeline.risk.var.parametric import parametric_normal_var_es, parametric_t_var_es
+from risk_pipeline.risk.var.parameters import METHODS, VarConfigError, validate_var_params
+from risk_pipeline.risk.var.windows import VarEsSurface
 
 __all__ = ["METHODS", "VarConfigError", "validate_var_params", "rolling_var_es", "var_es_grid", "var_es_surface"]
 

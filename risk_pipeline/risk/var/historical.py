@@ -6,8 +6,8 @@ For date ``t`` the sample is the window ``r_{t-W} .. r_{t-1}``; for horizon ``h`
 
     VaR_c = numpy.quantile(L, c, method="linear"),   ES_c = mean{L_i : L_i >= VaR_c}
 
-(docs/design.md; the definition of :func:`risk_pipeline.risk.tail.tail_var_es`, evaluated by
-:func:`risk_pipeline.risk.sorted_tail.sorted_tail_var_es` on one sort per window and
+(docs/design.md; the definition of :func:`risk_pipeline.risk.var.tail.tail_var_es`, evaluated by
+:func:`risk_pipeline.risk.var.sorted_tail.sorted_tail_var_es` on one sort per window and
 horizon, shared by all confidences).  Source: the basic historical simulation of
 J. Hull, *Risk Management and Financial Institutions*, ch. 13; overlapping multi-day
 returns as in BCBS (2019) MAR33.
@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from risk_pipeline.risk.sorted_tail import sorted_tail_var_es
-from risk_pipeline.risk.windows import VarEsSurface, compound_returns, full_index, trailing_windows
+from risk_pipeline.risk.var.sorted_tail import sorted_tail_var_es
+from risk_pipeline.risk.var.windows import VarEsSurface, compound_returns, full_index, trailing_windows
 
 _CHUNK_ELEMENTS = 4_000_000  # bounds the sorted copy per chunk (~32 MB)
 

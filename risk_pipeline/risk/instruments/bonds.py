@@ -38,10 +38,10 @@ Beside it, the duration-convexity approximation of the yield move, with risk mea
 ``(T_t, y_{t-1})``: ``pnl_duration_convexity = -D_mod P dy + 0.5 C P dy^2``, dy = y_t - y_{t-1}.
 
 A foreign bond's base-currency P&L (:func:`foreign_bond_base_pnl`) with FX price ``X_t``
-(base per unit of the bond's currency, :func:`risk_pipeline.risk.fx.base_prices`):
+(base per unit of the bond's currency, :func:`risk_pipeline.risk.instruments.fx.base_prices`):
 ``(P_t + coupon_t) X_t - P_{t-1} X_{t-1}`` = local term ``pnl_full_t X_{t-1}`` + FX term
 ``P_{t-1} (X_t - X_{t-1})`` + cross term ``pnl_full_t (X_t - X_{t-1})``
-(:func:`risk_pipeline.risk.fx.pnl_decomposition`).
+(:func:`risk_pipeline.risk.instruments.fx.pnl_decomposition`).
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.risk.fx import pnl_decomposition
+from risk_pipeline.risk.instruments.fx import pnl_decomposition
 
 DAYS_PER_YEAR = 365.25
 _EPS = 1e-9  # times within this of zero count as paid (guards float noise in T - k/m)

@@ -1,6 +1,6 @@
 """Shared pieces of the VaR/ES backtests: the result base class, the test level and input checks.
 
-Every backtest in ``risk_pipeline.risk.backtest`` returns a frozen dataclass derived from
+Every backtest in ``risk_pipeline.risk.backtests`` returns a frozen dataclass derived from
 :class:`BacktestOutcome` (``statistic``, ``p_value``, ``insufficient_data`` and the derived
 ``verdict``). Insufficient data never produces NaN or an exception: the statistic is reported
 as 0.0 and the p-value as 1.0 ("no evidence against the model") with ``insufficient_data=True``
