@@ -23,7 +23,7 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
-# The history as one in-process run of risk_job on the persistent instance (risk_pipeline/backfill.py):
+# The history as one in-process run of risk_job on the persistent instance (risk_pipeline/cli/backfill.py):
 # the UI then knows every partition of every asset as materialized, with the run's page and logs.
 run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/risk-pipeline backfill --start $(START) --end $(END) --select '$(SELECT)'

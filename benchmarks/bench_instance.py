@@ -71,7 +71,7 @@ def measure_real(start: str, end: str, yaml: str | None) -> dict:
     with tempfile.TemporaryDirectory(prefix="bench_instance_") as home:
         os.environ["RISK_PIPELINE_DATA"] = str(Path(home, "data"))
         from risk_pipeline.assets.partitions import business_days
-        from risk_pipeline.backfill import backfill
+        from risk_pipeline.cli.backfill import backfill
         from risk_pipeline.definitions import defs
 
         instance = _instance(home, yaml)

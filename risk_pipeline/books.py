@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.portfolios import Portfolio
+from risk_pipeline.config.portfolios import Portfolio
 from risk_pipeline.risk.instruments.fx import to_base_returns
 from risk_pipeline.sources.ecb_fx import fx_rate, load_ecb_rates
 

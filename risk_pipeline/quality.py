@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.portfolios import Portfolio
+from risk_pipeline.config.portfolios import Portfolio
 
 NON_POSITIVE_COLUMNS = ["date", "symbol", "close"]
 MISSING_DAY_COLUMNS = ["date", "symbol", "coverage"]

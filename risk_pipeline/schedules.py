@@ -26,7 +26,7 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.assets.partitions import business_days
-from risk_pipeline.settings import section
+from risk_pipeline.config.settings import section
 from risk_pipeline.storage.catalog import refresh_catalog
 from risk_pipeline.storage.maintenance import maintain_lake
 

@@ -14,8 +14,8 @@ import pytest
 
 from risk_pipeline.assets.bonds import bond_pnl
 from risk_pipeline.assets.market_data import prices
-from risk_pipeline.bond_positions import load_bond_books
-from risk_pipeline.portfolios import PortfolioError
+from risk_pipeline.config.bonds import load_bond_books
+from risk_pipeline.config import ConfigError
 from risk_pipeline.risk.instruments.bonds import FixedRateBond, bond_risk, cash_flows
 from risk_pipeline.sources.ecb_fx import fx_rate
 from risk_pipeline.sources.yields import YieldDataError
@@ -212,7 +212,7 @@ def test_bad_positions_file_names_file_book_bond_and_field(tmp_path, edit, messa
     text = _positions(0.01).replace(*edit, 1)
     path = tmp_path / "bonds.yaml"
     path.write_text(text)
-    with pytest.raises(PortfolioError, match=message) as info:
+    with pytest.raises(ConfigError, match=message) as info:
         load_bond_books(path)
     assert str(info.value).startswith(str(path))
 

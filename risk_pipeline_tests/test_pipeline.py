@@ -158,7 +158,7 @@ def test_the_summary_prints_var_es_and_verdicts_of_every_portfolio(built, capsys
 def test_chunk_ranges_cover_the_range_in_order():
     import datetime as dt
 
-    from risk_pipeline.backfill import chunk_ranges
+    from risk_pipeline.cli.backfill import chunk_ranges
 
     d = dt.date
     assert chunk_ranges(d(2019, 10, 1), d(2020, 3, 31), None) == [(d(2019, 10, 1), d(2020, 3, 31))]
@@ -175,7 +175,7 @@ def test_a_backfill_in_yearly_chunks_stores_the_same_tables_as_one_run(data_dir,
     """Each chunk reads its lookback from what the previous chunk stored."""
     import datetime as dt
 
-    from risk_pipeline.backfill import backfill
+    from risk_pipeline.cli.backfill import backfill
 
     config = fast_run_config(horizons=[1, 5])
     config["ops"]["var_backtests"] = {"config": {"backtest_window_days": [20, 60]}}

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
-from risk_pipeline.portfolios import (
-    DEFAULT_PORTFOLIOS_FILE,
-    Portfolio,
-    PortfolioError,
-    Position,
-    load_portfolios,
-)
+from risk_pipeline.config import ConfigError
+from risk_pipeline.config.portfolios import DEFAULT_PORTFOLIOS_FILE, Portfolio, Position, load_portfolios
 from risk_pipeline.sources import BundledSource
 
 STOCKS = ("AAPL AMD BAC BBY CVX GE HD JNJ JPM KO LLY MRK MSFT PEP PFE PG RRC UNH WMT XOM").split()
@@ -110,18 +106,18 @@ Q = "      - {symbol: AAPL, quantity: 5}\n"
         (portfolio_yaml(W, base="XYZ"), r"portfolio 'p': field 'base_currency': unknown currency 'XYZ'"),
         (portfolio_yaml(W, base="usd"), r"portfolio 'p': field 'base_currency': unknown currency 'usd'"),
         (portfolio_yaml(W, base="DOLLAR"), r"field 'base_currency': unknown currency 'DOLLAR'"),
-        (portfolio_yaml(W, notional=""), r"portfolio 'p': field 'notional' must be a positive number .* got None"),
-        (portfolio_yaml(W, notional="notional: 0\n    "), r"portfolio 'p': field 'notional' must be a positive number"),
-        (portfolio_yaml(W, notional="notional: -5\n    "), r"field 'notional' must be a positive number"),
-        (portfolio_yaml(Q), r"portfolio 'p': field 'notional' applies to weight portfolios only"),
+        (portfolio_yaml(W, notional=""), r"portfolio 'p': field 'notional': must be a positive number .* got None"),
+        (portfolio_yaml(W, notional="notional: 0\n    "), r"portfolio 'p': field 'notional': must be a positive number"),
+        (portfolio_yaml(W, notional="notional: -5\n    "), r"field 'notional': must be a positive number"),
+        (portfolio_yaml(Q), r"portfolio 'p': field 'notional': applies to weight portfolios only"),
         (portfolio_yaml("      - {symbol: AAPL, weight: 0.5}\n      - {symbol: MSFT, quantity: 3}\n"),
          r"portfolio 'p': field 'positions': mixes weights and quantities"),
         (portfolio_yaml("      - {symbol: AAPL, weight: 0.5}\n      - {symbol: MSFT, weight: 0.4}\n"),
          r"portfolio 'p': field 'positions': weights sum to 0.9, not 1"),
         (portfolio_yaml("      - {symbol: AAPL, weight: '1'}\n"),
-         r"position 'AAPL': field 'weight' must be a finite non-zero number, got '1'"),
+         r"position 'AAPL': field 'weight': must be a finite non-zero number, got '1'"),
         (portfolio_yaml("      - {symbol: AAPL, quantity: 0}\n", notional=""),
-         r"position 'AAPL': field 'quantity' must be a finite non-zero number"),
+         r"position 'AAPL': field 'quantity': must be a finite non-zero number"),
         (portfolio_yaml("      - {symbol: ON, quantity: 3}\n", notional=""), r"portfolio 'p': field 'symbol': True is not a ticker"),
         (portfolio_yaml("      - {symbol: AAPL, wieght: 1.0}\n"), r"portfolio 'p': position 'AAPL': field 'wieght': unknown field"),
         (portfolio_yaml("      - {symbol: AAPL, weight: 1.0, currency: XX}\n"),
@@ -131,8 +127,8 @@ Q = "      - {symbol: AAPL, quantity: 5}\n"
         ("portfolios:\n  - name: p\n    positions:\n" + Q, r"portfolio 'p': field 'base_currency': missing"),
         ("portfolios:\n  - name: p\n    base_currency: USD\n    positions: AAPL\n", r"portfolio 'p': field 'positions': must be a list"),
         ("portfolios:\n  - name: p\n    base_currency: USD\n    positions:\n      - AAPL\n", r"portfolio 'p': each position must be a mapping"),
-        ("portfolios: [\n  - name: p\n", r"malformed YAML at line \d+, column \d+"),
-        ("portfolios:\n  - name: p\n  base_currency: USD\n", r"malformed YAML at line 3"),
+        ("portfolios: [\n  - name: p\n", r"line \d+, column \d+: malformed YAML"),
+        ("portfolios:\n  - name: p\n  base_currency: USD\n", r"line 3, column \d+: malformed YAML"),
         ("- name: p\n", r"expected a top-level 'portfolios:' list"),
         ("portfolios: []\n", r"the 'portfolios' list is empty"),
         ("", r"expected a top-level 'portfolios:' list"),
@@ -140,9 +136,9 @@ Q = "      - {symbol: AAPL, quantity: 5}\n"
 )
 def test_bad_files_name_file_portfolio_and_field(tmp_path, body, pattern):
     path = write(tmp_path, body)
-    with pytest.raises(PortfolioError, match=pattern) as info:
+    with pytest.raises(ConfigError, match=pattern) as info:
         load_portfolios(path, known_symbols={"AAPL", "MSFT", "XOM"})
-    assert str(info.value).startswith(f"{path}: ")
+    assert re.match(rf"{re.escape(str(path))}(, line \d+(, column \d+)?)?: ", str(info.value))
 
 
 def test_symbols_not_checked_without_known_symbols(tmp_path):
@@ -152,16 +148,27 @@ def test_symbols_not_checked_without_known_symbols(tmp_path):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(PortfolioError, match="nothere.yaml: portfolio file not found"):
+    with pytest.raises(ConfigError, match="nothere.yaml: portfolio file not found"):
         load_portfolios(tmp_path / "nothere.yaml")
 
 
 def test_dataclasses_validate_on_construction():
-    with pytest.raises(PortfolioError, match="exactly one of 'weight' or 'quantity'"):
+    with pytest.raises(ConfigError, match="exactly one of 'weight' or 'quantity'"):
         Position("AAPL")
-    with pytest.raises(PortfolioError, match="portfolio 'x': field 'positions': portfolio is empty"):
+    with pytest.raises(ConfigError, match="portfolio 'x': field 'positions': portfolio is empty"):
         Portfolio("x", "USD", ())
-    with pytest.raises(PortfolioError, match="weights sum to 1.1"):
+    with pytest.raises(ConfigError, match="weights sum to 1.1"):
         Portfolio("x", "USD", (Position("A", weight=0.6), Position("B", weight=0.5)), notional=1.0)
     short = Portfolio("ls", "EUR", (Position("A", weight=1.3), Position("B", weight=-0.3)), notional=100)
     assert short.by_weight and short.notional == 100.0 and short.symbols == ("A", "B")
+
+
+def test_an_error_names_the_line_of_its_portfolio(tmp_path):
+    body = ("portfolios:\n"
+            "  - {name: ok, base_currency: USD, notional: 1, positions: [{symbol: AAPL, weight: 1.0}]}\n"
+            "  - name: bad\n"
+            "    base_currency: XYZ\n"
+            "    notional: 1\n"
+            "    positions: [{symbol: AAPL, weight: 1.0}]\n")
+    with pytest.raises(ConfigError, match=r"books.yaml, line 3: portfolio 'bad': field 'base_currency': unknown currency"):
+        load_portfolios(write(tmp_path, body))

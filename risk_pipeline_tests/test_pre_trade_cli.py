@@ -87,3 +87,34 @@ def test_bad_input_is_a_clear_error(lake, capsys):
     assert main(["pre-trade", "--portfolio", "held", "--trade", "ZZZZ=5", "--limits", str(folder / "limits.yaml"),
                  "--lookback", "10"]) == 2
     assert "ZZZZ" in capsys.readouterr().err
+
+
+def test_a_malformed_portfolios_file_is_one_line_and_status_2(lake, capsys, tmp_path):
+    folder, _, mp = lake
+    bad = tmp_path / "portfolios.yaml"
+    bad.write_text("portfolios:\n  - name: held\n  base_currency: USD\n")
+    mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(bad))
+    try:
+        code = main(["pre-trade", "--portfolio", "held", "--trade", "MSFT=1", "--limits", str(folder / "limits.yaml")])
+    finally:
+        mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(folder / "portfolios.yaml"))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert err.startswith(f"risk-pipeline pre-trade: {bad}, line 3, column")
+
+
+def test_a_portfolio_holding_an_unpriced_symbol_names_the_symbol_not_the_limits(lake, capsys, tmp_path):
+    folder, _, mp = lake
+    books = tmp_path / "portfolios.yaml"
+    books.write_text(SMALL_PORTFOLIOS + "  - {name: newbook, base_currency: USD, positions: [{symbol: NVDA, quantity: 5}]}\n")
+    mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(books))
+    try:
+        code = main(["pre-trade", "--portfolio", "newbook", "--trade", "MSFT=1", "--limits", str(folder / "limits.yaml"),
+                     "--lookback", "10"])
+    finally:
+        mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(folder / "portfolios.yaml"))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "portfolio 'newbook' holds symbol(s) ['NVDA'] with no stored prices" in err
+    assert "no limits" not in err

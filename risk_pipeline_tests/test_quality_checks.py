@@ -16,7 +16,7 @@ import pytest
 from risk_pipeline import quality
 from risk_pipeline.assets import quality as checks
 from risk_pipeline.definitions import all_checks, defs
-from risk_pipeline.portfolios import Portfolio, Position
+from risk_pipeline.config.portfolios import Portfolio, Position
 from risk_pipeline.sources import BundledSource
 from risk_pipeline.storage.lake import write_days
 from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range

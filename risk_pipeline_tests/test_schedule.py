@@ -12,7 +12,7 @@ import pytest
 
 from risk_pipeline.definitions import defs
 from risk_pipeline.schedules import daily_after_close, daily_risk_job, newest_business_day
-from risk_pipeline.settings import section
+from risk_pipeline.config.settings import section
 from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range, query
 
 NEW_YORK = zoneinfo.ZoneInfo("America/New_York")

@@ -21,7 +21,7 @@ import pytest
 from PIL import Image  # pillow: a dependency of matplotlib
 
 from risk_pipeline.assets.partitions import business_days
-from risk_pipeline.backfill import backfill
+from risk_pipeline.cli.backfill import backfill
 from risk_pipeline.definitions import defs
 from risk_pipeline.instance import BatchingSqliteEventLogStorage
 from risk_pipeline.storage import lake

@@ -9,9 +9,9 @@ from risk_pipeline.assets.metadata import publish
 from risk_pipeline.assets.partitions import lake_asset, partition_days
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.books import build_book
-from risk_pipeline.portfolios import load_portfolios
+from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk.attribution import rolling_var_decomposition
-from risk_pipeline.settings import section
+from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_window
 
 _ATTRIBUTION = section("attribution")

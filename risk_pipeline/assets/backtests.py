@@ -15,7 +15,7 @@ from risk_pipeline.assets.partitions import lake_asset, partition_days
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.assets.var import var_estimates
 from risk_pipeline.risk.backtests.table import backtest_table, checked_windows
-from risk_pipeline.settings import section
+from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days
 
 _BACKTESTS = section("backtests")

@@ -1,7 +1,7 @@
 """Bond positions: the bond_pnl table per bond book, bond and day.
 
 Positions come from the YAML file named by ``bonds.positions_file`` (format:
-:mod:`risk_pipeline.bond_positions`); none by default, and then the asset succeeds with no
+:mod:`risk_pipeline.config.bonds`); none by default, and then the asset succeeds with no
 rows. Yields come from ``bonds.source`` (csv: ``bonds.csv_path``; yfinance: Yahoo yield
 tickers), FX from the bundled ECB rates. The days are the trading days of the prices table
 (plus the stored day before the range, for the first day's P&L); a yield series without a
@@ -19,9 +19,9 @@ import pandas as pd
 from risk_pipeline.assets.market_data import prices
 from risk_pipeline.assets.metadata import publish
 from risk_pipeline.assets.partitions import lake_asset, partition_days
-from risk_pipeline.bond_positions import BondBook, load_bond_books
+from risk_pipeline.config.bonds import BondBook, load_bond_books
 from risk_pipeline.risk.instruments.bond_pnl import bond_position_pnl
-from risk_pipeline.settings import section
+from risk_pipeline.config.settings import section
 from risk_pipeline.sources.ecb_fx import fx_rate
 from risk_pipeline.sources.yields import make_yield_source, yields_on
 from risk_pipeline.storage.lake import empty_frame, read_window

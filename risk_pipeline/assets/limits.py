@@ -18,12 +18,12 @@ from risk_pipeline.assets.metadata import publish
 from risk_pipeline.assets.partitions import lake_asset, latest_day_of_run, partition_days
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.assets.var import var_estimates
-from risk_pipeline.portfolios import load_portfolios
+from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk import var_es_grid
 from risk_pipeline.risk.limits import LimitsConfig, long_measures
 from risk_pipeline.risk.limits import limit_status as core_limit_status
-from risk_pipeline.scenario_config import DEFAULT_LIMITS_FILE, load_limits
-from risk_pipeline.settings import section
+from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE, load_limits
+from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_days, read_window
 
 _LIMITS = section("limits")

@@ -7,9 +7,9 @@ import dagster as dg
 
 from risk_pipeline.assets.metadata import publish
 from risk_pipeline.assets.partitions import lake_asset, partition_days
-from risk_pipeline.portfolios import load_portfolios
+from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk.returns import close_to_close_returns
-from risk_pipeline.settings import section
+from risk_pipeline.config.settings import section
 from risk_pipeline.sources import make_source
 from risk_pipeline.storage.lake import read_window
 

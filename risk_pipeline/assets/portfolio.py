@@ -8,7 +8,7 @@ from risk_pipeline.assets.market_data import prices, returns
 from risk_pipeline.assets.metadata import publish
 from risk_pipeline.assets.partitions import lake_asset, partition_days
 from risk_pipeline.books import build_book
-from risk_pipeline.portfolios import load_portfolios
+from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk.portfolio import portfolio_pnl as book_pnl
 from risk_pipeline.storage.lake import read_window
 

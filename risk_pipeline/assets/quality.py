@@ -21,8 +21,8 @@ import pandas as pd
 from risk_pipeline import quality
 from risk_pipeline.assets.market_data import prices, returns
 from risk_pipeline.assets.partitions import checked_days
-from risk_pipeline.portfolios import load_portfolios
-from risk_pipeline.settings import section
+from risk_pipeline.config.portfolios import load_portfolios
+from risk_pipeline.config.settings import section
 from risk_pipeline.sources.ecb_fx import MAX_STALENESS_DAYS, load_ecb_rates
 from risk_pipeline.storage.lake import read_window
 

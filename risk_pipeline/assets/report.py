@@ -28,7 +28,7 @@ from risk_pipeline.report.summary import (
     report_dates,
     window_lengths,
 )
-from risk_pipeline.settings import section
+from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import read_days, stored_days
 from risk_pipeline.storage.paths import reports_dir
 from risk_pipeline.storage.schemas import TABLES

@@ -26,7 +26,7 @@ from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.assets.var import var_estimates
 from risk_pipeline.risk.backtests.table import checked_windows
 from risk_pipeline.risk.backtests.scoring import McsSettings, compare_methods, score_forecasts
-from risk_pipeline.settings import section
+from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
 
 _SCORES = section("scores")

@@ -23,7 +23,7 @@ from risk_pipeline.assets.metadata import publish
 from risk_pipeline.assets.partitions import business_days, partition_days, single_run
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.books import build_book, currency_returns
-from risk_pipeline.portfolios import Portfolio, load_portfolios
+from risk_pipeline.config.portfolios import Portfolio, load_portfolios
 from risk_pipeline.risk.stress.scenarios import HistoricalScenario, Scenario, ScenarioShocks, scenario_shocks
 from risk_pipeline.risk.stress.grid import (
     EpisodeReturns,
@@ -33,8 +33,8 @@ from risk_pipeline.risk.stress.grid import (
     reverse_stress_grid,
     stress_grid,
 )
-from risk_pipeline.scenario_config import DEFAULT_SCENARIOS_FILE, load_scenarios
-from risk_pipeline.settings import section
+from risk_pipeline.config.scenarios import DEFAULT_SCENARIOS_FILE, load_scenarios
+from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days
 
 _STRESS = section("stress")

@@ -12,9 +12,9 @@ from risk_pipeline.assets.metadata import publish
 from risk_pipeline.assets.partitions import lake_asset, partition_days
 from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.books import build_book
-from risk_pipeline.portfolios import Portfolio, load_portfolios
+from risk_pipeline.config.portfolios import Portfolio, load_portfolios
 from risk_pipeline.risk import var_es_grid, validate_var_params
-from risk_pipeline.settings import section
+from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
 
 _VAR = section("var")

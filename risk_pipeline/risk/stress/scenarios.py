@@ -1,7 +1,7 @@
 """Stress scenarios: definitions, calibration from data, and their P&L on a portfolio.
 
 Scenario kinds (the YAML in ``risk_pipeline/config/scenarios.yaml`` is loaded into these by
-:mod:`risk_pipeline.scenario_config`):
+:mod:`risk_pipeline.config.scenarios`):
 
 - :class:`HistoricalScenario` — a documented window [start, end]. Shocks are not typed in:
   :func:`calibrate_scenario` measures each symbol's cumulative return over the window,

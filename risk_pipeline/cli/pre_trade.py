@@ -8,16 +8,19 @@ asset returns; the check itself is :func:`risk_pipeline.risk.limits.pre_trade_ch
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
 
 from risk_pipeline.books import build_book
-from risk_pipeline.portfolios import Portfolio, Position, load_portfolios
+from risk_pipeline.config.settings import section
+from risk_pipeline.config.portfolios import Portfolio, Position, load_portfolios
 from risk_pipeline.risk.limits import PreTradeResult, pre_trade_check
-from risk_pipeline.scenario_config import DEFAULT_LIMITS_FILE, load_limits
+from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE, load_limits
 from risk_pipeline.storage.lake import read_days, stored_days
 
 
@@ -67,6 +70,11 @@ def pre_trade(name: str, trades: Mapping[str, float], *, limits_file: str | None
                             f"lookback={lookback} needs {lookback + 1}")
     window = days[-(lookback + 1):]
     prices, returns = read_days("prices", window), read_days("returns", window)
+    unpriced = sorted(set(portfolio.symbols) - set(prices["symbol"]))
+    if unpriced:
+        raise PreTradeError(f"portfolio {name!r} holds symbol(s) {unpriced} with no stored prices in the "
+                            f"{lookback + 1} days up to {window[-1]} (unknown to the price source, or not yet "
+                            "materialized: run the backfill over those days)")
     unknown = sorted(set(trades) - set(prices["symbol"]))
     if unknown:
         raise PreTradeError(f"no stored prices for traded symbol(s) {unknown} (add them to a portfolio or "
@@ -84,3 +92,49 @@ def pre_trade(name: str, trades: Mapping[str, float], *, limits_file: str | None
                              load_limits(limits_file or DEFAULT_LIMITS_FILE), portfolio=name, lookback=lookback,
                              warning_fraction=warning_fraction)
     return PreTradeAnswer(last.date(), portfolio.base_currency, trade_exposures, result)
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    trade = commands.add_parser(
+        "pre-trade",
+        help="would a proposed trade keep a portfolio within its limits? VaR/ES before and after",
+        description="Exit status 0 when no limit is breached after the trade, 1 when one is, 2 on bad input.",
+    )
+    trade.add_argument("--portfolio", required=True, help="portfolio name (portfolios.yaml)")
+    trade.add_argument("--trade", required=True, nargs="+", metavar="SYMBOL=AMOUNT",
+                       help="units for a quantity portfolio, base-currency amount for a weight portfolio; "
+                            "negative sells")
+    trade.add_argument("--limits", default=None, help="limits YAML (default: pipeline.yaml limits.limits_file)")
+    trade.add_argument("--lookback", type=int, default=None, help="days of returns simulated (default: "
+                                                                   "pipeline.yaml limits.pre_trade_lookback)")
+    trade.add_argument("--as-of", default=None, help="positions at this date's close (default: latest stored)")
+    trade.add_argument("--json", action="store_true", help="print the result as JSON")
+    trade.set_defaults(run=pre_trade_command)
+
+
+def pre_trade_command(args: argparse.Namespace) -> int:
+    settings = section("limits")
+    answer = pre_trade(
+        args.portfolio, parse_trades(args.trade), limits_file=args.limits or settings["limits_file"],
+        lookback=args.lookback or int(settings["pre_trade_lookback"]),
+        as_of=dt.date.fromisoformat(args.as_of) if args.as_of else None,
+        warning_fraction=settings["warning_fraction"],
+    )
+    result = answer.result
+    if args.json:
+        print(json.dumps({
+            "portfolio": result.portfolio, "as_of": answer.as_of.isoformat(), "base_currency": answer.base_currency,
+            "trade_exposures": answer.trade_exposures.to_dict(), "stays_within_limits": result.stays_within_limits,
+            "status_before": result.status_before, "status_after": result.status_after,
+            "limits": result.rows.to_dict(orient="records"),
+        }, indent=2))
+    else:
+        with pd.option_context("display.width", 200, "display.max_columns", 20):
+            print(f"Portfolio {result.portfolio}: positions at the close of {answer.as_of}, amounts in "
+                  f"{answer.base_currency}")
+            print("Trade (base-currency exposure): " + ", ".join(f"{s} {v:+,.0f}" for s, v in
+                                                                answer.trade_exposures.items()))
+            print(result.rows.to_string(index=False, float_format=lambda x: f"{x:,.4g}"))
+            verdict = "stays within its limits" if result.stays_within_limits else "BREACHES a limit"
+            print(f"Status {result.status_before} -> {result.status_after}: the portfolio {verdict} after the trade.")
+    return 0 if result.stays_within_limits else 1

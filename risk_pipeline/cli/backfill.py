@@ -18,13 +18,16 @@ range, while the peak memory is that of one chunk.
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import json
 import os
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dagster as dg
+if TYPE_CHECKING:  # Dagster is imported by the functions that run: `risk-pipeline summary` does not pay for it
+    import dagster as dg
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ def backfill(
     ``instance``: where the runs are recorded; by default the persistent instance of
     ``$DAGSTER_HOME`` when that variable is set, else a new in-memory instance per run (one would
     otherwise hold every chunk's events in memory)."""
+    import dagster as dg
+
     ranges = chunk_ranges(start, end, chunk_years)
     began = time.perf_counter()
     steps: dict[str, float] = {}
@@ -89,6 +94,8 @@ def backfill(
 def _run(start: dt.date, end: dt.date, selection: str, run_config: dict[str, Any] | None,
          instance: dg.DagsterInstance) -> tuple[bool, dict[str, float]]:
     """One run of ``risk_job`` restricted to ``selection`` over ``start..end``: success and seconds per step."""
+    import dagster as dg
+
     from risk_pipeline.definitions import defs, risk_job
 
     config = dict(run_config or {})
@@ -118,3 +125,33 @@ def _run(start: dt.date, end: dt.date, selection: str, run_config: dict[str, Any
         if event.event_type_value == "STEP_SUCCESS"
     }
     return result.success, steps
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    fill = commands.add_parser(
+        "backfill",
+        help="materialize a date range as one in-process run on the instance of $DAGSTER_HOME "
+             "(in memory if unset; see risk_pipeline/cli/backfill.py)",
+    )
+    fill.add_argument("--start", required=True, type=dt.date.fromisoformat, help="first day, YYYY-MM-DD")
+    fill.add_argument("--end", required=True, type=dt.date.fromisoformat, help="last day, YYYY-MM-DD")
+    fill.add_argument("--select", default="*", help="asset selection, e.g. 'var_estimates*' (default: everything)")
+    fill.add_argument("--config-json", default=None, help="run config as JSON, as for `dagster asset materialize`")
+    fill.add_argument("--chunk-years", type=int, default=None,
+                      help="one run per this many calendar years, in date order (bounds the memory; same tables)")
+    fill.set_defaults(run=backfill_command)
+
+
+def backfill_command(args: argparse.Namespace) -> int:
+    config = json.loads(args.config_json) if args.config_json else None
+    runs = f"runs of {args.chunk_years} year(s)" if args.chunk_years else "one run"
+    home = os.getenv("DAGSTER_HOME")
+    where = f"the Dagster instance in {home}" if home else "an in-memory Dagster instance (DAGSTER_HOME is not set)"
+    print(f"Backfilling {args.select} over {args.start}..{args.end} as {runs} on {where} ...", flush=True)
+    report = backfill(args.start, args.end, selection=args.select, run_config=config, chunk_years=args.chunk_years)
+    for step, seconds in sorted(report.step_seconds.items(), key=lambda item: -item[1]):
+        print(f"  {step:<45} {seconds:8.1f} s")
+    first, last = report.ranges[-1]
+    outcome = "succeeded" if report.success else f"FAILED in the run over {first}..{last}"
+    print(f"Backfill {outcome} in {report.seconds:.1f} s ({len(report.ranges)} run(s))")
+    return 0 if report.success else 1

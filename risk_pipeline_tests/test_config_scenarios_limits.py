@@ -1,4 +1,4 @@
-"""Tests of risk_pipeline.scenario_config: the shipped YAML files and every malformed-file error."""
+"""Tests of risk_pipeline.config.scenarios and .limits: the shipped YAML files and every malformed-file error."""
 
 from __future__ import annotations
 
@@ -7,15 +7,11 @@ import textwrap
 
 import pytest
 
-from risk_pipeline.portfolios import load_portfolios
+from risk_pipeline.config import ConfigError
+from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE, load_limits
+from risk_pipeline.config.portfolios import load_portfolios
+from risk_pipeline.config.scenarios import DEFAULT_SCENARIOS_FILE, load_scenarios
 from risk_pipeline.risk.stress.scenarios import FxScenario, HistoricalScenario, SectorScenario, UniformEquityScenario
-from risk_pipeline.scenario_config import (
-    DEFAULT_LIMITS_FILE,
-    DEFAULT_SCENARIOS_FILE,
-    ConfigError,
-    load_limits,
-    load_scenarios,
-)
 
 REQUIRED_EPISODES = {
     "ltcm_1998": 1998, "dotcom_2000_2002": 2000, "lehman_2008": 2008, "us_downgrade_2011": 2011,
@@ -60,7 +56,7 @@ def _write(tmp_path, text: str, name: str = "cfg.yaml"):
 
 
 SCENARIO_CASES = [
-    ("scenarios: [\n  - {name: a, type: historical\n", r"invalid YAML"),
+    ("scenarios: [\n  - {name: a, type: historical\n", r"malformed YAML"),
     ("""
      scenarios:
        - {name: shock, type: meteor, description: x}
@@ -76,7 +72,7 @@ SCENARIO_CASES = [
     ("""
      scenarios:
        - {name: u, type: uniform_equity, description: x}
-     """, r"scenario 'u'.*missing.*equity_shock"),
+     """, r"scenario 'u': field 'equity_shock': missing"),
     ("""
      scenarios:
        - {name: u, type: uniform_equity, description: x, equity_shock: -1.5}
@@ -88,7 +84,7 @@ SCENARIO_CASES = [
     ("""
      scenarios:
        - {name: u, type: uniform_equity, description: x, equity_shock: -0.2, shocks: {}}
-     """, r"scenario 'u'.*unknown field.*shocks"),
+     """, r"scenario 'u': field 'shocks': unknown field"),
     ("""
      sectors: {AAPL: technology}
      scenarios:
@@ -120,7 +116,7 @@ LIMIT_CASES = [
      portfolios:
        book:
          - {measure: var, horizon_days: 1, confidence: 0.99}
-     """, r"portfolio 'book', limit #1.*missing.*amount"),
+     """, r"portfolio 'book', limit #1: field 'amount': missing"),
     ("""
      portfolios:
        book:

@@ -1,0 +1,62 @@
+"""``risk-pipeline lake``: a table's history, time travel, compaction and vacuum, the catalog."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from risk_pipeline.config.settings import section
+from risk_pipeline.storage.catalog import refresh_catalog
+from risk_pipeline.storage.maintenance import maintain_lake, snapshot, table_history
+from risk_pipeline.storage.schemas import TABLES
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    lake = commands.add_parser("lake", help="table history, time travel, compaction and vacuum, the catalog")
+    actions = lake.add_subparsers(dest="action", required=True)
+    history = actions.add_parser("history", help="a table's commits, newest first")
+    history.add_argument("table", choices=sorted(TABLES))
+    history.add_argument("--limit", type=int, default=20, help="newest commits shown (default 20)")
+    snap = actions.add_parser("snapshot", help="a table as it was at a version or a time")
+    snap.add_argument("table", choices=sorted(TABLES))
+    when = snap.add_mutually_exclusive_group(required=True)
+    when.add_argument("--version", type=int, help="table version (see `lake history`, or a materialization's "
+                                                 "table_version metadata)")
+    when.add_argument("--at", type=dt.datetime.fromisoformat, help="timestamp, e.g. 2026-11-30T18:45 (UTC if no zone)")
+    snap.add_argument("--start", type=dt.date.fromisoformat, help="first day (with --end)")
+    snap.add_argument("--end", type=dt.date.fromisoformat, help="last day (with --start)")
+    snap.add_argument("--out", type=Path, help="write to this .parquet or .csv file instead of printing")
+    maintain = actions.add_parser("maintain", help="compact every table and vacuum what is older than the retention")
+    maintain.add_argument("--retention-days", type=int, default=None,
+                          help="versions kept readable (default: pipeline.yaml lake.retention_days)")
+    actions.add_parser("catalog", help="bring the DuckDB catalog up to the latest version of every table")
+    lake.set_defaults(run=lake_command)
+
+
+def lake_command(args: argparse.Namespace) -> int:
+    if args.action == "history":
+        print(table_history(args.table, args.limit).to_string(index=False))
+    elif args.action == "snapshot":
+        rows = snapshot(args.table, version=args.version, at=args.at, first=args.start, last=args.end)
+        if args.out is None:
+            print(rows.to_pandas().to_string(index=False))
+        elif args.out.suffix == ".csv":
+            rows.to_pandas().to_csv(args.out, index=False)
+        else:
+            pq.write_table(rows, args.out)
+        if args.out is not None:
+            print(f"{rows.num_rows} rows of {args.table} written to {args.out}")
+    elif args.action == "maintain":
+        retention = args.retention_days if args.retention_days is not None else int(section("lake")["retention_days"])
+        for done in maintain_lake(retention):
+            print(f"{done.table:<20} files {done.files_before:>6} -> {done.files_after:<6} "
+                  f"vacuumed {done.files_deleted:>6}  version {done.version}")
+        refresh_catalog()
+    else:
+        print(f"catalog up to date: {refresh_catalog()}")
+    return 0
+
+

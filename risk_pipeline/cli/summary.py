@@ -1,0 +1,98 @@
+"""``risk-pipeline summary``: the latest VaR/ES, backtest verdicts and Model Confidence Set from the catalog."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import pandas as pd
+
+from risk_pipeline.storage.catalog import catalog_path, connect
+
+LATEST_VAR_SQL = """
+with latest as (select portfolio, max(date) as date from var_estimates group by portfolio)
+select v.portfolio, v.base_currency as ccy, v.date, v.method,
+       max(case when v.confidence = 0.95 then 100 * v.var end) as "VaR95 %",
+       max(case when v.confidence = 0.95 then 100 * v.es end) as "ES95 %",
+       max(case when v.confidence = 0.99 then 100 * v.var end) as "VaR99 %",
+       max(case when v.confidence = 0.99 then 100 * v.es end) as "ES99 %",
+       max(case when v.confidence = 0.95 then v.var_amount end) as "VaR95",
+       max(case when v.confidence = 0.95 then v.es_amount end) as "ES95",
+       max(case when v.confidence = 0.99 then v.var_amount end) as "VaR99",
+       max(case when v.confidence = 0.99 then v.es_amount end) as "ES99"
+from var_estimates v join latest using (portfolio, date)
+where v.horizon_days = 1
+group by all
+order by v.portfolio, v.method
+"""
+
+VERDICTS_SQL = """
+with latest as (select portfolio, max(as_of) as as_of from var_backtests group by portfolio)
+select b.portfolio, b.as_of, b.method,
+       max(case when b.confidence = 0.95 and b.backtest_window_days = {long} then b.verdict end) as "{long}d 95%",
+       max(case when b.confidence = 0.99 and b.backtest_window_days = {long} then b.verdict end) as "{long}d 99%",
+       max(case when b.confidence = 0.95 and b.backtest_window_days = {short} then b.verdict end) as "{short}d 95%",
+       max(case when b.confidence = 0.99 and b.backtest_window_days = {short} then b.verdict end) as "{short}d 99%",
+       max(case when b.confidence = 0.99 and b.backtest_window_days = {short} then b.n_breaches end) as "breaches {short}d 99%",
+       max(case when b.confidence = 0.99 and b.backtest_window_days = {short} then b.traffic_light end) as "Basel light"
+from var_backtests b join latest using (portfolio, as_of)
+where b.horizon_days = 1
+group by all
+order by b.portfolio, b.method
+"""
+MCS_SQL = """
+with latest as (select portfolio, max(as_of) as as_of from var_scores where mcs_computed group by portfolio)
+select s.portfolio, s.as_of, s.confidence, s.backtest_window_days as days,
+       string_agg(case when s.in_mcs then s.method end, ', ' order by s.mean_fz0_loss) as "in the 90% MCS (best first)",
+       coalesce(string_agg(case when not s.in_mcs then s.method end, ', ' order by s.mean_fz0_loss), '-') as "worse"
+from var_scores s join latest using (portfolio, as_of)
+where s.horizon_days = 1 and s.compared and s.mcs_computed and s.backtest_window_days = {long}
+group by all
+order by s.portfolio, s.confidence
+"""
+WINDOWS_SQL = """
+select distinct backtest_window_days as days from var_backtests
+where as_of = (select max(as_of) from var_backtests) order by days
+"""
+
+
+def _figure(x: float) -> str:
+    """Percentages with two decimals, amounts in whole units of the base currency."""
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.2f}"
+
+
+def summary(args: argparse.Namespace | None = None) -> int:
+    path = catalog_path()
+    if not path.exists():
+        print(f"No catalog at {path}: run `make run` first.", file=sys.stderr)
+        return 1
+    with pd.option_context("display.width", 220, "display.max_rows", 500, "display.max_columns", 20):
+        with connect() as con:
+            print("Latest 1-day VaR and ES (losses positive): % of value, then amounts in the base currency")
+            print(con.execute(LATEST_VAR_SQL).df().to_string(index=False, float_format=_figure))
+            print()
+            days = con.execute(WINDOWS_SQL).df()["days"].tolist() or [0]
+            short, long = days[0], days[-1]
+            print(f"Backtest verdicts (1-day, as of the latest date): trailing {long} and {short} trading days;")
+            print("fail = Kupiec, Christoffersen or Z2 rejects at 5% or the Basel light is red")
+            print(con.execute(VERDICTS_SQL.format(short=short, long=long)).df().to_string(index=False))
+            tables = set(con.execute("select table_name from information_schema.tables").df()["table_name"])
+            mcs = con.execute(MCS_SQL.format(long=long)).df() if "var_scores" in tables else pd.DataFrame()
+            if len(mcs):
+                print()
+                print(f"Model Confidence Set (FZ0 loss, 1-day, trailing {long} trading days, latest month-end or "
+                      "run end): methods statistically indistinguishable from the best, and the worse ones")
+                print(mcs.to_string(index=False))
+    print()
+    print(f"DuckDB catalog: {path}")
+    print(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True)"
+          ".execute('select * from var_backtests limit 5').df())\"")
+    reports = sorted(path.parent.glob("reports/*/risk_report.html"))
+    if reports:
+        print(f"Risk report: {reports[-1]}")
+    return 0
+
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    commands.add_parser("summary", help="latest VaR/ES and backtest verdicts from the catalog").set_defaults(run=summary)
