@@ -15,17 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from risk_pipeline.risk.backtests import (
-    acerbi_szekely_z2,
-    basel_traffic_light,
-    christoffersen_independence,
-    christoffersen_pelletier_duration,
-    conditional_coverage,
-    dynamic_quantile,
-    kupiec_pof,
-    kupiec_tuff,
-    mcneil_frey,
-)
+from risk_pipeline.risk import backtests
 from risk_pipeline.risk.backtests.table import backtest_observations, backtest_table
 
 N_DAYS = 8313
@@ -54,10 +44,10 @@ def naive_row(obs, conf: float, e: int, window: int) -> None:
     s = max(0, e - window)
     loss, var, es, keys = obs.loss[s:e], obs.var[s:e], obs.es[s:e], obs.keys[s:e]
     hits = loss > var
-    kupiec_pof(hits, conf), christoffersen_independence(hits), conditional_coverage(hits, conf)
-    kupiec_tuff(hits, conf), christoffersen_pelletier_duration(hits), dynamic_quantile(hits, var, conf)
-    basel_traffic_light(int(hits.sum()), hits.size, conf)
-    acerbi_szekely_z2(loss, var, es, conf, keys=keys), mcneil_frey(loss, var, es, keys=keys)
+    backtests.kupiec_pof(hits, conf), backtests.christoffersen_independence(hits), backtests.conditional_coverage(hits, conf)
+    backtests.kupiec_tuff(hits, conf), backtests.christoffersen_pelletier_duration(hits), backtests.dynamic_quantile(hits, var, conf)
+    backtests.basel_traffic_light(int(hits.sum()), hits.size, conf)
+    backtests.acerbi_szekely_z2(loss, var, es, conf, keys=keys), backtests.mcneil_frey(loss, var, es, keys=keys)
 
 
 def main() -> None:

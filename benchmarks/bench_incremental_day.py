@@ -54,7 +54,7 @@ def measure(years: int, new_day: dt.date, work: Path) -> dict[str, float]:
 
     import dagster as dg
 
-    from risk_pipeline.definitions import all_checks, defs
+    from risk_pipeline.definitions import defs
     from risk_pipeline.sources import BundledSource
 
     bundled = BundledSource().fetch(None, dt.date(1990, 1, 2), new_day)
@@ -64,7 +64,7 @@ def measure(years: int, new_day: dt.date, work: Path) -> dict[str, float]:
     _write_csv(history, csv)
     last_stored = history["date"].max().date()
 
-    graph = list(defs.assets) + list(all_checks)
+    graph = list(defs.assets) + list(defs.asset_checks)
     # an in-memory Dagster instance: the backfill's per-partition events are not the subject here
     instance = dg.DagsterInstance.ephemeral()
     t0 = time.perf_counter()

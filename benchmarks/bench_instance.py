@@ -70,7 +70,7 @@ def measure_real(start: str, end: str, yaml: str | None) -> dict:
     warnings.filterwarnings("ignore")
     with tempfile.TemporaryDirectory(prefix="bench_instance_") as home:
         os.environ["RISK_PIPELINE_DATA"] = str(Path(home, "data"))
-        from risk_pipeline.assets.partitions import business_days
+        from risk_pipeline.defs.lake_assets import business_days
         from risk_pipeline.cli.backfill import backfill
         from risk_pipeline.definitions import defs
 
@@ -90,7 +90,7 @@ def measure(start: str, end: str, yaml: str | None) -> dict:
     """In this process: one run of the toy graph over start..end; seconds and partitions known."""
     import warnings
 
-    from risk_pipeline.assets.partitions import business_days, single_run
+    from risk_pipeline.defs.lake_assets import business_days, single_run
 
     warnings.filterwarnings("ignore")
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import pandas as pd
+import pytest
 from sqlalchemy import text
 
 from risk_pipeline.definitions import defs
@@ -62,3 +65,14 @@ def check_rows(instance: dg.DagsterInstance) -> list[tuple]:
     with instance.event_log_storage.index_connection() as conn:
         return [tuple(row) for row in conn.execute(text(
             "select check_name, partition, execution_status from asset_check_executions"))]
+
+
+@contextlib.contextmanager
+def module_lake(folder: Path, portfolios: str) -> Iterator[pytest.MonkeyPatch]:
+    """For a module-scoped fixture: ``folder/portfolios.yaml`` holding ``portfolios`` and the environment
+    pointing the pipeline at it and at the data folder ``folder/data``, while the block runs."""
+    (folder / "portfolios.yaml").write_text(portfolios)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISK_PIPELINE_DATA", str(folder / "data"))
+        mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(folder / "portfolios.yaml"))
+        yield mp

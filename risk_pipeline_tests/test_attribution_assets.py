@@ -8,11 +8,11 @@ import pytest
 from scipy.stats import norm
 from sklearn.covariance import LedoitWolf
 
-from risk_pipeline.assets.attribution import var_decomposition
-from risk_pipeline.assets.market_data import prices, returns
-from risk_pipeline.assets.portfolio import portfolio_pnl
+from risk_pipeline.defs.attribution import var_decomposition
+from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
-from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range, query
+from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range, module_lake, query
 
 LOOKBACK = 30
 DESIGN_COLUMNS = ["date", "portfolio", "symbol", "weight", "marginal_var", "component_var", "pct_contribution"]
@@ -22,10 +22,7 @@ DESIGN_COLUMNS = ["date", "portfolio", "symbol", "weight", "marginal_var", "comp
 def decomposed(tmp_path_factory):
     """One materialization for the module (conftest's small portfolios: balanced by weight, held by quantity)."""
     folder = tmp_path_factory.mktemp("attribution")
-    (folder / "portfolios.yaml").write_text(SMALL_PORTFOLIOS)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RISK_PIPELINE_DATA", str(folder / "data"))
-        mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(folder / "portfolios.yaml"))
+    with module_lake(folder, SMALL_PORTFOLIOS):
         config = {"ops": {"prices": fast_run_config()["ops"]["prices"],
                           "var_decomposition": {"config": {"estimation_window_days": LOOKBACK, "confidence": 0.99}}}}
         materialize_range("2021-01-04", "2021-04-30", config,

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_pipeline.assets.bonds import bond_pnl
-from risk_pipeline.assets.market_data import prices
+from risk_pipeline.defs.bonds import bond_pnl
+from risk_pipeline.defs.market_data import prices
 from risk_pipeline.config.bonds import load_bond_books
 from risk_pipeline.config import ConfigError
 from risk_pipeline.risk.instruments.bonds import FixedRateBond, bond_risk, cash_flows

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from risk_pipeline.risk import VarConfigError, rolling_var_es
+from risk_pipeline.risk import VarParameterError, rolling_var_es
 from risk_pipeline.risk.var.conditional_evt import XI_MAX, default_exceedances, fit_gpd, gpd_tail_var_es
 
 
@@ -96,9 +96,9 @@ def test_an_infinite_mean_tail_is_capped_and_never_nan():
 def test_bad_parameters_name_themselves():
     returns = _garch_t(n=300)
     assert default_exceedances(756) == 94
-    with pytest.raises(VarConfigError, match="n_exceedances"):
+    with pytest.raises(VarParameterError, match="n_exceedances"):
         rolling_var_es(returns, method="conditional_evt", confidence=0.99, window=100, n_exceedances=2)
-    with pytest.raises(VarConfigError, match="not in the GPD tail"):
+    with pytest.raises(VarParameterError, match="not in the GPD tail"):
         rolling_var_es(returns, method="conditional_evt", confidence=0.9, window=100, n_exceedances=8)
-    with pytest.raises(VarConfigError, match="filter"):
+    with pytest.raises(VarParameterError, match="filter"):
         rolling_var_es(returns, method="conditional_evt", confidence=0.99, window=100, filter="x")

@@ -159,40 +159,32 @@ def test_sigkill_mid_write_then_rerun_equals_a_clean_run(tmp_path, portfolios):
     _assert_same(_tables(data), expected)
 
 
-def test_two_runs_over_different_ranges_at_once(tmp_path, portfolios, clean_span):
+def _runs_at_once(tmp_path, portfolios, clean_span, launches: list[dict]) -> list[str]:
+    """Launch the ``launches`` (keyword arguments of ``_launch``) at once on a copy of the clean span's
+    lake, wait for each, check that no lock error was logged and that the tables equal the clean run's;
+    returns the logs."""
     clean_data, expected = clean_span
     data = tmp_path / "data"
     shutil.copytree(clean_data, data)
     env = _env(data, tmp_path / "home", portfolios)
-    first = _launch(env, tmp_path / "a.log", span="2020-09-01...2020-10-30")
-    second = _launch(env, tmp_path / "b.log", span="2020-11-02...2020-12-31")
-    for process, log in ((first, tmp_path / "a.log"), (second, tmp_path / "b.log")):
-        _no_lock_errors(_finish(process, log))
+    runs = [(_launch(env, tmp_path / f"{i}.log", **kwargs), tmp_path / f"{i}.log") for i, kwargs in enumerate(launches)]
+    logs = [_finish(process, log) for process, log in runs]
+    for text in logs:
+        _no_lock_errors(text)
     _assert_same(_tables(data), expected)
+    return logs
+
+
+def test_two_runs_over_different_ranges_at_once(tmp_path, portfolios, clean_span):
+    _runs_at_once(tmp_path, portfolios, clean_span, [{"span": "2020-09-01...2020-10-30"},
+                                                     {"span": "2020-11-02...2020-12-31"}])
 
 
 def test_two_runs_over_the_same_range_at_once(tmp_path, portfolios, clean_span):
-    clean_data, expected = clean_span
-    data = tmp_path / "data"
-    shutil.copytree(clean_data, data)
-    env = _env(data, tmp_path / "home", portfolios)
-    span = "2020-11-02...2020-12-31"
-    runs = [(_launch(env, tmp_path / f"{i}.log", span=span), tmp_path / f"{i}.log") for i in range(2)]
-    for process, log in runs:
-        _no_lock_errors(_finish(process, log))
-    _assert_same(_tables(data), expected)
+    _runs_at_once(tmp_path, portfolios, clean_span, [{"span": "2020-11-02...2020-12-31"}] * 2)
 
 
 def test_several_partitions_in_flight_with_the_multiprocess_executor(tmp_path, portfolios, clean_span):
-    clean_data, expected = clean_span
-    data = tmp_path / "data"
-    shutil.copytree(clean_data, data)
-    env = _env(data, tmp_path / "home", portfolios)
-    days = ["2020-12-22", "2020-12-23"]
-    runs = [(_launch(env, tmp_path / f"{d}.log", partition=d, executor="multiprocess"), tmp_path / f"{d}.log")
-            for d in days]
-    for process, log in runs:
-        text = _finish(process, log)
-        _no_lock_errors(text)
+    launches = [{"partition": day, "executor": "multiprocess"} for day in ("2020-12-22", "2020-12-23")]
+    for text in _runs_at_once(tmp_path, portfolios, clean_span, launches):
         assert "multiprocess executor" in text
-    _assert_same(_tables(data), expected)

@@ -8,7 +8,7 @@ import warnings
 import dagster as dg
 import pytest
 
-from risk_pipeline.assets.partitions import business_days, single_run
+from risk_pipeline.defs.lake_assets import business_days, single_run
 from risk_pipeline.cli.backfill import backfill
 from risk_pipeline.instance import BatchingSqliteEventLogStorage
 from risk_pipeline_tests.pipeline_helpers import check_rows, project_instance

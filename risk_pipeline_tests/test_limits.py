@@ -14,7 +14,7 @@ from risk_pipeline.risk.limits import (
     LimitInputError,
     LimitsConfig,
     historical_position_var_es,
-    limit_status,
+    evaluate_limits,
     long_measures,
     pre_trade_check,
 )
@@ -52,7 +52,7 @@ def _measures(var1: float, es1: float, var3: float = 10.0, other: float = 10.0) 
     ],
 )
 def test_status_at_below_and_above_thresholds(value, expected):
-    report = limit_status(_measures(value, 10.0), LIMITS)
+    report = evaluate_limits(_measures(value, 10.0), LIMITS)
     row = report.rows[(report.rows.portfolio == "book") & (report.rows.measure == "var")
                       & (report.rows.horizon_days == 1)].iloc[0]
     assert row["status"] == expected
@@ -61,7 +61,7 @@ def test_status_at_below_and_above_thresholds(value, expected):
 
 
 def test_overall_is_worst_status_and_schema_is_fixed():
-    report = limit_status(_measures(50.0, 170.0, var3=1200.0), LIMITS)
+    report = evaluate_limits(_measures(50.0, 170.0, var3=1200.0), LIMITS)
     assert tuple(report.rows.columns) == LIMIT_STATUS_COLUMNS
     assert tuple(report.overall.columns) == OVERALL_STATUS_COLUMNS
     book = report.overall.set_index("portfolio").loc["book"]
@@ -72,7 +72,7 @@ def test_overall_is_worst_status_and_schema_is_fixed():
 
 def test_warning_fraction_override_and_missing_measure():
     measures = _measures(60.0, 10.0).iloc[[0, 1, 3]]  # the 3-day limit has no measure
-    report = limit_status(measures, LIMITS, warning_fraction=0.5)
+    report = evaluate_limits(measures, LIMITS, warning_fraction=0.5)
     statuses = report.rows.set_index(["portfolio", "measure", "horizon_days"])["status"]
     assert statuses[("book", "var", 1)] == "warning"
     assert statuses[("book", "var", 3)] == "no_data"
@@ -81,7 +81,7 @@ def test_warning_fraction_override_and_missing_measure():
 
 def test_unknown_portfolio_and_bad_limit_raise():
     with pytest.raises(LimitInputError, match="ghost"):
-        limit_status(_measures(1, 1).assign(portfolio="ghost").iloc[:1], LIMITS)
+        evaluate_limits(_measures(1, 1).assign(portfolio="ghost").iloc[:1], LIMITS)
     with pytest.raises(LimitInputError, match="amount"):
         Limit("var", 1, 0.99, -5.0)
     with pytest.raises(LimitInputError, match="measure"):
@@ -104,7 +104,7 @@ def test_rows_per_date_and_a_date_without_measures_has_no_data():
     first = _measures(50.0, 170.0, var3=1200.0)
     second = _measures(120.0, 10.0).assign(date=pd.Timestamp("2024-03-04"))
     dates = pd.DatetimeIndex(["2024-03-01", "2024-03-04", "2024-03-05"])
-    report = limit_status(pd.concat([first, second]), LIMITS, dates=dates)
+    report = evaluate_limits(pd.concat([first, second]), LIMITS, dates=dates)
     assert len(report.rows) == 3 * 4  # dates x limits of both portfolios
     statuses = report.rows.set_index(["date", "portfolio", "measure", "horizon_days"])["status"]
     assert statuses[(pd.Timestamp("2024-03-01"), "book", "var", 3)] == "danger"
@@ -115,7 +115,7 @@ def test_rows_per_date_and_a_date_without_measures_has_no_data():
     overall = report.overall.set_index(["date", "portfolio"])["status"]
     assert overall[(dates[0], "book")] == "danger" and overall[(dates[-1], "book")] == "no_data"
     with pytest.raises(LimitInputError, match="duplicate"):
-        limit_status(pd.concat([first, first]), LIMITS)
+        evaluate_limits(pd.concat([first, first]), LIMITS)
 
 
 def _returns(n: int = 300, seed: int = 11) -> pd.DataFrame:

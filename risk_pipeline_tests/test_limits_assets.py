@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_pipeline.assets.limits import limit_status, limits_respected
-from risk_pipeline.assets.market_data import prices, returns
-from risk_pipeline.assets.portfolio import portfolio_pnl
-from risk_pipeline.assets.var import var_estimates
+from risk_pipeline.defs.limits import limit_status, limits_respected
+from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.defs.portfolios import portfolio_pnl
+from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.risk.limits import classify
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
-from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range, query
+from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range, module_lake, query
 
 WINDOW = 20
 START, END = "2021-01-04", "2021-04-30"
@@ -46,10 +46,7 @@ def _run(folder, limits_text: str, start=START, end=END, upstream=True):
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
     folder = tmp_path_factory.mktemp("limits")
-    (folder / "portfolios.yaml").write_text(SMALL_PORTFOLIOS)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RISK_PIPELINE_DATA", str(folder / "data"))
-        mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(folder / "portfolios.yaml"))
+    with module_lake(folder, SMALL_PORTFOLIOS):
         table, evaluation = _run(folder, _limits_yaml(balanced=1, held=1e9))
         pnl = query(folder / "data", "select * from portfolio_pnl order by date")
         yield folder, table, evaluation, pnl

@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_pipeline.assets.market_data import prices, returns
+from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.cli import main
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
-from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range, query
+from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range, module_lake, query
 
 LOOKBACK = 40
 LIMITS = """
@@ -27,11 +27,8 @@ portfolios:
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pretrade")
-    (folder / "portfolios.yaml").write_text(SMALL_PORTFOLIOS)
     (folder / "limits.yaml").write_text(LIMITS)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RISK_PIPELINE_DATA", str(folder / "data"))
-        mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(folder / "portfolios.yaml"))
+    with module_lake(folder, SMALL_PORTFOLIOS) as mp:
         materialize_range("2021-01-04", "2021-04-30", {"ops": {"prices": fast_run_config()["ops"]["prices"]}},
                           assets=[prices, returns])
         closes = query(folder / "data", "select date, symbol, close from prices").pivot(

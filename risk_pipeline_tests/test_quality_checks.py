@@ -1,4 +1,4 @@
-"""Data-quality rules (risk_pipeline.quality) and the Dagster asset checks built on them.
+"""Data-quality rules (risk_pipeline.sources.quality) and the Dagster asset checks built on them.
 
 Each rule is made to fail on a planted defect and to pass on clean data; the checks run inside
 real Dagster runs: an ERROR blocks the assets downstream, a WARN is shown and the run goes on.
@@ -13,15 +13,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_pipeline import quality
-from risk_pipeline.assets import quality as checks
-from risk_pipeline.definitions import all_checks, defs
+from risk_pipeline.sources import quality
+from risk_pipeline.defs import market_data_checks as checks
+from risk_pipeline.definitions import defs
 from risk_pipeline.config.portfolios import Portfolio, Position
 from risk_pipeline.sources import BundledSource
 from risk_pipeline.storage.lake import write_days
 from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range
 
-GRAPH = list(defs.assets) + list(all_checks)
+GRAPH = list(defs.assets) + list(defs.asset_checks)
 
 
 def _long(wide: pd.DataFrame, column: str = "close") -> pd.DataFrame:

@@ -15,21 +15,19 @@ from html.parser import HTMLParser
 import pandas as pd
 import pytest
 
-from risk_pipeline.assets.report import no_method_in_red_zone
+from risk_pipeline.defs.backtests import no_method_in_red_zone
 from risk_pipeline.report.publish import CSV_TABLES, SUMMARY_KEYS
 from risk_pipeline.storage.maintenance import snapshot
-from risk_pipeline.report.summary import basel_zone_thresholds, report_dates
+from risk_pipeline.report.summary import report_dates
+from risk_pipeline.risk.backtests.traffic_light import basel_zone_thresholds
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
-from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, core_assets, fast_run_config, materialize_range
+from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, core_assets, fast_run_config, materialize_range, module_lake
 
 
 def _build(tmp_path_factory, start, end, run_config, assets):
     root = tmp_path_factory.mktemp("report")
     (root / "data").mkdir()
-    (root / "portfolios.yaml").write_text(SMALL_PORTFOLIOS)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("RISK_PIPELINE_DATA", str(root / "data"))
-        mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(root / "portfolios.yaml"))
+    with module_lake(root, SMALL_PORTFOLIOS):
         result = materialize_range(start, end, run_config, assets=assets + [no_method_in_red_zone])
     assert result.success
     return root / "data", result

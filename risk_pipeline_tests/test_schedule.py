@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from risk_pipeline.definitions import defs
-from risk_pipeline.schedules import daily_after_close, daily_risk_job, newest_business_day
+from risk_pipeline.defs.schedules import daily_after_close, daily_risk_job, newest_business_day
 from risk_pipeline.config.settings import section
 from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range, query
 
@@ -52,7 +52,7 @@ def test_the_targeted_partition_exists_the_same_evening():
     # today's business-day partition must exist before midnight UTC, or the tick is rejected
     today = dt.datetime.now(NEW_YORK).date()
     key = newest_business_day(today).isoformat()
-    assert key in daily_risk_job.partitions_def.get_partition_keys()
+    assert key in defs.resolve_job_def(daily_risk_job.name).partitions_def.get_partition_keys()
 
 
 def test_newest_business_day_matches_the_weekday_calendar():

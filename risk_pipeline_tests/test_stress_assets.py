@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_pipeline.assets.market_data import prices, returns
-from risk_pipeline.assets.portfolio import portfolio_pnl
-from risk_pipeline.assets.stress import stress
+from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.defs.portfolios import portfolio_pnl
+from risk_pipeline.defs.stress import stress
 from risk_pipeline.sources.bundled import SHIPPED_DATA_DIR
 from risk_pipeline.storage.lake import table_version
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS

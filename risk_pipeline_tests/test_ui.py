@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image  # pillow: a dependency of matplotlib
 
-from risk_pipeline.assets.partitions import business_days
+from risk_pipeline.defs.lake_assets import business_days
 from risk_pipeline.cli.backfill import backfill
 from risk_pipeline.definitions import defs
 from risk_pipeline.instance import BatchingSqliteEventLogStorage

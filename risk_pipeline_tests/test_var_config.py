@@ -1,4 +1,4 @@
-"""validate_var_params and input checks: errors are VarConfigError (a ValueError) naming the parameter."""
+"""validate_var_params and input checks: errors are VarParameterError (a ValueError) naming the parameter."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from risk_pipeline.risk import VarConfigError, rolling_var_es, validate_var_params, var_es_grid
+from risk_pipeline.risk import VarParameterError, rolling_var_es, validate_var_params, var_es_grid
 
 
 @pytest.mark.parametrize(
@@ -33,7 +33,7 @@ from risk_pipeline.risk import VarConfigError, rolling_var_es, validate_var_para
 def test_validate_var_params_names_the_bad_parameter(kwargs: dict, named: str) -> None:
     base = dict(method="historical", confidence=0.99, window=25, horizon_days=1)
     base.update(kwargs)
-    with pytest.raises(VarConfigError, match=named.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(VarParameterError, match=named.replace("(", r"\(").replace(")", r"\)")):
         validate_var_params(**base)
 
 
@@ -44,21 +44,21 @@ def test_valid_configuration_passes() -> None:
 
 def test_rolling_entry_points_validate_before_computing() -> None:
     r = pd.Series(np.linspace(-0.01, 0.01, 50), index=pd.bdate_range("2020-01-01", periods=50))
-    assert issubclass(VarConfigError, ValueError)
-    with pytest.raises(VarConfigError, match="window=60"):
+    assert issubclass(VarParameterError, ValueError)
+    with pytest.raises(VarParameterError, match="window=60"):
         rolling_var_es(r, method="historical", confidence=0.99, window=60)
-    with pytest.raises(VarConfigError, match="horizon_days=0"):
+    with pytest.raises(VarParameterError, match="horizon_days=0"):
         var_es_grid(r, method="ewma", confidences=[0.99], horizons=[1, 0], window=20)
     bad = r.copy()
     bad.iloc[7] = np.nan
-    with pytest.raises(VarConfigError, match="2020-01-10"):
+    with pytest.raises(VarParameterError, match="2020-01-10"):
         rolling_var_es(bad, method="historical", confidence=0.99, window=20)
-    with pytest.raises(VarConfigError, match="weights"):
+    with pytest.raises(VarParameterError, match="weights"):
         rolling_var_es(r.to_frame("A"), method="monte_carlo", confidence=0.99, window=20)
-    with pytest.raises(VarConfigError, match="missing \\['B'\\]"):
+    with pytest.raises(VarParameterError, match="missing \\['B'\\]"):
         rolling_var_es(
             pd.DataFrame({"A": r, "B": r[::-1].to_numpy()}), method="monte_carlo", confidence=0.99, window=20,
             weights=pd.Series({"A": 1.0}),
         )
-    with pytest.raises(VarConfigError, match="sorted"):
+    with pytest.raises(VarParameterError, match="sorted"):
         rolling_var_es(r[::-1], method="historical", confidence=0.99, window=20)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import integrate, stats
 
-from risk_pipeline.risk import VarConfigError, rolling_var_es, var_es_grid
+from risk_pipeline.risk import VarParameterError, rolling_var_es, var_es_grid
 from risk_pipeline.risk.var.cornish_fisher import cornish_fisher_quantile, cornish_fisher_var_es, monotone_cf_parameters
 from risk_pipeline.risk.var.covariance import ledoit_wolf, sample_covariance
 from risk_pipeline.risk.var.garch import GARCH_GRID
@@ -279,7 +279,7 @@ def test_parametric_t_mle_is_scipys_t_fit_on_sampled_windows() -> None:
         # our VaR is -loc + scale t_c at the MLE: compare at scipy's optimum, whose likelihood it must match
         expected = -loc_fit + scale_fit * stats.t.ppf(c, nu_fit)
         assert out["var"].iloc[t] == pytest.approx(expected, rel=2e-3)
-    with pytest.raises(VarConfigError, match="dof"):
+    with pytest.raises(VarParameterError, match="dof"):
         rolling_var_es(r, method="parametric_t", confidence=c, window=window, dof="kurtosis")
 
 

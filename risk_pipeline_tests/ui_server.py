@@ -19,7 +19,7 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from risk_pipeline.assets.partitions import business_days
+from risk_pipeline.defs.lake_assets import business_days
 from risk_pipeline.storage.lake import read_days, stored_days
 from risk_pipeline.storage.schemas import TABLES
 

@@ -32,8 +32,8 @@ from risk_pipeline.config.reader import (
     date,
     field_error,
     is_number,
-    located,
     name,
+    named_entries,
     read_yaml,
     unique,
 )
@@ -105,16 +105,4 @@ def load_bond_books(path: str | Path) -> tuple[BondBook, ...]:
     Raises ConfigError naming the file, the line, the book and the bond / field.
     """
     file = Path(path)
-    document = read_yaml(file, "bond positions")
-    if not isinstance(document, Mapping) or not isinstance(document.get("bond_books"), list):
-        raise ConfigError(f"{file}: expected a top-level 'bond_books:' list")
-    books: list[BondBook] = []
-    for index, entry in enumerate(document["bond_books"]):
-        try:
-            book = _book(entry, index)
-        except ConfigError as exc:
-            raise ConfigError(f"{located(file, entry)}: {exc}") from None
-        if any(b.name == book.name for b in books):
-            raise ConfigError(f"{located(file, entry)}: duplicate bond book name {book.name!r}")
-        books.append(book)
-    return tuple(books)
+    return tuple(named_entries(file, read_yaml(file, "bond positions"), "bond_books", _book, "bond book"))

@@ -33,6 +33,7 @@ from risk_pipeline.config.reader import (
     is_number,
     located,
     name,
+    named_entries,
     read_yaml,
 )
 from risk_pipeline.sources.bundled import SHIPPED_DATA_DIR
@@ -157,24 +158,12 @@ def load_portfolios(path: str | Path | None = None, known_symbols: Collection[st
     """
     file = Path(path) if path is not None else portfolios_path()
     document = read_yaml(file, "portfolio")
-    if not isinstance(document, Mapping) or not isinstance(document.get("portfolios"), list):
-        raise ConfigError(f"{file}: expected a top-level 'portfolios:' list")
-    if not document["portfolios"]:
-        raise ConfigError(f"{file}: the 'portfolios' list is empty")
-
-    portfolios: list[Portfolio] = []
-    known = None if known_symbols is None else set(known_symbols)
-    for index, entry in enumerate(document["portfolios"]):
-        try:
-            portfolio = _portfolio(entry, index)
-        except ConfigError as exc:
-            raise ConfigError(f"{located(file, entry)}: {exc}") from None
-        if any(p.name == portfolio.name for p in portfolios):
-            raise ConfigError(f"{located(file, entry)}: duplicate portfolio name {portfolio.name!r}")
-        if known is not None:
+    portfolios = named_entries(file, document, "portfolios", _portfolio, "portfolio", allow_empty=False)
+    if known_symbols is not None:
+        known = set(known_symbols)
+        for entry, portfolio in zip(document["portfolios"], portfolios):
             unknown = [s for s in portfolio.symbols if s not in known]
             if unknown:
                 raise ConfigError(f"{located(file, entry)}: portfolio {portfolio.name!r}: unknown symbol(s) "
                                   f"{', '.join(unknown)} (not in the price source)")
-        portfolios.append(portfolio)
     return tuple(portfolios)

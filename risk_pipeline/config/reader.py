@@ -14,9 +14,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -76,6 +76,29 @@ def plain(value: Any) -> Any:
     if isinstance(value, list):
         return [plain(v) for v in value]
     return value
+
+
+Named = TypeVar("Named")
+
+
+def named_entries(file: Path, document: Any, key: str, build: Callable[[Any, int], Named], kind: str,
+                  allow_empty: bool = True) -> list[Named]:
+    """The items of the document's top-level ``key:`` list, each built by ``build(entry, index)`` (an
+    object with a ``name``): an error names the file and the entry's line; names are unique."""
+    if not isinstance(document, Mapping) or not isinstance(document.get(key), list):
+        raise ConfigError(f"{file}: expected a top-level '{key}:' list")
+    if not document[key] and not allow_empty:
+        raise ConfigError(f"{file}: the '{key}' list is empty")
+    items: list[Named] = []
+    for index, entry in enumerate(document[key]):
+        try:
+            item = build(entry, index)
+        except ConfigError as exc:
+            raise ConfigError(f"{located(file, entry)}: {exc}") from None
+        if any(other.name == item.name for other in items):
+            raise ConfigError(f"{located(file, entry)}: duplicate {kind} name {item.name!r}")
+        items.append(item)
+    return items
 
 
 def located(file: Path | str, entry: object, label: str = "") -> str:

@@ -28,17 +28,18 @@ from risk_pipeline.risk.stress.scenarios import (
     FxScenario,
     HistoricalScenario,
     Scenario,
+    ScenarioType,
     SectorScenario,
     UniformEquityScenario,
 )
 
 DEFAULT_SCENARIOS_FILE = Path(__file__).resolve().parent / "scenarios.yaml"
 _COMMON_FIELDS = {"name", "type", "description"}
-SCENARIO_FIELDS: dict[str, set[str]] = {
-    "historical": _COMMON_FIELDS | {"start", "end"},
-    "uniform_equity": _COMMON_FIELDS | {"equity_shock"},
-    "sector": _COMMON_FIELDS | {"shocks", "default_shock"},
-    "fx": _COMMON_FIELDS | {"base_currency_change"},
+SCENARIO_FIELDS: dict[ScenarioType, set[str]] = {
+    ScenarioType.HISTORICAL: _COMMON_FIELDS | {"start", "end"},
+    ScenarioType.UNIFORM_EQUITY: _COMMON_FIELDS | {"equity_shock"},
+    ScenarioType.SECTOR: _COMMON_FIELDS | {"shocks", "default_shock"},
+    ScenarioType.FX: _COMMON_FIELDS | {"base_currency_change"},
 }
 """Fields of each scenario type (all required)."""
 
@@ -68,19 +69,19 @@ def _scenario(entry: Any, index: int, sectors: Mapping[str, str], file: Path) ->
     label = name(entry.get("name"), where)
     where = located(file, entry, f"scenario {label!r}")
     kind = entry.get("type")
-    if kind not in SCENARIO_FIELDS:
-        raise ConfigError(f"{where}: field 'type': unknown scenario type {kind!r} (known: {sorted(SCENARIO_FIELDS)})")
+    if not isinstance(kind, str) or kind not in SCENARIO_FIELDS:
+        raise ConfigError(f"{where}: field 'type': unknown scenario type {kind!r} (known: {[t.value for t in ScenarioType]})")
     fields = SCENARIO_FIELDS[kind]
     check_fields(entry, fields, fields, where)
     description = text(entry["description"], where, "description")
-    if kind == "historical":
+    if kind == ScenarioType.HISTORICAL:
         start, end = date(entry["start"], where, "start"), date(entry["end"], where, "end")
         if end < start:
             raise ConfigError(f"{where}: field 'end' ({end}) is before 'start' ({start})")
         return HistoricalScenario(label, description, start, end)
-    if kind == "uniform_equity":
+    if kind == ScenarioType.UNIFORM_EQUITY:
         return UniformEquityScenario(label, description, _shock(entry["equity_shock"], where, "equity_shock"))
-    if kind == "sector":
+    if kind == ScenarioType.SECTOR:
         raw = mapping(entry["shocks"], f"{where}: field 'shocks'")
         if not raw:
             raise ConfigError(f"{where}: field 'shocks' is empty")

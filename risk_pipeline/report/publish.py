@@ -17,7 +17,8 @@ import pandas as pd
 
 from risk_pipeline.report.charts import data_uri, pnl_vs_var_chart, score_chart, traffic_light_chart
 from risk_pipeline.report.html import render_html
-from risk_pipeline.report.summary import ReportData, basel_zone_thresholds, mcs_sentence, score_rows
+from risk_pipeline.report.summary import ReportData, mcs_sentence, score_rows
+from risk_pipeline.risk.backtests.traffic_light import basel_zone_thresholds
 
 HTML_FILE = "risk_report.html"
 SUMMARY_FILE = "summary.json"

@@ -28,17 +28,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import pandas as pd
 
-from risk_pipeline.risk.backtests.coverage import traffic_light_zones
 from risk_pipeline.risk.backtests.ranking import rank_methods
+from risk_pipeline.risk.backtests.traffic_light import (
+    BASEL_CONFIDENCE,
+    BASEL_HORIZON,
+    basel_rows,
+    red_zone_rows,
+    window_lengths,
+)
 from risk_pipeline.risk.performance import performance_statistics
 from risk_pipeline.storage.lake import query_days, read_days, stored_days, table_version
 from risk_pipeline.storage.schemas import TABLES
 
-BASEL_CONFIDENCE = 0.99
-BASEL_HORIZON = 1
 # tables of other stages shown when they exist in the lake (latest day <= as_of)
 OPTIONAL_TABLES = ("var_decomposition", "stress_results", "reverse_stress", "historical_replay", "limit_status")
 
@@ -49,9 +52,6 @@ STATISTICS_COLUMNS = [
 PNL_VS_VAR_COLUMNS = [
     "date", "portfolio", "method", "confidence", "simple_return", "loss", "pnl", "var", "var_amount", "breach",
     "rolling_breaches",
-]  # fmt: skip
-TRAFFIC_LIGHT_COLUMNS = [
-    "portfolio", "method", "backtest_window_days", "n_obs", "n_breaches", "expected_breaches", "traffic_light", "plus_factor",
 ]  # fmt: skip
 
 
@@ -107,21 +107,6 @@ def report_dates(available: list[dt.date], start: dt.date, end: dt.date, month_e
         return [inside[-1]]
     last_of_month = {(d.year, d.month): d for d in inside}  # sorted: the month's last day wins
     return sorted(last_of_month.values())
-
-
-def basel_rows(backtests: pd.DataFrame, backtest_window_days: int) -> pd.DataFrame:
-    """The traffic-light rows (99%, horizon 1, ``backtest_window_days``) of var_backtests rows."""
-    rows = backtests.loc[
-        backtests["confidence"].round(10).eq(BASEL_CONFIDENCE)
-        & backtests["horizon_days"].eq(BASEL_HORIZON)
-        & backtests["backtest_window_days"].eq(backtest_window_days)
-    ]
-    return rows.sort_values(["portfolio", "method"])[TRAFFIC_LIGHT_COLUMNS].reset_index(drop=True)
-
-
-def red_zone_rows(traffic_light: pd.DataFrame) -> pd.DataFrame:
-    """Rows of a traffic-light table in the red zone."""
-    return traffic_light.loc[traffic_light["traffic_light"].eq("red")].reset_index(drop=True)
 
 
 # the columns of the var_estimates history the charts use
@@ -219,11 +204,6 @@ def _extras(as_of: dt.date) -> dict[str, pd.DataFrame]:
     return found
 
 
-def window_lengths(backtests: pd.DataFrame) -> list[int]:
-    """The distinct ``backtest_window_days`` of var_backtests rows, ascending."""
-    return sorted(int(n) for n in backtests["backtest_window_days"].unique())
-
-
 def _chart_days(days: list[dt.date], chart_start: dt.date, trailing: int) -> list[dt.date]:
     """The charted days, plus one trailing window before them (for the rolling breach counts)."""
     return [d for d in days if d < chart_start][-trailing:] + [d for d in days if d >= chart_start]
@@ -273,11 +253,3 @@ def _table_versions() -> dict[str, int]:
     (``risk-pipeline lake snapshot``) reproduces the report."""
     versions = {name: table_version(name) for name in TABLES}
     return {name: v for name, v in versions.items() if v is not None}
-
-
-def basel_zone_thresholds(n_obs: int, confidence: float = BASEL_CONFIDENCE) -> tuple[int, int]:
-    """Fewest breaches in ``n_obs`` days that put a model in the yellow and in the red zone
-    (``risk.backtests.coverage.traffic_light_zones``; 5 and 10 for 250 days at 99%)."""
-    k = np.arange(n_obs + 2)
-    zone, _, _ = traffic_light_zones(k, np.full(k.size, n_obs), 1.0 - confidence)
-    return int(k[np.argmax(zone >= 1)]), int(k[np.argmax(zone >= 2)])

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,16 @@ from numpy.lib.stride_tricks import sliding_window_view
 from risk_pipeline.risk.var.tail import tail_var_es
 
 MEASURES: tuple[str, ...] = ("var", "es")
-STATUSES: tuple[str, ...] = ("no_data", "within_limits", "warning", "danger")
+class LimitStatus(StrEnum):
+    """A limit's status, from least to most severe; each value is the string stored in the ``status`` column."""
+
+    NO_DATA = "no_data"
+    WITHIN_LIMITS = "within_limits"
+    WARNING = "warning"
+    DANGER = "danger"
+
+
+STATUSES: tuple[LimitStatus, ...] = tuple(LimitStatus)
 """Statuses from least to most severe."""
 
 MEASURE_COLUMNS: tuple[str, ...] = ("date", "portfolio", "measure", "horizon_days", "confidence", "value", "source")
@@ -115,16 +125,16 @@ def classify(value: np.ndarray, limit: np.ndarray, warning_fraction: float) -> n
     """Status per value/limit pair (rules in the module docstring)."""
     value = np.asarray(value, dtype=float)
     limit = np.asarray(limit, dtype=float)
-    status = np.where(value > limit, "danger", np.where(value >= warning_fraction * limit, "warning",
-                                                        "within_limits"))
-    return np.where(np.isnan(value), "no_data", status).astype(object)
+    status = np.where(value > limit, LimitStatus.DANGER.value,
+                      np.where(value >= warning_fraction * limit, LimitStatus.WARNING.value, LimitStatus.WITHIN_LIMITS.value))
+    return np.where(np.isnan(value), LimitStatus.NO_DATA.value, status).astype(object)
 
 
 def _worst(statuses) -> str:
-    return max(statuses, key=STATUSES.index) if len(statuses) else "no_data"
+    return max(statuses, key=STATUSES.index) if len(statuses) else LimitStatus.NO_DATA
 
 
-def limit_status(measures: pd.DataFrame, limits: LimitsConfig, warning_fraction: float | None = None,
+def evaluate_limits(measures: pd.DataFrame, limits: LimitsConfig, warning_fraction: float | None = None,
                  dates: pd.DatetimeIndex | None = None) -> LimitReport:
     """Compare measured risk with every limit of every portfolio in ``measures``, per date.
 
@@ -169,8 +179,8 @@ def limit_status(measures: pd.DataFrame, limits: LimitsConfig, warning_fraction:
 def _overall(rows: pd.DataFrame) -> pd.DataFrame:
     """Per date and portfolio: the worst status (no_data only when every limit lacks data)."""
     severity = rows["status"].map(STATUSES.index)
-    grouped = rows.assign(_severity=severity, _warning=rows["status"].eq("warning"),
-                          _danger=rows["status"].eq("danger")).groupby(["date", "portfolio"], sort=True)
+    grouped = rows.assign(_severity=severity, _warning=rows["status"].eq(LimitStatus.WARNING),
+                          _danger=rows["status"].eq(LimitStatus.DANGER)).groupby(["date", "portfolio"], sort=True)
     frame = grouped.agg(_severity=("_severity", "max"), max_utilization=("utilization", "max"),
                         n_limits=("status", "size"), n_warning=("_warning", "sum"), n_danger=("_danger", "sum"))
     frame = frame.reset_index()
@@ -180,7 +190,7 @@ def _overall(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def long_measures(amounts: pd.DataFrame, source: str) -> pd.DataFrame:
-    """The ``measures`` of :func:`limit_status` from rows of VaR/ES amounts (the var_estimates
+    """The ``measures`` of :func:`evaluate_limits` from rows of VaR/ES amounts (the var_estimates
     table, or the same columns computed elsewhere): columns date, portfolio, horizon_days,
     confidence, var_amount, es_amount become measure "var" / "es" with ``source``."""
     need = {"date", "portfolio", "confidence", "horizon_days", "var_amount", "es_amount"}
@@ -260,7 +270,7 @@ def pre_trade_check(
     status_after = _worst(list(rows["status_after"]))
     return PreTradeResult(
         portfolio=portfolio,
-        stays_within_limits=status_after != "danger",
+        stays_within_limits=status_after != LimitStatus.DANGER,
         status_before=_worst(list(rows["status_before"])),
         status_after=status_after,
         rows=rows[list(PRE_TRADE_COLUMNS)],

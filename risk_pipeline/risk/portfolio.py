@@ -27,7 +27,7 @@ import pandas as pd
 PNL_COLUMNS = ("date", "value", "pnl", "simple_return")
 
 
-def portfolio_pnl(exposures: pd.DataFrame, values: pd.Series, base_returns: pd.DataFrame) -> pd.DataFrame:
+def pnl_from_exposures(exposures: pd.DataFrame, values: pd.Series, base_returns: pd.DataFrame) -> pd.DataFrame:
     """Daily P&L of a book (see module docstring).
 
     ``exposures``: dates x symbols, base-currency exposure at each close; ``values``: the book's
@@ -57,3 +57,16 @@ def portfolio_pnl(exposures: pd.DataFrame, values: pd.Series, base_returns: pd.D
     )
     return out.loc[known].reset_index(drop=True)
 
+
+def with_amounts(estimates: pd.DataFrame, values: pd.Series) -> pd.DataFrame:
+    """``estimates`` (columns ``date``, ``var``, ``es``: losses as fractions of value) with
+    ``var_amount`` and ``es_amount`` in base currency:
+
+        var_amount_t = var_t * V_{t-1},   es_amount_t = es_t * V_{t-1}
+
+    with ``values`` the book's value at each close (a Series by date): the forecast for day t is
+    a fraction of the value held over the day, that of the previous close (docs/design.md).
+    """
+    previous = values.sort_index().shift(1).reindex(estimates["date"]).to_numpy()
+    return estimates.assign(var_amount=estimates["var"].to_numpy() * previous,
+                            es_amount=estimates["es"].to_numpy() * previous)

@@ -79,15 +79,44 @@ def unknown_symbols_error(unknown: Sequence[str], origin: str) -> PriceDataError
     return PriceDataError(f"{origin}: unknown symbol(s) {', '.join(sorted(unknown))}")
 
 
-def _rows(frame: pd.DataFrame, mask: pd.Series, what: str, origin: str) -> PriceDataError:
-    """An error listing the first offending rows (index label, symbol, date, value)."""
-    bad = frame.loc[mask]
-    shown = []
-    for label, row in bad.head(_MAX_LISTED).iterrows():
-        shown.append(f"row {label} (symbol {row.get('symbol')!r}, date {row.get('date')!r}, "
-                     f"close {row.get('close')!r})")
+def offending_rows(frame: pd.DataFrame, mask, what: str, origin: str, *, key: str, value: str,
+                   error: type[ValueError]) -> ValueError:
+    """An ``error`` listing the first offending rows of a long frame (index label, ``key``, date, ``value``)."""
+    bad = frame.loc[np.asarray(mask)]
+    shown = "; ".join(f"row {label} ({key} {row.get(key)!r}, date {row.get('date')!r}, {value} {row.get(value)!r})"
+                      for label, row in bad.head(_MAX_LISTED).iterrows())
     more = f" and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else ""
-    return PriceDataError(f"{origin}: {what} in {'; '.join(shown)}{more}")
+    return error(f"{origin}: {what} in {shown}{more}")
+
+
+def required_columns(frame: pd.DataFrame, columns: Sequence[str], *, key: str, value: str, what: str, origin: str,
+                     error: type[ValueError]) -> pd.DataFrame:
+    """The ``columns`` of a long frame (``what`` rows keyed by ``key``), after checking that none is
+    missing, that there are rows and that no row lacks its ``key``; ``error`` names ``origin``."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise error(f"{origin}: missing column(s) {', '.join(missing)} (need {', '.join(columns)})")
+    if frame.empty:
+        raise error(f"{origin}: no {what} rows")
+    raw = frame.loc[:, list(columns)]
+    blank = raw[key].isna() | (raw[key].astype(str).str.strip() == "")
+    if blank.any():
+        raise offending_rows(raw, blank, f"missing {key}", origin, key=key, value=value, error=error)
+    return raw
+
+
+def sorted_unique(clean: pd.DataFrame, key: str, origin: str, error: type[ValueError]) -> pd.DataFrame:
+    """``clean`` sorted by (date, ``key``); ``error`` names the first rows that repeat a (date, ``key``) pair."""
+    duplicated = clean.duplicated(subset=["date", key], keep=False)
+    if duplicated.any():
+        dups = clean.loc[duplicated].head(2 * _MAX_LISTED)
+        listed = "; ".join(f"{s} on {d:%Y-%m-%d} (row {i})" for i, s, d in zip(dups.index, dups[key], dups["date"]))
+        raise error(f"{origin}: duplicate (date, {key}) rows: {listed}")
+    return clean.sort_values(["date", key], ignore_index=True)
+
+
+def _rows(frame: pd.DataFrame, mask: pd.Series, what: str, origin: str) -> ValueError:
+    return offending_rows(frame, mask, what, origin, key="symbol", value="close", error=PriceDataError)
 
 
 def validate_prices(frame: pd.DataFrame, *, origin: str) -> pd.DataFrame:
@@ -102,16 +131,8 @@ def validate_prices(frame: pd.DataFrame, *, origin: str) -> pd.DataFrame:
     """
     if not isinstance(frame, pd.DataFrame):
         raise PriceDataError(f"{origin}: expected a DataFrame, got {type(frame).__name__}")
-    missing = [c for c in PRICE_COLUMNS if c not in frame.columns]
-    if missing:
-        raise PriceDataError(f"{origin}: missing column(s) {', '.join(missing)} (need {', '.join(PRICE_COLUMNS)})")
-    if frame.empty:
-        raise PriceDataError(f"{origin}: no price rows")
-    raw = frame.loc[:, list(PRICE_COLUMNS)]
-
-    symbol_missing = raw["symbol"].isna() | (raw["symbol"].astype(str).str.strip() == "")
-    if symbol_missing.any():
-        raise _rows(raw, symbol_missing, "missing symbol", origin)
+    raw = required_columns(frame, PRICE_COLUMNS, key="symbol", value="close", what="price", origin=origin,
+                           error=PriceDataError)
 
     dates = raw["date"]
     if isinstance(dates.dtype, pd.DatetimeTZDtype):
@@ -150,10 +171,4 @@ def validate_prices(frame: pd.DataFrame, *, origin: str) -> pd.DataFrame:
         mixed = currencies.index[currencies > 1]
         raise PriceDataError(f"{origin}: symbol(s) quoted in more than one currency: {', '.join(mixed)}")
 
-    duplicated = clean.duplicated(subset=["date", "symbol"], keep=False)
-    if duplicated.any():
-        dups = clean.loc[duplicated].head(2 * _MAX_LISTED)
-        listed = "; ".join(f"{s} on {d:%Y-%m-%d} (row {i})" for i, s, d in zip(dups.index, dups["symbol"], dups["date"]))
-        raise PriceDataError(f"{origin}: duplicate (date, symbol) rows: {listed}")
-
-    return clean.sort_values(["date", "symbol"], ignore_index=True)
+    return sorted_unique(clean, "symbol", origin, PriceDataError)

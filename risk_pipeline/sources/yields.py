@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .base import PriceDataError, check_date_range, requested_symbols
+from .base import PriceDataError, check_date_range, offending_rows, requested_symbols, required_columns, sorted_unique
 from .csv_file import read_text_csv
 from .yahoo import _download_close
 
@@ -43,12 +43,8 @@ class YieldDataError(PriceDataError):
     """Bad or missing yield data; the message names the origin (file/source), series and row or date."""
 
 
-def _rows(frame: pd.DataFrame, mask, what: str, origin: str) -> YieldDataError:
-    bad = frame.loc[np.asarray(mask)]
-    shown = "; ".join(f"row {label} (series {row['series']!r}, date {row['date']!r}, yield {row['yield']!r})"
-                      for label, row in bad.head(_MAX_LISTED).iterrows())
-    more = f" and {len(bad) - _MAX_LISTED} more" if len(bad) > _MAX_LISTED else ""
-    return YieldDataError(f"{origin}: {what} in {shown}{more}")
+def _rows(frame: pd.DataFrame, mask, what: str, origin: str) -> ValueError:
+    return offending_rows(frame, mask, what, origin, key="series", value="yield", error=YieldDataError)
 
 
 def validate_yields(frame: pd.DataFrame, *, origin: str) -> pd.DataFrame:
@@ -59,15 +55,8 @@ def validate_yields(frame: pd.DataFrame, *, origin: str) -> pd.DataFrame:
     missing, non-numeric or non-finite yield; a yield outside (MIN_YIELD, MAX_YIELD);
     duplicate (date, series) rows.
     """
-    missing = [c for c in YIELD_COLUMNS if c not in frame.columns]
-    if missing:
-        raise YieldDataError(f"{origin}: missing column(s) {', '.join(missing)} (need {', '.join(YIELD_COLUMNS)})")
-    if frame.empty:
-        raise YieldDataError(f"{origin}: no yield rows")
-    raw = frame.loc[:, list(YIELD_COLUMNS)]
-    no_series = raw["series"].isna() | (raw["series"].astype(str).str.strip() == "")
-    if no_series.any():
-        raise _rows(raw, no_series, "missing series", origin)
+    raw = required_columns(frame, YIELD_COLUMNS, key="series", value="yield", what="yield", origin=origin,
+                           error=YieldDataError)
     dates = raw["date"]
     if not pd.api.types.is_datetime64_dtype(dates.dtype):
         dates = pd.to_datetime(dates, errors="coerce")
@@ -82,12 +71,7 @@ def validate_yields(frame: pd.DataFrame, *, origin: str) -> pd.DataFrame:
                     "not 4.12)", origin)
     clean = pd.DataFrame({"date": dates.dt.normalize().astype("datetime64[ns]"),
                           "series": raw["series"].astype(str).str.strip(), "yield": values}, index=raw.index)
-    duplicated = clean.duplicated(subset=["date", "series"], keep=False)
-    if duplicated.any():
-        dups = clean.loc[duplicated].head(2 * _MAX_LISTED)
-        listed = "; ".join(f"{s} on {d:%Y-%m-%d} (row {i})" for i, s, d in zip(dups.index, dups["series"], dups["date"]))
-        raise YieldDataError(f"{origin}: duplicate (date, series) rows: {listed}")
-    return clean.sort_values(["date", "series"], ignore_index=True)
+    return sorted_unique(clean, "series", origin, YieldDataError)
 
 
 def read_yield_csv(path: str | Path) -> pd.DataFrame:

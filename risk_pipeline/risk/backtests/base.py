@@ -10,6 +10,7 @@ and ``verdict == "insufficient_data"``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 from scipy.special import chdtrc, erfc
@@ -21,6 +22,14 @@ MIN_EXPECTED_BREACHES = 1.0
 """Coverage tests (Kupiec, TUFF, traffic light, Z2) need n_obs * p >= 1, i.e. at least one
 expected breach (100 observations at 99%, 20 at 95%); below that they are flagged
 ``insufficient_data``."""
+
+
+class Verdict(StrEnum):
+    """A backtest's verdict; each value is the string stored in the ``verdict`` column."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    INSUFFICIENT_DATA = "insufficient_data"
 
 
 class BacktestInputError(ValueError):
@@ -36,11 +45,11 @@ class BacktestOutcome:
     insufficient_data: bool
 
     @property
-    def verdict(self) -> str:
-        """``"insufficient_data"``, else ``"fail"`` if ``p_value < SIGNIFICANCE``, else ``"pass"``."""
+    def verdict(self) -> Verdict:
+        """``insufficient_data``, else ``fail`` if ``p_value < SIGNIFICANCE``, else ``pass``."""
         if self.insufficient_data:
-            return "insufficient_data"
-        return "fail" if self.p_value < SIGNIFICANCE else "pass"
+            return Verdict.INSUFFICIENT_DATA
+        return Verdict.FAIL if self.p_value < SIGNIFICANCE else Verdict.PASS
 
 
 def chi2_sf(statistic: np.ndarray | float, df: int) -> np.ndarray:

@@ -13,6 +13,7 @@ formula lives in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 import numpy as np
 from scipy import stats
@@ -116,7 +117,16 @@ def traffic_light_zones(n_breaches: np.ndarray, n_obs: np.ndarray, p: float) -> 
     return zone, plus, cdf
 
 
-ZONE_NAMES = np.array(["green", "yellow", "red"])
+class TrafficLight(StrEnum):
+    """The Basel traffic-light zones; each value is the string stored in the ``traffic_light`` column."""
+
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+    INSUFFICIENT_DATA = "insufficient_data"
+
+
+ZONE_NAMES = np.array([TrafficLight.GREEN.value, TrafficLight.YELLOW.value, TrafficLight.RED.value])
 
 # --------------------------------------------------------------------------- results
 
@@ -292,7 +302,7 @@ def basel_traffic_light(n_breaches: int, n_obs: int, confidence: float) -> Traff
         statistic=float(k),
         p_value=float(stats.binom.sf(k - 1, n, p)),
         insufficient_data=not enough,
-        zone=str(ZONE_NAMES[int(zone)]) if enough else "insufficient_data",
+        zone=str(ZONE_NAMES[int(zone)]) if enough else TrafficLight.INSUFFICIENT_DATA.value,
         plus_factor=float(plus) if enough else 0.0,
         n_obs=n,
         n_breaches=k,

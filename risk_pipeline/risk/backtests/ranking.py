@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.risk.backtests.base import SIGNIFICANCE, BacktestInputError
+from risk_pipeline.risk.backtests.base import SIGNIFICANCE, BacktestInputError, Verdict
 
 RANKING_COLUMNS = [
     "method", "n_in_mcs", "n_mcs", "mcs_share", "n_tests_passed", "n_tests", "breach_ratio", "mean_var", "score",
@@ -65,7 +65,7 @@ def rank_methods(backtests: pd.DataFrame, var_levels: pd.DataFrame, scores: pd.D
     if absent:
         raise BacktestInputError(f"var_levels has no mean_var for method {absent[0]!r}")
 
-    ok = backtests[backtests["verdict"] != "insufficient_data"]
+    ok = backtests[backtests["verdict"] != Verdict.INSUFFICIENT_DATA]
     passed = (ok[list(RANKED_TESTS)] >= SIGNIFICANCE).sum(axis=1)
     per = (
         pd.DataFrame(

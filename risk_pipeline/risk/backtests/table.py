@@ -52,6 +52,7 @@ from scipy.stats import norm
 from risk_pipeline.risk.backtests.base import (
     SIGNIFICANCE,
     BacktestInputError,
+    Verdict,
     as_count,
     chi2_sf,
     has_coverage_data,
@@ -59,6 +60,7 @@ from risk_pipeline.risk.backtests.base import (
 )
 from risk_pipeline.risk.backtests.coverage import (
     ZONE_NAMES,
+    TrafficLight,
     independence_lr,
     kupiec_lr,
     traffic_light_zones,
@@ -308,9 +310,10 @@ def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, 
             "z2_p": z2_p,
             "mcneil_frey_stat": mf,
             "mcneil_frey_p": mf_p,
-            "traffic_light": np.where(enough, ZONE_NAMES[zone], "insufficient_data"),
+            "traffic_light": np.where(enough, ZONE_NAMES[zone], TrafficLight.INSUFFICIENT_DATA.value),
             "plus_factor": np.where(enough, plus, 0.0),
-            "verdict": np.where(enough, np.where(fail, "fail", "pass"), "insufficient_data"),
+            "verdict": np.where(enough, np.where(fail, Verdict.FAIL.value, Verdict.PASS.value),
+                                Verdict.INSUFFICIENT_DATA.value),
             "overlapping": np.zeros(n.size, dtype=bool),
         }
     )

@@ -5,22 +5,24 @@
 - ``reverse``: the smallest scenario multiplier that reaches a target loss;
 - ``replay``: today's positions through an episode's actual daily returns;
 - ``grid``: the three above for the positions held on every date of a history (one matrix
-  product), what the ``stress_results`` asset calls.
+  product), and ``resolve_scenarios`` (which scenario may be reported on which date), what the
+  stress assets call.
 """
 
 from risk_pipeline.risk.stress.grid import (
-    EpisodeReturns, HeldBook, episode_returns, replay_grid, reverse_stress_grid, stress_grid,
+    EpisodeReturns, HeldBook, ResolvedScenarios, episode_returns, replay_grid, resolve_scenarios, reverse_stress_grid,
+    stress_grid,
 )
 from risk_pipeline.risk.stress.replay import ReplaySummary, replay_episodes, replay_path
 from risk_pipeline.risk.stress.reverse import MultiplierSolution, ReverseStressResult, reverse_stress, solve_multiplier
 from risk_pipeline.risk.stress.scenarios import (
-    CalibratedScenario, FxScenario, HistoricalScenario, ScenarioShocks, SectorScenario, StressInputError, StressResult,
+    CalibratedScenario, FxScenario, HistoricalScenario, ScenarioShocks, ScenarioType, SectorScenario, StressInputError, StressResult,
     UniformEquityScenario, apply_scenario, scenario_shocks,
 )
 
 __all__ = [
     "CalibratedScenario", "EpisodeReturns", "FxScenario", "HeldBook", "HistoricalScenario", "MultiplierSolution",
-    "ReplaySummary", "ReverseStressResult", "ScenarioShocks", "SectorScenario", "StressInputError", "StressResult",
+    "ReplaySummary", "ResolvedScenarios", "ReverseStressResult", "ScenarioShocks", "ScenarioType", "SectorScenario", "StressInputError", "StressResult",
     "UniformEquityScenario", "apply_scenario", "episode_returns", "replay_episodes", "replay_grid", "replay_path",
-    "reverse_stress", "reverse_stress_grid", "scenario_shocks", "solve_multiplier", "stress_grid",
+    "resolve_scenarios", "reverse_stress", "reverse_stress_grid", "scenario_shocks", "solve_multiplier", "stress_grid",
 ]

@@ -32,11 +32,14 @@ import pandas as pd
 
 from risk_pipeline.risk.stress.reverse import solve_multiplier
 from risk_pipeline.risk.stress.scenarios import (
+    HistoricalScenario,
+    Scenario,
     ScenarioShocks,
     StressInputError,
-    fx_per_position,
     episode_window,
     fill_with_beta_proxy,
+    fx_per_position,
+    scenario_shocks,
 )
 
 STRESS_GRID_COLUMNS: tuple[str, ...] = ("date", "scenario", "pnl", "simple_return", "proxied")
@@ -277,3 +280,56 @@ def _available(available: np.ndarray | None, n_dates: int, n_sc: int) -> np.ndar
 
 def _empty(columns: tuple[str, ...]) -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype=object) for c in columns}, columns=list(columns))
+
+
+@dataclass(frozen=True)
+class ResolvedScenarios:
+    """A book's scenarios ready for the grids: the shocks and, per date, whether each may be
+    reported on it (``available``: dates x shocks); the historical episodes likewise."""
+
+    shocks: tuple[ScenarioShocks, ...]
+    available: np.ndarray
+    episodes: tuple[EpisodeReturns, ...]
+    episodes_available: np.ndarray
+
+
+def resolve_scenarios(
+    book: HeldBook,
+    scenarios: Sequence[Scenario],
+    windows: Mapping[str, tuple[pd.DataFrame, pd.DataFrame | None]],
+    *,
+    market: str | None = "SP500",
+) -> ResolvedScenarios:
+    """Shocks of every scenario on the book's positions, and the episodes of the historical ones.
+
+    ``windows[name]`` holds, for a historical scenario, the local returns (days x symbols, with the
+    ``market`` column) over the days before its window (for proxy betas) and the window itself, and
+    the returns of the book's foreign currencies against its base over the same days (None when it
+    has none); a historical scenario without an entry (its window is not stored) is left out.
+    No look-ahead: a historical scenario and its episode are available on date t only when the
+    window ended before t; the others on every date.
+    """
+    symbols = list(book.exposures.columns)
+    foreign = sorted({c for c in book.currency_of.values() if c != book.base_currency})
+    dates = book.exposures.index.date
+    shocks, available, episodes, episodes_available = [], [], [], []
+    for scenario in scenarios:
+        if isinstance(scenario, HistoricalScenario):
+            if scenario.name not in windows:
+                continue
+            local, fx = windows[scenario.name]
+            shocks.append(scenario_shocks(scenario, symbols, foreign_currencies=foreign, asset_returns=local,
+                                          fx_returns=fx, market=market))
+            after = np.asarray(dates > scenario.end)
+            available.append(after)
+            episodes.append(episode_returns(scenario.name, scenario.start, scenario.end, local, fx, book.currency_of,
+                                            book.base_currency, market=market))
+            episodes_available.append(after)
+        else:
+            shocks.append(scenario_shocks(scenario, symbols, foreign_currencies=foreign))
+            available.append(np.ones(len(dates), dtype=bool))
+
+    def stack(columns: list[np.ndarray]) -> np.ndarray:
+        return np.stack(columns, axis=1) if columns else np.zeros((len(dates), 0), dtype=bool)
+
+    return ResolvedScenarios(tuple(shocks), stack(available), tuple(episodes), stack(episodes_available))

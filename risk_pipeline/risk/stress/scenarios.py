@@ -39,6 +39,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -52,6 +54,15 @@ STRESS_COLUMNS: tuple[str, ...] = ("scenario", "pnl", "simple_return", "proxied"
 """Columns of :func:`stress_table` (the caller adds date and portfolio)."""
 
 
+class ScenarioType(StrEnum):
+    """The kinds of scenario; each value is the ``type`` of the scenarios file and of the stored rows."""
+
+    HISTORICAL = "historical"
+    UNIFORM_EQUITY = "uniform_equity"
+    SECTOR = "sector"
+    FX = "fx"
+
+
 class StressInputError(ValueError):
     """Stress inputs are malformed (names the scenario / symbol / parameter)."""
 
@@ -60,6 +71,7 @@ class StressInputError(ValueError):
 class HistoricalScenario:
     """A historical episode: shocks are the data's cumulative returns over [start, end]."""
 
+    kind: ClassVar[ScenarioType] = ScenarioType.HISTORICAL
     name: str
     description: str
     start: dt.date
@@ -70,6 +82,7 @@ class HistoricalScenario:
 class UniformEquityScenario:
     """Every equity moves by ``equity_shock`` (e.g. -0.20)."""
 
+    kind: ClassVar[ScenarioType] = ScenarioType.UNIFORM_EQUITY
     name: str
     description: str
     equity_shock: float
@@ -79,6 +92,7 @@ class UniformEquityScenario:
 class SectorScenario:
     """Shock per sector; ``sectors`` maps symbol -> sector; others get ``default_shock``."""
 
+    kind: ClassVar[ScenarioType] = ScenarioType.SECTOR
     name: str
     description: str
     sector_shocks: Mapping[str, float]
@@ -90,6 +104,7 @@ class SectorScenario:
 class FxScenario:
     """The base currency moves by ``base_currency_change`` (+0.10: base +10% vs all others)."""
 
+    kind: ClassVar[ScenarioType] = ScenarioType.FX
     name: str
     description: str
     base_currency_change: float

@@ -16,11 +16,11 @@ parameters (``parameters``) and runs the method once for all confidences and hor
 docstring and docs/methods.md.
 """
 
-from risk_pipeline.risk.var.parameters import METHODS, VarConfigError, validate_var_params
+from risk_pipeline.risk.var.parameters import METHODS, VarParameterError, validate_var_params
 from risk_pipeline.risk.var.rolling import GRID_COLUMNS, rolling_var_es, var_es_grid, var_es_surface
 from risk_pipeline.risk.var.windows import VarEsSurface
 
 __all__ = [
-    "GRID_COLUMNS", "METHODS", "VarConfigError", "VarEsSurface", "rolling_var_es", "validate_var_params", "var_es_grid",
+    "GRID_COLUMNS", "METHODS", "VarParameterError", "VarEsSurface", "rolling_var_es", "validate_var_params", "var_es_grid",
     "var_es_surface",
 ]

@@ -1,25 +1,32 @@
-"""The VaR/ES method names and validation of a rolling VaR/ES configuration."""
+"""The VaR/ES methods, the settings that give each its window and parameters, and their validation."""
 
 from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
 
 from risk_pipeline.risk.var.conditional_evt import MIN_EXCEEDANCES, default_exceedances
 from risk_pipeline.risk.var.filtered_historical import FILTERS
 from risk_pipeline.risk.var.monte_carlo import SHRINKAGES
 from risk_pipeline.risk.var.parametric import DOF_ESTIMATORS
 
-METHODS = (
-    "historical",
-    "parametric_normal",
-    "parametric_t",
-    "cornish_fisher",
-    "ewma",
-    "monte_carlo",
-    "filtered_historical",
-    "conditional_evt",
-)
+class Method(StrEnum):
+    """The VaR/ES methods; each value is the string stored in the ``method`` column of the tables."""
+
+    HISTORICAL = "historical"
+    PARAMETRIC_NORMAL = "parametric_normal"
+    PARAMETRIC_T = "parametric_t"
+    CORNISH_FISHER = "cornish_fisher"
+    EWMA = "ewma"
+    MONTE_CARLO = "monte_carlo"
+    FILTERED_HISTORICAL = "filtered_historical"
+    CONDITIONAL_EVT = "conditional_evt"
+
+
+METHODS: tuple[Method, ...] = tuple(Method)
 
 # extra keyword parameters each method accepts (beyond confidence, window, horizon, weights)
 METHOD_PARAMS: dict[str, tuple[str, ...]] = {
@@ -37,7 +44,7 @@ MIN_SCENARIOS = 100
 OVERLAPPING_HORIZON_METHODS = ("historical", "filtered_historical")
 
 
-class VarConfigError(ValueError):
+class VarParameterError(ValueError):
     """A rolling VaR/ES parameter is invalid; the message names the parameter and value."""
 
 
@@ -48,7 +55,7 @@ def _is_int(value: object) -> bool:
 def validate_var_params(
     method: str, confidence: float, window: int, horizon_days: int, n_obs: int | None = None, **params: object
 ) -> None:
-    """Raise :class:`VarConfigError` naming the first invalid parameter.
+    """Raise :class:`VarParameterError` naming the first invalid parameter.
 
     Checks: ``method`` in METHODS; ``confidence`` a real in (0, 1); ``window`` an integer
     >= 2 and <= ``n_obs`` (rows of history available, when given); ``horizon_days`` an
@@ -60,50 +67,88 @@ def validate_var_params(
     (the confidence must lie in the fitted tail).
     """
     if method not in METHODS:
-        raise VarConfigError(f"method={method!r} is unknown; expected one of {METHODS}")
+        raise VarParameterError(f"method={method!r} is unknown; expected one of {METHODS}")
     if (
         isinstance(confidence, bool)
         or not isinstance(confidence, numbers.Real)
         or not math.isfinite(confidence)
         or not 0.0 < confidence < 1.0
     ):
-        raise VarConfigError(f"confidence={confidence!r} must be a number in (0, 1)")
+        raise VarParameterError(f"confidence={confidence!r} must be a number in (0, 1)")
     if not _is_int(window) or window < 2:
-        raise VarConfigError(f"window={window!r} must be an integer >= 2")
+        raise VarParameterError(f"window={window!r} must be an integer >= 2")
     if n_obs is not None and window > n_obs:
-        raise VarConfigError(f"window={window} is longer than the history available (n_obs={n_obs})")
+        raise VarParameterError(f"window={window} is longer than the history available (n_obs={n_obs})")
     if not _is_int(horizon_days) or horizon_days < 1:
-        raise VarConfigError(f"horizon_days={horizon_days!r} must be an integer >= 1")
+        raise VarParameterError(f"horizon_days={horizon_days!r} must be an integer >= 1")
     if method in OVERLAPPING_HORIZON_METHODS and horizon_days >= window:
-        raise VarConfigError(f"horizon_days={horizon_days} must be smaller than window={window} for method={method!r}")
+        raise VarParameterError(f"horizon_days={horizon_days} must be smaller than window={window} for method={method!r}")
     for name, value in params.items():
         if name not in METHOD_PARAMS[method]:
-            raise VarConfigError(
+            raise VarParameterError(
                 f"parameter {name}={value!r} is not accepted by method={method!r} (accepts {METHOD_PARAMS[method]})"
             )
         if name == "lam" and not (
             isinstance(value, numbers.Real) and not isinstance(value, bool) and 0.0 < value < 1.0
         ):
-            raise VarConfigError(f"lam={value!r} must be a number in (0, 1)")
+            raise VarParameterError(f"lam={value!r} must be a number in (0, 1)")
         if name == "n_scenarios" and not (_is_int(value) and value >= MIN_SCENARIOS):
-            raise VarConfigError(f"n_scenarios={value!r} must be an integer >= {MIN_SCENARIOS}")
+            raise VarParameterError(f"n_scenarios={value!r} must be an integer >= {MIN_SCENARIOS}")
         if name == "seed" and not (_is_int(value) and value >= 0):
-            raise VarConfigError(f"seed={value!r} must be an integer >= 0")
+            raise VarParameterError(f"seed={value!r} must be an integer >= 0")
         if name == "shrinkage" and value not in SHRINKAGES:
-            raise VarConfigError(f"shrinkage={value!r} must be one of {SHRINKAGES}")
+            raise VarParameterError(f"shrinkage={value!r} must be one of {SHRINKAGES}")
         if name == "dof" and value not in DOF_ESTIMATORS:
-            raise VarConfigError(f"dof={value!r} must be one of {DOF_ESTIMATORS}")
+            raise VarParameterError(f"dof={value!r} must be one of {DOF_ESTIMATORS}")
         if name == "filter" and value not in FILTERS:
-            raise VarConfigError(f"filter={value!r} must be one of {FILTERS}")
+            raise VarParameterError(f"filter={value!r} must be one of {FILTERS}")
         if name == "n_exceedances" and value is not None and not (_is_int(value) and MIN_EXCEEDANCES <= value < window):
-            raise VarConfigError(f"n_exceedances={value!r} must be an integer >= {MIN_EXCEEDANCES} and < window={window}")
+            raise VarParameterError(f"n_exceedances={value!r} must be an integer >= {MIN_EXCEEDANCES} and < window={window}")
     if method == "conditional_evt":
         k = params.get("n_exceedances")
         k = default_exceedances(window) if k is None else k
         if k < MIN_EXCEEDANCES:
-            raise VarConfigError(f"window={window} gives n_exceedances={k} < {MIN_EXCEEDANCES} for method='conditional_evt'")
+            raise VarParameterError(f"window={window} gives n_exceedances={k} < {MIN_EXCEEDANCES} for method='conditional_evt'")
         if 1.0 - confidence >= k / window:
-            raise VarConfigError(
+            raise VarParameterError(
                 f"confidence={confidence!r} is not in the GPD tail of n_exceedances={k} of window={window}: "
                 f"need 1 - confidence < {k / window:.4g}"
             )
+
+
+@dataclass(frozen=True)
+class MethodSettings:
+    """The pipeline's settings of every method (the ``var`` section of pipeline.yaml): which estimation
+    window and keyword parameters each method is called with."""
+
+    estimation_window_days: int
+    monte_carlo_estimation_window_days: int
+    evt_estimation_window_days: int
+    evt_exceedances: int | None
+    ewma_lambda: float
+    filter: str
+    t_dof: str
+    shrinkage: str
+    n_scenarios: int
+    seed: int
+
+    def window_for(self, method: str) -> int:
+        """The estimation window of ``method``, in trading days."""
+        return {Method.MONTE_CARLO: self.monte_carlo_estimation_window_days,
+                Method.CONDITIONAL_EVT: self.evt_estimation_window_days}.get(method, self.estimation_window_days)
+
+    def params_for(self, method: str) -> dict[str, object]:
+        """The keyword parameters of ``method`` (``METHOD_PARAMS``) from these settings."""
+        values = {"lam": self.ewma_lambda, "filter": self.filter, "dof": self.t_dof, "n_exceedances": self.evt_exceedances,
+                  "n_scenarios": self.n_scenarios, "seed": self.seed, "shrinkage": self.shrinkage}
+        return {name: values[name] for name in METHOD_PARAMS[method]} if method in METHOD_PARAMS else {}
+
+    def validate(self, methods: Sequence[str], confidences: Sequence[float], horizons: Sequence[int],
+                 n_history: int | None) -> None:
+        """Check every combination before any computation starts; a window longer than the whole
+        stored history (``n_history`` days) is an error."""
+        for method in methods:
+            for confidence in confidences:
+                for horizon in horizons:
+                    validate_var_params(method, confidence, self.window_for(method), horizon, n_obs=n_history,
+                                        **self.params_for(method))

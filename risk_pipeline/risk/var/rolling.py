@@ -23,10 +23,10 @@ from risk_pipeline.risk.var.filtered_historical import filtered_historical_var_e
 from risk_pipeline.risk.var.historical import historical_var_es
 from risk_pipeline.risk.var.monte_carlo import monte_carlo_var_es
 from risk_pipeline.risk.var.parametric import parametric_normal_var_es, parametric_t_var_es
-from risk_pipeline.risk.var.parameters import METHODS, VarConfigError, validate_var_params
+from risk_pipeline.risk.var.parameters import METHODS, VarParameterError, validate_var_params
 from risk_pipeline.risk.var.windows import VarEsSurface
 
-__all__ = ["METHODS", "VarConfigError", "validate_var_params", "rolling_var_es", "var_es_grid", "var_es_surface"]
+__all__ = ["METHODS", "VarParameterError", "validate_var_params", "rolling_var_es", "var_es_grid", "var_es_surface"]
 
 _UNIVARIATE = {
     "historical": historical_var_es,
@@ -42,9 +42,9 @@ GRID_COLUMNS = ("date", "confidence", "horizon_days", "var", "es")
 
 def _check_index(index: pd.Index) -> None:
     if not isinstance(index, pd.DatetimeIndex):
-        raise VarConfigError(f"returns must have a DatetimeIndex, got {type(index).__name__}")
+        raise VarParameterError(f"returns must have a DatetimeIndex, got {type(index).__name__}")
     if not index.is_monotonic_increasing or not index.is_unique:
-        raise VarConfigError("returns index must be sorted ascending without duplicate dates")
+        raise VarParameterError("returns index must be sorted ascending without duplicate dates")
 
 
 def _finite_values(frame: pd.DataFrame, name: str) -> np.ndarray:
@@ -52,33 +52,33 @@ def _finite_values(frame: pd.DataFrame, name: str) -> np.ndarray:
     bad = ~np.isfinite(values)
     if bad.any():
         row, col = np.argwhere(bad)[0]
-        raise VarConfigError(f"{name} has a missing or non-finite value at date {frame.index[row]}, column {frame.columns[col]!r}")
+        raise VarParameterError(f"{name} has a missing or non-finite value at date {frame.index[row]}, column {frame.columns[col]!r}")
     return values
 
 
 def _monte_carlo_inputs(returns: object, weights: object) -> tuple[np.ndarray, np.ndarray]:
     if not isinstance(returns, pd.DataFrame):
-        raise VarConfigError("returns must be a DataFrame of asset returns (dates x symbols) for method='monte_carlo'")
+        raise VarParameterError("returns must be a DataFrame of asset returns (dates x symbols) for method='monte_carlo'")
     if weights is None:
-        raise VarConfigError("weights is required for method='monte_carlo'")
+        raise VarParameterError("weights is required for method='monte_carlo'")
     symbols = returns.columns
     if isinstance(weights, pd.Series):
         missing = symbols.difference(weights.index)
         extra = weights.index.difference(symbols)
         if len(missing) or len(extra):
-            raise VarConfigError(f"weights symbols do not match returns columns: missing {list(missing)}, extra {list(extra)}")
+            raise VarParameterError(f"weights symbols do not match returns columns: missing {list(missing)}, extra {list(extra)}")
         w = _finite_values(weights.reindex(symbols).to_frame().T, "weights")
         w = np.broadcast_to(w, returns.shape)
     elif isinstance(weights, pd.DataFrame):
         if not weights.index.equals(returns.index):
-            raise VarConfigError("weights (DataFrame) must have the same index as returns")
+            raise VarParameterError("weights (DataFrame) must have the same index as returns")
         missing = symbols.difference(weights.columns)
         extra = weights.columns.difference(symbols)
         if len(missing) or len(extra):
-            raise VarConfigError(f"weights symbols do not match returns columns: missing {list(missing)}, extra {list(extra)}")
+            raise VarParameterError(f"weights symbols do not match returns columns: missing {list(missing)}, extra {list(extra)}")
         w = _finite_values(weights[symbols], "weights")
     else:
-        raise VarConfigError(f"weights must be a pandas Series or DataFrame, got {type(weights).__name__}")
+        raise VarParameterError(f"weights must be a pandas Series or DataFrame, got {type(weights).__name__}")
     return _finite_values(returns, "returns"), w
 
 
@@ -96,9 +96,9 @@ def var_es_surface(
     confidences = tuple(sorted(set(float(c) for c in confidences)))
     horizons = tuple(sorted(set(horizons)))
     if not confidences:
-        raise VarConfigError("confidences must not be empty")
+        raise VarParameterError("confidences must not be empty")
     if not horizons:
-        raise VarConfigError("horizons must not be empty")
+        raise VarParameterError("horizons must not be empty")
     for c in confidences:
         for h in horizons:
             validate_var_params(method, c, window, h, n_obs=len(returns), **params)
@@ -107,9 +107,9 @@ def var_es_surface(
         x, w = _monte_carlo_inputs(returns, weights)
         return monte_carlo_var_es(x, w, window=window, confidences=confidences, horizons=horizons, **params)
     if not isinstance(returns, pd.Series):
-        raise VarConfigError(f"returns must be a pandas Series for method={method!r}")
+        raise VarParameterError(f"returns must be a pandas Series for method={method!r}")
     if weights is not None:
-        raise VarConfigError(f"weights is only used by method='monte_carlo', not method={method!r}")
+        raise VarParameterError(f"weights is only used by method='monte_carlo', not method={method!r}")
     r = _finite_values(returns.to_frame(), "returns")[:, 0]
     return _UNIVARIATE[method](r, window=window, confidences=confidences, horizons=horizons, **params)
 
@@ -129,7 +129,7 @@ def rolling_var_es(
     ``returns``: Series of daily simple returns (DatetimeIndex, sorted), or for monte_carlo a
     DataFrame (dates x symbols) with ``weights`` (Series by symbol, or DataFrame of the weights
     held on each date).  Method parameters: parametric_t ``dof``; ewma ``lam``; filtered_historical ``filter``,
-    ``lam``; monte_carlo ``n_scenarios``, ``seed``, ``shrinkage``.  Raises VarConfigError.
+    ``lam``; monte_carlo ``n_scenarios``, ``seed``, ``shrinkage``.  Raises VarParameterError.
     """
     validate_var_params(method, confidence, window, horizon_days, n_obs=len(returns), **params)
     surface = var_es_surface(

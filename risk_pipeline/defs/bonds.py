@@ -16,9 +16,8 @@ from typing import Optional
 import dagster as dg
 import pandas as pd
 
-from risk_pipeline.assets.market_data import prices
-from risk_pipeline.assets.metadata import publish
-from risk_pipeline.assets.partitions import lake_asset, partition_days
+from risk_pipeline.defs.market_data import prices
+from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.config.bonds import BondBook, load_bond_books
 from risk_pipeline.risk.instruments.bond_pnl import bond_position_pnl
 from risk_pipeline.config.settings import section

@@ -4,12 +4,11 @@
 import dagster as dg
 import pandas as pd
 
-from risk_pipeline.assets.market_data import prices, returns
-from risk_pipeline.assets.metadata import publish
-from risk_pipeline.assets.partitions import lake_asset, partition_days
+from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.books import build_book
 from risk_pipeline.config.portfolios import load_portfolios
-from risk_pipeline.risk.portfolio import portfolio_pnl as book_pnl
+from risk_pipeline.risk.portfolio import pnl_from_exposures
 from risk_pipeline.storage.lake import read_window
 
 # stored days read before the range: the previous close of every position
@@ -28,7 +27,7 @@ def portfolio_pnl(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     frames = []
     for portfolio in load_portfolios():
         book = build_book(portfolio, price_history, return_history)
-        pnl = book_pnl(book.exposures, book.values, book.asset_returns)
+        pnl = pnl_from_exposures(book.exposures, book.values, book.asset_returns)
         pnl.insert(1, "portfolio", portfolio.name)
         pnl.insert(2, "base_currency", portfolio.base_currency)
         frames.append(pnl)

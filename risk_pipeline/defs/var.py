@@ -7,13 +7,14 @@ from typing import Optional
 import dagster as dg
 import pandas as pd
 
-from risk_pipeline.assets.market_data import prices, returns
-from risk_pipeline.assets.metadata import publish
-from risk_pipeline.assets.partitions import lake_asset, partition_days
-from risk_pipeline.assets.portfolio import portfolio_pnl
+from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
+from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.books import build_book
 from risk_pipeline.config.portfolios import Portfolio, load_portfolios
-from risk_pipeline.risk import var_es_grid, validate_var_params
+from risk_pipeline.risk import var_es_grid
+from risk_pipeline.risk.portfolio import with_amounts
+from risk_pipeline.risk.var.parameters import MethodSettings
 from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
 
@@ -37,33 +38,15 @@ class VarConfig(dg.Config):
     n_scenarios: int = int(_VAR["n_scenarios"])
     seed: int = int(_VAR["seed"])
 
-    def window_for(self, method: str) -> int:
-        """The estimation window of ``method``, in trading days."""
-        return {"monte_carlo": self.monte_carlo_estimation_window_days,
-                "conditional_evt": self.evt_estimation_window_days}.get(method, self.estimation_window_days)
-
-    def params_for(self, method: str) -> dict[str, object]:
-        if method == "ewma":
-            return {"lam": self.ewma_lambda}
-        if method == "filtered_historical":
-            return {"lam": self.ewma_lambda, "filter": self.filter}
-        if method == "parametric_t":
-            return {"dof": self.t_dof}
-        if method == "conditional_evt":
-            return {"lam": self.ewma_lambda, "filter": self.filter, "n_exceedances": self.evt_exceedances}
-        if method == "monte_carlo":
-            return {"n_scenarios": self.n_scenarios, "seed": self.seed, "shrinkage": self.shrinkage}
-        return {}
-
-    def validate(self, n_history: Optional[int]) -> None:
-        """Every configured combination is checked before any computation starts; a window
-        longer than the whole stored history (``n_history`` days) is an error."""
-        for method in self.methods:
-            for confidence in self.confidences:
-                for horizon in self.horizons:
-                    validate_var_params(
-                        method, confidence, self.window_for(method), horizon, n_obs=n_history, **self.params_for(method)
-                    )
+    def settings(self) -> MethodSettings:
+        """Each method's window and parameters (``MethodSettings``) from this run config."""
+        return MethodSettings(
+            estimation_window_days=self.estimation_window_days,
+            monte_carlo_estimation_window_days=self.monte_carlo_estimation_window_days,
+            evt_estimation_window_days=self.evt_estimation_window_days, evt_exceedances=self.evt_exceedances,
+            ewma_lambda=self.ewma_lambda, filter=self.filter, t_dof=self.t_dof, shrinkage=self.shrinkage,
+            n_scenarios=self.n_scenarios, seed=self.seed,
+        )
 
 
 def portfolio_forecasts(
@@ -75,10 +58,10 @@ def portfolio_forecasts(
 ) -> pd.DataFrame:
     """Every configured method's VaR/ES rows for one portfolio over the dates of ``pnl``."""
     series = pnl.set_index("date")["simple_return"].sort_index()
-    previous_value = pnl.set_index("date")["value"].sort_index().shift(1)
+    settings = config.settings()
     frames = []
     for method in config.methods:
-        if len(series) <= config.window_for(method):
+        if len(series) <= settings.window_for(method):
             continue  # not one full window yet (early history, or a book that starts later)
         if method == "monte_carlo":
             book = build_book(portfolio, prices_history, returns_history)
@@ -86,21 +69,18 @@ def portfolio_forecasts(
             held = book.weights.shift(1).reindex(series.index)
             grid = var_es_grid(
                 asset_returns, method=method, confidences=config.confidences, horizons=config.horizons,
-                window=config.window_for(method), weights=held, **config.params_for(method),
+                window=settings.window_for(method), weights=held, **settings.params_for(method),
             )
         else:
             grid = var_es_grid(
                 series, method=method, confidences=config.confidences, horizons=config.horizons,
-                window=config.window_for(method), **config.params_for(method),
+                window=settings.window_for(method), **settings.params_for(method),
             )
-        grid = grid.assign(method=method, estimation_window_days=config.window_for(method))
+        grid = grid.assign(method=method, estimation_window_days=settings.window_for(method))
         frames.append(grid)
     if not frames:
         return empty_frame("var_estimates")
-    out = pd.concat(frames, ignore_index=True)
-    value = previous_value.reindex(out["date"]).to_numpy()
-    out["var_amount"] = out["var"] * value
-    out["es_amount"] = out["es"] * value
+    out = with_amounts(pd.concat(frames, ignore_index=True), pnl.set_index("date")["value"])
     out["portfolio"] = portfolio.name
     out["base_currency"] = portfolio.base_currency
     return out
@@ -116,11 +96,13 @@ def portfolio_forecasts(
 )
 def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
-    lookback = max(config.window_for(m) for m in config.methods) + 1
+    settings = config.settings()
+    lookback = max(settings.window_for(m) for m in config.methods) + 1
     pnl_history = read_window("portfolio_pnl", start, end, lookback=lookback)
     anything_to_estimate = pnl_history["date"].dt.date.between(start, end).any()
     # a holiday-only range still validates the settings, but has no history to compare a window with
-    config.validate(n_history=len(stored_days("portfolio_pnl")) if anything_to_estimate else None)
+    settings.validate(config.methods, config.confidences, config.horizons,
+                      n_history=len(stored_days("portfolio_pnl")) if anything_to_estimate else None)
     needs_assets = "monte_carlo" in config.methods
     # one more stored day of prices than of P&L: the weights held on the first P&L day
     prices_history = read_window("prices", start, end, lookback=lookback + 1) if needs_assets else None

@@ -1,4 +1,4 @@
-"""The risk report asset (HTML + JSON + CSV per as-of date) and the red-zone asset check.
+"""The risk report asset (HTML + JSON + CSV per as-of date).
 
 Which dates get a report: a run over start..end (one day or a 30-year backfill) writes the
 report of the last day of the range that has backtests, plus, when ``month_ends`` is on,
@@ -12,24 +12,20 @@ partition away.
 import dagster as dg
 import pandas as pd
 
-from risk_pipeline.assets.backtests import var_backtests
-from risk_pipeline.assets.metadata import DETAIL_MAX_PARTITIONS
-from risk_pipeline.assets.scores import var_scores
-from risk_pipeline.assets.partitions import business_days, latest_day_of_run, partition_days, single_run
-from risk_pipeline.assets.portfolio import portfolio_pnl
-from risk_pipeline.assets.var import var_estimates
+from risk_pipeline.defs.backtests import var_backtests
+from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, business_days, partition_days, single_run
+from risk_pipeline.defs.scores import var_scores
+from risk_pipeline.defs.portfolios import portfolio_pnl
+from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.report.publish import write_report
 from risk_pipeline.report.summary import (
     OPTIONAL_TABLES,
     ReportSettings,
-    basel_rows,
     build_report_data,
-    red_zone_rows,
     report_dates,
-    window_lengths,
 )
 from risk_pipeline.config.settings import section
-from risk_pipeline.storage.lake import read_days, stored_days
+from risk_pipeline.storage.lake import stored_days
 from risk_pipeline.storage.paths import reports_dir
 from risk_pipeline.storage.schemas import TABLES
 
@@ -101,35 +97,3 @@ def risk_report(context: dg.AssetExecutionContext, config: ReportConfig) -> dg.M
         if len(days) <= DETAIL_MAX_PARTITIONS:
             metadata["traffic_light_chart"] = dg.MetadataValue.md(f"![traffic light]({files.overview_uri})")
     return dg.MaterializeResult(metadata=metadata)
-
-
-@dg.asset_check(
-    asset=var_backtests,
-    name="no_method_in_red_zone",
-    description=(
-        "WARN when a method in use is in the Basel red zone (99%, horizon 1, trailing window) as of "
-        "the latest day of the run."
-    ),
-)
-def no_method_in_red_zone(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-    day = latest_day_of_run(context, "var_backtests")
-    if day is None:
-        return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
-                                   metadata={"note": "no backtests stored yet"})
-    rows = read_days("var_backtests", [day])
-    lights = basel_rows(rows, window_lengths(rows)[0])
-    red = red_zone_rows(lights)
-    return dg.AssetCheckResult(
-        passed=red.empty,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=(
-            f"{len(red)} portfolio/method pair(s) in the red zone as of {day}" if len(red)
-            else f"no method in the red zone as of {day}"
-        ),
-        metadata={
-            "as_of": dg.MetadataValue.text(day.isoformat()),
-            "red_zone": dg.MetadataValue.md(_markdown(red)),
-            "red_pairs": dg.MetadataValue.json([f"{p}/{m}" for p, m in zip(red["portfolio"], red["method"])]),
-            "methods_checked": dg.MetadataValue.int(len(lights)),
-        },
-    )

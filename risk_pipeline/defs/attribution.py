@@ -4,10 +4,9 @@
 import dagster as dg
 import pandas as pd
 
-from risk_pipeline.assets.market_data import prices, returns
-from risk_pipeline.assets.metadata import publish
-from risk_pipeline.assets.partitions import lake_asset, partition_days
-from risk_pipeline.assets.portfolio import portfolio_pnl
+from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
+from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.books import build_book
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk.attribution import rolling_var_decomposition

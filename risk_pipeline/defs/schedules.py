@@ -1,5 +1,6 @@
-"""The schedules: after the market close, the day's partition of the whole graph; every week,
-the lake's compaction and vacuum.
+"""The jobs and schedules: ``risk_job`` (every asset and check, what ``risk-pipeline backfill`` runs over a
+range); after the market close, the day's partition of the whole graph; every week, the lake's
+compaction and vacuum.
 
 The daily schedule: after the market close, materialize that day's partition of the whole graph.
 
@@ -25,17 +26,18 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
-from risk_pipeline.assets.partitions import business_days
 from risk_pipeline.config.settings import section
 from risk_pipeline.storage.catalog import refresh_catalog
 from risk_pipeline.storage.maintenance import maintain_lake
 
 _SCHEDULE = section("schedule")
 
+risk_job = dg.define_asset_job("risk_job", selection=dg.AssetSelection.all(),
+                               description="Every asset and check (`risk-pipeline backfill` runs it over a range).")
+
 daily_risk_job = dg.define_asset_job(
     "daily_risk_job",
     selection=dg.AssetSelection.all(),
-    partitions_def=business_days,
     # one business day is small: one process for every step beats starting a process per step
     executor_def=dg.in_process_executor,
     description="Every asset and data-quality check for one business day (the daily schedule's job).",

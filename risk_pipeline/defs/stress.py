@@ -15,31 +15,27 @@ from dataclasses import dataclass
 from typing import Optional
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 
-from risk_pipeline.assets.market_data import prices, returns
-from risk_pipeline.assets.metadata import publish
-from risk_pipeline.assets.partitions import business_days, partition_days, single_run
-from risk_pipeline.assets.portfolio import portfolio_pnl
+from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.defs.lake_assets import business_days, partition_days, publish, single_run
+from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.books import build_book, currency_returns
 from risk_pipeline.config.portfolios import Portfolio, load_portfolios
-from risk_pipeline.risk.stress.scenarios import HistoricalScenario, Scenario, ScenarioShocks, scenario_shocks
 from risk_pipeline.risk.stress.grid import (
-    EpisodeReturns,
     HeldBook,
-    episode_returns,
+    ResolvedScenarios,
     replay_grid,
+    resolve_scenarios,
     reverse_stress_grid,
     stress_grid,
 )
+from risk_pipeline.risk.stress.scenarios import HistoricalScenario, Scenario
 from risk_pipeline.config.scenarios import DEFAULT_SCENARIOS_FILE, load_scenarios
 from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days
 
 _STRESS = section("stress")
-SCENARIO_TYPES = {"HistoricalScenario": "historical", "UniformEquityScenario": "uniform_equity",
-                  "SectorScenario": "sector", "FxScenario": "fx"}
 
 
 class StressConfig(dg.Config):
@@ -59,10 +55,7 @@ class PortfolioStress:
 
     portfolio: Portfolio
     book: HeldBook
-    shocks: tuple[ScenarioShocks, ...]
-    available: np.ndarray  # dates x shocks
-    episodes: tuple[EpisodeReturns, ...]
-    episodes_available: np.ndarray  # dates x episodes
+    scenarios: ResolvedScenarios
 
 
 @dataclass(frozen=True)
@@ -121,44 +114,28 @@ def stress_inputs(config: StressConfig, start: dt.date, end: dt.date, log=None) 
         currency_of = {s: (c or base) for s, c in book.currencies.items()}
         held = HeldBook(exposures.reindex(dates), values.reindex(dates), currency_of, base)
         out.append(_resolve(portfolio, held, scenarios, usable, history, config))
-    names = {sc.name: SCENARIO_TYPES[type(sc).__name__] for sc in scenarios}
+    names = {sc.name: sc.kind.value for sc in scenarios}
     return StressInputs(tuple(out), names, tuple(skipped))
 
 
 def _resolve(portfolio: Portfolio, held: HeldBook, scenarios: tuple[Scenario, ...],
-             usable: dict[str, tuple[HistoricalScenario, pd.DatetimeIndex]], history: pd.DataFrame, config: StressConfig) -> PortfolioStress:
-    symbols = list(held.exposures.columns)
+             usable: dict[str, tuple[HistoricalScenario, pd.DatetimeIndex]], history: pd.DataFrame,
+             config: StressConfig) -> PortfolioStress:
+    """The book's scenarios resolved by the core (:func:`resolve_scenarios`), from each usable historical
+    scenario's stored local returns and the FX returns of the book's foreign currencies."""
     base = held.base_currency
     foreign = sorted({c for c in held.currency_of.values() if c != base})
-    market = config.market_proxy
-    local = history.reindex(columns=sorted(set(history.columns) | set(symbols) | {market}))
-    dates = held.exposures.index.date
-    shocks, avail, episodes, ep_avail = [], [], [], []
-    for sc in scenarios:
-        if isinstance(sc, HistoricalScenario):
-            if sc.name not in usable:
-                continue
-            own_days = usable[sc.name][1]
-            upto = local.reindex(own_days)
-            fx_upto = currency_returns(base, foreign, own_days) if foreign else None
-            shocks.append(scenario_shocks(sc, symbols, foreign_currencies=foreign, asset_returns=upto,
-                                          fx_returns=fx_upto, market=market))
-            after = np.asarray(dates > sc.end)
-            avail.append(after)
-            episodes.append(episode_returns(sc.name, sc.start, sc.end, upto, fx_upto, held.currency_of, base,
-                                            market=market))
-            ep_avail.append(after)
-        else:
-            shocks.append(scenario_shocks(sc, symbols, foreign_currencies=foreign))
-            avail.append(np.ones(len(dates), dtype=bool))
-    stack = lambda cols: np.stack(cols, axis=1) if cols else np.zeros((len(dates), 0), dtype=bool)  # noqa: E731
-    return PortfolioStress(portfolio, held, tuple(shocks), stack(avail), tuple(episodes), stack(ep_avail))
+    local = history.reindex(columns=sorted(set(history.columns) | set(held.exposures.columns) | {config.market_proxy}))
+    windows = {name: (local.reindex(days), currency_returns(base, foreign, days) if foreign else None)
+               for name, (_, days) in usable.items()}
+    resolved = resolve_scenarios(held, scenarios, windows, market=config.market_proxy)
+    return PortfolioStress(portfolio, held, resolved)
 
 
 def _stress_rows(inputs: StressInputs, config: StressConfig) -> list[pd.DataFrame]:
     frames = []
     for ps in inputs.portfolios:
-        table = stress_grid(ps.book, ps.shocks, ps.available)
+        table = stress_grid(ps.book, ps.scenarios.shocks, ps.scenarios.available)
         table.insert(1, "portfolio", ps.portfolio.name)
         frames.append(table.assign(scenario_type=table["scenario"].map(inputs.scenario_types),
                                    base_currency=ps.portfolio.base_currency))
@@ -168,7 +145,7 @@ def _stress_rows(inputs: StressInputs, config: StressConfig) -> list[pd.DataFram
 def _reverse_rows(inputs: StressInputs, config: StressConfig) -> list[pd.DataFrame]:
     frames = []
     for ps in inputs.portfolios:
-        table = reverse_stress_grid(ps.book, ps.shocks, ps.available, target_loss_fraction=config.reverse_target_loss,
+        table = reverse_stress_grid(ps.book, ps.scenarios.shocks, ps.scenarios.available, target_loss_fraction=config.reverse_target_loss,
                                     bracket=tuple(config.reverse_bracket), n_grid=config.reverse_grid_points)
         table.insert(1, "portfolio", ps.portfolio.name)
         frames.append(table.assign(target_loss_fraction=config.reverse_target_loss,
@@ -179,7 +156,7 @@ def _reverse_rows(inputs: StressInputs, config: StressConfig) -> list[pd.DataFra
 def _replay_rows(inputs: StressInputs, config: StressConfig) -> list[pd.DataFrame]:
     frames = []
     for ps in inputs.portfolios:
-        table = replay_grid(ps.book, ps.episodes, ps.episodes_available)
+        table = replay_grid(ps.book, ps.scenarios.episodes, ps.scenarios.episodes_available)
         table.insert(1, "portfolio", ps.portfolio.name)
         frames.append(table.assign(base_currency=ps.portfolio.base_currency))
     return frames

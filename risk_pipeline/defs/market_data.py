@@ -5,8 +5,7 @@ from typing import Optional
 
 import dagster as dg
 
-from risk_pipeline.assets.metadata import publish
-from risk_pipeline.assets.partitions import lake_asset, partition_days
+from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk.returns import close_to_close_returns
 from risk_pipeline.config.settings import section

@@ -5,7 +5,7 @@ and ES of the realized P&L (the portfolio_pnl returns, ``estimation_window_days`
 previous close's value), the definitions var_estimates uses: rows that var_estimates already
 holds (method historical, same estimation window, horizon and confidence) are taken from it
 (``source = var_estimates``), the others computed with the same core function
-(``source = computed``). Rows and status rules: :func:`risk_pipeline.risk.limits.limit_status`.
+(``source = computed``). Rows and status rules: :func:`risk_pipeline.risk.limits.evaluate_limits`.
 """
 
 
@@ -14,14 +14,14 @@ from typing import Optional
 import dagster as dg
 import pandas as pd
 
-from risk_pipeline.assets.metadata import publish
-from risk_pipeline.assets.partitions import lake_asset, latest_day_of_run, partition_days
-from risk_pipeline.assets.portfolio import portfolio_pnl
-from risk_pipeline.assets.var import var_estimates
+from risk_pipeline.defs.lake_assets import lake_asset, latest_day_of_run, partition_days, publish
+from risk_pipeline.defs.portfolios import portfolio_pnl
+from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk import var_es_grid
 from risk_pipeline.risk.limits import LimitsConfig, long_measures
-from risk_pipeline.risk.limits import limit_status as core_limit_status
+from risk_pipeline.risk.portfolio import with_amounts
+from risk_pipeline.risk.limits import evaluate_limits
 from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE, load_limits
 from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_days, read_window
@@ -52,12 +52,9 @@ def limit_table(limits: LimitsConfig) -> pd.DataFrame:
 def _computed_amounts(pnl: pd.DataFrame, wanted: pd.DataFrame, estimation_window_days: int) -> pd.DataFrame:
     """Historical VaR/ES amounts of one portfolio's realized returns for its limits' horizons and confidences."""
     series = pnl.set_index("date")["simple_return"].sort_index()
-    previous_value = pnl.set_index("date")["value"].sort_index().shift(1)
     grid = var_es_grid(series, method="historical", confidences=sorted(set(wanted["confidence"])),
                        horizons=sorted(set(wanted["horizon_days"])), window=estimation_window_days)
-    value = previous_value.reindex(grid["date"]).to_numpy()
-    return grid.assign(var_amount=grid["var"] * value, es_amount=grid["es"] * value,
-                       portfolio=pnl["portfolio"].iloc[0])
+    return with_amounts(grid, pnl.set_index("date")["value"]).assign(portfolio=pnl["portfolio"].iloc[0])
 
 
 @lake_asset(
@@ -93,7 +90,7 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
         measures["confidence"] = measures["confidence"].round(10)
         measures = measures.drop_duplicates(["date", "measure", "horizon_days", "confidence"], keep="first")
         dates = pd.DatetimeIndex(sorted(pnl["date"].unique()))
-        report = core_limit_status(measures, limits, fraction, dates=dates[dates.date >= start])
+        report = evaluate_limits(measures, limits, fraction, dates=dates[dates.date >= start])
         frames.append(report.rows.assign(base_currency=portfolio.base_currency))
     if unlimited:
         context.log.warning(f"no limits configured for portfolio(s) {unlimited}: not checked")

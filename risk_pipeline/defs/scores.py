@@ -19,11 +19,10 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.assets.backtests import forecast_series, longest_horizon
-from risk_pipeline.assets.metadata import DETAIL_MAX_PARTITIONS, publish
-from risk_pipeline.assets.partitions import lake_asset, partition_days
-from risk_pipeline.assets.portfolio import portfolio_pnl
-from risk_pipeline.assets.var import var_estimates
+from risk_pipeline.defs.backtests import forecast_series, longest_horizon
+from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, lake_asset, partition_days, publish
+from risk_pipeline.defs.portfolios import portfolio_pnl
+from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.risk.backtests.table import checked_windows
 from risk_pipeline.risk.backtests.scoring import McsSettings, compare_methods, score_forecasts
 from risk_pipeline.config.settings import section

@@ -2,7 +2,7 @@
 
 Each rule returns a DataFrame of the offending items with a fixed schema (the ``*_COLUMNS``
 constants); an empty frame means the rule passes. Dates are ``datetime64[ns]`` as in the lake.
-The Dagster asset checks (``risk_pipeline.assets.quality``) read the lake, call these and turn
+The Dagster asset checks (``risk_pipeline.defs.market_data_checks``) read the lake, call these and turn
 the result into a pass/fail with a severity; nothing here touches files or Dagster.
 
 Every rule looks only at the days it is asked about (``days``) but may need the stored days

@@ -1,4 +1,5 @@
-"""VaR backtests asset: coverage, independence and ES tests as of each day of the range.
+"""VaR backtests asset (coverage, independence and ES tests as of each day of the range) and its
+red-zone check.
 
 Every window is a trailing number of trading days, so a run reads only the last
 max(backtest_window_days) + h days of forecasts and P&L before its range: one new day costs the same at
@@ -10,11 +11,11 @@ import bisect
 import dagster as dg
 import pandas as pd
 
-from risk_pipeline.assets.metadata import publish
-from risk_pipeline.assets.partitions import lake_asset, partition_days
-from risk_pipeline.assets.portfolio import portfolio_pnl
-from risk_pipeline.assets.var import var_estimates
+from risk_pipeline.defs.lake_assets import lake_asset, latest_day_of_run, partition_days, publish
+from risk_pipeline.defs.portfolios import portfolio_pnl
+from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.risk.backtests.table import backtest_table, checked_windows
+from risk_pipeline.risk.backtests.traffic_light import basel_rows, red_zone_rows, window_lengths
 from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days
 
@@ -92,3 +93,35 @@ def _verdicts(frame: pd.DataFrame) -> dict[str, object]:
     latest = frame.loc[frame["as_of"] == frame["as_of"].max()]
     table = latest[SERIES_KEYS + ["backtest_window_days", "n_obs", "n_breaches", "kupiec_p", "cc_p", "traffic_light", "verdict"]]
     return {"latest_verdicts": dg.MetadataValue.md(table.to_markdown(index=False, floatfmt=".4g"))}
+
+
+@dg.asset_check(
+    asset=var_backtests,
+    name="no_method_in_red_zone",
+    description=(
+        "WARN when a method in use is in the Basel red zone (99%, horizon 1, trailing window) as of "
+        "the latest day of the run."
+    ),
+)
+def no_method_in_red_zone(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    day = latest_day_of_run(context, "var_backtests")
+    if day is None:
+        return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata={"note": "no backtests stored yet"})
+    rows = read_days("var_backtests", [day])
+    lights = basel_rows(rows, window_lengths(rows)[0])
+    red = red_zone_rows(lights)
+    return dg.AssetCheckResult(
+        passed=red.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{len(red)} portfolio/method pair(s) in the red zone as of {day}" if len(red)
+            else f"no method in the red zone as of {day}"
+        ),
+        metadata={
+            "as_of": dg.MetadataValue.text(day.isoformat()),
+            "red_zone": dg.MetadataValue.md(red.to_markdown(index=False, floatfmt=".4g") if len(red) else "_none_"),
+            "red_pairs": dg.MetadataValue.json([f"{p}/{m}" for p, m in zip(red["portfolio"], red["method"])]),
+            "methods_checked": dg.MetadataValue.int(len(lights)),
+        },
+    )

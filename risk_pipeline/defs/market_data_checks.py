@@ -2,7 +2,7 @@
 
 Each check is evaluated once per run, over the run's partition range (one day or a whole
 backfill): it reads the stored rows it needs (plus a lookback) from the lake, calls a rule of
-``risk_pipeline.quality`` and names the range checked in its metadata (``first_day``,
+``risk_pipeline.sources.quality`` and names the range checked in its metadata (``first_day``,
 ``last_day``); the offending rows carry their dates. The checks are not partitioned: a range run
 evaluates a check once, and Dagster stores that evaluation with no partition, so per-day check
 statuses would exist only for single-day runs (docs/operations.md).
@@ -18,9 +18,9 @@ import datetime as dt
 import dagster as dg
 import pandas as pd
 
-from risk_pipeline import quality
-from risk_pipeline.assets.market_data import prices, returns
-from risk_pipeline.assets.partitions import checked_days
+from risk_pipeline.sources import quality
+from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.defs.lake_assets import checked_days
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.settings import section
 from risk_pipeline.sources.ecb_fx import MAX_STALENESS_DAYS, load_ecb_rates

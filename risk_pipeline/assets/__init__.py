@@ -1,1 +1,0 @@
-"""Thin Dagster assets: read inputs from the lake, call the core, write through storage."""
