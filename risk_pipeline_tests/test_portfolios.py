@@ -172,3 +172,15 @@ def test_an_error_names_the_line_of_its_portfolio(tmp_path):
             "    positions: [{symbol: AAPL, weight: 1.0}]\n")
     with pytest.raises(ConfigError, match=r"books.yaml, line 3: portfolio 'bad': field 'base_currency': unknown currency"):
         load_portfolios(write(tmp_path, body))
+
+
+def test_a_backfill_stops_before_its_run_on_a_bad_portfolios_file(tmp_path, monkeypatch, capsys):
+    from risk_pipeline.cli import main
+
+    bad = write(tmp_path, "portfolios:\n  - {name: p, base_currency: USD, notional: 1, positions: [{symbol: AAPL, weight: 2}]}\n")
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(bad))
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(tmp_path / "data"))
+    assert main(["backfill", "--start", "2020-01-02", "--end", "2020-01-03"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"risk-pipeline backfill: {bad}, line 2: portfolio 'p': field 'positions': weights sum to 2, not 1\n"
+    assert "Backfilling" not in captured.out and not (tmp_path / "data").exists()

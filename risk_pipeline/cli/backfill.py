@@ -26,6 +26,8 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from risk_pipeline.config.check import check_configuration
+
 if TYPE_CHECKING:  # Dagster is imported by the functions that run: `risk-pipeline summary` does not pay for it
     import dagster as dg
 
@@ -143,6 +145,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def backfill_command(args: argparse.Namespace) -> int:
+    check_configuration()
     config = json.loads(args.config_json) if args.config_json else None
     runs = f"runs of {args.chunk_years} year(s)" if args.chunk_years else "one run"
     home = os.getenv("DAGSTER_HOME")

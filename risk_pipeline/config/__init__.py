@@ -8,7 +8,8 @@
 | ``scenarios.yaml`` (``stress.scenarios_file``) | ``scenarios.load_scenarios`` | the stress scenarios |
 | the user's bond file (``bonds.positions_file``) | ``bonds.load_bond_books`` | the bond books |
 
-Every loader reads with :func:`reader.read_yaml` and raises :class:`ConfigError` naming the file,
+``check.check_configuration`` reads them all (``risk-pipeline backfill`` does before its run). Every
+loader reads with :func:`reader.read_yaml` and raises :class:`ConfigError` naming the file,
 the line, the entry and the field; every command prints it as one line and exits with status 2.
 """
 
