@@ -83,6 +83,7 @@ def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> 
         )
         frames.append(table.assign(portfolio=portfolio, method=method, confidence=confidence, horizon_days=horizon))
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_backtests")
+    frames.clear()  # a long run's rows are held once, not twice, while they are written
     return publish("var_backtests", frame, days, **_verdicts(frame))
 
 
