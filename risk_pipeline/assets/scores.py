@@ -19,7 +19,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.assets.backtests import forecast_series, longest_horizon
+from risk_pipeline.assets.backtests import forecast_series, longest_horizon, with_series_keys
 from risk_pipeline.assets.metadata import DETAIL_MAX_PARTITIONS, publish
 from risk_pipeline.assets.partitions import lake_asset, partition_days
 from risk_pipeline.assets.portfolio import portfolio_pnl
@@ -51,14 +51,15 @@ class ScoreConfig(dg.Config):
 )
 def forecast_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
-    frames = []
+    frames, series_keys = [], []
     series = forecast_series(start, end, lookback=longest_horizon(end))
-    for (portfolio, method, confidence, h), realized, forecasts, offset in series:
+    for keys, realized, forecasts, offset in series:
+        _, _, confidence, h = keys
         scores = score_forecasts(realized, forecasts, confidence=float(confidence), horizon_days=int(h),
                                  day_number_offset=offset)
-        scores = scores.loc[scores["date"].dt.date.between(start, end)]
-        frames.append(scores.assign(portfolio=portfolio, method=method, confidence=confidence, horizon_days=h))
-    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("forecast_scores")
+        frames.append(scores.loc[scores["date"].dt.date.between(start, end)])
+        series_keys.append(keys)
+    frame = with_series_keys(frames, series_keys, "forecast_scores")
     return publish("forecast_scores", frame, days)
 
 
