@@ -96,7 +96,7 @@ def validated_tail_forecasts(losses: object, var: object, es: object) -> tuple[n
 
 
 _TAIL_DRAWS: dict[tuple[int, int, float], dict[int, tuple[np.ndarray, np.ndarray]]] = {}
-_TAIL_DRAWS_MAX_KEYS = 200_000  # per (seed, n_sims, p): ~13 MB at p = 5% and 1,000 simulations
+_TAIL_DRAWS_MAX_KEYS = 50_000  # dates kept per (seed, n_sims, p): at most ~40 MB at p = 5% and 1,000 simulations
 
 
 def z2_tail_draws(seed: int, keys: np.ndarray, n_sims: int, p: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,7 +117,7 @@ def z2_tail_draws(seed: int, keys: np.ndarray, n_sims: int, p: float) -> tuple[n
         row, col = np.nonzero(u < p)
         log_ratio = np.log(u[row, col] / p)
         cuts = np.searchsorted(row, np.arange(1, missing.size))
-        for key, c, lr in zip(missing.tolist(), np.split(col, cuts), np.split(log_ratio, cuts)):
+        for key, c, lr in zip(missing.tolist(), np.split(col.astype(np.int32), cuts), np.split(log_ratio, cuts)):
             draws[key] = (c, lr)
     per_key = [draws[k] for k in keys.tolist()]
     counts = np.array([c.size for c, _ in per_key], dtype=np.int64)
