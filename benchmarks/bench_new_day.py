@@ -6,8 +6,10 @@ process, as the daily job) alternately with the code of this checkout and with t
 ``--baseline`` (a git revision, exported to a temporary folder and put first on ``PYTHONPATH``; same
 venv, same data folder, same instance), ``--repeat`` times each. After every run it reads back the
 day's rows of every table and the report's CSVs and summary (without its table versions) and
-checks that both codes wrote the same values. Prints each run's seconds with the load average,
-the per-step seconds of the last run of each (from the run's events), the medians and their ratio.
+checks that both codes wrote the same values. Prints each run's wall and CPU seconds (user +
+system of the process: less sensitive than the wall to other jobs on a shared machine) with the
+load average, the per-step seconds of the last run of each (from the run's events), the medians
+and their ratios.
 
     .venv/bin/python benchmarks/bench_new_day.py --baseline 75660b6
     .venv/bin/python benchmarks/bench_new_day.py --baseline 75660b6 --repeat 3 --day 2022-12-28
@@ -19,6 +21,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,18 +40,24 @@ def _load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def one_day(day: str, code: Path | None, data: Path, home: Path) -> float:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def one_day(day: str, code: Path | None, data: Path, home: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of one run of the day."""
     env = {**os.environ, "DAGSTER_HOME": str(home), "RISK_PIPELINE_DATA": str(data), "PYTHONWARNINGS": "ignore"}
     if code is not None:
         env["PYTHONPATH"] = str(code)
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), _children_cpu()
     out = subprocess.run([str(BIN / "dagster"), "asset", "materialize", "-m", "risk_pipeline.definitions",
                           "--select", "*", "--partition", day, "--config-json", json.dumps(CONFIG)],
                          cwd=code or REPO, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - began
     if out.returncode:
         raise SystemExit(f"the run with {code or REPO} failed:\n{out.stderr[-3000:]}")
-    return seconds
+    return seconds, _children_cpu() - cpu
 
 
 def step_seconds(home: Path) -> dict[str, float]:
@@ -108,15 +117,18 @@ def main() -> None:
         subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
         variants = {f"baseline {args.baseline}": base, "this checkout": None}
         times: dict[str, list[float]] = {name: [] for name in variants}
+        cpus: dict[str, list[float]] = {name: [] for name in variants}
         steps, prints = {}, {}
         for round_ in range(args.repeat):
             order = list(variants.items())
             for name, code in order if round_ % 2 == 0 else order[::-1]:
                 load = _load()
-                times[name].append(one_day(args.day, code, data, home))
+                wall, cpu = one_day(args.day, code, data, home)
+                times[name].append(wall)
+                cpus[name].append(cpu)
                 steps[name] = step_seconds(home)
                 prints[name] = fingerprint(args.day, data)
-                print(f"{name:<24} {times[name][-1]:6.1f} s   load average before {load}", flush=True)
+                print(f"{name:<24} wall {wall:6.1f} s  CPU {cpu:6.1f} s   load average before {load}", flush=True)
     print("\nsteps of the last run of each (s):")
     table = pd.DataFrame(steps).fillna(0.0)
     table = table.loc[table.max(axis=1).sort_values(ascending=False).index]
@@ -126,9 +138,10 @@ def main() -> None:
     differ = sorted(k for k in set(first) | set(second) if first.get(k) != second.get(k))
     print(f"\nsame rows and report files in both: {not differ} ({len(first)} tables and files compared)"
           + (f"; DIFFER: {differ}" if differ else ""))
-    medians = {name: statistics.median(values) for name, values in times.items()}
-    (b_name, b), (c_name, c) = medians.items()
-    print(f"medians: {b_name} {b:.1f} s, {c_name} {c:.1f} s; ratio {c / b:.2f}; load average now {_load()}")
+    for label, values in (("wall", times), ("CPU", cpus)):
+        (b_name, b), (c_name, c) = ((name, statistics.median(v)) for name, v in values.items())
+        print(f"median {label}: {b_name} {b:.1f} s, {c_name} {c:.1f} s; ratio {c / b:.2f}")
+    print(f"load average now {_load()}")
 
 
 if __name__ == "__main__":
