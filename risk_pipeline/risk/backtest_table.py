@@ -32,7 +32,10 @@ they are computed once per distinct window. Counts, Markov transition counts, th
 moment matrices X'X and X'Hit, Z2's tail sums and the McNeil-Frey residual and bootstrap
 sums are prefix sums differenced per window; Z2's simulated paths are one (rows x n_sims)
 array, over the rows the simulated windows span, whose cumulative sums give every window's
-simulated statistics; windows longer than Z2_SIMULATED_MAX_OBS use the normal limit of the
+simulated statistics (when only a few windows are asked, one new day, the same sums are added
+sparsely over the simulated breaches alone, ``_column_sums_before``, bit for bit equal); the
+simulated breaches of a date are drawn once per run and shared by every series
+(``es_backtest.z2_tail_draws``); windows longer than Z2_SIMULATED_MAX_OBS use the normal limit of the
 same simulation (``_z2_columns``). The Weibull duration
 MLE is solved for every distinct window by one vectorized safeguarded-Newton run on the
 profile likelihood (exact, no sub-grid). Random draws are keyed by (seed, forecast date), so
