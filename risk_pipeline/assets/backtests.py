@@ -17,6 +17,7 @@ from risk_pipeline.assets.var import var_estimates
 from risk_pipeline.risk.backtest_table import backtest_table, checked_windows
 from risk_pipeline.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days
+from risk_pipeline.storage.schemas import table_schema
 
 _BACKTESTS = section("backtests")
 SERIES_KEYS = ["portfolio", "method", "confidence", "horizon_days"]
@@ -55,8 +56,9 @@ def forecast_series(start, end, lookback: int):
 
 def with_series_keys(frames: list[pd.DataFrame], keys: list[tuple], table: str) -> pd.DataFrame:
     """The frames of the series ``keys`` (``SERIES_KEYS`` values, one tuple per frame) as one frame of
-    ``table`` with the keys as columns, added once to the whole instead of to each frame; ``frames``
-    is emptied (a long run holds its rows once, not twice, while they are written)."""
+    ``table`` with the keys as columns, added once to the whole instead of to each frame, in date
+    order (stable: series order within a day, the order ``write_days`` stores); ``frames`` is
+    emptied (a long run holds its rows once, not twice, while they are written)."""
     if not frames:
         return empty_frame(table)
     lengths = [len(f) for f in frames]
@@ -64,7 +66,8 @@ def with_series_keys(frames: list[pd.DataFrame], keys: list[tuple], table: str) 
     frames.clear()
     for i, name in enumerate(SERIES_KEYS):
         frame[name] = pd.Series([k[i] for k in keys]).repeat(lengths).reset_index(drop=True)
-    return frame
+    day = table_schema(table).day_column
+    return frame.sort_values(day, kind="stable", ignore_index=True)
 
 
 @lake_asset(

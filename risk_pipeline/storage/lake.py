@@ -19,6 +19,8 @@ here returns the table's own columns.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import datetime as dt
 import random
 import time
@@ -37,6 +39,12 @@ from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from risk_pipeline.storage.paths import lake_dir
 from risk_pipeline.storage.schemas import TableSchema, table_schema
+
+try:
+    _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    _LIBC.malloc_trim  # glibc only
+except (OSError, AttributeError):
+    _LIBC = None
 
 PARTITION_COLUMN = "year"
 FIRST_DAY_KEY = "risk_pipeline.first_day"
@@ -161,7 +169,9 @@ def write_days(
     stray = sorted(dated - set(day_list))
     if stray:
         raise ValueError(f"table {table!r}: rows dated {stray[0]} fall outside the days being written")
-    arrow = to_arrow(frame, spec, np.argsort(keys, kind="stable"))
+    release_freed_memory()  # what the caller freed before the write (a long run's per-series frames)
+    in_order = bool((keys[1:] >= keys[:-1]).all())
+    arrow = to_arrow(frame, spec, None if in_order else np.argsort(keys, kind="stable"))
     del keys
     years = pc.year(arrow[spec.day_column]).cast(pa.int32())
     arrow = arrow.append_column(pa.field(PARTITION_COLUMN, pa.int32()), years)
@@ -190,6 +200,15 @@ def write_days(
             time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
     version = _committed_version(table, root, metadata)
     return Commit(table=table, version=version, rows=arrow.num_rows, days_with_rows=len(dated))
+
+
+def release_freed_memory() -> None:
+    """Hand the memory freed by Python objects back to the system: glibc keeps the freed pieces of
+    pandas frames in its heap and Arrow keeps its pool, where the other allocator (and the Delta
+    writer) cannot reuse them, so a long run's peak would add them up."""
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 def _committed_version(table: str, root: Path | None, metadata: dict[str, str]) -> int:
