@@ -18,6 +18,7 @@ and their ratios.
 from __future__ import annotations
 
 import argparse
+import difflib
 import hashlib
 import json
 import os
@@ -90,6 +91,7 @@ def fingerprint(day: str, data: Path) -> dict[str, str]:
     for table in TABLES:
         if when in stored_days(table):
             rows = read_days(table, [when])
+            rows = rows.sort_values(list(rows.columns), ignore_index=True)  # values, whatever the read order
             out[table] = hashlib.sha256(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes()).hexdigest()
     folder = data / "reports" / day
     for path in sorted(folder.glob("*.csv")):
@@ -118,7 +120,7 @@ def main() -> None:
         variants = {f"baseline {args.baseline}": base, "this checkout": None}
         times: dict[str, list[float]] = {name: [] for name in variants}
         cpus: dict[str, list[float]] = {name: [] for name in variants}
-        steps, prints = {}, {}
+        steps, prints, texts = {}, {}, {}
         for round_ in range(args.repeat):
             order = list(variants.items())
             for name, code in order if round_ % 2 == 0 else order[::-1]:
@@ -128,16 +130,23 @@ def main() -> None:
                 cpus[name].append(cpu)
                 steps[name] = step_seconds(home)
                 prints[name] = fingerprint(args.day, data)
+                texts[name] = {f"report/{p.name}": p.read_text().splitlines()
+                               for p in sorted((data / "reports" / args.day).glob("*.csv"))}
                 print(f"{name:<24} wall {wall:6.1f} s  CPU {cpu:6.1f} s   load average before {load}", flush=True)
     print("\nsteps of the last run of each (s):")
     table = pd.DataFrame(steps).fillna(0.0)
     table = table.loc[table.max(axis=1).sort_values(ascending=False).index]
     print(table.loc[table.max(axis=1) >= 0.3].round(2).to_string())
     print("steps under 0.3 s: " + ", ".join(table.index[table.max(axis=1) < 0.3]))
-    first, second = prints.values()
+    (b_name, first), (c_name, second) = prints.items()
     differ = sorted(k for k in set(first) | set(second) if first.get(k) != second.get(k))
     print(f"\nsame rows and report files in both: {not differ} ({len(first)} tables and files compared)"
           + (f"; DIFFER: {differ}" if differ else ""))
+    for key in differ:
+        if key in texts[b_name] and key in texts[c_name]:
+            changed = [line for line in difflib.unified_diff(texts[b_name][key], texts[c_name][key], lineterm="", n=0)
+                       if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+            print(f"  {key}: {len(changed)} lines differ, e.g. " + " | ".join(changed[:4]))
     for label, values in (("wall", times), ("CPU", cpus)):
         (b_name, b), (c_name, c) = ((name, statistics.median(v)) for name, v in values.items())
         print(f"median {label}: {b_name} {b:.1f} s, {c_name} {c:.1f} s; ratio {c / b:.2f}")
