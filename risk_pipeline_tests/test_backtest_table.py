@@ -241,3 +241,20 @@ def test_z2_normal_limit_of_long_windows_matches_the_simulated_p_value(scale):
     assert full["n_obs"] == n
     assert full["z2_stat"] == pytest.approx(simulated.statistic, rel=1e-9)
     assert abs(full["z2_p"] - simulated.p_value) < 0.03
+
+
+def test_z2_p_values_of_a_few_windows_equal_those_of_the_dense_paths():
+    """A run of a few as-of dates sums the Z2 paths sparsely (``_column_sums_before``); a run of
+    many cumulates the dense paths: the p-values must be bit for bit the same, with invalid
+    forecasts (ES <= 0) among the rows and 1,000 simulations (one block of rows)."""
+    returns, forecasts = _history(n=1200)
+    forecasts.iloc[400:410] = [[-0.004, -0.001]] * 10
+    days = returns.index
+    kwargs = dict(confidence=0.95, horizon_days=1, windows=(250, 1000), n_sims=1000, seed=3)
+    dense = backtest_table(returns, forecasts, as_of=days[1100:1130], **kwargs)
+    for k in (1100, 1115, 1129):
+        few = backtest_table(returns.iloc[: k + 1], forecasts.iloc[: k + 1], as_of=[days[k]], **kwargs)
+        rows = dense.iloc[2 * (k - 1100) : 2 * (k - 1100) + 2].reset_index(drop=True)
+        np.testing.assert_array_equal(few["z2_p"].to_numpy(), rows["z2_p"].to_numpy())
+        pd.testing.assert_frame_equal(few, rows)
+    assert dense["z2_p"].nunique() > 10

@@ -18,6 +18,7 @@ from risk_pipeline.risk.backtests.table import backtest_table, checked_windows
 from risk_pipeline.risk.backtests.traffic_light import basel_rows, red_zone_rows, window_lengths
 from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days
+from risk_pipeline.storage.schemas import table_schema
 
 _BACKTESTS = section("backtests")
 SERIES_KEYS = ["portfolio", "method", "confidence", "horizon_days"]
@@ -54,6 +55,22 @@ def forecast_series(start, end, lookback: int):
         yield keys, realized, series.set_index("date")[["var", "es"]].sort_index(), offset
 
 
+def with_series_keys(frames: list[pd.DataFrame], keys: list[tuple], table: str) -> pd.DataFrame:
+    """The frames of the series ``keys`` (``SERIES_KEYS`` values, one tuple per frame) as one frame of
+    ``table`` with the keys as columns, added once to the whole instead of to each frame, in date
+    order (stable: series order within a day, the order ``write_days`` stores); ``frames`` is
+    emptied (a long run holds its rows once, not twice, while they are written)."""
+    if not frames:
+        return empty_frame(table)
+    lengths = [len(f) for f in frames]
+    frame = pd.concat(frames, ignore_index=True)
+    frames.clear()
+    for i, name in enumerate(SERIES_KEYS):
+        frame[name] = pd.Series([k[i] for k in keys]).repeat(lengths).reset_index(drop=True)
+    day = table_schema(table).day_column
+    return frame.sort_values(day, kind="stable", ignore_index=True)
+
+
 @lake_asset(
     group_name="validation",
     deps=[var_estimates, portfolio_pnl],
@@ -66,7 +83,7 @@ def forecast_series(start, end, lookback: int):
 def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
     lookback = max(checked_windows(config.backtest_window_days)) + longest_horizon(end)
-    frames = []
+    frames, series_keys = [], []
     for keys, realized, forecasts, offset in forecast_series(start, end, lookback):
         portfolio, method, confidence, horizon = keys
         as_of = realized.index[(realized.index.date >= start) & (realized.index.date <= end)]
@@ -82,8 +99,9 @@ def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> 
             day_number_offset=offset,
             seed=config.seed,
         )
-        frames.append(table.assign(portfolio=portfolio, method=method, confidence=confidence, horizon_days=horizon))
-    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_backtests")
+        frames.append(table)
+        series_keys.append(keys)
+    frame = with_series_keys(frames, series_keys, "var_backtests")
     return publish("var_backtests", frame, days, **_verdicts(frame))
 
 

@@ -32,5 +32,6 @@ def portfolio_pnl(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         pnl.insert(2, "base_currency", portfolio.base_currency)
         frames.append(pnl)
     frame = pd.concat(frames, ignore_index=True)
+    frames.clear()  # a long run's rows are held once, not twice, while they are written
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
     return publish("portfolio_pnl", frame, days, portfolios=dg.MetadataValue.int(frame["portfolio"].nunique()))

@@ -19,13 +19,13 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.defs.backtests import forecast_series, longest_horizon
+from risk_pipeline.config.settings import section
+from risk_pipeline.defs.backtests import forecast_series, longest_horizon, with_series_keys
 from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, lake_asset, partition_days, publish
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
-from risk_pipeline.risk.backtests.table import checked_windows
 from risk_pipeline.risk.backtests.scoring import McsSettings, compare_methods, score_forecasts
-from risk_pipeline.config.settings import section
+from risk_pipeline.risk.backtests.table import checked_windows
 from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
 
 _SCORES = section("scores")
@@ -50,14 +50,15 @@ class ScoreConfig(dg.Config):
 )
 def forecast_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
-    frames = []
+    frames, series_keys = [], []
     series = forecast_series(start, end, lookback=longest_horizon(end))
-    for (portfolio, method, confidence, h), realized, forecasts, offset in series:
+    for keys, realized, forecasts, offset in series:
+        _, _, confidence, h = keys
         scores = score_forecasts(realized, forecasts, confidence=float(confidence), horizon_days=int(h),
                                  day_number_offset=offset)
-        scores = scores.loc[scores["date"].dt.date.between(start, end)]
-        frames.append(scores.assign(portfolio=portfolio, method=method, confidence=confidence, horizon_days=h))
-    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("forecast_scores")
+        frames.append(scores.loc[scores["date"].dt.date.between(start, end)])
+        series_keys.append(keys)
+    frame = with_series_keys(frames, series_keys, "forecast_scores")
     return publish("forecast_scores", frame, days)
 
 

@@ -114,6 +114,7 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.Ma
             continue
         frames.append(portfolio_forecasts(config, portfolio, pnl, prices_history, returns_history))
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_estimates")
+    frames.clear()  # a long run's rows are held once, not twice, while they are written
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
     return publish("var_estimates", frame, days, **_latest_summary(frame, end))
 

@@ -157,6 +157,11 @@ def _refresh(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> None:
     con.execute("CHECKPOINT")
 
 
+# DuckDB's buffer for the refresh's inserts (its default, 80% of RAM, let the insert of a long run's
+# var_backtests add 1.6 GB to the run's peak memory; with 1 GB it spills instead: same rows)
+REFRESH_CONFIG = {"memory_limit": "1GB"}
+
+
 def refresh_catalog(tables: Iterable[str] | None = None) -> Path:
     """Bring ``tables`` (default: every table) of ``risk.duckdb`` to the latest committed version
     of their Delta tables; returns the catalog's path. A writer refreshes the table it committed
@@ -167,12 +172,12 @@ def refresh_catalog(tables: Iterable[str] | None = None) -> Path:
         for leftover in path.parent.glob(f".{path.name}.*.tmp"):
             leftover.unlink(missing_ok=True)
         try:
-            con = duckdb.connect(str(path))
+            con = duckdb.connect(str(path), config=REFRESH_CONFIG)
         except (duckdb.IOException, duckdb.ConnectionException):
             # another client has the catalog open: refresh a copy and rename it into place
             copy = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
             shutil.copyfile(path, copy)
-            with duckdb.connect(str(copy)) as con:
+            with duckdb.connect(str(copy), config=REFRESH_CONFIG) as con:
                 _refresh(con, tables)
             os.replace(copy, path)
             return path

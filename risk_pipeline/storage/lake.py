@@ -19,6 +19,8 @@ here returns the table's own columns.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import datetime as dt
 import random
 import time
@@ -37,6 +39,12 @@ from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from risk_pipeline.storage.paths import lake_dir
 from risk_pipeline.storage.schemas import TableSchema, table_schema
+
+try:
+    _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    _LIBC.malloc_trim  # glibc only
+except (OSError, AttributeError):
+    _LIBC = None
 
 PARTITION_COLUMN = "year"
 FIRST_DAY_KEY = "risk_pipeline.first_day"
@@ -103,24 +111,27 @@ def table_version(table: str, root: Path | None = None) -> int | None:
     return None if delta is None else delta.version()
 
 
-def to_arrow(frame: pd.DataFrame, spec: TableSchema) -> pa.Table:
-    """Cast ``frame`` to the table's fixed schema (column order and types), naming what is missing
-    or what does not convert."""
+def to_arrow(frame: pd.DataFrame, spec: TableSchema, order: np.ndarray | None = None) -> pa.Table:
+    """Cast ``frame`` (its rows taken in ``order`` if given) to the table's fixed schema (column
+    order and types), naming what is missing or what does not convert. One column is converted
+    at a time, so the only copy of the frame made is the Arrow table."""
     missing = [c for c in spec.columns if c not in frame.columns]
     if missing:
         raise SchemaMismatchError(f"table {spec.name!r}: frame lacks columns {missing}")
-    out = frame.loc[:, spec.columns].copy()
-    for field in spec.schema:
-        if pa.types.is_date32(field.type):
-            out[field.name] = pd.to_datetime(out[field.name]).dt.date
     columns = []
     for field in spec.schema:
+        column = frame[field.name]
+        if order is not None:
+            column = column.take(order)
+        if pa.types.is_date32(field.type):
+            column = pd.to_datetime(column).dt.date
         try:
-            columns.append(pa.array(out[field.name], type=field.type, from_pandas=True))
+            columns.append(pa.array(column, type=field.type, from_pandas=True))
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
             raise SchemaMismatchError(
                 f"table {spec.name!r}: column {field.name!r} does not convert to {field.type}: {exc}"
             ) from None
+        del column
     return pa.Table.from_arrays(columns, schema=spec.schema)
 
 
@@ -151,12 +162,17 @@ def write_days(
     day_list = sorted(set(days))
     if not day_list:
         raise ValueError(f"table {table!r}: no days to write")
-    keys = pd.to_datetime(frame[spec.day_column]).dt.date if len(frame) else pd.Series([], dtype=object)
-    stray = sorted(set(keys) - set(day_list))
+    keys = pd.to_datetime(frame[spec.day_column]).to_numpy().astype("datetime64[D]")
+    if np.isnat(keys).any():
+        raise ValueError(f"table {table!r}: row {int(np.flatnonzero(np.isnat(keys))[0])} has no {spec.day_column}")
+    dated = set(pd.DatetimeIndex(np.unique(keys)).date)
+    stray = sorted(dated - set(day_list))
     if stray:
         raise ValueError(f"table {table!r}: rows dated {stray[0]} fall outside the days being written")
-    order = np.argsort(keys.to_numpy(), kind="stable")
-    arrow = to_arrow(frame.iloc[order], spec)
+    release_freed_memory()  # what the caller freed before the write (a long run's per-series frames)
+    in_order = bool((keys[1:] >= keys[:-1]).all())
+    arrow = to_arrow(frame, spec, None if in_order else np.argsort(keys, kind="stable"))
+    del keys
     years = pc.year(arrow[spec.day_column]).cast(pa.int32())
     arrow = arrow.append_column(pa.field(PARTITION_COLUMN, pa.int32()), years)
     metadata = {
@@ -183,7 +199,16 @@ def write_days(
                 raise
             time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
     version = _committed_version(table, root, metadata)
-    return Commit(table=table, version=version, rows=arrow.num_rows, days_with_rows=len(set(keys)))
+    return Commit(table=table, version=version, rows=arrow.num_rows, days_with_rows=len(dated))
+
+
+def release_freed_memory() -> None:
+    """Hand the memory freed by Python objects back to the system: glibc keeps the freed pieces of
+    pandas frames in its heap and Arrow keeps its pool, where the other allocator (and the Delta
+    writer) cannot reuse them, so a long run's peak would add them up."""
+    pa.default_memory_pool().release_unused()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 def _committed_version(table: str, root: Path | None, metadata: dict[str, str]) -> int:

@@ -95,16 +95,56 @@ def validated_tail_forecasts(losses: object, var: object, es: object) -> tuple[n
 # --------------------------------------------------------------------------- Z2
 
 
-def z2_simulated_terms(u: np.ndarray, var: np.ndarray, es: np.ndarray, p: float) -> np.ndarray:
-    """Simulated terms L*_t I*_t / ES_t under the model, from uniforms u (T x n_sims).
+_TAIL_DRAWS: dict[tuple[int, int, float], dict[int, tuple[np.ndarray, np.ndarray]]] = {}
+_TAIL_DRAWS_MAX_KEYS = 50_000  # dates kept per (seed, n_sims, p): at most ~40 MB at p = 5% and 1,000 simulations
+
+
+def z2_tail_draws(seed: int, keys: np.ndarray, n_sims: int, p: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The simulated breaches of the Z2 rows ``keys``: (row, replicate, ln(u/p)) of every uniform
+    u < p of ``keyed_uniforms(seed, keys, n_sims, Z2_STREAM)``, in row-major order.
+
+    A pure function of its arguments, memoised per key: every VaR/ES series of a run has the
+    same dates (keys), so the draws of a date are made once, not once per series.
+    """
+    draws = _TAIL_DRAWS.setdefault((seed, n_sims, p), {})
+    keys = np.asarray(keys, dtype=np.int64)
+    missing = np.unique([k for k in keys.tolist() if k not in draws]).astype(np.int64)
+    if missing.size:
+        if len(draws) + missing.size > _TAIL_DRAWS_MAX_KEYS:
+            draws.clear()
+            missing = np.unique(keys)
+        u = keyed_uniforms(seed, missing, n_sims, Z2_STREAM)
+        row, col = np.nonzero(u < p)
+        log_ratio = np.log(u[row, col] / p)
+        cuts = np.searchsorted(row, np.arange(1, missing.size))
+        for key, c, lr in zip(missing.tolist(), np.split(col.astype(np.int32), cuts), np.split(log_ratio, cuts)):
+            draws[key] = (c, lr)
+    per_key = [draws[k] for k in keys.tolist()]
+    counts = np.array([c.size for c, _ in per_key], dtype=np.int64)
+    if not per_key or counts.sum() == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    return (np.repeat(np.arange(keys.size), counts), np.concatenate([c for c, _ in per_key]),
+            np.concatenate([lr for _, lr in per_key]))
+
+
+def z2_simulated_terms(draws: tuple[np.ndarray, np.ndarray, np.ndarray], var: np.ndarray, es: np.ndarray,
+                       n_sims: int) -> np.ndarray:
+    """Simulated terms L*_t I*_t / ES_t under the model (T x n_sims), from the breaches ``draws``
+    of ``z2_tail_draws`` (row t, replicate, ln(u/p)).
 
     A uniform u < p is a breach (probability p); given a breach, u/p is uniform and
     L* = VaR_t + (ES_t - VaR_t) E with E = -ln(u/p) ~ Exp(1), so E[L* | breach] = ES_t exactly.
     """
-    row, col = np.nonzero(u < p)
-    terms = np.zeros(u.shape)
-    terms[row, col] = (var[row] - (es[row] - var[row]) * np.log(u[row, col] / p)) / es[row]
+    row, col, _ = draws
+    terms = np.zeros((var.size, n_sims))
+    terms[row, col] = z2_tail_terms(draws, var, es)
     return terms
+
+
+def z2_tail_terms(draws: tuple[np.ndarray, np.ndarray, np.ndarray], var: np.ndarray, es: np.ndarray) -> np.ndarray:
+    """The non-zero simulated terms (VaR_t - (ES_t - VaR_t) ln(u/p)) / ES_t, one per breach of ``draws``."""
+    row, _, log_ratio = draws
+    return (var[row] - (es[row] - var[row]) * log_ratio) / es[row]
 
 
 @dataclass(frozen=True)
@@ -151,7 +191,7 @@ def acerbi_szekely_z2(
     key = _validated_keys(keys, loss.size)
     hit = loss > v
     tail_sum = float(np.sum(np.where(hit, loss / e, 0.0)))
-    sim_sums = z2_simulated_terms(keyed_uniforms(_validated_seed(seed), key, sims, Z2_STREAM), v, e, p).sum(axis=0)
+    sim_sums = z2_simulated_terms(z2_tail_draws(_validated_seed(seed), key, sims, p), v, e, sims).sum(axis=0)
     p_value = float(monte_carlo_p_value(np.sum(sim_sums >= tail_sum), sims)) if loss.size else 1.0
     return Z2Result(
         statistic=float(z2_statistic(tail_sum, loss.size, p)),

@@ -32,7 +32,10 @@ they are computed once per distinct window. Counts, Markov transition counts, th
 moment matrices X'X and X'Hit, Z2's tail sums and the McNeil-Frey residual and bootstrap
 sums are prefix sums differenced per window; Z2's simulated paths are one (rows x n_sims)
 array, over the rows the simulated windows span, whose cumulative sums give every window's
-simulated statistics; windows longer than Z2_SIMULATED_MAX_OBS use the normal limit of the
+simulated statistics (when only a few windows are asked, one new day, the same sums are added
+sparsely over the simulated breaches alone, ``_column_sums_before``, bit for bit equal); the
+simulated breaches of a date are drawn once per run and shared by every series
+(``expected_shortfall.z2_tail_draws``); windows longer than Z2_SIMULATED_MAX_OBS use the normal limit of the
 same simulation (``_z2_columns``). The Weibull duration
 MLE is solved for every distinct window by one vectorized safeguarded-Newton run on the
 profile likelihood (exact, no sub-grid). Random draws are keyed by (seed, forecast date), so
@@ -70,19 +73,21 @@ from risk_pipeline.risk.backtests.dynamic_quantile import dq_p_value, dq_rows, d
 from risk_pipeline.risk.backtests.duration import duration_lr
 from risk_pipeline.risk.backtests.expected_shortfall import (
     MCNEIL_FREY_STREAM,
-    Z2_STREAM,
     exceedance_residuals,
     keyed_uniforms,
     mcneil_frey_from_sums,
     monte_carlo_p_value,
     poisson_weights,
     z2_simulated_terms,
+    z2_tail_draws,
+    z2_tail_terms,
     z2_statistic,
 )
 
 DQ_LAGS = 4
 DEFAULT_N_SIMS = 1000
 _CELLS = 1 << 20  # array cells per block of simulated values
+_SPARSE_MAX_POSITIONS = 16  # Z2 paths needed at at most this many rows: summed sparsely (_column_sums_before)
 Z2_SIMULATED_MAX_OBS = 1000  # longer Z2 windows use the normal limit of the simulation (_z2_columns)
 
 COLUMNS = [
@@ -210,12 +215,20 @@ def _z2_simulated_p(obs: BacktestObservations, safe_es: np.ndarray, valid: np.nd
                     observed: np.ndarray, p: float, seed: int, n_sims: int) -> np.ndarray:
     """Monte Carlo p-values of windows [s, e), simulating only the rows from min(s) to max(e)."""
     lo, hi = int(s.min()), int(e.max())
-    paths = np.zeros((hi - lo + 1, n_sims))
     block = max(1, _CELLS // n_sims)
+    positions, where = np.unique(np.concatenate([s, e]) - lo, return_inverse=True)
+    if hi - lo <= block and positions.size <= _SPARSE_MAX_POSITIONS:
+        draws = z2_tail_draws(seed, obs.keys[lo:hi], n_sims, p)
+        kept = valid[lo:hi][draws[0]]
+        draws = tuple(a[kept] for a in draws)
+        sums = _column_sums_before(draws[0], draws[1], z2_tail_terms(draws, obs.var[lo:hi], safe_es[lo:hi]),
+                                   n_sims, positions)
+        simulated = sums[where[s.size:]] - sums[where[: s.size]]
+        return monte_carlo_p_value((simulated >= observed[:, None]).sum(axis=1), n_sims)
+    paths = np.zeros((hi - lo + 1, n_sims))
     for i in range(lo, hi, block):
         j = min(hi, i + block)
-        u = keyed_uniforms(seed, obs.keys[i:j], n_sims, Z2_STREAM)
-        x = z2_simulated_terms(u, obs.var[i:j], safe_es[i:j], p)
+        x = z2_simulated_terms(z2_tail_draws(seed, obs.keys[i:j], n_sims, p), obs.var[i:j], safe_es[i:j], n_sims)
         x[~valid[i:j]] = 0.0
         np.cumsum(x, axis=0, out=paths[i - lo + 1 : j - lo + 1])
         paths[i - lo + 1 : j - lo + 1] += paths[i - lo]
@@ -225,6 +238,26 @@ def _z2_simulated_p(obs: BacktestObservations, safe_es: np.ndarray, valid: np.nd
         simulated = paths[e[i:j] - lo] - paths[s[i:j] - lo]
         at_least[i:j] = (simulated >= observed[i:j, None]).sum(axis=1)
     return monte_carlo_p_value(at_least, n_sims)
+
+
+def _column_sums_before(row: np.ndarray, col: np.ndarray, value: np.ndarray, n_cols: int,
+                        positions: np.ndarray) -> np.ndarray:
+    """Sums of the sparse matrix entries (row, col, value), given in row-major order, over the rows
+    before each of ``positions``, one row of ``n_cols`` per position.
+
+    Each column's entries are added one by one in row order: the same floating-point additions
+    as ``np.cumsum`` along the rows of the dense matrix (its zeros add nothing), so the sums are
+    bit for bit the dense paths' (``_z2_simulated_p`` with one block) at a fraction of the cost
+    when only a few positions are needed (one new day: two windows).
+    """
+    order = np.argsort(col, kind="stable")
+    counts = np.bincount(col, minlength=n_cols)
+    first = np.cumsum(counts) - counts
+    padded = np.zeros((n_cols, int(counts.max(initial=0)) + 1))  # column 0: the empty sum
+    padded[col[order], np.arange(col.size) - first[col[order]] + 1] = value[order]
+    np.cumsum(padded, axis=1, out=padded)
+    every = np.arange(n_cols)
+    return np.stack([padded[every, np.bincount(col[row < k], minlength=n_cols)] for k in positions])
 
 
 def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarray, seed: int, n_boot: int):
