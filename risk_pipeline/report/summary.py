@@ -200,7 +200,9 @@ def _extras(as_of: dt.date) -> dict[str, pd.DataFrame]:
             continue
         days = [d for d in stored_days(name) if d <= as_of]
         if days:
-            found[name] = read_days(name, [days[-1]])
+            rows = read_days(name, [days[-1]])  # in the scan's order, which DuckDB does not fix
+            keys = [c for c in rows.columns if not pd.api.types.is_float_dtype(rows[c])]
+            found[name] = rows.sort_values(keys, kind="stable", ignore_index=True)
     return found
 
 
