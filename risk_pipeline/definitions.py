@@ -8,11 +8,13 @@ import dagster as dg
 
 import risk_pipeline.dagster_warnings  # noqa: F401 - before the assets load: their intended preview/beta warnings
 from risk_pipeline.assets import (
-    attribution, backtests, bonds, limits, market_data, portfolio, quality, report, scores, stress, var,
+    attribution, backtests, bonds, frtb, limits, market_data, portfolio, quality, report, scores, stress, var,
 )
 from risk_pipeline.schedules import daily_after_close, daily_risk_job, lake_maintenance_job, weekly_lake_maintenance
 
-ASSET_MODULES = [market_data, portfolio, var, backtests, scores, quality, report, attribution, stress, limits, bonds]
+ASSET_MODULES = [
+    market_data, portfolio, var, backtests, scores, quality, report, attribution, stress, limits, bonds, frtb,
+]
 
 all_assets = dg.load_assets_from_modules(ASSET_MODULES)
 all_checks = dg.load_asset_checks_from_modules(ASSET_MODULES)

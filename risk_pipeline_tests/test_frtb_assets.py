@@ -1,0 +1,97 @@
+"""The FRTB assets on the bundled data: one new day equals the backfill, the tables hold what
+the core computes, and the eligibility check reads them."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from risk_pipeline.assets.frtb import desks_eligible
+from risk_pipeline.risk.frtb import CAPITAL_AVERAGE_DAYS, plus_factor
+from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, materialize_range, query
+
+START, END = "2018-09-04", "2019-12-31"
+FRTB_NAMES = {"prices", "returns", "portfolio_pnl", "frtb_es", "frtb_desks", "frtb_capital"}
+RUN_CONFIG = {"ops": {"prices": {"config": {"extra_symbols": ["SP500", "MTUM", "QUAL"]}}}}
+PORTFOLIOS = """
+portfolios:
+  - name: balanced
+    base_currency: USD
+    notional: 1000000
+    positions:
+      - {symbol: AAPL, weight: 0.4}
+      - {symbol: JPM, weight: 0.3}
+      - {symbol: XOM, weight: 0.3}
+  - name: euro_desk
+    base_currency: EUR
+    positions:
+      - {symbol: MSFT, quantity: 1000}
+      - {symbol: KO, quantity: 500}
+"""
+
+
+@pytest.fixture()
+def frtb_data(data_dir, tmp_path, monkeypatch):
+    (tmp_path / "portfolios.yaml").write_text(PORTFOLIOS)
+    text = (pd.io.common.Path(__file__).resolve().parents[1] / "risk_pipeline" / "config" / "frtb.yaml").read_text()
+    frtb = tmp_path / "frtb.yaml"
+    # short desk-model and beta windows: the desk tests have their 250 days within the short history
+    text = text.replace("start: 2007-01-01", "start: 2018-09-04").replace("estimation_window_days: 250", "estimation_window_days: 60")
+    frtb.write_text(text.replace("pla_beta_window_days: 250", "pla_beta_window_days: 60"))
+    monkeypatch.setenv("RISK_PIPELINE_FRTB", str(frtb))
+    return data_dir
+
+
+def _frtb_assets():
+    return [a for a in ALL_ASSETS if {k.to_user_string() for k in a.keys} <= FRTB_NAMES] + [desks_eligible]
+
+
+def _tables(folder, day):
+    return {t: query(folder, f"select * from {t} where date = '{day}' order by all") for t in ("frtb_es", "frtb_desks", "frtb_capital")}
+
+
+def test_one_new_day_equals_the_backfill(frtb_data, tmp_path, monkeypatch):
+    materialize_range(START, "2019-12-30", RUN_CONFIG, assets=_frtb_assets())
+    materialize_range(END, END, RUN_CONFIG, assets=_frtb_assets())
+    incremental = _tables(frtb_data, END)
+    other = tmp_path / "other"
+    other.mkdir()
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(other))
+    materialize_range(START, END, RUN_CONFIG, assets=_frtb_assets())
+    backfill = _tables(other, END)
+    assert len(incremental["frtb_es"]) == 9  # two desks and the bank x (all, equity, fx)
+    assert len(incremental["frtb_desks"]) == 3 and len(incremental["frtb_capital"]) == 1
+    for table in incremental:
+        pd.testing.assert_frame_equal(incremental[table], backfill[table])
+    es = backfill["frtb_es"]
+    assert es["imes"].notna().all() and (es.loc[es["risk_class"] == "all", "imes"] > 0).all()
+    # the USD desk has no FX factor; the EUR desk's stocks are USD: FX risk, in the desk only
+    fx = es.loc[es["risk_class"] == "fx"].set_index("portfolio")["es_full_current"]
+    assert fx["balanced"] == 0 and fx["euro_desk"] > 0 and fx["bank"] == 0
+
+
+def test_tables_hold_the_core_figures_and_the_check_reads_them(frtb_data):
+    result = materialize_range(START, END, RUN_CONFIG, assets=_frtb_assets())
+    pnl = query(frtb_data, "select date, portfolio, pnl from portfolio_pnl")
+    desks = query(frtb_data, "select * from frtb_desks")
+    merged = desks.merge(pnl, on=["date", "portfolio"])
+    assert len(merged) == len(desks.loc[desks["portfolio"] != "bank"]) > 0
+    np.testing.assert_allclose(merged["hpl"], merged["pnl"], rtol=1e-12)  # HPL is portfolio_pnl
+    last = desks.loc[desks["date"] == desks["date"].max()].set_index("portfolio")
+    assert last.loc[["balanced", "euro_desk"], "pla_zone"].notna().all() and pd.isna(last.loc["bank", "pla_spearman"])
+    assert last["exceptions_99"].notna().all() and last["backtest_zone"].notna().all()
+    capital = query(frtb_data, "select * from frtb_capital order by date")
+    es = query(frtb_data, "select date, risk_class, imes from frtb_es where portfolio = 'bank'")
+    imes = es.pivot(index="date", columns="risk_class", values="imes").reindex(capital["date"])
+    np.testing.assert_allclose(capital["imcc"], 0.5 * imes["all"] + 0.5 * (imes["equity"] + imes["fx"]), rtol=1e-12)
+    full = capital.dropna(subset=["capital_charge"])
+    assert len(full) > 0
+    row = full.iloc[-1]
+    window = capital.loc[capital["date"] <= row["date"], "imcc"].tail(CAPITAL_AVERAGE_DAYS)
+    assert row["imcc_average"] == pytest.approx(window.mean(), rel=1e-12)
+    assert row["multiplier"] == pytest.approx(1.5 + plus_factor(int(row["exceptions_99"])).plus_factor)
+    assert row["capital_charge"] == pytest.approx(max(row["imcc"], row["multiplier"] * row["imcc_average"]), rel=1e-12)
+
+    (evaluation,) = result.get_asset_check_evaluations()
+    eligible = last.drop("bank")["eligible"].astype(bool)
+    assert evaluation.metadata["ineligible_desks"].value == sorted(eligible.index[~eligible])
+    assert evaluation.passed == bool(eligible.all())
