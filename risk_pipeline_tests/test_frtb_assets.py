@@ -1,11 +1,14 @@
 """The FRTB assets on the bundled data: one new day equals the backfill, the tables hold what
 the core computes, and the eligibility check reads them."""
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from risk_pipeline.assets.frtb import desks_eligible
+from risk_pipeline.report.frtb_section import capital_chart, capital_history
 from risk_pipeline.risk.frtb import CAPITAL_AVERAGE_DAYS, plus_factor
 from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, materialize_range, query
 
@@ -90,6 +93,10 @@ def test_tables_hold_the_core_figures_and_the_check_reads_them(frtb_data):
     assert row["imcc_average"] == pytest.approx(window.mean(), rel=1e-12)
     assert row["multiplier"] == pytest.approx(1.5 + plus_factor(int(row["exceptions_99"])).plus_factor)
     assert row["capital_charge"] == pytest.approx(max(row["imcc"], row["multiplier"] * row["imcc_average"]), rel=1e-12)
+
+    history = capital_history(dt.date(2019, 12, 31), dt.date(2019, 1, 1))  # the report's FRTB chart data
+    assert len(history) == (capital["date"] >= "2019-01-01").sum()
+    assert capital_chart(history).startswith(b"\x89PNG")
 
     (evaluation,) = result.get_asset_check_evaluations()
     eligible = last.drop("bank")["eligible"].astype(bool)
