@@ -16,7 +16,6 @@ import pandas as pd
 from risk_pipeline.assets.market_data import prices, returns
 from risk_pipeline.assets.metadata import publish
 from risk_pipeline.assets.partitions import lake_asset, latest_day_of_run, partition_days
-from risk_pipeline.assets.portfolio import portfolio_pnl
 from risk_pipeline.books import currency_returns
 from risk_pipeline.frtb_books import FrtbBook, bank_book, desk_book
 from risk_pipeline.frtb_config import FrtbConfig, load_frtb_config
@@ -72,6 +71,16 @@ def _in_range(frame: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame
     return frame.loc[frame["date"].dt.date.between(start, end)]
 
 
+def _latest(frame: pd.DataFrame, name: str, columns: list[str], **where: str) -> dict:
+    """Metadata ``name``: the latest day's rows of ``frame`` (matching ``where``) as a markdown table."""
+    if frame.empty:
+        return {}
+    rows = frame.loc[frame["date"] == frame["date"].max()]
+    for column, value in where.items():
+        rows = rows.loc[rows[column] == value]
+    return {name: dg.MetadataValue.md(rows[columns].to_markdown(index=False, floatfmt=".6g"))} if len(rows) else {}
+
+
 @lake_asset(
     group_name="frtb",
     deps=[prices, returns],
@@ -96,12 +105,8 @@ def frtb_es(context: dg.AssetExecutionContext, config: FrtbSettings) -> dg.Mater
             es.insert(2, "base_currency", book.base_currency)
             frames.append(es)
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("frtb_es")
-    extra = {}
-    latest = frame.loc[(frame["date"] == frame["date"].max()) & (frame["risk_class"] == CLASS_ALL)] if len(frame) else frame
-    if len(latest):
-        columns = ["portfolio", "es_10d", "es_full_current", "es_reduced_stressed", "imes", "stress_start", "stress_end"]
-        extra["latest_imes"] = dg.MetadataValue.md(latest[columns].to_markdown(index=False, floatfmt=".6g"))
-    return publish("frtb_es", frame, days, **extra)
+    columns = ["portfolio", "es_10d", "es_full_current", "es_reduced_stressed", "imes", "stress_start", "stress_end"]
+    return publish("frtb_es", frame, days, **_latest(frame, "latest_imes", columns, risk_class=CLASS_ALL))
 
 
 def _var_amounts(book: FrtbBook, method: str, window: int) -> pd.DataFrame:
@@ -161,9 +166,10 @@ def desk_rows(settings: FrtbConfig, book: FrtbBook, price_history: pd.DataFrame,
 
 @lake_asset(
     group_name="frtb",
-    deps=[prices, returns, portfolio_pnl],
+    deps=[prices, returns],
     description=(
-        "FRTB desk tests (MAR32) per desk and day: hypothetical P&L (hpl, as portfolio_pnl) and risk-theoretical P&L "
+        "FRTB desk tests (MAR32) per desk and day: hypothetical P&L (hpl: the held positions' P&L, computed as "
+        "portfolio_pnl computes it) and risk-theoretical P&L "
         "(rtpl, factor model), the desk model's 1-day VaR at 99% and 97.5%, exceptions over 250 days (limits 12 and "
         "30), the backtesting zone, the P&L attribution test (Spearman, KS, zone) and eligibility; the bank's row "
         "holds the bank-wide backtest that sets the plus factor. " + OUT_OF_SCOPE
@@ -178,12 +184,8 @@ def frtb_desks(context: dg.AssetExecutionContext, config: FrtbSettings) -> dg.Ma
     frames = [_in_range(desk_rows(settings, b, price_history, return_history, b.name == settings.bank_name), start, end)
               for b in books]
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("frtb_desks")
-    extra = {}
-    latest = frame.loc[frame["date"] == frame["date"].max()] if len(frame) else frame
-    if len(latest):
-        columns = ["portfolio", "exceptions_99", "exceptions_975", "backtest_zone", "pla_spearman", "pla_ks", "pla_zone", "eligible"]
-        extra["latest_desks"] = dg.MetadataValue.md(latest[columns].to_markdown(index=False, floatfmt=".4g"))
-    return publish("frtb_desks", frame, days, **extra)
+    columns = ["portfolio", "exceptions_99", "exceptions_975", "backtest_zone", "pla_spearman", "pla_ks", "pla_zone", "eligible"]
+    return publish("frtb_desks", frame, days, **_latest(frame, "latest_desks", columns))
 
 
 def capital_rows(settings: FrtbConfig, es: pd.DataFrame, bank_desk: pd.DataFrame) -> pd.DataFrame:

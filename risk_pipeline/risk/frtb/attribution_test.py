@@ -57,36 +57,37 @@ def factor_model_pnl(desk_returns: pd.Series, values: pd.Series, factor_returns:
     return pd.Series(out, index=dates, name="rtpl")
 
 
+def _paired_windows(hpl: np.ndarray, rtpl: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The trailing windows of both series that hold no NaN (as rows), and the rows of the output
+    (the window's last row) they belong to."""
+    if len(hpl) < window:
+        return np.empty((0, window)), np.empty((0, window)), np.empty(0, int)
+    a = sliding_window_view(np.asarray(hpl, float), window)
+    b = sliding_window_view(np.asarray(rtpl, float), window)
+    ok = ~(np.isnan(a).any(axis=1) | np.isnan(b).any(axis=1))
+    return a[ok], b[ok], np.flatnonzero(ok) + window - 1
+
+
 def rolling_spearman(hpl: np.ndarray, rtpl: np.ndarray, window: int = PLA_DAYS) -> np.ndarray:
     """Spearman correlation over each trailing ``window`` of the pairs (value at the window's
     last row; NaN before a full window or where a pair is NaN)."""
     out = np.full(len(hpl), np.nan)
-    if len(hpl) < window:
-        return out
-    a = sliding_window_view(np.asarray(hpl, float), window)
-    b = sliding_window_view(np.asarray(rtpl, float), window)
-    ok = ~(np.isnan(a).any(axis=1) | np.isnan(b).any(axis=1))
-    if ok.any():
-        ra = stats.rankdata(a[ok], axis=1)
-        rb = stats.rankdata(b[ok], axis=1)
+    a, b, rows = _paired_windows(hpl, rtpl, window)
+    if len(rows):
+        ra, rb = stats.rankdata(a, axis=1), stats.rankdata(b, axis=1)
         ra -= ra.mean(axis=1, keepdims=True)
         rb -= rb.mean(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
-            rho = (ra * rb).sum(axis=1) / np.sqrt((ra * ra).sum(axis=1) * (rb * rb).sum(axis=1))
-        out[window - 1:][ok] = rho
+            out[rows] = (ra * rb).sum(axis=1) / np.sqrt((ra * ra).sum(axis=1) * (rb * rb).sum(axis=1))
     return out
 
 
 def rolling_ks(hpl: np.ndarray, rtpl: np.ndarray, window: int = PLA_DAYS) -> np.ndarray:
     """Two-sample Kolmogorov-Smirnov statistic over each trailing ``window`` (as :func:`rolling_spearman`)."""
     out = np.full(len(hpl), np.nan)
-    if len(hpl) < window:
-        return out
-    a = sliding_window_view(np.asarray(hpl, float), window)
-    b = sliding_window_view(np.asarray(rtpl, float), window)
-    ok = ~(np.isnan(a).any(axis=1) | np.isnan(b).any(axis=1))
-    if ok.any():
-        out[window - 1:][ok] = stats.ks_2samp(a[ok], b[ok], axis=1).statistic
+    a, b, rows = _paired_windows(hpl, rtpl, window)
+    if len(rows):
+        out[rows] = stats.ks_2samp(a, b, axis=1).statistic
     return out
 
 
