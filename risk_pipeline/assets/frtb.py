@@ -15,7 +15,7 @@ import pandas as pd
 
 from risk_pipeline.assets.market_data import prices, returns
 from risk_pipeline.assets.metadata import publish
-from risk_pipeline.assets.partitions import lake_asset, latest_day_of_run, partition_days
+from risk_pipeline.assets.partitions import checked_days, lake_asset, latest_day_of_run, partition_days
 from risk_pipeline.books import currency_returns
 from risk_pipeline.frtb_books import FrtbBook, bank_book, desk_book
 from risk_pipeline.frtb_config import FrtbConfig, load_frtb_config
@@ -27,7 +27,7 @@ from risk_pipeline.risk.frtb import (
 )
 from risk_pipeline.risk.fx import to_base_returns
 from risk_pipeline.risk.rolling import var_es_surface
-from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days
+from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
 
 QUARTER_DAYS = 70
 """Stored days read before a run's first day to reach its quarter's first trading day (the
@@ -153,14 +153,16 @@ def desk_rows(settings: FrtbConfig, book: FrtbBook, price_history: pd.DataFrame,
         hpl = pnl["pnl"].to_numpy()
         spearman, ks = rolling_spearman(hpl, rtpl, PLA_DAYS), rolling_ks(hpl, rtpl, PLA_DAYS)
         pla = pla_zone(spearman, ks)
-    eligible = backtest_eligible(counts[0.99], counts[0.975]) & (pla != "red") & (pla != None)  # noqa: E711
+    # unknown (None) until both backtests have 250 days and the PLA test has its window
+    known = np.isfinite(counts[0.99]) & np.isfinite(counts[0.975]) & np.array([z is not None for z in pla], bool)
+    eligible = np.where(known & ~is_bank, backtest_eligible(counts[0.99], counts[0.975]) & (pla != "red"), None)
     return pd.DataFrame({
         "date": dates, "portfolio": book.name, "base_currency": book.base_currency,
         "hpl": pnl["pnl"].to_numpy(), "rtpl": rtpl,
         "var_amount_99": var[0.99].to_numpy(), "var_amount_975": var[0.975].to_numpy(),
         "exceptions_99": counts[0.99], "exceptions_975": counts[0.975], "backtest_zone": zone,
         "pla_spearman": spearman, "pla_ks": ks, "pla_zone": pla,
-        "eligible": np.where(is_bank, None, eligible).astype(object),
+        "eligible": eligible.astype(object),
     })
 
 
@@ -242,18 +244,25 @@ def frtb_capital(context: dg.AssetExecutionContext, config: FrtbSettings) -> dg.
     asset=frtb_desks,
     description="Warns (severity WARN) when a desk is not eligible for the internal models approach on the latest day "
                 "of the run (backtesting exceptions above 12 at 99% or 30 at 97.5%, or the P&L attribution test red); "
-                "metadata lists the desks and those that lost eligibility within the run's range.",
+                "metadata lists the desks and those that lost eligibility within the run's range (the last 50 losses).",
 )
 def desks_eligible(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     day = latest_day_of_run(context, "frtb_desks")
     if day is None:
         return dg.AssetCheckResult(passed=True, metadata={"note": "frtb_desks has no stored day"})
-    rows = read_days("frtb_desks", [day])
-    rows = rows.loc[rows["eligible"].notna()]
-    ineligible = sorted(rows.loc[~rows["eligible"].astype(bool), "portfolio"])
+    first, _, _ = checked_days(context, "frtb_desks")
+    history = read_window("frtb_desks", first, day, lookback=1, columns=["portfolio", "eligible"])
+    history = history.loc[history["eligible"].notna()].sort_values("date")
+    history["eligible"] = history["eligible"].astype(bool)
+    before = history.groupby("portfolio")["eligible"].shift(1)
+    lost = history.loc[(before == True) & ~history["eligible"]]  # noqa: E712 - before holds NaN too
+    rows = history.loc[history["date"].dt.date == day]
+    ineligible = sorted(rows.loc[~rows["eligible"], "portfolio"])
     metadata = {"date": dg.MetadataValue.text(day.isoformat()),
                 "ineligible_desks": dg.MetadataValue.json(ineligible),
-                "eligible_desks": dg.MetadataValue.json(sorted(rows.loc[rows["eligible"].astype(bool), "portfolio"]))}
+                "eligible_desks": dg.MetadataValue.json(sorted(rows.loc[rows["eligible"], "portfolio"])),
+                "lost_eligibility": dg.MetadataValue.json(
+                    [f"{p} on {d.date().isoformat()}" for p, d in zip(lost["portfolio"], lost["date"])][-50:])}
     if ineligible:
         return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
     return dg.AssetCheckResult(passed=True, metadata=metadata)
