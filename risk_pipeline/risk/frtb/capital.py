@@ -1,5 +1,5 @@
 """Capital for modellable risk factors: IMCC and the aggregate charge C_A (MAR33.15, MAR33.41),
-with the multiplier's plus factor from the bank-wide backtest (MAR33.43 and its table).
+with the multiplier's plus factor from the bank-wide backtest (MAR33.41; the table of MAR99).
 
 MAR33.5(2): the stressed ES of a set of risk factors is scaled by the ratio of the current ES
 of the full set to that of the reduced set,
@@ -17,7 +17,7 @@ scope, SES = 0):
     C_A = max( IMCC_{t-1},  m_c * IMCC_avg ),   IMCC_avg = mean of the last 60 business days,
     m_c = 1.5 + plus factor
 
-Plus factor (MAR33.43 and the backtesting table it refers to; 99% VaR, 250 business days,
+Plus factor (the backtesting table of MAR99, Table 2, that MAR33 refers to; 99% VaR, 250 business days,
 the bank-wide exceptions): green zone 0-4 exceptions 0; amber 5, 6, 7, 8, 9 exceptions
 0.20, 0.26, 0.33, 0.38, 0.42; red 10 or more 0.50.
 """
@@ -37,7 +37,7 @@ MULTIPLIER = 1.5
 CAPITAL_AVERAGE_DAYS = 60
 """MAR33.41: IMCC_avg is the average over the preceding 60 business days."""
 BACKTEST_DAYS = 250
-"""MAR32/MAR33.43: exceptions counted over the most recent 250 business days."""
+"""MAR32, MAR99: exceptions counted over the most recent 250 business days."""
 BANK_BACKTEST_CONFIDENCE = 0.99
 ZONE_NAMES = ("green", "amber", "red")
 """FRTB names of the three zones (the 1996 framework's "yellow" is "amber" in MAR)."""

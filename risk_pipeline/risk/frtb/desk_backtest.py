@@ -8,7 +8,7 @@ for the internal models approach (MAR32's desk backtesting requirement); a desk 
 zone of the P&L attribution test is not eligible either (MAR32.42,
 :mod:`risk_pipeline.risk.frtb.attribution_test`).
 
-The bank-wide backtest that sets the multiplier's plus factor (MAR33.43,
+The bank-wide backtest that sets the multiplier's plus factor (MAR33.41, MAR99,
 :func:`risk_pipeline.risk.frtb.capital.plus_factor`) is the same exception count at 99%.
 """
 
