@@ -77,12 +77,11 @@ def desk_book(config: FrtbConfig, portfolio: Portfolio, prices: pd.DataFrame, re
     return FrtbBook(portfolio.name, portfolio.base_currency, factors, pnl)
 
 
-def bank_book(config: FrtbConfig, desks: list[tuple[Portfolio, FrtbBook]], prices: pd.DataFrame,
-              returns: pd.DataFrame) -> FrtbBook:
+def bank_book(config: FrtbConfig, desks: list[Portfolio], prices: pd.DataFrame, returns: pd.DataFrame) -> FrtbBook:
     """Every desk's positions together, in ``config.reporting_currency`` (module docstring)."""
     target = config.reporting_currency
     exposures, symbols, currencies = [], [], []
-    for portfolio, desk in desks:
+    for portfolio in desks:
         book = build_book(portfolio, prices, returns)
         dates = pd.DatetimeIndex(book.exposures.index)
         level = currency_levels(target, [portfolio.base_currency], dates)[portfolio.base_currency]

@@ -63,8 +63,8 @@ def _books(config: FrtbConfig, price_history: pd.DataFrame, return_history: pd.D
     chosen = [p for p in portfolios if config.desks is None or p.name in config.desks]
     if price_history.empty:
         return []
-    desks = [(p, desk_book(config, p, price_history, return_history)) for p in chosen]
-    return [d for _, d in desks] + [bank_book(config, desks, price_history, return_history)]
+    desks = [desk_book(config, p, price_history, return_history) for p in chosen]
+    return desks + [bank_book(config, chosen, price_history, return_history)]
 
 
 def _in_range(frame: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
