@@ -70,11 +70,21 @@ def test_es_of_a_mixed_book_matches_a_loop_over_its_positions():
     assert row["es_full_current"] == pytest.approx(np.sqrt(np.sum((np.array(by_horizon) * weights) ** 2)), rel=1e-12)
 
 
-def test_the_stressed_window_is_the_planted_crisis():
+def test_a_history_shorter_than_one_window_gives_no_es():
+    daily = RNG.normal(0, 0.01, (100, 2))
+    book = _book(daily, np.array([1.0, 1.0]), [10, 20])
+    out = book_es(book, book.exposures.index[-5:], StressSearch(dt.date(2010, 1, 1), None))
+    assert len(out) == 15 and out[["es_10d", "es_full_current", "es_reduced_stressed", "imes"]].isna().all().all()
+    assert out["stress_start"].isna().all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_stressed_window_is_the_planted_crisis(seed):
+    rng = np.random.default_rng(seed)
     n = 1200
-    daily = RNG.normal(0.0003, 0.005, n)
+    daily = rng.normal(0.0003, 0.005, n)
     crisis = slice(600, 700)
-    daily[crisis] = RNG.normal(-0.01, 0.04, 100)
+    daily[crisis] = rng.normal(-0.01, 0.04, 100)
     book = _book(daily[:, None], np.array([1000.0]), [10])
     dates = book.exposures.index
     day = dates[-1]
@@ -90,7 +100,7 @@ def test_the_stressed_window_is_the_planted_crisis():
     # it is the largest over every candidate window (brute force, every 25th start)
     q_first = dates.get_loc(dates[dates.to_period("Q") == day.to_period("Q")][0])
     best = max(1000 * _es_10d(daily[s:s + 250]) for s in range(100, q_first - 250 + 1, 25))
-    assert stressed >= best
+    assert stressed >= best * (1 - 1e-12)  # (equal when the brute force hits the chosen start)
     assert out["imes"] == pytest.approx(stressed)  # reduced set = full set: ratio 1
     assert out["es_reduced_current"] == pytest.approx(out["es_full_current"])
     # a search range that ends before the crisis cannot choose it

@@ -93,7 +93,7 @@ class _Scenarios:
         """Whether scenarios ``s .. s + n_scen - 1`` are complete for every held position (per row)."""
         ok = (starts >= 0) & (starts + n_scen <= self.n)
         s = np.where(ok, starts, 0)
-        counts = self._missing_cum[s + n_scen] - self._missing_cum[s]
+        counts = self._missing_cum[np.minimum(s + n_scen, self.n)] - self._missing_cum[s]
         return ok & ((counts * (exposures != 0)).sum(axis=-1) == 0)
 
 
@@ -103,7 +103,7 @@ def _window_es(scen: _Scenarios, growth: np.ndarray | None, exposures: np.ndarra
     (exposures without NaN); 0 for a shock of nothing; NaN where the window is not complete."""
     out = np.full(len(starts), np.nan)
     ok = scen.complete(starts, n_scen, exposures) & exposures.any(axis=1)  # no positions: no ES
-    if growth is None:
+    if growth is None or not ok.any():  # no shock, or no full window (then the history is too short for one)
         out[ok] = 0.0
         return out
     view = sliding_window_view(growth, n_scen, axis=0)  # (n10 - n_scen + 1, positions, n_scen)
