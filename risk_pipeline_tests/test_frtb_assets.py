@@ -83,7 +83,7 @@ def test_tables_hold_the_core_figures_and_the_check_reads_them(frtb_data):
     assert last.loc[["balanced", "euro_desk"], "pla_zone"].notna().all() and pd.isna(last.loc["bank", "pla_spearman"])
     assert last["exceptions_99"].notna().all() and last["backtest_zone"].notna().all()
     # eligibility is unknown until the backtests and the PLA test have their windows, and never the bank's
-    first = desks.sort_values("date").groupby("portfolio").first()
+    first = desks.sort_values("date").drop_duplicates("portfolio")
     assert first["eligible"].isna().all() and desks.loc[desks["portfolio"] == "bank", "eligible"].isna().all()
     capital = query(frtb_data, "select * from frtb_capital order by date")
     es = query(frtb_data, "select date, risk_class, imes from frtb_es where portfolio = 'bank'")
