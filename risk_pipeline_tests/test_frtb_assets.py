@@ -32,48 +32,58 @@ portfolios:
 """
 
 
-@pytest.fixture()
-def frtb_data(data_dir, tmp_path, monkeypatch):
-    (tmp_path / "portfolios.yaml").write_text(PORTFOLIOS)
+def _settings(root):
+    """The two-desk portfolio file and frtb.yaml with a search range and short desk-model and beta
+    windows that fit the short history (the desk tests then have their 250 days)."""
+    (root / "portfolios.yaml").write_text(PORTFOLIOS)
     text = (pd.io.common.Path(__file__).resolve().parents[1] / "risk_pipeline" / "config" / "frtb.yaml").read_text()
-    frtb = tmp_path / "frtb.yaml"
-    # short desk-model and beta windows: the desk tests have their 250 days within the short history
     text = text.replace("start: 2007-01-01", "start: 2018-09-04").replace("estimation_window_days: 250", "estimation_window_days: 60")
-    frtb.write_text(text.replace("pla_beta_window_days: 250", "pla_beta_window_days: 60"))
-    monkeypatch.setenv("RISK_PIPELINE_FRTB", str(frtb))
-    return data_dir
+    (root / "frtb.yaml").write_text(text.replace("pla_beta_window_days: 250", "pla_beta_window_days: 60"))
+    return {"RISK_PIPELINE_PORTFOLIOS": str(root / "portfolios.yaml"), "RISK_PIPELINE_FRTB": str(root / "frtb.yaml")}
 
 
 def _frtb_assets():
     return [a for a in ALL_ASSETS if {k.to_user_string() for k in a.keys} <= FRTB_NAMES] + [desks_eligible]
 
 
+def _run(root, data, start, end):
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in {**_settings(root), "RISK_PIPELINE_DATA": str(data)}.items():
+            mp.setenv(name, value)
+        return materialize_range(start, end, RUN_CONFIG, assets=_frtb_assets())
+
+
+@pytest.fixture(scope="module")
+def backfill(tmp_path_factory):
+    """One run over START..END; its data folder and result."""
+    root = tmp_path_factory.mktemp("frtb")
+    (root / "data").mkdir()
+    return root / "data", _run(root, root / "data", START, END)
+
+
 def _tables(folder, day):
     return {t: query(folder, f"select * from {t} where date = '{day}' order by all") for t in ("frtb_es", "frtb_desks", "frtb_capital")}
 
 
-def test_one_new_day_equals_the_backfill(frtb_data, tmp_path, monkeypatch):
-    materialize_range(START, "2019-12-30", RUN_CONFIG, assets=_frtb_assets())
-    materialize_range(END, END, RUN_CONFIG, assets=_frtb_assets())
-    incremental = _tables(frtb_data, END)
-    other = tmp_path / "other"
-    other.mkdir()
-    monkeypatch.setenv("RISK_PIPELINE_DATA", str(other))
-    materialize_range(START, END, RUN_CONFIG, assets=_frtb_assets())
-    backfill = _tables(other, END)
+def test_one_new_day_equals_the_backfill(backfill, tmp_path):
+    (tmp_path / "data").mkdir()
+    _run(tmp_path, tmp_path / "data", START, "2019-12-30")
+    _run(tmp_path, tmp_path / "data", END, END)
+    incremental, stored = _tables(tmp_path / "data", END), _tables(backfill[0], END)
     assert len(incremental["frtb_es"]) == 9  # two desks and the bank x (all, equity, fx)
     assert len(incremental["frtb_desks"]) == 3 and len(incremental["frtb_capital"]) == 1
     for table in incremental:
-        pd.testing.assert_frame_equal(incremental[table], backfill[table])
-    es = backfill["frtb_es"]
+        pd.testing.assert_frame_equal(incremental[table], stored[table])
+    es = stored["frtb_es"]
     assert es["imes"].notna().all() and (es.loc[es["risk_class"] == "all", "imes"] > 0).all()
     # the USD desk has no FX factor; the EUR desk's stocks are USD: FX risk, in the desk only
     fx = es.loc[es["risk_class"] == "fx"].set_index("portfolio")["es_full_current"]
     assert fx["balanced"] == 0 and fx["euro_desk"] > 0 and fx["bank"] == 0
 
 
-def test_tables_hold_the_core_figures_and_the_check_reads_them(frtb_data):
-    result = materialize_range(START, END, RUN_CONFIG, assets=_frtb_assets())
+def test_tables_hold_the_core_figures_and_the_check_reads_them(backfill, monkeypatch):
+    frtb_data, result = backfill
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(frtb_data))
     pnl = query(frtb_data, "select date, portfolio, pnl from portfolio_pnl")
     desks = query(frtb_data, "select * from frtb_desks")
     merged = desks.merge(pnl, on=["date", "portfolio"])
