@@ -81,10 +81,16 @@ def _fx_levels(base: str, currencies: dict[str, str | None], dates: pd.DatetimeI
     return pd.DataFrame(levels, index=dates)
 
 
+def currency_levels(base: str, currencies: list[str], dates: pd.DatetimeIndex) -> pd.DataFrame:
+    """Price in ``base`` of one unit of each currency on ``dates`` (columns currencies; NaN
+    before the ECB quotes both)."""
+    return _fx_levels(base, {c: c for c in currencies}, pd.DatetimeIndex(dates))
+
+
 def currency_returns(base: str, currencies: list[str], dates: pd.DatetimeIndex) -> pd.DataFrame:
     """Daily simple return of each currency's price in ``base`` on ``dates`` (columns currencies;
     NaN before the ECB quotes both, and on the first date)."""
-    levels = _fx_levels(base, {c: c for c in currencies}, pd.DatetimeIndex(dates))
+    levels = currency_levels(base, currencies, dates)
     return levels / levels.shift(1) - 1.0
 
 

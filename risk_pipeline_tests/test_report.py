@@ -111,6 +111,9 @@ def test_the_report_folder_holds_a_self_contained_page_with_charts_and_tables(ca
     assert "non-overlapping" in text
     # later stages stored in the lake are shown
     assert any(h.startswith("Stress results") for h in page.headings)
+    # the FRTB section (a 2017-only lake has no stressed window yet: no capital figure, no chart)
+    assert "FRTB internal models approach (bank = every desk)" in page.headings
+    assert "default risk charge are out of scope" in text
 
 
 def test_summary_json_and_csv_exports(calm):
@@ -122,6 +125,8 @@ def test_summary_json_and_csv_exports(calm):
     assert summary["red_zone"] == [] and summary["overlapping_observations"] is False
     assert set(summary["recommended_method"]) == {"balanced", "held"}
     assert "stress_results" in summary["optional_tables"]
+    assert {"frtb_es", "frtb_desks", "frtb_capital"} <= set(summary["optional_tables"])
+    assert [d["portfolio"] for d in summary["frtb"]["desks"]] == ["balanced", "bank", "held"]
     assert set(summary["model_confidence_set"]) == {"balanced", "held"}
     assert all("lowest FZ0 loss" in v for v in summary["model_confidence_set"].values())
     # the versions the report read: reading them again reproduces its backtests table

@@ -50,6 +50,20 @@ where s.horizon_days = 1 and s.compared and s.mcs_computed and s.backtest_window
 group by all
 order by s.portfolio, s.confidence
 """
+FRTB_ES_SQL = """
+select e.portfolio as desk, e.base_currency as ccy, e.es_10d, e.es_full_current as es_liquidity_adjusted,
+       e.es_reduced_stressed as es_stressed, e.imes, e.stress_start, e.stress_end,
+       d.exceptions_99 as exc_99, d.exceptions_975 as exc_975, d.backtest_zone, round(d.pla_spearman, 3) as spearman,
+       round(d.pla_ks, 3) as ks, d.pla_zone, d.eligible
+from frtb_es e left join frtb_desks d using (date, portfolio)
+where e.date = (select max(date) from frtb_es) and e.risk_class = 'all'
+order by e.portfolio = (select max(portfolio) from frtb_capital), e.portfolio
+"""
+FRTB_CAPITAL_SQL = """
+select date, base_currency as ccy, imcc_unconstrained, imcc_equity, imcc_fx, imcc, imcc_average, exceptions_99,
+       backtest_zone, multiplier, capital_charge, binding
+from frtb_capital where date = (select max(date) from frtb_capital)
+"""
 WINDOWS_SQL = """
 select distinct backtest_window_days as days from var_backtests
 where as_of = (select max(as_of) from var_backtests) order by days
@@ -83,6 +97,14 @@ def summary(args: argparse.Namespace | None = None) -> int:
                 print(f"Model Confidence Set (FZ0 loss, 1-day, trailing {long} trading days, latest month-end or "
                       "run end): methods statistically indistinguishable from the best, and the worse ones")
                 print(mcs.to_string(index=False))
+            if {"frtb_es", "frtb_desks", "frtb_capital"} <= tables:
+                print()
+                print("FRTB internal models (docs/frtb.md), latest day: ES at 97.5% on a 10-day base horizon, "
+                      "liquidity-adjusted, stressed, IMES; desk backtesting and P&L attribution zones")
+                print(con.execute(FRTB_ES_SQL).df().to_string(index=False, float_format=_figure))
+                print("Bank capital: C_A = max(IMCC, multiplier x 60-day average IMCC); SES and the default risk "
+                      "charge out of scope")
+                print(con.execute(FRTB_CAPITAL_SQL).df().to_string(index=False, float_format=_figure))
     print()
     print(f"DuckDB catalog: {path}")
     print(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True)"

@@ -7,6 +7,7 @@
 | ``limits.yaml`` (``limits.limits_file``) | ``limits.load_limits`` | the risk limits per portfolio |
 | ``scenarios.yaml`` (``stress.scenarios_file``) | ``scenarios.load_scenarios`` | the stress scenarios |
 | the user's bond file (``bonds.positions_file``) | ``bonds.load_bond_books`` | the bond books |
+| ``frtb.yaml`` (``$RISK_PIPELINE_FRTB``) | ``frtb.load_frtb_config`` | FRTB horizons, stressed-period search, desks |
 
 ``check.check_configuration`` reads them all (``risk-pipeline backfill`` does before its run). Every
 loader reads with :func:`reader.read_yaml` and raises :class:`ConfigError` naming the file,

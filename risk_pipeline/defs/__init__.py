@@ -11,6 +11,7 @@
 | ``stress`` | stress_results, reverse_stress, historical_replay | |
 | ``limits`` | limit_status | limits_respected |
 | ``bonds`` | bond_pnl | |
+| ``frtb`` | frtb_es, frtb_desks, frtb_capital | desks_eligible (a desk lost eligibility, WARN) |
 | ``report`` | risk_report (HTML, JSON, CSV) | |
 | ``schedules`` | jobs: risk_job, daily_risk_job, lake_maintenance_job; the daily and weekly schedules | |
 

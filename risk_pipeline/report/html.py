@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from risk_pipeline.report.frtb_section import SCOPE_NOTE, latest_desks, latest_es
 from risk_pipeline.report.summary import ReportData, mcs_sentence, score_rows
 
 SIGNIFICANCE = 0.05
@@ -144,8 +145,43 @@ the capital multiplier.
 </div>"""
 
 
+def _frtb_section(data: ReportData, chart: str | None) -> str:
+    """The FRTB section (risk_pipeline.report.frtb_section): capital chart, C_A, desks' zones, latest IMES."""
+    if "frtb_capital" not in data.extras and data.frtb_capital.empty:
+        return ""
+    out = ["<h2>FRTB internal models approach (bank = every desk)</h2>", f'<p class="note">{_esc(SCOPE_NOTE)}</p>']
+    capital = data.extras.get("frtb_capital")
+    if capital is not None and len(capital):
+        row = capital.iloc[-1]
+        out.append(
+            f'<p>As of {_esc(num(row["date"]))}: C_A = <b>{amount(row["capital_charge"])}</b> {_esc(row["base_currency"])} '
+            f'(binding: {_esc(_plain(row["binding"]))}), IMCC {amount(row["imcc"])}, 60-day average IMCC '
+            f'{amount(row["imcc_average"])}, multiplier {num(row["multiplier"], 2)} (bank-wide backtest: '
+            f'{_esc(_plain(row["exceptions_99"]))} exceptions at 99% over 250 days, zone {_esc(_plain(row["backtest_zone"]))}).</p>')
+    if chart:
+        out.append(f'<img alt="FRTB capital chart" src="{chart}">')
+    desks = latest_desks(data.extras)
+    if len(desks):
+        out.append("<h3>Desks: backtesting (MAR32) and P&amp;L attribution test (MAR32.38-32.42)</h3>")
+        out.append(table(desks, [
+            ("portfolio", "desk", _plain), ("exceptions_99", "exceptions 99% (limit 12)", num),
+            ("exceptions_975", "exceptions 97.5% (limit 30)", num), ("backtest_zone", "backtesting zone", _plain),
+            ("pla_spearman", "PLA Spearman", num), ("pla_ks", "PLA KS", num), ("pla_zone", "PLA zone", _plain),
+            ("eligible", "eligible", _plain),
+        ]))
+    es = latest_es(data.extras)
+    if len(es):
+        out.append("<h3>Expected shortfall, 97.5%, 10-day base horizon (MAR33.4-33.5)</h3>")
+        out.append(table(es, [
+            ("portfolio", "desk", _plain), ("base_currency", "currency", _plain), ("es_10d", "ES 10-day", amount),
+            ("es_full_current", "liquidity-adjusted ES", amount), ("es_reduced_stressed", "stressed ES", amount),
+            ("imes", "IMES", amount), ("stress_start", "stressed from", num), ("stress_end", "to", num),
+        ]))
+    return "\n".join(out)
+
+
 def render_html(data: ReportData, portfolio_charts: dict[str, str], overview_chart: str | None,
-                files: Sequence[str], score_charts: dict[str, str]) -> str:
+                files: Sequence[str], score_charts: dict[str, str], frtb_chart: str | None = None) -> str:
     """The whole page; charts are data URIs, ``files`` the names of the exports beside the page."""
     red = data.red_zone
     methods = sorted(data.backtests["method"].unique())
@@ -183,7 +219,10 @@ def render_html(data: ReportData, portfolio_charts: dict[str, str], overview_cha
     for portfolio in data.portfolios:
         parts.append(_portfolio_section(data, portfolio, portfolio_charts.get(portfolio),
                                         score_charts.get(portfolio)))
+    parts.append(_frtb_section(data, frtb_chart))
     for name, frame in data.extras.items():
+        if name.startswith("frtb_"):
+            continue  # shown in the FRTB section
         day_col = "date" if "date" in frame.columns else frame.columns[0]
         day = frame[day_col].max()
         parts.append(f"<h2>{_esc(name.replace('_', ' ').capitalize())} (as of {_esc(num(day))})</h2>")

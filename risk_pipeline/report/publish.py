@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from risk_pipeline.report.charts import data_uri, pnl_vs_var_chart, score_chart, traffic_light_chart
+from risk_pipeline.report.frtb_section import capital_chart, latest_desks
 from risk_pipeline.report.html import render_html
 from risk_pipeline.report.summary import ReportData, mcs_sentence, score_rows
 from risk_pipeline.risk.backtests.traffic_light import basel_zone_thresholds
@@ -23,11 +24,12 @@ from risk_pipeline.risk.backtests.traffic_light import basel_zone_thresholds
 HTML_FILE = "risk_report.html"
 SUMMARY_FILE = "summary.json"
 OVERVIEW_PNG = "traffic_light.png"
+FRTB_PNG = "frtb_capital.png"
 CSV_TABLES = ("traffic_light", "backtests", "ranking", "statistics", "latest_var", "pnl_vs_var")
 SUMMARY_KEYS = (
     "as_of", "chart_start", "portfolios", "base_currency", "methods", "red_zone", "recommended_method",
     "traffic_light", "ranking", "statistics", "latest_var", "verdict_counts", "overlapping_observations",
-    "optional_tables", "model_confidence_set", "table_versions", "files",
+    "optional_tables", "model_confidence_set", "frtb", "table_versions", "files",
 )  # fmt: skip
 
 
@@ -82,6 +84,8 @@ def summary_dict(data: ReportData, files: list[str]) -> dict:
         "model_confidence_set": {
             p: mcs_sentence(score_rows(data.scores, p, data.ranking_window), data.ranking_window) for p in data.portfolios
         },
+        "frtb": {"capital": _records(data.extras["frtb_capital"]) if "frtb_capital" in data.extras else [],
+                 "desks": _records(latest_desks(data.extras))},
         "table_versions": data.table_versions,
         "files": files,
     }
@@ -113,14 +117,21 @@ def write_report(data: ReportData, root: Path) -> ReportFiles:
         overview_uri = data_uri(png)
     else:
         overview_png.unlink(missing_ok=True)
+    frtb_png, frtb_uri = folder / FRTB_PNG, None
+    if len(data.frtb_capital) and data.frtb_capital["capital_charge"].notna().any():
+        png = capital_chart(data.frtb_capital)
+        _atomic_write(frtb_png, png)
+        frtb_uri = data_uri(png)
+    else:
+        frtb_png.unlink(missing_ok=True)
     csvs = []
     for name, frame in _csv_frames(data).items():
         path = folder / f"{name}.csv"
         _atomic_write(path, frame.to_csv(index=False).encode())
         csvs.append(path)
-    files = [SUMMARY_FILE] + [p.name for p in csvs] + ([OVERVIEW_PNG] if overview_uri else [])
+    files = [SUMMARY_FILE] + [p.name for p in csvs] + ([OVERVIEW_PNG] if overview_uri else []) + ([FRTB_PNG] if frtb_uri else [])
     html_path = folder / HTML_FILE
-    _atomic_write(html_path, render_html(data, charts, overview_uri, files, score_charts).encode("utf-8"))
+    _atomic_write(html_path, render_html(data, charts, overview_uri, files, score_charts, frtb_uri).encode("utf-8"))
     summary_path = folder / SUMMARY_FILE
     _atomic_write(summary_path, json.dumps(summary_dict(data, [HTML_FILE] + files), indent=2, default=str).encode())
     return ReportFiles(folder, html_path, summary_path, overview_png if overview_uri else None, tuple(csvs), overview_uri)

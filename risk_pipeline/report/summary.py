@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 
 import pandas as pd
 
+from risk_pipeline.report.frtb_section import capital_history
 from risk_pipeline.risk.backtests.ranking import rank_methods
 from risk_pipeline.risk.backtests.traffic_light import (
     BASEL_CONFIDENCE,
@@ -43,7 +44,8 @@ from risk_pipeline.storage.lake import query_days, read_days, stored_days, table
 from risk_pipeline.storage.schemas import TABLES
 
 # tables of other stages shown when they exist in the lake (latest day <= as_of)
-OPTIONAL_TABLES = ("var_decomposition", "stress_results", "reverse_stress", "historical_replay", "limit_status")
+OPTIONAL_TABLES = ("var_decomposition", "stress_results", "reverse_stress", "historical_replay", "limit_status",
+                   "frtb_es", "frtb_desks", "frtb_capital")
 
 STATISTICS_COLUMNS = [
     "portfolio", "period", "start", "end", "n_days", "total_return", "annualized_return",
@@ -91,6 +93,7 @@ class ReportData:
     extras: dict[str, pd.DataFrame] = field(default_factory=dict)  # optional tables present in the lake
     scores: pd.DataFrame = field(default_factory=pd.DataFrame)  # var_scores rows at as_of (none if not stored)
     table_versions: dict[str, int] = field(default_factory=dict)  # Delta version of every stored table read
+    frtb_capital: pd.DataFrame = field(default_factory=pd.DataFrame)  # frtb_capital rows of the chart period
 
     @property
     def red_zone(self) -> pd.DataFrame:
@@ -247,6 +250,7 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
         scores=scores.sort_values(["portfolio", "confidence", "horizon_days", "backtest_window_days", "method"])
         .reset_index(drop=True),
         table_versions=_table_versions(),
+        frtb_capital=capital_history(as_of, chart_start),
     )
 
 

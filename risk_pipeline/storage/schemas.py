@@ -154,6 +154,44 @@ TABLES: dict[str, TableSchema] = {
             "its duration-convexity approximation, base-currency P&L = local + FX + cross terms, DV01 and "
             "durations (risk_pipeline.risk.instruments.bond_pnl).",
         ),
+        _table(
+            "frtb_es",
+            [
+                ("date", _D), ("portfolio", _S), ("base_currency", _S), ("risk_class", _S), ("es_10d", _F),
+                ("es_full_current", _F), ("es_reduced_current", _F), ("es_reduced_stressed", _F), ("imes", _F),
+                ("stress_start", _D), ("stress_end", _D),
+            ],
+            "FRTB expected shortfall (MAR33.4-33.5) per desk (portfolio; the bank's rows under frtb.yaml's bank_name) "
+            "and risk class (all, equity, fx): 10-day ES at 97.5% on the current 250-day window, liquidity-adjusted "
+            "ES of the full and reduced factor sets, the reduced set's ES on the stressed 250-day window "
+            "stress_start..stress_end and IMES = ES_RS x ES_FC / ES_RC; amounts in base_currency (docs/frtb.md). "
+            "Non-modellable risk factors (SES) and the default risk charge are out of scope.",
+        ),
+        _table(
+            "frtb_desks",
+            [
+                ("date", _D), ("portfolio", _S), ("base_currency", _S), ("hpl", _F), ("rtpl", _F),
+                ("var_amount_99", _F), ("var_amount_975", _F), ("exceptions_99", _I), ("exceptions_975", _I),
+                ("backtest_zone", _S), ("pla_spearman", _F), ("pla_ks", _F), ("pla_zone", _S), ("eligible", _B),
+            ],
+            "FRTB desk tests (MAR32) per desk and day: hypothetical and risk-theoretical P&L, the desk model's 1-day "
+            "VaR at 99% and 97.5%, exceptions over the last 250 days (desk limits 12 and 30), backtesting zone, P&L "
+            "attribution test (Spearman, Kolmogorov-Smirnov, zone) and eligibility for the internal models approach; "
+            "the bank's row holds the bank-wide backtest only (docs/frtb.md).",
+        ),
+        _table(
+            "frtb_capital",
+            [
+                ("date", _D), ("portfolio", _S), ("base_currency", _S), ("imcc_unconstrained", _F), ("imcc_equity", _F),
+                ("imcc_fx", _F), ("imcc", _F), ("imcc_average", _F), ("exceptions_99", _I), ("backtest_zone", _S),
+                ("capital_plus_factor", _F), ("multiplier", _F), ("capital_charge", _F), ("binding", _S),
+            ],
+            "FRTB capital of the bank per day (MAR33.15, MAR33.41): IMCC from the unconstrained and per-class IMES "
+            "(rho = 0.5), its 60-day average, the multiplier 1.5 + plus factor of the bank-wide 99% backtest, and "
+            "capital_charge = C_A = max(IMCC, multiplier x average) (binding: spot or average), as if every desk were "
+            "under the internal models approach. SES (non-modellable risk factors) and the default risk charge are out "
+            "of scope (docs/frtb.md).",
+        ),
     ]
 }
 

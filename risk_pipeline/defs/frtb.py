@@ -1,0 +1,267 @@
+"""FRTB internal-models assets: ``frtb_es`` (per desk, the bank and risk class: current,
+liquidity-adjusted and stressed ES, IMES), ``frtb_desks`` (desk backtesting, P&L attribution,
+eligibility) and ``frtb_capital`` (the bank's IMCC, multiplier and C_A), and the check that
+warns when a desk is not eligible. Formulas and choices: docs/frtb.md; settings:
+risk_pipeline/config/frtb.yaml. Non-modellable risk factors (SES) and the default risk charge
+are out of scope.
+"""
+
+import datetime as dt
+from typing import Optional
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.defs.lake_assets import checked_days, lake_asset, latest_day_of_run, partition_days, publish
+from risk_pipeline.books import currency_returns
+from risk_pipeline.frtb_books import FrtbBook, bank_book, desk_book
+from risk_pipeline.config.frtb import FrtbConfig, load_frtb_config
+from risk_pipeline.config.portfolios import load_portfolios
+from risk_pipeline.risk.frtb import (
+    BACKTEST_DAYS, CAPITAL_AVERAGE_DAYS, CLASS_ALL, DESK_CONFIDENCES, OBSERVATION_DAYS, PLA_DAYS, RISK_CLASSES,
+    backtest_eligible, book_es, capital_charge, exceptions, factor_model_pnl, imcc, pla_zone, plus_factor, rolling_ks,
+    rolling_spearman, trailing_exceptions,
+)
+from risk_pipeline.risk.instruments.fx import to_base_returns
+from risk_pipeline.risk.var.rolling import var_es_surface
+from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
+
+QUARTER_DAYS = 70
+"""Stored days read before a run's first day to reach its quarter's first trading day (the
+stressed window's selection day) and its ES window."""
+OUT_OF_SCOPE = ("Non-modellable risk factors (stressed expected shortfall, SES) and the default risk charge are "
+                "out of scope (SES = 0, no DRC).")
+
+
+class FrtbSettings(dg.Config):
+    """The FRTB settings file (default: $RISK_PIPELINE_FRTB or the shipped risk_pipeline/config/frtb.yaml)."""
+
+    frtb_file: Optional[str] = None
+
+
+def _read_market(start: dt.date, end: dt.date, lookback: int, since: dt.date | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Prices and returns of ``start..end`` plus ``lookback`` stored days before, and back to ``since``;
+    one more close, so that the first day read has its FX return (computed from the closes read)."""
+    if since is not None:
+        lookback = max(lookback, sum(1 for d in stored_days("returns") if since <= d < start))
+    return (read_window("prices", start, end, lookback=lookback + 1),
+            read_window("returns", start, end, lookback=lookback + 1))
+
+
+def _books(config: FrtbConfig, price_history: pd.DataFrame, return_history: pd.DataFrame) -> list[FrtbBook]:
+    """Every desk of the settings, then the bank (empty when no desk has prices in the window)."""
+    portfolios = load_portfolios()
+    names = {p.name for p in portfolios}
+    unknown = sorted(set(config.desks or ()) - names)
+    if unknown:
+        raise ValueError(f"frtb settings: field 'desks': {unknown} are not portfolios (known: {sorted(names)})")
+    if config.bank_name in names:
+        raise ValueError(f"frtb settings: field 'bank_name': {config.bank_name!r} is also a portfolio's name")
+    chosen = [p for p in portfolios if config.desks is None or p.name in config.desks]
+    if price_history.empty:
+        return []
+    desks = [desk_book(config, p, price_history, return_history) for p in chosen]
+    return desks + [bank_book(config, chosen, price_history, return_history)]
+
+
+def _in_range(frame: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
+    return frame.loc[frame["date"].dt.date.between(start, end)]
+
+
+def _latest(frame: pd.DataFrame, name: str, columns: list[str], **where: str) -> dict:
+    """Metadata ``name``: the latest day's rows of ``frame`` (matching ``where``) as a markdown table."""
+    if frame.empty:
+        return {}
+    rows = frame.loc[frame["date"] == frame["date"].max()]
+    for column, value in where.items():
+        rows = rows.loc[rows[column] == value]
+    return {name: dg.MetadataValue.md(rows[columns].to_markdown(index=False, floatfmt=".6g"))} if len(rows) else {}
+
+
+@lake_asset(
+    group_name="frtb",
+    deps=[prices, returns],
+    description=(
+        "FRTB expected shortfall (MAR33.4-33.5) per desk (portfolio), the bank and risk class (all, equity, fx): "
+        "10-day ES at 97.5% of the current 250-day window (es_10d), liquidity-adjusted (es_full_current), on the "
+        "reduced set (es_reduced_current), on the stressed window stress_start..stress_end (es_reduced_stressed), "
+        "and IMES; amounts in base_currency. " + OUT_OF_SCOPE
+    ),
+)
+def frtb_es(context: dg.AssetExecutionContext, config: FrtbSettings) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    settings = load_frtb_config(config.frtb_file)
+    price_history, return_history = _read_market(start, end, OBSERVATION_DAYS + QUARTER_DAYS, settings.stress_search.start)
+    frames = []
+    for book in _books(settings, price_history, return_history):
+        dates = pd.DatetimeIndex(book.factors.exposures.index)
+        wanted = dates[(dates.date >= start) & (dates.date <= end)]
+        if len(wanted):
+            es = book_es(book.factors, wanted, settings.stress_search)
+            es.insert(1, "portfolio", book.name)
+            es.insert(2, "base_currency", book.base_currency)
+            frames.append(es)
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("frtb_es")
+    columns = ["portfolio", "es_10d", "es_full_current", "es_reduced_stressed", "imes", "stress_start", "stress_end"]
+    return publish("frtb_es", frame, days, **_latest(frame, "latest_imes", columns, risk_class=CLASS_ALL))
+
+
+def _var_amounts(book: FrtbBook, method: str, window: int) -> pd.DataFrame:
+    """The desk model's 1-day VaR amounts at DESK_CONFIDENCES for each P&L date (NaN without a full window)."""
+    pnl = book.pnl.set_index("date").sort_index()
+    out = pd.DataFrame(np.nan, index=pnl.index, columns=list(DESK_CONFIDENCES))
+    if len(pnl) > window:
+        surface = var_es_surface(pnl["simple_return"], method=method, confidences=DESK_CONFIDENCES, horizons=(1,), window=window)
+        previous_value = pnl["value"].shift(1).to_numpy()
+        for k, c in enumerate(surface.confidences):
+            out[c] = surface.var[:, k, 0] * previous_value
+    return out
+
+
+def _factor_returns(settings: FrtbConfig, base: str, price_history: pd.DataFrame, return_history: pd.DataFrame,
+                    dates: pd.DatetimeIndex) -> pd.DataFrame:
+    """The PLA factors' daily returns in ``base`` (factors without stored returns are left out)."""
+    held = return_history.loc[return_history["symbol"].isin(settings.pla_factors)]
+    local = held.pivot(index="date", columns="symbol", values="simple_return").reindex(dates)
+    currencies = price_history.drop_duplicates("symbol").set_index("symbol")["currency"]
+    out = {}
+    for symbol in local.columns:
+        currency = currencies.get(symbol, base)
+        fx = currency_returns(base, [currency], dates)[currency] if currency != base else pd.Series(0.0, index=dates)
+        out[symbol] = to_base_returns(local[symbol], fx)
+    return pd.DataFrame(out, index=dates)
+
+
+def desk_rows(settings: FrtbConfig, book: FrtbBook, price_history: pd.DataFrame, return_history: pd.DataFrame,
+              is_bank: bool) -> pd.DataFrame:
+    """frtb_desks rows of one desk (or the bank: backtest only) on every P&L date."""
+    pnl = book.pnl.set_index("date").sort_index()
+    dates = pd.DatetimeIndex(pnl.index)
+    var = _var_amounts(book, settings.desk_method, settings.desk_window_days)
+    loss = -pnl["pnl"].to_numpy()
+    counts = {c: trailing_exceptions(exceptions(loss, var[c].to_numpy())) for c in DESK_CONFIDENCES}
+    zone = [plus_factor(int(k)).zone if np.isfinite(k) else None for k in counts[0.99]]
+    if is_bank:
+        rtpl = spearman = ks = np.full(len(dates), np.nan)
+        pla = np.full(len(dates), None, dtype=object)
+    else:
+        factors = _factor_returns(settings, book.base_currency, price_history, return_history, dates)
+        rtpl = factor_model_pnl(pnl["simple_return"], pnl["value"], factors, settings.pla_beta_window_days).to_numpy()
+        hpl = pnl["pnl"].to_numpy()
+        spearman, ks = rolling_spearman(hpl, rtpl, PLA_DAYS), rolling_ks(hpl, rtpl, PLA_DAYS)
+        pla = pla_zone(spearman, ks)
+    # unknown (None) until both backtests have 250 days and the PLA test has its window
+    known = np.isfinite(counts[0.99]) & np.isfinite(counts[0.975]) & np.array([z is not None for z in pla], bool)
+    eligible = np.where(known & ~is_bank, backtest_eligible(counts[0.99], counts[0.975]) & (pla != "red"), None)
+    return pd.DataFrame({
+        "date": dates, "portfolio": book.name, "base_currency": book.base_currency,
+        "hpl": pnl["pnl"].to_numpy(), "rtpl": rtpl,
+        "var_amount_99": var[0.99].to_numpy(), "var_amount_975": var[0.975].to_numpy(),
+        "exceptions_99": counts[0.99], "exceptions_975": counts[0.975], "backtest_zone": zone,
+        "pla_spearman": spearman, "pla_ks": ks, "pla_zone": pla,
+        "eligible": eligible.astype(object),
+    })
+
+
+@lake_asset(
+    group_name="frtb",
+    deps=[prices, returns],
+    description=(
+        "FRTB desk tests (MAR32) per desk and day: hypothetical P&L (hpl: the held positions' P&L, computed as "
+        "portfolio_pnl computes it) and risk-theoretical P&L "
+        "(rtpl, factor model), the desk model's 1-day VaR at 99% and 97.5%, exceptions over 250 days (limits 12 and "
+        "30), the backtesting zone, the P&L attribution test (Spearman, KS, zone) and eligibility; the bank's row "
+        "holds the bank-wide backtest that sets the plus factor. " + OUT_OF_SCOPE
+    ),
+)
+def frtb_desks(context: dg.AssetExecutionContext, config: FrtbSettings) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    settings = load_frtb_config(config.frtb_file)
+    lookback = max(settings.desk_window_days, settings.pla_beta_window_days) + BACKTEST_DAYS + 2
+    price_history, return_history = _read_market(start, end, lookback)
+    books = _books(settings, price_history, return_history)
+    frames = [_in_range(desk_rows(settings, b, price_history, return_history, b.name == settings.bank_name), start, end)
+              for b in books]
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("frtb_desks")
+    columns = ["portfolio", "exceptions_99", "exceptions_975", "backtest_zone", "pla_spearman", "pla_ks", "pla_zone", "eligible"]
+    return publish("frtb_desks", frame, days, **_latest(frame, "latest_desks", columns))
+
+
+def capital_rows(settings: FrtbConfig, es: pd.DataFrame, bank_desk: pd.DataFrame) -> pd.DataFrame:
+    """frtb_capital rows from the bank's frtb_es rows (dates x risk class) and its frtb_desks rows."""
+    imes = es.pivot(index="date", columns="risk_class", values="imes").sort_index()
+    imes = imes.reindex(columns=[CLASS_ALL, *RISK_CLASSES])
+    by_class = imes[list(RISK_CLASSES)].to_numpy()
+    total = imcc(imes[CLASS_ALL].to_numpy(), by_class, settings.rho)
+    backtest = bank_desk.set_index("date").reindex(imes.index)
+    count = backtest["exceptions_99"].to_numpy()
+    plus = np.array([plus_factor(int(k)).plus_factor if np.isfinite(k) else np.nan for k in count])
+    multiplier = settings.multiplier + plus
+    average, charge = capital_charge(total, multiplier, CAPITAL_AVERAGE_DAYS)
+    with np.errstate(invalid="ignore"):
+        binding = np.where(np.isnan(charge), None, np.where(total >= multiplier * average, "spot", "average"))
+    frame = pd.DataFrame({
+        "date": imes.index, "portfolio": settings.bank_name, "base_currency": settings.reporting_currency,
+        "imcc_unconstrained": imes[CLASS_ALL].to_numpy(),
+        **{f"imcc_{c}": imes[c].to_numpy() for c in RISK_CLASSES},
+        "imcc": total, "imcc_average": average, "exceptions_99": count,
+        "backtest_zone": backtest["backtest_zone"].to_numpy(), "capital_plus_factor": plus, "multiplier": multiplier,
+        "capital_charge": charge, "binding": binding.astype(object),
+    })
+    return frame
+
+
+@lake_asset(
+    group_name="frtb",
+    deps=[frtb_es, frtb_desks],
+    description=(
+        "FRTB capital of the bank (every desk) per day: IMCC = rho IMCC(C) + (1 - rho) sum of the risk classes' "
+        "IMCC (MAR33.15), its 60-day average, the multiplier 1.5 + the plus factor of the bank-wide 99% backtest, and "
+        "C_A = max(IMCC, multiplier x average) (MAR33.41; binding: spot or average), as if every desk were under the "
+        "internal models approach. " + OUT_OF_SCOPE
+    ),
+)
+def frtb_capital(context: dg.AssetExecutionContext, config: FrtbSettings) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    settings = load_frtb_config(config.frtb_file)
+    es = read_window("frtb_es", start, end, lookback=CAPITAL_AVERAGE_DAYS - 1)
+    es = es.loc[es["portfolio"] == settings.bank_name]
+    desks = read_window("frtb_desks", start, end)
+    desks = desks.loc[desks["portfolio"] == settings.bank_name]
+    frame = _in_range(capital_rows(settings, es, desks), start, end) if len(es) else empty_frame("frtb_capital")
+    extra = {}
+    if len(frame):
+        last = frame.iloc[-1]
+        extra = {"latest_capital_charge": dg.MetadataValue.float(float(last["capital_charge"])),
+                 "latest_imcc": dg.MetadataValue.float(float(last["imcc"]))}
+    return publish("frtb_capital", frame, days, **extra)
+
+
+@dg.asset_check(
+    asset=frtb_desks,
+    description="Warns (severity WARN) when a desk is not eligible for the internal models approach on the latest day "
+                "of the run (backtesting exceptions above 12 at 99% or 30 at 97.5%, or the P&L attribution test red); "
+                "metadata lists the desks and those that lost eligibility within the run's range (the last 50 losses).",
+)
+def desks_eligible(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    day = latest_day_of_run(context, "frtb_desks")
+    if day is None:
+        return dg.AssetCheckResult(passed=True, metadata={"note": "frtb_desks has no stored day"})
+    first, _, _ = checked_days(context, "frtb_desks")
+    history = read_window("frtb_desks", first, day, lookback=1, columns=["portfolio", "eligible"])
+    history = history.loc[history["eligible"].notna()].sort_values("date")
+    history["eligible"] = history["eligible"].astype(bool)
+    before = history.groupby("portfolio")["eligible"].shift(1)
+    lost = history.loc[(before == True) & ~history["eligible"]]  # noqa: E712 - before holds NaN too
+    rows = history.loc[history["date"].dt.date == day]
+    ineligible = sorted(rows.loc[~rows["eligible"], "portfolio"])
+    metadata = {"date": dg.MetadataValue.text(day.isoformat()),
+                "ineligible_desks": dg.MetadataValue.json(ineligible),
+                "eligible_desks": dg.MetadataValue.json(sorted(rows.loc[rows["eligible"], "portfolio"])),
+                "lost_eligibility": dg.MetadataValue.json(
+                    [f"{p} on {d.date().isoformat()}" for p, d in zip(lost["portfolio"], lost["date"])][-50:])}
+    if ineligible:
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN, metadata=metadata)
+    return dg.AssetCheckResult(passed=True, metadata=metadata)

@@ -1,0 +1,98 @@
+"""From portfolios and stored market data to the FRTB core's inputs: each desk as a
+:class:`risk_pipeline.risk.frtb.FactorBook` in its base currency, and the bank (every desk
+together) in the reporting currency.
+
+A desk's positions and values are those of :func:`risk_pipeline.books.build_book` (the same
+book as portfolio_pnl); its risk factors are each asset's price (local return) and, for an
+asset quoted in another currency, that currency's FX rate against the desk's base. The bank
+holds every desk's positions converted to the reporting currency at each close (a desk
+joins the bank from its first valued day); its FX factors are the assets' currencies against
+the reporting currency, so a EUR desk holding US stocks adds only equity risk to a USD bank.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from risk_pipeline.books import build_book, currency_levels, currency_returns
+from risk_pipeline.config.frtb import FrtbConfig
+from risk_pipeline.config.portfolios import Portfolio
+from risk_pipeline.risk.frtb import FactorBook
+from risk_pipeline.risk.instruments.fx import to_base_returns
+from risk_pipeline.risk.portfolio import pnl_from_exposures
+
+
+@dataclass(frozen=True)
+class FrtbBook:
+    """A desk or the bank: its FactorBook and the daily P&L of its held positions
+    (``portfolio_pnl`` columns: date, value, pnl, simple_return), in ``base_currency``."""
+
+    name: str
+    base_currency: str
+    factors: FactorBook
+    pnl: pd.DataFrame
+
+
+def _local_returns(returns: pd.DataFrame, symbols: list[str], dates: pd.DatetimeIndex) -> pd.DataFrame:
+    held = returns.loc[returns["symbol"].isin(symbols)]
+    wide = held.pivot(index="date", columns="symbol", values="simple_return")
+    return wide.reindex(index=dates, columns=symbols)
+
+
+def _factor_book(config: FrtbConfig, close_exposures: pd.DataFrame, local: pd.DataFrame, fx: pd.DataFrame,
+                 symbols: list[str], currencies: list[str]) -> FactorBook:
+    return FactorBook(
+        exposures=close_exposures.shift(1),
+        equity_returns=local,
+        fx_returns=fx,
+        equity_horizon=np.array([config.equity_horizon(s) for s in symbols]),
+        fx_horizon=np.array([config.fx_horizon(c) for c in currencies]),
+        equity_reduced=np.array([s not in config.reduced_excludes_equity for s in symbols]),
+        fx_reduced=np.array([c not in config.reduced_excludes_fx for c in currencies]),
+    )
+
+
+def _position_fx(base: str, currencies: list[str], dates: pd.DatetimeIndex) -> pd.DataFrame:
+    """Per position, the daily return of its currency in ``base`` (0.0 for the base itself)."""
+    foreign = sorted({c for c in currencies if c != base})
+    by_currency = currency_returns(base, foreign, dates) if foreign else pd.DataFrame(index=dates)
+    columns = {i: (by_currency[c] if c != base else pd.Series(0.0, index=dates)) for i, c in enumerate(currencies)}
+    return pd.DataFrame(columns, index=dates)
+
+
+def desk_book(config: FrtbConfig, portfolio: Portfolio, prices: pd.DataFrame, returns: pd.DataFrame) -> FrtbBook:
+    """The desk of ``portfolio`` over the dates of ``prices`` (long frames as stored)."""
+    book = build_book(portfolio, prices, returns)
+    symbols = list(portfolio.symbols)
+    dates = pd.DatetimeIndex(book.exposures.index)
+    currencies = [book.currencies[s] or portfolio.base_currency for s in symbols]
+    local = _local_returns(returns, symbols, dates)
+    fx = _position_fx(portfolio.base_currency, currencies, dates)
+    fx.columns = symbols
+    factors = _factor_book(config, book.exposures, local, fx, symbols, currencies)
+    pnl = pnl_from_exposures(book.exposures, book.values, book.asset_returns)
+    return FrtbBook(portfolio.name, portfolio.base_currency, factors, pnl)
+
+
+def bank_book(config: FrtbConfig, desks: list[Portfolio], prices: pd.DataFrame, returns: pd.DataFrame) -> FrtbBook:
+    """Every desk's positions together, in ``config.reporting_currency`` (module docstring)."""
+    target = config.reporting_currency
+    exposures, symbols, currencies = [], [], []
+    for portfolio in desks:
+        book = build_book(portfolio, prices, returns)
+        dates = pd.DatetimeIndex(book.exposures.index)
+        level = currency_levels(target, [portfolio.base_currency], dates)[portfolio.base_currency]
+        exposures.append(book.exposures.mul(level, axis=0).set_axis(
+            [f"{portfolio.name}:{s}" for s in portfolio.symbols], axis=1))
+        symbols += list(portfolio.symbols)
+        currencies += [book.currencies[s] or portfolio.base_currency for s in portfolio.symbols]
+    close = pd.concat(exposures, axis=1).sort_index().fillna(0.0)  # a desk without value is not (yet) held
+    dates = pd.DatetimeIndex(close.index)
+    local = _local_returns(returns, sorted(set(symbols)), dates)[symbols].set_axis(close.columns, axis=1)
+    fx = _position_fx(target, currencies, dates).set_axis(close.columns, axis=1)
+    factors = _factor_book(config, close, local, fx, symbols, currencies)
+    pnl = pnl_from_exposures(close, close.sum(axis=1), to_base_returns(local, fx))
+    return FrtbBook(config.bank_name, target, factors, pnl)

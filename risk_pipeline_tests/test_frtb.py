@@ -1,0 +1,206 @@
+"""The FRTB core (risk_pipeline.risk.frtb) against closed forms, independent loops and scipy."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from risk_pipeline.risk.frtb import (
+    CAPITAL_AVERAGE_DAYS, FactorBook, StressSearch, backtest_eligible, book_es, capital_charge, exceptions,
+    factor_model_pnl, imcc, imes, liquidity_adjusted_es, pla_zone, plus_factor, rolling_ks, rolling_spearman,
+    trailing_exceptions,
+)
+from risk_pipeline.risk.var.tail import tail_var_es
+
+RNG = np.random.default_rng(7)
+
+
+def _book(equity: np.ndarray, exposures: np.ndarray, horizons, fx: np.ndarray | None = None, fx_horizons=None,
+          dates=None) -> FactorBook:
+    n, p = equity.shape
+    dates = dates if dates is not None else pd.bdate_range("2010-01-04", periods=n)
+    fx = np.zeros_like(equity) if fx is None else fx
+    return FactorBook(
+        exposures=pd.DataFrame(np.tile(exposures, (n, 1)), index=dates),
+        equity_returns=pd.DataFrame(equity, index=dates),
+        fx_returns=pd.DataFrame(fx, index=dates),
+        equity_horizon=np.asarray(horizons),
+        fx_horizon=np.asarray(fx_horizons if fx_horizons is not None else [10] * p),
+        equity_reduced=np.ones(p, bool),
+        fx_reduced=np.ones(p, bool),
+    )
+
+
+def _es_10d(daily: np.ndarray) -> float:
+    """ES at 97.5% of the losses of the overlapping 10-day compounded returns (loop, tail_var_es)."""
+    r10 = np.array([np.prod(1 + daily[k:k + 10]) - 1 for k in range(len(daily) - 9)])
+    return float(tail_var_es(-r10, 0.975)[1])
+
+
+def test_the_cascade_of_a_three_horizon_book_is_sqrt_17_times_one_position():
+    # three positions of 1 on the same asset, horizons 10, 20 and 60 days: ES_T(P, j) is the number
+    # of positions with LH >= LH_j times the single ES e, so
+    # ES^2 = (3e)^2 + (2e)^2 (20-10)/10 + (e)^2 (40-20)/10 + (e)^2 (60-40)/10 + 0 = 17 e^2
+    daily = RNG.normal(0, 0.01, 300)
+    book = _book(np.column_stack([daily] * 3), np.ones(3), [10, 20, 60])
+    day = book.exposures.index[-1]
+    row = book_es(book, pd.DatetimeIndex([day])).set_index("risk_class").loc["all"]
+    e = _es_10d(daily[-251:-1])  # the 250 returns before the day
+    assert row["es_10d"] == pytest.approx(3 * e, rel=1e-12)
+    assert row["es_full_current"] == pytest.approx(np.sqrt(17) * e, rel=1e-12)
+    assert liquidity_adjusted_es(np.array([3 * e, 2 * e, e, e, 0.0])) == pytest.approx(np.sqrt(17) * e)
+
+
+def test_es_of_a_mixed_book_matches_a_loop_over_its_positions():
+    daily = RNG.normal(0, 0.01, (300, 3))
+    exposures = np.array([100.0, -40.0, 70.0])
+    book = _book(daily, exposures, [10, 40, 120])
+    day = book.exposures.index[-1]
+    row = book_es(book, pd.DatetimeIndex([day])).set_index("risk_class").loc["all"]
+    window = daily[-251:-1]
+    r10 = np.array([np.prod(1 + window[k:k + 10], axis=0) - 1 for k in range(241)])
+
+    def es(mask):
+        return float(tail_var_es(-(r10 * mask) @ exposures, 0.975)[1]) if mask.any() else 0.0
+
+    by_horizon = [es(np.array([10, 40, 120]) >= lh) for lh in (10, 20, 40, 60, 120)]
+    weights = np.sqrt(np.diff([0, 10, 20, 40, 60, 120]) / 10)
+    assert row["es_full_current"] == pytest.approx(np.sqrt(np.sum((np.array(by_horizon) * weights) ** 2)), rel=1e-12)
+
+
+def test_a_history_shorter_than_one_window_gives_no_es():
+    daily = RNG.normal(0, 0.01, (100, 2))
+    book = _book(daily, np.array([1.0, 1.0]), [10, 20])
+    out = book_es(book, book.exposures.index[-5:], StressSearch(dt.date(2010, 1, 1), None))
+    assert len(out) == 15 and out[["es_10d", "es_full_current", "es_reduced_stressed", "imes"]].isna().all().all()
+    assert out["stress_start"].isna().all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_stressed_window_is_the_planted_crisis(seed):
+    rng = np.random.default_rng(seed)
+    n = 1200
+    daily = rng.normal(0.0003, 0.005, n)
+    crisis = slice(600, 700)
+    daily[crisis] = rng.normal(-0.01, 0.04, 100)
+    book = _book(daily[:, None], np.array([1000.0]), [10])
+    dates = book.exposures.index
+    day = dates[-1]
+    search = StressSearch(dates[100].date(), None)
+    out = book_es(book, pd.DatetimeIndex([day]), search).iloc[0]
+    start, end = dates.get_loc(out["stress_start"]), dates.get_loc(out["stress_end"])
+    assert end - start == 249 and start >= 100
+    r10 = np.array([np.prod(1 + daily[k:k + 10]) - 1 for k in range(n - 9)])
+    worst = int(np.argmin(r10))
+    assert 590 <= worst < 700 and start <= worst and worst + 9 <= end  # it holds the crisis's worst 10 days
+    stressed = 1000 * _es_10d(daily[start:end + 1])
+    assert out["es_reduced_stressed"] == pytest.approx(stressed, rel=1e-12)
+    # it is the largest over every candidate window (brute force, every 25th start)
+    q_first = dates.get_loc(dates[dates.to_period("Q") == day.to_period("Q")][0])
+    best = max(1000 * _es_10d(daily[s:s + 250]) for s in range(100, q_first - 250 + 1, 25))
+    assert stressed >= best * (1 - 1e-12)  # (equal when the brute force hits the chosen start)
+    assert out["imes"] == pytest.approx(stressed)  # reduced set = full set: ratio 1
+    assert out["es_reduced_current"] == pytest.approx(out["es_full_current"])
+    # a search range that ends before the crisis cannot choose it
+    early = book_es(book, pd.DatetimeIndex([day]), StressSearch(dates[100].date(), dates[590].date())).iloc[0]
+    assert early["stress_end"] <= dates[590]
+
+
+def test_imes_scales_the_stressed_es_by_the_full_to_reduced_ratio():
+    daily = RNG.normal(0, 0.01, (400, 2))
+    book = _book(daily, np.array([50.0, 50.0]), [10, 10])
+    reduced = FactorBook(**{**book.__dict__, "equity_reduced": np.array([True, False])})
+    day = pd.DatetimeIndex([book.exposures.index[-1]])
+    search = StressSearch(book.exposures.index[0].date(), None)
+    full, red = book_es(book, day, search).iloc[0], book_es(reduced, day, search).iloc[0]
+    assert red["es_full_current"] == pytest.approx(full["es_full_current"])
+    assert red["es_reduced_current"] == pytest.approx(50 * _es_10d(daily[-251:-1, 0]), rel=1e-12)
+    assert red["imes"] == pytest.approx(red["es_reduced_stressed"] * red["es_full_current"] / red["es_reduced_current"])
+    assert imes(np.array([2.0]), np.array([3.0]), np.array([1.5]))[0] == pytest.approx(4.0)
+
+
+def test_imcc_with_rho_on_equity_and_fx_classes():
+    # one foreign stock: its price (equity class) and its currency (fx class)
+    n = 400
+    equity, fx = RNG.normal(0, 0.012, (n, 1)), RNG.normal(0, 0.006, (n, 1))
+    book = _book(equity, np.array([1000.0]), [10], fx=fx, fx_horizons=[10])
+    day = pd.DatetimeIndex([book.exposures.index[-1]])
+    rows = book_es(book, day, StressSearch(book.exposures.index[0].date(), None)).set_index("risk_class")
+    assert rows.loc["equity", "es_full_current"] == pytest.approx(1000 * _es_10d(equity[-251:-1, 0]), rel=1e-12)
+    assert rows.loc["fx", "es_full_current"] == pytest.approx(1000 * _es_10d(fx[-251:-1, 0]), rel=1e-12)
+    both = (1 + equity[-251:-1, 0]) * (1 + fx[-251:-1, 0]) - 1
+    assert rows.loc["all", "es_full_current"] == pytest.approx(1000 * _es_10d(both), rel=1e-12)
+    total = imcc(rows.loc["all", "imes"], rows.loc[["equity", "fx"], "imes"].to_numpy(), 0.5)
+    assert total == pytest.approx(0.5 * rows.loc["all", "imes"] + 0.5 * rows.loc[["equity", "fx"], "imes"].sum())
+    assert imcc(10.0, np.array([6.0, 8.0]), 0.5) == pytest.approx(12.0)
+    assert imcc(10.0, np.array([6.0, 8.0]), 1.0) == pytest.approx(10.0)
+    assert imcc(10.0, np.array([6.0, 8.0]), 0.0) == pytest.approx(14.0)
+    with pytest.raises(ValueError, match="rho"):
+        imcc(10.0, np.array([6.0]), 1.5)
+
+
+@pytest.mark.parametrize("k, zone, plus", [
+    (0, "green", 0.0), (4, "green", 0.0), (5, "amber", 0.20), (6, "amber", 0.26), (7, "amber", 0.33),
+    (8, "amber", 0.38), (9, "amber", 0.42), (10, "red", 0.50), (30, "red", 0.50),
+])
+def test_the_plus_factor_table_at_each_zone_boundary(k, zone, plus):
+    result = plus_factor(k)
+    assert (result.zone, result.plus_factor) == (zone, plus)
+
+
+def test_the_capital_charge_switches_between_spot_and_the_60_day_term():
+    imcc_series = np.full(80, 100.0)
+    imcc_series[-1] = 200.0  # a jump: spot 200 > 1.5 x average (about 101.7)
+    average, charge = capital_charge(imcc_series, np.full(80, 1.5))
+    assert np.isnan(charge[:CAPITAL_AVERAGE_DAYS - 1]).all()
+    assert charge[70] == pytest.approx(150.0)  # the average term binds: 1.5 x 100
+    assert average[-1] == pytest.approx((59 * 100 + 200) / 60)
+    assert charge[-1] == pytest.approx(200.0)  # the spot binds
+    _, with_plus = capital_charge(imcc_series, np.full(80, 1.5 + 0.5))
+    assert with_plus[-1] == pytest.approx(2.0 * (59 * 100 + 200) / 60)  # red zone: the average binds again
+
+
+def test_spearman_and_ks_match_scipy_on_every_window():
+    n, w = 320, 250
+    hpl = RNG.standard_t(4, n)
+    rtpl = 0.8 * hpl + RNG.normal(0, 0.5, n)
+    rtpl[10] = hpl[10]  # a tie across samples
+    spearman, ks = rolling_spearman(hpl, rtpl, w), rolling_ks(hpl, rtpl, w)
+    assert np.isnan(spearman[:w - 1]).all() and np.isnan(ks[:w - 1]).all()
+    for t in range(w - 1, n, 7):
+        a, b = hpl[t - w + 1:t + 1], rtpl[t - w + 1:t + 1]
+        assert spearman[t] == pytest.approx(stats.spearmanr(a, b).statistic, abs=1e-12)
+        assert ks[t] == pytest.approx(stats.ks_2samp(a, b).statistic, abs=1e-12)
+
+
+def test_pla_zones_follow_the_thresholds():
+    s = np.array([0.85, 0.85, 0.75, 0.69, 0.85, 0.85, np.nan])
+    k = np.array([0.05, 0.10, 0.05, 0.05, 0.13, 0.09, 0.05])
+    assert list(pla_zone(s, k)) == ["green", "amber", "amber", "red", "red", "amber", None]
+
+
+def test_the_factor_model_pnl_uses_betas_known_at_t_minus_one():
+    n, w = 300, 100
+    dates = pd.bdate_range("2015-01-01", periods=n)
+    f = pd.DataFrame(RNG.normal(0, 0.01, (n, 2)), index=dates, columns=["a", "b"])
+    y = 0.5 * f["a"] + 1.5 * f["b"] + RNG.normal(0, 0.002, n)
+    values = pd.Series(1000.0, index=dates)
+    rtpl = factor_model_pnl(y, values, f, w)
+    assert rtpl.iloc[:w].isna().all()
+    t = 250
+    x = np.column_stack([np.ones(w), f.iloc[t - w:t]])
+    coef = np.linalg.lstsq(x, y.iloc[t - w:t], rcond=None)[0]
+    assert rtpl.iloc[t] == pytest.approx(1000 * f.iloc[t].to_numpy() @ coef[1:], rel=1e-10)
+    y2 = y.copy()
+    y2.iloc[t] += 1.0  # the day's own return does not enter its betas
+    assert factor_model_pnl(y2, values, f, w).iloc[t] == pytest.approx(rtpl.iloc[t], rel=1e-12)
+
+
+def test_desk_exceptions_and_eligibility_limits():
+    hits = exceptions(np.array([1.0, 3.0, np.nan, 2.0]), np.array([2.0, 2.0, 1.0, 2.0]))
+    assert list(hits[[0, 1, 3]]) == [0.0, 1.0, 0.0] and np.isnan(hits[2])
+    counts = trailing_exceptions(np.r_[np.ones(12), np.zeros(250), np.ones(1)])
+    assert np.isnan(counts[:249]).all() and counts[249] == 12 and counts[261] == 0 and counts[262] == 1
+    assert list(backtest_eligible(np.array([12, 13, 12, np.nan]), np.array([30, 30, 31, 0]))) == [True, False, False, False]

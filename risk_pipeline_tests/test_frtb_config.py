@@ -1,0 +1,51 @@
+"""frtb.yaml: the shipped file loads with the MAR defaults; bad settings are errors naming the field and file."""
+
+from pathlib import Path
+
+import pytest
+
+from risk_pipeline.config.frtb import DEFAULT_FRTB_FILE, load_frtb_config
+from risk_pipeline.config import ConfigError
+
+SHIPPED = DEFAULT_FRTB_FILE.read_text()
+
+
+def test_the_shipped_file_has_the_mar_defaults():
+    config = load_frtb_config()
+    assert config.rho == 0.5 and config.multiplier == 1.5
+    assert config.equity_horizon("AAPL") == 10 and config.fx_horizon("EUR") == 10
+    assert config.liquidity_horizons["equity_small_cap"] == 20 and config.liquidity_horizons["fx_other"] == 20
+    assert config.reduced_excludes_equity == frozenset() and config.desks is None  # full set, every portfolio
+    assert config.stress_search.start.isoformat() == "2007-01-01" and config.stress_search.end is None
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "frtb.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("old, new, field", [
+    ("equity: {}", "equity: {RRC: equity_mid_cap}", "risk_factor_categories.equity.RRC"),
+    ("fx_default: fx_specified_pair", "fx_default: fx_exotic", "risk_factor_categories.fx_default"),
+    ("equity_small_cap: 20", "equity_small_cap: 30", "liquidity_horizons.equity_small_cap"),
+    ("  end: null", "  end: 2006-12-31", "stressed_period_search"),
+    ("  end: null", "  end: 2007-01-01", "stressed_period_search"),
+    ("rho: 0.5", "rho: 1.2", "rho"),
+    ("rho: 0.5", "rho: -0.1", "rho"),
+    ("method: historical", "method: guesswork", "desk_model.method"),
+    ("pla_factors: [SP500, MTUM, QUAL, SIZE, USMV, VLUE]", "pla_factors: []", "pla_factors"),
+])
+def test_a_bad_setting_is_an_error_naming_the_field_and_file(tmp_path, old, new, field):
+    assert old in SHIPPED
+    path = _write(tmp_path, SHIPPED.replace(old, new))
+    with pytest.raises(ConfigError) as info:
+        load_frtb_config(path)
+    assert field in str(info.value) and str(path) in str(info.value)
+
+
+def test_a_missing_field_and_a_bad_date_are_named(tmp_path):
+    with pytest.raises(ConfigError, match="field 'rho': missing"):
+        load_frtb_config(_write(tmp_path, SHIPPED.replace("rho: 0.5", "")))
+    with pytest.raises(ConfigError, match="stressed_period_search.start"):
+        load_frtb_config(_write(tmp_path, SHIPPED.replace("start: 2007-01-01", "start: 2007-02-31")))
