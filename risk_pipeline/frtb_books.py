@@ -55,7 +55,7 @@ def _factor_book(config: FrtbConfig, close_exposures: pd.DataFrame, local: pd.Da
     )
 
 
-def _position_fx(base: str, currencies: list[str], dates: pd.DatetimeIndex) -> pd.DataFrame:
+def position_fx_returns(base: str, currencies: list[str], dates: pd.DatetimeIndex) -> pd.DataFrame:
     """Per position, the daily return of its currency in ``base`` (0.0 for the base itself)."""
     foreign = sorted({c for c in currencies if c != base})
     by_currency = currency_returns(base, foreign, dates) if foreign else pd.DataFrame(index=dates)
@@ -70,7 +70,7 @@ def desk_book(config: FrtbConfig, portfolio: Portfolio, prices: pd.DataFrame, re
     dates = pd.DatetimeIndex(book.exposures.index)
     currencies = [book.currencies[s] or portfolio.base_currency for s in symbols]
     local = _local_returns(returns, symbols, dates)
-    fx = _position_fx(portfolio.base_currency, currencies, dates)
+    fx = position_fx_returns(portfolio.base_currency, currencies, dates)
     fx.columns = symbols
     factors = _factor_book(config, book.exposures, local, fx, symbols, currencies)
     pnl = pnl_from_exposures(book.exposures, book.values, book.asset_returns)
@@ -92,7 +92,7 @@ def bank_book(config: FrtbConfig, desks: list[Portfolio], prices: pd.DataFrame, 
     close = pd.concat(exposures, axis=1).sort_index().fillna(0.0)  # a desk without value is not (yet) held
     dates = pd.DatetimeIndex(close.index)
     local = _local_returns(returns, sorted(set(symbols)), dates)[symbols].set_axis(close.columns, axis=1)
-    fx = _position_fx(target, currencies, dates).set_axis(close.columns, axis=1)
+    fx = position_fx_returns(target, currencies, dates).set_axis(close.columns, axis=1)
     factors = _factor_book(config, close, local, fx, symbols, currencies)
     pnl = pnl_from_exposures(close, close.sum(axis=1), to_base_returns(local, fx))
     return FrtbBook(config.bank_name, target, factors, pnl)

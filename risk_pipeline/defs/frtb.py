@@ -15,8 +15,7 @@ import pandas as pd
 
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.lake_assets import checked_days, lake_asset, latest_day_of_run, partition_days, publish
-from risk_pipeline.books import currency_returns
-from risk_pipeline.frtb_books import FrtbBook, bank_book, desk_book
+from risk_pipeline.frtb_books import FrtbBook, bank_book, desk_book, position_fx_returns
 from risk_pipeline.config.frtb import FrtbConfig, load_frtb_config
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk.frtb import (
@@ -25,7 +24,8 @@ from risk_pipeline.risk.frtb import (
     rolling_spearman, trailing_exceptions,
 )
 from risk_pipeline.risk.instruments.fx import to_base_returns
-from risk_pipeline.risk.var.rolling import var_es_surface
+from risk_pipeline.risk.portfolio import with_amounts
+from risk_pipeline.risk.var import var_es_grid
 from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
 
 QUARTER_DAYS = 70
@@ -111,13 +111,12 @@ def frtb_es(context: dg.AssetExecutionContext, config: FrtbSettings) -> dg.Mater
 def _var_amounts(book: FrtbBook, method: str, window: int) -> pd.DataFrame:
     """The desk model's 1-day VaR amounts at DESK_CONFIDENCES for each P&L date (NaN without a full window)."""
     pnl = book.pnl.set_index("date").sort_index()
-    out = pd.DataFrame(np.nan, index=pnl.index, columns=list(DESK_CONFIDENCES))
-    if len(pnl) > window:
-        surface = var_es_surface(pnl["simple_return"], method=method, confidences=DESK_CONFIDENCES, horizons=(1,), window=window)
-        previous_value = pnl["value"].shift(1).to_numpy()
-        for k, c in enumerate(surface.confidences):
-            out[c] = surface.var[:, k, 0] * previous_value
-    return out
+    if len(pnl) <= window:
+        return pd.DataFrame(np.nan, index=pnl.index, columns=list(DESK_CONFIDENCES))
+    grid = var_es_grid(pnl["simple_return"], method=method, confidences=DESK_CONFIDENCES, horizons=(1,), window=window)
+    amounts = with_amounts(grid, pnl["value"])
+    return amounts.pivot(index="date", columns="confidence", values="var_amount").reindex(
+        index=pnl.index, columns=list(DESK_CONFIDENCES))
 
 
 def _factor_returns(settings: FrtbConfig, base: str, price_history: pd.DataFrame, return_history: pd.DataFrame,
@@ -125,13 +124,10 @@ def _factor_returns(settings: FrtbConfig, base: str, price_history: pd.DataFrame
     """The PLA factors' daily returns in ``base`` (factors without stored returns are left out)."""
     held = return_history.loc[return_history["symbol"].isin(settings.pla_factors)]
     local = held.pivot(index="date", columns="symbol", values="simple_return").reindex(dates)
-    currencies = price_history.drop_duplicates("symbol").set_index("symbol")["currency"]
-    out = {}
-    for symbol in local.columns:
-        currency = currencies.get(symbol, base)
-        fx = currency_returns(base, [currency], dates)[currency] if currency != base else pd.Series(0.0, index=dates)
-        out[symbol] = to_base_returns(local[symbol], fx)
-    return pd.DataFrame(out, index=dates)
+    currency_of = price_history.drop_duplicates("symbol").set_index("symbol")["currency"]
+    currencies = [currency_of.get(symbol, base) for symbol in local.columns]
+    fx = position_fx_returns(base, currencies, dates).set_axis(local.columns, axis=1)
+    return to_base_returns(local, fx)
 
 
 def desk_rows(settings: FrtbConfig, book: FrtbBook, price_history: pd.DataFrame, return_history: pd.DataFrame,
