@@ -1,5 +1,6 @@
 """frtb.yaml: the shipped file loads with the MAR defaults; bad settings are errors naming the field and file."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,27 @@ def test_a_missing_field_and_a_bad_date_are_named(tmp_path):
         load_frtb_config(_write(tmp_path, SHIPPED.replace("rho: 0.5", "")))
     with pytest.raises(ConfigError, match="stressed_period_search.start"):
         load_frtb_config(_write(tmp_path, SHIPPED.replace("start: 2007-01-01", "start: 2007-02-31")))
+
+
+def test_desks_must_be_portfolios_and_the_bank_not_one(tmp_path, monkeypatch, capsys):
+    from risk_pipeline.cli import main
+    from risk_pipeline.config.frtb import desk_portfolios
+    from risk_pipeline.config.portfolios import load_portfolios
+
+    portfolios = load_portfolios()
+    assert [p.name for p in desk_portfolios(load_frtb_config(), portfolios)] == [p.name for p in portfolios]
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text(SHIPPED.replace("desks: null", "desks: [concentrated, nope]"))
+    chosen = dataclasses.replace(load_frtb_config(unknown), desks=("concentrated",))
+    assert [p.name for p in desk_portfolios(chosen, portfolios)] == ["concentrated"]
+    with pytest.raises(ConfigError, match=r"field 'desks': \['nope'\] are not portfolios"):
+        desk_portfolios(load_frtb_config(unknown), portfolios)
+    clash = tmp_path / "clash.yaml"
+    clash.write_text(SHIPPED.replace("bank_name: bank", "bank_name: long_short"))
+    with pytest.raises(ConfigError, match="field 'bank_name': 'long_short' is also a portfolio's name"):
+        desk_portfolios(load_frtb_config(clash), portfolios)
+    # a backfill reads the settings before its run: one line, status 2
+    monkeypatch.setenv("RISK_PIPELINE_FRTB", str(unknown))
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(tmp_path / "data"))
+    assert main(["backfill", "--start", "2020-01-02", "--end", "2020-01-03"]) == 2
+    assert "field 'desks': ['nope'] are not portfolios" in capsys.readouterr().err

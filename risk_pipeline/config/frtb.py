@@ -4,13 +4,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from risk_pipeline.risk.frtb import LIQUIDITY_HORIZONS, StressSearch
 from risk_pipeline.risk.var.parameters import METHODS
+from risk_pipeline.config.portfolios import Portfolio
 from risk_pipeline.config.reader import ConfigError, check_fields, date, integer, mapping, number, read_yaml
 
 FRTB_ENV = "RISK_PIPELINE_FRTB"
@@ -147,3 +148,14 @@ def load_frtb_config(path: str | Path | None = None) -> FrtbConfig:
         multiplier=multiplier,
     )
 
+
+def desk_portfolios(settings: FrtbConfig, portfolios: Sequence[Portfolio]) -> list[Portfolio]:
+    """The portfolios that are desks (``desks``, or every portfolio when null), in file order; a desk
+    that is not a portfolio, or a bank named like a portfolio, is a ConfigError naming the field."""
+    names = [p.name for p in portfolios]
+    unknown = sorted(set(settings.desks or ()) - set(names))
+    if unknown:
+        raise ConfigError(f"FRTB settings: field 'desks': {unknown} are not portfolios (known: {sorted(names)})")
+    if settings.bank_name in names:
+        raise ConfigError(f"FRTB settings: field 'bank_name': {settings.bank_name!r} is also a portfolio's name")
+    return [p for p in portfolios if settings.desks is None or p.name in settings.desks]

@@ -16,7 +16,7 @@ import pandas as pd
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.lake_assets import checked_days, lake_asset, latest_day_of_run, partition_days, publish
 from risk_pipeline.frtb_books import FrtbBook, bank_book, desk_book, position_fx_returns
-from risk_pipeline.config.frtb import FrtbConfig, load_frtb_config
+from risk_pipeline.config.frtb import FrtbConfig, desk_portfolios, load_frtb_config
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk.frtb import (
     BACKTEST_DAYS, CAPITAL_AVERAGE_DAYS, CLASS_ALL, DESK_CONFIDENCES, OBSERVATION_DAYS, PLA_DAYS, RISK_CLASSES,
@@ -52,14 +52,7 @@ def _read_market(start: dt.date, end: dt.date, lookback: int, since: dt.date | N
 
 def _books(config: FrtbConfig, price_history: pd.DataFrame, return_history: pd.DataFrame) -> list[FrtbBook]:
     """Every desk of the settings, then the bank (empty when no desk has prices in the window)."""
-    portfolios = load_portfolios()
-    names = {p.name for p in portfolios}
-    unknown = sorted(set(config.desks or ()) - names)
-    if unknown:
-        raise ValueError(f"frtb settings: field 'desks': {unknown} are not portfolios (known: {sorted(names)})")
-    if config.bank_name in names:
-        raise ValueError(f"frtb settings: field 'bank_name': {config.bank_name!r} is also a portfolio's name")
-    chosen = [p for p in portfolios if config.desks is None or p.name in config.desks]
+    chosen = desk_portfolios(config, load_portfolios())
     if price_history.empty:
         return []
     desks = [desk_book(config, p, price_history, return_history) for p in chosen]
