@@ -10,6 +10,7 @@ import pyarrow.parquet as pq
 
 from risk_pipeline.config.settings import section
 from risk_pipeline.storage.catalog import refresh_catalog
+from risk_pipeline.storage.csv_export import csv_bytes
 from risk_pipeline.storage.maintenance import maintain_lake, snapshot, table_history
 from risk_pipeline.storage.schemas import TABLES
 
@@ -44,7 +45,7 @@ def lake_command(args: argparse.Namespace) -> int:
         if args.out is None:
             print(rows.to_pandas().to_string(index=False))
         elif args.out.suffix == ".csv":
-            rows.to_pandas().to_csv(args.out, index=False)
+            args.out.write_bytes(csv_bytes(rows))
         else:
             pq.write_table(rows, args.out)
         if args.out is not None:

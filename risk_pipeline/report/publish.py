@@ -20,6 +20,7 @@ from risk_pipeline.report.frtb_section import capital_chart, latest_desks
 from risk_pipeline.report.html import render_html
 from risk_pipeline.report.summary import ReportData, mcs_sentence, score_rows
 from risk_pipeline.risk.backtests.traffic_light import basel_zone_thresholds
+from risk_pipeline.storage.csv_export import csv_bytes
 
 HTML_FILE = "risk_report.html"
 SUMMARY_FILE = "summary.json"
@@ -127,7 +128,7 @@ def write_report(data: ReportData, root: Path) -> ReportFiles:
     csvs = []
     for name, frame in _csv_frames(data).items():
         path = folder / f"{name}.csv"
-        _atomic_write(path, frame.to_csv(index=False).encode())
+        _atomic_write(path, csv_bytes(frame))
         csvs.append(path)
     files = [SUMMARY_FILE] + [p.name for p in csvs] + ([OVERVIEW_PNG] if overview_uri else []) + ([FRTB_PNG] if frtb_uri else [])
     html_path = folder / HTML_FILE
