@@ -180,3 +180,28 @@ def test_query_days_aggregates_the_chosen_day_files(data_dir):
     assert got.to_dict("list") == {"symbol": ["AAA", "BBB"], "total": [2.0, 4.0]}
     empty = lake.query_days("prices", [dt.date(2021, 2, 1)], "select count(*) as n from days_of")
     assert empty["n"][0] == 0
+
+
+def test_a_table_kept_open_sees_commits_of_other_processes(data_dir):
+    lake.write_days("prices", _prices([D1]), [D1])
+    assert lake.stored_days("prices") == [D1]  # the table is now held open by this process
+    writer = ("import datetime as dt, pandas as pd; from risk_pipeline.storage import lake; "
+              "d = dt.date(2021, 1, 5); lake.write_days('prices', pd.DataFrame([{'date': pd.Timestamp(d), "
+              "'symbol': 'AAA', 'close': 9.0, 'currency': 'USD', 'source': 'other'}]), [d])")
+    subprocess.run([sys.executable, "-c", writer], check=True)
+    assert lake.stored_days("prices") == [D1, D2]
+    assert lake.read_days("prices", [D2])["source"].tolist() == ["other"]
+
+
+def test_a_table_deleted_and_written_anew_is_not_read_from_the_old_one(data_dir):
+    import shutil
+
+    for days in ([D1], [D1, D2]):  # the same versions (0, 1) as the table held open, other rows
+        lake.write_days("prices", _prices([D1, D2, D3]), [D1, D2, D3])
+        lake.write_days("prices", _prices([D3], close=3.0), [D3])
+        assert lake.stored_days("prices") == [D1, D2, D3]
+        shutil.rmtree(data_dir / "lake" / "prices")
+        lake.write_days("prices", _prices(days, close=7.0), days)
+        assert lake.stored_days("prices") == days
+        assert set(lake.read_days("prices", days)["close"]) == {7.0, 8.0}
+        shutil.rmtree(data_dir / "lake" / "prices")
