@@ -91,8 +91,8 @@ def test_the_report_folder_holds_a_self_contained_page_with_charts_and_tables(ca
     page = _Page()
     text = (folder / "risk_report.html").read_text()
     page.feed(text)
-    # one traffic-light chart + per portfolio a P&L-vs-VaR and an FZ0 loss-difference chart, all inline PNG
-    assert len(page.images) == 5
+    # one traffic-light chart + per portfolio a P&L-vs-VaR chart, all inline PNG
+    assert len(page.images) == 3
     assert text.count("statistically indistinguishable from it") + text.count("worse (outside the 90%") >= 2
     assert all(src.startswith("data:image/png;base64,") and len(src) > 5000 for src in page.images)
     assert page.scripts == 0
@@ -104,6 +104,9 @@ def test_the_report_folder_holds_a_self_contained_page_with_charts_and_tables(ca
                for h in headers)
     assert any({"zone", "plus factor", "breaches"} <= h for h in headers)
     assert any({"rank", "method", "score"} <= h for h in headers)
+    # per portfolio the FZ0 loss against the best method as CSS bars, coloured by MCS membership
+    assert sum({"DM p-value", "in 90% MCS"} <= h for h in headers) == 2
+    assert text.count('class="bar green"') + text.count('class="bar red"') >= 2
     assert any({"annualized return", "annualized volatility", "max drawdown"} <= h and any(c.startswith("Sharpe") for c in h)
                for h in headers)
     assert any({"VaR", "ES", "VaR (USD)", "ES (USD)"} <= h for h in headers)

@@ -128,23 +128,3 @@ def traffic_light_chart(traffic_light: pd.DataFrame, trailing: int, yellow_from:
                  f"(yellow from {yellow_from}, red from {red_from})", fontsize=9, loc="left")
     fixed_margins(fig, left=1.3, right=0.2, top=0.3, bottom=0.6)
     return png_bytes(fig, dpi=80)
-
-
-def score_chart(rows: pd.DataFrame, portfolio: str, days: int) -> bytes:
-    """Mean FZ0 loss of each method minus the best's (99%, 1 day, last ``days`` trading days):
-    green bars in the 90% Model Confidence Set, red outside; the label is the DM p-value."""
-    fig = Figure(figsize=(8.0, 0.45 * len(rows) + 1.2))
-    ax = fig.subplots()
-    y = np.arange(len(rows))
-    colors = [ZONE_COLORS["green"] if flag else ZONE_COLORS["red"] for flag in rows["in_mcs"]]
-    ax.barh(y, rows["fz0_diff_to_best"], color=colors)
-    for i, (diff, p) in enumerate(zip(rows["fz0_diff_to_best"], rows["dm_p"])):
-        ax.annotate(f" DM p={p:.3f}", (diff, i), va="center", fontsize=7)
-    ax.set_yticks(y, rows["method"], fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xlabel("mean FZ0 loss minus the best method's (lower is better)")
-    ax.set_title(f"{portfolio}: FZ0 loss against the best, 99%, 1 day, last {days} days "
-                 "(green: in the 90% MCS)", fontsize=9, loc="left")
-    ax.grid(axis="x", alpha=0.3)
-    fixed_margins(fig, left=1.4, right=0.6, top=0.3, bottom=0.5)
-    return png_bytes(fig, dpi=80)

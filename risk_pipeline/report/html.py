@@ -34,6 +34,7 @@ td.insufficient_data{color:#777}tr.recommended td{font-weight:700}
 .box{background:#f7f7f9;border:1px solid #e2e2e8;padding:10px 14px;margin:12px 0}
 .alert{background:#fde8e8;border-color:#e8a0a0}.ok{background:#e9f6ec;border-color:#a6d8b2}
 .note{font-size:13px;color:#444}img{max-width:100%}.scroll{overflow-x:auto}
+caption{text-align:left}td.bars{width:360px}.bar{display:block;height:12px;min-width:1px}.bar.green{background:#2e9d4a}.bar.red{background:#d62728}
 """
 
 
@@ -181,7 +182,7 @@ def _frtb_section(data: ReportData, chart: str | None) -> str:
 
 
 def render_html(data: ReportData, portfolio_charts: dict[str, str], overview_chart: str | None,
-                files: Sequence[str], score_charts: dict[str, str], frtb_chart: str | None = None) -> str:
+                files: Sequence[str], frtb_chart: str | None = None) -> str:
     """The whole page; charts are data URIs, ``files`` the names of the exports beside the page."""
     red = data.red_zone
     methods = sorted(data.backtests["method"].unique())
@@ -217,8 +218,7 @@ def render_html(data: ReportData, portfolio_charts: dict[str, str], overview_cha
         if overview_chart:
             parts.append(f'<img alt="traffic light chart" src="{overview_chart}">')
     for portfolio in data.portfolios:
-        parts.append(_portfolio_section(data, portfolio, portfolio_charts.get(portfolio),
-                                        score_charts.get(portfolio)))
+        parts.append(_portfolio_section(data, portfolio, portfolio_charts.get(portfolio)))
     parts.append(_frtb_section(data, frtb_chart))
     for name, frame in data.extras.items():
         if name.startswith("frtb_"):
@@ -233,7 +233,25 @@ def render_html(data: ReportData, portfolio_charts: dict[str, str], overview_cha
     return "\n".join(parts)
 
 
-def _portfolio_section(data: ReportData, portfolio: str, chart: str | None, score_chart: str | None) -> str:
+def score_bars(rows: pd.DataFrame, days: int) -> str:
+    """Mean FZ0 loss of each method minus the best's (``score_rows``: 99%, 1 day, last ``days``
+    trading days) as a table of bars drawn by CSS: green in the 90% Model Confidence Set, red
+    outside, with the Diebold-Mariano p-value against the best method."""
+    widest = float(rows["fz0_diff_to_best"].max()) or 1.0
+    body = []
+    for _, row in rows.iterrows():
+        diff = float(row["fz0_diff_to_best"])
+        zone = "green" if row["in_mcs"] else "red"
+        body.append(f'<tr><td class="text">{_esc(row["method"])}</td><td class="text bars">'
+                    f'<span class="bar {zone}" style="width:{max(diff / widest, 0.0) * 100:.1f}%"></span></td>'
+                    f"<td>{num(diff, 4)}</td><td>{num(row['dm_p'], 3)}</td><td>{'yes' if row['in_mcs'] else 'no'}</td></tr>")
+    head = "<th>method</th><th>mean FZ0 loss minus the best method's (lower is better)</th><th>difference</th>" \
+           "<th>DM p-value</th><th>in 90% MCS</th>"
+    return (f'<div class="scroll"><table><caption class="note">FZ0 loss against the best, 99%, 1 day, last {days} '
+            f'trading days</caption><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
+
+
+def _portfolio_section(data: ReportData, portfolio: str, chart: str | None) -> str:
     ccy = data.base_currency.get(portfolio, "")
     out = [f"<h2>Portfolio {_esc(portfolio)} ({_esc(ccy)})</h2>", "<h3>Portfolio statistics</h3>"]
     stats = data.statistics.loc[data.statistics["portfolio"].eq(portfolio)]
@@ -249,8 +267,8 @@ def _portfolio_section(data: ReportData, portfolio: str, chart: str | None, scor
     if len(data.scores):
         rows = score_rows(data.scores, portfolio, data.ranking_window)
         out.append(f"<p>{_esc(mcs_sentence(rows, data.ranking_window))}</p>")
-        if score_chart:
-            out.append(f'<img alt="{_esc(portfolio)}: FZ0 loss differences to the best method" src="{score_chart}">')
+        if len(rows) and rows["mcs_computed"].all():
+            out.append(score_bars(rows, data.ranking_window))
     ranking = data.ranking.loc[data.ranking["portfolio"].eq(portfolio)] if len(data.ranking) else data.ranking
     if len(ranking):
         best = ranking.loc[ranking["recommended"]]

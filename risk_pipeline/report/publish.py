@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from risk_pipeline.report.charts import data_uri, pnl_vs_var_chart, score_chart, traffic_light_chart
+from risk_pipeline.report.charts import data_uri, pnl_vs_var_chart, traffic_light_chart
 from risk_pipeline.report.frtb_section import capital_chart, latest_desks
 from risk_pipeline.report.html import render_html
 from risk_pipeline.report.summary import ReportData, mcs_sentence, score_rows
@@ -105,11 +105,6 @@ def write_report(data: ReportData, root: Path) -> ReportFiles:
         rows = data.pnl_vs_var.loc[data.pnl_vs_var["portfolio"].eq(portfolio)]
         if len(rows):
             charts[portfolio] = data_uri(pnl_vs_var_chart(rows, portfolio, trailing, yellow, red))
-    score_charts = {}
-    for portfolio in data.portfolios:
-        rows = score_rows(data.scores, portfolio, data.ranking_window)
-        if len(rows) and rows["mcs_computed"].all():
-            score_charts[portfolio] = data_uri(score_chart(rows, portfolio, data.ranking_window))
     overview_png = folder / OVERVIEW_PNG
     overview_uri = None
     if len(data.traffic_light):
@@ -132,7 +127,7 @@ def write_report(data: ReportData, root: Path) -> ReportFiles:
         csvs.append(path)
     files = [SUMMARY_FILE] + [p.name for p in csvs] + ([OVERVIEW_PNG] if overview_uri else []) + ([FRTB_PNG] if frtb_uri else [])
     html_path = folder / HTML_FILE
-    _atomic_write(html_path, render_html(data, charts, overview_uri, files, score_charts, frtb_uri).encode("utf-8"))
+    _atomic_write(html_path, render_html(data, charts, overview_uri, files, frtb_uri).encode("utf-8"))
     summary_path = folder / SUMMARY_FILE
     _atomic_write(summary_path, json.dumps(summary_dict(data, [HTML_FILE] + files), indent=2, default=str).encode())
     return ReportFiles(folder, html_path, summary_path, overview_png if overview_uri else None, tuple(csvs), overview_uri)
