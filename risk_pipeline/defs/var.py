@@ -55,13 +55,21 @@ def portfolio_forecasts(
     pnl: pd.DataFrame,
     prices_history: pd.DataFrame | None,
     returns_history: pd.DataFrame | None,
+    start: dt.date,
 ) -> pd.DataFrame:
-    """Every configured method's VaR/ES rows for one portfolio over the dates of ``pnl``."""
+    """Every configured method's VaR/ES rows for one portfolio over the dates of ``pnl`` from
+    ``start`` on. Each single-series method reads only its own window of rows before ``start``
+    (the estimates are window-bounded), so a new day does not also estimate the 500 days before
+    it that the longest window's lookback holds: the same numbers to the last bit. Monte Carlo
+    reads them all: its rolling covariances are prefix sums, whose last bits depend on the
+    first row (and its window is the longest by default)."""
     series = pnl.set_index("date")["simple_return"].sort_index()
+    first = series.index.searchsorted(pd.Timestamp(start))
     settings = config.settings()
     frames = []
     for method in config.methods:
-        if len(series) <= settings.window_for(method):
+        window = settings.window_for(method)
+        if len(series) <= window:
             continue  # not one full window yet (early history, or a book that starts later)
         if method == "monte_carlo":
             book = build_book(portfolio, prices_history, returns_history)
@@ -69,14 +77,14 @@ def portfolio_forecasts(
             held = book.weights.shift(1).reindex(series.index)
             grid = var_es_grid(
                 asset_returns, method=method, confidences=config.confidences, horizons=config.horizons,
-                window=settings.window_for(method), weights=held, **settings.params_for(method),
+                window=window, weights=held, **settings.params_for(method),
             )
         else:
             grid = var_es_grid(
-                series, method=method, confidences=config.confidences, horizons=config.horizons,
-                window=settings.window_for(method), **settings.params_for(method),
+                series.iloc[max(0, first - window):], method=method, confidences=config.confidences, horizons=config.horizons,
+                window=window, **settings.params_for(method),
             )
-        grid = grid.assign(method=method, estimation_window_days=settings.window_for(method))
+        grid = grid.assign(method=method, estimation_window_days=window)
         frames.append(grid)
     if not frames:
         return empty_frame("var_estimates")
@@ -112,7 +120,7 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.Ma
         pnl = pnl_history.loc[pnl_history["portfolio"] == portfolio.name]
         if pnl.empty:
             continue
-        frames.append(portfolio_forecasts(config, portfolio, pnl, prices_history, returns_history))
+        frames.append(portfolio_forecasts(config, portfolio, pnl, prices_history, returns_history, start))
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_estimates")
     frames.clear()  # a long run's rows are held once, not twice, while they are written
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
