@@ -12,7 +12,9 @@ the one row it is instead of a row per partition. It also keeps one SQLAlchemy e
 open SQLite connection, per database file it uses (the index and the latest few runs' files)
 instead of creating an engine and a connection for every statement (about 750 in one day's run):
 an idle SQLite connection in WAL mode holds no lock, so other processes (the daemon, the UI,
-concurrent runs) read and write as before. Everything else is Dagster's SQLite event log,
+concurrent runs) read and write as before. A new run's file gets Dagster's tables and indexes in
+one transaction instead of one each (one fsync instead of about 60: 25 ms instead of 0.3-0.4 s
+per run). Everything else is Dagster's SQLite event log,
 in the same folder (``<DAGSTER_HOME>/history/runs``) and schema, so an instance created with
 Dagster's default storage keeps its history. ``benchmarks/bench_instance.py`` measures it against
 the in-memory and the plain SQLite event logs.
@@ -32,14 +34,20 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import groupby
 
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
 
 from dagster._config import Field, StringSource
 from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
+from dagster._core.storage.event_log.schema import (
+    AssetCheckExecutionsTable,
+    SqlEventLogStorageMetadata,
+    SqlEventLogStorageTable,
+)
 from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData, serialize_value
@@ -50,6 +58,32 @@ EVENT_BATCH_SIZE = 2000
 # database files whose engine (and idle connection) a process keeps: the index and the runs it
 # writes or reads last (a UI reading many runs reopens the older ones, as Dagster's storage does)
 OPEN_SHARDS = 8
+
+
+def create_tables_at_once(conn_string: str) -> None:
+    """Create Dagster's event log tables and indexes in a new SQLite file in one transaction.
+
+    Dagster's ``_initdb`` creates them with pysqlite's default transaction handling, which commits
+    every ``CREATE`` by itself: 20 commits of a rollback journal, about 60 fsyncs (0.3-0.4 s for a
+    run's file). In one ``BEGIN IMMEDIATE`` transaction (SQLAlchemy's recipe for transactional DDL
+    on pysqlite) it is one commit; a second process creating the same file waits for the lock and
+    then finds the tables (``create_all`` checks first). ``_initdb`` then finds them too, switches
+    the file to WAL and stamps its alembic revision, as for a file it created itself."""
+    engine = create_engine(conn_string, poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(conn) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    try:
+        with engine.begin() as conn:
+            SqlEventLogStorageMetadata.create_all(conn)
+    finally:
+        engine.dispose()
 
 
 class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
@@ -110,6 +144,8 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         with self._db_lock:
             engine = self._engine(shard)
             if shard not in self._initialized_dbs:
+                if not os.path.exists(self.path_for_shard(shard)):
+                    create_tables_at_once(self.conn_string_for_shard(shard))
                 self._initdb(engine)
                 self._initialized_dbs.add(shard)
             with engine.connect() as conn:
