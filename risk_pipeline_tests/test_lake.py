@@ -29,6 +29,14 @@ def _prices(days, symbols=("AAA", "BBB"), close=1.0):
 D1, D2, D3 = dt.date(2021, 1, 4), dt.date(2021, 1, 5), dt.date(2021, 1, 6)
 
 
+def test_a_commit_is_found_by_its_id_when_another_writer_committed_after_it(data_dir):
+    first = lake.write_days("prices", _prices([D1]), [D1])
+    (entry,) = [e for e in lake.open_table("prices").history() if int(e["version"]) == first.version]
+    later = lake.write_days("prices", _prices([D2]), [D2])
+    assert later.version == first.version + 1
+    assert lake._committed_version("prices", None, {lake.COMMIT_ID_KEY: entry[lake.COMMIT_ID_KEY]}) == first.version
+
+
 def test_write_then_rewrite_replaces_the_day_and_never_duplicates(data_dir):
     first = lake.write_days("prices", _prices([D1, D2]), [D1, D2])
     second = lake.write_days("prices", _prices([D1, D2], close=5.0), [D1, D2])
