@@ -8,7 +8,13 @@ one at a time (base class: a new engine, a transaction and an fsync per event, t
 events: the run's shard and the cross-run index). This storage writes a batch in one transaction
 per shard, announces that it stores a run's planned partitions as one event per asset
 (``partitions_subset``) instead of one per partition, and plans a range run's check evaluation as
-the one row it is instead of a row per partition. Everything else is Dagster's SQLite event log,
+the one row it is instead of a row per partition. It also keeps one SQLAlchemy engine, and so one
+open SQLite connection, per database file it uses (the index and the latest few runs' files)
+instead of creating an engine and a connection for every statement (about 750 in one day's run):
+an idle SQLite connection in WAL mode holds no lock, so other processes (the daemon, the UI,
+concurrent runs) read and write as before. A new run's file gets Dagster's tables and indexes in
+one transaction instead of one each (one fsync instead of about 60: 25 ms instead of 0.3-0.4 s
+per run). Everything else is Dagster's SQLite event log,
 in the same folder (``<DAGSTER_HOME>/history/runs``) and schema, so an instance created with
 Dagster's default storage keeps its history. ``benchmarks/bench_instance.py`` measures it against
 the in-memory and the plain SQLite event logs.
@@ -23,20 +29,61 @@ Configured in ``dagster.yaml``::
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from itertools import groupby
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
 
 from dagster._config import Field, StringSource
 from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable, SqlEventLogStorageTable
+from dagster._core.storage.event_log.schema import (
+    AssetCheckExecutionsTable,
+    SqlEventLogStorageMetadata,
+    SqlEventLogStorageTable,
+)
+from dagster._core.storage.sql import create_engine
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData, serialize_value
 
 # Dagster reads it at every event; without it, every event goes to ``store_event`` alone
 EVENT_BATCH_SIZE_VARIABLE = "DAGSTER_EVENT_BATCH_SIZE"
 EVENT_BATCH_SIZE = 2000
+# database files whose engine (and idle connection) a process keeps: the index and the runs it
+# writes or reads last (a UI reading many runs reopens the older ones, as Dagster's storage does)
+OPEN_SHARDS = 8
+
+
+def create_tables_at_once(conn_string: str) -> None:
+    """Create Dagster's event log tables and indexes in a new SQLite file in one transaction.
+
+    Dagster's ``_initdb`` creates them with pysqlite's default transaction handling, which commits
+    every ``CREATE`` by itself: 20 commits of a rollback journal, about 60 fsyncs (0.3-0.4 s for a
+    run's file). In one ``BEGIN IMMEDIATE`` transaction (SQLAlchemy's recipe for transactional DDL
+    on pysqlite) it is one commit; a second process creating the same file waits for the lock and
+    then finds the tables (``create_all`` checks first). ``_initdb`` then finds them too, switches
+    the file to WAL and stamps its alembic revision, as for a file it created itself."""
+    engine = create_engine(conn_string, poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+
+    @event.listens_for(engine, "connect")
+    def _no_implicit_transactions(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin_immediate(conn) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    try:
+        with engine.begin() as conn:
+            SqlEventLogStorageMetadata.create_all(conn)
+    finally:
+        engine.dispose()
 
 
 class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
@@ -50,6 +97,8 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         # every process that stores events through this class batches them (CLI, daemon, run workers)
         os.environ.setdefault(EVENT_BATCH_SIZE_VARIABLE, str(EVENT_BATCH_SIZE))
         self._inst_data_before_init = inst_data
+        self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._engines_pid = os.getpid()
         if base_dir is not None:
             super().__init__(base_dir, inst_data)
 
@@ -67,6 +116,57 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
     @classmethod
     def from_config_value(cls, inst_data, config_value):
         return cls(inst_data=inst_data, **config_value)
+
+    def _engine(self, shard: str) -> Engine:
+        """The engine of one database file, created at its first use in this process (a process
+        forked from this one starts anew: the parent's connections are not its own to use)."""
+        if self._engines_pid != os.getpid():
+            self._engines, self._engines_pid = OrderedDict(), os.getpid()
+        engine = self._engines.get(shard)
+        if engine is None:
+            engine = create_engine(self.conn_string_for_shard(shard), pool_size=1,
+                                   connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+            self._engines[shard] = engine
+            while len(self._engines) > OPEN_SHARDS:
+                self._engines.popitem(last=False)[1].dispose()
+        else:
+            self._engines.move_to_end(shard)
+        return engine
+
+    def _dispose_engines(self) -> None:
+        while self._engines:
+            self._engines.popitem()[1].dispose()
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:
+        """Dagster's ``_connect`` (one statement or transaction at a time per storage, under its lock)
+        through the shard's kept engine instead of a new one."""
+        with self._db_lock:
+            engine = self._engine(shard)
+            if shard not in self._initialized_dbs:
+                if not os.path.exists(self.path_for_shard(shard)):
+                    create_tables_at_once(self.conn_string_for_shard(shard))
+                self._initdb(engine)
+                self._initialized_dbs.add(shard)
+            with engine.connect() as conn:
+                with conn.begin():
+                    yield conn
+
+    def wipe(self) -> None:
+        # the run files are deleted: their connections must not outlive them
+        with self._db_lock:
+            self._dispose_engines()
+        super().wipe()
+
+    def upgrade(self) -> None:
+        with self._db_lock:
+            self._dispose_engines()
+        super().upgrade()
+
+    def dispose(self) -> None:
+        with self._db_lock:
+            self._dispose_engines()
+        super().dispose()
 
     @property
     def supports_partition_subset_in_asset_materialization_planned_events(self) -> bool:

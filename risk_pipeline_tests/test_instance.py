@@ -3,10 +3,14 @@ what Dagster's own SQLite storage records, with one planned event per asset and 
 ``risk-pipeline backfill`` on a persistent instance: ``test_ui.py`` (beside a UI backfill)."""
 
 import datetime as dt
+import sqlite3
+import threading
 import warnings
 
 import dagster as dg
 import pytest
+from dagster._core.storage.event_log import SqliteEventLogStorage
+from sqlalchemy import text
 
 from risk_pipeline.defs.lake_assets import business_days, single_run
 from risk_pipeline.cli.backfill import backfill
@@ -80,6 +84,45 @@ def test_the_storage_needs_no_base_dir_and_keeps_dagsters_folder(tmp_path):
         assert (tmp_path / "home" / "history" / "runs" / "index.db").exists()
     finally:
         instance.dispose()
+
+
+def _file_schema(path) -> tuple:
+    con = sqlite3.connect(path)
+    try:
+        return (sorted(con.execute("select type, name, tbl_name, sql from sqlite_master").fetchall()),
+                con.execute("select version_num from alembic_version").fetchall(),
+                con.execute("pragma journal_mode").fetchone()[0])
+    finally:
+        con.close()
+
+
+def test_a_new_runs_file_has_dagsters_schema_also_when_two_storages_create_it_at_once(tmp_path):
+    plain = SqliteEventLogStorage(str(tmp_path / "plain"))
+    with plain.run_connection("a_run") as conn:
+        conn.execute(text("select 1"))
+    # two storages (as two processes: each its own lock) creating the same new file
+    ours = [BatchingSqliteEventLogStorage(str(tmp_path / "ours")) for _ in range(2)]
+    errors, start = [], threading.Barrier(2)
+
+    def first_use(storage):
+        start.wait()
+        try:
+            with storage.run_connection("a_run") as conn:
+                conn.execute(text("select count(*) from event_logs")).fetchall()
+        except Exception as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=first_use, args=(storage,)) for storage in ours]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    expected = _file_schema(tmp_path / "plain" / "a_run.db")
+    assert expected[2] == "wal" and len(expected[0]) > 20
+    assert _file_schema(tmp_path / "ours" / "a_run.db") == expected
+    for storage in [plain, *ours]:
+        storage.dispose()
 
 
 def test_a_bad_selection_is_an_error_naming_it(data_dir):

@@ -29,6 +29,14 @@ def _prices(days, symbols=("AAA", "BBB"), close=1.0):
 D1, D2, D3 = dt.date(2021, 1, 4), dt.date(2021, 1, 5), dt.date(2021, 1, 6)
 
 
+def test_a_commit_is_found_by_its_id_when_another_writer_committed_after_it(data_dir):
+    first = lake.write_days("prices", _prices([D1]), [D1])
+    (entry,) = [e for e in lake.open_table("prices").history() if int(e["version"]) == first.version]
+    later = lake.write_days("prices", _prices([D2]), [D2])
+    assert later.version == first.version + 1
+    assert lake._committed_version("prices", None, {lake.COMMIT_ID_KEY: entry[lake.COMMIT_ID_KEY]}) == first.version
+
+
 def test_write_then_rewrite_replaces_the_day_and_never_duplicates(data_dir):
     first = lake.write_days("prices", _prices([D1, D2]), [D1, D2])
     second = lake.write_days("prices", _prices([D1, D2], close=5.0), [D1, D2])
@@ -130,6 +138,30 @@ def test_an_open_catalog_client_in_another_process_blocks_no_refresh_and_keeps_i
     with duckdb.connect(str(data_dir / "risk.duckdb"), read_only=True) as fresh:
         assert fresh.execute("select count(*) from prices").fetchone()[0] == 4
     assert not list(data_dir.glob(".risk.duckdb.*"))
+
+
+_WRITER = """
+import sys, duckdb
+with duckdb.connect(sys.argv[1]) as con:
+    print(con.execute("select count(*) from prices").fetchone()[0])
+"""
+
+
+def test_a_failed_refresh_leaves_the_catalog_unchanged_and_free_for_other_processes(data_dir):
+    lake.write_days("prices", _prices([D1]), [D1])
+    catalog.refresh_catalog()
+    lake.write_days("prices", _prices([D2]), [D2])
+    (new_file,) = set(lake.open_table("prices").file_uris()) - set(lake.open_table("prices", version=0).file_uris())
+    with open(new_file.removeprefix("file://"), "wb") as broken:
+        broken.write(b"not parquet")
+    with pytest.raises(duckdb.Error):
+        catalog.refresh_catalog(["prices"])
+    # the catalog is detached again (another process opens it read-write) and rolled back
+    out = subprocess.run([sys.executable, "-c", _WRITER, str(data_dir / "risk.duckdb")],
+                         capture_output=True, text=True, timeout=60)
+    assert (out.returncode, out.stdout.strip()) == (0, "2"), out.stderr
+    with catalog.connect() as con:
+        assert con.execute("select version from lake_versions where table_name = 'prices'").fetchone()[0] == 0
 
 
 def test_the_catalog_keeps_working_when_the_data_folder_moves(data_dir):

@@ -18,6 +18,11 @@ Refreshes are serialized across processes by an exclusive ``flock`` on ``.catalo
 catalog file is updated in place when no other process has it open; when one does (a user's
 DuckDB CLI, say), the refresh writes a copy and renames it over the catalog, so an open client
 never blocks a run and keeps reading the consistent snapshot it opened.
+
+A refresh attaches the catalog file to one in-memory DuckDB database kept per process and
+detaches it when done (about 1 ms) instead of opening a database on it (about 12 ms, as for any
+DuckDB database; 16 refreshes in one day's run): between refreshes the file is closed and
+unlocked as before.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -94,7 +99,7 @@ def _shown_versions(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
 def _columns(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     rows = con.execute(
         "select table_name, list(column_name order by column_index) from duckdb_columns() "
-        "where not internal and schema_name = 'main' group by table_name"
+        "where not internal and database_name = $db and schema_name = 'main' group by table_name", {"db": _ATTACHED}
     ).fetchall()
     return {name: list(columns) for name, columns in rows}
 
@@ -154,12 +159,50 @@ def _refresh(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> None:
                 f'INSERT OR REPLACE INTO "{VERSIONS_TABLE}" VALUES (?, ?, now())', [spec.name, version]
             )
     con.execute("COMMIT")
-    con.execute("CHECKPOINT")
+    con.execute(f"CHECKPOINT {_ATTACHED}")
 
 
 # DuckDB's buffer for the refresh's inserts (its default, 80% of RAM, let the insert of a long run's
 # var_backtests add 1.6 GB to the run's peak memory; with 1 GB it spills instead: same rows)
 REFRESH_CONFIG = {"memory_limit": "1GB"}
+# the name of the catalog file in the refreshing database while attached
+_ATTACHED = "risk_catalog"
+# this process's refreshing database: (process id, database, its temp_directory)
+_REFRESHER: list = [None, None, None]
+
+
+def _refresher(path: Path) -> duckdb.DuckDBPyConnection:
+    """A new connection (``cursor``) to this process's in-memory DuckDB database that refreshes
+    the catalog ``path`` (``REFRESH_CONFIG``), created at the first refresh (a forked child creates
+    its own). Inserts it spills go to ``<catalog>.tmp``, as those of a database opened on the file."""
+    if _REFRESHER[0] != os.getpid():
+        _REFRESHER[:] = [os.getpid(), duckdb.connect(config=REFRESH_CONFIG), None]
+    if _REFRESHER[2] != f"{path}.tmp":
+        _REFRESHER[1].execute("SET temp_directory = $tmp", {"tmp": f"{path}.tmp"})
+        _REFRESHER[2] = f"{path}.tmp"
+    return _REFRESHER[1].cursor()
+
+
+def _attach(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Make the catalog file ``path`` the default database of ``con``; ``duckdb.IOException`` when
+    another process has it open."""
+    con.execute(f"ATTACH $path AS {_ATTACHED}", {"path": str(path)})
+    con.execute(f"USE {_ATTACHED}")
+
+
+@contextmanager
+def _detaching(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Detach the catalog file when the block ends (closing and unlocking it), after rolling back
+    a transaction a failure left open."""
+    try:
+        yield
+    except BaseException:
+        with suppress(duckdb.Error):  # no transaction open
+            con.execute("ROLLBACK")
+        raise
+    finally:
+        con.execute("USE memory")
+        con.execute(f"DETACH {_ATTACHED}")
 
 
 def refresh_catalog(tables: Iterable[str] | None = None) -> Path:
@@ -171,18 +214,20 @@ def refresh_catalog(tables: Iterable[str] | None = None) -> Path:
     with _exclusive(path.parent / ".catalog.lock"):
         for leftover in path.parent.glob(f".{path.name}.*.tmp"):
             leftover.unlink(missing_ok=True)
-        try:
-            con = duckdb.connect(str(path), config=REFRESH_CONFIG)
-        except (duckdb.IOException, duckdb.ConnectionException):
-            # another client has the catalog open: refresh a copy and rename it into place
-            copy = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-            shutil.copyfile(path, copy)
-            with duckdb.connect(str(copy), config=REFRESH_CONFIG) as con:
+        with closing(_refresher(path)) as con:
+            try:
+                _attach(con, path)
+            except (duckdb.IOException, duckdb.ConnectionException):
+                # another client has the catalog open: refresh a copy and rename it into place
+                copy = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+                shutil.copyfile(path, copy)
+                _attach(con, copy)
+                with _detaching(con):
+                    _refresh(con, tables)
+                os.replace(copy, path)
+                return path
+            with _detaching(con):
                 _refresh(con, tables)
-            os.replace(copy, path)
-            return path
-        with con:
-            _refresh(con, tables)
     return path
 
 

@@ -249,12 +249,14 @@ def release_freed_memory() -> None:
 
 def _committed_version(table: str, root: Path | None, metadata: dict[str, str]) -> int:
     """The version of the commit carrying ``metadata``'s unique commit id (a concurrent writer may
-    have committed after it, so the latest version is not necessarily ours)."""
+    have committed after it, so the latest version is not necessarily ours). The latest commit
+    is read first: reading 64 costs one log file each (5 ms on a table of the 30-year lake)."""
     delta = open_table(table, root)
     assert delta is not None
-    for entry in delta.history(limit=64):
-        if entry.get(COMMIT_ID_KEY) == metadata[COMMIT_ID_KEY]:
-            return int(entry["version"])
+    for limit in (1, 64):
+        for entry in delta.history(limit=limit):
+            if entry.get(COMMIT_ID_KEY) == metadata[COMMIT_ID_KEY]:
+                return int(entry["version"])
     raise RuntimeError(f"table {table!r}: commit {metadata[COMMIT_ID_KEY]} not found in the last 64 versions")
 
 
