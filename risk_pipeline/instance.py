@@ -86,6 +86,17 @@ def create_tables_at_once(conn_string: str) -> None:
         engine.dispose()
 
 
+def _wal_without_fsync_per_commit(dbapi_connection, _record) -> None:
+    """Every connection of the storage in WAL mode (Dagster switches a new file to WAL in its
+    ``_initdb``, but a connection opened before that, as the kept one is, stays in rollback-journal
+    mode) with ``synchronous=NORMAL``: a commit appends to the WAL without an fsync (SQLite syncs
+    at checkpoints). A killed process loses nothing and no power loss corrupts the file; a power
+    loss may lose the last commits, as it may the lake's own files, which delta-rs does not fsync
+    either. Dagster's default, FULL, syncs every commit (1-4 ms here, ~200 a day)."""
+    dbapi_connection.execute("PRAGMA journal_mode = WAL")
+    dbapi_connection.execute("PRAGMA synchronous = NORMAL")
+
+
 class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
     """SQLite event log storing each batch of events in one transaction per database file.
 
@@ -126,6 +137,7 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         if engine is None:
             engine = create_engine(self.conn_string_for_shard(shard), pool_size=1,
                                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+            event.listen(engine, "connect", _wal_without_fsync_per_commit)
             self._engines[shard] = engine
             while len(self._engines) > OPEN_SHARDS:
                 self._engines.popitem(last=False)[1].dispose()

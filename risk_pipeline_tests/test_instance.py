@@ -145,3 +145,19 @@ def test_the_backfill_records_its_runs_in_the_instance_of_dagster_home(data_dir,
         assert instance.get_materialized_partitions(dg.AssetKey("prices")) == set(expected)
     finally:
         instance.dispose()
+
+
+def test_the_event_log_commits_to_its_wal_without_a_sync_per_commit(tmp_path):
+    """synchronous=NORMAL (1) on the storage's connections, Dagster's FULL (2) on its own; the
+    file is in WAL mode either way, where NORMAL loses nothing when a process is killed."""
+    plain, ours = SqliteEventLogStorage(str(tmp_path / "plain")), BatchingSqliteEventLogStorage(str(tmp_path / "ours"))
+    settings = []
+    for storage in (plain, ours):
+        with storage.run_connection("a_run") as conn:
+            settings.append((conn.execute(text("pragma synchronous")).scalar(),
+                             conn.execute(text("pragma journal_mode")).scalar()))
+        with storage.index_connection() as conn:
+            settings.append((conn.execute(text("pragma synchronous")).scalar(),
+                             conn.execute(text("pragma journal_mode")).scalar()))
+        storage.dispose()
+    assert settings == [(2, "wal"), (2, "wal"), (1, "wal"), (1, "wal")]
