@@ -237,3 +237,12 @@ def test_a_table_deleted_and_written_anew_is_not_read_from_the_old_one(data_dir)
         assert lake.stored_days("prices") == days
         assert set(lake.read_days("prices", days)["close"]) == {7.0, 8.0}
         shutil.rmtree(data_dir / "lake" / "prices")
+
+
+def test_read_days_where_keeps_the_rows_equal_to_its_values_and_names_an_unknown_column(data_dir):
+    lake.write_days("prices", _prices([D1, D2], symbols=("AAA", "BBB", "CCC")), [D1, D2])
+    rows = lake.read_days("prices", [D1, D2], columns=["close"], where={"symbol": "BBB"})
+    assert rows["close"].tolist() == [2.0, 2.0] and list(rows.columns) == ["date", "close"]
+    assert lake.read_days("prices", [D1], where={"symbol": "BBB", "close": 3.0}).empty
+    with pytest.raises(lake.SchemaMismatchError, match="no columns \\['ticker'\\]"):
+        lake.read_days("prices", [D1], where={"ticker": "BBB"})

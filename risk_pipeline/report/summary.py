@@ -112,12 +112,11 @@ def report_dates(available: list[dt.date], start: dt.date, end: dt.date, month_e
     return sorted(last_of_month.values())
 
 
-# the columns of the var_estimates history the charts use
-VAR_HISTORY_COLUMNS = ["portfolio", "method", "confidence", "horizon_days", "var", "var_amount"]
+# the columns of the one-day var_estimates history the charts use
+VAR_HISTORY_COLUMNS = ["portfolio", "method", "confidence", "var", "var_amount"]
 
 
-def _pnl_vs_var(pnl: pd.DataFrame, var: pd.DataFrame, trailing: int, chart_start: dt.date) -> pd.DataFrame:
-    one_day = var.loc[var["horizon_days"].eq(1), ["date", "portfolio", "method", "confidence", "var", "var_amount"]]
+def _pnl_vs_var(pnl: pd.DataFrame, one_day: pd.DataFrame, trailing: int, chart_start: dt.date) -> pd.DataFrame:
     rows = one_day.merge(pnl[["date", "portfolio", "simple_return", "pnl"]], on=["date", "portfolio"], how="inner")
     rows = rows.dropna(subset=["var", "simple_return"]).sort_values(["portfolio", "method", "confidence", "date"])
     rows["loss"] = -rows["simple_return"]
@@ -223,7 +222,8 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
     trailing, longest = lengths[0], lengths[-1]
     chart_start = (pd.Timestamp(as_of) - pd.DateOffset(years=settings.chart_years)).date()
     var_days = [d for d in stored_days("var_estimates") if d <= as_of]
-    var = read_days("var_estimates", _chart_days(var_days, chart_start, trailing), columns=VAR_HISTORY_COLUMNS)
+    var = read_days("var_estimates", _chart_days(var_days, chart_start, trailing), columns=VAR_HISTORY_COLUMNS,
+                    where={"horizon_days": 1})
     pnl_days = [d for d in stored_days("portfolio_pnl") if d <= as_of]
     pnl = read_days("portfolio_pnl", _chart_days(pnl_days, chart_start, trailing))
     levels = _var_levels(var_days[-longest:])

@@ -27,7 +27,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -297,23 +297,28 @@ def reader() -> duckdb.DuckDBPyConnection:
 
 
 def _select(delta: DeltaTable | None, spec: TableSchema, columns: Sequence[str], first: dt.date | None = None,
-            last: dt.date | None = None, days: Sequence[dt.date] | None = None) -> pa.Table:
+            last: dt.date | None = None, days: Sequence[dt.date] | None = None,
+            where: Mapping[str, object] | None = None) -> pa.Table:
     """``columns`` of the rows dated ``first``..``last`` (None: all), and among ``days`` if given,
-    in the table's types, read by DuckDB from the files that may hold them."""
+    whose columns equal the values of ``where``, in the table's types, read by DuckDB from the
+    files that may hold them."""
     schema = pa.schema([spec.schema.field(c) for c in columns])
     files = [] if delta is None else data_files(delta, spec, first, last)
     if not files:
         return schema.empty_table()
     day = f'"{spec.day_column}"'
-    where, params = [], {"files": files}
+    conditions, params = [], {"files": files}
     if first is not None and last is not None:
-        where.append(f"{day} between $first and $last")
+        conditions.append(f"{day} between $first and $last")
         params.update(first=first, last=last)
     if days is not None:
-        where.append(f"{day} in (select unnest($days::DATE[]))")
+        conditions.append(f"{day} in (select unnest($days::DATE[]))")
         params["days"] = list(days)
+    for i, (column, value) in enumerate((where or {}).items()):
+        conditions.append(f'"{column}" = $value_{i}')
+        params[f"value_{i}"] = value
     selected = ", ".join(f'"{c}"' for c in columns)
-    sql = f"select {selected} from read_parquet($files)" + (f" where {' and '.join(where)}" if where else "")
+    sql = f"select {selected} from read_parquet($files)" + (f" where {' and '.join(conditions)}" if conditions else "")
     with reader() as con:
         return con.sql(sql, params=params).to_arrow_table().cast(schema)
 
@@ -354,16 +359,19 @@ def _frame(arrow: pa.Table, spec: TableSchema) -> pd.DataFrame:
 
 
 def read_days(
-    table: str, days: Sequence[dt.date], root: Path | None = None, columns: Sequence[str] | None = None
+    table: str, days: Sequence[dt.date], root: Path | None = None, columns: Sequence[str] | None = None,
+    where: Mapping[str, object] | None = None,
 ) -> pd.DataFrame:
     """The rows of ``table`` stored for ``days`` (days without rows contribute nothing);
-    ``columns`` reads only those columns (the day column is always included)."""
+    ``columns`` reads only those columns (the day column is always included); ``where`` only the
+    rows whose columns equal its values (filtered by DuckDB as it reads the files)."""
     spec = table_schema(table)
     wanted = _wanted(spec, columns)
+    _wanted(spec, list(where or {}))  # an unknown column is named
     if not len(days):
         return empty_frame(table)[wanted]
     ordered = sorted(days)
-    return _frame(_select(open_table(table, root), spec, wanted, ordered[0], ordered[-1], ordered), spec)
+    return _frame(_select(open_table(table, root), spec, wanted, ordered[0], ordered[-1], ordered, where), spec)
 
 
 def read_range(table: str, first: dt.date | None = None, last: dt.date | None = None,
