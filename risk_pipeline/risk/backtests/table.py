@@ -219,8 +219,9 @@ def _z2_simulated_p(obs: BacktestObservations, safe_es: np.ndarray, valid: np.nd
     positions, where = np.unique(np.concatenate([s, e]) - lo, return_inverse=True)
     if hi - lo <= block and positions.size <= _SPARSE_MAX_POSITIONS:
         draws = z2_tail_draws(seed, obs.keys[lo:hi], n_sims, p)
-        kept = valid[lo:hi][draws[0]]
-        draws = tuple(a[kept] for a in draws)
+        if not valid[lo:hi].all():  # a row without a defined Z2 term (ES <= 0) adds nothing
+            kept = valid[lo:hi][draws[0]]
+            draws = tuple(a[kept] for a in draws)
         sums = _column_sums_before(draws[0], draws[1], z2_tail_terms(draws, obs.var[lo:hi], safe_es[lo:hi]),
                                    n_sims, positions)
         simulated = sums[where[s.size:]] - sums[where[: s.size]]
@@ -245,19 +246,14 @@ def _column_sums_before(row: np.ndarray, col: np.ndarray, value: np.ndarray, n_c
     """Sums of the sparse matrix entries (row, col, value), given in row-major order, over the rows
     before each of ``positions``, one row of ``n_cols`` per position.
 
-    Each column's entries are added one by one in row order: the same floating-point additions
-    as ``np.cumsum`` along the rows of the dense matrix (its zeros add nothing), so the sums are
-    bit for bit the dense paths' (``_z2_simulated_p`` with one block) at a fraction of the cost
-    when only a few positions are needed (one new day: two windows).
+    ``np.bincount`` with weights adds each column's entries one by one in the order given (row
+    order), starting from 0: the same floating-point additions as ``np.cumsum`` along the rows of
+    the dense matrix (its zeros add nothing), so the sums are bit for bit the dense paths'
+    (``_z2_simulated_p`` with one block) at a fraction of the cost when only a few positions are
+    needed (one new day: two windows).
     """
-    order = np.argsort(col, kind="stable")
-    counts = np.bincount(col, minlength=n_cols)
-    first = np.cumsum(counts) - counts
-    padded = np.zeros((n_cols, int(counts.max(initial=0)) + 1))  # column 0: the empty sum
-    padded[col[order], np.arange(col.size) - first[col[order]] + 1] = value[order]
-    np.cumsum(padded, axis=1, out=padded)
-    every = np.arange(n_cols)
-    return np.stack([padded[every, np.bincount(col[row < k], minlength=n_cols)] for k in positions])
+    ends = np.searchsorted(row, positions, side="left")  # entries of the rows before each position
+    return np.stack([np.bincount(col[:m], weights=value[:m], minlength=n_cols) for m in ends])
 
 
 def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarray, seed: int, n_boot: int):
