@@ -7,6 +7,7 @@ any length of history.
 """
 
 import bisect
+from collections.abc import Sequence
 
 import dagster as dg
 import pandas as pd
@@ -55,17 +56,18 @@ def forecast_series(start, end, lookback: int):
         yield keys, realized, series.set_index("date")[["var", "es"]].sort_index(), offset
 
 
-def with_series_keys(frames: list[pd.DataFrame], keys: list[tuple], table: str) -> pd.DataFrame:
-    """The frames of the series ``keys`` (``SERIES_KEYS`` values, one tuple per frame) as one frame of
-    ``table`` with the keys as columns, added once to the whole instead of to each frame, in date
-    order (stable: series order within a day, the order ``write_days`` stores); ``frames`` is
+def with_series_keys(frames: list[pd.DataFrame], keys: list[tuple], table: str,
+                     names: Sequence[str] = SERIES_KEYS) -> pd.DataFrame:
+    """The frames of the series ``keys`` (values of the columns ``names``, one tuple per frame) as one
+    frame of ``table`` with the keys as columns, added once to the whole instead of to each frame, in
+    date order (stable: series order within a day, the order ``write_days`` stores); ``frames`` is
     emptied (a long run holds its rows once, not twice, while they are written)."""
     if not frames:
         return empty_frame(table)
     lengths = [len(f) for f in frames]
     frame = pd.concat(frames, ignore_index=True)
     frames.clear()
-    for i, name in enumerate(SERIES_KEYS):
+    for i, name in enumerate(names):
         frame[name] = pd.Series([k[i] for k in keys]).repeat(lengths).reset_index(drop=True)
     day = table_schema(table).day_column
     return frame.sort_values(day, kind="stable", ignore_index=True)
