@@ -54,11 +54,11 @@ def forecast_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     series = forecast_series(start, end, lookback=longest_horizon(end))
     for keys, realized, forecasts, offset in series:
         _, _, confidence, h = keys
-        scores = score_forecasts(realized, forecasts, confidence=float(confidence), horizon_days=int(h),
-                                 day_number_offset=offset)
-        frames.append(scores.loc[scores["date"].dt.date.between(start, end)])
+        frames.append(score_forecasts(realized, forecasts, confidence=float(confidence), horizon_days=int(h),
+                                      day_number_offset=offset))
         series_keys.append(keys)
     frame = with_series_keys(frames, series_keys, "forecast_scores")
+    frame = frame.loc[frame["date"].dt.date.between(start, end)].reset_index(drop=True)  # the scores known in the run
     return publish("forecast_scores", frame, days)
 
 
