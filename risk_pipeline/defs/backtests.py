@@ -10,6 +10,7 @@ import bisect
 from collections.abc import Sequence
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from risk_pipeline.defs.lake_assets import lake_asset, latest_day_of_run, partition_days, publish
@@ -50,10 +51,13 @@ def forecast_series(start, end, lookback: int):
     realized_by_portfolio = {
         name: group.set_index("date")["simple_return"].sort_index() for name, group in pnl.groupby("portfolio")
     }
-    for keys, series in forecasts.groupby(SERIES_KEYS, sort=True):
+    dates, var, es = (forecasts[c].to_numpy() for c in ("date", "var", "es"))
+    for keys, rows in sorted(forecasts.groupby(SERIES_KEYS, sort=True).indices.items()):
+        rows = rows[np.argsort(dates[rows], kind="stable")]  # date order, one frame from arrays (no sub-frame)
         realized = realized_by_portfolio[keys[0]]
         offset = bisect.bisect_left(calendar, realized.index[0].date())
-        yield keys, realized, series.set_index("date")[["var", "es"]].sort_index(), offset
+        series = pd.DataFrame({"var": var[rows], "es": es[rows]}, index=pd.DatetimeIndex(dates[rows], name="date"))
+        yield keys, realized, series, offset
 
 
 def with_series_keys(frames: list[pd.DataFrame], keys: list[tuple], table: str,
