@@ -90,9 +90,10 @@ def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> 
     start, end, days = partition_days(context)
     lookback = max(checked_windows(config.backtest_window_days)) + longest_horizon(end)
     frames, series_keys = [], []
+    first, after = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
     for keys, realized, forecasts, offset in forecast_series(start, end, lookback):
         portfolio, method, confidence, horizon = keys
-        as_of = realized.index[(realized.index.date >= start) & (realized.index.date <= end)]
+        as_of = realized.index[(realized.index >= first) & (realized.index < after)]  # no date objects
         if as_of.empty:
             continue
         table = backtest_table(
