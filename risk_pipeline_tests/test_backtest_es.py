@@ -7,7 +7,8 @@ import pytest
 from scipy import stats
 
 from risk_pipeline.risk.backtests import BacktestInputError, acerbi_szekely_z2, mcneil_frey
-from risk_pipeline.risk.backtests.expected_shortfall import MCNEIL_FREY_STREAM, Z2_STREAM, keyed_uniforms
+from risk_pipeline.risk.backtests import expected_shortfall
+from risk_pipeline.risk.backtests.expected_shortfall import MCNEIL_FREY_STREAM, Z2_STREAM, keyed_uniforms, z2_tail_draws
 
 
 def _model_sample(rng, n, conf, scale=1.0):
@@ -166,3 +167,24 @@ def test_mcneil_frey_edge_cases():
     assert not mcneil_frey(loss, var, es).insufficient_data
     with pytest.raises(BacktestInputError, match="scale"):
         mcneil_frey(loss, var, es, vol=np.zeros(200))
+
+
+def test_z2_tail_draws_are_the_breaches_of_the_keyed_uniforms_memoised_or_not():
+    """The simulated breaches of a key sequence, drawn afresh, from the per-date memo (another
+    sequence with the same dates) or from the kept sequence, are the uniforms below p, row-major."""
+    keys = np.array([19000, 19001, 19004, 19005, 19006])
+    u = keyed_uniforms(3, keys, 400, Z2_STREAM)
+    row, col = np.nonzero(u < 0.05)
+    expected = (row, col, np.log(u[row, col] / 0.05))
+    expected_shortfall._TAIL_DRAWS.clear()
+    expected_shortfall._TAIL_DRAW_RUNS.clear()
+    fresh = z2_tail_draws(3, keys, 400, 0.05)
+    expected_shortfall._TAIL_DRAW_RUNS.clear()
+    z2_tail_draws(3, keys[::-1], 400, 0.05)
+    from_dates = z2_tail_draws(3, keys, 400, 0.05)  # every date memoised, the sequence not
+    kept = z2_tail_draws(3, keys, 400, 0.05)
+    assert kept is from_dates
+    for draws in (fresh, from_dates):
+        for got, want in zip(draws, expected):
+            np.testing.assert_array_equal(got, want)
+            assert not got.flags.writeable  # shared by the series of a run: read-only

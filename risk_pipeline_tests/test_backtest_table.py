@@ -19,7 +19,7 @@ from risk_pipeline.risk.backtests import (
     kupiec_tuff,
     mcneil_frey,
 )
-from risk_pipeline.risk.backtests.table import COLUMNS, backtest_table
+from risk_pipeline.risk.backtests.table import COLUMNS, _column_sums_before, backtest_table
 
 N_SIMS = 200
 
@@ -241,6 +241,23 @@ def test_z2_normal_limit_of_long_windows_matches_the_simulated_p_value(scale):
     assert full["n_obs"] == n
     assert full["z2_stat"] == pytest.approx(simulated.statistic, rel=1e-9)
     assert abs(full["z2_p"] - simulated.p_value) < 0.03
+
+
+def test_sparse_column_sums_equal_the_dense_cumulative_sums_bit_for_bit():
+    """``_column_sums_before`` (sums of the sparse entries of the rows before a position, per
+    column) equals ``np.cumsum`` down the rows of the dense matrix exactly, for values of mixed
+    sign and magnitude (where the order of the additions shows), empty rows and columns."""
+    rng = np.random.default_rng(4)
+    values = rng.standard_normal((300, 50)) * 10.0 ** rng.integers(-8, 8, (300, 50))
+    dense = np.where(rng.random((300, 50)) < 0.2, values, 0.0)
+    dense[100:120] = 0.0
+    dense[:, 7] = 0.0
+    row, col = np.nonzero(dense)  # row-major order
+    paths = np.vstack([np.zeros(50), np.cumsum(dense, axis=0)])
+    positions = np.array([0, 1, 100, 110, 257, 300])
+    sums = _column_sums_before(row, col, dense[row, col], 50, positions)
+    np.testing.assert_array_equal(sums, paths[positions])
+    assert not np.array_equal(sums[-1], np.cumsum(dense[::-1], axis=0)[-1])  # order-sensitive data: the order is tested
 
 
 def test_z2_p_values_of_a_few_windows_equal_those_of_the_dense_paths():

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from risk_pipeline.defs.scores import FAMILY_KEYS, score_matrices
 from risk_pipeline.risk.backtests.scoring import fz0_loss, tick_loss
 from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, CORE_ASSET_NAMES, fast_run_config, materialize_range, query
 
@@ -72,3 +74,42 @@ def test_the_summary_prints_the_mcs_verdict_of_every_book(data_dir, capsys):
     part = out.split("Model Confidence Set")[1]
     assert "in the 90% MCS (best first)" in part and "worse" in part
     assert "balanced" in part and "held" in part and "2020-12-31" in part
+
+
+def _scores_frame(seed=2):
+    """forecast_scores rows of two families, rows shuffled, a method missing on some dates."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for portfolio, h in (("p1", 1), ("p2", 5)):
+        for i, day in enumerate(pd.bdate_range("2020-01-01", periods=40)):
+            for method in ("zeta", "alpha", "mid"):
+                if method == "mid" and i < 7:
+                    continue
+                rows.append({"date": day + pd.offsets.BDay(h - 1), "forecast_date": day.date(), "portfolio": portfolio,
+                             "method": method, "confidence": 0.99, "horizon_days": h,
+                             "tick_loss": rng.random(), "fz0_loss": rng.normal()})
+    return pd.DataFrame(rows).sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def test_score_matrices_equal_the_pivots_of_each_family():
+    scores = _scores_frame()
+    families = list(score_matrices(scores))
+    groups = list(scores.groupby(FAMILY_KEYS, sort=True))
+    assert [k for k, *_ in families] == [k for k, _ in groups]
+    for (_, fz0, tick, end_day), (_, group) in zip(families, groups):
+        expected_fz0 = group.pivot(index="forecast_date", columns="method", values="fz0_loss").sort_index()
+        expected_tick = group.pivot(index="forecast_date", columns="method", values="tick_loss")
+        expected_tick = expected_tick.reindex(expected_fz0.index)
+        pd.testing.assert_frame_equal(fz0, expected_fz0, check_names=False, check_exact=True)
+        pd.testing.assert_frame_equal(tick, expected_tick, check_names=False, check_exact=True)
+        first = group.groupby("forecast_date")["date"].first().reindex(expected_fz0.index)
+        np.testing.assert_array_equal(end_day, first.to_numpy())
+    assert fz0["mid"].isna().sum() == 7
+
+
+def test_score_matrices_name_the_family_of_a_score_stored_twice():
+    scores = _scores_frame()
+    twice = pd.concat([scores, scores.iloc[[5]]], ignore_index=True)
+    family = twice.iloc[5]
+    with pytest.raises(ValueError, match=f"'portfolio': '{family['portfolio']}'.*stored twice"):
+        list(score_matrices(twice))

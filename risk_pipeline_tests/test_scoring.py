@@ -128,6 +128,20 @@ def test_mcs_equals_arch_on_archs_own_bootstrap_indices(seed):
     assert sorted(np.flatnonzero(got > 0.1)) == sorted(mcs.included)
 
 
+def test_compare_methods_does_not_depend_on_the_memory_layout_of_its_frames():
+    """Eight methods: numpy sums a contiguous row of 8 in another order than a strided one, so the
+    row means (and the DM statistics) would differ in the last bits between layouts."""
+    rng = np.random.default_rng(5)
+    fz0 = pd.DataFrame(rng.normal(-3.3, 0.6, (400, 8)), columns=[f"m{i}" for i in range(8)])
+    fz0.iloc[:30, 2] = np.nan
+    tick = fz0.abs() / 100
+    args = (np.arange(400), np.array([250, 399]), np.array([False, True]), (100, 250), McsSettings(reps=50))
+    by_row = compare_methods(pd.DataFrame(np.ascontiguousarray(fz0), columns=fz0.columns, copy=False), tick, *args)
+    by_column = compare_methods(pd.DataFrame(np.asfortranarray(fz0), columns=fz0.columns, copy=False), tick, *args)
+    assert np.asfortranarray(fz0).mean(axis=1).tobytes() != np.ascontiguousarray(fz0).mean(axis=1).tobytes()
+    pd.testing.assert_frame_equal(by_row, by_column, check_exact=True)
+
+
 def test_compare_methods_runs_the_mcs_on_the_window_with_the_pipelines_draws():
     fz0, tick = _family(n=300, seed=9)
     end_pos = np.arange(300)

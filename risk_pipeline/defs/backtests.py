@@ -7,8 +7,10 @@ any length of history.
 """
 
 import bisect
+from collections.abc import Sequence
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from risk_pipeline.defs.lake_assets import lake_asset, latest_day_of_run, partition_days, publish
@@ -49,23 +51,27 @@ def forecast_series(start, end, lookback: int):
     realized_by_portfolio = {
         name: group.set_index("date")["simple_return"].sort_index() for name, group in pnl.groupby("portfolio")
     }
-    for keys, series in forecasts.groupby(SERIES_KEYS, sort=True):
+    dates, var, es = (forecasts[c].to_numpy() for c in ("date", "var", "es"))
+    for keys, rows in sorted(forecasts.groupby(SERIES_KEYS, sort=True).indices.items()):
+        rows = rows[np.argsort(dates[rows], kind="stable")]  # date order, one frame from arrays (no sub-frame)
         realized = realized_by_portfolio[keys[0]]
         offset = bisect.bisect_left(calendar, realized.index[0].date())
-        yield keys, realized, series.set_index("date")[["var", "es"]].sort_index(), offset
+        series = pd.DataFrame({"var": var[rows], "es": es[rows]}, index=pd.DatetimeIndex(dates[rows], name="date"))
+        yield keys, realized, series, offset
 
 
-def with_series_keys(frames: list[pd.DataFrame], keys: list[tuple], table: str) -> pd.DataFrame:
-    """The frames of the series ``keys`` (``SERIES_KEYS`` values, one tuple per frame) as one frame of
-    ``table`` with the keys as columns, added once to the whole instead of to each frame, in date
-    order (stable: series order within a day, the order ``write_days`` stores); ``frames`` is
+def with_series_keys(frames: list[pd.DataFrame], keys: list[tuple], table: str,
+                     names: Sequence[str] = SERIES_KEYS) -> pd.DataFrame:
+    """The frames of the series ``keys`` (values of the columns ``names``, one tuple per frame) as one
+    frame of ``table`` with the keys as columns, added once to the whole instead of to each frame, in
+    date order (stable: series order within a day, the order ``write_days`` stores); ``frames`` is
     emptied (a long run holds its rows once, not twice, while they are written)."""
     if not frames:
         return empty_frame(table)
     lengths = [len(f) for f in frames]
     frame = pd.concat(frames, ignore_index=True)
     frames.clear()
-    for i, name in enumerate(SERIES_KEYS):
+    for i, name in enumerate(names):
         frame[name] = pd.Series([k[i] for k in keys]).repeat(lengths).reset_index(drop=True)
     day = table_schema(table).day_column
     return frame.sort_values(day, kind="stable", ignore_index=True)
@@ -84,9 +90,10 @@ def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> 
     start, end, days = partition_days(context)
     lookback = max(checked_windows(config.backtest_window_days)) + longest_horizon(end)
     frames, series_keys = [], []
+    first, after = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
     for keys, realized, forecasts, offset in forecast_series(start, end, lookback):
         portfolio, method, confidence, horizon = keys
-        as_of = realized.index[(realized.index.date >= start) & (realized.index.date <= end)]
+        as_of = realized.index[(realized.index >= first) & (realized.index < after)]  # no date objects
         if as_of.empty:
             continue
         table = backtest_table(

@@ -26,7 +26,7 @@ from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.risk.backtests.scoring import McsSettings, compare_methods, score_forecasts
 from risk_pipeline.risk.backtests.table import checked_windows
-from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
+from risk_pipeline.storage.lake import read_window, stored_days
 
 _SCORES = section("scores")
 
@@ -54,12 +54,40 @@ def forecast_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     series = forecast_series(start, end, lookback=longest_horizon(end))
     for keys, realized, forecasts, offset in series:
         _, _, confidence, h = keys
-        scores = score_forecasts(realized, forecasts, confidence=float(confidence), horizon_days=int(h),
-                                 day_number_offset=offset)
-        frames.append(scores.loc[scores["date"].dt.date.between(start, end)])
+        frames.append(score_forecasts(realized, forecasts, confidence=float(confidence), horizon_days=int(h),
+                                      day_number_offset=offset))
         series_keys.append(keys)
     frame = with_series_keys(frames, series_keys, "forecast_scores")
+    frame = frame.loc[frame["date"].dt.date.between(start, end)].reset_index(drop=True)  # the scores known in the run
     return publish("forecast_scores", frame, days)
+
+
+FAMILY_KEYS = ["portfolio", "confidence", "horizon_days"]
+
+
+def score_matrices(scores: pd.DataFrame):
+    """The ``forecast_scores`` rows of each family (``FAMILY_KEYS``), in key order, as matrices:
+    yields ``(keys, fz0, tick, end_day)``, the FZ0 and tick losses as frames with a row per forecast
+    date (ascending) and a column per method (sorted; NaN where a method has no score), and the day
+    each row's loss is known (``date`` of its first row). The dates and methods of the whole read
+    are factorized once, instead of two pivots per family; a (forecast date, method) stored twice
+    in a family raises naming it."""
+    day_code, days = pd.factorize(scores["forecast_date"], sort=True)
+    method_code, methods = pd.factorize(scores["method"], sort=True)
+    fz0_loss, tick_loss, known = (scores[c].to_numpy() for c in ("fz0_loss", "tick_loss", "date"))
+    for keys, rows in sorted(scores.groupby(FAMILY_KEYS, sort=True).indices.items()):
+        row_days, first, at_row = np.unique(day_code[rows], return_index=True, return_inverse=True)
+        row_methods, at_column = np.unique(method_code[rows], return_inverse=True)
+        cells = at_row * row_methods.size + at_column
+        if np.unique(cells).size != cells.size:
+            raise ValueError(f"forecast_scores of {dict(zip(FAMILY_KEYS, keys))}: a (forecast_date, method) "
+                             "is stored twice")
+        matrices = []
+        for values in (fz0_loss, tick_loss):
+            matrix = np.full((row_days.size, row_methods.size), np.nan)
+            matrix[at_row, at_column] = values[rows]
+            matrices.append(pd.DataFrame(matrix, index=days[row_days], columns=methods[row_methods], copy=False))
+        yield keys, *matrices, known[rows[first]]
 
 
 def mcs_days(days: pd.DatetimeIndex) -> np.ndarray:
@@ -88,17 +116,15 @@ def var_scores(context: dg.AssetExecutionContext, config: ScoreConfig) -> dg.Mat
     calendar = pd.DatetimeIndex(stored_days("portfolio_pnl"))
     as_of = calendar[(calendar.date >= start) & (calendar.date <= end)]
     flags = mcs_days(as_of)
-    frames = []
-    for (portfolio, confidence, h), group in scores.groupby(["portfolio", "confidence", "horizon_days"], sort=True):
-        fz0 = group.pivot(index="forecast_date", columns="method", values="fz0_loss").sort_index()
-        tick = group.pivot(index="forecast_date", columns="method", values="tick_loss").reindex(fz0.index)
-        end_day = group.groupby("forecast_date")["date"].first().reindex(fz0.index)
-        table = compare_methods(
+    frames, families = [], []
+    for family, fz0, tick, end_day in score_matrices(scores):
+        frames.append(compare_methods(
             fz0, tick, calendar.get_indexer(end_day), calendar.get_indexer(as_of), flags, windows, mcs
-        )
-        table["as_of"] = as_of[table["as_of"].to_numpy()]
-        frames.append(table.assign(portfolio=portfolio, confidence=confidence, horizon_days=h))
-    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_scores")
+        ))
+        families.append(family)
+    frame = with_series_keys(frames, families, "var_scores", FAMILY_KEYS)
+    if len(frame):
+        frame["as_of"] = as_of[frame["as_of"].to_numpy()]
     return publish("var_scores", frame, days, **(_mcs_verdicts(frame) if len(days) <= DETAIL_MAX_PARTITIONS else {}))
 
 

@@ -97,6 +97,8 @@ def validated_tail_forecasts(losses: object, var: object, es: object) -> tuple[n
 
 _TAIL_DRAWS: dict[tuple[int, int, float], dict[int, tuple[np.ndarray, np.ndarray]]] = {}
 _TAIL_DRAWS_MAX_KEYS = 50_000  # dates kept per (seed, n_sims, p): at most ~40 MB at p = 5% and 1,000 simulations
+_TAIL_DRAW_RUNS: dict[tuple[int, int, float, bytes], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+_TAIL_DRAW_RUNS_MAX = 16  # key sequences kept assembled (~1 MB each at p = 5%, 1,000 rows and simulations)
 
 
 def z2_tail_draws(seed: int, keys: np.ndarray, n_sims: int, p: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -104,10 +106,27 @@ def z2_tail_draws(seed: int, keys: np.ndarray, n_sims: int, p: float) -> tuple[n
     u < p of ``keyed_uniforms(seed, keys, n_sims, Z2_STREAM)``, in row-major order.
 
     A pure function of its arguments, memoised per key: every VaR/ES series of a run has the
-    same dates (keys), so the draws of a date are made once, not once per series.
+    same dates (keys), so the draws of a date are made once, not once per series; and the last
+    few key sequences are kept assembled (the series of one horizon and confidence share them),
+    as read-only arrays.
     """
-    draws = _TAIL_DRAWS.setdefault((seed, n_sims, p), {})
     keys = np.asarray(keys, dtype=np.int64)
+    run = (seed, n_sims, p, keys.tobytes())
+    if (assembled := _TAIL_DRAW_RUNS.get(run)) is not None:
+        return assembled
+    assembled = _assembled_tail_draws(seed, keys, n_sims, p)
+    for a in assembled:
+        a.flags.writeable = False
+    if len(_TAIL_DRAW_RUNS) >= _TAIL_DRAW_RUNS_MAX:
+        del _TAIL_DRAW_RUNS[next(iter(_TAIL_DRAW_RUNS))]  # the oldest
+    _TAIL_DRAW_RUNS[run] = assembled
+    return assembled
+
+
+def _assembled_tail_draws(seed: int, keys: np.ndarray, n_sims: int,
+                          p: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``z2_tail_draws`` of the int64 ``keys`` from the per-key memo (drawing the keys it lacks)."""
+    draws = _TAIL_DRAWS.setdefault((seed, n_sims, p), {})
     missing = np.unique([k for k in keys.tolist() if k not in draws]).astype(np.int64)
     if missing.size:
         if len(draws) + missing.size > _TAIL_DRAWS_MAX_KEYS:
@@ -144,7 +163,8 @@ def z2_simulated_terms(draws: tuple[np.ndarray, np.ndarray, np.ndarray], var: np
 def z2_tail_terms(draws: tuple[np.ndarray, np.ndarray, np.ndarray], var: np.ndarray, es: np.ndarray) -> np.ndarray:
     """The non-zero simulated terms (VaR_t - (ES_t - VaR_t) ln(u/p)) / ES_t, one per breach of ``draws``."""
     row, _, log_ratio = draws
-    return (var[row] - (es[row] - var[row]) * log_ratio) / es[row]
+    v, e = var[row], es[row]
+    return (v - (e - v) * log_ratio) / e
 
 
 @dataclass(frozen=True)

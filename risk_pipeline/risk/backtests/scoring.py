@@ -270,7 +270,7 @@ def compare_methods(
         raise ScoringInputError("end_pos must be ascending")
     methods = np.asarray(fz0.columns, dtype=object)
     k = methods.size
-    x = fz0.to_numpy(dtype=float)
+    x = np.ascontiguousarray(fz0.to_numpy(dtype=float))  # row-major: the row means add in one order, any layout
     finite = np.isfinite(x)
     x0 = np.where(finite, x, 0.0)
     with np.errstate(invalid="ignore"):

@@ -219,8 +219,9 @@ def _z2_simulated_p(obs: BacktestObservations, safe_es: np.ndarray, valid: np.nd
     positions, where = np.unique(np.concatenate([s, e]) - lo, return_inverse=True)
     if hi - lo <= block and positions.size <= _SPARSE_MAX_POSITIONS:
         draws = z2_tail_draws(seed, obs.keys[lo:hi], n_sims, p)
-        kept = valid[lo:hi][draws[0]]
-        draws = tuple(a[kept] for a in draws)
+        if not valid[lo:hi].all():  # a row without a defined Z2 term (ES <= 0) adds nothing
+            kept = valid[lo:hi][draws[0]]
+            draws = tuple(a[kept] for a in draws)
         sums = _column_sums_before(draws[0], draws[1], z2_tail_terms(draws, obs.var[lo:hi], safe_es[lo:hi]),
                                    n_sims, positions)
         simulated = sums[where[s.size:]] - sums[where[: s.size]]
@@ -245,19 +246,14 @@ def _column_sums_before(row: np.ndarray, col: np.ndarray, value: np.ndarray, n_c
     """Sums of the sparse matrix entries (row, col, value), given in row-major order, over the rows
     before each of ``positions``, one row of ``n_cols`` per position.
 
-    Each column's entries are added one by one in row order: the same floating-point additions
-    as ``np.cumsum`` along the rows of the dense matrix (its zeros add nothing), so the sums are
-    bit for bit the dense paths' (``_z2_simulated_p`` with one block) at a fraction of the cost
-    when only a few positions are needed (one new day: two windows).
+    ``np.bincount`` with weights adds each column's entries one by one in the order given (row
+    order), starting from 0: the same floating-point additions as ``np.cumsum`` along the rows of
+    the dense matrix (its zeros add nothing), so the sums are bit for bit the dense paths'
+    (``_z2_simulated_p`` with one block) at a fraction of the cost when only a few positions are
+    needed (one new day: two windows).
     """
-    order = np.argsort(col, kind="stable")
-    counts = np.bincount(col, minlength=n_cols)
-    first = np.cumsum(counts) - counts
-    padded = np.zeros((n_cols, int(counts.max(initial=0)) + 1))  # column 0: the empty sum
-    padded[col[order], np.arange(col.size) - first[col[order]] + 1] = value[order]
-    np.cumsum(padded, axis=1, out=padded)
-    every = np.arange(n_cols)
-    return np.stack([padded[every, np.bincount(col[row < k], minlength=n_cols)] for k in positions])
+    ends = np.searchsorted(row, positions, side="left")  # entries of the rows before each position
+    return np.stack([np.bincount(col[:m], weights=value[:m], minlength=n_cols) for m in ends])
 
 
 def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarray, seed: int, n_boot: int):
@@ -280,8 +276,10 @@ def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarr
     return t[inverse], p_value[inverse]
 
 
-def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, p: float, seed: int, n_sims: int) -> pd.DataFrame:
-    """All statistic columns for windows of observations [s, e)."""
+def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, p: float, seed: int,
+                       n_sims: int) -> dict[str, np.ndarray]:
+    """The statistic columns (``COLUMNS`` after as_of and backtest_window_days) for windows of
+    observations [s, e), one array each."""
     hits = obs.hits
     size = hits.size
     n = e - s
@@ -322,34 +320,32 @@ def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, 
     chi2 = chi2_sf
     p_pof, p_ind = chi2(lr_pof, 1), chi2(lr_ind, 1)
     fail = (p_pof < SIGNIFICANCE) | (p_ind < SIGNIFICANCE) | (z2_p < SIGNIFICANCE) | (zone == 2)
-    return pd.DataFrame(
-        {
-            "n_obs": n.astype(np.int64),
-            "n_breaches": x.astype(np.int64),
-            "expected_breaches": n * p,
-            "kupiec_lr": lr_pof,
-            "kupiec_p": p_pof,
-            "christoffersen_lr": lr_ind,
-            "christoffersen_p": p_ind,
-            "cc_lr": lr_cc,
-            "cc_p": chi2(lr_cc, 2),
-            "tuff_lr": lr_tuff,
-            "tuff_p": chi2(lr_tuff, 1),
-            "duration_lr": lr_dur,
-            "duration_p": chi2(lr_dur, 1),
-            "dq_stat": np.where(dq_ok, dq, 0.0),
-            "dq_p": np.where(dq_ok, dq_p_value(dq, df), 1.0),
-            "z2_stat": z2,
-            "z2_p": z2_p,
-            "mcneil_frey_stat": mf,
-            "mcneil_frey_p": mf_p,
-            "traffic_light": np.where(enough, ZONE_NAMES[zone], TrafficLight.INSUFFICIENT_DATA.value),
-            "plus_factor": np.where(enough, plus, 0.0),
-            "verdict": np.where(enough, np.where(fail, Verdict.FAIL.value, Verdict.PASS.value),
-                                Verdict.INSUFFICIENT_DATA.value),
-            "overlapping": np.zeros(n.size, dtype=bool),
-        }
-    )
+    return {
+        "n_obs": n.astype(np.int64),
+        "n_breaches": x.astype(np.int64),
+        "expected_breaches": n * p,
+        "kupiec_lr": lr_pof,
+        "kupiec_p": p_pof,
+        "christoffersen_lr": lr_ind,
+        "christoffersen_p": p_ind,
+        "cc_lr": lr_cc,
+        "cc_p": chi2(lr_cc, 2),
+        "tuff_lr": lr_tuff,
+        "tuff_p": chi2(lr_tuff, 1),
+        "duration_lr": lr_dur,
+        "duration_p": chi2(lr_dur, 1),
+        "dq_stat": np.where(dq_ok, dq, 0.0),
+        "dq_p": np.where(dq_ok, dq_p_value(dq, df), 1.0),
+        "z2_stat": z2,
+        "z2_p": z2_p,
+        "mcneil_frey_stat": mf,
+        "mcneil_frey_p": mf_p,
+        "traffic_light": np.where(enough, ZONE_NAMES[zone], TrafficLight.INSUFFICIENT_DATA.value),
+        "plus_factor": np.where(enough, plus, 0.0),
+        "verdict": np.where(enough, np.where(fail, Verdict.FAIL.value, Verdict.PASS.value),
+                            Verdict.INSUFFICIENT_DATA.value),
+        "overlapping": np.zeros(n.size, dtype=bool),
+    }
 
 
 def checked_windows(windows: Sequence[int]) -> list[int]:
@@ -397,8 +393,10 @@ def backtest_table(
     e = np.repeat(end, len(lengths))
     codes, inverse = np.unique(s * (obs.loss.size + 1) + e, return_inverse=True)
     starts, ends = np.divmod(codes, obs.loss.size + 1)
-    table = _window_statistics(obs, starts, ends, p, seed, n_sims)
-    table = table.iloc[inverse].reset_index(drop=True)
-    table.insert(0, "backtest_window_days", np.tile(np.asarray(lengths, dtype=np.int64), as_of.size))
-    table.insert(0, "as_of", np.repeat(as_of.to_numpy(), len(lengths)))
-    return table[COLUMNS]
+    statistics = _window_statistics(obs, starts, ends, p, seed, n_sims)  # one row per distinct window
+    columns = {
+        "as_of": np.repeat(as_of.to_numpy(), len(lengths)),
+        "backtest_window_days": np.tile(np.asarray(lengths, dtype=np.int64), as_of.size),
+    }
+    columns.update((name, statistics[name][inverse]) for name in COLUMNS[2:])
+    return pd.DataFrame(columns)
