@@ -85,3 +85,23 @@ def test_the_cli_shows_history_writes_a_snapshot_and_names_a_bad_version(daily_l
     assert "no readable version 99" in capsys.readouterr().err
     assert main(["lake", "maintain", "--retention-days", "30"]) == 0
     assert "prices" in capsys.readouterr().out
+
+
+def test_the_log_is_checkpointed_every_ten_commits(daily_lake):
+    log = daily_lake / "lake" / "prices" / "_delta_log"
+    checkpoints = sorted(p.name for p in log.glob("*.checkpoint.parquet"))
+    assert lake.table_version("prices") == len(DAYS) and len(DAYS) >= 10
+    assert checkpoints == ["00000000000000000009.checkpoint.parquet"]
+    assert lake.open_table("prices").metadata().configuration == lake.TABLE_CONFIGURATION
+
+
+def test_maintenance_gives_a_table_created_before_the_setting_its_checkpoints(data_dir):
+    with pytest.MonkeyPatch.context() as before_the_setting:
+        before_the_setting.setattr(lake, "TABLE_CONFIGURATION", {})
+        for i, day in enumerate(DAYS[:3]):
+            lake.write_days("prices", _prices(day, 100.0 + i), [day])
+    log = data_dir / "lake" / "prices" / "_delta_log"
+    assert not list(log.glob("*.checkpoint.parquet"))
+    done = maintain("prices", retention_days=30)
+    assert lake.open_table("prices").metadata().configuration == lake.TABLE_CONFIGURATION
+    assert (log / f"{done.version:020d}.checkpoint.parquet").exists()

@@ -49,6 +49,9 @@ def maintain(table: str, retention_days: int, root: Path | None = None) -> Maint
     before = len(delta.file_uris())
     delta.optimize.compact(target_size=TARGET_FILE_BYTES, writer_properties=lake.WRITER_PROPERTIES)
     deleted = delta.vacuum(retention_hours=24 * retention_days, enforce_retention_duration=False, dry_run=False)
+    if delta.metadata().configuration != {**delta.metadata().configuration, **lake.TABLE_CONFIGURATION}:
+        delta.alter.set_table_properties(lake.TABLE_CONFIGURATION)  # a table created before the setting
+    delta.create_checkpoint()  # readers start from here; the log before it can then be cleaned up
     delta.cleanup_metadata()
     return Maintained(table, before, len(delta.file_uris()), len(deleted), delta.version())
 
