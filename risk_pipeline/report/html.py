@@ -76,7 +76,7 @@ def table(frame: pd.DataFrame, columns: Sequence[Column], cell_class: Callable[[
     """An HTML table of ``frame`` with (column, header, formatter) columns."""
     head = "".join(f"<th>{_esc(header)}</th>" for _, header, _ in columns)
     body = []
-    for _, row in frame.iterrows():
+    for row in frame.to_dict("records"):
         cells = []
         for col, _, fmt in columns:
             value = row[col]

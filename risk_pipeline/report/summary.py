@@ -189,9 +189,12 @@ def mcs_sentence(rows: pd.DataFrame, days: int) -> str:
 
 
 def _var_levels(days: list[dt.date]) -> pd.DataFrame:
-    """Average VaR per portfolio and method over ``days`` (the capital a method needed)."""
+    """Average VaR per portfolio and method over ``days`` (the capital a method needed), summed in
+    the rows' key order: DuckDB's parallel ``avg`` adds in an order that changes from run to run,
+    and so did the 16th digit of the report's mean_var."""
     return query_days(
-        "var_estimates", days, "SELECT portfolio, method, avg(var) AS mean_var FROM days_of GROUP BY portfolio, method"
+        "var_estimates", days, "SELECT portfolio, method, avg(var ORDER BY date, confidence, horizon_days) AS mean_var "
+        "FROM days_of GROUP BY portfolio, method"
     )
 
 
