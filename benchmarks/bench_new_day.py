@@ -81,7 +81,8 @@ def step_seconds(home: Path) -> dict[str, float]:
 
 
 def fingerprint(day: str, data: Path) -> dict[str, str]:
-    """A hash of the day's rows of every stored table and of the report's CSVs and summary."""
+    """A hash of the day's rows of every stored table (exact) and of the values of the report's CSVs
+    and summary (to 12 significant digits, see ``_values``)."""
     os.environ["RISK_PIPELINE_DATA"] = str(data)
     from risk_pipeline.storage.lake import read_days, stored_days
     from risk_pipeline.storage.schemas import TABLES
@@ -92,14 +93,26 @@ def fingerprint(day: str, data: Path) -> dict[str, str]:
         if when in stored_days(table):
             rows = read_days(table, [when])
             rows = rows.sort_values(list(rows.columns), ignore_index=True)  # values, whatever the read order
-            out[table] = hashlib.sha256(pd.util.hash_pandas_object(rows, index=False).to_numpy().tobytes()).hexdigest()
+            out[table] = _hash(rows)
     folder = data / "reports" / day
     for path in sorted(folder.glob("*.csv")):
-        out[f"report/{path.name}"] = hashlib.sha256(path.read_bytes()).hexdigest()
-    summary = json.loads((folder / "summary.json").read_text())
+        out[f"report/{path.name}"] = _hash(_values(pd.read_csv(path)))
+    summary = json.loads((folder / "summary.json").read_text(), parse_float=lambda text: float(f"{float(text):.12g}"))
     summary.pop("table_versions")
     out["report/summary.json"] = hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()
     return out
+
+
+def _hash(frame: pd.DataFrame) -> str:
+    return hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()
+
+
+def _values(frame: pd.DataFrame) -> pd.DataFrame:
+    """A report CSV's values, not its text: numbers as floats to 12 significant digits (a CSV writer
+    may print 0 or 0.0, and DuckDB's parallel average of earlier versions changed the 16th digit)."""
+    numbers = frame.select_dtypes("number").columns
+    frame[numbers] = frame[numbers].astype(float).map(lambda x: float(f"{x:.12g}"))
+    return frame
 
 
 def main() -> None:
