@@ -163,8 +163,9 @@ def _refresh(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> None:
 
 
 # DuckDB's buffer for the refresh's inserts (its default, 80% of RAM, let the insert of a long run's
-# var_backtests add 1.6 GB to the run's peak memory; with 1 GB it spills instead: same rows)
-REFRESH_CONFIG = {"memory_limit": "1GB"}
+# var_backtests add 1.6 GB to the run's peak memory; with 1 GB it spills instead: same rows), and
+# no cache of the lake files' bytes in the database kept for the process (lake.NO_FILE_CACHE)
+REFRESH_CONFIG = {"memory_limit": "1GB", **lake.NO_FILE_CACHE}
 # the name of the catalog file in the refreshing database while attached
 _ATTACHED = "risk_catalog"
 # this process's refreshing database: (process id, database, its temp_directory)
