@@ -114,9 +114,14 @@ def open_table(table: str, root: Path | None = None, version: int | str | dt.dat
 _OPENED = threading.local()
 
 
+def _log_file(path: Path, version: int) -> Path:
+    """The commit file of ``version`` in the log of the table at ``path``."""
+    return path / "_delta_log" / f"{version:020d}.json"
+
+
 def _log_entry(path: Path, version: int) -> tuple[int, int, int] | None:
     try:
-        stat = (path / "_delta_log" / f"{version:020d}.json").stat()
+        stat = _log_file(path, version).stat()
     except FileNotFoundError:
         return None
     return stat.st_ino, stat.st_size, stat.st_mtime_ns
@@ -136,7 +141,7 @@ def _latest(path: Path) -> DeltaTable:
     delta = None
     if held is not None and held[2] is not None and _log_entry(path, held[1]) == held[2]:
         delta = held[0]  # a write through it (write_days) may have moved it on since
-        if (path / "_delta_log" / f"{delta.version() + 1:020d}.json").exists():
+        if _log_file(path, delta.version() + 1).exists():
             try:
                 delta.update_incremental()
             except (DeltaError, OSError):  # the log entries since are gone (cleaned up): read it afresh
