@@ -168,20 +168,15 @@ def _refresh(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> None:
 REFRESH_CONFIG = {"memory_limit": "1GB", **lake.NO_FILE_CACHE}
 # the name of the catalog file in the refreshing database while attached
 _ATTACHED = "risk_catalog"
-# this process's refreshing database: (process id, database, its temp_directory)
-_REFRESHER: list = [None, None, None]
 
 
 def _refresher(path: Path) -> duckdb.DuckDBPyConnection:
-    """A new connection (``cursor``) to this process's in-memory DuckDB database that refreshes
-    the catalog ``path`` (``REFRESH_CONFIG``), created at the first refresh (a forked child creates
-    its own). Inserts it spills go to ``<catalog>.tmp``, as those of a database opened on the file."""
-    if _REFRESHER[0] != os.getpid():
-        _REFRESHER[:] = [os.getpid(), duckdb.connect(config=REFRESH_CONFIG), None]
-    if _REFRESHER[2] != f"{path}.tmp":
-        _REFRESHER[1].execute("SET temp_directory = $tmp", {"tmp": f"{path}.tmp"})
-        _REFRESHER[2] = f"{path}.tmp"
-    return _REFRESHER[1].cursor()
+    """A new connection (``cursor``) to the process's database that refreshes the catalog ``path``
+    (``lake.kept_database`` with ``REFRESH_CONFIG``). Inserts it spills go to ``<catalog>.tmp``,
+    as those of a database opened on the file."""
+    con = lake.kept_database(REFRESH_CONFIG).cursor()
+    con.execute("SET temp_directory = $tmp", {"tmp": f"{path}.tmp"})
+    return con
 
 
 def _attach(con: duckdb.DuckDBPyConnection, path: Path) -> None:

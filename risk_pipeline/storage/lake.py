@@ -296,20 +296,26 @@ def data_files(delta: DeltaTable, spec: TableSchema, first: dt.date | None = Non
     return delta.file_uris(file_pruning_predicate=_range_predicate(spec.day_column, first, last))
 
 
-_READER: tuple[int, duckdb.DuckDBPyConnection] | None = None
 NO_FILE_CACHE = {"enable_external_file_cache": False}
+_KEPT: dict[tuple, duckdb.DuckDBPyConnection] = {}
+
+
+def kept_database(config: dict[str, object]) -> duckdb.DuckDBPyConnection:
+    """This process's in-memory DuckDB database with ``config``, created at its first use (a
+    forked child creates its own): opening a database costs about 12 ms, as much as a small read,
+    a cursor of it 0.2 ms."""
+    key = (os.getpid(), tuple(sorted(config.items())))
+    if key not in _KEPT:
+        _KEPT[key] = duckdb.connect(config=config)
+    return _KEPT[key]
 
 
 def reader() -> duckdb.DuckDBPyConnection:
-    """A new connection (``cursor``) to this process's in-memory DuckDB database, which reads the
-    lake's Parquet files: opening a database costs about 12 ms, as much as a small read, a cursor
-    0.2 ms. One per call, so threads do not share a connection; a forked child opens its own.
-    DuckDB's cache of the files' bytes is off (``NO_FILE_CACHE``): in a database kept for the
-    process it would hold every file a long run reads (the OS caches them anyway)."""
-    global _READER
-    if _READER is None or _READER[0] != os.getpid():
-        _READER = (os.getpid(), duckdb.connect(config=NO_FILE_CACHE))
-    return _READER[1].cursor()
+    """A new connection (``cursor``) to the process's database that reads the lake's Parquet files
+    (:func:`kept_database`); one per call, so threads do not share a connection. DuckDB's cache
+    of the files' bytes is off (``NO_FILE_CACHE``): in a database kept for the process it would
+    hold every file a long run reads (the OS caches them anyway)."""
+    return kept_database(NO_FILE_CACHE).cursor()
 
 
 def _select(delta: DeltaTable | None, spec: TableSchema, columns: Sequence[str], first: dt.date | None = None,
