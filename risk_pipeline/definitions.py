@@ -5,6 +5,8 @@ domain) and is found there by ``dagster.load_definitions_from_package_module``: 
 is all it takes to add it to the graph.
 """
 
+import gc
+
 import dagster as dg
 
 import risk_pipeline.dagster_warnings  # noqa: F401 - before the assets load: their intended preview/beta warnings
@@ -25,5 +27,14 @@ in_process_by_default = dg.ExecutorDefinition(
 )
 
 defs = dg.load_definitions_from_package_module(risk_pipeline.defs, executor=in_process_by_default)
+
+# Everything loaded so far (Dagster, pandas, scipy, matplotlib, DuckDB, the definitions: about
+# 240,000 objects the collector tracks) lives as long as the process. Frozen (after one last
+# collection, so that no garbage of the imports is kept), the cyclic garbage collector's full
+# collections no longer walk it: in one new day's run they took 0.7 s, and the one at the
+# interpreter's exit 0.9 s more (docs/performance.md). Nothing accumulates on a reload: Dagster
+# reloads a code location by starting a new code server process.
+gc.collect()
+gc.freeze()
 
 __all__ = ["defs", "risk_job"]
