@@ -19,9 +19,8 @@ _METHOD_COLORS = ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#e377c
 
 
 def png_bytes(fig: Figure, dpi: int = 90) -> bytes:
-    """The figure as PNG at its own size: every chart lays itself out (``tight_layout``, or fixed
-    margins where a legend sits outside the axes), so ``bbox_inches="tight"``, which draws the
-    figure twice, would only trim a margin."""
+    """The figure as PNG at its own size: every chart lays itself out (``fixed_margins``), so
+    ``bbox_inches="tight"``, which draws the figure twice, would only trim a margin."""
     FigureCanvasAgg(fig)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
@@ -36,6 +35,13 @@ def fixed_margins(fig: Figure, left: float, right: float, top: float = 0.35, bot
     width, height = fig.get_size_inches()
     fig.subplots_adjust(left=left / width, right=1 - right / width, top=1 - top / height, bottom=bottom / height,
                         hspace=hspace)
+
+
+def left_title(ax, text: str, fontsize: float = 10) -> None:
+    """``text`` as the axes' title, at its top left and at a fixed height: a title matplotlib
+    places itself is lifted above any tick labels at the top, which it finds by measuring every
+    tick label of the axes at each draw (a tenth of a P&L chart's time); these axes have none."""
+    ax.set_title(text, fontsize=fontsize, loc="left", y=1.0)
 
 
 def data_uri(png: bytes) -> str:
@@ -82,8 +88,7 @@ def pnl_vs_var_chart(rows: pd.DataFrame, portfolio: str, trailing: int, yellow_f
             ax.plot(day[hit], returns[hit], linestyle="none", color=color, marker="v", markersize=4, zorder=3)
         ax.axhline(0.0, color="black", lw=0.4)
         ax.set_ylabel("% of value")
-        ax.set_title(f"{portfolio}: daily return vs -VaR at {level:.0%}, horizon 1 day (\u25bc breach)",
-                     fontsize=10, loc="left")
+        left_title(ax, f"{portfolio}: daily return vs -VaR at {level:.0%}, horizon 1 day (\u25bc breach)")
         ax.grid(alpha=0.3)
     ax = axes[-1]
     for a, b in series:
@@ -91,7 +96,7 @@ def pnl_vs_var_chart(rows: pd.DataFrame, portfolio: str, trailing: int, yellow_f
     ax.axhline(yellow_from, color=ZONE_COLORS["yellow"], lw=1.0, ls=":")
     ax.axhline(red_from, color=ZONE_COLORS["red"], lw=1.0, ls=":")
     ax.set_ylabel(f"breaches in last {trailing} days")
-    ax.set_title(f"{portfolio}: rolling breach counts (solid 99%, dashed 95%)", fontsize=10, loc="left")
+    left_title(ax, f"{portfolio}: rolling breach counts (solid 99%, dashed 95%)")
     ax.grid(alpha=0.3)
     _years_axis(ax)
     key = [Line2D([], [], color="#b0b0b0", lw=0.6, label="realized return")]
@@ -124,7 +129,7 @@ def traffic_light_chart(traffic_light: pd.DataFrame, trailing: int, yellow_from:
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
-    ax.set_title(f"Basel traffic light: breaches at 99% over the last {trailing} days "
-                 f"(yellow from {yellow_from}, red from {red_from})", fontsize=9, loc="left")
+    left_title(ax, f"Basel traffic light: breaches at 99% over the last {trailing} days "
+                   f"(yellow from {yellow_from}, red from {red_from})", fontsize=9)
     fixed_margins(fig, left=1.3, right=0.2, top=0.3, bottom=0.6)
     return png_bytes(fig, dpi=80)

@@ -10,7 +10,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import StrMethodFormatter
 
-from risk_pipeline.report.charts import fixed_margins, png_bytes
+from risk_pipeline.report.charts import fixed_margins, left_title, png_bytes
 from risk_pipeline.storage.lake import read_days, stored_days
 
 SCOPE_NOTE = ("Internal models approach for modellable risk factors only: non-modellable risk factors (SES) and the "
@@ -38,7 +38,7 @@ def capital_chart(history: pd.DataFrame) -> bytes:
             label="m_c x 60-day average IMCC")
     ax.set_ylabel(ccy)
     ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
-    ax.set_title("FRTB internal models capital of the bank (every desk)", fontsize=10, loc="left")
+    left_title(ax, "FRTB internal models capital of the bank (every desk)")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(alpha=0.3)
     fixed_margins(fig, left=1.1, right=2.0)
