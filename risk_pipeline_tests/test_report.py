@@ -12,13 +12,14 @@ import datetime as dt
 import json
 from html.parser import HTMLParser
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from risk_pipeline.defs.backtests import no_method_in_red_zone
 from risk_pipeline.report.publish import CSV_TABLES, SUMMARY_KEYS
 from risk_pipeline.storage.maintenance import snapshot
-from risk_pipeline.report.summary import report_dates
+from risk_pipeline.report.summary import _trailing_counts, report_dates
 from risk_pipeline.risk.backtests.traffic_light import basel_zone_thresholds
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
 from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, core_assets, fast_run_config, materialize_range, module_lake
@@ -189,3 +190,15 @@ def test_report_dates_and_zone_thresholds():
         dt.date(2020, 1, 31), dt.date(2020, 2, 27), dt.date(2020, 3, 2)]
     assert report_dates(days, dt.date(2021, 1, 1), dt.date(2021, 2, 1), month_ends=True) == []
     assert basel_zone_thresholds(250) == (5, 10)  # the Basel table: yellow 5-9, red 10+
+
+
+def test_trailing_breach_counts_equal_a_rolling_sum_per_series():
+    rng = np.random.default_rng(7)
+    for n, window in ((0, 5), (1, 1), (300, 1), (300, 7), (300, 250), (900, 250)):
+        keys = pd.DataFrame({"portfolio": np.sort(rng.choice(["a", "b", "c"], n)),
+                             "method": rng.choice(["historical", "ewma"], n), "confidence": rng.choice([0.95, 0.99], n)})
+        keys = keys.sort_values(list(keys.columns), kind="stable", ignore_index=True)
+        flags = rng.random(n) < 0.2
+        expected = (pd.Series(flags, dtype="int64").groupby([keys[c] for c in keys.columns], sort=False)
+                    .transform(lambda s: s.rolling(window, min_periods=1).sum()).astype("int64"))
+        assert np.array_equal(_trailing_counts(flags, keys, window), expected.to_numpy()), (n, window)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from risk_pipeline.report.frtb_section import capital_history
@@ -116,16 +117,30 @@ def report_dates(available: list[dt.date], start: dt.date, end: dt.date, month_e
 VAR_HISTORY_COLUMNS = ["portfolio", "method", "confidence", "var", "var_amount"]
 
 
+def _trailing_counts(flags: np.ndarray, keys: pd.DataFrame, n: int) -> np.ndarray:
+    """Per row, the true ``flags`` among the last ``n`` rows of its series up to it (fewer at the
+    series' start), for rows sorted by series (equal ``keys``) then date: differences of one
+    cumulative sum, the same integers as a rolling sum per series."""
+    size = len(flags)
+    new_series = np.zeros(size, dtype=bool)
+    new_series[:1] = True
+    for column in keys.columns:
+        values = keys[column].to_numpy()
+        new_series[1:] |= values[1:] != values[:-1]
+    starts = np.flatnonzero(new_series)
+    series_start = np.repeat(starts, np.diff(np.append(starts, size)))
+    total = np.concatenate([[0], np.cumsum(flags, dtype=np.int64)])
+    position = np.arange(size)
+    return total[position + 1] - total[np.maximum(series_start, position + 1 - n)]
+
+
 def _pnl_vs_var(pnl: pd.DataFrame, one_day: pd.DataFrame, trailing: int, chart_start: dt.date) -> pd.DataFrame:
     rows = one_day.merge(pnl[["date", "portfolio", "simple_return", "pnl"]], on=["date", "portfolio"], how="inner")
     rows = rows.dropna(subset=["var", "simple_return"]).sort_values(["portfolio", "method", "confidence", "date"])
     rows["loss"] = -rows["simple_return"]
     rows["breach"] = rows["loss"] > rows["var"]
-    rows["rolling_breaches"] = (
-        rows.groupby(["portfolio", "method", "confidence"], sort=False)["breach"]
-        .transform(lambda s: s.astype(int).rolling(trailing, min_periods=1).sum())
-        .astype("int64")
-    )
+    rows["rolling_breaches"] = _trailing_counts(rows["breach"].to_numpy(), rows[["portfolio", "method", "confidence"]],
+                                                trailing)
     rows = rows.loc[rows["date"].dt.date >= chart_start]
     return rows[PNL_VS_VAR_COLUMNS].reset_index(drop=True)
 
