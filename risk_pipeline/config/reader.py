@@ -37,8 +37,9 @@ class LocatedMapping(dict):
     line: int | None = None
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML: mappings located, timestamps kept as text."""
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """Safe YAML, parsed by libyaml where PyYAML was built with it (its wheels are: 7 times faster
+    than its Python parser): mappings located, timestamps kept as text."""
 
 
 def _located_mapping(loader: _Loader, node: yaml.MappingNode) -> LocatedMapping:
