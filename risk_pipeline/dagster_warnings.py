@@ -6,8 +6,6 @@ pytest applies the same filters from ``pyproject.toml``.
 
 - ``backfill_policy`` of ``asset`` (beta): every table asset materializes a partition range
   as one run (``BackfillPolicy.single_run``, risk_pipeline/defs/lake_assets.py).
-- ``partitions_def`` on an ``AssetCheckSpec`` (preview): the data-quality checks are
-  partitioned like the assets they check (risk_pipeline/defs/market_data_checks.py).
 - ``include_sources`` of ``AssetSelection.all`` (beta): Dagster passes it itself when it
   parses an asset selection string such as ``--select '*'``.
 - ``load_definitions_from_package_module`` and the ``load_definitions_from_modules`` it calls
@@ -21,7 +19,6 @@ import dagster as dg
 
 INTENDED_WARNINGS: tuple[tuple[type[Warning], str], ...] = (
     (dg.BetaWarning, r"Parameter `backfill_policy` of function `asset` "),
-    (dg.PreviewWarning, r"Specifying a partitions_def on an AssetCheckSpec "),
     (dg.BetaWarning, r"Parameter `include_sources` of function `AssetSelection\.all` "),
     (dg.PreviewWarning, r"Function `load_definitions_from_(package_module|modules)` is currently in preview"),
 )
