@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import subprocess
 import sys
+from contextlib import closing
 
 import duckdb
 import pandas as pd
@@ -246,3 +247,19 @@ def test_read_days_where_keeps_the_rows_equal_to_its_values_and_names_an_unknown
     assert lake.read_days("prices", [D1], where={"symbol": "BBB", "close": 3.0}).empty
     with pytest.raises(lake.SchemaMismatchError, match="no columns \\['ticker'\\]"):
         lake.read_days("prices", [D1], where={"ticker": "BBB"})
+
+
+def test_refreshes_go_on_after_one_spilled_to_disk(data_dir, monkeypatch):
+    # DuckDB refuses to set a database's spill folder again once it was used: a refresh after one that
+    # spilled (a long run's var_backtests does) failed at its start; a small memory limit forces the spill
+    monkeypatch.setattr(catalog, "REFRESH_CONFIG", {"memory_limit": "64MB", **lake.NO_FILE_CACHE})
+    spill = data_dir / "risk.duckdb.tmp"
+    with closing(catalog._refresher(data_dir / "risk.duckdb")) as con:
+        con.execute("select count(*) from (select range, random() as r from range(8000000) order by r)").fetchall()
+    assert spill.is_dir()
+    lake.write_days("prices", _prices([D1]), [D1])
+    catalog.refresh_catalog(["prices"])
+    lake.write_days("prices", _prices([D2]), [D2])
+    catalog.refresh_catalog(["prices"])
+    with duckdb.connect(str(data_dir / "risk.duckdb"), read_only=True) as con:
+        assert con.execute("select count(*) from prices").fetchone()[0] == 4

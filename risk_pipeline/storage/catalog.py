@@ -173,10 +173,10 @@ _ATTACHED = "risk_catalog"
 def _refresher(path: Path) -> duckdb.DuckDBPyConnection:
     """A new connection (``cursor``) to the process's database that refreshes the catalog ``path``
     (``lake.kept_database`` with ``REFRESH_CONFIG``). Inserts it spills go to ``<catalog>.tmp``,
-    as those of a database opened on the file."""
-    con = lake.kept_database(REFRESH_CONFIG).cursor()
-    con.execute("SET temp_directory = $tmp", {"tmp": f"{path}.tmp"})
-    return con
+    as those of a database opened on the file: a database per catalog, its spill folder set when
+    it is created, because DuckDB refuses to set the folder again (even to the same path) once
+    something was spilled to it."""
+    return lake.kept_database({**REFRESH_CONFIG, "temp_directory": f"{path}.tmp"}).cursor()
 
 
 def _attach(con: duckdb.DuckDBPyConnection, path: Path) -> None:
