@@ -163,9 +163,10 @@ def _refresh(con: duckdb.DuckDBPyConnection, tables: Iterable[str]) -> None:
 
 
 # DuckDB's buffer for the refresh's inserts (its default, 80% of RAM, let the insert of a long run's
-# var_backtests add 1.6 GB to the run's peak memory; with 1 GB it spills instead: same rows), and
+# var_backtests add 1.6 GB to the run's peak memory; with 512 MB it spills instead: same rows; the
+# whole 30-year catalog rebuilds in 9.3 s instead of 8.9 s with 1 GB, peak 0.80 GB instead of 1.28), and
 # no cache of the lake files' bytes in the database kept for the process (lake.NO_FILE_CACHE)
-REFRESH_CONFIG = {"memory_limit": "1GB", **lake.NO_FILE_CACHE}
+REFRESH_CONFIG = {"memory_limit": "512MB", **lake.NO_FILE_CACHE}
 # the name of the catalog file in the refreshing database while attached
 _ATTACHED = "risk_catalog"
 
