@@ -14,6 +14,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
+from risk_pipeline.report.series import series_starts
+
 ZONE_COLORS = {"green": "#2e9d4a", "yellow": "#e0b000", "red": "#d62728", "insufficient_data": "#999999"}
 _METHOD_COLORS = ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#e377c2", "#7f7f7f", "#bcbd22"]
 
@@ -69,7 +71,7 @@ def pnl_vs_var_chart(rows: pd.DataFrame, portfolio: str, trailing: int, yellow_f
     confidence, method = rows["confidence"].to_numpy(), rows["method"].to_numpy()
     returns, var = 100 * rows["simple_return"].to_numpy(), -100 * rows["var"].to_numpy()
     breach, counts = rows["breach"].to_numpy(dtype=bool), rows["rolling_breaches"].to_numpy()
-    starts = np.flatnonzero(np.r_[True, (confidence[1:] != confidence[:-1]) | (method[1:] != method[:-1])])
+    starts = series_starts(confidence, method)
     series = list(zip(starts, np.r_[starts[1:], len(rows)]))
     confidences = list(dict.fromkeys(confidence))
     colors = _method_colors(set(method))

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.report.frtb_section import capital_history
+from risk_pipeline.report.series import series_starts
 from risk_pipeline.risk.backtests.ranking import rank_methods
 from risk_pipeline.risk.backtests.traffic_light import (
     BASEL_CONFIDENCE,
@@ -122,12 +123,7 @@ def _trailing_counts(flags: np.ndarray, keys: pd.DataFrame, n: int) -> np.ndarra
     series' start), for rows sorted by series (equal ``keys``) then date: differences of one
     cumulative sum, the same integers as a rolling sum per series."""
     size = len(flags)
-    new_series = np.zeros(size, dtype=bool)
-    new_series[:1] = True
-    for column in keys.columns:
-        values = keys[column].to_numpy()
-        new_series[1:] |= values[1:] != values[:-1]
-    starts = np.flatnonzero(new_series)
+    starts = series_starts(*(keys[c].to_numpy() for c in keys.columns))
     series_start = np.repeat(starts, np.diff(np.append(starts, size)))
     total = np.concatenate([[0], np.cumsum(flags, dtype=np.int64)])
     position = np.arange(size)
