@@ -34,7 +34,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from itertools import groupby
 
-from sqlalchemy import event
+import sqlalchemy
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
@@ -71,11 +71,11 @@ def create_tables_at_once(conn_string: str) -> None:
     the file to WAL and stamps its alembic revision, as for a file it created itself."""
     engine = create_engine(conn_string, poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
 
-    @event.listens_for(engine, "connect")
+    @sqlalchemy.event.listens_for(engine, "connect")
     def _no_implicit_transactions(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None
 
-    @event.listens_for(engine, "begin")
+    @sqlalchemy.event.listens_for(engine, "begin")
     def _begin_immediate(conn) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -137,7 +137,7 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         if engine is None:
             engine = create_engine(self.conn_string_for_shard(shard), pool_size=1,
                                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
-            event.listen(engine, "connect", _wal_without_fsync_per_commit)
+            sqlalchemy.event.listen(engine, "connect", _wal_without_fsync_per_commit)
             self._engines[shard] = engine
             while len(self._engines) > OPEN_SHARDS:
                 self._engines.popitem(last=False)[1].dispose()
