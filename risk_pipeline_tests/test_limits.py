@@ -70,6 +70,15 @@ def test_overall_is_worst_status_and_schema_is_fixed():
     assert report.overall.set_index("portfolio").loc["other", "status"] == "within_limits"
 
 
+def test_a_day_without_prices_gives_no_rows_and_the_fixed_schema():
+    """No date to evaluate (a holiday's run: measures but no day of the range) is no rows, not an error."""
+    report = evaluate_limits(_measures(50.0, 10.0), LIMITS, dates=pd.DatetimeIndex([]))
+    assert report.rows.empty and report.overall.empty
+    assert tuple(report.rows.columns) == LIMIT_STATUS_COLUMNS
+    assert tuple(report.overall.columns) == OVERALL_STATUS_COLUMNS
+    assert report.overall["n_limits"].dtype == np.int64
+
+
 def test_warning_fraction_override_and_missing_measure():
     measures = _measures(60.0, 10.0).iloc[[0, 1, 3]]  # the 3-day limit has no measure
     report = evaluate_limits(measures, LIMITS, warning_fraction=0.5)

@@ -184,7 +184,8 @@ def _overall(rows: pd.DataFrame) -> pd.DataFrame:
     frame = grouped.agg(_severity=("_severity", "max"), max_utilization=("utilization", "max"),
                         n_limits=("status", "size"), n_warning=("_warning", "sum"), n_danger=("_danger", "sum"))
     frame = frame.reset_index()
-    frame["status"] = np.asarray(STATUSES, dtype=object)[frame["_severity"].to_numpy()]
+    # int64 also when there are no rows (a day without prices): pandas gives an empty aggregate float dtype
+    frame["status"] = np.asarray(STATUSES, dtype=object)[frame["_severity"].to_numpy(dtype=np.int64)]
     return frame[list(OVERALL_STATUS_COLUMNS)].astype({"portfolio": object, "status": object, "max_utilization": float,
                                                        "n_limits": "int64", "n_warning": "int64", "n_danger": "int64"})
 
