@@ -46,9 +46,10 @@ def test_each_method_gets_its_window_and_exactly_the_parameters_it_accepts():
         grid = var_es_grid(returns, method=method, confidences=(0.99,), horizons=(1,),
                            window=SETTINGS.window_for(method), **SETTINGS.params_for(method))
         assert len(grid) == 120 - SETTINGS.window_for(method)
-    SETTINGS.validate(list(METHODS), [0.95, 0.99], [1, 10], n_history=120)
-    with pytest.raises(ValueError, match="window=80 is longer than the history available"):
-        SETTINGS.validate(["conditional_evt"], [0.99], [1], n_history=79)
+    SETTINGS.validate(list(METHODS), [0.95, 0.99], [1, 10])
+    assert SETTINGS.window_setting("conditional_evt") == "evt_estimation_window_days"
+    with pytest.raises(ValueError, match="confidence=1.5"):
+        SETTINGS.validate(["conditional_evt"], [1.5], [1])
 
 
 def test_a_historical_scenario_is_reported_only_after_its_window_and_only_when_stored():

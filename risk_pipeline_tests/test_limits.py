@@ -8,6 +8,7 @@ import pytest
 
 from risk_pipeline.risk.limits import (
     LIMIT_STATUS_COLUMNS,
+    MEASURE_COLUMNS,
     OVERALL_STATUS_COLUMNS,
     PRE_TRADE_COLUMNS,
     Limit,
@@ -77,6 +78,16 @@ def test_a_day_without_prices_gives_no_rows_and_the_fixed_schema():
     assert tuple(report.rows.columns) == LIMIT_STATUS_COLUMNS
     assert tuple(report.overall.columns) == OVERALL_STATUS_COLUMNS
     assert report.overall["n_limits"].dtype == np.int64
+
+
+def test_a_book_without_any_measure_yet_has_no_data_on_every_limit():
+    """A book whose history does not fill the window yet has no measure at all (a frame of object
+    columns): each of its limits is no_data on each day, nothing raises."""
+    days = pd.DatetimeIndex(["2024-03-01", "2024-03-04"])
+    report = evaluate_limits(pd.DataFrame(columns=list(MEASURE_COLUMNS)), LIMITS, dates=days, portfolios=["book"])
+    assert len(report.rows) == 2 * len(LIMITS.portfolios["book"])
+    assert set(report.rows["status"]) == {"no_data"} and set(report.rows["source"]) == {"none"}
+    assert list(report.overall["status"]) == ["no_data", "no_data"]
 
 
 def test_warning_fraction_override_and_missing_measure():

@@ -15,7 +15,7 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.defs.lake_assets import lake_asset, latest_day_of_run, partition_days, publish
-from risk_pipeline.defs.portfolios import portfolio_pnl
+from risk_pipeline.defs.portfolios import pnl_history, portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk import var_es_grid
@@ -50,8 +50,11 @@ def limit_table(limits: LimitsConfig) -> pd.DataFrame:
 
 
 def _computed_amounts(pnl: pd.DataFrame, wanted: pd.DataFrame, estimation_window_days: int) -> pd.DataFrame:
-    """Historical VaR/ES amounts of one portfolio's realized returns for its limits' horizons and confidences."""
+    """Historical VaR/ES amounts of one portfolio's realized returns for its limits' horizons and confidences
+    (no rows before a full window: those days' limits have status no_data)."""
     series = pnl.set_index("date")["simple_return"].sort_index()
+    if len(series) <= estimation_window_days:
+        return empty_frame("var_estimates")
     grid = var_es_grid(series, method="historical", confidences=sorted(set(wanted["confidence"])),
                        horizons=sorted(set(wanted["horizon_days"])), window=estimation_window_days)
     return with_amounts(grid, pnl.set_index("date")["value"]).assign(portfolio=pnl["portfolio"].iloc[0])
@@ -72,14 +75,15 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
     fraction = config.warning_fraction if config.warning_fraction is not None else limits.warning_fraction
     table = limit_table(limits)
     lookback = config.estimation_window_days + int(table["horizon_days"].max()) + 1 if len(table) else 0
-    pnl_history = read_window("portfolio_pnl", start, end, lookback=lookback)
+    history = pnl_history(start, end, lookback)
     stored = read_window("var_estimates", start, end)
     stored = stored.loc[(stored["method"] == "historical") & (stored["estimation_window_days"] == config.estimation_window_days)]
     frames, unlimited = [], []
     for portfolio in load_portfolios():
-        pnl = pnl_history.loc[pnl_history["portfolio"] == portfolio.name]
-        if pnl.empty:
-            continue
+        pnl = history.loc[history["portfolio"] == portfolio.name]
+        dates = pd.DatetimeIndex(sorted(pnl["date"].unique()))
+        if not (dates.date >= start).any():
+            continue  # no P&L day in the range (a holiday, a book before its first price)
         wanted = table.loc[table["portfolio"] == portfolio.name]
         if wanted.empty:
             unlimited.append(portfolio.name)
@@ -89,8 +93,8 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
                              ignore_index=True)
         measures["confidence"] = measures["confidence"].round(10)
         measures = measures.drop_duplicates(["date", "measure", "horizon_days", "confidence"], keep="first")
-        dates = pd.DatetimeIndex(sorted(pnl["date"].unique()))
-        report = evaluate_limits(measures, limits, fraction, dates=dates[dates.date >= start])
+        report = evaluate_limits(measures, limits, fraction, dates=dates[dates.date >= start],
+                                 portfolios=[portfolio.name])
         frames.append(report.rows.assign(base_currency=portfolio.base_currency))
     if unlimited:
         context.log.warning(f"no limits configured for portfolio(s) {unlimited}: not checked")

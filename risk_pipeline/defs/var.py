@@ -9,12 +9,12 @@ import pandas as pd
 
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
-from risk_pipeline.defs.portfolios import portfolio_pnl
+from risk_pipeline.defs.portfolios import pnl_history, portfolio_pnl
 from risk_pipeline.books import build_book
 from risk_pipeline.config.portfolios import Portfolio, load_portfolios
 from risk_pipeline.risk import var_es_grid
 from risk_pipeline.risk.portfolio import with_amounts
-from risk_pipeline.risk.var.parameters import MethodSettings
+from risk_pipeline.risk.var.parameters import MethodSettings, VarParameterError
 from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
 
@@ -94,6 +94,27 @@ def portfolio_forecasts(
     return out
 
 
+def require_full_windows(config: VarConfig, portfolio: Portfolio, pnl: pd.DataFrame, start: dt.date,
+                         first_pnl_day: dt.date) -> None:
+    """A book whose P&L starts on the lake's first P&L day (``first_pnl_day``: the history is cut by
+    where the lake starts, not by the book's data) must give every method a full estimation window
+    on the last day of the range; else a ``VarParameterError`` naming the book, the method and the
+    window setting. A book whose data starts later (a younger symbol, a currency not yet quoted)
+    has no estimate until its window fills (docs/design.md, "Short history")."""
+    dates = pnl["date"]
+    if dates.empty or dates.max() < pd.Timestamp(start) or dates.min().date() > first_pnl_day:
+        return
+    settings = config.settings()
+    n_before = int((dates < dates.max()).sum())  # P&L days before the range's last day
+    for method in config.methods:
+        window, setting = settings.window_for(method), settings.window_setting(method)
+        if window > n_before:
+            raise VarParameterError(
+                f"portfolio {portfolio.name!r}: method {method} needs {setting}={window} trading days of P&L before "
+                f"a forecast, but the lake has {n_before} before {dates.max().date()} (its P&L starts with the lake, "
+                f"on {first_pnl_day}): backfill prices and returns from an earlier start, or shorten {setting}")
+
+
 @lake_asset(
     group_name="risk",
     deps=[portfolio_pnl, prices, returns],
@@ -106,20 +127,20 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.Ma
     start, end, days = partition_days(context)
     settings = config.settings()
     lookback = max(settings.window_for(m) for m in config.methods) + 1
-    pnl_history = read_window("portfolio_pnl", start, end, lookback=lookback)
-    anything_to_estimate = pnl_history["date"].dt.date.between(start, end).any()
-    # a holiday-only range still validates the settings, but has no history to compare a window with
-    settings.validate(config.methods, config.confidences, config.horizons,
-                      n_history=len(stored_days("portfolio_pnl")) if anything_to_estimate else None)
+    settings.validate(config.methods, config.confidences, config.horizons)
+    history = pnl_history(start, end, lookback)
+    price_days = stored_days("prices")
+    first_pnl_day = price_days[1] if len(price_days) > 1 else end  # the first stored day has no previous close
     needs_assets = "monte_carlo" in config.methods
     # one more stored day of prices than of P&L: the weights held on the first P&L day
     prices_history = read_window("prices", start, end, lookback=lookback + 1) if needs_assets else None
     returns_history = read_window("returns", start, end, lookback=lookback + 1) if needs_assets else None
     frames = []
     for portfolio in load_portfolios():
-        pnl = pnl_history.loc[pnl_history["portfolio"] == portfolio.name]
+        pnl = history.loc[history["portfolio"] == portfolio.name]
         if pnl.empty:
             continue
+        require_full_windows(config, portfolio, pnl, start, first_pnl_day)
         frames.append(portfolio_forecasts(config, portfolio, pnl, prices_history, returns_history, start))
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_estimates")
     frames.clear()  # a long run's rows are held once, not twice, while they are written

@@ -27,7 +27,7 @@ computed before and after adding the proposed trade to the positions.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -135,15 +135,16 @@ def _worst(statuses) -> str:
 
 
 def evaluate_limits(measures: pd.DataFrame, limits: LimitsConfig, warning_fraction: float | None = None,
-                 dates: pd.DatetimeIndex | None = None) -> LimitReport:
+                 dates: pd.DatetimeIndex | None = None, portfolios: Sequence[str] | None = None) -> LimitReport:
     """Compare measured risk with every limit of every portfolio in ``measures``, per date.
 
     ``measures``: columns :data:`MEASURE_COLUMNS` (value = base-currency amount, source = where
     it comes from; see :func:`long_measures`), at most one row per date, portfolio, measure,
     horizon and confidence. Rows are every (date, portfolio, limit) for the dates of ``dates``
-    (default: the dates of ``measures``); a limit without a matching measure that day gets
-    value NaN, status "no_data" and source "none". A portfolio in ``measures`` without limits
-    raises (a book must not run unlimited by accident). ``warning_fraction`` overrides
+    (default: the dates of ``measures``) and portfolios of ``portfolios`` (default: those of
+    ``measures``); a limit without a matching measure that day gets value NaN, status "no_data"
+    and source "none" (a book without a full window yet). A portfolio without limits raises (a
+    book must not run unlimited by accident). ``warning_fraction`` overrides
     ``limits.warning_fraction``.
     """
     missing = sorted(set(MEASURE_COLUMNS) - set(measures.columns))
@@ -152,18 +153,20 @@ def evaluate_limits(measures: pd.DataFrame, limits: LimitsConfig, warning_fracti
     frac = limits.warning_fraction if warning_fraction is None else float(warning_fraction)
     if not 0.0 < frac <= 1.0:
         raise LimitInputError(f"warning_fraction must be in (0, 1], got {warning_fraction!r}")
-    unlimited = sorted(set(measures["portfolio"]) - set(limits.portfolios))
+    names = sorted(set(measures["portfolio"]) if portfolios is None else set(portfolios))
+    unlimited = sorted(set(names) - set(limits.portfolios))
     if unlimited:
         raise LimitInputError(f"no limits configured for portfolio(s) {unlimited}")
     keys = ["date", "portfolio", "measure", "horizon_days", "confidence"]
-    keyed = measures.assign(date=pd.to_datetime(measures["date"]), confidence=measures["confidence"].round(10),
+    keyed = measures.assign(date=pd.to_datetime(measures["date"]),
+                            confidence=measures["confidence"].astype(float).round(10),
                             horizon_days=measures["horizon_days"].astype("int64"))
     dup = keyed.duplicated(keys)
     if dup.any():
         raise LimitInputError(f"measures has duplicate rows: {keyed.loc[dup, keys].head(3).values.tolist()}")
     table = pd.DataFrame(
         [(name, lim.measure, int(lim.horizon_days), round(float(lim.confidence), 10), float(lim.amount))
-         for name in sorted(set(measures["portfolio"])) for lim in limits.portfolios[name]],
+         for name in names for lim in limits.portfolios[name]],
         columns=["portfolio", "measure", "horizon_days", "confidence", "limit_amount"],
     ).astype({"portfolio": object, "measure": object, "horizon_days": "int64"})
     days = pd.DataFrame({"date": pd.DatetimeIndex(sorted(keyed["date"].unique()) if dates is None else dates)})

@@ -132,10 +132,15 @@ class MethodSettings:
     n_scenarios: int
     seed: int
 
+    @staticmethod
+    def window_setting(method: str) -> str:
+        """The name of the setting that holds the estimation window of ``method``."""
+        return {Method.MONTE_CARLO: "monte_carlo_estimation_window_days",
+                Method.CONDITIONAL_EVT: "evt_estimation_window_days"}.get(method, "estimation_window_days")
+
     def window_for(self, method: str) -> int:
         """The estimation window of ``method``, in trading days."""
-        return {Method.MONTE_CARLO: self.monte_carlo_estimation_window_days,
-                Method.CONDITIONAL_EVT: self.evt_estimation_window_days}.get(method, self.estimation_window_days)
+        return getattr(self, self.window_setting(method))
 
     def params_for(self, method: str) -> dict[str, object]:
         """The keyword parameters of ``method`` (``METHOD_PARAMS``) from these settings."""
@@ -143,12 +148,11 @@ class MethodSettings:
                   "n_scenarios": self.n_scenarios, "seed": self.seed, "shrinkage": self.shrinkage}
         return {name: values[name] for name in METHOD_PARAMS[method]} if method in METHOD_PARAMS else {}
 
-    def validate(self, methods: Sequence[str], confidences: Sequence[float], horizons: Sequence[int],
-                 n_history: int | None) -> None:
-        """Check every combination before any computation starts; a window longer than the whole
-        stored history (``n_history`` days) is an error."""
+    def validate(self, methods: Sequence[str], confidences: Sequence[float], horizons: Sequence[int]) -> None:
+        """Check every combination before any computation starts (whether a book's history fills the
+        windows is the asset's check: ``defs.var.require_full_windows``)."""
         for method in methods:
             for confidence in confidences:
                 for horizon in horizons:
-                    validate_var_params(method, confidence, self.window_for(method), horizon, n_obs=n_history,
+                    validate_var_params(method, confidence, self.window_for(method), horizon,
                                         **self.params_for(method))
