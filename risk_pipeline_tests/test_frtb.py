@@ -78,6 +78,15 @@ def test_a_history_shorter_than_one_window_gives_no_es():
     assert out["stress_start"].isna().all()
 
 
+@pytest.mark.parametrize("n_days", [1, 9])
+def test_a_book_with_fewer_days_than_one_ten_day_scenario_gives_no_es(n_days):
+    """A book's first days (its first price: fewer daily returns than the 10 of one scenario) have
+    no ES rather than an error."""
+    book = _book(RNG.normal(0, 0.01, (n_days, 2)), np.array([1.0, 1.0]), [10, 20])
+    out = book_es(book, book.exposures.index[-1:], StressSearch(dt.date(2010, 1, 1), None))
+    assert len(out) == 3 and out[["es_10d", "es_full_current", "es_reduced_stressed", "imes"]].isna().all().all()
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_the_stressed_window_is_the_planted_crisis(seed):
     rng = np.random.default_rng(seed)

@@ -85,7 +85,10 @@ def shock(book: FactorBook, *, min_horizon: int, risk_class: str | None = None, 
 
 def ten_day_returns(daily: pd.DataFrame, horizon: int = BASE_HORIZON_DAYS) -> np.ndarray:
     """Overlapping ``horizon``-day compounded returns of each column: row k compounds daily rows
-    k .. k + horizon - 1 (shape ``(n - horizon + 1, columns)``; NaN where a daily return is NaN)."""
+    k .. k + horizon - 1 (shape ``(n - horizon + 1, columns)``; NaN where a daily return is NaN).
+    Fewer than ``horizon`` days (a book's first days) hold no scenario: shape ``(0, columns)``."""
+    if len(daily) < horizon:
+        return np.empty((0, daily.shape[1]))
     return compound_returns(daily.to_numpy(dtype=float).T, horizon).T
 
 
