@@ -94,25 +94,32 @@ def portfolio_forecasts(
     return out
 
 
-def require_full_windows(config: VarConfig, portfolio: Portfolio, pnl: pd.DataFrame, start: dt.date,
-                         first_pnl_day: dt.date) -> None:
-    """A book whose P&L starts on the lake's first P&L day (``first_pnl_day``: the history is cut by
-    where the lake starts, not by the book's data) must give every method a full estimation window
-    on the last day of the range; else a ``VarParameterError`` naming the book, the method and the
-    window setting. A book whose data starts later (a younger symbol, a currency not yet quoted)
-    has no estimate until its window fills (docs/design.md, "Short history")."""
+def short_windows(config: VarConfig, portfolio: Portfolio, pnl: pd.DataFrame, start: dt.date,
+                  first_pnl_day: dt.date) -> list[str]:
+    """The methods without a full estimation window on the book's last P&L day of the range, each as a
+    sentence naming the book, the method and the window setting (none when the book has no P&L day in
+    the range). When the book's P&L starts on the lake's first P&L day (``first_pnl_day``), the
+    history is cut by where the lake starts, not by the book's data: a ``VarParameterError``
+    instead (a backfill from an earlier date gives the window). A book whose data starts later (a
+    younger symbol, a currency not yet quoted) has no estimate until its window fills
+    (docs/design.md, "Short history")."""
     dates = pnl["date"]
-    if dates.empty or dates.max() < pd.Timestamp(start) or dates.min().date() > first_pnl_day:
-        return
+    if dates.empty or dates.max() < pd.Timestamp(start):
+        return []
     settings = config.settings()
-    n_before = int((dates < dates.max()).sum())  # P&L days before the range's last day
-    for method in config.methods:
-        window, setting = settings.window_for(method), settings.window_setting(method)
-        if window > n_before:
-            raise VarParameterError(
-                f"portfolio {portfolio.name!r}: method {method} needs {setting}={window} trading days of P&L before "
-                f"a forecast, but the lake has {n_before} before {dates.max().date()} (its P&L starts with the lake, "
-                f"on {first_pnl_day}): backfill prices and returns from an earlier start, or shorten {setting}")
+    last, first = dates.max().date(), dates.min().date()
+    n_before = int((dates < dates.max()).sum())  # P&L days before the range's last P&L day
+    short = [
+        f"portfolio {portfolio.name!r}: method {method} needs {setting}={window} trading days of P&L before a "
+        f"forecast, but its P&L has {n_before} before {last} (from {first})"
+        for method in config.methods
+        for window, setting in [(settings.window_for(method), settings.window_setting(method))]
+        if window > n_before
+    ]
+    if short and first <= first_pnl_day:
+        raise VarParameterError(f"{short[0]}: its P&L starts with the lake, so backfill prices and returns from an "
+                                "earlier start, or shorten the window")
+    return short
 
 
 @lake_asset(
@@ -135,17 +142,21 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.Ma
     # one more stored day of prices than of P&L: the weights held on the first P&L day
     prices_history = read_window("prices", start, end, lookback=lookback + 1) if needs_assets else None
     returns_history = read_window("returns", start, end, lookback=lookback + 1) if needs_assets else None
-    frames = []
+    frames, short = [], []
     for portfolio in load_portfolios():
         pnl = history.loc[history["portfolio"] == portfolio.name]
         if pnl.empty:
             continue
-        require_full_windows(config, portfolio, pnl, start, first_pnl_day)
+        short += short_windows(config, portfolio, pnl, start, first_pnl_day)
         frames.append(portfolio_forecasts(config, portfolio, pnl, prices_history, returns_history, start))
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_estimates")
     frames.clear()  # a long run's rows are held once, not twice, while they are written
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
-    return publish("var_estimates", frame, days, **_latest_summary(frame, end))
+    extra = _latest_summary(frame, end)
+    if short:
+        context.log.warning("no estimate until the window fills: " + "; ".join(short))
+        extra["short_history"] = dg.MetadataValue.json(short)
+    return publish("var_estimates", frame, days, **extra)
 
 
 def _latest_summary(frame: pd.DataFrame, end: dt.date) -> dict[str, object]:
