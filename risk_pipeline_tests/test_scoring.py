@@ -82,32 +82,48 @@ def _plain_dm(d: np.ndarray) -> tuple[float, float, int]:
 
 def test_dm_and_means_equal_a_plain_loop_over_the_window():
     fz0, tick = _family()
-    fz0.loc[:40, "c"] = np.nan  # c's window fills later: not compared in early windows
+    fz0.loc[:40, "c"] = np.nan  # c's window fills later: compared over the common days once it has half a window
+    fz0.loc[500, "b"] = np.nan  # one forecast without an FZ0 score (es <= 0): b's scored run restarts after it
     end_pos = np.arange(len(fz0)) * 2 + 7  # observation end days (every other trading day)
-    as_of_pos = np.array([300, 900, 1206])
-    out = compare_methods(fz0, tick, end_pos, as_of_pos, np.zeros(3, bool), (100, 400), McsSettings())
+    as_of_pos = np.array([60, 175, 300, 900, 1007, 1010, 1206])
+    out = compare_methods(fz0, tick, end_pos, as_of_pos, np.zeros(as_of_pos.size, bool), (100, 400), McsSettings())
+    reasons = set()
     for (a, days), rows in out.groupby(["as_of", "backtest_window_days"]):
         inside = (end_pos <= as_of_pos[a]) & (end_pos > as_of_pos[a] - days)
         window = fz0[inside]
-        compared = [m for m in fz0 if window[m].notna().all()]
-        best = min(compared, key=lambda m: window[m].mean())
+        # a plain loop: each method's trailing run of scores, compared when >= 20 and >= half the window
+        runs = {m: len(window) - (np.flatnonzero(window[m].isna().to_numpy())[-1] + 1 if window[m].isna().any() else 0)
+                for m in fz0}
+        compared = [m for m in fz0 if runs[m] >= 20 and 2 * runs[m] >= len(window)]
+        common = window.iloc[len(window) - min(runs[m] for m in compared):] if compared else window.iloc[:0]
+        best = min(compared, key=lambda m: common[m].mean()) if compared else ""
         for row in rows.itertuples():
             assert row.n_obs == window[row.method].notna().sum()
             assert row.mean_fz0_loss == pytest.approx(window[row.method].mean(), rel=1e-12)
             assert row.mean_tick_loss == pytest.approx(tick[inside][row.method][window[row.method].notna()].mean(), rel=1e-12)
             assert row.compared == (row.method in compared)
             if not row.compared:
-                assert np.isnan(row.dm_stat)
+                assert np.isnan(row.dm_stat) and row.comparison_obs == 0
+                assert row.not_compared_reason == (
+                    "no_latest_score" if runs[row.method] == 0 else "too_few_scores" if runs[row.method] < 20
+                    else "under_half_the_window")
+                reasons.add(row.not_compared_reason)
                 continue
-            assert row.best_method == best
+            assert row.not_compared_reason == "" and row.comparison_obs == len(common) <= len(window)
+            assert row.best_method == best  # DM and the differences are over the common days
             if row.method == best:
                 assert (row.dm_stat, row.dm_p) == (0.0, 1.0)
                 continue
-            stat, p, lag = _plain_dm((window[row.method] - window[best]).to_numpy())
+            stat, p, lag = _plain_dm((common[row.method] - common[best]).to_numpy())
             assert row.dm_lag == lag
             assert row.dm_stat == pytest.approx(stat, rel=1e-8)
             assert row.dm_p == pytest.approx(p, rel=1e-8, abs=1e-14)
-            assert row.fz0_diff_to_best == pytest.approx(window[row.method].mean() - window[best].mean(), rel=1e-9)
+            assert row.fz0_diff_to_best == pytest.approx(common[row.method].mean() - common[best].mean(), rel=1e-9)
+    assert reasons == {"no_latest_score", "too_few_scores", "under_half_the_window"}
+    # a method a few scored days short is compared over the common days, not dropped
+    short = out.loc[(out["method"] == "c") & (out["as_of"] == 1) & (out["backtest_window_days"] == 100)].iloc[0]
+    assert short["compared"] and short["comparison_obs"] == short["n_obs"] == 44
+    assert ((end_pos <= 175) & (end_pos > 75)).sum() == 50  # the window's observations
 
 
 def test_newey_west_lag_rule():

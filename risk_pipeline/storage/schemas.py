@@ -89,11 +89,13 @@ TABLES: dict[str, TableSchema] = {
             [
                 ("as_of", _D), ("portfolio", _S), ("method", _S), ("confidence", _F), ("horizon_days", _I),
                 ("backtest_window_days", _I), ("n_obs", _I), ("mean_tick_loss", _F), ("mean_fz0_loss", _F),
-                ("compared", _B), ("best_method", _S), ("fz0_diff_to_best", _F), ("dm_stat", _F), ("dm_p", _F),
+                ("compared", _B), ("comparison_obs", _I), ("not_compared_reason", _S), ("best_method", _S),
+                ("fz0_diff_to_best", _F), ("dm_stat", _F), ("dm_p", _F),
                 ("dm_lag", _I), ("mcs_computed", _B), ("in_mcs", _B), ("mcs_p", _F),
             ],
             "Mean tick and FZ0 losses per method over trailing windows as of each day, Diebold-Mariano tests "
-            "against the best method and the 90% Model Confidence Set (risk.backtests.scoring).",
+            "against the best method and the 90% Model Confidence Set over the compared methods' common days "
+            "(comparison_obs; a method left out says why in not_compared_reason) (risk.backtests.scoring).",
             day_column="as_of",
         ),
         _table(

@@ -25,9 +25,14 @@ means and of the comparisons).
 Comparisons, per as-of date a and trailing window of n trading days (the observations whose
 loss ends within the last n trading days up to a, as in ``var_backtests``):
 
-* the methods compared are those with a finite FZ0 score on every observation of the window
-  (a method whose window is not yet full, e.g. monte_carlo's longer estimation window, is
-  left out), at least ``MIN_COMPARISON_OBS`` observations; the best is the lowest mean FZ0;
+* the methods are compared over their common days: each method's trailing run of observations
+  with a finite FZ0 score up to the window's last one (a method whose estimation window fills
+  later, e.g. monte_carlo's longer one, or a short history, scores fewer); the methods compared
+  are those whose run holds at least ``MIN_COMPARISON_OBS`` observations and at least half of
+  the window's, and the comparison covers the shortest of their runs (``comparison_obs``
+  observations, on which every compared method is scored); the others are left out, with the
+  reason in ``not_compared_reason`` (``NOT_COMPARED_REASONS``). The best is the lowest mean FZ0
+  over the common days;
 * Diebold & Mariano (1995, J. Business & Economic Statistics 13) test of each compared method
   against the best: d_t = S_FZ0,i - S_FZ0,best, DM = mean(d) / sqrt(V / n) with the
   Newey-West (1987) HAC variance V = g_0 + 2 sum_{l=1..L} (1 - l/(L+1)) g_l (g_l the lag-l
@@ -58,6 +63,13 @@ from scipy.special import erfc
 from risk_pipeline.risk.backtests.table import backtest_observations
 
 MIN_COMPARISON_OBS = 20
+NOT_COMPARED_REASONS = {
+    "no_latest_score": "no FZ0 score on the window's last observation",
+    "too_few_scores": f"fewer than {MIN_COMPARISON_OBS} scored observations up to the window's last one",
+    "under_half_the_window": "scored on fewer than half of the window's observations up to its last one",
+}
+"""Why a method with scores in a window is left out of its comparison (``not_compared_reason``; empty
+when compared)."""
 """Fewest observations for a window's DM tests and MCS (25 ten-day observations in 250 days)."""
 VARIANCE_FLOOR = 1e-12
 """Floor of the variance of a loss difference (per observation; divided by n for the MCS's
@@ -222,7 +234,8 @@ class McsSettings:
 
 COMPARISON_COLUMNS = [
     "as_of", "method", "backtest_window_days", "n_obs", "mean_tick_loss", "mean_fz0_loss", "compared",
-    "best_method", "fz0_diff_to_best", "dm_stat", "dm_p", "dm_lag", "mcs_computed", "in_mcs", "mcs_p",
+    "comparison_obs", "not_compared_reason", "best_method", "fz0_diff_to_best", "dm_stat", "dm_p", "dm_lag",
+    "mcs_computed", "in_mcs", "mcs_p",
 ]  # fmt: skip
 
 
@@ -261,8 +274,9 @@ def compare_methods(
     dates; ``mcs_as_of``: which as-of dates get an MCS (the others: ``mcs_computed`` False,
     ``in_mcs`` False, ``mcs_p`` NaN). Rows: every (as_of, window, method) with at least one
     observation with an FZ0 score, columns ``COMPARISON_COLUMNS`` (``as_of`` holds the index into
-    ``as_of_pos``; ``n_obs`` counts those observations, both means are over them). Definitions
-    in the module doc.
+    ``as_of_pos``; ``n_obs`` counts those observations, both means are over them; the best, the
+    differences, DM and MCS are over the ``comparison_obs`` common days). Definitions in the
+    module doc.
     """
     if not fz0.columns.equals(tick.columns) or fz0.shape != tick.shape or len(end_pos) != len(fz0):
         raise ScoringInputError("fz0, tick and end_pos must describe the same observations and methods")
@@ -290,9 +304,22 @@ def compare_methods(
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_fz0 = (fz_p[e] - fz_p[s]) / counts
         mean_tick = (tick_p[e] - tick_p[s]) / counts
-    compared = (counts == n_rows[:, None]) & (n_rows[:, None] >= MIN_COMPARISON_OBS)
+    # each method's trailing run of scored observations up to the window's last one: rows [run, e)
+    rows = np.arange(x.shape[0])[:, None]
+    after_gap = np.maximum.accumulate(np.where(finite, -1, rows), axis=0) + 1  # first row of the run holding each row
+    last = np.maximum(e - 1, 0)
+    scored_last = (e > s)[:, None] & (finite[last] if x.shape[0] else np.zeros((e.size, k), bool))
+    run = np.where(scored_last, np.maximum(after_gap[last] if x.shape[0] else 0, s[:, None]), e[:, None])
+    run_obs = e[:, None] - run
+    compared = scored_last & (run_obs >= MIN_COMPARISON_OBS) & (2 * run_obs >= n_rows[:, None])
     any_compared = compared.any(axis=1)
-    best = np.where(compared, mean_fz0, np.inf).argmin(axis=1)
+    s = np.where(any_compared, np.where(compared, run, -1).max(axis=1), e)  # the common days: rows [s, e)
+    n_rows = e - s
+    reason = np.where(~scored_last, "no_latest_score",
+                      np.where(run_obs < MIN_COMPARISON_OBS, "too_few_scores", "under_half_the_window"))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        common_fz0 = (fz_p[e] - fz_p[s]) / n_rows[:, None]
+    best = np.where(compared, common_fz0, np.inf).argmin(axis=1)
     w_idx = np.arange(s.size)
 
     # DM: d = y_i - y_best over rows [s, e); HAC variance from prefix sums of lagged cross-products
@@ -352,8 +379,11 @@ def compare_methods(
             "mean_tick_loss": mean_tick[w_rows, m_cols],
             "mean_fz0_loss": mean_fz0[w_rows, m_cols],
             "compared": is_compared,
+            "comparison_obs": np.where(is_compared, n_rows[w_rows], 0).astype(np.int64),
+            "not_compared_reason": np.where(is_compared, "", reason[w_rows, m_cols]).astype(object),
             "best_method": np.where(any_compared[w_rows], methods[best[w_rows]], ""),
-            "fz0_diff_to_best": np.where(is_compared, mean_fz0[w_rows, m_cols] - mean_fz0[w_rows, best[w_rows]], np.nan),
+            "fz0_diff_to_best": np.where(is_compared, common_fz0[w_rows, m_cols] - common_fz0[w_rows, best[w_rows]],
+                                         np.nan),
             "dm_stat": np.where(is_compared, dm[w_rows, m_cols], np.nan),
             "dm_p": np.where(is_compared, dm_p[w_rows, m_cols], np.nan),
             "dm_lag": np.where(is_compared, lag[w_rows], 0).astype(np.int64),
