@@ -148,6 +148,12 @@ def test_the_summary_prints_var_es_and_verdicts_of_every_portfolio(built, capsys
     assert "VaR99 %" in var_part and "ES95" in var_part
     assert "trailing 1000 and 250 trading days" in verdict_part  # the stored windows
     assert "1000d 95%" in verdict_part and "breaches 250d 99%" in verdict_part and "Basel light" in verdict_part
+    # four months of history: every verdict says how few observations its window held
+    n_obs = query(built, "select n_obs, verdict from var_backtests where portfolio = 'balanced' and method = 'historical' "
+                         "and confidence = 0.99 and horizon_days = 1 and backtest_window_days = 1000 "
+                         "and as_of = (select max(as_of) from var_backtests)")
+    assert 0 < n_obs["n_obs"][0] < 250
+    assert f"{n_obs['verdict'][0]} ({n_obs['n_obs'][0]} obs)" in verdict_part
     assert "Model Confidence Set" not in out  # var_scores is not among the core assets built here
     latest = query(built, "select max(var) * 100 as v from var_estimates where portfolio = 'balanced' "
                           "and confidence = 0.99 and date = (select max(date) from var_estimates)")["v"][0]

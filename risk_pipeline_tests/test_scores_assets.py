@@ -72,8 +72,10 @@ def test_the_summary_prints_the_mcs_verdict_of_every_book(data_dir, capsys):
     assert main(["summary"]) == 0
     out = capsys.readouterr().out
     part = out.split("Model Confidence Set")[1]
-    assert "in the 90% MCS (best first)" in part and "worse" in part
+    assert "in the 90% MCS (best first)" in part and "worse" in part and "left out" in part
     assert "balanced" in part and "held" in part and "2020-12-31" in part
+    rows = [line.split() for line in part.splitlines() if line.split()[:1] in (["balanced"], ["held"])]
+    assert rows and all(row[3:5] == ["60", "60"] and row[-1] == "-" for row in rows)  # days, obs; nothing left out
 
 
 def _scores_frame(seed=2):

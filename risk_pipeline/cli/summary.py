@@ -26,13 +26,16 @@ group by all
 order by v.portfolio, v.method
 """
 
+# a verdict over fewer observations than its window (a short history) says how many it used
+_VERDICT = ("max(case when b.confidence = {c} and b.backtest_window_days = {days} then b.verdict "
+            "|| case when b.n_obs < b.backtest_window_days then ' (' || b.n_obs || ' obs)' else '' end end)")
 VERDICTS_SQL = """
 with latest as (select portfolio, max(as_of) as as_of from var_backtests group by portfolio)
 select b.portfolio, b.as_of, b.method,
-       max(case when b.confidence = 0.95 and b.backtest_window_days = {long} then b.verdict end) as "{long}d 95%",
-       max(case when b.confidence = 0.99 and b.backtest_window_days = {long} then b.verdict end) as "{long}d 99%",
-       max(case when b.confidence = 0.95 and b.backtest_window_days = {short} then b.verdict end) as "{short}d 95%",
-       max(case when b.confidence = 0.99 and b.backtest_window_days = {short} then b.verdict end) as "{short}d 99%",
+       """ + _VERDICT.format(c=0.95, days="{long}") + """ as "{long}d 95%",
+       """ + _VERDICT.format(c=0.99, days="{long}") + """ as "{long}d 99%",
+       """ + _VERDICT.format(c=0.95, days="{short}") + """ as "{short}d 95%",
+       """ + _VERDICT.format(c=0.99, days="{short}") + """ as "{short}d 99%",
        max(case when b.confidence = 0.99 and b.backtest_window_days = {short} then b.n_breaches end) as "breaches {short}d 99%",
        max(case when b.confidence = 0.99 and b.backtest_window_days = {short} then b.traffic_light end) as "Basel light"
 from var_backtests b join latest using (portfolio, as_of)
@@ -42,11 +45,14 @@ order by b.portfolio, b.method
 """
 MCS_SQL = """
 with latest as (select portfolio, max(as_of) as as_of from var_scores where mcs_computed group by portfolio)
-select s.portfolio, s.as_of, s.confidence, s.backtest_window_days as days,
+select s.portfolio, s.as_of, s.confidence, s.backtest_window_days as days, max(s.comparison_obs) as obs,
        string_agg(case when s.in_mcs then s.method end, ', ' order by s.mean_fz0_loss) as "in the 90% MCS (best first)",
-       coalesce(string_agg(case when not s.in_mcs then s.method end, ', ' order by s.mean_fz0_loss), '-') as "worse"
+       coalesce(string_agg(case when s.compared and not s.in_mcs then s.method end, ', ' order by s.mean_fz0_loss),
+                '-') as "worse",
+       coalesce(string_agg(case when not s.compared then s.method || ' (' || s.not_compared_reason || ', '
+                                || s.n_obs || ' obs)' end, ', ' order by s.method), '-') as "left out"
 from var_scores s join latest using (portfolio, as_of)
-where s.horizon_days = 1 and s.compared and s.mcs_computed and s.backtest_window_days = {long}
+where s.horizon_days = 1 and s.mcs_computed and s.backtest_window_days = {long}
 group by all
 order by s.portfolio, s.confidence
 """
@@ -87,7 +93,8 @@ def summary(args: argparse.Namespace | None = None) -> int:
             print()
             days = con.execute(WINDOWS_SQL).df()["days"].tolist() or [0]
             short, long = days[0], days[-1]
-            print(f"Backtest verdicts (1-day, as of the latest date): trailing {long} and {short} trading days;")
+            print(f"Backtest verdicts (1-day, as of the latest date): trailing {long} and {short} trading days "
+                  "(a verdict over fewer observations says how many);")
             print("fail = Kupiec, Christoffersen or Z2 rejects at 5% or the Basel light is red")
             print(con.execute(VERDICTS_SQL.format(short=short, long=long)).df().to_string(index=False))
             tables = set(con.execute("select table_name from information_schema.tables").df()["table_name"])
@@ -95,7 +102,8 @@ def summary(args: argparse.Namespace | None = None) -> int:
             if len(mcs):
                 print()
                 print(f"Model Confidence Set (FZ0 loss, 1-day, trailing {long} trading days, latest month-end or "
-                      "run end): methods statistically indistinguishable from the best, and the worse ones")
+                      "run end; obs = the compared methods' common days): methods statistically indistinguishable "
+                      "from the best, the worse ones, and those left out (why)")
                 print(mcs.to_string(index=False))
             if {"frtb_es", "frtb_desks", "frtb_capital"} <= tables:
                 print()
