@@ -202,3 +202,18 @@ def test_trailing_breach_counts_equal_a_rolling_sum_per_series():
         expected = (pd.Series(flags, dtype="int64").groupby([keys[c] for c in keys.columns], sort=False)
                     .transform(lambda s: s.rolling(window, min_periods=1).sum()).astype("int64"))
         assert np.array_equal(_trailing_counts(flags, keys, window), expected.to_numpy()), (n, window)
+
+
+def test_the_mcs_sentence_states_the_common_days_and_the_methods_left_out():
+    from risk_pipeline.report.summary import mcs_sentence
+
+    rows = pd.DataFrame({"method": ["ewma", "historical"], "in_mcs": [True, False], "mcs_computed": [True, True],
+                         "best_method": ["ewma", "ewma"], "comparison_obs": [754, 754]})
+    left_out = pd.DataFrame({"method": ["monte_carlo"], "not_compared_reason": ["under_half_the_window"],
+                             "n_obs": [240]})
+    text = mcs_sentence(rows, 1000, left_out)
+    assert "over the last 1000 trading days (754 observations common to the methods compared)" in text
+    assert "historical is worse" in text
+    assert text.endswith("Left out: monte_carlo (scored on fewer than half of the window's observations up to its "
+                         "last one: 240 observations).")
+    assert "Left out" not in mcs_sentence(rows, 1000, left_out.iloc[:0])

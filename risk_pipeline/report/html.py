@@ -266,7 +266,8 @@ def _portfolio_section(data: ReportData, portfolio: str, chart: str | None) -> s
     out.append("<h3>Which method should a risk manager use?</h3>")
     if len(data.scores):
         rows = score_rows(data.scores, portfolio, data.ranking_window)
-        out.append(f"<p>{_esc(mcs_sentence(rows, data.ranking_window))}</p>")
+        left_out = score_rows(data.scores, portfolio, data.ranking_window, compared=False)
+        out.append(f"<p>{_esc(mcs_sentence(rows, data.ranking_window, left_out))}</p>")
         if len(rows) and rows["mcs_computed"].all():
             out.append(score_bars(rows, data.ranking_window))
     ranking = data.ranking.loc[data.ranking["portfolio"].eq(portfolio)] if len(data.ranking) else data.ranking

@@ -83,7 +83,8 @@ def summary_dict(data: ReportData, files: list[str]) -> dict:
         "overlapping_observations": bool(data.backtests["overlapping"].any()),
         "optional_tables": sorted(data.extras),
         "model_confidence_set": {
-            p: mcs_sentence(score_rows(data.scores, p, data.ranking_window), data.ranking_window) for p in data.portfolios
+            p: mcs_sentence(score_rows(data.scores, p, data.ranking_window), data.ranking_window,
+                            score_rows(data.scores, p, data.ranking_window, compared=False)) for p in data.portfolios
         },
         "frtb": {"capital": _records(data.extras["frtb_capital"]) if "frtb_capital" in data.extras else [],
                  "desks": _records(latest_desks(data.extras))},

@@ -34,6 +34,7 @@ import pandas as pd
 from risk_pipeline.report.frtb_section import capital_history
 from risk_pipeline.report.series import series_starts
 from risk_pipeline.risk.backtests.ranking import rank_methods
+from risk_pipeline.risk.backtests.scoring import NOT_COMPARED_REASONS
 from risk_pipeline.risk.backtests.traffic_light import (
     BASEL_CONFIDENCE,
     BASEL_HORIZON,
@@ -171,22 +172,28 @@ def _ranking(backtests: pd.DataFrame, levels: pd.DataFrame, backtest_window_days
     return out[["portfolio"] + [c for c in out.columns if c != "portfolio"]]
 
 
-def score_rows(scores: pd.DataFrame, portfolio: str, days: int) -> pd.DataFrame:
+def score_rows(scores: pd.DataFrame, portfolio: str, days: int, compared: bool = True) -> pd.DataFrame:
     """The ``var_scores`` rows the report shows for a portfolio: 99%, horizon 1, window ``days``,
-    methods compared, sorted by mean FZ0 loss."""
+    methods compared (``compared`` False: those left out), sorted by mean FZ0 loss."""
     if scores.empty:
         return scores
     rows = scores.loc[
         scores["portfolio"].eq(portfolio) & scores["confidence"].round(10).eq(BASEL_CONFIDENCE)
-        & scores["horizon_days"].eq(BASEL_HORIZON) & scores["backtest_window_days"].eq(days) & scores["compared"]
+        & scores["horizon_days"].eq(BASEL_HORIZON) & scores["backtest_window_days"].eq(days)
+        & scores["compared"].eq(compared)
     ]
     return rows.sort_values("mean_fz0_loss").reset_index(drop=True)
 
 
-def mcs_sentence(rows: pd.DataFrame, days: int) -> str:
-    """One sentence: which methods the 90% MCS cannot tell from the best (FZ0), which are worse."""
+def mcs_sentence(rows: pd.DataFrame, days: int, left_out: pd.DataFrame | None = None) -> str:
+    """One sentence: which methods the 90% MCS cannot tell from the best (FZ0), which are worse, over
+    how many common observations, and which methods it left out and why (``left_out``:
+    ``score_rows(..., compared=False)``)."""
+    dropped = "" if left_out is None or left_out.empty else " Left out: " + "; ".join(
+        f"{m} ({NOT_COMPARED_REASONS.get(r, r)}: {n} observations)"
+        for m, r, n in left_out[["method", "not_compared_reason", "n_obs"]].itertuples(index=False)) + "."
     if rows.empty or not rows["mcs_computed"].all():
-        return f"No Model Confidence Set at 99%, 1 day, over the last {days} trading days for this date."
+        return f"No Model Confidence Set at 99%, 1 day, over the last {days} trading days for this date.{dropped}"
     inside = list(rows.loc[rows["in_mcs"], "method"])
     worse = list(rows.loc[~rows["in_mcs"], "method"])
     best = rows["best_method"].iloc[0]
@@ -195,8 +202,8 @@ def mcs_sentence(rows: pd.DataFrame, days: int) -> str:
         else "no other method is statistically indistinguishable from it"
     worse_text = f"{', '.join(worse)} {'is' if len(worse) == 1 else 'are'} worse (outside the 90% Model Confidence Set)" \
         if worse else "none is worse at the 90% level"
-    return (f"At 99%, 1 day, over the last {days} trading days the lowest FZ0 loss is {best}'s; {same}, "
-            f"and {worse_text}.")
+    return (f"At 99%, 1 day, over the last {days} trading days ({rows['comparison_obs'].iloc[0]} observations "
+            f"common to the methods compared) the lowest FZ0 loss is {best}'s; {same}, and {worse_text}.{dropped}")
 
 
 def _var_levels(days: list[dt.date]) -> pd.DataFrame:
