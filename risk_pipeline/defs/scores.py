@@ -134,5 +134,5 @@ def _mcs_verdicts(frame: pd.DataFrame) -> dict[str, object]:
         return {}
     latest = latest.loc[latest["as_of"] == latest["as_of"].max()]
     table = latest[["portfolio", "confidence", "backtest_window_days", "method", "mean_fz0_loss", "dm_p",
-                    "in_mcs", "mcs_p"]]
+                    "in_mcs", "mcs_p", "comparison_obs", "not_compared_reason"]]
     return {"latest_mcs": dg.MetadataValue.md(table.to_markdown(index=False, floatfmt=".4g"))}
