@@ -229,7 +229,7 @@ def test_non_positive_stored_price_fails_its_check(data_dir):
     day = dt.date(2021, 3, 1)
     frame = pd.DataFrame({"date": [pd.Timestamp(day)] * 2, "symbol": ["AAPL", "KO"], "close": [120.0, -1.0],
                           "currency": "USD", "source": "manual"})
-    write_days("prices", frame, [day])
+    write_days("prices", frame, [day], keys=frame["symbol"])
     result = _run_checks_only(dg.AssetSelection.checks(checks.prices_positive), day.isoformat())
     evaluation = _evaluations(result)["prices_positive"]
     assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR

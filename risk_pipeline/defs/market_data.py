@@ -41,7 +41,8 @@ def prices(context: dg.AssetExecutionContext, config: PricesConfig) -> dg.Materi
     symbols = universe(config.extra_symbols)
     # fetch validates the whole range before anything is written: bad data writes nothing
     frame = source.fetch(symbols, start, end)
-    return publish("prices", frame, days, source=source.name, symbols=dg.MetadataValue.int(frame["symbol"].nunique()))
+    return publish("prices", frame, days, keys=symbols, source=source.name,
+                   symbols=dg.MetadataValue.int(frame["symbol"].nunique()))
 
 
 class ReturnsConfig(dg.Config):
@@ -58,4 +59,5 @@ def returns(context: dg.AssetExecutionContext, config: ReturnsConfig) -> dg.Mate
     history = read_window("prices", start, end, lookback=config.max_gap_days)
     frame = close_to_close_returns(history, max_gap_days=config.max_gap_days)
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
-    return publish("returns", frame, days)
+    # the returns of every symbol whose closes were read: those of the symbols priced in the range
+    return publish("returns", frame, days, keys=history["symbol"].unique())

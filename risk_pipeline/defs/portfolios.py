@@ -25,7 +25,8 @@ def portfolio_pnl(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     price_history = read_window("prices", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK)
     return_history = read_window("returns", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK)
     frames = []
-    for portfolio in load_portfolios():
+    portfolios = load_portfolios()
+    for portfolio in portfolios:
         book = build_book(portfolio, price_history, return_history)
         pnl = pnl_from_exposures(book.exposures, book.values, book.asset_returns)
         pnl.insert(1, "portfolio", portfolio.name)
@@ -34,4 +35,4 @@ def portfolio_pnl(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     frame = pd.concat(frames, ignore_index=True)
     frames.clear()  # a long run's rows are held once, not twice, while they are written
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
-    return publish("portfolio_pnl", frame, days, portfolios=dg.MetadataValue.int(frame["portfolio"].nunique()))
+    return publish("portfolio_pnl", frame, days, keys=[p.name for p in portfolios], portfolios=dg.MetadataValue.int(frame["portfolio"].nunique()))

@@ -116,7 +116,8 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.Ma
     prices_history = read_window("prices", start, end, lookback=lookback + 1) if needs_assets else None
     returns_history = read_window("returns", start, end, lookback=lookback + 1) if needs_assets else None
     frames = []
-    for portfolio in load_portfolios():
+    portfolios = load_portfolios()
+    for portfolio in portfolios:
         pnl = pnl_history.loc[pnl_history["portfolio"] == portfolio.name]
         if pnl.empty:
             continue
@@ -124,7 +125,7 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.Ma
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_estimates")
     frames.clear()  # a long run's rows are held once, not twice, while they are written
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
-    return publish("var_estimates", frame, days, **_latest_summary(frame, end))
+    return publish("var_estimates", frame, days, keys=[p.name for p in portfolios], **_latest_summary(frame, end))
 
 
 def _latest_summary(frame: pd.DataFrame, end: dt.date) -> dict[str, object]:

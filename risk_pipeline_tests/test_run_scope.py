@@ -1,0 +1,72 @@
+"""A run writes only what it computed: runs of two portfolio files over the same days leave both
+files' books and symbols; a book leaves the lake only through `risk-pipeline lake delete`."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from risk_pipeline.cli import main
+from risk_pipeline.storage import lake
+from risk_pipeline.storage.schemas import TABLES
+from risk_pipeline_tests.pipeline_helpers import CORE_ASSET_NAMES, core_assets, materialize_range, query
+
+START, END = "2021-01-04", "2021-03-31"
+BOOK_A = """
+portfolios:
+  - name: book_a
+    base_currency: USD
+    notional: 1000000
+    positions:
+      - {symbol: AAPL, weight: 0.5}
+      - {symbol: JPM, weight: 0.5}
+"""
+BOOK_B = """
+portfolios:
+  - name: book_b
+    base_currency: USD
+    positions:
+      - {symbol: MSFT, quantity: 1000}
+      - {symbol: KO, quantity: -200}
+"""
+CONFIG = {"ops": {"var_estimates": {"config": {"methods": ["historical"], "confidences": [0.99], "horizons": [1],
+                                               "estimation_window_days": 20}}}}
+PER_BOOK = ["portfolio_pnl", "var_estimates", "var_backtests"]
+
+
+def _run(tmp_path, monkeypatch, name: str, text: str):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(path))
+    return materialize_range(START, END, CONFIG, core_assets())
+
+
+def _rows(data_dir, table: str, key: str) -> pd.DataFrame:
+    day = TABLES[table].day_column
+    return query(data_dir, f'select * from {table} order by "{day}", "{key}"')
+
+
+@pytest.fixture()
+def two_books(data_dir, tmp_path, monkeypatch):
+    """book_a's run, then book_b's over the same days; the tables after book_a's run."""
+    _run(tmp_path, monkeypatch, "a", BOOK_A)
+    after_a = {t: _rows(data_dir, t, TABLES[t].key_column) for t in CORE_ASSET_NAMES}
+    _run(tmp_path, monkeypatch, "b", BOOK_B)
+    return after_a
+
+
+def test_runs_of_two_portfolio_files_over_the_same_days_keep_both_books(data_dir, two_books):
+    for table in PER_BOOK:
+        stored = _rows(data_dir, table, "portfolio")
+        assert set(stored["portfolio"]) == {"book_a", "book_b"}, table
+        # book_a's rows are exactly those its own run stored
+        kept = stored.loc[stored["portfolio"] == "book_a"].reset_index(drop=True)
+        pd.testing.assert_frame_equal(kept, two_books[table], check_dtype=False)
+    for table in ("prices", "returns"):
+        stored = _rows(data_dir, table, "symbol")
+        assert {"AAPL", "JPM", "MSFT", "KO"} <= set(stored["symbol"]), table
+        only_a = stored.loc[stored["symbol"].isin(["AAPL", "JPM"])].reset_index(drop=True)
+        before = two_books[table]
+        pd.testing.assert_frame_equal(only_a, before.loc[before["symbol"].isin(["AAPL", "JPM"])]
+                                      .reset_index(drop=True), check_dtype=False)
+        assert stored.groupby("symbol")["date"].nunique()["MSFT"] == stored["date"].nunique()
