@@ -70,3 +70,31 @@ def test_runs_of_two_portfolio_files_over_the_same_days_keep_both_books(data_dir
         pd.testing.assert_frame_equal(only_a, before.loc[before["symbol"].isin(["AAPL", "JPM"])]
                                       .reset_index(drop=True), check_dtype=False)
         assert stored.groupby("symbol")["date"].nunique()["MSFT"] == stored["date"].nunique()
+
+
+def test_lake_delete_removes_one_book_from_every_table_in_one_commit_each(data_dir, two_books, capsys):
+    per_book = [t for t, spec in TABLES.items() if spec.key_column == "portfolio"]
+    counts = {t: int(query(data_dir, f"select count(*) as n from {t} where portfolio = 'book_b'")["n"][0])
+              for t in per_book}
+    versions = {t: lake.table_version(t) for t in per_book}
+    assert all(counts[t] > 0 for t in PER_BOOK)
+
+    assert main(["lake", "delete", "--portfolio", "book_b", "--dry-run"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert {line.split()[0]: int(line.split()[3].replace(",", "")) for line in printed} == {
+        t: n for t, n in counts.items() if n}
+    assert all("would delete" in line for line in printed)
+    assert {t: lake.table_version(t) for t in per_book} == versions
+
+    assert main(["lake", "delete", "--portfolio", "book_b"]) == 0
+    capsys.readouterr()
+    for table in per_book:
+        expected = versions[table] + 1 if counts[table] else versions[table]
+        assert lake.table_version(table) == expected, table
+        assert query(data_dir, f"select count(*) as n from {table} where portfolio = 'book_b'")["n"][0] == 0
+    for table in PER_BOOK:  # book_a's rows are untouched, in the lake and the catalog
+        pd.testing.assert_frame_equal(_rows(data_dir, table, "portfolio"), two_books[table], check_dtype=False)
+        assert len(lake.read_range(table)) == len(two_books[table])
+    # nothing left to delete: one line on stderr, exit status 2
+    assert main(["lake", "delete", "--portfolio", "book_b"]) == 2
+    assert "no table holds rows of portfolio 'book_b'" in capsys.readouterr().err

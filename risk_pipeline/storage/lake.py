@@ -29,7 +29,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -259,26 +259,69 @@ def write_days(
         predicate = f"{predicate} AND {keys_predicate(spec.key_column, key_list)}"
     path = table_path(table, root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    for attempt in range(COMMIT_ATTEMPTS):
-        delta = open_table(table, root)
-        try:
-            write_deltalake(
-                delta if delta is not None else str(path),
-                arrow,
-                partition_by=[PARTITION_COLUMN],
-                mode="overwrite",
-                predicate=predicate,
-                writer_properties=WRITER_PROPERTIES,
-                commit_properties=CommitProperties(custom_metadata=metadata),
-                configuration=TABLE_CONFIGURATION if delta is None else None,
-            )
-            break
-        except CommitFailedError:
-            if attempt == COMMIT_ATTEMPTS - 1:
-                raise
-            time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
+    _commit(table, root, lambda delta: write_deltalake(
+        delta if delta is not None else str(path),
+        arrow,
+        partition_by=[PARTITION_COLUMN],
+        mode="overwrite",
+        predicate=predicate,
+        writer_properties=WRITER_PROPERTIES,
+        commit_properties=CommitProperties(custom_metadata=metadata),
+        configuration=TABLE_CONFIGURATION if delta is None else None,
+    ))
     version = _committed_version(table, root, metadata)
     return Commit(table=table, version=version, rows=arrow.num_rows, days_with_rows=len(dated))
+
+
+def _commit(table: str, root: Path | None, attempt: Callable[[DeltaTable | None], object]) -> None:
+    """Run ``attempt`` on the latest version of ``table`` (None before its first write); when
+    another writer committed a conflicting change first, again from the new state, up to
+    ``COMMIT_ATTEMPTS`` times with a growing random pause."""
+    for number in range(COMMIT_ATTEMPTS):
+        try:
+            attempt(open_table(table, root))
+            return
+        except CommitFailedError:
+            if number == COMMIT_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0.05, 0.2) * (number + 1))
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """The rows of one key a delete removed (or would remove) from a table, and the version made."""
+
+    table: str
+    rows: int
+    first_day: dt.date | None
+    last_day: dt.date | None
+    version: int | None  # None: nothing committed (a dry run, or no rows)
+
+
+def delete_key(table: str, key: str, root: Path | None = None, dry_run: bool = False) -> Deletion:
+    """Delete every row of ``table`` whose key column (``TableSchema.key_column``) equals ``key``,
+    as one Delta commit carrying the first and last day it changed (the catalog refreshes them);
+    ``dry_run`` only counts them."""
+    spec = table_schema(table)
+    if spec.key_column is None:
+        raise ValueError(f"table {table!r} has no key column: its rows belong to no portfolio, symbol or book")
+    delta = open_table(table, root)
+    files = [] if delta is None else data_files(delta, spec)
+    rows, first, last = 0, None, None
+    if files:
+        day = f'"{spec.day_column}"'
+        with reader() as con:
+            rows, first, last = con.execute(
+                f'select count(*), min({day}), max({day}) from read_parquet($files) where "{spec.key_column}" = $key',
+                {"files": files, "key": key}).fetchone()
+    if not rows or dry_run:
+        return Deletion(table, rows, first, last, None)
+    metadata = {FIRST_DAY_KEY: first.isoformat(), LAST_DAY_KEY: last.isoformat(), COMMIT_ID_KEY: uuid.uuid4().hex,
+                KEYS_KEY: json.dumps([key])}
+    predicate = keys_predicate(spec.key_column, [key])
+    _commit(table, root, lambda delta: delta.delete(predicate, writer_properties=WRITER_PROPERTIES,
+                                                    commit_properties=CommitProperties(custom_metadata=metadata)))
+    return Deletion(table, rows, first, last, _committed_version(table, root, metadata))
 
 
 def release_freed_memory() -> None:
