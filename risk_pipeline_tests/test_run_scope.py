@@ -98,3 +98,28 @@ def test_lake_delete_removes_one_book_from_every_table_in_one_commit_each(data_d
     # nothing left to delete: one line on stderr, exit status 2
     assert main(["lake", "delete", "--portfolio", "book_b"]) == 2
     assert "no table holds rows of portfolio 'book_b'" in capsys.readouterr().err
+
+
+def test_materialization_metadata_names_the_runs_figures_and_the_version_committed(data_dir):
+    def check(result, first: str, last: str) -> dict:
+        metadata = {}
+        for table in CORE_ASSET_NAMES:
+            materializations = result.asset_materializations_for_node(table)
+            meta = {k: v.value for k, v in materializations[-1].metadata.items()}
+            version = lake.table_version(table)
+            entry = next(e for e in lake.open_table(table).history() if int(e["version"]) == meta["table_version"])
+            assert meta["table_version"] == version, table  # the only writer: its commit is the latest
+            assert (entry[lake.FIRST_DAY_KEY], entry[lake.LAST_DAY_KEY]) == (first, last), table
+            day = TABLES[table].day_column
+            stored = query(data_dir, f"select count(*) as n from {table} where \"{day}\" between '{first}' and '{last}'")
+            assert meta["rows_in_run"] == stored["n"][0] > 0, table
+            assert (meta["run_first_day"], meta["run_last_day"]) == (first, last)
+            metadata[table] = meta
+        return metadata
+
+    ranged = check(materialize_range(START, END, CONFIG, core_assets()), START, END)
+    assert all("rows" not in meta for meta in ranged.values())  # Dagster copies it onto every partition
+    day = "2021-03-31"
+    single = check(materialize_range(day, day, CONFIG, core_assets()), day, day)
+    assert all(meta["rows"] == meta["rows_in_run"] for meta in single.values())
+    assert single["prices"]["table_version"] == ranged["prices"]["table_version"] + 1

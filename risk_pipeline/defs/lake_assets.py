@@ -32,9 +32,15 @@ lake_asset = functools.partial(dg.asset, partitions_def=business_days, backfill_
 
 
 def partition_days(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date, list[dt.date]]:
-    """First day, last day and every weekday of the run's partition range (one key or many)."""
+    """First day, last day and every weekday of the run's partition range (one key or many); a
+    range starting before the first partition (``HISTORY_START``) is refused before anything is
+    read or written (Dagster would refuse it only when recording the materialization, after the
+    commit)."""
     window = context.partition_time_window
     start = window.start.date()
+    if start < dt.date.fromisoformat(HISTORY_START):
+        raise ValueError(f"the run's range starts on {start}, before the first partition {HISTORY_START}: "
+                         "nothing was written")
     last = (window.end - dt.timedelta(days=1)).date()
     days = [d.date() for d in pd.bdate_range(start, last)]
     return days[0], days[-1], days
