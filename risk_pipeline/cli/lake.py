@@ -82,7 +82,7 @@ def _delete(args: argparse.Namespace) -> int:
     done = [delete_key(table, name, dry_run=args.dry_run) for table, spec in TABLES.items() if spec.key_column == column]
     found = [d for d in done if d.rows]
     if not found:
-        raise ValueError(f"delete: no table holds rows of {column} {name!r}")
+        raise ValueError(f"no table holds rows of {column} {name!r}: nothing deleted")
     verb = "would delete" if args.dry_run else "deleted"
     for d in found:
         version = "" if d.version is None else f", version {d.version}"
