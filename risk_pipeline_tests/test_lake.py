@@ -28,19 +28,20 @@ def _prices(days, symbols=("AAA", "BBB"), close=1.0):
 
 
 D1, D2, D3 = dt.date(2021, 1, 4), dt.date(2021, 1, 5), dt.date(2021, 1, 6)
+SYMBOLS = ("AAA", "BBB", "CCC")  # the symbols every write of these tests computed
 
 
 def test_a_commit_is_found_by_its_id_when_another_writer_committed_after_it(data_dir):
-    first = lake.write_days("prices", _prices([D1]), [D1])
+    first = lake.write_days("prices", _prices([D1]), [D1], keys=SYMBOLS)
     (entry,) = [e for e in lake.open_table("prices").history() if int(e["version"]) == first.version]
-    later = lake.write_days("prices", _prices([D2]), [D2])
+    later = lake.write_days("prices", _prices([D2]), [D2], keys=SYMBOLS)
     assert later.version == first.version + 1
     assert lake._committed_version("prices", None, {lake.COMMIT_ID_KEY: entry[lake.COMMIT_ID_KEY]}) == first.version
 
 
 def test_write_then_rewrite_replaces_the_day_and_never_duplicates(data_dir):
-    first = lake.write_days("prices", _prices([D1, D2]), [D1, D2])
-    second = lake.write_days("prices", _prices([D1, D2], close=5.0), [D1, D2])
+    first = lake.write_days("prices", _prices([D1, D2]), [D1, D2], keys=SYMBOLS)
+    second = lake.write_days("prices", _prices([D1, D2], close=5.0), [D1, D2], keys=SYMBOLS)
     assert (first.days_with_rows, first.rows, second.version) == (2, 4, first.version + 1)
     stored = lake.read_days("prices", [D1, D2])
     assert len(stored) == 4
@@ -49,8 +50,8 @@ def test_write_then_rewrite_replaces_the_day_and_never_duplicates(data_dir):
 
 
 def test_each_write_is_one_commit_and_older_versions_stay_readable(data_dir):
-    first = lake.write_days("prices", _prices([D1, D2]), [D1, D2])
-    lake.write_days("prices", _prices([D2, D3], close=7.0), [D2, D3])
+    first = lake.write_days("prices", _prices([D1, D2]), [D1, D2], keys=SYMBOLS)
+    lake.write_days("prices", _prices([D2, D3], close=7.0), [D2, D3], keys=SYMBOLS)
     assert lake.table_version("prices") == first.version + 1
     old = lake.read_range("prices", delta=lake.open_table("prices", version=first.version)).to_pandas()
     new = lake.read_range("prices").to_pandas()
@@ -60,37 +61,66 @@ def test_each_write_is_one_commit_and_older_versions_stay_readable(data_dir):
 
 def test_a_write_touches_only_the_years_of_its_days(data_dir):
     old_day, new_day = dt.date(2019, 12, 31), dt.date(2021, 1, 4)
-    lake.write_days("prices", _prices([old_day]), [old_day])
+    lake.write_days("prices", _prices([old_day]), [old_day], keys=SYMBOLS)
     files_before = set(lake.open_table("prices").file_uris())
-    lake.write_days("prices", _prices([new_day]), [new_day])
+    lake.write_days("prices", _prices([new_day]), [new_day], keys=SYMBOLS)
     files_after = set(lake.open_table("prices").file_uris())
     assert files_before <= files_after and len(files_after - files_before) == 1
     assert [p.name for p in sorted((data_dir / "lake" / "prices").glob("year=*"))] == ["year=2019", "year=2021"]
 
 
 def test_a_day_without_rows_in_the_written_range_loses_its_old_file(data_dir):
-    lake.write_days("prices", _prices([D1, D2, D3]), [D1, D2, D3])
-    lake.write_days("prices", _prices([D1, D3]), [D1, D2, D3])
+    lake.write_days("prices", _prices([D1, D2, D3]), [D1, D2, D3], keys=SYMBOLS)
+    lake.write_days("prices", _prices([D1, D3]), [D1, D2, D3], keys=SYMBOLS)
     assert lake.stored_days("prices") == [D1, D3]
+
+
+def test_a_write_replaces_only_the_keys_it_computed_and_keeps_the_others(data_dir):
+    lake.write_days("prices", _prices([D1, D2], symbols=("AAA", "BBB")), [D1, D2], keys=["AAA", "BBB"])
+    # a run of other symbols (another portfolios file) over the same days
+    lake.write_days("prices", _prices([D1, D2], symbols=("CCC",), close=5.0), [D1, D2], keys=["CCC"])
+    stored = lake.read_days("prices", [D1, D2])
+    assert sorted(zip(stored["symbol"], stored["close"])) == sorted(
+        [("AAA", 1.0), ("BBB", 2.0), ("CCC", 5.0)] * 2)
+    # a computed key without rows on a day loses that day's rows; the keys not computed keep theirs
+    lake.write_days("prices", _prices([D2], symbols=("AAA",), close=9.0), [D1, D2], keys=["AAA"])
+    stored = lake.read_days("prices", [D1, D2])
+    assert sorted(zip(stored["date"].dt.date, stored["symbol"], stored["close"])) == [
+        (D1, "BBB", 2.0), (D1, "CCC", 5.0), (D2, "AAA", 9.0), (D2, "BBB", 2.0), (D2, "CCC", 5.0)]
+    (entry,) = lake.open_table("prices").history(limit=1)
+    assert entry[lake.KEYS_KEY] == '["AAA"]'
+
+
+def test_a_write_without_its_keys_or_with_rows_of_other_keys_is_refused_before_any_write(data_dir):
+    with pytest.raises(ValueError, match="name the symbol values the run computed"):
+        lake.write_days("prices", _prices([D1]), [D1])
+    with pytest.raises(ValueError, match="symbol 'BBB' fall outside"):
+        lake.write_days("prices", _prices([D1]), [D1], keys=["AAA", "it's"])
+    with pytest.raises(ValueError, match="no key column"):
+        lake.write_days("frtb_capital", lake.empty_frame("frtb_capital"), [D1], keys=["bank"])
+    assert lake.stored_days("prices") == []
+    lake.write_days("prices", _prices([D1], symbols=("it's",)), [D1], keys=["it's"])  # quoted in the predicate
+    lake.write_days("prices", _prices([D1], symbols=("it's",), close=3.0), [D1], keys=["it's"])
+    assert lake.read_days("prices", [D1])["close"].tolist() == [3.0]
 
 
 def test_rows_outside_the_written_days_are_refused_before_any_write(data_dir):
     with pytest.raises(ValueError, match="2021-01-06"):
-        lake.write_days("prices", _prices([D1, D3]), [D1])
+        lake.write_days("prices", _prices([D1, D3]), [D1], keys=SYMBOLS)
     assert lake.stored_days("prices") == []
 
 
 def test_a_frame_missing_a_column_writes_nothing_and_names_the_column(data_dir):
-    lake.write_days("prices", _prices([D1]), [D1])
+    lake.write_days("prices", _prices([D1]), [D1], keys=SYMBOLS)
     broken = _prices([D1, D2]).drop(columns=["currency"])
     with pytest.raises(lake.SchemaMismatchError, match="currency"):
-        lake.write_days("prices", broken, [D1, D2])
+        lake.write_days("prices", broken, [D1, D2], keys=SYMBOLS)
     stored = lake.read_days("prices", [D1, D2])
     assert list(stored["date"].dt.date.unique()) == [D1]
 
 
 def test_an_uncommitted_data_file_is_invisible_to_readers_and_the_catalog(data_dir):
-    lake.write_days("prices", _prices([D1]), [D1])
+    lake.write_days("prices", _prices([D1]), [D1], keys=SYMBOLS)
     folder = data_dir / "lake" / "prices" / "year=2021"
     (folder / "part-00000-orphan-c000.zstd.parquet").write_bytes(b"half a file of a killed writer")
     catalog.refresh_catalog()
@@ -100,10 +130,10 @@ def test_an_uncommitted_data_file_is_invisible_to_readers_and_the_catalog(data_d
 
 
 def test_the_catalog_follows_each_commit_and_records_the_version_it_shows(data_dir):
-    lake.write_days("prices", _prices([D1, D2, D3]), [D1, D2, D3])
+    lake.write_days("prices", _prices([D1, D2, D3]), [D1, D2, D3], keys=SYMBOLS)
     catalog.refresh_catalog()
-    lake.write_days("prices", _prices([D2], close=9.0), [D2])
-    commit = lake.write_days("prices", lake.empty_frame("prices"), [D3])
+    lake.write_days("prices", _prices([D2], close=9.0), [D2], keys=SYMBOLS)
+    commit = lake.write_days("prices", lake.empty_frame("prices"), [D3], keys=SYMBOLS)
     catalog.refresh_catalog()
     with duckdb.connect(str(data_dir / "risk.duckdb"), read_only=True) as con:
         rows = con.execute("select date, symbol, close from prices order by all").fetchall()
@@ -122,13 +152,13 @@ print(con.execute("select count(*) from prices").fetchone()[0], flush=True)
 
 
 def test_an_open_catalog_client_in_another_process_blocks_no_refresh_and_keeps_its_snapshot(data_dir):
-    lake.write_days("prices", _prices([D1]), [D1])
+    lake.write_days("prices", _prices([D1]), [D1], keys=SYMBOLS)
     catalog.refresh_catalog()
     client = subprocess.Popen([sys.executable, "-c", _CLIENT, str(data_dir / "risk.duckdb")],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert client.stdout.readline().strip() == "2"
-        lake.write_days("prices", _prices([D2]), [D2])
+        lake.write_days("prices", _prices([D2]), [D2], keys=SYMBOLS)
         catalog.refresh_catalog()
         client.stdin.write("\n")
         client.stdin.flush()
@@ -149,9 +179,9 @@ with duckdb.connect(sys.argv[1]) as con:
 
 
 def test_a_failed_refresh_leaves_the_catalog_unchanged_and_free_for_other_processes(data_dir):
-    lake.write_days("prices", _prices([D1]), [D1])
+    lake.write_days("prices", _prices([D1]), [D1], keys=SYMBOLS)
     catalog.refresh_catalog()
-    lake.write_days("prices", _prices([D2]), [D2])
+    lake.write_days("prices", _prices([D2]), [D2], keys=SYMBOLS)
     (new_file,) = set(lake.open_table("prices").file_uris()) - set(lake.open_table("prices", version=0).file_uris())
     with open(new_file.removeprefix("file://"), "wb") as broken:
         broken.write(b"not parquet")
@@ -166,7 +196,7 @@ def test_a_failed_refresh_leaves_the_catalog_unchanged_and_free_for_other_proces
 
 
 def test_the_catalog_keeps_working_when_the_data_folder_moves(data_dir):
-    lake.write_days("prices", _prices([D1]), [D1])
+    lake.write_days("prices", _prices([D1]), [D1], keys=SYMBOLS)
     catalog.refresh_catalog()
     moved = data_dir.parent / "moved"
     data_dir.rename(moved)
@@ -181,16 +211,16 @@ def test_a_lake_of_the_old_day_file_layout_is_named_with_the_way_to_rebuild(data
 
 
 def test_a_column_of_the_wrong_type_writes_nothing_and_names_the_column(data_dir):
-    lake.write_days("prices", _prices([D1]), [D1])
+    lake.write_days("prices", _prices([D1]), [D1], keys=SYMBOLS)
     bad = _prices([D1, D2]).assign(close="n/a")
     with pytest.raises(lake.SchemaMismatchError, match="'close'"):
-        lake.write_days("prices", bad, [D1, D2])
+        lake.write_days("prices", bad, [D1, D2], keys=SYMBOLS)
     assert lake.table_version("prices") == 0
 
 
 def test_read_window_counts_lookback_in_stored_days(data_dir):
     days = [d.date() for d in pd.bdate_range("2021-01-04", "2021-01-29")]
-    lake.write_days("prices", _prices(days, symbols=("AAA",)), days)
+    lake.write_days("prices", _prices(days, symbols=("AAA",)), days, keys=SYMBOLS)
     frame = lake.read_window("prices", dt.date(2021, 1, 18), dt.date(2021, 1, 19), lookback=3)
     assert [d.date() for d in frame["date"]] == [
         dt.date(2021, 1, 13), dt.date(2021, 1, 14), dt.date(2021, 1, 15), dt.date(2021, 1, 18), dt.date(2021, 1, 19)
@@ -208,7 +238,7 @@ def test_catalog_tables_have_the_design_columns_even_when_empty(data_dir):
 
 def test_query_days_aggregates_the_chosen_day_files(data_dir):
     days = [D1, D2, D3]
-    lake.write_days("prices", _prices(days), days)
+    lake.write_days("prices", _prices(days), days, keys=SYMBOLS)
     got = lake.query_days("prices", [D1, D3], "select symbol, sum(close) as total from days_of group by symbol order by symbol")
     assert got.to_dict("list") == {"symbol": ["AAA", "BBB"], "total": [2.0, 4.0]}
     empty = lake.query_days("prices", [dt.date(2021, 2, 1)], "select count(*) as n from days_of")
@@ -216,11 +246,11 @@ def test_query_days_aggregates_the_chosen_day_files(data_dir):
 
 
 def test_a_table_kept_open_sees_commits_of_other_processes(data_dir):
-    lake.write_days("prices", _prices([D1]), [D1])
+    lake.write_days("prices", _prices([D1]), [D1], keys=SYMBOLS)
     assert lake.stored_days("prices") == [D1]  # the table is now held open by this process
     writer = ("import datetime as dt, pandas as pd; from risk_pipeline.storage import lake; "
               "d = dt.date(2021, 1, 5); lake.write_days('prices', pd.DataFrame([{'date': pd.Timestamp(d), "
-              "'symbol': 'AAA', 'close': 9.0, 'currency': 'USD', 'source': 'other'}]), [d])")
+              "'symbol': 'AAA', 'close': 9.0, 'currency': 'USD', 'source': 'other'}]), [d], keys=['AAA'])")
     subprocess.run([sys.executable, "-c", writer], check=True)
     assert lake.stored_days("prices") == [D1, D2]
     assert lake.read_days("prices", [D2])["source"].tolist() == ["other"]
@@ -230,18 +260,18 @@ def test_a_table_deleted_and_written_anew_is_not_read_from_the_old_one(data_dir)
     import shutil
 
     for days in ([D1], [D1, D2]):  # the same versions (0, 1) as the table held open, other rows
-        lake.write_days("prices", _prices([D1, D2, D3]), [D1, D2, D3])
-        lake.write_days("prices", _prices([D3], close=3.0), [D3])
+        lake.write_days("prices", _prices([D1, D2, D3]), [D1, D2, D3], keys=SYMBOLS)
+        lake.write_days("prices", _prices([D3], close=3.0), [D3], keys=SYMBOLS)
         assert lake.stored_days("prices") == [D1, D2, D3]
         shutil.rmtree(data_dir / "lake" / "prices")
-        lake.write_days("prices", _prices(days, close=7.0), days)
+        lake.write_days("prices", _prices(days, close=7.0), days, keys=SYMBOLS)
         assert lake.stored_days("prices") == days
         assert set(lake.read_days("prices", days)["close"]) == {7.0, 8.0}
         shutil.rmtree(data_dir / "lake" / "prices")
 
 
 def test_read_days_where_keeps_the_rows_equal_to_its_values_and_names_an_unknown_column(data_dir):
-    lake.write_days("prices", _prices([D1, D2], symbols=("AAA", "BBB", "CCC")), [D1, D2])
+    lake.write_days("prices", _prices([D1, D2], symbols=("AAA", "BBB", "CCC")), [D1, D2], keys=SYMBOLS)
     rows = lake.read_days("prices", [D1, D2], columns=["close"], where={"symbol": "BBB"})
     assert rows["close"].tolist() == [2.0, 2.0] and list(rows.columns) == ["date", "close"]
     assert lake.read_days("prices", [D1], where={"symbol": "BBB", "close": 3.0}).empty
@@ -257,9 +287,9 @@ def test_refreshes_go_on_after_one_spilled_to_disk(data_dir, monkeypatch):
     with closing(catalog._refresher(data_dir / "risk.duckdb")) as con:
         con.execute("select count(*) from (select range, random() as r from range(8000000) order by r)").fetchall()
     assert spill.is_dir()
-    lake.write_days("prices", _prices([D1]), [D1])
+    lake.write_days("prices", _prices([D1]), [D1], keys=SYMBOLS)
     catalog.refresh_catalog(["prices"])
-    lake.write_days("prices", _prices([D2]), [D2])
+    lake.write_days("prices", _prices([D2]), [D2], keys=SYMBOLS)
     catalog.refresh_catalog(["prices"])
     with duckdb.connect(str(data_dir / "risk.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from prices").fetchone()[0] == 4

@@ -24,8 +24,8 @@ def _prices(day: dt.date, close: float) -> pd.DataFrame:
 def daily_lake(data_dir):
     """One commit per day, as the daily schedule writes them, then a correction of the first day."""
     for i, day in enumerate(DAYS):
-        lake.write_days("prices", _prices(day, 100.0 + i), [day])
-    lake.write_days("prices", _prices(DAYS[0], 50.0), [DAYS[0]])
+        lake.write_days("prices", _prices(day, 100.0 + i), [day], keys=["AAA", "BBB"])
+    lake.write_days("prices", _prices(DAYS[0], 50.0), [DAYS[0]], keys=["AAA", "BBB"])
     catalog.refresh_catalog()
     return data_dir
 
@@ -99,7 +99,7 @@ def test_maintenance_gives_a_table_created_before_the_setting_its_checkpoints(da
     with pytest.MonkeyPatch.context() as before_the_setting:
         before_the_setting.setattr(lake, "TABLE_CONFIGURATION", {})
         for i, day in enumerate(DAYS[:3]):
-            lake.write_days("prices", _prices(day, 100.0 + i), [day])
+            lake.write_days("prices", _prices(day, 100.0 + i), [day], keys=["AAA", "BBB"])
     log = data_dir / "lake" / "prices" / "_delta_log"
     assert not list(log.glob("*.checkpoint.parquet"))
     done = maintain("prices", retention_days=30)

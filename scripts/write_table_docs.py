@@ -25,7 +25,9 @@ def table_docs() -> str:
         "",
     ]
     for spec in TABLES.values():
-        lines += [f"## {spec.name}", "", spec.description, "", f"One partition per `{spec.day_column}`.", "",
+        scope = (f"a run replaces the rows of its days and of the `{spec.key_column}` values it computed"
+                 if spec.key_column else "a run replaces whole days")
+        lines += [f"## {spec.name}", "", spec.description, "", f"One partition per `{spec.day_column}`; {scope}.", "",
                   "| column | type |", "| --- | --- |"]
         lines += [f"| {field.name} | {duckdb_type(field.type)} |" for field in spec.schema]
         lines.append("")

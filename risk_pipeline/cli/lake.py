@@ -1,4 +1,5 @@
-"""``risk-pipeline lake``: a table's history, time travel, compaction and vacuum, the catalog."""
+"""``risk-pipeline lake``: a table's history, time travel, compaction and vacuum, the catalog, and the
+deletion of a portfolio's, symbol's or bond book's rows."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ import pyarrow.parquet as pq
 from risk_pipeline.config.settings import section
 from risk_pipeline.storage.catalog import refresh_catalog
 from risk_pipeline.storage.csv_export import csv_bytes
+from risk_pipeline.storage.lake import delete_key
 from risk_pipeline.storage.maintenance import maintain_lake, snapshot, table_history
 from risk_pipeline.storage.schemas import TABLES
+
+# the columns a run writes by (portfolio, symbol, book): `lake delete --<column> NAME`
+KEY_COLUMNS = sorted({spec.key_column for spec in TABLES.values() if spec.key_column is not None})
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -34,6 +39,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     maintain.add_argument("--retention-days", type=int, default=None,
                           help="versions kept readable (default: pipeline.yaml lake.retention_days)")
     actions.add_parser("catalog", help="bring the DuckDB catalog up to the latest version of every table")
+    delete = actions.add_parser("delete", help="delete every stored row of a portfolio, symbol or bond book "
+                                               "(one commit per table; a run never deletes what it did not compute)")
+    key = delete.add_mutually_exclusive_group(required=True)
+    for column in KEY_COLUMNS:
+        key.add_argument(f"--{column}", metavar="NAME", help=f"the {column} whose rows are deleted from "
+                         f"{', '.join(t for t, spec in TABLES.items() if spec.key_column == column)}")
+    delete.add_argument("--dry-run", action="store_true", help="print what would be deleted, delete nothing")
     lake.set_defaults(run=lake_command)
 
 
@@ -56,8 +68,27 @@ def lake_command(args: argparse.Namespace) -> int:
             print(f"{done.table:<20} files {done.files_before:>6} -> {done.files_after:<6} "
                   f"vacuumed {done.files_deleted:>6}  version {done.version}")
         refresh_catalog()
+    elif args.action == "delete":
+        return _delete(args)
     else:
         print(f"catalog up to date: {refresh_catalog()}")
+    return 0
+
+
+def _delete(args: argparse.Namespace) -> int:
+    """Delete (or, with --dry-run, count) the rows of the chosen key in every table keyed by it."""
+    column = next(c for c in KEY_COLUMNS if getattr(args, c) is not None)
+    name = getattr(args, column)
+    done = [delete_key(table, name, dry_run=args.dry_run) for table, spec in TABLES.items() if spec.key_column == column]
+    found = [d for d in done if d.rows]
+    if not found:
+        raise ValueError(f"no table holds rows of {column} {name!r}: nothing deleted")
+    verb = "would delete" if args.dry_run else "deleted"
+    for d in found:
+        version = "" if d.version is None else f", version {d.version}"
+        print(f"{d.table:<20} {verb} {d.rows:>10,} rows of {column} {name!r} dated {d.first_day}..{d.last_day}{version}")
+    if not args.dry_run:
+        refresh_catalog([d.table for d in found])
     return 0
 
 

@@ -41,7 +41,8 @@ def var_decomposition(context: dg.AssetExecutionContext, config: AttributionConf
     return_history = read_window("returns", start, end, lookback=lookback)
     pnl = read_window("portfolio_pnl", start, end)
     frames = []
-    for portfolio in load_portfolios():
+    portfolios = load_portfolios()
+    for portfolio in portfolios:
         book = build_book(portfolio, price_history, return_history)
         held_exposures, held_values = book.held()
         weights = held_exposures.div(held_values, axis=0)
@@ -55,7 +56,7 @@ def var_decomposition(context: dg.AssetExecutionContext, config: AttributionConf
                                    base_currency=portfolio.base_currency))
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_decomposition")
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
-    return publish("var_decomposition", frame, days, **_latest_totals(frame))
+    return publish("var_decomposition", frame, days, keys=[p.name for p in portfolios], **_latest_totals(frame))
 
 
 def _latest_totals(frame: pd.DataFrame) -> dict[str, object]:

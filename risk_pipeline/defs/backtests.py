@@ -18,6 +18,7 @@ from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.risk.backtests.table import backtest_table, checked_windows
 from risk_pipeline.risk.backtests.traffic_light import basel_rows, red_zone_rows, window_lengths
+from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days
 from risk_pipeline.storage.schemas import table_schema
@@ -40,13 +41,14 @@ def longest_horizon(end) -> int:
     return int(last["horizon_days"].max()) if len(last) else 1
 
 
-def forecast_series(start, end, lookback: int):
-    """Each stored VaR/ES series (``SERIES_KEYS``) of ``start``..``end`` plus ``lookback`` stored days
-    before it, with its portfolio's realized simple returns and the lake's day number of the first
+def forecast_series(start, end, lookback: int, portfolios: Sequence[str]):
+    """Each stored VaR/ES series (``SERIES_KEYS``) of ``portfolios`` over ``start``..``end`` plus
+    ``lookback`` stored days before it, with its portfolio's realized simple returns and the lake's day number of the first
     of them (h-day observations are phased by the stored days, so a new day equals the backfill):
     yields ``(keys, realized, forecasts[var, es], day_number_offset)``."""
     pnl = read_window("portfolio_pnl", start, end, lookback + 1, columns=["portfolio", "simple_return"])
     forecasts = read_window("var_estimates", start, end, lookback, columns=SERIES_KEYS + ["var", "es"])
+    forecasts = forecasts.loc[forecasts["portfolio"].isin(portfolios)]
     calendar = stored_days("portfolio_pnl")
     realized_by_portfolio = {
         name: group.set_index("date")["simple_return"].sort_index() for name, group in pnl.groupby("portfolio")
@@ -90,8 +92,9 @@ def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> 
     start, end, days = partition_days(context)
     lookback = max(checked_windows(config.backtest_window_days)) + longest_horizon(end)
     frames, series_keys = [], []
+    portfolios = [p.name for p in load_portfolios()]
     first, after = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
-    for keys, realized, forecasts, offset in forecast_series(start, end, lookback):
+    for keys, realized, forecasts, offset in forecast_series(start, end, lookback, portfolios):
         portfolio, method, confidence, horizon = keys
         as_of = realized.index[(realized.index >= first) & (realized.index < after)]  # no date objects
         if as_of.empty:
@@ -109,7 +112,7 @@ def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> 
         frames.append(table)
         series_keys.append(keys)
     frame = with_series_keys(frames, series_keys, "var_backtests")
-    return publish("var_backtests", frame, days, **_verdicts(frame))
+    return publish("var_backtests", frame, days, keys=portfolios, **_verdicts(frame))
 
 
 def _verdicts(frame: pd.DataFrame) -> dict[str, object]:

@@ -67,7 +67,7 @@ def bond_pnl(context: dg.AssetExecutionContext, config: BondsConfig) -> dg.Mater
     start, end, days = partition_days(context)
     columns = table_schema("bond_pnl").columns
     if not config.positions_file:
-        return publish("bond_pnl", empty_frame("bond_pnl"), days,
+        return publish("bond_pnl", empty_frame("bond_pnl"), days, keys=[],
                        note=dg.MetadataValue.text("no bond positions configured (bonds.positions_file is null): no rows"))
     books = load_bond_books(config.positions_file)
     calendar = pd.DatetimeIndex(sorted(read_window("prices", start, end, lookback=PREVIOUS_DAY_LOOKBACK)["date"]
@@ -79,6 +79,6 @@ def bond_pnl(context: dg.AssetExecutionContext, config: BondsConfig) -> dg.Mater
         yields = source.fetch(series, calendar[0].date(), calendar[-1].date())
         frames = [rows for book in books for rows in _book_rows(book, calendar, yields, start)]
     frame = pd.concat(frames, ignore_index=True)[columns] if frames else empty_frame("bond_pnl")
-    return publish("bond_pnl", frame, days, books=dg.MetadataValue.int(len(books)),
+    return publish("bond_pnl", frame, days, keys=[book.name for book in books], books=dg.MetadataValue.int(len(books)),
                    bonds=dg.MetadataValue.int(len(frame[["book", "bond"]].drop_duplicates())),
                    yield_source=dg.MetadataValue.text(config.source))

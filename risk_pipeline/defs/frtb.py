@@ -50,6 +50,11 @@ def _read_market(start: dt.date, end: dt.date, lookback: int, since: dt.date | N
             read_window("returns", start, end, lookback=lookback + 1))
 
 
+def desk_names(config: FrtbConfig) -> list[str]:
+    """The names of the rows a run computes: every desk of the settings, then the bank."""
+    return [p.name for p in desk_portfolios(config, load_portfolios())] + [config.bank_name]
+
+
 def _books(config: FrtbConfig, price_history: pd.DataFrame, return_history: pd.DataFrame) -> list[FrtbBook]:
     """Every desk of the settings, then the bank (empty when no desk has prices in the window)."""
     chosen = desk_portfolios(config, load_portfolios())
@@ -98,7 +103,7 @@ def frtb_es(context: dg.AssetExecutionContext, config: FrtbSettings) -> dg.Mater
             frames.append(es)
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("frtb_es")
     columns = ["portfolio", "es_10d", "es_full_current", "es_reduced_stressed", "imes", "stress_start", "stress_end"]
-    return publish("frtb_es", frame, days, **_latest(frame, "latest_imes", columns, risk_class=CLASS_ALL))
+    return publish("frtb_es", frame, days, keys=desk_names(settings), **_latest(frame, "latest_imes", columns, risk_class=CLASS_ALL))
 
 
 def _var_amounts(book: FrtbBook, method: str, window: int) -> pd.DataFrame:
@@ -175,7 +180,7 @@ def frtb_desks(context: dg.AssetExecutionContext, config: FrtbSettings) -> dg.Ma
               for b in books]
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("frtb_desks")
     columns = ["portfolio", "exceptions_99", "exceptions_975", "backtest_zone", "pla_spearman", "pla_ks", "pla_zone", "eligible"]
-    return publish("frtb_desks", frame, days, **_latest(frame, "latest_desks", columns))
+    return publish("frtb_desks", frame, days, keys=desk_names(settings), **_latest(frame, "latest_desks", columns))
 
 
 def capital_rows(settings: FrtbConfig, es: pd.DataFrame, bank_desk: pd.DataFrame) -> pd.DataFrame:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Iterable
 
 import dagster as dg
 import pandas as pd
@@ -31,9 +32,15 @@ lake_asset = functools.partial(dg.asset, partitions_def=business_days, backfill_
 
 
 def partition_days(context: dg.AssetExecutionContext) -> tuple[dt.date, dt.date, list[dt.date]]:
-    """First day, last day and every weekday of the run's partition range (one key or many)."""
+    """First day, last day and every weekday of the run's partition range (one key or many); a
+    range starting before the first partition (``HISTORY_START``) is refused before anything is
+    read or written (Dagster would refuse it only when recording the materialization, after the
+    commit)."""
     window = context.partition_time_window
     start = window.start.date()
+    if start < dt.date.fromisoformat(HISTORY_START):
+        raise ValueError(f"the run's range starts on {start}, before the first partition {HISTORY_START}: "
+                         "nothing was written")
     last = (window.end - dt.timedelta(days=1)).date()
     days = [d.date() for d in pd.bdate_range(start, last)]
     return days[0], days[-1], days
@@ -72,26 +79,31 @@ def latest_day_of_run(context: dg.AssetCheckExecutionContext, table: str) -> dt.
     return days[-1] if days else None
 
 
-# Dagster copies a range run's metadata onto the materialization of every partition of the range.
-# The markdown tables (previews, latest figures) describe the last days of the run: in runs of more
-# partitions than this they are left out, since they would be wrong on every other partition and
-# cost the event log up to 4 kB more per partition (a 30-year run: 103,000 materializations).
+# Dagster copies a range run's metadata onto the materialization of every partition of the range,
+# so the run's figures are named as the run's (``rows_in_run``, ``run_first_day``...) and ``rows``,
+# the partition's own row count, is given by single-day runs only. The markdown tables (previews,
+# latest figures) describe the last days of the run: in runs of more partitions than this they are
+# left out, since they would be wrong on every other partition and cost the event log up to 4 kB
+# more per partition (a 30-year run: 103,000 materializations).
 DETAIL_MAX_PARTITIONS = 31
 
 
 def table_metadata(frame: pd.DataFrame, days: list[dt.date], commit: Commit, **extra: object) -> dict:
-    """Row count, day span, the Delta table version written and a preview of the latest rows, for
-    the Dagster UI (without the preview and other markdown tables in runs of more than
-    ``DETAIL_MAX_PARTITIONS`` days)."""
-    meta: dict[str, object] = {
-        "rows": dg.MetadataValue.int(len(frame)),
-        "days_in_range": dg.MetadataValue.int(len(days)),
-        "days_with_rows": dg.MetadataValue.int(commit.days_with_rows),
+    """The run's row count and day span, the Delta table version written, the partition's rows in a
+    single-day run and a preview of the latest rows, for the Dagster UI (without the preview and
+    other markdown tables in runs of more than ``DETAIL_MAX_PARTITIONS`` days)."""
+    meta: dict[str, object] = {}
+    if len(days) == 1:
+        meta["rows"] = dg.MetadataValue.int(commit.rows)
+    meta.update({
+        "rows_in_run": dg.MetadataValue.int(commit.rows),
+        "days_in_run": dg.MetadataValue.int(len(days)),
+        "days_with_rows_in_run": dg.MetadataValue.int(commit.days_with_rows),
+        "run_first_day": dg.MetadataValue.text(days[0].isoformat()),
+        "run_last_day": dg.MetadataValue.text(days[-1].isoformat()),
         "table_version": dg.MetadataValue.int(commit.version),
         "table_path": dg.MetadataValue.path(str(table_path(commit.table))),
-        "first_day": dg.MetadataValue.text(days[0].isoformat()),
-        "last_day": dg.MetadataValue.text(days[-1].isoformat()),
-    }
+    })
     if len(frame) and len(days) <= DETAIL_MAX_PARTITIONS:
         meta["preview"] = dg.MetadataValue.md(frame.tail(10).to_markdown(index=False, floatfmt=".6g"))
     meta.update(extra)
@@ -100,10 +112,12 @@ def table_metadata(frame: pd.DataFrame, days: list[dt.date], commit: Commit, **e
     return meta
 
 
-def publish(table: str, frame: pd.DataFrame, days: list[dt.date], **extra: object) -> dg.MaterializeResult:
-    """Replace the stored rows of ``table`` for every day of the run in one Delta commit
-    (``lake.write_days``), bring the DuckDB catalog up to it, and return the materialization
-    with ``table_metadata`` plus ``extra``."""
-    commit = write_days(table, frame, days)
+def publish(table: str, frame: pd.DataFrame, days: list[dt.date], keys: Iterable[str] | None = None,
+            **extra: object) -> dg.MaterializeResult:
+    """Replace the stored rows of ``table`` for every day of the run and every key it computed
+    (``keys``: the portfolios, symbols or books of the run's configuration, with rows or not; None
+    for a table without a key column) in one Delta commit (``lake.write_days``), bring the DuckDB
+    catalog up to it, and return the materialization with ``table_metadata`` plus ``extra``."""
+    commit = write_days(table, frame, days, keys=keys)
     refresh_catalog([table])
     return dg.MaterializeResult(asset_key=table, metadata=table_metadata(frame, days, commit, **extra))

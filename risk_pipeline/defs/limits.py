@@ -79,7 +79,8 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
     stored = read_window("var_estimates", start, end)
     stored = stored.loc[(stored["method"] == "historical") & (stored["estimation_window_days"] == config.estimation_window_days)]
     frames, unlimited = [], []
-    for portfolio in load_portfolios():
+    portfolios = load_portfolios()
+    for portfolio in portfolios:
         pnl = history.loc[history["portfolio"] == portfolio.name]
         dates = pd.DatetimeIndex(sorted(pnl["date"].unique()))
         if not (dates.date >= start).any():
@@ -104,7 +105,7 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
     if len(latest):
         columns = ["portfolio", "measure", "horizon_days", "value", "limit_amount", "utilization", "status"]
         extra["latest_status"] = dg.MetadataValue.md(latest[columns].to_markdown(index=False, floatfmt=".4g"))
-    return publish("limit_status", frame, days, **extra)
+    return publish("limit_status", frame, days, keys=[p.name for p in portfolios], **extra)
 
 
 @dg.asset_check(

@@ -1,4 +1,5 @@
-"""Market data assets: validated closes and close-to-close returns per symbol and day."""
+"""Market data assets: validated closes and close-to-close returns per symbol and day, each audited by
+the blocking quality rules before its commit (``defs.quality_rules.audit``)."""
 
 
 from typing import Optional
@@ -6,6 +7,7 @@ from typing import Optional
 import dagster as dg
 
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
+from risk_pipeline.defs.quality_rules import audit
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk.returns import close_to_close_returns
 from risk_pipeline.config.settings import section
@@ -41,7 +43,9 @@ def prices(context: dg.AssetExecutionContext, config: PricesConfig) -> dg.Materi
     symbols = universe(config.extra_symbols)
     # fetch validates the whole range before anything is written: bad data writes nothing
     frame = source.fetch(symbols, start, end)
-    return publish("prices", frame, days, source=source.name, symbols=dg.MetadataValue.int(frame["symbol"].nunique()))
+    audit(context, "prices", frame, days, symbols)  # the blocking quality rules, before the commit
+    return publish("prices", frame, days, keys=symbols, source=source.name,
+                   symbols=dg.MetadataValue.int(frame["symbol"].nunique()))
 
 
 class ReturnsConfig(dg.Config):
@@ -58,4 +62,7 @@ def returns(context: dg.AssetExecutionContext, config: ReturnsConfig) -> dg.Mate
     history = read_window("prices", start, end, lookback=config.max_gap_days)
     frame = close_to_close_returns(history, max_gap_days=config.max_gap_days)
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
-    return publish("returns", frame, days)
+    # the returns of every symbol whose closes were read: those of the symbols priced in the range
+    symbols = history["symbol"].unique()
+    audit(context, "returns", frame, days, symbols)
+    return publish("returns", frame, days, keys=symbols)

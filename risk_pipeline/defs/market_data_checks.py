@@ -10,85 +10,41 @@ statuses would exist only for single-day runs (docs/operations.md).
 Every check is ``blocking``: a failure with severity ERROR stops the assets downstream of the
 checked one in the same run; a failure with severity WARN is shown in the UI (and the run's log)
 and lets the run go on. Thresholds and severities come from the
-``quality`` section of pipeline.yaml (per run: the launchpad or ``--config-json``).
+``quality`` section of pipeline.yaml (per run: the launchpad or ``--config-json``). The rules of
+severity error already ran on the rows before they were committed (the audit of
+``defs.quality_rules``, which refuses the commit), so after a commit these checks report what is
+stored.
 """
 
-import datetime as dt
-
 import dagster as dg
-import pandas as pd
 
-from risk_pipeline.sources import quality
-from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.lake_assets import checked_days
-from risk_pipeline.config.portfolios import load_portfolios
-from risk_pipeline.config.settings import section
-from risk_pipeline.sources.ecb_fx import MAX_STALENESS_DAYS, load_ecb_rates
-from risk_pipeline.storage.lake import read_window
+from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.defs.quality_rules import (
+    RULES, SEVERITIES, FxCoverageConfig, MissingDaysConfig, NonPositiveConfig, OutlierConfig, SeverityConfig,
+    StaleConfig, UnpricedConfig, stored_findings,
+)
 
-_QUALITY = section("quality")
-_SEVERITIES = {"error": dg.AssetCheckSeverity.ERROR, "warn": dg.AssetCheckSeverity.WARN}
 _PREVIEW_ROWS = 20
 
 
-def _severity(name: str) -> str:
-    return str(_QUALITY[name]["severity"])
-
-
-class SeverityConfig(dg.Config):
-    """``severity``: ``error`` (a failure blocks downstream assets) or ``warn`` (shown only)."""
-
-    severity: str
-
-    def result(self, offending: pd.DataFrame, checked: int, days: tuple[dt.date, dt.date],
-               **extra: object) -> dg.AssetCheckResult:
-        """Pass when nothing is offending; ``days``: the first and last day of the range checked."""
-        if self.severity not in _SEVERITIES:
-            raise ValueError(f"quality check severity must be one of {sorted(_SEVERITIES)}, got {self.severity!r}")
-        metadata: dict[str, object] = {
-            "offending": dg.MetadataValue.int(len(offending)),
-            "checked": checked,
-            "first_day": dg.MetadataValue.text(days[0].isoformat()),
-            "last_day": dg.MetadataValue.text(days[1].isoformat()),
-        }
-        if len(offending):
-            metadata["preview"] = dg.MetadataValue.md(
-                offending.head(_PREVIEW_ROWS).to_markdown(index=False, floatfmt=".6g")
-            )
-        metadata.update(extra)
-        return dg.AssetCheckResult(passed=offending.empty, severity=_SEVERITIES[self.severity], metadata=metadata)
-
-
-class NonPositiveConfig(SeverityConfig):
-    severity: str = _severity("non_positive_prices")
-
-
-class MissingDaysConfig(SeverityConfig):
-    severity: str = _severity("missing_days")
-    min_coverage: float = float(_QUALITY["missing_days"]["min_coverage"])
-    lookback: int = int(_QUALITY["missing_days"]["lookback"])
-
-
-class StaleConfig(SeverityConfig):
-    severity: str = _severity("stale_prices")
-    max_unchanged_days: int = int(_QUALITY["stale_prices"]["max_unchanged_days"])
-
-
-class OutlierConfig(SeverityConfig):
-    severity: str = _severity("return_outliers")
-    window: int = int(_QUALITY["return_outliers"]["window"])
-    max_sigmas: float = float(_QUALITY["return_outliers"]["max_sigmas"])
-
-
-class UnpricedConfig(SeverityConfig):
-    severity: str = _severity("unpriced_positions")
-
-
-class FxCoverageConfig(SeverityConfig):
-    """Two severities: a rate missing inside the ECB's coverage, and days before its first fixing."""
-
-    severity: str = _severity("fx_coverage")
-    before_first_fixing_severity: str = str(_QUALITY["fx_coverage"]["before_first_fixing_severity"])
+def _evaluate(context: dg.AssetCheckExecutionContext, name: str, config: SeverityConfig) -> dg.AssetCheckResult:
+    """Rule ``name`` on the stored rows of the run's range (and its lookback); passes when nothing
+    is offending. Metadata: the offending rows, the number checked and the range checked."""
+    start, end, days = checked_days(context, RULES[name].table)
+    found = stored_findings(name, config, start, end, days)
+    metadata: dict[str, object] = {
+        "offending": dg.MetadataValue.int(len(found.offending)),
+        "checked": found.checked,
+        "first_day": dg.MetadataValue.text(start.isoformat()),
+        "last_day": dg.MetadataValue.text(end.isoformat()),
+    }
+    if len(found.offending):
+        metadata["preview"] = dg.MetadataValue.md(
+            found.offending.head(_PREVIEW_ROWS).to_markdown(index=False, floatfmt=".6g")
+        )
+    metadata.update(found.extra)
+    return dg.AssetCheckResult(passed=found.offending.empty, severity=SEVERITIES[found.severity], metadata=metadata)
 
 
 def _check(asset, description: str):
@@ -97,53 +53,29 @@ def _check(asset, description: str):
 
 @_check(prices, "Every close is a finite number > 0.")
 def prices_positive(context: dg.AssetCheckExecutionContext, config: NonPositiveConfig) -> dg.AssetCheckResult:
-    start, end, _ = checked_days(context, "prices")
-    frame = read_window("prices", start, end)
-    return config.result(quality.non_positive_prices(frame), len(frame), (start, end))
+    return _evaluate(context, "prices_positive", config)
 
 
 @_check(prices, "No symbol lacks a price on a day when most live symbols have one (quality.missing_days).")
 def prices_no_missing_days(context: dg.AssetCheckExecutionContext, config: MissingDaysConfig) -> dg.AssetCheckResult:
-    start, end, days = checked_days(context, "prices")
-    frame = read_window("prices", start, end, lookback=config.lookback)
-    return config.result(quality.missing_days(frame, days, config.min_coverage), len(frame), (start, end))
+    return _evaluate(context, "prices_no_missing_days", config)
 
 
 @_check(prices, "No close stays unchanged over more than N consecutive trading days (quality.stale_prices).")
 def prices_not_stale(context: dg.AssetCheckExecutionContext, config: StaleConfig) -> dg.AssetCheckResult:
-    start, end, days = checked_days(context, "prices")
-    frame = read_window("prices", start, end, lookback=config.max_unchanged_days)
-    found = quality.stale_prices(frame, days, config.max_unchanged_days)
-    return config.result(found, len(frame), (start, end))
+    return _evaluate(context, "prices_not_stale", config)
 
 
 @_check(returns, "No return lies beyond k rolling standard deviations of the previous window (quality.return_outliers).")
 def returns_within_sigmas(context: dg.AssetCheckExecutionContext, config: OutlierConfig) -> dg.AssetCheckResult:
-    start, end, days = checked_days(context, "returns")
-    frame = read_window("returns", start, end, lookback=config.window)
-    found = quality.return_outliers(frame, days, config.window, config.max_sigmas)
-    return config.result(found, len(frame), (start, end))
+    return _evaluate(context, "returns_within_sigmas", config)
 
 
 @_check(prices, "Every symbol a live portfolio holds has prices in the range (quality.unpriced_positions).")
 def portfolio_symbols_priced(context: dg.AssetCheckExecutionContext, config: UnpricedConfig) -> dg.AssetCheckResult:
-    start, end, _ = checked_days(context, "prices")
-    frame = read_window("prices", start, end)
-    portfolios = load_portfolios()
-    return config.result(quality.unpriced_positions(portfolios, frame), len(portfolios), (start, end))
+    return _evaluate(context, "portfolio_symbols_priced", config)
 
 
 @_check(prices, "Every foreign-currency position has an ECB rate on each day it is priced (quality.fx_gaps).")
 def fx_coverage(context: dg.AssetCheckExecutionContext, config: FxCoverageConfig) -> dg.AssetCheckResult:
-    start, end, _ = checked_days(context, "prices")
-    frame = read_window("prices", start, end)
-    gaps = quality.fx_gaps(load_portfolios(), frame, load_ecb_rates(), MAX_STALENESS_DAYS)
-    missing = gaps.loc[gaps["reason"] == quality.FX_MISSING_RATE]
-    before = gaps.loc[gaps["reason"] == quality.FX_BEFORE_FIRST_FIXING]
-    summary = {"days_before_first_fixing": dg.MetadataValue.int(len(before))}
-    if missing.empty and not before.empty:
-        # no hole in the rates: only history before the currency existed, shown at its own severity
-        first = before.groupby(["portfolio", "symbol", "currency"])["date"].agg(["min", "max", "size"]).reset_index()
-        shown = SeverityConfig(severity=config.before_first_fixing_severity)
-        return shown.result(first, len(frame), (start, end), **summary)
-    return config.result(missing, len(frame), (start, end), **summary)
+    return _evaluate(context, "fx_coverage", config)

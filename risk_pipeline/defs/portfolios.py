@@ -62,8 +62,9 @@ def portfolio_pnl(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
     price_history = read_window("prices", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK)
     return_history = read_window("returns", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK)
-    frames = [book_pnl(portfolio, price_history, return_history) for portfolio in load_portfolios()]
+    portfolios = load_portfolios()
+    frames = [book_pnl(portfolio, price_history, return_history) for portfolio in portfolios]
     frame = pd.concat(frames, ignore_index=True)
     frames.clear()  # a long run's rows are held once, not twice, while they are written
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
-    return publish("portfolio_pnl", frame, days, portfolios=dg.MetadataValue.int(frame["portfolio"].nunique()))
+    return publish("portfolio_pnl", frame, days, keys=[p.name for p in portfolios], portfolios=dg.MetadataValue.int(frame["portfolio"].nunique()))

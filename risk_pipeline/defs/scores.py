@@ -19,6 +19,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.settings import section
 from risk_pipeline.defs.backtests import forecast_series, longest_horizon, with_series_keys
 from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, lake_asset, partition_days, publish
@@ -51,7 +52,8 @@ class ScoreConfig(dg.Config):
 def forecast_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
     frames, series_keys = [], []
-    series = forecast_series(start, end, lookback=longest_horizon(end))
+    portfolios = [p.name for p in load_portfolios()]
+    series = forecast_series(start, end, longest_horizon(end), portfolios)
     for keys, realized, forecasts, offset in series:
         _, _, confidence, h = keys
         frames.append(score_forecasts(realized, forecasts, confidence=float(confidence), horizon_days=int(h),
@@ -59,7 +61,7 @@ def forecast_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         series_keys.append(keys)
     frame = with_series_keys(frames, series_keys, "forecast_scores")
     frame = frame.loc[frame["date"].dt.date.between(start, end)].reset_index(drop=True)  # the scores known in the run
-    return publish("forecast_scores", frame, days)
+    return publish("forecast_scores", frame, days, keys=portfolios)
 
 
 FAMILY_KEYS = ["portfolio", "confidence", "horizon_days"]
@@ -113,6 +115,8 @@ def var_scores(context: dg.AssetExecutionContext, config: ScoreConfig) -> dg.Mat
     windows = tuple(checked_windows(config.backtest_window_days))
     mcs = McsSettings(size=config.mcs_size, reps=config.mcs_reps, seed=config.seed)
     scores = read_window("forecast_scores", start, end, max(windows))
+    portfolios = [p.name for p in load_portfolios()]
+    scores = scores.loc[scores["portfolio"].isin(portfolios)]
     calendar = pd.DatetimeIndex(stored_days("portfolio_pnl"))
     as_of = calendar[(calendar.date >= start) & (calendar.date <= end)]
     flags = mcs_days(as_of)
@@ -125,7 +129,7 @@ def var_scores(context: dg.AssetExecutionContext, config: ScoreConfig) -> dg.Mat
     frame = with_series_keys(frames, families, "var_scores", FAMILY_KEYS)
     if len(frame):
         frame["as_of"] = as_of[frame["as_of"].to_numpy()]
-    return publish("var_scores", frame, days, **(_mcs_verdicts(frame) if len(days) <= DETAIL_MAX_PARTITIONS else {}))
+    return publish("var_scores", frame, days, keys=portfolios, **(_mcs_verdicts(frame) if len(days) <= DETAIL_MAX_PARTITIONS else {}))
 
 
 def _mcs_verdicts(frame: pd.DataFrame) -> dict[str, object]:

@@ -60,7 +60,8 @@ class PortfolioStress:
 
 @dataclass(frozen=True)
 class StressInputs:
-    portfolios: tuple[PortfolioStress, ...]
+    portfolios: tuple[PortfolioStress, ...]  # those with P&L in the run's range
+    portfolio_names: tuple[str, ...]  # every portfolio of the run's configuration
     scenario_types: dict[str, str]
     skipped: tuple[str, ...]
 
@@ -104,7 +105,8 @@ def stress_inputs(config: StressConfig, start: dt.date, end: dt.date, log=None) 
     return_history = read_window("returns", start, end, lookback=1)
     pnl = read_window("portfolio_pnl", start, end)
     out = []
-    for portfolio in load_portfolios():
+    portfolios = load_portfolios()
+    for portfolio in portfolios:
         dates = pd.DatetimeIndex(sorted(pnl.loc[pnl["portfolio"] == portfolio.name, "date"].unique()))
         if dates.empty:
             continue
@@ -115,7 +117,7 @@ def stress_inputs(config: StressConfig, start: dt.date, end: dt.date, log=None) 
         held = HeldBook(exposures.reindex(dates), values.reindex(dates), currency_of, base)
         out.append(_resolve(portfolio, held, scenarios, usable, history, config))
     names = {sc.name: sc.kind.value for sc in scenarios}
-    return StressInputs(tuple(out), names, tuple(skipped))
+    return StressInputs(tuple(out), tuple(p.name for p in portfolios), names, tuple(skipped))
 
 
 def _resolve(portfolio: Portfolio, held: HeldBook, scenarios: tuple[Scenario, ...],
@@ -198,4 +200,4 @@ def stress(context: dg.AssetExecutionContext, config: StressConfig):
         frames = _TABLES[table][0](inputs, config)
         frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(table)
         frame = frame.loc[pd.to_datetime(frame["date"]).dt.date.between(start, end)]
-        yield publish(table, frame, days, **extra)
+        yield publish(table, frame, days, keys=inputs.portfolio_names, **extra)

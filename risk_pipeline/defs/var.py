@@ -143,7 +143,8 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.Ma
     prices_history = read_window("prices", start, end, lookback=lookback + 1) if needs_assets else None
     returns_history = read_window("returns", start, end, lookback=lookback + 1) if needs_assets else None
     frames, short = [], []
-    for portfolio in load_portfolios():
+    portfolios = load_portfolios()
+    for portfolio in portfolios:
         pnl = history.loc[history["portfolio"] == portfolio.name]
         if pnl.empty:
             continue
@@ -156,7 +157,7 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.Ma
     if short:
         context.log.warning("no estimate until the window fills: " + "; ".join(short))
         extra["short_history"] = dg.MetadataValue.json(short)
-    return publish("var_estimates", frame, days, **extra)
+    return publish("var_estimates", frame, days, keys=[p.name for p in portfolios], **extra)
 
 
 def _latest_summary(frame: pd.DataFrame, end: dt.date) -> dict[str, object]:

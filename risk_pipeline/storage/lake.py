@@ -5,12 +5,13 @@ concurrency between writers, compaction, vacuum and time travel, readable by Duc
 Trino and Polars, locally or on object storage (docs/storage.md says why Delta and not
 Iceberg or hand-managed day files).
 
-A write replaces exactly the days it names, as ONE commit: an overwrite whose predicate
-selects those days (the run's days without rows, holidays or windows not yet full, lose any
-rows they had). Its commit carries the first and last day it replaced and the Dagster run in
-``custom_metadata`` with a unique commit id, which the DuckDB catalog reads to bring itself up
-to date. A commit that
-loses a race with a concurrent writer is retried from the new table state. The frame is cast
+A write replaces exactly the rows of the days and keys it names (the portfolios, symbols or bond
+books the run computed, ``TableSchema.key_column``), as ONE commit: an overwrite whose predicate
+selects those days and keys. Rows of other keys stay as they are; a computed key without rows
+on one of the days (a holiday, a window not yet full, a book holding nothing) loses the rows it
+had. Its commit carries the first and last day and the keys it replaced in ``custom_metadata``
+with a unique commit id, which the DuckDB catalog reads to bring itself up to date. A commit
+that loses a race with a concurrent writer is retried from the new table state. The frame is cast
 to the table's fixed schema before anything is written, so a schema error writes nothing.
 
 The partition column ``year`` lives in the Delta log and the folder names only; every reader
@@ -22,12 +23,13 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import datetime as dt
+import json
 import os
 import random
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +54,7 @@ PARTITION_COLUMN = "year"
 FIRST_DAY_KEY = "risk_pipeline.first_day"
 LAST_DAY_KEY = "risk_pipeline.last_day"
 COMMIT_ID_KEY = "risk_pipeline.commit_id"
+KEYS_KEY = "risk_pipeline.keys"
 COMMIT_ATTEMPTS = 12
 WRITER_PROPERTIES = WriterProperties(compression="ZSTD", max_row_group_size=131_072)
 # a checkpoint of the log every 10 commits (delta-rs' default, 100, let a reader of a table written
@@ -197,58 +200,128 @@ def days_predicate(day_column: str, days: Sequence[dt.date]) -> str:
     return f'{years} AND "{day_column}" IN ({", ".join(_sql_date(d) for d in days)})'
 
 
-def write_days(
-    table: str, frame: pd.DataFrame, days: Iterable[dt.date], root: Path | None = None
-) -> Commit:
-    """Replace the stored rows of ``table`` for every day in ``days`` with the rows of ``frame``,
-    as one Delta commit (retried on a concurrent-commit conflict).
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
-    Every row of ``frame`` must fall on one of ``days`` (an error names the first stray date).
-    The whole frame is converted before anything is written, so a schema error writes nothing.
+
+def keys_predicate(key_column: str, keys: Sequence[str]) -> str:
+    """SQL predicate selecting the rows of ``keys`` (none: no row)."""
+    if not keys:
+        return "false"
+    return f'"{key_column}" IN ({", ".join(_sql_text(k) for k in keys)})'
+
+
+def write_days(
+    table: str, frame: pd.DataFrame, days: Iterable[dt.date], root: Path | None = None, *,
+    keys: Iterable[str] | None = None,
+) -> Commit:
+    """Replace the stored rows of ``table`` for every day in ``days`` and, in a table with a key
+    column (``TableSchema.key_column``), every key in ``keys`` (the portfolios, symbols or books
+    the run computed, with rows or not) with the rows of ``frame``, as one Delta commit (retried
+    on a concurrent-commit conflict). The rows of other keys are kept.
+
+    Every row of ``frame`` must fall on one of ``days`` and carry one of ``keys`` (an error names
+    the first stray date or key). The whole frame is converted before anything is written, so a
+    schema error writes nothing.
     """
     spec = table_schema(table)
     day_list = sorted(set(days))
     if not day_list:
         raise ValueError(f"table {table!r}: no days to write")
-    keys = pd.to_datetime(frame[spec.day_column]).to_numpy().astype("datetime64[D]")
-    if np.isnat(keys).any():
-        raise ValueError(f"table {table!r}: row {int(np.flatnonzero(np.isnat(keys))[0])} has no {spec.day_column}")
-    dated = set(pd.DatetimeIndex(np.unique(keys)).date)
+    if (keys is None) != (spec.key_column is None):
+        raise ValueError(f"table {table!r}: " + (f"name the {spec.key_column} values the run computed (keys)"
+                                                 if keys is None else "has no key column: it is written by whole days"))
+    key_list = None if keys is None else sorted(set(keys))
+    if key_list is not None and len(frame) and spec.key_column in frame:
+        stray_keys = sorted(set(frame[spec.key_column].unique()) - set(key_list), key=str)
+        if stray_keys:
+            raise ValueError(f"table {table!r}: rows of {spec.key_column} {stray_keys[0]!r} fall outside the "
+                             f"{spec.key_column} values being written")
+    dates = pd.to_datetime(frame[spec.day_column]).to_numpy().astype("datetime64[D]")
+    if np.isnat(dates).any():
+        raise ValueError(f"table {table!r}: row {int(np.flatnonzero(np.isnat(dates))[0])} has no {spec.day_column}")
+    dated = set(pd.DatetimeIndex(np.unique(dates)).date)
     stray = sorted(dated - set(day_list))
     if stray:
         raise ValueError(f"table {table!r}: rows dated {stray[0]} fall outside the days being written")
     release_freed_memory()  # what the caller freed before the write (a long run's per-series frames)
-    in_order = bool((keys[1:] >= keys[:-1]).all())
-    arrow = to_arrow(frame, spec, None if in_order else np.argsort(keys, kind="stable"))
-    del keys
+    in_order = bool((dates[1:] >= dates[:-1]).all())
+    arrow = to_arrow(frame, spec, None if in_order else np.argsort(dates, kind="stable"))
+    del dates
     years = pc.year(arrow[spec.day_column]).cast(pa.int32())
     arrow = arrow.append_column(pa.field(PARTITION_COLUMN, pa.int32()), years)
     metadata = {
         FIRST_DAY_KEY: day_list[0].isoformat(), LAST_DAY_KEY: day_list[-1].isoformat(), COMMIT_ID_KEY: uuid.uuid4().hex
     }
+    predicate = days_predicate(spec.day_column, day_list)
+    if key_list is not None:
+        metadata[KEYS_KEY] = json.dumps(key_list)
+        predicate = f"{predicate} AND {keys_predicate(spec.key_column, key_list)}"
     path = table_path(table, root)
     path.parent.mkdir(parents=True, exist_ok=True)
-    predicate = days_predicate(spec.day_column, day_list)
-    for attempt in range(COMMIT_ATTEMPTS):
-        delta = open_table(table, root)
-        try:
-            write_deltalake(
-                delta if delta is not None else str(path),
-                arrow,
-                partition_by=[PARTITION_COLUMN],
-                mode="overwrite",
-                predicate=predicate,
-                writer_properties=WRITER_PROPERTIES,
-                commit_properties=CommitProperties(custom_metadata=metadata),
-                configuration=TABLE_CONFIGURATION if delta is None else None,
-            )
-            break
-        except CommitFailedError:
-            if attempt == COMMIT_ATTEMPTS - 1:
-                raise
-            time.sleep(random.uniform(0.05, 0.2) * (attempt + 1))
+    _commit(table, root, lambda delta: write_deltalake(
+        delta if delta is not None else str(path),
+        arrow,
+        partition_by=[PARTITION_COLUMN],
+        mode="overwrite",
+        predicate=predicate,
+        writer_properties=WRITER_PROPERTIES,
+        commit_properties=CommitProperties(custom_metadata=metadata),
+        configuration=TABLE_CONFIGURATION if delta is None else None,
+    ))
     version = _committed_version(table, root, metadata)
     return Commit(table=table, version=version, rows=arrow.num_rows, days_with_rows=len(dated))
+
+
+def _commit(table: str, root: Path | None, attempt: Callable[[DeltaTable | None], object]) -> None:
+    """Run ``attempt`` on the latest version of ``table`` (None before its first write); when
+    another writer committed a conflicting change first, again from the new state, up to
+    ``COMMIT_ATTEMPTS`` times with a growing random pause."""
+    for number in range(COMMIT_ATTEMPTS):
+        try:
+            attempt(open_table(table, root))
+            return
+        except CommitFailedError:
+            if number == COMMIT_ATTEMPTS - 1:
+                raise
+            time.sleep(random.uniform(0.05, 0.2) * (number + 1))
+
+
+@dataclass(frozen=True)
+class Deletion:
+    """The rows of one key a delete removed (or would remove) from a table, and the version made."""
+
+    table: str
+    rows: int
+    first_day: dt.date | None
+    last_day: dt.date | None
+    version: int | None  # None: nothing committed (a dry run, or no rows)
+
+
+def delete_key(table: str, key: str, root: Path | None = None, dry_run: bool = False) -> Deletion:
+    """Delete every row of ``table`` whose key column (``TableSchema.key_column``) equals ``key``,
+    as one Delta commit carrying the first and last day it changed (the catalog refreshes them);
+    ``dry_run`` only counts them."""
+    spec = table_schema(table)
+    if spec.key_column is None:
+        raise ValueError(f"table {table!r} has no key column: its rows belong to no portfolio, symbol or book")
+    delta = open_table(table, root)
+    files = [] if delta is None else data_files(delta, spec)
+    rows, first, last = 0, None, None
+    if files:
+        day = f'"{spec.day_column}"'
+        with reader() as con:
+            rows, first, last = con.execute(
+                f'select count(*), min({day}), max({day}) from read_parquet($files) where "{spec.key_column}" = $key',
+                {"files": files, "key": key}).fetchone()
+    if not rows or dry_run:
+        return Deletion(table, rows, first, last, None)
+    metadata = {FIRST_DAY_KEY: first.isoformat(), LAST_DAY_KEY: last.isoformat(), COMMIT_ID_KEY: uuid.uuid4().hex,
+                KEYS_KEY: json.dumps([key])}
+    predicate = keys_predicate(spec.key_column, [key])
+    _commit(table, root, lambda delta: delta.delete(predicate, writer_properties=WRITER_PROPERTIES,
+                                                    commit_properties=CommitProperties(custom_metadata=metadata)))
+    return Deletion(table, rows, first, last, _committed_version(table, root, metadata))
 
 
 def release_freed_memory() -> None:

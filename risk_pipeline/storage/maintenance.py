@@ -62,8 +62,8 @@ def maintain_lake(retention_days: int, root: Path | None = None) -> list[Maintai
     return [m for m in done if m is not None]
 
 
-HISTORY_COLUMNS = ["version", "committed_at", "operation", "first_day", "last_day", "rows_added", "files_added",
-                   "files_removed"]
+HISTORY_COLUMNS = ["version", "committed_at", "operation", "first_day", "last_day", "keys", "rows_added",
+                   "rows_deleted", "files_added", "files_removed"]
 
 
 def table_history(table: str, limit: int | None = None, root: Path | None = None) -> pd.DataFrame:
@@ -80,7 +80,9 @@ def table_history(table: str, limit: int | None = None, root: Path | None = None
             "operation": entry.get("operation"),
             "first_day": entry.get(lake.FIRST_DAY_KEY),
             "last_day": entry.get(lake.LAST_DAY_KEY),
+            "keys": entry.get(lake.KEYS_KEY),  # the portfolios, symbols or books replaced (JSON list)
             "rows_added": metrics.get("num_added_rows"),
+            "rows_deleted": metrics.get("num_deleted_rows"),
             "files_added": metrics.get("num_added_files"),
             "files_removed": metrics.get("num_removed_files"),
         })

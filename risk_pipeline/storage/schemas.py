@@ -2,7 +2,11 @@
 docs/tables.md is generated from here).
 
 Each table is a Delta table of the lake; ``day_column`` names the date column of its
-business-day partitions (``as_of`` for backtests, ``date`` elsewhere).
+business-day partitions (``as_of`` for backtests, ``date`` elsewhere) and ``key_column`` what a
+run computes rows for: the portfolio (desk) of the per-portfolio tables, the symbol of
+``prices`` and ``returns``, the bond book of ``bond_pnl``. A run replaces the rows of its days
+and of the keys it computed only (``lake.write_days``); a table without a key column (the
+bank-wide ``frtb_capital``) is replaced by whole days.
 """
 
 from __future__ import annotations
@@ -18,14 +22,16 @@ class TableSchema:
     schema: pa.Schema
     day_column: str = "date"
     description: str = ""
+    key_column: str | None = "portfolio"
 
     @property
     def columns(self) -> list[str]:
         return self.schema.names
 
 
-def _table(name: str, fields: list[tuple[str, pa.DataType]], description: str, day_column: str = "date") -> TableSchema:
-    return TableSchema(name, pa.schema(fields), day_column, description)
+def _table(name: str, fields: list[tuple[str, pa.DataType]], description: str, day_column: str = "date",
+           key_column: str | None = "portfolio") -> TableSchema:
+    return TableSchema(name, pa.schema(fields), day_column, description, key_column)
 
 
 _D, _S, _F, _I, _B = pa.date32(), pa.string(), pa.float64(), pa.int64(), pa.bool_()
@@ -37,11 +43,13 @@ TABLES: dict[str, TableSchema] = {
             "prices",
             [("date", _D), ("symbol", _S), ("close", _F), ("currency", _S), ("source", _S)],
             "Validated daily closes, one row per symbol and trading day.",
+            key_column="symbol",
         ),
         _table(
             "returns",
             [("date", _D), ("symbol", _S), ("simple_return", _F), ("log_return", _F), ("currency", _S)],
             "Close-to-close returns per symbol in the symbol's own currency (previous trading day to this one).",
+            key_column="symbol",
         ),
         _table(
             "portfolio_pnl",
@@ -155,6 +163,7 @@ TABLES: dict[str, TableSchema] = {
             "Per bond book, bond and day: dirty price (per 100 face), value and P&L by full repricing (local), "
             "its duration-convexity approximation, base-currency P&L = local + FX + cross terms, DV01 and "
             "durations (risk_pipeline.risk.instruments.bond_pnl).",
+            key_column="book",
         ),
         _table(
             "frtb_es",
@@ -193,6 +202,7 @@ TABLES: dict[str, TableSchema] = {
             "capital_charge = C_A = max(IMCC, multiplier x average) (binding: spot or average), as if every desk were "
             "under the internal models approach. SES (non-modellable risk factors) and the default risk charge are out "
             "of scope (docs/frtb.md).",
+            key_column=None,
         ),
     ]
 }
