@@ -107,7 +107,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     trade.add_argument("--limits", default=None, help="limits YAML (default: pipeline.yaml limits.limits_file)")
     trade.add_argument("--lookback", type=int, default=None, help="days of returns simulated (default: "
                                                                    "pipeline.yaml limits.pre_trade_lookback)")
-    trade.add_argument("--as-of", default=None, help="positions at this date's close (default: latest stored)")
+    trade.add_argument("--as-of", default=None, type=dt.date.fromisoformat, help="positions at this date's close (default: latest stored)")
     trade.add_argument("--json", action="store_true", help="print the result as JSON")
     trade.set_defaults(run=pre_trade_command)
 
@@ -117,7 +117,7 @@ def pre_trade_command(args: argparse.Namespace) -> int:
     answer = pre_trade(
         args.portfolio, parse_trades(args.trade), limits_file=args.limits or settings["limits_file"],
         lookback=args.lookback or int(settings["pre_trade_lookback"]),
-        as_of=dt.date.fromisoformat(args.as_of) if args.as_of else None,
+        as_of=args.as_of,
         warning_fraction=settings["warning_fraction"],
     )
     result = answer.result
