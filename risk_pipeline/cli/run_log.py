@@ -49,8 +49,8 @@ def new_log_path(command: str) -> Path:
 @contextlib.contextmanager
 def stderr_to(path: Path) -> Iterator[None]:
     """Standard error appended to ``path``: ``sys.stderr`` and the file descriptor 2 (so that what C
-    libraries write goes too); the file (and its folder, if made for it) is removed if nothing was written."""
-    made = not path.parent.exists()
+    libraries write goes too); the file (and the folders made for it, if left empty) is removed if nothing was written."""
+    made = [folder for folder in (path.parent, *path.parent.parents) if not folder.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stderr.flush()
     saved = os.dup(2)
@@ -66,8 +66,10 @@ def stderr_to(path: Path) -> Iterator[None]:
         os.close(saved)
         if path.exists() and path.stat().st_size == 0:
             path.unlink()
-            if made:
-                path.parent.rmdir()
+            for folder in made:
+                if any(folder.iterdir()):
+                    break
+                folder.rmdir()
 
 
 def _input_error_names() -> frozenset[str]:
