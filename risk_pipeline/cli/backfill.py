@@ -16,7 +16,8 @@ continues from what chunk k-1 stored and the tables equal those of one run over 
 range, while the peak memory is that of one chunk.
 
 What can be known before a run is checked before anything is written (:func:`check_before_run`): the
-range lies within the partitions, the asset selection matches assets, and a CSV price source passes
+range lies within the partitions, the asset selection matches assets whose stored tables have this
+version's columns, and a CSV price source passes
 its own validation and the blocking missing-days rule over the range. A run that fails anyway ends
 with one line (:mod:`risk_pipeline.cli.run_log`); Dagster's log is in the file the line names.
 """
@@ -36,6 +37,8 @@ import pandas as pd
 
 from risk_pipeline.cli.run_log import RunFailure, new_log_path, run_failure, stderr_to
 from risk_pipeline.config.check import check_configuration
+from risk_pipeline.storage.lake import open_table
+from risk_pipeline.storage.schemas import TABLES
 
 if TYPE_CHECKING:  # Dagster is imported by the functions that run: `risk-pipeline summary` does not pay for it
     import dagster as dg
@@ -85,6 +88,9 @@ def check_before_run(start: dt.date, end: dt.date, selection: str = "*",
         raise ValueError(f"bad asset selection {selection!r}: {' '.join(str(exc).split())}") from exc
     if not keys:
         raise ValueError(f"the asset selection {selection!r} matches no asset")
+    for key in keys:  # LakeLayoutError for a stored table of another layout (e.g. an older column set)
+        if key.to_user_string() in TABLES:
+            open_table(key.to_user_string())
     if dg.AssetKey("prices") in keys:
         _check_csv_prices(start, end, (run_config or {}).get("ops", {}))
     return list(keys)

@@ -148,7 +148,8 @@ def pre_trade_command(args: argparse.Namespace) -> int:
                   f"{lookback} days of returns before it; amounts in {answer.base_currency}")
             print("Trade (base-currency exposure): " + ", ".join(f"{s} {v:+,.2f}" for s, v in
                                                                 answer.trade_exposures.items()))
-            print(result.rows.to_string(index=False, float_format=lambda x: f"{x:,.2f}"))
+            percent = {f"utilization_{when}": "{:.1%}".format for when in ("before", "after")}
+            print(result.rows.to_string(index=False, float_format=lambda x: f"{x:,.2f}", formatters=percent))
             verdict = "stays within its limits" if result.stays_within_limits else "BREACHES a limit"
             print(f"Status {result.status_before} -> {result.status_after}: the portfolio {verdict} after the trade.")
     return 0 if result.stays_within_limits else 1
