@@ -77,7 +77,7 @@ def test_weight_book_breach_exit_code_and_text(lake, capsys):
     var_after, _ = _historical(closes, after, 1, 0.99)
     assert var_after > 30000 and code == 1
     assert "BREACHES a limit" in text and "-> danger" in text and "AAPL +2,000,000.00" in text
-    assert "30,000.00" in text and "e+0" not in text and "method historical_positions" in text
+    assert "30,000.00" in text and "e+0" not in text and "historical_positions: historical simulation" in text
 
 
 @pytest.mark.parametrize("as_of", ["2021-04-30", "2021-03-15"])

@@ -22,7 +22,7 @@ import pandas as pd
 from risk_pipeline.books import build_book
 from risk_pipeline.config.settings import section
 from risk_pipeline.config.portfolios import Portfolio, Position, load_portfolios
-from risk_pipeline.risk.limits import LIMIT_METHOD, PreTradeResult, pre_trade_check
+from risk_pipeline.risk.limits import LIMIT_METHOD, LIMIT_METHOD_TEXT, PreTradeResult, pre_trade_check
 from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE, load_limits
 from risk_pipeline.storage.lake import read_days, stored_days
 
@@ -143,9 +143,9 @@ def pre_trade_command(args: argparse.Namespace) -> int:
     else:
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             lookback = args.lookback or int(settings["estimation_window_days"])
-            print(f"Portfolio {result.portfolio}: limits of {answer.as_of} as limit_status measures them, method "
-                  f"{LIMIT_METHOD}: the positions held over the day (close of {answer.positions_close}) and the "
-                  f"{lookback} days of returns before it; amounts in {answer.base_currency}")
+            print(f"Portfolio {result.portfolio}: limits of {answer.as_of} as limit_status measures them, by "
+                  f"{LIMIT_METHOD_TEXT} (positions of the close of {answer.positions_close}, {lookback} days of "
+                  f"returns); amounts in {answer.base_currency}")
             print("Trade (base-currency exposure): " + ", ".join(f"{s} {v:+,.2f}" for s, v in
                                                                 answer.trade_exposures.items()))
             percent = {f"utilization_{when}": "{:.1%}".format for when in ("before", "after")}

@@ -7,7 +7,7 @@ import sys
 
 import pandas as pd
 
-from risk_pipeline.risk.limits import LIMIT_METHOD
+from risk_pipeline.risk.limits import LIMIT_METHOD_TEXT
 from risk_pipeline.storage.catalog import catalog_path, connect
 
 LATEST_VAR_SQL = """
@@ -108,8 +108,7 @@ def summary(args: argparse.Namespace | None = None) -> int:
             if len(limits):
                 day = con.execute("select max(date) from limit_status").fetchone()[0]
                 print()
-                print(f"Limits on {day:%Y-%m-%d} (limit_status), measured by {LIMIT_METHOD}: historical simulation "
-                      "of the positions held over the day on the estimation window's returns (docs/analytics.md)")
+                print(f"Limits on {day:%Y-%m-%d} (limit_status), measured by {LIMIT_METHOD_TEXT}")
                 print(limits.to_string(index=False, float_format=lambda x: f"{x:,.2f}",
                                        formatters={"utilization %": "{:.1f}".format}))
             if {"frtb_es", "frtb_desks", "frtb_capital"} <= tables:

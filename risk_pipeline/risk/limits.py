@@ -45,6 +45,9 @@ from risk_pipeline.risk.var.windows import compound_returns
 MEASURES: tuple[str, ...] = ("var", "es")
 LIMIT_METHOD = "historical_positions"
 """How every limit value is measured (module docstring); the ``method`` column of limit_status."""
+LIMIT_METHOD_TEXT = (f"{LIMIT_METHOD}: historical simulation of the positions held over the day (the exposures of the "
+                     "previous close) on the daily returns of the estimation window before it")
+""":data:`LIMIT_METHOD` in a sentence, for the summary, the pre-trade check and the report."""
 
 
 class LimitStatus(StrEnum):
