@@ -91,6 +91,17 @@ def test_a_range_before_the_partitions_is_refused_before_anything_is_written(tmp
     assert not (tmp_path / "data").exists()
 
 
+def test_a_run_config_naming_an_unknown_field_is_refused_before_the_run(lake, capsys):
+    folder, _ = lake
+    config = json.loads(_csv_config(folder / "good.csv"))
+    config["ops"]["prices"]["config"]["csv_pat"] = "typo.csv"
+    version = table_version("prices")
+    assert main(["backfill", *GOOD_RANGE, "--select", "prices", "--config-json", json.dumps(config)]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and 'unexpected config entry "csv_pat" at path root:ops:prices:config' in err[0]
+    assert table_version("prices") == version
+
+
 def test_the_command_itself_prints_one_line_on_stderr(lake):
     """A real process: Dagster's console log would go to stderr if the command did not keep it in its file."""
     folder, good = lake

@@ -75,7 +75,7 @@ def check_before_run(start: dt.date, end: dt.date, selection: str = "*",
     asset keys of ``selection``."""
     import dagster as dg
 
-    from risk_pipeline.definitions import defs
+    from risk_pipeline.definitions import defs, risk_job
     from risk_pipeline.defs.lake_assets import business_days
 
     first, last = business_days.start.date(), dt.date.fromisoformat(business_days.get_last_partition_key())
@@ -88,6 +88,11 @@ def check_before_run(start: dt.date, end: dt.date, selection: str = "*",
         raise ValueError(f"bad asset selection {selection!r}: {' '.join(str(exc).split())}") from exc
     if not keys:
         raise ValueError(f"the asset selection {selection!r} matches no asset")
+    job = defs.resolve_job_def(risk_job.name).get_subset(asset_selection=set(keys))
+    try:
+        dg.validate_run_config(job, _with_loggers(run_config))
+    except dg.DagsterInvalidConfigError as exc:
+        raise ValueError("run config: " + "; ".join(" ".join(e.message.split()) for e in exc.errors)) from exc
     for key in keys:  # LakeLayoutError for a stored table of another layout (e.g. an older column set)
         if key.to_user_string() in TABLES:
             open_table(key.to_user_string())
@@ -107,15 +112,18 @@ def _check_csv_prices(start: dt.date, end: dt.date, ops: dict[str, Any]) -> None
     config = PricesConfig(**ops.get("prices", {}).get("config", {}))
     if config.source != "csv":
         return
-    prices = make_source("csv", path=config.csv_path).fetch(
-        universe(config.extra_symbols), dt.date.fromisoformat(HISTORY_START), end)
+    if not config.csv_path:
+        raise ValueError("prices: source is csv but csv_path is not set (pipeline.yaml prices.csv_path or the run "
+                         "config's ops.prices.config.csv_path)")
+    source = make_source("csv", path=config.csv_path)
+    prices = source.fetch(universe(config.extra_symbols), dt.date.fromisoformat(HISTORY_START), end)
     rule = MissingDaysConfig(**ops.get("prices_prices_no_missing_days", {}).get("config", {}))
     if rule.severity != "error":
         return
     gaps = quality.missing_days(prices, [d.date() for d in pd.bdate_range(start, end)], rule.min_coverage)
     if len(gaps):
         first = gaps.iloc[0]
-        raise ValueError(f"{config.csv_path}: {len(gaps)} missing price(s) on days most symbols have one "
+        raise ValueError(f"{source.path}: {len(gaps)} missing price(s) on days most symbols have one "
                          f"(check prices_no_missing_days), first: symbol {first['symbol']!r} on "
                          f"{first['date']:%Y-%m-%d}")
 
@@ -162,20 +170,25 @@ def backfill(
                           ranges=tuple(done), failure=failure)
 
 
+def _with_loggers(run_config: dict[str, Any] | None) -> dict[str, Any]:
+    """The run config, with Dagster's console log at level INFO unless it says otherwise."""
+    config = dict(run_config or {})
+    config.setdefault("loggers", {"console": {"config": {"log_level": "INFO"}}})
+    return config
+
+
 def _run(start: dt.date, end: dt.date, keys: list[Any], run_config: dict[str, Any] | None,
          instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     """One run of ``risk_job`` restricted to the asset ``keys`` over ``start..end``."""
     from risk_pipeline.definitions import defs, risk_job
 
-    config = dict(run_config or {})
-    config.setdefault("loggers", {"console": {"config": {"log_level": "INFO"}}})
     tags = {
         "dagster/asset_partition_range_start": start.isoformat(),
         "dagster/asset_partition_range_end": end.isoformat(),
         "risk_pipeline/trigger": "risk-pipeline backfill",
     }
     return defs.resolve_job_def(risk_job.name).execute_in_process(
-        run_config=config,
+        run_config=_with_loggers(run_config),
         instance=instance,
         tags=tags,
         asset_selection=keys,
