@@ -125,6 +125,18 @@ def test_a_step_failing_on_bad_settings_is_one_line_with_the_step_and_the_log(la
     assert log.parent == folder / "data" / "logs" and "VarParameterError" in log.read_text()
 
 
+def test_a_failed_blocking_check_is_one_line_naming_the_check_and_its_first_offending_row(lake, capsys):
+    folder, _ = lake
+    config = {"ops": {"returns_returns_within_sigmas": {"config": {"severity": "error", "max_sigmas": 0.5}}}}
+    code = main(["backfill", *GOOD_RANGE, "--select", "returns", "--config-json", json.dumps(config)])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2 and len(err) == 1
+    assert err[0].startswith("risk-pipeline backfill: check returns_within_sigmas on returns failed: ")
+    offending = int(err[0].split("failed: ")[1].split()[0])
+    assert offending > 0 and "in 2021-01-04..2021-12-31, first: date 2021-" in err[0] and "symbol " in err[0]
+    assert "log: " in err[0]
+
+
 def test_a_step_failing_on_a_bug_names_the_step_and_the_error_with_exit_1(lake, capsys, monkeypatch):
     folder, _ = lake
 
