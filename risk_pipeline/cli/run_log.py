@@ -119,7 +119,7 @@ def run_failure(result: dg.ExecuteInProcessResult) -> RunFailure | None:
 
     for event in result.all_events:
         data = event.event_specific_data
-        if (event.event_type_value == "ASSET_CHECK_EVALUATION" and not data.passed
+        if (event.event_type_value == "ASSET_CHECK_EVALUATION" and not data.passed and data.blocking
                 and data.severity == dg.AssetCheckSeverity.ERROR):
             return RunFailure(_check_line(data), bad_input=True)
     inputs = _input_error_names()

@@ -229,8 +229,8 @@ def position_var_es(returns: np.ndarray, held: np.ndarray, ends: np.ndarray, *, 
     ends = np.asarray(ends, dtype=np.int64)
     if returns.ndim != 2 or held.ndim != 2 or returns.shape[1] != held.shape[1] or ends.shape != held.shape[:1]:
         raise LimitInputError(f"returns {returns.shape}, held {held.shape} and ends {ends.shape} do not match")
-    if min(horizons) < 1 or max(horizons) > window:
-        raise LimitInputError(f"horizons {horizons} must lie in 1..window={window}")
+    if min(horizons) < 1 or max(horizons) >= window:
+        raise LimitInputError(f"horizons {horizons} must lie in 1..window-1={window - 1} (two scenarios at least)")
     var = np.full((len(held), len(confidences), len(horizons)), np.nan)
     es = var.copy()
     rows = np.flatnonzero((ends >= window) & (ends <= len(returns)))
