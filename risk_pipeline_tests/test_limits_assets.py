@@ -109,3 +109,18 @@ def test_check_warns_at_warning_level_and_passes_within(lake):
         rows, evaluation = _run(folder, _limits_yaml(balanced=1e9, held=1e9), start=END, end=END, upstream=False)
         assert set(rows.loc[rows["date"] == pd.Timestamp(END), "status"]) == {"within_limits"}
         assert evaluation.passed
+
+
+def test_the_summary_shows_limit_status_s_latest_values_and_their_method(lake, capsys):
+    from risk_pipeline.cli import main
+
+    folder = lake[0]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISK_PIPELINE_DATA", str(folder / "data"))
+        assert main(["summary"]) == 0
+    out = capsys.readouterr().out
+    section = out.split(f"Limits on {END} (limit_status), measured by historical_positions: historical simulation")[1]
+    latest = query(folder / "data", f"select value, utilization from limit_status where date = '{END}'")
+    assert len(latest) == 3  # balanced: var 1d, es 3d; held: var 1d
+    for row in latest.itertuples():
+        assert f"{row.value:,.2f}" in section and f"{100 * row.utilization:.1f}" in section
