@@ -124,9 +124,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def pre_trade_command(args: argparse.Namespace) -> int:
     settings = section("limits")
+    lookback = args.lookback or int(settings["estimation_window_days"])
     answer = pre_trade(
         args.portfolio, parse_trades(args.trade), limits_file=args.limits or settings["limits_file"],
-        lookback=args.lookback or int(settings["estimation_window_days"]),
+        lookback=lookback,
         as_of=args.as_of,
         warning_fraction=settings["warning_fraction"],
     )
@@ -135,14 +136,13 @@ def pre_trade_command(args: argparse.Namespace) -> int:
         print(json.dumps({
             "portfolio": result.portfolio, "as_of": answer.as_of.isoformat(),
             "positions_close": answer.positions_close.isoformat(), "method": LIMIT_METHOD,
-            "lookback": args.lookback or int(settings["estimation_window_days"]), "base_currency": answer.base_currency,
+            "lookback": lookback, "base_currency": answer.base_currency,
             "trade_exposures": answer.trade_exposures.to_dict(), "stays_within_limits": result.stays_within_limits,
             "status_before": result.status_before, "status_after": result.status_after,
             "limits": result.rows.to_dict(orient="records"),
         }, indent=2))
     else:
         with pd.option_context("display.width", 200, "display.max_columns", 20):
-            lookback = args.lookback or int(settings["estimation_window_days"])
             print(f"Portfolio {result.portfolio}: limits of {answer.as_of} as limit_status measures them, by "
                   f"{LIMIT_METHOD_TEXT} (positions of the close of {answer.positions_close}, {lookback} days of "
                   f"returns); amounts in {answer.base_currency}")
