@@ -150,6 +150,14 @@ def test_a_step_failing_on_a_bug_names_the_step_and_the_error_with_exit_1(lake, 
     assert "step returns failed with ZeroDivisionError: division by zero" in err[0] and "log: " in err[0]
 
 
+def test_a_summary_without_a_catalog_is_one_line_and_status_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(tmp_path / "nothing"))
+    assert main(["summary"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"risk-pipeline summary: no catalog at {tmp_path / 'nothing' / 'risk.duckdb'}: run `make run` (or "
+        "`risk-pipeline backfill`) first"]
+
+
 def test_a_closed_pipe_ends_the_command_quietly(lake):
     folder, good = lake
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}

@@ -85,8 +85,9 @@ def _figure(x: float) -> str:
 def summary(args: argparse.Namespace | None = None) -> int:
     path = catalog_path()
     if not path.exists():
-        print(f"No catalog at {path}: run `make run` first.", file=sys.stderr)
-        return 1
+        print(f"risk-pipeline summary: no catalog at {path}: run `make run` (or `risk-pipeline backfill`) first",
+              file=sys.stderr)
+        return 2
     with pd.option_context("display.width", 220, "display.max_rows", 500, "display.max_columns", 20):
         with connect() as con:
             print("Latest 1-day VaR and ES (losses positive): % of value, then amounts in the base currency")
