@@ -44,4 +44,4 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 clean:
-	rm -rf data/lake data/risk.duckdb data/reports $(DAGSTER_HOME)
+	rm -rf data/lake data/risk.duckdb data/reports data/logs $(DAGSTER_HOME)

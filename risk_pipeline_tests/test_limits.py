@@ -14,9 +14,9 @@ from risk_pipeline.risk.limits import (
     Limit,
     LimitInputError,
     LimitsConfig,
-    historical_position_var_es,
     evaluate_limits,
     long_measures,
+    position_var_es,
     pre_trade_check,
 )
 
@@ -38,7 +38,7 @@ def _measures(var1: float, es1: float, var3: float = 10.0, other: float = 10.0) 
             "confidence": [0.99, 0.99, 0.99, 0.99],
             "value": [var1, es1, var3, other],
         }
-    ).assign(date=pd.Timestamp("2024-03-01"), source="test")
+    ).assign(date=pd.Timestamp("2024-03-01"), method="test")
 
 
 @pytest.mark.parametrize(
@@ -115,7 +115,7 @@ def test_long_measures_from_var_estimates_rows():
     m = long_measures(est, "var_estimates")
     assert sorted(zip(m.measure, m.confidence, m.value)) == [("es", 0.95, 2.0), ("es", 0.99, 150.0),
                                                              ("var", 0.95, 1.0), ("var", 0.99, 90.0)]
-    assert (m["source"] == "var_estimates").all()
+    assert (m["method"] == "var_estimates").all()
     with pytest.raises(LimitInputError, match="es_amount"):
         long_measures(est.drop(columns="es_amount"), "var_estimates")
 
@@ -131,7 +131,7 @@ def test_rows_per_date_and_a_date_without_measures_has_no_data():
     assert statuses[(pd.Timestamp("2024-03-04"), "book", "var", 1)] == "danger"
     assert statuses[(pd.Timestamp("2024-03-04"), "book", "var", 3)] == "within_limits"
     last = report.rows.loc[report.rows["date"] == dates[-1]]
-    assert (last["status"] == "no_data").all() and (last["source"] == "none").all()
+    assert (last["status"] == "no_data").all() and (last["method"] == "none").all()
     overall = report.overall.set_index(["date", "portfolio"])["status"]
     assert overall[(dates[0], "book")] == "danger" and overall[(dates[-1], "book")] == "no_data"
     with pytest.raises(LimitInputError, match="duplicate"):
@@ -144,18 +144,32 @@ def _returns(n: int = 300, seed: int = 11) -> pd.DataFrame:
                         index=pd.bdate_range("2021-01-01", periods=n))
 
 
-def test_historical_position_var_es_matches_direct_computation():
-    """1-day: quantile of -(r @ E); 3-day: overlapping compounded returns built with a loop."""
+def _direct(window: pd.DataFrame, exposures: pd.Series, horizon: int, confidence: float) -> tuple[float, float]:
+    """Historical simulation with loops: overlapping compounded h-day returns per asset, P&L of the exposures."""
+    r = window[list(exposures.index)].to_numpy()
+    pnl = np.array([sum(exposures.iloc[i] * (np.prod(1 + r[s:s + horizon, i]) - 1) for i in range(r.shape[1]))
+                    for s in range(len(r) - horizon + 1)])
+    var = np.quantile(-pnl, confidence)
+    return var, (-pnl)[-pnl >= var].mean()
+
+
+def test_position_var_es_is_the_historical_simulation_of_each_day_s_window():
+    """Each row: the exposures it holds on the ``window`` returns before its end; NaN when the window is not
+    full, or holds a NaN return of a held symbol (a NaN return of a symbol not held does not matter)."""
     rets = _returns()
-    e = pd.Series({"AAA": 1000.0, "BBB": -400.0})
-    var1, es1 = historical_position_var_es(rets, e, horizon_days=1, confidence=0.99)
-    losses = -(rets[["AAA", "BBB"]].to_numpy() @ e.to_numpy())
-    assert var1 == pytest.approx(np.quantile(losses, 0.99))
-    assert es1 == pytest.approx(losses[losses >= np.quantile(losses, 0.99)].mean())
-    r = rets[["AAA", "BBB"]].to_numpy()
-    pnl3 = [sum(e.iloc[i] * (np.prod(1 + r[s:s + 3, i]) - 1) for i in range(2)) for s in range(len(r) - 2)]
-    var3, _ = historical_position_var_es(rets, e, horizon_days=3, confidence=0.99)
-    assert var3 == pytest.approx(np.quantile(-np.array(pnl3), 0.99))
+    held = pd.DataFrame({"AAA": [1000.0, 1000.0, 0.0, 500.0, 1.0], "BBB": [-400.0, -400.0, 300.0, 200.0, 1.0],
+                         "CCC": [0.0, 0.0, 0.0, 0.0, 1.0]})
+    ends = np.array([300, 120, 250, 99, 150])
+    r = rets.to_numpy().copy()
+    r[110, 2] = np.nan  # CCC, in the windows of rows 1 (20..119, CCC not held) and 4 (50..149, held)
+    var, es = position_var_es(r, held.to_numpy(), ends, window=100, confidences=(0.95, 0.99), horizons=(1, 3))
+    for row in range(3):
+        window = rets.iloc[ends[row] - 100:ends[row]]
+        for k, h in enumerate((1, 3)):
+            for j, c in enumerate((0.95, 0.99)):
+                expected = _direct(window, held.iloc[row, :2], h, c)
+                assert (var[row, j, k], es[row, j, k]) == pytest.approx(expected, rel=1e-12)
+    assert np.isnan(var[3:]).all() and np.isnan(es[3:]).all()
 
 
 def test_pre_trade_check_before_after_and_breach():
@@ -165,11 +179,10 @@ def test_pre_trade_check_before_after_and_breach():
     small = pre_trade_check(rets, current, pd.Series({"CCC": 10.0}), cfg, portfolio="book", lookback=250)
     assert tuple(small.rows.columns) == PRE_TRADE_COLUMNS
     window = rets.iloc[-250:]
-    var_before, _ = historical_position_var_es(window, current, horizon_days=1, confidence=0.99)
-    assert small.rows["value_before"].iloc[0] == pytest.approx(var_before)
+    assert small.rows["value_before"].iloc[0] == pytest.approx(_direct(window, current, 1, 0.99)[0], rel=1e-12)
     after = pd.Series({"AAA": 1000.0, "BBB": 1000.0, "CCC": 10.0})
-    assert small.rows["value_after"].iloc[0] == pytest.approx(
-        historical_position_var_es(window, after, horizon_days=1, confidence=0.99)[0])
+    assert small.rows["value_after"].iloc[0] == pytest.approx(_direct(window, after, 1, 0.99)[0], rel=1e-12)
+    assert small.rows["value_after"].iloc[1] == pytest.approx(_direct(window, after, 3, 0.99)[1], rel=1e-12)
     big = pre_trade_check(rets, current, pd.Series({"AAA": 5000.0}), cfg, portfolio="book", lookback=250)
     assert not big.stays_within_limits and big.status_after == "danger"
     assert (big.rows["value_after"] > big.rows["value_before"]).all()

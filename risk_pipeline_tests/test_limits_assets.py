@@ -53,19 +53,29 @@ def lake(tmp_path_factory):
 
 
 def test_columns_values_and_statuses(lake):
-    _, table, _, pnl = lake
+    _, table, _, _ = lake
     assert list(table.columns[: len(DESIGN)]) == DESIGN
-    # 1-day VaR: np.quantile of the previous WINDOW realized losses, times the previous close's value
-    held = pnl.loc[pnl["portfolio"] == "held"].set_index("date").sort_index()
+    # the quantity book: np.quantile of the losses of the positions held over the day (the previous close's
+    # quantities x closes) on each of the WINDOW daily returns before it
+    folder = lake[0]
+    closes = query(folder / "data", "select date, symbol, close from prices").pivot(
+        index="date", columns="symbol", values="close").sort_index()
+    daily = closes / closes.shift(1) - 1.0
     rows = table.loc[(table["portfolio"] == "held") & (table["measure"] == "var")].set_index("date")
     for date in rows.index[-3:]:
-        past = held.loc[held.index < date]
-        losses = -past["simple_return"].iloc[-WINDOW:].to_numpy()
-        expected = np.quantile(losses, 0.99, method="linear") * past["value"].iloc[-1]
-        np.testing.assert_allclose(rows.loc[date, "value"], expected, rtol=1e-10)
-        assert rows.loc[date, "source"] == "var_estimates"  # var_estimates holds the 1-day 99% historical rows
+        before = closes.index[closes.index < date]
+        exposures = pd.Series({"MSFT": 1000.0, "KO": -200.0}) * closes.loc[before[-1], ["MSFT", "KO"]]
+        losses = -(daily.loc[before[-WINDOW:], ["MSFT", "KO"]].to_numpy() @ exposures.to_numpy())
+        np.testing.assert_allclose(rows.loc[date, "value"], np.quantile(losses, 0.99, method="linear"), rtol=1e-10)
+    assert set(table["method"]) == {"historical_positions"}
+    # the weight book's 1-day value is var_estimates' historical VaR amount of the same day and window
+    stored = query(folder / "data", "select date, var_amount from var_estimates where portfolio = 'balanced' and "
+                   "method = 'historical' and confidence = 0.99 and horizon_days = 1").set_index("date")["var_amount"]
+    var1 = table.loc[(table["portfolio"] == "balanced") & (table["measure"] == "var")].dropna(subset=["value"])
+    assert len(var1) > 50
+    np.testing.assert_allclose(var1["value"].to_numpy(), stored.loc[var1["date"]].to_numpy(), rtol=1e-10)
     es3 = table.loc[(table["portfolio"] == "balanced") & (table["measure"] == "es")]
-    assert set(es3["horizon_days"]) == {3} and set(es3.dropna(subset=["value"])["source"]) == {"computed"}
+    assert set(es3["horizon_days"]) == {3}
     assert (es3.dropna(subset=["value"])["value"] > 0).all()
     np.testing.assert_allclose(table["utilization"], table["value"] / table["limit_amount"])
     assert set(table.loc[table["portfolio"] == "balanced", "status"].dropna()) <= {"danger", "no_data"}
@@ -99,3 +109,18 @@ def test_check_warns_at_warning_level_and_passes_within(lake):
         rows, evaluation = _run(folder, _limits_yaml(balanced=1e9, held=1e9), start=END, end=END, upstream=False)
         assert set(rows.loc[rows["date"] == pd.Timestamp(END), "status"]) == {"within_limits"}
         assert evaluation.passed
+
+
+def test_the_summary_shows_limit_status_s_latest_values_and_their_method(lake, capsys):
+    from risk_pipeline.cli import main
+
+    folder = lake[0]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISK_PIPELINE_DATA", str(folder / "data"))
+        assert main(["summary"]) == 0
+    out = capsys.readouterr().out
+    section = out.split(f"Limits on {END} (limit_status), measured by historical_positions: historical simulation")[1]
+    latest = query(folder / "data", f"select value, utilization from limit_status where date = '{END}'")
+    assert len(latest) == 3  # balanced: var 1d, es 3d; held: var 1d
+    for row in latest.itertuples():
+        assert f"{row.value:,.2f}" in section and f"{100 * row.utilization:.1f}" in section

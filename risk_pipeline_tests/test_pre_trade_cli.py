@@ -1,4 +1,5 @@
-"""`risk-pipeline pre-trade`: VaR/ES before and after a trade from stored data, vs a plain reimplementation."""
+"""`risk-pipeline pre-trade`: VaR/ES before and after a trade from stored data, vs a plain reimplementation
+and vs limit_status."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from risk_pipeline.defs.limits import limit_status
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.cli import main
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
@@ -29,16 +31,17 @@ def lake(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pretrade")
     (folder / "limits.yaml").write_text(LIMITS)
     with module_lake(folder, SMALL_PORTFOLIOS) as mp:
-        materialize_range("2021-01-04", "2021-04-30", {"ops": {"prices": fast_run_config()["ops"]["prices"]}},
-                          assets=[prices, returns])
+        config = {"ops": {"prices": fast_run_config()["ops"]["prices"], "limit_status": {"config": {
+            "limits_file": str(folder / "limits.yaml"), "estimation_window_days": LOOKBACK}}}}
+        materialize_range("2021-01-04", "2021-04-30", config, assets=[prices, returns, limit_status])
         closes = query(folder / "data", "select date, symbol, close from prices").pivot(
             index="date", columns="symbol", values="close").sort_index()
         yield folder, closes, mp
 
 
 def _historical(closes: pd.DataFrame, exposures: pd.Series, horizon: int, confidence: float) -> tuple[float, float]:
-    """Plain historical simulation: last LOOKBACK daily returns, overlapping compounded h-day P&L."""
-    r = (closes / closes.shift(1) - 1.0).iloc[-LOOKBACK:][exposures.index]
+    """Plain historical simulation: the LOOKBACK daily returns before the last day, overlapping compounded h-day P&L."""
+    r = (closes / closes.shift(1) - 1.0).iloc[-LOOKBACK - 1:-1][exposures.index]
     growth = np.array([(1 + r.iloc[s:s + horizon]).prod().to_numpy() for s in range(LOOKBACK - horizon + 1)])
     losses = -((growth - 1.0) @ exposures.to_numpy())
     var = np.quantile(losses, confidence, method="linear")
@@ -50,8 +53,9 @@ def test_quantity_book_trade_before_and_after(lake, capsys):
     code = main(["pre-trade", "--portfolio", "held", "--trade", "MSFT=100", "KO=-50", "--limits",
                  str(folder / "limits.yaml"), "--lookback", str(LOOKBACK), "--json"])
     out = json.loads(capsys.readouterr().out)
-    last = closes.iloc[-1]
-    assert out["as_of"] == "2021-04-30" and code == 0 and out["stays_within_limits"]
+    last = closes.iloc[-2]  # the positions held over the last day: those of the close before it
+    assert out["as_of"] == "2021-04-30" and out["positions_close"] == "2021-04-29"
+    assert code == 0 and out["stays_within_limits"] and out["method"] == "historical_positions"
     np.testing.assert_allclose(out["trade_exposures"]["MSFT"], 100 * last["MSFT"])
     before = pd.Series({"MSFT": 1000 * last["MSFT"], "KO": -200 * last["KO"]})
     after = pd.Series({"MSFT": 1100 * last["MSFT"], "KO": -250 * last["KO"]})
@@ -72,7 +76,25 @@ def test_weight_book_breach_exit_code_and_text(lake, capsys):
     after = pd.Series({"AAPL": 4e5 + 2e6, "JPM": 3e5, "XOM": 3e5})
     var_after, _ = _historical(closes, after, 1, 0.99)
     assert var_after > 30000 and code == 1
-    assert "BREACHES a limit" in text and "-> danger" in text and "AAPL +2,000,000" in text
+    assert "BREACHES a limit" in text and "-> danger" in text and "AAPL +2,000,000.00" in text
+    assert "30,000.00" in text and "e+0" not in text and "historical_positions: historical simulation" in text
+
+
+@pytest.mark.parametrize("as_of", ["2021-04-30", "2021-03-15"])
+@pytest.mark.parametrize("portfolio", ["held", "balanced"])
+def test_the_value_before_the_trade_is_limit_status_s_value_of_the_day(lake, capsys, portfolio, as_of):
+    folder = lake[0]
+    code = main(["pre-trade", "--portfolio", portfolio, "--trade", "XOM=10", "--limits", str(folder / "limits.yaml"),
+                 "--lookback", str(LOOKBACK), "--as-of", as_of, "--json"])
+    out = json.loads(capsys.readouterr().out)
+    stored = query(folder / "data", f"select measure, horizon_days, confidence, value, status, method from limit_status "
+                                    f"where portfolio = '{portfolio}' and date = '{as_of}'")
+    assert code in (0, 1) and out["as_of"] == as_of and len(stored) == len(out["limits"]) > 0
+    for row in out["limits"]:
+        same = stored.loc[(stored["measure"] == row["measure"]) & (stored["horizon_days"] == row["horizon_days"])
+                          & np.isclose(stored["confidence"], row["confidence"])].iloc[0]
+        np.testing.assert_allclose(row["value_before"], same["value"], rtol=1e-12)
+        assert row["status_before"] == same["status"] and same["method"] == out["method"]
 
 
 def test_bad_input_is_a_clear_error(lake, capsys):

@@ -41,8 +41,11 @@ def _check(result):
 
 @pytest.fixture(scope="module")
 def calm(tmp_path_factory):
-    return _build(tmp_path_factory, "2017-01-03", "2017-12-29",
-                  fast_run_config(estimation_window_days=60, methods=["historical", "parametric_normal"]), ALL_ASSETS)
+    limits = tmp_path_factory.mktemp("limits") / "limits.yaml"
+    limits.write_text("portfolios:\n  balanced: [{measure: var, amount: 50000}]\n  held: [{measure: es, amount: 9000}]\n")
+    config = fast_run_config(estimation_window_days=60, methods=["historical", "parametric_normal"])
+    config["ops"]["limit_status"] = {"config": {"limits_file": str(limits), "estimation_window_days": 60}}
+    return _build(tmp_path_factory, "2017-01-03", "2017-12-29", config, ALL_ASSETS)
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +118,10 @@ def test_the_report_folder_holds_a_self_contained_page_with_charts_and_tables(ca
     assert "non-overlapping" in text
     # later stages stored in the lake are shown
     assert any(h.startswith("Stress results") for h in page.headings)
+    # the limit section says how its values are measured, as the summary and pre-trade do
+    assert any(h.startswith("Limit status") for h in page.headings)
+    assert any({"value", "limit_amount", "status", "method"} <= h for h in headers)
+    assert "Each value is measured by historical_positions: historical simulation of the positions held" in text
     # the FRTB section (a 2017-only lake has no stressed window yet: no capital figure, no chart)
     assert "FRTB internal models approach (bank = every desk)" in page.headings
     assert "default risk charge are out of scope" in text

@@ -8,18 +8,21 @@
 A configuration or input error (every such error of the project is a ``ValueError``, e.g.
 ``ConfigError`` naming file, line and field) and a lake of an old layout are printed as one line
 on stderr with exit status 2; exit status 1 means the command ran and found a failure (a failed
-run, a breached limit).
+run, a breached limit). A reader that stops reading (``risk-pipeline lake history prices | head -3``)
+ends the command quietly with status 141, as SIGPIPE ends other Unix tools.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from risk_pipeline.cli import backfill, lake, pre_trade, summary
-from risk_pipeline.storage.lake import LakeLayoutError
+from risk_pipeline.cli.run_log import INPUT_ERRORS
 
-INPUT_ERRORS = (ValueError, LakeLayoutError)
+# a path given on the command line that cannot be read or written is bad input too
+PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,8 +35,14 @@ def main(argv: list[str] | None = None) -> int:
         command.add_parser(commands)
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
-    except INPUT_ERRORS as exc:
+        status = args.run(args)
+        sys.stdout.flush()  # a closed pipe raises here, not in the interpreter's flush at exit
+        return status
+    except BrokenPipeError:
+        # what is still buffered goes nowhere, so that exiting does not raise the same error again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except INPUT_ERRORS + PATH_ERRORS as exc:
         message = " ".join(str(exc).split())
         print(f"risk-pipeline {args.command}: {message}", file=sys.stderr)
         return 2

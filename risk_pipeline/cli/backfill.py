@@ -14,6 +14,12 @@ batched transactions, so that the persistent instance costs no more than the in-
 date order, one run each: every asset reads the lookback it needs from the lake, so chunk k
 continues from what chunk k-1 stored and the tables equal those of one run over the whole
 range, while the peak memory is that of one chunk.
+
+What can be known before a run is checked before anything is written (:func:`check_before_run`): the
+range lies within the partitions, the asset selection matches assets whose stored tables have this
+version's columns, and a CSV price source passes
+its own validation and the blocking missing-days rule over the range. A run that fails anyway ends
+with one line (:mod:`risk_pipeline.cli.run_log`); Dagster's log is in the file the line names.
 """
 
 from __future__ import annotations
@@ -22,11 +28,17 @@ import argparse
 import datetime as dt
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import pandas as pd
+
+from risk_pipeline.cli.run_log import RunFailure, new_log_path, run_failure, stderr_to
 from risk_pipeline.config.check import check_configuration
+from risk_pipeline.storage.lake import open_table
+from risk_pipeline.storage.schemas import TABLES
 
 if TYPE_CHECKING:  # Dagster is imported by the functions that run: `risk-pipeline summary` does not pay for it
     import dagster as dg
@@ -38,6 +50,7 @@ class BackfillReport:
     seconds: float
     step_seconds: dict[str, float]  # summed over the chunks
     ranges: tuple[tuple[dt.date, dt.date], ...]  # the runs, in order (the last one failed if not success)
+    failure: RunFailure | None = None  # why the last run failed
 
 
 def chunk_ranges(start: dt.date, end: dt.date, chunk_years: int | None) -> list[tuple[dt.date, dt.date]]:
@@ -56,6 +69,65 @@ def chunk_ranges(start: dt.date, end: dt.date, chunk_years: int | None) -> list[
     return ranges
 
 
+def check_before_run(start: dt.date, end: dt.date, selection: str = "*",
+                     run_config: dict[str, Any] | None = None) -> list[Any]:
+    """Raise ValueError naming what is wrong before a run writes anything (module docstring); the
+    asset keys of ``selection``."""
+    import dagster as dg
+
+    from risk_pipeline.definitions import defs, risk_job
+    from risk_pipeline.defs.lake_assets import business_days
+
+    first, last = business_days.start.date(), dt.date.fromisoformat(business_days.get_last_partition_key())
+    if start < first or end > last:
+        raise ValueError(f"backfill range {start}..{end} is outside the partitions {first}..{last} "
+                         "(business days from the fixed start to today)")
+    try:
+        keys = dg.AssetSelection.from_string(selection).resolve(defs.resolve_asset_graph())
+    except dg.DagsterError as exc:  # a syntax error or an unknown asset key
+        raise ValueError(f"bad asset selection {selection!r}: {' '.join(str(exc).split())}") from exc
+    if not keys:
+        raise ValueError(f"the asset selection {selection!r} matches no asset")
+    job = defs.resolve_job_def(risk_job.name).get_subset(asset_selection=set(keys))
+    try:
+        dg.validate_run_config(job, _with_loggers(run_config))
+    except dg.DagsterInvalidConfigError as exc:
+        raise ValueError("run config: " + "; ".join(" ".join(e.message.split()) for e in exc.errors)) from exc
+    for key in keys:  # LakeLayoutError for a stored table of another layout (e.g. an older column set)
+        if key.to_user_string() in TABLES:
+            open_table(key.to_user_string())
+    if dg.AssetKey("prices") in keys:
+        _check_csv_prices(start, end, (run_config or {}).get("ops", {}))
+    return list(keys)
+
+
+def _check_csv_prices(start: dt.date, end: dt.date, ops: dict[str, Any]) -> None:
+    """A CSV price source: the file's own validation (every row), then the missing-days rule of the
+    blocking check ``prices_no_missing_days`` over ``start..end`` when its severity is error."""
+    from risk_pipeline.defs.lake_assets import HISTORY_START
+    from risk_pipeline.defs.market_data import PricesConfig, universe
+    from risk_pipeline.defs.market_data_checks import MissingDaysConfig
+    from risk_pipeline.sources import make_source, quality
+
+    config = PricesConfig(**ops.get("prices", {}).get("config", {}))
+    if config.source != "csv":
+        return
+    if not config.csv_path:
+        raise ValueError("prices: source is csv but csv_path is not set (pipeline.yaml prices.csv_path or the run "
+                         "config's ops.prices.config.csv_path)")
+    source = make_source("csv", path=config.csv_path)
+    prices = source.fetch(universe(config.extra_symbols), dt.date.fromisoformat(HISTORY_START), end)
+    rule = MissingDaysConfig(**ops.get("prices_prices_no_missing_days", {}).get("config", {}))
+    if rule.severity != "error":
+        return
+    gaps = quality.missing_days(prices, [d.date() for d in pd.bdate_range(start, end)], rule.min_coverage)
+    if len(gaps):
+        first = gaps.iloc[0]
+        raise ValueError(f"{source.path}: {len(gaps)} missing price(s) on days most symbols have one "
+                         f"(check prices_no_missing_days), first: symbol {first['symbol']!r} on "
+                         f"{first['date']:%Y-%m-%d}")
+
+
 def backfill(
     start: dt.date,
     end: dt.date,
@@ -67,6 +139,7 @@ def backfill(
 ) -> BackfillReport:
     """Materialize ``selection`` (asset selection syntax) over ``start..end``: one run, or one
     run per chunk of ``chunk_years`` calendar years in date order (stops at the first failure).
+    :func:`check_before_run` first: ValueError before anything is written.
 
     ``instance``: where the runs are recorded; by default the persistent instance of
     ``$DAGSTER_HOME`` when that variable is set, else a new in-memory instance per run (one would
@@ -74,59 +147,53 @@ def backfill(
     import dagster as dg
 
     ranges = chunk_ranges(start, end, chunk_years)
+    keys = check_before_run(start, end, selection, run_config)
     began = time.perf_counter()
     steps: dict[str, float] = {}
     done = []
+    failure = None
     persistent = instance or (dg.DagsterInstance.get() if os.getenv("DAGSTER_HOME") else None)
     try:
         for first, last in ranges:
-            success, chunk_steps = _run(first, last, selection, run_config,
-                                        persistent or dg.DagsterInstance.ephemeral())
+            result = _run(first, last, keys, run_config, persistent or dg.DagsterInstance.ephemeral())
             done.append((first, last))
-            for step, seconds in chunk_steps.items():
-                steps[step] = steps.get(step, 0.0) + seconds
-            if not success:
+            for event in result.all_events:
+                if event.event_type_value == "STEP_SUCCESS":
+                    steps[event.step_key] = steps.get(event.step_key, 0.0) + event.event_specific_data.duration_ms / 1000
+            failure = run_failure(result)
+            if failure is not None:
                 break
     finally:
         if persistent is not None and instance is None:
             persistent.dispose()
-    return BackfillReport(success=success, seconds=time.perf_counter() - began, step_seconds=steps, ranges=tuple(done))
+    return BackfillReport(success=failure is None, seconds=time.perf_counter() - began, step_seconds=steps,
+                          ranges=tuple(done), failure=failure)
 
 
-def _run(start: dt.date, end: dt.date, selection: str, run_config: dict[str, Any] | None,
-         instance: dg.DagsterInstance) -> tuple[bool, dict[str, float]]:
-    """One run of ``risk_job`` restricted to ``selection`` over ``start..end``: success and seconds per step."""
-    import dagster as dg
+def _with_loggers(run_config: dict[str, Any] | None) -> dict[str, Any]:
+    """The run config, with Dagster's console log at level INFO unless it says otherwise."""
+    config = dict(run_config or {})
+    config.setdefault("loggers", {"console": {"config": {"log_level": "INFO"}}})
+    return config
 
+
+def _run(start: dt.date, end: dt.date, keys: list[Any], run_config: dict[str, Any] | None,
+         instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    """One run of ``risk_job`` restricted to the asset ``keys`` over ``start..end``."""
     from risk_pipeline.definitions import defs, risk_job
 
-    config = dict(run_config or {})
-    config.setdefault("loggers", {"console": {"config": {"log_level": "WARNING"}}})
     tags = {
         "dagster/asset_partition_range_start": start.isoformat(),
         "dagster/asset_partition_range_end": end.isoformat(),
         "risk_pipeline/trigger": "risk-pipeline backfill",
     }
-    graph = defs.resolve_asset_graph()
-    try:
-        keys = dg.AssetSelection.from_string(selection).resolve(graph)
-    except dg.DagsterError as exc:  # a syntax error or an unknown asset key
-        raise ValueError(f"bad asset selection {selection!r}: {exc}") from exc
-    if not keys:
-        raise ValueError(f"the asset selection {selection!r} matches no asset")
-    result = defs.resolve_job_def(risk_job.name).execute_in_process(
-        run_config=config,
+    return defs.resolve_job_def(risk_job.name).execute_in_process(
+        run_config=_with_loggers(run_config),
         instance=instance,
         tags=tags,
-        asset_selection=list(keys),
+        asset_selection=keys,
         raise_on_error=False,
     )
-    steps = {
-        event.step_key: event.event_specific_data.duration_ms / 1000.0
-        for event in result.all_events
-        if event.event_type_value == "STEP_SUCCESS"
-    }
-    return result.success, steps
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -151,10 +218,15 @@ def backfill_command(args: argparse.Namespace) -> int:
     home = os.getenv("DAGSTER_HOME")
     where = f"the Dagster instance in {home}" if home else "an in-memory Dagster instance (DAGSTER_HOME is not set)"
     print(f"Backfilling {args.select} over {args.start}..{args.end} as {runs} on {where} ...", flush=True)
-    report = backfill(args.start, args.end, selection=args.select, run_config=config, chunk_years=args.chunk_years)
+    log = new_log_path("backfill")
+    with stderr_to(log):
+        report = backfill(args.start, args.end, selection=args.select, run_config=config,
+                          chunk_years=args.chunk_years)
+    if report.failure is not None:
+        first, last = report.ranges[-1]
+        print(f"risk-pipeline backfill: {report.failure.line} (run over {first}..{last}; log: {log})", file=sys.stderr)
+        return 2 if report.failure.bad_input else 1
     for step, seconds in sorted(report.step_seconds.items(), key=lambda item: -item[1]):
         print(f"  {step:<45} {seconds:8.1f} s")
-    first, last = report.ranges[-1]
-    outcome = "succeeded" if report.success else f"FAILED in the run over {first}..{last}"
-    print(f"Backfill {outcome} in {report.seconds:.1f} s ({len(report.ranges)} run(s))")
-    return 0 if report.success else 1
+    print(f"Backfill succeeded in {report.seconds:.1f} s ({len(report.ranges)} run(s))")
+    return 0

@@ -51,7 +51,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def lake_command(args: argparse.Namespace) -> int:
     if args.action == "history":
-        print(table_history(args.table, args.limit).to_string(index=False))
+        history = table_history(args.table, args.limit)
+        print(history.to_string(index=False) if len(history) else f"{args.table}: no commit yet")
     elif args.action == "snapshot":
         rows = snapshot(args.table, version=args.version, at=args.at, first=args.start, last=args.end)
         if args.out is None:

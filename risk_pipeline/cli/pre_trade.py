@@ -1,9 +1,12 @@
 """Pre-trade limit check on stored data: would this trade keep the portfolio within its limits?
 
-Positions are the portfolio's base-currency exposures at the latest stored close (or
-``as_of``); a trade ``SYMBOL=N`` adds N units for a quantity portfolio and N of base currency
-for a weight portfolio. The scenarios are the last ``lookback`` days of stored base-currency
-asset returns; the check itself is :func:`risk_pipeline.risk.limits.pre_trade_check`.
+The check is made on the limits of a day (the latest stored day, or ``as_of``) as limit_status
+measures them: the positions held over the day (the base-currency exposures of the previous close)
+and the ``lookback`` days of stored base-currency asset returns before it (by default the limits'
+``estimation_window_days``, so that the value before the trade is limit_status's value of that day).
+A trade ``SYMBOL=N`` adds N units for a quantity portfolio and N of base currency for a weight
+portfolio. The check itself is :func:`risk_pipeline.risk.limits.pre_trade_check`, on the same
+:func:`risk_pipeline.risk.limits.position_var_es` as limit_status.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import pandas as pd
 from risk_pipeline.books import build_book
 from risk_pipeline.config.settings import section
 from risk_pipeline.config.portfolios import Portfolio, Position, load_portfolios
-from risk_pipeline.risk.limits import PreTradeResult, pre_trade_check
+from risk_pipeline.risk.limits import LIMIT_METHOD, LIMIT_METHOD_TEXT, PreTradeResult, pre_trade_check
 from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE, load_limits
 from risk_pipeline.storage.lake import read_days, stored_days
 
@@ -30,9 +33,11 @@ class PreTradeError(ValueError):
 
 @dataclass(frozen=True)
 class PreTradeAnswer:
-    """The check, the date of the positions and the trade as base-currency exposures."""
+    """The check, the day of the limits, the close of the positions held over it and the trade as
+    base-currency exposures."""
 
     as_of: dt.date
+    positions_close: dt.date
     base_currency: str
     trade_exposures: pd.Series
     result: PreTradeResult
@@ -65,15 +70,15 @@ def pre_trade(name: str, trades: Mapping[str, float], *, limits_file: str | None
     """VaR/ES of ``name`` before and after ``trades`` against its limits (module docstring)."""
     portfolio = _portfolio(name)
     days = [d for d in stored_days("prices") if as_of is None or d <= as_of]
-    if len(days) < lookback + 1:
+    if len(days) < lookback + 2:
         raise PreTradeError(f"the lake holds {len(days)} price days up to {as_of or 'the latest'}; "
-                            f"lookback={lookback} needs {lookback + 1}")
-    window = days[-(lookback + 1):]
+                            f"lookback={lookback} needs {lookback + 2} (the window, the day before it and the day)")
+    window = days[-(lookback + 2):]
     prices, returns = read_days("prices", window), read_days("returns", window)
     unpriced = sorted(set(portfolio.symbols) - set(prices["symbol"]))
     if unpriced:
         raise PreTradeError(f"portfolio {name!r} holds symbol(s) {unpriced} with no stored prices in the "
-                            f"{lookback + 1} days up to {window[-1]} (unknown to the price source, or not yet "
+                            f"{lookback + 2} days up to {window[-1]} (unknown to the price source, or not yet "
                             "materialized: run the backfill over those days)")
     unknown = sorted(set(trades) - set(prices["symbol"]))
     if unknown:
@@ -83,15 +88,17 @@ def pre_trade(name: str, trades: Mapping[str, float], *, limits_file: str | None
     # one unit of every symbol: base-currency unit prices and base-currency returns
     units = build_book(Portfolio(f"{name}.units", portfolio.base_currency,
                                  tuple(Position(s, quantity=1.0) for s in symbols)), prices, returns)
-    book = build_book(portfolio, prices, returns)
-    last = units.exposures.index[-1]
+    day = units.exposures.index[-1]
+    unit_held, _ = units.held()  # the close before the day
+    held, _ = build_book(portfolio, prices, returns).held()
     trade = pd.Series(trades, dtype=float)
-    trade_exposures = trade if portfolio.by_weight else trade * units.exposures.loc[last, trade.index]
-    current = book.exposures.loc[last].reindex(symbols).fillna(0.0)
-    result = pre_trade_check(units.asset_returns.iloc[1:], current, trade_exposures,
+    trade_exposures = trade if portfolio.by_weight else trade * unit_held.loc[day, trade.index]
+    current = held.loc[day].reindex(symbols).fillna(0.0)
+    result = pre_trade_check(units.asset_returns.loc[units.asset_returns.index < day], current, trade_exposures,
                              load_limits(limits_file or DEFAULT_LIMITS_FILE), portfolio=name, lookback=lookback,
                              warning_fraction=warning_fraction)
-    return PreTradeAnswer(last.date(), portfolio.base_currency, trade_exposures, result)
+    return PreTradeAnswer(day.date(), units.exposures.index[-2].date(), portfolio.base_currency, trade_exposures,
+                          result)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -105,36 +112,44 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                        help="units for a quantity portfolio, base-currency amount for a weight portfolio; "
                             "negative sells")
     trade.add_argument("--limits", default=None, help="limits YAML (default: pipeline.yaml limits.limits_file)")
-    trade.add_argument("--lookback", type=int, default=None, help="days of returns simulated (default: "
-                                                                   "pipeline.yaml limits.pre_trade_lookback)")
-    trade.add_argument("--as-of", default=None, help="positions at this date's close (default: latest stored)")
+    trade.add_argument("--lookback", type=int, default=None,
+                       help="days of returns simulated (default: pipeline.yaml limits.estimation_window_days, as "
+                            "limit_status)")
+    trade.add_argument("--as-of", default=None, type=dt.date.fromisoformat,
+                       help="the limits of this day, as limit_status: positions held over it, those of the previous "
+                            "close (default: the latest stored day)")
     trade.add_argument("--json", action="store_true", help="print the result as JSON")
     trade.set_defaults(run=pre_trade_command)
 
 
 def pre_trade_command(args: argparse.Namespace) -> int:
     settings = section("limits")
+    lookback = args.lookback or int(settings["estimation_window_days"])
     answer = pre_trade(
         args.portfolio, parse_trades(args.trade), limits_file=args.limits or settings["limits_file"],
-        lookback=args.lookback or int(settings["pre_trade_lookback"]),
-        as_of=dt.date.fromisoformat(args.as_of) if args.as_of else None,
+        lookback=lookback,
+        as_of=args.as_of,
         warning_fraction=settings["warning_fraction"],
     )
     result = answer.result
     if args.json:
         print(json.dumps({
-            "portfolio": result.portfolio, "as_of": answer.as_of.isoformat(), "base_currency": answer.base_currency,
+            "portfolio": result.portfolio, "as_of": answer.as_of.isoformat(),
+            "positions_close": answer.positions_close.isoformat(), "method": LIMIT_METHOD,
+            "lookback": lookback, "base_currency": answer.base_currency,
             "trade_exposures": answer.trade_exposures.to_dict(), "stays_within_limits": result.stays_within_limits,
             "status_before": result.status_before, "status_after": result.status_after,
             "limits": result.rows.to_dict(orient="records"),
         }, indent=2))
     else:
         with pd.option_context("display.width", 200, "display.max_columns", 20):
-            print(f"Portfolio {result.portfolio}: positions at the close of {answer.as_of}, amounts in "
-                  f"{answer.base_currency}")
-            print("Trade (base-currency exposure): " + ", ".join(f"{s} {v:+,.0f}" for s, v in
+            print(f"Portfolio {result.portfolio}: limits of {answer.as_of} as limit_status measures them, by "
+                  f"{LIMIT_METHOD_TEXT} (positions of the close of {answer.positions_close}, {lookback} days of "
+                  f"returns); amounts in {answer.base_currency}")
+            print("Trade (base-currency exposure): " + ", ".join(f"{s} {v:+,.2f}" for s, v in
                                                                 answer.trade_exposures.items()))
-            print(result.rows.to_string(index=False, float_format=lambda x: f"{x:,.4g}"))
+            percent = {f"utilization_{when}": "{:.1%}".format for when in ("before", "after")}
+            print(result.rows.to_string(index=False, float_format=lambda x: f"{x:,.2f}", formatters=percent))
             verdict = "stays within its limits" if result.stays_within_limits else "BREACHES a limit"
             print(f"Status {result.status_before} -> {result.status_after}: the portfolio {verdict} after the trade.")
     return 0 if result.stays_within_limits else 1

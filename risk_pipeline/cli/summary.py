@@ -7,6 +7,7 @@ import sys
 
 import pandas as pd
 
+from risk_pipeline.risk.limits import LIMIT_METHOD_TEXT
 from risk_pipeline.storage.catalog import catalog_path, connect
 
 LATEST_VAR_SQL = """
@@ -70,6 +71,12 @@ select date, base_currency as ccy, imcc_unconstrained, imcc_equity, imcc_fx, imc
        backtest_zone, multiplier, capital_charge, binding
 from frtb_capital where date = (select max(date) from frtb_capital)
 """
+LIMITS_SQL = """
+select portfolio, base_currency as ccy, measure, horizon_days, confidence, value, limit_amount,
+       100 * utilization as "utilization %", status
+from limit_status where date = (select max(date) from limit_status)
+order by portfolio, measure desc, horizon_days, confidence
+"""
 WINDOWS_SQL = """
 select distinct backtest_window_days as days from var_backtests
 where as_of = (select max(as_of) from var_backtests) order by days
@@ -84,8 +91,9 @@ def _figure(x: float) -> str:
 def summary(args: argparse.Namespace | None = None) -> int:
     path = catalog_path()
     if not path.exists():
-        print(f"No catalog at {path}: run `make run` first.", file=sys.stderr)
-        return 1
+        print(f"risk-pipeline summary: no catalog at {path}: run `make run` (or `risk-pipeline backfill`) first",
+              file=sys.stderr)
+        return 2
     with pd.option_context("display.width", 220, "display.max_rows", 500, "display.max_columns", 20):
         with connect() as con:
             print("Latest 1-day VaR and ES (losses positive): % of value, then amounts in the base currency")
@@ -105,6 +113,13 @@ def summary(args: argparse.Namespace | None = None) -> int:
                       "run end; obs = the compared methods' common days): methods statistically indistinguishable "
                       "from the best, the worse ones, and those left out (why)")
                 print(mcs.to_string(index=False))
+            limits = con.execute(LIMITS_SQL).df() if "limit_status" in tables else pd.DataFrame()
+            if len(limits):
+                day = con.execute("select max(date) from limit_status").fetchone()[0]
+                print()
+                print(f"Limits on {day:%Y-%m-%d} (limit_status), measured by {LIMIT_METHOD_TEXT}")
+                print(limits.to_string(index=False, float_format=lambda x: f"{x:,.2f}",
+                                       formatters={"utilization %": "{:.1f}".format}))
             if {"frtb_es", "frtb_desks", "frtb_capital"} <= tables:
                 print()
                 print("FRTB internal models (docs/frtb.md), latest day: ES at 97.5% on a 10-day base horizon, "

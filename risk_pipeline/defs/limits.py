@@ -1,27 +1,24 @@
 """Risk limits: the limit_status table per portfolio, day and limit, and its asset check.
 
-Measures (limits.yaml: VaR / ES amounts at 1 and 3 days, 99%, by default) are historical VaR
-and ES of the realized P&L (the portfolio_pnl returns, ``estimation_window_days`` days, amounts on the
-previous close's value), the definitions var_estimates uses: rows that var_estimates already
-holds (method historical, same estimation window, horizon and confidence) are taken from it
-(``source = var_estimates``), the others computed with the same core function
-(``source = computed``). Rows and status rules: :func:`risk_pipeline.risk.limits.evaluate_limits`.
+Measures (limits.yaml: VaR / ES amounts at 1 and 3 days, 99%, by default) are measured by one
+method, :data:`risk_pipeline.risk.limits.LIMIT_METHOD`: historical simulation of the positions
+held over the day (the exposures of the previous close) on the ``estimation_window_days`` daily
+returns before it (:func:`limit_amounts`, which ``risk-pipeline pre-trade`` calls too). Rows and
+status rules: :func:`risk_pipeline.risk.limits.evaluate_limits`.
 """
 
 
 from typing import Optional
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
+from risk_pipeline.books import Book, build_book
 from risk_pipeline.defs.lake_assets import lake_asset, latest_day_of_run, partition_days, publish
-from risk_pipeline.defs.portfolios import pnl_history, portfolio_pnl
-from risk_pipeline.defs.var import var_estimates
+from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.config.portfolios import load_portfolios
-from risk_pipeline.risk import var_es_grid
-from risk_pipeline.risk.limits import LimitsConfig, long_measures
-from risk_pipeline.risk.portfolio import with_amounts
-from risk_pipeline.risk.limits import evaluate_limits
+from risk_pipeline.risk.limits import LIMIT_METHOD, LimitsConfig, evaluate_limits, long_measures, position_var_es
 from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE, load_limits
 from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_days, read_window
@@ -49,24 +46,30 @@ def limit_table(limits: LimitsConfig) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["portfolio", "measure", "horizon_days", "confidence", "limit_amount"])
 
 
-def _computed_amounts(pnl: pd.DataFrame, wanted: pd.DataFrame, estimation_window_days: int) -> pd.DataFrame:
-    """Historical VaR/ES amounts of one portfolio's realized returns for its limits' horizons and confidences
-    (no rows before a full window: those days' limits have status no_data)."""
-    series = pnl.set_index("date")["simple_return"].sort_index()
-    if len(series) <= estimation_window_days:
-        return empty_frame("var_estimates")
-    grid = var_es_grid(series, method="historical", confidences=sorted(set(wanted["confidence"])),
-                       horizons=sorted(set(wanted["horizon_days"])), window=estimation_window_days)
-    return with_amounts(grid, pnl.set_index("date")["value"]).assign(portfolio=pnl["portfolio"].iloc[0])
+def limit_amounts(book: Book, dates: pd.DatetimeIndex, wanted: pd.DataFrame, window: int) -> pd.DataFrame:
+    """VaR/ES amounts (columns date, portfolio, horizon_days, confidence, var_amount, es_amount) of the
+    positions ``book`` holds over each of ``dates`` (the exposures of the previous close), by
+    :func:`risk_pipeline.risk.limits.position_var_es` on the ``window`` days of the book's returns
+    before each date, for the horizons and confidences of the limits ``wanted``."""
+    horizons = tuple(sorted(set(int(h) for h in wanted["horizon_days"])))
+    confidences = tuple(sorted(set(float(c) for c in wanted["confidence"])))
+    held, _ = book.held()
+    var, es = position_var_es(book.asset_returns.to_numpy(), held.loc[dates].to_numpy(),
+                              book.asset_returns.index.get_indexer(dates), window=window, confidences=confidences,
+                              horizons=horizons)
+    grid = pd.MultiIndex.from_product([dates, confidences, horizons], names=["date", "confidence", "horizon_days"])
+    return pd.DataFrame({"var_amount": var.ravel(), "es_amount": es.ravel()}, index=grid).reset_index().assign(
+        portfolio=book.portfolio.name)
 
 
 @lake_asset(
     group_name="limits",
-    deps=[portfolio_pnl, var_estimates],
+    deps=[prices, returns],
     description=(
-        "Per portfolio, day and limit of limits.yaml: measured VaR/ES amount (historical, realized P&L), the "
-        "limit_amount, utilization = value / limit_amount and status within_limits / warning (>= warning_fraction "
-        "of the limit) / danger (above it) / no_data."
+        "Per portfolio, day and limit of limits.yaml: the VaR/ES amount of the positions held over the day "
+        f"(method {LIMIT_METHOD}: historical simulation of the exposures of the previous close on the "
+        "estimation window's returns), the limit_amount, utilization = value / limit_amount and status "
+        "within_limits / warning (>= warning_fraction of the limit) / danger (above it) / no_data."
     ),
 )
 def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> dg.MaterializeResult:
@@ -74,27 +77,24 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
     limits = limits_config(config.limits_file)
     fraction = config.warning_fraction if config.warning_fraction is not None else limits.warning_fraction
     table = limit_table(limits)
-    lookback = config.estimation_window_days + int(table["horizon_days"].max()) + 1 if len(table) else 0
-    history = pnl_history(start, end, lookback)
-    stored = read_window("var_estimates", start, end)
-    stored = stored.loc[(stored["method"] == "historical") & (stored["estimation_window_days"] == config.estimation_window_days)]
+    lookback = config.estimation_window_days + 1  # the window of the first day, and the day before it (FX returns)
+    price_rows = read_window("prices", start, end, lookback=lookback)
+    return_rows = read_window("returns", start, end, lookback=lookback)
     frames, unlimited = [], []
     portfolios = load_portfolios()
     for portfolio in portfolios:
-        pnl = history.loc[history["portfolio"] == portfolio.name]
-        dates = pd.DatetimeIndex(sorted(pnl["date"].unique()))
-        if not (dates.date >= start).any():
-            continue  # no P&L day in the range (a holiday, a book before its first price)
+        book = build_book(portfolio, price_rows, return_rows)
+        if book.exposures.empty:
+            continue
         wanted = table.loc[table["portfolio"] == portfolio.name]
         if wanted.empty:
             unlimited.append(portfolio.name)
             continue
-        measures = pd.concat([long_measures(stored.loc[stored["portfolio"] == portfolio.name], "var_estimates"),
-                              long_measures(_computed_amounts(pnl, wanted, config.estimation_window_days), "computed")],
-                             ignore_index=True)
-        measures["confidence"] = measures["confidence"].round(10)
-        measures = measures.drop_duplicates(["date", "measure", "horizon_days", "confidence"], keep="first")
-        report = evaluate_limits(measures, limits, fraction, dates=dates[dates.date >= start],
+        dates = book.exposures.index[np.asarray(book.exposures.index.date >= start)]
+        if dates.empty:
+            continue  # no P&L day in the range (a holiday, a book before its first price)
+        amounts = limit_amounts(book, dates, wanted, config.estimation_window_days)
+        report = evaluate_limits(long_measures(amounts, LIMIT_METHOD), limits, fraction, dates=dates,
                                  portfolios=[portfolio.name])
         frames.append(report.rows.assign(base_currency=portfolio.base_currency))
     if unlimited:
@@ -105,7 +105,7 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
     if len(latest):
         columns = ["portfolio", "measure", "horizon_days", "value", "limit_amount", "utilization", "status"]
         extra["latest_status"] = dg.MetadataValue.md(latest[columns].to_markdown(index=False, floatfmt=".4g"))
-    return publish("limit_status", frame, days, keys=[p.name for p in portfolios], **extra)
+    return publish("limit_status", frame, days, keys=[p.name for p in portfolios], method=LIMIT_METHOD, **extra)
 
 
 @dg.asset_check(

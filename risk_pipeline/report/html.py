@@ -11,6 +11,7 @@ import pandas as pd
 
 from risk_pipeline.report.frtb_section import SCOPE_NOTE, latest_desks, latest_es
 from risk_pipeline.report.summary import ReportData, mcs_sentence, score_rows
+from risk_pipeline.risk.limits import LIMIT_METHOD_TEXT
 
 SIGNIFICANCE = 0.05
 # (p-value column, header) of every test in the backtest table
@@ -226,6 +227,9 @@ def render_html(data: ReportData, portfolio_charts: dict[str, str], overview_cha
         day_col = "date" if "date" in frame.columns else frame.columns[0]
         day = frame[day_col].max()
         parts.append(f"<h2>{_esc(name.replace('_', ' ').capitalize())} (as of {_esc(num(day))})</h2>")
+        if name == "limit_status":
+            parts.append(f'<p class="note">Each value is measured by {_esc(LIMIT_METHOD_TEXT)} (column method), '
+                         "as in <code>risk-pipeline summary</code> and <code>pre-trade</code>.</p>")
         parts.append(generic_table(frame))
     links = "".join(f'<li><a href="{_esc(f)}">{_esc(f)}</a></li>' for f in files)
     parts.append(f"<h2>Exports</h2><p class='note'>Beside this file:</p><ul>{links}</ul>")

@@ -13,16 +13,20 @@ confidence. With measured value ``v`` and limit amount ``L > 0``:
 A portfolio's overall status is its worst limit status (danger > warning > within_limits >
 no_data; "no_data" only when every limit lacks data).
 
-Pre-trade check (historical simulation of the positions' P&L; Jorion, "Value at Risk",
-3rd ed., ch. 10; the h-day P&L from overlapping compounded returns as in BCBS "Minimum
-capital requirements for market risk" (2019), MAR33.4 overlapping windows): with
-base-currency exposures ``E_i`` and the last ``lookback`` daily returns,
+Every limit value, in limit_status and in the pre-trade check, is measured by one method,
+:data:`LIMIT_METHOD` = historical simulation of the positions (:func:`position_var_es`; Jorion,
+"Value at Risk", 3rd ed., ch. 10; the h-day P&L from overlapping compounded returns as in BCBS
+"Minimum capital requirements for market risk" (2019), MAR33.4 overlapping windows). The value of
+day t revalues the base-currency exposures ``E_i`` held over day t (those of the close of t-1)
+with each of the ``W`` daily returns up to t-1 (the estimation window):
 
-    R_{i,s}^{(h)} = prod_{j=s}^{s+h-1} (1 + r_{i,j}) - 1        overlapping h-day windows
+    R_{i,s}^{(h)} = prod_{j=s}^{s+h-1} (1 + r_{i,j}) - 1        overlapping h-day windows in the W days
     P&L_s       = sum_i E_i R_{i,s}^{(h)},    loss_s = -P&L_s
     VaR, ES     = tail_var_es(loss, c)                           (risk.var.tail, docs/design.md)
 
-computed before and after adding the proposed trade to the positions.
+A weight portfolio's 1-day value equals var_estimates' historical VaR/ES amount of the same day
+and window; a quantity book is measured on the positions it holds, not on its past P&L. The
+pre-trade check computes the same value before and after adding the proposed trade to the positions.
 """
 
 from __future__ import annotations
@@ -35,9 +39,17 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from risk_pipeline.risk.var.tail import tail_var_es
+from risk_pipeline.risk.var.sorted_tail import sorted_tail_var_es
+from risk_pipeline.risk.var.windows import compound_returns
 
 MEASURES: tuple[str, ...] = ("var", "es")
+LIMIT_METHOD = "historical_positions"
+"""How every limit value is measured (module docstring); the ``method`` column of limit_status."""
+LIMIT_METHOD_TEXT = (f"{LIMIT_METHOD}: historical simulation of the positions held over the day (the exposures of the "
+                     "previous close) on the daily returns of the estimation window before it")
+""":data:`LIMIT_METHOD` in a sentence, for the summary, the pre-trade check and the report."""
+
+
 class LimitStatus(StrEnum):
     """A limit's status, from least to most severe; each value is the string stored in the ``status`` column."""
 
@@ -50,9 +62,9 @@ class LimitStatus(StrEnum):
 STATUSES: tuple[LimitStatus, ...] = tuple(LimitStatus)
 """Statuses from least to most severe."""
 
-MEASURE_COLUMNS: tuple[str, ...] = ("date", "portfolio", "measure", "horizon_days", "confidence", "value", "source")
+MEASURE_COLUMNS: tuple[str, ...] = ("date", "portfolio", "measure", "horizon_days", "confidence", "value", "method")
 LIMIT_STATUS_COLUMNS: tuple[str, ...] = ("date", "portfolio", "measure", "horizon_days", "confidence", "value",
-                                         "limit_amount", "utilization", "status", "source")
+                                         "limit_amount", "utilization", "status", "method")
 OVERALL_STATUS_COLUMNS: tuple[str, ...] = ("date", "portfolio", "status", "max_utilization", "n_limits", "n_warning",
                                            "n_danger")
 PRE_TRADE_COLUMNS: tuple[str, ...] = ("measure", "horizon_days", "confidence", "limit_amount", "value_before",
@@ -138,12 +150,12 @@ def evaluate_limits(measures: pd.DataFrame, limits: LimitsConfig, warning_fracti
                  dates: pd.DatetimeIndex | None = None, portfolios: Sequence[str] | None = None) -> LimitReport:
     """Compare measured risk with every limit of every portfolio in ``measures``, per date.
 
-    ``measures``: columns :data:`MEASURE_COLUMNS` (value = base-currency amount, source = where
-    it comes from; see :func:`long_measures`), at most one row per date, portfolio, measure,
+    ``measures``: columns :data:`MEASURE_COLUMNS` (value = base-currency amount, method = how it
+    was measured; see :func:`long_measures`), at most one row per date, portfolio, measure,
     horizon and confidence. Rows are every (date, portfolio, limit) for the dates of ``dates``
     (default: the dates of ``measures``) and portfolios of ``portfolios`` (default: those of
     ``measures``); a limit without a matching measure that day gets value NaN, status "no_data"
-    and source "none" (a book without a full window yet). A portfolio without limits raises (a
+    and method "none" (a book without a full window yet). A portfolio without limits raises (a
     book must not run unlimited by accident). ``warning_fraction`` overrides
     ``limits.warning_fraction``.
     """
@@ -174,7 +186,7 @@ def evaluate_limits(measures: pd.DataFrame, limits: LimitsConfig, warning_fracti
     rows = rows.astype({"value": float, "limit_amount": float, "confidence": float})
     rows["utilization"] = rows["value"] / rows["limit_amount"]
     rows["status"] = classify(rows["value"].to_numpy(), rows["limit_amount"].to_numpy(), frac)
-    rows["source"] = rows["source"].fillna("none").astype(object)
+    rows["method"] = rows["method"].fillna("none").astype(object)
     rows = rows.sort_values(["date", "portfolio"], kind="stable").reset_index(drop=True)
     return LimitReport(rows=rows[list(LIMIT_STATUS_COLUMNS)], overall=_overall(rows))
 
@@ -193,41 +205,55 @@ def _overall(rows: pd.DataFrame) -> pd.DataFrame:
                                                        "n_limits": "int64", "n_warning": "int64", "n_danger": "int64"})
 
 
-def long_measures(amounts: pd.DataFrame, source: str) -> pd.DataFrame:
-    """The ``measures`` of :func:`evaluate_limits` from rows of VaR/ES amounts (the var_estimates
-    table, or the same columns computed elsewhere): columns date, portfolio, horizon_days,
-    confidence, var_amount, es_amount become measure "var" / "es" with ``source``."""
+def long_measures(amounts: pd.DataFrame, method: str) -> pd.DataFrame:
+    """The ``measures`` of :func:`evaluate_limits` from rows of VaR/ES amounts: columns date,
+    portfolio, horizon_days, confidence, var_amount, es_amount become measure "var" / "es" with ``method``."""
     need = {"date", "portfolio", "confidence", "horizon_days", "var_amount", "es_amount"}
     if not need <= set(amounts.columns):
-        raise LimitInputError(f"{source} amounts lack columns {sorted(need - set(amounts.columns))}")
+        raise LimitInputError(f"{method} amounts lack columns {sorted(need - set(amounts.columns))}")
     parts = [
         amounts[["date", "portfolio", "horizon_days", "confidence", col]].rename(columns={col: "value"}).assign(measure=m)
         for m, col in (("var", "var_amount"), ("es", "es_amount"))
     ]
-    return pd.concat(parts, ignore_index=True).assign(source=source)[list(MEASURE_COLUMNS)]
+    return pd.concat(parts, ignore_index=True).assign(method=method)[list(MEASURE_COLUMNS)]
 
 
-def historical_position_var_es(returns_window: pd.DataFrame, exposures: pd.Series, *, horizon_days: int,
-                               confidence: float) -> tuple[float, float]:
-    """VaR and ES amounts of ``exposures`` by historical simulation over ``returns_window``.
+def position_var_es(returns: np.ndarray, held: np.ndarray, ends: np.ndarray, *, window: int,
+                    confidences: tuple[float, ...], horizons: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """VaR and ES amounts of positions by historical simulation (:data:`LIMIT_METHOD`, module docstring).
 
-    Overlapping compounded ``horizon_days`` returns per asset (module docstring); needs at
-    least ``horizon_days`` rows and no NaN for any held symbol.
+    ``returns``: daily simple returns in base currency, shape ``(T, n)`` (rows dates ascending,
+    columns symbols); ``held``: base-currency exposures, shape ``(m, n)``; ``ends``: for each row of
+    ``held``, the index of the first return row after its window (the window is the rows
+    ``end - window .. end - 1``; ``end == T`` for the day after the last return). Returns ``(var, es)``
+    of shape ``(m, len(confidences), len(horizons))``, NaN where the window starts before the
+    first row or holds a NaN return of a symbol with a non-zero (or NaN) exposure.
     """
-    missing = [s for s in exposures.index if s not in returns_window.columns]
-    if missing:
-        raise LimitInputError(f"asset_returns_history has no column for position(s) {missing}")
-    r = returns_window.loc[:, list(exposures.index)].to_numpy(dtype=float)
-    if not np.isfinite(r).all():
-        bad = [s for s, ok in zip(exposures.index, np.isfinite(r).all(axis=0)) if not ok]
-        raise LimitInputError(f"asset_returns_history has NaN in the lookback for {bad}")
-    if r.shape[0] < horizon_days:
-        raise LimitInputError(f"lookback of {r.shape[0]} days is shorter than horizon_days={horizon_days}")
-    log_growth = np.log1p(r)
-    h_growth = np.exp(sliding_window_view(log_growth, horizon_days, axis=0).sum(axis=-1))
-    pnl = (h_growth - 1.0) @ exposures.to_numpy(dtype=float)
-    var, es = tail_var_es(-pnl, confidence)
-    return float(var), float(es)
+    returns, held = np.asarray(returns, dtype=float), np.asarray(held, dtype=float)
+    ends = np.asarray(ends, dtype=np.int64)
+    if returns.ndim != 2 or held.ndim != 2 or returns.shape[1] != held.shape[1] or ends.shape != held.shape[:1]:
+        raise LimitInputError(f"returns {returns.shape}, held {held.shape} and ends {ends.shape} do not match")
+    if min(horizons) < 1 or max(horizons) >= window:
+        raise LimitInputError(f"horizons {horizons} must lie in 1..window-1={window - 1} (two scenarios at least)")
+    var = np.full((len(held), len(confidences), len(horizons)), np.nan)
+    es = var.copy()
+    rows = np.flatnonzero((ends >= window) & (ends <= len(returns)))
+    if not len(rows):
+        return var, es
+    exposures = held[rows]
+    for k, h in enumerate(horizons):
+        grown = compound_returns(returns.T, h).T  # row s: the h-day return of the days s .. s+h-1
+        pnl = np.zeros((len(rows), window - h + 1))
+        unknown = np.isnan(exposures).any(axis=1)
+        for i in range(returns.shape[1]):
+            scenarios = sliding_window_view(grown[:, i], window - h + 1)[ends[rows] - window]
+            used = exposures[:, i] != 0.0
+            unknown |= used & np.isnan(scenarios).any(axis=1)
+            pnl += np.where(used[:, None], np.nan_to_num(scenarios) * np.nan_to_num(exposures[:, i])[:, None], 0.0)
+        known = ~unknown
+        losses = np.sort(-pnl[known], axis=1)
+        var[rows[known], :, k], es[rows[known], :, k] = sorted_tail_var_es(losses, tuple(confidences))
+    return var, es
 
 
 def pre_trade_check(
@@ -256,14 +282,19 @@ def pre_trade_check(
     frac = limits.warning_fraction if warning_fraction is None else float(warning_fraction)
     before = current_positions.astype(float)
     after = before.add(proposed_trade.astype(float), fill_value=0.0)
-    window = asset_returns_history.iloc[-lookback:]
+    missing = sorted(set(after.index) - set(asset_returns_history.columns))
+    if missing:
+        raise LimitInputError(f"asset_returns_history has no column for position(s) {missing}")
+    window = asset_returns_history.iloc[-lookback:][list(after.index)].to_numpy(dtype=float)
+    held = np.vstack([before.reindex(after.index).fillna(0.0).to_numpy(), after.to_numpy()])
     records = []
     for lim in limits.portfolios[portfolio]:
-        values = [
-            historical_position_var_es(window, pos, horizon_days=lim.horizon_days, confidence=lim.confidence)
-            [MEASURES.index(lim.measure)]
-            for pos in (before, after)
-        ]
+        var, es = position_var_es(window, held, np.array([lookback, lookback]), window=lookback,
+                                  confidences=(lim.confidence,), horizons=(lim.horizon_days,))
+        values = (var if lim.measure == "var" else es)[:, 0, 0]
+        if np.isnan(values).any():
+            raise LimitInputError(f"the {lookback} days of returns before the check hold a NaN for a position of "
+                                  f"{portfolio!r}")
         records.append((lim.measure, lim.horizon_days, lim.confidence, lim.amount, *values))
     rows = pd.DataFrame(records, columns=["measure", "horizon_days", "confidence", "limit_amount", "value_before",
                                           "value_after"])

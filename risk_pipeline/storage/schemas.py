@@ -146,10 +146,11 @@ TABLES: dict[str, TableSchema] = {
             "limit_status",
             [
                 ("date", _D), ("portfolio", _S), ("measure", _S), ("horizon_days", _I), ("confidence", _F),
-                ("value", _F), ("limit_amount", _F), ("utilization", _F), ("status", _S), ("source", _S),
+                ("value", _F), ("limit_amount", _F), ("utilization", _F), ("status", _S), ("method", _S),
                 ("base_currency", _S),
             ],
-            "Per portfolio, day and limit: measured VaR/ES amount, limit amount, utilization and status.",
+            "Per portfolio, day and limit: the VaR/ES amount of the positions held over the day, measured by "
+            "`method` (historical_positions: risk_pipeline.risk.limits), limit amount, utilization and status.",
         ),
         _table(
             "bond_pnl",
