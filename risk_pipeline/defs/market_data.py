@@ -4,12 +4,14 @@
 from typing import Optional
 
 import dagster as dg
+import pandas as pd
 
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk.returns import close_to_close_returns
 from risk_pipeline.config.settings import section
-from risk_pipeline.sources import make_source
+from risk_pipeline.sources import MoexSource, make_source, validate_prices
+from risk_pipeline.sources.ecb_fx import FX_RATE_COLUMNS, load_fx_rates
 from risk_pipeline.storage.lake import read_window
 
 _PRICES = section("prices")
@@ -22,6 +24,8 @@ class PricesConfig(dg.Config):
     source: str = _PRICES["source"]
     csv_path: Optional[str] = _PRICES.get("csv_path")
     extra_symbols: list[str] = list(_PRICES.get("extra_symbols") or [])
+    moex_symbols: list[str] = list(_PRICES.get("moex_symbols") or [])
+    moex_boards: dict[str, str] = dict(_PRICES.get("moex_boards") or {})
 
 
 def universe(extra_symbols: list[str]) -> list[str]:
@@ -39,8 +43,12 @@ def prices(context: dg.AssetExecutionContext, config: PricesConfig) -> dg.Materi
     options = {"path": config.csv_path} if config.source == "csv" else {}
     source = make_source(config.source, **options)
     symbols = universe(config.extra_symbols)
+    on_moex = [s for s in symbols if s in set(config.moex_symbols)]
     # fetch validates the whole range before anything is written: bad data writes nothing
-    frame = source.fetch(symbols, start, end)
+    frame = source.fetch([s for s in symbols if s not in on_moex], start, end)
+    if on_moex:
+        moex = MoexSource(config.moex_boards).fetch(on_moex, start, end)
+        frame = validate_prices(pd.concat([frame, moex], ignore_index=True), origin=f"{source.name} + moex")
     return publish("prices", frame, days, source=source.name, symbols=dg.MetadataValue.int(frame["symbol"].nunique()))
 
 
@@ -59,3 +67,22 @@ def returns(context: dg.AssetExecutionContext, config: ReturnsConfig) -> dg.Mate
     frame = close_to_close_returns(history, max_gap_days=config.max_gap_days)
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
     return publish("returns", frame, days)
+
+
+@lake_asset(
+    group_name="market_data",
+    deps=[prices],
+    description="The FX rates the books use (units per 1 EUR) with their source: ECB, or the configured second "
+                "source after the ECB's last fixing of a currency.",
+)
+def fx_rates(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    held = read_window("prices", start, end)
+    portfolios = load_portfolios()
+    needed = ({p.base_currency for p in portfolios} | {q.currency for p in portfolios for q in p.positions if q.currency}
+              | set(held.loc[held["symbol"].isin({s for p in portfolios for s in p.symbols}), "currency"])) - {"EUR"}
+    rates = load_fx_rates()
+    frame = rates.loc[rates["currency"].isin(needed) & rates["date"].dt.date.isin(set(days)), list(FX_RATE_COLUMNS)]
+    sources = frame.groupby("source")["currency"].unique()
+    return publish("fx_rates", frame.reset_index(drop=True), days, currencies=dg.MetadataValue.text(", ".join(sorted(needed))),
+                   sources=dg.MetadataValue.text("; ".join(f"{s}: {', '.join(sorted(c))}" for s, c in sources.items())))

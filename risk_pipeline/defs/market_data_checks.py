@@ -23,7 +23,7 @@ from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.lake_assets import checked_days
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.settings import section
-from risk_pipeline.sources.ecb_fx import MAX_STALENESS_DAYS, load_ecb_rates
+from risk_pipeline.sources.ecb_fx import MAX_STALENESS_DAYS, load_fx_rates
 from risk_pipeline.storage.lake import read_window
 
 _QUALITY = section("quality")
@@ -41,8 +41,9 @@ class SeverityConfig(dg.Config):
     severity: str
 
     def result(self, offending: pd.DataFrame, checked: int, days: tuple[dt.date, dt.date],
-               **extra: object) -> dg.AssetCheckResult:
-        """Pass when nothing is offending; ``days``: the first and last day of the range checked."""
+               description: str | None = None, **extra: object) -> dg.AssetCheckResult:
+        """Pass when nothing is offending; ``days``: the first and last day of the range checked;
+        ``description``: what the UI shows for the evaluation."""
         if self.severity not in _SEVERITIES:
             raise ValueError(f"quality check severity must be one of {sorted(_SEVERITIES)}, got {self.severity!r}")
         metadata: dict[str, object] = {
@@ -56,7 +57,8 @@ class SeverityConfig(dg.Config):
                 offending.head(_PREVIEW_ROWS).to_markdown(index=False, floatfmt=".6g")
             )
         metadata.update(extra)
-        return dg.AssetCheckResult(passed=offending.empty, severity=_SEVERITIES[self.severity], metadata=metadata)
+        return dg.AssetCheckResult(passed=offending.empty, severity=_SEVERITIES[self.severity], metadata=metadata,
+                                   description=description)
 
 
 class NonPositiveConfig(SeverityConfig):
@@ -133,11 +135,12 @@ def portfolio_symbols_priced(context: dg.AssetCheckExecutionContext, config: Unp
     return config.result(quality.unpriced_positions(portfolios, frame), len(portfolios), (start, end))
 
 
-@_check(prices, "Every foreign-currency position has an ECB rate on each day it is priced (quality.fx_gaps).")
+@_check(prices, "Every foreign-currency position has an FX rate on each day it is priced (quality.fx_gaps); "
+                "a book without one is named with its currency and first missing date, and skipped by the P&L.")
 def fx_coverage(context: dg.AssetCheckExecutionContext, config: FxCoverageConfig) -> dg.AssetCheckResult:
     start, end, _ = checked_days(context, "prices")
     frame = read_window("prices", start, end)
-    gaps = quality.fx_gaps(load_portfolios(), frame, load_ecb_rates(), MAX_STALENESS_DAYS)
+    gaps = quality.fx_gaps(load_portfolios(), frame, load_fx_rates(), MAX_STALENESS_DAYS)
     missing = gaps.loc[gaps["reason"] == quality.FX_MISSING_RATE]
     before = gaps.loc[gaps["reason"] == quality.FX_BEFORE_FIRST_FIXING]
     summary = {"days_before_first_fixing": dg.MetadataValue.int(len(before))}
@@ -146,4 +149,7 @@ def fx_coverage(context: dg.AssetCheckExecutionContext, config: FxCoverageConfig
         first = before.groupby(["portfolio", "symbol", "currency"])["date"].agg(["min", "max", "size"]).reset_index()
         shown = SeverityConfig(severity=config.before_first_fixing_severity)
         return shown.result(first, len(frame), (start, end), **summary)
-    return config.result(missing, len(frame), (start, end), **summary)
+    books = quality.books_missing_fx(missing)
+    if books:
+        summary["books_missing_fx"] = dg.MetadataValue.text("\n".join(books.values()))
+    return config.result(missing, len(frame), (start, end), description="\n".join(books.values()) or None, **summary)

@@ -155,6 +155,14 @@ def load_fx_rates() -> pd.DataFrame:
     return _table().frame.copy()
 
 
+def first_rate_date(currency: str) -> pd.Timestamp:
+    """The date of the first rate of ``currency`` (EUR: the euro's first fixing, 1999-01-04)."""
+    per_eur = _table().per_eur
+    if currency == "EUR":
+        return min(series.index[0] for series in per_eur.values())
+    return per_eur[currency].index[0]
+
+
 def fx_currencies() -> frozenset[str]:
     """Every currency with a rate (the ECB's, those of the second source) plus EUR."""
     return frozenset(_table().per_eur) | {"EUR"}

@@ -38,6 +38,7 @@ def board_closes(security: str, board: str, start: pd.Timestamp, end: pd.Timesta
     """Closes of one MOEX security on one board dated start..end inclusive (days without a close dropped)."""
     import apimoex
     import requests
+    from apimoex.client import ISSMoexError
 
     if board not in BOARDS:
         raise PriceDataError(f"moex: unknown board {board!r} for {security} (choose from {', '.join(BOARDS)})")
@@ -47,7 +48,7 @@ def board_closes(security: str, board: str, start: pd.Timestamp, end: pd.Timesta
             rows = apimoex.get_board_history(session, security, start=f"{start:%Y-%m-%d}", end=f"{end:%Y-%m-%d}",
                                              columns=("TRADEDATE", "CLOSE"), board=board, market=market,
                                              engine=engine)
-        except (requests.RequestException, apimoex.ISSMoexError) as exc:
+        except (requests.RequestException, ISSMoexError) as exc:
             raise PriceDataError(f"moex: download of {security} on board {board} failed ({exc})") from None
     frame = pd.DataFrame(rows, columns=["TRADEDATE", "CLOSE"]).dropna(subset=["CLOSE"])
     index = pd.DatetimeIndex(pd.to_datetime(frame["TRADEDATE"]), name="date").astype("datetime64[ns]")

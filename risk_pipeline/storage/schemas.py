@@ -44,6 +44,13 @@ TABLES: dict[str, TableSchema] = {
             "Close-to-close returns per symbol in the symbol's own currency (previous trading day to this one).",
         ),
         _table(
+            "fx_rates",
+            [("date", _D), ("currency", _S), ("rate", _F), ("source", _S)],
+            "The FX rates the books are converted with, per currency they need and rate date: units of currency "
+            "per 1 EUR and where the rate came from (ecb; after the ECB's last fixing of a currency, the second "
+            "source of pipeline.yaml's fx section: csv:<file name> or moex:USD000UTSTOM).",
+        ),
+        _table(
             "portfolio_pnl",
             [
                 ("date", _D), ("portfolio", _S), ("base_currency", _S),
