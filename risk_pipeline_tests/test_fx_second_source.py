@@ -1,0 +1,163 @@
+"""A rouble book after the ECB stopped quoting RUB (2022-03-01): it fails alone with one line, and a
+second FX source (a CSV of USD/RUB) values it, each stored rate carrying its source."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from risk_pipeline.config.settings import DEFAULT_SETTINGS_FILE, SETTINGS_ENV
+from risk_pipeline.definitions import defs
+from risk_pipeline.sources.base import PriceDataError
+from risk_pipeline.sources.bundled import SHIPPED_DATA_DIR
+from risk_pipeline.sources.ecb_fx import MAX_STALENESS_DAYS, FxRateError, fx_rate, load_fx_rates
+from risk_pipeline.sources.fx_sources import read_fx_csv
+from risk_pipeline_tests.pipeline_helpers import query
+
+START, END = "2022-02-15", "2022-03-31"
+BOOKS = """
+portfolios:
+  - name: balanced
+    base_currency: USD
+    notional: 1000000
+    positions:
+      - {symbol: AAPL, weight: 0.5}
+      - {symbol: JPM, weight: 0.5}
+  - name: rub_book
+    base_currency: RUB
+    positions:
+      - {symbol: AAPL, quantity: 1000}
+"""
+SELECTION = (dg.AssetSelection.assets("prices", "returns", "fx_rates", "portfolio_pnl").without_checks()
+             | dg.AssetSelection.checks_for_assets("prices"))
+
+
+@pytest.fixture()
+def books(data_dir, tmp_path, monkeypatch):
+    path = tmp_path / "books.yaml"
+    path.write_text(BOOKS)
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(path))
+    return data_dir
+
+
+def _ecb_rub() -> pd.Series:
+    ecb = pd.read_parquet(SHIPPED_DATA_DIR / "ecb_fx.parquet")
+    return ecb.loc[ecb["currency"] == "RUB"].set_index("date")["rate"].sort_index()
+
+
+def _usd_rub_csv(tmp_path, monkeypatch) -> pd.DataFrame:
+    """A CSV of USD/RUB (RUB per USD) on every weekday after the ECB's last RUB fixing, and settings naming it."""
+    days = pd.bdate_range(_ecb_rub().index[-1] + pd.Timedelta(days=1), END)
+    rates = pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "currency": "RUB", "per": "USD",
+                          "rate": np.round(np.linspace(105.0, 84.0, len(days)), 4)})
+    csv = tmp_path / "usdrub.csv"
+    rates.to_csv(csv, index=False)
+    settings = yaml.safe_load(DEFAULT_SETTINGS_FILE.read_text())
+    settings["fx"] = {"second_source": "csv", "csv_path": str(csv)}
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    monkeypatch.setenv(SETTINGS_ENV, str(path))
+    return rates.assign(date=pd.to_datetime(rates["date"]))
+
+
+def _fx_coverage(result) -> dg.AssetCheckEvaluation:
+    return next(e for e in result.get_asset_check_evaluations() if e.check_name == "fx_coverage")
+
+
+def _run():
+    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
+    run_config = {"ops": {"prices": {"config": {"extra_symbols": []}}}}
+    return dg.materialize(list(defs.assets) + list(defs.asset_checks), selection=SELECTION, tags=tags,
+                          run_config=run_config, raise_on_error=False)
+
+
+def test_a_rub_book_without_rates_fails_alone_with_one_line(books):
+    result = _run()
+    assert result.success
+    # independently: the first weekday of the range more than MAX_STALENESS_DAYS after the ECB's last RUB fixing
+    last = _ecb_rub().index[-1]
+    first_missing = next(d for d in pd.bdate_range(START, END) if (d - last).days > MAX_STALENESS_DAYS)
+    line = f"book rub_book: no RUB rate on {first_missing:%Y-%m-%d} (first missing date)"
+    evaluation = _fx_coverage(result)
+    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    assert evaluation.description == line
+    pnl_meta = result.asset_materializations_for_node("portfolio_pnl")[0].metadata
+    assert pnl_meta["skipped_books"].value == line
+    stored = query(books, "select portfolio, date from portfolio_pnl order by date")
+    assert set(stored["portfolio"]) == {"balanced"}
+    # every priced day but the first, which has no previous close in the lake
+    assert stored["date"].tolist() == query(books, "select distinct date from prices order by date")["date"][1:].tolist()
+
+
+def test_a_csv_of_usd_rub_values_the_rub_book_and_the_rates_keep_their_source(books, tmp_path, monkeypatch):
+    csv = _usd_rub_csv(tmp_path, monkeypatch)
+    result = _run()
+    assert result.success
+    evaluation = _fx_coverage(result)
+    assert evaluation.passed
+    value = query(books, "select date, value from portfolio_pnl where portfolio = 'rub_book' order by date")
+    aapl = query(books, "select date, close from prices where symbol = 'AAPL' order by date").iloc[1:]
+    assert value["date"].tolist() == aapl["date"].tolist()  # every day with a previous close
+    # RUB value = 1000 x AAPL close x RUB per USD: the CSV's rate after the ECB's last fixing (carried over a
+    # US trading day the CSV has no row for), the ECB cross RUB/EUR / USD/EUR before it
+    last = _ecb_rub().index[-1]
+    ecb = pd.read_parquet(SHIPPED_DATA_DIR / "ecb_fx.parquet").pivot(index="date", columns="currency", values="rate")
+    per_usd = []
+    for day in pd.to_datetime(aapl["date"]):
+        if day <= last:
+            fixed = ecb.loc[:day].iloc[-1]
+            per_usd.append(fixed["RUB"] / fixed["USD"])
+        else:
+            per_usd.append(csv.loc[csv["date"] <= day, "rate"].iloc[-1])
+    np.testing.assert_allclose(value["value"], 1000 * aapl["close"].to_numpy() * np.array(per_usd), rtol=1e-12)
+    stored = query(books, "select date, currency, rate, source from fx_rates order by date, currency")
+    assert set(stored["currency"]) == {"RUB", "USD"}
+    rub = stored.loc[stored["currency"] == "RUB"].set_index("date")
+    assert (rub.loc[rub.index <= last, "source"] == "ecb").all()
+    after = rub.loc[rub.index > last]
+    assert (after["source"] == "csv:usdrub.csv").all() and list(after.index) == list(csv["date"])
+    # stored per EUR: RUB per USD x the ECB's USD per EUR of the day
+    usd = ecb["USD"].reindex(after.index)
+    np.testing.assert_allclose(after["rate"], csv.set_index("date")["rate"] * usd, rtol=1e-12)
+
+
+def test_fx_rate_crosses_through_the_second_source_and_names_its_end(tmp_path, monkeypatch):
+    csv = _usd_rub_csv(tmp_path, monkeypatch)
+    day = csv["date"].iloc[3]
+    assert fx_rate("RUB", "USD", [day]).iloc[0] == pytest.approx(csv["rate"].iloc[3], rel=1e-12)
+    rates = load_fx_rates()
+    assert set(rates.loc[(rates["currency"] == "RUB") & (rates["date"] > _ecb_rub().index[-1]), "source"]) == {
+        "csv:usdrub.csv"}
+    late = pd.Timestamp(END) + pd.Timedelta(days=MAX_STALENESS_DAYS + 3)
+    with pytest.raises(FxRateError, match=rf"no RUB rate on {late:%Y-%m-%d} .*\(ecb, csv:usdrub.csv\) cover "
+                                          rf"2005-04-01..{END}"):
+        fx_rate("RUB", "USD", [late])
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("date,currency,per,rate\n2022-03-02,RUB,USD,-1\n", r"usdrub.csv: missing, non-finite or non-positive rate in row 2"),
+    ("date,currency,per,rate\n2022-03-02,RUB,RUB,100\n", r"usdrub.csv: currency and per must be two different"),
+    ("date,currency,rate\n2022-03-02,RUB,100\n", r"usdrub.csv: missing column\(s\) per"),
+    ("date,currency,per,rate\n2022-03-02,RUB,USD,100\n2022-03-02,RUB,USD,101\n",
+     r"usdrub.csv: duplicate \(date, currency\) rows: RUB on 2022-03-02 \(row 2\)"),
+])
+def test_a_bad_fx_csv_is_one_line_naming_file_and_row(tmp_path, text, message):
+    path = tmp_path / "usdrub.csv"
+    path.write_text(text)
+    with pytest.raises(PriceDataError, match=message):
+        read_fx_csv(path)
+
+
+def test_an_unknown_second_source_is_named(tmp_path, monkeypatch):
+    settings = yaml.safe_load(DEFAULT_SETTINGS_FILE.read_text())
+    settings["fx"] = {"second_source": "bloomberg", "csv_path": None}
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    monkeypatch.setenv(SETTINGS_ENV, str(path))
+    with pytest.raises(FxRateError, match="fx.second_source must be null or one of csv, moex, got 'bloomberg'"):
+        fx_rate("RUB", "USD", [dt.date(2022, 3, 2)])
