@@ -1,4 +1,5 @@
-"""The Moscow Exchange source, offline: ISS answers from fixture files served at the HTTP transport layer.
+"""The Moscow Exchange source, offline: ISS answers from fixture files served at the HTTP transport layer;
+and a rouble desk of a MOEX share and a US stock through the pipeline, with MOEX's USD/RUB.
 
 ``responses`` intercepts ``requests`` below ``apimoex``: apimoex builds its URL and query, pages
 through ``history.cursor`` and parses the extended JSON itself; only iss.moex.com is replaced by
@@ -14,12 +15,19 @@ import re
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
+import dagster as dg
+import numpy as np
 import pandas as pd
 import pytest
 import responses
+import yaml
 
+from risk_pipeline.config.settings import DEFAULT_SETTINGS_FILE, SETTINGS_ENV
+from risk_pipeline.defs.market_data import fx_rates, prices, returns
+from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.sources import PRICE_COLUMNS, PriceDataError, make_source
 from risk_pipeline.sources.fx_sources import moex_usd_rub
+from risk_pipeline_tests.pipeline_helpers import query
 
 FIXTURES = Path(__file__).parent / "fixtures" / "moex"
 HISTORY_URL = re.compile(r"https://iss\.moex\.com/iss/history/engines/(\w+)/markets/(\w+)/boards/(\w+)/securities/(\w+)\.json")
@@ -95,3 +103,37 @@ def test_an_unreachable_iss_is_one_line_naming_the_security():
         mock.add(responses.GET, HISTORY_URL, status=503)
         with pytest.raises(PriceDataError, match="moex: download of SBER on board TQBR failed"):
             make_source("moex").fetch(["SBER"], dt.date(2022, 2, 15), dt.date(2022, 3, 31))
+
+
+RUB_DESK = """
+portfolios:
+  - name: rub_desk
+    base_currency: RUB
+    positions:
+      - {symbol: SBER, quantity: 500000}
+      - {symbol: AAPL, quantity: 1000}
+"""
+
+
+def test_a_rouble_desk_of_a_moex_share_and_a_us_stock_valued_with_moex_usd_rub(iss, data_dir, tmp_path, monkeypatch):
+    books = tmp_path / "books.yaml"
+    books.write_text(RUB_DESK)
+    settings = yaml.safe_load(DEFAULT_SETTINGS_FILE.read_text())
+    settings["fx"] = {"second_source": "moex", "csv_path": None}
+    (tmp_path / "pipeline.yaml").write_text(yaml.safe_dump(settings))
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(books))
+    monkeypatch.setenv(SETTINGS_ENV, str(tmp_path / "pipeline.yaml"))
+    tags = {"dagster/asset_partition_range_start": "2022-03-24", "dagster/asset_partition_range_end": "2022-03-31"}
+    config = {"ops": {"prices": {"config": {"extra_symbols": [], "moex_symbols": ["SBER"]}}}}
+    assert dg.materialize([prices, returns, fx_rates, portfolio_pnl], run_config=config, tags=tags).success
+    stored = query(data_dir, "select date, symbol, close, currency, source from prices order by date, symbol")
+    sber = stored.loc[stored["symbol"] == "SBER"]
+    assert set(sber["source"]) == {"moex"} and set(sber["currency"]) == {"RUB"}
+    assert set(stored.loc[stored["symbol"] == "AAPL", "source"]) == {"bundled"}
+    usd_rub = expected_closes("currency", "selt", "CETS", "USD000UTSTOM", "2022-03-24", "2022-03-31")
+    wide = stored.pivot(index="date", columns="symbol", values="close")
+    expected = 500000 * wide["SBER"] + 1000 * wide["AAPL"] * usd_rub.reindex(wide.index)
+    value = query(data_dir, "select date, value from portfolio_pnl order by date").set_index("date")["value"]
+    np.testing.assert_allclose(value, expected.reindex(value.index), rtol=1e-12)
+    rub = query(data_dir, "select date, source from fx_rates where currency = 'RUB'")
+    assert set(rub["source"]) == {"moex:USD000UTSTOM"} and len(rub) == len(usd_rub)
