@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from risk_pipeline.config.reader import ConfigError
 from risk_pipeline.config.settings import DEFAULT_SETTINGS_FILE, SETTINGS_ENV
 from risk_pipeline.definitions import defs
 from risk_pipeline.sources.base import PriceDataError
@@ -159,5 +160,6 @@ def test_an_unknown_second_source_is_named(tmp_path, monkeypatch):
     path = tmp_path / "pipeline.yaml"
     path.write_text(yaml.safe_dump(settings))
     monkeypatch.setenv(SETTINGS_ENV, str(path))
-    with pytest.raises(FxRateError, match="fx.second_source must be null or one of csv, moex, got 'bloomberg'"):
+    with pytest.raises(ConfigError, match=r"pipeline.yaml: fx.second_source must be null or one of csv, moex, "
+                                          r"got 'bloomberg'"):
         fx_rate("RUB", "USD", [dt.date(2022, 3, 2)])

@@ -78,7 +78,7 @@ def load_ecb_rates() -> pd.DataFrame:
 def _second_source() -> tuple[str | None, str | None]:
     """The ``fx`` section of the settings: (second_source, csv_path); (None, None) when absent."""
     from risk_pipeline.config.reader import ConfigError
-    from risk_pipeline.config.settings import section
+    from risk_pipeline.config.settings import section, settings_path
 
     try:
         fx = section("fx")
@@ -86,9 +86,11 @@ def _second_source() -> tuple[str | None, str | None]:
         return None, None
     kind, csv_path = fx.get("second_source"), fx.get("csv_path")
     if kind is not None and kind not in SECOND_SOURCE_KINDS:
-        raise FxRateError(f"fx.second_source must be null or one of {', '.join(SECOND_SOURCE_KINDS)}, got {kind!r}")
+        raise ConfigError(f"{settings_path()}: fx.second_source must be null or one of "
+                          f"{', '.join(SECOND_SOURCE_KINDS)}, got {kind!r}")
     if kind == "csv" and not csv_path:
-        raise FxRateError("fx.second_source csv needs fx.csv_path (the file with date, currency, per, rate)")
+        raise ConfigError(f"{settings_path()}: fx.second_source csv needs fx.csv_path (the file with date, "
+                          "currency, per, rate)")
     return kind, (str(csv_path) if kind == "csv" else None)
 
 
