@@ -15,7 +15,7 @@ import pandas as pd
 
 from risk_pipeline.config.portfolios import Portfolio
 from risk_pipeline.risk.instruments.fx import to_base_returns
-from risk_pipeline.sources.ecb_fx import FxRateError, first_rate_date, fx_rate
+from risk_pipeline.sources.ecb_fx import FxRateError, first_rate_date, fx_currencies, fx_rate
 from risk_pipeline.sources.quality import missing_fx_line
 
 
@@ -70,6 +70,9 @@ def _fx_levels(base: str, currencies: dict[str, str | None], dates: pd.DatetimeI
             levels[symbol] = pd.Series(float("nan") if currency is None else 1.0, index=dates)
             continue
         if currency not in cache:
+            unquoted = sorted({base, currency} - fx_currencies())
+            if unquoted and len(dates):  # e.g. a CSV quoting prices in a currency without any rate
+                raise FxRateError(f"no {unquoted[0]} rate at all", currency=unquoted[0], first_missing=dates[0])
             covered = dates >= max(first_rate_date(base), first_rate_date(currency))
             rates = pd.Series(float("nan"), index=dates)
             rates[covered] = fx_rate(base, currency, dates[covered]).to_numpy()

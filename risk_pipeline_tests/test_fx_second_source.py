@@ -11,12 +11,15 @@ import pandas as pd
 import pytest
 import yaml
 
+from risk_pipeline.books import build_books
+from risk_pipeline.config.portfolios import Portfolio, Position
 from risk_pipeline.config.reader import ConfigError
 from risk_pipeline.config.settings import DEFAULT_SETTINGS_FILE, SETTINGS_ENV
 from risk_pipeline.definitions import defs
 from risk_pipeline.sources.base import PriceDataError
 from risk_pipeline.sources.bundled import SHIPPED_DATA_DIR
 from risk_pipeline.sources.ecb_fx import MAX_STALENESS_DAYS, FxRateError, fx_rate, load_fx_rates
+from risk_pipeline.sources import quality
 from risk_pipeline.sources.fx_sources import read_fx_csv
 from risk_pipeline_tests.pipeline_helpers import query
 
@@ -163,3 +166,15 @@ def test_an_unknown_second_source_is_named(tmp_path, monkeypatch):
     with pytest.raises(ConfigError, match=r"pipeline.yaml: fx.second_source must be null or one of csv, moex, "
                                           r"got 'bloomberg'"):
         fx_rate("RUB", "USD", [dt.date(2022, 3, 2)])
+
+
+def test_a_book_of_a_currency_without_any_rate_is_skipped_with_the_line_of_the_check():
+    days = pd.bdate_range("2022-03-01", periods=3)
+    prices = pd.DataFrame({"date": days, "symbol": "KASPI", "close": [100.0, 101.0, 99.0], "currency": "KZT",
+                           "source": "csv:kz.csv"})
+    returns = prices.assign(simple_return=prices["close"].pct_change())
+    usd = Portfolio("kz_in_usd", "USD", (Position("KASPI", quantity=10),))
+    books, skipped = build_books([usd], prices, returns)
+    assert books == [] and skipped == {"kz_in_usd": "book kz_in_usd: no KZT rate on 2022-03-01 (first missing date)"}
+    # the fx_coverage check names it with the same line
+    assert quality.books_missing_fx(quality.fx_gaps([usd], prices, load_fx_rates(), MAX_STALENESS_DAYS)) == skipped
