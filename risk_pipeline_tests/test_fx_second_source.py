@@ -16,6 +16,8 @@ from risk_pipeline.config.portfolios import Portfolio, Position
 from risk_pipeline.config.reader import ConfigError
 from risk_pipeline.config.settings import DEFAULT_SETTINGS_FILE, SETTINGS_ENV
 from risk_pipeline.definitions import defs
+from risk_pipeline.defs.bonds import bond_pnl
+from risk_pipeline.defs.market_data import prices
 from risk_pipeline.sources.base import PriceDataError
 from risk_pipeline.sources.bundled import SHIPPED_DATA_DIR
 from risk_pipeline.sources.ecb_fx import MAX_STALENESS_DAYS, FxRateError, fx_rate, load_fx_rates
@@ -178,3 +180,43 @@ def test_a_book_of_a_currency_without_any_rate_is_skipped_with_the_line_of_the_c
     assert books == [] and skipped == {"kz_in_usd": "book kz_in_usd: no KZT rate on 2022-03-01 (first missing date)"}
     # the fx_coverage check names it with the same line
     assert quality.books_missing_fx(quality.fx_gaps([usd], prices, load_fx_rates(), MAX_STALENESS_DAYS)) == skipped
+
+
+BOND_BOOKS = """
+bond_books:
+  - name: usd_rates
+    base_currency: USD
+    bonds:
+      - {name: ust_2032, face: 1000000, coupon: 0.01875, maturity: 2032-02-15, frequency: 2, yield_series: UST10Y,
+         currency: USD}
+  - name: rub_rates
+    base_currency: RUB
+    bonds:
+      - {name: ust_2032, face: 1000000, coupon: 0.01875, maturity: 2032-02-15, frequency: 2, yield_series: UST10Y,
+         currency: USD}
+"""
+
+
+def test_a_rub_bond_book_without_rates_fails_alone_and_the_csv_values_it(books, tmp_path, monkeypatch):
+    days = pd.bdate_range("2022-02-01", "2022-04-29")
+    yields = pd.DataFrame({"date": days, "series": "UST10Y", "yield": np.linspace(0.0178, 0.029, len(days)).round(6)})
+    yields.to_csv(tmp_path / "yields.csv", index=False)
+    (tmp_path / "bonds.yaml").write_text(BOND_BOOKS)
+    bonds = {"source": "csv", "csv_path": str(tmp_path / "yields.csv"), "positions_file": str(tmp_path / "bonds.yaml")}
+    config = {"ops": {"prices": {"config": {"extra_symbols": []}}, "bond_pnl": {"config": bonds}}}
+    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
+    result = dg.materialize([prices, bond_pnl], run_config=config, tags=tags)
+    last = _ecb_rub().index[-1]
+    first_missing = next(d for d in pd.bdate_range(START, END) if (d - last).days > MAX_STALENESS_DAYS)
+    line = f"book rub_rates: no RUB rate on {first_missing:%Y-%m-%d} (first missing date)"
+    assert result.asset_materializations_for_node("bond_pnl")[0].metadata["skipped_books"].value == line
+    assert set(query(books, "select book from bond_pnl")["book"]) == {"usd_rates"}
+    csv = _usd_rub_csv(tmp_path, monkeypatch)
+    assert dg.materialize([prices, bond_pnl], run_config=config, tags=tags).success
+    rows = query(books, "select date, book, value_local, value_base, fx_rate from bond_pnl order by book, date")
+    rub = rows.loc[rows["book"] == "rub_rates"].set_index("date")
+    usd = rows.loc[rows["book"] == "usd_rates"].set_index("date")
+    after = rub.index[rub.index > last]
+    rate = csv.set_index("date")["rate"].reindex(after, method="ffill")
+    np.testing.assert_allclose(rub.loc[after, "fx_rate"], rate, rtol=1e-12)
+    np.testing.assert_allclose(rub["value_base"], usd["value_local"] * rub["fx_rate"], rtol=1e-12)
