@@ -40,16 +40,18 @@ def universe(extra_symbols: list[str]) -> list[str]:
 )
 def prices(context: dg.AssetExecutionContext, config: PricesConfig) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
-    options = {"path": config.csv_path} if config.source == "csv" else {}
+    options = {"csv": {"path": config.csv_path}, "moex": {"boards": config.moex_boards}}.get(config.source, {})
     source = make_source(config.source, **options)
     symbols = universe(config.extra_symbols)
-    on_moex = [s for s in symbols if s in set(config.moex_symbols)]
+    on_moex = [s for s in symbols if s in set(config.moex_symbols)] if config.source != "moex" else []
     # fetch validates the whole range before anything is written: bad data writes nothing
     frame = source.fetch([s for s in symbols if s not in on_moex], start, end)
-    if on_moex:
+    name = source.name
+    if on_moex:  # a rouble desk's MOEX securities beside the selected source
+        name = f"{source.name} + moex"
         moex = MoexSource(config.moex_boards).fetch(on_moex, start, end)
-        frame = validate_prices(pd.concat([frame, moex], ignore_index=True), origin=f"{source.name} + moex")
-    return publish("prices", frame, days, source=source.name, symbols=dg.MetadataValue.int(frame["symbol"].nunique()))
+        frame = validate_prices(pd.concat([frame, moex], ignore_index=True), origin=name)
+    return publish("prices", frame, days, source=name, symbols=dg.MetadataValue.int(frame["symbol"].nunique()))
 
 
 class ReturnsConfig(dg.Config):
