@@ -220,3 +220,14 @@ def test_a_rub_bond_book_without_rates_fails_alone_and_the_csv_values_it(books, 
     rate = csv.set_index("date")["rate"].reindex(after, method="ffill")
     np.testing.assert_allclose(rub.loc[after, "fx_rate"], rate, rtol=1e-12)
     np.testing.assert_allclose(rub["value_base"], usd["value_local"] * rub["fx_rate"], rtol=1e-12)
+
+
+def test_a_settings_file_without_the_fx_section_converts_with_the_ecb_alone(tmp_path, monkeypatch):
+    settings = yaml.safe_load(DEFAULT_SETTINGS_FILE.read_text())
+    del settings["fx"]
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    monkeypatch.setenv(SETTINGS_ENV, str(path))
+    assert set(load_fx_rates()["source"]) == {"ecb"}
+    with pytest.raises(FxRateError, match=r"no RUB rate on 2022-03-31 .*\(ecb\) cover 2005-04-01..2022-03-01"):
+        fx_rate("RUB", "USD", ["2022-03-31"])

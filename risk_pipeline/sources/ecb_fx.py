@@ -76,14 +76,12 @@ def load_ecb_rates() -> pd.DataFrame:
 
 
 def _second_source() -> tuple[str | None, str | None]:
-    """The ``fx`` section of the settings: (second_source, csv_path); (None, None) when absent."""
+    """The ``fx`` section of the settings: (second_source, csv_path); (None, None) when absent; a
+    ConfigError names the settings file for an unknown source or a csv source without its file."""
     from risk_pipeline.config.reader import ConfigError
-    from risk_pipeline.config.settings import section, settings_path
+    from risk_pipeline.config.settings import optional_section, settings_path
 
-    try:
-        fx = section("fx")
-    except ConfigError:  # a settings file written before the section existed: the ECB alone
-        return None, None
+    fx = optional_section("fx")  # absent from an older settings file: the ECB alone
     kind, csv_path = fx.get("second_source"), fx.get("csv_path")
     if kind is not None and kind not in SECOND_SOURCE_KINDS:
         raise ConfigError(f"{settings_path()}: fx.second_source must be null or one of "
