@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+import yfinance
 
 from risk_pipeline.books import build_books
 from risk_pipeline.config.portfolios import Portfolio, Position
@@ -24,6 +25,7 @@ from risk_pipeline.sources.ecb_fx import MAX_STALENESS_DAYS, FxRateError, fx_rat
 from risk_pipeline.sources import quality
 from risk_pipeline.sources.fx_sources import read_fx_csv
 from risk_pipeline_tests.pipeline_helpers import query
+from risk_pipeline_tests.test_yahoo_source import FakeYahoo
 
 START, END = "2022-02-15", "2022-03-31"
 BOOKS = """
@@ -165,7 +167,7 @@ def test_an_unknown_second_source_is_named(tmp_path, monkeypatch):
     path = tmp_path / "pipeline.yaml"
     path.write_text(yaml.safe_dump(settings))
     monkeypatch.setenv(SETTINGS_ENV, str(path))
-    with pytest.raises(ConfigError, match=r"pipeline.yaml: fx.second_source must be null or one of csv, moex, "
+    with pytest.raises(ConfigError, match=r"pipeline.yaml: fx.second_source must be null or one of csv, moex, yfinance, "
                                           r"got 'bloomberg'"):
         fx_rate("RUB", "USD", [dt.date(2022, 3, 2)])
 
@@ -231,3 +233,19 @@ def test_a_settings_file_without_the_fx_section_converts_with_the_ecb_alone(tmp_
     assert set(load_fx_rates()["source"]) == {"ecb"}
     with pytest.raises(FxRateError, match=r"no RUB rate on 2022-03-31 .*\(ecb\) cover 2005-04-01..2022-03-01"):
         fx_rate("RUB", "USD", ["2022-03-31"])
+
+
+def test_yfinance_usd_rub_as_second_source(tmp_path, monkeypatch):
+    days = pd.DatetimeIndex(pd.bdate_range("2022-03-02", "2022-03-11"), name="Date")
+    closes = np.round(np.linspace(106.0, 116.0, len(days)), 3)
+    yahoo = FakeYahoo(closes={"USDRUB=X": closes}, index=days)
+    monkeypatch.setattr(yfinance, "download", yahoo.download)
+    settings = yaml.safe_load(DEFAULT_SETTINGS_FILE.read_text())
+    settings["fx"] = {"second_source": "yfinance", "csv_path": None}
+    (tmp_path / "pipeline.yaml").write_text(yaml.safe_dump(settings))
+    monkeypatch.setenv(SETTINGS_ENV, str(tmp_path / "pipeline.yaml"))
+    np.testing.assert_allclose(fx_rate("RUB", "USD", days).to_numpy(), closes, rtol=1e-12)
+    assert yahoo.calls[0]["tickers"] == "USDRUB=X" and yahoo.calls[0]["start"] == "2022-03-02"
+    rates = load_fx_rates()
+    rub = rates.loc[(rates["currency"] == "RUB") & (rates["date"] > _ecb_rub().index[-1])]
+    assert set(rub["source"]) == {"yfinance:USDRUB=X"} and len(rub) == len(days)

@@ -15,10 +15,10 @@ discontinued (e.g. CYP after 2007-12-31) is an error naming the date.
 
 Second source: where the ECB has no rate (RUB after 2022-03-01, or a currency it never quoted)
 the ``fx`` section of pipeline.yaml may name one (``second_source: csv`` with ``csv_path``, or
-``moex``; ``sources.fx_sources``). Its quotes are used only after the ECB's last fixing of the
+``moex`` or ``yfinance`` for USD/RUB; ``sources.fx_sources``). Its quotes are used only after the ECB's last fixing of the
 currency (never mixed day by day with the ECB's), turned into units per EUR with the ECB's rate
 of their ``per`` currency on the day (carried at most ``MAX_STALENESS_DAYS``), and every rate
-keeps its ``source`` (``ecb``, ``csv:<file name>``, ``moex:USD000UTSTOM``): ``load_fx_rates``,
+keeps its ``source`` (``ecb``, ``csv:<file name>``, ``moex:USD000UTSTOM``, ``yfinance:USDRUB=X``): ``load_fx_rates``,
 stored by the ``fx_rates`` asset.
 """
 
@@ -35,7 +35,7 @@ import pandas as pd
 
 from .base import PriceDataError
 from .bundled import bundled_data_dir
-from .fx_sources import SECOND_SOURCE_KINDS, moex_usd_rub, read_fx_csv
+from .fx_sources import LIVE_USD_RUB, SECOND_SOURCE_KINDS, read_fx_csv
 
 ECB_FX_FILE = "ecb_fx.parquet"
 MAX_STALENESS_DAYS = 5
@@ -127,9 +127,9 @@ def _rates(ecb_path: Path, kind: str | None, csv_path: str | None, csv_stamp: tu
     else:
         if kind == "csv":
             quotes = read_fx_csv(csv_path)
-        else:  # moex: USD/RUB from the day after the ECB's last RUB fixing
+        else:  # moex, yfinance: USD/RUB from the day after the ECB's last RUB fixing
             last = ecb.loc[ecb["currency"] == "RUB", "date"].max()
-            quotes = moex_usd_rub((last + pd.Timedelta(days=1)).date(), today)
+            quotes = LIVE_USD_RUB[kind]((last + pd.Timedelta(days=1)).date(), today)
         frame = pd.concat([ecb, _per_eur_quotes(quotes, ecb)], ignore_index=True)
         frame = frame.sort_values(["date", "currency"], ignore_index=True)
     groups = frame.groupby("currency", sort=True)
@@ -146,7 +146,7 @@ def _table() -> _FxTable:
         except FileNotFoundError:
             raise FxRateError(f"{csv_path}: FX rate file not found (fx.csv_path)") from None
         stamp = (stat.st_mtime_ns, stat.st_size)
-    return _rates(_path(), kind, csv_path, stamp, datetime.date.today() if kind == "moex" else datetime.date.min)
+    return _rates(_path(), kind, csv_path, stamp, datetime.date.today() if kind in LIVE_USD_RUB else datetime.date.min)
 
 
 def load_fx_rates() -> pd.DataFrame:

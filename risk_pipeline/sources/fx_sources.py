@@ -18,6 +18,7 @@ ECB has no rate (``ecb_fx.load_fx_rates``).
   rate``; every problem names the file and the line of the row (header = line 1).
 - ``moex``: USD/RUB from the Moscow Exchange's currency market (``USD000UTSTOM`` on board
   ``CETS``, closes in RUB per USD), through ``apimoex`` (needs network).
+- ``yfinance``: USD/RUB from Yahoo Finance (ticker ``USDRUB=X``, RUB per USD; needs network).
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from .base import PriceDataError, check_date_range, offending_rows, required_col
 from .csv_file import read_text_csv
 from .moex import CURRENCY as MOEX_CURRENCY
 from .moex import USD_RUB_SECURITY, board_closes
+from .yahoo import fetch_yahoo_fx
 
 FX_QUOTE_COLUMNS = ("date", "currency", "per", "rate", "source")
-SECOND_SOURCE_KINDS = ("csv", "moex")
+SECOND_SOURCE_KINDS = ("csv", "moex", "yfinance")
 
 
 def _rows(frame: pd.DataFrame, mask, what: str, origin: str) -> ValueError:
@@ -83,3 +85,15 @@ def moex_usd_rub(start: datetime.date, end: datetime.date) -> pd.DataFrame:
     frame = pd.DataFrame({"date": close.index, "currency": MOEX_CURRENCY, "per": "USD", "rate": close.to_numpy(),
                           "source": f"moex:{USD_RUB_SECURITY}"})
     return validate_fx_quotes(frame, origin=f"moex {USD_RUB_SECURITY}")
+
+
+def yahoo_usd_rub(start: datetime.date, end: datetime.date) -> pd.DataFrame:
+    """RUB per USD from Yahoo Finance (``USDRUB=X``) dated start..end, as FX quotes."""
+    rates = fetch_yahoo_fx("RUB", "USD", start, end)
+    frame = pd.DataFrame({"date": rates.index, "currency": "RUB", "per": "USD", "rate": rates.to_numpy(),
+                          "source": "yfinance:USDRUB=X"})
+    return validate_fx_quotes(frame, origin="yfinance USDRUB=X")
+
+
+# the live second sources: RUB per USD after the ECB's last RUB fixing
+LIVE_USD_RUB = {"moex": moex_usd_rub, "yfinance": yahoo_usd_rub}
