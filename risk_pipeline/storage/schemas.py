@@ -48,7 +48,7 @@ TABLES: dict[str, TableSchema] = {
             [("date", _D), ("currency", _S), ("rate", _F), ("source", _S)],
             "The FX rates the books are converted with, per currency they need and rate date: units of currency "
             "per 1 EUR and where the rate came from (ecb; after the ECB's last fixing of a currency, the second "
-            "source of pipeline.yaml's fx section: csv:<file name> or moex:USD000UTSTOM).",
+            "source of pipeline.yaml's fx section: csv:<file name>, moex:USD000UTSTOM or yfinance:USDRUB=X).",
         ),
         _table(
             "portfolio_pnl",
