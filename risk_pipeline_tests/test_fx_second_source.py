@@ -59,8 +59,9 @@ def _ecb_rub() -> pd.Series:
 
 
 def _usd_rub_csv(tmp_path, monkeypatch) -> pd.DataFrame:
-    """A CSV of USD/RUB (RUB per USD) on every weekday after the ECB's last RUB fixing, and settings naming it."""
-    days = pd.bdate_range(_ecb_rub().index[-1] + pd.Timedelta(days=1), END)
+    """A CSV of USD/RUB (RUB per USD) on the weekdays after the ECB's last RUB fixing but 2022-03-08 (a
+    Russian holiday: a US trading day takes the day before's rate), and settings naming it."""
+    days = pd.bdate_range(_ecb_rub().index[-1] + pd.Timedelta(days=1), END).drop(pd.Timestamp("2022-03-08"))
     rates = pd.DataFrame({"date": days.strftime("%Y-%m-%d"), "currency": "RUB", "per": "USD",
                           "rate": np.round(np.linspace(105.0, 84.0, len(days)), 4)})
     csv = tmp_path / "usdrub.csv"
@@ -128,10 +129,14 @@ def test_a_csv_of_usd_rub_values_the_rub_book_and_the_rates_keep_their_source(bo
     rub = stored.loc[stored["currency"] == "RUB"].set_index("date")
     assert (rub.loc[rub.index <= last, "source"] == "ecb").all()
     after = rub.loc[rub.index > last]
-    assert (after["source"] == "csv:usdrub.csv").all() and list(after.index) == list(csv["date"])
+    # the CSV's days and the ECB's USD fixing on the CSV's holiday (2022-03-08), where its last quote is carried
+    fixings = ecb.index[(ecb.index > last) & (ecb.index <= pd.Timestamp(END))]
+    assert (after["source"] == "csv:usdrub.csv").all()
+    assert list(after.index) == sorted(set(csv["date"]) | set(fixings)) and pd.Timestamp("2022-03-08") in after.index
     # stored per EUR: RUB per USD x the ECB's USD per EUR of the day
     usd = ecb["USD"].reindex(after.index)
-    np.testing.assert_allclose(after["rate"], csv.set_index("date")["rate"] * usd, rtol=1e-12)
+    quoted = csv.set_index("date")["rate"].reindex(after.index, method="ffill")
+    np.testing.assert_allclose(after["rate"], quoted * usd, rtol=1e-12)
 
 
 def test_fx_rate_crosses_through_the_second_source_and_names_its_end(tmp_path, monkeypatch):

@@ -17,7 +17,8 @@ Second source: where the ECB has no rate (RUB after 2022-03-01, or a currency it
 the ``fx`` section of pipeline.yaml may name one (``second_source: csv`` with ``csv_path``, or
 ``moex`` or ``yfinance`` for USD/RUB; ``sources.fx_sources``). Its quotes are used only after the ECB's last fixing of the
 currency (never mixed day by day with the ECB's), turned into units per EUR with the ECB's rate
-of their ``per`` currency on the day (carried at most ``MAX_STALENESS_DAYS``), and every rate
+of their ``per`` currency on the day (a quote missing on an ECB fixing day is carried in its own
+pair, at most ``MAX_STALENESS_DAYS``: ``_per_eur_quotes``), and every rate
 keeps its ``source`` (``ecb``, ``csv:<file name>``, ``moex:USD000UTSTOM``, ``yfinance:USDRUB=X``): ``load_fx_rates``,
 stored by the ``fx_rates`` asset.
 """
@@ -94,21 +95,33 @@ def _second_source() -> tuple[str | None, str | None]:
 
 def _per_eur_quotes(quotes: pd.DataFrame, ecb: pd.DataFrame) -> pd.DataFrame:
     """Second-source quotes (``fx_sources.FX_QUOTE_COLUMNS``) as units per EUR, after the ECB's last
-    fixing of each currency; a ``per`` currency without an ECB rate on a day is an error naming both."""
+    fixing of each currency; a ``per`` currency without an ECB rate on a day is an error naming both.
+
+    A stale quote is carried in its own pair: on an ECB fixing day of ``per`` without a quote
+    (a holiday of the second source), the latest quote at most MAX_STALENESS_DAYS old is
+    converted with that day's ECB rate, so the cross to ``per`` stays the quoted one (carrying
+    the per-EUR rate instead would move it with EUR/``per``)."""
     last_fixing = ecb.groupby("currency")["date"].max()
-    after = quotes["date"] > quotes["currency"].map(last_fixing).fillna(pd.Timestamp.min)
-    quotes = quotes.loc[after]
-    per_eur = pd.Series(1.0, index=quotes.index)
     by_currency = {cur: grp.set_index("date")["rate"] for cur, grp in ecb.groupby("currency", sort=True)}
-    for per, rows in quotes.groupby("per"):
-        if per == "EUR":
+    frames = []
+    for (currency, per), rows in quotes.groupby(["currency", "per"], sort=True):
+        quoted = rows.set_index("date")["rate"]
+        quoted = quoted.loc[quoted.index > last_fixing.get(currency, pd.Timestamp.min)]
+        if quoted.empty:
             continue
-        if per not in by_currency:
-            raise FxRateError(f"{rows['source'].iloc[0]}: rates per {per}, a currency without ECB rates")
-        per_eur[rows.index] = _carried(by_currency[per], pd.DatetimeIndex(rows["date"]), per, ECB_SOURCE)
-    frame = pd.DataFrame({"date": quotes["date"], "currency": quotes["currency"],
-                          "rate": quotes["rate"] * per_eur, "source": quotes["source"]})
-    return frame
+        days = quoted.index
+        per_eur = np.ones(len(days))
+        if per != "EUR":
+            if per not in by_currency:
+                raise FxRateError(f"{rows['source'].iloc[0]}: rates per {per}, a currency without ECB rates")
+            fixings = by_currency[per].index
+            days = days.union(fixings[(fixings > days[0]) & (fixings <= days[-1])])
+            per_eur = _carried(by_currency[per], days, per, ECB_SOURCE)
+        rate = _as_of(quoted, days)
+        kept = ~np.isnan(rate)  # a fixing day more than MAX_STALENESS_DAYS after the last quote: no rate
+        frames.append(pd.DataFrame({"date": days[kept], "currency": currency, "rate": (rate * per_eur)[kept],
+                                    "source": rows["source"].iloc[0]}))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(FX_RATE_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -168,14 +181,20 @@ def fx_currencies() -> frozenset[str]:
     return frozenset(_table().per_eur) | {"EUR"}
 
 
+def _as_of(series: pd.Series, dates: pd.DatetimeIndex) -> np.ndarray:
+    """``series`` (sorted by date) on ``dates``: the latest value at most MAX_STALENESS_DAYS earlier, else NaN."""
+    stamps = series.index.to_numpy()
+    pos = stamps.searchsorted(dates.to_numpy(), side="right") - 1
+    age = dates.to_numpy() - stamps[np.maximum(pos, 0)]
+    ok = (pos >= 0) & (age <= np.timedelta64(MAX_STALENESS_DAYS, "D"))
+    return np.where(ok, series.to_numpy(dtype=float)[np.maximum(pos, 0)], np.nan)
+
+
 def _carried(series: pd.Series, dates: pd.DatetimeIndex, currency: str, sources: str) -> np.ndarray:
     """``series`` on ``dates``, each the latest value at most MAX_STALENESS_DAYS earlier; FxRateError
     names the currency and the first dates without one."""
-    fixing_dates = series.index.to_numpy()
-    pos = fixing_dates.searchsorted(dates.to_numpy(), side="right") - 1
-    found = pos >= 0
-    age = dates.to_numpy() - fixing_dates[np.maximum(pos, 0)]
-    ok = found & (age <= np.timedelta64(MAX_STALENESS_DAYS, "D"))
+    values = _as_of(series, dates)
+    ok = ~np.isnan(values)
     if not ok.all():
         missing = dates[~ok]
         listed = ", ".join(f"{d:%Y-%m-%d}" for d in missing[:_MAX_LISTED])
@@ -185,7 +204,7 @@ def _carried(series: pd.Series, dates: pd.DatetimeIndex, currency: str, sources:
             f"rates ({sources}) cover {series.index[0]:%Y-%m-%d}..{series.index[-1]:%Y-%m-%d})",
             currency=currency, first_missing=missing[0],
         )
-    return series.to_numpy()[pos]
+    return values
 
 
 def _per_eur(currency: str, dates: pd.DatetimeIndex) -> np.ndarray:
