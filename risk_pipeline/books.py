@@ -7,15 +7,16 @@ same book.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 import pandas as pd
 
 from risk_pipeline.config.portfolios import Portfolio
 from risk_pipeline.risk.instruments.fx import to_base_returns
-from risk_pipeline.sources.ecb_fx import fx_rate, load_ecb_rates
+from risk_pipeline.sources.ecb_fx import FxRateError, first_rate_date, fx_currencies, fx_rate
+from risk_pipeline.sources.quality import missing_fx_line
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,10 @@ class Book:
         return self.exposures.shift(1), self.values.shift(1)
 
 
+class BookFxError(FxRateError):
+    """A book cannot be valued: one of its currencies has no rate on a date it is priced."""
+
+
 def _wide(frame: pd.DataFrame, column: str, symbols: list[str]) -> pd.DataFrame:
     wide = frame.pivot(index="date", columns="symbol", values=column)
     return wide.reindex(columns=symbols).sort_index()
@@ -52,19 +57,11 @@ def _position_currencies(portfolio: Portfolio, prices: pd.DataFrame) -> dict[str
     return {p.symbol: p.currency or quoted.get(p.symbol) for p in portfolio.positions}
 
 
-@lru_cache(maxsize=None)
-def first_fixing(currency: str) -> pd.Timestamp:
-    """The first date the ECB quotes ``currency`` (EUR: the euro's first fixing)."""
-    rates = load_ecb_rates()
-    quoted = rates.loc[rates["currency"] == currency, "date"] if currency != "EUR" else rates["date"]
-    return quoted.min()
-
-
 def _fx_levels(base: str, currencies: dict[str, str | None], dates: pd.DatetimeIndex) -> pd.DataFrame:
     """Price in ``base`` of one unit of each symbol's currency.
 
-    NaN before the ECB quotes both currencies (the book has no history there); a missing rate
-    inside the covered period is an error naming the currency and date.
+    NaN before the first rate of either currency (the book has no history there); a missing
+    rate after it is an FxRateError naming the currency and the first date without one.
     """
     levels = {}
     cache: dict[str, pd.Series] = {}
@@ -73,7 +70,10 @@ def _fx_levels(base: str, currencies: dict[str, str | None], dates: pd.DatetimeI
             levels[symbol] = pd.Series(float("nan") if currency is None else 1.0, index=dates)
             continue
         if currency not in cache:
-            covered = dates >= max(first_fixing(base), first_fixing(currency))
+            unquoted = sorted({base, currency} - fx_currencies())
+            if unquoted and len(dates):  # e.g. a CSV quoting prices in a currency without any rate
+                raise FxRateError(f"no {unquoted[0]} rate at all", currency=unquoted[0], first_missing=dates[0])
+            covered = dates >= max(first_rate_date(base), first_rate_date(currency))
             rates = pd.Series(float("nan"), index=dates)
             rates[covered] = fx_rate(base, currency, dates[covered]).to_numpy()
             cache[currency] = rates
@@ -83,19 +83,23 @@ def _fx_levels(base: str, currencies: dict[str, str | None], dates: pd.DatetimeI
 
 def currency_levels(base: str, currencies: list[str], dates: pd.DatetimeIndex) -> pd.DataFrame:
     """Price in ``base`` of one unit of each currency on ``dates`` (columns currencies; NaN
-    before the ECB quotes both)."""
+    before the first rate of both)."""
     return _fx_levels(base, {c: c for c in currencies}, pd.DatetimeIndex(dates))
 
 
 def currency_returns(base: str, currencies: list[str], dates: pd.DatetimeIndex) -> pd.DataFrame:
     """Daily simple return of each currency's price in ``base`` on ``dates`` (columns currencies;
-    NaN before the ECB quotes both, and on the first date)."""
+    NaN before the first rate of both, and on the first date)."""
     levels = currency_levels(base, currencies, dates)
     return levels / levels.shift(1) - 1.0
 
 
 def build_book(portfolio: Portfolio, prices: pd.DataFrame, returns: pd.DataFrame) -> Book:
-    """The book of ``portfolio`` over the dates of ``prices`` (long frames as stored in the lake)."""
+    """The book of ``portfolio`` over the dates of ``prices`` (long frames as stored in the lake).
+
+    A currency without a rate on a date (after its first one) raises BookFxError, whose message
+    is the one line of ``quality.missing_fx_line`` (the book, the currency, the first date).
+    """
     symbols = list(portfolio.symbols)
     held_prices = prices.loc[prices["symbol"].isin(symbols)]
     held_returns = returns.loc[returns["symbol"].isin(symbols)]
@@ -103,7 +107,13 @@ def build_book(portfolio: Portfolio, prices: pd.DataFrame, returns: pd.DataFrame
     dates = close.index
     local = _wide(held_returns, "simple_return", symbols).reindex(dates)
     currencies = _position_currencies(portfolio, held_prices)
-    fx = _fx_levels(portfolio.base_currency, currencies, dates)
+    try:
+        fx = _fx_levels(portfolio.base_currency, currencies, dates)
+    except FxRateError as exc:
+        if exc.first_missing is None:
+            raise
+        raise BookFxError(missing_fx_line(portfolio.name, exc.currency, exc.first_missing),
+                          currency=exc.currency, first_missing=exc.first_missing) from None
     fx_returns = fx / fx.shift(1) - 1.0
     asset_returns = to_base_returns(local, fx_returns)
     if portfolio.by_weight:
@@ -124,3 +134,16 @@ def build_book(portfolio: Portfolio, prices: pd.DataFrame, returns: pd.DataFrame
         weights=exposures.div(values, axis=0),
         currencies=currencies,
     )
+
+
+def build_books(portfolios: Sequence[Portfolio], prices: pd.DataFrame,
+                returns: pd.DataFrame) -> tuple[list[Book], dict[str, str]]:
+    """The books of ``portfolios`` that can be valued, and per book that cannot for want of an FX
+    rate its one-line message: a book whose FX is missing fails alone, the others are computed."""
+    books, skipped = [], {}
+    for portfolio in portfolios:
+        try:
+            books.append(build_book(portfolio, prices, returns))
+        except BookFxError as exc:
+            skipped[portfolio.name] = str(exc)
+    return books, skipped

@@ -15,7 +15,7 @@ from risk_pipeline.risk.stress.scenarios import FxScenario, HistoricalScenario, 
 
 REQUIRED_EPISODES = {
     "ltcm_1998": 1998, "dotcom_2000_2002": 2000, "lehman_2008": 2008, "us_downgrade_2011": 2011,
-    "china_devaluation_2015": 2015, "volatility_shock_2018": 2018, "covid_crash_2020": 2020,
+    "china_devaluation_2015": 2015, "brazil_fiscal_2015": 2015, "volatility_shock_2018": 2018, "covid_crash_2020": 2020,
     "rate_shock_2022": 2022,
 }
 STOCKS = "AAPL AMD BAC BBY CVX GE HD JNJ JPM KO LLY MRK MSFT PEP PFE PG RRC UNH WMT XOM".split()

@@ -17,7 +17,7 @@ import pytest
 from risk_pipeline.sources.ecb_fx import (
     MAX_STALENESS_DAYS,
     FxRateError,
-    ecb_currencies,
+    fx_currencies,
     fx_rate,
     load_ecb_rates,
 )
@@ -37,7 +37,7 @@ def test_table_schema_and_coverage():
     assert (rates["rate"] > 0).all() and rates["rate"].notna().all()
     assert "EUR" not in set(rates["currency"])
     assert not rates.duplicated(["date", "currency"]).any()
-    assert {"USD", "GBP", "JPY", "CHF", "EUR", "CYP"} <= ecb_currencies()
+    assert {"USD", "GBP", "JPY", "CHF", "EUR", "CYP"} <= fx_currencies()
     rates.loc[0, "rate"] = -1.0  # a copy: the cache is not mutated
     assert (load_ecb_rates()["rate"] > 0).all()
 
@@ -88,12 +88,12 @@ def test_order_repeats_and_time_of_day_are_kept_as_dates():
 
 
 def test_no_rate_names_the_currency_and_date(wide):
-    with pytest.raises(FxRateError, match=r"no ECB rate for USD on 1998-12-31 .*covers? 1999-01-04"):
+    with pytest.raises(FxRateError, match=r"no USD rate on 1998-12-31 .*\(ecb\) covers? 1999-01-04"):
         fx_rate("EUR", "USD", ["1998-12-31", "1999-01-04"])
-    with pytest.raises(FxRateError, match="no ECB rate for CYP on 2010-01-04"):
+    with pytest.raises(FxRateError, match="no CYP rate on 2010-01-04"):
         fx_rate("EUR", "CYP", ["2007-12-31", "2010-01-04"])
     too_late = wide.index[-1] + pd.Timedelta(days=MAX_STALENESS_DAYS + 1)
-    with pytest.raises(FxRateError, match=f"no ECB rate for GBP on {too_late:%Y-%m-%d}"):
+    with pytest.raises(FxRateError, match=f"no GBP rate on {too_late:%Y-%m-%d}"):
         fx_rate("GBP", "EUR", [too_late])
     last_allowed = wide.index[-1] + pd.Timedelta(days=MAX_STALENESS_DAYS)
     assert fx_rate("GBP", "EUR", [last_allowed]).item() == wide["GBP"].iloc[-1]

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import yaml
 
-from risk_pipeline.sources.ecb_fx import ecb_currencies
+from risk_pipeline.sources.ecb_fx import fx_currencies
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
 """Names of portfolios, books, bonds and scenarios: letters, digits, '_', '-', '.' (used in keys and paths)."""
@@ -165,8 +165,8 @@ def name(value: Any, where: str, field: str = "name") -> str:
 
 
 def currency(code: Any, where: str, field: str) -> str:
-    if not isinstance(code, str) or code not in ecb_currencies():
-        raise field_error(where, field, f"unknown currency {code!r} (use a 3-letter code: USD, EUR or an ECB currency)")
+    if not isinstance(code, str) or code not in fx_currencies():
+        raise field_error(where, field, f"unknown currency {code!r} (use a 3-letter code: USD, EUR, an ECB currency or one of the second FX source)")
     return code
 
 

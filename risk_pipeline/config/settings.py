@@ -37,3 +37,12 @@ def section(name: str) -> dict[str, Any]:
     if not isinstance(content.get(name), dict):
         raise ConfigError(f"{path}: no mapping section {name!r}")
     return dict(content[name])
+
+
+def optional_section(name: str) -> dict[str, Any]:
+    """A section a settings file written before it existed may lack: ``{}`` when absent."""
+    path = settings_path()
+    content = _load(path)
+    if name in content and not isinstance(content[name], dict):
+        raise ConfigError(f"{path}: section {name!r} must be a mapping")
+    return dict(content.get(name) or {})

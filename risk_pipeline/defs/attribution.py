@@ -6,8 +6,8 @@ import pandas as pd
 
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
-from risk_pipeline.defs.portfolios import portfolio_pnl
-from risk_pipeline.books import build_book
+from risk_pipeline.defs.portfolios import log_skipped_books, portfolio_pnl, skipped_metadata
+from risk_pipeline.books import build_books
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk.attribution import rolling_var_decomposition
 from risk_pipeline.config.settings import section
@@ -40,10 +40,11 @@ def var_decomposition(context: dg.AssetExecutionContext, config: AttributionConf
     price_history = read_window("prices", start, end, lookback=lookback)
     return_history = read_window("returns", start, end, lookback=lookback)
     pnl = read_window("portfolio_pnl", start, end)
+    books, skipped = build_books(load_portfolios(), price_history, return_history)
+    log_skipped_books(context, skipped)
     frames = []
-    portfolios = load_portfolios()
-    for portfolio in portfolios:
-        book = build_book(portfolio, price_history, return_history)
+    for book in books:
+        portfolio = book.portfolio
         held_exposures, held_values = book.held()
         weights = held_exposures.div(held_values, axis=0)
         table = rolling_var_decomposition(book.asset_returns, weights, confidence=config.confidence,
@@ -56,7 +57,8 @@ def var_decomposition(context: dg.AssetExecutionContext, config: AttributionConf
                                    base_currency=portfolio.base_currency))
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_decomposition")
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
-    return publish("var_decomposition", frame, days, keys=[p.name for p in portfolios], **_latest_totals(frame))
+    computed = [book.portfolio.name for book in books]
+    return publish("var_decomposition", frame, days, keys=computed, **_latest_totals(frame), **skipped_metadata(skipped))
 
 
 def _latest_totals(frame: pd.DataFrame) -> dict[str, object]:

@@ -21,7 +21,9 @@ from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.config.bonds import BondBook, load_bond_books
 from risk_pipeline.risk.instruments.bond_pnl import bond_position_pnl
 from risk_pipeline.config.settings import section
-from risk_pipeline.sources.ecb_fx import fx_rate
+from risk_pipeline.sources.ecb_fx import FxRateError, fx_rate
+from risk_pipeline.sources.quality import missing_fx_line
+from risk_pipeline.defs.portfolios import log_skipped_books, skipped_metadata
 from risk_pipeline.sources.yields import make_yield_source, yields_on
 from risk_pipeline.storage.lake import empty_frame, read_window
 from risk_pipeline.storage.schemas import table_schema
@@ -73,12 +75,20 @@ def bond_pnl(context: dg.AssetExecutionContext, config: BondsConfig) -> dg.Mater
     calendar = pd.DatetimeIndex(sorted(read_window("prices", start, end, lookback=PREVIOUS_DAY_LOOKBACK)["date"]
                                        .unique()))
     series = sorted({bond.yield_series for book in books for bond in book.bonds})
-    frames = []
+    frames: list[pd.DataFrame] = []
+    skipped: dict[str, str] = {}
     if len(calendar) and series:
         source = make_yield_source(config.source, config.csv_path)
         yields = source.fetch(series, calendar[0].date(), calendar[-1].date())
-        frames = [rows for book in books for rows in _book_rows(book, calendar, yields, start)]
+        for book in books:
+            try:
+                frames += _book_rows(book, calendar, yields, start)
+            except FxRateError as exc:  # a book whose FX is missing fails alone
+                if exc.first_missing is None:
+                    raise
+                skipped[book.name] = missing_fx_line(book.name, exc.currency, exc.first_missing)
+        log_skipped_books(context, skipped)
     frame = pd.concat(frames, ignore_index=True)[columns] if frames else empty_frame("bond_pnl")
-    return publish("bond_pnl", frame, days, keys=[book.name for book in books], books=dg.MetadataValue.int(len(books)),
+    return publish("bond_pnl", frame, days, keys=[book.name for book in books if book.name not in skipped], books=dg.MetadataValue.int(len(books)),
                    bonds=dg.MetadataValue.int(len(frame[["book", "bond"]].drop_duplicates())),
-                   yield_source=dg.MetadataValue.text(config.source))
+                   yield_source=dg.MetadataValue.text(config.source), **skipped_metadata(skipped))

@@ -15,6 +15,8 @@ import pandas as pd
 
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.lake_assets import checked_days, lake_asset, latest_day_of_run, partition_days, publish
+from risk_pipeline.books import BookFxError
+from risk_pipeline.defs.portfolios import log_skipped_books, skipped_metadata
 from risk_pipeline.frtb_books import FrtbBook, bank_book, desk_book, position_fx_returns
 from risk_pipeline.config.frtb import FrtbConfig, desk_portfolios, load_frtb_config
 from risk_pipeline.config.portfolios import load_portfolios
@@ -50,18 +52,28 @@ def _read_market(start: dt.date, end: dt.date, lookback: int, since: dt.date | N
             read_window("returns", start, end, lookback=lookback + 1))
 
 
-def desk_names(config: FrtbConfig) -> list[str]:
-    """The names of the rows a run computes: every desk of the settings, then the bank."""
-    return [p.name for p in desk_portfolios(config, load_portfolios())] + [config.bank_name]
+def desk_names(config: FrtbConfig, skipped: dict[str, str] | None = None) -> list[str]:
+    """The names of the rows a run computes: every desk of the settings but those left out for
+    want of an FX rate, then the bank."""
+    return [p.name for p in desk_portfolios(config, load_portfolios()) if p.name not in (skipped or {})] + [config.bank_name]
 
 
-def _books(config: FrtbConfig, price_history: pd.DataFrame, return_history: pd.DataFrame) -> list[FrtbBook]:
-    """Every desk of the settings, then the bank (empty when no desk has prices in the window)."""
+def _books(context: dg.AssetExecutionContext, config: FrtbConfig, price_history: pd.DataFrame,
+           return_history: pd.DataFrame) -> tuple[list[FrtbBook], dict[str, str]]:
+    """Every desk of the settings, then the bank (empty when no desk has prices in the window); a
+    desk whose FX is missing is left out of both, named in the log and in the returned lines."""
     chosen = desk_portfolios(config, load_portfolios())
     if price_history.empty:
-        return []
-    desks = [desk_book(config, p, price_history, return_history) for p in chosen]
-    return desks + [bank_book(config, chosen, price_history, return_history)]
+        return [], {}
+    desks, kept, skipped = [], [], {}
+    for portfolio in chosen:
+        try:
+            desks.append(desk_book(config, portfolio, price_history, return_history))
+            kept.append(portfolio)
+        except BookFxError as exc:
+            skipped[portfolio.name] = f"{exc} (left out of the desks and of {config.bank_name})"
+    log_skipped_books(context, skipped)
+    return desks + ([bank_book(config, kept, price_history, return_history)] if kept else []), skipped
 
 
 def _in_range(frame: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
@@ -93,7 +105,8 @@ def frtb_es(context: dg.AssetExecutionContext, config: FrtbSettings) -> dg.Mater
     settings = load_frtb_config(config.frtb_file)
     price_history, return_history = _read_market(start, end, OBSERVATION_DAYS + QUARTER_DAYS, settings.stress_search.start)
     frames = []
-    for book in _books(settings, price_history, return_history):
+    books, skipped = _books(context, settings, price_history, return_history)
+    for book in books:
         dates = pd.DatetimeIndex(book.factors.exposures.index)
         wanted = dates[(dates.date >= start) & (dates.date <= end)]
         if len(wanted):
@@ -103,7 +116,8 @@ def frtb_es(context: dg.AssetExecutionContext, config: FrtbSettings) -> dg.Mater
             frames.append(es)
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("frtb_es")
     columns = ["portfolio", "es_10d", "es_full_current", "es_reduced_stressed", "imes", "stress_start", "stress_end"]
-    return publish("frtb_es", frame, days, keys=desk_names(settings), **_latest(frame, "latest_imes", columns, risk_class=CLASS_ALL))
+    return publish("frtb_es", frame, days, keys=desk_names(settings, skipped),
+                   **_latest(frame, "latest_imes", columns, risk_class=CLASS_ALL), **skipped_metadata(skipped))
 
 
 def _var_amounts(book: FrtbBook, method: str, window: int) -> pd.DataFrame:
@@ -175,12 +189,13 @@ def frtb_desks(context: dg.AssetExecutionContext, config: FrtbSettings) -> dg.Ma
     settings = load_frtb_config(config.frtb_file)
     lookback = max(settings.desk_window_days, settings.pla_beta_window_days) + BACKTEST_DAYS + 2
     price_history, return_history = _read_market(start, end, lookback)
-    books = _books(settings, price_history, return_history)
+    books, skipped = _books(context, settings, price_history, return_history)
     frames = [_in_range(desk_rows(settings, b, price_history, return_history, b.name == settings.bank_name), start, end)
               for b in books]
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("frtb_desks")
     columns = ["portfolio", "exceptions_99", "exceptions_975", "backtest_zone", "pla_spearman", "pla_ks", "pla_zone", "eligible"]
-    return publish("frtb_desks", frame, days, keys=desk_names(settings), **_latest(frame, "latest_desks", columns))
+    return publish("frtb_desks", frame, days, keys=desk_names(settings, skipped),
+                   **_latest(frame, "latest_desks", columns), **skipped_metadata(skipped))
 
 
 def capital_rows(settings: FrtbConfig, es: pd.DataFrame, bank_desk: pd.DataFrame) -> pd.DataFrame:

@@ -14,9 +14,10 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.books import Book, build_book
+from risk_pipeline.books import Book, build_books
 from risk_pipeline.defs.lake_assets import lake_asset, latest_day_of_run, partition_days, publish
 from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.defs.portfolios import log_skipped_books, skipped_metadata
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk.limits import LIMIT_METHOD, LimitsConfig, evaluate_limits, long_measures, position_var_es
 from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE, load_limits
@@ -81,9 +82,10 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
     price_rows = read_window("prices", start, end, lookback=lookback)
     return_rows = read_window("returns", start, end, lookback=lookback)
     frames, unlimited = [], []
-    portfolios = load_portfolios()
-    for portfolio in portfolios:
-        book = build_book(portfolio, price_rows, return_rows)
+    books, skipped = build_books(load_portfolios(), price_rows, return_rows)
+    log_skipped_books(context, skipped)
+    for book in books:
+        portfolio = book.portfolio
         if book.exposures.empty:
             continue
         wanted = table.loc[table["portfolio"] == portfolio.name]
@@ -105,7 +107,8 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
     if len(latest):
         columns = ["portfolio", "measure", "horizon_days", "value", "limit_amount", "utilization", "status"]
         extra["latest_status"] = dg.MetadataValue.md(latest[columns].to_markdown(index=False, floatfmt=".4g"))
-    return publish("limit_status", frame, days, keys=[p.name for p in portfolios], method=LIMIT_METHOD, **extra)
+    return publish("limit_status", frame, days, keys=[book.portfolio.name for book in books], method=LIMIT_METHOD,
+                   **extra, **skipped_metadata(skipped))
 
 
 @dg.asset_check(

@@ -5,13 +5,15 @@ the blocking quality rules before its commit (``defs.quality_rules.audit``)."""
 from typing import Optional
 
 import dagster as dg
+import pandas as pd
 
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.defs.quality_rules import audit
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk.returns import close_to_close_returns
 from risk_pipeline.config.settings import section
-from risk_pipeline.sources import make_source
+from risk_pipeline.sources import MoexSource, make_source, validate_prices
+from risk_pipeline.sources.ecb_fx import FX_RATE_COLUMNS, load_fx_rates
 from risk_pipeline.storage.lake import read_window
 
 _PRICES = section("prices")
@@ -24,6 +26,8 @@ class PricesConfig(dg.Config):
     source: str = _PRICES["source"]
     csv_path: Optional[str] = _PRICES.get("csv_path")
     extra_symbols: list[str] = list(_PRICES.get("extra_symbols") or [])
+    moex_symbols: list[str] = list(_PRICES.get("moex_symbols") or [])
+    moex_boards: dict[str, str] = dict(_PRICES.get("moex_boards") or {})
 
 
 def universe(extra_symbols: list[str]) -> list[str]:
@@ -38,13 +42,19 @@ def universe(extra_symbols: list[str]) -> list[str]:
 )
 def prices(context: dg.AssetExecutionContext, config: PricesConfig) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
-    options = {"path": config.csv_path} if config.source == "csv" else {}
+    options = {"csv": {"path": config.csv_path}, "moex": {"boards": config.moex_boards}}.get(config.source, {})
     source = make_source(config.source, **options)
     symbols = universe(config.extra_symbols)
+    on_moex = [s for s in symbols if s in set(config.moex_symbols)] if config.source != "moex" else []
     # fetch validates the whole range before anything is written: bad data writes nothing
-    frame = source.fetch(symbols, start, end)
+    frame = source.fetch([s for s in symbols if s not in on_moex], start, end)
+    name = source.name
+    if on_moex:  # a rouble desk's MOEX securities beside the selected source
+        name = f"{source.name} + moex"
+        moex = MoexSource(config.moex_boards).fetch(on_moex, start, end)
+        frame = validate_prices(pd.concat([frame, moex], ignore_index=True), origin=name)
     audit(context, "prices", frame, days, symbols)  # the blocking quality rules, before the commit
-    return publish("prices", frame, days, keys=symbols, source=source.name,
+    return publish("prices", frame, days, keys=symbols, source=name,
                    symbols=dg.MetadataValue.int(frame["symbol"].nunique()))
 
 
@@ -66,3 +76,22 @@ def returns(context: dg.AssetExecutionContext, config: ReturnsConfig) -> dg.Mate
     symbols = history["symbol"].unique()
     audit(context, "returns", frame, days, symbols)
     return publish("returns", frame, days, keys=symbols)
+
+
+@lake_asset(
+    group_name="market_data",
+    deps=[prices],
+    description="The FX rates the books use (units per 1 EUR) with their source: ECB, or the configured second "
+                "source after the ECB's last fixing of a currency.",
+)
+def fx_rates(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    held = read_window("prices", start, end)
+    portfolios = load_portfolios()
+    needed = ({p.base_currency for p in portfolios} | {q.currency for p in portfolios for q in p.positions if q.currency}
+              | set(held.loc[held["symbol"].isin({s for p in portfolios for s in p.symbols}), "currency"])) - {"EUR"}
+    rates = load_fx_rates()
+    frame = rates.loc[rates["currency"].isin(needed) & rates["date"].dt.date.isin(set(days)), list(FX_RATE_COLUMNS)]
+    sources = frame.groupby("source")["currency"].unique()
+    return publish("fx_rates", frame.reset_index(drop=True), days, keys=sorted(needed), currencies=dg.MetadataValue.text(", ".join(sorted(needed))),
+                   sources=dg.MetadataValue.text("; ".join(f"{s}: {', '.join(sorted(c))}" for s, c in sources.items())))

@@ -44,7 +44,8 @@ def _evaluate(context: dg.AssetCheckExecutionContext, name: str, config: Severit
             found.offending.head(_PREVIEW_ROWS).to_markdown(index=False, floatfmt=".6g")
         )
     metadata.update(found.extra)
-    return dg.AssetCheckResult(passed=found.offending.empty, severity=SEVERITIES[found.severity], metadata=metadata)
+    return dg.AssetCheckResult(passed=found.offending.empty, severity=SEVERITIES[found.severity], metadata=metadata,
+                               description=found.description)
 
 
 def _check(asset, description: str):
@@ -76,6 +77,7 @@ def portfolio_symbols_priced(context: dg.AssetCheckExecutionContext, config: Unp
     return _evaluate(context, "portfolio_symbols_priced", config)
 
 
-@_check(prices, "Every foreign-currency position has an ECB rate on each day it is priced (quality.fx_gaps).")
+@_check(prices, "Every foreign-currency position has an FX rate on each day it is priced (quality.fx_gaps); "
+                "a book without one is named with its currency and first missing date, and skipped by the P&L.")
 def fx_coverage(context: dg.AssetCheckExecutionContext, config: FxCoverageConfig) -> dg.AssetCheckResult:
     return _evaluate(context, "fx_coverage", config)

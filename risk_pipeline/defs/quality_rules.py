@@ -24,7 +24,7 @@ import pandas as pd
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.settings import section
 from risk_pipeline.sources import quality
-from risk_pipeline.sources.ecb_fx import MAX_STALENESS_DAYS, load_ecb_rates
+from risk_pipeline.sources.ecb_fx import MAX_STALENESS_DAYS, load_fx_rates
 from risk_pipeline.storage.lake import read_window
 from risk_pipeline.storage.schemas import table_schema
 
@@ -83,6 +83,7 @@ class Finding:
     severity: str
     checked: int
     extra: dict[str, object] = field(default_factory=dict)
+    description: str | None = None  # what the UI shows for the evaluation
 
     def __post_init__(self) -> None:
         if self.severity not in SEVERITIES:
@@ -112,7 +113,7 @@ def _unpriced(frame: pd.DataFrame, days: list[dt.date], config: UnpricedConfig) 
 
 
 def _fx(frame: pd.DataFrame, days: list[dt.date], config: FxCoverageConfig) -> Finding:
-    gaps = quality.fx_gaps(load_portfolios(), frame, load_ecb_rates(), MAX_STALENESS_DAYS)
+    gaps = quality.fx_gaps(load_portfolios(), frame, load_fx_rates(), MAX_STALENESS_DAYS)
     missing = gaps.loc[gaps["reason"] == quality.FX_MISSING_RATE]
     before = gaps.loc[gaps["reason"] == quality.FX_BEFORE_FIRST_FIXING]
     summary = {"days_before_first_fixing": dg.MetadataValue.int(len(before))}
@@ -120,7 +121,10 @@ def _fx(frame: pd.DataFrame, days: list[dt.date], config: FxCoverageConfig) -> F
         # no hole in the rates: only history before the currency existed, shown at its own severity
         first = before.groupby(["portfolio", "symbol", "currency"])["date"].agg(["min", "max", "size"]).reset_index()
         return Finding(first, config.before_first_fixing_severity, len(frame), summary)
-    return Finding(missing, config.severity, len(frame), summary)
+    books = quality.books_missing_fx(missing)  # one line per book: currency and first missing date
+    if books:
+        summary["books_missing_fx"] = dg.MetadataValue.text("\n".join(books.values()))
+    return Finding(missing, config.severity, len(frame), summary, "\n".join(books.values()) or None)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,11 @@ kind           class                                    options
 ``bundled``    ``bundled.BundledSource`` (default)      ``data_dir`` (optional)
 ``csv``        ``csv_file.CsvSource``                   ``path`` (required)
 ``yfinance``   ``yahoo.YahooSource`` (needs network)    ``currency_map`` (optional)
+``moex``       ``moex.MoexSource`` (needs network)      ``boards`` (optional)
 =============  =======================================  ===========================
+
+The ``prices`` asset also takes the held symbols listed in ``prices.moex_symbols`` from MOEX
+besides the selected source (a rouble desk's local book next to the bundled US stocks).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from .base import PRICE_COLUMNS, PriceDataError, PriceSource, validate_prices
 from .bundled import BundledSource
 from .csv_file import CsvSource
+from .moex import MoexSource
 from .yahoo import YahooSource
 
 SOURCE_KINDS: dict[str, tuple[type, frozenset[str], frozenset[str]]] = {
@@ -25,6 +30,7 @@ SOURCE_KINDS: dict[str, tuple[type, frozenset[str], frozenset[str]]] = {
     "bundled": (BundledSource, frozenset(), frozenset({"data_dir"})),
     "csv": (CsvSource, frozenset({"path"}), frozenset()),
     "yfinance": (YahooSource, frozenset(), frozenset({"currency_map"})),
+    "moex": (MoexSource, frozenset(), frozenset({"boards"})),
 }
 
 
@@ -47,6 +53,7 @@ __all__ = [
     "PRICE_COLUMNS",
     "BundledSource",
     "CsvSource",
+    "MoexSource",
     "PriceDataError",
     "PriceSource",
     "YahooSource",

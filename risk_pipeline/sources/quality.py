@@ -167,12 +167,13 @@ def fx_gaps(
     """Days a foreign-currency position is priced but its currency cannot be converted to base.
 
     A position is foreign when its currency (its own setting, else the currency its prices are
-    quoted in) differs from the portfolio's base currency. Conversion needs an ECB fixing of
-    both currencies (EUR is always 1) on the day or at most ``max_staleness_days`` calendar
-    days before. ``reason`` is ``before_first_fixing`` for days before either currency's first
-    fixing (the book has no history there, by design) and ``missing_rate`` otherwise (a hole or
-    stale rate inside the covered period: bad data). ``fx_rates`` is the long ECB frame
-    (date, currency, rate: units per EUR).
+    quoted in) differs from the portfolio's base currency. Conversion needs a rate of both
+    currencies (EUR is always 1) on the day or at most ``max_staleness_days`` calendar days
+    before. ``currency`` is the one without a rate (the position's or the base's; the first in
+    alphabetical order when both lack one). ``reason`` is ``before_first_fixing`` for days before
+    either currency's first rate (the book has no history there, by design) and ``missing_rate``
+    otherwise (a hole, a stale rate, or a currency no longer quoted: the book cannot be valued).
+    ``fx_rates`` is the long frame of ``ecb_fx.load_fx_rates`` (date, currency, rate per EUR).
     """
     if max_staleness_days < 0:
         raise QualityInputError(f"max_staleness_days must be >= 0, got {max_staleness_days}")
@@ -193,16 +194,30 @@ def fx_gaps(
             dates = np.sort(own["date"].to_numpy())
             before = np.zeros(len(dates), dtype=bool)
             missing = np.zeros(len(dates), dtype=bool)
-            for leg in {currency, portfolio.base_currency} - {"EUR"}:
+            lacking = np.full(len(dates), "", dtype=object)
+            for leg in sorted({currency, portfolio.base_currency} - {"EUR"}):
                 fixed = fixings.get(leg, np.array([], dtype="datetime64[ns]"))
-                if fixed.size == 0:  # a currency the ECB never quoted
-                    missing |= True
-                    continue
-                pos = fixed.searchsorted(dates, side="right") - 1
-                leg_before = pos < 0
-                age = dates - fixed[np.maximum(pos, 0)]
+                if fixed.size == 0:  # a currency without any rate
+                    leg_missing, leg_before = np.ones(len(dates), dtype=bool), np.zeros(len(dates), dtype=bool)
+                else:
+                    pos = fixed.searchsorted(dates, side="right") - 1
+                    leg_before = pos < 0
+                    leg_missing = ~leg_before & (dates - fixed[np.maximum(pos, 0)] > limit)
+                lacking[(leg_before | leg_missing) & (lacking == "")] = leg
                 before |= leg_before
-                missing |= ~leg_before & (age > limit)
+                missing |= leg_missing
             for flags, reason in ((before, FX_BEFORE_FIRST_FIXING), (missing & ~before, FX_MISSING_RATE)):
-                rows.extend((portfolio.name, position.symbol, currency, d, reason) for d in dates[flags])
+                rows.extend((portfolio.name, position.symbol, c, d, reason) for c, d in zip(lacking[flags], dates[flags]))
     return pd.DataFrame(rows, columns=FX_GAP_COLUMNS)
+
+
+def missing_fx_line(portfolio: str, currency: str, first_missing: dt.date | pd.Timestamp) -> str:
+    """The one line that names a book that cannot be valued for want of an FX rate."""
+    return f"book {portfolio}: no {currency} rate on {first_missing:%Y-%m-%d} (first missing date)"
+
+
+def books_missing_fx(gaps: pd.DataFrame) -> dict[str, str]:
+    """Per portfolio with a ``missing_rate`` gap (rows of :func:`fx_gaps`): its :func:`missing_fx_line`."""
+    missing = gaps.loc[gaps["reason"] == FX_MISSING_RATE].sort_values(["date", "currency"], kind="stable")
+    first = missing.drop_duplicates("portfolio")
+    return {row.portfolio: missing_fx_line(row.portfolio, row.currency, row.date) for row in first.itertuples()}

@@ -52,6 +52,14 @@ TABLES: dict[str, TableSchema] = {
             key_column="symbol",
         ),
         _table(
+            "fx_rates",
+            [("date", _D), ("currency", _S), ("rate", _F), ("source", _S)],
+            "The FX rates the books are converted with, per currency they need and rate date: units of currency "
+            "per 1 EUR and where the rate came from (ecb; after the ECB's last fixing of a currency, the second "
+            "source of pipeline.yaml's fx section: csv:<file name>, moex:USD000UTSTOM or yfinance:USDRUB=X).",
+            key_column="currency",
+        ),
+        _table(
             "portfolio_pnl",
             [
                 ("date", _D), ("portfolio", _S), ("base_currency", _S),

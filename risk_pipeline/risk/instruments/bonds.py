@@ -42,6 +42,17 @@ A foreign bond's base-currency P&L (:func:`foreign_bond_base_pnl`) with FX price
 ``(P_t + coupon_t) X_t - P_{t-1} X_{t-1}`` = local term ``pnl_full_t X_{t-1}`` + FX term
 ``P_{t-1} (X_t - X_{t-1})`` + cross term ``pnl_full_t (X_t - X_{t-1})``
 (:func:`risk_pipeline.risk.instruments.fx.pnl_decomposition`).
+
+Its Taylor expansion for an instantaneous move (:func:`foreign_bond_taylor`): a position of
+dirty value ``P`` (local) held in base currency at FX price ``S``, with modified duration ``D``
+and convexity ``C``, whose yield moves by ``dy`` and FX price by ``dS``, changes in base by
+
+    dV = S P(y + dy) - ... = -S P D dy + P dS                     first order
+         + 0.5 S P C dy^2 - P D dy dS                             second order
+         + O(dy^3, dy^2 dS)
+
+(V = S P(y), dV/dy = S P'(y) = -S P D, dV/dS = P, d2V/dy2 = S P C, d2V/dy dS = -P D; the
+dS^2 term is zero, V being linear in S). A rouble book holding a US Treasury: S = RUB per USD.
 """
 
 from __future__ import annotations
@@ -59,6 +70,19 @@ _EPS = 1e-9  # times within this of zero count as paid (guards float noise in T 
 PATH_COLUMNS: tuple[str, ...] = ("date", "yield", "maturity_years", "dirty_price", "coupon_paid", "pnl_full",
                                  "pnl_carry", "pnl_yield", "pnl_duration_convexity")
 """Columns of :func:`reprice_path`; P&L columns are NaN on the first date."""
+
+@dataclass(frozen=True)
+class ForeignBondTaylor:
+    """Terms of the base-currency change of a foreign bond position (module docstring):
+    ``first_order = yield_term + fx_term``, ``second_order = first_order + convexity_term + cross_term``."""
+
+    yield_term: float      # -S P D dy
+    fx_term: float         # P dS
+    convexity_term: float  # 0.5 S P C dy^2
+    cross_term: float      # -P D dy dS
+    first_order: float
+    second_order: float
+
 
 FOREIGN_PNL_COLUMNS: tuple[str, ...] = ("date", "local_pnl", "local_term", "fx_term", "cross_term",
                                         "total_pnl_base")
@@ -235,3 +259,20 @@ def foreign_bond_base_pnl(path: pd.DataFrame, fx_prices: pd.Series) -> pd.DataFr
          "cross_term": split.cross, "total_pnl_base": split.total},
         columns=list(FOREIGN_PNL_COLUMNS),
     )
+
+
+def foreign_bond_taylor(risk: BondRisk, fx_price: float, dy: float, dfx: float, face: float = 100.0,
+                        held_face: float | None = None) -> ForeignBondTaylor:
+    """The Taylor terms of a foreign bond position's base-currency change for a yield move ``dy``
+    and an FX move ``dfx`` (base per unit of the bond's currency, from ``fx_price``), from the
+    bond's ``risk`` at the current yield (price per ``face``); ``held_face``: the face held
+    (default ``face``: one bond). Formulas in the module docstring."""
+    if not (np.isfinite(fx_price) and fx_price > 0):
+        raise BondInputError(f"fx_price must be > 0, got {fx_price!r}")
+    value = risk.dirty_price * (held_face if held_face is not None else face) / face
+    d, c = risk.modified_duration, risk.convexity
+    yield_term, fx_term = -fx_price * value * d * dy, value * dfx
+    convexity_term, cross_term = 0.5 * fx_price * value * c * dy ** 2, -value * d * dy * dfx
+    first = yield_term + fx_term
+    return ForeignBondTaylor(yield_term, fx_term, convexity_term, cross_term, first,
+                             first + convexity_term + cross_term)
