@@ -4,8 +4,10 @@ Measures (limits.yaml: VaR / ES amounts at 1 and 3 days, 99%, by default) are hi
 and ES of the realized P&L (the portfolio_pnl returns, ``estimation_window_days`` days, amounts on the
 previous close's value), the definitions var_estimates uses: rows that var_estimates already
 holds (method historical, same estimation window, horizon and confidence) are taken from it
-(``source = var_estimates``), the others computed with the same core function
-(``source = computed``). Rows and status rules: :func:`risk_pipeline.risk.limits.evaluate_limits`.
+(``measure_source = var_estimates``), the others computed with the same core function
+(``measure_source = computed``). Rows and status rules: :func:`risk_pipeline.risk.limits.evaluate_limits`;
+the table stores the core's ``value`` and ``source`` as ``measured_amount`` and ``measure_source``
+(:data:`STORED_NAMES`), names that mean one thing in every table.
 """
 
 
@@ -27,6 +29,9 @@ from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_days, read_window
 
 _LIMITS = section("limits")
+STORED_NAMES = {"value": "measured_amount", "source": "measure_source"}
+"""Columns of the core's limit rows (risk.limits.LIMIT_STATUS_COLUMNS) -> their limit_status names."""
+LATEST_COLUMNS = ["portfolio", "measure", "horizon_days", "measured_amount", "limit_amount", "utilization", "status"]
 
 
 class LimitsSettings(dg.Config):
@@ -62,7 +67,7 @@ def _computed_amounts(pnl: pd.DataFrame, wanted: pd.DataFrame, estimation_window
     deps=[portfolio_pnl, var_estimates],
     description=(
         "Per portfolio, day and limit of limits.yaml: measured VaR/ES amount (historical, realized P&L), the "
-        "limit_amount, utilization = value / limit_amount and status within_limits / warning (>= warning_fraction "
+        "limit_amount, utilization = measured_amount / limit_amount and status within_limits / warning (>= warning_fraction "
         "of the limit) / danger (above it) / no_data."
     ),
 )
@@ -91,15 +96,14 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
         measures = measures.drop_duplicates(["date", "measure", "horizon_days", "confidence"], keep="first")
         dates = pd.DatetimeIndex(sorted(pnl["date"].unique()))
         report = evaluate_limits(measures, limits, fraction, dates=dates[dates.date >= start])
-        frames.append(report.rows.assign(base_currency=portfolio.base_currency))
+        frames.append(report.rows.rename(columns=STORED_NAMES).assign(base_currency=portfolio.base_currency))
     if unlimited:
         context.log.warning(f"no limits configured for portfolio(s) {unlimited}: not checked")
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("limit_status")
     extra = {"unlimited_portfolios": dg.MetadataValue.text(", ".join(unlimited))} if unlimited else {}
     latest = frame.loc[frame["date"] == frame["date"].max()] if len(frame) else frame
     if len(latest):
-        columns = ["portfolio", "measure", "horizon_days", "value", "limit_amount", "utilization", "status"]
-        extra["latest_status"] = dg.MetadataValue.md(latest[columns].to_markdown(index=False, floatfmt=".4g"))
+        extra["latest_status"] = dg.MetadataValue.md(latest[LATEST_COLUMNS].to_markdown(index=False, floatfmt=".4g"))
     return publish("limit_status", frame, days, **extra)
 
 
@@ -116,8 +120,7 @@ def limits_respected(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckRes
         return dg.AssetCheckResult(passed=True, metadata={"note": "limit_status has no stored day"})
     rows = read_days("limit_status", [day])
     by_status = {s: sorted(set(rows.loc[rows["status"] == s, "portfolio"])) for s in ("danger", "warning", "no_data")}
-    offending = rows.loc[rows["status"].isin(["danger", "warning"]),
-                         ["portfolio", "measure", "horizon_days", "value", "limit_amount", "utilization", "status"]]
+    offending = rows.loc[rows["status"].isin(["danger", "warning"]), LATEST_COLUMNS]
     metadata = {
         "date": dg.MetadataValue.text(day.isoformat()),
         "danger_portfolios": dg.MetadataValue.json(by_status["danger"]),
