@@ -99,6 +99,8 @@ def test_init_csv_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "bad.csv" in err and "row 3" in err and "non-positive close" in err
     assert not out.exists()
+    assert main(["init-csv", str(PRICES), "--portfolios", str(PORTFOLIOS), "--out", str(tmp_path / "no" / "p.yaml")]) == 2
+    assert "no folder" in capsys.readouterr().err
 
 
 def test_a_profile_replaces_only_its_settings_and_names_an_unknown_one(tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ import argparse
 from pathlib import Path
 
 from risk_pipeline.config.csv_profile import csv_profile, profile_yaml, run_commands
+from risk_pipeline.config.reader import ConfigError
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -27,8 +28,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def init_csv_command(args: argparse.Namespace) -> int:
-    profile = csv_profile(args.prices, args.portfolios, args.market_proxy)
     out = args.out.expanduser().resolve()
+    if not out.parent.is_dir():
+        raise ConfigError(f"{out}: no folder {out.parent} to write the profile in")
+    profile = csv_profile(args.prices, args.portfolios, args.market_proxy)
     data = (args.data or out.parent / f"{out.stem}_data").expanduser().resolve()
     portfolios = args.portfolios.expanduser().resolve()
     out.write_text(profile_yaml(profile, portfolios, data))
