@@ -81,7 +81,8 @@ def test_a_two_symbol_file_needs_the_market_proxy_named_and_gets_it(tmp_path):
 
 
 def test_a_held_symbol_missing_from_the_file_is_named(tmp_path):
-    with pytest.raises(ConfigError, match=r"portfolios.yaml, line \d+: portfolio 'my_book': unknown symbol\(s\) MSFT"):
+    unknown = r"portfolios.yaml, line \d+: portfolio 'my_book': unknown symbol\(s\) MSFT"
+    with pytest.raises(ConfigError, match=unknown):
         csv_profile(_first_days(tmp_path, 200, symbols=("AAPL", "SP500")), PORTFOLIOS)
 
 

@@ -26,8 +26,9 @@ INPUT_ERRORS = (ValueError, LakeLayoutError)
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="risk-pipeline", description="Backfill the risk pipeline, read its latest figures, check a trade "
-        "against limits, inspect and maintain the lake, set up a CSV of your own prices. Exit status 2: bad configuration or input (one line on "
-        "stderr); 1: the command ran and found a failure (a failed run, a breached limit).")
+        "against limits, inspect and maintain the lake, set up a CSV of your own prices. Exit status 2: bad "
+        "configuration or input (one line on stderr); 1: the command ran and found a failure (a failed run, a "
+        "breached limit).")
     commands = parser.add_subparsers(dest="command", required=True)
     for command in (summary, backfill, pre_trade, lake, init_csv):
         command.add_parser(commands)

@@ -67,8 +67,8 @@ def _computed_amounts(pnl: pd.DataFrame, wanted: pd.DataFrame, estimation_window
     deps=[portfolio_pnl, var_estimates],
     description=(
         "Per portfolio, day and limit of limits.yaml: measured VaR/ES amount (historical, realized P&L), the "
-        "limit_amount, utilization = measured_amount / limit_amount and status within_limits / warning (>= warning_fraction "
-        "of the limit) / danger (above it) / no_data."
+        "limit_amount, utilization = measured_amount / limit_amount and status within_limits / warning "
+        "(>= warning_fraction of the limit) / danger (above it) / no_data."
     ),
 )
 def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> dg.MaterializeResult:

@@ -188,10 +188,10 @@ TABLES: dict[str, TableSchema] = {
                 ("capital_plus_factor", _F), ("capital_multiplier", _F), ("capital_charge", _F), ("binding", _S),
             ],
             "FRTB capital of the bank per day (MAR33.15, MAR33.41): IMCC from the unconstrained and per-class IMES "
-            "(rho = 0.5), its 60-day average, the capital_multiplier 1.5 + plus factor of the bank-wide 99% backtest, and "
-            "capital_charge = C_A = max(IMCC, capital_multiplier x average) (binding: spot or average), as if every desk were "
-            "under the internal models approach. SES (non-modellable risk factors) and the default risk charge are out "
-            "of scope (docs/frtb.md).",
+            "(rho = 0.5), its 60-day average, the capital_multiplier 1.5 + plus factor of the bank-wide 99% backtest, "
+            "and capital_charge = C_A = max(IMCC, capital_multiplier x average) (binding: spot or average), as if every "
+            "desk were under the internal models approach. SES (non-modellable risk factors) and the default risk charge "
+            "are out of scope (docs/frtb.md).",
         ),
     ]
 }
