@@ -104,8 +104,8 @@ def test_tables_hold_the_core_figures_and_the_check_reads_them(backfill, monkeyp
     row = full.iloc[-1]
     window = capital.loc[capital["date"] <= row["date"], "imcc"].tail(CAPITAL_AVERAGE_DAYS)
     assert row["imcc_average"] == pytest.approx(window.mean(), rel=1e-12)
-    assert row["multiplier"] == pytest.approx(1.5 + plus_factor(int(row["exceptions_99"])).plus_factor)
-    assert row["capital_charge"] == pytest.approx(max(row["imcc"], row["multiplier"] * row["imcc_average"]), rel=1e-12)
+    assert row["capital_multiplier"] == pytest.approx(1.5 + plus_factor(int(row["exceptions_99"])).plus_factor)
+    assert row["capital_charge"] == pytest.approx(max(row["imcc"], row["capital_multiplier"] * row["imcc_average"]), rel=1e-12)
 
     history = capital_history(dt.date(2019, 12, 31), dt.date(2019, 1, 1))  # the report's FRTB chart data
     assert len(history) == (capital["date"] >= "2019-01-01").sum()

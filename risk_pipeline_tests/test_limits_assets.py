@@ -16,7 +16,8 @@ from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_ra
 
 WINDOW = 20
 START, END = "2021-01-04", "2021-04-30"
-DESIGN = ["date", "portfolio", "measure", "horizon_days", "confidence", "value", "limit_amount", "utilization", "status"]
+DESIGN = ["date", "portfolio", "measure", "horizon_days", "confidence", "measured_amount", "limit_amount", "utilization",
+          "status", "method"]
 
 
 def _limits_yaml(balanced: float, held: float) -> str:
@@ -66,18 +67,18 @@ def test_columns_values_and_statuses(lake):
         before = closes.index[closes.index < date]
         exposures = pd.Series({"MSFT": 1000.0, "KO": -200.0}) * closes.loc[before[-1], ["MSFT", "KO"]]
         losses = -(daily.loc[before[-WINDOW:], ["MSFT", "KO"]].to_numpy() @ exposures.to_numpy())
-        np.testing.assert_allclose(rows.loc[date, "value"], np.quantile(losses, 0.99, method="linear"), rtol=1e-10)
+        np.testing.assert_allclose(rows.loc[date, "measured_amount"], np.quantile(losses, 0.99, method="linear"), rtol=1e-10)
     assert set(table["method"]) == {"historical_positions"}
     # the weight book's 1-day value is var_estimates' historical VaR amount of the same day and window
     stored = query(folder / "data", "select date, var_amount from var_estimates where portfolio = 'balanced' and "
                    "method = 'historical' and confidence = 0.99 and horizon_days = 1").set_index("date")["var_amount"]
-    var1 = table.loc[(table["portfolio"] == "balanced") & (table["measure"] == "var")].dropna(subset=["value"])
+    var1 = table.loc[(table["portfolio"] == "balanced") & (table["measure"] == "var")].dropna(subset=["measured_amount"])
     assert len(var1) > 50
-    np.testing.assert_allclose(var1["value"].to_numpy(), stored.loc[var1["date"]].to_numpy(), rtol=1e-10)
+    np.testing.assert_allclose(var1["measured_amount"].to_numpy(), stored.loc[var1["date"]].to_numpy(), rtol=1e-10)
     es3 = table.loc[(table["portfolio"] == "balanced") & (table["measure"] == "es")]
     assert set(es3["horizon_days"]) == {3}
-    assert (es3.dropna(subset=["value"])["value"] > 0).all()
-    np.testing.assert_allclose(table["utilization"], table["value"] / table["limit_amount"])
+    assert (es3.dropna(subset=["measured_amount"])["measured_amount"] > 0).all()
+    np.testing.assert_allclose(table["utilization"], table["measured_amount"] / table["limit_amount"])
     assert set(table.loc[table["portfolio"] == "balanced", "status"].dropna()) <= {"danger", "no_data"}
     assert set(table.loc[table["portfolio"] == "held", "status"]) <= {"within_limits", "no_data"}
     assert (table["status"] == "danger").sum() > 0
@@ -94,7 +95,7 @@ def test_check_fails_with_error_on_danger(lake):
 def test_check_warns_at_warning_level_and_passes_within(lake):
     folder, table, _, _ = lake
     last = table.loc[table["date"] == table["date"].max()].set_index(["portfolio", "measure"])
-    var_b, es_b = last.loc[("balanced", "var"), "value"], last.loc[("balanced", "es"), "value"]
+    var_b, es_b = last.loc[("balanced", "var"), "measured_amount"], last.loc[("balanced", "es"), "measured_amount"]
     amount = max(var_b, es_b) / 0.9  # utilization 0.9 at most and at least 0.8 for the larger measure
     assert min(var_b, es_b) / amount < 1.0
     with pytest.MonkeyPatch.context() as mp:
@@ -102,7 +103,7 @@ def test_check_warns_at_warning_level_and_passes_within(lake):
         mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(folder / "portfolios.yaml"))
         rows, evaluation = _run(folder, _limits_yaml(balanced=amount, held=1e9), start=END, end=END, upstream=False)
         day = rows.loc[rows["date"] == pd.Timestamp(END)]
-        expected = classify(day["value"].to_numpy(), day["limit_amount"].to_numpy(), 0.8)
+        expected = classify(day["measured_amount"].to_numpy(), day["limit_amount"].to_numpy(), 0.8)
         assert list(day["status"]) == list(expected) and "warning" in set(day["status"])
         assert not evaluation.passed and evaluation.severity.value == "WARN"
         assert evaluation.metadata["warning_portfolios"].value == ["balanced"]

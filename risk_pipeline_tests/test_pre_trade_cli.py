@@ -87,13 +87,13 @@ def test_the_value_before_the_trade_is_limit_status_s_value_of_the_day(lake, cap
     code = main(["pre-trade", "--portfolio", portfolio, "--trade", "XOM=10", "--limits", str(folder / "limits.yaml"),
                  "--lookback", str(LOOKBACK), "--as-of", as_of, "--json"])
     out = json.loads(capsys.readouterr().out)
-    stored = query(folder / "data", f"select measure, horizon_days, confidence, value, status, method from limit_status "
+    stored = query(folder / "data", f"select measure, horizon_days, confidence, measured_amount, status, method from limit_status "
                                     f"where portfolio = '{portfolio}' and date = '{as_of}'")
     assert code in (0, 1) and out["as_of"] == as_of and len(stored) == len(out["limits"]) > 0
     for row in out["limits"]:
         same = stored.loc[(stored["measure"] == row["measure"]) & (stored["horizon_days"] == row["horizon_days"])
                           & np.isclose(stored["confidence"], row["confidence"])].iloc[0]
-        np.testing.assert_allclose(row["value_before"], same["value"], rtol=1e-12)
+        np.testing.assert_allclose(row["value_before"], same["measured_amount"], rtol=1e-12)
         assert row["status_before"] == same["status"] and same["method"] == out["method"]
 
 

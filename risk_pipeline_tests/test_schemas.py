@@ -8,7 +8,7 @@ from collections import defaultdict
 
 import duckdb
 
-from risk_pipeline.storage.schemas import TABLES
+from risk_pipeline.storage.schemas import COLUMNS, TABLES
 
 
 def _reserved_keywords() -> set[str]:
@@ -43,6 +43,27 @@ def test_a_column_name_has_the_same_arrow_type_in_every_table():
     assert types["estimation_window_days"] == {"var_estimates": "int64", "var_decomposition": "int64"}
     assert types["backtest_window_days"] == {"var_backtests": "int64", "var_scores": "int64"}
     assert set(types["confidence"].values()) == {"double"} and set(types["horizon_days"].values()) == {"int64"}
+
+
+def test_every_column_of_every_table_has_a_meaning_and_a_unit_and_no_entry_is_stale():
+    used = {column for table in TABLES.values() for column in table.columns}
+    assert sorted(used - set(COLUMNS)) == []  # a column without a meaning and unit
+    assert sorted(set(COLUMNS) - used) == []  # a meaning left behind by a renamed or dropped column
+    for name, (meaning, unit) in COLUMNS.items():
+        assert meaning.strip() and unit.strip() and "|" not in meaning + unit, name
+
+
+def test_a_name_that_meant_two_things_is_now_two_names():
+    """limit_status's measured VaR/ES amount and where it came from, and frtb_capital's capital multiplier, had
+    the names of portfolio_pnl's value, prices' source and reverse_stress's multiplier."""
+    owners = defaultdict(set)
+    for table in TABLES.values():
+        for column in table.columns:
+            owners[column].add(table.name)
+    assert owners["value"] == {"portfolio_pnl"} and owners["source"] == {"prices", "fx_rates"}  # a row's provenance
+    assert owners["multiplier"] == {"reverse_stress"}
+    assert {"measured_amount", "method"} <= set(TABLES["limit_status"].columns)
+    assert "capital_multiplier" in TABLES["frtb_capital"].columns
 
 
 def test_docs_tables_md_is_generated_from_the_current_schemas():

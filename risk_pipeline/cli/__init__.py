@@ -3,7 +3,8 @@
 - ``backfill``: materialize a date range as one run on the instance of ``$DAGSTER_HOME``;
 - ``summary``: the latest figures from the DuckDB catalog;
 - ``pre-trade``: would a proposed trade keep a portfolio within its limits?
-- ``lake``: a table's history, time travel, maintenance, the catalog.
+- ``lake``: a table's history, time travel, maintenance, the catalog;
+- ``init-csv``: a settings profile for the user's own price CSV.
 
 A configuration or input error (every such error of the project is a ``ValueError``, e.g.
 ``ConfigError`` naming file, line and field) and a lake of an old layout are printed as one line
@@ -18,7 +19,7 @@ import argparse
 import os
 import sys
 
-from risk_pipeline.cli import backfill, lake, pre_trade, summary
+from risk_pipeline.cli import backfill, init_csv, lake, pre_trade, summary
 from risk_pipeline.cli.run_log import INPUT_ERRORS
 
 # a path given on the command line that cannot be read or written is bad input too
@@ -28,10 +29,11 @@ PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirect
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="risk-pipeline", description="Backfill the risk pipeline, read its latest figures, check a trade "
-        "against limits, inspect and maintain the lake. Exit status 2: bad configuration or input (one line on "
-        "stderr); 1: the command ran and found a failure (a failed run, a breached limit).")
+        "against limits, inspect and maintain the lake, set up a CSV of your own prices. Exit status 2: bad "
+        "configuration or input (one line on stderr); 1: the command ran and found a failure (a failed run, a "
+        "breached limit).")
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (summary, backfill, pre_trade, lake):
+    for command in (summary, backfill, pre_trade, lake, init_csv):
         command.add_parser(commands)
     args = parser.parse_args(argv)
     try:

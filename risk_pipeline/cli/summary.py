@@ -68,7 +68,7 @@ order by e.portfolio = (select max(portfolio) from frtb_capital), e.portfolio
 """
 FRTB_CAPITAL_SQL = """
 select date, base_currency as ccy, imcc_unconstrained, imcc_equity, imcc_fx, imcc, imcc_average, exceptions_99,
-       backtest_zone, multiplier, capital_charge, binding
+       backtest_zone, capital_multiplier, capital_charge, binding
 from frtb_capital where date = (select max(date) from frtb_capital)
 """
 LIMITS_SQL = """

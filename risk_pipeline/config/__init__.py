@@ -2,7 +2,8 @@
 
 | file | loader | holds |
 | --- | --- | --- |
-| ``pipeline.yaml`` (``$RISK_PIPELINE_CONFIG``) | ``settings.section`` | defaults of every asset's run config |
+| ``pipeline.yaml`` (``$RISK_PIPELINE_CONFIG``: a profile over it) | ``settings.section`` | defaults of every asset's run config |
+| a price CSV and a portfolios file | ``csv_profile.csv_profile`` | the profile that runs them (``risk-pipeline init-csv``) |
 | ``data/portfolios.yaml`` (``$RISK_PIPELINE_PORTFOLIOS``) | ``portfolios.load_portfolios`` | the books of stocks |
 | ``limits.yaml`` (``limits.limits_file``) | ``limits.load_limits`` | the risk limits per portfolio |
 | ``scenarios.yaml`` (``stress.scenarios_file``) | ``scenarios.load_scenarios`` | the stress scenarios |

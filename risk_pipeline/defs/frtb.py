@@ -216,7 +216,8 @@ def capital_rows(settings: FrtbConfig, es: pd.DataFrame, bank_desk: pd.DataFrame
         "imcc_unconstrained": imes[CLASS_ALL].to_numpy(),
         **{f"imcc_{c}": imes[c].to_numpy() for c in RISK_CLASSES},
         "imcc": total, "imcc_average": average, "exceptions_99": count,
-        "backtest_zone": backtest["backtest_zone"].to_numpy(), "capital_plus_factor": plus, "multiplier": multiplier,
+        "backtest_zone": backtest["backtest_zone"].to_numpy(), "capital_plus_factor": plus,
+        "capital_multiplier": multiplier,
         "capital_charge": charge, "binding": binding.astype(object),
     })
     return frame

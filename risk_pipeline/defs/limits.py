@@ -4,7 +4,8 @@ Measures (limits.yaml: VaR / ES amounts at 1 and 3 days, 99%, by default) are me
 method, :data:`risk_pipeline.risk.limits.LIMIT_METHOD`: historical simulation of the positions
 held over the day (the exposures of the previous close) on the ``estimation_window_days`` daily
 returns before it (:func:`limit_amounts`, which ``risk-pipeline pre-trade`` calls too). Rows and
-status rules: :func:`risk_pipeline.risk.limits.evaluate_limits`.
+status rules: :func:`risk_pipeline.risk.limits.evaluate_limits`; the table stores the core's
+``value`` as ``measured_amount`` (:data:`STORED_NAMES`), a name that means one thing in every table.
 """
 
 
@@ -25,6 +26,9 @@ from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_days, read_window
 
 _LIMITS = section("limits")
+STORED_NAMES = {"value": "measured_amount"}
+"""Columns of the core's limit rows (risk.limits.LIMIT_STATUS_COLUMNS) -> their limit_status names."""
+LATEST_COLUMNS = ["portfolio", "measure", "horizon_days", "measured_amount", "limit_amount", "utilization", "status"]
 
 
 class LimitsSettings(dg.Config):
@@ -68,9 +72,9 @@ def limit_amounts(book: Book, dates: pd.DatetimeIndex, wanted: pd.DataFrame, win
     deps=[prices, returns],
     description=(
         "Per portfolio, day and limit of limits.yaml: the VaR/ES amount of the positions held over the day "
-        f"(method {LIMIT_METHOD}: historical simulation of the exposures of the previous close on the "
-        "estimation window's returns), the limit_amount, utilization = value / limit_amount and status "
-        "within_limits / warning (>= warning_fraction of the limit) / danger (above it) / no_data."
+        f"(measured_amount, by method {LIMIT_METHOD}: historical simulation of the exposures of the previous close "
+        "on the estimation window's returns), the limit_amount, utilization = measured_amount / limit_amount and "
+        "status within_limits / warning (>= warning_fraction of the limit) / danger (above it) / no_data."
     ),
 )
 def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> dg.MaterializeResult:
@@ -98,15 +102,14 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
         amounts = limit_amounts(book, dates, wanted, config.estimation_window_days)
         report = evaluate_limits(long_measures(amounts, LIMIT_METHOD), limits, fraction, dates=dates,
                                  portfolios=[portfolio.name])
-        frames.append(report.rows.assign(base_currency=portfolio.base_currency))
+        frames.append(report.rows.rename(columns=STORED_NAMES).assign(base_currency=portfolio.base_currency))
     if unlimited:
         context.log.warning(f"no limits configured for portfolio(s) {unlimited}: not checked")
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("limit_status")
     extra = {"unlimited_portfolios": dg.MetadataValue.text(", ".join(unlimited))} if unlimited else {}
     latest = frame.loc[frame["date"] == frame["date"].max()] if len(frame) else frame
     if len(latest):
-        columns = ["portfolio", "measure", "horizon_days", "value", "limit_amount", "utilization", "status"]
-        extra["latest_status"] = dg.MetadataValue.md(latest[columns].to_markdown(index=False, floatfmt=".4g"))
+        extra["latest_status"] = dg.MetadataValue.md(latest[LATEST_COLUMNS].to_markdown(index=False, floatfmt=".4g"))
     return publish("limit_status", frame, days, keys=[book.portfolio.name for book in books], method=LIMIT_METHOD,
                    **extra, **skipped_metadata(skipped))
 
@@ -124,8 +127,7 @@ def limits_respected(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckRes
         return dg.AssetCheckResult(passed=True, metadata={"note": "limit_status has no stored day"})
     rows = read_days("limit_status", [day])
     by_status = {s: sorted(set(rows.loc[rows["status"] == s, "portfolio"])) for s in ("danger", "warning", "no_data")}
-    offending = rows.loc[rows["status"].isin(["danger", "warning"]),
-                         ["portfolio", "measure", "horizon_days", "value", "limit_amount", "utilization", "status"]]
+    offending = rows.loc[rows["status"].isin(["danger", "warning"]), LATEST_COLUMNS]
     metadata = {
         "date": dg.MetadataValue.text(day.isoformat()),
         "danger_portfolios": dg.MetadataValue.json(by_status["danger"]),

@@ -34,7 +34,7 @@ def capital_chart(history: pd.DataFrame) -> bytes:
     ccy = history["base_currency"].iloc[0] if len(history) else ""
     ax.plot(history["date"], history["capital_charge"], color="#d62728", lw=1.4, label="C_A (capital charge)")
     ax.plot(history["date"], history["imcc"], color="#1f77b4", lw=0.8, label="IMCC (spot)")
-    ax.plot(history["date"], history["multiplier"] * history["imcc_average"], color="#7f7f7f", lw=0.8, ls="--",
+    ax.plot(history["date"], history["capital_multiplier"] * history["imcc_average"], color="#7f7f7f", lw=0.8, ls="--",
             label="m_c x 60-day average IMCC")
     ax.set_ylabel(ccy)
     ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))

@@ -158,7 +158,7 @@ def _frtb_section(data: ReportData, chart: str | None) -> str:
         out.append(
             f'<p>As of {_esc(num(row["date"]))}: C_A = <b>{amount(row["capital_charge"])}</b> {_esc(row["base_currency"])} '
             f'(binding: {_esc(_plain(row["binding"]))}), IMCC {amount(row["imcc"])}, 60-day average IMCC '
-            f'{amount(row["imcc_average"])}, multiplier {num(row["multiplier"], 2)} (bank-wide backtest: '
+            f'{amount(row["imcc_average"])}, multiplier {num(row["capital_multiplier"], 2)} (bank-wide backtest: '
             f'{_esc(_plain(row["exceptions_99"]))} exceptions at 99% over 250 days, zone {_esc(_plain(row["backtest_zone"]))}).</p>')
     if chart:
         out.append(f'<img alt="FRTB capital chart" src="{chart}">')
