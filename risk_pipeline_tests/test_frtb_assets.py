@@ -119,3 +119,55 @@ def test_tables_hold_the_core_figures_and_the_check_reads_them(backfill, monkeyp
     lost = [f"{p} on {d.date().isoformat()}" for p, g in known.groupby("portfolio")
             for d, was, now in zip(g["date"], g["eligible"].shift(1), g["eligible"]) if pd.notna(was) and was and not now]
     assert len(lost) <= 50 and sorted(evaluation.metadata["lost_eligibility"].value) == sorted(lost)
+
+
+def _printed_rows(text: str, title: str, end: str) -> list[list[str]]:
+    """The whitespace-split data rows of the table printed after the line starting with ``title``
+    (its next line is the header) up to the line starting with ``end``."""
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith(title)) + 2
+    last = next(i for i in range(first, len(lines)) if lines[i].startswith(end) or not lines[i].strip())
+    return [line.split() for line in lines[first:last]]
+
+
+def _shows(text: str, value: float) -> bool:
+    """``text`` is ``value`` to the digits printed (summary figures: amounts whole, others 2 decimals)."""
+    shown = text.replace(",", "")
+    decimals = len(shown.split(".")[1]) if "." in shown else 0
+    return abs(float(shown) - value) <= 0.5 * 10.0 ** -decimals * (1 + 1e-9)
+
+
+def test_the_summary_prints_the_frtb_figures_of_the_tables(backfill, monkeypatch, capsys):
+    """Every figure of the summary's FRTB section against frtb_es (risk class 'all'), frtb_desks and
+    frtb_capital on the latest day, read with SQL."""
+    from risk_pipeline.cli import main
+
+    frtb_data, _ = backfill
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(frtb_data))
+    assert main(["summary"]) == 0
+    out = capsys.readouterr().out
+    stored = query(frtb_data, f"""select * from frtb_es e join frtb_desks d using (date, portfolio)
+                                  where e.date = '{END}' and e.risk_class = 'all'""").set_index("portfolio")
+    rows = _printed_rows(out, "FRTB internal models", "Bank capital")
+    assert sorted(r[0] for r in rows) == sorted(stored.index) == ["balanced", "bank", "euro_desk"]
+    for desk, ccy, es_10d, es_full, es_stressed, imes, start, end, e99, e975, zone, spearman, ks, pla, eligible in rows:
+        row = stored.loc[desk]
+        assert ccy == row["base_currency"]
+        for text, column in ((es_10d, "es_10d"), (es_full, "es_full_current"), (es_stressed, "es_reduced_stressed"),
+                             (imes, "imes"), (e99, "exceptions_99"), (e975, "exceptions_975")):
+            assert _shows(text, row[column]), (desk, column, text, row[column])
+        assert (start, end) == (row["stress_start"].isoformat()[:10], row["stress_end"].isoformat()[:10])
+        assert zone == row["backtest_zone"]
+        if desk == "bank":  # no P&L attribution test for the bank
+            assert (spearman, ks, pla) == ("NaN", "NaN", "NaN") and pd.isna(row["pla_spearman"])
+        else:
+            assert _shows(spearman, row["pla_spearman"]) and _shows(ks, row["pla_ks"]) and pla == row["pla_zone"]
+            assert eligible == str(bool(row["eligible"]))
+    capital = query(frtb_data, f"select * from frtb_capital where date = '{END}'").iloc[0]
+    (printed,) = _printed_rows(out, "Bank capital", "DuckDB catalog")
+    date, ccy, *figures, binding = printed
+    assert (date, ccy, binding) == (END, capital["base_currency"], capital["binding"])
+    columns = ["imcc_unconstrained", "imcc_equity", "imcc_fx", "imcc", "imcc_average", "exceptions_99", "backtest_zone",
+               "multiplier", "capital_charge"]
+    for text, column in zip(figures, columns, strict=True):
+        assert text == capital[column] if column == "backtest_zone" else _shows(text, capital[column]), (column, text)
