@@ -57,10 +57,6 @@ def lake(tmp_path_factory):
         yield folder / "data"
 
 
-def sql(lake, text: str) -> pd.DataFrame:
-    return query(lake, text)
-
-
 def assert_shows(text: str, expected: float, scale: float = 1.0, where: str = "") -> None:
     """``text`` (e.g. '1.57%', '15,662', '0.386') is ``expected * scale`` to the digits it prints."""
     shown = text.strip().rstrip("%").replace(",", "")
@@ -90,9 +86,9 @@ def summary_text(lake):
     return out.getvalue()
 
 
-def _block(text: str, title: str) -> list[list[str]]:
-    """The whitespace-split data lines of the table printed under the line starting with ``title``
-    (the line after the title lines is the header, the table ends at a blank line)."""
+def _block(text: str, title: str) -> tuple[str, list[list[str]]]:
+    """The header (spaces collapsed) and the whitespace-split data lines of the table printed under
+    the line starting with ``title`` (its header starts with 'portfolio', it ends at a blank line)."""
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(title))
     header = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("portfolio"))
@@ -101,14 +97,15 @@ def _block(text: str, title: str) -> list[list[str]]:
         if not line.strip():
             break
         rows.append(line.split())
-    return rows
+    return " ".join(lines[header].split()), rows
 
 
 def test_the_summary_prints_the_latest_var_and_es_of_the_catalog_per_confidence(lake, summary_text):
-    expected = sql(lake, """
+    expected = query(lake, """
         select portfolio, base_currency, method, confidence, var, es, var_amount, es_amount from var_estimates
         where horizon_days = 1 and date = (select max(date) from var_estimates)""")
-    rows = _block(summary_text, "Latest 1-day VaR and ES")
+    header, rows = _block(summary_text, "Latest 1-day VaR and ES")
+    assert header == "portfolio ccy date method VaR95 % ES95 % VaR99 % ES99 % VaR95 ES95 VaR99 ES99"
     assert len(rows) == 2 * len(METHODS)
     seen = set()
     for portfolio, ccy, date, method, *figures in rows:
@@ -130,18 +127,20 @@ def test_the_summary_prints_the_latest_var_and_es_of_the_catalog_per_confidence(
 def test_the_summary_prints_the_verdicts_breaches_and_light_of_the_catalog(lake, summary_text):
     short, long = WINDOWS
     assert f"trailing {long} and {short} trading days" in summary_text
-    stored = sql(lake, "select * from var_backtests where horizon_days = 1 and as_of = "
+    stored = query(lake, "select * from var_backtests where horizon_days = 1 and as_of = "
                        "(select max(as_of) from var_backtests)").set_index(["portfolio", "method", "confidence",
                                                                             "backtest_window_days"])
-    rows = _block(summary_text, "Backtest verdicts")
+    header, rows = _block(summary_text, "Backtest verdicts")
+    assert header == (f"portfolio as_of method {long}d 95% {long}d 99% {short}d 95% {short}d 99% "
+                      f"breaches {short}d 99% Basel light")
     assert len(rows) == 2 * len(METHODS)
     for portfolio, as_of, method, v_long95, v_long99, v_short95, v_short99, breaches, light in rows:
         assert as_of == AS_OF.isoformat()
-        row = lambda c, w: stored.loc[(portfolio, method, c, w)]  # noqa: E731
-        assert [v_long95, v_long99, v_short95, v_short99] == [
-            row(0.95, long)["verdict"], row(0.99, long)["verdict"], row(0.95, short)["verdict"], row(0.99, short)["verdict"]]
-        assert int(breaches) == row(0.99, short)["n_breaches"]
-        assert light == row(0.99, short)["traffic_light"]
+        mine = stored.loc[(portfolio, method)]
+        assert [v_long95, v_long99, v_short95, v_short99] == [mine.loc[(0.95, long), "verdict"], mine.loc[(0.99, long), "verdict"],
+                                                              mine.loc[(0.95, short), "verdict"], mine.loc[(0.99, short), "verdict"]]
+        assert int(breaches) == mine.loc[(0.99, short), "n_breaches"]
+        assert light == mine.loc[(0.99, short), "traffic_light"]
     # the run tells the columns apart: different counts per window, zones and verdicts per confidence
     assert stored["n_breaches"].nunique() > 3 and stored["traffic_light"].nunique() >= 2
     assert stored.xs(0.95, level="confidence")["verdict"].ne(stored.xs(0.99, level="confidence")["verdict"]).any()
@@ -149,7 +148,7 @@ def test_the_summary_prints_the_verdicts_breaches_and_light_of_the_catalog(lake,
 
 def test_the_summary_prints_the_model_confidence_set_of_the_catalog(lake, summary_text):
     long = WINDOWS[-1]
-    scores = sql(lake, f"""
+    scores = query(lake, f"""
         select * from var_scores where horizon_days = 1 and compared and mcs_computed and backtest_window_days = {long}
         and as_of = (select max(as_of) from var_scores where mcs_computed)""")
     lines = summary_text.split("Model Confidence Set (FZ0 loss")[1].split("\n\n")[0].splitlines()
@@ -175,15 +174,16 @@ class _Tables(HTMLParser):
         self.h2 = self.h3 = ""
         self._heading = None
         self._cell = None
+        self._row: list[str] = []
         self._text = ""
-        self.text = []
+        self.text: list[str] = []
 
     def handle_starttag(self, tag, attrs):
         if tag in ("h2", "h3"):
             self._heading, self._text = tag, ""
         elif tag == "table":
             self.tables.append((self.h2, self.h3, [], []))
-        elif tag == "tr" and self.tables:
+        elif tag == "tr":
             self._row = []
         elif tag in ("th", "td"):
             self._cell, self._text = tag, ""
@@ -211,7 +211,6 @@ class _Tables(HTMLParser):
 @pytest.fixture(scope="module")
 def page(lake):
     parser = _Tables()
-    parser._row = []
     parser.feed((lake / "reports" / AS_OF.isoformat() / "risk_report.html").read_text())
     return parser
 
@@ -223,7 +222,7 @@ def _table(page, h2: str, h3: str = "") -> list[dict[str, str]]:
 
 
 def _stored_at(lake, name: str, day_column: str = "date") -> pd.DataFrame:
-    return sql(lake, f"select * from {name} where {day_column} = '{AS_OF}'")
+    return query(lake, f"select * from {name} where {day_column} = '{AS_OF}'")
 
 
 def test_the_report_shows_the_latest_var_and_es_of_the_tables(lake, page):
@@ -272,7 +271,7 @@ def test_the_report_shows_the_backtests_of_the_tables(lake, page):
 
 
 def test_the_report_shows_the_traffic_light_and_red_zone_of_the_tables(lake, page):
-    stored = sql(lake, f"""select * from var_backtests where as_of = '{AS_OF}' and confidence = 0.99 and horizon_days = 1
+    stored = query(lake, f"""select * from var_backtests where as_of = '{AS_OF}' and confidence = 0.99 and horizon_days = 1
                            and backtest_window_days = {WINDOWS[0]}""").set_index(["portfolio", "method"])
     rows = _table(page, "Basel traffic light")
     assert len(rows) == len(stored) == 2 * len(METHODS)
@@ -292,17 +291,17 @@ def test_the_report_shows_the_ranking_inputs_of_the_tables(lake, page):
     passed = Kupiec, Christoffersen and Z2 p >= 5% over the sufficient rows of that window; breaches /
     expected their sums' ratio; MCS counts from var_scores (ranking module docstring)."""
     long = WINDOWS[-1]
-    levels = sql(lake, f"""
+    levels = query(lake, f"""
         select portfolio, method, avg(var) as mean_var from var_estimates
         where date in (select distinct date from var_estimates where date <= '{AS_OF}' order by date desc limit {long})
         group by all""").set_index(["portfolio", "method"])
-    tests = sql(lake, f"""
+    tests = query(lake, f"""
         select portfolio, method, 3 * count(*) as n_tests,
                sum((kupiec_p >= 0.05)::int + (christoffersen_p >= 0.05)::int + (z2_p >= 0.05)::int) as n_passed,
                sum(n_breaches) / sum(expected_breaches) as ratio
         from var_backtests where as_of = '{AS_OF}' and backtest_window_days = {long} and verdict <> 'insufficient_data'
         group by all""").set_index(["portfolio", "method"])
-    mcs = sql(lake, f"""select portfolio, method, count(*) as n_mcs, sum(in_mcs::int) as n_in from var_scores
+    mcs = query(lake, f"""select portfolio, method, count(*) as n_mcs, sum(in_mcs::int) as n_in from var_scores
                         where as_of = '{AS_OF}' and backtest_window_days = {long} and compared and mcs_computed
                         group by all""").set_index(["portfolio", "method"])
     for portfolio in ("balanced", "held"):
@@ -310,7 +309,7 @@ def test_the_report_shows_the_ranking_inputs_of_the_tables(lake, page):
                       if h2 == f"Portfolio {portfolio} (USD)" and h3.startswith("Which method") and "rank" in head]
         assert len(ranking) == len(METHODS)
         for cells in ranking:
-            rank, method, n_in, n_mcs, _score, passed, n_tests, ratio, mean_var = cells
+            _rank, method, n_in, n_mcs, _score, passed, n_tests, ratio, mean_var = cells
             key = (portfolio, method)
             pct(mean_var, levels.loc[key, "mean_var"], f"average VaR {key}")
             assert int(passed) == tests.loc[key, "n_passed"] and int(n_tests) == tests.loc[key, "n_tests"], key
@@ -319,7 +318,7 @@ def test_the_report_shows_the_ranking_inputs_of_the_tables(lake, page):
 
 
 def test_the_report_shows_the_statistics_of_the_stored_returns(lake, page):
-    pnl = sql(lake, f"select portfolio, date, simple_return from portfolio_pnl where date <= '{AS_OF}' "
+    pnl = query(lake, f"select portfolio, date, simple_return from portfolio_pnl where date <= '{AS_OF}' "
                     "and simple_return is not null order by date")
     for portfolio in ("balanced", "held"):
         rows = {r["period"]: r for r in _table(page, f"Portfolio {portfolio} (USD)", "Portfolio statistics")}
