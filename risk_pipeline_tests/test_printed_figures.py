@@ -14,13 +14,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
+from risk_pipeline_tests.printed import PageTables, assert_shows, page_table, pct, printed_table
 from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, CORE_ASSET_NAMES, fast_run_config, materialize_range, module_lake, query
 
 START, END = "2019-10-01", "2020-06-30"
@@ -57,19 +57,6 @@ def lake(tmp_path_factory):
         yield folder / "data"
 
 
-def assert_shows(text: str, expected: float, scale: float = 1.0, where: str = "") -> None:
-    """``text`` (e.g. '1.57%', '15,662', '0.386') is ``expected * scale`` to the digits it prints."""
-    shown = text.strip().rstrip("%").replace(",", "")
-    decimals = len(shown.split(".")[1]) if "." in shown else 0
-    tolerance = 0.5 * 10.0 ** -decimals * (1 + 1e-9) + 1e-12
-    assert abs(float(shown) - expected * scale) <= tolerance, f"{where}: shows {text!r}, the table holds {expected * scale!r}"
-
-
-def pct(text: str, expected: float, where: str = "") -> None:
-    assert text.endswith("%"), f"{where}: {text!r} is not a percentage"
-    assert_shows(text, expected, 100.0, where)
-
-
 # ----------------------------------------------------------------------------- risk-pipeline summary
 
 
@@ -86,25 +73,11 @@ def summary_text(lake):
     return out.getvalue()
 
 
-def _block(text: str, title: str) -> tuple[str, list[list[str]]]:
-    """The header (spaces collapsed) and the whitespace-split data lines of the table printed under
-    the line starting with ``title`` (its header starts with 'portfolio', it ends at a blank line)."""
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(title))
-    header = next(i for i in range(start + 1, len(lines)) if lines[i].startswith("portfolio"))
-    rows = []
-    for line in lines[header + 1:]:
-        if not line.strip():
-            break
-        rows.append(line.split())
-    return " ".join(lines[header].split()), rows
-
-
 def test_the_summary_prints_the_latest_var_and_es_of_the_catalog_per_confidence(lake, summary_text):
     expected = query(lake, """
         select portfolio, base_currency, method, confidence, var, es, var_amount, es_amount from var_estimates
         where horizon_days = 1 and date = (select max(date) from var_estimates)""")
-    header, rows = _block(summary_text, "Latest 1-day VaR and ES")
+    header, rows = printed_table(summary_text, "Latest 1-day VaR and ES")
     assert header == "portfolio ccy date method VaR95 % ES95 % VaR99 % ES99 % VaR95 ES95 VaR99 ES99"
     assert len(rows) == 2 * len(METHODS)
     seen = set()
@@ -130,7 +103,7 @@ def test_the_summary_prints_the_verdicts_breaches_and_light_of_the_catalog(lake,
     stored = query(lake, "select * from var_backtests where horizon_days = 1 and as_of = "
                        "(select max(as_of) from var_backtests)").set_index(["portfolio", "method", "confidence",
                                                                             "backtest_window_days"])
-    header, rows = _block(summary_text, "Backtest verdicts")
+    header, rows = printed_table(summary_text, "Backtest verdicts")
     assert header == (f"portfolio as_of method {long}d 95% {long}d 99% {short}d 95% {short}d 99% "
                       f"breaches {short}d 99% Basel light")
     assert len(rows) == 2 * len(METHODS)
@@ -165,60 +138,11 @@ def test_the_summary_prints_the_model_confidence_set_of_the_catalog(lake, summar
 # ----------------------------------------------------------------------------- the risk report
 
 
-class _Tables(HTMLParser):
-    """Every table of the page: (h2, h3, header cells, rows of cell texts), and the page's text."""
-
-    def __init__(self):
-        super().__init__()
-        self.tables: list[tuple[str, str, list[str], list[list[str]]]] = []
-        self.h2 = self.h3 = ""
-        self._heading = None
-        self._cell = None
-        self._row: list[str] = []
-        self._text = ""
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag, attrs):
-        if tag in ("h2", "h3"):
-            self._heading, self._text = tag, ""
-        elif tag == "table":
-            self.tables.append((self.h2, self.h3, [], []))
-        elif tag == "tr":
-            self._row = []
-        elif tag in ("th", "td"):
-            self._cell, self._text = tag, ""
-
-    def handle_data(self, data):
-        self.text.append(data)
-        if self._heading or self._cell:
-            self._text += data
-
-    def handle_endtag(self, tag):
-        if tag in ("h2", "h3") and self._heading == tag:
-            if tag == "h2":
-                self.h2, self.h3 = self._text.strip(), ""
-            else:
-                self.h3 = self._text.strip()
-            self._heading = None
-        elif tag in ("th", "td") and self._cell == tag:
-            (self.tables[-1][2] if tag == "th" else self._row).append(self._text.strip())
-            self._cell = None
-        elif tag == "tr" and self._row:
-            self.tables[-1][3].append(self._row)
-            self._row = []
-
-
 @pytest.fixture(scope="module")
 def page(lake):
-    parser = _Tables()
+    parser = PageTables()
     parser.feed((lake / "reports" / AS_OF.isoformat() / "risk_report.html").read_text())
     return parser
-
-
-def _table(page, h2: str, h3: str = "") -> list[dict[str, str]]:
-    (found,) = [(head, rows) for a, b, head, rows in page.tables if a == h2 and b == h3]
-    head, rows = found
-    return [dict(zip(head, row, strict=True)) for row in rows]
 
 
 def _stored_at(lake, name: str, day_column: str = "date") -> pd.DataFrame:
@@ -228,7 +152,7 @@ def _stored_at(lake, name: str, day_column: str = "date") -> pd.DataFrame:
 def test_the_report_shows_the_latest_var_and_es_of_the_tables(lake, page):
     stored = _stored_at(lake, "var_estimates").set_index(["portfolio", "method", "confidence", "horizon_days"])
     for portfolio in ("balanced", "held"):
-        rows = _table(page, f"Portfolio {portfolio} (USD)", "Latest VaR and ES")
+        rows = page_table(page, f"Portfolio {portfolio} (USD)", "Latest VaR and ES")
         assert len(rows) == len(stored.loc[portfolio])
         for row in rows:
             confidence = round(float(row["confidence"].rstrip("%")) / 100, 4)
@@ -254,7 +178,7 @@ def test_the_report_shows_the_backtests_of_the_tables(lake, page):
     stored = _stored_at(lake, "var_backtests", "as_of").set_index(
         ["portfolio", "method", "confidence", "horizon_days", "backtest_window_days"])
     for portfolio in ("balanced", "held"):
-        rows = _table(page, f"Portfolio {portfolio} (USD)", "Backtests (pass/fail at 5%)")
+        rows = page_table(page, f"Portfolio {portfolio} (USD)", "Backtests (pass/fail at 5%)")
         assert len(rows) == len(stored.loc[portfolio])
         for row in rows:
             confidence = round(float(row["confidence"].rstrip("%")) / 100, 4)
@@ -273,7 +197,7 @@ def test_the_report_shows_the_backtests_of_the_tables(lake, page):
 def test_the_report_shows_the_traffic_light_and_red_zone_of_the_tables(lake, page):
     stored = query(lake, f"""select * from var_backtests where as_of = '{AS_OF}' and confidence = 0.99 and horizon_days = 1
                            and backtest_window_days = {WINDOWS[0]}""").set_index(["portfolio", "method"])
-    rows = _table(page, "Basel traffic light")
+    rows = page_table(page, "Basel traffic light")
     assert len(rows) == len(stored) == 2 * len(METHODS)
     for row in rows:
         assert int(row["window (days)"]) == WINDOWS[0]
@@ -321,7 +245,7 @@ def test_the_report_shows_the_statistics_of_the_stored_returns(lake, page):
     pnl = query(lake, f"select portfolio, date, simple_return from portfolio_pnl where date <= '{AS_OF}' "
                     "and simple_return is not null order by date")
     for portfolio in ("balanced", "held"):
-        rows = {r["period"]: r for r in _table(page, f"Portfolio {portfolio} (USD)", "Portfolio statistics")}
+        rows = {r["period"]: r for r in page_table(page, f"Portfolio {portfolio} (USD)", "Portfolio statistics")}
         r = pnl.loc[pnl["portfolio"].eq(portfolio), "simple_return"].to_numpy()  # the run is shorter than a year
         wealth = np.cumprod(1 + r)
         drawdown = np.max(1 - wealth / np.maximum.accumulate(np.maximum(wealth, 1.0)))
@@ -338,7 +262,7 @@ def test_the_report_shows_the_statistics_of_the_stored_returns(lake, page):
 def test_the_report_shows_the_limit_status_of_the_table(lake, page):
     stored = _stored_at(lake, "limit_status").set_index(["portfolio", "measure", "horizon_days"])
     assert set(stored["status"]) == {"within_limits", "warning", "danger"}
-    rows = _table(page, f"Limit status (as of {AS_OF})")
+    rows = page_table(page, f"Limit status (as of {AS_OF})")
     assert len(rows) == len(stored) == 3
     for row in rows:
         value = stored.loc[(row["portfolio"], row["measure"], int(row["horizon_days"]))]
