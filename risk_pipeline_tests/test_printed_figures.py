@@ -97,6 +97,13 @@ def test_the_summary_prints_the_latest_var_and_es_of_the_catalog_per_confidence(
     assert expected.groupby(["portfolio", "method"])["es"].nunique().eq(2).all()
 
 
+def test_the_summary_leaves_out_the_sections_of_tables_without_rows(summary_text):
+    """The run has no FRTB stage: its catalog tables exist but are empty, and the summary says nothing
+    of them (it printed pandas' 'Empty DataFrame' and the bare column list)."""
+    assert "FRTB internal models" not in summary_text and "Bank capital" not in summary_text
+    assert "Empty DataFrame" not in summary_text
+
+
 def test_the_summary_prints_the_verdicts_breaches_and_light_of_the_catalog(lake, summary_text):
     short, long = WINDOWS
     assert f"trailing {long} and {short} trading days" in summary_text

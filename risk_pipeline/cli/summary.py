@@ -81,6 +81,11 @@ def _pla_metric(x: float) -> str:
     return "NaN" if pd.isna(x) else f"{x:.3f}"
 
 
+def _text(frame: pd.DataFrame, **formats) -> str:
+    """``frame`` as a table, or a note when the catalog has no such rows yet (not pandas' 'Empty DataFrame')."""
+    return frame.to_string(index=False, **formats) if len(frame) else "(no rows yet)"
+
+
 def summary(args: argparse.Namespace | None = None) -> int:
     path = catalog_path()
     if not path.exists():
@@ -89,13 +94,16 @@ def summary(args: argparse.Namespace | None = None) -> int:
     with pd.option_context("display.width", 220, "display.max_rows", 500, "display.max_columns", 20):
         with connect() as con:
             print("Latest 1-day VaR and ES (losses positive): % of value, then amounts in the base currency")
-            print(con.execute(LATEST_VAR_SQL).df().to_string(index=False, float_format=_figure))
+            print(_text(con.execute(LATEST_VAR_SQL).df(), float_format=_figure))
             print()
             days = con.execute(WINDOWS_SQL).df()["days"].tolist() or [0]
             short, long = days[0], days[-1]
-            print(f"Backtest verdicts (1-day, as of the latest date): trailing {long} and {short} trading days;")
-            print("fail = Kupiec, Christoffersen or Z2 rejects at 5% or the Basel light is red")
-            print(con.execute(VERDICTS_SQL.format(short=short, long=long)).df().to_string(index=False))
+            if long:
+                print(f"Backtest verdicts (1-day, as of the latest date): trailing {long} and {short} trading days;")
+                print("fail = Kupiec, Christoffersen or Z2 rejects at 5% or the Basel light is red")
+                print(_text(con.execute(VERDICTS_SQL.format(short=short, long=long)).df()))
+            else:
+                print("Backtest verdicts: (no rows yet)")
             tables = set(con.execute("select table_name from information_schema.tables").df()["table_name"])
             mcs = con.execute(MCS_SQL.format(long=long)).df() if "var_scores" in tables else pd.DataFrame()
             if len(mcs):
@@ -103,15 +111,15 @@ def summary(args: argparse.Namespace | None = None) -> int:
                 print(f"Model Confidence Set (FZ0 loss, 1-day, trailing {long} trading days, latest month-end or "
                       "run end): methods statistically indistinguishable from the best, and the worse ones")
                 print(mcs.to_string(index=False))
-            if {"frtb_es", "frtb_desks", "frtb_capital"} <= tables:
+            frtb = con.execute(FRTB_ES_SQL).df() if {"frtb_es", "frtb_desks", "frtb_capital"} <= tables else pd.DataFrame()
+            if len(frtb):  # the catalog holds every table, empty until its stage runs
                 print()
                 print("FRTB internal models (docs/frtb.md), latest day: ES at 97.5% on a 10-day base horizon, "
                       "liquidity-adjusted, stressed, IMES; desk backtesting and P&L attribution zones")
-                print(con.execute(FRTB_ES_SQL).df().to_string(index=False, float_format=_figure,
-                                                              formatters={"spearman": _pla_metric, "ks": _pla_metric}))
+                print(_text(frtb, float_format=_figure, formatters={"spearman": _pla_metric, "ks": _pla_metric}))
                 print("Bank capital: C_A = max(IMCC, multiplier x 60-day average IMCC); SES and the default risk "
                       "charge out of scope")
-                print(con.execute(FRTB_CAPITAL_SQL).df().to_string(index=False, float_format=_figure))
+                print(_text(con.execute(FRTB_CAPITAL_SQL).df(), float_format=_figure))
     print()
     print(f"DuckDB catalog: {path}")
     print(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True)"
