@@ -13,6 +13,7 @@ statuses) are tested the same way with the document that sets them.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy import stats
 
@@ -82,8 +83,6 @@ def test_the_stored_multiplier_is_1_5_plus_the_plus_factor_of_the_day(monkeypatc
     """MAR33 / MAR99 through frtb_capital's rows with the shipped frtb.yaml: the bank-wide exception
     count of each day (4, 5, 9, 10: each side of the amber and red boundaries) sets the day's
     multiplier 1.5 + plus factor, and C_A = multiplier x the 60-day average of a constant IMCC."""
-    import pandas as pd
-
     from risk_pipeline.config.frtb import load_frtb_config
     from risk_pipeline.defs.frtb import capital_rows
     from risk_pipeline.risk.frtb import CLASS_ALL, RISK_CLASSES
@@ -165,3 +164,29 @@ def test_limit_status_at_each_side_of_the_warning_level_and_the_limit(value, sta
     """risk_pipeline/config/limits.yaml: danger when the measure is strictly above the limit,
     warning from warning_fraction (80%) of it, exactly at the limit still a warning."""
     assert classify(np.array([value]), np.array([100_000.0]), 0.8)[0] == status
+
+
+def test_a_method_is_in_the_model_confidence_set_while_its_p_value_exceeds_the_size():
+    """Hansen, Lunde and Nason (2011), "The Model Confidence Set", Econometrica 79: the set keeps the
+    methods whose MCS p-value exceeds its size; pipeline.yaml's size 0.10 is the "90% MCS" the
+    summary and the report name. A method's membership at each side of its own p-value."""
+    from risk_pipeline.config.settings import section
+    from risk_pipeline.risk.backtests.scoring import McsSettings, compare_methods
+
+    assert float(section("scores")["mcs_size"]) == 0.10 and McsSettings().size == 0.10
+    rng = np.random.default_rng(3)
+    n = 60
+    base = rng.normal(1.0, 0.3, n)
+    fz0 = pd.DataFrame({"a": base, "b": base + rng.normal(0.05, 0.2, n), "c": base + rng.normal(0.3, 0.2, n)})
+
+    def members(size: float) -> pd.Series:
+        out = compare_methods(fz0, 0.1 * fz0, np.arange(n), np.array([n - 1]), np.array([True]), (n,),
+                              McsSettings(size=size, reps=500))
+        return out.set_index("method")[["mcs_p", "in_mcs"]]
+
+    p = members(0.10).loc["b", "mcs_p"]
+    assert 0.0 < p < 1.0
+    assert bool(members(p - STEP).loc["b", "in_mcs"]) is True
+    assert bool(members(p).loc["b", "in_mcs"]) is False  # at its p-value the method leaves the set
+    assert bool(members(p + STEP).loc["b", "in_mcs"]) is False
+    assert members(p + STEP).loc["a", "in_mcs"]  # the best method (p = 1) always stays
