@@ -248,6 +248,26 @@ def test_the_report_shows_the_ranking_inputs_of_the_tables(lake, page):
             assert int(n_in) == mcs.loc[key, "n_in"] and int(n_mcs) == mcs.loc[key, "n_mcs"], key
 
 
+def test_the_report_shows_the_model_confidence_set_of_the_tables(lake, page):
+    """Per portfolio, the FZ0 comparison at 99%, 1 day, over the longest window: each method's mean
+    FZ0 loss minus the best's, its Diebold-Mariano p-value and its membership, from var_scores."""
+    long = WINDOWS[-1]
+    scores = query(lake, f"""select * from var_scores where as_of = '{AS_OF}' and confidence = 0.99 and horizon_days = 1
+                             and backtest_window_days = {long} and compared""").set_index(["portfolio", "method"])
+    for portfolio in ("balanced", "held"):
+        (bars,) = [rows for h2, h3, head, rows in page.tables
+                   if h2 == f"Portfolio {portfolio} (USD)" and "DM p-value" in head]
+        mine = scores.loc[portfolio].sort_values("mean_fz0_loss")
+        assert [cells[0] for cells in bars] == list(mine.index)  # best first
+        for method, _bar, difference, dm_p, member in bars:
+            stored = mine.loc[method]
+            assert_shows(difference, stored["mean_fz0_loss"] - mine["mean_fz0_loss"].min(), where=f"{portfolio}/{method}")
+            assert_shows(difference, stored["fz0_diff_to_best"], where=f"{portfolio}/{method}")
+            assert_shows(dm_p, stored["dm_p"], where=f"{portfolio}/{method} DM p")
+            assert member == ("yes" if stored["in_mcs"] else "no")
+    assert (~scores["in_mcs"]).any() and scores["in_mcs"].any()
+
+
 def test_the_report_shows_the_statistics_of_the_stored_returns(lake, page):
     pnl = query(lake, f"select portfolio, date, simple_return from portfolio_pnl where date <= '{AS_OF}' "
                     "and simple_return is not null order by date")
