@@ -11,6 +11,7 @@ from risk_pipeline.defs.frtb import desks_eligible
 from risk_pipeline.report.frtb_section import capital_chart, capital_history
 from risk_pipeline.risk.frtb import CAPITAL_AVERAGE_DAYS, plus_factor
 from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, materialize_range, query
+from risk_pipeline_tests.printed import assert_shows, printed_table
 
 START, END = "2018-09-04", "2019-12-31"
 FRTB_NAMES = {"prices", "returns", "portfolio_pnl", "frtb_es", "frtb_desks", "frtb_capital"}
@@ -119,3 +120,96 @@ def test_tables_hold_the_core_figures_and_the_check_reads_them(backfill, monkeyp
     lost = [f"{p} on {d.date().isoformat()}" for p, g in known.groupby("portfolio")
             for d, was, now in zip(g["date"], g["eligible"].shift(1), g["eligible"]) if pd.notna(was) and was and not now]
     assert len(lost) <= 50 and sorted(evaluation.metadata["lost_eligibility"].value) == sorted(lost)
+
+
+def test_the_summary_prints_the_frtb_figures_of_the_tables(backfill, monkeypatch, capsys):
+    """Every figure of the summary's FRTB section against frtb_es (risk class 'all'), frtb_desks and
+    frtb_capital on the latest day, read with SQL."""
+    from risk_pipeline.cli import main
+
+    frtb_data, _ = backfill
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(frtb_data))
+    assert main(["summary"]) == 0
+    out = capsys.readouterr().out
+    stored = query(frtb_data, f"""select * from frtb_es e join frtb_desks d using (date, portfolio)
+                                  where e.date = '{END}' and e.risk_class = 'all'""").set_index("portfolio")
+    header, rows = printed_table(out, "FRTB internal models", "desk", end="Bank capital")
+    assert header == ("desk ccy es_10d es_liquidity_adjusted es_stressed imes stress_start stress_end exc_99 exc_975 "
+                      "backtest_zone spearman ks pla_zone eligible")
+    assert sorted(r[0] for r in rows) == sorted(stored.index) == ["balanced", "bank", "euro_desk"]
+    for desk, ccy, es_10d, es_full, es_stressed, imes, start, end, e99, e975, zone, spearman, ks, pla, eligible in rows:
+        row = stored.loc[desk]
+        assert ccy == row["base_currency"]
+        for text, column in ((es_10d, "es_10d"), (es_full, "es_full_current"), (es_stressed, "es_reduced_stressed"),
+                             (imes, "imes"), (e99, "exceptions_99"), (e975, "exceptions_975")):
+            assert_shows(text, row[column], where=f"{desk} {column}")
+        assert (start, end) == (row["stress_start"].isoformat()[:10], row["stress_end"].isoformat()[:10])
+        assert zone == row["backtest_zone"]
+        if desk == "bank":  # no P&L attribution test for the bank
+            assert (spearman, ks, pla) == ("NaN", "NaN", "NaN") and pd.isna(row["pla_spearman"])
+        else:
+            assert_shows(spearman, row["pla_spearman"], where=f"{desk} spearman")
+            assert_shows(ks, row["pla_ks"], where=f"{desk} ks")
+            assert pla == row["pla_zone"] and len(spearman.split(".")[1]) == 3  # as precise as the zone thresholds
+            assert eligible == str(bool(row["eligible"]))
+    capital = query(frtb_data, f"select * from frtb_capital where date = '{END}'").iloc[0]
+    header, (printed,) = printed_table(out, "Bank capital", "date")
+    assert header == ("date ccy imcc_unconstrained imcc_equity imcc_fx imcc imcc_average exceptions_99 backtest_zone "
+                      "multiplier capital_charge binding")
+    date, ccy, *figures, binding = printed
+    assert (date, ccy, binding) == (END, capital["base_currency"], capital["binding"])
+    columns = ["imcc_unconstrained", "imcc_equity", "imcc_fx", "imcc", "imcc_average", "exceptions_99", "backtest_zone",
+               "multiplier", "capital_charge"]
+    for text, column in zip(figures, columns, strict=True):
+        if column == "backtest_zone":
+            assert text == capital[column]
+        else:
+            assert_shows(text, capital[column], where=column)
+
+
+def test_the_report_shows_the_frtb_figures_of_the_tables(backfill, monkeypatch):
+    """The report's FRTB section (capital sentence, desks' zones, ES per desk) against the tables."""
+    import re
+    from types import SimpleNamespace
+
+    from risk_pipeline.report.html import _frtb_section
+    from risk_pipeline.report.summary import _extras
+    from risk_pipeline_tests.printed import PageTables, page_table
+
+    frtb_data, _ = backfill
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(frtb_data))
+    as_of = dt.date.fromisoformat(END)
+    data = SimpleNamespace(extras=_extras(as_of), frtb_capital=capital_history(as_of, dt.date(2019, 1, 1)))
+    page = PageTables()
+    page.feed(_frtb_section(data, None))
+    h2 = "FRTB internal models approach (bank = every desk)"
+    desks = query(frtb_data, f"select * from frtb_desks where date = '{END}'").set_index("portfolio")
+    rows = page_table(page, h2, "Desks: backtesting (MAR32) and P&L attribution test (MAR32.38-32.42)")
+    assert sorted(r["desk"] for r in rows) == sorted(desks.index)
+    for row in rows:
+        stored = desks.loc[row["desk"]]
+        assert_shows(row["exceptions 99% (limit 12)"], stored["exceptions_99"], where=row["desk"])
+        assert_shows(row["exceptions 97.5% (limit 30)"], stored["exceptions_975"], where=row["desk"])
+        assert row["backtesting zone"] == stored["backtest_zone"]
+        if pd.notna(stored["pla_spearman"]):
+            assert_shows(row["PLA Spearman"], stored["pla_spearman"], where=row["desk"])
+            assert_shows(row["PLA KS"], stored["pla_ks"], where=row["desk"])
+            assert row["PLA zone"] == stored["pla_zone"]
+    es = query(frtb_data, f"select * from frtb_es where date = '{END}' and risk_class = 'all'").set_index("portfolio")
+    rows = page_table(page, h2, "Expected shortfall, 97.5%, 10-day base horizon (MAR33.4-33.5)")
+    assert sorted(r["desk"] for r in rows) == sorted(es.index)
+    for row in rows:
+        stored = es.loc[row["desk"]]
+        for header, column in (("ES 10-day", "es_10d"), ("liquidity-adjusted ES", "es_full_current"),
+                               ("stressed ES", "es_reduced_stressed"), ("IMES", "imes")):
+            assert_shows(row[header], stored[column], where=f"{row['desk']} {header}")
+    capital = query(frtb_data, f"select * from frtb_capital where date = '{END}'").iloc[0]
+    text = "".join(page.text)
+    shown = re.search(r"C_A = ([\d,]+) (\w+) \(binding: (\w+)\), IMCC ([\d,]+), 60-day average IMCC ([\d,]+), "
+                      r"multiplier ([\d.]+) \(bank-wide backtest: (\d+) exceptions", text)
+    assert shown, text
+    charge, ccy, binding, imcc, average, multiplier, exceptions = shown.groups()
+    assert (ccy, binding, int(exceptions)) == (capital["base_currency"], capital["binding"], capital["exceptions_99"])
+    for figure, column in ((charge, "capital_charge"), (imcc, "imcc"), (average, "imcc_average"),
+                           (multiplier, "multiplier")):
+        assert_shows(figure, capital[column], where=column)

@@ -1,7 +1,7 @@
 """Yield sources: a user's CSV (validation naming file and line) and Yahoo yield tickers offline.
 
-The yfinance path runs unchanged against the fake of ``yfinance.download`` from
-test_yahoo_source (yfinance's own column layout); only the network layer is faked.
+The yfinance path runs whole (yfinance and curl_cffi) against Yahoo's chart API served from
+127.0.0.1 with hand-made responses (risk_pipeline_tests/yahoo_server.py, fixtures/yahoo_chart).
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 import pytest
-import yfinance
 
 from risk_pipeline.sources.yields import (
     YIELD_COLUMNS,
@@ -22,18 +21,7 @@ from risk_pipeline.sources.yields import (
     read_yield_csv,
     yields_on,
 )
-from risk_pipeline_tests.test_yahoo_source import DAYS, FakeYahoo
-
-TNX = [4.182, 4.145, 4.103, 4.087, 4.088]  # percent, as Yahoo quotes ^TNX
-IRX = [5.245, 5.240, 5.243, 5.238, 5.235]
-
-
-@pytest.fixture()
-def fake(monkeypatch):
-    yahoo = FakeYahoo(closes={"^TNX": TNX, "^IRX": IRX}, currencies={})
-    monkeypatch.setattr(yfinance, "download", yahoo.download)
-    monkeypatch.setattr(yfinance, "Ticker", yahoo.ticker)
-    return yahoo
+from risk_pipeline_tests.test_yahoo_source import DAYS, bars, served, yahoo  # noqa: F401 (the fixture)
 
 
 def _csv(tmp_path, text: str):
@@ -84,23 +72,27 @@ def test_csv_structural_errors(tmp_path):
         read_yield_csv(_csv(tmp_path, "date,series,yield\n2024-03-04,A,0.01\n2024-03-05,A,0.01,extra\n"))
 
 
-def test_yahoo_yield_tickers_are_percent_divided_by_100(fake):
+def test_yahoo_yield_tickers_are_percent_divided_by_100(yahoo):
     out = YahooYieldSource().fetch(["^TNX", "^IRX"], dt.date(2024, 3, 5), dt.date(2024, 3, 7))
     assert tuple(out.columns) == YIELD_COLUMNS
-    tnx = out[out["series"] == "^TNX"]
-    np.testing.assert_allclose(tnx["yield"], np.array(TNX[1:4]) / 100.0, rtol=0, atol=1e-15)
-    assert list(tnx["date"]) == list(DAYS[1:4])
-    assert fake.calls[0]["tickers"] == "^TNX" and fake.calls[0]["end"] == "2024-03-08"  # inclusive end
+    for ticker in ("^TNX", "^IRX"):
+        rows = out[out["series"] == ticker]
+        percent = served(yahoo, ticker)[DAYS[1:4]].to_numpy()  # Yahoo quotes 4.145 for 4.145%
+        np.testing.assert_allclose(rows["yield"], percent / 100.0, rtol=0, atol=1e-15)
+        assert list(rows["date"]) == list(DAYS[1:4])
+    assert [q["period1"] for q in yahoo.chart_requests("^TNX") if "period1" in q]  # the dated request was made
 
 
-def test_yahoo_empty_download_names_the_ticker(fake):
+def test_yahoo_empty_download_names_the_ticker(yahoo):
     with pytest.raises(YieldDataError, match=r"empty download for yield ticker \^FVX over 2024-03-04..2024-03-08"):
         YahooYieldSource().fetch(["^TNX", "^FVX"], dt.date(2024, 3, 4), dt.date(2024, 3, 8))
 
 
-def test_yahoo_nonsense_quote_is_refused(monkeypatch):
-    yahoo = FakeYahoo(closes={"^TNX": [4.1, 4.2, 250.0, 4.2, 4.1]}, currencies={})
-    monkeypatch.setattr(yfinance, "download", yahoo.download)
+def test_yahoo_nonsense_quote_is_refused(yahoo):
+    day = served(yahoo, "^TNX").index.get_loc(pd.Timestamp("2024-03-06"))
+    for series in bars(yahoo, "^TNX").values():
+        for name in series:
+            series[name][day] = 250.0 if name != "volume" else 0
     with pytest.raises(YieldDataError, match=r"yfinance: yield outside .* row 2 \(series '\^TNX'"):
         YahooYieldSource().fetch(["^TNX"], dt.date(2024, 3, 4), dt.date(2024, 3, 8))
 

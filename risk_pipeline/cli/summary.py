@@ -60,8 +60,8 @@ order by s.portfolio, s.confidence
 FRTB_ES_SQL = """
 select e.portfolio as desk, e.base_currency as ccy, e.es_10d, e.es_full_current as es_liquidity_adjusted,
        e.es_reduced_stressed as es_stressed, e.imes, e.stress_start, e.stress_end,
-       d.exceptions_99 as exc_99, d.exceptions_975 as exc_975, d.backtest_zone, round(d.pla_spearman, 3) as spearman,
-       round(d.pla_ks, 3) as ks, d.pla_zone, d.eligible
+       d.exceptions_99 as exc_99, d.exceptions_975 as exc_975, d.backtest_zone, d.pla_spearman as spearman,
+       d.pla_ks as ks, d.pla_zone, d.eligible
 from frtb_es e left join frtb_desks d using (date, portfolio)
 where e.date = (select max(date) from frtb_es) and e.risk_class = 'all'
 order by e.portfolio = (select max(portfolio) from frtb_capital), e.portfolio
@@ -72,7 +72,7 @@ select date, base_currency as ccy, imcc_unconstrained, imcc_equity, imcc_fx, imc
 from frtb_capital where date = (select max(date) from frtb_capital)
 """
 LIMITS_SQL = """
-select portfolio, base_currency as ccy, measure, horizon_days, confidence, value, limit_amount,
+select portfolio, base_currency as ccy, measure, horizon_days, confidence, measured_amount, limit_amount,
        100 * utilization as "utilization %", status
 from limit_status where date = (select max(date) from limit_status)
 order by portfolio, measure desc, horizon_days, confidence
@@ -88,6 +88,17 @@ def _figure(x: float) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.2f}"
 
 
+def _pla_metric(x: float) -> str:
+    """A P&L attribution metric with three decimals, as its zone thresholds (0.80, 0.70, 0.09, 0.12)
+    need: with two, a Spearman of 0.796 (amber) would read 0.80."""
+    return "NaN" if pd.isna(x) else f"{x:.3f}"
+
+
+def _text(frame: pd.DataFrame, **formats) -> str:
+    """``frame`` as a table, or a note when the catalog has no such rows yet (not pandas' 'Empty DataFrame')."""
+    return frame.to_string(index=False, **formats) if len(frame) else "(no rows yet)"
+
+
 def summary(args: argparse.Namespace | None = None) -> int:
     path = catalog_path()
     if not path.exists():
@@ -97,14 +108,17 @@ def summary(args: argparse.Namespace | None = None) -> int:
     with pd.option_context("display.width", 220, "display.max_rows", 500, "display.max_columns", 20):
         with connect() as con:
             print("Latest 1-day VaR and ES (losses positive): % of value, then amounts in the base currency")
-            print(con.execute(LATEST_VAR_SQL).df().to_string(index=False, float_format=_figure))
+            print(_text(con.execute(LATEST_VAR_SQL).df(), float_format=_figure))
             print()
             days = con.execute(WINDOWS_SQL).df()["days"].tolist() or [0]
             short, long = days[0], days[-1]
-            print(f"Backtest verdicts (1-day, as of the latest date): trailing {long} and {short} trading days "
-                  "(a verdict over fewer observations says how many);")
-            print("fail = Kupiec, Christoffersen or Z2 rejects at 5% or the Basel light is red")
-            print(con.execute(VERDICTS_SQL.format(short=short, long=long)).df().to_string(index=False))
+            if long:
+                print(f"Backtest verdicts (1-day, as of the latest date): trailing {long} and {short} trading days "
+                      "(a verdict over fewer observations says how many);")
+                print("fail = Kupiec, Christoffersen or Z2 rejects at 5% or the Basel light is red")
+                print(_text(con.execute(VERDICTS_SQL.format(short=short, long=long)).df()))
+            else:
+                print("Backtest verdicts: (no rows yet)")
             tables = set(con.execute("select table_name from information_schema.tables").df()["table_name"])
             mcs = con.execute(MCS_SQL.format(long=long)).df() if "var_scores" in tables else pd.DataFrame()
             if len(mcs):
@@ -120,14 +134,15 @@ def summary(args: argparse.Namespace | None = None) -> int:
                 print(f"Limits on {day:%Y-%m-%d} (limit_status), measured by {LIMIT_METHOD_TEXT}")
                 print(limits.to_string(index=False, float_format=lambda x: f"{x:,.2f}",
                                        formatters={"utilization %": "{:.1f}".format}))
-            if {"frtb_es", "frtb_desks", "frtb_capital"} <= tables:
+            frtb = con.execute(FRTB_ES_SQL).df() if {"frtb_es", "frtb_desks", "frtb_capital"} <= tables else pd.DataFrame()
+            if len(frtb):  # the catalog holds every table, empty until its stage runs
                 print()
                 print("FRTB internal models (docs/frtb.md), latest day: ES at 97.5% on a 10-day base horizon, "
                       "liquidity-adjusted, stressed, IMES; desk backtesting and P&L attribution zones")
-                print(con.execute(FRTB_ES_SQL).df().to_string(index=False, float_format=_figure))
+                print(_text(frtb, float_format=_figure, formatters={"spearman": _pla_metric, "ks": _pla_metric}))
                 print("Bank capital: C_A = max(IMCC, multiplier x 60-day average IMCC); SES and the default risk "
                       "charge out of scope")
-                print(con.execute(FRTB_CAPITAL_SQL).df().to_string(index=False, float_format=_figure))
+                print(_text(con.execute(FRTB_CAPITAL_SQL).df(), float_format=_figure))
     print()
     print(f"DuckDB catalog: {path}")
     print(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True)"
