@@ -4,7 +4,6 @@ nothing downstream runs."""
 
 from __future__ import annotations
 
-import dagster as dg
 import pandas as pd
 import pytest
 

@@ -155,11 +155,11 @@ def test_the_summary_prints_the_frtb_figures_of_the_tables(backfill, monkeypatch
     capital = query(frtb_data, f"select * from frtb_capital where date = '{END}'").iloc[0]
     header, (printed,) = printed_table(out, "Bank capital", "date")
     assert header == ("date ccy imcc_unconstrained imcc_equity imcc_fx imcc imcc_average exceptions_99 backtest_zone "
-                      "multiplier capital_charge binding")
+                      "capital_multiplier capital_charge binding")
     date, ccy, *figures, binding = printed
     assert (date, ccy, binding) == (END, capital["base_currency"], capital["binding"])
     columns = ["imcc_unconstrained", "imcc_equity", "imcc_fx", "imcc", "imcc_average", "exceptions_99", "backtest_zone",
-               "multiplier", "capital_charge"]
+               "capital_multiplier", "capital_charge"]
     for text, column in zip(figures, columns, strict=True):
         if column == "backtest_zone":
             assert text == capital[column]
@@ -211,5 +211,5 @@ def test_the_report_shows_the_frtb_figures_of_the_tables(backfill, monkeypatch):
     charge, ccy, binding, imcc, average, multiplier, exceptions = shown.groups()
     assert (ccy, binding, int(exceptions)) == (capital["base_currency"], capital["binding"], capital["exceptions_99"])
     for figure, column in ((charge, "capital_charge"), (imcc, "imcc"), (average, "imcc_average"),
-                           (multiplier, "multiplier")):
+                           (multiplier, "capital_multiplier")):
         assert_shows(figure, capital[column], where=column)

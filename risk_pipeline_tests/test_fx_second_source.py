@@ -3,6 +3,8 @@ second FX source (a CSV of USD/RUB) values it, each stored rate carrying its sou
 
 from __future__ import annotations
 
+import copy
+
 import datetime as dt
 
 import dagster as dg
@@ -10,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-import yfinance
 
 from risk_pipeline.books import build_books
 from risk_pipeline.config.portfolios import Portfolio, Position
@@ -25,7 +26,7 @@ from risk_pipeline.sources.ecb_fx import MAX_STALENESS_DAYS, FxRateError, fx_rat
 from risk_pipeline.sources import quality
 from risk_pipeline.sources.fx_sources import read_fx_csv
 from risk_pipeline_tests.pipeline_helpers import query
-from risk_pipeline_tests.test_yahoo_source import FakeYahoo
+from risk_pipeline_tests.yahoo_server import fake_yahoo
 
 START, END = "2022-02-15", "2022-03-31"
 BOOKS = """
@@ -240,17 +241,33 @@ def test_a_settings_file_without_the_fx_section_converts_with_the_ecb_alone(tmp_
         fx_rate("RUB", "USD", ["2022-03-31"])
 
 
+def _usd_rub_response(template: dict, days: pd.DatetimeIndex, closes: np.ndarray) -> dict:
+    """Yahoo's chart response of USDRUB=X with ``closes`` on ``days``, in the format of the
+    EURUSD=X fixture (a currency pair quoted on London time)."""
+    response = copy.deepcopy(template)
+    result = response["chart"]["result"][0]
+    result["meta"].update(symbol="USDRUB=X", currency="RUB")
+    result["timestamp"] = [int(pd.Timestamp(d, tz="Europe/London").timestamp()) for d in days]
+    bars = [float(c) for c in closes]
+    result["indicators"] = {"quote": [{"open": bars, "high": bars, "low": bars, "close": bars,
+                                       "volume": [0] * len(bars)}], "adjclose": [{"adjclose": bars}]}
+    return response
+
+
 def test_yfinance_usd_rub_as_second_source(tmp_path, monkeypatch):
+    """yfinance runs whole against Yahoo's chart API served on 127.0.0.1 (yahoo_server.py)."""
     days = pd.DatetimeIndex(pd.bdate_range("2022-03-02", "2022-03-11"), name="Date")
     closes = np.round(np.linspace(106.0, 116.0, len(days)), 3)
-    yahoo = FakeYahoo(closes={"USDRUB=X": closes}, index=days)
-    monkeypatch.setattr(yfinance, "download", yahoo.download)
     settings = yaml.safe_load(DEFAULT_SETTINGS_FILE.read_text())
     settings["fx"] = {"second_source": "yfinance", "csv_path": None}
     (tmp_path / "pipeline.yaml").write_text(yaml.safe_dump(settings))
     monkeypatch.setenv(SETTINGS_ENV, str(tmp_path / "pipeline.yaml"))
-    np.testing.assert_allclose(fx_rate("RUB", "USD", days).to_numpy(), closes, rtol=1e-12)
-    assert yahoo.calls[0]["tickers"] == "USDRUB=X" and yahoo.calls[0]["start"] == "2022-03-02"
-    rates = load_fx_rates()
+    with fake_yahoo(tmp_path / "yfinance-cache") as yahoo:
+        yahoo.responses["USDRUB=X"] = _usd_rub_response(yahoo.responses["EURUSD=X"], days, closes)
+        np.testing.assert_allclose(fx_rate("RUB", "USD", days).to_numpy(), closes, rtol=1e-12)
+        first = pd.Timestamp("2022-03-02", tz="Europe/London").timestamp()
+        asked = yahoo.chart_requests("USDRUB=X")
+        assert asked and int(asked[-1]["period1"][0]) <= first
+        rates = load_fx_rates()
     rub = rates.loc[(rates["currency"] == "RUB") & (rates["date"] > _ecb_rub().index[-1])]
     assert set(rub["source"]) == {"yfinance:USDRUB=X"} and len(rub) == len(days)

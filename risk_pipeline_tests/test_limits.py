@@ -86,7 +86,7 @@ def test_a_book_without_any_measure_yet_has_no_data_on_every_limit():
     days = pd.DatetimeIndex(["2024-03-01", "2024-03-04"])
     report = evaluate_limits(pd.DataFrame(columns=list(MEASURE_COLUMNS)), LIMITS, dates=days, portfolios=["book"])
     assert len(report.rows) == 2 * len(LIMITS.portfolios["book"])
-    assert set(report.rows["status"]) == {"no_data"} and set(report.rows["source"]) == {"none"}
+    assert set(report.rows["status"]) == {"no_data"} and set(report.rows["method"]) == {"none"}
     assert list(report.overall["status"]) == ["no_data", "no_data"]
 
 

@@ -121,7 +121,7 @@ def test_the_summary_shows_limit_status_s_latest_values_and_their_method(lake, c
         assert main(["summary"]) == 0
     out = capsys.readouterr().out
     section = out.split(f"Limits on {END} (limit_status), measured by historical_positions: historical simulation")[1]
-    latest = query(folder / "data", f"select value, utilization from limit_status where date = '{END}'")
+    latest = query(folder / "data", f"select measured_amount, utilization from limit_status where date = '{END}'")
     assert len(latest) == 3  # balanced: var 1d, es 3d; held: var 1d
     for row in latest.itertuples():
-        assert f"{row.value:,.2f}" in section and f"{100 * row.utilization:.1f}" in section
+        assert f"{row.measured_amount:,.2f}" in section and f"{100 * row.utilization:.1f}" in section

@@ -129,16 +129,21 @@ def test_the_summary_prints_the_verdicts_breaches_and_light_of_the_catalog(lake,
 def test_the_summary_prints_the_model_confidence_set_of_the_catalog(lake, summary_text):
     long = WINDOWS[-1]
     scores = query(lake, f"""
-        select * from var_scores where horizon_days = 1 and compared and mcs_computed and backtest_window_days = {long}
+        select * from var_scores where horizon_days = 1 and mcs_computed and backtest_window_days = {long}
         and as_of = (select max(as_of) from var_scores where mcs_computed)""")
     lines = summary_text.split("Model Confidence Set (FZ0 loss")[1].split("\n\n")[0].splitlines()
     assert len(lines) == 2 + 2 * 2  # title, header, portfolios x confidences
     for (portfolio, confidence), rows in scores.groupby(["portfolio", "confidence"]):
-        rows = rows.sort_values("mean_fz0_loss")
-        inside = ", ".join(rows.loc[rows["in_mcs"], "method"])
-        worse = ", ".join(rows.loc[~rows["in_mcs"], "method"]) or "-"
-        pattern = rf"^\s*{portfolio}\s+{AS_OF}\s+{confidence}\s+{long}\s+{re.escape(inside)}\s+{re.escape(worse)}\s*$"
-        assert sum(bool(re.match(pattern, line)) for line in lines) == 1, (portfolio, confidence, inside, worse)
+        compared = rows.loc[rows["compared"]].sort_values("mean_fz0_loss")
+        inside = ", ".join(compared.loc[compared["in_mcs"], "method"])
+        worse = ", ".join(compared.loc[~compared["in_mcs"], "method"]) or "-"
+        left = rows.loc[~rows["compared"]].sort_values("method")
+        left_out = ", ".join(f"{r.method} ({r.not_compared_reason}, {r.n_obs} obs)" for r in left.itertuples()) or "-"
+        obs = int(compared["comparison_obs"].max())
+        pattern = (rf"^\s*{portfolio}\s+{AS_OF}\s+{confidence}\s+{long}\s+{obs}\s+{re.escape(inside)}\s+"
+                   rf"{re.escape(worse)}\s+{re.escape(left_out)}\s*$")
+        assert sum(bool(re.match(pattern, line)) for line in lines) == 1, (portfolio, confidence, inside, worse, lines)
+    scores = scores.loc[scores["compared"]]
     assert (~scores["in_mcs"]).any()  # some method is outside: the 'worse' column is read
 
 
@@ -293,7 +298,7 @@ def test_the_report_shows_the_limit_status_of_the_table(lake, page):
     assert len(rows) == len(stored) == 3
     for row in rows:
         value = stored.loc[(row["portfolio"], row["measure"], int(row["horizon_days"]))]
-        for column in ("confidence", "value", "limit_amount", "utilization"):
+        for column in ("confidence", "measured_amount", "limit_amount", "utilization"):
             assert_shows(row[column], value[column], where=f"limit {row['portfolio']}/{row['measure']} {column}")
         assert row["status"] == value["status"]
 

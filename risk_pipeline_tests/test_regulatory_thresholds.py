@@ -97,7 +97,7 @@ def test_the_stored_multiplier_is_1_5_plus_the_plus_factor_of_the_day(monkeypatc
     imcc = 0.5 * 100.0 + 0.5 * 100.0 * len(RISK_CLASSES)  # rho = 0.5 (MAR33.15)
     expected = {4: 1.5, 5: 1.70, 9: 1.92, 10: 2.00}
     for k, multiplier in expected.items():
-        assert rows.loc[k, "multiplier"] == pytest.approx(multiplier, abs=1e-12), k
+        assert rows.loc[k, "capital_multiplier"] == pytest.approx(multiplier, abs=1e-12), k
         assert rows.loc[k, "capital_charge"] == pytest.approx(multiplier * imcc, rel=1e-12), k
 
 

@@ -120,7 +120,7 @@ def test_the_report_folder_holds_a_self_contained_page_with_charts_and_tables(ca
     assert any(h.startswith("Stress results") for h in page.headings)
     # the limit section says how its values are measured, as the summary and pre-trade do
     assert any(h.startswith("Limit status") for h in page.headings)
-    assert any({"value", "limit_amount", "status", "method"} <= h for h in headers)
+    assert any({"measured_amount", "limit_amount", "status", "method"} <= h for h in headers)
     assert "Each value is measured by historical_positions: historical simulation of the positions held" in text
     # the FRTB section (a 2017-only lake has no stressed window yet: no capital figure, no chart)
     assert "FRTB internal models approach (bank = every desk)" in page.headings

@@ -91,7 +91,10 @@ def fx_rates(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     needed = ({p.base_currency for p in portfolios} | {q.currency for p in portfolios for q in p.positions if q.currency}
               | set(held.loc[held["symbol"].isin({s for p in portfolios for s in p.symbols}), "currency"])) - {"EUR"}
     rates = load_fx_rates()
-    frame = rates.loc[rates["currency"].isin(needed) & rates["date"].dt.date.isin(set(days)), list(FX_RATE_COLUMNS)]
+    # the fixings of the days the books are valued on (prices stored): none on a market holiday
+    priced = rates["date"].isin(held["date"].unique())
+    frame = rates.loc[rates["currency"].isin(needed) & priced, list(FX_RATE_COLUMNS)]
     sources = frame.groupby("source")["currency"].unique()
-    return publish("fx_rates", frame.reset_index(drop=True), days, keys=sorted(needed), currencies=dg.MetadataValue.text(", ".join(sorted(needed))),
+    return publish("fx_rates", frame.reset_index(drop=True), days, keys=sorted(needed),
+                   currencies=dg.MetadataValue.text(", ".join(sorted(needed))),
                    sources=dg.MetadataValue.text("; ".join(f"{s}: {', '.join(sorted(c))}" for s, c in sources.items())))

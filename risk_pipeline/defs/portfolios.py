@@ -10,7 +10,7 @@ import pandas as pd
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.books import Book, build_books
-from risk_pipeline.config.portfolios import Portfolio, load_portfolios
+from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk.portfolio import pnl_from_exposures
 from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
 

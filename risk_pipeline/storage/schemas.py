@@ -54,7 +54,8 @@ TABLES: dict[str, TableSchema] = {
         _table(
             "fx_rates",
             [("date", _D), ("currency", _S), ("rate", _F), ("source", _S)],
-            "The FX rates the books are converted with, per currency they need and rate date: units of currency "
+            "The FX rates the books are converted with, per currency they need and trading day with prices that has "
+            "a fixing (a trading day without one uses the latest fixing of the 5 days before): units of currency "
             "per 1 EUR and where the rate came from (ecb; after the ECB's last fixing of a currency, the second "
             "source of pipeline.yaml's fx section: csv:<file name>, moex:USD000UTSTOM or yfinance:USDRUB=X).",
             key_column="currency",
