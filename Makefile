@@ -1,7 +1,7 @@
 # Two commands do all the set-up on a fresh machine with Python 3.11 and pip:
 #   make run    build .venv if missing, install, backfill the whole bundled history as one run on
 #               the persistent Dagster instance in .dagster_home, print a summary
-#   make test   build .venv if missing, install, run the test suite
+#   make test   build .venv if missing, install, run the test suite in two worker processes (one per core)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -41,7 +41,7 @@ bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 clean:
 	rm -rf data/lake data/risk.duckdb data/reports data/logs $(DAGSTER_HOME)

@@ -29,7 +29,7 @@ def test_a_failing_block_freezes_nothing_and_turns_the_collector_back_on():
             _ = [[i] for i in range(1000)]
             _ = 1 / 0
     assert gc.isenabled()
-    assert gc.get_freeze_count() == before
+    assert gc.get_freeze_count() <= before  # nothing frozen (objects frozen earlier may be freed meanwhile)
 
 
 def test_a_collector_turned_off_before_stays_off():
