@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from html.parser import HTMLParser
 
 import numpy as np
@@ -17,7 +18,7 @@ import pandas as pd
 import pytest
 
 from risk_pipeline.defs.backtests import no_method_in_red_zone
-from risk_pipeline.report.publish import CSV_TABLES, SUMMARY_KEYS
+from risk_pipeline.report.publish import CSV_TABLES, PUBLICATIONS, SUMMARY_KEYS, write_report
 from risk_pipeline.storage.maintenance import snapshot
 from risk_pipeline.report.summary import _trailing_counts, report_dates
 from risk_pipeline.risk.backtests.traffic_light import basel_zone_thresholds
@@ -165,7 +166,7 @@ def test_summary_json_and_csv_exports(calm):
 
 def test_only_the_last_day_of_a_range_gets_a_report_and_metadata_links_it(calm):
     data_dir, result = calm
-    assert [p.name for p in (data_dir / "reports").iterdir()] == ["2017-12-29"]
+    assert [p.name for p in (data_dir / "reports").iterdir() if not p.name.startswith(".")] == ["2017-12-29"]
     meta = result.asset_materializations_for_node("risk_report")[-1].metadata
     assert meta["report_path"].value == str(data_dir / "reports" / "2017-12-29" / "risk_report.html")
     assert meta["report_url"].value.startswith("file://")
@@ -224,3 +225,73 @@ def test_the_mcs_sentence_states_the_common_days_and_the_methods_left_out():
     assert text.endswith("Left out: monte_carlo (scored on fewer than half of the window's observations up to its "
                          "last one: 240 observations).")
     assert "Left out" not in mcs_sentence(rows, 1000, left_out.iloc[:0])
+
+
+def _republishing(calm, tmp_path, monkeypatch):
+    """A copy of the calm run's data folder and what publishes its report again."""
+    from risk_pipeline.defs.report import ReportConfig
+    from risk_pipeline.report.summary import build_report_data
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(calm[0], data_dir, symlinks=True)
+    (tmp_path / "portfolios.yaml").write_text(SMALL_PORTFOLIOS)
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(data_dir))
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(tmp_path / "portfolios.yaml"))
+    data = build_report_data(dt.date(2017, 12, 29), ReportConfig().settings())
+    return data_dir / "reports", lambda: write_report(data, data_dir / "reports")
+
+
+def _contents(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_a_report_is_published_whole_and_earlier_publications_make_way(calm, tmp_path, monkeypatch):
+    reports, publish = _republishing(calm, tmp_path, monkeypatch)
+    link = reports / "2017-12-29"
+    before = _contents(link)
+    for _ in range(3):
+        files = publish()
+        assert link.is_symlink() and files.html == link / "risk_report.html"
+        assert _contents(link) == before  # the same data: the same files, none left over
+    store = reports / PUBLICATIONS / "2017-12-29"
+    kept = [p.name for p in store.iterdir() if p.is_dir()]
+    assert len(kept) == 2 and link.resolve().name == max(kept)  # the current one and the one before it
+
+
+def test_a_failed_or_killed_publication_leaves_the_previous_report_as_it_was(calm, tmp_path, monkeypatch):
+    reports, publish = _republishing(calm, tmp_path, monkeypatch)
+    link = reports / "2017-12-29"
+    before, target = _contents(link), link.resolve()
+    # a publication killed half-way leaves a partial folder behind; one failing in the HTML leaves nothing
+    store = reports / PUBLICATIONS / "2017-12-29"
+    killed = store / ".0123abcd.tmp"
+    killed.mkdir()
+    (killed / "summary.json").write_text("{")
+
+    def broken(*args, **kwargs):
+        raise OSError("No space left on device")
+
+    with monkeypatch.context() as mp:
+        mp.setattr("risk_pipeline.report.publish.csv_bytes", lambda frame: b"other figures\n")  # written first
+        mp.setattr("risk_pipeline.report.publish.render_html", broken)
+        with pytest.raises(OSError, match="No space left"):
+            publish()
+    assert link.resolve() == target and _contents(link) == before
+    assert [p.name for p in store.iterdir() if p.name.endswith(".tmp")] == [".0123abcd.tmp"]
+    publish()  # the next publication is whole and clears what the dead one left
+    assert _contents(link) == before and not [p for p in store.iterdir() if p.name.endswith(".tmp")]
+    assert not [p for p in reports.iterdir() if p.name.endswith(".link")]
+
+
+def test_a_report_folder_of_an_earlier_version_becomes_a_publication(calm, tmp_path, monkeypatch):
+    reports, publish = _republishing(calm, tmp_path, monkeypatch)
+    link = reports / "2017-12-29"
+    before = _contents(link)
+    shutil.rmtree(reports / PUBLICATIONS)
+    link.unlink()
+    link.mkdir()
+    for name, content in before.items():
+        (link / name).write_bytes(content)
+    (link / "stale.csv").write_text("a file the new publication does not write\n")
+    publish()
+    assert link.is_symlink() and _contents(link) == before

@@ -1,15 +1,28 @@
 """Write one as-of date's report folder: ``<reports>/<as_of>/`` holds ``risk_report.html``,
 ``summary.json``, one CSV per table of the report and ``traffic_light.png``.
 
-Every file is written to a temporary name and renamed into place, so a reader never sees a
-half-written report; re-running the same date replaces the folder's files.
+A report is published whole or not at all. Its files are written into a new folder of
+``<reports>/.publications/<as_of>/`` and ``<reports>/<as_of>`` is a symbolic link to the latest
+complete one, replaced by a rename (atomic on POSIX): a reader sees the previous publication or
+the new one, never a mix, and a publication that fails or is killed leaves the previous one as it
+was. The previous publication is kept beside the current one, so that a reader who resolved the
+link just before it moved can finish reading; older ones, and the folders of publications that
+died half-way, are removed by the next publication of the date (under a file lock, so that two
+runs publishing the same date do not remove each other's folder). A folder of the date written by
+an earlier version of the pipeline (a plain directory) becomes a publication at the first
+publication.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import shutil
+import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +39,8 @@ HTML_FILE = "risk_report.html"
 SUMMARY_FILE = "summary.json"
 OVERVIEW_PNG = "traffic_light.png"
 FRTB_PNG = "frtb_capital.png"
+PUBLICATIONS = ".publications"
+KEPT_PUBLICATIONS = 2  # the current one and the one before it
 CSV_TABLES = ("traffic_light", "backtests", "ranking", "statistics", "latest_var", "pnl_vs_var")
 SUMMARY_KEYS = (
     "as_of", "chart_start", "portfolios", "base_currency", "methods", "red_zone", "recommended_method",
@@ -44,10 +59,36 @@ class ReportFiles:
     overview_uri: str | None
 
 
-def _atomic_write(path: Path, content: bytes) -> None:
-    tmp = path.with_name(f".{uuid.uuid4().hex}.tmp")
-    tmp.write_bytes(content)
-    os.replace(tmp, path)
+def _write(path: Path, content: bytes) -> None:
+    path.write_bytes(content)
+
+
+@contextmanager
+def _publishing(store: Path) -> Iterator[None]:
+    """Hold the lock of one date's publications (``store``) while a publication is written."""
+    store.mkdir(parents=True, exist_ok=True)
+    with open(store / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _point(link: Path, folder: Path) -> None:
+    """Make ``link`` a symbolic link to ``folder`` by one rename; a plain directory at ``link``
+    (written by an earlier version) is first moved among the publications."""
+    if link.is_dir() and not link.is_symlink():
+        os.rename(link, folder.parent / f"{time.time_ns() - 1:020d}-earlier")
+    staged = link.with_name(f".{link.name}.{uuid.uuid4().hex}.link")
+    os.symlink(os.path.relpath(folder, link.parent), staged)
+    os.replace(staged, link)
+
+
+def _sweep(store: Path, current: Path) -> None:
+    """Remove the date's publications but the ``KEPT_PUBLICATIONS`` latest (``current`` among
+    them), and the folders of publications that died before they were complete."""
+    done = sorted(p for p in store.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for path in [p for p in store.iterdir() if p.is_dir() and p.name.endswith(".tmp")] + done[:-KEPT_PUBLICATIONS]:
+        if path != current:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -95,10 +136,35 @@ def summary_dict(data: ReportData, files: list[str]) -> dict:
 
 
 def write_report(data: ReportData, root: Path) -> ReportFiles:
-    """Render and write the report of ``data.as_of`` under ``root/<as_of>/`` (``scores.csv`` when
-    ``var_scores`` is stored for the date)."""
-    folder = root / data.as_of.isoformat()
-    folder.mkdir(parents=True, exist_ok=True)
+    """Render and publish the report of ``data.as_of`` as ``root/<as_of>/`` (``scores.csv`` when
+    ``var_scores`` is stored for the date), whole or not at all (module doc)."""
+    link = root / data.as_of.isoformat()
+    store = root / PUBLICATIONS / data.as_of.isoformat()
+    with _publishing(store):
+        staging = store / f".{uuid.uuid4().hex}.tmp"
+        staging.mkdir()
+        try:
+            names = _write_files(data, staging)
+            folder = store / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+            os.rename(staging, folder)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _point(link, folder)
+        _sweep(store, folder)
+    overview = link / OVERVIEW_PNG if names.overview_uri else None
+    return ReportFiles(link, link / HTML_FILE, link / SUMMARY_FILE, overview, tuple(link / n for n in names.csvs),
+                       names.overview_uri)
+
+
+@dataclass(frozen=True)
+class _Written:
+    csvs: tuple[str, ...]
+    overview_uri: str | None
+
+
+def _write_files(data: ReportData, folder: Path) -> _Written:
+    """Every file of the report, written into ``folder``."""
     trailing = data.trailing
     yellow, red = basel_zone_thresholds(trailing)
     charts = {}
@@ -106,29 +172,21 @@ def write_report(data: ReportData, root: Path) -> ReportFiles:
         rows = data.pnl_vs_var.loc[data.pnl_vs_var["portfolio"].eq(portfolio)]
         if len(rows):
             charts[portfolio] = data_uri(pnl_vs_var_chart(rows, portfolio, trailing, yellow, red))
-    overview_png = folder / OVERVIEW_PNG
     overview_uri = None
     if len(data.traffic_light):
         png = traffic_light_chart(data.traffic_light, trailing, yellow, red)
-        _atomic_write(overview_png, png)
+        _write(folder / OVERVIEW_PNG, png)
         overview_uri = data_uri(png)
-    else:
-        overview_png.unlink(missing_ok=True)
-    frtb_png, frtb_uri = folder / FRTB_PNG, None
+    frtb_uri = None
     if len(data.frtb_capital) and data.frtb_capital["capital_charge"].notna().any():
         png = capital_chart(data.frtb_capital)
-        _atomic_write(frtb_png, png)
+        _write(folder / FRTB_PNG, png)
         frtb_uri = data_uri(png)
-    else:
-        frtb_png.unlink(missing_ok=True)
     csvs = []
     for name, frame in _csv_frames(data).items():
-        path = folder / f"{name}.csv"
-        _atomic_write(path, csv_bytes(frame))
-        csvs.append(path)
-    files = [SUMMARY_FILE] + [p.name for p in csvs] + ([OVERVIEW_PNG] if overview_uri else []) + ([FRTB_PNG] if frtb_uri else [])
-    html_path = folder / HTML_FILE
-    _atomic_write(html_path, render_html(data, charts, overview_uri, files, frtb_uri).encode("utf-8"))
-    summary_path = folder / SUMMARY_FILE
-    _atomic_write(summary_path, json.dumps(summary_dict(data, [HTML_FILE] + files), indent=2, default=str).encode())
-    return ReportFiles(folder, html_path, summary_path, overview_png if overview_uri else None, tuple(csvs), overview_uri)
+        _write(folder / f"{name}.csv", csv_bytes(frame))
+        csvs.append(f"{name}.csv")
+    files = [SUMMARY_FILE] + csvs + ([OVERVIEW_PNG] if overview_uri else []) + ([FRTB_PNG] if frtb_uri else [])
+    _write(folder / HTML_FILE, render_html(data, charts, overview_uri, files, frtb_uri).encode("utf-8"))
+    _write(folder / SUMMARY_FILE, json.dumps(summary_dict(data, [HTML_FILE] + files), indent=2, default=str).encode())
+    return _Written(tuple(csvs), overview_uri)
