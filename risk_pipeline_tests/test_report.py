@@ -295,3 +295,5 @@ def test_a_report_folder_of_an_earlier_version_becomes_a_publication(calm, tmp_p
     (link / "stale.csv").write_text("a file the new publication does not write\n")
     publish()
     assert link.is_symlink() and _contents(link) == before
+    publications = sorted(p.name for p in (reports / PUBLICATIONS / "2017-12-29").iterdir() if p.is_dir())
+    assert publications[0].endswith("-earlier") and link.resolve().name == publications[-1]  # the old one is older

@@ -76,7 +76,7 @@ def _point(link: Path, folder: Path) -> None:
     """Make ``link`` a symbolic link to ``folder`` by one rename; a plain directory at ``link``
     (written by an earlier version) is first moved among the publications."""
     if link.is_dir() and not link.is_symlink():
-        os.rename(link, folder.parent / f"{time.time_ns() - 1:020d}-earlier")
+        os.rename(link, folder.parent / f"{link.stat().st_mtime_ns:020d}-earlier")  # older than ``folder``
     staged = link.with_name(f".{link.name}.{uuid.uuid4().hex}.link")
     os.symlink(os.path.relpath(folder, link.parent), staged)
     os.replace(staged, link)
