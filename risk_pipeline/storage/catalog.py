@@ -30,7 +30,7 @@ import fcntl
 import os
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -63,31 +63,49 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def view_sql(spec: TableSchema, files: Sequence[str]) -> str:
-    """The ``CREATE VIEW`` of table ``spec`` over the data files ``files`` (the URIs of one
-    version's add actions): the table's columns in its order and types, not the partition column
-    of the folder names; with no file, a view of no rows with the same columns."""
+def view_sql(spec: TableSchema, files: Sequence[str], database: str) -> str:
+    """The ``CREATE VIEW`` in ``database`` of table ``spec`` over the data files ``files`` (the
+    URIs of one version's add actions): the table's columns in its order and types, not the
+    partition column of the folder names; with no file, a view of no rows with the same columns."""
+    view = f'{database}."{spec.name}"'
     if not files:
         columns = ", ".join(f'CAST(NULL AS {duckdb_type(f.type)}) AS "{f.name}"' for f in spec.schema)
-        return f'CREATE VIEW "{spec.name}" AS SELECT {columns} WHERE false'
+        return f"CREATE VIEW {view} AS SELECT {columns} WHERE false"
     columns = ", ".join(f'CAST("{f.name}" AS {duckdb_type(f.type)}) AS "{f.name}"' for f in spec.schema)
     listed = ", ".join(_sql_text(uri) for uri in files)
-    return f'CREATE VIEW "{spec.name}" AS SELECT {columns} FROM read_parquet([{listed}], hive_partitioning = false)'
+    return f"CREATE VIEW {view} AS SELECT {columns} FROM read_parquet([{listed}], hive_partitioning = false)"
+
+
+# the name of the new catalog file in the process's DuckDB database while it is written
+_WRITTEN = "risk_catalog"
 
 
 def _write(path: Path) -> None:
-    """Write at ``path`` a catalog of every table's latest version, checkpointed and closed."""
+    """Write at ``path`` a catalog of every table's latest version, in one transaction, checkpointed
+    and closed. The file is attached to the process's DuckDB database (``lake.reader``) rather than
+    opened as a database of its own: about 1 ms instead of 12 (much more on a loaded machine), and a
+    day's run refreshes the catalog 16 times."""
     refreshed_at = dt.datetime.now(dt.UTC)
-    with duckdb.connect(str(path)) as con:
-        con.execute(f'CREATE TABLE "{VERSIONS_TABLE}" '
-                    "(table_name VARCHAR PRIMARY KEY, version BIGINT, refreshed_at TIMESTAMP WITH TIME ZONE)")
-        for spec in TABLES.values():
-            delta = lake.open_table(spec.name)
-            con.execute(view_sql(spec, [] if delta is None else lake.data_files(delta, spec)))
-            if delta is not None:
-                con.execute(f'INSERT INTO "{VERSIONS_TABLE}" VALUES (?, ?, ?)',
-                            [spec.name, delta.version(), refreshed_at])
-        con.execute("CHECKPOINT")
+    with closing(lake.reader()) as con:
+        con.execute(f"ATTACH $path AS {_WRITTEN}", {"path": str(path)})
+        try:
+            con.execute("BEGIN TRANSACTION")
+            con.execute(f'CREATE TABLE {_WRITTEN}."{VERSIONS_TABLE}" '
+                        "(table_name VARCHAR PRIMARY KEY, version BIGINT, refreshed_at TIMESTAMP WITH TIME ZONE)")
+            for spec in TABLES.values():
+                delta = lake.open_table(spec.name)
+                con.execute(view_sql(spec, [] if delta is None else lake.data_files(delta, spec), _WRITTEN))
+                if delta is not None:
+                    con.execute(f'INSERT INTO {_WRITTEN}."{VERSIONS_TABLE}" VALUES (?, ?, ?)',
+                                [spec.name, delta.version(), refreshed_at])
+            con.execute("COMMIT")
+            con.execute(f"CHECKPOINT {_WRITTEN}")
+        except BaseException:
+            with suppress(duckdb.Error):  # no transaction open any more
+                con.execute("ROLLBACK")
+            raise
+        finally:
+            con.execute(f"DETACH {_WRITTEN}")
 
 
 def _fsync(path: Path) -> None:

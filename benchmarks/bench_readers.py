@@ -1,0 +1,118 @@
+"""Run time with and without readers of the catalog: a day's run and a backfill, on a copy of a lake.
+
+Copies the lake of the data folder (``--data``, default ``$RISK_PIPELINE_DATA`` or ``data/``, built
+by ``make run``) to a temporary folder, rewrites its catalog, then runs ``risk-pipeline backfill``
+over one day (``--day``) and over ``--start``..``--end`` (every asset, an in-memory Dagster
+instance), ``--repeat`` times each, alternately alone and with two readers in other processes: one
+read-only connection held open and queried in a loop, one opening the catalog read-only every 0.2 s
+and querying it (each query: ``lake_versions`` and one date of ``var_estimates``, as a dashboard
+would). A rerun replaces the same days with the same rows, so every run starts from the same
+state. Prints each run's wall seconds with the load average, the readers' queries and failures, and
+per run kind the medians alone and with readers and their ratio.
+
+    .venv/bin/python benchmarks/bench_readers.py
+    .venv/bin/python benchmarks/bench_readers.py --start 2022-01-03 --end 2022-12-28 --repeat 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+READER = r"""
+import json, sys, time
+from pathlib import Path
+import duckdb
+
+mode, catalog, stop = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+queries, failures = 0, []
+held = duckdb.connect(catalog, read_only=True) if mode == "held" else None
+day = held.execute("select max(date) from var_estimates").fetchone()[0] if held else None
+while not stop.exists():
+    try:
+        con = held or duckdb.connect(catalog, read_only=True)
+        try:
+            con.execute("select * from lake_versions").fetchall()
+            con.execute("select * from var_estimates where date = $day", {"day": day or "2022-12-28"}).fetchall()
+        finally:
+            if con is not held:
+                con.close()
+        queries += 1
+    except duckdb.Error as exc:
+        failures.append(f"{type(exc).__name__}: {exc}")
+    time.sleep(0.2)
+print(json.dumps({"mode": mode, "queries": queries, "failures": len(failures), "first": failures[:1]}))
+"""
+
+
+def _load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def _run(first: str, last: str, data: Path, with_readers: bool) -> tuple[float, list[dict]]:
+    """Wall seconds of ``risk-pipeline backfill --start first --end last`` and the readers' counts."""
+    env = {**os.environ, "RISK_PIPELINE_DATA": str(data), "PYTHONWARNINGS": "ignore"}
+    env.pop("DAGSTER_HOME", None)
+    stop = data.parent / "stop"
+    stop.unlink(missing_ok=True)
+    readers = [subprocess.Popen([sys.executable, "-c", READER, mode, str(data / "risk.duckdb"), str(stop)],
+                                stdout=subprocess.PIPE, text=True) for mode in ("held", "poll")] if with_readers else []
+    time.sleep(1.0 if readers else 0)  # the readers are up
+    began = time.perf_counter()
+    out = subprocess.run([str(BIN / "risk-pipeline"), "backfill", "--start", first, "--end", last],
+                         cwd=REPO, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - began
+    stop.touch()
+    counts = [json.loads(reader.communicate(timeout=60)[0]) for reader in readers]
+    if out.returncode:
+        raise SystemExit(f"the run over {first}..{last} failed:\n{out.stderr[-3000:]}")
+    return seconds, counts
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=os.getenv("RISK_PIPELINE_DATA", str(REPO / "data")))
+    parser.add_argument("--day", default="2022-12-28")
+    parser.add_argument("--start", default="2022-07-01")
+    parser.add_argument("--end", default="2022-12-28")
+    parser.add_argument("--repeat", type=int, default=2)
+    args = parser.parse_args()
+    source = Path(args.data).resolve()
+    if not (source / "lake").is_dir():
+        raise SystemExit(f"no lake in {source}: run `make run` first")
+    with tempfile.TemporaryDirectory(prefix="bench_readers_") as tmp:
+        data = Path(tmp) / "data"
+        shutil.copytree(source, data, ignore=shutil.ignore_patterns("risk.duckdb*", "reports", "logs"))
+        env = {**os.environ, "RISK_PIPELINE_DATA": str(data)}
+        subprocess.run([str(BIN / "risk-pipeline"), "lake", "catalog"], env=env, check=True, capture_output=True)
+        kinds = {f"one day {args.day}": (args.day, args.day), f"backfill {args.start}..{args.end}": (args.start, args.end)}
+        times: dict[tuple[str, bool], list[float]] = {}
+        for name, (first, last) in kinds.items():
+            _run(first, last, data, with_readers=False)  # warms the OS cache; not counted
+            for round_ in range(args.repeat):
+                for with_readers in ((False, True) if round_ % 2 == 0 else (True, False)):
+                    load = _load()
+                    seconds, counts = _run(first, last, data, with_readers)
+                    times.setdefault((name, with_readers), []).append(seconds)
+                    readers = "; ".join(f"{c['mode']}: {c['queries']} queries, {c['failures']} failed {c['first']}"
+                                        for c in counts) or "no readers"
+                    print(f"{name:<36} {seconds:7.1f} s  load {load:<15} {readers}", flush=True)
+        print(f"\n{'run':<36} {'alone':>9} {'readers':>9} {'ratio':>7}")
+        for name in kinds:
+            alone, read = statistics.median(times[(name, False)]), statistics.median(times[(name, True)])
+            print(f"{name:<36} {alone:8.1f}s {read:8.1f}s {read / alone:7.2f}")
+
+
+if __name__ == "__main__":
+    main()
