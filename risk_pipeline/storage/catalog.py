@@ -144,7 +144,7 @@ def refresh_catalog() -> Path:
     return path
 
 
-def connect(read_only: bool = True) -> duckdb.DuckDBPyConnection:
-    """A connection to the catalog (read-only by default, as every reader should: the catalog is
-    replaced by every refresh, so nothing written into it is kept)."""
-    return duckdb.connect(str(catalog_path()), read_only=read_only)
+def connect() -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the catalog, as every reader's should be: the catalog is replaced
+    by every refresh, so nothing written into it would be kept."""
+    return duckdb.connect(str(catalog_path()), read_only=True)
