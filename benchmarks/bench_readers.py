@@ -11,7 +11,7 @@ state. Prints each run's wall seconds with the load average, the readers' querie
 per run kind the medians alone and with readers and their ratio.
 
     .venv/bin/python benchmarks/bench_readers.py
-    .venv/bin/python benchmarks/bench_readers.py --start 2022-01-03 --end 2022-12-28 --repeat 2
+    .venv/bin/python benchmarks/bench_readers.py --start 2022-01-03 --end 2022-12-28 --repeat 3
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=os.getenv("RISK_PIPELINE_DATA", str(REPO / "data")))
     parser.add_argument("--day", default="2022-12-28")
-    parser.add_argument("--start", default="2022-07-01")
+    parser.add_argument("--start", default="2022-10-03")
     parser.add_argument("--end", default="2022-12-28")
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()

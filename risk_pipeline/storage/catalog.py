@@ -92,12 +92,14 @@ def _write(path: Path) -> None:
             con.execute("BEGIN TRANSACTION")
             con.execute(f'CREATE TABLE {_WRITTEN}."{VERSIONS_TABLE}" '
                         "(table_name VARCHAR PRIMARY KEY, version BIGINT, refreshed_at TIMESTAMP WITH TIME ZONE)")
+            versions = {}
             for spec in TABLES.values():
                 delta = lake.open_table(spec.name)
                 con.execute(view_sql(spec, [] if delta is None else lake.data_files(delta, spec), _WRITTEN))
                 if delta is not None:
-                    con.execute(f'INSERT INTO {_WRITTEN}."{VERSIONS_TABLE}" VALUES (?, ?, ?)',
-                                [spec.name, delta.version(), refreshed_at])
+                    versions[spec.name] = delta.version()
+            con.execute(f'INSERT INTO {_WRITTEN}."{VERSIONS_TABLE}" SELECT unnest($names), unnest($versions), $at',
+                        {"names": list(versions), "versions": list(versions.values()), "at": refreshed_at})
             con.execute("COMMIT")
             con.execute(f"CHECKPOINT {_WRITTEN}")
         except BaseException:
