@@ -7,8 +7,10 @@ instance), ``--repeat`` times each, alternately alone and with two readers in ot
 read-only connection held open and queried in a loop, one opening the catalog read-only every 0.2 s
 and querying it (each query: ``lake_versions`` and one date of ``var_estimates``, as a dashboard
 would). A rerun replaces the same days with the same rows, so every run starts from the same
-state. Prints each run's wall seconds with the load average, the readers' queries and failures, and
-per run kind the medians alone and with readers and their ratio.
+state. Prints each run's wall and CPU seconds (user + system of the run's process: what the readers
+could add to the run's own work, less sensitive than the wall to the CPU the readers' own queries take
+from it on a small machine) with the load average, the readers' queries and failures, and per run
+kind the medians alone and with readers and their ratios.
 
     .venv/bin/python benchmarks/bench_readers.py
     .venv/bin/python benchmarks/bench_readers.py --start 2022-01-03 --end 2022-12-28 --repeat 3
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -51,7 +54,7 @@ while not stop.exists():
         queries += 1
     except duckdb.Error as exc:
         failures.append(f"{type(exc).__name__}: {exc}")
-    time.sleep(0.2)
+    time.sleep(0.2)  # each reader about 5 queries a second
 print(json.dumps({"mode": mode, "queries": queries, "failures": len(failures), "first": failures[:1]}))
 """
 
@@ -60,8 +63,14 @@ def _load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def _run(first: str, last: str, data: Path, with_readers: bool) -> tuple[float, list[dict]]:
-    """Wall seconds of ``risk-pipeline backfill --start first --end last`` and the readers' counts."""
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run(first: str, last: str, data: Path, with_readers: bool) -> tuple[float, float, list[dict]]:
+    """Wall and CPU seconds of ``risk-pipeline backfill --start first --end last`` and the readers'
+    counts (the run's CPU is read when it ends, before the readers end and are counted in it)."""
     env = {**os.environ, "RISK_PIPELINE_DATA": str(data), "PYTHONWARNINGS": "ignore"}
     env.pop("DAGSTER_HOME", None)
     stop = data.parent / "stop"
@@ -69,15 +78,15 @@ def _run(first: str, last: str, data: Path, with_readers: bool) -> tuple[float, 
     readers = [subprocess.Popen([sys.executable, "-c", READER, mode, str(data / "risk.duckdb"), str(stop)],
                                 stdout=subprocess.PIPE, text=True) for mode in ("held", "poll")] if with_readers else []
     time.sleep(1.0 if readers else 0)  # the readers are up
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), _children_cpu()
     out = subprocess.run([str(BIN / "risk-pipeline"), "backfill", "--start", first, "--end", last],
                          cwd=REPO, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - began
+    seconds, cpu = time.perf_counter() - began, _children_cpu() - cpu
     stop.touch()
     counts = [json.loads(reader.communicate(timeout=60)[0]) for reader in readers]
     if out.returncode:
         raise SystemExit(f"the run over {first}..{last} failed:\n{out.stderr[-3000:]}")
-    return seconds, counts
+    return seconds, cpu, counts
 
 
 def main() -> None:
@@ -98,20 +107,23 @@ def main() -> None:
         subprocess.run([str(BIN / "risk-pipeline"), "lake", "catalog"], env=env, check=True, capture_output=True)
         kinds = {f"one day {args.day}": (args.day, args.day), f"backfill {args.start}..{args.end}": (args.start, args.end)}
         times: dict[tuple[str, bool], list[float]] = {}
+        cpus: dict[tuple[str, bool], list[float]] = {}
         for name, (first, last) in kinds.items():
             _run(first, last, data, with_readers=False)  # warms the OS cache; not counted
             for round_ in range(args.repeat):
                 for with_readers in ((False, True) if round_ % 2 == 0 else (True, False)):
                     load = _load()
-                    seconds, counts = _run(first, last, data, with_readers)
+                    seconds, cpu, counts = _run(first, last, data, with_readers)
                     times.setdefault((name, with_readers), []).append(seconds)
+                    cpus.setdefault((name, with_readers), []).append(cpu)
                     readers = "; ".join(f"{c['mode']}: {c['queries']} queries, {c['failures']} failed {c['first']}"
                                         for c in counts) or "no readers"
-                    print(f"{name:<36} {seconds:7.1f} s  load {load:<15} {readers}", flush=True)
-        print(f"\n{'run':<36} {'alone':>9} {'readers':>9} {'ratio':>7}")
+                    print(f"{name:<36} {seconds:7.1f} s wall {cpu:7.1f} s CPU  load {load:<15} {readers}", flush=True)
+        print(f"\n{'median':<36} {'alone':>9} {'readers':>9} {'ratio':>7}")
         for name in kinds:
-            alone, read = statistics.median(times[(name, False)]), statistics.median(times[(name, True)])
-            print(f"{name:<36} {alone:8.1f}s {read:8.1f}s {read / alone:7.2f}")
+            for what, values in (("wall", times), ("CPU", cpus)):
+                alone, read = statistics.median(values[(name, False)]), statistics.median(values[(name, True)])
+                print(f"{name + ', ' + what:<36} {alone:8.1f}s {read:8.1f}s {read / alone:7.2f}")
 
 
 if __name__ == "__main__":
