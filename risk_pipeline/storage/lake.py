@@ -385,7 +385,8 @@ def kept_database(config: dict[str, object]) -> duckdb.DuckDBPyConnection:
 
 def reader() -> duckdb.DuckDBPyConnection:
     """A new connection (``cursor``) to the process's database that reads the lake's Parquet files
-    (:func:`kept_database`); one per call, so threads do not share a connection. DuckDB's cache
+    (:func:`kept_database`; the catalog's refresh also writes its new file through it); one per
+    call, so threads do not share a connection. DuckDB's cache
     of the files' bytes is off (``NO_FILE_CACHE``): in a database kept for the process it would
     hold every file a long run reads (the OS caches them anyway)."""
     return kept_database(NO_FILE_CACHE).cursor()
