@@ -120,7 +120,7 @@ def test_a_refresh_killed_at_any_step_leaves_a_readable_catalog_and_the_next_ref
     versions = [json.dumps({"prices": commit.version}) for commit in (old, new)]
     out = subprocess.run([sys.executable, "-c", _SWEEP, str(pristine), *versions],
                          cwd=REPO, capture_output=True, text=True, timeout=600,
-                         env={**os.environ, "PYTHONPATH": str(REPO)})
+                         env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
     steps = [json.loads(line) for line in out.stdout.splitlines()]
     # heal: 0 when the killed refresh had already replaced the catalog, 3 when it had not; 1 is a failure

@@ -16,6 +16,7 @@ import json
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
@@ -24,7 +25,11 @@ import pytest
 
 from risk_pipeline.storage import catalog, lake, maintenance
 from risk_pipeline_tests.catalog_snapshots import mismatches, observe, wrong_columns
-from risk_pipeline_tests.pipeline_helpers import CORE_ASSET_NAMES, core_assets, materialize_range
+from risk_pipeline_tests.pipeline_helpers import (
+    CORE_ASSET_NAMES,
+    core_assets,
+    materialize_range,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -76,7 +81,7 @@ def test_readers_in_other_processes_are_never_refused_and_see_whole_snapshots_ac
     for record in (held_seen[0], *polled):
         assert mismatches(record["seen"], data_dir / "lake") == []
     versions = [{name: seen[0] for name, seen in r["seen"].items()} for r in polled]
-    for earlier, later in zip(versions, versions[1:]):
+    for earlier, later in pairwise(versions):
         assert all((later[t] or -1) >= (earlier[t] or -1) for t in later), (earlier, later)
     # the poller saw the catalog change while the runs went on: more than the states before and after
     assert len({json.dumps(v, sort_keys=True) for v in versions}) > 2
