@@ -1,0 +1,55 @@
+"""The ``compute`` resource (risk_pipeline/compute.py): the stress tables computed inline and on a
+Dask LocalCluster of 2 worker processes (on 127.0.0.1, closed after the test) are identical."""
+
+import os
+import time
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from risk_pipeline.compute import Compute, close_clients
+from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.defs.portfolios import portfolio_pnl
+from risk_pipeline.defs.stress import stress
+from risk_pipeline.storage import lake
+from risk_pipeline_tests.pipeline_helpers import fast_run_config
+
+START, END = "2020-01-02", "2020-04-30"  # covers the COVID window: historical scenarios and replays too
+TABLES = ("stress_results", "reverse_stress", "historical_replay")
+
+
+def _pid(_task: int) -> int:
+    time.sleep(0.2)  # long enough for both workers to take tasks
+    return os.getpid()
+
+
+def _stress(engine: dict) -> dict[str, pd.DataFrame]:
+    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
+    config = {"ops": {"stress": {"config": {}}}, "resources": {"compute": {"config": engine}}}
+    assert dg.materialize([stress], run_config=config, tags=tags, selection=list(TABLES)).success
+    return {name: lake.read_range(name).to_pandas() for name in TABLES}
+
+
+def test_the_stress_tables_are_identical_inline_and_on_two_dask_workers(data_dir):
+    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
+    upstream = {"ops": {"prices": fast_run_config()["ops"]["prices"]}}
+    assert dg.materialize([prices, returns, portfolio_pnl], run_config=upstream, tags=tags).success
+    inline = _stress({"engine": "inline"})
+    versions = {name: lake.table_version(name) for name in TABLES}
+    try:
+        on_dask = _stress({"engine": "dask", "workers": 2})
+        # the run's cluster, kept for the process: its tasks ran in 2 other processes
+        pids = Compute(engine="dask", workers=2).map(_pid, range(8))
+    finally:
+        close_clients()
+    assert len(set(pids)) == 2 and os.getpid() not in pids
+    assert {name: lake.table_version(name) for name in TABLES} == {name: v + 1 for name, v in versions.items()}
+    for name in TABLES:
+        assert len(inline[name]) > 0 and inline[name]["portfolio"].nunique() == 2
+        pd.testing.assert_frame_equal(on_dask[name], inline[name], check_exact=True)
+
+
+def test_an_unknown_engine_is_refused():
+    with pytest.raises(dg.DagsterInvalidConfigError, match="engine"):
+        dg.materialize([stress], run_config={"resources": {"compute": {"config": {"engine": "spark"}}}})
