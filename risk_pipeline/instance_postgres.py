@@ -48,7 +48,7 @@ class BatchingPostgresEventLogStorage(RangeRunEvents, PostgresEventLogStorage):
         super().__init__(postgres_url, should_autocreate_tables, inst_data, token_provider)
         self._engine.dispose()
         self._engine = create_pg_engine(self.postgres_url, self._token_provider, isolation_level="AUTOCOMMIT",
-                                        pool_size=1, max_overflow=EXTRA_CONNECTIONS, pool_pre_ping=True)
+                                        pool_size=1, max_overflow=EXTRA_CONNECTIONS, pool_recycle=3600)
 
     def _connect(self):
         if self._engine_pid != os.getpid():
