@@ -25,18 +25,22 @@ S3_TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": 
 
 
 @contextmanager
-def postgres_server() -> Iterator[str]:
+def postgres_server(durable: bool = True) -> Iterator[str]:
     """A new PostgreSQL server in a new folder of the system's temporary folder, listening on a unix
     socket in that folder only; yields its SQLAlchemy URL
     (``postgresql+psycopg2://postgres:@/postgres?host=...``: psycopg2 is the driver dagster-postgres
     installs). The server is stopped and its folder deleted when the block ends. (Run as root,
     ``pgserver`` runs the server as its own system user ``pgserver``, which must be able to reach
-    the folder: a folder directly in /tmp, not in pytest's private one.)"""
+    the folder: a folder directly in /tmp, not in pytest's private one.) ``durable=False`` (tests):
+    no fsync and no wait for the WAL's flush at commit, for a server whose data is thrown away."""
     import pgserver
 
     folder = Path(tempfile.mkdtemp(prefix="risk_pipeline_postgres_"))
     server = pgserver.get_server(folder, cleanup_mode="delete")
     try:
+        if not durable:
+            server.psql("ALTER SYSTEM SET fsync = off; ALTER SYSTEM SET synchronous_commit = off; "
+                        "SELECT pg_reload_conf();")
         yield server.get_uri().replace("postgresql://", "postgresql+psycopg2://", 1)
     finally:
         server.cleanup()
