@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
-from risk_pipeline.storage import catalog, lake
+from risk_pipeline.storage import catalog, lake, maintenance
 from risk_pipeline.storage.object_store_catalog import VERSIONS_TABLE
 from risk_pipeline.storage.schemas import TABLES
 from risk_pipeline.local_servers import s3_server
@@ -99,6 +99,10 @@ def test_concurrent_commits_on_s3_lose_nothing(data_dir, s3_env, monkeypatch):
         "AAA": {"count": len(days), "first": 2.0}, "BBB": {"count": len(days), "first": 3.0},
         "SEED": {"count": len(days), "first": 1.0}}
     assert lake.table_version("prices") == 2
+    # maintenance on the bucket: compaction into one file, vacuum of the replaced ones, same rows
+    done = maintenance.maintain("prices", retention_days=0)
+    assert (done.files_before, done.files_after, done.files_deleted) == (3, 1, 3)
+    pd.testing.assert_frame_equal(_sorted(lake.read_range("prices").to_pandas()), _sorted(stored))
 
 
 def test_a_commit_from_a_stale_version_does_not_replace_the_commit_made_since(data_dir, s3_env, monkeypatch):
@@ -122,3 +126,6 @@ def test_a_commit_from_a_stale_version_does_not_replace_the_commit_made_since(da
     assert stale.version() == 2 and lake.table_version("prices") == 2
     stored = lake.read_range("prices").to_pandas()
     assert dict(zip(stored["symbol"], stored["close"])) == {"AAA": 1.0, "SEED": 2.0}
+    # time travel on the bucket: version 1 as it was
+    then = maintenance.snapshot("prices", version=1).to_pandas()
+    assert dict(zip(then["symbol"], then["close"])) == {"AAA": 1.0, "SEED": 1.0}
