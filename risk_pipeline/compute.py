@@ -68,3 +68,8 @@ class Compute(dg.ConfigurableResource):
             raise ValueError(f"compute: workers={self.workers} must be at least 1")
         client = _client(self.address, self.workers)
         return client.gather(client.map(function, list(tasks), pure=False))
+
+
+# the resource the heavy assets carry (one object: Dagster refuses two different ones under one key
+# in a job); a run's config (``resources: compute: config:``) chooses the engine
+DEFAULT_COMPUTE = Compute()

@@ -1,5 +1,6 @@
-"""The ``compute`` resource (risk_pipeline/compute.py): the stress tables computed inline and on a
-Dask LocalCluster of 2 worker processes (on 127.0.0.1, closed after the test) are identical."""
+"""The ``compute`` resource (risk_pipeline/compute.py): the stress and attribution tables computed
+inline and on a Dask LocalCluster of 2 worker processes (on 127.0.0.1, closed after the test) are
+identical."""
 
 import os
 import time
@@ -9,6 +10,7 @@ import pandas as pd
 import pytest
 
 from risk_pipeline.compute import Compute, close_clients
+from risk_pipeline.defs.attribution import var_decomposition
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.stress import stress
@@ -16,7 +18,7 @@ from risk_pipeline.storage import lake
 from risk_pipeline_tests.pipeline_helpers import fast_run_config
 
 START, END = "2020-01-02", "2020-04-30"  # covers the COVID window: historical scenarios and replays too
-TABLES = ("stress_results", "reverse_stress", "historical_replay")
+TABLES = ("stress_results", "reverse_stress", "historical_replay", "var_decomposition")
 
 
 def _pid(_task: int) -> int:
@@ -26,12 +28,13 @@ def _pid(_task: int) -> int:
 
 def _stress(engine: dict) -> dict[str, pd.DataFrame]:
     tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
-    config = {"ops": {"stress": {"config": {}}}, "resources": {"compute": {"config": engine}}}
-    assert dg.materialize([stress], run_config=config, tags=tags, selection=list(TABLES)).success
+    config = {"ops": {"var_decomposition": {"config": {"estimation_window_days": 20}}},
+              "resources": {"compute": {"config": engine}}}
+    assert dg.materialize([stress, var_decomposition], run_config=config, tags=tags).success
     return {name: lake.read_range(name).to_pandas() for name in TABLES}
 
 
-def test_the_stress_tables_are_identical_inline_and_on_two_dask_workers(data_dir):
+def test_the_stress_and_attribution_tables_are_identical_inline_and_on_two_dask_workers(data_dir):
     tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
     upstream = {"ops": {"prices": fast_run_config()["ops"]["prices"]}}
     assert dg.materialize([prices, returns, portfolio_pnl], run_config=upstream, tags=tags).success

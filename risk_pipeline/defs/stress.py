@@ -22,7 +22,7 @@ from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.lake_assets import business_days, partition_days, publish, single_run
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.books import build_book, currency_returns
-from risk_pipeline.compute import Compute
+from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.config.portfolios import Portfolio, load_portfolios
 from risk_pipeline.risk.stress.grid import (
     HeldBook,
@@ -185,7 +185,7 @@ _TABLES = {
     partitions_def=business_days,
     backfill_policy=single_run,
     can_subset=True,
-    resource_defs={"compute": Compute()},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
+    resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
 )
 def stress(context: dg.AssetExecutionContext, config: StressConfig, compute: Compute):
     """The three stress tables from one preparation (books, scenario calibration, episodes),
