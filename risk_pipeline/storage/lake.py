@@ -44,6 +44,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as pa_dataset
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
@@ -400,14 +401,18 @@ def kept_database(config: dict[str, object]) -> duckdb.DuckDBPyConnection:
 def scan(con: duckdb.DuckDBPyConnection, delta: DeltaTable, files: list[str], params: dict[str, object]) -> str:
     """The DuckDB relation that reads the rows of ``files`` (:func:`data_files` of ``delta``, not
     empty): ``read_parquet($files)`` of a folder's files (sets ``params["files"]``); in an object
-    store, the Arrow dataset of the loaded version (every file; the query's conditions select the
-    rows, and DuckDB hands them to the scan of the files' statistics), read through delta-rs and
+    store, the Arrow dataset of those files of the loaded version, read through delta-rs and
     registered on ``con``: DuckDB reads ``s3://`` only with its ``httpfs`` extension."""
     if not is_object_store(files[0]):
         params["files"] = files
         return "read_parquet($files)"
+    dataset = delta.to_pyarrow_dataset()
+    root, wanted = delta.table_uri.rstrip("/"), set(files)
+    fragments = [f for f in dataset.get_fragments() if f"{root}/{f.path}" in wanted]
+    if len(fragments) == len(wanted):  # else (a path spelled otherwise) every file: the query's conditions select
+        dataset = pa_dataset.FileSystemDataset(fragments, dataset.schema, dataset.format, dataset.filesystem)
     name = f"lake_scan_{uuid.uuid4().hex}"
-    con.register(name, delta.to_pyarrow_dataset())
+    con.register(name, dataset)
     return name
 
 
