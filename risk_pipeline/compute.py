@@ -27,7 +27,7 @@ import dagster as dg
 _CLIENTS: dict[tuple[Optional[str], int], Any] = {}
 
 
-def _client(address: Optional[str], workers: int):
+def dask_client(address: Optional[str], workers: int):
     """This process's Dask client of ``address`` (None: a LocalCluster of ``workers`` processes)."""
     from distributed import Client, LocalCluster
 
@@ -66,7 +66,7 @@ class Compute(dg.ConfigurableResource):
             return [function(task) for task in tasks]
         if self.workers < 1:
             raise ValueError(f"compute: workers={self.workers} must be at least 1")
-        client = _client(self.address, self.workers)
+        client = dask_client(self.address, self.workers)
         return client.gather(client.map(function, list(tasks), pure=False))
 
 

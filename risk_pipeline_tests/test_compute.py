@@ -9,7 +9,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from risk_pipeline.compute import Compute, close_clients
+from risk_pipeline.compute import Compute, close_clients, dask_client
 from risk_pipeline.defs.attribution import var_decomposition
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.portfolios import portfolio_pnl
@@ -44,9 +44,13 @@ def test_the_stress_and_attribution_tables_are_identical_inline_and_on_two_dask_
         on_dask = _stress({"engine": "dask", "workers": 2})
         # the run's cluster, kept for the process: its tasks ran in 2 other processes
         pids = Compute(engine="dask", workers=2).map(_pid, range(8))
+        addresses = list(dask_client(None, 2).scheduler_info()["workers"])
+        scheduler = dask_client(None, 2).scheduler.address
     finally:
         close_clients()
     assert len(set(pids)) == 2 and os.getpid() not in pids
+    # the cluster listens on this machine only
+    assert len(addresses) == 2 and all(a.startswith("tcp://127.0.0.1:") for a in [*addresses, scheduler])
     assert {name: lake.table_version(name) for name in TABLES} == {name: v + 1 for name, v in versions.items()}
     for name in TABLES:
         assert len(inline[name]) > 0 and inline[name]["portfolio"].nunique() == 2
