@@ -35,8 +35,8 @@ from pathlib import Path
 
 import duckdb
 
-from risk_pipeline.storage import lake
-from risk_pipeline.storage.paths import catalog_path
+from risk_pipeline.storage import lake, object_store_catalog
+from risk_pipeline.storage.paths import catalog_path, is_object_store, lake_uri
 from risk_pipeline.storage.schemas import TABLES, TableSchema
 
 VERSIONS_TABLE = "lake_versions"
@@ -123,10 +123,13 @@ def _temporary_files(path: Path) -> list[Path]:
     return sorted(path.parent.glob(f".{path.name}.*.tmp*"))
 
 
-def refresh_catalog() -> Path:
+def refresh_catalog() -> Path | None:
     """Rewrite ``risk.duckdb`` with a view of the latest committed version of every table, as a
     new file renamed into place; returns the catalog's path. Called after every commit, it also
-    catches up any commit an earlier, killed writer left unrefreshed."""
+    catches up any commit an earlier, killed writer left unrefreshed. A lake on object storage has
+    no catalog file (``object_store_catalog``): nothing to do, None."""
+    if is_object_store(lake_uri()):
+        return None
     path = catalog_path()
     with _exclusive(path.parent / ".catalog.lock"):
         for leftover in _temporary_files(path):  # of a killed refresh
@@ -148,5 +151,8 @@ def refresh_catalog() -> Path:
 
 def connect() -> duckdb.DuckDBPyConnection:
     """A read-only connection to the catalog, as every reader's should be: the catalog is replaced
-    by every refresh, so nothing written into it would be kept."""
+    by every refresh, so nothing written into it would be kept; for a lake on object storage,
+    ``object_store_catalog.connect()``."""
+    if is_object_store(lake_uri()):
+        return object_store_catalog.connect()
     return duckdb.connect(str(catalog_path()), read_only=True)
