@@ -92,6 +92,9 @@ def folder_files(folder: Path, kind: str) -> dict[dt.date, Path]:
             day = dt.date.fromisoformat(found.group(2))
         except ValueError:
             raise PositionDataError(f"{path}: the file name's date {found.group(2)!r} is not a date") from None
+        if day.weekday() >= 5:
+            raise PositionDataError(f"{path}: field 'date': {day} (the file name's) is not a business day "
+                                    "(Saturday or Sunday)")
         if day in files:
             raise PositionDataError(f"{path}: a second file for {day} besides {files[day].name}")
         files[day] = path
@@ -245,3 +248,14 @@ def load_records(source: RecordSource, kind: str, books: Collection[str], start:
     if end is not None:
         keep &= (frame["date"] <= pd.Timestamp(end)).to_numpy()
     return frame.loc[keep].reset_index(drop=True)
+
+
+def record_symbols(source: RecordSource | None, kind: str) -> set[str]:
+    """Every instrument the source's rows of ``kind`` name (unvalidated: the prices of a book of
+    record's instruments are loaded before its rows are checked)."""
+    if source is None:
+        return set()
+    raw = read_raw(source, kind)
+    if "symbol" not in raw.columns:
+        return set()
+    return {s.strip() for s in raw["symbol"].dropna().astype(str) if s.strip()}
