@@ -11,6 +11,7 @@ before anything is written: a bad row is one line naming the file, the row and t
 import datetime as dt
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from risk_pipeline.books import Book, build_books
@@ -59,22 +60,27 @@ def complete_days(record: BooksOfRecord, rows: pd.DataFrame, trading_days: list[
     non-zero position on a trading day and has no row on the next one fails with the missing file
     named (PositionDataError) or, with ``carry_forward``, holds the previous day's rows again; the
     carried books and days as lines for the warning check."""
-    carried: list[str] = []
-    out = [rows.loc[rows["date"] > trading_days[0]]] if len(trading_days) else []
+    days = pd.DatetimeIndex(trading_days)
+    carried_lines: list[str] = []
+    frames = [rows]
     for book, own in rows.groupby("portfolio", sort=True):
-        by_day = {day: frame for day, frame in own.groupby("date")}
-        previous = by_day.get(trading_days[0]) if trading_days else None
-        for day in trading_days[1:]:
-            today = by_day.get(day)
-            if today is None and previous is not None and (previous["quantity"] != 0).any():
-                if not record.carry_forward:
-                    raise PositionDataError(_missing_line(record, book, previous["date"].iloc[0], day))
-                today = previous.assign(date=day)
-                out.append(today)
-                carried.append(f"{book} on {day:%Y-%m-%d} (from {previous['date'].iloc[0]:%Y-%m-%d})")
-            previous = today
-    frame = pd.concat(out, ignore_index=True) if out else rows.iloc[:0]
-    return frame, carried
+        present = days.isin(own["date"].unique())
+        held = days.isin(own.loc[own["quantity"] != 0, "date"].unique())
+        source = np.where(present, np.arange(len(days)), -1)  # the day whose rows day i holds
+        for i in np.flatnonzero(~present[1:]) + 1:
+            before = source[i - 1]
+            if before < 0 or not held[before]:
+                continue
+            if not record.carry_forward:
+                raise PositionDataError(_missing_line(record, book, days[before], days[i]))
+            source[i] = before
+        carried = np.flatnonzero((source >= 0) & ~present)
+        if len(carried):
+            mapping = pd.DataFrame({"from_day": days[source[carried]], "date": days[carried]})
+            frames.append(own.rename(columns={"date": "from_day"}).merge(mapping, on="from_day").drop(columns="from_day"))
+            carried_lines += [f"{book} on {days[i]:%Y-%m-%d} (from {days[source[i]]:%Y-%m-%d})" for i in carried]
+    frame = pd.concat(frames, ignore_index=True)
+    return frame.loc[frame["date"] > days[0]] if len(days) else frame.iloc[:0], carried_lines
 
 
 def record_positions(record: BooksOfRecord, start: dt.date, end: dt.date,

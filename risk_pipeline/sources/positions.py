@@ -63,6 +63,11 @@ def _read_file(path: Path, mtime_ns: int, size: int) -> pd.DataFrame:
             frame = pd.read_parquet(path)
         except Exception as exc:  # pyarrow's errors have no common base
             raise PositionDataError(f"{path}: not a readable Parquet file ({exc})") from None
+        if "date" in frame.columns and frame["date"].dtype == object:  # a date32 column: datetime.date objects
+            try:
+                frame["date"] = pd.to_datetime(frame["date"])
+            except (TypeError, ValueError):
+                pass  # validate names the row that is not a date
         return _labelled(frame, str(path), "row", 1)
     return _labelled(read_text_csv(path, PositionDataError, "positions", "portfolio,symbol,quantity"), str(path),
                      "line", 2)
@@ -152,6 +157,8 @@ def _first(frame: pd.DataFrame, mask: np.ndarray, field: str, problem: str) -> P
 
 
 def _blank(values: pd.Series) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(values):
+        return values.isna().to_numpy()
     return (values.isna() | (values.astype(str).str.strip() == "")).to_numpy()
 
 
@@ -163,12 +170,28 @@ def _numbers(frame: pd.DataFrame, field: str, default: float | None = None) -> p
     blank = _blank(raw)
     if default is None and blank.any():
         raise _first(frame, blank, field, "missing")
-    text = raw.astype(str).str.strip().where(~blank)
-    numbers = pd.to_numeric(text, errors="coerce")
+    if pd.api.types.is_numeric_dtype(raw) and not pd.api.types.is_bool_dtype(raw):
+        numbers = raw.astype(float)
+    else:
+        numbers = pd.to_numeric(raw.astype(str).str.strip().where(~blank), errors="coerce")
     bad = ~blank & ~np.isfinite(numbers.to_numpy(dtype=float, na_value=np.nan))
     if bad.any():
         raise _first(frame, bad, field, "{value!r} is not a finite number")
     return numbers.fillna(default) if default is not None else numbers.astype(float)
+
+
+def _dates(frame: pd.DataFrame) -> pd.Series:
+    """The ``date`` column parsed (ISO dates, or datetimes at midnight); an error names the first bad row."""
+    column = frame["date"]
+    if pd.api.types.is_datetime64_any_dtype(column):
+        dates = column.dt.tz_localize(None) if column.dt.tz is not None else column
+        dates = dates.astype("datetime64[ns]")
+    else:
+        dates = pd.to_datetime(column.astype(str).str.strip().str[:10], format="%Y-%m-%d", errors="coerce")
+    bad = dates.isna().to_numpy()
+    if bad.any():
+        raise _first(frame.reset_index(drop=True), bad, "date", "{value!r} is not a date YYYY-MM-DD")
+    return dates.dt.normalize()
 
 
 def validate(raw: pd.DataFrame, kind: str, books: Collection[str],
@@ -187,10 +210,7 @@ def validate(raw: pd.DataFrame, kind: str, books: Collection[str],
                               for c in (*columns, _ORIGIN, _ROW)})
         return empty.assign(date=pd.Series(dtype="datetime64[ns]"))
     frame = raw.reset_index(drop=True)
-    dates = pd.to_datetime(frame["date"].astype(str).str.strip().str[:10], format="%Y-%m-%d", errors="coerce")
-    bad = dates.isna().to_numpy()
-    if bad.any():
-        raise _first(frame, bad, "date", "{value!r} is not a date YYYY-MM-DD")
+    dates = _dates(frame)
     weekend = (dates.dt.dayofweek >= 5).to_numpy()
     if weekend.any():
         raise _first(frame, weekend, "date", "{value} is not a business day (Saturday or Sunday)")
@@ -240,8 +260,18 @@ def validate(raw: pd.DataFrame, kind: str, books: Collection[str],
 
 def load_records(source: RecordSource, kind: str, books: Collection[str], start: dt.date | None = None,
                  end: dt.date | None = None, known_symbols: Collection[str] | None = None) -> pd.DataFrame:
-    """The validated records of ``kind`` dated ``start..end`` (None: unbounded) (:func:`validate`)."""
-    frame = validate(read_raw(source, kind, start, end), kind, books, known_symbols)
+    """The validated records of ``kind`` dated ``start..end`` (None: unbounded) (:func:`validate`); the
+    rows of a history file or query outside the range are checked for their date only."""
+    raw = read_raw(source, kind, start, end)
+    if source.kind != "folder" and len(raw) and (start is not None or end is not None):
+        dates = _dates(raw)
+        inside = np.ones(len(raw), dtype=bool)
+        if start is not None:
+            inside &= (dates >= pd.Timestamp(start)).to_numpy()
+        if end is not None:
+            inside &= (dates <= pd.Timestamp(end)).to_numpy()
+        raw = raw.loc[inside]
+    frame = validate(raw, kind, books, known_symbols)
     keep = np.ones(len(frame), dtype=bool)
     if start is not None:
         keep &= (frame["date"] >= pd.Timestamp(start)).to_numpy()
