@@ -272,3 +272,39 @@ def test_carry_forward_holds_the_previous_days_positions_and_warns(tmp_path, mon
     held = query(tmp_path / "data", "select symbol, quantity from positions where portfolio = 'desk' "
                                     "and date = '2022-03-02' order by symbol")
     assert held.values.tolist() == [["AAPL", 100.0], ["MSFT", -50.0]]
+
+
+def test_the_position_checks_name_an_unpriced_position_and_a_book_that_lost_a_day(tmp_path, monkeypatch):
+    import dagster as dg
+
+    from risk_pipeline.defs.positions import positions_cover_the_books, positions_instruments_priced
+    from risk_pipeline.storage.lake import write_days
+
+    write_drop(tmp_path / "drop", {d: h for d, h in HOLDINGS.items() if d <= dt.date(2022, 3, 4)}, trades=[])
+    (tmp_path / "portfolios.yaml").write_text(PORTFOLIOS.replace("  trades: {source: folder, path: drop}\n", ""))
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(tmp_path / "portfolios.yaml"))
+    materialize("2022-03-01", "2022-03-04", {"prices", "returns", "positions"})
+    checks = [positions_instruments_priced, positions_cover_the_books]
+    [positions] = [a for a in ALL_ASSETS if {k.to_user_string() for k in a.keys} == {"positions"}]
+
+    def evaluate() -> dict:
+        """The two checks alone, over the run's range, on what is stored."""
+        tags = {"dagster/asset_partition_range_start": "2022-03-01", "dagster/asset_partition_range_end": "2022-03-04"}
+        result = dg.materialize([positions, *checks], selection=dg.AssetSelection.checks(*checks), tags=tags,
+                                raise_on_error=False)
+        return {e.check_name: e for e in result.get_asset_check_evaluations()}
+
+    assert all(e.passed for e in evaluate().values())
+    # the desk's 2022-03-04 rows replaced by a position in an instrument without prices
+    day = dt.date(2022, 3, 4)
+    write_days("positions", pd.DataFrame({"date": [pd.Timestamp(day)], "portfolio": ["desk"], "symbol": ["NOPE"],
+                                          "quantity": [1.0], "currency": ["USD"]}), [day], keys=["desk"])
+    priced = evaluate()["positions_instruments_priced"]
+    assert not priced.passed and priced.metadata["offending"].value == 1
+    assert "NOPE" in priced.metadata["preview"].value
+    write_days("positions", pd.DataFrame(columns=["date", "portfolio", "symbol", "quantity", "currency"]).astype(
+        {"date": "datetime64[ns]", "quantity": float}), [day], keys=["balanced"])
+    covered = evaluate()["positions_cover_the_books"]
+    assert not covered.passed and covered.metadata["offending"].value == 1
+    assert "balanced" in covered.metadata["preview"].value

@@ -17,7 +17,7 @@ import pandas as pd
 from risk_pipeline.books import Book, build_books
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.positions import BooksOfRecord, load_books_of_record
-from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
+from risk_pipeline.defs.lake_assets import checked_days, lake_asset, partition_days, publish
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.sources.positions import (
     POSITION_COLUMNS,
@@ -163,3 +163,40 @@ def trades(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     else:
         frame = record_trades(record, start, end, read_window("prices", start, end))
     return publish("trades", frame, days, keys=list(record.books), trades=dg.MetadataValue.int(len(frame)))
+
+
+def _check_result(offending: pd.DataFrame, start: dt.date, end: dt.date, checked: int,
+                  severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:
+    metadata = {"offending": dg.MetadataValue.int(len(offending)), "checked": dg.MetadataValue.int(checked),
+                "first_day": dg.MetadataValue.text(start.isoformat()), "last_day": dg.MetadataValue.text(end.isoformat())}
+    if len(offending):
+        metadata["preview"] = dg.MetadataValue.md(offending.head(20).to_markdown(index=False, floatfmt=".6g"))
+    return dg.AssetCheckResult(passed=offending.empty, severity=severity, metadata=metadata)
+
+
+@dg.asset_check(asset=positions, blocking=True,
+                description="Every position stored for the run's days has a close of its instrument on its day.")
+def positions_instruments_priced(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    start, end, _ = checked_days(context, "positions")
+    held = read_window("positions", start, end)
+    closes = read_window("prices", start, end)[["date", "symbol", "close"]]
+    joined = held.merge(closes, on=["date", "symbol"], how="left")
+    offending = joined.loc[joined["close"].isna(), ["date", "portfolio", "symbol", "quantity"]]
+    return _check_result(offending, start, end, len(held), dg.AssetCheckSeverity.ERROR)
+
+
+@dg.asset_check(asset=positions, blocking=True,
+                description="Every book holding positions at a trading day's previous close holds some on the day "
+                            "(a book of record's missing day fails its asset; a YAML book loses a day when a symbol is "
+                            "unpriced).")
+def positions_cover_the_books(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    start, end, _ = checked_days(context, "positions")
+    held = read_window("positions", start, end, lookback=1)
+    trading = sorted(read_window("prices", start, end, lookback=1)["date"].unique())
+    present = held[["date", "portfolio"]].drop_duplicates().assign(present=True)
+    pairs = pd.DataFrame({"previous": trading[:-1], "date": trading[1:]})
+    pairs = pairs.loc[pairs["date"] >= pd.Timestamp(start)]
+    before = present.rename(columns={"date": "previous"}).merge(pairs, on="previous")[["date", "portfolio", "previous"]]
+    today = before.merge(present, on=["date", "portfolio"], how="left")
+    offending = today.loc[today["present"].isna(), ["date", "portfolio", "previous"]]
+    return _check_result(offending, start, end, len(today), dg.AssetCheckSeverity.WARN)
