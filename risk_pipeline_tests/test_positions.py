@@ -308,3 +308,20 @@ def test_the_position_checks_name_an_unpriced_position_and_a_book_that_lost_a_da
     covered = evaluate()["positions_cover_the_books"]
     assert not covered.passed and covered.metadata["offending"].value == 1
     assert "balanced" in covered.metadata["preview"].value
+
+
+def test_the_positions_example_is_valid_and_its_readme_figure_holds(monkeypatch):
+    from risk_pipeline.storage.paths import REPO_ROOT
+
+    example = REPO_ROOT / "examples" / "positions"
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(example / "portfolios.yaml"))
+    record = load_books_of_record()
+    assert set(record.books) == {"desk_a", "desk_eur"}
+    held = load_records(record.positions, "positions", record.books)
+    assert held["date"].nunique() == 19 and pd.Timestamp("2022-12-26") not in set(held["date"])
+    [trade] = load_records(record.trades, "trades", record.books).itertuples()
+    prices = pd.read_parquet(REPO_ROOT / "data" / "bundled_prices.parquet")
+    close = prices.loc[(prices["date"] == trade.date) & (prices["symbol"] == trade.symbol), "close"].iloc[0]
+    readme = (example / "README.md").read_text()
+    assert f"close {close:g} - price {trade.price:g}) - fees {trade.fees:.2f} = " \
+           f"{trade.quantity * (close - trade.price) - trade.fees:.2f} USD" in readme
