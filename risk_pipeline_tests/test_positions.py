@@ -325,3 +325,30 @@ def test_the_positions_example_is_valid_and_its_readme_figure_holds(monkeypatch)
     readme = (example / "README.md").read_text()
     assert f"close {close:g} - price {trade.price:g}) - fees {trade.fees:.2f} = " \
            f"{trade.quantity * (close - trade.price) - trade.fees:.2f} USD" in readme
+
+
+def test_a_book_near_zero_value_has_pnl_amounts_but_no_return():
+    """A long-short book whose net value falls under 1% of its gross exposure: P&L every day, the
+    return null on the day after (defs.portfolios.RETURN_VALUE_FLOOR, docs/positions.md)."""
+    from risk_pipeline.defs.portfolios import RETURN_VALUE_FLOOR, record_book_rows
+
+    dates = pd.bdate_range("2022-03-01", periods=4)
+    close = pd.DataFrame({"A": [100.0, 101.0, 99.0, 100.0], "B": [50.0, 50.5, 49.0, 51.0]}, index=dates)
+    prices = close.stack().rename("close").reset_index().set_axis(["date", "symbol", "close"], axis=1)
+    prices["currency"] = "USD"
+    returns = (close / close.shift(1) - 1).stack().rename("simple_return").reset_index()
+    returns.columns = ["date", "symbol", "simple_return"]
+    # day 2: long 100 A (10,100) and short 199 B (-10,049.5): value 50.5, 0.25% of the gross exposure
+    quantities = [(0, 100.0, -100.0), (1, 100.0, -199.0), (2, 100.0, -199.0), (3, 100.0, -100.0)]
+    held = pd.DataFrame([(dates[i], "ls", s, q, "USD") for i, a, b in quantities for s, q in (("A", a), ("B", b))],
+                        columns=["date", "portfolio", "symbol", "quantity", "currency"])
+    rows = record_book_rows("ls", "USD", held, pd.DataFrame(columns=["date", "symbol", "quantity", "price", "fees",
+                                                                      "currency"]), prices, returns).set_index("date")
+    value = (held.pivot(index="date", columns="symbol", values="quantity") * close).sum(axis=1)
+    gross = (held.pivot(index="date", columns="symbol", values="quantity") * close).abs().sum(axis=1)
+    pnl = (held.pivot(index="date", columns="symbol", values="quantity").shift(1) * close.diff()).sum(axis=1)
+    np.testing.assert_allclose(rows["value"], value.loc[rows.index], rtol=1e-12)
+    np.testing.assert_allclose(rows["hypothetical_pnl"], pnl.loc[rows.index], rtol=1e-12)
+    assert value[dates[1]] < RETURN_VALUE_FLOOR * gross[dates[1]] < value[dates[0]]
+    assert np.isnan(rows.loc[dates[2], "simple_return"])  # held over day 3 from a near-zero value
+    assert rows.loc[dates[1], "simple_return"] == pytest.approx(pnl[dates[1]] / value[dates[0]], rel=1e-12)

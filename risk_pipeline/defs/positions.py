@@ -35,7 +35,7 @@ def yaml_positions(book: Book) -> pd.DataFrame:
     """The positions rows of a portfolio of portfolios.yaml on the dates its value is known."""
     held = book.quantities().dropna(how="all")
     held.index.name, held.columns.name = "date", "symbol"
-    rows = held.stack().rename("quantity").reset_index()
+    rows = held.stack().rename("quantity").reset_index().dropna(subset=["quantity"])  # a symbol unpriced that day
     rows.insert(1, "portfolio", book.portfolio.name)
     rows["currency"] = rows["symbol"].map(book.currencies)
     return rows.loc[:, list(POSITION_COLUMNS)]
@@ -192,7 +192,7 @@ def positions_instruments_priced(context: dg.AssetCheckExecutionContext) -> dg.A
 def positions_cover_the_books(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     start, end, _ = checked_days(context, "positions")
     held = read_window("positions", start, end, lookback=1)
-    trading = sorted(read_window("prices", start, end, lookback=1)["date"].unique())
+    trading = pd.DatetimeIndex(sorted(read_window("prices", start, end, lookback=1)["date"].unique()))
     present = held[["date", "portfolio"]].drop_duplicates().assign(present=True)
     pairs = pd.DataFrame({"previous": trading[:-1], "date": trading[1:]})
     pairs = pairs.loc[pairs["date"] >= pd.Timestamp(start)]
