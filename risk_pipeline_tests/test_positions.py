@@ -185,20 +185,13 @@ def test_a_duckdb_query_gives_the_folders_rows(tmp_path):
 
 @pytest.fixture(scope="module")
 def postgres():
-    """A real PostgreSQL server (the pgserver package's binaries) on a Unix socket only, stopped and removed at
-    the end. Its folder is made by ``tempfile`` (pytest's are private to the user, and pgserver runs postgres
-    as its own user when the tests run as root)."""
-    import shutil
-    import tempfile
+    """A real PostgreSQL server on a Unix socket only (``local_servers.postgres_server``: the pgserver
+    package's binaries), stopped and removed at the end; its libpq URL, as a user gives it."""
+    pytest.importorskip("pgserver")
+    from risk_pipeline.local_servers import postgres_server
 
-    pgserver = pytest.importorskip("pgserver")
-    folder = tempfile.mkdtemp(prefix="risk_pipeline_pg_")
-    server = pgserver.get_server(folder, cleanup_mode="stop")
-    try:
-        yield server.get_uri()
-    finally:
-        server.cleanup()
-        shutil.rmtree(folder, ignore_errors=True)
+    with postgres_server(durable=False) as url:
+        yield url.replace("postgresql+psycopg2://", "postgresql://", 1)
 
 
 def test_a_postgresql_query_gives_the_folders_rows(postgres):
