@@ -34,6 +34,8 @@ change differs from its own realized P&L series, which mixes the positions of ot
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
@@ -87,6 +89,76 @@ def held_pnl_windows(exposures: np.ndarray, rows: np.ndarray, returns: np.ndarra
     return out
 
 
+@dataclass(frozen=True)
+class HeldWindows:
+    """The revalued windows of a book's forecast days, shared by every method of one window length:
+    ``x`` (days x window) the P&L per unit of ``scale`` (days with a full window only), ``by_value``
+    whether the scale is the book's value."""
+
+    dates: pd.DatetimeIndex
+    x: np.ndarray
+    scale: np.ndarray
+    by_value: np.ndarray
+
+
+def held_windows(exposures: pd.DataFrame, values: pd.Series, asset_returns: pd.DataFrame, window: int) -> HeldWindows:
+    """The :class:`HeldWindows` of the forecast days of ``exposures`` (module doc).
+
+    ``exposures``: forecast days t x instruments, ``V_i(t-1)`` in base currency; ``values``: the
+    book's value ``V(t-1)`` on the same days; ``asset_returns``: dates x instruments (the same
+    columns), base-currency simple returns holding every forecast day and the ``window`` days
+    before the first. A day without a full window (a held instrument's return missing, an
+    unknown exposure or value) is left out.
+    """
+    if list(exposures.columns) != list(asset_returns.columns):
+        raise VarParameterError("exposures and asset_returns must have the same instrument columns in the same order")
+    if not exposures.index.isin(asset_returns.index).all():
+        missing = exposures.index[~exposures.index.isin(asset_returns.index)][0]
+        raise VarParameterError(f"asset_returns has no row for the forecast day {missing.date()}")
+    rows = asset_returns.index.get_indexer(exposures.index)
+    keep = rows >= window
+    v = exposures.to_numpy(dtype=float)[keep]
+    value = values.reindex(exposures.index).to_numpy(dtype=float)[keep]
+    pnl = held_pnl_windows(v, rows[keep], asset_returns.to_numpy(dtype=float), window)
+    scale, by_value = held_scale(v, value)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = pnl / scale[:, None]
+    ok = np.isfinite(x).all(axis=1) & np.isfinite(scale) & (scale > 0.0)
+    return HeldWindows(exposures.index[keep][ok], x[ok], scale[ok], by_value[ok])
+
+
+def held_grid(held: HeldWindows, *, method: str, confidences: tuple[float, ...] | list[float],
+              horizons: tuple[int, ...] | list[int], **params: object) -> pd.DataFrame:
+    """Long-format VaR/ES of the held positions (columns ``HELD_COLUMNS``, sorted by date,
+    confidence, horizon): ``method`` on each row of ``held.x``; amounts times the scale, fractions
+    of value where the scale is the value (module doc)."""
+    if method not in WINDOW_METHODS:
+        raise VarParameterError(f"method={method!r} does not revalue held positions; expected one of {tuple(WINDOW_METHODS)}")
+    confidences = tuple(sorted(set(float(c) for c in confidences)))
+    horizons = tuple(sorted(set(int(h) for h in horizons)))
+    window = held.x.shape[1]
+    for c in confidences:
+        for h in horizons:
+            validate_var_params(method, c, window, h, **params)
+    if not len(held.dates):
+        return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "date" else float) for c in HELD_COLUMNS})
+    var, es = WINDOW_METHODS[method](held.x, confidences, horizons, **params)
+    n_conf, n_h = len(confidences), len(horizons)
+    per_row = n_conf * n_h
+    fraction = np.repeat(np.where(held.by_value, 1.0, np.nan), per_row)
+    amount = np.repeat(held.scale, per_row)
+    var, es = var.ravel(), es.ravel()
+    return pd.DataFrame({
+        "date": np.repeat(held.dates.to_numpy(), per_row),
+        "confidence": np.tile(np.repeat(np.asarray(confidences), n_h), len(held.dates)),
+        "horizon_days": np.tile(np.asarray(horizons, dtype=np.int64), len(held.dates) * n_conf),
+        "var": var * fraction,
+        "es": es * fraction,
+        "var_amount": var * amount,
+        "es_amount": es * amount,
+    })
+
+
 def held_var_es_grid(
     exposures: pd.DataFrame,
     values: pd.Series,
@@ -98,49 +170,6 @@ def held_var_es_grid(
     window: int,
     **params: object,
 ) -> pd.DataFrame:
-    """Long-format VaR/ES of the held positions (columns ``HELD_COLUMNS``), module doc.
-
-    ``exposures``: forecast days t x instruments, ``V_i(t-1)`` in base currency; ``values``: the
-    book's value ``V(t-1)`` on the same days; ``asset_returns``: dates x instruments (the same
-    columns), base-currency simple returns holding every forecast day and the ``window`` days
-    before the first. A day without a full window (a held instrument's return missing, an
-    unknown exposure or value) has no row. Sorted by date, confidence, horizon.
-    """
-    if method not in WINDOW_METHODS:
-        raise VarParameterError(f"method={method!r} does not revalue held positions; expected one of {tuple(WINDOW_METHODS)}")
-    confidences = tuple(sorted(set(float(c) for c in confidences)))
-    horizons = tuple(sorted(set(int(h) for h in horizons)))
-    for c in confidences:
-        for h in horizons:
-            validate_var_params(method, c, window, h, **params)
-    if list(exposures.columns) != list(asset_returns.columns):
-        raise VarParameterError("exposures and asset_returns must have the same instrument columns in the same order")
-    if not exposures.index.isin(asset_returns.index).all():
-        missing = exposures.index[~exposures.index.isin(asset_returns.index)][0]
-        raise VarParameterError(f"asset_returns has no row for the forecast day {missing.date()}")
-    rows = asset_returns.index.get_indexer(exposures.index)
-    keep = rows >= window
-    v = exposures.to_numpy(dtype=float)[keep]
-    value = values.reindex(exposures.index).to_numpy(dtype=float)[keep]
-    dates = exposures.index[keep]
-    pnl = held_pnl_windows(v, rows[keep], asset_returns.to_numpy(dtype=float), window)
-    scale, by_value = held_scale(v, value)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        x = pnl / scale[:, None]
-    ok = np.isfinite(x).all(axis=1) & np.isfinite(scale) & (scale > 0.0)
-    var, es = WINDOW_METHODS[method](x[ok], confidences, horizons, **params)
-    scale, by_value, dates = scale[ok], by_value[ok], dates[ok]
-    n_conf, n_h = len(confidences), len(horizons)
-    per_row = n_conf * n_h
-    fraction = np.repeat(np.where(by_value, 1.0, np.nan), per_row)
-    amount = np.repeat(scale, per_row)
-    var, es = var.ravel(), es.ravel()
-    return pd.DataFrame({
-        "date": np.repeat(dates.to_numpy(), per_row),
-        "confidence": np.tile(np.repeat(np.asarray(confidences), n_h), len(dates)),
-        "horizon_days": np.tile(np.asarray(horizons, dtype=np.int64), len(dates) * n_conf),
-        "var": var * fraction,
-        "es": es * fraction,
-        "var_amount": var * amount,
-        "es_amount": es * amount,
-    })
+    """:func:`held_grid` of :func:`held_windows`: one method on one book (arguments of both)."""
+    return held_grid(held_windows(exposures, values, asset_returns, window), method=method, confidences=confidences,
+                     horizons=horizons, **params)
