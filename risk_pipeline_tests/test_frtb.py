@@ -130,6 +130,26 @@ def test_imes_scales_the_stressed_es_by_the_full_to_reduced_ratio():
     assert imes(np.array([2.0]), np.array([3.0]), np.array([1.5]))[0] == pytest.approx(4.0)
 
 
+def test_imes_floors_the_full_to_reduced_ratio_at_one_when_the_reduced_set_leaves_a_hedge_out():
+    # asset 1 hedges asset 0 (r1 = -0.9 r0 + small noise); the reduced set keeps asset 0 only, so
+    # its current ES (the unhedged leg) exceeds the full set's: ES_FC / ES_RC < 1, and MAR33.5
+    # floors the ratio at 1: IMES = ES_RS, the stressed ES of the reduced set (50 x asset 0's)
+    rng = np.random.default_rng(3)
+    r0 = rng.normal(0, 0.01, 400)
+    daily = np.column_stack([r0, -0.9 * r0 + rng.normal(0, 0.001, 400)])
+    book = _book(daily, np.array([50.0, 50.0]), [10, 10])
+    reduced = FactorBook(**{**book.__dict__, "equity_reduced": np.array([True, False])})
+    day = pd.DatetimeIndex([book.exposures.index[-1]])
+    row = book_es(reduced, day, StressSearch(book.exposures.index[0].date(), None)).iloc[0]
+    assert row["es_reduced_current"] == pytest.approx(50 * _es_10d(daily[-251:-1, 0]), rel=1e-12)
+    assert row["es_full_current"] < 0.5 * row["es_reduced_current"]  # the floor binds
+    start = book.exposures.index.get_loc(row["stress_start"])
+    assert row["es_reduced_stressed"] == pytest.approx(50 * _es_10d(daily[start:start + 250, 0]), rel=1e-12)
+    assert row["imes"] == pytest.approx(row["es_reduced_stressed"], rel=1e-15)  # unfloored: x ES_FC/ES_RC < 0.5
+    assert imes(np.array([2.0]), np.array([1.0]), np.array([1.5]))[0] == 2.0
+    assert np.isnan(imes(np.array([2.0]), np.array([np.nan]), np.array([1.5]))[0])
+
+
 def test_imcc_with_rho_on_equity_and_fx_classes():
     # one foreign stock: its price (equity class) and its currency (fx class)
     n = 400
