@@ -8,7 +8,8 @@ import pytest
 from scipy import stats
 
 from risk_pipeline.risk.frtb import (
-    CAPITAL_AVERAGE_DAYS, FactorBook, StressSearch, backtest_eligible, book_es, capital_charge, exceptions,
+    CAPITAL_AVERAGE_DAYS, FactorBook, StressSearch, backtest_eligible, book_es, capital_charge, desk_exception_counts,
+    exceptions,
     factor_model_pnl, imcc, imes, liquidity_adjusted_es, pla_zone, plus_factor, rolling_ks, rolling_spearman,
     trailing_exceptions,
 )
@@ -233,3 +234,15 @@ def test_desk_exceptions_and_eligibility_limits():
     counts = trailing_exceptions(np.r_[np.ones(12), np.zeros(250), np.ones(1)])
     assert np.isnan(counts[:249]).all() and counts[249] == 12 and counts[261] == 0 and counts[262] == 1
     assert list(backtest_eligible(np.array([12, 13, 12, np.nan]), np.array([30, 30, 31, 0]))) == [True, False, False, False]
+
+
+def test_the_desk_count_is_the_greater_of_the_actual_and_hypothetical_counts_not_their_union():
+    var = np.full(8, 1.0)
+    hypothetical = np.array([2.0, 2.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0])  # exceptions on rows 0, 1, 5
+    actual = np.array([0.0, 0.0, 2.0, 0.0, 2.0, 2.0, 2.0, 0.0])  # rows 2, 4, 5, 6 (trades lost on 2, 4, 6)
+    counts = desk_exception_counts(hypothetical, var, actual, window=4)
+    # windows ending at rows 3..7: hypothetical 2, 1, 1, 1, 1; actual 1, 2, 3, 3, 3 (union 3, 3, 3, 3, 3)
+    np.testing.assert_array_equal(counts, [np.nan, np.nan, np.nan, 2.0, 2.0, 3.0, 3.0, 3.0])
+    np.testing.assert_array_equal(desk_exception_counts(hypothetical, var, window=4), [np.nan] * 3 + [2, 1, 1, 1, 1])
+    actual[6] = np.nan  # an unknown actual P&L leaves the count unknown
+    assert np.isnan(desk_exception_counts(hypothetical, var, actual, window=4)[6:]).all()
