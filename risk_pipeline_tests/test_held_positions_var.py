@@ -132,3 +132,19 @@ def test_a_held_instrument_without_a_return_in_the_window_gives_no_row_and_one_n
     assert not gap & set(with_b["date"]) and gap <= set(without_b["date"])
     assert len(with_b) == 80 - len(gap)
     assert len(without_b) == 80  # every day from the first full window on: no history of the book needed
+
+
+def test_days_holding_the_same_exposures_share_one_series_with_the_same_bits():
+    """The shared series of a constant book (one revaluation read through trailing windows) and the
+    per-day revaluation of a book whose last day differs give the same numbers on the common days."""
+    returns = _returns(150, ["A", "B", "C"], seed=8)
+    exposures = pd.DataFrame(np.tile([3.0e5, -1.0e5, 8.0e5], (150, 1)), index=returns.index, columns=returns.columns)
+    changed = exposures.copy()
+    changed.iloc[-1] = [1.0e5, 1.0e5, 1.0e5]
+    for method in ("historical", "ewma", "conditional_evt"):
+        kwargs = dict(method=method, confidences=(0.99,), horizons=(1, 3), window=100 if method == "conditional_evt" else 30)
+        shared = held_var_es_grid(exposures, exposures.sum(axis=1), returns, **kwargs)
+        per_day = held_var_es_grid(changed, changed.sum(axis=1), returns, **kwargs)
+        common = per_day["date"] < returns.index[-1]
+        assert common.sum() == len(shared) - 2 > 0
+        pd.testing.assert_frame_equal(per_day.loc[common], shared.iloc[:-2], check_exact=True)

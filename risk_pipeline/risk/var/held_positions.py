@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
 
 from risk_pipeline.risk.var.conditional_evt import conditional_evt_window_var_es
 from risk_pipeline.risk.var.cornish_fisher import cornish_fisher_window_var_es
@@ -70,22 +71,29 @@ def held_scale(exposures: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, n
     return np.where(by_value, values, gross), by_value
 
 
+def _revalued(exposures: np.ndarray, returns: np.ndarray) -> np.ndarray:
+    """sum_i V_i r_i over the last axis (exposures broadcast against returns): an instrument held
+    (V_i not 0) whose return is missing gives NaN, one not held contributes 0; summed as
+    ``risk.portfolio.pnl_from_exposures`` sums a day's P&L, so the same inputs give the same bits."""
+    held = exposures != 0.0
+    return np.where(held, exposures * np.where(held, returns, 0.0), 0.0).sum(axis=-1)
+
+
 def held_pnl_windows(exposures: np.ndarray, rows: np.ndarray, returns: np.ndarray, window: int) -> np.ndarray:
     """P_t(s) of the module doc, shape (days, window): row d revalues ``exposures[d]`` under the
-    ``window`` rows of ``returns`` before row ``rows[d]``. An instrument held (exposure not 0)
-    whose return is missing on a window day makes that day NaN; one not held contributes 0.
-    Summed per day over instruments as ``risk.portfolio.pnl_from_exposures`` sums a day's P&L."""
+    ``window`` rows of ``returns`` before row ``rows[d]``. Days that all hold the same exposures
+    (a book of constant weights) share one revalued series, read through its trailing windows."""
     n_days, n_inst = exposures.shape
+    if n_days and (exposures == exposures[:1]).all():
+        series = _revalued(exposures[0], returns)
+        return sliding_window_view(series, window)[rows - window]
     out = np.empty((n_days, window))
     offsets = np.arange(-window, 0)
     step = max(1, _CHUNK_ELEMENTS // max(window * n_inst, 1))
     for start in range(0, n_days, step):
         block = slice(start, start + step)
-        held_v = exposures[block][:, None, :]
-        held = held_v != 0.0
-        past = returns[rows[block, None] + offsets]  # (chunk, window, instruments), C order
-        contrib = np.where(held, held_v * np.where(held, past, 0.0), 0.0)
-        out[block] = contrib.sum(axis=-1)
+        # (chunk, window, instruments) in C order: each day's sum runs over its contiguous instruments
+        out[block] = _revalued(exposures[block][:, None, :], returns[rows[block, None] + offsets])
     return out
 
 
