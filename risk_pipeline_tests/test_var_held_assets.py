@@ -5,7 +5,6 @@ quantity book's are the positions of the previous close revalued under the windo
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from risk_pipeline.risk import var_es_grid
