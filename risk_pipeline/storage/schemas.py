@@ -285,8 +285,12 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "var": ("value at risk: the loss not exceeded with probability c over the horizon, loss positive",
             "fraction of value"),
     "es": ("expected shortfall: the mean loss beyond the VaR, loss positive", "fraction of value"),
-    "var_amount": ("VaR in money: var x the value at the previous close", "base currency"),
-    "es_amount": ("ES in money: es x the value at the previous close", "base currency"),
+    "var_amount": ("VaR in money of the positions held at the previous close: var x that close's value (a book "
+                   "whose value is under 5% of its gross exposure: the gross exposure's, and var empty; docs/methods.md)",
+                   "base currency"),
+    "es_amount": ("ES in money of the positions held at the previous close: es x that close's value (a book whose "
+                  "value is under 5% of its gross exposure: the gross exposure's, and es empty; docs/methods.md)",
+                  "base currency"),
     "backtest_window_days": ("trailing window of the backtest or score: the forecasts whose loss ends within it",
                              "trading days"),
     "n_obs": ("non-overlapping realized forecasts in the window", "count"),

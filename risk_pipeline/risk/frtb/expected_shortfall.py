@@ -202,7 +202,9 @@ def book_es(book: FactorBook, days: pd.DatetimeIndex, search: StressSearch = Str
             "es_full_current": full_current,
             "es_reduced_current": reduced_current,
             "es_reduced_stressed": reduced_stressed,
-            "imes": np.where(full_current == 0.0, 0.0, imes(reduced_stressed, full_current, reduced_current)),
+            # a class the book does not hold: no ES at all, IMES 0 (not 0/0)
+            "imes": np.where((full_current == 0.0) & (reduced_current == 0.0), 0.0,
+                             imes(reduced_stressed, full_current, reduced_current)),
             "stress_start": [dates[s] if s >= 0 else pd.NaT for s in stress_starts],
             "stress_end": [dates[s + window - 1] if s >= 0 else pd.NaT for s in stress_starts],
         }))

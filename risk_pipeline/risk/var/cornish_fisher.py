@@ -33,8 +33,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-from risk_pipeline.risk.var.parametric import window_moments
-from risk_pipeline.risk.var.windows import VarEsSurface, full_index, square_root_of_time
+from risk_pipeline.risk.var.parametric import moments_of_rows
+from risk_pipeline.risk.var.windows import VarEsSurface, rolling_surface, square_root_of_time
 
 KURTOSIS_MAX = 8.0
 
@@ -74,7 +74,12 @@ def cornish_fisher_rolling_var_es(
     returns: np.ndarray, *, window: int, confidences: tuple[float, ...], horizons: tuple[int, ...]
 ) -> VarEsSurface:
     """Rolling CF VaR/ES from window mean, std (ddof 1), skewness and excess kurtosis."""
-    mom = window_moments(returns, window)
-    var_1d, es_1d = cornish_fisher_var_es(mom.mean, mom.std, mom.skew, mom.excess_kurtosis, confidences)
-    var, es = square_root_of_time(var_1d, es_1d, horizons)
-    return VarEsSurface(full_index(var, window), full_index(es, window), confidences, horizons)
+    return rolling_surface(cornish_fisher_window_var_es, returns, window, confidences, horizons)
+
+
+def cornish_fisher_window_var_es(windows: np.ndarray, confidences: tuple[float, ...],
+                                 horizons: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """CF VaR/ES of each window (rows x W), shape ``(rows, n_conf, n_h)``."""
+    mom = moments_of_rows(windows)
+    return square_root_of_time(*cornish_fisher_var_es(mom.mean, mom.std, mom.skew, mom.excess_kurtosis, confidences),
+                               horizons)

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
-from risk_pipeline.risk.var.windows import VarEsSurface, full_index, square_root_of_time, trailing_windows
+from risk_pipeline.risk.var.windows import VarEsSurface, rolling_surface, square_root_of_time
 
 NU_MIN = 4.2
 NU_MAX = 100.0
@@ -83,11 +83,6 @@ def moments_of_rows(samples: np.ndarray) -> WindowMoments:
     return WindowMoments(mean, np.sqrt(m2 * width / (width - 1)), skew, kurt)
 
 
-def window_moments(returns: np.ndarray, window: int) -> WindowMoments:
-    """:class:`WindowMoments` of the trailing windows of a 1-D return array (rows ``window..n-1``)."""
-    return moments_of_rows(trailing_windows(returns, window))
-
-
 def t_dof_from_kurtosis(excess_kurtosis: np.ndarray) -> np.ndarray:
     """Method-of-moments degrees of freedom ``nu = 4 + 6 / kurt`` bounded to [NU_MIN, NU_MAX]."""
     k = np.asarray(excess_kurtosis, dtype=float)
@@ -120,9 +115,14 @@ def parametric_normal_var_es(
     returns: np.ndarray, *, window: int, confidences: tuple[float, ...], horizons: tuple[int, ...]
 ) -> VarEsSurface:
     """Rolling normal VaR/ES from window mean and std, sqrt-of-time for horizons."""
-    mom = window_moments(returns, window)
-    var, es = square_root_of_time(*normal_var_es(mom.mean, mom.std, confidences), horizons)
-    return VarEsSurface(full_index(var, window), full_index(es, window), confidences, horizons)
+    return rolling_surface(normal_window_var_es, returns, window, confidences, horizons)
+
+
+def normal_window_var_es(windows: np.ndarray, confidences: tuple[float, ...],
+                         horizons: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Normal VaR/ES of each window (rows x W) from its mean and std, shape ``(rows, n_conf, n_h)``."""
+    mom = moments_of_rows(windows)
+    return square_root_of_time(*normal_var_es(mom.mean, mom.std, confidences), horizons)
 
 
 @dataclass(frozen=True)
@@ -201,11 +201,16 @@ def parametric_t_var_es(
 ) -> VarEsSurface:
     """Rolling Student-t VaR/ES, dof by method of moments (``dof="moments"``) or maximum
     likelihood (``dof="mle"``), sqrt-of-time for horizons."""
+    return rolling_surface(student_t_window_var_es, returns, window, confidences, horizons, dof=dof)
+
+
+def student_t_window_var_es(windows: np.ndarray, confidences: tuple[float, ...], horizons: tuple[int, ...],
+                            dof: str = "moments") -> tuple[np.ndarray, np.ndarray]:
+    """Student-t VaR/ES of each window (rows x W), shape ``(rows, n_conf, n_h)``."""
     if dof == "mle":
-        fit = student_t_mle(trailing_windows(returns, window))
+        fit = student_t_mle(windows)
         mean, std, nu = fit.mu, fit.std, fit.nu
     else:
-        mom = window_moments(returns, window)
+        mom = moments_of_rows(windows)
         mean, std, nu = mom.mean, mom.std, t_dof_from_kurtosis(mom.excess_kurtosis)
-    var, es = square_root_of_time(*student_t_var_es(mean, std, nu, confidences), horizons)
-    return VarEsSurface(full_index(var, window), full_index(es, window), confidences, horizons)
+    return square_root_of_time(*student_t_var_es(mean, std, nu, confidences), horizons)

@@ -38,6 +38,15 @@ def trailing_windows(x: np.ndarray, window: int) -> np.ndarray:
     return sliding_window_view(x, window, axis=0)[:-1]
 
 
+def rolling_surface(window_fn, returns: np.ndarray, window: int, confidences: tuple[float, ...],
+                    horizons: tuple[int, ...], **params: object) -> VarEsSurface:
+    """A method's VaR/ES surface over a 1-D return array: ``window_fn`` (the method's form on a
+    matrix of windows, rows x window, returning ``(var, es)`` of shape ``(rows, n_conf, n_h)``)
+    applied to the trailing windows, NaN where the window is not yet full."""
+    var, es = window_fn(trailing_windows(returns, window), confidences, horizons, **params)
+    return VarEsSurface(full_index(var, window), full_index(es, window), confidences, horizons)
+
+
 def compound_returns(returns: np.ndarray, horizon: int) -> np.ndarray:
     """Overlapping ``horizon``-day compounded returns along the last axis.
 
