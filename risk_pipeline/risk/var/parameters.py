@@ -7,6 +7,7 @@ import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from risk_pipeline.risk.var.conditional_evt import MIN_EXCEEDANCES, default_exceedances
 from risk_pipeline.risk.var.filtered_historical import FILTERS
@@ -135,14 +136,15 @@ class MethodSettings:
     @staticmethod
     def window_setting(method: str) -> str:
         """The name of the setting that holds the estimation window of ``method``."""
-        return {Method.MONTE_CARLO: "monte_carlo_estimation_window_days",
-                Method.CONDITIONAL_EVT: "evt_estimation_window_days"}.get(method, "estimation_window_days")
+        special: dict[str, str] = {Method.MONTE_CARLO: "monte_carlo_estimation_window_days",
+                                   Method.CONDITIONAL_EVT: "evt_estimation_window_days"}
+        return special.get(method, "estimation_window_days")
 
     def window_for(self, method: str) -> int:
         """The estimation window of ``method``, in trading days."""
         return getattr(self, self.window_setting(method))
 
-    def params_for(self, method: str) -> dict[str, object]:
+    def params_for(self, method: str) -> dict[str, Any]:
         """The keyword parameters of ``method`` (``METHOD_PARAMS``) from these settings."""
         values = {"lam": self.ewma_lambda, "filter": self.filter, "dof": self.t_dof, "n_exceedances": self.evt_exceedances,
                   "n_scenarios": self.n_scenarios, "seed": self.seed, "shrinkage": self.shrinkage}

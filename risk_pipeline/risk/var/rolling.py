@@ -13,6 +13,8 @@ window is full.  Losses positive, fractions of value; horizon h gives the h-day 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -90,7 +92,7 @@ def var_es_surface(
     horizons: tuple[int, ...],
     window: int,
     weights: pd.Series | pd.DataFrame | None = None,
-    **params: object,
+    **params: Any,
 ) -> VarEsSurface:
     """Validate, then compute VaR/ES for all dates x confidences x horizons of one method."""
     confidences = tuple(sorted(set(float(c) for c in confidences)))
