@@ -76,6 +76,7 @@ def _expected_row(obs, returns, a, window_days, conf, h, seed):
         "n_obs": hits.size, "n_breaches": int(hits.sum()), "expected_breaches": pof.expected_breaches,
         "kupiec_lr": pof.statistic, "kupiec_p": pof.p_value,
         "christoffersen_lr": ind.statistic, "christoffersen_p": ind.p_value,
+        "n00": ind.n00, "n01": ind.n01, "n10": ind.n10, "n11": ind.n11,
         "cc_lr": cc.statistic, "cc_p": cc.p_value, "tuff_lr": tuff.statistic, "tuff_p": tuff.p_value,
         "duration_lr": dur.statistic, "duration_p": dur.p_value, "dq_stat": dq.statistic, "dq_p": dq.p_value,
         "z2_stat": z2.statistic, "z2_p": z2.p_value, "mcneil_frey_stat": mf.statistic, "mcneil_frey_p": mf.p_value,
@@ -103,6 +104,7 @@ def test_rows_equal_individual_tests_on_truncated_samples(conf, h):
                 else:
                     assert row[col] == pytest.approx(value, rel=1e-9, abs=1e-10), (a, window, col)
             assert not row["overlapping"]
+            assert row["n00"] + row["n01"] + row["n10"] + row["n11"] == max(row["n_obs"] - 1, 0)
     assert set(table["verdict"]) >= {"insufficient_data", "pass"} or set(table["verdict"]) >= {"insufficient_data", "fail"}
 
 

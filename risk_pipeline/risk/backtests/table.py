@@ -16,7 +16,8 @@ for n = 250). Every window is bounded, so a new as-of date reads and computes th
 whatever the length of history (a window longer than the history is its full sample).
 
 Columns (fixed order, ``COLUMNS``): as_of, backtest_window_days, n_obs, n_breaches, expected_breaches
-(= n_obs (1-c)), kupiec_lr/_p, christoffersen_lr/_p, cc_lr/_p, tuff_lr/_p, duration_lr/_p,
+(= n_obs (1-c)), kupiec_lr/_p, christoffersen_lr/_p, the transition counts n00, n01, n10, n11 it is
+computed from (n_ij = #{consecutive observations with I_{t-1} = i, I_t = j} in the window), cc_lr/_p, tuff_lr/_p, duration_lr/_p,
 dq_stat/_p (4 lags), z2_stat/_p, mcneil_frey_stat/_p, traffic_light, plus_factor, verdict,
 overlapping. Each statistic is the one of ``risk_pipeline.risk.backtests`` on the window's
 observations, with the same edge rules (0 / 1.0 for insufficient data, never NaN).
@@ -92,7 +93,7 @@ Z2_SIMULATED_MAX_OBS = 1000  # longer Z2 windows use the normal limit of the sim
 
 COLUMNS = [
     "as_of", "backtest_window_days", "n_obs", "n_breaches", "expected_breaches",
-    "kupiec_lr", "kupiec_p", "christoffersen_lr", "christoffersen_p", "cc_lr", "cc_p",
+    "kupiec_lr", "kupiec_p", "christoffersen_lr", "christoffersen_p", "n00", "n01", "n10", "n11", "cc_lr", "cc_p",
     "tuff_lr", "tuff_p", "duration_lr", "duration_p", "dq_stat", "dq_p",
     "z2_stat", "z2_p", "mcneil_frey_stat", "mcneil_frey_p",
     "traffic_light", "plus_factor", "verdict", "overlapping",
@@ -328,6 +329,7 @@ def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, 
         "kupiec_p": p_pof,
         "christoffersen_lr": lr_ind,
         "christoffersen_p": p_ind,
+        **{name: count.astype(np.int64) for name, count in zip(("n00", "n01", "n10", "n11"), counts)},
         "cc_lr": lr_cc,
         "cc_p": chi2(lr_cc, 2),
         "tuff_lr": lr_tuff,
