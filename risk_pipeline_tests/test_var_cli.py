@@ -33,8 +33,20 @@ RUN_CONFIG = {"ops": {"var_estimates": {"config": {
 def lake(tmp_path_factory):
     folder = tmp_path_factory.mktemp("var_cli")
     with module_lake(folder, BOOK):
-        assert materialize_range("2021-01-04", "2021-06-30", RUN_CONFIG, assets=core_assets()).success
+        result = materialize_range("2021-01-04", "2021-06-30", RUN_CONFIG, assets=core_assets())
+        assert result.success
+        RUN["var_estimates"] = result.asset_materializations_for_node("var_estimates")
         yield folder / "data"
+
+
+RUN: dict[str, object] = {}
+
+
+def test_var_estimates_states_its_horizon_convention_in_its_metadata(lake):
+    texts = {m.metadata["horizon_scaling"].value for m in RUN["var_estimates"]}
+    assert len(texts) == 1
+    text = texts.pop()
+    assert text.startswith("sqrt_time: ") and "times sqrt(h)" in text  # pipeline.yaml's default
 
 
 def _run(tmp_path, *args: str) -> tuple[pd.DataFrame, dict]:

@@ -13,6 +13,7 @@ from risk_pipeline.risk.var.conditional_evt import MIN_EXCEEDANCES, default_exce
 from risk_pipeline.risk.var.filtered_historical import FILTERS
 from risk_pipeline.risk.var.monte_carlo import SHRINKAGES
 from risk_pipeline.risk.var.parametric import DOF_ESTIMATORS
+from risk_pipeline.risk.var.windows import HORIZON_SCALINGS
 
 class Method(StrEnum):
     """The VaR/ES methods; each value is the string stored in the ``method`` column of the tables."""
@@ -32,9 +33,9 @@ METHODS: tuple[Method, ...] = tuple(Method)
 # extra keyword parameters each method accepts (beyond confidence, window, horizon, weights)
 METHOD_PARAMS: dict[str, tuple[str, ...]] = {
     "historical": (),
-    "parametric_normal": (),
-    "parametric_t": ("dof",),
-    "cornish_fisher": (),
+    "parametric_normal": ("horizon_scaling",),
+    "parametric_t": ("dof", "horizon_scaling"),
+    "cornish_fisher": ("horizon_scaling",),
     "ewma": ("lam",),
     "monte_carlo": ("n_scenarios", "seed", "shrinkage"),
     "filtered_historical": ("filter", "lam"),
@@ -63,7 +64,7 @@ def validate_var_params(
     integer >= 1 (and < window for historical / filtered_historical, which need at least two
     overlapping h-day returns); method parameters: only those in METHOD_PARAMS, ``lam`` in
     (0, 1), ``n_scenarios`` integer >= 100, ``seed`` integer >= 0, ``shrinkage`` in
-    SHRINKAGES, ``filter`` in FILTERS, ``dof`` in DOF_ESTIMATORS; conditional_evt: ``n_exceedances`` an integer in
+    SHRINKAGES, ``filter`` in FILTERS, ``dof`` in DOF_ESTIMATORS, ``horizon_scaling`` in HORIZON_SCALINGS; conditional_evt: ``n_exceedances`` an integer in
     [MIN_EXCEEDANCES, window) (default window // 8) with 1 - confidence < n_exceedances / window
     (the confidence must lie in the fitted tail).
     """
@@ -99,6 +100,8 @@ def validate_var_params(
             raise VarParameterError(f"seed={value!r} must be an integer >= 0")
         if name == "shrinkage" and value not in SHRINKAGES:
             raise VarParameterError(f"shrinkage={value!r} must be one of {SHRINKAGES}")
+        if name == "horizon_scaling" and value not in HORIZON_SCALINGS:
+            raise VarParameterError(f"horizon_scaling={value!r} must be one of {HORIZON_SCALINGS}")
         if name == "dof" and value not in DOF_ESTIMATORS:
             raise VarParameterError(f"dof={value!r} must be one of {DOF_ESTIMATORS}")
         if name == "filter" and value not in FILTERS:
@@ -132,6 +135,7 @@ class MethodSettings:
     shrinkage: str
     n_scenarios: int
     seed: int
+    horizon_scaling: str = "sqrt_time"
 
     @staticmethod
     def window_setting(method: str) -> str:
@@ -147,7 +151,8 @@ class MethodSettings:
     def params_for(self, method: str) -> dict[str, Any]:
         """The keyword parameters of ``method`` (``METHOD_PARAMS``) from these settings."""
         values = {"lam": self.ewma_lambda, "filter": self.filter, "dof": self.t_dof, "n_exceedances": self.evt_exceedances,
-                  "n_scenarios": self.n_scenarios, "seed": self.seed, "shrinkage": self.shrinkage}
+                  "n_scenarios": self.n_scenarios, "seed": self.seed, "shrinkage": self.shrinkage,
+                  "horizon_scaling": self.horizon_scaling}
         return {name: values[name] for name in METHOD_PARAMS[method]} if method in METHOD_PARAMS else {}
 
     def validate(self, methods: Sequence[str], confidences: Sequence[float], horizons: Sequence[int]) -> None:

@@ -34,7 +34,8 @@ MLE_TOL or after MLE_MAX_ITER steps; nu bounded to [NU_MLE_MIN, NU_MAX] (nu > 2:
 variance). The variance is sigma^2 = s^2 nu / (nu - 2). Method of moments stays the default:
 on the bundled books its FZ0 scores are not worse (docs/methods.md).
 
-Horizons by the square-root-of-time rule (:func:`~risk_pipeline.risk.var.windows.square_root_of_time`).
+Horizons by the square-root-of-time rule (default) or with the mean scaled by h (``horizon_scaling``,
+:func:`~risk_pipeline.risk.var.windows.scale_to_horizons`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
-from risk_pipeline.risk.var.windows import VarEsSurface, full_index, square_root_of_time, trailing_windows
+from risk_pipeline.risk.var.windows import VarEsSurface, full_index, scale_to_horizons, trailing_windows
 
 NU_MIN = 4.2
 NU_MAX = 100.0
@@ -117,11 +118,13 @@ def student_t_var_es(
 
 
 def parametric_normal_var_es(
-    returns: np.ndarray, *, window: int, confidences: tuple[float, ...], horizons: tuple[int, ...]
+    returns: np.ndarray, *, window: int, confidences: tuple[float, ...], horizons: tuple[int, ...],
+    horizon_scaling: str = "sqrt_time",
 ) -> VarEsSurface:
-    """Rolling normal VaR/ES from window mean and std, sqrt-of-time for horizons."""
+    """Rolling normal VaR/ES from window mean and std; horizons by ``horizon_scaling``
+    (:func:`~risk_pipeline.risk.var.windows.scale_to_horizons`)."""
     mom = window_moments(returns, window)
-    var, es = square_root_of_time(*normal_var_es(mom.mean, mom.std, confidences), horizons)
+    var, es = scale_to_horizons(*normal_var_es(mom.mean, mom.std, confidences), horizons, mom.mean, horizon_scaling)
     return VarEsSurface(full_index(var, window), full_index(es, window), confidences, horizons)
 
 
@@ -198,14 +201,15 @@ def parametric_t_var_es(
     confidences: tuple[float, ...],
     horizons: tuple[int, ...],
     dof: str = "moments",
+    horizon_scaling: str = "sqrt_time",
 ) -> VarEsSurface:
     """Rolling Student-t VaR/ES, dof by method of moments (``dof="moments"``) or maximum
-    likelihood (``dof="mle"``), sqrt-of-time for horizons."""
+    likelihood (``dof="mle"``); horizons by ``horizon_scaling`` (``scale_to_horizons``)."""
     if dof == "mle":
         fit = student_t_mle(trailing_windows(returns, window))
         mean, std, nu = fit.mu, fit.std, fit.nu
     else:
         mom = window_moments(returns, window)
         mean, std, nu = mom.mean, mom.std, t_dof_from_kurtosis(mom.excess_kurtosis)
-    var, es = square_root_of_time(*student_t_var_es(mean, std, nu, confidences), horizons)
+    var, es = scale_to_horizons(*student_t_var_es(mean, std, nu, confidences), horizons, mean, horizon_scaling)
     return VarEsSurface(full_index(var, window), full_index(es, window), confidences, horizons)
