@@ -38,6 +38,7 @@ class VarConfig(dg.Config):
     n_scenarios: int = int(_VAR["n_scenarios"])
     seed: int = int(_VAR["seed"])
     horizon_scaling: str = str(_VAR["horizon_scaling"])
+    return_type: str = str(_VAR["return_type"])
 
     def settings(self) -> MethodSettings:
         """Each method's window and parameters (``MethodSettings``) from this run config."""
@@ -47,6 +48,7 @@ class VarConfig(dg.Config):
             evt_estimation_window_days=self.evt_estimation_window_days, evt_exceedances=self.evt_exceedances,
             ewma_lambda=self.ewma_lambda, filter=self.filter, t_dof=self.t_dof, shrinkage=self.shrinkage,
             n_scenarios=self.n_scenarios, seed=self.seed, horizon_scaling=self.horizon_scaling,
+            return_type=self.return_type,
         )
 
 
@@ -169,9 +171,16 @@ def conventions(config: VarConfig) -> dict[str, object]:
         "drift": "drift: the h-day VaR/ES of parametric_normal, parametric_t and cornish_fisher is "
                  "-(mu h + q sigma sqrt(h)), the mean scaled by h and the dispersion by sqrt(h)",
     }[config.horizon_scaling]
+    returns = {
+        "simple": "simple: every method is estimated on the portfolio's daily simple returns",
+        "log": "log: parametric_normal, parametric_t, cornish_fisher, ewma and conditional_evt are fitted to the "
+               "log returns ln(1 + r), VaR = 1 - exp(-VaR_log), ES = 1 - exp(-ES_log); historical, "
+               "filtered_historical and monte_carlo on simple returns",
+    }[config.return_type]
     return {"horizon_scaling": dg.MetadataValue.text(
         scaling + "; ewma and conditional_evt (zero mean) by sqrt(h); historical and filtered_historical from "
-        "overlapping h-day compounded returns; monte_carlo from simulated h-day paths")}
+        "overlapping h-day compounded returns; monte_carlo from simulated h-day paths"),
+        "return_type": dg.MetadataValue.text(returns)}
 
 
 def _latest_summary(frame: pd.DataFrame, end: dt.date) -> dict[str, object]:

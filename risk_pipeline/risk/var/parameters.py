@@ -33,14 +33,18 @@ METHODS: tuple[Method, ...] = tuple(Method)
 # extra keyword parameters each method accepts (beyond confidence, window, horizon, weights)
 METHOD_PARAMS: dict[str, tuple[str, ...]] = {
     "historical": (),
-    "parametric_normal": ("horizon_scaling",),
-    "parametric_t": ("dof", "horizon_scaling"),
-    "cornish_fisher": ("horizon_scaling",),
-    "ewma": ("lam",),
+    "parametric_normal": ("horizon_scaling", "return_type"),
+    "parametric_t": ("dof", "horizon_scaling", "return_type"),
+    "cornish_fisher": ("horizon_scaling", "return_type"),
+    "ewma": ("lam", "return_type"),
     "monte_carlo": ("n_scenarios", "seed", "shrinkage"),
     "filtered_historical": ("filter", "lam"),
-    "conditional_evt": ("filter", "lam", "n_exceedances"),
+    "conditional_evt": ("filter", "lam", "n_exceedances", "return_type"),
 }
+# the returns a fitted law can be estimated on (``return_type``, risk/var/rolling.py): the portfolio's daily
+# simple returns, or their logs ln(1 + r); historical, filtered_historical and monte_carlo work on simple
+# returns (h-day compounded samples and simulated paths)
+RETURN_TYPES = ("simple", "log")
 MIN_SCENARIOS = 100
 # methods whose horizon-h sample is the window's W - h + 1 overlapping h-day returns
 OVERLAPPING_HORIZON_METHODS = ("historical", "filtered_historical")
@@ -64,7 +68,7 @@ def validate_var_params(
     integer >= 1 (and < window for historical / filtered_historical, which need at least two
     overlapping h-day returns); method parameters: only those in METHOD_PARAMS, ``lam`` in
     (0, 1), ``n_scenarios`` integer >= 100, ``seed`` integer >= 0, ``shrinkage`` in
-    SHRINKAGES, ``filter`` in FILTERS, ``dof`` in DOF_ESTIMATORS, ``horizon_scaling`` in HORIZON_SCALINGS; conditional_evt: ``n_exceedances`` an integer in
+    SHRINKAGES, ``filter`` in FILTERS, ``dof`` in DOF_ESTIMATORS, ``horizon_scaling`` in HORIZON_SCALINGS, ``return_type`` in RETURN_TYPES; conditional_evt: ``n_exceedances`` an integer in
     [MIN_EXCEEDANCES, window) (default window // 8) with 1 - confidence < n_exceedances / window
     (the confidence must lie in the fitted tail).
     """
@@ -100,6 +104,8 @@ def validate_var_params(
             raise VarParameterError(f"seed={value!r} must be an integer >= 0")
         if name == "shrinkage" and value not in SHRINKAGES:
             raise VarParameterError(f"shrinkage={value!r} must be one of {SHRINKAGES}")
+        if name == "return_type" and value not in RETURN_TYPES:
+            raise VarParameterError(f"return_type={value!r} must be one of {RETURN_TYPES}")
         if name == "horizon_scaling" and value not in HORIZON_SCALINGS:
             raise VarParameterError(f"horizon_scaling={value!r} must be one of {HORIZON_SCALINGS}")
         if name == "dof" and value not in DOF_ESTIMATORS:
@@ -136,6 +142,7 @@ class MethodSettings:
     n_scenarios: int
     seed: int
     horizon_scaling: str = "sqrt_time"
+    return_type: str = "simple"
 
     @staticmethod
     def window_setting(method: str) -> str:
@@ -152,7 +159,7 @@ class MethodSettings:
         """The keyword parameters of ``method`` (``METHOD_PARAMS``) from these settings."""
         values = {"lam": self.ewma_lambda, "filter": self.filter, "dof": self.t_dof, "n_exceedances": self.evt_exceedances,
                   "n_scenarios": self.n_scenarios, "seed": self.seed, "shrinkage": self.shrinkage,
-                  "horizon_scaling": self.horizon_scaling}
+                  "horizon_scaling": self.horizon_scaling, "return_type": self.return_type}
         return {name: values[name] for name in METHOD_PARAMS[method]} if method in METHOD_PARAMS else {}
 
     def validate(self, methods: Sequence[str], confidences: Sequence[float], horizons: Sequence[int]) -> None:

@@ -113,7 +113,28 @@ def var_es_surface(
     if weights is not None:
         raise VarParameterError(f"weights is only used by method='monte_carlo', not method={method!r}")
     r = _finite_values(returns.to_frame(), "returns")[:, 0]
-    return _UNIVARIATE[method](r, window=window, confidences=confidences, horizons=horizons, **params)
+    if params.pop("return_type", "simple") == "simple":
+        return _UNIVARIATE[method](r, window=window, confidences=confidences, horizons=horizons, **params)
+    return _on_log_returns(returns.index, r, method, window, confidences, horizons, params)
+
+
+def _on_log_returns(index: pd.Index, r: np.ndarray, method: str, window: int, confidences: tuple[float, ...],
+                    horizons: tuple[int, ...], params: dict[str, Any]) -> VarEsSurface:
+    """The method fitted to the log returns x = ln(1 + r), its losses turned back into fractions of value.
+
+    The method's VaR_x and ES_x are losses of the (h-day) log return X; the loss of value is
+    1 - exp(X), a decreasing function of X, so
+
+        VaR = 1 - exp(-VaR_x)   (exact: the quantile of a monotone transform),
+        ES  = 1 - exp(-ES_x)    (>= the model's E[1 - exp(X) | tail] by Jensen: 1 - exp is concave),
+
+    i.e. the ES is rounded up, by about Var(X | tail) / 2.
+    """
+    if (r <= -1.0).any():
+        raise VarParameterError(f"return_type='log': a return of -100% or less on {index[np.argmax(r <= -1.0)]} "
+                                "has no logarithm")
+    surface = _UNIVARIATE[method](np.log1p(r), window=window, confidences=confidences, horizons=horizons, **params)
+    return VarEsSurface(-np.expm1(-surface.var), -np.expm1(-surface.es), surface.confidences, surface.horizons)
 
 
 def rolling_var_es(
