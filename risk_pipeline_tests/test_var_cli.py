@@ -26,7 +26,8 @@ portfolios:
 WINDOW, MC_WINDOW = 40, 60
 RUN_CONFIG = {"ops": {"var_estimates": {"config": {
     "methods": ["historical", "parametric_t", "monte_carlo"], "confidences": [0.95, 0.99], "horizons": [1, 5],
-    "estimation_window_days": WINDOW, "monte_carlo_estimation_window_days": MC_WINDOW}}}}
+    "estimation_window_days": WINDOW, "monte_carlo_estimation_window_days": MC_WINDOW}},
+    "var_backtests": {"config": {"whole_sample": True}}}}
 
 
 @pytest.fixture(scope="module")
@@ -68,9 +69,10 @@ def test_the_command_gives_the_pipelines_var_es_and_backtest(lake, tmp_path, met
     assert list(days["date"]) == list(stored["date"])  # the same first forecast day: the window's
     np.testing.assert_allclose(days[["var", "es"]].to_numpy(), stored[["var", "es"]].to_numpy(), rtol=1e-9, atol=0)
     row = query(lake, f"""select * from var_backtests where portfolio = 'apple_microsoft' and method = '{method}'
-        and confidence = {confidence} and horizon_days = {horizon} and backtest_window_days = 250
+        and confidence = {confidence} and horizon_days = {horizon} and whole_sample
         and as_of = (select max(as_of) from var_backtests)""").iloc[0]
-    assert row["n_obs"] < 250 // horizon  # the stored 250-day window holds the whole sample, as the command's
+    assert row["n_obs"] == days["backtested"].sum()  # every day at h = 1, every h-th day with a known loss else
+    assert days["backtested"].all() or horizon > 1
     backtest = summary["backtest"]
     for name in ("n_obs", "n_breaches", "n00", "n01", "n10", "n11", "traffic_light", "verdict"):
         assert backtest[name] == row[name], name

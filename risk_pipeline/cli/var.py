@@ -173,10 +173,11 @@ def var_answer(request: VarRequest, prices_csv: Path | None = None) -> VarAnswer
         from risk_pipeline.storage.lake import stored_days
 
         phase = bisect.bisect_left(stored_days("portfolio_pnl"), realized.index[0].date())
-    seed = BacktestConfig().seed
-    whole = len(realized)  # a trailing window as long as the history: the whole sample
-    row = backtest_table(realized, forecasts, confidence=request.confidence, horizon_days=request.horizon_days,
-                         as_of=[realized.index[-1]], windows=[whole], day_number_offset=phase, seed=seed).iloc[0]
+    settings = BacktestConfig()
+    table = backtest_table(realized, forecasts, confidence=request.confidence, horizon_days=request.horizon_days,
+                           as_of=[realized.index[-1]], windows=settings.backtest_window_days, whole_sample=True,
+                           day_number_offset=phase, seed=settings.seed)
+    row = table.loc[table["whole_sample"]].iloc[0]
     observed = backtest_observations(realized, forecasts, request.horizon_days, phase)
     days = _days(realized, forecasts, reported, request.horizon_days, set(observed.dates))
     return VarAnswer(days, row, _summary(request, portfolio, reported, forecasts, row))

@@ -81,8 +81,8 @@ TABLES: dict[str, TableSchema] = {
             "var_backtests",
             [
                 ("as_of", _D), ("portfolio", _S), ("method", _S), ("confidence", _F), ("horizon_days", _I),
-                ("backtest_window_days", _I), ("n_obs", _I), ("n_breaches", _I), ("expected_breaches", _F),
-                ("kupiec_lr", _F), ("kupiec_p", _F), ("christoffersen_lr", _F), ("christoffersen_p", _F),
+                ("backtest_window_days", _I), ("whole_sample", _B), ("n_obs", _I), ("n_breaches", _I),
+                ("expected_breaches", _F), ("kupiec_lr", _F), ("kupiec_p", _F), ("christoffersen_lr", _F), ("christoffersen_p", _F),
                 ("n00", _I), ("n01", _I), ("n10", _I), ("n11", _I), ("cc_lr", _F), ("cc_p", _F), ("tuff_lr", _F), ("tuff_p", _F),
                 ("duration_lr", _F), ("duration_p", _F), ("dq_stat", _F), ("dq_p", _F),
                 ("z2_stat", _F), ("z2_p", _F), ("mcneil_frey_stat", _F), ("mcneil_frey_p", _F),
@@ -262,6 +262,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "es_amount": ("ES in money: es x the value at the previous close", "base currency"),
     "backtest_window_days": ("trailing window of the backtest or score: the forecasts whose loss ends within it",
                              "trading days"),
+    "whole_sample": ("true: the window is the whole stored history up to as_of (backtests.backtest_window_days "
+                     "`all`), backtest_window_days its length; false: a trailing window of backtest_window_days",
+                     "boolean"),
     "n_obs": ("non-overlapping realized forecasts in the window", "count"),
     "n_breaches": ("forecasts whose realized loss exceeded the VaR", "count"),
     "expected_breaches": ("breaches expected of a correct model, n_obs x (1 - c)", "count"),
