@@ -118,6 +118,19 @@ def test_start_and_end_choose_the_days_reported_not_the_estimation_window(window
     assert summary["n_days"] == len(part) and summary["start"] == "2021-05-03"
 
 
+def test_the_conventions_are_those_of_the_core(lake, window_run):
+    from risk_pipeline.risk import var_es_grid
+
+    days, summary = window_run("--method", "parametric_normal", "--horizon", "10", "--horizon-scaling", "drift",
+                               "--return-type", "log")
+    assert (summary["horizon_scaling"], summary["return_type"]) == ("drift", "log")
+    r = query(lake, "select date, simple_return from portfolio_pnl where portfolio = 'apple_microsoft' order by date")
+    grid = var_es_grid(r.set_index("date")["simple_return"], method="parametric_normal", confidences=[0.99],
+                       horizons=[10], window=WINDOW, horizon_scaling="drift", return_type="log")
+    # to the last bits: the stored P&L is of a notional of 1,000,000, the command's of 1
+    np.testing.assert_allclose(days["var"].to_numpy(), grid["var"].to_numpy(), rtol=1e-13, atol=0)
+
+
 def test_a_csv_of_the_same_closes_gives_the_same_numbers(lake, tmp_path, window_run):
     from_lake, summary = window_run()
     prices = query(lake, "select date, symbol, close, currency from prices where symbol in ('AAPL', 'MSFT')")
@@ -148,6 +161,8 @@ def test_equal_weights_by_default_and_rescaled_weights_with_a_note(lake, tmp_pat
     (["--symbols", "AAPL", "--window", "ten"], "--window"),
     (["--symbols", "AAPL", "--window", "5000"], "--window"),
     (["--symbols", "AAPL", "--horizon", "0"], "--horizon"),
+    (["--symbols", "AAPL", "--horizon-scaling", "linear"], "--horizon-scaling"),
+    (["--symbols", "AAPL", "--return-type", "levels"], "--return-type"),
     (["--symbols", "AAPL", "--start", "2021-13-01"], "--start"),
     (["--symbols", "AAPL", "--prices-csv", "/nonexistent/closes.csv"], "/nonexistent/closes.csv"),
 ])

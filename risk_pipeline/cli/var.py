@@ -36,7 +36,8 @@ from risk_pipeline.risk.backtests.table import backtest_observations, backtest_t
 from risk_pipeline.risk.performance import annualized_return, annualized_volatility, max_drawdown
 from risk_pipeline.risk.portfolio import pnl_from_exposures
 from risk_pipeline.risk.returns import close_to_close_returns
-from risk_pipeline.risk.var.parameters import METHODS, MethodSettings
+from risk_pipeline.risk.var.parameters import METHODS, RETURN_TYPES, MethodSettings
+from risk_pipeline.risk.var.windows import HORIZON_SCALINGS
 
 BOOK_NAME = "var_command"
 CSV_COLUMNS = ["date", "loss", "var", "es", "breach", "backtested", "equity"]
@@ -59,6 +60,8 @@ class VarRequest:
     start: dt.date | None = None
     end: dt.date | None = None
     base_currency: str | None = None
+    horizon_scaling: str | None = None  # None: pipeline.yaml's var.horizon_scaling
+    return_type: str | None = None  # None: pipeline.yaml's var.return_type
 
 
 @dataclass(frozen=True)
@@ -155,8 +158,10 @@ def var_answer(request: VarRequest, prices_csv: Path | None = None) -> VarAnswer
     if len(reported) < 2:
         raise VarCommandError(f"--start/--end: {len(reported)} day(s) of P&L of {', '.join(request.symbols)} in the "
                               "range; need at least 2")
+    conventions = {name: value for name, value in (("horizon_scaling", request.horizon_scaling),
+                                                   ("return_type", request.return_type)) if value is not None}
     config = VarConfig(methods=[request.method], confidences=[request.confidence], horizons=[request.horizon_days],
-                       **{MethodSettings.window_setting(request.method): request.window})
+                       **{MethodSettings.window_setting(request.method): request.window}, **conventions)
     config.settings().validate(config.methods, config.confidences, config.horizons)
     before = int((pnl["date"] < first).sum())
     if before < request.window:
@@ -217,6 +222,8 @@ def _summary(request: VarRequest, portfolio: Portfolio, reported: pd.DataFrame, 
         "confidence": request.confidence,
         "horizon_days": request.horizon_days,
         "estimation_window_days": request.window,
+        "horizon_scaling": request.horizon_scaling or section("var")["horizon_scaling"],
+        "return_type": request.return_type or section("var")["return_type"],
         "start": r.index[0].date().isoformat(),
         "end": r.index[-1].date().isoformat(),
         "n_days": int(r.size),
@@ -277,8 +284,12 @@ def request_from(args: argparse.Namespace) -> tuple[VarRequest, str | None]:
     start, end = _date(args.start, "--start"), _date(args.end, "--end")
     if start and end and start > end:
         raise VarCommandError(f"--start {start} is after --end {end}")
+    for option, value, allowed in (("--horizon-scaling", args.horizon_scaling, HORIZON_SCALINGS),
+                                   ("--return-type", args.return_type, RETURN_TYPES)):
+        if value is not None and value not in allowed:
+            raise VarCommandError(f"{option}: {value!r} is not one of {', '.join(allowed)}")
     return VarRequest(tuple(symbols), weights, args.method, confidence, window, horizon, start, end,
-                      args.base_currency), note
+                      args.base_currency, args.horizon_scaling, args.return_type), note
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -300,6 +311,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
                      help="closes from this CSV (date, symbol, close[, currency]) instead of the lake")
     var.add_argument("--base-currency", default=None,
                      help="currency the book is valued in (default: the symbols' currency, when they share one)")
+    var.add_argument("--horizon-scaling", default=None,
+                     help=f"{' | '.join(HORIZON_SCALINGS)}: h-day VaR of the parametric and Cornish-Fisher methods "
+                          "(default: pipeline.yaml var.horizon_scaling; docs/methods.md)")
+    var.add_argument("--return-type", default=None,
+                     help=f"{' | '.join(RETURN_TYPES)}: returns the fitted laws are estimated on (default: pipeline.yaml "
+                          "var.return_type)")
     var.add_argument("--csv", default=None, type=Path,
                      help="write per day: " + ", ".join(CSV_COLUMNS))
     var.add_argument("--json", default=None, type=Path,
