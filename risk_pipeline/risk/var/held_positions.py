@@ -47,6 +47,7 @@ from risk_pipeline.risk.var.filtered_historical import filtered_historical_windo
 from risk_pipeline.risk.var.historical import empirical_window_var_es
 from risk_pipeline.risk.var.parameters import VarParameterError, validate_var_params
 from risk_pipeline.risk.var.parametric import normal_window_var_es, student_t_window_var_es
+from risk_pipeline.risk.var.windows import log_returns, losses_from_log
 
 WINDOW_METHODS = {
     "historical": empirical_window_var_es,
@@ -150,7 +151,15 @@ def held_grid(held: HeldWindows, *, method: str, confidences: tuple[float, ...] 
             validate_var_params(method, c, window, h, **params)
     if not len(held.dates):
         return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "date" else float) for c in HELD_COLUMNS})
-    var, es = WINDOW_METHODS[method](held.x, confidences, horizons, **params)
+    if params.pop("return_type", "simple") == "log":  # the method on ln(1 + x), its losses back in value
+        try:
+            x = log_returns(held.x)
+        except ValueError:
+            raise VarParameterError("return_type='log': a revalued window loses 100% or more of the scale, "
+                                    "which has no logarithm") from None
+        var, es = losses_from_log(*WINDOW_METHODS[method](x, confidences, horizons, **params))
+    else:
+        var, es = WINDOW_METHODS[method](held.x, confidences, horizons, **params)
     n_conf, n_h = len(confidences), len(horizons)
     per_row = n_conf * n_h
     fraction = np.repeat(np.where(held.by_value, 1.0, np.nan), per_row)
