@@ -34,7 +34,9 @@ change differs from its own realized P&L series, which mixes the positions of ot
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,7 +51,7 @@ from risk_pipeline.risk.var.parameters import VarParameterError, validate_var_pa
 from risk_pipeline.risk.var.parametric import normal_window_var_es, student_t_window_var_es
 from risk_pipeline.risk.var.windows import log_returns, losses_from_log
 
-WINDOW_METHODS = {
+WINDOW_METHODS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "historical": empirical_window_var_es,
     "parametric_normal": normal_window_var_es,
     "parametric_t": student_t_window_var_es,
@@ -137,7 +139,7 @@ def held_windows(exposures: pd.DataFrame, values: pd.Series, asset_returns: pd.D
 
 
 def held_grid(held: HeldWindows, *, method: str, confidences: tuple[float, ...] | list[float],
-              horizons: tuple[int, ...] | list[int], **params: object) -> pd.DataFrame:
+              horizons: tuple[int, ...] | list[int], **params: Any) -> pd.DataFrame:
     """Long-format VaR/ES of the held positions (columns ``HELD_COLUMNS``, sorted by date,
     confidence, horizon): ``method`` on each row of ``held.x``; amounts times the scale, fractions
     of value where the scale is the value (module doc)."""
@@ -185,7 +187,7 @@ def held_var_es_grid(
     confidences: tuple[float, ...] | list[float],
     horizons: tuple[int, ...] | list[int],
     window: int,
-    **params: object,
+    **params: Any,
 ) -> pd.DataFrame:
     """:func:`held_grid` of :func:`held_windows`: one method on one book (arguments of both)."""
     return held_grid(held_windows(exposures, values, asset_returns, window), method=method, confidences=confidences,
