@@ -297,3 +297,35 @@ def test_a_report_folder_of_an_earlier_version_becomes_a_publication(calm, tmp_p
     assert link.is_symlink() and _contents(link) == before
     publications = sorted(p.name for p in (reports / PUBLICATIONS / "2017-12-29").iterdir() if p.is_dir())
     assert publications[0].endswith("-earlier") and link.resolve().name == publications[-1]  # the old one is older
+
+
+def test_risk_summary_holds_the_official_method_of_the_month_and_its_figures(calm):
+    data_dir, _ = calm
+    from risk_pipeline_tests.pipeline_helpers import query
+
+    rows = query(data_dir, "select * from risk_summary order by portfolio, date")
+    assert set(rows["portfolio"]) == {"balanced", "held"} and rows["date"].max() == pd.Timestamp("2017-12-29")
+    # the figures are those of var_estimates for the official method, at 99%
+    joined = query(data_dir, """
+        select s.date, s.portfolio, s.var_1d_amount, v.var_amount, s.es_1d, v.es
+        from risk_summary s join var_estimates v
+          on v.date = s.date and v.portfolio = s.portfolio and v.method = s.method
+         and v.confidence = 0.99 and v.horizon_days = 1""")
+    assert len(joined) == len(rows)
+    assert np.allclose(joined["var_1d_amount"], joined["var_amount"]) and np.allclose(joined["es_1d"], joined["es"])
+    # recommended: the best method of the latest Model Confidence Set computed before the month began
+    sets = query(data_dir, """
+        select as_of, portfolio, any_value(best_method) as best from var_scores
+        where mcs_computed and confidence = 0.99 and horizon_days = 1 and backtest_window_days = 1000
+        group by all order by as_of""")
+    recommended = rows.loc[rows["method_rule"].eq("recommended")]
+    assert len(recommended) > 100
+    for row in recommended.itertuples():
+        month = row.date.replace(day=1)
+        before = sets.loc[sets["portfolio"].eq(row.portfolio) & (sets["as_of"] < month)].iloc[-1]
+        assert (row.method, row.method_chosen_as_of) == (before["best"], before["as_of"])
+    assert (rows.groupby(["portfolio", rows["date"].dt.to_period("M")])["method"].nunique() == 1).all()
+    known = rows.loc[rows["var_1d_amount_change"].notna()]
+    assert len(known) == len(rows) - 2  # every day but each book's first
+    parts = known[["var_1d_change_positions", "var_1d_change_market", "var_1d_change_method"]].sum(axis=1)
+    assert np.allclose(parts, known["var_1d_amount_change"])
