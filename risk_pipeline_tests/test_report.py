@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import shutil
 from html.parser import HTMLParser
 
@@ -18,6 +19,7 @@ import pandas as pd
 import pytest
 
 from risk_pipeline.defs.backtests import no_method_in_red_zone
+from risk_pipeline.report.morning import HEADERS
 from risk_pipeline.report.publish import CSV_TABLES, PUBLICATIONS, SUMMARY_KEYS, write_report
 from risk_pipeline.storage.maintenance import snapshot
 from risk_pipeline.report.summary import _trailing_counts, report_dates
@@ -96,36 +98,45 @@ def test_the_report_folder_holds_a_self_contained_page_with_charts_and_tables(ca
     page = _Page()
     text = (folder / "risk_report.html").read_text()
     page.feed(text)
-    # one traffic-light chart + per portfolio a P&L-vs-VaR chart, all inline PNG
-    assert len(page.images) == 3
+    # the traffic-light grid, a P&L-vs-VaR chart per portfolio, stress and limit utilisation (a year is
+    # shorter than the attribution's 756-day window: no component VaR, and the section says why)
+    alts = re.findall(r'<img alt="([^"]*)"', text)
+    assert alts == ["traffic light chart", "balanced: return vs VaR and rolling breaches",
+                    "held: return vs VaR and rolling breaches", "stress losses", "limit utilisation over time"], alts
+    assert "No var_decomposition row up to 2017-12-29" in text
     assert text.count("statistically indistinguishable from it") + text.count("worse (outside the 90%") >= 2
     assert all(src.startswith("data:image/png;base64,") and len(src) > 5000 for src in page.images)
     assert page.scripts == 0
     assert "http://" not in text and "https://" not in text
     assert all(not u.startswith(("http:", "https:", "//")) for u in page.urls)
+    # first the morning table, then a table of contents and one section per concern, each opening with a sentence
+    assert page.tables[0] == list(HEADERS)
+    assert text.index('class="morning"') < text.index('class="toc"') < text.index('id="model"')
+    sections = ["VaR and model choice", "Backtests", "Attribution", "Stress", "Limits", "FRTB capital",
+                "Exports and sources"]
+    assert [h for h in page.headings if h in sections] == sections
+    for key in ("model", "backtests", "attribution", "stress", "limits", "frtb", "exports"):
+        assert f'href="#{key}"' in text and re.search(f'<h2 id="{key}">[^<]*</h2><p class="lead">[A-Z]', text), key
     headers = [set(t) for t in page.tables]
     assert any({"Kupiec POF p", "Christoffersen ind. p", "Cond. coverage p", "Kupiec TUFF p", "Duration (Weibull) p",
-                "Dynamic quantile p", "Acerbi-Szekely Z2 p", "McNeil-Frey p", "verdict", "overlapping obs."} <= h
+                "Dynamic quantile p", "Acerbi-Szekely Z2 p", "McNeil-Frey p", "verdict", "traffic light"} <= h
                for h in headers)
-    assert any({"zone", "plus factor", "breaches"} <= h for h in headers)
     assert any({"rank", "method", "score"} <= h for h in headers)
     # per portfolio the FZ0 loss against the best method as CSS bars, coloured by MCS membership
     assert sum({"DM p-value", "in 90% MCS"} <= h for h in headers) == 2
     assert text.count('class="bar green"') + text.count('class="bar red"') >= 2
-    assert any({"annualized return", "annualized volatility", "max drawdown"} <= h and any(c.startswith("Sharpe") for c in h)
-               for h in headers)
-    assert any({"VaR", "ES", "VaR (USD)", "ES (USD)"} <= h for h in headers)
-    assert {"Portfolio balanced (USD)", "Portfolio held (USD)", "Basel traffic light"} <= set(page.headings)
+    assert any({"annualized return", "annualized volatility", "max drawdown"} <= h for h in headers)
+    assert any({"VaR 99% 1d (USD)", "ES 99% 1d (USD)", "VaR 95% 1d (USD)"} <= h for h in headers)
     assert "non-overlapping" in text
-    # later stages stored in the lake are shown
-    assert any(h.startswith("Stress results") for h in page.headings)
     # the limit section says how its values are measured, as the summary and pre-trade do
-    assert any(h.startswith("Limit status") for h in page.headings)
-    assert any({"measured_amount", "limit_amount", "status", "method"} <= h for h in headers)
-    assert "Each value is measured by historical_positions: historical simulation of the positions held" in text
-    # the FRTB section (a 2017-only lake has no stressed window yet: no capital figure, no chart)
-    assert "FRTB internal models approach (bank = every desk)" in page.headings
+    assert any({"measured (book currency)", "limit (book currency)", "utilisation", "status"} <= h for h in headers)
+    assert "measured by historical_positions: historical simulation of the positions held" in text
     assert "default risk charge are out of scope" in text
+    # numbers for people: no raw missing values, no timestamps, no raw column names as headers
+    visible = re.sub(r"<[^>]+>", " ", re.sub(r'src="[^"]*"', "", text))
+    for raw in (" None ", " nan ", " NaN ", "00:00:00", " n/a "):
+        assert raw not in visible, raw
+    assert not any("_" in h for t in page.tables for h in t), [h for t in page.tables for h in t if "_" in h]
 
 
 def test_summary_json_and_csv_exports(calm):

@@ -16,6 +16,7 @@ from risk_pipeline.defs.backtests import var_backtests
 from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, business_days, partition_days, single_run
 from risk_pipeline.defs.scores import var_scores
 from risk_pipeline.defs.portfolios import portfolio_pnl
+from risk_pipeline.defs.risk_summary import risk_summary
 from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.report.publish import write_report
 from risk_pipeline.report.summary import (
@@ -54,7 +55,7 @@ def _markdown(frame: pd.DataFrame) -> str:
     backfill_policy=single_run,
     group_name="validation",
     kinds={"html"},
-    deps=[var_backtests, var_scores, var_estimates, portfolio_pnl, *_OPTIONAL_DEPS],
+    deps=[var_backtests, var_scores, var_estimates, portfolio_pnl, risk_summary, *_OPTIONAL_DEPS],
     description=(
         "Self-contained HTML risk report (opens offline) with summary.json and CSV exports, under "
         "<data>/reports/<as_of>/, for the last day of the run's range (and month-ends if configured): "

@@ -28,7 +28,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from risk_pipeline.report.charts import data_uri, pnl_vs_var_chart, traffic_light_chart
+from risk_pipeline.report.charts import (
+    component_var_chart,
+    data_uri,
+    pnl_vs_var_chart,
+    stress_chart,
+    traffic_light_chart,
+    utilisation_chart,
+)
 from risk_pipeline.report.frtb_section import capital_chart, latest_desks
 from risk_pipeline.report.html import render_html
 from risk_pipeline.report.summary import ReportData, mcs_sentence, score_rows
@@ -45,7 +52,7 @@ CSV_TABLES = ("traffic_light", "backtests", "ranking", "statistics", "latest_var
 SUMMARY_KEYS = (
     "as_of", "chart_start", "portfolios", "base_currency", "methods", "red_zone", "recommended_method",
     "traffic_light", "ranking", "statistics", "latest_var", "verdict_counts", "overlapping_observations",
-    "optional_tables", "model_confidence_set", "frtb", "table_versions", "files",
+    "optional_tables", "model_confidence_set", "frtb", "official", "alerts", "table_versions", "files",
 )  # fmt: skip
 
 
@@ -129,6 +136,8 @@ def summary_dict(data: ReportData, files: list[str]) -> dict:
         },
         "frtb": {"capital": _records(data.extras["frtb_capital"]) if "frtb_capital" in data.extras else [],
                  "desks": _records(latest_desks(data.extras))},
+        "official": _records(data.morning.books) if data.morning is not None else [],
+        "alerts": [{"level": a.level, "text": a.text} for a in data.morning.alerts] if data.morning is not None else [],
         "table_versions": data.table_versions,
         "files": files,
     }
@@ -172,21 +181,26 @@ def _write_files(data: ReportData, folder: Path) -> _Written:
         rows = data.pnl_vs_var.loc[data.pnl_vs_var["portfolio"].eq(portfolio)]
         if len(rows):
             charts[portfolio] = data_uri(pnl_vs_var_chart(rows, portfolio, trailing, yellow, red))
-    overview_uri = None
+    pngs = {}
     if len(data.traffic_light):
-        png = traffic_light_chart(data.traffic_light, trailing, yellow, red)
-        _write(folder / OVERVIEW_PNG, png)
-        overview_uri = data_uri(png)
-    frtb_uri = None
+        pngs[OVERVIEW_PNG] = charts["traffic_light"] = traffic_light_chart(data.traffic_light, trailing, yellow, red)
     if len(data.frtb_capital) and data.frtb_capital["capital_charge"].notna().any():
-        png = capital_chart(data.frtb_capital)
-        _write(folder / FRTB_PNG, png)
-        frtb_uri = data_uri(png)
+        pngs[FRTB_PNG] = charts["frtb_capital"] = capital_chart(data.frtb_capital)
+    if "var_decomposition" in data.extras:
+        charts["component_var"] = component_var_chart(data.extras["var_decomposition"])
+    if "stress_results" in data.extras:
+        charts["stress"] = stress_chart(data.extras["stress_results"])
+    if len(data.limit_history):
+        charts["utilisation"] = utilisation_chart(data.limit_history)
+    charts = {k: v if isinstance(v, str) else data_uri(v) for k, v in charts.items()}
+    for name, png in pngs.items():
+        _write(folder / name, png)
+    overview_uri = charts.get("traffic_light")
     csvs = []
     for name, frame in _csv_frames(data).items():
         _write(folder / f"{name}.csv", csv_bytes(frame))
         csvs.append(f"{name}.csv")
-    files = [SUMMARY_FILE] + csvs + ([OVERVIEW_PNG] if overview_uri else []) + ([FRTB_PNG] if frtb_uri else [])
-    _write(folder / HTML_FILE, render_html(data, charts, overview_uri, files, frtb_uri).encode("utf-8"))
+    files = [SUMMARY_FILE] + csvs + list(pngs)
+    _write(folder / HTML_FILE, render_html(data, charts, files).encode("utf-8"))
     _write(folder / SUMMARY_FILE, json.dumps(summary_dict(data, [HTML_FILE] + files), indent=2, default=str).encode())
     return _Written(tuple(csvs), overview_uri)
