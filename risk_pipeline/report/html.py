@@ -204,7 +204,7 @@ SECTIONS = (
 
 def _cell_html(cell: Cell) -> str:
     note = f'<span class="sub">{_esc(cell.note)}</span>' if cell.note else ""
-    return f"{_esc(cell.text)}{'<br>' if note else ''}{note}"
+    return f"{_esc(cell.text)}{' <br>' if note else ''}{note}"
 
 
 def morning_table(morning: Morning) -> str:
@@ -215,7 +215,7 @@ def morning_table(morning: Morning) -> str:
         tds = []
         for header, column in zip(HEADERS, cells):
             if header == "limits used":
-                inner = " ".join(f'<span class="lim {_esc(c.status)}">{_esc(c.text)}</span>' if c.status
+                inner = " ".join(f'<span class="lim {_esc(c.status)}">{_esc(c.text)}</span> ' if c.status
                                  else _cell_html(c) for c in column)
                 tds.append(f'<td class="text">{inner}</td>')
             else:
