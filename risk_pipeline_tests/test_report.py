@@ -9,9 +9,11 @@ far above the 10-in-250 red threshold).
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import re
 import shutil
+import subprocess
 from html.parser import HTMLParser
 
 import numpy as np
@@ -266,7 +268,7 @@ def test_a_report_is_published_whole_and_earlier_publications_make_way(calm, tmp
         assert _contents(link) == before  # the same data: the same files, none left over
     store = reports / PUBLICATIONS / "2017-12-29"
     kept = [p.name for p in store.iterdir() if p.is_dir()]
-    assert len(kept) == 2 and link.resolve().name == max(kept)  # the current one and the one before it
+    assert len(kept) == 4 and link.resolve().name == max(kept)  # every publication is kept, the link on the latest
 
 
 def test_a_failed_or_killed_publication_leaves_the_previous_report_as_it_was(calm, tmp_path, monkeypatch):
@@ -340,3 +342,61 @@ def test_risk_summary_holds_the_official_method_of_the_month_and_its_figures(cal
     assert len(known) == len(rows) - 2  # every day but each book's first
     parts = known[["var_1d_change_positions", "var_1d_change_market", "var_1d_change_method"]].sum(axis=1)
     assert np.allclose(parts, known["var_1d_amount_change"])
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# written into a copy of the page: the layout's sizes as the page's title, which --dump-dom prints
+_PROBE = """<script>
+var d = document.documentElement, t = document.querySelector("table.morning");
+var wide = Array.from(document.querySelectorAll("div.scroll, table")).filter(e => e.scrollWidth > e.clientWidth + 1);
+document.title = JSON.stringify({scrollWidth: d.scrollWidth, clientWidth: d.clientWidth, height: d.scrollHeight,
+                                 tableBottom: t.getBoundingClientRect().bottom, wide: wide.length});
+</script>"""
+
+
+def rendered_layout(page, folder, width=1400, height=900):
+    """The page's layout in headless Chromium at ``width`` x ``height`` px (a copy with a probe script)."""
+    probe = folder / "probe.html"
+    probe.write_text(page.read_text().replace("</body>", _PROBE + "</body>"))
+    common = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+              f"--window-size={width},{height}", "--virtual-time-budget=5000", f"--user-data-dir={folder / 'chrome'}"]
+    dom = subprocess.run([*common, "--dump-dom", probe.as_uri()], check=True, capture_output=True, text=True,
+                         timeout=120).stdout
+    return json.loads(html.unescape(re.search(r"<title>(.*?)</title>", dom, re.S).group(1)))
+
+
+def test_the_first_screen_at_1400_px_holds_the_morning_table_and_nothing_scrolls_sideways(calm, tmp_path):
+    assert CHROMIUM, "headless Chromium is needed: apt-get install chromium (.ci/run does it)"
+    page = calm[0] / "reports" / "2017-12-29" / "risk_report.html"
+    layout = rendered_layout(page, tmp_path)
+    assert layout["scrollWidth"] <= layout["clientWidth"] == 1400
+    assert layout["wide"] == 0  # no table wider than its box
+    assert layout["tableBottom"] <= 900  # the morning table ends within the first screen
+
+
+def test_a_published_report_is_rebuilt_byte_identical_from_its_table_versions(calm, tmp_path, monkeypatch, capsys):
+    from risk_pipeline.cli import main
+    from risk_pipeline.report.publish import publications
+    from risk_pipeline.storage.lake import delete_key
+
+    reports, _ = _republishing(calm, tmp_path, monkeypatch)
+    day = dt.date(2017, 12, 29)
+    first = publications(reports, day)[0]
+    # the lake moves on after the publication: one book's official figures and limits deleted
+    delete_key("risk_summary", "held")
+    delete_key("limit_status", "held")
+    out = tmp_path / "rebuilt"
+    assert main(["report", "--as-of", "2017-12-29", "--version", "1", "--out", str(out)]) == 0
+    assert "byte-identical" in capsys.readouterr().out
+    assert _contents(out) == _contents(first)
+    # a publication from the current tables differs, and is publication 2, rebuilt as such
+    from risk_pipeline.defs.report import ReportConfig
+    from risk_pipeline.report.summary import build_report_data
+
+    write_report(build_report_data(day, ReportConfig().settings()), reports)
+    second = publications(reports, day)[1]
+    assert _contents(second)["risk_report.html"] != _contents(first)["risk_report.html"]
+    assert main(["report", "--as-of", "2017-12-29", "--out", str(tmp_path / "latest")]) == 0
+    assert _contents(tmp_path / "latest") == _contents(second)
+    assert main(["report", "--as-of", "2017-12-29", "--version", "3"]) == 2
+    assert "has publications 1 to 2" in capsys.readouterr().err

@@ -20,6 +20,7 @@ here returns the table's own columns.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import datetime as dt
@@ -29,7 +30,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,9 +87,30 @@ def table_path(table: str, root: Path | None = None) -> Path:
     return (root or lake_dir()) / table_schema(table).name
 
 
+_PINNED = threading.local()
+
+
+@contextlib.contextmanager
+def pinned_versions(versions: Mapping[str, int]) -> Iterator[None]:
+    """Within the block, this thread reads every table at its version of ``versions`` (a table not
+    in it as never written): the lake as it was when those versions were recorded (a published
+    report's, ``risk-pipeline report --as-of``)."""
+    before = getattr(_PINNED, "versions", None)
+    _PINNED.versions = dict(versions)
+    try:
+        yield
+    finally:
+        _PINNED.versions = before
+
+
 def open_table(table: str, root: Path | None = None, version: int | str | dt.datetime | None = None) -> DeltaTable | None:
-    """The Delta table of ``table`` (latest version, or as of a version number or timestamp);
-    None while nothing was ever written to it."""
+    """The Delta table of ``table`` (latest version, or as of a version number or timestamp, or
+    the version pinned by :func:`pinned_versions`); None while nothing was ever written to it."""
+    pinned = getattr(_PINNED, "versions", None)
+    if version is None and pinned is not None:
+        if table not in pinned:
+            return None
+        version = pinned[table]
     path = table_path(table, root)
     if not (path / "_delta_log").is_dir():
         if not path.is_dir() or not any(path.glob("date=*")):
