@@ -58,12 +58,14 @@ def risk_summary(context: dg.AssetExecutionContext, config: OfficialConfig) -> d
     portfolios = [p.name for p in load_portfolios()]
     methods = list(section("var")["methods"])
     rules = book_rules(portfolios, config.method, config.book_methods, methods, config.fallback_method)
-    var = read_window("var_estimates", start, end, lookback=1,
-                      columns=["portfolio", "method", "confidence", "horizon_days", "var", "es", "var_amount",
-                               "es_amount", "base_currency"])
-    var = var.loc[var["confidence"].round(10).eq(round(config.confidence, 10)) & var["horizon_days"].isin([1, 10])]
+    stored = stored_days("var_estimates")
+    wanted = [d for d in stored if d < start][-1:] + [d for d in stored if start <= d <= end]  # and the day before
+    var = read_days("var_estimates", wanted, columns=["portfolio", "method", "horizon_days", "var", "es", "var_amount",
+                                                      "es_amount", "base_currency"],
+                    where={"confidence": float(config.confidence)})
+    var = var.loc[var["horizon_days"].isin([1, 10])]
     pnl = read_window("portfolio_pnl", start, end, lookback=3)
-    var_days = sorted({d.date() for d in var["date"]})
+    var_days = [d.date() for d in pd.DatetimeIndex(var["date"].unique()).sort_values()]
     chosen = official_methods(var_days, rules, config.fallback_method, _mcs_best(var_days[0] if var_days else start, end))
     frame = summary_rows(chosen, var, pnl, config.confidence)
     frame = frame.loc[frame["date"].dt.date.between(start, end)].reset_index(drop=True)
