@@ -400,3 +400,20 @@ def test_a_published_report_is_rebuilt_byte_identical_from_its_table_versions(ca
     assert _contents(tmp_path / "latest") == _contents(second)
     assert main(["report", "--as-of", "2017-12-29", "--version", "3"]) == 2
     assert "has publications 1 to 2" in capsys.readouterr().err
+
+
+def test_the_report_asset_counts_the_day_s_alerts_and_renders_the_morning_table_as_markdown(calm, monkeypatch):
+    from risk_pipeline.report.morning import load_morning, morning_cells, morning_markdown
+
+    data_dir, result = calm
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(data_dir))
+    morning = load_morning(dt.date(2017, 12, 29))
+    meta = result.asset_materializations_for_node("risk_report")[-1].metadata
+    assert meta["breaches"].value == sum(a.level == "breach" for a in morning.alerts)
+    assert meta["warnings"].value == sum(a.level == "warning" for a in morning.alerts)
+    assert "morning" not in meta  # a 260-partition run: the markdown only in runs of at most 31 partitions
+    markdown = morning_markdown(morning)
+    rows = [line for line in markdown.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == 2 == len(morning.books)
+    for row, cells in zip(rows, morning_cells(morning)):
+        assert [c.strip() for c in row.strip("| ").split(" | ")][2].startswith(cells[2][0].text)  # official VaR

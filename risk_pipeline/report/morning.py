@@ -236,6 +236,18 @@ def text_table(morning: Morning) -> str:
     return "\n".join(lines)
 
 
+def morning_markdown(morning: Morning) -> str:
+    """The morning table as markdown (the risk_report asset's metadata in the Dagster UI): a row per
+    book, the cells' figures (notes in parentheses), then the day's breaches and warnings."""
+    lines = ["| " + " | ".join(HEADERS) + " |", "|" + " --- |" * len(HEADERS)]
+    for cells in morning_cells(morning):
+        lines.append("| " + " | ".join("; ".join(f"{c.text} ({c.note})" if c.note else c.text for c in column)
+                                       for column in cells).replace("\n", " ") + " |")
+    lines.append("")
+    lines += [f"- **{a.level}**: {a.text}" for a in morning.alerts] or ["No breach and no warning."]
+    return "\n".join(lines)
+
+
 def capital_sentence(morning: Morning) -> str:
     if morning.capital.empty or morning.capital["capital_charge"].isna().all():
         return ""
