@@ -74,3 +74,9 @@ def test_change_split_adds_up_and_matches_its_definition():
     assert (parts - out["var_1d_amount_change"]).dropna().abs().max() < 1e-9
     assert pd.isna(out.loc["2021-03-02", "var_1d_amount_change"])  # 03-01 has no value held: no amount to compare
     assert out["var_10d"].isna().all()  # no 10-day horizon given
+
+
+def test_without_any_model_confidence_set_a_recommended_book_reports_the_fallback():
+    days = [D(2020, 1, 2), D(2020, 1, 3)]
+    out = official_methods(days, {"a": "recommended"}, "historical", _best([]))
+    assert list(out["method"]) == ["historical", "historical"] and set(out["method_rule"]) == {"fallback"}

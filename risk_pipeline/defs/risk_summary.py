@@ -16,7 +16,7 @@ from risk_pipeline.defs.scores import var_scores
 from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.risk.backtests.traffic_light import BASEL_CONFIDENCE, BASEL_HORIZON
 from risk_pipeline.risk.official import book_rules, official_methods, summary_rows
-from risk_pipeline.storage.lake import read_days, read_window, stored_days
+from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days
 
 _OFFICIAL = section("official")
 # the monthly choice looks back to the previous month's Model Confidence Set: at most this many calendar days
@@ -67,7 +67,7 @@ def risk_summary(context: dg.AssetExecutionContext, config: OfficialConfig) -> d
     pnl = read_window("portfolio_pnl", start, end, lookback=3)
     var_days = [d.date() for d in pd.DatetimeIndex(var["date"].unique()).sort_values()]
     chosen = official_methods(var_days, rules, config.fallback_method, _mcs_best(var_days[0] if var_days else start, end))
-    frame = summary_rows(chosen, var, pnl, config.confidence)
+    frame = summary_rows(chosen, var, pnl, config.confidence) if var_days else empty_frame("risk_summary")
     frame = frame.loc[frame["date"].dt.date.between(start, end)].reset_index(drop=True)
     latest = frame.loc[frame["date"] == frame["date"].max()] if len(frame) else frame
     extra = {}

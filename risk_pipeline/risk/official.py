@@ -64,7 +64,8 @@ def monthly_choices(days: list[dt.date], best: pd.DataFrame) -> pd.DataFrame:
     Model Confidence Sets computed), the best method of the latest set computed before the day's
     month began: columns date, portfolio, method, method_chosen_as_of (no row before the first)."""
     if best.empty or not days:
-        return pd.DataFrame(columns=["date", "portfolio", "method", "method_chosen_as_of"])
+        return pd.DataFrame({"date": pd.to_datetime([]), "portfolio": pd.Series([], dtype=object),
+                             "method": pd.Series([], dtype=object), "method_chosen_as_of": pd.to_datetime([])})
     frame = pd.DataFrame({"date": pd.to_datetime(days)})
     frame["month_start"] = frame["date"].dt.to_period("M").dt.start_time
     best = best.assign(as_of=pd.to_datetime(best["as_of"])).sort_values("as_of")
