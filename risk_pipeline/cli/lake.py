@@ -72,7 +72,7 @@ def lake_command(args: argparse.Namespace) -> int:
     elif args.action == "delete":
         return _delete(args)
     else:
-        print(f"catalog up to date: {refresh_catalog()}")
+        print(f"catalog up to date: {refresh_catalog() or 'none kept, the lake is on object storage (docs/deployment.md)'}")
     return 0
 
 
@@ -89,7 +89,7 @@ def _delete(args: argparse.Namespace) -> int:
         version = "" if d.version is None else f", version {d.version}"
         print(f"{d.table:<20} {verb} {d.rows:>10,} rows of {column} {name!r} dated {d.first_day}..{d.last_day}{version}")
     if not args.dry_run:
-        refresh_catalog([d.table for d in found])
+        refresh_catalog()
     return 0
 
 
