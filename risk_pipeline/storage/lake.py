@@ -26,6 +26,7 @@ delta-rs reads.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import datetime as dt
@@ -35,7 +36,7 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,10 +95,31 @@ def table_uri(table: str, root: Path | str | None = None) -> str:
     return f"{str(root or lake_uri()).rstrip('/')}/{table_schema(table).name}"
 
 
+_PINNED = threading.local()
+
+
+@contextlib.contextmanager
+def pinned_versions(versions: Mapping[str, int]) -> Iterator[None]:
+    """Within the block, this thread reads every table at its version of ``versions`` (a table not
+    in it as never written): the lake as it was when those versions were recorded (a published
+    report's, ``risk-pipeline report --as-of``)."""
+    before = getattr(_PINNED, "versions", None)
+    _PINNED.versions = dict(versions)
+    try:
+        yield
+    finally:
+        _PINNED.versions = before
+
+
 def open_table(table: str, root: Path | str | None = None,
                version: int | str | dt.datetime | None = None) -> DeltaTable | None:
-    """The Delta table of ``table`` (latest version, or as of a version number or timestamp);
-    None while nothing was ever written to it."""
+    """The Delta table of ``table`` (latest version, or as of a version number or timestamp, or
+    the version pinned by :func:`pinned_versions`); None while nothing was ever written to it."""
+    pinned = getattr(_PINNED, "versions", None)
+    if version is None and pinned is not None:
+        if table not in pinned:
+            return None
+        version = pinned[table]
     uri = table_uri(table, root)
     try:
         if is_object_store(uri):

@@ -179,6 +179,19 @@ TABLES: dict[str, TableSchema] = {
             "`method` (historical_positions: risk_pipeline.risk.limits), limit amount, utilization and status.",
         ),
         _table(
+            "risk_summary",
+            [
+                ("date", _D), ("portfolio", _S), ("base_currency", _S), ("method", _S), ("method_rule", _S),
+                ("method_chosen_as_of", _D), ("confidence", _F), ("value_held", _F),
+                ("var_1d", _F), ("es_1d", _F), ("var_10d", _F), ("es_10d", _F), ("var_1d_amount", _F),
+                ("es_1d_amount", _F), ("var_10d_amount", _F), ("es_10d_amount", _F), ("var_1d_amount_change", _F),
+                ("var_1d_change_positions", _F), ("var_1d_change_market", _F), ("var_1d_change_method", _F),
+            ],
+            "Per portfolio and day the official VaR and ES (the method of pipeline.yaml's official section) at 1 "
+            "and 10 days, and the change of the 1-day VaR amount since the previous business day split into "
+            "positions, market and method (risk_pipeline.risk.official; docs/analytics.md).",
+        ),
+        _table(
             "bond_pnl",
             [
                 ("date", _D), ("book", _S), ("bond", _S), ("currency", _S), ("base_currency", _S),
@@ -442,5 +455,28 @@ COLUMNS: dict[str, tuple[str, str]] = {
                             "multiplier add-on"),
     "capital_multiplier": ("m_c = frtb.yaml's multiplier (1.5) + capital_plus_factor", "factor"),
     "capital_charge": ("C_A = max(imcc, capital_multiplier x imcc_average) (MAR33.41)", "base currency"),
+    "method_rule": ("how the official method was chosen: fixed (configured), recommended (the Model Confidence "
+                    "Set's best, re-chosen monthly) or fallback (recommended, before the first monthly choice)", "text"),
+    "method_chosen_as_of": ("the as_of of the Model Confidence Set the recommended method was taken from (null "
+                            "unless method_rule is recommended)", "date"),
+    "value_held": ("the book's value held over the day: its previous close", "base currency"),
+    "var_1d": ("official 1-day VaR at the row's confidence, loss positive", "fraction of value_held"),
+    "es_1d": ("official 1-day ES at the row's confidence, loss positive", "fraction of value_held"),
+    "var_10d": ("official 10-day VaR at the row's confidence (null when 10 is not among var.horizons)",
+                "fraction of value_held"),
+    "es_10d": ("official 10-day ES at the row's confidence (null when 10 is not among var.horizons)",
+               "fraction of value_held"),
+    "var_1d_amount": ("var_1d x value_held", "base currency"),
+    "es_1d_amount": ("es_1d x value_held", "base currency"),
+    "var_10d_amount": ("var_10d x value_held", "base currency"),
+    "es_10d_amount": ("es_10d x value_held", "base currency"),
+    "var_1d_amount_change": ("var_1d_amount minus that of the book's previous forecast day (null on its first)",
+                             "base currency"),
+    "var_1d_change_positions": ("part of var_1d_amount_change from the value held changing by other than the day's "
+                                "P&L (trades, rebalancing to weights) (docs/analytics.md)", "base currency"),
+    "var_1d_change_market": ("part of var_1d_amount_change from the market: the P&L carried into the value held "
+                             "and the new return in the window (docs/analytics.md)", "base currency"),
+    "var_1d_change_method": ("part of var_1d_amount_change from a change of the official method (0 when unchanged)",
+                             "base currency"),
     "binding": ("which term sets capital_charge: spot (imcc) or average", "text"),
 }
