@@ -5,9 +5,10 @@ A report is published whole or not at all. Its files are written into a new fold
 ``<reports>/.publications/<as_of>/`` and ``<reports>/<as_of>`` is a symbolic link to the latest
 complete one, replaced by a rename (atomic on POSIX): a reader sees the previous publication or
 the new one, never a mix, and a publication that fails or is killed leaves the previous one as it
-was. The previous publication is kept beside the current one, so that a reader who resolved the
-link just before it moved can finish reading; older ones, and the folders of publications that
-died half-way, are removed by the next publication of the date (under a file lock, so that two
+was. The previous publication (the one the link showed before) is kept beside the current one,
+so that a reader who resolved the link just before it moved can finish reading; older ones, and
+what publications that died half-way left (a partial folder, a complete one never linked, a
+staged link), are removed by the next publication of the date (under a file lock, so that two
 runs publishing the same date do not remove each other's folder). A folder of the date written by
 an earlier version of the pipeline (a plain directory) becomes a publication at the first
 publication.
@@ -40,7 +41,6 @@ SUMMARY_FILE = "summary.json"
 OVERVIEW_PNG = "traffic_light.png"
 FRTB_PNG = "frtb_capital.png"
 PUBLICATIONS = ".publications"
-KEPT_PUBLICATIONS = 2  # the current one and the one before it
 CSV_TABLES = ("traffic_light", "backtests", "ranking", "statistics", "latest_var", "pnl_vs_var")
 SUMMARY_KEYS = (
     "as_of", "chart_start", "portfolios", "base_currency", "methods", "red_zone", "recommended_method",
@@ -72,22 +72,30 @@ def _publishing(store: Path) -> Iterator[None]:
         yield
 
 
-def _point(link: Path, folder: Path) -> None:
-    """Make ``link`` a symbolic link to ``folder`` by one rename; a plain directory at ``link``
-    (written by an earlier version) is first moved among the publications."""
-    if link.is_dir() and not link.is_symlink():
-        os.rename(link, folder.parent / f"{link.stat().st_mtime_ns:020d}-earlier")  # older than ``folder``
+def _point(link: Path, folder: Path) -> Path | None:
+    """Make ``link`` a symbolic link to ``folder`` by one rename; the publication it showed before
+    (None: none). A plain directory at ``link`` (written by an earlier version) is first moved among
+    the publications; a staged link a killed publication left is removed."""
+    for staged in link.parent.glob(f".{link.name}.*.link"):
+        staged.unlink(missing_ok=True)
+    previous = None
+    if link.is_symlink():
+        previous = link.resolve()
+    elif link.is_dir():
+        previous = folder.parent / f"{link.stat().st_mtime_ns:020d}-earlier"  # older than ``folder``
+        os.rename(link, previous)
     staged = link.with_name(f".{link.name}.{uuid.uuid4().hex}.link")
     os.symlink(os.path.relpath(folder, link.parent), staged)
     os.replace(staged, link)
+    return previous
 
 
-def _sweep(store: Path, current: Path) -> None:
-    """Remove the date's publications but the ``KEPT_PUBLICATIONS`` latest (``current`` among
-    them), and the folders of publications that died before they were complete."""
-    done = sorted(p for p in store.iterdir() if p.is_dir() and not p.name.startswith("."))
-    for path in [p for p in store.iterdir() if p.is_dir() and p.name.endswith(".tmp")] + done[:-KEPT_PUBLICATIONS]:
-        if path != current:
+def _sweep(store: Path, kept: set[str]) -> None:
+    """Remove the date's publications but ``kept`` (the current one and the one it replaced): older
+    ones, the folders of publications that died before they were complete (``.tmp``) and those of
+    publications killed before their link was made."""
+    for path in store.iterdir():
+        if path.is_dir() and path.name not in kept:
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -150,8 +158,8 @@ def write_report(data: ReportData, root: Path) -> ReportFiles:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        _point(link, folder)
-        _sweep(store, folder)
+        previous = _point(link, folder)
+        _sweep(store, {folder.name, previous.name if previous else ""})
     overview = link / OVERVIEW_PNG if names.overview_uri else None
     return ReportFiles(link, link / HTML_FILE, link / SUMMARY_FILE, overview, tuple(link / n for n in names.csvs),
                        names.overview_uri)
