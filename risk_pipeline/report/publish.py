@@ -60,7 +60,13 @@ class ReportFiles:
 
 
 def _write(path: Path, content: bytes) -> None:
-    path.write_bytes(content)
+    try:
+        path.write_bytes(content)
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        # an error of the write itself (a full disk) does not name the file: say which one
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 @contextmanager
