@@ -17,6 +17,11 @@ After each kill the catalog opens read-only and every table reads; after each ru
 the run succeeded, every table of the lake and of the catalog equals a clean run's (sorted, exact),
 the report folder holds the clean run's files with the same tables, and no temporary file is left
 (a partial publication, a staged link, a temporary catalog or its WAL, a Delta commit in flight).
+
+A full disk (root only: a small tmpfs is mounted as the data folder) is a crash of another kind:
+runs meeting it in the lake, the catalog and the report each fail with one line naming the file,
+leave nothing half-written, and the run after space is freed equals the clean run too. Both tests
+compare with the same clean run.
 """
 
 from __future__ import annotations
