@@ -16,12 +16,13 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from risk_pipeline.config.portfolios import DEFAULT_PORTFOLIOS_FILE
 from risk_pipeline.definitions import defs
 from risk_pipeline.defs.schedules import daily_risk_job
 from risk_pipeline.sources.bundled import BundledSource
 from risk_pipeline.storage.schemas import TABLES, table_schema
-from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, fast_run_config, materialize_range, module_lake, query
+from risk_pipeline_tests.pipeline_helpers import (
+    ALL_ASSETS, fast_run_config, materialize_range, module_lake, query, shipped_portfolios,
+)
 
 CONFIG = fast_run_config(estimation_window_days=10)
 CONFIG["ops"]["limit_status"] = {"config": {"estimation_window_days": 10}}
@@ -42,7 +43,7 @@ def _day_column(table: str) -> str:
 def _lake(tmp_path_factory, start: str, end: str):
     root = tmp_path_factory.mktemp("empty_days")
     (root / "data").mkdir()
-    with module_lake(root, DEFAULT_PORTFOLIOS_FILE.read_text()):
+    with module_lake(root, shipped_portfolios()):
         assert materialize_range(start, end, CONFIG).success
         yield root / "data"
 
