@@ -1,13 +1,10 @@
-"""Portfolio P&L asset: value, P&L and return per portfolio and day in base currency; and
-:func:`pnl_history`, the P&L window a rolling estimate reads (stored, or computed from the stored
-market data for a book added after its earlier days were stored)."""
+"""Portfolio P&L asset: value, P&L and return per portfolio and day in base currency."""
 
 import datetime as dt
 
 import dagster as dg
-import pandas as pd
-
 import numpy as np
+import pandas as pd
 
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
@@ -16,7 +13,7 @@ from risk_pipeline.books import Book, BookFxError, build_book, build_books
 from risk_pipeline.config.portfolios import Portfolio, Position, load_portfolios
 from risk_pipeline.config.positions import load_books_of_record
 from risk_pipeline.risk.portfolio import pnl_from_exposures, trades_pnl
-from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
+from risk_pipeline.storage.lake import empty_frame, read_window
 
 # stored days read before the range: the previous close of every position
 PREVIOUS_CLOSE_LOOKBACK = 1
@@ -96,32 +93,6 @@ def record_books_rows(start: dt.date, end: dt.date, price_history: pd.DataFrame,
         except BookFxError as exc:
             skipped[name] = str(exc)
     return frames, done, skipped
-
-
-def pnl_history(start: dt.date, end: dt.date, lookback: int) -> pd.DataFrame:
-    """The portfolio_pnl rows of ``start``..``end`` plus the ``lookback`` stored days before ``start``
-    (``read_window``). A portfolio with fewer stored P&L days before ``start`` than the stored prices
-    allow (a book added to the portfolios file after those days were materialized: its P&L starts
-    with the range) gets its earlier days computed from the stored prices and returns of its symbols
-    by :func:`book_rows`, the rows portfolio_pnl would have stored: a new book has a full estimation
-    window on the first day of its range when its symbols have the history."""
-    stored = read_window("portfolio_pnl", start, end, lookback=lookback)
-    # P&L days the stored prices allow before start: each needs the close of the stored day before it
-    possible = min(lookback, max(sum(d < start for d in stored_days("prices")) - 1, 0))
-    before = stored.loc[stored["date"] < pd.Timestamp(start)]
-    counts = before["portfolio"].value_counts()
-    short = [p for p in load_portfolios() if counts.get(p.name, 0) < possible]
-    if not short:
-        return stored
-    price_history = read_window("prices", start, end, lookback=lookback + PREVIOUS_CLOSE_LOOKBACK)
-    return_history = read_window("returns", start, end, lookback=lookback + PREVIOUS_CLOSE_LOOKBACK)
-    books, _ = build_books(short, price_history, return_history)  # a book without its FX keeps what is stored
-    computed = [book_rows(book) for book in books]
-    computed = [c.loc[c["date"] < pd.Timestamp(start)].tail(lookback) for c in computed]
-    names = {book.portfolio.name for book in books}
-    kept = stored.loc[~(stored["portfolio"].isin(names) & (stored["date"] < pd.Timestamp(start)))]
-    frame = pd.concat([kept, *computed], ignore_index=True)
-    return frame.sort_values(["date", "portfolio"], kind="stable", ignore_index=True)
 
 
 @lake_asset(
