@@ -280,6 +280,12 @@ def test_a_failed_or_killed_publication_leaves_the_previous_report_as_it_was(cal
     killed = store / ".0123abcd.tmp"
     killed.mkdir()
     (killed / "summary.json").write_text("{")
+    # killed after its folder was complete but before the link (its name sorts after every other), and
+    # one killed between staging its link and the rename
+    unlinked = store / f"{9 * 10**19:020d}-deadbeef"
+    shutil.copytree(target, unlinked)
+    staged = reports / ".2017-12-29.0123abcd.link"
+    staged.symlink_to(unlinked)
 
     def broken(*args, **kwargs):
         raise OSError("No space left on device")
@@ -291,9 +297,11 @@ def test_a_failed_or_killed_publication_leaves_the_previous_report_as_it_was(cal
             publish()
     assert link.resolve() == target and _contents(link) == before
     assert [p.name for p in store.iterdir() if p.name.endswith(".tmp")] == [".0123abcd.tmp"]
-    publish()  # the next publication is whole and clears what the dead one left
+    publish()  # the next publication is whole and clears what the dead ones left
     assert _contents(link) == before and not [p for p in store.iterdir() if p.name.endswith(".tmp")]
-    assert not [p for p in reports.iterdir() if p.name.endswith(".link")]
+    assert not [p for p in reports.iterdir() if p.name.endswith(".link")] and not staged.is_symlink()
+    # kept: the new publication and the one it replaced (not the never-linked one)
+    assert sorted(p for p in store.iterdir() if p.is_dir()) == sorted([target, link.resolve()])
 
 
 def test_a_report_folder_of_an_earlier_version_becomes_a_publication(calm, tmp_path, monkeypatch):

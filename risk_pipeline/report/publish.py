@@ -5,11 +5,12 @@ A report is published whole or not at all. Its files are written into a new fold
 ``<reports>/.publications/<as_of>/`` and ``<reports>/<as_of>`` is a symbolic link to the latest
 complete one, replaced by a rename (atomic on POSIX): a reader sees the previous publication or
 the new one, never a mix, and a publication that fails or is killed leaves the previous one as it
-was. Every complete publication is kept (a reader who resolved the link just before it moved can
-finish reading, and ``risk-pipeline report --as-of D --version N`` rebuilds publication N from the
-table versions its summary.json records); the folders of publications that died half-way are
-removed by the next publication of the date (under a file lock, so that two runs publishing the
-same date do not remove each other's folder). A folder of the date written by
+was. Every complete publication that was shown is kept (a reader who resolved the link just
+before it moved can finish reading, and ``risk-pipeline report --as-of D --version N`` rebuilds
+publication N from the table versions its summary.json records); what publications that died
+half-way left (a partial folder, a complete one never linked, a staged link) is removed by the next
+publication of the date (under a file lock, so that two runs publishing the same date do not
+remove each other's folder). A folder of the date written by
 an earlier version of the pipeline (a plain directory) becomes a publication at the first
 publication.
 """
@@ -67,7 +68,13 @@ class ReportFiles:
 
 
 def _write(path: Path, content: bytes) -> None:
-    path.write_bytes(content)
+    try:
+        path.write_bytes(content)
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        # an error of the write itself (a full disk) does not name the file: say which one
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 @contextmanager
@@ -79,21 +86,33 @@ def _publishing(store: Path) -> Iterator[None]:
         yield
 
 
-def _point(link: Path, folder: Path) -> None:
-    """Make ``link`` a symbolic link to ``folder`` by one rename; a plain directory at ``link``
-    (written by an earlier version) is first moved among the publications."""
-    if link.is_dir() and not link.is_symlink():
-        os.rename(link, folder.parent / f"{link.stat().st_mtime_ns:020d}-earlier")  # older than ``folder``
+def _point(link: Path, folder: Path) -> Path | None:
+    """Make ``link`` a symbolic link to ``folder`` by one rename; the publication it showed before
+    (None: none). A plain directory at ``link`` (written by an earlier version) is first moved among
+    the publications; a staged link a killed publication left is removed."""
+    for staged in link.parent.glob(f".{link.name}.*.link"):
+        staged.unlink(missing_ok=True)
+    previous = None
+    if link.is_symlink():
+        previous = link.resolve()
+    elif link.is_dir():
+        previous = folder.parent / f"{link.stat().st_mtime_ns:020d}-earlier"  # older than ``folder``
+        os.rename(link, previous)
     staged = link.with_name(f".{link.name}.{uuid.uuid4().hex}.link")
     os.symlink(os.path.relpath(folder, link.parent), staged)
     os.replace(staged, link)
+    return previous
 
 
-def _sweep(store: Path, current: Path) -> None:
-    """Remove the folders of the date's publications that died before they were complete; every
-    complete publication is kept (``publications``; ``risk-pipeline report --as-of D --version N``)."""
-    for path in [p for p in store.iterdir() if p.is_dir() and p.name.endswith(".tmp")]:
-        if path != current:
+def _sweep(store: Path, shown: Path | None, current: Path) -> None:
+    """Remove what the date's dead publications left: the folders of those that died before they were
+    complete (``.tmp``) and those completed but killed before their link was made (newer than
+    ``shown``, the publication the link showed before ``current``; every one when none was shown).
+    Every publication that was shown is kept (``publications``; ``risk-pipeline report --as-of D
+    --version N``)."""
+    for path in store.iterdir():
+        dead = path.name.endswith(".tmp") or shown is None or path.name > shown.name
+        if path.is_dir() and path != current and dead:
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -166,8 +185,8 @@ def write_report(data: ReportData, root: Path) -> ReportFiles:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        _point(link, folder)
-        _sweep(store, folder)
+        previous = _point(link, folder)
+        _sweep(store, previous, folder)
     overview = link / OVERVIEW_PNG if names.overview_uri else None
     return ReportFiles(link, link / HTML_FILE, link / SUMMARY_FILE, overview, tuple(link / n for n in names.csvs),
                        names.overview_uri)

@@ -30,6 +30,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import datetime as dt
+import errno
 import json
 import os
 import random
@@ -64,6 +65,7 @@ LAST_DAY_KEY = "risk_pipeline.last_day"
 COMMIT_ID_KEY = "risk_pipeline.commit_id"
 KEYS_KEY = "risk_pipeline.keys"
 COMMIT_ATTEMPTS = 12
+DISK_FULL = os.strerror(errno.ENOSPC)  # "No space left on device", also in delta-rs' messages
 WRITER_PROPERTIES = WriterProperties(compression="ZSTD", max_row_group_size=131_072)
 # a checkpoint of the log every 10 commits (delta-rs' default, 100, let a reader of a table written
 # by a year of daily runs parse up to 99 commit files: 13 ms to open a table at 60 versions
@@ -295,16 +297,21 @@ def write_days(
     uri = table_uri(table, root)
     if not is_object_store(uri):
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
-    _commit(table, root, lambda delta: write_deltalake(
-        delta if delta is not None else uri,
-        arrow,
-        partition_by=[PARTITION_COLUMN],
-        mode="overwrite",
-        predicate=predicate,
-        writer_properties=WRITER_PROPERTIES,
-        commit_properties=CommitProperties(custom_metadata=metadata),
-        configuration=TABLE_CONFIGURATION if delta is None else None,
-    ))
+    try:
+        _commit(table, root, lambda delta: write_deltalake(
+            delta if delta is not None else uri,
+            arrow,
+            partition_by=[PARTITION_COLUMN],
+            mode="overwrite",
+            predicate=predicate,
+            writer_properties=WRITER_PROPERTIES,
+            commit_properties=CommitProperties(custom_metadata=metadata),
+            configuration=TABLE_CONFIGURATION if delta is None else None,
+        ))
+    except DeltaError as exc:
+        if DISK_FULL in str(exc):  # delta-rs does not say where: the table's folder
+            raise OSError(errno.ENOSPC, DISK_FULL, uri) from exc
+        raise
     version = _committed_version(table, root, metadata)
     return Commit(table=table, version=version, rows=arrow.num_rows, days_with_rows=len(dated))
 
