@@ -5,5 +5,10 @@
 """
 
 from risk_pipeline.risk.options.pricing import CashGreeks, Greeks, OptionInputError, bsm_greeks, bsm_price, cash_greeks
+from risk_pipeline.risk.options.var import (OptionBook, OptionVarMethod, Scenarios, historical_scenarios, horizon_years,
+                                            options_var_es, scenario_pnl)
 
-__all__ = ["CashGreeks", "Greeks", "OptionInputError", "bsm_greeks", "bsm_price", "cash_greeks"]
+__all__ = [
+    "CashGreeks", "Greeks", "OptionBook", "OptionInputError", "OptionVarMethod", "Scenarios", "bsm_greeks", "bsm_price",
+    "cash_greeks", "historical_scenarios", "horizon_years", "options_var_es", "scenario_pnl",
+]
