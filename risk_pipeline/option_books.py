@@ -31,7 +31,7 @@ from risk_pipeline.config.options import OptionPosition, OptionSettings, unknown
 from risk_pipeline.config.reader import ConfigError
 from risk_pipeline.risk.options.pricing import DAYS_PER_YEAR, bsm_greeks, cash_greeks
 from risk_pipeline.risk.options.surface import ewma_atm_vol, proxy_vol, surface_vol
-from risk_pipeline.risk.options.var import OptionBook
+from risk_pipeline.risk.options.var import OptionBook, days_var_es, horizon_years, window_scenarios
 from risk_pipeline.sources.ecb_fx import fx_rate
 
 ATM_TENOR_YEARS = 30 / DAYS_PER_YEAR
@@ -74,14 +74,7 @@ class OptionMarket:
     quotes: pd.DataFrame | None
 
     def vol(self, day: pd.Timestamp, position: OptionPosition, years: float) -> float:
-        """The position's implied volatility at the close of ``day``; ConfigError when there is none."""
-        spot = self.spot.at[day, position.underlying]
-        if self.quotes is None:
-            atm = self.atm_vol.at[day, position.underlying]
-            if not np.isfinite(atm):
-                raise _missing_vol(self.settings, position, day, "the EWMA proxy needs "
-                                   f"{self.settings.ewma_window_days} returns of the underlying before it")
-            return float(proxy_vol(atm, spot, position.strike, self.settings.skew))
+        """The position's implied volatility at the close of ``day`` from the quotes; ConfigError when there is none."""
         day_quotes = self._quotes(day, position.underlying)
         if day_quotes.empty:
             raise _missing_vol(self.settings, position, day, f"no quote in {self.settings.vol_file}")
@@ -144,65 +137,118 @@ def _surface_atm(quotes: pd.DataFrame, day: pd.Timestamp, underlying: str, spot:
     return surface_vol(_years(rows["expiry"], day), rows["strike"], rows["implied_vol"], ATM_TENOR_YEARS, spot)
 
 
-def held(positions: tuple[OptionPosition, ...], book: str, day: dt.date) -> list[OptionPosition]:
-    """The options ``book`` holds at the close of ``day``."""
-    return [p for p in positions if p.book == book and p.opened <= day < p.expiry]
+def held_rows(positions: tuple[OptionPosition, ...], calendar: pd.DatetimeIndex) -> pd.DataFrame:
+    """One row per (close of ``calendar``, position held at it): ``date`` and ``position`` (index into ``positions``)."""
+    days = calendar.date
+    frames = [pd.DataFrame({"date": calendar[(days >= p.opened) & (days < p.expiry)], "position": i})
+              for i, p in enumerate(positions)]
+    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"date": [], "position": []})
+    return rows.sort_values(["date", "position"], kind="stable", ignore_index=True)
 
 
-@dataclass(frozen=True)
-class HeldBook:
-    """A book at one close: its options priced (``frame``, one row per option) and the hedge per underlying."""
-
-    frame: pd.DataFrame
-    hedge: pd.DataFrame  # per underlying held outright: quantity (units of the underlying) and fx_rate to base
-
-    def linear_units(self, underlyings: list[str]) -> np.ndarray:
-        """Units of each of ``underlyings`` held outright, times FX to base (the core's ``linear_units``)."""
-        return (self.hedge["quantity"] * self.hedge["fx_rate"]).reindex(underlyings).fillna(0.0).to_numpy()
-
-
-def price_book(market: OptionMarket, positions: list[OptionPosition], book: str, day: pd.Timestamp) -> HeldBook:
-    """Price, per-unit and cash Greeks of each held option at the close of ``day``; the hedge of a hedged book.
-
-    The hedge is in the underlying's units: ``-(sum of delta x quantity x multiplier)`` per underlying
-    (the options on one underlying share a currency; their FX converts it)."""
+def price_rows(market: OptionMarket, positions: tuple[OptionPosition, ...], rows: pd.DataFrame) -> pd.DataFrame:
+    """Price, per-unit and cash Greeks of each held (date, position) of ``rows`` at that close, vectorised."""
     settings = market.settings
-    years = np.array([(p.expiry - day.date()).days / DAYS_PER_YEAR for p in positions])
-    vols = np.array([market.vol(day, p, t) for p, t in zip(positions, years)])
-    spot = np.array([market.spot.at[day, p.underlying] for p in positions])
-    fx = {c: float(fx_rate(settings.base_currency, c, [day]).iloc[0]) for c in {p.currency for p in positions}}
-    units = np.array([p.quantity * p.multiplier for p in positions])
-    fx_of = np.array([fx[p.currency] for p in positions])
-    rates = np.array([settings.rates.get(p.currency, 0.0) for p in positions])
-    dividends = np.array([settings.dividend_yields.get(p.underlying, 0.0) for p in positions])
-    greeks = bsm_greeks(np.array([p.is_call for p in positions]), spot, np.array([p.strike for p in positions]), years,
-                        vols, rates, dividends)
-    cash = cash_greeks(greeks, spot, units, fx_of)
-    frame = pd.DataFrame({
-        "option": [p.option for p in positions], "option_type": [p.option_type for p in positions],
-        "underlying": [p.underlying for p in positions], "strike": [p.strike for p in positions],
-        "expiry": [p.expiry for p in positions], "quantity": [p.quantity for p in positions],
-        "contract_multiplier": [p.multiplier for p in positions], "currency": [p.currency for p in positions],
-        "spot": spot, "implied_vol": vols, "years_to_expiry": years, "interest_rate": rates, "dividend_yield": dividends,
-        "fx_rate": fx_of, "units_base": units * fx_of, "is_call": [p.is_call for p in positions],
-        "option_price": greeks.price, "position_value": greeks.price * units * fx_of,
+    chosen = [positions[i] for i in rows["position"]]
+    attribute = lambda name: np.array([getattr(p, name) for p in chosen])  # noqa: E731
+    dates = pd.DatetimeIndex(rows["date"])
+    underlying, strike, currency = attribute("underlying"), attribute("strike").astype(float), attribute("currency")
+    day_index = market.spot.index.get_indexer(dates)
+    column = market.spot.columns.get_indexer(underlying)
+    spot = market.spot.to_numpy()[day_index, column]
+    years = (pd.to_datetime(attribute("expiry")) - dates).days.to_numpy() / DAYS_PER_YEAR
+    if market.quotes is None:
+        atm = market.atm_vol.to_numpy()[day_index, column]
+        if np.isnan(atm).any():
+            first = int(np.flatnonzero(np.isnan(atm))[0])
+            raise _missing_vol(settings, chosen[first], dates[first], "the EWMA proxy needs "
+                               f"{settings.ewma_window_days} returns of the underlying up to the day")
+        vols = proxy_vol(atm, spot, strike, settings.skew)
+    else:
+        vols = np.array([market.vol(day, p, t) for day, p, t in zip(dates, chosen, years)])
+    fx = np.ones(len(rows))
+    for code in set(currency) - {settings.base_currency}:
+        mask = currency == code
+        fx[mask] = fx_rate(settings.base_currency, code, dates[mask]).to_numpy()
+    quantity, multiplier = attribute("quantity").astype(float), attribute("multiplier").astype(float)
+    units = quantity * multiplier
+    rates = np.array([settings.rates.get(c, 0.0) for c in currency])
+    dividends = np.array([settings.dividend_yields.get(u, 0.0) for u in underlying])
+    is_call = attribute("option_type") == "call"
+    greeks = bsm_greeks(is_call, spot, strike, years, vols, rates, dividends)
+    cash = cash_greeks(greeks, spot, units, fx)
+    return pd.DataFrame({
+        "date": dates, "book": attribute("book"), "option": attribute("option"), "option_type": attribute("option_type"),
+        "underlying": underlying, "strike": strike, "expiry": attribute("expiry"), "quantity": quantity,
+        "contract_multiplier": multiplier, "currency": currency, "spot": spot, "implied_vol": vols,
+        "years_to_expiry": years, "interest_rate": rates, "dividend_yield": dividends, "fx_rate": fx,
+        "is_call": is_call, "option_price": greeks.price, "position_value": greeks.price * units * fx,
         "delta": greeks.delta, "gamma": greeks.gamma, "vega": greeks.vega, "theta": greeks.theta, "rho": greeks.rho,
         "delta_amount": cash.delta_amount, "gamma_amount": cash.gamma_amount, "vega_amount": cash.vega_amount,
         "theta_amount": cash.theta_amount, "rho_amount": cash.rho_amount,
     })
-    hedge = pd.DataFrame({"quantity": 0.0, "fx_rate": 1.0}, index=pd.Index([], name="underlying"))
-    if book in settings.delta_hedged_books and len(frame):
-        exposure = frame["delta"] * frame["quantity"] * frame["contract_multiplier"]
-        hedge = pd.DataFrame({"quantity": -exposure.groupby(frame["underlying"]).sum(),
-                              "fx_rate": frame.groupby("underlying")["fx_rate"].first()})
-    return HeldBook(frame=frame, hedge=hedge)
 
 
-def core_book(held_book: HeldBook, underlyings: list[str]) -> OptionBook:
-    """The core's view of a priced book (units in base currency, underlyings as column indices)."""
-    frame = held_book.frame
-    return OptionBook(underlying=np.array([underlyings.index(u) for u in frame["underlying"]], dtype=int),
-                      is_call=frame["is_call"].to_numpy(bool), strike=frame["strike"].to_numpy(float),
-                      years=frame["years_to_expiry"].to_numpy(float), vol=frame["implied_vol"].to_numpy(float),
-                      units=frame["units_base"].to_numpy(float), rate=frame["interest_rate"].to_numpy(float),
-                      dividend=frame["dividend_yield"].to_numpy(float))
+def hedges(priced: pd.DataFrame, hedged_books: tuple[str, ...]) -> pd.DataFrame:
+    """The daily delta hedge of each hedged book: per date, book and underlying, ``quantity`` =
+    -(sum of delta x quantity x contract_multiplier) units of the underlying and the options' ``fx_rate``
+    (the options on one underlying share its currency)."""
+    rows = priced.loc[priced["book"].isin(hedged_books)]
+    exposure = (rows["delta"] * rows["quantity"] * rows["contract_multiplier"]).rename("quantity")
+    keys = [rows["date"], rows["book"], rows["underlying"]]
+    return pd.concat([-exposure.groupby(keys).sum(), rows["fx_rate"].groupby(keys).first()], axis=1).reset_index()
+
+
+VAR_CHUNK_DAYS = 1000  # days of scenario windows built at once (bounds the memory of a long backfill)
+
+
+def book_var(market: OptionMarket, priced: pd.DataFrame, hedge: pd.DataFrame, targets: pd.DatetimeIndex,
+             window: int, confidences: tuple[float, ...], horizons: tuple[int, ...]) -> pd.DataFrame:
+    """VaR/ES per day of ``targets`` (rows of one book: date, method, confidence, horizon_days, var_amount,
+    es_amount, n_options) of the book priced at each previous close (``priced`` and ``hedge`` at those closes),
+    from the ``window`` days of returns and at-the-money volatility changes up to the previous close; a day
+    whose window has a gap (short history) has no row."""
+    calendar = market.spot.index
+    underlyings = sorted(set(priced["underlying"]))
+    returns = market.returns[underlyings].to_numpy()
+    changes = market.atm_vol[underlyings].diff().to_numpy()
+    ends = calendar.get_indexer(targets) - 1  # the previous close of each target day
+    previous = calendar[ends]
+    keep = ends - window + 1 >= 0
+    frames = []
+    for first in range(0, len(targets), VAR_CHUNK_DAYS):
+        chunk = np.arange(first, min(first + VAR_CHUNK_DAYS, len(targets)))
+        chunk = chunk[keep[chunk]]
+        if not len(chunk):
+            continue
+        low, high = ends[chunk[0]] - window + 1, ends[chunk[-1]] + 1
+        closes = previous[chunk]
+        spot = market.spot.loc[closes, underlyings].to_numpy()
+        linear = (hedge.assign(units=hedge["quantity"] * hedge["fx_rate"])
+                  .pivot_table(index="date", columns="underlying", values="units", aggfunc="sum")
+                  .reindex(index=closes, columns=underlyings).fillna(0.0).to_numpy()) if len(hedge) else \
+            np.zeros((len(chunk), len(underlyings)))
+        rows = priced.loc[priced["date"].isin(closes)]
+        day = closes.get_indexer(pd.DatetimeIndex(rows["date"]))
+        book = OptionBook(underlying=np.array([underlyings.index(u) for u in rows["underlying"]], dtype=int),
+                          is_call=rows["is_call"].to_numpy(bool), strike=rows["strike"].to_numpy(float),
+                          years=rows["years_to_expiry"].to_numpy(float), vol=rows["implied_vol"].to_numpy(float),
+                          units=(rows["quantity"] * rows["contract_multiplier"] * rows["fx_rate"]).to_numpy(float),
+                          rate=rows["interest_rate"].to_numpy(float), dividend=rows["dividend_yield"].to_numpy(float),
+                          day=day)
+        n_options = np.bincount(day, minlength=len(chunk))
+        for h in horizons:
+            scenario_returns, scenario_changes = window_scenarios(returns[low:high], changes[low:high], window, h)
+            offsets = ends[chunk] - window + 1 - low
+            scenario_returns, scenario_changes = scenario_returns[offsets], scenario_changes[offsets]
+            complete = np.isfinite(scenario_returns).all(axis=(1, 2)) & np.isfinite(scenario_changes).all(axis=(1, 2))
+            result = days_var_es(book, spot, linear, np.nan_to_num(scenario_returns), np.nan_to_num(scenario_changes),
+                                 horizon_years(h), confidences)
+            for method, values in result.items():
+                for k, c in enumerate(confidences):
+                    frames.append(pd.DataFrame({
+                        "date": targets[chunk].date, "method": str(method), "confidence": c, "horizon_days": h,
+                        "var_amount": values[:, k, 0], "es_amount": values[:, k, 1], "n_options": n_options,
+                    }).loc[complete & (n_options > 0)])
+    columns = ["date", "method", "confidence", "horizon_days", "var_amount", "es_amount", "n_options"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)

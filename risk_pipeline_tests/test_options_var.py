@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from risk_pipeline.risk.options.pricing import OptionInputError, bsm_greeks, bsm_price
-from risk_pipeline.risk.options.var import (OptionBook, OptionVarMethod, Scenarios, historical_scenarios, horizon_years,
-                                            options_var_es, scenario_pnl)
+from risk_pipeline.risk.options.var import (OptionBook, OptionVarMethod, Scenarios, days_var_es, historical_scenarios,
+                                            horizon_years, options_var_es, scenario_pnl, window_scenarios)
 from risk_pipeline.risk.var.historical import historical_var_es
 from risk_pipeline.risk.var.tail import tail_var_es
 
@@ -112,3 +112,29 @@ def test_a_gap_in_the_window_is_an_error():
     returns[3, 0] = np.nan
     with pytest.raises(OptionInputError, match="missing"):
         historical_scenarios(returns, VOL_CHANGES, 1)
+
+
+def test_many_days_at_once_equal_one_day_at_a_time():
+    rng = np.random.default_rng(5)
+    daily = rng.normal(0, 0.01, size=(80, 2))
+    changes = rng.normal(0, 0.005, size=(80, 2))
+    window, horizon = 40, 3
+    returns, vol_changes = window_scenarios(daily, changes, window, horizon)
+    spots = np.array([[100.0, 50.0], [101.0, 49.0], [99.0, 51.0]])
+    linear = np.array([[5.0, 0.0], [0.0, -3.0], [1.0, 1.0]])
+    days = [0, 10, 40]  # windows ending at rows 39, 49 and 79
+    book = OptionBook(underlying=np.array([0, 1, 0, 1]), is_call=np.array([True, False, False, True]),
+                      strike=np.array([100.0, 50.0, 95.0, 55.0]), years=np.array([0.1, 0.2, 0.05, 0.3]),
+                      vol=np.array([0.2, 0.3, 0.25, 0.35]), units=np.array([10.0, -20.0, 5.0, 7.0]),
+                      rate=np.full(4, 0.01), dividend=np.zeros(4), day=np.array([0, 1, 2, 2]))
+    batched = days_var_es(book, spots, linear, returns[days], vol_changes[days], horizon_years(horizon), (0.99,))
+    for k, start in enumerate(days):
+        one = historical_scenarios(daily[start:start + window], changes[start:start + window], horizon)
+        np.testing.assert_array_equal(returns[start], one.returns)
+        np.testing.assert_allclose(vol_changes[start], one.vol_changes, rtol=1e-12, atol=1e-15)
+        mask = book.day == k
+        single = OptionBook(*(getattr(book, f)[mask] for f in ("underlying", "is_call", "strike", "years", "vol",
+                                                                "units", "rate", "dividend")))
+        expected = options_var_es(single, spots[k], linear[k], one, horizon_years(horizon), (0.99,))
+        for method in OptionVarMethod:
+            np.testing.assert_allclose(batched[method][k], expected[method], rtol=1e-10)

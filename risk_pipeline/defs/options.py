@@ -20,15 +20,13 @@ import datetime as dt
 from typing import Optional
 
 import dagster as dg
-import numpy as np
 import pandas as pd
 
 from risk_pipeline.config.options import OptionSettings, load_option_positions, option_settings
 from risk_pipeline.config.settings import section
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.defs.market_data import prices, returns
-from risk_pipeline.option_books import HEDGE_TYPE, OptionMarket, core_book, held, option_market, price_book
-from risk_pipeline.risk.options.var import historical_scenarios, horizon_years, options_var_es
+from risk_pipeline.option_books import HEDGE_TYPE, OptionMarket, book_var, hedges, held_rows, option_market, price_rows
 from risk_pipeline.storage.lake import empty_frame, read_window
 from risk_pipeline.storage.schemas import table_schema
 
@@ -62,23 +60,24 @@ def _market(settings: OptionSettings, start: dt.date, end: dt.date, lookback: in
     return positions, market
 
 
-def _levels(frame: pd.DataFrame, book: str, base_currency: str) -> pd.DataFrame:
-    """The position rows of one book and close, with their sums per underlying and for the book."""
-    by_underlying = frame.groupby("underlying", as_index=False)[list(GREEK_AMOUNTS)].sum().assign(level="underlying")
-    whole = frame[list(GREEK_AMOUNTS)].sum().to_frame().T.assign(level="book")
-    return pd.concat([frame.assign(level="position"), by_underlying, whole], ignore_index=True).assign(
-        book=book, base_currency=base_currency)
+def _levels(positions: pd.DataFrame) -> pd.DataFrame:
+    """The position rows (options and hedges) with their sums per underlying and per book, per close."""
+    amounts = list(GREEK_AMOUNTS)
+    by_underlying = positions.groupby(["date", "book", "underlying"], as_index=False)[amounts].sum()
+    whole = positions.groupby(["date", "book"], as_index=False)[amounts].sum()
+    return pd.concat([positions.assign(level="position"), by_underlying.assign(level="underlying"),
+                      whole.assign(level="book")], ignore_index=True)
 
 
-def _hedge_rows(market: OptionMarket, hedge: pd.DataFrame, day: pd.Timestamp) -> pd.DataFrame:
-    spot = market.spot.loc[day, hedge.index].to_numpy()
+def _hedge_rows(market: OptionMarket, hedge: pd.DataFrame) -> pd.DataFrame:
+    """The hedge of each hedged book and close as a position in the underlying (delta 1, no other Greek)."""
+    spot = market.spot.to_numpy()[market.spot.index.get_indexer(pd.DatetimeIndex(hedge["date"])),
+                                  market.spot.columns.get_indexer(hedge["underlying"])]
     value = hedge["quantity"].to_numpy() * spot * hedge["fx_rate"].to_numpy()
-    return pd.DataFrame({"option": [f"{u}.hedge" for u in hedge.index], "option_type": HEDGE_TYPE,
-                         "underlying": hedge.index, "quantity": hedge["quantity"].to_numpy(), "contract_multiplier": 1.0,
-                         "spot": spot, "fx_rate": hedge["fx_rate"].to_numpy(), "option_price": spot,
-                         "position_value": value, "delta": 1.0, "gamma": 0.0, "vega": 0.0, "theta": 0.0, "rho": 0.0,
-                         "delta_amount": value, "gamma_amount": 0.0, "vega_amount": 0.0, "theta_amount": 0.0,
-                         "rho_amount": 0.0})
+    return hedge.assign(option=hedge["underlying"] + ".hedge", option_type=HEDGE_TYPE, contract_multiplier=1.0,
+                        spot=spot, option_price=spot, position_value=value, delta=1.0, gamma=0.0, vega=0.0, theta=0.0,
+                        rho=0.0, delta_amount=value, gamma_amount=0.0, vega_amount=0.0, theta_amount=0.0,
+                        rho_amount=0.0)
 
 
 def _books(positions) -> list[str]:
@@ -100,45 +99,15 @@ def option_greeks(context: dg.AssetExecutionContext, config: OptionsConfig) -> d
         return publish("option_greeks", empty_frame("option_greeks"), days, keys=[],
                        note=dg.MetadataValue.text("no option positions configured (options.positions_file is null)"))
     positions, market = _market(settings, start, end, lookback=settings.ewma_window_days + 1)
-    frames = []
-    for day in market.spot.index[market.spot.index >= pd.Timestamp(start)]:
-        for book in _books(positions):
-            options = held(positions, book, day.date())
-            if not options:
-                continue
-            priced = price_book(market, options, book, day)
-            frame = pd.concat([priced.frame, _hedge_rows(market, priced.hedge, day)], ignore_index=True)
-            frames.append(_levels(frame, book, settings.base_currency).assign(date=day.date(),
-                                                                               vol_source=settings.vol_source))
+    calendar = market.spot.index[market.spot.index >= pd.Timestamp(start)]
+    priced = price_rows(market, positions, held_rows(positions, calendar))
+    rows = pd.concat([priced, _hedge_rows(market, hedges(priced, settings.delta_hedged_books))], ignore_index=True)
+    frame = _levels(rows).assign(base_currency=settings.base_currency, vol_source=settings.vol_source)
+    frame["date"] = pd.DatetimeIndex(frame["date"]).date
+    frame = frame.sort_values(["date", "book", "level", "underlying", "option"], kind="stable")
     columns = table_schema("option_greeks").columns
-    frame = pd.concat(frames, ignore_index=True).reindex(columns=columns) if frames else empty_frame("option_greeks")
-    return publish("option_greeks", frame, days, keys=_books(positions), books=dg.MetadataValue.int(len(_books(positions))),
-                   vol_source=dg.MetadataValue.text(settings.vol_source))
-
-
-def book_var_rows(market: OptionMarket, positions, book: str, day: pd.Timestamp, previous: pd.Timestamp,
-                  window: int, confidences: tuple[float, ...], horizons: tuple[int, ...]) -> pd.DataFrame | None:
-    """VaR/ES rows of ``book`` for ``day`` from its book at the close of ``previous`` (None: no options or short history)."""
-    options = held(positions, book, previous.date())
-    if not options:
-        return None
-    underlyings = sorted({p.underlying for p in options})
-    past = market.returns.loc[market.returns.index <= previous, underlyings].tail(window)
-    vol_changes = market.atm_vol[underlyings].diff().reindex(past.index)
-    if len(past) < window or past.isna().any(axis=None) or vol_changes.isna().any(axis=None):
-        return None
-    priced = price_book(market, options, book, previous)
-    core = core_book(priced, underlyings)
-    spot = market.spot.loc[previous, underlyings].to_numpy()
-    rows = []
-    for h in horizons:
-        scenarios = historical_scenarios(past.to_numpy(), vol_changes.to_numpy(), h)
-        result = options_var_es(core, spot, priced.linear_units(underlyings), scenarios, horizon_years(h), confidences)
-        for method, values in result.items():
-            rows += [{"method": str(method), "confidence": c, "horizon_days": h, "var_amount": v, "es_amount": e}
-                     for c, (v, e) in zip(confidences, values)]
-    return pd.DataFrame(rows).assign(date=day.date(), book=book, estimation_window_days=window,
-                                     n_options=len(options), vol_source=market.settings.vol_source)
+    return publish("option_greeks", frame.reindex(columns=columns), days, keys=_books(positions),
+                   books=dg.MetadataValue.int(len(_books(positions))), vol_source=dg.MetadataValue.text(settings.vol_source))
 
 
 @lake_asset(
@@ -158,15 +127,20 @@ def option_var(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.M
     window = config.estimation_window_days
     positions, market = _market(settings, start, end, lookback=window + settings.ewma_window_days + 2)
     calendar = market.spot.index
+    targets = calendar[(calendar >= pd.Timestamp(start))]
+    targets = targets[calendar.get_indexer(targets) >= 1]
+    previous = calendar[calendar.get_indexer(targets) - 1]
+    priced = price_rows(market, positions, held_rows(positions, previous))
+    hedge = hedges(priced, settings.delta_hedged_books)
     frames = []
-    for i in np.flatnonzero(calendar >= pd.Timestamp(start)):
-        if i == 0:
+    for book in _books(positions):
+        own = priced.loc[priced["book"] == book]
+        if own.empty:
             continue
-        for book in _books(positions):
-            rows = book_var_rows(market, positions, book, calendar[i], calendar[i - 1], window,
-                                 tuple(config.confidences), tuple(config.horizons))
-            if rows is not None:
-                frames.append(rows.assign(base_currency=settings.base_currency))
+        rows = book_var(market, own, hedge.loc[hedge["book"] == book], targets, window, tuple(config.confidences),
+                        tuple(config.horizons))
+        frames.append(rows.assign(book=book, base_currency=settings.base_currency, estimation_window_days=window,
+                                  vol_source=settings.vol_source))
     columns = table_schema("option_var").columns
     frame = pd.concat(frames, ignore_index=True)[columns] if frames else empty_frame("option_var")
     return publish("option_var", frame, days, keys=_books(positions), books=dg.MetadataValue.int(len(_books(positions))),

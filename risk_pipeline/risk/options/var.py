@@ -62,7 +62,7 @@ class OptionVarMethod(StrEnum):
 
 @dataclass(frozen=True)
 class OptionBook:
-    """Options held at the close of t-1, one entry per option (arrays of equal length).
+    """Options held at the close of t-1, one entry per option (arrays of equal length), of one day or many.
 
     ``underlying`` indexes the columns of the scenario and spot arrays; ``units`` =
     quantity x contract multiplier x FX (base currency per unit of the option's currency);
@@ -77,10 +77,13 @@ class OptionBook:
     units: np.ndarray
     rate: np.ndarray
     dividend: np.ndarray
+    day: np.ndarray | None = None  # for many days at once: the day (row of the day arrays) of each option
 
     def __post_init__(self) -> None:
         n = len(self.underlying)
-        for name in ("is_call", "strike", "years", "vol", "units", "rate", "dividend"):
+        if self.day is None:
+            object.__setattr__(self, "day", np.zeros(n, dtype=int))
+        for name in ("is_call", "strike", "years", "vol", "units", "rate", "dividend", "day"):
             if len(getattr(self, name)) != n:
                 raise OptionInputError(f"{name} has {len(getattr(self, name))} entries for {n} options")
 
@@ -110,36 +113,74 @@ def historical_scenarios(daily_returns: np.ndarray, daily_vol_changes: np.ndarra
     return Scenarios(returns=compounded, vol_changes=summed, horizon_days=horizon_days)
 
 
-def scenario_pnl(book: OptionBook, spot: np.ndarray, linear_units: np.ndarray, scenarios: Scenarios,
-                 horizon_years: float, method: OptionVarMethod) -> np.ndarray:
-    """Profit of the book in each scenario (module doc), shape ``(n_scenarios,)``, base currency.
+def days_scenario_pnl(book: OptionBook, spot: np.ndarray, linear_units: np.ndarray, returns: np.ndarray,
+                      vol_changes: np.ndarray, horizon_years: float, method: OptionVarMethod) -> np.ndarray:
+    """Profit of one book on many days in each of its day's scenarios (module doc), shape ``(n_days, n_scenarios)``.
 
-    ``spot`` per underlying at the close of t-1; ``linear_units`` the units of each underlying
-    held outright, times FX to base; ``horizon_years`` the time passing over the horizon.
+    ``book.day`` says which day each option belongs to; ``spot`` and ``linear_units`` (units held
+    outright times FX to base) are ``(n_days, n_underlyings)`` at the close of t-1; ``returns``
+    and ``vol_changes`` ``(n_days, n_scenarios, n_underlyings)``; ``horizon_years`` the time passing.
     """
     spot = np.asarray(spot, dtype=float)
-    moves = scenarios.returns * spot  # dS per scenario and underlying
-    profit = moves @ np.asarray(linear_units, dtype=float)
+    moves = returns * spot[:, None, :]  # dS per day, scenario and underlying
+    profit = np.einsum("dsu,du->ds", moves, np.asarray(linear_units, dtype=float))
     if len(book.underlying) == 0:
         return profit
-    s0, ds, dvol = spot[book.underlying], moves[:, book.underlying], scenarios.vol_changes[:, book.underlying]
+    day, under = book.day, book.underlying
+    s0, ds, dvol = spot[day, under], moves[day, :, under], vol_changes[day, :, under]  # (n,), (n, scenarios)
+    call, strike, years, vol, rate, dividend = (x[:, None] for x in (book.is_call, book.strike, book.years, book.vol,
+                                                                     book.rate, book.dividend))
     if method is OptionVarMethod.FULL_REVALUATION:
-        before = bsm_price(book.is_call, s0, book.strike, book.years, book.vol, book.rate, book.dividend)
-        after = bsm_price(book.is_call, s0 + ds, book.strike, np.maximum(book.years - horizon_years, 0.0),
-                          np.maximum(book.vol + dvol, VOL_FLOOR), book.rate, book.dividend)
-        return profit + (after - before) @ book.units
-    g = bsm_greeks(book.is_call, s0, book.strike, book.years, book.vol, book.rate, book.dividend)
-    change = g.delta * ds
-    if method is OptionVarMethod.DELTA_GAMMA_VEGA:
-        change = change + 0.5 * g.gamma * ds * ds + g.vega * dvol + g.theta * horizon_years
-    return profit + change @ book.units
+        before = bsm_price(call, s0[:, None], strike, years, vol, rate, dividend)
+        after = bsm_price(call, s0[:, None] + ds, strike, np.maximum(years - horizon_years, 0.0),
+                          np.maximum(vol + dvol, VOL_FLOOR), rate, dividend)
+        change = after - before
+    else:
+        g = bsm_greeks(call, s0[:, None], strike, years, vol, rate, dividend)
+        change = g.delta * ds
+        if method is OptionVarMethod.DELTA_GAMMA_VEGA:
+            change = change + 0.5 * g.gamma * ds * ds + g.vega * dvol + g.theta * horizon_years
+    np.add.at(profit, day, change * book.units[:, None])
+    return profit
+
+
+def scenario_pnl(book: OptionBook, spot: np.ndarray, linear_units: np.ndarray, scenarios: Scenarios,
+                 horizon_years: float, method: OptionVarMethod) -> np.ndarray:
+    """Profit of a book of one day in each scenario, shape ``(n_scenarios,)`` (:func:`days_scenario_pnl`)."""
+    return days_scenario_pnl(book, np.asarray(spot, dtype=float)[None], np.asarray(linear_units, dtype=float)[None],
+                             scenarios.returns[None], scenarios.vol_changes[None], horizon_years, method)[0]
+
+
+def days_var_es(book: OptionBook, spot: np.ndarray, linear_units: np.ndarray, returns: np.ndarray,
+                vol_changes: np.ndarray, horizon_years: float,
+                confidences: tuple[float, ...]) -> dict[OptionVarMethod, np.ndarray]:
+    """VaR and ES amounts per method and day: ``{method: array (n_days, n_conf, 2)}``, last axis (var, es)."""
+    out = {}
+    for method in OptionVarMethod:
+        losses = -days_scenario_pnl(book, spot, linear_units, returns, vol_changes, horizon_years, method)
+        out[method] = np.stack([np.stack(tail_var_es(losses, c, axis=-1), axis=-1) for c in confidences], axis=1)
+    return out
 
 
 def options_var_es(book: OptionBook, spot: np.ndarray, linear_units: np.ndarray, scenarios: Scenarios,
                    horizon_years: float, confidences: tuple[float, ...]) -> dict[OptionVarMethod, np.ndarray]:
-    """VaR and ES amounts per method: ``{method: array of shape (n_conf, 2)}`` with columns (var, es)."""
-    out = {}
-    for method in OptionVarMethod:
-        losses = -scenario_pnl(book, spot, linear_units, scenarios, horizon_years, method)
-        out[method] = np.array([tail_var_es(losses, c) for c in confidences], dtype=float)
-    return out
+    """VaR and ES amounts of a book of one day per method: ``{method: array (n_conf, 2)}``, columns (var, es)."""
+    result = days_var_es(book, np.asarray(spot, dtype=float)[None], np.asarray(linear_units, dtype=float)[None],
+                         scenarios.returns[None], scenarios.vol_changes[None], horizon_years, confidences)
+    return {method: values[0] for method, values in result.items()}
+
+
+def window_scenarios(daily_returns: np.ndarray, daily_vol_changes: np.ndarray, window: int,
+                     horizon_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``horizon_days`` scenarios of every trailing ``window`` of days (rows = days, columns = underlyings).
+
+    Returns ``(returns, vol_changes)`` of shape ``(n - window + 1, window - horizon_days + 1, n_underlyings)``:
+    entry ``k`` is :func:`historical_scenarios` of rows ``k .. k + window - 1``; NaN where a window has a gap.
+    """
+    returns = np.asarray(daily_returns, dtype=float)
+    changes = np.asarray(daily_vol_changes, dtype=float)
+    windows = sliding_window_view(returns, window, axis=0)  # (n - window + 1, n_und, window)
+    compounded = np.moveaxis(compound_returns(windows, horizon_days), -1, 1)
+    summed = np.moveaxis(sliding_window_view(sliding_window_view(changes, window, axis=0), horizon_days, axis=-1)
+                         .sum(axis=-1), -1, 1)
+    return compounded, summed
