@@ -138,17 +138,30 @@ def _surface_atm(quotes: pd.DataFrame, day: pd.Timestamp, underlying: str, spot:
 
 
 def held_rows(positions: tuple[OptionPosition, ...], calendar: pd.DatetimeIndex) -> pd.DataFrame:
-    """One row per (close of ``calendar``, position held at it): ``date`` and ``position`` (index into ``positions``)."""
-    days = calendar.date
-    frames = [pd.DataFrame({"date": calendar[(days >= p.opened) & (days < p.expiry)], "position": i})
-              for i, p in enumerate(positions)]
-    rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"date": [], "position": []})
-    return rows.sort_values(["date", "position"], kind="stable", ignore_index=True)
+    """One row per (close of ``calendar``, position held at it), in date order: ``date`` and ``position``
+    (index into ``positions``)."""
+    days = calendar.to_numpy()
+    first = np.searchsorted(days, pd.to_datetime([p.opened for p in positions]).to_numpy())
+    stop = np.searchsorted(days, pd.to_datetime([p.expiry for p in positions]).to_numpy())
+    counts = np.maximum(stop - first, 0)
+    position = np.repeat(np.arange(len(positions)), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    day = np.repeat(first, counts) + offsets
+    order = np.lexsort((position, day))
+    return pd.DataFrame({"date": calendar[day[order]], "position": position[order]})
 
 
 def price_rows(market: OptionMarket, positions: tuple[OptionPosition, ...], rows: pd.DataFrame) -> pd.DataFrame:
-    """Price, per-unit and cash Greeks of each held (date, position) of ``rows`` at that close, vectorised."""
+    """Price, per-unit and cash Greeks of each held (date, position) of ``rows`` at that close, vectorised.
+
+    With the EWMA proxy, a row whose underlying has fewer than ``ewma_window_days`` stored returns up to
+    the day (the start of its history or of the lake) is left out: short history, as for VaR. With
+    quotes, a row without one is an error (missing volatility)."""
     settings = market.settings
+    if market.quotes is None:
+        day_index = market.spot.index.get_indexer(pd.DatetimeIndex(rows["date"]))
+        column = market.spot.columns.get_indexer([positions[i].underlying for i in rows["position"]])
+        rows = rows.loc[np.isfinite(market.atm_vol.to_numpy()[day_index, column])]
     chosen = [positions[i] for i in rows["position"]]
     attribute = lambda name: np.array([getattr(p, name) for p in chosen])  # noqa: E731
     dates = pd.DatetimeIndex(rows["date"])
@@ -158,12 +171,7 @@ def price_rows(market: OptionMarket, positions: tuple[OptionPosition, ...], rows
     spot = market.spot.to_numpy()[day_index, column]
     years = (pd.to_datetime(attribute("expiry")) - dates).days.to_numpy() / DAYS_PER_YEAR
     if market.quotes is None:
-        atm = market.atm_vol.to_numpy()[day_index, column]
-        if np.isnan(atm).any():
-            first = int(np.flatnonzero(np.isnan(atm))[0])
-            raise _missing_vol(settings, chosen[first], dates[first], "the EWMA proxy needs "
-                               f"{settings.ewma_window_days} returns of the underlying up to the day")
-        vols = proxy_vol(atm, spot, strike, settings.skew)
+        vols = proxy_vol(market.atm_vol.to_numpy()[day_index, column], spot, strike, settings.skew)
     else:
         vols = np.array([market.vol(day, p, t) for day, p, t in zip(dates, chosen, years)])
     fx = np.ones(len(rows))

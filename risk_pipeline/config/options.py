@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from risk_pipeline.config.portfolios import load_portfolios
+from risk_pipeline.storage.paths import REPO_ROOT
 from risk_pipeline.config.reader import ConfigError, currency, date, field_error, integer, is_number, name
 
 COLUMNS = ("book", "option", "option_type", "underlying", "strike", "expiry", "opened", "quantity", "multiplier",
@@ -144,7 +145,8 @@ class OptionSettings:
 
 
 def option_settings(values: Mapping[str, Any], where: str = "pipeline.yaml, section 'options'") -> OptionSettings | None:
-    """The checked ``options`` settings, or None when no positions file is set."""
+    """The checked ``options`` settings, or None when no positions file is set (a relative positions_file is
+    taken from the repository root, as the shipped ``data/option_positions.csv``)."""
     if not values.get("positions_file"):
         return None
     source = values.get("vol_source")
@@ -160,8 +162,9 @@ def option_settings(values: Mapping[str, Any], where: str = "pipeline.yaml, sect
         bad = [k for k, v in table.items() if not is_number(v)]
         if bad:
             raise field_error(where, field, f"{bad[0]!r} must map to a decimal rate, got {table[bad[0]]!r}")
+    positions_file = Path(values["positions_file"])
     return OptionSettings(
-        positions_file=str(values["positions_file"]), base_currency=currency(values.get("base_currency"), where,
+        positions_file=str(positions_file if positions_file.is_absolute() else REPO_ROOT / positions_file), base_currency=currency(values.get("base_currency"), where,
                                                                              "base_currency"),
         delta_hedged_books=tuple(values.get("delta_hedged_books") or ()), vol_source=source,
         vol_file=values.get("vol_file"), ewma_window_days=integer(values.get("ewma_window_days"), where,

@@ -140,7 +140,9 @@ def days_scenario_pnl(book: OptionBook, spot: np.ndarray, linear_units: np.ndarr
         change = g.delta * ds
         if method is OptionVarMethod.DELTA_GAMMA_VEGA:
             change = change + 0.5 * g.gamma * ds * ds + g.vega * dvol + g.theta * horizon_years
-    np.add.at(profit, day, change * book.units[:, None])
+    order = np.argsort(day, kind="stable")
+    days, starts = np.unique(day[order], return_index=True)
+    profit[days] += np.add.reduceat(change[order] * book.units[order, None], starts, axis=0)
     return profit
 
 
