@@ -101,12 +101,15 @@ def option_greeks(context: dg.AssetExecutionContext, config: OptionsConfig) -> d
     positions, market = _market(settings, start, end, lookback=settings.ewma_window_days + 1)
     calendar = market.spot.index[market.spot.index >= pd.Timestamp(start)]
     priced = price_rows(market, positions, held_rows(positions, calendar))
-    rows = pd.concat([priced, _hedge_rows(market, hedges(priced, settings.delta_hedged_books))], ignore_index=True)
-    frame = _levels(rows).assign(base_currency=settings.base_currency, vol_source=settings.vol_source)
-    frame["date"] = pd.DatetimeIndex(frame["date"]).date
-    frame = frame.sort_values(["date", "book", "level", "underlying", "option"], kind="stable")
-    columns = table_schema("option_greeks").columns
-    return publish("option_greeks", frame.reindex(columns=columns), days, keys=_books(positions),
+    if priced.empty:  # no trading day in the range, nothing held, or short history only
+        frame = empty_frame("option_greeks")
+    else:
+        rows = pd.concat([priced, _hedge_rows(market, hedges(priced, settings.delta_hedged_books))], ignore_index=True)
+        frame = _levels(rows).assign(base_currency=settings.base_currency, vol_source=settings.vol_source)
+        frame["date"] = pd.DatetimeIndex(frame["date"]).date
+        frame = frame.sort_values(["date", "book", "level", "underlying", "option"], kind="stable")
+        frame = frame.reindex(columns=table_schema("option_greeks").columns)
+    return publish("option_greeks", frame, days, keys=_books(positions),
                    books=dg.MetadataValue.int(len(_books(positions))), vol_source=dg.MetadataValue.text(settings.vol_source))
 
 
