@@ -27,16 +27,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.config.options import OptionPosition, OptionSettings, unknown_underlying_error
+from risk_pipeline.config.options import (OptionPosition, OptionSettings, load_option_positions,
+                                          unknown_underlying_error)
 from risk_pipeline.config.reader import ConfigError
 from risk_pipeline.risk.options.pricing import DAYS_PER_YEAR, bsm_greeks, cash_greeks
 from risk_pipeline.risk.options.surface import ewma_atm_vol, proxy_vol, surface_vol
 from risk_pipeline.risk.options.var import OptionBook, days_var_es, horizon_years, window_scenarios
 from risk_pipeline.sources.ecb_fx import fx_rate
+from risk_pipeline.storage.lake import read_window
 
 ATM_TENOR_YEARS = 30 / DAYS_PER_YEAR
 QUOTE_COLUMNS = ("date", "underlying", "expiry", "strike", "implied_vol")
 HEDGE_TYPE = "underlying"
+GREEK_AMOUNTS = ("position_value", "delta_amount", "gamma_amount", "vega_amount", "theta_amount", "rho_amount")
 
 
 def read_quotes(path: str | Path) -> pd.DataFrame:
@@ -207,25 +210,56 @@ def hedges(priced: pd.DataFrame, hedged_books: tuple[str, ...]) -> pd.DataFrame:
     return pd.concat([-exposure.groupby(keys).sum(), rows["fx_rate"].groupby(keys).first()], axis=1).reset_index()
 
 
+def load_market(settings: OptionSettings, start: dt.date, end: dt.date, lookback: int):
+    """The positions and the market frames of their underlyings over ``start..end`` and ``lookback`` stored days
+    before (prices and returns tables)."""
+    positions = load_option_positions(settings.positions_file)
+    underlyings = sorted({p.underlying for p in positions})
+    frames = [read_window(table, start, end, lookback=lookback) for table in ("prices", "returns")]
+    priced = frames[0]
+    market = option_market(positions, priced, frames[1].loc[frames[1]["symbol"].isin(underlyings)], settings)
+    return positions, market
+
+
+def with_sums(positions: pd.DataFrame) -> pd.DataFrame:
+    """The position rows (options and hedges) with their sums per underlying and per book, per close."""
+    amounts = list(GREEK_AMOUNTS)
+    by_underlying = positions.groupby(["date", "book", "underlying"], as_index=False)[amounts].sum()
+    whole = positions.groupby(["date", "book"], as_index=False)[amounts].sum()
+    return pd.concat([positions.assign(level="position"), by_underlying.assign(level="underlying"),
+                      whole.assign(level="book")], ignore_index=True)
+
+
+def hedge_rows(market: OptionMarket, hedge: pd.DataFrame) -> pd.DataFrame:
+    """The hedge of each hedged book and close as a position in the underlying (delta 1, no other Greek)."""
+    spot = market.spot.to_numpy()[market.spot.index.get_indexer(pd.DatetimeIndex(hedge["date"])),
+                                  market.spot.columns.get_indexer(hedge["underlying"])]
+    value = hedge["quantity"].to_numpy() * spot * hedge["fx_rate"].to_numpy()
+    return hedge.assign(option=hedge["underlying"] + ".hedge", option_type=HEDGE_TYPE, contract_multiplier=1.0,
+                        spot=spot, option_price=spot, position_value=value, delta=1.0, gamma=0.0, vega=0.0, theta=0.0,
+                        rho=0.0, delta_amount=value, gamma_amount=0.0, vega_amount=0.0, theta_amount=0.0,
+                        rho_amount=0.0)
+
+
 VAR_CHUNK_DAYS = 1000  # days of scenario windows built at once (bounds the memory of a long backfill)
 
 
-def book_var(market: OptionMarket, priced: pd.DataFrame, hedge: pd.DataFrame, targets: pd.DatetimeIndex,
+def book_var(market: OptionMarket, priced: pd.DataFrame, hedge: pd.DataFrame, closes: pd.DatetimeIndex,
              window: int, confidences: tuple[float, ...], horizons: tuple[int, ...]) -> pd.DataFrame:
-    """VaR/ES per day of ``targets`` (rows of one book: date, method, confidence, horizon_days, var_amount,
-    es_amount, n_options) of the book priced at each previous close (``priced`` and ``hedge`` at those closes),
-    from the ``window`` days of returns and at-the-money volatility changes up to the previous close; a day
-    whose window has a gap (short history) has no row."""
+    """VaR/ES of one book held at each of ``closes`` (rows: close, method, confidence, horizon_days, var_amount,
+    es_amount, n_options; ``priced`` and ``hedge`` at those closes) from the ``window`` days of returns and
+    at-the-money volatility changes up to the close: the forecast for the next day. A close whose window has a
+    gap (short history) or without an option has no row."""
     calendar = market.spot.index
     underlyings = sorted(set(priced["underlying"]))
     returns = market.returns[underlyings].to_numpy()
     changes = market.atm_vol[underlyings].diff().to_numpy()
-    ends = calendar.get_indexer(targets) - 1  # the previous close of each target day
+    ends = calendar.get_indexer(closes)
     previous = calendar[ends]
     keep = ends - window + 1 >= 0
     frames = []
-    for first in range(0, len(targets), VAR_CHUNK_DAYS):
-        chunk = np.arange(first, min(first + VAR_CHUNK_DAYS, len(targets)))
+    for first in range(0, len(closes), VAR_CHUNK_DAYS):
+        chunk = np.arange(first, min(first + VAR_CHUNK_DAYS, len(closes)))
         chunk = chunk[keep[chunk]]
         if not len(chunk):
             continue
@@ -255,8 +289,8 @@ def book_var(market: OptionMarket, priced: pd.DataFrame, hedge: pd.DataFrame, ta
             for method, values in result.items():
                 for k, c in enumerate(confidences):
                     frames.append(pd.DataFrame({
-                        "date": targets[chunk].date, "method": str(method), "confidence": c, "horizon_days": h,
+                        "close": previous[chunk], "method": str(method), "confidence": c, "horizon_days": h,
                         "var_amount": values[:, k, 0], "es_amount": values[:, k, 1], "n_options": n_options,
                     }).loc[complete & (n_options > 0)])
-    columns = ["date", "method", "confidence", "horizon_days", "var_amount", "es_amount", "n_options"]
+    columns = ["close", "method", "confidence", "horizon_days", "var_amount", "es_amount", "n_options"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)

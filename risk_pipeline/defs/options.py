@@ -22,17 +22,15 @@ from typing import Optional
 import dagster as dg
 import pandas as pd
 
-from risk_pipeline.config.options import OptionSettings, load_option_positions, option_settings
+from risk_pipeline.config.options import OptionSettings, option_settings
 from risk_pipeline.config.settings import section
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.defs.market_data import prices, returns
-from risk_pipeline.option_books import HEDGE_TYPE, OptionMarket, book_var, hedges, held_rows, option_market, price_rows
-from risk_pipeline.storage.lake import empty_frame, read_window
+from risk_pipeline.option_books import book_var, hedge_rows, hedges, held_rows, load_market, price_rows, with_sums
+from risk_pipeline.storage.lake import empty_frame
 from risk_pipeline.storage.schemas import table_schema
 
 _OPTIONS = section("options")
-GREEK_AMOUNTS = ("position_value", "delta_amount", "gamma_amount", "vega_amount", "theta_amount", "rho_amount")
-LEVELS = ("position", "underlying", "book")
 
 
 class OptionsConfig(dg.Config):
@@ -49,35 +47,6 @@ class OptionsConfig(dg.Config):
 
     def settings(self) -> OptionSettings | None:
         return option_settings({**_OPTIONS, **self.model_dump()})
-
-
-def _market(settings: OptionSettings, start: dt.date, end: dt.date, lookback: int):
-    positions = load_option_positions(settings.positions_file)
-    underlyings = sorted({p.underlying for p in positions})
-    frames = [read_window(table, start, end, lookback=lookback) for table in ("prices", "returns")]
-    priced = frames[0]
-    market = option_market(positions, priced, frames[1].loc[frames[1]["symbol"].isin(underlyings)], settings)
-    return positions, market
-
-
-def _levels(positions: pd.DataFrame) -> pd.DataFrame:
-    """The position rows (options and hedges) with their sums per underlying and per book, per close."""
-    amounts = list(GREEK_AMOUNTS)
-    by_underlying = positions.groupby(["date", "book", "underlying"], as_index=False)[amounts].sum()
-    whole = positions.groupby(["date", "book"], as_index=False)[amounts].sum()
-    return pd.concat([positions.assign(level="position"), by_underlying.assign(level="underlying"),
-                      whole.assign(level="book")], ignore_index=True)
-
-
-def _hedge_rows(market: OptionMarket, hedge: pd.DataFrame) -> pd.DataFrame:
-    """The hedge of each hedged book and close as a position in the underlying (delta 1, no other Greek)."""
-    spot = market.spot.to_numpy()[market.spot.index.get_indexer(pd.DatetimeIndex(hedge["date"])),
-                                  market.spot.columns.get_indexer(hedge["underlying"])]
-    value = hedge["quantity"].to_numpy() * spot * hedge["fx_rate"].to_numpy()
-    return hedge.assign(option=hedge["underlying"] + ".hedge", option_type=HEDGE_TYPE, contract_multiplier=1.0,
-                        spot=spot, option_price=spot, position_value=value, delta=1.0, gamma=0.0, vega=0.0, theta=0.0,
-                        rho=0.0, delta_amount=value, gamma_amount=0.0, vega_amount=0.0, theta_amount=0.0,
-                        rho_amount=0.0)
 
 
 def _books(positions) -> list[str]:
@@ -98,14 +67,14 @@ def option_greeks(context: dg.AssetExecutionContext, config: OptionsConfig) -> d
     if settings is None:
         return publish("option_greeks", empty_frame("option_greeks"), days, keys=[],
                        note=dg.MetadataValue.text("no option positions configured (options.positions_file is null)"))
-    positions, market = _market(settings, start, end, lookback=settings.ewma_window_days + 1)
+    positions, market = load_market(settings, start, end, lookback=settings.ewma_window_days + 1)
     calendar = market.spot.index[market.spot.index >= pd.Timestamp(start)]
     priced = price_rows(market, positions, held_rows(positions, calendar))
     if priced.empty:  # no trading day in the range, nothing held, or short history only
         frame = empty_frame("option_greeks")
     else:
-        rows = pd.concat([priced, _hedge_rows(market, hedges(priced, settings.delta_hedged_books))], ignore_index=True)
-        frame = _levels(rows).assign(base_currency=settings.base_currency, vol_source=settings.vol_source)
+        rows = pd.concat([priced, hedge_rows(market, hedges(priced, settings.delta_hedged_books))], ignore_index=True)
+        frame = with_sums(rows).assign(base_currency=settings.base_currency, vol_source=settings.vol_source)
         frame["date"] = pd.DatetimeIndex(frame["date"]).date
         frame = frame.sort_values(["date", "book", "level", "underlying", "option"], kind="stable")
         frame = frame.reindex(columns=table_schema("option_greeks").columns)
@@ -128,7 +97,7 @@ def option_var(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.M
         return publish("option_var", empty_frame("option_var"), days, keys=[],
                        note=dg.MetadataValue.text("no option positions configured (options.positions_file is null)"))
     window = config.estimation_window_days
-    positions, market = _market(settings, start, end, lookback=window + settings.ewma_window_days + 2)
+    positions, market = load_market(settings, start, end, lookback=window + settings.ewma_window_days + 2)
     calendar = market.spot.index
     targets = calendar[(calendar >= pd.Timestamp(start))]
     targets = targets[calendar.get_indexer(targets) >= 1]
@@ -140,10 +109,11 @@ def option_var(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.M
         own = priced.loc[priced["book"] == book]
         if own.empty:
             continue
-        rows = book_var(market, own, hedge.loc[hedge["book"] == book], targets, window, tuple(config.confidences),
+        rows = book_var(market, own, hedge.loc[hedge["book"] == book], previous, window, tuple(config.confidences),
                         tuple(config.horizons))
-        frames.append(rows.assign(book=book, base_currency=settings.base_currency, estimation_window_days=window,
-                                  vol_source=settings.vol_source))
+        target_of = dict(zip(previous, targets.date))
+        frames.append(rows.assign(date=rows["close"].map(target_of), book=book, base_currency=settings.base_currency,
+                                  estimation_window_days=window, vol_source=settings.vol_source))
     columns = table_schema("option_var").columns
     frame = pd.concat(frames, ignore_index=True)[columns] if frames else empty_frame("option_var")
     return publish("option_var", frame, days, keys=_books(positions), books=dg.MetadataValue.int(len(_books(positions))),
