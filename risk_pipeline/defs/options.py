@@ -7,6 +7,8 @@ the maths: :mod:`risk_pipeline.risk.options`.
 
 - ``option_greeks``: per book and close, one row per position (each option and the hedge of a
   hedged book), per underlying and for the book (``level``), Greeks per unit and in base currency.
+- ``option_limit_status``: per book and day, each Greek cap and VaR/ES limit of limits.yaml's
+  ``option_books`` (:mod:`risk_pipeline.config.greek_caps`, :mod:`risk_pipeline.risk.options.caps`).
 - ``option_var``: per book and day t, the VaR/ES of the book held at the close of t-1 by full
   revaluation, delta-gamma-vega and delta-only (methods of
   :class:`risk_pipeline.risk.options.var.OptionVarMethod`), from the
@@ -23,14 +25,19 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.config.options import OptionSettings, option_settings
+from risk_pipeline.config.greek_caps import OptionLimits, option_limits
+from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE
 from risk_pipeline.config.settings import section
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.option_books import book_var, hedge_rows, hedges, held_rows, load_market, price_rows, with_sums
-from risk_pipeline.storage.lake import empty_frame
+from risk_pipeline.storage.lake import empty_frame, read_window
+from risk_pipeline.risk.options.caps import cap_status, var_limit_status
+from risk_pipeline.risk.options.var import OptionVarMethod
 from risk_pipeline.storage.schemas import table_schema
 
 _OPTIONS = section("options")
+VAR_LIMIT_METHOD = str(OptionVarMethod.FULL_REVALUATION)  # the VaR/ES the option books' limits bound
 
 
 class OptionsConfig(dg.Config):
@@ -118,3 +125,43 @@ def option_var(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.M
     frame = pd.concat(frames, ignore_index=True)[columns] if frames else empty_frame("option_var")
     return publish("option_var", frame, days, keys=_books(positions), books=dg.MetadataValue.int(len(_books(positions))),
                    vol_source=dg.MetadataValue.text(settings.vol_source))
+
+
+class OptionLimitsConfig(dg.Config):
+    """The limits file holding the option books' caps (``option_books:``); default pipeline.yaml's limits.limits_file."""
+
+    limits_file: Optional[str] = section("limits")["limits_file"]
+
+
+def status_rows(greeks: pd.DataFrame, var: pd.DataFrame, limits: OptionLimits, book: str,
+                day: dt.date) -> pd.DataFrame:
+    """The caps and VaR/ES limits of ``book`` on ``day`` from its option_greeks and option_var rows."""
+    caps = cap_status(greeks, limits.books[book], limits.warning_fraction, limits.events, day,
+                      limits.event_window_days, limits.event_factor).rename(columns={"greek": "measure"})
+    measured = var_limit_status(var.loc[var["method"] == VAR_LIMIT_METHOD], limits.var_limits[book],
+                                limits.warning_fraction).assign(level="book", method=VAR_LIMIT_METHOD, event="")
+    return pd.concat([caps, measured], ignore_index=True).assign(date=day, book=book)
+
+
+@lake_asset(
+    group_name="options",
+    deps=[option_greeks, option_var],
+    description=(
+        "Per option book and day: each Greek cap of limits.yaml's option_books (tightened before an event of the "
+        "calendar) and each VaR/ES limit on the full-revaluation option_var, with utilization and status."
+    ),
+)
+def option_limit_status(context: dg.AssetExecutionContext, config: OptionLimitsConfig) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    limits = option_limits(config.limits_file or DEFAULT_LIMITS_FILE)
+    books = sorted(limits.books) if limits else []
+    frames = []
+    if books:
+        greeks = read_window("option_greeks", start, end)
+        var = read_window("option_var", start, end)
+        for (day, book), rows in greeks.loc[greeks["book"].isin(books)].groupby(["date", "book"]):
+            frames.append(status_rows(rows, var.loc[(var["date"] == day) & (var["book"] == book)], limits, book,
+                                      pd.Timestamp(day).date()))
+    columns = table_schema("option_limit_status").columns
+    frame = pd.concat(frames, ignore_index=True)[columns] if frames else empty_frame("option_limit_status")
+    return publish("option_limit_status", frame, days, keys=books, books=dg.MetadataValue.int(len(books)))

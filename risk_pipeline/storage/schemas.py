@@ -204,6 +204,18 @@ TABLES: dict[str, TableSchema] = {
             key_column="book",
         ),
         _table(
+            "option_limit_status",
+            [
+                ("date", _D), ("book", _S), ("level", _S), ("underlying", _S), ("measure", _S), ("horizon_days", _I),
+                ("confidence", _F), ("method", _S), ("measured_amount", _F), ("limit_amount", _F),
+                ("utilization", _F), ("status", _S), ("event", _S),
+            ],
+            "Per option book and day: each Greek cap (measure delta, gamma, vega or theta of the book or of one "
+            "underlying, the absolute net amount of option_greeks against the cap, tightened before an event) and each VaR/ES "
+            "limit (on option_var's full_revaluation) of limits.yaml's option_books (risk_pipeline.risk.options.caps).",
+            key_column="book",
+        ),
+        _table(
             "frtb_es",
             [
                 ("date", _D), ("portfolio", _S), ("base_currency", _S), ("risk_class", _S), ("es_10d", _F),
@@ -280,7 +292,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
             "base currency"),
     "method": ("how the VaR/ES was estimated: one of risk_pipeline.risk.METHODS (historical, parametric_normal, ...); in "
                "limit_status historical_positions (risk.limits.LIMIT_METHOD), or none where there is no measure; in "
-               "option_var full_revaluation, delta_gamma_vega or delta_only (risk.options.var.OptionVarMethod)", "text"),
+               "option_var full_revaluation, delta_gamma_vega or delta_only (risk.options.var.OptionVarMethod); in "
+               "option_limit_status full_revaluation for a VaR/ES limit, null for a Greek cap", "text"),
     "confidence": ("confidence level c of the VaR/ES; tail probability 1 - c", "fraction (0.99 = 99%)"),
     "horizon_days": ("horizon of the VaR/ES and of its loss", "trading days"),
     "estimation_window_days": ("trailing returns the estimate is built from", "trading days"),
@@ -372,10 +385,14 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "worst_cum_return": ("worst_cum_pnl over the held value", "fraction of value"),
     "final_cum_return": ("cumulative return over the whole episode", "fraction of value"),
     "n_days": ("trading days of the episode", "trading days"),
-    "measure": ("the limited risk measure: var or es", "text"),
-    "measured_amount": ("the measure's amount on this day: VaR/ES of the positions held over the day, by `method`", "base currency"),
+    "measure": ("the limited risk measure: var or es; in option_limit_status also a capped Greek: delta, gamma, vega "
+                "or theta", "text"),
+    "measured_amount": ("the measure's amount on this day: VaR/ES of the positions held over the day, by `method` "
+                        "(option_limit_status: a Greek's net amount of option_greeks, its absolute value is capped)",
+                        "base currency"),
     "limit_amount": ("the limit of limits.yaml", "base currency"),
-    "utilization": ("measured_amount / limit_amount (1 = at the limit)", "ratio"),
+    "utilization": ("measured_amount / limit_amount (1 = at the limit; Greek caps: abs(measured_amount) / limit_amount)",
+                    "ratio"),
     "status": ("within_limits, warning (utilization >= warning_fraction), danger (above the limit) or no_data",
                "text"),
     "book": ("name of the bond book (bonds.positions_file) or of the option book (options.positions_file)", "text"),
@@ -398,7 +415,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
                 "base currency per unit"),
     "pnl_local_base": ("local term of the base P&L: pnl_local x the previous fx_rate", "base currency"),
     "pnl_carry": ("P&L of time passing at an unchanged yield, coupon included", "bond's currency"),
-    "level": ("what an option_greeks row covers: position (one option or hedge), underlying (the sum of the book's "
+    "event": ("the market event of the calendar tightening the cap that day (empty when none)", "text"),
+    "level": ("what an option_greeks or option_limit_status row covers: position (one option or hedge), underlying (the sum of the book's "
               "positions on it) or book (the sum of all)", "text"),
     "option": ("name of the position in its option book; <underlying>.hedge for the delta hedge (null on sums)", "text"),
     "option_type": ("call or put (European), or underlying for the delta hedge held outright", "text"),

@@ -84,3 +84,44 @@ def cap_status(amounts: pd.DataFrame, caps: GreekCaps, warning_fraction: float, 
     frame["status"] = classify(np.abs(frame["measured_amount"].to_numpy()), frame["limit_amount"].to_numpy(),
                                warning_fraction)
     return frame
+
+
+def var_limit_status(measures: pd.DataFrame, limits, warning_fraction: float) -> pd.DataFrame:
+    """One row per VaR/ES limit (``risk_pipeline.risk.limits.Limit``): measure, horizon_days, confidence,
+    measured_amount, limit_amount, utilization, status. ``measures``: option_var rows of one book and day of the
+    method full_revaluation (a limit without its row is no_data)."""
+    rows = []
+    for limit in limits:
+        match = measures.loc[(measures["horizon_days"] == limit.horizon_days)
+                             & np.isclose(measures["confidence"], limit.confidence)]
+        value = float(match[f"{limit.measure}_amount"].iloc[0]) if len(match) else np.nan
+        rows.append({"measure": limit.measure, "horizon_days": limit.horizon_days, "confidence": limit.confidence,
+                     "measured_amount": value, "limit_amount": limit.amount})
+    frame = pd.DataFrame(rows, columns=["measure", "horizon_days", "confidence", "measured_amount", "limit_amount"])
+    frame["utilization"] = frame["measured_amount"] / frame["limit_amount"]
+    frame["status"] = classify(frame["measured_amount"].to_numpy(), frame["limit_amount"].to_numpy(), warning_fraction)
+    return frame
+
+
+@dataclass(frozen=True)
+class TradeDecision:
+    """A trade's verdict: ``blocked`` and why (the event of the day, else the Greek caps, else the VaR/ES limits)."""
+
+    blocked: bool
+    reason: str
+
+
+def decide(caps_after: pd.DataFrame, limits_after: pd.DataFrame, event: Event | None) -> TradeDecision:
+    """Block on the event's day, then on the first Greek cap in danger, then on the first VaR/ES limit in danger."""
+    if event is not None:
+        return TradeDecision(True, f"no new entry on the day of {event.event} ({event.underlying}, {event.date})")
+    for frame, kind in ((caps_after, "Greek cap"), (limits_after, "VaR/ES limit")):
+        danger = frame.loc[frame["status"] == "danger"]
+        if len(danger):
+            first = danger.iloc[0]
+            what = (f"{first['greek']} of the {first['level']}" + (f" on {first['underlying']}" if first["level"] ==
+                    "underlying" else "") if kind == "Greek cap" else
+                    f"{first['measure']} {first['horizon_days']}d at {first['confidence']:.0%}")
+            return TradeDecision(True, f"{kind} breached: {what}: |{first['measured_amount']:,.0f}| > "
+                                       f"{first['limit_amount']:,.0f}")
+    return TradeDecision(False, "within every Greek cap and VaR/ES limit")
