@@ -185,3 +185,73 @@ def test_missing_volatility_names_the_row_and_the_day(lake, capsys):
     err = capsys.readouterr().err.splitlines()
     assert code == 2 and len(err) == 1
     assert f"{folder / 'options.csv'}, row 6: field 'underlying': missing volatility for 'AAPL' on 2021-01-04" in err[0]
+
+
+LIMITS = """portfolios:
+  balanced: [{{measure: var, amount: 1000000}}]
+option_books:
+  warning_fraction: 0.8
+  event_calendar: {events}
+  event_window_days: 2
+  event_factor: 0.5
+  books:
+    hedged:
+      caps: {{delta: {delta}, gamma: 1.0e+9, vega: 1.0e+9, theta: 1.0e+9}}
+      underlyings: {{SP500: {{delta: {delta}}}}}
+      limits: [{{measure: var, horizon_days: 1, confidence: 0.99, amount: {var}}}]
+"""
+
+
+def _pre_trade(folder, monkeypatch, capsys, option, *, delta=1e9, var=1e9, event_day="2021-02-26"):
+    (folder / "events.csv").write_text(f"date,underlying,event\n{event_day},SP500,CPI\n")
+    (folder / "limits.yaml").write_text(LIMITS.format(events=folder / "events.csv", delta=delta, var=var))
+    (folder / "profile.yaml").write_text(
+        f"options:\n  positions_file: {folder / 'options.csv'}\n  delta_hedged_books: [hedged]\n"
+        f"  ewma_window_days: {EWMA}\n  estimation_window_days: {WINDOW}\n")
+    monkeypatch.setenv("RISK_PIPELINE_CONFIG", str(folder / "profile.yaml"))
+    code = main(["pre-trade", "--book", "hedged", "--option", option, "--as-of", "2021-01-08",
+                 "--limits", str(folder / "limits.yaml")])
+    return code, capsys.readouterr()
+
+
+def test_pre_trade_adds_the_trades_greeks_to_the_book(lake, monkeypatch, capsys):
+    from risk_pipeline.cli.pre_trade_options import option_pre_trade
+
+    folder, _, greeks, _, _ = lake
+    code, out = _pre_trade(folder, monkeypatch, capsys, "put,SP500,3700,2021-02-19,-5")
+    assert code == 0 and "Trade allowed: within every Greek cap and VaR/ES limit." in out.out
+    answer = option_pre_trade("hedged", ["put,SP500,3700,2021-02-19,-5"], limits_file=str(folder / "limits.yaml"),
+                              as_of=dt.date(2021, 1, 8))
+    row = greeks.loc[(greeks["date"] == dt.date(2021, 1, 8)) & (greeks["option"] == "p") & (greeks["book"] == "hedged")]
+    spot, atm = row["spot"].item(), row["implied_vol"].item() + 0.5 * np.log(row["strike"].item() / row["spot"].item())
+    years = (dt.date(2021, 2, 19) - dt.date(2021, 1, 8)).days / 365
+    trade = bsm_greeks(False, spot, 3700.0, years, atm - 0.5 * np.log(3700.0 / spot), 0.02, 0.02)
+    book = lambda frame, greek: frame.loc[(frame["level"] == "book") & (frame["greek"] == greek), "measured_amount"].item()  # noqa: E731
+    assert book(answer.caps_before, "delta") == pytest.approx(0.0, abs=1e-6)  # hedged at the close
+    assert book(answer.caps_after, "delta") == pytest.approx(trade.delta * spot * -500, rel=1e-10)
+    assert book(answer.caps_after, "vega") - book(answer.caps_before, "vega") == pytest.approx(trade.vega * -5, rel=1e-10)
+
+
+@pytest.mark.parametrize("limits, words", [
+    (dict(delta=1000.0, var=1.0), "Trade BLOCKED: Greek cap breached: delta of the book"),  # Greeks first
+    (dict(var=1.0), "Trade BLOCKED: VaR/ES limit breached: var 1d at 99%"),
+    (dict(event_day="2021-01-08"), "Trade BLOCKED: no new entry on the day of CPI (SP500, 2021-01-08)"),
+])
+def test_pre_trade_blocks_on_greek_caps_then_var_then_events(lake, monkeypatch, capsys, limits, words):
+    code, out = _pre_trade(lake[0], monkeypatch, capsys, "put,SP500,3700,2021-02-19,-5", **limits)
+    assert code == 1 and words in out.out
+
+
+def test_caps_are_tightened_in_the_days_before_an_event(lake, monkeypatch, capsys):
+    folder = lake[0]
+    _, out = _pre_trade(folder, monkeypatch, capsys, "put,SP500,3700,2021-02-19,-1", delta=400000.0,
+                        event_day="2021-01-12")  # two business days after 2021-01-08
+    assert "200,000.00" in out.out and "CPI on 2021-01-12 (SP500)" in out.out
+    _, out = _pre_trade(folder, monkeypatch, capsys, "put,SP500,3700,2021-02-19,-1", delta=400000.0,
+                        event_day="2021-01-13")  # three: not yet
+    assert "400,000.00" in out.out and "CPI" not in out.out
+
+
+def test_a_bad_option_trade_is_one_line_exit_2(lake, monkeypatch, capsys):
+    code, out = _pre_trade(lake[0], monkeypatch, capsys, "straddle,SP500,3700,2021-02-19,-5")
+    assert code == 2 and len(out.err.splitlines()) == 1 and "must look like TYPE,UNDERLYING" in out.err
