@@ -12,6 +12,11 @@ computed, nothing stored) with one data-quality check on the second, backfilled 
 - ``batching``: the project's ``dagster.yaml`` (``risk_pipeline.instance.BatchingSqliteEventLogStorage``:
   planned partitions as one event, materializations written in batches of one transaction, the
   check's plan as one row).
+- ``postgres``: Dagster's PostgreSQL storage (``dagster-postgres``, ``storage: postgres:``) for runs,
+  events and schedules, on a PostgreSQL server this script starts on a unix socket
+  (``risk_pipeline.local_servers``; a new database per variant);
+- ``postgres+batching``: ``deploy/dagster-postgres.yaml``, the project's PostgreSQL instance
+  (``risk_pipeline.instance.BatchingPostgresEventLogStorage``).
 
 With ``--graph real``, the project's whole graph instead (every asset and check, the shipped
 configuration, the bundled prices, a new data folder per variant) through ``risk-pipeline
@@ -25,6 +30,7 @@ in-memory instance, and checks that the instance then knows every partition as m
     .venv/bin/python benchmarks/bench_instance.py                          # 1990-2022: 30 min and more
     .venv/bin/python benchmarks/bench_instance.py --start 2013-01-02       # 10 years
     .venv/bin/python benchmarks/bench_instance.py --graph real --start 2018-01-02 --variants in-memory batching
+    .venv/bin/python benchmarks/bench_instance.py --start 2020-01-02 --variants batching postgres postgres+batching
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import dagster as dg
@@ -52,6 +59,8 @@ VARIANTS = {
     "sqlite": ("", {}),
     "sqlite+subset": ("", {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}),
     "batching": ((REPO / "dagster.yaml").read_text(), {}),
+    "postgres": ("storage:\n  postgres:\n    postgres_url:\n      env: DAGSTER_POSTGRES_URL\n", {}),
+    "postgres+batching": ((REPO / "deploy" / "dagster-postgres.yaml").read_text(), {}),
 }
 
 
@@ -135,10 +144,23 @@ def main() -> None:
         return
 
     rows = {}
+    with ExitStack() as servers:
+        _measure_all(args, rows, servers)
+    _print_ratios(args, rows)
+
+
+def _measure_all(args: argparse.Namespace, rows: dict, servers: ExitStack) -> None:
+    postgres = None
     for name in args.variants:
         _, extra = VARIANTS[name]
         env = {k: v for k, v in os.environ.items()
                if k not in ("DAGSTER_EVENT_BATCH_SIZE", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS")}
+        if name.startswith("postgres"):
+            if postgres is None:
+                from risk_pipeline.local_servers import postgres_server
+
+                postgres = servers.enter_context(postgres_server())
+            extra = {**extra, "DAGSTER_POSTGRES_URL": _new_database(postgres, name)}
         out = subprocess.run([sys.executable, __file__, "--start", args.start, "--end", args.end, "--one", name,
                               "--graph", args.graph],
                              env={**env, **extra}, capture_output=True, text=True, cwd=REPO)
@@ -149,6 +171,9 @@ def main() -> None:
         row["ms_per_asset_partition"] = 1000 * row["seconds"] / (row["assets"] * row["partitions"])
         print(f"{name:<32} {row['seconds']:8.1f} s  {row['ms_per_asset_partition']:6.2f} ms per asset-partition"
               f"  ({row['known']} of {row['partitions']} partitions known to the instance)", flush=True)
+
+
+def _print_ratios(args: argparse.Namespace, rows: dict) -> None:
     base = rows.get("in-memory")
     if base:
         print(f"\nratio to in-memory ({args.graph} graph, {args.start}..{args.end}, {base['partitions']} partitions"
@@ -156,6 +181,24 @@ def main() -> None:
         for name, row in rows.items():
             print(f"  {name:<32} {row['seconds'] / base['seconds']:5.2f}"
                   f"  {row['ms_per_asset_partition'] - base['ms_per_asset_partition']:+6.2f} ms")
+    batching = rows.get("batching")
+    if batching:
+        print("\nratio to the batching SQLite instance (the default):")
+        for name, row in rows.items():
+            print(f"  {name:<32} {row['seconds'] / batching['seconds']:5.2f}")
+
+
+def _new_database(url: str, name: str) -> str:
+    """A new, empty database on the server of ``url`` for one variant; its URL."""
+    import sqlalchemy
+
+    database = "bench_" + name.replace("+", "_")
+    engine = sqlalchemy.create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {database}")
+        conn.exec_driver_sql(f"CREATE DATABASE {database}")
+    engine.dispose()
+    return url.replace("@/postgres?", f"@/{database}?")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,9 @@ pytest applies the same filters from ``pyproject.toml``.
 - ``load_definitions_from_package_module`` and the ``load_definitions_from_modules`` it calls
   (preview): ``risk_pipeline.definitions`` loads every module
   of ``risk_pipeline.defs`` with them.
+- ``resource_defs`` of ``asset`` and ``multi_asset`` (beta): ``var_decomposition`` and ``stress``
+  carry their default ``compute`` resource (risk_pipeline/compute.py), so they run without one
+  given (``dg.materialize`` in tests, scripts).
 """
 
 import warnings
@@ -21,6 +24,7 @@ INTENDED_WARNINGS: tuple[tuple[type[Warning], str], ...] = (
     (dg.BetaWarning, r"Parameter `backfill_policy` of function `asset` "),
     (dg.BetaWarning, r"Parameter `include_sources` of function `AssetSelection\.all` "),
     (dg.PreviewWarning, r"Function `load_definitions_from_(package_module|modules)` is currently in preview"),
+    (dg.BetaWarning, r"Parameter `resource_defs` of function `(multi_)?asset` "),
 )
 
 for category, message in INTENDED_WARNINGS:

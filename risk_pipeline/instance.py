@@ -97,7 +97,37 @@ def _wal_without_fsync_per_commit(dbapi_connection, _record) -> None:
     dbapi_connection.execute("PRAGMA synchronous = NORMAL")
 
 
-class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
+class RangeRunEvents:
+    """What a run over a range of partitions records, for any of Dagster's SQL event logs: its
+    planned partitions as one event per asset and its check evaluations as one row each."""
+
+    @property
+    def supports_partition_subset_in_asset_materialization_planned_events(self) -> bool:
+        return True
+
+    def _store_asset_check_evaluation_planned(self, event: EventLogEntry, event_id: int | None) -> None:
+        """A run over a range of partitions evaluates a check once, and Dagster stores that evaluation
+        with no partition; Dagster's SQL storage would plan a row per partition of the range (left
+        PLANNED for ever, and about 1 ms each: minutes for 8 checks over 30 years). Plan the one
+        row the evaluation will update instead."""
+        planned = event.get_dagster_event().event_specific_data
+        if planned.partitions_subset is None or len(planned.partitions_subset) <= 1:
+            super()._store_asset_check_evaluation_planned(event, event_id)
+            return
+        with self.index_connection() as conn:
+            conn.execute(AssetCheckExecutionsTable.insert().values(
+                asset_key=planned.asset_key.to_string(),
+                check_name=planned.check_name,
+                partition=None,
+                run_id=event.run_id,
+                execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
+                evaluation_event=serialize_value(event),
+                evaluation_event_timestamp=self._event_insert_timestamp(event),
+                evaluation_event_storage_id=event_id,
+            ))
+
+
+class BatchingSqliteEventLogStorage(RangeRunEvents, SqliteEventLogStorage):
     """SQLite event log storing each batch of events in one transaction per database file.
 
     ``base_dir`` (optional): the folder of the SQLite files; by default ``history/runs`` under the
@@ -179,31 +209,6 @@ class BatchingSqliteEventLogStorage(SqliteEventLogStorage):
         with self._db_lock:
             self._dispose_engines()
         super().dispose()
-
-    @property
-    def supports_partition_subset_in_asset_materialization_planned_events(self) -> bool:
-        return True
-
-    def _store_asset_check_evaluation_planned(self, event: EventLogEntry, event_id: int | None) -> None:
-        """A run over a range of partitions evaluates a check once, and Dagster stores that evaluation
-        with no partition; Dagster's SQL storage would plan a row per partition of the range (left
-        PLANNED for ever, and about 1 ms each: minutes for 8 checks over 30 years). Plan the one
-        row the evaluation will update instead."""
-        planned = event.get_dagster_event().event_specific_data
-        if planned.partitions_subset is None or len(planned.partitions_subset) <= 1:
-            super()._store_asset_check_evaluation_planned(event, event_id)
-            return
-        with self.index_connection() as conn:
-            conn.execute(AssetCheckExecutionsTable.insert().values(
-                asset_key=planned.asset_key.to_string(),
-                check_name=planned.check_name,
-                partition=None,
-                run_id=event.run_id,
-                execution_status=AssetCheckExecutionRecordStatus.PLANNED.value,
-                evaluation_event=serialize_value(event),
-                evaluation_event_timestamp=self._event_insert_timestamp(event),
-                evaluation_event_storage_id=event_id,
-            ))
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         for run_id, run_events in groupby(events, key=lambda event: event.run_id):

@@ -72,7 +72,7 @@ def lake_command(args: argparse.Namespace) -> int:
     elif args.action == "delete":
         return _delete(args)
     else:
-        print(f"catalog up to date: {refresh_catalog()}")
+        print(f"catalog up to date: {refresh_catalog() or 'none kept, the lake is on object storage (docs/deployment.md)'}")
     return 0
 
 

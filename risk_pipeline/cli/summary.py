@@ -9,6 +9,7 @@ import pandas as pd
 
 from risk_pipeline.risk.limits import LIMIT_METHOD_TEXT
 from risk_pipeline.storage.catalog import catalog_path, connect
+from risk_pipeline.storage.paths import is_object_store, lake_uri
 
 LATEST_VAR_SQL = """
 with latest as (select portfolio, max(date) as date from var_estimates group by portfolio)
@@ -101,7 +102,7 @@ def _text(frame: pd.DataFrame, **formats) -> str:
 
 def summary(args: argparse.Namespace | None = None) -> int:
     path = catalog_path()
-    if not path.exists():
+    if not path.exists() and not is_object_store(lake_uri()):  # a bucket's catalog is in memory
         print(f"risk-pipeline summary: no catalog at {path}: run `make run` (or `risk-pipeline backfill`) first",
               file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.storage.catalog import refresh_catalog
-from risk_pipeline.storage.lake import Commit, stored_days, table_path, write_days
+from risk_pipeline.storage.lake import Commit, stored_days, table_uri, write_days
 
 HISTORY_START = "1990-01-02"
 
@@ -102,7 +102,7 @@ def table_metadata(frame: pd.DataFrame, days: list[dt.date], commit: Commit, **e
         "run_first_day": dg.MetadataValue.text(days[0].isoformat()),
         "run_last_day": dg.MetadataValue.text(days[-1].isoformat()),
         "table_version": dg.MetadataValue.int(commit.version),
-        "table_path": dg.MetadataValue.path(str(table_path(commit.table))),
+        "table_path": dg.MetadataValue.path(table_uri(commit.table)),
     })
     if len(frame) and len(days) <= DETAIL_MAX_PARTITIONS:
         meta["preview"] = dg.MetadataValue.md(frame.tail(10).to_markdown(index=False, floatfmt=".6g"))

@@ -11,7 +11,8 @@ in the lake is skipped with a warning and listed in the metadata.
 
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Optional
 
 import dagster as dg
@@ -21,6 +22,7 @@ from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.lake_assets import business_days, partition_days, publish, single_run
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.books import build_book, currency_returns
+from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.config.portfolios import Portfolio, load_portfolios
 from risk_pipeline.risk.stress.grid import (
     HeldBook,
@@ -134,34 +136,30 @@ def _resolve(portfolio: Portfolio, held: HeldBook, scenarios: tuple[Scenario, ..
     return PortfolioStress(portfolio, held, resolved)
 
 
-def _stress_rows(inputs: StressInputs, config: StressConfig) -> list[pd.DataFrame]:
-    frames = []
-    for ps in inputs.portfolios:
-        table = stress_grid(ps.book, ps.scenarios.shocks, ps.scenarios.available)
-        table.insert(1, "portfolio", ps.portfolio.name)
-        frames.append(table.assign(scenario_type=table["scenario"].map(inputs.scenario_types),
-                                   base_currency=ps.portfolio.base_currency))
-    return frames
+def _stress_rows(ps: PortfolioStress, inputs: StressInputs, config: StressConfig) -> pd.DataFrame:
+    table = stress_grid(ps.book, ps.scenarios.shocks, ps.scenarios.available)
+    table.insert(1, "portfolio", ps.portfolio.name)
+    return table.assign(scenario_type=table["scenario"].map(inputs.scenario_types),
+                        base_currency=ps.portfolio.base_currency)
 
 
-def _reverse_rows(inputs: StressInputs, config: StressConfig) -> list[pd.DataFrame]:
-    frames = []
-    for ps in inputs.portfolios:
-        table = reverse_stress_grid(ps.book, ps.scenarios.shocks, ps.scenarios.available, target_loss_fraction=config.reverse_target_loss,
-                                    bracket=tuple(config.reverse_bracket), n_grid=config.reverse_grid_points)
-        table.insert(1, "portfolio", ps.portfolio.name)
-        frames.append(table.assign(target_loss_fraction=config.reverse_target_loss,
-                                   base_currency=ps.portfolio.base_currency))
-    return frames
+def _reverse_rows(ps: PortfolioStress, inputs: StressInputs, config: StressConfig) -> pd.DataFrame:
+    table = reverse_stress_grid(ps.book, ps.scenarios.shocks, ps.scenarios.available, target_loss_fraction=config.reverse_target_loss,
+                                bracket=tuple(config.reverse_bracket), n_grid=config.reverse_grid_points)
+    table.insert(1, "portfolio", ps.portfolio.name)
+    return table.assign(target_loss_fraction=config.reverse_target_loss, base_currency=ps.portfolio.base_currency)
 
 
-def _replay_rows(inputs: StressInputs, config: StressConfig) -> list[pd.DataFrame]:
-    frames = []
-    for ps in inputs.portfolios:
-        table = replay_grid(ps.book, ps.scenarios.episodes, ps.scenarios.episodes_available)
-        table.insert(1, "portfolio", ps.portfolio.name)
-        frames.append(table.assign(base_currency=ps.portfolio.base_currency))
-    return frames
+def _replay_rows(ps: PortfolioStress, inputs: StressInputs, config: StressConfig) -> pd.DataFrame:
+    table = replay_grid(ps.book, ps.scenarios.episodes, ps.scenarios.episodes_available)
+    table.insert(1, "portfolio", ps.portfolio.name)
+    return table.assign(base_currency=ps.portfolio.base_currency)
+
+
+def _shared(inputs: StressInputs) -> StressInputs:
+    """What every portfolio's task needs of ``inputs`` (not the other portfolios: each task is sent
+    to its worker with its own)."""
+    return replace(inputs, portfolios=())
 
 
 _DEPS = [portfolio_pnl, prices, returns]
@@ -187,17 +185,19 @@ _TABLES = {
     partitions_def=business_days,
     backfill_policy=single_run,
     can_subset=True,
+    resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
 )
-def stress(context: dg.AssetExecutionContext, config: StressConfig):
+def stress(context: dg.AssetExecutionContext, config: StressConfig, compute: Compute):
     """The three stress tables from one preparation (books, scenario calibration, episodes),
     so the historical windows are read and calibrated once per run; each table can also be
-    materialized alone."""
+    materialized alone. Each portfolio's rows are a task of the ``compute`` engine."""
     start, end, days = partition_days(context)
     inputs = stress_inputs(config, start, end, context.log)
     extra = {"skipped_scenarios": dg.MetadataValue.text(", ".join(inputs.skipped))} if inputs.skipped else {}
     for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
         table = key.to_user_string()
-        frames = _TABLES[table][0](inputs, config)
+        rows = partial(_TABLES[table][0], inputs=_shared(inputs), config=config)
+        frames = compute.map(rows, inputs.portfolios)
         frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(table)
         frame = frame.loc[pd.to_datetime(frame["date"]).dt.date.between(start, end)]
         yield publish(table, frame, days, keys=inputs.portfolio_names, **extra)

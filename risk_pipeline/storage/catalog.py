@@ -39,8 +39,8 @@ from pathlib import Path
 import duckdb
 from deltalake import DeltaTable
 
-from risk_pipeline.storage import lake
-from risk_pipeline.storage.paths import catalog_path
+from risk_pipeline.storage import lake, object_store_catalog
+from risk_pipeline.storage.paths import catalog_path, is_object_store, lake_uri
 from risk_pipeline.storage.schemas import TABLES, TableSchema
 
 VERSIONS_TABLE = "lake_versions"
@@ -202,10 +202,13 @@ def _detaching(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         con.execute(f"DETACH {_ATTACHED}")
 
 
-def refresh_catalog(tables: Iterable[str] | None = None) -> Path:
+def refresh_catalog(tables: Iterable[str] | None = None) -> Path | None:
     """Bring ``tables`` (default: every table) of ``risk.duckdb`` to the latest committed version
     of their Delta tables; returns the catalog's path. A writer refreshes the table it committed
-    to, which also catches up any commit an earlier, killed writer left unrefreshed."""
+    to, which also catches up any commit an earlier, killed writer left unrefreshed. A lake on
+    object storage has no catalog file (``object_store_catalog``): nothing to do, None."""
+    if is_object_store(lake_uri()):
+        return None
     path = catalog_path()
     tables = list(TABLES) if tables is None else list(tables)
     with _exclusive(path.parent / ".catalog.lock"):
@@ -229,5 +232,8 @@ def refresh_catalog(tables: Iterable[str] | None = None) -> Path:
 
 
 def connect(read_only: bool = True) -> duckdb.DuckDBPyConnection:
-    """A connection to the catalog (read-only by default, so it never blocks a run)."""
+    """A connection to the catalog (read-only by default, so it never blocks a run); for a lake on
+    object storage, ``object_store_catalog.connect()``."""
+    if is_object_store(lake_uri()):
+        return object_store_catalog.connect()
     return duckdb.connect(str(catalog_path()), read_only=read_only)

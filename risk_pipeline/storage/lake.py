@@ -16,6 +16,12 @@ to the table's fixed schema before anything is written, so a schema error writes
 
 The partition column ``year`` lives in the Delta log and the folder names only; every reader
 here returns the table's own columns.
+
+The lake is a folder or a bucket (``paths.lake_uri``: ``s3://``, ``gs://``, ``abfss://``, storage
+options from the environment, read by delta-rs; on S3 a commit is a conditional put, no locking
+provider). DuckDB reads a folder's Parquet files itself; it reads an object store only with its
+``httpfs`` extension (a download), so there it reads the table's Arrow dataset, whose files
+delta-rs reads.
 """
 
 from __future__ import annotations
@@ -38,10 +44,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as pa_dataset
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
-from risk_pipeline.storage.paths import lake_dir
+from risk_pipeline.storage.paths import is_object_store, lake_uri
 from risk_pipeline.storage.schemas import TableSchema, table_schema
 
 try:
@@ -82,32 +89,38 @@ class Commit:
     days_with_rows: int
 
 
-def table_path(table: str, root: Path | None = None) -> Path:
-    return (root or lake_dir()) / table_schema(table).name
+def table_uri(table: str, root: Path | str | None = None) -> str:
+    """Where ``table`` is: a folder's path, or an object store URI (``paths.lake_uri``)."""
+    return f"{str(root or lake_uri()).rstrip('/')}/{table_schema(table).name}"
 
 
-def open_table(table: str, root: Path | None = None, version: int | str | dt.datetime | None = None) -> DeltaTable | None:
+def open_table(table: str, root: Path | str | None = None,
+               version: int | str | dt.datetime | None = None) -> DeltaTable | None:
     """The Delta table of ``table`` (latest version, or as of a version number or timestamp);
     None while nothing was ever written to it."""
-    path = table_path(table, root)
-    if not (path / "_delta_log").is_dir():
-        if not path.is_dir() or not any(path.glob("date=*")):
-            return None  # never written, or its first commit was killed before it committed
-        raise LakeLayoutError(
-            f"{path} holds day files of the old lake layout, not a Delta table: rebuild the lake "
-            "with `make clean run` (docs/storage.md, 'Upgrading a day-file lake')"
-        )
+    uri = table_uri(table, root)
     try:
-        delta = DeltaTable(str(path)) if version is not None else _latest(path)
+        if is_object_store(uri):
+            delta = DeltaTable(uri)
+        else:
+            path = Path(uri)
+            if not (path / "_delta_log").is_dir():
+                if not path.is_dir() or not any(path.glob("date=*")):
+                    return None  # never written, or its first commit was killed before it committed
+                raise LakeLayoutError(
+                    f"{path} holds day files of the old lake layout, not a Delta table: rebuild the lake "
+                    "with `make clean run` (docs/storage.md, 'Upgrading a day-file lake')"
+                )
+            delta = DeltaTable(uri) if version is not None else _latest(path)
     except TableNotFoundError:
         return None
     stored = [field.name for field in delta.schema().fields]
     expected = [*table_schema(table).columns, PARTITION_COLUMN]
     if stored != expected:
-        raise LakeLayoutError(f"{path} has the columns {stored}, this version of the pipeline writes {expected}: "
+        raise LakeLayoutError(f"{uri} has the columns {stored}, this version of the pipeline writes {expected}: "
                               "rebuild the lake with `make clean run`")
     if delta.protocol().min_reader_version > 1:
-        raise LakeLayoutError(f"{path}: Delta reader version {delta.protocol().min_reader_version} (deletion "
+        raise LakeLayoutError(f"{uri}: Delta reader version {delta.protocol().min_reader_version} (deletion "
                               "vectors or column mapping) is not read by this pipeline; it writes reader version 1")
     if version is not None:
         delta.load_as_version(version)
@@ -257,10 +270,11 @@ def write_days(
     if key_list is not None:
         metadata[KEYS_KEY] = json.dumps(key_list)
         predicate = f"{predicate} AND {keys_predicate(spec.key_column, key_list)}"
-    path = table_path(table, root)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    uri = table_uri(table, root)
+    if not is_object_store(uri):
+        Path(uri).parent.mkdir(parents=True, exist_ok=True)
     _commit(table, root, lambda delta: write_deltalake(
-        delta if delta is not None else str(path),
+        delta if delta is not None else uri,
         arrow,
         partition_by=[PARTITION_COLUMN],
         mode="overwrite",
@@ -311,9 +325,10 @@ def delete_key(table: str, key: str, root: Path | None = None, dry_run: bool = F
     if files:
         day = f'"{spec.day_column}"'
         with reader() as con:
+            params: dict[str, object] = {"key": key}
             rows, first, last = con.execute(
-                f'select count(*), min({day}), max({day}) from read_parquet($files) where "{spec.key_column}" = $key',
-                {"files": files, "key": key}).fetchone()
+                f'select count(*), min({day}), max({day}) from {scan(con, delta, files, params)} '
+                f'where "{spec.key_column}" = $key', params).fetchone()
     if not rows or dry_run:
         return Deletion(table, rows, first, last, None)
     metadata = {FIRST_DAY_KEY: first.isoformat(), LAST_DAY_KEY: last.isoformat(), COMMIT_ID_KEY: uuid.uuid4().hex,
@@ -383,6 +398,24 @@ def kept_database(config: dict[str, object]) -> duckdb.DuckDBPyConnection:
     return _KEPT[key]
 
 
+def scan(con: duckdb.DuckDBPyConnection, delta: DeltaTable, files: list[str], params: dict[str, object]) -> str:
+    """The DuckDB relation that reads the rows of ``files`` (:func:`data_files` of ``delta``, not
+    empty): ``read_parquet($files)`` of a folder's files (sets ``params["files"]``); in an object
+    store, the Arrow dataset of those files of the loaded version, read through delta-rs and
+    registered on ``con``: DuckDB reads ``s3://`` only with its ``httpfs`` extension."""
+    if not is_object_store(files[0]):
+        params["files"] = files
+        return "read_parquet($files)"
+    dataset = delta.to_pyarrow_dataset()
+    root, wanted = delta.table_uri.rstrip("/"), set(files)
+    fragments = [f for f in dataset.get_fragments() if f"{root}/{f.path}" in wanted]
+    if len(fragments) == len(wanted):  # else (a path spelled otherwise) every file: the query's conditions select
+        dataset = pa_dataset.FileSystemDataset(fragments, dataset.schema, dataset.format, dataset.filesystem)
+    name = f"lake_scan_{uuid.uuid4().hex}"
+    con.register(name, dataset)
+    return name
+
+
 def reader() -> duckdb.DuckDBPyConnection:
     """A new connection (``cursor``) to the process's database that reads the lake's Parquet files
     (:func:`kept_database`); one per call, so threads do not share a connection. DuckDB's cache
@@ -402,7 +435,7 @@ def _select(delta: DeltaTable | None, spec: TableSchema, columns: Sequence[str],
     if not files:
         return schema.empty_table()
     day = f'"{spec.day_column}"'
-    conditions, params = [], {"files": files}
+    conditions, params = [], {}
     if first is not None and last is not None:
         conditions.append(f"{day} between $first and $last")
         params.update(first=first, last=last)
@@ -413,8 +446,9 @@ def _select(delta: DeltaTable | None, spec: TableSchema, columns: Sequence[str],
         conditions.append(f'"{column}" = $value_{i}')
         params[f"value_{i}"] = value
     selected = ", ".join(f'"{c}"' for c in columns)
-    sql = f"select {selected} from read_parquet($files)" + (f" where {' and '.join(conditions)}" if conditions else "")
     with reader() as con:
+        sql = f"select {selected} from {scan(con, delta, files, params)}" + (
+            f" where {' and '.join(conditions)}" if conditions else "")
         return con.sql(sql, params=params).to_arrow_table().cast(schema)
 
 
@@ -426,14 +460,16 @@ def stored_days(table: str, root: Path | None = None) -> list[dt.date]:
     delta = open_table(table, root)
     if delta is None:
         return []
-    path = table_path(table, root)
-    key = (str(path), delta.version(), _log_entry(path, delta.version()))  # a table written anew: other key
+    uri = table_uri(table, root)
+    # a table written anew has another log entry at the same version (not known in an object store)
+    key = (uri, delta.version(), None if is_object_store(uri) else _log_entry(Path(uri), delta.version()))
     if key not in _DAYS_CACHE:
         spec = table_schema(table)
         files = data_files(delta, spec)
         with reader() as con:
-            sql = f'select distinct "{spec.day_column}" from read_parquet($files) order by 1'
-            rows = con.execute(sql, {"files": files}).fetchall() if files else []
+            params: dict[str, object] = {}
+            rows = con.execute(f'select distinct "{spec.day_column}" from {scan(con, delta, files, params)} order by 1',
+                               params).fetchall() if files else []
         _DAYS_CACHE[key] = [row[0] for row in rows]
     return _DAYS_CACHE[key]
 
