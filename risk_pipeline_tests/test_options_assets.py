@@ -161,8 +161,9 @@ def test_bad_positions_stop_the_backfill_with_one_line(lake, capsys, monkeypatch
     folder = lake[0]
     bad = folder / "bad.csv"
     bad.write_text(HEADER + POSITIONS.splitlines()[1] + "\n" + row + "\n")
-    monkeypatch.setenv("RISK_PIPELINE_CONFIG", str(folder / "profile.yaml"))
-    (folder / "profile.yaml").write_text(f"options:\n  positions_file: {bad}\n")
+    profile = folder / f"profile_{field}.yaml"  # one file per content: the settings are read once per path
+    profile.write_text(f"options:\n  positions_file: {bad}\n")
+    monkeypatch.setenv("RISK_PIPELINE_CONFIG", str(profile))
     before = query(folder / "data", "select count(*) as n from option_greeks")["n"].item()
     config = {"ops": {"option_greeks": {"config": _options(folder) | {"positions_file": str(bad)}}}}
     code = main(["backfill", "--start", "2021-01-04", "--end", "2021-01-08", "--select", "option_greeks",
@@ -205,10 +206,10 @@ option_books:
 def _pre_trade(folder, monkeypatch, capsys, option, *, delta=1e9, var=1e9, event_day="2021-02-26"):
     (folder / "events.csv").write_text(f"date,underlying,event\n{event_day},SP500,CPI\n")
     (folder / "limits.yaml").write_text(LIMITS.format(events=folder / "events.csv", delta=delta, var=var))
-    (folder / "profile.yaml").write_text(
+    (folder / "profile_pre_trade.yaml").write_text(
         f"options:\n  positions_file: {folder / 'options.csv'}\n  delta_hedged_books: [hedged]\n"
         f"  ewma_window_days: {EWMA}\n  estimation_window_days: {WINDOW}\n")
-    monkeypatch.setenv("RISK_PIPELINE_CONFIG", str(folder / "profile.yaml"))
+    monkeypatch.setenv("RISK_PIPELINE_CONFIG", str(folder / "profile_pre_trade.yaml"))
     code = main(["pre-trade", "--book", "hedged", "--option", option, "--as-of", "2021-01-08",
                  "--limits", str(folder / "limits.yaml")])
     return code, capsys.readouterr()
