@@ -10,7 +10,7 @@ import pytest
 
 from risk_pipeline.cli import main
 from risk_pipeline.defs.market_data import prices, returns
-from risk_pipeline.defs.options import option_greeks, option_var
+from risk_pipeline.defs.options import option_greeks, option_limit_status, option_var
 from risk_pipeline.risk.options.pricing import bsm_greeks
 from risk_pipeline.risk.options.var import OptionBook, historical_scenarios, horizon_years, options_var_es
 from risk_pipeline.storage.schemas import table_schema
@@ -38,10 +38,14 @@ def _options(folder) -> dict:
 def lake(tmp_path_factory):
     folder = tmp_path_factory.mktemp("options")
     (folder / "options.csv").write_text(POSITIONS)
+    (folder / "events.csv").write_text("date,underlying,event\n2021-01-13,all,CPI\n")
+    (folder / "status_limits.yaml").write_text(LIMITS.format(events=folder / "events.csv", delta=50000.0, var=30000.0))
     with module_lake(folder, SMALL_PORTFOLIOS):
         config = {"ops": {"prices": {"config": {"extra_symbols": ["SP500"]}},
-                          "option_greeks": {"config": _options(folder)}, "option_var": {"config": _options(folder)}}}
-        result = materialize_range(START, END, config, assets=[prices, returns, option_greeks, option_var])
+                          "option_greeks": {"config": _options(folder)}, "option_var": {"config": _options(folder)},
+                          "option_limit_status": {"config": {"limits_file": str(folder / "status_limits.yaml")}}}}
+        result = materialize_range(START, END, config, assets=[prices, returns, option_greeks, option_var,
+                                                               option_limit_status])
         data = folder / "data"
         yield (folder, result, _dated(query(data, "select * from option_greeks order by date, book, level, option")),
                _dated(query(data, "select * from option_var order by date, book, method, confidence, horizon_days")),
@@ -139,6 +143,28 @@ def test_option_var_is_the_book_of_the_previous_close_under_the_stored_window(la
                 row = stored.loc[(str(method), c, h)]
                 assert row["var_amount"] == pytest.approx(v, rel=1e-9) and row["es_amount"] == pytest.approx(e, rel=1e-9)
     assert (stored["n_options"] == 4).all()
+
+
+def test_option_limit_status_against_the_greeks_and_var_tables(lake):
+    folder, _, greeks, var, _ = lake
+    status = _dated(query(folder / "data", "select * from option_limit_status order by date, level, measure"))
+    assert set(status["book"]) == {"hedged"}
+    assert sorted(set(status["date"])) == sorted(set(greeks.loc[greeks["book"] == "hedged", "date"]))
+    caps = status.loc[(status["level"] == "book") & (status["measure"] == "delta")].set_index("date")
+    book = greeks.loc[(greeks["book"] == "hedged") & (greeks["level"] == "book")].set_index("date")
+    np.testing.assert_allclose(caps["measured_amount"], book.loc[caps.index, "delta_amount"], rtol=1e-12, atol=1e-9)
+    # the CPI of 2021-01-13 halves the caps on the two business days before it, not on the day or after
+    tightened = set(caps.index[caps["limit_amount"] == 25000.0])
+    assert tightened == {dt.date(2021, 1, 11), dt.date(2021, 1, 12)}
+    assert (caps.loc[~caps.index.isin(tightened), "limit_amount"] == 50000.0).all()
+    limits = status.loc[status["measure"] == "var"].set_index("date")
+    full = var.loc[(var["book"] == "hedged") & (var["method"] == "full_revaluation") & (var["confidence"] == 0.99)
+                   & (var["horizon_days"] == 1)].set_index("date")["var_amount"]
+    np.testing.assert_allclose(limits["measured_amount"].dropna(), full.loc[limits["measured_amount"].dropna().index])
+    expected = np.where(limits["measured_amount"] > 30000, "danger",
+                        np.where(limits["measured_amount"] >= 24000, "warning", "within_limits"))
+    assert (limits["status"].where(limits["measured_amount"].notna(), "no_data")
+            == np.where(limits["measured_amount"].isna(), "no_data", expected)).all()
 
 
 def test_delta_only_var_of_the_hedged_book_is_nil_full_revaluation_is_not(lake):
