@@ -27,8 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.config.options import (OptionPosition, OptionSettings, load_option_positions,
-                                          unknown_underlying_error)
+from risk_pipeline.config.options import OptionPosition, OptionSettings, load_option_positions
 from risk_pipeline.config.reader import ConfigError
 from risk_pipeline.risk.options.pricing import DAYS_PER_YEAR, bsm_greeks, cash_greeks
 from risk_pipeline.risk.options.surface import ewma_atm_vol, proxy_vol, surface_vol
@@ -100,12 +99,10 @@ def _missing_vol(settings: OptionSettings, position: OptionPosition, day: pd.Tim
 
 def option_market(positions: tuple[OptionPosition, ...], prices: pd.DataFrame, returns: pd.DataFrame,
                   settings: OptionSettings) -> OptionMarket:
-    """The market frames of the positions' underlyings from the long ``prices`` and ``returns`` tables."""
-    known = set(prices["symbol"])
+    """The market frames of the positions' underlyings (each priced in ``prices``) from the long ``prices`` and
+    ``returns`` tables; ConfigError for a position in another currency than its underlying's."""
     quoted = prices.drop_duplicates("symbol", keep="last").set_index("symbol")["currency"]
     for position in positions:
-        if position.underlying not in known:
-            raise unknown_underlying_error(settings.positions_file, position, known)
         if position.currency != quoted[position.underlying]:
             raise ConfigError(f"{settings.positions_file}, row {position.row}: field 'currency': {position.currency} is "
                               f"not the currency of {position.underlying!r} ({quoted[position.underlying]}): an option "
@@ -211,13 +208,15 @@ def hedges(priced: pd.DataFrame, hedged_books: tuple[str, ...]) -> pd.DataFrame:
 
 
 def load_market(settings: OptionSettings, start: dt.date, end: dt.date, lookback: int):
-    """The positions and the market frames of their underlyings over ``start..end`` and ``lookback`` stored days
-    before (prices and returns tables)."""
-    positions = load_option_positions(settings.positions_file)
-    underlyings = sorted({p.underlying for p in positions})
+    """The positions whose underlying is priced over ``start..end`` and ``lookback`` stored days before, and the
+    market frames of their underlyings (prices and returns tables). An underlying that is no priced symbol
+    stops ``risk-pipeline backfill`` before its run (:func:`risk_pipeline.config.options.check_option_positions`);
+    in a run its positions have no rows, as a symbol before its first price."""
     frames = [read_window(table, start, end, lookback=lookback) for table in ("prices", "returns")]
-    priced = frames[0]
-    market = option_market(positions, priced, frames[1].loc[frames[1]["symbol"].isin(underlyings)], settings)
+    priced = set(frames[0]["symbol"])
+    positions = tuple(p for p in load_option_positions(settings.positions_file) if p.underlying in priced)
+    underlyings = sorted({p.underlying for p in positions})
+    market = option_market(positions, frames[0], frames[1].loc[frames[1]["symbol"].isin(underlyings)], settings)
     return positions, market
 
 

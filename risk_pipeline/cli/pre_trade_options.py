@@ -19,7 +19,7 @@ import pandas as pd
 
 from risk_pipeline.config.greek_caps import option_limits
 from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE
-from risk_pipeline.config.options import OPTION_TYPES, OptionPosition, load_option_positions, option_settings
+from risk_pipeline.config.options import OPTION_TYPES, OptionPosition, option_settings
 from risk_pipeline.config.settings import section
 from risk_pipeline.option_books import book_var, hedge_rows, hedges, held_rows, load_market, price_rows, with_sums
 from risk_pipeline.risk.options.caps import TradeDecision, cap_status, decide, event_on, var_limit_status
