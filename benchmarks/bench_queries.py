@@ -1,5 +1,7 @@
-"""Query times on the catalog ``risk.duckdb`` beside the same queries on one Parquet file of the
-same rows (the naive baseline: the fastest a single file answers) and on the lake's Delta files.
+"""Query times on the catalog ``risk.duckdb`` (views over the Delta tables' data files) beside the same
+queries on one Parquet file of the same rows (the naive baseline: the fastest a single file answers)
+and on ``read_parquet`` of the lake's Delta files written out in the query (what the view does, without
+the catalog).
 
 Needs a lake built by ``make run`` (or ``risk-pipeline backfill``) in the data folder
 (``$RISK_PIPELINE_DATA`` or ``data/``). Each query runs once to warm the OS cache, then
@@ -56,7 +58,7 @@ def main() -> None:
         files = delta.file_uris()
         listed = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
         con.execute(f"create temp view delta_files as select * from read_parquet([{listed}])")
-        print(f"var_estimates: {rows:,} rows, {first}..{last}; catalog {path.stat().st_size / 1e6:.0f} MB, "
+        print(f"var_estimates: {rows:,} rows, {first}..{last}; catalog {path.stat().st_size / 1e6:.1f} MB, "
               f"one Parquet file {single.stat().st_size / 1e6:.0f} MB, Delta table {len(files)} files, "
               f"version {delta.version()}")
         print(f"{'query':<36} {'catalog':>10} {'1 file':>10} {'Delta files':>12} {'catalog / 1 file':>17}")

@@ -26,7 +26,8 @@ class Book:
     ``exposures``: value of each position at each close; ``values``: the book's value at
     each close; ``asset_returns``: each symbol's simple return over the day in base currency;
     ``weights``: exposures / value at each close (the weights held over the next day);
-    ``currencies``: each symbol's currency (None when the frames hold no price for it).
+    ``currencies``: each symbol's currency (None when the frames hold no price for it);
+    ``unit_values``: the value in base currency of one unit of each symbol at each close (close x FX).
     """
 
     portfolio: Portfolio
@@ -35,6 +36,18 @@ class Book:
     asset_returns: pd.DataFrame
     weights: pd.DataFrame
     currencies: dict[str, str | None]
+    unit_values: pd.DataFrame
+
+    def quantities(self) -> pd.DataFrame:
+        """Units of each symbol held at each close: a weight book's exposures over the unit values
+        (the quantities its rebalancing to the notional holds), a quantity book's own quantities;
+        NaN where the book has no value."""
+        if self.portfolio.by_weight:
+            held = self.exposures / self.unit_values
+        else:
+            held = pd.DataFrame(np.tile([p.quantity for p in self.portfolio.positions], (len(self.values), 1)),
+                                index=self.values.index, columns=list(self.portfolio.symbols))
+        return held.where(self.values.notna(), axis=0)
 
     def held(self) -> tuple[pd.DataFrame, pd.Series]:
         """Exposures and value held over each day: those of the previous close."""
@@ -133,6 +146,7 @@ def build_book(portfolio: Portfolio, prices: pd.DataFrame, returns: pd.DataFrame
         asset_returns=asset_returns,
         weights=exposures.div(values, axis=0),
         currencies=currencies,
+        unit_values=close * fx,
     )
 
 

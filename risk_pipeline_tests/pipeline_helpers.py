@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import text
 
+from risk_pipeline.config.portfolios import DEFAULT_PORTFOLIOS_FILE
 from risk_pipeline.definitions import defs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,6 +39,13 @@ def materialize_range(start: str, end: str, run_config: dict | None = None, asse
     return dg.materialize(
         assets or ALL_ASSETS, run_config=run_config or fast_run_config(), tags=tags, raise_on_error=raise_on_error
     )
+
+
+def shipped_portfolios() -> str:
+    """The shipped portfolios file's text for a copy in another folder: its books of record's files (relative
+    to the file) named by their absolute path."""
+    folder = DEFAULT_PORTFOLIOS_FILE.parent
+    return DEFAULT_PORTFOLIOS_FILE.read_text().replace("path: trading_books/", f"path: {folder}/trading_books/")
 
 
 def query(data_dir: Path, sql: str) -> pd.DataFrame:

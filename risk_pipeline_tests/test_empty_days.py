@@ -1,6 +1,6 @@
 """Weekdays without prices: every asset and check of the graph on a holiday, before a book's first
 price and after the data ends, as the daily job runs them (one partition), on the shipped portfolios
-and limits (five books, one from 2014, one in EUR).
+and limits (six books, one from 2014, one in EUR, one the S&P 500 index alone).
 
 Two lakes per module, the whole graph over 2022-11-01..2022-12-30 (a range holding two holidays and
 the two weekdays after the data ends) and
@@ -16,12 +16,13 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from risk_pipeline.config.portfolios import DEFAULT_PORTFOLIOS_FILE
 from risk_pipeline.definitions import defs
 from risk_pipeline.defs.schedules import daily_risk_job
 from risk_pipeline.sources.bundled import BundledSource
 from risk_pipeline.storage.schemas import TABLES, table_schema
-from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, fast_run_config, materialize_range, module_lake, query
+from risk_pipeline_tests.pipeline_helpers import (
+    ALL_ASSETS, fast_run_config, materialize_range, module_lake, query, shipped_portfolios,
+)
 
 CONFIG = fast_run_config(estimation_window_days=10)
 CONFIG["ops"]["limit_status"] = {"config": {"estimation_window_days": 10}}
@@ -42,7 +43,7 @@ def _day_column(table: str) -> str:
 def _lake(tmp_path_factory, start: str, end: str):
     root = tmp_path_factory.mktemp("empty_days")
     (root / "data").mkdir()
-    with module_lake(root, DEFAULT_PORTFOLIOS_FILE.read_text()):
+    with module_lake(root, shipped_portfolios()):
         assert materialize_range(start, end, CONFIG).success
         yield root / "data"
 
@@ -116,7 +117,7 @@ def test_the_day_before_a_books_first_price_and_its_first_days(lake_2013, instan
             books = query(lake, f"select distinct portfolio from {table} where {_day_column(table)} = '2013-12-31'")
             assert "factor_etf" not in set(books["portfolio"]), table
     books = set(query(lake, "select distinct portfolio from var_estimates where date = '2013-12-31'")["portfolio"])
-    assert books == {"equal_weight_20", "concentrated", "long_short", "eur_us_stocks"}
+    assert books == {"equal_weight_20", "concentrated", "long_short", "eur_us_stocks", "sp500_index"}
     pnl = query(lake, "select date from portfolio_pnl where portfolio = 'factor_etf' order by date")
     assert list(pnl["date"].dt.date.astype(str)) == ["2014-01-03"]  # the first price has no previous close
     statuses = query(lake, "select distinct status from limit_status where portfolio = 'factor_etf'")

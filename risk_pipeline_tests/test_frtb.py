@@ -8,7 +8,8 @@ import pytest
 from scipy import stats
 
 from risk_pipeline.risk.frtb import (
-    CAPITAL_AVERAGE_DAYS, FactorBook, StressSearch, backtest_eligible, book_es, capital_charge, exceptions,
+    CAPITAL_AVERAGE_DAYS, FactorBook, StressSearch, backtest_eligible, book_es, capital_charge, desk_exception_counts,
+    exceptions,
     factor_model_pnl, imcc, imes, liquidity_adjusted_es, pla_zone, plus_factor, rolling_ks, rolling_spearman,
     trailing_exceptions,
 )
@@ -130,6 +131,26 @@ def test_imes_scales_the_stressed_es_by_the_full_to_reduced_ratio():
     assert imes(np.array([2.0]), np.array([3.0]), np.array([1.5]))[0] == pytest.approx(4.0)
 
 
+def test_imes_floors_the_full_to_reduced_ratio_at_one_when_the_reduced_set_leaves_a_hedge_out():
+    # asset 1 hedges asset 0 (r1 = -0.9 r0 + small noise); the reduced set keeps asset 0 only, so
+    # its current ES (the unhedged leg) exceeds the full set's: ES_FC / ES_RC < 1, and MAR33.5
+    # floors the ratio at 1: IMES = ES_RS, the stressed ES of the reduced set (50 x asset 0's)
+    rng = np.random.default_rng(3)
+    r0 = rng.normal(0, 0.01, 400)
+    daily = np.column_stack([r0, -0.9 * r0 + rng.normal(0, 0.001, 400)])
+    book = _book(daily, np.array([50.0, 50.0]), [10, 10])
+    reduced = FactorBook(**{**book.__dict__, "equity_reduced": np.array([True, False])})
+    day = pd.DatetimeIndex([book.exposures.index[-1]])
+    row = book_es(reduced, day, StressSearch(book.exposures.index[0].date(), None)).iloc[0]
+    assert row["es_reduced_current"] == pytest.approx(50 * _es_10d(daily[-251:-1, 0]), rel=1e-12)
+    assert row["es_full_current"] < 0.5 * row["es_reduced_current"]  # the floor binds
+    start = book.exposures.index.get_loc(row["stress_start"])
+    assert row["es_reduced_stressed"] == pytest.approx(50 * _es_10d(daily[start:start + 250, 0]), rel=1e-12)
+    assert row["imes"] == pytest.approx(row["es_reduced_stressed"], rel=1e-15)  # unfloored: x ES_FC/ES_RC < 0.5
+    assert imes(np.array([2.0]), np.array([1.0]), np.array([1.5]))[0] == 2.0
+    assert np.isnan(imes(np.array([2.0]), np.array([np.nan]), np.array([1.5]))[0])
+
+
 def test_imcc_with_rho_on_equity_and_fx_classes():
     # one foreign stock: its price (equity class) and its currency (fx class)
     n = 400
@@ -213,3 +234,15 @@ def test_desk_exceptions_and_eligibility_limits():
     counts = trailing_exceptions(np.r_[np.ones(12), np.zeros(250), np.ones(1)])
     assert np.isnan(counts[:249]).all() and counts[249] == 12 and counts[261] == 0 and counts[262] == 1
     assert list(backtest_eligible(np.array([12, 13, 12, np.nan]), np.array([30, 30, 31, 0]))) == [True, False, False, False]
+
+
+def test_the_desk_count_is_the_greater_of_the_actual_and_hypothetical_counts_not_their_union():
+    var = np.full(8, 1.0)
+    hypothetical = np.array([2.0, 2.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0])  # exceptions on rows 0, 1, 5
+    actual = np.array([0.0, 0.0, 2.0, 0.0, 2.0, 2.0, 2.0, 0.0])  # rows 2, 4, 5, 6 (trades lost on 2, 4, 6)
+    counts = desk_exception_counts(hypothetical, var, actual, window=4)
+    # windows ending at rows 3..7: hypothetical 2, 1, 1, 1, 1; actual 1, 2, 3, 3, 3 (union 3, 3, 3, 3, 3)
+    np.testing.assert_array_equal(counts, [np.nan, np.nan, np.nan, 2.0, 2.0, 3.0, 3.0, 3.0])
+    np.testing.assert_array_equal(desk_exception_counts(hypothetical, var, window=4), [np.nan] * 3 + [2, 1, 1, 1, 1])
+    actual[6] = np.nan  # an unknown actual P&L leaves the count unknown
+    assert np.isnan(desk_exception_counts(hypothetical, var, actual, window=4)[6:]).all()

@@ -6,6 +6,7 @@ import pytest
 from risk_pipeline.risk.options.pricing import OptionInputError
 from risk_pipeline.risk.options.surface import ewma_atm_vol, proxy_vol, surface_vol
 from risk_pipeline.risk.var.ewma import ewma_variance_paths
+from risk_pipeline.risk.var.windows import trailing_windows
 
 EXPIRIES = np.array([0.1, 0.1, 0.1, 0.5, 0.5, 0.5])
 STRIKES = np.array([90.0, 100.0, 110.0, 90.0, 100.0, 110.0])
@@ -47,7 +48,7 @@ def test_ewma_proxy_is_the_windowed_recursion_annualised():
     for r in last:
         variance = 0.94 * variance + 0.06 * r * r
     assert vol[-1] == pytest.approx(np.sqrt(252 * variance), rel=1e-12)
-    assert vol[window - 1] == pytest.approx(np.sqrt(252 * ewma_variance_paths(returns[:window + 1], window)[0, -1]))
+    assert vol[window - 1] == pytest.approx(np.sqrt(252 * ewma_variance_paths(trailing_windows(returns[:window + 1], window))[0, -1]))
 
 
 def test_proxy_skew_raises_put_wing_vols():

@@ -19,7 +19,7 @@ def table_docs() -> str:
         "# Tables",
         "",
         "Generated from `risk_pipeline/storage/schemas.py` by `scripts/write_table_docs.py`; do not edit by hand.",
-        "Every table is a Delta table under `<data>/lake/<table>/` and a table of the DuckDB catalog",
+        "Every table is a Delta table under `<data>/lake/<table>/` and a view of the DuckDB catalog",
         "`<data>/risk.duckdb` ([storage.md](storage.md)). Column names are plain SQL identifiers and one name",
         "has one meaning, one unit and one type in every table (`COLUMNS` of the schemas module holds the meaning",
         "and unit of each name). Fractions are of the value named (0.01 = 1%); losses are positive.",

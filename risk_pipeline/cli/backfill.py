@@ -98,7 +98,36 @@ def check_before_run(start: dt.date, end: dt.date, selection: str = "*",
             open_table(key.to_user_string())
     if dg.AssetKey("prices") in keys:
         _check_csv_prices(start, end, (run_config or {}).get("ops", {}))
+    if keys & {dg.AssetKey("positions"), dg.AssetKey("trades")}:
+        _check_books_of_record(start, end, (run_config or {}).get("ops", {}))
     return list(keys)
+
+
+def _check_books_of_record(start: dt.date, end: dt.date, ops: dict[str, Any]) -> None:
+    """The books of record's positions and trades over ``start..end`` checked as the ``positions`` and
+    ``trades`` assets check them (every row; a book missing on a trading day), against the instruments
+    and trading days of an offline price source (bundled or csv; a live one is checked in the run)."""
+    from risk_pipeline.config.positions import load_books_of_record
+    from risk_pipeline.defs.market_data import PricesConfig
+    from risk_pipeline.defs.positions import record_positions, record_trades
+    from risk_pipeline.sources import make_source
+    from risk_pipeline.sources.positions import load_records
+
+    record = load_books_of_record()
+    config = PricesConfig(**ops.get("prices", {}).get("config", {}))
+    if record.positions is None or config.source not in ("bundled", "csv") or (config.source == "csv"
+                                                                                and not config.csv_path):
+        return
+    source = make_source("csv", path=config.csv_path) if config.source == "csv" else make_source("bundled")
+    history = source.fetch(None, start - dt.timedelta(days=15), end)
+    before = history.loc[history["date"] < pd.Timestamp(start), "date"]
+    history = history.loc[history["date"] >= (before.max() if len(before) else pd.Timestamp(start))]
+    known = set(history["symbol"]) if config.source == "csv" else set(source.symbols)
+    load_records(record.positions, "positions", record.books, start, end, known_symbols=known)
+    record_positions(record, start, end, history)
+    if record.trades is not None:
+        load_records(record.trades, "trades", record.books, start, end, known_symbols=known)
+        record_trades(record, start, end, history)
 
 
 def _check_csv_prices(start: dt.date, end: dt.date, ops: dict[str, Any]) -> None:

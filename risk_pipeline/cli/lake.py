@@ -89,7 +89,7 @@ def _delete(args: argparse.Namespace) -> int:
         version = "" if d.version is None else f", version {d.version}"
         print(f"{d.table:<20} {verb} {d.rows:>10,} rows of {column} {name!r} dated {d.first_day}..{d.last_day}{version}")
     if not args.dry_run:
-        refresh_catalog([d.table for d in found])
+        refresh_catalog()
     return 0
 
 

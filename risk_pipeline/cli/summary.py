@@ -80,7 +80,7 @@ order by portfolio, measure desc, horizon_days, confidence
 """
 WINDOWS_SQL = """
 select distinct backtest_window_days as days from var_backtests
-where as_of = (select max(as_of) from var_backtests) order by days
+where as_of = (select max(as_of) from var_backtests) and not whole_sample order by days
 """
 
 

@@ -8,14 +8,16 @@ from risk_pipeline.config.frtb import desk_portfolios, load_frtb_config
 from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE, load_limits
 from risk_pipeline.config.options import check_option_positions
 from risk_pipeline.config.portfolios import load_portfolios
+from risk_pipeline.config.positions import load_books_of_record
 from risk_pipeline.config.scenarios import DEFAULT_SCENARIOS_FILE, load_scenarios
 from risk_pipeline.config.settings import section
 
 
 def check_configuration() -> None:
-    """Load the settings' files as the assets will: portfolios, limits, scenarios, FRTB settings, bond books and
-    option positions."""
+    """Load the settings' files as the assets will: portfolios and books of record, limits, scenarios, FRTB
+    settings, bond books and option positions."""
     desk_portfolios(load_frtb_config(), load_portfolios())
+    load_books_of_record()
     load_limits(section("limits")["limits_file"] or DEFAULT_LIMITS_FILE)
     load_scenarios(section("stress")["scenarios_file"] or DEFAULT_SCENARIOS_FILE)
     bonds_file = section("bonds")["positions_file"]

@@ -3,7 +3,9 @@ red-zone check.
 
 Every window is a trailing number of trading days, so a run reads only the last
 max(backtest_window_days) + h days of forecasts and P&L before its range: one new day costs the same at
-any length of history.
+any length of history. The whole-sample window (``all`` in the list, ``whole_sample`` in the run
+config; off by default) reads every stored day instead: a one-off validation, whose cost grows with
+the history.
 """
 
 import bisect
@@ -24,13 +26,24 @@ from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stor
 from risk_pipeline.storage.schemas import table_schema
 
 _BACKTESTS = section("backtests")
+WHOLE_SAMPLE = "all"  # in backtests.backtest_window_days: the whole-sample window beside the trailing ones
 SERIES_KEYS = ["portfolio", "method", "confidence", "horizon_days"]
+REALIZED_RETURN = "simple_return"
+"""The realized series every backtest, score and ranking compares the forecasts with (through
+:func:`forecast_series`): portfolio_pnl's simple return, the hypothetical P&L (the positions of the
+close of t-1 revalued at the close of t) over the value of t-1: the P&L the forecast is of, so the
+tests judge the model and not the day's trading (MAR32.5 counts the exceptions of both P&Ls for
+the FRTB desks, :func:`risk_pipeline.risk.frtb.desk_exception_counts`). Actual-P&L exceptions
+(trades and fees included) go beside these as their own columns, from the same
+:func:`forecast_series` reading the actual return, once portfolio_pnl stores one; for books
+without trades the two are equal."""
 
 
 class BacktestConfig(dg.Config):
     """Backtest settings; defaults from the ``backtests`` section of pipeline.yaml."""
 
-    backtest_window_days: list[int] = [int(n) for n in _BACKTESTS["backtest_window_days"]]
+    backtest_window_days: list[int] = [int(n) for n in _BACKTESTS["backtest_window_days"] if n != WHOLE_SAMPLE]
+    whole_sample: bool = WHOLE_SAMPLE in _BACKTESTS["backtest_window_days"]  # `all` in pipeline.yaml's list
     seed: int = int(_BACKTESTS["seed"])
 
 
@@ -43,15 +56,15 @@ def longest_horizon(end) -> int:
 
 def forecast_series(start, end, lookback: int, portfolios: Sequence[str]):
     """Each stored VaR/ES series (``SERIES_KEYS``) of ``portfolios`` over ``start``..``end`` plus
-    ``lookback`` stored days before it, with its portfolio's realized simple returns and the lake's day number of the first
+    ``lookback`` stored days before it, with its portfolio's realized returns (``REALIZED_RETURN``) and the lake's day number of the first
     of them (h-day observations are phased by the stored days, so a new day equals the backfill):
     yields ``(keys, realized, forecasts[var, es], day_number_offset)``."""
-    pnl = read_window("portfolio_pnl", start, end, lookback + 1, columns=["portfolio", "simple_return"])
+    pnl = read_window("portfolio_pnl", start, end, lookback + 1, columns=["portfolio", REALIZED_RETURN])
     forecasts = read_window("var_estimates", start, end, lookback, columns=SERIES_KEYS + ["var", "es"])
     forecasts = forecasts.loc[forecasts["portfolio"].isin(portfolios)]
     calendar = stored_days("portfolio_pnl")
     realized_by_portfolio = {
-        name: group.set_index("date")["simple_return"].sort_index() for name, group in pnl.groupby("portfolio")
+        name: group.set_index("date")[REALIZED_RETURN].sort_index() for name, group in pnl.groupby("portfolio")
     }
     dates, var, es = (forecasts[c].to_numpy() for c in ("date", "var", "es"))
     for keys, rows in sorted(forecasts.groupby(SERIES_KEYS, sort=True).indices.items()):
@@ -91,6 +104,8 @@ def with_series_keys(frames: list[pd.DataFrame], keys: list[tuple], table: str,
 def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
     lookback = max(checked_windows(config.backtest_window_days)) + longest_horizon(end)
+    if config.whole_sample:  # every stored day before the range: the whole-sample window's
+        lookback = max(lookback, len(stored_days("var_estimates")))
     frames, series_keys = [], []
     portfolios = [p.name for p in load_portfolios()]
     first, after = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
@@ -106,6 +121,7 @@ def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> 
             horizon_days=int(horizon),
             as_of=as_of,
             windows=config.backtest_window_days,
+            whole_sample=config.whole_sample,
             day_number_offset=offset,
             seed=config.seed,
         )

@@ -22,8 +22,8 @@ from risk_pipeline.config.frtb import FrtbConfig, desk_portfolios, load_frtb_con
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk.frtb import (
     BACKTEST_DAYS, CAPITAL_AVERAGE_DAYS, CLASS_ALL, DESK_CONFIDENCES, OBSERVATION_DAYS, PLA_DAYS, RISK_CLASSES,
-    backtest_eligible, book_es, capital_charge, exceptions, factor_model_pnl, imcc, pla_zone, plus_factor, rolling_ks,
-    rolling_spearman, trailing_exceptions,
+    backtest_eligible, book_es, capital_charge, desk_exception_counts, factor_model_pnl, imcc, pla_zone, plus_factor,
+    rolling_ks, rolling_spearman,
 )
 from risk_pipeline.risk.instruments.fx import to_base_returns
 from risk_pipeline.risk.portfolio import with_amounts
@@ -149,7 +149,9 @@ def desk_rows(settings: FrtbConfig, book: FrtbBook, price_history: pd.DataFrame,
     dates = pd.DatetimeIndex(pnl.index)
     var = _var_amounts(book, settings.desk_method, settings.desk_window_days)
     loss = -pnl["pnl"].to_numpy()
-    counts = {c: trailing_exceptions(exceptions(loss, var[c].to_numpy())) for c in DESK_CONFIDENCES}
+    # MAR32.5 counts the greater of the actual and hypothetical exceptions; the books carry no trades or fees
+    # yet, so their actual P&L is the hypothetical one: pass the desk's actual losses here once they are stored
+    counts = {c: desk_exception_counts(loss, var[c].to_numpy()) for c in DESK_CONFIDENCES}
     zone = [plus_factor(int(k)).zone if np.isfinite(k) else None for k in counts[0.99]]
     if is_bank:
         rtpl = spearman = ks = np.full(len(dates), np.nan)

@@ -119,5 +119,5 @@ def publish(table: str, frame: pd.DataFrame, days: list[dt.date], keys: Iterable
     for a table without a key column) in one Delta commit (``lake.write_days``), bring the DuckDB
     catalog up to it, and return the materialization with ``table_metadata`` plus ``extra``."""
     commit = write_days(table, frame, days, keys=keys)
-    refresh_catalog([table])
+    refresh_catalog()
     return dg.MaterializeResult(asset_key=table, metadata=table_metadata(frame, days, commit, **extra))

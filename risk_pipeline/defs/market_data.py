@@ -10,10 +10,12 @@ import pandas as pd
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.defs.quality_rules import audit
 from risk_pipeline.config.portfolios import load_portfolios
+from risk_pipeline.config.positions import load_books_of_record
 from risk_pipeline.risk.returns import close_to_close_returns
 from risk_pipeline.config.settings import section
 from risk_pipeline.sources import MoexSource, make_source, validate_prices
 from risk_pipeline.sources.ecb_fx import FX_RATE_COLUMNS, load_fx_rates
+from risk_pipeline.sources.positions import record_symbols
 from risk_pipeline.storage.lake import read_window
 
 _PRICES = section("prices")
@@ -31,8 +33,11 @@ class PricesConfig(dg.Config):
 
 
 def universe(extra_symbols: list[str]) -> list[str]:
-    """Every symbol the portfolios hold, plus the configured extras (benchmarks)."""
+    """Every symbol the portfolios hold and the books of record's sources name, plus the configured
+    extras (benchmarks)."""
     held = {symbol for portfolio in load_portfolios() for symbol in portfolio.symbols}
+    record = load_books_of_record()
+    held |= record_symbols(record.positions, "positions") | record_symbols(record.trades, "trades")
     return sorted(held | set(extra_symbols))
 
 
@@ -88,8 +93,10 @@ def fx_rates(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
     held = read_window("prices", start, end)
     portfolios = load_portfolios()
+    record = load_books_of_record()
+    valued = {s for p in portfolios for s in p.symbols} | record_symbols(record.positions, "positions")
     needed = ({p.base_currency for p in portfolios} | {q.currency for p in portfolios for q in p.positions if q.currency}
-              | set(held.loc[held["symbol"].isin({s for p in portfolios for s in p.symbols}), "currency"])) - {"EUR"}
+              | set(record.books.values()) | set(held.loc[held["symbol"].isin(valued), "currency"])) - {"EUR"}
     rates = load_fx_rates()
     # the fixings of the days the books are valued on (prices stored): none on a market holiday
     priced = rates["date"].isin(held["date"].unique())

@@ -1,21 +1,26 @@
-"""Portfolio P&L asset: value, P&L and return per portfolio and day in base currency; and
-:func:`pnl_history`, the P&L window a rolling estimate reads (stored, or computed from the stored
-market data for a book added after its earlier days were stored)."""
+"""Portfolio P&L asset: value, P&L and return per portfolio and day in base currency."""
 
 import datetime as dt
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
-from risk_pipeline.books import Book, build_books
-from risk_pipeline.config.portfolios import load_portfolios
-from risk_pipeline.risk.portfolio import pnl_from_exposures
-from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
+from risk_pipeline.defs.positions import positions, trades
+from risk_pipeline.books import Book, BookFxError, build_book, build_books
+from risk_pipeline.config.portfolios import Portfolio, Position, load_portfolios
+from risk_pipeline.config.positions import load_books_of_record
+from risk_pipeline.risk.portfolio import pnl_from_exposures, trades_pnl
+from risk_pipeline.storage.lake import empty_frame, read_window
 
 # stored days read before the range: the previous close of every position
 PREVIOUS_CLOSE_LOOKBACK = 1
+# a book's simple return is its P&L over its value at the previous close when that value is at least
+# this fraction of its gross exposure (the sum of |exposure|), else null: near zero or negative, a
+# return would be meaningless (docs/positions.md); its P&L amounts are stored whatever the value
+RETURN_VALUE_FLOOR = 0.01
 
 
 def book_rows(book: Book) -> pd.DataFrame:
@@ -24,52 +29,92 @@ def book_rows(book: Book) -> pd.DataFrame:
     pnl = pnl_from_exposures(book.exposures, book.values, book.asset_returns)
     pnl.insert(1, "portfolio", book.portfolio.name)
     pnl.insert(2, "base_currency", book.portfolio.base_currency)
-    return pnl
+    # a portfolio of portfolios.yaml does not trade: it holds its previous close's positions over the day
+    return pnl.assign(hypothetical_pnl=pnl["pnl"], actual_pnl=pnl["pnl"])
 
 
-def pnl_history(start: dt.date, end: dt.date, lookback: int) -> pd.DataFrame:
-    """The portfolio_pnl rows of ``start``..``end`` plus the ``lookback`` stored days before ``start``
-    (``read_window``). A portfolio with fewer stored P&L days before ``start`` than the stored prices
-    allow (a book added to the portfolios file after those days were materialized: its P&L starts
-    with the range) gets its earlier days computed from the stored prices and returns of its symbols
-    by :func:`book_rows`, the rows portfolio_pnl would have stored: a new book has a full estimation
-    window on the first day of its range when its symbols have the history."""
-    stored = read_window("portfolio_pnl", start, end, lookback=lookback)
-    # P&L days the stored prices allow before start: each needs the close of the stored day before it
-    possible = min(lookback, max(sum(d < start for d in stored_days("prices")) - 1, 0))
-    before = stored.loc[stored["date"] < pd.Timestamp(start)]
-    counts = before["portfolio"].value_counts()
-    short = [p for p in load_portfolios() if counts.get(p.name, 0) < possible]
-    if not short:
-        return stored
-    price_history = read_window("prices", start, end, lookback=lookback + PREVIOUS_CLOSE_LOOKBACK)
-    return_history = read_window("returns", start, end, lookback=lookback + PREVIOUS_CLOSE_LOOKBACK)
-    books, _ = build_books(short, price_history, return_history)  # a book without its FX keeps what is stored
-    computed = [book_rows(book) for book in books]
-    computed = [c.loc[c["date"] < pd.Timestamp(start)].tail(lookback) for c in computed]
-    names = {book.portfolio.name for book in books}
-    kept = stored.loc[~(stored["portfolio"].isin(names) & (stored["date"] < pd.Timestamp(start)))]
-    frame = pd.concat([kept, *computed], ignore_index=True)
-    return frame.sort_values(["date", "portfolio"], kind="stable", ignore_index=True)
+def record_book_rows(name: str, base_currency: str, held: pd.DataFrame, day_trades: pd.DataFrame,
+                     price_history: pd.DataFrame, return_history: pd.DataFrame) -> pd.DataFrame:
+    """The portfolio_pnl rows of a book of record from its ``held`` positions (the stored rows, the
+    previous close's included) and its trades: value = sum of quantity x close x FX at the close;
+    pnl = hypothetical_pnl = the previous close's positions revalued (their exposures times the day's
+    base-currency returns); actual_pnl = hypothetical_pnl + ``risk.portfolio.trades_pnl`` of the
+    day's trades; simple_return = pnl over the previous value (null under ``RETURN_VALUE_FLOOR``).
+    A day without a previous close of the book (its first) has no row. Raises BookFxError."""
+    symbols = sorted(set(held["symbol"]) | set(day_trades["symbol"]))
+    quoted = pd.concat([held, day_trades]).dropna(subset=["currency"]).drop_duplicates("symbol")
+    currencies = quoted.set_index("symbol")["currency"].to_dict()
+    # one unit of each instrument: its unit values and base-currency returns, as for any book
+    unit = build_book(Portfolio(name, base_currency, tuple(Position(s, quantity=1.0, currency=currencies.get(s))
+                                                          for s in symbols)), price_history, return_history)
+    dates = unit.unit_values.index
+    present = dates.isin(pd.DatetimeIndex(held["date"].unique()))
+    quantity = held.pivot(index="date", columns="symbol", values="quantity").reindex(index=dates, columns=symbols)
+    quantity = quantity.fillna(0.0).where(pd.Series(present, index=dates), axis=0)
+    exposures = (quantity * unit.unit_values).where(quantity != 0.0, 0.0).where(quantity.notna())
+    values = exposures.sum(axis=1, skipna=False).where(present)
+    rows = pnl_from_exposures(exposures, values, unit.asset_returns)
+    previous = values.shift(1).reindex(rows["date"]).to_numpy()
+    gross = exposures.abs().sum(axis=1).shift(1).reindex(rows["date"]).to_numpy()
+    rows["simple_return"] = np.where(previous >= RETURN_VALUE_FLOOR * gross, rows["simple_return"], np.nan)
+    traded = pd.Series(0.0, index=rows["date"])
+    if len(day_trades):
+        close = price_history.pivot(index="date", columns="symbol", values="close").reindex(index=dates, columns=symbols)
+        at = (close.index.get_indexer(day_trades["date"]), close.columns.get_indexer(day_trades["symbol"]))
+        close_t = close.to_numpy()[at]
+        fx_t = unit.unit_values.to_numpy()[at] / close_t
+        amounts = trades_pnl(day_trades["quantity"], day_trades["price"], day_trades["fees"], close_t, fx_t)
+        traded = traded.add(pd.Series(amounts, index=day_trades["date"].to_numpy()).groupby(level=0).sum(),
+                            fill_value=0.0).reindex(rows["date"])
+    rows.insert(1, "portfolio", name)
+    rows.insert(2, "base_currency", base_currency)
+    return rows.assign(hypothetical_pnl=rows["pnl"], actual_pnl=rows["pnl"].to_numpy() + traded.to_numpy())
+
+
+def record_books_rows(start: dt.date, end: dt.date, price_history: pd.DataFrame,
+                      return_history: pd.DataFrame) -> tuple[list[pd.DataFrame], list[str], dict[str, str]]:
+    """The rows of every book of record (:func:`record_book_rows`) from the stored positions and
+    trades, the books computed and per book skipped for want of an FX rate its one line."""
+    record = load_books_of_record()
+    if not record.books:
+        return [], [], {}
+    held = read_window("positions", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK)
+    day_trades = read_window("trades", start, end)
+    frames, done, skipped = [], [], {}
+    for name, base in record.books.items():
+        own = held.loc[held["portfolio"] == name]
+        if own.empty:
+            done.append(name)
+            continue
+        try:
+            frames.append(record_book_rows(name, base, own, day_trades.loc[day_trades["portfolio"] == name],
+                                           price_history, return_history))
+            done.append(name)
+        except BookFxError as exc:
+            skipped[name] = str(exc)
+    return frames, done, skipped
 
 
 @lake_asset(
     group_name="portfolios",
-    deps=[prices, returns],
-    description="Per portfolio and day: closing value, P&L and simple return in the portfolio's base currency.",
+    deps=[prices, returns, positions, trades],
+    description="Per portfolio and day: closing value, P&L and simple return, hypothetical and actual P&L, in the "
+                "portfolio's base currency.",
 )
 def portfolio_pnl(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
     price_history = read_window("prices", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK)
     return_history = read_window("returns", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK)
     books, skipped = build_books(load_portfolios(), price_history, return_history)
+    recorded, recorded_names, recorded_skipped = record_books_rows(start, end, price_history, return_history)
+    skipped.update(recorded_skipped)
     log_skipped_books(context, skipped)
-    frames = [book_rows(book) for book in books]
+    frames = [book_rows(book) for book in books] + recorded
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("portfolio_pnl")
     frames.clear()  # a long run's rows are held once, not twice, while they are written
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
     # the books computed: a book skipped for want of an FX rate keeps what is stored
-    return publish("portfolio_pnl", frame, days, keys=[book.portfolio.name for book in books],
+    return publish("portfolio_pnl", frame, days, keys=[book.portfolio.name for book in books] + recorded_names,
                    portfolios=dg.MetadataValue.int(frame["portfolio"].nunique()), **skipped_metadata(skipped))
 
 

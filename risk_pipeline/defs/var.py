@@ -9,11 +9,13 @@ import pandas as pd
 
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
-from risk_pipeline.defs.portfolios import pnl_history, portfolio_pnl
-from risk_pipeline.books import build_book
+from risk_pipeline.defs.exposures import book_exposures, held_values
+from risk_pipeline.defs.portfolios import book_rows, log_skipped_books, portfolio_pnl, skipped_metadata
+from risk_pipeline.books import Book, build_books
 from risk_pipeline.config.portfolios import Portfolio, load_portfolios
 from risk_pipeline.risk import var_es_grid
 from risk_pipeline.risk.portfolio import with_amounts
+from risk_pipeline.risk.var.held_positions import HeldWindows, held_grid, held_windows
 from risk_pipeline.risk.var.parameters import MethodSettings, VarParameterError
 from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
@@ -37,6 +39,8 @@ class VarConfig(dg.Config):
     shrinkage: str = str(_VAR["shrinkage"])
     n_scenarios: int = int(_VAR["n_scenarios"])
     seed: int = int(_VAR["seed"])
+    horizon_scaling: str = str(_VAR["horizon_scaling"])
+    return_type: str = str(_VAR["return_type"])
 
     def settings(self) -> MethodSettings:
         """Each method's window and parameters (``MethodSettings``) from this run config."""
@@ -45,52 +49,49 @@ class VarConfig(dg.Config):
             monte_carlo_estimation_window_days=self.monte_carlo_estimation_window_days,
             evt_estimation_window_days=self.evt_estimation_window_days, evt_exceedances=self.evt_exceedances,
             ewma_lambda=self.ewma_lambda, filter=self.filter, t_dof=self.t_dof, shrinkage=self.shrinkage,
-            n_scenarios=self.n_scenarios, seed=self.seed,
+            n_scenarios=self.n_scenarios, seed=self.seed, horizon_scaling=self.horizon_scaling,
+            return_type=self.return_type,
         )
 
 
-def portfolio_forecasts(
-    config: VarConfig,
-    portfolio: Portfolio,
-    pnl: pd.DataFrame,
-    prices_history: pd.DataFrame | None,
-    returns_history: pd.DataFrame | None,
-    start: dt.date,
-) -> pd.DataFrame:
-    """Every configured method's VaR/ES rows for one portfolio over the dates of ``pnl`` from
-    ``start`` on. Each single-series method reads only its own window of rows before ``start``
-    (the estimates are window-bounded), so a new day does not also estimate the 500 days before
-    it that the longest window's lookback holds: the same numbers to the last bit. Monte Carlo
-    reads them all: its rolling covariances are prefix sums, whose last bits depend on the
-    first row (and its window is the longest by default)."""
-    series = pnl.set_index("date")["simple_return"].sort_index()
-    first = series.index.searchsorted(pd.Timestamp(start))
+def portfolio_forecasts(config: VarConfig, book: Book, start: dt.date) -> pd.DataFrame:
+    """Every configured method's VaR/ES rows for one book over its P&L days from ``start`` on.
+
+    Each day t is forecast for the positions held at the close of t-1 (``defs.exposures``): the
+    single-series methods revalue them under the base-currency returns of the window's days
+    (:mod:`risk_pipeline.risk.var.held_positions`, one revalued window matrix per window length,
+    shared by the methods), reading only the window before each day, so a new day gives the
+    numbers of a backfill. Monte Carlo simulates the same positions (as weights of the held
+    value) over the book's P&L days; it reads them all: its rolling covariances are prefix sums,
+    whose last bits depend on the first row (and its window is the longest by default)."""
+    dates = pd.DatetimeIndex(book_rows(book)["date"])
+    days = dates[dates >= pd.Timestamp(start)]
     settings = config.settings()
+    exposures, values = book_exposures(book, days), held_values(book, days)
+    windows: dict[int, HeldWindows] = {}
     frames = []
     for method in config.methods:
         window = settings.window_for(method)
-        if len(series) <= window:
-            continue  # not one full window yet (early history, or a book that starts later)
+        params = settings.params_for(method)
         if method == "monte_carlo":
-            book = build_book(portfolio, prices_history, returns_history)
-            asset_returns = book.asset_returns.reindex(series.index)
-            held = book.weights.shift(1).reindex(series.index)
-            grid = var_es_grid(
-                asset_returns, method=method, confidences=config.confidences, horizons=config.horizons,
-                window=window, weights=held, **settings.params_for(method),
-            )
+            if len(dates) <= window:
+                continue  # not one full window yet (early history, or a book that starts later)
+            weights = book_exposures(book, dates).div(held_values(book, dates), axis=0)
+            grid = var_es_grid(book.asset_returns.reindex(dates), method=method, confidences=config.confidences,
+                               horizons=config.horizons, window=window, weights=weights, **params)
+            grid = with_amounts(grid, book.values)
         else:
-            grid = var_es_grid(
-                series.iloc[max(0, first - window):], method=method, confidences=config.confidences, horizons=config.horizons,
-                window=window, **settings.params_for(method),
-            )
-        grid = grid.assign(method=method, estimation_window_days=window)
-        frames.append(grid)
+            if window not in windows:
+                windows[window] = held_windows(exposures, values, book.asset_returns, window)
+            grid = held_grid(windows[window], method=method, confidences=config.confidences, horizons=config.horizons,
+                             **params)
+        frames.append(grid.assign(method=method, estimation_window_days=window))
+    frames = [f for f in frames if len(f)]
     if not frames:
         return empty_frame("var_estimates")
-    out = with_amounts(pd.concat(frames, ignore_index=True), pnl.set_index("date")["value"])
-    out["portfolio"] = portfolio.name
-    out["base_currency"] = portfolio.base_currency
+    out = pd.concat(frames, ignore_index=True)
+    out["portfolio"] = book.portfolio.name
+    out["base_currency"] = book.portfolio.base_currency
     return out
 
 
@@ -126,8 +127,9 @@ def short_windows(config: VarConfig, portfolio: Portfolio, pnl: pd.DataFrame, st
     group_name="risk",
     deps=[portfolio_pnl, prices, returns],
     description=(
-        "VaR and ES per portfolio, day, method, confidence and horizon: the forecast for day t "
-        "built only from returns up to t-1. Fractions of value and base-currency amounts."
+        "VaR and ES per portfolio, day, method, confidence and horizon: the forecast for day t of the "
+        "positions held at the close of t-1, revalued under the returns of the window up to t-1. Fractions "
+        "of value and base-currency amounts."
     ),
 )
 def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.MaterializeResult:
@@ -135,29 +137,50 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.Ma
     settings = config.settings()
     lookback = max(settings.window_for(m) for m in config.methods) + 1
     settings.validate(config.methods, config.confidences, config.horizons)
-    history = pnl_history(start, end, lookback)
     price_days = stored_days("prices")
     first_pnl_day = price_days[1] if len(price_days) > 1 else end  # the first stored day has no previous close
-    needs_assets = "monte_carlo" in config.methods
-    # one more stored day of prices than of P&L: the weights held on the first P&L day
-    prices_history = read_window("prices", start, end, lookback=lookback + 1) if needs_assets else None
-    returns_history = read_window("returns", start, end, lookback=lookback + 1) if needs_assets else None
+    # one more stored day of prices than of P&L: the positions held on the first P&L day
+    prices_history = read_window("prices", start, end, lookback=lookback + 1)
+    returns_history = read_window("returns", start, end, lookback=lookback + 1)
+    books, skipped = build_books(load_portfolios(), prices_history, returns_history)
+    log_skipped_books(context, skipped)
     frames, short = [], []
-    portfolios = load_portfolios()
-    for portfolio in portfolios:
-        pnl = history.loc[history["portfolio"] == portfolio.name]
+    for book in books:
+        pnl = book_rows(book)
         if pnl.empty:
             continue
-        short += short_windows(config, portfolio, pnl, start, first_pnl_day)
-        frames.append(portfolio_forecasts(config, portfolio, pnl, prices_history, returns_history, start))
+        short += short_windows(config, book.portfolio, pnl, start, first_pnl_day)
+        frames.append(portfolio_forecasts(config, book, start))
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_estimates")
     frames.clear()  # a long run's rows are held once, not twice, while they are written
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
-    extra = _latest_summary(frame, end)
+    extra = {**_latest_summary(frame, end), **conventions(config)}
     if short:
         context.log.warning("no estimate until the window fills: " + "; ".join(short))
         extra["short_history"] = dg.MetadataValue.json(short)
-    return publish("var_estimates", frame, days, keys=[p.name for p in portfolios], **extra)
+    # the books computed: a book skipped for want of an FX rate keeps what is stored
+    return publish("var_estimates", frame, days, keys=[book.portfolio.name for book in books],
+                   **extra, **skipped_metadata(skipped))
+
+
+def conventions(config: VarConfig) -> dict[str, object]:
+    """The conventions of the stored numbers, stated in the materialization's metadata (docs/methods.md)."""
+    scaling = {
+        "sqrt_time": "sqrt_time: the h-day VaR/ES of parametric_normal, parametric_t and cornish_fisher is the "
+                     "1-day figure times sqrt(h), its mean term included",
+        "drift": "drift: the h-day VaR/ES of parametric_normal, parametric_t and cornish_fisher is "
+                 "-(mu h + q sigma sqrt(h)), the mean scaled by h and the dispersion by sqrt(h)",
+    }[config.horizon_scaling]
+    returns = {
+        "simple": "simple: every method is estimated on the portfolio's daily simple returns",
+        "log": "log: parametric_normal, parametric_t, cornish_fisher, ewma and conditional_evt are fitted to the "
+               "log returns ln(1 + r), VaR = 1 - exp(-VaR_log), ES = 1 - exp(-ES_log); historical, "
+               "filtered_historical and monte_carlo on simple returns",
+    }[config.return_type]
+    return {"horizon_scaling": dg.MetadataValue.text(
+        scaling + "; ewma and conditional_evt (zero mean) by sqrt(h); historical and filtered_historical from "
+        "overlapping h-day compounded returns; monte_carlo from simulated h-day paths"),
+        "return_type": dg.MetadataValue.text(returns)}
 
 
 def _latest_summary(frame: pd.DataFrame, end: dt.date) -> dict[str, object]:

@@ -161,7 +161,7 @@ def _statistics(pnl: pd.DataFrame, as_of: dt.date, chart_start: dt.date, risk_fr
 
 def _ranking(backtests: pd.DataFrame, levels: pd.DataFrame, backtest_window_days: int, scores: pd.DataFrame) -> pd.DataFrame:
     frames = []
-    rows_of_window = backtests.loc[backtests["backtest_window_days"].eq(backtest_window_days)]
+    rows_of_window = backtests.loc[backtests["backtest_window_days"].eq(backtest_window_days) & ~backtests["whole_sample"]]
     for portfolio, rows in rows_of_window.groupby("portfolio", sort=True):
         mine = levels.loc[levels["portfolio"].eq(portfolio), ["method", "mean_var"]]
         ranked = scores.loc[scores["portfolio"].eq(portfolio) & scores["backtest_window_days"].eq(backtest_window_days)] if len(scores) else None

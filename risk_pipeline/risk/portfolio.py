@@ -70,3 +70,17 @@ def with_amounts(estimates: pd.DataFrame, values: pd.Series) -> pd.DataFrame:
     previous = values.sort_index().shift(1).reindex(estimates["date"]).to_numpy()
     return estimates.assign(var_amount=estimates["var"].to_numpy() * previous,
                             es_amount=estimates["es"].to_numpy() * previous)
+
+
+def trades_pnl(quantity: np.ndarray, price: np.ndarray, fees: np.ndarray, close: np.ndarray,
+               fx: np.ndarray) -> np.ndarray:
+    """P&L in base currency of each trade of a day from its price to the day's close, net of fees:
+
+        trade_pnl_k = (q_k * (P_t - p_k) - f_k) * X_t
+
+    with q_k the units bought (negative = sold), p_k the trade price and f_k the fees, both in the
+    instrument's currency, P_t the instrument's close and X_t the price in base currency of one unit
+    of its currency at the close. Actual P&L = hypothetical P&L + the day's sum of these (the
+    hypothetical P&L holds the previous close's positions unchanged; docs/positions.md). Arrays of
+    one entry per trade."""
+    return (np.asarray(quantity) * (np.asarray(close) - np.asarray(price)) - np.asarray(fees)) * np.asarray(fx)

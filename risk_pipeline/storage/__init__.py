@@ -1,1 +1,1 @@
-"""The Parquet lake (one file per table and day) and the DuckDB catalog of views over it."""
+"""The Delta lake (one Delta table per table), the DuckDB catalog of views over it, maintenance and schemas."""

@@ -10,7 +10,7 @@ books the run computed, ``TableSchema.key_column``), as ONE commit: an overwrite
 selects those days and keys. Rows of other keys stay as they are; a computed key without rows
 on one of the days (a holiday, a window not yet full, a book holding nothing) loses the rows it
 had. Its commit carries the first and last day and the keys it replaced in ``custom_metadata``
-with a unique commit id, which the DuckDB catalog reads to bring itself up to date. A commit
+with a unique commit id (``risk-pipeline lake history`` shows them). A commit
 that loses a race with a concurrent writer is retried from the new table state. The frame is cast
 to the table's fixed schema before anything is written, so a schema error writes nothing.
 
@@ -314,7 +314,7 @@ class Deletion:
 
 def delete_key(table: str, key: str, root: Path | None = None, dry_run: bool = False) -> Deletion:
     """Delete every row of ``table`` whose key column (``TableSchema.key_column``) equals ``key``,
-    as one Delta commit carrying the first and last day it changed (the catalog refreshes them);
+    as one Delta commit carrying the first and last day it changed (``lake history`` shows them);
     ``dry_run`` only counts them."""
     spec = table_schema(table)
     if spec.key_column is None:
@@ -418,7 +418,8 @@ def scan(con: duckdb.DuckDBPyConnection, delta: DeltaTable, files: list[str], pa
 
 def reader() -> duckdb.DuckDBPyConnection:
     """A new connection (``cursor``) to the process's database that reads the lake's Parquet files
-    (:func:`kept_database`); one per call, so threads do not share a connection. DuckDB's cache
+    (:func:`kept_database`; the catalog's refresh also writes its new file through it); one per
+    call, so threads do not share a connection. DuckDB's cache
     of the files' bytes is off (``NO_FILE_CACHE``): in a database kept for the process it would
     hold every file a long run reads (the OS caches them anyway)."""
     return kept_database(NO_FILE_CACHE).cursor()

@@ -1,11 +1,14 @@
 """Keeping the lake small and its history readable: compaction, vacuum and time travel.
 
 - **Compaction** (``optimize.compact``) rewrites each year's small files, one per daily run, into
-  files of up to 256 MB; a Delta commit that changes no data (the catalog skips it).
+  files of up to 256 MB; a Delta commit that changes no data (the catalog's views then name
+  the new files; a reader holding the old catalog still reads the old ones, see Vacuum).
 - **Vacuum** deletes the data files no version younger than ``retention_days`` needs (the
   files replaced by later commits or compaction, and those of killed writers), then the log
   entries older than that: any version committed within the retention period stays
-  readable, older ones are not.
+  readable, older ones are not. A file is deleted only ``retention_days`` after the commit that
+  removed it, so a reader of the DuckDB catalog keeps its snapshot that long after a newer
+  catalog replaced it.
 - **Time travel**: :func:`table_history` lists a table's commits, :func:`snapshot` reads it as it
   was at a version or a timestamp (``risk-pipeline lake history | snapshot``).
 """

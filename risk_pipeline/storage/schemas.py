@@ -61,12 +61,29 @@ TABLES: dict[str, TableSchema] = {
             key_column="currency",
         ),
         _table(
+            "positions",
+            [("date", _D), ("portfolio", _S), ("symbol", _S), ("quantity", _F), ("currency", _S)],
+            "Per portfolio, day and instrument: the units held at the day's close. A weight portfolio of "
+            "portfolios.yaml holds its weights rebalanced to the notional at each close, a quantity portfolio its "
+            "quantities; a book of record what its source says (docs/positions.md).",
+        ),
+        _table(
+            "trades",
+            [
+                ("date", _D), ("portfolio", _S), ("symbol", _S), ("quantity", _F), ("price", _F), ("fees", _F),
+                ("currency", _S), ("trade_id", _S),
+            ],
+            "The trades of the books of record, per trade date as their source gives them (docs/positions.md).",
+        ),
+        _table(
             "portfolio_pnl",
             [
                 ("date", _D), ("portfolio", _S), ("base_currency", _S),
-                ("value", _F), ("pnl", _F), ("simple_return", _F),
+                ("value", _F), ("pnl", _F), ("simple_return", _F), ("hypothetical_pnl", _F), ("actual_pnl", _F),
             ],
-            "Per portfolio and day: closing value, P&L over the day and simple return, in base currency.",
+            "Per portfolio and day: closing value, P&L over the day and simple return, in base currency; "
+            "hypothetical P&L (the positions of the previous close revalued) and actual P&L (with the day's "
+            "trades and fees).",
         ),
         _table(
             "var_estimates",
@@ -81,9 +98,9 @@ TABLES: dict[str, TableSchema] = {
             "var_backtests",
             [
                 ("as_of", _D), ("portfolio", _S), ("method", _S), ("confidence", _F), ("horizon_days", _I),
-                ("backtest_window_days", _I), ("n_obs", _I), ("n_breaches", _I), ("expected_breaches", _F),
-                ("kupiec_lr", _F), ("kupiec_p", _F), ("christoffersen_lr", _F), ("christoffersen_p", _F),
-                ("cc_lr", _F), ("cc_p", _F), ("tuff_lr", _F), ("tuff_p", _F),
+                ("backtest_window_days", _I), ("whole_sample", _B), ("n_obs", _I), ("n_breaches", _I),
+                ("expected_breaches", _F), ("kupiec_lr", _F), ("kupiec_p", _F), ("christoffersen_lr", _F), ("christoffersen_p", _F),
+                ("n00", _I), ("n01", _I), ("n10", _I), ("n11", _I), ("cc_lr", _F), ("cc_p", _F), ("tuff_lr", _F), ("tuff_p", _F),
                 ("duration_lr", _F), ("duration_p", _F), ("dq_stat", _F), ("dq_p", _F),
                 ("z2_stat", _F), ("z2_p", _F), ("mcneil_frey_stat", _F), ("mcneil_frey_p", _F),
                 ("traffic_light", _S), ("plus_factor", _F), ("verdict", _S), ("overlapping", _B),
@@ -276,18 +293,28 @@ COLUMNS: dict[str, tuple[str, str]] = {
               "date"),
     "symbol": ("ticker of the asset, as in the price source", "text"),
     "close": ("closing price (adjusted close where the source adjusts)", "the row's currency"),
-    "currency": ("3-letter code of the row's currency: the one a close, return or bond is quoted in; in fx_rates the "
-                 "currency the rate is of", "ISO 4217 code"),
+    "currency": ("3-letter code of the row's currency: the one a close, return, position, trade or bond is quoted in; "
+                 "in fx_rates the currency the rate is of", "ISO 4217 code"),
     "rate": ("units of `currency` for one euro on the day (the ECB's convention, kept for every source)", "currency per EUR"),
     "source": ("where the row's market data came from: for a close the price source (bundled, csv:FILE, yfinance, "
                "moex), for an FX rate the rate source (ecb, csv:FILE, moex:USD000UTSTOM, yfinance:USDRUB=X)", "text"),
     "simple_return": ("simple return over the day (close_t / close_t-1 - 1; a portfolio's P&L over its value at the "
                       "previous close; stress_results: the scenario's P&L over the held value)", "fraction"),
     "log_return": ("log return over the day, ln(close_t / close_t-1)", "fraction (log)"),
-    "portfolio": ("portfolio name of portfolios.yaml (FRTB tables: a desk, or the bank under frtb.yaml's bank_name)",
+    "portfolio": ("portfolio name of portfolios.yaml or one of its books_of_record (FRTB tables: a desk, or the bank "
+                  "under frtb.yaml's bank_name)",
                   "text"),
     "base_currency": ("the portfolio's (or bond book's) base currency, the currency of its amounts", "ISO 4217 code"),
     "value": ("the portfolio's value at the day's close", "base currency"),
+    "quantity": ("units of the instrument: held at the day's close (positions) or bought (trades); negative = "
+                 "short or sold", "units"),
+    "price": ("the trade's price per unit", "the row's currency"),
+    "fees": ("the trade's fees and commissions, a cost (>= 0)", "the row's currency"),
+    "trade_id": ("the booking system's identifier of the trade (null when its source gives none)", "text"),
+    "hypothetical_pnl": ("P&L of the positions of the previous close revalued at the day's close, FX included "
+                         "(= pnl; the P&L of Basel's backtesting and FRTB's P&L attribution)", "base currency"),
+    "actual_pnl": ("hypothetical_pnl plus the day's trades from their price to the close, minus their fees",
+                   "base currency"),
     "pnl": ("profit and loss, gain positive (portfolio_pnl: over the day; stress_results: under the scenario)",
             "base currency"),
     "method": ("how the VaR/ES was estimated: one of risk_pipeline.risk.METHODS (historical, parametric_normal, ...); in "
@@ -300,12 +327,19 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "var": ("value at risk: the loss not exceeded with probability c over the horizon, loss positive",
             "fraction of value"),
     "es": ("expected shortfall: the mean loss beyond the VaR, loss positive", "fraction of value"),
-    "var_amount": ("VaR in money: var x the value at the previous close (option_var: the VaR of the scenario P&L "
-                   "itself)", "base currency"),
-    "es_amount": ("ES in money: es x the value at the previous close (option_var: the ES of the scenario P&L itself)",
+    "var_amount": ("VaR in money of the positions held at the previous close: var x that close's value (a book "
+                   "whose value is under 5% of its gross exposure: the gross exposure's, and var empty; docs/methods.md; "
+                   "option_var: the VaR of the scenario P&L itself)",
+                   "base currency"),
+    "es_amount": ("ES in money of the positions held at the previous close: es x that close's value (a book whose "
+                  "value is under 5% of its gross exposure: the gross exposure's, and es empty; docs/methods.md; "
+                  "option_var: the ES of the scenario P&L itself)",
                   "base currency"),
     "backtest_window_days": ("trailing window of the backtest or score: the forecasts whose loss ends within it",
                              "trading days"),
+    "whole_sample": ("true: the window is the whole stored history up to as_of (backtests.backtest_window_days "
+                     "`all`), backtest_window_days its length; false: a trailing window of backtest_window_days",
+                     "boolean"),
     "n_obs": ("non-overlapping realized forecasts in the window", "count"),
     "n_breaches": ("forecasts whose realized loss exceeded the VaR", "count"),
     "expected_breaches": ("breaches expected of a correct model, n_obs x (1 - c)", "count"),
@@ -314,6 +348,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "christoffersen_lr": ("Christoffersen independence likelihood ratio (breach clustering)",
                           "chi-square(1) statistic"),
     "christoffersen_p": ("p-value of christoffersen_lr", "probability"),
+    "n00": ("consecutive observations in the window without a breach on either: the Christoffersen transition "
+            "count n00 behind christoffersen_lr", "count"),
+    "n01": ("consecutive observations in the window, no breach then a breach (transition count n01)", "count"),
+    "n10": ("consecutive observations in the window, a breach then none (transition count n10)", "count"),
+    "n11": ("consecutive observations in the window with a breach on both (transition count n11)", "count"),
     "cc_lr": ("Christoffersen conditional coverage likelihood ratio, kupiec_lr + christoffersen_lr",
               "chi-square(2) statistic"),
     "cc_p": ("p-value of cc_lr", "probability"),

@@ -14,7 +14,7 @@ from risk_pipeline.risk.frtb.capital import (
     BACKTEST_DAYS, CAPITAL_AVERAGE_DAYS, MULTIPLIER, RHO, PlusFactor, capital_charge, imcc, imes, plus_factor,
 )
 from risk_pipeline.risk.frtb.desk_backtest import (
-    DESK_CONFIDENCES, DESK_EXCEPTION_LIMITS, backtest_eligible, exceptions, trailing_exceptions,
+    DESK_CONFIDENCES, DESK_EXCEPTION_LIMITS, backtest_eligible, desk_exception_counts, exceptions, trailing_exceptions,
 )
 from risk_pipeline.risk.frtb.expected_shortfall import (
     CLASS_ALL, ES_COLUMNS, OBSERVATION_DAYS, StressSearch, book_es, select_stress_window,
@@ -29,7 +29,7 @@ __all__ = [
     "DESK_EXCEPTION_LIMITS", "ES_COLUMNS", "ES_CONFIDENCE", "KS_GREEN_BELOW", "KS_RED_ABOVE", "LIQUIDITY_HORIZONS",
     "MULTIPLIER", "OBSERVATION_DAYS", "PLA_DAYS", "RHO", "RISK_CLASSES", "SPEARMAN_GREEN_MIN", "SPEARMAN_RED_BELOW",
     "FactorBook", "PlusFactor", "Shock", "StressSearch", "backtest_eligible", "book_es", "capital_charge",
-    "cascade_weights", "check_horizon", "exceptions", "factor_model_pnl", "imcc", "imes", "liquidity_adjusted_es",
+    "cascade_weights", "check_horizon", "desk_exception_counts", "exceptions", "factor_model_pnl", "imcc", "imes", "liquidity_adjusted_es",
     "pla_zone", "plus_factor", "rolling_ks", "rolling_spearman", "scenario_growth", "select_stress_window", "shock",
     "ten_day_returns", "trailing_exceptions",
 ]

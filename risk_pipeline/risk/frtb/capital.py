@@ -2,9 +2,11 @@
 with the multiplier's plus factor from the bank-wide backtest (MAR33.41; the table of MAR99).
 
 MAR33.5(2): the stressed ES of a set of risk factors is scaled by the ratio of the current ES
-of the full set to that of the reduced set,
+of the full set to that of the reduced set, floored at 1 (a reduced set that shows more current
+risk than the full one, e.g. one that leaves a hedge out, does not lower the stressed ES; the
+same floor as the EU's transposition, CRR Art. 325bb: UES = PES_RS * max(PES_FC / PES_RC, 1)),
 
-    IMES = ES_{R,S} * ES_{F,C} / ES_{R,C}
+    IMES = ES_{R,S} * max(ES_{F,C} / ES_{R,C}, 1)
 
 MAR33.15: with IMCC(C) the unconstrained IMES (all risk classes together) and IMCC(C_i) the
 IMES of risk class i alone (equity, FX, interest rates ...),
@@ -46,10 +48,13 @@ _RED_PLUS = 0.50
 
 
 def imes(es_reduced_stressed: np.ndarray, es_full_current: np.ndarray, es_reduced_current: np.ndarray) -> np.ndarray:
-    """MAR33.5(2): IMES = ES_{R,S} * ES_{F,C} / ES_{R,C} (NaN where ES_{R,C} is 0 or NaN)."""
+    """MAR33.5(2): IMES = ES_{R,S} * max(ES_{F,C} / ES_{R,C}, 1) (NaN where ES_{R,C} is 0 or NaN,
+    or ES_{F,C} is NaN)."""
     r_c = np.asarray(es_reduced_current, dtype=float)
+    f_c = np.asarray(es_full_current, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(r_c > 0, np.asarray(es_reduced_stressed) * np.asarray(es_full_current) / r_c, np.nan)
+        ratio = np.where(np.isnan(f_c), np.nan, np.fmax(f_c / r_c, 1.0))
+        return np.where(r_c > 0, np.asarray(es_reduced_stressed) * ratio, np.nan)
 
 
 def imcc(unconstrained: np.ndarray, by_class: np.ndarray, rho: float = RHO) -> np.ndarray:

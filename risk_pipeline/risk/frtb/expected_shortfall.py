@@ -143,7 +143,7 @@ def _candidate_es(scen: _Scenarios, book: FactorBook, exposure: np.ndarray, n_sc
             windows = sliding_window_view(growth @ exposure, n_scen)
             idx = starts[ok]
             step = max(1, _CHUNK_CELLS // n_scen)
-            values = np.concatenate([_es_of_rows(-windows[idx[i:i + step]]) for i in range(0, len(idx), step)] or [[]])
+            values = np.concatenate([_es_of_rows(-windows[idx[i:i + step]]) for i in range(0, len(idx), step)] or [np.empty(0)])
             es[ok] = values
         per_horizon.append(es)
     return liquidity_adjusted_es(np.stack(per_horizon, axis=-1))
@@ -202,7 +202,9 @@ def book_es(book: FactorBook, days: pd.DatetimeIndex, search: StressSearch = Str
             "es_full_current": full_current,
             "es_reduced_current": reduced_current,
             "es_reduced_stressed": reduced_stressed,
-            "imes": np.where(full_current == 0.0, 0.0, imes(reduced_stressed, full_current, reduced_current)),
+            # a class the book does not hold: no ES at all, IMES 0 (not 0/0)
+            "imes": np.where((full_current == 0.0) & (reduced_current == 0.0), 0.0,
+                             imes(reduced_stressed, full_current, reduced_current)),
             "stress_start": [dates[s] if s >= 0 else pd.NaT for s in stress_starts],
             "stress_end": [dates[s + window - 1] if s >= 0 else pd.NaT for s in stress_starts],
         }))

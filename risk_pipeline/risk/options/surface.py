@@ -26,6 +26,7 @@ import numpy as np
 from risk_pipeline.risk.options.pricing import OptionInputError
 from risk_pipeline.risk.options.var import VOL_FLOOR
 from risk_pipeline.risk.var.ewma import RISKMETRICS_LAMBDA, ewma_variance_paths
+from risk_pipeline.risk.var.windows import trailing_windows
 
 TRADING_DAYS_PER_YEAR = 252
 
@@ -38,7 +39,7 @@ def ewma_atm_vol(returns: np.ndarray, window: int, lam: float = RISKMETRICS_LAMB
     returns = np.asarray(returns, dtype=float)
     out = np.full(len(returns), np.nan)
     if len(returns) >= window:
-        variance = ewma_variance_paths(np.append(returns, 0.0), window, lam)[:, -1]
+        variance = ewma_variance_paths(trailing_windows(np.append(returns, 0.0), window), lam)[:, -1]
         out[window - 1:] = np.sqrt(TRADING_DAYS_PER_YEAR * variance)
     return out
 

@@ -12,7 +12,9 @@
 
 Every method is reached through :func:`var_es_surface` (``rolling``), which checks the
 parameters (``parameters``) and runs the method once for all confidences and horizons
-(``windows``: trailing windows, horizon scaling). Formulas and sources: each module's
+(``windows``: trailing windows, horizon scaling); each single-series method also has a window
+form (rows of windows in, VaR/ES out) that ``held_positions`` runs on the P&L the positions held
+at t-1 would have made over the window (:func:`held_var_es_grid`, the pipeline's engine). Formulas and sources: each module's
 docstring and docs/methods.md.
 """
 

@@ -50,7 +50,7 @@ import numpy as np
 
 from risk_pipeline.risk.var.ewma import RISKMETRICS_LAMBDA
 from risk_pipeline.risk.var.filtered_historical import volatility_paths
-from risk_pipeline.risk.var.windows import VarEsSurface, full_index, square_root_of_time, trailing_windows
+from risk_pipeline.risk.var.windows import VarEsSurface, rolling_surface, square_root_of_time
 
 XI_MIN, XI_MAX = -0.5, 0.5
 MIN_EXCEEDANCES = 5
@@ -156,23 +156,21 @@ def gpd_tail_var_es(
     return z, es
 
 
-def conditional_evt_var_es(
-    returns: np.ndarray,
-    *,
-    window: int,
+def conditional_evt_window_var_es(
+    windows: np.ndarray,
     confidences: tuple[float, ...],
     horizons: tuple[int, ...],
     filter: str = "ewma",
     lam: float = RISKMETRICS_LAMBDA,
     n_exceedances: int | None = None,
-) -> VarEsSurface:
-    """Rolling conditional-EVT VaR/ES of a 1-D array of daily simple returns (see module doc)."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """Conditional-EVT VaR/ES of each window (rows x W), shape ``(rows, n_conf, n_h)`` (module doc)."""
+    window = windows.shape[-1]
     k = default_exceedances(window) if n_exceedances is None else n_exceedances
-    sigma = volatility_paths(returns, window, filter, lam)
+    sigma = volatility_paths(windows, filter, lam)
     n_rows = sigma.shape[0]
     var = np.empty((n_rows, len(confidences)))
     es = np.empty_like(var)
-    windows = trailing_windows(returns, window)
     for start in range(0, n_rows, _ROWS_PER_BLOCK):
         rows = slice(start, start + _ROWS_PER_BLOCK)
         s_in = sigma[rows, :-1]
@@ -185,5 +183,19 @@ def conditional_evt_var_es(
         z_q, es_q = gpd_tail_var_es(u, xi, beta, k / window, confidences)
         var[rows] = sigma[rows, -1:] * z_q
         es[rows] = sigma[rows, -1:] * es_q
-    var_h, es_h = square_root_of_time(var, es, horizons)
-    return VarEsSurface(full_index(var_h, window), full_index(es_h, window), confidences, horizons)
+    return square_root_of_time(var, es, horizons)
+
+
+def conditional_evt_var_es(
+    returns: np.ndarray,
+    *,
+    window: int,
+    confidences: tuple[float, ...],
+    horizons: tuple[int, ...],
+    filter: str = "ewma",
+    lam: float = RISKMETRICS_LAMBDA,
+    n_exceedances: int | None = None,
+) -> VarEsSurface:
+    """Rolling conditional-EVT VaR/ES of a 1-D array of daily simple returns (see module doc)."""
+    return rolling_surface(conditional_evt_window_var_es, returns, window, confidences, horizons,
+                           filter=filter, lam=lam, n_exceedances=n_exceedances)

@@ -20,25 +20,33 @@ from __future__ import annotations
 import numpy as np
 
 from risk_pipeline.risk.var.parametric import normal_var_es
-from risk_pipeline.risk.var.windows import VarEsSurface, full_index, square_root_of_time, trailing_windows
+from risk_pipeline.risk.var.windows import VarEsSurface, rolling_surface, square_root_of_time
 
 RISKMETRICS_LAMBDA = 0.94
 
 
-def ewma_variance_paths(returns: np.ndarray, window: int, lam: float = RISKMETRICS_LAMBDA) -> np.ndarray:
-    """EWMA variance inside every trailing window, shape ``(n - window, window + 1)``.
+def ewma_variance_paths(windows: np.ndarray, lam: float = RISKMETRICS_LAMBDA) -> np.ndarray:
+    """EWMA variance inside every window (rows x W, e.g. ``trailing_windows``), shape ``(rows, W + 1)``.
 
-    Row j is the window of date ``t = j + window``; column m (0..W-1) is the variance
-    forecast for window row m (built from the seed and rows before m), column W the
-    forecast for t.  Seed (column 0) = mean of the window's squared returns.
-    The loop runs over the W window positions, vectorized across all dates.
+    Column m (0..W-1) is the variance forecast for window row m (built from the seed and rows
+    before m), column W the forecast for the day the window precedes.  Seed (column 0) = mean
+    of the window's squared returns.  The loop runs over the W window positions, vectorized
+    across all windows.
     """
-    sq = trailing_windows(returns * returns, window)
+    window = windows.shape[-1]
+    sq = windows * windows
     paths = np.empty((window + 1, sq.shape[0]))  # position-major: each step writes one contiguous row
     paths[0] = sq.mean(axis=-1)
     for m in range(window):
         paths[m + 1] = lam * paths[m] + (1.0 - lam) * sq[:, m]
     return paths.T
+
+
+def ewma_window_var_es(windows: np.ndarray, confidences: tuple[float, ...], horizons: tuple[int, ...],
+                       lam: float = RISKMETRICS_LAMBDA) -> tuple[np.ndarray, np.ndarray]:
+    """EWMA VaR/ES (zero mean, normal) of each window (rows x W), shape ``(rows, n_conf, n_h)``."""
+    sigma = np.sqrt(ewma_variance_paths(windows, lam)[:, -1])
+    return square_root_of_time(*normal_var_es(np.zeros_like(sigma), sigma, confidences), horizons)
 
 
 def ewma_var_es(
@@ -50,6 +58,4 @@ def ewma_var_es(
     lam: float = RISKMETRICS_LAMBDA,
 ) -> VarEsSurface:
     """Rolling RiskMetrics EWMA VaR/ES (zero mean, normal) of a 1-D return array."""
-    sigma = np.sqrt(ewma_variance_paths(returns, window, lam)[:, -1])
-    var, es = square_root_of_time(*normal_var_es(np.zeros_like(sigma), sigma, confidences), horizons)
-    return VarEsSurface(full_index(var, window), full_index(es, window), confidences, horizons)
+    return rolling_surface(ewma_window_var_es, returns, window, confidences, horizons, lam=lam)

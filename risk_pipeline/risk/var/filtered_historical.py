@@ -26,17 +26,27 @@ import numpy as np
 from risk_pipeline.risk.var.ewma import RISKMETRICS_LAMBDA, ewma_variance_paths
 from risk_pipeline.risk.var.garch import garch_variance_paths
 from risk_pipeline.risk.var.historical import empirical_window_var_es
-from risk_pipeline.risk.var.windows import VarEsSurface, full_index, trailing_windows
+from risk_pipeline.risk.var.windows import VarEsSurface, rolling_surface
 
 FILTERS = ("ewma", "garch")
 
 
-def volatility_paths(returns: np.ndarray, window: int, filter: str, lam: float) -> np.ndarray:
-    """sigma of every window's in-window days and of the forecast day (the last column), under
-    the volatility filter ``filter`` (EWMA with decay ``lam``, or GARCH(1,1) fitted per window);
-    also the filter of ``conditional_evt``."""
-    paths = ewma_variance_paths(returns, window, lam) if filter == "ewma" else garch_variance_paths(returns, window)
+def volatility_paths(windows: np.ndarray, filter: str, lam: float) -> np.ndarray:
+    """sigma of every window's (rows x W) in-window days and of the forecast day (the last
+    column), under the volatility filter ``filter`` (EWMA with decay ``lam``, or GARCH(1,1)
+    fitted per window); also the filter of ``conditional_evt``."""
+    paths = ewma_variance_paths(windows, lam) if filter == "ewma" else garch_variance_paths(windows)
     return np.sqrt(paths)
+
+
+def filtered_historical_window_var_es(windows: np.ndarray, confidences: tuple[float, ...], horizons: tuple[int, ...],
+                                      filter: str = "ewma", lam: float = RISKMETRICS_LAMBDA,
+                                      ) -> tuple[np.ndarray, np.ndarray]:
+    """FHS VaR/ES of each window (rows x W), shape ``(rows, n_conf, n_h)`` (module doc)."""
+    sigma = volatility_paths(windows, filter, lam)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(sigma[:, :-1] > 0.0, sigma[:, -1:] / sigma[:, :-1], 1.0)
+    return empirical_window_var_es(windows * ratio, confidences, horizons)
 
 
 def filtered_historical_var_es(
@@ -49,9 +59,5 @@ def filtered_historical_var_es(
     lam: float = RISKMETRICS_LAMBDA,
 ) -> VarEsSurface:
     """Rolling FHS VaR/ES of a 1-D array of daily simple returns (see module doc)."""
-    sigma = volatility_paths(returns, window, filter, lam)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(sigma[:, :-1] > 0.0, sigma[:, -1:] / sigma[:, :-1], 1.0)
-    rescaled = trailing_windows(returns, window) * ratio
-    var, es = empirical_window_var_es(rescaled, confidences, horizons)
-    return VarEsSurface(full_index(var, window), full_index(es, window), confidences, horizons)
+    return rolling_surface(filtered_historical_window_var_es, returns, window, confidences, horizons,
+                           filter=filter, lam=lam)

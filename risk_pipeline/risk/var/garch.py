@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from risk_pipeline.risk.var.windows import trailing_windows
 
 ALPHAS = (0.03, 0.06, 0.10, 0.15)
 PERSISTENCES = (0.93, 0.96, 0.98, 0.995)
@@ -32,23 +31,23 @@ def _run(sq: np.ndarray, seed: np.ndarray, alpha: np.ndarray, beta: np.ndarray, 
     path = np.empty((window + 1,) + s2.shape) if keep_path else None
     loglik = np.zeros(s2.shape)
     for m in range(window):
-        if keep_path:
+        if path is not None:
             path[m] = s2
         loglik -= 0.5 * (np.log(s2) + sq[:, m] / s2)
         s2 = omega + alpha * sq[:, m] + beta * s2
-    if keep_path:
+    if path is not None:
         path[window] = s2
     return path, loglik
 
 
-def garch_variance_paths(returns: np.ndarray, window: int) -> np.ndarray:
-    """GARCH(1,1) variance inside every trailing window, shape ``(n - window, window + 1)``.
+def garch_variance_paths(windows: np.ndarray) -> np.ndarray:
+    """GARCH(1,1) variance inside every window (rows x W), shape ``(rows, W + 1)``.
 
-    Same layout as :func:`risk_pipeline.risk.var.ewma.ewma_variance_paths`: row j is the window
-    of date ``j + window``, columns 0..W-1 the in-window forecasts, column W the forecast
-    for the date itself.  (alpha, beta) per window from the grid QMLE of the module doc.
+    Same layout as :func:`risk_pipeline.risk.var.ewma.ewma_variance_paths`: columns 0..W-1 the
+    in-window forecasts, column W the forecast for the day the window precedes.  (alpha, beta)
+    per window from the grid QMLE of the module doc.
     """
-    sq = trailing_windows(returns * returns, window)
+    sq = windows * windows
     seed = np.maximum(sq.mean(axis=-1), np.finfo(float).tiny)
     grid = np.asarray(GARCH_GRID)
     _, loglik = _run(sq, seed, grid[:, :1], grid[:, 1:], keep_path=False)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from risk_pipeline.risk.var.sorted_tail import sorted_tail_var_es
-from risk_pipeline.risk.var.windows import VarEsSurface, compound_returns, full_index, trailing_windows
+from risk_pipeline.risk.var.windows import VarEsSurface, compound_returns, rolling_surface
 
 _CHUNK_ELEMENTS = 4_000_000  # bounds the sorted copy per chunk (~32 MB)
 
@@ -48,5 +48,4 @@ def historical_var_es(
     returns: np.ndarray, *, window: int, confidences: tuple[float, ...], horizons: tuple[int, ...]
 ) -> VarEsSurface:
     """Rolling historical VaR/ES of a 1-D array of daily simple returns (see module doc)."""
-    var, es = empirical_window_var_es(trailing_windows(returns, window), confidences, horizons)
-    return VarEsSurface(full_index(var, window), full_index(es, window), confidences, horizons)
+    return rolling_surface(empirical_window_var_es, returns, window, confidences, horizons)

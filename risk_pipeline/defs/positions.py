@@ -1,0 +1,202 @@
+"""The positions held at each close and the trades of each day, per book (docs/positions.md).
+
+``positions`` holds every book: a portfolio of ``portfolios.yaml`` as the position history it
+stands for (a weight book its weights rebalanced to the notional at each close, quantity = weight x
+notional / the unit's value in base currency; a quantity book its quantities), and each book of
+record as its source gives it. ``trades`` holds the books of record's trades. Both are validated
+before anything is written: a bad row is one line naming the file, the row and the field.
+"""
+
+
+import datetime as dt
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+
+from risk_pipeline.books import Book, build_books
+from risk_pipeline.config.portfolios import load_portfolios
+from risk_pipeline.config.positions import BooksOfRecord, load_books_of_record
+from risk_pipeline.defs.lake_assets import checked_days, lake_asset, partition_days, publish
+from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.sources.positions import (
+    POSITION_COLUMNS,
+    TRADE_COLUMNS,
+    PositionDataError,
+    day_file_name,
+    load_records,
+)
+from risk_pipeline.storage.lake import empty_frame, read_window
+
+CARRIED_CHECK = "positions_not_carried_forward"
+
+
+def yaml_positions(book: Book) -> pd.DataFrame:
+    """The positions rows of a portfolio of portfolios.yaml on the dates its value is known."""
+    held = book.quantities().dropna(how="all")
+    held.index.name, held.columns.name = "date", "symbol"
+    rows = held.stack().rename("quantity").reset_index().dropna(subset=["quantity"])  # a symbol unpriced that day
+    rows.insert(1, "portfolio", book.portfolio.name)
+    rows["currency"] = rows["symbol"].map(book.currencies)
+    return rows.loc[:, list(POSITION_COLUMNS)]
+
+
+def _fill_currency(frame: pd.DataFrame, price_history: pd.DataFrame) -> pd.DataFrame:
+    """A row without a currency takes the one its instrument's prices are quoted in."""
+    quoted = price_history.drop_duplicates("symbol", keep="last").set_index("symbol")["currency"]
+    return frame.assign(currency=frame["currency"].fillna(frame["symbol"].map(quoted)))
+
+
+def _missing_line(record: BooksOfRecord, book: str, held_on: pd.Timestamp, day: pd.Timestamp) -> str:
+    source = record.positions
+    where = (f"{source.path / day_file_name('positions', day.date())}: missing file" if source.kind == "folder"
+             else f"{source.origin}: no rows dated {day:%Y-%m-%d}")
+    return (f"{where}: book {book!r} held positions on {held_on:%Y-%m-%d} and has none on {day:%Y-%m-%d} "
+            "(books_of_record carry_forward: true carries them)")
+
+
+def complete_days(record: BooksOfRecord, rows: pd.DataFrame, trading_days: list[pd.Timestamp]) -> tuple[pd.DataFrame, list[str]]:
+    """The rows of ``trading_days[1:]`` (the first is the previous close): a book that held a
+    non-zero position on a trading day and has no row on the next one fails with the missing file
+    named (PositionDataError) or, with ``carry_forward``, holds the previous day's rows again; the
+    carried books and days as lines for the warning check."""
+    days = pd.DatetimeIndex(trading_days)
+    carried_lines: list[str] = []
+    frames = [rows]
+    for book, own in rows.groupby("portfolio", sort=True):
+        present = days.isin(own["date"].unique())
+        held = days.isin(own.loc[own["quantity"] != 0, "date"].unique())
+        source = np.where(present, np.arange(len(days)), -1)  # the day whose rows day i holds
+        for i in np.flatnonzero(~present[1:]) + 1:
+            before = source[i - 1]
+            if before < 0 or not held[before]:
+                continue
+            if not record.carry_forward:
+                raise PositionDataError(_missing_line(record, book, days[before], days[i]))
+            source[i] = before
+        carried = np.flatnonzero((source >= 0) & ~present)
+        if len(carried):
+            mapping = pd.DataFrame({"from_day": days[source[carried]], "date": days[carried]})
+            frames.append(own.rename(columns={"date": "from_day"}).merge(mapping, on="from_day").drop(columns="from_day"))
+            carried_lines += [f"{book} on {days[i]:%Y-%m-%d} (from {days[source[i]]:%Y-%m-%d})" for i in carried]
+    frame = pd.concat(frames, ignore_index=True)
+    return frame.loc[frame["date"] > days[0]] if len(days) else frame.iloc[:0], carried_lines
+
+
+def record_positions(record: BooksOfRecord, start: dt.date, end: dt.date,
+                     price_history: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """The books of record's positions on the trading days ``start..end`` (the days of
+    ``price_history``, which holds the previous close too), validated and completed by
+    :func:`complete_days`; rows on a weekday without prices (a holiday) are left out."""
+    trading = sorted(pd.Timestamp(d) for d in price_history["date"].unique())
+    first = trading[0].date() if trading else start
+    rows = load_records(record.positions, "positions", record.books, min(first, start), end)
+    rows = rows.loc[rows["date"].isin(trading)]
+    in_range = [d for d in trading if d.date() >= start]
+    if trading and trading[0].date() < start:
+        in_range = [trading[0], *in_range]
+    else:
+        in_range = [pd.Timestamp(start) - pd.Timedelta(days=1), *in_range]  # no stored close before the range
+    frame, carried = complete_days(record, rows, in_range)
+    frame = frame.loc[frame["quantity"] != 0, list(POSITION_COLUMNS)]
+    return _fill_currency(frame, price_history), carried
+
+
+@lake_asset(
+    group_name="portfolios",
+    deps=[prices, returns],
+    check_specs=[dg.AssetCheckSpec(CARRIED_CHECK, asset="positions", description=(
+        "Warns when a book of record had no positions on a day and the previous day's were carried forward "
+        "(books_of_record carry_forward: true)."))],
+    description="Per book, day and instrument: the units held at the close (YAML books as position histories; "
+                "books of record from their drop folder, file or SQL query).",
+)
+def positions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    price_history = read_window("prices", start, end, lookback=1)
+    return_history = read_window("returns", start, end, lookback=1)
+    books, _ = build_books(load_portfolios(), price_history, return_history)  # portfolio_pnl names a skipped book
+    frames = [yaml_positions(book) for book in books]
+    record = load_books_of_record()
+    carried: list[str] = []
+    if record.positions is not None:
+        held, carried = record_positions(record, start, end, price_history)
+        frames.append(held)
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("positions")
+    frame = frame.loc[frame["date"].dt.date.between(start, end)].sort_values(["date", "portfolio", "symbol"],
+                                                                              ignore_index=True)
+    for line in carried:
+        context.log.warning(f"positions carried forward: {line}")
+    result = publish("positions", frame, days, keys=[book.portfolio.name for book in books] + list(record.books),
+                     portfolios=dg.MetadataValue.int(frame["portfolio"].nunique()))
+    check = dg.AssetCheckResult(
+        check_name=CARRIED_CHECK, passed=not carried, severity=dg.AssetCheckSeverity.WARN,
+        metadata={"carried_forward": dg.MetadataValue.text("\n".join(carried[:50]) or "none"),
+                  "days_carried": dg.MetadataValue.int(len(carried))})
+    return dg.MaterializeResult(asset_key="positions", metadata=result.metadata, check_results=[check])
+
+
+def record_trades(record: BooksOfRecord, start: dt.date, end: dt.date, price_history: pd.DataFrame) -> pd.DataFrame:
+    """The books of record's trades dated ``start..end``; a trade dated on a weekday without prices
+    (a holiday) is an error naming its row (its P&L to the close could not be computed)."""
+    rows = load_records(record.trades, "trades", record.books, start, end)
+    trading = set(pd.to_datetime(price_history["date"].unique()))
+    closed = ~rows["date"].isin(trading)
+    if closed.any():
+        row = rows.loc[closed].iloc[0]
+        raise PositionDataError(f"{row['origin']}, {row['row_label']}: field 'date': {row['date']:%Y-%m-%d} has no "
+                                "prices (a market holiday): a trade needs the day's close")
+    return _fill_currency(rows.loc[:, list(TRADE_COLUMNS)], price_history)
+
+
+@lake_asset(
+    group_name="portfolios",
+    deps=[prices],
+    description="The trades of the books of record per trade date: quantity, price and fees in the instrument's "
+                "currency.",
+)
+def trades(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    record = load_books_of_record()
+    if record.trades is None:
+        frame = empty_frame("trades")
+    else:
+        frame = record_trades(record, start, end, read_window("prices", start, end))
+    return publish("trades", frame, days, keys=list(record.books), trades=dg.MetadataValue.int(len(frame)))
+
+
+def _check_result(offending: pd.DataFrame, start: dt.date, end: dt.date, checked: int,
+                  severity: dg.AssetCheckSeverity) -> dg.AssetCheckResult:
+    metadata = {"offending": dg.MetadataValue.int(len(offending)), "checked": dg.MetadataValue.int(checked),
+                "first_day": dg.MetadataValue.text(start.isoformat()), "last_day": dg.MetadataValue.text(end.isoformat())}
+    if len(offending):
+        metadata["preview"] = dg.MetadataValue.md(offending.head(20).to_markdown(index=False, floatfmt=".6g"))
+    return dg.AssetCheckResult(passed=offending.empty, severity=severity, metadata=metadata)
+
+
+@dg.asset_check(asset=positions, blocking=True,
+                description="Every position stored for the run's days has a close of its instrument on its day.")
+def positions_instruments_priced(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    start, end, _ = checked_days(context, "positions")
+    held = read_window("positions", start, end)
+    closes = read_window("prices", start, end)[["date", "symbol", "close"]]
+    joined = held.merge(closes, on=["date", "symbol"], how="left")
+    offending = joined.loc[joined["close"].isna(), ["date", "portfolio", "symbol", "quantity"]]
+    return _check_result(offending, start, end, len(held), dg.AssetCheckSeverity.ERROR)
+
+
+@dg.asset_check(asset=positions, blocking=True,
+                description="Every book holding positions at a trading day's previous close holds some on the day "
+                            "(a book of record's missing day fails its asset; a YAML book loses a day when a symbol is "
+                            "unpriced).")
+def positions_cover_the_books(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+    start, end, _ = checked_days(context, "positions")
+    held = read_window("positions", start, end, lookback=1)
+    trading = pd.DatetimeIndex(sorted(read_window("prices", start, end, lookback=1)["date"].unique()))
+    present = held[["date", "portfolio"]].drop_duplicates().assign(present=True)
+    pairs = pd.DataFrame({"previous": trading[:-1], "date": trading[1:]})
+    pairs = pairs.loc[pairs["date"] >= pd.Timestamp(start)]
+    before = present.rename(columns={"date": "previous"}).merge(pairs, on="previous")[["date", "portfolio", "previous"]]
+    today = before.merge(present, on=["date", "portfolio"], how="left")
+    offending = today.loc[today["present"].isna(), ["date", "portfolio", "previous"]]
+    return _check_result(offending, start, end, len(today), dg.AssetCheckSeverity.WARN)
