@@ -462,7 +462,6 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "underlying": ("symbol of the prices table the option is written on", "text"),
     "strike": ("strike price of the option", "option's currency"),
     "expiry": ("expiry date of the option (held until the close before it)", "date"),
-    "quantity": ("contracts held, negative short (the hedge: units of the underlying)", "contracts"),
     "contract_multiplier": ("units of the underlying per contract", "units per contract"),
     "spot": ("close of the underlying", "option's currency"),
     "implied_vol": ("the option's implied volatility at the close, annualised (0.2 = 20%)", "fraction per sqrt(year)"),

@@ -126,7 +126,7 @@ def days_scenario_pnl(book: OptionBook, spot: np.ndarray, linear_units: np.ndarr
     profit = np.einsum("dsu,du->ds", moves, np.asarray(linear_units, dtype=float))
     if len(book.underlying) == 0:
         return profit
-    day, under = book.day, book.underlying
+    day, under = np.asarray(book.day, dtype=int), book.underlying
     s0, ds, dvol = spot[day, under], moves[day, :, under], vol_changes[day, :, under]  # (n,), (n, scenarios)
     call, strike, years, vol, rate, dividend = (x[:, None] for x in (book.is_call, book.strike, book.years, book.vol,
                                                                      book.rate, book.dividend))
