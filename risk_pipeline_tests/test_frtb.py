@@ -49,7 +49,7 @@ def test_the_cascade_of_a_three_horizon_book_is_sqrt_17_times_one_position():
     day = book.exposures.index[-1]
     row = book_es(book, pd.DatetimeIndex([day])).set_index("risk_class").loc["all"]
     e = _es_10d(daily[-251:-1])  # the 250 returns before the day
-    assert row["es_10d"] == pytest.approx(3 * e, rel=1e-12)
+    assert row["es_unadjusted"] == pytest.approx(3 * e, rel=1e-12)
     assert row["es_full_current"] == pytest.approx(np.sqrt(17) * e, rel=1e-12)
     assert liquidity_adjusted_es(np.array([3 * e, 2 * e, e, e, 0.0])) == pytest.approx(np.sqrt(17) * e)
 
@@ -75,7 +75,7 @@ def test_a_history_shorter_than_one_window_gives_no_es():
     daily = RNG.normal(0, 0.01, (100, 2))
     book = _book(daily, np.array([1.0, 1.0]), [10, 20])
     out = book_es(book, book.exposures.index[-5:], StressSearch(dt.date(2010, 1, 1), None))
-    assert len(out) == 15 and out[["es_10d", "es_full_current", "es_reduced_stressed", "imes"]].isna().all().all()
+    assert len(out) == 15 and out[["es_unadjusted", "es_full_current", "es_reduced_stressed", "imes"]].isna().all().all()
     assert out["stress_start"].isna().all()
 
 
@@ -85,7 +85,7 @@ def test_a_book_with_fewer_days_than_one_ten_day_scenario_gives_no_es(n_days):
     no ES rather than an error."""
     book = _book(RNG.normal(0, 0.01, (n_days, 2)), np.array([1.0, 1.0]), [10, 20])
     out = book_es(book, book.exposures.index[-1:], StressSearch(dt.date(2010, 1, 1), None))
-    assert len(out) == 3 and out[["es_10d", "es_full_current", "es_reduced_stressed", "imes"]].isna().all().all()
+    assert len(out) == 3 and out[["es_unadjusted", "es_full_current", "es_reduced_stressed", "imes"]].isna().all().all()
 
 
 @pytest.mark.parametrize("seed", range(6))

@@ -134,13 +134,13 @@ def test_the_summary_prints_the_frtb_figures_of_the_tables(backfill, monkeypatch
     stored = query(frtb_data, f"""select * from frtb_es e join frtb_desks d using (date, portfolio)
                                   where e.date = '{END}' and e.risk_class = 'all'""").set_index("portfolio")
     header, rows = printed_table(out, "FRTB internal models", "desk", end="Bank capital")
-    assert header == ("desk ccy es_10d es_liquidity_adjusted es_stressed imes stress_start stress_end exc_99 exc_975 "
+    assert header == ("desk ccy es_unadjusted es_liquidity_adjusted es_stressed imes stress_start stress_end exc_99 exc_975 "
                       "backtest_zone spearman ks pla_zone eligible")
     assert sorted(r[0] for r in rows) == sorted(stored.index) == ["balanced", "bank", "euro_desk"]
-    for desk, ccy, es_10d, es_full, es_stressed, imes, start, end, e99, e975, zone, spearman, ks, pla, eligible in rows:
+    for desk, ccy, es_unadjusted, es_full, es_stressed, imes, start, end, e99, e975, zone, spearman, ks, pla, eligible in rows:
         row = stored.loc[desk]
         assert ccy == row["base_currency"]
-        for text, column in ((es_10d, "es_10d"), (es_full, "es_full_current"), (es_stressed, "es_reduced_stressed"),
+        for text, column in ((es_unadjusted, "es_unadjusted"), (es_full, "es_full_current"), (es_stressed, "es_reduced_stressed"),
                              (imes, "imes"), (e99, "exceptions_99"), (e975, "exceptions_975")):
             assert_shows(text, row[column], where=f"{desk} {column}")
         assert (start, end) == (row["stress_start"].isoformat()[:10], row["stress_end"].isoformat()[:10])
@@ -200,7 +200,7 @@ def test_the_report_shows_the_frtb_figures_of_the_tables(backfill, monkeypatch):
     assert sorted(r["desk"] for r in rows) == sorted(es.index)
     for row in rows:
         stored = es.loc[row["desk"]]
-        for header, column in (("ES 10-day", "es_10d"), ("liquidity-adjusted ES", "es_full_current"),
+        for header, column in (("ES 10-day", "es_unadjusted"), ("liquidity-adjusted ES", "es_full_current"),
                                ("stressed ES", "es_reduced_stressed"), ("IMES", "imes")):
             assert_shows(row[header], stored[column], where=f"{row['desk']} {header}")
     capital = query(frtb_data, f"select * from frtb_capital where date = '{END}'").iloc[0]

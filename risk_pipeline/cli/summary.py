@@ -61,7 +61,7 @@ group by all
 order by s.portfolio, s.confidence
 """
 FRTB_ES_SQL = """
-select e.portfolio as desk, e.base_currency as ccy, e.es_10d, e.es_full_current as es_liquidity_adjusted,
+select e.portfolio as desk, e.base_currency as ccy, e.es_unadjusted, e.es_full_current as es_liquidity_adjusted,
        e.es_reduced_stressed as es_stressed, e.imes, e.stress_start, e.stress_end,
        d.exceptions_99 as exc_99, d.exceptions_975 as exc_975, d.backtest_zone, d.pla_spearman as spearman,
        d.pla_ks as ks, d.pla_zone, d.eligible

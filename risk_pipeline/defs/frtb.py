@@ -95,7 +95,7 @@ def _latest(frame: pd.DataFrame, name: str, columns: list[str], **where: str) ->
     deps=[prices, returns],
     description=(
         "FRTB expected shortfall (MAR33.4-33.5) per desk (portfolio), the bank and risk class (all, equity, fx): "
-        "10-day ES at 97.5% of the current 250-day window (es_10d), liquidity-adjusted (es_full_current), on the "
+        "10-day ES at 97.5% of the current 250-day window (es_unadjusted), liquidity-adjusted (es_full_current), on the "
         "reduced set (es_reduced_current), on the stressed window stress_start..stress_end (es_reduced_stressed), "
         "and IMES; amounts in base_currency. " + OUT_OF_SCOPE
     ),
@@ -115,7 +115,7 @@ def frtb_es(context: dg.AssetExecutionContext, config: FrtbSettings) -> dg.Mater
             es.insert(2, "base_currency", book.base_currency)
             frames.append(es)
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("frtb_es")
-    columns = ["portfolio", "es_10d", "es_full_current", "es_reduced_stressed", "imes", "stress_start", "stress_end"]
+    columns = ["portfolio", "es_unadjusted", "es_full_current", "es_reduced_stressed", "imes", "stress_start", "stress_end"]
     return publish("frtb_es", frame, days, keys=desk_names(settings, skipped),
                    **_latest(frame, "latest_imes", columns, risk_class=CLASS_ALL), **skipped_metadata(skipped))
 

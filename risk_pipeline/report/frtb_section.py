@@ -17,7 +17,7 @@ SCOPE_NOTE = ("Internal models approach for modellable risk factors only: non-mo
               "default risk charge are out of scope, and C_A treats every desk as if it were eligible.")
 DESK_COLUMNS = ["portfolio", "exceptions_99", "exceptions_975", "backtest_zone", "pla_spearman", "pla_ks", "pla_zone",
                 "eligible"]
-ES_COLUMNS = ["portfolio", "base_currency", "es_10d", "es_full_current", "es_reduced_stressed", "imes", "stress_start",
+ES_COLUMNS = ["portfolio", "base_currency", "es_unadjusted", "es_full_current", "es_reduced_stressed", "imes", "stress_start",
               "stress_end"]
 
 

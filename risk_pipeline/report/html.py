@@ -189,7 +189,7 @@ def _frtb_section(data: ReportData, chart: str | None) -> str:
     if len(es):
         out.append("<h3>Expected shortfall, 97.5%, 10-day base horizon (MAR33.4-33.5)</h3>")
         out.append(table(es, [
-            ("portfolio", "desk", _plain), ("base_currency", "currency", _plain), ("es_10d", "ES 10-day", amount),
+            ("portfolio", "desk", _plain), ("base_currency", "currency", _plain), ("es_unadjusted", "ES 10-day", amount),
             ("es_full_current", "liquidity-adjusted ES", amount), ("es_reduced_stressed", "stressed ES", amount),
             ("imes", "IMES", amount), ("stress_start", "stressed period from", _day), ("stress_end", "to", _day),
         ]))

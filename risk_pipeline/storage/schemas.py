@@ -248,7 +248,7 @@ TABLES: dict[str, TableSchema] = {
         _table(
             "frtb_es",
             [
-                ("date", _D), ("portfolio", _S), ("base_currency", _S), ("risk_class", _S), ("es_10d", _F),
+                ("date", _D), ("portfolio", _S), ("base_currency", _S), ("risk_class", _S), ("es_unadjusted", _F),
                 ("es_full_current", _F), ("es_reduced_current", _F), ("es_reduced_stressed", _F), ("imes", _F),
                 ("stress_start", _D), ("stress_end", _D),
             ],
@@ -501,7 +501,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "rho_amount": ("P&L of +1 basis point of the rate, first order", "base currency per bp"),
     "n_options": ("options held by the book at the previous close", "count"),
     "risk_class": ("FRTB risk class of the row's factors: all, equity or fx", "text"),
-    "es_10d": ("ES at 97.5% of 10-day losses on the current 250-day window, all factors at a 10-day horizon",
+    "es_unadjusted": ("ES at 97.5% of 10-day losses on the current 250-day window, all factors at a 10-day horizon, before the liquidity-horizon adjustment (ES_T(P), MAR33.4)",
                "base currency"),
     "es_full_current": ("liquidity-adjusted ES of the full factor set on the current window, ES_F,C (MAR33.4)",
                         "base currency"),

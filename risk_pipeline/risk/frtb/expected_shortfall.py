@@ -38,7 +38,7 @@ OBSERVATION_DAYS = 250
 """MAR33.5: 12-month observation periods (current and stressed), in trading days."""
 CLASS_ALL = "all"
 ES_COLUMNS = [
-    "date", "risk_class", "es_10d", "es_full_current", "es_reduced_current", "es_reduced_stressed", "imes",
+    "date", "risk_class", "es_unadjusted", "es_full_current", "es_reduced_current", "es_reduced_stressed", "imes",
     "stress_start", "stress_end",
 ]
 _CHUNK_CELLS = 2_000_000
@@ -192,13 +192,13 @@ def book_es(book: FactorBook, days: pd.DatetimeIndex, search: StressSearch = Str
             stress_starts[first_of_quarter == q_row] = lo_row + best
     frames = []
     for risk_class in (None, *RISK_CLASSES):
-        es_10d, full_current = _cascade(scen, book, held, current_starts, n_scen, risk_class, reduced=False)
+        es_unadjusted, full_current = _cascade(scen, book, held, current_starts, n_scen, risk_class, reduced=False)
         _, reduced_current = _cascade(scen, book, held, current_starts, n_scen, risk_class, reduced=True)
         _, reduced_stressed = _cascade(scen, book, held, stress_starts, n_scen, risk_class, reduced=True)
         frames.append(pd.DataFrame({
             "date": dates[rows],
             "risk_class": risk_class or CLASS_ALL,
-            "es_10d": es_10d,
+            "es_unadjusted": es_unadjusted,
             "es_full_current": full_current,
             "es_reduced_current": reduced_current,
             "es_reduced_stressed": reduced_stressed,
