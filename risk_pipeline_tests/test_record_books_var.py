@@ -1,6 +1,6 @@
-"""Books of record in the risk tables: var_estimates revalue the stored positions of each previous close
-(quantity x close x FX) under the window of their instruments' stored returns, recomputed here by a plain
-loop; a book whose value is near zero has amounts but no fractions, and its backtests and scores skip those
+"""Books of record in the risk tables: var_estimates and limit_status revalue the stored positions of each
+previous close (quantity x close x FX) under the window of their instruments' stored returns, recomputed here
+by a plain loop; a book whose value is near zero has amounts but no fractions, and its backtests and scores skip those
 days; the bundled trading books get estimates in a short run."""
 
 from __future__ import annotations
@@ -34,9 +34,17 @@ books_of_record:
   positions: {source: folder, path: drop}
 """
 ASSETS = {"prices", "returns", "fx_rates", "positions", "trades", "portfolio_pnl", "var_estimates", "var_backtests",
-          "forecast_scores", "var_scores"}
+          "forecast_scores", "var_scores", "limit_status"}
 CONFIG = fast_run_config(methods=["historical", "parametric_normal", "monte_carlo"],
                          monte_carlo_estimation_window_days=30, n_scenarios=500)
+LIMITS = """
+warning_fraction: 0.8
+portfolios:
+  desk:
+    - {measure: var, horizon_days: 1, confidence: 0.99, amount: 2000}
+  hedged:
+    - {measure: var, horizon_days: 1, confidence: 0.99, amount: 5000}
+"""
 
 
 def _days() -> list[pd.Timestamp]:
@@ -66,9 +74,12 @@ def _write_drop(folder: Path) -> None:
 def lake(tmp_path_factory):
     folder = tmp_path_factory.mktemp("record_var")
     _write_drop(folder / "drop")
+    (folder / "limits.yaml").write_text(LIMITS)
+    config = {"ops": {**CONFIG["ops"], "limit_status": {"config": {"limits_file": str(folder / "limits.yaml"),
+                                                                   "estimation_window_days": 20}}}}
     with module_lake(folder, PORTFOLIOS):
         assets = [a for a in ALL_ASSETS if {k.to_user_string() for k in a.keys} <= ASSETS]
-        assert materialize_range(*RANGE, run_config=CONFIG, assets=assets).success
+        assert materialize_range(*RANGE, run_config=config, assets=assets).success
         yield folder / "data"
 
 
@@ -78,7 +89,7 @@ def _wide(data: Path, table: str, column: str) -> pd.DataFrame:
 
 
 @pytest.mark.parametrize("book", ["desk", "hedged"])
-def test_var_of_a_book_of_record_revalues_the_previous_closes_positions(lake, book):
+def test_var_and_limits_of_a_book_of_record_revalue_the_previous_closes_positions(lake, book):
     """A plain loop: the quantities stored at t-1 x close x FX of t-1 (EUR base: USD amounts over the ECB's
     USD rate per EUR, the last fixing on an ECB holiday), times each of the 20 previous days' base-currency returns, historical quantile."""
     closes, rets = _wide(lake, "prices", "close"), _wide(lake, "returns", "simple_return")
@@ -90,8 +101,10 @@ def test_var_of_a_book_of_record_revalues_the_previous_closes_positions(lake, bo
     stored = query(lake, f"""select date, confidence, var, var_amount, es_amount from var_estimates
                              where portfolio = '{book}' and method = 'historical' and horizon_days = 1
                              order by date, confidence""")
+    limits = query(lake, f"select date, measured_amount from limit_status where portfolio = '{book}'")
+    limits = limits.set_index("date")["measured_amount"]
     days = pd.DatetimeIndex(held["date"].unique()).sort_values()
-    assert set(stored["date"]) == set(days[1:])  # from the day after its first positions, every day
+    assert set(stored["date"]) == set(days[1:]) == set(limits.index)  # from the day after its first positions
     checked = 0
     for day in days[1:][::9]:
         t = rets.index.get_loc(day)
@@ -101,6 +114,7 @@ def test_var_of_a_book_of_record_revalues_the_previous_closes_positions(lake, bo
         value, gross = sum(values.values()), sum(abs(v) for v in values.values())
         pnl = np.array([sum(v * base_rets[s].iloc[k] for s, v in values.items()) for k in range(t - 20, t)])
         scale = value if value >= MIN_NET_SHARE * gross else gross
+        assert limits[day] == pytest.approx(np.quantile(-pnl, 0.99), rel=1e-9)  # limits.yaml: var, 1 day, 99%
         for _, row in stored.loc[stored["date"] == day].iterrows():
             expected = np.quantile(-pnl / scale, row["confidence"])
             assert row["var_amount"] == pytest.approx(expected * scale, rel=1e-9)
