@@ -5,6 +5,7 @@ days; the bundled trading books get estimates in a short run."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -66,7 +67,8 @@ def _holdings(day_number: int) -> dict[str, dict[str, float]]:
 def _write_drop(folder: Path) -> None:
     folder.mkdir()
     for k, day in enumerate(_days()):
-        rows = [f"{book},{symbol},{quantity}" for book, held in _holdings(k).items() for symbol, quantity in held.items()]
+        rows = [f"{book},{symbol},{quantity}" for book, held in _holdings(k).items()
+                for symbol, quantity in held.items()]
         (folder / f"positions_{day.date()}.csv").write_text("portfolio,symbol,quantity\n" + "\n".join(rows) + "\n")
 
 
@@ -91,7 +93,8 @@ def _wide(data: Path, table: str, column: str) -> pd.DataFrame:
 @pytest.mark.parametrize("book", ["desk", "hedged"])
 def test_var_and_limits_of_a_book_of_record_revalue_the_previous_closes_positions(lake, book):
     """A plain loop: the quantities stored at t-1 x close x FX of t-1 (EUR base: USD amounts over the ECB's
-    USD rate per EUR, the last fixing on an ECB holiday), times each of the 20 previous days' base-currency returns, historical quantile."""
+    USD rate per EUR, the last fixing on an ECB holiday), times each of the 20 previous days' base-currency
+    returns, historical quantile."""
     closes, rets = _wide(lake, "prices", "close"), _wide(lake, "returns", "simple_return")
     usd_per_eur = query(lake, "select date, rate from fx_rates where currency = 'USD'").set_index("date")["rate"]
     usd_per_eur = usd_per_eur.sort_index().reindex(rets.index, method="ffill")  # an ECB holiday: the last fixing
@@ -158,3 +161,31 @@ def test_the_bundled_trading_books_get_var_rows(tmp_path, monkeypatch):
     got = got.set_index("portfolio")
     for book in ("monthly_rebalanced", "momentum_12_1"):
         assert got.at[book, "days"] >= 15 and got.at[book, "low"] > 0
+
+
+def test_pre_trade_on_a_book_of_record_adds_the_trade_to_its_latest_positions(lake, capsys):
+    """risk-pipeline pre-trade on the positions stored for the close before the latest day: the value before
+    the trade is limit_status's of that day, the value after the plain loop's on the positions plus the trade."""
+    from risk_pipeline.cli import main
+
+    closes, rets = _wide(lake, "prices", "close"), _wide(lake, "returns", "simple_return")
+    day, previous = rets.index[-1], rets.index[-2]
+    held = query(lake, "select symbol, quantity from positions where portfolio = 'hedged' and "
+                       f"date = '{previous.date()}'")
+    after = dict(zip(held["symbol"], held["quantity"]))
+    after["AAPL"] += 400.0
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISK_PIPELINE_DATA", str(lake))
+        mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(lake.parent / "portfolios.yaml"))
+        code = main(["pre-trade", "--portfolio", "hedged", "--trade", "AAPL=400", "--limits",
+                     str(lake.parent / "limits.yaml"), "--lookback", "20", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["as_of"] == str(day.date()) and out["positions_close"] == str(previous.date()) and code in (0, 1)
+    row = next(r for r in out["limits"] if r["measure"] == "var" and r["horizon_days"] == 1)
+    measured = query(lake, "select measured_amount from limit_status where portfolio = 'hedged' and "
+                           f"date = '{day.date()}'")
+    assert row["value_before"] == pytest.approx(measured["measured_amount"][0], rel=1e-10)
+    t = rets.index.get_loc(day)
+    pnl = np.array([sum(q * closes.at[previous, s] * rets[s].iloc[k] for s, q in after.items())
+                    for k in range(t - 20, t)])
+    assert row["value_after"] == pytest.approx(np.quantile(-pnl, 0.99), rel=1e-10)
