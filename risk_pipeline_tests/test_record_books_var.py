@@ -35,9 +35,15 @@ books_of_record:
   positions: {source: folder, path: drop}
 """
 ASSETS = {"prices", "returns", "fx_rates", "positions", "trades", "portfolio_pnl", "var_estimates", "var_backtests",
-          "forecast_scores", "var_scores", "limit_status"}
+          "forecast_scores", "var_scores", "limit_status", "stress_results", "reverse_stress", "historical_replay"}
 CONFIG = fast_run_config(methods=["historical", "parametric_normal", "monte_carlo"],
                          monte_carlo_estimation_window_days=30, n_scenarios=500)
+SCENARIOS = """
+scenarios:
+  - {name: down20, type: uniform_equity, description: d, equity_shock: -0.2}
+  - {name: fx_up, type: fx, description: f, base_currency_change: 0.1}
+  - {name: covid, type: historical, description: c, start: 2022-01-10, end: 2022-01-28}
+"""
 LIMITS = """
 warning_fraction: 0.8
 portfolios:
@@ -77,8 +83,12 @@ def lake(tmp_path_factory):
     folder = tmp_path_factory.mktemp("record_var")
     _write_drop(folder / "drop")
     (folder / "limits.yaml").write_text(LIMITS)
-    config = {"ops": {**CONFIG["ops"], "limit_status": {"config": {"limits_file": str(folder / "limits.yaml"),
-                                                                   "estimation_window_days": 20}}}}
+    (folder / "scenarios.yaml").write_text(SCENARIOS)
+    config = {"ops": {**CONFIG["ops"],
+                      "limit_status": {"config": {"limits_file": str(folder / "limits.yaml"),
+                                                  "estimation_window_days": 20}},
+                      "stress": {"config": {"scenarios_file": str(folder / "scenarios.yaml"),
+                                            "proxy_beta_lookback": 5}}}}
     with module_lake(folder, PORTFOLIOS):
         assets = [a for a in ALL_ASSETS if {k.to_user_string() for k in a.keys} <= ASSETS]
         assert materialize_range(*RANGE, run_config=config, assets=assets).success
@@ -189,3 +199,28 @@ def test_pre_trade_on_a_book_of_record_adds_the_trade_to_its_latest_positions(la
     pnl = np.array([sum(q * closes.at[previous, s] * rets[s].iloc[k] for s, q in after.items())
                     for k in range(t - 20, t)])
     assert row["value_after"] == pytest.approx(np.quantile(-pnl, 0.99), rel=1e-10)
+
+
+def test_stress_of_a_book_of_record_shocks_the_previous_closes_positions(lake):
+    """Every equity -20%: -20% of the positions' base-currency value at the previous close; the base currency
+    up 10%: the USD positions of the EUR book lose 1 - 1/1.1 of their value; the historical replay and the
+    reverse stress have the books' rows too."""
+    closes = _wide(lake, "prices", "close")
+    usd_per_eur = query(lake, "select date, rate from fx_rates where currency = 'USD'").set_index("date")["rate"]
+    usd_per_eur = usd_per_eur.sort_index().reindex(closes.index, method="ffill")
+    held = query(lake, "select date, portfolio, symbol, quantity from positions where portfolio in ('desk', 'hedged')")
+    stress = query(lake, "select date, portfolio, scenario, pnl from stress_results where portfolio in "
+                         "('desk', 'hedged')").set_index(["date", "portfolio", "scenario"])["pnl"]
+    days = sorted(held["date"].unique())
+    assert {d for d, _, _ in stress.index} == set(days[1:])
+    for previous, day in list(zip(days[:-1], days[1:]))[::7]:
+        for book in ("desk", "hedged"):
+            own = held.loc[(held["date"] == previous) & (held["portfolio"] == book)]
+            fx = 1.0 / usd_per_eur[previous] if book == "desk" else 1.0
+            value = sum(q * closes.at[previous, s] * fx for s, q in zip(own["symbol"], own["quantity"]))
+            assert stress[(day, book, "down20")] == pytest.approx(-0.2 * value, rel=1e-10)
+            assert stress[(day, book, "fx_up")] == pytest.approx(value * (1 / 1.1 - 1) if book == "desk" else 0.0,
+                                                                 rel=1e-10)
+    for table in ("reverse_stress", "historical_replay"):
+        books = set(query(lake, f"select distinct portfolio from {table}")["portfolio"])
+        assert {"desk", "hedged"} <= books, table
