@@ -12,6 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from scipy.stats import norm
+from sklearn.covariance import LedoitWolf
+
 from risk_pipeline.risk.var.held_positions import MIN_NET_SHARE
 from risk_pipeline.sources.bundled import SHIPPED_DATA_DIR
 from risk_pipeline_tests.pipeline_helpers import (
@@ -35,7 +38,8 @@ books_of_record:
   positions: {source: folder, path: drop}
 """
 ASSETS = {"prices", "returns", "fx_rates", "positions", "trades", "portfolio_pnl", "var_estimates", "var_backtests",
-          "forecast_scores", "var_scores", "limit_status", "stress_results", "reverse_stress", "historical_replay"}
+          "forecast_scores", "var_scores", "limit_status", "stress_results", "reverse_stress", "historical_replay",
+          "var_decomposition"}
 CONFIG = fast_run_config(methods=["historical", "parametric_normal", "monte_carlo"],
                          monte_carlo_estimation_window_days=30, n_scenarios=500)
 SCENARIOS = """
@@ -87,6 +91,7 @@ def lake(tmp_path_factory):
     config = {"ops": {**CONFIG["ops"],
                       "limit_status": {"config": {"limits_file": str(folder / "limits.yaml"),
                                                   "estimation_window_days": 20}},
+                      "var_decomposition": {"config": {"estimation_window_days": 20, "confidence": 0.99}},
                       "stress": {"config": {"scenarios_file": str(folder / "scenarios.yaml"),
                                             "proxy_beta_lookback": 5}}}}
     with module_lake(folder, PORTFOLIOS):
@@ -224,3 +229,30 @@ def test_stress_of_a_book_of_record_shocks_the_previous_closes_positions(lake):
     for table in ("reverse_stress", "historical_replay"):
         books = set(query(lake, f"select distinct portfolio from {table}")["portfolio"])
         assert {"desk", "hedged"} <= books, table
+
+
+def test_attribution_of_a_book_of_record_covers_the_positions_held_that_day(lake):
+    """Component VaR amounts: z e_i (C e)_i / sqrt(e' C e), e the base-currency values held at the previous
+    close and C sklearn's Ledoit-Wolf covariance of the 20 days before over the instruments held that day."""
+    closes, rets = _wide(lake, "prices", "close"), _wide(lake, "returns", "simple_return")
+    usd_per_eur = query(lake, "select date, rate from fx_rates where currency = 'USD'").set_index("date")["rate"]
+    usd_per_eur = usd_per_eur.sort_index().reindex(rets.index, method="ffill")
+    rows = query(lake, "select date, portfolio, symbol, component_var_amount from var_decomposition "
+                       "where portfolio in ('desk', 'hedged')")
+    held = query(lake, "select date, portfolio, symbol, quantity from positions where portfolio in ('desk', 'hedged')")
+    checked = 0
+    for book, fx in (("desk", 1.0 / usd_per_eur), ("hedged", pd.Series(1.0, index=rets.index))):
+        base_rets = (1.0 + rets).mul(fx / fx.shift(1), axis=0) - 1.0
+        days = sorted(held.loc[held["portfolio"] == book, "date"].unique())
+        for previous, day in list(zip(days[:-1], days[1:]))[::4]:
+            own = held.loc[(held["date"] == previous) & (held["portfolio"] == book)].set_index("symbol")["quantity"]
+            e = own * closes.loc[previous, own.index] * fx[previous]
+            got = rows.loc[(rows["date"] == day) & (rows["portfolio"] == book)].set_index("symbol")
+            assert set(got.index) == set(own.index)  # the positions held that day, no other instrument
+            t = rets.index.get_loc(day)
+            cov = LedoitWolf().fit(base_rets[list(e.index)].iloc[t - 20:t].to_numpy()).covariance_
+            c_e = cov @ e.to_numpy()
+            expected = norm.ppf(0.99) * e.to_numpy() * c_e / np.sqrt(e.to_numpy() @ c_e)
+            np.testing.assert_allclose(got.loc[e.index, "component_var_amount"], expected, rtol=1e-8)
+            checked += 1
+    assert checked >= 20
