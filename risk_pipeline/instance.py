@@ -39,7 +39,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
 
 from dagster._config import Field, StringSource
-from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
+from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS, DagsterEventType
 from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
@@ -51,6 +51,8 @@ from dagster._core.storage.event_log.schema import (
 from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData, serialize_value
+
+from risk_pipeline.run_liveness import PROCESS_TAG, process_tag
 
 # Dagster reads it at every event; without it, every event goes to ``store_event`` alone
 EVENT_BATCH_SIZE_VARIABLE = "DAGSTER_EVENT_BATCH_SIZE"
@@ -99,7 +101,19 @@ def _wal_without_fsync_per_commit(dbapi_connection, _record) -> None:
 
 class RangeRunEvents:
     """What a run over a range of partitions records, for any of Dagster's SQL event logs: its
-    planned partitions as one event per asset and its check evaluations as one row each."""
+    planned partitions as one event per asset and its check evaluations as one row each; and the
+    process of every run."""
+
+    def _record_run_process(self, event: EventLogEntry) -> None:
+        """Tag a run with the process that executes it (``risk_pipeline.run_liveness``) when its
+        RUN_START event is stored, i.e. in that process and before the run becomes STARTED: a STARTED
+        run always names its process, which the run monitoring daemon checks."""
+        if event.is_dagster_event and event.dagster_event_type == DagsterEventType.RUN_START:
+            self._instance.add_run_tags(event.run_id, {PROCESS_TAG: process_tag()})
+
+    def store_event(self, event: EventLogEntry) -> None:
+        self._record_run_process(event)
+        super().store_event(event)
 
     @property
     def supports_partition_subset_in_asset_materialization_planned_events(self) -> bool:
@@ -211,6 +225,8 @@ class BatchingSqliteEventLogStorage(RangeRunEvents, SqliteEventLogStorage):
         super().dispose()
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
+        for event in events:
+            self._record_run_process(event)
         for run_id, run_events in groupby(events, key=lambda event: event.run_id):
             self._store_run_batch(run_id, list(run_events))
 

@@ -76,6 +76,7 @@ def _expected_row(obs, returns, a, window_days, conf, h, seed):
         "n_obs": hits.size, "n_breaches": int(hits.sum()), "expected_breaches": pof.expected_breaches,
         "kupiec_lr": pof.statistic, "kupiec_p": pof.p_value,
         "christoffersen_lr": ind.statistic, "christoffersen_p": ind.p_value,
+        "n00": ind.n00, "n01": ind.n01, "n10": ind.n10, "n11": ind.n11,
         "cc_lr": cc.statistic, "cc_p": cc.p_value, "tuff_lr": tuff.statistic, "tuff_p": tuff.p_value,
         "duration_lr": dur.statistic, "duration_p": dur.p_value, "dq_stat": dq.statistic, "dq_p": dq.p_value,
         "z2_stat": z2.statistic, "z2_p": z2.p_value, "mcneil_frey_stat": mf.statistic, "mcneil_frey_p": mf.p_value,
@@ -103,6 +104,7 @@ def test_rows_equal_individual_tests_on_truncated_samples(conf, h):
                 else:
                     assert row[col] == pytest.approx(value, rel=1e-9, abs=1e-10), (a, window, col)
             assert not row["overlapping"]
+            assert row["n00"] + row["n01"] + row["n10"] + row["n11"] == max(row["n_obs"] - 1, 0)
     assert set(table["verdict"]) >= {"insufficient_data", "pass"} or set(table["verdict"]) >= {"insufficient_data", "fail"}
 
 
@@ -275,3 +277,27 @@ def test_z2_p_values_of_a_few_windows_equal_those_of_the_dense_paths():
         np.testing.assert_array_equal(few["z2_p"].to_numpy(), rows["z2_p"].to_numpy())
         pd.testing.assert_frame_equal(few, rows)
     assert dense["z2_p"].nunique() > 10
+
+
+@pytest.mark.parametrize("h", [1, 3])
+def test_the_whole_sample_window_is_every_observation_up_to_each_as_of_date(h):
+    returns, forecasts = _history(conf=0.99)
+    days = returns.index
+    as_of = [days[100], days[600], days[-1]]
+    table = backtest_table(returns, forecasts, confidence=0.99, horizon_days=h, as_of=as_of, windows=(250,),
+                           whole_sample=True, n_sims=N_SIMS, seed=4)
+    obs = _observations_by_loop(returns, forecasts, h)
+    assert table["whole_sample"].tolist() == [False, True] * len(as_of)
+    for i, a in enumerate(as_of):
+        row = table.iloc[2 * i + 1]
+        position = days.get_loc(a)
+        assert row["as_of"] == a and row["backtest_window_days"] == position + 1
+        expected = _expected_row(obs, returns, a, position + 1, 0.99, h, 4)  # a trailing window of all the days
+        assert row["n_obs"] == len([o for o in obs if o[1] <= position]) == expected["n_obs"]
+        for col in ("n_breaches", "kupiec_lr", "kupiec_p", "christoffersen_lr", "n00", "n01", "n10", "n11", "cc_p",
+                    "tuff_lr", "duration_lr", "dq_stat", "traffic_light", "verdict"):
+            value = expected[col]
+            assert row[col] == (value if isinstance(value, str) else pytest.approx(value, rel=1e-9, abs=1e-10)), col
+    trailing = backtest_table(returns, forecasts, confidence=0.99, horizon_days=h, as_of=as_of, windows=(250,),
+                              n_sims=N_SIMS, seed=4)
+    pd.testing.assert_frame_equal(trailing, table.loc[~table["whole_sample"]].reset_index(drop=True))

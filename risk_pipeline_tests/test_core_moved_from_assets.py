@@ -18,7 +18,7 @@ from risk_pipeline.risk.var.parameters import METHOD_PARAMS, Method, MethodSetti
 
 SETTINGS = MethodSettings(estimation_window_days=30, monte_carlo_estimation_window_days=60, evt_estimation_window_days=80,
                           evt_exceedances=None, ewma_lambda=0.9, filter="ewma", t_dof="mle", shrinkage="none",
-                          n_scenarios=500, seed=3)
+                          n_scenarios=500, seed=3, horizon_scaling="drift", return_type="log")
 
 
 def test_amounts_are_the_fraction_times_the_previous_close_value():
@@ -35,8 +35,8 @@ def test_amounts_are_the_fraction_times_the_previous_close_value():
 def test_each_method_gets_its_window_and_exactly_the_parameters_it_accepts():
     assert {m: SETTINGS.window_for(m) for m in ("historical", "monte_carlo", "conditional_evt")} == {
         "historical": 30, "monte_carlo": 60, "conditional_evt": 80}
-    assert SETTINGS.params_for("ewma") == {"lam": 0.9}
-    assert SETTINGS.params_for("parametric_t") == {"dof": "mle"}
+    assert SETTINGS.params_for("ewma") == {"lam": 0.9, "return_type": "log"}
+    assert SETTINGS.params_for("parametric_t") == {"dof": "mle", "horizon_scaling": "drift", "return_type": "log"}
     assert SETTINGS.params_for("monte_carlo") == {"n_scenarios": 500, "seed": 3, "shrinkage": "none"}
     for method in METHODS:
         assert set(SETTINGS.params_for(method)) == set(METHOD_PARAMS[method])
@@ -77,7 +77,11 @@ def test_the_traffic_light_view_selects_99_percent_one_day_rows_of_one_window_an
         (p, m, c, h, n, "red" if (p, m) == ("a", "ewma") else "green")
         for p in ("a", "b") for m in ("ewma", "historical") for c in (0.95, 0.99) for h in (1, 10) for n in (250, 1000)
     ], columns=["portfolio", "method", "confidence", "horizon_days", "backtest_window_days", "traffic_light"])
-    rows = rows.assign(n_obs=250, n_breaches=3, expected_breaches=2.5, plus_factor=0.0)
+    rows = rows.assign(n_obs=250, n_breaches=3, expected_breaches=2.5, plus_factor=0.0, whole_sample=False)
+    # whole-sample rows of a 250-day history: not a trailing window, nor the Basel one, though as long
+    whole = rows.loc[rows["backtest_window_days"].eq(1000)].assign(backtest_window_days=250, whole_sample=True,
+                                                                   traffic_light="red")
+    rows = pd.concat([rows, whole], ignore_index=True)
     assert window_lengths(rows) == [250, 1000]
     lights = basel_rows(rows, 250)
     assert list(lights.columns) == TRAFFIC_LIGHT_COLUMNS and len(lights) == 4  # 2 portfolios x 2 methods

@@ -1,6 +1,6 @@
 """Weekdays without prices: every asset and check of the graph on a holiday, before a book's first
 price and after the data ends, as the daily job runs them (one partition), on the shipped portfolios
-and limits (five books, one from 2014, one in EUR).
+and limits (six books, one from 2014, one in EUR, one the S&P 500 index alone).
 
 Two lakes per module, the whole graph over 2022-11-01..2022-12-30 (a range holding two holidays and
 the two weekdays after the data ends) and
@@ -118,8 +118,8 @@ def test_the_day_before_a_books_first_price_and_its_first_days(lake_2013, instan
             assert "factor_etf" not in set(books["portfolio"]), table
     books = set(query(lake, "select distinct portfolio from var_estimates where date = '2013-12-31'")["portfolio"])
     # the YAML books, and the bundled books of record (their stored positions, revalued)
-    assert books == {"equal_weight_20", "concentrated", "long_short", "eur_us_stocks", "monthly_rebalanced",
-                     "momentum_12_1"}
+    assert books == {"equal_weight_20", "concentrated", "long_short", "eur_us_stocks", "sp500_index",
+                     "monthly_rebalanced", "momentum_12_1"}
     pnl = query(lake, "select date from portfolio_pnl where portfolio = 'factor_etf' order by date")
     assert list(pnl["date"].dt.date.astype(str)) == ["2014-01-03"]  # the first price has no previous close
     statuses = query(lake, "select distinct status from limit_status where portfolio = 'factor_etf'")

@@ -17,7 +17,7 @@ STOCKS = ("AAPL AMD BAC BBY CVX GE HD JNJ JPM KO LLY MRK MSFT PEP PFE PG RRC UNH
 def test_shipped_portfolios(monkeypatch):
     monkeypatch.delenv("RISK_PIPELINE_PORTFOLIOS", raising=False)
     books = {p.name: p for p in load_portfolios(known_symbols=BundledSource().symbols)}
-    assert list(books) == ["equal_weight_20", "concentrated", "factor_etf", "long_short", "eur_us_stocks"]
+    assert list(books) == ["equal_weight_20", "concentrated", "factor_etf", "long_short", "eur_us_stocks", "sp500_index"]
 
     equal = books["equal_weight_20"]
     assert equal.by_weight and equal.base_currency == "USD" and equal.notional == 1_000_000.0
@@ -37,6 +37,9 @@ def test_shipped_portfolios(monkeypatch):
     eur = books["eur_us_stocks"]
     assert eur.base_currency == "EUR" and eur.by_weight and eur.notional == 1_000_000.0
     assert set(eur.symbols) <= set(STOCKS) and len(eur.symbols) >= 3
+
+    index = books["sp500_index"]  # an instrument book: the index alone
+    assert index.by_weight and [(p.symbol, p.weight) for p in index.positions] == [("SP500", 1.0)]
 
 
 def test_long_short_net_value_stays_positive_on_bundled_prices():

@@ -29,7 +29,7 @@ WINDOWS = [100, 150]
 ESTIMATION_DAYS = 30
 METHODS = ["historical", "parametric_normal", "ewma"]
 ASSETS = [a for a in ALL_ASSETS if {k.to_user_string() for k in a.keys}
-          <= set(CORE_ASSET_NAMES) | {"forecast_scores", "var_scores", "limit_status", "risk_report"}]
+          <= set(CORE_ASSET_NAMES) | {"forecast_scores", "var_scores", "limit_status", "risk_summary", "risk_report"}]
 # balanced: VaR 99% ~61,500 (within 100,000), ES 99% ~70,700 (warning: >= 80% of 80,000); held: VaR in danger
 LIMITS = """
 warning_fraction: 0.8
@@ -77,7 +77,7 @@ def test_the_summary_prints_the_latest_var_and_es_of_the_catalog_per_confidence(
     expected = query(lake, """
         select portfolio, base_currency, method, confidence, var, es, var_amount, es_amount from var_estimates
         where horizon_days = 1 and date = (select max(date) from var_estimates)""")
-    header, rows = printed_table(summary_text, "Latest 1-day VaR and ES")
+    header, rows = printed_table(summary_text, "Every method's latest 1-day VaR and ES")
     assert header == "portfolio ccy date method VaR95 % ES95 % VaR99 % ES99 % VaR95 ES95 VaR99 ES99"
     assert len(rows) == 2 * len(METHODS)
     seen = set()
@@ -161,20 +161,30 @@ def _stored_at(lake, name: str, day_column: str = "date") -> pd.DataFrame:
     return query(lake, f"select * from {name} where {day_column} = '{AS_OF}'")
 
 
+def _tables(page: PageTables, h2: str, h3: str, column: str) -> list[dict[str, str]]:
+    """The rows (header -> cell text) of the one table under ``h2`` / ``h3`` with a ``column``."""
+    (found,) = [(head, rows) for a, b, head, rows in page.tables if a == h2 and b == h3 and column in head]
+    head, rows = found
+    return [dict(zip(head, row, strict=True)) for row in rows]
+
+
 def test_the_report_shows_the_latest_var_and_es_of_the_tables(lake, page):
     stored = _stored_at(lake, "var_estimates").set_index(["portfolio", "method", "confidence", "horizon_days"])
+    official = _stored_at(lake, "risk_summary").set_index("portfolio")["method"]
     for portfolio in ("balanced", "held"):
-        rows = page_table(page, f"Portfolio {portfolio} (USD)", "Latest VaR and ES")
-        assert len(rows) == len(stored.loc[portfolio])
+        rows = _tables(page, "VaR and model choice", f"{portfolio} (USD)", "VaR 99% 1d (USD)")
+        assert len(rows) == len(METHODS)
         for row in rows:
-            confidence = round(float(row["confidence"].rstrip("%")) / 100, 4)
-            value = stored.loc[(portfolio, row["method"], confidence, int(row["horizon (days)"]))]
-            where = f"report {portfolio}/{row['method']}/{confidence}"
-            assert int(row["window (days)"]) == value["estimation_window_days"]
-            pct(row["VaR"], value["var"], where + " VaR")
-            pct(row["ES"], value["es"], where + " ES")
-            assert_shows(row["VaR (USD)"], value["var_amount"], where=where + " VaR amount")
-            assert_shows(row["ES (USD)"], value["es_amount"], where=where + " ES amount")
+            method = row["method"].removesuffix(" (official)")
+            assert row["method"].endswith(" (official)") == (method == official[portfolio])
+            for label, confidence, column in (("VaR 99% 1d", 0.99, "var"), ("ES 99% 1d", 0.99, "es"),
+                                              ("VaR 95% 1d", 0.95, "var")):
+                value = stored.loc[(portfolio, method, confidence, 1)]
+                shown_amount, shown_pct = row[f"{label} (USD)"].split()
+                where = f"report {portfolio}/{method}/{label}"
+                pct(shown_pct, value[column], where)
+                assert_shows(shown_amount, value[f"{column}_amount"], where=where + " amount")
+            assert row["VaR 99% 10d (USD)"] == "not configured"  # the run's horizons: 1 day only
 
 
 def _check_backtest_cells(row: dict, stored: pd.Series, where: str) -> None:
@@ -190,36 +200,34 @@ def test_the_report_shows_the_backtests_of_the_tables(lake, page):
     stored = _stored_at(lake, "var_backtests", "as_of").set_index(
         ["portfolio", "method", "confidence", "horizon_days", "backtest_window_days"])
     for portfolio in ("balanced", "held"):
-        rows = page_table(page, f"Portfolio {portfolio} (USD)", "Backtests (pass/fail at 5%)")
-        assert len(rows) == len(stored.loc[portfolio])
+        rows = _tables(page, "Backtests", f"{portfolio}: realized return against VaR", "verdict")
+        assert len(rows) == len(stored.loc[(portfolio, slice(None), 0.99, 1)])  # the 99% 1-day rows
         for row in rows:
-            confidence = round(float(row["confidence"].rstrip("%")) / 100, 4)
-            value = stored.loc[(portfolio, row["method"], confidence, int(row["horizon (days)"]), int(row["window (days)"]))]
-            where = f"report backtest {portfolio}/{row['method']}/{confidence}/{row['window (days)']}"
+            value = stored.loc[(portfolio, row["method"], 0.99, 1, int(row["window (days)"]))]
+            where = f"report backtest {portfolio}/{row['method']}/{row['window (days)']}"
             _check_backtest_cells(row, value, where)
             for column, header in TEST_COLUMNS:
                 if pd.isna(value[column]):
-                    assert row[f"{header} p"] == "n/a", where
+                    assert row[f"{header} p"] == "\u2014", where
                 else:
                     assert_shows(row[f"{header} p"], value[column], where=f"{where} {header}")
             assert row["verdict"] == value["verdict"], where
-            assert row["overlapping obs."] == ("yes" if value["overlapping"] else "no"), where
 
 
-def test_the_report_shows_the_traffic_light_and_red_zone_of_the_tables(lake, page):
+def test_the_report_and_summary_alert_the_red_zone_of_the_tables(lake, page, summary_text):
     stored = query(lake, f"""select * from var_backtests where as_of = '{AS_OF}' and confidence = 0.99 and horizon_days = 1
                            and backtest_window_days = {WINDOWS[0]}""").set_index(["portfolio", "method"])
-    rows = page_table(page, "Basel traffic light")
-    assert len(rows) == len(stored) == 2 * len(METHODS)
-    for row in rows:
-        assert int(row["window (days)"]) == WINDOWS[0]
-        row["traffic light"] = row.pop("zone")
-        _check_backtest_cells(row, stored.loc[(row["portfolio"], row["method"])], f"traffic light {row['portfolio']}")
+    official = _stored_at(lake, "risk_summary").set_index("portfolio")["method"]
     red = stored.loc[stored["traffic_light"].eq("red")]
     assert 0 < len(red) < len(stored)
-    text = "".join(page.text)
-    shown = set(re.findall(r"(\w+) / (\w+): (\d+) breaches in (\d+) days", text))
-    assert shown == {(p, m, str(r["n_breaches"]), str(r["n_obs"])) for (p, m), r in red.iterrows()}
+    shown = set()
+    for text in (" ".join(page.text), summary_text):
+        found = set(re.findall(r"(\w+): official method (\w+) in the red Basel zone \((\d+) breaches", text))
+        for portfolio, methods in re.findall(r"(\w+): challenger method\(s\) in the red Basel zone [^:]*: (\w+ \d+(?:, \w+ \d+)*)",
+                                             text):
+            found |= {(portfolio, m, n) for m, n in (pair.split() for pair in methods.split(", "))}
+        shown.add(frozenset(found))
+    assert shown == {frozenset((p, m, str(r["n_breaches"])) for (p, m), r in red.iterrows())}
 
 
 def test_the_report_shows_the_ranking_inputs_of_the_tables(lake, page):
@@ -242,7 +250,7 @@ def test_the_report_shows_the_ranking_inputs_of_the_tables(lake, page):
                         group by all""").set_index(["portfolio", "method"])
     for portfolio in ("balanced", "held"):
         (ranking,) = [rows for h2, h3, head, rows in page.tables
-                      if h2 == f"Portfolio {portfolio} (USD)" and h3.startswith("Which method") and "rank" in head]
+                      if h2 == "VaR and model choice" and h3 == f"{portfolio} (USD)" and "rank" in head]
         assert len(ranking) == len(METHODS)
         for cells in ranking:
             _rank, method, n_in, n_mcs, _score, passed, n_tests, ratio, mean_var = cells
@@ -261,7 +269,7 @@ def test_the_report_shows_the_model_confidence_set_of_the_tables(lake, page):
                              and backtest_window_days = {long} and compared""").set_index(["portfolio", "method"])
     for portfolio in ("balanced", "held"):
         (bars,) = [rows for h2, h3, head, rows in page.tables
-                   if h2 == f"Portfolio {portfolio} (USD)" and "DM p-value" in head]
+                   if h2 == "VaR and model choice" and h3 == f"{portfolio} (USD)" and "DM p-value" in head]
         mine = scores.loc[portfolio].sort_values("mean_fz0_loss")
         assert [cells[0] for cells in bars] == list(mine.index)  # best first
         for method, _bar, difference, dm_p, member in bars:
@@ -277,7 +285,8 @@ def test_the_report_shows_the_statistics_of_the_stored_returns(lake, page):
     pnl = query(lake, f"select portfolio, date, simple_return from portfolio_pnl where date <= '{AS_OF}' "
                     "and simple_return is not null order by date")
     for portfolio in ("balanced", "held"):
-        rows = {r["period"]: r for r in page_table(page, f"Portfolio {portfolio} (USD)", "Portfolio statistics")}
+        rows = {r["period"]: r for r in page_table(page, "VaR and model choice", "Performance of the books")
+                if r["book"] == portfolio}
         r = pnl.loc[pnl["portfolio"].eq(portfolio), "simple_return"].to_numpy()  # the run is shorter than a year
         wealth = np.cumprod(1 + r)
         drawdown = np.max(1 - wealth / np.maximum.accumulate(np.maximum(wealth, 1.0)))
@@ -287,20 +296,51 @@ def test_the_report_shows_the_statistics_of_the_stored_returns(lake, page):
             pct(row["total return"], wealth[-1] - 1, where + " total return")
             pct(row["annualized return"], wealth[-1] ** (252 / len(r)) - 1, where + " annualized return")
             pct(row["annualized volatility"], r.std(ddof=1) * np.sqrt(252), where + " volatility")
-            assert_shows(row["Sharpe ratio (rf 0.00%)"], r.mean() / r.std(ddof=1) * np.sqrt(252), where=where + " Sharpe")
+            assert_shows(row["Sharpe ratio (risk-free 0.00%)"], r.mean() / r.std(ddof=1) * np.sqrt(252), where=where + " Sharpe")
             pct(row["max drawdown"], drawdown, where + " max drawdown")
 
 
 def test_the_report_shows_the_limit_status_of_the_table(lake, page):
     stored = _stored_at(lake, "limit_status").set_index(["portfolio", "measure", "horizon_days"])
     assert set(stored["status"]) == {"within_limits", "warning", "danger"}
-    rows = page_table(page, f"Limit status (as of {AS_OF})")
+    rows = page_table(page, "Limits")
     assert len(rows) == len(stored) == 3
     for row in rows:
-        value = stored.loc[(row["portfolio"], row["measure"], int(row["horizon_days"]))]
-        for column in ("confidence", "measured_amount", "limit_amount", "utilization"):
-            assert_shows(row[column], value[column], where=f"limit {row['portfolio']}/{row['measure']} {column}")
+        value = stored.loc[(row["book"], row["measure"].lower(), int(row["horizon (days)"]))]
+        where = f"limit {row['book']}/{row['measure']}"
+        pct(row["confidence"], value["confidence"], where)
+        assert_shows(row["measured (book currency)"], value["measured_amount"], where=where)
+        assert_shows(row["limit (book currency)"], value["limit_amount"], where=where)
+        pct(row["utilisation"], value["utilization"], where)
         assert row["status"] == value["status"]
+
+
+def test_the_summary_prints_the_morning_table_of_the_report_s_first_page(lake, page, summary_text):
+    """The same cells, from risk_summary: official figures equal var_estimates' of the official method."""
+    from risk_pipeline.report.morning import HEADERS
+
+    (head, rows) = [(head, rows) for h2, h3, head, rows in page.tables if head == list(HEADERS)][0]
+    official = _stored_at(lake, "risk_summary").set_index("portfolio")
+    var = _stored_at(lake, "var_estimates").set_index(["portfolio", "method", "confidence", "horizon_days"])
+    assert [r[0].split()[0] for r in rows] == ["balanced", "held"]
+    blocks = summary_text.split("\n\n")
+    for cells in rows:
+        portfolio = cells[0].split()[0]
+        (block,) = [b for b in blocks if b.strip().startswith(f"book") and f" {portfolio} (" in b.splitlines()[0]]
+        for header, cell in zip(HEADERS, cells):
+            (line,) = [ln for ln in block.splitlines() if ln.strip().startswith(header)]
+            printed = line.strip()[len(header):].strip()
+            # the page's cell text (figure then note) is the printed line's, without its brackets and status
+            assert re.sub(r"[()]", " ", cell).split() == re.sub(r"[()]|\[\w+\]|;", " ", printed).split(), \
+                (header, cell, printed)
+        method = official.loc[portfolio, "method"]
+        stored = var.loc[(portfolio, method, 0.99, 1)]
+        amount, share = cells[2].split()
+        assert_shows(amount, stored["var_amount"], where=f"{portfolio} official VaR")
+        pct(share, stored["var"], f"{portfolio} official VaR %")
+        amount, share = cells[3].split()
+        assert_shows(amount, stored["es_amount"], where=f"{portfolio} official ES")
+        assert cells[1].startswith(method)
 
 
 def test_summary_json_and_csvs_hold_the_table_values(lake):

@@ -9,8 +9,11 @@ far above the 10-in-250 red threshold).
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
+import re
 import shutil
+import subprocess
 from html.parser import HTMLParser
 
 import numpy as np
@@ -18,6 +21,7 @@ import pandas as pd
 import pytest
 
 from risk_pipeline.defs.backtests import no_method_in_red_zone
+from risk_pipeline.report.morning import HEADERS
 from risk_pipeline.report.publish import CSV_TABLES, PUBLICATIONS, SUMMARY_KEYS, write_report
 from risk_pipeline.storage.maintenance import snapshot
 from risk_pipeline.report.summary import _trailing_counts, report_dates
@@ -96,36 +100,45 @@ def test_the_report_folder_holds_a_self_contained_page_with_charts_and_tables(ca
     page = _Page()
     text = (folder / "risk_report.html").read_text()
     page.feed(text)
-    # one traffic-light chart + per portfolio a P&L-vs-VaR chart, all inline PNG
-    assert len(page.images) == 3
+    # the traffic-light grid, a P&L-vs-VaR chart per portfolio, stress and limit utilisation (a year is
+    # shorter than the attribution's 756-day window: no component VaR, and the section says why)
+    alts = re.findall(r'<img alt="([^"]*)"', text)
+    assert alts == ["traffic light chart", "balanced: return vs VaR and rolling breaches",
+                    "held: return vs VaR and rolling breaches", "stress losses", "limit utilisation over time"], alts
+    assert "No var_decomposition row up to 2017-12-29" in text
     assert text.count("statistically indistinguishable from it") + text.count("worse (outside the 90%") >= 2
     assert all(src.startswith("data:image/png;base64,") and len(src) > 5000 for src in page.images)
     assert page.scripts == 0
     assert "http://" not in text and "https://" not in text
     assert all(not u.startswith(("http:", "https:", "//")) for u in page.urls)
+    # first the morning table, then a table of contents and one section per concern, each opening with a sentence
+    assert page.tables[0] == list(HEADERS)
+    assert text.index('class="morning"') < text.index('class="toc"') < text.index('id="model"')
+    sections = ["VaR and model choice", "Backtests", "Attribution", "Stress", "Limits", "FRTB capital",
+                "Exports and sources"]
+    assert [h for h in page.headings if h in sections] == sections
+    for key in ("model", "backtests", "attribution", "stress", "limits", "frtb", "exports"):
+        assert f'href="#{key}"' in text and re.search(f'<h2 id="{key}">[^<]*</h2><p class="lead">[A-Z]', text), key
     headers = [set(t) for t in page.tables]
     assert any({"Kupiec POF p", "Christoffersen ind. p", "Cond. coverage p", "Kupiec TUFF p", "Duration (Weibull) p",
-                "Dynamic quantile p", "Acerbi-Szekely Z2 p", "McNeil-Frey p", "verdict", "overlapping obs."} <= h
+                "Dynamic quantile p", "Acerbi-Szekely Z2 p", "McNeil-Frey p", "verdict", "traffic light"} <= h
                for h in headers)
-    assert any({"zone", "plus factor", "breaches"} <= h for h in headers)
     assert any({"rank", "method", "score"} <= h for h in headers)
     # per portfolio the FZ0 loss against the best method as CSS bars, coloured by MCS membership
     assert sum({"DM p-value", "in 90% MCS"} <= h for h in headers) == 2
     assert text.count('class="bar green"') + text.count('class="bar red"') >= 2
-    assert any({"annualized return", "annualized volatility", "max drawdown"} <= h and any(c.startswith("Sharpe") for c in h)
-               for h in headers)
-    assert any({"VaR", "ES", "VaR (USD)", "ES (USD)"} <= h for h in headers)
-    assert {"Portfolio balanced (USD)", "Portfolio held (USD)", "Basel traffic light"} <= set(page.headings)
+    assert any({"annualized return", "annualized volatility", "max drawdown"} <= h for h in headers)
+    assert any({"VaR 99% 1d (USD)", "ES 99% 1d (USD)", "VaR 95% 1d (USD)"} <= h for h in headers)
     assert "non-overlapping" in text
-    # later stages stored in the lake are shown
-    assert any(h.startswith("Stress results") for h in page.headings)
     # the limit section says how its values are measured, as the summary and pre-trade do
-    assert any(h.startswith("Limit status") for h in page.headings)
-    assert any({"measured_amount", "limit_amount", "status", "method"} <= h for h in headers)
-    assert "Each value is measured by historical_positions: historical simulation of the positions held" in text
-    # the FRTB section (a 2017-only lake has no stressed window yet: no capital figure, no chart)
-    assert "FRTB internal models approach (bank = every desk)" in page.headings
+    assert any({"measured (book currency)", "limit (book currency)", "utilisation", "status"} <= h for h in headers)
+    assert "measured by historical_positions: historical simulation of the positions held" in text
     assert "default risk charge are out of scope" in text
+    # numbers for people: no raw missing values, no timestamps, no raw column names as headers
+    visible = re.sub(r"<[^>]+>", " ", re.sub(r'src="[^"]*"', "", text))
+    for raw in (" None ", " nan ", " NaN ", "00:00:00", " n/a "):
+        assert raw not in visible, raw
+    assert not any("_" in h for t in page.tables for h in t), [h for t in page.tables for h in t if "_" in h]
 
 
 def test_summary_json_and_csv_exports(calm):
@@ -255,7 +268,7 @@ def test_a_report_is_published_whole_and_earlier_publications_make_way(calm, tmp
         assert _contents(link) == before  # the same data: the same files, none left over
     store = reports / PUBLICATIONS / "2017-12-29"
     kept = [p.name for p in store.iterdir() if p.is_dir()]
-    assert len(kept) == 2 and link.resolve().name == max(kept)  # the current one and the one before it
+    assert len(kept) == 4 and link.resolve().name == max(kept)  # every publication is kept, the link on the latest
 
 
 def test_a_failed_or_killed_publication_leaves_the_previous_report_as_it_was(calm, tmp_path, monkeypatch):
@@ -267,6 +280,12 @@ def test_a_failed_or_killed_publication_leaves_the_previous_report_as_it_was(cal
     killed = store / ".0123abcd.tmp"
     killed.mkdir()
     (killed / "summary.json").write_text("{")
+    # killed after its folder was complete but before the link (its name sorts after every other), and
+    # one killed between staging its link and the rename
+    unlinked = store / f"{9 * 10**19:020d}-deadbeef"
+    shutil.copytree(target, unlinked)
+    staged = reports / ".2017-12-29.0123abcd.link"
+    staged.symlink_to(unlinked)
 
     def broken(*args, **kwargs):
         raise OSError("No space left on device")
@@ -278,9 +297,11 @@ def test_a_failed_or_killed_publication_leaves_the_previous_report_as_it_was(cal
             publish()
     assert link.resolve() == target and _contents(link) == before
     assert [p.name for p in store.iterdir() if p.name.endswith(".tmp")] == [".0123abcd.tmp"]
-    publish()  # the next publication is whole and clears what the dead one left
+    publish()  # the next publication is whole and clears what the dead ones left
     assert _contents(link) == before and not [p for p in store.iterdir() if p.name.endswith(".tmp")]
-    assert not [p for p in reports.iterdir() if p.name.endswith(".link")]
+    assert not [p for p in reports.iterdir() if p.name.endswith(".link")] and not staged.is_symlink()
+    # kept: the new publication and the one it replaced (not the never-linked one)
+    assert sorted(p for p in store.iterdir() if p.is_dir()) == sorted([target, link.resolve()])
 
 
 def test_a_report_folder_of_an_earlier_version_becomes_a_publication(calm, tmp_path, monkeypatch):
@@ -297,3 +318,110 @@ def test_a_report_folder_of_an_earlier_version_becomes_a_publication(calm, tmp_p
     assert link.is_symlink() and _contents(link) == before
     publications = sorted(p.name for p in (reports / PUBLICATIONS / "2017-12-29").iterdir() if p.is_dir())
     assert publications[0].endswith("-earlier") and link.resolve().name == publications[-1]  # the old one is older
+
+
+def test_risk_summary_holds_the_official_method_of_the_month_and_its_figures(calm):
+    data_dir, _ = calm
+    from risk_pipeline_tests.pipeline_helpers import query
+
+    rows = query(data_dir, "select * from risk_summary order by portfolio, date")
+    assert set(rows["portfolio"]) == {"balanced", "held"} and rows["date"].max() == pd.Timestamp("2017-12-29")
+    # the figures are those of var_estimates for the official method, at 99%
+    joined = query(data_dir, """
+        select s.date, s.portfolio, s.var_1d_amount, v.var_amount, s.es_1d, v.es
+        from risk_summary s join var_estimates v
+          on v.date = s.date and v.portfolio = s.portfolio and v.method = s.method
+         and v.confidence = 0.99 and v.horizon_days = 1""")
+    assert len(joined) == len(rows)
+    assert np.allclose(joined["var_1d_amount"], joined["var_amount"]) and np.allclose(joined["es_1d"], joined["es"])
+    # recommended: the best method of the latest Model Confidence Set computed before the month began
+    sets = query(data_dir, """
+        select as_of, portfolio, any_value(best_method) as best from var_scores
+        where mcs_computed and confidence = 0.99 and horizon_days = 1 and backtest_window_days = 1000
+        group by all order by as_of""")
+    recommended = rows.loc[rows["method_rule"].eq("recommended")]
+    assert len(recommended) > 100
+    for row in recommended.itertuples():
+        month = row.date.replace(day=1)
+        before = sets.loc[sets["portfolio"].eq(row.portfolio) & (sets["as_of"] < month)].iloc[-1]
+        assert (row.method, row.method_chosen_as_of) == (before["best"], before["as_of"])
+    assert (rows.groupby(["portfolio", rows["date"].dt.to_period("M")])["method"].nunique() == 1).all()
+    known = rows.loc[rows["var_1d_amount_change"].notna()]
+    assert len(known) == len(rows) - 2  # every day but each book's first
+    parts = known[["var_1d_change_positions", "var_1d_change_market", "var_1d_change_method"]].sum(axis=1)
+    assert np.allclose(parts, known["var_1d_amount_change"])
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# written into a copy of the page: the layout's sizes as the page's title, which --dump-dom prints
+_PROBE = """<script>
+var d = document.documentElement, t = document.querySelector("table.morning");
+var wide = Array.from(document.querySelectorAll("div.scroll, table")).filter(e => e.scrollWidth > e.clientWidth + 1);
+document.title = JSON.stringify({scrollWidth: d.scrollWidth, clientWidth: d.clientWidth, height: d.scrollHeight,
+                                 tableBottom: t.getBoundingClientRect().bottom, wide: wide.length});
+</script>"""
+
+
+def rendered_layout(page, folder, width=1400, height=900):
+    """The page's layout in headless Chromium at ``width`` x ``height`` px (a copy with a probe script)."""
+    probe = folder / "probe.html"
+    probe.write_text(page.read_text().replace("</body>", _PROBE + "</body>"))
+    common = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+              f"--window-size={width},{height}", "--virtual-time-budget=5000", f"--user-data-dir={folder / 'chrome'}"]
+    dom = subprocess.run([*common, "--dump-dom", probe.as_uri()], check=True, capture_output=True, text=True,
+                         timeout=120).stdout
+    return json.loads(html.unescape(re.search(r"<title>(.*?)</title>", dom, re.S).group(1)))
+
+
+def test_the_first_screen_at_1400_px_holds_the_morning_table_and_nothing_scrolls_sideways(calm, tmp_path):
+    assert CHROMIUM, "headless Chromium is needed: apt-get install chromium (.ci/run does it)"
+    page = calm[0] / "reports" / "2017-12-29" / "risk_report.html"
+    layout = rendered_layout(page, tmp_path)
+    assert layout["scrollWidth"] <= layout["clientWidth"] == 1400
+    assert layout["wide"] == 0  # no table wider than its box
+    assert layout["tableBottom"] <= 900  # the morning table ends within the first screen
+
+
+def test_a_published_report_is_rebuilt_byte_identical_from_its_table_versions(calm, tmp_path, monkeypatch, capsys):
+    from risk_pipeline.cli import main
+    from risk_pipeline.report.publish import publications
+    from risk_pipeline.storage.lake import delete_key
+
+    reports, _ = _republishing(calm, tmp_path, monkeypatch)
+    day = dt.date(2017, 12, 29)
+    first = publications(reports, day)[0]
+    # the lake moves on after the publication: one book's official figures and limits deleted
+    delete_key("risk_summary", "held")
+    delete_key("limit_status", "held")
+    out = tmp_path / "rebuilt"
+    assert main(["report", "--as-of", "2017-12-29", "--version", "1", "--out", str(out)]) == 0
+    assert "byte-identical" in capsys.readouterr().out
+    assert _contents(out) == _contents(first)
+    # a publication from the current tables differs, and is publication 2, rebuilt as such
+    from risk_pipeline.defs.report import ReportConfig
+    from risk_pipeline.report.summary import build_report_data
+
+    write_report(build_report_data(day, ReportConfig().settings()), reports)
+    second = publications(reports, day)[1]
+    assert _contents(second)["risk_report.html"] != _contents(first)["risk_report.html"]
+    assert main(["report", "--as-of", "2017-12-29", "--out", str(tmp_path / "latest")]) == 0
+    assert _contents(tmp_path / "latest") == _contents(second)
+    assert main(["report", "--as-of", "2017-12-29", "--version", "3"]) == 2
+    assert "has publications 1 to 2" in capsys.readouterr().err
+
+
+def test_the_report_asset_counts_the_day_s_alerts_and_renders_the_morning_table_as_markdown(calm, monkeypatch):
+    from risk_pipeline.report.morning import load_morning, morning_cells, morning_markdown
+
+    data_dir, result = calm
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(data_dir))
+    morning = load_morning(dt.date(2017, 12, 29))
+    meta = result.asset_materializations_for_node("risk_report")[-1].metadata
+    assert meta["breaches"].value == sum(a.level == "breach" for a in morning.alerts)
+    assert meta["warnings"].value == sum(a.level == "warning" for a in morning.alerts)
+    assert "morning" not in meta  # a 260-partition run: the markdown only in runs of at most 31 partitions
+    markdown = morning_markdown(morning)
+    rows = [line for line in markdown.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert len(rows) == 2 == len(morning.books)
+    for row, cells in zip(rows, morning_cells(morning)):
+        assert [c.strip() for c in row.strip("| ").split(" | ")][2].startswith(cells[2][0].text)  # official VaR

@@ -4,7 +4,9 @@
 - ``summary``: the latest figures from the DuckDB catalog;
 - ``pre-trade``: would a proposed trade keep a portfolio within its limits?
 - ``lake``: a table's history, time travel, maintenance, the catalog;
-- ``init-csv``: a settings profile for the user's own price CSV.
+- ``init-csv``: a settings profile for the user's own price CSV;
+- ``var``: VaR/ES of any symbols and its backtest, from the stored prices or a CSV, without a run;
+- ``report``: a past day's risk report rebuilt from the table versions it was published from.
 
 A configuration or input error (every such error of the project is a ``ValueError``, e.g.
 ``ConfigError`` naming file, line and field) and a lake of an old layout are printed as one line
@@ -19,7 +21,7 @@ import argparse
 import os
 import sys
 
-from risk_pipeline.cli import backfill, init_csv, lake, pre_trade, summary
+from risk_pipeline.cli import backfill, init_csv, lake, pre_trade, report, summary, var
 from risk_pipeline.cli.run_log import INPUT_ERRORS
 
 # a path given on the command line that cannot be read or written is bad input too
@@ -33,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
         "configuration or input (one line on stderr); 1: the command ran and found a failure (a failed run, a "
         "breached limit).")
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (summary, backfill, pre_trade, lake, init_csv):
+    for command in (summary, backfill, pre_trade, lake, init_csv, var, report):
         command.add_parser(commands)
     args = parser.parse_args(argv)
     try:

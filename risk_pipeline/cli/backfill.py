@@ -253,7 +253,8 @@ def backfill_command(args: argparse.Namespace) -> int:
                           chunk_years=args.chunk_years)
     if report.failure is not None:
         first, last = report.ranges[-1]
-        print(f"risk-pipeline backfill: {report.failure.line} (run over {first}..{last}; log: {log})", file=sys.stderr)
+        kept = f"; log: {log}" if log.exists() else ""  # none when nothing was logged, or the disk was full
+        print(f"risk-pipeline backfill: {report.failure.line} (run over {first}..{last}{kept})", file=sys.stderr)
         return 2 if report.failure.bad_input else 1
     for step, seconds in sorted(report.step_seconds.items(), key=lambda item: -item[1]):
         print(f"  {step:<45} {seconds:8.1f} s")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from risk_pipeline.books import build_book
+from risk_pipeline.cli.pre_trade_options import option_pre_trade_command
 from risk_pipeline.config.settings import section
 from risk_pipeline.config.portfolios import Portfolio, Position, load_portfolios
 from risk_pipeline.config.positions import load_books_of_record
@@ -125,8 +126,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="would a proposed trade keep a portfolio within its limits? VaR/ES before and after",
         description="Exit status 0 when no limit is breached after the trade, 1 when one is, 2 on bad input.",
     )
-    trade.add_argument("--portfolio", required=True, help="portfolio name (portfolios.yaml, or a book of record)")
-    trade.add_argument("--trade", required=True, nargs="+", metavar="SYMBOL=AMOUNT",
+    trade.add_argument("--portfolio",
+                       help="portfolio name (portfolios.yaml, or a book of record); or --book for an option book")
+    trade.add_argument("--book", help="option book (options.positions_file): its Greek caps, then its VaR/ES limits")
+    trade.add_argument("--option", nargs="+", metavar="TYPE,UNDERLYING,STRIKE,EXPIRY,QUANTITY[,MULTIPLIER]",
+                       help="options traded into --book, e.g. put,SP500,3700,2023-01-20,-5 (multiplier 100)")
+    trade.add_argument("--trade", nargs="+", metavar="SYMBOL=AMOUNT",
                        help="units for a quantity portfolio or a book of record, base-currency amount for a "
                             "weight portfolio; negative sells")
     trade.add_argument("--limits", default=None, help="limits YAML (default: pipeline.yaml limits.limits_file)")
@@ -141,6 +146,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def pre_trade_command(args: argparse.Namespace) -> int:
+    if bool(args.portfolio) == bool(args.book) or bool(args.book) != bool(args.option) or bool(args.portfolio) != bool(
+            args.trade):
+        raise PreTradeError("give --portfolio with --trade, or --book with --option")
+    if args.book:
+        return option_pre_trade_command(args)
     settings = section("limits")
     lookback = args.lookback or int(settings["estimation_window_days"])
     answer = pre_trade(

@@ -8,15 +8,18 @@ folder instead of the terminal; the command prints one line and the file's path.
 severity ERROR names the check and its first offending row; a failed step names the error that
 failed it, found along the cause chain Dagster records (``DagsterExecutionStepExecutionError``
 caused by, e.g., ``PriceDataError``). An error of the ``ValueError`` family (``ConfigError``,
-``PriceDataError``, ``SchemaMismatchError``, ...) or ``LakeLayoutError`` is bad input; any other is
-a bug of the step.
+``PriceDataError``, ``SchemaMismatchError``, ...) or ``LakeLayoutError`` is bad input; a full disk
+(``No space left on device``, whether Python, delta-rs or DuckDB met it) names the file it could not
+write; any other error is a bug of the step.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import os
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +33,9 @@ if TYPE_CHECKING:
     import dagster as dg
 
 INPUT_ERRORS = (ValueError, LakeLayoutError)
+DISK_FULL = os.strerror(errno.ENOSPC)  # "No space left on device"
+# the file named in a message: 'path' (Python's OSError, the lake's for delta-rs), "path" (DuckDB)
+_PATH = re.compile(r"""['"](/[^'"]+)['"]""")
 
 
 @dataclass(frozen=True)
@@ -54,16 +60,19 @@ def stderr_to(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stderr.flush()
     saved = os.dup(2)
+    log = path.open("a", buffering=1)
     try:
-        with path.open("a", buffering=1) as log, contextlib.redirect_stderr(log):
+        with contextlib.redirect_stderr(log):
             os.dup2(log.fileno(), 2)
             try:
                 yield
             finally:
-                log.flush()
                 os.dup2(saved, 2)
     finally:
         os.close(saved)
+        # on a full disk the log loses its end, and the standard error is the terminal's again all the same
+        with contextlib.suppress(OSError):
+            log.close()
         if path.exists() and path.stat().st_size == 0:
             path.unlink()
             for folder in made:
@@ -111,6 +120,17 @@ def _check_line(evaluation) -> str:
     return f"{line}, first: {first}" if first else line
 
 
+def _disk_full_line(step: str, chain: list) -> str | None:
+    """``step X: no space left on device writing <path>`` when an error of ``chain`` is a full disk."""
+    full = next((e for e in chain if DISK_FULL.lower() in e.message.lower()), None)
+    if full is None:
+        return None
+    found = _PATH.search(full.message)
+    where = f" writing {found.group(1)}" if found else ""
+    return (f"step {step}: no space left on device{where}; every table is at its last commit: free space "
+            "and run the range again")
+
+
 def run_failure(result: dg.ExecuteInProcessResult) -> RunFailure | None:
     """Why the run of ``result`` failed (None when it succeeded); see the module docstring."""
     if result.success:
@@ -130,6 +150,9 @@ def run_failure(result: dg.ExecuteInProcessResult) -> RunFailure | None:
         while error is not None:
             chain.append(error)
             error = error.cause
+        full = _disk_full_line(event.step_key, chain)
+        if full is not None:
+            return RunFailure(full, bad_input=False)
         bad = next((e for e in chain if e.cls_name in inputs), None)
         if bad is not None:
             return RunFailure(f"step {event.step_key}: {_message(bad)}", bad_input=True)

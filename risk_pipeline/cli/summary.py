@@ -7,8 +7,10 @@ import sys
 
 import pandas as pd
 
+from risk_pipeline.report.morning import load_morning, text_table
 from risk_pipeline.risk.limits import LIMIT_METHOD_TEXT
 from risk_pipeline.storage.catalog import catalog_path, connect
+from risk_pipeline.storage.lake import stored_days
 from risk_pipeline.storage.paths import is_object_store, lake_uri
 
 LATEST_VAR_SQL = """
@@ -80,7 +82,7 @@ order by portfolio, measure desc, horizon_days, confidence
 """
 WINDOWS_SQL = """
 select distinct backtest_window_days as days from var_backtests
-where as_of = (select max(as_of) from var_backtests) order by days
+where as_of = (select max(as_of) from var_backtests) and not whole_sample order by days
 """
 
 
@@ -106,9 +108,14 @@ def summary(args: argparse.Namespace | None = None) -> int:
         print(f"risk-pipeline summary: no catalog at {path}: run `make run` (or `risk-pipeline backfill`) first",
               file=sys.stderr)
         return 2
+    days = stored_days("risk_summary")
+    if days:  # the morning table, as on the report's first page
+        print(text_table(load_morning(days[-1])))
+        print()
     with pd.option_context("display.width", 220, "display.max_rows", 500, "display.max_columns", 20):
         with connect() as con:
-            print("Latest 1-day VaR and ES (losses positive): % of value, then amounts in the base currency")
+            print("Every method's latest 1-day VaR and ES (the official method's challengers; losses positive): "
+                  "% of value, then amounts in the base currency")
             print(_text(con.execute(LATEST_VAR_SQL).df(), float_format=_figure))
             print()
             days = con.execute(WINDOWS_SQL).df()["days"].tolist() or [0]
@@ -156,4 +163,5 @@ def summary(args: argparse.Namespace | None = None) -> int:
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    commands.add_parser("summary", help="latest VaR/ES and backtest verdicts from the catalog").set_defaults(run=summary)
+    commands.add_parser("summary", help="the morning table (official VaR/ES per book, limits, alerts), then every "
+                        "method's VaR/ES and backtest verdicts").set_defaults(run=summary)

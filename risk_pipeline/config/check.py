@@ -6,6 +6,7 @@ from __future__ import annotations
 from risk_pipeline.config.bonds import load_bond_books
 from risk_pipeline.config.frtb import desk_portfolios, load_frtb_config
 from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE, load_limits
+from risk_pipeline.config.options import check_option_positions
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.positions import load_books_of_record
 from risk_pipeline.config.scenarios import DEFAULT_SCENARIOS_FILE, load_scenarios
@@ -14,7 +15,7 @@ from risk_pipeline.config.settings import section
 
 def check_configuration() -> None:
     """Load the settings' files as the assets will: portfolios and books of record, limits, scenarios, FRTB
-    settings and bond books."""
+    settings, bond books and option positions."""
     desk_portfolios(load_frtb_config(), load_portfolios())
     load_books_of_record()
     load_limits(section("limits")["limits_file"] or DEFAULT_LIMITS_FILE)
@@ -22,3 +23,4 @@ def check_configuration() -> None:
     bonds_file = section("bonds")["positions_file"]
     if bonds_file:
         load_bond_books(bonds_file)
+    check_option_positions(section("options"), section("prices")["extra_symbols"] or [])

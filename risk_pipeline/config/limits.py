@@ -17,7 +17,7 @@ DEFAULT_LIMITS_FILE = Path(__file__).resolve().parent / "limits.yaml"
 _LIMIT_FIELDS = {"measure", "horizon_days", "confidence", "amount"}
 
 
-def _limit(entry: Any, index: int, file: Path, portfolio: str) -> Limit:
+def limit_entry(entry: Any, index: int, file: Path, portfolio: str) -> Limit:
     where = located(file, entry, f"portfolio {portfolio!r}, limit #{index + 1}")
     entry = mapping(entry, where)
     check_fields(entry, _LIMIT_FIELDS, {"measure", "amount"}, where)
@@ -42,7 +42,8 @@ def load_limits(path: str | Path = DEFAULT_LIMITS_FILE) -> LimitsConfig:
     file = Path(path)
     doc = read_yaml(file, "limits")
     doc = mapping(doc, f"{file}: top level")
-    check_fields(doc, {"warning_fraction", "portfolios"}, {"portfolios"}, f"{file}: top level")
+    # option_books: the Greek caps of option books (risk_pipeline/config/greek_caps.py)
+    check_fields(doc, {"warning_fraction", "portfolios", "option_books"}, {"portfolios"}, f"{file}: top level")
     frac = number(doc.get("warning_fraction", DEFAULT_WARNING_FRACTION), f"{file}", "warning_fraction")
     if not 0.0 < frac <= 1.0:
         raise ConfigError(f"{file}: field 'warning_fraction' must be in (0, 1], got {frac!r}")
@@ -52,7 +53,7 @@ def load_limits(path: str | Path = DEFAULT_LIMITS_FILE) -> LimitsConfig:
         where = located(file, raw, f"portfolio {name!r}")
         if not isinstance(entries, list) or not entries:
             raise ConfigError(f"{where}: expected a non-empty list of limits")
-        limits = tuple(_limit(e, i, file, str(name)) for i, e in enumerate(entries))
+        limits = tuple(limit_entry(e, i, file, str(name)) for i, e in enumerate(entries))
         keys = [(lim.measure, lim.horizon_days, lim.confidence) for lim in limits]
         dups = sorted({k for k in keys if keys.count(k) > 1})
         if dups:

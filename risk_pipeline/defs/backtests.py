@@ -3,7 +3,9 @@ red-zone check.
 
 Every window is a trailing number of trading days, so a run reads only the last
 max(backtest_window_days) + h days of forecasts and P&L before its range: one new day costs the same at
-any length of history.
+any length of history. The whole-sample window (``all`` in the list, ``whole_sample`` in the run
+config; off by default) reads every stored day instead: a one-off validation, whose cost grows with
+the history.
 """
 
 import bisect
@@ -24,6 +26,7 @@ from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stor
 from risk_pipeline.storage.schemas import table_schema
 
 _BACKTESTS = section("backtests")
+WHOLE_SAMPLE = "all"  # in backtests.backtest_window_days: the whole-sample window beside the trailing ones
 SERIES_KEYS = ["portfolio", "method", "confidence", "horizon_days"]
 REALIZED_RETURN = "simple_return"
 """The realized series every backtest, score and ranking compares the forecasts with (through
@@ -39,7 +42,8 @@ without trades the two are equal."""
 class BacktestConfig(dg.Config):
     """Backtest settings; defaults from the ``backtests`` section of pipeline.yaml."""
 
-    backtest_window_days: list[int] = [int(n) for n in _BACKTESTS["backtest_window_days"]]
+    backtest_window_days: list[int] = [int(n) for n in _BACKTESTS["backtest_window_days"] if n != WHOLE_SAMPLE]
+    whole_sample: bool = WHOLE_SAMPLE in _BACKTESTS["backtest_window_days"]  # `all` in pipeline.yaml's list
     seed: int = int(_BACKTESTS["seed"])
 
 
@@ -100,6 +104,8 @@ def with_series_keys(frames: list[pd.DataFrame], keys: list[tuple], table: str,
 def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
     lookback = max(checked_windows(config.backtest_window_days)) + longest_horizon(end)
+    if config.whole_sample:  # every stored day before the range: the whole-sample window's
+        lookback = max(lookback, len(stored_days("var_estimates")))
     frames, series_keys = [], []
     portfolios = list(book_currencies())  # the YAML books and the books of record
     first, after = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
@@ -115,6 +121,7 @@ def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> 
             horizon_days=int(horizon),
             as_of=as_of,
             windows=config.backtest_window_days,
+            whole_sample=config.whole_sample,
             day_number_offset=offset,
             seed=config.seed,
         )

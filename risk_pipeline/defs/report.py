@@ -16,7 +16,9 @@ from risk_pipeline.defs.backtests import var_backtests
 from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, business_days, partition_days, single_run
 from risk_pipeline.defs.scores import var_scores
 from risk_pipeline.defs.portfolios import portfolio_pnl
+from risk_pipeline.defs.risk_summary import risk_summary
 from risk_pipeline.defs.var import var_estimates
+from risk_pipeline.report.morning import morning_markdown
 from risk_pipeline.report.publish import write_report
 from risk_pipeline.report.summary import (
     OPTIONAL_TABLES,
@@ -54,7 +56,7 @@ def _markdown(frame: pd.DataFrame) -> str:
     backfill_policy=single_run,
     group_name="validation",
     kinds={"html"},
-    deps=[var_backtests, var_scores, var_estimates, portfolio_pnl, *_OPTIONAL_DEPS],
+    deps=[var_backtests, var_scores, var_estimates, portfolio_pnl, risk_summary, *_OPTIONAL_DEPS],
     description=(
         "Self-contained HTML risk report (opens offline) with summary.json and CSV exports, under "
         "<data>/reports/<as_of>/, for the last day of the run's range (and month-ends if configured): "
@@ -86,7 +88,13 @@ def risk_report(context: dg.AssetExecutionContext, config: ReportConfig) -> dg.M
         "red_zone": dg.MetadataValue.int(len(data.red_zone)),
         "table_versions": dg.MetadataValue.json(data.table_versions),
     }
+    alerts = data.morning.alerts if data.morning is not None else ()
+    metadata["breaches"] = dg.MetadataValue.int(sum(a.level == "breach" for a in alerts))
+    metadata["warnings"] = dg.MetadataValue.int(sum(a.level == "warning" for a in alerts))
     # the verdict table and the chart only in short runs (metadata.DETAIL_MAX_PARTITIONS); the files are linked
+    if len(days) <= DETAIL_MAX_PARTITIONS and data.morning is not None:
+        metadata["morning"] = dg.MetadataValue.md(
+            f"**Official VaR and ES as of {data.as_of}**\n\n" + morning_markdown(data.morning))
     if len(days) <= DETAIL_MAX_PARTITIONS:
         metadata["verdict"] = dg.MetadataValue.md(
             f"**Traffic light, ranking as of {data.as_of}** (99%, 1 day, trailing {data.trailing} days)\n\n"

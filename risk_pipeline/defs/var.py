@@ -40,6 +40,8 @@ class VarConfig(dg.Config):
     shrinkage: str = str(_VAR["shrinkage"])
     n_scenarios: int = int(_VAR["n_scenarios"])
     seed: int = int(_VAR["seed"])
+    horizon_scaling: str = str(_VAR["horizon_scaling"])
+    return_type: str = str(_VAR["return_type"])
 
     def settings(self) -> MethodSettings:
         """Each method's window and parameters (``MethodSettings``) from this run config."""
@@ -48,7 +50,8 @@ class VarConfig(dg.Config):
             monte_carlo_estimation_window_days=self.monte_carlo_estimation_window_days,
             evt_estimation_window_days=self.evt_estimation_window_days, evt_exceedances=self.evt_exceedances,
             ewma_lambda=self.ewma_lambda, filter=self.filter, t_dof=self.t_dof, shrinkage=self.shrinkage,
-            n_scenarios=self.n_scenarios, seed=self.seed,
+            n_scenarios=self.n_scenarios, seed=self.seed, horizon_scaling=self.horizon_scaling,
+            return_type=self.return_type,
         )
 
 
@@ -160,13 +163,33 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.Ma
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_estimates")
     frames.clear()  # a long run's rows are held once, not twice, while they are written
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
-    extra = _latest_summary(frame, end)
+    extra = {**_latest_summary(frame, end), **conventions(config)}
     if short:
         context.log.warning("no estimate until the window fills: " + "; ".join(short))
         extra["short_history"] = dg.MetadataValue.json(short)
     # the books computed: a book skipped for want of an FX rate keeps what is stored
     return publish("var_estimates", frame, days, keys=[book.portfolio.name for book in books] + recorded_names,
                    **extra, **skipped_metadata(skipped))
+
+
+def conventions(config: VarConfig) -> dict[str, object]:
+    """The conventions of the stored numbers, stated in the materialization's metadata (docs/methods.md)."""
+    scaling = {
+        "sqrt_time": "sqrt_time: the h-day VaR/ES of parametric_normal, parametric_t and cornish_fisher is the "
+                     "1-day figure times sqrt(h), its mean term included",
+        "drift": "drift: the h-day VaR/ES of parametric_normal, parametric_t and cornish_fisher is "
+                 "-(mu h + q sigma sqrt(h)), the mean scaled by h and the dispersion by sqrt(h)",
+    }[config.horizon_scaling]
+    returns = {
+        "simple": "simple: every method is estimated on the portfolio's daily simple returns",
+        "log": "log: parametric_normal, parametric_t, cornish_fisher, ewma and conditional_evt are fitted to the "
+               "log returns ln(1 + r), VaR = 1 - exp(-VaR_log), ES = 1 - exp(-ES_log); historical, "
+               "filtered_historical and monte_carlo on simple returns",
+    }[config.return_type]
+    return {"horizon_scaling": dg.MetadataValue.text(
+        scaling + "; ewma and conditional_evt (zero mean) by sqrt(h); historical and filtered_historical from "
+        "overlapping h-day compounded returns; monte_carlo from simulated h-day paths"),
+        "return_type": dg.MetadataValue.text(returns)}
 
 
 def _latest_summary(frame: pd.DataFrame, end: dt.date) -> dict[str, object]:

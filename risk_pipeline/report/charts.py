@@ -135,3 +135,73 @@ def traffic_light_chart(traffic_light: pd.DataFrame, trailing: int, yellow_from:
                    f"(yellow from {yellow_from}, red from {red_from})", fontsize=9)
     fixed_margins(fig, left=1.3, right=0.2, top=0.3, bottom=0.6)
     return png_bytes(fig, dpi=80)
+
+
+def component_var_chart(decomposition: pd.DataFrame) -> bytes:
+    """Each book's component VaR (Euler, share of the book's VaR) per position, a panel per book,
+    the largest contributions on top."""
+    books = sorted(decomposition["portfolio"].unique())
+    rows = max(decomposition.groupby("portfolio").size().max(), 1)
+    fig = Figure(figsize=(13, 0.22 * rows * ((len(books) + 2) // 3) + 0.9 * ((len(books) + 2) // 3)))
+    axes = fig.subplots((len(books) + 2) // 3, 3, squeeze=False)
+    for ax in axes.ravel()[len(books):]:
+        ax.set_visible(False)
+    for ax, book in zip(axes.ravel(), books):
+        mine = decomposition.loc[decomposition["portfolio"].eq(book)].sort_values("pct_contribution")
+        share = 100 * mine["pct_contribution"].to_numpy()
+        ax.barh(np.arange(len(mine)), share, color=np.where(share >= 0, "#1f77b4", "#2e9d4a"))
+        ax.set_yticks(np.arange(len(mine)), mine["symbol"], fontsize=7)
+        ax.axvline(0.0, color="black", lw=0.4)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.set_xlabel("% of the book's VaR", fontsize=7)
+        left_title(ax, book, fontsize=9)
+        ax.grid(alpha=0.3, axis="x")
+    fixed_margins(fig, left=0.7, right=0.2, top=0.3, bottom=0.5, hspace=0.5)
+    fig.subplots_adjust(wspace=0.35)
+    return png_bytes(fig, dpi=80)
+
+
+def stress_chart(stress: pd.DataFrame) -> bytes:
+    """Loss of each book under each scenario, as % of its value (a group of bars per scenario)."""
+    books = sorted(stress["portfolio"].unique())
+    grid = stress.pivot_table(index="scenario", columns="portfolio", values="simple_return", aggfunc="first")
+    grid = grid.reindex(columns=books).loc[lambda g: g.min(axis=1).sort_values().index]
+    fig = Figure(figsize=(13, 3.8))
+    ax = fig.subplots()
+    width = 0.8 / max(len(books), 1)
+    colors = _method_colors(books)
+    for i, book in enumerate(books):
+        ax.bar(np.arange(len(grid)) + i * width, 100 * grid[book].to_numpy(), width, color=colors[book], label=book)
+    ax.set_xticks(np.arange(len(grid)) + 0.4 - width / 2, grid.index, fontsize=7, rotation=25, ha="right")
+    ax.axhline(0.0, color="black", lw=0.4)
+    ax.set_ylabel("P&L, % of value")
+    left_title(ax, "Stress scenarios: P&L of the positions held, % of each book's value")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.grid(alpha=0.3, axis="y")
+    fixed_margins(fig, left=0.8, right=1.7, bottom=1.3)
+    return png_bytes(fig, dpi=80)
+
+
+def utilisation_chart(limits: pd.DataFrame) -> bytes:
+    """Utilisation of each limit over time, a panel per book, with the limit (100%)."""
+    books = sorted(limits["portfolio"].unique())
+    ncols = 3
+    nrows = (len(books) + ncols - 1) // ncols
+    fig = Figure(figsize=(13, 2.4 * nrows + 0.4))
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharey=True)
+    for ax in axes.ravel()[len(books):]:
+        ax.set_visible(False)
+    for ax, book in zip(axes.ravel(), books):
+        mine = limits.loc[limits["portfolio"].eq(book)].sort_values("date")
+        for (measure, horizon), rows in mine.groupby(["measure", "horizon_days"], sort=True):
+            label = f"{'ES' if measure == 'es' else 'VaR'} {horizon}d"
+            ax.plot(date2num(rows["date"].to_numpy()), 100 * rows["utilization"].to_numpy(), lw=0.8, label=label)
+        ax.axhline(100.0, color=ZONE_COLORS["red"], lw=0.8, ls=":")
+        ax.tick_params(labelsize=7)
+        ax.set_ylabel("% of limit", fontsize=7)
+        left_title(ax, book, fontsize=9)
+        ax.legend(fontsize=6, loc="upper left", frameon=False, ncols=2)
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_formatter(DateFormatter("%Y-%m"))
+    fixed_margins(fig, left=0.6, right=0.2, top=0.3, bottom=0.4, hspace=0.45)
+    return png_bytes(fig, dpi=80)

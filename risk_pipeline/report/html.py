@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.report.frtb_section import SCOPE_NOTE, latest_desks, latest_es
+from risk_pipeline.report.morning import HEADERS, MISSING, Cell, Morning, capital_sentence, intro, morning_cells
 from risk_pipeline.report.summary import ReportData, mcs_sentence, score_rows
 from risk_pipeline.risk.limits import LIMIT_METHOD_TEXT
 
@@ -22,19 +23,26 @@ TEST_COLUMNS = [
 ]  # fmt: skip
 
 _CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:24px auto;max-width:1280px;color:#222;
-line-height:1.4;padding:0 16px}
-h1{font-size:24px;margin-bottom:4px}h2{font-size:20px;border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:36px}
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:16px auto;max-width:1340px;color:#222;
+line-height:1.35;padding:0 16px}
+h1{font-size:22px;margin:0 0 6px}h2{font-size:20px;border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:36px}
 h3{font-size:16px;margin-top:22px}
 table{border-collapse:collapse;margin:8px 0 16px;font-size:12.5px}
 th,td{border:1px solid #d8d8d8;padding:3px 7px;text-align:right;white-space:nowrap}
-th{background:#f3f3f3;text-align:center}td.text{text-align:left}
+th{background:#f3f3f3;text-align:center;white-space:normal}td.text{text-align:left}
 td.pass{background:#e3f4e6}td.fail{background:#fbe0e0;font-weight:600}td.na{color:#999}
 td.green{background:#2e9d4a;color:#fff}td.yellow{background:#e0b000}td.red{background:#d62728;color:#fff}
 td.insufficient_data{color:#777}tr.recommended td{font-weight:700}
-.box{background:#f7f7f9;border:1px solid #e2e2e8;padding:10px 14px;margin:12px 0}
-.alert{background:#fde8e8;border-color:#e8a0a0}.ok{background:#e9f6ec;border-color:#a6d8b2}
-.note{font-size:13px;color:#444}img{max-width:100%}.scroll{overflow-x:auto}
+table.morning{width:100%;font-size:13px}table.morning td{white-space:normal;vertical-align:top}
+.sub{font-size:11px;color:#555;font-weight:400}td.green .sub,td.red .sub{color:#eee}
+.lim{display:inline-block;margin:1px 2px;padding:0 4px;border-radius:3px;white-space:nowrap}
+.lim.within_limits{background:#e3f4e6}.lim.warning{background:#f5d76e}.lim.danger{background:#d62728;color:#fff}
+.lim.no_data{color:#777}
+.box{background:#f7f7f9;border:1px solid #e2e2e8;padding:6px 12px;margin:8px 0;font-size:13px}.box ul{margin:4px 0;padding-left:20px}
+.alert{background:#fde8e8;border-color:#e8a0a0}.warn{background:#fff6da;border-color:#e8cf80}
+.ok{background:#e9f6ec;border-color:#a6d8b2}
+.note{font-size:13px;color:#444}.lead{font-size:14px}img{max-width:100%}.scroll{overflow-x:auto}
+nav.toc{background:#f7f7f9;border:1px solid #e2e2e8;padding:6px 12px;font-size:14px}nav.toc ol{margin:4px 0;columns:2}
 caption{text-align:left}td.bars{width:360px}.bar{display:block;height:12px;min-width:1px}.bar.green{background:#2e9d4a}.bar.red{background:#d62728}
 """
 
@@ -48,12 +56,12 @@ def _is_missing(value: object) -> bool:
 
 
 def pct(value: object, digits: int = 2) -> str:
-    return "n/a" if _is_missing(value) else f"{float(value) * 100:.{digits}f}%"
+    return MISSING if _is_missing(value) else f"{float(value) * 100:.{digits}f}%"
 
 
 def num(value: object, digits: int = 3) -> str:
     if _is_missing(value):
-        return "n/a"
+        return MISSING
     if isinstance(value, (bool, np.bool_)):
         return "yes" if value else "no"
     if isinstance(value, (int, np.integer)):
@@ -66,7 +74,16 @@ def num(value: object, digits: int = 3) -> str:
 
 
 def amount(value: object) -> str:
-    return "n/a" if _is_missing(value) else f"{float(value):,.0f}"
+    return MISSING if _is_missing(value) else f"{float(value):,.0f}"
+
+
+def _day(value: object) -> str:
+    """A date as YYYY-MM-DD (a dash when missing)."""
+    return MISSING if _is_missing(value) else pd.Timestamp(value).date().isoformat()
+
+
+def _confidence(value: object) -> str:
+    return MISSING if _is_missing(value) else f"{float(value) * 100:g}%"
 
 
 Column = tuple[str, str, Callable[[object], str]]
@@ -90,13 +107,6 @@ def table(frame: pd.DataFrame, columns: Sequence[Column], cell_class: Callable[[
     return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
-def generic_table(frame: pd.DataFrame, max_rows: int = 200) -> str:
-    """Any stored table's rows with every column (for the optional stages)."""
-    columns = [(c, c, num if frame[c].dtype.kind == "f" else str) for c in frame.columns]
-    note = f'<p class="note">First {max_rows} of {len(frame)} rows; all rows are in the CSV.</p>' if len(frame) > max_rows else ""
-    return table(frame.head(max_rows), columns) + note
-
-
 def _test_class(col: str, value: object) -> str:
     if col.endswith("_p") and not _is_missing(value):
         return "pass" if float(value) >= SIGNIFICANCE else "fail"
@@ -106,19 +116,19 @@ def _test_class(col: str, value: object) -> str:
 
 
 def _plain(value: object) -> str:
-    return str(value)
+    return MISSING if _is_missing(value) else str(value)
 
 
 def _backtest_section(rows: pd.DataFrame) -> str:
+    """The 99% 1-day backtests of a book: a row per method and window, p-values of every test."""
     columns: list[Column] = [
-        ("method", "method", _plain), ("confidence", "confidence", pct), ("horizon_days", "horizon (days)", num),
-        ("backtest_window_days", "window (days)", num), ("n_obs", "observations", num), ("n_breaches", "breaches", num),
-        ("expected_breaches", "expected", lambda v: num(v, 1)),
+        ("method", "method", _plain), ("backtest_window_days", "window (days)", num), ("n_obs", "observations", num),
+        ("n_breaches", "breaches", num), ("expected_breaches", "expected", lambda v: num(v, 1)),
     ]
     columns += [(col, f"{header} p", lambda v: num(v, 3)) for col, header in TEST_COLUMNS]
     columns += [("traffic_light", "traffic light", _plain), ("plus_factor", "plus factor", lambda v: num(v, 2)),
-                ("verdict", "verdict", _plain), ("overlapping", "overlapping obs.", num)]
-    return table(rows, columns, cell_class=_test_class)
+                ("verdict", "verdict", _plain)]
+    return table(rows.sort_values(["backtest_window_days", "method"]), columns, cell_class=_test_class)
 
 
 def _notes(data: ReportData) -> str:
@@ -150,13 +160,15 @@ the capital multiplier.
 def _frtb_section(data: ReportData, chart: str | None) -> str:
     """The FRTB section (risk_pipeline.report.frtb_section): capital chart, C_A, desks' zones, latest IMES."""
     if "frtb_capital" not in data.extras and data.frtb_capital.empty:
-        return ""
-    out = ["<h2>FRTB internal models approach (bank = every desk)</h2>", f'<p class="note">{_esc(SCOPE_NOTE)}</p>']
+        return _section("frtb", "Not configured: the FRTB stage has not run.")
+    out = [_section("frtb", "The capital the internal models approach would charge the bank (every book a desk), "
+                    "the desks' backtesting and P&amp;L attribution tests, and each desk's expected shortfall."),
+           f'<p class="note">{_esc(SCOPE_NOTE)}</p>']
     capital = data.extras.get("frtb_capital")
     if capital is not None and len(capital):
         row = capital.iloc[-1]
         out.append(
-            f'<p>As of {_esc(num(row["date"]))}: C_A = <b>{amount(row["capital_charge"])}</b> {_esc(row["base_currency"])} '
+            f'<p>As of {_esc(_day(row["date"]))}: C_A = <b>{amount(row["capital_charge"])}</b> {_esc(row["base_currency"])} '
             f'(binding: {_esc(_plain(row["binding"]))}), IMCC {amount(row["imcc"])}, 60-day average IMCC '
             f'{amount(row["imcc_average"])}, multiplier {num(row["capital_multiplier"], 2)} (bank-wide backtest: '
             f'{_esc(_plain(row["exceptions_99"]))} exceptions at 99% over 250 days, zone {_esc(_plain(row["backtest_zone"]))}).</p>')
@@ -169,72 +181,267 @@ def _frtb_section(data: ReportData, chart: str | None) -> str:
             ("portfolio", "desk", _plain), ("exceptions_99", "exceptions 99% (limit 12)", num),
             ("exceptions_975", "exceptions 97.5% (limit 30)", num), ("backtest_zone", "backtesting zone", _plain),
             ("pla_spearman", "PLA Spearman", num), ("pla_ks", "PLA KS", num), ("pla_zone", "PLA zone", _plain),
-            ("eligible", "eligible", _plain),
+            ("eligible", "eligible", num),
         ]))
+        out.append('<p class="note">The bank\'s row holds the bank-wide backtest only: the P&amp;L attribution test '
+                   "and eligibility are desk tests (a dash).</p>")
     es = latest_es(data.extras)
     if len(es):
         out.append("<h3>Expected shortfall, 97.5%, 10-day base horizon (MAR33.4-33.5)</h3>")
         out.append(table(es, [
             ("portfolio", "desk", _plain), ("base_currency", "currency", _plain), ("es_10d", "ES 10-day", amount),
             ("es_full_current", "liquidity-adjusted ES", amount), ("es_reduced_stressed", "stressed ES", amount),
-            ("imes", "IMES", amount), ("stress_start", "stressed from", num), ("stress_end", "to", num),
+            ("imes", "IMES", amount), ("stress_start", "stressed period from", _day), ("stress_end", "to", _day),
         ]))
     return "\n".join(out)
 
 
-def render_html(data: ReportData, portfolio_charts: dict[str, str], overview_chart: str | None,
-                files: Sequence[str], frtb_chart: str | None = None) -> str:
-    """The whole page; charts are data URIs, ``files`` the names of the exports beside the page."""
-    red = data.red_zone
-    methods = sorted(data.backtests["method"].unique())
-    verdicts = data.backtests["verdict"].value_counts().to_dict()
-    if len(red):
-        items = "".join(f"<li>{_esc(p)} / {_esc(m)}: {n} breaches in {o} days</li>"
-                        for p, m, n, o in red[["portfolio", "method", "n_breaches", "n_obs"]].itertuples(index=False))
-        alert = f'<div class="box alert"><b>Red zone</b> (99%, 1 day, trailing {data.trailing} days):<ul>{items}</ul></div>'
-    else:
-        alert = '<div class="box ok">No method in use is in the red zone (99%, 1 day, trailing window).</div>'
+SECTIONS = (
+    ("model", "VaR and model choice"), ("backtests", "Backtests"), ("attribution", "Attribution"),
+    ("stress", "Stress"), ("limits", "Limits"), ("frtb", "FRTB capital"), ("exports", "Exports and sources"),
+)
+
+
+def _cell_html(cell: Cell) -> str:
+    note = f'<span class="sub">{_esc(cell.note)}</span>' if cell.note else ""
+    return f"{_esc(cell.text)}{' <br>' if note else ''}{note}"
+
+
+def morning_table(morning: Morning) -> str:
+    """The first page's table: a row per book, the cells of ``morning.morning_cells``."""
+    head = "".join(f"<th>{_esc(h)}</th>" for h in HEADERS)
+    body = []
+    for cells in morning_cells(morning):
+        tds = []
+        for header, column in zip(HEADERS, cells):
+            if header == "limits used":
+                inner = " ".join(f'<span class="lim {_esc(c.status)}">{_esc(c.text)}</span> ' if c.status
+                                 else _cell_html(c) for c in column)
+                tds.append(f'<td class="text">{inner}</td>')
+            else:
+                cell = column[0]
+                css = f' class="{_esc(cell.status)}"' if cell.status else (' class="text"' if header in ("book", "official method") else "")
+                tds.append(f"<td{css}>{_cell_html(cell)}</td>")
+        body.append("<tr>" + "".join(tds) + "</tr>")
+    return (f'<table class="morning"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+            '<p class="note">Change: the official 1-day VaR amount minus the previous business day\'s, split into '
+            "positions (the value held moved by more than the day's P&amp;L: trades, rebalancing) / market (the P&amp;L "
+            "and the new return in the window) / method (a monthly re-choice of the official method); docs/analytics.md. "
+            "Limits: green below the warning level, amber at warning, red above the limit. Worst stress: the scenario "
+            "losing most on the positions held.</p>")
+
+
+def _alerts_box(morning: Morning) -> str:
+    if not morning.alerts:
+        return '<div class="box ok">No breach and no warning today.</div>'
+    breaches = [a for a in morning.alerts if a.level == "breach"]
+    items = "".join(f'<li><b>{_esc(a.level.capitalize())}</b>: {_esc(a.text)}</li>' for a in morning.alerts)
+    css = "alert" if breaches else "warn"
+    title = (f"{len(breaches)} breach(es), {len(morning.alerts) - len(breaches)} warning(s)" if breaches
+             else f"{len(morning.alerts)} warning(s), no breach")
+    return f'<div class="box {css}"><b>{title}</b><ul>{items}</ul></div>'
+
+
+def _section(key: str, sentence: str) -> str:
+    title = dict(SECTIONS)[key]
+    return f'<h2 id="{key}">{_esc(title)}</h2><p class="lead">{sentence}</p>'
+
+
+def _latest_var_table(data: ReportData, portfolio: str, official: str | None) -> str:
+    """A row per method: VaR and ES at 99% (1 and 10 days) and VaR at 95%, 1 day, amounts and %."""
+    latest = data.latest_var.loc[data.latest_var["portfolio"].eq(portfolio)]
+    if latest.empty:
+        return f'<p class="note">No forecast stored for {data.as_of}.</p>'
+    ccy = data.base_currency.get(portfolio, "")
+    wanted = [(0.99, 1, "var", "VaR 99% 1d"), (0.99, 1, "es", "ES 99% 1d"), (0.99, 10, "var", "VaR 99% 10d"),
+              (0.99, 10, "es", "ES 99% 10d"), (0.95, 1, "var", "VaR 95% 1d")]
+    rows = []
+    for method, mine in latest.groupby("method", sort=True):
+        row = {"method": method + (" (official)" if method == official else "")}
+        for conf, h, col, label in wanted:
+            hit = mine.loc[mine["confidence"].round(10).eq(conf) & mine["horizon_days"].eq(h)]
+            row[label] = (float(hit[f"{col}_amount"].iloc[0]), float(hit[col].iloc[0])) if len(hit) else None
+        rows.append(row)
+    head = "<th>method</th>" + "".join(f"<th>{_esc(label)} ({_esc(ccy)})</th>" for *_, label in wanted)
+    body = []
+    for row in rows:
+        css = ' class="recommended"' if row["method"].endswith("(official)") else ""
+        cells = "".join(f"<td>{amount(v[0])} <span class=\"sub\">{pct(v[1])}</span></td>" if v else
+                        '<td class="na">not configured</td>' for v in (row[label] for *_, label in wanted))
+        body.append(f'<tr{css}><td class="text">{_esc(row["method"])}</td>{cells}</tr>')
+    return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def _model_section(data: ReportData) -> str:
+    official = dict(zip(data.morning.books.get("portfolio", []), data.morning.books.get("method", [])))
+    out = [_section("model", "Each book's VaR and ES by every configured method (the official one in bold, the "
+                    "others its challengers), and the evidence that chooses among them: the Model Confidence Set of "
+                    "the FZ0 loss and the ranking by backtests.")]
+    for portfolio in data.portfolios:
+        out.append(f"<h3>{_esc(portfolio)} ({_esc(data.base_currency.get(portfolio, ''))})</h3>")
+        out.append(_latest_var_table(data, portfolio, official.get(portfolio)))
+        if len(data.scores):
+            rows = score_rows(data.scores, portfolio, data.ranking_window)
+            left_out = score_rows(data.scores, portfolio, data.ranking_window, compared=False)
+            out.append(f"<p>{_esc(mcs_sentence(rows, data.ranking_window, left_out))}</p>")
+            if len(rows) and rows["mcs_computed"].all():
+                out.append(score_bars(rows, data.ranking_window))
+        ranking = data.ranking.loc[data.ranking["portfolio"].eq(portfolio)] if len(data.ranking) else data.ranking
+        if len(ranking):
+            out.append(table(ranking, [
+                ("rank", "rank", num), ("method", "method", _plain), ("n_in_mcs", "in the 90% MCS (tests)", num),
+                ("n_mcs", "MCS tests", num), ("score", "score", lambda v: num(v, 2)),
+                ("n_tests_passed", "backtests passed", num), ("n_tests", "backtests", num),
+                ("breach_ratio", "breaches / expected", lambda v: num(v, 2)),
+                ("mean_var", f"average VaR over the last {data.ranking_window} days, % of value", pct),
+            ], row_class=lambda r: "recommended" if r["recommended"] else ""))
+            out.append('<p class="note">Ranking (bold: ranked first): first the methods most often in the 90% Model '
+                       "Confidence Set of the FZ0 loss, then the pass rate of the Kupiec, Christoffersen and Z2 tests "
+                       "(less a penalty for a breach frequency off target), ties broken by the lower average VaR "
+                       "(less capital), over the trailing "
+                       f"{data.ranking_window} days. The official method is chosen once a month (docs/analytics.md).</p>")
+    stats = data.statistics
+    if len(stats):
+        out.append("<h3>Performance of the books</h3>")
+        out.append(table(stats, [
+            ("portfolio", "book", _plain), ("period", "period", _plain), ("start", "from", _day), ("end", "to", _day),
+            ("n_days", "days", num), ("total_return", "total return", pct),
+            ("annualized_return", "annualized return", pct), ("annualized_volatility", "annualized volatility", pct),
+            ("sharpe_ratio", f"Sharpe ratio (risk-free {data.settings.risk_free:.2%})", lambda v: num(v, 2)),
+            ("max_drawdown", "max drawdown", pct), ("max_drawdown_peak", "drawdown from", _day),
+            ("max_drawdown_trough", "drawdown to", _day),
+        ]))
+    return "\n".join(out)
+
+
+def _backtests_section(data: ReportData, portfolio_charts: dict[str, str], overview_chart: str | None) -> str:
+    out = [_section("backtests", "Whether each method's VaR was breached as often as promised: the Basel traffic "
+                    "light of every method and book, each book's realized returns against its VaR, and the tests of "
+                    "the 99% 1-day forecasts (the other confidences and horizons are in backtests.csv)."),
+           _notes(data)]
+    if data.traffic_light.empty:
+        out.append('<p class="note">No 99% one-day VaR is configured: no traffic light.</p>')
+    elif overview_chart:
+        out.append(f'<img alt="traffic light chart" src="{overview_chart}">')
+    for portfolio in data.portfolios:
+        out.append(f"<h3>{_esc(portfolio)}: realized return against VaR</h3>")
+        chart = portfolio_charts.get(portfolio)
+        out.append(f'<img alt="{_esc(portfolio)}: return vs VaR and rolling breaches" src="{chart}">' if chart
+                   else '<p class="note">No one-day forecasts in the charted period.</p>')
+        rows = data.backtests.loc[data.backtests["portfolio"].eq(portfolio)
+                                  & data.backtests["confidence"].round(10).eq(0.99) & data.backtests["horizon_days"].eq(1)]
+        out.append(_backtest_section(rows))
+    out.append('<p class="note">A dash: the test could not be computed (no breach, or too few observations).</p>')
+    return "\n".join(out)
+
+
+def _attribution_section(data: ReportData, chart: str | None) -> str:
+    frame = data.extras.get("var_decomposition")
+    if frame is None:
+        return _section("attribution", f"No var_decomposition row up to {data.as_of}: the attribution stage has not "
+                        "run, or the books have less history than its estimation window.")
+    out = [_section("attribution", "Which positions make each book's VaR: the Euler components of the parametric "
+                    f"99% VaR (they add up to the book's VaR) as of {_day(frame['date'].max())}.")]
+    if chart:
+        out.append(f'<img alt="component VaR per position" src="{chart}">')
+    out.append(table(frame.sort_values(["portfolio", "pct_contribution"], ascending=[True, False]), [
+        ("portfolio", "book", _plain), ("symbol", "position", _plain), ("weight", "weight", pct),
+        ("component_var", "component VaR, % of value", pct), ("pct_contribution", "share of the VaR", lambda v: pct(v, 1)),
+        ("marginal_var", "marginal VaR", lambda v: num(v, 4)), ("incremental_var", "incremental VaR, % of value", pct),
+        ("component_es_historical", "component ES (historical), % of value", pct),
+        ("component_var_amount", "component VaR (book currency)", amount),
+    ]))
+    return "\n".join(out)
+
+
+def _stress_section(data: ReportData, chart: str | None) -> str:
+    frame = data.extras.get("stress_results")
+    if frame is None:
+        return _section("stress", f"No stress_results row up to {data.as_of}: the stress stage has not run.")
+    out = [_section("stress", "What each book would lose today under each scenario (historical episodes "
+                    f"replayed and hypothetical shocks) on the positions held, as of {_day(frame['date'].max())}.")]
+    if chart:
+        out.append(f'<img alt="stress losses" src="{chart}">')
+    grid = frame.pivot_table(index="scenario", columns="portfolio", values="pnl", aggfunc="first")
+    grid = grid.loc[grid.min(axis=1).sort_values().index].reset_index()
+    out.append(table(grid, [("scenario", "scenario", _plain)] + [
+        (b, f"{b} P&L ({data.base_currency.get(b, '')})", amount) for b in grid.columns if b != "scenario"]))
+    reverse = data.extras.get("reverse_stress")
+    if reverse is not None and len(reverse):
+        out.append("<h3>Reverse stress: how much of each scenario loses the target</h3>")
+        out.append(table(reverse, [
+            ("portfolio", "book", _plain), ("scenario", "scenario", _plain),
+            ("target_loss", "target loss (book currency)", amount),
+            ("multiplier", "multiplier of the scenario's shocks", lambda v: num(v, 2) if not _is_missing(v) else "none reaches it"),
+            ("feasible", "reached", num),
+        ]))
+    replay = data.extras.get("historical_replay")
+    if replay is not None and len(replay):
+        out.append("<h3>Historical replay: the positions held, through each episode</h3>")
+        out.append(table(replay, [
+            ("portfolio", "book", _plain), ("episode", "episode", _plain), ("worst_date", "worst day", _day),
+            ("worst_cum_pnl", "worst cumulative P&L (book currency)", amount),
+            ("worst_cum_return", "worst cumulative return", pct), ("final_cum_return", "return at the end", pct),
+            ("n_days", "days", num), ("proxied", "proxied", num),
+        ]))
+    return "\n".join(out)
+
+
+def _limit_class(col: str, value: object) -> str:
+    return {"danger": "red", "warning": "yellow", "within_limits": "pass"}.get(str(value), "") if col == "status" else ""
+
+
+def _limits_section(data: ReportData, chart: str | None) -> str:
+    frame = data.extras.get("limit_status")
+    if frame is None:
+        return _section("limits", f"No limit_status row up to {data.as_of}: the limits stage has not run.")
+    out = [_section("limits", f"Each limit's use as of {_day(frame['date'].max())}, measured by "
+                    f"{_esc(LIMIT_METHOD_TEXT)}, as in <code>risk-pipeline summary</code> and <code>pre-trade</code>; "
+                    "not by the official method, which is re-chosen monthly and may not price a trade "
+                    "(docs/analytics.md).")]
+    if chart:
+        out.append(f'<img alt="limit utilisation over time" src="{chart}">')
+    out.append(table(frame, [
+        ("portfolio", "book", _plain), ("measure", "measure", lambda v: "ES" if v == "es" else "VaR"),
+        ("horizon_days", "horizon (days)", num), ("confidence", "confidence", _confidence),
+        ("measured_amount", "measured (book currency)", amount), ("limit_amount", "limit (book currency)", amount),
+        ("utilization", "utilisation", lambda v: pct(v, 1)), ("status", "status", _plain),
+    ], cell_class=_limit_class))
+    return "\n".join(out)
+
+
+def render_html(data: ReportData, charts: dict[str, str], files: Sequence[str]) -> str:
+    """The whole page; ``charts`` the data URIs of the charts by name (a book's P&L chart by the
+    book's name, and traffic_light, frtb_capital, component_var, stress, utilisation), ``files``
+    the names of the exports beside the page."""
+    morning = data.morning
+    toc = "".join(f'<li><a href="#{k}">{_esc(t)}</a></li>' for k, t in SECTIONS)
+    links = "".join(f'<li><a href="{_esc(f)}">{_esc(f)}</a></li>' for f in files)
+    versions = ", ".join(f"{k} v{v}" for k, v in sorted(data.table_versions.items()))
+    capital = capital_sentence(morning)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         f"<title>Risk report {data.as_of}</title><style>{_CSS}</style></head><body>",
         f"<h1>Risk report as of {data.as_of}</h1>",
-        f'<p class="note">Portfolios: {_esc(", ".join(data.portfolios))}. Methods: {_esc(", ".join(methods))}. '
-        f"Backtest rows: {_esc(', '.join(f'{k} {v}' for k, v in sorted(verdicts.items())))}. "
-        f"Charts cover {data.chart_start} to {data.as_of}.</p>",
-        alert,
-        _notes(data),
-        "<h2>Basel traffic light</h2>",
+        _alerts_box(morning),
+        f'<p class="note">{_esc(intro(morning))}</p>',
+        morning_table(morning),
+        f"<p>{_esc(capital)}</p>" if capital else "",
+        f'<nav class="toc"><b>Contents</b><ol>{toc}</ol></nav>',
+        _model_section(data),
+        _backtests_section(data, charts, charts.get("traffic_light")),
+        _attribution_section(data, charts.get("component_var")),
+        _stress_section(data, charts.get("stress")),
+        _limits_section(data, charts.get("utilisation")),
+        _frtb_section(data, charts.get("frtb_capital")),
+        _section("exports", "The report's rows as CSV beside this page, and the table versions it was built from "
+                 "(<code>risk-pipeline report --as-of DATE</code> rebuilds it from them)."),
+        f"<ul>{links}</ul>",
+        f'<p class="note">Charts cover {data.chart_start} to {data.as_of}. Table versions: {_esc(versions)}.</p>',
+        "</body></html>",
     ]
-    if data.traffic_light.empty:
-        parts.append('<p class="note">No 99% one-day VaR is configured: no traffic light.</p>')
-    else:
-        parts.append(table(data.traffic_light, [
-            ("portfolio", "portfolio", _plain), ("method", "method", _plain),
-            ("backtest_window_days", "window (days)", num),
-            ("n_obs", "observations", num), ("n_breaches", "breaches", num),
-            ("expected_breaches", "expected", lambda v: num(v, 1)), ("traffic_light", "zone", _plain),
-            ("plus_factor", "plus factor", lambda v: num(v, 2)),
-        ], cell_class=_test_class))
-        if overview_chart:
-            parts.append(f'<img alt="traffic light chart" src="{overview_chart}">')
-    for portfolio in data.portfolios:
-        parts.append(_portfolio_section(data, portfolio, portfolio_charts.get(portfolio)))
-    parts.append(_frtb_section(data, frtb_chart))
-    for name, frame in data.extras.items():
-        if name.startswith("frtb_"):
-            continue  # shown in the FRTB section
-        day_col = "date" if "date" in frame.columns else frame.columns[0]
-        day = frame[day_col].max()
-        parts.append(f"<h2>{_esc(name.replace('_', ' ').capitalize())} (as of {_esc(num(day))})</h2>")
-        if name == "limit_status":
-            parts.append(f'<p class="note">Each value is measured by {_esc(LIMIT_METHOD_TEXT)} (column method), '
-                         "as in <code>risk-pipeline summary</code> and <code>pre-trade</code>.</p>")
-        parts.append(generic_table(frame))
-    links = "".join(f'<li><a href="{_esc(f)}">{_esc(f)}</a></li>' for f in files)
-    parts.append(f"<h2>Exports</h2><p class='note'>Beside this file:</p><ul>{links}</ul>")
-    parts.append("</body></html>")
-    return "\n".join(parts)
+    return "\n".join(p for p in parts if p)
 
 
 def score_bars(rows: pd.DataFrame, days: int) -> str:
@@ -255,64 +462,3 @@ def score_bars(rows: pd.DataFrame, days: int) -> str:
             f'trading days</caption><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 
 
-def _portfolio_section(data: ReportData, portfolio: str, chart: str | None) -> str:
-    ccy = data.base_currency.get(portfolio, "")
-    out = [f"<h2>Portfolio {_esc(portfolio)} ({_esc(ccy)})</h2>", "<h3>Portfolio statistics</h3>"]
-    stats = data.statistics.loc[data.statistics["portfolio"].eq(portfolio)]
-    out.append(table(stats, [
-        ("period", "period", _plain), ("start", "from", str), ("end", "to", str), ("n_days", "days", num),
-        ("total_return", "total return", pct), ("annualized_return", "annualized return", pct),
-        ("annualized_volatility", "annualized volatility", pct),
-        ("sharpe_ratio", f"Sharpe ratio (rf {data.settings.risk_free:.2%})", lambda v: num(v, 2)),
-        ("max_drawdown", "max drawdown", pct), ("max_drawdown_peak", "peak", str),
-        ("max_drawdown_trough", "trough", str),
-    ]))
-    out.append("<h3>Which method should a risk manager use?</h3>")
-    if len(data.scores):
-        rows = score_rows(data.scores, portfolio, data.ranking_window)
-        left_out = score_rows(data.scores, portfolio, data.ranking_window, compared=False)
-        out.append(f"<p>{_esc(mcs_sentence(rows, data.ranking_window, left_out))}</p>")
-        if len(rows) and rows["mcs_computed"].all():
-            out.append(score_bars(rows, data.ranking_window))
-    ranking = data.ranking.loc[data.ranking["portfolio"].eq(portfolio)] if len(data.ranking) else data.ranking
-    if len(ranking):
-        best = ranking.loc[ranking["recommended"]]
-        red = set(data.red_zone.loc[data.red_zone["portfolio"].eq(portfolio), "method"])
-        if len(best) and best["method"].iloc[0] in red:
-            outside_red = ranking.sort_values("rank").loc[lambda r: ~r["method"].isin(red), "method"]
-            alternative = (f"the best-ranked method outside the red zone is {_esc(outside_red.iloc[0])}."
-                           if len(outside_red) else "none of the configured methods is adequate for this portfolio.")
-            out.append(f'<div class="box alert">The best-ranked method, {_esc(best["method"].iloc[0])}, is in the red '
-                       f"zone over the trailing window: {alternative}</div>")
-        if len(best):
-            out.append(f"<p><b>Recommended: {_esc(best['method'].iloc[0])}</b> - first the methods most often in the "
-                       "90% Model Confidence Set of the FZ0 loss (when scores are stored), then the best pass rate of "
-                       "the Kupiec, Christoffersen and Z2 tests (less a penalty for a breach frequency off target), "
-                       "ties broken by the lower average VaR (less capital). Ranked on the trailing "
-                       f"{data.ranking_window} days.</p>")
-        else:
-            out.append("<p>No method has enough observations to be ranked yet.</p>")
-        out.append(table(ranking, [
-            ("rank", "rank", num), ("method", "method", _plain), ("n_in_mcs", "in MCS", num), ("n_mcs", "MCS tests", num),
-            ("score", "score", lambda v: num(v, 2)),
-            ("n_tests_passed", "tests passed", num), ("n_tests", "tests", num),
-            ("breach_ratio", "breaches / expected", lambda v: num(v, 2)), ("mean_var", "average VaR", pct),
-        ], row_class=lambda r: "recommended" if r["recommended"] else ""))
-    out.append("<h3>Latest VaR and ES</h3>")
-    latest = data.latest_var.loc[data.latest_var["portfolio"].eq(portfolio)]
-    if latest.empty:
-        out.append(f'<p class="note">No forecast stored for {data.as_of}.</p>')
-    else:
-        out.append(table(latest, [
-            ("method", "method", _plain), ("confidence", "confidence", pct), ("horizon_days", "horizon (days)", num),
-            ("estimation_window_days", "window (days)", num), ("var", "VaR", pct), ("es", "ES", pct),
-            ("var_amount", f"VaR ({ccy})", amount), ("es_amount", f"ES ({ccy})", amount),
-        ]))
-    out.append("<h3>Realized P&amp;L against VaR</h3>")
-    if chart:
-        out.append(f'<img alt="{_esc(portfolio)}: return vs VaR and rolling breaches" src="{chart}">')
-    else:
-        out.append('<p class="note">No one-day forecasts in the charted period.</p>')
-    out.append("<h3>Backtests (pass/fail at 5%)</h3>")
-    out.append(_backtest_section(data.backtests.loc[data.backtests["portfolio"].eq(portfolio)]))
-    return "\n".join(out)

@@ -5,10 +5,12 @@ A report is published whole or not at all. Its files are written into a new fold
 ``<reports>/.publications/<as_of>/`` and ``<reports>/<as_of>`` is a symbolic link to the latest
 complete one, replaced by a rename (atomic on POSIX): a reader sees the previous publication or
 the new one, never a mix, and a publication that fails or is killed leaves the previous one as it
-was. The previous publication is kept beside the current one, so that a reader who resolved the
-link just before it moved can finish reading; older ones, and the folders of publications that
-died half-way, are removed by the next publication of the date (under a file lock, so that two
-runs publishing the same date do not remove each other's folder). A folder of the date written by
+was. Every complete publication that was shown is kept (a reader who resolved the link just
+before it moved can finish reading, and ``risk-pipeline report --as-of D --version N`` rebuilds
+publication N from the table versions its summary.json records); what publications that died
+half-way left (a partial folder, a complete one never linked, a staged link) is removed by the next
+publication of the date (under a file lock, so that two runs publishing the same date do not
+remove each other's folder). A folder of the date written by
 an earlier version of the pipeline (a plain directory) becomes a publication at the first
 publication.
 """
@@ -28,7 +30,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from risk_pipeline.report.charts import data_uri, pnl_vs_var_chart, traffic_light_chart
+from risk_pipeline.report.charts import (
+    component_var_chart,
+    data_uri,
+    pnl_vs_var_chart,
+    stress_chart,
+    traffic_light_chart,
+    utilisation_chart,
+)
 from risk_pipeline.report.frtb_section import capital_chart, latest_desks
 from risk_pipeline.report.html import render_html
 from risk_pipeline.report.summary import ReportData, mcs_sentence, score_rows
@@ -40,12 +49,11 @@ SUMMARY_FILE = "summary.json"
 OVERVIEW_PNG = "traffic_light.png"
 FRTB_PNG = "frtb_capital.png"
 PUBLICATIONS = ".publications"
-KEPT_PUBLICATIONS = 2  # the current one and the one before it
 CSV_TABLES = ("traffic_light", "backtests", "ranking", "statistics", "latest_var", "pnl_vs_var")
 SUMMARY_KEYS = (
     "as_of", "chart_start", "portfolios", "base_currency", "methods", "red_zone", "recommended_method",
     "traffic_light", "ranking", "statistics", "latest_var", "verdict_counts", "overlapping_observations",
-    "optional_tables", "model_confidence_set", "frtb", "table_versions", "files",
+    "optional_tables", "model_confidence_set", "frtb", "official", "alerts", "settings", "table_versions", "files",
 )  # fmt: skip
 
 
@@ -60,7 +68,13 @@ class ReportFiles:
 
 
 def _write(path: Path, content: bytes) -> None:
-    path.write_bytes(content)
+    try:
+        path.write_bytes(content)
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        # an error of the write itself (a full disk) does not name the file: say which one
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
 
 
 @contextmanager
@@ -72,23 +86,41 @@ def _publishing(store: Path) -> Iterator[None]:
         yield
 
 
-def _point(link: Path, folder: Path) -> None:
-    """Make ``link`` a symbolic link to ``folder`` by one rename; a plain directory at ``link``
-    (written by an earlier version) is first moved among the publications."""
-    if link.is_dir() and not link.is_symlink():
-        os.rename(link, folder.parent / f"{link.stat().st_mtime_ns:020d}-earlier")  # older than ``folder``
+def _point(link: Path, folder: Path) -> Path | None:
+    """Make ``link`` a symbolic link to ``folder`` by one rename; the publication it showed before
+    (None: none). A plain directory at ``link`` (written by an earlier version) is first moved among
+    the publications; a staged link a killed publication left is removed."""
+    for staged in link.parent.glob(f".{link.name}.*.link"):
+        staged.unlink(missing_ok=True)
+    previous = None
+    if link.is_symlink():
+        previous = link.resolve()
+    elif link.is_dir():
+        previous = folder.parent / f"{link.stat().st_mtime_ns:020d}-earlier"  # older than ``folder``
+        os.rename(link, previous)
     staged = link.with_name(f".{link.name}.{uuid.uuid4().hex}.link")
     os.symlink(os.path.relpath(folder, link.parent), staged)
     os.replace(staged, link)
+    return previous
 
 
-def _sweep(store: Path, current: Path) -> None:
-    """Remove the date's publications but the ``KEPT_PUBLICATIONS`` latest (``current`` among
-    them), and the folders of publications that died before they were complete."""
-    done = sorted(p for p in store.iterdir() if p.is_dir() and not p.name.startswith("."))
-    for path in [p for p in store.iterdir() if p.is_dir() and p.name.endswith(".tmp")] + done[:-KEPT_PUBLICATIONS]:
-        if path != current:
+def _sweep(store: Path, shown: Path | None, current: Path) -> None:
+    """Remove what the date's dead publications left: the folders of those that died before they were
+    complete (``.tmp``) and those completed but killed before their link was made (newer than
+    ``shown``, the publication the link showed before ``current``; every one when none was shown).
+    Every publication that was shown is kept (``publications``; ``risk-pipeline report --as-of D
+    --version N``)."""
+    for path in store.iterdir():
+        dead = path.name.endswith(".tmp") or shown is None or path.name > shown.name
+        if path.is_dir() and path != current and dead:
             shutil.rmtree(path, ignore_errors=True)
+
+
+def publications(root: Path, as_of) -> list[Path]:
+    """The complete publications of ``as_of`` under the reports folder ``root``, oldest first
+    (version 1 is the first)."""
+    store = root / PUBLICATIONS / as_of.isoformat()
+    return sorted(p for p in store.iterdir() if p.is_dir() and not p.name.startswith(".")) if store.is_dir() else []
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -129,6 +161,9 @@ def summary_dict(data: ReportData, files: list[str]) -> dict:
         },
         "frtb": {"capital": _records(data.extras["frtb_capital"]) if "frtb_capital" in data.extras else [],
                  "desks": _records(latest_desks(data.extras))},
+        "official": _records(data.morning.books) if data.morning is not None else [],
+        "alerts": [{"level": a.level, "text": a.text} for a in data.morning.alerts] if data.morning is not None else [],
+        "settings": {"chart_years": data.settings.chart_years, "risk_free": data.settings.risk_free},
         "table_versions": data.table_versions,
         "files": files,
     }
@@ -144,14 +179,14 @@ def write_report(data: ReportData, root: Path) -> ReportFiles:
         staging = store / f".{uuid.uuid4().hex}.tmp"
         staging.mkdir()
         try:
-            names = _write_files(data, staging)
+            names = write_files(data, staging)
             folder = store / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
             os.rename(staging, folder)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-        _point(link, folder)
-        _sweep(store, folder)
+        previous = _point(link, folder)
+        _sweep(store, previous, folder)
     overview = link / OVERVIEW_PNG if names.overview_uri else None
     return ReportFiles(link, link / HTML_FILE, link / SUMMARY_FILE, overview, tuple(link / n for n in names.csvs),
                        names.overview_uri)
@@ -163,7 +198,7 @@ class _Written:
     overview_uri: str | None
 
 
-def _write_files(data: ReportData, folder: Path) -> _Written:
+def write_files(data: ReportData, folder: Path) -> _Written:
     """Every file of the report, written into ``folder``."""
     trailing = data.trailing
     yellow, red = basel_zone_thresholds(trailing)
@@ -172,21 +207,26 @@ def _write_files(data: ReportData, folder: Path) -> _Written:
         rows = data.pnl_vs_var.loc[data.pnl_vs_var["portfolio"].eq(portfolio)]
         if len(rows):
             charts[portfolio] = data_uri(pnl_vs_var_chart(rows, portfolio, trailing, yellow, red))
-    overview_uri = None
+    pngs = {}
     if len(data.traffic_light):
-        png = traffic_light_chart(data.traffic_light, trailing, yellow, red)
-        _write(folder / OVERVIEW_PNG, png)
-        overview_uri = data_uri(png)
-    frtb_uri = None
+        pngs[OVERVIEW_PNG] = charts["traffic_light"] = traffic_light_chart(data.traffic_light, trailing, yellow, red)
     if len(data.frtb_capital) and data.frtb_capital["capital_charge"].notna().any():
-        png = capital_chart(data.frtb_capital)
-        _write(folder / FRTB_PNG, png)
-        frtb_uri = data_uri(png)
+        pngs[FRTB_PNG] = charts["frtb_capital"] = capital_chart(data.frtb_capital)
+    if "var_decomposition" in data.extras:
+        charts["component_var"] = component_var_chart(data.extras["var_decomposition"])
+    if "stress_results" in data.extras:
+        charts["stress"] = stress_chart(data.extras["stress_results"])
+    if len(data.limit_history):
+        charts["utilisation"] = utilisation_chart(data.limit_history)
+    charts = {k: v if isinstance(v, str) else data_uri(v) for k, v in charts.items()}
+    for name, png in pngs.items():
+        _write(folder / name, png)
+    overview_uri = charts.get("traffic_light")
     csvs = []
     for name, frame in _csv_frames(data).items():
         _write(folder / f"{name}.csv", csv_bytes(frame))
         csvs.append(f"{name}.csv")
-    files = [SUMMARY_FILE] + csvs + ([OVERVIEW_PNG] if overview_uri else []) + ([FRTB_PNG] if frtb_uri else [])
-    _write(folder / HTML_FILE, render_html(data, charts, overview_uri, files, frtb_uri).encode("utf-8"))
+    files = [SUMMARY_FILE] + csvs + list(pngs)
+    _write(folder / HTML_FILE, render_html(data, charts, files).encode("utf-8"))
     _write(folder / SUMMARY_FILE, json.dumps(summary_dict(data, [HTML_FILE] + files), indent=2, default=str).encode())
     return _Written(tuple(csvs), overview_uri)

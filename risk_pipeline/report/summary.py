@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.report.frtb_section import capital_history
+from risk_pipeline.report.morning import Morning, load_morning
 from risk_pipeline.report.series import series_starts
 from risk_pipeline.risk.backtests.ranking import rank_methods
 from risk_pipeline.risk.backtests.scoring import NOT_COMPARED_REASONS
@@ -97,6 +98,8 @@ class ReportData:
     scores: pd.DataFrame = field(default_factory=pd.DataFrame)  # var_scores rows at as_of (none if not stored)
     table_versions: dict[str, int] = field(default_factory=dict)  # Delta version of every stored table read
     frtb_capital: pd.DataFrame = field(default_factory=pd.DataFrame)  # frtb_capital rows of the chart period
+    morning: Morning | None = None  # the first page's table (report.morning)
+    limit_history: pd.DataFrame = field(default_factory=pd.DataFrame)  # limit_status rows of the last year
 
     @property
     def red_zone(self) -> pd.DataFrame:
@@ -161,7 +164,7 @@ def _statistics(pnl: pd.DataFrame, as_of: dt.date, chart_start: dt.date, risk_fr
 
 def _ranking(backtests: pd.DataFrame, levels: pd.DataFrame, backtest_window_days: int, scores: pd.DataFrame) -> pd.DataFrame:
     frames = []
-    rows_of_window = backtests.loc[backtests["backtest_window_days"].eq(backtest_window_days)]
+    rows_of_window = backtests.loc[backtests["backtest_window_days"].eq(backtest_window_days) & ~backtests["whole_sample"]]
     for portfolio, rows in rows_of_window.groupby("portfolio", sort=True):
         mine = levels.loc[levels["portfolio"].eq(portfolio), ["method", "mean_var"]]
         ranked = scores.loc[scores["portfolio"].eq(portfolio) & scores["backtest_window_days"].eq(backtest_window_days)] if len(scores) else None
@@ -272,7 +275,19 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
         .reset_index(drop=True),
         table_versions=_table_versions(),
         frtb_capital=capital_history(as_of, chart_start),
+        morning=load_morning(as_of),
+        limit_history=_limit_history(as_of),
     )
+
+
+def _limit_history(as_of: dt.date) -> pd.DataFrame:
+    """limit_status rows of the year up to ``as_of`` (the utilisation chart; empty when not stored)."""
+    if "limit_status" not in TABLES:
+        return pd.DataFrame()
+    start = (pd.Timestamp(as_of) - pd.DateOffset(years=1)).date()
+    days = [d for d in stored_days("limit_status") if start < d <= as_of]
+    return read_days("limit_status", days, columns=["portfolio", "measure", "horizon_days", "utilization"]) if days \
+        else pd.DataFrame()
 
 
 def _table_versions() -> dict[str, int]:

@@ -26,16 +26,18 @@ delta-rs reads.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import datetime as dt
+import errno
 import json
 import os
 import random
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +65,7 @@ LAST_DAY_KEY = "risk_pipeline.last_day"
 COMMIT_ID_KEY = "risk_pipeline.commit_id"
 KEYS_KEY = "risk_pipeline.keys"
 COMMIT_ATTEMPTS = 12
+DISK_FULL = os.strerror(errno.ENOSPC)  # "No space left on device", also in delta-rs' messages
 WRITER_PROPERTIES = WriterProperties(compression="ZSTD", max_row_group_size=131_072)
 # a checkpoint of the log every 10 commits (delta-rs' default, 100, let a reader of a table written
 # by a year of daily runs parse up to 99 commit files: 13 ms to open a table at 60 versions
@@ -94,10 +97,31 @@ def table_uri(table: str, root: Path | str | None = None) -> str:
     return f"{str(root or lake_uri()).rstrip('/')}/{table_schema(table).name}"
 
 
+_PINNED = threading.local()
+
+
+@contextlib.contextmanager
+def pinned_versions(versions: Mapping[str, int]) -> Iterator[None]:
+    """Within the block, this thread reads every table at its version of ``versions`` (a table not
+    in it as never written): the lake as it was when those versions were recorded (a published
+    report's, ``risk-pipeline report --as-of``)."""
+    before = getattr(_PINNED, "versions", None)
+    _PINNED.versions = dict(versions)
+    try:
+        yield
+    finally:
+        _PINNED.versions = before
+
+
 def open_table(table: str, root: Path | str | None = None,
                version: int | str | dt.datetime | None = None) -> DeltaTable | None:
-    """The Delta table of ``table`` (latest version, or as of a version number or timestamp);
-    None while nothing was ever written to it."""
+    """The Delta table of ``table`` (latest version, or as of a version number or timestamp, or
+    the version pinned by :func:`pinned_versions`); None while nothing was ever written to it."""
+    pinned = getattr(_PINNED, "versions", None)
+    if version is None and pinned is not None:
+        if table not in pinned:
+            return None
+        version = pinned[table]
     uri = table_uri(table, root)
     try:
         if is_object_store(uri):
@@ -273,16 +297,21 @@ def write_days(
     uri = table_uri(table, root)
     if not is_object_store(uri):
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
-    _commit(table, root, lambda delta: write_deltalake(
-        delta if delta is not None else uri,
-        arrow,
-        partition_by=[PARTITION_COLUMN],
-        mode="overwrite",
-        predicate=predicate,
-        writer_properties=WRITER_PROPERTIES,
-        commit_properties=CommitProperties(custom_metadata=metadata),
-        configuration=TABLE_CONFIGURATION if delta is None else None,
-    ))
+    try:
+        _commit(table, root, lambda delta: write_deltalake(
+            delta if delta is not None else uri,
+            arrow,
+            partition_by=[PARTITION_COLUMN],
+            mode="overwrite",
+            predicate=predicate,
+            writer_properties=WRITER_PROPERTIES,
+            commit_properties=CommitProperties(custom_metadata=metadata),
+            configuration=TABLE_CONFIGURATION if delta is None else None,
+        ))
+    except DeltaError as exc:
+        if DISK_FULL in str(exc):  # delta-rs does not say where: the table's folder
+            raise OSError(errno.ENOSPC, DISK_FULL, uri) from exc
+        raise
     version = _committed_version(table, root, metadata)
     return Commit(table=table, version=version, rows=arrow.num_rows, days_with_rows=len(dated))
 

@@ -98,9 +98,9 @@ TABLES: dict[str, TableSchema] = {
             "var_backtests",
             [
                 ("as_of", _D), ("portfolio", _S), ("method", _S), ("confidence", _F), ("horizon_days", _I),
-                ("backtest_window_days", _I), ("n_obs", _I), ("n_breaches", _I), ("expected_breaches", _F),
-                ("kupiec_lr", _F), ("kupiec_p", _F), ("christoffersen_lr", _F), ("christoffersen_p", _F),
-                ("cc_lr", _F), ("cc_p", _F), ("tuff_lr", _F), ("tuff_p", _F),
+                ("backtest_window_days", _I), ("whole_sample", _B), ("n_obs", _I), ("n_breaches", _I),
+                ("expected_breaches", _F), ("kupiec_lr", _F), ("kupiec_p", _F), ("christoffersen_lr", _F), ("christoffersen_p", _F),
+                ("n00", _I), ("n01", _I), ("n10", _I), ("n11", _I), ("cc_lr", _F), ("cc_p", _F), ("tuff_lr", _F), ("tuff_p", _F),
                 ("duration_lr", _F), ("duration_p", _F), ("dq_stat", _F), ("dq_p", _F),
                 ("z2_stat", _F), ("z2_p", _F), ("mcneil_frey_stat", _F), ("mcneil_frey_p", _F),
                 ("traffic_light", _S), ("plus_factor", _F), ("verdict", _S), ("overlapping", _B),
@@ -179,6 +179,19 @@ TABLES: dict[str, TableSchema] = {
             "`method` (historical_positions: risk_pipeline.risk.limits), limit amount, utilization and status.",
         ),
         _table(
+            "risk_summary",
+            [
+                ("date", _D), ("portfolio", _S), ("base_currency", _S), ("method", _S), ("method_rule", _S),
+                ("method_chosen_as_of", _D), ("confidence", _F), ("value_held", _F),
+                ("var_1d", _F), ("es_1d", _F), ("var_10d", _F), ("es_10d", _F), ("var_1d_amount", _F),
+                ("es_1d_amount", _F), ("var_10d_amount", _F), ("es_10d_amount", _F), ("var_1d_amount_change", _F),
+                ("var_1d_change_positions", _F), ("var_1d_change_market", _F), ("var_1d_change_method", _F),
+            ],
+            "Per portfolio and day the official VaR and ES (the method of pipeline.yaml's official section) at 1 "
+            "and 10 days, and the change of the 1-day VaR amount since the previous business day split into "
+            "positions, market and method (risk_pipeline.risk.official; docs/analytics.md).",
+        ),
+        _table(
             "bond_pnl",
             [
                 ("date", _D), ("book", _S), ("bond", _S), ("currency", _S), ("base_currency", _S),
@@ -190,6 +203,46 @@ TABLES: dict[str, TableSchema] = {
             "Per bond book, bond and day: dirty price (per 100 face), value and P&L by full repricing (local), "
             "its duration-convexity approximation, base-currency P&L = local + FX + cross terms, DV01 and "
             "durations (risk_pipeline.risk.instruments.bond_pnl).",
+            key_column="book",
+        ),
+        _table(
+            "option_greeks",
+            [
+                ("date", _D), ("book", _S), ("level", _S), ("option", _S), ("option_type", _S), ("underlying", _S),
+                ("strike", _F), ("expiry", _D), ("quantity", _F), ("contract_multiplier", _F), ("currency", _S),
+                ("base_currency", _S), ("spot", _F), ("implied_vol", _F), ("vol_source", _S), ("years_to_expiry", _F),
+                ("interest_rate", _F), ("dividend_yield", _F), ("fx_rate", _F), ("option_price", _F),
+                ("position_value", _F), ("delta", _F), ("gamma", _F), ("vega", _F), ("theta", _F), ("rho", _F),
+                ("delta_amount", _F), ("gamma_amount", _F), ("vega_amount", _F), ("theta_amount", _F),
+                ("rho_amount", _F),
+            ],
+            "Per option book (options.positions_file) and close: each position (level position: an option, or the "
+            "daily delta hedge in the underlying), their sums per underlying (level underlying) and for the book (level "
+            "book); Black-Scholes-Merton price and Greeks per unit and in base currency (risk_pipeline.risk.options).",
+            key_column="book",
+        ),
+        _table(
+            "option_var",
+            [
+                ("date", _D), ("book", _S), ("base_currency", _S), ("method", _S), ("confidence", _F),
+                ("horizon_days", _I), ("estimation_window_days", _I), ("var_amount", _F), ("es_amount", _F),
+                ("n_options", _I), ("vol_source", _S),
+            ],
+            "Per option book, day, method, confidence and horizon: VaR and ES of the book held at the previous close "
+            "by full revaluation, delta-gamma-vega and delta-only historical simulation (risk_pipeline.risk.options.var); "
+            "its key columns are var_estimates' (book as portfolio) for the union once option books are portfolios.",
+            key_column="book",
+        ),
+        _table(
+            "option_limit_status",
+            [
+                ("date", _D), ("book", _S), ("level", _S), ("underlying", _S), ("measure", _S), ("horizon_days", _I),
+                ("confidence", _F), ("method", _S), ("measured_amount", _F), ("limit_amount", _F),
+                ("utilization", _F), ("status", _S), ("event", _S),
+            ],
+            "Per option book and day: each Greek cap (measure delta, gamma, vega or theta of the book or of one "
+            "underlying, the absolute net amount of option_greeks against the cap, tightened before an event) and each VaR/ES "
+            "limit (on option_var's full_revaluation) of limits.yaml's option_books (risk_pipeline.risk.options.caps).",
             key_column="book",
         ),
         _table(
@@ -278,7 +331,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "pnl": ("profit and loss, gain positive (portfolio_pnl: over the day; stress_results: under the scenario)",
             "base currency"),
     "method": ("how the VaR/ES was estimated: one of risk_pipeline.risk.METHODS (historical, parametric_normal, ...); in "
-               "limit_status historical_positions (risk.limits.LIMIT_METHOD), or none where there is no measure", "text"),
+               "limit_status historical_positions (risk.limits.LIMIT_METHOD), or none where there is no measure; in "
+               "option_var full_revaluation, delta_gamma_vega or delta_only (risk.options.var.OptionVarMethod); in "
+               "option_limit_status full_revaluation for a VaR/ES limit, null for a Greek cap", "text"),
     "confidence": ("confidence level c of the VaR/ES; tail probability 1 - c", "fraction (0.99 = 99%)"),
     "horizon_days": ("horizon of the VaR/ES and of its loss", "trading days"),
     "estimation_window_days": ("trailing returns the estimate is built from", "trading days"),
@@ -286,13 +341,18 @@ COLUMNS: dict[str, tuple[str, str]] = {
             "fraction of value"),
     "es": ("expected shortfall: the mean loss beyond the VaR, loss positive", "fraction of value"),
     "var_amount": ("VaR in money of the positions held at the previous close: var x that close's value (a book "
-                   "whose value is under 5% of its gross exposure: the gross exposure's, and var empty; docs/methods.md)",
+                   "whose value is under 5% of its gross exposure: the gross exposure's, and var empty; docs/methods.md; "
+                   "option_var: the VaR of the scenario P&L itself)",
                    "base currency"),
     "es_amount": ("ES in money of the positions held at the previous close: es x that close's value (a book whose "
-                  "value is under 5% of its gross exposure: the gross exposure's, and es empty; docs/methods.md)",
+                  "value is under 5% of its gross exposure: the gross exposure's, and es empty; docs/methods.md; "
+                  "option_var: the ES of the scenario P&L itself)",
                   "base currency"),
     "backtest_window_days": ("trailing window of the backtest or score: the forecasts whose loss ends within it",
                              "trading days"),
+    "whole_sample": ("true: the window is the whole stored history up to as_of (backtests.backtest_window_days "
+                     "`all`), backtest_window_days its length; false: a trailing window of backtest_window_days",
+                     "boolean"),
     "n_obs": ("non-overlapping realized forecasts in the window", "count"),
     "n_breaches": ("forecasts whose realized loss exceeded the VaR", "count"),
     "expected_breaches": ("breaches expected of a correct model, n_obs x (1 - c)", "count"),
@@ -301,6 +361,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "christoffersen_lr": ("Christoffersen independence likelihood ratio (breach clustering)",
                           "chi-square(1) statistic"),
     "christoffersen_p": ("p-value of christoffersen_lr", "probability"),
+    "n00": ("consecutive observations in the window without a breach on either: the Christoffersen transition "
+            "count n00 behind christoffersen_lr", "count"),
+    "n01": ("consecutive observations in the window, no breach then a breach (transition count n01)", "count"),
+    "n10": ("consecutive observations in the window, a breach then none (transition count n10)", "count"),
+    "n11": ("consecutive observations in the window with a breach on both (transition count n11)", "count"),
     "cc_lr": ("Christoffersen conditional coverage likelihood ratio, kupiec_lr + christoffersen_lr",
               "chi-square(2) statistic"),
     "cc_p": ("p-value of cc_lr", "probability"),
@@ -372,13 +437,17 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "worst_cum_return": ("worst_cum_pnl over the held value", "fraction of value"),
     "final_cum_return": ("cumulative return over the whole episode", "fraction of value"),
     "n_days": ("trading days of the episode", "trading days"),
-    "measure": ("the limited risk measure: var or es", "text"),
-    "measured_amount": ("the measure's amount on this day: VaR/ES of the positions held over the day, by `method`", "base currency"),
+    "measure": ("the limited risk measure: var or es; in option_limit_status also a capped Greek: delta, gamma, vega "
+                "or theta", "text"),
+    "measured_amount": ("the measure's amount on this day: VaR/ES of the positions held over the day, by `method` "
+                        "(option_limit_status: a Greek's net amount of option_greeks, its absolute value is capped)",
+                        "base currency"),
     "limit_amount": ("the limit of limits.yaml", "base currency"),
-    "utilization": ("measured_amount / limit_amount (1 = at the limit)", "ratio"),
+    "utilization": ("measured_amount / limit_amount (1 = at the limit; Greek caps: abs(measured_amount) / limit_amount)",
+                    "ratio"),
     "status": ("within_limits, warning (utilization >= warning_fraction), danger (above the limit) or no_data",
                "text"),
-    "book": ("name of the bond book (bonds.positions_file)", "text"),
+    "book": ("name of the bond book (bonds.positions_file) or of the option book (options.positions_file)", "text"),
     "bond": ("name of the bond in its book", "text"),
     "dirty_price": ("dirty price of the bond (accrued interest included) per 100 of face", "per 100 face"),
     "value_local": ("dirty value of the position", "bond's currency"),
@@ -394,10 +463,43 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "yield_series": ("name of the yield series the bond is priced on", "text"),
     "yield": ("the day's yield of yield_series (0.0412 = 4.12%)", "fraction per year"),
     "coupon_local": ("coupon paid to the position on the day", "bond's currency"),
-    "fx_rate": ("price in base currency of one unit of the bond's currency (1 in the base currency)",
+    "fx_rate": ("price in base currency of one unit of the bond's (option's) currency (1 in the base currency)",
                 "base currency per unit"),
     "pnl_local_base": ("local term of the base P&L: pnl_local x the previous fx_rate", "base currency"),
     "pnl_carry": ("P&L of time passing at an unchanged yield, coupon included", "bond's currency"),
+    "event": ("the market event of the calendar tightening the cap that day (empty when none)", "text"),
+    "level": ("what an option_greeks or option_limit_status row covers: position (one option or hedge), underlying (the sum of the book's "
+              "positions on it) or book (the sum of all)", "text"),
+    "option": ("name of the position in its option book; <underlying>.hedge for the delta hedge (null on sums)", "text"),
+    "option_type": ("call or put (European), or underlying for the delta hedge held outright", "text"),
+    "underlying": ("symbol of the prices table the option is written on", "text"),
+    "strike": ("strike price of the option", "option's currency"),
+    "expiry": ("expiry date of the option (held until the close before it)", "date"),
+    "contract_multiplier": ("units of the underlying per contract", "units per contract"),
+    "spot": ("close of the underlying", "option's currency"),
+    "implied_vol": ("the option's implied volatility at the close, annualised (0.2 = 20%)", "fraction per sqrt(year)"),
+    "vol_source": ("where the implied volatility came from: ewma_proxy (EWMA realised volatility with a stated skew, a "
+                   "proxy, not market data) or file (quoted implied volatilities of options.vol_file)", "text"),
+    "years_to_expiry": ("calendar days from the close to expiry over 365 (ACT/365)", "years"),
+    "interest_rate": ("continuously compounded rate of the option's currency (options.rates)", "fraction per year"),
+    "dividend_yield": ("continuous dividend yield of the underlying (options.dividend_yields)", "fraction per year"),
+    "option_price": ("Black-Scholes-Merton value of one unit of the underlying's option (the hedge: the spot)",
+                     "option's currency per unit"),
+    "position_value": ("option_price x quantity x contract_multiplier x fx_rate (sums: of the positions)",
+                       "base currency"),
+    "delta": ("dV/dS per unit (1 for the hedge)", "per unit"),
+    "gamma": ("d2V/dS2 per unit", "per unit per option's currency"),
+    "vega": ("dV/dsigma per unit, for 1.00 of volatility", "option's currency per unit of vol"),
+    "theta": ("dV/dt per unit, for a year of calendar time passing", "option's currency per year"),
+    "rho": ("dV/dr per unit, for 1.00 of the rate", "option's currency per unit of rate"),
+    "delta_amount": ("delta x spot x quantity x contract_multiplier x fx_rate: the exposure to the underlying",
+                     "base currency"),
+    "gamma_amount": ("gamma x spot^2 x quantity x contract_multiplier x fx_rate / 100: change of delta_amount for a +1% "
+                     "move", "base currency per 1%"),
+    "vega_amount": ("P&L of +1 volatility point (0.01), first order", "base currency per vol point"),
+    "theta_amount": ("P&L of one calendar day passing, first order", "base currency per day"),
+    "rho_amount": ("P&L of +1 basis point of the rate, first order", "base currency per bp"),
+    "n_options": ("options held by the book at the previous close", "count"),
     "risk_class": ("FRTB risk class of the row's factors: all, equity or fx", "text"),
     "es_10d": ("ES at 97.5% of 10-day losses on the current 250-day window, all factors at a 10-day horizon",
                "base currency"),
@@ -434,5 +536,28 @@ COLUMNS: dict[str, tuple[str, str]] = {
                             "multiplier add-on"),
     "capital_multiplier": ("m_c = frtb.yaml's multiplier (1.5) + capital_plus_factor", "factor"),
     "capital_charge": ("C_A = max(imcc, capital_multiplier x imcc_average) (MAR33.41)", "base currency"),
+    "method_rule": ("how the official method was chosen: fixed (configured), recommended (the Model Confidence "
+                    "Set's best, re-chosen monthly) or fallback (recommended, before the first monthly choice)", "text"),
+    "method_chosen_as_of": ("the as_of of the Model Confidence Set the recommended method was taken from (null "
+                            "unless method_rule is recommended)", "date"),
+    "value_held": ("the book's value held over the day: its previous close", "base currency"),
+    "var_1d": ("official 1-day VaR at the row's confidence, loss positive", "fraction of value_held"),
+    "es_1d": ("official 1-day ES at the row's confidence, loss positive", "fraction of value_held"),
+    "var_10d": ("official 10-day VaR at the row's confidence (null when 10 is not among var.horizons)",
+                "fraction of value_held"),
+    "es_10d": ("official 10-day ES at the row's confidence (null when 10 is not among var.horizons)",
+               "fraction of value_held"),
+    "var_1d_amount": ("var_1d x value_held", "base currency"),
+    "es_1d_amount": ("es_1d x value_held", "base currency"),
+    "var_10d_amount": ("var_10d x value_held", "base currency"),
+    "es_10d_amount": ("es_10d x value_held", "base currency"),
+    "var_1d_amount_change": ("var_1d_amount minus that of the book's previous forecast day (null on its first)",
+                             "base currency"),
+    "var_1d_change_positions": ("part of var_1d_amount_change from the value held changing by other than the day's "
+                                "P&L (trades, rebalancing to weights) (docs/analytics.md)", "base currency"),
+    "var_1d_change_market": ("part of var_1d_amount_change from the market: the P&L carried into the value held "
+                             "and the new return in the window (docs/analytics.md)", "base currency"),
+    "var_1d_change_method": ("part of var_1d_amount_change from a change of the official method (0 when unchanged)",
+                             "base currency"),
     "binding": ("which term sets capital_charge: spot (imcc) or average", "text"),
 }

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 from scipy.special import bdtr, bdtrc
 from scipy.special import xlogy
@@ -33,7 +34,7 @@ from risk_pipeline.risk.backtests.base import (
 # --------------------------------------------------------------------------- kernels
 
 
-def kupiec_lr(n_obs: np.ndarray, n_breaches: np.ndarray, p: float) -> np.ndarray:
+def kupiec_lr(n_obs: ArrayLike, n_breaches: ArrayLike, p: float) -> np.ndarray:
     """Kupiec (1995) POF likelihood ratio on counts.
 
     LR_pof = -2 [ (n-x) ln(1-p) + x ln p - (n-x) ln(1-x/n) - x ln(x/n) ],  0 ln 0 := 0,
@@ -47,7 +48,7 @@ def kupiec_lr(n_obs: np.ndarray, n_breaches: np.ndarray, p: float) -> np.ndarray
     return np.maximum(2.0 * (ll_hat - ll_null), 0.0)
 
 
-def independence_lr(n00: np.ndarray, n01: np.ndarray, n10: np.ndarray, n11: np.ndarray) -> np.ndarray:
+def independence_lr(n00: ArrayLike, n01: ArrayLike, n10: ArrayLike, n11: ArrayLike) -> np.ndarray:
     """Christoffersen (1998) Markov independence likelihood ratio on transition counts.
 
     n_ij = #{t : I_{t-1} = i, I_t = j}; pi01 = n01/(n00+n01), pi11 = n11/(n10+n11),
@@ -68,7 +69,7 @@ def independence_lr(n00: np.ndarray, n01: np.ndarray, n10: np.ndarray, n11: np.n
     return np.maximum(2.0 * (ll_markov - ll_iid), 0.0)
 
 
-def tuff_lr(n_obs: np.ndarray, first_breach: np.ndarray, p: float) -> np.ndarray:
+def tuff_lr(n_obs: ArrayLike, first_breach: ArrayLike, p: float) -> np.ndarray:
     """Kupiec (1995) time-until-first-failure likelihood ratio.
 
     ``first_breach`` is the 1-based day v of the first breach (0 when there is none):
@@ -95,7 +96,7 @@ _BASEL_YELLOW_PLUS = np.array([0.40, 0.50, 0.65, 0.75, 0.85])
 _BASEL_YELLOW_NODES = -np.log(stats.binom.sf(_BASEL_YELLOW_BREACHES, 250, 0.01))
 
 
-def traffic_light_zones(n_breaches: np.ndarray, n_obs: np.ndarray, p: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def traffic_light_zones(n_breaches: ArrayLike, n_obs: ArrayLike, p: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Basel zones (0 green, 1 yellow, 2 red), plus factors and cumulative probabilities P(X <= k).
 
     X ~ Binomial(n_obs, p). Green: P(X <= k) < 0.95; red: P(X <= k) >= 0.9999; yellow between.

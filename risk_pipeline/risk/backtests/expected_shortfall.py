@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import stats
 
 from risk_pipeline.risk.backtests.base import (
@@ -60,7 +61,7 @@ def keyed_uniforms(seed: int, keys: np.ndarray, n_rep: int, stream: int) -> np.n
     return (cells.astype(np.float64) + 0.5) * 2.0**-53
 
 
-def monte_carlo_p_value(n_at_least: np.ndarray, n_valid: np.ndarray) -> np.ndarray:
+def monte_carlo_p_value(n_at_least: ArrayLike, n_valid: ArrayLike) -> np.ndarray:
     """(1 + #{simulated >= observed}) / (1 + #simulations): never 0 (Davison & Hinkley 1997, eq. 4.11)."""
     return (1.0 + np.asarray(n_at_least, dtype=float)) / (1.0 + np.asarray(n_valid, dtype=float))
 
@@ -177,7 +178,7 @@ class Z2Result(BacktestOutcome):
     n_sims: int
 
 
-def z2_statistic(tail_sum: np.ndarray, n_obs: np.ndarray, p: float) -> np.ndarray:
+def z2_statistic(tail_sum: ArrayLike, n_obs: ArrayLike, p: float) -> np.ndarray:
     """Z2 = sum_t L_t I_t / ES_t / (T p) - 1, and 0 for an empty sample."""
     n = np.asarray(n_obs, dtype=float)
     return np.where(n > 0, np.asarray(tail_sum) / (np.maximum(n, 1.0) * p) - 1.0, 0.0)

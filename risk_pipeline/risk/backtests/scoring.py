@@ -329,11 +329,11 @@ def compare_methods(
     sum_d = (y_p[e] - y_p[s]) - (y_p[e, best] - y_p[s, best])[:, None]
     dbar = sum_d / n[:, None]
     variance = np.zeros((s.size, k))
-    for l in range(max_lag + 1):
+    for lag_l in range(max_lag + 1):
         lagged = np.zeros_like(y)
-        lagged[l:] = y[: y.shape[0] - l] if l else y
+        lagged[lag_l:] = y[: y.shape[0] - lag_l] if lag_l else y
         cross = _prefix(np.einsum("ti,tj->tij", y, lagged))  # sum_u y_u,i y_{u-l},j
-        lo = np.minimum(s + l, e)
+        lo = np.minimum(s + lag_l, e)
         c = cross[e] - cross[lo]  # (W, k, k)
         cbb = c[w_idx, best, best]
         cib = c[w_idx, :, best]
@@ -341,10 +341,10 @@ def compare_methods(
         cii = np.einsum("wii->wi", c)
         s_l = cii - cib - cbi + cbb[:, None]
         a_l = (y_p[e] - y_p[lo]) - (y_p[e, best] - y_p[lo, best])[:, None]
-        hi = np.maximum(e - l, s)
+        hi = np.maximum(e - lag_l, s)
         b_l = (y_p[hi] - y_p[s]) - (y_p[hi, best] - y_p[s, best])[:, None]
-        gamma = (s_l - dbar * (a_l + b_l) + np.maximum(n_rows - l, 0)[:, None] * dbar**2) / n[:, None]
-        weight = np.where(l <= lag, 1.0 - l / (lag + 1.0), 0.0) * (1.0 if l == 0 else 2.0)
+        gamma = (s_l - dbar * (a_l + b_l) + np.maximum(n_rows - lag_l, 0)[:, None] * dbar**2) / n[:, None]
+        weight = np.where(lag_l <= lag, 1.0 - lag_l / (lag + 1.0), 0.0) * (1.0 if lag_l == 0 else 2.0)
         variance += weight[:, None] * gamma
     ok = compared & (np.arange(k) != best[:, None])
     dm = np.where(ok, dbar / np.sqrt(np.maximum(variance, VARIANCE_FLOOR) / n[:, None]), 0.0)

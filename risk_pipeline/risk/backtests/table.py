@@ -13,10 +13,14 @@ incremental run that reads only the last windows pick the same observations; the
 Windows per as-of date a: ``backtest_window_days`` = n for each n of ``windows`` = the observations
 whose loss ends within the last n trading days up to a (250 one-day observations, 25 ten-day ones
 for n = 250). Every window is bounded, so a new as-of date reads and computes the same amount
-whatever the length of history (a window longer than the history is its full sample).
+whatever the length of history (a window longer than the history is its full sample). With
+``whole_sample`` one more window per as-of date holds every observation of the history given
+(``whole_sample`` True; ``backtest_window_days`` the trading days of the history up to a): the
+one-off validation over the whole sample, whose cost grows with the history.
 
-Columns (fixed order, ``COLUMNS``): as_of, backtest_window_days, n_obs, n_breaches, expected_breaches
-(= n_obs (1-c)), kupiec_lr/_p, christoffersen_lr/_p, cc_lr/_p, tuff_lr/_p, duration_lr/_p,
+Columns (fixed order, ``COLUMNS``): as_of, backtest_window_days, whole_sample, n_obs, n_breaches, expected_breaches
+(= n_obs (1-c)), kupiec_lr/_p, christoffersen_lr/_p, the transition counts n00, n01, n10, n11 it is
+computed from (n_ij = #{consecutive observations with I_{t-1} = i, I_t = j} in the window), cc_lr/_p, tuff_lr/_p, duration_lr/_p,
 dq_stat/_p (4 lags), z2_stat/_p, mcneil_frey_stat/_p, traffic_light, plus_factor, verdict,
 overlapping. Each statistic is the one of ``risk_pipeline.risk.backtests`` on the window's
 observations, with the same edge rules (0 / 1.0 for insufficient data, never NaN). A forecast date
@@ -93,8 +97,8 @@ _SPARSE_MAX_POSITIONS = 16  # Z2 paths needed at at most this many rows: summed 
 Z2_SIMULATED_MAX_OBS = 1000  # longer Z2 windows use the normal limit of the simulation (_z2_columns)
 
 COLUMNS = [
-    "as_of", "backtest_window_days", "n_obs", "n_breaches", "expected_breaches",
-    "kupiec_lr", "kupiec_p", "christoffersen_lr", "christoffersen_p", "cc_lr", "cc_p",
+    "as_of", "backtest_window_days", "whole_sample", "n_obs", "n_breaches", "expected_breaches",
+    "kupiec_lr", "kupiec_p", "christoffersen_lr", "christoffersen_p", "n00", "n01", "n10", "n11", "cc_lr", "cc_p",
     "tuff_lr", "tuff_p", "duration_lr", "duration_p", "dq_stat", "dq_p",
     "z2_stat", "z2_p", "mcneil_frey_stat", "mcneil_frey_p",
     "traffic_light", "plus_factor", "verdict", "overlapping",
@@ -335,6 +339,7 @@ def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, 
         "kupiec_p": p_pof,
         "christoffersen_lr": lr_ind,
         "christoffersen_p": p_ind,
+        **{name: count.astype(np.int64) for name, count in zip(("n00", "n01", "n10", "n11"), counts)},
         "cc_lr": lr_cc,
         "cc_p": chi2(lr_cc, 2),
         "tuff_lr": lr_tuff,
@@ -371,11 +376,15 @@ def backtest_table(
     horizon_days: int,
     as_of: Sequence[pd.Timestamp] | pd.DatetimeIndex,
     windows: Sequence[int] = (250, 1000),
+    whole_sample: bool = False,
     day_number_offset: int = 0,
     seed: int = 0,
     n_sims: int = DEFAULT_N_SIMS,
 ) -> pd.DataFrame:
-    """Backtest rows for each as-of date and window (``backtest_window_days`` = n for n in ``windows``).
+    """Backtest rows for each as-of date and window (``backtest_window_days`` = n for n in ``windows``,
+    ``whole_sample`` False); with ``whole_sample``, one more row per as-of date over every observation of
+    ``returns`` up to it (``whole_sample`` True, ``backtest_window_days`` = the trading days of
+    ``returns`` up to the as-of date: the trailing window that holds the whole sample).
 
     ``returns``: daily simple portfolio returns (sorted DatetimeIndex, at least the last
     max(windows) + h trading days up to the last as-of date: earlier days do not change a row).
@@ -383,7 +392,7 @@ def backtest_table(
     (positive loss fractions of the h-day loss from that date, NaN where absent).
     ``day_number_offset``: the trading-day number of returns.index[0] (phase of the h-day
     observations). ``n_sims`` is both the Z2 simulation count and the McNeil-Frey bootstrap count.
-    Rows are ordered by ``as_of`` as given, then by window as given; columns ``COLUMNS``.
+    Rows are ordered by ``as_of`` as given, then by window as given (the whole sample last); columns ``COLUMNS``.
     Definitions, verdict rule and vectorization: module docstring.
     """
     p = tail_probability(confidence)
@@ -396,14 +405,22 @@ def backtest_table(
     as_of = pd.DatetimeIndex(as_of)
     last_day = returns.index.searchsorted(as_of, side="right") - 1
     end = np.searchsorted(obs.end_pos, last_day, side="right")
-    s = np.column_stack([np.searchsorted(obs.end_pos, last_day - n + 1, side="left") for n in lengths]).ravel()
-    e = np.repeat(end, len(lengths))
+    starts_by_window = [np.searchsorted(obs.end_pos, last_day - n + 1, side="left") for n in lengths]
+    if whole_sample:
+        starts_by_window.append(np.zeros(as_of.size, dtype=np.int64))
+    n_windows = len(starts_by_window)
+    s = np.column_stack(starts_by_window).ravel()
+    e = np.repeat(end, n_windows)
     codes, inverse = np.unique(s * (obs.loss.size + 1) + e, return_inverse=True)
     starts, ends = np.divmod(codes, obs.loss.size + 1)
     statistics = _window_statistics(obs, starts, ends, p, seed, n_sims)  # one row per distinct window
+    days = np.tile(np.asarray(lengths, dtype=np.int64), (as_of.size, 1))
+    if whole_sample:  # the trailing window that holds every day of returns up to the as-of date
+        days = np.column_stack([days, last_day + 1])
     columns = {
-        "as_of": np.repeat(as_of.to_numpy(), len(lengths)),
-        "backtest_window_days": np.tile(np.asarray(lengths, dtype=np.int64), as_of.size),
+        "as_of": np.repeat(as_of.to_numpy(), n_windows),
+        "backtest_window_days": days.ravel(),
+        "whole_sample": np.tile(np.arange(n_windows) == len(lengths), as_of.size),
     }
-    columns.update((name, statistics[name][inverse]) for name in COLUMNS[2:])
-    return pd.DataFrame(columns)
+    columns.update((name, statistics[name][inverse]) for name in COLUMNS[3:])
+    return pd.DataFrame(columns, columns=COLUMNS)

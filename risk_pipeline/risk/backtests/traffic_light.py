@@ -27,6 +27,7 @@ def basel_rows(backtests: pd.DataFrame, backtest_window_days: int) -> pd.DataFra
         backtests["confidence"].round(10).eq(BASEL_CONFIDENCE)
         & backtests["horizon_days"].eq(BASEL_HORIZON)
         & backtests["backtest_window_days"].eq(backtest_window_days)
+        & ~backtests["whole_sample"].astype(bool)
     ]
     return rows.sort_values(["portfolio", "method"])[TRAFFIC_LIGHT_COLUMNS].reset_index(drop=True)
 
@@ -37,8 +38,10 @@ def red_zone_rows(traffic_light: pd.DataFrame) -> pd.DataFrame:
 
 
 def window_lengths(backtests: pd.DataFrame) -> list[int]:
-    """The distinct ``backtest_window_days`` of var_backtests rows, ascending."""
-    return sorted(int(n) for n in backtests["backtest_window_days"].unique())
+    """The distinct trailing ``backtest_window_days`` of var_backtests rows, ascending (the whole-sample
+    rows, whose length grows with the as-of date, are not a trailing window)."""
+    trailing = backtests.loc[~backtests["whole_sample"].astype(bool), "backtest_window_days"]
+    return sorted(int(n) for n in trailing.unique())
 
 
 

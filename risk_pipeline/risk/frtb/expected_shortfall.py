@@ -143,7 +143,7 @@ def _candidate_es(scen: _Scenarios, book: FactorBook, exposure: np.ndarray, n_sc
             windows = sliding_window_view(growth @ exposure, n_scen)
             idx = starts[ok]
             step = max(1, _CHUNK_CELLS // n_scen)
-            values = np.concatenate([_es_of_rows(-windows[idx[i:i + step]]) for i in range(0, len(idx), step)] or [[]])
+            values = np.concatenate([_es_of_rows(-windows[idx[i:i + step]]) for i in range(0, len(idx), step)] or [np.empty(0)])
             es[ok] = values
         per_horizon.append(es)
     return liquidity_adjusted_es(np.stack(per_horizon, axis=-1))

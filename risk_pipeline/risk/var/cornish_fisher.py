@@ -25,7 +25,8 @@ A x^2 + B x + C <= 0 with A = 5/54, B = 7/9 - 11K/72, C = -(K/2)(1 - K/8).  Outs
 [0, 8], then |S| to the largest value allowed at that K (the positive root of the quadratic
 in x, capped at 3K/4 so a >= 0).  The clipped (S, K) are used for both VaR and ES.
 
-Horizons by the square-root-of-time rule (:func:`~risk_pipeline.risk.var.windows.square_root_of_time`).
+Horizons by the square-root-of-time rule (default) or with the mean scaled by h (``horizon_scaling``,
+:func:`~risk_pipeline.risk.var.windows.scale_to_horizons`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import numpy as np
 from scipy import stats
 
 from risk_pipeline.risk.var.parametric import moments_of_rows
-from risk_pipeline.risk.var.windows import VarEsSurface, rolling_surface, square_root_of_time
+from risk_pipeline.risk.var.windows import VarEsSurface, rolling_surface, scale_to_horizons
 
 KURTOSIS_MAX = 8.0
 
@@ -71,15 +72,18 @@ def cornish_fisher_var_es(
 
 
 def cornish_fisher_rolling_var_es(
-    returns: np.ndarray, *, window: int, confidences: tuple[float, ...], horizons: tuple[int, ...]
+    returns: np.ndarray, *, window: int, confidences: tuple[float, ...], horizons: tuple[int, ...],
+    horizon_scaling: str = "sqrt_time",
 ) -> VarEsSurface:
-    """Rolling CF VaR/ES from window mean, std (ddof 1), skewness and excess kurtosis."""
-    return rolling_surface(cornish_fisher_window_var_es, returns, window, confidences, horizons)
+    """Rolling CF VaR/ES from window mean, std (ddof 1), skewness and excess kurtosis; horizons by
+    ``horizon_scaling`` (``scale_to_horizons``)."""
+    return rolling_surface(cornish_fisher_window_var_es, returns, window, confidences, horizons,
+                           horizon_scaling=horizon_scaling)
 
 
-def cornish_fisher_window_var_es(windows: np.ndarray, confidences: tuple[float, ...],
-                                 horizons: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    """CF VaR/ES of each window (rows x W), shape ``(rows, n_conf, n_h)``."""
+def cornish_fisher_window_var_es(windows: np.ndarray, confidences: tuple[float, ...], horizons: tuple[int, ...],
+                                 horizon_scaling: str = "sqrt_time") -> tuple[np.ndarray, np.ndarray]:
+    """CF VaR/ES of each window (rows x W), shape ``(rows, n_conf, n_h)``; horizons by ``horizon_scaling``."""
     mom = moments_of_rows(windows)
-    return square_root_of_time(*cornish_fisher_var_es(mom.mean, mom.std, mom.skew, mom.excess_kurtosis, confidences),
-                               horizons)
+    var_1d, es_1d = cornish_fisher_var_es(mom.mean, mom.std, mom.skew, mom.excess_kurtosis, confidences)
+    return scale_to_horizons(var_1d, es_1d, horizons, mom.mean, horizon_scaling)

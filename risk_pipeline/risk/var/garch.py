@@ -31,11 +31,11 @@ def _run(sq: np.ndarray, seed: np.ndarray, alpha: np.ndarray, beta: np.ndarray, 
     path = np.empty((window + 1,) + s2.shape) if keep_path else None
     loglik = np.zeros(s2.shape)
     for m in range(window):
-        if keep_path:
+        if path is not None:
             path[m] = s2
         loglik -= 0.5 * (np.log(s2) + sq[:, m] / s2)
         s2 = omega + alpha * sq[:, m] + beta * s2
-    if keep_path:
+    if path is not None:
         path[window] = s2
     return path, loglik
 

@@ -34,7 +34,9 @@ change differs from its own realized P&L series, which mixes the positions of ot
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -47,8 +49,9 @@ from risk_pipeline.risk.var.filtered_historical import filtered_historical_windo
 from risk_pipeline.risk.var.historical import empirical_window_var_es
 from risk_pipeline.risk.var.parameters import VarParameterError, validate_var_params
 from risk_pipeline.risk.var.parametric import normal_window_var_es, student_t_window_var_es
+from risk_pipeline.risk.var.windows import log_returns, losses_from_log
 
-WINDOW_METHODS = {
+WINDOW_METHODS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
     "historical": empirical_window_var_es,
     "parametric_normal": normal_window_var_es,
     "parametric_t": student_t_window_var_es,
@@ -136,7 +139,7 @@ def held_windows(exposures: pd.DataFrame, values: pd.Series, asset_returns: pd.D
 
 
 def held_grid(held: HeldWindows, *, method: str, confidences: tuple[float, ...] | list[float],
-              horizons: tuple[int, ...] | list[int], **params: object) -> pd.DataFrame:
+              horizons: tuple[int, ...] | list[int], **params: Any) -> pd.DataFrame:
     """Long-format VaR/ES of the held positions (columns ``HELD_COLUMNS``, sorted by date,
     confidence, horizon): ``method`` on each row of ``held.x``; amounts times the scale, fractions
     of value where the scale is the value (module doc)."""
@@ -150,7 +153,15 @@ def held_grid(held: HeldWindows, *, method: str, confidences: tuple[float, ...] 
             validate_var_params(method, c, window, h, **params)
     if not len(held.dates):
         return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "date" else float) for c in HELD_COLUMNS})
-    var, es = WINDOW_METHODS[method](held.x, confidences, horizons, **params)
+    if params.pop("return_type", "simple") == "log":  # the method on ln(1 + x), its losses back in value
+        try:
+            x = log_returns(held.x)
+        except ValueError:
+            raise VarParameterError("return_type='log': a revalued window loses 100% or more of the scale, "
+                                    "which has no logarithm") from None
+        var, es = losses_from_log(*WINDOW_METHODS[method](x, confidences, horizons, **params))
+    else:
+        var, es = WINDOW_METHODS[method](held.x, confidences, horizons, **params)
     n_conf, n_h = len(confidences), len(horizons)
     per_row = n_conf * n_h
     fraction = np.repeat(np.where(held.by_value, 1.0, np.nan), per_row)
@@ -176,7 +187,7 @@ def held_var_es_grid(
     confidences: tuple[float, ...] | list[float],
     horizons: tuple[int, ...] | list[int],
     window: int,
-    **params: object,
+    **params: Any,
 ) -> pd.DataFrame:
     """:func:`held_grid` of :func:`held_windows`: one method on one book (arguments of both)."""
     return held_grid(held_windows(exposures, values, asset_returns, window), method=method, confidences=confidences,

@@ -7,11 +7,13 @@ import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from risk_pipeline.risk.var.conditional_evt import MIN_EXCEEDANCES, default_exceedances
 from risk_pipeline.risk.var.filtered_historical import FILTERS
 from risk_pipeline.risk.var.monte_carlo import SHRINKAGES
 from risk_pipeline.risk.var.parametric import DOF_ESTIMATORS
+from risk_pipeline.risk.var.windows import HORIZON_SCALINGS
 
 class Method(StrEnum):
     """The VaR/ES methods; each value is the string stored in the ``method`` column of the tables."""
@@ -31,14 +33,18 @@ METHODS: tuple[Method, ...] = tuple(Method)
 # extra keyword parameters each method accepts (beyond confidence, window, horizon, weights)
 METHOD_PARAMS: dict[str, tuple[str, ...]] = {
     "historical": (),
-    "parametric_normal": (),
-    "parametric_t": ("dof",),
-    "cornish_fisher": (),
-    "ewma": ("lam",),
+    "parametric_normal": ("horizon_scaling", "return_type"),
+    "parametric_t": ("dof", "horizon_scaling", "return_type"),
+    "cornish_fisher": ("horizon_scaling", "return_type"),
+    "ewma": ("lam", "return_type"),
     "monte_carlo": ("n_scenarios", "seed", "shrinkage"),
     "filtered_historical": ("filter", "lam"),
-    "conditional_evt": ("filter", "lam", "n_exceedances"),
+    "conditional_evt": ("filter", "lam", "n_exceedances", "return_type"),
 }
+# the returns a fitted law can be estimated on (``return_type``, risk/var/rolling.py): the portfolio's daily
+# simple returns, or their logs ln(1 + r); historical, filtered_historical and monte_carlo work on simple
+# returns (h-day compounded samples and simulated paths)
+RETURN_TYPES = ("simple", "log")
 MIN_SCENARIOS = 100
 # methods whose horizon-h sample is the window's W - h + 1 overlapping h-day returns
 OVERLAPPING_HORIZON_METHODS = ("historical", "filtered_historical")
@@ -62,7 +68,7 @@ def validate_var_params(
     integer >= 1 (and < window for historical / filtered_historical, which need at least two
     overlapping h-day returns); method parameters: only those in METHOD_PARAMS, ``lam`` in
     (0, 1), ``n_scenarios`` integer >= 100, ``seed`` integer >= 0, ``shrinkage`` in
-    SHRINKAGES, ``filter`` in FILTERS, ``dof`` in DOF_ESTIMATORS; conditional_evt: ``n_exceedances`` an integer in
+    SHRINKAGES, ``filter`` in FILTERS, ``dof`` in DOF_ESTIMATORS, ``horizon_scaling`` in HORIZON_SCALINGS, ``return_type`` in RETURN_TYPES; conditional_evt: ``n_exceedances`` an integer in
     [MIN_EXCEEDANCES, window) (default window // 8) with 1 - confidence < n_exceedances / window
     (the confidence must lie in the fitted tail).
     """
@@ -98,6 +104,10 @@ def validate_var_params(
             raise VarParameterError(f"seed={value!r} must be an integer >= 0")
         if name == "shrinkage" and value not in SHRINKAGES:
             raise VarParameterError(f"shrinkage={value!r} must be one of {SHRINKAGES}")
+        if name == "return_type" and value not in RETURN_TYPES:
+            raise VarParameterError(f"return_type={value!r} must be one of {RETURN_TYPES}")
+        if name == "horizon_scaling" and value not in HORIZON_SCALINGS:
+            raise VarParameterError(f"horizon_scaling={value!r} must be one of {HORIZON_SCALINGS}")
         if name == "dof" and value not in DOF_ESTIMATORS:
             raise VarParameterError(f"dof={value!r} must be one of {DOF_ESTIMATORS}")
         if name == "filter" and value not in FILTERS:
@@ -131,21 +141,25 @@ class MethodSettings:
     shrinkage: str
     n_scenarios: int
     seed: int
+    horizon_scaling: str = "sqrt_time"
+    return_type: str = "simple"
 
     @staticmethod
     def window_setting(method: str) -> str:
         """The name of the setting that holds the estimation window of ``method``."""
-        return {Method.MONTE_CARLO: "monte_carlo_estimation_window_days",
-                Method.CONDITIONAL_EVT: "evt_estimation_window_days"}.get(method, "estimation_window_days")
+        special: dict[str, str] = {Method.MONTE_CARLO: "monte_carlo_estimation_window_days",
+                                   Method.CONDITIONAL_EVT: "evt_estimation_window_days"}
+        return special.get(method, "estimation_window_days")
 
     def window_for(self, method: str) -> int:
         """The estimation window of ``method``, in trading days."""
         return getattr(self, self.window_setting(method))
 
-    def params_for(self, method: str) -> dict[str, object]:
+    def params_for(self, method: str) -> dict[str, Any]:
         """The keyword parameters of ``method`` (``METHOD_PARAMS``) from these settings."""
         values = {"lam": self.ewma_lambda, "filter": self.filter, "dof": self.t_dof, "n_exceedances": self.evt_exceedances,
-                  "n_scenarios": self.n_scenarios, "seed": self.seed, "shrinkage": self.shrinkage}
+                  "n_scenarios": self.n_scenarios, "seed": self.seed, "shrinkage": self.shrinkage,
+                  "horizon_scaling": self.horizon_scaling, "return_type": self.return_type}
         return {name: values[name] for name in METHOD_PARAMS[method]} if method in METHOD_PARAMS else {}
 
     def validate(self, methods: Sequence[str], confidences: Sequence[float], horizons: Sequence[int]) -> None:

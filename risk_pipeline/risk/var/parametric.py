@@ -34,7 +34,8 @@ MLE_TOL or after MLE_MAX_ITER steps; nu bounded to [NU_MLE_MIN, NU_MAX] (nu > 2:
 variance). The variance is sigma^2 = s^2 nu / (nu - 2). Method of moments stays the default:
 on the bundled books its FZ0 scores are not worse (docs/methods.md).
 
-Horizons by the square-root-of-time rule (:func:`~risk_pipeline.risk.var.windows.square_root_of_time`).
+Horizons by the square-root-of-time rule (default) or with the mean scaled by h (``horizon_scaling``,
+:func:`~risk_pipeline.risk.var.windows.scale_to_horizons`).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
-from risk_pipeline.risk.var.windows import VarEsSurface, rolling_surface, square_root_of_time
+from risk_pipeline.risk.var.windows import VarEsSurface, rolling_surface, scale_to_horizons
 
 NU_MIN = 4.2
 NU_MAX = 100.0
@@ -112,17 +113,20 @@ def student_t_var_es(
 
 
 def parametric_normal_var_es(
-    returns: np.ndarray, *, window: int, confidences: tuple[float, ...], horizons: tuple[int, ...]
+    returns: np.ndarray, *, window: int, confidences: tuple[float, ...], horizons: tuple[int, ...],
+    horizon_scaling: str = "sqrt_time",
 ) -> VarEsSurface:
-    """Rolling normal VaR/ES from window mean and std, sqrt-of-time for horizons."""
-    return rolling_surface(normal_window_var_es, returns, window, confidences, horizons)
+    """Rolling normal VaR/ES from window mean and std; horizons by ``horizon_scaling``
+    (:func:`~risk_pipeline.risk.var.windows.scale_to_horizons`)."""
+    return rolling_surface(normal_window_var_es, returns, window, confidences, horizons,
+                           horizon_scaling=horizon_scaling)
 
 
-def normal_window_var_es(windows: np.ndarray, confidences: tuple[float, ...],
-                         horizons: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+def normal_window_var_es(windows: np.ndarray, confidences: tuple[float, ...], horizons: tuple[int, ...],
+                         horizon_scaling: str = "sqrt_time") -> tuple[np.ndarray, np.ndarray]:
     """Normal VaR/ES of each window (rows x W) from its mean and std, shape ``(rows, n_conf, n_h)``."""
     mom = moments_of_rows(windows)
-    return square_root_of_time(*normal_var_es(mom.mean, mom.std, confidences), horizons)
+    return scale_to_horizons(*normal_var_es(mom.mean, mom.std, confidences), horizons, mom.mean, horizon_scaling)
 
 
 @dataclass(frozen=True)
@@ -198,14 +202,16 @@ def parametric_t_var_es(
     confidences: tuple[float, ...],
     horizons: tuple[int, ...],
     dof: str = "moments",
+    horizon_scaling: str = "sqrt_time",
 ) -> VarEsSurface:
     """Rolling Student-t VaR/ES, dof by method of moments (``dof="moments"``) or maximum
-    likelihood (``dof="mle"``), sqrt-of-time for horizons."""
-    return rolling_surface(student_t_window_var_es, returns, window, confidences, horizons, dof=dof)
+    likelihood (``dof="mle"``); horizons by ``horizon_scaling`` (``scale_to_horizons``)."""
+    return rolling_surface(student_t_window_var_es, returns, window, confidences, horizons, dof=dof,
+                           horizon_scaling=horizon_scaling)
 
 
 def student_t_window_var_es(windows: np.ndarray, confidences: tuple[float, ...], horizons: tuple[int, ...],
-                            dof: str = "moments") -> tuple[np.ndarray, np.ndarray]:
+                            dof: str = "moments", horizon_scaling: str = "sqrt_time") -> tuple[np.ndarray, np.ndarray]:
     """Student-t VaR/ES of each window (rows x W), shape ``(rows, n_conf, n_h)``."""
     if dof == "mle":
         fit = student_t_mle(windows)
@@ -213,4 +219,4 @@ def student_t_window_var_es(windows: np.ndarray, confidences: tuple[float, ...],
     else:
         mom = moments_of_rows(windows)
         mean, std, nu = mom.mean, mom.std, t_dof_from_kurtosis(mom.excess_kurtosis)
-    return square_root_of_time(*student_t_var_es(mean, std, nu, confidences), horizons)
+    return scale_to_horizons(*student_t_var_es(mean, std, nu, confidences), horizons, mean, horizon_scaling)

@@ -13,6 +13,8 @@ window is full.  Losses positive, fractions of value; horizon h gives the h-day 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -24,7 +26,7 @@ from risk_pipeline.risk.var.historical import historical_var_es
 from risk_pipeline.risk.var.monte_carlo import monte_carlo_var_es
 from risk_pipeline.risk.var.parametric import parametric_normal_var_es, parametric_t_var_es
 from risk_pipeline.risk.var.parameters import METHODS, VarParameterError, validate_var_params
-from risk_pipeline.risk.var.windows import VarEsSurface
+from risk_pipeline.risk.var.windows import VarEsSurface, log_returns, losses_from_log
 
 __all__ = ["METHODS", "VarParameterError", "validate_var_params", "rolling_var_es", "var_es_grid", "var_es_surface"]
 
@@ -90,7 +92,7 @@ def var_es_surface(
     horizons: tuple[int, ...],
     window: int,
     weights: pd.Series | pd.DataFrame | None = None,
-    **params: object,
+    **params: Any,
 ) -> VarEsSurface:
     """Validate, then compute VaR/ES for all dates x confidences x horizons of one method."""
     confidences = tuple(sorted(set(float(c) for c in confidences)))
@@ -111,7 +113,28 @@ def var_es_surface(
     if weights is not None:
         raise VarParameterError(f"weights is only used by method='monte_carlo', not method={method!r}")
     r = _finite_values(returns.to_frame(), "returns")[:, 0]
-    return _UNIVARIATE[method](r, window=window, confidences=confidences, horizons=horizons, **params)
+    if params.pop("return_type", "simple") == "simple":
+        return _UNIVARIATE[method](r, window=window, confidences=confidences, horizons=horizons, **params)
+    return _on_log_returns(returns.index, r, method, window, confidences, horizons, params)
+
+
+def _on_log_returns(index: pd.Index, r: np.ndarray, method: str, window: int, confidences: tuple[float, ...],
+                    horizons: tuple[int, ...], params: dict[str, Any]) -> VarEsSurface:
+    """The method fitted to the log returns x = ln(1 + r), its losses turned back into fractions of value.
+
+    The method's VaR_x and ES_x are losses of the (h-day) log return X; the loss of value is
+    1 - exp(X), a decreasing function of X, so
+
+        VaR = 1 - exp(-VaR_x)   (exact: the quantile of a monotone transform),
+        ES  = 1 - exp(-ES_x)    (>= the model's E[1 - exp(X) | tail] by Jensen: 1 - exp is concave),
+
+    i.e. the ES is rounded up, by about Var(X | tail) / 2.
+    """
+    if (r <= -1.0).any():
+        raise VarParameterError(f"return_type='log': a return of -100% or less on {index[np.argmax(r <= -1.0)]} "
+                                "has no logarithm")
+    surface = _UNIVARIATE[method](log_returns(r), window=window, confidences=confidences, horizons=horizons, **params)
+    return VarEsSurface(*losses_from_log(surface.var, surface.es), surface.confidences, surface.horizons)
 
 
 def rolling_var_es(

@@ -65,6 +65,37 @@ def full_index(rows: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
+HORIZON_SCALINGS = ("sqrt_time", "drift")
+"""How a location-scale method turns its 1-day VaR/ES into h days (``scale_to_horizons``)."""
+
+
+def scale_to_horizons(
+    var_1d: np.ndarray, es_1d: np.ndarray, horizons: tuple[int, ...], mean: np.ndarray, scaling: str = "sqrt_time"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The h-day VaR/ES of a method whose 1-day figures are ``-(mu + sigma q)`` (q the standardized
+    quantile or tail mean of its law, mu = ``mean`` the window mean, shape ``var_1d.shape[:-1]``):
+
+    * ``sqrt_time`` (default): the whole 1-day figure times sqrt(h), :func:`square_root_of_time`
+      (VaR_h = -sqrt(h) (mu + sigma q): the mean is scaled by sqrt(h), not by h);
+    * ``drift``: the mean scaled by h and the dispersion by sqrt(h), as for the sum of h i.i.d.
+      daily returns (mean h mu, standard deviation sqrt(h) sigma):
+
+          VaR_h = -(mu h + q sigma sqrt(h)) = -mu h + sqrt(h) (VaR_1 + mu),  ES_h likewise,
+
+      the standardized q of one day kept (exact for the normal; for the t and Cornish-Fisher laws
+      the h-day sum's tails are thinner than one day's, so q is kept as an approximation).
+
+    Input shape ``(..., n_conf)``, output ``(..., n_conf, n_horizons)``.
+    """
+    if scaling == "sqrt_time":
+        return square_root_of_time(var_1d, es_1d, horizons)
+    if scaling != "drift":
+        raise ValueError(f"horizon_scaling={scaling!r} must be one of {HORIZON_SCALINGS}")
+    h = np.asarray(horizons, dtype=float)
+    mu = np.asarray(mean, dtype=float)[..., None, None]
+    return (-mu * h + np.sqrt(h) * (var_1d[..., None] + mu), -mu * h + np.sqrt(h) * (es_1d[..., None] + mu))
+
+
 def square_root_of_time(
     var_1d: np.ndarray, es_1d: np.ndarray, horizons: tuple[int, ...]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -76,3 +107,19 @@ def square_root_of_time(
     """
     root_h = np.sqrt(np.asarray(horizons, dtype=float))
     return var_1d[..., None] * root_h, es_1d[..., None] * root_h
+
+
+def log_returns(r: np.ndarray) -> np.ndarray:
+    """``ln(1 + r)`` of simple returns (fractions of value); ``ValueError`` naming the first position
+    of a return of -100% or less, which has no logarithm."""
+    bad = r <= -1.0
+    if bad.any():
+        raise ValueError(f"a return of -100% or less (position {int(np.argmax(bad.ravel()))}) has no logarithm")
+    return np.log1p(r)
+
+
+def losses_from_log(var_x: np.ndarray, es_x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """VaR/ES of a log return X turned into losses of value, ``1 - exp(-L)``: the loss of value is
+    1 - exp(X), a decreasing function of X, so the VaR is exact (the quantile of a monotone transform)
+    and the ES is rounded up, by about Var(X | tail) / 2 (Jensen: 1 - exp is concave)."""
+    return -np.expm1(-var_x), -np.expm1(-es_x)

@@ -1,0 +1,167 @@
+"""Option books: the option_greeks and option_var tables per book and day.
+
+Positions come from the CSV named by ``options.positions_file`` (format:
+:mod:`risk_pipeline.config.options`); none by default, and then both assets succeed with no
+rows. Market frames, the daily hedge and the volatility source: :mod:`risk_pipeline.option_books`;
+the maths: :mod:`risk_pipeline.risk.options`.
+
+- ``option_greeks``: per book and close, one row per position (each option and the hedge of a
+  hedged book), per underlying and for the book (``level``), Greeks per unit and in base currency.
+- ``option_limit_status``: per book and day, each Greek cap and VaR/ES limit of limits.yaml's
+  ``option_books`` (:mod:`risk_pipeline.config.greek_caps`, :mod:`risk_pipeline.risk.options.caps`).
+- ``option_var``: per book and day t, the VaR/ES of the book held at the close of t-1 by full
+  revaluation, delta-gamma-vega and delta-only (methods of
+  :class:`risk_pipeline.risk.options.var.OptionVarMethod`), from the
+  ``options.estimation_window_days`` days of returns and volatility changes before t. It is kept
+  beside ``var_estimates`` (same key columns: date, book as portfolio, method, confidence,
+  horizon_days) until option books are portfolios of the positions table (docs/methods.md).
+"""
+
+
+import datetime as dt
+from typing import Optional
+
+import dagster as dg
+import pandas as pd
+
+from risk_pipeline.config.options import OptionSettings, option_settings
+from risk_pipeline.config.greek_caps import OptionLimits, option_limits
+from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE
+from risk_pipeline.config.settings import section
+from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
+from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.option_books import book_var, hedge_rows, hedges, held_rows, load_market, price_rows, with_sums
+from risk_pipeline.storage.lake import empty_frame, read_window
+from risk_pipeline.risk.options.caps import cap_status, var_limit_status
+from risk_pipeline.risk.options.var import OptionVarMethod
+from risk_pipeline.storage.schemas import table_schema
+
+_OPTIONS = section("options")
+VAR_LIMIT_METHOD = str(OptionVarMethod.FULL_REVALUATION)  # the VaR/ES the option books' limits bound
+
+
+class OptionsConfig(dg.Config):
+    """Option positions and their market data; defaults from the ``options`` section of pipeline.yaml."""
+
+    positions_file: Optional[str] = _OPTIONS["positions_file"]
+    delta_hedged_books: list[str] = list(_OPTIONS["delta_hedged_books"] or [])
+    vol_source: str = _OPTIONS["vol_source"]
+    vol_file: Optional[str] = _OPTIONS["vol_file"]
+    ewma_window_days: int = int(_OPTIONS["ewma_window_days"])
+    estimation_window_days: int = int(_OPTIONS["estimation_window_days"])
+    confidences: list[float] = list(_OPTIONS["confidences"])
+    horizons: list[int] = list(_OPTIONS["horizons"])
+
+    def settings(self) -> OptionSettings | None:
+        return option_settings({**_OPTIONS, **self.model_dump()})
+
+
+def _books(positions) -> list[str]:
+    return list(dict.fromkeys(p.book for p in positions))
+
+
+@lake_asset(
+    group_name="options",
+    deps=[prices, returns],
+    description=(
+        "Per option book and close: price, implied volatility and Greeks (delta, gamma, vega, theta, rho) per unit and "
+        "in base currency of each position (options and the daily delta hedge), summed per underlying and per book."
+    ),
+)
+def option_greeks(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    settings = config.settings()
+    if settings is None:
+        return publish("option_greeks", empty_frame("option_greeks"), days, keys=[],
+                       note=dg.MetadataValue.text("no option positions configured (options.positions_file is null)"))
+    positions, market = load_market(settings, start, end, lookback=settings.ewma_window_days + 1)
+    calendar = market.spot.index[market.spot.index >= pd.Timestamp(start)]
+    priced = price_rows(market, positions, held_rows(positions, calendar))
+    if priced.empty:  # no trading day in the range, nothing held, or short history only
+        frame = empty_frame("option_greeks")
+    else:
+        rows = pd.concat([priced, hedge_rows(market, hedges(priced, settings.delta_hedged_books))], ignore_index=True)
+        frame = with_sums(rows).assign(base_currency=settings.base_currency, vol_source=settings.vol_source)
+        frame["date"] = pd.DatetimeIndex(frame["date"]).date
+        frame = frame.sort_values(["date", "book", "level", "underlying", "option"], kind="stable")
+        frame = frame.reindex(columns=table_schema("option_greeks").columns)
+    return publish("option_greeks", frame, days, keys=_books(positions),
+                   books=dg.MetadataValue.int(len(_books(positions))), vol_source=dg.MetadataValue.text(settings.vol_source))
+
+
+@lake_asset(
+    group_name="options",
+    deps=[prices, returns],
+    description=(
+        "Per option book, day, method (full_revaluation, delta_gamma_vega, delta_only), confidence and horizon: VaR and "
+        "ES in base currency of the book held at the previous close, from historical returns and volatility changes."
+    ),
+)
+def option_var(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    settings = config.settings()
+    if settings is None:
+        return publish("option_var", empty_frame("option_var"), days, keys=[],
+                       note=dg.MetadataValue.text("no option positions configured (options.positions_file is null)"))
+    window = config.estimation_window_days
+    positions, market = load_market(settings, start, end, lookback=window + settings.ewma_window_days + 2)
+    calendar = market.spot.index
+    targets = calendar[(calendar >= pd.Timestamp(start))]
+    targets = targets[calendar.get_indexer(targets) >= 1]
+    previous = calendar[calendar.get_indexer(targets) - 1]
+    priced = price_rows(market, positions, held_rows(positions, previous))
+    hedge = hedges(priced, settings.delta_hedged_books)
+    frames = []
+    for book in _books(positions):
+        own = priced.loc[priced["book"] == book]
+        if own.empty:
+            continue
+        rows = book_var(market, own, hedge.loc[hedge["book"] == book], previous, window, tuple(config.confidences),
+                        tuple(config.horizons))
+        target_of = dict(zip(previous, targets.date))
+        frames.append(rows.assign(date=rows["close"].map(target_of), book=book, base_currency=settings.base_currency,
+                                  estimation_window_days=window, vol_source=settings.vol_source))
+    columns = table_schema("option_var").columns
+    frame = pd.concat(frames, ignore_index=True)[columns] if frames else empty_frame("option_var")
+    return publish("option_var", frame, days, keys=_books(positions), books=dg.MetadataValue.int(len(_books(positions))),
+                   vol_source=dg.MetadataValue.text(settings.vol_source))
+
+
+class OptionLimitsConfig(dg.Config):
+    """The limits file holding the option books' caps (``option_books:``); default pipeline.yaml's limits.limits_file."""
+
+    limits_file: Optional[str] = section("limits")["limits_file"]
+
+
+def status_rows(greeks: pd.DataFrame, var: pd.DataFrame, limits: OptionLimits, book: str,
+                day: dt.date) -> pd.DataFrame:
+    """The caps and VaR/ES limits of ``book`` on ``day`` from its option_greeks and option_var rows."""
+    caps = cap_status(greeks, limits.books[book], limits.warning_fraction, limits.events, day,
+                      limits.event_window_days, limits.event_factor).rename(columns={"greek": "measure"})
+    measured = var_limit_status(var.loc[var["method"] == VAR_LIMIT_METHOD], limits.var_limits[book],
+                                limits.warning_fraction).assign(level="book", method=VAR_LIMIT_METHOD, event="")
+    return pd.concat([caps, measured], ignore_index=True).assign(date=day, book=book)
+
+
+@lake_asset(
+    group_name="options",
+    deps=[option_greeks, option_var],
+    description=(
+        "Per option book and day: each Greek cap of limits.yaml's option_books (tightened before an event of the "
+        "calendar) and each VaR/ES limit on the full-revaluation option_var, with utilization and status."
+    ),
+)
+def option_limit_status(context: dg.AssetExecutionContext, config: OptionLimitsConfig) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    limits = option_limits(config.limits_file or DEFAULT_LIMITS_FILE)
+    books = sorted(limits.books) if limits else []
+    frames = []
+    if books:
+        greeks = read_window("option_greeks", start, end)
+        var = read_window("option_var", start, end)
+        for (day, book), rows in greeks.loc[greeks["book"].isin(books)].groupby(["date", "book"]):
+            frames.append(status_rows(rows, var.loc[(var["date"] == day) & (var["book"] == book)], limits, book,
+                                      pd.Timestamp(day).date()))
+    columns = table_schema("option_limit_status").columns
+    frame = pd.concat(frames, ignore_index=True)[columns] if frames else empty_frame("option_limit_status")
+    return publish("option_limit_status", frame, days, keys=books, books=dg.MetadataValue.int(len(books)))

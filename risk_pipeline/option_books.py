@@ -1,0 +1,295 @@
+"""From option positions and stored market data to the frames the options core takes.
+
+One place turns (positions, closes and returns of the underlyings, implied volatilities) into the
+book held at each close (options priced with their Greeks, and the delta hedge of a hedged book)
+and into the scenario windows of its VaR, so that ``option_greeks`` and ``option_var`` see the
+same book (formulas: :mod:`risk_pipeline.risk.options`).
+
+- A position is held at every close from ``opened`` until the day before ``expiry``; years to
+  expiry at a close are ACT/365 calendar days.
+- Implied volatility (``options.vol_source``): ``ewma_proxy`` (the EWMA volatility of the
+  underlying with the stated skew of :func:`risk_pipeline.risk.options.surface.proxy_vol`) or
+  ``file`` (quotes date, underlying, expiry, strike, implied_vol in a CSV or Parquet file,
+  interpolated by :func:`risk_pipeline.risk.options.surface.surface_vol`). The volatility
+  scenarios are the daily changes of each underlying's at-the-money volatility (the proxy, or
+  the surface at 30 days and the close's spot), applied to every option on it.
+- A delta-hedged book (``options.delta_hedged_books``) holds, at each close, ``-(net delta)``
+  units of each underlying: the rule of a desk rebalancing its hedge daily at the close.
+- Rates per currency and dividend yields per underlying are constants of pipeline.yaml.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from risk_pipeline.config.options import OptionPosition, OptionSettings, load_option_positions
+from risk_pipeline.config.reader import ConfigError
+from risk_pipeline.risk.options.pricing import DAYS_PER_YEAR, bsm_greeks, cash_greeks
+from risk_pipeline.risk.options.surface import ewma_atm_vol, proxy_vol, surface_vol
+from risk_pipeline.risk.options.var import OptionBook, days_var_es, horizon_years, window_scenarios
+from risk_pipeline.sources.ecb_fx import fx_rate
+from risk_pipeline.storage.lake import read_window
+
+ATM_TENOR_YEARS = 30 / DAYS_PER_YEAR
+QUOTE_COLUMNS = ("date", "underlying", "expiry", "strike", "implied_vol")
+HEDGE_TYPE = "underlying"
+GREEK_AMOUNTS = ("position_value", "delta_amount", "gamma_amount", "vega_amount", "theta_amount", "rho_amount")
+
+
+def read_quotes(path: str | Path) -> pd.DataFrame:
+    """Implied-volatility quotes of a CSV or Parquet file; ConfigError names the file, row and field."""
+    file = Path(path)
+    try:
+        frame = pd.read_parquet(file) if file.suffix == ".parquet" else pd.read_csv(file)
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: implied volatility file not found") from None
+    missing = [c for c in QUOTE_COLUMNS if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"{file}, row 1: missing column {missing[0]!r} (columns: {', '.join(QUOTE_COLUMNS)})")
+    frame = frame[list(QUOTE_COLUMNS)].copy()
+    for column in ("date", "expiry"):
+        frame[column] = pd.to_datetime(frame[column], errors="coerce")
+    frame["strike"] = pd.to_numeric(frame["strike"], errors="coerce")
+    frame["implied_vol"] = pd.to_numeric(frame["implied_vol"], errors="coerce")
+    bad = frame[["date", "expiry", "strike", "implied_vol"]].isna() | (frame[["strike", "implied_vol"]] <= 0).reindex(
+        columns=["date", "expiry", "strike", "implied_vol"], fill_value=False)
+    bad["expiry"] |= frame["expiry"] <= frame["date"]
+    if bad.to_numpy().any():
+        row, field = next((i, c) for i, r in bad.iterrows() for c in bad.columns if r[c])
+        raise ConfigError(f"{file}, row {row + 2}: field {field!r}: invalid value {frame.loc[row, field]!r}")
+    return frame
+
+
+@dataclass(frozen=True)
+class OptionMarket:
+    """Closes, returns and at-the-money volatility of the underlyings (dates x underlyings), and the quotes."""
+
+    spot: pd.DataFrame
+    returns: pd.DataFrame
+    atm_vol: pd.DataFrame
+    settings: OptionSettings
+    quotes: pd.DataFrame | None
+
+    def vol(self, day: pd.Timestamp, position: OptionPosition, years: float) -> float:
+        """The position's implied volatility at the close of ``day`` from the quotes; ConfigError when there is none."""
+        day_quotes = self._quotes(day, position.underlying)
+        if day_quotes.empty:
+            raise _missing_vol(self.settings, position, day, f"no quote in {self.settings.vol_file}")
+        return surface_vol(_years(day_quotes["expiry"], day), day_quotes["strike"], day_quotes["implied_vol"], years,
+                           position.strike)
+
+    def _quotes(self, day: pd.Timestamp, underlying: str) -> pd.DataFrame:
+        quotes = self.quotes
+        return quotes.loc[(quotes["date"] == day) & (quotes["underlying"] == underlying)]
+
+
+def _years(expiry, day: pd.Timestamp) -> np.ndarray:
+    return (pd.to_datetime(expiry) - day).dt.days.to_numpy() / DAYS_PER_YEAR
+
+
+def _missing_vol(settings: OptionSettings, position: OptionPosition, day: pd.Timestamp, why: str) -> ConfigError:
+    return ConfigError(f"{settings.positions_file}, row {position.row}: field 'underlying': missing volatility "
+                       f"for {position.underlying!r} on {day.date()} ({why})")
+
+
+def option_market(positions: tuple[OptionPosition, ...], prices: pd.DataFrame, returns: pd.DataFrame,
+                  settings: OptionSettings) -> OptionMarket:
+    """The market frames of the positions' underlyings (each priced in ``prices``) from the long ``prices`` and
+    ``returns`` tables; ConfigError for a position in another currency than its underlying's."""
+    quoted = prices.drop_duplicates("symbol", keep="last").set_index("symbol")["currency"]
+    for position in positions:
+        if position.currency != quoted[position.underlying]:
+            raise ConfigError(f"{settings.positions_file}, row {position.row}: field 'currency': {position.currency} is "
+                              f"not the currency of {position.underlying!r} ({quoted[position.underlying]}): an option "
+                              "is struck in its underlying's currency (no quanto options)")
+    underlyings = sorted({p.underlying for p in positions})
+    spot = prices.pivot(index="date", columns="symbol", values="close").reindex(columns=underlyings)
+    spot.index = pd.DatetimeIndex(spot.index)
+    wide = returns.pivot(index="date", columns="symbol", values="simple_return").reindex(columns=underlyings)
+    wide.index = pd.DatetimeIndex(wide.index)
+    wide = wide.reindex(spot.index)
+    quotes = read_quotes(settings.vol_file) if settings.vol_source == "file" else None
+    if quotes is None:
+        atm = pd.DataFrame({u: _proxy_atm(wide[u], settings.ewma_window_days) for u in underlyings}, index=spot.index)
+    else:
+        atm = pd.DataFrame({u: [_surface_atm(quotes, day, u, spot.at[day, u]) for day in spot.index]
+                            for u in underlyings}, index=spot.index)
+    return OptionMarket(spot=spot, returns=wide, atm_vol=atm, settings=settings, quotes=quotes)
+
+
+def _proxy_atm(returns: pd.Series, window: int) -> np.ndarray:
+    """EWMA volatility over the underlying's own return days (NaN where it has none)."""
+    out = pd.Series(np.nan, index=returns.index)
+    known = returns.dropna()
+    out.loc[known.index] = ewma_atm_vol(known.to_numpy(), window)
+    return out.to_numpy()
+
+
+def _surface_atm(quotes: pd.DataFrame, day: pd.Timestamp, underlying: str, spot: float) -> float:
+    rows = quotes.loc[(quotes["date"] == day) & (quotes["underlying"] == underlying)]
+    if rows.empty or not np.isfinite(spot):
+        return np.nan
+    return surface_vol(_years(rows["expiry"], day), rows["strike"], rows["implied_vol"], ATM_TENOR_YEARS, spot)
+
+
+def held_rows(positions: tuple[OptionPosition, ...], calendar: pd.DatetimeIndex) -> pd.DataFrame:
+    """One row per (close of ``calendar``, position held at it), in date order: ``date`` and ``position``
+    (index into ``positions``)."""
+    days = calendar.to_numpy()
+    first = np.searchsorted(days, pd.to_datetime([p.opened for p in positions]).to_numpy())
+    stop = np.searchsorted(days, pd.to_datetime([p.expiry for p in positions]).to_numpy())
+    counts = np.maximum(stop - first, 0)
+    position = np.repeat(np.arange(len(positions)), counts)
+    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    day = np.repeat(first, counts) + offsets
+    order = np.lexsort((position, day))
+    return pd.DataFrame({"date": calendar[day[order]], "position": position[order]})
+
+
+def price_rows(market: OptionMarket, positions: tuple[OptionPosition, ...], rows: pd.DataFrame) -> pd.DataFrame:
+    """Price, per-unit and cash Greeks of each held (date, position) of ``rows`` at that close, vectorised.
+
+    With the EWMA proxy, a row whose underlying has fewer than ``ewma_window_days`` stored returns up to
+    the day (the start of its history or of the lake) is left out: short history, as for VaR. With
+    quotes, a row without one is an error (missing volatility)."""
+    settings = market.settings
+    if market.quotes is None:
+        day_index = market.spot.index.get_indexer(pd.DatetimeIndex(rows["date"]))
+        column = market.spot.columns.get_indexer([positions[i].underlying for i in rows["position"]])
+        rows = rows.loc[np.isfinite(market.atm_vol.to_numpy()[day_index, column])]
+    chosen = [positions[i] for i in rows["position"]]
+    attribute = lambda name: np.array([getattr(p, name) for p in chosen])  # noqa: E731
+    dates = pd.DatetimeIndex(rows["date"])
+    underlying, strike, currency = attribute("underlying"), attribute("strike").astype(float), attribute("currency")
+    day_index = market.spot.index.get_indexer(dates)
+    column = market.spot.columns.get_indexer(underlying)
+    spot = market.spot.to_numpy()[day_index, column]
+    years = (pd.to_datetime(attribute("expiry")) - dates).days.to_numpy() / DAYS_PER_YEAR
+    if market.quotes is None:
+        vols = proxy_vol(market.atm_vol.to_numpy()[day_index, column], spot, strike, settings.skew)
+    else:
+        vols = np.array([market.vol(day, p, t) for day, p, t in zip(dates, chosen, years)])
+    fx = np.ones(len(rows))
+    for code in set(currency) - {settings.base_currency}:
+        mask = currency == code
+        fx[mask] = fx_rate(settings.base_currency, code, dates[mask]).to_numpy()
+    quantity, multiplier = attribute("quantity").astype(float), attribute("multiplier").astype(float)
+    units = quantity * multiplier
+    rates = np.array([settings.rates.get(c, 0.0) for c in currency])
+    dividends = np.array([settings.dividend_yields.get(u, 0.0) for u in underlying])
+    is_call = attribute("option_type") == "call"
+    greeks = bsm_greeks(is_call, spot, strike, years, vols, rates, dividends)
+    cash = cash_greeks(greeks, spot, units, fx)
+    return pd.DataFrame({
+        "date": dates, "book": attribute("book"), "option": attribute("option"), "option_type": attribute("option_type"),
+        "underlying": underlying, "strike": strike, "expiry": attribute("expiry"), "quantity": quantity,
+        "contract_multiplier": multiplier, "currency": currency, "spot": spot, "implied_vol": vols,
+        "years_to_expiry": years, "interest_rate": rates, "dividend_yield": dividends, "fx_rate": fx,
+        "is_call": is_call, "option_price": greeks.price, "position_value": greeks.price * units * fx,
+        "delta": greeks.delta, "gamma": greeks.gamma, "vega": greeks.vega, "theta": greeks.theta, "rho": greeks.rho,
+        "delta_amount": cash.delta_amount, "gamma_amount": cash.gamma_amount, "vega_amount": cash.vega_amount,
+        "theta_amount": cash.theta_amount, "rho_amount": cash.rho_amount,
+    })
+
+
+def hedges(priced: pd.DataFrame, hedged_books: tuple[str, ...]) -> pd.DataFrame:
+    """The daily delta hedge of each hedged book: per date, book and underlying, ``quantity`` =
+    -(sum of delta x quantity x contract_multiplier) units of the underlying and the options' ``fx_rate``
+    (the options on one underlying share its currency)."""
+    rows = priced.loc[priced["book"].isin(hedged_books)]
+    exposure = (rows["delta"] * rows["quantity"] * rows["contract_multiplier"]).rename("quantity")
+    keys = [rows["date"], rows["book"], rows["underlying"]]
+    return pd.concat([-exposure.groupby(keys).sum(), rows["fx_rate"].groupby(keys).first()], axis=1).reset_index()
+
+
+def load_market(settings: OptionSettings, start: dt.date, end: dt.date, lookback: int):
+    """The positions whose underlying is priced over ``start..end`` and ``lookback`` stored days before, and the
+    market frames of their underlyings (prices and returns tables). An underlying that is no priced symbol
+    stops ``risk-pipeline backfill`` before its run (:func:`risk_pipeline.config.options.check_option_positions`);
+    in a run its positions have no rows, as a symbol before its first price."""
+    frames = [read_window(table, start, end, lookback=lookback) for table in ("prices", "returns")]
+    priced = set(frames[0]["symbol"])
+    positions = tuple(p for p in load_option_positions(settings.positions_file) if p.underlying in priced)
+    underlyings = sorted({p.underlying for p in positions})
+    market = option_market(positions, frames[0], frames[1].loc[frames[1]["symbol"].isin(underlyings)], settings)
+    return positions, market
+
+
+def with_sums(positions: pd.DataFrame) -> pd.DataFrame:
+    """The position rows (options and hedges) with their sums per underlying and per book, per close."""
+    amounts = list(GREEK_AMOUNTS)
+    by_underlying = positions.groupby(["date", "book", "underlying"], as_index=False)[amounts].sum()
+    whole = positions.groupby(["date", "book"], as_index=False)[amounts].sum()
+    return pd.concat([positions.assign(level="position"), by_underlying.assign(level="underlying"),
+                      whole.assign(level="book")], ignore_index=True)
+
+
+def hedge_rows(market: OptionMarket, hedge: pd.DataFrame) -> pd.DataFrame:
+    """The hedge of each hedged book and close as a position in the underlying (delta 1, no other Greek)."""
+    spot = market.spot.to_numpy()[market.spot.index.get_indexer(pd.DatetimeIndex(hedge["date"])),
+                                  market.spot.columns.get_indexer(hedge["underlying"])]
+    value = hedge["quantity"].to_numpy() * spot * hedge["fx_rate"].to_numpy()
+    return hedge.assign(option=hedge["underlying"] + ".hedge", option_type=HEDGE_TYPE, contract_multiplier=1.0,
+                        spot=spot, option_price=spot, position_value=value, delta=1.0, gamma=0.0, vega=0.0, theta=0.0,
+                        rho=0.0, delta_amount=value, gamma_amount=0.0, vega_amount=0.0, theta_amount=0.0,
+                        rho_amount=0.0)
+
+
+VAR_CHUNK_DAYS = 1000  # days of scenario windows built at once (bounds the memory of a long backfill)
+
+
+def book_var(market: OptionMarket, priced: pd.DataFrame, hedge: pd.DataFrame, closes: pd.DatetimeIndex,
+             window: int, confidences: tuple[float, ...], horizons: tuple[int, ...]) -> pd.DataFrame:
+    """VaR/ES of one book held at each of ``closes`` (rows: close, method, confidence, horizon_days, var_amount,
+    es_amount, n_options; ``priced`` and ``hedge`` at those closes) from the ``window`` days of returns and
+    at-the-money volatility changes up to the close: the forecast for the next day. A close whose window has a
+    gap (short history) or without an option has no row."""
+    calendar = market.spot.index
+    underlyings = sorted(set(priced["underlying"]))
+    returns = market.returns[underlyings].to_numpy()
+    changes = market.atm_vol[underlyings].diff().to_numpy()
+    ends = calendar.get_indexer(closes)
+    previous = calendar[ends]
+    keep = ends - window + 1 >= 0
+    frames = []
+    for first in range(0, len(closes), VAR_CHUNK_DAYS):
+        chunk = np.arange(first, min(first + VAR_CHUNK_DAYS, len(closes)))
+        chunk = chunk[keep[chunk]]
+        if not len(chunk):
+            continue
+        low, high = ends[chunk[0]] - window + 1, ends[chunk[-1]] + 1
+        closes = previous[chunk]
+        spot = market.spot.loc[closes, underlyings].to_numpy()
+        linear = (hedge.assign(units=hedge["quantity"] * hedge["fx_rate"])
+                  .pivot_table(index="date", columns="underlying", values="units", aggfunc="sum")
+                  .reindex(index=closes, columns=underlyings).fillna(0.0).to_numpy()) if len(hedge) else \
+            np.zeros((len(chunk), len(underlyings)))
+        rows = priced.loc[priced["date"].isin(closes)]
+        day = closes.get_indexer(pd.DatetimeIndex(rows["date"]))
+        book = OptionBook(underlying=np.array([underlyings.index(u) for u in rows["underlying"]], dtype=int),
+                          is_call=rows["is_call"].to_numpy(bool), strike=rows["strike"].to_numpy(float),
+                          years=rows["years_to_expiry"].to_numpy(float), vol=rows["implied_vol"].to_numpy(float),
+                          units=(rows["quantity"] * rows["contract_multiplier"] * rows["fx_rate"]).to_numpy(float),
+                          rate=rows["interest_rate"].to_numpy(float), dividend=rows["dividend_yield"].to_numpy(float),
+                          day=day)
+        n_options = np.bincount(day, minlength=len(chunk))
+        for h in horizons:
+            scenario_returns, scenario_changes = window_scenarios(returns[low:high], changes[low:high], window, h)
+            offsets = ends[chunk] - window + 1 - low
+            scenario_returns, scenario_changes = scenario_returns[offsets], scenario_changes[offsets]
+            complete = np.isfinite(scenario_returns).all(axis=(1, 2)) & np.isfinite(scenario_changes).all(axis=(1, 2))
+            result = days_var_es(book, spot, linear, np.nan_to_num(scenario_returns), np.nan_to_num(scenario_changes),
+                                 horizon_years(h), confidences)
+            for method, values in result.items():
+                for k, c in enumerate(confidences):
+                    frames.append(pd.DataFrame({
+                        "close": previous[chunk], "method": str(method), "confidence": c, "horizon_days": h,
+                        "var_amount": values[:, k, 0], "es_amount": values[:, k, 1], "n_options": n_options,
+                    }).loc[complete & (n_options > 0)])
+    columns = ["close", "method", "confidence", "horizon_days", "var_amount", "es_amount", "n_options"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)

@@ -1,0 +1,284 @@
+"""option_greeks and option_var through the pipeline, against independent recomputation from the stored tables;
+bad option input through the CLI: one line naming file, row and field, exit status 2."""
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from risk_pipeline.cli import main
+from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.defs.options import option_greeks, option_limit_status, option_var
+from risk_pipeline.risk.options.pricing import bsm_greeks
+from risk_pipeline.risk.options.var import OptionBook, historical_scenarios, horizon_years, options_var_es
+from risk_pipeline.storage.schemas import table_schema
+from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
+from risk_pipeline_tests.pipeline_helpers import materialize_range, module_lake, query
+
+START, END = "2020-03-02", "2021-01-29"
+EWMA, WINDOW = 40, 60
+HEADER = "book,option,option_type,underlying,strike,expiry,opened,quantity,multiplier,currency\n"
+POSITIONS = HEADER + """strangle,c,call,SP500,3900,2021-01-15,2020-12-18,-10,100,USD
+strangle,p,put,SP500,3500,2021-01-15,2020-12-18,-10,100,USD
+hedged,c,call,SP500,3900,2021-01-15,2020-12-18,-10,100,USD
+hedged,p,put,SP500,3500,2021-01-15,2020-12-18,-10,100,USD
+hedged,a,call,AAPL,130,2021-02-19,2020-12-18,5,100,USD
+hedged,e,put,AAPL,110,2021-03-19,2020-12-18,-3,100,USD
+"""
+
+
+def _options(folder) -> dict:
+    return {"positions_file": str(folder / "options.csv"), "delta_hedged_books": ["hedged"],
+            "ewma_window_days": EWMA, "estimation_window_days": WINDOW}
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("options")
+    (folder / "options.csv").write_text(POSITIONS)
+    (folder / "events.csv").write_text("date,underlying,event\n2021-01-13,all,CPI\n")
+    (folder / "status_limits.yaml").write_text(LIMITS.format(events=folder / "events.csv", delta=50000.0, var=30000.0))
+    with module_lake(folder, SMALL_PORTFOLIOS):
+        config = {"ops": {"prices": {"config": {"extra_symbols": ["SP500"]}},
+                          "option_greeks": {"config": _options(folder)}, "option_var": {"config": _options(folder)},
+                          "option_limit_status": {"config": {"limits_file": str(folder / "status_limits.yaml")}}}}
+        result = materialize_range(START, END, config, assets=[prices, returns, option_greeks, option_var,
+                                                               option_limit_status])
+        data = folder / "data"
+        yield (folder, result, _dated(query(data, "select * from option_greeks order by date, book, level, option")),
+               _dated(query(data, "select * from option_var order by date, book, method, confidence, horizon_days")),
+               _dated(query(data, "select * from returns where symbol in ('SP500', 'AAPL') order by date")))
+
+
+def _dated(frame: pd.DataFrame) -> pd.DataFrame:
+    for column in ("date", "expiry"):
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column]).dt.date
+    return frame
+
+
+def _proxy_atm(stored_returns: pd.DataFrame, symbol: str) -> pd.Series:
+    """The EWMA proxy by hand: for each close the recursion over the EWMA returns up to it, seeded by their mean square."""
+    series = stored_returns.loc[stored_returns["symbol"] == symbol].set_index("date")["simple_return"]
+    values = {}
+    for i in range(EWMA - 1, len(series)):
+        window = series.iloc[i - EWMA + 1: i + 1].to_numpy()
+        variance = np.mean(window**2)
+        for r in window:
+            variance = 0.94 * variance + 0.06 * r * r
+        values[series.index[i]] = np.sqrt(252 * variance)
+    return pd.Series(values)
+
+
+def test_tables_have_their_schema_and_positions_live_from_opened_to_expiry(lake):
+    _, result, greeks, var, _ = lake
+    assert result.success
+    assert list(greeks.columns) == table_schema("option_greeks").columns
+    assert list(var.columns) == table_schema("option_var").columns
+    options = greeks.loc[(greeks["level"] == "position") & (greeks["option_type"] != "underlying")]
+    for (book, option), rows in options.groupby(["book", "option"]):
+        assert rows["date"].min() == dt.date(2020, 12, 18)
+        assert rows["date"].max() < rows["expiry"].iloc[0]
+    assert set(greeks["vol_source"]) == {"ewma_proxy"}
+
+
+def test_greeks_equal_black_scholes_at_the_proxy_vol_recomputed_by_hand(lake):
+    _, _, greeks, _, stored_returns = lake
+    rows = greeks.loc[(greeks["level"] == "position") & (greeks["option_type"] != "underlying")]
+    for symbol in ("SP500", "AAPL"):
+        atm = _proxy_atm(stored_returns, symbol)
+        mine = rows.loc[rows["underlying"] == symbol]
+        expected_vol = atm.loc[mine["date"]].to_numpy() - 0.5 * np.log(mine["strike"] / mine["spot"]).to_numpy()
+        np.testing.assert_allclose(mine["implied_vol"], expected_vol, rtol=1e-12)
+    years = (pd.to_datetime(rows["expiry"]) - pd.to_datetime(rows["date"])).dt.days / 365.0
+    np.testing.assert_allclose(rows["years_to_expiry"], years, rtol=1e-15)
+    expected = bsm_greeks(rows["option_type"] == "call", rows["spot"], rows["strike"], years, rows["implied_vol"],
+                          0.02, 0.02 * (rows["underlying"] == "SP500"))
+    units = rows["quantity"] * rows["contract_multiplier"] * rows["fx_rate"]
+    for name in ("delta", "gamma", "vega", "theta", "rho"):
+        np.testing.assert_allclose(rows[name], getattr(expected, name), rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(rows["position_value"], expected.price * units, rtol=1e-12)
+    np.testing.assert_allclose(rows["vega_amount"], expected.vega * units / 100, rtol=1e-12)
+
+
+def test_sums_per_underlying_and_book_and_the_hedged_book_is_delta_flat(lake):
+    _, _, greeks, _, _ = lake
+    positions = greeks.loc[greeks["level"] == "position"]
+    for level, keys in (("underlying", ["date", "book", "underlying"]), ("book", ["date", "book"])):
+        sums = positions.groupby(keys)[["delta_amount", "gamma_amount", "vega_amount", "theta_amount"]].sum()
+        stored = greeks.loc[greeks["level"] == level].set_index(keys)[sums.columns].loc[sums.index]
+        np.testing.assert_allclose(stored, sums, rtol=1e-12, atol=1e-6)
+    hedged = greeks.loc[(greeks["book"] == "hedged") & (greeks["level"] == "book"), "delta_amount"]
+    assert len(hedged) and np.abs(hedged).max() < 1e-6
+    unhedged = greeks.loc[(greeks["book"] == "strangle") & (greeks["level"] == "book"), "delta_amount"]
+    assert np.abs(unhedged).max() > 1e4
+
+
+def test_option_var_is_the_book_of_the_previous_close_under_the_stored_window(lake):
+    _, _, greeks, var, stored_returns = lake
+    day, previous = dt.date(2021, 1, 12), dt.date(2021, 1, 11)
+    held = greeks.loc[(greeks["date"] == previous) & (greeks["book"] == "hedged") & (greeks["level"] == "position")]
+    options, hedge = held.loc[held["option_type"] != "underlying"], held.loc[held["option_type"] == "underlying"]
+    underlyings = ["AAPL", "SP500"]
+    wide = stored_returns.pivot(index="date", columns="symbol", values="simple_return")[underlyings]
+    past = wide.loc[wide.index <= previous].tail(WINDOW)
+    atm = pd.DataFrame({s: _proxy_atm(stored_returns, s) for s in underlyings})
+    changes = atm.diff().loc[past.index]
+    book = OptionBook(underlying=options["underlying"].map(underlyings.index).to_numpy(),
+                      is_call=(options["option_type"] == "call").to_numpy(), strike=options["strike"].to_numpy(),
+                      years=options["years_to_expiry"].to_numpy(), vol=options["implied_vol"].to_numpy(),
+                      units=(options["quantity"] * options["contract_multiplier"] * options["fx_rate"]).to_numpy(),
+                      rate=options["interest_rate"].to_numpy(), dividend=options["dividend_yield"].to_numpy())
+    spot = options.groupby("underlying")["spot"].first()[underlyings].to_numpy()
+    linear = (hedge.set_index("underlying")["quantity"] * hedge.set_index("underlying")["fx_rate"])[underlyings]
+    stored = var.loc[(var["date"] == day) & (var["book"] == "hedged")].set_index(["method", "confidence",
+                                                                                   "horizon_days"])
+    for h in (1, 3, 5):
+        result = options_var_es(book, spot, linear.to_numpy(), historical_scenarios(past.to_numpy(),
+                                changes.to_numpy(), h), horizon_years(h), (0.95, 0.99))
+        for method, values in result.items():
+            for c, (v, e) in zip((0.95, 0.99), values):
+                row = stored.loc[(str(method), c, h)]
+                assert row["var_amount"] == pytest.approx(v, rel=1e-9) and row["es_amount"] == pytest.approx(e, rel=1e-9)
+    assert (stored["n_options"] == 4).all()
+
+
+def test_option_limit_status_against_the_greeks_and_var_tables(lake):
+    folder, _, greeks, var, _ = lake
+    status = _dated(query(folder / "data", "select * from option_limit_status order by date, level, measure"))
+    assert set(status["book"]) == {"hedged"}
+    assert sorted(set(status["date"])) == sorted(set(greeks.loc[greeks["book"] == "hedged", "date"]))
+    caps = status.loc[(status["level"] == "book") & (status["measure"] == "delta")].set_index("date")
+    book = greeks.loc[(greeks["book"] == "hedged") & (greeks["level"] == "book")].set_index("date")
+    np.testing.assert_allclose(caps["measured_amount"], book.loc[caps.index, "delta_amount"], rtol=1e-12, atol=1e-9)
+    # the CPI of 2021-01-13 halves the caps on the two business days before it, not on the day or after
+    tightened = set(caps.index[caps["limit_amount"] == 25000.0])
+    assert tightened == {dt.date(2021, 1, 11), dt.date(2021, 1, 12)}
+    assert (caps.loc[~caps.index.isin(tightened), "limit_amount"] == 50000.0).all()
+    limits = status.loc[status["measure"] == "var"].set_index("date")
+    full = var.loc[(var["book"] == "hedged") & (var["method"] == "full_revaluation") & (var["confidence"] == 0.99)
+                   & (var["horizon_days"] == 1)].set_index("date")["var_amount"]
+    np.testing.assert_allclose(limits["measured_amount"].dropna(), full.loc[limits["measured_amount"].dropna().index])
+    expected = np.where(limits["measured_amount"] > 30000, "danger",
+                        np.where(limits["measured_amount"] >= 24000, "warning", "within_limits"))
+    assert (limits["status"].where(limits["measured_amount"].notna(), "no_data")
+            == np.where(limits["measured_amount"].isna(), "no_data", expected)).all()
+
+
+def test_delta_only_var_of_the_hedged_book_is_nil_full_revaluation_is_not(lake):
+    _, _, _, var, _ = lake
+    hedged = var.loc[(var["book"] == "hedged") & (var["confidence"] == 0.99)].pivot_table(
+        index=["date", "horizon_days"], columns="method", values="var_amount")
+    assert len(hedged) and hedged["delta_only"].abs().max() < 1e-6
+    strangle_held = hedged.index.get_level_values("date") <= dt.date(2021, 1, 8)  # a week or more to expiry
+    assert strangle_held.any() and (hedged.loc[strangle_held, "full_revaluation"] > 1000).all()
+
+
+@pytest.mark.parametrize("row, field, words", [
+    ("strangle,x,call,NOPE,3900,2021-01-15,2020-12-18,-10,100,USD", "underlying", "unknown underlying 'NOPE'"),
+    ("strangle,x,call,SP500,-3900,2021-01-15,2020-12-18,-10,100,USD", "strike", "must be > 0"),
+    ("strangle,x,call,SP500,3900,2020-12-01,2020-12-18,-10,100,USD", "expiry", "is not after"),
+    ("strangle,x,call,SP500,3900,2021-01-15,2020-12-18,-10,100,EUR", "currency", "not the currency of 'SP500'"),
+])
+def test_bad_positions_stop_the_backfill_with_one_line(lake, capsys, monkeypatch, row, field, words):
+    """Found before the run (format, unknown underlying) or by the step (the currency, known from the prices)."""
+    folder = lake[0]
+    bad = folder / "bad.csv"
+    bad.write_text(HEADER + POSITIONS.splitlines()[1] + "\n" + row + "\n")
+    profile = folder / f"profile_{field}.yaml"  # one file per content: the settings are read once per path
+    profile.write_text(f"options:\n  positions_file: {bad}\n")
+    monkeypatch.setenv("RISK_PIPELINE_CONFIG", str(profile))
+    before = query(folder / "data", "select count(*) as n from option_greeks")["n"].item()
+    config = {"ops": {"option_greeks": {"config": _options(folder) | {"positions_file": str(bad)}}}}
+    code = main(["backfill", "--start", "2021-01-04", "--end", "2021-01-08", "--select", "option_greeks",
+                 "--config-json", json.dumps(config)])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2 and len(err) == 1
+    assert f"{bad}, row 3: field '{field}'" in err[0] and words in err[0]
+    assert query(folder / "data", "select count(*) as n from option_greeks")["n"].item() == before
+
+
+def test_missing_volatility_names_the_row_and_the_day(lake, capsys):
+    folder = lake[0]
+    quotes = pd.DataFrame({"date": ["2021-01-04", "2021-01-05"], "underlying": "SP500", "expiry": "2021-02-19",
+                           "strike": 3700.0, "implied_vol": [0.2, 0.21]})
+    quotes.to_csv(folder / "quotes.csv", index=False)
+    options = _options(folder) | {"vol_source": "file", "vol_file": str(folder / "quotes.csv")}
+    config = {"ops": {"option_greeks": {"config": options}}}
+    code = main(["backfill", "--start", "2021-01-04", "--end", "2021-01-08", "--select", "option_greeks",
+                 "--config-json", json.dumps(config)])
+    err = capsys.readouterr().err.splitlines()
+    assert code == 2 and len(err) == 1
+    assert f"{folder / 'options.csv'}, row 6: field 'underlying': missing volatility for 'AAPL' on 2021-01-04" in err[0]
+
+
+LIMITS = """portfolios:
+  balanced: [{{measure: var, amount: 1000000}}]
+option_books:
+  warning_fraction: 0.8
+  event_calendar: {events}
+  event_window_days: 2
+  event_factor: 0.5
+  books:
+    hedged:
+      caps: {{delta: {delta}, gamma: 1.0e+9, vega: 1.0e+9, theta: 1.0e+9}}
+      underlyings: {{SP500: {{delta: {delta}}}}}
+      limits: [{{measure: var, horizon_days: 1, confidence: 0.99, amount: {var}}}]
+"""
+
+
+def _pre_trade(folder, monkeypatch, capsys, option, *, delta=1e9, var=1e9, event_day="2021-02-26"):
+    (folder / "events.csv").write_text(f"date,underlying,event\n{event_day},SP500,CPI\n")
+    (folder / "limits.yaml").write_text(LIMITS.format(events=folder / "events.csv", delta=delta, var=var))
+    (folder / "profile_pre_trade.yaml").write_text(
+        f"options:\n  positions_file: {folder / 'options.csv'}\n  delta_hedged_books: [hedged]\n"
+        f"  ewma_window_days: {EWMA}\n  estimation_window_days: {WINDOW}\n")
+    monkeypatch.setenv("RISK_PIPELINE_CONFIG", str(folder / "profile_pre_trade.yaml"))
+    code = main(["pre-trade", "--book", "hedged", "--option", option, "--as-of", "2021-01-08",
+                 "--limits", str(folder / "limits.yaml")])
+    return code, capsys.readouterr()
+
+
+def test_pre_trade_adds_the_trades_greeks_to_the_book(lake, monkeypatch, capsys):
+    from risk_pipeline.cli.pre_trade_options import option_pre_trade
+
+    folder, _, greeks, _, _ = lake
+    code, out = _pre_trade(folder, monkeypatch, capsys, "put,SP500,3700,2021-02-19,-5")
+    assert code == 0 and "Trade allowed: within every Greek cap and VaR/ES limit." in out.out
+    answer = option_pre_trade("hedged", ["put,SP500,3700,2021-02-19,-5"], limits_file=str(folder / "limits.yaml"),
+                              as_of=dt.date(2021, 1, 8))
+    row = greeks.loc[(greeks["date"] == dt.date(2021, 1, 8)) & (greeks["option"] == "p") & (greeks["book"] == "hedged")]
+    spot, atm = row["spot"].item(), row["implied_vol"].item() + 0.5 * np.log(row["strike"].item() / row["spot"].item())
+    years = (dt.date(2021, 2, 19) - dt.date(2021, 1, 8)).days / 365
+    trade = bsm_greeks(False, spot, 3700.0, years, atm - 0.5 * np.log(3700.0 / spot), 0.02, 0.02)
+    book = lambda frame, greek: frame.loc[(frame["level"] == "book") & (frame["greek"] == greek), "measured_amount"].item()  # noqa: E731
+    assert book(answer.caps_before, "delta") == pytest.approx(0.0, abs=1e-6)  # hedged at the close
+    assert book(answer.caps_after, "delta") == pytest.approx(trade.delta * spot * -500, rel=1e-10)
+    assert book(answer.caps_after, "vega") - book(answer.caps_before, "vega") == pytest.approx(trade.vega * -5, rel=1e-10)
+
+
+@pytest.mark.parametrize("limits, words", [
+    (dict(delta=1000.0, var=1.0), "Trade BLOCKED: Greek cap breached: delta of the book"),  # Greeks first
+    (dict(var=1.0), "Trade BLOCKED: VaR/ES limit breached: var 1d at 99%"),
+    (dict(event_day="2021-01-08"), "Trade BLOCKED: no new entry on the day of CPI (SP500, 2021-01-08)"),
+])
+def test_pre_trade_blocks_on_greek_caps_then_var_then_events(lake, monkeypatch, capsys, limits, words):
+    code, out = _pre_trade(lake[0], monkeypatch, capsys, "put,SP500,3700,2021-02-19,-5", **limits)
+    assert code == 1 and words in out.out
+
+
+def test_caps_are_tightened_in_the_days_before_an_event(lake, monkeypatch, capsys):
+    folder = lake[0]
+    _, out = _pre_trade(folder, monkeypatch, capsys, "put,SP500,3700,2021-02-19,-1", delta=400000.0,
+                        event_day="2021-01-12")  # two business days after 2021-01-08
+    assert "200,000.00" in out.out and "CPI on 2021-01-12 (SP500)" in out.out
+    _, out = _pre_trade(folder, monkeypatch, capsys, "put,SP500,3700,2021-02-19,-1", delta=400000.0,
+                        event_day="2021-01-13")  # three: not yet
+    assert "400,000.00" in out.out and "CPI" not in out.out
+
+
+def test_a_bad_option_trade_is_one_line_exit_2(lake, monkeypatch, capsys):
+    code, out = _pre_trade(lake[0], monkeypatch, capsys, "straddle,SP500,3700,2021-02-19,-5")
+    assert code == 2 and len(out.err.splitlines()) == 1 and "must look like TYPE,UNDERLYING" in out.err
