@@ -19,7 +19,7 @@ from risk_pipeline.risk.backtests import (
     kupiec_tuff,
     mcneil_frey,
 )
-from risk_pipeline.risk.backtests.table import COLUMNS, _column_sums_before, backtest_table
+from risk_pipeline.risk.backtests.table import COLUMNS, _column_sums_before, backtest_observations, backtest_table
 
 N_SIMS = 200
 
@@ -301,3 +301,24 @@ def test_the_whole_sample_window_is_every_observation_up_to_each_as_of_date(h):
     trailing = backtest_table(returns, forecasts, confidence=0.99, horizon_days=h, as_of=as_of, windows=(250,),
                               n_sims=N_SIMS, seed=4)
     pd.testing.assert_frame_equal(trailing, table.loc[~table["whole_sample"]].reset_index(drop=True))
+
+
+@pytest.mark.parametrize("horizon", [1, 2])
+def test_a_day_without_a_return_or_a_var_is_no_observation(horizon):
+    """A book whose value was near zero has no return that day (null simple_return) and no var the day
+    after: the forecasts whose h days include the missing return, and those without a var, are left out,
+    the others are the observations of the complete series."""
+    days = pd.bdate_range("2022-01-03", periods=12)
+    r = pd.Series(np.linspace(-0.02, 0.02, 12), index=days)
+    forecasts = pd.DataFrame({"var": 0.01, "es": 0.015}, index=days)
+    full = backtest_observations(r, forecasts, horizon)
+    r.iloc[5] = np.nan
+    forecasts.iloc[8] = np.nan
+    got = backtest_observations(r, forecasts, horizon)
+    covers_5 = (full.end_pos >= 5) & (full.end_pos - horizon + 1 <= 5)
+    kept = ~covers_5 & (full.dates != days[8])
+    assert kept.sum() < len(full.dates) and list(got.dates) == list(full.dates[kept])
+    np.testing.assert_array_equal(got.loss, full.loss[kept])
+    r.iloc[5] = np.inf
+    with pytest.raises(BacktestInputError, match="not finite"):
+        backtest_observations(r, forecasts, horizon)

@@ -323,7 +323,7 @@ def test_the_positions_example_is_valid_and_its_readme_figure_holds(monkeypatch)
 def test_a_book_near_zero_value_has_pnl_amounts_but_no_return():
     """A long-short book whose net value falls under 1% of its gross exposure: P&L every day, the
     return null on the day after (defs.portfolios.RETURN_VALUE_FLOOR, docs/positions.md)."""
-    from risk_pipeline.defs.portfolios import RETURN_VALUE_FLOOR, record_book_rows
+    from risk_pipeline.defs.portfolios import RETURN_VALUE_FLOOR, record_book, record_book_rows
 
     dates = pd.bdate_range("2022-03-01", periods=4)
     close = pd.DataFrame({"A": [100.0, 101.0, 99.0, 100.0], "B": [50.0, 50.5, 49.0, 51.0]}, index=dates)
@@ -335,8 +335,9 @@ def test_a_book_near_zero_value_has_pnl_amounts_but_no_return():
     quantities = [(0, 100.0, -100.0), (1, 100.0, -199.0), (2, 100.0, -199.0), (3, 100.0, -100.0)]
     held = pd.DataFrame([(dates[i], "ls", s, q, "USD") for i, a, b in quantities for s, q in (("A", a), ("B", b))],
                         columns=["date", "portfolio", "symbol", "quantity", "currency"])
-    rows = record_book_rows("ls", "USD", held, pd.DataFrame(columns=["date", "symbol", "quantity", "price", "fees",
-                                                                      "currency"]), prices, returns).set_index("date")
+    no_trades = pd.DataFrame(columns=["date", "symbol", "quantity", "price", "fees", "currency"])
+    book = record_book("ls", "USD", held, no_trades, prices, returns)
+    rows = record_book_rows(book, no_trades, prices).set_index("date")
     value = (held.pivot(index="date", columns="symbol", values="quantity") * close).sum(axis=1)
     gross = (held.pivot(index="date", columns="symbol", values="quantity") * close).abs().sum(axis=1)
     pnl = (held.pivot(index="date", columns="symbol", values="quantity").shift(1) * close.diff()).sum(axis=1)

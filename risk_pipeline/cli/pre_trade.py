@@ -4,8 +4,9 @@ The check is made on the limits of a day (the latest stored day, or ``as_of``) a
 measures them: the positions held over the day (the base-currency exposures of the previous close)
 and the ``lookback`` days of stored base-currency asset returns before it (by default the limits'
 ``estimation_window_days``, so that the value before the trade is limit_status's value of that day).
-A trade ``SYMBOL=N`` adds N units for a quantity portfolio and N of base currency for a weight
-portfolio. The check itself is :func:`risk_pipeline.risk.limits.pre_trade_check`, on the same
+A trade ``SYMBOL=N`` adds N units for a quantity portfolio or a book of record (on top of the
+positions stored for the close before the day) and N of base currency for a weight portfolio.
+The check itself is :func:`risk_pipeline.risk.limits.pre_trade_check`, on the same
 :func:`risk_pipeline.risk.limits.position_var_es` as limit_status.
 """
 
@@ -23,6 +24,8 @@ from risk_pipeline.books import build_book
 from risk_pipeline.cli.pre_trade_options import option_pre_trade_command
 from risk_pipeline.config.settings import section
 from risk_pipeline.config.portfolios import Portfolio, Position, load_portfolios
+from risk_pipeline.config.positions import load_books_of_record
+from risk_pipeline.defs.portfolios import record_book
 from risk_pipeline.risk.limits import LIMIT_METHOD, LIMIT_METHOD_TEXT, PreTradeResult, pre_trade_check
 from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE, load_limits
 from risk_pipeline.storage.lake import read_days, stored_days
@@ -59,22 +62,35 @@ def parse_trades(items: list[str]) -> dict[str, float]:
     return trades
 
 
-def _portfolio(name: str) -> Portfolio:
+def _known(name: str) -> dict[str, Portfolio]:
+    """The portfolios of the portfolios file, once ``name`` is known (one of them or a book of record)."""
     portfolios = {p.name: p for p in load_portfolios()}
-    if name not in portfolios:
-        raise PreTradeError(f"unknown portfolio {name!r} (known: {sorted(portfolios)})")
-    return portfolios[name]
+    record = load_books_of_record().books
+    if name not in portfolios and name not in record:
+        raise PreTradeError(f"unknown portfolio {name!r} (known: {sorted(portfolios) + sorted(record)})")
+    return portfolios
+
+
+def _recorded(name: str, close: dt.date) -> tuple[Portfolio, pd.DataFrame]:
+    """A book of record's instruments (at one unit each) and its positions stored for ``close``."""
+    held = read_days("positions", [close], where={"portfolio": name})
+    if held.empty:
+        raise PreTradeError(f"book of record {name!r} has no positions stored for {close} (materialize positions "
+                            "over that day)")
+    base = load_books_of_record().books[name]
+    return Portfolio(name, base, tuple(Position(s, quantity=1.0) for s in held["symbol"])), held
 
 
 def pre_trade(name: str, trades: Mapping[str, float], *, limits_file: str | None = None, lookback: int = 252,
               as_of: dt.date | None = None, warning_fraction: float | None = None) -> PreTradeAnswer:
     """VaR/ES of ``name`` before and after ``trades`` against its limits (module docstring)."""
-    portfolio = _portfolio(name)
+    portfolios = _known(name)
     days = [d for d in stored_days("prices") if as_of is None or d <= as_of]
     if len(days) < lookback + 2:
         raise PreTradeError(f"the lake holds {len(days)} price days up to {as_of or 'the latest'}; "
                             f"lookback={lookback} needs {lookback + 2} (the window, the day before it and the day)")
     window = days[-(lookback + 2):]
+    portfolio, recorded = (portfolios[name], None) if name in portfolios else _recorded(name, window[-2])
     prices, returns = read_days("prices", window), read_days("returns", window)
     unpriced = sorted(set(portfolio.symbols) - set(prices["symbol"]))
     if unpriced:
@@ -91,7 +107,9 @@ def pre_trade(name: str, trades: Mapping[str, float], *, limits_file: str | None
                                  tuple(Position(s, quantity=1.0) for s in symbols)), prices, returns)
     day = units.exposures.index[-1]
     unit_held, _ = units.held()  # the close before the day
-    held, _ = build_book(portfolio, prices, returns).held()
+    book = (build_book(portfolio, prices, returns) if recorded is None
+            else record_book(name, portfolio.base_currency, recorded, recorded.iloc[:0], prices, returns))
+    held, _ = book.held()
     trade = pd.Series(trades, dtype=float)
     trade_exposures = trade if portfolio.by_weight else trade * unit_held.loc[day, trade.index]
     current = held.loc[day].reindex(symbols).fillna(0.0)
@@ -108,13 +126,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="would a proposed trade keep a portfolio within its limits? VaR/ES before and after",
         description="Exit status 0 when no limit is breached after the trade, 1 when one is, 2 on bad input.",
     )
-    trade.add_argument("--portfolio", help="portfolio name (portfolios.yaml); or --book for an option book")
+    trade.add_argument("--portfolio",
+                       help="portfolio name (portfolios.yaml, or a book of record); or --book for an option book")
     trade.add_argument("--book", help="option book (options.positions_file): its Greek caps, then its VaR/ES limits")
     trade.add_argument("--option", nargs="+", metavar="TYPE,UNDERLYING,STRIKE,EXPIRY,QUANTITY[,MULTIPLIER]",
                        help="options traded into --book, e.g. put,SP500,3700,2023-01-20,-5 (multiplier 100)")
     trade.add_argument("--trade", nargs="+", metavar="SYMBOL=AMOUNT",
-                       help="units for a quantity portfolio, base-currency amount for a weight portfolio; "
-                            "negative sells")
+                       help="units for a quantity portfolio or a book of record, base-currency amount for a "
+                            "weight portfolio; negative sells")
     trade.add_argument("--limits", default=None, help="limits YAML (default: pipeline.yaml limits.limits_file)")
     trade.add_argument("--lookback", type=int, default=None,
                        help="days of returns simulated (default: pipeline.yaml limits.estimation_window_days, as "

@@ -4,11 +4,13 @@
 from functools import partial
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
-from risk_pipeline.defs.portfolios import log_skipped_books, portfolio_pnl, skipped_metadata
+from risk_pipeline.defs.portfolios import log_skipped_books, portfolio_pnl, record_books, skipped_metadata
+from risk_pipeline.defs.positions import positions
 from risk_pipeline.books import Book, build_books
 from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.config.portfolios import load_portfolios
@@ -28,7 +30,7 @@ class AttributionConfig(dg.Config):
 
 @lake_asset(
     group_name="attribution",
-    deps=[portfolio_pnl, prices, returns],
+    deps=[portfolio_pnl, prices, returns, positions],
     description=(
         "Per portfolio, day and position: marginal, component and incremental parametric VaR from a "
         "Ledoit-Wolf covariance of the previous `estimation_window_days` days (Euler: components sum to the total), "
@@ -47,12 +49,17 @@ def var_decomposition(context: dg.AssetExecutionContext, config: AttributionConf
     return_history = read_window("returns", start, end, lookback=lookback)
     pnl = read_window("portfolio_pnl", start, end)
     books, skipped = build_books(load_portfolios(), price_history, return_history)
+    # the books of record: the positions stored for each previous close
+    recorded, recorded_names, recorded_skipped = record_books(start, end, price_history, return_history,
+                                                              with_trades=False)
+    skipped.update(recorded_skipped)
     log_skipped_books(context, skipped)
-    tasks = [(book, pnl.loc[pnl["portfolio"] == book.portfolio.name, "date"]) for book in books]
+    tasks = [(book, pnl.loc[pnl["portfolio"] == book.portfolio.name, "date"])
+             for book in books + [book for book, _ in recorded]]
     frames = compute.map(partial(_book_rows, config=config), tasks)
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_decomposition")
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
-    computed = [book.portfolio.name for book in books]
+    computed = [book.portfolio.name for book in books] + recorded_names
     return publish("var_decomposition", frame, days, keys=computed, **_latest_totals(frame), **skipped_metadata(skipped))
 
 
@@ -61,14 +68,34 @@ def _book_rows(task: tuple[Book, pd.Series], config: AttributionConfig) -> pd.Da
     book, dates = task
     portfolio = book.portfolio
     held_exposures, held_values = book.held()
-    weights = held_exposures.div(held_values, axis=0)
-    table = rolling_var_decomposition(book.asset_returns, weights, confidence=config.confidence,
-                                      lookback=config.estimation_window_days)
+    weights = held_exposures.div(held_values.where(held_values != 0.0), axis=0)  # a zero value: no weights
+    window = config.estimation_window_days
+    table = pd.concat([rolling_var_decomposition(returns, held, confidence=config.confidence, lookback=window)
+                       for returns, held in _held_sets(book.asset_returns, weights, dates, window)])
     table = table.loc[table["date"].isin(dates)]
     table.insert(1, "portfolio", portfolio.name)
-    table["component_var_amount"] = table["component_var"] * held_values.reindex(table["date"]).to_numpy()
+    # the components of the fractions of value scale by |value| (a short book of negative value: positive amounts)
+    table["component_var_amount"] = table["component_var"] * held_values.abs().reindex(table["date"]).to_numpy()
     return table.assign(confidence=config.confidence, estimation_window_days=config.estimation_window_days,
                         base_currency=portfolio.base_currency)
+
+
+def _held_sets(returns: pd.DataFrame, weights: pd.DataFrame, dates: pd.Series, lookback: int):
+    """(returns, weights) of each set of instruments held on some of ``dates``: its columns only, the
+    other days' weights NaN, the rows from ``lookback`` before its first day (the shrunk covariance
+    depends on the instruments it covers, so a day's decomposition covers those held that day, in a
+    backfill as in a new day). A book that always holds the same instruments is one set."""
+    held = weights.notna() & (weights != 0.0)
+    on = held.loc[held.index.isin(dates)]
+    sets = on.loc[on.any(axis=1)].drop_duplicates()
+    if sets.empty or (len(sets) == 1 and sets.iloc[0].all()):
+        yield returns, weights
+        return
+    for _, columns in sets.iterrows():
+        symbols = list(columns.index[columns.to_numpy()])
+        days = held[symbols].all(axis=1) & (held.sum(axis=1) == len(symbols))
+        first = max(int(np.argmax(days.to_numpy())) - lookback, 0)
+        yield returns[symbols].iloc[first:], weights[symbols].where(days, axis=0).iloc[first:]
 
 
 def _latest_totals(frame: pd.DataFrame) -> dict[str, object]:

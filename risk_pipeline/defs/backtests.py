@@ -20,7 +20,7 @@ from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.risk.backtests.table import backtest_table, checked_windows
 from risk_pipeline.risk.backtests.traffic_light import basel_rows, red_zone_rows, window_lengths
-from risk_pipeline.config.portfolios import load_portfolios
+from risk_pipeline.config.positions import book_currencies
 from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days
 from risk_pipeline.storage.schemas import table_schema
@@ -107,7 +107,7 @@ def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> 
     if config.whole_sample:  # every stored day before the range: the whole-sample window's
         lookback = max(lookback, len(stored_days("var_estimates")))
     frames, series_keys = [], []
-    portfolios = [p.name for p in load_portfolios()]
+    portfolios = list(book_currencies())  # the YAML books and the books of record
     first, after = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
     for keys, realized, forecasts, offset in forecast_series(start, end, lookback, portfolios):
         portfolio, method, confidence, horizon = keys

@@ -2,12 +2,12 @@
 instrument held at the close of t-1, and the book's value at that close.
 
 The VaR engine (:func:`risk_pipeline.risk.var.held_positions.held_var_es_grid`) and Monte Carlo
-read the positions held through these two functions only. Today they come from the book of the
-portfolios file (:func:`risk_pipeline.books.build_book`: constant weights rebalanced to the
-notional at each close, or constant quantities valued at each close); a book of record's daily
-``positions`` table replaces the body of :func:`book_exposures` (quantities times the closes and
-FX of t-1), and :func:`held_values` reads the value of the previous close from ``portfolio_pnl``
-computed on the same positions.
+read the positions held through these two functions only. They read the book's frames: a book of
+the portfolios file (:func:`risk_pipeline.books.build_book`: constant weights rebalanced to the
+notional at each close, or constant quantities valued at each close), or a book of record
+(:func:`risk_pipeline.defs.portfolios.record_book`: the quantities of the ``positions`` table at
+each close times that close's price and FX, the frames ``portfolio_pnl`` values it with; NaN on
+the days without stored positions, which have no forecast the day after).
 """
 
 from __future__ import annotations

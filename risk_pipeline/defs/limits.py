@@ -18,7 +18,8 @@ import pandas as pd
 from risk_pipeline.books import Book, build_books
 from risk_pipeline.defs.lake_assets import lake_asset, latest_day_of_run, partition_days, publish
 from risk_pipeline.defs.market_data import prices, returns
-from risk_pipeline.defs.portfolios import log_skipped_books, skipped_metadata
+from risk_pipeline.defs.portfolios import log_skipped_books, record_books, skipped_metadata
+from risk_pipeline.defs.positions import positions
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk.limits import LIMIT_METHOD, LimitsConfig, evaluate_limits, long_measures, position_var_es
 from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE, load_limits
@@ -69,7 +70,7 @@ def limit_amounts(book: Book, dates: pd.DatetimeIndex, wanted: pd.DataFrame, win
 
 @lake_asset(
     group_name="limits",
-    deps=[prices, returns],
+    deps=[prices, returns, positions],
     description=(
         "Per portfolio, day and limit of limits.yaml: the VaR/ES amount of the positions held over the day "
         f"(measured_amount, by method {LIMIT_METHOD}: historical simulation of the exposures of the previous close "
@@ -87,8 +88,11 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
     return_rows = read_window("returns", start, end, lookback=lookback)
     frames, unlimited = [], []
     books, skipped = build_books(load_portfolios(), price_rows, return_rows)
+    # the books of record: the stored positions of each previous close (days without them: no row)
+    recorded, recorded_names, recorded_skipped = record_books(start, end, price_rows, return_rows, with_trades=False)
+    skipped.update(recorded_skipped)
     log_skipped_books(context, skipped)
-    for book in books:
+    for book in books + [book for book, _ in recorded]:
         portfolio = book.portfolio
         if book.exposures.empty:
             continue
@@ -96,9 +100,12 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
         if wanted.empty:
             unlimited.append(portfolio.name)
             continue
-        dates = book.exposures.index[np.asarray(book.exposures.index.date >= start)]
+        in_range = book.exposures.index.date >= start
+        if portfolio.name in recorded_names:
+            in_range &= book.values.shift(1).notna().to_numpy()
+        dates = book.exposures.index[np.asarray(in_range)]
         if dates.empty:
-            continue  # no P&L day in the range (a holiday, a book before its first price)
+            continue  # no P&L day in the range (a holiday, a book before its first price or positions)
         amounts = limit_amounts(book, dates, wanted, config.estimation_window_days)
         report = evaluate_limits(long_measures(amounts, LIMIT_METHOD), limits, fraction, dates=dates,
                                  portfolios=[portfolio.name])
@@ -110,7 +117,8 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
     latest = frame.loc[frame["date"] == frame["date"].max()] if len(frame) else frame
     if len(latest):
         extra["latest_status"] = dg.MetadataValue.md(latest[LATEST_COLUMNS].to_markdown(index=False, floatfmt=".4g"))
-    return publish("limit_status", frame, days, keys=[book.portfolio.name for book in books], method=LIMIT_METHOD,
+    return publish("limit_status", frame, days, keys=[book.portfolio.name for book in books] + recorded_names,
+                   method=LIMIT_METHOD,
                    **extra, **skipped_metadata(skipped))
 
 

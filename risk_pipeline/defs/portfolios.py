@@ -1,5 +1,6 @@
 """Portfolio P&L asset: value, P&L and return per portfolio and day in base currency."""
 
+import dataclasses
 import datetime as dt
 
 import dagster as dg
@@ -33,14 +34,15 @@ def book_rows(book: Book) -> pd.DataFrame:
     return pnl.assign(hypothetical_pnl=pnl["pnl"], actual_pnl=pnl["pnl"])
 
 
-def record_book_rows(name: str, base_currency: str, held: pd.DataFrame, day_trades: pd.DataFrame,
-                     price_history: pd.DataFrame, return_history: pd.DataFrame) -> pd.DataFrame:
-    """The portfolio_pnl rows of a book of record from its ``held`` positions (the stored rows, the
-    previous close's included) and its trades: value = sum of quantity x close x FX at the close;
-    pnl = hypothetical_pnl = the previous close's positions revalued (their exposures times the day's
-    base-currency returns); actual_pnl = hypothetical_pnl + ``risk.portfolio.trades_pnl`` of the
-    day's trades; simple_return = pnl over the previous value (null under ``RETURN_VALUE_FLOOR``).
-    A day without a previous close of the book (its first) has no row. Raises BookFxError."""
+def record_book(name: str, base_currency: str, held: pd.DataFrame, day_trades: pd.DataFrame,
+                price_history: pd.DataFrame, return_history: pd.DataFrame) -> Book:
+    """The :class:`Book` of a book of record over the dates of ``price_history``, from its ``held``
+    positions (the stored rows) and the instruments of its ``day_trades``: ``exposures`` = the
+    quantity held at each close x the unit value of the close (close x FX, those of a book of one
+    unit of each instrument), NaN on the days without stored positions; ``values`` their sum;
+    ``asset_returns`` the instruments' base-currency returns. Its ``portfolio`` lists the
+    instruments at one unit each (the unit book); the quantities are the stored ones. Raises
+    BookFxError."""
     symbols = sorted(set(held["symbol"]) | set(day_trades["symbol"]))
     quoted = pd.concat([held, day_trades]).dropna(subset=["currency"]).drop_duplicates("symbol")
     currencies = quoted.set_index("symbol")["currency"].to_dict()
@@ -53,46 +55,66 @@ def record_book_rows(name: str, base_currency: str, held: pd.DataFrame, day_trad
     quantity = quantity.fillna(0.0).where(pd.Series(present, index=dates), axis=0)
     exposures = (quantity * unit.unit_values).where(quantity != 0.0, 0.0).where(quantity.notna())
     values = exposures.sum(axis=1, skipna=False).where(present)
-    rows = pnl_from_exposures(exposures, values, unit.asset_returns)
+    return dataclasses.replace(unit, exposures=exposures, values=values, weights=exposures.div(values, axis=0))
+
+
+def record_book_rows(book: Book, day_trades: pd.DataFrame, price_history: pd.DataFrame) -> pd.DataFrame:
+    """The portfolio_pnl rows of a book of record (:func:`record_book`) and its trades: value = sum
+    of quantity x close x FX at the close; pnl = hypothetical_pnl = the previous close's positions
+    revalued (their exposures times the day's base-currency returns); actual_pnl = hypothetical_pnl
+    + ``risk.portfolio.trades_pnl`` of the day's trades; simple_return = pnl over the previous value
+    (null under ``RETURN_VALUE_FLOOR``). A day without a previous close of the book (its first) has
+    no row."""
+    exposures, values, unit_values = book.exposures, book.values, book.unit_values
+    rows = pnl_from_exposures(exposures, values, book.asset_returns)
     previous = values.shift(1).reindex(rows["date"]).to_numpy()
     gross = exposures.abs().sum(axis=1).shift(1).reindex(rows["date"]).to_numpy()
     rows["simple_return"] = np.where(previous >= RETURN_VALUE_FLOOR * gross, rows["simple_return"], np.nan)
     traded = pd.Series(0.0, index=rows["date"])
     if len(day_trades):
-        close = price_history.pivot(index="date", columns="symbol", values="close").reindex(index=dates, columns=symbols)
+        close = price_history.pivot(index="date", columns="symbol", values="close").reindex(
+            index=unit_values.index, columns=unit_values.columns)
         at = (close.index.get_indexer(day_trades["date"]), close.columns.get_indexer(day_trades["symbol"]))
         close_t = close.to_numpy()[at]
-        fx_t = unit.unit_values.to_numpy()[at] / close_t
+        fx_t = unit_values.to_numpy()[at] / close_t
         amounts = trades_pnl(day_trades["quantity"], day_trades["price"], day_trades["fees"], close_t, fx_t)
         traded = traded.add(pd.Series(amounts, index=day_trades["date"].to_numpy()).groupby(level=0).sum(),
                             fill_value=0.0).reindex(rows["date"])
-    rows.insert(1, "portfolio", name)
-    rows.insert(2, "base_currency", base_currency)
+    rows.insert(1, "portfolio", book.portfolio.name)
+    rows.insert(2, "base_currency", book.portfolio.base_currency)
     return rows.assign(hypothetical_pnl=rows["pnl"], actual_pnl=rows["pnl"].to_numpy() + traded.to_numpy())
+
+
+def record_books(start: dt.date, end: dt.date, price_history: pd.DataFrame, return_history: pd.DataFrame,
+                 with_trades: bool = True) -> tuple[list[tuple[Book, pd.DataFrame]], list[str], dict[str, str]]:
+    """Every book of record with stored positions in ``start..end`` (and the previous close) as
+    (:func:`record_book`, its trades in the range, empty unless ``with_trades``), the books computed
+    (those without positions too) and per book skipped for want of an FX rate its one line."""
+    record = load_books_of_record()
+    if not record.books:
+        return [], [], {}
+    held = read_window("positions", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK)
+    day_trades = read_window("trades", start, end) if with_trades else empty_frame("trades")
+    books, done, skipped = [], [], {}
+    for name, base in record.books.items():
+        own, traded = held.loc[held["portfolio"] == name], day_trades.loc[day_trades["portfolio"] == name]
+        if own.empty:
+            done.append(name)
+            continue
+        try:
+            books.append((record_book(name, base, own, traded, price_history, return_history), traded))
+            done.append(name)
+        except BookFxError as exc:
+            skipped[name] = str(exc)
+    return books, done, skipped
 
 
 def record_books_rows(start: dt.date, end: dt.date, price_history: pd.DataFrame,
                       return_history: pd.DataFrame) -> tuple[list[pd.DataFrame], list[str], dict[str, str]]:
     """The rows of every book of record (:func:`record_book_rows`) from the stored positions and
     trades, the books computed and per book skipped for want of an FX rate its one line."""
-    record = load_books_of_record()
-    if not record.books:
-        return [], [], {}
-    held = read_window("positions", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK)
-    day_trades = read_window("trades", start, end)
-    frames, done, skipped = [], [], {}
-    for name, base in record.books.items():
-        own = held.loc[held["portfolio"] == name]
-        if own.empty:
-            done.append(name)
-            continue
-        try:
-            frames.append(record_book_rows(name, base, own, day_trades.loc[day_trades["portfolio"] == name],
-                                           price_history, return_history))
-            done.append(name)
-        except BookFxError as exc:
-            skipped[name] = str(exc)
-    return frames, done, skipped
+    books, done, skipped = record_books(start, end, price_history, return_history)
+    return [record_book_rows(book, traded, price_history) for book, traded in books], done, skipped
 
 
 @lake_asset(

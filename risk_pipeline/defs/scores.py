@@ -19,7 +19,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.config.portfolios import load_portfolios
+from risk_pipeline.config.positions import book_currencies
 from risk_pipeline.config.settings import section
 from risk_pipeline.defs.backtests import forecast_series, longest_horizon, with_series_keys
 from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, lake_asset, partition_days, publish
@@ -52,7 +52,7 @@ class ScoreConfig(dg.Config):
 def forecast_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
     frames, series_keys = [], []
-    portfolios = [p.name for p in load_portfolios()]
+    portfolios = list(book_currencies())  # the YAML books and the books of record
     series = forecast_series(start, end, longest_horizon(end), portfolios)
     for keys, realized, forecasts, offset in series:
         _, _, confidence, h = keys
@@ -115,7 +115,7 @@ def var_scores(context: dg.AssetExecutionContext, config: ScoreConfig) -> dg.Mat
     windows = tuple(checked_windows(config.backtest_window_days))
     mcs = McsSettings(size=config.mcs_size, reps=config.mcs_reps, seed=config.seed)
     scores = read_window("forecast_scores", start, end, max(windows))
-    portfolios = [p.name for p in load_portfolios()]
+    portfolios = list(book_currencies())  # the YAML books and the books of record
     scores = scores.loc[scores["portfolio"].isin(portfolios)]
     calendar = pd.DatetimeIndex(stored_days("portfolio_pnl"))
     as_of = calendar[(calendar.date >= start) & (calendar.date <= end)]

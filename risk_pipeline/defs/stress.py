@@ -20,8 +20,9 @@ import pandas as pd
 
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.lake_assets import business_days, partition_days, publish, single_run
-from risk_pipeline.defs.portfolios import portfolio_pnl
-from risk_pipeline.books import build_book, currency_returns
+from risk_pipeline.defs.portfolios import portfolio_pnl, record_books
+from risk_pipeline.defs.positions import positions
+from risk_pipeline.books import Book, build_book, currency_returns
 from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.config.portfolios import Portfolio, load_portfolios
 from risk_pipeline.risk.stress.grid import (
@@ -106,20 +107,37 @@ def stress_inputs(config: StressConfig, start: dt.date, end: dt.date, log=None) 
     price_history = read_window("prices", start, end, lookback=1)
     return_history = read_window("returns", start, end, lookback=1)
     pnl = read_window("portfolio_pnl", start, end)
-    out = []
     portfolios = load_portfolios()
+    # the books of record: the positions stored for each previous close (one skipped for want of an FX rate
+    # has no P&L: portfolio_pnl names it)
+    recorded, recorded_names, _ = record_books(start, end, price_history, return_history, with_trades=False)
+
+    def pnl_dates(name: str) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(sorted(pnl.loc[pnl["portfolio"] == name, "date"].unique()))
+
+    out = []
     for portfolio in portfolios:
-        dates = pd.DatetimeIndex(sorted(pnl.loc[pnl["portfolio"] == portfolio.name, "date"].unique()))
-        if dates.empty:
-            continue
-        book = build_book(portfolio, price_history, return_history)
-        exposures, values = book.held()
-        base = portfolio.base_currency
-        currency_of = {s: (c or base) for s, c in book.currencies.items()}
-        held = HeldBook(exposures.reindex(dates), values.reindex(dates), currency_of, base)
-        out.append(_resolve(portfolio, held, scenarios, usable, history, config))
+        dates = pnl_dates(portfolio.name)
+        if len(dates):  # a book without P&L in the range is not built (no price yet, or no FX rate)
+            out.append(_held_book(build_book(portfolio, price_history, return_history), dates, scenarios, usable,
+                                  history, config))
+    for book, _ in recorded:
+        dates = pnl_dates(book.portfolio.name)
+        if len(dates):
+            out.append(_held_book(book, dates, scenarios, usable, history, config))
     names = {sc.name: sc.kind.value for sc in scenarios}
-    return StressInputs(tuple(out), tuple(p.name for p in portfolios), names, tuple(skipped))
+    return StressInputs(tuple(out), tuple(p.name for p in portfolios) + tuple(recorded_names), names, tuple(skipped))
+
+
+def _held_book(book: Book, dates: pd.DatetimeIndex, scenarios: tuple[Scenario, ...],
+               usable: dict[str, tuple[HistoricalScenario, pd.DatetimeIndex]], history: pd.DataFrame,
+               config: StressConfig) -> PortfolioStress:
+    """The positions ``book`` holds over each of ``dates`` (those of the previous close), resolved."""
+    exposures, values = book.held()
+    base = book.portfolio.base_currency
+    currency_of = {s: (c or base) for s, c in book.currencies.items()}
+    held = HeldBook(exposures.reindex(dates), values.reindex(dates), currency_of, base)
+    return _resolve(book.portfolio, held, scenarios, usable, history, config)
 
 
 def _resolve(portfolio: Portfolio, held: HeldBook, scenarios: tuple[Scenario, ...],
@@ -162,7 +180,7 @@ def _shared(inputs: StressInputs) -> StressInputs:
     return replace(inputs, portfolios=())
 
 
-_DEPS = [portfolio_pnl, prices, returns]
+_DEPS = [portfolio_pnl, prices, returns, positions]
 _TABLES = {
     "stress_results": (_stress_rows, (
         "Per portfolio, day and scenario of the scenarios file: P&L (base currency) and return of the "

@@ -10,7 +10,8 @@ import pandas as pd
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.defs.exposures import book_exposures, held_values
-from risk_pipeline.defs.portfolios import book_rows, log_skipped_books, portfolio_pnl, skipped_metadata
+from risk_pipeline.defs.portfolios import book_rows, log_skipped_books, portfolio_pnl, record_books, skipped_metadata
+from risk_pipeline.defs.positions import positions
 from risk_pipeline.books import Book, build_books
 from risk_pipeline.config.portfolios import Portfolio, load_portfolios
 from risk_pipeline.risk import var_es_grid
@@ -54,7 +55,7 @@ class VarConfig(dg.Config):
         )
 
 
-def portfolio_forecasts(config: VarConfig, book: Book, start: dt.date) -> pd.DataFrame:
+def portfolio_forecasts(config: VarConfig, book: Book, start: dt.date, simulated: bool = True) -> pd.DataFrame:
     """Every configured method's VaR/ES rows for one book over its P&L days from ``start`` on.
 
     Each day t is forecast for the positions held at the close of t-1 (``defs.exposures``): the
@@ -63,7 +64,8 @@ def portfolio_forecasts(config: VarConfig, book: Book, start: dt.date) -> pd.Dat
     shared by the methods), reading only the window before each day, so a new day gives the
     numbers of a backfill. Monte Carlo simulates the same positions (as weights of the held
     value) over the book's P&L days; it reads them all: its rolling covariances are prefix sums,
-    whose last bits depend on the first row (and its window is the longest by default)."""
+    whose last bits depend on the first row (and its window is the longest by default); not for a
+    book of record (``simulated`` False: its positions are known from the run's range only)."""
     dates = pd.DatetimeIndex(book_rows(book)["date"])
     days = dates[dates >= pd.Timestamp(start)]
     settings = config.settings()
@@ -74,7 +76,7 @@ def portfolio_forecasts(config: VarConfig, book: Book, start: dt.date) -> pd.Dat
         window = settings.window_for(method)
         params = settings.params_for(method)
         if method == "monte_carlo":
-            if len(dates) <= window:
+            if not simulated or len(dates) <= window:
                 continue  # not one full window yet (early history, or a book that starts later)
             weights = book_exposures(book, dates).div(held_values(book, dates), axis=0)
             grid = var_es_grid(book.asset_returns.reindex(dates), method=method, confidences=config.confidences,
@@ -125,7 +127,7 @@ def short_windows(config: VarConfig, portfolio: Portfolio, pnl: pd.DataFrame, st
 
 @lake_asset(
     group_name="risk",
-    deps=[portfolio_pnl, prices, returns],
+    deps=[portfolio_pnl, prices, returns, positions],
     description=(
         "VaR and ES per portfolio, day, method, confidence and horizon: the forecast for day t of the "
         "positions held at the close of t-1, revalued under the returns of the window up to t-1. Fractions "
@@ -151,6 +153,13 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.Ma
             continue
         short += short_windows(config, book.portfolio, pnl, start, first_pnl_day)
         frames.append(portfolio_forecasts(config, book, start))
+    # the books of record: the stored positions of each previous close, revalued over the window of
+    # their instruments' stored returns (a new book has estimates from its second day)
+    recorded, recorded_names, recorded_skipped = record_books(start, end, prices_history, returns_history,
+                                                              with_trades=False)
+    skipped.update(recorded_skipped)
+    log_skipped_books(context, recorded_skipped)
+    frames += [portfolio_forecasts(config, book, start, simulated=False) for book, _ in recorded]
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_estimates")
     frames.clear()  # a long run's rows are held once, not twice, while they are written
     frame = frame.loc[frame["date"].dt.date.between(start, end)]
@@ -159,7 +168,7 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.Ma
         context.log.warning("no estimate until the window fills: " + "; ".join(short))
         extra["short_history"] = dg.MetadataValue.json(short)
     # the books computed: a book skipped for want of an FX rate keeps what is stored
-    return publish("var_estimates", frame, days, keys=[book.portfolio.name for book in books],
+    return publish("var_estimates", frame, days, keys=[book.portfolio.name for book in books] + recorded_names,
                    **extra, **skipped_metadata(skipped))
 
 

@@ -23,7 +23,9 @@ Columns (fixed order, ``COLUMNS``): as_of, backtest_window_days, whole_sample, n
 computed from (n_ij = #{consecutive observations with I_{t-1} = i, I_t = j} in the window), cc_lr/_p, tuff_lr/_p, duration_lr/_p,
 dq_stat/_p (4 lags), z2_stat/_p, mcneil_frey_stat/_p, traffic_light, plus_factor, verdict,
 overlapping. Each statistic is the one of ``risk_pipeline.risk.backtests`` on the window's
-observations, with the same edge rules (0 / 1.0 for insufficient data, never NaN).
+observations, with the same edge rules (0 / 1.0 for insufficient data, never NaN). A forecast date
+with a NaN var or a NaN return on one of its h days (a book whose value was near zero,
+docs/positions.md) is no observation.
 
 verdict: "insufficient_data" when n_obs (1-c) < 1 (less than one expected breach); else
 "fail" when at least one of Kupiec POF (coverage), Christoffersen independence or
@@ -130,7 +132,8 @@ def _check_index(index: pd.Index, name: str) -> pd.DatetimeIndex:
 def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_days: int,
                           day_number_offset: int = 0) -> BacktestObservations:
     """Realized h-day losses for the non-overlapping forecast dates: those whose trading-day
-    number (``day_number_offset`` + position in ``returns``) is a multiple of h (module docstring)."""
+    number (``day_number_offset`` + position in ``returns``) is a multiple of h (module docstring),
+    with a forecast (var not NaN) and a return on each of their h days (NaN: no observation)."""
     if not isinstance(returns, pd.Series):
         raise BacktestInputError(f"returns must be a pandas Series, got {type(returns).__name__}")
     if not isinstance(forecasts, pd.DataFrame) or not {"var", "es"} <= set(forecasts.columns):
@@ -138,8 +141,8 @@ def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_d
     days = _check_index(returns.index, "returns")
     fdates = _check_index(forecasts.index, "forecasts")
     r = returns.to_numpy(dtype=float)
-    if not np.isfinite(r).all():
-        raise BacktestInputError(f"returns on {days[~np.isfinite(r)][0].date()} is not finite")
+    if np.isinf(r).any():
+        raise BacktestInputError(f"returns on {days[np.isinf(r)][0].date()} is not finite")
     var = forecasts["var"].to_numpy(dtype=float)
     es = forecasts["es"].to_numpy(dtype=float)
     half = np.isnan(var) != np.isnan(es)
@@ -151,6 +154,10 @@ def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_d
         raise BacktestInputError(f"forecast date {fdates[unknown][0].date()} is not a date of returns")
     usable = np.flatnonzero(~np.isnan(var) & (pos >= 0))
     usable = usable[((pos[usable] + day_number_offset) % horizon_days == 0) & (pos[usable] + horizon_days <= days.size)]
+    # a forecast whose h days include a day without a return (NaN: a book whose value was near zero,
+    # docs/positions.md) has no realized loss: it is no observation
+    realized = r[pos[usable, None] + np.arange(horizon_days)]
+    usable = usable[~np.isnan(realized).any(axis=1)]
     start = pos[usable]
     gross = np.prod(1.0 + r[start[:, None] + np.arange(horizon_days)], axis=1)
     var, es = var[usable], es[usable]
