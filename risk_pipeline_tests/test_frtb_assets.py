@@ -182,7 +182,7 @@ def test_the_report_shows_the_frtb_figures_of_the_tables(backfill, monkeypatch):
     data = SimpleNamespace(extras=_extras(as_of), frtb_capital=capital_history(as_of, dt.date(2019, 1, 1)))
     page = PageTables()
     page.feed(_frtb_section(data, None))
-    h2 = "FRTB internal models approach (bank = every desk)"
+    h2 = "FRTB capital"
     desks = query(frtb_data, f"select * from frtb_desks where date = '{END}'").set_index("portfolio")
     rows = page_table(page, h2, "Desks: backtesting (MAR32) and P&L attribution test (MAR32.38-32.42)")
     assert sorted(r["desk"] for r in rows) == sorted(desks.index)
