@@ -25,7 +25,6 @@ from risk_pipeline.cli.pre_trade_options import option_pre_trade_command
 from risk_pipeline.config.settings import section
 from risk_pipeline.config.portfolios import Portfolio, Position, load_portfolios
 from risk_pipeline.config.positions import load_books_of_record
-from risk_pipeline.defs.portfolios import record_book
 from risk_pipeline.risk.limits import LIMIT_METHOD, LIMIT_METHOD_TEXT, PreTradeResult, pre_trade_check
 from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE, load_limits
 from risk_pipeline.storage.lake import read_days, stored_days
@@ -107,8 +106,13 @@ def pre_trade(name: str, trades: Mapping[str, float], *, limits_file: str | None
                                  tuple(Position(s, quantity=1.0) for s in symbols)), prices, returns)
     day = units.exposures.index[-1]
     unit_held, _ = units.held()  # the close before the day
-    book = (build_book(portfolio, prices, returns) if recorded is None
-            else record_book(name, portfolio.base_currency, recorded, recorded.iloc[:0], prices, returns))
+    if recorded is None:
+        book = build_book(portfolio, prices, returns)
+    else:
+        import risk_pipeline.dagster_warnings  # noqa: F401 - before the assets load: their intended beta warnings
+        from risk_pipeline.defs.portfolios import record_book  # Dagster's import only for a book of record
+
+        book = record_book(name, portfolio.base_currency, recorded, recorded.iloc[:0], prices, returns)
     held, _ = book.held()
     trade = pd.Series(trades, dtype=float)
     trade_exposures = trade if portfolio.by_weight else trade * unit_held.loc[day, trade.index]
