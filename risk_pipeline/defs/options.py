@@ -159,9 +159,10 @@ def option_limit_status(context: dg.AssetExecutionContext, config: OptionLimitsC
     if books:
         greeks = read_window("option_greeks", start, end)
         var = read_window("option_var", start, end)
+        var_of = dict(iter(var.groupby(["date", "book"])))  # one pass, not a scan of every row per day
+        no_var = var.iloc[:0]
         for (day, book), rows in greeks.loc[greeks["book"].isin(books)].groupby(["date", "book"]):
-            frames.append(status_rows(rows, var.loc[(var["date"] == day) & (var["book"] == book)], limits, book,
-                                      pd.Timestamp(day).date()))
+            frames.append(status_rows(rows, var_of.get((day, book), no_var), limits, book, pd.Timestamp(day).date()))
     columns = table_schema("option_limit_status").columns
     frame = pd.concat(frames, ignore_index=True)[columns] if frames else empty_frame("option_limit_status")
     return publish("option_limit_status", frame, days, keys=books, books=dg.MetadataValue.int(len(books)))
