@@ -96,10 +96,15 @@ def _leftovers(data: Path) -> list[str]:
                 or (path.parent.name == "_delta_log" and name.startswith("_commit_"))):
             found.append(str(path.relative_to(data)))
     store = data / "reports" / PUBLICATIONS / END
-    if store.exists():
-        publications = [p for p in store.iterdir() if p.is_dir()]
-        if len(publications) > 2:  # the current one and the one before it
-            found.append(f"{len(publications)} publications in {store.relative_to(data)}")
+    link = data / "reports" / END
+    if store.exists() and link.is_symlink():
+        shown = link.resolve().name
+        for publication in (p for p in store.iterdir() if p.is_dir()):
+            # every publication kept was shown (none newer than the link's) and is whole
+            listed = json.loads((publication / SUMMARY_FILE).read_text())["files"] if (
+                publication / SUMMARY_FILE).exists() else None
+            if publication.name > shown or listed is None or not all((publication / f).exists() for f in listed):
+                found.append(f"a publication never shown or not whole: {publication.relative_to(data)}")
     return found
 
 
