@@ -60,6 +60,12 @@ def _books(positions) -> list[str]:
     return list(dict.fromkeys(p.book for p in positions))
 
 
+def _unconfigured(table: str, days) -> dg.MaterializeResult:
+    """An option table's partitions when no option positions are configured: no rows, and why."""
+    return publish(table, empty_frame(table), days, keys=[],
+                   note=dg.MetadataValue.text("no option positions configured (options.positions_file is null)"))
+
+
 @lake_asset(
     group_name="options",
     deps=[prices, returns],
@@ -72,8 +78,7 @@ def option_greeks(context: dg.AssetExecutionContext, config: OptionsConfig) -> d
     start, end, days = partition_days(context)
     settings = config.settings()
     if settings is None:
-        return publish("option_greeks", empty_frame("option_greeks"), days, keys=[],
-                       note=dg.MetadataValue.text("no option positions configured (options.positions_file is null)"))
+        return _unconfigured("option_greeks", days)
     positions, market = load_market(settings, start, end, lookback=settings.ewma_window_days + 1)
     calendar = market.spot.index[market.spot.index >= pd.Timestamp(start)]
     priced = price_rows(market, positions, held_rows(positions, calendar))
@@ -101,8 +106,7 @@ def option_var(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.M
     start, end, days = partition_days(context)
     settings = config.settings()
     if settings is None:
-        return publish("option_var", empty_frame("option_var"), days, keys=[],
-                       note=dg.MetadataValue.text("no option positions configured (options.positions_file is null)"))
+        return _unconfigured("option_var", days)
     window = config.estimation_window_days
     positions, market = load_market(settings, start, end, lookback=window + settings.ewma_window_days + 2)
     calendar = market.spot.index
