@@ -36,10 +36,14 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CORE = "prices,returns,portfolio_pnl,var_estimates,var_backtests"
+RECORD = "positions,trades," + CORE  # a run of books of record reads their stored positions and trades
 END = pd.Timestamp("2022-12-30")
+# the books of record's rule (record_books)
+MANDATE, HELD, DAILY_CHANGES, MONTHLY_SWAPS = 60, 40, 2, 4
 
 
-def generate(folder: Path, n_symbols: int, years: int, n_portfolios: int, seed: int = 1) -> tuple[str, str]:
+def generate(folder: Path, n_symbols: int, years: int, n_portfolios: int, record: bool = False,
+             seed: int = 1) -> tuple[str, str]:
     rng = np.random.default_rng(seed)
     dates = pd.bdate_range(end=END, periods=years * 261)
     market = rng.standard_t(4, len(dates)) * 0.01 / np.sqrt(2)
@@ -67,19 +71,74 @@ def generate(folder: Path, n_symbols: int, years: int, n_portfolios: int, seed: 
         positions[-1]["weight"] = float(1.0 - sum(x["weight"] for x in positions[:-1]))
         base = "EUR" if p % 10 == 9 else "USD"
         books.append({"name": f"book_{p:03d}", "base_currency": base, "notional": 1e6, "positions": positions})
-    (folder / "portfolios.yaml").write_text(yaml.safe_dump({"portfolios": books}))
+    if not record:
+        (folder / "portfolios.yaml").write_text(yaml.safe_dump({"portfolios": books}))
+        return dates[0].date().isoformat(), dates[-1].date().isoformat()
+    held, traded = record_books(rng, dates, symbols, np.exp(log_close), n_portfolios)
+    held.to_parquet(folder / "positions.parquet", index=False)
+    traded.to_parquet(folder / "trades.parquet", index=False)
+    (folder / "portfolios.yaml").write_text(yaml.safe_dump({
+        "portfolios": books[:1],  # the file needs one portfolio: a static book beside the books of record
+        "books_of_record": {
+            "books": [{"name": f"record_{p:03d}", "base_currency": "EUR" if p % 10 == 9 else "USD"}
+                      for p in range(n_portfolios)],
+            "positions": {"source": "file", "path": "positions.parquet"},
+            "trades": {"source": "file", "path": "trades.parquet"},
+        }}))
     return dates[0].date().isoformat(), dates[-1].date().isoformat()
 
 
+def record_books(rng: np.random.Generator, dates: pd.DatetimeIndex, symbols: list[str], close: np.ndarray,
+                 n_books: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Books of record whose positions change every day, as one positions file and one trades file
+    (``date, portfolio, symbol, quantity[, price, fees]``), by a fixed rule: each book has a mandate
+    of ``MANDATE`` symbols and holds ``HELD`` of them, starting at USD 25,000 of each in whole shares;
+    every day ``DAILY_CHANGES`` of its holdings are resized by -20%..+25% (whole shares); on the first
+    day of each 21-day month ``MONTHLY_SWAPS`` holdings are sold and as many names of the mandate
+    bought. Trades are the changes, at the close times 1 + N(0, 10 bp), fees 5 bp of the notional."""
+    n_days = len(dates)
+    held_frames, trade_frames = [], []
+    for b in range(n_books):
+        mandate = rng.choice(len(symbols), MANDATE, replace=False)
+        held = np.zeros((n_days, MANDATE), dtype=bool)
+        inside = rng.permutation(MANDATE)[:HELD]
+        for month_start in range(0, n_days, 21):
+            if month_start:
+                out = rng.choice(inside, MONTHLY_SWAPS, replace=False)
+                bought = rng.choice(np.setdiff1d(np.arange(MANDATE), inside), MONTHLY_SWAPS, replace=False)
+                inside = np.union1d(np.setdiff1d(inside, out), bought)
+            held[month_start:month_start + 21, inside] = True
+        factor = np.ones((n_days, MANDATE))
+        day = np.repeat(np.arange(1, n_days), DAILY_CHANGES)
+        name = rng.integers(0, MANDATE, len(day))
+        factor[day, name] = rng.uniform(0.8, 1.25, len(day))
+        quantity = np.floor(25_000.0 / close[0, mandate] * np.cumprod(factor, axis=0))
+        quantity = np.where(held, np.maximum(quantity, 1.0), 0.0)
+        change = np.diff(quantity, axis=0, prepend=0.0)
+        book = f"record_{b:03d}"
+        d, j = np.nonzero(quantity)
+        held_frames.append(pd.DataFrame({"date": dates[d], "portfolio": book, "symbol": np.asarray(symbols)[mandate[j]],
+                                         "quantity": quantity[d, j]}))
+        d, j = np.nonzero(change)
+        price = close[d, mandate[j]] * (1.0 + 0.001 * rng.standard_normal(len(d)))
+        trade_frames.append(pd.DataFrame({"date": dates[d], "portfolio": book, "symbol": np.asarray(symbols)[mandate[j]],
+                                          "quantity": change[d, j], "price": price,
+                                          "fees": 0.0005 * np.abs(change[d, j] * price)}))
+    categories = {"portfolio": "category", "symbol": "category"}
+    return (pd.concat(held_frames, ignore_index=True).astype(categories),
+            pd.concat(trade_frames, ignore_index=True).astype(categories))
+
+
 def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work: Path,
-        chunk_years: int | None = None) -> dict[str, float]:
-    folder = work / f"u{n_symbols}_y{years}_c{chunk_years}"
+        chunk_years: int | None = None, books: str = "static") -> dict[str, float]:
+    folder = work / f"u{n_symbols}_y{years}_c{chunk_years}_{books}"
+    assets = RECORD if books == "record" else CORE
     (folder / "inputs").mkdir(parents=True)
     (folder / "data").mkdir()
     # the project's instance configuration (batching SQLite event log), as make run uses it
     (folder / "dagster_home").mkdir()
     shutil.copy(REPO / "dagster.yaml", folder / "dagster_home" / "dagster.yaml")
-    start, end = generate(folder / "inputs", n_symbols, years, n_portfolios)
+    start, end = generate(folder / "inputs", n_symbols, years, n_portfolios, record=books == "record")
     config = {"ops": {
         "prices": {"config": {"extra_symbols": []}},
         "var_estimates": {"config": {"methods": methods, "confidences": [0.95, 0.99], "horizons": [1]}},
@@ -89,7 +148,7 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
            "RISK_PIPELINE_DATA": str(folder / "data"), "DAGSTER_HOME": str(folder / "dagster_home"),
            "PYTHONWARNINGS": "ignore"}
     command = ["/usr/bin/time", "-v", str(BIN / "risk-pipeline"), "backfill", "--start", start, "--end", end,
-               "--select", " or ".join(f"key:{a}" for a in CORE.split(",")), "--config-json", json.dumps(config),
+               "--select", " or ".join(f"key:{a}" for a in assets.split(",")), "--config-json", json.dumps(config),
                *(["--chunk-years", str(chunk_years)] if chunk_years else [])]
     out = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
     if out.returncode != 0:
@@ -100,10 +159,11 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
     steps = {m.group(1): float(m.group(2)) for m in re.finditer(r"^\s+(\S+)\s+([\d.]+) s$", out.stdout, re.M)}
     lake_mb = sum(f.stat().st_size for f in (folder / "data" / "lake").rglob("*.parquet")) / 1e6
     shutil.rmtree(folder)
-    return {"symbols": n_symbols, "years": years, "portfolios": n_portfolios, "chunk_years": chunk_years or years,
+    return {"books": books, "symbols": n_symbols, "years": years, "portfolios": n_portfolios,
+            "chunk_years": chunk_years or years,
             "price_rows_M": n_symbols * years * 261 / 1e6, "wall_s": h * 3600 + m * 60 + s,
             "peak_rss_MB": peak_kb / 1024, "lake_MB": lake_mb,
-            **{f"{k}_s": v for k, v in steps.items() if k in CORE.split(",")}}
+            **{f"{k}_s": v for k, v in steps.items() if k in assets.split(",")}}
 
 
 def main() -> None:
@@ -112,17 +172,22 @@ def main() -> None:
                         help="SYMBOLS:YEARS[:CHUNK_YEARS] to run (chunks: risk-pipeline backfill --chunk-years)")
     parser.add_argument("--portfolios", type=int, default=50)
     parser.add_argument("--methods", nargs="+", default=["historical", "parametric_normal", "ewma"])
+    parser.add_argument("--books", nargs="+", choices=["static", "record"], default=["static", "record"],
+                        help="static: the portfolios of portfolios.yaml; record: as many books of record whose "
+                             "positions change daily (one positions file and one trades file, as a booking system "
+                             "gives them, beside one static book); both at each size, one after the other")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
         for pair in args.grid:
             n, y, *chunk = (int(x) for x in pair.split(":"))
-            rows.append(run(n, y, args.portfolios, args.methods, Path(tmp), chunk[0] if chunk else None))
+            for books in args.books:
+                rows.append(run(n, y, args.portfolios, args.methods, Path(tmp), chunk[0] if chunk else None, books))
             print(pd.DataFrame(rows).to_string(index=False, float_format="{:.1f}".format), flush=True)
     table = pd.DataFrame(rows)
     table["s_per_M_rows"] = table["wall_s"] / table["price_rows_M"]
-    print("\nFull backfill (one in-process run, or one per chunk of chunk_years) of the core chain and its checks, "
-          f"{args.portfolios} portfolios, methods {args.methods}:")
+    print("\nFull backfill (one in-process run, or one per chunk of chunk_years) of the core chain and its checks "
+          f"(books of record: with positions and trades), {args.portfolios} portfolios, methods {args.methods}:")
     print(table.to_string(index=False, float_format="{:.2f}".format))
 
 
