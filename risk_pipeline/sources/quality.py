@@ -66,15 +66,19 @@ def missing_days(prices: pd.DataFrame, days: Iterable[dt.date], min_coverage: fl
     _require(prices, ["date", "symbol", "close"], "prices")
     if prices.empty:
         return pd.DataFrame(columns=MISSING_DAY_COLUMNS)
-    present = pd.crosstab(prices["date"], prices["symbol"]).sort_index() > 0
-    first_seen = present.to_numpy().argmax(axis=0)
-    live = np.arange(len(present))[:, None] >= first_seen[None, :]
-    priced = present.to_numpy()
+    # stored dates x symbols, True where a close is stored (one pass over the rows)
+    at_date, dates = pd.factorize(prices["date"], sort=True)
+    at_symbol, symbols = pd.factorize(prices["symbol"], sort=True)
+    stored = (at_date >= 0) & (at_symbol >= 0)
+    priced = np.zeros((len(dates), len(symbols)), dtype=bool)
+    priced[at_date[stored], at_symbol[stored]] = True
+    first_seen = priced.argmax(axis=0)
+    live = np.arange(len(dates))[:, None] >= first_seen[None, :]
     coverage = (priced & live).sum(axis=1) / live.sum(axis=1)
-    gap = live & ~priced & (coverage >= min_coverage)[:, None] & _in_days(present.index, days)[:, None]
+    gap = live & ~priced & (coverage >= min_coverage)[:, None] & _in_days(dates, days)[:, None]
     rows, cols = np.nonzero(gap)
     return pd.DataFrame(
-        {"date": present.index[rows], "symbol": present.columns[cols], "coverage": coverage[rows]},
+        {"date": dates[rows], "symbol": symbols[cols], "coverage": coverage[rows]},
         columns=MISSING_DAY_COLUMNS,
     )
 
@@ -181,34 +185,61 @@ def fx_gaps(
     _require(fx_rates, ["date", "currency"], "fx_rates")
     fixings = {cur: np.sort(grp["date"].to_numpy()) for cur, grp in fx_rates.groupby("currency")}
     limit = np.timedelta64(max_staleness_days, "D")
-    rows = []
+    held = {s for portfolio in portfolios for s in portfolio.symbols}
+    # one pass over the price rows: each held symbol's rows, in the frame's order
+    quoted = {s: own for s, own in prices.loc[prices["symbol"].isin(held), ["symbol", "date", "currency"]]
+              .groupby("symbol", sort=False)}
+    gaps: dict[tuple[str, str, str], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    found: list[tuple[str, str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = []
     for portfolio in portfolios:
-        quoted = prices.loc[prices["symbol"].isin(portfolio.symbols)]
         for position in portfolio.positions:
-            own = quoted.loc[quoted["symbol"] == position.symbol]
-            if own.empty:
+            own = quoted.get(position.symbol)
+            if own is None:
                 continue
             currency = position.currency or own["currency"].iloc[0]
             if currency == portfolio.base_currency:
                 continue
-            dates = np.sort(own["date"].to_numpy())
-            before = np.zeros(len(dates), dtype=bool)
-            missing = np.zeros(len(dates), dtype=bool)
-            lacking = np.full(len(dates), "", dtype=object)
-            for leg in sorted({currency, portfolio.base_currency} - {"EUR"}):
-                fixed = fixings.get(leg, np.array([], dtype="datetime64[ns]"))
-                if fixed.size == 0:  # a currency without any rate
-                    leg_missing, leg_before = np.ones(len(dates), dtype=bool), np.zeros(len(dates), dtype=bool)
-                else:
-                    pos = fixed.searchsorted(dates, side="right") - 1
-                    leg_before = pos < 0
-                    leg_missing = ~leg_before & (dates - fixed[np.maximum(pos, 0)] > limit)
-                lacking[(leg_before | leg_missing) & (lacking == "")] = leg
-                before |= leg_before
-                missing |= leg_missing
-            for flags, reason in ((before, FX_BEFORE_FIRST_FIXING), (missing & ~before, FX_MISSING_RATE)):
-                rows.extend((portfolio.name, position.symbol, c, d, reason) for c, d in zip(lacking[flags], dates[flags]))
-    return pd.DataFrame(rows, columns=FX_GAP_COLUMNS)
+            key = (position.symbol, currency, portfolio.base_currency)
+            if key not in gaps:  # the same symbol in the same currency pair in another book: computed once
+                gaps[key] = _fx_gap_days(np.sort(own["date"].to_numpy()), {currency, portfolio.base_currency},
+                                         fixings, limit)
+            if len(gaps[key][0]):
+                found.append((portfolio.name, position.symbol, gaps[key]))
+    if not found:
+        return pd.DataFrame(columns=FX_GAP_COLUMNS)
+    counts = [len(days) for _, _, (days, _, _) in found]
+    return pd.DataFrame({
+        "portfolio": np.repeat(np.array([name for name, _, _ in found], dtype=object), counts),
+        "symbol": np.repeat(np.array([symbol for _, symbol, _ in found], dtype=object), counts),
+        "currency": np.concatenate([lacking for _, _, (_, lacking, _) in found]),
+        "date": np.concatenate([days for _, _, (days, _, _) in found]),
+        "reason": np.concatenate([reason for _, _, (_, _, reason) in found]),
+    }, columns=FX_GAP_COLUMNS)
+
+
+def _fx_gap_days(dates: np.ndarray, legs: set[str], fixings: dict[str, np.ndarray],
+                 limit: np.timedelta64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The priced ``dates`` on which the currency pair ``legs`` cannot be converted (:func:`fx_gaps`):
+    those dates, the currency lacking a rate on each and the reason, days before the first fixing
+    first."""
+    before = np.zeros(len(dates), dtype=bool)
+    missing = np.zeros(len(dates), dtype=bool)
+    lacking = np.full(len(dates), "", dtype=object)
+    for leg in sorted(legs - {"EUR"}):
+        fixed = fixings.get(leg, np.array([], dtype="datetime64[ns]"))
+        if fixed.size == 0:  # a currency without any rate
+            leg_missing, leg_before = np.ones(len(dates), dtype=bool), np.zeros(len(dates), dtype=bool)
+        else:
+            pos = fixed.searchsorted(dates, side="right") - 1
+            leg_before = pos < 0
+            leg_missing = ~leg_before & (dates - fixed[np.maximum(pos, 0)] > limit)
+        lacking[(leg_before | leg_missing) & (lacking == "")] = leg
+        before |= leg_before
+        missing |= leg_missing
+    picked = [(before, FX_BEFORE_FIRST_FIXING), (missing & ~before, FX_MISSING_RATE)]
+    return (np.concatenate([dates[flags] for flags, _ in picked]),
+            np.concatenate([lacking[flags] for flags, _ in picked]),
+            np.concatenate([np.full(int(flags.sum()), reason, dtype=object) for flags, reason in picked]))
 
 
 def missing_fx_line(portfolio: str, currency: str, first_missing: dt.date | pd.Timestamp) -> str:
