@@ -150,14 +150,34 @@ def build_book(portfolio: Portfolio, prices: pd.DataFrame, returns: pd.DataFrame
     )
 
 
+class SymbolRows:
+    """The rows of a long frame (a ``symbol`` column) grouped by symbol once, so that each of many
+    books takes its symbols' rows without scanning the whole frame (books x rows): :meth:`of` gives
+    the rows of some symbols, each symbol's rows in the frame's order."""
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        codes, symbols = pd.factorize(frame["symbol"])
+        order = np.argsort(codes, kind="stable")
+        bounds = np.searchsorted(codes[order], np.arange(len(symbols) + 1))
+        self._frame = frame
+        self._order = order
+        self._bounds = {symbol: (bounds[i], bounds[i + 1]) for i, symbol in enumerate(symbols)}
+
+    def of(self, symbols: Sequence[str]) -> pd.DataFrame:
+        spans = [self._bounds[s] for s in dict.fromkeys(symbols) if s in self._bounds]
+        rows = np.concatenate([self._order[a:b] for a, b in spans]) if spans else np.array([], dtype=np.intp)
+        return self._frame.iloc[rows]
+
+
 def build_books(portfolios: Sequence[Portfolio], prices: pd.DataFrame,
                 returns: pd.DataFrame) -> tuple[list[Book], dict[str, str]]:
     """The books of ``portfolios`` that can be valued, and per book that cannot for want of an FX
     rate its one-line message: a book whose FX is missing fails alone, the others are computed."""
     books, skipped = [], {}
+    price_rows, return_rows = SymbolRows(prices), SymbolRows(returns)
     for portfolio in portfolios:
         try:
-            books.append(build_book(portfolio, prices, returns))
+            books.append(build_book(portfolio, price_rows.of(portfolio.symbols), return_rows.of(portfolio.symbols)))
         except BookFxError as exc:
             skipped[portfolio.name] = str(exc)
     return books, skipped

@@ -187,3 +187,23 @@ def test_a_backfill_stops_before_its_run_on_a_bad_portfolios_file(tmp_path, monk
     captured = capsys.readouterr()
     assert captured.err == f"risk-pipeline backfill: {bad}, line 2: portfolio 'p': field 'positions': weights sum to 2, not 1\n"
     assert "Backfilling" not in captured.out and not (tmp_path / "data").exists()
+
+
+def test_symbol_rows_give_each_books_rows_as_a_scan_would():
+    """books.SymbolRows (one grouping shared by every book, issue 23: not a scan of every row per
+    book): the rows of some symbols are those a filter of the frame gives, each symbol's in the
+    frame's order; a symbol without rows or named twice adds nothing."""
+    import numpy as np
+    import pandas as pd
+
+    from risk_pipeline.books import SymbolRows
+
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame({"symbol": rng.choice(["A", "B", "C", "D"], 200), "close": rng.normal(size=200)},
+                         index=rng.permutation(1000)[:200])
+    rows = SymbolRows(frame)
+    picked = rows.of(["C", "A", "Z", "C"])
+    for symbol in ("A", "C"):
+        pd.testing.assert_frame_equal(picked.loc[picked["symbol"] == symbol], frame.loc[frame["symbol"] == symbol])
+    assert len(picked) == frame["symbol"].isin(["A", "C"]).sum()
+    assert rows.of(["Z"]).empty and list(rows.of([]).columns) == ["symbol", "close"]

@@ -10,7 +10,7 @@ import pandas as pd
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.defs.positions import positions, trades
-from risk_pipeline.books import Book, BookFxError, build_book, build_books
+from risk_pipeline.books import Book, BookFxError, SymbolRows, build_book, build_books
 from risk_pipeline.config.portfolios import Portfolio, Position, load_portfolios
 from risk_pipeline.config.positions import load_books_of_record
 from risk_pipeline.risk.portfolio import pnl_from_exposures, trades_pnl
@@ -43,7 +43,7 @@ def record_book(name: str, base_currency: str, held: pd.DataFrame, day_trades: p
     ``asset_returns`` the instruments' base-currency returns. Its ``portfolio`` lists the
     instruments at one unit each (the unit book); the quantities are the stored ones. Raises
     BookFxError."""
-    symbols = sorted(set(held["symbol"]) | set(day_trades["symbol"]))
+    symbols = sorted(set(held["symbol"].unique()) | set(day_trades["symbol"].unique()))
     quoted = pd.concat([held, day_trades]).dropna(subset=["currency"]).drop_duplicates("symbol")
     currencies = quoted.set_index("symbol")["currency"].to_dict()
     # one unit of each instrument: its unit values and base-currency returns, as for any book
@@ -64,7 +64,7 @@ def record_book_rows(book: Book, day_trades: pd.DataFrame, price_history: pd.Dat
     revalued (their exposures times the day's base-currency returns); actual_pnl = hypothetical_pnl
     + ``risk.portfolio.trades_pnl`` of the day's trades; simple_return = pnl over the previous value
     (null under ``RETURN_VALUE_FLOOR``). A day without a previous close of the book (its first) has
-    no row."""
+    no row. ``price_history``: the stored prices of (at least) the book's instruments."""
     exposures, values, unit_values = book.exposures, book.values, book.unit_values
     rows = pnl_from_exposures(exposures, values, book.asset_returns)
     previous = values.shift(1).reindex(rows["date"]).to_numpy()
@@ -95,14 +95,20 @@ def record_books(start: dt.date, end: dt.date, price_history: pd.DataFrame, retu
         return [], [], {}
     held = read_window("positions", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK)
     day_trades = read_window("trades", start, end) if with_trades else empty_frame("trades")
+    # each book's rows taken from one grouping of each frame (not a scan of every row per book)
+    held_by_book = dict(iter(held.groupby("portfolio", sort=False)))
+    trades_by_book = dict(iter(day_trades.groupby("portfolio", sort=False)))
+    price_rows, return_rows = SymbolRows(price_history), SymbolRows(return_history)
     books, done, skipped = [], [], {}
     for name, base in record.books.items():
-        own, traded = held.loc[held["portfolio"] == name], day_trades.loc[day_trades["portfolio"] == name]
+        own, traded = held_by_book.get(name, held.iloc[:0]), trades_by_book.get(name, day_trades.iloc[:0])
         if own.empty:
             done.append(name)
             continue
+        symbols = sorted(set(own["symbol"].unique()) | set(traded["symbol"].unique()))
         try:
-            books.append((record_book(name, base, own, traded, price_history, return_history), traded))
+            books.append((record_book(name, base, own, traded, price_rows.of(symbols), return_rows.of(symbols)),
+                          traded))
             done.append(name)
         except BookFxError as exc:
             skipped[name] = str(exc)
@@ -114,7 +120,9 @@ def record_books_rows(start: dt.date, end: dt.date, price_history: pd.DataFrame,
     """The rows of every book of record (:func:`record_book_rows`) from the stored positions and
     trades, the books computed and per book skipped for want of an FX rate its one line."""
     books, done, skipped = record_books(start, end, price_history, return_history)
-    return [record_book_rows(book, traded, price_history) for book, traded in books], done, skipped
+    price_rows = SymbolRows(price_history)
+    return ([record_book_rows(book, traded, price_rows.of(list(book.unit_values.columns))) for book, traded in books],
+            done, skipped)
 
 
 @lake_asset(

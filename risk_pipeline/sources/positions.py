@@ -288,4 +288,5 @@ def record_symbols(source: RecordSource | None, kind: str) -> set[str]:
     raw = read_raw(source, kind)
     if "symbol" not in raw.columns:
         return set()
-    return {s.strip() for s in raw["symbol"].dropna().astype(str) if s.strip()}
+    names = pd.Series(raw["symbol"].dropna().unique()).astype(str).str.strip()  # each distinct name once
+    return set(names[names != ""])

@@ -78,8 +78,10 @@ def _revalued(exposures: np.ndarray, returns: np.ndarray) -> np.ndarray:
     """sum_i V_i r_i over the last axis (exposures broadcast against returns): an instrument held
     (V_i not 0) whose return is missing gives NaN, one not held contributes 0; summed as
     ``risk.portfolio.pnl_from_exposures`` sums a day's P&L, so the same inputs give the same bits."""
-    held = exposures != 0.0
-    return np.where(held, exposures * np.where(held, returns, 0.0), 0.0).sum(axis=-1)
+    with np.errstate(invalid="ignore"):  # 0 x inf of an instrument not held: set to 0 below
+        terms = exposures * returns
+    np.copyto(terms, 0.0, where=exposures == 0.0)  # in place: one array of the broadcast shape, not three
+    return terms.sum(axis=-1)
 
 
 def held_pnl_windows(exposures: np.ndarray, rows: np.ndarray, returns: np.ndarray, window: int) -> np.ndarray:
