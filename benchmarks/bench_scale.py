@@ -163,7 +163,9 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
             "chunk_years": chunk_years or years,
             "price_rows_M": n_symbols * years * 261 / 1e6, "wall_s": h * 3600 + m * 60 + s,
             "peak_rss_MB": peak_kb / 1024, "lake_MB": lake_mb,
-            **{f"{k}_s": v for k, v in steps.items() if k in assets.split(",")}}
+            **{f"{k}_s": v for k, v in steps.items() if k in assets.split(",")},
+            # the asset checks' steps (their keys: asset_check), beside the assets'
+            **{f"check:{k}": v for k, v in steps.items() if k not in assets.split(",")}}
 
 
 def main() -> None:
@@ -183,12 +185,39 @@ def main() -> None:
             n, y, *chunk = (int(x) for x in pair.split(":"))
             for books in args.books:
                 rows.append(run(n, y, args.portfolios, args.methods, Path(tmp), chunk[0] if chunk else None, books))
-            print(pd.DataFrame(rows).to_string(index=False, float_format="{:.1f}".format), flush=True)
+            print(pd.DataFrame(rows).filter(regex="^(?!check:)").to_string(index=False, float_format="{:.1f}".format),
+                  flush=True)
     table = pd.DataFrame(rows)
+    checks = table[[c for c in table.columns if c.startswith("check:")]]
+    table = table.drop(columns=checks.columns)
     table["s_per_M_rows"] = table["wall_s"] / table["price_rows_M"]
+    print_check_growth(table, checks)
     print("\nFull backfill (one in-process run, or one per chunk of chunk_years) of the core chain and its checks "
           f"(books of record: with positions and trades), {args.portfolios} portfolios, methods {args.methods}:")
     print(table.to_string(index=False, float_format="{:.2f}".format))
+
+
+def print_check_growth(table: pd.DataFrame, checks: pd.DataFrame) -> None:
+    """Each asset check's seconds at every size, and per kind of book its growth from the smallest
+    run to the largest (by price rows) beside the growth of the rows it checks (price rows; book-days,
+    which the positions rows follow at 40 names a book): a check that grows at most linearly has a
+    time ratio at most the larger of the two."""
+    if checks.empty:
+        return
+    sizes = table["books"] + " " + table["symbols"].astype(str) + "x" + table["years"].astype(str) + "y x" \
+        + table["portfolios"].astype(str)
+    out = checks.set_axis(sizes).T.rename(index=lambda c: c.removeprefix("check:"))
+    for books in table["books"].unique():
+        runs = table.index[table["books"] == books]
+        small, large = runs[table.loc[runs, "price_rows_M"].argmin()], runs[table.loc[runs, "price_rows_M"].argmax()]
+        if small == large:
+            continue
+        book_days = table["portfolios"] * table["years"]
+        out[f"{books}: time ratio"] = checks.loc[large].to_numpy() / checks.loc[small].to_numpy()
+        out[f"{books}: price rows ratio"] = table.loc[large, "price_rows_M"] / table.loc[small, "price_rows_M"]
+        out[f"{books}: book-days ratio"] = book_days[large] / book_days[small]
+    print("\nAsset checks, seconds per run (steps of the backfill):")
+    print(out.to_string(float_format="{:.2f}".format))
 
 
 if __name__ == "__main__":
