@@ -156,12 +156,13 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", out.stderr)
     h, m, s = (float(x) if x else 0.0 for x in wall.groups())
     peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr).group(1))
+    cpu = sum(float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", out.stderr).group(1)) for kind in ("User", "System"))
     steps = {m.group(1): float(m.group(2)) for m in re.finditer(r"^\s+(\S+)\s+([\d.]+) s$", out.stdout, re.M)}
     lake_mb = sum(f.stat().st_size for f in (folder / "data" / "lake").rglob("*.parquet")) / 1e6
     shutil.rmtree(folder)
     return {"books": books, "symbols": n_symbols, "years": years, "portfolios": n_portfolios,
             "chunk_years": chunk_years or years,
-            "price_rows_M": n_symbols * years * 261 / 1e6, "wall_s": h * 3600 + m * 60 + s,
+            "price_rows_M": n_symbols * years * 261 / 1e6, "wall_s": h * 3600 + m * 60 + s, "cpu_s": cpu,
             "peak_rss_MB": peak_kb / 1024, "lake_MB": lake_mb,
             **{f"{k}_s": v for k, v in steps.items() if k in assets.split(",")},
             # the asset checks' steps (their keys: asset_check), beside the assets'

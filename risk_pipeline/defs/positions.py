@@ -25,6 +25,7 @@ from risk_pipeline.sources.positions import (
     PositionDataError,
     day_file_name,
     load_records,
+    row_origin,
 )
 from risk_pipeline.storage.lake import empty_frame, read_window
 
@@ -144,7 +145,7 @@ def record_trades(record: BooksOfRecord, start: dt.date, end: dt.date, price_his
     closed = ~rows["date"].isin(trading)
     if closed.any():
         row = rows.loc[closed].iloc[0]
-        raise PositionDataError(f"{row['origin']}, {row['row_label']}: field 'date': {row['date']:%Y-%m-%d} has no "
+        raise PositionDataError(f"{row_origin(row)}: field 'date': {row['date']:%Y-%m-%d} has no "
                                 "prices (a market holiday): a trade needs the day's close")
     return _fill_currency(rows.loc[:, list(TRADE_COLUMNS)], price_history)
 

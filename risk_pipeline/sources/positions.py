@@ -35,8 +35,10 @@ POSITION_COLUMNS = ("date", "portfolio", "symbol", "quantity", "currency")
 TRADE_COLUMNS = ("date", "portfolio", "symbol", "quantity", "price", "fees", "currency", "trade_id")
 _REQUIRED = {"positions": ("portfolio", "symbol", "quantity"), "trades": ("portfolio", "symbol", "quantity", "price")}
 _FILE_NAME = re.compile(r"(positions|trades)_(\d{4}-\d{2}-\d{2})\.(csv|parquet)")
-# the columns that say where a row was read: its file (or query) and how the row is named there
-_ORIGIN, _ROW = "origin", "row_label"
+# the columns that say where a row was read: its file (or query), and the row there as a unit
+# (CSV: "line", the header being line 1; otherwise "row") and a number (text only in a message:
+# a history of millions of rows holds no label per row)
+_ORIGIN, _UNIT, _ROW = "origin", "row_unit", "row_number"
 
 
 class PositionDataError(ValueError):
@@ -51,9 +53,15 @@ def day_file_name(kind: str, day: dt.date) -> str:
 def _labelled(frame: pd.DataFrame, origin: str, unit: str, first: int) -> pd.DataFrame:
     frame = frame.copy()
     frame.columns = [str(c).strip().lower() for c in frame.columns]
-    frame[_ORIGIN] = origin
-    frame[_ROW] = [f"{unit} {i}" for i in range(first, first + len(frame))]
+    frame[_ORIGIN] = pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), categories=[origin])
+    frame[_UNIT] = pd.Categorical.from_codes(np.zeros(len(frame), dtype=np.int8), categories=[unit])
+    frame[_ROW] = np.arange(first, first + len(frame))
     return frame
+
+
+def row_origin(row: pd.Series) -> str:
+    """Where a row of :func:`read_raw` or :func:`validate` was read: ``<file or query>, line 3``."""
+    return f"{row[_ORIGIN]}, {row[_UNIT]} {row[_ROW]}"
 
 
 @functools.lru_cache(maxsize=64)
@@ -140,7 +148,7 @@ def read_raw(source: RecordSource, kind: str, start: dt.date | None = None, end:
                 if "date" in frame.columns:
                     frame = frame.drop(columns="date")
                 frames.append(frame.assign(date=day.isoformat()))
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["date", _ORIGIN, _ROW])
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["date", _ORIGIN, _UNIT, _ROW])
     frame = read_file(source.path) if source.kind == "file" else _query(source)
     if "date" not in frame.columns:
         raise PositionDataError(f"{source.origin}: missing column date (a {source.kind} source dates its rows)")
@@ -153,7 +161,7 @@ def _first(frame: pd.DataFrame, mask: np.ndarray, field: str, problem: str) -> P
     row = frame.iloc[rows[0]]
     value = row.get(field)
     more = f" ({len(rows) - 1} more such row{'s' * (len(rows) > 2)})" if len(rows) > 1 else ""
-    return PositionDataError(f"{row[_ORIGIN]}, {row[_ROW]}: field {field!r}: {problem.format(value=value)}{more}")
+    return PositionDataError(f"{row_origin(row)}: field {field!r}: {problem.format(value=value)}{more}")
 
 
 def _blank(values: pd.Series) -> np.ndarray:
@@ -198,7 +206,7 @@ def validate(raw: pd.DataFrame, kind: str, books: Collection[str],
              known_symbols: Collection[str] | None = None) -> pd.DataFrame:
     """The records of ``raw`` (from :func:`read_raw`) checked row by row, as the long frame of
     ``POSITION_COLUMNS`` or ``TRADE_COLUMNS`` (date as datetime64, currency None where not given)
-    plus the ``origin`` and ``row_label`` of each row. ``books``: the books of record (a row of any
+    plus the ``origin``, ``row_unit`` and ``row_number`` of each row (:func:`row_origin`). ``books``: the books of record (a row of any
     other book is an error); ``known_symbols``, when given, the instruments the price source has."""
     missing = [c for c in ("date", *_REQUIRED[kind]) if c not in raw.columns]
     if missing and len(raw):
@@ -207,7 +215,7 @@ def validate(raw: pd.DataFrame, kind: str, books: Collection[str],
     columns = POSITION_COLUMNS if kind == "positions" else TRADE_COLUMNS
     if raw.empty:
         empty = pd.DataFrame({c: pd.Series(dtype=float if c in ("quantity", "price", "fees") else object)
-                              for c in (*columns, _ORIGIN, _ROW)})
+                              for c in (*columns, _ORIGIN, _UNIT, _ROW)})
         return empty.assign(date=pd.Series(dtype="datetime64[ns]"))
     frame = raw.reset_index(drop=True)
     dates = _dates(frame)
@@ -253,9 +261,10 @@ def validate(raw: pd.DataFrame, kind: str, books: Collection[str],
         if repeated.any():
             raise _first(frame, repeated, "symbol",
                          "{value!r} repeated: a second row of the same book and instrument on the same day")
-    out[_ORIGIN] = frame[_ORIGIN].to_numpy()
+    out[_ORIGIN] = frame[_ORIGIN].array  # categorical: one byte a row
+    out[_UNIT] = frame[_UNIT].array
     out[_ROW] = frame[_ROW].to_numpy()
-    return out.loc[:, [*columns, _ORIGIN, _ROW]]
+    return out.loc[:, [*columns, _ORIGIN, _UNIT, _ROW]]
 
 
 def load_records(source: RecordSource, kind: str, books: Collection[str], start: dt.date | None = None,
