@@ -111,7 +111,6 @@ def _check_books_of_record(start: dt.date, end: dt.date, ops: dict[str, Any]) ->
     from risk_pipeline.defs.market_data import PricesConfig
     from risk_pipeline.defs.positions import record_positions, record_trades
     from risk_pipeline.sources import make_source
-    from risk_pipeline.sources.positions import load_records
 
     record = load_books_of_record()
     config = PricesConfig(**ops.get("prices", {}).get("config", {}))
@@ -123,11 +122,10 @@ def _check_books_of_record(start: dt.date, end: dt.date, ops: dict[str, Any]) ->
     before = history.loc[history["date"] < pd.Timestamp(start), "date"]
     history = history.loc[history["date"] >= (before.max() if len(before) else pd.Timestamp(start))]
     known = set(history["symbol"]) if config.source == "csv" else set(source.symbols)
-    load_records(record.positions, "positions", record.books, start, end, known_symbols=known)
-    record_positions(record, start, end, history)
+    # each row read and checked once (a history of millions of rows)
+    record_positions(record, start, end, history, known_symbols=known)
     if record.trades is not None:
-        load_records(record.trades, "trades", record.books, start, end, known_symbols=known)
-        record_trades(record, start, end, history)
+        record_trades(record, start, end, history, known_symbols=known)
 
 
 def _check_csv_prices(start: dt.date, end: dt.date, ops: dict[str, Any]) -> None:

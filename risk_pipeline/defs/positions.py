@@ -9,6 +9,7 @@ before anything is written: a bad row is one line naming the file, the row and t
 
 
 import datetime as dt
+from collections.abc import Collection
 
 import dagster as dg
 import numpy as np
@@ -84,14 +85,15 @@ def complete_days(record: BooksOfRecord, rows: pd.DataFrame, trading_days: list[
     return frame.loc[frame["date"] > days[0]] if len(days) else frame.iloc[:0], carried_lines
 
 
-def record_positions(record: BooksOfRecord, start: dt.date, end: dt.date,
-                     price_history: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def record_positions(record: BooksOfRecord, start: dt.date, end: dt.date, price_history: pd.DataFrame,
+                     known_symbols: Collection[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """The books of record's positions on the trading days ``start..end`` (the days of
-    ``price_history``, which holds the previous close too), validated and completed by
-    :func:`complete_days`; rows on a weekday without prices (a holiday) are left out."""
+    ``price_history``, which holds the previous close too), validated (against ``known_symbols``
+    when given) and completed by :func:`complete_days`; rows on a weekday without prices (a
+    holiday) are left out."""
     trading = sorted(pd.Timestamp(d) for d in price_history["date"].unique())
     first = trading[0].date() if trading else start
-    rows = load_records(record.positions, "positions", record.books, min(first, start), end)
+    rows = load_records(record.positions, "positions", record.books, min(first, start), end, known_symbols)
     rows = rows.loc[rows["date"].isin(trading)]
     in_range = [d for d in trading if d.date() >= start]
     if trading and trading[0].date() < start:
@@ -137,10 +139,12 @@ def positions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     return dg.MaterializeResult(asset_key="positions", metadata=result.metadata, check_results=[check])
 
 
-def record_trades(record: BooksOfRecord, start: dt.date, end: dt.date, price_history: pd.DataFrame) -> pd.DataFrame:
-    """The books of record's trades dated ``start..end``; a trade dated on a weekday without prices
-    (a holiday) is an error naming its row (its P&L to the close could not be computed)."""
-    rows = load_records(record.trades, "trades", record.books, start, end)
+def record_trades(record: BooksOfRecord, start: dt.date, end: dt.date, price_history: pd.DataFrame,
+                  known_symbols: Collection[str] | None = None) -> pd.DataFrame:
+    """The books of record's trades dated ``start..end`` (validated against ``known_symbols`` when
+    given); a trade dated on a weekday without prices (a holiday) is an error naming its row (its
+    P&L to the close could not be computed)."""
+    rows = load_records(record.trades, "trades", record.books, start, end, known_symbols)
     trading = set(pd.to_datetime(price_history["date"].unique()))
     closed = ~rows["date"].isin(trading)
     if closed.any():
