@@ -13,8 +13,17 @@ their data-quality checks. VaR methods: ``--methods`` (default historical, param
 ewma at 95/99% and 1 day; Monte Carlo with 10,000 paths per portfolio-day is a separate cost
 that grows with paths x days x portfolios and is best spread by portfolio, see README).
 
+With ``--books record`` (by default both, one after the other at each size) the same number of
+books are books of record whose positions change every day (``record_books``: a mandate of 60
+names, 40 held, two resized a day, four swapped every 21 days, in whole shares), given as a booking
+system would: one positions file and one trades file (Parquet, with a date column) named by
+``books_of_record`` in the portfolios file (beside one static book: the file needs one); the run
+adds the ``positions`` and ``trades`` assets and their checks. The end prints each asset check's
+seconds at every size and its growth against the growth of the rows it checks.
+
     .venv/bin/python benchmarks/bench_scale.py            # 1000 symbols x 5, 10, 20 y; 20 y in 5-year runs
     .venv/bin/python benchmarks/bench_scale.py --grid 250:5 1000:20 --portfolios 50
+    .venv/bin/python benchmarks/bench_scale.py --grid 1000:5 1000:20 --books static record
 """
 
 from __future__ import annotations
