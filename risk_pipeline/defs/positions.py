@@ -20,6 +20,7 @@ from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.positions import BooksOfRecord, load_books_of_record
 from risk_pipeline.defs.lake_assets import checked_days, lake_asset, partition_days, publish
 from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.sources import quality
 from risk_pipeline.sources.positions import (
     POSITION_COLUMNS,
     TRADE_COLUMNS,
@@ -184,9 +185,7 @@ def _check_result(offending: pd.DataFrame, start: dt.date, end: dt.date, checked
 def positions_instruments_priced(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     start, end, _ = checked_days(context, "positions")
     held = read_window("positions", start, end)
-    closes = read_window("prices", start, end)[["date", "symbol", "close"]]
-    joined = held.merge(closes, on=["date", "symbol"], how="left")
-    offending = joined.loc[joined["close"].isna(), ["date", "portfolio", "symbol", "quantity"]]
+    offending = quality.unpriced_held_positions(held, read_window("prices", start, end))
     return _check_result(offending, start, end, len(held), dg.AssetCheckSeverity.ERROR)
 
 
@@ -198,10 +197,5 @@ def positions_cover_the_books(context: dg.AssetCheckExecutionContext) -> dg.Asse
     start, end, _ = checked_days(context, "positions")
     held = read_window("positions", start, end, lookback=1)
     trading = pd.DatetimeIndex(sorted(read_window("prices", start, end, lookback=1)["date"].unique()))
-    present = held[["date", "portfolio"]].drop_duplicates().assign(present=True)
-    pairs = pd.DataFrame({"previous": trading[:-1], "date": trading[1:]})
-    pairs = pairs.loc[pairs["date"] >= pd.Timestamp(start)]
-    before = present.rename(columns={"date": "previous"}).merge(pairs, on="previous")[["date", "portfolio", "previous"]]
-    today = before.merge(present, on=["date", "portfolio"], how="left")
-    offending = today.loc[today["present"].isna(), ["date", "portfolio", "previous"]]
-    return _check_result(offending, start, end, len(today), dg.AssetCheckSeverity.WARN)
+    offending, checked = quality.uncovered_books(held, trading, start)
+    return _check_result(offending, start, end, checked, dg.AssetCheckSeverity.WARN)

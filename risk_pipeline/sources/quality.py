@@ -242,6 +242,27 @@ def _fx_gap_days(dates: np.ndarray, legs: set[str], fixings: dict[str, np.ndarra
             np.concatenate([np.full(int(flags.sum()), reason, dtype=object) for flags, reason in picked]))
 
 
+def unpriced_held_positions(held: pd.DataFrame, prices: pd.DataFrame) -> pd.DataFrame:
+    """Rows of ``held`` (the ``positions`` table) whose instrument has no close on their day in
+    ``prices``: date, portfolio, symbol, quantity (one join: linear in the rows)."""
+    joined = held.merge(prices[["date", "symbol", "close"]], on=["date", "symbol"], how="left")
+    return joined.loc[joined["close"].isna(), ["date", "portfolio", "symbol", "quantity"]]
+
+
+def uncovered_books(held: pd.DataFrame, trading: pd.DatetimeIndex,
+                    start: dt.date) -> tuple[pd.DataFrame, int]:
+    """The (date, portfolio, previous) of each trading day from ``start`` on whose book held
+    positions at the previous trading day's close and has none on the day, and the number of such
+    book-days checked. ``held``: the ``positions`` rows from the trading day before ``start``;
+    ``trading``: the sorted trading days, that one included."""
+    present = held[["date", "portfolio"]].drop_duplicates().assign(present=True)
+    pairs = pd.DataFrame({"previous": trading[:-1], "date": trading[1:]})
+    pairs = pairs.loc[pairs["date"] >= pd.Timestamp(start)]
+    before = present.rename(columns={"date": "previous"}).merge(pairs, on="previous")[["date", "portfolio", "previous"]]
+    today = before.merge(present, on=["date", "portfolio"], how="left")
+    return today.loc[today["present"].isna(), ["date", "portfolio", "previous"]], len(today)
+
+
 def missing_fx_line(portfolio: str, currency: str, first_missing: dt.date | pd.Timestamp) -> str:
     """The one line that names a book that cannot be valued for want of an FX rate."""
     return f"book {portfolio}: no {currency} rate on {first_missing:%Y-%m-%d} (first missing date)"
