@@ -18,7 +18,6 @@ the maths: :mod:`risk_pipeline.risk.options`.
 """
 
 
-import datetime as dt
 from typing import Optional
 
 import dagster as dg
@@ -32,7 +31,7 @@ from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.option_books import book_var, hedge_rows, hedges, held_rows, load_market, price_rows, with_sums
 from risk_pipeline.storage.lake import empty_frame, read_window
-from risk_pipeline.risk.options.caps import cap_status, var_limit_status
+from risk_pipeline.risk.options.caps import cap_status_by_day, var_limit_status_by_day
 from risk_pipeline.risk.options.var import OptionVarMethod
 from risk_pipeline.storage.schemas import table_schema
 
@@ -137,14 +136,17 @@ class OptionLimitsConfig(dg.Config):
     limits_file: Optional[str] = section("limits")["limits_file"]
 
 
-def status_rows(greeks: pd.DataFrame, var: pd.DataFrame, limits: OptionLimits, book: str,
-                day: dt.date) -> pd.DataFrame:
-    """The caps and VaR/ES limits of ``book`` on ``day`` from its option_greeks and option_var rows."""
-    caps = cap_status(greeks, limits.books[book], limits.warning_fraction, limits.events, day,
-                      limits.event_window_days, limits.event_factor).rename(columns={"greek": "measure"})
-    measured = var_limit_status(var.loc[var["method"] == VAR_LIMIT_METHOD], limits.var_limits[book],
-                                limits.warning_fraction).assign(level="book", method=VAR_LIMIT_METHOD, event="")
-    return pd.concat([caps, measured], ignore_index=True).assign(date=day, book=book)
+def status_rows(greeks: pd.DataFrame, var: pd.DataFrame, limits: OptionLimits, book: str) -> pd.DataFrame:
+    """The caps and VaR/ES limits of ``book`` on each day of its option_greeks rows ``greeks`` (its option_var rows
+    ``var``), per day: the caps, then the limits."""
+    days = pd.DatetimeIndex(sorted(set(pd.DatetimeIndex(greeks["date"]))))
+    caps = cap_status_by_day(greeks, limits.books[book], limits.warning_fraction, limits.events, days,
+                             limits.event_window_days, limits.event_factor).rename(columns={"greek": "measure"})
+    measured = var_limit_status_by_day(var.loc[var["method"] == VAR_LIMIT_METHOD], limits.var_limits[book],
+                                       limits.warning_fraction, days).assign(level="book", method=VAR_LIMIT_METHOD,
+                                                                              event="")
+    frame = pd.concat([caps, measured], ignore_index=True).sort_values("date", kind="stable", ignore_index=True)
+    return frame.assign(date=frame["date"].dt.date, book=book)
 
 
 @lake_asset(
@@ -163,10 +165,11 @@ def option_limit_status(context: dg.AssetExecutionContext, config: OptionLimitsC
     if books:
         greeks = read_window("option_greeks", start, end)
         var = read_window("option_var", start, end)
-        var_of = dict(iter(var.groupby(["date", "book"])))  # one pass, not a scan of every row per day
-        no_var = var.iloc[:0]
-        for (day, book), rows in greeks.loc[greeks["book"].isin(books)].groupby(["date", "book"]):
-            frames.append(status_rows(rows, var_of.get((day, book), no_var), limits, book, pd.Timestamp(day).date()))
+        for book in books:  # every day of a book at once (a loop per day cost 77 s of the 30-year backfill)
+            rows = greeks.loc[greeks["book"] == book]
+            if len(rows):
+                frames.append(status_rows(rows, var.loc[var["book"] == book], limits, book))
     columns = table_schema("option_limit_status").columns
-    frame = pd.concat(frames, ignore_index=True)[columns] if frames else empty_frame("option_limit_status")
+    frame = (pd.concat(frames, ignore_index=True).sort_values(["date", "book"], kind="stable")[columns] if frames
+             else empty_frame("option_limit_status"))
     return publish("option_limit_status", frame, days, keys=books, books=dg.MetadataValue.int(len(books)))
