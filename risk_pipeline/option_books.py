@@ -263,14 +263,14 @@ def book_var(market: OptionMarket, priced: pd.DataFrame, hedge: pd.DataFrame, cl
         if not len(chunk):
             continue
         low, high = ends[chunk[0]] - window + 1, ends[chunk[-1]] + 1
-        closes = previous[chunk]
-        spot = market.spot.loc[closes, underlyings].to_numpy()
+        held_at = previous[chunk]  # not ``closes``: the loop's bound (a reassigned ``closes`` ended it after one chunk)
+        spot = market.spot.loc[held_at, underlyings].to_numpy()
         linear = (hedge.assign(units=hedge["quantity"] * hedge["fx_rate"])
                   .pivot_table(index="date", columns="underlying", values="units", aggfunc="sum")
-                  .reindex(index=closes, columns=underlyings).fillna(0.0).to_numpy()) if len(hedge) else \
+                  .reindex(index=held_at, columns=underlyings).fillna(0.0).to_numpy()) if len(hedge) else \
             np.zeros((len(chunk), len(underlyings)))
-        rows = priced.loc[priced["date"].isin(closes)]
-        day = closes.get_indexer(pd.DatetimeIndex(rows["date"]))
+        rows = priced.loc[priced["date"].isin(held_at)]
+        day = held_at.get_indexer(pd.DatetimeIndex(rows["date"]))
         book = OptionBook(underlying=np.array([underlyings.index(u) for u in rows["underlying"]], dtype=int),
                           is_call=rows["is_call"].to_numpy(bool), strike=rows["strike"].to_numpy(float),
                           years=rows["years_to_expiry"].to_numpy(float), vol=rows["implied_vol"].to_numpy(float),

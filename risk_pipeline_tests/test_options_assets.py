@@ -176,6 +176,21 @@ def test_delta_only_var_of_the_hedged_book_is_nil_full_revaluation_is_not(lake):
     assert strangle_held.any() and (hedged.loc[strangle_held, "full_revaluation"] > 1000).all()
 
 
+def test_option_var_of_a_run_longer_than_one_chunk_of_days_has_every_day(lake, monkeypatch):
+    """book_var builds its scenario windows VAR_CHUNK_DAYS closes at a time: a run over more closes than one chunk
+    gives the same rows as one chunk (a reassigned loop bound once stopped it after the first chunk: the 30-year
+    backfill had option_var for its first 1,000 days only)."""
+    folder, _, _, var, _ = lake
+    monkeypatch.setattr("risk_pipeline.option_books.VAR_CHUNK_DAYS", 4)
+    config = {"ops": {"option_var": {"config": _options(folder)}}}
+    materialize_range("2021-01-04", "2021-01-15", config, assets=[option_var])
+    again = _dated(query(folder / "data", "select * from option_var where date between '2021-01-04' and '2021-01-15' "
+                                          "order by date, book, method, confidence, horizon_days"))
+    before = var.loc[(var["date"] >= dt.date(2021, 1, 4)) & (var["date"] <= dt.date(2021, 1, 15))].reset_index(drop=True)
+    assert before["date"].nunique() == 10  # more closes than one chunk of 4
+    pd.testing.assert_frame_equal(again, before, check_exact=True)
+
+
 @pytest.mark.parametrize("row, field, words", [
     ("strangle,x,call,NOPE,3900,2021-01-15,2020-12-18,-10,100,USD", "underlying", "unknown underlying 'NOPE'"),
     ("strangle,x,call,SP500,-3900,2021-01-15,2020-12-18,-10,100,USD", "strike", "must be > 0"),
