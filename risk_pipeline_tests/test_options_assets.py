@@ -3,6 +3,7 @@ bad option input through the CLI: one line naming file, row and field, exit stat
 
 import datetime as dt
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,8 @@ import pytest
 from risk_pipeline.cli import main
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.options import option_greeks, option_limit_status, option_var
+from risk_pipeline.report.html import _options_section
+from risk_pipeline.report.options_section import load_options, options_text
 from risk_pipeline.risk.options.pricing import bsm_greeks
 from risk_pipeline.risk.options.var import OptionBook, historical_scenarios, horizon_years, options_var_es
 from risk_pipeline.storage.schemas import table_schema
@@ -297,3 +300,25 @@ def test_caps_are_tightened_in_the_days_before_an_event(lake, monkeypatch, capsy
 def test_a_bad_option_trade_is_one_line_exit_2(lake, monkeypatch, capsys):
     code, out = _pre_trade(lake[0], monkeypatch, capsys, "straddle,SP500,3700,2021-02-19,-5")
     assert code == 2 and len(out.err.splitlines()) == 1 and "must look like TYPE,UNDERLYING" in out.err
+
+
+def test_the_report_and_the_summary_show_the_option_books_tables(lake, capsys):
+    """The report's section and `risk-pipeline summary` show each book's stored Greeks, caps and the three VaRs."""
+    folder, _, greeks, var, _ = lake
+    day = max(var["date"])
+    view = load_options(day)
+    shown = view.var.set_index(["book", "confidence", "horizon_days", "measure"])
+    stored = var.loc[var["date"] == day]
+    assert len(stored) == 2 * 3 * 3 and len(shown) == 2 * 3 * 2  # conf x horizons x methods; conf x horizons x (var, es)
+    for row in stored.itertuples():
+        assert shown.loc[(row.book, row.confidence, row.horizon_days, "var"), row.method] == row.var_amount
+        assert shown.loc[(row.book, row.confidence, row.horizon_days, "es"), row.method] == row.es_amount
+    book = greeks.loc[(greeks["date"] == day) & (greeks["level"] == "book") & (greeks["book"] == "hedged")].iloc[0]
+    text = options_text(view)
+    full = stored.loc[(stored["book"] == "hedged") & (stored["method"] == "full_revaluation")
+                      & (stored["confidence"] == 0.99) & (stored["horizon_days"] == 1), "var_amount"].iloc[0]
+    assert f"gamma (delta change for +1%) {book['gamma_amount']:+,.0f}" in text and f"{full:,.0f}" in text
+    page = _options_section(SimpleNamespace(options=view, as_of=day))
+    assert "delta gamma vega" in page and f"{full:,.0f}" in page and "caps and limits" in page
+    assert main(["summary"]) == 0
+    assert "Option book hedged at the close of" in capsys.readouterr().out
