@@ -12,9 +12,9 @@ the maths: :mod:`risk_pipeline.risk.options`.
 - ``option_var``: per book and day t, the VaR/ES of the book held at the close of t-1 by full
   revaluation, delta-gamma-vega and delta-only (methods of
   :class:`risk_pipeline.risk.options.var.OptionVarMethod`), from the
-  ``options.estimation_window_days`` days of returns and volatility changes before t. It is kept
-  beside ``var_estimates`` (same key columns: date, book as portfolio, method, confidence,
-  horizon_days) until option books are portfolios of the positions table (docs/methods.md).
+  ``options.estimation_window_days`` days of returns and volatility changes before t: amounts of an
+  option book, not fractions of a portfolio's value as ``var_estimates`` (why a table of its own,
+  and why not backtested yet: docs/methods.md, section Options).
 """
 
 
