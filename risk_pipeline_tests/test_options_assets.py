@@ -11,7 +11,7 @@ import pytest
 
 from risk_pipeline.cli import main
 from risk_pipeline.defs.market_data import prices, returns
-from risk_pipeline.defs.options import option_greeks, option_limit_status, option_var
+from risk_pipeline.defs.options import option_greeks, option_limit_status, option_stress, option_var
 from risk_pipeline.report.html import _options_section
 from risk_pipeline.report.options_section import load_options, options_text
 from risk_pipeline.risk.options.pricing import bsm_greeks
@@ -32,6 +32,14 @@ hedged,e,put,AAPL,110,2021-03-19,2020-12-18,-3,100,USD
 """
 
 
+SCENARIOS = """scenarios:
+  - {name: crash, type: uniform_equity, description: all -20% and vol +15, equity_shock: -0.2, volatility: 0.15}
+  - {name: calm, type: uniform_equity, description: all +5% and vol -3, equity_shock: 0.05, volatility: -0.03}
+  - {name: june_2020, type: historical, description: inside the lake, start: 2020-06-08, end: 2020-06-26}
+  - {name: y2019, type: historical, description: before the lake, start: 2019-01-02, end: 2019-01-10}
+"""
+
+
 def _options(folder) -> dict:
     return {"positions_file": str(folder / "options.csv"), "delta_hedged_books": ["hedged"],
             "ewma_window_days": EWMA, "estimation_window_days": WINDOW}
@@ -43,12 +51,14 @@ def lake(tmp_path_factory):
     (folder / "options.csv").write_text(POSITIONS)
     (folder / "events.csv").write_text("date,underlying,event\n2021-01-13,all,CPI\n")
     (folder / "status_limits.yaml").write_text(LIMITS.format(events=folder / "events.csv", delta=50000.0, var=30000.0))
+    (folder / "scenarios.yaml").write_text(SCENARIOS)
     with module_lake(folder, SMALL_PORTFOLIOS):
         config = {"ops": {"prices": {"config": {"extra_symbols": ["SP500"]}},
                           "option_greeks": {"config": _options(folder)}, "option_var": {"config": _options(folder)},
-                          "option_limit_status": {"config": {"limits_file": str(folder / "status_limits.yaml")}}}}
+                          "option_limit_status": {"config": {"limits_file": str(folder / "status_limits.yaml")}},
+                          "option_stress": {"config": {**_options(folder), "scenarios_file": str(folder / "scenarios.yaml")}}}}
         result = materialize_range(START, END, config, assets=[prices, returns, option_greeks, option_var,
-                                                               option_limit_status])
+                                                               option_limit_status, option_stress])
         data = folder / "data"
         yield (folder, result, _dated(query(data, "select * from option_greeks order by date, book, level, option")),
                _dated(query(data, "select * from option_var order by date, book, method, confidence, horizon_days")),
@@ -320,5 +330,42 @@ def test_the_report_and_the_summary_show_the_option_books_tables(lake, capsys):
     assert f"gamma (delta change for +1%) {book['gamma_amount']:+,.0f}" in text and f"{full:,.0f}" in text
     page = _options_section(SimpleNamespace(options=view, as_of=day))
     assert "delta gamma vega" in page and f"{full:,.0f}" in page and "caps and limits" in page
+    stress = _dated(query(folder / "data", f"select * from option_stress where date = '{day}' and book = 'hedged'"))
+    worst = stress.sort_values("pnl").iloc[0]
+    assert f"stress on {day}" in text and f"{worst['scenario']} {worst['pnl']:+,.0f}" in text
+    assert f"{worst['pnl']:,.0f}" in page
     assert main(["summary"]) == 0
     assert "Option book hedged at the close of" in capsys.readouterr().out
+
+
+def test_option_stress_reprices_the_held_book_under_spot_and_volatility_moves(lake):
+    """option_stress of a day: the options and the hedge of the previous close repriced under each scenario, the
+    historical window's moves measured from the stored returns and the EWMA proxy by hand."""
+    folder, _, greeks, _, stored_returns = lake
+    stress = _dated(query(folder / "data", "select * from option_stress order by date, book, scenario"))
+    day, previous = dt.date(2021, 1, 12), dt.date(2021, 1, 11)
+    held = greeks.loc[(greeks["date"] == previous) & (greeks["book"] == "hedged") & (greeks["level"] == "position")]
+    options, hedge = held.loc[held["option_type"] != "underlying"], held.loc[held["option_type"] == "underlying"]
+    wide = stored_returns.pivot(index="date", columns="symbol", values="simple_return")
+    window = wide.loc[(wide.index >= dt.date(2020, 6, 8)) & (wide.index <= dt.date(2020, 6, 26))]
+    atm = {s: _proxy_atm(stored_returns, s) for s in ("SP500", "AAPL")}
+    june = {s: ((1 + window[s]).prod() - 1, atm[s][dt.date(2020, 6, 26)] - atm[s][dt.date(2020, 6, 5)])
+            for s in ("SP500", "AAPL")}
+    moves = {"crash": {s: (-0.2, 0.15) for s in june}, "calm": {s: (0.05, -0.03) for s in june}, "june_2020": june}
+    rows = stress.loc[(stress["date"] == day) & (stress["book"] == "hedged")].set_index("scenario")
+    assert set(rows.index) == set(moves)  # y2019: its window is not stored
+    for scenario, move in moves.items():
+        shock = options["underlying"].map(lambda u: move[u][0]).to_numpy()
+        dvol = options["underlying"].map(lambda u: move[u][1]).to_numpy()
+        after = bsm_greeks((options["option_type"] == "call").to_numpy(), options["spot"].to_numpy() * (1 + shock),
+                           options["strike"].to_numpy(), options["years_to_expiry"].to_numpy(),
+                           options["implied_vol"].to_numpy() + dvol, options["interest_rate"].to_numpy(),
+                           options["dividend_yield"].to_numpy()).price
+        units = (options["quantity"] * options["contract_multiplier"] * options["fx_rate"]).to_numpy()
+        expected = float(((after - options["option_price"].to_numpy()) * units).sum()) + float(
+            (hedge["position_value"] * hedge["underlying"].map(lambda u: move[u][0])).sum())
+        assert rows.loc[scenario, "pnl"] == pytest.approx(expected, rel=1e-9)
+        assert not rows.loc[scenario, "proxied"] and rows.loc[scenario, "n_options"] == 4
+    assert rows.loc["crash", "pnl"] < 0 and june["SP500"][1] != 0  # short options lose; the window moved the vol
+    first = stress.loc[stress["scenario"] == "june_2020", "date"].min()
+    assert first == dt.date(2020, 6, 29) or first > dt.date(2020, 6, 26)  # only after the window

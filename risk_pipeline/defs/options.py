@@ -18,6 +18,7 @@ the maths: :mod:`risk_pipeline.risk.options`.
 """
 
 
+import datetime as dt
 from typing import Optional
 
 import dagster as dg
@@ -29,7 +30,10 @@ from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE
 from risk_pipeline.config.settings import section
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.defs.market_data import prices, returns
-from risk_pipeline.option_books import book_var, hedge_rows, hedges, held_rows, load_market, price_rows, with_sums
+from risk_pipeline.config.scenarios import DEFAULT_SCENARIOS_FILE, load_scenarios
+from risk_pipeline.defs.stress import scenario_history
+from risk_pipeline.option_books import (book_stress, book_var, hedge_rows, hedges, held_rows, load_market, price_rows,
+                                        resolve_option_scenarios, with_sums)
 from risk_pipeline.storage.lake import empty_frame, read_window
 from risk_pipeline.risk.options.caps import cap_status_by_day, var_limit_status_by_day
 from risk_pipeline.risk.options.var import OptionVarMethod
@@ -107,13 +111,8 @@ def option_var(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.M
     if settings is None:
         return _unconfigured("option_var", days)
     window = config.estimation_window_days
-    positions, market = load_market(settings, start, end, lookback=window + settings.ewma_window_days + 2)
-    calendar = market.spot.index
-    targets = calendar[(calendar >= pd.Timestamp(start))]
-    targets = targets[calendar.get_indexer(targets) >= 1]
-    previous = calendar[calendar.get_indexer(targets) - 1]
-    priced = price_rows(market, positions, held_rows(positions, previous))
-    hedge = hedges(priced, settings.delta_hedged_books)
+    positions, market, targets, previous, priced, hedge = _held_before(settings, start, end,
+                                                                        window + settings.ewma_window_days + 2)
     frames = []
     for book in _books(positions):
         own = priced.loc[priced["book"] == book]
@@ -128,6 +127,65 @@ def option_var(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.M
     frame = pd.concat(frames, ignore_index=True)[columns] if frames else empty_frame("option_var")
     return publish("option_var", frame, days, keys=_books(positions), books=dg.MetadataValue.int(len(_books(positions))),
                    vol_source=dg.MetadataValue.text(settings.vol_source))
+
+
+_STRESS = section("stress")
+
+
+class OptionStressConfig(OptionsConfig):
+    """The option settings and the scenarios (defaults from the ``stress`` section of pipeline.yaml)."""
+
+    scenarios_file: Optional[str] = _STRESS["scenarios_file"]
+    market_proxy: str = str(_STRESS["market_proxy"])
+    proxy_beta_lookback: int = int(_STRESS["proxy_beta_lookback"])
+
+
+def _held_before(settings: OptionSettings, start: dt.date, end: dt.date, lookback: int):
+    """The positions, their market, each day of the range with a previous close (``targets``), those closes, the
+    options priced at them and the hedges held over the next day: the book each day's figures are of."""
+    positions, market = load_market(settings, start, end, lookback=lookback)
+    calendar = market.spot.index
+    targets = calendar[(calendar >= pd.Timestamp(start))]
+    targets = targets[calendar.get_indexer(targets) >= 1]
+    previous = calendar[calendar.get_indexer(targets) - 1]
+    priced = price_rows(market, positions, held_rows(positions, previous))
+    return positions, market, targets, previous, priced, hedges(priced, settings.delta_hedged_books)
+
+
+@lake_asset(
+    group_name="options",
+    deps=[prices, returns],
+    description=(
+        "Per option book, day and stress scenario of the scenarios file: P&L in base currency of the book held at the "
+        "previous close with every option repriced under the scenario's spot, implied-volatility and FX moves."
+    ),
+)
+def option_stress(context: dg.AssetExecutionContext, config: OptionStressConfig) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    settings = config.settings()
+    if settings is None:
+        return _unconfigured("option_stress", days)
+    positions, market, targets, previous, priced, hedge = _held_before(settings, start, end,
+                                                                        settings.ewma_window_days + 2)
+    scenarios = load_scenarios(config.scenarios_file or DEFAULT_SCENARIOS_FILE)
+    history, usable, skipped = scenario_history(scenarios, end, max(config.proxy_beta_lookback,
+                                                                     settings.ewma_window_days + 1))
+    currency_of = {p.underlying: p.currency for p in positions}
+    resolved = resolve_option_scenarios(market, scenarios, history, usable, currency_of, config.market_proxy)
+    frames = []
+    for book in _books(positions):
+        own = priced.loc[priced["book"] == book]
+        if own.empty:
+            continue
+        held = pd.DatetimeIndex(sorted(set(own["date"])))
+        rows = book_stress(market, own, hedge.loc[hedge["book"] == book], held,
+                           targets[previous.get_indexer(held)], resolved)
+        frames.append(rows.assign(book=book, base_currency=settings.base_currency, vol_source=settings.vol_source))
+    columns = table_schema("option_stress").columns
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("option_stress")
+    frame = frame.assign(date=pd.DatetimeIndex(frame["date"]).date)[columns]
+    extra = {"skipped_scenarios": dg.MetadataValue.text(", ".join(skipped))} if skipped else {}
+    return publish("option_stress", frame, days, keys=_books(positions), **extra)
 
 
 class OptionLimitsConfig(dg.Config):

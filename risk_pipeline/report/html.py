@@ -422,7 +422,8 @@ def _options_section(data: ReportData) -> str:
                     "(Black-Scholes-Merton; <code>option_greeks</code>), the use of each Greek cap and VaR/ES limit "
                     "(<code>option_limit_status</code>; caps tightened before an event of the calendar) and the "
                     "VaR/ES of the book held at the previous close by full revaluation, delta-gamma-vega and "
-                    "delta-only side by side (<code>option_var</code>; docs/methods.md).")]
+                    "delta-only side by side (<code>option_var</code>; docs/methods.md) and its P&L under each stress scenario "
+                    "(<code>option_stress</code>).")]
     for book in view.books:
         greeks = view.greeks.loc[view.greeks["book"].eq(book)]
         if len(greeks):
@@ -444,6 +445,12 @@ def _options_section(data: ReportData) -> str:
             out.append(table(var, [("confidence", "confidence", _confidence), ("horizon_days", "horizon (days)", num),
                                    ("measure", "measure", lambda v: "ES" if v == "es" else "VaR")]
                              + [(m, m.replace("_", " "), amount) for m in METHODS]))
+        stress = view.stress.loc[view.stress["book"].eq(book)] if len(view.stress) else view.stress
+        if len(stress):
+            out.append(f"<h3>{_esc(book)}: stress on {_day(stress['date'].iloc[0])} (options repriced under the "
+                       "scenario's spot, implied-volatility and FX moves; worst first)</h3>")
+            out.append(table(stress, [("scenario", "scenario", _plain), ("scenario_type", "type", _plain),
+                                      ("pnl", "P&L", amount), ("proxied", "proxied", num)]))
     return "\n".join(out)
 
 

@@ -1,7 +1,8 @@
 """The option books in the risk report and in ``risk-pipeline summary``: per book, on the latest stored
 day up to the as-of date, the book's net Greeks (``option_greeks``, level book), each Greek cap's and
 VaR/ES limit's use (``option_limit_status``) and the VaR/ES of the three methods side by side
-(``option_var``: full revaluation, delta-gamma-vega, delta-only). The report's section and the
+(``option_var``: full revaluation, delta-gamma-vega, delta-only) and the P&L under each stress scenario
+(``option_stress``, worst first). The report's section and the
 summary's lines come from the same frames (:func:`load_options`), so they show the same figures.
 """
 
@@ -27,12 +28,13 @@ METHODS = tuple(str(m) for m in OptionVarMethod)
 @dataclass(frozen=True)
 class OptionsView:
     """The option books as of a day: ``greeks`` (book-level option_greeks rows), ``limits`` (option_limit_status
-    rows) and ``var`` (a row per book, confidence, horizon and measure var/es, a column per method), each of its
-    table's latest stored day up to the as-of date."""
+    rows), ``var`` (a row per book, confidence, horizon and measure var/es, a column per method) and ``stress``
+    (option_stress rows, worst first), each of its table's latest stored day up to the as-of date."""
 
     greeks: pd.DataFrame
     limits: pd.DataFrame
     var: pd.DataFrame
+    stress: pd.DataFrame
 
     @property
     def books(self) -> list[str]:
@@ -62,12 +64,14 @@ def side_by_side(var: pd.DataFrame) -> pd.DataFrame:
 
 def load_options(as_of: dt.date) -> OptionsView | None:
     """The option books' figures as of ``as_of``; None when no option table has a row up to it."""
-    greeks, limits, var = (_latest(t, as_of) for t in ("option_greeks", "option_limit_status", "option_var"))
+    greeks, limits, var, stress = (_latest(t, as_of) for t in ("option_greeks", "option_limit_status", "option_var",
+                                                                "option_stress"))
     if greeks.empty and limits.empty and var.empty:
         return None
+    stress = stress.sort_values(["book", "pnl", "scenario"], ignore_index=True) if len(stress) else stress
     book_rows = greeks.loc[greeks["level"].eq("book")].sort_values("book", ignore_index=True) if len(greeks) else greeks
     return OptionsView(greeks=book_rows, limits=limits.sort_values(["book", "date"], kind="stable", ignore_index=True)
-                       if len(limits) else limits, var=side_by_side(var))
+                       if len(limits) else limits, var=side_by_side(var), stress=stress)
 
 
 def limit_label(row) -> str:
@@ -104,4 +108,10 @@ def options_text(view: OptionsView) -> str:
                                horizon_days=var["horizon_days"].map(lambda h: f"{int(h)}d"))
             text = shown.drop(columns=["book", "date"]).to_string(index=False, float_format=lambda x: f"{x:,.0f}")
             lines += ["    " + line for line in text.splitlines()]
+        stress = view.stress.loc[view.stress["book"].eq(book)] if len(view.stress) else view.stress
+        if len(stress):
+            lines.append(f"  stress on {pd.Timestamp(stress['date'].iloc[0]).date()} (P&L of the book held at the close "
+                         "before, options repriced; worst first): " + "; ".join(
+                             f"{r.scenario} {signed(r.pnl)}" + (" (proxied)" if r.proxied else "")
+                             for r in stress.itertuples()))
     return "\n".join(lines)

@@ -230,7 +230,7 @@ TABLES: dict[str, TableSchema] = {
             ],
             "Per option book, day, method, confidence and horizon: VaR and ES of the book held at the previous close "
             "by full revaluation, delta-gamma-vega and delta-only historical simulation (risk_pipeline.risk.options.var); "
-            "its key columns are var_estimates' (book as portfolio) for the union once option books are portfolios.",
+            "amounts of an option book, not var_estimates' fractions of a portfolio's value (docs/methods.md, Options).",
             key_column="book",
         ),
         _table(
@@ -243,6 +243,18 @@ TABLES: dict[str, TableSchema] = {
             "Per option book and day: each Greek cap (measure delta, gamma, vega or theta of the book or of one "
             "underlying, the absolute net amount of option_greeks against the cap, tightened before an event) and each VaR/ES "
             "limit (on option_var's full_revaluation) of limits.yaml's option_books (risk_pipeline.risk.options.caps).",
+            key_column="book",
+        ),
+        _table(
+            "option_stress",
+            [
+                ("date", _D), ("book", _S), ("base_currency", _S), ("scenario", _S), ("scenario_type", _S),
+                ("pnl", _F), ("proxied", _B), ("n_options", _I), ("vol_source", _S),
+            ],
+            "Per option book, day and scenario of scenarios.yaml: P&L of the book held at the previous close, every "
+            "option repriced under the scenario's moves of the spot, the implied volatility (the scenario's "
+            "volatility field; a historical window's change of at-the-money volatility) and FX "
+            "(risk_pipeline.risk.options.stress).",
             key_column="book",
         ),
         _table(
@@ -328,7 +340,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
                          "(= pnl; the P&L of Basel's backtesting and FRTB's P&L attribution)", "base currency"),
     "actual_pnl": ("hypothetical_pnl plus the day's trades from their price to the close, minus their fees",
                    "base currency"),
-    "pnl": ("profit and loss, gain positive (portfolio_pnl: over the day; stress_results: under the scenario)",
+    "pnl": ("profit and loss, gain positive (portfolio_pnl: over the day; stress_results, option_stress: under the "
+            "scenario)",
             "base currency"),
     "method": ("how the VaR/ES was estimated: one of risk_pipeline.risk.METHODS (historical, parametric_normal, ...); in "
                "limit_status historical_positions (risk.limits.LIMIT_METHOD), or none where there is no measure; in "
@@ -423,7 +436,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "component_var_amount": ("component_var x the value at the previous close", "base currency"),
     "scenario": ("name of the stress scenario of scenarios.yaml", "text"),
     "proxied": ("whether some position had no data in the scenario's window and was proxied by beta x the market "
-                "proxy", "boolean"),
+                "proxy (option_stress: or an underlying's volatility change over the window was not known, taken as 0)",
+                "boolean"),
     "scenario_type": ("kind of scenario: historical, uniform_equity, sector or fx", "text"),
     "target_loss": ("the loss the reverse stress must reach, target_loss_fraction x the held value", "base currency"),
     "multiplier": ("the smallest factor k on the scenario's shocks whose loss reaches target_loss (null when none "
