@@ -33,6 +33,7 @@ from risk_pipeline.risk.options.pricing import DAYS_PER_YEAR, bsm_greeks, cash_g
 from risk_pipeline.risk.options.surface import ewma_atm_vol, proxy_vol, surface_vol
 from risk_pipeline.risk.options.stress import stress_pnl
 from risk_pipeline.risk.options.var import OptionBook, days_var_es, horizon_years, window_scenarios
+from risk_pipeline.risk.stress.grid import episode_returns
 from risk_pipeline.risk.stress.scenarios import HistoricalScenario, scenario_shocks
 from risk_pipeline.sources.ecb_fx import fx_rate
 from risk_pipeline.books import currency_returns
@@ -320,23 +321,52 @@ class OptionScenarios:
     window_end: pd.Series
 
 
-def window_vol_change(market: OptionMarket, underlying: str, returns: pd.Series, start: dt.date,
-                      end: dt.date) -> float:
-    """Change of ``underlying``'s at-the-money volatility over a historical window: at the close of ``end`` minus at
-    the last close before ``start`` (the proxy from ``returns``, the stored days up to ``end`` with enough before
-    ``start``; or the quoted surface at 30 days and the close's spot). NaN when either is not known."""
-    before, upto = returns.index[returns.index < pd.Timestamp(start)], returns.index[returns.index <= pd.Timestamp(end)]
+def atm_changes(market: OptionMarket, underlying: str, returns: pd.Series, start: dt.date, end: dt.date) -> pd.Series:
+    """Change of ``underlying``'s at-the-money volatility from the last close before ``start`` to each close of the
+    window ``start..end`` (the proxy from ``returns``, the stored days up to ``end`` with enough before ``start``; or
+    the quoted surface at 30 days and the close's spot); NaN where either is not known."""
+    window = returns.index[(returns.index >= pd.Timestamp(start)) & (returns.index <= pd.Timestamp(end))]
+    before = returns.index[returns.index < pd.Timestamp(start)]
     if not len(before):
-        return np.nan
-    days = [before[-1], upto[-1]]
+        return pd.Series(np.nan, index=window)
+    days = before[-1:].append(window)
     if market.quotes is None:
-        known = returns.loc[:days[1]].dropna()
-        atm = pd.Series(ewma_atm_vol(known.to_numpy(), market.settings.ewma_window_days), index=known.index)
-        return float(atm.get(days[1], np.nan) - atm.get(days[0], np.nan))
-    closes = read_days("prices", [d.date() for d in days], where={"symbol": underlying})
-    spot = pd.Series(closes["close"].to_numpy(), index=pd.DatetimeIndex(closes["date"]))
-    levels = [_surface_atm(market.quotes, d, underlying, spot.get(d, np.nan)) for d in days]
-    return float(levels[1] - levels[0])
+        width = market.settings.ewma_window_days
+        known = returns.loc[:days[-1]].dropna()
+        first = known.index[known.index <= days[0]]
+        known = known.loc[first[-width]:] if len(first) >= width else known  # the returns the closes' windows hold
+        atm = pd.Series(ewma_atm_vol(known.to_numpy(), width), index=known.index)
+        atm = atm.reindex(days)
+    else:
+        closes = read_days("prices", [d.date() for d in days], where={"symbol": underlying})
+        spot = pd.Series(closes["close"].to_numpy(), index=pd.DatetimeIndex(closes["date"]))
+        atm = pd.Series([_surface_atm(market.quotes, d, underlying, spot.get(d, np.nan)) for d in days], index=days)
+    return atm.iloc[1:] - atm.iloc[0]
+
+
+def episode_paths(market: OptionMarket, scenario: HistoricalScenario, days: pd.DatetimeIndex, history: pd.DataFrame,
+                  currency_of: dict, market_proxy: str) -> OptionScenarios:
+    """A historical window as one scenario per close of it: the moves from the close before the window to that
+    close (compounded local returns, missing days proxied by beta x the market as in the stress; the change of
+    at-the-money volatility; the compounded FX returns of the underlying's currency against the base)."""
+    underlyings = list(market.spot.columns)
+    base = market.settings.base_currency
+    local = history.reindex(index=days, columns=sorted(set(underlyings) | {market_proxy}))
+    moves = episode_returns(scenario.name, scenario.start, scenario.end, local, None, {u: base for u in underlyings},
+                            base, market=market_proxy)
+    window = moves.returns.index
+    spot = (1.0 + moves.returns[underlyings]).cumprod() - 1.0
+    foreign = sorted({currency_of[u] for u in underlyings} - {base})
+    currencies = (1.0 + currency_returns(base, foreign, days).reindex(window).fillna(0.0)).cumprod() - 1.0 \
+        if foreign else pd.DataFrame(index=window)
+    fx = pd.DataFrame({u: currencies[currency_of[u]] if currency_of[u] != base else 0.0 for u in underlyings},
+                      index=window)
+    vol = pd.DataFrame({u: atm_changes(market, u, local[u], scenario.start, scenario.end).reindex(window)
+                        for u in underlyings})
+    proxied = bool(moves.proxied) or bool(vol.isna().to_numpy().any())
+    return OptionScenarios(spot=spot, vol=vol.fillna(0.0), fx=fx, kind=pd.Series("historical", index=window),
+                           proxied=pd.Series(proxied, index=window),
+                           window_end=pd.Series(pd.Timestamp(scenario.end), index=window))
 
 
 def resolve_option_scenarios(market: OptionMarket, scenarios, history: pd.DataFrame, usable: dict, currency_of: dict,
@@ -356,7 +386,7 @@ def resolve_option_scenarios(market: OptionMarket, scenarios, history: pd.DataFr
             shocks = scenario_shocks(scenario, underlyings, foreign_currencies=foreign, asset_returns=local,
                                      fx_returns=currency_returns(base, foreign, days) if foreign else None,
                                      market=market_proxy)
-            vol = pd.Series({u: window_vol_change(market, u, local[u], scenario.start, scenario.end)
+            vol = pd.Series({u: atm_changes(market, u, local[u], scenario.start, scenario.end).iloc[-1]
                              for u in underlyings})
             end = pd.Timestamp(scenario.end)
         else:
@@ -395,3 +425,22 @@ def book_stress(market: OptionMarket, priced: pd.DataFrame, hedge: pd.DataFrame,
     window_end = np.tile(scenarios.window_end.to_numpy(), len(closes))
     reported = pd.isna(window_end) | (window_end < frame["date"].to_numpy())
     return frame.loc[reported & (frame["n_options"] > 0).to_numpy()].reset_index(drop=True)
+
+
+def book_replay(market: OptionMarket, priced: pd.DataFrame, hedge: pd.DataFrame, closes: pd.DatetimeIndex,
+                targets: pd.DatetimeIndex, episode: str, path: OptionScenarios) -> pd.DataFrame:
+    """The book held at each of ``closes`` repriced at each close of a historical episode (``path``: the moves from
+    before the episode to that close, :func:`episode_paths`), reported on the next day ``targets`` after the
+    episode (rows: date, episode, worst_date, worst_cum_pnl, final_cum_pnl, n_days, proxied, n_options)."""
+    underlyings = sorted(set(priced["underlying"]))
+    reported = targets > path.window_end.iloc[0]
+    closes, targets = closes[reported], targets[reported]
+    spot, linear, book = held_arrays(market, priced, hedge, closes, underlyings)
+    profit = stress_pnl(book, spot, linear, *(getattr(path, f)[underlyings].to_numpy() for f in ("spot", "vol", "fx")))
+    n_options = np.bincount(book.day, minlength=len(closes))
+    worst = np.argmin(profit, axis=1) if profit.size else np.zeros(len(closes), dtype=int)
+    frame = pd.DataFrame({"date": targets, "episode": episode, "worst_date": path.spot.index[worst] if len(closes)
+                          else pd.DatetimeIndex([]), "worst_cum_pnl": profit[np.arange(len(closes)), worst],
+                          "final_cum_pnl": profit[:, -1], "n_days": np.int64(len(path.spot)),
+                          "proxied": bool(path.proxied.iloc[0]), "n_options": n_options})
+    return frame.loc[frame["n_options"] > 0].reset_index(drop=True)

@@ -11,7 +11,7 @@ import pytest
 
 from risk_pipeline.cli import main
 from risk_pipeline.defs.market_data import prices, returns
-from risk_pipeline.defs.options import option_greeks, option_limit_status, option_stress, option_var
+from risk_pipeline.defs.options import option_greeks, option_limit_status, option_replay, option_stress, option_var
 from risk_pipeline.report.html import _options_section
 from risk_pipeline.report.options_section import load_options, options_text
 from risk_pipeline.risk.options.pricing import bsm_greeks
@@ -56,9 +56,10 @@ def lake(tmp_path_factory):
         config = {"ops": {"prices": {"config": {"extra_symbols": ["SP500"]}},
                           "option_greeks": {"config": _options(folder)}, "option_var": {"config": _options(folder)},
                           "option_limit_status": {"config": {"limits_file": str(folder / "status_limits.yaml")}},
-                          "option_stress": {"config": {**_options(folder), "scenarios_file": str(folder / "scenarios.yaml")}}}}
+                          "option_stress": {"config": {**_options(folder), "scenarios_file": str(folder / "scenarios.yaml")}},
+                          "option_replay": {"config": {**_options(folder), "scenarios_file": str(folder / "scenarios.yaml")}}}}
         result = materialize_range(START, END, config, assets=[prices, returns, option_greeks, option_var,
-                                                               option_limit_status, option_stress])
+                                                               option_limit_status, option_stress, option_replay])
         data = folder / "data"
         yield (folder, result, _dated(query(data, "select * from option_greeks order by date, book, level, option")),
                _dated(query(data, "select * from option_var order by date, book, method, confidence, horizon_days")),
@@ -338,14 +339,31 @@ def test_the_report_and_the_summary_show_the_option_books_tables(lake, capsys):
     assert "Option book hedged at the close of" in capsys.readouterr().out
 
 
+def _held_book(greeks: pd.DataFrame, close: dt.date, book: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    held = greeks.loc[(greeks["date"] == close) & (greeks["book"] == book) & (greeks["level"] == "position")]
+    return held.loc[held["option_type"] != "underlying"], held.loc[held["option_type"] == "underlying"]
+
+
+def _repriced(options: pd.DataFrame, hedge: pd.DataFrame, move: dict) -> float:
+    """P&L of stored options and hedge when each underlying moves by (simple return, volatility change)."""
+    shock = options["underlying"].map(lambda u: move[u][0]).to_numpy()
+    dvol = options["underlying"].map(lambda u: move[u][1]).to_numpy()
+    after = bsm_greeks((options["option_type"] == "call").to_numpy(), options["spot"].to_numpy() * (1 + shock),
+                       options["strike"].to_numpy(), options["years_to_expiry"].to_numpy(),
+                       options["implied_vol"].to_numpy() + dvol, options["interest_rate"].to_numpy(),
+                       options["dividend_yield"].to_numpy()).price
+    units = (options["quantity"] * options["contract_multiplier"] * options["fx_rate"]).to_numpy()
+    return float(((after - options["option_price"].to_numpy()) * units).sum()) + float(
+        (hedge["position_value"] * hedge["underlying"].map(lambda u: move[u][0])).sum())
+
+
 def test_option_stress_reprices_the_held_book_under_spot_and_volatility_moves(lake):
     """option_stress of a day: the options and the hedge of the previous close repriced under each scenario, the
     historical window's moves measured from the stored returns and the EWMA proxy by hand."""
     folder, _, greeks, _, stored_returns = lake
     stress = _dated(query(folder / "data", "select * from option_stress order by date, book, scenario"))
     day, previous = dt.date(2021, 1, 12), dt.date(2021, 1, 11)
-    held = greeks.loc[(greeks["date"] == previous) & (greeks["book"] == "hedged") & (greeks["level"] == "position")]
-    options, hedge = held.loc[held["option_type"] != "underlying"], held.loc[held["option_type"] == "underlying"]
+    options, hedge = _held_book(greeks, previous, "hedged")
     wide = stored_returns.pivot(index="date", columns="symbol", values="simple_return")
     window = wide.loc[(wide.index >= dt.date(2020, 6, 8)) & (wide.index <= dt.date(2020, 6, 26))]
     atm = {s: _proxy_atm(stored_returns, s) for s in ("SP500", "AAPL")}
@@ -355,17 +373,31 @@ def test_option_stress_reprices_the_held_book_under_spot_and_volatility_moves(la
     rows = stress.loc[(stress["date"] == day) & (stress["book"] == "hedged")].set_index("scenario")
     assert set(rows.index) == set(moves)  # y2019: its window is not stored
     for scenario, move in moves.items():
-        shock = options["underlying"].map(lambda u: move[u][0]).to_numpy()
-        dvol = options["underlying"].map(lambda u: move[u][1]).to_numpy()
-        after = bsm_greeks((options["option_type"] == "call").to_numpy(), options["spot"].to_numpy() * (1 + shock),
-                           options["strike"].to_numpy(), options["years_to_expiry"].to_numpy(),
-                           options["implied_vol"].to_numpy() + dvol, options["interest_rate"].to_numpy(),
-                           options["dividend_yield"].to_numpy()).price
-        units = (options["quantity"] * options["contract_multiplier"] * options["fx_rate"]).to_numpy()
-        expected = float(((after - options["option_price"].to_numpy()) * units).sum()) + float(
-            (hedge["position_value"] * hedge["underlying"].map(lambda u: move[u][0])).sum())
+        expected = _repriced(options, hedge, move)
         assert rows.loc[scenario, "pnl"] == pytest.approx(expected, rel=1e-9)
         assert not rows.loc[scenario, "proxied"] and rows.loc[scenario, "n_options"] == 4
     assert rows.loc["crash", "pnl"] < 0 and june["SP500"][1] != 0  # short options lose; the window moved the vol
     first = stress.loc[stress["scenario"] == "june_2020", "date"].min()
     assert first == dt.date(2020, 6, 29) or first > dt.date(2020, 6, 26)  # only after the window
+
+
+def test_option_replay_reprices_the_held_book_at_each_close_of_the_episode(lake):
+    """option_replay: the book of the previous close repriced at each close of the window under the moves since the
+    close before it; its worst point and its end (the end is the stress of the historical scenario)."""
+    folder, _, greeks, _, stored_returns = lake
+    replay = _dated(query(folder / "data", "select * from option_replay order by date, book, episode"))
+    stress = _dated(query(folder / "data", "select * from option_stress where scenario = 'june_2020'"))
+    day, previous = dt.date(2021, 1, 12), dt.date(2021, 1, 11)
+    options, hedge = _held_book(greeks, previous, "hedged")
+    wide = stored_returns.pivot(index="date", columns="symbol", values="simple_return")
+    window = wide.loc[(wide.index >= dt.date(2020, 6, 8)) & (wide.index <= dt.date(2020, 6, 26))]
+    atm = {s: _proxy_atm(stored_returns, s) for s in ("SP500", "AAPL")}
+    path = pd.Series({d: _repriced(options, hedge, {s: ((1 + window.loc[:d, s]).prod() - 1,
+                                                        atm[s][d] - atm[s][dt.date(2020, 6, 5)]) for s in atm})
+                      for d in window.index})
+    row = replay.loc[(replay["date"] == day) & (replay["book"] == "hedged")].set_index("episode").loc["june_2020"]
+    assert pd.Timestamp(row["worst_date"]).date() == path.idxmin() and row["worst_cum_pnl"] == pytest.approx(path.min(), rel=1e-9)
+    assert row["final_cum_pnl"] == pytest.approx(path.iloc[-1], rel=1e-9) and row["n_days"] == len(window)
+    same = stress.loc[(stress["date"] == day) & (stress["book"] == "hedged"), "pnl"].iloc[0]
+    assert row["final_cum_pnl"] == pytest.approx(same, rel=1e-12)
+    assert set(replay["episode"]) == {"june_2020"} and replay["date"].min() > dt.date(2020, 6, 26)

@@ -32,8 +32,8 @@ from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.config.scenarios import DEFAULT_SCENARIOS_FILE, load_scenarios
 from risk_pipeline.defs.stress import scenario_history
-from risk_pipeline.option_books import (book_stress, book_var, hedge_rows, hedges, held_rows, load_market, price_rows,
-                                        resolve_option_scenarios, with_sums)
+from risk_pipeline.option_books import (book_replay, book_stress, book_var, episode_paths, hedge_rows, hedges, held_rows,
+                                        load_market, price_rows, resolve_option_scenarios, with_sums)
 from risk_pipeline.storage.lake import empty_frame, read_window
 from risk_pipeline.risk.options.caps import cap_status_by_day, var_limit_status_by_day
 from risk_pipeline.risk.options.var import OptionVarMethod
@@ -152,6 +152,15 @@ def _held_before(settings: OptionSettings, start: dt.date, end: dt.date, lookbac
     return positions, market, targets, previous, priced, hedges(priced, settings.delta_hedged_books)
 
 
+def _scenarios(config: OptionStressConfig, settings: OptionSettings, end: dt.date):
+    """The scenarios of the scenarios file, the stored returns of the historical windows usable up to ``end`` (with
+    enough days before each for the proxy betas and the EWMA volatility), those windows and the skipped ones."""
+    scenarios = load_scenarios(config.scenarios_file or DEFAULT_SCENARIOS_FILE)
+    history, usable, skipped = scenario_history(scenarios, end, max(config.proxy_beta_lookback,
+                                                                     settings.ewma_window_days + 1))
+    return scenarios, history, usable, skipped
+
+
 @lake_asset(
     group_name="options",
     deps=[prices, returns],
@@ -167,9 +176,7 @@ def option_stress(context: dg.AssetExecutionContext, config: OptionStressConfig)
         return _unconfigured("option_stress", days)
     positions, market, targets, previous, priced, hedge = _held_before(settings, start, end,
                                                                         settings.ewma_window_days + 2)
-    scenarios = load_scenarios(config.scenarios_file or DEFAULT_SCENARIOS_FILE)
-    history, usable, skipped = scenario_history(scenarios, end, max(config.proxy_beta_lookback,
-                                                                     settings.ewma_window_days + 1))
+    scenarios, history, usable, skipped = _scenarios(config, settings, end)
     currency_of = {p.underlying: p.currency for p in positions}
     resolved = resolve_option_scenarios(market, scenarios, history, usable, currency_of, config.market_proxy)
     frames = []
@@ -186,6 +193,45 @@ def option_stress(context: dg.AssetExecutionContext, config: OptionStressConfig)
     frame = frame.assign(date=pd.DatetimeIndex(frame["date"]).date)[columns]
     extra = {"skipped_scenarios": dg.MetadataValue.text(", ".join(skipped))} if skipped else {}
     return publish("option_stress", frame, days, keys=_books(positions), **extra)
+
+
+@lake_asset(
+    group_name="options",
+    deps=[prices, returns],
+    description=(
+        "Per option book, day and historical episode of the scenarios file: the book held at the previous close "
+        "repriced at each close of the episode (spot, at-the-money volatility and FX moves since before it): its "
+        "worst point and its end."
+    ),
+)
+def option_replay(context: dg.AssetExecutionContext, config: OptionStressConfig) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    settings = config.settings()
+    if settings is None:
+        return _unconfigured("option_replay", days)
+    positions, market, targets, previous, priced, hedge = _held_before(settings, start, end,
+                                                                        settings.ewma_window_days + 2)
+    _, history, usable, skipped = _scenarios(config, settings, end)
+    currency_of = {p.underlying: p.currency for p in positions}
+    frames = []
+    for name, (scenario, own_days) in usable.items():
+        path = episode_paths(market, scenario, own_days, history, currency_of, config.market_proxy)
+        for book in _books(positions):
+            own = priced.loc[priced["book"] == book]
+            if own.empty:
+                continue
+            held = pd.DatetimeIndex(sorted(set(own["date"])))
+            rows = book_replay(market, own, hedge.loc[hedge["book"] == book], held, targets[previous.get_indexer(held)],
+                               name, path)
+            frames.append(rows.assign(book=book, base_currency=settings.base_currency,
+                                      vol_source=settings.vol_source))
+    columns = table_schema("option_replay").columns
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("option_replay")
+    frame = frame.assign(date=pd.DatetimeIndex(frame["date"]).date,
+                         worst_date=pd.DatetimeIndex(frame["worst_date"]).date)[columns]
+    frame = frame.sort_values(["date", "book", "episode"], kind="stable", ignore_index=True)
+    extra = {"skipped_scenarios": dg.MetadataValue.text(", ".join(skipped))} if skipped else {}
+    return publish("option_replay", frame, days, keys=_books(positions), **extra)
 
 
 class OptionLimitsConfig(dg.Config):

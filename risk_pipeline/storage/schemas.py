@@ -258,6 +258,18 @@ TABLES: dict[str, TableSchema] = {
             key_column="book",
         ),
         _table(
+            "option_replay",
+            [
+                ("date", _D), ("book", _S), ("base_currency", _S), ("episode", _S), ("worst_date", _D),
+                ("worst_cum_pnl", _F), ("final_cum_pnl", _F), ("n_days", _I), ("proxied", _B), ("n_options", _I),
+                ("vol_source", _S),
+            ],
+            "Per option book, day and historical episode of scenarios.yaml: the book held at the previous close "
+            "repriced at each close of the episode under the moves since the close before it (spot, at-the-money "
+            "volatility change, FX; no time passing), its worst point and its end (risk_pipeline.option_books).",
+            key_column="book",
+        ),
+        _table(
             "frtb_es",
             [
                 ("date", _D), ("portfolio", _S), ("base_currency", _S), ("risk_class", _S), ("es_unadjusted", _F),
@@ -448,6 +460,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "episode": ("name of the historical episode replayed (a historical scenario of scenarios.yaml)", "text"),
     "worst_date": ("day of the episode with the lowest cumulative P&L", "date"),
     "worst_cum_pnl": ("cumulative P&L of the held positions at worst_date, gain positive", "base currency"),
+    "final_cum_pnl": ("cumulative P&L of the held positions at the episode's last day, gain positive", "base currency"),
     "worst_cum_return": ("worst_cum_pnl over the held value", "fraction of value"),
     "final_cum_return": ("cumulative return over the whole episode", "fraction of value"),
     "n_days": ("trading days of the episode", "trading days"),
