@@ -15,6 +15,10 @@ the maths: :mod:`risk_pipeline.risk.options`.
   ``options.estimation_window_days`` days of returns and volatility changes before t: amounts of an
   option book, not fractions of a portfolio's value as ``var_estimates`` (why a table of its own,
   and why not backtested yet: docs/methods.md, section Options).
+- ``option_stress``: per book, day t and scenario of the scenarios file, the P&L of the book held at the
+  close of t-1 with every option repriced under the scenario's spot, implied-volatility and FX moves.
+- ``option_replay``: per book, day t and historical episode, that book repriced at each close of the
+  episode (the moves since the close before it): the worst point and the end (docs/analytics.md).
 """
 
 
