@@ -335,6 +335,9 @@ def test_the_report_and_the_summary_show_the_option_books_tables(lake, capsys):
     worst = stress.sort_values("pnl").iloc[0]
     assert f"stress on {day}" in text and f"{worst['scenario']} {worst['pnl']:+,.0f}" in text
     assert f"{worst['pnl']:,.0f}" in page
+    replay = _dated(query(folder / "data", f"select * from option_replay where date = '{day}' and book = 'hedged'"))
+    episode = replay.iloc[0]
+    assert f"{episode['episode']} {episode['worst_cum_pnl']:+,.0f} on" in text and "historical replay on" in page
     assert main(["summary"]) == 0
     assert "Option book hedged at the close of" in capsys.readouterr().out
 

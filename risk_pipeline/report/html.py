@@ -451,6 +451,14 @@ def _options_section(data: ReportData) -> str:
                        "scenario's spot, implied-volatility and FX moves; worst first)</h3>")
             out.append(table(stress, [("scenario", "scenario", _plain), ("scenario_type", "type", _plain),
                                       ("pnl", "P&L", amount), ("proxied", "proxied", num)]))
+        replay = view.replay.loc[view.replay["book"].eq(book)] if len(view.replay) else view.replay
+        if len(replay):
+            out.append(f"<h3>{_esc(book)}: historical replay on {_day(replay['date'].iloc[0])} (the book repriced at "
+                       "each close of the episode; worst first)</h3>")
+            out.append(table(replay, [("episode", "episode", _plain), ("worst_date", "worst day", _day),
+                                      ("worst_cum_pnl", "worst cumulative P&L", amount),
+                                      ("final_cum_pnl", "P&L at the end", amount), ("n_days", "days", num),
+                                      ("proxied", "proxied", num)]))
     return "\n".join(out)
 
 

@@ -2,7 +2,8 @@
 day up to the as-of date, the book's net Greeks (``option_greeks``, level book), each Greek cap's and
 VaR/ES limit's use (``option_limit_status``) and the VaR/ES of the three methods side by side
 (``option_var``: full revaluation, delta-gamma-vega, delta-only) and the P&L under each stress scenario
-(``option_stress``, worst first). The report's section and the
+(``option_stress``, worst first) and through each historical episode (``option_replay``). The report's section
+and the
 summary's lines come from the same frames (:func:`load_options`), so they show the same figures.
 """
 
@@ -29,12 +30,14 @@ METHODS = tuple(str(m) for m in OptionVarMethod)
 class OptionsView:
     """The option books as of a day: ``greeks`` (book-level option_greeks rows), ``limits`` (option_limit_status
     rows), ``var`` (a row per book, confidence, horizon and measure var/es, a column per method) and ``stress``
-    (option_stress rows, worst first), each of its table's latest stored day up to the as-of date."""
+    (option_stress rows, worst first), ``replay`` (option_replay rows, worst first), each of its table's latest stored
+    day up to the as-of date."""
 
     greeks: pd.DataFrame
     limits: pd.DataFrame
     var: pd.DataFrame
     stress: pd.DataFrame
+    replay: pd.DataFrame
 
     @property
     def books(self) -> list[str]:
@@ -64,14 +67,16 @@ def side_by_side(var: pd.DataFrame) -> pd.DataFrame:
 
 def load_options(as_of: dt.date) -> OptionsView | None:
     """The option books' figures as of ``as_of``; None when no option table has a row up to it."""
-    greeks, limits, var, stress = (_latest(t, as_of) for t in ("option_greeks", "option_limit_status", "option_var",
-                                                                "option_stress"))
+    greeks, limits, var, stress, replay = (_latest(t, as_of) for t in ("option_greeks", "option_limit_status",
+                                                                       "option_var", "option_stress", "option_replay"))
     if greeks.empty and limits.empty and var.empty:
         return None
     stress = stress.sort_values(["book", "pnl", "scenario"], ignore_index=True) if len(stress) else stress
+    replay = replay.sort_values(["book", "worst_cum_pnl", "episode"], ignore_index=True) if len(replay) else replay
     book_rows = greeks.loc[greeks["level"].eq("book")].sort_values("book", ignore_index=True) if len(greeks) else greeks
     return OptionsView(greeks=book_rows, limits=limits.sort_values(["book", "date"], kind="stable", ignore_index=True)
-                       if len(limits) else limits, var=side_by_side(var), stress=stress)
+                       if len(limits) else limits, var=side_by_side(var), stress=stress,
+                       replay=replay)
 
 
 def limit_label(row) -> str:
@@ -114,4 +119,9 @@ def options_text(view: OptionsView) -> str:
                          "before, options repriced; worst first): " + "; ".join(
                              f"{r.scenario} {signed(r.pnl)}" + (" (proxied)" if r.proxied else "")
                              for r in stress.itertuples()))
+        replay = view.replay.loc[view.replay["book"].eq(book)] if len(view.replay) else view.replay
+        if len(replay):
+            lines.append("  historical replay (worst cumulative P&L through the episode, its day; worst first): " + "; ".join(
+                f"{r.episode} {signed(r.worst_cum_pnl)} on {pd.Timestamp(r.worst_date).date()}"
+                for r in replay.itertuples()))
     return "\n".join(lines)
