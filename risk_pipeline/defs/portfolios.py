@@ -31,7 +31,7 @@ def book_rows(book: Book) -> pd.DataFrame:
     pnl.insert(1, "portfolio", book.portfolio.name)
     pnl.insert(2, "base_currency", book.portfolio.base_currency)
     # a portfolio of portfolios.yaml does not trade: it holds its previous close's positions over the day
-    return pnl.assign(hypothetical_pnl=pnl["pnl"], actual_pnl=pnl["pnl"])
+    return pnl.assign(hypothetical_pnl=pnl["pnl"], actual_pnl=pnl["pnl"], actual_return=pnl["simple_return"])
 
 
 def record_book(name: str, base_currency: str, held: pd.DataFrame, day_trades: pd.DataFrame,
@@ -63,13 +63,14 @@ def record_book_rows(book: Book, day_trades: pd.DataFrame, price_history: pd.Dat
     of quantity x close x FX at the close; pnl = hypothetical_pnl = the previous close's positions
     revalued (their exposures times the day's base-currency returns); actual_pnl = hypothetical_pnl
     + ``risk.portfolio.trades_pnl`` of the day's trades; simple_return = pnl over the previous value
-    (null under ``RETURN_VALUE_FLOOR``). A day without a previous close of the book (its first) has
+    (null under ``RETURN_VALUE_FLOOR``) and actual_return = actual_pnl over it (null on the same days). A day without a previous close of the book (its first) has
     no row."""
     exposures, values, unit_values = book.exposures, book.values, book.unit_values
     rows = pnl_from_exposures(exposures, values, book.asset_returns)
     previous = values.shift(1).reindex(rows["date"]).to_numpy()
     gross = exposures.abs().sum(axis=1).shift(1).reindex(rows["date"]).to_numpy()
-    rows["simple_return"] = np.where(previous >= RETURN_VALUE_FLOOR * gross, rows["simple_return"], np.nan)
+    has_return = previous >= RETURN_VALUE_FLOOR * gross
+    rows["simple_return"] = np.where(has_return, rows["simple_return"], np.nan)
     traded = pd.Series(0.0, index=rows["date"])
     if len(day_trades):
         close = price_history.pivot(index="date", columns="symbol", values="close").reindex(
@@ -82,7 +83,10 @@ def record_book_rows(book: Book, day_trades: pd.DataFrame, price_history: pd.Dat
                             fill_value=0.0).reindex(rows["date"])
     rows.insert(1, "portfolio", book.portfolio.name)
     rows.insert(2, "base_currency", book.portfolio.base_currency)
-    return rows.assign(hypothetical_pnl=rows["pnl"], actual_pnl=rows["pnl"].to_numpy() + traded.to_numpy())
+    actual = rows["pnl"].to_numpy() + traded.to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        actual_return = np.where(has_return, actual / previous, np.nan)
+    return rows.assign(hypothetical_pnl=rows["pnl"], actual_pnl=actual, actual_return=actual_return)
 
 
 def record_books(start: dt.date, end: dt.date, price_history: pd.DataFrame, return_history: pd.DataFrame,
