@@ -117,3 +117,58 @@ def test_actual_exceptions_of_a_trading_book_count_its_actual_losses_over_the_va
         # fees only lower the actual P&L (trades at the close): never fewer actual than hypothetical breaches
         assert (rows["n_actual_breaches"] >= rows["n_breaches"]).all()
     assert checked >= 20
+
+
+def _returns(data: Path) -> pd.DataFrame:
+    return query(data, "select date, symbol, simple_return from returns").pivot(
+        index="date", columns="symbol", values="simple_return").sort_index()
+
+
+def test_monte_carlo_of_a_book_of_record_simulates_the_previous_closes_positions(lake):
+    """The same seed and model on the instruments held at t-1 (by name), weights q P / V of that close, the
+    60 returns before t: var_es_grid's Monte Carlo on those rows alone gives the stored row (to the last bits
+    of the prefix sums, which start at another row in the run)."""
+    from risk_pipeline.config.settings import section
+    from risk_pipeline.risk.var import var_es_grid
+
+    closes, rets = _closes(lake), _returns(lake)
+    held = query(lake, f"select date, symbol, quantity from positions where portfolio = '{BOOK}'")
+    stored = query(lake, f"select date, confidence, var, es, var_amount, es_amount from var_estimates where "
+                         f"portfolio = '{BOOK}' and method = 'monte_carlo' and horizon_days = 1")
+    days = sorted(held["date"].unique())
+    assert set(stored["date"]) == {d for d in days[1:] if rets.index.get_loc(d) >= MC_WINDOW}
+    checked = 0
+    for previous, day in list(zip(days[:-1], days[1:]))[MC_WINDOW::23]:
+        own = held.loc[held["date"] == previous].sort_values("symbol")
+        exposure = pd.Series(own["quantity"].to_numpy() * closes.loc[previous, own["symbol"]].to_numpy(),
+                             index=own["symbol"].to_numpy())
+        value = exposure.sum()
+        t = rets.index.get_loc(day)
+        window = rets.iloc[t - MC_WINDOW: t + 1][list(exposure.index)]
+        expected = var_es_grid(window, method="monte_carlo", confidences=[0.95, 0.99], horizons=[1], window=MC_WINDOW,
+                               weights=exposure / value, n_scenarios=500, seed=int(section("var")["seed"]),
+                               shrinkage=str(section("var")["shrinkage"]))
+        got = stored.loc[stored["date"] == day].sort_values("confidence")
+        np.testing.assert_allclose(got["var"], expected["var"], rtol=1e-9)
+        np.testing.assert_allclose(got["es"], expected["es"], rtol=1e-9)
+        np.testing.assert_allclose(got["var_amount"], expected["var"] * value, rtol=1e-9)
+        checked += 1
+    assert checked >= 10
+
+
+def test_monte_carlo_of_a_yaml_book_is_the_simulation_of_its_weights(lake):
+    """A YAML book's Monte Carlo is untouched by the books of record: var_es_grid over its P&L days with its
+    weights gives the stored rows."""
+    from risk_pipeline.config.settings import section
+    from risk_pipeline.risk.var import var_es_grid
+
+    dates = query(lake, "select date from portfolio_pnl where portfolio = 'balanced' order by date")["date"]
+    returns = _returns(lake)[["AAPL", "JPM", "XOM"]].reindex(pd.DatetimeIndex(dates))
+    expected = var_es_grid(returns, method="monte_carlo", confidences=[0.95, 0.99], horizons=[1], window=MC_WINDOW,
+                           weights=pd.Series({"AAPL": 0.4, "JPM": 0.3, "XOM": 0.3}), n_scenarios=500,
+                           seed=int(section("var")["seed"]), shrinkage=str(section("var")["shrinkage"]))
+    got = query(lake, "select date, confidence, var, es from var_estimates where portfolio = 'balanced' and "
+                      "method = 'monte_carlo' order by date, confidence")
+    assert len(got) == len(expected) > 500
+    np.testing.assert_allclose(got["var"], expected["var"], rtol=1e-12)
+    np.testing.assert_allclose(got["es"], expected["es"], rtol=1e-12)
