@@ -26,11 +26,14 @@ BALANCED = """portfolios:
       - {symbol: JPM, weight: 0.3}
       - {symbol: XOM, weight: 0.3}
 """
-ASSETS = {"prices", "returns", "fx_rates", "positions", "trades", "portfolio_pnl", "var_estimates", "var_backtests"}
+ASSETS = {"prices", "returns", "fx_rates", "positions", "trades", "portfolio_pnl", "var_estimates", "var_backtests",
+          "frtb_es", "frtb_desks", "frtb_capital"}
+DESK_WINDOW = 20  # the desk model's and the PLA betas' window (frtb.yaml), short for a short history
 MC_WINDOW = 60
 CONFIG = fast_run_config(methods=["historical", "monte_carlo"], monte_carlo_estimation_window_days=MC_WINDOW,
                          n_scenarios=500)
 CONFIG["ops"]["var_backtests"] = {"config": {"backtest_window_days": [250]}}
+CONFIG["ops"]["prices"]["config"]["extra_symbols"] = ["SP500", "MTUM", "QUAL"]
 
 
 def _portfolios() -> str:
@@ -46,7 +49,12 @@ def _assets(names: set[str]):
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
     folder = tmp_path_factory.mktemp("record_desks")
-    with module_lake(folder, _portfolios()):
+    text = (REPO / "risk_pipeline" / "config" / "frtb.yaml").read_text().replace("start: 2007-01-01", f"start: {START}")
+    text = text.replace("estimation_window_days: 250", f"estimation_window_days: {DESK_WINDOW}")
+    text = text.replace("pla_beta_window_days: 250", f"pla_beta_window_days: {DESK_WINDOW}")
+    (folder / "frtb.yaml").write_text(text.replace("desks: null", f"desks: [balanced, {BOOK}]"))
+    with module_lake(folder, _portfolios()) as mp:
+        mp.setenv("RISK_PIPELINE_FRTB", str(folder / "frtb.yaml"))
         assert materialize_range(START, END, run_config=CONFIG, assets=_assets(ASSETS)).success
         yield folder / "data"
 
@@ -172,3 +180,67 @@ def test_monte_carlo_of_a_yaml_book_is_the_simulation_of_its_weights(lake):
     assert len(got) == len(expected) > 500
     np.testing.assert_allclose(got["var"], expected["var"], rtol=1e-12)
     np.testing.assert_allclose(got["es"], expected["es"], rtol=1e-12)
+
+
+def _held(data: Path, book: str) -> pd.DataFrame:
+    return query(data, f"select date, symbol, quantity from positions where portfolio = '{book}'")
+
+
+def test_a_book_of_record_is_an_frtb_desk_on_its_stored_positions(lake):
+    """momentum_12_1 listed in frtb.yaml's desks: its hpl is portfolio_pnl's hypothetical P&L, its model VaR the
+    historical quantile of the previous close's positions revalued over the 20 days before, its exceptions the
+    greater of the actual and the hypothetical counts over 250 days (MAR32.5), its PLA the Spearman correlation of
+    the hpl with a factor model's P&L (OLS betas over 20 days), its ES_T(P) that of the 10-day overlapping
+    moves of its stocks over 250 days applied to the positions held; and it is part of the bank."""
+    from scipy.stats import spearmanr
+
+    closes, rets = _closes(lake), _returns(lake)
+    held = _held(lake, BOOK)
+    desks = query(lake, f"select * from frtb_desks where portfolio = '{BOOK}' order by date").set_index("date")
+    pnl = query(lake, f"select date, value, pnl, actual_pnl from portfolio_pnl where portfolio = '{BOOK}' "
+                      "order by date").set_index("date")
+    assert len(desks) == len(pnl) > 300
+    np.testing.assert_allclose(desks["hpl"], pnl["pnl"].reindex(desks.index), rtol=1e-9, atol=1e-6)
+    var = desks["var_amount_99"]
+    days = list(rets.index)
+    for day in var.dropna().index[::25]:
+        t = days.index(day)
+        own = held.loc[held["date"] == days[t - 1]]
+        revalued = [sum(q * closes.at[days[t - 1], s] * rets.at[days[k], s] for s, q in zip(own["symbol"], own["quantity"]))
+                    for k in range(t - DESK_WINDOW, t)]
+        assert var[day] == pytest.approx(np.quantile(-np.array(revalued), 0.99), rel=1e-9)
+    hyp = (-pnl["pnl"] > var.reindex(pnl.index)).astype(float).where(var.reindex(pnl.index).notna())
+    act = (-pnl["actual_pnl"] > var.reindex(pnl.index)).astype(float).where(var.reindex(pnl.index).notna())
+    counted = desks["exceptions_99"].dropna()
+    assert len(counted) > 20
+    for day in counted.index[::7]:
+        t = pnl.index.get_loc(day)
+        window = slice(t - 249, t + 1)
+        assert counted[day] == max(hyp.iloc[window].sum(), act.iloc[window].sum())
+    # PLA: the desk's return on the factors' returns, betas over the 20 days before t
+    factors = rets[["SP500", "MTUM", "QUAL"]]
+    y = pnl["pnl"] / pnl["value"].shift(1)
+    rtpl = pd.Series(np.nan, index=pnl.index)
+    for t in range(DESK_WINDOW + 1, len(pnl)):
+        window = pnl.index[t - DESK_WINDOW: t]
+        x = np.column_stack([np.ones(DESK_WINDOW), factors.loc[window].to_numpy()])
+        beta = np.linalg.lstsq(x, y.loc[window].to_numpy(), rcond=None)[0]
+        rtpl.iloc[t] = pnl["value"].iloc[t - 1] * float(factors.loc[pnl.index[t]].to_numpy() @ beta[1:])
+    np.testing.assert_allclose(desks["rtpl"].iloc[DESK_WINDOW + 1:], rtpl.iloc[DESK_WINDOW + 1:], rtol=1e-7)
+    day = desks["pla_spearman"].dropna().index[-1]
+    t = pnl.index.get_loc(day)
+    expected = spearmanr(pnl["pnl"].iloc[t - 249: t + 1], rtpl.iloc[t - 249: t + 1]).statistic
+    assert desks.at[day, "pla_spearman"] == pytest.approx(expected, rel=1e-9)
+    # ES_T(P): the stocks' 10-day compounded moves over the 250 days before t, on the positions of t-1
+    es = query(lake, f"select date, es_unadjusted from frtb_es where portfolio = '{BOOK}' and risk_class = 'all' "
+                     "and es_unadjusted is not null").set_index("date")["es_unadjusted"]
+    day = es.index.max()
+    t = days.index(day)
+    own = held.loc[held["date"] == days[t - 1]]
+    growth = (1.0 + rets.iloc[t - 250: t][list(own["symbol"])]).to_numpy()
+    moves = np.array([growth[k: k + 10].prod(axis=0) - 1.0 for k in range(241)])
+    exposure = own["quantity"].to_numpy() * closes.loc[days[t - 1], own["symbol"]].to_numpy()
+    losses = -(moves @ exposure)
+    assert es[day] == pytest.approx(losses[losses >= np.quantile(losses, 0.975)].mean(), rel=1e-9)
+    bank = query(lake, "select count(*) as n from frtb_capital where capital_charge is not null")
+    assert bank["n"][0] > 0

@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+from collections.abc import Collection
 
 import dagster as dg
 import numpy as np
@@ -14,7 +15,7 @@ from risk_pipeline.books import Book, BookFxError, build_book, build_books
 from risk_pipeline.config.portfolios import Portfolio, Position, load_portfolios
 from risk_pipeline.config.positions import load_books_of_record
 from risk_pipeline.risk.portfolio import pnl_from_exposures, trades_pnl
-from risk_pipeline.storage.lake import empty_frame, read_window
+from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
 
 # stored days read before the range: the previous close of every position
 PREVIOUS_CLOSE_LOOKBACK = 1
@@ -90,17 +91,21 @@ def record_book_rows(book: Book, day_trades: pd.DataFrame, price_history: pd.Dat
 
 
 def record_books(start: dt.date, end: dt.date, price_history: pd.DataFrame, return_history: pd.DataFrame,
-                 with_trades: bool = True) -> tuple[list[tuple[Book, pd.DataFrame]], list[str], dict[str, str]]:
-    """Every book of record with stored positions in ``start..end`` (and the previous close) as
-    (:func:`record_book`, its trades in the range, empty unless ``with_trades``), the books computed
-    (those without positions too) and per book skipped for want of an FX rate its one line."""
+                 with_trades: bool = True, names: Collection[str] | None = None,
+                 since: dt.date | None = None) -> tuple[list[tuple[Book, pd.DataFrame]], list[str], dict[str, str]]:
+    """Every book of record (or those of ``names``) with stored positions in ``start..end`` (and the
+    previous close, or back to ``since``) as (:func:`record_book`, its trades in the range or from
+    ``since``, empty unless ``with_trades``), the books computed (those without positions too) and per
+    book skipped for want of an FX rate its one line."""
     record = load_books_of_record()
-    if not record.books:
+    chosen = {name: base for name, base in record.books.items() if names is None or name in names}
+    if not chosen:
         return [], [], {}
-    held = read_window("positions", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK)
-    day_trades = read_window("trades", start, end) if with_trades else empty_frame("trades")
+    lookback = PREVIOUS_CLOSE_LOOKBACK if since is None else sum(1 for d in stored_days("positions") if since <= d < start)
+    held = read_window("positions", start, end, lookback=lookback)
+    day_trades = read_window("trades", since or start, end) if with_trades else empty_frame("trades")
     books, done, skipped = [], [], {}
-    for name, base in record.books.items():
+    for name, base in chosen.items():
         own, traded = held.loc[held["portfolio"] == name], day_trades.loc[day_trades["portfolio"] == name]
         if own.empty:
             done.append(name)
