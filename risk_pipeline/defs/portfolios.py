@@ -25,6 +25,20 @@ PREVIOUS_CLOSE_LOOKBACK = 1
 RETURN_VALUE_FLOOR = 0.01
 
 
+def holdings(book: Book, quantities: pd.DataFrame, dates: pd.Series) -> dict[str, np.ndarray]:
+    """The portfolio_pnl columns of what a book holds at each close of ``dates``: ``gross_exposure``
+    = sum_i |E_i,t|, ``n_positions`` = #{i: E_i,t != 0} and ``traded_value`` = sum_i |q_i,t -
+    q_i,t-1| U_i,t, the change of the units held since the previous close valued at the close (unit
+    value U = close x FX; a weight book's daily rebalancing to its notional included), from the
+    book's ``quantities`` (dates x its instruments)."""
+    exposures = book.exposures.reindex(pd.DatetimeIndex(dates))
+    change = quantities.fillna(0.0).diff().reindex(exposures.index)
+    traded = change.abs().mul(book.unit_values.reindex(exposures.index)).where(change != 0.0, 0.0)
+    return {"gross_exposure": exposures.abs().sum(axis=1).to_numpy(),
+            "n_positions": (exposures.fillna(0.0) != 0.0).sum(axis=1).to_numpy(dtype=np.int64),
+            "traded_value": traded.sum(axis=1).to_numpy()}
+
+
 def book_rows(book: Book) -> pd.DataFrame:
     """The portfolio_pnl rows of one book over the dates of its frames (the first date, without a
     previous close, has none)."""
@@ -32,7 +46,8 @@ def book_rows(book: Book) -> pd.DataFrame:
     pnl.insert(1, "portfolio", book.portfolio.name)
     pnl.insert(2, "base_currency", book.portfolio.base_currency)
     # a portfolio of portfolios.yaml does not trade: it holds its previous close's positions over the day
-    return pnl.assign(hypothetical_pnl=pnl["pnl"], actual_pnl=pnl["pnl"], actual_return=pnl["simple_return"])
+    return pnl.assign(hypothetical_pnl=pnl["pnl"], actual_pnl=pnl["pnl"], actual_return=pnl["simple_return"],
+                      **holdings(book, book.quantities(), pnl["date"]))
 
 
 def record_book(name: str, base_currency: str, held: pd.DataFrame, day_trades: pd.DataFrame,
@@ -87,7 +102,8 @@ def record_book_rows(book: Book, day_trades: pd.DataFrame, price_history: pd.Dat
     actual = rows["pnl"].to_numpy() + traded.to_numpy()
     with np.errstate(invalid="ignore", divide="ignore"):
         actual_return = np.where(has_return, actual / previous, np.nan)
-    return rows.assign(hypothetical_pnl=rows["pnl"], actual_pnl=actual, actual_return=actual_return)
+    return rows.assign(hypothetical_pnl=rows["pnl"], actual_pnl=actual, actual_return=actual_return,
+                       **holdings(book, exposures / unit_values, rows["date"]))
 
 
 def record_books(start: dt.date, end: dt.date, price_history: pd.DataFrame, return_history: pd.DataFrame,

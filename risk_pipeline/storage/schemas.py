@@ -80,7 +80,7 @@ TABLES: dict[str, TableSchema] = {
             [
                 ("date", _D), ("portfolio", _S), ("base_currency", _S),
                 ("value", _F), ("pnl", _F), ("simple_return", _F), ("hypothetical_pnl", _F), ("actual_pnl", _F),
-                ("actual_return", _F),
+                ("actual_return", _F), ("gross_exposure", _F), ("n_positions", _I), ("traded_value", _F),
             ],
             "Per portfolio and day: closing value, P&L over the day and simple return, in base currency; "
             "hypothetical P&L (the positions of the previous close revalued) and actual P&L (with the day's "
@@ -330,6 +330,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
                          "(= pnl; the P&L of Basel's backtesting and FRTB's P&L attribution)", "base currency"),
     "actual_pnl": ("hypothetical_pnl plus the day's trades from their price to the close, minus their fees",
                    "base currency"),
+    "gross_exposure": ("sum of the absolute values of the positions held at the close (the value is their sum, "
+                       "the net exposure)", "base currency"),
+    "n_positions": ("number of instruments held at the close (a quantity other than 0)", "count"),
+    "traded_value": ("sum over the instruments of |units held at the close - units held at the previous close| x "
+                     "the close x FX (a weight book's rebalancing to its notional included)", "base currency"),
     "actual_return": ("actual_pnl over the value of the previous close, null where simple_return is (equals "
                       "simple_return for a book without trades)", "fraction of value"),
     "pnl": ("profit and loss, gain positive (portfolio_pnl: over the day; stress_results: under the scenario)",
