@@ -244,3 +244,22 @@ def test_a_book_of_record_is_an_frtb_desk_on_its_stored_positions(lake):
     assert es[day] == pytest.approx(losses[losses >= np.quantile(losses, 0.975)].mean(), rel=1e-9)
     bank = query(lake, "select count(*) as n from frtb_capital where capital_charge is not null")
     assert bank["n"][0] > 0
+
+
+def test_a_trading_books_exposure_positions_and_traded_value_are_those_of_its_stored_positions(lake):
+    """gross = sum |q P|, value = sum q P, n_positions = #{q != 0} at each close, traded_value = sum |q_t - q_t-1| P_t:
+    the trades' units valued at the close on the first trading day of each month, 0 on the other days."""
+    closes = _closes(lake)
+    held = _held(lake, BOOK).pivot(index="date", columns="symbol", values="quantity").fillna(0.0).sort_index()
+    stored = query(lake, f"select date, value, gross_exposure, n_positions, traded_value from portfolio_pnl "
+                         f"where portfolio = '{BOOK}' order by date").set_index("date")
+    exposure = held * closes.reindex(index=held.index, columns=held.columns)
+    traded = (held.diff().abs() * closes.reindex(index=held.index, columns=held.columns)).sum(axis=1)
+    days = stored.index
+    np.testing.assert_allclose(stored["gross_exposure"], exposure.abs().sum(axis=1).reindex(days), rtol=1e-12)
+    np.testing.assert_allclose(stored["value"], exposure.sum(axis=1).reindex(days), rtol=1e-12)
+    assert (stored["n_positions"] == (held != 0).sum(axis=1).reindex(days)).all() and (stored["n_positions"] == 5).all()
+    np.testing.assert_allclose(stored["traded_value"], traded.reindex(days), rtol=1e-9, atol=1e-6)
+    trades = query(lake, f"select date, sum(abs(quantity) * 1.0) as units from trades where portfolio = '{BOOK}' "
+                         "group by 1").set_index("date")["units"]
+    assert set(stored.index[stored["traded_value"] > 1.0]) == set(trades.index) & set(days)
