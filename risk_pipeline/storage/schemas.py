@@ -333,8 +333,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "gross_exposure": ("sum of the absolute values of the positions held at the close (the value is their sum, "
                        "the net exposure)", "base currency"),
     "n_positions": ("number of instruments held at the close (a quantity other than 0)", "count"),
-    "traded_value": ("sum over the instruments of |units held at the close - units held at the previous close| x "
-                     "the close x FX (a weight book's rebalancing to its notional included)", "base currency"),
+    "traded_value": ("sum over the instruments of the absolute change of the units held since the previous close "
+                     "times the close times FX (a weight book's rebalancing to its notional included)", "base currency"),
     "actual_return": ("actual_pnl over the value of the previous close, null where simple_return is (equals "
                       "simple_return for a book without trades)", "fraction of value"),
     "pnl": ("profit and loss, gain positive (portfolio_pnl: over the day; stress_results: under the scenario)",
