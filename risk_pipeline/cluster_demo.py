@@ -8,7 +8,9 @@ server holding the lake (``RISK_PIPELINE_LAKE_URI=s3://...``), a ``dask schedule
 scheduler's address). A backfill runs through Dagster on them while a watcher kills one worker
 (SIGKILL) as soon as the scheduler shows it processing tasks: Dask reruns them on the other.
 The same backfill on the embedded default (a lake in a folder, the SQLite instance of
-``dagster.yaml``, the ``inline`` engine) gives the tables to compare with, exactly.
+``dagster.yaml``, the ``inline`` engine) gives the tables to compare with, exactly. The demo
+runs the configured portfolios with short estimation windows (``SHORT_WINDOWS``: the lake starts
+empty, and the shipped windows need a year of history before their first estimate).
 
     .venv/bin/python -m risk_pipeline.cluster_demo [--start 2022-01-03] [--end 2022-12-28]
 """
@@ -40,15 +42,21 @@ BUCKET = "risk-lake"
 WORKERS = 2
 POLL_SECONDS = 0.01  # the watcher's look at the scheduler
 WATCH_SECONDS = 3600.0  # the watcher gives up after this long without seeing a busy worker
+# short estimation windows, so that a backfill into an empty lake has estimates from its first weeks
+SHORT_WINDOWS = {"ops": {
+    "var_estimates": {"config": {"methods": ["historical"], "confidences": [0.95, 0.99], "horizons": [1],
+                                 "estimation_window_days": 20}},
+    "var_decomposition": {"config": {"estimation_window_days": 20}},
+}}
 
 
 @dataclass(frozen=True)
 class Kill:
     """A worker killed while the scheduler showed it processing ``keys``."""
 
-    worker: str
+    worker: str  # its name
+    address: str
     keys: tuple[str, ...]
-    at: float  # time.time()
 
 
 @dataclass
@@ -58,7 +66,8 @@ class ClusterRun:
     tables: dict[str, pd.DataFrame]
     seconds: float
     kill: Optional[Kill]
-    finished_after_kill: set[str]  # of the killed worker's tasks, those the scheduler saw finish after the kill
+    lost: set[str]  # the tasks the scheduler took from the killed worker: processing on it, or results held only there
+    rerun: set[str]  # of those, the ones whose result the scheduler received after it removed the worker
     workers_left: list[str]
     runs: list[tuple[str, str]]  # (job, status) of every run the PostgreSQL instance recorded
     addresses: dict[str, str] = field(default_factory=dict)  # the servers', by role
@@ -140,7 +149,7 @@ class _WorkerKiller(threading.Thread):
                         address, keys = busy[0]
                         name = client.scheduler_info()["workers"][address]["name"]
                         self.cluster.kill_worker(name)
-                        self.kill = Kill(name, tuple(str(key) for key in keys), time.time())
+                        self.kill = Kill(name, address, tuple(str(key) for key in keys))
                         return
                     self._stop_event.wait(POLL_SECONDS)
         except BaseException as exc:  # noqa: BLE001 - reported by the caller (ClusterRun.kill is None)
@@ -151,18 +160,26 @@ class _WorkerKiller(threading.Thread):
         self.join(60)
 
 
-def _after_the_kill(address: str, kill: Optional[Kill]) -> tuple[set[str], list[str]]:
-    """Of the killed worker's tasks, those whose result the scheduler received after the kill
-    (its transition log: processing -> memory), and the workers it still has."""
+def _after_the_kill(address: str, kill: Optional[Kill]) -> tuple[set[str], set[str], list[str]]:
+    """What the scheduler says of the killed worker: the tasks it took from it when it found it
+    gone (its ``remove-worker`` event: those processing on it and the computed results held only
+    by it), those of them whose result it received after that (its transition log), and the
+    workers it still has."""
     from distributed import Client
 
     with Client(address, timeout=30) as client:
         workers = sorted(info["name"] for info in client.scheduler_info()["workers"].values())
         if kill is None:
-            return set(), workers
-        story = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.story(*kill.keys))
-    finished = {str(key) for key, _start, finish, *_, stamp in story if finish == "memory" and stamp > kill.at}
-    return finished, workers
+            return set(), set(), workers
+        removals = [(stamp, event) for stamp, event in client.get_events(kill.address)
+                    if event.get("action") == "remove-worker" and not event.get("expected")]
+        if not removals:
+            return set(), set(), workers
+        removed_at, event = removals[0]
+        lost = {str(key) for key in [*event["processing-tasks"], *event["lost-computed-tasks"]]}
+        story = client.run_on_scheduler(lambda dask_scheduler: dask_scheduler.story(*lost))
+    rerun = {str(key) for key, _start, finish, *_, stamp in story if finish == "memory" and stamp > removed_at}
+    return lost, rerun, workers
 
 
 def run_on_cluster(start: dt.date, end: dt.date, run_config: dict[str, Any], data: Path,
@@ -193,8 +210,8 @@ def run_on_cluster(start: dt.date, end: dt.date, run_config: dict[str, Any], dat
             killer.stop()
             if killer.error is not None:
                 raise RuntimeError(f"the watcher of the Dask scheduler failed: {killer.error!r}") from killer.error
-        finished, workers = _after_the_kill(cluster.address, killer.kill)
-        return ClusterRun(tables=read_tables(), seconds=seconds, kill=killer.kill, finished_after_kill=finished,
+        lost, rerun, workers = _after_the_kill(cluster.address, killer.kill)
+        return ClusterRun(tables=read_tables(), seconds=seconds, kill=killer.kill, lost=lost, rerun=rerun,
                           workers_left=workers, runs=runs,
                           addresses={"PostgreSQL": postgres_url, "S3": s3.endpoint, "Dask scheduler": cluster.address})
 
@@ -215,29 +232,29 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2022, 1, 3))
     parser.add_argument("--end", type=dt.date.fromisoformat, default=dt.date(2022, 12, 28))
     args = parser.parse_args(argv)
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    run_config = {**SHORT_WINDOWS, "loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     folder = Path(tempfile.mkdtemp(prefix="risk_pipeline_cluster_demo_"))
     try:
         print(f"Backfill {args.start}..{args.end} on PostgreSQL + S3 (moto) + dask scheduler and {WORKERS} workers, "
               "one worker killed mid-run ...", flush=True)
-        cluster = run_on_cluster(args.start, args.end, quiet, folder / "cluster")
+        cluster = run_on_cluster(args.start, args.end, run_config, folder / "cluster")
         for role, address in cluster.addresses.items():
             print(f"  {role:<15} {address}")
         if cluster.kill is None:
             print("  no worker was seen processing a task: none killed")
         else:
-            print(f"  killed {cluster.kill.worker} while it processed {len(cluster.kill.keys)} task(s); "
-                  f"{len(cluster.finished_after_kill)} of them finished after the kill; workers left: "
-                  f"{', '.join(cluster.workers_left)}")
+            print(f"  killed {cluster.kill.worker} while it processed {len(cluster.kill.keys)} task(s); the scheduler "
+                  f"took {len(cluster.lost)} task(s) from it and received {len(cluster.rerun)} of them from elsewhere "
+                  f"after; workers left: {', '.join(cluster.workers_left)}")
         print(f"  runs in PostgreSQL: {cluster.runs}; {cluster.seconds:.1f} s")
         print("The same backfill on the embedded default (folder, SQLite, inline) ...", flush=True)
         began = time.perf_counter()
-        embedded = run_embedded(args.start, args.end, quiet, folder / "embedded")
+        embedded = run_embedded(args.start, args.end, run_config, folder / "embedded")
         print(f"  {time.perf_counter() - began:.1f} s")
         different = differences(cluster.tables, embedded)
         for name, frame in embedded.items():
             print(f"  {name:<28} {len(frame):>8} rows  {'DIFFERENT: ' + different[name] if name in different else 'equal'}")
-        whole = not different and cluster.kill is not None and set(cluster.kill.keys) <= cluster.finished_after_kill
+        whole = not different and cluster.lost and cluster.rerun == cluster.lost
         print("Every table equal to the embedded default's." if whole else "NOT as expected (above).")
         return 0 if whole else 1
     finally:
