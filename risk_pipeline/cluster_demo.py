@@ -35,13 +35,14 @@ import pandas as pd
 
 import risk_pipeline
 from risk_pipeline.compute import close_clients
-from risk_pipeline.local_servers import DaskCluster, dask_cluster, postgres_server, s3_server
+from risk_pipeline.local_servers import DaskCluster, dask_cluster, postgres_server, s3_server, stop_process
 
 REPO = Path(risk_pipeline.__file__).resolve().parents[1]
 BUCKET = "risk-lake"
 WORKERS = 2
 POLL_SECONDS = 0.01  # the watcher's look at the scheduler
 WATCH_SECONDS = 3600.0  # the watcher gives up after this long without seeing a busy worker
+LEFT_POLL_SECONDS = 0.5  # then, its look at the workers left
 # short estimation windows, so that a backfill into an empty lake has estimates from its first weeks
 SHORT_WINDOWS = {"ops": {
     "var_estimates": {"config": {"methods": ["historical"], "confidences": [0.95, 0.99], "horizons": [1],
@@ -100,7 +101,8 @@ def read_tables() -> dict[str, pd.DataFrame]:
     return {name: frame.sort_values(list(frame.columns), ignore_index=True) for name, frame in frames.items()}
 
 
-def _backfill(start: dt.date, end: dt.date, run_config: dict[str, Any], home: Path, instance_yaml: Path) -> list[tuple[str, str]]:
+def _backfill(start: dt.date, end: dt.date, run_config: dict[str, Any], home: Path,
+              instance_yaml: Path) -> list[tuple[str, str]]:
     """``risk-pipeline backfill``'s function over ``start..end`` on a new instance in ``home``
     configured by ``instance_yaml``; RuntimeError with its one line if it fails. The instance's runs."""
     import dagster as dg
@@ -128,7 +130,9 @@ def run_embedded(start: dt.date, end: dt.date, run_config: dict[str, Any], data:
 
 
 class _WorkerKiller(threading.Thread):
-    """Kills the first worker the scheduler shows processing tasks (its whole process, SIGKILL)."""
+    """Kills the first worker the scheduler shows processing tasks (its whole process, SIGKILL);
+    then, should every worker be gone, stops the scheduler, so that the run fails instead of
+    waiting for a worker for ever."""
 
     def __init__(self, cluster: DaskCluster):
         super().__init__(name="worker-killer", daemon=True)
@@ -138,22 +142,30 @@ class _WorkerKiller(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
+        try:
+            self._kill_a_busy_worker()
+            while self.kill is not None and not self._stop_event.wait(LEFT_POLL_SECONDS):
+                if all(process.poll() is not None for process in self.cluster.workers.values()):
+                    self.error = RuntimeError("every Dask worker died: the scheduler was stopped to end the run")
+                    stop_process(self.cluster.scheduler)
+                    return
+        except BaseException as exc:  # noqa: BLE001 - raised again by run_on_cluster
+            self.error = exc
+
+    def _kill_a_busy_worker(self) -> None:
         from distributed import Client
 
-        try:
-            with Client(self.cluster.address, timeout=30) as client:
-                deadline = time.monotonic() + WATCH_SECONDS
-                while not self._stop_event.is_set() and time.monotonic() < deadline:
-                    busy = sorted((address, keys) for address, keys in client.processing().items() if keys)
-                    if busy:
-                        address, keys = busy[0]
-                        name = client.scheduler_info()["workers"][address]["name"]
-                        self.cluster.kill_worker(name)
-                        self.kill = Kill(name, address, tuple(str(key) for key in keys))
-                        return
-                    self._stop_event.wait(POLL_SECONDS)
-        except BaseException as exc:  # noqa: BLE001 - reported by the caller (ClusterRun.kill is None)
-            self.error = exc
+        with Client(self.cluster.address, timeout=30) as client:
+            deadline = time.monotonic() + WATCH_SECONDS
+            while not self._stop_event.is_set() and time.monotonic() < deadline:
+                busy = sorted((address, keys) for address, keys in client.processing().items() if keys)
+                if busy:
+                    address, keys = busy[0]
+                    name = client.scheduler_info()["workers"][address]["name"]
+                    self.cluster.kill_worker(name)
+                    self.kill = Kill(name, address, tuple(str(key) for key in keys))
+                    return
+                self._stop_event.wait(POLL_SECONDS)
 
     def stop(self) -> None:
         self._stop_event.set()
@@ -182,12 +194,11 @@ def _after_the_kill(address: str, kill: Optional[Kill]) -> tuple[set[str], set[s
     return lost, rerun, workers
 
 
-def run_on_cluster(start: dt.date, end: dt.date, run_config: dict[str, Any], data: Path,
-                   kill_a_worker: bool = True) -> ClusterRun:
+def run_on_cluster(start: dt.date, end: dt.date, run_config: dict[str, Any], data: Path) -> ClusterRun:
     """The backfill with the instance on PostgreSQL, the lake on S3 and the ``dask`` engine on a
-    scheduler and two worker processes, all started here and stopped before returning; with
-    ``kill_a_worker``, one worker is killed while it processes tasks. ``data``: the data folder
-    (reports, logs; the lake is in the bucket)."""
+    scheduler and two worker processes, all started here and stopped before returning; one worker
+    is killed while it processes tasks. ``data``: the data folder (reports, logs; the lake is in
+    the bucket)."""
     with ExitStack() as stack:
         postgres_url = stack.enter_context(postgres_server(durable=False, tcp=True))
         s3 = stack.enter_context(s3_server())
@@ -200,16 +211,14 @@ def run_on_cluster(start: dt.date, end: dt.date, run_config: dict[str, Any], dat
         config = {**run_config, "resources": {**run_config.get("resources", {}),
                                               "compute": {"config": {"engine": "dask", "address": cluster.address}}}}
         killer = _WorkerKiller(cluster)
-        if kill_a_worker:
-            killer.start()
-            stack.callback(killer.stop)
+        killer.start()
+        stack.callback(killer.stop)
         began = time.perf_counter()
         runs = _backfill(start, end, config, data / "dagster_home", REPO / "deploy" / "dagster-postgres.yaml")
         seconds = time.perf_counter() - began
-        if kill_a_worker:
-            killer.stop()
-            if killer.error is not None:
-                raise RuntimeError(f"the watcher of the Dask scheduler failed: {killer.error!r}") from killer.error
+        killer.stop()
+        if killer.error is not None:
+            raise RuntimeError(f"the watcher of the Dask scheduler failed: {killer.error!r}") from killer.error
         lost, rerun, workers = _after_the_kill(cluster.address, killer.kill)
         return ClusterRun(tables=read_tables(), seconds=seconds, kill=killer.kill, lost=lost, rerun=rerun,
                           workers_left=workers, runs=runs,

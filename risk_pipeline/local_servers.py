@@ -104,7 +104,7 @@ def s3_server(timeout: float = 30.0) -> Iterator[S3Server]:
         _wait_for_port(port, process, timeout, "moto's S3 server")
         yield S3Server(f"http://127.0.0.1:{port}")
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 def _wait_for_port(port: int, process: subprocess.Popen, timeout: float, what: str) -> None:
@@ -121,7 +121,7 @@ def _wait_for_port(port: int, process: subprocess.Popen, timeout: float, what: s
             time.sleep(0.1)
 
 
-def _stop(process: subprocess.Popen, grace: float = 10.0) -> None:
+def stop_process(process: subprocess.Popen, grace: float = 10.0) -> None:
     """End ``process`` and its process group (started with ``start_new_session``): SIGTERM, then
     SIGKILL after ``grace`` seconds."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -142,6 +142,7 @@ class DaskCluster:
     """A ``dask scheduler`` and ``dask worker`` processes on 127.0.0.1 (:func:`dask_cluster`)."""
 
     address: str  # the scheduler's, tcp://127.0.0.1:<port>: the compute resource's ``address``
+    scheduler: subprocess.Popen
     workers: dict[str, subprocess.Popen]  # by the worker's name (``--name``)
 
     def kill_worker(self, name: str) -> None:
@@ -186,8 +187,8 @@ def dask_cluster(workers: int = 2, environment: dict[str, str] | None = None,
                   "--no-dashboard", "--local-directory", str(folder / name), "--death-timeout", str(timeout))
         with Client(address, timeout=timeout) as client:
             client.wait_for_workers(workers, timeout=timeout)
-        yield DaskCluster(address, {name: processes[name] for name in names})
+        yield DaskCluster(address, scheduler, {name: processes[name] for name in names})
     finally:
         for process in reversed(processes.values()):
-            _stop(process)
+            stop_process(process)
         shutil.rmtree(folder, ignore_errors=True)
