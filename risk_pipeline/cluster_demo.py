@@ -33,11 +33,10 @@ from typing import Any, Optional
 
 import pandas as pd
 
-import risk_pipeline
 from risk_pipeline.compute import close_clients
 from risk_pipeline.local_servers import DaskCluster, dask_cluster, postgres_server, s3_server, stop_process
+from risk_pipeline.storage.paths import REPO_ROOT
 
-REPO = Path(risk_pipeline.__file__).resolve().parents[1]
 BUCKET = "risk-lake"
 WORKERS = 2
 POLL_SECONDS = 0.01  # the watcher's look at the scheduler
@@ -125,7 +124,7 @@ def run_embedded(start: dt.date, end: dt.date, run_config: dict[str, Any], data:
     """The backfill on the embedded default: the lake in ``data/lake``, the SQLite instance of the
     project's ``dagster.yaml``, the inline engine. Its tables (:func:`read_tables`)."""
     with _environment({"RISK_PIPELINE_DATA": str(data)}, drop=("RISK_PIPELINE_LAKE_URI",)):
-        _backfill(start, end, run_config, data / "dagster_home", REPO / "dagster.yaml")
+        _backfill(start, end, run_config, data / "dagster_home", REPO_ROOT / "dagster.yaml")
         return read_tables()
 
 
@@ -214,7 +213,7 @@ def run_on_cluster(start: dt.date, end: dt.date, run_config: dict[str, Any], dat
         killer.start()
         stack.callback(killer.stop)
         began = time.perf_counter()
-        runs = _backfill(start, end, config, data / "dagster_home", REPO / "deploy" / "dagster-postgres.yaml")
+        runs = _backfill(start, end, config, data / "dagster_home", REPO_ROOT / "deploy" / "dagster-postgres.yaml")
         seconds = time.perf_counter() - began
         killer.stop()
         if killer.error is not None:

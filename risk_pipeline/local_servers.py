@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import risk_pipeline
+from risk_pipeline.storage.paths import REPO_ROOT
 
 # moto accepts any credentials; these only have to be present
 S3_TEST_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_REGION": "us-east-1"}
@@ -164,9 +164,8 @@ def dask_cluster(workers: int = 2, environment: dict[str, str] | None = None,
     from distributed import Client
 
     folder = Path(tempfile.mkdtemp(prefix="risk_pipeline_dask_"))
-    project = str(Path(risk_pipeline.__file__).resolve().parents[1])
     env = dict(os.environ if environment is None else environment)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [project, env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
     processes: dict[str, subprocess.Popen] = {}
