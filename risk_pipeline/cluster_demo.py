@@ -128,6 +128,14 @@ def run_embedded(start: dt.date, end: dt.date, run_config: dict[str, Any], data:
         return read_tables()
 
 
+def _worker_names(client) -> dict[str, str]:
+    """Address -> name of every worker the scheduler has, asked now (``Client.scheduler_info()``
+    returns the client's cached copy, which its periodic refresh may replace by one without
+    workers)."""
+    identity = client.sync(client.scheduler.identity, n_workers=-1)
+    return {address: info["name"] for address, info in identity["workers"].items()}
+
+
 class _WorkerKiller(threading.Thread):
     """Kills the first worker the scheduler shows processing tasks (its whole process, SIGKILL);
     then, should every worker be gone, stops the scheduler, so that the run fails instead of
@@ -160,7 +168,7 @@ class _WorkerKiller(threading.Thread):
                 busy = sorted((address, keys) for address, keys in client.processing().items() if keys)
                 if busy:
                     address, keys = busy[0]
-                    name = client.scheduler_info()["workers"][address]["name"]
+                    name = _worker_names(client)[address]
                     self.cluster.kill_worker(name)
                     self.kill = Kill(name, address, tuple(str(key) for key in keys))
                     return
@@ -179,7 +187,7 @@ def _after_the_kill(address: str, kill: Optional[Kill]) -> tuple[set[str], set[s
     from distributed import Client
 
     with Client(address, timeout=30) as client:
-        workers = sorted(info["name"] for info in client.scheduler_info()["workers"].values())
+        workers = sorted(_worker_names(client).values())
         if kill is None:
             return set(), set(), workers
         removals = [(stamp, event) for stamp, event in client.get_events(kill.address)

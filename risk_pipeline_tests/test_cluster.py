@@ -25,6 +25,8 @@ def test_a_backfill_on_postgres_s3_and_dask_losing_a_worker_equals_the_embedded_
     assert cluster.kill is not None and cluster.kill.keys
     assert cluster.lost and cluster.rerun == cluster.lost
     assert len(cluster.workers_left) == 1 and cluster.kill.worker not in cluster.workers_left
+    # the lakes: a folder for the embedded default, the bucket for the cluster
+    assert (tmp_path / "embedded" / "lake").is_dir() and not (tmp_path / "cluster" / "lake").exists()
     # the run is recorded in PostgreSQL; every server listened on 127.0.0.1
     assert cluster.runs == [("risk_job", "SUCCESS")]
     assert all("127.0.0.1:" in address for address in cluster.addresses.values())
