@@ -13,10 +13,13 @@ SELECT ?= *
 
 .PHONY: run test backfill ui summary bench clean
 
+# The packages are installed by uv (itself from PyPI, into .venv): the same versions as pip's in a
+# tenth of its time (docs/performance.md); by pip when uv cannot be installed or fails (say, an index
+# only pip's configuration names).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	{ $(BIN)/python -m pip install --quiet uv && $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'; } \
+	  || { $(BIN)/python -m pip install --quiet --upgrade pip && $(BIN)/python -m pip install --quiet -e '.[dev]'; }
 	touch $(STAMP)
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
