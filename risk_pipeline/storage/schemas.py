@@ -80,6 +80,7 @@ TABLES: dict[str, TableSchema] = {
             [
                 ("date", _D), ("portfolio", _S), ("base_currency", _S),
                 ("value", _F), ("pnl", _F), ("simple_return", _F), ("hypothetical_pnl", _F), ("actual_pnl", _F),
+                ("actual_return", _F), ("gross_exposure", _F), ("n_positions", _I), ("traded_value", _F),
             ],
             "Per portfolio and day: closing value, P&L over the day and simple return, in base currency; "
             "hypothetical P&L (the positions of the previous close revalued) and actual P&L (with the day's "
@@ -104,6 +105,7 @@ TABLES: dict[str, TableSchema] = {
                 ("duration_lr", _F), ("duration_p", _F), ("dq_stat", _F), ("dq_p", _F),
                 ("z2_stat", _F), ("z2_p", _F), ("mcneil_frey_stat", _F), ("mcneil_frey_p", _F),
                 ("traffic_light", _S), ("plus_factor", _F), ("verdict", _S), ("overlapping", _B),
+                ("n_actual_breaches", _I), ("actual_kupiec_p", _F), ("actual_traffic_light", _S),
             ],
             "Backtests of each VaR/ES forecast series as of each date, over trailing windows of backtest_window_days "
             "trading days (250, the Basel traffic light, and 1000 by default).",
@@ -328,6 +330,13 @@ COLUMNS: dict[str, tuple[str, str]] = {
                          "(= pnl; the P&L of Basel's backtesting and FRTB's P&L attribution)", "base currency"),
     "actual_pnl": ("hypothetical_pnl plus the day's trades from their price to the close, minus their fees",
                    "base currency"),
+    "gross_exposure": ("sum of the absolute values of the positions held at the close (the value is their sum, "
+                       "the net exposure)", "base currency"),
+    "n_positions": ("number of instruments held at the close (a quantity other than 0)", "count"),
+    "traded_value": ("sum over the instruments of the absolute change of the units held since the previous close "
+                     "times the close times FX (a weight book's rebalancing to its notional included)", "base currency"),
+    "actual_return": ("actual_pnl over the value of the previous close, null where simple_return is (equals "
+                      "simple_return for a book without trades)", "fraction of value"),
     "pnl": ("profit and loss, gain positive (portfolio_pnl: over the day; stress_results: under the scenario)",
             "base currency"),
     "method": ("how the VaR/ES was estimated: one of risk_pipeline.risk.METHODS (historical, parametric_normal, ...); in "
@@ -386,6 +395,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
                     "multiplier add-on"),
     "verdict": ("pass, fail (Kupiec, Christoffersen or Z2 rejects at 5%, or the light is red) or insufficient_data",
                 "text"),
+    "n_actual_breaches": ("the same observations' forecasts whose realized loss on the actual P&L (trades and fees "
+                          "included) exceeded the VaR; equals n_breaches for a book without trades", "count"),
+    "actual_kupiec_p": ("Kupiec POF p-value of n_actual_breaches on n_obs", "probability"),
+    "actual_traffic_light": ("Basel traffic light of n_actual_breaches on n_obs: green, yellow, red, "
+                             "insufficient_data", "text"),
     "overlapping": ("whether the window's observations overlap (always false: h-day forecasts are sampled every h "
                     "days)", "boolean"),
     "forecast_date": ("the day the forecast was made for (the first day of its horizon)", "date"),
