@@ -81,7 +81,7 @@ def check_before_run(start: dt.date, end: dt.date, selection: str = "*",
     first, last = business_days.start.date(), dt.date.fromisoformat(business_days.get_last_partition_key())
     if start < first or end > last:
         raise ValueError(f"backfill range {start}..{end} is outside the partitions {first}..{last} "
-                         "(business days from the fixed start to today)")
+                         "(business days from the fixed start to the price source's last day, or today for a live source)")
     try:
         keys = dg.AssetSelection.from_string(selection).resolve(defs.resolve_asset_graph())
     except dg.DagsterError as exc:  # a syntax error or an unknown asset key

@@ -12,18 +12,25 @@ from collections.abc import Iterable
 import dagster as dg
 import pandas as pd
 
+from risk_pipeline.config.settings import section
+from risk_pipeline.sources import last_day
 from risk_pipeline.storage.catalog import refresh_catalog
 from risk_pipeline.storage.lake import Commit, stored_days, table_uri, write_days
 
 HISTORY_START = "1990-01-02"
 
-business_days = dg.TimeWindowPartitionsDefinition(
-    cron_schedule="0 0 * * 1-5",
-    fmt="%Y-%m-%d",
-    start=HISTORY_START,
-    # today's partition exists from midnight UTC, so the after-close schedule can target it
-    end_offset=1,
-)
+
+def business_days_until(last_day: dt.date | None) -> dg.TimeWindowPartitionsDefinition:
+    """Weekday partitions from ``HISTORY_START`` through ``last_day`` (None: through today); today's
+    partition exists from midnight UTC, so the after-close schedule can target it."""
+    end = None if last_day is None else (last_day + dt.timedelta(days=1)).isoformat()
+    return dg.TimeWindowPartitionsDefinition(cron_schedule="0 0 * * 1-5", fmt="%Y-%m-%d", start=HISTORY_START,
+                                             end=end, end_offset=1)
+
+
+# the partitions end where the configured price source's data ends (the bundled snapshot: 2022-12-28;
+# a CSV file: its last date; a live source: today), so a complete history has no missing partition
+business_days = business_days_until(last_day(section("prices")))
 
 single_run = dg.BackfillPolicy.single_run()
 
