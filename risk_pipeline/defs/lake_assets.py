@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 from dagster._core.execution.context.metadata_logging import AssetMetadataHandle, OutputMetadataAccumulator
 
@@ -90,7 +91,7 @@ def latest_day_of_run(context: dg.AssetCheckExecutionContext, table: str) -> dt.
 
 # Dagster copies a range run's metadata onto the materialization of every partition of the range,
 # so the run's figures are named as the run's (``rows_in_run``, ``run_first_day``...); ``rows``, each
-# partition's own row count, is given per partition (``rows_per_partition``). The markdown tables
+# partition's own row count, is given per partition (``partition_metadata``). The markdown tables
 # (previews, latest figures) describe the last days of the run: in runs of more partitions than this
 # they are left out, since they would be wrong on every other partition and cost the event log up to
 # 4 kB more per partition (a 30-year run: 103,000 materializations).
@@ -118,30 +119,44 @@ def table_metadata(frame: pd.DataFrame, days: list[dt.date], commit: Commit, **e
     return meta
 
 
-def rows_per_partition(table: str, frame: pd.DataFrame, days: list[dt.date]) -> None:
-    """Give the materialization of each partition (day) of the running asset ``table`` its own row
-    count, ``rows``. Dagster's ``add_asset_metadata(partition_key=...)`` does this one partition per
-    call, but each call lists the run's whole range and copies what was added before: 48 s per asset
-    for the 8,607 days of a 30-year run. The same partition-scoped entries go into the step's metadata
-    accumulator (what that method updates) in one step: milliseconds."""
+def partition_metadata(table: str, frame: pd.DataFrame, days: list[dt.date],
+                       per_day: Mapping[dt.date, Mapping[str, object]] | None = None) -> None:
+    """Give the materialization of each partition (day) of the running asset ``table`` its own
+    metadata: its row count, ``rows``, and ``per_day``'s entries of that day (numbers Dagster plots
+    across partitions on the asset's page). Dagster's ``add_asset_metadata(partition_key=...)`` does
+    this one partition per call, but each call lists the run's whole range and copies what was added
+    before: 48 s per asset for the 8,607 days of a 30-year run. The same partition-scoped entries go
+    into the step's metadata accumulator (what that method updates) in one step: milliseconds."""
     step = dg.AssetExecutionContext.get().get_step_execution_context()
     counts = pd.to_datetime(frame[table_schema(table).day_column]).dt.date.value_counts()
     key = dg.AssetKey(table)
     added = {AssetMetadataHandle(asset_key=key, partition_key=day.isoformat()):
-             {"rows": dg.MetadataValue.int(int(counts.get(day, 0)))} for day in days}
+             {"rows": dg.MetadataValue.int(int(counts.get(day, 0))), **(per_day or {}).get(day, {})} for day in days}
     accumulated = step._metadata_accumulator  # noqa: SLF001 - the accumulator add_asset_metadata updates
     step._metadata_accumulator = OutputMetadataAccumulator(  # noqa: SLF001
         per_output_metadata={**accumulated.per_output_metadata, **added})
 
 
+def numbers_per_day(frame: pd.DataFrame, day_column: str, key_column: str, value: str
+                    ) -> dict[dt.date, dict[str, object]]:
+    """``{day: {"<value>.<key>": number}}`` of the finite ``value`` cells of ``frame``, one per day and
+    key (e.g. each book's official VaR), for ``publish``'s ``per_day``."""
+    numbers = pd.to_numeric(frame[value], errors="coerce")
+    rows = frame.loc[np.isfinite(numbers)]
+    per_day: dict[dt.date, dict[str, object]] = {}
+    for day, key, number in zip(pd.to_datetime(rows[day_column]).dt.date, rows[key_column], numbers[rows.index]):
+        per_day.setdefault(day, {})[f"{value}.{key}"] = dg.MetadataValue.float(float(number))
+    return per_day
+
+
 def publish(table: str, frame: pd.DataFrame, days: list[dt.date], keys: Iterable[str] | None = None,
-            **extra: object) -> dg.MaterializeResult:
+            per_day: Mapping[dt.date, Mapping[str, object]] | None = None, **extra: object) -> dg.MaterializeResult:
     """Replace the stored rows of ``table`` for every day of the run and every key it computed
     (``keys``: the portfolios, symbols or books of the run's configuration, with rows or not; None
     for a table without a key column) in one Delta commit (``lake.write_days``), bring the DuckDB
-    catalog up to it, and return the materialization with ``table_metadata`` plus ``extra`` (and each
-    partition's own ``rows``)."""
+    catalog up to it, and return the materialization with ``table_metadata`` plus ``extra``; each
+    partition's materialization also has its own ``rows`` and the entries ``per_day`` gives its day."""
     commit = write_days(table, frame, days, keys=keys)
     refresh_catalog()
-    rows_per_partition(table, frame, days)
+    partition_metadata(table, frame, days, per_day)
     return dg.MaterializeResult(asset_key=table, metadata=table_metadata(frame, days, commit, **extra))

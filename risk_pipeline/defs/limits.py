@@ -21,7 +21,9 @@ from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.portfolios import log_skipped_books, record_books, skipped_metadata
 from risk_pipeline.defs.positions import positions
 from risk_pipeline.config.portfolios import load_portfolios
-from risk_pipeline.risk.limits import LIMIT_METHOD, LimitsConfig, evaluate_limits, long_measures, position_var_es
+from risk_pipeline.risk.limits import (
+    LIMIT_METHOD, LimitsConfig, LimitStatus, evaluate_limits, long_measures, position_var_es,
+)
 from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE, load_limits
 from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_days, read_window
@@ -117,8 +119,13 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
     latest = frame.loc[frame["date"] == frame["date"].max()] if len(frame) else frame
     if len(latest):
         extra["latest_status"] = dg.MetadataValue.md(latest[LATEST_COLUMNS].to_markdown(index=False, floatfmt=".4g"))
+    # each partition: its limits breached and at warning level, which Dagster plots across partitions
+    counts = pd.crosstab(frame["date"].dt.date, frame["status"])
+    per_day = {day: {"limits_breached": dg.MetadataValue.int(int(row.get(LimitStatus.DANGER, 0))),
+                     "limits_at_warning": dg.MetadataValue.int(int(row.get(LimitStatus.WARNING, 0)))}
+               for day, row in counts.iterrows()}
     return publish("limit_status", frame, days, keys=[book.portfolio.name for book in books] + recorded_names,
-                   method=LIMIT_METHOD,
+                   per_day=per_day, method=LIMIT_METHOD,
                    **extra, **skipped_metadata(skipped))
 
 
