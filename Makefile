@@ -34,12 +34,10 @@ backfill: run
 summary: $(STAMP)
 	$(BIN)/risk-pipeline summary
 
-# Started in $(DAGSTER_HOME), next to its dagster.yaml (from the repository's folder Dagster warns that the
-# dagster.yaml there is not the instance's); `dagster dev` warns that it is superseded by `dg dev` of the
-# separate dagster-dg-cli package, which the project does not use: that one message is silenced.
+# `dagster dev` warns that it is superseded by `dg dev` of the separate dagster-dg-cli package, which the
+# project does not use: that one message is silenced.
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
-	cd $(DAGSTER_HOME) && PYTHONWARNINGS='ignore:Function `dev_command` is superseded' \
-		$(CURDIR)/$(BIN)/dagster dev -w $(CURDIR)/workspace.yaml
+	PYTHONWARNINGS='ignore:Function `dev_command` is superseded' $(BIN)/dagster dev -w workspace.yaml
 
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
