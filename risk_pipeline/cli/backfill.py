@@ -134,7 +134,7 @@ def _check_csv_prices(start: dt.date, end: dt.date, ops: dict[str, Any]) -> None
     """A CSV price source: the file's own validation (every row), then the missing-days rule of the
     blocking check ``prices_no_missing_days`` over ``start..end`` when its severity is error."""
     from risk_pipeline.defs.lake_assets import HISTORY_START
-    from risk_pipeline.defs.market_data import PricesConfig, universe
+    from risk_pipeline.defs.market_data import PricesConfig, source_symbols, universe
     from risk_pipeline.defs.market_data_checks import MissingDaysConfig
     from risk_pipeline.sources import make_source, quality
 
@@ -145,7 +145,7 @@ def _check_csv_prices(start: dt.date, end: dt.date, ops: dict[str, Any]) -> None
         raise ValueError("prices: source is csv but csv_path is not set (pipeline.yaml prices.csv_path or the run "
                          "config's ops.prices.config.csv_path)")
     source = make_source("csv", path=config.csv_path)
-    prices = source.fetch(universe(config.extra_symbols), dt.date.fromisoformat(HISTORY_START), end)
+    prices = source.fetch(source_symbols(universe(config.extra_symbols)), dt.date.fromisoformat(HISTORY_START), end)
     rule = MissingDaysConfig(**ops.get("prices_prices_no_missing_days", {}).get("config", {}))
     if rule.severity != "error":
         return

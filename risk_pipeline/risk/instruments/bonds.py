@@ -276,3 +276,62 @@ def foreign_bond_taylor(risk: BondRisk, fx_price: float, dy: float, dfx: float, 
     first = yield_term + fx_term
     return ForeignBondTaylor(yield_term, fx_term, convexity_term, cross_term, first,
                              first + convexity_term + cross_term)
+
+
+def rolled_par_bond_returns(yields: pd.Series, tenor_years: float, frequency: int = 2) -> pd.DataFrame:
+    """Daily total return of a constant-maturity bond rolled at par: the position a constant-maturity
+    yield series (e.g. the 10-year Treasury's) describes, repriced in full each day.
+
+    At the close of day t-1 the position is a par bond of ``tenor_years`` (a whole number of coupon
+    periods) with coupon ``c = y_{t-1}``, worth its face F; at the close of t it has aged by
+    ``tau_t = (date_t - date_{t-1}) / 365.25`` years and is repriced at ``y_t`` (dirty, accrued
+    coupon included), then rolled into the new par bond:
+
+        r_t = P(T - tau_t, y_t; c = y_{t-1}) / F - 1
+            = carry_t + yield_t,
+        carry_t = P(T - tau_t, y_{t-1}; c = y_{t-1}) / F - 1           time passing at an unchanged yield
+        yield_t = (P(T - tau_t, y_t) - P(T - tau_t, y_{t-1})) / F      the yield move, in full
+        explain_t = -D dy + 0.5 C dy^2,  dy = y_t - y_{t-1},            D, C at (T - tau_t, y_{t-1});
+                                                                        yield_t - explain_t is O(dy^3)
+
+    P is :func:`price_and_derivatives`' price, linear in the coupon: P(c) = P(0) + c (P(1) - P(0)).
+    ``yields``: decimal yields on ascending dates (at least two). Columns ``date``, ``yield``,
+    ``total_return``, ``carry``, ``yield_return``, ``explain``, ``modified_duration``, ``convexity``;
+    the first date has NaN returns (no previous day). Source: the daily-rolled par bond of
+    constant-maturity bond return series (e.g. Swinkels 2019, *Data in Brief* 25, 104031).
+    """
+    if len(yields) < 2:
+        raise BondInputError("yields needs at least two dates")
+    if yields.isna().any():
+        raise BondInputError(f"yields has NaN on {list(yields.index[yields.isna()][:3])}")
+    dates = pd.DatetimeIndex(yields.index)
+    if not (dates.is_monotonic_increasing and dates.is_unique):
+        raise BondInputError("yields must be indexed by strictly ascending dates")
+    if abs(tenor_years * frequency - round(tenor_years * frequency)) > _EPS:
+        raise BondInputError(f"tenor_years must be a whole number of coupon periods, got {tenor_years!r}")
+    zero, unit = (FixedRateBond(c, tenor_years, frequency, 100.0) for c in (0.0, 1.0))
+    y = yields.to_numpy(dtype=float)
+    coupon, y_now, y_before = y[:-1], y[1:], y[:-1]
+    maturity = tenor_years - np.diff(dates).astype("timedelta64[D]").astype(float) / DAYS_PER_YEAR
+    if (maturity <= _EPS).any():
+        raise BondInputError(f"a gap between two dates is longer than the tenor {tenor_years!r}")
+
+    def par_bond(yld: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        at_zero = price_and_derivatives(zero, maturity, yld)[:3]
+        at_unit = price_and_derivatives(unit, maturity, yld)[:3]
+        return tuple(z + coupon * (u - z) for z, u in zip(at_zero, at_unit))  # type: ignore[return-value]
+
+    price_now = par_bond(y_now)[0]
+    price_before, dp, d2p = par_bond(y_before)
+    dy = y_now - y_before
+    nan = np.array([np.nan])
+    duration, convexity = -dp / price_before, d2p / price_before
+    return pd.DataFrame({
+        "date": dates, "yield": y,
+        "total_return": np.concatenate([nan, price_now / 100.0 - 1.0]),
+        "carry": np.concatenate([nan, price_before / 100.0 - 1.0]),
+        "yield_return": np.concatenate([nan, (price_now - price_before) / 100.0]),
+        "explain": np.concatenate([nan, (-duration * dy + 0.5 * convexity * dy ** 2) * price_before / 100.0]),
+        "modified_duration": np.concatenate([nan, duration]),
+        "convexity": np.concatenate([nan, convexity]),
+    })
