@@ -98,6 +98,7 @@ def check_before_run(start: dt.date, end: dt.date, selection: str = "*",
             open_table(key.to_user_string())
     if dg.AssetKey("prices") in keys:
         _check_csv_prices(start, end, (run_config or {}).get("ops", {}))
+        check_bond_instruments(end)
     if keys & {dg.AssetKey("positions"), dg.AssetKey("trades")}:
         _check_books_of_record(start, end, (run_config or {}).get("ops", {}))
     return list(keys)
@@ -128,6 +129,20 @@ def _check_books_of_record(start: dt.date, end: dt.date, ops: dict[str, Any]) ->
     if record.trades is not None:
         load_records(record.trades, "trades", record.books, start, end, known_symbols=known)
         record_trades(record, start, end, history)
+
+
+def check_bond_instruments(end: dt.date) -> None:
+    """The bond instruments the books hold: their settings, and for a yield CSV the whole file and the
+    series they name (the prices asset checks every trading day has a yield)."""
+    from risk_pipeline.defs.market_data import universe
+    from risk_pipeline.config.settings import section
+    from risk_pipeline.sources.bond_instruments import configured_instruments, instrument_yields, yield_source
+
+    held = set(universe([]))
+    instruments = [i for i in configured_instruments() if i.symbol in held]
+    settings = section("bonds")
+    if instruments and settings["source"] == "csv":
+        instrument_yields(instruments, yield_source("csv", settings["csv_path"]), end)
 
 
 def _check_csv_prices(start: dt.date, end: dt.date, ops: dict[str, Any]) -> None:

@@ -49,6 +49,17 @@ def yield_source(kind: str, csv_path: str | None) -> CsvYieldSource | YahooYield
     return make_yield_source(kind, path)
 
 
+def instrument_yields(instruments: Sequence[BondInstrument], source: CsvYieldSource | YahooYieldSource,
+                      end: dt.date) -> pd.DataFrame:
+    """The yields of ``instruments``' series from HISTORY_START to ``end``; a YieldDataError (an unknown
+    series, a bad row of the file) also names the instruments that asked for them."""
+    try:
+        return source.fetch(sorted({i.yield_series for i in instruments}), HISTORY_START, end)
+    except YieldDataError as exc:
+        asked = ", ".join(f"{i.symbol} ({i.yield_series})" for i in instruments)
+        raise YieldDataError(f"{exc} (field 'yield_series' of bonds.instruments: {asked})") from None
+
+
 def bond_instrument_prices(instruments: Sequence[BondInstrument], source: CsvYieldSource | YahooYieldSource,
                            days: Sequence[dt.date], end: dt.date) -> pd.DataFrame:
     """Long price rows (``date, symbol, close, currency, source``) of ``instruments`` on ``days``
@@ -57,11 +68,7 @@ def bond_instrument_prices(instruments: Sequence[BondInstrument], source: CsvYie
     if not instruments or not len(days):
         return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "date" else object) for c in columns})
     origin = str(getattr(source, "path", source.name))
-    try:
-        yields = source.fetch(sorted({i.yield_series for i in instruments}), HISTORY_START, end)
-    except YieldDataError as exc:  # e.g. an unknown series: say which instruments asked for it
-        asked = ", ".join(f"{i.symbol} ({i.yield_series})" for i in instruments)
-        raise YieldDataError(f"{exc} (field 'yield_series' of bonds.instruments: {asked})") from None
+    yields = instrument_yields(instruments, source, end)
     wanted = pd.DatetimeIndex(pd.to_datetime(sorted(set(days))))
     frames = []
     for instrument in instruments:

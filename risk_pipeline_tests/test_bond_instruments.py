@@ -1,0 +1,177 @@
+"""Bond instruments (a constant-maturity bond priced from its yield series, a symbol of the prices table):
+the repricing against a plain cash-flow loop and a closed form, the books that hold it (P&L with FX, VaR)
+against an independent historical simulation, and bad yield input named in one line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from risk_pipeline.cli.backfill import check_bond_instruments
+from risk_pipeline.config import ConfigError
+from risk_pipeline.config.bonds import bond_instruments
+from risk_pipeline.defs.market_data import prices
+from risk_pipeline.risk.instruments.bonds import rolled_par_bond_returns
+from risk_pipeline.sources.bond_instruments import bond_instrument_prices, configured_instruments, yield_source
+from risk_pipeline.sources.ecb_fx import fx_rate
+from risk_pipeline.sources.yields import YieldDataError
+from risk_pipeline.storage.paths import REPO_ROOT
+from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, fast_run_config, materialize_range, module_lake, query
+
+EXAMPLE = REPO_ROOT / "data" / "example_yields.csv"
+START, END = "2021-01-04", "2021-04-30"
+WINDOW = 20
+BOOKS = """
+portfolios:
+  - {name: ust10y, base_currency: USD, notional: 1000000, positions: [{symbol: UST10Y, weight: 1.0}]}
+  - {name: eur_ust10y, base_currency: EUR, notional: 1000000, positions: [{symbol: UST10Y, weight: 1.0}]}
+"""
+
+
+def _loop_returns(yields: pd.Series, tenor: float = 10.0, m: int = 2) -> pd.Series:
+    """Independent: each day, the par bond bought at the previous close (coupon = yesterday's yield), its
+    cash flows one by one, discounted at today's yield after the days elapsed."""
+    out = {}
+    for (before, y0), (day, y1) in zip(yields.iloc[:-1].items(), yields.iloc[1:].items()):
+        tau = (day - before).days / 365.25
+        value = 0.0
+        for k in range(int(round(tenor * m))):
+            t = tenor - tau - k / m
+            flow = 100.0 * y0 / m + (100.0 if k == 0 else 0.0)
+            value += flow * (1.0 + y1 / m) ** (-m * t)
+        out[day] = value / 100.0 - 1.0
+    return pd.Series(out)
+
+
+def _example() -> pd.Series:
+    frame = pd.read_csv(EXAMPLE, parse_dates=["date"])
+    return frame.set_index("date")["yield"]
+
+
+def test_full_repricing_equals_a_cash_flow_loop():
+    yields = _example().loc["2008-09-01":"2008-12-31"]  # large moves
+    got = rolled_par_bond_returns(yields, 10.0, 2).set_index("date")["total_return"].iloc[1:]
+    np.testing.assert_allclose(got, _loop_returns(yields), rtol=0, atol=1e-13)
+
+
+def test_unchanged_yield_earns_the_closed_form_carry_and_the_explain_is_third_order():
+    days = pd.to_datetime(["2021-01-04", "2021-01-05", "2021-01-08", "2021-01-11"])
+    flat = pd.Series(0.03, index=days)
+    out = rolled_par_bond_returns(flat, 10.0, 2).iloc[1:]
+    # a par bond at an unchanged yield grows at that yield: (1 + y/m)^(m tau) - 1
+    tau = np.diff(days).astype("timedelta64[D]").astype(float) / 365.25
+    np.testing.assert_allclose(out["total_return"], (1.015) ** (2 * tau) - 1.0, rtol=0, atol=1e-14)
+    assert (out["yield_return"] == 0).all()
+    # the duration-convexity explain of a yield move: error O(dy^3), so 8x smaller when dy halves
+    errors = []
+    for dy in (0.01, 0.005):
+        moved = rolled_par_bond_returns(pd.Series([0.03, 0.03 + dy], index=days[:2]), 10.0, 2).iloc[1]
+        errors.append(abs(moved["yield_return"] - moved["explain"]))
+        assert abs(moved["explain"] - moved["yield_return"]) < 0.01 * abs(moved["yield_return"])
+    assert 6.0 < errors[0] / errors[1] < 10.0
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bond_instruments")
+    names = {"prices", "returns", "fx_rates", "portfolio_pnl", "var_estimates", "var_backtests"}
+    assets = [a for a in ALL_ASSETS if {k.to_user_string() for k in a.keys} <= names]
+    config = fast_run_config(estimation_window_days=WINDOW, methods=["historical", "parametric_normal"])
+    with module_lake(folder, BOOKS):
+        assert materialize_range(START, END, run_config=config, assets=assets).success
+        yield folder / "data"
+
+
+def test_stored_closes_and_returns_are_the_repriced_bond(lake):
+    stored = query(lake, "select p.date, p.close, p.source, p.currency, r.simple_return from prices p left join "
+                         "returns r using (date, symbol) where p.symbol = 'UST10Y' order by p.date").set_index("date")
+    yields = _example()
+    assert set(stored["source"]) == {"yield_repricing"} and set(stored["currency"]) == {"USD"}
+    assert stored.index.equals(yields.loc[START:END].index)  # every trading day of the range
+    expected = _loop_returns(yields.loc["2020-12-01":END]).loc[START:END]
+    np.testing.assert_allclose(stored["simple_return"].iloc[1:], expected.iloc[1:], atol=1e-12)
+    # the close is a total-return index from 100 on the series' first date, whatever the run's range
+    level = 100.0 * (1.0 + _loop_returns(yields.loc[:END])).cumprod()
+    np.testing.assert_allclose(stored["close"], level.loc[START:END], rtol=1e-9)
+
+
+def test_the_euro_book_pnl_moves_with_the_yield_and_usd_eur(lake):
+    pnl = query(lake, "select date, pnl from portfolio_pnl where portfolio = 'eur_ust10y' order by date")
+    pnl = pnl.set_index("date")["pnl"]
+    yields = _example().loc["2020-12-01":END]
+    local = _loop_returns(yields)
+    fx = fx_rate("EUR", "USD", yields.index)
+    base = (1.0 + local) * (fx / fx.shift(1)).reindex(local.index) - 1.0
+    np.testing.assert_allclose(pnl, 1_000_000 * base.reindex(pnl.index), rtol=1e-9)
+    assert (base - local).loc[pnl.index].abs().max() > 1e-3  # the FX term is really there
+
+
+def test_historical_var_of_the_euro_treasury_book_is_an_independent_historical_simulation(lake):
+    stored = query(lake, "select date, confidence, var, es from var_estimates where portfolio = 'eur_ust10y' "
+                         "and method = 'historical' and horizon_days = 1 order by date, confidence")
+    yields = _example().loc["2020-12-01":END]
+    fx = fx_rate("EUR", "USD", yields.index)
+    base = ((1.0 + _loop_returns(yields)) * (fx / fx.shift(1)).iloc[1:] - 1.0).loc[START:END].iloc[1:]
+    days = yields.loc[START:END].index
+    forecast_days = days[WINDOW + 1:]  # the lake's returns start on its second day
+    assert sorted(stored["date"].unique()) == list(forecast_days)
+    for _, row in stored.iterrows():
+        losses = -base.loc[:row["date"]].iloc[:-1].iloc[-WINDOW:].to_numpy()
+        var = np.quantile(losses, row["confidence"])
+        assert row["var"] == pytest.approx(var, abs=1e-12)
+        assert row["es"] == pytest.approx(losses[losses >= var].mean(), abs=1e-12)
+    backtests = query(lake, "select count(*) as n from var_backtests where portfolio in ('ust10y', 'eur_ust10y')")
+    assert backtests["n"].item() > 0
+
+
+def _profile(folder, monkeypatch, csv: str, series: str = "US10Y_EXAMPLE"):
+    (folder / "yields.csv").write_text(csv)
+    (folder / "profile.yaml").write_text(
+        f"bonds:\n  csv_path: {folder / 'yields.csv'}\n  instruments:\n"
+        f"    - {{symbol: UST10Y, yield_series: {series}, tenor_years: 10, frequency: 2, currency: USD}}\n")
+    monkeypatch.setenv("RISK_PIPELINE_CONFIG", str(folder / "profile.yaml"))
+    (folder / "portfolios.yaml").write_text(BOOKS)
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(folder / "portfolios.yaml"))
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(folder / "data"))
+
+
+GOOD = "date,series,yield\n2021-01-04,US10Y_EXAMPLE,0.0093\n2021-01-05,US10Y_EXAMPLE,0.0096\n"
+
+
+def test_an_unknown_yield_series_is_one_line_naming_the_file_and_the_field(tmp_path, monkeypatch):
+    _profile(tmp_path, monkeypatch, GOOD, series="NOPE")
+    with pytest.raises(YieldDataError) as caught:
+        check_bond_instruments(pd.Timestamp(END).date())
+    message = str(caught.value)
+    assert "\n" not in message and str(tmp_path / "yields.csv") in message
+    assert "unknown yield series NOPE" in message and "field 'yield_series'" in message and "UST10Y" in message
+
+
+def test_a_missing_yield_is_one_line_naming_the_file_row_and_field(tmp_path, monkeypatch):
+    _profile(tmp_path, monkeypatch, GOOD + "2021-01-06,US10Y_EXAMPLE,\n")
+    with pytest.raises(YieldDataError) as caught:
+        check_bond_instruments(pd.Timestamp(END).date())
+    message = str(caught.value)
+    assert "\n" not in message and str(tmp_path / "yields.csv") in message
+    assert "row 4" in message and "yield" in message and "2021-01-06" in message
+
+
+def test_a_trading_day_without_a_yield_fails_the_prices_step_and_writes_nothing(tmp_path, monkeypatch):
+    _profile(tmp_path, monkeypatch, GOOD)  # no yield after 2021-01-05
+    instruments = configured_instruments()
+    with pytest.raises(YieldDataError) as caught:
+        bond_instrument_prices(instruments, yield_source("csv", str(tmp_path / "yields.csv")),
+                               pd.to_datetime(["2021-01-04", "2021-01-05", "2021-01-06"]).date, pd.Timestamp(END).date())
+    assert "'US10Y_EXAMPLE' has no value on 2021-01-06" in str(caught.value) and "UST10Y" in str(caught.value)
+    result = materialize_range("2021-01-04", "2021-01-08", run_config={"ops": {"prices": {"config": {"extra_symbols": []}}}},
+                               assets=[prices],
+                               raise_on_error=False)
+    assert not result.success
+    assert not (tmp_path / "data" / "lake" / "prices").exists()
+
+
+def test_bad_instrument_settings_name_the_instrument_and_field():
+    with pytest.raises(ConfigError, match=r"instrument 'UST7': field 'tenor_years'"):
+        bond_instruments([{"symbol": "UST7", "yield_series": "S", "tenor_years": 7.3, "frequency": 2,
+                           "currency": "USD"}], "pipeline.yaml, section 'bonds'")
