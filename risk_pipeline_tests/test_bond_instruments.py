@@ -175,3 +175,13 @@ def test_bad_instrument_settings_name_the_instrument_and_field():
     with pytest.raises(ConfigError, match=r"instrument 'UST7': field 'tenor_years'"):
         bond_instruments([{"symbol": "UST7", "yield_series": "S", "tenor_years": 7.3, "frequency": 2,
                            "currency": "USD"}], "pipeline.yaml, section 'bonds'")
+
+
+def test_equity_scenarios_leave_the_treasury_unmoved_and_move_the_stocks():
+    from risk_pipeline.config.scenarios import load_scenarios
+    from risk_pipeline.risk.stress.scenarios import scenario_shocks
+
+    scenarios = {s.name: s for s in load_scenarios()}
+    for name, stock in (("equity_down_20", -0.20), ("tech_selloff", -0.30), ("energy_credit_shock", -0.20)):
+        shocks = scenario_shocks(scenarios[name], ["UST10Y", {"tech_selloff": "AAPL"}.get(name, "JPM")]).equity
+        assert shocks.iloc[0] == 0.0 and shocks.iloc[1] == pytest.approx(stock), name
