@@ -107,22 +107,58 @@ def test_the_euro_book_pnl_moves_with_the_yield_and_usd_eur(lake):
     assert (base - local).loc[pnl.index].abs().max() > 1e-3  # the FX term is really there
 
 
-def test_historical_var_of_the_euro_treasury_book_is_an_independent_historical_simulation(lake):
-    stored = query(lake, "select date, confidence, var, es from var_estimates where portfolio = 'eur_ust10y' "
-                         "and method = 'historical' and horizon_days = 1 order by date, confidence")
-    yields = _example().loc["2020-12-01":END]
-    fx = fx_rate("EUR", "USD", yields.index)
-    base = ((1.0 + _loop_returns(yields)) * (fx / fx.shift(1)).iloc[1:] - 1.0).loc[START:END].iloc[1:]
-    days = yields.loc[START:END].index
-    forecast_days = days[WINDOW + 1:]  # the lake's returns start on its second day
+def _par_bond_value(coupon: float, tau: float, yld: float, tenor: float = 10.0, m: int = 2) -> float:
+    """Independent: the par bond bought at ``coupon``, ``tau`` years later, at ``yld``, cash flow by cash flow."""
+    return sum((100.0 * coupon / m + (100.0 if k == 0 else 0.0)) * (1.0 + yld / m) ** (-m * (tenor - tau - k / m))
+               for k in range(int(round(tenor * m))))
+
+
+def test_historical_var_of_the_euro_treasury_book_reprices_todays_bond_under_past_yield_and_fx_moves(lake):
+    """Historical simulation written out: for each forecast day t, the par bond held at the close of t-1
+    (coupon = that close's yield) repriced under each of the window's daily yield moves over that day's
+    time, times that day's USD/EUR move; VaR = numpy.quantile of the losses, ES = mean of those >= VaR."""
+    stored = query(lake, "select date, confidence, var, es, var_amount from var_estimates where portfolio = "
+                         "'eur_ust10y' and method = 'historical' and horizon_days = 1 order by date, confidence")
+    yields = _example().loc[START:END]
+    days = yields.index
+    fx = fx_rate("EUR", "USD", days)
+    forecast_days = days[WINDOW + 1:]  # the lake's first day has no return (no previous close)
     assert sorted(stored["date"].unique()) == list(forecast_days)
+    past_returns = []
     for _, row in stored.iterrows():
-        losses = -base.loc[:row["date"]].iloc[:-1].iloc[-WINDOW:].to_numpy()
+        t = days.get_loc(row["date"])
+        coupon = yields.iloc[t - 1]
+        scenarios = []
+        for s in range(t - WINDOW, t):
+            tau = (days[s] - days[s - 1]).days / 365.25
+            local = _par_bond_value(coupon, tau, coupon + yields.iloc[s] - yields.iloc[s - 1]) / 100.0 - 1.0
+            scenarios.append((1.0 + local) * fx.iloc[s] / fx.iloc[s - 1] - 1.0)
+        losses = -np.array(scenarios)
         var = np.quantile(losses, row["confidence"])
         assert row["var"] == pytest.approx(var, abs=1e-12)
         assert row["es"] == pytest.approx(losses[losses >= var].mean(), abs=1e-12)
+        assert row["var_amount"] == pytest.approx(1_000_000 * var, rel=1e-12)
+        # the window's past returns of the bond then held (a different duration and coupon): another number
+        then = (1.0 + _loop_returns(yields.iloc[t - WINDOW - 1:t]).to_numpy()) * (
+            fx.iloc[t - WINDOW:t].to_numpy() / fx.iloc[t - WINDOW - 1:t - 1].to_numpy()) - 1.0
+        past_returns.append(np.quantile(-then, row["confidence"]))
+    assert not np.allclose(stored["var"], past_returns, atol=1e-9)
     backtests = query(lake, "select count(*) as n from var_backtests where portfolio in ('ust10y', 'eur_ust10y')")
     assert backtests["n"].item() > 0
+
+
+def test_scenarios_in_closed_form_equal_the_cash_flow_sum():
+    from risk_pipeline.risk.instruments.bonds import rolled_par_bond_scenarios
+
+    yields = _example().loc["2008-09-01":"2008-12-31"]
+    tau = np.concatenate([[np.nan], np.diff(yields.index).astype("timedelta64[D]").astype(float) / 365.25])
+    rows = np.arange(11, len(yields))
+    got = rolled_par_bond_scenarios(yields.to_numpy(), tau, rows, 10, 10.0, 2)
+    y = yields.to_numpy()
+    for d, r in enumerate(rows):
+        for k, s in enumerate(range(r - 10, r)):
+            expected = _par_bond_value(y[r - 1], tau[s], y[r - 1] + y[s] - y[s - 1]) / 100.0 - 1.0
+            assert got[d, k] == pytest.approx(expected, abs=1e-13)
 
 
 def _profile(folder, monkeypatch, csv: str, series: str = "US10Y_EXAMPLE"):

@@ -66,6 +66,7 @@ from risk_pipeline.risk.instruments.fx import pnl_decomposition
 
 DAYS_PER_YEAR = 365.25
 _EPS = 1e-9  # times within this of zero count as paid (guards float noise in T - k/m)
+_SCENARIO_CHUNK_ELEMENTS = 1_000_000  # (day, scenario) pairs of rolled_par_bond_scenarios computed at once
 
 PATH_COLUMNS: tuple[str, ...] = ("date", "yield", "maturity_years", "dirty_price", "coupon_paid", "pnl_full",
                                  "pnl_carry", "pnl_yield", "pnl_duration_convexity")
@@ -335,3 +336,56 @@ def rolled_par_bond_returns(yields: pd.Series, tenor_years: float, frequency: in
         "modified_duration": np.concatenate([nan, duration]),
         "convexity": np.concatenate([nan, convexity]),
     })
+
+
+
+def rolled_par_bond_scenarios(yields: np.ndarray, elapsed_years: np.ndarray, rows: np.ndarray, window: int,
+                              tenor_years: float, frequency: int = 2) -> np.ndarray:
+    """The historical scenarios of a constant-maturity bond rolled at par (:func:`rolled_par_bond_returns`):
+    the bond held at the close before each forecast day, repriced in full under each past day's yield move.
+
+    On a calendar of days i with yields ``y_i`` and ``tau_i = elapsed_years[i]`` (years since day i-1),
+    the forecast day ``r = rows[d]`` holds the par bond bought at the close of r-1 (coupon ``c = y_{r-1}``),
+    and scenario k of its window, day ``s = r - window + k``, moves its yield by that day's move
+    ``dy_s = y_s - y_{s-1}`` over that day's time:
+
+        R[d, k] = P(T - tau_s, y_{r-1} + dy_s; c = y_{r-1}) / F - 1,
+
+    its local return (carry and yield move, at today's yield level and duration; the past day's own return
+    is the bond of then, at the yield level of then). With n = m T whole periods and no coupon paid within
+    tau_s (< 1/m), every cash flow is tau_s nearer, so with ``v = 1 / (1 + y'/m)``, ``y' = c + dy_s``:
+
+        P(T - tau, y'; c) = v^(-m tau) F (c/m (v + ... + v^n) + v^n),   v + ... + v^n = (1 - v^n) / (y'/m)
+
+    (n at y' = 0): the cash-flow sum of :func:`price_and_derivatives` in closed form, over every
+    (day, scenario) at once. NaN where a yield or ``tau`` is missing (and for s = 0). Shape
+    (len(rows), window).
+    """
+    y = np.asarray(yields, dtype=float)
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) and (rows.min() < window or rows.max() >= len(y)):
+        raise BondInputError(f"every row must have {window} calendar days before it and lie on the calendar")
+    m = frequency
+    n = int(round(tenor_years * m))
+    if abs(tenor_years * m - n) > _EPS:
+        raise BondInputError(f"tenor_years must be a whole number of coupon periods, got {tenor_years!r}")
+    dy = np.concatenate([[np.nan], np.diff(y)])
+    tau = np.asarray(elapsed_years, dtype=float).copy()
+    tau[0] = np.nan
+    if (tau[np.isfinite(tau)] >= 1.0 / m - _EPS).any():
+        raise BondInputError(f"a gap between two dates reaches a coupon period (1/{m} year)")
+    out = np.empty((len(rows), window))
+    step = max(1, _SCENARIO_CHUNK_ELEMENTS // window)
+    for first in range(0, len(rows), step):
+        block = rows[first:first + step]
+        days = block[:, None] + np.arange(-window, 0)      # each forecast day's scenario days
+        coupon = y[block - 1][:, None]                     # yield (= coupon) of the par bond held
+        shocked = coupon + dy[days]
+        if (shocked[np.isfinite(shocked)] <= -m).any():
+            raise BondInputError(f"a shocked yield is <= -{m} (the per-period rate <= -100%)")
+        rate = shocked / m
+        vn = (1.0 + rate) ** -n
+        with np.errstate(invalid="ignore", divide="ignore"):
+            annuity = np.where(np.abs(rate) < 1e-12, float(n), (1.0 - vn) / rate)
+        out[first:first + step] = (coupon / m * annuity + vn) * (1.0 + rate) ** (m * tau[days]) - 1.0
+    return out
