@@ -181,16 +181,23 @@ def test_an_unknown_yield_series_is_one_line_naming_the_file_and_the_field(tmp_p
         check_bond_instruments(pd.Timestamp(END).date())
     message = str(caught.value)
     assert "\n" not in message and str(tmp_path / "yields.csv") in message
-    assert "unknown yield series NOPE" in message and "field 'yield_series'" in message and "UST10Y" in message
+    assert "unknown yield series NOPE" in message and "field 'yield_series': UST10Y: NOPE" in message
 
 
-def test_a_missing_yield_is_one_line_naming_the_file_row_and_field(tmp_path, monkeypatch):
+def test_a_missing_yield_is_one_line_naming_the_file_row_and_field_and_the_backfill_exits_2(tmp_path, monkeypatch,
+                                                                                             capsys):
+    from risk_pipeline.cli import main
+
     _profile(tmp_path, monkeypatch, GOOD + "2021-01-06,US10Y_EXAMPLE,\n")
     with pytest.raises(YieldDataError) as caught:
         check_bond_instruments(pd.Timestamp(END).date())
     message = str(caught.value)
     assert "\n" not in message and str(tmp_path / "yields.csv") in message
-    assert "row 4" in message and "yield" in message and "2021-01-06" in message
+    assert "row 4" in message and "non-finite yield" in message and "2021-01-06" in message
+    assert main(["backfill", "--start", "2021-01-04", "--end", "2021-01-08"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0] == f"risk-pipeline backfill: {message}"
+    assert not (tmp_path / "data" / "lake").exists()  # nothing written
 
 
 def test_a_trading_day_without_a_yield_fails_the_prices_step_and_writes_nothing(tmp_path, monkeypatch):

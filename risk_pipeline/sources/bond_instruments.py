@@ -29,7 +29,8 @@ import pandas as pd
 from risk_pipeline.config.bonds import BondInstrument, bond_instruments
 from risk_pipeline.config.settings import section, settings_path
 from risk_pipeline.risk.instruments.bonds import rolled_par_bond_returns
-from risk_pipeline.sources.yields import CsvYieldSource, YahooYieldSource, YieldDataError, make_yield_source, yields_on
+from risk_pipeline.sources.yields import (CsvYieldSource, UnknownYieldSeriesError, YahooYieldSource, make_yield_source,
+                                          yields_on)
 from risk_pipeline.storage.paths import REPO_ROOT
 
 SOURCE_NAME = "yield_repricing"
@@ -51,13 +52,13 @@ def yield_source(kind: str, csv_path: str | None) -> CsvYieldSource | YahooYield
 
 def instrument_yields(instruments: Sequence[BondInstrument], source: CsvYieldSource | YahooYieldSource,
                       end: dt.date) -> pd.DataFrame:
-    """The yields of ``instruments``' series from HISTORY_START to ``end``; a YieldDataError (an unknown
-    series, a bad row of the file) also names the instruments that asked for them."""
+    """The yields of ``instruments``' series from HISTORY_START to ``end``; YieldDataError names a bad row
+    of the file, and an unknown series with the instruments that name it."""
     try:
         return source.fetch(sorted({i.yield_series for i in instruments}), HISTORY_START, end)
-    except YieldDataError as exc:
-        asked = ", ".join(f"{i.symbol} ({i.yield_series})" for i in instruments)
-        raise YieldDataError(f"{exc} (field 'yield_series' of bonds.instruments: {asked})") from None
+    except UnknownYieldSeriesError as exc:
+        asked = ", ".join(f"{i.symbol}: {i.yield_series}" for i in instruments)
+        raise UnknownYieldSeriesError(f"{exc} (bonds.instruments, field 'yield_series': {asked})") from None
 
 
 def bond_instrument_prices(instruments: Sequence[BondInstrument], source: CsvYieldSource | YahooYieldSource,
