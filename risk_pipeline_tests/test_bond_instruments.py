@@ -75,9 +75,15 @@ def test_unchanged_yield_earns_the_closed_form_carry_and_the_explain_is_third_or
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bond_instruments")
-    names = {"prices", "returns", "fx_rates", "portfolio_pnl", "var_estimates", "var_backtests"}
+    names = {"prices", "returns", "fx_rates", "portfolio_pnl", "var_estimates", "var_backtests", "limit_status"}
     assets = [a for a in ALL_ASSETS if {k.to_user_string() for k in a.keys} <= names]
-    config = fast_run_config(estimation_window_days=WINDOW, methods=["historical", "parametric_normal"])
+    config = fast_run_config(estimation_window_days=WINDOW, methods=["historical", "parametric_normal"], horizons=[1, 3])
+    (folder / "limits.yaml").write_text("portfolios:\n" + "".join(
+        f"  {book}:\n" + "".join(f"    - {{measure: {measure}, horizon_days: {h}, confidence: 0.99, amount: 20000}}\n"
+                                 for measure in ("var", "es") for h in (1, 3))
+        for book in ("ust10y", "eur_ust10y")))
+    config["ops"]["limit_status"] = {"config": {"limits_file": str(folder / "limits.yaml"),
+                                                "estimation_window_days": WINDOW}}
     with module_lake(folder, BOOKS):
         assert materialize_range(START, END, run_config=config, assets=assets).success
         yield folder / "data"
@@ -228,3 +234,17 @@ def test_equity_scenarios_leave_the_treasury_unmoved_and_move_the_stocks():
     for name, stock in (("equity_down_20", -0.20), ("tech_selloff", -0.30), ("energy_credit_shock", -0.20)):
         shocks = scenario_shocks(scenarios[name], ["UST10Y", {"tech_selloff": "AAPL"}.get(name, "JPM")]).equity
         assert shocks.iloc[0] == 0.0 and shocks.iloc[1] == pytest.approx(stock), name
+
+
+def test_limits_measure_the_treasury_books_as_their_historical_var(lake):
+    """limit_status' historical simulation reprices the bond as the VaR engine does: the same amounts at 1 and
+    3 days (3 days: three consecutive repriced scenarios compounded, the engine's overlapping 3-day windows)."""
+    joined = query(lake, """
+        select l.portfolio, l.date, l.horizon_days, l.measure, l.measured_amount,
+               case when l.measure = 'var' then v.var_amount else v.es_amount end as engine
+        from limit_status l join var_estimates v on v.portfolio = l.portfolio and v.date = l.date
+             and v.horizon_days = l.horizon_days and v.confidence = l.confidence and v.method = 'historical'
+        where l.status != 'no_data'""")
+    assert set(joined["portfolio"]) == {"ust10y", "eur_ust10y"} and set(joined["horizon_days"]) == {1, 3}
+    assert len(joined) == 2 * 2 * 2 * len(query(lake, "select distinct date from var_estimates"))
+    np.testing.assert_allclose(joined["measured_amount"], joined["engine"], rtol=1e-10)

@@ -363,8 +363,9 @@ def rolled_par_bond_scenarios(yields: np.ndarray, elapsed_years: np.ndarray, row
     """
     y = np.asarray(yields, dtype=float)
     rows = np.asarray(rows, dtype=np.int64)
-    if len(rows) and (rows.min() < window or rows.max() >= len(y)):
-        raise BondInputError(f"every row must have {window} calendar days before it and lie on the calendar")
+    if len(rows) and (rows.min() < window or rows.max() > len(y)):
+        raise BondInputError(f"every row must have {window} calendar days before it (and be at most the day after "
+                             "the last)")
     m = frequency
     n = int(round(tenor_years * m))
     if abs(tenor_years * m - n) > _EPS:
