@@ -27,6 +27,7 @@ portfolios:
   - {name: ust10y, base_currency: USD, notional: 1000000, positions: [{symbol: UST10Y, weight: 1.0}]}
   - {name: eur_ust10y, base_currency: EUR, notional: 1000000, positions: [{symbol: UST10Y, weight: 1.0}]}
 """
+STOCKS = "  - {name: stocks, base_currency: USD, notional: 1, positions: [{symbol: AAPL, weight: 1.0}]}\n"
 
 
 def _loop_returns(yields: pd.Series, tenor: float = 10.0, m: int = 2) -> pd.Series:
@@ -173,7 +174,7 @@ def _profile(folder, monkeypatch, csv: str, series: str = "US10Y_EXAMPLE"):
         f"bonds:\n  csv_path: {folder / 'yields.csv'}\n  instruments:\n"
         f"    - {{symbol: UST10Y, yield_series: {series}, tenor_years: 10, frequency: 2, currency: USD}}\n")
     monkeypatch.setenv("RISK_PIPELINE_CONFIG", str(folder / "profile.yaml"))
-    (folder / "portfolios.yaml").write_text(BOOKS)
+    (folder / "portfolios.yaml").write_text(BOOKS + STOCKS)  # the stocks' trading days
     monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(folder / "portfolios.yaml"))
     monkeypatch.setenv("RISK_PIPELINE_DATA", str(folder / "data"))
 
@@ -211,7 +212,8 @@ def test_a_trading_day_without_a_yield_fails_the_prices_step_and_writes_nothing(
     instruments = configured_instruments()
     with pytest.raises(YieldDataError) as caught:
         bond_instrument_prices(instruments, yield_source("csv", str(tmp_path / "yields.csv")),
-                               pd.to_datetime(["2021-01-04", "2021-01-05", "2021-01-06"]).date, pd.Timestamp(END).date())
+                               pd.to_datetime(["2021-01-04", "2021-01-05", "2021-01-06"]).date, pd.Timestamp(START).date(),
+                               pd.Timestamp(END).date())
     assert "'US10Y_EXAMPLE' has no value on 2021-01-06" in str(caught.value) and "UST10Y" in str(caught.value)
     result = materialize_range("2021-01-04", "2021-01-08", run_config={"ops": {"prices": {"config": {"extra_symbols": []}}}},
                                assets=[prices],
@@ -248,3 +250,16 @@ def test_limits_measure_the_treasury_books_as_their_historical_var(lake):
     assert set(joined["portfolio"]) == {"ust10y", "eur_ust10y"} and set(joined["horizon_days"]) == {1, 3}
     assert len(joined) == 2 * 2 * 2 * len(query(lake, "select distinct date from var_estimates"))
     np.testing.assert_allclose(joined["measured_amount"], joined["engine"], rtol=1e-10)
+
+
+@pytest.mark.parametrize("alone", [True, False])
+def test_a_market_holiday_has_no_bond_row_either(tmp_path, monkeypatch, alone):
+    """A book of the Treasury alone takes the yield series' days; beside stocks, the stocks' trading days."""
+    (tmp_path / "portfolios.yaml").write_text(BOOKS if alone else BOOKS + STOCKS)
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(tmp_path / "portfolios.yaml"))
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(tmp_path / "data"))
+    config = {"ops": {"prices": {"config": {"extra_symbols": []}}}}
+    assert materialize_range("2021-01-15", "2021-01-19", run_config=config, assets=[prices]).success  # MLK day 18th
+    days = query(tmp_path / "data", "select distinct date from prices where symbol = 'UST10Y' order by date")["date"]
+    assert list(days.dt.strftime("%Y-%m-%d")) == ["2021-01-15", "2021-01-19"]
+    assert materialize_range("2021-01-18", "2021-01-18", run_config=config, assets=[prices]).success

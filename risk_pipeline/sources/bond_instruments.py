@@ -12,10 +12,11 @@ full repricing, coupons included, a total-return index):
 
 so the stored close-to-close return of the symbol is the bond's full-repricing return over the
 day, and its FX in a book's base currency is the currency's, as for any symbol. The close of a day
-depends on the series from its first date only, never on the run's range. A trading day of the
-prices (a day other symbols have closes) inside the series' dates without a yield is an error
-naming the yield file, the series, the instrument and the date; before the series' first date
-the instrument has no close (a symbol not yet live).
+depends on the series from its first date only, never on the run's range. It has a close on each
+trading day of the other prices (a market holiday: none), or, when the books hold no other symbol,
+on each date of its series. A trading day inside the series' dates without a yield is an error
+naming the yield file, the series, the instrument and the date; before the series' first date the
+instrument has no close (a symbol not yet live).
 """
 
 from __future__ import annotations
@@ -62,15 +63,17 @@ def instrument_yields(instruments: Sequence[BondInstrument], source: CsvYieldSou
 
 
 def bond_instrument_prices(instruments: Sequence[BondInstrument], source: CsvYieldSource | YahooYieldSource,
-                           days: Sequence[dt.date], end: dt.date) -> pd.DataFrame:
-    """Long price rows (``date, symbol, close, currency, source``) of ``instruments`` on ``days``
-    (the trading days of the other prices) up to ``end`` (module docstring)."""
+                           days: Sequence[dt.date] | None, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Long price rows (``date, symbol, close, currency, source``) of ``instruments`` on ``days`` (the
+    trading days of the other prices; None: the dates of the yield series) from ``start`` to ``end``
+    (module docstring)."""
     columns = ["date", "symbol", "close", "currency", "source"]
-    if not instruments or not len(days):
+    if not instruments or (days is not None and not len(days)):
         return pd.DataFrame({c: pd.Series(dtype="datetime64[ns]" if c == "date" else object) for c in columns})
     origin = str(getattr(source, "path", source.name))
     yields = instrument_yields(instruments, source, end)
-    wanted = pd.DatetimeIndex(pd.to_datetime(sorted(set(days))))
+    wanted = pd.DatetimeIndex(pd.to_datetime(sorted(set(days if days is not None else yields["date"]))))
+    wanted = wanted[(wanted >= pd.Timestamp(start)) & (wanted <= pd.Timestamp(end))]
     frames = []
     for instrument in instruments:
         series = yields.loc[yields["series"] == instrument.yield_series].set_index("date")["yield"].sort_index()
@@ -85,5 +88,5 @@ def bond_instrument_prices(instruments: Sequence[BondInstrument], source: CsvYie
         frames.append(pd.DataFrame({"date": on, "symbol": instrument.symbol, "close": close.reindex(on).to_numpy(),
                                     "currency": instrument.currency, "source": SOURCE_NAME}))
     if not frames:
-        return bond_instrument_prices((), source, (), end)
+        return bond_instrument_prices((), source, (), start, end)
     return pd.concat(frames, ignore_index=True)[columns]
