@@ -263,3 +263,19 @@ def test_a_market_holiday_has_no_bond_row_either(tmp_path, monkeypatch, alone):
     days = query(tmp_path / "data", "select distinct date from prices where symbol = 'UST10Y' order by date")["date"]
     assert list(days.dt.strftime("%Y-%m-%d")) == ["2021-01-15", "2021-01-19"]
     assert materialize_range("2021-01-18", "2021-01-18", run_config=config, assets=[prices]).success
+
+
+def test_the_treasury_books_are_no_frtb_desk_and_naming_one_is_an_error():
+    """FRTB here maps equity and FX risk factors: a book of a bond instrument is left out of the default desks
+    (so the bank's figures are those of the equity desks), and listing one names the field."""
+    import dataclasses
+
+    from risk_pipeline.config.frtb import desk_portfolios, load_frtb_config
+    from risk_pipeline.config.portfolios import DEFAULT_PORTFOLIOS_FILE, load_portfolios
+
+    portfolios = load_portfolios(DEFAULT_PORTFOLIOS_FILE)
+    settings = load_frtb_config()
+    desks = [p.name for p in desk_portfolios(settings, portfolios)]
+    assert "ust10y" not in desks and "eur_ust10y" not in desks and "sp500_index" in desks
+    with pytest.raises(ConfigError, match=r"field 'desks': 'ust10y' holds the bond instrument\(s\) UST10Y"):
+        desk_portfolios(dataclasses.replace(settings, desks=("ust10y", "concentrated")), portfolios)
