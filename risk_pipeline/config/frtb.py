@@ -150,15 +150,16 @@ def load_frtb_config(path: str | Path | None = None) -> FrtbConfig:
     )
 
 
-def desk_portfolios(settings: FrtbConfig, portfolios: Sequence[Portfolio]) -> list[Portfolio]:
+def desk_portfolios(settings: FrtbConfig, portfolios: Sequence[Portfolio], records: Sequence[str] = ()) -> list[Portfolio]:
     """The portfolios that are desks (``desks``, or when null every portfolio without a bond instrument), in
-    file order; a desk that is not a portfolio or holds a bond instrument (a yield is an interest-rate risk
-    factor, which this model does not map: its categories are equity and FX), or a bank named like a
-    portfolio, is a ConfigError naming the field."""
-    names = [p.name for p in portfolios]
+    file order; a desk that is neither a portfolio nor a book of record (``records``), a portfolio holding a
+    bond instrument (a yield is an interest-rate risk factor, which this model does not map: its categories
+    are equity and FX), or a bank named like one, is a ConfigError naming the field."""
+    names = [p.name for p in portfolios] + list(records)
     unknown = sorted(set(settings.desks or ()) - set(names))
     if unknown:
-        raise ConfigError(f"FRTB settings: field 'desks': {unknown} are not portfolios (known: {sorted(names)})")
+        raise ConfigError(f"FRTB settings: field 'desks': {unknown} are not portfolios or books of record "
+                          f"(known: {sorted(names)})")
     if settings.bank_name in names:
         raise ConfigError(f"FRTB settings: field 'bank_name': {settings.bank_name!r} is also a portfolio's name")
     bonds = {i.symbol for i in configured_instruments()}
@@ -170,3 +171,9 @@ def desk_portfolios(settings: FrtbConfig, portfolios: Sequence[Portfolio]) -> li
                           "(equity and FX only)")
     return [p for p in portfolios if (settings.desks is None and p.name not in rates)
             or p.name in (settings.desks or ())]
+
+
+def record_desks(settings: FrtbConfig, records: Sequence[str]) -> list[str]:
+    """The books of record that are desks: those ``desks`` lists (null: none, the desks are then the
+    portfolios of the portfolios file), in the order of ``records``."""
+    return [name for name in records if settings.desks is not None and name in settings.desks]

@@ -21,7 +21,7 @@ import pandas as pd
 
 from risk_pipeline.config.positions import book_currencies
 from risk_pipeline.config.settings import section
-from risk_pipeline.defs.backtests import forecast_series, longest_horizon, with_series_keys
+from risk_pipeline.defs.backtests import REALIZED_RETURN, forecast_series, longest_horizon, with_series_keys
 from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, lake_asset, partition_days, publish
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
@@ -56,7 +56,7 @@ def forecast_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     series = forecast_series(start, end, longest_horizon(end), portfolios)
     for keys, realized, forecasts, offset in series:
         _, _, confidence, h = keys
-        frames.append(score_forecasts(realized, forecasts, confidence=float(confidence), horizon_days=int(h),
+        frames.append(score_forecasts(realized[REALIZED_RETURN], forecasts, confidence=float(confidence), horizon_days=int(h),
                                       day_number_offset=offset))
         series_keys.append(keys)
     frame = with_series_keys(frames, series_keys, "forecast_scores")

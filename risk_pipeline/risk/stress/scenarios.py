@@ -86,6 +86,7 @@ class UniformEquityScenario:
     name: str
     description: str
     equity_shock: float
+    volatility: float = 0.0  # implied-volatility change of every option (risk.options.stress); equities ignore it
     not_equities: frozenset[str] = frozenset()
 
 
@@ -99,6 +100,7 @@ class SectorScenario:
     sector_shocks: Mapping[str, float]
     default_shock: float
     sectors: Mapping[str, str]
+    volatility: float = 0.0  # implied-volatility change of every option (risk.options.stress); equities ignore it
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,7 @@ class FxScenario:
     name: str
     description: str
     base_currency_change: float
+    volatility: float = 0.0  # implied-volatility change of every option (risk.options.stress); equities ignore it
 
 
 Scenario = HistoricalScenario | UniformEquityScenario | SectorScenario | FxScenario
