@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.books import Book, build_books
+from risk_pipeline.defs.exposures import bond_scenarios
 from risk_pipeline.defs.lake_assets import lake_asset, latest_day_of_run, partition_days, publish
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.portfolios import log_skipped_books, record_books, skipped_metadata
@@ -62,9 +63,11 @@ def limit_amounts(book: Book, dates: pd.DatetimeIndex, wanted: pd.DataFrame, win
     horizons = tuple(sorted(set(int(h) for h in wanted["horizon_days"])))
     confidences = tuple(sorted(set(float(c) for c in wanted["confidence"])))
     held, _ = book.held()
+    columns = list(book.asset_returns.columns)
+    scenarios = {columns.index(name): f for name, f in bond_scenarios(book).items()}  # bonds: yield moves repriced
     var, es = position_var_es(book.asset_returns.to_numpy(), held.loc[dates].to_numpy(),
                               book.asset_returns.index.get_indexer(dates), window=window, confidences=confidences,
-                              horizons=horizons)
+                              horizons=horizons, scenarios=scenarios)
     grid = pd.MultiIndex.from_product([dates, confidences, horizons], names=["date", "confidence", "horizon_days"])
     return pd.DataFrame({"var_amount": var.ravel(), "es_amount": es.ravel()}, index=grid).reset_index().assign(
         portfolio=book.portfolio.name)
