@@ -232,7 +232,7 @@ TABLES: dict[str, TableSchema] = {
             ],
             "Per option book, day, method, confidence and horizon: VaR and ES of the book held at the previous close "
             "by full revaluation, delta-gamma-vega and delta-only historical simulation (risk_pipeline.risk.options.var); "
-            "its key columns are var_estimates' (book as portfolio) for the union once option books are portfolios.",
+            "amounts of an option book, not var_estimates' fractions of a portfolio's value (docs/methods.md, Options).",
             key_column="book",
         ),
         _table(
@@ -245,6 +245,30 @@ TABLES: dict[str, TableSchema] = {
             "Per option book and day: each Greek cap (measure delta, gamma, vega or theta of the book or of one "
             "underlying, the absolute net amount of option_greeks against the cap, tightened before an event) and each VaR/ES "
             "limit (on option_var's full_revaluation) of limits.yaml's option_books (risk_pipeline.risk.options.caps).",
+            key_column="book",
+        ),
+        _table(
+            "option_stress",
+            [
+                ("date", _D), ("book", _S), ("base_currency", _S), ("scenario", _S), ("scenario_type", _S),
+                ("pnl", _F), ("proxied", _B), ("n_options", _I), ("vol_source", _S),
+            ],
+            "Per option book, day and scenario of scenarios.yaml: P&L of the book held at the previous close, every "
+            "option repriced under the scenario's moves of the spot, the implied volatility (the scenario's "
+            "volatility field; a historical window's change of at-the-money volatility) and FX "
+            "(risk_pipeline.risk.options.stress).",
+            key_column="book",
+        ),
+        _table(
+            "option_replay",
+            [
+                ("date", _D), ("book", _S), ("base_currency", _S), ("episode", _S), ("worst_date", _D),
+                ("worst_cum_pnl", _F), ("final_cum_pnl", _F), ("n_days", _I), ("proxied", _B), ("n_options", _I),
+                ("vol_source", _S),
+            ],
+            "Per option book, day and historical episode of scenarios.yaml: the book held at the previous close "
+            "repriced at each close of the episode under the moves since the close before it (spot, at-the-money "
+            "volatility change, FX; no time passing), its worst point and its end (risk_pipeline.option_books).",
             key_column="book",
         ),
         _table(
@@ -307,12 +331,13 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "as_of": ("the day a backtest or score is computed as of: it uses the forecasts whose loss is known by then",
               "date"),
     "symbol": ("ticker of the asset, as in the price source", "text"),
-    "close": ("closing price (adjusted close where the source adjusts)", "the row's currency"),
+    "close": ("closing price (adjusted close where the source adjusts; a bond instrument: its total-return value "
+              "from 100 on its yield series' first date)", "the row's currency"),
     "currency": ("3-letter code of the row's currency: the one a close, return, position, trade or bond is quoted in; "
                  "in fx_rates the currency the rate is of", "ISO 4217 code"),
     "rate": ("units of `currency` for one euro on the day (the ECB's convention, kept for every source)", "currency per EUR"),
     "source": ("where the row's market data came from: for a close the price source (bundled, csv:FILE, yfinance, "
-               "moex), for an FX rate the rate source (ecb, csv:FILE, moex:USD000UTSTOM, yfinance:USDRUB=X)", "text"),
+               "moex; yield_repricing for a bond instrument priced from its yield), for an FX rate the rate source (ecb, csv:FILE, moex:USD000UTSTOM, yfinance:USDRUB=X)", "text"),
     "simple_return": ("simple return over the day (close_t / close_t-1 - 1; a portfolio's P&L over its value at the "
                       "previous close; stress_results: the scenario's P&L over the held value)", "fraction"),
     "log_return": ("log return over the day, ln(close_t / close_t-1)", "fraction (log)"),
@@ -337,7 +362,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
                      "times the close times FX (a weight book's rebalancing to its notional included)", "base currency"),
     "actual_return": ("actual_pnl over the value of the previous close, null where simple_return is (equals "
                       "simple_return for a book without trades)", "fraction of value"),
-    "pnl": ("profit and loss, gain positive (portfolio_pnl: over the day; stress_results: under the scenario)",
+    "pnl": ("profit and loss, gain positive (portfolio_pnl: over the day; stress_results, option_stress: under the "
+            "scenario)",
             "base currency"),
     "method": ("how the VaR/ES was estimated: one of risk_pipeline.risk.METHODS (historical, parametric_normal, ...); in "
                "limit_status historical_positions (risk.limits.LIMIT_METHOD), or none where there is no measure; in "
@@ -437,7 +463,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "component_var_amount": ("component_var x the value at the previous close", "base currency"),
     "scenario": ("name of the stress scenario of scenarios.yaml", "text"),
     "proxied": ("whether some position had no data in the scenario's window and was proxied by beta x the market "
-                "proxy", "boolean"),
+                "proxy (option_stress: or an underlying's volatility change over the window was not known, taken as 0)",
+                "boolean"),
     "scenario_type": ("kind of scenario: historical, uniform_equity, sector or fx", "text"),
     "target_loss": ("the loss the reverse stress must reach, target_loss_fraction x the held value", "base currency"),
     "multiplier": ("the smallest factor k on the scenario's shocks whose loss reaches target_loss (null when none "
@@ -448,6 +475,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "episode": ("name of the historical episode replayed (a historical scenario of scenarios.yaml)", "text"),
     "worst_date": ("day of the episode with the lowest cumulative P&L", "date"),
     "worst_cum_pnl": ("cumulative P&L of the held positions at worst_date, gain positive", "base currency"),
+    "final_cum_pnl": ("cumulative P&L of the held positions at the episode's last day, gain positive", "base currency"),
     "worst_cum_return": ("worst_cum_pnl over the held value", "fraction of value"),
     "final_cum_return": ("cumulative return over the whole episode", "fraction of value"),
     "n_days": ("trading days of the episode", "trading days"),
