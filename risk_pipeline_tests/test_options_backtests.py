@@ -3,6 +3,7 @@ positions (Black-Scholes-Merton of the pricing core at the next close's spot and
 expiry), the backtest counts and Kupiec p-values against an independent recomputation on amounts."""
 
 import datetime as dt
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -11,6 +12,8 @@ from scipy.stats import chi2
 
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.options import option_backtests, option_greeks, option_pnl, option_var
+from risk_pipeline.report.html import _options_section
+from risk_pipeline.report.options_section import load_options, options_text
 from risk_pipeline.risk.options.pricing import bsm_price
 from risk_pipeline.storage.schemas import table_schema
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
@@ -113,3 +116,20 @@ def test_backtest_counts_and_kupiec_equal_an_independent_count_on_amounts(lake):
     assert checked > 0
     assert backtests["n_breaches"].max() > 0  # some loss exceeded its forecast: the comparison is exercised
     assert set(backtests["backtest_window_days"]) == set(BACKTEST_WINDOWS)
+
+
+def test_the_report_and_the_summary_show_each_methods_light_of_the_latest_day(lake):
+    _, _, _, _, backtests, _, _ = lake
+    backtests = backtests.assign(as_of=pd.to_datetime(backtests["as_of"]).dt.date)
+    day = max(backtests["as_of"])
+    view = load_options(day)
+    latest = backtests.loc[(backtests["as_of"] == day) & (backtests["confidence"] == 0.99)
+                           & (backtests["backtest_window_days"] == min(BACKTEST_WINDOWS))]
+    assert len(view.lights) == len(latest) == 3 * 2  # three methods of each book
+    text, page = options_text(view), _options_section(SimpleNamespace(options=view, as_of=day))
+    assert f"backtest as of {day}" in text and f"backtest as of {day}" in page
+    assert view.books == ["hedged"]  # the book holding options at the last close; naked's rows are not shown
+    for row in latest.loc[latest["book"] == "hedged"].itertuples():
+        assert f"{row.method} {row.n_breaches}/{row.expected_breaches:.1f} {row.traffic_light}" in text
+    assert set(latest["traffic_light"]) <= {"green", "yellow", "red", "insufficient_data"}
+    assert "traffic light" in page and latest["traffic_light"].iloc[0] in page
