@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import errno
 import json
+import math
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -78,15 +79,20 @@ def _filesystem(uri: str) -> tuple[pa_fs.FileSystem, str]:
     return pa_fs.LocalFileSystem(), uri.rstrip("/") + "/"
 
 
-def _stats(part: pa.Table, spec: TableSchema) -> str:
-    """The Delta statistics of a file of ``part``'s rows: its row count, every column's null count,
-    the least and greatest day and key (what the readers prune files by)."""
+def _stats(part: pa.Table) -> str:
+    """The Delta statistics of a file of ``part``'s rows: its row count, and each column's null count
+    and least and greatest value (NaN left out), as delta-rs writes them. Every column with a value
+    needs its bounds: delta-rs' Arrow dataset (a lake on object storage) turns missing bounds into a
+    guarantee that no row matches a filter on that column."""
     low, high = {}, {}
-    for column in filter(None, (spec.day_column, spec.key_column)):
-        bounds = pc.min_max(part[column])
-        if bounds["min"].is_valid:
-            low[column], high[column] = (str(bounds[k].as_py()) if column == spec.day_column else bounds[k].as_py()
-                                         for k in ("min", "max"))
+    for name in part.column_names:
+        bounds = pc.min_max(part[name])
+        if not bounds["min"].is_valid:
+            continue  # every value null (or NaN): no bounds
+        least, greatest = bounds["min"].as_py(), bounds["max"].as_py()
+        if isinstance(least, float) and not (math.isfinite(least) and math.isfinite(greatest)):
+            continue
+        low[name], high[name] = (v.isoformat() if isinstance(v, dt.date) else v for v in (least, greatest))
     return json.dumps({"numRecords": part.num_rows, "minValues": low, "maxValues": high,
                        "nullCount": {name: part[name].null_count for name in part.column_names}})
 
@@ -104,7 +110,7 @@ def _write_file(arrow: pa.Table, spec: TableSchema, year: int, uri: str) -> Stag
             raise OSError(errno.ENOSPC, lake.DISK_FULL, uri) from exc
         raise
     size = fs.get_file_info(prefix + path).size
-    return StagedFile(path=path, size=size, year=year, rows=arrow.num_rows, stats=_stats(arrow, spec))
+    return StagedFile(path=path, size=size, year=year, rows=arrow.num_rows, stats=_stats(arrow))
 
 
 def _by_year(arrow: pa.Table, spec: TableSchema) -> Iterable[tuple[int, pa.Table]]:
