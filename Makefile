@@ -2,6 +2,8 @@
 #   make run    build .venv if missing, install, backfill the whole bundled history as one run on
 #               the persistent Dagster instance in .dagster_home, print a summary
 #   make test   build .venv if missing, install, run the test suite in two worker processes (one per core)
+#   make cluster-demo  a year's backfill on PostgreSQL, S3 (moto) and a Dask scheduler with two workers, one
+#               killed mid-run, compared with the embedded default (docs/deployment.md)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -11,7 +13,7 @@ START ?= 1990-01-02
 END ?= 2022-12-28
 SELECT ?= *
 
-.PHONY: run test backfill ui summary bench clean
+.PHONY: run test backfill ui summary bench cluster-demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +44,10 @@ bench: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+
+# separate processes on 127.0.0.1, all stopped at the end (risk_pipeline/cluster_demo.py)
+cluster-demo: $(STAMP)
+	$(BIN)/python -m risk_pipeline.cluster_demo
 
 clean:
 	rm -rf data/lake data/risk.duckdb data/reports data/logs $(DAGSTER_HOME)

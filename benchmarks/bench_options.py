@@ -2,8 +2,8 @@
 
 1. The core: every option of a book repriced (Black-Scholes-Merton, vectorised) under every scenario of a
    252-day window, ``risk_pipeline.risk.options.var.days_scenario_pnl``; prints revaluations per second.
-2. One new day (``--day``) of ``option_greeks`` and ``option_var`` (three methods, 2 confidences, horizons
-   1, 3, 5) in-process on a copy of the ``prices`` and ``returns`` tables of ``--data`` (a lake built by
+2. One new day (``--day``) of ``option_greeks``, ``option_var`` (three methods, 2 confidences, horizons
+   1, 3, 5), ``option_stress`` (every scenario of scenarios.yaml) and ``option_replay`` in-process on a copy of the ``prices`` and ``returns`` tables of ``--data`` (a lake built by
    ``make run``), for (a) the bundled book (two options and the hedge) and (b) a generated book of 1,000
    options (puts and calls at 80-120% of the spot on the S&P 500 index and the 20 stocks, expiries 1 to 60
    days, half of the books delta-hedged); beside them, (c) the linear book's one-day historical VaR of the
@@ -63,12 +63,12 @@ def one_day(folder: Path, positions: Path, hedged: list[str], day: str, repeat: 
     """The best of ``repeat`` in-process runs of each asset for ``day`` (the first pays the imports)."""
     import dagster as dg
 
-    from risk_pipeline.defs.options import option_greeks, option_var
+    from risk_pipeline.defs.options import option_greeks, option_replay, option_stress, option_var
 
     os.environ["RISK_PIPELINE_DATA"] = str(folder)
     config = {"positions_file": str(positions), "delta_hedged_books": hedged}
     seconds = {}
-    for asset in (option_greeks, option_var):
+    for asset in (option_greeks, option_var, option_stress, option_replay):
         name = asset.key.path[-1]
         for _ in range(repeat):
             start = time.perf_counter()
@@ -114,7 +114,8 @@ def main() -> None:
         linear = linear_var_seconds(read_window("returns", day.date(), day.date(), lookback=260), day)
     print(f"one new day ({args.day}), best of 3 in-process runs of each asset (Dagster's run included), load average {os.getloadavg()[0]:.1f}:")
     for label, seconds in (("bundled book (2 options + hedge)", bundled), ("1,000 options, 21 underlyings", thousand)):
-        print(f"  {label:<34} option_greeks {seconds['option_greeks']:.2f} s, option_var {seconds['option_var']:.2f} s")
+        print(f"  {label:<34} option_greeks {seconds['option_greeks']:.2f} s, option_var {seconds['option_var']:.2f} s, "
+              f"option_stress {seconds['option_stress']:.2f} s, option_replay {seconds['option_replay']:.2f} s")
     print(f"  linear book, historical VaR of its 252-day window (core only): {linear * 1000:.1f} ms")
     print(f"  added by the 1,000-option book over the bundled one: "
           f"{sum(thousand.values()) - sum(bundled.values()):.2f} s")

@@ -2,8 +2,9 @@
 :class:`risk_pipeline.risk.frtb.FactorBook` in its base currency, and the bank (every desk
 together) in the reporting currency.
 
-A desk's positions and values are those of :func:`risk_pipeline.books.build_book` (the same
-book as portfolio_pnl); its risk factors are each asset's price (local return) and, for an
+A desk's positions and values are those of the book portfolio_pnl values
+(:func:`risk_pipeline.books.build_book` for a portfolio, the stored positions of a book of record);
+its risk factors are each asset's price (local return) and, for an
 asset quoted in another currency, that currency's FX rate against the desk's base. The bank
 holds every desk's positions converted to the reporting currency at each close (a desk
 joins the bank from its first valued day); its FX factors are the assets' currencies against
@@ -17,9 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.books import build_book, currency_levels, currency_returns
+from risk_pipeline.books import Book, currency_levels, currency_returns
 from risk_pipeline.config.frtb import FrtbConfig
-from risk_pipeline.config.portfolios import Portfolio
 from risk_pipeline.risk.frtb import FactorBook
 from risk_pipeline.risk.instruments.fx import to_base_returns
 from risk_pipeline.risk.portfolio import pnl_from_exposures
@@ -28,12 +28,16 @@ from risk_pipeline.risk.portfolio import pnl_from_exposures
 @dataclass(frozen=True)
 class FrtbBook:
     """A desk or the bank: its FactorBook and the daily P&L of its held positions
-    (``portfolio_pnl`` columns: date, value, pnl, simple_return), in ``base_currency``."""
+    (``portfolio_pnl`` columns: date, value, pnl, simple_return), in ``base_currency``;
+    ``actual_pnl`` (by date) when it trades (None: the hypothetical P&L, a book without trades);
+    ``held``: a book of record's frames (its desk model revalues the positions held)."""
 
     name: str
     base_currency: str
     factors: FactorBook
     pnl: pd.DataFrame
+    actual_pnl: pd.Series | None = None
+    held: Book | None = None
 
 
 def _local_returns(returns: pd.DataFrame, symbols: list[str], dates: pd.DatetimeIndex) -> pd.DataFrame:
@@ -63,9 +67,13 @@ def position_fx_returns(base: str, currencies: list[str], dates: pd.DatetimeInde
     return pd.DataFrame(columns, index=dates)
 
 
-def desk_book(config: FrtbConfig, portfolio: Portfolio, prices: pd.DataFrame, returns: pd.DataFrame) -> FrtbBook:
-    """The desk of ``portfolio`` over the dates of ``prices`` (long frames as stored)."""
-    book = build_book(portfolio, prices, returns)
+def desk_book(config: FrtbConfig, book: Book, returns: pd.DataFrame, actual_pnl: pd.Series | None = None,
+              recorded: bool = False) -> FrtbBook:
+    """The desk of ``book`` (:func:`risk_pipeline.books.build_book` of a portfolio, or
+    :func:`risk_pipeline.defs.portfolios.record_book` of a book of record: ``recorded``) over the
+    dates of its frames, ``returns`` the long frame as stored; ``actual_pnl`` its actual P&L by date
+    when it trades."""
+    portfolio = book.portfolio
     symbols = list(portfolio.symbols)
     dates = pd.DatetimeIndex(book.exposures.index)
     currencies = [book.currencies[s] or portfolio.base_currency for s in symbols]
@@ -74,25 +82,34 @@ def desk_book(config: FrtbConfig, portfolio: Portfolio, prices: pd.DataFrame, re
     fx.columns = symbols
     factors = _factor_book(config, book.exposures, local, fx, symbols, currencies)
     pnl = pnl_from_exposures(book.exposures, book.values, book.asset_returns)
-    return FrtbBook(portfolio.name, portfolio.base_currency, factors, pnl)
+    return FrtbBook(portfolio.name, portfolio.base_currency, factors, pnl, actual_pnl, book if recorded else None)
 
 
-def bank_book(config: FrtbConfig, desks: list[Portfolio], prices: pd.DataFrame, returns: pd.DataFrame) -> FrtbBook:
-    """Every desk's positions together, in ``config.reporting_currency`` (module docstring)."""
+def bank_book(config: FrtbConfig, desks: list[tuple[Book, FrtbBook]], returns: pd.DataFrame) -> FrtbBook:
+    """Every desk's positions together, in ``config.reporting_currency`` (module docstring), from each
+    desk's book and FrtbBook; its actual P&L adds the desks' trades (actual - hypothetical P&L) at
+    each close's rate, when a desk trades."""
     target = config.reporting_currency
-    exposures, symbols, currencies = [], [], []
-    for portfolio in desks:
-        book = build_book(portfolio, prices, returns)
+    exposures, symbols, currencies, trading = [], [], [], []
+    for book, desk in desks:
+        portfolio = book.portfolio
         dates = pd.DatetimeIndex(book.exposures.index)
         level = currency_levels(target, [portfolio.base_currency], dates)[portfolio.base_currency]
         exposures.append(book.exposures.mul(level, axis=0).set_axis(
             [f"{portfolio.name}:{s}" for s in portfolio.symbols], axis=1))
         symbols += list(portfolio.symbols)
         currencies += [book.currencies[s] or portfolio.base_currency for s in portfolio.symbols]
+        if desk.actual_pnl is not None:
+            traded = desk.actual_pnl - desk.pnl.set_index("date")["pnl"].reindex(desk.actual_pnl.index)
+            trading.append(traded.mul(level.reindex(traded.index)))
     close = pd.concat(exposures, axis=1).sort_index().fillna(0.0)  # a desk without value is not (yet) held
     dates = pd.DatetimeIndex(close.index)
     local = _local_returns(returns, sorted(set(symbols)), dates)[symbols].set_axis(close.columns, axis=1)
     fx = position_fx_returns(target, currencies, dates).set_axis(close.columns, axis=1)
     factors = _factor_book(config, close, local, fx, symbols, currencies)
     pnl = pnl_from_exposures(close, close.sum(axis=1), to_base_returns(local, fx))
-    return FrtbBook(config.bank_name, target, factors, pnl)
+    actual = None
+    if trading:
+        hypothetical = pnl.set_index("date")["pnl"]
+        actual = hypothetical + pd.concat(trading, axis=1).sum(axis=1).reindex(hypothetical.index).fillna(0.0)
+    return FrtbBook(config.bank_name, target, factors, pnl, actual)

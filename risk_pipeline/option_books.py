@@ -31,9 +31,13 @@ from risk_pipeline.config.options import OptionPosition, OptionSettings, load_op
 from risk_pipeline.config.reader import ConfigError
 from risk_pipeline.risk.options.pricing import DAYS_PER_YEAR, bsm_greeks, cash_greeks
 from risk_pipeline.risk.options.surface import ewma_atm_vol, proxy_vol, surface_vol
+from risk_pipeline.risk.options.stress import stress_pnl
 from risk_pipeline.risk.options.var import OptionBook, days_var_es, horizon_years, window_scenarios
+from risk_pipeline.risk.stress.grid import episode_returns
+from risk_pipeline.risk.stress.scenarios import HistoricalScenario, scenario_shocks
 from risk_pipeline.sources.ecb_fx import fx_rate
-from risk_pipeline.storage.lake import read_window
+from risk_pipeline.books import currency_returns
+from risk_pipeline.storage.lake import read_days, read_window
 
 ATM_TENOR_YEARS = 30 / DAYS_PER_YEAR
 QUOTE_COLUMNS = ("date", "underlying", "expiry", "strike", "implied_vol")
@@ -240,6 +244,25 @@ def hedge_rows(market: OptionMarket, hedge: pd.DataFrame) -> pd.DataFrame:
                         rho_amount=0.0)
 
 
+def held_arrays(market: OptionMarket, priced: pd.DataFrame, hedge: pd.DataFrame, held_at: pd.DatetimeIndex,
+                underlyings: list[str]) -> tuple[np.ndarray, np.ndarray, OptionBook]:
+    """The book held at each close of ``held_at`` as the options core takes it: spots and hedge units x FX
+    ``(closes, underlyings)``, and the options (``day``: the close's row) of ``priced`` at those closes."""
+    spot = market.spot.loc[held_at, underlyings].to_numpy()
+    linear = (hedge.assign(units=hedge["quantity"] * hedge["fx_rate"])
+              .pivot_table(index="date", columns="underlying", values="units", aggfunc="sum")
+              .reindex(index=held_at, columns=underlyings).fillna(0.0).to_numpy()) if len(hedge) else \
+        np.zeros((len(held_at), len(underlyings)))
+    rows = priced.loc[priced["date"].isin(held_at)]
+    book = OptionBook(underlying=np.array([underlyings.index(u) for u in rows["underlying"]], dtype=int),
+                      is_call=rows["is_call"].to_numpy(bool), strike=rows["strike"].to_numpy(float),
+                      years=rows["years_to_expiry"].to_numpy(float), vol=rows["implied_vol"].to_numpy(float),
+                      units=(rows["quantity"] * rows["contract_multiplier"] * rows["fx_rate"]).to_numpy(float),
+                      rate=rows["interest_rate"].to_numpy(float), dividend=rows["dividend_yield"].to_numpy(float),
+                      day=held_at.get_indexer(pd.DatetimeIndex(rows["date"])))
+    return spot, linear, book
+
+
 VAR_CHUNK_DAYS = 1000  # days of scenario windows built at once (bounds the memory of a long backfill)
 
 
@@ -263,21 +286,9 @@ def book_var(market: OptionMarket, priced: pd.DataFrame, hedge: pd.DataFrame, cl
         if not len(chunk):
             continue
         low, high = ends[chunk[0]] - window + 1, ends[chunk[-1]] + 1
-        closes = previous[chunk]
-        spot = market.spot.loc[closes, underlyings].to_numpy()
-        linear = (hedge.assign(units=hedge["quantity"] * hedge["fx_rate"])
-                  .pivot_table(index="date", columns="underlying", values="units", aggfunc="sum")
-                  .reindex(index=closes, columns=underlyings).fillna(0.0).to_numpy()) if len(hedge) else \
-            np.zeros((len(chunk), len(underlyings)))
-        rows = priced.loc[priced["date"].isin(closes)]
-        day = closes.get_indexer(pd.DatetimeIndex(rows["date"]))
-        book = OptionBook(underlying=np.array([underlyings.index(u) for u in rows["underlying"]], dtype=int),
-                          is_call=rows["is_call"].to_numpy(bool), strike=rows["strike"].to_numpy(float),
-                          years=rows["years_to_expiry"].to_numpy(float), vol=rows["implied_vol"].to_numpy(float),
-                          units=(rows["quantity"] * rows["contract_multiplier"] * rows["fx_rate"]).to_numpy(float),
-                          rate=rows["interest_rate"].to_numpy(float), dividend=rows["dividend_yield"].to_numpy(float),
-                          day=day)
-        n_options = np.bincount(day, minlength=len(chunk))
+        held_at = previous[chunk]  # not ``closes``: the loop's bound (a reassigned ``closes`` ended it after one chunk)
+        spot, linear, book = held_arrays(market, priced, hedge, held_at, underlyings)
+        n_options = np.bincount(book.day, minlength=len(chunk))
         for h in horizons:
             scenario_returns, scenario_changes = window_scenarios(returns[low:high], changes[low:high], window, h)
             offsets = ends[chunk] - window + 1 - low
@@ -293,3 +304,143 @@ def book_var(market: OptionMarket, priced: pd.DataFrame, hedge: pd.DataFrame, cl
                     }).loc[complete & (n_options > 0)])
     columns = ["close", "method", "confidence", "horizon_days", "var_amount", "es_amount", "n_options"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+@dataclass(frozen=True)
+class OptionScenarios:
+    """Stress scenarios resolved for the underlyings (columns) of the option books: spot shocks (simple returns),
+    implied-volatility changes and FX returns of each underlying's currency against the base (rows: scenarios);
+    per scenario its type, whether some move was proxied or not measured (``proxied``), and the last day of its
+    window (historical: reported only on later days; NaT for the hypothetical ones)."""
+
+    spot: pd.DataFrame
+    vol: pd.DataFrame
+    fx: pd.DataFrame
+    kind: pd.Series
+    proxied: pd.Series
+    window_end: pd.Series
+
+
+def atm_changes(market: OptionMarket, underlying: str, returns: pd.Series, start: dt.date, end: dt.date) -> pd.Series:
+    """Change of ``underlying``'s at-the-money volatility from the last close before ``start`` to each close of the
+    window ``start..end`` (the proxy from ``returns``, the stored days up to ``end`` with enough before ``start``; or
+    the quoted surface at 30 days and the close's spot); NaN where either is not known."""
+    window = returns.index[(returns.index >= pd.Timestamp(start)) & (returns.index <= pd.Timestamp(end))]
+    before = returns.index[returns.index < pd.Timestamp(start)]
+    if not len(before):
+        return pd.Series(np.nan, index=window)
+    days = before[-1:].append(window)
+    if market.quotes is None:
+        width = market.settings.ewma_window_days
+        known = returns.loc[:days[-1]].dropna()
+        first = known.index[known.index <= days[0]]
+        known = known.loc[first[-width]:] if len(first) >= width else known  # the returns the closes' windows hold
+        atm = pd.Series(ewma_atm_vol(known.to_numpy(), width), index=known.index)
+        atm = atm.reindex(days)
+    else:
+        closes = read_days("prices", [d.date() for d in days], where={"symbol": underlying})
+        spot = pd.Series(closes["close"].to_numpy(), index=pd.DatetimeIndex(closes["date"]))
+        atm = pd.Series([_surface_atm(market.quotes, d, underlying, spot.get(d, np.nan)) for d in days], index=days)
+    return atm.iloc[1:] - atm.iloc[0]
+
+
+def episode_paths(market: OptionMarket, scenario: HistoricalScenario, days: pd.DatetimeIndex, history: pd.DataFrame,
+                  currency_of: dict, market_proxy: str) -> OptionScenarios:
+    """A historical window as one scenario per close of it: the moves from the close before the window to that
+    close (compounded local returns, missing days proxied by beta x the market as in the stress; the change of
+    at-the-money volatility; the compounded FX returns of the underlying's currency against the base)."""
+    underlyings = list(market.spot.columns)
+    base = market.settings.base_currency
+    local = history.reindex(index=days, columns=sorted(set(underlyings) | {market_proxy}))
+    moves = episode_returns(scenario.name, scenario.start, scenario.end, local, None, {u: base for u in underlyings},
+                            base, market=market_proxy)
+    window = moves.returns.index
+    spot = (1.0 + moves.returns[underlyings]).cumprod() - 1.0
+    foreign = sorted({currency_of[u] for u in underlyings} - {base})
+    currencies = (1.0 + currency_returns(base, foreign, days).reindex(window).fillna(0.0)).cumprod() - 1.0 \
+        if foreign else pd.DataFrame(index=window)
+    fx = pd.DataFrame({u: currencies[currency_of[u]] if currency_of[u] != base else 0.0 for u in underlyings},
+                      index=window)
+    vol = pd.DataFrame({u: atm_changes(market, u, local[u], scenario.start, scenario.end).reindex(window)
+                        for u in underlyings})
+    proxied = bool(moves.proxied) or bool(vol.isna().to_numpy().any())
+    return OptionScenarios(spot=spot, vol=vol.fillna(0.0), fx=fx, kind=pd.Series("historical", index=window),
+                           proxied=pd.Series(proxied, index=window),
+                           window_end=pd.Series(pd.Timestamp(scenario.end), index=window))
+
+
+def resolve_option_scenarios(market: OptionMarket, scenarios, history: pd.DataFrame, usable: dict, currency_of: dict,
+                             market_proxy: str) -> OptionScenarios:
+    """The scenarios of the scenarios file (historical ones: those of ``usable``, name -> (scenario, its stored days),
+    with the stored local ``history`` of returns) as moves of the underlyings (:class:`OptionScenarios`)."""
+    underlyings = list(market.spot.columns)
+    base = market.settings.base_currency
+    foreign = sorted({currency_of[u] for u in underlyings} - {base})
+    rows = []
+    for scenario in scenarios:
+        if isinstance(scenario, HistoricalScenario):
+            if scenario.name not in usable:
+                continue
+            days = usable[scenario.name][1]
+            local = history.reindex(index=days, columns=sorted(set(underlyings) | {market_proxy}))
+            shocks = scenario_shocks(scenario, underlyings, foreign_currencies=foreign, asset_returns=local,
+                                     fx_returns=currency_returns(base, foreign, days) if foreign else None,
+                                     market=market_proxy)
+            vol = pd.Series({u: atm_changes(market, u, local[u], scenario.start, scenario.end).iloc[-1]
+                             for u in underlyings})
+            end = pd.Timestamp(scenario.end)
+        else:
+            shocks = scenario_shocks(scenario, underlyings, foreign_currencies=foreign)
+            vol, end = pd.Series(scenario.volatility, index=underlyings), pd.NaT
+        fx = pd.Series({u: float(shocks.fx.get(currency_of[u], 0.0)) for u in underlyings})
+        rows.append((scenario.name, scenario.kind.value, shocks.equity.reindex(underlyings).to_numpy(float),
+                     vol.fillna(0.0).to_numpy(float), fx.to_numpy(float),
+                     bool(shocks.proxied) or bool(vol.isna().any()), end))
+    names = [r[0] for r in rows]
+
+    def frame(i: int) -> pd.DataFrame:
+        return pd.DataFrame(np.array([r[i] for r in rows]).reshape(len(rows), len(underlyings)), index=names,
+                            columns=underlyings)
+
+    return OptionScenarios(spot=frame(2), vol=frame(3), fx=frame(4), kind=pd.Series([r[1] for r in rows], index=names),
+                           proxied=pd.Series([r[5] for r in rows], index=names, dtype=bool),
+                           window_end=pd.Series([r[6] for r in rows], index=names, dtype="datetime64[ns]"))
+
+
+def book_stress(market: OptionMarket, priced: pd.DataFrame, hedge: pd.DataFrame, closes: pd.DatetimeIndex,
+                targets: pd.DatetimeIndex, scenarios: OptionScenarios) -> pd.DataFrame:
+    """Profit of one book held at each of ``closes`` under each scenario, reported on the next day ``targets``
+    (rows: date, scenario, scenario_type, pnl, proxied, n_options); a historical scenario only on the days after its
+    window, a day without an option has no row."""
+    underlyings = sorted(set(priced["underlying"]))
+    spot, linear, book = held_arrays(market, priced, hedge, closes, underlyings)
+    profit = stress_pnl(book, spot, linear, *(getattr(scenarios, f)[underlyings].to_numpy() for f in ("spot", "vol",
+                                                                                                       "fx")))
+    n_options = np.bincount(book.day, minlength=len(closes))
+    names = scenarios.spot.index
+    frame = pd.DataFrame({"date": np.repeat(targets.to_numpy(), len(names)), "scenario": np.tile(names, len(closes)),
+                          "scenario_type": np.tile(scenarios.kind.to_numpy(), len(closes)), "pnl": profit.ravel(),
+                          "proxied": np.tile(scenarios.proxied.to_numpy(), len(closes)),
+                          "n_options": np.repeat(n_options, len(names))})
+    window_end = np.tile(scenarios.window_end.to_numpy(), len(closes))
+    reported = pd.isna(window_end) | (window_end < frame["date"].to_numpy())
+    return frame.loc[reported & (frame["n_options"] > 0).to_numpy()].reset_index(drop=True)
+
+
+def book_replay(market: OptionMarket, priced: pd.DataFrame, hedge: pd.DataFrame, closes: pd.DatetimeIndex,
+                targets: pd.DatetimeIndex, episode: str, path: OptionScenarios) -> pd.DataFrame:
+    """The book held at each of ``closes`` repriced at each close of a historical episode (``path``: the moves from
+    before the episode to that close, :func:`episode_paths`), reported on the next day ``targets`` after the
+    episode (rows: date, episode, worst_date, worst_cum_pnl, final_cum_pnl, n_days, proxied, n_options)."""
+    underlyings = sorted(set(priced["underlying"]))
+    reported = targets > path.window_end.iloc[0]
+    closes, targets = closes[reported], targets[reported]
+    spot, linear, book = held_arrays(market, priced, hedge, closes, underlyings)
+    profit = stress_pnl(book, spot, linear, *(getattr(path, f)[underlyings].to_numpy() for f in ("spot", "vol", "fx")))
+    n_options = np.bincount(book.day, minlength=len(closes))
+    worst = np.argmin(profit, axis=1) if profit.size else np.zeros(len(closes), dtype=int)
+    frame = pd.DataFrame({"date": targets, "episode": episode, "worst_date": path.spot.index[worst] if len(closes)
+                          else pd.DatetimeIndex([]), "worst_cum_pnl": profit[np.arange(len(closes)), worst],
+                          "final_cum_pnl": profit[:, -1], "n_days": np.int64(len(path.spot)),
+                          "proxied": bool(path.proxied.iloc[0]), "n_options": n_options})
+    return frame.loc[frame["n_options"] > 0].reset_index(drop=True)

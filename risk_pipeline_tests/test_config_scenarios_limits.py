@@ -100,6 +100,18 @@ SCENARIO_CASES = [
        - {name: "bad name", type: fx, description: x, base_currency_change: 0.1}
      """, r"scenario #1.*'name'"),
     ("scenario: []\n", r"unknown field.*scenario"),
+    ("""
+     scenarios:
+       - {name: v, type: uniform_equity, description: x, equity_shock: -0.2, volatility: "+10 points"}
+     """, r"scenario 'v'.*'volatility'.*number"),
+    ("""
+     scenarios:
+       - {name: v, type: fx, description: x, base_currency_change: 0.1, volatility: -1.2}
+     """, r"scenario 'v'.*'volatility'.*> -1"),
+    ("""
+     scenarios:
+       - {name: h, type: historical, description: x, start: 2020-02-20, end: 2020-03-23, volatility: 0.3}
+     """, r"scenario 'h': field 'volatility': unknown field"),  # measured over the window instead
 ]
 
 
@@ -188,3 +200,10 @@ def test_user_added_scenario_is_loaded(tmp_path):
     crash, down5 = load_scenarios(path)
     assert crash == HistoricalScenario("my_crash", "my own window", dt.date(2019, 5, 1), dt.date(2019, 6, 3))
     assert down5.equity_shock == -0.05
+
+
+def test_a_volatility_shock_is_read_for_the_option_books():
+    """The optional volatility field of the hypothetical scenarios (0 when absent): the shipped file shocks it."""
+    shipped = {s.name: s for s in load_scenarios()}
+    assert shipped["equity_down_20"].volatility == 0.15 and shipped["equity_up_10"].volatility == -0.05
+    assert shipped["tech_selloff"].volatility == 0.0

@@ -74,3 +74,26 @@ def test_desks_must_be_portfolios_and_the_bank_not_one(tmp_path, monkeypatch, ca
     monkeypatch.setenv("RISK_PIPELINE_DATA", str(tmp_path / "data"))
     assert main(["backfill", "--start", "2020-01-02", "--end", "2020-01-03"]) == 2
     assert "field 'desks': ['nope'] are not portfolios" in capsys.readouterr().err
+
+
+def test_a_book_of_record_may_be_a_desk_when_listed(tmp_path):
+    """desks: null keeps the portfolios only; a listed book of record is a desk (and passes the configuration
+    check), an unknown name is still an error naming it."""
+    from risk_pipeline.config.check import check_configuration
+    from risk_pipeline.config.frtb import desk_portfolios, record_desks
+    from risk_pipeline.config.portfolios import load_portfolios
+    from risk_pipeline.config.positions import load_books_of_record
+
+    portfolios, records = load_portfolios(), list(load_books_of_record().books)
+    assert records == ["monthly_rebalanced", "momentum_12_1"]
+    assert record_desks(load_frtb_config(), records) == []
+    listed = tmp_path / "listed.yaml"
+    listed.write_text(SHIPPED.replace("desks: null", "desks: [concentrated, momentum_12_1]"))
+    settings = load_frtb_config(listed)
+    assert [p.name for p in desk_portfolios(settings, portfolios, records)] == ["concentrated"]
+    assert record_desks(settings, records) == ["momentum_12_1"]
+    with pytest.raises(ConfigError, match=r"\['momentum_12_1'\] are not portfolios or books of record"):
+        desk_portfolios(settings, portfolios)  # without the books of record
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("RISK_PIPELINE_FRTB", str(listed))
+        check_configuration()

@@ -3,6 +3,7 @@ bad option input through the CLI: one line naming file, row and field, exit stat
 
 import datetime as dt
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -10,7 +11,9 @@ import pytest
 
 from risk_pipeline.cli import main
 from risk_pipeline.defs.market_data import prices, returns
-from risk_pipeline.defs.options import option_greeks, option_limit_status, option_var
+from risk_pipeline.defs.options import option_greeks, option_limit_status, option_replay, option_stress, option_var
+from risk_pipeline.report.html import _options_section
+from risk_pipeline.report.options_section import load_options, options_text
 from risk_pipeline.risk.options.pricing import bsm_greeks
 from risk_pipeline.risk.options.var import OptionBook, historical_scenarios, horizon_years, options_var_es
 from risk_pipeline.storage.schemas import table_schema
@@ -29,6 +32,14 @@ hedged,e,put,AAPL,110,2021-03-19,2020-12-18,-3,100,USD
 """
 
 
+SCENARIOS = """scenarios:
+  - {name: crash, type: uniform_equity, description: all -20% and vol +15, equity_shock: -0.2, volatility: 0.15}
+  - {name: calm, type: uniform_equity, description: all +5% and vol -3, equity_shock: 0.05, volatility: -0.03}
+  - {name: june_2020, type: historical, description: inside the lake, start: 2020-06-08, end: 2020-06-26}
+  - {name: y2019, type: historical, description: before the lake, start: 2019-01-02, end: 2019-01-10}
+"""
+
+
 def _options(folder) -> dict:
     return {"positions_file": str(folder / "options.csv"), "delta_hedged_books": ["hedged"],
             "ewma_window_days": EWMA, "estimation_window_days": WINDOW}
@@ -40,12 +51,15 @@ def lake(tmp_path_factory):
     (folder / "options.csv").write_text(POSITIONS)
     (folder / "events.csv").write_text("date,underlying,event\n2021-01-13,all,CPI\n")
     (folder / "status_limits.yaml").write_text(LIMITS.format(events=folder / "events.csv", delta=50000.0, var=30000.0))
+    (folder / "scenarios.yaml").write_text(SCENARIOS)
     with module_lake(folder, SMALL_PORTFOLIOS):
         config = {"ops": {"prices": {"config": {"extra_symbols": ["SP500"]}},
                           "option_greeks": {"config": _options(folder)}, "option_var": {"config": _options(folder)},
-                          "option_limit_status": {"config": {"limits_file": str(folder / "status_limits.yaml")}}}}
+                          "option_limit_status": {"config": {"limits_file": str(folder / "status_limits.yaml")}},
+                          "option_stress": {"config": {**_options(folder), "scenarios_file": str(folder / "scenarios.yaml")}},
+                          "option_replay": {"config": {**_options(folder), "scenarios_file": str(folder / "scenarios.yaml")}}}}
         result = materialize_range(START, END, config, assets=[prices, returns, option_greeks, option_var,
-                                                               option_limit_status])
+                                                               option_limit_status, option_stress, option_replay])
         data = folder / "data"
         yield (folder, result, _dated(query(data, "select * from option_greeks order by date, book, level, option")),
                _dated(query(data, "select * from option_var order by date, book, method, confidence, horizon_days")),
@@ -176,6 +190,21 @@ def test_delta_only_var_of_the_hedged_book_is_nil_full_revaluation_is_not(lake):
     assert strangle_held.any() and (hedged.loc[strangle_held, "full_revaluation"] > 1000).all()
 
 
+def test_option_var_of_a_run_longer_than_one_chunk_of_days_has_every_day(lake, monkeypatch):
+    """book_var builds its scenario windows VAR_CHUNK_DAYS closes at a time: a run over more closes than one chunk
+    gives the same rows as one chunk (a reassigned loop bound once stopped it after the first chunk: the 30-year
+    backfill had option_var for its first 1,000 days only)."""
+    folder, _, _, var, _ = lake
+    monkeypatch.setattr("risk_pipeline.option_books.VAR_CHUNK_DAYS", 4)
+    config = {"ops": {"option_var": {"config": _options(folder)}}}
+    materialize_range("2021-01-04", "2021-01-15", config, assets=[option_var])
+    again = _dated(query(folder / "data", "select * from option_var where date between '2021-01-04' and '2021-01-15' "
+                                          "order by date, book, method, confidence, horizon_days"))
+    before = var.loc[(var["date"] >= dt.date(2021, 1, 4)) & (var["date"] <= dt.date(2021, 1, 15))].reset_index(drop=True)
+    assert before["date"].nunique() == 10  # more closes than one chunk of 4
+    pd.testing.assert_frame_equal(again, before, check_exact=True)
+
+
 @pytest.mark.parametrize("row, field, words", [
     ("strangle,x,call,NOPE,3900,2021-01-15,2020-12-18,-10,100,USD", "underlying", "unknown underlying 'NOPE'"),
     ("strangle,x,call,SP500,-3900,2021-01-15,2020-12-18,-10,100,USD", "strike", "must be > 0"),
@@ -282,3 +311,96 @@ def test_caps_are_tightened_in_the_days_before_an_event(lake, monkeypatch, capsy
 def test_a_bad_option_trade_is_one_line_exit_2(lake, monkeypatch, capsys):
     code, out = _pre_trade(lake[0], monkeypatch, capsys, "straddle,SP500,3700,2021-02-19,-5")
     assert code == 2 and len(out.err.splitlines()) == 1 and "must look like TYPE,UNDERLYING" in out.err
+
+
+def test_the_report_and_the_summary_show_the_option_books_tables(lake, capsys):
+    """The report's section and `risk-pipeline summary` show each book's stored Greeks, caps and the three VaRs."""
+    folder, _, greeks, var, _ = lake
+    day = max(var["date"])
+    view = load_options(day)
+    shown = view.var.set_index(["book", "confidence", "horizon_days", "measure"])
+    stored = var.loc[var["date"] == day]
+    assert len(stored) == 2 * 3 * 3 and len(shown) == 2 * 3 * 2  # conf x horizons x methods; conf x horizons x (var, es)
+    for row in stored.itertuples():
+        assert shown.loc[(row.book, row.confidence, row.horizon_days, "var"), row.method] == row.var_amount
+        assert shown.loc[(row.book, row.confidence, row.horizon_days, "es"), row.method] == row.es_amount
+    book = greeks.loc[(greeks["date"] == day) & (greeks["level"] == "book") & (greeks["book"] == "hedged")].iloc[0]
+    text = options_text(view)
+    full = stored.loc[(stored["book"] == "hedged") & (stored["method"] == "full_revaluation")
+                      & (stored["confidence"] == 0.99) & (stored["horizon_days"] == 1), "var_amount"].iloc[0]
+    assert f"gamma (delta change for +1%) {book['gamma_amount']:+,.0f}" in text and f"{full:,.0f}" in text
+    page = _options_section(SimpleNamespace(options=view, as_of=day))
+    assert "delta gamma vega" in page and f"{full:,.0f}" in page and "caps and limits" in page
+    stress = _dated(query(folder / "data", f"select * from option_stress where date = '{day}' and book = 'hedged'"))
+    worst = stress.sort_values("pnl").iloc[0]
+    assert f"stress on {day}" in text and f"{worst['scenario']} {worst['pnl']:+,.0f}" in text
+    assert f"{worst['pnl']:,.0f}" in page
+    replay = _dated(query(folder / "data", f"select * from option_replay where date = '{day}' and book = 'hedged'"))
+    episode = replay.iloc[0]
+    assert f"{episode['episode']} {episode['worst_cum_pnl']:+,.0f} on" in text and "historical replay on" in page
+    assert main(["summary"]) == 0
+    assert "Option book hedged at the close of" in capsys.readouterr().out
+
+
+def _held_book(greeks: pd.DataFrame, close: dt.date, book: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    held = greeks.loc[(greeks["date"] == close) & (greeks["book"] == book) & (greeks["level"] == "position")]
+    return held.loc[held["option_type"] != "underlying"], held.loc[held["option_type"] == "underlying"]
+
+
+def _repriced(options: pd.DataFrame, hedge: pd.DataFrame, move: dict) -> float:
+    """P&L of stored options and hedge when each underlying moves by (simple return, volatility change)."""
+    shock = options["underlying"].map(lambda u: move[u][0]).to_numpy()
+    dvol = options["underlying"].map(lambda u: move[u][1]).to_numpy()
+    after = bsm_greeks((options["option_type"] == "call").to_numpy(), options["spot"].to_numpy() * (1 + shock),
+                       options["strike"].to_numpy(), options["years_to_expiry"].to_numpy(),
+                       options["implied_vol"].to_numpy() + dvol, options["interest_rate"].to_numpy(),
+                       options["dividend_yield"].to_numpy()).price
+    units = (options["quantity"] * options["contract_multiplier"] * options["fx_rate"]).to_numpy()
+    return float(((after - options["option_price"].to_numpy()) * units).sum()) + float(
+        (hedge["position_value"] * hedge["underlying"].map(lambda u: move[u][0])).sum())
+
+
+def test_option_stress_reprices_the_held_book_under_spot_and_volatility_moves(lake):
+    """option_stress of a day: the options and the hedge of the previous close repriced under each scenario, the
+    historical window's moves measured from the stored returns and the EWMA proxy by hand."""
+    folder, _, greeks, _, stored_returns = lake
+    stress = _dated(query(folder / "data", "select * from option_stress order by date, book, scenario"))
+    day, previous = dt.date(2021, 1, 12), dt.date(2021, 1, 11)
+    options, hedge = _held_book(greeks, previous, "hedged")
+    wide = stored_returns.pivot(index="date", columns="symbol", values="simple_return")
+    window = wide.loc[(wide.index >= dt.date(2020, 6, 8)) & (wide.index <= dt.date(2020, 6, 26))]
+    atm = {s: _proxy_atm(stored_returns, s) for s in ("SP500", "AAPL")}
+    june = {s: ((1 + window[s]).prod() - 1, atm[s][dt.date(2020, 6, 26)] - atm[s][dt.date(2020, 6, 5)])
+            for s in ("SP500", "AAPL")}
+    moves = {"crash": {s: (-0.2, 0.15) for s in june}, "calm": {s: (0.05, -0.03) for s in june}, "june_2020": june}
+    rows = stress.loc[(stress["date"] == day) & (stress["book"] == "hedged")].set_index("scenario")
+    assert set(rows.index) == set(moves)  # y2019: its window is not stored
+    for scenario, move in moves.items():
+        expected = _repriced(options, hedge, move)
+        assert rows.loc[scenario, "pnl"] == pytest.approx(expected, rel=1e-9)
+        assert not rows.loc[scenario, "proxied"] and rows.loc[scenario, "n_options"] == 4
+    assert rows.loc["crash", "pnl"] < 0 and june["SP500"][1] != 0  # short options lose; the window moved the vol
+    first = stress.loc[stress["scenario"] == "june_2020", "date"].min()
+    assert first == dt.date(2020, 6, 29) or first > dt.date(2020, 6, 26)  # only after the window
+
+
+def test_option_replay_reprices_the_held_book_at_each_close_of_the_episode(lake):
+    """option_replay: the book of the previous close repriced at each close of the window under the moves since the
+    close before it; its worst point and its end (the end is the stress of the historical scenario)."""
+    folder, _, greeks, _, stored_returns = lake
+    replay = _dated(query(folder / "data", "select * from option_replay order by date, book, episode"))
+    stress = _dated(query(folder / "data", "select * from option_stress where scenario = 'june_2020'"))
+    day, previous = dt.date(2021, 1, 12), dt.date(2021, 1, 11)
+    options, hedge = _held_book(greeks, previous, "hedged")
+    wide = stored_returns.pivot(index="date", columns="symbol", values="simple_return")
+    window = wide.loc[(wide.index >= dt.date(2020, 6, 8)) & (wide.index <= dt.date(2020, 6, 26))]
+    atm = {s: _proxy_atm(stored_returns, s) for s in ("SP500", "AAPL")}
+    path = pd.Series({d: _repriced(options, hedge, {s: ((1 + window.loc[:d, s]).prod() - 1,
+                                                        atm[s][d] - atm[s][dt.date(2020, 6, 5)]) for s in atm})
+                      for d in window.index})
+    row = replay.loc[(replay["date"] == day) & (replay["book"] == "hedged")].set_index("episode").loc["june_2020"]
+    assert pd.Timestamp(row["worst_date"]).date() == path.idxmin() and row["worst_cum_pnl"] == pytest.approx(path.min(), rel=1e-9)
+    assert row["final_cum_pnl"] == pytest.approx(path.iloc[-1], rel=1e-9) and row["n_days"] == len(window)
+    same = stress.loc[(stress["date"] == day) & (stress["book"] == "hedged"), "pnl"].iloc[0]
+    assert row["final_cum_pnl"] == pytest.approx(same, rel=1e-12)
+    assert set(replay["episode"]) == {"june_2020"} and replay["date"].min() > dt.date(2020, 6, 26)

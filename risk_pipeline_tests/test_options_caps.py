@@ -2,11 +2,13 @@
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from risk_pipeline.risk.limits import Limit
-from risk_pipeline.risk.options.caps import Event, GreekCaps, cap_status, decide, event_on, tightening, var_limit_status
+from risk_pipeline.risk.options.caps import (Event, GreekCaps, cap_status, cap_status_by_day, decide, event_on, tightening,
+                                            tightening_by_day, var_limit_status, var_limit_status_by_day)
 
 FOMC = Event(dt.date(2022, 12, 14), "all", "FOMC")  # a Wednesday
 EARNINGS = Event(dt.date(2022, 12, 14), "AAPL", "earnings")
@@ -52,3 +54,33 @@ def test_greek_caps_decide_before_var_limits():
     assert decide(caps.assign(status="warning"), limits, None).reason.startswith("VaR/ES limit breached: var 1d")
     assert decide(caps, limits, FOMC).reason.startswith("no new entry on the day of FOMC")
     assert not decide(caps.assign(status="warning"), limits.assign(status="warning"), None).blocked
+
+
+def test_caps_and_limits_of_many_days_at_once_equal_one_day_at_a_time():
+    """The option_limit_status asset takes every day of a book at once: the same rows as a loop over the days,
+    across an event's window, a day without the underlying's row (counts 0) and a day without a VaR row."""
+    days = pd.bdate_range("2022-12-07", "2022-12-16")
+    rng = np.random.default_rng(3)
+    amounts = pd.DataFrame([{"date": d, "level": level, "underlying": u,
+                             **{f"{g}_amount": rng.normal(0, 100) for g in ("delta", "gamma", "vega", "theta")}}
+                            for d in days for level, u in (("book", None), ("underlying", "SP500"))])
+    amounts = amounts.drop(index=amounts.index[(amounts["date"] == days[2]) & (amounts["level"] == "underlying")])
+    caps = GreekCaps(book={"delta": 100.0, "vega": 80.0}, underlyings={"SP500": {"gamma": 90.0}, "AAPL": {"theta": 50.0}})
+    events = (EARNINGS, FOMC, Event(dt.date(2022, 12, 9), "SP500", "CPI"))
+    many = cap_status_by_day(amounts, caps, 0.8, events, days, 2, 0.5)
+    one = pd.concat([cap_status(amounts.loc[amounts["date"] == d].drop(columns="date"), caps, 0.8, events, d.date(), 2,
+                                0.5).assign(date=d) for d in days], ignore_index=True)
+    pd.testing.assert_frame_equal(many, one[many.columns], check_exact=True)
+    assert set(many["limit_amount"] / many.groupby(["level", "underlying", "greek"], dropna=False)["limit_amount"]
+               .transform("max")) == {0.5, 1.0}  # the windows tightened some days and not others
+    limits = (Limit("var", 1, 0.99, 100.0), Limit("es", 3, 0.95, 200.0))
+    measures = pd.DataFrame([{"date": d, "horizon_days": h, "confidence": c, "var_amount": rng.uniform(0, 150),
+                              "es_amount": rng.uniform(0, 250)} for d in days[1:] for h, c in ((1, 0.99), (3, 0.95))])
+    many = var_limit_status_by_day(measures, limits, 0.8, days)
+    one = pd.concat([var_limit_status(measures.loc[measures["date"] == d], limits, 0.8).assign(date=d) for d in days],
+                    ignore_index=True)
+    pd.testing.assert_frame_equal(many, one[many.columns], check_exact=True)
+    assert many.loc[many["date"] == days[0], "status"].eq("no_data").all()
+    for d in days:
+        assert tightening_by_day(events, pd.DatetimeIndex([d]), "SP500", 2, 0.5)[1][0] == \
+            tightening(events, d.date(), "SP500", 2, 0.5)[1]

@@ -343,6 +343,36 @@ def test_the_summary_prints_the_morning_table_of_the_report_s_first_page(lake, p
         assert cells[1].startswith(method)
 
 
+def test_the_morning_table_shows_each_books_exposure_positions_and_turnover(lake, page, summary_text):
+    """Recomputed from the closes: the weight book holds its notional (gross = net = 1,000,000, 3 positions) and
+    trades each day back to its weights, w N |r_i,t| per instrument; the quantity book holds 1,000 MSFT and -200
+    KO and never trades. Turnover: the traded value of the last 21 days over the day's value."""
+    from risk_pipeline.report.morning import HEADERS, TURNOVER_DAYS
+
+    closes = query(lake, "select date, symbol, close from prices").pivot(index="date", columns="symbol",
+                                                                        values="close").sort_index()
+    closes = closes.loc[:pd.Timestamp(AS_OF)]
+    moves = (closes / closes.shift(1) - 1.0).iloc[-TURNOVER_DAYS:]
+    weights = {"AAPL": 0.4, "JPM": 0.3, "XOM": 0.3}
+    last = closes.iloc[-1]
+    expected = {
+        "balanced": (1e6, 1e6, 3, sum(1e6 * w * moves[s].abs().sum() for s, w in weights.items()) / 1e6),
+        "held": (1000 * last["MSFT"] + 200 * last["KO"], 1000 * last["MSFT"] - 200 * last["KO"], 2, 0.0),
+    }
+    (head, rows) = [(head, rows) for h2, h3, head, rows in page.tables if head == list(HEADERS)][0]
+    column = HEADERS.index("exposure gross / net (positions, turnover)")
+    for cells in rows:
+        book = cells[0].split()[0]
+        gross, net, n, turnover = expected[book]
+        match = re.fullmatch(r"(\S+) / (\S+) (\d+) positions, turnover (\S+) in (\d+) days", cells[column])
+        assert match, cells[column]
+        assert_shows(match[1], gross, where=f"{book} gross")
+        assert_shows(match[2], net, where=f"{book} net")
+        assert int(match[3]) == n and int(match[5]) == TURNOVER_DAYS
+        pct(match[4], turnover, f"{book} turnover")
+        assert f"{match[1]} / {match[2]} ({n} positions, turnover {match[4]}" in summary_text
+
+
 def test_summary_json_and_csvs_hold_the_table_values(lake):
     folder = lake / "reports" / AS_OF.isoformat()
     summary = json.loads((folder / "summary.json").read_text())

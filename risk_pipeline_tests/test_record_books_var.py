@@ -156,14 +156,14 @@ def test_a_near_zero_book_has_amounts_but_its_backtests_skip_those_days(lake):
     assert query(lake, "select count(*) as n from forecast_scores where portfolio = 'hedged'")["n"][0] > 0
 
 
-def test_books_of_record_have_backtests_and_scores_but_no_monte_carlo(lake):
+def test_books_of_record_have_backtests_scores_and_every_method(lake):
     for table in ("var_backtests", "forecast_scores", "var_scores"):
         books = set(query(lake, f"select distinct portfolio from {table}")["portfolio"])
         assert {"desk", "hedged", "balanced"} <= books, table
     methods = query(lake, "select portfolio, list(distinct method order by method) as m from var_estimates group by 1")
     methods = dict(zip(methods["portfolio"], methods["m"].map(list)))
-    assert methods["balanced"] == ["historical", "monte_carlo", "parametric_normal"]
-    assert methods["desk"] == methods["hedged"] == ["historical", "parametric_normal"]
+    assert methods["balanced"] == methods["desk"] == methods["hedged"] == ["historical", "monte_carlo",
+                                                                           "parametric_normal"]
 
 
 def test_the_bundled_trading_books_get_var_rows(tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ import sys
 import pandas as pd
 
 from risk_pipeline.report.morning import load_morning, text_table
+from risk_pipeline.report.options_section import load_options, options_text
 from risk_pipeline.risk.limits import LIMIT_METHOD_TEXT
 from risk_pipeline.storage.catalog import catalog_path, connect
 from risk_pipeline.storage.lake import stored_days
@@ -151,6 +152,11 @@ def summary(args: argparse.Namespace | None = None) -> int:
                 print("Bank capital: C_A = max(IMCC, multiplier x 60-day average IMCC); SES and the default risk "
                       "charge out of scope")
                 print(_text(con.execute(FRTB_CAPITAL_SQL).df(), float_format=_figure))
+    option_days = stored_days("option_greeks")
+    options = load_options(option_days[-1]) if option_days else None
+    if options is not None:  # the option books: Greeks, caps, the three VaRs (as in the report)
+        print()
+        print(options_text(options))
     print()
     print(f"DuckDB catalog: {path}")
     print(f"  .venv/bin/python -c \"import duckdb; print(duckdb.connect('{path}', read_only=True)"

@@ -16,8 +16,7 @@ from risk_pipeline.config.settings import section
 def check_configuration() -> None:
     """Load the settings' files as the assets will: portfolios and books of record, limits, scenarios, FRTB
     settings, bond books and option positions."""
-    desk_portfolios(load_frtb_config(), load_portfolios())
-    load_books_of_record()
+    desk_portfolios(load_frtb_config(), load_portfolios(), list(load_books_of_record().books))
     load_limits(section("limits")["limits_file"] or DEFAULT_LIMITS_FILE)
     load_scenarios(section("stress")["scenarios_file"] or DEFAULT_SCENARIOS_FILE)
     bonds_file = section("bonds")["positions_file"]

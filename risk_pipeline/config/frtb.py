@@ -149,13 +149,21 @@ def load_frtb_config(path: str | Path | None = None) -> FrtbConfig:
     )
 
 
-def desk_portfolios(settings: FrtbConfig, portfolios: Sequence[Portfolio]) -> list[Portfolio]:
+def desk_portfolios(settings: FrtbConfig, portfolios: Sequence[Portfolio], records: Sequence[str] = ()) -> list[Portfolio]:
     """The portfolios that are desks (``desks``, or every portfolio when null), in file order; a desk
-    that is not a portfolio, or a bank named like a portfolio, is a ConfigError naming the field."""
-    names = [p.name for p in portfolios]
+    that is neither a portfolio nor a book of record (``records``), or a bank named like one, is a
+    ConfigError naming the field."""
+    names = [p.name for p in portfolios] + list(records)
     unknown = sorted(set(settings.desks or ()) - set(names))
     if unknown:
-        raise ConfigError(f"FRTB settings: field 'desks': {unknown} are not portfolios (known: {sorted(names)})")
+        raise ConfigError(f"FRTB settings: field 'desks': {unknown} are not portfolios or books of record "
+                          f"(known: {sorted(names)})")
     if settings.bank_name in names:
         raise ConfigError(f"FRTB settings: field 'bank_name': {settings.bank_name!r} is also a portfolio's name")
     return [p for p in portfolios if settings.desks is None or p.name in settings.desks]
+
+
+def record_desks(settings: FrtbConfig, records: Sequence[str]) -> list[str]:
+    """The books of record that are desks: those ``desks`` lists (null: none, the desks are then the
+    portfolios of the portfolios file), in the order of ``records``."""
+    return [name for name in records if settings.desks is not None and name in settings.desks]

@@ -42,6 +42,9 @@ SCENARIO_FIELDS: dict[ScenarioType, set[str]] = {
     ScenarioType.FX: _COMMON_FIELDS | {"base_currency_change"},
 }
 """Fields of each scenario type (all required)."""
+VOLATILITY = "volatility"
+"""The optional field of the hypothetical types: the change of every option's implied volatility (0.10 = +10 volatility
+points; historical scenarios measure it over their window instead)."""
 
 
 def _shock(value: Any, where: str, field: str) -> float:
@@ -72,15 +75,20 @@ def _scenario(entry: Any, index: int, sectors: Mapping[str, str], file: Path) ->
     if not isinstance(kind, str) or kind not in SCENARIO_FIELDS:
         raise ConfigError(f"{where}: field 'type': unknown scenario type {kind!r} (known: {[t.value for t in ScenarioType]})")
     fields = SCENARIO_FIELDS[kind]
-    check_fields(entry, fields, fields, where)
+    check_fields(entry, fields | ({VOLATILITY} if kind != ScenarioType.HISTORICAL else set()), fields, where)
     description = text(entry["description"], where, "description")
+    volatility = number(entry.get(VOLATILITY, 0.0), where, VOLATILITY)
+    if volatility <= -1.0:
+        raise field_error(where, VOLATILITY, f"must be > -1 (a change of implied volatility, 0.10 = +10 points), "
+                                             f"got {volatility!r}")
     if kind == ScenarioType.HISTORICAL:
         start, end = date(entry["start"], where, "start"), date(entry["end"], where, "end")
         if end < start:
             raise ConfigError(f"{where}: field 'end' ({end}) is before 'start' ({start})")
         return HistoricalScenario(label, description, start, end)
     if kind == ScenarioType.UNIFORM_EQUITY:
-        return UniformEquityScenario(label, description, _shock(entry["equity_shock"], where, "equity_shock"))
+        return UniformEquityScenario(label, description, _shock(entry["equity_shock"], where, "equity_shock"),
+                                     volatility)
     if kind == ScenarioType.SECTOR:
         raw = mapping(entry["shocks"], f"{where}: field 'shocks'")
         if not raw:
@@ -93,8 +101,9 @@ def _scenario(entry: Any, index: int, sectors: Mapping[str, str], file: Path) ->
                                   f"(known: {sorted(known)})")
             shocks[sector] = _shock(value, where, f"shocks.{sector}")
         return SectorScenario(label, description, shocks, _shock(entry["default_shock"], where, "default_shock"),
-                              dict(sectors))
-    return FxScenario(label, description, _shock(entry["base_currency_change"], where, "base_currency_change"))
+                              dict(sectors), volatility)
+    return FxScenario(label, description, _shock(entry["base_currency_change"], where, "base_currency_change"),
+                      volatility)
 
 
 def load_scenarios(path: str | Path = DEFAULT_SCENARIOS_FILE) -> tuple[Scenario, ...]:

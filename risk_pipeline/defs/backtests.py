@@ -36,10 +36,11 @@ REALIZED_RETURN = "simple_return"
 :func:`forecast_series`): portfolio_pnl's simple return, the hypothetical P&L (the positions of the
 close of t-1 revalued at the close of t) over the value of t-1: the P&L the forecast is of, so the
 tests judge the model and not the day's trading (MAR32.5 counts the exceptions of both P&Ls for
-the FRTB desks, :func:`risk_pipeline.risk.frtb.desk_exception_counts`). Actual-P&L exceptions
-(trades and fees included) go beside these as their own columns, from the same
-:func:`forecast_series` reading the actual return, once portfolio_pnl stores one; for books
-without trades the two are equal."""
+the FRTB desks, :func:`risk_pipeline.risk.frtb.desk_exception_counts`). The actual-P&L
+exceptions (trades and fees included) are stored beside them (``n_actual_breaches``,
+``actual_kupiec_p``, ``actual_traffic_light``), on the same observations, from ``ACTUAL_RETURN``;
+for books without trades the two are equal."""
+ACTUAL_RETURN = "actual_return"
 
 
 class BacktestConfig(dg.Config):
@@ -59,15 +60,18 @@ def longest_horizon(end) -> int:
 
 def forecast_series(start, end, lookback: int, portfolios: Sequence[str]):
     """Each stored VaR/ES series (``SERIES_KEYS``) of ``portfolios`` over ``start``..``end`` plus
-    ``lookback`` stored days before it, with its portfolio's realized returns (``REALIZED_RETURN``) and the lake's day number of the first
-    of them (h-day observations are phased by the stored days, so a new day equals the backfill):
-    yields ``(keys, realized, forecasts[var, es], day_number_offset)``."""
+    ``lookback`` stored days before it, with its portfolio's realized returns (columns
+    ``REALIZED_RETURN`` and ``ACTUAL_RETURN`` by date) and the lake's day number of the first of them
+    (h-day observations are phased by the stored days, so a new day equals the backfill): yields
+    ``(keys, realized, forecasts[var, es], day_number_offset)``."""
     chosen = {"portfolio": list(portfolios)}  # read by DuckDB: a task reads its chunk's rows only
-    pnl = read_window("portfolio_pnl", start, end, lookback + 1, columns=["portfolio", REALIZED_RETURN], where=chosen)
+    pnl = read_window("portfolio_pnl", start, end, lookback + 1, columns=["portfolio", REALIZED_RETURN, ACTUAL_RETURN],
+                      where=chosen)
     forecasts = read_window("var_estimates", start, end, lookback, columns=SERIES_KEYS + ["var", "es"], where=chosen)
     calendar = stored_days("portfolio_pnl")
     realized_by_portfolio = {
-        name: group.set_index("date")[REALIZED_RETURN].sort_index() for name, group in pnl.groupby("portfolio")
+        name: group.set_index("date")[[REALIZED_RETURN, ACTUAL_RETURN]].sort_index()
+        for name, group in pnl.groupby("portfolio")
     }
     dates, var, es = (forecasts[c].to_numpy() for c in ("date", "var", "es"))
     for keys, rows in sorted(forecasts.groupby(SERIES_KEYS, sort=True).indices.items()):
@@ -127,7 +131,7 @@ def _backtest_rows(portfolios: list[str], config: BacktestConfig, start, end, lo
         if as_of.empty:
             continue
         table = backtest_table(
-            realized,
+            realized[REALIZED_RETURN],
             forecasts,
             confidence=float(confidence),
             horizon_days=int(horizon),
@@ -136,6 +140,7 @@ def _backtest_rows(portfolios: list[str], config: BacktestConfig, start, end, lo
             whole_sample=config.whole_sample,
             day_number_offset=offset,
             seed=config.seed,
+            actual_returns=realized[ACTUAL_RETURN],
         )
         frames.append(table)
         series_keys.append(keys)

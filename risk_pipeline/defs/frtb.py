@@ -17,11 +17,14 @@ import pandas as pd
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.defs.chunks import publish_chunks
+from risk_pipeline.defs.positions import positions, trades
 from risk_pipeline.defs.lake_assets import checked_days, lake_asset, latest_day_of_run, partition_days, publish
-from risk_pipeline.books import BookFxError
-from risk_pipeline.defs.portfolios import log_skipped_books, skipped_metadata
+from risk_pipeline.books import BookFxError, build_book
+from risk_pipeline.defs.portfolios import log_skipped_books, record_book_rows, record_books, skipped_metadata
+from risk_pipeline.defs.var import VarConfig, portfolio_forecasts
 from risk_pipeline.frtb_books import FrtbBook, bank_book, desk_book, position_fx_returns
-from risk_pipeline.config.frtb import FrtbConfig, desk_portfolios, load_frtb_config
+from risk_pipeline.config.frtb import FrtbConfig, desk_portfolios, load_frtb_config, record_desks
+from risk_pipeline.config.positions import load_books_of_record
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk.frtb import (
     BACKTEST_DAYS, CAPITAL_AVERAGE_DAYS, CLASS_ALL, DESK_CONFIDENCES, OBSERVATION_DAYS, PLA_DAYS, RISK_CLASSES,
@@ -56,27 +59,45 @@ def _read_market(start: dt.date, end: dt.date, lookback: int, since: dt.date | N
 
 
 def desk_names(config: FrtbConfig, skipped: dict[str, str] | None = None) -> list[str]:
-    """The names of the rows a run computes: every desk of the settings but those left out for
-    want of an FX rate, then the bank."""
-    return [p.name for p in desk_portfolios(config, load_portfolios()) if p.name not in (skipped or {})] + [config.bank_name]
+    """The names of the rows a run computes: every desk of the settings (portfolios, then books of
+    record) but those left out for want of an FX rate, then the bank."""
+    records = list(load_books_of_record().books)
+    names = [p.name for p in desk_portfolios(config, load_portfolios(), records)] + record_desks(config, records)
+    return [name for name in names if name not in (skipped or {})] + [config.bank_name]
 
 
-def _books(context: dg.AssetExecutionContext, config: FrtbConfig, price_history: pd.DataFrame,
-           return_history: pd.DataFrame) -> tuple[list[FrtbBook], dict[str, str]]:
+def _books(context: dg.AssetExecutionContext, config: FrtbConfig, start: dt.date, end: dt.date,
+           price_history: pd.DataFrame, return_history: pd.DataFrame,
+           with_trades: bool = False) -> tuple[list[FrtbBook], dict[str, str]]:
     """Every desk of the settings, then the bank (empty when no desk has prices in the window); a
-    desk whose FX is missing is left out of both, named in the log and in the returned lines."""
-    chosen = desk_portfolios(config, load_portfolios())
+    desk whose FX is missing is left out of both, named in the log and in the returned lines. A
+    book of record's desk holds its stored positions over the window read (and, ``with_trades``,
+    its actual P&L from the stored trades)."""
+    records = list(load_books_of_record().books)
+    chosen = desk_portfolios(config, load_portfolios(), records)
     if price_history.empty:
         return [], {}
-    desks, kept, skipped = [], [], {}
+    desks, skipped = [], {}
     for portfolio in chosen:
         try:
-            desks.append(desk_book(config, portfolio, price_history, return_history))
-            kept.append(portfolio)
+            book = build_book(portfolio, price_history, return_history)
+            desks.append((book, desk_book(config, book, return_history)))
         except BookFxError as exc:
-            skipped[portfolio.name] = f"{exc} (left out of the desks and of {config.bank_name})"
+            skipped[portfolio.name] = str(exc)
+    names = record_desks(config, records)
+    if names:
+        recorded, _, record_skipped = record_books(start, end, price_history, return_history, with_trades=with_trades,
+                                                   names=names, since=price_history["date"].min().date())
+        skipped.update(record_skipped)
+        for book, traded in recorded:
+            actual = None
+            if with_trades:
+                actual = record_book_rows(book, traded, price_history).set_index("date")["actual_pnl"]
+            desks.append((book, desk_book(config, book, return_history, actual, recorded=True)))
+    skipped = {name: f"{line} (left out of the desks and of {config.bank_name})" for name, line in skipped.items()}
     log_skipped_books(context, skipped)
-    return desks + ([bank_book(config, kept, price_history, return_history)] if kept else []), skipped
+    books = [desk for _, desk in desks]
+    return books + ([bank_book(config, desks, return_history)] if desks else []), skipped
 
 
 def _in_range(frame: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
@@ -95,7 +116,7 @@ def _latest(frame: pd.DataFrame, name: str, columns: list[str], **where: str) ->
 
 @lake_asset(
     group_name="frtb",
-    deps=[prices, returns],
+    deps=[prices, returns, positions, trades],
     description=(
         "FRTB expected shortfall (MAR33.4-33.5) per desk (portfolio), the bank and risk class (all, equity, fx): "
         "10-day ES at 97.5% of the current 250-day window (es_unadjusted), liquidity-adjusted (es_full_current), on the "
@@ -109,7 +130,7 @@ def frtb_es(context: dg.AssetExecutionContext, config: FrtbSettings, compute: Co
     start, end, days = partition_days(context)
     settings = load_frtb_config(config.frtb_file)
     price_history, return_history = _read_market(start, end, OBSERVATION_DAYS + QUARTER_DAYS, settings.stress_search.start)
-    books, skipped = _books(context, settings, price_history, return_history)
+    books, skipped = _books(context, settings, start, end, price_history, return_history)
     del price_history, return_history  # the books hold what they need
     columns = ["portfolio", "es_unadjusted", "es_full_current", "es_reduced_stressed", "imes", "stress_start", "stress_end"]
     return publish_chunks(compute, "frtb_es", partial(_es_rows, settings=settings, start=start, end=end), books, days,
@@ -133,12 +154,23 @@ def _es_rows(books: list[FrtbBook], settings: FrtbConfig, start: dt.date, end: d
 
 
 def _var_amounts(book: FrtbBook, method: str, window: int) -> pd.DataFrame:
-    """The desk model's 1-day VaR amounts at DESK_CONFIDENCES for each P&L date (NaN without a full window)."""
+    """The desk model's 1-day VaR amounts at DESK_CONFIDENCES for each P&L date (NaN without a full
+    window): on the desk's return series for a portfolio; for a book of record, of the positions held
+    at the previous close revalued (or simulated) over the window, as var_estimates computes them."""
     pnl = book.pnl.set_index("date").sort_index()
-    if len(pnl) <= window:
+    if book.held is not None:
+        config = VarConfig(methods=[method], confidences=list(DESK_CONFIDENCES), horizons=[1],
+                           estimation_window_days=window, monte_carlo_estimation_window_days=window,
+                           evt_estimation_window_days=window)
+        amounts = portfolio_forecasts(config, book.held, pnl.index[0].date(), recorded=True) if len(pnl) else None
+    elif len(pnl) > window:
+        grid = var_es_grid(pnl["simple_return"], method=method, confidences=DESK_CONFIDENCES, horizons=(1,),
+                           window=window)
+        amounts = with_amounts(grid, pnl["value"])
+    else:
+        amounts = None
+    if amounts is None or amounts.empty:
         return pd.DataFrame(np.nan, index=pnl.index, columns=list(DESK_CONFIDENCES))
-    grid = var_es_grid(pnl["simple_return"], method=method, confidences=DESK_CONFIDENCES, horizons=(1,), window=window)
-    amounts = with_amounts(grid, pnl["value"])
     return amounts.pivot(index="date", columns="confidence", values="var_amount").reindex(
         index=pnl.index, columns=list(DESK_CONFIDENCES))
 
@@ -161,9 +193,9 @@ def desk_rows(settings: FrtbConfig, book: FrtbBook, price_history: pd.DataFrame,
     dates = pd.DatetimeIndex(pnl.index)
     var = _var_amounts(book, settings.desk_method, settings.desk_window_days)
     loss = -pnl["pnl"].to_numpy()
-    # MAR32.5 counts the greater of the actual and hypothetical exceptions; the books carry no trades or fees
-    # yet, so their actual P&L is the hypothetical one: pass the desk's actual losses here once they are stored
-    counts = {c: desk_exception_counts(loss, var[c].to_numpy()) for c in DESK_CONFIDENCES}
+    # MAR32.5: the greater of the actual and hypothetical exceptions (a desk without trades: the hypothetical)
+    actual = None if book.actual_pnl is None else -book.actual_pnl.reindex(dates).to_numpy()
+    counts = {c: desk_exception_counts(loss, var[c].to_numpy(), actual) for c in DESK_CONFIDENCES}
     zone = [plus_factor(int(k)).zone if np.isfinite(k) else None for k in counts[0.99]]
     if is_bank:
         rtpl = spearman = ks = np.full(len(dates), np.nan)
@@ -189,7 +221,7 @@ def desk_rows(settings: FrtbConfig, book: FrtbBook, price_history: pd.DataFrame,
 
 @lake_asset(
     group_name="frtb",
-    deps=[prices, returns],
+    deps=[prices, returns, positions, trades],
     description=(
         "FRTB desk tests (MAR32) per desk and day: hypothetical P&L (hpl: the held positions' P&L, computed as "
         "portfolio_pnl computes it) and risk-theoretical P&L "
@@ -205,7 +237,7 @@ def frtb_desks(context: dg.AssetExecutionContext, config: FrtbSettings, compute:
     settings = load_frtb_config(config.frtb_file)
     lookback = max(settings.desk_window_days, settings.pla_beta_window_days) + BACKTEST_DAYS + 2
     price_history, return_history = _read_market(start, end, lookback)
-    books, skipped = _books(context, settings, price_history, return_history)
+    books, skipped = _books(context, settings, start, end, price_history, return_history, with_trades=True)
     # a task gets the market data of the PLA factors only, all that desk_rows reads of it
     factors = {"price_history": price_history.loc[price_history["symbol"].isin(settings.pla_factors)],
                "return_history": return_history.loc[return_history["symbol"].isin(settings.pla_factors)]}

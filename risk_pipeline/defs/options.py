@@ -12,9 +12,13 @@ the maths: :mod:`risk_pipeline.risk.options`.
 - ``option_var``: per book and day t, the VaR/ES of the book held at the close of t-1 by full
   revaluation, delta-gamma-vega and delta-only (methods of
   :class:`risk_pipeline.risk.options.var.OptionVarMethod`), from the
-  ``options.estimation_window_days`` days of returns and volatility changes before t. It is kept
-  beside ``var_estimates`` (same key columns: date, book as portfolio, method, confidence,
-  horizon_days) until option books are portfolios of the positions table (docs/methods.md).
+  ``options.estimation_window_days`` days of returns and volatility changes before t: amounts of an
+  option book, not fractions of a portfolio's value as ``var_estimates`` (why a table of its own,
+  and why not backtested yet: docs/methods.md, section Options).
+- ``option_stress``: per book, day t and scenario of the scenarios file, the P&L of the book held at the
+  close of t-1 with every option repriced under the scenario's spot, implied-volatility and FX moves.
+- ``option_replay``: per book, day t and historical episode, that book repriced at each close of the
+  episode (the moves since the close before it): the worst point and the end (docs/analytics.md).
 """
 
 
@@ -30,9 +34,12 @@ from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE
 from risk_pipeline.config.settings import section
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.defs.market_data import prices, returns
-from risk_pipeline.option_books import book_var, hedge_rows, hedges, held_rows, load_market, price_rows, with_sums
+from risk_pipeline.config.scenarios import DEFAULT_SCENARIOS_FILE, load_scenarios
+from risk_pipeline.defs.stress import scenario_history
+from risk_pipeline.option_books import (book_replay, book_stress, book_var, episode_paths, hedge_rows, hedges, held_rows,
+                                        load_market, price_rows, resolve_option_scenarios, with_sums)
 from risk_pipeline.storage.lake import empty_frame, read_window
-from risk_pipeline.risk.options.caps import cap_status, var_limit_status
+from risk_pipeline.risk.options.caps import cap_status_by_day, var_limit_status_by_day
 from risk_pipeline.risk.options.var import OptionVarMethod
 from risk_pipeline.storage.schemas import table_schema
 
@@ -108,13 +115,8 @@ def option_var(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.M
     if settings is None:
         return _unconfigured("option_var", days)
     window = config.estimation_window_days
-    positions, market = load_market(settings, start, end, lookback=window + settings.ewma_window_days + 2)
-    calendar = market.spot.index
-    targets = calendar[(calendar >= pd.Timestamp(start))]
-    targets = targets[calendar.get_indexer(targets) >= 1]
-    previous = calendar[calendar.get_indexer(targets) - 1]
-    priced = price_rows(market, positions, held_rows(positions, previous))
-    hedge = hedges(priced, settings.delta_hedged_books)
+    positions, market, targets, previous, priced, hedge = _held_before(settings, start, end,
+                                                                        window + settings.ewma_window_days + 2)
     frames = []
     for book in _books(positions):
         own = priced.loc[priced["book"] == book]
@@ -131,20 +133,128 @@ def option_var(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.M
                    vol_source=dg.MetadataValue.text(settings.vol_source))
 
 
+_STRESS = section("stress")
+
+
+class OptionStressConfig(OptionsConfig):
+    """The option settings and the scenarios (defaults from the ``stress`` section of pipeline.yaml)."""
+
+    scenarios_file: Optional[str] = _STRESS["scenarios_file"]
+    market_proxy: str = str(_STRESS["market_proxy"])
+    proxy_beta_lookback: int = int(_STRESS["proxy_beta_lookback"])
+
+
+def _held_before(settings: OptionSettings, start: dt.date, end: dt.date, lookback: int):
+    """The positions, their market, each day of the range with a previous close (``targets``), those closes, the
+    options priced at them and the hedges held over the next day: the book each day's figures are of."""
+    positions, market = load_market(settings, start, end, lookback=lookback)
+    calendar = market.spot.index
+    targets = calendar[(calendar >= pd.Timestamp(start))]
+    targets = targets[calendar.get_indexer(targets) >= 1]
+    previous = calendar[calendar.get_indexer(targets) - 1]
+    priced = price_rows(market, positions, held_rows(positions, previous))
+    return positions, market, targets, previous, priced, hedges(priced, settings.delta_hedged_books)
+
+
+def _scenarios(config: OptionStressConfig, settings: OptionSettings, end: dt.date):
+    """The scenarios of the scenarios file, the stored returns of the historical windows usable up to ``end`` (with
+    enough days before each for the proxy betas and the EWMA volatility), those windows and the skipped ones."""
+    scenarios = load_scenarios(config.scenarios_file or DEFAULT_SCENARIOS_FILE)
+    history, usable, skipped = scenario_history(scenarios, end, max(config.proxy_beta_lookback,
+                                                                     settings.ewma_window_days + 1))
+    return scenarios, history, usable, skipped
+
+
+@lake_asset(
+    group_name="options",
+    deps=[prices, returns],
+    description=(
+        "Per option book, day and stress scenario of the scenarios file: P&L in base currency of the book held at the "
+        "previous close with every option repriced under the scenario's spot, implied-volatility and FX moves."
+    ),
+)
+def option_stress(context: dg.AssetExecutionContext, config: OptionStressConfig) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    settings = config.settings()
+    if settings is None:
+        return _unconfigured("option_stress", days)
+    positions, market, targets, previous, priced, hedge = _held_before(settings, start, end,
+                                                                        settings.ewma_window_days + 2)
+    scenarios, history, usable, skipped = _scenarios(config, settings, end)
+    currency_of = {p.underlying: p.currency for p in positions}
+    resolved = resolve_option_scenarios(market, scenarios, history, usable, currency_of, config.market_proxy)
+    frames = []
+    for book in _books(positions):
+        own = priced.loc[priced["book"] == book]
+        if own.empty:
+            continue
+        held = pd.DatetimeIndex(sorted(set(own["date"])))
+        rows = book_stress(market, own, hedge.loc[hedge["book"] == book], held,
+                           targets[previous.get_indexer(held)], resolved)
+        frames.append(rows.assign(book=book, base_currency=settings.base_currency, vol_source=settings.vol_source))
+    columns = table_schema("option_stress").columns
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("option_stress")
+    frame = frame.assign(date=pd.DatetimeIndex(frame["date"]).date)[columns]
+    extra = {"skipped_scenarios": dg.MetadataValue.text(", ".join(skipped))} if skipped else {}
+    return publish("option_stress", frame, days, keys=_books(positions), **extra)
+
+
+@lake_asset(
+    group_name="options",
+    deps=[prices, returns],
+    description=(
+        "Per option book, day and historical episode of the scenarios file: the book held at the previous close "
+        "repriced at each close of the episode (spot, at-the-money volatility and FX moves since before it): its "
+        "worst point and its end."
+    ),
+)
+def option_replay(context: dg.AssetExecutionContext, config: OptionStressConfig) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    settings = config.settings()
+    if settings is None:
+        return _unconfigured("option_replay", days)
+    positions, market, targets, previous, priced, hedge = _held_before(settings, start, end,
+                                                                        settings.ewma_window_days + 2)
+    _, history, usable, skipped = _scenarios(config, settings, end)
+    currency_of = {p.underlying: p.currency for p in positions}
+    frames = []
+    for name, (scenario, own_days) in usable.items():
+        path = episode_paths(market, scenario, own_days, history, currency_of, config.market_proxy)
+        for book in _books(positions):
+            own = priced.loc[priced["book"] == book]
+            if own.empty:
+                continue
+            held = pd.DatetimeIndex(sorted(set(own["date"])))
+            rows = book_replay(market, own, hedge.loc[hedge["book"] == book], held, targets[previous.get_indexer(held)],
+                               name, path)
+            frames.append(rows.assign(book=book, base_currency=settings.base_currency,
+                                      vol_source=settings.vol_source))
+    columns = table_schema("option_replay").columns
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("option_replay")
+    frame = frame.assign(date=pd.DatetimeIndex(frame["date"]).date,
+                         worst_date=pd.DatetimeIndex(frame["worst_date"]).date)[columns]
+    frame = frame.sort_values(["date", "book", "episode"], kind="stable", ignore_index=True)
+    extra = {"skipped_scenarios": dg.MetadataValue.text(", ".join(skipped))} if skipped else {}
+    return publish("option_replay", frame, days, keys=_books(positions), **extra)
+
+
 class OptionLimitsConfig(dg.Config):
     """The limits file holding the option books' caps (``option_books:``); default pipeline.yaml's limits.limits_file."""
 
     limits_file: Optional[str] = section("limits")["limits_file"]
 
 
-def status_rows(greeks: pd.DataFrame, var: pd.DataFrame, limits: OptionLimits, book: str,
-                day: dt.date) -> pd.DataFrame:
-    """The caps and VaR/ES limits of ``book`` on ``day`` from its option_greeks and option_var rows."""
-    caps = cap_status(greeks, limits.books[book], limits.warning_fraction, limits.events, day,
-                      limits.event_window_days, limits.event_factor).rename(columns={"greek": "measure"})
-    measured = var_limit_status(var.loc[var["method"] == VAR_LIMIT_METHOD], limits.var_limits[book],
-                                limits.warning_fraction).assign(level="book", method=VAR_LIMIT_METHOD, event="")
-    return pd.concat([caps, measured], ignore_index=True).assign(date=day, book=book)
+def status_rows(greeks: pd.DataFrame, var: pd.DataFrame, limits: OptionLimits, book: str) -> pd.DataFrame:
+    """The caps and VaR/ES limits of ``book`` on each day of its option_greeks rows ``greeks`` (its option_var rows
+    ``var``), per day: the caps, then the limits."""
+    days = pd.DatetimeIndex(sorted(set(pd.DatetimeIndex(greeks["date"]))))
+    caps = cap_status_by_day(greeks, limits.books[book], limits.warning_fraction, limits.events, days,
+                             limits.event_window_days, limits.event_factor).rename(columns={"greek": "measure"})
+    measured = var_limit_status_by_day(var.loc[var["method"] == VAR_LIMIT_METHOD], limits.var_limits[book],
+                                       limits.warning_fraction, days).assign(level="book", method=VAR_LIMIT_METHOD,
+                                                                              event="")
+    frame = pd.concat([caps, measured], ignore_index=True).sort_values("date", kind="stable", ignore_index=True)
+    return frame.assign(date=frame["date"].dt.date, book=book)
 
 
 @lake_asset(
@@ -163,10 +273,11 @@ def option_limit_status(context: dg.AssetExecutionContext, config: OptionLimitsC
     if books:
         greeks = read_window("option_greeks", start, end)
         var = read_window("option_var", start, end)
-        var_of = dict(iter(var.groupby(["date", "book"])))  # one pass, not a scan of every row per day
-        no_var = var.iloc[:0]
-        for (day, book), rows in greeks.loc[greeks["book"].isin(books)].groupby(["date", "book"]):
-            frames.append(status_rows(rows, var_of.get((day, book), no_var), limits, book, pd.Timestamp(day).date()))
+        for book in books:  # every day of a book at once (a loop per day cost 77 s of the 30-year backfill)
+            rows = greeks.loc[greeks["book"] == book]
+            if len(rows):
+                frames.append(status_rows(rows, var.loc[var["book"] == book], limits, book))
     columns = table_schema("option_limit_status").columns
-    frame = pd.concat(frames, ignore_index=True)[columns] if frames else empty_frame("option_limit_status")
+    frame = (pd.concat(frames, ignore_index=True).sort_values(["date", "book"], kind="stable")[columns] if frames
+             else empty_frame("option_limit_status"))
     return publish("option_limit_status", frame, days, keys=books, books=dg.MetadataValue.int(len(books)))

@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+from collections.abc import Collection
 
 import dagster as dg
 import numpy as np
@@ -14,7 +15,7 @@ from risk_pipeline.books import Book, BookFxError, build_book, build_books
 from risk_pipeline.config.portfolios import Portfolio, Position, load_portfolios
 from risk_pipeline.config.positions import load_books_of_record
 from risk_pipeline.risk.portfolio import pnl_from_exposures, trades_pnl
-from risk_pipeline.storage.lake import empty_frame, read_window
+from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
 
 # stored days read before the range: the previous close of every position
 PREVIOUS_CLOSE_LOOKBACK = 1
@@ -24,6 +25,20 @@ PREVIOUS_CLOSE_LOOKBACK = 1
 RETURN_VALUE_FLOOR = 0.01
 
 
+def holdings(book: Book, quantities: pd.DataFrame, dates: pd.Series) -> dict[str, np.ndarray]:
+    """The portfolio_pnl columns of what a book holds at each close of ``dates``: ``gross_exposure``
+    = sum_i |E_i,t|, ``n_positions`` = #{i: E_i,t != 0} and ``traded_value`` = sum_i |q_i,t -
+    q_i,t-1| U_i,t, the change of the units held since the previous close valued at the close (unit
+    value U = close x FX; a weight book's daily rebalancing to its notional included), from the
+    book's ``quantities`` (dates x its instruments)."""
+    exposures = book.exposures.reindex(pd.DatetimeIndex(dates))
+    change = quantities.fillna(0.0).diff().reindex(exposures.index)
+    traded = change.abs().mul(book.unit_values.reindex(exposures.index)).where(change != 0.0, 0.0)
+    return {"gross_exposure": exposures.abs().sum(axis=1).to_numpy(),
+            "n_positions": (exposures.fillna(0.0) != 0.0).sum(axis=1).to_numpy(dtype=np.int64),
+            "traded_value": traded.sum(axis=1).to_numpy()}
+
+
 def book_rows(book: Book) -> pd.DataFrame:
     """The portfolio_pnl rows of one book over the dates of its frames (the first date, without a
     previous close, has none)."""
@@ -31,7 +46,8 @@ def book_rows(book: Book) -> pd.DataFrame:
     pnl.insert(1, "portfolio", book.portfolio.name)
     pnl.insert(2, "base_currency", book.portfolio.base_currency)
     # a portfolio of portfolios.yaml does not trade: it holds its previous close's positions over the day
-    return pnl.assign(hypothetical_pnl=pnl["pnl"], actual_pnl=pnl["pnl"])
+    return pnl.assign(hypothetical_pnl=pnl["pnl"], actual_pnl=pnl["pnl"], actual_return=pnl["simple_return"],
+                      **holdings(book, book.quantities(), pnl["date"]))
 
 
 def record_book(name: str, base_currency: str, held: pd.DataFrame, day_trades: pd.DataFrame,
@@ -63,13 +79,14 @@ def record_book_rows(book: Book, day_trades: pd.DataFrame, price_history: pd.Dat
     of quantity x close x FX at the close; pnl = hypothetical_pnl = the previous close's positions
     revalued (their exposures times the day's base-currency returns); actual_pnl = hypothetical_pnl
     + ``risk.portfolio.trades_pnl`` of the day's trades; simple_return = pnl over the previous value
-    (null under ``RETURN_VALUE_FLOOR``). A day without a previous close of the book (its first) has
+    (null under ``RETURN_VALUE_FLOOR``) and actual_return = actual_pnl over it (null on the same days). A day without a previous close of the book (its first) has
     no row."""
     exposures, values, unit_values = book.exposures, book.values, book.unit_values
     rows = pnl_from_exposures(exposures, values, book.asset_returns)
     previous = values.shift(1).reindex(rows["date"]).to_numpy()
     gross = exposures.abs().sum(axis=1).shift(1).reindex(rows["date"]).to_numpy()
-    rows["simple_return"] = np.where(previous >= RETURN_VALUE_FLOOR * gross, rows["simple_return"], np.nan)
+    has_return = previous >= RETURN_VALUE_FLOOR * gross
+    rows["simple_return"] = np.where(has_return, rows["simple_return"], np.nan)
     traded = pd.Series(0.0, index=rows["date"])
     if len(day_trades):
         close = price_history.pivot(index="date", columns="symbol", values="close").reindex(
@@ -82,21 +99,29 @@ def record_book_rows(book: Book, day_trades: pd.DataFrame, price_history: pd.Dat
                             fill_value=0.0).reindex(rows["date"])
     rows.insert(1, "portfolio", book.portfolio.name)
     rows.insert(2, "base_currency", book.portfolio.base_currency)
-    return rows.assign(hypothetical_pnl=rows["pnl"], actual_pnl=rows["pnl"].to_numpy() + traded.to_numpy())
+    actual = rows["pnl"].to_numpy() + traded.to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        actual_return = np.where(has_return, actual / previous, np.nan)
+    return rows.assign(hypothetical_pnl=rows["pnl"], actual_pnl=actual, actual_return=actual_return,
+                       **holdings(book, exposures / unit_values, rows["date"]))
 
 
 def record_books(start: dt.date, end: dt.date, price_history: pd.DataFrame, return_history: pd.DataFrame,
-                 with_trades: bool = True) -> tuple[list[tuple[Book, pd.DataFrame]], list[str], dict[str, str]]:
-    """Every book of record with stored positions in ``start..end`` (and the previous close) as
-    (:func:`record_book`, its trades in the range, empty unless ``with_trades``), the books computed
-    (those without positions too) and per book skipped for want of an FX rate its one line."""
+                 with_trades: bool = True, names: Collection[str] | None = None,
+                 since: dt.date | None = None) -> tuple[list[tuple[Book, pd.DataFrame]], list[str], dict[str, str]]:
+    """Every book of record (or those of ``names``) with stored positions in ``start..end`` (and the
+    previous close, or back to ``since``) as (:func:`record_book`, its trades in the range or from
+    ``since``, empty unless ``with_trades``), the books computed (those without positions too) and per
+    book skipped for want of an FX rate its one line."""
     record = load_books_of_record()
-    if not record.books:
+    chosen = {name: base for name, base in record.books.items() if names is None or name in names}
+    if not chosen:
         return [], [], {}
-    held = read_window("positions", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK)
-    day_trades = read_window("trades", start, end) if with_trades else empty_frame("trades")
+    lookback = PREVIOUS_CLOSE_LOOKBACK if since is None else sum(1 for d in stored_days("positions") if since <= d < start)
+    held = read_window("positions", start, end, lookback=lookback)
+    day_trades = read_window("trades", since or start, end) if with_trades else empty_frame("trades")
     books, done, skipped = [], [], {}
-    for name, base in record.books.items():
+    for name, base in chosen.items():
         own, traded = held.loc[held["portfolio"] == name], day_trades.loc[day_trades["portfolio"] == name]
         if own.empty:
             done.append(name)

@@ -23,7 +23,7 @@ import pandas as pd
 from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.config.positions import book_currencies
 from risk_pipeline.config.settings import section
-from risk_pipeline.defs.backtests import forecast_series, longest_horizon, with_series_keys
+from risk_pipeline.defs.backtests import REALIZED_RETURN, forecast_series, longest_horizon, with_series_keys
 from risk_pipeline.defs.chunks import publish_chunks
 from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, lake_asset, partition_days
 from risk_pipeline.defs.portfolios import portfolio_pnl
@@ -66,7 +66,7 @@ def _forecast_score_rows(portfolios: list[str], start, end, lookback: int) -> pd
     frames, series_keys = [], []
     for keys, realized, forecasts, offset in forecast_series(start, end, lookback, portfolios):
         _, _, confidence, h = keys
-        frames.append(score_forecasts(realized, forecasts, confidence=float(confidence), horizon_days=int(h),
+        frames.append(score_forecasts(realized[REALIZED_RETURN], forecasts, confidence=float(confidence), horizon_days=int(h),
                                       day_number_offset=offset))
         series_keys.append(keys)
     frame = with_series_keys(frames, series_keys, "forecast_scores")

@@ -70,7 +70,7 @@ class StressInputs:
     skipped: tuple[str, ...]
 
 
-def _scenario_history(scenarios: tuple[Scenario, ...], last_day: dt.date, beta_lookback: int
+def scenario_history(scenarios: tuple[Scenario, ...], last_day: dt.date, beta_lookback: int
                       ) -> tuple[pd.DataFrame, dict[str, tuple[HistoricalScenario, pd.DatetimeIndex]], list[str]]:
     """Local returns (dates x symbols) over every usable historical window and the days before it.
 
@@ -101,7 +101,7 @@ def _scenario_history(scenarios: tuple[Scenario, ...], last_day: dt.date, beta_l
 def stress_inputs(config: StressConfig, start: dt.date, end: dt.date, log=None) -> StressInputs:
     """Books, resolved scenarios and episodes of every portfolio over the run's range."""
     scenarios = load_scenarios(config.scenarios_file or DEFAULT_SCENARIOS_FILE)
-    history, usable, skipped = _scenario_history(scenarios, end, config.proxy_beta_lookback)
+    history, usable, skipped = scenario_history(scenarios, end, config.proxy_beta_lookback)
     if skipped and log is not None:
         log.warning(f"historical scenario(s) {skipped} skipped: their window is not stored in the lake "
                     "(materialize prices and returns over it first)")

@@ -19,6 +19,7 @@ from risk_pipeline.books import Book, build_books
 from risk_pipeline.config.portfolios import Portfolio, load_portfolios
 from risk_pipeline.risk import var_es_grid
 from risk_pipeline.risk.portfolio import with_amounts
+from risk_pipeline.risk.var.held_monte_carlo import held_monte_carlo_grid
 from risk_pipeline.risk.var.held_positions import HeldWindows, held_grid, held_windows
 from risk_pipeline.risk.var.parameters import MethodSettings, VarParameterError
 from risk_pipeline.config.settings import section
@@ -58,7 +59,7 @@ class VarConfig(dg.Config):
         )
 
 
-def portfolio_forecasts(config: VarConfig, book: Book, start: dt.date, simulated: bool = True) -> pd.DataFrame:
+def portfolio_forecasts(config: VarConfig, book: Book, start: dt.date, recorded: bool = False) -> pd.DataFrame:
     """Every configured method's VaR/ES rows for one book over its P&L days from ``start`` on.
 
     Each day t is forecast for the positions held at the close of t-1 (``defs.exposures``): the
@@ -67,8 +68,10 @@ def portfolio_forecasts(config: VarConfig, book: Book, start: dt.date, simulated
     shared by the methods), reading only the window before each day, so a new day gives the
     numbers of a backfill. Monte Carlo simulates the same positions (as weights of the held
     value) over the book's P&L days; it reads them all: its rolling covariances are prefix sums,
-    whose last bits depend on the first row (and its window is the longest by default); not for a
-    book of record (``simulated`` False: its positions are known from the run's range only)."""
+    whose last bits depend on the first row (and its window is the longest by default). For a book
+    of record (``recorded``: its positions are known from the run's range only) Monte Carlo
+    simulates, for each day, the instruments held at the previous close
+    (:func:`risk_pipeline.risk.var.held_monte_carlo.held_monte_carlo_grid`)."""
     dates = pd.DatetimeIndex(book_rows(book)["date"])
     days = dates[dates >= pd.Timestamp(start)]
     settings = config.settings()
@@ -78,8 +81,11 @@ def portfolio_forecasts(config: VarConfig, book: Book, start: dt.date, simulated
     for method in config.methods:
         window = settings.window_for(method)
         params = settings.params_for(method)
-        if method == "monte_carlo":
-            if not simulated or len(dates) <= window:
+        if method == "monte_carlo" and recorded:
+            grid = held_monte_carlo_grid(exposures, values, book.asset_returns, window=window,
+                                         confidences=config.confidences, horizons=config.horizons, **params)
+        elif method == "monte_carlo":
+            if len(dates) <= window:
                 continue  # not one full window yet (early history, or a book that starts later)
             weights = book_exposures(book, dates).div(held_values(book, dates), axis=0)
             grid = var_es_grid(book.asset_returns.reindex(dates), method=method, confidences=config.confidences,
@@ -157,14 +163,14 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig, compute:
         if pnl.empty:
             continue
         short += short_windows(config, book.portfolio, pnl, start, first_pnl_day)
-        tasks.append((book, True))
+        tasks.append((book, False))
     # the books of record: the stored positions of each previous close, revalued over the window of
     # their instruments' stored returns (a new book has estimates from its second day)
     recorded, recorded_names, recorded_skipped = record_books(start, end, prices_history, returns_history,
                                                               with_trades=False)
     skipped.update(recorded_skipped)
     log_skipped_books(context, recorded_skipped)
-    tasks += [(book, False) for book, _ in recorded]
+    tasks += [(book, True) for book, _ in recorded]
     extra = conventions(config)
     if short:
         context.log.warning("no estimate until the window fills: " + "; ".join(short))
@@ -176,8 +182,8 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig, compute:
 
 
 def _forecast_rows(chunk: list[tuple[Book, bool]], config: VarConfig, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """A task: the forecasts of a chunk of books (each with whether it is simulated) on ``start``..``end``."""
-    frames = [portfolio_forecasts(config, book, start, simulated) for book, simulated in chunk]
+    """A task: the forecasts of a chunk of books (each with whether it is a book of record) on ``start``..``end``."""
+    frames = [portfolio_forecasts(config, book, start, recorded) for book, recorded in chunk]
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_estimates")
     frames.clear()  # a chunk's rows are held once, not twice, while they are written
     return frame.loc[frame["date"].dt.date.between(start, end)]

@@ -11,6 +11,7 @@ import pandas as pd
 
 from risk_pipeline.report.frtb_section import SCOPE_NOTE, latest_desks, latest_es
 from risk_pipeline.report.morning import HEADERS, MISSING, Cell, Morning, capital_sentence, intro, morning_cells
+from risk_pipeline.report.options_section import GREEK_COLUMNS, GREEK_LABELS, METHODS, limit_label
 from risk_pipeline.report.summary import ReportData, mcs_sentence, score_rows
 from risk_pipeline.risk.limits import LIMIT_METHOD_TEXT
 
@@ -198,7 +199,8 @@ def _frtb_section(data: ReportData, chart: str | None) -> str:
 
 SECTIONS = (
     ("model", "VaR and model choice"), ("backtests", "Backtests"), ("attribution", "Attribution"),
-    ("stress", "Stress"), ("limits", "Limits"), ("frtb", "FRTB capital"), ("exports", "Exports and sources"),
+    ("stress", "Stress"), ("limits", "Limits"), ("options", "Option books"), ("frtb", "FRTB capital"),
+    ("exports", "Exports and sources"),
 )
 
 
@@ -410,6 +412,56 @@ def _limits_section(data: ReportData, chart: str | None) -> str:
     return "\n".join(out)
 
 
+def _options_section(data: ReportData) -> str:
+    """The option books (report.options_section): net Greeks, each cap's and limit's use, the three VaRs."""
+    view = data.options
+    if view is None:
+        return _section("options", f"No option_greeks row up to {data.as_of}: no option book is configured "
+                                   "(options.positions_file).")
+    out = [_section("options", "Per option book on its latest stored day: the book's net Greeks in base currency "
+                    "(Black-Scholes-Merton; <code>option_greeks</code>), the use of each Greek cap and VaR/ES limit "
+                    "(<code>option_limit_status</code>; caps tightened before an event of the calendar) and the "
+                    "VaR/ES of the book held at the previous close by full revaluation, delta-gamma-vega and "
+                    "delta-only side by side (<code>option_var</code>; docs/methods.md) and its P&L under each stress scenario "
+                    "(<code>option_stress</code>).")]
+    for book in view.books:
+        greeks = view.greeks.loc[view.greeks["book"].eq(book)]
+        if len(greeks):
+            row = greeks.iloc[0]
+            proxy = " (a proxy, not market data)" if row["vol_source"] == "ewma_proxy" else ""
+            out.append(f"<h3>{_esc(book)}: Greeks at the close of {_day(row['date'])} ({_esc(row['base_currency'])}; "
+                       f"implied volatility {_esc(row['vol_source'])}{proxy})</h3>")
+            out.append(table(greeks, [(c, GREEK_LABELS[c], amount) for c in GREEK_COLUMNS]))
+        limits = view.limits.loc[view.limits["book"].eq(book)] if len(view.limits) else view.limits
+        if len(limits):
+            out.append(f"<h3>{_esc(book)}: caps and limits on {_day(limits['date'].iloc[0])}</h3>")
+            out.append(table(limits.assign(label=[limit_label(r) for r in limits.itertuples()]), [
+                ("label", "cap or limit", _plain), ("measured_amount", "measured", amount),
+                ("limit_amount", "cap or limit", amount), ("utilization", "utilisation", lambda v: pct(v, 1)),
+                ("status", "status", _plain), ("event", "tightened by", _plain)], cell_class=_limit_class))
+        var = view.var.loc[view.var["book"].eq(book)]
+        if len(var):
+            out.append(f"<h3>{_esc(book)}: VaR and ES for {_day(var['date'].iloc[0])} (amounts, losses positive)</h3>")
+            out.append(table(var, [("confidence", "confidence", _confidence), ("horizon_days", "horizon (days)", num),
+                                   ("measure", "measure", lambda v: "ES" if v == "es" else "VaR")]
+                             + [(m, m.replace("_", " "), amount) for m in METHODS]))
+        stress = view.stress.loc[view.stress["book"].eq(book)] if len(view.stress) else view.stress
+        if len(stress):
+            out.append(f"<h3>{_esc(book)}: stress on {_day(stress['date'].iloc[0])} (options repriced under the "
+                       "scenario's spot, implied-volatility and FX moves; worst first)</h3>")
+            out.append(table(stress, [("scenario", "scenario", _plain), ("scenario_type", "type", _plain),
+                                      ("pnl", "P&L", amount), ("proxied", "proxied", num)]))
+        replay = view.replay.loc[view.replay["book"].eq(book)] if len(view.replay) else view.replay
+        if len(replay):
+            out.append(f"<h3>{_esc(book)}: historical replay on {_day(replay['date'].iloc[0])} (the book repriced at "
+                       "each close of the episode; worst first)</h3>")
+            out.append(table(replay, [("episode", "episode", _plain), ("worst_date", "worst day", _day),
+                                      ("worst_cum_pnl", "worst cumulative P&L", amount),
+                                      ("final_cum_pnl", "P&L at the end", amount), ("n_days", "days", num),
+                                      ("proxied", "proxied", num)]))
+    return "\n".join(out)
+
+
 def render_html(data: ReportData, charts: dict[str, str], files: Sequence[str]) -> str:
     """The whole page; ``charts`` the data URIs of the charts by name (a book's P&L chart by the
     book's name, and traffic_light, frtb_capital, component_var, stress, utilisation), ``files``
@@ -434,6 +486,7 @@ def render_html(data: ReportData, charts: dict[str, str], files: Sequence[str]) 
         _attribution_section(data, charts.get("component_var")),
         _stress_section(data, charts.get("stress")),
         _limits_section(data, charts.get("utilisation")),
+        _options_section(data),
         _frtb_section(data, charts.get("frtb_capital")),
         _section("exports", "The report's rows as CSV beside this page, and the table versions it was built from "
                  "(<code>risk-pipeline report --as-of DATE</code> rebuilds it from them)."),

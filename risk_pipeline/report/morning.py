@@ -7,8 +7,10 @@ and 10 days (``risk_summary``: amount and % of the value held), the change of th
 amount since the previous business day split into positions / market / method
 (docs/analytics.md), the utilisation of each limit (``limit_status``, measured by
 historical_positions), the Basel light of the official method (``var_backtests``: 99%, 1 day,
-the shortest window), the worst stress scenario (``stress_results``) and the desk's FRTB IMES
-(``frtb_es``) when stored.
+the shortest window), the worst stress scenario (``stress_results``), the desk's FRTB IMES
+(``frtb_es``) when stored, and what the book holds at the close (``portfolio_pnl``): gross and net
+exposure, the number of positions and the turnover over the last ``TURNOVER_DAYS`` P&L days (the
+sum of ``traded_value`` over them divided by the day's value: docs/positions.md).
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ from risk_pipeline.storage.schemas import TABLES
 HEADERS = ("book", "official method", "VaR 1 day, % of value", "ES 1 day, % of value", "VaR 10 days, % of value",
            "ES 10 days, % of value",
            "VaR 1 day change (positions / market / method)", "limits used", "backtest light", "worst stress",
-           "FRTB IMES")  # fmt: skip
+           "FRTB IMES", "exposure gross / net (positions, turnover)")  # fmt: skip
+TURNOVER_DAYS = 21  # P&L days (about a month) the turnover of the morning table sums
 MISSING = "\u2014"  # an em dash, followed by why the figure is missing
 
 
@@ -46,6 +49,7 @@ class Morning:
     frtb: pd.DataFrame  # frtb_es rows (risk_class all) of the day
     capital: pd.DataFrame  # frtb_capital rows of the day
     alerts: tuple[Alert, ...]
+    holdings: pd.DataFrame | None = None  # portfolio_pnl rows of the last TURNOVER_DAYS stored days
 
 
 def _latest(table: str, as_of: dt.date, where: dict | None = None) -> pd.DataFrame:
@@ -66,7 +70,10 @@ def load_morning(as_of: dt.date) -> Morning:
     frtb = _latest("frtb_es", as_of)
     frtb = frtb.loc[frtb["risk_class"].eq("all")] if len(frtb) else frtb
     capital = _latest("frtb_capital", as_of)
-    morning = Morning(as_of, books, limits, lights, stress, frtb, capital, ())
+    days = [d for d in stored_days("portfolio_pnl") if d <= as_of][-TURNOVER_DAYS:]
+    holdings = read_days("portfolio_pnl", days, columns=["portfolio", "value", "gross_exposure", "n_positions",
+                                                         "traded_value"])
+    morning = Morning(as_of, books, limits, lights, stress, frtb, capital, (), holdings)
     return Morning(**{**morning.__dict__, "alerts": tuple(_alerts(morning))})
 
 
@@ -181,6 +188,17 @@ def _frtb_cell(morning: Morning, portfolio: str) -> Cell:
     return Cell(amount(imes), f"{rows['base_currency'].iloc[0]}" if pd.notna(imes) else "no stressed window yet")
 
 
+def _holdings_cell(morning: Morning, portfolio: str) -> Cell:
+    rows = morning.holdings
+    rows = rows.loc[rows["portfolio"].eq(portfolio)].sort_values("date") if rows is not None and len(rows) else None
+    if rows is None or rows.empty:
+        return Cell(MISSING, "portfolio_pnl not stored")
+    last = rows.iloc[-1]
+    turnover = rows["traded_value"].sum() / last["value"] if last["value"] > 0 else None
+    return Cell(f"{amount(last['gross_exposure'])} / {amount(last['value'])}",
+                f"{int(last['n_positions'])} positions, turnover {percent(turnover, 1)} in {len(rows)} days")
+
+
 def morning_cells(morning: Morning) -> list[list[list[Cell]]]:
     """Per book, per column of ``HEADERS``, its cells (a list: the limits column holds one per limit)."""
     out = []
@@ -199,7 +217,7 @@ def morning_cells(morning: Morning) -> list[list[list[Cell]]]:
             [_figure(row, "var_1d", "")], [_figure(row, "es_1d", "")],
             [_figure(row, "var_10d", no_ten)], [_figure(row, "es_10d", no_ten)], [change],
             _limit_cells(morning, portfolio), [light_cell], [_stress_cell(morning, portfolio)],
-            [_frtb_cell(morning, portfolio)],
+            [_frtb_cell(morning, portfolio)], [_holdings_cell(morning, portfolio)],
         ])
     return out
 

@@ -33,6 +33,7 @@ import pandas as pd
 
 from risk_pipeline.report.frtb_section import capital_history
 from risk_pipeline.report.morning import Morning, load_morning
+from risk_pipeline.report.options_section import OptionsView, load_options
 from risk_pipeline.report.series import series_starts
 from risk_pipeline.risk.backtests.ranking import rank_methods
 from risk_pipeline.risk.backtests.scoring import NOT_COMPARED_REASONS
@@ -100,6 +101,7 @@ class ReportData:
     frtb_capital: pd.DataFrame = field(default_factory=pd.DataFrame)  # frtb_capital rows of the chart period
     morning: Morning | None = None  # the first page's table (report.morning)
     limit_history: pd.DataFrame = field(default_factory=pd.DataFrame)  # limit_status rows of the last year
+    options: OptionsView | None = None  # the option books (report.options_section), None when not stored
 
     @property
     def red_zone(self) -> pd.DataFrame:
@@ -277,6 +279,7 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
         frtb_capital=capital_history(as_of, chart_start),
         morning=load_morning(as_of),
         limit_history=_limit_history(as_of),
+        options=load_options(as_of),
     )
 
 

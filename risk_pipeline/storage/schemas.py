@@ -80,6 +80,7 @@ TABLES: dict[str, TableSchema] = {
             [
                 ("date", _D), ("portfolio", _S), ("base_currency", _S),
                 ("value", _F), ("pnl", _F), ("simple_return", _F), ("hypothetical_pnl", _F), ("actual_pnl", _F),
+                ("actual_return", _F), ("gross_exposure", _F), ("n_positions", _I), ("traded_value", _F),
             ],
             "Per portfolio and day: closing value, P&L over the day and simple return, in base currency; "
             "hypothetical P&L (the positions of the previous close revalued) and actual P&L (with the day's "
@@ -104,6 +105,7 @@ TABLES: dict[str, TableSchema] = {
                 ("duration_lr", _F), ("duration_p", _F), ("dq_stat", _F), ("dq_p", _F),
                 ("z2_stat", _F), ("z2_p", _F), ("mcneil_frey_stat", _F), ("mcneil_frey_p", _F),
                 ("traffic_light", _S), ("plus_factor", _F), ("verdict", _S), ("overlapping", _B),
+                ("n_actual_breaches", _I), ("actual_kupiec_p", _F), ("actual_traffic_light", _S),
             ],
             "Backtests of each VaR/ES forecast series as of each date, over trailing windows of backtest_window_days "
             "trading days (250, the Basel traffic light, and 1000 by default).",
@@ -230,7 +232,7 @@ TABLES: dict[str, TableSchema] = {
             ],
             "Per option book, day, method, confidence and horizon: VaR and ES of the book held at the previous close "
             "by full revaluation, delta-gamma-vega and delta-only historical simulation (risk_pipeline.risk.options.var); "
-            "its key columns are var_estimates' (book as portfolio) for the union once option books are portfolios.",
+            "amounts of an option book, not var_estimates' fractions of a portfolio's value (docs/methods.md, Options).",
             key_column="book",
         ),
         _table(
@@ -243,6 +245,30 @@ TABLES: dict[str, TableSchema] = {
             "Per option book and day: each Greek cap (measure delta, gamma, vega or theta of the book or of one "
             "underlying, the absolute net amount of option_greeks against the cap, tightened before an event) and each VaR/ES "
             "limit (on option_var's full_revaluation) of limits.yaml's option_books (risk_pipeline.risk.options.caps).",
+            key_column="book",
+        ),
+        _table(
+            "option_stress",
+            [
+                ("date", _D), ("book", _S), ("base_currency", _S), ("scenario", _S), ("scenario_type", _S),
+                ("pnl", _F), ("proxied", _B), ("n_options", _I), ("vol_source", _S),
+            ],
+            "Per option book, day and scenario of scenarios.yaml: P&L of the book held at the previous close, every "
+            "option repriced under the scenario's moves of the spot, the implied volatility (the scenario's "
+            "volatility field; a historical window's change of at-the-money volatility) and FX "
+            "(risk_pipeline.risk.options.stress).",
+            key_column="book",
+        ),
+        _table(
+            "option_replay",
+            [
+                ("date", _D), ("book", _S), ("base_currency", _S), ("episode", _S), ("worst_date", _D),
+                ("worst_cum_pnl", _F), ("final_cum_pnl", _F), ("n_days", _I), ("proxied", _B), ("n_options", _I),
+                ("vol_source", _S),
+            ],
+            "Per option book, day and historical episode of scenarios.yaml: the book held at the previous close "
+            "repriced at each close of the episode under the moves since the close before it (spot, at-the-money "
+            "volatility change, FX; no time passing), its worst point and its end (risk_pipeline.option_books).",
             key_column="book",
         ),
         _table(
@@ -328,7 +354,15 @@ COLUMNS: dict[str, tuple[str, str]] = {
                          "(= pnl; the P&L of Basel's backtesting and FRTB's P&L attribution)", "base currency"),
     "actual_pnl": ("hypothetical_pnl plus the day's trades from their price to the close, minus their fees",
                    "base currency"),
-    "pnl": ("profit and loss, gain positive (portfolio_pnl: over the day; stress_results: under the scenario)",
+    "gross_exposure": ("sum of the absolute values of the positions held at the close (the value is their sum, "
+                       "the net exposure)", "base currency"),
+    "n_positions": ("number of instruments held at the close (a quantity other than 0)", "count"),
+    "traded_value": ("sum over the instruments of the absolute change of the units held since the previous close "
+                     "times the close times FX (a weight book's rebalancing to its notional included)", "base currency"),
+    "actual_return": ("actual_pnl over the value of the previous close, null where simple_return is (equals "
+                      "simple_return for a book without trades)", "fraction of value"),
+    "pnl": ("profit and loss, gain positive (portfolio_pnl: over the day; stress_results, option_stress: under the "
+            "scenario)",
             "base currency"),
     "method": ("how the VaR/ES was estimated: one of risk_pipeline.risk.METHODS (historical, parametric_normal, ...); in "
                "limit_status historical_positions (risk.limits.LIMIT_METHOD), or none where there is no measure; in "
@@ -386,6 +420,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
                     "multiplier add-on"),
     "verdict": ("pass, fail (Kupiec, Christoffersen or Z2 rejects at 5%, or the light is red) or insufficient_data",
                 "text"),
+    "n_actual_breaches": ("the same observations' forecasts whose realized loss on the actual P&L (trades and fees "
+                          "included) exceeded the VaR; equals n_breaches for a book without trades", "count"),
+    "actual_kupiec_p": ("Kupiec POF p-value of n_actual_breaches on n_obs", "probability"),
+    "actual_traffic_light": ("Basel traffic light of n_actual_breaches on n_obs: green, yellow, red, "
+                             "insufficient_data", "text"),
     "overlapping": ("whether the window's observations overlap (always false: h-day forecasts are sampled every h "
                     "days)", "boolean"),
     "forecast_date": ("the day the forecast was made for (the first day of its horizon)", "date"),
@@ -423,7 +462,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "component_var_amount": ("component_var x the value at the previous close", "base currency"),
     "scenario": ("name of the stress scenario of scenarios.yaml", "text"),
     "proxied": ("whether some position had no data in the scenario's window and was proxied by beta x the market "
-                "proxy", "boolean"),
+                "proxy (option_stress: or an underlying's volatility change over the window was not known, taken as 0)",
+                "boolean"),
     "scenario_type": ("kind of scenario: historical, uniform_equity, sector or fx", "text"),
     "target_loss": ("the loss the reverse stress must reach, target_loss_fraction x the held value", "base currency"),
     "multiplier": ("the smallest factor k on the scenario's shocks whose loss reaches target_loss (null when none "
@@ -434,6 +474,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "episode": ("name of the historical episode replayed (a historical scenario of scenarios.yaml)", "text"),
     "worst_date": ("day of the episode with the lowest cumulative P&L", "date"),
     "worst_cum_pnl": ("cumulative P&L of the held positions at worst_date, gain positive", "base currency"),
+    "final_cum_pnl": ("cumulative P&L of the held positions at the episode's last day, gain positive", "base currency"),
     "worst_cum_return": ("worst_cum_pnl over the held value", "fraction of value"),
     "final_cum_return": ("cumulative return over the whole episode", "fraction of value"),
     "n_days": ("trading days of the episode", "trading days"),

@@ -22,10 +22,20 @@ Columns (fixed order, ``COLUMNS``): as_of, backtest_window_days, whole_sample, n
 (= n_obs (1-c)), kupiec_lr/_p, christoffersen_lr/_p, the transition counts n00, n01, n10, n11 it is
 computed from (n_ij = #{consecutive observations with I_{t-1} = i, I_t = j} in the window), cc_lr/_p, tuff_lr/_p, duration_lr/_p,
 dq_stat/_p (4 lags), z2_stat/_p, mcneil_frey_stat/_p, traffic_light, plus_factor, verdict,
-overlapping. Each statistic is the one of ``risk_pipeline.risk.backtests`` on the window's
+overlapping, then the actual-P&L coverage columns n_actual_breaches, actual_kupiec_p and
+actual_traffic_light (below). Each statistic is the one of ``risk_pipeline.risk.backtests`` on the window's
 observations, with the same edge rules (0 / 1.0 for insufficient data, never NaN). A forecast date
 with a NaN var or a NaN return on one of its h days (a book whose value was near zero,
 docs/positions.md) is no observation.
+
+Actual P&L: with ``actual_returns`` (the book's actual P&L, trades and fees included, over the
+same previous values) the same observations (forecast dates and windows) are also compared with
+the actual h-day loss L^a_t = -(prod_{j<h} (1 + r^a_{t+j}) - 1): n_actual_breaches counts
+L^a_t > VaR_t, actual_kupiec_p is Kupiec's POF p-value of that count and actual_traffic_light its
+Basel zone (on n_obs). The hypothetical columns are the tests of the model (Basel); these say how
+often the day's trading made the desk lose more than the forecast (MAR32.5 counts both). Without
+``actual_returns`` (a book that does not trade) the actual columns equal n_breaches, kupiec_p and
+traffic_light.
 
 verdict: "insufficient_data" when n_obs (1-c) < 1 (less than one expected breach); else
 "fail" when at least one of Kupiec POF (coverage), Christoffersen independence or
@@ -102,6 +112,7 @@ COLUMNS = [
     "tuff_lr", "tuff_p", "duration_lr", "duration_p", "dq_stat", "dq_p",
     "z2_stat", "z2_p", "mcneil_frey_stat", "mcneil_frey_p",
     "traffic_light", "plus_factor", "verdict", "overlapping",
+    "n_actual_breaches", "actual_kupiec_p", "actual_traffic_light",
 ]  # fmt: skip
 
 
@@ -360,6 +371,29 @@ def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, 
     }
 
 
+def _actual_columns(statistics: dict[str, np.ndarray], obs: BacktestObservations, returns: pd.Series,
+                    actual_returns: pd.Series | None, h: int, s: np.ndarray, e: np.ndarray,
+                    p: float) -> dict[str, np.ndarray]:
+    """n_actual_breaches, actual_kupiec_p, actual_traffic_light of windows [s, e) (module doc)."""
+    if actual_returns is None:
+        return {"n_actual_breaches": statistics["n_breaches"], "actual_kupiec_p": statistics["kupiec_p"],
+                "actual_traffic_light": statistics["traffic_light"]}
+    actual = actual_returns.reindex(returns.index).to_numpy(dtype=float)
+    mismatch = np.isnan(actual) != np.isnan(returns.to_numpy(dtype=float))
+    if mismatch.any():
+        raise BacktestInputError(f"actual_returns on {returns.index[mismatch][0].date()}: known exactly where "
+                                 "returns is known")
+    start = obs.end_pos - h + 1
+    loss = 1.0 - np.prod(1.0 + actual[start[:, None] + np.arange(h)], axis=1)
+    hits = _prefix((loss > obs.var).astype(np.int64)).astype(np.int64)
+    x, n = hits[e] - hits[s], e - s
+    zone, _, _ = traffic_light_zones(x, n, p)
+    return {"n_actual_breaches": x,
+            "actual_kupiec_p": chi2_sf(kupiec_lr(n, x, p), 1),
+            "actual_traffic_light": np.where(has_coverage_data(n, p), ZONE_NAMES[zone],
+                                             TrafficLight.INSUFFICIENT_DATA.value)}
+
+
 def checked_windows(windows: Sequence[int]) -> list[int]:
     """The trailing windows (trading days) checked: distinct positive counts, at least one."""
     lengths = [as_count(n, "windows", 1) for n in windows]
@@ -380,6 +414,7 @@ def backtest_table(
     day_number_offset: int = 0,
     seed: int = 0,
     n_sims: int = DEFAULT_N_SIMS,
+    actual_returns: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Backtest rows for each as-of date and window (``backtest_window_days`` = n for n in ``windows``,
     ``whole_sample`` False); with ``whole_sample``, one more row per as-of date over every observation of
@@ -392,6 +427,8 @@ def backtest_table(
     (positive loss fractions of the h-day loss from that date, NaN where absent).
     ``day_number_offset``: the trading-day number of returns.index[0] (phase of the h-day
     observations). ``n_sims`` is both the Z2 simulation count and the McNeil-Frey bootstrap count.
+    ``actual_returns``: the actual P&L's returns on the dates of ``returns`` (NaN exactly where
+    ``returns`` is), for the actual columns; None: the same as ``returns``.
     Rows are ordered by ``as_of`` as given, then by window as given (the whole sample last); columns ``COLUMNS``.
     Definitions, verdict rule and vectorization: module docstring.
     """
@@ -414,6 +451,7 @@ def backtest_table(
     codes, inverse = np.unique(s * (obs.loss.size + 1) + e, return_inverse=True)
     starts, ends = np.divmod(codes, obs.loss.size + 1)
     statistics = _window_statistics(obs, starts, ends, p, seed, n_sims)  # one row per distinct window
+    statistics.update(_actual_columns(statistics, obs, returns, actual_returns, h, starts, ends, p))
     days = np.tile(np.asarray(lengths, dtype=np.int64), (as_of.size, 1))
     if whole_sample:  # the trailing window that holds every day of returns up to the as-of date
         days = np.column_stack([days, last_day + 1])

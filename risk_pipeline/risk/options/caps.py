@@ -45,16 +45,28 @@ class GreekCaps:
     underlyings: Mapping[str, Mapping[str, float]]
 
 
+def tightening_by_day(events: tuple[Event, ...], days: pd.DatetimeIndex, underlying: str | None, window_days: int,
+                      factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cap multiplier and the event that sets it ("" when none) on each of ``days`` for ``underlying`` (None: the
+    book's caps, tightened by any event): ``factor`` when an event falls in the next ``window_days`` business days
+    (the first such event of the calendar names it)."""
+    days = pd.DatetimeIndex(days)
+    horizon = days + pd.offsets.BDay(window_days)
+    multiplier, named = np.ones(len(days)), np.full(len(days), "", dtype=object)
+    for event in reversed(events):  # the first event of the calendar wins: written last
+        if underlying is None or event.underlying in (ALL_UNDERLYINGS, underlying):
+            when = pd.Timestamp(event.date)
+            inside = np.asarray((days < when) & (when <= horizon))
+            multiplier[inside] = factor
+            named[inside] = f"{event.event} on {event.date} ({event.underlying})"
+    return multiplier, named
+
+
 def tightening(events: tuple[Event, ...], day: dt.date, underlying: str | None, window_days: int,
                factor: float) -> tuple[float, str]:
-    """Cap multiplier on ``day`` for ``underlying`` (None: the book's caps, tightened by any event) and the event
-    that sets it ("" when none): ``factor`` when an event falls in the next ``window_days`` business days."""
-    horizon = (pd.Timestamp(day) + pd.offsets.BDay(window_days)).date()
-    for event in events:
-        applies = underlying is None or event.underlying in (ALL_UNDERLYINGS, underlying)
-        if applies and day < event.date <= horizon:
-            return factor, f"{event.event} on {event.date} ({event.underlying})"
-    return 1.0, ""
+    """:func:`tightening_by_day` on one day."""
+    multiplier, named = tightening_by_day(events, pd.DatetimeIndex([pd.Timestamp(day)]), underlying, window_days, factor)
+    return float(multiplier[0]), str(named[0])
 
 
 def event_on(events: tuple[Event, ...], day: dt.date, underlyings: set[str]) -> Event | None:
@@ -63,44 +75,77 @@ def event_on(events: tuple[Event, ...], day: dt.date, underlyings: set[str]) -> 
                 None)
 
 
-def cap_status(amounts: pd.DataFrame, caps: GreekCaps, warning_fraction: float, events: tuple[Event, ...],
-               day: dt.date, window_days: int, factor: float) -> pd.DataFrame:
-    """One row per cap: level (book / underlying), underlying, greek, measured_amount, limit_amount (tightened),
-    utilization, status, event. ``amounts``: the ``option_greeks`` rows of one book and day at levels book and
-    underlying (a missing underlying counts 0)."""
-    rows = []
+def _in_day_order(blocks: list[pd.DataFrame]) -> pd.DataFrame:
+    """Blocks of one row per day each, as rows per day in block order."""
+    return pd.concat(blocks, ignore_index=True).sort_values("date", kind="stable", ignore_index=True)
+
+
+def cap_status_by_day(amounts: pd.DataFrame, caps: GreekCaps, warning_fraction: float, events: tuple[Event, ...],
+                      days: pd.DatetimeIndex, window_days: int, factor: float) -> pd.DataFrame:
+    """Per day of ``days`` (in order), one row per cap: date, level (book / underlying), underlying, greek,
+    measured_amount, limit_amount (tightened), utilization, status, event. ``amounts``: ``option_greeks`` rows of one
+    book (``date`` and the levels book and underlying; a day or underlying without a row counts 0)."""
+    days = pd.DatetimeIndex(days)
+    dates = pd.DatetimeIndex(amounts["date"])
+    blocks = []
     targets = [("book", None, caps.book)] + [("underlying", u, c) for u, c in caps.underlyings.items()]
     for level, underlying, greek_caps in targets:
-        scope = amounts.loc[amounts["level"] == level]
+        inside = (amounts["level"] == level).to_numpy()
         if underlying is not None:
-            scope = scope.loc[scope["underlying"] == underlying]
-        multiplier, event = tightening(events, day, underlying, window_days, factor)
+            inside = inside & (amounts["underlying"] == underlying).to_numpy()
+        columns = [f"{greek}_amount" for greek in greek_caps]
+        sums = amounts.loc[inside, columns].groupby(dates[inside]).sum().reindex(days, fill_value=0.0)
+        multiplier, event = tightening_by_day(events, days, underlying, window_days, factor)
         for greek, cap in greek_caps.items():
-            value = float(scope[f"{greek}_amount"].sum())
-            rows.append({"level": level, "underlying": underlying, "greek": greek, "measured_amount": value,
-                         "limit_amount": cap * multiplier, "event": event})
-    frame = pd.DataFrame(rows)
+            blocks.append(pd.DataFrame({"date": days, "level": level, "underlying": underlying, "greek": greek,
+                                        "measured_amount": sums[f"{greek}_amount"].to_numpy(dtype=float),
+                                        "limit_amount": cap * multiplier, "event": event}))
+    frame = _in_day_order(blocks)
     frame["utilization"] = np.abs(frame["measured_amount"]) / frame["limit_amount"]
     frame["status"] = classify(np.abs(frame["measured_amount"].to_numpy()), frame["limit_amount"].to_numpy(),
                                warning_fraction)
     return frame
 
 
-def var_limit_status(measures: pd.DataFrame, limits, warning_fraction: float) -> pd.DataFrame:
-    """One row per VaR/ES limit (``risk_pipeline.risk.limits.Limit``): measure, horizon_days, confidence,
-    measured_amount, limit_amount, utilization, status. ``measures``: option_var rows of one book and day of the
-    method full_revaluation (a limit without its row is no_data)."""
-    rows = []
+def cap_status(amounts: pd.DataFrame, caps: GreekCaps, warning_fraction: float, events: tuple[Event, ...],
+               day: dt.date, window_days: int, factor: float) -> pd.DataFrame:
+    """:func:`cap_status_by_day` on one day (``amounts``: the rows of that day, no ``date`` needed), without date."""
+    when = pd.Timestamp(day)
+    return cap_status_by_day(amounts.assign(date=when), caps, warning_fraction, events, pd.DatetimeIndex([when]),
+                             window_days, factor).drop(columns="date")
+
+
+def var_limit_status_by_day(measures: pd.DataFrame, limits, warning_fraction: float,
+                            days: pd.DatetimeIndex) -> pd.DataFrame:
+    """Per day of ``days`` (in order), one row per VaR/ES limit (``risk_pipeline.risk.limits.Limit``): date, measure,
+    horizon_days, confidence, measured_amount, limit_amount, utilization, status. ``measures``: option_var rows of
+    one book (``date``) of the method full_revaluation (a limit without its row that day is no_data)."""
+    days = pd.DatetimeIndex(days)
+    dates = pd.DatetimeIndex(measures["date"])
+    blocks = []
     for limit in limits:
-        match = measures.loc[(measures["horizon_days"] == limit.horizon_days)
-                             & np.isclose(measures["confidence"], limit.confidence)]
-        value = float(match[f"{limit.measure}_amount"].iloc[0]) if len(match) else np.nan
-        rows.append({"measure": limit.measure, "horizon_days": limit.horizon_days, "confidence": limit.confidence,
-                     "measured_amount": value, "limit_amount": limit.amount})
-    frame = pd.DataFrame(rows, columns=["measure", "horizon_days", "confidence", "measured_amount", "limit_amount"])
+        match = ((measures["horizon_days"] == limit.horizon_days)
+                 & np.isclose(measures["confidence"], limit.confidence)).to_numpy()
+        amounts = pd.Series(measures.loc[match, f"{limit.measure}_amount"].to_numpy(dtype=float), index=dates[match])
+        value = amounts[~amounts.index.duplicated()].reindex(days).to_numpy()
+        blocks.append(pd.DataFrame({"date": days, "measure": limit.measure, "horizon_days": limit.horizon_days,
+                                    "confidence": limit.confidence, "measured_amount": value,
+                                    "limit_amount": limit.amount}))
+    if not blocks:
+        return pd.DataFrame(columns=["date", "measure", "horizon_days", "confidence", "measured_amount",
+                                     "limit_amount", "utilization", "status"])
+    frame = _in_day_order(blocks)
     frame["utilization"] = frame["measured_amount"] / frame["limit_amount"]
-    frame["status"] = classify(frame["measured_amount"].to_numpy(), frame["limit_amount"].to_numpy(), warning_fraction)
+    frame["status"] = classify(frame["measured_amount"].to_numpy(dtype=float),
+                               frame["limit_amount"].to_numpy(dtype=float), warning_fraction)
     return frame
+
+
+def var_limit_status(measures: pd.DataFrame, limits, warning_fraction: float) -> pd.DataFrame:
+    """:func:`var_limit_status_by_day` on one day (``measures``: the rows of that day, no ``date`` needed), without
+    date."""
+    when = pd.DatetimeIndex([pd.Timestamp(0)])
+    return var_limit_status_by_day(measures.assign(date=when[0]), limits, warning_fraction, when).drop(columns="date")
 
 
 @dataclass(frozen=True)

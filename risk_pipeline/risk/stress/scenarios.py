@@ -86,6 +86,7 @@ class UniformEquityScenario:
     name: str
     description: str
     equity_shock: float
+    volatility: float = 0.0  # implied-volatility change of every option (risk.options.stress); equities ignore it
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,7 @@ class SectorScenario:
     sector_shocks: Mapping[str, float]
     default_shock: float
     sectors: Mapping[str, str]
+    volatility: float = 0.0  # implied-volatility change of every option (risk.options.stress); equities ignore it
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,7 @@ class FxScenario:
     name: str
     description: str
     base_currency_change: float
+    volatility: float = 0.0  # implied-volatility change of every option (risk.options.stress); equities ignore it
 
 
 Scenario = HistoricalScenario | UniformEquityScenario | SectorScenario | FxScenario

@@ -52,6 +52,7 @@ DEFAULT_SEED = 20_240_601
 SHRINKAGES = ("ledoit_wolf", "none")
 DOF_GRID = np.geomspace(NU_MIN, NU_MAX, 64)
 CHUNK_DATES = 32
+CACHED_DRAW_CELLS = 2_000_000  # normal draws kept between calls up to this size (16 MB; 8 kept at most)
 
 
 class SingularCovarianceError(ValueError):
@@ -114,9 +115,24 @@ def _mixing_scale(seed: int, n_scenarios: int, day: int, grid_index: int) -> np.
 
 
 def _normal_draws(seed: int, n_scenarios: int, h_max: int, n_assets: int) -> np.ndarray:
-    """Z as a (p, h_max * n_scenarios) matrix; column block d holds day d's draws."""
+    """Z as a (p, h_max * n_scenarios) matrix; column block d holds day d's draws. Kept (read-only)
+    when at most ``CACHED_DRAW_CELLS``: a book of record simulates many runs of days holding the
+    same number of instruments."""
+    if n_assets * h_max * n_scenarios <= CACHED_DRAW_CELLS:
+        return _kept_normal_draws(seed, n_scenarios, h_max, n_assets)
+    return _drawn(seed, n_scenarios, h_max, n_assets)
+
+
+def _drawn(seed: int, n_scenarios: int, h_max: int, n_assets: int) -> np.ndarray:
     days = [np.random.default_rng([seed, d, 0]).standard_normal((n_scenarios, n_assets)).T for d in range(h_max)]
     return np.ascontiguousarray(np.concatenate(days, axis=1))
+
+
+@lru_cache(maxsize=8)
+def _kept_normal_draws(seed: int, n_scenarios: int, h_max: int, n_assets: int) -> np.ndarray:
+    z = _drawn(seed, n_scenarios, h_max, n_assets)
+    z.flags.writeable = False
+    return z
 
 
 def monte_carlo_var_es(

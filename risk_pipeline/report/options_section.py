@@ -1,0 +1,127 @@
+"""The option books in the risk report and in ``risk-pipeline summary``: per book, on the latest stored
+day up to the as-of date, the book's net Greeks (``option_greeks``, level book), each Greek cap's and
+VaR/ES limit's use (``option_limit_status``) and the VaR/ES of the three methods side by side
+(``option_var``: full revaluation, delta-gamma-vega, delta-only) and the P&L under each stress scenario
+(``option_stress``, worst first) and through each historical episode (``option_replay``). The report's section
+and the
+summary's lines come from the same frames (:func:`load_options`), so they show the same figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+from risk_pipeline.report.morning import amount, percent, signed
+from risk_pipeline.risk.options.var import OptionVarMethod
+from risk_pipeline.storage.lake import read_days, stored_days
+from risk_pipeline.storage.schemas import TABLES
+
+GREEK_COLUMNS = ("position_value", "delta_amount", "gamma_amount", "vega_amount", "theta_amount", "rho_amount")
+GREEK_LABELS = {"position_value": "value", "delta_amount": "delta (P&L of +100%, first order)",
+                "gamma_amount": "gamma (delta change for +1%)", "vega_amount": "vega (per vol point)",
+                "theta_amount": "theta (per calendar day)", "rho_amount": "rho (per basis point)"}
+METHODS = tuple(str(m) for m in OptionVarMethod)
+
+
+@dataclass(frozen=True)
+class OptionsView:
+    """The option books as of a day: ``greeks`` (book-level option_greeks rows), ``limits`` (option_limit_status
+    rows), ``var`` (a row per book, confidence, horizon and measure var/es, a column per method) and ``stress``
+    (option_stress rows, worst first), ``replay`` (option_replay rows, worst first), each of its table's latest stored
+    day up to the as-of date."""
+
+    greeks: pd.DataFrame
+    limits: pd.DataFrame
+    var: pd.DataFrame
+    stress: pd.DataFrame
+    replay: pd.DataFrame
+
+    @property
+    def books(self) -> list[str]:
+        return sorted(set(self.greeks.get("book", [])) | set(self.var.get("book", [])))
+
+
+def _latest(table: str, as_of: dt.date) -> pd.DataFrame:
+    days = [d for d in stored_days(table) if d <= as_of] if table in TABLES else []
+    return read_days(table, days[-1:]) if days else pd.DataFrame()
+
+
+def side_by_side(var: pd.DataFrame) -> pd.DataFrame:
+    """option_var rows as a row per (book, date, confidence, horizon_days, measure) and a column per method."""
+    if var.empty:
+        return pd.DataFrame(columns=["book", "date", "confidence", "horizon_days", "measure", *METHODS])
+    long = var.melt(id_vars=["book", "date", "method", "confidence", "horizon_days"],
+                    value_vars=["var_amount", "es_amount"], var_name="measure", value_name="amount")
+    long["measure"] = long["measure"].str.removesuffix("_amount")
+    wide = long.pivot_table(index=["book", "date", "confidence", "horizon_days", "measure"], columns="method",
+                            values="amount", aggfunc="first").reindex(columns=list(METHODS))
+    wide.columns.name = None
+    wide = wide.reset_index()
+    wide["order"] = wide["measure"].map({"var": 0, "es": 1})
+    return wide.sort_values(["book", "confidence", "horizon_days", "order"], ascending=[True, False, True, True],
+                            ignore_index=True).drop(columns="order")
+
+
+def load_options(as_of: dt.date) -> OptionsView | None:
+    """The option books' figures as of ``as_of``; None when no option table has a row up to it."""
+    greeks, limits, var, stress, replay = (_latest(t, as_of) for t in ("option_greeks", "option_limit_status",
+                                                                       "option_var", "option_stress", "option_replay"))
+    if greeks.empty and limits.empty and var.empty:
+        return None
+    stress = stress.sort_values(["book", "pnl", "scenario"], ignore_index=True) if len(stress) else stress
+    replay = replay.sort_values(["book", "worst_cum_pnl", "episode"], ignore_index=True) if len(replay) else replay
+    book_rows = greeks.loc[greeks["level"].eq("book")].sort_values("book", ignore_index=True) if len(greeks) else greeks
+    return OptionsView(greeks=book_rows, limits=limits.sort_values(["book", "date"], kind="stable", ignore_index=True)
+                       if len(limits) else limits, var=side_by_side(var), stress=stress,
+                       replay=replay)
+
+
+def limit_label(row) -> str:
+    """A cap or limit's name: ``gamma of the book``, ``vega on SP500``, ``VaR 1d 99%``."""
+    if pd.isna(row.horizon_days):
+        return f"{row.measure} " + ("of the book" if row.level == "book" else f"on {row.underlying}")
+    return f"{'ES' if row.measure == 'es' else 'VaR'} {int(row.horizon_days)}d {row.confidence:.0%}"
+
+
+def options_text(view: OptionsView) -> str:
+    """The option books as plain text (``risk-pipeline summary``)."""
+    lines = []
+    for book in view.books:
+        greeks = view.greeks.loc[view.greeks["book"].eq(book)]
+        if len(greeks):
+            row = greeks.iloc[0]
+            lines.append(f"Option book {book} at the close of {pd.Timestamp(row['date']).date()} ({row['base_currency']}; "
+                         f"Black-Scholes-Merton, implied volatility: {row['vol_source']}"
+                         + (", a proxy, not market data" if row["vol_source"] == "ewma_proxy" else "") + "):")
+            lines.append("  " + "; ".join(f"{GREEK_LABELS[c]} {signed(row[c])}" for c in GREEK_COLUMNS))
+        limits = view.limits.loc[view.limits["book"].eq(book)] if len(view.limits) else view.limits
+        if len(limits):
+            day = pd.Timestamp(limits["date"].iloc[0]).date()
+            lines.append(f"  caps and limits on {day} (|amount| / cap):")
+            for row in limits.itertuples():
+                event = f", tightened: {row.event}" if isinstance(row.event, str) and row.event else ""
+                lines.append(f"    {limit_label(row):<22} {percent(row.utilization, 1):>8} of {amount(row.limit_amount)}"
+                             f" [{row.status}]{event}")
+        var = view.var.loc[view.var["book"].eq(book)]
+        if len(var):
+            lines.append(f"  VaR/ES for {pd.Timestamp(var['date'].iloc[0]).date()} of the book held at the close "
+                         "before (losses positive, amounts):")
+            shown = var.assign(confidence=var["confidence"].map(lambda c: f"{c:.0%}"),
+                               horizon_days=var["horizon_days"].map(lambda h: f"{int(h)}d"))
+            text = shown.drop(columns=["book", "date"]).to_string(index=False, float_format=lambda x: f"{x:,.0f}")
+            lines += ["    " + line for line in text.splitlines()]
+        stress = view.stress.loc[view.stress["book"].eq(book)] if len(view.stress) else view.stress
+        if len(stress):
+            lines.append(f"  stress on {pd.Timestamp(stress['date'].iloc[0]).date()} (P&L of the book held at the close "
+                         "before, options repriced; worst first): " + "; ".join(
+                             f"{r.scenario} {signed(r.pnl)}" + (" (proxied)" if r.proxied else "")
+                             for r in stress.itertuples()))
+        replay = view.replay.loc[view.replay["book"].eq(book)] if len(view.replay) else view.replay
+        if len(replay):
+            lines.append("  historical replay (worst cumulative P&L through the episode, its day; worst first): " + "; ".join(
+                f"{r.episode} {signed(r.worst_cum_pnl)} on {pd.Timestamp(r.worst_date).date()}"
+                for r in replay.itertuples()))
+    return "\n".join(lines)
