@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -20,8 +21,10 @@ def _rows(portfolios, days, seed):
     rng = np.random.default_rng(seed)
     frame = pd.DataFrame({"date": np.repeat(pd.to_datetime(days), len(portfolios)),
                           "portfolio": np.tile(portfolios, len(days)), "base_currency": "USD"})
-    for column in table_schema(TABLE).columns[3:]:
-        frame[column] = rng.normal(size=len(frame))
+    for field in table_schema(TABLE).schema:
+        if field.name not in frame:
+            values = rng.normal(size=len(frame))
+            frame[field.name] = (values * 10).round().astype("int64") if pa.types.is_integer(field.type) else values
     return frame
 
 
