@@ -12,7 +12,7 @@ from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.defs.chunks import publish_chunks
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days
-from risk_pipeline.defs.exposures import book_exposures, held_values
+from risk_pipeline.defs.exposures import bond_scenarios, book_exposures, held_values
 from risk_pipeline.defs.portfolios import book_rows, log_skipped_books, portfolio_pnl, record_books, skipped_metadata
 from risk_pipeline.defs.positions import positions
 from risk_pipeline.books import Book, build_books
@@ -76,6 +76,7 @@ def portfolio_forecasts(config: VarConfig, book: Book, start: dt.date, recorded:
     days = dates[dates >= pd.Timestamp(start)]
     settings = config.settings()
     exposures, values = book_exposures(book, days), held_values(book, days)
+    scenarios = bond_scenarios(book)  # bond instruments: their yield moves applied to the bond held
     windows: dict[int, HeldWindows] = {}
     frames = []
     for method in config.methods:
@@ -93,7 +94,7 @@ def portfolio_forecasts(config: VarConfig, book: Book, start: dt.date, recorded:
             grid = with_amounts(grid, book.values)
         else:
             if window not in windows:
-                windows[window] = held_windows(exposures, values, book.asset_returns, window)
+                windows[window] = held_windows(exposures, values, book.asset_returns, window, scenarios)
             grid = held_grid(windows[window], method=method, confidences=config.confidences, horizons=config.horizons,
                              **params)
         frames.append(grid.assign(method=method, estimation_window_days=window))

@@ -331,12 +331,13 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "as_of": ("the day a backtest or score is computed as of: it uses the forecasts whose loss is known by then",
               "date"),
     "symbol": ("ticker of the asset, as in the price source", "text"),
-    "close": ("closing price (adjusted close where the source adjusts)", "the row's currency"),
+    "close": ("closing price (adjusted close where the source adjusts; a bond instrument: its total-return value "
+              "from 100 on its yield series' first date)", "the row's currency"),
     "currency": ("3-letter code of the row's currency: the one a close, return, position, trade or bond is quoted in; "
                  "in fx_rates the currency the rate is of", "ISO 4217 code"),
     "rate": ("units of `currency` for one euro on the day (the ECB's convention, kept for every source)", "currency per EUR"),
     "source": ("where the row's market data came from: for a close the price source (bundled, csv:FILE, yfinance, "
-               "moex), for an FX rate the rate source (ecb, csv:FILE, moex:USD000UTSTOM, yfinance:USDRUB=X)", "text"),
+               "moex; yield_repricing for a bond instrument priced from its yield), for an FX rate the rate source (ecb, csv:FILE, moex:USD000UTSTOM, yfinance:USDRUB=X)", "text"),
     "simple_return": ("simple return over the day (close_t / close_t-1 - 1; a portfolio's P&L over its value at the "
                       "previous close; stress_results: the scenario's P&L over the held value)", "fraction"),
     "log_return": ("log return over the day, ln(close_t / close_t-1)", "fraction (log)"),
