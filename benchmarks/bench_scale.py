@@ -15,6 +15,11 @@ that grows with paths x days x portfolios and is best spread by portfolio, see R
 
     .venv/bin/python benchmarks/bench_scale.py            # 1000 symbols x 5, 10, 20 y; 20 y in 5-year runs
     .venv/bin/python benchmarks/bench_scale.py --grid 250:5 1000:20 --portfolios 50
+    .venv/bin/python benchmarks/bench_scale.py --grid 1000:20 --engine inline dask --workers 2   # both engines
+
+Memory: ``peak_rss_MB`` is what ``/usr/bin/time -v`` reports (the largest process of the tree),
+``peak_process_MB`` the largest of each process's peak and ``peak_sum_MB`` the peak of their sum,
+sampled every 0.2 s (the run's process and the Dask workers it starts).
 """
 
 from __future__ import annotations
@@ -27,10 +32,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,9 +78,37 @@ def generate(folder: Path, n_symbols: int, years: int, n_portfolios: int, seed: 
     return dates[0].date().isoformat(), dates[-1].date().isoformat()
 
 
+class PeakSampler(threading.Thread):
+    """Every 0.2 s, the resident memory of each process of the tree under ``pid`` (the run's process
+    and its Dask workers): the peak of each process and of their sum."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.root, self.done = psutil.Process(pid), threading.Event()
+        self.peaks: dict[int, float] = {}
+        self.peak_sum = 0.0
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            try:
+                tree = [self.root, *self.root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            total = 0.0
+            for process in tree:
+                try:
+                    rss = process.memory_info().rss / 2**20
+                except psutil.NoSuchProcess:
+                    continue
+                self.peaks[process.pid] = max(self.peaks.get(process.pid, 0.0), rss)
+                total += rss
+            self.peak_sum = max(self.peak_sum, total)
+
+
 def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work: Path,
-        chunk_years: int | None = None) -> dict[str, float]:
-    folder = work / f"u{n_symbols}_y{years}_c{chunk_years}"
+        chunk_years: int | None = None, engine: str = "inline", workers: int = 2,
+        books_per_task: int | None = None) -> dict[str, float]:
+    folder = work / f"u{n_symbols}_y{years}_c{chunk_years}_{engine}"
     (folder / "inputs").mkdir(parents=True)
     (folder / "data").mkdir()
     # the project's instance configuration (batching SQLite event log), as make run uses it
@@ -83,7 +118,8 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
     config = {"ops": {
         "prices": {"config": {"extra_symbols": []}},
         "var_estimates": {"config": {"methods": methods, "confidences": [0.95, 0.99], "horizons": [1]}},
-    }}
+    }, "resources": {"compute": {"config": {"engine": engine, "workers": workers,
+                                            **({"books_per_task": books_per_task} if books_per_task else {})}}}}
     env = {**os.environ, "RISK_PIPELINE_BUNDLED_DATA": str(folder / "inputs"),
            "RISK_PIPELINE_PORTFOLIOS": str(folder / "inputs" / "portfolios.yaml"),
            "RISK_PIPELINE_DATA": str(folder / "data"), "DAGSTER_HOME": str(folder / "dagster_home"),
@@ -91,7 +127,13 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
     command = ["/usr/bin/time", "-v", str(BIN / "risk-pipeline"), "backfill", "--start", start, "--end", end,
                "--select", " or ".join(f"key:{a}" for a in CORE.split(",")), "--config-json", json.dumps(config),
                *(["--chunk-years", str(chunk_years)] if chunk_years else [])]
-    out = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sampler = PeakSampler(process.pid)
+    sampler.start()
+    stdout, stderr = process.communicate()
+    sampler.done.set()
+    sampler.join()
+    out = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     if out.returncode != 0:
         raise SystemExit(f"backfill failed ({n_symbols} symbols, {years} y):\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", out.stderr)
@@ -100,9 +142,14 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
     steps = {m.group(1): float(m.group(2)) for m in re.finditer(r"^\s+(\S+)\s+([\d.]+) s$", out.stdout, re.M)}
     lake_mb = sum(f.stat().st_size for f in (folder / "data" / "lake").rglob("*.parquet")) / 1e6
     shutil.rmtree(folder)
-    return {"symbols": n_symbols, "years": years, "portfolios": n_portfolios, "chunk_years": chunk_years or years,
+    usage = re.search(r"User time \(seconds\): ([\d.]+)\n\s+System time \(seconds\): ([\d.]+)", out.stderr)
+    return {"engine": engine, "workers": workers if engine == "dask" else 1,
+            "symbols": n_symbols, "years": years, "portfolios": n_portfolios, "chunk_years": chunk_years or years,
             "price_rows_M": n_symbols * years * 261 / 1e6, "wall_s": h * 3600 + m * 60 + s,
-            "peak_rss_MB": peak_kb / 1024, "lake_MB": lake_mb,
+            "cpu_s": float(usage.group(1)) + float(usage.group(2)),
+            "peak_rss_MB": peak_kb / 1024,  # /usr/bin/time: the largest process of the tree
+            "peak_process_MB": max(sampler.peaks.values(), default=0.0), "peak_sum_MB": sampler.peak_sum,
+            "processes": len(sampler.peaks), "lake_MB": lake_mb,
             **{f"{k}_s": v for k, v in steps.items() if k in CORE.split(",")}}
 
 
@@ -112,13 +159,19 @@ def main() -> None:
                         help="SYMBOLS:YEARS[:CHUNK_YEARS] to run (chunks: risk-pipeline backfill --chunk-years)")
     parser.add_argument("--portfolios", type=int, default=50)
     parser.add_argument("--methods", nargs="+", default=["historical", "parametric_normal", "ewma"])
+    parser.add_argument("--engine", nargs="+", choices=["inline", "dask"], default=["inline"],
+                        help="the compute engine(s), each size run with each in turn (risk_pipeline/compute.py)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes of the dask engine's LocalCluster")
+    parser.add_argument("--books-per-task", type=int, default=None, help="the compute resource's books_per_task")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
         for pair in args.grid:
             n, y, *chunk = (int(x) for x in pair.split(":"))
-            rows.append(run(n, y, args.portfolios, args.methods, Path(tmp), chunk[0] if chunk else None))
-            print(pd.DataFrame(rows).to_string(index=False, float_format="{:.1f}".format), flush=True)
+            for engine in args.engine:
+                rows.append(run(n, y, args.portfolios, args.methods, Path(tmp), chunk[0] if chunk else None,
+                                engine, args.workers, args.books_per_task))
+                print(pd.DataFrame(rows).to_string(index=False, float_format="{:.1f}".format), flush=True)
     table = pd.DataFrame(rows)
     table["s_per_M_rows"] = table["wall_s"] / table["price_rows_M"]
     print("\nFull backfill (one in-process run, or one per chunk of chunk_years) of the core chain and its checks, "
