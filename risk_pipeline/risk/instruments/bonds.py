@@ -320,7 +320,8 @@ def rolled_par_bond_returns(yields: pd.Series, tenor_years: float, frequency: in
     def par_bond(yld: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         at_zero = price_and_derivatives(zero, maturity, yld)[:3]
         at_unit = price_and_derivatives(unit, maturity, yld)[:3]
-        return tuple(z + coupon * (u - z) for z, u in zip(at_zero, at_unit))  # type: ignore[return-value]
+        price, first, second = (z + coupon * (u - z) for z, u in zip(at_zero, at_unit))
+        return price, first, second
 
     price_now = par_bond(y_now)[0]
     price_before, dp, d2p = par_bond(y_before)
