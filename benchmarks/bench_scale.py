@@ -24,6 +24,11 @@ seconds at every size and its growth against the growth of the rows it checks.
     .venv/bin/python benchmarks/bench_scale.py            # 1000 symbols x 5, 10, 20 y; 20 y in 5-year runs
     .venv/bin/python benchmarks/bench_scale.py --grid 250:5 1000:20 --portfolios 50
     .venv/bin/python benchmarks/bench_scale.py --grid 1000:5 1000:20 --books static record
+    .venv/bin/python benchmarks/bench_scale.py --grid 1000:20 --engine inline dask --workers 2   # both engines
+
+Memory: ``peak_rss_MB`` is what ``/usr/bin/time -v`` reports (the largest process of the tree),
+``peak_process_MB`` the largest of each process's peak and ``peak_sum_MB`` the peak of their sum,
+sampled every 0.2 s (the run's process and the Dask workers it starts).
 """
 
 from __future__ import annotations
@@ -36,17 +41,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CORE = "prices,returns,portfolio_pnl,var_estimates,var_backtests"
 RECORD = "positions,trades," + CORE  # a run of books of record reads their stored positions and trades
-END = pd.Timestamp("2022-12-30")
+END = pd.Timestamp("2022-12-29")  # within the partitions (they end at the price source's last day)
 # the books of record's rule (record_books)
 MANDATE, HELD, DAILY_CHANGES, MONTHLY_SWAPS = 60, 40, 2, 4
 
@@ -138,9 +145,37 @@ def record_books(rng: np.random.Generator, dates: pd.DatetimeIndex, symbols: lis
             pd.concat(trade_frames, ignore_index=True).astype(categories))
 
 
+class PeakSampler(threading.Thread):
+    """Every 0.2 s, the resident memory of each process of the tree under ``pid`` (the run's process
+    and its Dask workers): the peak of each process and of their sum."""
+
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.root, self.done = psutil.Process(pid), threading.Event()
+        self.peaks: dict[int, float] = {}
+        self.peak_sum = 0.0
+
+    def run(self) -> None:
+        while not self.done.wait(0.2):
+            try:
+                tree = [self.root, *self.root.children(recursive=True)]
+            except psutil.NoSuchProcess:
+                return
+            total = 0.0
+            for process in tree:
+                try:
+                    rss = process.memory_info().rss / 2**20
+                except psutil.NoSuchProcess:
+                    continue
+                self.peaks[process.pid] = max(self.peaks.get(process.pid, 0.0), rss)
+                total += rss
+            self.peak_sum = max(self.peak_sum, total)
+
+
 def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work: Path,
-        chunk_years: int | None = None, books: str = "static") -> dict[str, float]:
-    folder = work / f"u{n_symbols}_y{years}_c{chunk_years}_{books}"
+        chunk_years: int | None = None, engine: str = "inline", workers: int = 2,
+        books_per_task: int | None = None, books: str = "static") -> dict[str, float]:
+    folder = work / f"u{n_symbols}_y{years}_c{chunk_years}_{engine}_{books}"
     assets = RECORD if books == "record" else CORE
     (folder / "inputs").mkdir(parents=True)
     (folder / "data").mkdir()
@@ -151,7 +186,8 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
     config = {"ops": {
         "prices": {"config": {"extra_symbols": []}},
         "var_estimates": {"config": {"methods": methods, "confidences": [0.95, 0.99], "horizons": [1]}},
-    }}
+    }, "resources": {"compute": {"config": {"engine": engine, "workers": workers,
+                                            **({"books_per_task": books_per_task} if books_per_task else {})}}}}
     env = {**os.environ, "RISK_PIPELINE_BUNDLED_DATA": str(folder / "inputs"),
            "RISK_PIPELINE_PORTFOLIOS": str(folder / "inputs" / "portfolios.yaml"),
            "RISK_PIPELINE_DATA": str(folder / "data"), "DAGSTER_HOME": str(folder / "dagster_home"),
@@ -159,7 +195,13 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
     command = ["/usr/bin/time", "-v", str(BIN / "risk-pipeline"), "backfill", "--start", start, "--end", end,
                "--select", " or ".join(f"key:{a}" for a in assets.split(",")), "--config-json", json.dumps(config),
                *(["--chunk-years", str(chunk_years)] if chunk_years else [])]
-    out = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True)
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sampler = PeakSampler(process.pid)
+    sampler.start()
+    stdout, stderr = process.communicate()
+    sampler.done.set()
+    sampler.join()
+    out = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     if out.returncode != 0:
         raise SystemExit(f"backfill failed ({n_symbols} symbols, {years} y):\n{out.stdout[-2000:]}\n{out.stderr[-4000:]}")
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", out.stderr)
@@ -169,10 +211,12 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
     steps = {m.group(1): float(m.group(2)) for m in re.finditer(r"^\s+(\S+)\s+([\d.]+) s$", out.stdout, re.M)}
     lake_mb = sum(f.stat().st_size for f in (folder / "data" / "lake").rglob("*.parquet")) / 1e6
     shutil.rmtree(folder)
-    return {"books": books, "symbols": n_symbols, "years": years, "portfolios": n_portfolios,
-            "chunk_years": chunk_years or years,
+    return {"engine": engine, "workers": workers if engine == "dask" else 1, "books": books,
+            "symbols": n_symbols, "years": years, "portfolios": n_portfolios, "chunk_years": chunk_years or years,
             "price_rows_M": n_symbols * years * 261 / 1e6, "wall_s": h * 3600 + m * 60 + s, "cpu_s": cpu,
-            "peak_rss_MB": peak_kb / 1024, "lake_MB": lake_mb,
+            "peak_rss_MB": peak_kb / 1024,  # /usr/bin/time: the largest process of the tree
+            "peak_process_MB": max(sampler.peaks.values(), default=0.0), "peak_sum_MB": sampler.peak_sum,
+            "processes": len(sampler.peaks), "lake_MB": lake_mb,
             **{f"{k}_s": v for k, v in steps.items() if k in assets.split(",")},
             # the asset checks' steps (their keys: asset_check), beside the assets'
             **{f"check:{k}": v for k, v in steps.items() if k not in assets.split(",")}}
@@ -188,15 +232,21 @@ def main() -> None:
                         help="static: the portfolios of portfolios.yaml; record: as many books of record whose "
                              "positions change daily (one positions file and one trades file, as a booking system "
                              "gives them, beside one static book); both at each size, one after the other")
+    parser.add_argument("--engine", nargs="+", choices=["inline", "dask"], default=["inline"],
+                        help="the compute engine(s), each size run with each in turn (risk_pipeline/compute.py)")
+    parser.add_argument("--workers", type=int, default=2, help="worker processes of the dask engine's LocalCluster")
+    parser.add_argument("--books-per-task", type=int, default=None, help="the compute resource's books_per_task")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
         for pair in args.grid:
             n, y, *chunk = (int(x) for x in pair.split(":"))
-            for books in args.books:
-                rows.append(run(n, y, args.portfolios, args.methods, Path(tmp), chunk[0] if chunk else None, books))
-            print(pd.DataFrame(rows).filter(regex="^(?!check:)").to_string(index=False, float_format="{:.1f}".format),
-                  flush=True)
+            for engine in args.engine:
+                for books in args.books:
+                    rows.append(run(n, y, args.portfolios, args.methods, Path(tmp), chunk[0] if chunk else None,
+                                    engine, args.workers, args.books_per_task, books))
+                    print(pd.DataFrame(rows).filter(regex="^(?!check:)").to_string(
+                        index=False, float_format="{:.1f}".format), flush=True)
     table = pd.DataFrame(rows)
     checks = table[[c for c in table.columns if c.startswith("check:")]]
     table = table.drop(columns=checks.columns)
@@ -214,11 +264,12 @@ def print_check_growth(table: pd.DataFrame, checks: pd.DataFrame) -> None:
     time ratio at most the larger of the two."""
     if checks.empty:
         return
-    sizes = table["books"] + " " + table["symbols"].astype(str) + "x" + table["years"].astype(str) + "y x" \
+    kinds = table["engine"] + " " + table["books"]
+    sizes = kinds + " " + table["symbols"].astype(str) + "x" + table["years"].astype(str) + "y x" \
         + table["portfolios"].astype(str)
     out = checks.set_axis(sizes).T.rename(index=lambda c: c.removeprefix("check:"))
-    for books in table["books"].unique():
-        runs = table.index[table["books"] == books]
+    for books in kinds.unique():
+        runs = table.index[kinds == books]
         small, large = runs[table.loc[runs, "price_rows_M"].argmin()], runs[table.loc[runs, "price_rows_M"].argmax()]
         if small == large:
             continue

@@ -9,9 +9,15 @@ Two engines:
   The cluster of a process is started at its first use and kept for the process's later runs.
 
 A task is a function of the project and its arguments, sent to the workers by pickle, so the
-workers need the project installed (and its configuration files where the task reads them).
-The results come back in the order of the tasks: the tables are the same with either engine
-(``test_compute.py``). Chosen per run:
+workers need the project installed (and its configuration files where the task reads them). A
+task runs with the run's ``RISK_PIPELINE_*`` environment variables (the lake, the data folder,
+the configuration files named there), whatever the worker's own were. The results come back in
+the order of the tasks: the tables are the same with either engine (``test_compute.py``).
+
+The heavy assets give a task ``books_per_task`` books (:meth:`Compute.chunks`): each task writes
+its rows of a table as Parquet files and returns their description, and the run commits every
+task's files in one Delta transaction (``storage/staging.py``), so no process holds more than a
+chunk of books' rows of a table. Chosen per run:
 
     risk-pipeline backfill ... --config-json '{"resources": {"compute": {"config": {"engine": "dask", "workers": 4}}}}'
 """
@@ -19,7 +25,8 @@ The results come back in the order of the tasks: the tables are the same with ei
 from __future__ import annotations
 
 import atexit
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, Optional
 
 import dagster as dg
@@ -53,12 +60,36 @@ def close_clients() -> None:
             cluster.close()
 
 
+ENVIRONMENT_PREFIX = "RISK_PIPELINE_"
+
+
+def _in_environment(task: Any, function: Callable[[Any], Any], environment: Mapping[str, str]) -> Any:
+    """``function(task)`` in a worker with the run's ``RISK_PIPELINE_*`` variables (``environment``)."""
+    before = {k: v for k, v in os.environ.items() if k.startswith(ENVIRONMENT_PREFIX)}
+    for name in before.keys() - environment.keys():
+        del os.environ[name]
+    os.environ.update(environment)
+    try:
+        return function(task)
+    finally:
+        for name in environment.keys() - before.keys():
+            del os.environ[name]
+        os.environ.update(before)
+
+
 class Compute(dg.ConfigurableResource):
     """The engine that runs a heavy asset's tasks (module docstring)."""
 
     engine: Literal["inline", "dask"] = "inline"
     workers: int = 2  # worker processes of the LocalCluster (dask engine, no address)
     address: Optional[str] = None  # a running Dask scheduler (dask engine)
+    books_per_task: int = 8  # the books of one task of a heavy asset (chunks)
+
+    def chunks(self, items: Sequence[Any]) -> list[list[Any]]:
+        """``items`` (books) in tasks of at most ``books_per_task``, in order."""
+        if self.books_per_task < 1:
+            raise ValueError(f"compute: books_per_task={self.books_per_task} must be at least 1")
+        return [list(items[i:i + self.books_per_task]) for i in range(0, len(items), self.books_per_task)]
 
     def map(self, function: Callable[[Any], Any], tasks: Sequence[Any]) -> list[Any]:
         """``function`` of every task, in the order of ``tasks``."""
@@ -67,7 +98,9 @@ class Compute(dg.ConfigurableResource):
         if self.workers < 1:
             raise ValueError(f"compute: workers={self.workers} must be at least 1")
         client = dask_client(self.address, self.workers)
-        return client.gather(client.map(function, list(tasks), pure=False))
+        environment = {k: v for k, v in os.environ.items() if k.startswith(ENVIRONMENT_PREFIX)}
+        return client.gather(client.map(_in_environment, list(tasks), function=function, environment=environment,
+                                        pure=False))
 
 
 # the resource the heavy assets carry (one object: Dagster refuses two different ones under one key

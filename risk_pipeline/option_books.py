@@ -178,10 +178,7 @@ def price_rows(market: OptionMarket, positions: tuple[OptionPosition, ...], rows
         vols = proxy_vol(market.atm_vol.to_numpy()[day_index, column], spot, strike, settings.skew)
     else:
         vols = np.array([market.vol(day, p, t) for day, p, t in zip(dates, chosen, years)])
-    fx = np.ones(len(rows))
-    for code in set(currency) - {settings.base_currency}:
-        mask = currency == code
-        fx[mask] = fx_rate(settings.base_currency, code, dates[mask]).to_numpy()
+    fx = fx_to_base(settings, currency, dates)
     quantity, multiplier = attribute("quantity").astype(float), attribute("multiplier").astype(float)
     units = quantity * multiplier
     rates = np.array([settings.rates.get(c, 0.0) for c in currency])
@@ -189,7 +186,7 @@ def price_rows(market: OptionMarket, positions: tuple[OptionPosition, ...], rows
     is_call = attribute("option_type") == "call"
     greeks = bsm_greeks(is_call, spot, strike, years, vols, rates, dividends)
     cash = cash_greeks(greeks, spot, units, fx)
-    return pd.DataFrame({
+    return pd.DataFrame(index=rows.index, data={
         "date": dates, "book": attribute("book"), "option": attribute("option"), "option_type": attribute("option_type"),
         "underlying": underlying, "strike": strike, "expiry": attribute("expiry"), "quantity": quantity,
         "contract_multiplier": multiplier, "currency": currency, "spot": spot, "implied_vol": vols,
@@ -199,6 +196,63 @@ def price_rows(market: OptionMarket, positions: tuple[OptionPosition, ...], rows
         "delta_amount": cash.delta_amount, "gamma_amount": cash.gamma_amount, "vega_amount": cash.vega_amount,
         "theta_amount": cash.theta_amount, "rho_amount": cash.rho_amount,
     })
+
+
+def fx_to_base(settings: OptionSettings, currency: np.ndarray, dates: pd.DatetimeIndex) -> np.ndarray:
+    """Base currency per unit of each row's ``currency`` at the close of its date (1 for the base currency)."""
+    fx = np.ones(len(currency))
+    for code in set(currency) - {settings.base_currency}:
+        mask = currency == code
+        fx[mask] = fx_rate(settings.base_currency, code, dates[mask]).to_numpy()
+    return fx
+
+
+def book_pnl(market: OptionMarket, positions: tuple[OptionPosition, ...], held: pd.DataFrame, priced: pd.DataFrame,
+             hedge: pd.DataFrame, target_of: pd.Series) -> pd.DataFrame:
+    """Hypothetical P&L of each book held at a close (``held``: :func:`held_rows` at those closes, ``priced``: their
+    :func:`price_rows`, ``hedge``: their :func:`hedges`) revalued at the next close ``target_of[close]``, FX included
+    (rows: date = the next close, book, hypothetical_pnl, n_options, n_expired).
+
+    An option alive at the next close is repriced there by :func:`price_rows` (its spot, implied volatility and
+    time to expiry then); one whose expiry is on or before the next close (no longer held then, :func:`held_rows`)
+    pays its intrinsic value at the next close's spot. The hedge's units are revalued at the next close's spot.
+    A book-day with a position not priced at the next close (no spot or volatility) has a NaN P&L."""
+    rows = held.loc[priced.index]
+    after = pd.DatetimeIndex(target_of.reindex(pd.DatetimeIndex(rows["date"])).to_numpy())
+    expiry = pd.to_datetime([positions[i].expiry for i in rows["position"]])
+    expired = np.asarray(expiry <= after)
+    alive = price_rows(market, positions, rows.loc[~expired].assign(date=after[~expired]))
+    value_after = pd.Series(np.nan, index=rows.index)
+    value_after.loc[alive.index] = alive["position_value"]
+    ended = priced.loc[expired]
+    spot = _spots(market, after[expired], ended["underlying"])
+    payoff = np.maximum(np.where(ended["is_call"], spot - ended["strike"], ended["strike"] - spot), 0.0)
+    value_after.loc[ended.index] = payoff * ended["quantity"] * ended["contract_multiplier"] * \
+        fx_to_base(market.settings, ended["currency"].to_numpy(), after[expired])
+    options = pd.DataFrame({"date": priced["date"], "book": priced["book"],
+                            "pnl": value_after - priced["position_value"], "n_expired": expired.astype(int)})
+    if len(hedge):
+        close = pd.DatetimeIndex(hedge["date"])
+        next_close = pd.DatetimeIndex(target_of.reindex(close).to_numpy())
+        currency_of = {p.underlying: p.currency for p in positions}
+        fx_after = fx_to_base(market.settings, hedge["underlying"].map(currency_of).to_numpy(), next_close)
+        hedge_pnl = hedge["quantity"].to_numpy() * (_spots(market, next_close, hedge["underlying"]) * fx_after
+                                                    - _spots(market, close, hedge["underlying"]) * hedge["fx_rate"].to_numpy())
+        options = pd.concat([options, pd.DataFrame({"date": hedge["date"], "book": hedge["book"], "pnl": hedge_pnl,
+                                                    "n_expired": 0})], ignore_index=True)
+    keys = [options["date"], options["book"]]
+    frame = pd.DataFrame({"hypothetical_pnl": options["pnl"].groupby(keys).sum(),
+                          "missing": options["pnl"].isna().groupby(keys).any(),
+                          "n_expired": options["n_expired"].groupby(keys).sum()})
+    frame["n_options"] = priced.groupby(["date", "book"]).size().reindex(frame.index).fillna(0).astype(int)
+    frame.loc[frame["missing"], "hypothetical_pnl"] = np.nan
+    frame = frame.reset_index()
+    frame["date"] = target_of.reindex(pd.DatetimeIndex(frame["date"])).to_numpy()
+    return frame[["date", "book", "hypothetical_pnl", "n_options", "n_expired"]]
+
+
+def _spots(market: OptionMarket, dates: pd.DatetimeIndex, underlyings) -> np.ndarray:
+    return market.spot.to_numpy()[market.spot.index.get_indexer(dates), market.spot.columns.get_indexer(underlyings)]
 
 
 def hedges(priced: pd.DataFrame, hedged_books: tuple[str, ...]) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from risk_pipeline.risk.backtests import (
     kupiec_pof,
     kupiec_tuff,
 )
+from risk_pipeline.risk.backtests.coverage import traffic_light_zones
 
 
 def _hits(n: int, days: list[int]) -> np.ndarray:
@@ -180,6 +181,21 @@ def test_traffic_light_other_sizes_use_binomial_cutoffs(n, conf):
     plus = [z.plus_factor for z in zones]
     assert plus == sorted(plus)  # more exceptions never lower the plus factor
     assert {z.zone for z in zones} == {"green", "yellow", "red"}
+
+
+def test_traffic_light_zones_of_many_windows_equal_each_window_alone():
+    # a backtest table's thousands of windows are evaluated once per distinct (breaches, observations)
+    # pair: every zone, plus factor and probability is the one of that window alone, bit for bit
+    rng = np.random.default_rng(7)
+    n = rng.choice([25, 100, 250, 999, 1000], 500)
+    k = rng.binomial(n, 0.02)
+    for p in (0.01, 0.05):
+        zone, plus, cdf = traffic_light_zones(k, n, p)
+        alone = [traffic_light_zones(k[i : i + 1], n[i : i + 1], p) for i in range(n.size)]
+        assert zone.tolist() == [int(a[0][0]) for a in alone]
+        assert plus.tolist() == [float(a[1][0]) for a in alone]
+        assert cdf.tolist() == [float(a[2][0]) for a in alone]
+        assert cdf.tolist() == pytest.approx(stats.binom.cdf(k, n, p).tolist(), rel=1e-9)
 
 
 def test_traffic_light_too_few_observations_and_bad_input():

@@ -82,12 +82,16 @@ def test_a_bad_csv_is_one_line_naming_file_row_and_field_exit_2_and_nothing_writ
     assert not (folder / "data" / "logs").exists()  # nothing was run, so no log either
 
 
-def test_a_range_before_the_partitions_is_refused_before_anything_is_written(tmp_path, monkeypatch, capsys):
+@pytest.mark.parametrize("start, end", [("1985-01-02", "1990-03-30"), ("2022-12-01", "2022-12-30")])
+def test_a_range_outside_the_partitions_is_refused_before_anything_is_written(tmp_path, monkeypatch, capsys,
+                                                                               start, end):
+    # the partitions end on the bundled snapshot's last day, 2022-12-28
     monkeypatch.setenv("RISK_PIPELINE_DATA", str(tmp_path / "data"))
-    assert main(["backfill", "--start", "1985-01-02", "--end", "1990-03-30"]) == 2
+    assert main(["backfill", "--start", start, "--end", end]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert err == ["risk-pipeline backfill: backfill range 1985-01-02..1990-03-30 is outside the partitions "
-                   f"1990-01-02..{err[0].split('..')[-1].split()[0]} (business days from the fixed start to today)"]
+    assert err == [f"risk-pipeline backfill: backfill range {start}..{end} is outside the partitions "
+                   "1990-01-02..2022-12-28 (business days from the fixed start to the price source's last day, "
+                   "or today for a live source)"]
     assert not (tmp_path / "data").exists()
 
 

@@ -1,6 +1,6 @@
-"""The ``compute`` resource (risk_pipeline/compute.py): the stress and attribution tables computed
-inline and on a Dask LocalCluster of 2 worker processes (on 127.0.0.1, closed after the test) are
-identical."""
+"""The ``compute`` resource (risk_pipeline/compute.py): the stress and attribution tables, and every
+table of the whole graph, computed inline and on a Dask LocalCluster of 2 worker processes (on
+127.0.0.1, closed after the test) are identical."""
 
 import os
 import time
@@ -8,6 +8,7 @@ import time
 import dagster as dg
 import pandas as pd
 import pytest
+from distributed import get_task_stream
 
 from risk_pipeline.compute import Compute, close_clients, dask_client
 from risk_pipeline.defs.attribution import var_decomposition
@@ -15,7 +16,8 @@ from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.stress import stress
 from risk_pipeline.storage import lake
-from risk_pipeline_tests.pipeline_helpers import fast_run_config
+from risk_pipeline.storage.schemas import TABLES as TABLES_ALL
+from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range
 
 START, END = "2020-01-02", "2020-04-30"  # covers the COVID window: historical scenarios and replays too
 TABLES = ("stress_results", "reverse_stress", "historical_replay", "var_decomposition")
@@ -60,3 +62,50 @@ def test_the_stress_and_attribution_tables_are_identical_inline_and_on_two_dask_
 def test_an_unknown_engine_is_refused():
     with pytest.raises(dg.DagsterInvalidConfigError, match="engine"):
         dg.materialize([stress], run_config={"resources": {"compute": {"config": {"engine": "spark"}}}})
+
+
+GRAPH_START, GRAPH_END = "2020-02-03", "2020-04-30"
+HEAVY = ("var_estimates", "var_backtests", "forecast_scores", "var_scores", "stress_results", "reverse_stress",
+         "historical_replay", "var_decomposition", "frtb_es", "frtb_desks")
+
+
+def _graph_config(compute: dict) -> dict:
+    config = fast_run_config()
+    config["ops"]["var_decomposition"] = {"config": {"estimation_window_days": 20}}
+    return {**config, "resources": {"compute": {"config": compute}}}
+
+
+def _every_table(root) -> dict[str, pd.DataFrame]:
+    tables = {}
+    for name in TABLES_ALL:
+        frame = lake.read_range(name, root=root).to_pandas()
+        # the rows of a day come chunk after chunk: the same rows, in an order that depends on the files
+        tables[name] = frame.sort_values(list(frame.columns), ignore_index=True)
+    return tables
+
+
+def test_the_whole_graph_s_tables_are_identical_inline_and_in_tasks_of_one_book_on_two_dask_workers(
+        data_dir, tmp_path, monkeypatch):
+    inline = {"engine": "inline"}  # one task of every book
+    assert materialize_range(GRAPH_START, GRAPH_END, _graph_config(inline)).success
+    expected = _every_table(data_dir / "lake")
+
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(tmp_path / "data_dask"))  # the workers get it from the run
+    on_dask = {"engine": "dask", "workers": 2, "books_per_task": 1}
+    try:
+        with get_task_stream(dask_client(None, 2)) as stream:
+            assert materialize_range(GRAPH_START, GRAPH_END, _graph_config(on_dask)).success
+        tasks = stream.data
+    finally:
+        close_clients()
+    got = _every_table(tmp_path / "data_dask" / "lake")
+    # each heavy table's tasks (one per book) ran on the two workers, and wrote a file per book and year
+    assert len({task["worker"] for task in tasks}) == 2
+    assert len(tasks) >= len(HEAVY) * 2
+    for name in HEAVY:
+        assert len(expected[name]) > 0, name
+        delta = lake.open_table(name, tmp_path / "data_dask" / "lake")
+        assert len(delta.file_uris()) == expected[name]["portfolio"].nunique(), name
+    assert set(got) == set(expected)
+    for name in TABLES_ALL:
+        pd.testing.assert_frame_equal(got[name], expected[name], check_exact=True, obj=name)

@@ -33,7 +33,7 @@ def test_a_commit_is_found_by_its_id_when_another_writer_committed_after_it(data
     (entry,) = [e for e in lake.open_table("prices").history() if int(e["version"]) == first.version]
     later = lake.write_days("prices", _prices([D2]), [D2], keys=SYMBOLS)
     assert later.version == first.version + 1
-    assert lake._committed_version("prices", None, {lake.COMMIT_ID_KEY: entry[lake.COMMIT_ID_KEY]}) == first.version
+    assert lake.committed_version("prices", None, {lake.COMMIT_ID_KEY: entry[lake.COMMIT_ID_KEY]}) == first.version
 
 
 def test_write_then_rewrite_replaces_the_day_and_never_duplicates(data_dir):

@@ -4,6 +4,7 @@ of that day through the latest stored day, and that re-run leaves the tables a c
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 
 import dagster as dg
@@ -57,6 +58,25 @@ def test_each_landing_file_launches_its_day_once(desk):
     write_drop(desk / "drop", {dt.date(2022, 3, 2): FIRST_DAYS[dt.date(2022, 3, 2)]}, trades=[])
     [second] = evaluate(first.cursor).run_requests
     assert second.partition_key == "2022-03-02" and second.run_key != request.run_key
+
+
+def test_a_file_after_the_datas_last_day_waits_and_launches_nothing(desk):
+    # the bundled prices end on 2022-12-28, the last partition: a file of 2022-12-29 has no run yet
+    write_drop(desk / "drop", {dt.date(2022, 12, 28): FIRST_DAYS[dt.date(2022, 3, 1)]}, trades=[])
+    first = evaluate(None)
+    [request] = first.run_requests
+    assert request.partition_key == "2022-12-28"
+    write_drop(desk / "drop", {dt.date(2022, 12, 29): FIRST_DAYS[dt.date(2022, 3, 1)]}, trades=[])
+    later = evaluate(first.cursor)
+    assert isinstance(later, dg.SkipReason)
+    assert "1 file(s) of days after the last partition 2022-12-28 wait" in later.skip_message
+    # another file lands: its day runs, and the waiting file stays out of the cursor, still waiting
+    write_drop(desk / "drop", {dt.date(2022, 12, 27): FIRST_DAYS[dt.date(2022, 3, 1)]}, trades=[])
+    third = evaluate(first.cursor)
+    [request] = third.run_requests
+    assert request.partition_key == "2022-12-27"
+    assert sorted(path[-14:-4] for path in json.loads(third.cursor)) == ["2022-12-27", "2022-12-28"]
+    assert "wait for the price source's data" in evaluate(third.cursor).skip_message
 
 
 def test_a_corrected_past_day_reruns_it_and_the_later_days_to_a_clean_runs_tables(desk, tmp_path_factory):

@@ -253,13 +253,19 @@ def test_an_error_check_blocks_everything_downstream(data_dir, tmp_path):
     assert _materialized(result) == {"prices"}
 
 
-def test_a_warning_is_shown_and_the_run_goes_on(data_dir, tmp_path):
+@pytest.mark.parametrize("frozen_from, spike_day, fails", [
+    ("2021-03-01", "2021-03-22", False),  # findings before the run's last day: reported, the checks pass
+    ("2021-03-22", "2021-03-31", True),   # KO still frozen and AAPL's spike on the run's last day: warnings
+])
+def test_a_warning_fails_for_the_runs_last_day_only_and_the_run_goes_on(data_dir, tmp_path, frozen_from, spike_day,
+                                                                        fails):
     csv = tmp_path / "prices.csv"
+    frozen = pd.bdate_range(frozen_from, periods=10)
 
     def freeze_ko(frame):
-        ko = (frame["symbol"] == "KO") & frame["date"].between("2021-03-01", "2021-03-12")
+        ko = (frame["symbol"] == "KO") & frame["date"].isin(frozen)
         frame.loc[ko, "close"] = 50.0
-        spike = (frame["symbol"] == "AAPL") & (frame["date"] == "2021-03-22")
+        spike = (frame["symbol"] == "AAPL") & (frame["date"] == spike_day)
         frame.loc[spike, "close"] *= 2.0
         return frame
 
@@ -269,10 +275,19 @@ def test_a_warning_is_shown_and_the_run_goes_on(data_dir, tmp_path):
     config["ops"]["returns_returns_within_sigmas"] = {"config": {"window": 20}}
     result = materialize_range(START, END, config, assets=GRAPH)
     found = _evaluations(result)
-    assert not found["prices_not_stale"].passed
-    assert found["prices_not_stale"].severity == dg.AssetCheckSeverity.WARN
+    stale, outliers = found["prices_not_stale"], found["returns_within_sigmas"]
+    assert stale.severity == outliers.severity == dg.AssetCheckSeverity.WARN
+    assert stale.metadata["offending"].value == 1  # one run of 10 unchanged closes, over the 5 allowed
+    assert "KO" in stale.metadata["preview"].value
     # AAPL doubles for a day: far beyond 10 sigmas of its previous 20 returns
-    assert not found["returns_within_sigmas"].passed
+    assert spike_day in outliers.metadata["preview"].value
+    if fails:
+        assert not stale.passed and not outliers.passed
+        assert stale.metadata["failing"].value == 1 and outliers.metadata["failing"].value == 1
+    else:
+        assert stale.passed and outliers.passed
+        assert stale.metadata["failing"].value == outliers.metadata["failing"].value == 0
+        assert "reported, not failed (none on the run's last day 2021-03-31)" in stale.description
     for name in ("prices_positive", "prices_no_missing_days", "portfolio_symbols_priced", "fx_coverage"):
         assert found[name].passed, name
     assert {"var_estimates", "var_backtests"} <= _materialized(result)
@@ -305,7 +320,7 @@ def test_portfolio_symbol_without_stored_prices_fails(data_dir):
     assert "KO" in evaluation.metadata["preview"].value
 
 
-def test_fx_coverage_warns_before_the_first_fixing(data_dir, tmp_path, monkeypatch):
+def test_fx_coverage_reports_the_days_before_the_first_fixing(data_dir, tmp_path, monkeypatch):
     book = tmp_path / "eur.yaml"
     book.write_text("portfolios:\n  - name: eur_book\n    base_currency: EUR\n    notional: 1000000\n"
                     "    positions:\n      - {symbol: AAPL, weight: 1.0}\n")
@@ -316,9 +331,11 @@ def test_fx_coverage_warns_before_the_first_fixing(data_dir, tmp_path, monkeypat
                                   "dagster/asset_partition_range_end": "1999-01-08"},
                             run_config={"ops": {"prices": {"config": {"extra_symbols": []}}}}, raise_on_error=False)
     evaluation = _evaluations(result)["fx_coverage"]
-    assert not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.WARN
+    # no history before the euro existed is information (before_first_fixing_severity: info): it passes
+    assert evaluation.passed and evaluation.metadata["failing"].value == 0
     # 1998-12-21..1998-12-31 are US trading days before the euro's first fixing (1999-01-04)
     assert evaluation.metadata["days_before_first_fixing"].value == 8
+    assert "reported, not failed (severity info)" in evaluation.description
 
 
 def test_a_bad_severity_is_an_error_naming_it():

@@ -18,11 +18,13 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
+import dagster as dg
 import pytest
 
 from risk_pipeline.defs.backtests import no_method_in_red_zone
 from risk_pipeline.report.morning import HEADERS
 from risk_pipeline.report.publish import CSV_TABLES, PUBLICATIONS, SUMMARY_KEYS, write_report
+from risk_pipeline.storage.lake import empty_frame, write_days
 from risk_pipeline.storage.maintenance import snapshot
 from risk_pipeline.report.summary import _trailing_counts, report_dates
 from risk_pipeline.risk.backtests.traffic_light import basel_zone_thresholds
@@ -202,6 +204,30 @@ def test_red_zone_check_warns_on_a_portfolio_that_breaches_too_often(breaching):
     assert evaluation.severity.value == "WARN"
     assert evaluation.metadata["as_of"].value == "2008-12-31"
     assert sorted(evaluation.metadata["red_pairs"].value) == ["balanced/historical", "held/historical"]
+
+
+def test_red_zone_check_fails_for_official_methods_only_and_reports_challengers(breaching, tmp_path, monkeypatch):
+    """balanced's official method (risk_summary) is parametric_normal, out of the red zone: its
+    historical challenger there is reported; held's official method is historical: the check fails."""
+    data = tmp_path / "data"
+    shutil.copytree(breaching[0], data)
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(data))
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(breaching[0].parent / "portfolios.yaml"))
+    day = dt.date(2008, 12, 31)
+    official = pd.DataFrame({"portfolio": ["balanced", "held"], "method": ["parametric_normal", "historical"]})
+    rows = empty_frame("risk_summary").reindex(range(2))
+    rows[["portfolio", "method"]] = official
+    rows["date"] = pd.Timestamp(day)
+    write_days("risk_summary", rows.astype({"date": "datetime64[ns]"}), [day], keys=official["portfolio"])
+    tags = {"dagster/asset_partition_range_start": "2008-12-01", "dagster/asset_partition_range_end": day.isoformat()}
+    result = dg.materialize(ALL_ASSETS + [no_method_in_red_zone], selection=dg.AssetSelection.checks(no_method_in_red_zone),
+                            tags=tags)
+    evaluation = _check(result)
+    assert not evaluation.passed and evaluation.severity.value == "WARN"
+    assert sorted(evaluation.metadata["red_pairs"].value) == ["balanced/historical", "held/historical"]
+    assert evaluation.metadata["failing_pairs"].value == ["held/historical"]
+    assert evaluation.description == ("1 official portfolio/method pair(s) in the red zone as of 2008-12-31; "
+                                      "1 challenger(s) in it, reported")
 
 
 def test_report_dates_and_zone_thresholds():

@@ -11,6 +11,9 @@ import pandas as pd
 import pytest
 
 from risk_pipeline.definitions import defs
+from risk_pipeline.defs.lake_assets import business_days_until
+from risk_pipeline.sources import last_day
+from risk_pipeline.sources.bundled import BundledSource
 from risk_pipeline.defs.schedules import daily_after_close, daily_risk_job, newest_business_day
 from risk_pipeline.config.settings import section
 from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range, query
@@ -35,10 +38,10 @@ def test_schedule_time_and_zone_come_from_the_configuration():
 @pytest.mark.parametrize(
     "local, expected",
     [
-        (dt.datetime(2024, 3, 4, 18, 30), "2024-03-04"),   # a Monday evening: Monday's partition
-        (dt.datetime(2024, 3, 8, 18, 30), "2024-03-08"),   # Friday
-        (dt.datetime(2024, 3, 9, 18, 30), "2024-03-08"),   # a manual Saturday tick: Friday
-        (dt.datetime(2024, 11, 4, 18, 30), "2024-11-04"),  # the day after the DST change
+        (dt.datetime(2022, 3, 7, 18, 30), "2022-03-07"),   # a Monday evening: Monday's partition
+        (dt.datetime(2022, 3, 11, 18, 30), "2022-03-11"),  # Friday
+        (dt.datetime(2022, 3, 12, 18, 30), "2022-03-11"),  # a manual Saturday tick: Friday
+        (dt.datetime(2022, 11, 7, 18, 30), "2022-11-07"),  # the day after the DST change
     ],
 )
 def test_each_tick_targets_the_newest_business_day_of_its_local_date(local, expected):
@@ -48,11 +51,33 @@ def test_each_tick_targets_the_newest_business_day_of_its_local_date(local, expe
     assert request.run_key == expected
 
 
-def test_the_targeted_partition_exists_the_same_evening():
+def test_the_targeted_partition_of_a_live_source_exists_the_same_evening():
     # today's business-day partition must exist before midnight UTC, or the tick is rejected
     today = dt.datetime.now(NEW_YORK).date()
     key = newest_business_day(today).isoformat()
-    assert key in defs.resolve_job_def(daily_risk_job.name).partitions_def.get_partition_keys()
+    assert business_days_until(None).get_last_partition_key() == key
+
+
+def test_the_partitions_end_on_the_bundled_snapshots_last_day_and_later_ticks_are_skipped():
+    partitions = defs.resolve_job_def(daily_risk_job.name).partitions_def
+    keys = partitions.get_partition_keys()
+    last = BundledSource().fetch(None, dt.date(2022, 12, 1), dt.date(2023, 12, 31))["date"].max().date()
+    assert keys[-1] == last.isoformat() == "2022-12-28"
+    assert len(keys) == len(pd.bdate_range("1990-01-02", last)) == 8607
+    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2022, 12, 29, 18, 30, tzinfo=NEW_YORK),
+                                        repository_def=defs.get_repository_def())
+    result = daily_after_close.evaluate_tick(context)
+    assert not result.run_requests
+    assert result.skip_message == "no partition 2022-12-29: the price source's data ends on 2022-12-28"
+
+
+def test_a_csv_sources_partitions_end_on_its_last_date(tmp_path):
+    path = tmp_path / "prices.csv"
+    path.write_text("date,symbol,close\n2021-03-01,A,10\n2021-03-04,A,11\n2021-03-03,A,12\n")
+    partitions = business_days_until(last_day({"source": "csv", "csv_path": str(path)}))
+    assert partitions.get_last_partition_key() == "2021-03-04"
+    assert last_day({"source": "csv", "csv_path": str(path), "moex_symbols": ["SBER"]}) is None  # live beside it
+    assert last_day({"source": "yfinance"}) is None
 
 
 def test_newest_business_day_matches_the_weekday_calendar():

@@ -81,7 +81,7 @@ def check_before_run(start: dt.date, end: dt.date, selection: str = "*",
     first, last = business_days.start.date(), dt.date.fromisoformat(business_days.get_last_partition_key())
     if start < first or end > last:
         raise ValueError(f"backfill range {start}..{end} is outside the partitions {first}..{last} "
-                         "(business days from the fixed start to today)")
+                         "(business days from the fixed start to the price source's last day, or today for a live source)")
     try:
         keys = dg.AssetSelection.from_string(selection).resolve(defs.resolve_asset_graph())
     except dg.DagsterError as exc:  # a syntax error or an unknown asset key
@@ -98,6 +98,7 @@ def check_before_run(start: dt.date, end: dt.date, selection: str = "*",
             open_table(key.to_user_string())
     if dg.AssetKey("prices") in keys:
         _check_csv_prices(start, end, (run_config or {}).get("ops", {}))
+        check_bond_instruments(end)
     if keys & {dg.AssetKey("positions"), dg.AssetKey("trades")}:
         _check_books_of_record(start, end, (run_config or {}).get("ops", {}))
     return list(keys)
@@ -128,11 +129,25 @@ def _check_books_of_record(start: dt.date, end: dt.date, ops: dict[str, Any]) ->
         record_trades(record, start, end, history, known_symbols=known)
 
 
+def check_bond_instruments(end: dt.date) -> None:
+    """The bond instruments the books hold: their settings, and for a yield CSV the whole file and the
+    series they name (the prices asset checks every trading day has a yield)."""
+    from risk_pipeline.defs.market_data import universe
+    from risk_pipeline.config.settings import section
+    from risk_pipeline.sources.bond_instruments import configured_instruments, instrument_yields, yield_source
+
+    held = set(universe([]))
+    instruments = [i for i in configured_instruments() if i.symbol in held]
+    settings = section("bonds")
+    if instruments and settings["source"] == "csv":
+        instrument_yields(instruments, yield_source("csv", settings["csv_path"]), end)
+
+
 def _check_csv_prices(start: dt.date, end: dt.date, ops: dict[str, Any]) -> None:
     """A CSV price source: the file's own validation (every row), then the missing-days rule of the
     blocking check ``prices_no_missing_days`` over ``start..end`` when its severity is error."""
     from risk_pipeline.defs.lake_assets import HISTORY_START
-    from risk_pipeline.defs.market_data import PricesConfig, universe
+    from risk_pipeline.defs.market_data import PricesConfig, source_symbols, universe
     from risk_pipeline.defs.market_data_checks import MissingDaysConfig
     from risk_pipeline.sources import make_source, quality
 
@@ -143,7 +158,7 @@ def _check_csv_prices(start: dt.date, end: dt.date, ops: dict[str, Any]) -> None
         raise ValueError("prices: source is csv but csv_path is not set (pipeline.yaml prices.csv_path or the run "
                          "config's ops.prices.config.csv_path)")
     source = make_source("csv", path=config.csv_path)
-    prices = source.fetch(universe(config.extra_symbols), dt.date.fromisoformat(HISTORY_START), end)
+    prices = source.fetch(source_symbols(universe(config.extra_symbols)), dt.date.fromisoformat(HISTORY_START), end)
     rule = MissingDaysConfig(**ops.get("prices_prices_no_missing_days", {}).get("config", {}))
     if rule.severity != "error":
         return

@@ -16,6 +16,13 @@ pipeline.yaml names it; none by default)::
             currency: USD           # currency of the bond
 
 Every problem raises ConfigError naming the file, the line, the book and the bond / field.
+
+Bond *instruments* (:class:`BondInstrument`, the ``bonds.instruments`` list of pipeline.yaml) are
+symbols of the prices table priced from a constant-maturity yield series, held in any portfolio
+like a stock (:mod:`risk_pipeline.sources.bond_instruments`)::
+
+    instruments:
+      - {symbol: UST10Y, yield_series: US10Y_EXAMPLE, tenor_years: 10, frequency: 2, currency: USD}
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from risk_pipeline.config.reader import (
 FREQUENCIES = (1, 2, 4, 12)
 _BOOK_FIELDS = {"name", "base_currency", "bonds"}
 _BOND_FIELDS = {"name", "face", "coupon", "maturity", "frequency", "yield_series", "currency"}
+_INSTRUMENT_FIELDS = ("symbol", "yield_series", "tenor_years", "frequency", "currency")
 
 
 @dataclass(frozen=True)
@@ -106,3 +114,45 @@ def load_bond_books(path: str | Path) -> tuple[BondBook, ...]:
     """
     file = Path(path)
     return tuple(named_entries(file, read_yaml(file, "bond positions"), "bond_books", _book, "bond book"))
+
+
+@dataclass(frozen=True)
+class BondInstrument:
+    """A constant-maturity bond rolled at par, priced from ``yield_series``: the symbol ``symbol`` of the
+    prices table (``risk.instruments.bonds.rolled_par_bond_returns``)."""
+
+    symbol: str
+    yield_series: str
+    tenor_years: float
+    frequency: int
+    currency: str
+
+
+def _instrument(entry: object, where: str) -> BondInstrument:
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"{where}: each instrument must be a mapping with {', '.join(_INSTRUMENT_FIELDS)}, got {entry!r}")
+    where = f"{where}: instrument {entry.get('symbol')!r}"
+    check_fields(entry, _INSTRUMENT_FIELDS, _INSTRUMENT_FIELDS, where)
+    tenor, frequency, series = entry["tenor_years"], entry["frequency"], entry["yield_series"]
+    if frequency not in FREQUENCIES or isinstance(frequency, bool):
+        raise field_error(where, "frequency", f"must be one of {FREQUENCIES} coupons a year, got {frequency!r}")
+    if not is_number(tenor) or tenor <= 0 or abs(tenor * frequency - round(tenor * frequency)) > 1e-9:
+        raise field_error(where, "tenor_years", f"must be a positive whole number of coupon periods, got {tenor!r}")
+    if not isinstance(series, str) or not series.strip():
+        raise field_error(where, "yield_series", f"must name a yield series, got {series!r}")
+    return BondInstrument(symbol=name(entry["symbol"], where, "symbol"), yield_series=series.strip(),
+                          tenor_years=float(tenor), frequency=int(frequency),
+                          currency=currency(entry["currency"], where, "currency"))
+
+
+def bond_instruments(entries: object, where: str) -> tuple[BondInstrument, ...]:
+    """The checked ``bonds.instruments`` list (``where`` names the settings file and section);
+    ConfigError names the instrument and the field."""
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise field_error(where, "instruments", "must be a list of {symbol, yield_series, tenor_years, frequency, "
+                          "currency} mappings")
+    instruments = tuple(_instrument(entry, where) for entry in entries)
+    unique([i.symbol for i in instruments], where, "instruments", "instrument")
+    return instruments

@@ -13,6 +13,7 @@ from risk_pipeline.risk.frtb import LIQUIDITY_HORIZONS, StressSearch
 from risk_pipeline.risk.var.parameters import METHODS
 from risk_pipeline.config.portfolios import Portfolio
 from risk_pipeline.config.reader import ConfigError, check_fields, date, integer, mapping, number, read_yaml
+from risk_pipeline.sources.bond_instruments import configured_instruments
 
 FRTB_ENV = "RISK_PIPELINE_FRTB"
 DEFAULT_FRTB_FILE = Path(__file__).resolve().parent / "frtb.yaml"
@@ -150,9 +151,10 @@ def load_frtb_config(path: str | Path | None = None) -> FrtbConfig:
 
 
 def desk_portfolios(settings: FrtbConfig, portfolios: Sequence[Portfolio], records: Sequence[str] = ()) -> list[Portfolio]:
-    """The portfolios that are desks (``desks``, or every portfolio when null), in file order; a desk
-    that is neither a portfolio nor a book of record (``records``), or a bank named like one, is a
-    ConfigError naming the field."""
+    """The portfolios that are desks (``desks``, or when null every portfolio without a bond instrument), in
+    file order; a desk that is neither a portfolio nor a book of record (``records``), a portfolio holding a
+    bond instrument (a yield is an interest-rate risk factor, which this model does not map: its categories
+    are equity and FX), or a bank named like one, is a ConfigError naming the field."""
     names = [p.name for p in portfolios] + list(records)
     unknown = sorted(set(settings.desks or ()) - set(names))
     if unknown:
@@ -160,7 +162,15 @@ def desk_portfolios(settings: FrtbConfig, portfolios: Sequence[Portfolio], recor
                           f"(known: {sorted(names)})")
     if settings.bank_name in names:
         raise ConfigError(f"FRTB settings: field 'bank_name': {settings.bank_name!r} is also a portfolio's name")
-    return [p for p in portfolios if settings.desks is None or p.name in settings.desks]
+    bonds = {i.symbol for i in configured_instruments()}
+    rates = {p.name: sorted(bonds & set(p.symbols)) for p in portfolios if bonds & set(p.symbols)}
+    listed = sorted(set(settings.desks or ()) & set(rates))
+    if listed:
+        raise ConfigError(f"FRTB settings: field 'desks': {listed[0]!r} holds the bond instrument(s) "
+                          f"{', '.join(rates[listed[0]])}: an interest-rate risk factor, not mapped by this model "
+                          "(equity and FX only)")
+    return [p for p in portfolios if (settings.desks is None and p.name not in rates)
+            or p.name in (settings.desks or ())]
 
 
 def record_desks(settings: FrtbConfig, records: Sequence[str]) -> list[str]:

@@ -34,6 +34,8 @@ from risk_pipeline.risk.stress.scenarios import (
 )
 
 DEFAULT_SCENARIOS_FILE = Path(__file__).resolve().parent / "scenarios.yaml"
+NOT_EQUITY_SECTORS = frozenset({"government_bond"})
+"""Sectors of the ``sectors`` map that are not equities: a ``uniform_equity`` scenario leaves them unmoved."""
 _COMMON_FIELDS = {"name", "type", "description"}
 SCENARIO_FIELDS: dict[ScenarioType, set[str]] = {
     ScenarioType.HISTORICAL: _COMMON_FIELDS | {"start", "end"},
@@ -88,7 +90,8 @@ def _scenario(entry: Any, index: int, sectors: Mapping[str, str], file: Path) ->
         return HistoricalScenario(label, description, start, end)
     if kind == ScenarioType.UNIFORM_EQUITY:
         return UniformEquityScenario(label, description, _shock(entry["equity_shock"], where, "equity_shock"),
-                                     volatility)
+                                     volatility,
+                                     frozenset(s for s, sector in sectors.items() if sector in NOT_EQUITY_SECTORS))
     if kind == ScenarioType.SECTOR:
         raw = mapping(entry["shocks"], f"{where}: field 'shocks'")
         if not raw:

@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.defs.market_data import prices, returns
-from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
+from risk_pipeline.defs.chunks import publish_chunks
+from risk_pipeline.defs.lake_assets import lake_asset, partition_days
 from risk_pipeline.defs.portfolios import log_skipped_books, portfolio_pnl, record_books, skipped_metadata
 from risk_pipeline.defs.positions import positions
 from risk_pipeline.books import Book, build_books
@@ -41,7 +42,7 @@ class AttributionConfig(dg.Config):
 )
 def var_decomposition(context: dg.AssetExecutionContext, config: AttributionConfig,
                       compute: Compute) -> dg.MaterializeResult:
-    """Each book's decomposition is a task of the ``compute`` engine."""
+    """Each chunk of books is a task of the ``compute`` engine, which writes its rows (defs/chunks.py)."""
     start, end, days = partition_days(context)
     # one more day than the window: the first row of a book read from the lake has no held weights
     lookback = config.estimation_window_days + 1
@@ -56,11 +57,16 @@ def var_decomposition(context: dg.AssetExecutionContext, config: AttributionConf
     log_skipped_books(context, skipped)
     tasks = [(book, pnl.loc[pnl["portfolio"] == book.portfolio.name, "date"])
              for book in books + [book for book, _ in recorded]]
-    frames = compute.map(partial(_book_rows, config=config), tasks)
-    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_decomposition")
-    frame = frame.loc[frame["date"].dt.date.between(start, end)]
     computed = [book.portfolio.name for book in books] + recorded_names
-    return publish("var_decomposition", frame, days, keys=computed, **_latest_totals(frame), **skipped_metadata(skipped))
+    return publish_chunks(compute, "var_decomposition", partial(_chunk_rows, config=config, start=start, end=end),
+                          tasks, days, keys=computed, metadata=_latest_totals, **skipped_metadata(skipped))
+
+
+def _chunk_rows(chunk: list[tuple[Book, pd.Series]], config: AttributionConfig, start, end) -> pd.DataFrame:
+    """A task: the rows of a chunk of books on ``start``..``end``."""
+    frames = [_book_rows(task, config) for task in chunk]
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_decomposition")
+    return frame.loc[frame["date"].dt.date.between(start, end)]
 
 
 def _book_rows(task: tuple[Book, pd.Series], config: AttributionConfig) -> pd.DataFrame:

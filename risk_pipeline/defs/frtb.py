@@ -7,6 +7,7 @@ are out of scope.
 """
 
 import datetime as dt
+from functools import partial
 from typing import Optional
 
 import dagster as dg
@@ -14,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
+from risk_pipeline.defs.chunks import publish_chunks
 from risk_pipeline.defs.positions import positions, trades
 from risk_pipeline.defs.lake_assets import checked_days, lake_asset, latest_day_of_run, partition_days, publish
 from risk_pipeline.books import BookFxError, build_book
@@ -120,13 +123,25 @@ def _latest(frame: pd.DataFrame, name: str, columns: list[str], **where: str) ->
         "reduced set (es_reduced_current), on the stressed window stress_start..stress_end (es_reduced_stressed), "
         "and IMES; amounts in base_currency. " + OUT_OF_SCOPE
     ),
+    resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
 )
-def frtb_es(context: dg.AssetExecutionContext, config: FrtbSettings) -> dg.MaterializeResult:
+def frtb_es(context: dg.AssetExecutionContext, config: FrtbSettings, compute: Compute) -> dg.MaterializeResult:
+    """Each chunk of books (desks, the bank) is a task of the ``compute`` engine (defs/chunks.py)."""
     start, end, days = partition_days(context)
     settings = load_frtb_config(config.frtb_file)
     price_history, return_history = _read_market(start, end, OBSERVATION_DAYS + QUARTER_DAYS, settings.stress_search.start)
-    frames = []
     books, skipped = _books(context, settings, start, end, price_history, return_history)
+    del price_history, return_history  # the books hold what they need
+    columns = ["portfolio", "es_unadjusted", "es_full_current", "es_reduced_stressed", "imes", "stress_start", "stress_end"]
+    return publish_chunks(compute, "frtb_es", partial(_es_rows, settings=settings, start=start, end=end), books, days,
+                          keys=desk_names(settings, skipped),
+                          metadata=partial(_latest, name="latest_imes", columns=columns, risk_class=CLASS_ALL),
+                          **skipped_metadata(skipped))
+
+
+def _es_rows(books: list[FrtbBook], settings: FrtbConfig, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """A task: the frtb_es rows of a chunk of books on ``start``..``end``."""
+    frames = []
     for book in books:
         dates = pd.DatetimeIndex(book.factors.exposures.index)
         wanted = dates[(dates.date >= start) & (dates.date <= end)]
@@ -135,10 +150,7 @@ def frtb_es(context: dg.AssetExecutionContext, config: FrtbSettings) -> dg.Mater
             es.insert(1, "portfolio", book.name)
             es.insert(2, "base_currency", book.base_currency)
             frames.append(es)
-    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("frtb_es")
-    columns = ["portfolio", "es_unadjusted", "es_full_current", "es_reduced_stressed", "imes", "stress_start", "stress_end"]
-    return publish("frtb_es", frame, days, keys=desk_names(settings, skipped),
-                   **_latest(frame, "latest_imes", columns, risk_class=CLASS_ALL), **skipped_metadata(skipped))
+    return pd.concat(frames, ignore_index=True) if frames else empty_frame("frtb_es")
 
 
 def _var_amounts(book: FrtbBook, method: str, window: int) -> pd.DataFrame:
@@ -217,19 +229,32 @@ def desk_rows(settings: FrtbConfig, book: FrtbBook, price_history: pd.DataFrame,
         "30), the backtesting zone, the P&L attribution test (Spearman, KS, zone) and eligibility; the bank's row "
         "holds the bank-wide backtest that sets the plus factor. " + OUT_OF_SCOPE
     ),
+    resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
 )
-def frtb_desks(context: dg.AssetExecutionContext, config: FrtbSettings) -> dg.MaterializeResult:
+def frtb_desks(context: dg.AssetExecutionContext, config: FrtbSettings, compute: Compute) -> dg.MaterializeResult:
+    """Each chunk of books (desks, the bank) is a task of the ``compute`` engine (defs/chunks.py)."""
     start, end, days = partition_days(context)
     settings = load_frtb_config(config.frtb_file)
     lookback = max(settings.desk_window_days, settings.pla_beta_window_days) + BACKTEST_DAYS + 2
     price_history, return_history = _read_market(start, end, lookback)
     books, skipped = _books(context, settings, start, end, price_history, return_history, with_trades=True)
+    # a task gets the market data of the PLA factors only, all that desk_rows reads of it
+    factors = {"price_history": price_history.loc[price_history["symbol"].isin(settings.pla_factors)],
+               "return_history": return_history.loc[return_history["symbol"].isin(settings.pla_factors)]}
+    del price_history, return_history
+    columns = ["portfolio", "exceptions_99", "exceptions_975", "backtest_zone", "pla_spearman", "pla_ks", "pla_zone", "eligible"]
+    return publish_chunks(compute, "frtb_desks", partial(_desk_chunk_rows, settings=settings, start=start, end=end,
+                                                         **factors),
+                          books, days, keys=desk_names(settings, skipped),
+                          metadata=partial(_latest, name="latest_desks", columns=columns), **skipped_metadata(skipped))
+
+
+def _desk_chunk_rows(books: list[FrtbBook], settings: FrtbConfig, start: dt.date, end: dt.date,
+                     price_history: pd.DataFrame, return_history: pd.DataFrame) -> pd.DataFrame:
+    """A task: the frtb_desks rows of a chunk of books on ``start``..``end``."""
     frames = [_in_range(desk_rows(settings, b, price_history, return_history, b.name == settings.bank_name), start, end)
               for b in books]
-    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("frtb_desks")
-    columns = ["portfolio", "exceptions_99", "exceptions_975", "backtest_zone", "pla_spearman", "pla_ks", "pla_zone", "eligible"]
-    return publish("frtb_desks", frame, days, keys=desk_names(settings, skipped),
-                   **_latest(frame, "latest_desks", columns), **skipped_metadata(skipped))
+    return pd.concat(frames, ignore_index=True) if frames else empty_frame("frtb_desks")
 
 
 def capital_rows(settings: FrtbConfig, es: pd.DataFrame, bank_desk: pd.DataFrame) -> pd.DataFrame:

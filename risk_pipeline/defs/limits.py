@@ -16,12 +16,15 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.books import Book, build_books
+from risk_pipeline.defs.exposures import bond_scenarios
 from risk_pipeline.defs.lake_assets import lake_asset, latest_day_of_run, partition_days, publish
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.portfolios import log_skipped_books, record_books, skipped_metadata
 from risk_pipeline.defs.positions import positions
 from risk_pipeline.config.portfolios import load_portfolios
-from risk_pipeline.risk.limits import LIMIT_METHOD, LimitsConfig, evaluate_limits, long_measures, position_var_es
+from risk_pipeline.risk.limits import (
+    LIMIT_METHOD, LimitsConfig, LimitStatus, evaluate_limits, long_measures, position_var_es,
+)
 from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE, load_limits
 from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_days, read_window
@@ -60,9 +63,11 @@ def limit_amounts(book: Book, dates: pd.DatetimeIndex, wanted: pd.DataFrame, win
     horizons = tuple(sorted(set(int(h) for h in wanted["horizon_days"])))
     confidences = tuple(sorted(set(float(c) for c in wanted["confidence"])))
     held, _ = book.held()
+    columns = list(book.asset_returns.columns)
+    scenarios = {columns.index(name): f for name, f in bond_scenarios(book).items()}  # bonds: yield moves repriced
     var, es = position_var_es(book.asset_returns.to_numpy(), held.loc[dates].to_numpy(),
                               book.asset_returns.index.get_indexer(dates), window=window, confidences=confidences,
-                              horizons=horizons)
+                              horizons=horizons, scenarios=scenarios)
     grid = pd.MultiIndex.from_product([dates, confidences, horizons], names=["date", "confidence", "horizon_days"])
     return pd.DataFrame({"var_amount": var.ravel(), "es_amount": es.ravel()}, index=grid).reset_index().assign(
         portfolio=book.portfolio.name)
@@ -117,8 +122,13 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
     latest = frame.loc[frame["date"] == frame["date"].max()] if len(frame) else frame
     if len(latest):
         extra["latest_status"] = dg.MetadataValue.md(latest[LATEST_COLUMNS].to_markdown(index=False, floatfmt=".4g"))
+    # each partition: its limits breached and at warning level, which Dagster plots across partitions
+    counts = pd.crosstab(frame["date"].dt.date, frame["status"])
+    per_day = {day: {"limits_breached": dg.MetadataValue.int(int(row.get(LimitStatus.DANGER, 0))),
+                     "limits_at_warning": dg.MetadataValue.int(int(row.get(LimitStatus.WARNING, 0)))}
+               for day, row in counts.iterrows()}
     return publish("limit_status", frame, days, keys=[book.portfolio.name for book in books] + recorded_names,
-                   method=LIMIT_METHOD,
+                   per_day=per_day, method=LIMIT_METHOD,
                    **extra, **skipped_metadata(skipped))
 
 

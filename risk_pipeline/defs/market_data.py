@@ -14,6 +14,7 @@ from risk_pipeline.config.positions import load_books_of_record
 from risk_pipeline.risk.returns import close_to_close_returns
 from risk_pipeline.config.settings import section
 from risk_pipeline.sources import MoexSource, make_source, validate_prices
+from risk_pipeline.sources.bond_instruments import bond_instrument_prices, configured_instruments, yield_source
 from risk_pipeline.sources.ecb_fx import FX_RATE_COLUMNS, load_fx_rates
 from risk_pipeline.sources.positions import record_symbols
 from risk_pipeline.storage.lake import read_window
@@ -41,6 +42,12 @@ def universe(extra_symbols: list[str]) -> list[str]:
     return sorted(held | set(extra_symbols))
 
 
+def source_symbols(symbols: list[str]) -> list[str]:
+    """The ``symbols`` the price source quotes: all but the bond instruments (priced from yields)."""
+    bonds = {i.symbol for i in configured_instruments()}
+    return [s for s in symbols if s not in bonds]
+
+
 @lake_asset(
     group_name="market_data",
     description="Validated daily closes (date, symbol, close, currency, source) of every symbol the portfolios hold.",
@@ -52,12 +59,23 @@ def prices(context: dg.AssetExecutionContext, config: PricesConfig) -> dg.Materi
     symbols = universe(config.extra_symbols)
     on_moex = [s for s in symbols if s in set(config.moex_symbols)] if config.source != "moex" else []
     # fetch validates the whole range before anything is written: bad data writes nothing
-    frame = source.fetch([s for s in symbols if s not in on_moex], start, end)
+    quoted = [s for s in source_symbols(symbols) if s not in on_moex]
+    frame = source.fetch(quoted, start, end)
     name = source.name
     if on_moex:  # a rouble desk's MOEX securities beside the selected source
         name = f"{source.name} + moex"
         moex = MoexSource(config.moex_boards).fetch(on_moex, start, end)
         frame = validate_prices(pd.concat([frame, moex], ignore_index=True), origin=name)
+    bonds = [i for i in configured_instruments() if i.symbol in symbols]
+    if bonds:  # bond instruments priced from their yields on the trading days of the other prices (none on a
+        # holiday); when the books hold nothing else, on the days of their yield series
+        settings = section("bonds")
+        trading_days = frame["date"].dt.date.unique() if quoted or on_moex else None
+        priced = bond_instrument_prices(bonds, yield_source(settings["source"], settings["csv_path"]), trading_days,
+                                        start, end)
+        if len(priced):
+            name = f"{name} + yield_repricing"
+            frame = validate_prices(pd.concat([frame, priced], ignore_index=True), origin=name)
     audit(context, "prices", frame, days, symbols)  # the blocking quality rules, before the commit
     return publish("prices", frame, days, keys=symbols, source=name,
                    symbols=dg.MetadataValue.int(frame["symbol"].nunique()))

@@ -17,6 +17,7 @@ stored.
 """
 
 import dagster as dg
+import pandas as pd
 
 from risk_pipeline.defs.lake_assets import checked_days
 from risk_pipeline.defs.market_data import prices, returns
@@ -29,23 +30,39 @@ _PREVIEW_ROWS = 20
 
 
 def _evaluate(context: dg.AssetCheckExecutionContext, name: str, config: SeverityConfig) -> dg.AssetCheckResult:
-    """Rule ``name`` on the stored rows of the run's range (and its lookback); passes when nothing
-    is offending. Metadata: the offending rows, the number checked and the range checked."""
+    """Rule ``name`` on the stored rows of the run's range (and its lookback). It fails on the
+    offending rows that are problems now: none at severity ``info``; at ``warn``, for a rule whose
+    findings are dated (``Rule.dated_by``), those of the run's last day; else all. The others are
+    findings reported in the metadata (``offending``: every row found, ``failing``: those that fail)
+    and the description, with the number of items checked and the range checked."""
     start, end, days = checked_days(context, RULES[name].table)
     found = stored_findings(name, config, start, end, days)
+    offending, dated_by = found.offending, RULES[name].dated_by
+    failing = offending
+    if found.severity == "info":
+        failing = offending.iloc[:0]
+    elif found.severity == "warn" and dated_by is not None:
+        failing = offending.loc[pd.to_datetime(offending[dated_by]) == pd.Timestamp(end)]
     metadata: dict[str, object] = {
-        "offending": dg.MetadataValue.int(len(found.offending)),
+        "offending": dg.MetadataValue.int(len(offending)),
+        "failing": dg.MetadataValue.int(len(failing)),
         "checked": found.checked,
         "first_day": dg.MetadataValue.text(start.isoformat()),
         "last_day": dg.MetadataValue.text(end.isoformat()),
     }
-    if len(found.offending):
+    if len(offending):
         metadata["preview"] = dg.MetadataValue.md(
-            found.offending.head(_PREVIEW_ROWS).to_markdown(index=False, floatfmt=".6g")
+            offending.head(_PREVIEW_ROWS).to_markdown(index=False, floatfmt=".6g")
         )
     metadata.update(found.extra)
-    return dg.AssetCheckResult(passed=found.offending.empty, severity=SEVERITIES[found.severity], metadata=metadata,
-                               description=found.description)
+    description = found.description
+    if failing.empty and len(offending):
+        reported = (f"severity {found.severity}" if found.severity == "info" else
+                    f"none on the run's last day {end.isoformat()}")
+        description = (f"{len(offending)} finding(s) reported, not failed ({reported}): see preview"
+                       + (f"\n{description}" if description else ""))
+    return dg.AssetCheckResult(passed=failing.empty, severity=SEVERITIES[found.severity], metadata=metadata,
+                               description=description)
 
 
 def _check(asset, description: str):

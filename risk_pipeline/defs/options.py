@@ -13,8 +13,13 @@ the maths: :mod:`risk_pipeline.risk.options`.
   revaluation, delta-gamma-vega and delta-only (methods of
   :class:`risk_pipeline.risk.options.var.OptionVarMethod`), from the
   ``options.estimation_window_days`` days of returns and volatility changes before t: amounts of an
-  option book, not fractions of a portfolio's value as ``var_estimates`` (why a table of its own,
-  and why not backtested yet: docs/methods.md, section Options).
+  option book, not fractions of a portfolio's value as ``var_estimates`` (why a table of its own:
+  docs/methods.md, section Options).
+- ``option_pnl``: per book and day t, the hypothetical P&L of the book held at the close of t-1
+  (options and hedge) revalued at the close of t, an option expiring in between at its intrinsic value.
+- ``option_backtests``: the 1-day ``option_var`` series of each book and method backtested on
+  amounts against ``option_pnl`` (a breach: -hypothetical_pnl > var_amount) with
+  :func:`risk_pipeline.risk.backtests.table.backtest_table`, over var_backtests' trailing windows.
 - ``option_stress``: per book, day t and scenario of the scenarios file, the P&L of the book held at the
   close of t-1 with every option repriced under the scenario's spot, implied-volatility and FX moves.
 - ``option_replay``: per book, day t and historical episode, that book repriced at each close of the
@@ -36,9 +41,11 @@ from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.config.scenarios import DEFAULT_SCENARIOS_FILE, load_scenarios
 from risk_pipeline.defs.stress import scenario_history
-from risk_pipeline.option_books import (book_replay, book_stress, book_var, episode_paths, hedge_rows, hedges, held_rows,
-                                        load_market, price_rows, resolve_option_scenarios, with_sums)
-from risk_pipeline.storage.lake import empty_frame, read_window
+from risk_pipeline.defs.backtests import BacktestConfig, with_series_keys
+from risk_pipeline.option_books import (book_pnl, book_replay, book_stress, book_var, episode_paths, hedge_rows, hedges,
+                                        held_rows, load_market, price_rows, resolve_option_scenarios, with_sums)
+from risk_pipeline.risk.backtests.table import backtest_table, checked_windows
+from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
 from risk_pipeline.risk.options.caps import cap_status_by_day, var_limit_status_by_day
 from risk_pipeline.risk.options.var import OptionVarMethod
 from risk_pipeline.storage.schemas import table_schema
@@ -131,6 +138,76 @@ def option_var(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.M
     frame = pd.concat(frames, ignore_index=True)[columns] if frames else empty_frame("option_var")
     return publish("option_var", frame, days, keys=_books(positions), books=dg.MetadataValue.int(len(_books(positions))),
                    vol_source=dg.MetadataValue.text(settings.vol_source))
+
+
+@lake_asset(
+    group_name="options",
+    deps=[prices, returns],
+    description=(
+        "Per option book and day: hypothetical P&L in base currency of the book held at the previous close (options "
+        "and the delta hedge) revalued at the day's close, an option expiring in between paying its intrinsic value."
+    ),
+)
+def option_pnl(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    settings = config.settings()
+    if settings is None:
+        return _unconfigured("option_pnl", days)
+    positions, market, targets, previous, priced, hedge = _held_before(settings, start, end,
+                                                                        settings.ewma_window_days + 2)
+    if priced.empty:
+        frame = empty_frame("option_pnl")
+    else:
+        rows = book_pnl(market, positions, held_rows(positions, previous), priced, hedge,
+                        pd.Series(targets, index=previous))
+        frame = rows.assign(date=pd.DatetimeIndex(rows["date"]).date, base_currency=settings.base_currency,
+                            vol_source=settings.vol_source)
+        frame = frame.sort_values(["date", "book"], kind="stable")[table_schema("option_pnl").columns]
+    return publish("option_pnl", frame, days, keys=_books(positions), books=dg.MetadataValue.int(len(_books(positions))))
+
+
+OPTION_SERIES_KEYS = ["book", "method", "confidence", "horizon_days"]
+BACKTEST_HORIZON = 1  # option_pnl holds daily P&L: the h-day P&L of a book held fixed over h days is not stored
+
+
+@lake_asset(
+    group_name="options",
+    deps=[option_var, option_pnl],
+    description=(
+        "Backtests of each option book's 1-day VaR/ES per method (full_revaluation, delta_gamma_vega, delta_only) and "
+        "confidence on amounts against option_pnl's hypothetical P&L, as of each day over var_backtests' trailing "
+        "windows: breaches, Kupiec, Christoffersen, traffic light and the other tests of var_backtests."
+    ),
+)
+def option_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    lookback = max(checked_windows(config.backtest_window_days)) + BACKTEST_HORIZON
+    if config.whole_sample:
+        lookback = max(lookback, len(stored_days("option_var")))
+    var = read_window("option_var", start, end, lookback)
+    var = var.loc[var["horizon_days"] == BACKTEST_HORIZON]
+    pnl = read_window("option_pnl", start, end, lookback)
+    first, after = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
+    calendar = pd.DatetimeIndex(sorted(set(pnl["date"])))  # the trading days of the windows: days with option P&L
+    frames, series_keys = [], []
+    for keys, rows in var.groupby(OPTION_SERIES_KEYS, sort=True):
+        own = pnl.loc[pnl["book"] == keys[0]]
+        forecasts = pd.DataFrame({"var": rows["var_amount"].to_numpy(), "es": rows["es_amount"].to_numpy()},
+                                 index=pd.DatetimeIndex(rows["date"], name="date")).sort_index()
+        realized = pd.Series(own["hypothetical_pnl"].to_numpy(), index=pd.DatetimeIndex(own["date"])).sort_index()
+        realized = realized.reindex(calendar.union(forecasts.index))  # a day without P&L: no observation
+        as_of = realized.index[(realized.index >= first) & (realized.index < after)]
+        if as_of.empty:
+            continue
+        # with h = 1 the loss of backtest_table, 1 - (1 + r), is -hypothetical_pnl: the tests run on amounts
+        frames.append(backtest_table(realized, forecasts, confidence=float(keys[2]), horizon_days=BACKTEST_HORIZON,
+                                     as_of=as_of, windows=config.backtest_window_days,
+                                     whole_sample=config.whole_sample, seed=config.seed))
+        series_keys.append(keys)
+    frame = with_series_keys(frames, series_keys, "option_backtests", names=OPTION_SERIES_KEYS)
+    frame = frame[table_schema("option_backtests").columns]
+    books = sorted(set(var["book"]))
+    return publish("option_backtests", frame, days, keys=books, books=dg.MetadataValue.int(len(books)))
 
 
 _STRESS = section("stress")

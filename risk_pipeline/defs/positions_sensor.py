@@ -24,6 +24,7 @@ import json
 import dagster as dg
 
 from risk_pipeline.config.positions import load_books_of_record
+from risk_pipeline.defs.lake_assets import business_days
 from risk_pipeline.defs.schedules import daily_risk_job
 from risk_pipeline.sources.positions import folder_files
 from risk_pipeline.storage.lake import stored_days
@@ -69,8 +70,17 @@ def positions_drop_folder(context: dg.SensorEvaluationContext):
     seen = json.loads(context.cursor) if context.cursor else {}
     files = watched_files()
     changed = {path: value for path, value in files.items() if seen.get(path) != value[1]}
+    # a file of a day after the last partition (the price source has no data for it yet) waits, out of
+    # the cursor, until the partitions reach its day
+    last = business_days.get_last_partition_key()
+    waiting = {path for path, (day, _) in changed.items() if last is not None and day.isoformat() > last}
+    changed = {path: value for path, value in changed.items() if path not in waiting}
     if not changed:
-        return dg.SkipReason("no new or changed file in the drop folder")
+        return dg.SkipReason("no new or changed file in the drop folder" + (
+            f"; {len(waiting)} file(s) of days after the last partition {last} wait for the price source's data"
+            if waiting else ""))
     request = run_request(changed)
-    cursor = json.dumps({path: digest for path, (_, digest) in files.items()}, sort_keys=True)
+    recorded = {path: digest for path, (_, digest) in files.items() if path not in waiting}
+    recorded.update({path: seen[path] for path in waiting if path in seen})
+    cursor = json.dumps(recorded, sort_keys=True)
     return dg.SensorResult(run_requests=[request], cursor=cursor)

@@ -29,7 +29,9 @@ from risk_pipeline.storage.lake import read_window
 from risk_pipeline.storage.schemas import table_schema
 
 _QUALITY = section("quality")
-SEVERITIES = {"error": dg.AssetCheckSeverity.ERROR, "warn": dg.AssetCheckSeverity.WARN}
+# info: findings are reported in the check's metadata and the check passes (the severity of its result)
+SEVERITIES = {"error": dg.AssetCheckSeverity.ERROR, "warn": dg.AssetCheckSeverity.WARN,
+              "info": dg.AssetCheckSeverity.WARN}
 
 
 def _severity(name: str) -> str:
@@ -38,7 +40,8 @@ def _severity(name: str) -> str:
 
 class SeverityConfig(dg.Config):
     """``severity``: ``error`` (a failure blocks: the audit refuses the commit, the check stops the
-    assets downstream) or ``warn`` (shown only)."""
+    assets downstream), ``warn`` (a failure shown as a warning) or ``info`` (findings reported in the
+    check's metadata, the check passes)."""
 
     severity: str
 
@@ -134,6 +137,9 @@ class Rule:
     lookback: Callable[[SeverityConfig], int]  # stored days before the range the rule reads
     # the rule on a frame holding the rows of the days checked and the lookback before, with its config
     evaluate: Callable[[pd.DataFrame, list[dt.date], SeverityConfig], Finding]
+    # the column of an offending row dating the finding: at severity warn the check fails only for
+    # findings of the run's last day, the earlier ones (a backfill's history) are reported (None: all fail)
+    dated_by: str | None = None
 
 
 def _none(config: SeverityConfig) -> int:
@@ -143,8 +149,8 @@ def _none(config: SeverityConfig) -> int:
 RULES: dict[str, Rule] = {
     "prices_positive": Rule("prices", NonPositiveConfig, _none, _non_positive),
     "prices_no_missing_days": Rule("prices", MissingDaysConfig, lambda c: c.lookback, _missing),
-    "prices_not_stale": Rule("prices", StaleConfig, lambda c: c.max_unchanged_days, _stale),
-    "returns_within_sigmas": Rule("returns", OutlierConfig, lambda c: c.window, _outliers),
+    "prices_not_stale": Rule("prices", StaleConfig, lambda c: c.max_unchanged_days, _stale, "last_date"),
+    "returns_within_sigmas": Rule("returns", OutlierConfig, lambda c: c.window, _outliers, "date"),
     "portfolio_symbols_priced": Rule("prices", UnpricedConfig, _none, _unpriced),
     "fx_coverage": Rule("prices", FxCoverageConfig, _none, _fx),
 }

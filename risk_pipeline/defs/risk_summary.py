@@ -10,7 +10,7 @@ import pandas as pd
 
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.settings import section
-from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
+from risk_pipeline.defs.lake_assets import lake_asset, numbers_per_day, partition_days, publish
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.scores import var_scores
 from risk_pipeline.defs.var import var_estimates
@@ -75,4 +75,6 @@ def risk_summary(context: dg.AssetExecutionContext, config: OfficialConfig) -> d
         shown = latest[["portfolio", "method", "method_rule", "var_1d_amount", "es_1d_amount", "var_10d_amount",
                         "es_10d_amount", "base_currency"]]
         extra["latest_official"] = dg.MetadataValue.md(shown.to_markdown(index=False, floatfmt=",.0f"))
-    return publish("risk_summary", frame, days, keys=portfolios, **extra)
+    # each partition: each book's official 1-day VaR amount, which Dagster plots across partitions
+    return publish("risk_summary", frame, days, keys=portfolios,
+                   per_day=numbers_per_day(frame, "date", "portfolio", "var_1d_amount"), **extra)

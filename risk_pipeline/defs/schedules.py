@@ -7,7 +7,8 @@ The daily schedule: after the market close, materialize that day's partition of 
 Time and time zone come from the ``schedule`` section of pipeline.yaml (cron ``30 18 * * 1-5``
 in ``America/New_York`` by default: 18:30 New York time, Monday to Friday). Each tick asks for
 one run of ``daily_risk_job`` (every asset and check) on the newest business-day partition
-whose date is not after the tick's local date. That run is "what the new day makes stale":
+whose date is not after the tick's local date; a tick after the last partition (the price source's
+data ends there: the bundled snapshot, a CSV file not yet extended) is skipped, with the reason. That run is "what the new day makes stale":
 
 - prices, returns, portfolio P&L and VaR estimates of the new day depend only on that day and
   a lookback of stored earlier days, so nothing already stored changes;
@@ -27,6 +28,7 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.config.settings import section
+from risk_pipeline.defs.lake_assets import business_days
 from risk_pipeline.storage.catalog import refresh_catalog
 from risk_pipeline.storage.maintenance import maintain_lake
 
@@ -55,10 +57,13 @@ def newest_business_day(local_date: dt.date) -> dt.date:
     execution_timezone=str(_SCHEDULE["timezone"]),
     description="After the close: the newest business day's partition of every asset and check.",
 )
-def daily_after_close(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+def daily_after_close(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
     # scheduled_execution_time is in the schedule's execution time zone
     day = newest_business_day(context.scheduled_execution_time.date())
     key = day.isoformat()
+    last = business_days.get_last_partition_key()
+    if last is not None and key > last:  # a source that ends (the bundled snapshot, a CSV file) has no new day
+        return dg.SkipReason(f"no partition {key}: the price source's data ends on {last}")
     return dg.RunRequest(run_key=key, partition_key=key, tags={"risk_pipeline/trigger": "daily_after_close"})
 
 

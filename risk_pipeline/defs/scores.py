@@ -14,15 +14,18 @@ have ``mcs_computed`` false, ``in_mcs`` false and no ``mcs_p``. Means and DM tes
 as of every day (prefix sums: cheap).
 """
 
+from functools import partial
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 
+from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.config.positions import book_currencies
 from risk_pipeline.config.settings import section
 from risk_pipeline.defs.backtests import REALIZED_RETURN, forecast_series, longest_horizon, with_series_keys
-from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, lake_asset, partition_days, publish
+from risk_pipeline.defs.chunks import publish_chunks
+from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, lake_asset, partition_days
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.risk.backtests.scoring import McsSettings, compare_methods, score_forecasts
@@ -48,20 +51,26 @@ class ScoreConfig(dg.Config):
         "Tick (quantile) loss of the VaR and FZ0 joint loss of (VaR, ES) of every realized forecast (the "
         "non-overlapping observations of var_backtests), stored on the day the loss is known."
     ),
+    resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
 )
-def forecast_scores(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def forecast_scores(context: dg.AssetExecutionContext, compute: Compute) -> dg.MaterializeResult:
+    """Each chunk of portfolios is a task of the ``compute`` engine (defs/chunks.py)."""
     start, end, days = partition_days(context)
-    frames, series_keys = [], []
     portfolios = list(book_currencies())  # the YAML books and the books of record
-    series = forecast_series(start, end, longest_horizon(end), portfolios)
-    for keys, realized, forecasts, offset in series:
+    rows = partial(_forecast_score_rows, start=start, end=end, lookback=longest_horizon(end))
+    return publish_chunks(compute, "forecast_scores", rows, portfolios, days, keys=portfolios)
+
+
+def _forecast_score_rows(portfolios: list[str], start, end, lookback: int) -> pd.DataFrame:
+    """A task: the scores of the forecasts of ``portfolios`` known on ``start``..``end``."""
+    frames, series_keys = [], []
+    for keys, realized, forecasts, offset in forecast_series(start, end, lookback, portfolios):
         _, _, confidence, h = keys
         frames.append(score_forecasts(realized[REALIZED_RETURN], forecasts, confidence=float(confidence), horizon_days=int(h),
                                       day_number_offset=offset))
         series_keys.append(keys)
     frame = with_series_keys(frames, series_keys, "forecast_scores")
-    frame = frame.loc[frame["date"].dt.date.between(start, end)].reset_index(drop=True)  # the scores known in the run
-    return publish("forecast_scores", frame, days, keys=portfolios)
+    return frame.loc[frame["date"].dt.date.between(start, end)].reset_index(drop=True)  # the scores known in the run
 
 
 FAMILY_KEYS = ["portfolio", "confidence", "horizon_days"]
@@ -109,15 +118,25 @@ def mcs_days(days: pd.DatetimeIndex) -> np.ndarray:
         "mean tick and FZ0 losses, Diebold-Mariano test against the lowest-FZ0 method, and the 90% Model "
         "Confidence Set (month-ends and the run's last day)."
     ),
+    resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
 )
-def var_scores(context: dg.AssetExecutionContext, config: ScoreConfig) -> dg.MaterializeResult:
+def var_scores(context: dg.AssetExecutionContext, config: ScoreConfig, compute: Compute) -> dg.MaterializeResult:
+    """Each chunk of portfolios is a task of the ``compute`` engine, which reads their scores and
+    writes their rows (defs/chunks.py)."""
     start, end, days = partition_days(context)
     windows = tuple(checked_windows(config.backtest_window_days))
     mcs = McsSettings(size=config.mcs_size, reps=config.mcs_reps, seed=config.seed)
-    scores = read_window("forecast_scores", start, end, max(windows))
     portfolios = list(book_currencies())  # the YAML books and the books of record
-    scores = scores.loc[scores["portfolio"].isin(portfolios)]
     calendar = pd.DatetimeIndex(stored_days("portfolio_pnl"))
+    rows = partial(_score_rows, start=start, end=end, windows=windows, mcs=mcs, calendar=calendar)
+    return publish_chunks(compute, "var_scores", rows, portfolios, days, keys=portfolios,
+                          metadata=_mcs_verdicts if len(days) <= DETAIL_MAX_PARTITIONS else None)
+
+
+def _score_rows(portfolios: list[str], start, end, windows: tuple[int, ...], mcs: McsSettings,
+                calendar: pd.DatetimeIndex) -> pd.DataFrame:
+    """A task: the comparisons of the methods of ``portfolios`` as of ``start``..``end``."""
+    scores = read_window("forecast_scores", start, end, max(windows), where={"portfolio": list(portfolios)})
     as_of = calendar[(calendar.date >= start) & (calendar.date <= end)]
     flags = mcs_days(as_of)
     frames, families = [], []
@@ -129,7 +148,7 @@ def var_scores(context: dg.AssetExecutionContext, config: ScoreConfig) -> dg.Mat
     frame = with_series_keys(frames, families, "var_scores", FAMILY_KEYS)
     if len(frame):
         frame["as_of"] = as_of[frame["as_of"].to_numpy()]
-    return publish("var_scores", frame, days, keys=portfolios, **(_mcs_verdicts(frame) if len(days) <= DETAIL_MAX_PARTITIONS else {}))
+    return frame
 
 
 def _mcs_verdicts(frame: pd.DataFrame) -> dict[str, object]:

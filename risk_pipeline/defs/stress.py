@@ -19,7 +19,8 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.defs.market_data import prices, returns
-from risk_pipeline.defs.lake_assets import business_days, partition_days, publish, single_run
+from risk_pipeline.defs.chunks import publish_chunks
+from risk_pipeline.defs.lake_assets import business_days, partition_days, single_run
 from risk_pipeline.defs.portfolios import portfolio_pnl, record_books
 from risk_pipeline.defs.positions import positions
 from risk_pipeline.books import Book, build_book, currency_returns
@@ -208,14 +209,20 @@ _TABLES = {
 def stress(context: dg.AssetExecutionContext, config: StressConfig, compute: Compute):
     """The three stress tables from one preparation (books, scenario calibration, episodes),
     so the historical windows are read and calibrated once per run; each table can also be
-    materialized alone. Each portfolio's rows are a task of the ``compute`` engine."""
+    materialized alone. Each chunk of portfolios is a task of the ``compute`` engine, which writes
+    its rows (defs/chunks.py)."""
     start, end, days = partition_days(context)
     inputs = stress_inputs(config, start, end, context.log)
     extra = {"skipped_scenarios": dg.MetadataValue.text(", ".join(inputs.skipped))} if inputs.skipped else {}
     for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
         table = key.to_user_string()
-        rows = partial(_TABLES[table][0], inputs=_shared(inputs), config=config)
-        frames = compute.map(rows, inputs.portfolios)
-        frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(table)
-        frame = frame.loc[pd.to_datetime(frame["date"]).dt.date.between(start, end)]
-        yield publish(table, frame, days, keys=inputs.portfolio_names, **extra)
+        rows = partial(_chunk_rows, table=table, inputs=_shared(inputs), config=config, start=start, end=end)
+        yield publish_chunks(compute, table, rows, inputs.portfolios, days, keys=inputs.portfolio_names, **extra)
+
+
+def _chunk_rows(chunk: list[PortfolioStress], table: str, inputs: StressInputs, config: StressConfig,
+                start: dt.date, end: dt.date) -> pd.DataFrame:
+    """A task: the rows of ``table`` of a chunk of portfolios on ``start``..``end``."""
+    frames = [_TABLES[table][0](ps, inputs, config) for ps in chunk]
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame(table)
+    return frame.loc[pd.to_datetime(frame["date"]).dt.date.between(start, end)]

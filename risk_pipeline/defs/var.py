@@ -2,14 +2,17 @@
 
 
 import datetime as dt
+from functools import partial
 from typing import Optional
 
 import dagster as dg
 import pandas as pd
 
 from risk_pipeline.defs.market_data import prices, returns
-from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
-from risk_pipeline.defs.exposures import book_exposures, held_values
+from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
+from risk_pipeline.defs.chunks import publish_chunks
+from risk_pipeline.defs.lake_assets import lake_asset, partition_days
+from risk_pipeline.defs.exposures import bond_scenarios, book_exposures, held_values
 from risk_pipeline.defs.portfolios import book_rows, log_skipped_books, portfolio_pnl, record_books, skipped_metadata
 from risk_pipeline.defs.positions import positions
 from risk_pipeline.books import Book, build_books
@@ -73,6 +76,7 @@ def portfolio_forecasts(config: VarConfig, book: Book, start: dt.date, recorded:
     days = dates[dates >= pd.Timestamp(start)]
     settings = config.settings()
     exposures, values = book_exposures(book, days), held_values(book, days)
+    scenarios = bond_scenarios(book)  # bond instruments: their yield moves applied to the bond held
     windows: dict[int, HeldWindows] = {}
     frames = []
     for method in config.methods:
@@ -90,7 +94,7 @@ def portfolio_forecasts(config: VarConfig, book: Book, start: dt.date, recorded:
             grid = with_amounts(grid, book.values)
         else:
             if window not in windows:
-                windows[window] = held_windows(exposures, values, book.asset_returns, window)
+                windows[window] = held_windows(exposures, values, book.asset_returns, window, scenarios)
             grid = held_grid(windows[window], method=method, confidences=config.confidences, horizons=config.horizons,
                              **params)
         frames.append(grid.assign(method=method, estimation_window_days=window))
@@ -139,8 +143,10 @@ def short_windows(config: VarConfig, portfolio: Portfolio, pnl: pd.DataFrame, st
         "positions held at the close of t-1, revalued under the returns of the window up to t-1. Fractions "
         "of value and base-currency amounts."
     ),
+    resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
 )
-def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.MaterializeResult:
+def var_estimates(context: dg.AssetExecutionContext, config: VarConfig, compute: Compute) -> dg.MaterializeResult:
+    """Each chunk of books is a task of the ``compute`` engine, which writes its rows (defs/chunks.py)."""
     start, end, days = partition_days(context)
     settings = config.settings()
     lookback = max(settings.window_for(m) for m in config.methods) + 1
@@ -152,30 +158,36 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig) -> dg.Ma
     returns_history = read_window("returns", start, end, lookback=lookback + 1)
     books, skipped = build_books(load_portfolios(), prices_history, returns_history)
     log_skipped_books(context, skipped)
-    frames, short = [], []
+    tasks, short = [], []
     for book in books:
         pnl = book_rows(book)
         if pnl.empty:
             continue
         short += short_windows(config, book.portfolio, pnl, start, first_pnl_day)
-        frames.append(portfolio_forecasts(config, book, start))
+        tasks.append((book, False))
     # the books of record: the stored positions of each previous close, revalued over the window of
     # their instruments' stored returns (a new book has estimates from its second day)
     recorded, recorded_names, recorded_skipped = record_books(start, end, prices_history, returns_history,
                                                               with_trades=False)
     skipped.update(recorded_skipped)
     log_skipped_books(context, recorded_skipped)
-    frames += [portfolio_forecasts(config, book, start, recorded=True) for book, _ in recorded]
-    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_estimates")
-    frames.clear()  # a long run's rows are held once, not twice, while they are written
-    frame = frame.loc[frame["date"].dt.date.between(start, end)]
-    extra = {**_latest_summary(frame, end), **conventions(config)}
+    tasks += [(book, True) for book, _ in recorded]
+    extra = conventions(config)
     if short:
         context.log.warning("no estimate until the window fills: " + "; ".join(short))
         extra["short_history"] = dg.MetadataValue.json(short)
     # the books computed: a book skipped for want of an FX rate keeps what is stored
-    return publish("var_estimates", frame, days, keys=[book.portfolio.name for book in books] + recorded_names,
-                   **extra, **skipped_metadata(skipped))
+    return publish_chunks(compute, "var_estimates", partial(_forecast_rows, config=config, start=start, end=end),
+                          tasks, days, keys=[book.portfolio.name for book in books] + recorded_names,
+                          metadata=partial(_latest_summary, end=end), **extra, **skipped_metadata(skipped))
+
+
+def _forecast_rows(chunk: list[tuple[Book, bool]], config: VarConfig, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """A task: the forecasts of a chunk of books (each with whether it is a book of record) on ``start``..``end``."""
+    frames = [portfolio_forecasts(config, book, start, recorded) for book, recorded in chunk]
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_estimates")
+    frames.clear()  # a chunk's rows are held once, not twice, while they are written
+    return frame.loc[frame["date"].dt.date.between(start, end)]
 
 
 def conventions(config: VarConfig) -> dict[str, object]:

@@ -422,8 +422,9 @@ def _options_section(data: ReportData) -> str:
                     "(Black-Scholes-Merton; <code>option_greeks</code>), the use of each Greek cap and VaR/ES limit "
                     "(<code>option_limit_status</code>; caps tightened before an event of the calendar) and the "
                     "VaR/ES of the book held at the previous close by full revaluation, delta-gamma-vega and "
-                    "delta-only side by side (<code>option_var</code>; docs/methods.md) and its P&L under each stress scenario "
-                    "(<code>option_stress</code>).")]
+                    "delta-only side by side (<code>option_var</code>; docs/methods.md), the traffic light of each "
+                    "method's 1-day 99% VaR against the book's hypothetical P&L (<code>option_backtests</code>) and its "
+                    "P&L under each stress scenario (<code>option_stress</code>).")]
     for book in view.books:
         greeks = view.greeks.loc[view.greeks["book"].eq(book)]
         if len(greeks):
@@ -445,6 +446,14 @@ def _options_section(data: ReportData) -> str:
             out.append(table(var, [("confidence", "confidence", _confidence), ("horizon_days", "horizon (days)", num),
                                    ("measure", "measure", lambda v: "ES" if v == "es" else "VaR")]
                              + [(m, m.replace("_", " "), amount) for m in METHODS]))
+        lights = view.lights.loc[view.lights["book"].eq(book)] if len(view.lights) else view.lights
+        if len(lights):
+            out.append(f"<h3>{_esc(book)}: backtest as of {_day(lights['as_of'].iloc[0])} (1-day VaR 99% against the "
+                       "hypothetical P&L of the book held at the close before)</h3>")
+            out.append(table(lights, [("method", "method", _plain), ("backtest_window_days", "window (days)", num),
+                                      ("n_obs", "days", num), ("n_breaches", "breaches", num),
+                                      ("expected_breaches", "expected", lambda v: f"{v:.1f}"),
+                                      ("traffic_light", "traffic light", _plain)]))
         stress = view.stress.loc[view.stress["book"].eq(book)] if len(view.stress) else view.stress
         if len(stress):
             out.append(f"<h3>{_esc(book)}: stress on {_day(stress['date'].iloc[0])} (options repriced under the "

@@ -2,7 +2,9 @@
 day up to the as-of date, the book's net Greeks (``option_greeks``, level book), each Greek cap's and
 VaR/ES limit's use (``option_limit_status``) and the VaR/ES of the three methods side by side
 (``option_var``: full revaluation, delta-gamma-vega, delta-only) and the P&L under each stress scenario
-(``option_stress``, worst first) and through each historical episode (``option_replay``). The report's section
+(``option_stress``, worst first) and through each historical episode (``option_replay``), and the Basel traffic
+light of each method's 1-day 99% VaR on the book's hypothetical P&L (``option_backtests``, the shortest trailing
+window, as :func:`risk_pipeline.risk.backtests.traffic_light.basel_rows` reads ``var_backtests``). The report's section
 and the
 summary's lines come from the same frames (:func:`load_options`), so they show the same figures.
 """
@@ -10,11 +12,12 @@ summary's lines come from the same frames (:func:`load_options`), so they show t
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from risk_pipeline.report.morning import amount, percent, signed
+from risk_pipeline.risk.backtests.traffic_light import basel_rows, window_lengths
 from risk_pipeline.risk.options.var import OptionVarMethod
 from risk_pipeline.storage.lake import read_days, stored_days
 from risk_pipeline.storage.schemas import TABLES
@@ -30,14 +33,15 @@ METHODS = tuple(str(m) for m in OptionVarMethod)
 class OptionsView:
     """The option books as of a day: ``greeks`` (book-level option_greeks rows), ``limits`` (option_limit_status
     rows), ``var`` (a row per book, confidence, horizon and measure var/es, a column per method) and ``stress``
-    (option_stress rows, worst first), ``replay`` (option_replay rows, worst first), each of its table's latest stored
-    day up to the as-of date."""
+    (option_stress rows, worst first), ``replay`` (option_replay rows, worst first), ``lights`` (the traffic-light rows
+    of option_backtests, :func:`option_lights`), each of its table's latest stored day up to the as-of date."""
 
     greeks: pd.DataFrame
     limits: pd.DataFrame
     var: pd.DataFrame
     stress: pd.DataFrame
     replay: pd.DataFrame
+    lights: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def books(self) -> list[str]:
@@ -65,6 +69,16 @@ def side_by_side(var: pd.DataFrame) -> pd.DataFrame:
                             ignore_index=True).drop(columns="order")
 
 
+def option_lights(backtests: pd.DataFrame) -> pd.DataFrame:
+    """The traffic-light rows (99%, horizon 1, the shortest trailing window) of option_backtests rows, per book and
+    method, with their as-of date: ``basel_rows`` of var_backtests with the book in the place of the portfolio."""
+    if backtests.empty:
+        return backtests
+    named = backtests.rename(columns={"book": "portfolio"})
+    lights = basel_rows(named, window_lengths(named)[0]).rename(columns={"portfolio": "book"})
+    return lights.assign(as_of=backtests["as_of"].iloc[0])
+
+
 def load_options(as_of: dt.date) -> OptionsView | None:
     """The option books' figures as of ``as_of``; None when no option table has a row up to it."""
     greeks, limits, var, stress, replay = (_latest(t, as_of) for t in ("option_greeks", "option_limit_status",
@@ -76,7 +90,7 @@ def load_options(as_of: dt.date) -> OptionsView | None:
     book_rows = greeks.loc[greeks["level"].eq("book")].sort_values("book", ignore_index=True) if len(greeks) else greeks
     return OptionsView(greeks=book_rows, limits=limits.sort_values(["book", "date"], kind="stable", ignore_index=True)
                        if len(limits) else limits, var=side_by_side(var), stress=stress,
-                       replay=replay)
+                       replay=replay, lights=option_lights(_latest("option_backtests", as_of)))
 
 
 def limit_label(row) -> str:
@@ -113,6 +127,13 @@ def options_text(view: OptionsView) -> str:
                                horizon_days=var["horizon_days"].map(lambda h: f"{int(h)}d"))
             text = shown.drop(columns=["book", "date"]).to_string(index=False, float_format=lambda x: f"{x:,.0f}")
             lines += ["    " + line for line in text.splitlines()]
+        lights = view.lights.loc[view.lights["book"].eq(book)] if len(view.lights) else view.lights
+        if len(lights):
+            lines.append(f"  backtest as of {pd.Timestamp(lights['as_of'].iloc[0]).date()} (1-day VaR 99% against the "
+                         f"hypothetical P&L, last {int(lights['backtest_window_days'].iloc[0])} days; breaches / "
+                         "expected, traffic light): " + "; ".join(
+                             f"{r.method} {r.n_breaches}/{r.expected_breaches:.1f} {r.traffic_light}"
+                             for r in lights.itertuples()))
         stress = view.stress.loc[view.stress["book"].eq(book)] if len(view.stress) else view.stress
         if len(stress):
             lines.append(f"  stress on {pd.Timestamp(stress['date'].iloc[0]).date()} (P&L of the book held at the close "

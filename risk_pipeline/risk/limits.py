@@ -31,7 +31,7 @@ pre-trade check computes the same value before and after adding the proposed tra
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -219,7 +219,9 @@ def long_measures(amounts: pd.DataFrame, method: str) -> pd.DataFrame:
 
 
 def position_var_es(returns: np.ndarray, held: np.ndarray, ends: np.ndarray, *, window: int,
-                    confidences: tuple[float, ...], horizons: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+                    confidences: tuple[float, ...], horizons: tuple[int, ...],
+                    scenarios: Mapping[int, Callable[[np.ndarray, int], np.ndarray]] | None = None,
+                    ) -> tuple[np.ndarray, np.ndarray]:
     """VaR and ES amounts of positions by historical simulation (:data:`LIMIT_METHOD`, module docstring).
 
     ``returns``: daily simple returns in base currency, shape ``(T, n)`` (rows dates ascending,
@@ -227,7 +229,11 @@ def position_var_es(returns: np.ndarray, held: np.ndarray, ends: np.ndarray, *, 
     ``held``, the index of the first return row after its window (the window is the rows
     ``end - window .. end - 1``; ``end == T`` for the day after the last return). Returns ``(var, es)``
     of shape ``(m, len(confidences), len(horizons))``, NaN where the window starts before the
-    first row or holds a NaN return of a symbol with a non-zero (or NaN) exposure.
+    first row or holds a NaN return of a symbol with a non-zero (or NaN) exposure. ``scenarios``: per
+    column index, the scenario returns of an instrument repriced for each window (``f(ends, window)``,
+    shape ``(len(ends), window)``: a bond instrument's yield moves applied to the bond held,
+    :class:`risk_pipeline.risk.var.held_positions.ScenarioReturns`) in place of its past returns; its
+    h-day scenario compounds h consecutive ones, as its returns would be.
     """
     returns, held = np.asarray(returns, dtype=float), np.asarray(held, dtype=float)
     ends = np.asarray(ends, dtype=np.int64)
@@ -241,15 +247,19 @@ def position_var_es(returns: np.ndarray, held: np.ndarray, ends: np.ndarray, *, 
     if not len(rows):
         return var, es
     exposures = held[rows]
+    repriced = {i: f(ends[rows], window) for i, f in (scenarios or {}).items()}
     for k, h in enumerate(horizons):
         grown = compound_returns(returns.T, h).T  # row s: the h-day return of the days s .. s+h-1
         pnl = np.zeros((len(rows), window - h + 1))
         unknown = np.isnan(exposures).any(axis=1)
         for i in range(returns.shape[1]):
-            scenarios = sliding_window_view(grown[:, i], window - h + 1)[ends[rows] - window]
+            if i in repriced:
+                scenarios_i = np.prod(sliding_window_view(1.0 + repriced[i], h, axis=1), axis=-1) - 1.0
+            else:
+                scenarios_i = sliding_window_view(grown[:, i], window - h + 1)[ends[rows] - window]
             used = exposures[:, i] != 0.0
-            unknown |= used & np.isnan(scenarios).any(axis=1)
-            pnl += np.where(used[:, None], np.nan_to_num(scenarios) * np.nan_to_num(exposures[:, i])[:, None], 0.0)
+            unknown |= used & np.isnan(scenarios_i).any(axis=1)
+            pnl += np.where(used[:, None], np.nan_to_num(scenarios_i) * np.nan_to_num(exposures[:, i])[:, None], 0.0)
         known = ~unknown
         losses = np.sort(-pnl[known], axis=1)
         var[rows[known], :, k], es[rows[known], :, k] = sorted_tail_var_es(losses, tuple(confidences))

@@ -17,6 +17,8 @@ besides the selected source (a rouble desk's local book next to the bundled US s
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Mapping
 from typing import Any
 
 from .base import PRICE_COLUMNS, PriceDataError, PriceSource, validate_prices
@@ -49,6 +51,17 @@ def make_source(kind: str = "bundled", **options: Any) -> PriceSource:
     return cls(**options)
 
 
+def last_day(prices: Mapping[str, Any]) -> datetime.date | None:
+    """The last day of the price source that ``prices`` (pipeline.yaml's section) configures: the
+    bundled snapshot's or the CSV file's last date; None for a live source (yfinance, moex, or MOEX
+    symbols beside another source) or a CSV without a path (its run names that error)."""
+    if prices.get("moex_symbols") or prices["source"] not in ("bundled", "csv"):
+        return None
+    if prices["source"] == "csv":
+        return CsvSource(prices["csv_path"]).last_day() if prices.get("csv_path") else None
+    return BundledSource().last_day()
+
+
 __all__ = [
     "PRICE_COLUMNS",
     "BundledSource",
@@ -57,6 +70,7 @@ __all__ = [
     "PriceDataError",
     "PriceSource",
     "YahooSource",
+    "last_day",
     "make_source",
     "validate_prices",
 ]

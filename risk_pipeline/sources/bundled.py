@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 import risk_pipeline
 
@@ -63,6 +65,12 @@ class BundledSource:
     def symbols(self) -> tuple[str, ...]:
         """Every symbol in the snapshot, sorted."""
         return _symbols(self.path)
+
+    def last_day(self) -> datetime.date:
+        """The snapshot's last date, from its date column alone (milliseconds, not a validated read)."""
+        if not self.path.is_file():
+            raise PriceDataError(f"{self.path}: bundled price file not found (set {BUNDLED_DATA_ENV} to its folder)")
+        return pd.Timestamp(pc.max(pq.read_table(self.path, columns=["date"])["date"]).as_py()).date()
 
     def fetch(self, symbols: Sequence[str] | None, start: datetime.date, end: datetime.date) -> pd.DataFrame:
         """Rows dated ``start..end`` inclusive for ``symbols`` (None: all); PriceDataError names unknown symbols."""

@@ -80,6 +80,10 @@ class CsvSource:
             raise PriceDataError(f"{self.path}: price file not found") from None
         return _read_cached(self.path, stat.st_mtime_ns, stat.st_size)
 
+    def last_day(self) -> datetime.date:
+        """The file's last date (the validated file, read once per content as for ``fetch``)."""
+        return self._table()["date"].max().date()
+
     def fetch(self, symbols: Sequence[str] | None, start: datetime.date, end: datetime.date) -> pd.DataFrame:
         """Rows dated ``start..end`` inclusive for ``symbols`` (None: all); PriceDataError names unknown symbols."""
         start_ts, end_ts = check_date_range(start, end)

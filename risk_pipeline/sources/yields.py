@@ -43,6 +43,10 @@ class YieldDataError(PriceDataError):
     """Bad or missing yield data; the message names the origin (file/source), series and row or date."""
 
 
+class UnknownYieldSeriesError(YieldDataError):
+    """A requested yield series is not in the source (the message names the origin and the series)."""
+
+
 def _rows(frame: pd.DataFrame, mask, what: str, origin: str) -> ValueError:
     return offending_rows(frame, mask, what, origin, key="series", value="yield", error=YieldDataError)
 
@@ -88,7 +92,7 @@ def _select(table: pd.DataFrame, series: Sequence[str], start: datetime.date, en
     wanted = requested_symbols(series) or []
     unknown = sorted(set(wanted) - set(table["series"]))
     if unknown:
-        raise YieldDataError(f"{origin}: unknown yield series {', '.join(unknown)}")
+        raise UnknownYieldSeriesError(f"{origin}: unknown yield series {', '.join(unknown)}")
     mask = table["date"].between(start_ts, end_ts) & table["series"].isin(wanted)
     return table.loc[mask].reset_index(drop=True)
 

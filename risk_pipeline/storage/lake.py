@@ -248,19 +248,12 @@ def keys_predicate(key_column: str, keys: Sequence[str]) -> str:
     return f'"{key_column}" IN ({", ".join(_sql_text(k) for k in keys)})'
 
 
-def write_days(
-    table: str, frame: pd.DataFrame, days: Iterable[dt.date], root: Path | None = None, *,
-    keys: Iterable[str] | None = None,
-) -> Commit:
-    """Replace the stored rows of ``table`` for every day in ``days`` and, in a table with a key
-    column (``TableSchema.key_column``), every key in ``keys`` (the portfolios, symbols or books
-    the run computed, with rows or not) with the rows of ``frame``, as one Delta commit (retried
-    on a concurrent-commit conflict). The rows of other keys are kept.
-
-    Every row of ``frame`` must fall on one of ``days`` and carry one of ``keys`` (an error names
-    the first stray date or key). The whole frame is converted before anything is written, so a
-    schema error writes nothing.
-    """
+def checked_arrow(table: str, frame: pd.DataFrame, days: Iterable[dt.date],
+                  keys: Iterable[str] | None) -> tuple[pa.Table, list[dt.date], list[str] | None, set[dt.date]]:
+    """``frame`` as Arrow in the table's schema and date order, with the sorted days and keys of
+    a write of ``table`` and the days holding rows; every row must fall on one of ``days`` and carry
+    one of ``keys`` (a table with a key column needs them, one without refuses them): an error names
+    the first stray date or key, before anything is written."""
     spec = table_schema(table)
     day_list = sorted(set(days))
     if not day_list:
@@ -285,20 +278,35 @@ def write_days(
     in_order = bool((dates[1:] >= dates[:-1]).all())
     arrow = to_arrow(frame, spec, None if in_order else np.argsort(dates, kind="stable"))
     del dates
+    return arrow, day_list, key_list, dated
+
+
+def write_days(
+    table: str, frame: pd.DataFrame, days: Iterable[dt.date], root: Path | None = None, *,
+    keys: Iterable[str] | None = None,
+) -> Commit:
+    """Replace the stored rows of ``table`` for every day in ``days`` and, in a table with a key
+    column (``TableSchema.key_column``), every key in ``keys`` (the portfolios, symbols or books
+    the run computed, with rows or not) with the rows of ``frame``, as one Delta commit (retried
+    on a concurrent-commit conflict). The rows of other keys are kept.
+
+    Every row of ``frame`` must fall on one of ``days`` and carry one of ``keys`` (an error names
+    the first stray date or key). The whole frame is converted before anything is written, so a
+    schema error writes nothing.
+    """
+    arrow, day_list, key_list, dated = checked_arrow(table, frame, days, keys)
+    spec = table_schema(table)
     years = pc.year(arrow[spec.day_column]).cast(pa.int32())
     arrow = arrow.append_column(pa.field(PARTITION_COLUMN, pa.int32()), years)
-    metadata = {
-        FIRST_DAY_KEY: day_list[0].isoformat(), LAST_DAY_KEY: day_list[-1].isoformat(), COMMIT_ID_KEY: uuid.uuid4().hex
-    }
+    metadata = commit_metadata(day_list, key_list)
     predicate = days_predicate(spec.day_column, day_list)
     if key_list is not None:
-        metadata[KEYS_KEY] = json.dumps(key_list)
         predicate = f"{predicate} AND {keys_predicate(spec.key_column, key_list)}"
     uri = table_uri(table, root)
     if not is_object_store(uri):
         Path(uri).parent.mkdir(parents=True, exist_ok=True)
     try:
-        _commit(table, root, lambda delta: write_deltalake(
+        commit_with_retries(table, root, lambda delta: write_deltalake(
             delta if delta is not None else uri,
             arrow,
             partition_by=[PARTITION_COLUMN],
@@ -312,11 +320,22 @@ def write_days(
         if DISK_FULL in str(exc):  # delta-rs does not say where: the table's folder
             raise OSError(errno.ENOSPC, DISK_FULL, uri) from exc
         raise
-    version = _committed_version(table, root, metadata)
+    version = committed_version(table, root, metadata)
     return Commit(table=table, version=version, rows=arrow.num_rows, days_with_rows=len(dated))
 
 
-def _commit(table: str, root: Path | None, attempt: Callable[[DeltaTable | None], object]) -> None:
+def commit_metadata(day_list: Sequence[dt.date], key_list: Sequence[str] | None) -> dict[str, str]:
+    """The ``custom_metadata`` of a commit replacing ``day_list`` (sorted) and ``key_list``: its first
+    and last day, the keys and a unique commit id (``risk-pipeline lake history``)."""
+    metadata = {
+        FIRST_DAY_KEY: day_list[0].isoformat(), LAST_DAY_KEY: day_list[-1].isoformat(), COMMIT_ID_KEY: uuid.uuid4().hex
+    }
+    if key_list is not None:
+        metadata[KEYS_KEY] = json.dumps(list(key_list))
+    return metadata
+
+
+def commit_with_retries(table: str, root: Path | None, attempt: Callable[[DeltaTable | None], object]) -> None:
     """Run ``attempt`` on the latest version of ``table`` (None before its first write); when
     another writer committed a conflicting change first, again from the new state, up to
     ``COMMIT_ATTEMPTS`` times with a growing random pause."""
@@ -363,9 +382,9 @@ def delete_key(table: str, key: str, root: Path | None = None, dry_run: bool = F
     metadata = {FIRST_DAY_KEY: first.isoformat(), LAST_DAY_KEY: last.isoformat(), COMMIT_ID_KEY: uuid.uuid4().hex,
                 KEYS_KEY: json.dumps([key])}
     predicate = keys_predicate(spec.key_column, [key])
-    _commit(table, root, lambda delta: delta.delete(predicate, writer_properties=WRITER_PROPERTIES,
+    commit_with_retries(table, root, lambda delta: delta.delete(predicate, writer_properties=WRITER_PROPERTIES,
                                                     commit_properties=CommitProperties(custom_metadata=metadata)))
-    return Deletion(table, rows, first, last, _committed_version(table, root, metadata))
+    return Deletion(table, rows, first, last, committed_version(table, root, metadata))
 
 
 def release_freed_memory() -> None:
@@ -377,7 +396,7 @@ def release_freed_memory() -> None:
         _LIBC.malloc_trim(0)
 
 
-def _committed_version(table: str, root: Path | None, metadata: dict[str, str]) -> int:
+def committed_version(table: str, root: Path | None, metadata: dict[str, str]) -> int:
     """The version of the commit carrying ``metadata``'s unique commit id (a concurrent writer may
     have committed after it, so the latest version is not necessarily ours). The latest commit
     is read first: reading 64 costs one log file each (5 ms on a table of the 30-year lake)."""
@@ -473,8 +492,12 @@ def _select(delta: DeltaTable | None, spec: TableSchema, columns: Sequence[str],
         conditions.append(f"{day} in (select unnest($days::DATE[]))")
         params["days"] = list(days)
     for i, (column, value) in enumerate((where or {}).items()):
-        conditions.append(f'"{column}" = $value_{i}')
-        params[f"value_{i}"] = value
+        if isinstance(value, (list, tuple)):  # any of the values
+            conditions.append(f'"{column}" in (select unnest($value_{i}))')
+            params[f"value_{i}"] = list(value)
+        else:
+            conditions.append(f'"{column}" = $value_{i}')
+            params[f"value_{i}"] = value
     selected = ", ".join(f'"{c}"' for c in columns)
     with reader() as con:
         sql = f"select {selected} from {scan(con, delta, files, params)}" + (
@@ -525,7 +548,8 @@ def read_days(
 ) -> pd.DataFrame:
     """The rows of ``table`` stored for ``days`` (days without rows contribute nothing);
     ``columns`` reads only those columns (the day column is always included); ``where`` only the
-    rows whose columns equal its values (filtered by DuckDB as it reads the files)."""
+    rows whose columns equal its values, or one of them for a list (filtered by DuckDB as it reads
+    the files)."""
     spec = table_schema(table)
     wanted = _wanted(spec, columns)
     _wanted(spec, list(where or {}))  # an unknown column is named
@@ -562,9 +586,10 @@ def read_window(
     lookback: int = 0,
     root: Path | None = None,
     columns: Sequence[str] | None = None,
+    where: Mapping[str, object] | None = None,
 ) -> pd.DataFrame:
     """Rows of ``table`` dated ``start``..``end`` plus the ``lookback`` stored days before ``start``
-    (``columns`` as in :func:`read_days`).
+    (``columns`` and ``where`` as in :func:`read_days`).
 
     The lookback counts stored days (trading days), not calendar days, so a rolling window of
     N observations needs ``lookback=N`` whatever the holidays. The rows read depend on the
@@ -574,4 +599,4 @@ def read_window(
     before = [d for d in days if d < start]
     inside = [d for d in days if start <= d <= end]
     chosen = (before[-lookback:] if lookback > 0 else []) + inside
-    return read_days(table, chosen, root, columns)
+    return read_days(table, chosen, root, columns, where)

@@ -42,8 +42,8 @@ class Maintained:
 
 
 def maintain(table: str, retention_days: int, root: Path | None = None) -> Maintained | None:
-    """Compact ``table``, then vacuum what no version of the last ``retention_days`` days reads;
-    None when the table was never written."""
+    """Compact ``table``, then vacuum what no version of the last ``retention_days`` days reads (and
+    the files older than that no version names); None when the table was never written."""
     if retention_days < 0:
         raise ValueError(f"retention_days must be >= 0, got {retention_days}")
     delta = lake.open_table(table, root)
@@ -51,7 +51,9 @@ def maintain(table: str, retention_days: int, root: Path | None = None) -> Maint
         return None
     before = len(delta.file_uris())
     delta.optimize.compact(target_size=TARGET_FILE_BYTES, writer_properties=lake.WRITER_PROPERTIES)
-    deleted = delta.vacuum(retention_hours=24 * retention_days, enforce_retention_duration=False, dry_run=False)
+    # full: also the files no commit ever named (a killed run's staged files, storage/staging.py)
+    deleted = delta.vacuum(retention_hours=24 * retention_days, enforce_retention_duration=False, dry_run=False,
+                           full=True)
     if delta.metadata().configuration != {**delta.metadata().configuration, **lake.TABLE_CONFIGURATION}:
         delta.alter.set_table_properties(lake.TABLE_CONFIGURATION)  # a table created before the setting
     delta.create_checkpoint()  # readers start from here; the log before it can then be cleaned up

@@ -236,6 +236,35 @@ TABLES: dict[str, TableSchema] = {
             key_column="book",
         ),
         _table(
+            "option_pnl",
+            [
+                ("date", _D), ("book", _S), ("base_currency", _S), ("hypothetical_pnl", _F), ("n_options", _I),
+                ("n_expired", _I), ("vol_source", _S),
+            ],
+            "Per option book and day: hypothetical P&L of the book held at the previous close (options and the delta "
+            "hedge) revalued at the day's close, FX included; an option expiring in between pays its intrinsic value "
+            "(risk_pipeline.option_books.book_pnl). The realized series of option_backtests.",
+            key_column="book",
+        ),
+        _table(
+            "option_backtests",
+            [
+                ("as_of", _D), ("book", _S), ("method", _S), ("confidence", _F), ("horizon_days", _I),
+                ("backtest_window_days", _I), ("whole_sample", _B), ("n_obs", _I), ("n_breaches", _I),
+                ("expected_breaches", _F), ("kupiec_lr", _F), ("kupiec_p", _F), ("christoffersen_lr", _F),
+                ("christoffersen_p", _F), ("n00", _I), ("n01", _I), ("n10", _I), ("n11", _I), ("cc_lr", _F),
+                ("cc_p", _F), ("tuff_lr", _F), ("tuff_p", _F), ("duration_lr", _F), ("duration_p", _F),
+                ("dq_stat", _F), ("dq_p", _F), ("z2_stat", _F), ("z2_p", _F), ("mcneil_frey_stat", _F),
+                ("mcneil_frey_p", _F), ("traffic_light", _S), ("plus_factor", _F), ("verdict", _S),
+                ("overlapping", _B),
+            ],
+            "Backtests of each option book's 1-day option_var series (method, confidence) on amounts as of each date: "
+            "a breach is a day whose loss, -hypothetical_pnl of option_pnl, exceeds var_amount; the tests and "
+            "trailing windows of var_backtests (docs/methods.md, Options).",
+            day_column="as_of",
+            key_column="book",
+        ),
+        _table(
             "option_limit_status",
             [
                 ("date", _D), ("book", _S), ("level", _S), ("underlying", _S), ("measure", _S), ("horizon_days", _I),
@@ -331,12 +360,13 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "as_of": ("the day a backtest or score is computed as of: it uses the forecasts whose loss is known by then",
               "date"),
     "symbol": ("ticker of the asset, as in the price source", "text"),
-    "close": ("closing price (adjusted close where the source adjusts)", "the row's currency"),
+    "close": ("closing price (adjusted close where the source adjusts; a bond instrument: its total-return value "
+              "from 100 on its yield series' first date)", "the row's currency"),
     "currency": ("3-letter code of the row's currency: the one a close, return, position, trade or bond is quoted in; "
                  "in fx_rates the currency the rate is of", "ISO 4217 code"),
     "rate": ("units of `currency` for one euro on the day (the ECB's convention, kept for every source)", "currency per EUR"),
     "source": ("where the row's market data came from: for a close the price source (bundled, csv:FILE, yfinance, "
-               "moex), for an FX rate the rate source (ecb, csv:FILE, moex:USD000UTSTOM, yfinance:USDRUB=X)", "text"),
+               "moex; yield_repricing for a bond instrument priced from its yield), for an FX rate the rate source (ecb, csv:FILE, moex:USD000UTSTOM, yfinance:USDRUB=X)", "text"),
     "simple_return": ("simple return over the day (close_t / close_t-1 - 1; a portfolio's P&L over its value at the "
                       "previous close; stress_results: the scenario's P&L over the held value)", "fraction"),
     "log_return": ("log return over the day, ln(close_t / close_t-1)", "fraction (log)"),
@@ -351,7 +381,10 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "fees": ("the trade's fees and commissions, a cost (>= 0)", "the row's currency"),
     "trade_id": ("the booking system's identifier of the trade (null when its source gives none)", "text"),
     "hypothetical_pnl": ("P&L of the positions of the previous close revalued at the day's close, FX included "
-                         "(= pnl; the P&L of Basel's backtesting and FRTB's P&L attribution)", "base currency"),
+                         "(portfolio_pnl: = pnl; option_pnl: an option expiring in between at its intrinsic value; "
+                         "the P&L of Basel's backtesting and FRTB's P&L attribution)", "base currency"),
+    "n_expired": ("options of the previous close that expired by the day's close (paid at their intrinsic value)",
+                  "count"),
     "actual_pnl": ("hypothetical_pnl plus the day's trades from their price to the close, minus their fees",
                    "base currency"),
     "gross_exposure": ("sum of the absolute values of the positions held at the close (the value is their sum, "
@@ -366,7 +399,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
             "base currency"),
     "method": ("how the VaR/ES was estimated: one of risk_pipeline.risk.METHODS (historical, parametric_normal, ...); in "
                "limit_status historical_positions (risk.limits.LIMIT_METHOD), or none where there is no measure; in "
-               "option_var full_revaluation, delta_gamma_vega or delta_only (risk.options.var.OptionVarMethod); in "
+               "option_var and option_backtests full_revaluation, delta_gamma_vega or delta_only (risk.options.var.OptionVarMethod); in "
                "option_limit_status full_revaluation for a VaR/ES limit, null for a Greek cap", "text"),
     "confidence": ("confidence level c of the VaR/ES; tail probability 1 - c", "fraction (0.99 = 99%)"),
     "horizon_days": ("horizon of the VaR/ES and of its loss", "trading days"),

@@ -66,6 +66,7 @@ from risk_pipeline.risk.instruments.fx import pnl_decomposition
 
 DAYS_PER_YEAR = 365.25
 _EPS = 1e-9  # times within this of zero count as paid (guards float noise in T - k/m)
+_SCENARIO_CHUNK_ELEMENTS = 1_000_000  # (day, scenario) pairs of rolled_par_bond_scenarios computed at once
 
 PATH_COLUMNS: tuple[str, ...] = ("date", "yield", "maturity_years", "dirty_price", "coupon_paid", "pnl_full",
                                  "pnl_carry", "pnl_yield", "pnl_duration_convexity")
@@ -276,3 +277,117 @@ def foreign_bond_taylor(risk: BondRisk, fx_price: float, dy: float, dfx: float, 
     first = yield_term + fx_term
     return ForeignBondTaylor(yield_term, fx_term, convexity_term, cross_term, first,
                              first + convexity_term + cross_term)
+
+
+def rolled_par_bond_returns(yields: pd.Series, tenor_years: float, frequency: int = 2) -> pd.DataFrame:
+    """Daily total return of a constant-maturity bond rolled at par: the position a constant-maturity
+    yield series (e.g. the 10-year Treasury's) describes, repriced in full each day.
+
+    At the close of day t-1 the position is a par bond of ``tenor_years`` (a whole number of coupon
+    periods) with coupon ``c = y_{t-1}``, worth its face F; at the close of t it has aged by
+    ``tau_t = (date_t - date_{t-1}) / 365.25`` years and is repriced at ``y_t`` (dirty, accrued
+    coupon included), then rolled into the new par bond:
+
+        r_t = P(T - tau_t, y_t; c = y_{t-1}) / F - 1
+            = carry_t + yield_t,
+        carry_t = P(T - tau_t, y_{t-1}; c = y_{t-1}) / F - 1           time passing at an unchanged yield
+        yield_t = (P(T - tau_t, y_t) - P(T - tau_t, y_{t-1})) / F      the yield move, in full
+        explain_t = -D dy + 0.5 C dy^2,  dy = y_t - y_{t-1},            D, C at (T - tau_t, y_{t-1});
+                                                                        yield_t - explain_t is O(dy^3)
+
+    P is :func:`price_and_derivatives`' price, linear in the coupon: P(c) = P(0) + c (P(1) - P(0)).
+    ``yields``: decimal yields on ascending dates (at least two). Columns ``date``, ``yield``,
+    ``total_return``, ``carry``, ``yield_return``, ``explain``, ``modified_duration``, ``convexity``;
+    the first date has NaN returns (no previous day). Source: the daily-rolled par bond of
+    constant-maturity bond return series (e.g. Swinkels 2019, *Data in Brief* 25, 104031).
+    """
+    if len(yields) < 2:
+        raise BondInputError("yields needs at least two dates")
+    if yields.isna().any():
+        raise BondInputError(f"yields has NaN on {list(yields.index[yields.isna()][:3])}")
+    dates = pd.DatetimeIndex(yields.index)
+    if not (dates.is_monotonic_increasing and dates.is_unique):
+        raise BondInputError("yields must be indexed by strictly ascending dates")
+    if abs(tenor_years * frequency - round(tenor_years * frequency)) > _EPS:
+        raise BondInputError(f"tenor_years must be a whole number of coupon periods, got {tenor_years!r}")
+    zero, unit = (FixedRateBond(c, tenor_years, frequency, 100.0) for c in (0.0, 1.0))
+    y = yields.to_numpy(dtype=float)
+    coupon, y_now, y_before = y[:-1], y[1:], y[:-1]
+    maturity = tenor_years - np.diff(dates).astype("timedelta64[D]").astype(float) / DAYS_PER_YEAR
+    if (maturity <= _EPS).any():
+        raise BondInputError(f"a gap between two dates is longer than the tenor {tenor_years!r}")
+
+    def par_bond(yld: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        at_zero = price_and_derivatives(zero, maturity, yld)[:3]
+        at_unit = price_and_derivatives(unit, maturity, yld)[:3]
+        price, first, second = (z + coupon * (u - z) for z, u in zip(at_zero, at_unit))
+        return price, first, second
+
+    price_now = par_bond(y_now)[0]
+    price_before, dp, d2p = par_bond(y_before)
+    dy = y_now - y_before
+    nan = np.array([np.nan])
+    duration, convexity = -dp / price_before, d2p / price_before
+    return pd.DataFrame({
+        "date": dates, "yield": y,
+        "total_return": np.concatenate([nan, price_now / 100.0 - 1.0]),
+        "carry": np.concatenate([nan, price_before / 100.0 - 1.0]),
+        "yield_return": np.concatenate([nan, (price_now - price_before) / 100.0]),
+        "explain": np.concatenate([nan, (-duration * dy + 0.5 * convexity * dy ** 2) * price_before / 100.0]),
+        "modified_duration": np.concatenate([nan, duration]),
+        "convexity": np.concatenate([nan, convexity]),
+    })
+
+
+
+def rolled_par_bond_scenarios(yields: np.ndarray, elapsed_years: np.ndarray, rows: np.ndarray, window: int,
+                              tenor_years: float, frequency: int = 2) -> np.ndarray:
+    """The historical scenarios of a constant-maturity bond rolled at par (:func:`rolled_par_bond_returns`):
+    the bond held at the close before each forecast day, repriced in full under each past day's yield move.
+
+    On a calendar of days i with yields ``y_i`` and ``tau_i = elapsed_years[i]`` (years since day i-1),
+    the forecast day ``r = rows[d]`` holds the par bond bought at the close of r-1 (coupon ``c = y_{r-1}``),
+    and scenario k of its window, day ``s = r - window + k``, moves its yield by that day's move
+    ``dy_s = y_s - y_{s-1}`` over that day's time:
+
+        R[d, k] = P(T - tau_s, y_{r-1} + dy_s; c = y_{r-1}) / F - 1,
+
+    its local return (carry and yield move, at today's yield level and duration; the past day's own return
+    is the bond of then, at the yield level of then). With n = m T whole periods and no coupon paid within
+    tau_s (< 1/m), every cash flow is tau_s nearer, so with ``v = 1 / (1 + y'/m)``, ``y' = c + dy_s``:
+
+        P(T - tau, y'; c) = v^(-m tau) F (c/m (v + ... + v^n) + v^n),   v + ... + v^n = (1 - v^n) / (y'/m)
+
+    (n at y' = 0): the cash-flow sum of :func:`price_and_derivatives` in closed form, over every
+    (day, scenario) at once. NaN where a yield or ``tau`` is missing (and for s = 0). Shape
+    (len(rows), window).
+    """
+    y = np.asarray(yields, dtype=float)
+    rows = np.asarray(rows, dtype=np.int64)
+    if len(rows) and (rows.min() < window or rows.max() > len(y)):
+        raise BondInputError(f"every row must have {window} calendar days before it (and be at most the day after "
+                             "the last)")
+    m = frequency
+    n = int(round(tenor_years * m))
+    if abs(tenor_years * m - n) > _EPS:
+        raise BondInputError(f"tenor_years must be a whole number of coupon periods, got {tenor_years!r}")
+    dy = np.concatenate([[np.nan], np.diff(y)])
+    tau = np.asarray(elapsed_years, dtype=float).copy()
+    tau[0] = np.nan
+    if (tau[np.isfinite(tau)] >= 1.0 / m - _EPS).any():
+        raise BondInputError(f"a gap between two dates reaches a coupon period (1/{m} year)")
+    out = np.empty((len(rows), window))
+    step = max(1, _SCENARIO_CHUNK_ELEMENTS // window)
+    for first in range(0, len(rows), step):
+        block = rows[first:first + step]
+        days = block[:, None] + np.arange(-window, 0)      # each forecast day's scenario days
+        coupon = y[block - 1][:, None]                     # yield (= coupon) of the par bond held
+        shocked = coupon + dy[days]
+        if (shocked[np.isfinite(shocked)] <= -m).any():
+            raise BondInputError(f"a shocked yield is <= -{m} (the per-period rate <= -100%)")
+        rate = shocked / m
+        vn = (1.0 + rate) ** -n
+        with np.errstate(invalid="ignore", divide="ignore"):
+            annuity = np.where(np.abs(rate) < 1e-12, float(n), (1.0 - vn) / rate)
+        out[first:first + step] = (coupon / m * annuity + vn) * (1.0 + rate) ** (m * tau[days]) - 1.0
+    return out

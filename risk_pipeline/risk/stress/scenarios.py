@@ -80,13 +80,14 @@ class HistoricalScenario:
 
 @dataclass(frozen=True)
 class UniformEquityScenario:
-    """Every equity moves by ``equity_shock`` (e.g. -0.20)."""
+    """Every equity moves by ``equity_shock`` (e.g. -0.20); the symbols of ``not_equities`` (bonds) do not move."""
 
     kind: ClassVar[ScenarioType] = ScenarioType.UNIFORM_EQUITY
     name: str
     description: str
     equity_shock: float
     volatility: float = 0.0  # implied-volatility change of every option (risk.options.stress); equities ignore it
+    not_equities: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -281,7 +282,8 @@ def scenario_shocks(
             proxied += [c for c in currencies if fx_cal.proxied[c]]
         return ScenarioShocks(scenario.name, equity.astype(float), fx.astype(float), tuple(proxied))
     if isinstance(scenario, UniformEquityScenario):
-        equity = pd.Series(float(scenario.equity_shock), index=symbols, dtype=float)
+        equity = pd.Series([0.0 if s in scenario.not_equities else float(scenario.equity_shock) for s in symbols],
+                           index=symbols, dtype=float)
         return ScenarioShocks(scenario.name, equity, zero_fx, ())
     if isinstance(scenario, SectorScenario):
         values = [scenario.sector_shocks.get(scenario.sectors.get(s, ""), scenario.default_shock) for s in symbols]

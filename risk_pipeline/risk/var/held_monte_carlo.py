@@ -85,13 +85,13 @@ def held_monte_carlo_grid(exposures: pd.DataFrame, values: pd.Series, asset_retu
         var[run], es[run] = surface.var[window:], surface.es[window:]
     fraction = np.repeat(np.where(by_value[days], 1.0, np.nan), n_cells)
     amount = np.repeat(scale[days], n_cells)
-    var, es = var.ravel(), es.ravel()
+    var_flat, es_flat = var.ravel(), es.ravel()
     return pd.DataFrame({
         "date": np.repeat(exposures.index[days].to_numpy(), n_cells),
         "confidence": np.tile(np.repeat(np.asarray(confidences), len(horizons)), len(days)),
         "horizon_days": np.tile(np.asarray(horizons, dtype=np.int64), len(days) * len(confidences)),
-        "var": var * fraction,
-        "es": es * fraction,
-        "var_amount": var * amount,
-        "es_amount": es * amount,
+        "var": var_flat * fraction,
+        "es": es_flat * fraction,
+        "var_amount": var_flat * amount,
+        "es_amount": es_flat * amount,
     }, columns=list(HELD_COLUMNS))

@@ -34,7 +34,7 @@ change differs from its own realized P&L series, which mixes the positions of ot
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,14 +114,23 @@ class HeldWindows:
     by_value: np.ndarray
 
 
-def held_windows(exposures: pd.DataFrame, values: pd.Series, asset_returns: pd.DataFrame, window: int) -> HeldWindows:
+ScenarioReturns = Callable[[np.ndarray, int], np.ndarray]
+"""``f(rows, window)``: an instrument's base-currency scenario returns, shape (len(rows), window), for the
+forecast days at ``rows`` of the returns calendar: scenario k of row r is the window's day r - window + k."""
+
+
+def held_windows(exposures: pd.DataFrame, values: pd.Series, asset_returns: pd.DataFrame, window: int,
+                 scenarios: Mapping[str, ScenarioReturns] | None = None) -> HeldWindows:
     """The :class:`HeldWindows` of the forecast days of ``exposures`` (module doc).
 
     ``exposures``: forecast days t x instruments, ``V_i(t-1)`` in base currency; ``values``: the
     book's value ``V(t-1)`` on the same days; ``asset_returns``: dates x instruments (the same
     columns), base-currency simple returns holding every forecast day and the ``window`` days
     before the first. A day without a full window (a held instrument's return missing, an
-    unknown exposure or value) is left out.
+    unknown exposure or value) is left out. ``scenarios``: for an instrument repriced under each
+    past day's risk-factor moves (a bond instrument: its yield move applied to the bond held at t-1,
+    :func:`risk_pipeline.risk.instruments.bonds.rolled_par_bond_scenarios`), its scenario returns in
+    place of its past returns: ``P_t(s) = sum_i V_i(t-1) r_i(t, s)``.
     """
     if list(exposures.columns) != list(asset_returns.columns):
         raise VarParameterError("exposures and asset_returns must have the same instrument columns in the same order")
@@ -132,7 +141,14 @@ def held_windows(exposures: pd.DataFrame, values: pd.Series, asset_returns: pd.D
     keep = rows >= window
     v = exposures.to_numpy(dtype=float)[keep]
     value = values.reindex(exposures.index).to_numpy(dtype=float)[keep]
-    pnl = held_pnl_windows(v, rows[keep], asset_returns.to_numpy(dtype=float), window)
+    repriced = [(asset_returns.columns.get_loc(name), f) for name, f in (scenarios or {}).items()
+                if name in asset_returns.columns]
+    others = v.copy()
+    others[:, [j for j, _ in repriced]] = 0.0
+    pnl = held_pnl_windows(others, rows[keep], asset_returns.to_numpy(dtype=float), window)
+    for j, scenario_returns in repriced:  # as _revalued: NaN where a held instrument's scenario is missing
+        held = (v[:, j] != 0.0)[:, None]
+        pnl = pnl + np.where(held, v[:, j, None] * np.where(held, scenario_returns(rows[keep], window), 0.0), 0.0)
     scale, by_value = held_scale(v, value)
     with np.errstate(invalid="ignore", divide="ignore"):
         x = pnl / scale[:, None]

@@ -1,0 +1,129 @@
+"""Backfill steps of ``make run``, each alone over the whole stored history: this checkout against a
+baseline revision, with a check that both store the same table.
+
+For each side (this checkout, and ``--baseline`` REV exported by ``git archive`` to a temporary
+folder) the script copies the lake of ``--data`` (a data folder built by ``make run``) to a
+scratch folder, then runs each step of ``--steps`` in turn, in a fresh process with that code
+first on ``PYTHONPATH``: its own table is deleted, then ``dagster.materialize`` of the one asset
+over every stored day of ``prices`` (one run, as ``risk-pipeline backfill`` runs it) writes it
+again, from the inputs stored in the copy. It prints each step's wall and CPU seconds (user +
+system of the process, imports included; less disturbed than the wall by other jobs on a shared
+machine), the ratios, and whether the two sides' tables are equal: every row and column, the
+rows sorted, exact (``pandas.testing.assert_frame_equal(check_exact=True)``; NaN equals NaN).
+
+    .venv/bin/python benchmarks/bench_backfill_steps.py --data data --baseline main
+    .venv/bin/python benchmarks/bench_backfill_steps.py --data data --steps var_scores --baseline HEAD~1
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+STEPS = ("var_estimates", "var_backtests", "forecast_scores", "var_scores")
+
+
+def _stage(step: str) -> None:
+    """In the subprocess: the step alone over every stored day of prices (its table deleted first)."""
+    import dagster as dg
+
+    from risk_pipeline.definitions import defs
+    from risk_pipeline.storage.lake import stored_days
+    from risk_pipeline.storage.paths import lake_dir
+
+    shutil.rmtree(lake_dir() / step, ignore_errors=True)
+    days = stored_days("prices")
+    assets = [a for a in defs.assets if {k.to_user_string() for k in a.keys} == {step}]
+    tags = {"dagster/asset_partition_range_start": str(days[0]), "dagster/asset_partition_range_end": str(days[-1])}
+    assert dg.materialize(assets, tags=tags, selection=[step]).success
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _run_steps(code: Path, data: Path, steps: list[str]) -> dict[str, tuple[float, float]]:
+    env = dict(os.environ, PYTHONPATH=str(code), RISK_PIPELINE_DATA=str(data), PYTHONWARNINGS="ignore")
+    env.pop("DAGSTER_HOME", None)
+    times = {}
+    for step in steps:
+        began, cpu = time.perf_counter(), _children_cpu()
+        out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--stage", step], env=env, cwd=code,
+                             capture_output=True, text=True)
+        if out.returncode:
+            raise SystemExit(f"{step} with {code} failed:\n{out.stderr[-3000:]}")
+        times[step] = (time.perf_counter() - began, _children_cpu() - cpu)
+        print(f"  {step:18s} {times[step][0]:8.1f} s wall {times[step][1]:8.1f} s CPU  ({code}; load "
+              f"{os.getloadavg()[0]:.1f})", flush=True)
+    return times
+
+
+def _table(data: Path, step: str):
+    from deltalake import DeltaTable
+
+    frame = DeltaTable(str(data / "lake" / step)).to_pandas()
+    return frame.sort_values(list(frame.columns), kind="stable", ignore_index=True)
+
+
+def _scratch_copy(data: Path, into: Path) -> Path:
+    (into / "lake").mkdir(parents=True)
+    for entry in data.iterdir():
+        if entry.name not in ("lake", "reports", "logs", "risk.duckdb") and entry.name[0] != ".":
+            (shutil.copytree if entry.is_dir() else shutil.copy2)(entry, into / entry.name)
+    for table in (data / "lake").iterdir():
+        shutil.copytree(table, into / "lake" / table.name)
+    return into
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=REPO / "data", help="a data folder built by make run")
+    parser.add_argument("--steps", nargs="+", default=list(STEPS), help=f"assets to time (default: {' '.join(STEPS)})")
+    parser.add_argument("--baseline", help="a git revision to time and compare with")
+    parser.add_argument("--stage", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.stage:
+        return _stage(args.stage)
+    import pandas as pd
+
+    with tempfile.TemporaryDirectory(prefix="bench_steps_") as tmp:
+        scratch = Path(tmp)
+        sides = {"this checkout": REPO}
+        if args.baseline:
+            code = scratch / "baseline_code"
+            code.mkdir()
+            archive = subprocess.run(["git", "-C", str(REPO), "archive", args.baseline], check=True,
+                                     capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True)
+            sides[f"baseline {args.baseline}"] = code
+        results, folders = {}, {}
+        for name, code in sides.items():
+            print(f"{name}:", flush=True)
+            folders[name] = _scratch_copy(args.data.resolve(), scratch / name.replace(" ", "_"))
+            results[name] = _run_steps(code, folders[name], args.steps)
+        if not args.baseline:
+            return
+        this, base = results["this checkout"], results[f"baseline {args.baseline}"]
+        print(f"{'step':18s} {'wall':>8s} {'baseline':>9s} {'ratio':>6s} {'CPU':>8s} {'baseline':>9s} {'ratio':>6s}  table")
+        for step in args.steps:
+            new, old = _table(folders["this checkout"], step), _table(folders[f"baseline {args.baseline}"], step)
+            try:
+                pd.testing.assert_frame_equal(new, old, check_exact=True)
+                same = f"equal ({len(new):,} rows)"
+            except AssertionError as error:
+                same = "DIFFERENT: " + " ".join(str(error).split())[:300]
+            print(f"{step:18s} {this[step][0]:8.1f} {base[step][0]:9.1f} {this[step][0] / base[step][0]:6.2f} "
+                  f"{this[step][1]:8.1f} {base[step][1]:9.1f} {this[step][1] / base[step][1]:6.2f}  {same}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""A heavy asset's table computed in tasks of a chunk of books and committed once: each task (run
+by the ``compute`` resource, risk_pipeline/compute.py) computes its books' rows and writes them as
+Parquet files of the table; the run commits every task's files in one Delta transaction
+(risk_pipeline/storage/staging.py) and refreshes the catalog, as :func:`lake_assets.publish` does
+with a frame. The run's process holds the description of the files and the rows of each chunk's
+last day (the metadata's preview and latest figures), never the table's rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from risk_pipeline.compute import Compute
+from risk_pipeline.defs.lake_assets import table_metadata
+from risk_pipeline.storage.catalog import refresh_catalog
+from risk_pipeline.storage.schemas import table_schema
+from risk_pipeline.storage.staging import Staged, commit_staged, stage
+
+
+def _stage_chunk(chunk: list[Any], rows: Callable[[list[Any]], pd.DataFrame], table: str, days: list[dt.date],
+                 keys: list[str] | None) -> Staged:
+    """A task: the rows of ``chunk`` written as the table's uncommitted files."""
+    return stage(table, rows(chunk), days, keys)
+
+
+def publish_chunks(compute: Compute, table: str, rows: Callable[[list[Any]], pd.DataFrame], items: Sequence[Any],
+                   days: list[dt.date], keys: list[str] | None,
+                   metadata: Callable[[pd.DataFrame], dict[str, object]] | None = None,
+                   **extra: object) -> dg.MaterializeResult:
+    """Replace the stored rows of ``table`` for every day of the run and every key of ``keys`` with
+    ``rows(chunk)`` of every chunk of ``items`` (a picklable function returning the chunk's rows on
+    ``days``), in one Delta commit; ``metadata(latest)`` adds the metadata computed from the rows of
+    the run's last day with rows (``latest``)."""
+    staged = compute.map(partial(_stage_chunk, rows=rows, table=table, days=days, keys=keys), compute.chunks(items))
+    commit = commit_staged(table, staged, days, keys)
+    refresh_catalog()
+    day = table_schema(table).day_column
+    ends = [chunk.latest for chunk in staged if len(chunk.latest)]
+    latest = pd.concat(ends, ignore_index=True) if ends else pd.DataFrame()
+    if len(latest):
+        latest = latest.loc[latest[day] == latest[day].max()].reset_index(drop=True)
+    more = metadata(latest) if metadata is not None else {}
+    return dg.MaterializeResult(asset_key=table, metadata=table_metadata(latest, days, commit, **more, **extra))
