@@ -364,13 +364,13 @@ def test_the_morning_table_shows_each_books_exposure_positions_and_turnover(lake
     for cells in rows:
         book = cells[0].split()[0]
         gross, net, n, turnover = expected[book]
-        match = re.fullmatch(r"(\S+) / (\S+) (\d+) positions, turnover (\S+) in (\d+) days", cells[column])
+        match = re.fullmatch(r"(\S+) / (\S+) (\d+) positions?, turnover (\S+) in (\d+) days", cells[column])
         assert match, cells[column]
         assert_shows(match[1], gross, where=f"{book} gross")
         assert_shows(match[2], net, where=f"{book} net")
         assert int(match[3]) == n and int(match[5]) == TURNOVER_DAYS
         pct(match[4], turnover, f"{book} turnover")
-        assert f"{match[1]} / {match[2]} ({n} positions, turnover {match[4]}" in summary_text
+        assert f"{match[1]} / {match[2]} ({n} position{'' if n == 1 else 's'}, turnover {match[4]}" in summary_text
 
 
 def test_summary_json_and_csvs_hold_the_table_values(lake):

@@ -195,8 +195,9 @@ def _holdings_cell(morning: Morning, portfolio: str) -> Cell:
         return Cell(MISSING, "portfolio_pnl not stored")
     last = rows.iloc[-1]
     turnover = rows["traded_value"].sum() / last["value"] if last["value"] > 0 else None
+    count = int(last["n_positions"])
     return Cell(f"{amount(last['gross_exposure'])} / {amount(last['value'])}",
-                f"{int(last['n_positions'])} positions, turnover {percent(turnover, 1)} in {len(rows)} days")
+                f"{count} position{'' if count == 1 else 's'}, turnover {percent(turnover, 1)} in {len(rows)} days")
 
 
 def morning_cells(morning: Morning) -> list[list[list[Cell]]]:
