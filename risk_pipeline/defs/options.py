@@ -248,7 +248,7 @@ class _StressInputs:
     previous: pd.DatetimeIndex
     priced: pd.DataFrame
     hedge: pd.DataFrame
-    scenarios: list
+    scenarios: tuple
     history: pd.DataFrame
     usable: dict
     skipped: list
