@@ -78,7 +78,6 @@ def test_a_loss_that_saturates_below_the_target_is_not_reached_within_the_bracke
 
 
 def test_bad_bracket_and_target_are_named():
-    spot, none = np.array([[100.0]]), np.zeros((1, 1))
     with pytest.raises(OptionInputError, match="bracket"):
         reverse_multiples(BOOK, SPOT, LINEAR, SHOCKS, DVOL, FX, np.array([1.0, 1.0]), bracket=(1.0, 1.0))
     with pytest.raises(OptionInputError, match="target"):

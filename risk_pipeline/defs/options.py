@@ -24,6 +24,9 @@ the maths: :mod:`risk_pipeline.risk.options`.
   close of t-1 with every option repriced under the scenario's spot, implied-volatility and FX moves.
 - ``option_replay``: per book, day t and historical episode, that book repriced at each close of the
   episode (the moves since the close before it): the worst point and the end (docs/analytics.md).
+- ``option_reverse_stress``: per book, day t and scenario, the smallest multiple of the scenario's moves at which
+  that book, fully repriced, loses ``stress.option_reverse_var_multiple`` x its 1-day 99% full-revaluation VaR of
+  ``option_var`` (:mod:`risk_pipeline.risk.options.reverse`; docs/analytics.md).
 """
 
 
@@ -32,6 +35,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from risk_pipeline.config.options import OptionSettings, option_settings
@@ -43,7 +47,7 @@ from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.config.scenarios import DEFAULT_SCENARIOS_FILE, load_scenarios
 from risk_pipeline.defs.stress import scenario_history
 from risk_pipeline.defs.backtests import BacktestConfig, with_series_keys
-from risk_pipeline.option_books import (OptionMarket, book_pnl, book_replay, book_stress, book_var, episode_paths,
+from risk_pipeline.option_books import (OptionMarket, book_pnl, book_replay, book_reverse_stress, book_stress, book_var, episode_paths,
                                         hedge_rows, hedges, held_rows, load_market, price_rows,
                                         resolve_option_scenarios, with_sums)
 from risk_pipeline.risk.backtests.table import backtest_table, checked_windows
@@ -332,6 +336,56 @@ def option_replay(context: dg.AssetExecutionContext, config: OptionStressConfig)
                          worst_date=pd.DatetimeIndex(frame["worst_date"]).date)[columns]
     frame = frame.sort_values(["date", "book", "episode"], kind="stable", ignore_index=True)
     return publish("option_replay", frame, days, keys=_books(inputs.positions), **_skipped(inputs))
+
+
+class OptionReverseConfig(OptionStressConfig):
+    """The option stress settings, the reverse stress's target and its bracket (``stress`` section of pipeline.yaml)."""
+
+    option_reverse_var_multiple: float = float(_STRESS["option_reverse_var_multiple"])
+    reverse_bracket: list[float] = [float(x) for x in _STRESS["reverse_bracket"]]
+    reverse_grid_points: int = int(_STRESS["reverse_grid_points"])
+
+
+REVERSE_TARGET_VAR = {"method": VAR_LIMIT_METHOD, "confidence": 0.99, "horizon_days": 1}
+"""The option_var row whose var_amount, times option_reverse_var_multiple, is the reverse stress's target loss."""
+
+
+@lake_asset(
+    group_name="options",
+    deps=[option_var],
+    description=(
+        "Per option book, day and stress scenario: the smallest multiple of the scenario's spot, implied-volatility "
+        "and FX moves at which the book held at the previous close, fully repriced, loses option_reverse_var_multiple "
+        "x its 1-day 99% full-revaluation VaR (grid scan + Brent's method on reverse_bracket), or not reached."
+    ),
+)
+def option_reverse_stress(context: dg.AssetExecutionContext, config: OptionReverseConfig) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    settings = config.settings()
+    if settings is None:
+        return _unconfigured("option_reverse_stress", days)
+    if not config.option_reverse_var_multiple > 0:
+        raise ValueError(f"stress.option_reverse_var_multiple must be > 0, got {config.option_reverse_var_multiple!r}")
+    inputs = _stress_inputs(config, settings, start, end)
+    resolved = resolve_option_scenarios(inputs.market, inputs.scenarios, inputs.history, inputs.usable,
+                                        inputs.currency_of, config.market_proxy)
+    var = read_window("option_var", start, end)
+    var = var.loc[(var[list(REVERSE_TARGET_VAR)] == pd.Series(REVERSE_TARGET_VAR)).all(axis=1)]
+    frames = []
+    for book, own, hedge, held, targets in inputs.books():
+        amounts = pd.Series(var.loc[var["book"] == book, "var_amount"].to_numpy(),
+                            index=pd.DatetimeIndex(var.loc[var["book"] == book, "date"]))
+        target_loss = config.option_reverse_var_multiple * amounts.reindex(targets).to_numpy()
+        kept = np.isfinite(target_loss) & (target_loss > 0)  # a day without the VaR (short history): no row
+        if kept.any():
+            rows = book_reverse_stress(inputs.market, own, hedge, held[kept], targets[kept], resolved,
+                                       target_loss[kept], tuple(config.reverse_bracket), config.reverse_grid_points)
+            frames.append(rows.assign(book=book, base_currency=settings.base_currency, vol_source=settings.vol_source,
+                                      target_var_multiple=config.option_reverse_var_multiple))
+    columns = table_schema("option_reverse_stress").columns
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("option_reverse_stress")
+    frame = frame.assign(date=pd.DatetimeIndex(frame["date"]).date)[columns]
+    return publish("option_reverse_stress", frame, days, keys=_books(inputs.positions), **_skipped(inputs))
 
 
 class OptionLimitsConfig(dg.Config):
