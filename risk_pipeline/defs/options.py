@@ -356,7 +356,7 @@ REVERSE_TARGET_VAR = {"method": VAR_LIMIT_METHOD, "confidence": 0.99, "horizon_d
     description=(
         "Per option book, day and stress scenario: the smallest multiple of the scenario's spot, implied-volatility "
         "and FX moves at which the book held at the previous close, fully repriced, loses option_reverse_var_multiple "
-        "x its 1-day 99% full-revaluation VaR (grid scan + Brent's method on reverse_bracket), or not reached."
+        "x its 1-day 99% full-revaluation VaR (grid scan + bracketing root finder on reverse_bracket), or not reached."
     ),
 )
 def option_reverse_stress(context: dg.AssetExecutionContext, config: OptionReverseConfig) -> dg.MaterializeResult:

@@ -310,7 +310,7 @@ TABLES: dict[str, TableSchema] = {
             "Per option book, day and scenario of scenarios.yaml: the smallest multiple of the scenario's spot, "
             "implied-volatility and FX moves (scaled together) at which the book held at the previous close, every "
             "option repriced, loses target_var_multiple x its 1-day 99% full-revaluation var_amount of option_var "
-            "(grid scan on stress.reverse_bracket, then Brent's method; risk_pipeline.risk.options.reverse).",
+            "(grid scan on stress.reverse_bracket, then a bracketing root finder; risk_pipeline.risk.options.reverse).",
             key_column="book",
         ),
         _table(
@@ -518,8 +518,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
                    "in the bracket does; option_reverse_stress: on its spot, volatility and FX moves together)",
                    "factor (1 = the scenario)"),
     "feasible": ("whether a multiplier in stress.reverse_bracket reaches target_loss", "boolean"),
-    "achieved_loss": ("the loss at that multiplier, >= target_loss (option_reverse_stress: equal to it, Brent's "
-                      "method to 1e-13 in the multiplier)", "base currency"),
+    "achieved_loss": ("the loss at that multiplier, >= target_loss (option_reverse_stress: equal to it, the root "
+                      "found to 1e-13 in the multiplier)", "base currency"),
     "target_var_multiple": ("target_loss over the book's 1-day 99% full-revaluation var_amount of option_var "
                             "(stress.option_reverse_var_multiple)", "ratio"),
     "target_loss_fraction": ("target_loss over the held value (stress.reverse_target_loss)", "fraction of value"),

@@ -8,37 +8,33 @@ floors on spot, volatility and FX hold). For each day and scenario, the smallest
 
 1. ``loss`` on ``n_grid`` equally spaced points of the bracket (all days and scenarios at once); the first
    point whose loss reaches the target brackets the first crossing with the point before it;
-2. Brent's method (:func:`scipy.optimize.brentq`) on that sub-interval, to ``XTOL`` in ``k``; the loss there
-   equals the target to the precision of the pricer.
+2. Chandrupatla's bracketing method, a safeguarded inverse-quadratic root finder of Brent's family
+   (:func:`scipy.optimize.elementwise.find_root`, every day and scenario at once) on that sub-interval, to
+   ``XTOL`` in ``k``; the loss there equals the target to the precision of the pricer. (A scalar
+   :func:`scipy.optimize.brentq` per day and scenario gave the same roots but took 161 s for the bundled
+   book's 30 years, 62,890 rows.)
 
 No grid point reaching the target: not reached within the bracket (``multiplier`` and ``achieved_loss``
 NaN, ``feasible`` False), e.g. a scenario under which the book gains, or whose loss saturates (a short put
 loses at most its strike). A loss that crosses the target and comes back between two grid points can be
 missed. For a book of underlyings only, ``loss(k) = k loss(1)`` while ``k s > -1``: ``k = target / loss(1)``.
 
-Source: Brent, "Algorithms for Minimization without Derivatives" (1973), ch. 4; reverse stress testing as
+Source: Chandrupatla, "A new hybrid quadratic/bisection algorithm for finding the zero of a nonlinear
+function without using derivatives", Advances in Engineering Software 28 (1997) 145-149; reverse stress testing as
 in BCBS "Principles for sound stress testing practices and supervision" (2009), principle 9.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
-from scipy.optimize import brentq
+from scipy.optimize.elementwise import find_root
 
 from risk_pipeline.risk.options.pricing import OptionInputError
-from risk_pipeline.risk.options.stress import stress_pnl
+from risk_pipeline.risk.options.stress import holding_growth, option_changes, stress_pnl
 from risk_pipeline.risk.options.var import OptionBook
 
 XTOL = 1e-13
-"""Absolute tolerance of Brent's method on the multiple."""
-
-
-def _one_day(book: OptionBook, day: int) -> OptionBook:
-    keep = np.asarray(book.day) == day
-    fields = ("underlying", "is_call", "strike", "years", "vol", "units", "rate", "dividend")
-    return replace(book, **{f: np.asarray(getattr(book, f))[keep] for f in fields}, day=np.zeros(int(keep.sum()), int))
+"""Absolute tolerance of the root finder on the multiple."""
 
 
 def reverse_multiples(book: OptionBook, spot: np.ndarray, linear_units: np.ndarray, spot_shocks: np.ndarray,
@@ -64,17 +60,44 @@ def reverse_multiples(book: OptionBook, spot: np.ndarray, linear_units: np.ndarr
     reached = losses >= target[None, :, None]  # (grid, days, scenarios)
     multiple = np.full(losses.shape[1:], np.nan)
     achieved = np.full(losses.shape[1:], np.nan)
-    for d, s in zip(*np.nonzero(reached.any(axis=0))):
-        j = int(np.argmax(reached[:, d, s]))
-        if j == 0:
-            multiple[d, s], achieved[d, s] = grid[0], losses[0, d, s]
-            continue
-        own, held, linear = _one_day(book, d), spot[d:d + 1], np.asarray(linear_units)[d:d + 1]
-        scenario = [m[s:s + 1] for m in moves]
-
-        def loss(k: float) -> float:
-            return float(-stress_pnl(own, held, linear, *(k * m for m in scenario))[0, 0])
-
-        root = brentq(lambda k: loss(k) - target[d], grid[j - 1], grid[j], xtol=XTOL)
-        multiple[d, s], achieved[d, s] = root, loss(root)
+    first = np.argmax(reached, axis=0)  # the first grid point reaching the target (0 where none does)
+    found = reached.any(axis=0)
+    at_start = found & (first == 0)
+    multiple[at_start], achieved[at_start] = grid[0], losses[0][at_start]
+    day, scenario = np.nonzero(found & (first > 0))
+    if len(day):
+        loss = _pair_loss(book, np.asarray(spot, float), np.asarray(linear_units, float), moves, day, scenario)
+        j = first[day, scenario]
+        root = find_root(lambda k, pair: loss(k, pair) - target[day[pair.astype(int)]], (grid[j - 1], grid[j]),
+                         args=(np.arange(len(day)),), tolerances={"xatol": XTOL, "xrtol": 0.0})
+        if not np.all(root.success):  # a valid bracket of a continuous loss always converges
+            raise ArithmeticError(f"reverse stress: the root finder did not converge for {np.sum(~root.success)} "
+                                  "day(s) and scenario(s)")
+        multiple[day, scenario] = root.x
+        achieved[day, scenario] = loss(root.x, np.arange(len(day)))
     return multiple, achieved
+
+
+def _pair_loss(book: OptionBook, spot: np.ndarray, linear_units: np.ndarray, moves: list[np.ndarray],
+               day: np.ndarray, scenario: np.ndarray):
+    """``loss(k, pair)``: the loss of the book of ``day[pair]`` under ``k`` x the moves of ``scenario[pair]``,
+    elementwise (each pair its own day and options)."""
+    shocks, dvol, fx = moves
+    option_day = np.asarray(book.day, dtype=int)
+    order = np.argsort(option_day, kind="stable")
+    starts = np.searchsorted(option_day[order], day)
+    counts = np.bincount(option_day, minlength=spot.shape[0])[day]
+
+    def loss(k: np.ndarray, pair: np.ndarray) -> np.ndarray:
+        k, pair = np.broadcast_arrays(np.asarray(k, dtype=float), np.asarray(pair).astype(int))
+        k, pair = k.ravel(), pair.ravel()
+        d, s = day[pair], scenario[pair]
+        held = (spot[d] * linear_units[d] * holding_growth(k[:, None] * shocks[s], k[:, None] * fx[s])).sum(axis=1)
+        n = counts[pair]
+        owner = np.repeat(np.arange(len(pair)), n)
+        option = order[np.repeat(starts[pair], n) + np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)]
+        u, kk, ss = book.underlying[option], k[owner], s[owner]
+        change = option_changes(book, option, spot[d[owner], u], kk * shocks[ss, u], kk * dvol[ss, u], kk * fx[ss, u])
+        return -(held + np.bincount(owner, change, minlength=len(pair)))
+
+    return loss
