@@ -31,6 +31,7 @@ from risk_pipeline.config.options import OptionPosition, OptionSettings, load_op
 from risk_pipeline.config.reader import ConfigError
 from risk_pipeline.risk.options.pricing import DAYS_PER_YEAR, bsm_greeks, cash_greeks
 from risk_pipeline.risk.options.surface import ewma_atm_vol, proxy_vol, surface_vol
+from risk_pipeline.risk.options.reverse import reverse_multiples
 from risk_pipeline.risk.options.stress import stress_pnl
 from risk_pipeline.risk.options.var import OptionBook, days_var_es, horizon_years, window_scenarios
 from risk_pipeline.risk.stress.grid import episode_returns
@@ -470,15 +471,38 @@ def book_stress(market: OptionMarket, priced: pd.DataFrame, hedge: pd.DataFrame,
     spot, linear, book = held_arrays(market, priced, hedge, closes, underlyings)
     profit = stress_pnl(book, spot, linear, *(getattr(scenarios, f)[underlyings].to_numpy() for f in ("spot", "vol",
                                                                                                        "fx")))
-    n_options = np.bincount(book.day, minlength=len(closes))
-    names = scenarios.spot.index
-    frame = pd.DataFrame({"date": np.repeat(targets.to_numpy(), len(names)), "scenario": np.tile(names, len(closes)),
-                          "scenario_type": np.tile(scenarios.kind.to_numpy(), len(closes)), "pnl": profit.ravel(),
-                          "proxied": np.tile(scenarios.proxied.to_numpy(), len(closes)),
+    return _scenario_rows(targets, scenarios, book, pnl=profit.ravel())
+
+
+def _scenario_rows(targets: pd.DatetimeIndex, scenarios: OptionScenarios, book: OptionBook, **values) -> pd.DataFrame:
+    """A row per day of ``targets`` and scenario (date, scenario, scenario_type, ``values`` (raveled day-major),
+    proxied, n_options): a historical scenario only on the days after its window, a day without an option none."""
+    n_days, names = len(targets), scenarios.spot.index
+    n_options = np.bincount(book.day, minlength=n_days)
+    frame = pd.DataFrame({"date": np.repeat(targets.to_numpy(), len(names)), "scenario": np.tile(names, n_days),
+                          "scenario_type": np.tile(scenarios.kind.to_numpy(), n_days), **values,
+                          "proxied": np.tile(scenarios.proxied.to_numpy(), n_days),
                           "n_options": np.repeat(n_options, len(names))})
-    window_end = np.tile(scenarios.window_end.to_numpy(), len(closes))
+    window_end = np.tile(scenarios.window_end.to_numpy(), n_days)
     reported = pd.isna(window_end) | (window_end < frame["date"].to_numpy())
     return frame.loc[reported & (frame["n_options"] > 0).to_numpy()].reset_index(drop=True)
+
+
+def book_reverse_stress(market: OptionMarket, priced: pd.DataFrame, hedge: pd.DataFrame, closes: pd.DatetimeIndex,
+                        targets: pd.DatetimeIndex, scenarios: OptionScenarios, target_loss: np.ndarray,
+                        bracket: tuple[float, float], n_grid: int) -> pd.DataFrame:
+    """The smallest multiple of each scenario at which one book held at each of ``closes`` loses ``target_loss``
+    of that close (:func:`risk_pipeline.risk.options.reverse.reverse_multiples`), reported on the next day
+    ``targets`` (rows: date, scenario, scenario_type, target_loss, multiplier, feasible, achieved_loss, proxied,
+    n_options; multiplier and achieved_loss null where not reached); the days and scenarios of :func:`book_stress`."""
+    underlyings = sorted(set(priced["underlying"]))
+    spot, linear, book = held_arrays(market, priced, hedge, closes, underlyings)
+    shocks, vol, fx = (getattr(scenarios, f)[underlyings].to_numpy() for f in ("spot", "vol", "fx"))
+    multiple, achieved = reverse_multiples(book, spot, linear, shocks, vol, fx, target_loss, bracket=bracket,
+                                           n_grid=n_grid)
+    return _scenario_rows(targets, scenarios, book, target_loss=np.repeat(target_loss, len(scenarios.spot.index)),
+                          multiplier=multiple.ravel(), feasible=np.isfinite(multiple.ravel()),
+                          achieved_loss=achieved.ravel())
 
 
 def book_replay(market: OptionMarket, priced: pd.DataFrame, hedge: pd.DataFrame, closes: pd.DatetimeIndex,

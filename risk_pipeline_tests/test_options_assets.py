@@ -11,9 +11,10 @@ import pytest
 
 from risk_pipeline.cli import main
 from risk_pipeline.defs.market_data import prices, returns
-from risk_pipeline.defs.options import option_greeks, option_limit_status, option_replay, option_stress, option_var
+from risk_pipeline.defs.options import (option_greeks, option_limit_status, option_replay, option_reverse_stress,
+                                        option_stress, option_var)
 from risk_pipeline.report.html import _options_section
-from risk_pipeline.report.options_section import load_options, options_text
+from risk_pipeline.report.options_section import load_options, options_text, reverse_label
 from risk_pipeline.risk.options.pricing import bsm_greeks
 from risk_pipeline.risk.options.var import OptionBook, historical_scenarios, horizon_years, options_var_es
 from risk_pipeline.storage.schemas import table_schema
@@ -57,9 +58,12 @@ def lake(tmp_path_factory):
                           "option_greeks": {"config": _options(folder)}, "option_var": {"config": _options(folder)},
                           "option_limit_status": {"config": {"limits_file": str(folder / "status_limits.yaml")}},
                           "option_stress": {"config": {**_options(folder), "scenarios_file": str(folder / "scenarios.yaml")}},
-                          "option_replay": {"config": {**_options(folder), "scenarios_file": str(folder / "scenarios.yaml")}}}}
+                          "option_replay": {"config": {**_options(folder), "scenarios_file": str(folder / "scenarios.yaml")}},
+                          "option_reverse_stress": {"config": {**_options(folder),
+                                                               "scenarios_file": str(folder / "scenarios.yaml")}}}}
         result = materialize_range(START, END, config, assets=[prices, returns, option_greeks, option_var,
-                                                               option_limit_status, option_stress, option_replay])
+                                                               option_limit_status, option_stress, option_replay,
+                                                               option_reverse_stress])
         data = folder / "data"
         yield (folder, result, _dated(query(data, "select * from option_greeks order by date, book, level, option")),
                _dated(query(data, "select * from option_var order by date, book, method, confidence, horizon_days")),
@@ -338,6 +342,9 @@ def test_the_report_and_the_summary_show_the_option_books_tables(lake, capsys):
     replay = _dated(query(folder / "data", f"select * from option_replay where date = '{day}' and book = 'hedged'"))
     episode = replay.iloc[0]
     assert f"{episode['episode']} {episode['worst_cum_pnl']:+,.0f} on" in text and "historical replay on" in page
+    reverse = view.reverse.loc[view.reverse["book"].eq("hedged")].iloc[0]
+    assert f"{reverse['scenario']} {reverse_label(reverse['multiplier'])}" in text and "reverse stress on" in page
+    assert f"{reverse['target_loss']:,.0f} = 3 x its 1-day 99% VaR" in text
     assert main(["summary"]) == 0
     assert "Option book hedged at the close of" in capsys.readouterr().out
 
@@ -404,3 +411,28 @@ def test_option_replay_reprices_the_held_book_at_each_close_of_the_episode(lake)
     same = stress.loc[(stress["date"] == day) & (stress["book"] == "hedged"), "pnl"].iloc[0]
     assert row["final_cum_pnl"] == pytest.approx(same, rel=1e-12)
     assert set(replay["episode"]) == {"june_2020"} and replay["date"].min() > dt.date(2020, 6, 26)
+
+
+def test_option_reverse_stress_reprices_the_held_book_to_the_multiple_of_its_var(lake):
+    """option_reverse_stress of a day: the target is 3 x the stored 1-day 99% full-revaluation VaR of the book, and
+    the options and hedge of the previous close repriced by hand under multiple x the scenario's moves lose it."""
+    folder, _, greeks, var, _ = lake
+    reverse = _dated(query(folder / "data", "select * from option_reverse_stress order by date, book, scenario"))
+    day, previous = dt.date(2021, 1, 12), dt.date(2021, 1, 11)
+    rows = reverse.loc[(reverse["date"] == day) & (reverse["book"] == "hedged")].set_index("scenario")
+    full = var.loc[(var["date"] == day) & (var["book"] == "hedged") & (var["method"] == "full_revaluation")
+                   & (var["confidence"] == 0.99) & (var["horizon_days"] == 1), "var_amount"].iloc[0]
+    assert rows["target_loss"].tolist() == pytest.approx([3.0 * full] * len(rows), rel=1e-12)
+    assert (rows["target_var_multiple"] == 3.0).all() and len(rows) == 3
+    options, hedge = _held_book(greeks, previous, "hedged")
+    crash = rows.loc["crash"]
+    assert crash["feasible"] and 0 < crash["multiplier"] < 10
+    k = crash["multiplier"]
+    by_hand = -_repriced(options, hedge, {s: (-0.2 * k, 0.15 * k) for s in ("SP500", "AAPL")})
+    assert by_hand == pytest.approx(crash["target_loss"], abs=1e-6)
+    assert crash["achieved_loss"] == pytest.approx(by_hand, abs=1e-6)
+    for smaller in np.linspace(0.0, k, 50)[:-1]:  # the smallest multiple: no earlier crossing
+        assert -_repriced(options, hedge, {s: (-0.2 * smaller, 0.15 * smaller) for s in ("SP500", "AAPL")}) < crash["target_loss"]
+    unreached = rows.loc[~rows["feasible"]]
+    assert unreached["multiplier"].isna().all() and unreached["achieved_loss"].isna().all()
+    assert set(reverse["scenario"]) <= {"crash", "calm", "june_2020"}

@@ -62,7 +62,7 @@ def test_a_name_that_meant_two_things_is_now_two_names():
         for column in table.columns:
             owners[column].add(table.name)
     assert owners["value"] == {"portfolio_pnl"} and owners["source"] == {"prices", "fx_rates"}  # a row's provenance
-    assert owners["multiplier"] == {"reverse_stress"}
+    assert owners["multiplier"] == {"reverse_stress", "option_reverse_stress"}  # both: the factor on a scenario's moves
     assert {"measured_amount", "method"} <= set(TABLES["limit_status"].columns)
     assert "capital_multiplier" in TABLES["frtb_capital"].columns
 

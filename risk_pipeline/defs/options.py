@@ -24,13 +24,18 @@ the maths: :mod:`risk_pipeline.risk.options`.
   close of t-1 with every option repriced under the scenario's spot, implied-volatility and FX moves.
 - ``option_replay``: per book, day t and historical episode, that book repriced at each close of the
   episode (the moves since the close before it): the worst point and the end (docs/analytics.md).
+- ``option_reverse_stress``: per book, day t and scenario, the smallest multiple of the scenario's moves at which
+  that book, fully repriced, loses ``stress.option_reverse_var_multiple`` x its 1-day 99% full-revaluation VaR of
+  ``option_var`` (:mod:`risk_pipeline.risk.options.reverse`; docs/analytics.md).
 """
 
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Optional
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from risk_pipeline.config.options import OptionSettings, option_settings
@@ -42,8 +47,9 @@ from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.config.scenarios import DEFAULT_SCENARIOS_FILE, load_scenarios
 from risk_pipeline.defs.stress import scenario_history
 from risk_pipeline.defs.backtests import BacktestConfig, with_series_keys
-from risk_pipeline.option_books import (book_pnl, book_replay, book_stress, book_var, episode_paths, hedge_rows, hedges,
-                                        held_rows, load_market, price_rows, resolve_option_scenarios, with_sums)
+from risk_pipeline.option_books import (OptionMarket, book_pnl, book_replay, book_reverse_stress, book_stress, book_var, episode_paths,
+                                        hedge_rows, hedges, held_rows, load_market, price_rows,
+                                        resolve_option_scenarios, with_sums)
 from risk_pipeline.risk.backtests.table import backtest_table, checked_windows
 from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
 from risk_pipeline.risk.options.caps import cap_status_by_day, var_limit_status_by_day
@@ -233,13 +239,47 @@ def _held_before(settings: OptionSettings, start: dt.date, end: dt.date, lookbac
     return positions, market, targets, previous, priced, hedges(priced, settings.delta_hedged_books)
 
 
-def _scenarios(config: OptionStressConfig, settings: OptionSettings, end: dt.date):
-    """The scenarios of the scenarios file, the stored returns of the historical windows usable up to ``end`` (with
-    enough days before each for the proxy betas and the EWMA volatility), those windows and the skipped ones."""
+@dataclass(frozen=True)
+class _StressInputs:
+    """What option_stress, option_replay and option_reverse_stress start from: the books held at the close before
+    each day of the range (:func:`_held_before`), the scenarios of the scenarios file, the stored returns of the
+    historical windows usable up to the range's end (with enough days before each for the proxy betas and the EWMA
+    volatility), those windows, the skipped ones and the currency of each underlying."""
+
+    positions: list
+    market: OptionMarket
+    targets: pd.DatetimeIndex
+    previous: pd.DatetimeIndex
+    priced: pd.DataFrame
+    hedge: pd.DataFrame
+    scenarios: tuple
+    history: pd.DataFrame
+    usable: dict
+    skipped: list
+    currency_of: dict
+
+    def books(self):
+        """Each book with options held, its priced options and hedges, its closes and their next days."""
+        for book in _books(self.positions):
+            own = self.priced.loc[self.priced["book"] == book]
+            if own.empty:
+                continue
+            held = pd.DatetimeIndex(sorted(set(own["date"])))
+            yield book, own, self.hedge.loc[self.hedge["book"] == book], held, self.targets[self.previous.get_indexer(held)]
+
+
+def _stress_inputs(config: OptionStressConfig, settings: OptionSettings, start: dt.date, end: dt.date) -> _StressInputs:
+    positions, market, targets, previous, priced, hedge = _held_before(settings, start, end,
+                                                                        settings.ewma_window_days + 2)
     scenarios = load_scenarios(config.scenarios_file or DEFAULT_SCENARIOS_FILE)
     history, usable, skipped = scenario_history(scenarios, end, max(config.proxy_beta_lookback,
                                                                      settings.ewma_window_days + 1))
-    return scenarios, history, usable, skipped
+    return _StressInputs(positions, market, targets, previous, priced, hedge, scenarios, history, usable, skipped,
+                         {p.underlying: p.currency for p in positions})
+
+
+def _skipped(inputs: _StressInputs) -> dict:
+    return {"skipped_scenarios": dg.MetadataValue.text(", ".join(inputs.skipped))} if inputs.skipped else {}
 
 
 @lake_asset(
@@ -255,25 +295,17 @@ def option_stress(context: dg.AssetExecutionContext, config: OptionStressConfig)
     settings = config.settings()
     if settings is None:
         return _unconfigured("option_stress", days)
-    positions, market, targets, previous, priced, hedge = _held_before(settings, start, end,
-                                                                        settings.ewma_window_days + 2)
-    scenarios, history, usable, skipped = _scenarios(config, settings, end)
-    currency_of = {p.underlying: p.currency for p in positions}
-    resolved = resolve_option_scenarios(market, scenarios, history, usable, currency_of, config.market_proxy)
+    inputs = _stress_inputs(config, settings, start, end)
+    resolved = resolve_option_scenarios(inputs.market, inputs.scenarios, inputs.history, inputs.usable,
+                                        inputs.currency_of, config.market_proxy)
     frames = []
-    for book in _books(positions):
-        own = priced.loc[priced["book"] == book]
-        if own.empty:
-            continue
-        held = pd.DatetimeIndex(sorted(set(own["date"])))
-        rows = book_stress(market, own, hedge.loc[hedge["book"] == book], held,
-                           targets[previous.get_indexer(held)], resolved)
+    for book, own, hedge, held, targets in inputs.books():
+        rows = book_stress(inputs.market, own, hedge, held, targets, resolved)
         frames.append(rows.assign(book=book, base_currency=settings.base_currency, vol_source=settings.vol_source))
     columns = table_schema("option_stress").columns
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("option_stress")
     frame = frame.assign(date=pd.DatetimeIndex(frame["date"]).date)[columns]
-    extra = {"skipped_scenarios": dg.MetadataValue.text(", ".join(skipped))} if skipped else {}
-    return publish("option_stress", frame, days, keys=_books(positions), **extra)
+    return publish("option_stress", frame, days, keys=_books(inputs.positions), **_skipped(inputs))
 
 
 @lake_asset(
@@ -290,20 +322,12 @@ def option_replay(context: dg.AssetExecutionContext, config: OptionStressConfig)
     settings = config.settings()
     if settings is None:
         return _unconfigured("option_replay", days)
-    positions, market, targets, previous, priced, hedge = _held_before(settings, start, end,
-                                                                        settings.ewma_window_days + 2)
-    _, history, usable, skipped = _scenarios(config, settings, end)
-    currency_of = {p.underlying: p.currency for p in positions}
+    inputs = _stress_inputs(config, settings, start, end)
     frames = []
-    for name, (scenario, own_days) in usable.items():
-        path = episode_paths(market, scenario, own_days, history, currency_of, config.market_proxy)
-        for book in _books(positions):
-            own = priced.loc[priced["book"] == book]
-            if own.empty:
-                continue
-            held = pd.DatetimeIndex(sorted(set(own["date"])))
-            rows = book_replay(market, own, hedge.loc[hedge["book"] == book], held, targets[previous.get_indexer(held)],
-                               name, path)
+    for name, (scenario, own_days) in inputs.usable.items():
+        path = episode_paths(inputs.market, scenario, own_days, inputs.history, inputs.currency_of, config.market_proxy)
+        for book, own, hedge, held, targets in inputs.books():
+            rows = book_replay(inputs.market, own, hedge, held, targets, name, path)
             frames.append(rows.assign(book=book, base_currency=settings.base_currency,
                                       vol_source=settings.vol_source))
     columns = table_schema("option_replay").columns
@@ -311,8 +335,57 @@ def option_replay(context: dg.AssetExecutionContext, config: OptionStressConfig)
     frame = frame.assign(date=pd.DatetimeIndex(frame["date"]).date,
                          worst_date=pd.DatetimeIndex(frame["worst_date"]).date)[columns]
     frame = frame.sort_values(["date", "book", "episode"], kind="stable", ignore_index=True)
-    extra = {"skipped_scenarios": dg.MetadataValue.text(", ".join(skipped))} if skipped else {}
-    return publish("option_replay", frame, days, keys=_books(positions), **extra)
+    return publish("option_replay", frame, days, keys=_books(inputs.positions), **_skipped(inputs))
+
+
+class OptionReverseConfig(OptionStressConfig):
+    """The option stress settings, the reverse stress's target and its bracket (``stress`` section of pipeline.yaml)."""
+
+    option_reverse_var_multiple: float = float(_STRESS["option_reverse_var_multiple"])
+    reverse_bracket: list[float] = [float(x) for x in _STRESS["reverse_bracket"]]
+    reverse_grid_points: int = int(_STRESS["reverse_grid_points"])
+
+
+REVERSE_TARGET_VAR = {"method": VAR_LIMIT_METHOD, "confidence": 0.99, "horizon_days": 1}
+"""The option_var row whose var_amount, times option_reverse_var_multiple, is the reverse stress's target loss."""
+
+
+@lake_asset(
+    group_name="options",
+    deps=[option_var],
+    description=(
+        "Per option book, day and stress scenario: the smallest multiple of the scenario's spot, implied-volatility "
+        "and FX moves at which the book held at the previous close, fully repriced, loses option_reverse_var_multiple "
+        "x its 1-day 99% full-revaluation VaR (grid scan + bracketing root finder on reverse_bracket), or not reached."
+    ),
+)
+def option_reverse_stress(context: dg.AssetExecutionContext, config: OptionReverseConfig) -> dg.MaterializeResult:
+    start, end, days = partition_days(context)
+    settings = config.settings()
+    if settings is None:
+        return _unconfigured("option_reverse_stress", days)
+    if not config.option_reverse_var_multiple > 0:
+        raise ValueError(f"stress.option_reverse_var_multiple must be > 0, got {config.option_reverse_var_multiple!r}")
+    inputs = _stress_inputs(config, settings, start, end)
+    resolved = resolve_option_scenarios(inputs.market, inputs.scenarios, inputs.history, inputs.usable,
+                                        inputs.currency_of, config.market_proxy)
+    var = read_window("option_var", start, end)
+    var = var.loc[(var[list(REVERSE_TARGET_VAR)] == pd.Series(REVERSE_TARGET_VAR)).all(axis=1)]
+    frames = []
+    for book, own, hedge, held, targets in inputs.books():
+        amounts = pd.Series(var.loc[var["book"] == book, "var_amount"].to_numpy(),
+                            index=pd.DatetimeIndex(var.loc[var["book"] == book, "date"]))
+        target_loss = config.option_reverse_var_multiple * amounts.reindex(targets).to_numpy()
+        kept = np.isfinite(target_loss) & (target_loss > 0)  # a day without the VaR (short history): no row
+        if kept.any():
+            rows = book_reverse_stress(inputs.market, own, hedge, held[kept], targets[kept], resolved,
+                                       target_loss[kept], tuple(config.reverse_bracket), config.reverse_grid_points)
+            frames.append(rows.assign(book=book, base_currency=settings.base_currency, vol_source=settings.vol_source,
+                                      target_var_multiple=config.option_reverse_var_multiple))
+    columns = table_schema("option_reverse_stress").columns
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("option_reverse_stress")
+    frame = frame.assign(date=pd.DatetimeIndex(frame["date"]).date)[columns]
+    return publish("option_reverse_stress", frame, days, keys=_books(inputs.positions), **_skipped(inputs))
 
 
 class OptionLimitsConfig(dg.Config):

@@ -11,7 +11,7 @@ import pandas as pd
 
 from risk_pipeline.report.frtb_section import SCOPE_NOTE, latest_desks, latest_es
 from risk_pipeline.report.morning import HEADERS, MISSING, Cell, Morning, capital_sentence, intro, morning_cells
-from risk_pipeline.report.options_section import GREEK_COLUMNS, GREEK_LABELS, METHODS, limit_label
+from risk_pipeline.report.options_section import GREEK_COLUMNS, GREEK_LABELS, METHODS, limit_label, reverse_label
 from risk_pipeline.report.summary import ReportData, mcs_sentence, score_rows
 from risk_pipeline.risk.limits import LIMIT_METHOD_TEXT
 
@@ -424,7 +424,8 @@ def _options_section(data: ReportData) -> str:
                     "VaR/ES of the book held at the previous close by full revaluation, delta-gamma-vega and "
                     "delta-only side by side (<code>option_var</code>; docs/methods.md), the traffic light of each "
                     "method's 1-day 99% VaR against the book's hypothetical P&L (<code>option_backtests</code>) and its "
-                    "P&L under each stress scenario (<code>option_stress</code>).")]
+                    "P&L under each stress scenario (<code>option_stress</code>) and the multiple of each scenario "
+                    "at which it loses a multiple of its 1-day 99% VaR (<code>option_reverse_stress</code>).")]
     for book in view.books:
         greeks = view.greeks.loc[view.greeks["book"].eq(book)]
         if len(greeks):
@@ -468,6 +469,15 @@ def _options_section(data: ReportData) -> str:
                                       ("worst_cum_pnl", "worst cumulative P&L", amount),
                                       ("final_cum_pnl", "P&L at the end", amount), ("n_days", "days", num),
                                       ("proxied", "proxied", num)]))
+        reverse = view.reverse.loc[view.reverse["book"].eq(book)] if len(view.reverse) else view.reverse
+        if len(reverse):
+            first = reverse.iloc[0]
+            out.append(f"<h3>{_esc(book)}: reverse stress on {_day(first['date'])} (the multiple of each scenario's "
+                       f"moves at which the repriced book loses {amount(first['target_loss'])} = "
+                       f"{first['target_var_multiple']:g} x its 1-day 99% VaR; smallest first)</h3>")
+            out.append(table(reverse, [("scenario", "scenario", _plain), ("scenario_type", "type", _plain),
+                                       ("multiplier", "multiple", reverse_label),
+                                       ("achieved_loss", "loss there", amount), ("proxied", "proxied", num)]))
     return "\n".join(out)
 
 

@@ -2,7 +2,8 @@
 day up to the as-of date, the book's net Greeks (``option_greeks``, level book), each Greek cap's and
 VaR/ES limit's use (``option_limit_status``) and the VaR/ES of the three methods side by side
 (``option_var``: full revaluation, delta-gamma-vega, delta-only) and the P&L under each stress scenario
-(``option_stress``, worst first) and through each historical episode (``option_replay``), and the Basel traffic
+(``option_stress``, worst first) and through each historical episode (``option_replay``), the multiple of each
+scenario that loses a multiple of the book's VaR (``option_reverse_stress``, smallest first), and the Basel traffic
 light of each method's 1-day 99% VaR on the book's hypothetical P&L (``option_backtests``, the shortest trailing
 window, as :func:`risk_pipeline.risk.backtests.traffic_light.basel_rows` reads ``var_backtests``). The report's section
 and the
@@ -34,7 +35,8 @@ class OptionsView:
     """The option books as of a day: ``greeks`` (book-level option_greeks rows), ``limits`` (option_limit_status
     rows), ``var`` (a row per book, confidence, horizon and measure var/es, a column per method) and ``stress``
     (option_stress rows, worst first), ``replay`` (option_replay rows, worst first), ``lights`` (the traffic-light rows
-    of option_backtests, :func:`option_lights`), each of its table's latest stored day up to the as-of date."""
+    of option_backtests, :func:`option_lights`) and ``reverse`` (option_reverse_stress rows, the smallest multiple
+    first, those not reached last), each of its table's latest stored day up to the as-of date."""
 
     greeks: pd.DataFrame
     limits: pd.DataFrame
@@ -42,6 +44,7 @@ class OptionsView:
     stress: pd.DataFrame
     replay: pd.DataFrame
     lights: pd.DataFrame = field(default_factory=pd.DataFrame)
+    reverse: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def books(self) -> list[str]:
@@ -87,10 +90,13 @@ def load_options(as_of: dt.date) -> OptionsView | None:
         return None
     stress = stress.sort_values(["book", "pnl", "scenario"], ignore_index=True) if len(stress) else stress
     replay = replay.sort_values(["book", "worst_cum_pnl", "episode"], ignore_index=True) if len(replay) else replay
+    reverse = _latest("option_reverse_stress", as_of)
+    reverse = reverse.sort_values(["book", "multiplier", "scenario"], na_position="last", ignore_index=True) \
+        if len(reverse) else reverse
     book_rows = greeks.loc[greeks["level"].eq("book")].sort_values("book", ignore_index=True) if len(greeks) else greeks
     return OptionsView(greeks=book_rows, limits=limits.sort_values(["book", "date"], kind="stable", ignore_index=True)
                        if len(limits) else limits, var=side_by_side(var), stress=stress,
-                       replay=replay, lights=option_lights(_latest("option_backtests", as_of)))
+                       replay=replay, lights=option_lights(_latest("option_backtests", as_of)), reverse=reverse)
 
 
 def limit_label(row) -> str:
@@ -98,6 +104,11 @@ def limit_label(row) -> str:
     if pd.isna(row.horizon_days):
         return f"{row.measure} " + ("of the book" if row.level == "book" else f"on {row.underlying}")
     return f"{'ES' if row.measure == 'es' else 'VaR'} {int(row.horizon_days)}d {row.confidence:.0%}"
+
+
+def reverse_label(multiplier: float) -> str:
+    """A reverse stress multiple as shown: ``x0.42``, or ``not reached within the bracket``."""
+    return "not reached within the bracket" if pd.isna(multiplier) else f"x{multiplier:.2f}"
 
 
 def options_text(view: OptionsView) -> str:
@@ -145,4 +156,11 @@ def options_text(view: OptionsView) -> str:
             lines.append("  historical replay (worst cumulative P&L through the episode, its day; worst first): " + "; ".join(
                 f"{r.episode} {signed(r.worst_cum_pnl)} on {pd.Timestamp(r.worst_date).date()}"
                 for r in replay.itertuples()))
+        reverse = view.reverse.loc[view.reverse["book"].eq(book)] if len(view.reverse) else view.reverse
+        if len(reverse):
+            first = reverse.iloc[0]
+            lines.append(f"  reverse stress on {pd.Timestamp(first['date']).date()} (multiple of each scenario's moves "
+                         f"at which the repriced book loses {amount(first['target_loss'])} = "
+                         f"{first['target_var_multiple']:g} x its 1-day 99% VaR; smallest first): " + "; ".join(
+                             f"{r.scenario} {reverse_label(r.multiplier)}" for r in reverse.itertuples()))
     return "\n".join(lines)

@@ -301,6 +301,19 @@ TABLES: dict[str, TableSchema] = {
             key_column="book",
         ),
         _table(
+            "option_reverse_stress",
+            [
+                ("date", _D), ("book", _S), ("base_currency", _S), ("scenario", _S), ("scenario_type", _S),
+                ("target_var_multiple", _F), ("target_loss", _F), ("multiplier", _F), ("feasible", _B),
+                ("achieved_loss", _F), ("proxied", _B), ("n_options", _I), ("vol_source", _S),
+            ],
+            "Per option book, day and scenario of scenarios.yaml: the smallest multiple of the scenario's spot, "
+            "implied-volatility and FX moves (scaled together) at which the book held at the previous close, every "
+            "option repriced, loses target_var_multiple x its 1-day 99% full-revaluation var_amount of option_var "
+            "(grid scan on stress.reverse_bracket, then a bracketing root finder; risk_pipeline.risk.options.reverse).",
+            key_column="book",
+        ),
+        _table(
             "frtb_es",
             [
                 ("date", _D), ("portfolio", _S), ("base_currency", _S), ("risk_class", _S), ("es_unadjusted", _F),
@@ -498,11 +511,17 @@ COLUMNS: dict[str, tuple[str, str]] = {
                 "proxy (option_stress: or an underlying's volatility change over the window was not known, taken as 0)",
                 "boolean"),
     "scenario_type": ("kind of scenario: historical, uniform_equity, sector or fx", "text"),
-    "target_loss": ("the loss the reverse stress must reach, target_loss_fraction x the held value", "base currency"),
+    "target_loss": ("the loss the reverse stress must reach, target_loss_fraction x the held value "
+                    "(option_reverse_stress: target_var_multiple x the book's 1-day 99% full-revaluation VaR)",
+                    "base currency"),
     "multiplier": ("the smallest factor k on the scenario's shocks whose loss reaches target_loss (null when none "
-                   "in the bracket does)", "factor (1 = the scenario)"),
+                   "in the bracket does; option_reverse_stress: on its spot, volatility and FX moves together)",
+                   "factor (1 = the scenario)"),
     "feasible": ("whether a multiplier in stress.reverse_bracket reaches target_loss", "boolean"),
-    "achieved_loss": ("the loss at that multiplier, >= target_loss", "base currency"),
+    "achieved_loss": ("the loss at that multiplier, >= target_loss (option_reverse_stress: equal to it, the root "
+                      "found to 1e-13 in the multiplier)", "base currency"),
+    "target_var_multiple": ("target_loss over the book's 1-day 99% full-revaluation var_amount of option_var "
+                            "(stress.option_reverse_var_multiple)", "ratio"),
     "target_loss_fraction": ("target_loss over the held value (stress.reverse_target_loss)", "fraction of value"),
     "episode": ("name of the historical episode replayed (a historical scenario of scenarios.yaml)", "text"),
     "worst_date": ("day of the episode with the lowest cumulative P&L", "date"),

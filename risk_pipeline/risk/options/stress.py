@@ -40,19 +40,28 @@ def stress_pnl(book: OptionBook, spot: np.ndarray, linear_units: np.ndarray, spo
     if not (shocks.shape == dvol.shape == fx.shape and shocks.ndim == 2 and shocks.shape[1] == spot.shape[1]):
         raise OptionInputError(f"spot shocks {shocks.shape}, volatility changes {dvol.shape} and FX returns {fx.shape} "
                                f"must be (scenarios x {spot.shape[1]} underlyings) arrays")
-    price_factor = np.maximum(1.0 + shocks, MIN_SPOT_FRACTION)  # (scenarios, underlyings)
-    fx_factor = np.maximum(1.0 + fx, 0.0)
-    growth = np.maximum(1.0 + shocks, 0.0) * fx_factor - 1.0
-    profit = np.einsum("du,su->ds", spot * np.asarray(linear_units, dtype=float), growth)
+    profit = np.einsum("du,su->ds", spot * np.asarray(linear_units, dtype=float), holding_growth(shocks, fx))
     if len(book.underlying) == 0:
         return profit
     day, under = np.asarray(book.day, dtype=int), book.underlying
-    s0 = spot[day, under][:, None]
-    call, strike, years, vol, rate, dividend = (x[:, None] for x in (book.is_call, book.strike, book.years, book.vol,
-                                                                     book.rate, book.dividend))
-    before = bsm_price(call, s0, strike, years, vol, rate, dividend)
-    after = bsm_price(call, s0 * price_factor[:, under].T, strike, years, np.maximum(vol + dvol[:, under].T, VOL_FLOOR),
-                      rate, dividend)
-    change = (after * fx_factor[:, under].T - before) * book.units[:, None]  # (options, scenarios)
+    change = option_changes(book, np.arange(len(under))[:, None], spot[day, under][:, None], shocks[:, under].T,
+                            dvol[:, under].T, fx[:, under].T)  # (options, scenarios)
     np.add.at(profit, day, change)
     return profit
+
+
+def holding_growth(spot_shock: np.ndarray, fx_return: np.ndarray) -> np.ndarray:
+    """Profit per unit of base-currency value held in an underlying under the moves (the module doc's holding line)."""
+    return np.maximum(1.0 + spot_shock, 0.0) * np.maximum(1.0 + fx_return, 0.0) - 1.0
+
+
+def option_changes(book: OptionBook, option: np.ndarray, s0: np.ndarray, spot_shock: np.ndarray,
+                   vol_change: np.ndarray, fx_return: np.ndarray) -> np.ndarray:
+    """Profit in base currency of the options ``option`` (indices into ``book``) under the moves (the module doc's
+    option line), elementwise over the broadcast shape of the arguments; ``s0`` the spot of each at t-1."""
+    call, strike, years, vol, rate, dividend, units = (np.asarray(x)[option] for x in (
+        book.is_call, book.strike, book.years, book.vol, book.rate, book.dividend, book.units))
+    before = bsm_price(call, s0, strike, years, vol, rate, dividend)
+    after = bsm_price(call, s0 * np.maximum(1.0 + spot_shock, MIN_SPOT_FRACTION), strike, years,
+                      np.maximum(vol + vol_change, VOL_FLOOR), rate, dividend)
+    return (after * np.maximum(1.0 + fx_return, 0.0) - before) * units
