@@ -15,6 +15,7 @@ from risk_pipeline.risk.returns import close_to_close_returns
 from risk_pipeline.config.settings import section
 from risk_pipeline.sources import MoexSource, make_source, validate_prices
 from risk_pipeline.sources.bond_instruments import bond_instrument_prices, configured_instruments, yield_source
+from risk_pipeline.sources.cash import cash_prices, configured_cash
 from risk_pipeline.sources.ecb_fx import FX_RATE_COLUMNS, load_fx_rates
 from risk_pipeline.sources.positions import record_symbols
 from risk_pipeline.storage.lake import read_window
@@ -43,9 +44,10 @@ def universe(extra_symbols: list[str]) -> list[str]:
 
 
 def source_symbols(symbols: list[str]) -> list[str]:
-    """The ``symbols`` the price source quotes: all but the bond instruments (priced from yields)."""
-    bonds = {i.symbol for i in configured_instruments()}
-    return [s for s in symbols if s not in bonds]
+    """The ``symbols`` the price source quotes: all but the bond instruments (priced from yields) and the
+    cash symbols (close 1 in their currency)."""
+    derived = {i.symbol for i in configured_instruments()} | set(configured_cash())
+    return [s for s in symbols if s not in derived]
 
 
 @lake_asset(
@@ -76,6 +78,11 @@ def prices(context: dg.AssetExecutionContext, config: PricesConfig) -> dg.Materi
         if len(priced):
             name = f"{name} + yield_repricing"
             frame = validate_prices(pd.concat([frame, priced], ignore_index=True), origin=name)
+    cash = {s: c for s, c in configured_cash().items() if s in symbols}
+    if cash and len(frame):  # cash: close 1 in its currency on the trading days of the other prices
+        name = f"{name} + cash"
+        frame = validate_prices(pd.concat([frame, cash_prices(cash, frame["date"].dt.date.unique())],
+                                          ignore_index=True), origin=name)
     audit(context, "prices", frame, days, symbols)  # the blocking quality rules, before the commit
     return publish("prices", frame, days, keys=symbols, source=name,
                    symbols=dg.MetadataValue.int(frame["symbol"].nunique()))
