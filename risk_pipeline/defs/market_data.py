@@ -9,6 +9,7 @@ import pandas as pd
 
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.defs.quality_rules import audit
+from risk_pipeline.config.last_dates import configured_last_dates
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.positions import load_books_of_record
 from risk_pipeline.risk.returns import close_to_close_returns
@@ -83,6 +84,8 @@ def prices(context: dg.AssetExecutionContext, config: PricesConfig) -> dg.Materi
         name = f"{name} + cash"
         frame = validate_prices(pd.concat([frame, cash_prices(cash, frame["date"].dt.date.unique())],
                                           ignore_index=True), origin=name)
+    last = pd.to_datetime(frame["symbol"].map(configured_last_dates()))  # a series that ends (NaT: none)
+    frame = frame.loc[~(frame["date"] > last)].reset_index(drop=True)  # no rows after its last date
     audit(context, "prices", frame, days, symbols)  # the blocking quality rules, before the commit
     return publish("prices", frame, days, keys=symbols, source=name,
                    symbols=dg.MetadataValue.int(frame["symbol"].nunique()))

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 import pandas as pd
 
+from risk_pipeline.config.last_dates import configured_last_dates
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.settings import section
 from risk_pipeline.sources import quality
@@ -99,7 +100,8 @@ def _non_positive(frame: pd.DataFrame, days: list[dt.date], config: NonPositiveC
 
 
 def _missing(frame: pd.DataFrame, days: list[dt.date], config: MissingDaysConfig) -> Finding:
-    return Finding(quality.missing_days(frame, days, config.min_coverage), config.severity, len(frame))
+    found = quality.missing_days(frame, days, config.min_coverage, configured_last_dates())
+    return Finding(found, config.severity, len(frame))
 
 
 def _stale(frame: pd.DataFrame, days: list[dt.date], config: StaleConfig) -> Finding:
