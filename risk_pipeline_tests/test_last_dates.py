@@ -85,3 +85,20 @@ def test_a_bad_last_date_is_named(tmp_path, monkeypatch):
         with pytest.raises(ConfigError, match=rf"profile{i}.yaml, section 'prices', field 'last_dates'.*{message}"
                            if "must be" not in message else message):
             configured_last_dates()
+
+
+def test_the_shipped_nasdaq_is_archs_and_ends_on_its_declared_last_date(monkeypatch):
+    """The bundled NASDAQ rows are arch's NASDAQ Composite closes, on the bundled trading days of 1999-2018,
+    and the shipped settings end the symbol on its last close."""
+    from arch.data import nasdaq
+
+    monkeypatch.delenv("RISK_PIPELINE_CONFIG", raising=False)  # the shipped settings
+    bundled = pd.read_parquet(REPO_ROOT / "data" / "bundled_prices.parquet")
+    ours = bundled.loc[bundled["symbol"] == "NASDAQ"].set_index("date")["close"]
+    theirs = nasdaq.load()["Adj Close"]
+    assert list(ours.index) == list(theirs.index)
+    assert (ours.to_numpy() == theirs.to_numpy()).all()
+    index_days = bundled.loc[(bundled["symbol"] == "SP500") & bundled["date"].between(ours.index[0], ours.index[-1]),
+                             "date"]
+    assert list(index_days) == list(ours.index)  # no missing day while it is live
+    assert configured_last_dates() == {"NASDAQ": ours.index[-1].date()} == {"NASDAQ": END_OF_B}
