@@ -119,7 +119,7 @@ def test_the_day_before_a_books_first_price_and_its_first_days(lake_2013, instan
     books = set(query(lake, "select distinct portfolio from var_estimates where date = '2013-12-31'")["portfolio"])
     # the YAML books, and the bundled books of record (their stored positions, revalued)
     assert books == {"equal_weight_20", "concentrated", "long_short", "eur_us_stocks", "sp500_index", "ust10y",
-                     "eur_ust10y", "monthly_rebalanced", "momentum_12_1"}
+                     "eur_ust10y", "nasdaq_index", "eurusd", "monthly_rebalanced", "momentum_12_1"}
     pnl = query(lake, "select date from portfolio_pnl where portfolio = 'factor_etf' order by date")
     assert list(pnl["date"].dt.date.astype(str)) == ["2014-01-03"]  # the first price has no previous close
     statuses = query(lake, "select distinct status from limit_status where portfolio = 'factor_etf'")

@@ -11,16 +11,18 @@ from risk_pipeline.config import ConfigError
 from risk_pipeline.config.portfolios import DEFAULT_PORTFOLIOS_FILE, Portfolio, Position, load_portfolios
 from risk_pipeline.sources import BundledSource
 from risk_pipeline.sources.bond_instruments import configured_instruments
+from risk_pipeline.sources.cash import configured_cash
 
 STOCKS = ("AAPL AMD BAC BBY CVX GE HD JNJ JPM KO LLY MRK MSFT PEP PFE PG RRC UNH WMT XOM").split()
 
 
 def test_shipped_portfolios(monkeypatch):
     monkeypatch.delenv("RISK_PIPELINE_PORTFOLIOS", raising=False)
-    known = BundledSource().symbols + tuple(i.symbol for i in configured_instruments())  # stocks and bonds
+    # stocks, bonds and cash
+    known = BundledSource().symbols + tuple(i.symbol for i in configured_instruments()) + tuple(configured_cash())
     books = {p.name: p for p in load_portfolios(known_symbols=known)}
     assert list(books) == ["equal_weight_20", "concentrated", "factor_etf", "long_short", "eur_us_stocks", "sp500_index",
-                           "ust10y", "eur_ust10y"]
+                           "ust10y", "eur_ust10y", "nasdaq_index", "eurusd"]
 
     equal = books["equal_weight_20"]
     assert equal.by_weight and equal.base_currency == "USD" and equal.notional == 1_000_000.0
@@ -47,6 +49,13 @@ def test_shipped_portfolios(monkeypatch):
     for name, base in (("ust10y", "USD"), ("eur_ust10y", "EUR")):  # a 10-year Treasury, in dollars and in euros
         assert books[name].base_currency == base and [(p.symbol, p.weight) for p in books[name].positions] == [
             ("UST10Y", 1.0)]
+
+    nasdaq = books["nasdaq_index"]  # an index whose series ends in 2018
+    assert [(p.symbol, p.weight) for p in nasdaq.positions] == [("NASDAQ", 1.0)]
+
+    fx = books["eurusd"]  # an FX rate alone: EUR cash held in dollars
+    assert fx.base_currency == "USD" and [(p.symbol, p.weight) for p in fx.positions] == [("CASH_EUR", 1.0)]
+    assert configured_cash()["CASH_EUR"] == "EUR"
 
 
 def test_long_short_net_value_stays_positive_on_bundled_prices():

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from risk_pipeline.config.last_dates import configured_last_dates
 from risk_pipeline.sources import quality
 from risk_pipeline.defs import market_data_checks as checks
 from risk_pipeline.defs.quality_rules import Finding
@@ -201,7 +202,10 @@ def test_shipped_data_passes_the_error_rules_and_the_warnings_are_the_known_ones
     snapshot = BundledSource().fetch(None, dt.date(1990, 1, 2), dt.date(2022, 12, 28))
     days = _days(pd.DatetimeIndex(snapshot["date"].unique()))
     assert quality.non_positive_prices(snapshot).empty
-    assert quality.missing_days(snapshot, days, min_coverage=0.5).empty
+    # the NASDAQ Composite ends on 2018-12-31: a gap every day after it, unless its last date is declared
+    ended = quality.missing_days(snapshot, days, min_coverage=0.5)
+    assert set(ended["symbol"]) == {"NASDAQ"} and ended["date"].min() == pd.Timestamp("2019-01-02")
+    assert quality.missing_days(snapshot, days, min_coverage=0.5, last_dates=configured_last_dates()).empty
     stale = quality.stale_prices(snapshot, days, max_unchanged_days=5)
     # only RRC in 1990-1993 (thinly traded then): 22 flat runs, the longest its close frozen
     # at 3.322 for 68 days in early 1990 (then a 67% fall)

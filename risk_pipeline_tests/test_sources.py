@@ -61,7 +61,7 @@ def test_bundled_has_8313_days_for_every_stock_and_the_index(bundled_all):
         assert counts.loc[symbol, "max"] == pd.Timestamp("2022-12-28")
     assert bundled_all["date"].nunique() == 8313
     assert set(bundled_all["currency"]) == {"USD"} and set(bundled_all["source"]) == {"bundled"}
-    assert len(bundled_all) == 21 * 8313 + 5 * 2264
+    assert len(bundled_all) == 21 * 8313 + 5 * 2264 + 5031  # + the NASDAQ Composite 1999-2018
 
 
 def test_factor_etfs_start_in_2014(bundled_all):
@@ -89,7 +89,7 @@ def test_fetch_one_day_is_inclusive_and_filters_symbols():
     assert day["close"].tolist() == [2.973, 907.84]
     all_symbols = source.fetch(None, dt.date(2020, 3, 16), dt.date(2020, 3, 20))
     assert all_symbols["date"].nunique() == 5 and len(all_symbols) == 5 * 26
-    assert source.symbols == tuple(sorted((*STOCKS, *ETFS, "SP500")))
+    assert source.symbols == tuple(sorted((*STOCKS, *ETFS, "SP500", "NASDAQ")))  # NASDAQ: no rows after 2018
 
 
 def test_range_without_trading_days_is_empty_with_schema():

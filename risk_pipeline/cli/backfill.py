@@ -146,6 +146,7 @@ def check_bond_instruments(end: dt.date) -> None:
 def _check_csv_prices(start: dt.date, end: dt.date, ops: dict[str, Any]) -> None:
     """A CSV price source: the file's own validation (every row), then the missing-days rule of the
     blocking check ``prices_no_missing_days`` over ``start..end`` when its severity is error."""
+    from risk_pipeline.config.last_dates import configured_last_dates
     from risk_pipeline.defs.lake_assets import HISTORY_START
     from risk_pipeline.defs.market_data import PricesConfig, source_symbols, universe
     from risk_pipeline.defs.market_data_checks import MissingDaysConfig
@@ -162,7 +163,8 @@ def _check_csv_prices(start: dt.date, end: dt.date, ops: dict[str, Any]) -> None
     rule = MissingDaysConfig(**ops.get("prices_prices_no_missing_days", {}).get("config", {}))
     if rule.severity != "error":
         return
-    gaps = quality.missing_days(prices, [d.date() for d in pd.bdate_range(start, end)], rule.min_coverage)
+    gaps = quality.missing_days(prices, [d.date() for d in pd.bdate_range(start, end)], rule.min_coverage,
+                                configured_last_dates())
     if len(gaps):
         first = gaps.iloc[0]
         raise ValueError(f"{source.path}: {len(gaps)} missing price(s) on days most symbols have one "

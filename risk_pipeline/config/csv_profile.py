@@ -34,6 +34,7 @@ from risk_pipeline.config.reader import ConfigError
 from risk_pipeline.config.settings import section
 from risk_pipeline.risk.var.parameters import VarParameterError, validate_var_params
 from risk_pipeline.sources.bond_instruments import configured_instruments
+from risk_pipeline.sources.cash import configured_cash
 from risk_pipeline.sources.csv_file import read_price_csv
 
 WINDOW_SETTINGS: tuple[tuple[str, str], ...] = (
@@ -114,7 +115,8 @@ def csv_profile(prices_csv: str | Path, portfolios_file: str | Path, market_prox
     path = Path(prices_csv).expanduser().resolve()
     prices = read_price_csv(path)
     symbols = sorted(prices["symbol"].unique())
-    known = symbols + [i.symbol for i in configured_instruments()]  # bond instruments: priced from yields
+    # bond instruments (priced from yields) and cash symbols (close 1) are not in the file
+    known = symbols + [i.symbol for i in configured_instruments()] + list(configured_cash())
     held = {s for portfolio in load_portfolios(portfolios_file, known_symbols=known) for s in portfolio.symbols}
     unheld = [s for s in symbols if s not in held]
     days = prices["date"].drop_duplicates()

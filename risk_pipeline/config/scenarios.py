@@ -34,7 +34,7 @@ from risk_pipeline.risk.stress.scenarios import (
 )
 
 DEFAULT_SCENARIOS_FILE = Path(__file__).resolve().parent / "scenarios.yaml"
-NOT_EQUITY_SECTORS = frozenset({"government_bond"})
+NOT_EQUITY_SECTORS = frozenset({"government_bond", "cash"})
 """Sectors of the ``sectors`` map that are not equities: a ``uniform_equity`` scenario leaves them unmoved."""
 _COMMON_FIELDS = {"name", "type", "description"}
 SCENARIO_FIELDS: dict[ScenarioType, set[str]] = {

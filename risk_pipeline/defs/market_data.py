@@ -9,12 +9,14 @@ import pandas as pd
 
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.defs.quality_rules import audit
+from risk_pipeline.config.last_dates import configured_last_dates
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.positions import load_books_of_record
 from risk_pipeline.risk.returns import close_to_close_returns
 from risk_pipeline.config.settings import section
 from risk_pipeline.sources import MoexSource, make_source, validate_prices
 from risk_pipeline.sources.bond_instruments import bond_instrument_prices, configured_instruments, yield_source
+from risk_pipeline.sources.cash import cash_prices, configured_cash
 from risk_pipeline.sources.ecb_fx import FX_RATE_COLUMNS, load_fx_rates
 from risk_pipeline.sources.positions import record_symbols
 from risk_pipeline.storage.lake import read_window
@@ -43,9 +45,10 @@ def universe(extra_symbols: list[str]) -> list[str]:
 
 
 def source_symbols(symbols: list[str]) -> list[str]:
-    """The ``symbols`` the price source quotes: all but the bond instruments (priced from yields)."""
-    bonds = {i.symbol for i in configured_instruments()}
-    return [s for s in symbols if s not in bonds]
+    """The ``symbols`` the price source quotes: all but the bond instruments (priced from yields) and the
+    cash symbols (close 1 in their currency)."""
+    derived = {i.symbol for i in configured_instruments()} | set(configured_cash())
+    return [s for s in symbols if s not in derived]
 
 
 @lake_asset(
@@ -76,6 +79,13 @@ def prices(context: dg.AssetExecutionContext, config: PricesConfig) -> dg.Materi
         if len(priced):
             name = f"{name} + yield_repricing"
             frame = validate_prices(pd.concat([frame, priced], ignore_index=True), origin=name)
+    cash = {s: c for s, c in configured_cash().items() if s in symbols}
+    if cash and len(frame):  # cash: close 1 in its currency on the trading days of the other prices
+        name = f"{name} + cash"
+        frame = validate_prices(pd.concat([frame, cash_prices(cash, frame["date"].dt.date.unique())],
+                                          ignore_index=True), origin=name)
+    last = pd.to_datetime(frame["symbol"].map(configured_last_dates()))  # a series that ends (NaT: none)
+    frame = frame.loc[~(frame["date"] > last)].reset_index(drop=True)  # no rows after its last date
     audit(context, "prices", frame, days, symbols)  # the blocking quality rules, before the commit
     return publish("prices", frame, days, keys=symbols, source=name,
                    symbols=dg.MetadataValue.int(frame["symbol"].nunique()))

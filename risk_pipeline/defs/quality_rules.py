@@ -21,9 +21,11 @@ from dataclasses import dataclass, field
 import dagster as dg
 import pandas as pd
 
+from risk_pipeline.config.last_dates import configured_last_dates
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.settings import section
 from risk_pipeline.sources import quality
+from risk_pipeline.sources.cash import SOURCE_NAME as CASH_SOURCE
 from risk_pipeline.sources.ecb_fx import MAX_STALENESS_DAYS, load_fx_rates
 from risk_pipeline.storage.lake import read_window
 from risk_pipeline.storage.schemas import table_schema
@@ -98,11 +100,13 @@ def _non_positive(frame: pd.DataFrame, days: list[dt.date], config: NonPositiveC
 
 
 def _missing(frame: pd.DataFrame, days: list[dt.date], config: MissingDaysConfig) -> Finding:
-    return Finding(quality.missing_days(frame, days, config.min_coverage), config.severity, len(frame))
+    found = quality.missing_days(frame, days, config.min_coverage, configured_last_dates())
+    return Finding(found, config.severity, len(frame))
 
 
 def _stale(frame: pd.DataFrame, days: list[dt.date], config: StaleConfig) -> Finding:
-    return Finding(quality.stale_prices(frame, days, config.max_unchanged_days), config.severity, len(frame))
+    quoted = frame.loc[frame["source"] != CASH_SOURCE] if "source" in frame else frame  # cash: 1 by construction
+    return Finding(quality.stale_prices(quoted, days, config.max_unchanged_days), config.severity, len(frame))
 
 
 def _outliers(frame: pd.DataFrame, days: list[dt.date], config: OutlierConfig) -> Finding:

@@ -12,7 +12,7 @@ before them (a lookback) to know a symbol's previous close or its recent volatil
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -53,11 +53,13 @@ def non_positive_prices(prices: pd.DataFrame) -> pd.DataFrame:
     return prices.loc[bad, NON_POSITIVE_COLUMNS].sort_values(["date", "symbol"]).reset_index(drop=True)
 
 
-def missing_days(prices: pd.DataFrame, days: Iterable[dt.date], min_coverage: float) -> pd.DataFrame:
+def missing_days(prices: pd.DataFrame, days: Iterable[dt.date], min_coverage: float,
+                 last_dates: Mapping[str, dt.date] | None = None) -> pd.DataFrame:
     """(date, symbol) pairs where a live symbol has no price on a day most live symbols have one.
 
     A symbol is live on date d from its first price in ``prices`` (which should include a
-    lookback before ``days``). A stored date d is checked when ``coverage_d`` = priced live
+    lookback before ``days``) to its date in ``last_dates`` (a series that ends: after it the
+    symbol has no rows, which is not a gap). A stored date d is checked when ``coverage_d`` = priced live
     symbols / live symbols is at least ``min_coverage`` (a market holiday has no rows at all
     and is never checked; a day when only a few symbols trade is not a gap of the others).
     """
@@ -74,6 +76,9 @@ def missing_days(prices: pd.DataFrame, days: Iterable[dt.date], min_coverage: fl
     priced[at_date[stored], at_symbol[stored]] = True
     first_seen = priced.argmax(axis=0)
     live = np.arange(len(dates))[:, None] >= first_seen[None, :]
+    if last_dates:
+        ends = pd.to_datetime([last_dates.get(str(s)) for s in symbols]).to_numpy("datetime64[ns]")  # NaT: none
+        live &= ~(np.asarray(dates, dtype="datetime64[ns]")[:, None] > ends[None, :])
     coverage = (priced & live).sum(axis=1) / live.sum(axis=1)
     gap = live & ~priced & (coverage >= min_coverage)[:, None] & _in_days(dates, days)[:, None]
     rows, cols = np.nonzero(gap)
