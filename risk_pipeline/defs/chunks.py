@@ -16,7 +16,7 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.compute import Compute
-from risk_pipeline.defs.lake_assets import table_metadata
+from risk_pipeline.defs.lake_assets import partition_metadata, table_metadata
 from risk_pipeline.storage.catalog import refresh_catalog
 from risk_pipeline.storage.schemas import table_schema
 from risk_pipeline.storage.staging import Staged, commit_staged, stage
@@ -35,10 +35,15 @@ def publish_chunks(compute: Compute, table: str, rows: Callable[[list[Any]], pd.
     """Replace the stored rows of ``table`` for every day of the run and every key of ``keys`` with
     ``rows(chunk)`` of every chunk of ``items`` (a picklable function returning the chunk's rows on
     ``days``), in one Delta commit; ``metadata(latest)`` adds the metadata computed from the rows of
-    the run's last day with rows (``latest``)."""
+    the run's last day with rows (``latest``); each partition's materialization has its own ``rows``."""
     staged = compute.map(partial(_stage_chunk, rows=rows, table=table, days=days, keys=keys), compute.chunks(items))
     commit = commit_staged(table, staged, days, keys)
     refresh_catalog()
+    counts: dict[dt.date, int] = {}
+    for chunk in staged:
+        for day, n in chunk.day_rows.items():
+            counts[day] = counts.get(day, 0) + n
+    partition_metadata(table, counts, days)
     day = table_schema(table).day_column
     ends = [chunk.latest for chunk in staged if len(chunk.latest)]
     latest = pd.concat(ends, ignore_index=True) if ends else pd.DataFrame()

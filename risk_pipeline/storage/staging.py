@@ -60,13 +60,13 @@ class StagedFile:
 
 @dataclass(frozen=True)
 class Staged:
-    """What a task wrote of a table: its files, its row count, the days holding rows and the rows of
-    its last day (for the run's metadata: previews, latest figures)."""
+    """What a task wrote of a table: its files, its row count, the rows of each day holding some and
+    the rows of its last day (for the run's metadata: each partition's rows, previews, latest figures)."""
 
     table: str
     files: tuple[StagedFile, ...]
     rows: int
-    days: frozenset[dt.date]
+    day_rows: dict[dt.date, int]
     latest: pd.DataFrame
 
 
@@ -124,12 +124,14 @@ def stage(table: str, frame: pd.DataFrame, days: Iterable[dt.date], keys: Iterab
     """Write ``frame`` (rows of ``table`` on ``days``, of ``keys``: checked as ``lake.write_days``
     checks them) as uncommitted Parquet files of the table, one per year, for :func:`commit_staged`."""
     spec = table_schema(table)
-    arrow, _, _, dated = lake.checked_arrow(table, frame, days, keys)
+    arrow, _, _, _ = lake.checked_arrow(table, frame, days, keys)
     uri = lake.table_uri(table, root)
     files = tuple(_write_file(part, spec, year, uri) for year, part in _by_year(arrow, spec))
     last = frame[spec.day_column].max() if len(frame) else None
     latest = frame.loc[frame[spec.day_column] == last] if last is not None else frame.iloc[:0]
-    staged = Staged(table=table, files=files, rows=arrow.num_rows, days=frozenset(dated),
+    day_rows = pd.to_datetime(frame[spec.day_column]).dt.date.value_counts()
+    staged = Staged(table=table, files=files, rows=arrow.num_rows,
+                    day_rows={day: int(n) for day, n in day_rows.items()},
                     latest=latest.reset_index(drop=True))
     del arrow
     lake.release_freed_memory()
@@ -215,4 +217,4 @@ def commit_staged(table: str, staged: Sequence[Staged], days: Iterable[dt.date],
         raise
     return lake.Commit(table=table, version=lake.committed_version(table, root, metadata),
                        rows=sum(chunk.rows for chunk in staged),
-                       days_with_rows=len(frozenset().union(*(chunk.days for chunk in staged))))
+                       days_with_rows=len(frozenset().union(*(chunk.day_rows for chunk in staged))))
