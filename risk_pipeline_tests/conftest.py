@@ -2,16 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-SMALL_PORTFOLIOS = """
-portfolios:
-  - name: balanced
-    base_currency: USD
-    notional: 1000000
-    positions:
-      - {symbol: AAPL, weight: 0.4}
-      - {symbol: JPM, weight: 0.3}
-      - {symbol: XOM, weight: 0.3}
-  - name: held
+from risk_pipeline_tests.pipeline_helpers import BALANCED_BOOK
+
+SMALL_PORTFOLIOS = "\nportfolios:\n" + BALANCED_BOOK + """  - name: held
     base_currency: USD
     positions:
       - {symbol: MSFT, quantity: 1000}

@@ -16,6 +16,15 @@ from risk_pipeline.config.portfolios import DEFAULT_PORTFOLIOS_FILE
 from risk_pipeline.definitions import defs
 
 REPO = Path(__file__).resolve().parents[1]
+# a YAML weight book of three stocks, 40/30/30 of 1,000,000 USD: one entry of a portfolios file's list
+BALANCED_BOOK = """  - name: balanced
+    base_currency: USD
+    notional: 1000000
+    positions:
+      - {symbol: AAPL, weight: 0.4}
+      - {symbol: JPM, weight: 0.3}
+      - {symbol: XOM, weight: 0.3}
+"""
 ALL_ASSETS = list(defs.assets)
 
 

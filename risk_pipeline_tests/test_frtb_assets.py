@@ -10,22 +10,13 @@ import pytest
 from risk_pipeline.defs.frtb import desks_eligible
 from risk_pipeline.report.frtb_section import capital_chart, capital_history
 from risk_pipeline.risk.frtb import CAPITAL_AVERAGE_DAYS, plus_factor
-from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, materialize_range, query
+from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, BALANCED_BOOK, materialize_range, query
 from risk_pipeline_tests.printed import assert_shows, printed_table
 
 START, END = "2018-09-04", "2019-12-31"
 FRTB_NAMES = {"prices", "returns", "portfolio_pnl", "frtb_es", "frtb_desks", "frtb_capital"}
 RUN_CONFIG = {"ops": {"prices": {"config": {"extra_symbols": ["SP500", "MTUM", "QUAL"]}}}}
-PORTFOLIOS = """
-portfolios:
-  - name: balanced
-    base_currency: USD
-    notional: 1000000
-    positions:
-      - {symbol: AAPL, weight: 0.4}
-      - {symbol: JPM, weight: 0.3}
-      - {symbol: XOM, weight: 0.3}
-  - name: euro_desk
+PORTFOLIOS = "\nportfolios:\n" + BALANCED_BOOK + """  - name: euro_desk
     base_currency: EUR
     positions:
       - {symbol: MSFT, quantity: 1000}

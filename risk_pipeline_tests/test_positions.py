@@ -17,7 +17,7 @@ from risk_pipeline.cli import main
 from risk_pipeline.config.positions import RecordSource, load_books_of_record
 from risk_pipeline.sources.positions import load_records
 from risk_pipeline.storage.lake import table_version
-from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, module_lake, query
+from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, BALANCED_BOOK, module_lake, query
 
 RANGE = ("2022-02-25", "2022-03-11")
 DAYS = [d.date() for d in pd.bdate_range("2022-03-01", "2022-03-11")]
@@ -25,16 +25,7 @@ DAYS = [d.date() for d in pd.bdate_range("2022-03-01", "2022-03-11")]
 HOLDINGS = {d: {"AAPL": 100.0 if d < dt.date(2022, 3, 3) else 150.0, "MSFT": -50.0} for d in DAYS}
 TRADES = [("2022-03-03", "AAPL", 50.0, 165.0, 3.5)]
 
-PORTFOLIOS = """
-portfolios:
-  - name: balanced
-    base_currency: USD
-    notional: 1000000
-    positions:
-      - {symbol: AAPL, weight: 0.4}
-      - {symbol: JPM, weight: 0.3}
-      - {symbol: XOM, weight: 0.3}
-  - name: held
+PORTFOLIOS = "\nportfolios:\n" + BALANCED_BOOK + """  - name: held
     base_currency: EUR
     positions:
       - {symbol: MSFT, quantity: 1000}

@@ -12,20 +12,12 @@ import pandas as pd
 import pytest
 
 from risk_pipeline_tests.pipeline_helpers import (
-    ALL_ASSETS, REPO, fast_run_config, materialize_range, module_lake, query, shipped_portfolios,
+    ALL_ASSETS, BALANCED_BOOK, REPO, fast_run_config, materialize_range, module_lake, query, shipped_portfolios,
 )
 
 START, END = "2018-09-04", "2019-12-31"
 BOOK = "momentum_12_1"  # trades monthly, 10 bp fees
-BALANCED = """portfolios:
-  - name: balanced
-    base_currency: USD
-    notional: 1000000
-    positions:
-      - {symbol: AAPL, weight: 0.4}
-      - {symbol: JPM, weight: 0.3}
-      - {symbol: XOM, weight: 0.3}
-"""
+BALANCED = "portfolios:\n" + BALANCED_BOOK
 ASSETS = {"prices", "returns", "fx_rates", "positions", "trades", "portfolio_pnl", "var_estimates", "var_backtests",
           "frtb_es", "frtb_desks", "frtb_capital"}
 DESK_WINDOW = 20  # the desk model's and the PLA betas' window (frtb.yaml), short for a short history
