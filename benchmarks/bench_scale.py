@@ -25,10 +25,12 @@ seconds at every size and its growth against the growth of the rows it checks.
     .venv/bin/python benchmarks/bench_scale.py --grid 250:5 1000:20 --portfolios 50
     .venv/bin/python benchmarks/bench_scale.py --grid 1000:5 1000:20 --books static record
     .venv/bin/python benchmarks/bench_scale.py --grid 1000:20 --engine inline dask --workers 2   # both engines
+    .venv/bin/python benchmarks/bench_scale.py --grid 1000:20 --methods shipped --horizons 1 3 5 10  # 64 series/book
 
 Memory: ``peak_rss_MB`` is what ``/usr/bin/time -v`` reports (the largest process of the tree),
 ``peak_process_MB`` the largest of each process's peak and ``peak_sum_MB`` the peak of their sum,
-sampled every 0.2 s (the run's process and the Dask workers it starts).
+sampled every 0.2 s (the run's process and the Dask workers it starts); ``<asset>_peak_MB`` the
+peak of that sum during the asset's step (its span in the run's instance).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +157,7 @@ class PeakSampler(threading.Thread):
         self.root, self.done = psutil.Process(pid), threading.Event()
         self.peaks: dict[int, float] = {}
         self.peak_sum = 0.0
+        self.samples: list[tuple[float, float]] = []  # (time, the tree's resident MiB)
 
     def run(self) -> None:
         while not self.done.wait(0.2):
@@ -170,11 +174,31 @@ class PeakSampler(threading.Thread):
                 self.peaks[process.pid] = max(self.peaks.get(process.pid, 0.0), rss)
                 total += rss
             self.peak_sum = max(self.peak_sum, total)
+            self.samples.append((time.time(), total))
+
+    def peak_between(self, start: float, end: float) -> float:
+        """The largest sum sampled from ``start`` to ``end`` (seconds since the epoch)."""
+        return max((mb for t, mb in self.samples if start <= t <= end), default=0.0)
+
+
+def step_peaks(home: Path, sampler: PeakSampler) -> dict[str, float]:
+    """Each step's peak of the tree's resident memory (MiB) over its span in the instance at ``home``."""
+    import dagster as dg
+
+    peaks: dict[str, float] = {}
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        for record in instance.get_runs():
+            for stat in instance.get_run_step_stats(record.run_id):
+                if stat.start_time and stat.end_time:
+                    peak = sampler.peak_between(stat.start_time, stat.end_time)
+                    peaks[stat.step_key] = max(peaks.get(stat.step_key, 0.0), peak)
+    return peaks
 
 
 def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work: Path,
         chunk_years: int | None = None, engine: str = "inline", workers: int = 2,
-        books_per_task: int | None = None, books: str = "static") -> dict[str, float]:
+        books_per_task: int | None = None, books: str = "static", confidences: tuple[float, ...] = (0.95, 0.99),
+        horizons: tuple[int, ...] = (1,)) -> dict[str, float]:
     folder = work / f"u{n_symbols}_y{years}_c{chunk_years}_{engine}_{books}"
     assets = RECORD if books == "record" else CORE
     (folder / "inputs").mkdir(parents=True)
@@ -185,7 +209,8 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
     start, end = generate(folder / "inputs", n_symbols, years, n_portfolios, record=books == "record")
     config = {"ops": {
         "prices": {"config": {"extra_symbols": []}},
-        "var_estimates": {"config": {"methods": methods, "confidences": [0.95, 0.99], "horizons": [1]}},
+        "var_estimates": {"config": {"methods": methods, "confidences": list(confidences),
+                                     "horizons": list(horizons)}},
     }, "resources": {"compute": {"config": {"engine": engine, "workers": workers,
                                             **({"books_per_task": books_per_task} if books_per_task else {})}}}}
     env = {**os.environ, "RISK_PIPELINE_BUNDLED_DATA": str(folder / "inputs"),
@@ -209,15 +234,19 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
     peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr).group(1))
     cpu = sum(float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", out.stderr).group(1)) for kind in ("User", "System"))
     steps = {m.group(1): float(m.group(2)) for m in re.finditer(r"^\s+(\S+)\s+([\d.]+) s$", out.stdout, re.M)}
+    peaks = step_peaks(folder / "dagster_home", sampler)
     lake_mb = sum(f.stat().st_size for f in (folder / "data" / "lake").rglob("*.parquet")) / 1e6
     shutil.rmtree(folder)
     return {"engine": engine, "workers": workers if engine == "dask" else 1, "books": books,
-            "symbols": n_symbols, "years": years, "portfolios": n_portfolios, "chunk_years": chunk_years or years,
+            "symbols": n_symbols, "years": years, "portfolios": n_portfolios,
+            "series_per_book": len(methods) * len(confidences) * len(horizons), "chunk_years": chunk_years or years,
             "price_rows_M": n_symbols * years * 261 / 1e6, "wall_s": h * 3600 + m * 60 + s, "cpu_s": cpu,
             "peak_rss_MB": peak_kb / 1024,  # /usr/bin/time: the largest process of the tree
             "peak_process_MB": max(sampler.peaks.values(), default=0.0), "peak_sum_MB": sampler.peak_sum,
             "processes": len(sampler.peaks), "lake_MB": lake_mb,
             **{f"{k}_s": v for k, v in steps.items() if k in assets.split(",")},
+            # each asset's peak of the tree's memory during its step (MiB), where the run's peak falls
+            **{f"{k}_peak_MB": v for k, v in peaks.items() if k in assets.split(",")},
             # the asset checks' steps (their keys: asset_check), beside the assets'
             **{f"check:{k}": v for k, v in steps.items() if k not in assets.split(",")}}
 
@@ -227,7 +256,12 @@ def main() -> None:
     parser.add_argument("--grid", nargs="+", default=["1000:5", "1000:10", "1000:20", "1000:20:5"],
                         help="SYMBOLS:YEARS[:CHUNK_YEARS] to run (chunks: risk-pipeline backfill --chunk-years)")
     parser.add_argument("--portfolios", type=int, default=50)
-    parser.add_argument("--methods", nargs="+", default=["historical", "parametric_normal", "ewma"])
+    parser.add_argument("--methods", nargs="+", default=["historical", "parametric_normal", "ewma"],
+                        help="VaR methods, or 'shipped': pipeline.yaml's (var.methods)")
+    parser.add_argument("--confidences", nargs="+", type=float, default=[0.95, 0.99])
+    parser.add_argument("--horizons", nargs="+", type=int, default=[1],
+                        help="VaR horizons in days (pipeline.yaml ships 1 3 5 10: with --methods shipped, the "
+                             "shipped configuration's 8 x 2 x 4 = 64 series per book)")
     parser.add_argument("--books", nargs="+", choices=["static", "record"], default=["static", "record"],
                         help="static: the portfolios of portfolios.yaml; record: as many books of record whose "
                              "positions change daily (one positions file and one trades file, as a booking system "
@@ -237,6 +271,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="worker processes of the dask engine's LocalCluster")
     parser.add_argument("--books-per-task", type=int, default=None, help="the compute resource's books_per_task")
     args = parser.parse_args()
+    if args.methods == ["shipped"]:
+        args.methods = list(yaml.safe_load((REPO / "risk_pipeline" / "config" / "pipeline.yaml").read_text())["var"]["methods"])
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench_scale_") as tmp:
         for pair in args.grid:
@@ -244,7 +280,8 @@ def main() -> None:
             for engine in args.engine:
                 for books in args.books:
                     rows.append(run(n, y, args.portfolios, args.methods, Path(tmp), chunk[0] if chunk else None,
-                                    engine, args.workers, args.books_per_task, books))
+                                    engine, args.workers, args.books_per_task, books, tuple(args.confidences),
+                                    tuple(args.horizons)))
                     print(pd.DataFrame(rows).filter(regex="^(?!check:)").to_string(
                         index=False, float_format="{:.1f}".format), flush=True)
     table = pd.DataFrame(rows)

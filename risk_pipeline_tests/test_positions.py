@@ -337,3 +337,36 @@ def test_a_book_near_zero_value_has_pnl_amounts_but_no_return():
     assert value[dates[1]] < RETURN_VALUE_FLOOR * gross[dates[1]] < value[dates[0]]
     assert np.isnan(rows.loc[dates[2], "simple_return"])  # held over day 3 from a near-zero value
     assert rows.loc[dates[1], "simple_return"] == pytest.approx(pnl[dates[1]] / value[dates[0]], rel=1e-12)
+
+
+def test_a_run_over_a_year_end_stores_each_year_apart_and_carries_across_it(tmp_path, monkeypatch):
+    """The positions asset holds one calendar year of rows at a time (one staged write per year, one
+    commit); a book carried forward over the year end holds the rows of the last day it had a file."""
+    import risk_pipeline.defs.positions as positions_module
+
+    days = [d.date() for d in pd.bdate_range("2021-12-27", "2022-01-07")]
+    holdings = {d: {"AAPL": 100.0 + i, "MSFT": -50.0} for i, d in enumerate(days)}
+    write_drop(tmp_path / "drop", holdings, trades=[])
+    for day in ("2021-12-30", "2021-12-31", "2022-01-03"):  # the last two days of 2021 and the first of 2022
+        (tmp_path / "drop" / f"positions_{day}.csv").unlink(missing_ok=True)
+    (tmp_path / "portfolios.yaml").write_text(PORTFOLIOS.replace("  trades: {source: folder, path: drop}\n",
+                                                                 "  carry_forward: true\n"))
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(tmp_path / "data"))
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(tmp_path / "portfolios.yaml"))
+    staged_years, write = [], positions_module.stage
+
+    def stage(table, frame, block, keys):
+        staged_years.append(sorted({d.year for d in block} | set(frame["date"].dt.year)))
+        return write(table, frame, block, keys)
+
+    monkeypatch.setattr(positions_module, "stage", stage)
+    materialize("2021-12-28", "2022-01-07", {"prices", "returns", "positions"})
+    assert staged_years == [[2021], [2022]]
+    held = query(tmp_path / "data", "select date, symbol, quantity from positions where portfolio = 'desk' "
+                                    "and symbol = 'AAPL' order by date")
+    got = dict(zip(held["date"].dt.date, held["quantity"]))
+    wednesday = dt.date(2021, 12, 29)  # the last file before the gap
+    assert got[dt.date(2021, 12, 30)] == got[dt.date(2022, 1, 3)] == 100.0 + days.index(wednesday)
+    assert got[dt.date(2022, 1, 4)] == 100.0 + days.index(dt.date(2022, 1, 4))
+    priced = query(tmp_path / "data", "select distinct date from prices where date >= '2021-12-28'")["date"]
+    assert set(got) == set(priced.dt.date) and len(got) == 9

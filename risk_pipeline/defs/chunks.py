@@ -37,6 +37,15 @@ def publish_chunks(compute: Compute, table: str, rows: Callable[[list[Any]], pd.
     ``days``), in one Delta commit; ``metadata(latest)`` adds the metadata computed from the rows of
     the run's last day with rows (``latest``); each partition's materialization has its own ``rows``."""
     staged = compute.map(partial(_stage_chunk, rows=rows, table=table, days=days, keys=keys), compute.chunks(items))
+    return publish_staged(table, staged, days, keys, metadata, **extra)
+
+
+def publish_staged(table: str, staged: Sequence[Staged], days: list[dt.date], keys: list[str] | None,
+                   metadata: Callable[[pd.DataFrame], dict[str, object]] | None = None,
+                   **extra: object) -> dg.MaterializeResult:
+    """Commit the ``staged`` files of ``table`` (``storage.staging.stage``: chunks of books, or blocks
+    of days) as the run's rows of ``days`` and ``keys``, in one Delta commit, and return the
+    materialization as :func:`publish_chunks` does."""
     commit = commit_staged(table, staged, days, keys)
     refresh_catalog()
     counts: dict[dt.date, int] = {}

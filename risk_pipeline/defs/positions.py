@@ -18,6 +18,7 @@ import pandas as pd
 from risk_pipeline.books import Book, build_books
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.positions import BooksOfRecord, load_books_of_record
+from risk_pipeline.defs.chunks import publish_staged
 from risk_pipeline.defs.lake_assets import checked_days, lake_asset, partition_days, publish
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.sources import quality
@@ -29,7 +30,8 @@ from risk_pipeline.sources.positions import (
     load_records,
     row_origin,
 )
-from risk_pipeline.storage.lake import empty_frame, read_window
+from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
+from risk_pipeline.storage.staging import stage
 
 CARRIED_CHECK = "positions_not_carried_forward"
 
@@ -44,9 +46,13 @@ def yaml_positions(book: Book) -> pd.DataFrame:
     return rows.loc[:, list(POSITION_COLUMNS)]
 
 
-def _fill_currency(frame: pd.DataFrame, price_history: pd.DataFrame) -> pd.DataFrame:
-    """A row without a currency takes the one its instrument's prices are quoted in."""
-    quoted = price_history.drop_duplicates("symbol", keep="last").set_index("symbol")["currency"]
+def quoted_currencies(price_history: pd.DataFrame) -> pd.Series:
+    """The currency each instrument's prices are quoted in (its last price row's), by symbol."""
+    return price_history.drop_duplicates("symbol", keep="last").set_index("symbol")["currency"]
+
+
+def _fill_currency(frame: pd.DataFrame, quoted: pd.Series) -> pd.DataFrame:
+    """A row without a currency takes the one its instrument's prices are quoted in (``quoted``)."""
     return frame.assign(currency=frame["currency"].fillna(frame["symbol"].map(quoted)))
 
 
@@ -93,9 +99,21 @@ def record_positions(record: BooksOfRecord, start: dt.date, end: dt.date, price_
     when given) and completed by :func:`complete_days`; rows on a weekday without prices (a
     holiday) are left out."""
     trading = sorted(pd.Timestamp(d) for d in price_history["date"].unique())
+    return record_positions_on(record, start, end, trading, quoted_currencies(price_history), known_symbols)
+
+
+def record_positions_on(record: BooksOfRecord, start: dt.date, end: dt.date, trading: list[pd.Timestamp],
+                        quoted: pd.Series, known_symbols: Collection[str] | None = None,
+                        previous: pd.DataFrame | None = None) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`record_positions` on the sorted ``trading`` days (the previous close first when one
+    is stored), rows without a currency taking ``quoted``'s; ``previous``: the positions of the
+    previous close as an earlier block of days completed them (its carried rows included), which
+    replace the source's rows of that day, so a run in blocks of days gives the rows of one run."""
     first = trading[0].date() if trading else start
     rows = load_records(record.positions, "positions", record.books, min(first, start), end, known_symbols)
     rows = rows.loc[rows["date"].isin(trading)]
+    if previous is not None and trading:
+        rows = pd.concat([previous, rows.loc[rows["date"] != trading[0]]], ignore_index=True)
     in_range = [d for d in trading if d.date() >= start]
     if trading and trading[0].date() < start:
         in_range = [trading[0], *in_range]
@@ -103,7 +121,7 @@ def record_positions(record: BooksOfRecord, start: dt.date, end: dt.date, price_
         in_range = [pd.Timestamp(start) - pd.Timedelta(days=1), *in_range]  # no stored close before the range
     frame, carried = complete_days(record, rows, in_range)
     frame = frame.loc[frame["quantity"] != 0, list(POSITION_COLUMNS)]
-    return _fill_currency(frame, price_history), carried
+    return _fill_currency(frame, quoted), carried
 
 
 @lake_asset(
@@ -116,23 +134,43 @@ def record_positions(record: BooksOfRecord, start: dt.date, end: dt.date, price_
                 "books of record from their drop folder, file or SQL query).",
 )
 def positions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    """Written one calendar year of days at a time (staged files, one commit: defs/chunks.py): the
+    run holds one year's rows, the YAML books' prices and the instruments' currencies, not the rows
+    of every book and day of a long backfill."""
     start, end, days = partition_days(context)
-    price_history = read_window("prices", start, end, lookback=1)
-    return_history = read_window("returns", start, end, lookback=1)
-    books, _ = build_books(load_portfolios(), price_history, return_history)  # portfolio_pnl names a skipped book
-    frames = [yaml_positions(book) for book in books]
+    stored = stored_days("prices")
+    before = [d for d in stored if d < start][-1:]
+    trading = [pd.Timestamp(d) for d in before + [d for d in stored if start <= d <= end]]
+    portfolios = load_portfolios()
+    symbols = sorted({s for p in portfolios for s in p.symbols})  # the YAML books' prices only
+    price_history = read_window("prices", start, end, lookback=1, where={"symbol": symbols})
+    return_history = read_window("returns", start, end, lookback=1, where={"symbol": symbols})
+    books, _ = build_books(portfolios, price_history, return_history)  # portfolio_pnl names a skipped book
+    del price_history, return_history
+    yaml_rows = pd.concat([yaml_positions(book) for book in books] or [empty_frame("positions")], ignore_index=True)
     record = load_books_of_record()
-    carried: list[str] = []
-    if record.positions is not None:
-        held, carried = record_positions(record, start, end, price_history)
-        frames.append(held)
-    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("positions")
-    frame = frame.loc[frame["date"].dt.date.between(start, end)].sort_values(["date", "portfolio", "symbol"],
-                                                                              ignore_index=True)
+    quoted = quoted_currencies(read_window("prices", start, end, lookback=1, columns=["symbol", "currency"])) \
+        if record.positions is not None else None
+    keys = [book.portfolio.name for book in books] + list(record.books)
+    staged, carried, previous, held_books = [], [], None, set()
+    years = sorted({d.year for d in days})
+    for i, year in enumerate(years):
+        first, last = max(start, dt.date(year, 1, 1)), min(end, dt.date(year, 12, 31))
+        block = [d for d in days if first <= d <= last]
+        frames = [yaml_rows.loc[yaml_rows["date"].dt.date.between(first, last)]]
+        if record.positions is not None:
+            on = [d for d in trading if d.date() < first][-1:] + [d for d in trading if first <= d.date() <= last]
+            held, lines = record_positions_on(record, first, last, on, quoted, previous=previous if i else None)
+            carried += lines
+            previous = held.loc[held["date"] == held["date"].max()] if len(held) else None
+            frames.append(held)
+        frame = pd.concat(frames, ignore_index=True).sort_values(["date", "portfolio", "symbol"], ignore_index=True)
+        held_books.update(frame["portfolio"].unique())
+        staged.append(stage("positions", frame, block, keys))
+        del frames, frame
     for line in carried:
         context.log.warning(f"positions carried forward: {line}")
-    result = publish("positions", frame, days, keys=[book.portfolio.name for book in books] + list(record.books),
-                     portfolios=dg.MetadataValue.int(frame["portfolio"].nunique()))
+    result = publish_staged("positions", staged, days, keys, portfolios=dg.MetadataValue.int(len(held_books)))
     check = dg.AssetCheckResult(
         check_name=CARRIED_CHECK, passed=not carried, severity=dg.AssetCheckSeverity.WARN,
         metadata={"carried_forward": dg.MetadataValue.text("\n".join(carried[:50]) or "none"),
@@ -152,7 +190,7 @@ def record_trades(record: BooksOfRecord, start: dt.date, end: dt.date, price_his
         row = rows.loc[closed].iloc[0]
         raise PositionDataError(f"{row_origin(row)}: field 'date': {row['date']:%Y-%m-%d} has no "
                                 "prices (a market holiday): a trade needs the day's close")
-    return _fill_currency(rows.loc[:, list(TRADE_COLUMNS)], price_history)
+    return _fill_currency(rows.loc[:, list(TRADE_COLUMNS)], quoted_currencies(price_history))
 
 
 @lake_asset(
