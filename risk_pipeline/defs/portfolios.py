@@ -9,13 +9,16 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.defs.market_data import prices, returns
-from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
+from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
+from risk_pipeline.defs.chunks import publish_staged
+from risk_pipeline.defs.lake_assets import lake_asset, partition_days
 from risk_pipeline.defs.positions import positions, trades
 from risk_pipeline.books import Book, BookFxError, SymbolRows, build_book, build_books
 from risk_pipeline.config.portfolios import Portfolio, Position, load_portfolios
 from risk_pipeline.config.positions import load_books_of_record
 from risk_pipeline.risk.portfolio import pnl_from_exposures, trades_pnl
 from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
+from risk_pipeline.storage.staging import stage
 
 # stored days read before the range: the previous close of every position
 PREVIOUS_CLOSE_LOOKBACK = 1
@@ -118,8 +121,10 @@ def record_books(start: dt.date, end: dt.date, price_history: pd.DataFrame, retu
     if not chosen:
         return [], [], {}
     lookback = PREVIOUS_CLOSE_LOOKBACK if since is None else sum(1 for d in stored_days("positions") if since <= d < start)
-    held = read_window("positions", start, end, lookback=lookback)
-    day_trades = read_window("trades", since or start, end) if with_trades else empty_frame("trades")
+    # only the chosen books' rows (one chunk of a long run's books: defs/chunks.py)
+    chosen_rows = None if names is None else {"portfolio": list(chosen)}
+    held = read_window("positions", start, end, lookback=lookback, where=chosen_rows)
+    day_trades = read_window("trades", since or start, end, where=chosen_rows) if with_trades else empty_frame("trades")
     # each book's rows taken from one grouping of each frame (not a scan of every row per book)
     held_by_book = dict(iter(held.groupby("portfolio", sort=False)))
     trades_by_book = dict(iter(day_trades.groupby("portfolio", sort=False)))
@@ -140,14 +145,30 @@ def record_books(start: dt.date, end: dt.date, price_history: pd.DataFrame, retu
     return books, done, skipped
 
 
-def record_books_rows(start: dt.date, end: dt.date, price_history: pd.DataFrame,
-                      return_history: pd.DataFrame) -> tuple[list[pd.DataFrame], list[str], dict[str, str]]:
-    """The rows of every book of record (:func:`record_book_rows`) from the stored positions and
-    trades, the books computed and per book skipped for want of an FX rate its one line."""
-    books, done, skipped = record_books(start, end, price_history, return_history)
+def record_books_rows(start: dt.date, end: dt.date, price_history: pd.DataFrame, return_history: pd.DataFrame,
+                      names: Collection[str] | None = None) -> tuple[list[pd.DataFrame], list[str], dict[str, str]]:
+    """The rows of every book of record (or those of ``names``: :func:`record_book_rows`) from the
+    stored positions and trades, the books computed and per book skipped for want of an FX rate its
+    one line."""
+    books, done, skipped = record_books(start, end, price_history, return_history, names=names)
     price_rows = SymbolRows(price_history)
     return ([record_book_rows(book, traded, price_rows.of(list(book.unit_values.columns))) for book, traded in books],
             done, skipped)
+
+
+def _histories(start: dt.date, end: dt.date, symbols: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The prices and returns of ``symbols`` over the range and the previous close."""
+    chosen = {"symbol": symbols}
+    return (read_window("prices", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK, where=chosen),
+            read_window("returns", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK, where=chosen))
+
+
+def _held_symbols(start: dt.date, end: dt.date, names: list[str]) -> list[str]:
+    """The instruments the books of record ``names`` hold over the range and its previous close, or trade in it."""
+    chosen = {"portfolio": names}
+    held = read_window("positions", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK, columns=["symbol"], where=chosen)
+    traded = read_window("trades", start, end, columns=["symbol"], where=chosen)
+    return sorted(set(held["symbol"].unique()) | set(traded["symbol"].unique()))
 
 
 @lake_asset(
@@ -155,22 +176,37 @@ def record_books_rows(start: dt.date, end: dt.date, price_history: pd.DataFrame,
     deps=[prices, returns, positions, trades],
     description="Per portfolio and day: closing value, P&L and simple return, hypothetical and actual P&L, in the "
                 "portfolio's base currency.",
+    resource_defs={"compute": DEFAULT_COMPUTE},  # its books_per_task: the books held at a time
 )
-def portfolio_pnl(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def portfolio_pnl(context: dg.AssetExecutionContext, compute: Compute) -> dg.MaterializeResult:
+    """The books a chunk of ``books_per_task`` at a time in the run's process, each chunk reading its
+    instruments' prices and returns (and its positions and trades) and staging its rows, one commit
+    (defs/chunks.py): a long run holds one chunk's books and rows, not every book's."""
     start, end, days = partition_days(context)
-    price_history = read_window("prices", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK)
-    return_history = read_window("returns", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK)
-    books, skipped = build_books(load_portfolios(), price_history, return_history)
-    recorded, recorded_names, recorded_skipped = record_books_rows(start, end, price_history, return_history)
-    skipped.update(recorded_skipped)
+    staged, keys, skipped, with_rows = [], [], {}, set()
+
+    def stage_rows(frames: list[pd.DataFrame]) -> None:
+        frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("portfolio_pnl")
+        frames.clear()  # a chunk's rows are held once, not twice, while they are written
+        frame = frame.loc[frame["date"].dt.date.between(start, end)]
+        with_rows.update(frame["portfolio"].unique())
+        staged.append(stage("portfolio_pnl", frame, days, keys))
+
+    for chunk in compute.chunks(load_portfolios()):
+        books, chunk_skipped = build_books(chunk, *_histories(start, end, sorted({s for p in chunk for s in p.symbols})))
+        skipped.update(chunk_skipped)
+        keys += [book.portfolio.name for book in books]
+        stage_rows([book_rows(book) for book in books])
+    for names in compute.chunks(list(load_books_of_record().books)):
+        recorded, recorded_names, recorded_skipped = record_books_rows(
+            start, end, *_histories(start, end, _held_symbols(start, end, names)), names=names)
+        skipped.update(recorded_skipped)
+        keys += recorded_names
+        stage_rows(recorded)
     log_skipped_books(context, skipped)
-    frames = [book_rows(book) for book in books] + recorded
-    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("portfolio_pnl")
-    frames.clear()  # a long run's rows are held once, not twice, while they are written
-    frame = frame.loc[frame["date"].dt.date.between(start, end)]
     # the books computed: a book skipped for want of an FX rate keeps what is stored
-    return publish("portfolio_pnl", frame, days, keys=[book.portfolio.name for book in books] + recorded_names,
-                   portfolios=dg.MetadataValue.int(frame["portfolio"].nunique()), **skipped_metadata(skipped))
+    return publish_staged("portfolio_pnl", staged, days, keys, portfolios=dg.MetadataValue.int(len(with_rows)),
+                          **skipped_metadata(skipped))
 
 
 def log_skipped_books(context: dg.AssetExecutionContext, skipped: dict[str, str]) -> None:

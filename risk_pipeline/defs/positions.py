@@ -124,6 +124,12 @@ def record_positions_on(record: BooksOfRecord, start: dt.date, end: dt.date, tra
     return _fill_currency(frame, quoted), carried
 
 
+def year_blocks(start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """``start..end`` as the first and last day of each calendar year it spans (the blocks of days
+    the positions asset and its checks hold at a time)."""
+    return [(max(start, dt.date(year, 1, 1)), min(end, dt.date(year, 12, 31))) for year in range(start.year, end.year + 1)]
+
+
 @lake_asset(
     group_name="portfolios",
     deps=[prices, returns],
@@ -153,9 +159,7 @@ def positions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         if record.positions is not None else None
     keys = [book.portfolio.name for book in books] + list(record.books)
     staged, carried, previous, held_books = [], [], None, set()
-    years = sorted({d.year for d in days})
-    for i, year in enumerate(years):
-        first, last = max(start, dt.date(year, 1, 1)), min(end, dt.date(year, 12, 31))
+    for i, (first, last) in enumerate(year_blocks(start, end)):
         block = [d for d in days if first <= d <= last]
         frames = [yaml_rows.loc[yaml_rows["date"].dt.date.between(first, last)]]
         if record.positions is not None:
@@ -222,9 +226,13 @@ def _check_result(offending: pd.DataFrame, start: dt.date, end: dt.date, checked
                 description="Every position stored for the run's days has a close of its instrument on its day.")
 def positions_instruments_priced(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     start, end, _ = checked_days(context, "positions")
-    held = read_window("positions", start, end)
-    offending = quality.unpriced_held_positions(held, read_window("prices", start, end))
-    return _check_result(offending, start, end, len(held), dg.AssetCheckSeverity.ERROR)
+    offending, checked = [], 0
+    for first, last in year_blocks(start, end):  # a year of rows at a time
+        held = read_window("positions", first, last)
+        offending.append(quality.unpriced_held_positions(held, read_window("prices", first, last,
+                                                                           columns=["symbol", "close"])))
+        checked += len(held)
+    return _check_result(pd.concat(offending, ignore_index=True), start, end, checked, dg.AssetCheckSeverity.ERROR)
 
 
 @dg.asset_check(asset=positions, blocking=True,
@@ -233,7 +241,11 @@ def positions_instruments_priced(context: dg.AssetCheckExecutionContext) -> dg.A
                             "unpriced).")
 def positions_cover_the_books(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     start, end, _ = checked_days(context, "positions")
-    held = read_window("positions", start, end, lookback=1)
-    trading = pd.DatetimeIndex(sorted(read_window("prices", start, end, lookback=1)["date"].unique()))
-    offending, checked = quality.uncovered_books(held, trading, start)
-    return _check_result(offending, start, end, checked, dg.AssetCheckSeverity.WARN)
+    offending, checked = [], 0
+    for first, last in year_blocks(start, end):  # a year of rows (and its previous close) at a time
+        held = read_window("positions", first, last, lookback=1)
+        trading = pd.DatetimeIndex(sorted(read_window("prices", first, last, lookback=1, columns=["date"])["date"].unique()))
+        uncovered, n = quality.uncovered_books(held, trading, first)
+        offending.append(uncovered)
+        checked += n
+    return _check_result(pd.concat(offending, ignore_index=True), start, end, checked, dg.AssetCheckSeverity.WARN)
