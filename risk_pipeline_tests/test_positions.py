@@ -370,3 +370,27 @@ def test_a_run_over_a_year_end_stores_each_year_apart_and_carries_across_it(tmp_
     assert got[dt.date(2022, 1, 4)] == 100.0 + days.index(dt.date(2022, 1, 4))
     priced = query(tmp_path / "data", "select distinct date from prices where date >= '2021-12-28'")["date"]
     assert set(got) == set(priced.dt.date) and len(got) == 9
+
+
+def test_portfolio_pnl_holds_one_chunk_of_books_at_a_time_and_stores_the_rows_of_one_run(lake, monkeypatch):
+    """With books_per_task 1, portfolio_pnl stages each book's rows apart (one commit) and stores the
+    rows of the module's run (every book in one chunk of the default 8)."""
+    import dagster as dg
+
+    import risk_pipeline.defs.portfolios as portfolios_module
+
+    stored = query(lake / "data", "select * from portfolio_pnl order by portfolio, date")
+    staged_books, write = [], portfolios_module.stage
+
+    def stage(table, frame, days, keys):
+        staged_books.append(sorted(frame["portfolio"].unique()))
+        return write(table, frame, days, keys)
+
+    monkeypatch.setattr(portfolios_module, "stage", stage)
+    [pnl] = [a for a in ALL_ASSETS if {k.to_user_string() for k in a.keys} == {"portfolio_pnl"}]
+    tags = {"dagster/asset_partition_range_start": RANGE[0], "dagster/asset_partition_range_end": RANGE[1]}
+    dg.materialize([pnl], tags=tags, run_config={"resources": {"compute": {"config": {"books_per_task": 1}}}})
+    assert staged_books == [["balanced"], ["held"], ["desk"]]
+    again = query(lake / "data", "select * from portfolio_pnl order by portfolio, date")
+    pd.testing.assert_frame_equal(again, stored, check_exact=True)
+    assert stored["portfolio"].nunique() == 3 and len(stored) >= 25
