@@ -422,8 +422,9 @@ def _options_section(data: ReportData) -> str:
                     "(Black-Scholes-Merton; <code>option_greeks</code>), the use of each Greek cap and VaR/ES limit "
                     "(<code>option_limit_status</code>; caps tightened before an event of the calendar) and the "
                     "VaR/ES of the book held at the previous close by full revaluation, delta-gamma-vega and "
-                    "delta-only side by side (<code>option_var</code>; docs/methods.md), the traffic light of each "
-                    "method's 1-day 99% VaR against the book's hypothetical P&L (<code>option_backtests</code>) and its "
+                    "delta-only side by side (the book's rows of <code>var_estimates</code>; docs/methods.md), the traffic "
+                    "light of each method's 1-day 99% VaR against the book's hypothetical P&L (<code>var_backtests</code>) "
+                    "and its "
                     "P&L under each stress scenario (<code>option_stress</code>) and the multiple of each scenario "
                     "at which it loses a multiple of its 1-day 99% VaR (<code>option_reverse_stress</code>).")]
     for book in view.books:

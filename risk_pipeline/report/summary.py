@@ -254,6 +254,8 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
     pnl = read_days("portfolio_pnl", _chart_days(pnl_days, chart_start, trailing))
     levels = _var_levels(var_days[-longest:])
     scores = read_days("var_scores", [as_of])
+    linear = pnl["portfolio"].unique()  # the option books (no portfolio_pnl row) have their section: options_section
+    backtests, scores = (t.loc[t["portfolio"].isin(linear)] for t in (backtests, scores))
     portfolios = tuple(sorted(backtests["portfolio"].unique()))
     currencies = pnl.drop_duplicates("portfolio").set_index("portfolio")["base_currency"].to_dict()
     return ReportData(
@@ -269,7 +271,7 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
         traffic_light=basel_rows(backtests, trailing),
         ranking=_ranking(backtests, levels, longest, scores),
         statistics=_statistics(pnl, as_of, chart_start, settings.risk_free, settings.chart_years),
-        latest_var=read_days("var_estimates", [as_of])
+        latest_var=read_days("var_estimates", [as_of], where={"portfolio": list(linear)})
         .sort_values(["portfolio", "method", "confidence", "horizon_days"])
         .reset_index(drop=True),
         extras=_extras(as_of),
