@@ -16,6 +16,7 @@ from risk_pipeline.config.settings import section
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.options import option_greeks, option_pnl, option_stress
 from risk_pipeline.option_books import option_market
+from risk_pipeline.report.options_section import load_options, options_text
 from risk_pipeline.config.options import load_option_positions
 from risk_pipeline.storage.paths import REPO_ROOT
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
@@ -146,3 +147,10 @@ def test_a_bad_volatility_file_stops_the_backfill_with_one_line(lake, capsys, mo
     assert code == 2 and len(err) == 1
     assert f"{bad}, row 3: field '{field}': {words}" in err[0]
     assert query(data, "select count(*) as n from option_greeks")["n"].item() == before
+
+
+def test_the_summary_says_which_source_each_book_uses(lake):
+    text = options_text(load_options(dt.date(2019, 1, 2)))
+    assert "Option book spx at the close of 2019-01-02 (USD; Black-Scholes-Merton, implied volatility: vix):" in text
+    assert "implied volatility: ewma_proxy+vix, partly a proxy, not market data):" in text
+    assert "implied volatility: ewma_proxy, a proxy, not market data):" in options_text(load_options(dt.date(2019, 1, 7)))
