@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -138,7 +137,7 @@ def vol_sources(market: OptionMarket, dates: pd.DatetimeIndex, underlyings) -> n
 
 
 def joined_sources(labels: pd.Series, keys) -> pd.Series:
-    """Per group of ``keys``: its distinct sources in order, joined by ``+`` (``ewma_proxy+vix``)."""
+    """Per group of ``keys``: its distinct sources, sorted, joined by ``+`` (``ewma_proxy+vix``)."""
     return labels.groupby(keys).agg(lambda x: "+".join(sorted(set(x))))
 
 

@@ -15,7 +15,7 @@ from risk_pipeline.config.reader import ConfigError
 from risk_pipeline.config.settings import section
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.options import option_greeks, option_pnl, option_stress
-from risk_pipeline.option_books import option_market
+from risk_pipeline.option_books import atm_changes, option_market
 from risk_pipeline.report.options_section import load_options, options_text
 from risk_pipeline.config.options import load_option_positions
 from risk_pipeline.storage.paths import REPO_ROOT
@@ -118,6 +118,11 @@ def test_the_volatility_change_across_the_switch_is_the_proxys_not_the_jump(lake
     assert change[pd.Timestamp(LAST_VIX)] == pytest.approx(vix[LAST_VIX] - vix[dt.date(2019, 1, 2)], rel=1e-12)
     jump = proxy[first_proxy] - vix[LAST_VIX]  # what a diff of the combined level would give: not a market move
     assert abs(jump - change[pd.Timestamp(first_proxy)]) > 0.01
+    returns = pd.Series(stored["simple_return"].to_numpy(), index=stored["date"]).loc[stored["symbol"].to_numpy() == "SP500"]
+    inside = atm_changes(market, "SP500", returns, dt.date(2018, 12, 3), dt.date(2018, 12, 24))  # a stress window
+    assert inside.iloc[-1] == pytest.approx(vix[dt.date(2018, 12, 24)] - vix[dt.date(2018, 11, 30)], rel=1e-12)
+    across = atm_changes(market, "SP500", returns, dt.date(2018, 12, 27), dt.date(2019, 1, 8))  # not all VIX: proxy
+    assert across.iloc[-1] == pytest.approx(proxy[dt.date(2019, 1, 8)] - proxy[dt.date(2018, 12, 26)], rel=1e-12)
 
 
 GOOD = "date,underlying,series,implied_vol\n2019-01-02,SP500,vix,0.2322\n"
