@@ -137,8 +137,13 @@ def vol_sources(market: OptionMarket, dates: pd.DatetimeIndex, underlyings) -> n
 
 
 def joined_sources(labels: pd.Series, keys) -> pd.Series:
-    """Per group of ``keys``: its distinct sources, sorted, joined by ``+`` (``ewma_proxy+vix``)."""
-    return labels.groupby(keys).agg(lambda x: "+".join(sorted(set(x))))
+    """Per group of ``keys``: its distinct sources, sorted, joined by ``+`` (``ewma_proxy+vix``); vectorised: a bit per
+    source, one text per combination."""
+    names = sorted(set(labels))
+    has = pd.DataFrame({n: labels.to_numpy() == n for n in names}, index=labels.index).groupby(keys).any()
+    code = has.to_numpy().astype(np.int64) @ (1 << np.arange(len(names), dtype=np.int64))
+    text = {c: "+".join(n for i, n in enumerate(names) if c >> i & 1) for c in set(code.tolist())}
+    return pd.Series([text[c] for c in code.tolist()], index=has.index, dtype=object)
 
 
 def book_vol_sources(market: OptionMarket, priced: pd.DataFrame, target_of: pd.Series | None = None) -> pd.Series:
