@@ -10,14 +10,13 @@ import pytest
 
 from risk_pipeline.cli import main
 from risk_pipeline.config.implied_vols import read_vol_file
-from risk_pipeline.config.options import option_settings
+from risk_pipeline.config.options import load_option_positions, option_settings
 from risk_pipeline.config.reader import ConfigError
 from risk_pipeline.config.settings import section
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.options import option_greeks, option_pnl, option_stress
 from risk_pipeline.option_books import atm_changes, option_market
 from risk_pipeline.report.options_section import load_options, options_text
-from risk_pipeline.config.options import load_option_positions
 from risk_pipeline.storage.paths import REPO_ROOT
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
 from risk_pipeline_tests.pipeline_helpers import materialize_range, module_lake, query
@@ -159,3 +158,9 @@ def test_the_summary_says_which_source_each_book_uses(lake):
     assert "Option book spx at the close of 2019-01-02 (USD; Black-Scholes-Merton, implied volatility: vix):" in text
     assert "implied volatility: ewma_proxy+vix, partly a proxy, not market data):" in text
     assert "implied volatility: ewma_proxy, a proxy, not market data):" in options_text(load_options(dt.date(2019, 1, 7)))
+
+
+def test_atm_file_without_a_file_is_refused():
+    values = {**section("options"), "vol_source": "atm_file", "vol_file": None}
+    with pytest.raises(ConfigError, match="field 'vol_file': must name a CSV or Parquet file when vol_source is atm_file"):
+        option_settings(values)
