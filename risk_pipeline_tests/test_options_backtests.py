@@ -11,12 +11,14 @@ import pandas as pd
 import pytest
 from scipy.stats import chi2
 
+from risk_pipeline.config.reader import ConfigError
 from risk_pipeline.defs.backtests import var_backtests
 from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.defs.option_config import OptionsConfig
 from risk_pipeline.defs.options import option_greeks, option_pnl
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.scores import forecast_scores, var_scores
-from risk_pipeline.defs.var import var_estimates
+from risk_pipeline.defs.var import option_book_names, var_estimates
 from risk_pipeline.report.html import _options_section
 from risk_pipeline.report.options_section import load_options, options_text
 from risk_pipeline.risk.options.pricing import bsm_price
@@ -231,3 +233,15 @@ def test_the_report_and_the_summary_show_each_methods_light_of_the_latest_day(la
         assert f"{row.method} {row.n_breaches}/{row.expected_breaches:.1f} {row.traffic_light}" in text
     assert set(latest["traffic_light"]) <= {"green", "yellow", "red", "insufficient_data"}
     assert "traffic light" in page and latest["traffic_light"].iloc[0] in page
+
+
+def test_an_option_book_named_as_a_portfolio_is_refused_naming_the_file_and_the_book(tmp_path):
+    """Both would be var_estimates rows of one portfolio key: the run stops with one line instead of mixing them."""
+    positions = tmp_path / "options.csv"
+    positions.write_text(POSITIONS.replace("naked,", "balanced,"))
+    settings = OptionsConfig(positions_file=str(positions)).settings()
+    assert option_book_names(settings, ["held"]) == ["hedged", "balanced"]
+    with pytest.raises(ConfigError) as error:
+        option_book_names(settings, ["balanced", "held"])
+    assert str(positions) in str(error.value) and "'balanced'" in str(error.value)
+    assert option_book_names(None, ["balanced"]) == []  # no positions file: no option book
