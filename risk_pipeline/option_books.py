@@ -17,7 +17,9 @@ same book (formulas: :mod:`risk_pipeline.risk.options`).
   over several joins them, ``ewma_proxy+vix``). The volatility scenarios are the daily changes of
   each underlying's at-the-money volatility (the proxy, the surface at 30 days and the close's
   spot, or the file's level; a change between a day of the file and a day of the proxy is the
-  proxy's own change, not the jump between the two), applied to every option on it.
+  proxy's own change, not the jump between the two), applied to every option on it. Likewise a
+  day's P&L values an option at both closes with one source: the file's where both have it, else
+  the proxy (:func:`book_pnl`).
 - A delta-hedged book (``options.delta_hedged_books``) holds, at each close, ``-(net delta)``
   units of each underlying: the rule of a desk rebalancing its hedge daily at the close.
 - Rates per currency and dividend yields per underlying are constants of pipeline.yaml.
