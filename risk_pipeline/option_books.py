@@ -17,7 +17,9 @@ same book (formulas: :mod:`risk_pipeline.risk.options`).
   over several joins them, ``ewma_proxy+vix``). The volatility scenarios are the daily changes of
   each underlying's at-the-money volatility (the proxy, the surface at 30 days and the close's
   spot, or the file's level; a change between a day of the file and a day of the proxy is the
-  proxy's own change, not the jump between the two), applied to every option on it.
+  proxy's own change, not the jump between the two), applied to every option on it. Likewise a
+  day's P&L values an option at both closes with one source: the file's where both have it, else
+  the proxy (:func:`book_pnl`).
 - A delta-hedged book (``options.delta_hedged_books``) holds, at each close, ``-(net delta)``
   units of each underlying: the rule of a desk rebalancing its hedge daily at the close.
 - Rates per currency and dividend yields per underlying are constants of pipeline.yaml.
@@ -26,7 +28,7 @@ same book (formulas: :mod:`risk_pipeline.risk.options`).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -53,8 +55,9 @@ GREEK_AMOUNTS = ("position_value", "delta_amount", "gamma_amount", "vega_amount"
 @dataclass(frozen=True)
 class OptionMarket:
     """Closes, returns, at-the-money volatility, its daily change and its source (``vol_source`` of the rows priced
-    with it) of the underlyings (dates x underlyings), the quotes of a surface and the at-the-money levels of the
-    volatility file (every date of the file x underlyings; None without one)."""
+    with it) of the underlyings (dates x underlyings), the quotes of a surface, the at-the-money levels of the
+    volatility file (every date of the file x underlyings; None without one) and, with those levels, the EWMA
+    proxy's at-the-money volatility on every date (None without them)."""
 
     spot: pd.DataFrame
     returns: pd.DataFrame
@@ -64,6 +67,14 @@ class OptionMarket:
     settings: OptionSettings
     quotes: pd.DataFrame | None
     levels: pd.DataFrame | None
+    proxy_atm: pd.DataFrame | None = None
+
+    def on_proxy(self) -> OptionMarket:
+        """This market with the EWMA proxy on every date (the at-the-money file's levels set aside): the one source
+        of a P&L whose two closes do not both have a level (:func:`book_pnl`)."""
+        proxy = self.proxy_atm
+        return replace(self, atm_vol=proxy, atm_change=proxy.diff(), levels=None, proxy_atm=None,
+                       vol_source=pd.DataFrame("ewma_proxy", index=proxy.index, columns=proxy.columns))
 
     def vol(self, day: pd.Timestamp, position: OptionPosition, years: float) -> float:
         """The position's implied volatility at the close of ``day`` from the quotes; ConfigError when there is none."""
@@ -113,13 +124,14 @@ def option_market(positions: tuple[OptionPosition, ...], prices: pd.DataFrame, r
         atm = pd.DataFrame({u: [_surface_atm(quotes, day, u, spot.at[day, u]) for day in spot.index]
                             for u in underlyings}, index=spot.index)
         change, source = atm.diff(), pd.DataFrame("file", index=spot.index, columns=underlyings)
+    proxy = atm if levels is not None else None
     if levels is not None:  # the file's level where it has one, the proxy elsewhere; a change within one source
         level = levels["implied_vol"].reindex(index=spot.index, columns=underlyings)
         quoted = level.notna()
         atm, change = level.where(quoted, atm), level.diff().where(quoted & quoted.shift(fill_value=False), change)
         source = levels["series"].reindex(index=spot.index, columns=underlyings).where(quoted, source)
     return OptionMarket(spot=spot, returns=wide, atm_vol=atm, atm_change=change, vol_source=source, settings=settings,
-                        quotes=quotes, levels=levels)
+                        quotes=quotes, levels=levels, proxy_atm=proxy)
 
 
 def _atm_levels(settings: OptionSettings) -> pd.DataFrame:
@@ -146,16 +158,11 @@ def joined_sources(labels: pd.Series, keys) -> pd.Series:
     return pd.Series([text[c] for c in code.tolist()], index=has.index, dtype=object)
 
 
-def book_vol_sources(market: OptionMarket, priced: pd.DataFrame, target_of: pd.Series | None = None) -> pd.Series:
+def book_vol_sources(market: OptionMarket, priced: pd.DataFrame) -> pd.Series:
     """Per (close, book) of the ``priced`` options: the sources of the volatilities of its underlyings at the close
-    and, with ``target_of`` (close -> next close), at the next close too (:func:`joined_sources`)."""
-    dates = pd.DatetimeIndex(priced["date"])
-    labels = [pd.Series(vol_sources(market, dates, priced["underlying"]), index=priced.index)]
-    if target_of is not None:
-        after = pd.DatetimeIndex(target_of.reindex(dates).to_numpy())
-        labels.append(pd.Series(vol_sources(market, after, priced["underlying"]), index=priced.index))
-    both = pd.concat(labels)
-    return joined_sources(both, [pd.concat([priced["date"]] * len(labels)), pd.concat([priced["book"]] * len(labels))])
+    (:func:`joined_sources`)."""
+    labels = pd.Series(vol_sources(market, pd.DatetimeIndex(priced["date"]), priced["underlying"]), index=priced.index)
+    return joined_sources(labels, [priced["date"], priced["book"]])
 
 
 def greek_vol_sources(market: OptionMarket, frame: pd.DataFrame, priced: pd.DataFrame) -> np.ndarray:
@@ -261,27 +268,38 @@ def book_pnl(market: OptionMarket, positions: tuple[OptionPosition, ...], held: 
              hedge: pd.DataFrame, target_of: pd.Series) -> pd.DataFrame:
     """Hypothetical P&L of each book held at a close (``held``: :func:`held_rows` at those closes, ``priced``: their
     :func:`price_rows`, ``hedge``: their :func:`hedges`) revalued at the next close ``target_of[close]``, FX included
-    (rows: date = the next close, book, hypothetical_pnl, n_options, n_expired, vol_source: the sources of the
-    volatilities at both closes, :func:`book_vol_sources`).
+    (rows: date = the next close, book, hypothetical_pnl, n_options, n_expired, vol_source: the sources its options
+    were valued with, :func:`joined_sources`).
 
     An option alive at the next close is repriced there by :func:`price_rows` (its spot, implied volatility and
     time to expiry then); one whose expiry is on or before the next close (no longer held then, :func:`held_rows`)
-    pays its intrinsic value at the next close's spot. The hedge's units are revalued at the next close's spot.
-    A book-day with a position not priced at the next close (no spot or volatility) has a NaN P&L."""
+    pays its intrinsic value at the next close's spot. Both ends of an option's P&L are valued with one source
+    (same-model revaluation): its source at both closes, or, when the two closes' sources differ (the at-the-money
+    file has a level at one of them only: its first or last day, a gap), the EWMA proxy at both, so that a change
+    of source is no P&L. The hedge's units are revalued at the next close's spot. A book-day with a position not
+    priced at either close (no spot or volatility) has a NaN P&L."""
     rows = held.loc[priced.index]
     after = pd.DatetimeIndex(target_of.reindex(pd.DatetimeIndex(rows["date"])).to_numpy())
     expiry = pd.to_datetime([positions[i].expiry for i in rows["position"]])
     expired = np.asarray(expiry <= after)
-    alive = price_rows(market, positions, rows.loc[~expired].assign(date=after[~expired]))
+    used = priced["vol_source"].to_numpy(object).copy()
+    switched = ~expired & (used != vol_sources(market, after, priced["underlying"]))
+    value_before = priced["position_value"].copy()
     value_after = pd.Series(np.nan, index=rows.index)
-    value_after.loc[alive.index] = alive["position_value"]
+    kept = ~expired & ~switched
+    value_after.loc[kept] = _values(market, positions, rows.loc[kept].assign(date=after[kept]))
+    if switched.any():
+        proxy = market.on_proxy()
+        value_before.loc[switched] = _values(proxy, positions, rows.loc[switched])
+        value_after.loc[switched] = _values(proxy, positions, rows.loc[switched].assign(date=after[switched]))
+        used[switched] = "ewma_proxy"
     ended = priced.loc[expired]
     spot = _spots(market, after[expired], ended["underlying"])
     payoff = np.maximum(np.where(ended["is_call"], spot - ended["strike"], ended["strike"] - spot), 0.0)
     value_after.loc[ended.index] = payoff * ended["quantity"] * ended["contract_multiplier"] * \
         fx_to_base(market.settings, ended["currency"].to_numpy(), after[expired])
     options = pd.DataFrame({"date": priced["date"], "book": priced["book"],
-                            "pnl": value_after - priced["position_value"], "n_expired": expired.astype(int)})
+                            "pnl": value_after - value_before, "n_expired": expired.astype(int)})
     if len(hedge):
         close = pd.DatetimeIndex(hedge["date"])
         next_close = pd.DatetimeIndex(target_of.reindex(close).to_numpy())
@@ -298,10 +316,15 @@ def book_pnl(market: OptionMarket, positions: tuple[OptionPosition, ...], held: 
     frame["n_options"] = priced.groupby(["date", "book"]).size().reindex(frame.index).fillna(0).astype(int)
     frame.loc[frame["missing"], "hypothetical_pnl"] = np.nan
     frame = frame.reset_index()
-    frame["vol_source"] = book_vol_sources(market, priced, target_of).reindex(
+    frame["vol_source"] = joined_sources(pd.Series(used, index=priced.index), [priced["date"], priced["book"]]).reindex(
         list(zip(frame["date"], frame["book"]))).to_numpy()
     frame["date"] = target_of.reindex(pd.DatetimeIndex(frame["date"])).to_numpy()
     return frame[["date", "book", "hypothetical_pnl", "n_options", "n_expired", "vol_source"]]
+
+
+def _values(market: OptionMarket, positions: tuple[OptionPosition, ...], rows: pd.DataFrame) -> pd.Series:
+    """The ``position_value`` of each held (date, position) of ``rows`` (:func:`price_rows`), NaN where not priced."""
+    return price_rows(market, positions, rows)["position_value"].reindex(rows.index)
 
 
 def _spots(market: OptionMarket, dates: pd.DatetimeIndex, underlyings) -> np.ndarray:

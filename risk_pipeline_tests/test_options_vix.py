@@ -2,11 +2,13 @@
 the bundled file, the fall-back and its label, the volatility changes across the switch, and bad input of the file."""
 
 import datetime as dt
+import io
 import json
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import norm
 
 from risk_pipeline.cli import main
 from risk_pipeline.config.implied_vols import read_vol_file
@@ -15,7 +17,7 @@ from risk_pipeline.config.reader import ConfigError
 from risk_pipeline.config.settings import section
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.options import option_greeks, option_pnl, option_stress
-from risk_pipeline.option_books import atm_changes, option_market
+from risk_pipeline.option_books import atm_changes, book_pnl, hedges, held_rows, option_market, price_rows
 from risk_pipeline.report.options_section import load_options, options_text
 from risk_pipeline.storage.paths import REPO_ROOT
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
@@ -94,7 +96,8 @@ def test_book_rows_name_every_source_they_use(lake):
     assert set(hedge.loc[hedge["date"] <= LAST_VIX, "vol_source"]) == {"vix"}
     pnl = _dated(query(data, "select date, book, vol_source from option_pnl")).set_index(["date", "book"])["vol_source"]
     assert pnl[(LAST_VIX, "spx")] == "vix"  # held at the close of 2019-01-02, revalued on 2019-01-03: both VIX
-    assert pnl[(dt.date(2019, 1, 4), "spx")] == "ewma_proxy+vix"  # the VIX at 01-03, the proxy at 01-04
+    assert pnl[(dt.date(2019, 1, 4), "spx")] == "ewma_proxy"  # the VIX at 01-03, the proxy at 01-04: the proxy at both
+    assert pnl[(LAST_VIX, "mixed")] == "ewma_proxy+vix"  # two underlyings, each on one source at both closes
     assert pnl[(dt.date(2019, 1, 7), "spx")] == "ewma_proxy"
     stress = _dated(query(data, "select date, book, vol_source from option_stress where scenario = 'crash'"))
     stress = stress.set_index(["date", "book"])["vol_source"]
@@ -122,6 +125,115 @@ def test_the_volatility_change_across_the_switch_is_the_proxys_not_the_jump(lake
     assert inside.iloc[-1] == pytest.approx(vix[dt.date(2018, 12, 24)] - vix[dt.date(2018, 11, 30)], rel=1e-12)
     across = atm_changes(market, "SP500", returns, dt.date(2018, 12, 27), dt.date(2019, 1, 8))  # not all VIX: proxy
     assert across.iloc[-1] == pytest.approx(proxy[dt.date(2019, 1, 8)] - proxy[dt.date(2018, 12, 26)], rel=1e-12)
+
+
+def _bsm(is_call: bool, spot: float, strike: float, years: float, vol: float, rate: float, dividend: float):
+    """Black-Scholes-Merton price and delta written out with scipy's normal distribution."""
+    w = 1.0 if is_call else -1.0
+    d1 = (np.log(spot / strike) + (rate - dividend + vol**2 / 2) * years) / (vol * np.sqrt(years))
+    d2 = d1 - vol * np.sqrt(years)
+    return (w * (spot * np.exp(-dividend * years) * norm.cdf(w * d1) - strike * np.exp(-rate * years) * norm.cdf(w * d2)),
+            w * np.exp(-dividend * years) * norm.cdf(w * d1))
+
+
+def _pnl_by_hand(spot: pd.DataFrame, vix: pd.Series, proxies: dict, close: dt.date, after: dt.date,
+                 mixed: bool = False) -> dict:
+    """Per book, the P&L of the positions of POSITIONS held at ``close`` revalued at ``after``: every option valued at
+    both ends with the VIX where both days have it (SP500 only), else with the proxy at both (``mixed``: the close's
+    source at the close and the next day's after, the jump of a change of source); the hedge of ``spx``: -(delta at
+    the close's own source) units of SP500 revalued at the next spot."""
+    settings = section("options")
+    positions = pd.read_csv(io.StringIO(POSITIONS), parse_dates=["expiry", "opened"])
+    positions = positions.loc[(positions["opened"].dt.date <= close) & (positions["expiry"].dt.date > close)]
+    own = lambda u, day: vix[day] if u == "SP500" and day in vix.index else proxies[u][day]  # noqa: E731
+    pnl = {}
+    for p in positions.itertuples():
+        assert p.expiry.date() > after  # no expiry inside the lake: every option is repriced at both ends
+        u, s0, s1 = p.underlying, spot.at[close, p.underlying], spot.at[after, p.underlying]
+        both = u == "SP500" and close in vix.index and after in vix.index
+        atm0, atm1 = (own(u, close), own(u, after)) if both or mixed else (proxies[u][close], proxies[u][after])
+        vol = lambda atm, s: max(atm - settings["skew"] * np.log(p.strike / s), 0.01)  # noqa: E731
+        rate, dividend = settings["rates"][p.currency], settings["dividend_yields"].get(u, 0.0)
+        years0, years1 = (p.expiry.date() - close).days / 365, (p.expiry.date() - after).days / 365
+        call = p.option_type == "call"
+        value0 = _bsm(call, s0, p.strike, years0, vol(atm0, s0), rate, dividend)[0]
+        value1 = _bsm(call, s1, p.strike, years1, vol(atm1, s1), rate, dividend)[0]
+        units = p.quantity * p.multiplier
+        pnl[p.book] = pnl.get(p.book, 0.0) + units * (value1 - value0)
+        if p.book == "spx":  # the hedge held: the delta of the close, at the close's own source
+            delta = _bsm(call, s0, p.strike, years0, vol(own(u, close), s0), rate, dividend)[1]
+            pnl[p.book] -= delta * units * (s1 - s0)
+    return pnl
+
+
+def _spot_and_proxies(data, stored_returns) -> tuple[pd.DataFrame, dict]:
+    closes = _dated(query(data, "select * from prices where symbol in ('SP500', 'AAPL') order by date"))
+    return (closes.pivot(index="date", columns="symbol", values="close"),
+            {u: _proxy_atm(stored_returns, u) for u in ("SP500", "AAPL")})
+
+
+def test_the_pnl_values_both_ends_with_one_source_the_proxy_across_the_vixs_end(lake):
+    _, _, stored_returns, data = lake
+    spot, proxies = _spot_and_proxies(data, stored_returns)
+    calendar = list(spot.index)
+    pnl = _dated(query(data, "select * from option_pnl order by date, book")).set_index(["date", "book"])
+    assert pnl.index.get_level_values("date").min() < LAST_VIX < pnl.index.get_level_values("date").max()
+    for (day, book), row in pnl.iterrows():
+        expected = _pnl_by_hand(spot, _vix(), proxies, calendar[calendar.index(day) - 1], day)[book]
+        assert row["hypothetical_pnl"] == pytest.approx(expected, rel=1e-9, abs=1e-6), (day, book)
+    assert not pnl.loc[pnl.index.get_level_values("book") == "spx", "vol_source"].str.contains("+", regex=False).any()
+    first_proxy = (dt.date(2019, 1, 4), "spx")
+    assert pnl.loc[first_proxy, "vol_source"] == "ewma_proxy"
+    jump = _pnl_by_hand(spot, _vix(), proxies, LAST_VIX, first_proxy[0], mixed=True)["spx"]  # the old P&L
+    assert abs(pnl.loc[first_proxy, "hypothetical_pnl"] - jump) > 1000  # the change of source is no longer P&L
+
+
+def test_the_pnl_of_days_inside_the_vix_is_unchanged_the_greeks_values_differenced(lake):
+    _, greeks, _, data = lake
+    rows = greeks.loc[greeks["level"] == "position"]
+    pnl = _dated(query(data, "select * from option_pnl order by date, book")).set_index(["date", "book"])
+    days = sorted(set(rows["date"]))
+    inside = [(close, after) for close, after in zip(days, days[1:]) if after <= LAST_VIX]
+    assert len(inside) > 10
+    for close, after in inside:  # both closes on the VIX: the P&L is option_greeks' values at the two closes
+        held, next_values = rows.loc[rows["date"] == close], rows.loc[rows["date"] == after]
+        for book, own in held.groupby("book"):
+            options = own.loc[own["option_type"] != "underlying"]
+            later = next_values.set_index(["book", "option"]).loc[[(book, o) for o in options["option"]],
+                                                                  "position_value"]
+            hedge = own.loc[own["option_type"] == "underlying"]
+            expected = later.sum() - options["position_value"].sum()
+            expected += sum(q * (next_values.loc[next_values["underlying"] == u, "spot"].iloc[0] - s)
+                            for q, u, s in zip(hedge["quantity"], hedge["underlying"], hedge["spot"]))
+            assert pnl.loc[(after, book), "hypothetical_pnl"] == pytest.approx(expected, rel=1e-9, abs=1e-6)
+            assert pnl.loc[(after, book), "vol_source"] == ("vix" if book == "spx" else "ewma_proxy+vix")
+
+
+def test_a_gap_in_the_quotes_file_values_both_ends_of_its_two_days_with_the_proxy(lake):
+    folder, _, stored_returns, data = lake
+    gap = dt.date(2018, 12, 12)
+    raw = pd.read_csv(VIX_FILE)
+    gapped = folder / "vix_with_a_gap.csv"
+    raw.loc[raw["date"] != gap.isoformat()].to_csv(gapped, index=False)
+    options = _options(folder) | {"vol_file": str(gapped)}
+    settings = option_settings(options | {k: v for k, v in section("options").items() if k not in options})
+    closes = _dated(query(data, "select * from prices where symbol in ('SP500', 'AAPL') order by date"))
+    stored = stored_returns.assign(date=pd.to_datetime(stored_returns["date"]))
+    positions = load_option_positions(folder / "options.csv")
+    market = option_market(positions, closes.assign(date=pd.to_datetime(closes["date"])), stored, settings)
+    days = pd.DatetimeIndex([f"2018-12-{d}" for d in (10, 11, 12, 13, 14)])
+    held = held_rows(positions, days[:-1])
+    priced = price_rows(market, positions, held)
+    rows = book_pnl(market, positions, held, priced, hedges(priced, settings.delta_hedged_books),
+                    pd.Series(days[1:], index=days[:-1])).set_index(["date", "book"])
+    spot, proxies = _spot_and_proxies(data, stored_returns)
+    vix = _vix().drop(gap)
+    for close, after in zip(days[:-1].date, days[1:].date):
+        for book, expected in _pnl_by_hand(spot, vix, proxies, close, after).items():
+            assert rows.loc[(pd.Timestamp(after), book), "hypothetical_pnl"] == pytest.approx(expected, rel=1e-9)
+    labels = rows["vol_source"].xs("spx", level="book")
+    assert list(labels) == ["vix", "ewma_proxy", "ewma_proxy", "vix"]  # 12-11, the gap's day, the day after, 12-14
+    assert not labels.str.contains("+", regex=False).any()
 
 
 GOOD = "date,underlying,series,implied_vol\n2019-01-02,SP500,vix,0.2322\n"

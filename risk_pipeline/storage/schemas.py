@@ -230,9 +230,9 @@ TABLES: dict[str, TableSchema] = {
                 ("n_expired", _I), ("vol_source", _S),
             ],
             "Per option book and day: hypothetical P&L of the book held at the previous close (options and the delta "
-            "hedge) revalued at the day's close, FX included; an option expiring in between pays its intrinsic value "
-            "(risk_pipeline.option_books.book_pnl). The realized series of the option books' var_backtests and "
-            "forecast_scores (on amounts).",
+            "hedge) revalued at the day's close, FX included; an option expiring in between pays its intrinsic value; "
+            "both closes valued with one volatility source (risk_pipeline.option_books.book_pnl). The realized series "
+            "of the option books' var_backtests and forecast_scores (on amounts).",
             key_column="book",
         ),
         _table(
@@ -552,7 +552,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "vol_source": ("where the implied volatility came from: ewma_proxy (EWMA realised volatility with a stated skew, a "
                    "proxy, not market data), file (quoted implied volatilities of options.vol_file) or the series of "
                    "an at-the-money file (vix: the VIX with the proxy's skew, options.vol_source atm_file); a row over "
-                   "several underlyings or closes joins theirs with + (ewma_proxy+vix)",
+                   "several underlyings joins theirs with + (ewma_proxy+vix); option_pnl: the one source both closes "
+                   "were valued with (ewma_proxy when their sources differ)",
                    "text"),
     "years_to_expiry": ("calendar days from the close to expiry over 365 (ACT/365)", "years"),
     "interest_rate": ("continuously compounded rate of the option's currency (options.rates)", "fraction per year"),
