@@ -10,7 +10,17 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.report.frtb_section import SCOPE_NOTE, latest_desks, latest_es
-from risk_pipeline.report.morning import HEADERS, MISSING, Cell, Morning, capital_sentence, intro, morning_cells
+from risk_pipeline.report.morning import (
+    HEADER_NOTES,
+    HEADERS,
+    MISSING,
+    Cell,
+    Morning,
+    alert_lines,
+    capital_sentence,
+    intro,
+    morning_cells,
+)
 from risk_pipeline.report.options_section import GREEK_COLUMNS, GREEK_LABELS, METHODS, limit_label, reverse_label
 from risk_pipeline.report.summary import ReportData, mcs_sentence, score_rows
 from risk_pipeline.risk.limits import LIMIT_METHOD_TEXT
@@ -34,11 +44,9 @@ th{background:#f3f3f3;text-align:center;white-space:normal}td.text{text-align:le
 td.pass{background:#e3f4e6}td.fail{background:#fbe0e0;font-weight:600}td.na{color:#999}
 td.green{background:#2e9d4a;color:#fff}td.yellow{background:#e0b000}td.red{background:#d62728;color:#fff}
 td.insufficient_data{color:#777}tr.recommended td{font-weight:700}
-table.morning{width:100%;font-size:13px}table.morning td{white-space:normal;vertical-align:top}
+table.morning{width:100%;font-size:12.5px;margin:4px 0}table.morning td{vertical-align:top;padding:2px 5px}
+table.morning th{padding:2px 4px}
 .sub{font-size:11px;color:#555;font-weight:400}td.green .sub,td.red .sub{color:#eee}
-.lim{display:inline-block;margin:1px 2px;padding:0 4px;border-radius:3px;white-space:nowrap}
-.lim.within_limits{background:#e3f4e6}.lim.warning{background:#f5d76e}.lim.danger{background:#d62728;color:#fff}
-.lim.no_data{color:#777}
 .box{background:#f7f7f9;border:1px solid #e2e2e8;padding:6px 12px;margin:8px 0;font-size:13px}.box ul{margin:4px 0;padding-left:20px}
 .alert{background:#fde8e8;border-color:#e8a0a0}.warn{background:#fff6da;border-color:#e8cf80}
 .ok{background:#e9f6ec;border-color:#a6d8b2}
@@ -204,44 +212,47 @@ SECTIONS = (
 )
 
 
-def _cell_html(cell: Cell) -> str:
-    note = f'<span class="sub">{_esc(cell.note)}</span>' if cell.note else ""
-    return f"{_esc(cell.text)}{' <br>' if note else ''}{note}"
+FIGURES = {"VaR 1d", "ES 1d", "VaR 10d", "ES 10d"}  # columns whose note (the % of value) follows on the same line
+_STATUS_CLASS = {"within_limits": "pass", "warning": "yellow", "danger": "red"}
+
+
+def _cell_html(header: str, cell: Cell) -> str:
+    css = _STATUS_CLASS.get(cell.status, cell.status) or ("text" if header in ("book", "official method") else "")
+    note = ""
+    if cell.note and header in FIGURES:  # "59,170 · 5.92%", "— no 10d"
+        note = (" " if cell.text == MISSING else " \u00b7 ") + _esc(cell.note)
+    elif cell.note:
+        note = f'<br><span class="sub">{_esc(cell.note)}</span>'
+    attribute = f' class="{css}"' if css else ""
+    return f"<td{attribute}>{_esc(cell.text)}{note}</td>"
 
 
 def morning_table(morning: Morning) -> str:
     """The first page's table: a row per book, the cells of ``morning.morning_cells``."""
-    head = "".join(f"<th>{_esc(h)}</th>" for h in HEADERS)
-    body = []
-    for cells in morning_cells(morning):
-        tds = []
-        for header, column in zip(HEADERS, cells):
-            if header == "limits used":
-                inner = " ".join(f'<span class="lim {_esc(c.status)}">{_esc(c.text)}</span> ' if c.status
-                                 else _cell_html(c) for c in column)
-                tds.append(f'<td class="text">{inner}</td>')
-            else:
-                cell = column[0]
-                css = f' class="{_esc(cell.status)}"' if cell.status else (' class="text"' if header in ("book", "official method") else "")
-                tds.append(f"<td{css}>{_cell_html(cell)}</td>")
-        body.append("<tr>" + "".join(tds) + "</tr>")
-    return (f'<table class="morning"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-            '<p class="note">Change: the official 1-day VaR amount minus the previous business day\'s, split into '
-            "positions (the value held moved by more than the day's P&amp;L: trades, rebalancing) / market (the P&amp;L "
-            "and the new return in the window) / method (a monthly re-choice of the official method); docs/analytics.md. "
-            "Limits: green below the warning level, amber at warning, red above the limit. Worst stress: the scenario "
-            "losing most on the positions held.</p>")
+    head = "".join(f'<th>{_esc(h)}<br><span class="sub">{_esc(n)}</span></th>' for h, n in zip(HEADERS, HEADER_NOTES))
+    body = "".join("<tr>" + "".join(_cell_html(h, c) for h, c in zip(HEADERS, cells)) + "</tr>"
+                   for cells in morning_cells(morning))
+    return (f'<table class="morning"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+            '<p class="note">Change: the official 1-day VaR minus the previous business day\'s, split into positions '
+            "(trades, rebalancing) / market (the day's P&amp;L and return; a monthly re-choice of the method is named "
+            "when it moved the figure). Worst limit: the limit used most (green within, amber at warning, red above; "
+            "every limit under <a href=\"#limits\">Limits</a>). Backtest: the Basel light of the official method, "
+            "breaches / days. Option books: full-revaluation VaR, no % of value (a short book's value is the premium "
+            "it owes), Greek caps (<a href=\"#options\">Option books</a>).</p>")
 
 
 def _alerts_box(morning: Morning) -> str:
-    if not morning.alerts:
+    lines = alert_lines(morning.alerts)
+    if not lines:
         return '<div class="box ok">No breach and no warning today.</div>'
-    breaches = [a for a in morning.alerts if a.level == "breach"]
-    items = "".join(f'<li><b>{_esc(a.level.capitalize())}</b>: {_esc(a.text)}</li>' for a in morning.alerts)
+    titles = dict(SECTIONS)
+    items = "".join(f'<li>{"<b>Breach</b>: " if line.level == "breach" else ""}{_esc(line.text)} '
+                    f'(<a href="#{line.section}">{_esc(titles[line.section])}</a>)</li>' for line in lines)
+    breaches = sum(a.level == "breach" for a in morning.alerts)
+    warnings = len(morning.alerts) - breaches
     css = "alert" if breaches else "warn"
-    title = (f"{len(breaches)} breach(es), {len(morning.alerts) - len(breaches)} warning(s)" if breaches
-             else f"{len(morning.alerts)} warning(s), no breach")
-    return f'<div class="box {css}"><b>{title}</b><ul>{items}</ul></div>'
+    return (f'<div class="box {css}"><b>{breaches} breach{"" if breaches == 1 else "es"}, {warnings} '
+            f'warning{"" if warnings == 1 else "s"}</b><ul>{items}</ul></div>')
 
 
 def _section(key: str, sentence: str) -> str:
