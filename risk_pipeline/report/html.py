@@ -52,7 +52,8 @@ table.morning th{padding:2px 4px}
 .ok{background:#e9f6ec;border-color:#a6d8b2}
 .note{font-size:13px;color:#444}.lead{font-size:14px}img{max-width:100%}.scroll{overflow-x:auto}
 nav.toc{background:#f7f7f9;border:1px solid #e2e2e8;padding:6px 12px;font-size:14px}nav.toc ol{margin:4px 0;columns:2}
-caption{text-align:left}td.bars{width:360px}.bar{display:block;height:12px;min-width:1px}.bar.green{background:#2e9d4a}.bar.red{background:#d62728}
+details{margin:2px 0}summary{cursor:pointer;padding:3px 0}summary h3{display:inline;font-size:15px}
+summary .sub{font-size:12.5px}caption{text-align:left}td.bars{width:360px}.bar{display:block;height:12px;min-width:1px}.bar.green{background:#2e9d4a}.bar.red{background:#d62728}
 """
 
 
@@ -260,6 +261,14 @@ def _section(key: str, sentence: str) -> str:
     return f'<h2 id="{key}">{_esc(title)}</h2><p class="lead">{sentence}</p>'
 
 
+def _fold(title: str, gist: str, body: str, heading: bool = True) -> str:
+    """``body`` folded under a line that names it (a book's heading, or a title) and says its gist: the
+    page lists every book in a screen or two and opens the one a reader wants."""
+    head = f"<h3>{_esc(title)}</h3>" if heading else f"<b>{_esc(title)}</b>"
+    gist = f' <span class="sub">{gist}</span>' if gist else ""
+    return f"<details><summary>{head}{gist}</summary>{body}</details>"
+
+
 def _latest_var_table(data: ReportData, portfolio: str, official: str | None) -> str:
     """A row per method: VaR and ES at 99% (1 and 10 days) and VaR at 95%, 1 day, amounts and %."""
     latest = data.latest_var.loc[data.latest_var["portfolio"].eq(portfolio)]
@@ -285,34 +294,47 @@ def _latest_var_table(data: ReportData, portfolio: str, official: str | None) ->
     return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
+def _var_spread(data: ReportData, portfolio: str, official: str | None) -> str:
+    """The gist of a book's methods: its official method and the range of the methods' 1-day 99% VaR."""
+    rows = data.latest_var.loc[data.latest_var["portfolio"].eq(portfolio) & data.latest_var["horizon_days"].eq(1)
+                               & data.latest_var["confidence"].round(10).eq(0.99)]
+    if rows.empty:
+        return f"official {official or MISSING}"
+    return (f"official {official or MISSING}; VaR 99% 1d of the {len(rows)} methods from {amount(rows['var_amount'].min())} "
+            f"to {amount(rows['var_amount'].max())}")
+
+
 def _model_section(data: ReportData) -> str:
     official = dict(zip(data.morning.books.get("portfolio", []), data.morning.books.get("method", [])))
     out = [_section("model", "Each book's VaR and ES by every configured method (the official one in bold, the "
                     "others its challengers), and the evidence that chooses among them: the Model Confidence Set of "
                     "the FZ0 loss and the ranking by backtests.")]
+    out.append('<p class="note">A line per book (click to open): the official method and the spread of the '
+               "methods' 1-day 99% VaR; inside, every method's figures, the Model Confidence Set and the ranking.</p>")
     for portfolio in data.portfolios:
-        out.append(f"<h3>{_esc(portfolio)} ({_esc(data.base_currency.get(portfolio, ''))})</h3>")
-        out.append(_latest_var_table(data, portfolio, official.get(portfolio)))
+        body = [_latest_var_table(data, portfolio, official.get(portfolio))]
         if len(data.scores):
             rows = score_rows(data.scores, portfolio, data.ranking_window)
             left_out = score_rows(data.scores, portfolio, data.ranking_window, compared=False)
-            out.append(f"<p>{_esc(mcs_sentence(rows, data.ranking_window, left_out))}</p>")
+            body.append(f"<p>{_esc(mcs_sentence(rows, data.ranking_window, left_out))}</p>")
             if len(rows) and rows["mcs_computed"].all():
-                out.append(score_bars(rows, data.ranking_window))
+                body.append(score_bars(rows, data.ranking_window))
         ranking = data.ranking.loc[data.ranking["portfolio"].eq(portfolio)] if len(data.ranking) else data.ranking
         if len(ranking):
-            out.append(table(ranking, [
+            body.append(table(ranking, [
                 ("rank", "rank", num), ("method", "method", _plain), ("n_in_mcs", "in the 90% MCS (tests)", num),
                 ("n_mcs", "MCS tests", num), ("score", "score", lambda v: num(v, 2)),
                 ("n_tests_passed", "backtests passed", num), ("n_tests", "backtests", num),
                 ("breach_ratio", "breaches / expected", lambda v: num(v, 2)),
                 ("mean_var", f"average VaR over the last {data.ranking_window} days, % of value", pct),
             ], row_class=lambda r: "recommended" if r["recommended"] else ""))
-            out.append('<p class="note">Ranking (bold: ranked first): first the methods most often in the 90% Model '
+            body.append('<p class="note">Ranking (bold: ranked first): first the methods most often in the 90% Model '
                        "Confidence Set of the FZ0 loss, then the pass rate of the Kupiec, Christoffersen and Z2 tests "
                        "(less a penalty for a breach frequency off target), ties broken by the lower average VaR "
                        "(less capital), over the trailing "
                        f"{data.ranking_window} days. The official method is chosen once a month (docs/analytics.md).</p>")
+        out.append(_fold(f"{portfolio} ({data.base_currency.get(portfolio, '')})",
+                         _esc(_var_spread(data, portfolio, official.get(portfolio))), "".join(body)))
     stats = data.statistics
     if len(stats):
         out.append("<h3>Performance of the books</h3>")
@@ -336,14 +358,17 @@ def _backtests_section(data: ReportData, portfolio_charts: dict[str, str], overv
         out.append('<p class="note">No 99% one-day VaR is configured: no traffic light.</p>')
     elif overview_chart:
         out.append(f'<img alt="traffic light chart" src="{overview_chart}">')
+    lights = data.traffic_light
     for portfolio in data.portfolios:
-        out.append(f"<h3>{_esc(portfolio)}: realized return against VaR</h3>")
         chart = portfolio_charts.get(portfolio)
-        out.append(f'<img alt="{_esc(portfolio)}: return vs VaR and rolling breaches" src="{chart}">' if chart
-                   else '<p class="note">No one-day forecasts in the charted period.</p>')
         rows = data.backtests.loc[data.backtests["portfolio"].eq(portfolio)
                                   & data.backtests["confidence"].round(10).eq(0.99) & data.backtests["horizon_days"].eq(1)]
-        out.append(_backtest_section(rows))
+        mine = lights.loc[lights["portfolio"].eq(portfolio)] if len(lights) else lights
+        counts = mine["traffic_light"].value_counts() if len(mine) else pd.Series(dtype=int)
+        gist = ", ".join(f"{int(counts[z])} {z}" for z in ("green", "yellow", "red") if z in counts)
+        out.append(_fold(f"{portfolio}: realized return against VaR", f"Basel lights of the methods: {gist}" if gist else "",
+                         (f'<img alt="{_esc(portfolio)}: return vs VaR and rolling breaches" src="{chart}">' if chart
+                          else '<p class="note">No one-day forecasts in the charted period.</p>') + _backtest_section(rows)))
     out.append('<p class="note">A dash: the test could not be computed (no breach, or too few observations).</p>')
     return "\n".join(out)
 
@@ -357,13 +382,14 @@ def _attribution_section(data: ReportData, chart: str | None) -> str:
                     f"99% VaR (they add up to the book's VaR) as of {_day(frame['date'].max())}.")]
     if chart:
         out.append(f'<img alt="component VaR per position" src="{chart}">')
-    out.append(table(frame.sort_values(["portfolio", "pct_contribution"], ascending=[True, False]), [
+    out.append(_fold("Every position's component, marginal and incremental VaR", f"{len(frame)} positions", table(
+        frame.sort_values(["portfolio", "pct_contribution"], ascending=[True, False]), [
         ("portfolio", "book", _plain), ("symbol", "position", _plain), ("weight", "weight", pct),
         ("component_var", "component VaR, % of value", pct), ("pct_contribution", "share of the VaR", lambda v: pct(v, 1)),
         ("marginal_var", "marginal VaR", lambda v: num(v, 4)), ("incremental_var", "incremental VaR, % of value", pct),
         ("component_es_historical", "component ES (historical), % of value", pct),
         ("component_var_amount", "component VaR (book currency)", amount),
-    ]))
+    ]), heading=False))
     return "\n".join(out)
 
 
@@ -381,22 +407,20 @@ def _stress_section(data: ReportData, chart: str | None) -> str:
         (b, f"{b} P&L ({data.base_currency.get(b, '')})", amount) for b in grid.columns if b != "scenario"]))
     reverse = data.extras.get("reverse_stress")
     if reverse is not None and len(reverse):
-        out.append("<h3>Reverse stress: how much of each scenario loses the target</h3>")
-        out.append(table(reverse, [
+        out.append(_fold("Reverse stress: how much of each scenario loses the target", "", table(reverse, [
             ("portfolio", "book", _plain), ("scenario", "scenario", _plain),
             ("target_loss", "target loss (book currency)", amount),
             ("multiplier", "multiplier of the scenario's shocks", lambda v: num(v, 2) if not _is_missing(v) else "none reaches it"),
             ("feasible", "reached", num),
-        ]))
+        ])))
     replay = data.extras.get("historical_replay")
     if replay is not None and len(replay):
-        out.append("<h3>Historical replay: the positions held, through each episode</h3>")
-        out.append(table(replay, [
+        out.append(_fold("Historical replay: the positions held, through each episode", "", table(replay, [
             ("portfolio", "book", _plain), ("episode", "episode", _plain), ("worst_date", "worst day", _day),
             ("worst_cum_pnl", "worst cumulative P&L (book currency)", amount),
             ("worst_cum_return", "worst cumulative return", pct), ("final_cum_return", "return at the end", pct),
             ("n_days", "days", num), ("proxied", "proxied", num),
-        ]))
+        ])))
     return "\n".join(out)
 
 
