@@ -34,7 +34,7 @@ TEST_COLUMNS = [
 ]  # fmt: skip
 
 _CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:16px auto;max-width:1340px;color:#222;
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:8px auto;max-width:1340px;color:#222;
 line-height:1.35;padding:0 16px}
 h1{font-size:22px;margin:0 0 6px}h2{font-size:20px;border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:36px}
 h3{font-size:16px;margin-top:22px}
@@ -44,10 +44,10 @@ th{background:#f3f3f3;text-align:center;white-space:normal}td.text{text-align:le
 td.pass{background:#e3f4e6}td.fail{background:#fbe0e0;font-weight:600}td.na{color:#999}
 td.green{background:#2e9d4a;color:#fff}td.yellow{background:#e0b000}td.red{background:#d62728;color:#fff}
 td.insufficient_data{color:#777}tr.recommended td{font-weight:700}
-table.morning{width:100%;font-size:12.5px;margin:4px 0}table.morning td{vertical-align:top;padding:2px 5px}
+table.morning{width:100%;font-size:12.5px;margin:4px 0;line-height:1.2}table.morning td{vertical-align:top;padding:1px 5px;white-space:normal}table.morning .sub{font-size:10.5px}
 table.morning th{padding:2px 4px}
 .sub{font-size:11px;color:#555;font-weight:400}td.green .sub,td.red .sub{color:#eee}
-.box{background:#f7f7f9;border:1px solid #e2e2e8;padding:6px 12px;margin:8px 0;font-size:13px}.box ul{margin:4px 0;padding-left:20px}
+.box{background:#f7f7f9;border:1px solid #e2e2e8;padding:6px 12px;margin:8px 0;font-size:13px}.box ul{margin:2px 0;padding-left:20px}
 .alert{background:#fde8e8;border-color:#e8a0a0}.warn{background:#fff6da;border-color:#e8cf80}
 .ok{background:#e9f6ec;border-color:#a6d8b2}
 .note{font-size:13px;color:#444}.lead{font-size:14px}img{max-width:100%}.scroll{overflow-x:auto}
@@ -223,14 +223,14 @@ def _cell_html(header: str, cell: Cell) -> str:
     if cell.note and header in FIGURES:  # "59,170 · 5.92%", "— no 10d"
         note = (" " if cell.text == MISSING else " \u00b7 ") + _esc(cell.note)
     elif cell.note:
-        note = f'<br><span class="sub">{_esc(cell.note)}</span>'
+        note = f' <br><span class="sub">{_esc(cell.note)}</span>'
     attribute = f' class="{css}"' if css else ""
     return f"<td{attribute}>{_esc(cell.text)}{note}</td>"
 
 
 def morning_table(morning: Morning) -> str:
     """The first page's table: a row per book, the cells of ``morning.morning_cells``."""
-    head = "".join(f'<th>{_esc(h)}<br><span class="sub">{_esc(n)}</span></th>' for h, n in zip(HEADERS, HEADER_NOTES))
+    head = "".join(f'<th>{_esc(h)} <br><span class="sub">{_esc(n)}</span></th>' for h, n in zip(HEADERS, HEADER_NOTES))
     body = "".join("<tr>" + "".join(_cell_html(h, c) for h, c in zip(HEADERS, cells)) + "</tr>"
                    for cells in morning_cells(morning))
     return (f'<table class="morning"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
@@ -516,6 +516,19 @@ def _options_section(data: ReportData) -> str:
     return "\n".join(out)
 
 
+def page_head(title: str) -> list[str]:
+    return ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>"]
+
+
+def first_page(morning: Morning) -> str:
+    """The report's first screen: the title, the alert box, the morning table and the bank's FRTB capital."""
+    capital = capital_sentence(morning)
+    return "\n".join([f"<h1>Risk report as of {morning.as_of}</h1>", _alerts_box(morning),
+                      f'<p class="note">{_esc(intro(morning))}</p>', morning_table(morning)]
+                     + ([f"<p>{_esc(capital)}</p>"] if capital else []))
+
+
 def render_html(data: ReportData, charts: dict[str, str], files: Sequence[str]) -> str:
     """The whole page; ``charts`` the data URIs of the charts by name (a book's P&L chart by the
     book's name, and traffic_light, frtb_capital, component_var, stress, utilisation), ``files``
@@ -524,16 +537,9 @@ def render_html(data: ReportData, charts: dict[str, str], files: Sequence[str]) 
     toc = "".join(f'<li><a href="#{k}">{_esc(t)}</a></li>' for k, t in SECTIONS)
     links = "".join(f'<li><a href="{_esc(f)}">{_esc(f)}</a></li>' for f in files)
     versions = ", ".join(f"{k} v{v}" for k, v in sorted(data.table_versions.items()))
-    capital = capital_sentence(morning)
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>Risk report {data.as_of}</title><style>{_CSS}</style></head><body>",
-        f"<h1>Risk report as of {data.as_of}</h1>",
-        _alerts_box(morning),
-        f'<p class="note">{_esc(intro(morning))}</p>',
-        morning_table(morning),
-        f"<p>{_esc(capital)}</p>" if capital else "",
+        *page_head(f"Risk report {data.as_of}"),
+        first_page(morning),
         f'<nav class="toc"><b>Contents</b><ol>{toc}</ol></nav>',
         _model_section(data),
         _backtests_section(data, charts, charts.get("traffic_light")),

@@ -45,6 +45,9 @@ ALERT_KINDS = {
     "challenger": ("Challenger methods in the red Basel zone", "backtests"),
     "frtb": ("FRTB", "frtb"),
 }
+WARNING_LINE_CHARS = 240  # a grouped warning line's length (about a line and a half of the report)
+BREACH_TITLES = {"limit": "Limits breached", "option_limit": "Option caps and limits breached",
+                 "official": "Official methods in the red Basel zone"}
 
 
 @dataclass(frozen=True)
@@ -146,11 +149,13 @@ def _limit_alerts(rows: pd.DataFrame, book_column: str, label, kind: str) -> lis
         if row.status in ("danger", "warning"):
             book, name = getattr(row, book_column), label(row)
             ccy = getattr(row, "base_currency", "")
-            out.append(Alert("breach" if row.status == "danger" else "warning",
-                             f"{book}: {name} limit at {percent(row.utilization, 1)} ({amount(abs(row.measured_amount))} "
-                             f"of {amount(row.limit_amount)}{' ' + ccy if ccy else ''}, "
-                             f"{'above the limit' if row.status == 'danger' else 'warning level'})",
-                             kind, ((book, f"{name} {percent(row.utilization, 1)}"),)))
+            figures = f"{amount(abs(row.measured_amount))} of {amount(row.limit_amount)}{' ' + ccy if ccy else ''}"
+            used = f"{name} {percent(row.utilization, 1)}"
+            danger = row.status == "danger"
+            out.append(Alert("breach" if danger else "warning",
+                             f"{book}: {name} limit at {percent(row.utilization, 1)} ({figures}, "
+                             f"{'above the limit' if danger else 'warning level'})",
+                             kind, ((book, used),)))
     return out
 
 
@@ -201,25 +206,40 @@ def _official_alert(book: str, row) -> Alert:
 
 
 def alert_lines(alerts: tuple[Alert, ...]) -> list[AlertLine]:
-    """The alert box: each breach on a line of its own, then a line per kind of warning (ALERT_KINDS' order)
-    naming each book and figure ("Limits at warning level: eur_ust10y ES 1d 81.8%, ES 3d 80.2%; long_short
-    ES 1d 80.3%"); the challenger methods in the red zone as a count of books (the grid of the Backtests
-    section names them)."""
-    lines = [AlertLine("breach", a.text, ALERT_KINDS.get(a.kind, ("", "limits"))[1]) for a in alerts if a.level == "breach"]
-    for kind, (title, section) in ALERT_KINDS.items():
-        mine = [a for a in alerts if a.level == "warning" and a.kind == kind]
-        if not mine:
-            continue
-        if kind == "challenger":
-            books = sorted({item for a in mine for _, item in a.parts})
-            lines.append(AlertLine("warning", f"{title}: {len(books)} book{'' if len(books) == 1 else 's'}", section))
-            continue
-        groups: dict[str, list[str]] = {}
-        for label, item in sorted((p for a in mine for p in a.parts), key=lambda p: p[0].startswith("not")):
-            groups.setdefault(label, []).append(item)
-        lines.append(AlertLine("warning", f"{title}: " + "; ".join(f"{label} {', '.join(items)}"
-                                                                    for label, items in groups.items()), section))
+    """The alert box, a line per kind (ALERT_KINDS' order): first the breaches (each named with its figure:
+    "Breaches of Limits: book_a VaR 1d 105.0%"), then the warnings ("Limits at warning level: eur_ust10y
+    ES 1d 81.8%, ES 3d 80.2%; long_short ES 1d 80.3%"); the challenger methods in the red zone as a count of
+    books (the grid of the Backtests section names them)."""
+    lines = []
+    for level in ("breach", "warning"):
+        for kind, (title, section) in ALERT_KINDS.items():
+            mine = [a for a in alerts if a.level == level and a.kind == kind]
+            if not mine:
+                continue
+            if level == "breach":
+                title = BREACH_TITLES[kind]
+            if kind == "challenger":
+                books = sorted({item for a in mine for _, item in a.parts})
+                lines.append(AlertLine(level, f"{title}: {len(books)} book{'' if len(books) == 1 else 's'}", section))
+                continue
+            groups: dict[str, list[str]] = {}
+            for label, item in sorted((p for a in mine for p in a.parts), key=lambda p: p[0].startswith("not")):
+                groups.setdefault(label, []).append(item)
+            lines.append(AlertLine(level, _grouped(title, list(groups.items()), level == "warning"), section))
     return lines
+
+
+def _grouped(title: str, groups: list[tuple[str, list[str]]], shorten: bool) -> str:
+    """``title: label items, ...; label items``; a warning line cut at WARNING_LINE_CHARS with the number of
+    its items left out (a breach line names every breach)."""
+    text, shown = f"{title}: ", 0
+    for label, items in groups:
+        part = f"{label} {', '.join(items)}"
+        if shorten and shown and len(text) + len(part) > WARNING_LINE_CHARS:
+            left = sum(len(i) for _, i in groups[shown:])
+            return f"{text[:-2]}; and {left} more"
+        text, shown = f"{text}{part}; ", shown + 1
+    return text[:-2]
 
 
 @dataclass(frozen=True)
@@ -263,7 +283,7 @@ def _limit_cell(morning: Morning, portfolio: str) -> Cell:
 
 def _light_cell(light) -> Cell:
     if light is None:
-        return Cell(MISSING, "no 99% 1-day backtest")
+        return Cell(MISSING, "no backtest")
     return Cell(str(light["traffic_light"]), f"{int(light['n_breaches'])}/{int(light['n_obs'])}",
                 str(light["traffic_light"]))
 
@@ -307,7 +327,7 @@ def _book_cells(morning: Morning, row: pd.Series) -> list[Cell]:
         signed(row[c]) for c in ("var_1d_change_positions", "var_1d_change_market"))
         + (f" / method {signed(row['var_1d_change_method'])}" if row["var_1d_change_method"] else "")
         if pd.notna(row["var_1d_amount_change"]) else "first day of the book")
-    no_ten = "no 10-day horizon"
+    no_ten = "no 10d"
     return [Cell(portfolio, str(row["base_currency"])), _method_cell(row),
             _figure(row, "var_1d", ""), _figure(row, "es_1d", ""),
             _figure(row, "var_10d", no_ten), _figure(row, "es_10d", no_ten), change,
@@ -331,7 +351,7 @@ def option_book_cells(view: "OptionsView", book: str) -> list[Cell]:
         hit = var.loc[var["confidence"].round(10).eq(BASEL_CONFIDENCE) & var["horizon_days"].eq(horizon)
                       & var["measure"].eq(measure)] if len(var) else var
         if hit.empty:
-            return Cell(MISSING, f"no {horizon}d" if horizons else "option_var not stored")
+            return Cell(MISSING, f"no {horizon}d" if horizons else "not stored")
         return Cell(amount(hit[OPTION_METHOD].iloc[0]), "no %" if value is not None and value <= 0
                     else percent(hit[OPTION_METHOD].iloc[0] / value) if value else "")
 
