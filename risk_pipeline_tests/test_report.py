@@ -550,3 +550,19 @@ def test_the_summary_prints_the_report_s_first_table(calm, monkeypatch, capsys):
     shown = [[" ".join(cell.replace(" \u00b7 ", " ").split()) for cell in row] for row in rows]
     assert len(shown) == 3 and len(shown[0]) == len(HEADERS)  # two books and the option book
     assert printed == shown
+
+
+def test_summary_book_prints_one_book_s_row_a_line_per_column_and_an_unknown_book_is_one_line_exit_2(
+        calm, monkeypatch, capsys):
+    from risk_pipeline.cli import main
+    from risk_pipeline.report.morning import HEADERS, load_morning, morning_cells
+
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(calm[0]))
+    assert main(["summary", "--book", "held"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    (cells,) = [c for c in morning_cells(load_morning(dt.date(2017, 12, 29))) if c[0].text == "held"]
+    assert [line.split(": ", 1)[1] for line in lines[:len(HEADERS)]] == [str(c) for c in cells]
+    assert [line.split(" (")[0] for line in lines[:len(HEADERS)]] == list(HEADERS)
+    assert main(["summary", "--book", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "--book nope" in err and "balanced, held" in err

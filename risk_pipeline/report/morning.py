@@ -1,16 +1,17 @@
 """The morning table: one row per book with what a risk committee asks first, and every breach or
-warning of the day. The report's first page and ``risk-pipeline summary`` both show it, from
-the same cells (:func:`morning_cells`), so they show the same figures.
+warning of the day grouped a line per kind. The report's first page and ``risk-pipeline summary``
+both show it, from the same cells (:func:`morning_cells`) and alert lines (:func:`alert_lines`).
 
 Per book (as of a date, each table's latest stored day up to it): the official VaR and ES at 1
 and 10 days (``risk_summary``: amount and % of the value held), the change of the 1-day VaR
-amount since the previous business day split into positions / market / method
-(docs/analytics.md), the utilisation of each limit (``limit_status``, measured by
+amount since the previous business day split into positions / market (/ method when a re-choice
+moved it; docs/analytics.md), the most used limit and its status (``limit_status``, measured by
 historical_positions), the Basel light of the official method (``var_backtests``: 99%, 1 day,
 the shortest window), the worst stress scenario (``stress_results``), the desk's FRTB IMES
 (``frtb_es``) when stored, and what the book holds at the close (``portfolio_pnl``): gross and net
 exposure, the number of positions and the turnover over the last ``TURNOVER_DAYS`` P&L days (the
-sum of ``traded_value`` over them divided by the day's value: docs/positions.md).
+sum of ``traded_value`` over them divided by the day's value: docs/positions.md). An option book
+(``report.options_section.load_options``) has a row of its own figures (:func:`option_book_cells`).
 """
 
 from __future__ import annotations
@@ -410,6 +411,17 @@ def text_table(morning: Morning) -> str:
     if capital:
         lines += [capital]
     return "\n".join(lines)
+
+
+def book_text(morning: Morning, book: str) -> str | None:
+    """One book's row of the morning table, a line per column, and the day's alerts about it
+    (``risk-pipeline summary --book``); None when the table has no such book."""
+    rows = [cells for cells in morning_cells(morning) if cells[0].text == book]
+    if not rows:
+        return None
+    lines = [f"{head} ({note}): {cell}" for head, note, cell in zip(HEADERS, HEADER_NOTES, rows[0])]
+    mine = [a for a in morning.alerts if a.text.startswith(f"{book}: ")]
+    return "\n".join(lines + [f"{a.level.upper()}: {a.text}" for a in mine])
 
 
 def morning_markdown(morning: Morning) -> str:
