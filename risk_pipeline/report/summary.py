@@ -33,7 +33,7 @@ import pandas as pd
 
 from risk_pipeline.report.frtb_section import capital_history
 from risk_pipeline.report.morning import Morning, load_morning
-from risk_pipeline.report.options_section import OptionsView, load_options
+from risk_pipeline.report.options_section import OptionsView
 from risk_pipeline.report.series import series_starts
 from risk_pipeline.risk.backtests.ranking import rank_methods
 from risk_pipeline.risk.backtests.scoring import NOT_COMPARED_REASONS
@@ -258,6 +258,7 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
     backtests, scores = (t.loc[t["portfolio"].isin(linear)] for t in (backtests, scores))
     portfolios = tuple(sorted(backtests["portfolio"].unique()))
     currencies = pnl.drop_duplicates("portfolio").set_index("portfolio")["base_currency"].to_dict()
+    morning = load_morning(as_of)
     return ReportData(
         as_of=as_of,
         chart_start=chart_start,
@@ -279,9 +280,9 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
         .reset_index(drop=True),
         table_versions=_table_versions(),
         frtb_capital=capital_history(as_of, chart_start),
-        morning=load_morning(as_of),
+        morning=morning,
         limit_history=_limit_history(as_of),
-        options=load_options(as_of),
+        options=morning.options,
     )
 
 
