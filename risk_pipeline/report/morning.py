@@ -170,6 +170,7 @@ def _alerts(morning: Morning) -> list[Alert]:
     if options is not None and len(options.limits):
         out += _limit_alerts(options.limits, "book", _option_limit_label, "option_limit")
     official = dict(zip(morning.books.get("portfolio", []), morning.books.get("method", [])))
+    official.update((book, OPTION_METHOD) for book in (options.books if options is not None else []))  # in var_backtests too
     if len(morning.lights):
         shortest = morning.lights["backtest_window_days"].min()
         basel = morning.lights.loc[morning.lights["backtest_window_days"].eq(shortest)].sort_values(["portfolio", "method"])
@@ -182,9 +183,6 @@ def _alerts(morning: Morning) -> list[Alert]:
                                             f"in {int(red['n_obs'].max())} days): "
                                  + ", ".join(f"{m} {int(n)}" for m, n in zip(red["method"], red["n_breaches"])),
                                  "challenger", (("", portfolio),)))
-    if options is not None and len(options.lights):
-        mine = options.lights.loc[options.lights["method"].eq(OPTION_METHOD)]
-        out += [_official_alert(row.book, row) for row in mine.itertuples() if row.traffic_light in ("yellow", "red")]
     if len(morning.frtb):
         desks = _latest("frtb_desks", morning.as_of)
         for row in desks.sort_values("portfolio").itertuples() if len(desks) else ():
