@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
-from risk_pipeline.config.positions import book_currencies
 from risk_pipeline.config.settings import section
-from risk_pipeline.defs.backtests import REALIZED_RETURN, forecast_series, longest_horizon, with_series_keys
+from risk_pipeline.defs.backtests import forecast_series, longest_horizon, tested_portfolios, with_series_keys
 from risk_pipeline.defs.chunks import publish_chunks
 from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, lake_asset, partition_days
+from risk_pipeline.defs.options import option_pnl
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.risk.backtests.scoring import McsSettings, compare_methods, score_forecasts
@@ -46,17 +46,18 @@ class ScoreConfig(dg.Config):
 
 @lake_asset(
     group_name="validation",
-    deps=[var_estimates, portfolio_pnl],
+    deps=[var_estimates, portfolio_pnl, option_pnl],
     description=(
         "Tick (quantile) loss of the VaR and FZ0 joint loss of (VaR, ES) of every realized forecast (the "
-        "non-overlapping observations of var_backtests), stored on the day the loss is known."
+        "non-overlapping observations of var_backtests), stored on the day the loss is known; an option book's "
+        "in base currency."
     ),
     resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
 )
 def forecast_scores(context: dg.AssetExecutionContext, compute: Compute) -> dg.MaterializeResult:
     """Each chunk of portfolios is a task of the ``compute`` engine (defs/chunks.py)."""
     start, end, days = partition_days(context)
-    portfolios = list(book_currencies())  # the YAML books and the books of record
+    portfolios = tested_portfolios(start, end)
     rows = partial(_forecast_score_rows, start=start, end=end, lookback=longest_horizon(end))
     return publish_chunks(compute, "forecast_scores", rows, portfolios, days, keys=portfolios)
 
@@ -64,11 +65,12 @@ def forecast_scores(context: dg.AssetExecutionContext, compute: Compute) -> dg.M
 def _forecast_score_rows(portfolios: list[str], start, end, lookback: int) -> pd.DataFrame:
     """A task: the scores of the forecasts of ``portfolios`` known on ``start``..``end``."""
     frames, series_keys = [], []
-    for keys, realized, forecasts, offset in forecast_series(start, end, lookback, portfolios):
-        _, _, confidence, h = keys
-        frames.append(score_forecasts(realized[REALIZED_RETURN], forecasts, confidence=float(confidence), horizon_days=int(h),
-                                      day_number_offset=offset))
-        series_keys.append(keys)
+    for series in forecast_series(start, end, lookback, portfolios):
+        _, _, confidence, h = series.keys
+        frames.append(score_forecasts(series.realized, series.forecasts, confidence=float(confidence),
+                                      horizon_days=int(h), day_number_offset=series.day_number_offset,
+                                      amounts=series.amounts))
+        series_keys.append(series.keys)
     frame = with_series_keys(frames, series_keys, "forecast_scores")
     return frame.loc[frame["date"].dt.date.between(start, end)].reset_index(drop=True)  # the scores known in the run
 
@@ -126,7 +128,7 @@ def var_scores(context: dg.AssetExecutionContext, config: ScoreConfig, compute: 
     start, end, days = partition_days(context)
     windows = tuple(checked_windows(config.backtest_window_days))
     mcs = McsSettings(size=config.mcs_size, reps=config.mcs_reps, seed=config.seed)
-    portfolios = list(book_currencies())  # the YAML books and the books of record
+    portfolios = tested_portfolios(start, end)
     calendar = pd.DatetimeIndex(stored_days("portfolio_pnl"))
     rows = partial(_score_rows, start=start, end=end, windows=windows, mcs=mcs, calendar=calendar)
     return publish_chunks(compute, "var_scores", rows, portfolios, days, keys=portfolios,

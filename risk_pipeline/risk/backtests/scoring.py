@@ -193,16 +193,17 @@ FORECAST_SCORE_COLUMNS = ["date", "forecast_date", "loss", "var", "es", "tick_lo
 
 
 def score_forecasts(
-    returns: pd.Series, forecasts: pd.DataFrame, *, confidence: float, horizon_days: int, day_number_offset: int = 0
+    returns: pd.Series, forecasts: pd.DataFrame, *, confidence: float, horizon_days: int, day_number_offset: int = 0,
+    amounts: bool = False,
 ) -> pd.DataFrame:
     """Tick and FZ0 loss of every realized forecast of one series, columns ``FORECAST_SCORE_COLUMNS``.
 
     The observations are those of ``var_backtests`` (``table.backtest_observations``:
     h-day losses of the non-overlapping forecast dates, phased by ``day_number_offset``);
     ``date`` is the day the loss is known (the forecast's last day), ``forecast_date`` the day
-    the forecast is for.
+    the forecast is for. ``amounts``: daily P&L and VaR/ES amounts (an option book), the scores in money.
     """
-    obs = backtest_observations(returns, forecasts, horizon_days, day_number_offset)
+    obs = backtest_observations(returns, forecasts, horizon_days, day_number_offset, amounts)
     return pd.DataFrame(
         {
             "date": returns.index[obs.end_pos],
