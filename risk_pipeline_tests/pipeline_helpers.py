@@ -48,8 +48,9 @@ def fast_run_config(estimation_window_days: int = 20, **var_overrides) -> dict:
 def materialize_range(start: str, end: str, run_config: dict | None = None, assets=None, raise_on_error=True):
     """One run over the partition range ``start..end`` (a single-run backfill, as the CLI does)."""
     tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
-    return dg.materialize(assets or ALL_ASSETS, run_config=run_config or fast_run_config(), tags=tags,
-                          raise_on_error=raise_on_error, instance=ephemeral_instance())
+    with ephemeral_instance() as instance:
+        return dg.materialize(assets or ALL_ASSETS, run_config=run_config or fast_run_config(), tags=tags,
+                              raise_on_error=raise_on_error, instance=instance)
 
 
 def shipped_portfolios() -> str:

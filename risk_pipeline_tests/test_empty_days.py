@@ -78,7 +78,8 @@ def _run_one_day(day: str, instance: dg.DagsterInstance):
 def instance():
     """In memory: Dagster's test instance (a SQLite file per run, a sync per event) spent 2-3 times the
     run's own time recording it."""
-    return ephemeral_instance()
+    with ephemeral_instance() as instance:
+        yield instance
 
 
 def test_the_calendar_under_test_is_every_weekday_without_prices():

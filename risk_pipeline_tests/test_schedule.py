@@ -100,9 +100,10 @@ def test_a_scheduled_run_materializes_that_day(data_dir):
     # a short stored history first: a schedule runs on a filled lake
     assert materialize_range("2021-02-01", "2021-03-04", config).success
     request = _tick(dt.datetime(2021, 3, 5, 18, 30, tzinfo=NEW_YORK))
-    result = defs.get_job_def(daily_risk_job.name).execute_in_process(
-        partition_key=request.partition_key, run_config=config, instance=ephemeral_instance()
-    )
+    with ephemeral_instance() as instance:
+        result = defs.get_job_def(daily_risk_job.name).execute_in_process(
+            partition_key=request.partition_key, run_config=config, instance=instance
+        )
     assert result.success
     stored = query(data_dir, "select max(date) as d, count(distinct date) as n from var_estimates")
     assert pd.Timestamp(stored["d"].iloc[0]) == pd.Timestamp("2021-03-05")
