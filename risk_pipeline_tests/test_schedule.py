@@ -101,7 +101,7 @@ def test_a_scheduled_run_materializes_that_day(data_dir):
     assert materialize_range("2021-02-01", "2021-03-04", config).success
     request = _tick(dt.datetime(2021, 3, 5, 18, 30, tzinfo=NEW_YORK))
     with ephemeral_instance() as instance:
-        result = defs.get_job_def(daily_risk_job.name).execute_in_process(
+        result = defs.resolve_job_def(daily_risk_job.name).execute_in_process(
             partition_key=request.partition_key, run_config=config, instance=instance
         )
     assert result.success
