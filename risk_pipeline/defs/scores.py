@@ -138,7 +138,8 @@ def var_scores(context: dg.AssetExecutionContext, config: ScoreConfig, compute: 
 def _score_rows(portfolios: list[str], start, end, windows: tuple[int, ...], mcs: McsSettings,
                 calendar: pd.DatetimeIndex) -> pd.DataFrame:
     """A task: the comparisons of the methods of ``portfolios`` as of ``start``..``end``."""
-    scores = read_window("forecast_scores", start, end, max(windows), where={"portfolio": list(portfolios)})
+    scores = read_window("forecast_scores", start, end, max(windows), where={"portfolio": list(portfolios)},
+                         columns=[*FAMILY_KEYS, "forecast_date", "method", "score_basis", "tick_loss", "fz0_loss"])
     as_of = calendar[(calendar.date >= start) & (calendar.date <= end)]
     flags = mcs_days(as_of)
     basis = dict(scores.drop_duplicates("portfolio")[["portfolio", "score_basis"]].itertuples(index=False))
