@@ -166,10 +166,12 @@ def test_option_methods_are_backtested_on_amounts_at_1_and_3_days_as_a_plain_cou
 
 
 def test_option_methods_scores_equal_tick_and_fz0_on_amounts(lake):
-    """forecast_scores of an option book: its observations, in base currency, with the tick and FZ0 losses computed
-    here from the P&L and the var_estimates amounts."""
+    """forecast_scores of an option book: its observations, in base currency (loss_amount, var_amount, es_amount;
+    the fractions loss, var, es empty, score_basis amount), with the tick and FZ0 losses computed here from the P&L
+    and the var_estimates amounts."""
     scores = lake.forecast_scores.loc[lake.forecast_scores["portfolio"].isin(BOOKS)]
     assert set(scores["horizon_days"]) == {1, 3}
+    assert scores[["loss", "var", "es"]].isna().all().all() and set(scores["score_basis"]) == {"amount"}
     compared = 0
     for keys, rows in scores.groupby(["portfolio", "method", "confidence", "horizon_days"]):
         obs = _observations(lake, *keys).set_index("date")
@@ -182,13 +184,43 @@ def test_option_methods_scores_equal_tick_and_fz0_on_amounts(lake):
         positive = obs["es"] > 0
         fz0 = (hit * (obs["loss"] - obs["var"]) / (alpha * obs["es"]) + obs["var"] / obs["es"] + np.log(obs["es"]) - 1
                ).where(positive)
-        np.testing.assert_allclose(rows["loss"], obs["loss"], rtol=1e-12)
-        np.testing.assert_allclose(rows[["var", "es"]], obs[["var", "es"]], rtol=0)
+        np.testing.assert_allclose(rows["loss_amount"], obs["loss"], rtol=1e-12)
+        np.testing.assert_allclose(rows[["var_amount", "es_amount"]], obs[["var", "es"]], rtol=0)
         np.testing.assert_allclose(rows["tick_loss"], tick, rtol=1e-12, atol=1e-9)
         np.testing.assert_allclose(rows["fz0_loss"][positive], fz0[positive], rtol=1e-12)
         assert rows["fz0_loss"][~positive].isna().all()
         compared += len(rows)
     assert compared > 0
+
+
+def test_a_portfolios_scores_are_on_fractions_with_the_amounts_of_its_forecasts_and_pnl(lake):
+    """forecast_scores of a portfolio: score_basis fraction; var_amount and es_amount those of var_estimates;
+    loss_amount the loss times the value the forecast was scaled by, at 1 day minus portfolio_pnl's P&L of the day,
+    at 3 days the 3-day compounded return's loss on the previous close's value. var_scores: one score_basis a book."""
+    scores = lake.forecast_scores.loc[~lake.forecast_scores["portfolio"].isin(BOOKS)]
+    assert len(scores) and set(scores["score_basis"]) == {"fraction"} and scores["loss"].notna().all()
+    keys = ["portfolio", "method", "confidence", "horizon_days"]
+    var = lake.var_estimates.rename(columns={"date": "forecast_date"})
+    joined = scores.merge(var, on=[*keys, "forecast_date"], suffixes=("", "_estimate"), validate="one_to_one")
+    assert len(joined) == len(scores)
+    np.testing.assert_array_equal(joined[["var_amount", "es_amount"]], joined[["var_amount_estimate",
+                                                                               "es_amount_estimate"]])
+    pnl = lake.portfolio_pnl.set_index(["portfolio", "date"]).sort_index()
+    calendar = sorted(set(lake.portfolio_pnl["date"]))
+    checked = {1: 0, 3: 0}
+    for row in joined.itertuples():
+        i = calendar.index(row.forecast_date)
+        days = calendar[i:i + row.horizon_days]
+        value = pnl.loc[(row.portfolio, calendar[i - 1]), "value"]  # the previous close's value
+        returns = [pnl.loc[(row.portfolio, d), "simple_return"] for d in days]
+        assert row.loss_amount == pytest.approx((1 - np.prod(1 + np.array(returns))) * value, rel=1e-9)
+        if row.horizon_days == 1:
+            assert row.loss_amount == pytest.approx(-pnl.loc[(row.portfolio, days[0]), "pnl"], rel=1e-9)
+        checked[row.horizon_days] += 1
+    assert checked[1] and checked[3]
+    bases = lake.var_scores.groupby("portfolio")["score_basis"].unique()
+    assert {book: list(basis) for book, basis in bases.items()} == {
+        book: ["amount" if book in BOOKS else "fraction"] for book in bases.index}
 
 
 def test_the_model_confidence_set_compares_an_option_books_three_methods_among_themselves(lake):

@@ -77,7 +77,8 @@ class ForecastSeries(NamedTuple):
     """One VaR/ES series (``keys``: ``SERIES_KEYS``) with its realized series by date: ``realized`` (the
     hypothetical P&L's simple return, or with ``amounts`` an option book's ``OPTION_PNL``), ``actual`` (the
     actual P&L's, the same series for an option book), ``forecasts`` (columns var, es: var_estimates' fractions,
-    or with ``amounts`` its var_amount and es_amount) and the lake's day number of the first realized day."""
+    or with ``amounts`` its var_amount and es_amount; and var_amount, es_amount: var_estimates' amounts) and the
+    lake's day number of the first realized day."""
 
     keys: tuple
     realized: pd.Series
@@ -116,9 +117,11 @@ def forecast_series(start, end, lookback: int, portfolios: Sequence[str]) -> Ite
             continue  # forecasts whose realized series is not stored yet: nothing to test
         realized, actual, amounts = realized_by_portfolio[keys[0]]
         var, es = (forecasts[c].to_numpy() for c in (("var_amount", "es_amount") if amounts else ("var", "es")))
+        var_amount, es_amount = (forecasts[c].to_numpy() for c in ("var_amount", "es_amount"))
         rows = rows[np.argsort(dates[rows], kind="stable")]  # date order, one frame from arrays (no sub-frame)
         offset = bisect.bisect_left(calendar, realized.index[0].date())
-        series = pd.DataFrame({"var": var[rows], "es": es[rows]}, index=pd.DatetimeIndex(dates[rows], name="date"))
+        series = pd.DataFrame({"var": var[rows], "es": es[rows], "var_amount": var_amount[rows],
+                               "es_amount": es_amount[rows]}, index=pd.DatetimeIndex(dates[rows], name="date"))
         yield ForecastSeries(keys, realized, actual, series, offset, amounts)
 
 

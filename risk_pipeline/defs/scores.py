@@ -49,8 +49,8 @@ class ScoreConfig(dg.Config):
     deps=[var_estimates, portfolio_pnl, option_pnl],
     description=(
         "Tick (quantile) loss of the VaR and FZ0 joint loss of (VaR, ES) of every realized forecast (the "
-        "non-overlapping observations of var_backtests), stored on the day the loss is known; an option book's "
-        "in base currency."
+        "non-overlapping observations of var_backtests), stored on the day the loss is known; the loss, VaR and ES "
+        "as fractions of value (a portfolio) and in base currency, the scores on the pair of score_basis."
     ),
     resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
 )
@@ -138,16 +138,18 @@ def var_scores(context: dg.AssetExecutionContext, config: ScoreConfig, compute: 
 def _score_rows(portfolios: list[str], start, end, windows: tuple[int, ...], mcs: McsSettings,
                 calendar: pd.DatetimeIndex) -> pd.DataFrame:
     """A task: the comparisons of the methods of ``portfolios`` as of ``start``..``end``."""
-    scores = read_window("forecast_scores", start, end, max(windows), where={"portfolio": list(portfolios)})
+    scores = read_window("forecast_scores", start, end, max(windows), where={"portfolio": list(portfolios)},
+                         columns=[*FAMILY_KEYS, "forecast_date", "method", "score_basis", "tick_loss", "fz0_loss"])
     as_of = calendar[(calendar.date >= start) & (calendar.date <= end)]
     flags = mcs_days(as_of)
+    basis = dict(scores.drop_duplicates("portfolio")[["portfolio", "score_basis"]].itertuples(index=False))
     frames, families = [], []
     for family, fz0, tick, end_day in score_matrices(scores):
         frames.append(compare_methods(
             fz0, tick, calendar.get_indexer(end_day), calendar.get_indexer(as_of), flags, windows, mcs
         ))
-        families.append(family)
-    frame = with_series_keys(frames, families, "var_scores", FAMILY_KEYS)
+        families.append((*family, basis[family[0]]))  # a portfolio's scores: on fractions, an option book's on amounts
+    frame = with_series_keys(frames, families, "var_scores", [*FAMILY_KEYS, "score_basis"])
     if len(frame):
         frame["as_of"] = as_of[frame["as_of"].to_numpy()]
     return frame

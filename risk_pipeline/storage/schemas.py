@@ -115,17 +115,20 @@ TABLES: dict[str, TableSchema] = {
             "forecast_scores",
             [
                 ("date", _D), ("forecast_date", _D), ("portfolio", _S), ("method", _S), ("confidence", _F),
-                ("horizon_days", _I), ("loss", _F), ("var", _F), ("es", _F), ("tick_loss", _F), ("fz0_loss", _F),
+                ("horizon_days", _I), ("loss", _F), ("var", _F), ("es", _F), ("loss_amount", _F), ("var_amount", _F),
+                ("es_amount", _F), ("score_basis", _S), ("tick_loss", _F), ("fz0_loss", _F),
             ],
             "Per realized forecast (the non-overlapping observations of var_backtests), stored on the day its "
-            "loss is known: quantile (tick) loss of the VaR and FZ0 joint loss of (VaR, ES) (risk.backtests.scoring).",
+            "loss is known: realized loss, VaR and ES as fractions of value (a portfolio) and in base currency, "
+            "quantile (tick) loss of the VaR and FZ0 joint loss of (VaR, ES) on the pair of score_basis "
+            "(risk.backtests.scoring).",
         ),
         _table(
             "var_scores",
             [
                 ("as_of", _D), ("portfolio", _S), ("method", _S), ("confidence", _F), ("horizon_days", _I),
-                ("backtest_window_days", _I), ("n_obs", _I), ("mean_tick_loss", _F), ("mean_fz0_loss", _F),
-                ("compared", _B), ("comparison_obs", _I), ("not_compared_reason", _S), ("best_method", _S),
+                ("backtest_window_days", _I), ("n_obs", _I), ("score_basis", _S), ("mean_tick_loss", _F),
+                ("mean_fz0_loss", _F), ("compared", _B), ("comparison_obs", _I), ("not_compared_reason", _S), ("best_method", _S),
                 ("fz0_diff_to_best", _F), ("dm_stat", _F), ("dm_p", _F),
                 ("dm_lag", _I), ("mcs_computed", _B), ("in_mcs", _B), ("mcs_p", _F),
             ],
@@ -390,19 +393,18 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "confidence": ("confidence level c of the VaR/ES; tail probability 1 - c", "fraction (0.99 = 99%)"),
     "horizon_days": ("horizon of the VaR/ES and of its loss", "trading days"),
     "estimation_window_days": ("trailing returns the estimate is built from", "trading days"),
-    "var": ("value at risk: the loss not exceeded with probability c over the horizon, loss positive (var_estimates "
-            "of an option book: empty, it has no value scale; forecast_scores of an option book: its var_amount)",
-            "fraction of value (forecast_scores of an option book: base currency)"),
-    "es": ("expected shortfall: the mean loss beyond the VaR, loss positive (var_estimates of an option book: empty; "
-           "forecast_scores of an option book: its es_amount)",
-           "fraction of value (forecast_scores of an option book: base currency)"),
+    "var": ("value at risk: the loss not exceeded with probability c over the horizon, loss positive (an option "
+            "book: empty, it has no value scale; its VaR is var_amount)", "fraction of value"),
+    "es": ("expected shortfall: the mean loss beyond the VaR, loss positive (an option book: empty; its ES is "
+           "es_amount)", "fraction of value"),
     "var_amount": ("VaR in money of the positions held at the previous close: var x that close's value (a book "
                    "whose value is under 5% of its gross exposure: the gross exposure's, and var empty; docs/methods.md; "
-                   "an option book, which has no value scale: the VaR of its scenario P&L itself, var empty)",
+                   "an option book, which has no value scale: the VaR of its scenario P&L itself, var empty; forecast_scores: "
+                   "that of the forecast scored)",
                    "base currency"),
     "es_amount": ("ES in money of the positions held at the previous close: es x that close's value (a book whose "
                   "value is under 5% of its gross exposure: the gross exposure's, and es empty; docs/methods.md; "
-                  "an option book: the ES of its scenario P&L itself, es empty)",
+                  "an option book: the ES of its scenario P&L itself, es empty; forecast_scores: that of the forecast scored)",
                   "base currency"),
     "backtest_window_days": ("trailing window of the backtest or score: the forecasts whose loss ends within it",
                              "trading days"),
@@ -450,13 +452,21 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "overlapping": ("whether the window's observations overlap (always false: h-day forecasts are sampled every h "
                     "days)", "boolean"),
     "forecast_date": ("the day the forecast was made for (the first day of its horizon)", "date"),
-    "loss": ("realized loss over the forecast's horizon, -(compounded return), loss positive (an option book: minus "
-             "the sum of its option_pnl hypothetical_pnl over the horizon)",
-             "fraction of value (an option book: base currency)"),
-    "tick_loss": ("quantile (tick) score of the VaR, (1{loss > var} - (1 - c)) (loss - var), lower is better",
-                  "fraction of value (an option book: base currency)"),
-    "fz0_loss": ("FZ0 joint score of (VaR, ES) of Patton, Ziegel and Chen (2019), lower is better", "score"),
-    "mean_tick_loss": ("mean tick_loss over the window's forecasts", "fraction of value (an option book: base currency)"),
+    "loss": ("realized loss over the forecast's horizon, -(compounded simple return), loss positive (an option book: "
+             "empty, it has no value scale; its loss is loss_amount)", "fraction of value"),
+    "loss_amount": ("realized loss over the forecast's horizon, loss positive: a portfolio's loss x the value its "
+                    "forecast was scaled by (var_amount / var, the previous close's value; 1 day: minus the day's "
+                    "hypothetical P&L; h days: the loss of the h-day compounded return on that value); an option "
+                    "book's minus the sum of its option_pnl hypothetical_pnl over the horizon", "base currency"),
+    "score_basis": ("the pair the tick and FZ0 losses are computed on: fraction (loss, var, es: a portfolio) or "
+                    "amount (loss_amount, var_amount, es_amount: an option book, which has no value scale); "
+                    "var_scores: that of its means and comparisons", "text"),
+    "tick_loss": ("quantile (tick) score of the VaR, (1{loss > var} - (1 - c)) (loss - var) on the pair of "
+                  "score_basis, lower is better", "fraction of value or base currency, as score_basis says"),
+    "fz0_loss": ("FZ0 joint score of (VaR, ES) of Patton, Ziegel and Chen (2019) on the pair of score_basis, lower "
+                 "is better", "score"),
+    "mean_tick_loss": ("mean tick_loss over the window's forecasts", "fraction of value or base currency, as "
+                       "score_basis says"),
     "mean_fz0_loss": ("mean fz0_loss over the window's forecasts", "score"),
     "compared": ("whether the method has an FZ0 score on every observation of the window and takes part in the "
                  "comparison", "boolean"),
