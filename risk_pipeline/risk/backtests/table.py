@@ -88,13 +88,10 @@ from risk_pipeline.risk.backtests.coverage import (
 from risk_pipeline.risk.backtests.dynamic_quantile import dq_p_value, dq_rows, dq_statistic
 from risk_pipeline.risk.backtests.duration import duration_lr
 from risk_pipeline.risk.backtests.expected_shortfall import (
-    MCNEIL_FREY_STREAM,
     exceedance_residuals,
-    keyed_uniforms,
+    keyed_poisson_weights,
     mcneil_frey_from_sums,
     monte_carlo_p_value,
-    poisson_weights,
-    z2_simulated_terms,
     z2_tail_draws,
     z2_tail_terms,
     z2_statistic,
@@ -238,8 +235,11 @@ def _z2_simulated_p(obs: BacktestObservations, safe_es: np.ndarray, valid: np.nd
     """Monte Carlo p-values of windows [s, e), simulating only the rows from min(s) to max(e)."""
     lo, hi = int(s.min()), int(e.max())
     block = max(1, _CELLS // n_sims)
-    positions, where = np.unique(np.concatenate([s, e]) - lo, return_inverse=True)
-    if hi - lo <= block and positions.size <= _SPARSE_MAX_POSITIONS:
+    sparse = hi - lo <= block
+    if sparse:
+        positions, where = np.unique(np.concatenate([s, e]) - lo, return_inverse=True)
+        sparse = positions.size <= _SPARSE_MAX_POSITIONS
+    if sparse:
         draws = z2_tail_draws(seed, obs.keys[lo:hi], n_sims, p)
         if not valid[lo:hi].all():  # a row without a defined Z2 term (ES <= 0) adds nothing
             kept = valid[lo:hi][draws[0]]
@@ -249,17 +249,27 @@ def _z2_simulated_p(obs: BacktestObservations, safe_es: np.ndarray, valid: np.nd
         simulated = sums[where[s.size:]] - sums[where[: s.size]]
         return monte_carlo_p_value((simulated >= observed[:, None]).sum(axis=1), n_sims)
     paths = np.zeros((hi - lo + 1, n_sims))
+    terms = np.empty((min(block, hi - lo), n_sims))
     for i in range(lo, hi, block):
         j = min(hi, i + block)
-        x = z2_simulated_terms(z2_tail_draws(seed, obs.keys[i:j], n_sims, p), obs.var[i:j], safe_es[i:j], n_sims)
+        x = terms[: j - i]  # z2_simulated_terms into one buffer
+        x.fill(0.0)
+        draws = z2_tail_draws(seed, obs.keys[i:j], n_sims, p)
+        x[draws[0], draws[1]] = z2_tail_terms(draws, obs.var[i:j], safe_es[i:j])
         x[~valid[i:j]] = 0.0
         np.cumsum(x, axis=0, out=paths[i - lo + 1 : j - lo + 1])
         paths[i - lo + 1 : j - lo + 1] += paths[i - lo]
     at_least = np.empty(s.size)
-    for i in range(0, s.size, block):
+    simulated, other = np.empty((min(block, s.size), n_sims)), np.empty((min(block, s.size), n_sims))
+    above = np.empty(simulated.shape, dtype=bool)
+    for i in range(0, s.size, block):  # into buffers allocated once (a fresh array per block costs its page faults)
         j = min(s.size, i + block)
-        simulated = paths[e[i:j] - lo] - paths[s[i:j] - lo]
-        at_least[i:j] = (simulated >= observed[i:j, None]).sum(axis=1)
+        m = j - i
+        np.take(paths, e[i:j] - lo, axis=0, out=simulated[:m])
+        np.take(paths, s[i:j] - lo, axis=0, out=other[:m])
+        np.subtract(simulated[:m], other[:m], out=simulated[:m])
+        np.greater_equal(simulated[:m], observed[i:j, None], out=above[:m])
+        at_least[i:j] = np.count_nonzero(above[:m], axis=1)
     return monte_carlo_p_value(at_least, n_sims)
 
 
@@ -287,7 +297,7 @@ def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarr
     hits = obs.hits
     spread = obs.es - obs.var
     r = exceedance_residuals(obs.loss, obs.var, obs.es, np.where(spread > 0.0, spread, np.inf))
-    w = poisson_weights(keyed_uniforms(seed, obs.keys[hits], n_boot, MCNEIL_FREY_STREAM))
+    w = keyed_poisson_weights(seed, obs.keys[hits], n_boot)
     codes, inverse = np.unique(bs * (r.size + 1) + be, return_inverse=True)
     lo, hi = np.divmod(codes, r.size + 1)
     r1, r2 = _prefix(r), _prefix(r * r)
@@ -375,14 +385,18 @@ def _actual_columns(statistics: dict[str, np.ndarray], obs: BacktestObservations
                     actual_returns: pd.Series | None, h: int, s: np.ndarray, e: np.ndarray,
                     p: float) -> dict[str, np.ndarray]:
     """n_actual_breaches, actual_kupiec_p, actual_traffic_light of windows [s, e) (module doc)."""
+    same = {"n_actual_breaches": statistics["n_breaches"], "actual_kupiec_p": statistics["kupiec_p"],
+            "actual_traffic_light": statistics["traffic_light"]}
     if actual_returns is None:
-        return {"n_actual_breaches": statistics["n_breaches"], "actual_kupiec_p": statistics["kupiec_p"],
-                "actual_traffic_light": statistics["traffic_light"]}
+        return same
     actual = actual_returns.reindex(returns.index).to_numpy(dtype=float)
-    mismatch = np.isnan(actual) != np.isnan(returns.to_numpy(dtype=float))
+    hypothetical = returns.to_numpy(dtype=float)
+    mismatch = np.isnan(actual) != np.isnan(hypothetical)
     if mismatch.any():
         raise BacktestInputError(f"actual_returns on {returns.index[mismatch][0].date()}: known exactly where "
                                  "returns is known")
+    if np.array_equal(actual, hypothetical, equal_nan=True):  # a book without trades: the same losses, bit for bit
+        return same
     start = obs.end_pos - h + 1
     loss = 1.0 - np.prod(1.0 + actual[start[:, None] + np.arange(h)], axis=1)
     hits = _prefix((loss > obs.var).astype(np.int64)).astype(np.int64)
