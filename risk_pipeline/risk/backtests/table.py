@@ -100,6 +100,7 @@ from risk_pipeline.risk.backtests.expected_shortfall import (
 DQ_LAGS = 4
 DEFAULT_N_SIMS = 1000
 _CELLS = 1 << 20  # array cells per block of simulated values
+_RUN_MIN_WINDOWS = 16  # Z2 windows advancing together, from this many on counted on slices of the paths
 _SPARSE_MAX_POSITIONS = 16  # Z2 paths needed at at most this many rows: summed sparsely (_column_sums_before)
 Z2_SIMULATED_MAX_OBS = 1000  # longer Z2 windows use the normal limit of the simulation (_z2_columns)
 
@@ -259,17 +260,34 @@ def _z2_simulated_p(obs: BacktestObservations, safe_es: np.ndarray, valid: np.nd
         x[~valid[i:j]] = 0.0
         np.cumsum(x, axis=0, out=paths[i - lo + 1 : j - lo + 1])
         paths[i - lo + 1 : j - lo + 1] += paths[i - lo]
+    # the windows of one length in date order, cut where their first or last row does not advance by one:
+    # a run's simulated sums are the difference of two slices of the paths (views, no gathered copies)
+    order = np.lexsort((e, e - s))
+    s_run, e_run = s[order], e[order]
+    cuts = np.flatnonzero((np.diff(s_run) != 1) | (np.diff(e_run) != 1)) + 1
+    firsts, ends = np.r_[0, cuts], np.r_[cuts, s.size]
+    long = ends - firsts >= _RUN_MIN_WINDOWS
+    others = np.concatenate([order[a:b] for a, b in zip(firsts[~long], ends[~long])] + [np.zeros(0, np.int64)])
     at_least = np.empty(s.size)
-    simulated, other = np.empty((min(block, s.size), n_sims)), np.empty((min(block, s.size), n_sims))
-    above = np.empty(simulated.shape, dtype=bool)
-    for i in range(0, s.size, block):  # into buffers allocated once (a fresh array per block costs its page faults)
-        j = min(s.size, i + block)
-        m = j - i
-        np.take(paths, e[i:j] - lo, axis=0, out=simulated[:m])
-        np.take(paths, s[i:j] - lo, axis=0, out=other[:m])
-        np.subtract(simulated[:m], other[:m], out=simulated[:m])
-        np.greater_equal(simulated[:m], observed[i:j, None], out=above[:m])
-        at_least[i:j] = np.count_nonzero(above[:m], axis=1)
+    rows = min(block, s.size)  # buffers allocated once: a fresh array per block costs its page faults
+    simulated, other, above = np.empty((rows, n_sims)), np.empty((rows, n_sims)), np.empty((rows, n_sims), dtype=bool)
+
+    def count(windows: np.ndarray, ends_at: np.ndarray, starts_at: np.ndarray) -> None:
+        m = windows.size
+        np.subtract(ends_at, starts_at, out=simulated[:m])
+        np.greater_equal(simulated[:m], observed[windows, None], out=above[:m])
+        at_least[windows] = np.count_nonzero(above[:m], axis=1)
+
+    for a, b in zip(firsts[long], ends[long]):
+        for i in range(a, b, block):
+            m = min(b, i + block) - i
+            first, last = s_run[i] - lo, e_run[i] - lo
+            count(order[i : i + m], paths[last : last + m], paths[first : first + m])
+    for i in range(0, others.size, block):
+        windows = others[i : i + block]
+        m = windows.size
+        np.take(paths, e[windows] - lo, axis=0, out=other[:m])
+        count(windows, other[:m], paths[s[windows] - lo])
     return monte_carlo_p_value(at_least, n_sims)
 
 
