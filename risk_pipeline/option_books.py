@@ -7,12 +7,19 @@ same book (formulas: :mod:`risk_pipeline.risk.options`).
 
 - A position is held at every close from ``opened`` until the day before ``expiry``; years to
   expiry at a close are ACT/365 calendar days.
-- Implied volatility (``options.vol_source``): ``ewma_proxy`` (the EWMA volatility of the
-  underlying with the stated skew of :func:`risk_pipeline.risk.options.surface.proxy_vol`) or
-  ``file`` (quotes date, underlying, expiry, strike, implied_vol in a CSV or Parquet file,
-  interpolated by :func:`risk_pipeline.risk.options.surface.surface_vol`). The volatility
-  scenarios are the daily changes of each underlying's at-the-money volatility (the proxy, or
-  the surface at 30 days and the close's spot), applied to every option on it.
+- Implied volatility (``options.vol_source``; files: :mod:`risk_pipeline.config.implied_vols`):
+  ``ewma_proxy`` (the EWMA volatility of the underlying with the stated skew of
+  :func:`risk_pipeline.risk.options.surface.proxy_vol`), ``file`` (quotes date, underlying, expiry,
+  strike, implied_vol interpolated by :func:`risk_pipeline.risk.options.surface.surface_vol`) or
+  ``atm_file`` (at-the-money levels, e.g. the VIX: per day and underlying the file's level where it
+  has one, the EWMA proxy elsewhere, with the same skew and flat in expiry). Each row says its
+  source (``vol_source``: ``ewma_proxy``, ``file`` or the file's series, e.g. ``vix``; a book-day
+  over several joins them, ``ewma_proxy+vix``). The volatility scenarios are the daily changes of
+  each underlying's at-the-money volatility (the proxy, the surface at 30 days and the close's
+  spot, or the file's level; a change between a day of the file and a day of the proxy is the
+  proxy's own change, not the jump between the two), applied to every option on it. Likewise a
+  day's P&L values an option at both closes with one source: the file's where both have it, else
+  the proxy (:func:`book_pnl`).
 - A delta-hedged book (``options.delta_hedged_books``) holds, at each close, ``-(net delta)``
   units of each underlying: the rule of a desk rebalancing its hedge daily at the close.
 - Rates per currency and dividend yields per underlying are constants of pipeline.yaml.
@@ -21,12 +28,12 @@ same book (formulas: :mod:`risk_pipeline.risk.options`).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from risk_pipeline.config.implied_vols import read_vol_file
 from risk_pipeline.config.options import OptionPosition, OptionSettings, load_option_positions
 from risk_pipeline.config.reader import ConfigError
 from risk_pipeline.risk.options.pricing import DAYS_PER_YEAR, bsm_greeks, cash_greeks
@@ -41,44 +48,33 @@ from risk_pipeline.books import currency_returns
 from risk_pipeline.storage.lake import read_days, read_window
 
 ATM_TENOR_YEARS = 30 / DAYS_PER_YEAR
-QUOTE_COLUMNS = ("date", "underlying", "expiry", "strike", "implied_vol")
 HEDGE_TYPE = "underlying"
 GREEK_AMOUNTS = ("position_value", "delta_amount", "gamma_amount", "vega_amount", "theta_amount", "rho_amount")
 
 
-def read_quotes(path: str | Path) -> pd.DataFrame:
-    """Implied-volatility quotes of a CSV or Parquet file; ConfigError names the file, row and field."""
-    file = Path(path)
-    try:
-        frame = pd.read_parquet(file) if file.suffix == ".parquet" else pd.read_csv(file)
-    except FileNotFoundError:
-        raise ConfigError(f"{file}: implied volatility file not found") from None
-    missing = [c for c in QUOTE_COLUMNS if c not in frame.columns]
-    if missing:
-        raise ConfigError(f"{file}, row 1: missing column {missing[0]!r} (columns: {', '.join(QUOTE_COLUMNS)})")
-    frame = frame[list(QUOTE_COLUMNS)].copy()
-    for column in ("date", "expiry"):
-        frame[column] = pd.to_datetime(frame[column], errors="coerce")
-    frame["strike"] = pd.to_numeric(frame["strike"], errors="coerce")
-    frame["implied_vol"] = pd.to_numeric(frame["implied_vol"], errors="coerce")
-    bad = frame[["date", "expiry", "strike", "implied_vol"]].isna() | (frame[["strike", "implied_vol"]] <= 0).reindex(
-        columns=["date", "expiry", "strike", "implied_vol"], fill_value=False)
-    bad["expiry"] |= frame["expiry"] <= frame["date"]
-    if bad.to_numpy().any():
-        row, field = next((i, c) for i, r in bad.iterrows() for c in bad.columns if r[c])
-        raise ConfigError(f"{file}, row {row + 2}: field {field!r}: invalid value {frame.loc[row, field]!r}")
-    return frame
-
-
 @dataclass(frozen=True)
 class OptionMarket:
-    """Closes, returns and at-the-money volatility of the underlyings (dates x underlyings), and the quotes."""
+    """Closes, returns, at-the-money volatility, its daily change and its source (``vol_source`` of the rows priced
+    with it) of the underlyings (dates x underlyings), the quotes of a surface, the at-the-money levels of the
+    volatility file (every date of the file x underlyings; None without one) and, with those levels, the EWMA
+    proxy's at-the-money volatility on every date (None without them)."""
 
     spot: pd.DataFrame
     returns: pd.DataFrame
     atm_vol: pd.DataFrame
+    atm_change: pd.DataFrame
+    vol_source: pd.DataFrame
     settings: OptionSettings
     quotes: pd.DataFrame | None
+    levels: pd.DataFrame | None
+    proxy_atm: pd.DataFrame | None = None
+
+    def on_proxy(self) -> OptionMarket:
+        """This market with the EWMA proxy on every date (the at-the-money file's levels set aside): the one source
+        of a P&L whose two closes do not both have a level (:func:`book_pnl`)."""
+        proxy = self.proxy_atm
+        return replace(self, atm_vol=proxy, atm_change=proxy.diff(), levels=None, proxy_atm=None,
+                       vol_source=pd.DataFrame("ewma_proxy", index=proxy.index, columns=proxy.columns))
 
     def vol(self, day: pd.Timestamp, position: OptionPosition, years: float) -> float:
         """The position's implied volatility at the close of ``day`` from the quotes; ConfigError when there is none."""
@@ -118,13 +114,72 @@ def option_market(positions: tuple[OptionPosition, ...], prices: pd.DataFrame, r
     wide = returns.pivot(index="date", columns="symbol", values="simple_return").reindex(columns=underlyings)
     wide.index = pd.DatetimeIndex(wide.index)
     wide = wide.reindex(spot.index)
-    quotes = read_quotes(settings.vol_file) if settings.vol_source == "file" else None
+    quotes = read_vol_file(settings.vol_file, "file") if settings.vol_source == "file" else None
+    levels = _atm_levels(settings) if settings.vol_source == "atm_file" else None
     if quotes is None:
         atm = pd.DataFrame({u: _proxy_atm(wide[u], settings.ewma_window_days) for u in underlyings}, index=spot.index)
+        change = atm.diff()
+        source = pd.DataFrame("ewma_proxy", index=spot.index, columns=underlyings)
     else:
         atm = pd.DataFrame({u: [_surface_atm(quotes, day, u, spot.at[day, u]) for day in spot.index]
                             for u in underlyings}, index=spot.index)
-    return OptionMarket(spot=spot, returns=wide, atm_vol=atm, settings=settings, quotes=quotes)
+        change, source = atm.diff(), pd.DataFrame("file", index=spot.index, columns=underlyings)
+    proxy = atm if levels is not None else None
+    if levels is not None:  # the file's level where it has one, the proxy elsewhere; a change within one source
+        level = levels["implied_vol"].reindex(index=spot.index, columns=underlyings)
+        quoted = level.notna()
+        atm, change = level.where(quoted, atm), level.diff().where(quoted & quoted.shift(fill_value=False), change)
+        source = levels["series"].reindex(index=spot.index, columns=underlyings).where(quoted, source)
+    return OptionMarket(spot=spot, returns=wide, atm_vol=atm, atm_change=change, vol_source=source, settings=settings,
+                        quotes=quotes, levels=levels, proxy_atm=proxy)
+
+
+def _atm_levels(settings: OptionSettings) -> pd.DataFrame:
+    """The at-the-money levels of the volatility file and their series (columns: (field, underlying); rows: dates)."""
+    rows = read_vol_file(settings.vol_file, "atm_file")
+    levels = rows.pivot(index="date", columns="underlying", values=["implied_vol", "series"])
+    return levels.astype({c: float for c in levels.columns if c[0] == "implied_vol"})
+
+
+def vol_sources(market: OptionMarket, dates: pd.DatetimeIndex, underlyings) -> np.ndarray:
+    """The volatility source of each (close, underlying): ``ewma_proxy``, ``file`` or the series of the at-the-money
+    file (``vix``)."""
+    return market.vol_source.to_numpy()[market.spot.index.get_indexer(dates),
+                                        market.spot.columns.get_indexer(underlyings)]
+
+
+def joined_sources(labels: pd.Series, keys) -> pd.Series:
+    """Per group of ``keys``: its distinct sources, sorted, joined by ``+`` (``ewma_proxy+vix``); vectorised: a bit per
+    source, one text per combination."""
+    names = sorted(set(labels))
+    has = pd.DataFrame({n: labels.to_numpy() == n for n in names}, index=labels.index).groupby(keys).any()
+    code = has.to_numpy().astype(np.int64) @ (1 << np.arange(len(names), dtype=np.int64))
+    text = {c: "+".join(n for i, n in enumerate(names) if c >> i & 1) for c in set(code.tolist())}
+    return pd.Series([text[c] for c in code.tolist()], index=has.index, dtype=object)
+
+
+def book_vol_sources(market: OptionMarket, priced: pd.DataFrame) -> pd.Series:
+    """Per (close, book) of the ``priced`` options: the sources of the volatilities of its underlyings at the close
+    (:func:`joined_sources`)."""
+    labels = pd.Series(vol_sources(market, pd.DatetimeIndex(priced["date"]), priced["underlying"]), index=priced.index)
+    return joined_sources(labels, [priced["date"], priced["book"]])
+
+
+def greek_vol_sources(market: OptionMarket, frame: pd.DataFrame, priced: pd.DataFrame) -> np.ndarray:
+    """The ``vol_source`` of each row of ``frame`` (:func:`with_sums` of ``priced`` and the hedges): its underlying's
+    at its close, or for a book-level row its book's (:func:`book_vol_sources`)."""
+    dates, on = pd.DatetimeIndex(frame["date"]), frame["underlying"].notna().to_numpy()
+    out = np.empty(len(frame), dtype=object)
+    out[on] = vol_sources(market, dates[on], frame.loc[on, "underlying"])
+    out[~on] = book_vol_sources(market, priced).reindex(list(zip(dates[~on], frame.loc[~on, "book"]))).to_numpy()
+    return out
+
+
+def held_vol_sources(market: OptionMarket, priced: pd.DataFrame, held: pd.DatetimeIndex,
+                     targets: pd.DatetimeIndex) -> pd.Series:
+    """The sources of one book's volatilities at each close of ``held`` (:func:`book_vol_sources`), indexed by the
+    next days ``targets`` its stress, replay and reverse-stress rows are reported on."""
+    return pd.Series(book_vol_sources(market, priced).droplevel("book").reindex(held).to_numpy(), index=targets)
 
 
 def _proxy_atm(returns: pd.Series, window: int) -> np.ndarray:
@@ -191,6 +246,7 @@ def price_rows(market: OptionMarket, positions: tuple[OptionPosition, ...], rows
         "date": dates, "book": attribute("book"), "option": attribute("option"), "option_type": attribute("option_type"),
         "underlying": underlying, "strike": strike, "expiry": attribute("expiry"), "quantity": quantity,
         "contract_multiplier": multiplier, "currency": currency, "spot": spot, "implied_vol": vols,
+        "vol_source": vol_sources(market, dates, underlying),
         "years_to_expiry": years, "interest_rate": rates, "dividend_yield": dividends, "fx_rate": fx,
         "is_call": is_call, "option_price": greeks.price, "position_value": greeks.price * units * fx,
         "delta": greeks.delta, "gamma": greeks.gamma, "vega": greeks.vega, "theta": greeks.theta, "rho": greeks.rho,
@@ -212,26 +268,38 @@ def book_pnl(market: OptionMarket, positions: tuple[OptionPosition, ...], held: 
              hedge: pd.DataFrame, target_of: pd.Series) -> pd.DataFrame:
     """Hypothetical P&L of each book held at a close (``held``: :func:`held_rows` at those closes, ``priced``: their
     :func:`price_rows`, ``hedge``: their :func:`hedges`) revalued at the next close ``target_of[close]``, FX included
-    (rows: date = the next close, book, hypothetical_pnl, n_options, n_expired).
+    (rows: date = the next close, book, hypothetical_pnl, n_options, n_expired, vol_source: the sources its options
+    were valued with, :func:`joined_sources`).
 
     An option alive at the next close is repriced there by :func:`price_rows` (its spot, implied volatility and
     time to expiry then); one whose expiry is on or before the next close (no longer held then, :func:`held_rows`)
-    pays its intrinsic value at the next close's spot. The hedge's units are revalued at the next close's spot.
-    A book-day with a position not priced at the next close (no spot or volatility) has a NaN P&L."""
+    pays its intrinsic value at the next close's spot. Both ends of an option's P&L are valued with one source
+    (same-model revaluation): its source at both closes, or, when the two closes' sources differ (the at-the-money
+    file has a level at one of them only: its first or last day, a gap), the EWMA proxy at both, so that a change
+    of source is no P&L. The hedge's units are revalued at the next close's spot. A book-day with a position not
+    priced at either close (no spot or volatility) has a NaN P&L."""
     rows = held.loc[priced.index]
     after = pd.DatetimeIndex(target_of.reindex(pd.DatetimeIndex(rows["date"])).to_numpy())
     expiry = pd.to_datetime([positions[i].expiry for i in rows["position"]])
     expired = np.asarray(expiry <= after)
-    alive = price_rows(market, positions, rows.loc[~expired].assign(date=after[~expired]))
+    used = priced["vol_source"].to_numpy(object).copy()
+    switched = ~expired & (used != vol_sources(market, after, priced["underlying"]))
+    value_before = priced["position_value"].copy()
     value_after = pd.Series(np.nan, index=rows.index)
-    value_after.loc[alive.index] = alive["position_value"]
+    kept = ~expired & ~switched
+    value_after.loc[kept] = _values(market, positions, rows.loc[kept].assign(date=after[kept]))
+    if switched.any():
+        proxy = market.on_proxy()
+        value_before.loc[switched] = _values(proxy, positions, rows.loc[switched])
+        value_after.loc[switched] = _values(proxy, positions, rows.loc[switched].assign(date=after[switched]))
+        used[switched] = "ewma_proxy"
     ended = priced.loc[expired]
     spot = _spots(market, after[expired], ended["underlying"])
     payoff = np.maximum(np.where(ended["is_call"], spot - ended["strike"], ended["strike"] - spot), 0.0)
     value_after.loc[ended.index] = payoff * ended["quantity"] * ended["contract_multiplier"] * \
         fx_to_base(market.settings, ended["currency"].to_numpy(), after[expired])
     options = pd.DataFrame({"date": priced["date"], "book": priced["book"],
-                            "pnl": value_after - priced["position_value"], "n_expired": expired.astype(int)})
+                            "pnl": value_after - value_before, "n_expired": expired.astype(int)})
     if len(hedge):
         close = pd.DatetimeIndex(hedge["date"])
         next_close = pd.DatetimeIndex(target_of.reindex(close).to_numpy())
@@ -248,8 +316,15 @@ def book_pnl(market: OptionMarket, positions: tuple[OptionPosition, ...], held: 
     frame["n_options"] = priced.groupby(["date", "book"]).size().reindex(frame.index).fillna(0).astype(int)
     frame.loc[frame["missing"], "hypothetical_pnl"] = np.nan
     frame = frame.reset_index()
+    frame["vol_source"] = joined_sources(pd.Series(used, index=priced.index), [priced["date"], priced["book"]]).reindex(
+        list(zip(frame["date"], frame["book"]))).to_numpy()
     frame["date"] = target_of.reindex(pd.DatetimeIndex(frame["date"])).to_numpy()
-    return frame[["date", "book", "hypothetical_pnl", "n_options", "n_expired"]]
+    return frame[["date", "book", "hypothetical_pnl", "n_options", "n_expired", "vol_source"]]
+
+
+def _values(market: OptionMarket, positions: tuple[OptionPosition, ...], rows: pd.DataFrame) -> pd.Series:
+    """The ``position_value`` of each held (date, position) of ``rows`` (:func:`price_rows`), NaN where not priced."""
+    return price_rows(market, positions, rows)["position_value"].reindex(rows.index)
 
 
 def _spots(market: OptionMarket, dates: pd.DatetimeIndex, underlyings) -> np.ndarray:
@@ -330,7 +405,7 @@ def book_var(market: OptionMarket, priced: pd.DataFrame, hedge: pd.DataFrame, cl
     calendar = market.spot.index
     underlyings = sorted(set(priced["underlying"]))
     returns = market.returns[underlyings].to_numpy()
-    changes = market.atm_vol[underlyings].diff().to_numpy()
+    changes = market.atm_change[underlyings].to_numpy()
     ends = calendar.get_indexer(closes)
     previous = calendar[ends]
     keep = ends - window + 1 >= 0
@@ -378,14 +453,18 @@ class OptionScenarios:
 
 def atm_changes(market: OptionMarket, underlying: str, returns: pd.Series, start: dt.date, end: dt.date) -> pd.Series:
     """Change of ``underlying``'s at-the-money volatility from the last close before ``start`` to each close of the
-    window ``start..end`` (the proxy from ``returns``, the stored days up to ``end`` with enough before ``start``; or
-    the quoted surface at 30 days and the close's spot); NaN where either is not known."""
+    window ``start..end``: the levels of the at-the-money file when it has every one of those closes, else the proxy
+    from ``returns`` (the stored days up to ``end`` with enough before ``start``) or the quoted surface at 30 days and
+    the close's spot; NaN where either is not known."""
     window = returns.index[(returns.index >= pd.Timestamp(start)) & (returns.index <= pd.Timestamp(end))]
     before = returns.index[returns.index < pd.Timestamp(start)]
     if not len(before):
         return pd.Series(np.nan, index=window)
     days = before[-1:].append(window)
-    if market.quotes is None:
+    levels = None if market.levels is None else market.levels["implied_vol"].get(underlying)
+    if levels is not None and levels.reindex(days).notna().all():  # the window inside the file: its levels
+        atm = levels.reindex(days)
+    elif market.quotes is None:
         width = market.settings.ewma_window_days
         known = returns.loc[:days[-1]].dropna()
         first = known.index[known.index <= days[0]]

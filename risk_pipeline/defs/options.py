@@ -48,8 +48,8 @@ from risk_pipeline.config.scenarios import DEFAULT_SCENARIOS_FILE, load_scenario
 from risk_pipeline.defs.stress import scenario_history
 from risk_pipeline.defs.backtests import BacktestConfig, with_series_keys
 from risk_pipeline.option_books import (OptionMarket, book_pnl, book_replay, book_reverse_stress, book_stress, book_var, episode_paths,
-                                        hedge_rows, hedges, held_rows, load_market, price_rows,
-                                        resolve_option_scenarios, with_sums)
+                                        greek_vol_sources, hedge_rows, hedges, held_rows, held_vol_sources,
+                                        load_market, price_rows, resolve_option_scenarios, with_sums)
 from risk_pipeline.risk.backtests.table import backtest_table, checked_windows
 from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
 from risk_pipeline.risk.options.caps import cap_status_by_day, var_limit_status_by_day
@@ -106,7 +106,8 @@ def option_greeks(context: dg.AssetExecutionContext, config: OptionsConfig) -> d
         frame = empty_frame("option_greeks")
     else:
         rows = pd.concat([priced, hedge_rows(market, hedges(priced, settings.delta_hedged_books))], ignore_index=True)
-        frame = with_sums(rows).assign(base_currency=settings.base_currency, vol_source=settings.vol_source)
+        frame = with_sums(rows).assign(base_currency=settings.base_currency)
+        frame["vol_source"] = greek_vol_sources(market, frame, priced)
         frame["date"] = pd.DatetimeIndex(frame["date"]).date
         frame = frame.sort_values(["date", "book", "level", "underlying", "option"], kind="stable")
         frame = frame.reindex(columns=table_schema("option_greeks").columns)
@@ -166,8 +167,7 @@ def option_pnl(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.M
     else:
         rows = book_pnl(market, positions, held_rows(positions, previous), priced, hedge,
                         pd.Series(targets, index=previous))
-        frame = rows.assign(date=pd.DatetimeIndex(rows["date"]).date, base_currency=settings.base_currency,
-                            vol_source=settings.vol_source)
+        frame = rows.assign(date=pd.DatetimeIndex(rows["date"]).date, base_currency=settings.base_currency)
         frame = frame.sort_values(["date", "book"], kind="stable")[table_schema("option_pnl").columns]
     return publish("option_pnl", frame, days, keys=_books(positions), books=dg.MetadataValue.int(len(_books(positions))))
 
@@ -301,7 +301,8 @@ def option_stress(context: dg.AssetExecutionContext, config: OptionStressConfig)
     frames = []
     for book, own, hedge, held, targets in inputs.books():
         rows = book_stress(inputs.market, own, hedge, held, targets, resolved)
-        frames.append(rows.assign(book=book, base_currency=settings.base_currency, vol_source=settings.vol_source))
+        sources = held_vol_sources(inputs.market, own, held, targets)
+        frames.append(rows.assign(book=book, base_currency=settings.base_currency, vol_source=rows["date"].map(sources)))
     columns = table_schema("option_stress").columns
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("option_stress")
     frame = frame.assign(date=pd.DatetimeIndex(frame["date"]).date)[columns]
@@ -328,8 +329,9 @@ def option_replay(context: dg.AssetExecutionContext, config: OptionStressConfig)
         path = episode_paths(inputs.market, scenario, own_days, inputs.history, inputs.currency_of, config.market_proxy)
         for book, own, hedge, held, targets in inputs.books():
             rows = book_replay(inputs.market, own, hedge, held, targets, name, path)
+            sources = held_vol_sources(inputs.market, own, held, targets)
             frames.append(rows.assign(book=book, base_currency=settings.base_currency,
-                                      vol_source=settings.vol_source))
+                                      vol_source=rows["date"].map(sources)))
     columns = table_schema("option_replay").columns
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("option_replay")
     frame = frame.assign(date=pd.DatetimeIndex(frame["date"]).date,
@@ -380,8 +382,9 @@ def option_reverse_stress(context: dg.AssetExecutionContext, config: OptionRever
         if kept.any():
             rows = book_reverse_stress(inputs.market, own, hedge, held[kept], targets[kept], resolved,
                                        target_loss[kept], tuple(config.reverse_bracket), config.reverse_grid_points)
-            frames.append(rows.assign(book=book, base_currency=settings.base_currency, vol_source=settings.vol_source,
-                                      target_var_multiple=config.option_reverse_var_multiple))
+            sources = held_vol_sources(inputs.market, own, held, targets)
+            frames.append(rows.assign(book=book, base_currency=settings.base_currency,
+                                      vol_source=rows["date"].map(sources), target_var_multiple=config.option_reverse_var_multiple))
     columns = table_schema("option_reverse_stress").columns
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("option_reverse_stress")
     frame = frame.assign(date=pd.DatetimeIndex(frame["date"]).date)[columns]

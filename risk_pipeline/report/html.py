@@ -11,7 +11,8 @@ import pandas as pd
 
 from risk_pipeline.report.frtb_section import SCOPE_NOTE, latest_desks, latest_es
 from risk_pipeline.report.morning import HEADERS, MISSING, Cell, Morning, capital_sentence, intro, morning_cells
-from risk_pipeline.report.options_section import GREEK_COLUMNS, GREEK_LABELS, METHODS, limit_label, reverse_label
+from risk_pipeline.report.options_section import (GREEK_COLUMNS, GREEK_LABELS, METHODS, limit_label, proxy_note,
+                                                  reverse_label)
 from risk_pipeline.report.summary import ReportData, mcs_sentence, score_rows
 from risk_pipeline.risk.limits import LIMIT_METHOD_TEXT
 
@@ -430,7 +431,7 @@ def _options_section(data: ReportData) -> str:
         greeks = view.greeks.loc[view.greeks["book"].eq(book)]
         if len(greeks):
             row = greeks.iloc[0]
-            proxy = " (a proxy, not market data)" if row["vol_source"] == "ewma_proxy" else ""
+            proxy = f" ({proxy_note(row['vol_source'])})" if proxy_note(row["vol_source"]) else ""
             out.append(f"<h3>{_esc(book)}: Greeks at the close of {_day(row['date'])} ({_esc(row['base_currency'])}; "
                        f"implied volatility {_esc(row['vol_source'])}{proxy})</h3>")
             out.append(table(greeks, [(c, GREEK_LABELS[c], amount) for c in GREEK_COLUMNS]))

@@ -30,6 +30,14 @@ GREEK_LABELS = {"position_value": "value", "delta_amount": "delta (P&L of +100%,
 METHODS = tuple(str(m) for m in OptionVarMethod)
 
 
+def proxy_note(vol_source: str) -> str:
+    """What a ``vol_source`` of the option tables owes to the EWMA proxy (``ewma_proxy``, or joined with a file's
+    series: ``ewma_proxy+vix``): "a proxy, not market data", "partly a proxy, not market data" or nothing."""
+    if vol_source == "ewma_proxy":
+        return "a proxy, not market data"
+    return "partly a proxy, not market data" if "ewma_proxy" in vol_source.split("+") else ""
+
+
 @dataclass(frozen=True)
 class OptionsView:
     """The option books as of a day: ``greeks`` (book-level option_greeks rows), ``limits`` (option_limit_status
@@ -120,7 +128,7 @@ def options_text(view: OptionsView) -> str:
             row = greeks.iloc[0]
             lines.append(f"Option book {book} at the close of {pd.Timestamp(row['date']).date()} ({row['base_currency']}; "
                          f"Black-Scholes-Merton, implied volatility: {row['vol_source']}"
-                         + (", a proxy, not market data" if row["vol_source"] == "ewma_proxy" else "") + "):")
+                         + (f", {proxy_note(row['vol_source'])}" if proxy_note(row["vol_source"]) else "") + "):")
             lines.append("  " + "; ".join(f"{GREEK_LABELS[c]} {signed(row[c])}" for c in GREEK_COLUMNS))
         limits = view.limits.loc[view.limits["book"].eq(book)] if len(view.limits) else view.limits
         if len(limits):

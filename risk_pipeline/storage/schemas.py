@@ -242,8 +242,8 @@ TABLES: dict[str, TableSchema] = {
                 ("n_expired", _I), ("vol_source", _S),
             ],
             "Per option book and day: hypothetical P&L of the book held at the previous close (options and the delta "
-            "hedge) revalued at the day's close, FX included; an option expiring in between pays its intrinsic value "
-            "(risk_pipeline.option_books.book_pnl). The realized series of option_backtests.",
+            "hedge) revalued at the day's close, FX included; an option expiring in between pays its intrinsic value; "
+            "both closes valued with one volatility source (risk_pipeline.option_books.book_pnl). The realized series of option_backtests.",
             key_column="book",
         ),
         _table(
@@ -572,7 +572,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "spot": ("close of the underlying", "option's currency"),
     "implied_vol": ("the option's implied volatility at the close, annualised (0.2 = 20%)", "fraction per sqrt(year)"),
     "vol_source": ("where the implied volatility came from: ewma_proxy (EWMA realised volatility with a stated skew, a "
-                   "proxy, not market data) or file (quoted implied volatilities of options.vol_file)", "text"),
+                   "proxy, not market data), file (quoted implied volatilities of options.vol_file) or the series of "
+                   "an at-the-money file (vix: the VIX with the proxy's skew, options.vol_source atm_file); a row over "
+                   "several underlyings joins theirs with + (ewma_proxy+vix); option_pnl: the one source both closes "
+                   "were valued with (ewma_proxy when their sources differ); option_var: options.vol_source",
+                   "text"),
     "years_to_expiry": ("calendar days from the close to expiry over 365 (ACT/365)", "years"),
     "interest_rate": ("continuously compounded rate of the option's currency (options.rates)", "fraction per year"),
     "dividend_yield": ("continuous dividend yield of the underlying (options.dividend_yields)", "fraction per year"),

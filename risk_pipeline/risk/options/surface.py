@@ -17,6 +17,9 @@ linear skew in log-moneyness ``sigma(K) = max(sigma_atm - skew ln(K/S), VOL_FLOO
 a 10% out-of-the-money put carries about 5 volatility points more than the at-the-money
 option, roughly the S&P 500's). It is realised, not implied, volatility: no variance premium, no
 term structure; rows priced with it say ``vol_source = ewma_proxy``.
+
+**An at-the-money level** (the VIX, ``options.vol_source: atm_file``) takes the proxy's place where
+it exists: :func:`proxy_vol` with ``atm_vol`` = the level, the same skew, flat in expiry.
 """
 
 from __future__ import annotations
