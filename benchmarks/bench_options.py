@@ -2,8 +2,8 @@
 
 1. The core: every option of a book repriced (Black-Scholes-Merton, vectorised) under every scenario of a
    252-day window, ``risk_pipeline.risk.options.var.days_scenario_pnl``; prints revaluations per second.
-2. One new day (``--day``) of ``option_greeks``, ``option_var`` (three methods, 2 confidences, horizons
-   1, 3, 5), ``option_stress`` (every scenario of scenarios.yaml) and ``option_replay`` in-process on a copy of the ``prices`` and ``returns`` tables of ``--data`` (a lake built by
+2. One new day (``--day``) of ``option_greeks``, the option books' rows of ``var_estimates`` (its option task,
+   ``defs.var.OptionBooksTask``: three methods, 2 confidences, horizons 1, 3, 5), ``option_stress`` (every scenario of scenarios.yaml) and ``option_replay`` in-process on a copy of the ``prices`` and ``returns`` tables of ``--data`` (a lake built by
    ``make run``), for (a) the bundled book (two options and the hedge) and (b) a generated book of 1,000
    options (puts and calls at 80-120% of the spot on the S&P 500 index and the 20 stocks, expiries 1 to 60
    days, half of the books delta-hedged); beside them, (c) the linear book's one-day historical VaR of the
@@ -48,7 +48,8 @@ def revaluations_per_second(n_options: int = 1000, n_scenarios: int = 252, repea
 
 
 def generated_book(prices: pd.DataFrame, day: pd.Timestamp, n_options: int = 1000) -> pd.DataFrame:
-    closes = prices.loc[pd.to_datetime(prices["date"]) == day].set_index("symbol")["close"]
+    closes = prices.loc[(pd.to_datetime(prices["date"]) == day) & prices["currency"].eq("USD")].set_index("symbol")["close"]
+    closes = closes.loc[~closes.index.str.startswith("CASH_")]  # options on the USD stocks and the index
     rng = np.random.default_rng(2)
     symbols = rng.choice(closes.index, n_options)
     strikes = (closes[symbols].to_numpy() * rng.uniform(0.8, 1.2, n_options)).round(2)
@@ -63,17 +64,27 @@ def one_day(folder: Path, positions: Path, hedged: list[str], day: str, repeat: 
     """The best of ``repeat`` in-process runs of each asset for ``day`` (the first pays the imports)."""
     import dagster as dg
 
-    from risk_pipeline.defs.options import option_greeks, option_replay, option_stress, option_var
+    from risk_pipeline.defs.option_config import OptionsConfig
+    from risk_pipeline.defs.options import option_greeks, option_replay, option_stress
+    from risk_pipeline.defs.var import OptionBooksTask
 
     os.environ["RISK_PIPELINE_DATA"] = str(folder)
     config = {"positions_file": str(positions), "delta_hedged_books": hedged}
     seconds = {}
-    for asset in (option_greeks, option_var, option_stress, option_replay):
+    for asset in (option_greeks, option_stress, option_replay):
         name = asset.key.path[-1]
         for _ in range(repeat):
             start = time.perf_counter()
             dg.materialize([asset], run_config={"ops": {name: {"config": config}}}, partition_key=day)
             seconds[name] = min(seconds.get(name, np.inf), time.perf_counter() - start)
+    options = OptionsConfig(**config)
+    task = OptionBooksTask(options.settings(), options.estimation_window_days, tuple(options.confidences),
+                           tuple(options.horizons))  # the option books' rows var_estimates adds to its own
+    when = pd.Timestamp(day).date()
+    for _ in range(repeat):
+        start = time.perf_counter()
+        task.rows(when, when)
+        seconds["option_var"] = min(seconds.get("option_var", np.inf), time.perf_counter() - start)
     return seconds
 
 
@@ -114,7 +125,7 @@ def main() -> None:
         linear = linear_var_seconds(read_window("returns", day.date(), day.date(), lookback=260), day)
     print(f"one new day ({args.day}), best of 3 in-process runs of each asset (Dagster's run included), load average {os.getloadavg()[0]:.1f}:")
     for label, seconds in (("bundled book (2 options + hedge)", bundled), ("1,000 options, 21 underlyings", thousand)):
-        print(f"  {label:<34} option_greeks {seconds['option_greeks']:.2f} s, option_var {seconds['option_var']:.2f} s, "
+        print(f"  {label:<34} option_greeks {seconds['option_greeks']:.2f} s, option VaR rows {seconds['option_var']:.2f} s, "
               f"option_stress {seconds['option_stress']:.2f} s, option_replay {seconds['option_replay']:.2f} s")
     print(f"  linear book, historical VaR of its 252-day window (core only): {linear * 1000:.1f} ms")
     print(f"  added by the 1,000-option book over the bundled one: "

@@ -2,7 +2,7 @@
 
 One place turns (positions, closes and returns of the underlyings, implied volatilities) into the
 book held at each close (options priced with their Greeks, and the delta hedge of a hedged book)
-and into the scenario windows of its VaR, so that ``option_greeks`` and ``option_var`` see the
+and into the scenario windows of its VaR, so that ``option_greeks`` and the option books' ``var_estimates`` see the
 same book (formulas: :mod:`risk_pipeline.risk.options`).
 
 - A position is held at every close from ``opened`` until the day before ``expiry``; years to
@@ -354,6 +354,18 @@ def load_market(settings: OptionSettings, start: dt.date, end: dt.date, lookback
     return positions, market
 
 
+def held_before(settings: OptionSettings, start: dt.date, end: dt.date, lookback: int):
+    """The positions, their market, each day of the range with a previous close (``targets``), those closes, the
+    options priced at them and the hedges held over the next day: the book each day's figures are of."""
+    positions, market = load_market(settings, start, end, lookback=lookback)
+    calendar = market.spot.index
+    targets = calendar[(calendar >= pd.Timestamp(start))]
+    targets = targets[calendar.get_indexer(targets) >= 1]
+    previous = calendar[calendar.get_indexer(targets) - 1]
+    priced = price_rows(market, positions, held_rows(positions, previous))
+    return positions, market, targets, previous, priced, hedges(priced, settings.delta_hedged_books)
+
+
 def with_sums(positions: pd.DataFrame) -> pd.DataFrame:
     """The position rows (options and hedges) with their sums per underlying and per book, per close."""
     amounts = list(GREEK_AMOUNTS)
@@ -434,6 +446,27 @@ def book_var(market: OptionMarket, priced: pd.DataFrame, hedge: pd.DataFrame, cl
                     }).loc[complete & (n_options > 0)])
     columns = ["close", "method", "confidence", "horizon_days", "var_amount", "es_amount", "n_options"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def var_rows(settings: OptionSettings, start: dt.date, end: dt.date, window: int, confidences: tuple[float, ...],
+             horizons: tuple[int, ...]) -> pd.DataFrame:
+    """The ``var_estimates`` rows of every option book on the days ``start..end``: per day t, method, confidence and
+    horizon the VaR/ES amounts of the book held at the close of t-1 (:func:`book_var`, the ``window`` days before t),
+    ``portfolio`` the book's name; ``var`` and ``es`` (fractions of value) empty: an option book has no value scale
+    (docs/methods.md, section Options)."""
+    positions, market, targets, previous, priced, hedge = held_before(settings, start, end,
+                                                                       window + settings.ewma_window_days + 2)
+    target_of = dict(zip(previous, targets))
+    frames = []
+    for book in dict.fromkeys(p.book for p in positions):
+        own = priced.loc[priced["book"] == book]
+        if own.empty:
+            continue
+        rows = book_var(market, own, hedge.loc[hedge["book"] == book], previous, window, confidences, horizons)
+        frames.append(rows.assign(date=pd.DatetimeIndex(rows["close"].map(target_of)), portfolio=book,
+                                  estimation_window_days=window, var=np.nan, es=np.nan,
+                                  base_currency=settings.base_currency).drop(columns=["close", "n_options"]))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,9 @@ import pytest
 from sqlalchemy import text
 
 from risk_pipeline.config.portfolios import DEFAULT_PORTFOLIOS_FILE
+from risk_pipeline.storage.catalog import refresh_catalog
 from risk_pipeline.definitions import defs
+from risk_pipeline.instance import ephemeral_instance
 
 REPO = Path(__file__).resolve().parents[1]
 # a YAML weight book of three stocks, 40/30/30 of 1,000,000 USD: one entry of a portfolios file's list
@@ -45,9 +48,9 @@ def fast_run_config(estimation_window_days: int = 20, **var_overrides) -> dict:
 def materialize_range(start: str, end: str, run_config: dict | None = None, assets=None, raise_on_error=True):
     """One run over the partition range ``start..end`` (a single-run backfill, as the CLI does)."""
     tags = {"dagster/asset_partition_range_start": start, "dagster/asset_partition_range_end": end}
-    return dg.materialize(
-        assets or ALL_ASSETS, run_config=run_config or fast_run_config(), tags=tags, raise_on_error=raise_on_error
-    )
+    with ephemeral_instance() as instance:
+        return dg.materialize(assets or ALL_ASSETS, run_config=run_config or fast_run_config(), tags=tags,
+                              raise_on_error=raise_on_error, instance=instance)
 
 
 def shipped_portfolios() -> str:
@@ -93,3 +96,13 @@ def module_lake(folder: Path, portfolios: str) -> Iterator[pytest.MonkeyPatch]:
         mp.setenv("RISK_PIPELINE_DATA", str(folder / "data"))
         mp.setenv("RISK_PIPELINE_PORTFOLIOS", str(folder / "portfolios.yaml"))
         yield mp
+
+
+def copy_lake(source: Path, target: Path) -> Path:
+    """A copy in ``target`` of the data folder ``source`` built once by a module's fixture, for a test
+    that writes into it: the lake (its Delta logs name their files relative to the table), the
+    reports, and a catalog rewritten over the copy's files (a catalog's views name its data files by
+    their absolute path). ``RISK_PIPELINE_DATA`` must already point at ``target``."""
+    shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+    refresh_catalog()
+    return target

@@ -1,4 +1,4 @@
-"""option_greeks and option_var through the pipeline, against independent recomputation from the stored tables;
+"""option_greeks and the option books' var_estimates rows through the pipeline, against independent recomputation from the stored tables;
 bad option input through the CLI: one line naming file, row and field, exit status 2."""
 
 import datetime as dt
@@ -12,7 +12,8 @@ import pytest
 from risk_pipeline.cli import main
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.options import (option_greeks, option_limit_status, option_replay, option_reverse_stress,
-                                        option_stress, option_var)
+                                        option_stress)
+from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.report.html import _options_section
 from risk_pipeline.report.options_section import load_options, options_text, reverse_label
 from risk_pipeline.risk.options.pricing import bsm_greeks
@@ -46,6 +47,19 @@ def _options(folder) -> dict:
             "ewma_window_days": EWMA, "estimation_window_days": WINDOW}
 
 
+def _var_config(folder) -> dict:
+    """var_estimates' run config: the portfolios' one method on a short window, and the option books."""
+    return {"methods": ["historical"], "confidences": [0.95, 0.99], "horizons": [1], "estimation_window_days": 20,
+            "options": _options(folder)}
+
+
+def _option_var(data, where: str = "true") -> pd.DataFrame:
+    """The option books' rows of var_estimates, ``portfolio`` named ``book`` as in the option tables."""
+    return _dated(query(data, "select * from var_estimates where portfolio in ('strangle', 'hedged') and " + where
+                        + " order by date, portfolio, method, confidence, horizon_days")).rename(
+        columns={"portfolio": "book"})
+
+
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory):
     folder = tmp_path_factory.mktemp("options")
@@ -55,18 +69,18 @@ def lake(tmp_path_factory):
     (folder / "scenarios.yaml").write_text(SCENARIOS)
     with module_lake(folder, SMALL_PORTFOLIOS):
         config = {"ops": {"prices": {"config": {"extra_symbols": ["SP500"]}},
-                          "option_greeks": {"config": _options(folder)}, "option_var": {"config": _options(folder)},
+                          "option_greeks": {"config": _options(folder)}, "var_estimates": {"config": _var_config(folder)},
                           "option_limit_status": {"config": {"limits_file": str(folder / "status_limits.yaml")}},
                           "option_stress": {"config": {**_options(folder), "scenarios_file": str(folder / "scenarios.yaml")}},
                           "option_replay": {"config": {**_options(folder), "scenarios_file": str(folder / "scenarios.yaml")}},
                           "option_reverse_stress": {"config": {**_options(folder),
                                                                "scenarios_file": str(folder / "scenarios.yaml")}}}}
-        result = materialize_range(START, END, config, assets=[prices, returns, option_greeks, option_var,
+        result = materialize_range(START, END, config, assets=[prices, returns, option_greeks, var_estimates,
                                                                option_limit_status, option_stress, option_replay,
                                                                option_reverse_stress])
         data = folder / "data"
         yield (folder, result, _dated(query(data, "select * from option_greeks order by date, book, level, option")),
-               _dated(query(data, "select * from option_var order by date, book, method, confidence, horizon_days")),
+               _option_var(data),
                _dated(query(data, "select * from returns where symbol in ('SP500', 'AAPL') order by date")))
 
 
@@ -94,7 +108,10 @@ def test_tables_have_their_schema_and_positions_live_from_opened_to_expiry(lake)
     _, result, greeks, var, _ = lake
     assert result.success
     assert list(greeks.columns) == table_schema("option_greeks").columns
-    assert list(var.columns) == table_schema("option_var").columns
+    assert list(var.columns) == [{"portfolio": "book"}.get(c, c) for c in table_schema("var_estimates").columns]
+    assert var["var"].isna().all() and var["es"].isna().all()  # an option book has no value scale: amounts only
+    assert set(var["method"]) == {"full_revaluation", "delta_gamma_vega", "delta_only"}
+    assert set(var["horizon_days"]) == {1, 3, 5} and (var["estimation_window_days"] == WINDOW).all()
     options = greeks.loc[(greeks["level"] == "position") & (greeks["option_type"] != "underlying")]
     for (book, option), rows in options.groupby(["book", "option"]):
         assert rows["date"].min() == dt.date(2020, 12, 18)
@@ -134,7 +151,7 @@ def test_sums_per_underlying_and_book_and_the_hedged_book_is_delta_flat(lake):
     assert np.abs(unhedged).max() > 1e4
 
 
-def test_option_var_is_the_book_of_the_previous_close_under_the_stored_window(lake):
+def test_option_var_rows_are_the_book_of_the_previous_close_under_the_stored_window(lake):
     _, _, greeks, var, stored_returns = lake
     day, previous = dt.date(2021, 1, 12), dt.date(2021, 1, 11)
     held = greeks.loc[(greeks["date"] == previous) & (greeks["book"] == "hedged") & (greeks["level"] == "position")]
@@ -160,7 +177,7 @@ def test_option_var_is_the_book_of_the_previous_close_under_the_stored_window(la
             for c, (v, e) in zip((0.95, 0.99), values):
                 row = stored.loc[(str(method), c, h)]
                 assert row["var_amount"] == pytest.approx(v, rel=1e-9) and row["es_amount"] == pytest.approx(e, rel=1e-9)
-    assert (stored["n_options"] == 4).all()
+    assert len(stored) == 3 * 2 * 3  # every method, confidence and horizon
 
 
 def test_option_limit_status_against_the_greeks_and_var_tables(lake):
@@ -197,13 +214,12 @@ def test_delta_only_var_of_the_hedged_book_is_nil_full_revaluation_is_not(lake):
 def test_option_var_of_a_run_longer_than_one_chunk_of_days_has_every_day(lake, monkeypatch):
     """book_var builds its scenario windows VAR_CHUNK_DAYS closes at a time: a run over more closes than one chunk
     gives the same rows as one chunk (a reassigned loop bound once stopped it after the first chunk: the 30-year
-    backfill had option_var for its first 1,000 days only)."""
+    backfill had the option VaR for its first 1,000 days only)."""
     folder, _, _, var, _ = lake
     monkeypatch.setattr("risk_pipeline.option_books.VAR_CHUNK_DAYS", 4)
-    config = {"ops": {"option_var": {"config": _options(folder)}}}
-    materialize_range("2021-01-04", "2021-01-15", config, assets=[option_var])
-    again = _dated(query(folder / "data", "select * from option_var where date between '2021-01-04' and '2021-01-15' "
-                                          "order by date, book, method, confidence, horizon_days"))
+    config = {"ops": {"var_estimates": {"config": _var_config(folder)}}}
+    materialize_range("2021-01-04", "2021-01-15", config, assets=[var_estimates])
+    again = _option_var(folder / "data", "date between '2021-01-04' and '2021-01-15'")
     before = var.loc[(var["date"] >= dt.date(2021, 1, 4)) & (var["date"] <= dt.date(2021, 1, 15))].reset_index(drop=True)
     assert before["date"].nunique() == 10  # more closes than one chunk of 4
     pd.testing.assert_frame_equal(again, before, check_exact=True)

@@ -1,4 +1,7 @@
-"""The pipeline fed from a user's CSV: bad input writes nothing; no look-ahead end to end."""
+"""The pipeline fed from a user's CSV: bad input writes nothing; no look-ahead end to end.
+
+The whole graph over START..END from a CSV of the bundled closes is built once per module; each test
+that starts from it works on a copy of that lake (``copy_lake``)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ import pytest
 from risk_pipeline.sources import make_source
 from risk_pipeline.storage import lake
 from risk_pipeline.sources.base import PriceDataError
-from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range, query
+from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
+from risk_pipeline_tests.pipeline_helpers import copy_lake, fast_run_config, materialize_range, module_lake, query
 
 SYMBOLS = ["AAPL", "JPM", "XOM", "MSFT", "KO", "SP500"]
 START, END = "2020-09-01", "2020-12-31"
@@ -28,10 +32,21 @@ def _bundled_csv(path, start=START, end=END):
     return frame
 
 
-def test_changing_day_t_changes_no_estimate_dated_t_or_earlier(data_dir, tmp_path):
+@pytest.fixture(scope="module")
+def good_lake(tmp_path_factory):
+    """The data folder of the whole graph over START..END from ``prices.csv``, a CSV of the bundled closes."""
+    root = tmp_path_factory.mktemp("csv_lake")
+    (root / "data").mkdir()
+    _bundled_csv(root / "prices.csv")
+    with module_lake(root, SMALL_PORTFOLIOS):
+        assert materialize_range(START, END, _csv_config(root / "prices.csv")).success
+    return root / "data"
+
+
+def test_changing_day_t_changes_no_estimate_dated_t_or_earlier(good_lake, data_dir, tmp_path):
     csv = tmp_path / "prices.csv"
     frame = _bundled_csv(csv)
-    materialize_range(START, END, _csv_config(csv))
+    copy_lake(good_lake, data_dir)  # the graph run on ``frame``: as materialize_range(START, END, _csv_config(csv))
     before = query(data_dir, "select * from var_estimates order by all")
 
     shocked_day = "2020-12-01"
@@ -62,10 +77,10 @@ def test_changing_day_t_changes_no_estimate_dated_t_or_earlier(data_dir, tmp_pat
     ],
     ids=["negative", "zero", "duplicate-date", "unparsable-price"],
 )
-def test_bad_csv_input_fails_naming_the_problem_and_keeps_stored_rows(data_dir, tmp_path, mutate, message):
+def test_bad_csv_input_fails_naming_the_problem_and_keeps_stored_rows(good_lake, data_dir, tmp_path, mutate, message):
     good = tmp_path / "good.csv"
     _bundled_csv(good)
-    materialize_range(START, END, _csv_config(good))
+    copy_lake(good_lake, data_dir)  # the graph run on ``good``
     stored = query(data_dir, "select * from prices order by all")
 
     bad = tmp_path / "bad.csv"

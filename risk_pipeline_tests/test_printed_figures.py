@@ -220,14 +220,23 @@ def test_the_report_and_summary_alert_the_red_zone_of_the_tables(lake, page, sum
     official = _stored_at(lake, "risk_summary").set_index("portfolio")["method"]
     red = stored.loc[stored["traffic_light"].eq("red")]
     assert 0 < len(red) < len(stored)
-    shown = set()
+    is_official = [official.get(p) == m for p, m in red.index]
+    officials = {(p, m, str(r["n_breaches"])) for ((p, m), r), o in zip(red.iterrows(), is_official) if o}
+    challenged = {p for (p, m), o in zip(red.index, is_official) if not o}
+    assert officials and challenged
     for text in (" ".join(page.text), summary_text):
-        found = set(re.findall(r"(\w+): official method (\w+) in the red Basel zone \((\d+) breaches", text))
-        for portfolio, methods in re.findall(r"(\w+): challenger method\(s\) in the red Basel zone [^:]*: (\w+ \d+(?:, \w+ \d+)*)",
-                                             text):
-            found |= {(portfolio, m, n) for m, n in (pair.split() for pair in methods.split(", "))}
-        shown.add(frozenset(found))
-    assert shown == {frozenset((p, m, str(r["n_breaches"])) for (p, m), r in red.iterrows())}
+        # the alert box: the official methods in the red zone named with their breaches, the challengers counted
+        (line,) = re.findall(r"Official methods in the red Basel zone: ((?:\w+ \w+ \(\d+ breach(?:es)? in \d+ days\)(?:; )?)+)",
+                             text)
+        assert set(re.findall(r"(\w+) (\w+) \((\d+) breaches in", line)) == officials, line
+        assert f"Challenger methods in the red Basel zone: {len(challenged)} book" in text
+    # every red method in full in summary.json's alerts (the report's detail: the Backtests section)
+    alerts = " ".join(a["text"] for a in json.loads((lake / "reports" / AS_OF.isoformat() / "summary.json").read_text())["alerts"])
+    found = set(re.findall(r"(\w+): official method (\w+) in the red Basel zone \((\d+) breaches", alerts))
+    for portfolio, methods in re.findall(r"(\w+): challenger method\(s\) in the red Basel zone [^:]*: (\w+ \d+(?:, \w+ \d+)*)",
+                                         alerts):
+        found |= {(portfolio, m, n) for m, n in (pair.split() for pair in methods.split(", "))}
+    assert found == {(p, m, str(r["n_breaches"])) for (p, m), r in red.iterrows()}
 
 
 def test_the_report_shows_the_ranking_inputs_of_the_tables(lake, page):
@@ -315,39 +324,42 @@ def test_the_report_shows_the_limit_status_of_the_table(lake, page):
         assert row["status"] == value["status"]
 
 
-def test_the_summary_prints_the_morning_table_of_the_report_s_first_page(lake, page, summary_text):
-    """The same cells, from risk_summary: official figures equal var_estimates' of the official method."""
+def _morning_rows(page):
     from risk_pipeline.report.morning import HEADERS
 
-    (head, rows) = [(head, rows) for h2, h3, head, rows in page.tables if head == list(HEADERS)][0]
+    (rows,) = [rows for h2, h3, head, rows in page.tables if [h.split(" ")[0] for h in head][:2] == ["book", "official"]]
+    return [dict(zip(HEADERS, cells, strict=True)) for cells in rows]
+
+
+def test_the_summary_prints_the_morning_table_of_the_report_s_first_page(lake, page, summary_text):
+    """The same cells, from risk_summary: official figures equal var_estimates' of the official method; the summary
+    prints each book's row as a line of figures and a line of notes, the page's cells joined."""
     official = _stored_at(lake, "risk_summary").set_index("portfolio")
     var = _stored_at(lake, "var_estimates").set_index(["portfolio", "method", "confidence", "horizon_days"])
-    assert [r[0].split()[0] for r in rows] == ["balanced", "held"]
-    blocks = summary_text.split("\n\n")
-    for cells in rows:
-        portfolio = cells[0].split()[0]
-        (block,) = [b for b in blocks if b.strip().startswith(f"book") and f" {portfolio} (" in b.splitlines()[0]]
-        for header, cell in zip(HEADERS, cells):
-            (line,) = [ln for ln in block.splitlines() if ln.strip().startswith(header)]
-            printed = line.strip()[len(header):].strip()
-            # the page's cell text (figure then note) is the printed line's, without its brackets and status
-            assert re.sub(r"[()]", " ", cell).split() == re.sub(r"[()]|\[\w+\]|;", " ", printed).split(), \
-                (header, cell, printed)
+    rows = _morning_rows(page)
+    assert [r["book"].split()[0] for r in rows] == ["balanced", "held"]
+    lines = summary_text.splitlines()
+    for row in rows:
+        portfolio = row["book"].split()[0]
+        (at,) = [i for i, line in enumerate(lines) if line.startswith(f"{portfolio} ")]
+        printed = (lines[at] + " " + lines[at + 1]).split()
+        # every word of the page's row is printed, in the summary's two lines (figures, then notes)
+        assert sorted(" ".join(row.values()).replace("\u00b7", " ").split()) == sorted(printed), (row, printed)
         method = official.loc[portfolio, "method"]
         stored = var.loc[(portfolio, method, 0.99, 1)]
-        amount, share = cells[2].split()
+        amount, share = row["VaR 1d"].split(" \u00b7 ")
         assert_shows(amount, stored["var_amount"], where=f"{portfolio} official VaR")
         pct(share, stored["var"], f"{portfolio} official VaR %")
-        amount, share = cells[3].split()
+        amount, share = row["ES 1d"].split(" \u00b7 ")
         assert_shows(amount, stored["es_amount"], where=f"{portfolio} official ES")
-        assert cells[1].startswith(method)
+        assert row["official method"].startswith(method)
 
 
 def test_the_morning_table_shows_each_books_exposure_positions_and_turnover(lake, page, summary_text):
     """Recomputed from the closes: the weight book holds its notional (gross = net = 1,000,000, 3 positions) and
     trades each day back to its weights, w N |r_i,t| per instrument; the quantity book holds 1,000 MSFT and -200
     KO and never trades. Turnover: the traded value of the last 21 days over the day's value."""
-    from risk_pipeline.report.morning import HEADERS, TURNOVER_DAYS
+    from risk_pipeline.report.morning import TURNOVER_DAYS
 
     closes = query(lake, "select date, symbol, close from prices").pivot(index="date", columns="symbol",
                                                                         values="close").sort_index()
@@ -359,18 +371,16 @@ def test_the_morning_table_shows_each_books_exposure_positions_and_turnover(lake
         "balanced": (1e6, 1e6, 3, sum(1e6 * w * moves[s].abs().sum() for s, w in weights.items()) / 1e6),
         "held": (1000 * last["MSFT"] + 200 * last["KO"], 1000 * last["MSFT"] - 200 * last["KO"], 2, 0.0),
     }
-    (head, rows) = [(head, rows) for h2, h3, head, rows in page.tables if head == list(HEADERS)][0]
-    column = HEADERS.index("exposure gross / net (positions, turnover)")
-    for cells in rows:
-        book = cells[0].split()[0]
+    for row in _morning_rows(page):
+        book = row["book"].split()[0]
         gross, net, n, turnover = expected[book]
-        match = re.fullmatch(r"(\S+) / (\S+) (\d+) positions?, turnover (\S+) in (\d+) days", cells[column])
-        assert match, cells[column]
+        match = re.fullmatch(r"(\S+) / (\S+) (\d+) pos\., (\S+) traded", row["exposure"])
+        assert match, row["exposure"]
         assert_shows(match[1], gross, where=f"{book} gross")
         assert_shows(match[2], net, where=f"{book} net")
-        assert int(match[3]) == n and int(match[5]) == TURNOVER_DAYS
+        assert int(match[3]) == n
         pct(match[4], turnover, f"{book} turnover")
-        assert f"{match[1]} / {match[2]} ({n} position{'' if n == 1 else 's'}, turnover {match[4]}" in summary_text
+        assert f"{match[1]} / {match[2]}" in summary_text and f"{n} pos., {match[4]} traded" in summary_text
 
 
 def test_summary_json_and_csvs_hold_the_table_values(lake):

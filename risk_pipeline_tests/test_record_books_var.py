@@ -39,7 +39,7 @@ books_of_record:
 """
 ASSETS = {"prices", "returns", "fx_rates", "positions", "trades", "portfolio_pnl", "var_estimates", "var_backtests",
           "forecast_scores", "var_scores", "limit_status", "stress_results", "reverse_stress", "historical_replay",
-          "var_decomposition"}
+          "var_decomposition", "risk_summary"}
 CONFIG = fast_run_config(methods=["historical", "parametric_normal", "monte_carlo"],
                          monte_carlo_estimation_window_days=30, n_scenarios=500)
 SCENARIOS = """
@@ -164,6 +164,22 @@ def test_books_of_record_have_backtests_scores_and_every_method(lake):
     methods = dict(zip(methods["portfolio"], methods["m"].map(list)))
     assert methods["balanced"] == methods["desk"] == methods["hedged"] == ["historical", "monte_carlo",
                                                                            "parametric_normal"]
+
+
+def test_books_of_record_have_their_official_figures_in_risk_summary(lake):
+    """risk_summary read the portfolios file's books only: the books of record had no official figure and no row
+    in the morning table."""
+    rows = query(lake, """
+        select s.date, s.portfolio, s.var_1d_amount, v.var_amount, s.es_10d_amount, w.es_amount as es_10d_stored
+        from risk_summary s
+        join var_estimates v on v.date = s.date and v.portfolio = s.portfolio and v.method = s.method
+         and v.confidence = 0.99 and v.horizon_days = 1
+        left join var_estimates w on w.date = s.date and w.portfolio = s.portfolio and w.method = s.method
+         and w.confidence = 0.99 and w.horizon_days = 10""")
+    assert {"desk", "hedged", "balanced"} <= set(rows["portfolio"])
+    assert (rows.groupby("portfolio")["date"].max() == rows["date"].max()).all()
+    assert np.allclose(rows["var_1d_amount"], rows["var_amount"])
+    assert np.allclose(rows["es_10d_amount"], rows["es_10d_stored"], equal_nan=True)
 
 
 def test_the_bundled_trading_books_get_var_rows(tmp_path, monkeypatch):

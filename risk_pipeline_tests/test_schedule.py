@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 import zoneinfo
 
 import dagster as dg
@@ -11,6 +10,7 @@ import pandas as pd
 import pytest
 
 from risk_pipeline.definitions import defs
+from risk_pipeline.instance import ephemeral_instance
 from risk_pipeline.defs.lake_assets import business_days_until
 from risk_pipeline.sources import last_day
 from risk_pipeline.sources.bundled import BundledSource
@@ -100,9 +100,8 @@ def test_a_scheduled_run_materializes_that_day(data_dir):
     # a short stored history first: a schedule runs on a filled lake
     assert materialize_range("2021-02-01", "2021-03-04", config).success
     request = _tick(dt.datetime(2021, 3, 5, 18, 30, tzinfo=NEW_YORK))
-    with warnings.catch_warnings(), dg.instance_for_test() as instance:
-        warnings.simplefilter("ignore")
-        result = defs.get_job_def(daily_risk_job.name).execute_in_process(
+    with ephemeral_instance() as instance:
+        result = defs.resolve_job_def(daily_risk_job.name).execute_in_process(
             partition_key=request.partition_key, run_config=config, instance=instance
         )
     assert result.success

@@ -40,9 +40,8 @@ def test_a_column_name_has_the_same_arrow_type_in_every_table():
             types[field.name][table.name] = str(field.type)
     mixed = {name: by_table for name, by_table in types.items() if len(set(by_table.values())) > 1}
     assert mixed == {}
-    assert types["estimation_window_days"] == {"var_estimates": "int64", "var_decomposition": "int64",
-                                               "option_var": "int64"}
-    assert types["backtest_window_days"] == {"var_backtests": "int64", "var_scores": "int64", "option_backtests": "int64"}
+    assert types["estimation_window_days"] == {"var_estimates": "int64", "var_decomposition": "int64"}
+    assert types["backtest_window_days"] == {"var_backtests": "int64", "var_scores": "int64"}
     assert set(types["confidence"].values()) == {"double"} and set(types["horizon_days"].values()) == {"int64"}
 
 

@@ -17,6 +17,7 @@ from risk_pipeline.risk.backtests.scoring import (
     fz0_loss,
     mcs_pvalues,
     newey_west_lag,
+    score_forecasts,
     stationary_bootstrap_indices,
     tick_loss,
 )
@@ -38,6 +39,32 @@ def test_fz0_by_hand_and_in_the_papers_return_signs():
     paper = -1 / (a * e) * (y <= v) * (v - y) + v / e + np.log(-e) - 1
     np.testing.assert_allclose(fz0_loss(-y, 0.02, 0.03, 1 - a), paper, rtol=1e-12)
     assert np.isnan(fz0_loss(0.01, -0.01, -0.005, 0.95))  # es <= 0: no score
+
+
+def test_a_portfolio_is_scored_on_fractions_and_an_option_book_on_amounts():
+    """Fractions: the scores on (loss, var, es), loss_amount = loss x the value the forecast was scaled by
+    (var_amount / var; es_amount / es where var is 0). Amounts: the scores on the amounts, the fractions empty."""
+    days = pd.bdate_range("2024-01-01", periods=3)
+    value = np.array([100.0, 200.0, 300.0])
+    var, es = np.array([0.01, 0.0, 0.02]), np.array([0.015, 0.01, 0.03])
+    forecasts = pd.DataFrame({"var": var, "es": es, "var_amount": var * value, "es_amount": es * value}, index=days)
+    returns = pd.Series([-0.02, 0.01, -0.03], index=days)
+    scores = score_forecasts(returns, forecasts, confidence=0.99, horizon_days=1)
+    loss = np.array([0.02, -0.01, 0.03])
+    assert list(scores["score_basis"]) == ["fraction"] * 3
+    np.testing.assert_allclose(scores["loss"], loss, rtol=1e-12)
+    np.testing.assert_allclose(scores["loss_amount"], loss * value, rtol=1e-12)
+    np.testing.assert_array_equal(scores[["var_amount", "es_amount"]], forecasts[["var_amount", "es_amount"]])
+    np.testing.assert_allclose(scores["tick_loss"], tick_loss(loss, var, 0.99), rtol=1e-12)
+
+    pnl = returns * value
+    amounts = forecasts[["var_amount", "es_amount"]].set_axis(["var", "es"], axis=1)
+    book = score_forecasts(pnl, amounts, confidence=0.99, horizon_days=1, amounts=True)
+    assert list(book["score_basis"]) == ["amount"] * 3 and book[["loss", "var", "es"]].isna().all().all()
+    np.testing.assert_allclose(book["loss_amount"], -pnl, rtol=1e-12)
+    np.testing.assert_array_equal(book[["var_amount", "es_amount"]], amounts)
+    np.testing.assert_allclose(book["tick_loss"], tick_loss(-pnl, var * value, 0.99), rtol=1e-12)
+    np.testing.assert_allclose(book["fz0_loss"], fz0_loss(-pnl, var * value, es * value, 0.99), rtol=1e-12)
 
 
 def test_scores_name_a_bad_confidence():

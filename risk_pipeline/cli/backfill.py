@@ -190,6 +190,8 @@ def backfill(
     otherwise hold every chunk's events in memory)."""
     import dagster as dg
 
+    from risk_pipeline.instance import ephemeral_instance
+
     ranges = chunk_ranges(start, end, chunk_years)
     keys = check_before_run(start, end, selection, run_config)
     began = time.perf_counter()
@@ -199,7 +201,7 @@ def backfill(
     persistent = instance or (dg.DagsterInstance.get() if os.getenv("DAGSTER_HOME") else None)
     try:
         for first, last in ranges:
-            result = _run(first, last, keys, run_config, persistent or dg.DagsterInstance.ephemeral())
+            result = _run(first, last, keys, run_config, persistent or ephemeral_instance())
             done.append((first, last))
             for event in result.all_events:
                 if event.event_type_value == "STEP_SUCCESS":

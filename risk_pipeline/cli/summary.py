@@ -7,7 +7,7 @@ import sys
 
 import pandas as pd
 
-from risk_pipeline.report.morning import load_morning, text_table
+from risk_pipeline.report.morning import book_text, load_morning, morning_cells, text_table
 from risk_pipeline.report.options_section import load_options, options_text
 from risk_pipeline.risk.limits import LIMIT_METHOD_TEXT
 from risk_pipeline.storage.catalog import catalog_path, connect
@@ -110,6 +110,16 @@ def summary(args: argparse.Namespace | None = None) -> int:
               file=sys.stderr)
         return 2
     days = stored_days("risk_summary")
+    book = getattr(args, "book", None)
+    if book is not None:  # one book's row, a line per column, and its alerts
+        morning = load_morning(days[-1]) if days else None
+        text = book_text(morning, book) if morning is not None else None
+        if text is None:
+            known = ", ".join(c[0].text for c in morning_cells(morning)) if morning is not None else "none"
+            print(f"risk-pipeline summary: --book {book}: not in the morning table (books: {known})", file=sys.stderr)
+            return 2
+        print(text)
+        return 0
     if days:  # the morning table, as on the report's first page
         print(text_table(load_morning(days[-1])))
         print()
@@ -169,5 +179,7 @@ def summary(args: argparse.Namespace | None = None) -> int:
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    commands.add_parser("summary", help="the morning table (official VaR/ES per book, limits, alerts), then every "
-                        "method's VaR/ES and backtest verdicts").set_defaults(run=summary)
+    parser = commands.add_parser("summary", help="the day's alerts and the morning table (a row per book: official "
+                                 "VaR/ES, limits, backtest, stress, FRTB), then every method's VaR/ES and backtest verdicts")
+    parser.add_argument("--book", help="print only this book's row, a line per column, and its alerts")
+    parser.set_defaults(run=summary)

@@ -9,7 +9,7 @@
         spx_short_strangles:
           caps: {delta: 250000, gamma: 400000, vega: 5000, theta: 2000}   # |net amount| of the book, base currency
           underlyings: {SP500: {delta: 250000, gamma: 400000, vega: 5000, theta: 2000}}
-          limits:                    # VaR/ES of the book by full revaluation (option_var), as portfolios' limits
+          limits:                    # VaR/ES of the book by full revaluation (var_estimates), as portfolios' limits
             - {measure: var, horizon_days: 1, confidence: 0.99, amount: 60000}
 
 Greeks: delta, gamma, vega, theta (the ``*_amount`` columns of option_greeks). Every problem

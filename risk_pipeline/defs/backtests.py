@@ -9,8 +9,9 @@ the history.
 """
 
 import bisect
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import partial
+from typing import NamedTuple
 
 import dagster as dg
 import numpy as np
@@ -19,6 +20,7 @@ import pandas as pd
 from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.defs.chunks import publish_chunks
 from risk_pipeline.defs.lake_assets import lake_asset, latest_day_of_run, partition_days
+from risk_pipeline.defs.options import option_pnl
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.risk.backtests.table import backtest_table, checked_windows
@@ -41,6 +43,12 @@ exceptions (trades and fees included) are stored beside them (``n_actual_breache
 ``actual_kupiec_p``, ``actual_traffic_light``), on the same observations, from ``ACTUAL_RETURN``;
 for books without trades the two are equal."""
 ACTUAL_RETURN = "actual_return"
+OPTION_PNL = "hypothetical_pnl"
+"""The realized series of an option book (a book of option_pnl), which has no value to divide by
+(docs/methods.md, Options): its daily hypothetical P&L in base currency, compared with the
+var_amount and es_amount of its var_estimates rows (``amounts`` of
+:func:`risk_pipeline.risk.backtests.table.backtest_table`); an option book does not trade inside
+the day, so its actual P&L is the hypothetical one."""
 
 
 class BacktestConfig(dg.Config):
@@ -58,28 +66,63 @@ def longest_horizon(end) -> int:
     return int(last["horizon_days"].max()) if len(last) else 1
 
 
-def forecast_series(start, end, lookback: int, portfolios: Sequence[str]):
+def tested_portfolios(start, end) -> list[str]:
+    """The books whose forecasts are backtested and scored: the YAML books, the books of record and the
+    option books with option P&L on ``start``..``end``."""
+    books = read_window("option_pnl", start, end, columns=["book"])["book"]
+    return list(book_currencies()) + sorted(set(books))
+
+
+class ForecastSeries(NamedTuple):
+    """One VaR/ES series (``keys``: ``SERIES_KEYS``) with its realized series by date: ``realized`` (the
+    hypothetical P&L's simple return, or with ``amounts`` an option book's ``OPTION_PNL``), ``actual`` (the
+    actual P&L's, the same series for an option book), ``forecasts`` (columns var, es: var_estimates' fractions,
+    or with ``amounts`` its var_amount and es_amount; and var_amount, es_amount: var_estimates' amounts) and the
+    lake's day number of the first realized day."""
+
+    keys: tuple
+    realized: pd.Series
+    actual: pd.Series
+    forecasts: pd.DataFrame
+    day_number_offset: int
+    amounts: bool
+
+
+def forecast_series(start, end, lookback: int, portfolios: Sequence[str]) -> Iterator[ForecastSeries]:
     """Each stored VaR/ES series (``SERIES_KEYS``) of ``portfolios`` over ``start``..``end`` plus
-    ``lookback`` stored days before it, with its portfolio's realized returns (columns
-    ``REALIZED_RETURN`` and ``ACTUAL_RETURN`` by date) and the lake's day number of the first of them
-    (h-day observations are phased by the stored days, so a new day equals the backfill): yields
-    ``(keys, realized, forecasts[var, es], day_number_offset)``."""
+    ``lookback`` stored days before it, with its portfolio's realized series (``ForecastSeries``; h-day
+    observations are phased by the stored days, so a new day equals the backfill)."""
     chosen = {"portfolio": list(portfolios)}  # read by DuckDB: a task reads its chunk's rows only
     pnl = read_window("portfolio_pnl", start, end, lookback + 1, columns=["portfolio", REALIZED_RETURN, ACTUAL_RETURN],
                       where=chosen)
-    forecasts = read_window("var_estimates", start, end, lookback, columns=SERIES_KEYS + ["var", "es"], where=chosen)
+    options = read_window("option_pnl", start, end, lookback + 1, columns=["book", OPTION_PNL],
+                          where={"book": list(portfolios)})
+    forecasts = read_window("var_estimates", start, end, lookback,
+                            columns=SERIES_KEYS + ["var", "es", "var_amount", "es_amount"], where=chosen)
     calendar = stored_days("portfolio_pnl")
+    days = pd.DatetimeIndex(calendar)
     realized_by_portfolio = {
-        name: group.set_index("date")[[REALIZED_RETURN, ACTUAL_RETURN]].sort_index()
+        name: (group.set_index("date")[REALIZED_RETURN].sort_index(), group.set_index("date")[ACTUAL_RETURN].sort_index(),
+               False)
         for name, group in pnl.groupby("portfolio")
     }
-    dates, var, es = (forecasts[c].to_numpy() for c in ("date", "var", "es"))
+    for name, group in options.groupby("book"):
+        amounts = group.set_index("date")[OPTION_PNL].sort_index()
+        # every trading day from the book's first P&L on: a day without its P&L (no option held) is no observation
+        amounts = amounts.reindex(days[(days >= amounts.index[0]) & (days <= amounts.index[-1])])
+        realized_by_portfolio[name] = (amounts, amounts, True)
+    dates = forecasts["date"].to_numpy()
     for keys, rows in sorted(forecasts.groupby(SERIES_KEYS, sort=True).indices.items()):
+        if keys[0] not in realized_by_portfolio:
+            continue  # forecasts whose realized series is not stored yet: nothing to test
+        realized, actual, amounts = realized_by_portfolio[keys[0]]
+        var, es = (forecasts[c].to_numpy() for c in (("var_amount", "es_amount") if amounts else ("var", "es")))
+        var_amount, es_amount = (forecasts[c].to_numpy() for c in ("var_amount", "es_amount"))
         rows = rows[np.argsort(dates[rows], kind="stable")]  # date order, one frame from arrays (no sub-frame)
-        realized = realized_by_portfolio[keys[0]]
         offset = bisect.bisect_left(calendar, realized.index[0].date())
-        series = pd.DataFrame({"var": var[rows], "es": es[rows]}, index=pd.DatetimeIndex(dates[rows], name="date"))
-        yield keys, realized, series, offset
+        series = pd.DataFrame({"var": var[rows], "es": es[rows], "var_amount": var_amount[rows],
+                               "es_amount": es_amount[rows]}, index=pd.DatetimeIndex(dates[rows], name="date"))
+        yield ForecastSeries(keys, realized, actual, series, offset, amounts)
 
 
 def with_series_keys(frames: list[pd.DataFrame], keys: list[tuple], table: str,
@@ -101,11 +144,12 @@ def with_series_keys(frames: list[pd.DataFrame], keys: list[tuple], table: str,
 
 @lake_asset(
     group_name="validation",
-    deps=[var_estimates, portfolio_pnl],
+    deps=[var_estimates, portfolio_pnl, option_pnl],
     description=(
         "Backtests of every VaR/ES series (portfolio, method, confidence, horizon) as of each day, over "
         "trailing windows of trading days (250: Basel; 1000: validation); Kupiec, Christoffersen, conditional "
-        "coverage, Basel traffic light and the duration, dynamic-quantile and ES tests."
+        "coverage, Basel traffic light and the duration, dynamic-quantile and ES tests; an option book's on "
+        "amounts against its option_pnl."
     ),
     resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
 )
@@ -116,7 +160,7 @@ def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig, com
     lookback = max(checked_windows(config.backtest_window_days)) + longest_horizon(end)
     if config.whole_sample:  # every stored day before the range: the whole-sample window's
         lookback = max(lookback, len(stored_days("var_estimates")))
-    portfolios = list(book_currencies())  # the YAML books and the books of record
+    portfolios = tested_portfolios(start, end)
     rows = partial(_backtest_rows, config=config, start=start, end=end, lookback=lookback)
     return publish_chunks(compute, "var_backtests", rows, portfolios, days, keys=portfolios, metadata=_verdicts)
 
@@ -125,25 +169,27 @@ def _backtest_rows(portfolios: list[str], config: BacktestConfig, start, end, lo
     """A task: the backtests of the series of ``portfolios`` as of ``start``..``end``."""
     frames, series_keys = [], []
     first, after = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
-    for keys, realized, forecasts, offset in forecast_series(start, end, lookback, portfolios):
-        portfolio, method, confidence, horizon = keys
+    for series in forecast_series(start, end, lookback, portfolios):
+        _, _, confidence, horizon = series.keys
+        realized = series.realized
         as_of = realized.index[(realized.index >= first) & (realized.index < after)]  # no date objects
         if as_of.empty:
             continue
         table = backtest_table(
-            realized[REALIZED_RETURN],
-            forecasts,
+            realized,
+            series.forecasts,
             confidence=float(confidence),
             horizon_days=int(horizon),
             as_of=as_of,
             windows=config.backtest_window_days,
             whole_sample=config.whole_sample,
-            day_number_offset=offset,
+            day_number_offset=series.day_number_offset,
             seed=config.seed,
-            actual_returns=realized[ACTUAL_RETURN],
+            actual_returns=series.actual,
+            amounts=series.amounts,
         )
         frames.append(table)
-        series_keys.append(keys)
+        series_keys.append(series.keys)
     return with_series_keys(frames, series_keys, "var_backtests")
 
 

@@ -1,4 +1,4 @@
-"""Option books: the option_greeks and option_var tables per book and day.
+"""Option books: the option tables per book and day (their VaR/ES are rows of ``var_estimates``).
 
 Positions come from the CSV named by ``options.positions_file`` (format:
 :mod:`risk_pipeline.config.options`); none by default, and then both assets succeed with no
@@ -9,24 +9,16 @@ the maths: :mod:`risk_pipeline.risk.options`.
   hedged book), per underlying and for the book (``level``), Greeks per unit and in base currency.
 - ``option_limit_status``: per book and day, each Greek cap and VaR/ES limit of limits.yaml's
   ``option_books`` (:mod:`risk_pipeline.config.greek_caps`, :mod:`risk_pipeline.risk.options.caps`).
-- ``option_var``: per book and day t, the VaR/ES of the book held at the close of t-1 by full
-  revaluation, delta-gamma-vega and delta-only (methods of
-  :class:`risk_pipeline.risk.options.var.OptionVarMethod`), from the
-  ``options.estimation_window_days`` days of returns and volatility changes before t: amounts of an
-  option book, not fractions of a portfolio's value as ``var_estimates`` (why a table of its own:
-  docs/methods.md, section Options).
 - ``option_pnl``: per book and day t, the hypothetical P&L of the book held at the close of t-1
-  (options and hedge) revalued at the close of t, an option expiring in between at its intrinsic value.
-- ``option_backtests``: the 1-day ``option_var`` series of each book and method backtested on
-  amounts against ``option_pnl`` (a breach: -hypothetical_pnl > var_amount) with
-  :func:`risk_pipeline.risk.backtests.table.backtest_table`, over var_backtests' trailing windows.
+  (options and hedge) revalued at the close of t, an option expiring in between at its intrinsic value: the
+  realized series of the option books' backtests and scores (``var_backtests``, ``forecast_scores``).
 - ``option_stress``: per book, day t and scenario of the scenarios file, the P&L of the book held at the
   close of t-1 with every option repriced under the scenario's spot, implied-volatility and FX moves.
 - ``option_replay``: per book, day t and historical episode, that book repriced at each close of the
   episode (the moves since the close before it): the worst point and the end (docs/analytics.md).
 - ``option_reverse_stress``: per book, day t and scenario, the smallest multiple of the scenario's moves at which
   that book, fully repriced, loses ``stress.option_reverse_var_multiple`` x its 1-day 99% full-revaluation VaR of
-  ``option_var`` (:mod:`risk_pipeline.risk.options.reverse`; docs/analytics.md).
+  ``var_estimates`` (:mod:`risk_pipeline.risk.options.reverse`; docs/analytics.md).
 """
 
 
@@ -38,7 +30,7 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.config.options import OptionSettings, option_settings
+from risk_pipeline.config.options import OptionSettings
 from risk_pipeline.config.greek_caps import OptionLimits, option_limits
 from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE
 from risk_pipeline.config.settings import section
@@ -46,38 +38,27 @@ from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.config.scenarios import DEFAULT_SCENARIOS_FILE, load_scenarios
 from risk_pipeline.defs.stress import scenario_history
-from risk_pipeline.defs.backtests import BacktestConfig, with_series_keys
-from risk_pipeline.option_books import (OptionMarket, book_pnl, book_replay, book_reverse_stress, book_stress, book_var, episode_paths,
-                                        greek_vol_sources, hedge_rows, hedges, held_rows, held_vol_sources,
-                                        load_market, price_rows, resolve_option_scenarios, with_sums)
-from risk_pipeline.risk.backtests.table import backtest_table, checked_windows
-from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
+from risk_pipeline.defs.option_config import OptionsConfig
+from risk_pipeline.defs.var import var_estimates
+from risk_pipeline.option_books import (OptionMarket, book_pnl, book_replay, book_reverse_stress, book_stress,
+                                        episode_paths, greek_vol_sources, hedge_rows, hedges, held_before, held_rows,
+                                        held_vol_sources, load_market, price_rows, resolve_option_scenarios, with_sums)
+from risk_pipeline.storage.lake import empty_frame, read_window
 from risk_pipeline.risk.options.caps import cap_status_by_day, var_limit_status_by_day
 from risk_pipeline.risk.options.var import OptionVarMethod
 from risk_pipeline.storage.schemas import table_schema
 
-_OPTIONS = section("options")
 VAR_LIMIT_METHOD = str(OptionVarMethod.FULL_REVALUATION)  # the VaR/ES the option books' limits bound
-
-
-class OptionsConfig(dg.Config):
-    """Option positions and their market data; defaults from the ``options`` section of pipeline.yaml."""
-
-    positions_file: Optional[str] = _OPTIONS["positions_file"]
-    delta_hedged_books: list[str] = list(_OPTIONS["delta_hedged_books"] or [])
-    vol_source: str = _OPTIONS["vol_source"]
-    vol_file: Optional[str] = _OPTIONS["vol_file"]
-    ewma_window_days: int = int(_OPTIONS["ewma_window_days"])
-    estimation_window_days: int = int(_OPTIONS["estimation_window_days"])
-    confidences: list[float] = list(_OPTIONS["confidences"])
-    horizons: list[int] = list(_OPTIONS["horizons"])
-
-    def settings(self) -> OptionSettings | None:
-        return option_settings({**_OPTIONS, **self.model_dump()})
 
 
 def _books(positions) -> list[str]:
     return list(dict.fromkeys(p.book for p in positions))
+
+
+def option_var_rows(start: dt.date, end: dt.date, books: list[str]) -> pd.DataFrame:
+    """The var_estimates rows of the option books ``books`` on ``start..end``, ``portfolio`` named ``book``."""
+    return read_window("var_estimates", start, end, where={"portfolio": list(books)}).rename(
+        columns={"portfolio": "book"})
 
 
 def _unconfigured(table: str, days) -> dg.MaterializeResult:
@@ -119,38 +100,6 @@ def option_greeks(context: dg.AssetExecutionContext, config: OptionsConfig) -> d
     group_name="options",
     deps=[prices, returns],
     description=(
-        "Per option book, day, method (full_revaluation, delta_gamma_vega, delta_only), confidence and horizon: VaR and "
-        "ES in base currency of the book held at the previous close, from historical returns and volatility changes."
-    ),
-)
-def option_var(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.MaterializeResult:
-    start, end, days = partition_days(context)
-    settings = config.settings()
-    if settings is None:
-        return _unconfigured("option_var", days)
-    window = config.estimation_window_days
-    positions, market, targets, previous, priced, hedge = _held_before(settings, start, end,
-                                                                        window + settings.ewma_window_days + 2)
-    frames = []
-    for book in _books(positions):
-        own = priced.loc[priced["book"] == book]
-        if own.empty:
-            continue
-        rows = book_var(market, own, hedge.loc[hedge["book"] == book], previous, window, tuple(config.confidences),
-                        tuple(config.horizons))
-        target_of = dict(zip(previous, targets.date))
-        frames.append(rows.assign(date=rows["close"].map(target_of), book=book, base_currency=settings.base_currency,
-                                  estimation_window_days=window, vol_source=settings.vol_source))
-    columns = table_schema("option_var").columns
-    frame = pd.concat(frames, ignore_index=True)[columns] if frames else empty_frame("option_var")
-    return publish("option_var", frame, days, keys=_books(positions), books=dg.MetadataValue.int(len(_books(positions))),
-                   vol_source=dg.MetadataValue.text(settings.vol_source))
-
-
-@lake_asset(
-    group_name="options",
-    deps=[prices, returns],
-    description=(
         "Per option book and day: hypothetical P&L in base currency of the book held at the previous close (options "
         "and the delta hedge) revalued at the day's close, an option expiring in between paying its intrinsic value."
     ),
@@ -160,7 +109,7 @@ def option_pnl(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.M
     settings = config.settings()
     if settings is None:
         return _unconfigured("option_pnl", days)
-    positions, market, targets, previous, priced, hedge = _held_before(settings, start, end,
+    positions, market, targets, previous, priced, hedge = held_before(settings, start, end,
                                                                         settings.ewma_window_days + 2)
     if priced.empty:
         frame = empty_frame("option_pnl")
@@ -172,50 +121,6 @@ def option_pnl(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.M
     return publish("option_pnl", frame, days, keys=_books(positions), books=dg.MetadataValue.int(len(_books(positions))))
 
 
-OPTION_SERIES_KEYS = ["book", "method", "confidence", "horizon_days"]
-BACKTEST_HORIZON = 1  # option_pnl holds daily P&L: the h-day P&L of a book held fixed over h days is not stored
-
-
-@lake_asset(
-    group_name="options",
-    deps=[option_var, option_pnl],
-    description=(
-        "Backtests of each option book's 1-day VaR/ES per method (full_revaluation, delta_gamma_vega, delta_only) and "
-        "confidence on amounts against option_pnl's hypothetical P&L, as of each day over var_backtests' trailing "
-        "windows: breaches, Kupiec, Christoffersen, traffic light and the other tests of var_backtests."
-    ),
-)
-def option_backtests(context: dg.AssetExecutionContext, config: BacktestConfig) -> dg.MaterializeResult:
-    start, end, days = partition_days(context)
-    lookback = max(checked_windows(config.backtest_window_days)) + BACKTEST_HORIZON
-    if config.whole_sample:
-        lookback = max(lookback, len(stored_days("option_var")))
-    var = read_window("option_var", start, end, lookback)
-    var = var.loc[var["horizon_days"] == BACKTEST_HORIZON]
-    pnl = read_window("option_pnl", start, end, lookback)
-    first, after = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
-    calendar = pd.DatetimeIndex(sorted(set(pnl["date"])))  # the trading days of the windows: days with option P&L
-    frames, series_keys = [], []
-    for keys, rows in var.groupby(OPTION_SERIES_KEYS, sort=True):
-        own = pnl.loc[pnl["book"] == keys[0]]
-        forecasts = pd.DataFrame({"var": rows["var_amount"].to_numpy(), "es": rows["es_amount"].to_numpy()},
-                                 index=pd.DatetimeIndex(rows["date"], name="date")).sort_index()
-        realized = pd.Series(own["hypothetical_pnl"].to_numpy(), index=pd.DatetimeIndex(own["date"])).sort_index()
-        realized = realized.reindex(calendar.union(forecasts.index))  # a day without P&L: no observation
-        as_of = realized.index[(realized.index >= first) & (realized.index < after)]
-        if as_of.empty:
-            continue
-        # with h = 1 the loss of backtest_table, 1 - (1 + r), is -hypothetical_pnl: the tests run on amounts
-        frames.append(backtest_table(realized, forecasts, confidence=float(keys[2]), horizon_days=BACKTEST_HORIZON,
-                                     as_of=as_of, windows=config.backtest_window_days,
-                                     whole_sample=config.whole_sample, seed=config.seed))
-        series_keys.append(keys)
-    frame = with_series_keys(frames, series_keys, "option_backtests", names=OPTION_SERIES_KEYS)
-    frame = frame[table_schema("option_backtests").columns]
-    books = sorted(set(var["book"]))
-    return publish("option_backtests", frame, days, keys=books, books=dg.MetadataValue.int(len(books)))
-
-
 _STRESS = section("stress")
 
 
@@ -225,18 +130,6 @@ class OptionStressConfig(OptionsConfig):
     scenarios_file: Optional[str] = _STRESS["scenarios_file"]
     market_proxy: str = str(_STRESS["market_proxy"])
     proxy_beta_lookback: int = int(_STRESS["proxy_beta_lookback"])
-
-
-def _held_before(settings: OptionSettings, start: dt.date, end: dt.date, lookback: int):
-    """The positions, their market, each day of the range with a previous close (``targets``), those closes, the
-    options priced at them and the hedges held over the next day: the book each day's figures are of."""
-    positions, market = load_market(settings, start, end, lookback=lookback)
-    calendar = market.spot.index
-    targets = calendar[(calendar >= pd.Timestamp(start))]
-    targets = targets[calendar.get_indexer(targets) >= 1]
-    previous = calendar[calendar.get_indexer(targets) - 1]
-    priced = price_rows(market, positions, held_rows(positions, previous))
-    return positions, market, targets, previous, priced, hedges(priced, settings.delta_hedged_books)
 
 
 @dataclass(frozen=True)
@@ -269,7 +162,7 @@ class _StressInputs:
 
 
 def _stress_inputs(config: OptionStressConfig, settings: OptionSettings, start: dt.date, end: dt.date) -> _StressInputs:
-    positions, market, targets, previous, priced, hedge = _held_before(settings, start, end,
+    positions, market, targets, previous, priced, hedge = held_before(settings, start, end,
                                                                         settings.ewma_window_days + 2)
     scenarios = load_scenarios(config.scenarios_file or DEFAULT_SCENARIOS_FILE)
     history, usable, skipped = scenario_history(scenarios, end, max(config.proxy_beta_lookback,
@@ -349,12 +242,12 @@ class OptionReverseConfig(OptionStressConfig):
 
 
 REVERSE_TARGET_VAR = {"method": VAR_LIMIT_METHOD, "confidence": 0.99, "horizon_days": 1}
-"""The option_var row whose var_amount, times option_reverse_var_multiple, is the reverse stress's target loss."""
+"""The var_estimates row of an option book whose var_amount, times option_reverse_var_multiple, is the reverse stress's target loss."""
 
 
 @lake_asset(
     group_name="options",
-    deps=[option_var],
+    deps=[var_estimates],
     description=(
         "Per option book, day and stress scenario: the smallest multiple of the scenario's spot, implied-volatility "
         "and FX moves at which the book held at the previous close, fully repriced, loses option_reverse_var_multiple "
@@ -371,7 +264,7 @@ def option_reverse_stress(context: dg.AssetExecutionContext, config: OptionRever
     inputs = _stress_inputs(config, settings, start, end)
     resolved = resolve_option_scenarios(inputs.market, inputs.scenarios, inputs.history, inputs.usable,
                                         inputs.currency_of, config.market_proxy)
-    var = read_window("option_var", start, end)
+    var = option_var_rows(start, end, _books(inputs.positions))
     var = var.loc[(var[list(REVERSE_TARGET_VAR)] == pd.Series(REVERSE_TARGET_VAR)).all(axis=1)]
     frames = []
     for book, own, hedge, held, targets in inputs.books():
@@ -398,7 +291,7 @@ class OptionLimitsConfig(dg.Config):
 
 
 def status_rows(greeks: pd.DataFrame, var: pd.DataFrame, limits: OptionLimits, book: str) -> pd.DataFrame:
-    """The caps and VaR/ES limits of ``book`` on each day of its option_greeks rows ``greeks`` (its option_var rows
+    """The caps and VaR/ES limits of ``book`` on each day of its option_greeks rows ``greeks`` (its var_estimates rows
     ``var``), per day: the caps, then the limits."""
     days = pd.DatetimeIndex(sorted(set(pd.DatetimeIndex(greeks["date"]))))
     caps = cap_status_by_day(greeks, limits.books[book], limits.warning_fraction, limits.events, days,
@@ -412,10 +305,10 @@ def status_rows(greeks: pd.DataFrame, var: pd.DataFrame, limits: OptionLimits, b
 
 @lake_asset(
     group_name="options",
-    deps=[option_greeks, option_var],
+    deps=[option_greeks, var_estimates],
     description=(
         "Per option book and day: each Greek cap of limits.yaml's option_books (tightened before an event of the "
-        "calendar) and each VaR/ES limit on the full-revaluation option_var, with utilization and status."
+        "calendar) and each VaR/ES limit on the book's full-revaluation var_estimates, with utilization and status."
     ),
 )
 def option_limit_status(context: dg.AssetExecutionContext, config: OptionLimitsConfig) -> dg.MaterializeResult:
@@ -425,7 +318,7 @@ def option_limit_status(context: dg.AssetExecutionContext, config: OptionLimitsC
     frames = []
     if books:
         greeks = read_window("option_greeks", start, end)
-        var = read_window("option_var", start, end)
+        var = option_var_rows(start, end, books)
         for book in books:  # every day of a book at once (a loop per day cost 77 s of the 30-year backfill)
             rows = greeks.loc[greeks["book"] == book]
             if len(rows):

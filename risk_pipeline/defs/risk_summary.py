@@ -9,6 +9,7 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.config.portfolios import load_portfolios
+from risk_pipeline.config.positions import load_books_of_record
 from risk_pipeline.config.settings import section
 from risk_pipeline.defs.lake_assets import lake_asset, numbers_per_day, partition_days, publish
 from risk_pipeline.defs.portfolios import portfolio_pnl
@@ -55,7 +56,7 @@ def _mcs_best(start: dt.date, end: dt.date) -> pd.DataFrame:
 )
 def risk_summary(context: dg.AssetExecutionContext, config: OfficialConfig) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
-    portfolios = [p.name for p in load_portfolios()]
+    portfolios = [p.name for p in load_portfolios()] + list(load_books_of_record().books)  # and the books of record
     methods = list(section("var")["methods"])
     rules = book_rules(portfolios, config.method, config.book_methods, methods, config.fallback_method)
     stored = stored_days("var_estimates")

@@ -21,11 +21,11 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
-from risk_pipeline.config.positions import book_currencies
 from risk_pipeline.config.settings import section
-from risk_pipeline.defs.backtests import REALIZED_RETURN, forecast_series, longest_horizon, with_series_keys
+from risk_pipeline.defs.backtests import forecast_series, longest_horizon, tested_portfolios, with_series_keys
 from risk_pipeline.defs.chunks import publish_chunks
 from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, lake_asset, partition_days
+from risk_pipeline.defs.options import option_pnl
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.risk.backtests.scoring import McsSettings, compare_methods, score_forecasts
@@ -46,17 +46,18 @@ class ScoreConfig(dg.Config):
 
 @lake_asset(
     group_name="validation",
-    deps=[var_estimates, portfolio_pnl],
+    deps=[var_estimates, portfolio_pnl, option_pnl],
     description=(
         "Tick (quantile) loss of the VaR and FZ0 joint loss of (VaR, ES) of every realized forecast (the "
-        "non-overlapping observations of var_backtests), stored on the day the loss is known."
+        "non-overlapping observations of var_backtests), stored on the day the loss is known; the loss, VaR and ES "
+        "as fractions of value (a portfolio) and in base currency, the scores on the pair of score_basis."
     ),
     resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
 )
 def forecast_scores(context: dg.AssetExecutionContext, compute: Compute) -> dg.MaterializeResult:
     """Each chunk of portfolios is a task of the ``compute`` engine (defs/chunks.py)."""
     start, end, days = partition_days(context)
-    portfolios = list(book_currencies())  # the YAML books and the books of record
+    portfolios = tested_portfolios(start, end)
     rows = partial(_forecast_score_rows, start=start, end=end, lookback=longest_horizon(end))
     return publish_chunks(compute, "forecast_scores", rows, portfolios, days, keys=portfolios)
 
@@ -64,11 +65,12 @@ def forecast_scores(context: dg.AssetExecutionContext, compute: Compute) -> dg.M
 def _forecast_score_rows(portfolios: list[str], start, end, lookback: int) -> pd.DataFrame:
     """A task: the scores of the forecasts of ``portfolios`` known on ``start``..``end``."""
     frames, series_keys = [], []
-    for keys, realized, forecasts, offset in forecast_series(start, end, lookback, portfolios):
-        _, _, confidence, h = keys
-        frames.append(score_forecasts(realized[REALIZED_RETURN], forecasts, confidence=float(confidence), horizon_days=int(h),
-                                      day_number_offset=offset))
-        series_keys.append(keys)
+    for series in forecast_series(start, end, lookback, portfolios):
+        _, _, confidence, h = series.keys
+        frames.append(score_forecasts(series.realized, series.forecasts, confidence=float(confidence),
+                                      horizon_days=int(h), day_number_offset=series.day_number_offset,
+                                      amounts=series.amounts))
+        series_keys.append(series.keys)
     frame = with_series_keys(frames, series_keys, "forecast_scores")
     return frame.loc[frame["date"].dt.date.between(start, end)].reset_index(drop=True)  # the scores known in the run
 
@@ -126,7 +128,7 @@ def var_scores(context: dg.AssetExecutionContext, config: ScoreConfig, compute: 
     start, end, days = partition_days(context)
     windows = tuple(checked_windows(config.backtest_window_days))
     mcs = McsSettings(size=config.mcs_size, reps=config.mcs_reps, seed=config.seed)
-    portfolios = list(book_currencies())  # the YAML books and the books of record
+    portfolios = tested_portfolios(start, end)
     calendar = pd.DatetimeIndex(stored_days("portfolio_pnl"))
     rows = partial(_score_rows, start=start, end=end, windows=windows, mcs=mcs, calendar=calendar)
     return publish_chunks(compute, "var_scores", rows, portfolios, days, keys=portfolios,
@@ -136,16 +138,18 @@ def var_scores(context: dg.AssetExecutionContext, config: ScoreConfig, compute: 
 def _score_rows(portfolios: list[str], start, end, windows: tuple[int, ...], mcs: McsSettings,
                 calendar: pd.DatetimeIndex) -> pd.DataFrame:
     """A task: the comparisons of the methods of ``portfolios`` as of ``start``..``end``."""
-    scores = read_window("forecast_scores", start, end, max(windows), where={"portfolio": list(portfolios)})
+    scores = read_window("forecast_scores", start, end, max(windows), where={"portfolio": list(portfolios)},
+                         columns=[*FAMILY_KEYS, "forecast_date", "method", "score_basis", "tick_loss", "fz0_loss"])
     as_of = calendar[(calendar.date >= start) & (calendar.date <= end)]
     flags = mcs_days(as_of)
+    basis = dict(scores.drop_duplicates("portfolio")[["portfolio", "score_basis"]].itertuples(index=False))
     frames, families = [], []
     for family, fz0, tick, end_day in score_matrices(scores):
         frames.append(compare_methods(
             fz0, tick, calendar.get_indexer(end_day), calendar.get_indexer(as_of), flags, windows, mcs
         ))
-        families.append(family)
-    frame = with_series_keys(frames, families, "var_scores", FAMILY_KEYS)
+        families.append((*family, basis[family[0]]))  # a portfolio's scores: on fractions, an option book's on amounts
+    frame = with_series_keys(frames, families, "var_scores", [*FAMILY_KEYS, "score_basis"])
     if len(frame):
         frame["as_of"] = as_of[frame["as_of"].to_numpy()]
     return frame

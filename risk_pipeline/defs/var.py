@@ -2,6 +2,7 @@
 
 
 import datetime as dt
+from dataclasses import dataclass
 from functools import partial
 from typing import Optional
 
@@ -9,6 +10,7 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.defs.option_config import OptionsConfig
 from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.defs.chunks import publish_chunks
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days
@@ -16,7 +18,10 @@ from risk_pipeline.defs.exposures import bond_scenarios, book_exposures, held_va
 from risk_pipeline.defs.portfolios import book_rows, log_skipped_books, portfolio_pnl, record_books, skipped_metadata
 from risk_pipeline.defs.positions import positions
 from risk_pipeline.books import Book, build_books
+from risk_pipeline.config.options import OptionSettings, load_option_positions
 from risk_pipeline.config.portfolios import Portfolio, load_portfolios
+from risk_pipeline.config.reader import ConfigError
+from risk_pipeline.option_books import var_rows
 from risk_pipeline.risk import var_es_grid
 from risk_pipeline.risk.portfolio import with_amounts
 from risk_pipeline.risk.var.held_monte_carlo import held_monte_carlo_grid
@@ -46,6 +51,7 @@ class VarConfig(dg.Config):
     seed: int = int(_VAR["seed"])
     horizon_scaling: str = str(_VAR["horizon_scaling"])
     return_type: str = str(_VAR["return_type"])
+    options: OptionsConfig = OptionsConfig()  # the option books, whose VaR/ES are rows of var_estimates too
 
     def settings(self) -> MethodSettings:
         """Each method's window and parameters (``MethodSettings``) from this run config."""
@@ -135,13 +141,40 @@ def short_windows(config: VarConfig, portfolio: Portfolio, pnl: pd.DataFrame, st
     return short
 
 
+@dataclass(frozen=True)
+class OptionBooksTask:
+    """A task of var_estimates: the rows of every option book (:func:`risk_pipeline.option_books.var_rows`: full
+    revaluation, delta-gamma-vega and delta-only with the options section's window, confidences and horizons)."""
+
+    settings: OptionSettings
+    window: int
+    confidences: tuple[float, ...]
+    horizons: tuple[int, ...]
+
+    def rows(self, start: dt.date, end: dt.date) -> pd.DataFrame:
+        frame = var_rows(self.settings, start, end, self.window, self.confidences, self.horizons)
+        return frame if len(frame) else empty_frame("var_estimates")
+
+
+def option_book_names(settings: OptionSettings | None, portfolios: list[str]) -> list[str]:
+    """The option books of the positions file (none without one); a book named as a portfolio is an error: their
+    rows would share var_estimates' key."""
+    names = list(dict.fromkeys(p.book for p in load_option_positions(settings.positions_file))) if settings else []
+    clash = sorted(set(names) & set(portfolios))
+    if clash:
+        raise ConfigError(f"{settings.positions_file}: option book {clash[0]!r} is also a portfolio's name; "
+                          "rename one (both are rows of var_estimates)")
+    return names
+
+
 @lake_asset(
     group_name="risk",
     deps=[portfolio_pnl, prices, returns, positions],
     description=(
         "VaR and ES per portfolio, day, method, confidence and horizon: the forecast for day t of the "
         "positions held at the close of t-1, revalued under the returns of the window up to t-1. Fractions "
-        "of value and base-currency amounts."
+        "of value and base-currency amounts; each option book's full-revaluation, delta-gamma-vega and delta-only "
+        "VaR/ES in amounts only."
     ),
     resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
 )
@@ -172,19 +205,27 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig, compute:
     skipped.update(recorded_skipped)
     log_skipped_books(context, recorded_skipped)
     tasks += [(book, True) for book, _ in recorded]
+    option_settings = config.options.settings()
+    option_books = option_book_names(option_settings, [book.portfolio.name for book in books] + recorded_names)
+    if option_books:
+        tasks.append(OptionBooksTask(option_settings, config.options.estimation_window_days,
+                                     tuple(config.options.confidences), tuple(config.options.horizons)))
     extra = conventions(config)
     if short:
         context.log.warning("no estimate until the window fills: " + "; ".join(short))
         extra["short_history"] = dg.MetadataValue.json(short)
     # the books computed: a book skipped for want of an FX rate keeps what is stored
     return publish_chunks(compute, "var_estimates", partial(_forecast_rows, config=config, start=start, end=end),
-                          tasks, days, keys=[book.portfolio.name for book in books] + recorded_names,
+                          tasks, days, keys=[book.portfolio.name for book in books] + recorded_names + option_books,
                           metadata=partial(_latest_summary, end=end), **extra, **skipped_metadata(skipped))
 
 
-def _forecast_rows(chunk: list[tuple[Book, bool]], config: VarConfig, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """A task: the forecasts of a chunk of books (each with whether it is a book of record) on ``start``..``end``."""
-    frames = [portfolio_forecasts(config, book, start, recorded) for book, recorded in chunk]
+def _forecast_rows(chunk: list[tuple[Book, bool] | OptionBooksTask], config: VarConfig, start: dt.date,
+                   end: dt.date) -> pd.DataFrame:
+    """A task: the forecasts of a chunk of books (each with whether it is a book of record, or the option books)
+    on ``start``..``end``."""
+    frames = [item.rows(start, end) if isinstance(item, OptionBooksTask) else portfolio_forecasts(config, item[0], start, item[1])
+              for item in chunk]
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_estimates")
     frames.clear()  # a chunk's rows are held once, not twice, while they are written
     return frame.loc[frame["date"].dt.date.between(start, end)]

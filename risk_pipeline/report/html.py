@@ -10,7 +10,17 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.report.frtb_section import SCOPE_NOTE, latest_desks, latest_es
-from risk_pipeline.report.morning import HEADERS, MISSING, Cell, Morning, capital_sentence, intro, morning_cells
+from risk_pipeline.report.morning import (
+    HEADER_NOTES,
+    HEADERS,
+    MISSING,
+    Cell,
+    Morning,
+    alert_lines,
+    capital_sentence,
+    intro,
+    morning_cells,
+)
 from risk_pipeline.report.options_section import (GREEK_COLUMNS, GREEK_LABELS, METHODS, limit_label, proxy_note,
                                                   reverse_label)
 from risk_pipeline.report.summary import ReportData, mcs_sentence, score_rows
@@ -25,7 +35,7 @@ TEST_COLUMNS = [
 ]  # fmt: skip
 
 _CSS = """
-body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:16px auto;max-width:1340px;color:#222;
+body{font-family:-apple-system,Segoe UI,Helvetica,Arial,sans-serif;margin:8px auto;max-width:1340px;color:#222;
 line-height:1.35;padding:0 16px}
 h1{font-size:22px;margin:0 0 6px}h2{font-size:20px;border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:36px}
 h3{font-size:16px;margin-top:22px}
@@ -35,17 +45,16 @@ th{background:#f3f3f3;text-align:center;white-space:normal}td.text{text-align:le
 td.pass{background:#e3f4e6}td.fail{background:#fbe0e0;font-weight:600}td.na{color:#999}
 td.green{background:#2e9d4a;color:#fff}td.yellow{background:#e0b000}td.red{background:#d62728;color:#fff}
 td.insufficient_data{color:#777}tr.recommended td{font-weight:700}
-table.morning{width:100%;font-size:13px}table.morning td{white-space:normal;vertical-align:top}
+table.morning{width:100%;font-size:12.5px;margin:4px 0;line-height:1.2}table.morning td{vertical-align:top;padding:1px 5px;white-space:normal}table.morning .sub{font-size:10.5px}
+table.morning th{padding:2px 4px}
 .sub{font-size:11px;color:#555;font-weight:400}td.green .sub,td.red .sub{color:#eee}
-.lim{display:inline-block;margin:1px 2px;padding:0 4px;border-radius:3px;white-space:nowrap}
-.lim.within_limits{background:#e3f4e6}.lim.warning{background:#f5d76e}.lim.danger{background:#d62728;color:#fff}
-.lim.no_data{color:#777}
-.box{background:#f7f7f9;border:1px solid #e2e2e8;padding:6px 12px;margin:8px 0;font-size:13px}.box ul{margin:4px 0;padding-left:20px}
+.box{background:#f7f7f9;border:1px solid #e2e2e8;padding:6px 12px;margin:8px 0;font-size:13px}.box ul{margin:2px 0;padding-left:20px}
 .alert{background:#fde8e8;border-color:#e8a0a0}.warn{background:#fff6da;border-color:#e8cf80}
 .ok{background:#e9f6ec;border-color:#a6d8b2}
 .note{font-size:13px;color:#444}.lead{font-size:14px}img{max-width:100%}.scroll{overflow-x:auto}
 nav.toc{background:#f7f7f9;border:1px solid #e2e2e8;padding:6px 12px;font-size:14px}nav.toc ol{margin:4px 0;columns:2}
-caption{text-align:left}td.bars{width:360px}.bar{display:block;height:12px;min-width:1px}.bar.green{background:#2e9d4a}.bar.red{background:#d62728}
+details{margin:2px 0}summary{cursor:pointer;padding:3px 0}summary h3{display:inline;font-size:15px}
+summary .sub{font-size:12.5px}caption{text-align:left}td.bars{width:360px}.bar{display:block;height:12px;min-width:1px}.bar.green{background:#2e9d4a}.bar.red{background:#d62728}
 """
 
 
@@ -205,49 +214,60 @@ SECTIONS = (
 )
 
 
-def _cell_html(cell: Cell) -> str:
-    note = f'<span class="sub">{_esc(cell.note)}</span>' if cell.note else ""
-    return f"{_esc(cell.text)}{' <br>' if note else ''}{note}"
+FIGURES = {"VaR 1d", "ES 1d", "VaR 10d", "ES 10d"}  # columns whose note (the % of value) follows on the same line
+_STATUS_CLASS = {"within_limits": "pass", "warning": "yellow", "danger": "red"}
+
+
+def _cell_html(header: str, cell: Cell) -> str:
+    css = _STATUS_CLASS.get(cell.status, cell.status) or ("text" if header in ("book", "official method") else "")
+    note = ""
+    if cell.note and header in FIGURES:  # "59,170 · 5.92%", "— no 10d"
+        note = (" " if cell.text == MISSING else " \u00b7 ") + _esc(cell.note)
+    elif cell.note:
+        note = f' <br><span class="sub">{_esc(cell.note)}</span>'
+    attribute = f' class="{css}"' if css else ""
+    return f"<td{attribute}>{_esc(cell.text)}{note}</td>"
 
 
 def morning_table(morning: Morning) -> str:
     """The first page's table: a row per book, the cells of ``morning.morning_cells``."""
-    head = "".join(f"<th>{_esc(h)}</th>" for h in HEADERS)
-    body = []
-    for cells in morning_cells(morning):
-        tds = []
-        for header, column in zip(HEADERS, cells):
-            if header == "limits used":
-                inner = " ".join(f'<span class="lim {_esc(c.status)}">{_esc(c.text)}</span> ' if c.status
-                                 else _cell_html(c) for c in column)
-                tds.append(f'<td class="text">{inner}</td>')
-            else:
-                cell = column[0]
-                css = f' class="{_esc(cell.status)}"' if cell.status else (' class="text"' if header in ("book", "official method") else "")
-                tds.append(f"<td{css}>{_cell_html(cell)}</td>")
-        body.append("<tr>" + "".join(tds) + "</tr>")
-    return (f'<table class="morning"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
-            '<p class="note">Change: the official 1-day VaR amount minus the previous business day\'s, split into '
-            "positions (the value held moved by more than the day's P&amp;L: trades, rebalancing) / market (the P&amp;L "
-            "and the new return in the window) / method (a monthly re-choice of the official method); docs/analytics.md. "
-            "Limits: green below the warning level, amber at warning, red above the limit. Worst stress: the scenario "
-            "losing most on the positions held.</p>")
+    head = "".join(f'<th>{_esc(h)} <br><span class="sub">{_esc(n)}</span></th>' for h, n in zip(HEADERS, HEADER_NOTES))
+    body = "".join("<tr>" + "".join(_cell_html(h, c) for h, c in zip(HEADERS, cells)) + "</tr>"
+                   for cells in morning_cells(morning))
+    return (f'<table class="morning"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+            '<p class="note">Change: the official 1-day VaR minus the previous business day\'s, split into positions '
+            "(trades, rebalancing) / market (the day's P&amp;L and return; a monthly re-choice of the method is named "
+            "when it moved the figure). Worst limit: the limit used most (green within, amber at warning, red above; "
+            "every limit under <a href=\"#limits\">Limits</a>). Backtest: the Basel light of the official method, "
+            "breaches / days. Option books: full-revaluation VaR, no % of value (a short book's value is the premium "
+            "it owes), Greek caps (<a href=\"#options\">Option books</a>).</p>")
 
 
 def _alerts_box(morning: Morning) -> str:
-    if not morning.alerts:
+    lines = alert_lines(morning.alerts)
+    if not lines:
         return '<div class="box ok">No breach and no warning today.</div>'
-    breaches = [a for a in morning.alerts if a.level == "breach"]
-    items = "".join(f'<li><b>{_esc(a.level.capitalize())}</b>: {_esc(a.text)}</li>' for a in morning.alerts)
+    titles = dict(SECTIONS)
+    items = "".join(f'<li>{"<b>Breach</b>: " if line.level == "breach" else ""}{_esc(line.text)} '
+                    f'(<a href="#{line.section}">{_esc(titles[line.section])}</a>)</li>' for line in lines)
+    breaches = sum(a.level == "breach" for a in morning.alerts)
+    warnings = len(morning.alerts) - breaches
     css = "alert" if breaches else "warn"
-    title = (f"{len(breaches)} breach(es), {len(morning.alerts) - len(breaches)} warning(s)" if breaches
-             else f"{len(morning.alerts)} warning(s), no breach")
-    return f'<div class="box {css}"><b>{title}</b><ul>{items}</ul></div>'
+    return (f'<div class="box {css}"><b>{breaches} breach{"" if breaches == 1 else "es"}, {warnings} '
+            f'warning{"" if warnings == 1 else "s"}</b><ul>{items}</ul></div>')
 
 
 def _section(key: str, sentence: str) -> str:
     title = dict(SECTIONS)[key]
     return f'<h2 id="{key}">{_esc(title)}</h2><p class="lead">{sentence}</p>'
+
+
+def _fold(title: str, gist: str, body: str, heading: bool = True) -> str:
+    """``body`` folded under a line that names it (a book's heading, or a title) and says its gist: the
+    page lists every book in a screen or two and opens the one a reader wants."""
+    head = f"<h3>{_esc(title)}</h3>" if heading else f"<b>{_esc(title)}</b>"
+    gist = f' <span class="sub">{gist}</span>' if gist else ""
+    return f"<details><summary>{head}{gist}</summary>{body}</details>"
 
 
 def _latest_var_table(data: ReportData, portfolio: str, official: str | None) -> str:
@@ -275,34 +295,47 @@ def _latest_var_table(data: ReportData, portfolio: str, official: str | None) ->
     return f'<table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
 
+def _var_spread(data: ReportData, portfolio: str, official: str | None) -> str:
+    """The gist of a book's methods: its official method and the range of the methods' 1-day 99% VaR."""
+    rows = data.latest_var.loc[data.latest_var["portfolio"].eq(portfolio) & data.latest_var["horizon_days"].eq(1)
+                               & data.latest_var["confidence"].round(10).eq(0.99)]
+    if rows.empty:
+        return f"official {official or MISSING}"
+    return (f"official {official or MISSING}; VaR 99% 1d of the {len(rows)} methods from {amount(rows['var_amount'].min())} "
+            f"to {amount(rows['var_amount'].max())}")
+
+
 def _model_section(data: ReportData) -> str:
     official = dict(zip(data.morning.books.get("portfolio", []), data.morning.books.get("method", [])))
     out = [_section("model", "Each book's VaR and ES by every configured method (the official one in bold, the "
                     "others its challengers), and the evidence that chooses among them: the Model Confidence Set of "
                     "the FZ0 loss and the ranking by backtests.")]
+    out.append('<p class="note">A line per book (click to open): the official method and the spread of the '
+               "methods' 1-day 99% VaR; inside, every method's figures, the Model Confidence Set and the ranking.</p>")
     for portfolio in data.portfolios:
-        out.append(f"<h3>{_esc(portfolio)} ({_esc(data.base_currency.get(portfolio, ''))})</h3>")
-        out.append(_latest_var_table(data, portfolio, official.get(portfolio)))
+        body = [_latest_var_table(data, portfolio, official.get(portfolio))]
         if len(data.scores):
             rows = score_rows(data.scores, portfolio, data.ranking_window)
             left_out = score_rows(data.scores, portfolio, data.ranking_window, compared=False)
-            out.append(f"<p>{_esc(mcs_sentence(rows, data.ranking_window, left_out))}</p>")
+            body.append(f"<p>{_esc(mcs_sentence(rows, data.ranking_window, left_out))}</p>")
             if len(rows) and rows["mcs_computed"].all():
-                out.append(score_bars(rows, data.ranking_window))
+                body.append(score_bars(rows, data.ranking_window))
         ranking = data.ranking.loc[data.ranking["portfolio"].eq(portfolio)] if len(data.ranking) else data.ranking
         if len(ranking):
-            out.append(table(ranking, [
+            body.append(table(ranking, [
                 ("rank", "rank", num), ("method", "method", _plain), ("n_in_mcs", "in the 90% MCS (tests)", num),
                 ("n_mcs", "MCS tests", num), ("score", "score", lambda v: num(v, 2)),
                 ("n_tests_passed", "backtests passed", num), ("n_tests", "backtests", num),
                 ("breach_ratio", "breaches / expected", lambda v: num(v, 2)),
                 ("mean_var", f"average VaR over the last {data.ranking_window} days, % of value", pct),
             ], row_class=lambda r: "recommended" if r["recommended"] else ""))
-            out.append('<p class="note">Ranking (bold: ranked first): first the methods most often in the 90% Model '
+            body.append('<p class="note">Ranking (bold: ranked first): first the methods most often in the 90% Model '
                        "Confidence Set of the FZ0 loss, then the pass rate of the Kupiec, Christoffersen and Z2 tests "
                        "(less a penalty for a breach frequency off target), ties broken by the lower average VaR "
                        "(less capital), over the trailing "
                        f"{data.ranking_window} days. The official method is chosen once a month (docs/analytics.md).</p>")
+        out.append(_fold(f"{portfolio} ({data.base_currency.get(portfolio, '')})",
+                         _esc(_var_spread(data, portfolio, official.get(portfolio))), "".join(body)))
     stats = data.statistics
     if len(stats):
         out.append("<h3>Performance of the books</h3>")
@@ -326,14 +359,17 @@ def _backtests_section(data: ReportData, portfolio_charts: dict[str, str], overv
         out.append('<p class="note">No 99% one-day VaR is configured: no traffic light.</p>')
     elif overview_chart:
         out.append(f'<img alt="traffic light chart" src="{overview_chart}">')
+    lights = data.traffic_light
     for portfolio in data.portfolios:
-        out.append(f"<h3>{_esc(portfolio)}: realized return against VaR</h3>")
         chart = portfolio_charts.get(portfolio)
-        out.append(f'<img alt="{_esc(portfolio)}: return vs VaR and rolling breaches" src="{chart}">' if chart
-                   else '<p class="note">No one-day forecasts in the charted period.</p>')
         rows = data.backtests.loc[data.backtests["portfolio"].eq(portfolio)
                                   & data.backtests["confidence"].round(10).eq(0.99) & data.backtests["horizon_days"].eq(1)]
-        out.append(_backtest_section(rows))
+        mine = lights.loc[lights["portfolio"].eq(portfolio)] if len(lights) else lights
+        counts = mine["traffic_light"].value_counts() if len(mine) else pd.Series(dtype=int)
+        gist = ", ".join(f"{int(counts[z])} {z}" for z in ("green", "yellow", "red") if z in counts)
+        out.append(_fold(f"{portfolio}: realized return against VaR", f"Basel lights of the methods: {gist}" if gist else "",
+                         (f'<img alt="{_esc(portfolio)}: return vs VaR and rolling breaches" src="{chart}">' if chart
+                          else '<p class="note">No one-day forecasts in the charted period.</p>') + _backtest_section(rows)))
     out.append('<p class="note">A dash: the test could not be computed (no breach, or too few observations).</p>')
     return "\n".join(out)
 
@@ -347,13 +383,14 @@ def _attribution_section(data: ReportData, chart: str | None) -> str:
                     f"99% VaR (they add up to the book's VaR) as of {_day(frame['date'].max())}.")]
     if chart:
         out.append(f'<img alt="component VaR per position" src="{chart}">')
-    out.append(table(frame.sort_values(["portfolio", "pct_contribution"], ascending=[True, False]), [
+    out.append(_fold("Every position's component, marginal and incremental VaR", f"{len(frame)} positions", table(
+        frame.sort_values(["portfolio", "pct_contribution"], ascending=[True, False]), [
         ("portfolio", "book", _plain), ("symbol", "position", _plain), ("weight", "weight", pct),
         ("component_var", "component VaR, % of value", pct), ("pct_contribution", "share of the VaR", lambda v: pct(v, 1)),
         ("marginal_var", "marginal VaR", lambda v: num(v, 4)), ("incremental_var", "incremental VaR, % of value", pct),
         ("component_es_historical", "component ES (historical), % of value", pct),
         ("component_var_amount", "component VaR (book currency)", amount),
-    ]))
+    ]), heading=False))
     return "\n".join(out)
 
 
@@ -371,22 +408,20 @@ def _stress_section(data: ReportData, chart: str | None) -> str:
         (b, f"{b} P&L ({data.base_currency.get(b, '')})", amount) for b in grid.columns if b != "scenario"]))
     reverse = data.extras.get("reverse_stress")
     if reverse is not None and len(reverse):
-        out.append("<h3>Reverse stress: how much of each scenario loses the target</h3>")
-        out.append(table(reverse, [
+        out.append(_fold("Reverse stress: how much of each scenario loses the target", "", table(reverse, [
             ("portfolio", "book", _plain), ("scenario", "scenario", _plain),
             ("target_loss", "target loss (book currency)", amount),
             ("multiplier", "multiplier of the scenario's shocks", lambda v: num(v, 2) if not _is_missing(v) else "none reaches it"),
             ("feasible", "reached", num),
-        ]))
+        ])))
     replay = data.extras.get("historical_replay")
     if replay is not None and len(replay):
-        out.append("<h3>Historical replay: the positions held, through each episode</h3>")
-        out.append(table(replay, [
+        out.append(_fold("Historical replay: the positions held, through each episode", "", table(replay, [
             ("portfolio", "book", _plain), ("episode", "episode", _plain), ("worst_date", "worst day", _day),
             ("worst_cum_pnl", "worst cumulative P&L (book currency)", amount),
             ("worst_cum_return", "worst cumulative return", pct), ("final_cum_return", "return at the end", pct),
             ("n_days", "days", num), ("proxied", "proxied", num),
-        ]))
+        ])))
     return "\n".join(out)
 
 
@@ -423,8 +458,9 @@ def _options_section(data: ReportData) -> str:
                     "(Black-Scholes-Merton; <code>option_greeks</code>), the use of each Greek cap and VaR/ES limit "
                     "(<code>option_limit_status</code>; caps tightened before an event of the calendar) and the "
                     "VaR/ES of the book held at the previous close by full revaluation, delta-gamma-vega and "
-                    "delta-only side by side (<code>option_var</code>; docs/methods.md), the traffic light of each "
-                    "method's 1-day 99% VaR against the book's hypothetical P&L (<code>option_backtests</code>) and its "
+                    "delta-only side by side (the book's rows of <code>var_estimates</code>; docs/methods.md), the traffic "
+                    "light of each method's 1-day 99% VaR against the book's hypothetical P&L (<code>var_backtests</code>) "
+                    "and its "
                     "P&L under each stress scenario (<code>option_stress</code>) and the multiple of each scenario "
                     "at which it loses a multiple of its 1-day 99% VaR (<code>option_reverse_stress</code>).")]
     for book in view.books:
@@ -482,6 +518,19 @@ def _options_section(data: ReportData) -> str:
     return "\n".join(out)
 
 
+def page_head(title: str) -> list[str]:
+    return ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+            f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>"]
+
+
+def first_page(morning: Morning) -> str:
+    """The report's first screen: the title, the alert box, the morning table and the bank's FRTB capital."""
+    capital = capital_sentence(morning)
+    return "\n".join([f"<h1>Risk report as of {morning.as_of}</h1>", _alerts_box(morning),
+                      f'<p class="note">{_esc(intro(morning))}</p>', morning_table(morning)]
+                     + ([f"<p>{_esc(capital)}</p>"] if capital else []))
+
+
 def render_html(data: ReportData, charts: dict[str, str], files: Sequence[str]) -> str:
     """The whole page; ``charts`` the data URIs of the charts by name (a book's P&L chart by the
     book's name, and traffic_light, frtb_capital, component_var, stress, utilisation), ``files``
@@ -490,16 +539,9 @@ def render_html(data: ReportData, charts: dict[str, str], files: Sequence[str]) 
     toc = "".join(f'<li><a href="#{k}">{_esc(t)}</a></li>' for k, t in SECTIONS)
     links = "".join(f'<li><a href="{_esc(f)}">{_esc(f)}</a></li>' for f in files)
     versions = ", ".join(f"{k} v{v}" for k, v in sorted(data.table_versions.items()))
-    capital = capital_sentence(morning)
     parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>Risk report {data.as_of}</title><style>{_CSS}</style></head><body>",
-        f"<h1>Risk report as of {data.as_of}</h1>",
-        _alerts_box(morning),
-        f'<p class="note">{_esc(intro(morning))}</p>',
-        morning_table(morning),
-        f"<p>{_esc(capital)}</p>" if capital else "",
+        *page_head(f"Risk report {data.as_of}"),
+        first_page(morning),
         f'<nav class="toc"><b>Contents</b><ol>{toc}</ol></nav>',
         _model_section(data),
         _backtests_section(data, charts, charts.get("traffic_light")),

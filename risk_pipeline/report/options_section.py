@@ -1,13 +1,12 @@
 """The option books in the risk report and in ``risk-pipeline summary``: per book, on the latest stored
 day up to the as-of date, the book's net Greeks (``option_greeks``, level book), each Greek cap's and
 VaR/ES limit's use (``option_limit_status``) and the VaR/ES of the three methods side by side
-(``option_var``: full revaluation, delta-gamma-vega, delta-only) and the P&L under each stress scenario
+(the book's ``var_estimates`` rows: full revaluation, delta-gamma-vega, delta-only) and the P&L under each stress scenario
 (``option_stress``, worst first) and through each historical episode (``option_replay``), the multiple of each
 scenario that loses a multiple of the book's VaR (``option_reverse_stress``, smallest first), and the Basel traffic
-light of each method's 1-day 99% VaR on the book's hypothetical P&L (``option_backtests``, the shortest trailing
-window, as :func:`risk_pipeline.risk.backtests.traffic_light.basel_rows` reads ``var_backtests``). The report's section
-and the
-summary's lines come from the same frames (:func:`load_options`), so they show the same figures.
+light of each method's 1-day 99% VaR on the book's hypothetical P&L (the book's ``var_backtests`` rows, the shortest
+trailing window, :func:`risk_pipeline.risk.backtests.traffic_light.basel_rows`). The report's section and the summary's
+lines come from the same frames (:func:`load_options`), so they show the same figures.
 """
 
 from __future__ import annotations
@@ -43,7 +42,7 @@ class OptionsView:
     """The option books as of a day: ``greeks`` (book-level option_greeks rows), ``limits`` (option_limit_status
     rows), ``var`` (a row per book, confidence, horizon and measure var/es, a column per method) and ``stress``
     (option_stress rows, worst first), ``replay`` (option_replay rows, worst first), ``lights`` (the traffic-light rows
-    of option_backtests, :func:`option_lights`) and ``reverse`` (option_reverse_stress rows, the smallest multiple
+    of the books' var_backtests, :func:`option_lights`) and ``reverse`` (option_reverse_stress rows, the smallest multiple
     first, those not reached last), each of its table's latest stored day up to the as-of date."""
 
     greeks: pd.DataFrame
@@ -59,13 +58,24 @@ class OptionsView:
         return sorted(set(self.greeks.get("book", [])) | set(self.var.get("book", [])))
 
 
-def _latest(table: str, as_of: dt.date) -> pd.DataFrame:
+def _latest(table: str, as_of: dt.date, where: dict | None = None) -> pd.DataFrame:
     days = [d for d in stored_days(table) if d <= as_of] if table in TABLES else []
-    return read_days(table, days[-1:]) if days else pd.DataFrame()
+    return read_days(table, days[-1:], where=where) if days else pd.DataFrame()
+
+
+def _latest_of_books(table: str, as_of: dt.date, books: list[str]) -> pd.DataFrame:
+    """The option books' rows of a table keyed by portfolio (var_estimates, var_backtests) on its latest stored day
+    up to ``as_of`` with one of them, ``portfolio`` named ``book``."""
+    days = [d for d in stored_days(table) if d <= as_of] if books else []
+    rows = read_days(table, days[-10:], where={"portfolio": books}) if days else pd.DataFrame()  # its last days
+    if rows.empty:
+        return rows
+    day = "as_of" if "as_of" in rows else "date"
+    return rows.loc[rows[day] == rows[day].max()].rename(columns={"portfolio": "book"}).reset_index(drop=True)
 
 
 def side_by_side(var: pd.DataFrame) -> pd.DataFrame:
-    """option_var rows as a row per (book, date, confidence, horizon_days, measure) and a column per method."""
+    """An option book's var_estimates rows (``book``) as a row per (book, date, confidence, horizon_days, measure) and a column per method."""
     if var.empty:
         return pd.DataFrame(columns=["book", "date", "confidence", "horizon_days", "measure", *METHODS])
     long = var.melt(id_vars=["book", "date", "method", "confidence", "horizon_days"],
@@ -81,8 +91,8 @@ def side_by_side(var: pd.DataFrame) -> pd.DataFrame:
 
 
 def option_lights(backtests: pd.DataFrame) -> pd.DataFrame:
-    """The traffic-light rows (99%, horizon 1, the shortest trailing window) of option_backtests rows, per book and
-    method, with their as-of date: ``basel_rows`` of var_backtests with the book in the place of the portfolio."""
+    """The traffic-light rows (99%, horizon 1, the shortest trailing window) of the option books' var_backtests rows
+    (``book``), per book and method, with their as-of date (``basel_rows``)."""
     if backtests.empty:
         return backtests
     named = backtests.rename(columns={"book": "portfolio"})
@@ -92,8 +102,10 @@ def option_lights(backtests: pd.DataFrame) -> pd.DataFrame:
 
 def load_options(as_of: dt.date) -> OptionsView | None:
     """The option books' figures as of ``as_of``; None when no option table has a row up to it."""
-    greeks, limits, var, stress, replay = (_latest(t, as_of) for t in ("option_greeks", "option_limit_status",
-                                                                       "option_var", "option_stress", "option_replay"))
+    greeks, limits, stress, replay = (_latest(t, as_of) for t in ("option_greeks", "option_limit_status",
+                                                                  "option_stress", "option_replay"))
+    books = sorted(set(greeks.get("book", [])))
+    var = _latest_of_books("var_estimates", as_of, books)
     if greeks.empty and limits.empty and var.empty:
         return None
     stress = stress.sort_values(["book", "pnl", "scenario"], ignore_index=True) if len(stress) else stress
@@ -104,7 +116,7 @@ def load_options(as_of: dt.date) -> OptionsView | None:
     book_rows = greeks.loc[greeks["level"].eq("book")].sort_values("book", ignore_index=True) if len(greeks) else greeks
     return OptionsView(greeks=book_rows, limits=limits.sort_values(["book", "date"], kind="stable", ignore_index=True)
                        if len(limits) else limits, var=side_by_side(var), stress=stress,
-                       replay=replay, lights=option_lights(_latest("option_backtests", as_of)), reverse=reverse)
+                       replay=replay, lights=option_lights(_latest_of_books("var_backtests", as_of, books)), reverse=reverse)
 
 
 def limit_label(row) -> str:

@@ -33,7 +33,7 @@ import pandas as pd
 
 from risk_pipeline.report.frtb_section import capital_history
 from risk_pipeline.report.morning import Morning, load_morning
-from risk_pipeline.report.options_section import OptionsView, load_options
+from risk_pipeline.report.options_section import OptionsView
 from risk_pipeline.report.series import series_starts
 from risk_pipeline.risk.backtests.ranking import rank_methods
 from risk_pipeline.risk.backtests.scoring import NOT_COMPARED_REASONS
@@ -254,8 +254,11 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
     pnl = read_days("portfolio_pnl", _chart_days(pnl_days, chart_start, trailing))
     levels = _var_levels(var_days[-longest:])
     scores = read_days("var_scores", [as_of])
+    linear = pnl["portfolio"].unique()  # the option books (no portfolio_pnl row) have their section: options_section
+    backtests, scores = (t.loc[t["portfolio"].isin(linear)] for t in (backtests, scores))
     portfolios = tuple(sorted(backtests["portfolio"].unique()))
     currencies = pnl.drop_duplicates("portfolio").set_index("portfolio")["base_currency"].to_dict()
+    morning = load_morning(as_of)
     return ReportData(
         as_of=as_of,
         chart_start=chart_start,
@@ -269,7 +272,7 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
         traffic_light=basel_rows(backtests, trailing),
         ranking=_ranking(backtests, levels, longest, scores),
         statistics=_statistics(pnl, as_of, chart_start, settings.risk_free, settings.chart_years),
-        latest_var=read_days("var_estimates", [as_of])
+        latest_var=read_days("var_estimates", [as_of], where={"portfolio": list(linear)})
         .sort_values(["portfolio", "method", "confidence", "horizon_days"])
         .reset_index(drop=True),
         extras=_extras(as_of),
@@ -277,9 +280,9 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
         .reset_index(drop=True),
         table_versions=_table_versions(),
         frtb_capital=capital_history(as_of, chart_start),
-        morning=load_morning(as_of),
+        morning=morning,
         limit_history=_limit_history(as_of),
-        options=load_options(as_of),
+        options=morning.options,
     )
 
 

@@ -115,17 +115,20 @@ TABLES: dict[str, TableSchema] = {
             "forecast_scores",
             [
                 ("date", _D), ("forecast_date", _D), ("portfolio", _S), ("method", _S), ("confidence", _F),
-                ("horizon_days", _I), ("loss", _F), ("var", _F), ("es", _F), ("tick_loss", _F), ("fz0_loss", _F),
+                ("horizon_days", _I), ("loss", _F), ("var", _F), ("es", _F), ("loss_amount", _F), ("var_amount", _F),
+                ("es_amount", _F), ("score_basis", _S), ("tick_loss", _F), ("fz0_loss", _F),
             ],
             "Per realized forecast (the non-overlapping observations of var_backtests), stored on the day its "
-            "loss is known: quantile (tick) loss of the VaR and FZ0 joint loss of (VaR, ES) (risk.backtests.scoring).",
+            "loss is known: realized loss, VaR and ES as fractions of value (a portfolio) and in base currency, "
+            "quantile (tick) loss of the VaR and FZ0 joint loss of (VaR, ES) on the pair of score_basis "
+            "(risk.backtests.scoring).",
         ),
         _table(
             "var_scores",
             [
                 ("as_of", _D), ("portfolio", _S), ("method", _S), ("confidence", _F), ("horizon_days", _I),
-                ("backtest_window_days", _I), ("n_obs", _I), ("mean_tick_loss", _F), ("mean_fz0_loss", _F),
-                ("compared", _B), ("comparison_obs", _I), ("not_compared_reason", _S), ("best_method", _S),
+                ("backtest_window_days", _I), ("n_obs", _I), ("score_basis", _S), ("mean_tick_loss", _F),
+                ("mean_fz0_loss", _F), ("compared", _B), ("comparison_obs", _I), ("not_compared_reason", _S), ("best_method", _S),
                 ("fz0_diff_to_best", _F), ("dm_stat", _F), ("dm_p", _F),
                 ("dm_lag", _I), ("mcs_computed", _B), ("in_mcs", _B), ("mcs_p", _F),
             ],
@@ -224,18 +227,6 @@ TABLES: dict[str, TableSchema] = {
             key_column="book",
         ),
         _table(
-            "option_var",
-            [
-                ("date", _D), ("book", _S), ("base_currency", _S), ("method", _S), ("confidence", _F),
-                ("horizon_days", _I), ("estimation_window_days", _I), ("var_amount", _F), ("es_amount", _F),
-                ("n_options", _I), ("vol_source", _S),
-            ],
-            "Per option book, day, method, confidence and horizon: VaR and ES of the book held at the previous close "
-            "by full revaluation, delta-gamma-vega and delta-only historical simulation (risk_pipeline.risk.options.var); "
-            "amounts of an option book, not var_estimates' fractions of a portfolio's value (docs/methods.md, Options).",
-            key_column="book",
-        ),
-        _table(
             "option_pnl",
             [
                 ("date", _D), ("book", _S), ("base_currency", _S), ("hypothetical_pnl", _F), ("n_options", _I),
@@ -243,25 +234,8 @@ TABLES: dict[str, TableSchema] = {
             ],
             "Per option book and day: hypothetical P&L of the book held at the previous close (options and the delta "
             "hedge) revalued at the day's close, FX included; an option expiring in between pays its intrinsic value; "
-            "both closes valued with one volatility source (risk_pipeline.option_books.book_pnl). The realized series of option_backtests.",
-            key_column="book",
-        ),
-        _table(
-            "option_backtests",
-            [
-                ("as_of", _D), ("book", _S), ("method", _S), ("confidence", _F), ("horizon_days", _I),
-                ("backtest_window_days", _I), ("whole_sample", _B), ("n_obs", _I), ("n_breaches", _I),
-                ("expected_breaches", _F), ("kupiec_lr", _F), ("kupiec_p", _F), ("christoffersen_lr", _F),
-                ("christoffersen_p", _F), ("n00", _I), ("n01", _I), ("n10", _I), ("n11", _I), ("cc_lr", _F),
-                ("cc_p", _F), ("tuff_lr", _F), ("tuff_p", _F), ("duration_lr", _F), ("duration_p", _F),
-                ("dq_stat", _F), ("dq_p", _F), ("z2_stat", _F), ("z2_p", _F), ("mcneil_frey_stat", _F),
-                ("mcneil_frey_p", _F), ("traffic_light", _S), ("plus_factor", _F), ("verdict", _S),
-                ("overlapping", _B),
-            ],
-            "Backtests of each option book's 1-day option_var series (method, confidence) on amounts as of each date: "
-            "a breach is a day whose loss, -hypothetical_pnl of option_pnl, exceeds var_amount; the tests and "
-            "trailing windows of var_backtests (docs/methods.md, Options).",
-            day_column="as_of",
+            "both closes valued with one volatility source (risk_pipeline.option_books.book_pnl). The realized series "
+            "of the option books' var_backtests and forecast_scores (on amounts).",
             key_column="book",
         ),
         _table(
@@ -273,7 +247,7 @@ TABLES: dict[str, TableSchema] = {
             ],
             "Per option book and day: each Greek cap (measure delta, gamma, vega or theta of the book or of one "
             "underlying, the absolute net amount of option_greeks against the cap, tightened before an event) and each VaR/ES "
-            "limit (on option_var's full_revaluation) of limits.yaml's option_books (risk_pipeline.risk.options.caps).",
+            "limit (on the book's full_revaluation rows of var_estimates) of limits.yaml's option_books (risk_pipeline.risk.options.caps).",
             key_column="book",
         ),
         _table(
@@ -309,7 +283,7 @@ TABLES: dict[str, TableSchema] = {
             ],
             "Per option book, day and scenario of scenarios.yaml: the smallest multiple of the scenario's spot, "
             "implied-volatility and FX moves (scaled together) at which the book held at the previous close, every "
-            "option repriced, loses target_var_multiple x its 1-day 99% full-revaluation var_amount of option_var "
+            "option repriced, loses target_var_multiple x its 1-day 99% full-revaluation var_amount of var_estimates "
             "(grid scan on stress.reverse_bracket, then a bracketing root finder; risk_pipeline.risk.options.reverse).",
             key_column="book",
         ),
@@ -383,8 +357,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "simple_return": ("simple return over the day (close_t / close_t-1 - 1; a portfolio's P&L over its value at the "
                       "previous close; stress_results: the scenario's P&L over the held value)", "fraction"),
     "log_return": ("log return over the day, ln(close_t / close_t-1)", "fraction (log)"),
-    "portfolio": ("portfolio name of portfolios.yaml or one of its books_of_record (FRTB tables: a desk, or the bank "
-                  "under frtb.yaml's bank_name)",
+    "portfolio": ("portfolio name of portfolios.yaml or one of its books_of_record (var_estimates, var_backtests, "
+                  "forecast_scores, var_scores: also an option book of options.positions_file; FRTB tables: a desk, "
+                  "or the bank under frtb.yaml's bank_name)",
                   "text"),
     "base_currency": ("the portfolio's (or bond book's) base currency, the currency of its amounts", "ISO 4217 code"),
     "value": ("the portfolio's value at the day's close", "base currency"),
@@ -412,21 +387,24 @@ COLUMNS: dict[str, tuple[str, str]] = {
             "base currency"),
     "method": ("how the VaR/ES was estimated: one of risk_pipeline.risk.METHODS (historical, parametric_normal, ...); in "
                "limit_status historical_positions (risk.limits.LIMIT_METHOD), or none where there is no measure; in "
-               "option_var and option_backtests full_revaluation, delta_gamma_vega or delta_only (risk.options.var.OptionVarMethod); in "
+               "var_estimates, var_backtests, forecast_scores and var_scores of an option book full_revaluation, delta_gamma_vega or "
+               "delta_only (risk.options.var.OptionVarMethod); in "
                "option_limit_status full_revaluation for a VaR/ES limit, null for a Greek cap", "text"),
     "confidence": ("confidence level c of the VaR/ES; tail probability 1 - c", "fraction (0.99 = 99%)"),
     "horizon_days": ("horizon of the VaR/ES and of its loss", "trading days"),
     "estimation_window_days": ("trailing returns the estimate is built from", "trading days"),
-    "var": ("value at risk: the loss not exceeded with probability c over the horizon, loss positive",
-            "fraction of value"),
-    "es": ("expected shortfall: the mean loss beyond the VaR, loss positive", "fraction of value"),
+    "var": ("value at risk: the loss not exceeded with probability c over the horizon, loss positive (an option "
+            "book: empty, it has no value scale; its VaR is var_amount)", "fraction of value"),
+    "es": ("expected shortfall: the mean loss beyond the VaR, loss positive (an option book: empty; its ES is "
+           "es_amount)", "fraction of value"),
     "var_amount": ("VaR in money of the positions held at the previous close: var x that close's value (a book "
                    "whose value is under 5% of its gross exposure: the gross exposure's, and var empty; docs/methods.md; "
-                   "option_var: the VaR of the scenario P&L itself)",
+                   "an option book, which has no value scale: the VaR of its scenario P&L itself, var empty; forecast_scores: "
+                   "that of the forecast scored)",
                    "base currency"),
     "es_amount": ("ES in money of the positions held at the previous close: es x that close's value (a book whose "
                   "value is under 5% of its gross exposure: the gross exposure's, and es empty; docs/methods.md; "
-                  "option_var: the ES of the scenario P&L itself)",
+                  "an option book: the ES of its scenario P&L itself, es empty; forecast_scores: that of the forecast scored)",
                   "base currency"),
     "backtest_window_days": ("trailing window of the backtest or score: the forecasts whose loss ends within it",
                              "trading days"),
@@ -474,11 +452,21 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "overlapping": ("whether the window's observations overlap (always false: h-day forecasts are sampled every h "
                     "days)", "boolean"),
     "forecast_date": ("the day the forecast was made for (the first day of its horizon)", "date"),
-    "loss": ("realized loss over the forecast's horizon, -(compounded return), loss positive", "fraction of value"),
-    "tick_loss": ("quantile (tick) score of the VaR, (1{loss > var} - (1 - c)) (loss - var), lower is better",
-                  "fraction of value"),
-    "fz0_loss": ("FZ0 joint score of (VaR, ES) of Patton, Ziegel and Chen (2019), lower is better", "score"),
-    "mean_tick_loss": ("mean tick_loss over the window's forecasts", "fraction of value"),
+    "loss": ("realized loss over the forecast's horizon, -(compounded simple return), loss positive (an option book: "
+             "empty, it has no value scale; its loss is loss_amount)", "fraction of value"),
+    "loss_amount": ("realized loss over the forecast's horizon, loss positive: a portfolio's loss x the value its "
+                    "forecast was scaled by (var_amount / var, the previous close's value; 1 day: minus the day's "
+                    "hypothetical P&L; h days: the loss of the h-day compounded return on that value); an option "
+                    "book's minus the sum of its option_pnl hypothetical_pnl over the horizon", "base currency"),
+    "score_basis": ("the pair the tick and FZ0 losses are computed on: fraction (loss, var, es: a portfolio) or "
+                    "amount (loss_amount, var_amount, es_amount: an option book, which has no value scale); "
+                    "var_scores: that of its means and comparisons", "text"),
+    "tick_loss": ("quantile (tick) score of the VaR, (1{loss > var} - (1 - c)) (loss - var) on the pair of "
+                  "score_basis, lower is better", "fraction of value or base currency, as score_basis says"),
+    "fz0_loss": ("FZ0 joint score of (VaR, ES) of Patton, Ziegel and Chen (2019) on the pair of score_basis, lower "
+                 "is better", "score"),
+    "mean_tick_loss": ("mean tick_loss over the window's forecasts", "fraction of value or base currency, as "
+                       "score_basis says"),
     "mean_fz0_loss": ("mean fz0_loss over the window's forecasts", "score"),
     "compared": ("whether the method has an FZ0 score on every observation of the window and takes part in the "
                  "comparison", "boolean"),
@@ -520,7 +508,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "feasible": ("whether a multiplier in stress.reverse_bracket reaches target_loss", "boolean"),
     "achieved_loss": ("the loss at that multiplier, >= target_loss (option_reverse_stress: equal to it, the root "
                       "found to 1e-13 in the multiplier)", "base currency"),
-    "target_var_multiple": ("target_loss over the book's 1-day 99% full-revaluation var_amount of option_var "
+    "target_var_multiple": ("target_loss over the book's 1-day 99% full-revaluation var_amount of var_estimates "
                             "(stress.option_reverse_var_multiple)", "ratio"),
     "target_loss_fraction": ("target_loss over the held value (stress.reverse_target_loss)", "fraction of value"),
     "episode": ("name of the historical episode replayed (a historical scenario of scenarios.yaml)", "text"),
@@ -575,7 +563,7 @@ COLUMNS: dict[str, tuple[str, str]] = {
                    "proxy, not market data), file (quoted implied volatilities of options.vol_file) or the series of "
                    "an at-the-money file (vix: the VIX with the proxy's skew, options.vol_source atm_file); a row over "
                    "several underlyings joins theirs with + (ewma_proxy+vix); option_pnl: the one source both closes "
-                   "were valued with (ewma_proxy when their sources differ); option_var: options.vol_source",
+                   "were valued with (ewma_proxy when their sources differ)",
                    "text"),
     "years_to_expiry": ("calendar days from the close to expiry over 365 (ACT/365)", "years"),
     "interest_rate": ("continuously compounded rate of the option's currency (options.rates)", "fraction per year"),

@@ -3,7 +3,8 @@
 Sign convention (the project's, DESIGN.md): losses positive; ``var`` and ``es`` are positive
 fractions of value; the realized loss of a forecast is ``loss_t = -return_t`` (for horizon h
 the loss of the h-day compounded return, see :mod:`risk_pipeline.risk.backtests.table`);
-``alpha = 1 - confidence`` is the tail probability.
+``alpha = 1 - confidence`` is the tail probability. An option book, which has no value scale, is
+scored on its amounts instead (VaR/ES and minus its P&L in base currency; ``score_basis``).
 
 Tick (quantile) loss of the VaR (Koenker & Bassett 1978; Gneiting 2011, JASA 106, the
 consistent scoring function of a quantile):
@@ -189,27 +190,46 @@ def mcs_pvalues(losses: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return pvalues
 
 
-FORECAST_SCORE_COLUMNS = ["date", "forecast_date", "loss", "var", "es", "tick_loss", "fz0_loss"]
+FORECAST_SCORE_COLUMNS = ["date", "forecast_date", "loss", "var", "es", "loss_amount", "var_amount", "es_amount",
+                          "score_basis", "tick_loss", "fz0_loss"]
 
 
 def score_forecasts(
-    returns: pd.Series, forecasts: pd.DataFrame, *, confidence: float, horizon_days: int, day_number_offset: int = 0
+    returns: pd.Series, forecasts: pd.DataFrame, *, confidence: float, horizon_days: int, day_number_offset: int = 0,
+    amounts: bool = False,
 ) -> pd.DataFrame:
     """Tick and FZ0 loss of every realized forecast of one series, columns ``FORECAST_SCORE_COLUMNS``.
 
     The observations are those of ``var_backtests`` (``table.backtest_observations``:
     h-day losses of the non-overlapping forecast dates, phased by ``day_number_offset``);
     ``date`` is the day the loss is known (the forecast's last day), ``forecast_date`` the day
-    the forecast is for.
-    """
-    obs = backtest_observations(returns, forecasts, horizon_days, day_number_offset)
+    the forecast is for. ``forecasts``: columns var, es (the pair scored) and optionally var_amount,
+    es_amount (the forecast in base currency; missing: NaN amounts).
+
+    Without ``amounts`` (a portfolio): var, es and the returns are fractions of value, the scores are
+    on them (``score_basis`` "fraction"); ``loss_amount`` is the loss times the value V the forecast
+    was scaled by (V = var_amount / var, es_amount / es where var is 0): for h = 1 minus the day's
+    P&L, for h > 1 the loss of the h-day compounded return on V. With ``amounts`` (an option book,
+    no value scale): returns are daily P&L and var, es amounts; loss, var, es are NaN and the scores
+    are on the amounts (``score_basis`` "amount")."""
+    obs = backtest_observations(returns, forecasts, horizon_days, day_number_offset, amounts)
+    none = np.full(obs.loss.size, np.nan)
+    if amounts:
+        fraction, amount = (none, none, none), (obs.loss, obs.var, obs.es)
+    else:
+        at = forecasts.index.get_indexer(obs.dates)
+        var_amount, es_amount = (forecasts[c].to_numpy(dtype=float)[at] if c in forecasts else none
+                                 for c in ("var_amount", "es_amount"))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            value = np.where(obs.var != 0.0, var_amount / obs.var, es_amount / obs.es)
+        fraction, amount = (obs.loss, obs.var, obs.es), (obs.loss * value, var_amount, es_amount)
     return pd.DataFrame(
         {
             "date": returns.index[obs.end_pos],
             "forecast_date": obs.dates,
-            "loss": obs.loss,
-            "var": obs.var,
-            "es": obs.es,
+            **dict(zip(("loss", "var", "es"), fraction)),
+            **dict(zip(("loss_amount", "var_amount", "es_amount"), amount)),
+            "score_basis": "amount" if amounts else "fraction",
             "tick_loss": tick_loss(obs.loss, obs.var, confidence),
             "fz0_loss": fz0_loss(obs.loss, obs.var, obs.es, confidence),
         }

@@ -3,7 +3,10 @@
 Observations. ``forecasts`` holds, per forecast date t, the VaR/ES of the h-day loss over
 days t..t+h-1 (h = horizon_days, trading days of the ``returns`` index). Its realized loss
     L_t = -(prod_{j<h} (1 + r_{t+j}) - 1)
-is known at the end day t+h-1, so as of date a only forecasts with t+h-1 <= a count (no
+is known at the end day t+h-1 (on amounts, ``amounts``: ``returns`` holds the daily P&L of a book
+without a value scale, an option book, and ``forecasts`` VaR/ES amounts; the h-day loss is
+L_t = -sum_{j<h} pnl_{t+j}, the P&L of the book as managed over the h days, its daily hedge
+included), so as of date a only forecasts with t+h-1 <= a count (no
 look-ahead). For h > 1 the observations do not overlap: the forecast dates whose trading-day
 number is a multiple of h, numbering the caller's calendar (``day_number_offset`` = the number
 of returns.index[0]; the pipeline counts the lake's stored days), so a backfill and an
@@ -138,11 +141,19 @@ def _check_index(index: pd.Index, name: str) -> pd.DatetimeIndex:
     return index
 
 
+def horizon_losses(daily: np.ndarray, start: np.ndarray, horizon_days: int, amounts: bool = False) -> np.ndarray:
+    """The h-day loss from each row ``start`` of ``daily``: ``1 - prod(1 + r)`` of simple returns, or with
+    ``amounts`` ``-sum(pnl)`` of daily P&L amounts (module docstring)."""
+    window = daily[start[:, None] + np.arange(horizon_days)]
+    return -window.sum(axis=1) if amounts else 1.0 - np.prod(1.0 + window, axis=1)
+
+
 def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_days: int,
-                          day_number_offset: int = 0) -> BacktestObservations:
+                          day_number_offset: int = 0, amounts: bool = False) -> BacktestObservations:
     """Realized h-day losses for the non-overlapping forecast dates: those whose trading-day
     number (``day_number_offset`` + position in ``returns``) is a multiple of h (module docstring),
-    with a forecast (var not NaN) and a return on each of their h days (NaN: no observation)."""
+    with a forecast (var not NaN) and a return on each of their h days (NaN: no observation).
+    ``amounts``: ``returns`` holds daily P&L and ``forecasts`` VaR/ES amounts (:func:`horizon_losses`)."""
     if not isinstance(returns, pd.Series):
         raise BacktestInputError(f"returns must be a pandas Series, got {type(returns).__name__}")
     if not isinstance(forecasts, pd.DataFrame) or not {"var", "es"} <= set(forecasts.columns):
@@ -168,7 +179,6 @@ def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_d
     realized = r[pos[usable, None] + np.arange(horizon_days)]
     usable = usable[~np.isnan(realized).any(axis=1)]
     start = pos[usable]
-    gross = np.prod(1.0 + r[start[:, None] + np.arange(horizon_days)], axis=1)
     var, es = var[usable], es[usable]
     bad = var > es
     if bad.any():
@@ -178,7 +188,7 @@ def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_d
     return BacktestObservations(
         dates=dates,
         end_pos=start + horizon_days - 1,
-        loss=1.0 - gross,
+        loss=horizon_losses(r, start, horizon_days, amounts),
         var=var,
         es=es,
         keys=dates.to_numpy().astype("datetime64[D]").astype(np.int64),
@@ -401,7 +411,7 @@ def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, 
 
 def _actual_columns(statistics: dict[str, np.ndarray], obs: BacktestObservations, returns: pd.Series,
                     actual_returns: pd.Series | None, h: int, s: np.ndarray, e: np.ndarray,
-                    p: float) -> dict[str, np.ndarray]:
+                    p: float, amounts: bool) -> dict[str, np.ndarray]:
     """n_actual_breaches, actual_kupiec_p, actual_traffic_light of windows [s, e) (module doc)."""
     same = {"n_actual_breaches": statistics["n_breaches"], "actual_kupiec_p": statistics["kupiec_p"],
             "actual_traffic_light": statistics["traffic_light"]}
@@ -416,7 +426,7 @@ def _actual_columns(statistics: dict[str, np.ndarray], obs: BacktestObservations
     if np.array_equal(actual, hypothetical, equal_nan=True):  # a book without trades: the same losses, bit for bit
         return same
     start = obs.end_pos - h + 1
-    loss = 1.0 - np.prod(1.0 + actual[start[:, None] + np.arange(h)], axis=1)
+    loss = horizon_losses(actual, start, h, amounts)
     hits = _prefix((loss > obs.var).astype(np.int64)).astype(np.int64)
     x, n = hits[e] - hits[s], e - s
     zone, _, _ = traffic_light_zones(x, n, p)
@@ -447,6 +457,7 @@ def backtest_table(
     seed: int = 0,
     n_sims: int = DEFAULT_N_SIMS,
     actual_returns: pd.Series | None = None,
+    amounts: bool = False,
 ) -> pd.DataFrame:
     """Backtest rows for each as-of date and window (``backtest_window_days`` = n for n in ``windows``,
     ``whole_sample`` False); with ``whole_sample``, one more row per as-of date over every observation of
@@ -461,6 +472,8 @@ def backtest_table(
     observations). ``n_sims`` is both the Z2 simulation count and the McNeil-Frey bootstrap count.
     ``actual_returns``: the actual P&L's returns on the dates of ``returns`` (NaN exactly where
     ``returns`` is), for the actual columns; None: the same as ``returns``.
+    ``amounts``: ``returns`` (and ``actual_returns``) hold daily P&L in money and ``forecasts`` VaR/ES
+    amounts; the h-day loss is minus the sum of the h days' P&L (module docstring).
     Rows are ordered by ``as_of`` as given, then by window as given (the whole sample last); columns ``COLUMNS``.
     Definitions, verdict rule and vectorization: module docstring.
     """
@@ -470,7 +483,7 @@ def backtest_table(
     offset = as_count(day_number_offset, "day_number_offset")
     seed = as_count(seed, "seed")
     n_sims = as_count(n_sims, "n_sims", 1)
-    obs = backtest_observations(returns, forecasts, h, offset)
+    obs = backtest_observations(returns, forecasts, h, offset, amounts)
     as_of = pd.DatetimeIndex(as_of)
     last_day = returns.index.searchsorted(as_of, side="right") - 1
     end = np.searchsorted(obs.end_pos, last_day, side="right")
@@ -483,7 +496,7 @@ def backtest_table(
     codes, inverse = np.unique(s * (obs.loss.size + 1) + e, return_inverse=True)
     starts, ends = np.divmod(codes, obs.loss.size + 1)
     statistics = _window_statistics(obs, starts, ends, p, seed, n_sims)  # one row per distinct window
-    statistics.update(_actual_columns(statistics, obs, returns, actual_returns, h, starts, ends, p))
+    statistics.update(_actual_columns(statistics, obs, returns, actual_returns, h, starts, ends, p, amounts))
     days = np.tile(np.asarray(lengths, dtype=np.int64), (as_of.size, 1))
     if whole_sample:  # the trailing window that holds every day of returns up to the as-of date
         days = np.column_stack([days, last_day + 1])

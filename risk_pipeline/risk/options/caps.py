@@ -118,8 +118,8 @@ def cap_status(amounts: pd.DataFrame, caps: GreekCaps, warning_fraction: float, 
 def var_limit_status_by_day(measures: pd.DataFrame, limits, warning_fraction: float,
                             days: pd.DatetimeIndex) -> pd.DataFrame:
     """Per day of ``days`` (in order), one row per VaR/ES limit (``risk_pipeline.risk.limits.Limit``): date, measure,
-    horizon_days, confidence, measured_amount, limit_amount, utilization, status. ``measures``: option_var rows of
-    one book (``date``) of the method full_revaluation (a limit without its row that day is no_data)."""
+    horizon_days, confidence, measured_amount, limit_amount, utilization, status. ``measures``: var_estimates rows of
+    one option book (``date``) of the method full_revaluation (a limit without its row that day is no_data)."""
     days = pd.DatetimeIndex(days)
     dates = pd.DatetimeIndex(measures["date"])
     blocks = []
