@@ -8,7 +8,14 @@ from scipy import stats
 
 from risk_pipeline.risk.backtests import BacktestInputError, acerbi_szekely_z2, mcneil_frey
 from risk_pipeline.risk.backtests import expected_shortfall
-from risk_pipeline.risk.backtests.expected_shortfall import MCNEIL_FREY_STREAM, Z2_STREAM, keyed_uniforms, z2_tail_draws
+from risk_pipeline.risk.backtests.expected_shortfall import (
+    MCNEIL_FREY_STREAM,
+    Z2_STREAM,
+    keyed_poisson_weights,
+    keyed_uniforms,
+    poisson_weights,
+    z2_tail_draws,
+)
 
 
 def _model_sample(rng, n, conf, scale=1.0):
@@ -33,6 +40,25 @@ def test_keyed_uniforms_are_uniform_and_keyed_per_row():
     np.testing.assert_array_equal(sub, u[[3, 250]])  # a row depends on its key only
     assert not np.array_equal(keyed_uniforms(8, np.arange(400), 500, Z2_STREAM), u)
     assert not np.array_equal(keyed_uniforms(7, np.arange(400), 500, MCNEIL_FREY_STREAM), u)
+
+
+def test_keyed_poisson_weights_equal_the_weights_of_the_keyed_uniforms(monkeypatch):
+    """The memoised weights of any keys, in any order, drawn before or not, and after the memo
+    is cleared for size, are those of ``poisson_weights(keyed_uniforms(...))`` exactly."""
+    monkeypatch.setattr(expected_shortfall, "_KEYED_WEIGHTS", {})
+    keys = np.array([19000, 7, 12345, 8000])
+    first = keyed_poisson_weights(3, keys, 400)
+    np.testing.assert_array_equal(first, poisson_weights(keyed_uniforms(3, keys, 400, MCNEIL_FREY_STREAM)))
+    again = np.array([7, 555, 19000])  # two memoised, one new
+    np.testing.assert_array_equal(keyed_poisson_weights(3, again, 400),
+                                  poisson_weights(keyed_uniforms(3, again, 400, MCNEIL_FREY_STREAM)))
+    assert first.max() >= 4 and first.dtype == float
+    monkeypatch.setattr(expected_shortfall, "_KEYED_WEIGHTS_MAX_KEYS", 4)
+    many = np.arange(100, 103)
+    np.testing.assert_array_equal(keyed_poisson_weights(3, many, 400),
+                                  poisson_weights(keyed_uniforms(3, many, 400, MCNEIL_FREY_STREAM)))
+    assert keyed_poisson_weights(3, np.zeros(0, np.int64), 400).shape == (0, 400)
+    assert not np.array_equal(keyed_poisson_weights(4, keys, 400), first)  # the seed is part of the key
 
 
 # ------------------------------------------------------------------ Z2

@@ -19,6 +19,7 @@ from risk_pipeline.risk.backtests import (
     kupiec_tuff,
     mcneil_frey,
 )
+from risk_pipeline.risk.backtests import table
 from risk_pipeline.risk.backtests.table import COLUMNS, _column_sums_before, backtest_observations, backtest_table
 
 N_SIMS = 200
@@ -277,6 +278,22 @@ def test_z2_p_values_of_a_few_windows_equal_those_of_the_dense_paths():
         np.testing.assert_array_equal(few["z2_p"].to_numpy(), rows["z2_p"].to_numpy())
         pd.testing.assert_frame_equal(few, rows)
     assert dense["z2_p"].nunique() > 10
+
+
+def test_z2_counts_on_slices_of_the_paths_equal_those_of_gathered_rows(monkeypatch):
+    """Windows whose first and last rows advance together are counted on slices of the Z2 paths,
+    the others on rows gathered one by one: a table of 2 x 1,400 as-of dates (the growing windows of
+    the early days, then runs of the 250- and 1000-day windows, a gap of NaN forecasts cutting them)
+    gives the same rows bit for bit when every window is gathered."""
+    returns, forecasts = _history(n=1500)
+    forecasts.iloc[700:705] = np.nan
+    kwargs = dict(confidence=0.95, horizon_days=1, windows=(250, 1000), n_sims=300, seed=5)
+    as_of = returns.index[100:]
+    on_slices = backtest_table(returns, forecasts, as_of=as_of, **kwargs)
+    monkeypatch.setattr(table, "_RUN_MIN_WINDOWS", 10**9)
+    gathered = backtest_table(returns, forecasts, as_of=as_of, **kwargs)
+    pd.testing.assert_frame_equal(on_slices, gathered, check_exact=True)
+    assert on_slices["z2_p"].nunique() > 50
 
 
 @pytest.mark.parametrize("h", [1, 3])

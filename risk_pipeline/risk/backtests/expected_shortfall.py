@@ -235,6 +235,28 @@ def poisson_weights(u: np.ndarray) -> np.ndarray:
     return np.searchsorted(_POISSON1_CDF, u).astype(float)
 
 
+_KEYED_WEIGHTS: dict[tuple[int, int], dict[int, np.ndarray]] = {}
+_KEYED_WEIGHTS_MAX_KEYS = 50_000  # keys kept per (seed, n_boot): at most 50 MB at 1,000 replicates
+
+
+def keyed_poisson_weights(seed: int, keys: np.ndarray, n_boot: int) -> np.ndarray:
+    """``poisson_weights(keyed_uniforms(seed, keys, n_boot, MCNEIL_FREY_STREAM))``, memoised per key
+    (as small integers): every VaR/ES series of a run has the same dates, so the weights of a date
+    are drawn once, not once per series and window."""
+    memo = _KEYED_WEIGHTS.setdefault((seed, n_boot), {})
+    keys = np.asarray(keys, dtype=np.int64).tolist()
+    missing = np.unique([k for k in keys if k not in memo]).astype(np.int64)
+    if missing.size:
+        if len(memo) + missing.size > _KEYED_WEIGHTS_MAX_KEYS:
+            memo.clear()
+            missing = np.unique(keys).astype(np.int64)
+        drawn = np.searchsorted(_POISSON1_CDF, keyed_uniforms(seed, missing, n_boot, MCNEIL_FREY_STREAM))
+        memo.update(zip(missing.tolist(), drawn.astype(np.uint8)))  # a Poisson(1) draw here is at most 32
+    if not keys:
+        return np.zeros((0, n_boot))
+    return np.stack([memo[k] for k in keys]).astype(float)
+
+
 def mcneil_frey_from_sums(
     n: np.ndarray, s1: np.ndarray, s2: np.ndarray, w0: np.ndarray, w1: np.ndarray, w2: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -318,7 +340,7 @@ def mcneil_frey(
     boots = as_count(n_boot, "n_boot", 1)
     key = _validated_keys(keys, loss.size)
     r = exceedance_residuals(loss, v, e, scale)
-    w = poisson_weights(keyed_uniforms(_validated_seed(seed), key[loss > v], boots, MCNEIL_FREY_STREAM))
+    w = keyed_poisson_weights(_validated_seed(seed), key[loss > v], boots)
     t, p_value, insufficient = mcneil_frey_from_sums(
         np.array([r.size]),
         np.array([r.sum()]),

@@ -91,13 +91,10 @@ from risk_pipeline.risk.backtests.coverage import (
 from risk_pipeline.risk.backtests.dynamic_quantile import dq_p_value, dq_rows, dq_statistic
 from risk_pipeline.risk.backtests.duration import duration_lr
 from risk_pipeline.risk.backtests.expected_shortfall import (
-    MCNEIL_FREY_STREAM,
     exceedance_residuals,
-    keyed_uniforms,
+    keyed_poisson_weights,
     mcneil_frey_from_sums,
     monte_carlo_p_value,
-    poisson_weights,
-    z2_simulated_terms,
     z2_tail_draws,
     z2_tail_terms,
     z2_statistic,
@@ -106,6 +103,7 @@ from risk_pipeline.risk.backtests.expected_shortfall import (
 DQ_LAGS = 4
 DEFAULT_N_SIMS = 1000
 _CELLS = 1 << 20  # array cells per block of simulated values
+_RUN_MIN_WINDOWS = 16  # Z2 windows advancing together, from this many on counted on slices of the paths
 _SPARSE_MAX_POSITIONS = 16  # Z2 paths needed at at most this many rows: summed sparsely (_column_sums_before)
 Z2_SIMULATED_MAX_OBS = 1000  # longer Z2 windows use the normal limit of the simulation (_z2_columns)
 
@@ -248,8 +246,11 @@ def _z2_simulated_p(obs: BacktestObservations, safe_es: np.ndarray, valid: np.nd
     """Monte Carlo p-values of windows [s, e), simulating only the rows from min(s) to max(e)."""
     lo, hi = int(s.min()), int(e.max())
     block = max(1, _CELLS // n_sims)
-    positions, where = np.unique(np.concatenate([s, e]) - lo, return_inverse=True)
-    if hi - lo <= block and positions.size <= _SPARSE_MAX_POSITIONS:
+    sparse = hi - lo <= block
+    if sparse:
+        positions, where = np.unique(np.concatenate([s, e]) - lo, return_inverse=True)
+        sparse = positions.size <= _SPARSE_MAX_POSITIONS
+    if sparse:
         draws = z2_tail_draws(seed, obs.keys[lo:hi], n_sims, p)
         if not valid[lo:hi].all():  # a row without a defined Z2 term (ES <= 0) adds nothing
             kept = valid[lo:hi][draws[0]]
@@ -259,17 +260,44 @@ def _z2_simulated_p(obs: BacktestObservations, safe_es: np.ndarray, valid: np.nd
         simulated = sums[where[s.size:]] - sums[where[: s.size]]
         return monte_carlo_p_value((simulated >= observed[:, None]).sum(axis=1), n_sims)
     paths = np.zeros((hi - lo + 1, n_sims))
+    terms = np.empty((min(block, hi - lo), n_sims))
     for i in range(lo, hi, block):
         j = min(hi, i + block)
-        x = z2_simulated_terms(z2_tail_draws(seed, obs.keys[i:j], n_sims, p), obs.var[i:j], safe_es[i:j], n_sims)
+        x = terms[: j - i]  # z2_simulated_terms into one buffer
+        x.fill(0.0)
+        draws = z2_tail_draws(seed, obs.keys[i:j], n_sims, p)
+        x[draws[0], draws[1]] = z2_tail_terms(draws, obs.var[i:j], safe_es[i:j])
         x[~valid[i:j]] = 0.0
         np.cumsum(x, axis=0, out=paths[i - lo + 1 : j - lo + 1])
         paths[i - lo + 1 : j - lo + 1] += paths[i - lo]
+    # the windows of one length in date order, cut where their first or last row does not advance by one:
+    # a run's simulated sums are the difference of two slices of the paths (views, no gathered copies)
+    order = np.lexsort((e, e - s))
+    s_run, e_run = s[order], e[order]
+    cuts = np.flatnonzero((np.diff(s_run) != 1) | (np.diff(e_run) != 1)) + 1
+    firsts, ends = np.r_[0, cuts], np.r_[cuts, s.size]
+    long = ends - firsts >= _RUN_MIN_WINDOWS
+    others = np.concatenate([order[a:b] for a, b in zip(firsts[~long], ends[~long])] + [np.zeros(0, np.int64)])
     at_least = np.empty(s.size)
-    for i in range(0, s.size, block):
-        j = min(s.size, i + block)
-        simulated = paths[e[i:j] - lo] - paths[s[i:j] - lo]
-        at_least[i:j] = (simulated >= observed[i:j, None]).sum(axis=1)
+    rows = min(block, s.size)  # buffers allocated once: a fresh array per block costs its page faults
+    simulated, other, above = np.empty((rows, n_sims)), np.empty((rows, n_sims)), np.empty((rows, n_sims), dtype=bool)
+
+    def count(windows: np.ndarray, ends_at: np.ndarray, starts_at: np.ndarray) -> None:
+        m = windows.size
+        np.subtract(ends_at, starts_at, out=simulated[:m])
+        np.greater_equal(simulated[:m], observed[windows, None], out=above[:m])
+        at_least[windows] = np.count_nonzero(above[:m], axis=1)
+
+    for a, b in zip(firsts[long], ends[long]):
+        for i in range(a, b, block):
+            m = min(b, i + block) - i
+            first, last = s_run[i] - lo, e_run[i] - lo
+            count(order[i : i + m], paths[last : last + m], paths[first : first + m])
+    for i in range(0, others.size, block):
+        windows = others[i : i + block]
+        m = windows.size
+        np.take(paths, e[windows] - lo, axis=0, out=other[:m])
+        count(windows, other[:m], paths[s[windows] - lo])
     return monte_carlo_p_value(at_least, n_sims)
 
 
@@ -297,7 +325,7 @@ def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarr
     hits = obs.hits
     spread = obs.es - obs.var
     r = exceedance_residuals(obs.loss, obs.var, obs.es, np.where(spread > 0.0, spread, np.inf))
-    w = poisson_weights(keyed_uniforms(seed, obs.keys[hits], n_boot, MCNEIL_FREY_STREAM))
+    w = keyed_poisson_weights(seed, obs.keys[hits], n_boot)
     codes, inverse = np.unique(bs * (r.size + 1) + be, return_inverse=True)
     lo, hi = np.divmod(codes, r.size + 1)
     r1, r2 = _prefix(r), _prefix(r * r)
@@ -385,14 +413,18 @@ def _actual_columns(statistics: dict[str, np.ndarray], obs: BacktestObservations
                     actual_returns: pd.Series | None, h: int, s: np.ndarray, e: np.ndarray,
                     p: float, amounts: bool) -> dict[str, np.ndarray]:
     """n_actual_breaches, actual_kupiec_p, actual_traffic_light of windows [s, e) (module doc)."""
+    same = {"n_actual_breaches": statistics["n_breaches"], "actual_kupiec_p": statistics["kupiec_p"],
+            "actual_traffic_light": statistics["traffic_light"]}
     if actual_returns is None:
-        return {"n_actual_breaches": statistics["n_breaches"], "actual_kupiec_p": statistics["kupiec_p"],
-                "actual_traffic_light": statistics["traffic_light"]}
+        return same
     actual = actual_returns.reindex(returns.index).to_numpy(dtype=float)
-    mismatch = np.isnan(actual) != np.isnan(returns.to_numpy(dtype=float))
+    hypothetical = returns.to_numpy(dtype=float)
+    mismatch = np.isnan(actual) != np.isnan(hypothetical)
     if mismatch.any():
         raise BacktestInputError(f"actual_returns on {returns.index[mismatch][0].date()}: known exactly where "
                                  "returns is known")
+    if np.array_equal(actual, hypothetical, equal_nan=True):  # a book without trades: the same losses, bit for bit
+        return same
     start = obs.end_pos - h + 1
     loss = horizon_losses(actual, start, h, amounts)
     hits = _prefix((loss > obs.var).astype(np.int64)).astype(np.int64)

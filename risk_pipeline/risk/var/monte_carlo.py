@@ -29,7 +29,8 @@ depend only on its window, the weights, ``seed`` and ``n_scenarios``):
   one matrix product of the stacked (L_t' w_t) of a chunk of dates with Z.
 * horizon h: compounded path return prod_{d<h} (1 + r_d) - 1 (daily rebalanced to w_t).
 * VaR/ES: the empirical ones of the n_scenarios simulated losses (docs/design.md definition via
-  :func:`~risk_pipeline.risk.var.sorted_tail.sorted_tail_var_es`, one sort per date and horizon).
+  :func:`~risk_pipeline.risk.var.sorted_tail.sorted_tail_var_es`, one partial sort per date and horizon:
+  its tail, ``sort_tail``).
 
 Dates are processed in chunks of ``CHUNK_DATES`` sharing one dof grid point (memory per
 chunk ~ CHUNK_DATES x h_max x n_scenarios x 8 bytes).  Same seed, data and config give the
@@ -44,7 +45,7 @@ import numpy as np
 from scipy import stats
 
 from risk_pipeline.risk.var.parametric import NU_MAX, NU_MIN, moments_of_rows, t_dof_from_kurtosis
-from risk_pipeline.risk.var.sorted_tail import sorted_tail_var_es
+from risk_pipeline.risk.var.sorted_tail import sort_tail, sorted_tail_var_es
 from risk_pipeline.risk.var.windows import VarEsSurface, full_index, trailing_windows
 
 DEFAULT_N_SCENARIOS = 10_000
@@ -190,6 +191,6 @@ def monte_carlo_var_es(
                     growth = growth * gross[:, d] if d == 1 else np.multiply(growth, gross[:, d], out=growth)
                 if d + 1 in wanted:
                     losses = 1.0 - growth
-                    losses.sort(axis=-1)
+                    sort_tail(losses, confidences)
                     var[rows, :, wanted[d + 1]], es[rows, :, wanted[d + 1]] = sorted_tail_var_es(losses, confidences)
     return VarEsSurface(full_index(var, window), full_index(es, window), confidences, horizons)
