@@ -156,14 +156,16 @@ def record_books_rows(start: dt.date, end: dt.date, price_history: pd.DataFrame,
             done, skipped)
 
 
-def _histories(start: dt.date, end: dt.date, symbols: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The prices and returns of ``symbols`` over the range and the previous close."""
+def histories(start: dt.date, end: dt.date, symbols: list[str],
+              lookback: int = PREVIOUS_CLOSE_LOOKBACK) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The prices and returns of ``symbols`` over the range and the ``lookback`` stored days before
+    (the previous close by default)."""
     chosen = {"symbol": symbols}
-    return (read_window("prices", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK, where=chosen),
-            read_window("returns", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK, where=chosen))
+    return (read_window("prices", start, end, lookback=lookback, where=chosen),
+            read_window("returns", start, end, lookback=lookback, where=chosen))
 
 
-def _held_symbols(start: dt.date, end: dt.date, names: list[str]) -> list[str]:
+def held_symbols(start: dt.date, end: dt.date, names: list[str]) -> list[str]:
     """The instruments the books of record ``names`` hold over the range and its previous close, or trade in it."""
     chosen = {"portfolio": names}
     held = read_window("positions", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK, columns=["symbol"], where=chosen)
@@ -193,13 +195,13 @@ def portfolio_pnl(context: dg.AssetExecutionContext, compute: Compute) -> dg.Mat
         staged.append(stage("portfolio_pnl", frame, days, keys))
 
     for chunk in compute.chunks(load_portfolios()):
-        books, chunk_skipped = build_books(chunk, *_histories(start, end, sorted({s for p in chunk for s in p.symbols})))
+        books, chunk_skipped = build_books(chunk, *histories(start, end, sorted({s for p in chunk for s in p.symbols})))
         skipped.update(chunk_skipped)
         keys += [book.portfolio.name for book in books]
         stage_rows([book_rows(book) for book in books])
     for names in compute.chunks(list(load_books_of_record().books)):
         recorded, recorded_names, recorded_skipped = record_books_rows(
-            start, end, *_histories(start, end, _held_symbols(start, end, names)), names=names)
+            start, end, *histories(start, end, held_symbols(start, end, names)), names=names)
         skipped.update(recorded_skipped)
         keys += recorded_names
         stage_rows(recorded)

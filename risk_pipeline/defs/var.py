@@ -12,14 +12,16 @@ import pandas as pd
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.option_config import OptionsConfig
 from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
-from risk_pipeline.defs.chunks import publish_chunks
+from risk_pipeline.defs.chunks import publish_staged
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days
 from risk_pipeline.defs.exposures import bond_scenarios, book_exposures, held_values
-from risk_pipeline.defs.portfolios import book_rows, log_skipped_books, portfolio_pnl, record_books, skipped_metadata
+from risk_pipeline.defs.portfolios import (book_rows, held_symbols, histories, log_skipped_books, portfolio_pnl,
+                                           record_books, skipped_metadata)
 from risk_pipeline.defs.positions import positions
 from risk_pipeline.books import Book, build_books
 from risk_pipeline.config.options import OptionSettings, load_option_positions
 from risk_pipeline.config.portfolios import Portfolio, load_portfolios
+from risk_pipeline.config.positions import load_books_of_record
 from risk_pipeline.config.reader import ConfigError
 from risk_pipeline.option_books import var_rows
 from risk_pipeline.risk import var_es_grid
@@ -28,7 +30,8 @@ from risk_pipeline.risk.var.held_monte_carlo import held_monte_carlo_grid
 from risk_pipeline.risk.var.held_positions import HeldWindows, held_grid, held_windows
 from risk_pipeline.risk.var.parameters import MethodSettings, VarParameterError
 from risk_pipeline.config.settings import section
-from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
+from risk_pipeline.storage.lake import empty_frame, stored_days
+from risk_pipeline.storage.staging import Staged, stage
 
 _VAR = section("var")
 
@@ -179,56 +182,87 @@ def option_book_names(settings: OptionSettings | None, portfolios: list[str]) ->
     resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
 )
 def var_estimates(context: dg.AssetExecutionContext, config: VarConfig, compute: Compute) -> dg.MaterializeResult:
-    """Each chunk of books is a task of the ``compute`` engine, which writes its rows (defs/chunks.py)."""
+    """Each chunk of books (portfolios, books of record, the option books) is a task of the ``compute``
+    engine that reads its books' positions and their instruments' prices and returns, builds the
+    books and writes their rows (:func:`_stage_books`): the run's process holds the books' names
+    and the staged files' descriptions, a worker one chunk's books (docs/performance.md)."""
     start, end, days = partition_days(context)
     settings = config.settings()
-    lookback = max(settings.window_for(m) for m in config.methods) + 1
     settings.validate(config.methods, config.confidences, config.horizons)
     price_days = stored_days("prices")
     first_pnl_day = price_days[1] if len(price_days) > 1 else end  # the first stored day has no previous close
-    # one more stored day of prices than of P&L: the positions held on the first P&L day
-    prices_history = read_window("prices", start, end, lookback=lookback + 1)
-    returns_history = read_window("returns", start, end, lookback=lookback + 1)
-    books, skipped = build_books(load_portfolios(), prices_history, returns_history)
-    log_skipped_books(context, skipped)
-    tasks, short = [], []
-    for book in books:
-        pnl = book_rows(book)
-        if pnl.empty:
-            continue
-        short += short_windows(config, book.portfolio, pnl, start, first_pnl_day)
-        tasks.append((book, False))
-    # the books of record: the stored positions of each previous close, revalued over the window of
-    # their instruments' stored returns (a new book has estimates from its second day)
-    recorded, recorded_names, recorded_skipped = record_books(start, end, prices_history, returns_history,
-                                                              with_trades=False)
-    skipped.update(recorded_skipped)
-    log_skipped_books(context, recorded_skipped)
-    tasks += [(book, True) for book, _ in recorded]
+    portfolios, recorded_names = load_portfolios(), list(load_books_of_record().books)
+    items: list[Portfolio | str | OptionBooksTask] = [*portfolios, *recorded_names]
     option_settings = config.options.settings()
-    option_books = option_book_names(option_settings, [book.portfolio.name for book in books] + recorded_names)
+    option_books = option_book_names(option_settings, [p.name for p in portfolios] + recorded_names)
     if option_books:
-        tasks.append(OptionBooksTask(option_settings, config.options.estimation_window_days,
+        items.append(OptionBooksTask(option_settings, config.options.estimation_window_days,
                                      tuple(config.options.confidences), tuple(config.options.horizons)))
+    chunks = compute.map(partial(_stage_books, config=config, start=start, end=end, days=days,
+                                 first_pnl_day=first_pnl_day, option_books=option_books), compute.chunks(items))
+    keys, short, skipped = [], [], {}
+    for chunk in chunks:
+        keys += chunk.keys
+        short += chunk.short
+        skipped.update(chunk.skipped)
+    log_skipped_books(context, skipped)
     extra = conventions(config)
     if short:
         context.log.warning("no estimate until the window fills: " + "; ".join(short))
         extra["short_history"] = dg.MetadataValue.json(short)
     # the books computed: a book skipped for want of an FX rate keeps what is stored
-    return publish_chunks(compute, "var_estimates", partial(_forecast_rows, config=config, start=start, end=end),
-                          tasks, days, keys=[book.portfolio.name for book in books] + recorded_names + option_books,
+    return publish_staged("var_estimates", [chunk.staged for chunk in chunks], days, keys + option_books,
                           metadata=partial(_latest_summary, end=end), **extra, **skipped_metadata(skipped))
 
 
-def _forecast_rows(chunk: list[tuple[Book, bool] | OptionBooksTask], config: VarConfig, start: dt.date,
-                   end: dt.date) -> pd.DataFrame:
-    """A task: the forecasts of a chunk of books (each with whether it is a book of record, or the option books)
-    on ``start``..``end``."""
-    frames = [item.rows(start, end) if isinstance(item, OptionBooksTask) else portfolio_forecasts(config, item[0], start, item[1])
-              for item in chunk]
+@dataclass(frozen=True)
+class StagedBooks:
+    """What a task of var_estimates hands back: its staged rows, the books it computed (the keys it
+    replaces), the sentences of its books without a full window, and its books skipped for want of an
+    FX rate (each one line)."""
+
+    staged: Staged
+    keys: list[str]
+    short: list[str]
+    skipped: dict[str, str]
+
+
+def _stage_books(chunk: list[Portfolio | str | OptionBooksTask], config: VarConfig, start: dt.date, end: dt.date,
+                 days: list[dt.date], first_pnl_day: dt.date, option_books: list[str]) -> StagedBooks:
+    """A task: the forecasts on ``start``..``end`` of a chunk of portfolios, books of record (names) and
+    the option books (``option_books``), each book built from the stored rows of its own instruments and positions only,
+    written as var_estimates' uncommitted files."""
+    lookback = max(config.settings().window_for(m) for m in config.methods) + 1
+    # one more stored day of prices than of P&L: the positions held on the first P&L day
+    read = partial(histories, start, end, lookback=lookback + 1)
+    portfolios = [item for item in chunk if isinstance(item, Portfolio)]
+    names = [item for item in chunk if isinstance(item, str)]
+    frames, keys, short = [], [], []
+    books, skipped = build_books(portfolios, *read(sorted({s for p in portfolios for s in p.symbols})))
+    for book in books:
+        keys.append(book.portfolio.name)
+        pnl = book_rows(book)
+        if pnl.empty:
+            continue
+        short += short_windows(config, book.portfolio, pnl, start, first_pnl_day)
+        frames.append(portfolio_forecasts(config, book, start))
+    del books
+    if names:
+        # the stored positions of each previous close, revalued over the window of their instruments'
+        # stored returns (a new book has estimates from its second day)
+        recorded, recorded_names, recorded_skipped = record_books(
+            start, end, *read(held_symbols(start, end, names)), with_trades=False, names=names)
+        skipped.update(recorded_skipped)
+        keys += recorded_names
+        frames += [portfolio_forecasts(config, book, start, recorded=True) for book, _ in recorded]
+        del recorded
+    options = [item for item in chunk if isinstance(item, OptionBooksTask)]
+    frames += [item.rows(start, end) for item in options]
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_estimates")
     frames.clear()  # a chunk's rows are held once, not twice, while they are written
-    return frame.loc[frame["date"].dt.date.between(start, end)]
+    frame = frame.loc[frame["date"].dt.date.between(start, end)]
+    return StagedBooks(stage("var_estimates", frame, days, keys + (option_books if options else [])), keys, short,
+                       skipped)
 
 
 def conventions(config: VarConfig) -> dict[str, object]:
