@@ -40,37 +40,44 @@ def kill_at_call(target: str, nth: int, under: str | None = None, delay: float =
                  fill: str | None = None) -> None:
     """SIGKILL this process at the ``nth`` call of ``target`` (on a path below ``under``, if given), or
     with ``fill`` (a file's path), fill the disk with that file instead (the call then meets a full disk):
-    ``commit`` (a lake write, ``deltalake.write_deltalake``), ``catalog`` (a rewrite of the catalog after
-    a commit, ``refresh_catalog``), ``write`` (a file of a report,
-    ``publish._write``), ``rename``, ``symlink``, ``replace`` (``os``), ``rmtree`` (``shutil``); at
+    ``commit`` (a lake commit: a frame's ``deltalake.write_deltalake``, or the one transaction of
+    staged files, ``DeltaTable.create_write_transaction`` / ``create_table_with_add_actions``),
+    ``catalog`` (a rewrite of the catalog after a commit, ``refresh_catalog``), ``write`` (a file of
+    a report, ``publish._write``), ``rename``, ``symlink``, ``replace`` (``os``), ``rmtree`` (``shutil``); at
     the call, or ``delay`` seconds after it (while the call runs, if it still does)."""
     import shutil
     import threading
 
+    from deltalake import DeltaTable
+
     from risk_pipeline.defs import lake_assets
     from risk_pipeline.report import publish
-    from risk_pipeline.storage import lake
+    from risk_pipeline.storage import lake, staging
 
-    owner, name = {"commit": (lake, "write_deltalake"), "catalog": (lake_assets, "refresh_catalog"),
-                   "write": (publish, "_write"),
-                   "rmtree": (shutil, "rmtree")}.get(target, (os, target))
-    real, calls = getattr(owner, name), [0]
+    places = {"commit": [(lake, "write_deltalake"), (DeltaTable, "create_write_transaction"),
+                         (staging, "create_table_with_add_actions")],
+              "catalog": [(lake_assets, "refresh_catalog")], "write": [(publish, "_write")],
+              "rmtree": [(shutil, "rmtree")]}.get(target, [(os, target)])
+    calls = [0]
 
     def die() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
-    def dying(*args, **kwargs):
-        if under is None or any(str(arg).startswith(under) for arg in args[:2]):
-            calls[0] += 1
-            if calls[0] == nth and fill:
-                fill_disk(fill)
-            elif calls[0] == nth:
-                if not delay:
-                    die()
-                threading.Timer(delay, die).start()
-        return real(*args, **kwargs)
+    def counted(real):
+        def dying(*args, **kwargs):
+            if under is None or any(str(arg).startswith(under) for arg in args[:2]):
+                calls[0] += 1
+                if calls[0] == nth and fill:
+                    fill_disk(fill)
+                elif calls[0] == nth:
+                    if not delay:
+                        die()
+                    threading.Timer(delay, die).start()
+            return real(*args, **kwargs)
+        return dying
 
-    setattr(owner, name, dying)
+    for owner, name in places:  # one count over every place of the target
+        setattr(owner, name, counted(getattr(owner, name)))
 
 
 def _main(argv: list[str], env: Mapping[str, str], output: str, kill: tuple | None) -> None:

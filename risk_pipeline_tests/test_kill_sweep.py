@@ -48,10 +48,12 @@ from risk_pipeline_tests.pipeline_helpers import fast_run_config
 START, END = "2022-11-01", "2022-12-28"
 RUN = ["backfill", "--start", START, "--end", END, "--config-json", json.dumps(fast_run_config())]
 REPORT_ONLY = [*RUN, "--select", "risk_report"]
-# whole-graph runs: killed at the n-th lake commit of the run (of about 17), at its call or some
-# milliseconds into it (in delta-rs' write of the data files or of the commit), and some milliseconds
-# into the n-th rewrite of the catalog after a commit
-RUN_KILLS = (("commit", 1, 0.0), ("commit", 4, 0.03), ("catalog", 7, 0.02), ("commit", 15, 0.15))
+# whole-graph runs: killed at the n-th lake commit of the run (of 26: a frame written, or the one
+# transaction of a table's staged files), at its call or some milliseconds into it (in delta-rs' write
+# of the data files or of the commit), and some milliseconds into the n-th rewrite of the catalog after
+# a commit
+RUN_KILLS = (("commit", 1, 0.0), ("commit", 4, 0.03), ("catalog", 7, 0.02), ("commit", 15, 0.15),
+             ("commit", 22, 0.05))
 # report-only runs: killed at the n-th call of what publishes the report
 PUBLICATION_KILLS = (("write", 3), ("rename", 1), ("symlink", 1), ("replace", 1), ("rmtree", 1))
 
