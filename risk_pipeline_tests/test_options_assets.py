@@ -3,6 +3,7 @@ bad option input through the CLI: one line naming file, row and field, exit stat
 
 import datetime as dt
 import json
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -362,7 +363,11 @@ def test_the_report_and_the_summary_show_the_option_books_tables(lake, capsys):
     assert f"{reverse['scenario']} {reverse_label(reverse['multiplier'])}" in text and "reverse stress on" in page
     assert f"{reverse['target_loss']:,.0f} = 3 x its 1-day 99% VaR" in text
     assert main(["summary"]) == 0
-    assert "Option book hedged at the close of" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "Option book hedged at the close of" in printed
+    # the option books' rows of every method's VaR have no % of value: shown as not applicable, never NaN
+    assert not re.search(r"\bNaN\b|<NA>|\bNone\b|\bnan\b", printed), printed
+    assert "—: an option book has no % of value" in printed
 
 
 def _held_book(greeks: pd.DataFrame, close: dt.date, book: str) -> tuple[pd.DataFrame, pd.DataFrame]:

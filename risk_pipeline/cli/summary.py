@@ -95,12 +95,22 @@ def _figure(x: float) -> str:
 def _pla_metric(x: float) -> str:
     """A P&L attribution metric with three decimals, as its zone thresholds (0.80, 0.70, 0.09, 0.12)
     need: with two, a Spearman of 0.796 (amber) would read 0.80."""
-    return "NaN" if pd.isna(x) else f"{x:.3f}"
+    return NOT_APPLICABLE if pd.isna(x) else f"{x:.3f}"
+
+
+NOT_APPLICABLE = "—"  # a figure that has no meaning for the row; each table's heading says why
 
 
 def _text(frame: pd.DataFrame, **formats) -> str:
-    """``frame`` as a table, or a note when the catalog has no such rows yet (not pandas' 'Empty DataFrame')."""
-    return frame.to_string(index=False, **formats) if len(frame) else "(no rows yet)"
+    """``frame`` as a table, or a note when the catalog has no such rows yet (not pandas' 'Empty DataFrame');
+    an empty cell reads as :data:`NOT_APPLICABLE`, not NaN or <NA>."""
+    if not len(frame):
+        return "(no rows yet)"
+    shown = frame.copy()
+    for column in shown.columns:  # na_rep covers floats only: a missing flag or text reads <NA> or None
+        if not pd.api.types.is_float_dtype(shown[column]) and shown[column].isna().any():
+            shown[column] = shown[column].astype(object).where(shown[column].notna(), NOT_APPLICABLE)
+    return shown.to_string(index=False, na_rep=NOT_APPLICABLE, **formats)
 
 
 def summary(args: argparse.Namespace | None = None) -> int:
@@ -126,7 +136,7 @@ def summary(args: argparse.Namespace | None = None) -> int:
     with pd.option_context("display.width", 220, "display.max_rows", 500, "display.max_columns", 20):
         with connect() as con:
             print("Every method's latest 1-day VaR and ES (the official method's challengers; losses positive): "
-                  "% of value, then amounts in the base currency")
+                  f"% of value, then amounts in the base currency ({NOT_APPLICABLE}: an option book has no % of value)")
             print(_text(con.execute(LATEST_VAR_SQL).df(), float_format=_figure))
             print()
             days = con.execute(WINDOWS_SQL).df()["days"].tolist() or [0]
@@ -157,7 +167,8 @@ def summary(args: argparse.Namespace | None = None) -> int:
             if len(frtb):  # the catalog holds every table, empty until its stage runs
                 print()
                 print("FRTB internal models (docs/frtb.md), latest day: ES at 97.5% on a 10-day base horizon, "
-                      "liquidity-adjusted, stressed, IMES; desk backtesting and P&L attribution zones")
+                      "liquidity-adjusted, stressed, IMES; desk backtesting and P&L attribution zones "
+                      f"({NOT_APPLICABLE}: the P&L attribution test is per desk, not for the bank)")
                 print(_text(frtb, float_format=_figure, formatters={"spearman": _pla_metric, "ks": _pla_metric}))
                 print("Bank capital: C_A = max(IMCC, multiplier x 60-day average IMCC); SES and the default risk "
                       "charge out of scope")
