@@ -137,7 +137,8 @@ def test_the_summary_prints_the_frtb_figures_of_the_tables(backfill, monkeypatch
         assert (start, end) == (row["stress_start"].isoformat()[:10], row["stress_end"].isoformat()[:10])
         assert zone == row["backtest_zone"]
         if desk == "bank":  # no P&L attribution test for the bank
-            assert (spearman, ks, pla) == ("NaN", "NaN", "NaN") and pd.isna(row["pla_spearman"])
+            assert (spearman, ks, pla, eligible) == ("—",) * 4 and pd.isna(row["pla_spearman"])
+            assert "—: the P&L attribution test is per desk, not for the bank" in out
         else:
             assert_shows(spearman, row["pla_spearman"], where=f"{desk} spearman")
             assert_shows(ks, row["pla_ks"], where=f"{desk} ks")
