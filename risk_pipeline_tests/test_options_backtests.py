@@ -25,12 +25,11 @@ from risk_pipeline.risk.options.pricing import bsm_price
 from risk_pipeline.storage.schemas import table_schema
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
 from risk_pipeline_tests.pipeline_helpers import materialize_range, module_lake, query
-from risk_pipeline_tests.test_options_assets import _dated, _proxy_atm
+from risk_pipeline_tests.test_options_assets import HEADER, _dated, _proxy_atm
 
 START, END = "2020-03-02", "2020-12-31"
 EWMA, WINDOW, BACKTEST_WINDOWS = 40, 60, [20, 60]
 BOOKS = ("hedged", "naked")
-HEADER = "book,option,option_type,underlying,strike,expiry,opened,quantity,multiplier,currency\n"
 POSITIONS = HEADER + """hedged,c1,call,SP500,3300,2020-09-18,2020-06-19,-10,100,USD
 hedged,p1,put,SP500,2800,2020-09-18,2020-06-19,-10,100,USD
 hedged,c2,call,SP500,3700,2020-12-18,2020-09-18,-10,100,USD
