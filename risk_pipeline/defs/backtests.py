@@ -23,7 +23,7 @@ from risk_pipeline.defs.lake_assets import lake_asset, latest_day_of_run, partit
 from risk_pipeline.defs.options import option_pnl
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
-from risk_pipeline.risk.backtests.table import backtest_table, checked_windows
+from risk_pipeline.risk.backtests.table import backtest_columns, checked_windows
 from risk_pipeline.risk.backtests.traffic_light import basel_rows, red_zone_rows, window_lengths
 from risk_pipeline.config.positions import book_currencies
 from risk_pipeline.config.settings import section
@@ -125,17 +125,21 @@ def forecast_series(start, end, lookback: int, portfolios: Sequence[str]) -> Ite
         yield ForecastSeries(keys, realized, actual, series, offset, amounts)
 
 
-def with_series_keys(frames: list[pd.DataFrame], keys: list[tuple], table: str,
+def with_series_keys(parts: list[dict[str, np.ndarray]], keys: list[tuple], table: str,
                      names: Sequence[str] = SERIES_KEYS) -> pd.DataFrame:
-    """The frames of the series ``keys`` (values of the columns ``names``, one tuple per frame) as one
-    frame of ``table`` with the keys as columns, added once to the whole instead of to each frame, in
-    date order (stable: series order within a day, the order ``write_days`` stores); ``frames`` is
-    emptied (a long run holds its rows once, not twice, while they are written)."""
-    if not frames:
+    """The rows of the series ``keys`` (values of the columns ``names``, one tuple per part; a part is
+    one series' columns, one array each) as one frame of ``table`` with the keys as columns: one frame
+    built for all the series, not one per series (a new day's hundreds of series cost their frames'
+    construction more than their numbers), in date order (stable: series order within a day, the order
+    ``write_days`` stores); ``parts`` is emptied (a long run holds its rows once, not twice, while they
+    are written)."""
+    if not parts:
         return empty_frame(table)
-    lengths = [len(f) for f in frames]
-    frame = pd.concat(frames, ignore_index=True)
-    frames.clear()
+    lengths = [len(next(iter(part.values()))) for part in parts]
+    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    parts.clear()
+    frame = pd.DataFrame(columns)
+    del columns
     for i, name in enumerate(names):
         frame[name] = pd.Series([k[i] for k in keys]).repeat(lengths).reset_index(drop=True)
     day = table_schema(table).day_column
@@ -167,7 +171,8 @@ def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig, com
 
 def _backtest_rows(portfolios: list[str], config: BacktestConfig, start, end, lookback: int) -> pd.DataFrame:
     """A task: the backtests of the series of ``portfolios`` as of ``start``..``end``."""
-    frames, series_keys = [], []
+    parts: list[dict[str, np.ndarray]] = []
+    series_keys = []
     first, after = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
     for series in forecast_series(start, end, lookback, portfolios):
         _, _, confidence, horizon = series.keys
@@ -175,7 +180,7 @@ def _backtest_rows(portfolios: list[str], config: BacktestConfig, start, end, lo
         as_of = realized.index[(realized.index >= first) & (realized.index < after)]  # no date objects
         if as_of.empty:
             continue
-        table = backtest_table(
+        columns = backtest_columns(
             realized,
             series.forecasts,
             confidence=float(confidence),
@@ -188,9 +193,9 @@ def _backtest_rows(portfolios: list[str], config: BacktestConfig, start, end, lo
             actual_returns=series.actual,
             amounts=series.amounts,
         )
-        frames.append(table)
+        parts.append(columns)
         series_keys.append(series.keys)
-    return with_series_keys(frames, series_keys, "var_backtests")
+    return with_series_keys(parts, series_keys, "var_backtests")
 
 
 def _verdicts(frame: pd.DataFrame) -> dict[str, object]:

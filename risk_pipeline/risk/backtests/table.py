@@ -66,6 +66,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -444,7 +445,12 @@ def checked_windows(windows: Sequence[int]) -> list[int]:
     return lengths
 
 
-def backtest_table(
+def backtest_table(returns: pd.Series, forecasts: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
+    """The rows of :func:`backtest_columns` as a frame (columns ``COLUMNS``)."""
+    return pd.DataFrame(backtest_columns(returns, forecasts, **kwargs), columns=COLUMNS)
+
+
+def backtest_columns(
     returns: pd.Series,
     forecasts: pd.DataFrame,
     *,
@@ -458,7 +464,7 @@ def backtest_table(
     n_sims: int = DEFAULT_N_SIMS,
     actual_returns: pd.Series | None = None,
     amounts: bool = False,
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
     """Backtest rows for each as-of date and window (``backtest_window_days`` = n for n in ``windows``,
     ``whole_sample`` False); with ``whole_sample``, one more row per as-of date over every observation of
     ``returns`` up to it (``whole_sample`` True, ``backtest_window_days`` = the trading days of
@@ -474,7 +480,8 @@ def backtest_table(
     ``returns`` is), for the actual columns; None: the same as ``returns``.
     ``amounts``: ``returns`` (and ``actual_returns``) hold daily P&L in money and ``forecasts`` VaR/ES
     amounts; the h-day loss is minus the sum of the h days' P&L (module docstring).
-    Rows are ordered by ``as_of`` as given, then by window as given (the whole sample last); columns ``COLUMNS``.
+    Rows are ordered by ``as_of`` as given, then by window as given (the whole sample last); one array per
+    column of ``COLUMNS``, in that order (a caller of many series builds one frame of them all, not one each).
     Definitions, verdict rule and vectorization: module docstring.
     """
     p = tail_probability(confidence)
@@ -506,4 +513,4 @@ def backtest_table(
         "whole_sample": np.tile(np.arange(n_windows) == len(lengths), as_of.size),
     }
     columns.update((name, statistics[name][inverse]) for name in COLUMNS[3:])
-    return pd.DataFrame(columns, columns=COLUMNS)
+    return columns
