@@ -170,9 +170,10 @@ def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_d
     if half.any():
         raise BacktestInputError(f"forecasts on {fdates[half][0].date()}: var and es must be both present or both NaN")
     pos = days.get_indexer(fdates)
-    unknown = (pos < 0) & (fdates <= days[-1] if days.size else np.zeros(fdates.size, bool))
-    if unknown.any():
-        raise BacktestInputError(f"forecast date {fdates[unknown][0].date()} is not a date of returns")
+    if (pos < 0).any():  # the dates after the last return are not realized yet; others must be dates of returns
+        unknown = (pos < 0) & (fdates <= days[-1] if days.size else np.zeros(fdates.size, bool))
+        if unknown.any():
+            raise BacktestInputError(f"forecast date {fdates[unknown][0].date()} is not a date of returns")
     usable = np.flatnonzero(~np.isnan(var) & (pos >= 0))
     usable = usable[((pos[usable] + day_number_offset) % horizon_days == 0) & (pos[usable] + horizon_days <= days.size)]
     # a forecast whose h days include a day without a return (NaN: a book whose value was near zero,
