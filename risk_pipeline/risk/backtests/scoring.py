@@ -282,8 +282,14 @@ def _stored_counts(n: int, reps: int, seed: int) -> np.ndarray:
     return counts.astype(np.uint16 if n < 2**16 else np.int64)
 
 
+@functools.lru_cache(maxsize=8)
 def _counts(n: int, reps: int, seed: int) -> np.ndarray:
-    return _stored_counts(n, reps, seed).astype(float)
+    """:func:`_stored_counts` as floats (read-only), the last few lengths kept: the families of a
+    day's run alternate between a few lengths (the windows of each horizon), and converting 1,000
+    x 1,000 counts again for every family cost a new day's var_scores a fifth of its time."""
+    counts = _stored_counts(n, reps, seed).astype(float)
+    counts.flags.writeable = False
+    return counts
 
 
 def compare_methods(fz0: pd.DataFrame, tick: pd.DataFrame, *args: Any, **kwargs: Any) -> pd.DataFrame:
