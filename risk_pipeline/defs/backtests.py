@@ -76,7 +76,8 @@ def tested_portfolios(start, end) -> list[str]:
 class ForecastSeries(NamedTuple):
     """One VaR/ES series (``keys``: ``SERIES_KEYS``) with its realized series by date: ``realized`` (the
     hypothetical P&L's simple return, or with ``amounts`` an option book's ``OPTION_PNL``), ``actual`` (the
-    actual P&L's, the same series for an option book), ``forecasts`` (columns var, es: var_estimates' fractions,
+    actual P&L's; ``realized`` itself, the same object, for an option book or a book whose actual P&L equals its
+    hypothetical P&L), ``forecasts`` (columns var, es: var_estimates' fractions,
     or with ``amounts`` its var_amount and es_amount; and var_amount, es_amount: var_estimates' amounts) and the
     lake's day number of the first realized day."""
 
@@ -101,11 +102,13 @@ def forecast_series(start, end, lookback: int, portfolios: Sequence[str]) -> Ite
                             columns=SERIES_KEYS + ["var", "es", "var_amount", "es_amount"], where=chosen)
     calendar = stored_days("portfolio_pnl")
     days = pd.DatetimeIndex(calendar)
-    realized_by_portfolio = {
-        name: (group.set_index("date")[REALIZED_RETURN].sort_index(), group.set_index("date")[ACTUAL_RETURN].sort_index(),
-               False)
-        for name, group in pnl.groupby("portfolio")
-    }
+    realized_by_portfolio = {}
+    for name, group in pnl.groupby("portfolio"):
+        realized = group.set_index("date")[REALIZED_RETURN].sort_index()
+        actual = group.set_index("date")[ACTUAL_RETURN].sort_index()
+        # a book without trades: its actual series is its realized one (compared once, not for each series)
+        same = np.array_equal(actual.to_numpy(dtype=float), realized.to_numpy(dtype=float), equal_nan=True)
+        realized_by_portfolio[name] = (realized, realized if same else actual, False)
     for name, group in options.groupby("book"):
         amounts = group.set_index("date")[OPTION_PNL].sort_index()
         # every trading day from the book's first P&L on: a day without its P&L (no option held) is no observation
@@ -196,7 +199,7 @@ def _backtest_rows(portfolios: list[str], config: BacktestConfig, start, end, lo
             whole_sample=config.whole_sample,
             day_number_offset=series.day_number_offset,
             seed=config.seed,
-            actual_returns=series.actual,
+            actual_returns=None if series.actual is series.realized else series.actual,  # None: the same losses
             amounts=series.amounts,
         )
         parts.append(columns)
