@@ -98,8 +98,8 @@ def forecast_series(start, end, lookback: int, portfolios: Sequence[str]) -> Ite
                       where=chosen)
     options = read_window("option_pnl", start, end, lookback + 1, columns=["book", OPTION_PNL],
                           where={"book": list(portfolios)})
-    forecasts = read_window("var_estimates", start, end, lookback,
-                            columns=SERIES_KEYS + ["var", "es", "var_amount", "es_amount"], where=chosen)
+    forecasts = read_window("var_estimates", start, end, lookback,  # each series put in date order below
+                            columns=SERIES_KEYS + ["var", "es", "var_amount", "es_amount"], where=chosen, by_day=False)
     calendar = stored_days("portfolio_pnl")
     days = pd.DatetimeIndex(calendar)
     realized_by_portfolio = {}
