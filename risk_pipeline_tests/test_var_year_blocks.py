@@ -17,7 +17,7 @@ from risk_pipeline.storage import lake
 from risk_pipeline_tests.pipeline_helpers import (ALL_ASSETS, fast_run_config, materialize_range,
                                                   shipped_portfolios)
 
-START, END = "2019-03-01", "2021-06-30"  # three calendar years: blocks of 2019, 2020 and 2021
+START, END = "2019-10-01", "2021-01-29"  # three calendar years: blocks of 2019, 2020 and 2021
 METHODS = ["historical", "parametric_normal", "parametric_t", "cornish_fisher", "ewma", "filtered_historical",
            "conditional_evt", "monte_carlo"]
 OPTION_METHODS = ["full_revaluation", "delta_gamma_vega", "delta_only"]
@@ -30,7 +30,8 @@ def _assets(names: set[str]) -> list:
 
 def _var_estimates(compute: dict) -> pd.DataFrame:
     config = fast_run_config(methods=METHODS, horizons=[1, 3], monte_carlo_estimation_window_days=30,
-                             evt_estimation_window_days=60, evt_exceedances=8, n_scenarios=200)
+                             evt_estimation_window_days=60, evt_exceedances=8, n_scenarios=200,
+                             options={"estimation_window_days": 40, "horizons": [1]})
     config["ops"].pop("prices")
     config["resources"] = {"compute": {"config": compute}}
     assert materialize_range(START, END, run_config=config, assets=_assets({"var_estimates"})).success
