@@ -6,7 +6,7 @@ A single-run backfill of 30 years writes a materialization event per business da
 ``DAGSTER_EVENT_BATCH_SIZE`` when that variable is set; its SQLite storage then still stores them
 one at a time (base class: a new engine, a transaction and an fsync per event, twice for asset
 events: the run's shard and the cross-run index). This storage writes a batch in one transaction
-per shard, announces that it stores a run's planned partitions as one event per asset
+per shard (the rows through the driver's ``executemany``: :func:`_insert_rows`), announces that it stores a run's planned partitions as one event per asset
 (``partitions_subset``) instead of one per partition, and plans a range run's check evaluation as
 the one row it is instead of a row per partition. It also keeps one SQLAlchemy engine, and so one
 open SQLite connection, per database file it uses (the index and the latest few runs' files)
