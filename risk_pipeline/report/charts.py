@@ -22,18 +22,21 @@ _METHOD_COLORS = ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#e377c
 
 
 PNG_COLORS = 128  # a chart's palette: its few line colours and their anti-aliased edges
+# zlib's default level: 7% larger PNGs than level 9 (Pillow's ``optimize``), written 7 times faster
+PNG_COMPRESS_LEVEL = 6
 
 
 def png_bytes(fig: Figure, dpi: int = 90) -> bytes:
     """The figure as a palette PNG at its own size: every chart lays itself out (``fixed_margins``), so
     ``bbox_inches="tight"``, which draws the figure twice, would only trim a margin. A palette of
-    ``PNG_COLORS`` (octree: each method's colour kept) makes a P&L chart about a quarter of the RGBA PNG."""
+    ``PNG_COLORS`` (octree: each method's colour kept) makes a P&L chart about a quarter of the RGBA PNG;
+    compressed at ``PNG_COMPRESS_LEVEL`` (level 9 took 0.07 s of a P&L chart's 0.23 s)."""
     canvas = FigureCanvasAgg(fig)
     fig.set_dpi(dpi)
     canvas.draw()
     image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).convert("RGB")
     buffer = io.BytesIO()
-    image.quantize(colors=PNG_COLORS, method=Image.Quantize.FASTOCTREE).save(buffer, format="PNG", optimize=True)
+    image.quantize(colors=PNG_COLORS, method=Image.Quantize.FASTOCTREE).save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
     return buffer.getvalue()
 
 
