@@ -217,7 +217,7 @@ def _var_levels(days: list[dt.date]) -> pd.DataFrame:
     and so did the 16th digit of the report's mean_var."""
     return query_days(
         "var_estimates", days, "SELECT portfolio, method, avg(var ORDER BY date, confidence, horizon_days) AS mean_var "
-        "FROM days_of GROUP BY portfolio, method"
+        "FROM days_of GROUP BY portfolio, method", columns=["portfolio", "method", "confidence", "horizon_days", "var"]
     )
 
 

@@ -567,13 +567,15 @@ def read_range(table: str, first: dt.date | None = None, last: dt.date | None = 
     return _select(delta if delta is not None else open_table(table, root), spec, spec.columns, first, last)
 
 
-def query_days(table: str, days: Sequence[dt.date], sql: str, root: Path | None = None) -> pd.DataFrame:
+def query_days(table: str, days: Sequence[dt.date], sql: str, root: Path | None = None,
+               columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Run DuckDB ``sql`` over the rows of ``table`` stored for ``days``, exposed to the query as
-    the relation ``days_of``."""
+    the relation ``days_of`` (with only ``columns`` and the day column if given)."""
     spec = table_schema(table)
+    wanted = _wanted(spec, columns)
     ordered = sorted(days)
-    rows = (_select(open_table(table, root), spec, spec.columns, ordered[0], ordered[-1], ordered)
-            if ordered else spec.schema.empty_table())
+    rows = (_select(open_table(table, root), spec, wanted, ordered[0], ordered[-1], ordered)
+            if ordered else pa.schema([spec.schema.field(c) for c in wanted]).empty_table())
     with reader() as con:
         con.register("days_of", rows)
         return con.sql(sql).df()
