@@ -45,7 +45,7 @@ from risk_pipeline.risk.backtests.traffic_light import (
     window_lengths,
 )
 from risk_pipeline.risk.performance import performance_statistics
-from risk_pipeline.storage.lake import query_days, read_days, stored_days, table_version
+from risk_pipeline.storage.lake import latest_day, query_days, read_days, stored_days, table_version
 from risk_pipeline.storage.schemas import TABLES
 
 # tables of other stages shown when they exist in the lake (latest day <= as_of)
@@ -224,11 +224,9 @@ def _var_levels(days: list[dt.date]) -> pd.DataFrame:
 def _extras(as_of: dt.date) -> dict[str, pd.DataFrame]:
     found = {}
     for name in OPTIONAL_TABLES:
-        if name not in TABLES:
-            continue
-        days = [d for d in stored_days(name) if d <= as_of]
-        if days:
-            rows = read_days(name, [days[-1]])  # in the scan's order, which DuckDB does not fix
+        day = latest_day(name, as_of)
+        if day:
+            rows = read_days(name, [day])  # in the scan's order, which DuckDB does not fix
             keys = [c for c in rows.columns if not pd.api.types.is_float_dtype(rows[c])]
             found[name] = rows.sort_values(keys, kind="stable", ignore_index=True)
     return found
