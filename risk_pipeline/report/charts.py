@@ -30,8 +30,9 @@ def png_bytes(fig: Figure, dpi: int = 90) -> bytes:
     """The figure as a palette PNG at its own size: every chart lays itself out (``fixed_margins``), so
     ``bbox_inches="tight"``, which draws the figure twice, would only trim a margin. A palette of
     ``PNG_COLORS`` (octree: each method's colour kept) makes a P&L chart about a quarter of the RGBA PNG;
-    compressed at ``PNG_COMPRESS_LEVEL`` (level 9 took 0.07 s of a P&L chart's 0.23 s)."""
-    canvas = FigureCanvasAgg(fig)
+    compressed at ``PNG_COMPRESS_LEVEL`` (level 9 took 0.07 s of a P&L chart's 0.23 s). A figure drawn
+    again (:class:`PnlVsVarFigure`) keeps its canvas, whose renderer holds the sizes of the texts it drew."""
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     fig.set_dpi(dpi)
     canvas.draw()
     image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).convert("RGB")
