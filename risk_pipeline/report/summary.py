@@ -143,7 +143,7 @@ def _pnl_vs_var(pnl: pd.DataFrame, one_day: pd.DataFrame, trailing: int, chart_s
     rows["breach"] = rows["loss"] > rows["var"]
     rows["rolling_breaches"] = _trailing_counts(rows["breach"].to_numpy(), rows[["portfolio", "method", "confidence"]],
                                                 trailing)
-    rows = rows.loc[rows["date"].dt.date >= chart_start]
+    rows = rows.loc[rows["date"] >= pd.Timestamp(chart_start)]  # datetime64 at midnight: no date objects made
     return rows[PNL_VS_VAR_COLUMNS].reset_index(drop=True)
 
 
