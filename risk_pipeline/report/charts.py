@@ -76,7 +76,7 @@ class PnlVsVarFigure:
     """The P&L-vs-VaR chart of one portfolio after another (:meth:`png`): one figure, its axes and their
     ticks made once for every portfolio charted with as many confidence levels (a panel each, and one of
     the rolling breach counts), each portfolio's lines drawn in place of the one's before: making the
-    figure took a third of a chart's time. The same pixels as a figure made for each portfolio."""
+    figure and its ticks took about a quarter of a chart's time. The same pixels as a figure made for each portfolio."""
 
     def __init__(self, trailing: int, yellow_from: int, red_from: int) -> None:
         self.trailing, self.yellow_from, self.red_from = trailing, yellow_from, red_from
