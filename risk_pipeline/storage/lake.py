@@ -563,8 +563,12 @@ def _wanted(spec: TableSchema, columns: Sequence[str] | None) -> list[str]:
 
 
 def _frame(arrow: pa.Table, spec: TableSchema, by_day: bool = True) -> pd.DataFrame:
-    frame = arrow.to_pandas()
-    frame[spec.day_column] = pd.to_datetime(frame[spec.day_column]).astype("datetime64[ns]")
+    """``arrow`` as pandas, its day column as datetime64[ns] straight from Arrow's days (not through a
+    ``datetime.date`` object per row: a quarter of a large read's time), sorted by day unless ``by_day``
+    is False."""
+    frame = arrow.drop_columns([spec.day_column]).to_pandas()
+    days = arrow.column(spec.day_column).to_numpy().astype("datetime64[ns]")
+    frame.insert(arrow.column_names.index(spec.day_column), spec.day_column, days)
     return frame.sort_values(spec.day_column, kind="stable", ignore_index=True) if by_day else frame
 
 
