@@ -51,7 +51,7 @@ from deltalake import CommitProperties, DeltaTable, WriterProperties, write_delt
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from risk_pipeline.storage.paths import is_object_store, lake_uri
-from risk_pipeline.storage.schemas import TableSchema, table_schema
+from risk_pipeline.storage.schemas import TABLES, TableSchema, table_schema
 
 try:
     _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
@@ -568,6 +568,33 @@ def _days_after_commits(delta: DeltaTable, spec: TableSchema, key: tuple) -> lis
     return sorted(days)
 
 
+LATEST_DAY_LOOKBACK = dt.timedelta(days=366)  # where latest_day looks first: about the year files of as_of and before
+
+
+def latest_day(table: str, as_of: dt.date, root: Path | None = None) -> dt.date | None:
+    """The latest day up to ``as_of`` on which ``table`` has rows (None: none, or not a table): the
+    latest in the files that may hold the ``LATEST_DAY_LOOKBACK`` before ``as_of`` (one or two year
+    files), else, when those have none, the latest of :func:`stored_days`. A table written since its days
+    were cached by other than this module's commits makes :func:`stored_days` read every file (25-70 ms a
+    table of the 30-year lake)."""
+    delta = open_table(table, root) if table in TABLES else None
+    if delta is None:
+        return None
+    spec = table_schema(table)
+    first = as_of - LATEST_DAY_LOOKBACK
+    files = data_files(delta, spec, first, as_of)
+    if files:
+        day = f'"{spec.day_column}"'
+        with reader() as con:
+            params: dict[str, object] = {"first": first, "last": as_of}
+            found = con.execute(f"select max({day}) from {scan(con, delta, files, params)} "
+                                f"where {day} between $first and $last", params).fetchone()[0]
+        if found is not None:
+            return found
+    days = [d for d in stored_days(table, root) if d <= as_of]
+    return days[-1] if days else None
+
+
 def _wanted(spec: TableSchema, columns: Sequence[str] | None) -> list[str]:
     if columns is None:
         return list(spec.columns)
@@ -608,13 +635,15 @@ def read_range(table: str, first: dt.date | None = None, last: dt.date | None = 
     return _select(delta if delta is not None else open_table(table, root), spec, spec.columns, first, last)
 
 
-def query_days(table: str, days: Sequence[dt.date], sql: str, root: Path | None = None) -> pd.DataFrame:
+def query_days(table: str, days: Sequence[dt.date], sql: str, root: Path | None = None,
+               columns: Sequence[str] | None = None) -> pd.DataFrame:
     """Run DuckDB ``sql`` over the rows of ``table`` stored for ``days``, exposed to the query as
-    the relation ``days_of``."""
+    the relation ``days_of`` (with only ``columns`` and the day column if given)."""
     spec = table_schema(table)
+    wanted = _wanted(spec, columns)
     ordered = sorted(days)
-    rows = (_select(open_table(table, root), spec, spec.columns, ordered[0], ordered[-1], ordered)
-            if ordered else spec.schema.empty_table())
+    rows = (_select(open_table(table, root), spec, wanted, ordered[0], ordered[-1], ordered)
+            if ordered else pa.schema([spec.schema.field(c) for c in wanted]).empty_table())
     with reader() as con:
         con.register("days_of", rows)
         return con.sql(sql).df()
