@@ -11,7 +11,7 @@
 
 from risk_pipeline.risk.stress.grid import (
     EpisodeReturns, HeldBook, ResolvedScenarios, episode_returns, replay_grid, resolve_scenarios, reverse_stress_grid,
-    stress_grid,
+    share_scenarios, stress_grid,
 )
 from risk_pipeline.risk.stress.replay import ReplaySummary, replay_episodes, replay_path
 from risk_pipeline.risk.stress.reverse import MultiplierSolution, ReverseStressResult, reverse_stress, solve_multiplier
@@ -24,5 +24,6 @@ __all__ = [
     "CalibratedScenario", "EpisodeReturns", "FxScenario", "HeldBook", "HistoricalScenario", "MultiplierSolution",
     "ReplaySummary", "ResolvedScenarios", "ReverseStressResult", "ScenarioShocks", "ScenarioType", "SectorScenario", "StressInputError", "StressResult",
     "UniformEquityScenario", "apply_scenario", "episode_returns", "replay_episodes", "replay_grid", "replay_path",
-    "resolve_scenarios", "reverse_stress", "reverse_stress_grid", "scenario_shocks", "solve_multiplier", "stress_grid",
+    "resolve_scenarios", "reverse_stress", "reverse_stress_grid", "scenario_shocks", "share_scenarios", "solve_multiplier",
+    "stress_grid",
 ]
