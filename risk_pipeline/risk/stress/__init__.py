@@ -5,7 +5,8 @@
 - ``reverse``: the smallest scenario multiplier that reaches a target loss;
 - ``replay``: today's positions through an episode's actual daily returns;
 - ``grid``: the three above for the positions held on every date of a history (one matrix
-  product), and ``resolve_scenarios`` (which scenario may be reported on which date), what the
+  product), and ``resolve_scenarios`` (which scenario may be reported on which date; ``share_scenarios``
+  takes a book's part of a calibration done once for several books), what the
   stress assets call.
 """
 
