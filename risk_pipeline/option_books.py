@@ -42,6 +42,7 @@ from risk_pipeline.risk.options.reverse import reverse_multiples
 from risk_pipeline.risk.options.stress import stress_pnl
 from risk_pipeline.risk.options.var import OptionBook, days_var_es, horizon_years, window_scenarios
 from risk_pipeline.risk.stress.grid import episode_returns
+from risk_pipeline.risk.sums import group_sums
 from risk_pipeline.risk.stress.scenarios import HistoricalScenario, scenario_shocks
 from risk_pipeline.sources.ecb_fx import fx_rate
 from risk_pipeline.books import currency_returns
@@ -310,7 +311,10 @@ def book_pnl(market: OptionMarket, positions: tuple[OptionPosition, ...], held: 
         options = pd.concat([options, pd.DataFrame({"date": hedge["date"], "book": hedge["book"], "pnl": hedge_pnl,
                                                     "n_expired": 0})], ignore_index=True)
     keys = [options["date"], options["book"]]
-    frame = pd.DataFrame({"hypothetical_pnl": options["pnl"].groupby(keys).sum(),
+    groups = options["pnl"].groupby(keys)
+    # the compensated sum whatever the other rows (pandas' own sum rounds by the frame's layout: risk.sums)
+    frame = pd.DataFrame({"hypothetical_pnl": pd.Series(group_sums(options["pnl"], groups.ngroup(), groups.ngroups),
+                                                        index=groups.size().index),
                           "missing": options["pnl"].isna().groupby(keys).any(),
                           "n_expired": options["n_expired"].groupby(keys).sum()})
     frame["n_options"] = priced.groupby(["date", "book"]).size().reindex(frame.index).fillna(0).astype(int)

@@ -14,7 +14,9 @@ from risk_pipeline.cli import main
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.options import (option_greeks, option_limit_status, option_replay, option_reverse_stress,
                                         option_stress)
+from risk_pipeline.defs.option_config import OptionsConfig
 from risk_pipeline.defs.var import var_estimates
+from risk_pipeline.option_books import book_pnl, held_before, held_rows
 from risk_pipeline.report.html import _options_section
 from risk_pipeline.report.options_section import load_options, options_text, reverse_label
 from risk_pipeline.risk.options.pricing import bsm_greeks
@@ -457,3 +459,26 @@ def test_option_reverse_stress_reprices_the_held_book_to_the_multiple_of_its_var
     unreached = rows.loc[~rows["feasible"]]
     assert unreached["multiplier"].isna().all() and unreached["achieved_loss"].isna().all()
     assert set(reverse["scenario"]) <= {"crash", "calm", "june_2020"}
+
+
+def test_option_pnl_of_one_day_is_the_longer_runs_row_bit_for_bit(lake):
+    """A run of one day gives the hedged book's P&L the run of the whole range stored: the book-day sum of the
+    options' and hedges' P&L does not depend on the other rows of the run (pandas' own groupby sum rounds
+    differently when the frame holds one book-day, the options' rows then sorted before the hedge's)."""
+    folder = lake[0]
+    (folder / "hedged_only.csv").write_text(HEADER + "\n".join(
+        line for line in POSITIONS.splitlines() if line.startswith("hedged,")) + "\n")
+    settings = OptionsConfig(**{**_options(folder), "positions_file": str(folder / "hedged_only.csv")}).settings()
+
+    def pnl(start: dt.date, end: dt.date) -> pd.DataFrame:
+        positions, market, targets, previous, priced, hedge = held_before(settings, start, end, EWMA + 2)
+        rows = book_pnl(market, positions, held_rows(positions, previous), priced, hedge,
+                        pd.Series(targets, index=previous))
+        return rows.assign(date=pd.DatetimeIndex(rows["date"]).date).set_index(["date", "book"])
+
+    long = pnl(dt.date(2020, 12, 21), dt.date(2021, 1, 29))
+    assert len(long) >= 25 and long["hypothetical_pnl"].notna().all()
+    for day in long.index.get_level_values("date"):
+        one = pnl(day, day)
+        assert len(one) == 1
+        assert one["hypothetical_pnl"].to_numpy()[0] == long.loc[one.index[0], "hypothetical_pnl"], day
