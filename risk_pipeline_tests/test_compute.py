@@ -3,6 +3,8 @@ table of the whole graph, computed inline and on a Dask LocalCluster of 2 worker
 127.0.0.1, closed after the test) are identical."""
 
 import os
+import sys
+import threading
 import time
 
 import dagster as dg
@@ -10,7 +12,7 @@ import pandas as pd
 import pytest
 from distributed import get_task_stream
 
-from risk_pipeline.compute import Compute, close_clients, dask_client
+from risk_pipeline.compute import _CLIENTS, Compute, close_clients, dask_client
 from risk_pipeline.defs.attribution import var_decomposition
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.portfolios import portfolio_pnl
@@ -57,6 +59,25 @@ def test_the_stress_and_attribution_tables_are_identical_inline_and_on_two_dask_
     for name in TABLES:
         assert len(inline[name]) > 0 and inline[name]["portfolio"].nunique() == 2
         pd.testing.assert_frame_equal(on_dask[name], inline[name], check_exact=True)
+
+
+def _imported() -> bool:
+    return {"risk_pipeline.defs.var", "risk_pipeline.defs.backtests", "risk_pipeline.defs.stress"} <= set(sys.modules)
+
+
+def test_a_dask_run_starts_its_cluster_in_the_background_and_its_workers_import_the_assets_first():
+    """The resource's setup (at a run's start) returns at once, the cluster starting in a thread; the
+    first map finds the workers with the assets' modules imported before any task of theirs."""
+    try:
+        Compute(engine="dask", workers=2).setup_for_execution(dg.build_init_resource_context())
+        starting = [t for t in threading.enumerate() if t.name == "dask-client-start"]
+        assert not _CLIENTS and len(starting) == 1 and starting[0].is_alive()  # not started yet: in the background
+        client = dask_client(None, 2)  # waits for the start under way: the same cluster, one
+        assert not starting[0].is_alive() and len(_CLIENTS) == 1
+        imported = client.run(_imported)
+    finally:
+        close_clients()
+    assert len(imported) == 2 and all(imported.values())
 
 
 def test_an_unknown_engine_is_refused():
