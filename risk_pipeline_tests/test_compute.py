@@ -86,7 +86,7 @@ def test_an_unknown_engine_is_refused():
 
 
 GRAPH_START, GRAPH_END = "2020-02-03", "2020-04-30"
-HEAVY = ("var_estimates", "var_backtests", "forecast_scores", "var_scores", "stress_results", "reverse_stress",
+HEAVY = ("portfolio_pnl", "var_estimates", "var_backtests", "forecast_scores", "var_scores", "stress_results", "reverse_stress",
          "historical_replay", "var_decomposition", "frtb_es", "frtb_desks")
 
 
