@@ -80,6 +80,22 @@ def test_a_dask_run_starts_its_cluster_in_the_background_and_its_workers_import_
     assert len(imported) == 2 and all(imported.values())
 
 
+@pytest.mark.parametrize("engine, workers, books_per_task, sizes", [
+    ("inline", 2, 8, [8, 7, 7, 7, 7, 7, 7]),  # 7 tasks at most 8: sizes within one
+    ("dask", 2, 8, [7, 7, 6, 6, 6, 6, 6, 6]),  # 7 tasks -> 8 (a multiple of the 2 workers): 25 books each
+    ("dask", 3, 8, [6, 6, 6, 6, 6, 5, 5, 5, 5]),  # 7 -> 9 tasks: 17, 17 and 16 books
+    ("dask", 2, 5, [5] * 10),
+    ("dask", 4, 20, [13, 13, 12, 12]),
+])
+def test_the_books_go_in_balanced_tasks_in_order(engine, workers, books_per_task, sizes):
+    books = [f"book_{i:02d}" for i in range(50)]
+    chunks = Compute(engine=engine, workers=workers, books_per_task=books_per_task).chunks(books)
+    assert [len(c) for c in chunks] == sizes and [b for c in chunks for b in c] == books
+    # never more tasks than books, none empty
+    assert Compute(engine="dask", workers=4, books_per_task=2).chunks(books[:3]) == [[b] for b in books[:3]]
+    assert Compute(engine=engine, workers=workers).chunks([]) == []
+
+
 def test_an_unknown_engine_is_refused():
     with pytest.raises(dg.DagsterInvalidConfigError, match="engine"):
         dg.materialize([stress], run_config={"resources": {"compute": {"config": {"engine": "spark"}}}})
