@@ -41,19 +41,30 @@ import dagster as dg
 _CLIENTS: dict[tuple[Optional[str], int], Any] = {}
 _STARTING = threading.Lock()  # held while a client (and its LocalCluster) is started: one start per key
 ENVIRONMENT_PREFIX = "RISK_PIPELINE_"
+# The LocalCluster's workers run a task as the run's process would (docs/performance.md): they keep glibc's
+# own heap trimming, where Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536, which gives memory back to the
+# system at almost every free and cost a task of a chunk of books (pandas frames allocated and freed over
+# and over) a third more CPU (a task's memory is bounded by its chunk, and staging its rows trims the heap:
+# lake.release_freed_memory); and they do not sample their stacks every 10 ms for Dask's dashboard (no
+# dashboard here), which took about a tenth more. The workers of an ``address`` take their own Dask
+# configuration (docs/deployment.md).
+LOCAL_CLUSTER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                        "distributed.worker.profile.enabled": False}
 
 
 def dask_client(address: Optional[str], workers: int):
     """This process's Dask client of ``address`` (None: a LocalCluster of ``workers`` processes), its
     workers warmed up (:func:`warm_up`); waits for a start under way in the background."""
+    import dask
     from distributed import Client, LocalCluster
 
     key = (address, workers if address is None else 0)
     with _STARTING:
         if key not in _CLIENTS:
             if address is None:
-                cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                       dashboard_address=None)
+                with dask.config.set(LOCAL_CLUSTER_CONFIG):
+                    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                           dashboard_address=None)
                 client = Client(cluster)
                 client.wait_for_workers(workers)
             else:
