@@ -17,11 +17,14 @@ SELECT ?= *
 
 # The packages are installed by uv (itself from PyPI, into .venv): the same versions as pip's in a
 # tenth of its time (docs/performance.md); by pip when uv cannot be installed or fails (say, an index
-# only pip's configuration names).
+# only pip's configuration names). Both compile the packages to bytecode, and compileall the project's
+# own modules: uv does not by default, and where PYTHONDONTWRITEBYTECODE is set no process writes
+# it, so every process compiled Dagster, pandas, SciPy... from source again (docs/performance.md).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	{ $(BIN)/python -m pip install --quiet uv && $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'; } \
+	{ $(BIN)/python -m pip install --quiet uv && $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'; } \
 	  || { $(BIN)/python -m pip install --quiet --upgrade pip && $(BIN)/python -m pip install --quiet -e '.[dev]'; }
+	$(BIN)/python -m compileall -q risk_pipeline
 	touch $(STAMP)
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml

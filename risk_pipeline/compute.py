@@ -20,7 +20,10 @@ the order of the tasks: the tables are the same with either engine (``test_compu
 The heavy assets give a task ``books_per_task`` books (:meth:`Compute.chunks`): each task writes
 its rows of a table as Parquet files and returns their description, and the run commits every
 task's files in one Delta transaction (``storage/staging.py``), so no process holds more than a
-chunk of books' rows of a table. Chosen per run:
+chunk of books' rows of a table. With ``years_per_task`` a range run also splits the work of the
+assets whose rows of a day depend only on a bounded look-back (``var_estimates``: its per-window
+methods) into blocks of calendar years (:meth:`Compute.blocks`): a task is a chunk of books times a
+block of years, reading the block's days and the windows before its first day. Chosen per run:
 
     risk-pipeline backfill ... --config-json '{"resources": {"compute": {"config": {"engine": "dask", "workers": 4}}}}'
 """
@@ -28,6 +31,7 @@ chunk of books' rows of a table. Chosen per run:
 from __future__ import annotations
 
 import atexit
+import datetime as dt
 import importlib
 import os
 import pkgutil
@@ -140,6 +144,7 @@ class Compute(dg.ConfigurableResource):
     workers: int = 2  # worker processes of the LocalCluster (dask engine, no address)
     address: Optional[str] = None  # a running Dask scheduler (dask engine)
     books_per_task: int = 8  # the books of one task of a heavy asset (chunks)
+    years_per_task: Optional[int] = None  # the calendar years of one task of a range run (blocks); None: the range
 
     def chunks(self, items: Sequence[Any]) -> list[list[Any]]:
         """``items`` (books) in order, in the fewest tasks of at most ``books_per_task``, of sizes differing
@@ -162,6 +167,18 @@ class Compute(dg.ConfigurableResource):
         the workers in the background, overlapping the run's first steps."""
         if self.engine == "dask" and self.workers >= 1:
             start_dask_client(self.address, self.workers)
+
+    def blocks(self, days: Sequence[dt.date]) -> list[list[dt.date]]:
+        """The run's ``days`` in blocks of ``years_per_task`` calendar years counted from the first day's
+        year (the blocks holding a day), in order; one block of every day when ``years_per_task`` is None."""
+        if self.years_per_task is None or not days:
+            return [list(days)]
+        if self.years_per_task < 1:
+            raise ValueError(f"compute: years_per_task={self.years_per_task} must be at least 1")
+        blocks: dict[int, list[dt.date]] = {}
+        for day in days:
+            blocks.setdefault((day.year - days[0].year) // self.years_per_task, []).append(day)
+        return list(blocks.values())
 
     def map(self, function: Callable[[Any], Any], tasks: Sequence[Any]) -> list[Any]:
         """``function`` of every task, in the order of ``tasks``."""

@@ -51,10 +51,13 @@ SWEPT_TABLES = {name: TABLES[name] for name in ("prices", "returns", "var_estima
 TABLES.clear()
 TABLES.update(SWEPT_TABLES)
 
-# the catalog before the commit, the versions it shows, and those after the commit
+# the catalog before the commit, the versions it shows, those after the commit, and the SQL of its views when
+# the refresh is to take it as this process's own last catalog (then it copies it and replaces the changed views)
 pristine, old, expected = Path(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[3])
+own_views = json.loads(sys.argv[4])
 path = catalog.catalog_path()
-SWEPT = {"refresh_catalog", "_exclusive", "_temporary_files", "_write", "_fsync"}
+SWEPT = {"refresh_catalog", "_exclusive", "_temporary_files", "_views", "_views_of_own_catalog", "_identity", "_write",
+         "_fsync"}
 
 def refresh_killed_before_line(k):
     count = 0
@@ -101,6 +104,9 @@ def forked(work):
 k = 0
 while True:
     shutil.copyfile(pristine, path)
+    catalog._LAST_WRITTEN.clear()
+    if own_views is not None:
+        catalog._LAST_WRITTEN[str(path)] = (catalog._identity(path), own_views)
     status = forked(lambda: refresh_killed_before_line(k))
     killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
     healed = os.waitstatus_to_exitcode(forked(heal))
@@ -111,14 +117,19 @@ while True:
 """
 
 
-def test_a_refresh_killed_at_any_step_leaves_a_readable_catalog_and_the_next_refresh_heals_it(data_dir, tmp_path):
+@pytest.mark.parametrize("own", [False, True], ids=["new file", "copy of the process's last catalog"])
+def test_a_refresh_killed_at_any_step_leaves_a_readable_catalog_and_the_next_refresh_heals_it(data_dir, tmp_path, own):
     old = lake.write_days("prices", _prices(D1, 1.0), [D1], keys=KEYS)
     catalog.refresh_catalog()
     pristine = tmp_path / "before.duckdb"
     shutil.copyfile(data_dir / "risk.duckdb", pristine)
+    swept = ("prices", "returns", "var_estimates")
+    own_views = {name: catalog._views()[name][0] for name in swept} if own else None
     new = lake.write_days("prices", _prices(D2, 2.0), [D1, D2], keys=KEYS)  # replaces D1's file
+    if own:  # the view of prices is the one to replace
+        assert catalog._views()["prices"][0] != own_views["prices"]
     versions = [json.dumps({"prices": commit.version}) for commit in (old, new)]
-    out = subprocess.run([sys.executable, "-c", _SWEEP, str(pristine), *versions],
+    out = subprocess.run([sys.executable, "-c", _SWEEP, str(pristine), *versions, json.dumps(own_views)],
                          cwd=REPO, capture_output=True, text=True, timeout=600,
                          env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
     assert out.returncode == 0, out.stderr[-3000:]
@@ -183,3 +194,47 @@ def test_the_catalog_of_earlier_versions_and_its_wal_are_replaced_by_views(data_
     with duckdb.connect(str(data_dir / "risk.duckdb"), read_only=True) as con:
         kinds = con.execute("select table_name, table_type from information_schema.tables order by 1").fetchall()
     assert dict(kinds) == {**{name: "VIEW" for name in TABLES}, "lake_versions": "BASE TABLE"}
+
+
+def _catalog_contents(path: Path) -> tuple[dict, dict, list]:
+    """The SQL of every view, the versions of ``lake_versions`` and every object of the catalog at ``path``."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        views = dict(con.execute("select view_name, sql from duckdb_views() where not internal").fetchall())
+        versions = dict(con.execute("select table_name, version from lake_versions").fetchall())
+        kinds = con.execute("select table_name, table_type from information_schema.tables order by 1").fetchall()
+    return views, versions, kinds
+
+
+def test_a_refresh_from_the_process_s_last_catalog_writes_what_a_new_file_would(data_dir, tmp_path, monkeypatch):
+    copied, copy = [], shutil.copyfile
+    monkeypatch.setattr(catalog.shutil, "copyfile", lambda *a: copied.append(a) or copy(*a))
+    lake.write_days("prices", _prices(D1, 1.0), [D1], keys=KEYS)
+    catalog.refresh_catalog()
+    assert copied == []  # the process's first refresh: a new file
+    lake.write_days("prices", _prices(D2, 2.0), [D1, D2], keys=KEYS)
+    returns = pd.DataFrame({"date": pd.Timestamp(D2), "symbol": KEYS, "simple_return": [0.01, -0.02],
+                            "log_return": [0.00995, -0.0202], "currency": "USD"})
+    lake.write_days("returns", returns, [D2], keys=KEYS)
+    catalog.refresh_catalog()
+    assert len(copied) == 1  # a copy of the last catalog with the views of prices and returns replaced
+    path = data_dir / "risk.duckdb"
+    incremental = _catalog_contents(path)
+    _catalog_opens_and_shows_the_lake(data_dir)
+    catalog._LAST_WRITTEN.clear()  # as a new process: a new file
+    catalog.refresh_catalog()
+    assert len(copied) == 1
+    assert _catalog_contents(path) == incremental
+    assert incremental[1] == {"prices": 1, "returns": 0}
+
+
+def test_a_catalog_a_client_wrote_into_is_written_anew(data_dir):
+    lake.write_days("prices", _prices(D1, 1.0), [D1], keys=KEYS)
+    catalog.refresh_catalog()
+    path = data_dir / "risk.duckdb"
+    with duckdb.connect(str(path)) as con:  # read-write, against the rules: a table of its own
+        con.execute("create table mine as select 1 as x")
+    lake.write_days("prices", _prices(D2, 2.0), [D1, D2], keys=KEYS)
+    catalog.refresh_catalog()
+    views, versions, kinds = _catalog_contents(path)
+    assert dict(kinds) == {**{name: "VIEW" for name in TABLES}, "lake_versions": "BASE TABLE"}
+    _catalog_opens_and_shows_the_lake(data_dir)

@@ -9,8 +9,12 @@ import warnings
 
 import dagster as dg
 import pytest
+from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
-from sqlalchemy import text
+from dagster._core.storage.event_log.base import EventLogRecord
+from dagster._core.storage.event_log.schema import AssetEventTagsTable, AssetKeyTable, SqlEventLogStorageTable
+from dagster._serdes import deserialize_value
+from sqlalchemy import select, text
 
 from risk_pipeline.defs.lake_assets import business_days, single_run
 from risk_pipeline.cli.backfill import backfill
@@ -76,6 +80,47 @@ def test_a_range_run_records_what_dagsters_sqlite_storage_records(tmp_path):
     assert len(check_rows(plain)) == days + 1
     for instance, _, _ in found.values():
         instance.dispose()
+
+
+def test_a_range_runs_rows_are_what_dagsters_row_functions_give(tmp_path):
+    """The storage writes a batch's rows through the driver and derives their ids from the last one
+    (``_insert_rows``): every stored event row is Dagster's ``_event_to_row`` of its event, in the
+    run's file and in the index; the tag rows are Dagster's tags of the events their ids point to;
+    the asset table's latest materialization is the row of the range's last partition."""
+    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
+    days = len(business_days.get_partition_keys_in_range(dg.PartitionKeyRange(START, END)))
+    instance = project_instance(tmp_path / "home")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = dg.materialize([upstream, downstream, downstream_ok], instance=instance, tags=tags)
+    assert result.success
+    storage = instance.event_log_storage
+    columns = [column.name for column in SqlEventLogStorageTable.c if column.name != "id"]
+    with storage.run_connection(result.run_id) as conn:
+        run_rows = {row.id: row for row in conn.execute(select(SqlEventLogStorageTable))}
+    with storage.index_connection() as conn:
+        index_rows = {row.id: row for row in conn.execute(select(SqlEventLogStorageTable))}
+        tag_rows = sorted((row.event_id, row.asset_key, row.key, row.value, row.event_timestamp)
+                          for row in conn.execute(select(AssetEventTagsTable)))
+        latest = {row.asset_key: deserialize_value(row.last_materialization, EventLogRecord)
+                  for row in conn.execute(select(AssetKeyTable))}
+    for rows in (run_rows, index_rows):
+        for row in rows.values():
+            assert {column: getattr(row, column) for column in columns} == storage._event_to_row(  # noqa: SLF001
+                deserialize_value(row.event, EventLogEntry))
+    materialized = {event_id: deserialize_value(row.event, EventLogEntry) for event_id, row in index_rows.items()
+                    if row.dagster_event_type == "ASSET_MATERIALIZATION"}
+    assert len(materialized) == 2 * days
+    expected = sorted((event_id, index_rows[event_id].asset_key, key, value, index_rows[event_id].timestamp)
+                      for event_id, event in materialized.items()
+                      for key, value in storage._tags_for_asset_event(event).items())  # noqa: SLF001
+    assert tag_rows == expected and len(expected) >= 2 * days  # each event's data version at least
+    assert sorted(latest) == ['["downstream"]', '["upstream"]']
+    for key, record in latest.items():
+        stored = materialized[record.storage_id]
+        assert (stored.dagster_event.asset_key.to_string(), stored.dagster_event.partition) == (key, END)
+        assert record.event_log_entry == stored
+    instance.dispose()
 
 
 def test_the_storage_needs_no_base_dir_and_keeps_dagsters_folder(tmp_path):

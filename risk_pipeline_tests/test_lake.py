@@ -247,6 +247,27 @@ def test_query_days_aggregates_the_chosen_day_files(data_dir):
     assert empty["n"][0] == 0
 
 
+def test_query_days_reads_only_the_columns_named(data_dir):
+    lake.write_days("prices", _prices([D1, D2]), [D1, D2], keys=SYMBOLS)
+    got = lake.query_days("prices", [D2], "select * from days_of order by symbol", columns=["symbol", "close"])
+    assert list(got.columns) == ["date", "symbol", "close"]  # the day column always, in the table's order
+    assert got["close"].tolist() == [1.0, 2.0]
+
+
+def test_latest_day_is_the_last_stored_day_up_to_the_date_near_it_or_years_before(data_dir):
+    assert lake.latest_day("prices", D3) is None  # never written
+    assert lake.latest_day("not_a_table", D3) is None
+    old, recent = [dt.date(2015, 6, 1), dt.date(2015, 6, 2)], [D1, D3]
+    lake.write_days("prices", _prices(old + recent), old + recent, keys=SYMBOLS)
+    assert lake.latest_day("prices", dt.date(2021, 12, 31)) == D3
+    assert lake.latest_day("prices", D2) == D1  # a day without rows is not stored
+    # more than LATEST_DAY_LOOKBACK after the last row before it: from every stored day
+    assert lake.latest_day("prices", dt.date(2020, 12, 31)) == dt.date(2015, 6, 2)
+    assert lake.latest_day("prices", dt.date(2015, 5, 29)) is None
+    for day in (D2, dt.date(2018, 3, 1), dt.date(2021, 1, 6)):
+        assert lake.latest_day("prices", day) == max(d for d in lake.stored_days("prices") if d <= day)
+
+
 def test_a_table_kept_open_sees_commits_of_other_processes(data_dir):
     lake.write_days("prices", _prices([D1]), [D1], keys=SYMBOLS)
     assert lake.stored_days("prices") == [D1]  # the table is now held open by this process
@@ -279,3 +300,36 @@ def test_read_days_where_keeps_the_rows_equal_to_its_values_and_names_an_unknown
     assert lake.read_days("prices", [D1], where={"symbol": "BBB", "close": 3.0}).empty
     with pytest.raises(lake.SchemaMismatchError, match="no columns \\['ticker'\\]"):
         lake.read_days("prices", [D1], where={"ticker": "BBB"})
+
+
+def test_the_days_after_commits_of_this_process_are_those_a_full_read_finds(data_dir, monkeypatch):
+    from risk_pipeline.storage import maintenance
+
+    scans = []
+    scanned = lake._scanned_days
+    monkeypatch.setattr(lake, "_scanned_days", lambda *a: scans.append(a[2:]) or scanned(*a))
+    D0, D4 = dt.date(2020, 12, 31), dt.date(2021, 1, 7)
+
+    def check(expected, ranges):
+        scans.clear()
+        days = lake.stored_days("prices")
+        assert sorted(scans) == ranges  # what was read: the days of the commits since, or everything
+        lake._DAYS_CACHE.clear()
+        assert lake.stored_days("prices") == days == expected  # as a full read in a new process
+
+    lake.write_days("prices", _prices([D0, D1, D2]), [D0, D1, D2], keys=SYMBOLS)
+    check([D0, D1, D2], [()])
+    lake.write_days("prices", _prices([D4]), [D4], keys=SYMBOLS)  # a day added
+    check([D0, D1, D2, D4], [(D4, D4)])
+    lake.write_days("prices", _prices([D1], symbols=("AAA",)), [D1, D2, D3], keys=["AAA"])  # D2 keeps BBB's row
+    lake.write_days("prices", lake.empty_frame("prices"), [D4], keys=SYMBOLS)  # D4 emptied
+    check([D0, D1, D2], [(D1, D3), (D4, D4)])
+    lake.delete_key("prices", "BBB")  # D2 had only BBB's row left
+    check([D0, D1], [(D0, D2)])
+    lake.write_days("prices", _prices([D4]), [D4], keys=SYMBOLS)
+    check([D0, D1, D4], [(D4, D4)])
+    lake.stored_days("prices")
+    version = lake.table_version("prices")
+    maintenance.maintain("prices", retention_days=30)  # a compaction: not a commit of lake.py, all read again
+    assert lake.table_version("prices") > version
+    check([D0, D1, D4], [()])

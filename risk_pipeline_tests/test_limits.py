@@ -190,3 +190,44 @@ def test_pre_trade_check_before_after_and_breach():
     assert hedge.stays_within_limits and (hedge.rows["value_after"] == 0).all()
     with pytest.raises(LimitInputError, match="ZZZ"):
         pre_trade_check(rets, current, pd.Series({"ZZZ": 1.0}), cfg, portfolio="book")
+
+
+def test_limits_and_the_var_engine_agree_at_one_day_and_differ_at_three_by_their_h_day_conventions():
+    """docs/methods.md, "Limits' historical_positions and the engine's historical": the same positions,
+    window and empirical tail; at 1 day the same number to rounding (the engine works on P/S and sums
+    the instruments in another order), at h days the limits compound each instrument's return (positions
+    held fixed) and the engine compounds the per-unit P&L (its value rebalanced daily). 9 instruments:
+    numpy's pairwise sum runs 8 accumulators from 8 terms on, so the orders differ."""
+    from risk_pipeline.risk.var.held_positions import held_var_es_grid
+
+    rng = np.random.default_rng(7)
+    symbols = [f"S{i}" for i in range(9)]
+    dates = pd.bdate_range("2020-01-01", periods=160)
+    rets = pd.DataFrame(rng.normal(0.0, 0.015, (160, 9)), index=dates, columns=symbols)
+    days = dates[120:]
+    exposures = pd.DataFrame(rng.normal(0.0, 1000.0, (len(days), 9)), index=days, columns=symbols)
+    values = exposures.sum(axis=1).abs() + 2000.0  # S = V: a long value, amounts = VaR(x) V
+    window, conf = 100, (0.95, 0.99)
+    grid = held_var_es_grid(exposures, values, rets, method="historical", confidences=conf, horizons=(1, 3),
+                            window=window).set_index(["date", "confidence", "horizon_days"])
+    var, es = position_var_es(rets.to_numpy(), exposures.to_numpy(), rets.index.get_indexer(days), window=window,
+                              confidences=conf, horizons=(1, 3))
+    r = rets.to_numpy()
+    for d, day in enumerate(days):
+        past = r[120 + d - window:120 + d]
+        x = past @ exposures.iloc[d].to_numpy() / values.iloc[d]
+        for j, c in enumerate(conf):
+            engine = grid.loc[(day, c)]
+            np.testing.assert_allclose(var[d, j, 0], engine.loc[1, "var_amount"], rtol=1e-13, atol=0)
+            np.testing.assert_allclose(es[d, j, 0], engine.loc[1, "es_amount"], rtol=1e-13, atol=0)
+            # 3 days, the engine: the compounded per-unit P&L times the value held
+            rebalanced = -(x[:-2] + 1) * (x[1:-1] + 1) * (x[2:] + 1) + 1
+            q = np.quantile(rebalanced, c)
+            np.testing.assert_allclose(engine.loc[3, "var_amount"], q * values.iloc[d], rtol=1e-10)
+            np.testing.assert_allclose(engine.loc[3, "es_amount"], rebalanced[rebalanced >= q].mean() * values.iloc[d],
+                                       rtol=1e-10)
+            # 3 days, the limits: each instrument's compounded return on the positions held (_direct)
+            expected = _direct(pd.DataFrame(past), exposures.iloc[d].reset_index(drop=True), 3, c)
+            assert (var[d, j, 1], es[d, j, 1]) == pytest.approx(expected, rel=1e-12)
+    assert not np.allclose(var[:, :, 1], grid.xs(3, level="horizon_days")["var_amount"].to_numpy().reshape(
+        len(days), len(conf)), rtol=1e-3)

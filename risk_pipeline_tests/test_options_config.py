@@ -52,3 +52,18 @@ def test_duplicate_option_and_missing_column(tmp_path):
     path.write_text(HEADER.replace(",multiplier", "") + GOOD)
     with pytest.raises(ConfigError, match=r"row 1: missing column 'multiplier'"):
         load_option_positions(path)
+
+
+def test_the_file_is_read_once_per_version_and_again_when_it_changes(tmp_path):
+    path = tmp_path / "options.csv"
+    path.write_text(HEADER + GOOD)
+    first = load_option_positions(path)
+    assert load_option_positions(path) is first  # the steps of a day's run share one read
+    path.write_text(HEADER + GOOD.replace(",-10,", ",-20,"))  # the same size, a new version of the file
+    assert [p.quantity for p in load_option_positions(path)] == [-20.0]
+    path.write_text(HEADER + GOOD.replace("USD\n", "XXX\n"))
+    with pytest.raises(ConfigError, match="row 2: field 'currency'"):
+        load_option_positions(path)
+    path.unlink()
+    with pytest.raises(ConfigError, match="option positions file not found"):
+        load_option_positions(path)

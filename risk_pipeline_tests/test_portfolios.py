@@ -223,3 +223,18 @@ def test_symbol_rows_give_each_books_rows_as_a_scan_would():
         pd.testing.assert_frame_equal(picked.loc[picked["symbol"] == symbol], frame.loc[frame["symbol"] == symbol])
     assert len(picked) == frame["symbol"].isin(["A", "C"]).sum()
     assert rows.of(["Z"]).empty and list(rows.of([]).columns) == ["symbol", "close"]
+
+
+def test_the_file_is_read_once_per_version_and_again_when_it_changes(tmp_path):
+    path = tmp_path / "p.yaml"
+    body = "portfolios:\n  - name: a\n    base_currency: USD\n    notional: 100\n    positions:\n      - {symbol: AAPL, weight: 1.0}\n"
+    path.write_text(body)
+    first = load_portfolios(path)
+    assert load_portfolios(path) is first  # the steps of a day's run share one read
+    path.write_text(body.replace("100", "200"))
+    assert [p.notional for p in load_portfolios(path)] == [200.0]
+    with pytest.raises(ConfigError, match="unknown symbol"):  # the symbols are checked at every call
+        load_portfolios(path, known_symbols={"MSFT"})
+    path.write_text(body.replace("USD", "XYZ"))
+    with pytest.raises(ConfigError, match="base_currency"):
+        load_portfolios(path)

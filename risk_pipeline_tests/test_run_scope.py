@@ -128,6 +128,10 @@ def test_materialization_metadata_names_the_runs_figures_and_the_version_committ
         assert list(rows) == [d.date().isoformat() for d in pd.bdate_range(START, END)], table
         assert rows == {d: expected.get(d, 0) for d in rows}, table
         assert len(set(rows.values()) - {0}) >= 1 and sum(rows.values()) == ranged[table]["rows_in_run"], table
+        # the run's figures only on its last partition; every other one keeps its rows and the version holding them
+        for m in result.asset_materializations_for_node(table)[:-1]:
+            assert not set(m.metadata) & set(ranged[table]) - {"rows", "table_version"}, (table, m.partition)
+            assert m.metadata["table_version"].value == ranged[table]["table_version"], (table, m.partition)
     day = "2021-03-31"
     single = check(materialize_range(day, day, CONFIG, core_assets()), day, day)
     assert all(meta["rows"] == meta["rows_in_run"] for meta in single.values())

@@ -103,6 +103,16 @@ def test_a_backfill_launched_from_the_ui_is_one_run_storing_what_the_cli_stores(
     # every check evaluated once in the CLI's run, none left planned
     assert sorted((name, status) for name, _, status in check_rows(cli_instance)) == sorted(
         (key.name, "SUCCEEDED") for key in graph.asset_check_keys)
+    # what the asset's page shows: every day of the range materialized by the backfill's run, the
+    # run's figures on its last day, each day its own rows and the table version holding them
+    shown = ui.gql(PARTITIONS_SHOWN, {"key": {"path": ["var_estimates"]}})["assetNodeOrError"]
+    assert shown["partitionStats"]["numMaterialized"] == len(days)
+    events = {event["partition"]: event for event in shown["assetMaterializations"]}
+    assert sorted(events) == [BACKFILL_START, BACKFILL_END]
+    assert {event["runId"] for event in events.values()} == {runs[0]["runId"]}
+    labels = {day: {entry["label"] for entry in event["metadataEntries"]} for day, event in events.items()}
+    assert {"rows", "table_version", "rows_in_run", "run_first_day"} <= labels[BACKFILL_END]
+    assert {"rows", "table_version"} <= labels[BACKFILL_START] and "rows_in_run" not in labels[BACKFILL_START]
     ui_instance = dg.DagsterInstance.from_config(str(ui.home))
     try:
         for instance in (cli_instance, ui_instance):
@@ -113,6 +123,12 @@ def test_a_backfill_launched_from_the_ui_is_one_run_storing_what_the_cli_stores(
         ui_instance.dispose()
         cli_instance.dispose()
 
+
+PARTITIONS_SHOWN = """
+query($key: AssetKeyInput!) { assetNodeOrError(assetKey: $key) { ... on AssetNode {
+  partitionStats { numMaterialized }
+  assetMaterializations(partitions: ["%s", "%s"]) { partition runId metadataEntries { label } } } } }
+""" % (BACKFILL_START, BACKFILL_END)
 
 LAUNCH = """
 mutation($p: ExecutionParams!) { launchRun(executionParams: $p) {

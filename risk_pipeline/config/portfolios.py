@@ -21,6 +21,7 @@ import math
 import os
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from risk_pipeline.config.reader import (
     read_yaml,
 )
 from risk_pipeline.sources.bundled import SHIPPED_DATA_DIR
+from risk_pipeline.sources.ecb_fx import fx_currencies
 
 PORTFOLIOS_ENV = "RISK_PIPELINE_PORTFOLIOS"
 DEFAULT_PORTFOLIOS_FILE = SHIPPED_DATA_DIR / "portfolios.yaml"
@@ -150,6 +152,15 @@ def _portfolio(entry: Any, index: int) -> Portfolio:
                      positions=built)
 
 
+@lru_cache(maxsize=4)
+def _read_portfolios(file: Path, version: tuple[int, int, int], currencies: frozenset[str]
+                     ) -> tuple[Any, tuple[Portfolio, ...]]:
+    """The document of ``file`` as it is at ``version`` (inode, size, modification time) and its
+    portfolios with ``currencies`` known: read once per version (ten steps of a day's run read it)."""
+    document = read_yaml(file, "portfolio")
+    return document, tuple(named_entries(file, document, "portfolios", _portfolio, "portfolio", allow_empty=False))
+
+
 def load_portfolios(path: str | Path | None = None, known_symbols: Collection[str] | None = None) -> tuple[Portfolio, ...]:
     """Portfolios defined in ``path`` (default ``portfolios_path()``), in file order.
 
@@ -157,8 +168,12 @@ def load_portfolios(path: str | Path | None = None, known_symbols: Collection[st
     symbol must belong to. Raises ConfigError naming the file, the line, the portfolio and the field or symbol.
     """
     file = Path(path) if path is not None else portfolios_path()
-    document = read_yaml(file, "portfolio")
-    portfolios = named_entries(file, document, "portfolios", _portfolio, "portfolio", allow_empty=False)
+    try:
+        stat = file.stat()
+    except OSError:
+        read_yaml(file, "portfolio")  # names the file that cannot be read
+        raise
+    document, portfolios = _read_portfolios(file, (stat.st_ino, stat.st_size, stat.st_mtime_ns), fx_currencies())
     if known_symbols is not None:
         known = set(known_symbols)
         for entry, portfolio in zip(document["portfolios"], portfolios):

@@ -16,7 +16,7 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.compute import Compute
-from risk_pipeline.defs.lake_assets import partition_metadata, table_metadata
+from risk_pipeline.defs.lake_assets import partition_metadata, run_result, table_metadata
 from risk_pipeline.storage.catalog import refresh_catalog
 from risk_pipeline.storage.schemas import table_schema
 from risk_pipeline.storage.staging import Staged, commit_staged, stage
@@ -59,4 +59,4 @@ def publish_staged(table: str, staged: Sequence[Staged], days: list[dt.date], ke
     if len(latest):
         latest = latest.loc[latest[day] == latest[day].max()].reset_index(drop=True)
     more = metadata(latest) if metadata is not None else {}
-    return dg.MaterializeResult(asset_key=table, metadata=table_metadata(latest, days, commit, **more, **extra))
+    return run_result(table, days, table_metadata(latest, days, commit, **more, **extra))

@@ -89,13 +89,16 @@ def latest_day_of_run(context: dg.AssetCheckExecutionContext, table: str) -> dt.
     return days[-1] if days else None
 
 
-# Dagster copies a range run's metadata onto the materialization of every partition of the range,
-# so the run's figures are named as the run's (``rows_in_run``, ``run_first_day``...); ``rows``, each
-# partition's own row count, is given per partition (``partition_metadata``). The markdown tables
-# (previews, latest figures) describe the last days of the run: in runs of more partitions than this
-# they are left out, since they would be wrong on every other partition and cost the event log up to
-# 4 kB more per partition (a 30-year run: 103,000 materializations).
+# Dagster copies a result's metadata onto the materialization of every partition of the run's range
+# (8,607 events per asset in a 30-year run, each serialized and stored twice): in a run of more than
+# one day the run's figures (``rows_in_run``, ``run_first_day``...) go to the range's last partition
+# only (:func:`run_result`), and every partition keeps what is its own: ``rows``, the entries
+# ``per_day`` gives its day, and ``PARTITION_ENTRIES``. The markdown tables (previews, latest
+# figures) are attached to runs of at most this many partitions only (they were left out of longer
+# runs when every partition carried a copy; some cost a computation a long run need not make).
 DETAIL_MAX_PARTITIONS = 31
+# on every partition of a range run: the Delta version holding its rows (``lake snapshot --version``)
+PARTITION_ENTRIES = ("table_version",)
 
 
 def table_metadata(frame: pd.DataFrame, days: list[dt.date], commit: Commit, **extra: object) -> dict:
@@ -129,17 +132,35 @@ def partition_metadata(table: str, counts: Mapping[dt.date, int], days: list[dt.
                        per_day: Mapping[dt.date, Mapping[str, object]] | None = None) -> None:
     """Give the materialization of each partition (day) of the running asset ``table`` its own
     metadata: its row count, ``rows`` (``counts``: rows per day, 0 for a day not in it), and ``per_day``'s entries of that day (numbers Dagster plots
-    across partitions on the asset's page). Dagster's ``add_asset_metadata(partition_key=...)`` does
-    this one partition per call, but each call lists the run's whole range and copies what was added
-    before: 48 s per asset for the 8,607 days of a 30-year run. The same partition-scoped entries go
-    into the step's metadata accumulator (what that method updates) in one step: milliseconds."""
+    across partitions on the asset's page)."""
+    _add_partition_metadata(table, {day: {"rows": dg.MetadataValue.int(int(counts.get(day, 0))),
+                                          **(per_day or {}).get(day, {})} for day in days})
+
+
+def _add_partition_metadata(table: str, entries: Mapping[dt.date, Mapping[str, object]]) -> None:
+    """Add ``entries`` to the materialization of each of their days (partitions) of the running
+    asset ``table``. Dagster's ``add_asset_metadata(partition_key=...)`` does this one partition per
+    call, but each call lists the run's whole range and copies what was added before: 48 s per asset
+    for the 8,607 days of a 30-year run. The same partition-scoped entries go into the step's
+    metadata accumulator (what that method updates) in one step: milliseconds."""
     step = dg.AssetExecutionContext.get().get_step_execution_context()
     key = dg.AssetKey(table)
-    added = {AssetMetadataHandle(asset_key=key, partition_key=day.isoformat()):
-             {"rows": dg.MetadataValue.int(int(counts.get(day, 0))), **(per_day or {}).get(day, {})} for day in days}
-    accumulated = step._metadata_accumulator  # noqa: SLF001 - the accumulator add_asset_metadata updates
-    step._metadata_accumulator = OutputMetadataAccumulator(  # noqa: SLF001
-        per_output_metadata={**accumulated.per_output_metadata, **added})
+    accumulated = dict(step._metadata_accumulator.per_output_metadata)  # noqa: SLF001 - what add_asset_metadata updates
+    for day, added in entries.items():
+        handle = AssetMetadataHandle(asset_key=key, partition_key=day.isoformat())
+        accumulated[handle] = {**accumulated.get(handle, {}), **added}
+    step._metadata_accumulator = OutputMetadataAccumulator(per_output_metadata=accumulated)  # noqa: SLF001
+
+
+def run_result(table: str, days: list[dt.date], metadata: Mapping[str, object]) -> dg.MaterializeResult:
+    """The materialization of the running asset ``table`` over ``days``, described by ``metadata``:
+    on its partition in a one-day run; in a range run on the range's last partition (the latest
+    materialization, which the asset's page shows), every other partition keeping only
+    ``PARTITION_ENTRIES`` besides its own entries (``partition_metadata``)."""
+    if len(days) <= 1:
+        return dg.MaterializeResult(asset_key=table, metadata=metadata)
+    _add_partition_metadata(table, {days[-1]: {k: v for k, v in metadata.items() if k not in PARTITION_ENTRIES}})
+    return dg.MaterializeResult(asset_key=table, metadata={k: v for k, v in metadata.items() if k in PARTITION_ENTRIES})
 
 
 def numbers_per_day(frame: pd.DataFrame, day_column: str, key_column: str, value: str
@@ -164,4 +185,4 @@ def publish(table: str, frame: pd.DataFrame, days: list[dt.date], keys: Iterable
     commit = write_days(table, frame, days, keys=keys)
     refresh_catalog()
     partition_metadata(table, day_rows(table, frame), days, per_day)
-    return dg.MaterializeResult(asset_key=table, metadata=table_metadata(frame, days, commit, **extra))
+    return run_result(table, days, table_metadata(frame, days, commit, **extra))

@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.defs.backtests import var_backtests
-from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, business_days, partition_days, single_run
+from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, business_days, partition_days, run_result, single_run
 from risk_pipeline.defs.scores import var_scores
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.risk_summary import risk_summary
@@ -70,7 +70,7 @@ def risk_report(context: dg.AssetExecutionContext, config: ReportConfig) -> dg.M
     dates = report_dates(stored_days("var_backtests"), start, end, config.month_ends)
     if not dates:
         context.log.warning(f"no var_backtests rows between {start} and {end}: no report written")
-        return dg.MaterializeResult(metadata={"reports_written": dg.MetadataValue.int(0)})
+        return run_result("risk_report", days, {"reports_written": dg.MetadataValue.int(0)})
     written = []
     for as_of in dates:
         data = build_report_data(as_of, settings)
@@ -104,4 +104,4 @@ def risk_report(context: dg.AssetExecutionContext, config: ReportConfig) -> dg.M
         metadata["traffic_light_png"] = dg.MetadataValue.path(str(files.overview_png))
         if len(days) <= DETAIL_MAX_PARTITIONS:
             metadata["traffic_light_chart"] = dg.MetadataValue.md(f"![traffic light]({files.overview_uri})")
-    return dg.MaterializeResult(metadata=metadata)
+    return run_result("risk_report", days, metadata)

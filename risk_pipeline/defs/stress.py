@@ -117,41 +117,47 @@ def stress_inputs(config: StressConfig, start: dt.date, end: dt.date, log=None) 
         return pd.DatetimeIndex(sorted(pnl.loc[pnl["portfolio"] == name, "date"].unique()))
 
     out = []
+    windows: dict[tuple, dict] = {}  # books with the same symbols and currencies share their scenarios' windows
     for portfolio in portfolios:
         dates = pnl_dates(portfolio.name)
         if len(dates):  # a book without P&L in the range is not built (no price yet, or no FX rate)
             out.append(_held_book(build_book(portfolio, price_history, return_history), dates, scenarios, usable,
-                                  history, config))
+                                  history, config, windows))
     for book, _ in recorded:
         dates = pnl_dates(book.portfolio.name)
         if len(dates):
-            out.append(_held_book(book, dates, scenarios, usable, history, config))
+            out.append(_held_book(book, dates, scenarios, usable, history, config, windows))
     names = {sc.name: sc.kind.value for sc in scenarios}
     return StressInputs(tuple(out), tuple(p.name for p in portfolios) + tuple(recorded_names), names, tuple(skipped))
 
 
 def _held_book(book: Book, dates: pd.DatetimeIndex, scenarios: tuple[Scenario, ...],
                usable: dict[str, tuple[HistoricalScenario, pd.DatetimeIndex]], history: pd.DataFrame,
-               config: StressConfig) -> PortfolioStress:
+               config: StressConfig, windows: dict[tuple, dict] | None = None) -> PortfolioStress:
     """The positions ``book`` holds over each of ``dates`` (those of the previous close), resolved."""
     exposures, values = book.held()
     base = book.portfolio.base_currency
     currency_of = {s: (c or base) for s, c in book.currencies.items()}
     held = HeldBook(exposures.reindex(dates), values.reindex(dates), currency_of, base)
-    return _resolve(book.portfolio, held, scenarios, usable, history, config)
+    return _resolve(book.portfolio, held, scenarios, usable, history, config, windows)
 
 
 def _resolve(portfolio: Portfolio, held: HeldBook, scenarios: tuple[Scenario, ...],
              usable: dict[str, tuple[HistoricalScenario, pd.DatetimeIndex]], history: pd.DataFrame,
-             config: StressConfig) -> PortfolioStress:
+             config: StressConfig, windows: dict[tuple, dict] | None = None) -> PortfolioStress:
     """The book's scenarios resolved by the core (:func:`resolve_scenarios`), from each usable historical
-    scenario's stored local returns and the FX returns of the book's foreign currencies."""
+    scenario's stored local returns and the FX returns of the book's foreign currencies (``windows``:
+    those already built for other books, by columns, base and foreign currencies)."""
     base = held.base_currency
     foreign = sorted({c for c in held.currency_of.values() if c != base})
-    local = history.reindex(columns=sorted(set(history.columns) | set(held.exposures.columns) | {config.market_proxy}))
-    windows = {name: (local.reindex(days), currency_returns(base, foreign, days) if foreign else None)
-               for name, (_, days) in usable.items()}
-    resolved = resolve_scenarios(held, scenarios, windows, market=config.market_proxy)
+    columns = sorted(set(history.columns) | set(held.exposures.columns) | {config.market_proxy})
+    key = (tuple(columns), base, tuple(foreign))
+    windows = {} if windows is None else windows
+    if key not in windows:
+        local = history.reindex(columns=columns)
+        windows[key] = {name: (local.reindex(days), currency_returns(base, foreign, days) if foreign else None)
+                        for name, (_, days) in usable.items()}
+    resolved = resolve_scenarios(held, scenarios, windows[key], market=config.market_proxy)
     return PortfolioStress(portfolio, held, resolved)
 
 

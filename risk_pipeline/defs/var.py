@@ -198,13 +198,23 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig, compute:
     if option_books:
         items.append(OptionBooksTask(option_settings, config.options.estimation_window_days,
                                      tuple(config.options.confidences), tuple(config.options.horizons)))
-    chunks = compute.map(partial(_stage_books, config=config, start=start, end=end, days=days,
-                                 first_pnl_day=first_pnl_day, option_books=option_books), compute.chunks(items))
+    planned = var_tasks(compute, items, days, config.methods)
+    run = partial(_stage_books, config=config, first_pnl_day=first_pnl_day, option_books=option_books)
+    results = compute.map(run, [task for _, tasks in planned for task in tasks])
+    chunks: list[StagedBooks] = []
+    for chunk, tasks in planned:
+        got, results = results[:len(tasks)], results[len(tasks):]
+        if set().union(*(g.skipped for g in got)) & set().union(*(g.keys for g in got)):
+            # a book skipped on one block's days (an FX rate missing) and computed on another's: the chunk in
+            # one task of the range, skipped as the run of one block skips it (the blocks' files are not committed)
+            got = compute.map(run, [VarTask(chunk, days)])
+        chunks += got
     keys, short, skipped = [], [], {}
     for chunk in chunks:
-        keys += chunk.keys
+        keys += [key for key in chunk.keys if key not in keys]  # a chunk's books, once per block of years
         short += chunk.short
-        skipped.update(chunk.skipped)
+        for book, line in chunk.skipped.items():  # a book skipped in every block: its first block's line
+            skipped.setdefault(book, line)
     log_skipped_books(context, skipped)
     extra = conventions(config)
     if short:
@@ -213,6 +223,49 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig, compute:
     # the books computed: a book skipped for want of an FX rate keeps what is stored
     return publish_staged("var_estimates", [chunk.staged for chunk in chunks], days, keys + option_books,
                           metadata=partial(_latest_summary, end=end), **extra, **skipped_metadata(skipped))
+
+
+WHOLE_RANGE_METHODS = ("monte_carlo",)
+
+
+@dataclass(frozen=True)
+class VarTask:
+    """A task of var_estimates: the forecasts on ``days`` of the books of ``chunk`` by ``methods`` (None: every
+    configured method), with the sentences of its books without a full window when ``short``."""
+
+    chunk: list[Portfolio | str | OptionBooksTask]
+    days: list[dt.date]
+    methods: Optional[tuple[str, ...]] = None
+    short: bool = True
+
+
+def var_tasks(compute: Compute, items: list[Portfolio | str | OptionBooksTask], days: list[dt.date],
+              methods: list[str]) -> list[tuple[list[Portfolio | str | OptionBooksTask], list[VarTask]]]:
+    """Each chunk of ``items`` (:meth:`Compute.chunks`) and its tasks: one task of the run's ``days`` when they
+    are one block of years (:meth:`Compute.blocks`); else a task per block for the portfolios' methods whose
+    forecast of a day reads only the window before it, and one task of the range for the rest, whose last bits
+    depend on the days read, so that every row is that of one task of the range to the last bit: the methods of
+    ``WHOLE_RANGE_METHODS`` (monte_carlo's window sums are differences of prefix sums over the rows read), the
+    books of record (a day's value and revalued P&L are sums over the instruments the book holds on the days
+    read, in frames whose layout depends on them) and the option books (their at-the-money volatility is an EWMA
+    started before the range's first day)."""
+    blocks = compute.blocks(days)
+    if len(blocks) == 1:
+        return [(chunk, [VarTask(chunk, days)]) for chunk in compute.chunks(items)]
+    by_window = tuple(m for m in methods if m not in WHOLE_RANGE_METHODS)
+    whole_methods = tuple(m for m in methods if m in WHOLE_RANGE_METHODS)
+    planned = []
+    for chunk in compute.chunks(items):
+        portfolios = [item for item in chunk if isinstance(item, Portfolio)]
+        others = [item for item in chunk if not isinstance(item, Portfolio)]
+        tasks = [VarTask(portfolios, block, by_window, short=block is blocks[-1] and not whole_methods)
+                 for block in blocks if portfolios and by_window]
+        if portfolios and whole_methods:
+            tasks.append(VarTask(portfolios, days, whole_methods))
+        if others:
+            tasks.append(VarTask(others, days))
+        planned.append((chunk, tasks))
+    return planned
 
 
 @dataclass(frozen=True)
@@ -227,11 +280,13 @@ class StagedBooks:
     skipped: dict[str, str]
 
 
-def _stage_books(chunk: list[Portfolio | str | OptionBooksTask], config: VarConfig, start: dt.date, end: dt.date,
-                 days: list[dt.date], first_pnl_day: dt.date, option_books: list[str]) -> StagedBooks:
-    """A task: the forecasts on ``start``..``end`` of a chunk of portfolios, books of record (names) and
-    the option books (``option_books``), each book built from the stored rows of its own instruments and positions only,
-    written as var_estimates' uncommitted files."""
+def _stage_books(task: VarTask, config: VarConfig, first_pnl_day: dt.date, option_books: list[str]) -> StagedBooks:
+    """A task: the forecasts on ``task.days`` of a chunk of portfolios, books of record (names) and the option books
+    (``option_books``), each book built from the stored rows of its own instruments and positions only (the days
+    and the longest window before them), written as var_estimates' uncommitted files."""
+    chunk, days, start, end = task.chunk, task.days, task.days[0], task.days[-1]
+    methods = config if task.methods is None else config.model_copy(update={"methods": list(task.methods)})
+    # the read reaches back the longest window of every method, as one task of the range reads
     lookback = max(config.settings().window_for(m) for m in config.methods) + 1
     # one more stored day of prices than of P&L: the positions held on the first P&L day
     read = partial(histories, start, end, lookback=lookback + 1)
@@ -244,8 +299,9 @@ def _stage_books(chunk: list[Portfolio | str | OptionBooksTask], config: VarConf
         pnl = book_rows(book)
         if pnl.empty:
             continue
-        short += short_windows(config, book.portfolio, pnl, start, first_pnl_day)
-        frames.append(portfolio_forecasts(config, book, start))
+        if task.short:
+            short += short_windows(config, book.portfolio, pnl, start, first_pnl_day)
+        frames.append(portfolio_forecasts(methods, book, start))
     del books
     if names:
         # the stored positions of each previous close, revalued over the window of their instruments'
@@ -254,7 +310,7 @@ def _stage_books(chunk: list[Portfolio | str | OptionBooksTask], config: VarConf
             start, end, *read(held_symbols(start, end, names)), with_trades=False, names=names)
         skipped.update(recorded_skipped)
         keys += recorded_names
-        frames += [portfolio_forecasts(config, book, start, recorded=True) for book, _ in recorded]
+        frames += [portfolio_forecasts(methods, book, start, recorded=True) for book, _ in recorded]
         del recorded
     options = [item for item in chunk if isinstance(item, OptionBooksTask)]
     frames += [item.rows(start, end) for item in options]

@@ -278,12 +278,15 @@ def _latest_var_table(data: ReportData, portfolio: str, official: str | None) ->
     ccy = data.base_currency.get(portfolio, "")
     wanted = [(0.99, 1, "var", "VaR 99% 1d"), (0.99, 1, "es", "ES 99% 1d"), (0.99, 10, "var", "VaR 99% 10d"),
               (0.99, 10, "es", "ES 99% 10d"), (0.95, 1, "var", "VaR 95% 1d")]
+    figures: dict[tuple, tuple] = {}  # (method, confidence, horizon) -> its first row
+    for key in zip(latest["method"], latest["confidence"].round(10), latest["horizon_days"], latest.itertuples()):
+        figures.setdefault(key[:3], key[3])
     rows = []
-    for method, mine in latest.groupby("method", sort=True):
+    for method in sorted(latest["method"].unique()):
         row = {"method": method + (" (official)" if method == official else "")}
         for conf, h, col, label in wanted:
-            hit = mine.loc[mine["confidence"].round(10).eq(conf) & mine["horizon_days"].eq(h)]
-            row[label] = (float(hit[f"{col}_amount"].iloc[0]), float(hit[col].iloc[0])) if len(hit) else None
+            hit = figures.get((method, conf, h))
+            row[label] = (float(getattr(hit, f"{col}_amount")), float(getattr(hit, col))) if hit is not None else None
         rows.append(row)
     head = "<th>method</th>" + "".join(f"<th>{_esc(label)} ({_esc(ccy)})</th>" for *_, label in wanted)
     body = []

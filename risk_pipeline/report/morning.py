@@ -24,7 +24,7 @@ import pandas as pd
 
 from risk_pipeline.risk.backtests.traffic_light import BASEL_CONFIDENCE, BASEL_HORIZON
 from risk_pipeline.risk.limits import LIMIT_METHOD
-from risk_pipeline.storage.lake import empty_frame, read_days, stored_days
+from risk_pipeline.storage.lake import empty_frame, latest_day, read_days, stored_days
 from risk_pipeline.storage.schemas import TABLES
 
 if TYPE_CHECKING:
@@ -85,8 +85,8 @@ def _latest(table: str, as_of: dt.date, where: dict | None = None) -> pd.DataFra
     """``table``'s rows of its latest stored day up to ``as_of`` (empty when none or not a table)."""
     if table not in TABLES:
         return pd.DataFrame()
-    days = [d for d in stored_days(table) if d <= as_of]
-    return read_days(table, days[-1:], where=where) if days else empty_frame(table)
+    day = latest_day(table, as_of)
+    return read_days(table, [day], where=where) if day else empty_frame(table)
 
 
 def load_morning(as_of: dt.date) -> Morning:

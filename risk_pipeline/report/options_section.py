@@ -19,8 +19,7 @@ import pandas as pd
 from risk_pipeline.report.morning import amount, percent, signed
 from risk_pipeline.risk.backtests.traffic_light import basel_rows, window_lengths
 from risk_pipeline.risk.options.var import OptionVarMethod
-from risk_pipeline.storage.lake import read_days, stored_days
-from risk_pipeline.storage.schemas import TABLES
+from risk_pipeline.storage.lake import latest_day, read_days, stored_days
 
 GREEK_COLUMNS = ("position_value", "delta_amount", "gamma_amount", "vega_amount", "theta_amount", "rho_amount")
 GREEK_LABELS = {"position_value": "value", "delta_amount": "delta (P&L of +100%, first order)",
@@ -59,8 +58,8 @@ class OptionsView:
 
 
 def _latest(table: str, as_of: dt.date, where: dict | None = None) -> pd.DataFrame:
-    days = [d for d in stored_days(table) if d <= as_of] if table in TABLES else []
-    return read_days(table, days[-1:], where=where) if days else pd.DataFrame()
+    day = latest_day(table, as_of)
+    return read_days(table, [day], where=where) if day else pd.DataFrame()
 
 
 def _latest_of_books(table: str, as_of: dt.date, books: list[str]) -> pd.DataFrame:

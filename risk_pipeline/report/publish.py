@@ -31,9 +31,9 @@ from pathlib import Path
 import pandas as pd
 
 from risk_pipeline.report.charts import (
+    PnlVsVarFigure,
     component_var_chart,
     data_uri,
-    pnl_vs_var_chart,
     stress_chart,
     traffic_light_chart,
     utilisation_chart,
@@ -203,10 +203,11 @@ def write_files(data: ReportData, folder: Path) -> _Written:
     trailing = data.trailing
     yellow, red = basel_zone_thresholds(trailing)
     charts = {}
+    pnl_chart = PnlVsVarFigure(trailing, yellow, red)
     for portfolio in data.portfolios:
         rows = data.pnl_vs_var.loc[data.pnl_vs_var["portfolio"].eq(portfolio)]
         if len(rows):
-            charts[portfolio] = data_uri(pnl_vs_var_chart(rows, portfolio, trailing, yellow, red))
+            charts[portfolio] = data_uri(pnl_chart.png(rows, portfolio))
     pngs = {}
     if len(data.traffic_light):
         pngs[OVERVIEW_PNG] = charts["traffic_light"] = traffic_light_chart(data.traffic_light, trailing, yellow, red)

@@ -45,7 +45,7 @@ from risk_pipeline.risk.backtests.traffic_light import (
     window_lengths,
 )
 from risk_pipeline.risk.performance import performance_statistics
-from risk_pipeline.storage.lake import query_days, read_days, stored_days, table_version
+from risk_pipeline.storage.lake import latest_day, query_days, read_days, stored_days, table_version
 from risk_pipeline.storage.schemas import TABLES
 
 # tables of other stages shown when they exist in the lake (latest day <= as_of)
@@ -143,7 +143,7 @@ def _pnl_vs_var(pnl: pd.DataFrame, one_day: pd.DataFrame, trailing: int, chart_s
     rows["breach"] = rows["loss"] > rows["var"]
     rows["rolling_breaches"] = _trailing_counts(rows["breach"].to_numpy(), rows[["portfolio", "method", "confidence"]],
                                                 trailing)
-    rows = rows.loc[rows["date"].dt.date >= chart_start]
+    rows = rows.loc[rows["date"] >= pd.Timestamp(chart_start)]  # datetime64 at midnight: no date objects made
     return rows[PNL_VS_VAR_COLUMNS].reset_index(drop=True)
 
 
@@ -217,18 +217,16 @@ def _var_levels(days: list[dt.date]) -> pd.DataFrame:
     and so did the 16th digit of the report's mean_var."""
     return query_days(
         "var_estimates", days, "SELECT portfolio, method, avg(var ORDER BY date, confidence, horizon_days) AS mean_var "
-        "FROM days_of GROUP BY portfolio, method"
+        "FROM days_of GROUP BY portfolio, method", columns=["portfolio", "method", "confidence", "horizon_days", "var"]
     )
 
 
 def _extras(as_of: dt.date) -> dict[str, pd.DataFrame]:
     found = {}
     for name in OPTIONAL_TABLES:
-        if name not in TABLES:
-            continue
-        days = [d for d in stored_days(name) if d <= as_of]
-        if days:
-            rows = read_days(name, [days[-1]])  # in the scan's order, which DuckDB does not fix
+        day = latest_day(name, as_of)
+        if day:
+            rows = read_days(name, [day])  # in the scan's order, which DuckDB does not fix
             keys = [c for c in rows.columns if not pd.api.types.is_float_dtype(rows[c])]
             found[name] = rows.sort_values(keys, kind="stable", ignore_index=True)
     return found

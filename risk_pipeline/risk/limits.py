@@ -24,21 +24,27 @@ with each of the ``W`` daily returns up to t-1 (the estimation window):
     P&L_s       = sum_i E_i R_{i,s}^{(h)},    loss_s = -P&L_s
     VaR, ES     = tail_var_es(loss, c)                           (risk.var.tail, docs/design.md)
 
-A weight portfolio's 1-day value equals var_estimates' historical VaR/ES amount of the same day
-and window; a quantity book is measured on the positions it holds, not on its past P&L. The
-pre-trade check computes the same value before and after adding the proposed trade to the positions.
+At 1 day the value is var_estimates' historical VaR/ES amount of the same day and window (both
+revalue the positions held) up to rounding. At h > 1 days the two differ on purpose: here the
+positions are held fixed over the h days (each instrument's compounded return, above), while the
+VaR engine (:mod:`risk_pipeline.risk.var.held_positions`) compounds their per-unit P&L, the value
+rebalanced daily. Why the two are kept apart, and by how much they differ: docs/methods.md,
+"Limits' historical_positions and the engine's historical". The pre-trade check computes the same
+value before and after adding the proposed trade to the positions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from enum import StrEnum
 
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from risk_pipeline.risk.var.held_positions import ScenarioReturns
 from risk_pipeline.risk.var.sorted_tail import sorted_tail_var_es
 from risk_pipeline.risk.var.windows import compound_returns
 
@@ -115,7 +121,12 @@ class LimitReport:
     (:data:`OVERALL_STATUS_COLUMNS`)."""
 
     rows: pd.DataFrame
-    overall: pd.DataFrame
+
+    @cached_property
+    def overall(self) -> pd.DataFrame:
+        """The overall status of each date and portfolio, from the rows when first asked (the stored
+        ``limit_status`` table needs only the rows: its groupby took 45% of the evaluation)."""
+        return _overall(self.rows)
 
 
 @dataclass(frozen=True)
@@ -188,7 +199,7 @@ def evaluate_limits(measures: pd.DataFrame, limits: LimitsConfig, warning_fracti
     rows["status"] = classify(rows["value"].to_numpy(), rows["limit_amount"].to_numpy(), frac)
     rows["method"] = rows["method"].fillna("none").astype(object)
     rows = rows.sort_values(["date", "portfolio"], kind="stable").reset_index(drop=True)
-    return LimitReport(rows=rows[list(LIMIT_STATUS_COLUMNS)], overall=_overall(rows))
+    return LimitReport(rows=rows[list(LIMIT_STATUS_COLUMNS)])
 
 
 def _overall(rows: pd.DataFrame) -> pd.DataFrame:
@@ -220,7 +231,7 @@ def long_measures(amounts: pd.DataFrame, method: str) -> pd.DataFrame:
 
 def position_var_es(returns: np.ndarray, held: np.ndarray, ends: np.ndarray, *, window: int,
                     confidences: tuple[float, ...], horizons: tuple[int, ...],
-                    scenarios: Mapping[int, Callable[[np.ndarray, int], np.ndarray]] | None = None,
+                    scenarios: Mapping[int, ScenarioReturns] | None = None,
                     ) -> tuple[np.ndarray, np.ndarray]:
     """VaR and ES amounts of positions by historical simulation (:data:`LIMIT_METHOD`, module docstring).
 
@@ -232,7 +243,7 @@ def position_var_es(returns: np.ndarray, held: np.ndarray, ends: np.ndarray, *, 
     first row or holds a NaN return of a symbol with a non-zero (or NaN) exposure. ``scenarios``: per
     column index, the scenario returns of an instrument repriced for each window (``f(ends, window)``,
     shape ``(len(ends), window)``: a bond instrument's yield moves applied to the bond held,
-    :class:`risk_pipeline.risk.var.held_positions.ScenarioReturns`) in place of its past returns; its
+    :data:`ScenarioReturns`, the VaR engine's) in place of its past returns; its
     h-day scenario compounds h consecutive ones, as its returns would be.
     """
     returns, held = np.asarray(returns, dtype=float), np.asarray(held, dtype=float)

@@ -13,7 +13,10 @@ absolute paths.
 
 ``refresh_catalog`` writes a whole new catalog after every commit: a new file in the same folder
 (its views built from every table's latest version), checkpointed and closed (no WAL), synced to
-disk, and renamed over ``risk.duckdb`` in one ``os.replace``. No reader is ever locked out or
+disk, and renamed over ``risk.duckdb`` in one ``os.replace``. When the catalog is still the file
+the process's previous refresh wrote (untouched since), the new file is a copy of it in which only
+the views whose SQL changed (the tables committed since) are replaced: the same views, without
+binding the others again (a day's run refreshes about 26 times). No reader is ever locked out or
 slowed: a reader that opened the old file keeps reading the old snapshot (its files are deleted
 by vacuum only ``retention_days`` after a later commit replaced them), a new one opens the new
 file. A ``risk.duckdb.wal`` beside the catalog (left by a client that opened it read-write, or by
@@ -28,6 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import os
+import shutil
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager, suppress
@@ -80,24 +84,43 @@ def view_sql(spec: TableSchema, files: Sequence[str], database: str) -> str:
 _WRITTEN = "risk_catalog"
 
 
-def _write(path: Path) -> None:
-    """Write at ``path`` a catalog of every table's latest version, in one transaction, checkpointed
-    and closed. The file is attached to the process's DuckDB database (``lake.reader``) rather than
-    opened as a database of its own: about 1 ms instead of 12 (much more on a loaded machine), and a
-    day's run refreshes the catalog 16 times."""
+def _views() -> dict[str, tuple[str, int | None]]:
+    """Each table's ``CREATE VIEW`` of its latest version in the new catalog, and that version
+    (None: never written)."""
+    views = {}
+    for spec in TABLES.values():
+        delta = lake.open_table(spec.name)
+        files = [] if delta is None else lake.data_files(delta, spec)
+        views[spec.name] = (view_sql(spec, files, _WRITTEN), None if delta is None else delta.version())
+    return views
+
+
+def _write(path: Path, views: dict[str, tuple[str, int | None]], previous: dict[str, str] | None) -> None:
+    """Write at ``path`` a catalog of ``views``, in one transaction, checkpointed and closed. With
+    ``previous`` (the views of the catalog copied at ``path``), only the views whose SQL differs are
+    replaced and ``lake_versions`` is rewritten; without, ``path`` is a new file. The file is attached
+    to the process's DuckDB database (``lake.reader``) rather than opened as a database of its own:
+    about 1 ms instead of 12 (much more on a loaded machine), and a day's run refreshes the catalog
+    about 26 times."""
     refreshed_at = dt.datetime.now(dt.UTC)
     with closing(lake.reader()) as con:
         con.execute(f"ATTACH $path AS {_WRITTEN}", {"path": str(path)})
         try:
             con.execute("BEGIN TRANSACTION")
-            con.execute(f'CREATE TABLE {_WRITTEN}."{VERSIONS_TABLE}" '
-                        "(table_name VARCHAR PRIMARY KEY, version BIGINT, refreshed_at TIMESTAMP WITH TIME ZONE)")
-            versions = {}
-            for spec in TABLES.values():
-                delta = lake.open_table(spec.name)
-                con.execute(view_sql(spec, [] if delta is None else lake.data_files(delta, spec), _WRITTEN))
-                if delta is not None:
-                    versions[spec.name] = delta.version()
+            if previous is None:
+                con.execute(f'CREATE TABLE {_WRITTEN}."{VERSIONS_TABLE}" '
+                            "(table_name VARCHAR PRIMARY KEY, version BIGINT, refreshed_at TIMESTAMP WITH TIME ZONE)")
+            else:
+                con.execute(f'DELETE FROM {_WRITTEN}."{VERSIONS_TABLE}"')
+                for name in set(previous) - set(views):
+                    con.execute(f'DROP VIEW {_WRITTEN}."{name}"')
+            for name, (sql, _) in views.items():
+                if previous is not None and previous.get(name) == sql:
+                    continue
+                if previous is not None and name in previous:
+                    con.execute(f'DROP VIEW {_WRITTEN}."{name}"')
+                con.execute(sql)
+            versions = {name: version for name, (_, version) in views.items() if version is not None}
             con.execute(f'INSERT INTO {_WRITTEN}."{VERSIONS_TABLE}" SELECT unnest($names), unnest($versions), $at',
                         {"names": list(versions), "versions": list(versions.values()), "at": refreshed_at})
             con.execute("COMMIT")
@@ -108,6 +131,28 @@ def _write(path: Path) -> None:
             raise
         finally:
             con.execute(f"DETACH {_WRITTEN}")
+
+
+# per catalog path, the catalog file this process wrote last: its identity (inode, size, modification
+# time) and the SQL of its views
+_LAST_WRITTEN: dict[str, tuple[tuple[int, int, int], dict[str, str]]] = {}
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _views_of_own_catalog(path: Path) -> dict[str, str] | None:
+    """The views of the catalog at ``path`` if it is still the file this process's last refresh wrote,
+    untouched (same inode, size and modification time, no WAL beside it); else None."""
+    last = _LAST_WRITTEN.get(str(path))
+    if last is None or path.with_name(f"{path.name}.wal").exists() or _identity(path) != last[0]:
+        return None
+    return last[1]
 
 
 def _fsync(path: Path) -> None:
@@ -135,14 +180,19 @@ def refresh_catalog() -> Path | None:
         for leftover in _temporary_files(path):  # of a killed refresh
             leftover.unlink(missing_ok=True)
         written = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        views = _views()
+        previous = _views_of_own_catalog(path)
         try:
-            _write(written)
+            if previous is not None:  # a copy of it with the views that changed replaced
+                shutil.copyfile(path, written)
+            _write(written, views, previous)
             _fsync(written)
             # a WAL beside the catalog belongs to the file being replaced (or to none): the new file has
             # none, and DuckDB would replay this one into it at the next open, or refuse to open it
             path.with_name(f"{path.name}.wal").unlink(missing_ok=True)
             os.replace(written, path)
             _fsync(path.parent)
+            _LAST_WRITTEN[str(path)] = (_identity(path), {name: sql for name, (sql, _) in views.items()})
         finally:
             for leftover in (written, written.with_name(f"{written.name}.wal")):
                 leftover.unlink(missing_ok=True)

@@ -30,6 +30,11 @@ each past day's percentage changes of the market variables). A book with constan
 a capital N (V_i = w_i N, V = N) gives x_t(s) = sum_i w_i r_i(s), its own rebalanced return: the
 same numbers as the 1-D path on the book's return series (tested); a book whose positions
 change differs from its own realized P&L series, which mixes the positions of other days.
+
+An h-day horizon compounds x (the positions' value rebalanced daily, as each method compounds a
+return); the limits' :func:`risk_pipeline.risk.limits.position_var_es` revalues the same positions
+but holds them fixed over the h days: the same 1-day number up to rounding, different h-day ones
+(docs/methods.md, "Limits' historical_positions and the engine's historical").
 """
 
 from __future__ import annotations
