@@ -8,6 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from risk_pipeline.risk.stress.grid import (
+    HeldBook,
+    replay_grid,
+    resolve_scenarios,
+    reverse_stress_grid,
+    share_scenarios,
+    stress_grid,
+)
 from risk_pipeline.risk.stress.replay import REPLAY_COLUMNS, replay_episodes, replay_path, summarize_path
 from risk_pipeline.risk.stress.reverse import (
     REVERSE_STRESS_COLUMNS,
@@ -198,3 +206,50 @@ def test_result_tables_keep_their_schema_and_dtypes_when_empty():
     assert stress_table([])["proxied"].dtype == bool
     assert reverse_stress_table([])["iterations"].dtype == "int64"
     assert replay_episodes(pd.Series(dtype=float), pd.DataFrame(), []).columns.tolist() == list(REPLAY_COLUMNS)
+
+
+def test_scenarios_calibrated_once_on_the_union_of_two_books_give_each_book_its_own_rows():
+    """Two books of one base with different positions and currencies share one calibration over the
+    union of their positions: every stress, reverse-stress and replay row is bit for bit the one of
+    the book calibrated alone (proxied flags included: only the first book holds a proxied stock and currency)."""
+    rets = _history()
+    rets.loc[rets.index[300:305], "AAA"] = np.nan  # AAA misses days of the window: beta-proxied
+    rets.loc[rets.index[:100], "CCC"] = np.nan  # listed later: AAA's proxy beta must not lose these days
+    fx = pd.DataFrame({"EUR": np.linspace(-0.004, 0.005, len(rets)), "GBP": np.linspace(0.003, -0.002, len(rets))},
+                      index=rets.index)
+    fx.loc[rets.index[303], "GBP"] = np.nan  # a missing GBP fixing in the window: no move, flagged
+    window = HistoricalScenario("ep", "", rets.index[298].date(), rets.index[310].date())
+    scenarios = [window, UniformEquityScenario("down", "", -0.2), FxScenario("usd_up", "", 0.1)]
+    dates = rets.index[320:326]
+    growth = pd.Series(np.linspace(1.0, 1.3, len(dates)), index=dates)
+
+    def book(currency_of: dict[str, str]) -> HeldBook:
+        exposures = pd.DataFrame({s: 100.0 * (i + 1) * growth for i, s in enumerate(currency_of)}, index=dates)
+        exposures.iloc[:, -1] *= -0.5  # a short
+        return HeldBook(exposures, exposures.sum(axis=1) + 1000.0, currency_of, "USD")
+
+    def windows(foreign: list[str]) -> dict:
+        return {"ep": (rets, fx.loc[:, foreign])}
+
+    first = book({"AAA": "GBP", "BBB": "EUR"})
+    second = book({"CCC": "EUR", "BBB": "EUR", "SP500": "USD"})
+    union_of = {**first.currency_of, **second.currency_of}
+    no_dates = pd.DatetimeIndex([])
+    union = HeldBook(pd.DataFrame(columns=sorted(union_of), index=no_dates, dtype=float),
+                     pd.Series(index=no_dates, dtype=float), union_of, "USD")
+    shared = resolve_scenarios(union, scenarios, windows(["EUR", "GBP"]))
+    proxied = []
+    for held, foreign in ((first, ["EUR", "GBP"]), (second, ["EUR"])):
+        alone = resolve_scenarios(held, scenarios, windows(foreign))
+        taken = share_scenarios(held, scenarios, shared)
+        for grid in (
+            lambda r: stress_grid(held, r.shocks, r.available),
+            lambda r: reverse_stress_grid(held, r.shocks, r.available, target_loss_fraction=0.05),
+            lambda r: replay_grid(held, r.episodes, r.episodes_available),
+        ):
+            expected, got = grid(alone), grid(taken)
+            assert len(expected) > 0
+            pd.testing.assert_frame_equal(got, expected, check_exact=True)
+        rows = stress_grid(held, taken.shocks, taken.available)
+        proxied.append(bool(rows.loc[rows["scenario"] == "ep", "proxied"].all()))
+    assert proxied == [True, False]

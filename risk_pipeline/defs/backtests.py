@@ -23,7 +23,7 @@ from risk_pipeline.defs.lake_assets import lake_asset, latest_day_of_run, partit
 from risk_pipeline.defs.options import option_pnl
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
-from risk_pipeline.risk.backtests.table import backtest_table, checked_windows
+from risk_pipeline.risk.backtests.table import backtest_columns, checked_windows
 from risk_pipeline.risk.backtests.traffic_light import basel_rows, red_zone_rows, window_lengths
 from risk_pipeline.config.positions import book_currencies
 from risk_pipeline.config.settings import section
@@ -76,7 +76,8 @@ def tested_portfolios(start, end) -> list[str]:
 class ForecastSeries(NamedTuple):
     """One VaR/ES series (``keys``: ``SERIES_KEYS``) with its realized series by date: ``realized`` (the
     hypothetical P&L's simple return, or with ``amounts`` an option book's ``OPTION_PNL``), ``actual`` (the
-    actual P&L's, the same series for an option book), ``forecasts`` (columns var, es: var_estimates' fractions,
+    actual P&L's; ``realized`` itself, the same object, for an option book or a book whose actual P&L equals its
+    hypothetical P&L), ``forecasts`` (columns var, es: var_estimates' fractions,
     or with ``amounts`` its var_amount and es_amount; and var_amount, es_amount: var_estimates' amounts) and the
     lake's day number of the first realized day."""
 
@@ -97,45 +98,57 @@ def forecast_series(start, end, lookback: int, portfolios: Sequence[str]) -> Ite
                       where=chosen)
     options = read_window("option_pnl", start, end, lookback + 1, columns=["book", OPTION_PNL],
                           where={"book": list(portfolios)})
-    forecasts = read_window("var_estimates", start, end, lookback,
-                            columns=SERIES_KEYS + ["var", "es", "var_amount", "es_amount"], where=chosen)
+    forecasts = read_window("var_estimates", start, end, lookback,  # each series put in date order below
+                            columns=SERIES_KEYS + ["var", "es", "var_amount", "es_amount"], where=chosen, by_day=False)
     calendar = stored_days("portfolio_pnl")
     days = pd.DatetimeIndex(calendar)
-    realized_by_portfolio = {
-        name: (group.set_index("date")[REALIZED_RETURN].sort_index(), group.set_index("date")[ACTUAL_RETURN].sort_index(),
-               False)
-        for name, group in pnl.groupby("portfolio")
-    }
+    realized_by_portfolio = {}
+    for name, group in pnl.groupby("portfolio"):
+        realized = group.set_index("date")[REALIZED_RETURN].sort_index()
+        actual = group.set_index("date")[ACTUAL_RETURN].sort_index()
+        # a book without trades: its actual series is its realized one (compared once, not for each series)
+        same = np.array_equal(actual.to_numpy(dtype=float), realized.to_numpy(dtype=float), equal_nan=True)
+        realized_by_portfolio[name] = (realized, realized if same else actual, False)
     for name, group in options.groupby("book"):
         amounts = group.set_index("date")[OPTION_PNL].sort_index()
         # every trading day from the book's first P&L on: a day without its P&L (no option held) is no observation
         amounts = amounts.reindex(days[(days >= amounts.index[0]) & (days <= amounts.index[-1])])
         realized_by_portfolio[name] = (amounts, amounts, True)
     dates = forecasts["date"].to_numpy()
+    # the columns of a series' frame, taken once (not per series): var, es (a portfolio's fractions, an
+    # option book's amounts), var_amount, es_amount
+    columns = ["var", "es", "var_amount", "es_amount"]
+    values = {c: forecasts[c].to_numpy(dtype=float) for c in columns}
+    taken = {False: [values[c] for c in columns], True: [values[c] for c in ("var_amount", "es_amount")] * 2}
     for keys, rows in sorted(forecasts.groupby(SERIES_KEYS, sort=True).indices.items()):
         if keys[0] not in realized_by_portfolio:
             continue  # forecasts whose realized series is not stored yet: nothing to test
         realized, actual, amounts = realized_by_portfolio[keys[0]]
-        var, es = (forecasts[c].to_numpy() for c in (("var_amount", "es_amount") if amounts else ("var", "es")))
-        var_amount, es_amount = (forecasts[c].to_numpy() for c in ("var_amount", "es_amount"))
         rows = rows[np.argsort(dates[rows], kind="stable")]  # date order, one frame from arrays (no sub-frame)
         offset = bisect.bisect_left(calendar, realized.index[0].date())
-        series = pd.DataFrame({"var": var[rows], "es": es[rows], "var_amount": var_amount[rows],
-                               "es_amount": es_amount[rows]}, index=pd.DatetimeIndex(dates[rows], name="date"))
+        # one block whose columns are contiguous (Fortran order): one frame costs a fraction of four columns'
+        block = np.empty((rows.size, len(columns)), order="F")
+        for i, column in enumerate(taken[amounts]):
+            np.take(column, rows, out=block[:, i])
+        series = pd.DataFrame(block, columns=columns, index=pd.DatetimeIndex(dates[rows], name="date"), copy=False)
         yield ForecastSeries(keys, realized, actual, series, offset, amounts)
 
 
-def with_series_keys(frames: list[pd.DataFrame], keys: list[tuple], table: str,
+def with_series_keys(parts: list[dict[str, np.ndarray]], keys: list[tuple], table: str,
                      names: Sequence[str] = SERIES_KEYS) -> pd.DataFrame:
-    """The frames of the series ``keys`` (values of the columns ``names``, one tuple per frame) as one
-    frame of ``table`` with the keys as columns, added once to the whole instead of to each frame, in
-    date order (stable: series order within a day, the order ``write_days`` stores); ``frames`` is
-    emptied (a long run holds its rows once, not twice, while they are written)."""
-    if not frames:
+    """The rows of the series ``keys`` (values of the columns ``names``, one tuple per part; a part is
+    one series' columns, one array each) as one frame of ``table`` with the keys as columns: one frame
+    built for all the series, not one per series (a new day's hundreds of series cost their frames'
+    construction more than their numbers), in date order (stable: series order within a day, the order
+    ``write_days`` stores); ``parts`` is emptied (a long run holds its rows once, not twice, while they
+    are written)."""
+    if not parts:
         return empty_frame(table)
-    lengths = [len(f) for f in frames]
-    frame = pd.concat(frames, ignore_index=True)
-    frames.clear()
+    lengths = [len(next(iter(part.values()))) for part in parts]
+    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
+    parts.clear()
+    frame = pd.DataFrame(columns)
+    del columns
     for i, name in enumerate(names):
         frame[name] = pd.Series([k[i] for k in keys]).repeat(lengths).reset_index(drop=True)
     day = table_schema(table).day_column
@@ -167,7 +180,8 @@ def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig, com
 
 def _backtest_rows(portfolios: list[str], config: BacktestConfig, start, end, lookback: int) -> pd.DataFrame:
     """A task: the backtests of the series of ``portfolios`` as of ``start``..``end``."""
-    frames, series_keys = [], []
+    parts: list[dict[str, np.ndarray]] = []
+    series_keys = []
     first, after = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
     for series in forecast_series(start, end, lookback, portfolios):
         _, _, confidence, horizon = series.keys
@@ -175,7 +189,7 @@ def _backtest_rows(portfolios: list[str], config: BacktestConfig, start, end, lo
         as_of = realized.index[(realized.index >= first) & (realized.index < after)]  # no date objects
         if as_of.empty:
             continue
-        table = backtest_table(
+        columns = backtest_columns(
             realized,
             series.forecasts,
             confidence=float(confidence),
@@ -185,12 +199,12 @@ def _backtest_rows(portfolios: list[str], config: BacktestConfig, start, end, lo
             whole_sample=config.whole_sample,
             day_number_offset=series.day_number_offset,
             seed=config.seed,
-            actual_returns=series.actual,
+            actual_returns=None if series.actual is series.realized else series.actual,  # None: the same losses
             amounts=series.amounts,
         )
-        frames.append(table)
+        parts.append(columns)
         series_keys.append(series.keys)
-    return with_series_keys(frames, series_keys, "var_backtests")
+    return with_series_keys(parts, series_keys, "var_backtests")
 
 
 def _verdicts(frame: pd.DataFrame) -> dict[str, object]:

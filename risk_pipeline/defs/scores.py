@@ -28,7 +28,7 @@ from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, lake_asset, pa
 from risk_pipeline.defs.options import option_pnl
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
-from risk_pipeline.risk.backtests.scoring import McsSettings, compare_methods, score_forecasts
+from risk_pipeline.risk.backtests.scoring import McsSettings, comparison_columns, forecast_score_columns
 from risk_pipeline.risk.backtests.table import checked_windows
 from risk_pipeline.storage.lake import read_window, stored_days
 
@@ -64,14 +64,15 @@ def forecast_scores(context: dg.AssetExecutionContext, compute: Compute) -> dg.M
 
 def _forecast_score_rows(portfolios: list[str], start, end, lookback: int) -> pd.DataFrame:
     """A task: the scores of the forecasts of ``portfolios`` known on ``start``..``end``."""
-    frames, series_keys = [], []
+    parts: list[dict[str, np.ndarray]] = []
+    series_keys = []
     for series in forecast_series(start, end, lookback, portfolios):
         _, _, confidence, h = series.keys
-        frames.append(score_forecasts(series.realized, series.forecasts, confidence=float(confidence),
-                                      horizon_days=int(h), day_number_offset=series.day_number_offset,
-                                      amounts=series.amounts))
+        parts.append(forecast_score_columns(series.realized, series.forecasts, confidence=float(confidence),
+                                            horizon_days=int(h), day_number_offset=series.day_number_offset,
+                                            amounts=series.amounts))
         series_keys.append(series.keys)
-    frame = with_series_keys(frames, series_keys, "forecast_scores")
+    frame = with_series_keys(parts, series_keys, "forecast_scores")
     return frame.loc[frame["date"].dt.date.between(start, end)].reset_index(drop=True)  # the scores known in the run
 
 
@@ -143,13 +144,14 @@ def _score_rows(portfolios: list[str], start, end, windows: tuple[int, ...], mcs
     as_of = calendar[(calendar.date >= start) & (calendar.date <= end)]
     flags = mcs_days(as_of)
     basis = dict(scores.drop_duplicates("portfolio")[["portfolio", "score_basis"]].itertuples(index=False))
-    frames, families = [], []
+    parts: list[dict[str, np.ndarray]] = []
+    families = []
     for family, fz0, tick, end_day in score_matrices(scores):
-        frames.append(compare_methods(
+        parts.append(comparison_columns(
             fz0, tick, calendar.get_indexer(end_day), calendar.get_indexer(as_of), flags, windows, mcs
         ))
         families.append((*family, basis[family[0]]))  # a portfolio's scores: on fractions, an option book's on amounts
-    frame = with_series_keys(frames, families, "var_scores", [*FAMILY_KEYS, "score_basis"])
+    frame = with_series_keys(parts, families, "var_scores", [*FAMILY_KEYS, "score_basis"])
     if len(frame):
         frame["as_of"] = as_of[frame["as_of"].to_numpy()]
     return frame

@@ -32,6 +32,7 @@ from risk_pipeline.risk.stress.grid import (
     replay_grid,
     resolve_scenarios,
     reverse_stress_grid,
+    share_scenarios,
     stress_grid,
 )
 from risk_pipeline.risk.stress.scenarios import HistoricalScenario, Scenario
@@ -116,49 +117,64 @@ def stress_inputs(config: StressConfig, start: dt.date, end: dt.date, log=None) 
     def pnl_dates(name: str) -> pd.DatetimeIndex:
         return pd.DatetimeIndex(sorted(pnl.loc[pnl["portfolio"] == name, "date"].unique()))
 
-    out = []
-    windows: dict[tuple, dict] = {}  # books with the same symbols and currencies share their scenarios' windows
+    held = []
     for portfolio in portfolios:
         dates = pnl_dates(portfolio.name)
         if len(dates):  # a book without P&L in the range is not built (no price yet, or no FX rate)
-            out.append(_held_book(build_book(portfolio, price_history, return_history), dates, scenarios, usable,
-                                  history, config, windows))
+            held.append(_held_book(build_book(portfolio, price_history, return_history), dates))
     for book, _ in recorded:
         dates = pnl_dates(book.portfolio.name)
         if len(dates):
-            out.append(_held_book(book, dates, scenarios, usable, history, config, windows))
+            held.append(_held_book(book, dates))
+    out = _resolve(held, scenarios, usable, history, config)
     names = {sc.name: sc.kind.value for sc in scenarios}
     return StressInputs(tuple(out), tuple(p.name for p in portfolios) + tuple(recorded_names), names, tuple(skipped))
 
 
-def _held_book(book: Book, dates: pd.DatetimeIndex, scenarios: tuple[Scenario, ...],
-               usable: dict[str, tuple[HistoricalScenario, pd.DatetimeIndex]], history: pd.DataFrame,
-               config: StressConfig, windows: dict[tuple, dict] | None = None) -> PortfolioStress:
-    """The positions ``book`` holds over each of ``dates`` (those of the previous close), resolved."""
+def _held_book(book: Book, dates: pd.DatetimeIndex) -> tuple[Portfolio, HeldBook]:
+    """The positions ``book`` holds over each of ``dates`` (those of the previous close)."""
     exposures, values = book.held()
     base = book.portfolio.base_currency
     currency_of = {s: (c or base) for s, c in book.currencies.items()}
-    held = HeldBook(exposures.reindex(dates), values.reindex(dates), currency_of, base)
-    return _resolve(book.portfolio, held, scenarios, usable, history, config, windows)
+    return book.portfolio, HeldBook(exposures.reindex(dates), values.reindex(dates), currency_of, base)
 
 
-def _resolve(portfolio: Portfolio, held: HeldBook, scenarios: tuple[Scenario, ...],
+def _resolve(held: list[tuple[Portfolio, HeldBook]], scenarios: tuple[Scenario, ...],
              usable: dict[str, tuple[HistoricalScenario, pd.DatetimeIndex]], history: pd.DataFrame,
-             config: StressConfig, windows: dict[tuple, dict] | None = None) -> PortfolioStress:
-    """The book's scenarios resolved by the core (:func:`resolve_scenarios`), from each usable historical
-    scenario's stored local returns and the FX returns of the book's foreign currencies (``windows``:
-    those already built for other books, by columns, base and foreign currencies)."""
-    base = held.base_currency
-    foreign = sorted({c for c in held.currency_of.values() if c != base})
-    columns = sorted(set(history.columns) | set(held.exposures.columns) | {config.market_proxy})
-    key = (tuple(columns), base, tuple(foreign))
-    windows = {} if windows is None else windows
-    if key not in windows:
-        local = history.reindex(columns=columns)
-        windows[key] = {name: (local.reindex(days), currency_returns(base, foreign, days) if foreign else None)
-                        for name, (_, days) in usable.items()}
-    resolved = resolve_scenarios(held, scenarios, windows[key], market=config.market_proxy)
-    return PortfolioStress(portfolio, held, resolved)
+             config: StressConfig) -> list[PortfolioStress]:
+    """Every book's scenarios, each calibrated once per base currency over the union of the books'
+    positions (:func:`resolve_scenarios` on a book without dates, from each usable historical scenario's
+    stored local returns and the FX returns of the foreign currencies) and shared (:func:`share_scenarios`)."""
+    unions: list[HeldBook] = []  # per base currency (and symbol currencies that agree), the union of the books
+    member = []
+    for _, book in held:
+        for i, union in enumerate(unions):
+            if union.base_currency == book.base_currency and all(
+                    union.currency_of.get(s, c) == c for s, c in book.currency_of.items()):
+                unions[i] = _union(union, book)
+                break
+        else:
+            i = len(unions)
+            unions.append(_union(None, book))
+        member.append(i)
+    shared = []
+    for union in unions:
+        foreign = sorted({c for c in union.currency_of.values() if c != union.base_currency})
+        local = history.reindex(columns=sorted(set(history.columns) | set(union.exposures.columns)
+                                               | {config.market_proxy}))
+        windows = {name: (local.reindex(days), currency_returns(union.base_currency, foreign, days) if foreign else None)
+                   for name, (_, days) in usable.items()}
+        shared.append(resolve_scenarios(union, scenarios, windows, market=config.market_proxy))
+    return [PortfolioStress(portfolio, book, share_scenarios(book, scenarios, shared[i]))
+            for (portfolio, book), i in zip(held, member)]
+
+
+def _union(union: HeldBook | None, book: HeldBook) -> HeldBook:
+    """A book without dates holding the positions of ``union`` and ``book`` (same base currency)."""
+    currency_of = dict(book.currency_of) if union is None else {**union.currency_of, **book.currency_of}
+    no_dates = pd.DatetimeIndex([])
+    return HeldBook(pd.DataFrame(columns=sorted(currency_of), index=no_dates, dtype=float),
+                    pd.Series(index=no_dates, dtype=float), currency_of, book.base_currency)
 
 
 def _stress_rows(ps: PortfolioStress, inputs: StressInputs, config: StressConfig) -> pd.DataFrame:

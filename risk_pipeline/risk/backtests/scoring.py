@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -194,11 +195,17 @@ FORECAST_SCORE_COLUMNS = ["date", "forecast_date", "loss", "var", "es", "loss_am
                           "score_basis", "tick_loss", "fz0_loss"]
 
 
-def score_forecasts(
+def score_forecasts(returns: pd.Series, forecasts: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
+    """The rows of :func:`forecast_score_columns` as a frame (columns ``FORECAST_SCORE_COLUMNS``)."""
+    return pd.DataFrame(forecast_score_columns(returns, forecasts, **kwargs), columns=FORECAST_SCORE_COLUMNS)
+
+
+def forecast_score_columns(
     returns: pd.Series, forecasts: pd.DataFrame, *, confidence: float, horizon_days: int, day_number_offset: int = 0,
     amounts: bool = False,
-) -> pd.DataFrame:
-    """Tick and FZ0 loss of every realized forecast of one series, columns ``FORECAST_SCORE_COLUMNS``.
+) -> dict[str, np.ndarray]:
+    """Tick and FZ0 loss of every realized forecast of one series, one array per column of
+    ``FORECAST_SCORE_COLUMNS`` (a caller of many series builds one frame of them all, not one each).
 
     The observations are those of ``var_backtests`` (``table.backtest_observations``:
     h-day losses of the non-overlapping forecast dates, phased by ``day_number_offset``);
@@ -223,17 +230,15 @@ def score_forecasts(
         with np.errstate(invalid="ignore", divide="ignore"):
             value = np.where(obs.var != 0.0, var_amount / obs.var, es_amount / obs.es)
         fraction, amount = (obs.loss, obs.var, obs.es), (obs.loss * value, var_amount, es_amount)
-    return pd.DataFrame(
-        {
-            "date": returns.index[obs.end_pos],
-            "forecast_date": obs.dates,
-            **dict(zip(("loss", "var", "es"), fraction)),
-            **dict(zip(("loss_amount", "var_amount", "es_amount"), amount)),
-            "score_basis": "amount" if amounts else "fraction",
-            "tick_loss": tick_loss(obs.loss, obs.var, confidence),
-            "fz0_loss": fz0_loss(obs.loss, obs.var, obs.es, confidence),
-        }
-    )
+    return {
+        "date": returns.index[obs.end_pos].to_numpy(),
+        "forecast_date": obs.dates.to_numpy(),
+        **dict(zip(("loss", "var", "es"), fraction)),
+        **dict(zip(("loss_amount", "var_amount", "es_amount"), amount)),
+        "score_basis": np.full(obs.loss.size, "amount" if amounts else "fraction", dtype=object),
+        "tick_loss": tick_loss(obs.loss, obs.var, confidence),
+        "fz0_loss": fz0_loss(obs.loss, obs.var, obs.es, confidence),
+    }
 
 
 @dataclass(frozen=True)
@@ -277,11 +282,22 @@ def _stored_counts(n: int, reps: int, seed: int) -> np.ndarray:
     return counts.astype(np.uint16 if n < 2**16 else np.int64)
 
 
+@functools.lru_cache(maxsize=8)
 def _counts(n: int, reps: int, seed: int) -> np.ndarray:
-    return _stored_counts(n, reps, seed).astype(float)
+    """:func:`_stored_counts` as floats (read-only), the last few lengths kept: the families of a
+    day's run alternate between a few lengths (the windows of each horizon), and converting 1,000
+    x 1,000 counts again for every family cost a new day's var_scores a fifth of its time."""
+    counts = _stored_counts(n, reps, seed).astype(float)
+    counts.flags.writeable = False
+    return counts
 
 
-def compare_methods(
+def compare_methods(fz0: pd.DataFrame, tick: pd.DataFrame, *args: Any, **kwargs: Any) -> pd.DataFrame:
+    """The rows of :func:`comparison_columns` as a frame (columns ``COMPARISON_COLUMNS``)."""
+    return pd.DataFrame(comparison_columns(fz0, tick, *args, **kwargs), columns=COMPARISON_COLUMNS)
+
+
+def comparison_columns(
     fz0: pd.DataFrame,
     tick: pd.DataFrame,
     end_pos: np.ndarray,
@@ -289,8 +305,9 @@ def compare_methods(
     mcs_as_of: np.ndarray,
     backtest_window_days: tuple[int, ...],
     mcs: McsSettings,
-) -> pd.DataFrame:
-    """Mean scores, DM tests against the best and the MCS of one forecast series family.
+) -> dict[str, np.ndarray]:
+    """Mean scores, DM tests against the best and the MCS of one forecast series family, one array
+    per column of ``COMPARISON_COLUMNS`` (a caller of many families builds one frame of them all).
 
     ``fz0``, ``tick``: the per-observation scores (rows: observations in date order, columns:
     methods; NaN where a method has no forecast). ``end_pos``: the trading-day number of each
@@ -394,26 +411,23 @@ def compare_methods(
     has_obs = counts > 0
     w_rows, m_cols = np.nonzero(has_obs)
     is_compared = compared[w_rows, m_cols]
-    out = pd.DataFrame(
-        {
-            "as_of": w_rows % as_of_pos.size,
-            "method": methods[m_cols],
-            "backtest_window_days": np.repeat(np.asarray(windows, dtype=np.int64), as_of_pos.size)[w_rows],
-            "n_obs": counts[w_rows, m_cols].astype(np.int64),
-            "mean_tick_loss": mean_tick[w_rows, m_cols],
-            "mean_fz0_loss": mean_fz0[w_rows, m_cols],
-            "compared": is_compared,
-            "comparison_obs": np.where(is_compared, n_rows[w_rows], 0).astype(np.int64),
-            "not_compared_reason": np.where(is_compared, "", reason[w_rows, m_cols]).astype(object),
-            "best_method": np.where(any_compared[w_rows], methods[best[w_rows]], ""),
-            "fz0_diff_to_best": np.where(is_compared, common_fz0[w_rows, m_cols] - common_fz0[w_rows, best[w_rows]],
-                                         np.nan),
-            "dm_stat": np.where(is_compared, dm[w_rows, m_cols], np.nan),
-            "dm_p": np.where(is_compared, dm_p[w_rows, m_cols], np.nan),
-            "dm_lag": np.where(is_compared, lag[w_rows], 0).astype(np.int64),
-            "mcs_computed": mcs_flag[w_rows],
-            "in_mcs": is_compared & (mcs_p[w_rows, m_cols] > mcs.size),
-            "mcs_p": np.where(is_compared, mcs_p[w_rows, m_cols], np.nan),
-        }
-    )
-    return out[COMPARISON_COLUMNS]
+    return {
+        "as_of": w_rows % as_of_pos.size,
+        "method": methods[m_cols],
+        "backtest_window_days": np.repeat(np.asarray(windows, dtype=np.int64), as_of_pos.size)[w_rows],
+        "n_obs": counts[w_rows, m_cols].astype(np.int64),
+        "mean_tick_loss": mean_tick[w_rows, m_cols],
+        "mean_fz0_loss": mean_fz0[w_rows, m_cols],
+        "compared": is_compared,
+        "comparison_obs": np.where(is_compared, n_rows[w_rows], 0).astype(np.int64),
+        "not_compared_reason": np.where(is_compared, "", reason[w_rows, m_cols]).astype(object),
+        "best_method": np.where(any_compared[w_rows], methods[best[w_rows]], ""),
+        "fz0_diff_to_best": np.where(is_compared, common_fz0[w_rows, m_cols] - common_fz0[w_rows, best[w_rows]],
+                                     np.nan),
+        "dm_stat": np.where(is_compared, dm[w_rows, m_cols], np.nan),
+        "dm_p": np.where(is_compared, dm_p[w_rows, m_cols], np.nan),
+        "dm_lag": np.where(is_compared, lag[w_rows], 0).astype(np.int64),
+        "mcs_computed": mcs_flag[w_rows],
+        "in_mcs": is_compared & (mcs_p[w_rows, m_cols] > mcs.size),
+        "mcs_p": np.where(is_compared, mcs_p[w_rows, m_cols], np.nan),
+    }

@@ -66,6 +66,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -169,9 +170,10 @@ def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_d
     if half.any():
         raise BacktestInputError(f"forecasts on {fdates[half][0].date()}: var and es must be both present or both NaN")
     pos = days.get_indexer(fdates)
-    unknown = (pos < 0) & (fdates <= days[-1] if days.size else np.zeros(fdates.size, bool))
-    if unknown.any():
-        raise BacktestInputError(f"forecast date {fdates[unknown][0].date()} is not a date of returns")
+    if (pos < 0).any():  # the dates after the last return are not realized yet; others must be dates of returns
+        unknown = (pos < 0) & (fdates <= days[-1] if days.size else np.zeros(fdates.size, bool))
+        if unknown.any():
+            raise BacktestInputError(f"forecast date {fdates[unknown][0].date()} is not a date of returns")
     usable = np.flatnonzero(~np.isnan(var) & (pos >= 0))
     usable = usable[((pos[usable] + day_number_offset) % horizon_days == 0) & (pos[usable] + horizon_days <= days.size)]
     # a forecast whose h days include a day without a return (NaN: a book whose value was near zero,
@@ -444,7 +446,12 @@ def checked_windows(windows: Sequence[int]) -> list[int]:
     return lengths
 
 
-def backtest_table(
+def backtest_table(returns: pd.Series, forecasts: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
+    """The rows of :func:`backtest_columns` as a frame (columns ``COLUMNS``)."""
+    return pd.DataFrame(backtest_columns(returns, forecasts, **kwargs), columns=COLUMNS)
+
+
+def backtest_columns(
     returns: pd.Series,
     forecasts: pd.DataFrame,
     *,
@@ -458,7 +465,7 @@ def backtest_table(
     n_sims: int = DEFAULT_N_SIMS,
     actual_returns: pd.Series | None = None,
     amounts: bool = False,
-) -> pd.DataFrame:
+) -> dict[str, np.ndarray]:
     """Backtest rows for each as-of date and window (``backtest_window_days`` = n for n in ``windows``,
     ``whole_sample`` False); with ``whole_sample``, one more row per as-of date over every observation of
     ``returns`` up to it (``whole_sample`` True, ``backtest_window_days`` = the trading days of
@@ -474,7 +481,8 @@ def backtest_table(
     ``returns`` is), for the actual columns; None: the same as ``returns``.
     ``amounts``: ``returns`` (and ``actual_returns``) hold daily P&L in money and ``forecasts`` VaR/ES
     amounts; the h-day loss is minus the sum of the h days' P&L (module docstring).
-    Rows are ordered by ``as_of`` as given, then by window as given (the whole sample last); columns ``COLUMNS``.
+    Rows are ordered by ``as_of`` as given, then by window as given (the whole sample last); one array per
+    column of ``COLUMNS``, in that order (a caller of many series builds one frame of them all, not one each).
     Definitions, verdict rule and vectorization: module docstring.
     """
     p = tail_probability(confidence)
@@ -506,4 +514,4 @@ def backtest_table(
         "whole_sample": np.tile(np.arange(n_windows) == len(lengths), as_of.size),
     }
     columns.update((name, statistics[name][inverse]) for name in COLUMNS[3:])
-    return pd.DataFrame(columns, columns=COLUMNS)
+    return columns

@@ -310,9 +310,8 @@ def resolve_scenarios(
     window ended before t; the others on every date.
     """
     symbols = list(book.exposures.columns)
-    foreign = sorted({c for c in book.currency_of.values() if c != book.base_currency})
-    dates = book.exposures.index.date
-    shocks, available, episodes, episodes_available = [], [], [], []
+    foreign = _foreign(book)
+    shocks, episodes = [], []
     for scenario in scenarios:
         if isinstance(scenario, HistoricalScenario):
             if scenario.name not in windows:
@@ -320,16 +319,49 @@ def resolve_scenarios(
             local, fx = windows[scenario.name]
             shocks.append(scenario_shocks(scenario, symbols, foreign_currencies=foreign, asset_returns=local,
                                           fx_returns=fx, market=market))
-            after = np.asarray(dates > scenario.end)
-            available.append(after)
             episodes.append(episode_returns(scenario.name, scenario.start, scenario.end, local, fx, book.currency_of,
                                             book.base_currency, market=market))
-            episodes_available.append(after)
         else:
             shocks.append(scenario_shocks(scenario, symbols, foreign_currencies=foreign))
-            available.append(np.ones(len(dates), dtype=bool))
+    return _with_dates(book, scenarios, tuple(shocks), tuple(episodes))
 
-    def stack(columns: list[np.ndarray]) -> np.ndarray:
+
+def share_scenarios(book: HeldBook, scenarios: Sequence[Scenario], shared: ResolvedScenarios) -> ResolvedScenarios:
+    """:func:`resolve_scenarios` of ``book`` taken from ``shared``, the same scenarios resolved for a book
+    holding (at least) the book's positions in the same currencies and base -- e.g. the union of
+    several books, without dates -- so each scenario is calibrated once for all of them.
+
+    The calibration is per symbol and per currency (cumulative return over the window, proxy beta
+    of the symbol on the market, FX without proxy): restricting the shared shocks and episodes to
+    the book's positions gives the same numbers as calibrating on the book alone.
+    """
+    symbols = list(book.exposures.columns)
+    foreign = _foreign(book)
+
+    def flags(proxied: tuple[str, ...]) -> tuple[str, ...]:
+        named = set(proxied)
+        return tuple([s for s in symbols if s in named] + [c for c in foreign if c in named])
+
+    shocks = tuple(ScenarioShocks(sc.scenario, sc.equity[symbols], sc.fx[foreign], flags(sc.proxied))
+                   for sc in shared.shocks)
+    episodes = tuple(EpisodeReturns(ep.name, ep.returns.loc[:, symbols], flags(ep.proxied))
+                     for ep in shared.episodes)
+    return _with_dates(book, scenarios, shocks, episodes)
+
+
+def _foreign(book: HeldBook) -> list[str]:
+    return sorted({c for c in book.currency_of.values() if c != book.base_currency})
+
+
+def _with_dates(book: HeldBook, scenarios: Sequence[Scenario], shocks: tuple[ScenarioShocks, ...],
+                episodes: tuple[EpisodeReturns, ...]) -> ResolvedScenarios:
+    """The resolved ``shocks`` and ``episodes`` with the book's dates on which each may be reported."""
+    dates = book.exposures.index.date
+    ends = {sc.name: sc.end for sc in scenarios if isinstance(sc, HistoricalScenario)}
+
+    def stack(names: list[str]) -> np.ndarray:
+        columns = [np.asarray(dates > ends[n]) if n in ends else np.ones(len(dates), dtype=bool) for n in names]
         return np.stack(columns, axis=1) if columns else np.zeros((len(dates), 0), dtype=bool)
 
-    return ResolvedScenarios(tuple(shocks), stack(available), tuple(episodes), stack(episodes_available))
+    return ResolvedScenarios(shocks, stack([sc.scenario for sc in shocks]), episodes,
+                             stack([ep.name for ep in episodes]))

@@ -1,0 +1,60 @@
+"""One frame per task from the series' arrays (``with_series_keys``): the rows a frame per series gave."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from pandas.testing import assert_frame_equal
+
+from risk_pipeline.defs.backtests import SERIES_KEYS, with_series_keys
+from risk_pipeline.risk.backtests.scoring import forecast_score_columns, score_forecasts
+from risk_pipeline.risk.backtests.table import backtest_columns, backtest_table
+from risk_pipeline.storage.lake import to_arrow
+from risk_pipeline.storage.schemas import table_schema
+
+
+def _series(seed: int, n: int = 400, conf: float = 0.95):
+    rng = np.random.default_rng(seed)
+    days = pd.bdate_range("2020-01-02", periods=n)
+    returns = pd.Series(rng.standard_t(4, n) * 0.01, index=days)
+    sigma = returns.rolling(40).std().shift(1).to_numpy() * rng.uniform(0.7, 1.1)
+    forecasts = pd.DataFrame({"var": 1.65 * sigma, "es": 2.06 * sigma, "var_amount": 1e6 * 1.65 * sigma,
+                              "es_amount": 1e6 * 2.06 * sigma}, index=days)
+    return returns, forecasts
+
+
+def _by_series_frames(frames: list[pd.DataFrame], keys: list[tuple], day: str) -> pd.DataFrame:
+    """The frame of the rows the way a frame per series was concatenated before: keys added, stable sort by day."""
+    frame = pd.concat([f.assign(**dict(zip(SERIES_KEYS, k))) for f, k in zip(frames, keys)], ignore_index=True)
+    return frame.sort_values(day, kind="stable", ignore_index=True)
+
+
+def _same_rows(table: str, got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    spec = table_schema(table)
+    assert to_arrow(got, spec).equals(to_arrow(expected, spec))  # the stored rows, in the stored order
+    assert_frame_equal(got[spec.columns], expected[spec.columns], check_exact=True, check_dtype=False)
+
+
+def test_backtests_of_many_series_in_one_frame_are_the_rows_of_one_frame_each():
+    keys = [("a", "historical", 0.95, 1), ("a", "historical", 0.99, 10), ("b", "normal", 0.95, 1)]
+    series = [_series(seed) for seed in range(len(keys))]
+    as_of = series[0][0].index[-30:]
+    kwargs = [dict(confidence=k[2], horizon_days=k[3], as_of=as_of, windows=[100, 250], n_sims=50,
+                   day_number_offset=7) for k in keys]
+    parts = [backtest_columns(r, f, **kw) for (r, f), kw in zip(series, kwargs)]
+    frames = [backtest_table(r, f, **kw) for (r, f), kw in zip(series, kwargs)]
+    got = with_series_keys(parts, keys, "var_backtests")
+    assert parts == []  # emptied: the rows are held once
+    assert len(got) == 3 * 30 * 2
+    _same_rows("var_backtests", got, _by_series_frames(frames, keys, "as_of"))
+
+
+def test_forecast_scores_of_many_series_in_one_frame_are_the_rows_of_one_frame_each():
+    keys = [("a", "historical", 0.95, 1), ("a", "historical", 0.95, 10), ("opt", "full", 0.99, 1)]
+    series = [_series(seed) for seed in range(len(keys))]
+    kwargs = [dict(confidence=k[2], horizon_days=k[3], day_number_offset=3, amounts=k[0] == "opt") for k in keys]
+    parts = [forecast_score_columns(r, f, **kw) for (r, f), kw in zip(series, kwargs)]
+    frames = [score_forecasts(r, f, **kw) for (r, f), kw in zip(series, kwargs)]
+    got = with_series_keys(parts, keys, "forecast_scores")
+    assert set(got["score_basis"]) == {"fraction", "amount"}
+    _same_rows("forecast_scores", got, _by_series_frames(frames, keys, "date"))
