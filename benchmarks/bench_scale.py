@@ -30,7 +30,9 @@ seconds at every size and its growth against the growth of the rows it checks.
 Memory: ``peak_rss_MB`` is what ``/usr/bin/time -v`` reports (the largest process of the tree),
 ``peak_process_MB`` the largest of each process's peak and ``peak_sum_MB`` the peak of their sum,
 sampled every 0.2 s (the run's process and the Dask workers it starts); ``<asset>_peak_MB`` the
-peak of that sum during the asset's step (its span in the run's instance).
+peak of that sum during the asset's step (its span in the run's instance). CPU:
+``<asset>_run_cpu_s`` the CPU seconds of the run's process during the step, ``<asset>_workers_cpu_s``
+those of the tree's other processes (the Dask workers), sampled alike.
 """
 
 from __future__ import annotations
@@ -150,7 +152,8 @@ def record_books(rng: np.random.Generator, dates: pd.DatetimeIndex, symbols: lis
 
 class PeakSampler(threading.Thread):
     """Every 0.2 s, the resident memory of each process of the tree under ``pid`` (the run's process
-    and its Dask workers): the peak of each process and of their sum."""
+    and its Dask workers): the peak of each process and of their sum; and the CPU seconds used so far
+    by the run's process (``pid``'s child: ``pid`` is ``/usr/bin/time``) and by the others (the workers)."""
 
     def __init__(self, pid: int):
         super().__init__(daemon=True)
@@ -158,6 +161,8 @@ class PeakSampler(threading.Thread):
         self.peaks: dict[int, float] = {}
         self.peak_sum = 0.0
         self.samples: list[tuple[float, float]] = []  # (time, the tree's resident MiB)
+        self.cpu: dict[int, float] = {}  # each process's CPU seconds at its last sample
+        self.cpu_samples: list[tuple[float, float, float]] = []  # (time, the run's process's CPU s, the others')
 
     def run(self) -> None:
         while not self.done.wait(0.2):
@@ -169,30 +174,48 @@ class PeakSampler(threading.Thread):
             for process in tree:
                 try:
                     rss = process.memory_info().rss / 2**20
+                    times = process.cpu_times()
                 except psutil.NoSuchProcess:
                     continue
                 self.peaks[process.pid] = max(self.peaks.get(process.pid, 0.0), rss)
+                self.cpu[process.pid] = times.user + times.system
                 total += rss
             self.peak_sum = max(self.peak_sum, total)
             self.samples.append((time.time(), total))
+            run_pid = tree[1].pid if len(tree) > 1 else None
+            others = sum(cpu for pid, cpu in self.cpu.items() if pid not in (self.root.pid, run_pid))
+            self.cpu_samples.append((time.time(), self.cpu.get(run_pid, 0.0), others))
 
     def peak_between(self, start: float, end: float) -> float:
         """The largest sum sampled from ``start`` to ``end`` (seconds since the epoch)."""
         return max((mb for t, mb in self.samples if start <= t <= end), default=0.0)
 
+    def cpu_between(self, start: float, end: float) -> tuple[float, float]:
+        """The CPU seconds of the run's process and of the others (the workers) from ``start`` to ``end``."""
+        def at(when: float) -> tuple[float, float]:
+            before = [(run, others) for t, run, others in self.cpu_samples if t <= when]
+            return before[-1] if before else (0.0, 0.0)
+        (run0, others0), (run1, others1) = at(start), at(end)
+        return run1 - run0, others1 - others0
 
-def step_peaks(home: Path, sampler: PeakSampler) -> dict[str, float]:
-    """Each step's peak of the tree's resident memory (MiB) over its span in the instance at ``home``."""
+
+def step_peaks(home: Path, sampler: PeakSampler) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
+    """Each step's peak of the tree's resident memory (MiB) over its span in the instance at ``home``,
+    and its CPU seconds in the run's process and in the others (the Dask workers)."""
     import dagster as dg
 
     peaks: dict[str, float] = {}
+    cpu: dict[str, tuple[float, float]] = {}
     with dg.DagsterInstance.from_config(str(home)) as instance:
         for record in instance.get_runs():
             for stat in instance.get_run_step_stats(record.run_id):
                 if stat.start_time and stat.end_time:
                     peak = sampler.peak_between(stat.start_time, stat.end_time)
                     peaks[stat.step_key] = max(peaks.get(stat.step_key, 0.0), peak)
-    return peaks
+                    run_cpu, others = sampler.cpu_between(stat.start_time, stat.end_time)
+                    before = cpu.get(stat.step_key, (0.0, 0.0))
+                    cpu[stat.step_key] = (before[0] + run_cpu, before[1] + others)
+    return peaks, cpu
 
 
 def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work: Path,
@@ -234,7 +257,7 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
     peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr).group(1))
     cpu = sum(float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", out.stderr).group(1)) for kind in ("User", "System"))
     steps = {m.group(1): float(m.group(2)) for m in re.finditer(r"^\s+(\S+)\s+([\d.]+) s$", out.stdout, re.M)}
-    peaks = step_peaks(folder / "dagster_home", sampler)
+    peaks, step_cpu = step_peaks(folder / "dagster_home", sampler)
     lake_mb = sum(f.stat().st_size for f in (folder / "data" / "lake").rglob("*.parquet")) / 1e6
     shutil.rmtree(folder)
     return {"engine": engine, "workers": workers if engine == "dask" else 1, "books": books,
@@ -247,6 +270,9 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
             **{f"{k}_s": v for k, v in steps.items() if k in assets.split(",")},
             # each asset's peak of the tree's memory during its step (MiB), where the run's peak falls
             **{f"{k}_peak_MB": v for k, v in peaks.items() if k in assets.split(",")},
+            # each asset's CPU seconds during its step in the run's process and in the others (the workers)
+            **{f"{k}_run_cpu_s": v[0] for k, v in step_cpu.items() if k in assets.split(",")},
+            **{f"{k}_workers_cpu_s": v[1] for k, v in step_cpu.items() if k in assets.split(",")},
             # the asset checks' steps (their keys: asset_check), beside the assets'
             **{f"check:{k}": v for k, v in steps.items() if k not in assets.split(",")}}
 

@@ -6,7 +6,10 @@ Two engines:
 - ``dask``: on Dask distributed: a ``LocalCluster`` of ``workers`` worker processes on this machine
   (listening on 127.0.0.1 only) when no ``address`` is given, or the running scheduler at
   ``address`` (``tcp://scheduler:8786``: any ``dask scheduler``, dask-kubernetes, dask-jobqueue).
-  The cluster of a process is started at its first use and kept for the process's later runs.
+  The cluster of a process is started in the background when a run using the engine starts
+  (:meth:`Compute.setup_for_execution`), and its workers import the project's assets there
+  (:func:`warm_up`), while the run's first steps (prices, returns) go on: the first heavy asset
+  finds it ready. It is kept for the process's later runs.
 
 A task is a function of the project and its arguments, sent to the workers by pickle, so the
 workers need the project installed (and its configuration files where the task reads them). A
@@ -29,42 +32,95 @@ from __future__ import annotations
 
 import atexit
 import datetime as dt
+import importlib
 import os
+import pkgutil
+import threading
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any, Literal, Optional
 
 import dagster as dg
 
 _CLIENTS: dict[tuple[Optional[str], int], Any] = {}
+_STARTING = threading.Lock()  # held while a client (and its LocalCluster) is started: one start per key
+ENVIRONMENT_PREFIX = "RISK_PIPELINE_"
+# The LocalCluster's workers run a task as the run's process would (docs/performance.md): they keep glibc's
+# own heap trimming, where Dask's nanny sets MALLOC_TRIM_THRESHOLD_=65536, which gives memory back to the
+# system at almost every free and cost a task of a chunk of books (pandas frames allocated and freed over
+# and over) a third more CPU (a task's memory is bounded by its chunk, and staging its rows trims the heap:
+# lake.release_freed_memory); and they do not sample their stacks every 10 ms for Dask's dashboard (no
+# dashboard here), which took about a tenth more. The workers of an ``address`` take their own Dask
+# configuration (docs/deployment.md).
+LOCAL_CLUSTER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                        "distributed.worker.profile.enabled": False}
 
 
 def dask_client(address: Optional[str], workers: int):
-    """This process's Dask client of ``address`` (None: a LocalCluster of ``workers`` processes)."""
+    """This process's Dask client of ``address`` (None: a LocalCluster of ``workers`` processes), its
+    workers warmed up (:func:`warm_up`); waits for a start under way in the background."""
+    import dask
     from distributed import Client, LocalCluster
 
     key = (address, workers if address is None else 0)
-    if key not in _CLIENTS:
-        if address is None:
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                   dashboard_address=None)
-            _CLIENTS[key] = Client(cluster)
-        else:
-            _CLIENTS[key] = Client(address)
+    with _STARTING:
+        if key not in _CLIENTS:
+            if address is None:
+                with dask.config.set(LOCAL_CLUSTER_CONFIG):
+                    cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                           dashboard_address=None)
+                client = Client(cluster)
+                client.wait_for_workers(workers)
+            else:
+                client = Client(address)
+            _CLIENTS[key] = client
+            # an import that fails here fails again, with its traceback, in the first task that needs it
+            client.run(partial(_in_environment, function=warm_up, environment=run_environment()), None,
+                       on_error="ignore")
     return _CLIENTS[key]
+
+
+def start_dask_client(address: Optional[str], workers: int) -> threading.Thread:
+    """:func:`dask_client` started in a background thread (the run goes on meanwhile); a failure there is
+    left to the first :meth:`Compute.map`, which starts the client again and raises it."""
+
+    def start() -> None:
+        try:
+            dask_client(address, workers)
+        except Exception:  # noqa: BLE001 - raised again by the first map (its own start)
+            pass
+
+    thread = threading.Thread(target=start, name="dask-client-start", daemon=True)
+    thread.start()
+    return thread
+
+
+def warm_up(_: Any = None) -> list[str]:
+    """Import every module of ``risk_pipeline.defs`` (the tasks' functions and what they import: Dagster,
+    pandas, DuckDB, delta-rs, SciPy) in this process; the module names."""
+    import risk_pipeline.defs as package
+
+    names = [f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__)]
+    for name in names:
+        importlib.import_module(name)
+    return names
 
 
 @atexit.register
 def close_clients() -> None:
-    """Close the Dask clients of this process and the LocalClusters it started."""
-    while _CLIENTS:
-        _, client = _CLIENTS.popitem()
-        cluster = client.cluster
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    """Close the Dask clients of this process and the LocalClusters it started (after a start under way)."""
+    with _STARTING:
+        while _CLIENTS:
+            _, client = _CLIENTS.popitem()
+            cluster = client.cluster
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
 
-ENVIRONMENT_PREFIX = "RISK_PIPELINE_"
+def run_environment() -> dict[str, str]:
+    """This process's ``RISK_PIPELINE_*`` environment variables: the run's lake, data and configuration."""
+    return {k: v for k, v in os.environ.items() if k.startswith(ENVIRONMENT_PREFIX)}
 
 
 def _in_environment(task: Any, function: Callable[[Any], Any], environment: Mapping[str, str]) -> Any:
@@ -91,10 +147,26 @@ class Compute(dg.ConfigurableResource):
     years_per_task: Optional[int] = None  # the calendar years of one task of a range run (blocks); None: the range
 
     def chunks(self, items: Sequence[Any]) -> list[list[Any]]:
-        """``items`` (books) in tasks of at most ``books_per_task``, in order."""
+        """``items`` (books) in order, in the fewest tasks of at most ``books_per_task``, of sizes differing
+        by one at most. On the ``dask`` engine the tasks are as many as a multiple of the workers (the
+        cluster's threads at an ``address``) where there are items enough, so that the workers finish
+        together: 50 books at 8 a task on 2 workers are 8 tasks of 6 or 7 books, not 6 of 8 and one of 2,
+        which leave one worker 32 books and the other 18."""
         if self.books_per_task < 1:
             raise ValueError(f"compute: books_per_task={self.books_per_task} must be at least 1")
-        return [list(items[i:i + self.books_per_task]) for i in range(0, len(items), self.books_per_task)]
+        n = -(-len(items) // self.books_per_task)  # the fewest tasks of at most books_per_task
+        if self.engine == "dask" and n:
+            slots = self.workers if self.address is None else sum(dask_client(self.address, 0).nthreads().values())
+            n = min(len(items), -(-n // max(slots, 1)) * max(slots, 1))
+        size, extra = divmod(len(items), n) if n else (0, 0)
+        bounds = [i * size + min(i, extra) for i in range(n + 1)]  # the first `extra` tasks one item more
+        return [list(items[bounds[i]:bounds[i + 1]]) for i in range(n)]
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """At the start of a run on the ``dask`` engine, start its client (and LocalCluster) and warm up
+        the workers in the background, overlapping the run's first steps."""
+        if self.engine == "dask" and self.workers >= 1:
+            start_dask_client(self.address, self.workers)
 
     def blocks(self, days: Sequence[dt.date]) -> list[list[dt.date]]:
         """The run's ``days`` in blocks of ``years_per_task`` calendar years counted from the first day's
@@ -115,9 +187,8 @@ class Compute(dg.ConfigurableResource):
         if self.workers < 1:
             raise ValueError(f"compute: workers={self.workers} must be at least 1")
         client = dask_client(self.address, self.workers)
-        environment = {k: v for k, v in os.environ.items() if k.startswith(ENVIRONMENT_PREFIX)}
-        return client.gather(client.map(_in_environment, list(tasks), function=function, environment=environment,
-                                        pure=False))
+        return client.gather(client.map(_in_environment, list(tasks), function=function,
+                                        environment=run_environment(), pure=False))
 
 
 # the resource the heavy assets carry (one object: Dagster refuses two different ones under one key

@@ -3,6 +3,8 @@ table of the whole graph, computed inline and on a Dask LocalCluster of 2 worker
 127.0.0.1, closed after the test) are identical."""
 
 import os
+import sys
+import threading
 import time
 
 import dagster as dg
@@ -10,7 +12,7 @@ import pandas as pd
 import pytest
 from distributed import get_task_stream
 
-from risk_pipeline.compute import Compute, close_clients, dask_client
+from risk_pipeline.compute import _CLIENTS, Compute, close_clients, dask_client
 from risk_pipeline.defs.attribution import var_decomposition
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.portfolios import portfolio_pnl
@@ -33,7 +35,13 @@ def _stress(engine: dict) -> dict[str, pd.DataFrame]:
     config = {"ops": {"var_decomposition": {"config": {"estimation_window_days": 20}}},
               "resources": {"compute": {"config": engine}}}
     assert dg.materialize([stress, var_decomposition], run_config=config, tags=tags).success
-    return {name: lake.read_range(name).to_pandas() for name in TABLES}
+    return {name: _sorted(lake.read_range(name).to_pandas()) for name in TABLES}
+
+
+def _sorted(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows in a fixed order: a day's rows come task after task, in an order that depends on the
+    chunks (the dask engine makes as many tasks as a multiple of its workers)."""
+    return frame.sort_values(list(frame.columns), ignore_index=True)
 
 
 def test_the_stress_and_attribution_tables_are_identical_inline_and_on_two_dask_workers(data_dir):
@@ -59,13 +67,53 @@ def test_the_stress_and_attribution_tables_are_identical_inline_and_on_two_dask_
         pd.testing.assert_frame_equal(on_dask[name], inline[name], check_exact=True)
 
 
+def _imported() -> tuple[bool, object, object]:
+    import dask
+
+    modules = {"risk_pipeline.defs.var", "risk_pipeline.defs.backtests", "risk_pipeline.defs.stress"}
+    return (modules <= set(sys.modules), os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+            dask.config.get("distributed.worker.profile.enabled"))
+
+
+def test_a_dask_run_starts_its_cluster_in_the_background_and_its_workers_import_the_assets_first():
+    """The resource's setup (at a run's start) returns at once, the cluster starting in a thread; the
+    first map finds the workers with the assets' modules imported before any task of theirs, glibc's
+    own heap trimming (not the nanny's MALLOC_TRIM_THRESHOLD_) and no stack sampling."""
+    try:
+        Compute(engine="dask", workers=2).setup_for_execution(dg.build_init_resource_context())
+        starting = [t for t in threading.enumerate() if t.name == "dask-client-start"]
+        assert not _CLIENTS and len(starting) == 1 and starting[0].is_alive()  # not started yet: in the background
+        client = dask_client(None, 2)  # waits for the start under way: the same cluster, one
+        assert not starting[0].is_alive() and len(_CLIENTS) == 1
+        imported = client.run(_imported)
+    finally:
+        close_clients()
+    assert len(imported) == 2 and all(state == (True, None, False) for state in imported.values())
+
+
+@pytest.mark.parametrize("engine, workers, books_per_task, sizes", [
+    ("inline", 2, 8, [8, 7, 7, 7, 7, 7, 7]),  # 7 tasks at most 8: sizes within one
+    ("dask", 2, 8, [7, 7, 6, 6, 6, 6, 6, 6]),  # 7 tasks -> 8 (a multiple of the 2 workers): 25 books each
+    ("dask", 3, 8, [6, 6, 6, 6, 6, 5, 5, 5, 5]),  # 7 -> 9 tasks: 17, 17 and 16 books
+    ("dask", 2, 5, [5] * 10),
+    ("dask", 4, 20, [13, 13, 12, 12]),
+])
+def test_the_books_go_in_balanced_tasks_in_order(engine, workers, books_per_task, sizes):
+    books = [f"book_{i:02d}" for i in range(50)]
+    chunks = Compute(engine=engine, workers=workers, books_per_task=books_per_task).chunks(books)
+    assert [len(c) for c in chunks] == sizes and [b for c in chunks for b in c] == books
+    # never more tasks than books, none empty
+    assert Compute(engine="dask", workers=4, books_per_task=2).chunks(books[:3]) == [[b] for b in books[:3]]
+    assert Compute(engine=engine, workers=workers).chunks([]) == []
+
+
 def test_an_unknown_engine_is_refused():
     with pytest.raises(dg.DagsterInvalidConfigError, match="engine"):
         dg.materialize([stress], run_config={"resources": {"compute": {"config": {"engine": "spark"}}}})
 
 
 GRAPH_START, GRAPH_END = "2020-02-03", "2020-04-30"
-HEAVY = ("var_estimates", "var_backtests", "forecast_scores", "var_scores", "stress_results", "reverse_stress",
+HEAVY = ("portfolio_pnl", "var_estimates", "var_backtests", "forecast_scores", "var_scores", "stress_results", "reverse_stress",
          "historical_replay", "var_decomposition", "frtb_es", "frtb_desks")
 
 
@@ -78,9 +126,7 @@ def _graph_config(compute: dict) -> dict:
 def _every_table(root) -> dict[str, pd.DataFrame]:
     tables = {}
     for name in TABLES_ALL:
-        frame = lake.read_range(name, root=root).to_pandas()
-        # the rows of a day come chunk after chunk: the same rows, in an order that depends on the files
-        tables[name] = frame.sort_values(list(frame.columns), ignore_index=True)
+        tables[name] = _sorted(lake.read_range(name, root=root).to_pandas())
     return tables
 
 

@@ -3,6 +3,7 @@
 import dataclasses
 import datetime as dt
 from collections.abc import Collection
+from functools import partial
 
 import dagster as dg
 import numpy as np
@@ -18,7 +19,7 @@ from risk_pipeline.config.portfolios import Portfolio, Position, load_portfolios
 from risk_pipeline.config.positions import load_books_of_record
 from risk_pipeline.risk.portfolio import pnl_from_exposures, trades_pnl
 from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
-from risk_pipeline.storage.staging import stage
+from risk_pipeline.storage.staging import Staged, stage
 
 # stored days read before the range: the previous close of every position
 PREVIOUS_CLOSE_LOOKBACK = 1
@@ -178,37 +179,61 @@ def held_symbols(start: dt.date, end: dt.date, names: list[str]) -> list[str]:
     deps=[prices, returns, positions, trades],
     description="Per portfolio and day: closing value, P&L and simple return, hypothetical and actual P&L, in the "
                 "portfolio's base currency.",
-    resource_defs={"compute": DEFAULT_COMPUTE},  # its books_per_task: the books held at a time
+    resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
 )
 def portfolio_pnl(context: dg.AssetExecutionContext, compute: Compute) -> dg.MaterializeResult:
-    """The books a chunk of ``books_per_task`` at a time in the run's process, each chunk reading its
-    instruments' prices and returns (and its positions and trades) and staging its rows, one commit
-    (defs/chunks.py): a long run holds one chunk's books and rows, not every book's."""
+    """Each chunk of ``books_per_task`` books (portfolios, then books of record) is a task of the
+    ``compute`` engine that reads its instruments' prices and returns (and its positions and trades)
+    and stages its rows (:func:`_stage_pnl`); one commit (defs/chunks.py): a long run holds one
+    chunk's books and rows, not every book's."""
     start, end, days = partition_days(context)
-    staged, keys, skipped, with_rows = [], [], {}, set()
+    items: list[Portfolio | str] = [*load_portfolios(), *load_books_of_record().books]
+    chunks = compute.map(partial(_stage_pnl, start=start, end=end, days=days), compute.chunks(items))
+    keys, skipped, with_rows = [], {}, set()
+    for chunk in chunks:
+        keys += chunk.keys
+        skipped.update(chunk.skipped)
+        with_rows |= chunk.with_rows
+    log_skipped_books(context, skipped)
+    # the books computed: a book skipped for want of an FX rate keeps what is stored
+    return publish_staged("portfolio_pnl", [chunk.staged for chunk in chunks], days, keys,
+                          portfolios=dg.MetadataValue.int(len(with_rows)), **skipped_metadata(skipped))
 
-    def stage_rows(frames: list[pd.DataFrame]) -> None:
-        frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("portfolio_pnl")
-        frames.clear()  # a chunk's rows are held once, not twice, while they are written
-        frame = frame.loc[frame["date"].dt.date.between(start, end)]
-        with_rows.update(frame["portfolio"].unique())
-        staged.append(stage("portfolio_pnl", frame, days, keys))
 
-    for chunk in compute.chunks(load_portfolios()):
-        books, chunk_skipped = build_books(chunk, *histories(start, end, sorted({s for p in chunk for s in p.symbols})))
-        skipped.update(chunk_skipped)
+@dataclasses.dataclass(frozen=True)
+class StagedPnl:
+    """What a task of portfolio_pnl hands back: its staged rows, the books it computed (the keys it
+    replaces), those with rows in the range, and its books skipped for want of an FX rate (each one line)."""
+
+    staged: Staged
+    keys: list[str]
+    with_rows: frozenset[str]
+    skipped: dict[str, str]
+
+
+def _stage_pnl(chunk: list[Portfolio | str], start: dt.date, end: dt.date, days: list[dt.date]) -> StagedPnl:
+    """A task: the portfolio_pnl rows on ``start``..``end`` of a chunk of portfolios and books of record
+    (names), each built from the stored rows of its own instruments and positions only, written as the
+    table's uncommitted files."""
+    portfolios = [item for item in chunk if isinstance(item, Portfolio)]
+    names = [item for item in chunk if isinstance(item, str)]
+    keys, frames, skipped = [], [], {}
+    if portfolios:
+        books, skipped = build_books(portfolios, *histories(start, end, sorted({s for p in portfolios for s in p.symbols})))
         keys += [book.portfolio.name for book in books]
-        stage_rows([book_rows(book) for book in books])
-    for names in compute.chunks(list(load_books_of_record().books)):
+        frames += [book_rows(book) for book in books]
+        del books
+    if names:
         recorded, recorded_names, recorded_skipped = record_books_rows(
             start, end, *histories(start, end, held_symbols(start, end, names)), names=names)
         skipped.update(recorded_skipped)
         keys += recorded_names
-        stage_rows(recorded)
-    log_skipped_books(context, skipped)
-    # the books computed: a book skipped for want of an FX rate keeps what is stored
-    return publish_staged("portfolio_pnl", staged, days, keys, portfolios=dg.MetadataValue.int(len(with_rows)),
-                          **skipped_metadata(skipped))
+        frames += recorded
+        del recorded
+    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("portfolio_pnl")
+    frames.clear()  # a chunk's rows are held once, not twice, while they are written
+    frame = frame.loc[frame["date"].dt.date.between(start, end)]
+    return StagedPnl(stage("portfolio_pnl", frame, days, keys), keys, frozenset(frame["portfolio"].unique()), skipped)
 
 
 def log_skipped_books(context: dg.AssetExecutionContext, skipped: dict[str, str]) -> None:
