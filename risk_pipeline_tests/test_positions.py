@@ -339,6 +339,41 @@ def test_a_book_near_zero_value_has_pnl_amounts_but_no_return():
     assert rows.loc[dates[1], "simple_return"] == pytest.approx(pnl[dates[1]] / value[dates[0]], rel=1e-12)
 
 
+def test_a_book_of_records_rows_do_not_depend_on_the_instruments_of_the_runs_other_days():
+    """A run over a short range (fewer instruments) gives the rows of the longer run bit for bit
+    (issue 21): 26 instruments, 12 to 14 held a day, those of the first days sold later, so the
+    longer run's frames have zero columns the short run's lack (np.sum of 8+ columns would group
+    each day's terms by their positions)."""
+    from risk_pipeline.defs.portfolios import record_book, record_book_rows
+
+    rng = np.random.default_rng(21)
+    dates = pd.bdate_range("2022-03-01", periods=40)
+    symbols = [f"S{i:02d}" for i in range(30)]
+    close = pd.DataFrame(np.exp(rng.normal(0.0, 0.02, (len(dates), len(symbols))).cumsum(axis=0))
+                         * rng.uniform(10.0, 500.0, len(symbols)), index=dates, columns=symbols)
+    prices = close.stack().rename("close").reset_index().set_axis(["date", "symbol", "close"], axis=1)
+    prices["currency"] = "USD"
+    returns = (close / close.shift(1) - 1).stack().rename("simple_return").reset_index()
+    returns.columns = ["date", "symbol", "simple_return"]
+    held = pd.DataFrame([(d, "rb", s, float(rng.integers(-900, 1000)) or 1.0, "USD")
+                         for t, d in enumerate(dates) for s in symbols[t // 3: t // 3 + 12 + t % 3]],
+                        columns=["date", "portfolio", "symbol", "quantity", "currency"])
+    no_trades = pd.DataFrame(columns=["date", "symbol", "quantity", "price", "fees", "currency"])
+
+    def rows(first: int) -> tuple[int, pd.DataFrame]:
+        own = held.loc[held["date"] >= dates[first]]
+        kept = prices["date"] >= dates[first]
+        book = record_book("rb", "USD", own, no_trades, prices.loc[kept], returns.loc[returns["date"] >= dates[first]])
+        return book.exposures.shape[1], record_book_rows(book, no_trades, prices.loc[kept]).set_index("date")
+
+    (n_long, long), (n_short, short) = rows(0), rows(30)
+    assert n_long > n_short >= 9 and len(short) == 9
+    pd.testing.assert_frame_equal(short, long.loc[short.index], check_exact=True)
+    # and each value is the sum of that day's exposures (to rounding)
+    value = (held.pivot(index="date", columns="symbol", values="quantity") * close).sum(axis=1)
+    np.testing.assert_allclose(long["value"], value.loc[long.index], rtol=1e-13)
+
+
 def test_a_run_over_a_year_end_stores_each_year_apart_and_carries_across_it(tmp_path, monkeypatch):
     """The positions asset holds one calendar year of rows at a time (one staged write per year, one
     commit); a book carried forward over the year end holds the rows of the last day it had a file."""

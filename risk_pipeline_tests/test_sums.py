@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.risk.sums import group_sums
+from risk_pipeline.risk.sums import group_sums, row_sums
 
 
 def test_group_sums_are_pandas_kahan_sums_and_do_not_depend_on_the_other_rows():
@@ -18,3 +18,18 @@ def test_group_sums_are_pandas_kahan_sums_and_do_not_depend_on_the_other_rows():
     for g in range(150):  # each group alone, its rows in the same order: the same sum to the bit
         own = codes == g
         assert group_sums(values[own], np.zeros(own.sum(), dtype=int), 1)[0] == got[g]
+
+
+def test_row_sums_depend_only_on_each_rows_nonzero_terms():
+    """Zero columns anywhere (an instrument held on other days) leave a row's sum to the bit; NaN
+    propagates unless skipped."""
+    rng = np.random.default_rng(21)
+    terms = rng.normal(0.0, 1e5, (50, 12))
+    padded = np.zeros((50, 40))
+    padded[:, sorted(rng.choice(40, 12, replace=False))] = terms  # same order, zero columns between
+    assert np.array_equal(row_sums(padded), row_sums(terms))
+    assert not np.array_equal(padded.sum(axis=1), terms.sum(axis=1))  # NumPy's 8 partial sums move
+    np.testing.assert_allclose(row_sums(terms), [np.sum(np.array(r, dtype=np.longdouble)) for r in terms],
+                               rtol=1e-15, atol=1e-9)
+    terms[3, 5] = np.nan
+    assert np.isnan(row_sums(terms)[3]) and row_sums(terms, skipna=True)[3] == row_sums(np.delete(terms[3:4], 5, 1))[0]

@@ -2,7 +2,7 @@
 
 import dataclasses
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from functools import partial
 
 import dagster as dg
@@ -18,6 +18,7 @@ from risk_pipeline.books import Book, BookFxError, SymbolRows, build_book, build
 from risk_pipeline.config.portfolios import Portfolio, Position, load_portfolios
 from risk_pipeline.config.positions import load_books_of_record
 from risk_pipeline.risk.portfolio import pnl_from_exposures, trades_pnl
+from risk_pipeline.risk.sums import row_sums
 from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
 from risk_pipeline.storage.staging import Staged, stage
 
@@ -29,18 +30,20 @@ PREVIOUS_CLOSE_LOOKBACK = 1
 RETURN_VALUE_FLOOR = 0.01
 
 
-def holdings(book: Book, quantities: pd.DataFrame, dates: pd.Series) -> dict[str, np.ndarray]:
+def holdings(book: Book, quantities: pd.DataFrame, dates: pd.Series,
+             sum_rows: Callable[[pd.DataFrame], np.ndarray] = lambda f: f.sum(axis=1).to_numpy()
+             ) -> dict[str, np.ndarray]:
     """The portfolio_pnl columns of what a book holds at each close of ``dates``: ``gross_exposure``
     = sum_i |E_i,t|, ``n_positions`` = #{i: E_i,t != 0} and ``traded_value`` = sum_i |q_i,t -
     q_i,t-1| U_i,t, the change of the units held since the previous close valued at the close (unit
     value U = close x FX; a weight book's daily rebalancing to its notional included), from the
-    book's ``quantities`` (dates x its instruments)."""
+    book's ``quantities`` (dates x its instruments); ``sum_rows``: the sum of each row (NaN skipped)."""
     exposures = book.exposures.reindex(pd.DatetimeIndex(dates))
     change = quantities.fillna(0.0).diff().reindex(exposures.index)
     traded = change.abs().mul(book.unit_values.reindex(exposures.index)).where(change != 0.0, 0.0)
-    return {"gross_exposure": exposures.abs().sum(axis=1).to_numpy(),
+    return {"gross_exposure": sum_rows(exposures.abs()),
             "n_positions": (exposures.fillna(0.0) != 0.0).sum(axis=1).to_numpy(dtype=np.int64),
-            "traded_value": traded.sum(axis=1).to_numpy()}
+            "traded_value": sum_rows(traded)}
 
 
 def book_rows(book: Book) -> pd.DataFrame:
@@ -74,8 +77,15 @@ def record_book(name: str, base_currency: str, held: pd.DataFrame, day_trades: p
     quantity = held.pivot(index="date", columns="symbol", values="quantity").reindex(index=dates, columns=symbols)
     quantity = quantity.fillna(0.0).where(pd.Series(present, index=dates), axis=0)
     exposures = (quantity * unit.unit_values).where(quantity != 0.0, 0.0).where(quantity.notna())
-    values = exposures.sum(axis=1, skipna=False).where(present)
+    # each day's sum of its nonzero exposures in symbol order, whatever the other days hold (risk.sums)
+    values = pd.Series(row_sums(exposures.to_numpy()), index=dates).where(present)
     return dataclasses.replace(unit, exposures=exposures, values=values, weights=exposures.div(values, axis=0))
+
+
+def skipna_row_sums(frame: pd.DataFrame) -> np.ndarray:
+    """:func:`risk.sums.row_sums` of a frame's rows, NaN skipped (as ``frame.sum(axis=1)``): the sums
+    of a book of record's rows, which do not depend on the instruments held on other days."""
+    return row_sums(frame.to_numpy(), skipna=True)
 
 
 def record_book_rows(book: Book, day_trades: pd.DataFrame, price_history: pd.DataFrame) -> pd.DataFrame:
@@ -86,9 +96,9 @@ def record_book_rows(book: Book, day_trades: pd.DataFrame, price_history: pd.Dat
     (null under ``RETURN_VALUE_FLOOR``) and actual_return = actual_pnl over it (null on the same days). A day without a previous close of the book (its first) has
     no row. ``price_history``: the stored prices of (at least) the book's instruments."""
     exposures, values, unit_values = book.exposures, book.values, book.unit_values
-    rows = pnl_from_exposures(exposures, values, book.asset_returns)
+    rows = pnl_from_exposures(exposures, values, book.asset_returns, sum_rows=row_sums)
     previous = values.shift(1).reindex(rows["date"]).to_numpy()
-    gross = exposures.abs().sum(axis=1).shift(1).reindex(rows["date"]).to_numpy()
+    gross = pd.Series(skipna_row_sums(exposures.abs()), index=exposures.index).shift(1).reindex(rows["date"]).to_numpy()
     has_return = previous >= RETURN_VALUE_FLOOR * gross
     rows["simple_return"] = np.where(has_return, rows["simple_return"], np.nan)
     traded = pd.Series(0.0, index=rows["date"])
@@ -107,7 +117,7 @@ def record_book_rows(book: Book, day_trades: pd.DataFrame, price_history: pd.Dat
     with np.errstate(invalid="ignore", divide="ignore"):
         actual_return = np.where(has_return, actual / previous, np.nan)
     return rows.assign(hypothetical_pnl=rows["pnl"], actual_pnl=actual, actual_return=actual_return,
-                       **holdings(book, exposures / unit_values, rows["date"]))
+                       **holdings(book, exposures / unit_values, rows["date"], sum_rows=skipna_row_sums))
 
 
 def record_books(start: dt.date, end: dt.date, price_history: pd.DataFrame, return_history: pd.DataFrame,

@@ -21,19 +21,24 @@ ch. 7 (portfolio returns as exposure-weighted asset returns).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
 PNL_COLUMNS = ("date", "value", "pnl", "simple_return")
 
 
-def pnl_from_exposures(exposures: pd.DataFrame, values: pd.Series, base_returns: pd.DataFrame) -> pd.DataFrame:
+def pnl_from_exposures(exposures: pd.DataFrame, values: pd.Series, base_returns: pd.DataFrame,
+                       sum_rows: Callable[[np.ndarray], np.ndarray] = lambda a: a.sum(axis=1)) -> pd.DataFrame:
     """Daily P&L of a book (see module docstring).
 
     ``exposures``: dates x symbols, base-currency exposure at each close; ``values``: the book's
     value at each close (same dates); ``base_returns``: dates x symbols, simple returns in base
     currency. A day gets a row only when the previous day's exposures and value and every
-    held symbol's return for the day are known. Returns columns ``PNL_COLUMNS``.
+    held symbol's return for the day are known. ``sum_rows``: the sum of each row of the day's
+    contributions (``risk.sums.row_sums`` for a book of record, whose columns vary with the range).
+    Returns columns ``PNL_COLUMNS``.
     """
     missing = sorted(set(exposures.columns) - set(base_returns.columns))
     if missing:
@@ -49,7 +54,7 @@ def pnl_from_exposures(exposures: pd.DataFrame, values: pd.Series, base_returns:
     contrib = np.where(held, prev_exposure * np.where(held, rets, 0.0), 0.0)
     known = ~np.isnan(prev_exposure).any(axis=1) & ~np.isnan(np.where(held, rets, 0.0)).any(axis=1)
     known &= np.isfinite(prev_value) & (prev_value != 0.0)
-    pnl = contrib.sum(axis=1)
+    pnl = sum_rows(contrib)
     with np.errstate(invalid="ignore", divide="ignore"):
         ret = pnl / prev_value
     out = pd.DataFrame(

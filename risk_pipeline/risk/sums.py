@@ -32,3 +32,14 @@ def group_sums(values: np.ndarray, codes: np.ndarray, n_groups: int) -> np.ndarr
         compensation[group] = np.where(np.isnan(c), 0.0, c)
         total[group] = t
     return total
+
+
+def row_sums(values: np.ndarray, skipna: bool = False) -> np.ndarray:
+    """Per row of a 2-D array, the :func:`group_sums` of its nonzero values in column order (NaN
+    when the row has a NaN, unless ``skipna``): a row's sum depends only on its nonzero terms, not
+    on the zero columns around them (``np.sum`` of 8 or more columns spreads them over 8 partial
+    sums by position, so the zero column of an instrument held on another day moves the others)."""
+    values = np.asarray(values, dtype=float)
+    rows, columns = np.nonzero(values != 0.0)  # row by row, in column order; NaN included
+    total = group_sums(values[rows, columns], rows, values.shape[0])
+    return total if skipna else np.where(np.isnan(values).any(axis=1), np.nan, total)
