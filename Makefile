@@ -32,9 +32,15 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
 # The history as one in-process run of risk_job on the persistent instance (risk_pipeline/cli/backfill.py):
-# the UI then knows every partition of every asset as materialized, with the run's page and logs.
+# the UI then knows every partition of every asset as materialized, with the run's page and logs. The heavy
+# assets' tasks (two books each) run on a Dask LocalCluster of one worker process per core on 127.0.0.1
+# where there are two cores or more: the 30-year backfill took 272 s against 347 s in one process on the
+# idle 2-core machine (docs/performance.md); the tables are the same. ENGINE=inline runs them in the run's process.
+WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
+ENGINE ?= $(if $(filter 0 1,$(WORKERS)),inline,dask)
+COMPUTE := {"resources": {"compute": {"config": {"engine": "$(ENGINE)", "workers": $(WORKERS), "books_per_task": 2}}}}
 run: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/risk-pipeline backfill --start $(START) --end $(END) --select '$(SELECT)'
+	$(BIN)/risk-pipeline backfill --start $(START) --end $(END) --select '$(SELECT)' --config-json '$(COMPUTE)'
 	$(BIN)/risk-pipeline summary
 
 backfill: run
