@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from revision import export_revision
+
 REPO = Path(__file__).resolve().parents[1]
 STEPS = ("var_estimates", "var_backtests", "forecast_scores", "var_scores")
 
@@ -113,12 +115,7 @@ def main() -> None:
         scratch = Path(tmp)
         sides = {"this checkout": REPO}
         if args.baseline:
-            code = scratch / "baseline_code"
-            code.mkdir()
-            archive = subprocess.run(["git", "-C", str(REPO), "archive", args.baseline], check=True,
-                                     capture_output=True).stdout
-            subprocess.run(["tar", "-x", "-C", str(code)], input=archive, check=True)
-            sides[f"baseline {args.baseline}"] = code
+            sides[f"baseline {args.baseline}"] = export_revision(args.baseline, scratch / "baseline_code")
         results, folders = {}, {}
         for name, code in sides.items():
             print(f"{name}:", flush=True)

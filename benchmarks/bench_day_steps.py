@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from revision import export_revision
+
 REPO = Path(__file__).resolve().parents[1]
 STEPS = "var_estimates,var_backtests,forecast_scores,var_scores"
 
@@ -72,9 +74,7 @@ def main() -> None:
     env = {**os.environ, "DAGSTER_HOME": str(Path(args.home).resolve()),
            "RISK_PIPELINE_DATA": str(Path(args.data).resolve()), "PYTHONWARNINGS": "ignore"}
     with tempfile.TemporaryDirectory(prefix="bench_day_steps_") as tmp:
-        archive = subprocess.run(["git", "archive", args.baseline], cwd=REPO, capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
-        sides = {f"baseline {args.baseline}": Path(tmp), "this checkout": REPO}
+        sides = {f"baseline {args.baseline}": export_revision(args.baseline, Path(tmp)), "this checkout": REPO}
         cpu: dict[str, dict[str, list[float]]] = {side: {s: [] for s in steps} for side in sides}
         hashes = {}
         for repeat in range(args.repeat):

@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from revision import export_revision
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 CONFIG = {"execution": {"config": {"in_process": {}}}}
@@ -127,9 +129,7 @@ def main() -> None:
     if not (home / "dagster.yaml").exists() or not (data / "lake").is_dir():
         raise SystemExit(f"no lake in {data} or no instance in {home}: run `make run` first")
     with tempfile.TemporaryDirectory(prefix="bench_new_day_") as tmp:
-        base = Path(tmp)
-        archive = subprocess.run(["git", "archive", args.baseline], cwd=REPO, capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
+        base = export_revision(args.baseline, Path(tmp))
         variants = {f"baseline {args.baseline}": base, "this checkout": None}
         times: dict[str, list[float]] = {name: [] for name in variants}
         cpus: dict[str, list[float]] = {name: [] for name in variants}

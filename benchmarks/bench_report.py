@@ -29,6 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from revision import export_revision
+
 REPO = Path(__file__).resolve().parents[1]
 PNG_URI = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
 
@@ -96,10 +98,7 @@ def main() -> None:
     if not (data / "lake").is_dir():
         raise SystemExit(f"no lake in {data}: run `make run` first")
     with tempfile.TemporaryDirectory(prefix="bench_report_") as tmp:
-        base = Path(tmp) / "baseline"
-        base.mkdir()
-        archive = subprocess.run(["git", "archive", args.baseline], cwd=REPO, capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(base)], input=archive, check=True)
+        base = export_revision(args.baseline, Path(tmp) / "baseline")
         variants = {f"baseline {args.baseline}": base, "this checkout": REPO}
         firsts: dict[str, list[float]] = {name: [] for name in variants}
         files = {}
