@@ -18,6 +18,7 @@ from risk_pipeline.risk.backtests.scoring import (
     mcs_pvalues,
     newey_west_lag,
     score_forecasts,
+    stationary_bootstrap_counts,
     stationary_bootstrap_indices,
     tick_loss,
 )
@@ -204,6 +205,54 @@ def test_stationary_bootstrap_blocks_have_the_mean_length():
     assert 1 - continues.mean() == pytest.approx(0.1, abs=0.01)  # a new block with probability 1/10
     with pytest.raises(ScoringInputError, match="block_size"):
         stationary_bootstrap_indices(10, 5, 0, 1)
+
+
+@pytest.mark.parametrize("n_obs, reps, block_size, seed", [(1, 3, 1, 0), (7, 50, 3, 2), (25, 300, 5, 11),
+                                                          (250, 200, 15, 4), (40, 30, 100, 3), (60, 20, 1, 9)])
+def test_bootstrap_counts_from_the_blocks_are_those_of_the_index_paths(n_obs, reps, block_size, seed):
+    """The MCS counts are built from each path's blocks (wrapping ones too: a block longer than the rest of
+    the sample, block_size above n_obs), not from the paths: the same counts as counting each path's indices."""
+    expected = bootstrap_counts(stationary_bootstrap_indices(n_obs, reps, block_size, seed))
+    got = stationary_bootstrap_counts(n_obs, reps, block_size, seed)
+    np.testing.assert_array_equal(got, expected)
+    assert (got.sum(axis=1) == n_obs).all()
+
+
+def _mcs_plain(losses: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The T_R elimination of one problem step by step, as arch's method "R" describes it: each step's
+    maximum over the pairs of the models left, from the bootstrap means recomputed per pair."""
+    n, k = losses.shape
+    mean = losses.mean(axis=0)
+    boot = counts @ losses / n - mean  # (reps, k): recentred bootstrap means
+    left, pvalues, running = list(range(k)), np.ones(k), 0.0
+    while len(left) > 1:
+        pairs = [(i, j) for a, i in enumerate(left) for j in left[a + 1:]]
+        scale = {p: np.sqrt(max(((boot[:, p[0]] - boot[:, p[1]]) ** 2).mean(), 1e-12 / n)) for p in pairs}
+        stat = {p: (mean[p[0]] - mean[p[1]]) / scale[p] for p in pairs}
+        i, j = max(pairs, key=lambda p: abs(stat[p]))
+        simulated = np.max([np.abs(boot[:, p[0]] - boot[:, p[1]]) / scale[p] for p in pairs], axis=0)
+        step = abs(stat[i, j])
+        running = max(running, (step < simulated).mean() if step > 0 else 1.0)
+        worse = i if stat[i, j] > 0 else j
+        pvalues[worse] = running
+        left.remove(worse)
+    return pvalues
+
+
+def test_mcs_of_many_problems_at_once_equals_the_plain_elimination_of_each():
+    """Eight models (some with equal losses, some far apart) in 30 problems: the vectorized elimination, whose
+    step maxima are running maxima over the models in their order of leaving, gives each problem's p-values."""
+    rng = np.random.default_rng(12)
+    n = 120
+    losses = rng.normal(-3.0, 0.4, (30, n, 8)) + rng.normal(0.0, 0.05, (30, 1, 8))
+    losses[:10, :, 5] = losses[:10, :, 2]  # identical losses
+    losses[10:20, :, 7] += 0.5  # clearly worse
+    losses[20:, :, :4] = losses[20:, :, :1]  # four alike: a step whose T is 0
+    counts = bootstrap_counts(stationary_bootstrap_indices(n, 400, int(np.sqrt(n)), 3))
+    got = mcs_pvalues(losses, counts)
+    expected = np.array([_mcs_plain(problem, counts) for problem in losses])
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+    assert (got == 1.0).any(axis=1).all() and (got[10:20, 7] < 0.1).all()  # a model always left; the worse out
 
 
 def test_a_constant_difference_is_significant_and_identical_losses_are_not():

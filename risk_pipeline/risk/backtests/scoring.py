@@ -116,21 +116,46 @@ def newey_west_lag(n_obs: np.ndarray | int) -> np.ndarray:
     return np.clip(lag, 0, np.maximum(n.astype(np.int64) - 1, 0))
 
 
-def stationary_bootstrap_indices(n_obs: int, reps: int, block_size: int, seed: int) -> np.ndarray:
-    """Stationary-bootstrap index paths, shape ``(reps, n_obs)``: each path starts at a uniform
-    index and at every step jumps to a new uniform index with probability 1/block_size, else
-    moves to the next index (circularly) (Politis & Romano 1994)."""
+def _stationary_draws(n_obs: int, reps: int, block_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The draws of a stationary bootstrap, each ``(reps, n_obs)``: where a path jumps (a new block
+    starts; always at step 0) and the uniform index it would jump to at every step."""
     for name, value, low in (("n_obs", n_obs, 1), ("reps", reps, 1), ("block_size", block_size, 1), ("seed", seed, 0)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ScoringInputError(f"{name}={value!r} must be an integer >= {low}")
     rng = np.random.default_rng(seed)
     jump = rng.random((reps, n_obs)) < 1.0 / block_size
     jump[:, 0] = True
-    fresh = rng.integers(0, n_obs, size=(reps, n_obs))
+    return jump, rng.integers(0, n_obs, size=(reps, n_obs))
+
+
+def stationary_bootstrap_indices(n_obs: int, reps: int, block_size: int, seed: int) -> np.ndarray:
+    """Stationary-bootstrap index paths, shape ``(reps, n_obs)``: each path starts at a uniform
+    index and at every step jumps to a new uniform index with probability 1/block_size, else
+    moves to the next index (circularly) (Politis & Romano 1994)."""
+    jump, fresh = _stationary_draws(n_obs, reps, block_size, seed)
     step = np.arange(n_obs)
     block_start = np.maximum.accumulate(np.where(jump, step, 0), axis=1)  # where each one's block began
     first = np.take_along_axis(fresh, block_start, axis=1)
     return (first + step - block_start) % n_obs
+
+
+def stationary_bootstrap_counts(n_obs: int, reps: int, block_size: int, seed: int) -> np.ndarray:
+    """``bootstrap_counts(stationary_bootstrap_indices(...))`` of the same arguments, as integers, from the
+    blocks rather than path step by path step: a block starting at index f and running L steps (to the
+    path's next jump) covers f, f + 1, ..., f + L - 1 (circularly), counted as +1 at its first index and -1
+    after its last on a row of n_obs + 1 edges per path (a block past n_obs - 1 wraps: its rest from 0),
+    then cumulated along the path's row."""
+    jump, fresh = _stationary_draws(n_obs, reps, block_size, seed)
+    at = np.flatnonzero(jump)  # the blocks' first steps, path after path (every path's step 0 among them)
+    length = np.diff(at, append=jump.size)  # a path's last block runs to its end: the next path's step 0
+    row = (at // n_obs) * (n_obs + 1)
+    begin = fresh.ravel()[at]
+    end = begin + length
+    wraps = end > n_obs
+    size = reps * (n_obs + 1)
+    edges = (np.bincount(np.concatenate([row + begin, row[wraps]]), minlength=size)
+             - np.bincount(row + np.where(wraps, end - n_obs, end), minlength=size))
+    return np.cumsum(edges.reshape(reps, n_obs + 1)[:, :n_obs], axis=1)
 
 
 def bootstrap_counts(indices: np.ndarray) -> np.ndarray:
@@ -167,27 +192,42 @@ def mcs_pvalues(losses: np.ndarray, counts: np.ndarray) -> np.ndarray:
     variance = np.einsum("gii->gi", gram)[:, :, None] + np.einsum("gjj->gj", gram)[:, None, :] - 2.0 * gram
     # the max over ordered pairs (i, j) of an antisymmetric x_ij is the max over pairs i < j of |x_ij|
     first, second = np.triu_indices(k, 1)
-    involving = np.array([np.flatnonzero((first == m) | (second == m)) for m in range(k)])  # (k, k - 1)
     scale = np.sqrt(np.maximum(variance[:, first, second], VARIANCE_FLOOR / n))
     pair_diff = diff[:, first, second] / scale
-    by_model = np.ascontiguousarray(centred.transpose(0, 2, 1))  # (G, k, reps): a pair's replications contiguous
-    pair_boot = np.abs(by_model[:, first] - by_model[:, second]) / scale[:, :, None]  # (G, pairs, reps)
-    included = np.ones((g, k), dtype=bool)
-    pvalues = np.ones((g, k))
-    running = np.zeros(g)
+    # the order in which the models leave and each step's T: they depend on the means and scales, not on
+    # the replications
     rows = np.arange(g)
-    for _ in range(k - 1):
+    included = np.ones((g, k), dtype=bool)
+    order = np.empty((g, k), dtype=np.int64)  # order[:, s]: the model leaving at step s (the last: the one left)
+    stat = np.empty((g, k - 1))
+    for step in range(k - 1):
         alive = included[:, first] & included[:, second]
         stat_at = np.where(alive, np.abs(pair_diff), -np.inf)
         best = stat_at.argmax(axis=1)
-        stat = np.maximum(stat_at[rows, best], 0.0)
-        simulated = np.maximum(pair_boot.max(axis=1), 0.0)  # pairs of eliminated models are 0
+        stat[:, step] = np.maximum(stat_at[rows, best], 0.0)
+        order[:, step] = np.where(pair_diff[rows, best] > 0.0, first[best], second[best])  # the worse of the pair
+        included[rows, order[:, step]] = False
+    order[:, k - 1] = included.argmax(axis=1)
+    # the models in that order: the pairs alive at step s are the pairs of models s..k-1, so each step's
+    # maximum over them (of each replication's |d*_ij - d_ij| / sqrt(var_ij)) is a running maximum from the
+    # last step back, each pair's standardized replications computed once
+    pair_at = np.zeros((k, k), dtype=np.int64)
+    pair_at[first, second] = pair_at[second, first] = np.arange(first.size)
+    by_rank = centred.transpose(0, 2, 1)[rows[:, None], order]  # (G, k, reps): a model's replications contiguous
+    scale_by_rank = scale[rows[:, None, None], pair_at[order[:, :, None], order[:, None, :]]]  # (G, k, k)
+    simulated = np.zeros((g, by_rank.shape[2]))
+    pairs = np.empty((g, k - 1, by_rank.shape[2]))
+    step_p = np.empty((g, k - 1))
+    for step in range(k - 2, -1, -1):
+        these = pairs[:, : k - 1 - step]  # the pairs of model `step` with the models leaving after it
+        np.subtract(by_rank[:, step, None], by_rank[:, step + 1 :], out=these)
+        np.abs(these, out=these)
+        np.divide(these, scale_by_rank[:, step, step + 1 :, None], out=these)
+        np.maximum(simulated, these.max(axis=1), out=simulated)
         # T = 0: the models left have equal means (identical losses): no evidence, p = 1
-        running = np.maximum(running, np.where(stat > 0.0, (stat[:, None] < simulated).mean(axis=1), 1.0))
-        leaving = np.where(pair_diff[rows, best] > 0.0, first[best], second[best])  # the worse of the pair
-        pvalues[rows, leaving] = running
-        included[rows, leaving] = False
-        pair_boot[rows[:, None], involving[leaving]] = 0.0
+        step_p[:, step] = np.where(stat[:, step] > 0.0, (stat[:, step, None] < simulated).mean(axis=1), 1.0)
+    pvalues = np.ones((g, k))
+    pvalues[rows[:, None], order[:, : k - 1]] = np.maximum.accumulate(step_p, axis=1)
     return pvalues
 
 
@@ -278,7 +318,7 @@ def _stored_counts(n: int, reps: int, seed: int) -> np.ndarray:
     30-year backfill's families (portfolio, confidence, horizon: the horizon varies fastest)
     compare on about 120 distinct n (the windows of the early years grow day by day), some 60 MB
     at 1,000 replications: all are kept, where 64 made every family draw them again."""
-    counts = bootstrap_counts(stationary_bootstrap_indices(n, reps, max(1, int(np.sqrt(n))), seed))
+    counts = stationary_bootstrap_counts(n, reps, max(1, int(np.sqrt(n))), seed)
     return counts.astype(np.uint16 if n < 2**16 else np.int64)
 
 
