@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import operator
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +18,7 @@ from risk_pipeline.risk.var.monte_carlo import DOF_GRID, quantize_dof, rolling_m
 from risk_pipeline.risk.var.parametric import NU_MAX, normal_var_es, student_t_var_es, t_dof_from_kurtosis
 from risk_pipeline.risk.var.sorted_tail import sort_tail, sorted_tail_var_es, tail_start
 from risk_pipeline.risk.var.tail import tail_var_es
+from risk_pipeline.risk.var.windows import compound_returns
 
 
 def _series(n: int = 600, seed: int = 0, dof: float = 4.0) -> pd.Series:
@@ -77,6 +81,25 @@ def test_historical_matches_plain_loop(horizon: int) -> None:
         var, es = _loop_tail(-sample, c)
         assert out["var"].iloc[t] == pytest.approx(var, rel=1e-12)
         assert out["es"].iloc[t] == pytest.approx(es, rel=1e-12)
+
+
+@pytest.mark.parametrize("horizon", [2, 3, 10])
+def test_compounded_returns_are_the_products_in_order_of_each_window(horizon: int) -> None:
+    """R_k = (1 + r_k)(1 + r_{k+1}) ... (1 + r_{k+h-1}) - 1, the factors multiplied left to right: the same
+    bits as a plain loop, along the last axis of a 2-D and a transposed (strided) 3-D input."""
+    rng = np.random.default_rng(3)
+    x = rng.normal(0.0, 0.02, (4, 60))
+    for values in (x, rng.normal(0.0, 0.02, (60, 3, 2)).T):
+        got = compound_returns(values, horizon)
+        assert got.shape == values.shape[:-1] + (values.shape[-1] - horizon + 1,)
+        for index in np.ndindex(*values.shape[:-1]):
+            row = values[index].tolist()
+            plain = [functools.reduce(operator.mul, [1.0 + v for v in row[k : k + horizon]]) - 1.0
+                     for k in range(len(row) - horizon + 1)]
+            np.testing.assert_array_equal(got[index], plain)
+    assert compound_returns(x, 1) is x
+    with pytest.raises(ValueError, match="hold no"):
+        compound_returns(x[:, :horizon - 1], horizon)
 
 
 def test_parametric_normal_against_scipy() -> None:

@@ -179,18 +179,22 @@ def monte_carlo_var_es(
     order = np.argsort(grid_index, kind="stable")
     groups, starts = np.unique(grid_index[order], return_index=True)
     bounds = list(starts) + [n_rows]
+    # a chunk's day d at a time (its gross returns, the growth and the losses: a few MB, not h_max times that)
+    buffers = np.empty((3, CHUNK_DATES, n_scenarios))
+    scaled_draws = np.ones((z.shape[0] + 1, z.shape[1]))  # [Z * s ; 1], the last row kept
     for g, lo, hi in zip(groups, bounds[:-1], bounds[1:]):
         scale = np.concatenate([_mixing_scale(seed, n_scenarios, d, int(g)) for d in range(h_max)])
-        scaled_draws = np.concatenate([z * scale, np.ones((1, z.shape[1]))])
+        np.multiply(z, scale, out=scaled_draws[:-1])
         for start in range(lo, hi, CHUNK_DATES):
             rows = order[start : min(start + CHUNK_DATES, hi)]
-            gross = (coefficients[rows] @ scaled_draws).reshape(rows.size, h_max, n_scenarios)
-            growth = gross[:, 0]
+            gross, growth, losses = buffers[:, : rows.size]
             for d in range(h_max):
+                day = np.matmul(coefficients[rows], scaled_draws[:, d * n_scenarios : (d + 1) * n_scenarios],
+                                out=growth if d == 0 else gross)
                 if d > 0:
-                    growth = growth * gross[:, d] if d == 1 else np.multiply(growth, gross[:, d], out=growth)
+                    np.multiply(growth, day, out=growth)
                 if d + 1 in wanted:
-                    losses = 1.0 - growth
+                    np.subtract(1.0, growth, out=losses)
                     sort_tail(losses, confidences)
                     var[rows, :, wanted[d + 1]], es[rows, :, wanted[d + 1]] = sorted_tail_var_es(losses, confidences)
     return VarEsSurface(full_index(var, window), full_index(es, window), confidences, horizons)
