@@ -30,7 +30,7 @@ from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.risk.backtests.scoring import McsSettings, comparison_columns, forecast_score_columns
 from risk_pipeline.risk.backtests.table import checked_windows
-from risk_pipeline.storage.lake import read_window, stored_days
+from risk_pipeline.storage.lake import read_window, stored_days, within_days
 
 _SCORES = section("scores")
 
@@ -73,7 +73,7 @@ def _forecast_score_rows(portfolios: list[str], start, end, lookback: int) -> pd
                                             amounts=series.amounts))
         series_keys.append(series.keys)
     frame = with_series_keys(parts, series_keys, "forecast_scores")
-    return frame.loc[frame["date"].dt.date.between(start, end)].reset_index(drop=True)  # the scores known in the run
+    return frame.loc[within_days(frame["date"], start, end)].reset_index(drop=True)  # the scores known in the run
 
 
 FAMILY_KEYS = ["portfolio", "confidence", "horizon_days"]

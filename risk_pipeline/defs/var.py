@@ -30,7 +30,7 @@ from risk_pipeline.risk.var.held_monte_carlo import held_monte_carlo_grid
 from risk_pipeline.risk.var.held_positions import HeldWindows, held_grid, held_windows
 from risk_pipeline.risk.var.parameters import MethodSettings, VarParameterError
 from risk_pipeline.config.settings import section
-from risk_pipeline.storage.lake import empty_frame, stored_days
+from risk_pipeline.storage.lake import empty_frame, stored_days, within_days
 from risk_pipeline.storage.staging import Staged, stage
 
 _VAR = section("var")
@@ -316,7 +316,7 @@ def _stage_books(task: VarTask, config: VarConfig, first_pnl_day: dt.date, optio
     frames += [item.rows(start, end) for item in options]
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_estimates")
     frames.clear()  # a chunk's rows are held once, not twice, while they are written
-    frame = frame.loc[frame["date"].dt.date.between(start, end)]
+    frame = frame.loc[within_days(frame["date"], start, end)]
     return StagedBooks(stage("var_estimates", frame, days, keys + (option_books if options else [])), keys, short,
                        skipped)
 
