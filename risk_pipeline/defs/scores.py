@@ -146,10 +146,9 @@ def _score_rows(portfolios: list[str], start, end, windows: tuple[int, ...], mcs
     basis = dict(scores.drop_duplicates("portfolio")[["portfolio", "score_basis"]].itertuples(index=False))
     parts: list[dict[str, np.ndarray]] = []
     families = []
+    as_of_pos = calendar.get_indexer(as_of)  # once, not per family
     for family, fz0, tick, end_day in score_matrices(scores):
-        parts.append(comparison_columns(
-            fz0, tick, calendar.get_indexer(end_day), calendar.get_indexer(as_of), flags, windows, mcs
-        ))
+        parts.append(comparison_columns(fz0, tick, calendar.get_indexer(end_day), as_of_pos, flags, windows, mcs))
         families.append((*family, basis[family[0]]))  # a portfolio's scores: on fractions, an option book's on amounts
     frame = with_series_keys(parts, families, "var_scores", [*FAMILY_KEYS, "score_basis"])
     if len(frame):
