@@ -8,8 +8,8 @@ Two engines:
   ``address`` (``tcp://scheduler:8786``: any ``dask scheduler``, dask-kubernetes, dask-jobqueue).
   The cluster of a process is started in the background when a run using the engine starts
   (:meth:`Compute.setup_for_execution`), and its workers import the project's assets there
-  (:func:`warm_up`), while the run's first steps (prices, returns) go on: the first heavy asset
-  finds it ready. It is kept for the process's later runs.
+  (:func:`warm_up`), while the run's first step (prices) goes on: the first step on the engine
+  (returns) waits only for what is left of the start. It is kept for the process's later runs.
 
 A task is a function of the project and its arguments, sent to the workers by pickle, so the
 workers need the project installed (and its configuration files where the task reads them). A
