@@ -14,7 +14,7 @@ import pandas as pd
 from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.defs.chunks import publish_staged
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
-from risk_pipeline.defs.quality_rules import audit, audit_failures, refuse
+from risk_pipeline.defs.quality_rules import audit, audit_failures, chunks_failures, refuse
 from risk_pipeline.config.last_dates import configured_last_dates
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.positions import load_books_of_record
@@ -126,13 +126,7 @@ def returns(context: dg.AssetExecutionContext, config: ReturnsConfig, compute: C
                               columns=["symbol"])["symbol"]) if window else []
     chunks = compute.map(partial(_stage_returns, start=start, end=end, days=days, max_gap_days=config.max_gap_days),
                          compute.spread(symbols))
-    failed: dict[str, list[pd.DataFrame]] = {}
-    for chunk in chunks:
-        for name, rows in chunk.failed.items():
-            failed.setdefault(name, []).append(rows)
-    # the offending rows of every chunk in (date, symbol) order, as the rules give them for the whole table
-    refuse(context, "returns", days, {name: pd.concat(rows, ignore_index=True).sort_values(
-        ["date", "symbol"], kind="stable", ignore_index=True) for name, rows in failed.items()})
+    refuse(context, "returns", days, chunks_failures([chunk.failed for chunk in chunks]))
     return publish_staged("returns", [chunk.staged for chunk in chunks], days, symbols)
 
 

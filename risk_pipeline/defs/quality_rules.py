@@ -236,6 +236,17 @@ def audit_failures(table: str, staged: pd.DataFrame, days: list[dt.date], keys: 
     return failed
 
 
+def chunks_failures(chunks: Iterable[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """The :func:`audit_failures` of chunks of symbols (``keys_only``) as one: each rule's offending rows
+    of every chunk in (date, symbol) order, the order of the rule's findings on the whole table."""
+    failed: dict[str, list[pd.DataFrame]] = {}
+    for chunk in chunks:
+        for name, rows in chunk.items():
+            failed.setdefault(name, []).append(rows)
+    return {name: pd.concat(rows, ignore_index=True).sort_values(["date", "symbol"], kind="stable", ignore_index=True)
+            for name, rows in failed.items()}
+
+
 def refuse(context: dg.AssetExecutionContext, table: str, days: list[dt.date], failed: dict[str, pd.DataFrame]) -> None:
     """When rules failed (``failed``: each one's offending rows), log the offending rows in the run's
     log and raise :class:`AuditError` naming each failed rule and its first offending row."""
