@@ -279,7 +279,7 @@ def replay_grid(book: HeldBook, episodes: Sequence[EpisodeReturns], available: n
     e = np.nan_to_num(book.exposures.to_numpy(dtype=float))
     v = book.values.to_numpy(dtype=float)
     complete = book.complete()
-    frames = []
+    parts = []
     for j, ep in enumerate(episodes):
         t = np.flatnonzero(complete & avail[:, j])
         if t.size == 0:
@@ -295,12 +295,20 @@ def replay_grid(book: HeldBook, episodes: Sequence[EpisodeReturns], available: n
             worst_ret = np.where(v[t] != 0.0, worst_pnl / v[t], np.nan)
             final_ret = np.where(v[t] != 0.0, path[-1] / v[t], np.nan)
         proxied = any(s in ep.proxied or book.currency_of.get(s) in ep.proxied for s in book.exposures.columns)
-        frames.append(pd.DataFrame({"date": book.exposures.index[t], "episode": ep.name,
-                                    "worst_date": ep.returns.index[worst], "worst_cum_pnl": worst_pnl,
-                                    "worst_cum_return": worst_ret, "final_cum_return": final_ret,
-                                    "n_days": np.int64(len(r)), "proxied": proxied},
-                                   columns=list(REPLAY_GRID_COLUMNS)))
-    return pd.concat(frames, ignore_index=True) if frames else _empty(REPLAY_GRID_COLUMNS)
+        parts.append((t, ep.name, ep.returns.index[worst], worst_pnl, worst_ret, final_ret, len(r), proxied))
+    if not parts:
+        return _empty(REPLAY_GRID_COLUMNS)
+    # one frame of every episode's rows (a frame per episode and a concat cost more than the numbers)
+    sizes = [part[0].size for part in parts]
+    return pd.DataFrame({"date": book.exposures.index[np.concatenate([part[0] for part in parts])],
+                         "episode": np.repeat(np.array([part[1] for part in parts], dtype=object), sizes),
+                         "worst_date": parts[0][2].append([part[2] for part in parts[1:]]),
+                         "worst_cum_pnl": np.concatenate([part[3] for part in parts]),
+                         "worst_cum_return": np.concatenate([part[4] for part in parts]),
+                         "final_cum_return": np.concatenate([part[5] for part in parts]),
+                         "n_days": np.repeat(np.array([part[6] for part in parts], dtype=np.int64), sizes),
+                         "proxied": np.repeat(np.array([part[7] for part in parts], dtype=bool), sizes)},
+                        columns=list(REPLAY_GRID_COLUMNS))
 
 
 def _available(available: np.ndarray | None, n_dates: int, n_sc: int) -> np.ndarray:
