@@ -287,3 +287,35 @@ def test_reverse_stress_grid_of_many_scenarios_is_each_scenarios_own_bisection()
         assert one.feasible == row.feasible
         if row.feasible:
             assert row.multiplier == pytest.approx(one.multiplier, abs=1e-9)
+
+
+def test_scenario_history_is_read_once_per_version_of_the_returns(data_dir, monkeypatch):
+    """The stress step and the option stress steps of a day's run read the same historical windows:
+    read once per version of the returns table (a copy each time: a caller changing it changes no
+    other's), and again after a commit of the returns, whose rows it then shows."""
+    from risk_pipeline.defs import stress
+    from risk_pipeline.storage.lake import read_days, write_days
+
+    rets = _history(80)
+    days = [d.date() for d in rets.index]
+    long = rets.stack().rename("simple_return").rename_axis(["date", "symbol"]).reset_index()
+    long = long.assign(log_return=np.log1p(long["simple_return"]), currency="USD")
+    write_days("returns", long, days, keys=list(rets.columns))
+    window = HistoricalScenario("ep", "", days[40], days[45])
+    scenarios = (window, UniformEquityScenario("down", "", -0.2))
+    reads = []
+    monkeypatch.setattr(stress, "read_days", lambda *args: reads.append(args) or read_days(*args))
+
+    wide, usable, skipped = stress.scenario_history(scenarios, days[-1], 10)
+    assert len(reads) == 1 and skipped == [] and list(usable) == ["ep"]
+    assert list(usable["ep"][1].date) == days[30:46]
+    np.testing.assert_array_equal(wide.loc[usable["ep"][1], rets.columns].to_numpy(), rets.iloc[30:46].to_numpy())
+    wide.iloc[:, :] = 0.0  # the caller's copy
+    again, _, _ = stress.scenario_history(scenarios, days[-1], 10)
+    assert len(reads) == 1 and (again.loc[usable["ep"][1], "AAA"] == rets["AAA"].iloc[30:46].to_numpy()).all()
+    stress.scenario_history(scenarios, days[-1], 12)  # another lookback: its own read
+    assert len(reads) == 2
+    write_days("returns", long.loc[long["date"] == rets.index[42]].assign(simple_return=0.5), [days[42]],
+               keys=list(rets.columns))
+    changed, _, _ = stress.scenario_history(scenarios, days[-1], 10)
+    assert len(reads) == 3 and (changed.loc[rets.index[42]] == 0.5).all()
