@@ -199,6 +199,29 @@ def table_version(table: str, root: Path | None = None) -> int | None:
     return None if delta is None else delta.version()
 
 
+def calendar_days(column: pd.Series) -> np.ndarray:
+    """The calendar day of each value of ``column`` (datetimes, dates or their text; NaT stays NaT) as
+    ``datetime64[D]``: the day ``.dt.date`` names (the wall-clock day of a time-zone-aware value),
+    without a ``datetime.date`` object per row (a tenth of a second a million rows)."""
+    stamps = pd.to_datetime(column)
+    if isinstance(stamps.dtype, pd.DatetimeTZDtype):
+        stamps = stamps.dt.tz_localize(None)
+    return stamps.to_numpy().astype("datetime64[D]")
+
+
+def day_counts(column: pd.Series) -> dict[dt.date, int]:
+    """The number of values of ``column`` (:func:`calendar_days`) on each day holding some."""
+    days = calendar_days(column)
+    values, counts = np.unique(days[~np.isnat(days)], return_counts=True)
+    return {day: int(n) for day, n in zip(values.astype(dt.date), counts)}
+
+
+def within_days(column: pd.Series, first: dt.date, last: dt.date) -> np.ndarray:
+    """Whether each value of ``column`` (:func:`calendar_days`) falls on a day ``first``..``last`` (NaT: no)."""
+    days = calendar_days(column)
+    return (days >= np.datetime64(first, "D")) & (days <= np.datetime64(last, "D"))
+
+
 def to_arrow(frame: pd.DataFrame, spec: TableSchema, order: np.ndarray | None = None) -> pa.Table:
     """Cast ``frame`` (its rows taken in ``order`` if given) to the table's fixed schema (column
     order and types), naming what is missing or what does not convert. One column is converted
@@ -211,9 +234,8 @@ def to_arrow(frame: pd.DataFrame, spec: TableSchema, order: np.ndarray | None = 
         column = frame[field.name]
         if order is not None:
             column = column.take(order)
-        if pa.types.is_date32(field.type):  # the days from the datetimes' numbers, not a date object per row
-            column = pd.to_datetime(column)
-            column = column.dt.date if column.dt.tz is not None else column.to_numpy().astype("datetime64[D]")
+        if pa.types.is_date32(field.type):
+            column = calendar_days(column)
         try:
             columns.append(pa.array(column, type=field.type, from_pandas=True))
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
@@ -509,6 +531,13 @@ def _select(delta: DeltaTable | None, spec: TableSchema, columns: Sequence[str],
 _DAYS_CACHE: dict[tuple, list[dt.date]] = {}
 
 
+def version_key(uri: str, delta: DeltaTable) -> tuple[str, int, tuple[int, int, int] | None]:
+    """What identifies the loaded version of the table at ``uri``, for a cache of what is read from it:
+    the URI, the version and its log entry (a table written anew has another log entry at the same
+    version; not known in an object store: None)."""
+    return uri, delta.version(), None if is_object_store(uri) else _log_entry(Path(uri), delta.version())
+
+
 def stored_days(table: str, root: Path | None = None) -> list[dt.date]:
     """The sorted days on which ``table`` has rows (cached per table version and its log entry).
     A version after a cached one, from commits of this module (each names its first and last day:
@@ -517,8 +546,7 @@ def stored_days(table: str, root: Path | None = None) -> list[dt.date]:
     if delta is None:
         return []
     uri = table_uri(table, root)
-    # a table written anew has another log entry at the same version (not known in an object store)
-    key = (uri, delta.version(), None if is_object_store(uri) else _log_entry(Path(uri), delta.version()))
+    key = version_key(uri, delta)
     if key not in _DAYS_CACHE:
         spec = table_schema(table)
         days = _days_after_commits(delta, spec, key)
@@ -605,13 +633,6 @@ def _wanted(spec: TableSchema, columns: Sequence[str] | None) -> list[str]:
     return [c for c in spec.columns if c in set(columns) | {spec.day_column}]
 
 
-def within_days(dates: pd.Series, first: dt.date, last: dt.date) -> np.ndarray:
-    """Whether each of ``dates`` (tz-naive datetimes) falls on a day ``first``..``last``: from the datetimes'
-    numbers, not through a ``datetime.date`` object per row (a task's millions of rows)."""
-    days = pd.to_datetime(dates).to_numpy().astype("datetime64[D]")
-    return (days >= np.datetime64(first, "D")) & (days <= np.datetime64(last, "D"))
-
-
 def _frame(arrow: pa.Table, spec: TableSchema, by_day: bool = True) -> pd.DataFrame:
     """``arrow`` as pandas, its day column as datetime64[ns] straight from Arrow's days (not through a
     ``datetime.date`` object per row: a quarter of a large read's time), sorted by day unless ``by_day``
@@ -680,8 +701,13 @@ def read_window(
     N observations needs ``lookback=N`` whatever the holidays. The rows read depend on the
     window, not on how much history is stored (Delta skips the years outside it).
     """
+    return read_days(table, window_days(table, start, end, lookback, root), root, columns, where, by_day)
+
+
+def window_days(table: str, start: dt.date, end: dt.date, lookback: int = 0, root: Path | None = None) -> list[dt.date]:
+    """The stored days of ``table`` that :func:`read_window` reads: ``start``..``end`` and the ``lookback``
+    stored days before ``start``."""
     days = stored_days(table, root)
     before = [d for d in days if d < start]
     inside = [d for d in days if start <= d <= end]
-    chosen = (before[-lookback:] if lookback > 0 else []) + inside
-    return read_days(table, chosen, root, columns, where, by_day)
+    return (before[-lookback:] if lookback > 0 else []) + inside
