@@ -43,6 +43,7 @@ from functools import lru_cache
 
 import numpy as np
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from risk_pipeline.risk.var.parametric import NU_MAX, NU_MIN, moments_of_rows, t_dof_from_kurtosis
 from risk_pipeline.risk.var.sorted_tail import sort_tail, sorted_tail_var_es
@@ -179,22 +180,25 @@ def monte_carlo_var_es(
     order = np.argsort(grid_index, kind="stable")
     groups, starts = np.unique(grid_index[order], return_index=True)
     bounds = list(starts) + [n_rows]
-    # a chunk's day d at a time (its gross returns, the growth and the losses: a few MB, not h_max times that)
+    # a chunk's day d at a time (its gross returns, the growth and the losses: a few MB, not h_max times that),
+    # each product on one BLAS thread: a second thread's start and spin per small product cost more CPU
+    # than the product (a Dask worker has one anyway); the same numbers with any number of threads
     buffers = np.empty((3, CHUNK_DATES, n_scenarios))
     scaled_draws = np.ones((z.shape[0] + 1, z.shape[1]))  # [Z * s ; 1], the last row kept
-    for g, lo, hi in zip(groups, bounds[:-1], bounds[1:]):
-        scale = np.concatenate([_mixing_scale(seed, n_scenarios, d, int(g)) for d in range(h_max)])
-        np.multiply(z, scale, out=scaled_draws[:-1])
-        for start in range(lo, hi, CHUNK_DATES):
-            rows = order[start : min(start + CHUNK_DATES, hi)]
-            gross, growth, losses = buffers[:, : rows.size]
-            for d in range(h_max):
-                day = np.matmul(coefficients[rows], scaled_draws[:, d * n_scenarios : (d + 1) * n_scenarios],
-                                out=growth if d == 0 else gross)
-                if d > 0:
-                    np.multiply(growth, day, out=growth)
-                if d + 1 in wanted:
-                    np.subtract(1.0, growth, out=losses)
-                    sort_tail(losses, confidences)
-                    var[rows, :, wanted[d + 1]], es[rows, :, wanted[d + 1]] = sorted_tail_var_es(losses, confidences)
+    with threadpool_limits(limits=1, user_api="blas"):
+        for g, lo, hi in zip(groups, bounds[:-1], bounds[1:]):
+            scale = np.concatenate([_mixing_scale(seed, n_scenarios, d, int(g)) for d in range(h_max)])
+            np.multiply(z, scale, out=scaled_draws[:-1])
+            for start in range(lo, hi, CHUNK_DATES):
+                rows = order[start : min(start + CHUNK_DATES, hi)]
+                gross, growth, losses = buffers[:, : rows.size]
+                for d in range(h_max):
+                    day = np.matmul(coefficients[rows], scaled_draws[:, d * n_scenarios : (d + 1) * n_scenarios],
+                                    out=growth if d == 0 else gross)
+                    if d > 0:
+                        np.multiply(growth, day, out=growth)
+                    if d + 1 in wanted:
+                        np.subtract(1.0, growth, out=losses)
+                        sort_tail(losses, confidences)
+                        var[rows, :, wanted[d + 1]], es[rows, :, wanted[d + 1]] = sorted_tail_var_es(losses, confidences)
     return VarEsSurface(full_index(var, window), full_index(es, window), confidences, horizons)
