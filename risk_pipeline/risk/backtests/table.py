@@ -106,6 +106,7 @@ DEFAULT_N_SIMS = 1000
 _CELLS = 1 << 20  # array cells per block of simulated values
 _RUN_MIN_WINDOWS = 16  # Z2 windows advancing together, from this many on counted on slices of the paths
 _SPARSE_MAX_POSITIONS = 16  # Z2 paths needed at at most this many rows: summed sparsely (_column_sums_before)
+_WIDE_ROWS = 256  # prefix sums of rows of at least this many columns: a row at a time (_cumsum_rows)
 Z2_SIMULATED_MAX_OBS = 1000  # longer Z2 windows use the normal limit of the simulation (_z2_columns)
 
 COLUMNS = [
@@ -200,8 +201,21 @@ def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_d
 def _prefix(a: np.ndarray) -> np.ndarray:
     """Prefix sums along axis 0 with a leading zero row: sum of rows [s, e) = P[e] - P[s]."""
     out = np.zeros((a.shape[0] + 1,) + a.shape[1:])
-    np.cumsum(a, axis=0, out=out[1:])
+    if a.ndim == 2 and a.shape[1] >= _WIDE_ROWS:
+        _cumsum_rows(a, out[1:])
+    else:
+        np.cumsum(a, axis=0, out=out[1:])
     return out
+
+
+def _cumsum_rows(a: np.ndarray, out: np.ndarray) -> None:
+    """``np.cumsum(a, axis=0, out=out)`` of a 2-D array a row at a time: the same additions in the same
+    order (each row added to the sum of the rows before it), so the same bits, several times faster
+    when rows are wide (numpy's accumulate walks down each column: a cache line per element)."""
+    if a.shape[0]:
+        out[0] = a[0]
+    for i in range(1, a.shape[0]):
+        np.add(out[i - 1], a[i], out=out[i])
 
 
 def _z2_columns(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, p: float, seed: int, n_sims: int):
@@ -270,7 +284,7 @@ def _z2_simulated_p(obs: BacktestObservations, safe_es: np.ndarray, valid: np.nd
         draws = z2_tail_draws(seed, obs.keys[i:j], n_sims, p)
         x[draws[0], draws[1]] = z2_tail_terms(draws, obs.var[i:j], safe_es[i:j])
         x[~valid[i:j]] = 0.0
-        np.cumsum(x, axis=0, out=paths[i - lo + 1 : j - lo + 1])
+        _cumsum_rows(x, paths[i - lo + 1 : j - lo + 1])
         paths[i - lo + 1 : j - lo + 1] += paths[i - lo]
     # the windows of one length in date order, cut where their first or last row does not advance by one:
     # a run's simulated sums are the difference of two slices of the paths (views, no gathered copies)
