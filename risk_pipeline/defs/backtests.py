@@ -16,6 +16,7 @@ from typing import NamedTuple
 import dagster as dg
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.defs.chunks import publish_chunks
@@ -140,19 +141,26 @@ def with_series_keys(parts: list[dict[str, np.ndarray]], keys: list[tuple], tabl
     one series' columns, one array each) as one frame of ``table`` with the keys as columns: one frame
     built for all the series, not one per series (a new day's hundreds of series cost their frames'
     construction more than their numbers), in date order (stable: series order within a day, the order
-    ``write_days`` stores); ``parts`` is emptied (a long run holds its rows once, not twice, while they
-    are written)."""
+    ``write_days`` stores). Each column is put in that order as a numpy array before the frame is built
+    (not the frame sorted after), and a column of strings is converted through Arrow (a few distinct
+    values over millions of rows); ``parts`` is emptied column by column (a long run holds its rows
+    once, not twice, while they are written)."""
     if not parts:
         return empty_frame(table)
     lengths = [len(next(iter(part.values()))) for part in parts]
-    columns = {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
-    parts.clear()
-    frame = pd.DataFrame(columns)
-    del columns
-    for i, name in enumerate(names):
-        frame[name] = pd.Series([k[i] for k in keys]).repeat(lengths).reset_index(drop=True)
     day = table_schema(table).day_column
-    return frame.sort_values(day, kind="stable", ignore_index=True)
+    order = np.argsort(np.concatenate([part[day] for part in parts]), kind="stable")
+    columns = {}
+    for name in list(parts[0]):
+        values = np.concatenate([part.pop(name) for part in parts])[order]
+        columns[name] = pd.array(pa.array(values), dtype="str") if values.dtype.kind == "U" else values
+    parts.clear()
+    frame = pd.DataFrame(columns, copy=False)
+    del columns
+    series = np.repeat(np.arange(len(keys)), lengths)[order]  # each row's series
+    for i, name in enumerate(names):
+        frame[name] = pd.Series([k[i] for k in keys]).take(series).reset_index(drop=True)
+    return frame
 
 
 @lake_asset(
