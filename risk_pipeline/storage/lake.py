@@ -211,8 +211,9 @@ def to_arrow(frame: pd.DataFrame, spec: TableSchema, order: np.ndarray | None = 
         column = frame[field.name]
         if order is not None:
             column = column.take(order)
-        if pa.types.is_date32(field.type):
-            column = pd.to_datetime(column).dt.date
+        if pa.types.is_date32(field.type):  # the days straight from datetime64 (no date object per row)
+            column = pd.to_datetime(column)
+            column = column.dt.date if column.dt.tz is not None else column.to_numpy().astype("datetime64[D]")
         try:
             columns.append(pa.array(column, type=field.type, from_pandas=True))
         except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:

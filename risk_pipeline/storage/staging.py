@@ -114,9 +114,12 @@ def _write_file(arrow: pa.Table, spec: TableSchema, year: int, uri: str) -> Stag
 
 
 def _by_year(arrow: pa.Table, spec: TableSchema) -> Iterable[tuple[int, pa.Table]]:
+    """The rows of each year: slices (no copies) of ``arrow``, which ``lake.checked_arrow`` put in date order."""
     years = pc.year(arrow[spec.day_column]).to_numpy(zero_copy_only=False)
-    for year in np.unique(years):
-        yield int(year), arrow.filter(pa.array(years == year))
+    held = np.unique(years)
+    bounds = np.searchsorted(years, np.append(held, held[-1] + 1) if held.size else held)
+    for year, first, after in zip(held, bounds[:-1], bounds[1:]):
+        yield int(year), arrow.slice(int(first), int(after - first))
 
 
 def stage(table: str, frame: pd.DataFrame, days: Iterable[dt.date], keys: Iterable[str] | None,
@@ -129,9 +132,10 @@ def stage(table: str, frame: pd.DataFrame, days: Iterable[dt.date], keys: Iterab
     files = tuple(_write_file(part, spec, year, uri) for year, part in _by_year(arrow, spec))
     last = frame[spec.day_column].max() if len(frame) else None
     latest = frame.loc[frame[spec.day_column] == last] if last is not None else frame.iloc[:0]
-    day_rows = pd.to_datetime(frame[spec.day_column]).dt.date.value_counts()
+    days_held, counts = np.unique(pd.to_datetime(frame[spec.day_column]).to_numpy().astype("datetime64[D]"),
+                                  return_counts=True)
     staged = Staged(table=table, files=files, rows=arrow.num_rows,
-                    day_rows={day: int(n) for day, n in day_rows.items()},
+                    day_rows={day: int(n) for day, n in zip(days_held.astype(object), counts)},
                     latest=latest.reset_index(drop=True))
     del arrow
     lake.release_freed_memory()
