@@ -191,10 +191,13 @@ def _backtest_rows(portfolios: list[str], config: BacktestConfig, start, end, lo
     parts: list[dict[str, np.ndarray]] = []
     series_keys = []
     first, after = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
+    as_of_by_portfolio = {}  # the days of the run of each portfolio's realized series, found once
     for series in forecast_series(start, end, lookback, portfolios):
-        _, _, confidence, horizon = series.keys
+        portfolio, _, confidence, horizon = series.keys
         realized = series.realized
-        as_of = realized.index[(realized.index >= first) & (realized.index < after)]  # no date objects
+        if portfolio not in as_of_by_portfolio:
+            as_of_by_portfolio[portfolio] = realized.index[(realized.index >= first) & (realized.index < after)]
+        as_of = as_of_by_portfolio[portfolio]
         if as_of.empty:
             continue
         columns = backtest_columns(
