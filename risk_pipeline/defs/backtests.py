@@ -117,8 +117,9 @@ def forecast_series(start, end, lookback: int, portfolios: Sequence[str]) -> Ite
         realized_by_portfolio[name] = (amounts, amounts, True)
     dates = forecasts["date"].to_numpy()
     # the columns of a series' frame, taken once (not per series): var, es (a portfolio's fractions, an
-    # option book's amounts), var_amount, es_amount
-    columns = ["var", "es", "var_amount", "es_amount"]
+    # option book's amounts), var_amount, es_amount; one Index object for every series' frame, so its hash
+    # table is built once, not by each series' first column lookup (two thirds of a series' frame cost)
+    columns = pd.Index(["var", "es", "var_amount", "es_amount"])
     values = {c: forecasts[c].to_numpy(dtype=float) for c in columns}
     taken = {False: [values[c] for c in columns], True: [values[c] for c in ("var_amount", "es_amount")] * 2}
     for keys, rows in sorted(forecasts.groupby(SERIES_KEYS, sort=True).indices.items()):
