@@ -288,16 +288,16 @@ def _z2_simulated_p(obs: BacktestObservations, safe_es: np.ndarray, valid: np.nd
         simulated = sums[where[s.size:]] - sums[where[: s.size]]
         return monte_carlo_p_value((simulated >= observed[:, None]).sum(axis=1), n_sims)
     paths = np.zeros((hi - lo + 1, n_sims))
-    terms = np.empty((min(block, hi - lo), n_sims))
+    terms = np.zeros((min(block, hi - lo), n_sims))
     for i in range(lo, hi, block):
         j = min(hi, i + block)
         x = terms[: j - i]  # z2_simulated_terms into one buffer
-        x.fill(0.0)
         draws = z2_tail_draws(seed, obs.keys[i:j], n_sims, p)
         x[draws[0], draws[1]] = z2_tail_terms(draws, obs.var[i:j], safe_es[i:j])
         x[~valid[i:j]] = 0.0
         _cumsum_rows(x, paths[i - lo + 1 : j - lo + 1])
         paths[i - lo + 1 : j - lo + 1] += paths[i - lo]
+        x[draws[0], draws[1]] = 0.0  # the buffer zero again for the next block: its breaches only, not a fill
     # the windows of one length in date order, cut where their first or last row does not advance by one:
     # a run's simulated sums are the difference of two slices of the paths (views, no gathered copies)
     order = np.lexsort((e, e - s))
