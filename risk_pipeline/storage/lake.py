@@ -509,6 +509,13 @@ def _select(delta: DeltaTable | None, spec: TableSchema, columns: Sequence[str],
 _DAYS_CACHE: dict[tuple, list[dt.date]] = {}
 
 
+def version_key(uri: str, delta: DeltaTable) -> tuple[str, int, tuple[int, int, int] | None]:
+    """What identifies the loaded version of the table at ``uri``, for a cache of what is read from it:
+    the URI, the version and its log entry (a table written anew has another log entry at the same
+    version; not known in an object store: None)."""
+    return uri, delta.version(), None if is_object_store(uri) else _log_entry(Path(uri), delta.version())
+
+
 def stored_days(table: str, root: Path | None = None) -> list[dt.date]:
     """The sorted days on which ``table`` has rows (cached per table version and its log entry).
     A version after a cached one, from commits of this module (each names its first and last day:
@@ -517,8 +524,7 @@ def stored_days(table: str, root: Path | None = None) -> list[dt.date]:
     if delta is None:
         return []
     uri = table_uri(table, root)
-    # a table written anew has another log entry at the same version (not known in an object store)
-    key = (uri, delta.version(), None if is_object_store(uri) else _log_entry(Path(uri), delta.version()))
+    key = version_key(uri, delta)
     if key not in _DAYS_CACHE:
         spec = table_schema(table)
         days = _days_after_commits(delta, spec, key)
