@@ -335,9 +335,9 @@ class BatchingSqliteEventLogStorage(RangeRunEvents, SqliteEventLogStorage):
         a fifth of what building a materialization's row cost, its serialization included)."""
         keys: dict[AssetKey, str] = {}
         rows = []
-        for event in events:
+        for event, text in zip(events, serialized_events(events)):
             dagster_event = event.dagster_event
-            row = {"run_id": event.run_id, "event": serialize_value(event), "dagster_event_type": None,
+            row = {"run_id": event.run_id, "event": text, "dagster_event_type": None,
                    "timestamp": self._event_insert_timestamp(event), "step_key": event.step_key,
                    "asset_key": None, "partition": None}
             if dagster_event is not None:

@@ -145,6 +145,12 @@ def test_the_stored_event_texts_are_dagsters_serialization_of_each_event(tmp_pat
     assert result.success
     events = instance.all_logs(result.run_id)
     instance.dispose()
+    # what the storage wrote (through serialized_events) is serialize_value's text of the event read back
+    for path in (tmp_path / "home" / "history" / "runs" / f"{result.run_id}.db", tmp_path / "home" / "history" / "runs" / "index.db"):
+        con = sqlite3.connect(path)
+        stored = [row[0] for row in con.execute("select event from event_logs where run_id = ?", (result.run_id,))]
+        con.close()
+        assert stored and all(serialize_value(deserialize_value(text, EventLogEntry)) == text for text in stored)
     materialized = [e for e in events if e.dagster_event and e.dagster_event_type == dg.DagsterEventType.ASSET_MATERIALIZATION]
     days = len(business_days.get_partition_keys_in_range(dg.PartitionKeyRange(START, END)))
     assert len(materialized) == 2 * days
