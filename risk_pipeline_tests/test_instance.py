@@ -126,9 +126,10 @@ def test_a_range_runs_rows_are_what_dagsters_row_functions_give(tmp_path):
 
 def test_the_stored_event_texts_are_dagsters_serialization_of_each_event(tmp_path):
     """``serialized_events`` serializes what a step's events share once and puts each event's own data and
-    timestamp in its place: the text is ``serialize_value``'s, for the events of a range run whose
-    materializations carry metadata of several kinds, a log line between them, and events it serializes
-    whole (one whose message is a stand-in of the template)."""
+    timestamp (and a materialization's partition) in its place: the text is ``serialize_value``'s, for the
+    events of a range run whose materializations carry metadata of several kinds or none, a log line between
+    them, partitions that need JSON's escapes, and events it serializes whole (one whose message, one whose
+    metadata, one whose partition is a stand-in of the template)."""
 
     @dg.asset(partitions_def=business_days, backfill_policy=single_run, deps=[upstream])
     def described(context: dg.AssetExecutionContext) -> None:
@@ -156,10 +157,21 @@ def test_the_stored_event_texts_are_dagsters_serialization_of_each_event(tmp_pat
     assert len(materialized) == 2 * days
     assert len({e.timestamp for e in materialized}) > 1 and len({e.dagster_event.partition for e in materialized}) == days
     odd = materialized[3]._replace(user_message=instance_module._DATA_MARK)  # noqa: SLF001 - the stand-in itself
-    mixed = [*events[:len(events) // 2], odd, *events[len(events) // 2:], odd]
+    # materializations whose partition needs JSON's escapes, or whose metadata holds the partition's stand-in
+    odd_data = [_with_materialization(materialized[4], partition='a "quoted" \\ partition, \u00e9t\u00e9'),
+                _with_materialization(materialized[5], metadata={"note": dg.MetadataValue.text(instance_module._PARTITION_MARK)}),  # noqa: SLF001
+                _with_materialization(materialized[6], partition=instance_module._PARTITION_MARK)]  # noqa: SLF001
+    mixed = [*events[:len(events) // 2], odd, *odd_data, *events[len(events) // 2:], odd]
     texts = serialized_events(mixed)
     assert texts == [serialize_value(event) for event in mixed]
     assert deserialize_value(texts[-1], EventLogEntry) == odd
+
+
+def _with_materialization(event: EventLogEntry, **fields: object) -> EventLogEntry:
+    """``event`` (a materialization) with some fields of its ``AssetMaterialization`` replaced."""
+    data = event.dagster_event.event_specific_data
+    data = data._replace(materialization=data.materialization._replace(**fields))
+    return event._replace(dagster_event=event.dagster_event._replace(event_specific_data=data))
 
 
 def test_the_storage_needs_no_base_dir_and_keeps_dagsters_folder(tmp_path):
