@@ -6,7 +6,7 @@ A single-run backfill of 30 years writes a materialization event per business da
 ``DAGSTER_EVENT_BATCH_SIZE`` when that variable is set; its SQLite storage then still stores them
 one at a time (base class: a new engine, a transaction and an fsync per event, twice for asset
 events: the run's shard and the cross-run index). This storage writes a batch in one transaction
-per shard (the rows through the driver's ``executemany``: :func:`_insert_rows`), announces that it stores a run's planned partitions as one event per asset
+per shard (the rows through the driver's ``executemany``: :func:`_insert_statement`, the run file's values bound once for the index too), announces that it stores a run's planned partitions as one event per asset
 (``partitions_subset``) instead of one per partition, and plans a range run's check evaluation as
 the one row it is instead of a row per partition. It also keeps one SQLAlchemy engine, and so one
 open SQLite connection, per database file it uses (the index and the latest few runs' files)
@@ -251,32 +251,45 @@ def ephemeral_instance() -> DagsterInstance:
     )
 
 
+def _insert_statement(dialect: sqlalchemy.engine.Dialect, table: sqlalchemy.Table,
+                      rows: list[dict]) -> tuple[str, list[tuple]]:
+    """The driver's ``INSERT`` of ``rows`` (dicts of the same columns) into ``table`` and the rows'
+    values for its ``executemany``, bound as SQLAlchemy binds them: each column type's bind processor
+    for the dialect (SQLite's text of a timestamp, ``2021-03-01 18:00:00.000000``). SQLAlchemy's own
+    executemany processes every row's parameters in Python: for a range run's materializations (two
+    rows and a tag row each) that was a fifth of what storing them cost."""
+    columns = list(rows[0])
+    processors = [(i, process) for i, column in enumerate(columns)
+                  if (process := table.c[column].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
+    names = ", ".join(f'"{column}"' for column in columns)
+    statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})'
+    values = [tuple(row[column] for column in columns) for row in rows]
+    if processors:
+        for n, row in enumerate(values):
+            bound = list(row)
+            for i, process in processors:
+                bound[i] = process(bound[i])
+            values[n] = tuple(bound)
+    return statement, values
+
+
 def _insert_rows(conn: Connection, table: sqlalchemy.Table, rows: list[dict]) -> None:
     """Insert ``rows`` (dicts of the same columns) into ``table`` with one ``executemany`` of the
-    driver. SQLAlchemy's own executemany processes every row's parameters in Python: for a range
-    run's materializations (two rows and a tag row each) that was a fifth of what storing them
-    cost. The values are bound as SQLAlchemy binds them (each column type's bind processor: the
-    timestamps' text form)."""
-    if not rows:
-        return
-    columns = list(rows[0])
-    processors = [table.c[column].type.bind_processor(conn.dialect) for column in columns]
-    names = ", ".join(f'"{column}"' for column in columns)
-    conn.exec_driver_sql(
-        f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})',
-        [tuple(value if process is None else process(value)
-               for value, process in zip((row[column] for column in columns), processors)) for row in rows])
+    driver (:func:`_insert_statement`)."""
+    if rows:
+        conn.exec_driver_sql(*_insert_statement(conn.dialect, table, rows))
 
 
-def _insert_events_returning_ids(conn: Connection, rows: list[dict]) -> list[int]:
-    """Insert event rows into ``event_logs`` (:func:`_insert_rows`) and return their ids, in order.
-    SQLite gives a new row the id one more than the largest in the table (an ``INTEGER PRIMARY KEY``
-    without ``AUTOINCREMENT``, as Dagster's schema declares it), and no other connection writes the
-    file while this transaction holds its write lock, which it takes at the first insert: the rows
-    get ``last - n + 1 .. last``, ``last`` being the connection's ``last_insert_rowid()``."""
-    _insert_rows(conn, SqlEventLogStorageTable, rows)
+def _insert_events_returning_ids(conn: Connection, statement: str, values: list[tuple]) -> list[int]:
+    """Insert event rows into ``event_logs`` (``statement`` and ``values`` of :func:`_insert_statement`)
+    and return their ids, in order. SQLite gives a new row the id one more than the largest in the
+    table (an ``INTEGER PRIMARY KEY`` without ``AUTOINCREMENT``, as Dagster's schema declares it),
+    and no other connection writes the file while this transaction holds its write lock, which it
+    takes at the first insert: the rows get ``last - n + 1 .. last``, ``last`` being the
+    connection's ``last_insert_rowid()``."""
+    conn.exec_driver_sql(statement, values)
     last = conn.exec_driver_sql("SELECT last_insert_rowid()").scalar_one()
-    return list(range(last - len(rows) + 1, last + 1))
+    return list(range(last - len(values) + 1, last + 1))
 
 
 class BatchingSqliteEventLogStorage(RangeRunEvents, SqliteEventLogStorage):
@@ -392,12 +405,15 @@ class BatchingSqliteEventLogStorage(RangeRunEvents, SqliteEventLogStorage):
         """What ``store_event`` does for each event, with one transaction per database file."""
         rows = self._event_rows(events)
         with self.run_connection(run_id) as conn:
-            _insert_rows(conn, SqlEventLogStorageTable, rows)
+            # the index stores the same values of its asset events: bound once
+            statement, values = _insert_statement(conn.dialect, SqlEventLogStorageTable, rows)
+            conn.exec_driver_sql(statement, values)
 
-        indexed = [(event, row) for event, row in zip(events, rows) if row["dagster_event_type"] in ASSET_EVENT_TYPES]
+        positions = [n for n, row in enumerate(rows) if row["dagster_event_type"] in ASSET_EVENT_TYPES]
+        indexed = [(events[n], rows[n]) for n in positions]
         if indexed:
             with self.index_transaction() as conn:
-                ids = _insert_events_returning_ids(conn, [row for _, row in indexed])
+                ids = _insert_events_returning_ids(conn, statement, [values[n] for n in positions])
                 # Dagster's _store_asset_event_tags, with the asset key and timestamp of the event's row
                 tags = [{"event_id": event_id, "asset_key": row["asset_key"], "key": key, "value": value,
                          "event_timestamp": row["timestamp"]}

@@ -124,6 +124,38 @@ def test_a_range_runs_rows_are_what_dagsters_row_functions_give(tmp_path):
     instance.dispose()
 
 
+def test_a_batch_is_stored_in_the_text_dagsters_storage_stores(tmp_path):
+    """The same events (materializations of a range, one at a whole second: SQLAlchemy writes its
+    timestamp with ``.000000``, Python's ``isoformat`` without) stored by Dagster's SQLite storage one
+    at a time and by this one as a batch: the same text in every column of the event rows, in the
+    run's file and in the index, and of the tag rows."""
+    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
+    instance = project_instance(tmp_path / "home")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = dg.materialize([upstream], instance=instance, tags=tags)
+    assert result.success
+    events = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    instance.dispose()
+    events = [events[0]._replace(timestamp=float(int(events[0].timestamp))), *events[1:]]
+    ours, dagsters = BatchingSqliteEventLogStorage(str(tmp_path / "ours")), SqliteEventLogStorage(str(tmp_path / "dagster"))
+    ours.store_event_batch(events)
+    for event in events:
+        dagsters.store_event(event)
+    ours.dispose()
+    dagsters.dispose()
+    found = {}
+    for name in ("ours", "dagster"):
+        for file, query in ((f"{result.run_id}.db", "select * from event_logs order by id"),
+                            ("index.db", "select * from event_logs order by id"),
+                            ("index.db", "select * from asset_event_tags order by id")):
+            con = sqlite3.connect(tmp_path / name / file)
+            found[name, file, query] = con.execute(query).fetchall()
+            con.close()
+    assert found[("ours", "index.db", "select * from event_logs order by id")][0][4].endswith(".000000")
+    assert all(found["ours", *where] == rows and rows for (name, *where), rows in found.items() if name == "dagster")
+
+
 def test_the_stored_event_texts_are_dagsters_serialization_of_each_event(tmp_path):
     """``serialized_events`` serializes what a step's events share once and puts each event's own data and
     timestamp (and a materialization's partition) in its place: the text is ``serialize_value``'s, for the
