@@ -15,7 +15,8 @@ an idle SQLite connection in WAL mode holds no lock, so other processes (the dae
 concurrent runs) read and write as before. A new run's file gets Dagster's tables and indexes in
 one transaction instead of one each (one fsync instead of about 60: 25 ms instead of 0.3-0.4 s
 per run). The events of a step's batch are serialized once around each event's own data and
-timestamp (:func:`serialized_events`), the same text in 0.6 of the time. Everything else is Dagster's SQLite event log,
+timestamp, and a run of materializations equal but for their partition once around it
+(:func:`serialized_events`): the same text in a fraction of the time. Everything else is Dagster's SQLite event log,
 in the same folder (``<DAGSTER_HOME>/history/runs``) and schema, so an instance created with
 Dagster's default storage keeps its history. ``benchmarks/bench_instance.py`` measures it against
 the in-memory and the plain SQLite event logs.
