@@ -75,6 +75,9 @@ EVENT_BATCH_SIZE_VARIABLE = "DAGSTER_EVENT_BATCH_SIZE"
 EVENT_BATCH_SIZE = 2000
 # the dagster_event_type column of the events the index also stores (asset events)
 ASSET_EVENT_TYPES = frozenset(event_type.value for event_type in ASSET_EVENTS)
+# those the index stores through Dagster's own code: check evaluations, run status changes
+ASSET_CHECK_EVENT_TYPES = frozenset(event_type.value for event_type in ASSET_CHECK_EVENTS)
+RUN_STATUS_EVENT_TYPES = frozenset(event_type.value for event_type in EVENT_TYPE_TO_PIPELINE_RUN_STATUS)
 # database files whose engine (and idle connection) a process keeps: the index and the runs it
 # writes or reads last (a UI reading many runs reopens the older ones, as Dagster's storage does)
 OPEN_SHARDS = 8
@@ -195,7 +198,7 @@ class RangeRunEvents:
         """Tag a run with the process that executes it (``risk_pipeline.run_liveness``) when its
         RUN_START event is stored, i.e. in that process and before the run becomes STARTED: a STARTED
         run always names its process, which the run monitoring daemon checks."""
-        if event.is_dagster_event and event.dagster_event_type == DagsterEventType.RUN_START:
+        if event.dagster_event is not None and event.dagster_event.event_type_value == DagsterEventType.RUN_START.value:
             self._instance.add_run_tags(event.run_id, {PROCESS_TAG: process_tag()})
 
     def store_event(self, event: EventLogEntry) -> None:
@@ -429,13 +432,12 @@ class BatchingSqliteEventLogStorage(RangeRunEvents, SqliteEventLogStorage):
                     self._store_asset_event(conn, event, event_id)
 
         for event, row in zip(events, rows):
-            if not event.is_dagster_event:
-                continue
-            if event.dagster_event_type in ASSET_CHECK_EVENTS:
+            # the type's value in the row: the event's type is a new Enum lookup at each read
+            if row["dagster_event_type"] in ASSET_CHECK_EVENT_TYPES:
                 # few (one per check and run): Dagster's own path, which opens its own connections
                 with self.index_connection() as conn:
                     event_id = conn.execute(SqlEventLogStorageTable.insert().values(**row)).inserted_primary_key[0]
                 self.store_asset_check_event(event, event_id)
-            elif event.dagster_event_type in EVENT_TYPE_TO_PIPELINE_RUN_STATUS:
+            elif row["dagster_event_type"] in RUN_STATUS_EVENT_TYPES:
                 with self.index_connection() as conn:
                     conn.execute(SqlEventLogStorageTable.insert().values(**row))
