@@ -38,6 +38,7 @@ from risk_pipeline.report.charts import (
     traffic_light_chart,
     utilisation_chart,
 )
+from risk_pipeline.report.forked import Forked
 from risk_pipeline.report.frtb_section import capital_chart, latest_desks
 from risk_pipeline.report.html import render_html
 from risk_pipeline.report.summary import ReportData, mcs_sentence, score_rows
@@ -198,35 +199,43 @@ class _Written:
     overview_uri: str | None
 
 
-def write_files(data: ReportData, folder: Path) -> _Written:
-    """Every file of the report, written into ``folder``."""
-    trailing = data.trailing
-    yellow, red = basel_zone_thresholds(trailing)
-    charts = {}
+def _pnl_charts(data: ReportData, trailing: int, yellow: int, red: int) -> dict[str, bytes]:
+    """Each portfolio's P&L-vs-VaR chart (PNG) by portfolio, on one figure (charts.PnlVsVarFigure)."""
     pnl_chart = PnlVsVarFigure(trailing, yellow, red)
+    charts = {}
     for portfolio in data.portfolios:
         rows = data.pnl_vs_var.loc[data.pnl_vs_var["portfolio"].eq(portfolio)]
         if len(rows):
-            charts[portfolio] = data_uri(pnl_chart.png(rows, portfolio))
-    pngs = {}
-    if len(data.traffic_light):
-        pngs[OVERVIEW_PNG] = charts["traffic_light"] = traffic_light_chart(data.traffic_light, trailing, yellow, red)
-    if len(data.frtb_capital) and data.frtb_capital["capital_charge"].notna().any():
-        pngs[FRTB_PNG] = charts["frtb_capital"] = capital_chart(data.frtb_capital)
-    if "var_decomposition" in data.extras:
-        charts["component_var"] = component_var_chart(data.extras["var_decomposition"])
-    if "stress_results" in data.extras:
-        charts["stress"] = stress_chart(data.extras["stress_results"])
-    if len(data.limit_history):
-        charts["utilisation"] = utilisation_chart(data.limit_history)
-    charts = {k: v if isinstance(v, str) else data_uri(v) for k, v in charts.items()}
-    for name, png in pngs.items():
-        _write(folder / name, png)
+            charts[portfolio] = pnl_chart.png(rows, portfolio)
+    return charts
+
+
+def write_files(data: ReportData, folder: Path) -> _Written:
+    """Every file of the report, written into ``folder``: the portfolios' P&L charts drawn in a forked
+    child (report.forked: about half of the charts' time) while this process draws the other charts and
+    writes the CSVs."""
+    trailing = data.trailing
+    yellow, red = basel_zone_thresholds(trailing)
+    with Forked(lambda: _pnl_charts(data, trailing, yellow, red), "the report's P&L charts") as pnl_charts:
+        charts, pngs = {}, {}
+        if len(data.traffic_light):
+            pngs[OVERVIEW_PNG] = charts["traffic_light"] = traffic_light_chart(data.traffic_light, trailing, yellow, red)
+        if len(data.frtb_capital) and data.frtb_capital["capital_charge"].notna().any():
+            pngs[FRTB_PNG] = charts["frtb_capital"] = capital_chart(data.frtb_capital)
+        if "var_decomposition" in data.extras:
+            charts["component_var"] = component_var_chart(data.extras["var_decomposition"])
+        if "stress_results" in data.extras:
+            charts["stress"] = stress_chart(data.extras["stress_results"])
+        if len(data.limit_history):
+            charts["utilisation"] = utilisation_chart(data.limit_history)
+        for name, png in pngs.items():
+            _write(folder / name, png)
+        csvs = []
+        for name, frame in _csv_frames(data).items():
+            _write(folder / f"{name}.csv", csv_bytes(frame))
+            csvs.append(f"{name}.csv")
+        charts = {k: data_uri(v) for k, v in {**pnl_charts.result(), **charts}.items()}
     overview_uri = charts.get("traffic_light")
-    csvs = []
-    for name, frame in _csv_frames(data).items():
-        _write(folder / f"{name}.csv", csv_bytes(frame))
-        csvs.append(f"{name}.csv")
     files = [SUMMARY_FILE] + csvs + list(pngs)
     _write(folder / HTML_FILE, render_html(data, charts, files).encode("utf-8"))
     _write(folder / SUMMARY_FILE, json.dumps(summary_dict(data, [HTML_FILE] + files), indent=2, default=str).encode())
