@@ -24,17 +24,28 @@ _METHOD_COLORS = ["#1f77b4", "#ff7f0e", "#9467bd", "#8c564b", "#17becf", "#e377c
 PNG_COLORS = 128  # a chart's palette: its few line colours and their anti-aliased edges
 # zlib's default level: 7% larger PNGs than level 9 (Pillow's ``optimize``), written 7 times faster
 PNG_COMPRESS_LEVEL = 6
+PNG_DPI = 90  # the P&L charts' and the FRTB chart's; the others' 80
 
 
-def png_bytes(fig: Figure, dpi: int = 90) -> bytes:
+def png_bytes(fig: Figure, dpi: int = PNG_DPI) -> bytes:
     """The figure as a palette PNG at its own size: every chart lays itself out (``fixed_margins``), so
-    ``bbox_inches="tight"``, which draws the figure twice, would only trim a margin. A palette of
-    ``PNG_COLORS`` (octree: each method's colour kept) makes a P&L chart about a quarter of the RGBA PNG;
-    compressed at ``PNG_COMPRESS_LEVEL`` (level 9 took 0.07 s of a P&L chart's 0.23 s). A figure drawn
+    ``bbox_inches="tight"``, which draws the figure twice, would only trim a margin. A figure drawn
     again (:class:`PnlVsVarFigure`) keeps its canvas, whose renderer holds the sizes of the texts it drew."""
+    return canvas_png(drawn(fig, dpi))
+
+
+def drawn(fig: Figure, dpi: int) -> FigureCanvasAgg:
+    """The figure drawn at ``dpi`` on its Agg canvas (made at the first draw)."""
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     fig.set_dpi(dpi)
     canvas.draw()
+    return canvas
+
+
+def canvas_png(canvas: FigureCanvasAgg) -> bytes:
+    """The canvas's pixels as a palette PNG: a palette of ``PNG_COLORS`` (octree: each method's colour kept)
+    makes a P&L chart about a quarter of the RGBA PNG; compressed at ``PNG_COMPRESS_LEVEL`` (level 9 took
+    0.07 s of a P&L chart's 0.23 s)."""
     image = Image.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).convert("RGB")
     buffer = io.BytesIO()
     image.quantize(colors=PNG_COLORS, method=Image.Quantize.FASTOCTREE).save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
@@ -78,8 +89,10 @@ class PnlVsVarFigure:
     the rolling breach counts), each portfolio's lines drawn in place of the one's before: making the
     figure and its ticks took about a quarter of a chart's time. A portfolio whose lines have the styles of
     the one's before (the same methods and confidence levels) takes over its lines (new data) and legend:
-    making 50 lines and a legend took a fifth of the rest. The same pixels as a figure made for each
-    portfolio."""
+    making 50 lines and a legend took a fifth of the rest; its legend, in the right margin where nothing
+    else is drawn, is then not drawn again but its pixels copied back (matplotlib's blitting:
+    ``copy_from_bbox``, ``restore_region``): drawing it took a quarter of a chart's draw. The same
+    pixels as a figure made for each portfolio."""
 
     def __init__(self, trailing: int, yellow_from: int, red_from: int) -> None:
         self.trailing, self.yellow_from, self.red_from = trailing, yellow_from, red_from
@@ -166,17 +179,24 @@ class PnlVsVarFigure:
             ax.autoscale_view()
         methods = sorted(colors)
         styles, legend = self._drawn[len(axes)]
-        if legend != (methods, [colors[m] for m in methods]):
-            for old in list(fig.legends):
-                old.remove()
-            key = [Line2D([], [], color="#b0b0b0", lw=0.6, label="realized return")]
-            key += [Line2D([], [], color=colors[m], lw=1.0, label=m) for m in methods]
-            key += [Line2D([], [], color=ZONE_COLORS["yellow"], lw=1.0, ls=":", label=f"yellow zone from {yellow_from} (99%)"),
-                    Line2D([], [], color=ZONE_COLORS["red"], lw=1.0, ls=":", label=f"red zone from {red_from} (99%)")]
-            fig.legend(handles=key, fontsize=8, loc="upper right", bbox_to_anchor=(1.0, axes[0].get_position().y1),
-                       frameon=False)
-            self._drawn[len(axes)] = styles, (methods, [colors[m] for m in methods])
-        return png_bytes(fig)
+        if legend is not None and legend[0] == (methods, [colors[m] for m in methods]):
+            fig.legends[0].set_visible(False)  # its pixels are those drawn for the portfolio before
+            canvas = drawn(fig, PNG_DPI)
+            fig.legends[0].set_visible(True)
+            canvas.restore_region(legend[1])
+            return canvas_png(canvas)
+        for old in list(fig.legends):
+            old.remove()
+        key = [Line2D([], [], color="#b0b0b0", lw=0.6, label="realized return")]
+        key += [Line2D([], [], color=colors[m], lw=1.0, label=m) for m in methods]
+        key += [Line2D([], [], color=ZONE_COLORS["yellow"], lw=1.0, ls=":", label=f"yellow zone from {yellow_from} (99%)"),
+                Line2D([], [], color=ZONE_COLORS["red"], lw=1.0, ls=":", label=f"red zone from {red_from} (99%)")]
+        key = fig.legend(handles=key, fontsize=8, loc="upper right", bbox_to_anchor=(1.0, axes[0].get_position().y1),
+                         frameon=False)
+        canvas = drawn(fig, PNG_DPI)
+        pixels = canvas.copy_from_bbox(key.get_window_extent(canvas.get_renderer()))
+        self._drawn[len(axes)] = styles, ((methods, [colors[m] for m in methods]), pixels)
+        return canvas_png(canvas)
 
 
 def traffic_light_chart(traffic_light: pd.DataFrame, trailing: int, yellow_from: int, red_from: int) -> bytes:
