@@ -23,7 +23,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -199,42 +199,59 @@ class _Written:
     overview_uri: str | None
 
 
-def _pnl_charts(data: ReportData, trailing: int, yellow: int, red: int) -> dict[str, bytes]:
-    """Each portfolio's P&L-vs-VaR chart (PNG) by portfolio, on one figure (charts.PnlVsVarFigure)."""
+# drawn in the child process with the portfolios' P&L charts: about half of the charts' time each side
+CHILD_CHARTS = ("stress",)
+
+
+def _charts(data: ReportData, trailing: int, yellow: int, red: int) -> dict[str, Callable[[], bytes]]:
+    """What draws each chart of the report but the portfolios' (a PNG), by chart name."""
+    jobs = {}
+    if len(data.traffic_light):
+        jobs["traffic_light"] = lambda: traffic_light_chart(data.traffic_light, trailing, yellow, red)
+    if len(data.frtb_capital) and data.frtb_capital["capital_charge"].notna().any():
+        jobs["frtb_capital"] = lambda: capital_chart(data.frtb_capital)
+    if "var_decomposition" in data.extras:
+        jobs["component_var"] = lambda: component_var_chart(data.extras["var_decomposition"])
+    if "stress_results" in data.extras:
+        jobs["stress"] = lambda: stress_chart(data.extras["stress_results"])
+    if len(data.limit_history):
+        jobs["utilisation"] = lambda: utilisation_chart(data.limit_history)
+    return jobs
+
+
+def _child_charts(data: ReportData, jobs: dict[str, Callable[[], bytes]], trailing: int, yellow: int,
+                  red: int) -> dict[str, bytes]:
+    """Each portfolio's P&L-vs-VaR chart by portfolio, on one figure (charts.PnlVsVarFigure), and the
+    ``CHILD_CHARTS`` of ``jobs``."""
     pnl_chart = PnlVsVarFigure(trailing, yellow, red)
     charts = {}
     for portfolio in data.portfolios:
         rows = data.pnl_vs_var.loc[data.pnl_vs_var["portfolio"].eq(portfolio)]
         if len(rows):
             charts[portfolio] = pnl_chart.png(rows, portfolio)
-    return charts
+    return charts | {name: job() for name, job in jobs.items() if name in CHILD_CHARTS}
 
 
 def write_files(data: ReportData, folder: Path) -> _Written:
-    """Every file of the report, written into ``folder``: the portfolios' P&L charts drawn in a forked
-    child (report.forked: about half of the charts' time) while this process draws the other charts and
-    writes the CSVs."""
+    """Every file of the report, written into ``folder``: the portfolios' P&L charts and the
+    ``CHILD_CHARTS`` drawn in a forked child (report.forked) while this process draws the other charts
+    and writes the CSVs."""
     trailing = data.trailing
     yellow, red = basel_zone_thresholds(trailing)
-    with Forked(lambda: _pnl_charts(data, trailing, yellow, red), "the report's P&L charts") as pnl_charts:
-        charts, pngs = {}, {}
-        if len(data.traffic_light):
-            pngs[OVERVIEW_PNG] = charts["traffic_light"] = traffic_light_chart(data.traffic_light, trailing, yellow, red)
-        if len(data.frtb_capital) and data.frtb_capital["capital_charge"].notna().any():
-            pngs[FRTB_PNG] = charts["frtb_capital"] = capital_chart(data.frtb_capital)
-        if "var_decomposition" in data.extras:
-            charts["component_var"] = component_var_chart(data.extras["var_decomposition"])
-        if "stress_results" in data.extras:
-            charts["stress"] = stress_chart(data.extras["stress_results"])
-        if len(data.limit_history):
-            charts["utilisation"] = utilisation_chart(data.limit_history)
-        for name, png in pngs.items():
-            _write(folder / name, png)
+    jobs = _charts(data, trailing, yellow, red)
+    with Forked(lambda: _child_charts(data, jobs, trailing, yellow, red), "the report's P&L charts") as child:
+        drawn = {name: job() for name, job in jobs.items() if name not in CHILD_CHARTS}
         csvs = []
         for name, frame in _csv_frames(data).items():
             _write(folder / f"{name}.csv", csv_bytes(frame))
             csvs.append(f"{name}.csv")
-        charts = {k: data_uri(v) for k, v in {**pnl_charts.result(), **charts}.items()}
+        drawn |= child.result()
+    pngs = {file: drawn[name] for file, name in ((OVERVIEW_PNG, "traffic_light"), (FRTB_PNG, "frtb_capital"))
+            if name in drawn}
+    for name, png in pngs.items():
+        _write(folder / name, png)
+    # the P&L charts first, then the others in the order of _charts
+    charts = {name: data_uri(drawn[name]) for name in [p for p in data.portfolios if p in drawn] + list(jobs)}
     overview_uri = charts.get("traffic_light")
     files = [SUMMARY_FILE] + csvs + list(pngs)
     _write(folder / HTML_FILE, render_html(data, charts, files).encode("utf-8"))
