@@ -4,6 +4,8 @@ this process; in this process where no child can be forked."""
 from __future__ import annotations
 
 import os
+import signal
+import time
 
 import pytest
 
@@ -39,11 +41,32 @@ def test_a_child_that_dies_is_an_error_naming_its_exit_code():
 
 @needs_fork
 def test_a_child_whose_result_is_not_taken_is_stopped_at_the_block_s_end():
-    with pytest.raises(KeyError):
-        with Forked(lambda: b"x" * 1_000_000, "a job") as job:  # blocked on a full pipe until it is read
-            child = job._process
-            raise KeyError("an error in this process before the result is taken")
+    # even where this process ignores SIGTERM (a handler of Dagster's lets a run's process end its step)
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        with pytest.raises(KeyError):
+            with Forked(lambda: b"x" * 1_000_000, "a job") as job:  # blocked on a full pipe until it is read
+                child = job._process
+                raise KeyError("an error in this process before the result is taken")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     assert not child.is_alive()
+
+
+@needs_fork
+def test_the_child_stops_at_sigterm_whatever_this_process_does_with_it():
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    started, running = os.pipe()
+    try:
+        with Forked(lambda: (os.write(running, b"1"), time.sleep(60)), "a job") as job:
+            assert os.read(started, 1) == b"1"  # the child is in its job
+            job._process.terminate()
+            with pytest.raises(RuntimeError, match=r"exit code -15"):
+                job.result()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        os.close(started)
+        os.close(running)
 
 
 def test_without_a_second_core_or_fork_the_job_runs_here(monkeypatch):

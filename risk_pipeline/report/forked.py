@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import traceback
 from collections.abc import Callable
 from typing import Generic, TypeVar
@@ -29,6 +30,10 @@ def can_fork() -> bool:
 
 
 def _run(job: Callable[[], object], writer) -> None:
+    # not this process's handlers (Dagster's, which let a run's process finish its step): a signal to stop
+    # stops the child
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         outcome = ("value", job())
     except BaseException as exc:  # sent to the parent, which raises it
@@ -40,7 +45,7 @@ def _run(job: Callable[[], object], writer) -> None:
 class Forked(Generic[T]):
     """``job()`` in a forked child (:func:`can_fork`), else at once in this process; :meth:`result`
     waits for it. Used as a context manager: a child whose result was not taken (an error here) is
-    stopped at the block's end."""
+    killed at the block's end (it may be blocked writing a result nobody reads)."""
 
     def __init__(self, job: Callable[[], T], what: str) -> None:
         self.what, self._process, self._value = what, None, None
@@ -76,7 +81,7 @@ class Forked(Generic[T]):
 
     def __exit__(self, *_) -> None:
         if self._process is not None:
-            self._process.terminate()
+            self._process.kill()
             self._process.join()
             self._reader.close()
             self._process = None

@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import time
 import uuid
@@ -200,7 +201,8 @@ class _Written:
 
 
 # drawn in the child process with the portfolios' P&L charts: about half of the charts' time each side
-CHILD_CHARTS = ("stress",)
+CHILD_CHARTS = ("traffic_light", "stress")
+_PLACE = "\0chart {}\0"  # a child's chart in the page until it is drawn (no NUL in the page otherwise)
 
 
 def _charts(data: ReportData, trailing: int, yellow: int, red: int) -> dict[str, Callable[[], bytes]]:
@@ -234,8 +236,9 @@ def _child_charts(data: ReportData, jobs: dict[str, Callable[[], bytes]], traili
 
 def write_files(data: ReportData, folder: Path) -> _Written:
     """Every file of the report, written into ``folder``: the portfolios' P&L charts and the
-    ``CHILD_CHARTS`` drawn in a forked child (report.forked) while this process draws the other charts
-    and writes the CSVs."""
+    ``CHILD_CHARTS`` drawn in a forked child (report.forked) while this process draws the other charts,
+    writes the CSVs and renders the page, whose places for the child's charts (``_PLACE``) then get their
+    data URIs."""
     trailing = data.trailing
     yellow, red = basel_zone_thresholds(trailing)
     jobs = _charts(data, trailing, yellow, red)
@@ -245,15 +248,16 @@ def write_files(data: ReportData, folder: Path) -> _Written:
         for name, frame in _csv_frames(data).items():
             _write(folder / f"{name}.csv", csv_bytes(frame))
             csvs.append(f"{name}.csv")
+        pngs = {file: name for file, name in ((OVERVIEW_PNG, "traffic_light"), (FRTB_PNG, "frtb_capital")) if name in jobs}
+        files = [SUMMARY_FILE] + csvs + list(pngs)
+        _write(folder / SUMMARY_FILE, json.dumps(summary_dict(data, [HTML_FILE] + files), indent=2, default=str).encode())
+        # the P&L charts first, then the others in the order of _charts
+        names = [p for p in data.portfolios if data.pnl_vs_var["portfolio"].eq(p).any()] + list(jobs)
+        page = render_html(data, {name: data_uri(drawn[name]) if name in drawn else _PLACE.format(name) for name in names},
+                           files)
         drawn |= child.result()
-    pngs = {file: drawn[name] for file, name in ((OVERVIEW_PNG, "traffic_light"), (FRTB_PNG, "frtb_capital"))
-            if name in drawn}
-    for name, png in pngs.items():
-        _write(folder / name, png)
-    # the P&L charts first, then the others in the order of _charts
-    charts = {name: data_uri(drawn[name]) for name in [p for p in data.portfolios if p in drawn] + list(jobs)}
-    overview_uri = charts.get("traffic_light")
-    files = [SUMMARY_FILE] + csvs + list(pngs)
-    _write(folder / HTML_FILE, render_html(data, charts, files).encode("utf-8"))
-    _write(folder / SUMMARY_FILE, json.dumps(summary_dict(data, [HTML_FILE] + files), indent=2, default=str).encode())
-    return _Written(tuple(csvs), overview_uri)
+    for file, name in pngs.items():
+        _write(folder / file, drawn[name])
+    page = re.sub(_PLACE.format("([^\0]*)"), lambda match: data_uri(drawn[match.group(1)]), page)
+    _write(folder / HTML_FILE, page.encode("utf-8"))
+    return _Written(tuple(csvs), data_uri(drawn["traffic_light"]) if "traffic_light" in drawn else None)
