@@ -15,16 +15,19 @@ SELECT ?= *
 
 .PHONY: run test backfill ui summary bench cluster-demo clean
 
-# The packages are installed by uv (itself from PyPI, into .venv): the same versions as pip's in a
-# tenth of its time (docs/performance.md); by pip when uv cannot be installed or fails (say, an index
-# only pip's configuration names). Both compile the packages to bytecode, and compileall the project's
-# own modules: uv does not by default, and where PYTHONDONTWRITEBYTECODE is set no process writes
-# it, so every process compiled Dagster, pandas, SciPy... from source again (docs/performance.md).
+# The packages are installed by uv (itself from PyPI, by the system's pip into a venv without pip of
+# its own: `.venv/bin/uv pip install` adds packages): the same versions as pip's in a tenth of its
+# time (docs/performance.md); by pip when uv cannot be installed or fails (say, an index only pip's
+# configuration names). Neither compiles the ~200 packages to bytecode (36 s of CPU, most of the
+# venv's time): the processes make starts write the .pyc of what they import on first import, even
+# where PYTHONDONTWRITEBYTECODE is set (it would have every process compile Dagster, pandas,
+# SciPy... from source again): `make run` compiles 4 s of it (docs/performance.md).
+unexport PYTHONDONTWRITEBYTECODE
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	{ $(BIN)/python -m pip install --quiet uv && $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'; } \
-	  || { $(BIN)/python -m pip install --quiet --upgrade pip && $(BIN)/python -m pip install --quiet -e '.[dev]'; }
-	$(BIN)/python -m compileall -q risk_pipeline
+	test -x $(BIN)/python || $(PYTHON) -m venv --without-pip $(VENV)
+	{ $(PYTHON) -m pip --python $(BIN)/python install --quiet uv && $(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'; } \
+	  || { $(BIN)/python -m ensurepip --upgrade && $(BIN)/python -m pip install --quiet --upgrade pip \
+	       && $(BIN)/python -m pip install --quiet --no-compile -e '.[dev]'; }
 	touch $(STAMP)
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml

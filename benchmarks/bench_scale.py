@@ -32,7 +32,9 @@ Memory: ``peak_rss_MB`` is what ``/usr/bin/time -v`` reports (the largest proces
 sampled every 0.2 s (the run's process and the Dask workers it starts); ``<asset>_peak_MB`` the
 peak of that sum during the asset's step (its span in the run's instance). CPU:
 ``<asset>_run_cpu_s`` the CPU seconds of the run's process during the step, ``<asset>_workers_cpu_s``
-those of the tree's other processes (the Dask workers), sampled alike.
+those of the tree's other processes (the Dask workers), sampled alike; ``run_cpu_s`` and
+``workers_cpu_s`` the same over the whole run, ``checks_run_cpu_s`` the run's process's in the asset
+checks' steps.
 """
 
 from __future__ import annotations
@@ -258,12 +260,17 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
     cpu = sum(float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", out.stderr).group(1)) for kind in ("User", "System"))
     steps = {m.group(1): float(m.group(2)) for m in re.finditer(r"^\s+(\S+)\s+([\d.]+) s$", out.stdout, re.M)}
     peaks, step_cpu = step_peaks(folder / "dagster_home", sampler)
+    run_cpu, workers_cpu = sampler.cpu_samples[-1][1:] if sampler.cpu_samples else (0.0, 0.0)
     lake_mb = sum(f.stat().st_size for f in (folder / "data" / "lake").rglob("*.parquet")) / 1e6
     shutil.rmtree(folder)
     return {"engine": engine, "workers": workers if engine == "dask" else 1, "books": books,
             "symbols": n_symbols, "years": years, "portfolios": n_portfolios,
             "series_per_book": len(methods) * len(confidences) * len(horizons), "chunk_years": chunk_years or years,
             "price_rows_M": n_symbols * years * 261 / 1e6, "wall_s": h * 3600 + m * 60 + s, "cpu_s": cpu,
+            # the CPU seconds of the run's process and of the workers in all (at the last sample), and of the
+            # run's process in the asset checks' steps
+            "run_cpu_s": run_cpu, "workers_cpu_s": workers_cpu,
+            "checks_run_cpu_s": sum(v[0] for k, v in step_cpu.items() if k not in assets.split(",")),
             "peak_rss_MB": peak_kb / 1024,  # /usr/bin/time: the largest process of the tree
             "peak_process_MB": max(sampler.peaks.values(), default=0.0), "peak_sum_MB": sampler.peak_sum,
             "processes": len(sampler.peaks), "lake_MB": lake_mb,

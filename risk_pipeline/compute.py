@@ -8,8 +8,8 @@ Two engines:
   ``address`` (``tcp://scheduler:8786``: any ``dask scheduler``, dask-kubernetes, dask-jobqueue).
   The cluster of a process is started in the background when a run using the engine starts
   (:meth:`Compute.setup_for_execution`), and its workers import the project's assets there
-  (:func:`warm_up`), while the run's first steps (prices, returns) go on: the first heavy asset
-  finds it ready. It is kept for the process's later runs.
+  (:func:`warm_up`), while the run's first step (prices) goes on: the first step on the engine
+  (returns) waits only for what is left of the start. It is kept for the process's later runs.
 
 A task is a function of the project and its arguments, sent to the workers by pickle, so the
 workers need the project installed (and its configuration files where the task reads them). A
@@ -156,11 +156,20 @@ class Compute(dg.ConfigurableResource):
             raise ValueError(f"compute: books_per_task={self.books_per_task} must be at least 1")
         n = -(-len(items) // self.books_per_task)  # the fewest tasks of at most books_per_task
         if self.engine == "dask" and n:
-            slots = self.workers if self.address is None else sum(dask_client(self.address, 0).nthreads().values())
-            n = min(len(items), -(-n // max(slots, 1)) * max(slots, 1))
-        size, extra = divmod(len(items), n) if n else (0, 0)
-        bounds = [i * size + min(i, extra) for i in range(n + 1)]  # the first `extra` tasks one item more
-        return [list(items[bounds[i]:bounds[i + 1]]) for i in range(n)]
+            slots = self._slots()
+            n = min(len(items), -(-n // slots) * slots)
+        return _balanced(items, n)
+
+    def spread(self, items: Sequence[Any]) -> list[list[Any]]:
+        """``items`` (the symbols of a market-data table) in order, in one task inline and in as many tasks
+        as the workers (the cluster's threads at an ``address``) on the ``dask`` engine, of sizes within one:
+        the tasks of a step whose work per item is small and even (a pass over each symbol's rows)."""
+        return _balanced(items, min(len(items), 1 if self.engine == "inline" else self._slots()))
+
+    def _slots(self) -> int:
+        """The tasks the ``dask`` engine runs at once: its workers, or the threads of the cluster at ``address``."""
+        slots = self.workers if self.address is None else sum(dask_client(self.address, 0).nthreads().values())
+        return max(slots, 1)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """At the start of a run on the ``dask`` engine, start its client (and LocalCluster) and warm up
@@ -189,6 +198,13 @@ class Compute(dg.ConfigurableResource):
         client = dask_client(self.address, self.workers)
         return client.gather(client.map(_in_environment, list(tasks), function=function,
                                         environment=run_environment(), pure=False))
+
+
+def _balanced(items: Sequence[Any], n: int) -> list[list[Any]]:
+    """``items`` in order in ``n`` lists of sizes within one (the first ones one item more)."""
+    size, extra = divmod(len(items), n) if n else (0, 0)
+    bounds = [i * size + min(i, extra) for i in range(n + 1)]
+    return [list(items[bounds[i]:bounds[i + 1]]) for i in range(n)]
 
 
 # the resource the heavy assets carry (one object: Dagster refuses two different ones under one key

@@ -23,6 +23,7 @@ from risk_pipeline.config.frtb import FrtbConfig
 from risk_pipeline.risk.frtb import FactorBook
 from risk_pipeline.risk.instruments.fx import to_base_returns
 from risk_pipeline.risk.portfolio import pnl_from_exposures
+from risk_pipeline.risk.sums import row_sums
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,10 @@ def desk_book(config: FrtbConfig, book: Book, returns: pd.DataFrame, actual_pnl:
     fx = position_fx_returns(portfolio.base_currency, currencies, dates)
     fx.columns = symbols
     factors = _factor_book(config, book.exposures, local, fx, symbols, currencies)
-    pnl = pnl_from_exposures(book.exposures, book.values, book.asset_returns)
+    # a book of record's columns are the instruments held anywhere in the frames' dates: its P&L is the
+    # sum of each day's nonzero terms (risk.sums.row_sums), as portfolio_pnl stores it, whatever the range
+    pnl = pnl_from_exposures(book.exposures, book.values, book.asset_returns,
+                             **({"sum_rows": row_sums} if recorded else {}))
     return FrtbBook(portfolio.name, portfolio.base_currency, factors, pnl, actual_pnl, book if recorded else None)
 
 

@@ -14,7 +14,8 @@ instead of creating an engine and a connection for every statement (about 750 in
 an idle SQLite connection in WAL mode holds no lock, so other processes (the daemon, the UI,
 concurrent runs) read and write as before. A new run's file gets Dagster's tables and indexes in
 one transaction instead of one each (one fsync instead of about 60: 25 ms instead of 0.3-0.4 s
-per run). Everything else is Dagster's SQLite event log,
+per run). The events of a step's batch are serialized once around each event's own data and
+timestamp (:func:`serialized_events`), the same text in 0.6 of the time. Everything else is Dagster's SQLite event log,
 in the same folder (``<DAGSTER_HOME>/history/runs``) and schema, so an instance created with
 Dagster's default storage keeps its history. ``benchmarks/bench_instance.py`` measures it against
 the in-memory and the plain SQLite event logs.
@@ -70,6 +71,48 @@ ASSET_EVENT_TYPES = frozenset(event_type.value for event_type in ASSET_EVENTS)
 # database files whose engine (and idle connection) a process keeps: the index and the runs it
 # writes or reads last (a UI reading many runs reopens the older ones, as Dagster's storage does)
 OPEN_SHARDS = 8
+
+
+# stand-ins for an event's own parts in the text of the rest of it (serialized_events)
+_DATA_MARK = "risk_pipeline.instance:event_specific_data"
+_TIME_MARK = 1.2345678901234567e-300
+
+
+def serialized_events(events: Sequence[EventLogEntry]) -> list[str]:
+    """Dagster's ``serialize_value`` of each event, the same text: the events of a step's batch differ
+    only in their specific data (a materialization's asset, partition, metadata and tags) and their
+    timestamp; the rest (the step, the run, the logging tags...: about half of what serializing a
+    materialization costs, 0.035 of 0.08 ms, so some 8 s of CPU for the 232,000 of a 30-year run)
+    is serialized once per run of events in which it is equal, with stand-ins for those two parts,
+    and each event's own parts are put in their place. An event without specific data, or whose
+    text would not hold each stand-in once, is serialized whole."""
+    texts, shell, template = [], None, None
+    for event in events:
+        dagster_event = event.dagster_event
+        if dagster_event is None or dagster_event.event_specific_data is None:
+            texts.append(serialize_value(event))
+            continue
+        # NamedTuples' _replace: a copy without the checks of their constructors
+        bare = event._replace(timestamp=_TIME_MARK, dagster_event=dagster_event._replace(event_specific_data=_DATA_MARK))
+        if bare != shell:
+            shell, template = bare, _template(serialize_value(bare))
+        if template is None:
+            texts.append(serialize_value(event))
+            continue
+        head, middle, tail = template
+        texts.append(head + serialize_value(dagster_event.event_specific_data) + middle + repr(event.timestamp) + tail)
+    return texts
+
+
+def _template(text: str) -> tuple[str, str, str] | None:
+    """The text of an event around its specific data and its timestamp (the stand-ins of
+    :func:`serialized_events`, in that order, once each), or None."""
+    data, time = f'"{_DATA_MARK}"', repr(_TIME_MARK)  # JSON writes a float as its repr
+    if text.count(data) != 1 or text.count(time) != 1 or text.index(data) > text.index(time):
+        return None
+    head, rest = text.split(data)
+    middle, tail = rest.split(time)
+    return head, middle, tail
 
 
 def create_tables_at_once(conn_string: str) -> None:

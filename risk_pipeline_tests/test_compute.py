@@ -14,9 +14,10 @@ from distributed import get_task_stream
 
 from risk_pipeline.compute import _CLIENTS, Compute, close_clients, dask_client
 from risk_pipeline.defs.attribution import var_decomposition
-from risk_pipeline.defs.market_data import prices, returns
+from risk_pipeline.defs.market_data import ReturnsConfig, prices, returns
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.stress import stress
+from risk_pipeline.risk.returns import close_to_close_returns
 from risk_pipeline.storage import lake
 from risk_pipeline.storage.schemas import TABLES as TABLES_ALL
 from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range
@@ -155,3 +156,27 @@ def test_the_whole_graph_s_tables_are_identical_inline_and_in_tasks_of_one_book_
     assert set(got) == set(expected)
     for name in TABLES_ALL:
         pd.testing.assert_frame_equal(got[name], expected[name], check_exact=True, obj=name)
+
+
+def test_returns_computed_in_a_task_of_symbols_per_worker_are_those_of_the_whole_price_table(data_dir):
+    """``returns`` on two workers: two tasks of symbols (one file each per year), and the stored rows
+    exactly those of close_to_close_returns over every stored close of the range and the stored days
+    before it (the code before computed them so, in one frame)."""
+    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
+    assert dg.materialize([prices], run_config={"ops": {"prices": fast_run_config()["ops"]["prices"]}},
+                          tags=tags).success
+    try:
+        config = {"resources": {"compute": {"config": {"engine": "dask", "workers": 2}}}}
+        assert dg.materialize([returns], run_config=config, tags=tags).success
+    finally:
+        close_clients()
+    history = lake.read_range("prices").to_pandas()  # the range and the stored days before: every stored close
+    history["date"] = pd.to_datetime(history["date"])
+    expected = close_to_close_returns(history, max_gap_days=ReturnsConfig().max_gap_days)
+    expected = expected.loc[expected["date"].between(START, END)].reset_index(drop=True)
+    stored = lake.read_range("returns").to_pandas()
+    stored["date"] = pd.to_datetime(stored["date"])
+    stored = stored.sort_values(["date", "symbol"], ignore_index=True)
+    assert len(expected) > 0 and expected["symbol"].nunique() > 2
+    pd.testing.assert_frame_equal(stored[list(expected.columns)], expected, check_exact=True)
+    assert len(lake.open_table("returns").file_uris()) == 2  # two tasks, the range in one year

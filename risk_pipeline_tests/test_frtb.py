@@ -246,3 +246,17 @@ def test_the_desk_count_is_the_greater_of_the_actual_and_hypothetical_counts_not
     np.testing.assert_array_equal(desk_exception_counts(hypothetical, var, window=4), [np.nan] * 3 + [2, 1, 1, 1, 1])
     actual[6] = np.nan  # an unknown actual P&L leaves the count unknown
     assert np.isnan(desk_exception_counts(hypothetical, var, actual, window=4)[6:]).all()
+
+
+def test_quarter_starts_are_the_first_row_of_each_calendar_quarter():
+    """book_es selects a stressed window per quarter from the positions of its first trading day:
+    the row of that day for every row (dates in any order, quarters spanning years), checked
+    against a loop over the rows."""
+    from risk_pipeline.risk.frtb.expected_shortfall import _quarter_starts
+
+    dates = pd.DatetimeIndex(np.random.default_rng(3).permutation(pd.bdate_range("2021-11-15", "2023-02-10")))
+    expected = [min(j for j, other in enumerate(dates) if (other.year, (other.month - 1) // 3) == (d.year, (d.month - 1) // 3))
+                for d in dates]
+    got = _quarter_starts(dates)
+    assert got.tolist() == expected and got.dtype == np.int64
+    assert _quarter_starts(dates[:0]).tolist() == []

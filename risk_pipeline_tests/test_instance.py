@@ -13,12 +13,13 @@ from dagster._core.events.log import EventLogEntry
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.event_log.base import EventLogRecord
 from dagster._core.storage.event_log.schema import AssetEventTagsTable, AssetKeyTable, SqlEventLogStorageTable
-from dagster._serdes import deserialize_value
+from dagster._serdes import deserialize_value, serialize_value
 from sqlalchemy import select, text
 
 from risk_pipeline.defs.lake_assets import business_days, single_run
 from risk_pipeline.cli.backfill import backfill
-from risk_pipeline.instance import BatchingSqliteEventLogStorage
+from risk_pipeline import instance as instance_module
+from risk_pipeline.instance import BatchingSqliteEventLogStorage, serialized_events
 from risk_pipeline_tests.pipeline_helpers import check_rows, project_instance
 
 START, END = "2021-03-01", "2021-03-31"
@@ -121,6 +122,38 @@ def test_a_range_runs_rows_are_what_dagsters_row_functions_give(tmp_path):
         assert (stored.dagster_event.asset_key.to_string(), stored.dagster_event.partition) == (key, END)
         assert record.event_log_entry == stored
     instance.dispose()
+
+
+def test_the_stored_event_texts_are_dagsters_serialization_of_each_event(tmp_path):
+    """``serialized_events`` serializes what a step's events share once and puts each event's own data and
+    timestamp in its place: the text is ``serialize_value``'s, for the events of a range run whose
+    materializations carry metadata of several kinds, a log line between them, and events it serializes
+    whole (one whose message is a stand-in of the template)."""
+
+    @dg.asset(partitions_def=business_days, backfill_policy=single_run, deps=[upstream])
+    def described(context: dg.AssetExecutionContext) -> None:
+        for i, key in enumerate(context.partition_keys):
+            context.add_asset_metadata({"rows": i, "share": i / 7, "note": f"day {key}", "flag": i % 2 == 0},
+                                       partition_key=key)
+        context.log.info("a log line between the events")
+
+    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
+    instance = project_instance(tmp_path / "home")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = dg.materialize([upstream, described], instance=instance, tags=tags)
+    assert result.success
+    events = instance.all_logs(result.run_id)
+    instance.dispose()
+    materialized = [e for e in events if e.dagster_event and e.dagster_event_type == dg.DagsterEventType.ASSET_MATERIALIZATION]
+    days = len(business_days.get_partition_keys_in_range(dg.PartitionKeyRange(START, END)))
+    assert len(materialized) == 2 * days
+    assert len({e.timestamp for e in materialized}) > 1 and len({e.dagster_event.partition for e in materialized}) == days
+    odd = materialized[3]._replace(user_message=instance_module._DATA_MARK)  # noqa: SLF001 - the stand-in itself
+    mixed = [*events[:len(events) // 2], odd, *events[len(events) // 2:], odd]
+    texts = serialized_events(mixed)
+    assert texts == [serialize_value(event) for event in mixed]
+    assert deserialize_value(texts[-1], EventLogEntry) == odd
 
 
 def test_the_storage_needs_no_base_dir_and_keeps_dagsters_folder(tmp_path):

@@ -9,6 +9,7 @@ import sys
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from risk_pipeline.storage import catalog, lake
@@ -333,3 +334,18 @@ def test_the_days_after_commits_of_this_process_are_those_a_full_read_finds(data
     maintenance.maintain("prices", retention_days=30)  # a compaction: not a commit of lake.py, all read again
     assert lake.table_version("prices") > version
     check([D0, D1, D4], [()])
+
+
+@pytest.mark.parametrize("values", [
+    pd.Series(pd.to_datetime(["2021-01-04 00:00", "2021-01-04 23:59", "1969-12-31 12:00", "1960-03-01 23:00", None])),
+    pd.Series(pd.to_datetime(["2021-01-04 23:30", "2021-01-05 00:30"]).tz_localize("America/New_York")),
+    pd.Series([dt.date(2021, 1, 4), dt.date(2021, 1, 4), dt.date(1965, 7, 1)]),
+])
+def test_a_tables_days_are_the_calendar_days_of_python_s_dates(values):
+    """The day of each value (a write's date32 column, the rows per day of a run's metadata) is the one
+    ``.dt.date`` names, before 1970 and at a time of day too (a floor, not a rounding), and NaT none."""
+    dates = pd.to_datetime(values)
+    expected = dates.dt.date.value_counts().to_dict()
+    assert lake.day_counts(values) == expected
+    assert pa.array(lake.calendar_days(values), type=pa.date32(), from_pandas=True).to_pylist() == [
+        None if pd.isna(d) else d for d in dates.dt.date]

@@ -276,3 +276,33 @@ def test_atm_file_without_a_file_is_refused():
     values = {**section("options"), "vol_source": "atm_file", "vol_file": None}
     with pytest.raises(ConfigError, match="field 'vol_file': must name a CSV or Parquet file when vol_source is atm_file"):
         option_settings(values)
+
+
+def test_the_volatility_file_is_read_once_per_version(tmp_path, monkeypatch):
+    """The option steps of a day's run read the file five times: one read and check per version of
+    the file (each caller gets its own copy), a changed file is read anew, a bad one refused each
+    time, the priced underlyings checked per set."""
+    import os
+
+    from risk_pipeline.config import implied_vols
+
+    read_csv, reads = pd.read_csv, []
+    monkeypatch.setattr(implied_vols.pd, "read_csv", lambda *a, **k: reads.append(a[0]) or read_csv(*a, **k))
+    path = tmp_path / "atm.csv"
+    path.write_text("date,underlying,series,implied_vol\n2022-01-03,SP500,vix,0.17\n2022-01-04,SP500,vix,0.18\n")
+    first = read_vol_file(path, "atm_file")
+    first.loc[0, "implied_vol"] = 9.0  # the caller's copy
+    assert read_vol_file(path, "atm_file")["implied_vol"].tolist() == [0.17, 0.18] and len(reads) == 1
+    with pytest.raises(ConfigError, match="unknown underlying"):
+        read_vol_file(path, "atm_file", priced={"AAPL"})
+    assert len(read_vol_file(path, "atm_file", priced={"SP500"})) == 2
+    path.write_text("date,underlying,series,implied_vol\n2022-01-03,SP500,vix,0.17\n2022-01-04,SP500,vix,0.19\n")
+    os.utime(path, ns=(1, 1))  # another modification time even where the clock is coarse
+    assert read_vol_file(path, "atm_file")["implied_vol"].tolist() == [0.17, 0.19]
+    path.write_text("date,underlying,series,implied_vol\n2022-01-03,SP500,vix,-1\n")
+    for _ in range(2):
+        with pytest.raises(ConfigError, match=r"row 2: field 'implied_vol': must be > 0"):
+            read_vol_file(path, "atm_file")
+    path.unlink()
+    with pytest.raises(ConfigError, match="implied volatility file not found"):
+        read_vol_file(path, "atm_file")

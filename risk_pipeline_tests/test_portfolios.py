@@ -225,6 +225,40 @@ def test_symbol_rows_give_each_books_rows_as_a_scan_would():
     assert rows.of(["Z"]).empty and list(rows.of([]).columns) == ["symbol", "close"]
 
 
+def test_a_books_wide_frames_are_the_pivot_of_its_long_rows():
+    """books._wide fills dates x symbols by position instead of pandas' pivot (a third of building
+    a book, about 85 builds in a day's run): the same frame, exactly (dates of every row sorted,
+    NaN where a symbol has no row, the symbols asked for in their order, the index and column
+    names), and the same error for two rows of a date and symbol; each position's currency is
+    that of its symbol's first row."""
+    import numpy as np
+    import pandas as pd
+
+    from risk_pipeline.books import _position_currencies, _wide
+
+    rng = np.random.default_rng(7)
+    days = pd.bdate_range("2022-01-03", periods=40)
+    cells = [(d, s) for d in days for s in ("A", "B", "C", "D") if rng.random() < 0.7]
+    order = rng.permutation(len(cells))
+    frame = pd.DataFrame({"date": [cells[i][0] for i in order], "symbol": [cells[i][1] for i in order],
+                          "close": rng.normal(size=len(cells)), "currency": rng.choice(["USD", "EUR"], len(cells))})
+    frame.loc[3, "close"] = np.nan
+    for symbols in (["C", "A"], ["A", "B", "C", "D"], ["B", "Z"], []):
+        for rows in (frame, frame.iloc[:0], frame.loc[frame["symbol"] == "D"]):
+            pivot = rows.pivot(index="date", columns="symbol", values="close").reindex(columns=symbols).sort_index()
+            pd.testing.assert_frame_equal(_wide(rows, "close", symbols), pivot, check_exact=True, check_freq=True)
+    twice = pd.concat([frame, frame.iloc[[5]]])
+    with pytest.raises(ValueError):
+        twice.pivot(index="date", columns="symbol", values="close")
+    with pytest.raises(ValueError, match="more than one row for a date and symbol"):
+        _wide(twice, "close", ["A", "B", "C", "D"])
+
+    portfolio = Portfolio(name="p", base_currency="USD", notional=100.0, positions=(
+        Position("A", weight=0.5), Position("B", weight=0.3, currency="JPY"), Position("Z", weight=0.2)))
+    first = frame.drop_duplicates("symbol").set_index("symbol")["currency"]
+    assert _position_currencies(portfolio, frame) == {"A": first["A"], "B": "JPY", "Z": None}
+
+
 def test_the_file_is_read_once_per_version_and_again_when_it_changes(tmp_path):
     path = tmp_path / "p.yaml"
     body = "portfolios:\n  - name: a\n    base_currency: USD\n    notional: 100\n    positions:\n      - {symbol: AAPL, weight: 1.0}\n"

@@ -429,3 +429,36 @@ def test_portfolio_pnl_holds_one_chunk_of_books_at_a_time_and_stores_the_rows_of
     again = query(lake / "data", "select * from portfolio_pnl order by portfolio, date")
     pd.testing.assert_frame_equal(again, stored, check_exact=True)
     assert stored["portfolio"].nunique() == 3 and len(stored) >= 25
+
+
+def test_books_of_record_are_read_once_per_version_of_the_file(tmp_path, monkeypatch):
+    """About 19 reads in a day's run share one parse of the file; a changed file (another book, a
+    source moved), a file moved with its folder, and a bad file are each read anew."""
+    import os
+
+    from risk_pipeline.config import ConfigError
+
+    path = tmp_path / "p.yaml"
+    path.write_text(PORTFOLIOS)
+    first = load_books_of_record(path)
+    assert load_books_of_record(path) is first and first.books == {"desk": "EUR"}
+    assert first.positions.path == tmp_path / "drop"
+    path.write_text(PORTFOLIOS.replace("name: desk, base_currency: EUR", "name: desk, base_currency: USD")
+                    .replace("path: drop}\n  trades", "path: inbox}\n  trades"))
+    os.utime(path, ns=(1, 1))  # another modification time even where the clock is coarse
+    changed = load_books_of_record(path)
+    assert changed.books == {"desk": "USD"} and changed.positions.path == tmp_path / "inbox"
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    monkeypatch.chdir(tmp_path)
+    moved = load_books_of_record(Path("p.yaml"))
+    assert moved.positions.path == tmp_path / "inbox"
+    monkeypatch.chdir(other)
+    (other / "p.yaml").write_text(PORTFOLIOS)
+    assert load_books_of_record(Path("p.yaml")).positions.path == other / "drop"
+    path.write_text(PORTFOLIOS.replace("base_currency: EUR}", "base_currency: XYZ}"))
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="unknown currency 'XYZ'"):
+            load_books_of_record(path)
+    with pytest.raises(ConfigError, match="portfolio file not found"):
+        load_books_of_record(tmp_path / "absent.yaml")

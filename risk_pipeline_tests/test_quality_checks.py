@@ -6,6 +6,7 @@ real Dagster runs: an ERROR blocks the assets downstream, a WARN is shown and th
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 
@@ -345,3 +346,28 @@ def test_fx_coverage_reports_the_days_before_the_first_fixing(data_dir, tmp_path
 def test_a_bad_severity_is_an_error_naming_it():
     with pytest.raises(ValueError, match="severity"):
         Finding(pd.DataFrame(), "fatal", 0)
+
+
+def test_the_returns_audit_of_chunks_of_symbols_finds_the_whole_table_s_offending_rows(data_dir, monkeypatch):
+    """``returns``' tasks each audit their own symbols (``keys_only``): with ``returns_within_sigmas``
+    made blocking, the offending rows of two chunks of symbols, put together (``chunks_failures``), are
+    those of the audit of the whole table, in its order."""
+    from risk_pipeline.defs.market_data import prices, returns
+    from risk_pipeline.defs.quality_rules import RULES, OutlierConfig, audit_failures, chunks_failures
+    from risk_pipeline.storage.lake import read_range
+
+    config = {"ops": {"prices": fast_run_config()["ops"]["prices"]}}
+    assert materialize_range("2020-01-02", END, config, assets=[prices, returns]).success
+    rule = RULES["returns_within_sigmas"]
+    strict = dataclasses.replace(rule, config=lambda: OutlierConfig(severity="error", window=20, max_sigmas=2.0))
+    monkeypatch.setitem(RULES, "returns_within_sigmas", strict)
+    days = [d.date() for d in pd.bdate_range(START, END)]
+    staged = read_range("returns", days[0], days[-1]).to_pandas()
+    staged["date"] = pd.to_datetime(staged["date"])
+    symbols = sorted(staged["symbol"].unique())
+    whole = audit_failures("returns", staged, days, symbols)["returns_within_sigmas"]
+    halves = [symbols[:3], symbols[3:]]
+    chunks = [audit_failures("returns", staged.loc[staged["symbol"].isin(half)], days, half, keys_only=True)
+              for half in halves]
+    assert len(whole) > 1 and all(set(whole["symbol"]) & set(half) for half in halves)  # both chunks find some
+    pd.testing.assert_frame_equal(chunks_failures(chunks)["returns_within_sigmas"], whole, check_exact=True)

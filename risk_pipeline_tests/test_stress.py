@@ -253,3 +253,69 @@ def test_scenarios_calibrated_once_on_the_union_of_two_books_give_each_book_its_
         rows = stress_grid(held, taken.shocks, taken.available)
         proxied.append(bool(rows.loc[rows["scenario"] == "ep", "proxied"].all()))
     assert proxied == [True, False]
+
+
+def test_reverse_stress_grid_of_many_scenarios_is_each_scenarios_own_bisection():
+    """reverse_stress_grid bisects the rows of every scenario at once, each scenario stopping at its
+    own step count: every row (multiplier, achieved loss, iterations) is bit for bit that of the
+    scenario's grid alone (a linear, a non-linear FX, an infeasible and a partly available
+    scenario), and each multiplier is the single-date solver's."""
+    from risk_pipeline.risk.stress.reverse import reverse_stress as solve_one
+
+    dates = pd.bdate_range("2022-01-03", periods=7)
+    exposures = pd.DataFrame({"AAA": np.linspace(4e5, 6e5, 7), "BBB": np.linspace(3e5, 1e5, 7),
+                              "CCC": np.linspace(-5e4, -2e5, 7)}, index=dates)
+    currency_of = {"AAA": "USD", "BBB": "EUR", "CCC": "USD"}
+    book = HeldBook(exposures, exposures.sum(axis=1), currency_of, "USD")
+    scenarios = [
+        ScenarioShocks("down", pd.Series({"AAA": -0.2, "BBB": -0.15, "CCC": -0.1}), pd.Series({"EUR": 0.0}), ()),
+        ScenarioShocks("eur_down", pd.Series({"AAA": -0.05, "BBB": -0.3, "CCC": 0.02}), pd.Series({"EUR": -0.12}), ()),
+        ScenarioShocks("up", pd.Series({"AAA": 0.1, "BBB": 0.1, "CCC": 0.1}), pd.Series({"EUR": 0.05}), ()),
+        ScenarioShocks("late", pd.Series({"AAA": -0.33, "BBB": -0.01, "CCC": -0.4}), pd.Series({"EUR": 0.08}), ()),
+    ]
+    available = np.ones((len(dates), len(scenarios)), dtype=bool)
+    available[:3, 3] = False
+    together = reverse_stress_grid(book, scenarios, available, target_loss_fraction=0.1, n_grid=9)
+    alone = pd.concat([reverse_stress_grid(book, [sc], available[:, [j]], target_loss_fraction=0.1, n_grid=9)
+                       for j, sc in enumerate(scenarios)], ignore_index=True)
+    pd.testing.assert_frame_equal(together, alone, check_exact=True)
+    assert len(together) == 7 * 3 + 4 and not together.loc[together["scenario"] == "up", "feasible"].any()
+    assert (together.loc[together["feasible"], "iterations"] > 0).all()
+    for row in together.itertuples():
+        one = solve_one(exposures.loc[row.date], scenarios[[sc.scenario for sc in scenarios].index(row.scenario)],
+                        target_loss_fraction=0.1, currency_of=currency_of, base_currency="USD")
+        assert one.feasible == row.feasible
+        if row.feasible:
+            assert row.multiplier == pytest.approx(one.multiplier, abs=1e-9)
+
+
+def test_scenario_history_is_read_once_per_version_of_the_returns(data_dir, monkeypatch):
+    """The stress step and the option stress steps of a day's run read the same historical windows:
+    read once per version of the returns table (a copy each time: a caller changing it changes no
+    other's), and again after a commit of the returns, whose rows it then shows."""
+    from risk_pipeline.defs import stress
+    from risk_pipeline.storage.lake import read_days, write_days
+
+    rets = _history(80)
+    days = [d.date() for d in rets.index]
+    long = rets.stack().rename("simple_return").rename_axis(["date", "symbol"]).reset_index()
+    long = long.assign(log_return=np.log1p(long["simple_return"]), currency="USD")
+    write_days("returns", long, days, keys=list(rets.columns))
+    window = HistoricalScenario("ep", "", days[40], days[45])
+    scenarios = (window, UniformEquityScenario("down", "", -0.2))
+    reads = []
+    monkeypatch.setattr(stress, "read_days", lambda *args: reads.append(args) or read_days(*args))
+
+    wide, usable, skipped = stress.scenario_history(scenarios, days[-1], 10)
+    assert len(reads) == 1 and skipped == [] and list(usable) == ["ep"]
+    assert list(usable["ep"][1].date) == days[30:46]
+    np.testing.assert_array_equal(wide.loc[usable["ep"][1], rets.columns].to_numpy(), rets.iloc[30:46].to_numpy())
+    wide.iloc[:, :] = 0.0  # the caller's copy
+    again, _, _ = stress.scenario_history(scenarios, days[-1], 10)
+    assert len(reads) == 1 and (again.loc[usable["ep"][1], "AAA"] == rets["AAA"].iloc[30:46].to_numpy()).all()
+    stress.scenario_history(scenarios, days[-1], 12)  # another lookback: its own read
+    assert len(reads) == 2
+    write_days("returns", long.loc[long["date"] == rets.index[42]].assign(simple_return=0.5), [days[42]],
+               keys=list(rets.columns))
+    changed, _, _ = stress.scenario_history(scenarios, days[-1], 10)
+    assert len(reads) == 3 and (changed.loc[rets.index[42]] == 0.5).all()

@@ -42,6 +42,35 @@ def test_csv_happy_path_and_range(tmp_path):
         CsvYieldSource(path).fetch(["UST10Y", "NOPE"], dt.date(2024, 3, 4), dt.date(2024, 3, 6))
 
 
+def test_csv_is_read_once_per_version_of_the_file(tmp_path, monkeypatch):
+    """Five steps of a day's run fetch the bond yields: the file is read and validated once, and again
+    when it changes (a corrected file); a bad or missing file is refused at every fetch."""
+    import os
+
+    from risk_pipeline.sources import yields
+    from risk_pipeline.sources.csv_file import read_text_csv
+
+    reads = []
+    monkeypatch.setattr(yields, "read_text_csv", lambda *args: reads.append(args[0]) or read_text_csv(*args))
+    path = _csv(tmp_path, "date,series,yield\n2024-03-04,UST10Y,0.0418\n2024-03-05,UST10Y,0.0415\n")
+    source = CsvYieldSource(path)
+    for _ in range(3):
+        assert source.fetch(["UST10Y"], dt.date(2024, 3, 4), dt.date(2024, 3, 5))["yield"].tolist() == [0.0418, 0.0415]
+    assert CsvYieldSource(path).fetch(["UST10Y"], dt.date(2024, 3, 5), dt.date(2024, 3, 5))["yield"].tolist() == [0.0415]
+    assert len(reads) == 1
+    path.write_text("date,series,yield\n2024-03-04,UST10Y,0.0418\n2024-03-05,UST10Y,0.0420\n")
+    os.utime(path, ns=(1, 1))  # another modification time even where the clock is coarse
+    assert source.fetch(["UST10Y"], dt.date(2024, 3, 5), dt.date(2024, 3, 5))["yield"].tolist() == [0.0420]
+    assert len(reads) == 2
+    path.write_text("date,series,yield\n2024-03-04,UST10Y,4.18\n")
+    for _ in range(2):
+        with pytest.raises(YieldDataError, match="yield outside"):
+            source.fetch(["UST10Y"], dt.date(2024, 3, 4), dt.date(2024, 3, 4))
+    path.unlink()
+    with pytest.raises(YieldDataError, match="yield file not found"):
+        source.fetch(["UST10Y"], dt.date(2024, 3, 4), dt.date(2024, 3, 4))
+
+
 @pytest.mark.parametrize(("body", "message"), [
     ("2024-03-04,UST10Y,0.04\nnot-a-date,UST10Y,0.04\n", r"unparsable date in row 3 \(series 'UST10Y'"),
     ("2024-03-04,UST10Y,0.04\n2024-03-05,UST10Y,\n", r"missing, non-numeric or non-finite yield in row 3"),

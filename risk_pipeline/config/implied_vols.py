@@ -16,6 +16,7 @@ file's line, the header is row 1) and the field. A CSV or a Parquet file (by its
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -29,8 +30,20 @@ FORMATS = {"file": QUOTE_COLUMNS, "atm_file": ATM_COLUMNS}
 
 def read_vol_file(path: str | Path, source: str, priced: set[str] | None = None) -> pd.DataFrame:
     """The rows of the volatility file of ``source`` (a key of FORMATS), checked (module doc); ``priced``: the
-    known underlyings (None: not checked)."""
-    file, columns = Path(path), FORMATS[source]
+    known underlyings (None: not checked). Read once per version of the file (its inode, size and
+    modification time; the option steps of a day's run read it five times), a copy each time."""
+    file = Path(path)
+    try:
+        stat = file.stat()
+    except FileNotFoundError:
+        raise ConfigError(f"{file}: implied volatility file not found") from None
+    version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+    return _read_vol_file(file, version, source, None if priced is None else frozenset(priced)).copy()
+
+
+@lru_cache(maxsize=8)
+def _read_vol_file(file: Path, version: tuple[int, int, int], source: str, priced: frozenset[str] | None) -> pd.DataFrame:
+    columns = FORMATS[source]
     try:
         raw = pd.read_parquet(file) if file.suffix == ".parquet" else pd.read_csv(file, dtype=str)
     except FileNotFoundError:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ from risk_pipeline.config.reader import (
     read_yaml,
     text,
 )
+from risk_pipeline.sources.ecb_fx import fx_currencies
 
 SOURCE_KINDS = ("folder", "file", "duckdb", "postgres")
 _SECTION_FIELDS = {"books", "positions", "trades", "carry_forward"}
@@ -97,8 +99,22 @@ def _source(entry: Any, where: str, folder: Path) -> RecordSource:
 
 def load_books_of_record(path: str | Path | None = None) -> BooksOfRecord:
     """The ``books_of_record`` section of the portfolios file (default ``portfolios_path()``);
-    ``NO_BOOKS`` when it has none."""
+    ``NO_BOOKS`` when it has none. Read once per version of the file (its inode, size and
+    modification time) and set of known currencies: about 19 reads in a day's run."""
     file = Path(path) if path is not None else portfolios_path()
+    try:
+        stat = file.stat()
+    except OSError:
+        read_yaml(file, "portfolio")  # names the file that cannot be read
+        raise
+    return _read_books_of_record(file, file.resolve(), (stat.st_ino, stat.st_size, stat.st_mtime_ns), fx_currencies())
+
+
+@lru_cache(maxsize=4)
+def _read_books_of_record(file: Path, resolved: Path, version: tuple[int, int, int],
+                          currencies: frozenset[str]) -> BooksOfRecord:
+    """The books of record of ``file`` (``resolved``: its absolute path, which relative source paths
+    start from) as it is at ``version`` with ``currencies`` known."""
     document = read_yaml(file, "portfolio")
     section = document.get("books_of_record") if isinstance(document, Mapping) else None
     if section is None:
@@ -124,7 +140,7 @@ def load_books_of_record(path: str | Path | None = None) -> BooksOfRecord:
     carry = section.get("carry_forward", False)
     if not isinstance(carry, bool):
         raise field_error(where, "carry_forward", f"must be true or false, got {carry!r}")
-    folder = file.resolve().parent
+    folder = resolved.parent
     trades = section.get("trades")
     return BooksOfRecord(
         books=books,

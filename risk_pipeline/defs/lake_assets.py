@@ -17,7 +17,7 @@ from dagster._core.execution.context.metadata_logging import AssetMetadataHandle
 from risk_pipeline.config.settings import section
 from risk_pipeline.sources import last_day
 from risk_pipeline.storage.catalog import refresh_catalog
-from risk_pipeline.storage.lake import Commit, stored_days, table_uri, write_days
+from risk_pipeline.storage.lake import Commit, day_counts, stored_days, table_uri, write_days
 from risk_pipeline.storage.schemas import table_schema
 
 HISTORY_START = "1990-01-02"
@@ -124,8 +124,7 @@ def table_metadata(frame: pd.DataFrame, days: list[dt.date], commit: Commit, **e
 
 def day_rows(table: str, frame: pd.DataFrame) -> dict[dt.date, int]:
     """The number of rows of ``frame`` (rows of ``table``) on each day holding some."""
-    counts = pd.to_datetime(frame[table_schema(table).day_column]).dt.date.value_counts()
-    return {day: int(n) for day, n in counts.items()}
+    return day_counts(frame[table_schema(table).day_column])
 
 
 def partition_metadata(table: str, counts: Mapping[dt.date, int], days: list[dt.date],

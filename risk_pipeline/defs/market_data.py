@@ -2,13 +2,19 @@
 the blocking quality rules before its commit (``defs.quality_rules.audit``)."""
 
 
+import dataclasses
+import datetime as dt
+from functools import partial
 from typing import Optional
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
+from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
+from risk_pipeline.defs.chunks import publish_staged
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
-from risk_pipeline.defs.quality_rules import audit
+from risk_pipeline.defs.quality_rules import audit, audit_failures, chunks_failures, refuse
 from risk_pipeline.config.last_dates import configured_last_dates
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.positions import load_books_of_record
@@ -19,7 +25,8 @@ from risk_pipeline.sources.bond_instruments import bond_instrument_prices, confi
 from risk_pipeline.sources.cash import cash_prices, configured_cash
 from risk_pipeline.sources.ecb_fx import FX_RATE_COLUMNS, load_fx_rates
 from risk_pipeline.sources.positions import record_symbols
-from risk_pipeline.storage.lake import read_window
+from risk_pipeline.storage.lake import query_days, read_window, window_days
+from risk_pipeline.storage.staging import Staged, stage
 
 _PRICES = section("prices")
 _RETURNS = section("returns")
@@ -49,6 +56,14 @@ def source_symbols(symbols: list[str]) -> list[str]:
     cash symbols (close 1 in their currency)."""
     derived = {i.symbol for i in configured_instruments()} | set(configured_cash())
     return [s for s in symbols if s not in derived]
+
+
+def after_last_date(frame: pd.DataFrame, last_dates: dict[str, dt.date]) -> np.ndarray:
+    """Which rows of a price frame fall after their symbol's last date (``last_dates``: a series that
+    ends), each symbol's date looked up once, not once a row."""
+    at, symbols = pd.factorize(frame["symbol"])
+    last = pd.to_datetime(pd.Series(symbols, dtype=object).map(last_dates)).to_numpy("datetime64[ns]")  # NaT: none
+    return frame["date"].to_numpy("datetime64[ns]") > last[at]
 
 
 @lake_asset(
@@ -84,8 +99,7 @@ def prices(context: dg.AssetExecutionContext, config: PricesConfig) -> dg.Materi
         name = f"{name} + cash"
         frame = validate_prices(pd.concat([frame, cash_prices(cash, frame["date"].dt.date.unique())],
                                           ignore_index=True), origin=name)
-    last = pd.to_datetime(frame["symbol"].map(configured_last_dates()))  # a series that ends (NaT: none)
-    frame = frame.loc[~(frame["date"] > last)].reset_index(drop=True)  # no rows after its last date
+    frame = frame.loc[~after_last_date(frame, configured_last_dates())].reset_index(drop=True)
     audit(context, "prices", frame, days, symbols)  # the blocking quality rules, before the commit
     return publish("prices", frame, days, keys=symbols, source=name,
                    symbols=dg.MetadataValue.int(frame["symbol"].nunique()))
@@ -99,16 +113,43 @@ class ReturnsConfig(dg.Config):
     group_name="market_data",
     deps=[prices],
     description="Simple and log close-to-close returns per symbol and day, in the symbol's own currency.",
+    resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
 )
-def returns(context: dg.AssetExecutionContext, config: ReturnsConfig) -> dg.MaterializeResult:
+def returns(context: dg.AssetExecutionContext, config: ReturnsConfig, compute: Compute) -> dg.MaterializeResult:
+    """The returns of every symbol whose closes are stored in the range or the ``max_gap_days`` stored
+    days before (those priced in the range), in tasks of the ``compute`` engine, each a chunk of symbols
+    (:meth:`Compute.spread`: one inline, one per worker on Dask) that reads its symbols' closes, computes
+    and audits their returns and stages them (:func:`_stage_returns`); one commit (defs/chunks.py)."""
     start, end, days = partition_days(context)
-    history = read_window("prices", start, end, lookback=config.max_gap_days)
-    frame = close_to_close_returns(history, max_gap_days=config.max_gap_days)
-    frame = frame.loc[frame["date"].dt.date.between(start, end)]
-    # the returns of every symbol whose closes were read: those of the symbols priced in the range
-    symbols = history["symbol"].unique()
-    audit(context, "returns", frame, days, symbols)
-    return publish("returns", frame, days, keys=symbols)
+    window = window_days("prices", start, end, lookback=config.max_gap_days)
+    symbols = list(query_days("prices", window, "select distinct symbol from days_of order by symbol",
+                              columns=["symbol"])["symbol"]) if window else []
+    chunks = compute.map(partial(_stage_returns, start=start, end=end, days=days, max_gap_days=config.max_gap_days),
+                         compute.spread(symbols))
+    refuse(context, "returns", days, chunks_failures([chunk.failed for chunk in chunks]))
+    return publish_staged("returns", [chunk.staged for chunk in chunks], days, symbols)
+
+
+@dataclasses.dataclass(frozen=True)
+class StagedReturns:
+    """What a task of ``returns`` hands back: its staged rows (None when a blocking rule failed: it
+    wrote nothing) and the offending rows of each blocking rule its rows fail."""
+
+    staged: Optional[Staged]
+    failed: dict[str, pd.DataFrame]
+
+
+def _stage_returns(symbols: list[str], start: dt.date, end: dt.date, days: list[dt.date],
+                   max_gap_days: int) -> StagedReturns:
+    """A task: the returns on ``start``..``end`` of ``symbols`` from their stored closes (and those of
+    the ``max_gap_days`` stored days before), audited by the blocking rules of ``returns`` (each symbol
+    on its own rows) and, when they pass, written as the table's uncommitted files."""
+    history = read_window("prices", start, end, lookback=max_gap_days, where={"symbol": symbols})
+    frame = close_to_close_returns(history, max_gap_days=max_gap_days)
+    del history
+    frame = frame.loc[frame["date"].between(pd.Timestamp(start), pd.Timestamp(end))]
+    failed = audit_failures("returns", frame, days, symbols, keys_only=True)
+    return StagedReturns(None if failed else stage("returns", frame, days, symbols), failed)
 
 
 @lake_asset(

@@ -141,29 +141,40 @@ class Rule:
     lookback: Callable[[SeverityConfig], int]  # stored days before the range the rule reads
     # the rule on a frame holding the rows of the days checked and the lookback before, with its config
     evaluate: Callable[[pd.DataFrame, list[dt.date], SeverityConfig], Finding]
+    # the columns of the table the evaluation reads (the asset check reads only these, besides the day)
+    columns: tuple[str, ...]
     # the column of an offending row dating the finding: at severity warn the check fails only for
     # findings of the run's last day, the earlier ones (a backfill's history) are reported (None: all fail)
     dated_by: str | None = None
+    # the evaluation's findings depend on the order of the rows (fx_gaps takes a symbol's currency from its
+    # first row): the asset check reads them in day order; else in the order read (a sort less)
+    in_day_order: bool = False
 
 
 def _none(config: SeverityConfig) -> int:
     return 0
 
 
+_CLOSES = ("symbol", "close")
 RULES: dict[str, Rule] = {
-    "prices_positive": Rule("prices", NonPositiveConfig, _none, _non_positive),
-    "prices_no_missing_days": Rule("prices", MissingDaysConfig, lambda c: c.lookback, _missing),
-    "prices_not_stale": Rule("prices", StaleConfig, lambda c: c.max_unchanged_days, _stale, "last_date"),
-    "returns_within_sigmas": Rule("returns", OutlierConfig, lambda c: c.window, _outliers, "date"),
-    "portfolio_symbols_priced": Rule("prices", UnpricedConfig, _none, _unpriced),
-    "fx_coverage": Rule("prices", FxCoverageConfig, _none, _fx),
+    "prices_positive": Rule("prices", NonPositiveConfig, _none, _non_positive, _CLOSES),
+    "prices_no_missing_days": Rule("prices", MissingDaysConfig, lambda c: c.lookback, _missing, _CLOSES),
+    "prices_not_stale": Rule("prices", StaleConfig, lambda c: c.max_unchanged_days, _stale, (*_CLOSES, "source"),
+                             "last_date"),
+    "returns_within_sigmas": Rule("returns", OutlierConfig, lambda c: c.window, _outliers, ("symbol", "simple_return"),
+                                  "date"),
+    "portfolio_symbols_priced": Rule("prices", UnpricedConfig, _none, _unpriced, ("symbol",)),
+    "fx_coverage": Rule("prices", FxCoverageConfig, _none, _fx, ("symbol", "currency"), in_day_order=True),
 }
 
 
 def stored_findings(name: str, config: SeverityConfig, start: dt.date, end: dt.date, days: list[dt.date]) -> Finding:
-    """Rule ``name`` on the stored rows of ``start``..``end`` and its lookback (an asset check)."""
+    """Rule ``name`` on the stored rows of ``start``..``end`` and its lookback (an asset check): only the
+    columns it reads, in day order only where its findings depend on the order (``Rule.in_day_order``)."""
     rule = RULES[name]
-    return rule.evaluate(read_window(rule.table, start, end, lookback=rule.lookback(config)), days, config)
+    stored = read_window(rule.table, start, end, lookback=rule.lookback(config), columns=rule.columns,
+                         by_day=rule.in_day_order)
+    return rule.evaluate(stored, days, config)
 
 
 _LOGGED_ROWS = 20
@@ -195,15 +206,26 @@ def audit(context: dg.AssetExecutionContext, table: str, staged: pd.DataFrame, d
     """Evaluate the rules of ``table`` whose severity is ``error`` on the table as committing
     ``staged`` (the rows of ``days`` and ``keys``) would leave it; on a failure log the offending
     rows in the run's log and raise :class:`AuditError` naming each failed rule."""
+    refuse(context, table, days, audit_failures(table, staged, days, keys))
+
+
+def audit_failures(table: str, staged: pd.DataFrame, days: list[dt.date], keys: Iterable[str],
+                   keys_only: bool = False) -> dict[str, pd.DataFrame]:
+    """The offending rows of each rule of ``table`` of severity ``error`` that fails on the table as
+    committing ``staged`` (the rows of ``days`` and ``keys``) would leave it (none: {}). ``keys_only``:
+    on the stored rows of ``keys`` alone, for rules that judge each key on its own rows (a task's chunk
+    of ``returns``' symbols: ``returns_within_sigmas``, each symbol against its own previous window)."""
+    keys = list(keys)
     rules = {name: (rule, rule.config()) for name, rule in RULES.items() if rule.table == table}
     blocking = {name: pair for name, pair in rules.items() if pair[1].severity == "error"
                 or getattr(pair[1], "before_first_fixing_severity", None) == "error"}
     if not blocking:
-        return
+        return {}
     spec = table_schema(table)
     day, start, end = spec.day_column, pd.Timestamp(days[0]), pd.Timestamp(days[-1])
-    stored = read_window(table, days[0], days[-1], lookback=max(r.lookback(c) for r, c in blocking.values()))
-    replaced = stored[day].between(start, end) & stored[spec.key_column].isin(list(keys))
+    stored = read_window(table, days[0], days[-1], lookback=max(r.lookback(c) for r, c in blocking.values()),
+                         where={spec.key_column: keys} if keys_only else None)
+    replaced = stored[day].between(start, end) & stored[spec.key_column].isin(keys)
     after = pd.concat([stored.loc[~replaced], staged.reindex(columns=stored.columns)], ignore_index=True)
     after = after.sort_values([day, spec.key_column], kind="stable", ignore_index=True)
     failed = {}
@@ -211,6 +233,23 @@ def audit(context: dg.AssetExecutionContext, table: str, staged: pd.DataFrame, d
         found = rule.evaluate(_last_days_before(after, day, start, rule.lookback(config)), days, config)
         if found.severity == "error" and len(found.offending):
             failed[name] = found.offending
+    return failed
+
+
+def chunks_failures(chunks: Iterable[dict[str, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """The :func:`audit_failures` of chunks of symbols (``keys_only``) as one: each rule's offending rows
+    of every chunk in (date, symbol) order, the order of the rule's findings on the whole table."""
+    failed: dict[str, list[pd.DataFrame]] = {}
+    for chunk in chunks:
+        for name, rows in chunk.items():
+            failed.setdefault(name, []).append(rows)
+    return {name: pd.concat(rows, ignore_index=True).sort_values(["date", "symbol"], kind="stable", ignore_index=True)
+            for name, rows in failed.items()}
+
+
+def refuse(context: dg.AssetExecutionContext, table: str, days: list[dt.date], failed: dict[str, pd.DataFrame]) -> None:
+    """When rules failed (``failed``: each one's offending rows), log the offending rows in the run's
+    log and raise :class:`AuditError` naming each failed rule and its first offending row."""
     if not failed:
         return
     for name, rows in failed.items():  # the run's log in the UI lists them

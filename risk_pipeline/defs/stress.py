@@ -38,7 +38,15 @@ from risk_pipeline.risk.stress.grid import (
 from risk_pipeline.risk.stress.scenarios import HistoricalScenario, Scenario
 from risk_pipeline.config.scenarios import DEFAULT_SCENARIOS_FILE, load_scenarios
 from risk_pipeline.config.settings import section
-from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days
+from risk_pipeline.storage.lake import (
+    empty_frame,
+    open_table,
+    read_days,
+    read_window,
+    stored_days,
+    table_uri,
+    version_key,
+)
 
 _STRESS = section("stress")
 
@@ -78,7 +86,25 @@ def scenario_history(scenarios: tuple[Scenario, ...], last_day: dt.date, beta_lo
     Returns the wide frame, per usable scenario its own days (the ``beta_lookback`` stored days
     before the window, then the window) and the scenarios skipped because the lake does not
     cover their window. Scenarios ending on or after ``last_day`` cannot be reported in the run.
+    Read once per version of the returns table and set of windows: the stress step and the three
+    option stress steps of a day's run ask for the same (a copy of the frame each time).
     """
+    delta = open_table("returns")
+    windows = tuple((sc.name, sc.start, sc.end) for sc in scenarios if isinstance(sc, HistoricalScenario))
+    key = (None if delta is None else version_key(table_uri("returns"), delta), windows, last_day, beta_lookback)
+    if key not in _HISTORY:
+        while len(_HISTORY) >= 4:  # a day's run asks for two (the options' lookback is longer)
+            del _HISTORY[next(iter(_HISTORY))]
+        _HISTORY[key] = _scenario_history(scenarios, last_day, beta_lookback)
+    wide, usable, skipped = _HISTORY[key]
+    return wide.copy(), dict(usable), list(skipped)
+
+
+_HISTORY: dict[tuple, tuple[pd.DataFrame, dict[str, tuple[HistoricalScenario, pd.DatetimeIndex]], list[str]]] = {}
+
+
+def _scenario_history(scenarios: tuple[Scenario, ...], last_day: dt.date, beta_lookback: int
+                      ) -> tuple[pd.DataFrame, dict[str, tuple[HistoricalScenario, pd.DatetimeIndex]], list[str]]:
     stored = stored_days("returns")
     usable: dict[str, tuple[HistoricalScenario, pd.DatetimeIndex]] = {}
     skipped: list[str] = []

@@ -23,6 +23,7 @@ a decimal column (4.12 instead of 0.0412).
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -97,8 +98,14 @@ def _select(table: pd.DataFrame, series: Sequence[str], start: datetime.date, en
     return table.loc[mask].reset_index(drop=True)
 
 
+@functools.lru_cache(maxsize=4)
+def _read_cached(path: Path, version: tuple[int, int, int]) -> pd.DataFrame:
+    return read_yield_csv(path)
+
+
 class CsvYieldSource:
-    """Yields from a user's CSV file (read and validated on every fetch)."""
+    """Yields from a user's CSV file, read and validated once per version of the file (its inode,
+    size and modification time: five steps of a day's run read it)."""
 
     name = "csv"
 
@@ -107,7 +114,13 @@ class CsvYieldSource:
 
     def fetch(self, series: Sequence[str], start: datetime.date, end: datetime.date) -> pd.DataFrame:
         """Rows of ``series`` dated ``start..end`` inclusive; YieldDataError names unknown series."""
-        return _select(read_yield_csv(self.path), series, start, end, str(self.path))
+        try:
+            stat = self.path.stat()
+        except OSError:
+            read_yield_csv(self.path)  # names the file that cannot be read
+            raise
+        table = _read_cached(self.path, (stat.st_ino, stat.st_size, stat.st_mtime_ns))
+        return _select(table, series, start, end, str(self.path))
 
 
 class YahooYieldSource:

@@ -84,14 +84,25 @@ def view_sql(spec: TableSchema, files: Sequence[str], database: str) -> str:
 _WRITTEN = "risk_catalog"
 
 
+# per table, the version (``lake.version_key``) whose view SQL was made last and that SQL
+_VIEW_SQL: dict[str, tuple[tuple, str]] = {}
+
+
 def _views() -> dict[str, tuple[str, int | None]]:
     """Each table's ``CREATE VIEW`` of its latest version in the new catalog, and that version
-    (None: never written)."""
+    (None: never written). A table's SQL is made again only when its version changed (the list of
+    its data files is the longest part of a refresh that rewrites no view)."""
     views = {}
     for spec in TABLES.values():
         delta = lake.open_table(spec.name)
-        files = [] if delta is None else lake.data_files(delta, spec)
-        views[spec.name] = (view_sql(spec, files, _WRITTEN), None if delta is None else delta.version())
+        if delta is None:
+            views[spec.name] = (view_sql(spec, [], _WRITTEN), None)
+            continue
+        key = lake.version_key(lake.table_uri(spec.name), delta)
+        made = _VIEW_SQL.get(spec.name)
+        if made is None or made[0] != key:
+            made = _VIEW_SQL[spec.name] = (key, view_sql(spec, lake.data_files(delta, spec), _WRITTEN))
+        views[spec.name] = (made[1], delta.version())
     return views
 
 

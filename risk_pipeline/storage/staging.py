@@ -129,9 +129,7 @@ def stage(table: str, frame: pd.DataFrame, days: Iterable[dt.date], keys: Iterab
     files = tuple(_write_file(part, spec, year, uri) for year, part in _by_year(arrow, spec))
     last = frame[spec.day_column].max() if len(frame) else None
     latest = frame.loc[frame[spec.day_column] == last] if last is not None else frame.iloc[:0]
-    day_rows = pd.to_datetime(frame[spec.day_column]).dt.date.value_counts()
-    staged = Staged(table=table, files=files, rows=arrow.num_rows,
-                    day_rows={day: int(n) for day, n in day_rows.items()},
+    staged = Staged(table=table, files=files, rows=arrow.num_rows, day_rows=lake.day_counts(frame[spec.day_column]),
                     latest=latest.reset_index(drop=True))
     del arrow
     lake.release_freed_memory()

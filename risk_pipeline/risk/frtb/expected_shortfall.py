@@ -157,10 +157,13 @@ def select_stress_window(candidate_es: np.ndarray) -> int | None:
 
 
 def _quarter_starts(dates: pd.DatetimeIndex) -> np.ndarray:
-    """Row of the first trading day of each row's calendar quarter."""
-    quarter = dates.to_period("Q")
-    first = pd.Series(np.arange(len(dates))).groupby(np.asarray(quarter)).transform("min")
-    return first.to_numpy()
+    """Row of the first trading day of each row's calendar quarter (from the dates' year and month:
+    a conversion to quarterly periods and a group-by took 7 ms of a book's ES)."""
+    quarter = dates.year.to_numpy() * 4 + (dates.month.to_numpy() - 1) // 3
+    _, group = np.unique(quarter, return_inverse=True)
+    first = np.full(len(dates), len(dates))
+    np.minimum.at(first, group, np.arange(len(dates)))
+    return first[group]
 
 
 def book_es(book: FactorBook, days: pd.DatetimeIndex, search: StressSearch = StressSearch(),

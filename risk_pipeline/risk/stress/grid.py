@@ -13,7 +13,8 @@ positions):
     loss_{t,j}(k) = -E_t . G_j(k)            reverse stress: smallest k in the bracket with
                                              loss_{t,j}(k) >= target_fraction V_t, by the grid scan
                                              and bisection of :func:`~risk_pipeline.risk.stress.reverse.solve_multiplier`
-                                             run for all dates together (same grid, same steps)
+                                             run for all dates and scenarios together (same grid,
+                                             same steps per scenario)
     replay path   = (prod_{s<=d}(1 + R_s) - 1) @ E_t'              (episode days d x dates t)
 
 These are the formulas of the single-date modules (their docstrings cite the sources: BCBS 2009
@@ -146,7 +147,9 @@ def reverse_stress_grid(
     e = np.nan_to_num(book.exposures.to_numpy(dtype=float))
     target = target_loss_fraction * v
     grid = np.linspace(float(bracket[0]), float(bracket[1]), n_grid)
-    frames = []
+    # the grid scan per scenario; then the bisection of every scenario's rows at once, each scenario
+    # stopping at its own step count (that of a loop over its rows alone: the same numbers, bit for bit)
+    parts, inner_rows = [], []
     for j, sc in enumerate(scenarios):
         t = np.flatnonzero(rows & avail[:, j])
         if t.size == 0:
@@ -161,24 +164,55 @@ def reverse_stress_grid(
         achieved = np.where(feasible, losses[np.arange(t.size), first], np.nan)
         iterations = np.zeros(t.size, dtype=np.int64)
         inner = np.flatnonzero(feasible & (first > 0))
-        if inner.size:
-            lo, hi = grid[first[inner] - 1], grid[first[inner]].copy()
-            hi_loss = achieved[inner].copy()
-            e_in, tg_in = et[inner], tg[inner]
-            steps = 0
-            while (hi - lo).max() > tol and steps < max_iter:
-                mid = 0.5 * (lo + hi)
-                mid_loss = -np.einsum("tp,tp->t", e_in, _growth(s, f, mid[:, None]))
-                up = mid_loss >= tg_in
-                hi = np.where(up, mid, hi)
-                hi_loss = np.where(up, mid_loss, hi_loss)
-                lo = np.where(up, lo, mid)
-                steps += 1
-            mult[inner], achieved[inner], iterations[inner] = hi, hi_loss, steps
-        frames.append(pd.DataFrame({"date": book.exposures.index[t], "scenario": sc.scenario, "target_loss": tg,
-                                    "multiplier": mult, "feasible": feasible, "achieved_loss": achieved,
-                                    "iterations": iterations}, columns=list(REVERSE_GRID_COLUMNS)))
-    return pd.concat(frames, ignore_index=True) if frames else _empty(REVERSE_GRID_COLUMNS)
+        parts.append((t, sc.scenario, tg, mult, feasible, achieved, iterations))
+        inner_rows.append((len(parts) - 1, inner, s, f, et[inner], tg[inner], grid[first[inner] - 1],
+                           grid[first[inner]], achieved[inner]))
+    _bisect([r for r in inner_rows if r[1].size], parts, tol, max_iter)
+    if not parts:
+        return _empty(REVERSE_GRID_COLUMNS)
+    t = np.concatenate([part[0] for part in parts])
+    return pd.DataFrame({"date": book.exposures.index[t],
+                         "scenario": np.repeat(np.array([part[1] for part in parts], dtype=object),
+                                               [part[0].size for part in parts]),
+                         "target_loss": np.concatenate([part[2] for part in parts]),
+                         "multiplier": np.concatenate([part[3] for part in parts]),
+                         "feasible": np.concatenate([part[4] for part in parts]),
+                         "achieved_loss": np.concatenate([part[5] for part in parts]),
+                         "iterations": np.concatenate([part[6] for part in parts])},
+                        columns=list(REVERSE_GRID_COLUMNS))
+
+
+def _bisect(groups: list[tuple], parts: list[tuple], tol: float, max_iter: int) -> None:
+    """The bisection of :func:`reverse_stress_grid` on the rows whose grid scan bracketed the target,
+    of every scenario at once: per scenario (``groups``: its part's index, its rows, shocks, held
+    exposures and targets, the bracket and the loss at its top) the steps run while its widest
+    bracket exceeds ``tol`` (at most ``max_iter``), as a loop over that scenario alone runs them;
+    the multipliers, achieved losses and step counts are written into ``parts``."""
+    if not groups:
+        return
+    sizes = [g[1].size for g in groups]
+    group = np.repeat(np.arange(len(groups)), sizes)
+    s = np.repeat(np.stack([g[2] for g in groups]), sizes, axis=0)
+    f = np.repeat(np.stack([g[3] for g in groups]), sizes, axis=0)
+    e_in, tg_in, lo, hi, hi_loss = (np.concatenate([g[k] for g in groups]) for k in (4, 5, 6, 7, 8))
+    starts = np.cumsum([0] + sizes[:-1])
+    steps = np.zeros(len(groups), dtype=np.int64)
+    while True:
+        running = (np.maximum.reduceat(hi - lo, starts) > tol) & (steps < max_iter)
+        if not running.any():
+            break
+        r = np.flatnonzero(running[group])
+        mid = 0.5 * (lo[r] + hi[r])
+        mid_loss = -np.einsum("tp,tp->t", e_in[r], _growth(s[r], f[r], mid[:, None]))
+        up = mid_loss >= tg_in[r]
+        hi[r] = np.where(up, mid, hi[r])
+        hi_loss[r] = np.where(up, mid_loss, hi_loss[r])
+        lo[r] = np.where(up, lo[r], mid)
+        steps[running] += 1
+    for k, (part, inner, *_) in enumerate(groups):
+        rows = group == k
+        _, _, _, mult, _, achieved, iterations = parts[part]
+        mult[inner], achieved[inner], iterations[inner] = hi[rows], hi_loss[rows], steps[k]
 
 
 @dataclass(frozen=True)
@@ -245,7 +279,7 @@ def replay_grid(book: HeldBook, episodes: Sequence[EpisodeReturns], available: n
     e = np.nan_to_num(book.exposures.to_numpy(dtype=float))
     v = book.values.to_numpy(dtype=float)
     complete = book.complete()
-    frames = []
+    parts = []
     for j, ep in enumerate(episodes):
         t = np.flatnonzero(complete & avail[:, j])
         if t.size == 0:
@@ -261,12 +295,20 @@ def replay_grid(book: HeldBook, episodes: Sequence[EpisodeReturns], available: n
             worst_ret = np.where(v[t] != 0.0, worst_pnl / v[t], np.nan)
             final_ret = np.where(v[t] != 0.0, path[-1] / v[t], np.nan)
         proxied = any(s in ep.proxied or book.currency_of.get(s) in ep.proxied for s in book.exposures.columns)
-        frames.append(pd.DataFrame({"date": book.exposures.index[t], "episode": ep.name,
-                                    "worst_date": ep.returns.index[worst], "worst_cum_pnl": worst_pnl,
-                                    "worst_cum_return": worst_ret, "final_cum_return": final_ret,
-                                    "n_days": np.int64(len(r)), "proxied": proxied},
-                                   columns=list(REPLAY_GRID_COLUMNS)))
-    return pd.concat(frames, ignore_index=True) if frames else _empty(REPLAY_GRID_COLUMNS)
+        parts.append((t, ep.name, ep.returns.index[worst], worst_pnl, worst_ret, final_ret, len(r), proxied))
+    if not parts:
+        return _empty(REPLAY_GRID_COLUMNS)
+    # one frame of every episode's rows (a frame per episode and a concat cost more than the numbers)
+    sizes = [part[0].size for part in parts]
+    return pd.DataFrame({"date": book.exposures.index[np.concatenate([part[0] for part in parts])],
+                         "episode": np.repeat(np.array([part[1] for part in parts], dtype=object), sizes),
+                         "worst_date": parts[0][2].append([part[2] for part in parts[1:]]),
+                         "worst_cum_pnl": np.concatenate([part[3] for part in parts]),
+                         "worst_cum_return": np.concatenate([part[4] for part in parts]),
+                         "final_cum_return": np.concatenate([part[5] for part in parts]),
+                         "n_days": np.repeat(np.array([part[6] for part in parts], dtype=np.int64), sizes),
+                         "proxied": np.repeat(np.array([part[7] for part in parts], dtype=bool), sizes)},
+                        columns=list(REPLAY_GRID_COLUMNS))
 
 
 def _available(available: np.ndarray | None, n_dates: int, n_sc: int) -> np.ndarray:
