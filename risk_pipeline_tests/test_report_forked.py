@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 
 import pytest
@@ -73,3 +74,22 @@ def test_without_a_second_core_or_fork_the_job_runs_here(monkeypatch):
     monkeypatch.setattr(forked, "can_fork", lambda: False)
     with Forked(os.getpid, "a job") as job:
         assert job.result() == os.getpid()
+
+
+@needs_fork
+def test_a_child_that_never_answers_is_killed_and_the_job_done_here():
+    # the hazard of forking a process with threads: a lock another thread held at the fork stays held in the
+    # child forever
+    lock = threading.Lock()
+    lock.acquire()
+
+    def job():
+        with lock:
+            return os.getpid()
+
+    with Forked(job, "a job", timeout=1.0) as forked_job:
+        child = forked_job._process
+        lock.release()  # released in this process only: the child's copy stays held
+        with pytest.warns(RuntimeWarning, match=r"a job: the child process gave no result in 1 s; done in this process"):
+            pid = forked_job.result()
+    assert pid == os.getpid() and not child.is_alive()

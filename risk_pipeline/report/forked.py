@@ -7,6 +7,9 @@ done in this process, the same result.
 The child is a fork of this process: it sees the data already read and the modules already imported,
 and sends its result (bytes, plain objects) back through a pipe; it ends with ``os._exit`` (no exit
 handler of this process runs twice). An error in the child is raised here, with the child's traceback.
+A child that has not answered after ``timeout`` seconds (a fork of a process with other threads can
+inherit a lock another thread held: the child would wait for it forever) is killed and the job done in
+this process instead, so the report is never held up by more than that.
 """
 
 from __future__ import annotations
@@ -15,10 +18,14 @@ import multiprocessing
 import os
 import signal
 import traceback
+import warnings
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+# far above a day's charts (about 2 s) and the 30-year run's, far below a run's patience
+TIMEOUT_SECONDS = 120.0
 
 
 def can_fork() -> bool:
@@ -47,8 +54,8 @@ class Forked(Generic[T]):
     waits for it. Used as a context manager: a child whose result was not taken (an error here) is
     killed at the block's end (it may be blocked writing a result nobody reads)."""
 
-    def __init__(self, job: Callable[[], T], what: str) -> None:
-        self.what, self._process, self._value = what, None, None
+    def __init__(self, job: Callable[[], T], what: str, timeout: float = TIMEOUT_SECONDS) -> None:
+        self.what, self._job, self._timeout, self._process, self._value = what, job, timeout, None, None
         if not can_fork():
             self._value = job()
             return
@@ -63,6 +70,13 @@ class Forked(Generic[T]):
         if process is None:
             return self._value
         self._process = None
+        if not self._reader.poll(self._timeout):
+            process.kill()
+            process.join()
+            self._reader.close()
+            warnings.warn(f"{self.what}: the child process gave no result in {self._timeout:g} s; done in this "
+                          "process instead", RuntimeWarning, stacklevel=2)
+            return self._job()
         try:
             kind, value = self._reader.recv()
         except EOFError:
