@@ -263,6 +263,38 @@ def test_sparse_column_sums_equal_the_dense_cumulative_sums_bit_for_bit():
     assert not np.array_equal(sums[-1], np.cumsum(dense[::-1], axis=0)[-1])  # order-sensitive data: the order is tested
 
 
+def test_wide_prefix_sums_row_by_row_equal_numpy_cumsum_bit_for_bit():
+    """``table._prefix`` of wide rows (``_cumsum_rows``, one row added at a time) equals ``np.cumsum``
+    down the columns exactly, on order-sensitive values; narrow rows and 1-D arrays keep numpy's."""
+    rng = np.random.default_rng(5)
+    for shape in [(400, table._WIDE_ROWS), (300, 1000), (1, 512), (0, 300), (500, 6), (700,)]:
+        values = rng.standard_normal(shape) * 10.0 ** rng.integers(-8, 8, shape)
+        expected = np.concatenate([np.zeros((1,) + shape[1:]), np.cumsum(values, axis=0)])
+        np.testing.assert_array_equal(table._prefix(values), expected)
+        if len(shape) == 2 and shape[0] > 1:
+            assert not np.array_equal(expected[-1], np.cumsum(values[::-1], axis=0)[-1])  # the order shows
+
+
+def test_exceedances_counted_per_row_as_words_equal_count_nonzero():
+    """``table._true_per_row`` (eight byte lanes per 64-bit word) counts what ``np.count_nonzero`` counts,
+    rows all true (a lane at its largest) and all false included; other widths fall back to numpy's count."""
+    rng = np.random.default_rng(6)
+    for cols in (8, 1000, 2040, 2048, 1001):
+        above = rng.random((67, cols)) < rng.random((67, 1))
+        above[0], above[1] = True, False
+        np.testing.assert_array_equal(table._true_per_row(above), np.count_nonzero(above, axis=1))
+
+
+def test_forecast_date_positions_equal_get_indexer():
+    """``table._positions`` (a binary search) gives ``Index.get_indexer``'s positions, -1 for dates that are not
+    days of the returns (before, between and after them)."""
+    days = pd.bdate_range("2020-01-01", periods=50)
+    dates = pd.DatetimeIndex(sorted(set(days[::3]) | {pd.Timestamp("2019-12-31"), pd.Timestamp("2020-01-04"),
+                                                      pd.Timestamp("2020-06-01")}))
+    np.testing.assert_array_equal(table._positions(days, dates), days.get_indexer(dates))
+    assert (table._positions(days, dates) == -1).sum() == 3
+
+
 def test_z2_p_values_of_a_few_windows_equal_those_of_the_dense_paths():
     """A run of a few as-of dates sums the Z2 paths sparsely (``_column_sums_before``); a run of
     many cumulates the dense paths: the p-values must be bit for bit the same, with invalid

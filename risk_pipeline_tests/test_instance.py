@@ -124,11 +124,44 @@ def test_a_range_runs_rows_are_what_dagsters_row_functions_give(tmp_path):
     instance.dispose()
 
 
+def test_a_batch_is_stored_in_the_text_dagsters_storage_stores(tmp_path):
+    """The same events (materializations of a range, one at a whole second: SQLAlchemy writes its
+    timestamp with ``.000000``, Python's ``isoformat`` without) stored by Dagster's SQLite storage one
+    at a time and by this one as a batch: the same text in every column of the event rows, in the
+    run's file and in the index, and of the tag rows."""
+    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
+    instance = project_instance(tmp_path / "home")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = dg.materialize([upstream], instance=instance, tags=tags)
+    assert result.success
+    events = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    instance.dispose()
+    events = [events[0]._replace(timestamp=float(int(events[0].timestamp))), *events[1:]]
+    ours, dagsters = BatchingSqliteEventLogStorage(str(tmp_path / "ours")), SqliteEventLogStorage(str(tmp_path / "dagster"))
+    ours.store_event_batch(events)
+    for event in events:
+        dagsters.store_event(event)
+    ours.dispose()
+    dagsters.dispose()
+    found = {}
+    for name in ("ours", "dagster"):
+        for file, query in ((f"{result.run_id}.db", "select * from event_logs order by id"),
+                            ("index.db", "select * from event_logs order by id"),
+                            ("index.db", "select * from asset_event_tags order by id")):
+            con = sqlite3.connect(tmp_path / name / file)
+            found[name, file, query] = con.execute(query).fetchall()
+            con.close()
+    assert found[("ours", "index.db", "select * from event_logs order by id")][0][4].endswith(".000000")
+    assert all(found["ours", *where] == rows and rows for (name, *where), rows in found.items() if name == "dagster")
+
+
 def test_the_stored_event_texts_are_dagsters_serialization_of_each_event(tmp_path):
     """``serialized_events`` serializes what a step's events share once and puts each event's own data and
-    timestamp in its place: the text is ``serialize_value``'s, for the events of a range run whose
-    materializations carry metadata of several kinds, a log line between them, and events it serializes
-    whole (one whose message is a stand-in of the template)."""
+    timestamp (and a materialization's partition) in its place: the text is ``serialize_value``'s, for the
+    events of a range run whose materializations carry metadata of several kinds or none, a log line between
+    them, partitions that need JSON's escapes, and events it serializes whole (one whose message, one whose
+    metadata, one whose partition is a stand-in of the template)."""
 
     @dg.asset(partitions_def=business_days, backfill_policy=single_run, deps=[upstream])
     def described(context: dg.AssetExecutionContext) -> None:
@@ -145,15 +178,32 @@ def test_the_stored_event_texts_are_dagsters_serialization_of_each_event(tmp_pat
     assert result.success
     events = instance.all_logs(result.run_id)
     instance.dispose()
+    # what the storage wrote (through serialized_events) is serialize_value's text of the event read back
+    for path in (tmp_path / "home" / "history" / "runs" / f"{result.run_id}.db", tmp_path / "home" / "history" / "runs" / "index.db"):
+        con = sqlite3.connect(path)
+        stored = [row[0] for row in con.execute("select event from event_logs where run_id = ?", (result.run_id,))]
+        con.close()
+        assert stored and all(serialize_value(deserialize_value(text, EventLogEntry)) == text for text in stored)
     materialized = [e for e in events if e.dagster_event and e.dagster_event_type == dg.DagsterEventType.ASSET_MATERIALIZATION]
     days = len(business_days.get_partition_keys_in_range(dg.PartitionKeyRange(START, END)))
     assert len(materialized) == 2 * days
     assert len({e.timestamp for e in materialized}) > 1 and len({e.dagster_event.partition for e in materialized}) == days
     odd = materialized[3]._replace(user_message=instance_module._DATA_MARK)  # noqa: SLF001 - the stand-in itself
-    mixed = [*events[:len(events) // 2], odd, *events[len(events) // 2:], odd]
+    # materializations whose partition needs JSON's escapes, or whose metadata holds the partition's stand-in
+    odd_data = [_with_materialization(materialized[4], partition='a "quoted" \\ partition, \u00e9t\u00e9'),
+                _with_materialization(materialized[5], metadata={"note": dg.MetadataValue.text(instance_module._PARTITION_MARK)}),  # noqa: SLF001
+                _with_materialization(materialized[6], partition=instance_module._PARTITION_MARK)]  # noqa: SLF001
+    mixed = [*events[:len(events) // 2], odd, *odd_data, *events[len(events) // 2:], odd]
     texts = serialized_events(mixed)
     assert texts == [serialize_value(event) for event in mixed]
     assert deserialize_value(texts[-1], EventLogEntry) == odd
+
+
+def _with_materialization(event: EventLogEntry, **fields: object) -> EventLogEntry:
+    """``event`` (a materialization) with some fields of its ``AssetMaterialization`` replaced."""
+    data = event.dagster_event.event_specific_data
+    data = data._replace(materialization=data.materialization._replace(**fields))
+    return event._replace(dagster_event=event.dagster_event._replace(event_specific_data=data))
 
 
 def test_the_storage_needs_no_base_dir_and_keeps_dagsters_folder(tmp_path):

@@ -330,6 +330,26 @@ def test_a_failed_or_killed_publication_leaves_the_previous_report_as_it_was(cal
     assert sorted(p for p in store.iterdir() if p.is_dir()) == sorted([target, link.resolve()])
 
 
+def test_the_charts_drawn_in_a_child_process_are_those_drawn_in_this_one(calm, tmp_path, monkeypatch):
+    from risk_pipeline.defs.report import ReportConfig
+    from risk_pipeline.report import forked
+    from risk_pipeline.report.publish import write_files
+    from risk_pipeline.report.summary import build_report_data
+
+    if not forked.can_fork():
+        pytest.skip("no fork or a single core here")
+    reports, _ = _republishing(calm, tmp_path, monkeypatch)
+    data = build_report_data(dt.date(2017, 12, 29), ReportConfig().settings())
+    (tmp_path / "forked").mkdir()
+    write_files(data, tmp_path / "forked")
+    monkeypatch.setattr(forked, "can_fork", lambda: False)
+    (tmp_path / "here").mkdir()
+    write_files(data, tmp_path / "here")
+    forked_files, here = _contents(tmp_path / "forked"), _contents(tmp_path / "here")
+    assert forked_files == here and forked_files == _contents(reports / "2017-12-29")
+    assert b"data:image/png;base64," in here["risk_report.html"]
+
+
 def test_a_report_folder_of_an_earlier_version_becomes_a_publication(calm, tmp_path, monkeypatch):
     reports, publish = _republishing(calm, tmp_path, monkeypatch)
     link = reports / "2017-12-29"

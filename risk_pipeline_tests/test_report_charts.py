@@ -39,12 +39,14 @@ def _pixels(png: bytes) -> tuple[tuple[int, int], bytes]:
 def test_a_figure_redrawn_for_each_portfolio_gives_the_pixels_of_a_new_figure_per_portfolio():
     # the portfolios differ in what a figure left from the one before could carry over: the dates (a
     # longer, later and shorter history: the shared date axis), the scale of the returns and VaR (the
-    # y axes), the methods (lines and legend) and the confidence levels (two panels, then one)
+    # y axes), the methods (lines and legend) and the confidence levels (two panels, then one); the last
+    # has the methods and levels of the one before, whose lines and legend it takes over
     books = [
         ("wide", _rows("wide", "2018-01-01", 900, ["historical", "parametric_normal", "ewma"], [0.99, 0.95], 0)),
         ("late", _rows("late", "2020-06-01", 300, ["historical"], [0.99, 0.95], 3)),
         ("single", _rows("single", "2019-03-01", 500, ["garch", "historical"], [0.99], 1)),
         ("again", _rows("again", "2017-01-02", 1200, ["historical", "parametric_normal"], [0.99, 0.95], 2)),
+        ("same_lines", _rows("same_lines", "2019-09-02", 700, ["historical", "parametric_normal"], [0.99, 0.95], 4)),
     ]
     reused = PnlVsVarFigure(20, 5, 10)
     for name, rows in books:

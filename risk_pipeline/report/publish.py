@@ -20,10 +20,11 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from risk_pipeline.report.charts import (
     traffic_light_chart,
     utilisation_chart,
 )
+from risk_pipeline.report.forked import Forked
 from risk_pipeline.report.frtb_section import capital_chart, latest_desks
 from risk_pipeline.report.html import render_html
 from risk_pipeline.report.summary import ReportData, mcs_sentence, score_rows
@@ -198,36 +200,64 @@ class _Written:
     overview_uri: str | None
 
 
-def write_files(data: ReportData, folder: Path) -> _Written:
-    """Every file of the report, written into ``folder``."""
-    trailing = data.trailing
-    yellow, red = basel_zone_thresholds(trailing)
-    charts = {}
+# drawn in the child process with the portfolios' P&L charts: about half of the charts' time each side
+CHILD_CHARTS = ("traffic_light", "stress")
+_PLACE = "\0chart {}\0"  # a child's chart in the page until it is drawn (no NUL in the page otherwise)
+
+
+def _charts(data: ReportData, trailing: int, yellow: int, red: int) -> dict[str, Callable[[], bytes]]:
+    """What draws each chart of the report but the portfolios' (a PNG), by chart name."""
+    jobs = {}
+    if len(data.traffic_light):
+        jobs["traffic_light"] = lambda: traffic_light_chart(data.traffic_light, trailing, yellow, red)
+    if len(data.frtb_capital) and data.frtb_capital["capital_charge"].notna().any():
+        jobs["frtb_capital"] = lambda: capital_chart(data.frtb_capital)
+    if "var_decomposition" in data.extras:
+        jobs["component_var"] = lambda: component_var_chart(data.extras["var_decomposition"])
+    if "stress_results" in data.extras:
+        jobs["stress"] = lambda: stress_chart(data.extras["stress_results"])
+    if len(data.limit_history):
+        jobs["utilisation"] = lambda: utilisation_chart(data.limit_history)
+    return jobs
+
+
+def _child_charts(data: ReportData, jobs: dict[str, Callable[[], bytes]], trailing: int, yellow: int,
+                  red: int) -> dict[str, bytes]:
+    """Each portfolio's P&L-vs-VaR chart by portfolio, on one figure (charts.PnlVsVarFigure), and the
+    ``CHILD_CHARTS`` of ``jobs``."""
     pnl_chart = PnlVsVarFigure(trailing, yellow, red)
+    charts = {}
     for portfolio in data.portfolios:
         rows = data.pnl_vs_var.loc[data.pnl_vs_var["portfolio"].eq(portfolio)]
         if len(rows):
-            charts[portfolio] = data_uri(pnl_chart.png(rows, portfolio))
-    pngs = {}
-    if len(data.traffic_light):
-        pngs[OVERVIEW_PNG] = charts["traffic_light"] = traffic_light_chart(data.traffic_light, trailing, yellow, red)
-    if len(data.frtb_capital) and data.frtb_capital["capital_charge"].notna().any():
-        pngs[FRTB_PNG] = charts["frtb_capital"] = capital_chart(data.frtb_capital)
-    if "var_decomposition" in data.extras:
-        charts["component_var"] = component_var_chart(data.extras["var_decomposition"])
-    if "stress_results" in data.extras:
-        charts["stress"] = stress_chart(data.extras["stress_results"])
-    if len(data.limit_history):
-        charts["utilisation"] = utilisation_chart(data.limit_history)
-    charts = {k: v if isinstance(v, str) else data_uri(v) for k, v in charts.items()}
-    for name, png in pngs.items():
-        _write(folder / name, png)
-    overview_uri = charts.get("traffic_light")
-    csvs = []
-    for name, frame in _csv_frames(data).items():
-        _write(folder / f"{name}.csv", csv_bytes(frame))
-        csvs.append(f"{name}.csv")
-    files = [SUMMARY_FILE] + csvs + list(pngs)
-    _write(folder / HTML_FILE, render_html(data, charts, files).encode("utf-8"))
-    _write(folder / SUMMARY_FILE, json.dumps(summary_dict(data, [HTML_FILE] + files), indent=2, default=str).encode())
-    return _Written(tuple(csvs), overview_uri)
+            charts[portfolio] = pnl_chart.png(rows, portfolio)
+    return charts | {name: job() for name, job in jobs.items() if name in CHILD_CHARTS}
+
+
+def write_files(data: ReportData, folder: Path) -> _Written:
+    """Every file of the report, written into ``folder``: the portfolios' P&L charts and the
+    ``CHILD_CHARTS`` drawn in a forked child (report.forked) while this process draws the other charts,
+    writes the CSVs and renders the page, whose places for the child's charts (``_PLACE``) then get their
+    data URIs."""
+    trailing = data.trailing
+    yellow, red = basel_zone_thresholds(trailing)
+    jobs = _charts(data, trailing, yellow, red)
+    with Forked(lambda: _child_charts(data, jobs, trailing, yellow, red), "the report's P&L charts") as child:
+        drawn = {name: job() for name, job in jobs.items() if name not in CHILD_CHARTS}
+        csvs = []
+        for name, frame in _csv_frames(data).items():
+            _write(folder / f"{name}.csv", csv_bytes(frame))
+            csvs.append(f"{name}.csv")
+        pngs = {file: name for file, name in ((OVERVIEW_PNG, "traffic_light"), (FRTB_PNG, "frtb_capital")) if name in jobs}
+        files = [SUMMARY_FILE] + csvs + list(pngs)
+        _write(folder / SUMMARY_FILE, json.dumps(summary_dict(data, [HTML_FILE] + files), indent=2, default=str).encode())
+        # the P&L charts first, then the others in the order of _charts
+        names = [p for p in data.portfolios if data.pnl_vs_var["portfolio"].eq(p).any()] + list(jobs)
+        page = render_html(data, {name: data_uri(drawn[name]) if name in drawn else _PLACE.format(name) for name in names},
+                           files)
+        drawn |= child.result()
+    for file, name in pngs.items():
+        _write(folder / file, drawn[name])
+    page = re.sub(_PLACE.format("([^\0]*)"), lambda match: data_uri(drawn[match.group(1)]), page)
+    _write(folder / HTML_FILE, page.encode("utf-8"))
+    return _Written(tuple(csvs), data_uri(drawn["traffic_light"]) if "traffic_light" in drawn else None)

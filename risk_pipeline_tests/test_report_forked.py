@@ -1,0 +1,95 @@
+"""report.forked: part of a report's work in a forked child process, its result or its error back in
+this process; in this process where no child can be forked."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from risk_pipeline.report import forked
+from risk_pipeline.report.forked import Forked
+
+needs_fork = pytest.mark.skipif(not forked.can_fork(), reason="no fork or a single core here")
+
+
+@needs_fork
+def test_the_job_runs_in_a_child_process_and_its_result_comes_back():
+    with Forked(lambda: (os.getpid(), b"\x89PNG" * 100_000), "a job") as job:  # more than a pipe's buffer
+        pid, png = job.result()
+    assert pid != os.getpid() and png == b"\x89PNG" * 100_000
+
+
+@needs_fork
+def test_an_error_in_the_child_is_raised_here_with_its_traceback():
+    def failing():
+        raise ValueError("no glyph for the title")
+
+    with Forked(failing, "the report's P&L charts") as job:
+        with pytest.raises(RuntimeError, match=r"the report's P&L charts \(in a child process\): ValueError: no glyph"):
+            job.result()
+
+
+@needs_fork
+def test_a_child_that_dies_is_an_error_naming_its_exit_code():
+    with Forked(lambda: os._exit(3), "a job") as job:
+        with pytest.raises(RuntimeError, match=r"a job: the child process ended without a result \(exit code 3\)"):
+            job.result()
+
+
+@needs_fork
+def test_a_child_whose_result_is_not_taken_is_stopped_at_the_block_s_end():
+    # even where this process ignores SIGTERM (a handler of Dagster's lets a run's process end its step)
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    try:
+        with pytest.raises(KeyError):
+            with Forked(lambda: b"x" * 1_000_000, "a job") as job:  # blocked on a full pipe until it is read
+                child = job._process
+                raise KeyError("an error in this process before the result is taken")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert not child.is_alive()
+
+
+@needs_fork
+def test_the_child_stops_at_sigterm_whatever_this_process_does_with_it():
+    previous = signal.signal(signal.SIGTERM, lambda *_: None)
+    started, running = os.pipe()
+    try:
+        with Forked(lambda: (os.write(running, b"1"), time.sleep(60)), "a job") as job:
+            assert os.read(started, 1) == b"1"  # the child is in its job
+            job._process.terminate()
+            with pytest.raises(RuntimeError, match=r"exit code -15"):
+                job.result()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        os.close(started)
+        os.close(running)
+
+
+def test_without_a_second_core_or_fork_the_job_runs_here(monkeypatch):
+    monkeypatch.setattr(forked, "can_fork", lambda: False)
+    with Forked(os.getpid, "a job") as job:
+        assert job.result() == os.getpid()
+
+
+@needs_fork
+def test_a_child_that_never_answers_is_killed_and_the_job_done_here():
+    # the hazard of forking a process with threads: a lock another thread held at the fork stays held in the
+    # child forever
+    lock = threading.Lock()
+    lock.acquire()
+
+    def job():
+        with lock:
+            return os.getpid()
+
+    with Forked(job, "a job", timeout=1.0) as forked_job:
+        child = forked_job._process
+        lock.release()  # released in this process only: the child's copy stays held
+        with pytest.warns(RuntimeWarning, match=r"a job: the child process gave no result in 1 s; done in this process"):
+            pid = forked_job.result()
+    assert pid == os.getpid() and not child.is_alive()
