@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from risk_pipeline.file_version import file_version
 from risk_pipeline.config.reader import ConfigError
 
 QUOTE_COLUMNS = ("date", "underlying", "expiry", "strike", "implied_vol")
@@ -34,10 +35,9 @@ def read_vol_file(path: str | Path, source: str, priced: set[str] | None = None)
     modification time; the option steps of a day's run read it five times), a copy each time."""
     file = Path(path)
     try:
-        stat = file.stat()
+        version = file_version(file)
     except FileNotFoundError:
         raise ConfigError(f"{file}: implied volatility file not found") from None
-    version = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
     return _read_vol_file(file, version, source, None if priced is None else frozenset(priced)).copy()
 
 

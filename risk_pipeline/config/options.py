@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from risk_pipeline.file_version import file_version
 from risk_pipeline.config.implied_vols import read_vol_file
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.storage.paths import REPO_ROOT
@@ -103,10 +104,10 @@ def load_option_positions(path: str | Path) -> tuple[OptionPosition, ...]:
     the bundled 5,500 rows."""
     file = Path(path)
     try:
-        stat = file.stat()
+        version = file_version(file)
     except FileNotFoundError:
         raise ConfigError(f"{file}: option positions file not found") from None
-    return _read_option_positions(file, (stat.st_ino, stat.st_size, stat.st_mtime_ns), fx_currencies())
+    return _read_option_positions(file, version, fx_currencies())
 
 
 @lru_cache(maxsize=4)

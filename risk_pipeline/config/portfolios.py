@@ -25,6 +25,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from risk_pipeline.file_version import file_version
 from risk_pipeline.config.reader import (
     NAME_PATTERN,
     ConfigError,
@@ -169,11 +170,11 @@ def load_portfolios(path: str | Path | None = None, known_symbols: Collection[st
     """
     file = Path(path) if path is not None else portfolios_path()
     try:
-        stat = file.stat()
+        version = file_version(file)
     except OSError:
         read_yaml(file, "portfolio")  # names the file that cannot be read
         raise
-    document, portfolios = _read_portfolios(file, (stat.st_ino, stat.st_size, stat.st_mtime_ns), fx_currencies())
+    document, portfolios = _read_portfolios(file, version, fx_currencies())
     if known_symbols is not None:
         known = set(known_symbols)
         for entry, portfolio in zip(document["portfolios"], portfolios):

@@ -27,6 +27,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from risk_pipeline.file_version import file_version
 from risk_pipeline.config.portfolios import load_portfolios, portfolios_path
 from risk_pipeline.config.reader import (
     ConfigError,
@@ -103,11 +104,11 @@ def load_books_of_record(path: str | Path | None = None) -> BooksOfRecord:
     modification time) and set of known currencies: about 19 reads in a day's run."""
     file = Path(path) if path is not None else portfolios_path()
     try:
-        stat = file.stat()
+        version = file_version(file)
     except OSError:
         read_yaml(file, "portfolio")  # names the file that cannot be read
         raise
-    return _read_books_of_record(file, file.resolve(), (stat.st_ino, stat.st_size, stat.st_mtime_ns), fx_currencies())
+    return _read_books_of_record(file, file.resolve(), version, fx_currencies())
 
 
 @lru_cache(maxsize=4)

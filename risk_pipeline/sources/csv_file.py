@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from risk_pipeline.file_version import file_version
+
 from .base import PriceDataError, check_date_range, requested_symbols, unknown_symbols_error, validate_prices
 
 DEFAULT_CURRENCY = "USD"
@@ -61,12 +63,12 @@ def _parser_error_row(exc: pd.errors.ParserError) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _read_cached(path: Path, mtime_ns: int, size: int) -> pd.DataFrame:
+def _read_cached(path: Path, version: tuple[int, int, int]) -> pd.DataFrame:
     return read_price_csv(path)
 
 
 class CsvSource:
-    """Closes from a CSV file; re-read only when the file changes (path, mtime and size key the cache)."""
+    """Closes from a CSV file; re-read only when the file changes (path and file_version key the cache)."""
 
     name = "csv"
 
@@ -75,10 +77,10 @@ class CsvSource:
 
     def _table(self) -> pd.DataFrame:
         try:
-            stat = self.path.stat()
+            version = file_version(self.path)
         except FileNotFoundError:
             raise PriceDataError(f"{self.path}: price file not found") from None
-        return _read_cached(self.path, stat.st_mtime_ns, stat.st_size)
+        return _read_cached(self.path, version)
 
     def last_day(self) -> datetime.date:
         """The file's last date (the validated file, read once per content as for ``fetch``)."""

@@ -34,6 +34,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from risk_pipeline.file_version import file_version
+
 from .base import PriceDataError
 from .bundled import bundled_data_dir
 from .fx_sources import LIVE_USD_RUB, SECOND_SOURCE_KINDS, read_fx_csv
@@ -132,7 +134,7 @@ class _FxTable:
 
 
 @functools.lru_cache(maxsize=8)
-def _rates(ecb_path: Path, kind: str | None, csv_path: str | None, csv_stamp: tuple[int, int] | None,
+def _rates(ecb_path: Path, kind: str | None, csv_path: str | None, csv_stamp: tuple[int, int, int] | None,
            today: datetime.date) -> _FxTable:
     ecb = _load(ecb_path).assign(source=ECB_SOURCE)
     if kind is None:
@@ -155,10 +157,9 @@ def _table() -> _FxTable:
     stamp = None
     if csv_path is not None:
         try:
-            stat = Path(csv_path).expanduser().stat()
+            stamp = file_version(Path(csv_path).expanduser())
         except FileNotFoundError:
             raise FxRateError(f"{csv_path}: FX rate file not found (fx.csv_path)") from None
-        stamp = (stat.st_mtime_ns, stat.st_size)
     return _rates(_path(), kind, csv_path, stamp, datetime.date.today() if kind in LIVE_USD_RUB else datetime.date.min)
 
 

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.config.positions import RecordSource
+from risk_pipeline.file_version import file_version
 from risk_pipeline.sources.csv_file import read_text_csv
 from risk_pipeline.sources.ecb_fx import fx_currencies
 
@@ -65,7 +66,7 @@ def row_origin(row: pd.Series) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _read_file(path: Path, mtime_ns: int, size: int) -> pd.DataFrame:
+def _read_file(path: Path, version: tuple[int, int, int]) -> pd.DataFrame:
     if path.suffix.lower() == ".parquet":
         try:
             frame = pd.read_parquet(path)
@@ -85,10 +86,10 @@ def read_file(path: Path) -> pd.DataFrame:
     """One CSV or Parquet file as read (column names lower-case), each row labelled with its origin;
     re-read only when the file changes."""
     try:
-        stat = path.stat()
+        version = file_version(path)
     except FileNotFoundError:
         raise PositionDataError(f"{path}: file not found") from None
-    return _read_file(path, stat.st_mtime_ns, stat.st_size)
+    return _read_file(path, version)
 
 
 def folder_files(folder: Path, kind: str) -> dict[dt.date, Path]:

@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from risk_pipeline.file_version import file_version
+
 from .base import PriceDataError, check_date_range, offending_rows, requested_symbols, required_columns, sorted_unique
 from .csv_file import read_text_csv
 from .yahoo import _download_close
@@ -115,11 +117,11 @@ class CsvYieldSource:
     def fetch(self, series: Sequence[str], start: datetime.date, end: datetime.date) -> pd.DataFrame:
         """Rows of ``series`` dated ``start..end`` inclusive; YieldDataError names unknown series."""
         try:
-            stat = self.path.stat()
+            version = file_version(self.path)
         except OSError:
             read_yield_csv(self.path)  # names the file that cannot be read
             raise
-        table = _read_cached(self.path, (stat.st_ino, stat.st_size, stat.st_mtime_ns))
+        table = _read_cached(self.path, version)
         return _select(table, series, start, end, str(self.path))
 
 

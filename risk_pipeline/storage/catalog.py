@@ -39,6 +39,7 @@ from pathlib import Path
 
 import duckdb
 
+from risk_pipeline.file_version import file_version
 from risk_pipeline.storage import lake, object_store_catalog
 from risk_pipeline.storage.paths import catalog_path, is_object_store, lake_uri
 from risk_pipeline.storage.schemas import TABLES, TableSchema
@@ -151,10 +152,9 @@ _LAST_WRITTEN: dict[str, tuple[tuple[int, int, int], dict[str, str]]] = {}
 
 def _identity(path: Path) -> tuple[int, int, int] | None:
     try:
-        stat = path.stat()
+        return file_version(path)
     except FileNotFoundError:
         return None
-    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def _views_of_own_catalog(path: Path) -> dict[str, str] | None:

@@ -50,6 +50,7 @@ import pyarrow.dataset as pa_dataset
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
+from risk_pipeline.file_version import file_version
 from risk_pipeline.storage.paths import is_object_store, lake_uri
 from risk_pipeline.storage.schemas import TABLES, TableSchema, table_schema
 
@@ -161,10 +162,9 @@ def _log_file(path: Path, version: int) -> Path:
 
 def _log_entry(path: Path, version: int) -> tuple[int, int, int] | None:
     try:
-        stat = _log_file(path, version).stat()
+        return file_version(_log_file(path, version))
     except FileNotFoundError:
         return None
-    return stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def _latest(path: Path) -> DeltaTable:
