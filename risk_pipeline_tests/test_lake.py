@@ -349,3 +349,70 @@ def test_a_tables_days_are_the_calendar_days_of_python_s_dates(values):
     assert lake.day_counts(values) == expected
     assert pa.array(lake.calendar_days(values), type=pa.date32(), from_pandas=True).to_pylist() == [
         None if pd.isna(d) else d for d in dates.dt.date]
+
+
+def _scans_recorded(monkeypatch) -> list[tuple]:
+    """The ranges of the reads of days (``lake._scanned_days``) made from now on: () for every day."""
+    scans = []
+    scanned = lake._scanned_days
+    monkeypatch.setattr(lake, "_scanned_days", lambda *a: scans.append(a[2:]) or scanned(*a))
+    return scans
+
+
+def test_a_window_reads_the_days_of_its_span_only_and_finds_those_every_day_holds(data_dir, monkeypatch):
+    """``read_window``'s days come from the files of a span before its start long enough for the
+    lookback (widened until it is), not from every file: the same days as from the whole list."""
+    stored = [d.date() for d in pd.bdate_range("2012-01-02", "2021-12-31") if not 2016 <= d.year <= 2019]
+    lake.write_days("prices", _prices(stored, symbols=("AAA",)), stored, keys=SYMBOLS)
+    scans = _scans_recorded(monkeypatch)
+    start, end = dt.date(2021, 6, 1), dt.date(2021, 6, 3)
+    for lookback in (0, 3, 100, 200, 1200, 5000):  # 200 and more reach across 2016-2019, which hold no day
+        lake._DAYS_CACHE.clear()
+        scans.clear()
+        before = [d for d in stored if d < start]
+        expected = (before[-lookback:] if lookback else []) + [d for d in stored if start <= d <= end]
+        assert lake.window_days("prices", start, end, lookback) == expected
+        assert [d.date() for d in lake.read_window("prices", start, end, lookback)["date"]] == expected
+        assert all(s for s in scans)  # never every day at once
+        if lookback <= 100:
+            assert min(s[0] for s in scans) >= dt.date(2020, 12, 1)  # the files of 2021 and 2020 only
+    lake._DAYS_CACHE.clear()
+    assert lake.stored_days("prices") == stored
+
+
+def test_the_days_of_a_range_are_read_once_and_a_wider_range_reads_only_what_is_new(data_dir, monkeypatch):
+    stored = [d.date() for d in pd.bdate_range("2019-01-01", "2021-12-31")]
+    lake.write_days("prices", _prices(stored, symbols=("AAA",)), stored, keys=SYMBOLS)
+    scans = _scans_recorded(monkeypatch)
+    a, b = dt.date(2020, 3, 1), dt.date(2020, 9, 30)
+    assert lake.stored_days("prices", first=a, last=b) == [d for d in stored if a <= d <= b]
+    assert lake.stored_days("prices", first=dt.date(2020, 4, 1), last=b) == [d for d in stored if dt.date(2020, 4, 1) <= d <= b]
+    assert scans == [(a, b)]  # the second range is within the first: nothing read
+    assert lake.stored_days("prices", last=dt.date(2020, 12, 31)) == [d for d in stored if d <= dt.date(2020, 12, 31)]
+    assert scans[1:] == [(dt.date.min, a - dt.timedelta(days=1)), (b + dt.timedelta(days=1), dt.date(2020, 12, 31))]
+    assert lake.stored_days("prices", first=dt.date(2020, 6, 1), last=dt.date(2020, 5, 1)) == []  # an empty range
+    # a commit inside the range read is read again, one outside it is left for a read that reaches it
+    inside, outside = dt.date(2020, 6, 6), dt.date(2021, 6, 5)  # Saturdays: no rows yet
+    lake.write_days("prices", _prices([inside, outside], symbols=("AAA",)), [inside, outside], keys=SYMBOLS)
+    scans.clear()
+    assert lake.stored_days("prices", first=a, last=b) == sorted([d for d in stored if a <= d <= b] + [inside])
+    assert scans == [(inside, dt.date(2020, 12, 31))]  # the commit's days within the range read
+    assert lake.stored_days("prices") == sorted(stored + [inside, outside])
+    assert scans[1:] == [(dt.date(2021, 1, 1), dt.date.max)]
+
+
+def test_the_files_of_a_range_are_those_delta_rs_prunes_to(data_dir):
+    """``data_files`` selects a version's files from its add actions' years and day statistics, in the
+    log's order: the list delta-rs' pruning by the same predicate gives."""
+    for year in (2019, 2020, 2021):  # several files a year, of days and keys written apart
+        for month in (1, 6, 12):
+            days = [d.date() for d in pd.bdate_range(f"{year}-{month:02d}-01", f"{year}-{month:02d}-10")]
+            lake.write_days("prices", _prices(days, symbols=("AAA",)), days, keys=["AAA"])
+            lake.write_days("prices", _prices(days[2:4], symbols=("BBB",)), days[2:4], keys=["BBB"])
+    delta, spec = lake.open_table("prices"), lake.table_schema("prices")
+    assert len(delta.file_uris()) == 18
+    for first, last in [(dt.date(2020, 6, 3), dt.date(2020, 6, 3)), (dt.date(2019, 12, 31), dt.date(2020, 1, 2)),
+                        (dt.date(2018, 1, 1), dt.date(2022, 1, 1)), (dt.date(2020, 2, 1), dt.date(2020, 5, 31)),
+                        (dt.date(2021, 12, 10), dt.date(2021, 12, 10)), (dt.date(2021, 1, 1), dt.date(2020, 1, 1))]:
+        pruned = delta.file_uris(file_pruning_predicate=lake._range_predicate("date", first, last))
+        assert lake.data_files(delta, spec, first, last) == pruned

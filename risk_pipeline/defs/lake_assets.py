@@ -17,7 +17,7 @@ from dagster._core.execution.context.metadata_logging import AssetMetadataHandle
 from risk_pipeline.config.settings import section
 from risk_pipeline.sources import last_day
 from risk_pipeline.storage.catalog import refresh_catalog
-from risk_pipeline.storage.lake import Commit, day_counts, stored_days, table_uri, write_days
+from risk_pipeline.storage.lake import Commit, day_counts, latest_day, stored_days, table_uri, write_days
 from risk_pipeline.storage.schemas import table_schema
 
 HISTORY_START = "1990-01-02"
@@ -82,10 +82,10 @@ def checked_days(context: dg.AssetCheckExecutionContext, table: str) -> tuple[dt
 def latest_day_of_run(context: dg.AssetCheckExecutionContext, table: str) -> dt.date | None:
     """For an asset check: the latest stored day of ``table`` up to the end of the run's
     partition range (a day or a range, from the run's tags), or overall if the run has none."""
-    days = stored_days(table)
     bounds = _run_range(context)
     if bounds:
-        days = [d for d in days if d <= bounds[1]]
+        return latest_day(table, bounds[1])
+    days = stored_days(table)
     return days[-1] if days else None
 
 

@@ -17,7 +17,7 @@ from risk_pipeline.defs.scores import var_scores
 from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.risk.backtests.traffic_light import BASEL_CONFIDENCE, BASEL_HORIZON
 from risk_pipeline.risk.official import book_rules, official_methods, summary_rows
-from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days
+from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days, window_days
 
 _OFFICIAL = section("official")
 # the monthly choice looks back to the previous month's Model Confidence Set: at most this many calendar days
@@ -37,7 +37,7 @@ def _mcs_best(start: dt.date, end: dt.date) -> pd.DataFrame:
     """as_of, portfolio, best_method of the Model Confidence Sets computed (99%, 1 day, the longest
     scores window) from a quarter before ``start`` to ``end``."""
     window = max(int(n) for n in section("scores")["backtest_window_days"])
-    days = [d for d in stored_days("var_scores") if start - dt.timedelta(days=CHOICE_LOOKBACK_DAYS) <= d <= end]
+    days = stored_days("var_scores", first=start - dt.timedelta(days=CHOICE_LOOKBACK_DAYS), last=end)
     rows = read_days("var_scores", days, columns=["portfolio", "confidence", "horizon_days", "backtest_window_days",
                                                   "mcs_computed", "best_method"],
                      where={"horizon_days": BASEL_HORIZON, "backtest_window_days": window, "mcs_computed": True})
@@ -59,8 +59,7 @@ def risk_summary(context: dg.AssetExecutionContext, config: OfficialConfig) -> d
     portfolios = [p.name for p in load_portfolios()] + list(load_books_of_record().books)  # and the books of record
     methods = list(section("var")["methods"])
     rules = book_rules(portfolios, config.method, config.book_methods, methods, config.fallback_method)
-    stored = stored_days("var_estimates")
-    wanted = [d for d in stored if d < start][-1:] + [d for d in stored if start <= d <= end]  # and the day before
+    wanted = window_days("var_estimates", start, end, lookback=1)  # and the day before
     var = read_days("var_estimates", wanted, columns=["portfolio", "method", "horizon_days", "var", "es", "var_amount",
                                                       "es_amount", "base_currency"],
                     where={"confidence": float(config.confidence)})

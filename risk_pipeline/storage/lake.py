@@ -139,6 +139,21 @@ def open_table(table: str, root: Path | str | None = None,
             delta = DeltaTable(uri) if version is not None else _latest(path)
     except TableNotFoundError:
         return None
+    _check_layout(table, uri, delta)
+    if version is not None:
+        delta.load_as_version(version)
+    return delta
+
+
+_CHECKED: dict[str, tuple] = {}  # per table URI, the last version (version_key) whose layout was found right
+
+
+def _check_layout(table: str, uri: str, delta: DeltaTable) -> None:
+    """Refuse a loaded version whose columns are not the table's (an older schema) or that needs a
+    Delta reader feature; checked once per version (a day's run opens tables about 1,000 times)."""
+    key = version_key(uri, delta)
+    if _CHECKED.get(uri) == key:
+        return
     stored = [field.name for field in delta.schema().fields]
     expected = [*table_schema(table).columns, PARTITION_COLUMN]
     if stored != expected:
@@ -147,9 +162,7 @@ def open_table(table: str, root: Path | str | None = None,
     if delta.protocol().min_reader_version > 1:
         raise LakeLayoutError(f"{uri}: Delta reader version {delta.protocol().min_reader_version} (deletion "
                               "vectors or column mapping) is not read by this pipeline; it writes reader version 1")
-    if version is not None:
-        delta.load_as_version(version)
-    return delta
+    _CHECKED[uri] = key
 
 
 _OPENED = threading.local()
@@ -447,12 +460,48 @@ def _range_predicate(day_column: str, first: dt.date, last: dt.date) -> str:
 
 def data_files(delta: DeltaTable, spec: TableSchema, first: dt.date | None = None, last: dt.date | None = None) -> list[str]:
     """The data files of the loaded version that may hold rows dated ``first``..``last`` (the
-    partition values and the file statistics in the Delta log rule out the others). Reading
-    them as Parquet is reading the table: our tables use no reader feature (deletion vectors,
-    column mapping), which :func:`open_table` checks."""
+    partition values and the file statistics in the Delta log rule out the others), in the log's
+    order. Reading them as Parquet is reading the table: our tables use no reader feature (deletion
+    vectors, column mapping), which :func:`open_table` checks."""
     if first is None or last is None:
         return delta.file_uris()
-    return delta.file_uris(file_pruning_predicate=_range_predicate(spec.day_column, first, last))
+    index = _file_index(delta, spec)
+    if index is None:
+        return delta.file_uris(file_pruning_predicate=_range_predicate(spec.day_column, first, last))
+    uris, years, lows, highs = index
+    low, high = np.datetime64(first, "D"), np.datetime64(last, "D")
+    # a comparison with an unknown year or bound (NaN, NaT) is false: such a file is kept
+    kept = ~((years < first.year) | (years > last.year) | (highs < low) | (lows > high))
+    return [uri for uri, keep in zip(uris, kept) if keep]
+
+
+_FILE_INDEX: dict[str, tuple[tuple, tuple | None]] = {}  # per table URI: the version (version_key) and its index
+
+
+def _file_index(delta: DeltaTable, spec: TableSchema) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray] | None:
+    """The loaded version's data files (URIs) with each one's year (partition value) and least and
+    greatest day (statistics; NaN and NaT where the log has none), made once per version: delta-rs'
+    pruning by a predicate parses and evaluates it at each call (1.5 ms, about 200 reads a day), the
+    same selection from these arrays takes microseconds. None where the add actions and the URIs do
+    not line up (then delta-rs prunes)."""
+    root = delta.table_uri.rstrip("/")
+    uri = root.removeprefix("file://")
+    key = version_key(uri, delta)
+    held = _FILE_INDEX.get(uri)
+    if held is None or held[0] != key:
+        actions = pa.table(delta.get_add_actions(flatten=True))
+        uris = delta.file_uris()
+        paths = actions.column("path").to_pylist() if actions.num_rows else []
+        low, high, year = f"min.{spec.day_column}", f"max.{spec.day_column}", f"partition.{PARTITION_COLUMN}"
+        if (len(uris) != len(paths) or any(not u.endswith(f"/{p}") for u, p in zip(uris, paths))
+                or not {low, high, year} <= set(actions.column_names)):
+            index = None
+        else:
+            index = (uris, actions.column(year).cast(pa.float64()).to_numpy(zero_copy_only=False),
+                     actions.column(low).to_numpy(zero_copy_only=False).astype("datetime64[D]"),
+                     actions.column(high).to_numpy(zero_copy_only=False).astype("datetime64[D]"))
+        held = _FILE_INDEX[uri] = (key, index)
+    return held[1]
 
 
 NO_FILE_CACHE = {"enable_external_file_cache": False}
@@ -528,7 +577,10 @@ def _select(delta: DeltaTable | None, spec: TableSchema, columns: Sequence[str],
         return con.sql(sql, params=params).to_arrow_table().cast(schema)
 
 
-_DAYS_CACHE: dict[tuple, list[dt.date]] = {}
+# per table version (version_key): the range of days read (dt.date.min..dt.date.max: every day) and
+# the sorted days with rows in it
+_DAYS_CACHE: dict[tuple, tuple[dt.date, dt.date, list[dt.date]]] = {}
+_EVERY_DAY = (dt.date.min, dt.date.max)
 
 
 def version_key(uri: str, delta: DeltaTable) -> tuple[str, int, tuple[int, int, int] | None]:
@@ -538,22 +590,45 @@ def version_key(uri: str, delta: DeltaTable) -> tuple[str, int, tuple[int, int, 
     return uri, delta.version(), None if is_object_store(uri) else _log_entry(Path(uri), delta.version())
 
 
-def stored_days(table: str, root: Path | None = None) -> list[dt.date]:
-    """The sorted days on which ``table`` has rows (cached per table version and its log entry).
-    A version after a cached one, from commits of this module (each names its first and last day:
-    no row outside them was written or deleted), reads the days of those ranges only."""
+def stored_days(table: str, root: Path | None = None, *, first: dt.date | None = None,
+                last: dt.date | None = None) -> list[dt.date]:
+    """The sorted days on which ``table`` has rows; with ``first`` or ``last``, only those from
+    ``first`` or up to ``last``, read from the files that may hold them (on the 30-year lake, reading
+    every file's days costs 10-110 ms a table, most of it their footers). Cached per table version
+    and its log entry, with the range read: a wider range reads only the days outside it. A version
+    after a cached one, from commits of this module (each names its first and last day: no row
+    outside them was written or deleted), reads the days of those ranges only."""
     delta = open_table(table, root)
     if delta is None:
         return []
     uri = table_uri(table, root)
     key = version_key(uri, delta)
-    if key not in _DAYS_CACHE:
-        spec = table_schema(table)
-        days = _days_after_commits(delta, spec, key)
-        _DAYS_CACHE[key] = _scanned_days(delta, spec) if days is None else days
+    spec = table_schema(table)
+    wanted = (first or dt.date.min, last or dt.date.max)
+    if wanted[0] > wanted[1]:
+        return []
+    held = _DAYS_CACHE.get(key) or _days_after_commits(delta, spec, key)
+    if held is None:
+        held = (*wanted, _scanned_days(delta, spec, *_bounds(wanted)))
+    elif wanted[0] < held[0] or wanted[1] > held[1]:
+        low, high, days = held
+        if wanted[0] < low:
+            days = _scanned_days(delta, spec, *_bounds((wanted[0], low - dt.timedelta(days=1)))) + days
+        if wanted[1] > high:
+            days = days + _scanned_days(delta, spec, *_bounds((high + dt.timedelta(days=1), wanted[1])))
+        held = (min(low, wanted[0]), max(high, wanted[1]), days)
+    if _DAYS_CACHE.get(key) is not held:
+        _DAYS_CACHE[key] = held
         for older in [k for k in _DAYS_CACHE if k[0] == uri and k[1] < key[1]]:
             del _DAYS_CACHE[older]
-    return _DAYS_CACHE[key]
+    if wanted == _EVERY_DAY or wanted == held[:2]:
+        return held[2]
+    return [d for d in held[2] if wanted[0] <= d <= wanted[1]]
+
+
+def _bounds(days: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date] | tuple[()]:
+    """The arguments of :func:`_scanned_days` reading the days of ``days``: none for every day."""
+    return () if days == _EVERY_DAY else days
 
 
 def _scanned_days(delta: DeltaTable, spec: TableSchema, first: dt.date | None = None,
@@ -572,10 +647,11 @@ def _scanned_days(delta: DeltaTable, spec: TableSchema, first: dt.date | None = 
         return [row[0] for row in con.execute(sql + " order by 1", params).fetchall()]
 
 
-def _days_after_commits(delta: DeltaTable, spec: TableSchema, key: tuple) -> list[dt.date] | None:
-    """The days of version ``key[1]`` from the latest cached version of the same table before it,
-    when that version's log entry is unchanged and every commit since is one of this module's
-    (``commit_metadata``: its first and last day); else None (read them all)."""
+def _days_after_commits(delta: DeltaTable, spec: TableSchema,
+                        key: tuple) -> tuple[dt.date, dt.date, list[dt.date]] | None:
+    """The days of version ``key[1]`` in the range read of the latest cached version of the same table
+    before it (and that range), when that version's log entry is unchanged and every commit since is
+    one of this module's (``commit_metadata``: its first and last day); else None (read them anew)."""
     uri, version, entry = key
     cached = [k for k in _DAYS_CACHE if k[0] == uri and k[1] < version]
     if entry is None or not cached:
@@ -591,10 +667,12 @@ def _days_after_commits(delta: DeltaTable, spec: TableSchema, key: tuple) -> lis
         if FIRST_DAY_KEY not in commit or LAST_DAY_KEY not in commit:
             return None  # not a write or delete of this module (a compaction, another writer)
         ranges.append((dt.date.fromisoformat(commit[FIRST_DAY_KEY]), dt.date.fromisoformat(commit[LAST_DAY_KEY])))
-    days = {d for d in _DAYS_CACHE[(uri, since, since_entry)] if not any(a <= d <= b for a, b in ranges)}
+    low, high, before = _DAYS_CACHE[(uri, since, since_entry)]
+    days = {d for d in before if not any(a <= d <= b for a, b in ranges)}
     for first, last in ranges:
-        days.update(_scanned_days(delta, spec, first, last))
-    return sorted(days)
+        if max(first, low) <= min(last, high):
+            days.update(_scanned_days(delta, spec, max(first, low), min(last, high)))
+    return low, high, sorted(days)
 
 
 LATEST_DAY_LOOKBACK = dt.timedelta(days=366)  # where latest_day looks first: about the year files of as_of and before
@@ -620,7 +698,7 @@ def latest_day(table: str, as_of: dt.date, root: Path | None = None) -> dt.date 
                                 f"where {day} between $first and $last", params).fetchone()[0]
         if found is not None:
             return found
-    days = [d for d in stored_days(table, root) if d <= as_of]
+    days = stored_days(table, root, last=as_of)
     return days[-1] if days else None
 
 
@@ -707,7 +785,21 @@ def read_window(
 def window_days(table: str, start: dt.date, end: dt.date, lookback: int = 0, root: Path | None = None) -> list[dt.date]:
     """The stored days of ``table`` that :func:`read_window` reads: ``start``..``end`` and the ``lookback``
     stored days before ``start``."""
-    days = stored_days(table, root)
+    # the stored days from a span before start long enough to hold the lookback (doubled until it does)
+    span = lookback * 7 // 5 + 10 if lookback > 0 else 0  # a trading day a weekday, and some holidays
+    while True:
+        first = start - dt.timedelta(days=span) if span < (start - dt.date.min).days else None
+        days = stored_days(table, root, first=first, last=end)
+        if (lookback <= 0 or first is None or sum(1 for d in days if d < start) >= lookback
+                or not _files_before(table, root, first)):
+            break
+        span *= 2
     before = [d for d in days if d < start]
     inside = [d for d in days if start <= d <= end]
     return (before[-lookback:] if lookback > 0 else []) + inside
+
+
+def _files_before(table: str, root: Path | None, day: dt.date) -> bool:
+    """Whether the latest version of ``table`` has files that may hold rows dated before ``day``."""
+    delta = open_table(table, root)
+    return delta is not None and bool(data_files(delta, table_schema(table), dt.date.min, day - dt.timedelta(days=1)))

@@ -4,6 +4,7 @@ folder ``lake/`` of the data folder."""
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -13,7 +14,17 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def data_dir() -> Path:
     """The data folder holding ``lake/``, ``risk.duckdb`` and ``reports/``."""
     configured = os.environ.get("RISK_PIPELINE_DATA")
-    return Path(configured).expanduser().resolve() if configured else REPO_ROOT / "data"
+    if not configured:
+        return REPO_ROOT / "data"
+    return _resolved(configured, "" if os.path.isabs(os.path.expanduser(configured)) else os.getcwd())
+
+
+@functools.lru_cache(maxsize=64)
+def _resolved(configured: str, cwd: str) -> Path:
+    """``configured`` as an absolute path with its links resolved, once per value (and working folder,
+    for a relative one): a resolution costs a ``stat`` of every component, and the lake's location is
+    asked for about 2,000 times in a day's run."""
+    return Path(configured).expanduser().resolve()
 
 
 def lake_dir() -> Path:
