@@ -28,7 +28,7 @@ from risk_pipeline.risk.backtests.table import backtest_columns, checked_windows
 from risk_pipeline.risk.backtests.traffic_light import basel_rows, red_zone_rows, window_lengths
 from risk_pipeline.config.positions import book_currencies
 from risk_pipeline.config.settings import section
-from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days
+from risk_pipeline.storage.lake import empty_frame, latest_day, read_days, read_window, stored_days
 from risk_pipeline.storage.schemas import table_schema
 
 _BACKTESTS = section("backtests")
@@ -62,8 +62,8 @@ class BacktestConfig(dg.Config):
 
 def longest_horizon(end) -> int:
     """The longest horizon of the var_estimates stored on the last day up to ``end``."""
-    days = [d for d in stored_days("var_estimates") if d <= end]
-    last = read_days("var_estimates", days[-1:], columns=["horizon_days"])
+    day = latest_day("var_estimates", end)
+    last = read_days("var_estimates", [day] if day else [], columns=["horizon_days"])
     return int(last["horizon_days"].max()) if len(last) else 1
 
 

@@ -67,7 +67,7 @@ def _markdown(frame: pd.DataFrame) -> str:
 def risk_report(context: dg.AssetExecutionContext, config: ReportConfig) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
     settings = config.settings()
-    dates = report_dates(stored_days("var_backtests"), start, end, config.month_ends)
+    dates = report_dates(stored_days("var_backtests", first=start, last=end), start, end, config.month_ends)
     if not dates:
         context.log.warning(f"no var_backtests rows between {start} and {end}: no report written")
         return run_result("risk_report", days, {"reports_written": dg.MetadataValue.int(0)})

@@ -23,7 +23,7 @@ ES_COLUMNS = ["portfolio", "base_currency", "es_unadjusted", "es_full_current", 
 
 def capital_history(as_of: dt.date, chart_start: dt.date) -> pd.DataFrame:
     """frtb_capital rows from ``chart_start`` to ``as_of`` (empty when the table is not stored)."""
-    days = [d for d in stored_days("frtb_capital") if chart_start <= d <= as_of]
+    days = stored_days("frtb_capital", first=chart_start, last=as_of)
     return read_days("frtb_capital", days).sort_values("date").reset_index(drop=True) if days else pd.DataFrame()
 
 

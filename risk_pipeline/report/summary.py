@@ -289,7 +289,7 @@ def _limit_history(as_of: dt.date) -> pd.DataFrame:
     if "limit_status" not in TABLES:
         return pd.DataFrame()
     start = (pd.Timestamp(as_of) - pd.DateOffset(years=1)).date()
-    days = [d for d in stored_days("limit_status") if start < d <= as_of]
+    days = stored_days("limit_status", first=start + dt.timedelta(days=1), last=as_of)
     return read_days("limit_status", days, columns=["portfolio", "measure", "horizon_days", "utilization"]) if days \
         else pd.DataFrame()
 
