@@ -19,7 +19,7 @@ import pandas as pd
 from risk_pipeline.report.morning import amount, percent, signed
 from risk_pipeline.risk.backtests.traffic_light import basel_rows, window_lengths
 from risk_pipeline.risk.options.var import OptionVarMethod
-from risk_pipeline.storage.lake import latest_day, read_days, stored_days
+from risk_pipeline.storage.lake import latest_day, read_days, window_days
 
 GREEK_COLUMNS = ("position_value", "delta_amount", "gamma_amount", "vega_amount", "theta_amount", "rho_amount")
 GREEK_LABELS = {"position_value": "value", "delta_amount": "delta (P&L of +100%, first order)",
@@ -65,7 +65,8 @@ def _latest(table: str, as_of: dt.date, where: dict | None = None) -> pd.DataFra
 def _latest_of_books(table: str, as_of: dt.date, books: list[str]) -> pd.DataFrame:
     """The option books' rows of a table keyed by portfolio (var_estimates, var_backtests) on its latest stored day
     up to ``as_of`` with one of them, ``portfolio`` named ``book``."""
-    days = [d for d in stored_days(table) if d <= as_of] if books else []
+    # the last 10 stored days up to as_of: the lookback before the day after it, nothing inside
+    days = window_days(table, as_of + dt.timedelta(days=1), as_of, lookback=10) if books else []
     rows = read_days(table, days[-10:], where={"portfolio": books}) if days else pd.DataFrame()  # its last days
     if rows.empty:
         return rows

@@ -45,7 +45,7 @@ from risk_pipeline.risk.backtests.traffic_light import (
     window_lengths,
 )
 from risk_pipeline.risk.performance import performance_statistics
-from risk_pipeline.storage.lake import latest_day, query_days, read_days, stored_days, table_version
+from risk_pipeline.storage.lake import latest_day, query_days, read_days, stored_days, table_version, window_days
 from risk_pipeline.storage.schemas import TABLES
 
 # tables of other stages shown when they exist in the lake (latest day <= as_of)
@@ -245,12 +245,11 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
     lengths = window_lengths(backtests)
     trailing, longest = lengths[0], lengths[-1]
     chart_start = (pd.Timestamp(as_of) - pd.DateOffset(years=settings.chart_years)).date()
-    var_days = [d for d in stored_days("var_estimates") if d <= as_of]
-    var = read_days("var_estimates", _chart_days(var_days, chart_start, trailing), columns=VAR_HISTORY_COLUMNS,
+    var = read_days("var_estimates", window_days("var_estimates", chart_start, as_of, trailing), columns=VAR_HISTORY_COLUMNS,
                     where={"horizon_days": 1})
     pnl_days = [d for d in stored_days("portfolio_pnl") if d <= as_of]
     pnl = read_days("portfolio_pnl", _chart_days(pnl_days, chart_start, trailing))
-    levels = _var_levels(var_days[-longest:])
+    levels = _var_levels(window_days("var_estimates", as_of + dt.timedelta(days=1), as_of, longest))  # the last longest
     scores = read_days("var_scores", [as_of])
     linear = pnl["portfolio"].unique()  # the option books (no portfolio_pnl row) have their section: options_section
     backtests, scores = (t.loc[t["portfolio"].isin(linear)] for t in (backtests, scores))

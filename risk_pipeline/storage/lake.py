@@ -667,7 +667,10 @@ def _days_after_commits(delta: DeltaTable, spec: TableSchema,
         if FIRST_DAY_KEY not in commit or LAST_DAY_KEY not in commit:
             return None  # not a write or delete of this module (a compaction, another writer)
         ranges.append((dt.date.fromisoformat(commit[FIRST_DAY_KEY]), dt.date.fromisoformat(commit[LAST_DAY_KEY])))
-    low, high, before = _DAYS_CACHE[(uri, since, since_entry)]
+    held = _DAYS_CACHE.get((uri, since, since_entry))
+    if held is None:  # dropped by another thread meanwhile
+        return None
+    low, high, before = held
     days = {d for d in before if not any(a <= d <= b for a, b in ranges)}
     for first, last in ranges:
         if max(first, low) <= min(last, high):
