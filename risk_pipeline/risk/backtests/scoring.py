@@ -55,8 +55,8 @@ loss ends within the last n trading days up to a, as in ``var_backtests``):
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
