@@ -487,6 +487,8 @@ def _file_index(delta: DeltaTable, spec: TableSchema) -> tuple[list[str], np.nda
     root = delta.table_uri.rstrip("/")
     uri = root.removeprefix("file://")
     key = version_key(uri, delta)
+    if key[2] is None and not is_object_store(uri):  # a folder whose log entry is not found under this name
+        return None
     held = _FILE_INDEX.get(uri)
     if held is None or held[0] != key:
         actions = pa.table(delta.get_add_actions(flatten=True))
