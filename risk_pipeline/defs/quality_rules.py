@@ -16,18 +16,21 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+import dataclasses
 from dataclasses import dataclass, field
+from functools import partial
 
 import dagster as dg
 import pandas as pd
 
+from risk_pipeline.compute import Compute
 from risk_pipeline.config.last_dates import configured_last_dates
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.settings import section
 from risk_pipeline.sources import quality
 from risk_pipeline.sources.cash import SOURCE_NAME as CASH_SOURCE
 from risk_pipeline.sources.ecb_fx import MAX_STALENESS_DAYS, load_fx_rates
-from risk_pipeline.storage.lake import read_window
+from risk_pipeline.storage.lake import query_days, read_window, window_days
 from risk_pipeline.storage.schemas import table_schema
 
 _QUALITY = section("quality")
@@ -109,8 +112,9 @@ def _stale(frame: pd.DataFrame, days: list[dt.date], config: StaleConfig) -> Fin
     return Finding(quality.stale_prices(quoted, days, config.max_unchanged_days), config.severity, len(frame))
 
 
-def _outliers(frame: pd.DataFrame, days: list[dt.date], config: OutlierConfig) -> Finding:
-    found = quality.return_outliers(frame, days, config.window, config.max_sigmas)
+def _outliers(frame: pd.DataFrame, days: list[dt.date], config: OutlierConfig,
+              dates: pd.DatetimeIndex | None = None) -> Finding:
+    found = quality.return_outliers(frame, days, config.window, config.max_sigmas, dates=dates)
     return Finding(found, config.severity, len(frame))
 
 
@@ -149,6 +153,12 @@ class Rule:
     # the evaluation's findings depend on the order of the rows (fx_gaps takes a symbol's currency from its
     # first row): the asset check reads them in day order; else in the order read (a sort less)
     in_day_order: bool = False
+    # the rule judges each symbol on its own rows (given the stored dates, ``by_symbol_dates``): the asset
+    # check evaluates it in tasks of symbols on the ``compute`` engine (:func:`stored_findings`), the
+    # findings of the tasks put together in this order of their columns, the rule's own
+    by_symbol: tuple[str, ...] | None = None
+    # the evaluation takes the stored dates of the window (``dates``): a rolling window counts rows of dates
+    by_symbol_dates: bool = False
 
 
 def _none(config: SeverityConfig) -> int:
@@ -156,24 +166,54 @@ def _none(config: SeverityConfig) -> int:
 
 
 _CLOSES = ("symbol", "close")
+_DAY_SYMBOL = ("date", "symbol")
 RULES: dict[str, Rule] = {
-    "prices_positive": Rule("prices", NonPositiveConfig, _none, _non_positive, _CLOSES),
+    "prices_positive": Rule("prices", NonPositiveConfig, _none, _non_positive, _CLOSES, by_symbol=_DAY_SYMBOL),
     "prices_no_missing_days": Rule("prices", MissingDaysConfig, lambda c: c.lookback, _missing, _CLOSES),
     "prices_not_stale": Rule("prices", StaleConfig, lambda c: c.max_unchanged_days, _stale, (*_CLOSES, "source"),
-                             "last_date"),
+                             "last_date", by_symbol=("symbol", "first_date")),
     "returns_within_sigmas": Rule("returns", OutlierConfig, lambda c: c.window, _outliers, ("symbol", "simple_return"),
-                                  "date"),
+                                  "date", by_symbol=_DAY_SYMBOL, by_symbol_dates=True),
     "portfolio_symbols_priced": Rule("prices", UnpricedConfig, _none, _unpriced, ("symbol",)),
     "fx_coverage": Rule("prices", FxCoverageConfig, _none, _fx, ("symbol", "currency"), in_day_order=True),
 }
 
 
-def stored_findings(name: str, config: SeverityConfig, start: dt.date, end: dt.date, days: list[dt.date]) -> Finding:
+def stored_findings(name: str, config: SeverityConfig, start: dt.date, end: dt.date, days: list[dt.date],
+                    compute: Compute | None = None) -> Finding:
     """Rule ``name`` on the stored rows of ``start``..``end`` and its lookback (an asset check): only the
-    columns it reads, in day order only where its findings depend on the order (``Rule.in_day_order``)."""
+    columns it reads, in day order only where its findings depend on the order (``Rule.in_day_order``).
+    A rule that judges each symbol on its own rows (``Rule.by_symbol``) runs on the ``compute`` engine's
+    workers in tasks of symbols (:meth:`Compute.spread`; one task inline, read and judged as one frame):
+    each task reads its symbols' rows and finds their offending rows; these are put together in the
+    rule's order, as the rule finds them on the whole window."""
+    rule = RULES[name]
+    window = window_days(rule.table, start, end, lookback=rule.lookback(config))
+    if compute is None or compute.engine == "inline" or rule.by_symbol is None or not window:
+        return _findings(None, name, config, start, end, days)
+    symbols = list(query_days(rule.table, window, "select distinct symbol from days_of order by symbol",
+                              columns=["symbol"])["symbol"])
+    dates = pd.DatetimeIndex(query_days(rule.table, window, "select distinct date from days_of order by date",
+                                        columns=["date"])["date"]) if rule.by_symbol_dates else None
+    if not symbols:
+        return _findings(None, name, config, start, end, days)
+    found = compute.map(partial(_findings, name=name, config=config, start=start, end=end, days=days, dates=dates),
+                        compute.spread(symbols))
+    rows = [f.offending for f in found if len(f.offending)]
+    offending = (pd.concat(rows, ignore_index=True).sort_values(list(rule.by_symbol), ignore_index=True)
+                 if rows else found[0].offending)
+    return dataclasses.replace(found[0], offending=offending, checked=sum(f.checked for f in found))
+
+
+def _findings(symbols: list[str] | None, name: str, config: SeverityConfig, start: dt.date, end: dt.date,
+              days: list[dt.date], dates: pd.DatetimeIndex | None = None) -> Finding:
+    """A task of :func:`stored_findings`: rule ``name`` on the stored rows of ``symbols`` (None: every
+    symbol) in the window; ``dates``: the window's stored dates, for a rule that counts them."""
     rule = RULES[name]
     stored = read_window(rule.table, start, end, lookback=rule.lookback(config), columns=rule.columns,
-                         by_day=rule.in_day_order)
+                         where=None if symbols is None else {"symbol": symbols}, by_day=rule.in_day_order)
+    if rule.by_symbol_dates and dates is not None:
+        return rule.evaluate(stored, days, config, dates)
     return rule.evaluate(stored, days, config)
 
 

@@ -112,7 +112,8 @@ def stale_prices(prices: pd.DataFrame, days: Iterable[dt.date], max_unchanged_da
 
 
 def return_outliers(
-    returns: pd.DataFrame, days: Iterable[dt.date], window: int, max_sigmas: float, min_periods: int | None = None
+    returns: pd.DataFrame, days: Iterable[dt.date], window: int, max_sigmas: float, min_periods: int | None = None,
+    dates: pd.DatetimeIndex | None = None,
 ) -> pd.DataFrame:
     """Returns more than ``max_sigmas`` rolling standard deviations from the rolling mean.
 
@@ -120,7 +121,9 @@ def return_outliers(
     symbol over its own stored returns: the band is built from the previous ``window`` returns
     only, so the return being judged does not widen its own band. At least ``min_periods``
     (default ``window // 2``) previous returns are needed; a zero std flags any change.
-    ``returns`` should include the ``window`` stored days before ``days``.
+    ``returns`` should include the ``window`` stored days before ``days``. The windows are rows of
+    ``dates`` (default: the dates of ``returns``): the rows of some symbols alone (a task's chunk), given
+    the dates of every symbol's rows, are judged as in the whole frame.
     """
     if window < 2:
         raise QualityInputError(f"window must be >= 2, got {window}")
@@ -133,6 +136,8 @@ def return_outliers(
     if returns.empty:
         return pd.DataFrame(columns=OUTLIER_COLUMNS)
     wide = returns.pivot(index="date", columns="symbol", values="simple_return").sort_index()
+    if dates is not None:
+        wide = wide.reindex(pd.DatetimeIndex(dates).astype(wide.index.dtype))
     rolling = wide.rolling(window, min_periods=min_periods)
     mean, std = rolling.mean().shift(1), rolling.std().shift(1)
     with np.errstate(divide="ignore", invalid="ignore"):
