@@ -411,23 +411,35 @@ def test_return_outliers_of_some_symbols_given_every_symbol_s_dates_are_those_of
     assert not own.equals(whole.loc[whole["symbol"].eq("M1")].set_index("date")["sigmas"])
 
 
-def test_the_per_symbol_checks_on_two_dask_workers_find_what_they_find_on_the_whole_table(data_dir):
-    """``prices_positive``, ``prices_not_stale`` and ``returns_within_sigmas`` judge each symbol on its own
-    rows: on the dask engine the asset check evaluates them in a task of symbols per worker
-    (``stored_findings``); the offending rows put together are those of the rule on the whole stored
-    window, in its order, and the rows checked as many."""
+def test_the_per_symbol_checks_on_two_dask_workers_find_what_they_find_on_the_whole_table(data_dir, tmp_path,
+                                                                                          monkeypatch):
+    """``prices_positive``, ``prices_not_stale``, ``returns_within_sigmas`` and ``fx_coverage`` judge each
+    symbol on its own rows: on the dask engine the asset check evaluates them in a task of symbols per
+    worker (``stored_findings``); what the tasks find, put together, is the finding of the rule on the
+    whole stored window: the same offending rows in the same order (fx_coverage's in the order of the
+    books and their positions, which the tasks of symbols interleave), the rows checked as many."""
     from risk_pipeline.compute import Compute, close_clients
-    from risk_pipeline.defs.quality_rules import NonPositiveConfig, OutlierConfig, StaleConfig, stored_findings
+    from risk_pipeline.defs.quality_rules import (
+        FxCoverageConfig, NonPositiveConfig, OutlierConfig, StaleConfig, stored_findings,
+    )
     from risk_pipeline.risk.returns import close_to_close_returns
 
+    books = tmp_path / "books.yaml"  # B, M2 and Z quoted in a currency without any rate: a gap every day
+    books.write_text("portfolios:\n"
+                     "  - {name: eur_book, base_currency: EUR, notional: 1000000, positions: "
+                     "[{symbol: Z, weight: 0.5}, {symbol: A, weight: 0.25}, {symbol: B, weight: 0.25}]}\n"
+                     "  - {name: usd_book, base_currency: USD, notional: 1000000, positions: "
+                     "[{symbol: M2, weight: 0.5}, {symbol: B, weight: 0.5}]}\n")
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(books))
     closes = _calendars_apart()
+    closes.loc[closes["symbol"].isin(["B", "M2", "Z"]), "currency"] = "XTS"
     days = _days(pd.DatetimeIndex(closes["date"].unique()))
     write_days("prices", closes, days, keys=closes["symbol"].unique())
     returns = close_to_close_returns(closes.loc[closes["close"] > 0], max_gap_days=10)
     write_days("returns", returns, days, keys=returns["symbol"].unique())
     start, end, checked_days = days[30], days[-1], days[30:]
     configs = {"prices_positive": NonPositiveConfig(), "prices_not_stale": StaleConfig(max_unchanged_days=5),
-               "returns_within_sigmas": OutlierConfig(window=20, max_sigmas=3.0)}
+               "returns_within_sigmas": OutlierConfig(window=20, max_sigmas=3.0), "fx_coverage": FxCoverageConfig()}
     try:
         on_dask = Compute(engine="dask", workers=2)
         for name, config in configs.items():
@@ -436,6 +448,10 @@ def test_the_per_symbol_checks_on_two_dask_workers_find_what_they_find_on_the_wh
             assert len(whole.offending) >= 2 and whole.offending["symbol"].nunique() >= 2, name
             assert {"A", "B", "C"} & set(whole.offending["symbol"]) and {"M1", "M2", "Z"} & set(whole.offending["symbol"])
             pd.testing.assert_frame_equal(tasks.offending, whole.offending, check_exact=True, obj=name)
-            assert (tasks.checked, tasks.severity) == (whole.checked, whole.severity)
+            assert (tasks.checked, tasks.severity, tasks.extra, tasks.description) \
+                == (whole.checked, whole.severity, whole.extra, whole.description)
+        gaps = stored_findings("fx_coverage", configs["fx_coverage"], start, end, checked_days).offending
+        assert list(dict.fromkeys(zip(gaps["portfolio"], gaps["symbol"]))) == [
+            ("eur_book", "Z"), ("eur_book", "B"), ("usd_book", "M2"), ("usd_book", "B")]
     finally:
         close_clients()

@@ -104,5 +104,6 @@ def portfolio_symbols_priced(context: dg.AssetCheckExecutionContext, config: Unp
 
 @_check(prices, "Every foreign-currency position has an FX rate on each day it is priced (quality.fx_gaps); "
                 "a book without one is named with its currency and first missing date, and skipped by the P&L.")
-def fx_coverage(context: dg.AssetCheckExecutionContext, config: FxCoverageConfig) -> dg.AssetCheckResult:
-    return _evaluate(context, "fx_coverage", config)
+def fx_coverage(context: dg.AssetCheckExecutionContext, config: FxCoverageConfig,
+                compute: Compute) -> dg.AssetCheckResult:
+    return _evaluate(context, "fx_coverage", config, compute)

@@ -124,18 +124,56 @@ def _unpriced(frame: pd.DataFrame, days: list[dt.date], config: UnpricedConfig) 
 
 
 def _fx(frame: pd.DataFrame, days: list[dt.date], config: FxCoverageConfig) -> Finding:
-    gaps = quality.fx_gaps(load_portfolios(), frame, load_fx_rates(), MAX_STALENESS_DAYS)
+    return _fx_finding(_fx_gaps(frame), len(frame), config)
+
+
+def _fx_gaps(frame: pd.DataFrame) -> pd.DataFrame:
+    return quality.fx_gaps(load_portfolios(), frame, load_fx_rates(), MAX_STALENESS_DAYS)
+
+
+def _fx_finding(gaps: pd.DataFrame, checked: int, config: FxCoverageConfig) -> Finding:
     missing = gaps.loc[gaps["reason"] == quality.FX_MISSING_RATE]
     before = gaps.loc[gaps["reason"] == quality.FX_BEFORE_FIRST_FIXING]
     summary = {"days_before_first_fixing": dg.MetadataValue.int(len(before))}
     if missing.empty and not before.empty:
         # no hole in the rates: only history before the currency existed, shown at its own severity
         first = before.groupby(["portfolio", "symbol", "currency"])["date"].agg(["min", "max", "size"]).reset_index()
-        return Finding(first, config.before_first_fixing_severity, len(frame), summary)
+        return Finding(first, config.before_first_fixing_severity, checked, summary)
     books = quality.books_missing_fx(missing)  # one line per book: currency and first missing date
     if books:
         summary["books_missing_fx"] = dg.MetadataValue.text("\n".join(books.values()))
-    return Finding(missing, config.severity, len(frame), summary, "\n".join(books.values()) or None)
+    return Finding(missing, config.severity, checked, summary, "\n".join(books.values()) or None)
+
+
+@dataclass(frozen=True)
+class BySymbol:
+    """How the asset check evaluates a rule that judges each symbol on its own rows in tasks of symbols
+    (:func:`stored_findings`): ``part(rows, days, config, dates)`` of a task's rows, ``whole(parts, config)``
+    the finding of every task's part, the rule's on the rows of every symbol; ``dates``: ``part`` is
+    given the window's stored dates (a rolling window counts rows of dates), else None."""
+
+    part: Callable[[pd.DataFrame, list[dt.date], SeverityConfig, pd.DatetimeIndex | None], object]
+    whole: Callable[[list, SeverityConfig], Finding]
+    dates: bool = False
+
+
+def _in_order(*columns: str) -> Callable[[list[Finding], SeverityConfig], Finding]:
+    """The ``whole`` of a rule whose findings are rows of symbols in the order of ``columns``: the tasks'
+    offending rows put together in that order, and the rows checked summed."""
+
+    def whole(found: list[Finding], config: SeverityConfig) -> Finding:
+        rows = [f.offending for f in found if len(f.offending)]
+        offending = (pd.concat(rows, ignore_index=True).sort_values(list(columns), ignore_index=True)
+                     if rows else found[0].offending)
+        return dataclasses.replace(found[0], offending=offending, checked=sum(f.checked for f in found))
+
+    return whole
+
+
+def _fx_whole(parts: list[tuple[pd.DataFrame, int]], config: FxCoverageConfig) -> Finding:
+    """fx_coverage's finding of the tasks' gaps (and rows read), in the order of the books and positions."""
+    gaps = quality.fx_gaps_of_parts(load_portfolios(), [gaps for gaps, _ in parts])
+    return _fx_finding(gaps, sum(n for _, n in parts), config)
 
 
 @dataclass(frozen=True)
@@ -153,12 +191,9 @@ class Rule:
     # the evaluation's findings depend on the order of the rows (fx_gaps takes a symbol's currency from its
     # first row): the asset check reads them in day order; else in the order read (a sort less)
     in_day_order: bool = False
-    # the rule judges each symbol on its own rows (given the stored dates, ``by_symbol_dates``): the asset
-    # check evaluates it in tasks of symbols on the ``compute`` engine (:func:`stored_findings`), the
-    # findings of the tasks put together in this order of their columns, the rule's own
-    by_symbol: tuple[str, ...] | None = None
-    # the evaluation takes the stored dates of the window (``dates``): a rolling window counts rows of dates
-    by_symbol_dates: bool = False
+    # the rule judges each symbol on its own rows: how the asset check evaluates it in tasks of symbols on
+    # the ``compute`` engine (:func:`stored_findings`); None: it needs every symbol at once
+    by_symbol: BySymbol | None = None
 
 
 def _none(config: SeverityConfig) -> int:
@@ -166,16 +201,18 @@ def _none(config: SeverityConfig) -> int:
 
 
 _CLOSES = ("symbol", "close")
-_DAY_SYMBOL = ("date", "symbol")
 RULES: dict[str, Rule] = {
-    "prices_positive": Rule("prices", NonPositiveConfig, _none, _non_positive, _CLOSES, by_symbol=_DAY_SYMBOL),
+    "prices_positive": Rule("prices", NonPositiveConfig, _none, _non_positive, _CLOSES, by_symbol=BySymbol(
+        lambda frame, days, config, dates: _non_positive(frame, days, config), _in_order("date", "symbol"))),
     "prices_no_missing_days": Rule("prices", MissingDaysConfig, lambda c: c.lookback, _missing, _CLOSES),
     "prices_not_stale": Rule("prices", StaleConfig, lambda c: c.max_unchanged_days, _stale, (*_CLOSES, "source"),
-                             "last_date", by_symbol=("symbol", "first_date")),
+                             "last_date", by_symbol=BySymbol(lambda frame, days, config, dates: _stale(frame, days, config),
+                                                             _in_order("symbol", "first_date"))),
     "returns_within_sigmas": Rule("returns", OutlierConfig, lambda c: c.window, _outliers, ("symbol", "simple_return"),
-                                  "date", by_symbol=_DAY_SYMBOL, by_symbol_dates=True),
+                                  "date", by_symbol=BySymbol(_outliers, _in_order("date", "symbol"), dates=True)),
     "portfolio_symbols_priced": Rule("prices", UnpricedConfig, _none, _unpriced, ("symbol",)),
-    "fx_coverage": Rule("prices", FxCoverageConfig, _none, _fx, ("symbol", "currency"), in_day_order=True),
+    "fx_coverage": Rule("prices", FxCoverageConfig, _none, _fx, ("symbol", "currency"), in_day_order=True,
+                        by_symbol=BySymbol(lambda frame, days, config, dates: (_fx_gaps(frame), len(frame)), _fx_whole)),
 }
 
 
@@ -184,37 +221,46 @@ def stored_findings(name: str, config: SeverityConfig, start: dt.date, end: dt.d
     """Rule ``name`` on the stored rows of ``start``..``end`` and its lookback (an asset check): only the
     columns it reads, in day order only where its findings depend on the order (``Rule.in_day_order``).
     A rule that judges each symbol on its own rows (``Rule.by_symbol``) runs on the ``compute`` engine's
-    workers in tasks of symbols (:meth:`Compute.spread`; one task inline, read and judged as one frame):
-    each task reads its symbols' rows and finds their offending rows; these are put together in the
-    rule's order, as the rule finds them on the whole window."""
+    workers in tasks of symbols (:meth:`Compute.spread`; inline as one frame, read and judged whole):
+    each task reads its symbols' rows and finds their part (offending rows, or fx_coverage's gaps), put
+    together as the rule finds them on the whole window (``BySymbol.whole``)."""
     rule = RULES[name]
+    if compute is None or compute.engine == "inline" or rule.by_symbol is None:
+        return _findings(None, name, config, start, end, days)
     window = window_days(rule.table, start, end, lookback=rule.lookback(config))
-    if compute is None or compute.engine == "inline" or rule.by_symbol is None or not window:
+    if not window:
         return _findings(None, name, config, start, end, days)
     symbols = list(query_days(rule.table, window, "select distinct symbol from days_of order by symbol",
                               columns=["symbol"])["symbol"])
     dates = pd.DatetimeIndex(query_days(rule.table, window, "select distinct date from days_of order by date",
-                                        columns=["date"])["date"]) if rule.by_symbol_dates else None
+                                        columns=["date"])["date"]) if rule.by_symbol.dates else None
     if not symbols:
         return _findings(None, name, config, start, end, days)
-    found = compute.map(partial(_findings, name=name, config=config, start=start, end=end, days=days, dates=dates),
+    parts = compute.map(partial(_part, name=name, config=config, start=start, end=end, days=days, dates=dates),
                         compute.spread(symbols))
-    rows = [f.offending for f in found if len(f.offending)]
-    offending = (pd.concat(rows, ignore_index=True).sort_values(list(rule.by_symbol), ignore_index=True)
-                 if rows else found[0].offending)
-    return dataclasses.replace(found[0], offending=offending, checked=sum(f.checked for f in found))
+    return rule.by_symbol.whole(parts, config)
+
+
+def _stored(symbols: list[str] | None, rule: Rule, config: SeverityConfig, start: dt.date,
+            end: dt.date) -> pd.DataFrame:
+    """The stored rows ``rule`` reads in the window, of ``symbols`` (None: every symbol)."""
+    return read_window(rule.table, start, end, lookback=rule.lookback(config), columns=rule.columns,
+                       where=None if symbols is None else {"symbol": symbols}, by_day=rule.in_day_order)
 
 
 def _findings(symbols: list[str] | None, name: str, config: SeverityConfig, start: dt.date, end: dt.date,
-              days: list[dt.date], dates: pd.DatetimeIndex | None = None) -> Finding:
-    """A task of :func:`stored_findings`: rule ``name`` on the stored rows of ``symbols`` (None: every
-    symbol) in the window; ``dates``: the window's stored dates, for a rule that counts them."""
+              days: list[dt.date]) -> Finding:
+    """Rule ``name`` on the stored rows of ``symbols`` (None: every symbol) in the window."""
     rule = RULES[name]
-    stored = read_window(rule.table, start, end, lookback=rule.lookback(config), columns=rule.columns,
-                         where=None if symbols is None else {"symbol": symbols}, by_day=rule.in_day_order)
-    if rule.by_symbol_dates and dates is not None:
-        return rule.evaluate(stored, days, config, dates)
-    return rule.evaluate(stored, days, config)
+    return rule.evaluate(_stored(symbols, rule, config, start, end), days, config)
+
+
+def _part(symbols: list[str], name: str, config: SeverityConfig, start: dt.date, end: dt.date, days: list[dt.date],
+          dates: pd.DatetimeIndex | None) -> object:
+    """A task of :func:`stored_findings`: rule ``name``'s part (``BySymbol.part``) of the stored rows of
+    ``symbols`` in the window; ``dates``: the window's stored dates, for a rule that counts them."""
+    rule = RULES[name]
+    return rule.by_symbol.part(_stored(symbols, rule, config, start, end), days, config, dates)
 
 
 _LOGGED_ROWS = 20

@@ -227,6 +227,23 @@ def fx_gaps(
     }, columns=FX_GAP_COLUMNS)
 
 
+def fx_gaps_of_parts(portfolios: Sequence[Portfolio], parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The :func:`fx_gaps` of the rows of every symbol from those of chunks of symbols (``parts``: each the
+    fx_gaps of its symbols' rows): their rows in the order of the books and of their positions, as
+    :func:`fx_gaps` gives them from the rows of every symbol at once (a book's gaps of one symbol in the
+    order of their part)."""
+    rows = [part for part in parts if len(part)]
+    if not rows:
+        return parts[0] if parts else pd.DataFrame(columns=FX_GAP_COLUMNS)
+    rank: dict[tuple[str, str], int] = {}
+    for portfolio in portfolios:
+        for position in portfolio.positions:
+            rank.setdefault((portfolio.name, position.symbol), len(rank))
+    frame = pd.concat(rows, ignore_index=True)
+    order = np.argsort([rank[key] for key in zip(frame["portfolio"], frame["symbol"])], kind="stable")
+    return frame.take(order).reset_index(drop=True)
+
+
 def _fx_gap_days(dates: np.ndarray, legs: set[str], fixings: dict[str, np.ndarray],
                  limit: np.timedelta64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The priced ``dates`` on which the currency pair ``legs`` cannot be converted (:func:`fx_gaps`):
