@@ -376,7 +376,7 @@ def test_the_returns_audit_of_chunks_of_symbols_finds_the_whole_table_s_offendin
 def _calendars_apart() -> pd.DataFrame:
     """Closes of six symbols over 120 weekdays, two of them on a calendar of their own (``M1`` has no
     price on every fifth weekday, ``M2`` none on every seventh), with a planted non-positive close, stale
-    runs and return spikes in symbols of both halves of the alphabet."""
+    runs, return spikes and a missing day in symbols of both halves of the alphabet."""
     rng = np.random.default_rng(11)
     dates = pd.bdate_range("2021-01-04", periods=120)
     wide = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.01, (120, 6)), axis=0)), index=dates,
@@ -389,7 +389,8 @@ def _calendars_apart() -> pd.DataFrame:
     wide.iloc[60, 2], wide.iloc[66, 4] = -1.0, 0.0  # non-positive: C, M2
     frame = _long(wide)
     off = (frame["symbol"].eq("M1") & (frame["date"].dt.dayofyear % 5 == 0)) \
-        | (frame["symbol"].eq("M2") & (frame["date"].dt.dayofyear % 7 == 0))
+        | (frame["symbol"].eq("M2") & (frame["date"].dt.dayofyear % 7 == 0)) \
+        | (frame["symbol"].eq("A") & frame["date"].eq(dates[50]))  # and A one day
     return frame.loc[~off].assign(source="test").reset_index(drop=True)
 
 
@@ -414,13 +415,15 @@ def test_return_outliers_of_some_symbols_given_every_symbol_s_dates_are_those_of
 def test_the_per_symbol_checks_on_two_dask_workers_find_what_they_find_on_the_whole_table(data_dir, tmp_path,
                                                                                           monkeypatch):
     """``prices_positive``, ``prices_not_stale``, ``returns_within_sigmas`` and ``fx_coverage`` judge each
-    symbol on its own rows: on the dask engine the asset check evaluates them in a task of symbols per
-    worker (``stored_findings``); what the tasks find, put together, is the finding of the rule on the
-    whole stored window: the same offending rows in the same order (fx_coverage's in the order of the
-    books and their positions, which the tasks of symbols interleave), the rows checked as many."""
+    symbol on its own rows, ``prices_no_missing_days`` a day's coverage of every symbol: on the dask
+    engine the asset check evaluates them in a task of symbols per worker (``stored_findings``, the last
+    from each task's matrix of dates x symbols priced); what the tasks find, put together, is the finding
+    of the rule on the whole stored window: the same offending rows in the same order (fx_coverage's in
+    the order of the books and their positions, which the tasks of symbols interleave), the rows
+    checked as many."""
     from risk_pipeline.compute import Compute, close_clients
     from risk_pipeline.defs.quality_rules import (
-        FxCoverageConfig, NonPositiveConfig, OutlierConfig, StaleConfig, stored_findings,
+        FxCoverageConfig, MissingDaysConfig, NonPositiveConfig, OutlierConfig, StaleConfig, stored_findings,
     )
     from risk_pipeline.risk.returns import close_to_close_returns
 
@@ -439,7 +442,8 @@ def test_the_per_symbol_checks_on_two_dask_workers_find_what_they_find_on_the_wh
     write_days("returns", returns, days, keys=returns["symbol"].unique())
     start, end, checked_days = days[30], days[-1], days[30:]
     configs = {"prices_positive": NonPositiveConfig(), "prices_not_stale": StaleConfig(max_unchanged_days=5),
-               "returns_within_sigmas": OutlierConfig(window=20, max_sigmas=3.0), "fx_coverage": FxCoverageConfig()}
+               "returns_within_sigmas": OutlierConfig(window=20, max_sigmas=3.0), "fx_coverage": FxCoverageConfig(),
+               "prices_no_missing_days": MissingDaysConfig(min_coverage=0.5)}
     try:
         on_dask = Compute(engine="dask", workers=2)
         for name, config in configs.items():

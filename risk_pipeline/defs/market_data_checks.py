@@ -81,8 +81,9 @@ def prices_positive(context: dg.AssetCheckExecutionContext, config: NonPositiveC
 
 
 @_check(prices, "No symbol lacks a price on a day when most live symbols have one (quality.missing_days).")
-def prices_no_missing_days(context: dg.AssetCheckExecutionContext, config: MissingDaysConfig) -> dg.AssetCheckResult:
-    return _evaluate(context, "prices_no_missing_days", config)
+def prices_no_missing_days(context: dg.AssetCheckExecutionContext, config: MissingDaysConfig,
+                           compute: Compute) -> dg.AssetCheckResult:
+    return _evaluate(context, "prices_no_missing_days", config, compute)
 
 
 @_check(prices, "No close stays unchanged over more than N consecutive trading days (quality.stale_prices).")

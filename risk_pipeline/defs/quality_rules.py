@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from risk_pipeline.compute import Compute
@@ -107,6 +108,17 @@ def _missing(frame: pd.DataFrame, days: list[dt.date], config: MissingDaysConfig
     return Finding(found, config.severity, len(frame))
 
 
+def _missing_whole(parts: list[tuple[pd.DatetimeIndex, pd.Index, np.ndarray, int]], days: list[dt.date],
+                   config: MissingDaysConfig) -> Finding:
+    """prices_no_missing_days of the tasks' matrices of dates x their symbols (``quality.priced_days``, over
+    every stored date of the window), side by side in the order of the symbols."""
+    symbols = parts[0][1].append([part[1] for part in parts[1:]])
+    order = symbols.argsort(kind="stable")
+    priced = np.hstack([part[2] for part in parts])[:, order]
+    found = quality.missing_in(parts[0][0], symbols[order], priced, days, config.min_coverage, configured_last_dates())
+    return Finding(found, config.severity, sum(part[3] for part in parts))
+
+
 def _stale(frame: pd.DataFrame, days: list[dt.date], config: StaleConfig) -> Finding:
     quoted = frame.loc[frame["source"] != CASH_SOURCE] if "source" in frame else frame  # cash: 1 by construction
     return Finding(quality.stale_prices(quoted, days, config.max_unchanged_days), config.severity, len(frame))
@@ -147,21 +159,21 @@ def _fx_finding(gaps: pd.DataFrame, checked: int, config: FxCoverageConfig) -> F
 
 @dataclass(frozen=True)
 class BySymbol:
-    """How the asset check evaluates a rule that judges each symbol on its own rows in tasks of symbols
-    (:func:`stored_findings`): ``part(rows, days, config, dates)`` of a task's rows, ``whole(parts, config)``
-    the finding of every task's part, the rule's on the rows of every symbol; ``dates``: ``part`` is
-    given the window's stored dates (a rolling window counts rows of dates), else None."""
+    """How the asset check evaluates a rule in tasks of symbols (:func:`stored_findings`): ``part(rows, days,
+    config, dates)`` of a task's rows, ``whole(parts, days, config)`` the finding of every task's part, the
+    rule's on the rows of every symbol; ``dates``: ``part`` is given the window's stored dates (a
+    rolling window counts rows of dates, a day's coverage its symbols), else None."""
 
     part: Callable[[pd.DataFrame, list[dt.date], SeverityConfig, pd.DatetimeIndex | None], object]
-    whole: Callable[[list, SeverityConfig], Finding]
+    whole: Callable[[list, list[dt.date], SeverityConfig], Finding]
     dates: bool = False
 
 
-def _in_order(*columns: str) -> Callable[[list[Finding], SeverityConfig], Finding]:
+def _in_order(*columns: str) -> Callable[[list[Finding], list[dt.date], SeverityConfig], Finding]:
     """The ``whole`` of a rule whose findings are rows of symbols in the order of ``columns``: the tasks'
     offending rows put together in that order, and the rows checked summed."""
 
-    def whole(found: list[Finding], config: SeverityConfig) -> Finding:
+    def whole(found: list[Finding], days: list[dt.date], config: SeverityConfig) -> Finding:
         rows = [f.offending for f in found if len(f.offending)]
         offending = (pd.concat(rows, ignore_index=True).sort_values(list(columns), ignore_index=True)
                      if rows else found[0].offending)
@@ -170,7 +182,7 @@ def _in_order(*columns: str) -> Callable[[list[Finding], SeverityConfig], Findin
     return whole
 
 
-def _fx_whole(parts: list[tuple[pd.DataFrame, int]], config: FxCoverageConfig) -> Finding:
+def _fx_whole(parts: list[tuple[pd.DataFrame, int]], days: list[dt.date], config: FxCoverageConfig) -> Finding:
     """fx_coverage's finding of the tasks' gaps (and rows read), in the order of the books and positions."""
     gaps = quality.fx_gaps_of_parts(load_portfolios(), [gaps for gaps, _ in parts])
     return _fx_finding(gaps, sum(n for _, n in parts), config)
@@ -191,8 +203,9 @@ class Rule:
     # the evaluation's findings depend on the order of the rows (fx_gaps takes a symbol's currency from its
     # first row): the asset check reads them in day order; else in the order read (a sort less)
     in_day_order: bool = False
-    # the rule judges each symbol on its own rows: how the asset check evaluates it in tasks of symbols on
-    # the ``compute`` engine (:func:`stored_findings`); None: it needs every symbol at once
+    # how the asset check evaluates it in tasks of symbols on the ``compute`` engine (:func:`stored_findings`):
+    # each symbol judged on its own rows, or (prices_no_missing_days) a day's coverage summed over the
+    # tasks' symbols; None: in one piece
     by_symbol: BySymbol | None = None
 
 
@@ -204,7 +217,9 @@ _CLOSES = ("symbol", "close")
 RULES: dict[str, Rule] = {
     "prices_positive": Rule("prices", NonPositiveConfig, _none, _non_positive, _CLOSES, by_symbol=BySymbol(
         lambda frame, days, config, dates: _non_positive(frame, days, config), _in_order("date", "symbol"))),
-    "prices_no_missing_days": Rule("prices", MissingDaysConfig, lambda c: c.lookback, _missing, _CLOSES),
+    "prices_no_missing_days": Rule("prices", MissingDaysConfig, lambda c: c.lookback, _missing, _CLOSES,
+                                   by_symbol=BySymbol(lambda frame, days, config, dates: (
+                                       *quality.priced_days(frame, dates), len(frame)), _missing_whole, dates=True)),
     "prices_not_stale": Rule("prices", StaleConfig, lambda c: c.max_unchanged_days, _stale, (*_CLOSES, "source"),
                              "last_date", by_symbol=BySymbol(lambda frame, days, config, dates: _stale(frame, days, config),
                                                              _in_order("symbol", "first_date"))),
@@ -238,7 +253,7 @@ def stored_findings(name: str, config: SeverityConfig, start: dt.date, end: dt.d
         return _findings(None, name, config, start, end, days)
     parts = compute.map(partial(_part, name=name, config=config, start=start, end=end, days=days, dates=dates),
                         compute.spread(symbols))
-    return rule.by_symbol.whole(parts, config)
+    return rule.by_symbol.whole(parts, days, config)
 
 
 def _stored(symbols: list[str] | None, rule: Rule, config: SeverityConfig, start: dt.date,

@@ -63,17 +63,38 @@ def missing_days(prices: pd.DataFrame, days: Iterable[dt.date], min_coverage: fl
     symbols / live symbols is at least ``min_coverage`` (a market holiday has no rows at all
     and is never checked; a day when only a few symbols trade is not a gap of the others).
     """
-    if not 0.0 < min_coverage <= 1.0:
-        raise QualityInputError(f"min_coverage must be in (0, 1], got {min_coverage}")
     _require(prices, ["date", "symbol", "close"], "prices")
     if prices.empty:
+        _check_coverage(min_coverage)
         return pd.DataFrame(columns=MISSING_DAY_COLUMNS)
-    # stored dates x symbols, True where a close is stored (one pass over the rows)
-    at_date, dates = pd.factorize(prices["date"], sort=True)
+    return missing_in(*priced_days(prices), days, min_coverage, last_dates)
+
+
+def _check_coverage(min_coverage: float) -> None:
+    if not 0.0 < min_coverage <= 1.0:
+        raise QualityInputError(f"min_coverage must be in (0, 1], got {min_coverage}")
+
+
+def priced_days(prices: pd.DataFrame, dates: pd.DatetimeIndex | None = None
+                ) -> tuple[pd.DatetimeIndex, pd.Index, np.ndarray]:
+    """The stored dates (``dates``, sorted; default: those of ``prices``), the symbols (sorted) and the
+    matrix of dates x symbols, True where a close is stored (one pass over the rows): what
+    :func:`missing_in` judges, for the rows of every symbol or of some (their columns)."""
+    at_date, found = pd.factorize(prices["date"], sort=True)
+    if dates is not None:
+        dates = pd.DatetimeIndex(dates).astype(found.dtype)
+        at_date = np.where(at_date >= 0, dates.get_indexer(found)[at_date], -1)
     at_symbol, symbols = pd.factorize(prices["symbol"], sort=True)
     stored = (at_date >= 0) & (at_symbol >= 0)
-    priced = np.zeros((len(dates), len(symbols)), dtype=bool)
+    priced = np.zeros((len(found if dates is None else dates), len(symbols)), dtype=bool)
     priced[at_date[stored], at_symbol[stored]] = True
+    return (found if dates is None else dates), symbols, priced
+
+
+def missing_in(dates: pd.DatetimeIndex, symbols: pd.Index, priced: np.ndarray, days: Iterable[dt.date],
+               min_coverage: float, last_dates: Mapping[str, dt.date] | None = None) -> pd.DataFrame:
+    """:func:`missing_days` of the matrix of :func:`priced_days`."""
+    _check_coverage(min_coverage)
     first_seen = priced.argmax(axis=0)
     live = np.arange(len(dates))[:, None] >= first_seen[None, :]
     if last_dates:
