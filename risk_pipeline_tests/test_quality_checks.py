@@ -414,8 +414,9 @@ def test_return_outliers_of_some_symbols_given_every_symbol_s_dates_are_those_of
 
 def test_the_per_symbol_checks_on_two_dask_workers_find_what_they_find_on_the_whole_table(data_dir, tmp_path,
                                                                                           monkeypatch):
-    """``prices_positive``, ``prices_not_stale``, ``returns_within_sigmas`` and ``fx_coverage`` judge each
-    symbol on its own rows, ``prices_no_missing_days`` a day's coverage of every symbol: on the dask
+    """``prices_positive``, ``prices_not_stale``, ``returns_within_sigmas``, ``fx_coverage`` and
+    ``portfolio_symbols_priced`` judge each symbol on its own rows, ``prices_no_missing_days`` a day's
+    coverage of every symbol: on the dask
     engine the asset check evaluates them in a task of symbols per worker (``stored_findings``, the last
     from each task's matrix of dates x symbols priced); what the tasks find, put together, is the finding
     of the rule on the whole stored window: the same offending rows in the same order (fx_coverage's in
@@ -423,7 +424,8 @@ def test_the_per_symbol_checks_on_two_dask_workers_find_what_they_find_on_the_wh
     checked as many."""
     from risk_pipeline.compute import Compute, close_clients
     from risk_pipeline.defs.quality_rules import (
-        FxCoverageConfig, MissingDaysConfig, NonPositiveConfig, OutlierConfig, StaleConfig, stored_findings,
+        FxCoverageConfig, MissingDaysConfig, NonPositiveConfig, OutlierConfig, StaleConfig, UnpricedConfig,
+        stored_findings,
     )
     from risk_pipeline.risk.returns import close_to_close_returns
 
@@ -432,7 +434,9 @@ def test_the_per_symbol_checks_on_two_dask_workers_find_what_they_find_on_the_wh
                      "  - {name: eur_book, base_currency: EUR, notional: 1000000, positions: "
                      "[{symbol: Z, weight: 0.5}, {symbol: A, weight: 0.25}, {symbol: B, weight: 0.25}]}\n"
                      "  - {name: usd_book, base_currency: USD, notional: 1000000, positions: "
-                     "[{symbol: M2, weight: 0.5}, {symbol: B, weight: 0.5}]}\n")
+                     "[{symbol: M2, weight: 0.5}, {symbol: B, weight: 0.5}]}\n"
+                     "  - {name: unpriced_book, base_currency: USD, notional: 1000000, positions: "
+                     "[{symbol: A, weight: 0.4}, {symbol: NOPE, weight: 0.3}, {symbol: Z, weight: 0.3}]}\n")
     monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(books))
     closes = _calendars_apart()
     closes.loc[closes["symbol"].isin(["B", "M2", "Z"]), "currency"] = "XTS"
@@ -443,19 +447,23 @@ def test_the_per_symbol_checks_on_two_dask_workers_find_what_they_find_on_the_wh
     start, end, checked_days = days[30], days[-1], days[30:]
     configs = {"prices_positive": NonPositiveConfig(), "prices_not_stale": StaleConfig(max_unchanged_days=5),
                "returns_within_sigmas": OutlierConfig(window=20, max_sigmas=3.0), "fx_coverage": FxCoverageConfig(),
-               "prices_no_missing_days": MissingDaysConfig(min_coverage=0.5)}
+               "prices_no_missing_days": MissingDaysConfig(min_coverage=0.5),
+               "portfolio_symbols_priced": UnpricedConfig()}
     try:
         on_dask = Compute(engine="dask", workers=2)
         for name, config in configs.items():
             whole = stored_findings(name, config, start, end, checked_days)
             tasks = stored_findings(name, config, start, end, checked_days, on_dask)
-            assert len(whole.offending) >= 2 and whole.offending["symbol"].nunique() >= 2, name
-            assert {"A", "B", "C"} & set(whole.offending["symbol"]) and {"M1", "M2", "Z"} & set(whole.offending["symbol"])
+            if name == "portfolio_symbols_priced":  # the one held symbol without a price, of the third book
+                assert whole.offending.values.tolist() == [["unpriced_book", "NOPE"]]
+            else:  # offending rows of symbols of both tasks
+                found = set(whole.offending["symbol"])
+                assert len(whole.offending) >= 2 and {"A", "B", "C"} & found and {"M1", "M2", "Z"} & found, name
             pd.testing.assert_frame_equal(tasks.offending, whole.offending, check_exact=True, obj=name)
             assert (tasks.checked, tasks.severity, tasks.extra, tasks.description) \
                 == (whole.checked, whole.severity, whole.extra, whole.description)
         gaps = stored_findings("fx_coverage", configs["fx_coverage"], start, end, checked_days).offending
         assert list(dict.fromkeys(zip(gaps["portfolio"], gaps["symbol"]))) == [
-            ("eur_book", "Z"), ("eur_book", "B"), ("usd_book", "M2"), ("usd_book", "B")]
+            ("eur_book", "Z"), ("eur_book", "B"), ("usd_book", "M2"), ("usd_book", "B"), ("unpriced_book", "Z")]
     finally:
         close_clients()

@@ -99,8 +99,9 @@ def returns_within_sigmas(context: dg.AssetCheckExecutionContext, config: Outlie
 
 
 @_check(prices, "Every symbol a live portfolio holds has prices in the range (quality.unpriced_positions).")
-def portfolio_symbols_priced(context: dg.AssetCheckExecutionContext, config: UnpricedConfig) -> dg.AssetCheckResult:
-    return _evaluate(context, "portfolio_symbols_priced", config)
+def portfolio_symbols_priced(context: dg.AssetCheckExecutionContext, config: UnpricedConfig,
+                             compute: Compute) -> dg.AssetCheckResult:
+    return _evaluate(context, "portfolio_symbols_priced", config, compute)
 
 
 @_check(prices, "Every foreign-currency position has an FX rate on each day it is priced (quality.fx_gaps); "

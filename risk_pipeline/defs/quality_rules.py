@@ -135,6 +135,11 @@ def _unpriced(frame: pd.DataFrame, days: list[dt.date], config: UnpricedConfig) 
     return Finding(quality.unpriced_positions(portfolios, frame), config.severity, len(portfolios))
 
 
+def _unpriced_whole(parts: list[np.ndarray], days: list[dt.date], config: UnpricedConfig) -> Finding:
+    """portfolio_symbols_priced of the symbols each task found priced."""
+    return _unpriced(pd.DataFrame({"symbol": np.concatenate(parts)}), days, config)
+
+
 def _fx(frame: pd.DataFrame, days: list[dt.date], config: FxCoverageConfig) -> Finding:
     return _fx_finding(_fx_gaps(frame), len(frame), config)
 
@@ -225,7 +230,8 @@ RULES: dict[str, Rule] = {
                                                              _in_order("symbol", "first_date"))),
     "returns_within_sigmas": Rule("returns", OutlierConfig, lambda c: c.window, _outliers, ("symbol", "simple_return"),
                                   "date", by_symbol=BySymbol(_outliers, _in_order("date", "symbol"), dates=True)),
-    "portfolio_symbols_priced": Rule("prices", UnpricedConfig, _none, _unpriced, ("symbol",)),
+    "portfolio_symbols_priced": Rule("prices", UnpricedConfig, _none, _unpriced, ("symbol",), by_symbol=BySymbol(
+        lambda frame, days, config, dates: frame["symbol"].unique(), _unpriced_whole)),
     "fx_coverage": Rule("prices", FxCoverageConfig, _none, _fx, ("symbol", "currency"), in_day_order=True,
                         by_symbol=BySymbol(lambda frame, days, config, dates: (_fx_gaps(frame), len(frame)), _fx_whole)),
 }
