@@ -78,7 +78,10 @@ def _shock_arrays(book: HeldBook, shocks: ScenarioShocks) -> tuple[np.ndarray, n
     missing = [s for s in book.exposures.columns if s not in shocks.equity.index]
     if missing:
         raise StressInputError(f"scenario {shocks.scenario!r} has no equity shock for {missing}")
-    s = shocks.equity[book.exposures.columns].to_numpy(dtype=float)
+    equity = shocks.equity
+    columns = book.exposures.columns
+    # a book's shared shocks are over its own positions already (share_scenarios): no lookup then
+    s = (equity if equity.index.equals(columns) else equity[columns]).to_numpy(dtype=float)
     f = fx_per_position(pd.Series(0.0, index=book.exposures.columns), shocks, book.currency_of, book.base_currency)
     return s, f
 
@@ -384,11 +387,32 @@ def share_scenarios(book: HeldBook, scenarios: Sequence[Scenario], shared: Resol
         named = set(proxied)
         return tuple([s for s in symbols if s in named] + [c for c in foreign if c in named])
 
-    shocks = tuple(ScenarioShocks(sc.scenario, sc.equity[symbols], sc.fx[foreign], flags(sc.proxied))
+    take = _Take(symbols)
+    shocks = tuple(ScenarioShocks(sc.scenario, take(sc.equity), sc.fx[foreign], flags(sc.proxied))
                    for sc in shared.shocks)
     episodes = tuple(EpisodeReturns(ep.name, ep.returns.loc[:, symbols], flags(ep.proxied))
                      for ep in shared.episodes)
     return _with_dates(book, scenarios, shocks, episodes)
+
+
+class _Take:
+    """``series[labels]`` of many Series over equal indexes (the shared scenarios' shocks, each over the union's
+    symbols): the positions of ``labels`` looked up once per distinct index, not once per Series (the same
+    Series: values, index and names)."""
+
+    def __init__(self, labels: list[str]) -> None:
+        self.labels = labels
+        self.index: pd.Index | None = None
+        self.positions: np.ndarray | None = None
+
+    def __call__(self, series: pd.Series) -> pd.Series:
+        if self.index is None or not series.index.equals(self.index):
+            positions = series.index.get_indexer(self.labels) if series.index.is_unique else None
+            if positions is None or (positions < 0).any():
+                return series[self.labels]  # a missing label: its own error
+            self.index, self.positions = series.index, positions
+        return pd.Series(series.to_numpy()[self.positions], index=series.index.take(self.positions),
+                         name=series.name)
 
 
 def _foreign(book: HeldBook) -> list[str]:
