@@ -287,7 +287,8 @@ def replay_grid(book: HeldBook, episodes: Sequence[EpisodeReturns], available: n
         t = np.flatnonzero(complete & avail[:, j])
         if t.size == 0:
             continue
-        r = ep.returns.loc[:, list(book.exposures.columns)].to_numpy(dtype=float)
+        columns = book.exposures.columns  # a book's shared episodes are over its own positions (share_scenarios)
+        r = (ep.returns if ep.returns.columns.equals(columns) else ep.returns.loc[:, list(columns)]).to_numpy(dtype=float)
         if not np.isfinite(r).all():
             raise StressInputError(f"episode {ep.name!r}: returns contain NaN (proxy them first)")
         cum = np.cumprod(1.0 + r, axis=0) - 1.0  # (days, p)
@@ -387,8 +388,8 @@ def share_scenarios(book: HeldBook, scenarios: Sequence[Scenario], shared: Resol
         named = set(proxied)
         return tuple([s for s in symbols if s in named] + [c for c in foreign if c in named])
 
-    take = _Take(symbols)
-    shocks = tuple(ScenarioShocks(sc.scenario, take(sc.equity), sc.fx[foreign], flags(sc.proxied))
+    equity, fx = _Take(symbols), _Take(foreign)
+    shocks = tuple(ScenarioShocks(sc.scenario, equity(sc.equity), fx(sc.fx), flags(sc.proxied))
                    for sc in shared.shocks)
     episodes = tuple(EpisodeReturns(ep.name, ep.returns.loc[:, symbols], flags(ep.proxied))
                      for ep in shared.episodes)
