@@ -129,7 +129,8 @@ def _trailing_counts(flags: np.ndarray, keys: pd.DataFrame, n: int) -> np.ndarra
     series' start), for rows sorted by series (equal ``keys``) then date: differences of one
     cumulative sum, the same integers as a rolling sum per series."""
     size = len(flags)
-    starts = series_starts(*(keys[c].to_numpy() for c in keys.columns))
+    # each key's codes (pd.factorize: Arrow's dictionary encoding), not its strings as Python objects
+    starts = series_starts(*(pd.factorize(keys[c])[0] for c in keys.columns))
     series_start = np.repeat(starts, np.diff(np.append(starts, size)))
     total = np.concatenate([[0], np.cumsum(flags, dtype=np.int64)])
     position = np.arange(size)
