@@ -209,20 +209,20 @@ class _Written:
     overview_uri: str | None
 
 
-# drawn in the child process with the portfolios' P&L charts (:func:`start_charts`), from the report's first
-# part (summary.read_head) while this process reads the rest and draws the other charts: about half of the
-# report's time each side
-CHILD_CHARTS = ("traffic_light", "component_var")
 _PLACE = "\0chart {}\0"  # a child's chart in the page until it is drawn (no NUL in the page otherwise)
 
 
 def _child_jobs(head: ReportHead | ReportData, yellow: int, red: int) -> dict[str, Callable[[], bytes]]:
-    """What draws each of the ``CHILD_CHARTS`` that ``head`` has data for (a PNG), by chart name."""
+    """What draws each chart of the child process but the P&L charts (a PNG), by chart name: those of the
+    report's first part (summary.read_head), drawn while this process reads the rest and draws the other
+    charts (:func:`_charts`), about half of the report's time each side."""
     jobs = {}
     if len(head.traffic_light):
         jobs["traffic_light"] = lambda: traffic_light_chart(head.traffic_light, head.trailing, yellow, red)
     if "var_decomposition" in head.extras:
         jobs["component_var"] = lambda: component_var_chart(head.extras["var_decomposition"])
+    if "stress_results" in head.extras:
+        jobs["stress"] = lambda: stress_chart(head.extras["stress_results"])
     return jobs
 
 
@@ -231,8 +231,6 @@ def _charts(data: ReportData) -> dict[str, Callable[[], bytes]]:
     jobs = {}
     if len(data.frtb_capital) and data.frtb_capital["capital_charge"].notna().any():
         jobs["frtb_capital"] = lambda: capital_chart(data.frtb_capital)
-    if "stress_results" in data.extras:
-        jobs["stress"] = lambda: stress_chart(data.extras["stress_results"])
     if len(data.limit_history):
         jobs["utilisation"] = lambda: utilisation_chart(data.limit_history)
     return jobs
@@ -245,7 +243,7 @@ def _charted(head: ReportHead | ReportData) -> list[str]:
 
 def _child_charts(head: ReportHead | ReportData) -> dict[str, bytes]:
     """Each portfolio's P&L-vs-VaR chart by portfolio, on one figure (charts.PnlVsVarFigure), and the
-    ``CHILD_CHARTS``."""
+    charts of :func:`_child_jobs`."""
     yellow, red = basel_zone_thresholds(head.trailing)
     pnl_chart = PnlVsVarFigure(head.trailing, yellow, red)
     charts = {}
@@ -255,7 +253,7 @@ def _child_charts(head: ReportHead | ReportData) -> dict[str, bytes]:
 
 
 def start_charts(head: ReportHead | ReportData) -> Forked[dict[str, bytes]]:
-    """The portfolios' P&L charts and the ``CHILD_CHARTS`` of ``head``, drawn in a forked child process
+    """The portfolios' P&L charts and the :func:`_child_jobs` of ``head``, drawn in a forked child process
     (report.forked) from now on; :func:`write_files` takes them."""
     return Forked(lambda: _child_charts(head), "the report's P&L charts")
 
@@ -271,7 +269,7 @@ def publish_report(as_of, settings: ReportSettings, root: Path) -> tuple[ReportD
 
 def write_files(data: ReportData, folder: Path, child: Forked[dict[str, bytes]] | None = None) -> _Written:
     """Every file of the report, written into ``folder``: the portfolios' P&L charts and the
-    ``CHILD_CHARTS`` drawn in a forked child (``child``, :func:`start_charts`; started here when None)
+    :func:`_child_jobs` drawn in a forked child (``child``, :func:`start_charts`; started here when None)
     while this process draws the other charts, writes the CSVs and renders the page, whose places for
     the child's charts (``_PLACE``) then get their data URIs."""
     yellow, red = basel_zone_thresholds(data.trailing)
