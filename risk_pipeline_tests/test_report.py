@@ -9,6 +9,7 @@ far above the 10-in-250 red threshold).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import html
 import json
 import re
@@ -353,7 +354,7 @@ def test_the_charts_drawn_in_a_child_process_are_those_drawn_in_this_one(calm, t
 def test_a_report_whose_charts_are_drawn_from_its_first_part_while_the_rest_is_read_is_the_same(calm, tmp_path,
                                                                                                 monkeypatch):
     from risk_pipeline.defs.report import ReportConfig
-    from risk_pipeline.report import forked
+    from risk_pipeline.report import forked, publish
     from risk_pipeline.report.publish import publish_report, write_files
     from risk_pipeline.report.summary import build_report_data, read_head
 
@@ -362,8 +363,12 @@ def test_a_report_whose_charts_are_drawn_from_its_first_part_while_the_rest_is_r
     _republishing(calm, tmp_path, monkeypatch)
     as_of, settings = dt.date(2017, 12, 29), ReportConfig().settings()
     head = read_head(as_of, settings)
+    collecting = []
+    monkeypatch.setattr(publish, "build_report_data", lambda *a: collecting.append(gc.isenabled()) or build_report_data(*a))
+    assert gc.isenabled()
     data, files = publish_report(as_of, settings, tmp_path / "early")
     assert files.html == tmp_path / "early" / "2017-12-29" / "risk_report.html"
+    assert collecting == [False] and gc.isenabled()  # the cyclic collector paused while the report is made
     monkeypatch.setattr(forked, "can_fork", lambda: False)  # everything read, then drawn here
     (tmp_path / "here").mkdir()
     write_files(build_report_data(as_of, settings), tmp_path / "here")

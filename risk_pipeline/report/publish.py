@@ -18,6 +18,7 @@ publication.
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import os
 import re
@@ -260,11 +261,19 @@ def start_charts(head: ReportHead | ReportData) -> Forked[dict[str, bytes]]:
 
 def publish_report(as_of, settings: ReportSettings, root: Path) -> tuple[ReportData, ReportFiles]:
     """Read the report's data of ``as_of`` and publish it under ``root`` (:func:`write_report`): the
-    child's charts drawn from the data's first part while this process reads the rest."""
-    head = read_head(as_of, settings)
-    with start_charts(head) as child:
-        data = build_report_data(as_of, settings, head)
-        return data, write_report(data, root, child)
+    child's charts drawn from the data's first part while this process reads the rest. The cyclic
+    collector is paused meanwhile: its 120-180 collections walked the process's every object for
+    0.2-0.3 s of a day's report; what the report leaves in cycles (its figures) is collected after."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        head = read_head(as_of, settings)
+        with start_charts(head) as child:
+            data = build_report_data(as_of, settings, head)
+            return data, write_report(data, root, child)
+    finally:
+        if paused:
+            gc.enable()
 
 
 def write_files(data: ReportData, folder: Path, child: Forked[dict[str, bytes]] | None = None) -> _Written:
