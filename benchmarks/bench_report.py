@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 PNG_URI = re.compile(r"data:image/png;base64,([A-Za-z0-9+/=]+)")
 
 WORKER = """
-import datetime as dt, json, os, sys, time
+import datetime as dt, gc, json, os, sys, time
 from pathlib import Path
 day, out, runs = dt.date.fromisoformat(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 from risk_pipeline.defs.report import ReportConfig
@@ -55,12 +55,14 @@ for run in range(runs):
     folder = out / str(run)
     folder.mkdir(parents=True)
     began, wall = cpu(), time.perf_counter()
-    if hasattr(summary, "read_head"):  # the child forked after the data's first part (summary.read_head)
+    if hasattr(summary, "read_head"):  # as publish_report: the child forked after the data's first part
+        gc.disable()  # (summary.read_head), the cyclic collector paused
         head = summary.read_head(day, settings)
         built = cpu()
         with publish.start_charts(head) as charts:
             children = child()
             publish.write_files(summary.build_report_data(day, settings, head), folder, charts)
+        gc.enable()
     else:  # the child forked after the whole data
         data = summary.build_report_data(day, settings)
         built, children = cpu(), child()
