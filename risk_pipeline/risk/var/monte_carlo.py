@@ -31,7 +31,8 @@ depend only on its window, the weights, ``seed`` and ``n_scenarios``):
 * VaR/ES: the empirical ones of the n_scenarios simulated losses (docs/design.md definition via
   :func:`~risk_pipeline.risk.var.sorted_tail.sorted_tail_var_es`, one partial sort per date and horizon:
   its tail, ``sort_tail``); 0.0 within the rounding of the revaluation (:mod:`risk_pipeline.risk.var.rounding`,
-  with G / V = sum_i |w_i|: a book whose weights cancel, e.g. a long and a short of one exposure).
+  with G / V = sum_i |w_i|: the rule every amount of the engine follows; the shrunk covariance does not
+  see an exact cancellation of identical instruments, so a book of them keeps the model's VaR).
 
 Dates are processed in chunks of ``CHUNK_DATES`` sharing one dof grid point (memory per
 chunk ~ CHUNK_DATES x h_max x n_scenarios x 8 bytes).  Same seed, data and config give the
