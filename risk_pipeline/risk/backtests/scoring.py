@@ -58,6 +58,7 @@ loss ends within the last n trading days up to a, as in ``var_backtests``):
 from __future__ import annotations
 
 import functools
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -374,7 +375,8 @@ def comparison_columns(
     finite = np.isfinite(x)
     x0 = np.where(finite, x, 0.0)
     forecast = np.isfinite(tick.to_numpy(dtype=float))  # a realized forecast: a tick loss, whatever its ES
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a row no method scores (all zero forecasts): NaN mean, unused
         # rows centred on their mean over the methods scored: differences are unchanged, the
         # prefix sums of cross-products below stay small (accurate differences of prefix sums)
         y = np.where(finite, x - np.nanmean(np.where(finite, x, np.nan), axis=1, keepdims=True), 0.0)
