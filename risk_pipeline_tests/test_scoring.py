@@ -13,7 +13,9 @@ from risk_pipeline.risk.backtests.scoring import (
     McsSettings,
     ScoringInputError,
     bootstrap_counts,
+    compare_families,
     compare_methods,
+    comparison_columns,
     fz0_loss,
     mcs_pvalues,
     newey_west_lag,
@@ -203,6 +205,28 @@ def test_compare_methods_runs_the_mcs_on_the_window_with_the_pipelines_draws():
     expected = mcs_pvalues(window[None], bootstrap_counts(indices))[0]
     np.testing.assert_allclose(out.sort_values("method")["mcs_p"].to_numpy(), expected, atol=1e-12)
     assert out["mcs_computed"].all() and (out["in_mcs"] == (out["mcs_p"] > 0.1)).all()
+
+
+def test_compare_families_equals_each_family_alone_bit_for_bit():
+    """A run compares its families together, their MCS problems stacked by shape (two families of three
+    methods, one of eight with gaps, on shared and own window lengths): each family's columns are those
+    of comparing it alone, to the last bit."""
+    families = []
+    for seed, n in ((9, 300), (10, 300), (11, 280)):
+        fz0, tick = _family(n=n, seed=seed)
+        families.append((fz0, tick, np.arange(n)))
+    rng = np.random.default_rng(12)
+    wide = pd.DataFrame(rng.normal(-3.3, 0.6, (300, 8)), columns=[f"m{i}" for i in range(8)])
+    wide.iloc[:120, 5] = np.nan  # a method scored on part of the windows: problems of fewer methods
+    families.append((wide, wide.abs() / 100, np.arange(300)))
+    as_of_pos, flags, settings = np.array([250, 279, 299]), np.array([True, False, True]), McsSettings(reps=100)
+    together = compare_families(families, as_of_pos, flags, (100, 250), settings)
+    assert len(together) == len(families)
+    for family, got in zip(families, together):
+        alone = comparison_columns(*family, as_of_pos, flags, (100, 250), settings)
+        assert list(got) == list(alone) and np.isfinite(got["mcs_p"]).any()
+        for name in alone:
+            assert got[name].tobytes() == alone[name].tobytes() if got[name].dtype != object else (got[name] == alone[name]).all()
 
 
 def test_stationary_bootstrap_blocks_have_the_mean_length():

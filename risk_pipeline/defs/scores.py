@@ -28,7 +28,7 @@ from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, lake_asset, pa
 from risk_pipeline.defs.options import option_pnl
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
-from risk_pipeline.risk.backtests.scoring import McsSettings, comparison_columns, forecast_score_columns
+from risk_pipeline.risk.backtests.scoring import McsSettings, compare_families, forecast_score_columns
 from risk_pipeline.risk.backtests.table import checked_windows
 from risk_pipeline.storage.lake import read_window, stored_days, within_days
 
@@ -144,12 +144,13 @@ def _score_rows(portfolios: list[str], start, end, windows: tuple[int, ...], mcs
     as_of = calendar[(calendar.date >= start) & (calendar.date <= end)]
     flags = mcs_days(as_of)
     basis = dict(scores.drop_duplicates("portfolio")[["portfolio", "score_basis"]].itertuples(index=False))
-    parts: list[dict[str, np.ndarray]] = []
-    families = []
-    as_of_pos = calendar.get_indexer(as_of)  # once, not per family
+    inputs, families = [], []
     for family, fz0, tick, end_day in score_matrices(scores):
-        parts.append(comparison_columns(fz0, tick, calendar.get_indexer(end_day), as_of_pos, flags, windows, mcs))
+        inputs.append((fz0, tick, calendar.get_indexer(end_day)))
         families.append((*family, basis[family[0]]))  # a portfolio's scores: on fractions, an option book's on amounts
+    # the families together: their MCS problems are solved stacked (a new day's one or two per family)
+    parts = compare_families(inputs, calendar.get_indexer(as_of), flags, windows, mcs)
+    del inputs
     frame = with_series_keys(parts, families, "var_scores", [*FAMILY_KEYS, "score_basis"])
     if len(frame):
         frame["as_of"] = as_of[frame["as_of"].to_numpy()]

@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import functools
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -365,6 +366,65 @@ def comparison_columns(
     MCS are over the ``comparison_obs`` common days). Definitions in the
     module doc.
     """
+    return compare_families([(fz0, tick, end_pos)], as_of_pos, mcs_as_of, backtest_window_days, mcs)[0]
+
+
+def compare_families(
+    families: Sequence[tuple[pd.DataFrame, pd.DataFrame, np.ndarray]],
+    as_of_pos: np.ndarray,
+    mcs_as_of: np.ndarray,
+    backtest_window_days: tuple[int, ...],
+    mcs: McsSettings,
+) -> list[dict[str, np.ndarray]]:
+    """:func:`comparison_columns` of each family ``(fz0, tick, end_pos)`` on the same as-of dates, windows
+    and MCS settings. The MCS problems of all the families are solved together, stacked by shape (the
+    observations and the number of methods compared): :func:`mcs_pvalues` of stacked problems equals
+    theirs one by one, bit for bit (tested), and a new day's ~100 families, one or two problems each,
+    cost one bootstrap product per shape instead of one per problem."""
+    comparisons = [_compare(*family, as_of_pos, mcs_as_of, backtest_window_days) for family in families]
+    by_shape: dict[tuple[int, int], list[tuple[_Comparison, int, np.ndarray]]] = {}
+    for comparison in comparisons:
+        for w, cols in comparison.problems:
+            if cols.size == 1:
+                comparison.mcs_p[w, cols] = 1.0
+            else:
+                n = int(comparison.e[w] - comparison.s[w])
+                by_shape.setdefault((n, cols.size), []).append((comparison, w, cols))
+    for (n, _), members in sorted(by_shape.items()):
+        for chunk in np.array_split(np.arange(len(members)), max(1, len(members) // 64)):
+            problems = [members[i] for i in chunk]
+            stacked = np.stack([c.x[c.s[w] : c.e[w]][:, cols] for c, w, cols in problems])
+            for (c, w, cols), p in zip(problems, mcs_pvalues(stacked, _counts(n, mcs.reps, mcs.seed))):
+                c.mcs_p[w, cols] = p
+    return [comparison.finished(mcs.size) for comparison in comparisons]
+
+
+@dataclass
+class _Comparison:
+    """One family's comparison columns but the MCS's, and its MCS problems (``problems``: window row,
+    the methods compared; ``mcs_p`` filled by :func:`compare_families`)."""
+
+    columns: dict[str, np.ndarray]
+    x: np.ndarray  # the FZ0 losses (observations x methods)
+    s: np.ndarray  # each window's common days: rows [s, e)
+    e: np.ndarray
+    mcs_p: np.ndarray  # (windows, methods)
+    problems: list[tuple[int, np.ndarray]]
+    w_rows: np.ndarray  # each row's window and method
+    m_cols: np.ndarray
+    is_compared: np.ndarray
+
+    def finished(self, size: float) -> dict[str, np.ndarray]:
+        """The columns with in_mcs and mcs_p."""
+        mcs_p = self.mcs_p[self.w_rows, self.m_cols]
+        self.columns["in_mcs"] = self.is_compared & (mcs_p > size)
+        self.columns["mcs_p"] = np.where(self.is_compared, mcs_p, np.nan)
+        return self.columns
+
+
+def _compare(fz0: pd.DataFrame, tick: pd.DataFrame, end_pos: np.ndarray, as_of_pos: np.ndarray,
+             mcs_as_of: np.ndarray, backtest_window_days: tuple[int, ...]) -> _Comparison:
+    """:func:`comparison_columns` of one family up to its MCS problems."""
     if not fz0.columns.equals(tick.columns) or fz0.shape != tick.shape or len(end_pos) != len(fz0):
         raise ScoringInputError("fz0, tick and end_pos must describe the same observations and methods")
     if np.any(np.diff(end_pos) < 0):
@@ -442,27 +502,16 @@ def comparison_columns(
     dm = np.where(ok, dbar / np.sqrt(np.maximum(variance, VARIANCE_FLOOR) / n[:, None]), 0.0)
     dm_p = np.where(ok, erfc(np.abs(dm) / np.sqrt(2.0)), 1.0)
 
-    # MCS on the scheduled as-of dates: problems grouped by (rows, methods compared)
+    # MCS on the scheduled as-of dates: one problem per window (rows [s, e), the methods compared), solved
+    # with the problems of the other families of the call (compare_families)
     mcs_flag = np.tile(np.asarray(mcs_as_of, dtype=bool), len(windows)) & any_compared
     mcs_p = np.full((s.size, k), np.nan)
-    todo = np.flatnonzero(mcs_flag)
-    problems: dict[tuple[int, bytes], list[int]] = {}
-    for w in todo:
-        problems.setdefault((int(n_rows[w]), compared[w].tobytes()), []).append(int(w))
-    for key, members in sorted(problems.items()):
-        group = np.asarray(members)
-        cols = np.flatnonzero(compared[group[0]])
-        if cols.size == 1:
-            mcs_p[group[:, None], cols] = 1.0
-            continue
-        for chunk in np.array_split(group, max(1, group.size // 64)):
-            stacked = np.stack([x[s[w] : e[w]][:, cols] for w in chunk])
-            mcs_p[chunk[:, None], cols] = mcs_pvalues(stacked, _counts(key[0], mcs.reps, mcs.seed))
+    problems = [(int(w), np.flatnonzero(compared[w])) for w in np.flatnonzero(mcs_flag)]
 
     has_obs = n_forecasts > 0
     w_rows, m_cols = np.nonzero(has_obs)
     is_compared = compared[w_rows, m_cols]
-    return {
+    columns = {
         "as_of": w_rows % as_of_pos.size,
         "method": methods[m_cols],
         "backtest_window_days": np.repeat(np.asarray(windows, dtype=np.int64), as_of_pos.size)[w_rows],
@@ -479,6 +528,5 @@ def comparison_columns(
         "dm_p": np.where(is_compared, dm_p[w_rows, m_cols], np.nan),
         "dm_lag": np.where(is_compared, lag[w_rows], 0).astype(np.int64),
         "mcs_computed": mcs_flag[w_rows],
-        "in_mcs": is_compared & (mcs_p[w_rows, m_cols] > mcs.size),
-        "mcs_p": np.where(is_compared, mcs_p[w_rows, m_cols], np.nan),
     }
+    return _Comparison(columns, x, s, e, mcs_p, problems, w_rows, m_cols, is_compared)
