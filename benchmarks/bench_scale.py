@@ -161,6 +161,7 @@ class PeakSampler(threading.Thread):
         super().__init__(daemon=True)
         self.root, self.done = psutil.Process(pid), threading.Event()
         self.peaks: dict[int, float] = {}
+        self.run_pid: int | None = None  # the run's process (the child of /usr/bin/time)
         self.peak_sum = 0.0
         self.samples: list[tuple[float, float]] = []  # (time, the tree's resident MiB)
         self.cpu: dict[int, float] = {}  # each process's CPU seconds at its last sample
@@ -185,6 +186,7 @@ class PeakSampler(threading.Thread):
             self.peak_sum = max(self.peak_sum, total)
             self.samples.append((time.time(), total))
             run_pid = tree[1].pid if len(tree) > 1 else None
+            self.run_pid = self.run_pid or run_pid
             others = sum(cpu for pid, cpu in self.cpu.items() if pid not in (self.root.pid, run_pid))
             self.cpu_samples.append((time.time(), self.cpu.get(run_pid, 0.0), others))
 
@@ -272,6 +274,10 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
             "run_cpu_s": run_cpu, "workers_cpu_s": workers_cpu,
             "checks_run_cpu_s": sum(v[0] for k, v in step_cpu.items() if k not in assets.split(",")),
             "peak_rss_MB": peak_kb / 1024,  # /usr/bin/time: the largest process of the tree
+            # the run's process's peak, and the others' (the Dask workers) above 100 MiB, largest first
+            "run_peak_MB": sampler.peaks.get(sampler.run_pid, 0.0),
+            "others_peak_MB": "/".join(f"{mb:.0f}" for pid, mb in sorted(sampler.peaks.items(), key=lambda x: -x[1])
+                                       if pid not in (sampler.run_pid, process.pid) and mb > 100) or "-",
             "peak_process_MB": max(sampler.peaks.values(), default=0.0), "peak_sum_MB": sampler.peak_sum,
             "processes": len(sampler.peaks), "lake_MB": lake_mb,
             **{f"{k}_s": v for k, v in steps.items() if k in assets.split(",")},

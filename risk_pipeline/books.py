@@ -64,17 +64,34 @@ def _wide(frame: pd.DataFrame, column: str, symbols: list[str]) -> pd.DataFrame:
     .reindex(columns=symbols).sort_index()``, filled by position instead (a book is built about 85
     times in a day's run: the pivot was a third of it)."""
     days, dates = pd.factorize(frame["date"], sort=True)
+    held = _positions(frame, symbols)
+    rows = held >= 0
+    cells = _cells(days[rows], held[rows], frame[column].to_numpy(dtype=float)[rows], len(dates), len(symbols), column)
+    return pd.DataFrame(cells, index=pd.Index(dates, name="date"), columns=_symbol_columns(frame, symbols))
+
+
+def _positions(frame: pd.DataFrame, symbols: list[str]) -> np.ndarray:
+    """Each row's column among ``symbols`` (-1: a symbol not among them), from one factorization of the symbols."""
     codes, names = pd.factorize(frame["symbol"])
     position = {symbol: i for i, symbol in enumerate(symbols)}
-    held = np.array([position.get(name, -1) for name in names] + [-1], dtype=np.intp)[codes]
-    rows = held >= 0
-    days, held = days[rows], held[rows]
-    if days.size and np.bincount(days * len(symbols) + held).max() > 1:
+    return np.array([position.get(name, -1) for name in names] + [-1], dtype=np.intp)[codes]
+
+
+def _cells(days: np.ndarray, columns: np.ndarray, values: np.ndarray, n_dates: int, n_symbols: int,
+           column: str) -> np.ndarray:
+    """Dates x symbols, ``values`` at (``days``, ``columns``) and NaN elsewhere; a ValueError naming ``column`` for
+    two rows of a date and symbol."""
+    if days.size and np.bincount(days * n_symbols + columns).max() > 1:
         raise ValueError(f"{column}: more than one row for a date and symbol")
-    cells = np.full((len(dates), len(symbols)), np.nan)
-    cells[days, held] = frame[column].to_numpy(dtype=float)[rows]
+    cells = np.full((n_dates, n_symbols), np.nan)
+    cells[days, columns] = values
+    return cells
+
+
+def _symbol_columns(frame: pd.DataFrame, symbols: list[str]) -> pd.Index:
+    """The columns of a book's wide frames: ``symbols``, named ``symbol``."""
     columns = pd.Index(symbols) if symbols else pd.Index(frame["symbol"].iloc[:0])
-    return pd.DataFrame(cells, index=pd.Index(dates, name="date"), columns=columns.rename("symbol"))
+    return columns.rename("symbol")
 
 
 def _position_currencies(portfolio: Portfolio, prices: pd.DataFrame) -> dict[str, str | None]:
@@ -88,27 +105,33 @@ def _position_currencies(portfolio: Portfolio, prices: pd.DataFrame) -> dict[str
 
 
 def _fx_levels(base: str, currencies: dict[str, str | None], dates: pd.DatetimeIndex) -> pd.DataFrame:
-    """Price in ``base`` of one unit of each symbol's currency.
+    """Price in ``base`` of one unit of each symbol's currency (:func:`_fx_array`, columns the symbols)."""
+    levels = _fx_array(base, currencies, dates)
+    return pd.DataFrame({symbol: levels[:, j] for j, symbol in enumerate(currencies)}, index=dates)
+
+
+def _fx_array(base: str, currencies: dict[str, str | None], dates: pd.DatetimeIndex) -> np.ndarray:
+    """Price in ``base`` of one unit of each symbol's currency, dates x symbols.
 
     NaN before the first rate of either currency (the book has no history there); a missing
     rate after it is an FxRateError naming the currency and the first date without one.
     """
-    levels = {}
-    cache: dict[str, pd.Series] = {}
-    for symbol, currency in currencies.items():
+    levels = np.empty((len(dates), len(currencies)))
+    cache: dict[str, np.ndarray] = {}
+    for j, currency in enumerate(currencies.values()):
         if currency is None or currency == base:
-            levels[symbol] = pd.Series(float("nan") if currency is None else 1.0, index=dates)
+            levels[:, j] = float("nan") if currency is None else 1.0
             continue
         if currency not in cache:
             unquoted = sorted({base, currency} - fx_currencies())
             if unquoted and len(dates):  # e.g. a CSV quoting prices in a currency without any rate
                 raise FxRateError(f"no {unquoted[0]} rate at all", currency=unquoted[0], first_missing=dates[0])
-            covered = dates >= max(first_rate_date(base), first_rate_date(currency))
-            rates = pd.Series(float("nan"), index=dates)
+            covered = np.asarray(dates >= max(first_rate_date(base), first_rate_date(currency)))
+            rates = np.full(len(dates), float("nan"))
             rates[covered] = fx_rate(base, currency, dates[covered]).to_numpy()
             cache[currency] = rates
-        levels[symbol] = cache[currency]
-    return pd.DataFrame(levels, index=dates)
+        levels[:, j] = cache[currency]
+    return levels
 
 
 def currency_levels(base: str, currencies: list[str], dates: pd.DatetimeIndex) -> pd.DataFrame:
@@ -125,45 +148,65 @@ def currency_returns(base: str, currencies: list[str], dates: pd.DatetimeIndex) 
 
 
 def build_book(portfolio: Portfolio, prices: pd.DataFrame, returns: pd.DataFrame) -> Book:
-    """The book of ``portfolio`` over the dates of ``prices`` (long frames as stored in the lake).
+    """The book of ``portfolio`` over the dates of ``prices`` (long frames as stored in the lake):
+    those of its symbols' rows.
 
     A currency without a rate on a date (after its first one) raises BookFxError, whose message
     is the one line of ``quality.missing_fx_line`` (the book, the currency, the first date).
+    The frames are those of pandas' own arithmetic on the wide frames (:func:`_wide` of the
+    symbols' rows, the FX levels, ``to_base_returns``), computed on their arrays: the same numbers, bit
+    for bit, without a frame per step (a book is built about 85 times in a day's run).
     """
     symbols = list(portfolio.symbols)
-    held_prices = prices.loc[prices["symbol"].isin(symbols)]
-    held_returns = returns.loc[returns["symbol"].isin(symbols)]
-    close = _wide(held_prices, "close", symbols)
-    dates = close.index
-    local = _wide(held_returns, "simple_return", symbols).reindex(dates)
-    currencies = _position_currencies(portfolio, held_prices)
+    price_at, return_at = _positions(prices, symbols), _positions(returns, symbols)
+    priced, returned = np.flatnonzero(price_at >= 0), np.flatnonzero(return_at >= 0)
+    # the dates of the symbols' price rows, sorted, in the type of the frame's dates
+    codes, uniques = pd.factorize(prices["date"], sort=True)
+    used = np.unique(codes[priced])
+    dates = pd.Index(uniques[used], name="date")
+    close = _cells(np.searchsorted(used, codes[priced]), price_at[priced],
+                   prices["close"].to_numpy(dtype=float)[priced], len(dates), len(symbols), "close")
+    return_codes, return_dates = pd.factorize(returns["date"])
+    _cells(return_codes[returned], return_at[returned], np.zeros(len(returned)), len(return_dates), len(symbols),
+           "simple_return")  # the same error as for prices for two rows of a date and symbol
+    at = dates.get_indexer(return_dates)[return_codes[returned]]
+    kept = at >= 0  # the returns on the dates of the prices (a reindex)
+    local = np.full((len(dates), len(symbols)), np.nan)
+    local[at[kept], return_at[returned][kept]] = returns["simple_return"].to_numpy(dtype=float)[returned][kept]
+    # each symbol's first price row holds its quoted currency
+    first = priced[np.unique(price_at[priced], return_index=True)[1]]
+    currencies = _position_currencies(portfolio, prices.iloc[first])
     try:
-        fx = _fx_levels(portfolio.base_currency, currencies, dates)
+        fx = _fx_array(portfolio.base_currency, currencies, dates)
     except FxRateError as exc:
         if exc.first_missing is None:
             raise
         raise BookFxError(missing_fx_line(portfolio.name, exc.currency, exc.first_missing),
                           currency=exc.currency, first_missing=exc.first_missing) from None
-    fx_returns = fx / fx.shift(1) - 1.0
-    asset_returns = to_base_returns(local, fx_returns)
+    previous = np.vstack([np.full((1, len(symbols)), np.nan), fx[:-1]])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fx_returns = fx / previous - 1.0
+        asset_returns = to_base_returns(local, fx_returns)
+    unit_values = close * fx
+    columns = _symbol_columns(prices, symbols)
     if portfolio.by_weight:
-        weights = pd.Series({p.symbol: p.weight for p in portfolio.positions}, dtype=float)[symbols]
-        exposures = pd.DataFrame(
-            np.tile(weights.to_numpy() * portfolio.notional, (len(dates), 1)), index=dates, columns=symbols
-        )
+        weights = np.array([p.weight for p in portfolio.positions], dtype=float)
+        exposures = pd.DataFrame(np.tile(weights * portfolio.notional, (len(dates), 1)), index=dates, columns=symbols)
         values = pd.Series(float(portfolio.notional), index=dates)
     else:
-        quantities = pd.Series({p.symbol: p.quantity for p in portfolio.positions}, dtype=float)[symbols]
-        exposures = close * fx * quantities
-        values = exposures.sum(axis=1, min_count=len(symbols))
+        quantities = np.array([p.quantity for p in portfolio.positions], dtype=float)
+        exposures = pd.DataFrame(unit_values * quantities, index=dates, columns=columns)
+        values = exposures.sum(axis=1, min_count=len(symbols))  # pandas' row sum, as before (its layout's rounding)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weights_held = exposures.to_numpy() / values.to_numpy()[:, None]
     return Book(
         portfolio=portfolio,
         exposures=exposures,
         values=values,
-        asset_returns=asset_returns,
-        weights=exposures.div(values, axis=0),
+        asset_returns=pd.DataFrame(asset_returns, index=dates, columns=columns),
+        weights=pd.DataFrame(weights_held, index=dates, columns=exposures.columns),
         currencies=currencies,
-        unit_values=close * fx,
+        unit_values=pd.DataFrame(unit_values, index=dates, columns=columns),
     )
 
 

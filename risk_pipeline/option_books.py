@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -44,9 +45,10 @@ from risk_pipeline.risk.options.var import OptionBook, days_var_es, horizon_year
 from risk_pipeline.risk.stress.grid import episode_returns
 from risk_pipeline.risk.sums import group_sums
 from risk_pipeline.risk.stress.scenarios import HistoricalScenario, scenario_shocks
-from risk_pipeline.sources.ecb_fx import fx_rate
+from risk_pipeline.sources.ecb_fx import fx_rate, rates_version
 from risk_pipeline.books import currency_returns
-from risk_pipeline.storage.lake import read_days, read_window
+from risk_pipeline.file_version import file_version
+from risk_pipeline.storage.lake import open_table, read_days, read_window, table_uri, version_key
 
 ATM_TENOR_YEARS = 30 / DAYS_PER_YEAR
 HEDGE_TYPE = "underlying"
@@ -360,7 +362,39 @@ def load_market(settings: OptionSettings, start: dt.date, end: dt.date, lookback
 
 def held_before(settings: OptionSettings, start: dt.date, end: dt.date, lookback: int):
     """The positions, their market, each day of the range with a previous close (``targets``), those closes, the
-    options priced at them and the hedges held over the next day: the book each day's figures are of."""
+    options priced at them and the hedges held over the next day: the book each day's figures are of.
+
+    Kept for the process per version of what it reads (:func:`_read_version`): option_pnl and the three option
+    stress steps of a day's run ask for the same book (their callers change none of it)."""
+    version = _read_version(settings)
+    if version is None:
+        return _held_before(settings, start, end, lookback)
+    key = (version, start, end, lookback)
+    if key not in _HELD:
+        while len(_HELD) >= 2:  # a run asks for one book (a range run's options steps too)
+            del _HELD[next(iter(_HELD))]
+        _HELD[key] = _held_before(settings, start, end, lookback)
+    return _HELD[key]
+
+
+_HELD: dict[tuple, tuple] = {}
+
+
+def _read_version(settings: OptionSettings) -> tuple | None:
+    """What :func:`held_before` reads, as it is: the settings, the versions of the prices and returns tables, of the
+    positions and volatility files and of the FX rates; None when a file is missing (its reader names it)."""
+    tables = []
+    for table in ("prices", "returns"):
+        delta = open_table(table)
+        tables.append(None if delta is None else version_key(table_uri(table), delta))
+    try:
+        files = tuple(None if f is None else file_version(Path(f)) for f in (settings.positions_file, settings.vol_file))
+    except OSError:
+        return None
+    return repr(settings), tuple(tables), files, rates_version()
+
+
+def _held_before(settings: OptionSettings, start: dt.date, end: dt.date, lookback: int):
     positions, market = load_market(settings, start, end, lookback=lookback)
     calendar = market.spot.index
     targets = calendar[(calendar >= pd.Timestamp(start))]

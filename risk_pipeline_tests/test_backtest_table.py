@@ -198,7 +198,8 @@ def test_bad_inputs_name_the_problem():
 
 
 def test_degenerate_forecasts_from_short_windows_give_finite_rows():
-    """ES <= 0 (a window of gains) and ES == VaR (a degenerate tail) must not stop the table."""
+    """ES <= 0 (a window of gains) and ES == VaR (a degenerate tail) must not stop the table; the ES tests of a window
+    holding a forecast with ES <= 0 are null (outside their domain), every other number finite."""
     import numpy as np
     import pandas as pd
 
@@ -209,12 +210,16 @@ def test_degenerate_forecasts_from_short_windows_give_finite_rows():
     returns = pd.Series(rng.normal(0, 0.01, dates.size), index=dates)
     var = np.full(dates.size, 0.02)
     es = np.full(dates.size, 0.025)
-    var[50:60], es[50:60] = -0.004, -0.001  # the window's tail is a gain
+    var[20:30], es[20:30] = -0.004, -0.001  # the window's tail is a gain
     var[100:110], es[100:110] = 0.001, 0.001  # ES == VaR, breached often
     forecasts = pd.DataFrame({"var": var, "es": es}, index=dates)
     table = backtest_table(returns, forecasts, confidence=0.99, horizon_days=1, as_of=dates[-5:], seed=1, n_sims=200)
+    es_tests = ["z2_stat", "z2_p", "mcneil_frey_stat", "mcneil_frey_p"]
     numeric = table.select_dtypes("number")
-    assert np.isfinite(numeric.to_numpy()).all()
+    holding = (table["backtest_window_days"] == 1000).to_numpy()  # the whole 300 days: rows 20-29 in it
+    assert np.isfinite(numeric.loc[~holding].to_numpy()).all()  # 250 days as of the last 5: from row 46 on
+    assert np.isfinite(numeric.loc[holding].drop(columns=es_tests).to_numpy()).all()
+    assert table.loc[holding, es_tests].isna().all().all()
     full = table.loc[table["backtest_window_days"] == 1000]  # longer than the 300 days: the whole sample
     expected = [int((-returns.to_numpy()[: dates.get_loc(d) + 1] > var[: dates.get_loc(d) + 1]).sum()) for d in full["as_of"]]
     assert full["n_breaches"].tolist() == expected

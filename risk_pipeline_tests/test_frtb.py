@@ -260,3 +260,19 @@ def test_quarter_starts_are_the_first_row_of_each_calendar_quarter():
     got = _quarter_starts(dates)
     assert got.tolist() == expected and got.dtype == np.int64
     assert _quarter_starts(dates[:0]).tolist() == []
+
+
+def test_the_es_of_each_window_reads_its_losses_sorted_as_far_as_it_needs():
+    """A window's ES at 97.5% sorts only the tail of its losses (sort_tail): the ES of a full ascending sort to the
+    last bit, ties at the quantile included, and NaN for a row with a missing loss."""
+    from risk_pipeline.risk.frtb.expected_shortfall import ES_CONFIDENCE, _es_of_rows
+    from risk_pipeline.risk.var.sorted_tail import sorted_tail_var_es
+
+    rng = np.random.default_rng(8)
+    losses = np.round(rng.normal(size=(400, 241)), 1)  # many ties
+    losses[5, 3] = np.nan
+    kept = losses.copy()
+    got = _es_of_rows(losses)
+    full = sorted_tail_var_es(np.sort(np.delete(losses, 5, axis=0), axis=1), (ES_CONFIDENCE,))[1][:, 0]
+    assert np.isnan(got[5]) and np.array_equal(np.delete(got, 5), full)
+    assert np.array_equal(losses, kept, equal_nan=True)  # the caller's losses untouched

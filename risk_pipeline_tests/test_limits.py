@@ -231,3 +231,33 @@ def test_limits_and_the_var_engine_agree_at_one_day_and_differ_at_three_by_their
             assert (var[d, j, 1], es[d, j, 1]) == pytest.approx(expected, rel=1e-12)
     assert not np.allclose(var[:, :, 1], grid.xs(3, level="horizon_days")["var_amount"].to_numpy().reshape(
         len(days), len(conf)), rtol=1e-3)
+
+
+def test_books_measured_on_the_same_days_are_evaluated_together_to_the_same_rows():
+    """limit_status evaluates the books measured on the same days in one evaluate_limits: the rows, their types
+    and their order (the books as measured, then the days, then each book's limits) are those of one evaluation
+    per book, whatever days each book has (a book starting later, a book of record without positions one day)."""
+    from risk_pipeline.config.portfolios import Portfolio, Position
+    from risk_pipeline.defs.limits import STORED_NAMES, _evaluated
+    from risk_pipeline.risk.limits import LIMIT_METHOD, Limit, LimitsConfig, evaluate_limits, long_measures
+
+    rng = np.random.default_rng(3)
+    days = pd.bdate_range("2022-03-01", periods=6)
+    books = {"b": (days, "USD"), "a": (days, "EUR"), "late": (days[3:], "USD"), "c": (days, "USD"),
+             "gaps": (days[[0, 2, 5]], "GBP")}
+    limits = LimitsConfig(0.8, {name: (Limit("var", 1, 0.99, 100.0), Limit("es", 1, 0.99, 120.0),
+                                       Limit("var", 3, 0.99, 150.0)) for name in books})
+    measured, expected = [], []
+    for name, (dates, currency) in books.items():
+        grid = pd.MultiIndex.from_product([dates, (0.99,), (1, 3)], names=["date", "confidence", "horizon_days"])
+        amounts = pd.DataFrame({"var_amount": rng.uniform(50, 160, len(grid)), "es_amount": rng.uniform(60, 200, len(grid))},
+                               index=grid).reset_index().assign(portfolio=name)
+        amounts.loc[1, "var_amount"] = np.nan  # a measure without data: no_data
+        portfolio = Portfolio(name, currency, (Position("X", quantity=1.0),))
+        measured.append((portfolio, pd.DatetimeIndex(dates), amounts))
+        report = evaluate_limits(long_measures(amounts, LIMIT_METHOD), limits, 0.8, dates=pd.DatetimeIndex(dates),
+                                 portfolios=[name])
+        expected.append(report.rows.rename(columns=STORED_NAMES).assign(base_currency=currency))
+    together = _evaluated(measured, limits, 0.8)
+    pd.testing.assert_frame_equal(together, pd.concat(expected, ignore_index=True), check_exact=True)
+    assert list(dict.fromkeys(together["portfolio"])) == list(books)

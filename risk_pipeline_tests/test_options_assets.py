@@ -482,3 +482,21 @@ def test_option_pnl_of_one_day_is_the_longer_runs_row_bit_for_bit(lake):
         one = pnl(day, day)
         assert len(one) == 1
         assert one["hypothetical_pnl"].to_numpy()[0] == long.loc[one.index[0], "hypothetical_pnl"], day
+
+
+def test_the_held_book_is_kept_per_version_of_what_it_reads(lake):
+    """held_before is read once for the steps of a run that ask for the same book (option_pnl and the three option
+    stress steps of a day), and again when a file it reads changes: the positions file rewritten holds another
+    book, the same as a first reading of that file gives."""
+    folder = lake[0]
+    positions = folder / "kept.csv"
+    positions.write_text(POSITIONS)
+    settings = OptionsConfig(**{**_options(folder), "positions_file": str(positions)}).settings()
+    day = dt.date(2021, 1, 4)
+    first = held_before(settings, day, day, EWMA + 2)
+    assert held_before(settings, day, day, EWMA + 2) is first  # the same book, not read again
+    assert held_before(settings, day, day, EWMA + 3) is not first  # another window read
+    positions.write_text(HEADER + POSITIONS.splitlines(keepends=True)[1])  # the strangle's call alone
+    changed = held_before(settings, day, day, EWMA + 2)
+    assert [p.option for p in changed[0]] == ["c"] and set(changed[4]["book"]) == {"strangle"}
+    assert len(first[4]) > len(changed[4])

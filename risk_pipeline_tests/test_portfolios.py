@@ -272,3 +272,98 @@ def test_the_file_is_read_once_per_version_and_again_when_it_changes(tmp_path):
     path.write_text(body.replace("USD", "XYZ"))
     with pytest.raises(ConfigError, match="base_currency"):
         load_portfolios(path)
+
+
+def _pandas_book(portfolio: Portfolio, prices, returns):
+    """A book by pandas' frame arithmetic on the wide frames (``books._wide``, pandas' pivot: the test above), as
+    build_book computed it before it worked on arrays."""
+    import pandas as pd
+
+    from risk_pipeline.books import _wide
+    from risk_pipeline.sources.ecb_fx import fx_rate
+
+    symbols = list(portfolio.symbols)
+    held_prices, held_returns = (f.loc[f["symbol"].isin(symbols)] for f in (prices, returns))
+    close = _wide(held_prices, "close", symbols)
+    dates = close.index
+    local = _wide(held_returns, "simple_return", symbols).reindex(dates)
+    quoted = held_prices.drop_duplicates("symbol").set_index("symbol")["currency"]
+    currency = {p.symbol: p.currency or quoted.get(p.symbol) for p in portfolio.positions}
+    fx = pd.DataFrame({s: (pd.Series(float("nan"), index=dates) if c is None else
+                           pd.Series(fx_rate(portfolio.base_currency, c, dates).to_numpy(), index=dates))
+                       for s, c in currency.items()}, index=dates)
+    asset_returns = (1.0 + local) * (1.0 + (fx / fx.shift(1) - 1.0)) - 1.0
+    if portfolio.by_weight:
+        weights = pd.Series({p.symbol: p.weight for p in portfolio.positions}, dtype=float)[symbols]
+        exposures = pd.DataFrame(np.tile(weights.to_numpy() * portfolio.notional, (len(dates), 1)), index=dates,
+                                 columns=symbols)
+        values = pd.Series(float(portfolio.notional), index=dates)
+    else:
+        exposures = close * fx * pd.Series({p.symbol: p.quantity for p in portfolio.positions}, dtype=float)[symbols]
+        values = exposures.sum(axis=1, min_count=len(symbols))
+    return {"exposures": exposures, "values": values, "asset_returns": asset_returns,
+            "weights": exposures.div(values, axis=0), "unit_values": close * fx, "currencies": currency}
+
+
+import numpy as np  # noqa: E402 - the helpers above and the tests below
+
+
+def test_a_book_built_on_arrays_is_pandas_own_book_bit_for_bit():
+    """build_book computes a book's frames on their arrays: the same frames as pandas' pivots and frame
+    arithmetic, to the last bit (values, index, columns and their names, and the layout pandas' row sum of a
+    quantity book's value follows), for weight and quantity books in their own and other currencies, rows in
+    any order, a cell missing, a return on a day without a price, a position never priced; and the same error
+    for two returns of a date and symbol."""
+    import pandas as pd
+
+    from risk_pipeline.books import build_book
+
+    rng = np.random.default_rng(11)
+    days = pd.bdate_range("2021-11-01", periods=30)
+    symbols = {f"U{i}": "USD" for i in range(9)} | {f"E{i}": "EUR" for i in range(3)} | {"OTHER": "USD"}
+    rows = [(d, s, c) for d in days for s, c in symbols.items() if rng.random() < 0.93]
+    frame = pd.DataFrame(rows, columns=["date", "symbol", "currency"]).sample(frac=1.0, random_state=5)
+    prices = frame.assign(close=rng.uniform(10, 200, len(frame)))
+    returns = pd.concat([frame, frame.iloc[:3].assign(date=pd.Timestamp("2021-12-25"))]).assign(
+        simple_return=lambda f: rng.normal(0, 0.02, len(f)))
+    books = [Portfolio("usd_weights", "USD", tuple(Position(s, weight=w) for s, w in
+                                                   zip(["U1", "E0", "U3", "E2"], [0.4, 0.3, 0.2, 0.1])), notional=1e6),
+             Portfolio("eur_quantities", "EUR", tuple(Position(f"U{i}", quantity=float(q)) for i, q in
+                                                      enumerate([100, -50, 20, 7, 300, -80, 10, 5, 60]))
+                       + (Position("E1", quantity=40.0), Position("NEVER", quantity=5.0, currency="USD"))),
+             Portfolio("usd_quantities", "USD", (Position("E0", quantity=1000.0), Position("U2", quantity=-10.0)))]
+    for portfolio in books:
+        book, expected = build_book(portfolio, prices, returns), _pandas_book(portfolio, prices, returns)
+        assert book.currencies == expected.pop("currencies")
+        for name, want in expected.items():
+            got = getattr(book, name)
+            (pd.testing.assert_frame_equal if isinstance(want, pd.DataFrame) else pd.testing.assert_series_equal)(
+                got, want, check_exact=True, check_freq=True)
+            assert np.array_equal(got.to_numpy().view(np.int64), want.to_numpy().view(np.int64)), (portfolio.name, name)
+        layout = [(b.values.shape, b.values.flags.c_contiguous) for b in book.exposures._mgr.blocks]
+        assert layout == [(b.values.shape, b.values.flags.c_contiguous) for b in expected["exposures"]._mgr.blocks]
+    with pytest.raises(ValueError, match="simple_return: more than one row for a date and symbol"):
+        build_book(books[0], prices, pd.concat([returns, returns.loc[returns["symbol"] == "U1"].iloc[:1]]))
+
+
+def test_a_books_pnl_days_are_those_of_its_rows():
+    """var_estimates reads a book's P&L days without its rows (risk.portfolio.pnl_days): the dates of
+    pnl_from_exposures' rows, a day without a previous close, a held return or a value left out."""
+    import pandas as pd
+
+    from risk_pipeline.risk.portfolio import pnl_days, pnl_from_exposures
+
+    rng = np.random.default_rng(2)
+    dates = pd.bdate_range("2022-01-03", periods=12, name="date")
+    exposures = pd.DataFrame(rng.normal(size=(12, 3)), index=dates, columns=["A", "B", "C"])
+    exposures.iloc[4, 1] = np.nan
+    exposures.iloc[7, 2] = 0.0  # not held over the next day: its missing return does not matter
+    returns = pd.DataFrame(rng.normal(size=(11, 3)), index=dates[1:], columns=["C", "A", "B"])
+    returns.iloc[7, 0] = np.nan
+    returns.iloc[2, 1] = np.nan
+    values = pd.Series(rng.uniform(1, 2, 12), index=dates)
+    values.iloc[9] = 0.0
+    days = pnl_days(exposures, values, returns)
+    rows = pnl_from_exposures(exposures, values, returns)
+    pd.testing.assert_index_equal(days, pd.DatetimeIndex(rows["date"]))
+    assert 0 < len(days) < 11

@@ -371,3 +371,99 @@ def test_the_returns_audit_of_chunks_of_symbols_finds_the_whole_table_s_offendin
               for half in halves]
     assert len(whole) > 1 and all(set(whole["symbol"]) & set(half) for half in halves)  # both chunks find some
     pd.testing.assert_frame_equal(chunks_failures(chunks)["returns_within_sigmas"], whole, check_exact=True)
+
+
+def _calendars_apart() -> pd.DataFrame:
+    """Closes of six symbols over 120 weekdays, two of them on a calendar of their own (``M1`` has no
+    price on every fifth weekday, ``M2`` none on every seventh), with a planted non-positive close, stale
+    runs, return spikes and a missing day in symbols of both halves of the alphabet."""
+    rng = np.random.default_rng(11)
+    dates = pd.bdate_range("2021-01-04", periods=120)
+    wide = pd.DataFrame(100 * np.exp(np.cumsum(rng.normal(0, 0.01, (120, 6)), axis=0)), index=dates,
+                        columns=["A", "B", "C", "M1", "M2", "Z"])
+    wide.iloc[70:80, 1] = wide.iloc[70, 1]   # B: 9 unchanged days
+    wide.iloc[40:48, 5] = wide.iloc[40, 5]   # Z: 7 unchanged days
+    wide.iloc[90, 0] *= 1.4                  # spikes: A, M1, Z
+    wide.iloc[96, 3] *= 0.7
+    wide.iloc[101, 5] *= 1.5
+    wide.iloc[60, 2], wide.iloc[66, 4] = -1.0, 0.0  # non-positive: C, M2
+    frame = _long(wide)
+    off = (frame["symbol"].eq("M1") & (frame["date"].dt.dayofyear % 5 == 0)) \
+        | (frame["symbol"].eq("M2") & (frame["date"].dt.dayofyear % 7 == 0)) \
+        | (frame["symbol"].eq("A") & frame["date"].eq(dates[50]))  # and A one day
+    return frame.loc[~off].assign(source="test").reset_index(drop=True)
+
+
+def test_return_outliers_of_some_symbols_given_every_symbol_s_dates_are_those_of_the_whole_frame():
+    """A rolling window counts rows of dates: the returns of a chunk of symbols judged alone (a task of the
+    asset check) need the dates of every symbol's rows (``dates``); without them a symbol of its own
+    calendar, missing on days the others trade, gets other windows and other sigmas."""
+    closes = _calendars_apart()
+    returns = closes.assign(simple_return=closes.groupby("symbol")["close"].pct_change()).dropna()
+    days = _days(pd.DatetimeIndex(returns["date"].unique()))
+    whole = quality.return_outliers(returns, days, window=20, max_sigmas=3.0)
+    for chunk in (["A", "B", "C"], ["M1", "M2", "Z"]):
+        alone = returns.loc[returns["symbol"].isin(chunk)]
+        expected = whole.loc[whole["symbol"].isin(chunk)].reset_index(drop=True)
+        got = quality.return_outliers(alone, days, 20, 3.0, dates=pd.DatetimeIndex(returns["date"].unique()))
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    m1 = returns.loc[returns["symbol"].eq("M1")]  # its own dates only: not the whole frame's sigmas
+    own = quality.return_outliers(m1, days, 20, 3.0).set_index("date")["sigmas"]
+    assert not own.equals(whole.loc[whole["symbol"].eq("M1")].set_index("date")["sigmas"])
+
+
+def test_the_per_symbol_checks_on_two_dask_workers_find_what_they_find_on_the_whole_table(data_dir, tmp_path,
+                                                                                          monkeypatch):
+    """``prices_positive``, ``prices_not_stale``, ``returns_within_sigmas``, ``fx_coverage`` and
+    ``portfolio_symbols_priced`` judge each symbol on its own rows, ``prices_no_missing_days`` a day's
+    coverage of every symbol: on the dask
+    engine the asset check evaluates them in a task of symbols per worker (``stored_findings``, the last
+    from each task's matrix of dates x symbols priced); what the tasks find, put together, is the finding
+    of the rule on the whole stored window: the same offending rows in the same order (fx_coverage's in
+    the order of the books and their positions, which the tasks of symbols interleave), the rows
+    checked as many."""
+    from risk_pipeline.compute import Compute, close_clients
+    from risk_pipeline.defs.quality_rules import (
+        FxCoverageConfig, MissingDaysConfig, NonPositiveConfig, OutlierConfig, StaleConfig, UnpricedConfig,
+        stored_findings,
+    )
+    from risk_pipeline.risk.returns import close_to_close_returns
+
+    books = tmp_path / "books.yaml"  # B, M2 and Z quoted in a currency without any rate: a gap every day
+    books.write_text("portfolios:\n"
+                     "  - {name: eur_book, base_currency: EUR, notional: 1000000, positions: "
+                     "[{symbol: Z, weight: 0.5}, {symbol: A, weight: 0.25}, {symbol: B, weight: 0.25}]}\n"
+                     "  - {name: usd_book, base_currency: USD, notional: 1000000, positions: "
+                     "[{symbol: M2, weight: 0.5}, {symbol: B, weight: 0.5}]}\n"
+                     "  - {name: unpriced_book, base_currency: USD, notional: 1000000, positions: "
+                     "[{symbol: A, weight: 0.4}, {symbol: NOPE, weight: 0.3}, {symbol: Z, weight: 0.3}]}\n")
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(books))
+    closes = _calendars_apart()
+    closes.loc[closes["symbol"].isin(["B", "M2", "Z"]), "currency"] = "XTS"
+    days = _days(pd.DatetimeIndex(closes["date"].unique()))
+    write_days("prices", closes, days, keys=closes["symbol"].unique())
+    returns = close_to_close_returns(closes.loc[closes["close"] > 0], max_gap_days=10)
+    write_days("returns", returns, days, keys=returns["symbol"].unique())
+    start, end, checked_days = days[30], days[-1], days[30:]
+    configs = {"prices_positive": NonPositiveConfig(), "prices_not_stale": StaleConfig(max_unchanged_days=5),
+               "returns_within_sigmas": OutlierConfig(window=20, max_sigmas=3.0), "fx_coverage": FxCoverageConfig(),
+               "prices_no_missing_days": MissingDaysConfig(min_coverage=0.5),
+               "portfolio_symbols_priced": UnpricedConfig()}
+    try:
+        on_dask = Compute(engine="dask", workers=2)
+        for name, config in configs.items():
+            whole = stored_findings(name, config, start, end, checked_days)
+            tasks = stored_findings(name, config, start, end, checked_days, on_dask)
+            if name == "portfolio_symbols_priced":  # the one held symbol without a price, of the third book
+                assert whole.offending.values.tolist() == [["unpriced_book", "NOPE"]]
+            else:  # offending rows of symbols of both tasks
+                found = set(whole.offending["symbol"])
+                assert len(whole.offending) >= 2 and {"A", "B", "C"} & found and {"M1", "M2", "Z"} & found, name
+            pd.testing.assert_frame_equal(tasks.offending, whole.offending, check_exact=True, obj=name)
+            assert (tasks.checked, tasks.severity, tasks.extra, tasks.description) \
+                == (whole.checked, whole.severity, whole.extra, whole.description)
+        gaps = stored_findings("fx_coverage", configs["fx_coverage"], start, end, checked_days).offending
+        assert list(dict.fromkeys(zip(gaps["portfolio"], gaps["symbol"]))) == [
+            ("eur_book", "Z"), ("eur_book", "B"), ("usd_book", "M2"), ("usd_book", "B"), ("unpriced_book", "Z")]
+    finally:
+        close_clients()

@@ -9,6 +9,7 @@ far above the 10-in-250 red threshold).
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import html
 import json
 import re
@@ -348,6 +349,47 @@ def test_the_charts_drawn_in_a_child_process_are_those_drawn_in_this_one(calm, t
     forked_files, here = _contents(tmp_path / "forked"), _contents(tmp_path / "here")
     assert forked_files == here and forked_files == _contents(reports / "2017-12-29")
     assert b"data:image/png;base64," in here["risk_report.html"]
+
+
+def test_a_report_whose_charts_are_drawn_from_its_first_part_while_the_rest_is_read_is_the_same(calm, tmp_path,
+                                                                                                monkeypatch):
+    from risk_pipeline.defs.report import ReportConfig
+    from risk_pipeline.report import forked, publish
+    from risk_pipeline.report.publish import publish_report, write_files
+    from risk_pipeline.report.summary import build_report_data, read_head
+
+    if not forked.can_fork():
+        pytest.skip("no fork or a single core here")
+    _republishing(calm, tmp_path, monkeypatch)
+    as_of, settings = dt.date(2017, 12, 29), ReportConfig().settings()
+    head = read_head(as_of, settings)
+    collecting = []
+    monkeypatch.setattr(publish, "build_report_data", lambda *a: collecting.append(gc.isenabled()) or build_report_data(*a))
+    assert gc.isenabled()
+    data, files = publish_report(as_of, settings, tmp_path / "early")
+    assert files.html == tmp_path / "early" / "2017-12-29" / "risk_report.html"
+    assert collecting == [False] and gc.isenabled()  # the cyclic collector paused while the report is made
+    monkeypatch.setattr(forked, "can_fork", lambda: False)  # everything read, then drawn here
+    (tmp_path / "here").mkdir()
+    write_files(build_report_data(as_of, settings), tmp_path / "here")
+    assert _contents(tmp_path / "early" / "2017-12-29") == _contents(tmp_path / "here")
+    assert data.pnl_vs_var.equals(head.pnl_vs_var) and data.traffic_light.equals(head.traffic_light)
+
+
+def test_the_morning_table_from_the_frames_the_report_read_is_the_one_read_by_itself(calm, monkeypatch):
+    from risk_pipeline.defs.report import ReportConfig
+    from risk_pipeline.report.morning import load_morning, morning_cells
+    from risk_pipeline.report.summary import build_report_data
+
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(calm[0]))
+    as_of = dt.date(2017, 12, 29)
+    alone, reused = load_morning(as_of), build_report_data(as_of, ReportConfig().settings()).morning
+    assert reused.alerts == alone.alerts and morning_cells(reused) == morning_cells(alone)
+    assert len(alone.limits) and len(alone.lights) and len(alone.stress)  # the frames the report read are compared
+    for name in ("limits", "lights", "stress", "frtb", "capital"):
+        sort = lambda f: f.sort_values([c for c in f.columns if not pd.api.types.is_float_dtype(f[c])],
+                                       ignore_index=True)
+        pd.testing.assert_frame_equal(sort(getattr(reused, name)), sort(getattr(alone, name)))
 
 
 def test_a_report_folder_of_an_earlier_version_becomes_a_publication(calm, tmp_path, monkeypatch):

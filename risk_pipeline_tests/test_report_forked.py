@@ -93,3 +93,28 @@ def test_a_child_that_never_answers_is_killed_and_the_job_done_here():
         with pytest.warns(RuntimeWarning, match=r"a job: the child process gave no result in 1 s; done in this process"):
             pid = forked_job.result()
     assert pid == os.getpid() and not child.is_alive()
+
+
+@needs_fork
+def test_the_child_s_collector_walks_only_what_the_child_makes():
+    import gc
+    import weakref
+
+    inherited = [[] for _ in range(10_000)]  # objects this process's collector tracks
+
+    def job():
+        class Node:
+            pass
+
+        node = Node()
+        node.itself = node  # a cycle the child makes, garbage at once
+        ref = weakref.ref(node)
+        del node
+        gc.collect()
+        return gc.get_freeze_count(), ref() is None
+
+    frozen_here = gc.get_freeze_count()
+    with Forked(job, "a job") as child:
+        frozen, collected = child.result()
+    assert frozen >= frozen_here + len(inherited)  # what the child inherited is out of its collector's sight
+    assert collected  # and what it makes is collected as before

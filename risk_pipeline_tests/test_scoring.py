@@ -112,31 +112,38 @@ def _plain_dm(d: np.ndarray) -> tuple[float, float, int]:
 
 def test_dm_and_means_equal_a_plain_loop_over_the_window():
     fz0, tick = _family()
-    fz0.loc[:40, "c"] = np.nan  # c's window fills later: compared over the common days once it has half a window
-    fz0.loc[500, "b"] = np.nan  # one forecast without an FZ0 score (es <= 0): b's scored run restarts after it
+    fz0.loc[:40, "c"] = tick.loc[:40, "c"] = np.nan  # c's window fills later: compared over the common days once
+    # it has half a window
+    fz0.loc[500, "b"] = np.nan  # a forecast (its tick loss) without an FZ0 score (es <= 0, a zero forecast): the
+    # windows holding it have no mean FZ0 of b and leave b out
+    fz0.loc[495:500, "c"] = tick.loc[495:500, "c"] = np.nan  # days without a forecast of c: its scored run restarts
     end_pos = np.arange(len(fz0)) * 2 + 7  # observation end days (every other trading day)
     as_of_pos = np.array([60, 175, 300, 900, 1007, 1010, 1206])
     out = compare_methods(fz0, tick, end_pos, as_of_pos, np.zeros(as_of_pos.size, bool), (100, 400), McsSettings())
     reasons = set()
     for (a, days), rows in out.groupby(["as_of", "backtest_window_days"]):
         inside = (end_pos <= as_of_pos[a]) & (end_pos > as_of_pos[a] - days)
-        window = fz0[inside]
+        window, ticks = fz0[inside], tick[inside]
+        undefined = {m: bool((ticks[m].notna() & window[m].isna()).any()) for m in fz0}
         # a plain loop: each method's trailing run of scores, compared when >= 20 and >= half the window
         runs = {m: len(window) - (np.flatnonzero(window[m].isna().to_numpy())[-1] + 1 if window[m].isna().any() else 0)
                 for m in fz0}
-        compared = [m for m in fz0 if runs[m] >= 20 and 2 * runs[m] >= len(window)]
+        compared = [m for m in fz0 if runs[m] >= 20 and 2 * runs[m] >= len(window) and not undefined[m]]
         common = window.iloc[len(window) - min(runs[m] for m in compared):] if compared else window.iloc[:0]
         best = min(compared, key=lambda m: common[m].mean()) if compared else ""
         for row in rows.itertuples():
-            assert row.n_obs == window[row.method].notna().sum()
-            assert row.mean_fz0_loss == pytest.approx(window[row.method].mean(), rel=1e-12)
-            assert row.mean_tick_loss == pytest.approx(tick[inside][row.method][window[row.method].notna()].mean(), rel=1e-12)
+            assert row.n_obs == ticks[row.method].notna().sum()
+            if undefined[row.method]:
+                assert np.isnan(row.mean_fz0_loss)
+            else:
+                assert row.mean_fz0_loss == pytest.approx(window[row.method].mean(), rel=1e-12)
+            assert row.mean_tick_loss == pytest.approx(ticks[row.method].mean(), rel=1e-12)
             assert row.compared == (row.method in compared)
             if not row.compared:
                 assert np.isnan(row.dm_stat) and row.comparison_obs == 0
                 assert row.not_compared_reason == (
-                    "no_latest_score" if runs[row.method] == 0 else "too_few_scores" if runs[row.method] < 20
-                    else "under_half_the_window")
+                    "undefined_score" if undefined[row.method] else "no_latest_score" if runs[row.method] == 0
+                    else "too_few_scores" if runs[row.method] < 20 else "under_half_the_window")
                 reasons.add(row.not_compared_reason)
                 continue
             assert row.not_compared_reason == "" and row.comparison_obs == len(common) <= len(window)
@@ -149,7 +156,7 @@ def test_dm_and_means_equal_a_plain_loop_over_the_window():
             assert row.dm_stat == pytest.approx(stat, rel=1e-8)
             assert row.dm_p == pytest.approx(p, rel=1e-8, abs=1e-14)
             assert row.fz0_diff_to_best == pytest.approx(common[row.method].mean() - common[best].mean(), rel=1e-9)
-    assert reasons == {"no_latest_score", "too_few_scores", "under_half_the_window"}
+    assert reasons == {"undefined_score", "no_latest_score", "too_few_scores", "under_half_the_window"}
     # a method a few scored days short is compared over the common days, not dropped
     short = out.loc[(out["method"] == "c") & (out["as_of"] == 1) & (out["backtest_window_days"] == 100)].iloc[0]
     assert short["compared"] and short["comparison_obs"] == short["n_obs"] == 44

@@ -184,6 +184,29 @@ def test_validate_names_duplicate_dates():
         validate_prices(raw, origin="unit")
 
 
+def test_validate_of_rows_in_order_checks_them_as_it_sorts_others():
+    """A frame already in (date, symbol) order is checked, not sorted again (sources.base.sorted_unique):
+    a pair repeated on adjacent rows is still refused, padded symbols are stripped before the order is
+    judged, and the rows in order and shuffled give the same frame."""
+    rng = np.random.default_rng(3)
+    days = pd.bdate_range("2020-01-01", periods=40)
+    ordered = pd.DataFrame({"date": np.repeat(days, 3), "symbol": np.tile([" A", "B ", "C"], len(days)),
+                            "close": rng.uniform(1, 2, 3 * len(days)), "currency": "USD", "source": "test"})
+    clean = validate_prices(ordered, origin="unit")
+    assert clean["symbol"].tolist()[:4] == ["A", "B", "C", "A"]
+    assert clean.index.tolist() == list(range(len(ordered)))
+    shuffled = ordered.sample(frac=1.0, random_state=4)
+    pd.testing.assert_frame_equal(validate_prices(shuffled, origin="unit"), clean, check_exact=True)
+    # the second day of " A" written twice, one after the other: in order but for the repeat
+    repeated = pd.concat([ordered.iloc[:4], ordered.iloc[3:]], ignore_index=True)
+    with pytest.raises(PriceDataError, match=r"duplicate \(date, symbol\) rows: A on 2020-01-02 \(row 3\); A on 2020-01-02 \(row 4\)"):
+        validate_prices(repeated, origin="unit")
+    # " A" and "A" are one symbol once stripped: two rows of A on one day
+    twice = ordered.iloc[:3].assign(symbol=[" A", "A", "C"])
+    with pytest.raises(PriceDataError, match=r"duplicate \(date, symbol\) rows: A on 2020-01-01 \(row 0\); A on 2020-01-01 \(row 1\)"):
+        validate_prices(twice, origin="unit")
+
+
 def test_validate_missing_column_empty_frame_and_mixed_currency():
     with pytest.raises(PriceDataError, match="unit: missing column.s. close"):
         validate_prices(good_frame().drop(columns="close"), origin="unit")

@@ -319,3 +319,27 @@ def test_scenario_history_is_read_once_per_version_of_the_returns(data_dir, monk
                keys=list(rets.columns))
     changed, _, _ = stress.scenario_history(scenarios, days[-1], 10)
     assert len(reads) == 3 and (changed.loc[rets.index[42]] == 0.5).all()
+
+
+def test_a_books_shocks_taken_by_position_are_the_label_selections():
+    """share_scenarios takes each shared shock (episode) of a book by the positions of its symbols, looked up once
+    per index: the Series (frames) of pandas' label selection, values, index, names and types, whether the shared
+    indexes are named or not, for no labels (no foreign currency), and pandas' own error for a missing label."""
+    from risk_pipeline.risk.stress.grid import _Take
+
+    union = ["KO", "MSFT", "SAP", "AAPL", "JNJ"]
+    named = pd.Index(union, name="symbol")
+    shocks = [pd.Series(np.arange(5.0) * k, index=index, name=name)
+              for k, (index, name) in enumerate([(named, None), (pd.Index(union), "s"), (pd.Index(list(union)), None),
+                                                 (named, "t")])]
+    for labels in (["AAPL", "KO"], [], union[::-1]):
+        take = _Take(labels)
+        for series in shocks:
+            got, want = take(series), series[labels]
+            pd.testing.assert_series_equal(got, want, check_exact=True, check_index_type=True)
+            assert (got.index.name, got.name) == (want.index.name, want.name)
+        frame = pd.DataFrame(np.arange(15.0).reshape(3, 5), columns=named)
+        pd.testing.assert_frame_equal(take.columns(frame), frame.loc[:, labels], check_exact=True,
+                                      check_column_type=True)
+    with pytest.raises(KeyError):
+        _Take(["KO", "XOM"])(shocks[0])

@@ -71,7 +71,7 @@ def _number(value: str, where: str, field: str) -> float:
     return number
 
 
-def _position(row: dict[str, str], where: str, line: int) -> OptionPosition:
+def _position(row: dict[str, str], where: str, line: int, currencies: frozenset[str]) -> OptionPosition:
     option_type = row["option_type"].strip().lower()
     if option_type not in OPTION_TYPES:
         raise field_error(where, "option_type", f"must be call or put, got {row['option_type']!r}")
@@ -94,7 +94,7 @@ def _position(row: dict[str, str], where: str, line: int) -> OptionPosition:
     return OptionPosition(book=name(row["book"].strip(), where, "book"), option=name(row["option"].strip(), where, "option"),
                           option_type=option_type, underlying=underlying, strike=strike, expiry=expiry, opened=opened,
                           quantity=quantity, multiplier=multiplier,
-                          currency=currency(row["currency"].strip(), where, "currency"), row=line)
+                          currency=currency(row["currency"].strip(), where, "currency", currencies), row=line)
 
 
 def load_option_positions(path: str | Path) -> tuple[OptionPosition, ...]:
@@ -128,7 +128,7 @@ def _read_option_positions(file: Path, version: tuple[int, int, int], currencies
                 empty = [c for c in COLUMNS if not (row.get(c) or "").strip()]
                 if empty:
                     raise field_error(where, empty[0], "missing")
-                position = _position(row, where, line)
+                position = _position(row, where, line, currencies)
                 key = (position.book, position.option)
                 if key in seen:
                     raise field_error(where, "option", f"duplicate option {position.option!r} of book {position.book!r} "

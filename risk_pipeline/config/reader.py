@@ -164,8 +164,10 @@ def name(value: Any, where: str, field: str = "name") -> str:
     return value
 
 
-def currency(code: Any, where: str, field: str) -> str:
-    if not isinstance(code, str) or code not in fx_currencies():
+def currency(code: Any, where: str, field: str, known: frozenset[str] | None = None) -> str:
+    """``code`` if it is a currency with a rate (``known``: those currencies, when the caller has them already;
+    default :func:`fx_currencies`), else the error naming ``where`` and ``field``."""
+    if not isinstance(code, str) or code not in (fx_currencies() if known is None else known):
         raise field_error(where, field, f"unknown currency {code!r} (use a 3-letter code: USD, EUR, an ECB currency or one of the second FX source)")
     return code
 

@@ -21,7 +21,7 @@ from risk_pipeline.defs.lake_assets import lake_asset, latest_day_of_run, partit
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.portfolios import log_skipped_books, record_books, skipped_metadata
 from risk_pipeline.defs.positions import positions
-from risk_pipeline.config.portfolios import load_portfolios
+from risk_pipeline.config.portfolios import Portfolio, load_portfolios
 from risk_pipeline.risk.limits import (
     LIMIT_METHOD, LimitsConfig, LimitStatus, evaluate_limits, long_measures, position_var_es,
 )
@@ -91,12 +91,13 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
     lookback = config.estimation_window_days + 1  # the window of the first day, and the day before it (FX returns)
     price_rows = read_window("prices", start, end, lookback=lookback)
     return_rows = read_window("returns", start, end, lookback=lookback)
-    frames, unlimited = [], []
+    unlimited: list[str] = []
     books, skipped = build_books(load_portfolios(), price_rows, return_rows)
     # the books of record: the stored positions of each previous close (days without them: no row)
     recorded, recorded_names, recorded_skipped = record_books(start, end, price_rows, return_rows, with_trades=False)
     skipped.update(recorded_skipped)
     log_skipped_books(context, skipped)
+    measured: list[tuple[Portfolio, pd.DatetimeIndex, pd.DataFrame]] = []
     for book in books + [book for book, _ in recorded]:
         portfolio = book.portfolio
         if book.exposures.empty:
@@ -111,13 +112,10 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
         dates = book.exposures.index[np.asarray(in_range)]
         if dates.empty:
             continue  # no P&L day in the range (a holiday, a book before its first price or positions)
-        amounts = limit_amounts(book, dates, wanted, config.estimation_window_days)
-        report = evaluate_limits(long_measures(amounts, LIMIT_METHOD), limits, fraction, dates=dates,
-                                 portfolios=[portfolio.name])
-        frames.append(report.rows.rename(columns=STORED_NAMES).assign(base_currency=portfolio.base_currency))
+        measured.append((portfolio, dates, limit_amounts(book, dates, wanted, config.estimation_window_days)))
+    frame = _evaluated(measured, limits, fraction)
     if unlimited:
         context.log.warning(f"no limits configured for portfolio(s) {unlimited}: not checked")
-    frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("limit_status")
     extra = {"unlimited_portfolios": dg.MetadataValue.text(", ".join(unlimited))} if unlimited else {}
     latest = frame.loc[frame["date"] == frame["date"].max()] if len(frame) else frame
     if len(latest):
@@ -130,6 +128,29 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
     return publish("limit_status", frame, days, keys=[book.portfolio.name for book in books] + recorded_names,
                    per_day=per_day, method=LIMIT_METHOD,
                    **extra, **skipped_metadata(skipped))
+
+
+def _evaluated(measured: list[tuple[Portfolio, pd.DatetimeIndex, pd.DataFrame]], limits: LimitsConfig,
+               fraction: Optional[float]) -> pd.DataFrame:
+    """The limit_status rows of each book's amounts (:func:`limit_amounts`) on its days: the books measured on the
+    same days evaluated together (one :func:`evaluate_limits`, not one per book: the same rows), the rows in the
+    order of ``measured`` and of the days."""
+    groups: dict[bytes, list[int]] = {}
+    for i, (_, dates, _) in enumerate(measured):
+        groups.setdefault(dates.asi8.tobytes(), []).append(i)
+    frames = []
+    for members in groups.values():
+        currencies = {measured[i][0].name: measured[i][0].base_currency for i in members}
+        amounts = pd.concat([measured[i][2] for i in members], ignore_index=True)
+        report = evaluate_limits(long_measures(amounts, LIMIT_METHOD), limits, fraction, dates=measured[members[0]][1],
+                                 portfolios=list(currencies))
+        rows = report.rows.rename(columns=STORED_NAMES)
+        frames.append(rows.assign(base_currency=rows["portfolio"].map(currencies)))
+    if not frames:
+        return empty_frame("limit_status")
+    frame = pd.concat(frames, ignore_index=True)
+    rank = frame["portfolio"].map({portfolio.name: i for i, (portfolio, _, _) in enumerate(measured)}).to_numpy()
+    return frame.iloc[np.lexsort((frame["date"].to_numpy(), rank))].reset_index(drop=True)
 
 
 @dg.asset_check(

@@ -19,6 +19,7 @@ stored.
 import dagster as dg
 import pandas as pd
 
+from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.defs.lake_assets import checked_days
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.quality_rules import (
@@ -29,14 +30,16 @@ from risk_pipeline.defs.quality_rules import (
 _PREVIEW_ROWS = 20
 
 
-def _evaluate(context: dg.AssetCheckExecutionContext, name: str, config: SeverityConfig) -> dg.AssetCheckResult:
+def _evaluate(context: dg.AssetCheckExecutionContext, name: str, config: SeverityConfig,
+              compute: Compute | None = None) -> dg.AssetCheckResult:
     """Rule ``name`` on the stored rows of the run's range (and its lookback). It fails on the
     offending rows that are problems now: none at severity ``info``; at ``warn``, for a rule whose
     findings are dated (``Rule.dated_by``), those of the run's last day; else all. The others are
     findings reported in the metadata (``offending``: every row found, ``failing``: those that fail)
-    and the description, with the number of items checked and the range checked."""
+    and the description, with the number of items checked and the range checked. A rule judging each
+    symbol on its own rows runs in tasks of symbols on ``compute`` (``quality_rules.stored_findings``)."""
     start, end, days = checked_days(context, RULES[name].table)
-    found = stored_findings(name, config, start, end, days)
+    found = stored_findings(name, config, start, end, days, compute)
     offending, dated_by = found.offending, RULES[name].dated_by
     failing = offending
     if found.severity == "info":
@@ -66,35 +69,43 @@ def _evaluate(context: dg.AssetCheckExecutionContext, name: str, config: Severit
 
 
 def _check(asset, description: str):
-    return dg.asset_check(asset=asset, blocking=True, description=description)
+    # the compute resource: inline unless a run's config says otherwise (risk_pipeline/compute.py)
+    return dg.asset_check(asset=asset, blocking=True, description=description,
+                          resource_defs={"compute": DEFAULT_COMPUTE})
 
 
 @_check(prices, "Every close is a finite number > 0.")
-def prices_positive(context: dg.AssetCheckExecutionContext, config: NonPositiveConfig) -> dg.AssetCheckResult:
-    return _evaluate(context, "prices_positive", config)
+def prices_positive(context: dg.AssetCheckExecutionContext, config: NonPositiveConfig,
+                    compute: Compute) -> dg.AssetCheckResult:
+    return _evaluate(context, "prices_positive", config, compute)
 
 
 @_check(prices, "No symbol lacks a price on a day when most live symbols have one (quality.missing_days).")
-def prices_no_missing_days(context: dg.AssetCheckExecutionContext, config: MissingDaysConfig) -> dg.AssetCheckResult:
-    return _evaluate(context, "prices_no_missing_days", config)
+def prices_no_missing_days(context: dg.AssetCheckExecutionContext, config: MissingDaysConfig,
+                           compute: Compute) -> dg.AssetCheckResult:
+    return _evaluate(context, "prices_no_missing_days", config, compute)
 
 
 @_check(prices, "No close stays unchanged over more than N consecutive trading days (quality.stale_prices).")
-def prices_not_stale(context: dg.AssetCheckExecutionContext, config: StaleConfig) -> dg.AssetCheckResult:
-    return _evaluate(context, "prices_not_stale", config)
+def prices_not_stale(context: dg.AssetCheckExecutionContext, config: StaleConfig,
+                     compute: Compute) -> dg.AssetCheckResult:
+    return _evaluate(context, "prices_not_stale", config, compute)
 
 
 @_check(returns, "No return lies beyond k rolling standard deviations of the previous window (quality.return_outliers).")
-def returns_within_sigmas(context: dg.AssetCheckExecutionContext, config: OutlierConfig) -> dg.AssetCheckResult:
-    return _evaluate(context, "returns_within_sigmas", config)
+def returns_within_sigmas(context: dg.AssetCheckExecutionContext, config: OutlierConfig,
+                          compute: Compute) -> dg.AssetCheckResult:
+    return _evaluate(context, "returns_within_sigmas", config, compute)
 
 
 @_check(prices, "Every symbol a live portfolio holds has prices in the range (quality.unpriced_positions).")
-def portfolio_symbols_priced(context: dg.AssetCheckExecutionContext, config: UnpricedConfig) -> dg.AssetCheckResult:
-    return _evaluate(context, "portfolio_symbols_priced", config)
+def portfolio_symbols_priced(context: dg.AssetCheckExecutionContext, config: UnpricedConfig,
+                             compute: Compute) -> dg.AssetCheckResult:
+    return _evaluate(context, "portfolio_symbols_priced", config, compute)
 
 
 @_check(prices, "Every foreign-currency position has an FX rate on each day it is priced (quality.fx_gaps); "
                 "a book without one is named with its currency and first missing date, and skipped by the P&L.")
-def fx_coverage(context: dg.AssetCheckExecutionContext, config: FxCoverageConfig) -> dg.AssetCheckResult:
-    return _evaluate(context, "fx_coverage", config)
+def fx_coverage(context: dg.AssetCheckExecutionContext, config: FxCoverageConfig,
+                compute: Compute) -> dg.AssetCheckResult:
+    return _evaluate(context, "fx_coverage", config, compute)

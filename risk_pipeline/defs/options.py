@@ -271,7 +271,7 @@ def option_reverse_stress(context: dg.AssetExecutionContext, config: OptionRever
         amounts = pd.Series(var.loc[var["book"] == book, "var_amount"].to_numpy(),
                             index=pd.DatetimeIndex(var.loc[var["book"] == book, "date"]))
         target_loss = config.option_reverse_var_multiple * amounts.reindex(targets).to_numpy()
-        kept = np.isfinite(target_loss) & (target_loss > 0)  # a day without the VaR (short history): no row
+        kept = np.isfinite(target_loss) & (target_loss > 0)  # a day without the VaR (short history), or a VaR of 0: no row
         if kept.any():
             rows = book_reverse_stress(inputs.market, own, hedge, held[kept], targets[kept], resolved,
                                        target_loss[kept], tuple(config.reverse_bracket), config.reverse_grid_points)

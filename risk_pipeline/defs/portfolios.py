@@ -17,7 +17,7 @@ from risk_pipeline.defs.positions import positions, trades
 from risk_pipeline.books import Book, BookFxError, SymbolRows, build_book, build_books
 from risk_pipeline.config.portfolios import Portfolio, Position, load_portfolios
 from risk_pipeline.config.positions import load_books_of_record
-from risk_pipeline.risk.portfolio import pnl_from_exposures, trades_pnl
+from risk_pipeline.risk.portfolio import pnl_days, pnl_from_exposures, trades_pnl
 from risk_pipeline.risk.sums import row_sums
 from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
 from risk_pipeline.storage.staging import Staged, stage
@@ -55,6 +55,11 @@ def book_rows(book: Book) -> pd.DataFrame:
     # a portfolio of portfolios.yaml does not trade: it holds its previous close's positions over the day
     return pnl.assign(hypothetical_pnl=pnl["pnl"], actual_pnl=pnl["pnl"], actual_return=pnl["simple_return"],
                       **holdings(book, book.quantities(), pnl["date"]))
+
+
+def book_days(book: Book) -> pd.DatetimeIndex:
+    """The dates of :func:`book_rows` (the days with a P&L), without computing the rows."""
+    return pnl_days(book.exposures, book.values, book.asset_returns)
 
 
 def record_book(name: str, base_currency: str, held: pd.DataFrame, day_trades: pd.DataFrame,

@@ -16,18 +16,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
+import dataclasses
 from dataclasses import dataclass, field
+from functools import partial
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
+from risk_pipeline.compute import Compute
 from risk_pipeline.config.last_dates import configured_last_dates
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.settings import section
 from risk_pipeline.sources import quality
 from risk_pipeline.sources.cash import SOURCE_NAME as CASH_SOURCE
 from risk_pipeline.sources.ecb_fx import MAX_STALENESS_DAYS, load_fx_rates
-from risk_pipeline.storage.lake import read_window
+from risk_pipeline.storage.lake import query_days, read_window, window_days
 from risk_pipeline.storage.schemas import table_schema
 
 _QUALITY = section("quality")
@@ -104,13 +108,25 @@ def _missing(frame: pd.DataFrame, days: list[dt.date], config: MissingDaysConfig
     return Finding(found, config.severity, len(frame))
 
 
+def _missing_whole(parts: list[tuple[pd.DatetimeIndex, pd.Index, np.ndarray, int]], days: list[dt.date],
+                   config: MissingDaysConfig) -> Finding:
+    """prices_no_missing_days of the tasks' matrices of dates x their symbols (``quality.priced_days``, over
+    every stored date of the window), side by side in the order of the symbols."""
+    symbols = parts[0][1].append([part[1] for part in parts[1:]])
+    order = symbols.argsort(kind="stable")
+    priced = np.hstack([part[2] for part in parts])[:, order]
+    found = quality.missing_in(parts[0][0], symbols[order], priced, days, config.min_coverage, configured_last_dates())
+    return Finding(found, config.severity, sum(part[3] for part in parts))
+
+
 def _stale(frame: pd.DataFrame, days: list[dt.date], config: StaleConfig) -> Finding:
     quoted = frame.loc[frame["source"] != CASH_SOURCE] if "source" in frame else frame  # cash: 1 by construction
     return Finding(quality.stale_prices(quoted, days, config.max_unchanged_days), config.severity, len(frame))
 
 
-def _outliers(frame: pd.DataFrame, days: list[dt.date], config: OutlierConfig) -> Finding:
-    found = quality.return_outliers(frame, days, config.window, config.max_sigmas)
+def _outliers(frame: pd.DataFrame, days: list[dt.date], config: OutlierConfig,
+              dates: pd.DatetimeIndex | None = None) -> Finding:
+    found = quality.return_outliers(frame, days, config.window, config.max_sigmas, dates=dates)
     return Finding(found, config.severity, len(frame))
 
 
@@ -119,19 +135,62 @@ def _unpriced(frame: pd.DataFrame, days: list[dt.date], config: UnpricedConfig) 
     return Finding(quality.unpriced_positions(portfolios, frame), config.severity, len(portfolios))
 
 
+def _unpriced_whole(parts: list[np.ndarray], days: list[dt.date], config: UnpricedConfig) -> Finding:
+    """portfolio_symbols_priced of the symbols each task found priced."""
+    return _unpriced(pd.DataFrame({"symbol": np.concatenate(parts)}), days, config)
+
+
 def _fx(frame: pd.DataFrame, days: list[dt.date], config: FxCoverageConfig) -> Finding:
-    gaps = quality.fx_gaps(load_portfolios(), frame, load_fx_rates(), MAX_STALENESS_DAYS)
+    return _fx_finding(_fx_gaps(frame), len(frame), config)
+
+
+def _fx_gaps(frame: pd.DataFrame) -> pd.DataFrame:
+    return quality.fx_gaps(load_portfolios(), frame, load_fx_rates(), MAX_STALENESS_DAYS)
+
+
+def _fx_finding(gaps: pd.DataFrame, checked: int, config: FxCoverageConfig) -> Finding:
     missing = gaps.loc[gaps["reason"] == quality.FX_MISSING_RATE]
     before = gaps.loc[gaps["reason"] == quality.FX_BEFORE_FIRST_FIXING]
     summary = {"days_before_first_fixing": dg.MetadataValue.int(len(before))}
     if missing.empty and not before.empty:
         # no hole in the rates: only history before the currency existed, shown at its own severity
         first = before.groupby(["portfolio", "symbol", "currency"])["date"].agg(["min", "max", "size"]).reset_index()
-        return Finding(first, config.before_first_fixing_severity, len(frame), summary)
+        return Finding(first, config.before_first_fixing_severity, checked, summary)
     books = quality.books_missing_fx(missing)  # one line per book: currency and first missing date
     if books:
         summary["books_missing_fx"] = dg.MetadataValue.text("\n".join(books.values()))
-    return Finding(missing, config.severity, len(frame), summary, "\n".join(books.values()) or None)
+    return Finding(missing, config.severity, checked, summary, "\n".join(books.values()) or None)
+
+
+@dataclass(frozen=True)
+class BySymbol:
+    """How the asset check evaluates a rule in tasks of symbols (:func:`stored_findings`): ``part(rows, days,
+    config, dates)`` of a task's rows, ``whole(parts, days, config)`` the finding of every task's part, the
+    rule's on the rows of every symbol; ``dates``: ``part`` is given the window's stored dates (a
+    rolling window counts rows of dates, a day's coverage its symbols), else None."""
+
+    part: Callable[[pd.DataFrame, list[dt.date], SeverityConfig, pd.DatetimeIndex | None], object]
+    whole: Callable[[list, list[dt.date], SeverityConfig], Finding]
+    dates: bool = False
+
+
+def _in_order(*columns: str) -> Callable[[list[Finding], list[dt.date], SeverityConfig], Finding]:
+    """The ``whole`` of a rule whose findings are rows of symbols in the order of ``columns``: the tasks'
+    offending rows put together in that order, and the rows checked summed."""
+
+    def whole(found: list[Finding], days: list[dt.date], config: SeverityConfig) -> Finding:
+        rows = [f.offending for f in found if len(f.offending)]
+        offending = (pd.concat(rows, ignore_index=True).sort_values(list(columns), ignore_index=True)
+                     if rows else found[0].offending)
+        return dataclasses.replace(found[0], offending=offending, checked=sum(f.checked for f in found))
+
+    return whole
+
+
+def _fx_whole(parts: list[tuple[pd.DataFrame, int]], days: list[dt.date], config: FxCoverageConfig) -> Finding:
+    """fx_coverage's finding of the tasks' gaps (and rows read), in the order of the books and positions."""
+    gaps = quality.fx_gaps_of_parts(load_portfolios(), [gaps for gaps, _ in parts])
+    return _fx_finding(gaps, sum(n for _, n in parts), config)
 
 
 @dataclass(frozen=True)
@@ -149,6 +208,10 @@ class Rule:
     # the evaluation's findings depend on the order of the rows (fx_gaps takes a symbol's currency from its
     # first row): the asset check reads them in day order; else in the order read (a sort less)
     in_day_order: bool = False
+    # how the asset check evaluates it in tasks of symbols on the ``compute`` engine (:func:`stored_findings`):
+    # each symbol judged on its own rows, or (prices_no_missing_days) a day's coverage summed over the
+    # tasks' symbols; None: in one piece
+    by_symbol: BySymbol | None = None
 
 
 def _none(config: SeverityConfig) -> int:
@@ -157,24 +220,68 @@ def _none(config: SeverityConfig) -> int:
 
 _CLOSES = ("symbol", "close")
 RULES: dict[str, Rule] = {
-    "prices_positive": Rule("prices", NonPositiveConfig, _none, _non_positive, _CLOSES),
-    "prices_no_missing_days": Rule("prices", MissingDaysConfig, lambda c: c.lookback, _missing, _CLOSES),
+    "prices_positive": Rule("prices", NonPositiveConfig, _none, _non_positive, _CLOSES, by_symbol=BySymbol(
+        lambda frame, days, config, dates: _non_positive(frame, days, config), _in_order("date", "symbol"))),
+    "prices_no_missing_days": Rule("prices", MissingDaysConfig, lambda c: c.lookback, _missing, _CLOSES,
+                                   by_symbol=BySymbol(lambda frame, days, config, dates: (
+                                       *quality.priced_days(frame, dates), len(frame)), _missing_whole, dates=True)),
     "prices_not_stale": Rule("prices", StaleConfig, lambda c: c.max_unchanged_days, _stale, (*_CLOSES, "source"),
-                             "last_date"),
+                             "last_date", by_symbol=BySymbol(lambda frame, days, config, dates: _stale(frame, days, config),
+                                                             _in_order("symbol", "first_date"))),
     "returns_within_sigmas": Rule("returns", OutlierConfig, lambda c: c.window, _outliers, ("symbol", "simple_return"),
-                                  "date"),
-    "portfolio_symbols_priced": Rule("prices", UnpricedConfig, _none, _unpriced, ("symbol",)),
-    "fx_coverage": Rule("prices", FxCoverageConfig, _none, _fx, ("symbol", "currency"), in_day_order=True),
+                                  "date", by_symbol=BySymbol(_outliers, _in_order("date", "symbol"), dates=True)),
+    "portfolio_symbols_priced": Rule("prices", UnpricedConfig, _none, _unpriced, ("symbol",), by_symbol=BySymbol(
+        lambda frame, days, config, dates: frame["symbol"].unique(), _unpriced_whole)),
+    "fx_coverage": Rule("prices", FxCoverageConfig, _none, _fx, ("symbol", "currency"), in_day_order=True,
+                        by_symbol=BySymbol(lambda frame, days, config, dates: (_fx_gaps(frame), len(frame)), _fx_whole)),
 }
 
 
-def stored_findings(name: str, config: SeverityConfig, start: dt.date, end: dt.date, days: list[dt.date]) -> Finding:
+def stored_findings(name: str, config: SeverityConfig, start: dt.date, end: dt.date, days: list[dt.date],
+                    compute: Compute | None = None) -> Finding:
     """Rule ``name`` on the stored rows of ``start``..``end`` and its lookback (an asset check): only the
-    columns it reads, in day order only where its findings depend on the order (``Rule.in_day_order``)."""
+    columns it reads, in day order only where its findings depend on the order (``Rule.in_day_order``).
+    A rule that judges each symbol on its own rows (``Rule.by_symbol``) runs on the ``compute`` engine's
+    workers in tasks of symbols (:meth:`Compute.spread`; inline as one frame, read and judged whole):
+    each task reads its symbols' rows and finds their part (offending rows, or fx_coverage's gaps), put
+    together as the rule finds them on the whole window (``BySymbol.whole``)."""
     rule = RULES[name]
-    stored = read_window(rule.table, start, end, lookback=rule.lookback(config), columns=rule.columns,
-                         by_day=rule.in_day_order)
-    return rule.evaluate(stored, days, config)
+    if compute is None or compute.engine == "inline" or rule.by_symbol is None:
+        return _findings(None, name, config, start, end, days)
+    window = window_days(rule.table, start, end, lookback=rule.lookback(config))
+    if not window:
+        return _findings(None, name, config, start, end, days)
+    symbols = list(query_days(rule.table, window, "select distinct symbol from days_of order by symbol",
+                              columns=["symbol"])["symbol"])
+    dates = pd.DatetimeIndex(query_days(rule.table, window, "select distinct date from days_of order by date",
+                                        columns=["date"])["date"]) if rule.by_symbol.dates else None
+    if not symbols:
+        return _findings(None, name, config, start, end, days)
+    parts = compute.map(partial(_part, name=name, config=config, start=start, end=end, days=days, dates=dates),
+                        compute.spread(symbols))
+    return rule.by_symbol.whole(parts, days, config)
+
+
+def _stored(symbols: list[str] | None, rule: Rule, config: SeverityConfig, start: dt.date,
+            end: dt.date) -> pd.DataFrame:
+    """The stored rows ``rule`` reads in the window, of ``symbols`` (None: every symbol)."""
+    return read_window(rule.table, start, end, lookback=rule.lookback(config), columns=rule.columns,
+                       where=None if symbols is None else {"symbol": symbols}, by_day=rule.in_day_order)
+
+
+def _findings(symbols: list[str] | None, name: str, config: SeverityConfig, start: dt.date, end: dt.date,
+              days: list[dt.date]) -> Finding:
+    """Rule ``name`` on the stored rows of ``symbols`` (None: every symbol) in the window."""
+    rule = RULES[name]
+    return rule.evaluate(_stored(symbols, rule, config, start, end), days, config)
+
+
+def _part(symbols: list[str], name: str, config: SeverityConfig, start: dt.date, end: dt.date, days: list[dt.date],
+          dates: pd.DatetimeIndex | None) -> object:
+    """A task of :func:`stored_findings`: rule ``name``'s part (``BySymbol.part``) of the stored rows of
+    ``symbols`` in the window; ``dates``: the window's stored dates, for a rule that counts them."""
+    rule = RULES[name]
+    return rule.by_symbol.part(_stored(symbols, rule, config, start, end), days, config, dates)
 
 
 _LOGGED_ROWS = 20

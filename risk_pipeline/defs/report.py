@@ -19,11 +19,10 @@ from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.risk_summary import risk_summary
 from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.report.morning import morning_markdown
-from risk_pipeline.report.publish import write_report
+from risk_pipeline.report.publish import publish_report
 from risk_pipeline.report.summary import (
     OPTIONAL_TABLES,
     ReportSettings,
-    build_report_data,
     report_dates,
 )
 from risk_pipeline.config.settings import section
@@ -73,8 +72,7 @@ def risk_report(context: dg.AssetExecutionContext, config: ReportConfig) -> dg.M
         return run_result("risk_report", days, {"reports_written": dg.MetadataValue.int(0)})
     written = []
     for as_of in dates:
-        data = build_report_data(as_of, settings)
-        written.append((data, write_report(data, reports_dir())))
+        written.append(publish_report(as_of, settings, reports_dir()))
     data, files = written[-1]
     summary = data.traffic_light.merge(
         data.ranking[["portfolio", "method", "rank", "score"]], on=["portfolio", "method"], how="left"

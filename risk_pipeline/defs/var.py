@@ -15,7 +15,7 @@ from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.defs.chunks import publish_staged
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days
 from risk_pipeline.defs.exposures import bond_scenarios, book_exposures, held_values
-from risk_pipeline.defs.portfolios import (book_rows, held_symbols, histories, log_skipped_books, portfolio_pnl,
+from risk_pipeline.defs.portfolios import (book_days, held_symbols, histories, log_skipped_books, portfolio_pnl,
                                            record_books, skipped_metadata)
 from risk_pipeline.defs.positions import positions
 from risk_pipeline.books import Book, build_books
@@ -81,7 +81,7 @@ def portfolio_forecasts(config: VarConfig, book: Book, start: dt.date, recorded:
     of record (``recorded``: its positions are known from the run's range only) Monte Carlo
     simulates, for each day, the instruments held at the previous close
     (:func:`risk_pipeline.risk.var.held_monte_carlo.held_monte_carlo_grid`)."""
-    dates = pd.DatetimeIndex(book_rows(book)["date"])
+    dates = book_days(book)
     days = dates[dates >= pd.Timestamp(start)]
     settings = config.settings()
     exposures, values = book_exposures(book, days), held_values(book, days)
@@ -116,16 +116,16 @@ def portfolio_forecasts(config: VarConfig, book: Book, start: dt.date, recorded:
     return out
 
 
-def short_windows(config: VarConfig, portfolio: Portfolio, pnl: pd.DataFrame, start: dt.date,
+def short_windows(config: VarConfig, portfolio: Portfolio, dates: pd.DatetimeIndex, start: dt.date,
                   first_pnl_day: dt.date) -> list[str]:
-    """The methods without a full estimation window on the book's last P&L day of the range, each as a
+    """The methods without a full estimation window on the book's last P&L day of the range (``dates``: the
+    book's P&L days, :func:`~risk_pipeline.defs.portfolios.book_days`), each as a
     sentence naming the book, the method and the window setting (none when the book has no P&L day in
     the range). When the book's P&L starts on the lake's first P&L day (``first_pnl_day``), the
     history is cut by where the lake starts, not by the book's data: a ``VarParameterError``
     instead (a backfill from an earlier date gives the window). A book whose data starts later (a
     younger symbol, a currency not yet quoted) has no estimate until its window fills
     (docs/design.md, "Short history")."""
-    dates = pnl["date"]
     if dates.empty or dates.max() < pd.Timestamp(start):
         return []
     settings = config.settings()
@@ -296,11 +296,11 @@ def _stage_books(task: VarTask, config: VarConfig, first_pnl_day: dt.date, optio
     books, skipped = build_books(portfolios, *read(sorted({s for p in portfolios for s in p.symbols})))
     for book in books:
         keys.append(book.portfolio.name)
-        pnl = book_rows(book)
-        if pnl.empty:
+        dates = book_days(book)
+        if dates.empty:
             continue
         if task.short:
-            short += short_windows(config, book.portfolio, pnl, start, first_pnl_day)
+            short += short_windows(config, book.portfolio, dates, start, first_pnl_day)
         frames.append(portfolio_forecasts(methods, book, start))
     del books
     if names:

@@ -142,14 +142,17 @@ class PnlVsVarFigure:
         marked), and the rolling ``trailing``-day breach counts with the Basel zone thresholds; one
         legend for the figure (a colour per method; solid 99%, dashed 95% in the counts: a legend
         per axes, 52 entries, took a third of the chart's time). The rows are sorted once and each
-        line is a slice of them, its dates converted to day numbers once."""
+        line is a slice of them (confidence descending, method, date; the methods by their codes in
+        name order, not as Python strings), its dates converted to day numbers once."""
         yellow_from, red_from = self.yellow_from, self.red_from
-        rows = rows.sort_values(["confidence", "method", "date"], ascending=[False, True, True], ignore_index=True)
-        day = date2num(rows["date"].to_numpy())
-        confidence, method = rows["confidence"].to_numpy(), rows["method"].to_numpy()
-        returns, var = 100 * rows["simple_return"].to_numpy(), -100 * rows["var"].to_numpy()
-        breach, counts = rows["breach"].to_numpy(dtype=bool), rows["rolling_breaches"].to_numpy()
-        starts = series_starts(confidence, method)
+        codes, names = pd.factorize(rows["method"], sort=True)
+        confidence, date = rows["confidence"].to_numpy(), rows["date"].to_numpy()
+        order = np.lexsort((date, codes, -confidence))
+        codes, confidence, day = codes[order], confidence[order], date2num(date[order])
+        method = np.asarray(names, dtype=object)[codes]
+        returns, var = 100 * rows["simple_return"].to_numpy()[order], -100 * rows["var"].to_numpy()[order]
+        breach, counts = rows["breach"].to_numpy(dtype=bool)[order], rows["rolling_breaches"].to_numpy()[order]
+        starts = series_starts(confidence, codes)
         series = list(zip(starts, np.r_[starts[1:], len(rows)]))
         confidences = list(dict.fromkeys(confidence[starts]))
         colors = _method_colors(set(method))

@@ -373,7 +373,7 @@ def _backtests_section(data: ReportData, portfolio_charts: dict[str, str], overv
         out.append(_fold(f"{portfolio}: realized return against VaR", f"Basel lights of the methods: {gist}" if gist else "",
                          (f'<img alt="{_esc(portfolio)}: return vs VaR and rolling breaches" src="{chart}">' if chart
                           else '<p class="note">No one-day forecasts in the charted period.</p>') + _backtest_section(rows)))
-    out.append('<p class="note">A dash: the test could not be computed (no breach, or too few observations).</p>')
+    out.append('<p class="note">A dash: the test could not be computed (no breach, or too few observations; Z2 and McNeil-Frey: a zero forecast in the window, whose ES they cannot divide by).</p>')
     return "\n".join(out)
 
 

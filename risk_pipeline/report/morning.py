@@ -89,18 +89,23 @@ def _latest(table: str, as_of: dt.date, where: dict | None = None) -> pd.DataFra
     return read_days(table, [day], where=where) if day else empty_frame(table)
 
 
-def load_morning(as_of: dt.date) -> Morning:
-    """The morning table's data as of ``as_of`` (the latest stored day up to it of each table)."""
+def load_morning(as_of: dt.date, read: dict[str, pd.DataFrame] | None = None) -> Morning:
+    """The morning table's data as of ``as_of`` (the latest stored day up to it of each table); ``read``:
+    tables the caller has read already, by name, each as :func:`_latest` gives it (var_backtests: its
+    rows of horizon 1)."""
     from risk_pipeline.report.options_section import load_options  # it formats with this module's helpers
 
-    books = _latest("risk_summary", as_of).sort_values("portfolio", ignore_index=True)
-    limits = _latest("limit_status", as_of)
-    backtests = _latest("var_backtests", as_of, where={"horizon_days": BASEL_HORIZON})
+    def latest(table: str, where: dict | None = None) -> pd.DataFrame:
+        return read[table] if read is not None and table in read else _latest(table, as_of, where)
+
+    books = latest("risk_summary").sort_values("portfolio", ignore_index=True)
+    limits = latest("limit_status")
+    backtests = latest("var_backtests", where={"horizon_days": BASEL_HORIZON})
     lights = backtests.loc[backtests["confidence"].round(10).eq(BASEL_CONFIDENCE)] if len(backtests) else backtests
-    stress = _latest("stress_results", as_of)
-    frtb = _latest("frtb_es", as_of)
+    stress = latest("stress_results")
+    frtb = latest("frtb_es")
     frtb = frtb.loc[frtb["risk_class"].eq("all")] if len(frtb) else frtb
-    capital = _latest("frtb_capital", as_of)
+    capital = latest("frtb_capital")
     days = [d for d in stored_days("portfolio_pnl") if d <= as_of][-TURNOVER_DAYS:]
     holdings = read_days("portfolio_pnl", days, columns=["portfolio", "value", "gross_exposure", "n_positions",
                                                          "traded_value"])

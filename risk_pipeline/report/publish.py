@@ -18,6 +18,7 @@ publication.
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import os
 import re
@@ -42,7 +43,15 @@ from risk_pipeline.report.charts import (
 from risk_pipeline.report.forked import Forked
 from risk_pipeline.report.frtb_section import capital_chart, latest_desks
 from risk_pipeline.report.html import render_html
-from risk_pipeline.report.summary import ReportData, mcs_sentence, score_rows
+from risk_pipeline.report.summary import (
+    ReportData,
+    ReportHead,
+    ReportSettings,
+    build_report_data,
+    mcs_sentence,
+    read_head,
+    score_rows,
+)
 from risk_pipeline.risk.backtests.traffic_light import basel_zone_thresholds
 from risk_pipeline.storage.csv_export import csv_bytes
 
@@ -172,16 +181,17 @@ def summary_dict(data: ReportData, files: list[str]) -> dict:
     return {k: out[k] for k in SUMMARY_KEYS}
 
 
-def write_report(data: ReportData, root: Path) -> ReportFiles:
+def write_report(data: ReportData, root: Path, child: Forked[dict[str, bytes]] | None = None) -> ReportFiles:
     """Render and publish the report of ``data.as_of`` as ``root/<as_of>/`` (``scores.csv`` when
-    ``var_scores`` is stored for the date), whole or not at all (module doc)."""
+    ``var_scores`` is stored for the date), whole or not at all (module doc); ``child``: its charts
+    started already (:func:`start_charts`)."""
     link = root / data.as_of.isoformat()
     store = root / PUBLICATIONS / data.as_of.isoformat()
     with _publishing(store):
         staging = store / f".{uuid.uuid4().hex}.tmp"
         staging.mkdir()
         try:
-            names = write_files(data, staging)
+            names = write_files(data, staging, child)
             folder = store / f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
             os.rename(staging, folder)
         except BaseException:
@@ -200,20 +210,26 @@ class _Written:
     overview_uri: str | None
 
 
-# drawn in the child process with the portfolios' P&L charts: about half of the charts' time each side
-CHILD_CHARTS = ("traffic_light", "stress")
 _PLACE = "\0chart {}\0"  # a child's chart in the page until it is drawn (no NUL in the page otherwise)
 
 
-def _charts(data: ReportData, trailing: int, yellow: int, red: int) -> dict[str, Callable[[], bytes]]:
-    """What draws each chart of the report but the portfolios' (a PNG), by chart name."""
+def _child_jobs(head: ReportHead | ReportData, yellow: int, red: int) -> dict[str, Callable[[], bytes]]:
+    """What draws each chart of the child process but the P&L charts (a PNG), by chart name: those of the
+    report's first part (summary.read_head), drawn while this process reads the rest and draws the other
+    charts (:func:`_charts`), about half of the report's time each side."""
     jobs = {}
-    if len(data.traffic_light):
-        jobs["traffic_light"] = lambda: traffic_light_chart(data.traffic_light, trailing, yellow, red)
+    if len(head.traffic_light):
+        jobs["traffic_light"] = lambda: traffic_light_chart(head.traffic_light, head.trailing, yellow, red)
+    if "var_decomposition" in head.extras:
+        jobs["component_var"] = lambda: component_var_chart(head.extras["var_decomposition"])
+    return jobs
+
+
+def _charts(data: ReportData) -> dict[str, Callable[[], bytes]]:
+    """What draws each of the other charts of the report (a PNG), by chart name."""
+    jobs = {}
     if len(data.frtb_capital) and data.frtb_capital["capital_charge"].notna().any():
         jobs["frtb_capital"] = lambda: capital_chart(data.frtb_capital)
-    if "var_decomposition" in data.extras:
-        jobs["component_var"] = lambda: component_var_chart(data.extras["var_decomposition"])
     if "stress_results" in data.extras:
         jobs["stress"] = lambda: stress_chart(data.extras["stress_results"])
     if len(data.limit_history):
@@ -221,38 +237,63 @@ def _charts(data: ReportData, trailing: int, yellow: int, red: int) -> dict[str,
     return jobs
 
 
-def _child_charts(data: ReportData, jobs: dict[str, Callable[[], bytes]], trailing: int, yellow: int,
-                  red: int) -> dict[str, bytes]:
+def _charted(head: ReportHead | ReportData) -> list[str]:
+    """The portfolios that have a P&L chart, in the page's order."""
+    return [p for p in head.portfolios if head.pnl_vs_var["portfolio"].eq(p).any()]
+
+
+def _child_charts(head: ReportHead | ReportData) -> dict[str, bytes]:
     """Each portfolio's P&L-vs-VaR chart by portfolio, on one figure (charts.PnlVsVarFigure), and the
-    ``CHILD_CHARTS`` of ``jobs``."""
-    pnl_chart = PnlVsVarFigure(trailing, yellow, red)
+    charts of :func:`_child_jobs`."""
+    yellow, red = basel_zone_thresholds(head.trailing)
+    pnl_chart = PnlVsVarFigure(head.trailing, yellow, red)
     charts = {}
-    for portfolio in data.portfolios:
-        rows = data.pnl_vs_var.loc[data.pnl_vs_var["portfolio"].eq(portfolio)]
-        if len(rows):
-            charts[portfolio] = pnl_chart.png(rows, portfolio)
-    return charts | {name: job() for name, job in jobs.items() if name in CHILD_CHARTS}
+    for portfolio in _charted(head):
+        charts[portfolio] = pnl_chart.png(head.pnl_vs_var.loc[head.pnl_vs_var["portfolio"].eq(portfolio)], portfolio)
+    return charts | {name: job() for name, job in _child_jobs(head, yellow, red).items()}
 
 
-def write_files(data: ReportData, folder: Path) -> _Written:
+def start_charts(head: ReportHead | ReportData) -> Forked[dict[str, bytes]]:
+    """The portfolios' P&L charts and the :func:`_child_jobs` of ``head``, drawn in a forked child process
+    (report.forked) from now on; :func:`write_files` takes them."""
+    return Forked(lambda: _child_charts(head), "the report's P&L charts")
+
+
+def publish_report(as_of, settings: ReportSettings, root: Path) -> tuple[ReportData, ReportFiles]:
+    """Read the report's data of ``as_of`` and publish it under ``root`` (:func:`write_report`): the
+    child's charts drawn from the data's first part while this process reads the rest. The cyclic
+    collector is paused meanwhile: its 120-180 collections walked the process's every object for
+    0.2-0.3 s of a day's report; what the report leaves in cycles (its figures) is collected after."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        head = read_head(as_of, settings)
+        with start_charts(head) as child:
+            data = build_report_data(as_of, settings, head)
+            return data, write_report(data, root, child)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def write_files(data: ReportData, folder: Path, child: Forked[dict[str, bytes]] | None = None) -> _Written:
     """Every file of the report, written into ``folder``: the portfolios' P&L charts and the
-    ``CHILD_CHARTS`` drawn in a forked child (report.forked) while this process draws the other charts,
-    writes the CSVs and renders the page, whose places for the child's charts (``_PLACE``) then get their
-    data URIs."""
-    trailing = data.trailing
-    yellow, red = basel_zone_thresholds(trailing)
-    jobs = _charts(data, trailing, yellow, red)
-    with Forked(lambda: _child_charts(data, jobs, trailing, yellow, red), "the report's P&L charts") as child:
-        drawn = {name: job() for name, job in jobs.items() if name not in CHILD_CHARTS}
+    :func:`_child_jobs` drawn in a forked child (``child``, :func:`start_charts`; started here when None)
+    while this process draws the other charts, writes the CSVs and renders the page, whose places for
+    the child's charts (``_PLACE``) then get their data URIs."""
+    yellow, red = basel_zone_thresholds(data.trailing)
+    jobs = _charts(data)
+    with child if child is not None else start_charts(data) as child:
+        drawn = {name: job() for name, job in jobs.items()}
         csvs = []
         for name, frame in _csv_frames(data).items():
             _write(folder / f"{name}.csv", csv_bytes(frame))
             csvs.append(f"{name}.csv")
-        pngs = {file: name for file, name in ((OVERVIEW_PNG, "traffic_light"), (FRTB_PNG, "frtb_capital")) if name in jobs}
+        # the P&L charts first, then the others
+        names = _charted(data) + list(_child_jobs(data, yellow, red)) + list(jobs)
+        pngs = {file: name for file, name in ((OVERVIEW_PNG, "traffic_light"), (FRTB_PNG, "frtb_capital")) if name in names}
         files = [SUMMARY_FILE] + csvs + list(pngs)
         _write(folder / SUMMARY_FILE, json.dumps(summary_dict(data, [HTML_FILE] + files), indent=2, default=str).encode())
-        # the P&L charts first, then the others in the order of _charts
-        names = [p for p in data.portfolios if data.pnl_vs_var["portfolio"].eq(p).any()] + list(jobs)
         page = render_html(data, {name: data_uri(drawn[name]) if name in drawn else _PLACE.format(name) for name in names},
                            files)
         drawn |= child.result()

@@ -45,7 +45,7 @@ from risk_pipeline.risk.backtests.traffic_light import (
     window_lengths,
 )
 from risk_pipeline.risk.performance import performance_statistics
-from risk_pipeline.storage.lake import latest_day, query_days, read_days, stored_days, table_version, window_days
+from risk_pipeline.storage.lake import latest_day, query_days, read_days, stored_days, table_version
 from risk_pipeline.storage.schemas import TABLES
 
 # tables of other stages shown when they exist in the lake (latest day <= as_of)
@@ -129,7 +129,8 @@ def _trailing_counts(flags: np.ndarray, keys: pd.DataFrame, n: int) -> np.ndarra
     series' start), for rows sorted by series (equal ``keys``) then date: differences of one
     cumulative sum, the same integers as a rolling sum per series."""
     size = len(flags)
-    starts = series_starts(*(keys[c].to_numpy() for c in keys.columns))
+    # each key's codes (pd.factorize: Arrow's dictionary encoding), not its strings as Python objects
+    starts = series_starts(*(pd.factorize(keys[c])[0] for c in keys.columns))
     series_start = np.repeat(starts, np.diff(np.append(starts, size)))
     total = np.concatenate([[0], np.cumsum(flags, dtype=np.int64)])
     position = np.arange(size)
@@ -237,25 +238,67 @@ def _chart_days(days: list[dt.date], chart_start: dt.date, trailing: int) -> lis
     return [d for d in days if d < chart_start][-trailing:] + [d for d in days if d >= chart_start]
 
 
-def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
-    """Read the stored tables up to ``as_of`` and assemble the report's data."""
-    backtests = read_days("var_backtests", [as_of])
-    if backtests.empty:
+@dataclass(frozen=True)
+class ReportHead:
+    """What a report reads first (:func:`read_head`): the day's backtests, the P&L-vs-VaR history and
+    the optional tables' latest rows, which the charts drawn in a child process show
+    (``report.publish.start_charts``) while this process reads the rest (:func:`build_report_data`)."""
+
+    as_of: dt.date
+    chart_start: dt.date
+    trailing: int
+    ranking_window: int
+    portfolios: tuple[str, ...]
+    all_backtests: pd.DataFrame  # var_backtests rows at as_of, option books' too
+    backtests: pd.DataFrame  # those of the linear books (a portfolio_pnl row)
+    pnl: pd.DataFrame  # portfolio_pnl rows of the chart period and one window before it
+    var_days: list[dt.date]  # var_estimates' stored days up to as_of
+    pnl_vs_var: pd.DataFrame
+    traffic_light: pd.DataFrame
+    extras: dict[str, pd.DataFrame]
+
+
+def read_head(as_of: dt.date, settings: ReportSettings) -> ReportHead:
+    """The first part of the report's data (:class:`ReportHead`)."""
+    all_backtests = read_days("var_backtests", [as_of])
+    if all_backtests.empty:
         raise ReportInputError(f"var_backtests has no rows as of {as_of}: materialize it for that date first")
-    lengths = window_lengths(backtests)
+    lengths = window_lengths(all_backtests)
     trailing, longest = lengths[0], lengths[-1]
     chart_start = (pd.Timestamp(as_of) - pd.DateOffset(years=settings.chart_years)).date()
-    var = read_days("var_estimates", window_days("var_estimates", chart_start, as_of, trailing), columns=VAR_HISTORY_COLUMNS,
+    var_days = [d for d in stored_days("var_estimates") if d <= as_of]
+    var = read_days("var_estimates", _chart_days(var_days, chart_start, trailing), columns=VAR_HISTORY_COLUMNS,
                     where={"horizon_days": 1})
     pnl_days = [d for d in stored_days("portfolio_pnl") if d <= as_of]
     pnl = read_days("portfolio_pnl", _chart_days(pnl_days, chart_start, trailing))
-    levels = _var_levels(window_days("var_estimates", as_of + dt.timedelta(days=1), as_of, longest))  # the last longest
-    scores = read_days("var_scores", [as_of])
     linear = pnl["portfolio"].unique()  # the option books (no portfolio_pnl row) have their section: options_section
-    backtests, scores = (t.loc[t["portfolio"].isin(linear)] for t in (backtests, scores))
-    portfolios = tuple(sorted(backtests["portfolio"].unique()))
+    backtests = all_backtests.loc[all_backtests["portfolio"].isin(linear)]
+    return ReportHead(
+        as_of=as_of, chart_start=chart_start, trailing=trailing, ranking_window=longest,
+        portfolios=tuple(sorted(backtests["portfolio"].unique())), all_backtests=all_backtests, backtests=backtests,
+        pnl=pnl, var_days=var_days, pnl_vs_var=_pnl_vs_var(pnl, var, trailing, chart_start),
+        traffic_light=basel_rows(backtests, trailing), extras=_extras(as_of),
+    )
+
+
+# the morning table's tables (report.morning) that the report has read already: their latest day's rows
+_MORNING_READ = ("limit_status", "stress_results", "frtb_es", "frtb_capital")
+
+
+def build_report_data(as_of: dt.date, settings: ReportSettings, head: ReportHead | None = None) -> ReportData:
+    """Read the stored tables up to ``as_of`` and assemble the report's data (after ``head``, its first
+    part, when read already)."""
+    head = head if head is not None else read_head(as_of, settings)
+    trailing, longest, chart_start, pnl = head.trailing, head.ranking_window, head.chart_start, head.pnl
+    levels = _var_levels(head.var_days[-longest:])
+    scores = read_days("var_scores", [as_of])
+    linear = pnl["portfolio"].unique()
+    backtests, scores = head.backtests, scores.loc[scores["portfolio"].isin(linear)]
+    portfolios = head.portfolios
     currencies = pnl.drop_duplicates("portfolio").set_index("portfolio")["base_currency"].to_dict()
-    morning = load_morning(as_of)
+    lights = head.all_backtests
+    morning = load_morning(as_of, {name: head.extras[name] for name in _MORNING_READ if name in head.extras}
+                           | {"var_backtests": lights.loc[lights["horizon_days"].eq(BASEL_HORIZON)].reset_index(drop=True)})
     return ReportData(
         as_of=as_of,
         chart_start=chart_start,
@@ -264,15 +307,15 @@ def build_report_data(as_of: dt.date, settings: ReportSettings) -> ReportData:
         ranking_window=longest,
         portfolios=portfolios,
         base_currency={p: str(currencies.get(p, "")) for p in portfolios},
-        pnl_vs_var=_pnl_vs_var(pnl, var, trailing, chart_start),
+        pnl_vs_var=head.pnl_vs_var,
         backtests=backtests.sort_values(["portfolio", "method", "confidence", "horizon_days", "backtest_window_days"]).reset_index(drop=True),
-        traffic_light=basel_rows(backtests, trailing),
+        traffic_light=head.traffic_light,
         ranking=_ranking(backtests, levels, longest, scores),
         statistics=_statistics(pnl, as_of, chart_start, settings.risk_free, settings.chart_years),
         latest_var=read_days("var_estimates", [as_of], where={"portfolio": list(linear)})
         .sort_values(["portfolio", "method", "confidence", "horizon_days"])
         .reset_index(drop=True),
-        extras=_extras(as_of),
+        extras=head.extras,
         scores=scores.sort_values(["portfolio", "confidence", "horizon_days", "backtest_window_days", "method"])
         .reset_index(drop=True),
         table_versions=_table_versions(),

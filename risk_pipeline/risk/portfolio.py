@@ -40,20 +40,10 @@ def pnl_from_exposures(exposures: pd.DataFrame, values: pd.Series, base_returns:
     contributions (``risk.sums.row_sums`` for a book of record, whose columns vary with the range).
     Returns columns ``PNL_COLUMNS``.
     """
-    missing = sorted(set(exposures.columns) - set(base_returns.columns))
-    if missing:
-        raise ValueError(f"no returns for symbols {missing}")
-    dates = exposures.index.intersection(base_returns.index).sort_values()
-    exposures = exposures.reindex(dates)
-    returns = base_returns.reindex(index=dates, columns=exposures.columns)
-    prev_exposure = exposures.shift(1).to_numpy()
-    prev_value = values.reindex(dates).shift(1).to_numpy()
-    rets = returns.to_numpy()
+    dates, prev_exposure, prev_value, rets, known = _pnl_inputs(exposures, values, base_returns)
     held = prev_exposure != 0.0
     # a position with zero exposure contributes nothing even if its return is missing
     contrib = np.where(held, prev_exposure * np.where(held, rets, 0.0), 0.0)
-    known = ~np.isnan(prev_exposure).any(axis=1) & ~np.isnan(np.where(held, rets, 0.0)).any(axis=1)
-    known &= np.isfinite(prev_value) & (prev_value != 0.0)
     pnl = sum_rows(contrib)
     with np.errstate(invalid="ignore", divide="ignore"):
         ret = pnl / prev_value
@@ -61,6 +51,30 @@ def pnl_from_exposures(exposures: pd.DataFrame, values: pd.Series, base_returns:
         {"date": dates, "value": values.reindex(dates).to_numpy(), "pnl": pnl, "simple_return": ret}
     )
     return out.loc[known].reset_index(drop=True)
+
+
+def pnl_days(exposures: pd.DataFrame, values: pd.Series, base_returns: pd.DataFrame) -> pd.DatetimeIndex:
+    """The dates of the rows of :func:`pnl_from_exposures` (those with a P&L), without computing it."""
+    dates, *_, known = _pnl_inputs(exposures, values, base_returns)
+    return pd.DatetimeIndex(dates[known])
+
+
+def _pnl_inputs(exposures: pd.DataFrame, values: pd.Series, base_returns: pd.DataFrame
+                ) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The common dates of :func:`pnl_from_exposures`' inputs, the previous close's exposures and value, the
+    day's returns on them, and the dates with a P&L (every held position's return and the value known)."""
+    missing = sorted(set(exposures.columns) - set(base_returns.columns))
+    if missing:
+        raise ValueError(f"no returns for symbols {missing}")
+    dates = exposures.index.intersection(base_returns.index).sort_values()
+    exposures = exposures.reindex(dates)
+    prev_exposure = exposures.shift(1).to_numpy()
+    prev_value = values.reindex(dates).shift(1).to_numpy()
+    rets = base_returns.reindex(index=dates, columns=exposures.columns).to_numpy()
+    held = prev_exposure != 0.0
+    known = ~np.isnan(prev_exposure).any(axis=1) & ~np.isnan(np.where(held, rets, 0.0)).any(axis=1)
+    known &= np.isfinite(prev_value) & (prev_value != 0.0)
+    return dates, prev_exposure, prev_value, rets, known
 
 
 def with_amounts(estimates: pd.DataFrame, values: pd.Series) -> pd.DataFrame:

@@ -16,7 +16,7 @@ sorted by (date, symbol), one row per (date, symbol), index 0..n-1.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -99,14 +99,37 @@ def required_columns(frame: pd.DataFrame, columns: Sequence[str], *, key: str, v
     if frame.empty:
         raise error(f"{origin}: no {what} rows")
     raw = frame.loc[:, list(columns)]
-    blank = raw[key].isna() | (raw[key].astype(str).str.strip() == "")
+    blank = elementwise(raw[key], lambda keys: keys.isna() | (keys.astype(str).str.strip() == ""))
     if blank.any():
         raise offending_rows(raw, blank, f"missing {key}", origin, key=key, value=value, error=error)
     return raw
 
 
+def elementwise(values: pd.Series, function: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """``function(values)`` for a ``function`` of each value alone (a string's strip, a pattern's match),
+    evaluated on the distinct values only and spread back to the rows: a long frame of a few thousand
+    symbols (and one or two currencies) repeated over every day costs a pass over its distinct values,
+    not over its rows. A missing value is given to ``function`` as such."""
+    at, distinct = pd.factorize(values, use_na_sentinel=False)
+    done = function(pd.Series(distinct, dtype=values.dtype))
+    return pd.Series(done.array.take(at), index=values.index)
+
+
+def _in_order(days: np.ndarray, at: np.ndarray) -> bool:
+    """Whether rows of ``days`` (int64) and ``at`` (the codes of their keys in sorted order) are sorted by
+    (day, key) with no pair twice."""
+    later, same = days[1:] > days[:-1], days[1:] == days[:-1]
+    return bool(np.all(later | (same & (at[1:] > at[:-1]))))
+
+
 def sorted_unique(clean: pd.DataFrame, key: str, origin: str, error: type[ValueError]) -> pd.DataFrame:
-    """``clean`` sorted by (date, ``key``); ``error`` names the first rows that repeat a (date, ``key``) pair."""
+    """``clean`` sorted by (date, ``key``); ``error`` names the first rows that repeat a (date, ``key``) pair.
+    A frame already in that order with no pair twice (a source's file in date order) is only checked
+    so, on the dates' integers and the keys' codes in sorted order, not sorted again."""
+    days = clean["date"].to_numpy("datetime64[ns]").view("int64")
+    at = pd.factorize(clean[key], sort=True, use_na_sentinel=False)[0]
+    if _in_order(days, at):
+        return clean.reset_index(drop=True)
     duplicated = clean.duplicated(subset=["date", key], keep=False)
     if duplicated.any():
         dups = clean.loc[duplicated].head(2 * _MAX_LISTED)
@@ -148,8 +171,8 @@ def validate_prices(frame: pd.DataFrame, *, origin: str) -> pd.DataFrame:
     if bad_close.any():
         raise _rows(raw, pd.Series(bad_close, index=raw.index), "missing, non-finite or non-positive close", origin)
 
-    currency = raw["currency"].astype(str)
-    bad_currency = ~currency.str.fullmatch(r"[A-Z]{3}")
+    currency = elementwise(raw["currency"], lambda codes: codes.astype(str))
+    bad_currency = ~elementwise(currency, lambda codes: codes.str.fullmatch(r"[A-Z]{3}"))
     if bad_currency.any():
         bad = raw.loc[bad_currency].head(_MAX_LISTED)
         listed = "; ".join(f"row {i} (symbol {s!r}, currency {c!r})" for i, s, c in
@@ -159,15 +182,19 @@ def validate_prices(frame: pd.DataFrame, *, origin: str) -> pd.DataFrame:
     clean = pd.DataFrame(
         {
             "date": dates.dt.normalize().astype("datetime64[ns]"),
-            "symbol": raw["symbol"].astype(str).str.strip(),
+            "symbol": elementwise(raw["symbol"], lambda symbols: symbols.astype(str).str.strip()),
             "close": close,
             "currency": currency,
             "source": raw["source"].astype(str),
         },
         index=raw.index,
     )
-    currencies = clean.groupby("symbol")["currency"].nunique()
-    if (currencies > 1).any():
+    symbol_at, symbols = pd.factorize(clean["symbol"])
+    currency_at, currencies = pd.factorize(clean["currency"])
+    quoted = np.zeros((len(symbols), len(currencies)), dtype=bool)
+    quoted[symbol_at, currency_at] = True
+    if (quoted.sum(axis=1) > 1).any():
+        currencies = clean.groupby("symbol")["currency"].nunique()
         mixed = currencies.index[currencies > 1]
         raise PriceDataError(f"{origin}: symbol(s) quoted in more than one currency: {', '.join(mixed)}")
 

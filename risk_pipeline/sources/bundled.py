@@ -84,5 +84,6 @@ class BundledSource:
             unknown = set(wanted) - set(self.symbols)
             if unknown:
                 raise unknown_symbols_error(sorted(unknown), f"bundled prices {self.path}")
-            window = window[window["symbol"].isin(wanted)]
+            if len(wanted) < len(self.symbols):  # all of them (a generated universe held whole): no copy
+                window = window[window["symbol"].isin(wanted)]
         return window.reset_index(drop=True)

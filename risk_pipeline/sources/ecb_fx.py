@@ -153,6 +153,13 @@ def _rates(ecb_path: Path, kind: str | None, csv_path: str | None, csv_stamp: tu
 
 
 def _table() -> _FxTable:
+    return _rates(*rates_version())
+
+
+def rates_version() -> tuple:
+    """What identifies the rates the process converts with: the ECB file, the second source and the version of
+    its file (and the day, for a live one); equal while they are unchanged (a key of the caches of what is
+    computed from them)."""
     kind, csv_path = _second_source()
     stamp = None
     if csv_path is not None:
@@ -160,7 +167,7 @@ def _table() -> _FxTable:
             stamp = file_version(Path(csv_path).expanduser())
         except FileNotFoundError:
             raise FxRateError(f"{csv_path}: FX rate file not found (fx.csv_path)") from None
-    return _rates(_path(), kind, csv_path, stamp, datetime.date.today() if kind in LIVE_USD_RUB else datetime.date.min)
+    return _path(), kind, csv_path, stamp, datetime.date.today() if kind in LIVE_USD_RUB else datetime.date.min
 
 
 def load_fx_rates() -> pd.DataFrame:

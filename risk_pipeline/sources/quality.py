@@ -63,17 +63,38 @@ def missing_days(prices: pd.DataFrame, days: Iterable[dt.date], min_coverage: fl
     symbols / live symbols is at least ``min_coverage`` (a market holiday has no rows at all
     and is never checked; a day when only a few symbols trade is not a gap of the others).
     """
-    if not 0.0 < min_coverage <= 1.0:
-        raise QualityInputError(f"min_coverage must be in (0, 1], got {min_coverage}")
     _require(prices, ["date", "symbol", "close"], "prices")
     if prices.empty:
+        _check_coverage(min_coverage)
         return pd.DataFrame(columns=MISSING_DAY_COLUMNS)
-    # stored dates x symbols, True where a close is stored (one pass over the rows)
-    at_date, dates = pd.factorize(prices["date"], sort=True)
+    return missing_in(*priced_days(prices), days, min_coverage, last_dates)
+
+
+def _check_coverage(min_coverage: float) -> None:
+    if not 0.0 < min_coverage <= 1.0:
+        raise QualityInputError(f"min_coverage must be in (0, 1], got {min_coverage}")
+
+
+def priced_days(prices: pd.DataFrame, dates: pd.DatetimeIndex | None = None
+                ) -> tuple[pd.DatetimeIndex, pd.Index, np.ndarray]:
+    """The stored dates (``dates``, sorted; default: those of ``prices``), the symbols (sorted) and the
+    matrix of dates x symbols, True where a close is stored (one pass over the rows): what
+    :func:`missing_in` judges, for the rows of every symbol or of some (their columns)."""
+    at_date, found = pd.factorize(prices["date"], sort=True)
+    if dates is not None:
+        dates = pd.DatetimeIndex(dates).astype(found.dtype)
+        at_date = np.where(at_date >= 0, dates.get_indexer(found)[at_date], -1)
     at_symbol, symbols = pd.factorize(prices["symbol"], sort=True)
     stored = (at_date >= 0) & (at_symbol >= 0)
-    priced = np.zeros((len(dates), len(symbols)), dtype=bool)
+    priced = np.zeros((len(found if dates is None else dates), len(symbols)), dtype=bool)
     priced[at_date[stored], at_symbol[stored]] = True
+    return (found if dates is None else dates), symbols, priced
+
+
+def missing_in(dates: pd.DatetimeIndex, symbols: pd.Index, priced: np.ndarray, days: Iterable[dt.date],
+               min_coverage: float, last_dates: Mapping[str, dt.date] | None = None) -> pd.DataFrame:
+    """:func:`missing_days` of the matrix of :func:`priced_days`."""
+    _check_coverage(min_coverage)
     first_seen = priced.argmax(axis=0)
     live = np.arange(len(dates))[:, None] >= first_seen[None, :]
     if last_dates:
@@ -112,7 +133,8 @@ def stale_prices(prices: pd.DataFrame, days: Iterable[dt.date], max_unchanged_da
 
 
 def return_outliers(
-    returns: pd.DataFrame, days: Iterable[dt.date], window: int, max_sigmas: float, min_periods: int | None = None
+    returns: pd.DataFrame, days: Iterable[dt.date], window: int, max_sigmas: float, min_periods: int | None = None,
+    dates: pd.DatetimeIndex | None = None,
 ) -> pd.DataFrame:
     """Returns more than ``max_sigmas`` rolling standard deviations from the rolling mean.
 
@@ -120,7 +142,9 @@ def return_outliers(
     symbol over its own stored returns: the band is built from the previous ``window`` returns
     only, so the return being judged does not widen its own band. At least ``min_periods``
     (default ``window // 2``) previous returns are needed; a zero std flags any change.
-    ``returns`` should include the ``window`` stored days before ``days``.
+    ``returns`` should include the ``window`` stored days before ``days``. The windows are rows of
+    ``dates`` (default: the dates of ``returns``): the rows of some symbols alone (a task's chunk), given
+    the dates of every symbol's rows, are judged as in the whole frame.
     """
     if window < 2:
         raise QualityInputError(f"window must be >= 2, got {window}")
@@ -133,6 +157,8 @@ def return_outliers(
     if returns.empty:
         return pd.DataFrame(columns=OUTLIER_COLUMNS)
     wide = returns.pivot(index="date", columns="symbol", values="simple_return").sort_index()
+    if dates is not None:
+        wide = wide.reindex(pd.DatetimeIndex(dates).astype(wide.index.dtype))
     rolling = wide.rolling(window, min_periods=min_periods)
     mean, std = rolling.mean().shift(1), rolling.std().shift(1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -220,6 +246,23 @@ def fx_gaps(
         "date": np.concatenate([days for _, _, (days, _, _) in found]),
         "reason": np.concatenate([reason for _, _, (_, _, reason) in found]),
     }, columns=FX_GAP_COLUMNS)
+
+
+def fx_gaps_of_parts(portfolios: Sequence[Portfolio], parts: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The :func:`fx_gaps` of the rows of every symbol from those of chunks of symbols (``parts``: each the
+    fx_gaps of its symbols' rows): their rows in the order of the books and of their positions, as
+    :func:`fx_gaps` gives them from the rows of every symbol at once (a book's gaps of one symbol in the
+    order of their part)."""
+    rows = [part for part in parts if len(part)]
+    if not rows:
+        return parts[0] if parts else pd.DataFrame(columns=FX_GAP_COLUMNS)
+    rank: dict[tuple[str, str], int] = {}
+    for portfolio in portfolios:
+        for position in portfolio.positions:
+            rank.setdefault((portfolio.name, position.symbol), len(rank))
+    frame = pd.concat(rows, ignore_index=True)
+    order = np.argsort([rank[key] for key in zip(frame["portfolio"], frame["symbol"])], kind="stable")
+    return frame.take(order).reset_index(drop=True)
 
 
 def _fx_gap_days(dates: np.ndarray, legs: set[str], fixings: dict[str, np.ndarray],

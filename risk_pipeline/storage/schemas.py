@@ -400,11 +400,14 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "var_amount": ("VaR in money of the positions held at the previous close: var x that close's value (a book "
                    "whose value is under 5% of its gross exposure: the gross exposure's, and var empty; docs/methods.md; "
                    "an option book, which has no value scale: the VaR of its scenario P&L itself, var empty; forecast_scores: "
-                   "that of the forecast scored)",
+                   "that of the forecast scored); exactly 0 (and var 0 where it has one) within the rounding of the "
+                   "book's revaluation, 1024 n eps x the gross exposure of the n positions held (risk.var.rounding: a "
+                   "delta-hedged book's delta_only)",
                    "base currency"),
     "es_amount": ("ES in money of the positions held at the previous close: es x that close's value (a book whose "
                   "value is under 5% of its gross exposure: the gross exposure's, and es empty; docs/methods.md; "
-                  "an option book: the ES of its scenario P&L itself, es empty; forecast_scores: that of the forecast scored)",
+                  "an option book: the ES of its scenario P&L itself, es empty; forecast_scores: that of the forecast scored); "
+                  "exactly 0 within the rounding of the book's revaluation, as var_amount",
                   "base currency"),
     "backtest_window_days": ("trailing window of the backtest or score: the forecasts whose loss ends within it",
                              "trading days"),
@@ -435,9 +438,12 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "dq_p": ("p-value of dq_stat", "probability"),
     "z2_stat": ("Acerbi-Szekely Z2 expected-shortfall statistic in losses (0 for a correct ES, > 0 when ES is too low)",
                 "statistic"),
-    "z2_p": ("p-value of z2_stat (simulated)", "probability"),
+    "z2_p": ("p-value of z2_stat (simulated); z2_stat and z2_p are null for a window holding a forecast with "
+             "ES <= 0 (a zero forecast: no risk within the revaluation's rounding), outside the test's "
+             "domain; the coverage tests count it", "probability"),
     "mcneil_frey_stat": ("McNeil-Frey exceedance-residual statistic of the ES", "statistic"),
-    "mcneil_frey_p": ("p-value of mcneil_frey_stat (bootstrap)", "probability"),
+    "mcneil_frey_p": ("p-value of mcneil_frey_stat (bootstrap); null with its statistic, as z2_p, for a window "
+                      "holding a forecast with ES <= 0", "probability"),
     "traffic_light": ("Basel traffic light of the breaches at 99%, 1 day: green, yellow, red, insufficient_data",
                       "text"),
     "plus_factor": ("Basel (1996) add-on to the capital multiplier of 3 for the traffic light's breach count",
@@ -464,10 +470,11 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "tick_loss": ("quantile (tick) score of the VaR, (1{loss > var} - (1 - c)) (loss - var) on the pair of "
                   "score_basis, lower is better", "fraction of value or base currency, as score_basis says"),
     "fz0_loss": ("FZ0 joint score of (VaR, ES) of Patton, Ziegel and Chen (2019) on the pair of score_basis, lower "
-                 "is better", "score"),
-    "mean_tick_loss": ("mean tick_loss over the window's forecasts", "fraction of value or base currency, as "
-                       "score_basis says"),
-    "mean_fz0_loss": ("mean fz0_loss over the window's forecasts", "score"),
+                 "is better; null where es <= 0 (a zero forecast: log(es) is undefined)", "score"),
+    "mean_tick_loss": ("mean tick_loss over the window's forecasts (n_obs)", "fraction of value or base currency, "
+                       "as score_basis says"),
+    "mean_fz0_loss": ("mean fz0_loss over the window's forecasts; null when one of them has no fz0_loss (a zero "
+                      "forecast): the method is then not compared", "score"),
     "compared": ("whether the method has an FZ0 score on every observation of the window and takes part in the "
                  "comparison", "boolean"),
     "best_method": ("the compared method with the lowest mean_fz0_loss", "text"),
@@ -481,8 +488,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "in_mcs": ("whether the method is in the 90% Model Confidence Set (mcs_p > scores.mcs_size)", "boolean"),
     "comparison_obs": ("scored days common to the methods compared in the window: the mean losses' differences, DM "
                        "and the MCS are over them (0 when the method is not compared)", "observations"),
-    "not_compared_reason": ("why the method is left out of the window's comparison (too few scored days, no score "
-                            "on the last day; empty when compared)", "text"),
+    "not_compared_reason": ("why the method is left out of the window's comparison (undefined_score: a forecast of "
+                            "the window without fz0_loss, a zero forecast; too few scored days, no score on the last "
+                            "day; empty when compared)", "text"),
     "mcs_p": ("Model Confidence Set p-value of the method (Hansen, Lunde and Nason 2011)", "probability"),
     "weight": ("the position's weight: its exposure over the portfolio's value at the previous close",
                "fraction of value"),

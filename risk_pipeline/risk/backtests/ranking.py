@@ -12,8 +12,9 @@ Per method, over its ``var_scores`` rows with an MCS (``mcs_computed`` and ``com
   * mcs_share = n_in_mcs / n_mcs (NaN without an MCS, e.g. no ``scores`` given).
 
 Per method, over its rows whose verdict is not "insufficient_data":
-  * n_tests        = 3 x rows: the three tests of the verdict - Kupiec POF (coverage),
-                     Christoffersen independence and Acerbi-Szekely Z2 (ES);
+  * n_tests        = the p-values of the three tests of the verdict over the rows - Kupiec POF
+                     (coverage), Christoffersen independence and Acerbi-Szekely Z2 (ES), 3 a row
+                     but where Z2 is null (a window holding a zero forecast: not a failed test);
   * n_tests_passed = how many of those have p >= 5%;
   * breach_ratio   = sum n_breaches / sum expected_breaches (1 = right frequency);
   * score          = n_tests_passed / n_tests - 0.1 * min(|breach_ratio - 1|, 1),
@@ -67,12 +68,13 @@ def rank_methods(backtests: pd.DataFrame, var_levels: pd.DataFrame, scores: pd.D
 
     ok = backtests[backtests["verdict"] != Verdict.INSUFFICIENT_DATA]
     passed = (ok[list(RANKED_TESTS)] >= SIGNIFICANCE).sum(axis=1)
+    tested = ok[list(RANKED_TESTS)].notna().sum(axis=1)  # Z2 is null on a window holding a zero forecast
     per = (
         pd.DataFrame(
             {
                 "method": ok["method"],
                 "passed": passed,
-                "rows": 1,
+                "tests": tested,
                 "n_breaches": ok["n_breaches"],
                 "expected": ok["expected_breaches"],
             }
@@ -81,7 +83,7 @@ def rank_methods(backtests: pd.DataFrame, var_levels: pd.DataFrame, scores: pd.D
         .sum()
         .reindex(methods)
     )
-    n_tests = (per["rows"].fillna(0) * len(RANKED_TESTS)).astype(np.int64)
+    n_tests = per["tests"].fillna(0).astype(np.int64)
     n_passed = per["passed"].fillna(0).astype(np.int64)
     ratio = per["n_breaches"] / per["expected"]
     with np.errstate(invalid="ignore", divide="ignore"):

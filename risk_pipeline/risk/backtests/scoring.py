@@ -20,8 +20,11 @@ with returns Y and negative v = -var, e = -es it is
 
 It is strictly consistent for (VaR, ES) jointly (Fissler & Ziegel 2016, Ann. Statist. 44),
 negative for typical daily figures (log es < 0) and lower is better. It needs es > 0: a
-forecast with es <= 0 (a window whose tail is a gain) has no FZ0 score (NaN, left out of the
-means and of the comparisons).
+forecast with es <= 0 has no FZ0 score (NaN): a zero forecast (the method sees no risk within the
+rounding of the book's revaluation, :mod:`risk_pipeline.risk.var.rounding`) or a tail that is a
+gain. A window holding such a forecast of a method has no mean FZ0 for it (NaN: a mean of its
+other days would score a method that said "no risk" as if it had not spoken) and leaves it out of
+the comparison (``undefined_score``); its tick loss, defined for any VaR, is kept.
 
 Comparisons, per as-of date a and trailing window of n trading days (the observations whose
 loss ends within the last n trading days up to a, as in ``var_backtests``):
@@ -55,6 +58,7 @@ loss ends within the last n trading days up to a, as in ``var_backtests``):
 from __future__ import annotations
 
 import functools
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +71,7 @@ from risk_pipeline.risk.backtests.table import backtest_observations
 
 MIN_COMPARISON_OBS = 20
 NOT_COMPARED_REASONS = {
+    "undefined_score": "a forecast of the window has ES <= 0 (a zero forecast), where FZ0 is undefined",
     "no_latest_score": "no FZ0 score on the window's last observation",
     "too_few_scores": f"fewer than {MIN_COMPARISON_OBS} scored observations up to the window's last one",
     "under_half_the_window": "scored on fewer than half of the window's observations up to its last one",
@@ -355,9 +360,10 @@ def comparison_columns(
     observation's last day (ascending); ``as_of_pos``: the trading-day numbers of the as-of
     dates; ``mcs_as_of``: which as-of dates get an MCS (the others: ``mcs_computed`` False,
     ``in_mcs`` False, ``mcs_p`` NaN). Rows: every (as_of, window, method) with at least one
-    observation with an FZ0 score, columns ``COMPARISON_COLUMNS`` (``as_of`` holds the index into
-    ``as_of_pos``; ``n_obs`` counts those observations, both means are over them; the best, the
-    differences, DM and MCS are over the ``comparison_obs`` common days). Definitions in the
+    observation (a tick loss), columns ``COMPARISON_COLUMNS`` (``as_of`` holds the index into
+    ``as_of_pos``; ``n_obs`` counts those observations and ``mean_tick_loss`` is over them,
+    ``mean_fz0_loss`` too, NaN when one of them has no FZ0 score; the best, the differences, DM and
+    MCS are over the ``comparison_obs`` common days). Definitions in the
     module doc.
     """
     return compare_families([(fz0, tick, end_pos)], as_of_pos, mcs_as_of, backtest_window_days, mcs)[0]
@@ -428,12 +434,15 @@ def _compare(fz0: pd.DataFrame, tick: pd.DataFrame, end_pos: np.ndarray, as_of_p
     x = np.ascontiguousarray(fz0.to_numpy(dtype=float))  # row-major: the row means add in one order, any layout
     finite = np.isfinite(x)
     x0 = np.where(finite, x, 0.0)
-    with np.errstate(invalid="ignore"):
+    forecast = np.isfinite(tick.to_numpy(dtype=float))  # a realized forecast: a tick loss, whatever its ES
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a row no method scores (all zero forecasts): NaN mean, unused
         # rows centred on their mean over the methods scored: differences are unchanged, the
         # prefix sums of cross-products below stay small (accurate differences of prefix sums)
         y = np.where(finite, x - np.nanmean(np.where(finite, x, np.nan), axis=1, keepdims=True), 0.0)
-    t0 = np.where(np.isfinite(tick.to_numpy(dtype=float)) & finite, tick.to_numpy(dtype=float), 0.0)
+    t0 = np.where(forecast, tick.to_numpy(dtype=float), 0.0)
     count_p, fz_p, tick_p, y_p = _prefix(finite.astype(float)), _prefix(x0), _prefix(t0), _prefix(y)
+    obs_p, undefined_p = _prefix(forecast.astype(float)), _prefix((forecast & ~finite).astype(float))
 
     windows = list(backtest_window_days)
     as_of_pos = np.asarray(as_of_pos, dtype=np.int64)
@@ -442,9 +451,11 @@ def _compare(fz0: pd.DataFrame, tick: pd.DataFrame, end_pos: np.ndarray, as_of_p
     e = np.tile(end, len(windows))
     n_rows = e - s
     counts = count_p[e] - count_p[s]  # (W, k)
+    n_forecasts = obs_p[e] - obs_p[s]
+    undefined = undefined_p[e] - undefined_p[s] > 0  # a forecast of the window without an FZ0 score (ES <= 0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        mean_fz0 = (fz_p[e] - fz_p[s]) / counts
-        mean_tick = (tick_p[e] - tick_p[s]) / counts
+        mean_fz0 = np.where(undefined, np.nan, (fz_p[e] - fz_p[s]) / counts)
+        mean_tick = (tick_p[e] - tick_p[s]) / n_forecasts
     # each method's trailing run of scored observations up to the window's last one: rows [run, e)
     rows = np.arange(x.shape[0])[:, None]
     after_gap = np.maximum.accumulate(np.where(finite, -1, rows), axis=0) + 1  # first row of the run holding each row
@@ -452,12 +463,12 @@ def _compare(fz0: pd.DataFrame, tick: pd.DataFrame, end_pos: np.ndarray, as_of_p
     scored_last = (e > s)[:, None] & (finite[last] if x.shape[0] else np.zeros((e.size, k), bool))
     run = np.where(scored_last, np.maximum(after_gap[last] if x.shape[0] else 0, s[:, None]), e[:, None])
     run_obs = e[:, None] - run
-    compared = scored_last & (run_obs >= MIN_COMPARISON_OBS) & (2 * run_obs >= n_rows[:, None])
+    compared = scored_last & (run_obs >= MIN_COMPARISON_OBS) & (2 * run_obs >= n_rows[:, None]) & ~undefined
     any_compared = compared.any(axis=1)
     s = np.where(any_compared, np.where(compared, run, -1).max(axis=1), e)  # the common days: rows [s, e)
     n_rows = e - s
-    reason = np.where(~scored_last, "no_latest_score",
-                      np.where(run_obs < MIN_COMPARISON_OBS, "too_few_scores", "under_half_the_window"))
+    reason = np.where(undefined, "undefined_score", np.where(~scored_last, "no_latest_score", np.where(
+        run_obs < MIN_COMPARISON_OBS, "too_few_scores", "under_half_the_window")))
     with np.errstate(invalid="ignore", divide="ignore"):
         common_fz0 = (fz_p[e] - fz_p[s]) / n_rows[:, None]
     best = np.where(compared, common_fz0, np.inf).argmin(axis=1)
@@ -497,14 +508,14 @@ def _compare(fz0: pd.DataFrame, tick: pd.DataFrame, end_pos: np.ndarray, as_of_p
     mcs_p = np.full((s.size, k), np.nan)
     problems = [(int(w), np.flatnonzero(compared[w])) for w in np.flatnonzero(mcs_flag)]
 
-    has_obs = counts > 0
+    has_obs = n_forecasts > 0
     w_rows, m_cols = np.nonzero(has_obs)
     is_compared = compared[w_rows, m_cols]
     columns = {
         "as_of": w_rows % as_of_pos.size,
         "method": methods[m_cols],
         "backtest_window_days": np.repeat(np.asarray(windows, dtype=np.int64), as_of_pos.size)[w_rows],
-        "n_obs": counts[w_rows, m_cols].astype(np.int64),
+        "n_obs": n_forecasts[w_rows, m_cols].astype(np.int64),
         "mean_tick_loss": mean_tick[w_rows, m_cols],
         "mean_fz0_loss": mean_fz0[w_rows, m_cols],
         "compared": is_compared,

@@ -27,8 +27,12 @@ computed from (n_ij = #{consecutive observations with I_{t-1} = i, I_t = j} in t
 dq_stat/_p (4 lags), z2_stat/_p, mcneil_frey_stat/_p, traffic_light, plus_factor, verdict,
 overlapping, then the actual-P&L coverage columns n_actual_breaches, actual_kupiec_p and
 actual_traffic_light (below). Each statistic is the one of ``risk_pipeline.risk.backtests`` on the window's
-observations, with the same edge rules (0 / 1.0 for insufficient data, never NaN). A forecast date
-with a NaN var or a NaN return on one of its h days (a book whose value was near zero,
+observations, with the same edge rules (0 / 1.0 for insufficient data, never NaN), but for the ES
+tests: z2_stat/_p and mcneil_frey_stat/_p are NaN (null) for a window holding a forecast with
+ES <= 0, outside both tests' domain (ES > 0): a zero forecast (the method sees no risk within the
+rounding of the book's revaluation, :mod:`risk_pipeline.risk.var.rounding`; docs/methods.md) or a
+tail that is a gain. The coverage tests keep such forecasts: a loss above a zero VaR is a breach. A
+forecast date with a NaN var or a NaN return on one of its h days (a book whose value was near zero,
 docs/positions.md) is no observation.
 
 Actual P&L: with ``actual_returns`` (the book's actual P&L, trades and fees included, over the
@@ -42,7 +46,8 @@ traffic_light.
 
 verdict: "insufficient_data" when n_obs (1-c) < 1 (less than one expected breach); else
 "fail" when at least one of Kupiec POF (coverage), Christoffersen independence or
-Acerbi-Szekely Z2 (expected shortfall) has p < 5%, or the traffic light is red; else "pass".
+Acerbi-Szekely Z2 (expected shortfall) has p < 5%, or the traffic light is red; else "pass" (a
+window without Z2, below, is judged on the other three).
 CC, TUFF, duration, DQ and McNeil-Frey are reported but do not enter the verdict (each added
 test raises the false-rejection rate of a correct model).
 
@@ -243,8 +248,9 @@ def _z2_columns(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, p: floa
 
     so P(sum >= observed) = 1 - Phi((observed - sum E[x_t]) / sqrt(sum Var[x_t])) (Lindeberg CLT;
     beyond 1,000 terms its error is below the Monte Carlo error of 1,000 simulations).
-    A forecast with ES <= 0 (the window's tail is a gain: possible with short windows) has no
-    defined Z2 term; it contributes 0 to the observed sum, the simulations and the moments.
+    A forecast with ES <= 0 (a zero forecast, or a tail that is a gain) has no defined Z2 term: the
+    windows holding it get NaN (``_window_statistics``); here it contributes 0 to the sums, so that
+    the simulated paths of the windows around it are those of their own rows.
     """
     valid = obs.es > 0.0
     safe_es = np.where(valid, obs.es, 1.0)
@@ -358,8 +364,9 @@ def _column_sums_before(row: np.ndarray, col: np.ndarray, value: np.ndarray, n_c
 def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarray, seed: int, n_boot: int):
     """McNeil-Frey statistic and bootstrap p-value per breach range [bs, be).
 
-    Residuals are scaled by ES - VaR; a forecast with ES == VaR (a degenerate tail) gets an
-    infinite scale, i.e. a neutral residual of 0, instead of a division by zero.
+    Residuals are scaled by ES - VaR; a forecast with ES == VaR > 0 (a degenerate tail) gets an
+    infinite scale, i.e. a neutral residual of 0, instead of a division by zero (a window holding
+    one with ES <= 0 gets NaN: ``_window_statistics``).
     """
     hits = obs.hits
     spread = obs.es - obs.var
@@ -417,6 +424,11 @@ def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, 
     dq_ok = e - row0 > DQ_LAGS + 2
     z2, z2_p = _z2_columns(obs, s, e, p, seed, n_sims)
     mf, mf_p = _mcneil_frey_columns(obs, bs, be, seed, n_sims)
+    # both ES tests need ES > 0 on every observation (Z2 divides the loss by it, McNeil-Frey by ES - VaR): a window
+    # holding a forecast with ES <= 0 (a zero forecast, risk.var.rounding, or a tail that is a gain) has none (NaN)
+    no_es = _prefix((obs.es <= 0.0).astype(np.int64))
+    outside = no_es[e] - no_es[s] > 0
+    z2, z2_p, mf, mf_p = (np.where(outside, np.nan, a) for a in (z2, z2_p, mf, mf_p))
 
     zone, plus, _ = traffic_light_zones(x, n, p)
     enough = has_coverage_data(n, p)

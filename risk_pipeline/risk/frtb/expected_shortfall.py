@@ -16,8 +16,9 @@ the positions held over t, i.e. the close of t-1, and returns up to t-1):
 * IMES = ES_{R,S} * ES_{F,C} / ES_{R,C} (:func:`risk_pipeline.risk.frtb.capital.imes`).
 
 ES of a sample of losses: the definition of :func:`risk_pipeline.risk.var.tail.tail_var_es`
-(mean of the losses at or beyond the linear-interpolation quantile), evaluated on sorted rows
-by :func:`risk_pipeline.risk.var.sorted_tail.sorted_tail_var_es`.
+(mean of the losses at or beyond the linear-interpolation quantile), evaluated on rows sorted as far as
+it reads them (:func:`~risk_pipeline.risk.var.sorted_tail.sort_tail`: the tail) by
+:func:`risk_pipeline.risk.var.sorted_tail.sorted_tail_var_es`.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from risk_pipeline.risk.frtb.capital import imes
 from risk_pipeline.risk.frtb.liquidity import BASE_HORIZON_DAYS, ES_CONFIDENCE, LIQUIDITY_HORIZONS, liquidity_adjusted_es
 from risk_pipeline.risk.frtb.scenarios import RISK_CLASSES, FactorBook, Shock, scenario_growth, shock, ten_day_returns
-from risk_pipeline.risk.var.sorted_tail import sorted_tail_var_es
+from risk_pipeline.risk.var.sorted_tail import sort_tail, sorted_tail_var_es
 
 OBSERVATION_DAYS = 250
 """MAR33.5: 12-month observation periods (current and stressed), in trading days."""
@@ -58,7 +59,8 @@ def _es_of_rows(losses: np.ndarray) -> np.ndarray:
     out = np.full(losses.shape[0], np.nan)
     ok = ~np.isnan(losses).any(axis=1)
     if ok.any():
-        rows = np.sort(losses[ok], axis=1)
+        rows = losses[ok]  # a copy, sorted as far as the ES reads it (its tail)
+        sort_tail(rows, (ES_CONFIDENCE,))
         out[ok] = sorted_tail_var_es(rows, (ES_CONFIDENCE,))[1][:, 0]
     return out
 

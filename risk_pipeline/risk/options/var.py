@@ -27,7 +27,9 @@ base) and the linear holdings of the underlyings (``linear_units`` x ``S`` x ``R
   takes; a delta-hedged book has none.
 
 Losses are ``-profit``; VaR and ES are :func:`risk_pipeline.risk.var.tail.tail_var_es` of the
-scenario losses (amounts in base currency). The underlying's dividend yield and the rate are
+scenario losses (amounts in base currency), 0.0 within the rounding of the book's revaluation
+(:mod:`risk_pipeline.risk.var.rounding`: a delta-hedged book's ``delta_only`` P&L is zero in exact
+arithmetic, its floats a residue of the last bits). The underlying's dividend yield and the rate are
 held at their t-1 values; FX is held at t-1 (the options' FX risk is left to the linear engine).
 """
 
@@ -40,6 +42,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from risk_pipeline.risk.options.pricing import DAYS_PER_YEAR, OptionInputError, bsm_greeks, bsm_price
+from risk_pipeline.risk.var.rounding import rounding_tolerance, zero_rounding_residue
 from risk_pipeline.risk.var.tail import tail_var_es
 from risk_pipeline.risk.var.windows import compound_returns
 
@@ -156,12 +159,29 @@ def scenario_pnl(book: OptionBook, spot: np.ndarray, linear_units: np.ndarray, s
 def days_var_es(book: OptionBook, spot: np.ndarray, linear_units: np.ndarray, returns: np.ndarray,
                 vol_changes: np.ndarray, horizon_years: float,
                 confidences: tuple[float, ...]) -> dict[OptionVarMethod, np.ndarray]:
-    """VaR and ES amounts per method and day: ``{method: array (n_days, n_conf, 2)}``, last axis (var, es)."""
+    """VaR and ES amounts per method and day: ``{method: array (n_days, n_conf, 2)}``, last axis (var, es); an amount
+    within the rounding of the book's revaluation (:func:`book_rounding_tolerance`) is 0.0."""
+    tolerance = book_rounding_tolerance(book, spot, linear_units)[:, None, None]
     out = {}
     for method in OptionVarMethod:
         losses = -days_scenario_pnl(book, spot, linear_units, returns, vol_changes, horizon_years, method)
-        out[method] = np.stack([np.stack(tail_var_es(losses, c, axis=-1), axis=-1) for c in confidences], axis=1)
+        values = np.stack([np.stack(tail_var_es(losses, c, axis=-1), axis=-1) for c in confidences], axis=1)
+        out[method] = zero_rounding_residue(values, tolerance)
     return out
+
+
+def book_rounding_tolerance(book: OptionBook, spot: np.ndarray, linear_units: np.ndarray) -> np.ndarray:
+    """Per day, the amount under which a VaR/ES of the book is a rounding residue, stored as 0
+    (:mod:`risk_pipeline.risk.var.rounding`): n = the options and the underlyings held outright, G = the sum of
+    ``|units| x spot`` over both (the notional each term of a scenario's P&L is computed at)."""
+    spot = np.asarray(spot, dtype=float)
+    linear = np.abs(np.asarray(linear_units, dtype=float))
+    day = np.asarray(book.day, dtype=int)
+    option_notional = np.bincount(day, weights=np.abs(book.units) * spot[day, book.underlying],
+                                  minlength=len(spot))
+    gross = option_notional + (linear * spot).sum(axis=1)
+    n_positions = np.bincount(day, minlength=len(spot)) + (linear > 0.0).sum(axis=1)
+    return rounding_tolerance(gross, n_positions)
 
 
 def options_var_es(book: OptionBook, spot: np.ndarray, linear_units: np.ndarray, scenarios: Scenarios,

@@ -73,13 +73,20 @@ class HeldBook:
         return np.isfinite(self.exposures.to_numpy(dtype=float)).all(axis=1) & np.isfinite(self.values.to_numpy(dtype=float))
 
 
-def _shock_arrays(book: HeldBook, shocks: ScenarioShocks) -> tuple[np.ndarray, np.ndarray]:
-    """Equity shock and FX return per position of ``book`` (the vectors s_j, f_j)."""
+def _shock_arrays(book: HeldBook, shocks: ScenarioShocks, positions: pd.Series | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Equity shock and FX return per position of ``book`` (the vectors s_j, f_j); ``positions``: a Series over the
+    book's positions (made once for its scenarios)."""
     missing = [s for s in book.exposures.columns if s not in shocks.equity.index]
     if missing:
         raise StressInputError(f"scenario {shocks.scenario!r} has no equity shock for {missing}")
-    s = shocks.equity[book.exposures.columns].to_numpy(dtype=float)
-    f = fx_per_position(pd.Series(0.0, index=book.exposures.columns), shocks, book.currency_of, book.base_currency)
+    equity = shocks.equity
+    columns = book.exposures.columns
+    # a book's shared shocks are over its own positions already (share_scenarios): no lookup then
+    s = (equity if equity.index.equals(columns) else equity[columns]).to_numpy(dtype=float)
+    if positions is None:
+        positions = pd.Series(0.0, index=columns)
+    f = fx_per_position(positions, shocks, book.currency_of, book.base_currency)
     return s, f
 
 
@@ -105,7 +112,8 @@ def stress_grid(book: HeldBook, scenarios: Sequence[ScenarioShocks], available: 
         return _empty(STRESS_GRID_COLUMNS)
     e = np.nan_to_num(book.exposures.to_numpy(dtype=float))
     v = book.values.to_numpy(dtype=float)
-    growth = np.stack([_growth(*_shock_arrays(book, sc), np.array(1.0)) for sc in scenarios], axis=1)  # (p, S)
+    positions = pd.Series(0.0, index=book.exposures.columns)
+    growth = np.stack([_growth(*_shock_arrays(book, sc, positions), np.array(1.0)) for sc in scenarios], axis=1)  # (p, S)
     pnl = e @ growth
     with np.errstate(invalid="ignore", divide="ignore"):
         ret = np.where(v[:, None] != 0.0, pnl / v[:, None], np.nan)
@@ -150,11 +158,12 @@ def reverse_stress_grid(
     # the grid scan per scenario; then the bisection of every scenario's rows at once, each scenario
     # stopping at its own step count (that of a loop over its rows alone: the same numbers, bit for bit)
     parts, inner_rows = [], []
+    positions = pd.Series(0.0, index=book.exposures.columns)
     for j, sc in enumerate(scenarios):
         t = np.flatnonzero(rows & avail[:, j])
         if t.size == 0:
             continue
-        s, f = _shock_arrays(book, sc)
+        s, f = _shock_arrays(book, sc, positions)
         et, tg = e[t], target[t]
         losses = -(et @ _growth(s, f, grid[:, None]).T)  # (dates, grid)
         reached = losses >= tg[:, None]
@@ -284,7 +293,8 @@ def replay_grid(book: HeldBook, episodes: Sequence[EpisodeReturns], available: n
         t = np.flatnonzero(complete & avail[:, j])
         if t.size == 0:
             continue
-        r = ep.returns.loc[:, list(book.exposures.columns)].to_numpy(dtype=float)
+        columns = book.exposures.columns  # a book's shared episodes are over its own positions (share_scenarios)
+        r = (ep.returns if ep.returns.columns.equals(columns) else ep.returns.loc[:, list(columns)]).to_numpy(dtype=float)
         if not np.isfinite(r).all():
             raise StressInputError(f"episode {ep.name!r}: returns contain NaN (proxy them first)")
         cum = np.cumprod(1.0 + r, axis=0) - 1.0  # (days, p)
@@ -384,11 +394,45 @@ def share_scenarios(book: HeldBook, scenarios: Sequence[Scenario], shared: Resol
         named = set(proxied)
         return tuple([s for s in symbols if s in named] + [c for c in foreign if c in named])
 
-    shocks = tuple(ScenarioShocks(sc.scenario, sc.equity[symbols], sc.fx[foreign], flags(sc.proxied))
+    equity, fx, columns = _Take(symbols), _Take(foreign), _Take(symbols)
+    shocks = tuple(ScenarioShocks(sc.scenario, equity(sc.equity), fx(sc.fx), flags(sc.proxied))
                    for sc in shared.shocks)
-    episodes = tuple(EpisodeReturns(ep.name, ep.returns.loc[:, symbols], flags(ep.proxied))
+    episodes = tuple(EpisodeReturns(ep.name, columns.columns(ep.returns), flags(ep.proxied))
                      for ep in shared.episodes)
     return _with_dates(book, scenarios, shocks, episodes)
+
+
+class _Take:
+    """``series[labels]`` (``frame.loc[:, labels]``) of many Series (frames) over equal indexes (columns): the shared
+    scenarios' shocks and episodes, each over the union's symbols. The positions of ``labels`` are looked up once
+    per distinct index, not once per Series: the same Series (frames), their values, index and names."""
+
+    def __init__(self, labels: list[str]) -> None:
+        self.labels = labels
+        self.index: pd.Index | None = None
+        self.positions: np.ndarray | None = None
+        self.taken: pd.Index | None = None
+
+    def _found(self, index: pd.Index) -> bool:
+        """Whether the positions of ``labels`` in ``index`` are known (looked up now if need be); False when
+        one is missing (the caller's lookup raises its own error)."""
+        if self.index is not None and index.equals(self.index) and index.dtype == self.index.dtype:
+            return True
+        positions = index.get_indexer(self.labels) if index.is_unique else None
+        if positions is None or (positions < 0).any():
+            return False
+        self.index, self.positions, self.taken = index, positions, None
+        return True
+
+    def __call__(self, series: pd.Series) -> pd.Series:
+        if not self._found(series.index):
+            return series[self.labels]
+        if self.taken is None or self.taken.name != series.index.name:
+            self.taken = series.index.take(self.positions)
+        return pd.Series(series.to_numpy()[self.positions], index=self.taken, name=series.name)
+
+    def columns(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.take(self.positions, axis=1) if self._found(frame.columns) else frame.loc[:, self.labels]
 
 
 def _foreign(book: HeldBook) -> list[str]:

@@ -13,7 +13,8 @@ numbers keyed by the seed); what changes is what is simulated. For forecast day 
   P&L of the held positions per unit of S, daily rebalanced to w over an h-day path as for
   any book;
 * amounts are VaR x S; the fraction of value is VaR where S is the value, NaN where it is the
-  gross exposure (as :func:`~risk_pipeline.risk.var.held_positions.held_grid`).
+  gross exposure (as :func:`~risk_pipeline.risk.var.held_positions.held_grid`); a VaR within the
+  rounding of the revaluation is 0.0 (``monte_carlo_var_es``: the weights' ``sum |w_i|`` is G / S).
 
 Consecutive forecast days holding the same instruments are simulated in one call (its window
 statistics are prefix sums over the run's rows, as for a book of the portfolios file: the last

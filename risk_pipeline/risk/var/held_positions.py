@@ -18,7 +18,9 @@ the P&L per unit of the scale S(t-1): the book's value V(t-1) when V(t-1) >= MIN
 G(t-1), with G(t-1) = sum_i |V_i(t-1)| the gross exposure; otherwise (a value near zero or
 negative: a hedged or short book) the gross exposure G(t-1). Amounts are VaR_t(x) S(t-1), the
 primary figure; the fraction of value ``var`` is VaR_t(x) where S = V and NaN where S = G (a
-fraction of a value near zero or below is not a risk measure). Each forecast day has its own
+fraction of a value near zero or below is not a risk measure); a VaR/ES whose amount is within the
+rounding of the revaluation (``ROUNDING_MULTIPLE n eps G(t-1)``, :mod:`risk_pipeline.risk.var.rounding`:
+positions that cancel) is 0.0. Each forecast day has its own
 series (its own positions), so the engine builds a (days x W) matrix and runs the method on
 its rows at once.
 
@@ -54,6 +56,7 @@ from risk_pipeline.risk.var.filtered_historical import filtered_historical_windo
 from risk_pipeline.risk.var.historical import empirical_window_var_es
 from risk_pipeline.risk.var.parameters import VarParameterError, validate_var_params
 from risk_pipeline.risk.var.parametric import normal_window_var_es, student_t_window_var_es
+from risk_pipeline.risk.var.rounding import rounding_tolerance, zero_rounding_residue
 from risk_pipeline.risk.var.windows import log_returns, losses_from_log
 
 WINDOW_METHODS: dict[str, Callable[..., tuple[np.ndarray, np.ndarray]]] = {
@@ -111,12 +114,13 @@ def held_pnl_windows(exposures: np.ndarray, rows: np.ndarray, returns: np.ndarra
 class HeldWindows:
     """The revalued windows of a book's forecast days, shared by every method of one window length:
     ``x`` (days x window) the P&L per unit of ``scale`` (days with a full window only), ``by_value``
-    whether the scale is the book's value."""
+    whether the scale is the book's value, ``tolerance`` the amount under which a forecast is 0.0."""
 
     dates: pd.DatetimeIndex
     x: np.ndarray
     scale: np.ndarray
     by_value: np.ndarray
+    tolerance: np.ndarray  # the amount under which a forecast is a rounding residue (held_tolerance)
 
 
 ScenarioReturns = Callable[[np.ndarray, int], np.ndarray]
@@ -158,14 +162,22 @@ def held_windows(exposures: pd.DataFrame, values: pd.Series, asset_returns: pd.D
     with np.errstate(invalid="ignore", divide="ignore"):
         x = pnl / scale[:, None]
     ok = np.isfinite(x).all(axis=1) & np.isfinite(scale) & (scale > 0.0)
-    return HeldWindows(exposures.index[keep][ok], x[ok], scale[ok], by_value[ok])
+    return HeldWindows(exposures.index[keep][ok], x[ok], scale[ok], by_value[ok], held_tolerance(v)[ok])
+
+
+def held_tolerance(exposures: np.ndarray) -> np.ndarray:
+    """Per forecast day (rows of ``exposures``, ``V_i(t-1)``), the amount at or under which a VaR/ES is a rounding
+    residue of the revaluation, stored as 0.0 (:mod:`risk_pipeline.risk.var.rounding`: n the instruments held, G
+    their gross exposure ``sum_i |V_i(t-1)|``)."""
+    held = np.nan_to_num(np.abs(exposures))
+    return rounding_tolerance(held.sum(axis=1), (held > 0.0).sum(axis=1))
 
 
 def held_grid(held: HeldWindows, *, method: str, confidences: tuple[float, ...] | list[float],
               horizons: tuple[int, ...] | list[int], **params: Any) -> pd.DataFrame:
     """Long-format VaR/ES of the held positions (columns ``HELD_COLUMNS``, sorted by date,
     confidence, horizon): ``method`` on each row of ``held.x``; amounts times the scale, fractions
-    of value where the scale is the value (module doc)."""
+    of value where the scale is the value (module doc); 0.0 where the amount is within ``held.tolerance``."""
     if method not in WINDOW_METHODS:
         raise VarParameterError(f"method={method!r} does not revalue held positions; expected one of {tuple(WINDOW_METHODS)}")
     confidences = tuple(sorted(set(float(c) for c in confidences)))
@@ -189,7 +201,9 @@ def held_grid(held: HeldWindows, *, method: str, confidences: tuple[float, ...] 
     per_row = n_conf * n_h
     fraction = np.repeat(np.where(held.by_value, 1.0, np.nan), per_row)
     amount = np.repeat(held.scale, per_row)
-    var, es = var.ravel(), es.ravel()
+    # a forecast within the revaluation's rounding is 0 (its amount at most the tolerance: x times the scale)
+    tolerance = np.repeat(held.tolerance / held.scale, per_row)
+    var, es = zero_rounding_residue(var.ravel(), tolerance), zero_rounding_residue(es.ravel(), tolerance)
     return pd.DataFrame({
         "date": np.repeat(held.dates.to_numpy(), per_row),
         "confidence": np.tile(np.repeat(np.asarray(confidences), n_h), len(held.dates)),

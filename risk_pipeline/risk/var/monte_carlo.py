@@ -30,7 +30,9 @@ depend only on its window, the weights, ``seed`` and ``n_scenarios``):
 * horizon h: compounded path return prod_{d<h} (1 + r_d) - 1 (daily rebalanced to w_t).
 * VaR/ES: the empirical ones of the n_scenarios simulated losses (docs/design.md definition via
   :func:`~risk_pipeline.risk.var.sorted_tail.sorted_tail_var_es`, one partial sort per date and horizon:
-  its tail, ``sort_tail``).
+  its tail, ``sort_tail``); 0.0 within the rounding of the revaluation (:mod:`risk_pipeline.risk.var.rounding`,
+  with G / V = sum_i |w_i|: the rule every amount of the engine follows; the shrunk covariance does not
+  see an exact cancellation of identical instruments, so a book of them keeps the model's VaR).
 
 Dates are processed in chunks of ``CHUNK_DATES`` sharing one dof grid point (memory per
 chunk ~ CHUNK_DATES x h_max x n_scenarios x 8 bytes).  Same seed, data and config give the
@@ -46,6 +48,7 @@ from scipy import stats
 from threadpoolctl import threadpool_limits
 
 from risk_pipeline.risk.var.parametric import NU_MAX, NU_MIN, moments_of_rows, t_dof_from_kurtosis
+from risk_pipeline.risk.var.rounding import rounding_tolerance, zero_rounding_residue
 from risk_pipeline.risk.var.sorted_tail import sort_tail, sorted_tail_var_es
 from risk_pipeline.risk.var.windows import VarEsSurface, full_index, trailing_windows
 
@@ -201,4 +204,8 @@ def monte_carlo_var_es(
                         np.subtract(1.0, growth, out=losses)
                         sort_tail(losses, confidences)
                         var[rows, :, wanted[d + 1]], es[rows, :, wanted[d + 1]] = sorted_tail_var_es(losses, confidences)
+    # a forecast within the rounding of the revaluation is 0 (risk.var.rounding): in fractions of value, G / V is
+    # the weights' sum |w_i| and n the instruments weighted
+    tolerance = rounding_tolerance(np.abs(w).sum(axis=1), (w != 0.0).sum(axis=1))[:, None, None]
+    var, es = zero_rounding_residue(var, tolerance), zero_rounding_residue(es, tolerance)
     return VarEsSurface(full_index(var, window), full_index(es, window), confidences, horizons)
