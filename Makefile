@@ -73,4 +73,4 @@ cluster-demo: $(STAMP)
 	$(BIN)/python -m risk_pipeline.cluster_demo
 
 clean:
-	rm -rf data/lake data/risk.duckdb data/reports data/logs $(DAGSTER_HOME)
+	rm -rf data/lake data/risk.duckdb data/reports data/logs data/cache $(DAGSTER_HOME)

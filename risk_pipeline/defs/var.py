@@ -28,9 +28,11 @@ from risk_pipeline.risk import var_es_grid
 from risk_pipeline.risk.portfolio import with_amounts
 from risk_pipeline.risk.var.held_monte_carlo import held_monte_carlo_grid
 from risk_pipeline.risk.var.held_positions import HeldWindows, held_grid, held_windows
+from risk_pipeline.risk.var.monte_carlo import mixing_scales_kept_in
 from risk_pipeline.risk.var.parameters import MethodSettings, VarParameterError
 from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, stored_days, within_days
+from risk_pipeline.storage.mixing_scales import MixingScaleFiles, mixing_scale_folder
 from risk_pipeline.storage.staging import Staged, stage
 
 _VAR = section("var")
@@ -88,25 +90,27 @@ def portfolio_forecasts(config: VarConfig, book: Book, start: dt.date, recorded:
     scenarios = bond_scenarios(book)  # bond instruments: their yield moves applied to the bond held
     windows: dict[int, HeldWindows] = {}
     frames = []
-    for method in config.methods:
-        window = settings.window_for(method)
-        params = settings.params_for(method)
-        if method == "monte_carlo" and recorded:
-            grid = held_monte_carlo_grid(exposures, values, book.asset_returns, window=window,
-                                         confidences=config.confidences, horizons=config.horizons, **params)
-        elif method == "monte_carlo":
-            if len(dates) <= window:
-                continue  # not one full window yet (early history, or a book that starts later)
-            weights = book_exposures(book, dates).div(held_values(book, dates), axis=0)
-            grid = var_es_grid(book.asset_returns.reindex(dates), method=method, confidences=config.confidences,
-                               horizons=config.horizons, window=window, weights=weights, **params)
-            grid = with_amounts(grid, book.values)
-        else:
-            if window not in windows:
-                windows[window] = held_windows(exposures, values, book.asset_returns, window, scenarios)
-            grid = held_grid(windows[window], method=method, confidences=config.confidences, horizons=config.horizons,
-                             **params)
-        frames.append(grid.assign(method=method, estimation_window_days=window))
+    # Monte Carlo's mixing scales from the data folder's files, computed once for every process and day
+    with mixing_scales_kept_in(MixingScaleFiles(mixing_scale_folder())):
+        for method in config.methods:
+            window = settings.window_for(method)
+            params = settings.params_for(method)
+            if method == "monte_carlo" and recorded:
+                grid = held_monte_carlo_grid(exposures, values, book.asset_returns, window=window,
+                                             confidences=config.confidences, horizons=config.horizons, **params)
+            elif method == "monte_carlo":
+                if len(dates) <= window:
+                    continue  # not one full window yet (early history, or a book that starts later)
+                weights = book_exposures(book, dates).div(held_values(book, dates), axis=0)
+                grid = var_es_grid(book.asset_returns.reindex(dates), method=method, confidences=config.confidences,
+                                   horizons=config.horizons, window=window, weights=weights, **params)
+                grid = with_amounts(grid, book.values)
+            else:
+                if window not in windows:
+                    windows[window] = held_windows(exposures, values, book.asset_returns, window, scenarios)
+                grid = held_grid(windows[window], method=method, confidences=config.confidences, horizons=config.horizons,
+                                 **params)
+            frames.append(grid.assign(method=method, estimation_window_days=window))
     frames = [f for f in frames if len(f)]
     if not frames:
         return empty_frame("var_estimates")

@@ -23,7 +23,10 @@ depend only on its window, the weights, ``seed`` and ``n_scenarios``):
 
 * day d = 0..h-1 of a path has its own seeded streams ``default_rng([seed, d, 0])`` for Z_d
   (n_scenarios x p) and ``default_rng([seed, d, 1])`` for uniforms U_d; V_d = chi2.ppf(U_d, nu)
-  for the grid value nu (cached per seed, n_scenarios, day and grid point).  A horizon
+  for the grid value nu (:func:`mixing_scale`, kept per seed, n_scenarios, day and grid point in
+  the process, and in a :class:`MixingScaleStore` when the caller names one with
+  :func:`mixing_scales_kept_in`: they depend on nothing else, and their inverse incomplete
+  gamma functions cost more than the simulation of a day's few dates).  A horizon
   therefore reuses the same first days whatever the longest horizon asked for.
 * the simulated portfolio return of day d is r_d = w_t' mu + sqrt((nu - 2)/V_d) Z_d (L' w_t):
   one matrix product of the stacked (L_t' w_t) of a chunk of dates with Z.
@@ -41,7 +44,11 @@ same numbers; a different seed gives different ones.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
+from typing import Protocol
 
 import numpy as np
 from scipy import stats
@@ -109,13 +116,55 @@ def rolling_mean_covariance(x: np.ndarray, window: int, shrinkage: str) -> tuple
     return mean, delta * target[:, None, None] * eye + (1.0 - delta) * cov
 
 
-@lru_cache(maxsize=2048)
-def _mixing_scale(seed: int, n_scenarios: int, day: int, grid_index: int) -> np.ndarray:
-    """sqrt((nu - 2) / V) for V = chi2.ppf(U, nu), U the seeded uniforms of ``day``."""
-    nu = DOF_GRID[grid_index]
+MixingKey = tuple[int, int, int, float]  # seed, n_scenarios, day of the path, nu (a DOF_GRID point)
+MIXING_SCALE_VERSION = 1  # another number when mixing_scale gives other numbers for the same key (stores' files)
+
+
+def mixing_scale(seed: int, n_scenarios: int, day: int, nu: float) -> np.ndarray:
+    """sqrt((nu - 2) / V) for V = chi2.ppf(U, nu), U the seeded uniforms of ``day`` (read-only): the scale
+    of each scenario's normal draws on that day of the path (module doc)."""
     u = np.random.default_rng([seed, day, 1]).random(n_scenarios)
     scale = np.sqrt((nu - 2.0) / stats.chi2.ppf(u, nu))
     scale.flags.writeable = False
+    return scale
+
+
+class MixingScaleStore(Protocol):
+    """Mixing scales kept outside the process (a new day's process would compute them again): ``load``
+    gives the array :func:`mixing_scale` gives for ``key`` (``MIXING_SCALE_VERSION``, with these versions
+    of NumPy and SciPy), or None when it holds none; ``save`` keeps one."""
+
+    def load(self, key: MixingKey) -> np.ndarray | None: ...
+
+    def save(self, key: MixingKey, scale: np.ndarray) -> None: ...
+
+
+_STORE: ContextVar[MixingScaleStore | None] = ContextVar("mixing_scale_store", default=None)
+
+
+@contextmanager
+def mixing_scales_kept_in(store: MixingScaleStore) -> Iterator[None]:
+    """Within the block, the mixing scales not yet kept in the process are loaded from ``store``, or
+    computed and saved there."""
+    token = _STORE.set(store)
+    try:
+        yield
+    finally:
+        _STORE.reset(token)
+
+
+@lru_cache(maxsize=2048)
+def _mixing_scale(seed: int, n_scenarios: int, day: int, grid_index: int) -> np.ndarray:
+    """:func:`mixing_scale` of the grid point, kept in the process, and in the store of
+    :func:`mixing_scales_kept_in` if any."""
+    store, key = _STORE.get(), (seed, n_scenarios, day, float(DOF_GRID[grid_index]))
+    kept = store.load(key) if store is not None else None
+    if kept is not None:
+        kept.flags.writeable = False
+        return kept
+    scale = mixing_scale(*key)
+    if store is not None:
+        store.save(key, scale)
     return scale
 
 
