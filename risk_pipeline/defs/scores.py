@@ -93,7 +93,7 @@ def score_matrices(scores: pd.DataFrame):
         row_days, first, at_row = np.unique(day_code[rows], return_index=True, return_inverse=True)
         row_methods, at_column = np.unique(method_code[rows], return_inverse=True)
         cells = at_row * row_methods.size + at_column
-        if np.unique(cells).size != cells.size:
+        if np.bincount(cells).max() > 1:  # (cells: indexes of the family's matrix; NumPy's unique hashes them)
             raise ValueError(f"forecast_scores of {dict(zip(FAMILY_KEYS, keys))}: a (forecast_date, method) "
                              "is stored twice")
         matrices = []

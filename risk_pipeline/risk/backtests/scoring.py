@@ -270,14 +270,15 @@ def forecast_score_columns(
     if amounts:
         fraction, amount = (none, none, none), (obs.loss, obs.var, obs.es)
     else:
-        at = forecasts.index.get_indexer(obs.dates)
+        # the observations' rows of the forecasts: their dates are dates of its sorted, unique index
+        at = np.searchsorted(forecasts.index.to_numpy(), obs.dates.to_numpy())
         var_amount, es_amount = (forecasts[c].to_numpy(dtype=float)[at] if c in forecasts else none
                                  for c in ("var_amount", "es_amount"))
         with np.errstate(invalid="ignore", divide="ignore"):
             value = np.where(obs.var != 0.0, var_amount / obs.var, es_amount / obs.es)
         fraction, amount = (obs.loss, obs.var, obs.es), (obs.loss * value, var_amount, es_amount)
     return {
-        "date": returns.index[obs.end_pos].to_numpy(),
+        "date": returns.index.to_numpy()[obs.end_pos],
         "forecast_date": obs.dates.to_numpy(),
         **dict(zip(("loss", "var", "es"), fraction)),
         **dict(zip(("loss_amount", "var_amount", "es_amount"), amount)),
