@@ -67,18 +67,32 @@ def test_estimates_from_the_files_equal_those_computed_bit_for_bit(tmp_path, fre
         assert all(a.tobytes() == b.tobytes() for a, b in zip(got, computed))
 
 
-def test_a_file_that_is_not_the_keys_array_is_computed_again_and_replaced(tmp_path, fresh_process_cache):
+def test_a_file_that_is_not_the_keys_array_is_deleted_and_written_anew(tmp_path, fresh_process_cache):
     files = MixingScaleFiles(mixing_scale_folder(tmp_path))
     key = (3, 500, 0, float(DOF_GRID[30]))
-    files.folder.mkdir(parents=True)
-    files._path(key).write_bytes(b"not an array")
-    assert files.load(key) is None
-    np.save(files._path(key), np.ones(499))  # another length
-    assert files.load(key) is None
+    whole = files._path(key)
+    files.save(key, mixing_scale(*key))
+    written = whole.read_bytes()
+    for short in (0, 60, len(written) // 2, len(written) - 1):  # a file being written, or left by a killed writer
+        whole.write_bytes(written[:short])
+        assert files.load(key) is None and not whole.exists()
+    np.save(whole, np.ones(499))  # another length
+    assert files.load(key) is None and not whole.exists()
     with mixing_scales_kept_in(files):
         scale = monte_carlo._mixing_scale(3, 500, 0, 30)
     assert scale.tobytes() == mixing_scale(*key).tobytes() == files.load(key).tobytes()
+    assert whole.read_bytes() == written
     assert not scale.flags.writeable
+
+
+def test_a_file_is_written_by_one_process_only(tmp_path):
+    files = MixingScaleFiles(mixing_scale_folder(tmp_path))
+    key = (3, 200, 1, float(DOF_GRID[3]))
+    files.save(key, mixing_scale(*key))
+    before = files._path(key).stat()
+    files.save(key, mixing_scale(*key))  # another process's save of the same key: the file is left as it is
+    after = files._path(key).stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
 
 def test_the_folder_is_named_by_the_versions_of_the_code_and_libraries(tmp_path):
