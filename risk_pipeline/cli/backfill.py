@@ -262,7 +262,8 @@ def start_engine(run_config: dict[str, Any] | None) -> None:
     now, before the definitions load and the checks before the run: on the ``dask`` engine its cluster
     starts in the background (:meth:`risk_pipeline.compute.Compute.start`), so that the workers' start
     and imports overlap the run's process's own instead of its first steps; the run's setup then finds
-    it started. A config Dagster would refuse starts nothing here (the run reports it)."""
+    it started. A config Dagster would refuse starts nothing here (the run reports it); a backfill refused
+    before its run (a range or input checked first) ends once the start under way has ended."""
     from pydantic import ValidationError
 
     from risk_pipeline.compute import Compute
