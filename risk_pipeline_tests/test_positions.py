@@ -462,3 +462,38 @@ def test_books_of_record_are_read_once_per_version_of_the_file(tmp_path, monkeyp
             load_books_of_record(path)
     with pytest.raises(ConfigError, match="portfolio file not found"):
         load_books_of_record(tmp_path / "absent.yaml")
+
+
+def test_a_weight_books_holdings_of_a_day_alone_are_those_of_a_longer_run():
+    """A day re-run alone gives the range run's gross exposure and traded value bit for bit: 20
+    instruments rebalanced to their weights every day (``DataFrame.sum(axis=1)`` added a one-row
+    frame's terms pairwise and a longer frame's one after another: 1-ulp differences)."""
+    from risk_pipeline.books import build_book
+    from risk_pipeline.config.portfolios import Portfolio, Position
+    from risk_pipeline.defs.portfolios import book_rows
+
+    rng = np.random.default_rng(23)
+    dates = pd.bdate_range("2022-03-01", periods=60)
+    symbols = [f"S{i:02d}" for i in range(20)]
+    close = pd.DataFrame(np.exp(rng.normal(0.0, 0.02, (len(dates), len(symbols))).cumsum(axis=0))
+                         * rng.uniform(10.0, 500.0, len(symbols)), index=dates, columns=symbols)
+    prices = close.stack().rename("close").reset_index().set_axis(["date", "symbol", "close"], axis=1)
+    prices["currency"] = "USD"
+    returns = (close / close.shift(1) - 1).stack().rename("simple_return").reset_index()
+    returns.columns = ["date", "symbol", "simple_return"]
+    weights = rng.dirichlet(np.ones(len(symbols)))
+    book = Portfolio("w", "USD", tuple(Position(s, weight=float(w)) for s, w in zip(symbols, weights)),
+                     notional=1e6)
+
+    def rows(first: int, last: int) -> pd.DataFrame:
+        def between(frame: pd.DataFrame) -> pd.DataFrame:
+            return frame.loc[frame["date"].between(dates[first], dates[last])]
+        return book_rows(build_book(book, between(prices), between(returns))).set_index("date")
+
+    long = rows(0, len(dates) - 1)
+    alone = pd.concat([rows(t - 1, t) for t in range(1, len(dates))])  # each day with its previous close only
+    assert len(alone) == len(long) == len(dates) - 1
+    pd.testing.assert_frame_equal(alone, long, check_exact=True)
+    # and each is the day's sum (to rounding)
+    traded = (1e6 * weights / close).diff().abs().mul(close).sum(axis=1)
+    np.testing.assert_allclose(long["traded_value"], traded.loc[long.index], rtol=1e-12)

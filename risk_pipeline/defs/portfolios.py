@@ -2,7 +2,7 @@
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from functools import partial
 
 import dagster as dg
@@ -30,20 +30,21 @@ PREVIOUS_CLOSE_LOOKBACK = 1
 RETURN_VALUE_FLOOR = 0.01
 
 
-def holdings(book: Book, quantities: pd.DataFrame, dates: pd.Series,
-             sum_rows: Callable[[pd.DataFrame], np.ndarray] = lambda f: f.sum(axis=1).to_numpy()
-             ) -> dict[str, np.ndarray]:
+def holdings(book: Book, quantities: pd.DataFrame, dates: pd.Series) -> dict[str, np.ndarray]:
     """The portfolio_pnl columns of what a book holds at each close of ``dates``: ``gross_exposure``
     = sum_i |E_i,t|, ``n_positions`` = #{i: E_i,t != 0} and ``traded_value`` = sum_i |q_i,t -
     q_i,t-1| U_i,t, the change of the units held since the previous close valued at the close (unit
     value U = close x FX; a weight book's daily rebalancing to its notional included), from the
-    book's ``quantities`` (dates x its instruments); ``sum_rows``: the sum of each row (NaN skipped)."""
+    book's ``quantities`` (dates x its instruments). Each row is summed by :func:`skipna_row_sums`, in
+    symbol order whatever the other rows: ``DataFrame.sum(axis=1)`` adds a one-row frame's terms
+    pairwise and a longer frame's one after another, so a day re-run alone differed in the last bit
+    from the same day of a range run."""
     exposures = book.exposures.reindex(pd.DatetimeIndex(dates))
     change = quantities.fillna(0.0).diff().reindex(exposures.index)
     traded = change.abs().mul(book.unit_values.reindex(exposures.index)).where(change != 0.0, 0.0)
-    return {"gross_exposure": sum_rows(exposures.abs()),
+    return {"gross_exposure": skipna_row_sums(exposures.abs()),
             "n_positions": (exposures.fillna(0.0) != 0.0).sum(axis=1).to_numpy(dtype=np.int64),
-            "traded_value": sum_rows(traded)}
+            "traded_value": skipna_row_sums(traded)}
 
 
 def book_rows(book: Book) -> pd.DataFrame:
@@ -122,7 +123,7 @@ def record_book_rows(book: Book, day_trades: pd.DataFrame, price_history: pd.Dat
     with np.errstate(invalid="ignore", divide="ignore"):
         actual_return = np.where(has_return, actual / previous, np.nan)
     return rows.assign(hypothetical_pnl=rows["pnl"], actual_pnl=actual, actual_return=actual_return,
-                       **holdings(book, exposures / unit_values, rows["date"], sum_rows=skipna_row_sums))
+                       **holdings(book, exposures / unit_values, rows["date"]))
 
 
 def record_books(start: dt.date, end: dt.date, price_history: pd.DataFrame, return_history: pd.DataFrame,
