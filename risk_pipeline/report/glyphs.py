@@ -38,7 +38,7 @@ MAX_ENTRIES = 50_000  # about 30 MB of bitmaps
 _layouts: dict[tuple, list[tuple]] = {}  # (font, size, dpi, text, flags, features, language) -> glyphs
 _bitmaps: dict[tuple, tuple] = {}  # (font, size, dpi, glyph, flags, mode, matrix, x % 64, y % 64) -> bitmap
 _extents: dict[tuple, tuple[float, float, float]] = {}  # (font, size, dpi, text, flags) -> width, height, descent
-_heights: dict[tuple, tuple[float, float, float]] = {}  # (font, size, dpi) -> ascent, descent, line gap
+_heights: dict[tuple, tuple[float | None, float | None, float | None]] = {}  # (font, size, dpi) -> ascent, descent, line gap
 
 
 def _make_room(cache: dict) -> None:
