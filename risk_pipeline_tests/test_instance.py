@@ -289,3 +289,38 @@ def test_the_event_log_commits_to_its_wal_without_a_sync_per_commit(tmp_path):
                              conn.execute(text("pragma journal_mode")).scalar()))
         storage.dispose()
     assert settings == [(2, "wal"), (2, "wal"), (1, "wal"), (1, "wal")]
+
+
+def test_the_index_schema_is_probed_once_per_fact_found_and_answers_as_dagsters(tmp_path, monkeypatch):
+    """A table, an asset-table column or a completed data migration once found is not probed again
+    (Dagster's probes: a query each, a table with a new engine and connection); one not found is
+    probed at every call, and a wiped storage probes anew. The answers are those of Dagster's storage."""
+    plain, ours = SqliteEventLogStorage(str(tmp_path / "plain")), BatchingSqliteEventLogStorage(str(tmp_path / "ours"))
+    probes: list[tuple] = []
+    for name in ("has_table", "_has_asset_key_col_on_connection", "has_secondary_index"):
+        probe = getattr(SqliteEventLogStorage, name)
+        monkeypatch.setattr(SqliteEventLogStorage, name,
+                            lambda self, *args, _probe=probe, _name=name: probes.append((self, _name, args[-1]))
+                            or _probe(self, *args))
+    asked = [("has_table", AssetEventTagsTable.name), ("has_table", "no_such_table"),
+             ("has_asset_key_col", "last_materialization_timestamp"), ("has_asset_key_col", "no_such_column"),
+             ("has_secondary_index", "asset_key_index_columns"), ("has_secondary_index", "no_such_migration")]
+    try:
+        for _ in range(3):
+            assert [getattr(ours, name)(arg) for name, arg in asked] == [getattr(plain, name)(arg) for name, arg in asked]
+        assert [getattr(ours, name)(arg) for name, arg in asked] == [True, False, True, False, True, False]
+        ours_probed = [(name, arg) for storage, name, arg in probes if storage is ours]
+        # each fact found once; each fact missing at each of the four calls
+        assert sorted(ours_probed) == sorted([("has_table", AssetEventTagsTable.name),
+                                              ("_has_asset_key_col_on_connection", "last_materialization_timestamp"),
+                                              ("has_secondary_index", "asset_key_index_columns")]
+                                             + [("has_table", "no_such_table"),
+                                                ("_has_asset_key_col_on_connection", "no_such_column"),
+                                                ("has_secondary_index", "no_such_migration")] * 4)
+        probes.clear()
+        ours.wipe()  # which probes tables itself: the facts found before are probed anew
+        assert ours.has_table(AssetEventTagsTable.name)
+        assert ("has_table", AssetEventTagsTable.name) in [(name, arg) for storage, name, arg in probes if storage is ours]
+    finally:
+        plain.dispose()
+        ours.dispose()

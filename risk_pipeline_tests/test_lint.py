@@ -22,3 +22,14 @@ def test_mypy_finds_nothing_in_the_numerical_core(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     checked = int(result.stdout.rsplit(" in ", 1)[1].split()[0])  # "Success: no issues found in N source files"
     assert checked >= len(list((ROOT / "risk_pipeline" / "risk").rglob("*.py")))
+
+
+def test_no_file_of_the_repository_holds_a_merge_conflict_marker():
+    """A merge's conflict left in a page or a module (docs/performance.md once held one): the markers
+    at the start of a line, in every file git tracks."""
+    listed = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    markers = ("<<<<<<< ", ">>>>>>> ", "=======\n")
+    found = [f"{name}:{number}" for name in listed.decode().split("\0") if name and (ROOT / name).is_file()
+             for number, line in enumerate((ROOT / name).read_bytes().decode(errors="replace").splitlines(True), 1)
+             if line.startswith(markers)]
+    assert not found, found
