@@ -48,14 +48,14 @@ class DurationResult(BacktestOutcome):
     weibull_shape: float
 
 
-def _profile_terms(log_d: np.ndarray, shifted: np.ndarray, mask: np.ndarray, top: np.ndarray, b: np.ndarray):
+def _profile_terms(log_d: np.ndarray, shifted: np.ndarray, top: np.ndarray, b: np.ndarray):
     """ln S(b), and the D^b-weighted mean and variance of ln D, per row.
 
-    ``log_d`` holds ln D (0 in unused cells), ``mask`` 1.0 in used cells, ``top`` the row
-    maximum of ln D and ``shifted = log_d - top``, so D^b / max D^b = exp(b * shifted) <= 1.
+    ``log_d`` holds ln D (0 in unused cells), ``top`` the row maximum of ln D and ``shifted`` =
+    ``log_d - top`` in used cells, -inf in unused ones, so D^b / max D^b = exp(b * shifted) <= 1, and
+    exactly 0 in unused cells (b > 0).
     """
     w = np.exp(b[:, None] * shifted)
-    w *= mask
     s0 = w.sum(axis=1)
     m1 = np.einsum("ij,ij->i", w, log_d) / s0
     w *= log_d
@@ -63,16 +63,15 @@ def _profile_terms(log_d: np.ndarray, shifted: np.ndarray, mask: np.ndarray, top
     return b * top + np.log(s0), m1, np.maximum(m2 - m1 * m1, 0.0)
 
 
-def _solve_chunk(log_d: np.ndarray, mask: np.ndarray, n_u: np.ndarray, sum_log_u: np.ndarray) -> np.ndarray:
+def _solve_chunk(log_d: np.ndarray, shifted: np.ndarray, top: np.ndarray, n_u: np.ndarray,
+                 sum_log_u: np.ndarray) -> np.ndarray:
     """b-hat for each row of one chunk: safeguarded Newton on l'(b) = 0 in [B_MIN, B_MAX].
 
     l' is decreasing (l concave); a Newton step that leaves the current bracket [lo, hi]
     (lo: l' > 0 seen, hi: l' <= 0 seen) is replaced by the bracket's geometric midpoint, so
     rows whose maximum lies beyond B_MAX converge to the cap. Only unconverged rows are
-    evaluated.
+    evaluated (``log_d``, ``shifted``, ``top``: :func:`_profile_terms`).
     """
-    top = log_d.max(axis=1)
-    shifted = log_d - top[:, None]
     b = np.ones(log_d.shape[0])
     lo = np.full(b.size, B_MIN)
     hi = np.full(b.size, B_MAX)
@@ -83,9 +82,9 @@ def _solve_chunk(log_d: np.ndarray, mask: np.ndarray, n_u: np.ndarray, sum_log_u
         ba = b[active]
         nu = n_u[active]
         if active.size == b.size:
-            _, m1, var = _profile_terms(log_d, shifted, mask, top, ba)
+            _, m1, var = _profile_terms(log_d, shifted, top, ba)
         else:
-            _, m1, var = _profile_terms(log_d[active], shifted[active], mask[active], top[active], ba)
+            _, m1, var = _profile_terms(log_d[active], shifted[active], top[active], ba)
         g = nu / ba + sum_log_u[active] - nu * m1
         h = -nu / (ba * ba) - nu * var
         lo[active] = np.where(g > 0, ba, lo[active])
@@ -141,10 +140,11 @@ def duration_lr(
         log_d[:, :-2] = np.where(inside, log_all[np.minimum(idx, log_all.size - 1)], 0.0)
         cens = np.column_stack([c_first[rows], c_last[rows]])
         log_d[:, -2:] = np.log(np.maximum(cens, 1.0))
-        mask = np.concatenate([inside, cens > 0], axis=1).astype(float)
-        b = _solve_chunk(log_d, mask, n_u[rows], sum_log_u[rows])
         top = log_d.max(axis=1)
-        log_s, _, _ = _profile_terms(log_d, log_d - top[:, None], mask, top, b)
+        # unused cells -inf: their weights exp(b * -inf) are 0, as a 0/1 mask would make them
+        shifted = np.where(np.concatenate([inside, cens > 0], axis=1), log_d - top[:, None], -np.inf)
+        b = _solve_chunk(log_d, shifted, top, n_u[rows], sum_log_u[rows])
+        log_s, _, _ = _profile_terms(log_d, shifted, top, b)
         nu = n_u[rows]
         ll_b = nu * np.log(b) + nu * np.log(nu) - nu * log_s + (b - 1.0) * sum_log_u[rows] - nu
         s_one = cum_d[hi[rows]] - cum_d[lo[rows]] + c_first[rows] + c_last[rows]
