@@ -349,16 +349,21 @@ def _true_per_row(above: np.ndarray) -> np.ndarray:
 def _column_sums_before(row: np.ndarray, col: np.ndarray, value: np.ndarray, n_cols: int,
                         positions: np.ndarray) -> np.ndarray:
     """Sums of the sparse matrix entries (row, col, value), given in row-major order, over the rows
-    before each of ``positions``, one row of ``n_cols`` per position.
+    before each of ``positions`` (ascending), one row of ``n_cols`` per position.
 
-    ``np.bincount`` with weights adds each column's entries one by one in the order given (row
-    order), starting from 0: the same floating-point additions as ``np.cumsum`` along the rows of
-    the dense matrix (its zeros add nothing), so the sums are bit for bit the dense paths'
-    (``_z2_simulated_p`` with one block) at a fraction of the cost when only a few positions are
-    needed (one new day: two windows).
+    The entries are added to each column one by one in the order given (row order), starting from 0,
+    by ``np.add.at`` over the entries between one position and the next, continuing the sums of the
+    position before: the same floating-point additions as ``np.cumsum`` along the rows of the dense
+    matrix (its zeros add nothing), so the sums are bit for bit the dense paths' (``_z2_simulated_p``
+    with one block) at a fraction of the cost when only a few positions are needed (one new day: two
+    windows), each entry added once.
     """
     ends = np.searchsorted(row, positions, side="left")  # entries of the rows before each position
-    return np.stack([np.bincount(col[:m], weights=value[:m], minlength=n_cols) for m in ends])
+    sums, running, done = np.empty((ends.size, n_cols)), np.zeros(n_cols), 0
+    for i, m in enumerate(ends):
+        np.add.at(running, col[done:m], value[done:m])
+        sums[i], done = running, m
+    return sums
 
 
 def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarray, seed: int, n_boot: int):
