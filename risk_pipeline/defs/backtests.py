@@ -109,12 +109,13 @@ def forecast_series(start, end, lookback: int, portfolios: Sequence[str]) -> Ite
         actual = group.set_index("date")[ACTUAL_RETURN].sort_index()
         # a book without trades: its actual series is its realized one (compared once, not for each series)
         same = np.array_equal(actual.to_numpy(dtype=float), realized.to_numpy(dtype=float), equal_nan=True)
-        realized_by_portfolio[name] = (realized, realized if same else actual, False)
+        realized_by_portfolio[name] = (realized, realized if same else actual, False,
+                                       bisect.bisect_left(calendar, realized.index[0].date()))
     for name, group in options.groupby("book"):
         amounts = group.set_index("date")[OPTION_PNL].sort_index()
         # every trading day from the book's first P&L on: a day without its P&L (no option held) is no observation
         amounts = amounts.reindex(days[(days >= amounts.index[0]) & (days <= amounts.index[-1])])
-        realized_by_portfolio[name] = (amounts, amounts, True)
+        realized_by_portfolio[name] = (amounts, amounts, True, bisect.bisect_left(calendar, amounts.index[0].date()))
     dates = forecasts["date"].to_numpy()
     # the columns of a series' frame, taken once (not per series): var, es (a portfolio's fractions, an
     # option book's amounts), var_amount, es_amount; one Index object for every series' frame, so its hash
@@ -125,9 +126,8 @@ def forecast_series(start, end, lookback: int, portfolios: Sequence[str]) -> Ite
     for keys, rows in sorted(forecasts.groupby(SERIES_KEYS, sort=True).indices.items()):
         if keys[0] not in realized_by_portfolio:
             continue  # forecasts whose realized series is not stored yet: nothing to test
-        realized, actual, amounts = realized_by_portfolio[keys[0]]
+        realized, actual, amounts, offset = realized_by_portfolio[keys[0]]  # offset: the day number of its first day
         rows = rows[np.argsort(dates[rows], kind="stable")]  # date order, one frame from arrays (no sub-frame)
-        offset = bisect.bisect_left(calendar, realized.index[0].date())
         # one block whose columns are contiguous (Fortran order): one frame costs a fraction of four columns'
         block = np.empty((rows.size, len(columns)), order="F")
         for i, column in enumerate(taken[amounts]):
