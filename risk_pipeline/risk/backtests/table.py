@@ -124,6 +124,12 @@ COLUMNS = [
     "traffic_light", "plus_factor", "verdict", "overlapping",
     "n_actual_breaches", "actual_kupiec_p", "actual_traffic_light",
 ]  # fmt: skip
+LIGHTS = (*ZONE_NAMES.tolist(), TrafficLight.INSUFFICIENT_DATA.value)  # code i < 3: zone i of traffic_light_zones
+VERDICTS = (Verdict.PASS.value, Verdict.FAIL.value, Verdict.INSUFFICIENT_DATA.value)
+CODED_COLUMNS = {"traffic_light": LIGHTS, "verdict": VERDICTS, "actual_traffic_light": LIGHTS}
+"""The string columns, which :func:`backtest_columns` returns as int8 codes into these values (a few distinct
+strings over millions of rows: codes are gathered and concatenated at a fraction of the cost of fixed-width
+strings); :func:`backtest_table` and the asset's frame (``with_series_keys``) put the strings in their place."""
 
 
 @dataclass(frozen=True)
@@ -461,10 +467,9 @@ def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, 
         "z2_p": z2_p,
         "mcneil_frey_stat": mf,
         "mcneil_frey_p": mf_p,
-        "traffic_light": np.where(enough, ZONE_NAMES[zone], TrafficLight.INSUFFICIENT_DATA.value),
+        "traffic_light": np.where(enough, zone, 3).astype(np.int8),  # CODED_COLUMNS
         "plus_factor": np.where(enough, plus, 0.0),
-        "verdict": np.where(enough, np.where(fail, Verdict.FAIL.value, Verdict.PASS.value),
-                            Verdict.INSUFFICIENT_DATA.value),
+        "verdict": np.where(enough, fail, 2).astype(np.int8),  # CODED_COLUMNS: pass 0, fail 1
         "overlapping": np.zeros(n.size, dtype=bool),
     }
 
@@ -492,8 +497,7 @@ def _actual_columns(statistics: dict[str, np.ndarray], obs: BacktestObservations
     zone, _, _ = traffic_light_zones(x, n, p)
     return {"n_actual_breaches": x,
             "actual_kupiec_p": chi2_sf(kupiec_lr(n, x, p), 1),
-            "actual_traffic_light": np.where(has_coverage_data(n, p), ZONE_NAMES[zone],
-                                             TrafficLight.INSUFFICIENT_DATA.value)}
+            "actual_traffic_light": np.where(has_coverage_data(n, p), zone, 3).astype(np.int8)}
 
 
 def checked_windows(windows: Sequence[int]) -> list[int]:
@@ -505,8 +509,11 @@ def checked_windows(windows: Sequence[int]) -> list[int]:
 
 
 def backtest_table(returns: pd.Series, forecasts: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
-    """The rows of :func:`backtest_columns` as a frame (columns ``COLUMNS``)."""
-    return pd.DataFrame(backtest_columns(returns, forecasts, **kwargs), columns=COLUMNS)
+    """The rows of :func:`backtest_columns` as a frame (columns ``COLUMNS``, the strings of ``CODED_COLUMNS``)."""
+    columns = backtest_columns(returns, forecasts, **kwargs)
+    for name, values in CODED_COLUMNS.items():
+        columns[name] = np.array(values)[columns[name]]
+    return pd.DataFrame(columns, columns=COLUMNS)
 
 
 def backtest_columns(
@@ -540,7 +547,8 @@ def backtest_columns(
     ``amounts``: ``returns`` (and ``actual_returns``) hold daily P&L in money and ``forecasts`` VaR/ES
     amounts; the h-day loss is minus the sum of the h days' P&L (module docstring).
     Rows are ordered by ``as_of`` as given, then by window as given (the whole sample last); one array per
-    column of ``COLUMNS``, in that order (a caller of many series builds one frame of them all, not one each).
+    column of ``COLUMNS``, in that order (a caller of many series builds one frame of them all, not one each),
+    the string columns as codes (``CODED_COLUMNS``).
     Definitions, verdict rule and vectorization: module docstring.
     """
     p = tail_probability(confidence)
