@@ -111,6 +111,7 @@ DQ_LAGS = 4
 DEFAULT_N_SIMS = 1000
 _CELLS = 1 << 20  # array cells per block of simulated values
 _COUNT_ROWS = 64  # Z2 windows whose simulated sums are compared at once
+_BOOTSTRAP_ROWS = 64  # McNeil-Frey breach ranges bootstrapped at once
 _RUN_MIN_WINDOWS = 16  # Z2 windows advancing together, from this many on counted on slices of the paths
 _SPARSE_MAX_POSITIONS = 16  # Z2 paths needed at at most this many rows: summed sparsely (_column_sums_before)
 _WIDE_ROWS = 256  # prefix sums of rows of at least this many columns: a row at a time (_cumsum_rows)
@@ -387,13 +388,17 @@ def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarr
     lo, hi = np.divmod(codes, r.size + 1)
     # fewer than MIN_EXCEEDANCES breaches: t 0, p 1 (mcneil_frey_from_sums' insufficient rows), no bootstrap
     t, p_value = np.zeros(codes.size), np.ones(codes.size)
-    enough = hi - lo >= MIN_EXCEEDANCES
-    lo, hi = lo[enough], hi[enough]
+    enough = np.flatnonzero(hi - lo >= MIN_EXCEEDANCES)
     r1, r2 = _prefix(r), _prefix(r * r)
     w0, w1, w2 = _prefix(w), _prefix(w * r[:, None]), _prefix(w * (r * r)[:, None])
-    t[enough], p_value[enough], _ = mcneil_frey_from_sums(
-        hi - lo, r1[hi] - r1[lo], r2[hi] - r2[lo], w0[hi] - w0[lo], w1[hi] - w1[lo], w2[hi] - w2[lo]
-    )
+    # a block of ranges at a time (each range's replicates are its own row): the (ranges x n_boot) arrays
+    # stay in the cache instead of a dozen fresh arrays of all the ranges (the same numbers, row for row)
+    for i in range(0, enough.size, _BOOTSTRAP_ROWS):
+        rows = enough[i : i + _BOOTSTRAP_ROWS]
+        a, b = lo[rows], hi[rows]
+        t[rows], p_value[rows], _ = mcneil_frey_from_sums(
+            b - a, r1[b] - r1[a], r2[b] - r2[a], w0[b] - w0[a], w1[b] - w1[a], w2[b] - w2[a]
+        )
     return t[inverse], p_value[inverse]
 
 
