@@ -164,3 +164,22 @@ def test_dq_edge_cases():
     assert every.statistic == pytest.approx(296 * 0.99 / 0.01, rel=1e-9) and every.verdict == "fail"
     few = dynamic_quantile(np.array([0, 1, 0, 0, 0, 0, 1, 0, 0, 0]), np.full(10, 0.02), 0.99)
     assert (few.statistic, few.p_value, few.verdict) == (0.0, 1.0, "insufficient_data")
+
+
+def test_duration_rows_solved_in_blocks_equal_each_chunk_at_once(monkeypatch):
+    """``duration_lr`` solves a chunk's rows (padded to the chunk's width) a block at a time: any block size,
+    down to one row, gives the numbers of the whole chunk at once bit for bit, for thousands of samples of
+    many widths (complete and censored durations)."""
+    rng = np.random.default_rng(9)
+    durations = np.diff(np.flatnonzero(rng.random(5000) < 0.06)).astype(float)
+    lo = rng.integers(0, durations.size - 70, 3000)
+    hi = np.minimum(lo + rng.integers(0, 70, 3000), durations.size)
+    first, last = rng.integers(0, 30, (2, 3000)).astype(float)
+    results = []
+    for cells in (1 << 30, 1 << 16, 500, 1):
+        monkeypatch.setattr(duration, "_BLOCK_CELLS", cells)
+        results.append(duration.duration_lr(durations, lo, hi, first, last))
+    for lr, b in results[1:]:
+        np.testing.assert_array_equal(lr, results[0][0])
+        np.testing.assert_array_equal(b, results[0][1])
+    assert np.unique(results[0][0]).size > 1000
