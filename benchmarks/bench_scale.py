@@ -185,10 +185,10 @@ class PeakSampler(threading.Thread):
                 total += rss
             self.peak_sum = max(self.peak_sum, total)
             self.samples.append((time.time(), total))
-            run_pid = tree[1].pid if len(tree) > 1 else None
-            self.run_pid = self.run_pid or run_pid
-            others = sum(cpu for pid, cpu in self.cpu.items() if pid not in (self.root.pid, run_pid))
-            self.cpu_samples.append((time.time(), self.cpu.get(run_pid, 0.0), others))
+            # the run's process is the first child seen; a sample after it ended still counts its last CPU as its own
+            self.run_pid = self.run_pid or (tree[1].pid if len(tree) > 1 else None)
+            others = sum(cpu for pid, cpu in self.cpu.items() if pid not in (self.root.pid, self.run_pid))
+            self.cpu_samples.append((time.time(), self.cpu.get(self.run_pid, 0.0), others))
 
     def peak_between(self, start: float, end: float) -> float:
         """The largest sum sampled from ``start`` to ``end`` (seconds since the epoch)."""

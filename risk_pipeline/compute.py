@@ -35,12 +35,16 @@ import datetime as dt
 import importlib
 import os
 import pkgutil
+import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from functools import partial
 from typing import Any, Literal, Optional
 
 import dagster as dg
+
+from risk_pipeline.gc_freeze import frozen_when_loaded
 
 _CLIENTS: dict[tuple[Optional[str], int], Any] = {}
 _STARTING = threading.Lock()  # held while a client (and its LocalCluster) is started: one start per key
@@ -50,10 +54,17 @@ ENVIRONMENT_PREFIX = "RISK_PIPELINE_"
 # system at almost every free and cost a task of a chunk of books (pandas frames allocated and freed over
 # and over) a third more CPU (a task's memory is bounded by its chunk, and staging its rows trims the heap:
 # lake.release_freed_memory); and they do not sample their stacks every 10 ms for Dask's dashboard (no
-# dashboard here), which took about a tenth more. The workers of an ``address`` take their own Dask
-# configuration (docs/deployment.md).
+# dashboard here), which took about a tenth more. Their servers (the scheduler and the nannies in the
+# run's process, each worker) time their event loop every second, not every 20 ms, sample the system for
+# their metrics every 2 s, not 0.5 s, and the memory (the nanny's terminate, the worker's pause and spill
+# thresholds) every 0.5 s, not 0.1 s: an idle cluster of 2 workers took some 5% of a core for these,
+# competing with the tasks for the machine's cores, and about 1.5% so (docs/performance.md). The workers
+# of an ``address`` take their own Dask configuration (docs/deployment.md).
 LOCAL_CLUSTER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
-                        "distributed.worker.profile.enabled": False}
+                        "distributed.worker.profile.enabled": False,
+                        "distributed.admin.tick.interval": "1s",
+                        "distributed.admin.system-monitor.interval": "2s",
+                        "distributed.worker.memory.monitor-interval": "500ms"}
 
 
 def dask_client(address: Optional[str], workers: int):
@@ -97,12 +108,15 @@ def start_dask_client(address: Optional[str], workers: int) -> threading.Thread:
 
 def warm_up(_: Any = None) -> list[str]:
     """Import every module of ``risk_pipeline.defs`` (the tasks' functions and what they import: Dagster,
-    pandas, DuckDB, delta-rs, SciPy) in this process; the module names."""
+    pandas, DuckDB, delta-rs, SciPy) in this process; the module names. What the first import loads lives
+    as long as the worker: it is frozen out of the cyclic collector's walks (``risk_pipeline.gc_freeze``),
+    which also shortens the worker's exit (its last full collection)."""
     import risk_pipeline.defs as package
 
     names = [f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__)]
-    for name in names:
-        importlib.import_module(name)
+    with frozen_when_loaded() if any(name not in sys.modules for name in names) else nullcontext():
+        for name in names:
+            importlib.import_module(name)
     return names
 
 
@@ -172,8 +186,13 @@ class Compute(dg.ConfigurableResource):
         return max(slots, 1)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        """At the start of a run on the ``dask`` engine, start its client (and LocalCluster) and warm up
-        the workers in the background, overlapping the run's first steps."""
+        """At the start of a run on the ``dask`` engine, :meth:`start` it."""
+        self.start()
+
+    def start(self) -> None:
+        """On the ``dask`` engine, start its client (and LocalCluster) and warm up the workers in the
+        background, overlapping what the run's process does meanwhile (its first steps; ``risk-pipeline
+        backfill`` starts it before loading the definitions); nothing on the ``inline`` engine."""
         if self.engine == "dask" and self.workers >= 1:
             start_dask_client(self.address, self.workers)
 

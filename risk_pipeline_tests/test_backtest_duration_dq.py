@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import optimize, stats
 
-from risk_pipeline.risk.backtests import christoffersen_pelletier_duration, dynamic_quantile
+from risk_pipeline.risk.backtests import christoffersen_pelletier_duration, duration, dynamic_quantile
 
 # ------------------------------------------------------------------ duration test
 
@@ -102,6 +102,28 @@ def test_duration_degenerate_samples_are_finite():
     assert np.isfinite([res.statistic, res.p_value]).all() and res.verdict == "fail"
 
 
+def test_profile_terms_weights_unused_cells_by_minus_infinity_as_a_zero_mask_would_bit_for_bit():
+    """``_profile_terms`` takes the unused cells of a row (shorter samples, absent censored durations) as -inf
+    in ``shifted`` (weight exp(-inf) = 0): every term equals the masked form exp(b * (ln D - top)) * mask
+    exactly, for shapes from B_MIN to B_MAX."""
+    rng = np.random.default_rng(8)
+    log_d = np.log(rng.integers(1, 300, (400, 61)).astype(float))
+    mask = (np.arange(61) < rng.integers(1, 62, (400, 1))).astype(float)
+    log_d *= mask
+    top = log_d.max(axis=1)
+    b = np.exp(rng.uniform(np.log(duration.B_MIN), np.log(duration.B_MAX), 400))
+    w = np.exp(b[:, None] * (log_d - top[:, None]))
+    w *= mask
+    s0 = w.sum(axis=1)
+    m1 = np.einsum("ij,ij->i", w, log_d) / s0
+    w *= log_d
+    m2 = np.einsum("ij,ij->i", w, log_d) / s0
+    masked = (b * top + np.log(s0), m1, np.maximum(m2 - m1 * m1, 0.0))
+    shifted = np.where(mask > 0, log_d - top[:, None], -np.inf)
+    for got, want in zip(duration._profile_terms(log_d, shifted, top, b), masked):
+        np.testing.assert_array_equal(got, want)
+
+
 # ------------------------------------------------------------------ DQ test
 
 
@@ -142,3 +164,22 @@ def test_dq_edge_cases():
     assert every.statistic == pytest.approx(296 * 0.99 / 0.01, rel=1e-9) and every.verdict == "fail"
     few = dynamic_quantile(np.array([0, 1, 0, 0, 0, 0, 1, 0, 0, 0]), np.full(10, 0.02), 0.99)
     assert (few.statistic, few.p_value, few.verdict) == (0.0, 1.0, "insufficient_data")
+
+
+def test_duration_rows_solved_in_blocks_equal_each_chunk_at_once(monkeypatch):
+    """``duration_lr`` solves a chunk's rows (padded to the chunk's width) a block at a time: any block size,
+    down to one row, gives the numbers of the whole chunk at once bit for bit, for thousands of samples of
+    many widths (complete and censored durations)."""
+    rng = np.random.default_rng(9)
+    durations = np.diff(np.flatnonzero(rng.random(5000) < 0.06)).astype(float)
+    lo = rng.integers(0, durations.size - 70, 3000)
+    hi = np.minimum(lo + rng.integers(0, 70, 3000), durations.size)
+    first, last = rng.integers(0, 30, (2, 3000)).astype(float)
+    results = []
+    for cells in (1 << 30, 1 << 16, 500, 1):
+        monkeypatch.setattr(duration, "_BLOCK_CELLS", cells)
+        results.append(duration.duration_lr(durations, lo, hi, first, last))
+    for lr, b in results[1:]:
+        np.testing.assert_array_equal(lr, results[0][0])
+        np.testing.assert_array_equal(b, results[0][1])
+    assert np.unique(results[0][0]).size > 1000

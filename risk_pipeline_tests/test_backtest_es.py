@@ -214,3 +214,20 @@ def test_z2_tail_draws_are_the_breaches_of_the_keyed_uniforms_memoised_or_not():
         for got, want in zip(draws, expected):
             np.testing.assert_array_equal(got, want)
             assert not got.flags.writeable  # shared by the series of a run: read-only
+
+
+def test_z2_tail_draws_keep_a_book_of_sequences_the_least_recently_used_dropped_first():
+    """The assembled sequences of a book's series over 30 years (56 of them: blocks of dates per confidence,
+    horizon and start) are all kept, so each later series reuses them; past the limit the least recently
+    used one goes, not one just used."""
+    expected_shortfall._TAIL_DRAW_RUNS.clear()
+    sequences = [np.arange(19000 + i, 19003 + i) for i in range(56)]
+    first = [z2_tail_draws(3, keys, 50, 0.05) for keys in sequences]
+    assert all(z2_tail_draws(3, keys, 50, 0.05) is kept for keys, kept in zip(sequences, first))
+    reused = z2_tail_draws(3, sequences[0], 50, 0.05)  # the oldest made the most recently used
+    for i in range(expected_shortfall._TAIL_DRAW_RUNS_MAX - 56):
+        z2_tail_draws(3, np.arange(20000 + i, 20002 + i), 50, 0.05)
+    z2_tail_draws(3, np.arange(21000, 21002), 50, 0.05)  # one past the limit: drops sequences[1], not [0]
+    assert z2_tail_draws(3, sequences[0], 50, 0.05) is reused
+    assert z2_tail_draws(3, sequences[1], 50, 0.05) is not first[1]
+    expected_shortfall._TAIL_DRAW_RUNS.clear()

@@ -376,3 +376,17 @@ def test_a_day_without_a_return_or_a_var_is_no_observation(horizon):
     r.iloc[5] = np.inf
     with pytest.raises(BacktestInputError, match="not finite"):
         backtest_observations(r, forecasts, horizon)
+
+
+def test_mcneil_frey_ranges_in_blocks_equal_all_ranges_at_once(monkeypatch):
+    """McNeil-Frey's bootstrap of the breach ranges runs a block of ranges at a time: a table of 2 x 1,400
+    as-of dates (hundreds of distinct ranges) gives the same rows bit for bit as one block of them all."""
+    returns, forecasts = _history(n=1500)
+    kwargs = dict(confidence=0.95, horizon_days=1, windows=(250, 1000), n_sims=300, seed=5)
+    as_of = returns.index[100:]
+    monkeypatch.setattr(table, "_BOOTSTRAP_ROWS", 7)  # blocks of 7 ranges, the last one short
+    blocks = backtest_table(returns, forecasts, as_of=as_of, **kwargs)
+    monkeypatch.setattr(table, "_BOOTSTRAP_ROWS", 10**9)
+    at_once = backtest_table(returns, forecasts, as_of=as_of, **kwargs)
+    pd.testing.assert_frame_equal(blocks, at_once, check_exact=True)
+    assert blocks["mcneil_frey_p"].nunique() > 50

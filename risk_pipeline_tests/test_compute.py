@@ -68,18 +68,24 @@ def test_the_stress_and_attribution_tables_are_identical_inline_and_on_two_dask_
         pd.testing.assert_frame_equal(on_dask[name], inline[name], check_exact=True)
 
 
-def _imported() -> tuple[bool, object, object]:
+def _imported() -> tuple[object, ...]:
+    import gc
+
     import dask
 
     modules = {"risk_pipeline.defs.var", "risk_pipeline.defs.backtests", "risk_pipeline.defs.stress"}
-    return (modules <= set(sys.modules), os.environ.get("MALLOC_TRIM_THRESHOLD_"),
-            dask.config.get("distributed.worker.profile.enabled"))
+    return (modules <= set(sys.modules), gc.get_freeze_count() > 0, os.environ.get("MALLOC_TRIM_THRESHOLD_"),
+            dask.config.get("distributed.worker.profile.enabled"), dask.config.get("distributed.admin.tick.interval"),
+            dask.config.get("distributed.admin.system-monitor.interval"),
+            dask.config.get("distributed.worker.memory.monitor-interval"))
 
 
 def test_a_dask_run_starts_its_cluster_in_the_background_and_its_workers_import_the_assets_first():
     """The resource's setup (at a run's start) returns at once, the cluster starting in a thread; the
-    first map finds the workers with the assets' modules imported before any task of theirs, glibc's
-    own heap trimming (not the nanny's MALLOC_TRIM_THRESHOLD_) and no stack sampling."""
+    first map finds the workers with the assets' modules imported (and frozen out of the cyclic
+    collector's walks) before any task of theirs, glibc's own heap trimming (not the nanny's
+    MALLOC_TRIM_THRESHOLD_), no stack sampling and Dask's event-loop, system and memory monitors at
+    their slower intervals."""
     try:
         Compute(engine="dask", workers=2).setup_for_execution(dg.build_init_resource_context())
         starting = [t for t in threading.enumerate() if t.name == "dask-client-start"]
@@ -89,7 +95,28 @@ def test_a_dask_run_starts_its_cluster_in_the_background_and_its_workers_import_
         imported = client.run(_imported)
     finally:
         close_clients()
-    assert len(imported) == 2 and all(state == (True, None, False) for state in imported.values())
+    assert len(imported) == 2 and all(state == (True, True, None, False, "1s", "2s", "500ms")
+                                      for state in imported.values())
+
+
+@pytest.mark.parametrize("config, started", [
+    ({"resources": {"compute": {"config": {"engine": "dask", "workers": 3}}}}, [(None, 3)]),
+    ({"resources": {"compute": {"config": {"engine": "dask", "address": "tcp://scheduler:8786"}}}},
+     [("tcp://scheduler:8786", 2)]),
+    ({"resources": {"compute": {"config": {"engine": "inline"}}}}, []),
+    ({"ops": {}}, []),
+    (None, []),
+    ({"resources": {"compute": {"config": {"engine": "dask", "workers": "many"}}}}, []),  # refused by the run
+])
+def test_the_backfill_starts_the_dask_engine_its_config_chooses_before_the_run(monkeypatch, config, started):
+    """``risk-pipeline backfill`` starts the cluster its run config chooses before loading the definitions."""
+    from risk_pipeline import compute
+    from risk_pipeline.cli.backfill import start_engine
+
+    calls = []
+    monkeypatch.setattr(compute, "start_dask_client", lambda address, workers: calls.append((address, workers)))
+    start_engine(config)
+    assert calls == started
 
 
 @pytest.mark.parametrize("engine, workers, books_per_task, sizes", [

@@ -8,7 +8,7 @@ from pandas.testing import assert_frame_equal
 
 from risk_pipeline.defs.backtests import SERIES_KEYS, with_series_keys
 from risk_pipeline.risk.backtests.scoring import forecast_score_columns, score_forecasts
-from risk_pipeline.risk.backtests.table import backtest_columns, backtest_table
+from risk_pipeline.risk.backtests.table import CODED_COLUMNS, backtest_columns, backtest_table
 from risk_pipeline.storage.lake import to_arrow
 from risk_pipeline.storage.schemas import table_schema
 
@@ -43,7 +43,7 @@ def test_backtests_of_many_series_in_one_frame_are_the_rows_of_one_frame_each():
                    day_number_offset=7) for k in keys]
     parts = [backtest_columns(r, f, **kw) for (r, f), kw in zip(series, kwargs)]
     frames = [backtest_table(r, f, **kw) for (r, f), kw in zip(series, kwargs)]
-    got = with_series_keys(parts, keys, "var_backtests")
+    got = with_series_keys(parts, keys, "var_backtests", coded=CODED_COLUMNS)
     assert parts == []  # emptied: the rows are held once
     assert len(got) == 3 * 30 * 2
     _same_rows("var_backtests", got, _by_series_frames(frames, keys, "as_of"))

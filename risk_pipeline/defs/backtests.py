@@ -9,7 +9,7 @@ the history.
 """
 
 import bisect
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import partial
 from typing import NamedTuple
 
@@ -24,7 +24,7 @@ from risk_pipeline.defs.lake_assets import lake_asset, latest_day_of_run, partit
 from risk_pipeline.defs.options import option_pnl
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
-from risk_pipeline.risk.backtests.table import backtest_columns, checked_windows
+from risk_pipeline.risk.backtests.table import CODED_COLUMNS, backtest_columns, checked_windows
 from risk_pipeline.risk.backtests.traffic_light import basel_rows, red_zone_rows, window_lengths
 from risk_pipeline.config.positions import book_currencies
 from risk_pipeline.config.settings import section
@@ -109,12 +109,13 @@ def forecast_series(start, end, lookback: int, portfolios: Sequence[str]) -> Ite
         actual = group.set_index("date")[ACTUAL_RETURN].sort_index()
         # a book without trades: its actual series is its realized one (compared once, not for each series)
         same = np.array_equal(actual.to_numpy(dtype=float), realized.to_numpy(dtype=float), equal_nan=True)
-        realized_by_portfolio[name] = (realized, realized if same else actual, False)
+        realized_by_portfolio[name] = (realized, realized if same else actual, False,
+                                       bisect.bisect_left(calendar, realized.index[0].date()))
     for name, group in options.groupby("book"):
         amounts = group.set_index("date")[OPTION_PNL].sort_index()
         # every trading day from the book's first P&L on: a day without its P&L (no option held) is no observation
         amounts = amounts.reindex(days[(days >= amounts.index[0]) & (days <= amounts.index[-1])])
-        realized_by_portfolio[name] = (amounts, amounts, True)
+        realized_by_portfolio[name] = (amounts, amounts, True, bisect.bisect_left(calendar, amounts.index[0].date()))
     dates = forecasts["date"].to_numpy()
     # the columns of a series' frame, taken once (not per series): var, es (a portfolio's fractions, an
     # option book's amounts), var_amount, es_amount; one Index object for every series' frame, so its hash
@@ -125,9 +126,8 @@ def forecast_series(start, end, lookback: int, portfolios: Sequence[str]) -> Ite
     for keys, rows in sorted(forecasts.groupby(SERIES_KEYS, sort=True).indices.items()):
         if keys[0] not in realized_by_portfolio:
             continue  # forecasts whose realized series is not stored yet: nothing to test
-        realized, actual, amounts = realized_by_portfolio[keys[0]]
+        realized, actual, amounts, offset = realized_by_portfolio[keys[0]]  # offset: the day number of its first day
         rows = rows[np.argsort(dates[rows], kind="stable")]  # date order, one frame from arrays (no sub-frame)
-        offset = bisect.bisect_left(calendar, realized.index[0].date())
         # one block whose columns are contiguous (Fortran order): one frame costs a fraction of four columns'
         block = np.empty((rows.size, len(columns)), order="F")
         for i, column in enumerate(taken[amounts]):
@@ -137,15 +137,16 @@ def forecast_series(start, end, lookback: int, portfolios: Sequence[str]) -> Ite
 
 
 def with_series_keys(parts: list[dict[str, np.ndarray]], keys: list[tuple], table: str,
-                     names: Sequence[str] = SERIES_KEYS) -> pd.DataFrame:
+                     names: Sequence[str] = SERIES_KEYS, coded: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
     """The rows of the series ``keys`` (values of the columns ``names``, one tuple per part; a part is
     one series' columns, one array each) as one frame of ``table`` with the keys as columns: one frame
     built for all the series, not one per series (a new day's hundreds of series cost their frames'
     construction more than their numbers), in date order (stable: series order within a day, the order
     ``write_days`` stores). Each column is put in that order as a numpy array before the frame is built
     (not the frame sorted after), and a column of strings is converted through Arrow (a few distinct
-    values over millions of rows); ``parts`` is emptied column by column (a long run holds its rows
-    once, not twice, while they are written)."""
+    values over millions of rows); a column of ``coded`` holds int8 codes into its strings (put in order as
+    codes, then decoded by Arrow: a fraction of the cost of fixed-width strings). ``parts`` is emptied column
+    by column (a long run holds its rows once, not twice, while they are written)."""
     if not parts:
         return empty_frame(table)
     lengths = [len(next(iter(part.values()))) for part in parts]
@@ -154,7 +155,11 @@ def with_series_keys(parts: list[dict[str, np.ndarray]], keys: list[tuple], tabl
     columns = {}
     for name in list(parts[0]):
         values = np.concatenate([part.pop(name) for part in parts])[order]
-        columns[name] = pd.array(pa.array(values), dtype="str") if values.dtype.kind == "U" else values
+        if coded and name in coded:
+            strings = pa.DictionaryArray.from_arrays(pa.array(values), pa.array(coded[name])).dictionary_decode()
+            columns[name] = pd.array(strings, dtype="str")
+        else:
+            columns[name] = pd.array(pa.array(values), dtype="str") if values.dtype.kind == "U" else values
     parts.clear()
     frame = pd.DataFrame(columns, copy=False)
     del columns
@@ -216,7 +221,7 @@ def _backtest_rows(portfolios: list[str], config: BacktestConfig, start, end, lo
         )
         parts.append(columns)
         series_keys.append(series.keys)
-    return with_series_keys(parts, series_keys, "var_backtests")
+    return with_series_keys(parts, series_keys, "var_backtests", coded=CODED_COLUMNS)
 
 
 def _verdicts(frame: pd.DataFrame) -> dict[str, object]:

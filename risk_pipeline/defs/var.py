@@ -3,6 +3,7 @@
 
 import datetime as dt
 from dataclasses import dataclass
+from collections.abc import Callable
 from functools import partial
 from typing import Optional
 
@@ -204,7 +205,7 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig, compute:
                                      tuple(config.options.confidences), tuple(config.options.horizons)))
     planned = var_tasks(compute, items, days, config.methods)
     run = partial(_stage_books, config=config, first_pnl_day=first_pnl_day, option_books=option_books)
-    results = compute.map(run, [task for _, tasks in planned for task in tasks])
+    results = heaviest_first(compute, run, [task for _, tasks in planned for task in tasks])
     chunks: list[StagedBooks] = []
     for chunk, tasks in planned:
         got, results = results[:len(tasks)], results[len(tasks):]
@@ -282,6 +283,15 @@ class StagedBooks:
     keys: list[str]
     short: list[str]
     skipped: dict[str, str]
+
+
+def heaviest_first(compute: Compute, run: Callable[[VarTask], StagedBooks], tasks: list[VarTask]) -> list[StagedBooks]:
+    """``run`` of every task on ``compute``, the tasks holding the option books (their full revaluation costs
+    several chunks of portfolios) handed out first, so that on Dask the workers finish together instead of one
+    computing them last while the others wait; the results in the order of ``tasks``, the same as in any order."""
+    order = sorted(range(len(tasks)), key=lambda i: not any(isinstance(item, OptionBooksTask) for item in tasks[i].chunk))
+    results = compute.map(run, [tasks[i] for i in order])
+    return [result for _, result in sorted(zip(order, results), key=lambda pair: pair[0])]
 
 
 def _stage_books(task: VarTask, config: VarConfig, first_pnl_day: dt.date, option_books: list[str]) -> StagedBooks:

@@ -15,6 +15,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 from PIL import Image
 
+from risk_pipeline.report.glyphs import CachedTextCanvas
 from risk_pipeline.report.series import series_starts
 
 ZONE_COLORS = {"green": "#2e9d4a", "yellow": "#e0b000", "red": "#d62728", "insufficient_data": "#999999"}
@@ -35,8 +36,9 @@ def png_bytes(fig: Figure, dpi: int = PNG_DPI) -> bytes:
 
 
 def drawn(fig: Figure, dpi: int) -> FigureCanvasAgg:
-    """The figure drawn at ``dpi`` on its Agg canvas (made at the first draw)."""
-    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    """The figure drawn at ``dpi`` on its Agg canvas (made at the first draw), one whose text drawing reuses
+    the layouts and glyph bitmaps of the report's charts drawn before (report.glyphs: the same pixels)."""
+    canvas = fig.canvas if isinstance(fig.canvas, CachedTextCanvas) else CachedTextCanvas(fig)
     fig.set_dpi(dpi)
     canvas.draw()
     return canvas

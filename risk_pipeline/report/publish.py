@@ -222,6 +222,8 @@ def _child_jobs(head: ReportHead | ReportData, yellow: int, red: int) -> dict[st
         jobs["traffic_light"] = lambda: traffic_light_chart(head.traffic_light, head.trailing, yellow, red)
     if "var_decomposition" in head.extras:
         jobs["component_var"] = lambda: component_var_chart(head.extras["var_decomposition"])
+    if "stress_results" in head.extras:
+        jobs["stress"] = lambda: stress_chart(head.extras["stress_results"])
     return jobs
 
 
@@ -230,8 +232,6 @@ def _charts(data: ReportData) -> dict[str, Callable[[], bytes]]:
     jobs = {}
     if len(data.frtb_capital) and data.frtb_capital["capital_charge"].notna().any():
         jobs["frtb_capital"] = lambda: capital_chart(data.frtb_capital)
-    if "stress_results" in data.extras:
-        jobs["stress"] = lambda: stress_chart(data.extras["stress_results"])
     if len(data.limit_history):
         jobs["utilisation"] = lambda: utilisation_chart(data.limit_history)
     return jobs

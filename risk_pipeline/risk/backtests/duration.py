@@ -32,7 +32,8 @@ from risk_pipeline.risk.backtests.base import BacktestOutcome, as_breaches, chi2
 
 B_MIN = 0.01
 B_MAX = 20.0
-_MAX_CELLS = 1 << 20  # rows x durations evaluated at once (memory bound of one chunk)
+_MAX_CELLS = 1 << 20  # rows x durations of one chunk, whose rows are padded to its width
+_BLOCK_CELLS = 1 << 16  # rows x durations of a chunk solved at once (each row alone: the same numbers in any block)
 _TOL = 1e-7  # stop once a Newton step changes b by less than this (relative); by quadratic
 # convergence the last iterate is then accurate to ~1e-13, and the LR error is second order in it
 _MAX_ITER = 100
@@ -48,14 +49,14 @@ class DurationResult(BacktestOutcome):
     weibull_shape: float
 
 
-def _profile_terms(log_d: np.ndarray, shifted: np.ndarray, mask: np.ndarray, top: np.ndarray, b: np.ndarray):
+def _profile_terms(log_d: np.ndarray, shifted: np.ndarray, top: np.ndarray, b: np.ndarray):
     """ln S(b), and the D^b-weighted mean and variance of ln D, per row.
 
-    ``log_d`` holds ln D (0 in unused cells), ``mask`` 1.0 in used cells, ``top`` the row
-    maximum of ln D and ``shifted = log_d - top``, so D^b / max D^b = exp(b * shifted) <= 1.
+    ``log_d`` holds ln D (0 in unused cells), ``top`` the row maximum of ln D and ``shifted`` =
+    ``log_d - top`` in used cells, -inf in unused ones, so D^b / max D^b = exp(b * shifted) <= 1, and
+    exactly 0 in unused cells (b > 0).
     """
     w = np.exp(b[:, None] * shifted)
-    w *= mask
     s0 = w.sum(axis=1)
     m1 = np.einsum("ij,ij->i", w, log_d) / s0
     w *= log_d
@@ -63,16 +64,15 @@ def _profile_terms(log_d: np.ndarray, shifted: np.ndarray, mask: np.ndarray, top
     return b * top + np.log(s0), m1, np.maximum(m2 - m1 * m1, 0.0)
 
 
-def _solve_chunk(log_d: np.ndarray, mask: np.ndarray, n_u: np.ndarray, sum_log_u: np.ndarray) -> np.ndarray:
+def _solve_chunk(log_d: np.ndarray, shifted: np.ndarray, top: np.ndarray, n_u: np.ndarray,
+                 sum_log_u: np.ndarray) -> np.ndarray:
     """b-hat for each row of one chunk: safeguarded Newton on l'(b) = 0 in [B_MIN, B_MAX].
 
     l' is decreasing (l concave); a Newton step that leaves the current bracket [lo, hi]
     (lo: l' > 0 seen, hi: l' <= 0 seen) is replaced by the bracket's geometric midpoint, so
     rows whose maximum lies beyond B_MAX converge to the cap. Only unconverged rows are
-    evaluated.
+    evaluated (``log_d``, ``shifted``, ``top``: :func:`_profile_terms`).
     """
-    top = log_d.max(axis=1)
-    shifted = log_d - top[:, None]
     b = np.ones(log_d.shape[0])
     lo = np.full(b.size, B_MIN)
     hi = np.full(b.size, B_MAX)
@@ -83,9 +83,9 @@ def _solve_chunk(log_d: np.ndarray, mask: np.ndarray, n_u: np.ndarray, sum_log_u
         ba = b[active]
         nu = n_u[active]
         if active.size == b.size:
-            _, m1, var = _profile_terms(log_d, shifted, mask, top, ba)
+            _, m1, var = _profile_terms(log_d, shifted, top, ba)
         else:
-            _, m1, var = _profile_terms(log_d[active], shifted[active], mask[active], top[active], ba)
+            _, m1, var = _profile_terms(log_d[active], shifted[active], top[active], ba)
         g = nu / ba + sum_log_u[active] - nu * m1
         h = -nu / (ba * ba) - nu * var
         lo[active] = np.where(g > 0, ba, lo[active])
@@ -109,7 +109,8 @@ def duration_lr(
 
     Sample j uses the complete durations ``durations[lo[j]:hi[j]]`` and the censored durations
     ``censored_first[j]``, ``censored_last[j]`` (0 = absent). Samples without a complete
-    duration get LR 0 and b-hat 1. Rows are solved in chunks of similar width (<= 2^20 cells).
+    duration get LR 0 and b-hat 1. Rows are padded in chunks of similar width (<= 2^20 cells) and solved in
+    blocks of a chunk's rows (<= 2^16 cells, in the cache).
     """
     durations = np.asarray(durations, dtype=float)
     lo = np.asarray(lo, dtype=np.int64)
@@ -132,27 +133,36 @@ def duration_lr(
         stop = start + 1
         while stop < todo.size and (stop - start + 1) * (int(n_u[todo[stop]]) + 2) <= _MAX_CELLS:
             stop += 1
-        rows = todo[start:stop]
-        width = int(n_u[rows].max()) + 2
-        offsets = np.arange(width - 2)
-        idx = lo[rows, None] + offsets
-        inside = offsets < n_u[rows, None]
-        log_d = np.empty((rows.size, width))
-        log_d[:, :-2] = np.where(inside, log_all[np.minimum(idx, log_all.size - 1)], 0.0)
-        cens = np.column_stack([c_first[rows], c_last[rows]])
-        log_d[:, -2:] = np.log(np.maximum(cens, 1.0))
-        mask = np.concatenate([inside, cens > 0], axis=1).astype(float)
-        b = _solve_chunk(log_d, mask, n_u[rows], sum_log_u[rows])
-        top = log_d.max(axis=1)
-        log_s, _, _ = _profile_terms(log_d, log_d - top[:, None], mask, top, b)
-        nu = n_u[rows]
-        ll_b = nu * np.log(b) + nu * np.log(nu) - nu * log_s + (b - 1.0) * sum_log_u[rows] - nu
-        s_one = cum_d[hi[rows]] - cum_d[lo[rows]] + c_first[rows] + c_last[rows]
-        ll_1 = nu * np.log(nu / s_one) - nu
-        lr[rows] = np.maximum(2.0 * (ll_b - ll_1), 0.0)
-        b_hat[rows] = b
+        width = int(n_u[todo[stop - 1]]) + 2
+        block = max(1, _BLOCK_CELLS // width)
+        for at in range(start, stop, block):  # the chunk's rows a block at a time: its arrays stay in the cache
+            rows = todo[at : min(stop, at + block)]
+            lr[rows], b_hat[rows] = _solved_rows(rows, width, log_all, lo, n_u, c_first, c_last, sum_log_u, cum_d, hi)
         start = stop
     return lr, b_hat
+
+
+def _solved_rows(rows: np.ndarray, width: int, log_all: np.ndarray, lo: np.ndarray, n_u: np.ndarray,
+                 c_first: np.ndarray, c_last: np.ndarray, sum_log_u: np.ndarray, cum_d: np.ndarray,
+                 hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """LR and b-hat of the samples ``rows`` of :func:`duration_lr`, their durations padded to ``width`` cells
+    (the complete ones, then the two censored ones)."""
+    offsets = np.arange(width - 2)
+    inside = offsets < n_u[rows, None]
+    log_d = np.empty((rows.size, width))
+    log_d[:, :-2] = np.where(inside, log_all[np.minimum(lo[rows, None] + offsets, log_all.size - 1)], 0.0)
+    cens = np.column_stack([c_first[rows], c_last[rows]])
+    log_d[:, -2:] = np.log(np.maximum(cens, 1.0))
+    top = log_d.max(axis=1)
+    # unused cells -inf: their weights exp(b * -inf) are 0, as a 0/1 mask would make them
+    shifted = np.where(np.concatenate([inside, cens > 0], axis=1), log_d - top[:, None], -np.inf)
+    nu = n_u[rows]
+    b = _solve_chunk(log_d, shifted, top, nu, sum_log_u[rows])
+    log_s, _, _ = _profile_terms(log_d, shifted, top, b)
+    ll_b = nu * np.log(b) + nu * np.log(nu) - nu * log_s + (b - 1.0) * sum_log_u[rows] - nu
+    s_one = cum_d[hi[rows]] - cum_d[lo[rows]] + c_first[rows] + c_last[rows]
+    ll_1 = nu * np.log(nu / s_one) - nu
+    return np.maximum(2.0 * (ll_b - ll_1), 0.0), b
 
 
 def durations_of(hits: np.ndarray) -> tuple[np.ndarray, int, int]:

@@ -111,6 +111,7 @@ DQ_LAGS = 4
 DEFAULT_N_SIMS = 1000
 _CELLS = 1 << 20  # array cells per block of simulated values
 _COUNT_ROWS = 64  # Z2 windows whose simulated sums are compared at once
+_BOOTSTRAP_ROWS = 64  # McNeil-Frey breach ranges bootstrapped at once
 _RUN_MIN_WINDOWS = 16  # Z2 windows advancing together, from this many on counted on slices of the paths
 _SPARSE_MAX_POSITIONS = 16  # Z2 paths needed at at most this many rows: summed sparsely (_column_sums_before)
 _WIDE_ROWS = 256  # prefix sums of rows of at least this many columns: a row at a time (_cumsum_rows)
@@ -124,6 +125,12 @@ COLUMNS = [
     "traffic_light", "plus_factor", "verdict", "overlapping",
     "n_actual_breaches", "actual_kupiec_p", "actual_traffic_light",
 ]  # fmt: skip
+LIGHTS = (*ZONE_NAMES.tolist(), TrafficLight.INSUFFICIENT_DATA.value)  # code i < 3: zone i of traffic_light_zones
+VERDICTS = (Verdict.PASS.value, Verdict.FAIL.value, Verdict.INSUFFICIENT_DATA.value)
+CODED_COLUMNS = {"traffic_light": LIGHTS, "verdict": VERDICTS, "actual_traffic_light": LIGHTS}
+"""The string columns, which :func:`backtest_columns` returns as int8 codes into these values (a few distinct
+strings over millions of rows: codes are gathered and concatenated at a fraction of the cost of fixed-width
+strings); :func:`backtest_table` and the asset's frame (``with_series_keys``) put the strings in their place."""
 
 
 @dataclass(frozen=True)
@@ -349,16 +356,21 @@ def _true_per_row(above: np.ndarray) -> np.ndarray:
 def _column_sums_before(row: np.ndarray, col: np.ndarray, value: np.ndarray, n_cols: int,
                         positions: np.ndarray) -> np.ndarray:
     """Sums of the sparse matrix entries (row, col, value), given in row-major order, over the rows
-    before each of ``positions``, one row of ``n_cols`` per position.
+    before each of ``positions`` (ascending), one row of ``n_cols`` per position.
 
-    ``np.bincount`` with weights adds each column's entries one by one in the order given (row
-    order), starting from 0: the same floating-point additions as ``np.cumsum`` along the rows of
-    the dense matrix (its zeros add nothing), so the sums are bit for bit the dense paths'
-    (``_z2_simulated_p`` with one block) at a fraction of the cost when only a few positions are
-    needed (one new day: two windows).
+    The entries are added to each column one by one in the order given (row order), starting from 0,
+    by ``np.add.at`` over the entries between one position and the next, continuing the sums of the
+    position before: the same floating-point additions as ``np.cumsum`` along the rows of the dense
+    matrix (its zeros add nothing), so the sums are bit for bit the dense paths' (``_z2_simulated_p``
+    with one block) at a fraction of the cost when only a few positions are needed (one new day: two
+    windows), each entry added once.
     """
     ends = np.searchsorted(row, positions, side="left")  # entries of the rows before each position
-    return np.stack([np.bincount(col[:m], weights=value[:m], minlength=n_cols) for m in ends])
+    sums, running, done = np.empty((ends.size, n_cols)), np.zeros(n_cols), 0
+    for i, m in enumerate(ends):
+        np.add.at(running, col[done:m], value[done:m])
+        sums[i], done = running, m
+    return sums
 
 
 def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarray, seed: int, n_boot: int):
@@ -376,13 +388,17 @@ def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarr
     lo, hi = np.divmod(codes, r.size + 1)
     # fewer than MIN_EXCEEDANCES breaches: t 0, p 1 (mcneil_frey_from_sums' insufficient rows), no bootstrap
     t, p_value = np.zeros(codes.size), np.ones(codes.size)
-    enough = hi - lo >= MIN_EXCEEDANCES
-    lo, hi = lo[enough], hi[enough]
+    enough = np.flatnonzero(hi - lo >= MIN_EXCEEDANCES)
     r1, r2 = _prefix(r), _prefix(r * r)
     w0, w1, w2 = _prefix(w), _prefix(w * r[:, None]), _prefix(w * (r * r)[:, None])
-    t[enough], p_value[enough], _ = mcneil_frey_from_sums(
-        hi - lo, r1[hi] - r1[lo], r2[hi] - r2[lo], w0[hi] - w0[lo], w1[hi] - w1[lo], w2[hi] - w2[lo]
-    )
+    # a block of ranges at a time (each range's replicates are its own row): the (ranges x n_boot) arrays
+    # stay in the cache instead of a dozen fresh arrays of all the ranges (the same numbers, row for row)
+    for i in range(0, enough.size, _BOOTSTRAP_ROWS):
+        rows = enough[i : i + _BOOTSTRAP_ROWS]
+        a, b = lo[rows], hi[rows]
+        t[rows], p_value[rows], _ = mcneil_frey_from_sums(
+            b - a, r1[b] - r1[a], r2[b] - r2[a], w0[b] - w0[a], w1[b] - w1[a], w2[b] - w2[a]
+        )
     return t[inverse], p_value[inverse]
 
 
@@ -456,10 +472,9 @@ def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, 
         "z2_p": z2_p,
         "mcneil_frey_stat": mf,
         "mcneil_frey_p": mf_p,
-        "traffic_light": np.where(enough, ZONE_NAMES[zone], TrafficLight.INSUFFICIENT_DATA.value),
+        "traffic_light": np.where(enough, zone, 3).astype(np.int8),  # CODED_COLUMNS
         "plus_factor": np.where(enough, plus, 0.0),
-        "verdict": np.where(enough, np.where(fail, Verdict.FAIL.value, Verdict.PASS.value),
-                            Verdict.INSUFFICIENT_DATA.value),
+        "verdict": np.where(enough, fail, 2).astype(np.int8),  # CODED_COLUMNS: pass 0, fail 1
         "overlapping": np.zeros(n.size, dtype=bool),
     }
 
@@ -487,8 +502,7 @@ def _actual_columns(statistics: dict[str, np.ndarray], obs: BacktestObservations
     zone, _, _ = traffic_light_zones(x, n, p)
     return {"n_actual_breaches": x,
             "actual_kupiec_p": chi2_sf(kupiec_lr(n, x, p), 1),
-            "actual_traffic_light": np.where(has_coverage_data(n, p), ZONE_NAMES[zone],
-                                             TrafficLight.INSUFFICIENT_DATA.value)}
+            "actual_traffic_light": np.where(has_coverage_data(n, p), zone, 3).astype(np.int8)}
 
 
 def checked_windows(windows: Sequence[int]) -> list[int]:
@@ -500,8 +514,11 @@ def checked_windows(windows: Sequence[int]) -> list[int]:
 
 
 def backtest_table(returns: pd.Series, forecasts: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
-    """The rows of :func:`backtest_columns` as a frame (columns ``COLUMNS``)."""
-    return pd.DataFrame(backtest_columns(returns, forecasts, **kwargs), columns=COLUMNS)
+    """The rows of :func:`backtest_columns` as a frame (columns ``COLUMNS``, the strings of ``CODED_COLUMNS``)."""
+    columns = backtest_columns(returns, forecasts, **kwargs)
+    for name, values in CODED_COLUMNS.items():
+        columns[name] = np.array(values)[columns[name]]
+    return pd.DataFrame(columns, columns=COLUMNS)
 
 
 def backtest_columns(
@@ -535,7 +552,8 @@ def backtest_columns(
     ``amounts``: ``returns`` (and ``actual_returns``) hold daily P&L in money and ``forecasts`` VaR/ES
     amounts; the h-day loss is minus the sum of the h days' P&L (module docstring).
     Rows are ordered by ``as_of`` as given, then by window as given (the whole sample last); one array per
-    column of ``COLUMNS``, in that order (a caller of many series builds one frame of them all, not one each).
+    column of ``COLUMNS``, in that order (a caller of many series builds one frame of them all, not one each),
+    the string columns as codes (``CODED_COLUMNS``).
     Definitions, verdict rule and vectorization: module docstring.
     """
     p = tail_probability(confidence)
