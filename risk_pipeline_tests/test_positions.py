@@ -339,6 +339,19 @@ def test_a_book_near_zero_value_has_pnl_amounts_but_no_return():
     assert rows.loc[dates[1], "simple_return"] == pytest.approx(pnl[dates[1]] / value[dates[0]], rel=1e-12)
 
 
+def _random_walks(rng: np.random.Generator, dates: pd.DatetimeIndex,
+                  symbols: list[str]) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Closes of ``symbols`` in USD as log-normal random walks over ``dates`` (dates x symbols), and their
+    rows as the lake stores prices and returns."""
+    close = pd.DataFrame(np.exp(rng.normal(0.0, 0.02, (len(dates), len(symbols))).cumsum(axis=0))
+                         * rng.uniform(10.0, 500.0, len(symbols)), index=dates, columns=symbols)
+    prices = close.stack().rename("close").reset_index().set_axis(["date", "symbol", "close"], axis=1)
+    prices["currency"] = "USD"
+    returns = (close / close.shift(1) - 1).stack().rename("simple_return").reset_index()
+    returns.columns = ["date", "symbol", "simple_return"]
+    return close, prices, returns
+
+
 def test_a_book_of_records_rows_do_not_depend_on_the_instruments_of_the_runs_other_days():
     """A run over a short range (fewer instruments) gives the rows of the longer run bit for bit
     (issue 21): 26 instruments, 12 to 14 held a day, those of the first days sold later, so the
@@ -349,12 +362,7 @@ def test_a_book_of_records_rows_do_not_depend_on_the_instruments_of_the_runs_oth
     rng = np.random.default_rng(21)
     dates = pd.bdate_range("2022-03-01", periods=40)
     symbols = [f"S{i:02d}" for i in range(30)]
-    close = pd.DataFrame(np.exp(rng.normal(0.0, 0.02, (len(dates), len(symbols))).cumsum(axis=0))
-                         * rng.uniform(10.0, 500.0, len(symbols)), index=dates, columns=symbols)
-    prices = close.stack().rename("close").reset_index().set_axis(["date", "symbol", "close"], axis=1)
-    prices["currency"] = "USD"
-    returns = (close / close.shift(1) - 1).stack().rename("simple_return").reset_index()
-    returns.columns = ["date", "symbol", "simple_return"]
+    close, prices, returns = _random_walks(rng, dates, symbols)
     held = pd.DataFrame([(d, "rb", s, float(rng.integers(-900, 1000)) or 1.0, "USD")
                          for t, d in enumerate(dates) for s in symbols[t // 3: t // 3 + 12 + t % 3]],
                         columns=["date", "portfolio", "symbol", "quantity", "currency"])
@@ -475,12 +483,7 @@ def test_a_weight_books_holdings_of_a_day_alone_are_those_of_a_longer_run():
     rng = np.random.default_rng(23)
     dates = pd.bdate_range("2022-03-01", periods=60)
     symbols = [f"S{i:02d}" for i in range(20)]
-    close = pd.DataFrame(np.exp(rng.normal(0.0, 0.02, (len(dates), len(symbols))).cumsum(axis=0))
-                         * rng.uniform(10.0, 500.0, len(symbols)), index=dates, columns=symbols)
-    prices = close.stack().rename("close").reset_index().set_axis(["date", "symbol", "close"], axis=1)
-    prices["currency"] = "USD"
-    returns = (close / close.shift(1) - 1).stack().rename("simple_return").reset_index()
-    returns.columns = ["date", "symbol", "simple_return"]
+    close, prices, returns = _random_walks(rng, dates, symbols)
     weights = rng.dirichlet(np.ones(len(symbols)))
     book = Portfolio("w", "USD", tuple(Position(s, weight=float(w)) for s, w in zip(symbols, weights)),
                      notional=1e6)
