@@ -51,11 +51,23 @@ def test_each_tick_targets_the_newest_business_day_of_its_local_date(local, expe
     assert request.run_key == expected
 
 
-def test_the_targeted_partition_of_a_live_source_exists_the_same_evening():
-    # today's business-day partition must exist before midnight UTC, or the tick is rejected
-    today = dt.datetime.now(NEW_YORK).date()
-    key = newest_business_day(today).isoformat()
-    assert business_days_until(None).get_last_partition_key() == key
+@pytest.mark.parametrize(
+    "local",
+    [
+        dt.datetime(2022, 3, 7, 18, 30),   # a Monday's tick in winter: 23:30 UTC
+        dt.datetime(2022, 7, 8, 18, 30),   # a Friday's tick in summer: 22:30 UTC
+        dt.datetime(2022, 11, 7, 18, 30),  # the day after the DST change
+        dt.datetime(2026, 12, 6, 20, 5),   # a Sunday evening, already Monday in UTC: Friday targeted
+        None,                              # now
+    ],
+)
+def test_the_targeted_partition_of_a_live_source_exists_the_same_evening(local):
+    # a live source's partitions run through UTC's date (today's exists from midnight UTC, never after
+    # New York's date): the partition a tick targets, New York's newest business day, always exists
+    when = dt.datetime.now(NEW_YORK) if local is None else local.replace(tzinfo=NEW_YORK)
+    keys = business_days_until(None).get_partition_keys(current_time=when)
+    assert newest_business_day(when.date()).isoformat() in keys
+    assert keys[-1] == newest_business_day(when.astimezone(dt.timezone.utc).date()).isoformat()
 
 
 def test_the_partitions_end_on_the_bundled_snapshots_last_day_and_later_ticks_are_skipped():
