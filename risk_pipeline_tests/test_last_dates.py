@@ -1,6 +1,7 @@
 """A series that ends before the others (``prices.last_dates``): after its last date the symbol is not live,
 so the blocking missing-days rule passes, later rows a source gives are dropped, and its book has no rows
-while the other books go on; before it, a gap is still a gap. Bad settings are named in one line."""
+while the other books go on, which ``positions_cover_the_books`` does not count as a book losing a day;
+before it, a gap is still a gap. Bad settings are named in one line."""
 
 from __future__ import annotations
 
@@ -38,9 +39,12 @@ def test_missing_days_stop_at_a_symbols_last_date():
 
 
 @pytest.fixture(scope="module")
-def lake(tmp_path_factory):
+def lake_run(tmp_path_factory):
     """A CSV whose symbol ENDED stops on 2018-12-31 while SP500 goes on, with one stray later row (a source
-    giving a close after the date it ends on), and two books: ENDED alone, SP500 alone."""
+    giving a close after the date it ends on), and two books: ENDED alone, SP500 alone. Yields the data
+    folder and the run's result (with the evaluation of ``positions_cover_the_books``)."""
+    from risk_pipeline.defs.positions import positions_cover_the_books
+
     folder = tmp_path_factory.mktemp("last_dates")
     bundled = pd.read_parquet(REPO_ROOT / "data" / "bundled_prices.parquet")
     sp = bundled.loc[(bundled["symbol"] == "SP500") & bundled["date"].between("2018-09-01", "2019-01-31"),
@@ -54,14 +58,21 @@ def lake(tmp_path_factory):
   - {name: ended_book, base_currency: USD, notional: 1000000, positions: [{symbol: ENDED, weight: 1.0}]}
   - {name: index_book, base_currency: USD, notional: 1000000, positions: [{symbol: SP500, weight: 1.0}]}
 """
-    names = {"prices", "returns", "fx_rates", "portfolio_pnl", "var_estimates"}
+    names = {"prices", "returns", "fx_rates", "positions", "portfolio_pnl", "var_estimates"}
     assets = [a for a in ALL_ASSETS if {k.to_user_string() for k in a.keys} <= names]
     config = fast_run_config(estimation_window_days=20)
     config["ops"]["prices"]["config"].update(source="csv", csv_path=str(folder / "prices.csv"))
     with module_lake(folder, books) as mp:
         mp.setenv("RISK_PIPELINE_CONFIG", str(folder / "profile.yaml"))
-        assert materialize_range("2018-10-01", "2019-01-31", run_config=config, assets=assets).success
-        yield folder / "data"
+        result = materialize_range("2018-10-01", "2019-01-31", run_config=config,
+                                   assets=[*assets, positions_cover_the_books])
+        assert result.success
+        yield folder / "data", result
+
+
+@pytest.fixture(scope="module")
+def lake(lake_run):
+    return lake_run[0]
 
 
 def test_the_ended_symbol_and_its_book_have_no_rows_after_its_last_date(lake):
@@ -72,6 +83,23 @@ def test_the_ended_symbol_and_its_book_have_no_rows_after_its_last_date(lake):
         books = query(lake, f"select portfolio, max(date) as last from {table} group by portfolio")
         assert dict(zip(books["portfolio"], books["last"].dt.date)) == {"ended_book": END_OF_B,
                                                                           "index_book": dt.date(2019, 1, 31)}, table
+
+
+def test_a_book_whose_symbol_ended_does_not_fail_the_coverage_check(lake_run):
+    """ended_book held ENDED at the close of 2018-12-31 and nothing on 2019-01-02, as the series' end says:
+    not a book that lost a day (the 30-year run's nasdaq_index after 2018-12-31 made the check fail)."""
+    folder, result = lake_run
+    held = query(folder, "select portfolio, max(date) as last from positions group by portfolio")
+    assert dict(zip(held["portfolio"], held["last"].dt.date)) == {"ended_book": END_OF_B,
+                                                                   "index_book": dt.date(2019, 1, 31)}
+    [check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "positions_cover_the_books"]
+    assert check.passed and check.metadata["offending"].value == 0
+    # without the last date the same rows are a book that lost a day
+    trading = pd.DatetimeIndex(sorted(query(folder, "select distinct date from prices")["date"]))
+    positions = query(folder, "select date, portfolio, symbol from positions")
+    uncovered, _ = quality.uncovered_books(positions, trading, dt.date(2018, 10, 2))
+    assert list(zip(uncovered["date"].dt.date, uncovered["portfolio"])) == [(dt.date(2019, 1, 2), "ended_book")]
+    assert quality.uncovered_books(positions, trading, dt.date(2018, 10, 2), {"ENDED": END_OF_B})[0].empty
 
 
 def test_a_bad_last_date_is_named(tmp_path, monkeypatch):

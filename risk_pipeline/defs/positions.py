@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.books import Book, build_books
+from risk_pipeline.config.last_dates import configured_last_dates
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.positions import BooksOfRecord, load_books_of_record
 from risk_pipeline.defs.chunks import publish_staged
@@ -238,14 +239,14 @@ def positions_instruments_priced(context: dg.AssetCheckExecutionContext) -> dg.A
 @dg.asset_check(asset=positions, blocking=True,
                 description="Every book holding positions at a trading day's previous close holds some on the day "
                             "(a book of record's missing day fails its asset; a YAML book loses a day when a symbol is "
-                            "unpriced).")
+                            "unpriced), unless every symbol it held has ended (prices.last_dates).")
 def positions_cover_the_books(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
     start, end, _ = checked_days(context, "positions")
-    offending, checked = [], 0
+    offending, checked, ends = [], 0, configured_last_dates()
     for first, last in year_blocks(start, end):  # a year of rows (and its previous close) at a time
         held = read_window("positions", first, last, lookback=1)
         trading = pd.DatetimeIndex(sorted(read_window("prices", first, last, lookback=1, columns=["date"])["date"].unique()))
-        uncovered, n = quality.uncovered_books(held, trading, first)
+        uncovered, n = quality.uncovered_books(held, trading, first, ends)
         offending.append(uncovered)
         checked += n
     return _check_result(pd.concat(offending, ignore_index=True), start, end, checked, dg.AssetCheckSeverity.WARN)

@@ -297,16 +297,23 @@ def unpriced_held_positions(held: pd.DataFrame, prices: pd.DataFrame) -> pd.Data
     return joined.loc[joined["close"].isna(), ["date", "portfolio", "symbol", "quantity"]]
 
 
-def uncovered_books(held: pd.DataFrame, trading: pd.DatetimeIndex,
-                    start: dt.date) -> tuple[pd.DataFrame, int]:
+def uncovered_books(held: pd.DataFrame, trading: pd.DatetimeIndex, start: dt.date,
+                    last_dates: Mapping[str, dt.date] | None = None) -> tuple[pd.DataFrame, int]:
     """The (date, portfolio, previous) of each trading day from ``start`` on whose book held
     positions at the previous trading day's close and has none on the day, and the number of such
     book-days checked. ``held``: the ``positions`` rows from the trading day before ``start``;
-    ``trading``: the sorted trading days, that one included."""
+    ``trading``: the sorted trading days, that one included. A position in a symbol past its last
+    date on the day (``last_dates``, pipeline.yaml's ``prices.last_dates``: a series that ends) is not
+    expected to go on, so a book that held only such symbols is not checked on that day: its rows end
+    with the series by design (config/last_dates.py), as they start with a symbol's first price."""
     present = held[["date", "portfolio"]].drop_duplicates().assign(present=True)
     pairs = pd.DataFrame({"previous": trading[:-1], "date": trading[1:]})
     pairs = pairs.loc[pairs["date"] >= pd.Timestamp(start)]
-    before = present.rename(columns={"date": "previous"}).merge(pairs, on="previous")[["date", "portfolio", "previous"]]
+    before = held[["date", "portfolio", "symbol"]].rename(columns={"date": "previous"}).merge(pairs, on="previous")
+    if last_dates:
+        ends = pd.to_datetime(before["symbol"].map(last_dates))  # NaT: the symbol does not end
+        before = before.loc[~(before["date"] > ends)]
+    before = before[["date", "portfolio", "previous"]].drop_duplicates()
     today = before.merge(present, on=["date", "portfolio"], how="left")
     return today.loc[today["present"].isna(), ["date", "portfolio", "previous"]], len(today)
 
