@@ -30,7 +30,7 @@ from risk_pipeline.storage.maintenance import snapshot
 from risk_pipeline.report.summary import _trailing_counts, report_dates
 from risk_pipeline.risk.backtests.traffic_light import basel_zone_thresholds
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
-from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, core_assets, fast_run_config, materialize_range, module_lake
+from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, core_assets, fast_run_config, materialize_range, module_lake, query
 
 
 def _build(tmp_path_factory, start, end, run_config, assets):
@@ -229,6 +229,35 @@ def test_red_zone_check_fails_for_official_methods_only_and_reports_challengers(
     assert evaluation.metadata["failing_pairs"].value == ["held/historical"]
     assert evaluation.description == ("1 official portfolio/method pair(s) in the red zone as of 2008-12-31; "
                                       "1 challenger(s) in it, reported")
+
+
+def test_red_zone_check_fails_for_an_option_books_full_revaluation(breaching, tmp_path, monkeypatch):
+    """An option book has no risk_summary row: its official VaR is its full revaluation (the summary's and the
+    report's "Official methods in the red Basel zone"), so the check fails for it there, and its delta_gamma_vega
+    in the red zone is a challenger. Before, the check passed while the summary printed the breach."""
+    data = tmp_path / "data"
+    shutil.copytree(breaching[0], data)
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(data))
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(breaching[0].parent / "portfolios.yaml"))
+    day = dt.date(2008, 12, 31)
+    official = pd.DataFrame({"portfolio": ["balanced", "held"], "method": ["parametric_normal", "parametric_normal"]})
+    rows = empty_frame("risk_summary").reindex(range(2))
+    rows[["portfolio", "method"]] = official
+    rows["date"] = pd.Timestamp(day)
+    write_days("risk_summary", rows.astype({"date": "datetime64[ns]"}), [day], keys=official["portfolio"])
+    stored = query(data, f"select * from var_backtests where as_of = '{day}' and portfolio = 'held' "
+                         "and method = 'historical'")
+    option = pd.concat([stored.assign(portfolio="options", method=m) for m in ("full_revaluation", "delta_gamma_vega")],
+                       ignore_index=True)
+    write_days("var_backtests", option.astype({"as_of": "datetime64[ns]"}), [day], keys=["options"])
+    tags = {"dagster/asset_partition_range_start": "2008-12-01", "dagster/asset_partition_range_end": day.isoformat()}
+    result = dg.materialize(ALL_ASSETS + [no_method_in_red_zone], selection=dg.AssetSelection.checks(no_method_in_red_zone),
+                            tags=tags)
+    evaluation = _check(result)
+    assert not evaluation.passed
+    assert evaluation.metadata["failing_pairs"].value == ["options/full_revaluation"]
+    assert evaluation.description == ("1 official portfolio/method pair(s) in the red zone as of 2008-12-31; "
+                                      "3 challenger(s) in it, reported")
 
 
 def test_report_dates_and_zone_thresholds():
