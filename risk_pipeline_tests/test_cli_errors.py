@@ -154,6 +154,20 @@ def test_a_step_failing_on_a_bug_names_the_step_and_the_error_with_exit_1(lake, 
     assert "step returns failed with ZeroDivisionError: division by zero" in err[0] and "log: " in err[0]
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["backfill", "--start", "2022-13-01", "--end", "2022-12-28"],
+     "risk-pipeline backfill: argument --start: invalid fromisoformat value: '2022-13-01'"),
+    (["lake", "history", "nope"], "risk-pipeline lake history: argument table: invalid choice: 'nope'"),
+    (["pre-trade", "--portfolio", "ust10y", "--tarde", "UST10Y=1"], "risk-pipeline: unrecognized arguments: --tarde"),
+])
+def test_a_bad_argument_is_one_line_and_status_2(argv, message, capsys):
+    """argparse's own errors too: before, the usage (up to 7 lines for pre-trade) came first."""
+    with pytest.raises(SystemExit) as exit:
+        main(argv)
+    err = capsys.readouterr().err.splitlines()
+    assert exit.value.code == 2 and len(err) == 1 and err[0].startswith(message), err
+
+
 def test_a_summary_without_a_catalog_is_one_line_and_status_2(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("RISK_PIPELINE_DATA", str(tmp_path / "nothing"))
     assert main(["summary"]) == 2

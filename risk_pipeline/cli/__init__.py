@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import NoReturn
 
 from risk_pipeline.cli import backfill, init_csv, lake, pre_trade, report, summary, var
 from risk_pipeline.cli.run_log import INPUT_ERRORS
@@ -28,8 +29,17 @@ from risk_pipeline.cli.run_log import INPUT_ERRORS
 PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser (its subcommands' too), but a bad argument (an unknown option, a date that does not
+    parse) is one line on stderr with exit status 2 like every other bad input, where argparse prints the whole
+    usage first; ``--help`` still shows it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (`{self.prog} --help` lists the arguments)\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="risk-pipeline", description="Backfill the risk pipeline, read its latest figures, check a trade "
         "against limits, inspect and maintain the lake, set up a CSV of your own prices. Exit status 2: bad "
         "configuration or input (one line on stderr); 1: the command ran and found a failure (a failed run, a "
