@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 
 from risk_pipeline.cli import main
-from risk_pipeline.config.csv_profile import WINDOW_SETTINGS, csv_profile
+from risk_pipeline.config.check import check_configuration
+from risk_pipeline.config.csv_profile import WINDOW_SETTINGS, csv_profile, profile_yaml
 from risk_pipeline.config.reader import ConfigError
 from risk_pipeline.config.settings import SETTINGS_ENV, section
 from risk_pipeline.storage.paths import REPO_ROOT
@@ -78,6 +79,25 @@ def test_a_two_symbol_file_needs_the_market_proxy_named_and_gets_it(tmp_path):
     profile = csv_profile(prices, portfolios, market_proxy="MSFT")
     assert profile.value("stress", "market_proxy") == "MSFT" and profile.value("prices", "extra_symbols") == []
     assert profile.value("var", "estimation_window_days") == 150
+
+
+def test_a_file_without_the_option_books_underlying_gets_no_option_books(tmp_path, monkeypatch):
+    """The shipped option book is on SP500: a file without SP500 gets options.positions_file null, so the check
+    before a run passes (it stopped the backfill the printed commands start: "unknown underlying 'SP500'");
+    a file with SP500 keeps the book."""
+    monkeypatch.delenv(SETTINGS_ENV, raising=False)
+    assert csv_profile(PRICES, PORTFOLIOS).value("options", "positions_file") == section("options")["positions_file"]
+    portfolios = tmp_path / "two.yaml"
+    portfolios.write_text(TWO_STOCKS)
+    profile = csv_profile(_first_days(tmp_path, 300, symbols=("AAPL", "MSFT")), portfolios, market_proxy="MSFT")
+    assert profile.value("options", "positions_file") is None
+    written = tmp_path / "profile.yaml"
+    written.write_text(profile_yaml(profile, portfolios, tmp_path / "data"))
+    assert "positions_file: null  # no option books: their underlying(s) SP500 not in the file" in written.read_text()
+    monkeypatch.setenv(SETTINGS_ENV, str(written))
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(portfolios))
+    check_configuration()
+    assert section("options")["positions_file"] is None
 
 
 def test_a_held_symbol_missing_from_the_file_is_named(tmp_path):

@@ -10,6 +10,9 @@ the portfolios file, over the current settings (``settings.section``):
   window must be a symbol of the file: the ``market_proxy`` given, else the current one if the
   file has it, else the file's one symbol that no portfolio holds; otherwise the error names
   the option to set.
+- ``options.positions_file``: the option books price their underlyings from the same prices, so a file
+  without one of them (the shipped book's SP500) gets none (null), where the run would stop before it
+  starts naming the underlying; a file that has them all keeps the books.
 - windows (:data:`WINDOW_SETTINGS`): every one longer than half the file's trading days
   becomes half of them (``n_days // 2``), so that estimates exist for the second half of the
   history; windows that fit keep their value. The VaR windows are then checked by the core's
@@ -29,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from risk_pipeline.config.options import load_option_positions, option_settings
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.reader import ConfigError
 from risk_pipeline.config.settings import section
@@ -89,6 +93,18 @@ def _market_proxy(path: Path, symbols: list[str], unheld: list[str], wanted: str
                       f"the portfolios: set stress.market_proxy with --market-proxy, one of {', '.join(symbols)}")
 
 
+def _option_books(symbols: list[str]) -> list[Setting]:
+    """``options.positions_file`` set to null when the file lacks an underlying of the option books."""
+    settings = option_settings(section("options"))
+    if settings is None:
+        return []
+    missing = sorted({p.underlying for p in load_option_positions(settings.positions_file)} - set(symbols))
+    if not missing:
+        return []
+    return [Setting("options", "positions_file", None, section("options")["positions_file"],
+                    f"no option books: their underlying(s) {', '.join(missing)} not in the file")]
+
+
 def _check_var_windows(profile: CsvProfile) -> None:
     """Every configured VaR method, confidence and horizon accepts the profile's windows."""
     var = {key: profile.value("var", key) for key in section("var")}
@@ -129,6 +145,7 @@ def csv_profile(prices_csv: str | Path, portfolios_file: str | Path, market_prox
         Setting("prices", "extra_symbols", unheld, prices_now["extra_symbols"],
                 "the file's symbols that no portfolio holds" if unheld else "every symbol of the file is held"),
         Setting("stress", "market_proxy", proxy, section("stress")["market_proxy"], proxy_why),
+        *_option_books(symbols),
     ]
     longest = n_days // 2
     for section_name, key in WINDOW_SETTINGS:
