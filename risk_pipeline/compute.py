@@ -110,7 +110,10 @@ def warm_up(_: Any = None) -> list[str]:
     """Import every module of ``risk_pipeline.defs`` (the tasks' functions and what they import: Dagster,
     pandas, DuckDB, delta-rs, SciPy) in this process; the module names. What the first import loads lives
     as long as the worker: it is frozen out of the cyclic collector's walks (``risk_pipeline.gc_freeze``),
-    which also shortens the worker's exit (its last full collection)."""
+    which also shortens the worker's exit (its last full collection). The project's intended Dagster
+    beta/preview warnings are silenced first, as in the run's process (``risk_pipeline.dagster_warnings``):
+    each worker printed them into the backfill's log, 68 in ``make run``'s."""
+    import risk_pipeline.dagster_warnings  # noqa: F401 - before the assets load
     import risk_pipeline.defs as package
 
     names = [f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__)]

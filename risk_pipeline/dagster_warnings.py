@@ -1,7 +1,8 @@
 """Silence the Dagster preview/beta warnings of the APIs this project uses on purpose.
 
 Each filter names one warning by category and message, so a new preview or beta API (or any
-other warning) still shows. Imported by ``risk_pipeline.definitions`` before the assets load;
+other warning) still shows. Imported by ``risk_pipeline.definitions`` before the assets load (and by
+``compute.warm_up`` in each Dask worker);
 pytest applies the same filters from ``pyproject.toml``.
 
 - ``backfill_policy`` of ``asset`` (beta): every table asset materializes a partition range

@@ -3,6 +3,7 @@ table of the whole graph, computed inline and on a Dask LocalCluster of 2 worker
 127.0.0.1, closed after the test) are identical."""
 
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -19,6 +20,7 @@ from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.stress import stress
 from risk_pipeline.risk.returns import close_to_close_returns
 from risk_pipeline.storage import lake
+from risk_pipeline.storage.paths import REPO_ROOT
 from risk_pipeline.storage.schemas import TABLES as TABLES_ALL
 from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_range
 
@@ -97,6 +99,16 @@ def test_a_dask_run_starts_its_cluster_in_the_background_and_its_workers_import_
         close_clients()
     assert len(imported) == 2 and all(state == (True, True, None, False, "1s", "2s", "500ms")
                                       for state in imported.values())
+
+
+def test_the_warm_up_prints_none_of_the_intended_dagster_warnings():
+    """A worker's import of the assets (compute.warm_up) silences the beta/preview warnings of the APIs the project
+    uses on purpose, as the run's process does: each LocalCluster worker wrote them (48 of backfill_policy, 20 of
+    resource_defs with two workers) into the backfill's log file. A fresh process, as a worker is."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONWARNINGS": "default"}
+    done = subprocess.run([sys.executable, "-c", "from risk_pipeline.compute import warm_up; warm_up()"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and "Warning" not in done.stderr, done.stderr[-2000:]
 
 
 @pytest.mark.parametrize("config, started", [
