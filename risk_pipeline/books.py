@@ -27,7 +27,9 @@ class Book:
     each close; ``asset_returns``: each symbol's simple return over the day in base currency;
     ``weights``: exposures / value at each close (the weights held over the next day);
     ``currencies``: each symbol's currency (None when the frames hold no price for it);
-    ``unit_values``: the value in base currency of one unit of each symbol at each close (close x FX).
+    ``unit_values``: the value in base currency of one unit of each symbol at each close (close x FX);
+    ``held_quantities``: a book of record's stored units at each close (``defs.portfolios.record_book``),
+    None for a book of portfolios.yaml.
     """
 
     portfolio: Portfolio
@@ -37,12 +39,17 @@ class Book:
     weights: pd.DataFrame
     currencies: dict[str, str | None]
     unit_values: pd.DataFrame
+    held_quantities: pd.DataFrame | None = None
 
     def quantities(self) -> pd.DataFrame:
-        """Units of each symbol held at each close: a weight book's exposures over the unit values
-        (the quantities its rebalancing to the notional holds), a quantity book's own quantities;
-        NaN where the book has no value."""
-        if self.portfolio.by_weight:
+        """Units of each symbol held at each close: a book of record's stored quantities, a weight book's
+        exposures over the unit values (the quantities its rebalancing to the notional holds), a quantity
+        book's own quantities; NaN where the book has no value. A book of record's are its stored ones, not
+        exposures over unit values, which differ from them in the last bits (a traded value of 1e-11 on a
+        day without trades)."""
+        if self.held_quantities is not None:
+            held = self.held_quantities
+        elif self.portfolio.by_weight:
             held = self.exposures / self.unit_values
         else:
             held = pd.DataFrame(np.tile([p.quantity for p in self.portfolio.positions], (len(self.values), 1)),

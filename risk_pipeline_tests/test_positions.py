@@ -99,6 +99,19 @@ def _revalued(data: Path, book: str) -> pd.DataFrame:
         select date, sum(quantity * (unit1 - unit0)) as revalued from held group by date order by date""")
 
 
+def test_a_book_of_records_traded_value_is_its_stored_units_change_valued_at_the_close(lake):
+    """traded_value = sum |q_t - q_t-1| x close x FX (docs/positions.md): exactly 0 on the desk's days without a
+    change of its stored units (it was a residue of 1e-12 to 1e-11 there, the units recovered as exposure over
+    unit value), 50 AAPL valued at the close of 2022-03-03 in EUR on the day of the trade."""
+    rows = query(lake / "data", "select date, traded_value from portfolio_pnl where portfolio = 'desk' order by date")
+    traded = pd.Series(rows["traded_value"].to_numpy(), index=rows["date"].dt.date)
+    day = dt.date(2022, 3, 3)
+    assert len(traded) >= 8 and (traded.drop(day) == 0.0).all(), traded
+    unit = query(lake / "data", f"""select p.close / f.rate as unit from prices p join fx_rates f
+                                    on f.date = p.date and f.currency = 'USD' where p.symbol = 'AAPL' and p.date = '{day}'""")
+    assert traded[day] == pytest.approx(50.0 * unit["unit"][0], rel=1e-12)
+
+
 @pytest.mark.parametrize("book", ["balanced", "held", "desk"])
 def test_hypothetical_pnl_is_the_previous_close_positions_revalued(lake, book):
     pnl = query(lake / "data", f"select date, pnl, hypothetical_pnl from portfolio_pnl where portfolio = '{book}'")

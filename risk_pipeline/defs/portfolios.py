@@ -85,7 +85,8 @@ def record_book(name: str, base_currency: str, held: pd.DataFrame, day_trades: p
     exposures = (quantity * unit.unit_values).where(quantity != 0.0, 0.0).where(quantity.notna())
     # each day's sum of its nonzero exposures in symbol order, whatever the other days hold (risk.sums)
     values = pd.Series(row_sums(exposures.to_numpy()), index=dates).where(present)
-    return dataclasses.replace(unit, exposures=exposures, values=values, weights=exposures.div(values, axis=0))
+    return dataclasses.replace(unit, exposures=exposures, values=values, weights=exposures.div(values, axis=0),
+                               held_quantities=quantity)
 
 
 def skipna_row_sums(frame: pd.DataFrame) -> np.ndarray:
@@ -123,7 +124,7 @@ def record_book_rows(book: Book, day_trades: pd.DataFrame, price_history: pd.Dat
     with np.errstate(invalid="ignore", divide="ignore"):
         actual_return = np.where(has_return, actual / previous, np.nan)
     return rows.assign(hypothetical_pnl=rows["pnl"], actual_pnl=actual, actual_return=actual_return,
-                       **holdings(book, exposures / unit_values, rows["date"]))
+                       **holdings(book, book.quantities(), rows["date"]))
 
 
 def record_books(start: dt.date, end: dt.date, price_history: pd.DataFrame, return_history: pd.DataFrame,
