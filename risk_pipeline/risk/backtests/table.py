@@ -116,10 +116,10 @@ _RUN_MIN_WINDOWS = 16  # Z2 windows advancing together, from this many on counte
 _SPARSE_MAX_POSITIONS = 16  # Z2 paths needed at at most this many rows: summed sparsely (_column_sums_before)
 _WIDE_ROWS = 256  # prefix sums of rows of at least this many columns: a row at a time (_cumsum_rows)
 Z2_SIMULATED_MAX_OBS = 1000  # longer Z2 windows use the normal limit of the simulation (_z2_columns)
-DIFFERENCE_ERROR_MAX = 2.0**-20
-"""A McNeil-Frey window's sums are differences of prefix sums while the error bound of that difference is at most
-this share of the window's sum of squared residuals (about 1e-6; the errors themselves are some 1e-13), else summed
-over its breaches directly (``_mcneil_frey_columns``)."""
+PREFIX_RATIO_MAX = 2.0**20
+"""A McNeil-Frey window's sums are differences of prefix sums while the sum of squared residuals from the run's
+first breach to the window's last is at most this multiple of the window's own, else summed over its breaches
+directly (``_mcneil_frey_columns``): at most 20 of the 52 bits of its sums lost to the rows before it."""
 
 COLUMNS = [
     "as_of", "backtest_window_days", "whole_sample", "n_obs", "n_breaches", "expected_breaches",
@@ -384,21 +384,20 @@ def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarr
     infinite scale, i.e. a neutral residual of 0, instead of a division by zero (a window holding
     one with ES <= 0 gets NaN: ``_window_statistics``).
 
-    A range's sums (of r, r^2 and their bootstrap-weighted sums) are differences of prefix sums over
-    the run's breaches, unless that difference may have lost digits: an option book's residual
-    whose scale ES - VaR is a few micro-USD (options expiring the next day) and whose loss is
-    thousands of USD is 1e8 or more, its square enters every later prefix, and a window after it
-    is the difference of two sums of 1e17 with 16 digits: its own sum of squares (50, say) kept
-    none (32 was stored), and the statistic depended on where the run's history began (a day
-    re-run alone moved it by 21%). The rounding error of the computed prefix sum P_k of the
-    squares is at most u sum_{j<=k} P_j (the running error bound of recursive summation, Higham,
-    *Accuracy and Stability of Numerical Algorithms*, 2nd ed. 2002, section 4.2; u = eps / 2, and
-    eps sum P_j also covers each square's own rounding); a range whose bound
-    eps (sum_{j<=bs} P_j + sum_{j<=be} P_j) exceeds ``DIFFERENCE_ERROR_MAX`` times its own sum of
-    squares (or whose difference is not positive) is summed directly over its breaches
-    (:func:`_range_sums`), which no earlier row can disturb. The residuals of the linear books
-    never come near (a bound of at most 2.1e-9 of the window's sum over 30 years): their numbers are
-    the prefix sums' as before.
+    A range's sums (of r, r^2, their bootstrap-weighted sums and the residuals each replicate
+    draws) are differences of prefix sums over the run's breaches, which carry an error of the
+    order of eps times the prefix. That is nothing while the rows before a window are of its own
+    size, but an option book's residual whose scale ES - VaR is a few micro-USD (options expiring
+    the next day) and whose loss is thousands of USD is 1e8 or more: its square entered every
+    later prefix, a window after it was the difference of two sums of 1e17, its own sum of squares
+    (50) kept no digit (32 was stored), and the statistic depended on where the run's history
+    began (2022-12-27 re-run alone moved it by 21%). So a range whose prefix sum of squares
+    P2[hi] exceeds ``PREFIX_RATIO_MAX`` (2^20) times its own P2[hi] - P2[lo] is summed directly
+    over its breaches (:func:`_range_sums`), in row order from its first: no earlier row can
+    disturb it. The bootstrap needs this margin, not only the statistic: a replicate's variance
+    can be a millionth of the window's (two small residuals drawn beside a huge one) and is formed
+    by cancellation. The residuals of the linear books never come near: at most 4.5e4 over 30
+    years, so their numbers are the prefix sums' as before.
     """
     hits = obs.hits
     spread = obs.es - obs.var
@@ -409,10 +408,9 @@ def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarr
     # fewer than MIN_EXCEEDANCES breaches: t 0, p 1 (mcneil_frey_from_sums' insufficient rows), no bootstrap
     t, p_value = np.zeros(codes.size), np.ones(codes.size)
     enough = hi - lo >= MIN_EXCEEDANCES
-    columns = (r, r * r, w, w * r[:, None], w * (r * r)[:, None])
-    r1, r2, w0, w1, w2 = (_prefix(a) for a in columns)
-    bound = np.finfo(float).eps * np.cumsum(r2)  # eps sum_{j<=k} P_j, the error bound of P_k (docstring)
-    cancelled = bound[lo] + bound[hi] > DIFFERENCE_ERROR_MAX * (r2[hi] - r2[lo])
+    columns = (r, r * r, w, w * r[:, None], w * (r * r)[:, None], (w > 0.0).astype(float))
+    r1, r2, w0, w1, w2, drawn = (_prefix(a) for a in columns)
+    cancelled = r2[hi] > PREFIX_RATIO_MAX * (r2[hi] - r2[lo])  # digits lost to the rows before (docstring)
     # a block of ranges at a time (each range's replicates are its own row): the (ranges x n_boot) arrays
     # stay in the cache instead of a dozen fresh arrays of all the ranges (the same numbers, row for row)
     differenced = np.flatnonzero(enough & ~cancelled)
@@ -420,7 +418,7 @@ def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarr
         rows = differenced[i : i + _BOOTSTRAP_ROWS]
         a, b = lo[rows], hi[rows]
         t[rows], p_value[rows], _ = mcneil_frey_from_sums(
-            b - a, r1[b] - r1[a], r2[b] - r2[a], w0[b] - w0[a], w1[b] - w1[a], w2[b] - w2[a]
+            b - a, r1[b] - r1[a], r2[b] - r2[a], w0[b] - w0[a], w1[b] - w1[a], w2[b] - w2[a], drawn[b] - drawn[a]
         )
     summed = np.flatnonzero(enough & cancelled)
     for i in range(0, summed.size, _BOOTSTRAP_ROWS):
