@@ -392,12 +392,12 @@ def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarr
     the next day) and whose loss is thousands of USD is 1e8 or more: its square entered every
     later prefix, a window after it was the difference of two sums of 1e17, its own sum of squares
     (50) kept no digit (32 was stored), and the statistic depended on where the run's history
-    began (2022-12-27 re-run alone moved it by 21%). So a range whose prefix sum of squares
+    began (2022-12-27 re-run alone moved it by 27%). So a range whose prefix sum of squares
     P2[hi] exceeds ``PREFIX_RATIO_MAX`` (2^20) times its own P2[hi] - P2[lo] is summed directly
     over its breaches (:func:`_range_sums`), in row order from its first: no earlier row can
-    disturb it. The bootstrap needs this margin, not only the statistic: a replicate's variance
-    can be a millionth of the window's (two small residuals drawn beside a huge one) and is formed
-    by cancellation. The residuals of the linear books never come near: at most 4.5e4 over 30
+    disturb it. The bootstrap needs this margin, not only the statistic: a replicate that draws two
+    small residuals of a window holding a huge one has a variance a millionth of the window's,
+    formed by cancellation. The residuals of the linear books never come near: at most 4.5e4 over 30
     years, so their numbers are the prefix sums' as before.
     """
     hits = obs.hits
