@@ -231,3 +231,21 @@ def test_z2_tail_draws_keep_a_book_of_sequences_the_least_recently_used_dropped_
     assert z2_tail_draws(3, sequences[0], 50, 0.05) is reused
     assert z2_tail_draws(3, sequences[1], 50, 0.05) is not first[1]
     expected_shortfall._TAIL_DRAW_RUNS.clear()
+
+
+def test_mcneil_frey_discards_a_replicate_that_draws_one_residual_whatever_its_rounding():
+    """A replicate drawing a single residual (here 3 times the third) has a variance of 0 in exact arithmetic; summed
+    as a difference of large prefix sums it is a residue of either sign (here +1e-6 on its sum of w r^2, above
+    1e-10 of the residuals' variance): it is discarded either way, and the p-value is the other replicate's alone."""
+    r = np.array([0.1, 0.5, 1.0, 2.0, 3.0])
+    weights = np.array([[0, 1], [0, 1], [3, 0], [0, 2], [0, 1]], dtype=float)  # residuals x replicates
+    sums = [np.array([r.size]), np.array([r.sum()]), np.array([(r * r).sum()]), weights.sum(axis=0)[None],
+            (weights * r[:, None]).sum(axis=0)[None], (weights * (r * r)[:, None]).sum(axis=0)[None],
+            (weights > 0).sum(axis=0)[None]]
+    t, exact, _ = expected_shortfall.mcneil_frey_from_sums(*sums)
+    sums[5] = sums[5] + np.array([[1e-6, 0.0]])
+    _, residue, _ = expected_shortfall.mcneil_frey_from_sums(*sums)
+    second = [s[:, 1:] if s.ndim == 2 else s for s in sums]
+    _, alone, _ = expected_shortfall.mcneil_frey_from_sums(*second)
+    assert residue[0] == exact[0] == alone[0] == 0.5  # (1 + #{t* >= t}) / (1 + 1): the second replicate's t* < t
+    assert t[0] == pytest.approx(r.mean() / (r.std(ddof=1) / np.sqrt(5)), rel=1e-12)

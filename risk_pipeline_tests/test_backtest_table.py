@@ -390,3 +390,50 @@ def test_mcneil_frey_ranges_in_blocks_equal_all_ranges_at_once(monkeypatch):
     at_once = backtest_table(returns, forecasts, as_of=as_of, **kwargs)
     pd.testing.assert_frame_equal(blocks, at_once, check_exact=True)
     assert blocks["mcneil_frey_p"].nunique() > 50
+
+
+def _flat_tail_then_breaches(n=600):
+    """A series whose day 20 has a tail almost flat (ES - VaR = 1e-12) and a loss of 0.05: a McNeil-Frey residual of
+    3e10 (an option book the day before an expiry: ES - VaR of micro-USD against a loss of thousands, docs/methods.md);
+    then, in the last 250 days, 12 breaches with residuals -0.9 + 0.2 j, j = 0..11."""
+    days = pd.bdate_range("2001-01-02", periods=n)
+    returns = pd.Series(0.0, index=days)
+    var, es = np.full(n, 0.02), np.full(n, 0.03)
+    es[20] = 0.02 + 1e-12
+    returns.iloc[20] = -0.05
+    breaches = n - 240 + 20 * np.arange(12)
+    returns.iloc[breaches] = -(0.021 + 0.002 * np.arange(12))  # losses 0.021..0.043: r = (L - 0.03) / 0.01
+    return returns, pd.DataFrame({"var": var, "es": es}, index=days)
+
+
+def test_mcneil_frey_of_a_window_after_a_huge_residual_is_that_of_the_window_alone():
+    """The window's sums are no longer differences of prefix sums holding 9e20 (the square of the earlier residual),
+    which kept no digit of its own sum of squares: its statistic is the closed form of its 12 residuals, and its
+    statistic and bootstrap p-value are those of mcneil_frey on its observations alone and of a run whose history
+    starts after the huge residual (a day re-run alone)."""
+    returns, forecasts = _flat_tail_then_breaches()
+    kwargs = dict(confidence=0.95, horizon_days=1, windows=(250,), n_sims=N_SIMS, seed=3)
+    as_of = returns.index[-1:]
+    whole = backtest_table(returns, forecasts, as_of=as_of, **kwargs).iloc[0]
+    # r_j = -0.9 + 0.2 j: mean 0.2, sample sd 0.2 sqrt(13), t = mean / (sd / sqrt(12)) = sqrt(12 / 13)
+    assert whole["n_breaches"] == 12
+    assert whole["mcneil_frey_stat"] == pytest.approx(np.sqrt(12 / 13), rel=1e-12)
+    window = slice(len(returns) - 250, None)
+    alone = mcneil_frey(-returns.iloc[window].to_numpy(), forecasts["var"].iloc[window], forecasts["es"].iloc[window],
+                        n_boot=N_SIMS, seed=3, keys=returns.index[window].to_numpy().astype("datetime64[D]").astype(int))
+    assert whole["mcneil_frey_stat"] == pytest.approx(alone.statistic, rel=1e-12)
+    assert whole["mcneil_frey_p"] == alone.p_value
+    cut = backtest_table(returns.iloc[100:], forecasts.iloc[100:], as_of=as_of, day_number_offset=100, **kwargs).iloc[0]
+    assert whole["mcneil_frey_stat"] == pytest.approx(cut["mcneil_frey_stat"], rel=1e-12)
+    assert whole["mcneil_frey_p"] == cut["mcneil_frey_p"]
+
+
+def test_mcneil_frey_windows_of_ordinary_residuals_keep_the_prefix_sums(monkeypatch):
+    """Residuals of one size over the whole history (the linear books): no window is summed directly, so the rows
+    are those of the prefix sums, bit for bit."""
+    returns, forecasts = _history(n=1500)
+    kwargs = dict(confidence=0.95, horizon_days=1, windows=(250, 1000), n_sims=N_SIMS, seed=5)
+    calls = []
+    monkeypatch.setattr(table, "_range_sums", lambda *args: calls.append(args))
+    rows = backtest_table(returns, forecasts, as_of=returns.index[100:], **kwargs)
+    assert not calls and rows["mcneil_frey_p"].nunique() > 50

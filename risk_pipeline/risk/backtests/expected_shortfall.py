@@ -260,15 +260,20 @@ def keyed_poisson_weights(seed: int, keys: np.ndarray, n_boot: int) -> np.ndarra
 
 
 def mcneil_frey_from_sums(
-    n: np.ndarray, s1: np.ndarray, s2: np.ndarray, w0: np.ndarray, w1: np.ndarray, w2: np.ndarray
+    n: np.ndarray, s1: np.ndarray, s2: np.ndarray, w0: np.ndarray, w1: np.ndarray, w2: np.ndarray,
+    drawn: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(t statistic, bootstrap p-value, insufficient) from residual sums and weighted sums.
 
-    n, s1 = sum r, s2 = sum r^2 have shape (N,); w0 = sum w, w1 = sum w r, w2 = sum w r^2
-    have shape (N, B) for B Poisson(1) weight vectors. Each replicate recentres the residuals
-    (r - mean r, the null of mean zero), and computes t* = m* / sqrt(v*/w0) with the weighted
-    mean m* and the weighted variance v* (divisor w0 - 1); replicates with w0 < 2 or v* ~ 0
-    are discarded. p = (1 + #{t* >= t}) / (1 + #valid replicates) (1 if none is valid).
+    n, s1 = sum r, s2 = sum r^2 have shape (N,); w0 = sum w, w1 = sum w r, w2 = sum w r^2 and
+    drawn = sum 1{w > 0} (the residuals the replicate draws at least once) have shape (N, B) for B
+    Poisson(1) weight vectors. Each replicate recentres the residuals (r - mean r, the null of mean
+    zero), and computes t* = m* / sqrt(v*/w0) with the weighted mean m* and the weighted variance
+    v* (divisor w0 - 1); a replicate is discarded when it draws fewer than two residuals (its
+    variance is 0 in exact arithmetic: computed, it is a rounding residue of w2 - 2 m w1 + m^2 w0,
+    whose sign and size depend on how the sums were formed, e.g. over which rows a run's prefix
+    sums began) or when v* ~ 0 (residuals drawn that are equal). p = (1 + #{t* >= t}) /
+    (1 + #valid replicates) (1 if none is valid).
     """
     n = np.asarray(n, dtype=float)
     safe_n = np.maximum(n, 2.0)
@@ -282,7 +287,7 @@ def mcneil_frey_from_sums(
     safe_w0 = np.maximum(w0, 2.0)
     m_star = a1 / safe_w0
     v_star = (a2 - safe_w0 * m_star * m_star) / (safe_w0 - 1.0)
-    valid = (w0 >= 2.0) & (v_star > 1e-10 * var[:, None])
+    valid = (w0 >= 2.0) & (drawn >= 2.0) & (v_star > 1e-10 * var[:, None])
     t_star = m_star / np.sqrt(np.where(valid, v_star, 1.0) / safe_w0)
     n_valid = valid.sum(axis=1)
     n_ge = (valid & (t_star >= t[:, None])).sum(axis=1)
@@ -350,6 +355,7 @@ def mcneil_frey(
         w.sum(axis=0)[None],
         (w * r[:, None]).sum(axis=0)[None],
         (w * (r * r)[:, None]).sum(axis=0)[None],
+        (w > 0.0).sum(axis=0)[None],
     )
     return McNeilFreyResult(
         statistic=float(t[0]),

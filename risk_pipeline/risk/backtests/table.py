@@ -51,19 +51,20 @@ window without Z2, below, is judged on the other three).
 CC, TUFF, duration, DQ and McNeil-Frey are reported but do not enter the verdict (each added
 test raises the false-rejection rate of a correct model).
 
-Speed: statistics depend on a window only through its (start, end) observation indices, so
-they are computed once per distinct window. Counts, Markov transition counts, the DQ
-moment matrices X'X and X'Hit, Z2's tail sums and the McNeil-Frey residual and bootstrap
-sums are prefix sums differenced per window; Z2's simulated paths are one (rows x n_sims)
-array, over the rows the simulated windows span, whose cumulative sums give every window's
+Speed: statistics depend on a window only through its (start, end) observation indices, so they are
+computed once per distinct window. Counts, Markov transition counts, the DQ moment matrices X'X and
+X'Hit, Z2's tail sums and the McNeil-Frey residual and bootstrap sums are prefix sums differenced
+per window (a McNeil-Frey window after a residual so large that the difference would lose its digits
+is summed over its own breaches: ``_mcneil_frey_columns``); Z2's simulated paths are one (rows x
+n_sims) array, over the rows the simulated windows span, whose cumulative sums give every window's
 simulated statistics (when only a few windows are asked, one new day, the same sums are added
 sparsely over the simulated breaches alone, ``_column_sums_before``, bit for bit equal); the
 simulated breaches of a date are drawn once per run and shared by every series
-(``expected_shortfall.z2_tail_draws``); windows longer than Z2_SIMULATED_MAX_OBS use the normal limit of the
-same simulation (``_z2_columns``). The Weibull duration
-MLE is solved for every distinct window by one vectorized safeguarded-Newton run on the
-profile likelihood (exact, no sub-grid). Random draws are keyed by (seed, forecast date), so
-a row does not depend on which as-of dates are requested (``expected_shortfall`` docstring).
+(``expected_shortfall.z2_tail_draws``); windows longer than Z2_SIMULATED_MAX_OBS use the normal
+limit of the same simulation (``_z2_columns``). The Weibull duration MLE is solved for every
+distinct window by one vectorized safeguarded-Newton run on the profile likelihood (exact, no
+sub-grid). Random draws are keyed by (seed, forecast date), so a row does not depend on which as-of
+dates are requested (``expected_shortfall`` docstring).
 Timing: ``benchmarks/bench_backtests.py``.
 """
 
@@ -116,6 +117,10 @@ _RUN_MIN_WINDOWS = 16  # Z2 windows advancing together, from this many on counte
 _SPARSE_MAX_POSITIONS = 16  # Z2 paths needed at at most this many rows: summed sparsely (_column_sums_before)
 _WIDE_ROWS = 256  # prefix sums of rows of at least this many columns: a row at a time (_cumsum_rows)
 Z2_SIMULATED_MAX_OBS = 1000  # longer Z2 windows use the normal limit of the simulation (_z2_columns)
+PREFIX_RATIO_MAX = 2.0**20
+"""A McNeil-Frey window's sums are differences of prefix sums while the sum of squared residuals from the run's
+first breach to the window's last is at most this multiple of the window's own, else summed over its breaches
+directly (``_mcneil_frey_columns``): at most 20 of the 52 bits of its sums lost to the rows before it."""
 
 COLUMNS = [
     "as_of", "backtest_window_days", "whole_sample", "n_obs", "n_breaches", "expected_breaches",
@@ -379,6 +384,21 @@ def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarr
     Residuals are scaled by ES - VaR; a forecast with ES == VaR > 0 (a degenerate tail) gets an
     infinite scale, i.e. a neutral residual of 0, instead of a division by zero (a window holding
     one with ES <= 0 gets NaN: ``_window_statistics``).
+
+    A range's sums (of r, r^2, their bootstrap-weighted sums and the residuals each replicate
+    draws) are differences of prefix sums over the run's breaches, which carry an error of the
+    order of eps times the prefix. That is nothing while the rows before a window are of its own
+    size, but an option book's residual whose scale ES - VaR is a few micro-USD (options expiring
+    the next day) and whose loss is thousands of USD is 1e8 or more: its square entered every
+    later prefix, a window after it was the difference of two sums of 1e17, its own sum of squares
+    (50) kept no digit (32 was stored), and the statistic depended on where the run's history
+    began (2022-12-27 re-run alone moved it by 27%). So a range whose prefix sum of squares
+    P2[hi] exceeds ``PREFIX_RATIO_MAX`` (2^20) times its own P2[hi] - P2[lo] is summed directly
+    over its breaches (:func:`_range_sums`), in row order from its first: no earlier row can
+    disturb it. The bootstrap needs this margin, not only the statistic: a replicate that draws two
+    small residuals of a window holding a huge one has a variance a millionth of the window's,
+    formed by cancellation. The residuals of the linear books never come near: at most 4.5e4 over 30
+    years, so their numbers are the prefix sums' as before.
     """
     hits = obs.hits
     spread = obs.es - obs.var
@@ -388,18 +408,44 @@ def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarr
     lo, hi = np.divmod(codes, r.size + 1)
     # fewer than MIN_EXCEEDANCES breaches: t 0, p 1 (mcneil_frey_from_sums' insufficient rows), no bootstrap
     t, p_value = np.zeros(codes.size), np.ones(codes.size)
-    enough = np.flatnonzero(hi - lo >= MIN_EXCEEDANCES)
-    r1, r2 = _prefix(r), _prefix(r * r)
-    w0, w1, w2 = _prefix(w), _prefix(w * r[:, None]), _prefix(w * (r * r)[:, None])
+    enough = hi - lo >= MIN_EXCEEDANCES
+    columns = (r, r * r, w, w * r[:, None], w * (r * r)[:, None])
+    r1, r2, w0, w1, w2 = (_prefix(a) for a in columns)
+    drawn_once = w > 0.0  # the residuals each replicate draws (mcneil_frey_from_sums discards those of one)
+    drawn = _count_prefix(drawn_once)
+    cancelled = r2[hi] > PREFIX_RATIO_MAX * (r2[hi] - r2[lo])  # digits lost to the rows before (docstring)
     # a block of ranges at a time (each range's replicates are its own row): the (ranges x n_boot) arrays
     # stay in the cache instead of a dozen fresh arrays of all the ranges (the same numbers, row for row)
-    for i in range(0, enough.size, _BOOTSTRAP_ROWS):
-        rows = enough[i : i + _BOOTSTRAP_ROWS]
+    differenced = np.flatnonzero(enough & ~cancelled)
+    for i in range(0, differenced.size, _BOOTSTRAP_ROWS):
+        rows = differenced[i : i + _BOOTSTRAP_ROWS]
         a, b = lo[rows], hi[rows]
         t[rows], p_value[rows], _ = mcneil_frey_from_sums(
-            b - a, r1[b] - r1[a], r2[b] - r2[a], w0[b] - w0[a], w1[b] - w1[a], w2[b] - w2[a]
+            b - a, r1[b] - r1[a], r2[b] - r2[a], w0[b] - w0[a], w1[b] - w1[a], w2[b] - w2[a], drawn[b] - drawn[a]
         )
+    summed = np.flatnonzero(enough & cancelled)
+    for i in range(0, summed.size, _BOOTSTRAP_ROWS):
+        rows = summed[i : i + _BOOTSTRAP_ROWS]
+        sums = _range_sums((*columns, drawn_once.astype(np.int32)), lo[rows], hi[rows])
+        t[rows], p_value[rows], _ = mcneil_frey_from_sums(hi[rows] - lo[rows], *sums)
     return t[inverse], p_value[inverse]
+
+
+def _count_prefix(flags: np.ndarray) -> np.ndarray:
+    """Prefix counts of a 2-D boolean array along axis 0 with a leading zero row, as int32, a row at a time (a
+    sixth of the cost of ``_prefix`` of the flags as floats)."""
+    out = np.zeros((flags.shape[0] + 1,) + flags.shape[1:], dtype=np.int32)
+    for i in range(flags.shape[0]):
+        np.add(out[i], flags[i], out=out[i + 1])
+    return out
+
+
+def _range_sums(columns: Sequence[np.ndarray], lo: np.ndarray, hi: np.ndarray) -> list[np.ndarray]:
+    """Each column's sums over the rows [lo_i, hi_i) (non-empty ranges), each summed in row order from lo_i: a
+    function of the range's own rows alone, whatever rows come before it."""
+    rows = np.concatenate([np.arange(a, b) for a, b in zip(lo.tolist(), hi.tolist())])
+    starts = np.concatenate([[0], np.cumsum(hi - lo)[:-1]])
+    return [np.add.reduceat(column[rows], starts, axis=0) for column in columns]
 
 
 def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, p: float, seed: int,
