@@ -471,10 +471,10 @@ def test_the_per_symbol_checks_on_two_dask_workers_find_what_they_find_on_the_wh
 
 def test_the_checks_of_one_window_of_prices_on_the_engine_list_its_symbols_once(data_dir, monkeypatch):
     """On the dask engine the run's process lists the window's symbols for a check's tasks of symbols: the
-    checks of prices on the same window (a backfill's five) list them once, and again once the table has a
-    new version; what each check finds is the same."""
-    from risk_pipeline.defs import quality_rules
+    checks of prices on the same window (a backfill's five, and returns' own list of prices' symbols) list
+    them once, and again once the table has a new version; what each check finds is the same."""
     from risk_pipeline.defs.quality_rules import FxCoverageConfig, NonPositiveConfig, UnpricedConfig, stored_findings
+    from risk_pipeline.storage import lake
 
     class Tasks:  # the dask engine's split of the symbols, run here
         engine = "dask"
@@ -486,8 +486,8 @@ def test_the_checks_of_one_window_of_prices_on_the_engine_list_its_symbols_once(
             return [function(task) for task in tasks]
 
     listed = []
-    query = quality_rules.query_days
-    monkeypatch.setattr(quality_rules, "query_days", lambda *a, **k: listed.append(a[0]) or query(*a, **k))
+    query = lake.query_days
+    monkeypatch.setattr(lake, "query_days", lambda *a, **k: listed.append(a[0]) or query(*a, **k))
     closes = _calendars_apart()
     days = _days(pd.DatetimeIndex(closes["date"].unique()))
     write_days("prices", closes, days, keys=closes["symbol"].unique())
@@ -495,6 +495,9 @@ def test_the_checks_of_one_window_of_prices_on_the_engine_list_its_symbols_once(
     configs = {"prices_positive": NonPositiveConfig(), "fx_coverage": FxCoverageConfig(),
                "portfolio_symbols_priced": UnpricedConfig()}
     found = {name: stored_findings(name, config, start, end, days[30:], Tasks()) for name, config in configs.items()}
+    assert listed == ["prices"]
+    window = lake.window_days("prices", start, end)
+    assert list(lake.distinct_values("prices", window, "symbol")) == sorted(closes["symbol"].unique())
     assert listed == ["prices"]
     for name, config in configs.items():
         whole = stored_findings(name, config, start, end, days[30:])

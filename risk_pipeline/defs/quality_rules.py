@@ -31,7 +31,7 @@ from risk_pipeline.config.settings import section
 from risk_pipeline.sources import quality
 from risk_pipeline.sources.cash import SOURCE_NAME as CASH_SOURCE
 from risk_pipeline.sources.ecb_fx import MAX_STALENESS_DAYS, load_fx_rates
-from risk_pipeline.storage.lake import open_table, query_days, read_window, table_uri, version_key, window_days
+from risk_pipeline.storage.lake import distinct_values, read_window, window_days
 from risk_pipeline.storage.schemas import table_schema
 
 _QUALITY = section("quality")
@@ -251,33 +251,13 @@ def stored_findings(name: str, config: SeverityConfig, start: dt.date, end: dt.d
     window = window_days(rule.table, start, end, lookback=rule.lookback(config))
     if not window:
         return _findings(None, name, config, start, end, days)
-    symbols = list(_distinct(rule.table, window, "symbol"))
-    dates = pd.DatetimeIndex(_distinct(rule.table, window, "date")) if rule.by_symbol.dates else None
+    symbols = list(distinct_values(rule.table, window, "symbol"))
+    dates = pd.DatetimeIndex(distinct_values(rule.table, window, "date")) if rule.by_symbol.dates else None
     if not symbols:
         return _findings(None, name, config, start, end, days)
     parts = compute.map(partial(_part, name=name, config=config, start=start, end=end, days=days, dates=dates),
                         compute.spread(symbols))
     return rule.by_symbol.whole(parts, days, config)
-
-
-# the sorted distinct values of a column over a window of a table version (_distinct), the latest few
-_DISTINCT: dict[tuple, pd.Series] = {}
-_DISTINCT_KEPT = 8
-
-
-def _distinct(table: str, window: list[dt.date], column: str) -> pd.Series:
-    """The sorted distinct values of ``column`` in the stored rows of ``table`` on the days of ``window`` (a
-    DuckDB read of the column), kept for the table's version and window: the run's process lists the symbols
-    of ``prices``' window once for its five checks on the engine, not once each (docs/performance.md)."""
-    delta = open_table(table)
-    key = (version_key(table_uri(table), delta) if delta is not None else None, column, window[0], window[-1],
-           len(window))
-    if key not in _DISTINCT:
-        if len(_DISTINCT) >= _DISTINCT_KEPT:
-            del _DISTINCT[next(iter(_DISTINCT))]
-        _DISTINCT[key] = query_days(table, window, f"select distinct {column} from days_of order by {column}",
-                                    columns=[column])[column]
-    return _DISTINCT[key]
 
 
 def _stored(symbols: list[str] | None, rule: Rule, config: SeverityConfig, start: dt.date,
