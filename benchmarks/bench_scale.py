@@ -34,7 +34,12 @@ peak of that sum during the asset's step (its span in the run's instance). CPU:
 ``<asset>_run_cpu_s`` the CPU seconds of the run's process during the step, ``<asset>_workers_cpu_s``
 those of the tree's other processes (the Dask workers), sampled alike; ``run_cpu_s`` and
 ``workers_cpu_s`` the same over the whole run, ``checks_run_cpu_s`` the run's process's in the asset
-checks' steps.
+checks' steps; ``cpu_s`` the sum of ``run_cpu_s`` and ``workers_cpu_s`` (``time_cpu_s``, what
+``/usr/bin/time`` reports, counts only the processes it waits for: not the Dask workers forked by the
+forkserver). On the dask engine, ``<asset>_workers_idle_s`` is the workers' seconds without CPU during
+the step (workers x the step's wall - their CPU in it; ``checks_workers_idle_s`` the same over the
+asset checks' steps): the time they wait for the run's process, each other or the machine's cores
+(only the first two on an idle machine).
 """
 
 from __future__ import annotations
@@ -203,13 +208,15 @@ class PeakSampler(threading.Thread):
         return run1 - run0, others1 - others0
 
 
-def step_peaks(home: Path, sampler: PeakSampler) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
+def step_peaks(home: Path, sampler: PeakSampler
+               ) -> tuple[dict[str, float], dict[str, tuple[float, float]], dict[str, float]]:
     """Each step's peak of the tree's resident memory (MiB) over its span in the instance at ``home``,
-    and its CPU seconds in the run's process and in the others (the Dask workers)."""
+    its CPU seconds in the run's process and in the others (the Dask workers), and its wall seconds."""
     import dagster as dg
 
     peaks: dict[str, float] = {}
     cpu: dict[str, tuple[float, float]] = {}
+    walls: dict[str, float] = {}
     with dg.DagsterInstance.from_config(str(home)) as instance:
         for record in instance.get_runs():
             for stat in instance.get_run_step_stats(record.run_id):
@@ -219,7 +226,8 @@ def step_peaks(home: Path, sampler: PeakSampler) -> tuple[dict[str, float], dict
                     run_cpu, others = sampler.cpu_between(stat.start_time, stat.end_time)
                     before = cpu.get(stat.step_key, (0.0, 0.0))
                     cpu[stat.step_key] = (before[0] + run_cpu, before[1] + others)
-    return peaks, cpu
+                    walls[stat.step_key] = walls.get(stat.step_key, 0.0) + stat.end_time - stat.start_time
+    return peaks, cpu, walls
 
 
 def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work: Path,
@@ -259,20 +267,25 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
     wall = re.search(r"Elapsed \(wall clock\) time.*: (?:(\d+):)?(\d+):([\d.]+)", out.stderr)
     h, m, s = (float(x) if x else 0.0 for x in wall.groups())
     peak_kb = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr).group(1))
-    cpu = sum(float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", out.stderr).group(1)) for kind in ("User", "System"))
+    time_cpu = sum(float(re.search(rf"{kind} time \(seconds\): ([\d.]+)", out.stderr).group(1))
+                   for kind in ("User", "System"))
     steps = {m.group(1): float(m.group(2)) for m in re.finditer(r"^\s+(\S+)\s+([\d.]+) s$", out.stdout, re.M)}
-    peaks, step_cpu = step_peaks(folder / "dagster_home", sampler)
+    peaks, step_cpu, walls = step_peaks(folder / "dagster_home", sampler)
+    # the workers' seconds without CPU in each step (the dask engine)
+    idle = {k: workers * walls[k] - v[1] for k, v in step_cpu.items()} if engine == "dask" else {}
     run_cpu, workers_cpu = sampler.cpu_samples[-1][1:] if sampler.cpu_samples else (0.0, 0.0)
     lake_mb = sum(f.stat().st_size for f in (folder / "data" / "lake").rglob("*.parquet")) / 1e6
     shutil.rmtree(folder)
     return {"engine": engine, "workers": workers if engine == "dask" else 1, "books": books,
             "symbols": n_symbols, "years": years, "portfolios": n_portfolios,
             "series_per_book": len(methods) * len(confidences) * len(horizons), "chunk_years": chunk_years or years,
-            "price_rows_M": n_symbols * years * 261 / 1e6, "wall_s": h * 3600 + m * 60 + s, "cpu_s": cpu,
+            "price_rows_M": n_symbols * years * 261 / 1e6, "wall_s": h * 3600 + m * 60 + s,
+            "cpu_s": run_cpu + workers_cpu, "time_cpu_s": time_cpu,
             # the CPU seconds of the run's process and of the workers in all (at the last sample), and of the
             # run's process in the asset checks' steps
             "run_cpu_s": run_cpu, "workers_cpu_s": workers_cpu,
             "checks_run_cpu_s": sum(v[0] for k, v in step_cpu.items() if k not in assets.split(",")),
+            **({"checks_workers_idle_s": sum(v for k, v in idle.items() if k not in assets.split(","))} if idle else {}),
             "peak_rss_MB": peak_kb / 1024,  # /usr/bin/time: the largest process of the tree
             # the run's process's peak, and the others' (the Dask workers) above 100 MiB, largest first
             "run_peak_MB": sampler.peaks.get(sampler.run_pid, 0.0),
@@ -286,6 +299,7 @@ def run(n_symbols: int, years: int, n_portfolios: int, methods: list[str], work:
             # each asset's CPU seconds during its step in the run's process and in the others (the workers)
             **{f"{k}_run_cpu_s": v[0] for k, v in step_cpu.items() if k in assets.split(",")},
             **{f"{k}_workers_cpu_s": v[1] for k, v in step_cpu.items() if k in assets.split(",")},
+            **{f"{k}_workers_idle_s": v for k, v in idle.items() if k in assets.split(",")},
             # the asset checks' steps (their keys: asset_check), beside the assets'
             **{f"check:{k}": v for k, v in steps.items() if k not in assets.split(",")}}
 

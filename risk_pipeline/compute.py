@@ -9,7 +9,9 @@ Two engines:
   The cluster of a process is started in the background when a run using the engine starts
   (:meth:`Compute.setup_for_execution`), and its workers import the project's assets there
   (:func:`warm_up`), while the run's first step (prices) goes on: the first step on the engine
-  (returns) waits only for what is left of the start. It is kept for the process's later runs.
+  (returns) waits only for what is left of the start. The workers are forked from one server process
+  that imported the assets once (``risk_pipeline.dask_preload``), not each started anew importing
+  them. The cluster is kept for the process's later runs.
 
 A task is a function of the project and its arguments, sent to the workers by pickle, so the
 workers need the project installed (and its configuration files where the task reads them). A
@@ -33,6 +35,7 @@ from __future__ import annotations
 import atexit
 import datetime as dt
 import importlib
+import multiprocessing
 import os
 import pkgutil
 import sys
@@ -60,11 +63,18 @@ ENVIRONMENT_PREFIX = "RISK_PIPELINE_"
 # thresholds) every 0.5 s, not 0.1 s: an idle cluster of 2 workers took some 5% of a core for these,
 # competing with the tasks for the machine's cores, and about 1.5% so (docs/performance.md). The workers
 # of an ``address`` take their own Dask configuration (docs/deployment.md).
+# The workers are forked from a server process (multiprocessing's forkserver, where the platform has it)
+# that imported the assets' modules once and froze them (PRELOAD), instead of spawned, each importing them:
+# the start took the two workers some 7-9 s of CPU, on the cores where the run's process imports its
+# definitions and computes prices, and takes the server about 4 s; the forked workers share those pages.
+FORKSERVER = "forkserver" in multiprocessing.get_all_start_methods()
+PRELOAD = ["distributed", "risk_pipeline.dask_preload"]
 LOCAL_CLUSTER_CONFIG = {"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
                         "distributed.worker.profile.enabled": False,
                         "distributed.admin.tick.interval": "1s",
                         "distributed.admin.system-monitor.interval": "2s",
-                        "distributed.worker.memory.monitor-interval": "500ms"}
+                        "distributed.worker.memory.monitor-interval": "500ms",
+                        "distributed.worker.multiprocessing-method": "forkserver" if FORKSERVER else "spawn"}
 
 
 def dask_client(address: Optional[str], workers: int):
@@ -78,6 +88,7 @@ def dask_client(address: Optional[str], workers: int):
         if key not in _CLIENTS:
             if address is None:
                 with dask.config.set(LOCAL_CLUSTER_CONFIG):
+                    _preload_forkserver()
                     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                                            dashboard_address=None)
                 client = Client(cluster)
@@ -89,6 +100,17 @@ def dask_client(address: Optional[str], workers: int):
             client.run(partial(_in_environment, function=warm_up, environment=run_environment()), None,
                        on_error="ignore")
     return _CLIENTS[key]
+
+
+def _preload_forkserver() -> None:
+    """Have the forkserver the LocalCluster's workers are forked from import ``PRELOAD`` when it starts (the
+    first worker of the process), where Dask's own list would (its dependencies only), under
+    ``LOCAL_CLUSTER_CONFIG``. A server already started (an earlier cluster of the process) keeps its imports."""
+    if FORKSERVER:
+        from distributed.utils import get_mp_context
+
+        # Dask sets its list at its first call, once: ours replaces it, and Dask does not set it again
+        get_mp_context().set_forkserver_preload(PRELOAD)
 
 
 def start_dask_client(address: Optional[str], workers: int) -> threading.Thread:
@@ -110,9 +132,10 @@ def warm_up(_: Any = None) -> list[str]:
     """Import every module of ``risk_pipeline.defs`` (the tasks' functions and what they import: Dagster,
     pandas, DuckDB, delta-rs, SciPy) in this process; the module names. What the first import loads lives
     as long as the worker: it is frozen out of the cyclic collector's walks (``risk_pipeline.gc_freeze``),
-    which also shortens the worker's exit (its last full collection). The project's intended Dagster
-    beta/preview warnings are silenced first, as in the run's process (``risk_pipeline.dagster_warnings``):
-    each worker printed them into the backfill's log, 68 in ``make run``'s."""
+    which also shortens the worker's exit (its last full collection). A LocalCluster's worker forked from
+    the forkserver finds them imported and frozen there (``risk_pipeline.dask_preload``). The project's
+    intended Dagster beta/preview warnings are silenced first, as in the run's process
+    (``risk_pipeline.dagster_warnings``): each worker printed them into the backfill's log, 68 in ``make run``'s."""
     import risk_pipeline.dagster_warnings  # noqa: F401 - before the assets load
     import risk_pipeline.defs as package
 

@@ -74,20 +74,23 @@ def _imported() -> tuple[object, ...]:
     import gc
 
     import dask
+    import psutil
 
     modules = {"risk_pipeline.defs.var", "risk_pipeline.defs.backtests", "risk_pipeline.defs.stress"}
+    parent = psutil.Process().parent()
     return (modules <= set(sys.modules), gc.get_freeze_count() > 0, os.environ.get("MALLOC_TRIM_THRESHOLD_"),
             dask.config.get("distributed.worker.profile.enabled"), dask.config.get("distributed.admin.tick.interval"),
             dask.config.get("distributed.admin.system-monitor.interval"),
-            dask.config.get("distributed.worker.memory.monitor-interval"))
+            dask.config.get("distributed.worker.memory.monitor-interval"),
+            parent.pid, "multiprocessing.forkserver" in " ".join(parent.cmdline()))
 
 
 def test_a_dask_run_starts_its_cluster_in_the_background_and_its_workers_import_the_assets_first():
     """The resource's setup (at a run's start) returns at once, the cluster starting in a thread; the
     first map finds the workers with the assets' modules imported (and frozen out of the cyclic
-    collector's walks) before any task of theirs, glibc's own heap trimming (not the nanny's
-    MALLOC_TRIM_THRESHOLD_), no stack sampling and Dask's event-loop, system and memory monitors at
-    their slower intervals."""
+    collector's walks) before any task of theirs, both forked from one forkserver (which imported
+    them once), glibc's own heap trimming (not the nanny's MALLOC_TRIM_THRESHOLD_), no stack sampling
+    and Dask's event-loop, system and memory monitors at their slower intervals."""
     try:
         Compute(engine="dask", workers=2).setup_for_execution(dg.build_init_resource_context())
         starting = [t for t in threading.enumerate() if t.name == "dask-client-start"]
@@ -97,8 +100,9 @@ def test_a_dask_run_starts_its_cluster_in_the_background_and_its_workers_import_
         imported = client.run(_imported)
     finally:
         close_clients()
-    assert len(imported) == 2 and all(state == (True, True, None, False, "1s", "2s", "500ms")
+    assert len(imported) == 2 and all(state[:7] == (True, True, None, False, "1s", "2s", "500ms") and state[8]
                                       for state in imported.values())
+    assert len({state[7] for state in imported.values()}) == 1  # one server forked both
 
 
 def test_the_warm_up_prints_none_of_the_intended_dagster_warnings():

@@ -476,3 +476,42 @@ def test_the_per_symbol_checks_on_two_dask_workers_find_what_they_find_on_the_wh
             ("eur_book", "Z"), ("eur_book", "B"), ("usd_book", "M2"), ("usd_book", "B"), ("unpriced_book", "Z")]
     finally:
         close_clients()
+
+
+def test_the_checks_of_one_window_of_prices_on_the_engine_list_its_symbols_once(data_dir, monkeypatch):
+    """On the dask engine the run's process lists the window's symbols for a check's tasks of symbols: the
+    checks of prices on the same window (a backfill's five, and returns' own list of prices' symbols) list
+    them once, and again once the table has a new version; what each check finds is the same."""
+    from risk_pipeline.defs.quality_rules import FxCoverageConfig, NonPositiveConfig, UnpricedConfig, stored_findings
+    from risk_pipeline.storage import lake
+
+    class Tasks:  # the dask engine's split of the symbols, run here
+        engine = "dask"
+
+        def spread(self, items):
+            return [items[:3], items[3:]]
+
+        def map(self, function, tasks):
+            return [function(task) for task in tasks]
+
+    listed = []
+    query = lake.query_days
+    monkeypatch.setattr(lake, "query_days", lambda *a, **k: listed.append(a[0]) or query(*a, **k))
+    closes = _calendars_apart()
+    days = _days(pd.DatetimeIndex(closes["date"].unique()))
+    write_days("prices", closes, days, keys=closes["symbol"].unique())
+    start, end = days[30], days[-1]
+    configs = {"prices_positive": NonPositiveConfig(), "fx_coverage": FxCoverageConfig(),
+               "portfolio_symbols_priced": UnpricedConfig()}
+    found = {name: stored_findings(name, config, start, end, days[30:], Tasks()) for name, config in configs.items()}
+    assert listed == ["prices"]
+    window = lake.window_days("prices", start, end)
+    assert list(lake.distinct_values("prices", window, "symbol")) == sorted(closes["symbol"].unique())
+    assert listed == ["prices"]
+    for name, config in configs.items():
+        whole = stored_findings(name, config, start, end, days[30:])
+        pd.testing.assert_frame_equal(found[name].offending, whole.offending, check_exact=True, obj=name)
+    last = closes.loc[closes["date"] == closes["date"].max()]
+    write_days("prices", last, days[-1:], keys=last["symbol"].unique())  # a new version: listed again
+    stored_findings("prices_positive", configs["prices_positive"], start, end, days[30:], Tasks())
+    assert listed == ["prices", "prices"]

@@ -99,8 +99,22 @@ def test_var_estimates_in_blocks_of_one_year_are_the_rows_of_the_range_inline_an
         tasks = stream.data
     finally:
         close_clients()
-    # the 10 portfolios, 2 books of record and the option books in chunks of 8: per chunk a task of the
-    # portfolios per block (2019-2020, 2021) and one of their monte_carlo, and one of the others: 3 + 4 tasks
+    # the 10 portfolios and 2 books of record in chunks of 8 (2 of 6): per chunk a task of the portfolios per
+    # block (2019-2020, 2021) and one of their monte_carlo, and one of the books of record; and the option
+    # books' own task: 3 + 4 + 1 tasks
     assert len(load_portfolios()) == 10
-    assert len({task["worker"] for task in tasks}) == 2 and len(tasks) == 7
+    assert len({task["worker"] for task in tasks}) == 2 and len(tasks) == 8
     pd.testing.assert_frame_equal(on_dask, whole, check_exact=True)
+
+
+def test_the_option_books_are_a_task_of_their_own_after_the_chunks():
+    """var_estimates' option books (the heaviest task, handed out first) are not bundled with a chunk of
+    portfolios: their own chunk and one task of the range, with or without blocks of years."""
+    days = [d.date() for d in pd.bdate_range(START, END)]
+    books = [Portfolio(name, "USD", (Position("AAPL", quantity=1.0),)) for name in ("a", "b", "c")]
+    option = OptionBooksTask(None, 20, (0.99,), (1,))
+    for compute in (Compute(books_per_task=2), Compute(books_per_task=2, years_per_task=1)):
+        planned = var_tasks(compute, [*books, "record"], days, METHODS, option)
+        assert [chunk for chunk, _ in planned] == [books[:2], [books[2], "record"], [option]]
+        assert planned[-1][1] == [VarTask([option], days)]
+        assert planned[:-1] == var_tasks(compute, [*books, "record"], days, METHODS)

@@ -25,7 +25,7 @@ from risk_pipeline.sources.bond_instruments import bond_instrument_prices, confi
 from risk_pipeline.sources.cash import cash_prices, configured_cash
 from risk_pipeline.sources.ecb_fx import FX_RATE_COLUMNS, load_fx_rates
 from risk_pipeline.sources.positions import record_symbols
-from risk_pipeline.storage.lake import query_days, read_window, window_days
+from risk_pipeline.storage.lake import distinct_values, read_window, window_days
 from risk_pipeline.storage.staging import Staged, stage
 
 _PRICES = section("prices")
@@ -122,8 +122,7 @@ def returns(context: dg.AssetExecutionContext, config: ReturnsConfig, compute: C
     and audits their returns and stages them (:func:`_stage_returns`); one commit (defs/chunks.py)."""
     start, end, days = partition_days(context)
     window = window_days("prices", start, end, lookback=config.max_gap_days)
-    symbols = list(query_days("prices", window, "select distinct symbol from days_of order by symbol",
-                              columns=["symbol"])["symbol"]) if window else []
+    symbols = list(distinct_values("prices", window, "symbol")) if window else []
     chunks = compute.map(partial(_stage_returns, start=start, end=end, days=days, max_gap_days=config.max_gap_days),
                          compute.spread(symbols))
     refuse(context, "returns", days, chunks_failures([chunk.failed for chunk in chunks]))

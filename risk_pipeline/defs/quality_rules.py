@@ -31,7 +31,7 @@ from risk_pipeline.config.settings import section
 from risk_pipeline.sources import quality
 from risk_pipeline.sources.cash import SOURCE_NAME as CASH_SOURCE
 from risk_pipeline.sources.ecb_fx import MAX_STALENESS_DAYS, load_fx_rates
-from risk_pipeline.storage.lake import query_days, read_window, window_days
+from risk_pipeline.storage.lake import distinct_values, read_window, window_days
 from risk_pipeline.storage.schemas import table_schema
 
 _QUALITY = section("quality")
@@ -251,10 +251,8 @@ def stored_findings(name: str, config: SeverityConfig, start: dt.date, end: dt.d
     window = window_days(rule.table, start, end, lookback=rule.lookback(config))
     if not window:
         return _findings(None, name, config, start, end, days)
-    symbols = list(query_days(rule.table, window, "select distinct symbol from days_of order by symbol",
-                              columns=["symbol"])["symbol"])
-    dates = pd.DatetimeIndex(query_days(rule.table, window, "select distinct date from days_of order by date",
-                                        columns=["date"])["date"]) if rule.by_symbol.dates else None
+    symbols = list(distinct_values(rule.table, window, "symbol"))
+    dates = pd.DatetimeIndex(distinct_values(rule.table, window, "date")) if rule.by_symbol.dates else None
     if not symbols:
         return _findings(None, name, config, start, end, days)
     parts = compute.map(partial(_part, name=name, config=config, start=start, end=end, days=days, dates=dates),

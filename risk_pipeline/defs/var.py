@@ -187,7 +187,7 @@ def option_book_names(settings: OptionSettings | None, portfolios: list[str]) ->
     resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
 )
 def var_estimates(context: dg.AssetExecutionContext, config: VarConfig, compute: Compute) -> dg.MaterializeResult:
-    """Each chunk of books (portfolios, books of record, the option books) is a task of the ``compute``
+    """Each chunk of books (portfolios, books of record), and the option books, is a task of the ``compute``
     engine that reads its books' positions and their instruments' prices and returns, builds the
     books and writes their rows (:func:`_stage_books`): the run's process holds the books' names
     and the staged files' descriptions, a worker one chunk's books (docs/performance.md)."""
@@ -200,10 +200,9 @@ def var_estimates(context: dg.AssetExecutionContext, config: VarConfig, compute:
     items: list[Portfolio | str | OptionBooksTask] = [*portfolios, *recorded_names]
     option_settings = config.options.settings()
     option_books = option_book_names(option_settings, [p.name for p in portfolios] + recorded_names)
-    if option_books:
-        items.append(OptionBooksTask(option_settings, config.options.estimation_window_days,
-                                     tuple(config.options.confidences), tuple(config.options.horizons)))
-    planned = var_tasks(compute, items, days, config.methods)
+    options = OptionBooksTask(option_settings, config.options.estimation_window_days,
+                              tuple(config.options.confidences), tuple(config.options.horizons)) if option_books else None
+    planned = var_tasks(compute, items, days, config.methods, options)
     run = partial(_stage_books, config=config, first_pnl_day=first_pnl_day, option_books=option_books)
     results = heaviest_first(compute, run, [task for _, tasks in planned for task in tasks])
     chunks: list[StagedBooks] = []
@@ -245,18 +244,24 @@ class VarTask:
 
 
 def var_tasks(compute: Compute, items: list[Portfolio | str | OptionBooksTask], days: list[dt.date],
-              methods: list[str]) -> list[tuple[list[Portfolio | str | OptionBooksTask], list[VarTask]]]:
-    """Each chunk of ``items`` (:meth:`Compute.chunks`) and its tasks: one task of the run's ``days`` when they
-    are one block of years (:meth:`Compute.blocks`); else a task per block for the portfolios' methods whose
+              methods: list[str], options: OptionBooksTask | None = None,
+              ) -> list[tuple[list[Portfolio | str | OptionBooksTask], list[VarTask]]]:
+    """Each chunk of ``items`` (:meth:`Compute.chunks`) and its tasks, then the option books (``options``) as a
+    chunk and a task of the range of their own (the heaviest task, handed out first by :func:`heaviest_first`:
+    bundled with a chunk of portfolios, it made the last task to end a heavier one). A chunk's tasks: one task
+    of the run's ``days`` when they are one block of years (:meth:`Compute.blocks`); else a task per block for
+    the portfolios' methods whose
     forecast of a day reads only the window before it, and one task of the range for the rest, whose last bits
     depend on the days read, so that every row is that of one task of the range to the last bit: the methods of
     ``WHOLE_RANGE_METHODS`` (monte_carlo's window sums are differences of prefix sums over the rows read), the
     books of record (a day's value and revalued P&L are sums over the instruments the book holds on the days
     read, in frames whose layout depends on them) and the option books (their at-the-money volatility is an EWMA
     started before the range's first day)."""
+    own: list[tuple[list[Portfolio | str | OptionBooksTask], list[VarTask]]] = (
+        [([options], [VarTask([options], days)])] if options is not None else [])
     blocks = compute.blocks(days)
     if len(blocks) == 1:
-        return [(chunk, [VarTask(chunk, days)]) for chunk in compute.chunks(items)]
+        return [(chunk, [VarTask(chunk, days)]) for chunk in compute.chunks(items)] + own
     by_window = tuple(m for m in methods if m not in WHOLE_RANGE_METHODS)
     whole_methods = tuple(m for m in methods if m in WHOLE_RANGE_METHODS)
     planned = []
@@ -270,7 +275,7 @@ def var_tasks(compute: Compute, items: list[Portfolio | str | OptionBooksTask], 
         if others:
             tasks.append(VarTask(others, days))
         planned.append((chunk, tasks))
-    return planned
+    return planned + own
 
 
 @dataclass(frozen=True)
@@ -288,7 +293,9 @@ class StagedBooks:
 def heaviest_first(compute: Compute, run: Callable[[VarTask], StagedBooks], tasks: list[VarTask]) -> list[StagedBooks]:
     """``run`` of every task on ``compute``, the tasks holding the option books (their full revaluation costs
     several chunks of portfolios) handed out first, so that on Dask the workers finish together instead of one
-    computing them last while the others wait; the results in the order of ``tasks``, the same as in any order."""
+    computing them last while the others wait (var_estimates gives them a task of their own: the other workers
+    take the chunks of portfolios meanwhile, and the last to end is a chunk, not the option books with a chunk's
+    portfolios); the results in the order of ``tasks``, the same as in any order."""
     order = sorted(range(len(tasks)), key=lambda i: not any(isinstance(item, OptionBooksTask) for item in tasks[i].chunk))
     results = compute.map(run, [tasks[i] for i in order])
     return [result for _, result in sorted(zip(order, results), key=lambda pair: pair[0])]

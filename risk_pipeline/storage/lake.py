@@ -767,6 +767,31 @@ def query_days(table: str, days: Sequence[dt.date], sql: str, root: Path | None 
         return con.sql(sql).df()
 
 
+# distinct_values' lists, the latest few: (version_key, column, first day, last day, days) -> the values
+_DISTINCT: dict[tuple, pd.Series] = {}
+_DISTINCT_KEPT = 8
+
+
+def distinct_values(table: str, days: Sequence[dt.date], column: str, root: Path | None = None) -> pd.Series:
+    """The sorted distinct values of ``column`` in the stored rows of ``table`` on ``days`` (a read of the
+    column, as :func:`query_days`), kept for the table's version and the days: the run's process lists the
+    symbols of ``prices``' window once for ``returns`` and the checks of ``prices`` on the engine
+    (``quality_rules.stored_findings``) where they read the same window (a backfill from the first day),
+    not once each (docs/performance.md)."""
+    delta = open_table(table, root)
+    ordered = sorted(days)
+    if delta is None or not ordered:
+        return query_days(table, ordered, f"select distinct {column} from days_of order by {column}", root,
+                          columns=[column])[column]
+    key = (version_key(table_uri(table, root), delta), column, ordered[0], ordered[-1], len(ordered))
+    if key not in _DISTINCT:
+        if len(_DISTINCT) >= _DISTINCT_KEPT:
+            del _DISTINCT[next(iter(_DISTINCT))]
+        _DISTINCT[key] = query_days(table, ordered, f"select distinct {column} from days_of order by {column}", root,
+                                    columns=[column])[column]
+    return _DISTINCT[key]
+
+
 def read_window(
     table: str,
     start: dt.date,
