@@ -344,8 +344,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     # name: (meaning, unit)
     "date": ("the trading day of the row, its partition (var_estimates: the day forecast; forecast_scores: the day "
              "the loss became known)", "date"),
-    "as_of": ("the day a backtest or score is computed as of: it uses the forecasts whose loss is known by then",
-              "date"),
+    "as_of": ("the day a backtest or score is computed as of: it uses the forecasts whose loss is known by then; "
+              "a day the book has a P&L (portfolio_pnl; an option book's option_pnl), none after the last day of a "
+              "series that ends (prices.last_dates), though its trailing windows still hold forecasts", "date"),
     "symbol": ("ticker of the asset, as in the price source", "text"),
     "close": ("closing price (adjusted close where the source adjusts; a bond instrument: its total-return value "
               "from 100 on its yield series' first date)", "the row's currency"),
