@@ -147,7 +147,8 @@ def _score_rows(portfolios: list[str], start, end, windows: tuple[int, ...], mcs
     (``prices.last_dates``) has no row after its last day, though its trailing windows still hold scores."""
     scores = read_window("forecast_scores", start, end, max(windows), where={"portfolio": list(portfolios)},
                          columns=[*FAMILY_KEYS, "forecast_date", "method", "score_basis", "tick_loss", "fz0_loss"])
-    live = book_days(start, end, portfolios)
+    # (an option book's P&L days are trading days, positions in the calendar)
+    live = {book: days[calendar.get_indexer(days) >= 0] for book, days in book_days(start, end, portfolios).items()}
     basis = dict(scores.drop_duplicates("portfolio")[["portfolio", "score_basis"]].itertuples(index=False))
     families = []
     # the families of the books live on the same days, compared together: their MCS problems are solved
@@ -156,7 +157,6 @@ def _score_rows(portfolios: list[str], start, end, windows: tuple[int, ...], mcs
     groups: dict[bytes, tuple[pd.DatetimeIndex, list, list[int]]] = {}
     for family, fz0, tick, end_day in score_matrices(scores):
         as_of = live.get(family[0], calendar[:0])
-        as_of = as_of[calendar.get_indexer(as_of) >= 0]  # (an option book's P&L days are trading days)
         if as_of.empty:
             continue  # no P&L in the range: not held (ended, or not yet priced)
         group = groups.setdefault(as_of.asi8.tobytes(), (as_of, [], []))
