@@ -147,29 +147,26 @@ def _score_rows(portfolios: list[str], start, end, windows: tuple[int, ...], mcs
     (``prices.last_dates``) has no row after its last day, though its trailing windows still hold scores."""
     scores = read_window("forecast_scores", start, end, max(windows), where={"portfolio": list(portfolios)},
                          columns=[*FAMILY_KEYS, "forecast_date", "method", "score_basis", "tick_loss", "fz0_loss"])
-    # (an option book's P&L days are trading days, positions in the calendar)
-    live = {book: days[calendar.get_indexer(days) >= 0] for book, days in book_days(start, end, portfolios).items()}
+    # each book's as-of days (an option book's P&L days are trading days too), their positions in the calendar,
+    # and its MCS days: mcs_days of its own days, the month-ends of the range and its last day there
+    live = {}
+    for book, days in book_days(start, end, portfolios).items():
+        days = days[calendar.get_indexer(days) >= 0]
+        live[book] = (days.to_numpy(), calendar.get_indexer(days), mcs_days(days))
     basis = dict(scores.drop_duplicates("portfolio")[["portfolio", "score_basis"]].itertuples(index=False))
-    families = []
-    # the families of the books live on the same days, compared together: their MCS problems are solved
-    # stacked (a new day's one or two per family); a book live on every day of the range, as most are,
-    # has the MCS of the others (mcs_days of its days: the month-ends of the range and its last day)
-    groups: dict[bytes, tuple[pd.DatetimeIndex, list, list[int]]] = {}
+    inputs, families, dates = [], [], []
     for family, fz0, tick, end_day in score_matrices(scores):
-        as_of = live.get(family[0], calendar[:0])
-        if as_of.empty:
+        if family[0] not in live or not live[family[0]][0].size:
             continue  # no P&L in the range: not held (ended, or not yet priced)
-        group = groups.setdefault(as_of.asi8.tobytes(), (as_of, [], []))
-        group[1].append((fz0, tick, calendar.get_indexer(end_day)))
-        group[2].append(len(families))
+        as_of, as_of_pos, flags = live[family[0]]
+        inputs.append((fz0, tick, calendar.get_indexer(end_day), as_of_pos, flags))
         families.append((*family, basis[family[0]]))  # a portfolio's scores: on fractions, an option book's on amounts
-    parts: list[dict[str, np.ndarray]] = [{} for _ in families]
-    for as_of, inputs, at in groups.values():
-        found = compare_families(inputs, calendar.get_indexer(as_of), mcs_days(as_of), windows, mcs)
-        for i, part in zip(at, found):
-            part["as_of"] = as_of.to_numpy()[part["as_of"]]  # positions in the book's days -> dates
-            parts[i] = part  # in the families' key order, the rows' order within a day
-        del inputs[:]
+        dates.append(as_of)
+    # the families together: their MCS problems are solved stacked (a new day's one or two per family)
+    parts = compare_families(inputs, windows, mcs)
+    del inputs
+    for part, as_of in zip(parts, dates):
+        part["as_of"] = as_of[part["as_of"]]  # positions in the book's days -> dates
     return with_series_keys(parts, families, "var_scores", [*FAMILY_KEYS, "score_basis"])
 
 
