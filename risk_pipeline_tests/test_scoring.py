@@ -209,21 +209,25 @@ def test_compare_methods_runs_the_mcs_on_the_window_with_the_pipelines_draws():
 
 def test_compare_families_equals_each_family_alone_bit_for_bit():
     """A run compares its families together, their MCS problems stacked by shape (two families of three
-    methods, one of eight with gaps, on shared and own window lengths): each family's columns are those
-    of comparing it alone, to the last bit."""
+    methods, one of eight with gaps, on shared and own window lengths; one as of its own days, a book whose
+    series ended before the others' last as-of day): each family's columns are those of comparing it alone,
+    to the last bit."""
+    as_of_pos, flags, settings = np.array([250, 279, 299]), np.array([True, False, True]), McsSettings(reps=100)
     families = []
     for seed, n in ((9, 300), (10, 300), (11, 280)):
         fz0, tick = _family(n=n, seed=seed)
-        families.append((fz0, tick, np.arange(n)))
+        families.append((fz0, tick, np.arange(n), as_of_pos, flags))
     rng = np.random.default_rng(12)
     wide = pd.DataFrame(rng.normal(-3.3, 0.6, (300, 8)), columns=[f"m{i}" for i in range(8)])
     wide.iloc[:120, 5] = np.nan  # a method scored on part of the windows: problems of fewer methods
-    families.append((wide, wide.abs() / 100, np.arange(300)))
-    as_of_pos, flags, settings = np.array([250, 279, 299]), np.array([True, False, True]), McsSettings(reps=100)
-    together = compare_families(families, as_of_pos, flags, (100, 250), settings)
+    families.append((wide, wide.abs() / 100, np.arange(300), as_of_pos, flags))
+    ended, ended_tick = _family(n=260, seed=13)  # its last day 259: no as-of day after it
+    families.append((ended, ended_tick, np.arange(260), np.array([250, 259]), np.array([True, True])))
+    together = compare_families(families, (100, 250), settings)
     assert len(together) == len(families)
+    assert together[-1]["as_of"].max() == 1  # its rows as of its own days
     for family, got in zip(families, together):
-        alone = comparison_columns(*family, as_of_pos, flags, (100, 250), settings)
+        alone = comparison_columns(*family, (100, 250), settings)
         assert list(got) == list(alone) and np.isfinite(got["mcs_p"]).any()
         for name in alone:
             assert got[name].tobytes() == alone[name].tobytes() if got[name].dtype != object else (got[name] == alone[name]).all()

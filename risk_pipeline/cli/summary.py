@@ -14,8 +14,9 @@ from risk_pipeline.storage.catalog import catalog_path, connect
 from risk_pipeline.storage.lake import stored_days
 from risk_pipeline.storage.paths import is_object_store, lake_uri
 
+# each section: the books with rows on its table's latest day; a book without (its series ended, prices.last_dates)
+# is named by NOT_SHOWN_SQL, not shown with its last figures as if they were the day's
 LATEST_VAR_SQL = """
-with latest as (select portfolio, max(date) as date from var_estimates group by portfolio)
 select v.portfolio, v.base_currency as ccy, v.date, v.method,
        max(case when v.confidence = 0.95 then 100 * v.var end) as "VaR95 %",
        max(case when v.confidence = 0.95 then 100 * v.es end) as "ES95 %",
@@ -25,8 +26,8 @@ select v.portfolio, v.base_currency as ccy, v.date, v.method,
        max(case when v.confidence = 0.95 then v.es_amount end) as "ES95",
        max(case when v.confidence = 0.99 then v.var_amount end) as "VaR99",
        max(case when v.confidence = 0.99 then v.es_amount end) as "ES99"
-from var_estimates v join latest using (portfolio, date)
-where v.horizon_days = 1
+from var_estimates v
+where v.date = (select max(date) from var_estimates) and v.horizon_days = 1
 group by all
 order by v.portfolio, v.method
 """
@@ -35,7 +36,6 @@ order by v.portfolio, v.method
 _VERDICT = ("max(case when b.confidence = {c} and b.backtest_window_days = {days} then b.verdict "
             "|| case when b.n_obs < b.backtest_window_days then ' (' || b.n_obs || ' obs)' else '' end end)")
 VERDICTS_SQL = """
-with latest as (select portfolio, max(as_of) as as_of from var_backtests group by portfolio)
 select b.portfolio, b.as_of, b.method,
        """ + _VERDICT.format(c=0.95, days="{long}") + """ as "{long}d 95%",
        """ + _VERDICT.format(c=0.99, days="{long}") + """ as "{long}d 99%",
@@ -43,13 +43,16 @@ select b.portfolio, b.as_of, b.method,
        """ + _VERDICT.format(c=0.99, days="{short}") + """ as "{short}d 99%",
        max(case when b.confidence = 0.99 and b.backtest_window_days = {short} then b.n_breaches end) as "breaches {short}d 99%",
        max(case when b.confidence = 0.99 and b.backtest_window_days = {short} then b.traffic_light end) as "Basel light"
-from var_backtests b join latest using (portfolio, as_of)
-where b.horizon_days = 1
+from var_backtests b
+where b.as_of = (select max(as_of) from var_backtests) and b.horizon_days = 1
 group by all
 order by b.portfolio, b.method
 """
 MCS_SQL = """
-with latest as (select portfolio, max(as_of) as as_of from var_scores where mcs_computed group by portfolio)
+with latest as (select portfolio, max(as_of) as as_of from var_scores
+                where mcs_computed and portfolio in (select portfolio from var_scores
+                                                     where as_of = (select max(as_of) from var_scores))
+                group by portfolio)
 select s.portfolio, s.as_of, s.confidence, s.backtest_window_days as days, max(s.comparison_obs) as obs,
        string_agg(case when s.in_mcs then s.method end, ', ' order by s.mean_fz0_loss) as "in the 90% MCS (best first)",
        coalesce(string_agg(case when s.compared and not s.in_mcs then s.method end, ', ' order by s.mean_fz0_loss),
@@ -60,6 +63,10 @@ from var_scores s join latest using (portfolio, as_of)
 where s.horizon_days = 1 and s.mcs_computed and s.backtest_window_days = {long}
 group by all
 order by s.portfolio, s.confidence
+"""
+NOT_SHOWN_SQL = """
+select portfolio, max(date) as last from var_estimates group by portfolio
+having max(date) < (select max(date) from var_estimates) order by portfolio
 """
 FRTB_ES_SQL = """
 select e.portfolio as desk, e.base_currency as ccy, e.es_unadjusted, e.es_full_current as es_liquidity_adjusted,
@@ -138,6 +145,10 @@ def summary(args: argparse.Namespace | None = None) -> int:
             print("Every method's latest 1-day VaR and ES (the official method's challengers; losses positive): "
                   f"% of value, then amounts in the base currency ({NOT_APPLICABLE}: an option book has no % of value)")
             print(_text(con.execute(LATEST_VAR_SQL).df(), float_format=_figure))
+            gone = con.execute(NOT_SHOWN_SQL).df()
+            if len(gone):  # not held any more (or not computed on the day): nothing of it is shown below either
+                print("Not shown, no VaR on the latest day: " + ", ".join(
+                    f"{p} (last {d:%Y-%m-%d})" for p, d in zip(gone["portfolio"], gone["last"])))
             print()
             days = con.execute(WINDOWS_SQL).df()["days"].tolist() or [0]
             short, long = days[0], days[-1]

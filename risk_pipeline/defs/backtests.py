@@ -75,6 +75,20 @@ def tested_portfolios(start, end) -> list[str]:
     return list(book_currencies()) + sorted(set(books))
 
 
+def book_days(start, end, portfolios: Sequence[str]) -> dict[str, pd.DatetimeIndex]:
+    """The days ``start``..``end`` on which each of ``portfolios`` has a realized P&L: a row in portfolio_pnl,
+    or in option_pnl for an option book (a book without any is left out). They are a book's as-of days in
+    the validation tables: none before its first P&L, none after its last (a series that ends,
+    ``prices.last_dates``: the risk of a book no longer held is not reported), in a day's run as in a range's."""
+    pnl = read_window("portfolio_pnl", start, end, columns=["portfolio"], where={"portfolio": list(portfolios)})
+    options = read_window("option_pnl", start, end, columns=["book"], where={"book": list(portfolios)})
+    days = {}
+    for frame, key in ((pnl, "portfolio"), (options, "book")):
+        for name, dates in frame.groupby(key)["date"]:
+            days[name] = pd.DatetimeIndex(dates.unique()).sort_values()
+    return days
+
+
 class ForecastSeries(NamedTuple):
     """One VaR/ES series (``keys``: ``SERIES_KEYS``) with its realized series by date: ``realized`` (the
     hypothetical P&L's simple return, or with ``amounts`` an option book's ``OPTION_PNL``), ``actual`` (the
@@ -197,15 +211,12 @@ def _backtest_rows(portfolios: list[str], config: BacktestConfig, start, end, lo
     """A task: the backtests of the series of ``portfolios`` as of ``start``..``end``."""
     parts: list[dict[str, np.ndarray]] = []
     series_keys = []
-    first, after = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
-    as_of_by_portfolio = {}  # the days of the run of each portfolio's realized series, found once
+    live = book_days(start, end, portfolios)  # each book's as-of days: its P&L days of the run
     for series in forecast_series(start, end, lookback, portfolios):
         portfolio, _, confidence, horizon = series.keys
         realized = series.realized
-        if portfolio not in as_of_by_portfolio:
-            as_of_by_portfolio[portfolio] = realized.index[(realized.index >= first) & (realized.index < after)]
-        as_of = as_of_by_portfolio[portfolio]
-        if as_of.empty:
+        as_of = live.get(portfolio)
+        if as_of is None or as_of.empty:
             continue
         columns = backtest_columns(
             realized,

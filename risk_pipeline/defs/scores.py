@@ -2,14 +2,16 @@
 
 ``forecast_scores``: the tick and FZ0 loss of each realized forecast, stored on the day its
 loss is known (a run reads only the longest horizon of forecasts before its range).
-``var_scores``: as of each day, per trailing window of trading days, the mean scores, the
-Diebold-Mariano test of each method against the best and the Model Confidence Set. A run reads
+``var_scores``: as of each day of a book's P&L (``backtests.book_days``: none after the last day of a
+series that ends, though its trailing windows still hold scores), per trailing window of trading days,
+the mean scores, the Diebold-Mariano test of each method against the best and the Model Confidence Set. A run reads
 only the last max(backtest_window_days) stored days of ``forecast_scores`` before its range, so
 one new day costs the same at any length of history.
 
 MCS schedule: the bootstrap is the one costly step (reps x observations x methods per window),
 so the MCS is computed as of the last trading day of each month of a run and as of the run's
-last day (a daily run: that day), about 1/20 of the as-of dates of a backfill; the other rows
+last day (a daily run: that day), about 1/20 of the as-of dates of a backfill; a book's own days
+count (``mcs_days`` of them), so a book whose series ends inside the run has its MCS on its last day; the other rows
 have ``mcs_computed`` false, ``in_mcs`` false and no ``mcs_p``. Means and DM tests are computed
 as of every day (prefix sums: cheap).
 """
@@ -22,7 +24,7 @@ import pandas as pd
 
 from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.config.settings import section
-from risk_pipeline.defs.backtests import forecast_series, longest_horizon, tested_portfolios, with_series_keys
+from risk_pipeline.defs.backtests import book_days, forecast_series, longest_horizon, tested_portfolios, with_series_keys
 from risk_pipeline.defs.chunks import publish_chunks
 from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, lake_asset, partition_days
 from risk_pipeline.defs.options import option_pnl
@@ -105,7 +107,8 @@ def score_matrices(scores: pd.DataFrame):
 
 
 def mcs_days(days: pd.DatetimeIndex) -> np.ndarray:
-    """Which as-of days of a run get an MCS: the last of each month, and the run's last day."""
+    """Which as-of days of a run get an MCS (``days``: a book's days in the run): the last of each month,
+    and the last one."""
     if days.empty:
         return np.zeros(0, dtype=bool)
     month = days.year * 12 + days.month
@@ -117,7 +120,8 @@ def mcs_days(days: pd.DatetimeIndex) -> np.ndarray:
     group_name="validation",
     deps=[forecast_scores],
     description=(
-        "Per as-of day, portfolio, method, confidence, horizon and trailing window (backtest_window_days): "
+        "Per as-of day (the book's P&L days), portfolio, method, confidence, horizon and trailing window "
+        "(backtest_window_days): "
         "mean tick and FZ0 losses, Diebold-Mariano test against the lowest-FZ0 method, and the 90% Model "
         "Confidence Set (month-ends and the run's last day)."
     ),
@@ -138,23 +142,32 @@ def var_scores(context: dg.AssetExecutionContext, config: ScoreConfig, compute: 
 
 def _score_rows(portfolios: list[str], start, end, windows: tuple[int, ...], mcs: McsSettings,
                 calendar: pd.DatetimeIndex) -> pd.DataFrame:
-    """A task: the comparisons of the methods of ``portfolios`` as of ``start``..``end``."""
+    """A task: the comparisons of the methods of ``portfolios`` as of ``start``..``end``: each book's as of
+    its own days of the range (:func:`book_days`, as var_backtests), so a book whose series ended
+    (``prices.last_dates``) has no row after its last day, though its trailing windows still hold scores."""
     scores = read_window("forecast_scores", start, end, max(windows), where={"portfolio": list(portfolios)},
                          columns=[*FAMILY_KEYS, "forecast_date", "method", "score_basis", "tick_loss", "fz0_loss"])
-    as_of = calendar[(calendar.date >= start) & (calendar.date <= end)]
-    flags = mcs_days(as_of)
+    # each book's as-of days (an option book's P&L days are trading days too), their positions in the calendar,
+    # and its MCS days: mcs_days of its own days, the month-ends of the range and its last day there
+    live = {}
+    for book, days in book_days(start, end, portfolios).items():
+        days = days[calendar.get_indexer(days) >= 0]
+        live[book] = (days.to_numpy(), calendar.get_indexer(days), mcs_days(days))
     basis = dict(scores.drop_duplicates("portfolio")[["portfolio", "score_basis"]].itertuples(index=False))
-    inputs, families = [], []
+    inputs, families, dates = [], [], []
     for family, fz0, tick, end_day in score_matrices(scores):
-        inputs.append((fz0, tick, calendar.get_indexer(end_day)))
+        if family[0] not in live or not live[family[0]][0].size:
+            continue  # no P&L in the range: not held (ended, or not yet priced)
+        as_of, as_of_pos, flags = live[family[0]]
+        inputs.append((fz0, tick, calendar.get_indexer(end_day), as_of_pos, flags))
         families.append((*family, basis[family[0]]))  # a portfolio's scores: on fractions, an option book's on amounts
+        dates.append(as_of)
     # the families together: their MCS problems are solved stacked (a new day's one or two per family)
-    parts = compare_families(inputs, calendar.get_indexer(as_of), flags, windows, mcs)
+    parts = compare_families(inputs, windows, mcs)
     del inputs
-    frame = with_series_keys(parts, families, "var_scores", [*FAMILY_KEYS, "score_basis"])
-    if len(frame):
-        frame["as_of"] = as_of[frame["as_of"].to_numpy()]
-    return frame
+    for part, as_of in zip(parts, dates):
+        part["as_of"] = as_of[part["as_of"]]  # positions in the book's days -> dates
+    return with_series_keys(parts, families, "var_scores", [*FAMILY_KEYS, "score_basis"])
 
 
 def _mcs_verdicts(frame: pd.DataFrame) -> dict[str, object]:

@@ -251,7 +251,7 @@ class ReportHead:
     portfolios: tuple[str, ...]
     all_backtests: pd.DataFrame  # var_backtests rows at as_of, option books' too
     backtests: pd.DataFrame  # those of the linear books (a portfolio_pnl row)
-    pnl: pd.DataFrame  # portfolio_pnl rows of the chart period and one window before it
+    pnl: pd.DataFrame  # portfolio_pnl rows of the chart period and one window before it, of the books held on as_of
     var_days: list[dt.date]  # var_estimates' stored days up to as_of
     pnl_vs_var: pd.DataFrame
     traffic_light: pd.DataFrame
@@ -271,7 +271,10 @@ def read_head(as_of: dt.date, settings: ReportSettings) -> ReportHead:
                     where={"horizon_days": 1})
     pnl_days = [d for d in stored_days("portfolio_pnl") if d <= as_of]
     pnl = read_days("portfolio_pnl", _chart_days(pnl_days, chart_start, trailing))
-    linear = pnl["portfolio"].unique()  # the option books (no portfolio_pnl row) have their section: options_section
+    # the books held on the day, a portfolio_pnl row as of it (the option books, without one, have their section:
+    # options_section): a book whose series ended before (prices.last_dates) is not reported, nor its history
+    linear = pnl.loc[pnl["date"].eq(pd.Timestamp(as_of)), "portfolio"].unique()
+    pnl = pnl.loc[pnl["portfolio"].isin(linear)].reset_index(drop=True)
     backtests = all_backtests.loc[all_backtests["portfolio"].isin(linear)]
     return ReportHead(
         as_of=as_of, chart_start=chart_start, trailing=trailing, ranking_window=longest,

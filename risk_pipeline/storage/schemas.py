@@ -344,8 +344,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
     # name: (meaning, unit)
     "date": ("the trading day of the row, its partition (var_estimates: the day forecast; forecast_scores: the day "
              "the loss became known)", "date"),
-    "as_of": ("the day a backtest or score is computed as of: it uses the forecasts whose loss is known by then",
-              "date"),
+    "as_of": ("the day a backtest or score is computed as of: it uses the forecasts whose loss is known by then; "
+              "a day the book has a P&L (portfolio_pnl; an option book's option_pnl), none after the last day of a "
+              "series that ends (prices.last_dates), though its trailing windows still hold forecasts", "date"),
     "symbol": ("ticker of the asset, as in the price source", "text"),
     "close": ("closing price (adjusted close where the source adjusts; a bond instrument: its total-return value "
               "from 100 on its yield series' first date)", "the row's currency"),
@@ -483,8 +484,9 @@ COLUMNS: dict[str, tuple[str, str]] = {
                 "standard normal statistic"),
     "dm_p": ("two-sided p-value of dm_stat", "probability"),
     "dm_lag": ("Newey-West lags of dm_stat's variance", "count"),
-    "mcs_computed": ("whether the Model Confidence Set was computed for this as-of day (month-ends and the run's "
-                     "last day)", "boolean"),
+    "mcs_computed": ("whether the Model Confidence Set was computed for this as-of day (of the book's as-of days in "
+                     "the run: the month-ends and the last, the run's last day or the book's last before its series "
+                     "ended)", "boolean"),
     "in_mcs": ("whether the method is in the 90% Model Confidence Set (mcs_p > scores.mcs_size)", "boolean"),
     "comparison_obs": ("scored days common to the methods compared in the window: the mean losses' differences, DM "
                        "and the MCS are over them (0 when the method is not compared)", "observations"),

@@ -367,22 +367,21 @@ def comparison_columns(
     MCS are over the ``comparison_obs`` common days). Definitions in the
     module doc.
     """
-    return compare_families([(fz0, tick, end_pos)], as_of_pos, mcs_as_of, backtest_window_days, mcs)[0]
+    return compare_families([(fz0, tick, end_pos, as_of_pos, mcs_as_of)], backtest_window_days, mcs)[0]
 
 
 def compare_families(
-    families: Sequence[tuple[pd.DataFrame, pd.DataFrame, np.ndarray]],
-    as_of_pos: np.ndarray,
-    mcs_as_of: np.ndarray,
+    families: Sequence[tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]],
     backtest_window_days: tuple[int, ...],
     mcs: McsSettings,
 ) -> list[dict[str, np.ndarray]]:
-    """:func:`comparison_columns` of each family ``(fz0, tick, end_pos)`` on the same as-of dates, windows
-    and MCS settings. The MCS problems of all the families are solved together, stacked by shape (the
-    observations and the number of methods compared): :func:`mcs_pvalues` of stacked problems equals
-    theirs one by one, bit for bit (tested), and a new day's ~100 families, one or two problems each,
-    cost one bootstrap product per shape instead of one per problem."""
-    comparisons = [_compare(*family, as_of_pos, mcs_as_of, backtest_window_days) for family in families]
+    """:func:`comparison_columns` of each family ``(fz0, tick, end_pos, as_of_pos, mcs_as_of)``, each as of
+    its own dates (a book's: its P&L days), on the same windows and MCS settings. The MCS problems of
+    all the families are solved together, stacked by shape (the observations and the number of methods
+    compared): :func:`mcs_pvalues` of stacked problems equals theirs one by one, bit for bit (tested),
+    and a new day's ~100 families, one or two problems each, cost one bootstrap product per shape
+    instead of one per problem."""
+    comparisons = [_compare(*family, backtest_window_days) for family in families]
     by_shape: dict[tuple[int, int], list[tuple[_Comparison, int, np.ndarray]]] = {}
     for comparison in comparisons:
         for w, cols in comparison.problems:
