@@ -299,3 +299,22 @@ def test_a_constant_difference_is_significant_and_identical_losses_are_not():
     assert out.loc["b", "dm_p"] < 1e-6 and not out.loc["b", "in_mcs"] and out.loc["b", "mcs_p"] == 0.0
     identical = out.loc[["a", "c"]]
     assert set(identical["dm_p"]) == {1.0} and identical["in_mcs"].all()
+
+
+def test_dm_of_a_window_after_a_huge_loss_equals_the_plain_loop_and_a_run_starting_after_it():
+    # an option book's FZ0 loss of 1e10 on an expiry eve: its square (1e20) entered every later prefix sum of
+    # cross-products, and a later window's HAC variance (~0.1) as their difference kept no digit
+    fz0, tick = _family()
+    fz0.loc[100, "b"] = 3e10
+    end_pos = np.arange(len(fz0))
+    as_of_pos, windows = np.array([560, 599]), (250,)  # windows after the run of `later` begins (row 300)
+    args = (np.zeros(as_of_pos.size, bool), windows, McsSettings(reps=50))
+    full = compare_methods(fz0, tick, end_pos, as_of_pos, *args)
+    later = compare_methods(fz0.iloc[300:], tick.iloc[300:], end_pos[300:], as_of_pos, *args)
+    for out in (full, later):
+        for row in out.loc[out["method"] != out["best_method"]].itertuples():
+            common = fz0.loc[as_of_pos[row.as_of] - 249 : as_of_pos[row.as_of]]
+            stat, p, _ = _plain_dm((common[row.method] - common[row.best_method]).to_numpy())
+            assert row.dm_stat == pytest.approx(stat, rel=1e-8)
+            assert row.dm_p == pytest.approx(p, rel=1e-8, abs=1e-14)
+    pd.testing.assert_frame_equal(full, later, check_exact=False, rtol=1e-12)

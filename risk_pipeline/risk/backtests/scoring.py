@@ -67,7 +67,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import erfc
 
-from risk_pipeline.risk.backtests.table import backtest_observations
+from risk_pipeline.risk.backtests.table import PREFIX_RATIO_MAX, backtest_observations
 
 MIN_COMPARISON_OBS = 20
 NOT_COMPARED_REASONS = {
@@ -422,6 +422,40 @@ class _Comparison:
         return self.columns
 
 
+def _summed_directly(prefix: np.ndarray, s: np.ndarray, e: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """The candidate windows (rows [s, e)) whose sums must be taken over their own rows: the prefix
+    sum of a non-negative quantity up to the window's last row exceeds ``PREFIX_RATIO_MAX`` times the
+    window's own (in any column), i.e. a difference of prefix sums would lose more than 20 of its 52
+    bits to the rows before it (:func:`dm_moments`)."""
+    lost = prefix[e] > PREFIX_RATIO_MAX * (prefix[e] - prefix[s])
+    return np.flatnonzero(candidates & (lost.any(axis=1) if lost.ndim > 1 else lost))
+
+
+def dm_moments(y: np.ndarray, best: int, lag: int) -> tuple[np.ndarray, np.ndarray]:
+    """The mean and Newey-West variance (Bartlett weights up to ``lag``) of each method's loss
+    difference to ``best``, d = y[:, i] - y[:, best], summed directly over the window's rows ``y``
+    (observations x methods): the DM statistic is mean / sqrt(variance / n).
+
+    :func:`comparison_columns` takes these from differences of prefix sums over every row of the
+    run, which carry an error of the order of eps times the prefix: nothing while the rows before a
+    window are of its own size, but an option book's FZ0 loss reaches 1e9-1e10 on an expiry eve,
+    its square entered every later prefix sum of cross-products, and a window after it was the
+    difference of sums of 1e20 with no digit of its own variance left (DM p-values moved by up to
+    0.51 with where the run's history began). So a window whose prefix sum of squared (row-centred)
+    losses up to its last row exceeds ``PREFIX_RATIO_MAX`` (2^20, McNeil-Frey's rule in
+    var_backtests) times its own is summed here, in row order from its first: no earlier row can
+    disturb it. The linear books never come near the ratio; their numbers are the prefix sums'."""
+    d = y - y[:, best : best + 1]
+    n = max(d.shape[0], 1)
+    mean = d.sum(axis=0) / n
+    centred = d - mean
+    variance = np.einsum("ti,ti->i", centred, centred) / n
+    for lag_l in range(1, min(lag, d.shape[0] - 1) + 1):
+        gamma = np.einsum("ti,ti->i", centred[lag_l:], centred[:-lag_l]) / n
+        variance += 2.0 * (1.0 - lag_l / (lag + 1.0)) * gamma
+    return mean, variance
+
+
 def _compare(fz0: pd.DataFrame, tick: pd.DataFrame, end_pos: np.ndarray, as_of_pos: np.ndarray,
              mcs_as_of: np.ndarray, backtest_window_days: tuple[int, ...]) -> _Comparison:
     """:func:`comparison_columns` of one family up to its MCS problems."""
@@ -456,6 +490,9 @@ def _compare(fz0: pd.DataFrame, tick: pd.DataFrame, end_pos: np.ndarray, as_of_p
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_fz0 = np.where(undefined, np.nan, (fz_p[e] - fz_p[s]) / counts)
         mean_tick = (tick_p[e] - tick_p[s]) / n_forecasts
+        abs_p = _prefix(np.abs(x0))  # the FZ0 means of windows after a huge loss: summed directly (dm_moments)
+        for w in _summed_directly(abs_p, s, e, e > s):
+            mean_fz0[w] = np.where(undefined[w], np.nan, x0[s[w] : e[w]].sum(axis=0) / counts[w])
     # each method's trailing run of scored observations up to the window's last one: rows [run, e)
     rows = np.arange(x.shape[0])[:, None]
     after_gap = np.maximum.accumulate(np.where(finite, -1, rows), axis=0) + 1  # first row of the run holding each row
@@ -471,6 +508,8 @@ def _compare(fz0: pd.DataFrame, tick: pd.DataFrame, end_pos: np.ndarray, as_of_p
         run_obs < MIN_COMPARISON_OBS, "too_few_scores", "under_half_the_window")))
     with np.errstate(invalid="ignore", divide="ignore"):
         common_fz0 = (fz_p[e] - fz_p[s]) / n_rows[:, None]
+        for w in _summed_directly(abs_p, s, e, any_compared):
+            common_fz0[w] = x0[s[w] : e[w]].sum(axis=0) / n_rows[w]
     best = np.where(compared, common_fz0, np.inf).argmin(axis=1)
     w_idx = np.arange(s.size)
 
@@ -498,6 +537,9 @@ def _compare(fz0: pd.DataFrame, tick: pd.DataFrame, end_pos: np.ndarray, as_of_p
         gamma = (s_l - dbar * (a_l + b_l) + np.maximum(n_rows - lag_l, 0)[:, None] * dbar**2) / n[:, None]
         weight = np.where(lag_l <= lag, 1.0 - lag_l / (lag + 1.0), 0.0) * (1.0 if lag_l == 0 else 2.0)
         variance += weight[:, None] * gamma
+    # a window whose prefix sum of squares dwarfs its own lost its digits to a huge loss before it: summed directly
+    for w in _summed_directly(_prefix(np.einsum("ti,ti->t", y, y)), s, e, any_compared):
+        dbar[w], variance[w] = dm_moments(y[s[w] : e[w]], int(best[w]), int(lag[w]))
     ok = compared & (np.arange(k) != best[:, None])
     dm = np.where(ok, dbar / np.sqrt(np.maximum(variance, VARIANCE_FLOOR) / n[:, None]), 0.0)
     dm_p = np.where(ok, erfc(np.abs(dm) / np.sqrt(2.0)), 1.0)
