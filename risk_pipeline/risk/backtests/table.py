@@ -118,9 +118,10 @@ _SPARSE_MAX_POSITIONS = 16  # Z2 paths needed at at most this many rows: summed 
 _WIDE_ROWS = 256  # prefix sums of rows of at least this many columns: a row at a time (_cumsum_rows)
 Z2_SIMULATED_MAX_OBS = 1000  # longer Z2 windows use the normal limit of the simulation (_z2_columns)
 PREFIX_RATIO_MAX = 2.0**20
-"""A McNeil-Frey window's sums are differences of prefix sums while the sum of squared residuals from the run's
-first breach to the window's last is at most this multiple of the window's own, else summed over its breaches
-directly (``_mcneil_frey_columns``): at most 20 of the 52 bits of its sums lost to the rows before it."""
+"""A window's sums are differences of prefix sums while the prefix sum of squares (McNeil-Frey's residuals here,
+``_mcneil_frey_columns``; the FZ0 losses in ``scoring``'s Diebold-Mariano tests and mean losses) up to the window's
+last row is at most this multiple of the window's own, else summed over the window's own rows: at most 20 of the
+52 bits of its sums lost to the rows before it."""
 
 COLUMNS = [
     "as_of", "backtest_window_days", "whole_sample", "n_obs", "n_breaches", "expected_breaches",
