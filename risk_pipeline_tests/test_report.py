@@ -207,23 +207,38 @@ def test_red_zone_check_warns_on_a_portfolio_that_breaches_too_often(breaching):
     assert sorted(evaluation.metadata["red_pairs"].value) == ["balanced/historical", "held/historical"]
 
 
-def test_red_zone_check_fails_for_official_methods_only_and_reports_challengers(breaching, tmp_path, monkeypatch):
-    """balanced's official method (risk_summary) is parametric_normal, out of the red zone: its
-    historical challenger there is reported; held's official method is historical: the check fails."""
+_RED_ZONE_DAY = dt.date(2008, 12, 31)
+
+
+def _with_official_methods(breaching, tmp_path, monkeypatch, official: dict[str, str]):
+    """A copy of the breaching lake whose risk_summary of 2008-12-31 names ``official`` (book -> method) as the
+    official methods; its data folder and that day."""
     data = tmp_path / "data"
     shutil.copytree(breaching[0], data)
     monkeypatch.setenv("RISK_PIPELINE_DATA", str(data))
     monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(breaching[0].parent / "portfolios.yaml"))
-    day = dt.date(2008, 12, 31)
-    official = pd.DataFrame({"portfolio": ["balanced", "held"], "method": ["parametric_normal", "historical"]})
-    rows = empty_frame("risk_summary").reindex(range(2))
-    rows[["portfolio", "method"]] = official
+    day = _RED_ZONE_DAY
+    rows = empty_frame("risk_summary").reindex(range(len(official)))
+    rows["portfolio"], rows["method"] = list(official), list(official.values())
     rows["date"] = pd.Timestamp(day)
-    write_days("risk_summary", rows.astype({"date": "datetime64[ns]"}), [day], keys=official["portfolio"])
-    tags = {"dagster/asset_partition_range_start": "2008-12-01", "dagster/asset_partition_range_end": day.isoformat()}
+    write_days("risk_summary", rows.astype({"date": "datetime64[ns]"}), [day], keys=list(official))
+    return data, day
+
+
+def _red_zone_check():
+    """The evaluation of no_method_in_red_zone in a run over December 2008."""
+    tags = {"dagster/asset_partition_range_start": "2008-12-01",
+            "dagster/asset_partition_range_end": _RED_ZONE_DAY.isoformat()}
     result = dg.materialize(ALL_ASSETS + [no_method_in_red_zone], selection=dg.AssetSelection.checks(no_method_in_red_zone),
                             tags=tags)
-    evaluation = _check(result)
+    return _check(result)
+
+
+def test_red_zone_check_fails_for_official_methods_only_and_reports_challengers(breaching, tmp_path, monkeypatch):
+    """balanced's official method (risk_summary) is parametric_normal, out of the red zone: its
+    historical challenger there is reported; held's official method is historical: the check fails."""
+    _with_official_methods(breaching, tmp_path, monkeypatch, {"balanced": "parametric_normal", "held": "historical"})
+    evaluation = _red_zone_check()
     assert not evaluation.passed and evaluation.severity.value == "WARN"
     assert sorted(evaluation.metadata["red_pairs"].value) == ["balanced/historical", "held/historical"]
     assert evaluation.metadata["failing_pairs"].value == ["held/historical"]
@@ -235,25 +250,14 @@ def test_red_zone_check_fails_for_an_option_books_full_revaluation(breaching, tm
     """An option book has no risk_summary row: its official VaR is its full revaluation (the summary's and the
     report's "Official methods in the red Basel zone"), so the check fails for it there, and its delta_gamma_vega
     in the red zone is a challenger. Before, the check passed while the summary printed the breach."""
-    data = tmp_path / "data"
-    shutil.copytree(breaching[0], data)
-    monkeypatch.setenv("RISK_PIPELINE_DATA", str(data))
-    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(breaching[0].parent / "portfolios.yaml"))
-    day = dt.date(2008, 12, 31)
-    official = pd.DataFrame({"portfolio": ["balanced", "held"], "method": ["parametric_normal", "parametric_normal"]})
-    rows = empty_frame("risk_summary").reindex(range(2))
-    rows[["portfolio", "method"]] = official
-    rows["date"] = pd.Timestamp(day)
-    write_days("risk_summary", rows.astype({"date": "datetime64[ns]"}), [day], keys=official["portfolio"])
+    data, day = _with_official_methods(breaching, tmp_path, monkeypatch,
+                                       {"balanced": "parametric_normal", "held": "parametric_normal"})
     stored = query(data, f"select * from var_backtests where as_of = '{day}' and portfolio = 'held' "
                          "and method = 'historical'")
     option = pd.concat([stored.assign(portfolio="options", method=m) for m in ("full_revaluation", "delta_gamma_vega")],
                        ignore_index=True)
     write_days("var_backtests", option.astype({"as_of": "datetime64[ns]"}), [day], keys=["options"])
-    tags = {"dagster/asset_partition_range_start": "2008-12-01", "dagster/asset_partition_range_end": day.isoformat()}
-    result = dg.materialize(ALL_ASSETS + [no_method_in_red_zone], selection=dg.AssetSelection.checks(no_method_in_red_zone),
-                            tags=tags)
-    evaluation = _check(result)
+    evaluation = _red_zone_check()
     assert not evaluation.passed
     assert evaluation.metadata["failing_pairs"].value == ["options/full_revaluation"]
     assert evaluation.description == ("1 official portfolio/method pair(s) in the red zone as of 2008-12-31; "
