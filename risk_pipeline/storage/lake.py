@@ -767,7 +767,7 @@ def query_days(table: str, days: Sequence[dt.date], sql: str, root: Path | None 
         return con.sql(sql).df()
 
 
-# distinct_values' lists, the latest few: (version_key, column, first day, last day, days) -> the values
+# distinct_values' lists, the latest few: (version_key, column, the days) -> the values
 _DISTINCT: dict[tuple, pd.Series] = {}
 _DISTINCT_KEPT = 8
 
@@ -779,16 +779,19 @@ def distinct_values(table: str, days: Sequence[dt.date], column: str, root: Path
     (``quality_rules.stored_findings``) where they read the same window (a backfill from the first day),
     not once each (docs/performance.md)."""
     delta = open_table(table, root)
-    ordered = sorted(days)
-    if delta is None or not ordered:
+    ordered = tuple(sorted(days))
+
+    def read() -> pd.Series:
         return query_days(table, ordered, f"select distinct {column} from days_of order by {column}", root,
                           columns=[column])[column]
-    key = (version_key(table_uri(table, root), delta), column, ordered[0], ordered[-1], len(ordered))
+
+    if delta is None or not ordered:
+        return read()
+    key = (version_key(table_uri(table, root), delta), column, ordered)
     if key not in _DISTINCT:
         if len(_DISTINCT) >= _DISTINCT_KEPT:
             del _DISTINCT[next(iter(_DISTINCT))]
-        _DISTINCT[key] = query_days(table, ordered, f"select distinct {column} from days_of order by {column}", root,
-                                    columns=[column])[column]
+        _DISTINCT[key] = read()
     return _DISTINCT[key]
 
 
