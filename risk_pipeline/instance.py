@@ -73,7 +73,11 @@ from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData, serialize_value
 
+from risk_pipeline import asset_event_logging
 from risk_pipeline.run_liveness import PROCESS_TAG, process_tag
+
+# a step's asset events straight to the instance when only it would see them (every process of this instance)
+asset_event_logging.install()
 
 # Dagster reads it at every event; without it, every event goes to ``store_event`` alone
 EVENT_BATCH_SIZE_VARIABLE = "DAGSTER_EVENT_BATCH_SIZE"
