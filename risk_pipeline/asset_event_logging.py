@@ -13,8 +13,8 @@ logs with batch metadata (a step's materializations and observations of partitio
 handler that takes a DEBUG record is the instance's and no user logger is enabled for it (the
 console logger of ``risk-pipeline backfill`` shows warnings only), it builds the ``EventLogEntry``
 that handler would build (the same fields; the timestamp, as the record's, ``time.time()`` of the
-call) and hands it to ``instance.handle_new_event`` as that handler does, under the same locks and
-with the same capture guard. In any other case (a console at DEBUG, a handler of ``dagster.yaml``,
+call) and hands it to the instance as that handler does, under the same locks and with the same
+capture guard (:func:`handle_batch_event`: what ``instance.handle_new_event`` does with it). In any other case (a console at DEBUG, a handler of ``dagster.yaml``,
 an event logged while another is being handled) Dagster's own method runs. Installed when
 ``risk_pipeline.instance`` is imported: by every process of the project's instance.
 """
@@ -25,13 +25,16 @@ import logging
 import sys
 import time
 
-from dagster._core.events import DagsterEvent, DagsterEventBatchMetadata
+from dagster import DagsterInstance
+from dagster._core.events import DagsterEvent, DagsterEventBatchMetadata, DagsterEventType
 from dagster._core.events.log import EventLogEntry
 from dagster._core.instance.types import _EventListenerLogHandler
 from dagster._core.log_manager import DagsterLogHandler, DagsterLogManager
 from dagster._core.utils import coerce_valid_log_level
 
 DAGSTERS_LOG_DAGSTER_EVENT = DagsterLogManager.log_dagster_event
+# the events Dagster logs with batch metadata: it stores them all, and none changes the run's status
+BATCHED_EVENT_TYPES = frozenset({DagsterEventType.ASSET_MATERIALIZATION.value, DagsterEventType.ASSET_OBSERVATION.value})
 
 
 def _instance_handler(manager: DagsterLogManager, level: int) -> _EventListenerLogHandler | None:
@@ -71,13 +74,51 @@ def log_dagster_event(self: DagsterLogManager, level: str | int, msg: str, dagst
     try:
         with dagster_handler.lock, handler.lock:
             try:
-                handler._instance.handle_new_event(event, batch_metadata=batch_metadata)  # noqa: SLF001
+                handle_batch_event(handler._instance, event, batch_metadata)  # noqa: SLF001
             except Exception as e:
                 # _EventListenerLogHandler.emit: a Dagster event that could not be stored fails the step
                 sys.stderr.write(f"Exception while writing logger call to event log: {e}\n")
                 raise
     finally:
         dagster_handler._local_thread_context.should_capture = True  # noqa: SLF001
+
+
+def handle_batch_event(instance: DagsterInstance, event: EventLogEntry, batch_metadata: DagsterEventBatchMetadata) -> None:
+    """``instance.handle_new_event(event, batch_metadata=batch_metadata)`` for a materialization or
+    observation: kept in the instance's buffer of its batch until the batch ends or holds the batch
+    size, then the buffer stored in one ``store_event_batch`` (one event at a time if that fails),
+    and each event handed to the run's subscribers. The steps of Dagster's method that cannot
+    apply to such an event (its filter of asset failures, the run storage's update on a run event)
+    are left out, and the instance's storage, buffer and subscribers read once: through its
+    properties, each a check and an import, they were about 15 us of each event's 50-60 us there."""
+    if event.dagster_event.event_type_value not in BATCHED_EVENT_TYPES:
+        instance.handle_new_event(event, batch_metadata=batch_metadata)
+        return
+    size = instance._get_event_batch_size()  # noqa: SLF001 - Dagster's own reading of DAGSTER_EVENT_BATCH_SIZE
+    if size <= 0:
+        instance.handle_new_event(event, batch_metadata=batch_metadata)
+        return
+    buffers = instance._event_buffer  # noqa: SLF001
+    buffer = buffers[batch_metadata.id]
+    buffer.append(event)
+    if not batch_metadata.is_end and len(buffer) != size:
+        return
+    del buffers[batch_metadata.id]
+    storage = instance._event_storage  # noqa: SLF001
+    if len(buffer) == 1:
+        storage.store_event(buffer[0])
+    else:
+        try:
+            storage.store_event_batch(buffer)
+        except Exception as e:  # as Dagster's method: every event alone
+            sys.stderr.write(f"Exception while storing event batch: {e}\n")
+            sys.stderr.write("Falling back to storing multiple single-event storage requests...\n")
+            for one in buffer:
+                storage.store_event(one)
+    subscribers = instance._subscribers  # noqa: SLF001
+    for one in buffer:
+        for subscriber in subscribers[one.run_id]:
+            subscriber(one)
 
 
 def install() -> None:
