@@ -23,7 +23,8 @@ probed once per process and fact once found: a schema only gains tables, columns
 (:meth:`BatchingSqliteEventLogStorage.has_table`). Everything else is Dagster's SQLite event log,
 in the same folder (``<DAGSTER_HOME>/history/runs``) and schema, so an instance created with
 Dagster's default storage keeps its history. ``benchmarks/bench_instance.py`` measures it against
-the in-memory and the plain SQLite event logs.
+the in-memory and the plain SQLite event logs. Importing this module also hands a range run's
+materializations to the instance without Python's logging in between (:mod:`risk_pipeline.asset_event_logging`).
 
 Configured in ``dagster.yaml``::
 
