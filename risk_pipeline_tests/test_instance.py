@@ -10,6 +10,7 @@ import warnings
 
 import dagster as dg
 import pytest
+from dagster._core.events import DagsterEventBatchMetadata
 from dagster._core.events.log import EventLogEntry
 from dagster._core.log_manager import DagsterLogManager
 from dagster._core.storage.event_log import SqliteEventLogStorage
@@ -394,3 +395,41 @@ def test_a_range_runs_asset_events_reach_the_instance_as_through_dagsters_loggin
     assert direct == plain and printed == plain
     assert "ASSET_MATERIALIZATION" not in direct_through_dagster and "STEP_SUCCESS" in direct_through_dagster
     assert printed_through_dagster.count("ASSET_MATERIALIZATION") == 2 * days
+
+
+@pytest.mark.parametrize("batch_size", ["7", "1", "0"])
+@pytest.mark.parametrize("batches_fail", [False, True])
+def test_a_batchs_event_is_kept_stored_and_announced_as_handle_new_event_does(tmp_path, monkeypatch, batch_size,
+                                                                              batches_fail):
+    """``handle_batch_event`` against Dagster's ``handle_new_event`` on the events of a range run: the same
+    calls to the storage (batches of the batch size and the batch's end; one event at a time when a
+    batch fails or batching is off), the same events to the run's subscribers, the same buffer left."""
+    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
+    instance = project_instance(tmp_path / "home")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = dg.materialize([upstream], instance=instance, tags=tags, run_config=QUIET)
+    events = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    instance.dispose()
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", batch_size)
+    found = []
+    for handle in (lambda instance, event, batch: instance.handle_new_event(event, batch_metadata=batch),
+                   asset_event_logging.handle_batch_event):
+        instance, calls, seen = dg.DagsterInstance.ephemeral(), [], []
+
+        def store_batch(batch, calls=calls):
+            calls.append(("batch", list(batch)))
+            if batches_fail:
+                raise RuntimeError("the batch fails")
+
+        monkeypatch.setattr(instance.event_log_storage, "store_event_batch", store_batch)
+        monkeypatch.setattr(instance.event_log_storage, "store_event", lambda event, calls=calls: calls.append(("one", event)))
+        instance.add_event_listener(result.run_id, seen.append)
+        for i, event in enumerate(events[:-3]):
+            handle(instance, event, DagsterEventBatchMetadata("a batch", i == len(events) - 4))
+        for event in events[-3:]:  # a batch left unfinished
+            handle(instance, event, DagsterEventBatchMetadata("another", False))
+        found.append((calls, seen, dict(instance._event_buffer)))  # noqa: SLF001
+    assert found[0] == found[1]
+    calls, seen, _ = found[0]
+    assert len(seen) == len(events) - (3 if batch_size == "7" else 0) and len(calls) > 1
