@@ -25,13 +25,19 @@ two variants is what the instance costs.
 
 Each variant runs in its own process (the variables are read from the environment). Prints
 milliseconds per asset-partition (the run's wall time / (assets x partitions); and the CPU time of
-the run's process, which a loaded machine changes less), the ratio to the
-in-memory instance, and checks that the instance then knows every partition as materialized.
+the run's process, which a loaded machine changes less; for the toy graph also the CPU of each
+asset-partition beyond the run's fixed work: the run's CPU less that of a run of the range's last
+5 days, over the asset-partitions between them), the ratio to the in-memory instance, and checks
+that the instance then knows every partition as materialized. ``--checkouts`` measures the code
+of several checkouts (e.g. a worktree of an older commit) in turn, ``--repeat`` times: on a loaded
+machine, compare their CPU figures of one script run.
 
     .venv/bin/python benchmarks/bench_instance.py                          # 1990-2022: 30 min and more
     .venv/bin/python benchmarks/bench_instance.py --start 2013-01-02       # 10 years
     .venv/bin/python benchmarks/bench_instance.py --graph real --start 2018-01-02 --variants in-memory batching
     .venv/bin/python benchmarks/bench_instance.py --start 2020-01-02 --variants batching postgres postgres+batching
+    git worktree add --detach /tmp/old <commit>
+    .venv/bin/python benchmarks/bench_instance.py --start 2013-01-02 --variants batching --checkouts /tmp/old . --repeat 3
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ import dagster as dg
 
 REPO = Path(__file__).resolve().parents[1]
 
+# the toy graph's base run: its last days (measure)
+BASE_DAYS = 5
 # as risk-pipeline backfill runs: the console shows warnings only, not one line per event
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -97,7 +105,20 @@ def measure_real(start: str, end: str, yaml: str | None) -> dict:
 
 
 def measure(start: str, end: str, yaml: str | None) -> dict:
-    """In this process: one run of the toy graph over start..end; seconds and partitions known."""
+    """In this process: one run of the toy graph over start..end; seconds and partitions known. Before it,
+    two runs of the range's last ``BASE_DAYS`` days, each on its own new instance (the first warms up
+    the process, the second is the base): the CPU of the run's start, its steps' and check's fixed work
+    and its end, which the full run's CPU less the base's leaves out of the per-event figure."""
+    from risk_pipeline.defs.lake_assets import business_days
+
+    keys = business_days.get_partition_keys_in_range(dg.PartitionKeyRange(start, end))
+    for _ in range(2):
+        base = _measure_toy(keys[-BASE_DAYS], end, yaml)
+    return {**_measure_toy(start, end, yaml), "base_cpu_seconds": base["cpu_seconds"], "base_partitions": base["partitions"]}
+
+
+def _measure_toy(start: str, end: str, yaml: str | None) -> dict:
+    """One run of the toy graph over start..end on a new instance; seconds and partitions known."""
     import warnings
 
     from risk_pipeline.defs.lake_assets import business_days, single_run
@@ -136,6 +157,9 @@ def main() -> None:
     parser.add_argument("--end", default="2022-12-28")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--graph", choices=["toy", "real"], default="toy")
+    parser.add_argument("--checkouts", nargs="+", metavar="FOLDER",
+                        help="measure the code of each of these checkouts (worktrees) in turn, round after round")
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of runs (default 1)")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # internal: measure one variant, print JSON
     args = parser.parse_args()
     if args.one:
@@ -144,36 +168,72 @@ def main() -> None:
         print(json.dumps(run(args.start, args.end, yaml)))
         return
 
-    rows = {}
+    rows: dict = {}
     with ExitStack() as servers:
-        _measure_all(args, rows, servers)
-    _print_ratios(args, rows)
+        runs = _measure_all(args, rows, servers)
+    if args.checkouts or args.repeat > 1:
+        _print_checkouts(runs)
+    else:
+        _print_ratios(args, rows)
 
 
-def _measure_all(args: argparse.Namespace, rows: dict, servers: ExitStack) -> None:
-    postgres = None
-    for name in args.variants:
-        _, extra = VARIANTS[name]
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("DAGSTER_EVENT_BATCH_SIZE", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS")}
-        if name.startswith("postgres"):
-            if postgres is None:
-                from risk_pipeline.local_servers import postgres_server
+def _measure_all(args: argparse.Namespace, rows: dict, servers: ExitStack) -> list[tuple[str, str | None, dict]]:
+    """Each variant in a process of its own, ``--repeat`` times, on each checkout of ``--checkouts`` in
+    turn (its folder first on ``PYTHONPATH``: its ``risk_pipeline`` measured); prints a line per run.
+    ``rows``: the last run of each variant; returns every run, as (variant, checkout, row)."""
+    postgres, runs = None, []
+    for _ in range(args.repeat):
+        for name in args.variants:
+            for checkout in args.checkouts or [None]:
+                _, extra = VARIANTS[name]
+                env = {k: v for k, v in os.environ.items()
+                       if k not in ("DAGSTER_EVENT_BATCH_SIZE", "DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS")}
+                if checkout is not None:
+                    env["PYTHONPATH"] = os.pathsep.join([checkout, *filter(None, [env.get("PYTHONPATH")])])
+                if name.startswith("postgres"):
+                    if postgres is None:
+                        from risk_pipeline.local_servers import postgres_server
 
-                postgres = servers.enter_context(postgres_server())
-            extra = {**extra, "DAGSTER_POSTGRES_URL": _new_database(postgres, name)}
-        out = subprocess.run([sys.executable, __file__, "--start", args.start, "--end", args.end, "--one", name,
-                              "--graph", args.graph],
-                             env={**env, **extra}, capture_output=True, text=True, cwd=REPO)
-        if out.returncode:
-            raise SystemExit(f"{name} failed:\n{out.stderr[-3000:]}")
-        rows[name] = json.loads(out.stdout.strip().splitlines()[-1])
-        row = rows[name]
-        row["ms_per_asset_partition"] = 1000 * row["seconds"] / (row["assets"] * row["partitions"])
-        cpu_ms = 1000 * row["cpu_seconds"] / (row["assets"] * row["partitions"])
-        print(f"{name:<32} {row['seconds']:8.1f} s  {row['ms_per_asset_partition']:6.2f} ms per asset-partition"
-              f" (CPU of this process {cpu_ms:.3f} ms)"
-              f"  ({row['known']} of {row['partitions']} partitions known to the instance)", flush=True)
+                        postgres = servers.enter_context(postgres_server())
+                    extra = {**extra, "DAGSTER_POSTGRES_URL": _new_database(postgres, name)}
+                out = subprocess.run([sys.executable, __file__, "--start", args.start, "--end", args.end, "--one", name,
+                                      "--graph", args.graph],
+                                     env={**env, **extra}, capture_output=True, text=True, cwd=REPO)
+                if out.returncode:
+                    raise SystemExit(f"{name} failed:\n{out.stderr[-3000:]}")
+                row = json.loads(out.stdout.strip().splitlines()[-1])
+                asset_partitions = row["assets"] * row["partitions"]
+                row["ms_per_asset_partition"] = 1000 * row["seconds"] / asset_partitions
+                row["cpu_ms"] = 1000 * row["cpu_seconds"] / asset_partitions
+                line = (f"{name:<20} {row['seconds']:8.1f} s  {row['ms_per_asset_partition']:6.2f} ms per asset-partition"
+                        f" (CPU of this process {row['cpu_ms']:.3f} ms")
+                if "base_cpu_seconds" in row:
+                    # the CPU of each event beyond the run's fixed work: the full run's less the base run's
+                    row["event_cpu_ms"] = 1000 * (row["cpu_seconds"] - row["base_cpu_seconds"]) / (
+                        row["assets"] * (row["partitions"] - row["base_partitions"]))
+                    line += f", of each further one {row['event_cpu_ms']:.3f} ms"
+                label = "" if checkout is None else f"  [{checkout}]"
+                print(f"{line})  ({row['known']} of {row['partitions']} partitions known to the instance){label}", flush=True)
+                rows[name] = row
+                runs.append((name, checkout, row))
+    return runs
+
+
+def _print_checkouts(runs: list[tuple[str, str | None, dict]]) -> None:
+    """Per variant and checkout: the median over the runs of the CPU per asset-partition beyond the
+    run's fixed work (or of the whole run's, for the real graph), and its ratio to the first checkout's."""
+    import statistics
+
+    print("\nCPU ms per asset-partition (medians of the runs), checkout by checkout:")
+    for name in dict.fromkeys(name for name, _, _ in runs):
+        first = None
+        for checkout in dict.fromkeys(checkout for variant, checkout, _ in runs if variant == name):
+            figures = [row.get("event_cpu_ms", row["cpu_ms"]) for variant, at, row in runs
+                       if variant == name and at == checkout]
+            median = statistics.median(figures)
+            first = median if first is None else first
+            print(f"  {name:<20} {checkout}: {median:.3f} ms ({', '.join(f'{f:.3f}' for f in figures)})"
+                  f"  {median / first:.2f} x the first")
 
 
 def _print_ratios(args: argparse.Namespace, rows: dict) -> None:

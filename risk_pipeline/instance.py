@@ -23,7 +23,8 @@ probed once per process and fact once found: a schema only gains tables, columns
 (:meth:`BatchingSqliteEventLogStorage.has_table`). Everything else is Dagster's SQLite event log,
 in the same folder (``<DAGSTER_HOME>/history/runs``) and schema, so an instance created with
 Dagster's default storage keeps its history. ``benchmarks/bench_instance.py`` measures it against
-the in-memory and the plain SQLite event logs.
+the in-memory and the plain SQLite event logs. Importing this module also hands a range run's
+materializations to the instance without Python's logging in between (:mod:`risk_pipeline.asset_event_logging`).
 
 Configured in ``dagster.yaml``::
 
@@ -36,7 +37,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import partial
 from itertools import groupby
@@ -73,7 +74,11 @@ from dagster._core.storage.sql import create_engine
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData, serialize_value
 
+from risk_pipeline import asset_event_logging
 from risk_pipeline.run_liveness import PROCESS_TAG, process_tag
+
+# a step's asset events straight to the instance when only it would see them (every process of this instance)
+asset_event_logging.install()
 
 # Dagster reads it at every event; without it, every event goes to ``store_event`` alone
 EVENT_BATCH_SIZE_VARIABLE = "DAGSTER_EVENT_BATCH_SIZE"
@@ -82,6 +87,7 @@ EVENT_BATCH_SIZE = 2000
 ASSET_EVENT_TYPES = frozenset(event_type.value for event_type in ASSET_EVENTS)
 # those the index stores through Dagster's own code: check evaluations, run status changes
 ASSET_CHECK_EVENT_TYPES = frozenset(event_type.value for event_type in ASSET_CHECK_EVENTS)
+MATERIALIZATION = DagsterEventType.ASSET_MATERIALIZATION.value
 RUN_STATUS_EVENT_TYPES = frozenset(event_type.value for event_type in EVENT_TYPE_TO_PIPELINE_RUN_STATUS)
 # database files whose engine (and idle connection) a process keeps: the index and the runs it
 # writes or reads last (a UI reading many runs reopens the older ones, as Dagster's storage does)
@@ -260,33 +266,34 @@ def ephemeral_instance() -> DagsterInstance:
     )
 
 
-def _insert_statement(dialect: sqlalchemy.engine.Dialect, table: sqlalchemy.Table,
-                      rows: list[dict]) -> tuple[str, list[tuple]]:
+def _insert_statement(dialect: sqlalchemy.engine.Dialect, table: sqlalchemy.Table, rows: list[dict],
+                      bound: frozenset[str] = frozenset()) -> tuple[str, list[tuple]]:
     """The driver's ``INSERT`` of ``rows`` (dicts of the same columns) into ``table`` and the rows'
     values for its ``executemany``, bound as SQLAlchemy binds them: each column type's bind processor
-    for the dialect (SQLite's text of a timestamp, ``2021-03-01 18:00:00.000000``). SQLAlchemy's own
-    executemany processes every row's parameters in Python: for a range run's materializations (two
-    rows and a tag row each) that was a fifth of what storing them cost."""
+    for the dialect (SQLite's text of a timestamp, ``2021-03-01 18:00:00.000000``), except in the
+    columns ``bound``, whose values are such text already. SQLAlchemy's own executemany processes
+    every row's parameters in Python: for a range run's materializations (two rows and a tag row
+    each) that was a fifth of what storing them cost."""
     columns = list(rows[0])
-    processors = [(i, process) for i, column in enumerate(columns)
-                  if (process := table.c[column].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
+    processors = [(i, process) for i, column in enumerate(columns) if column not in bound
+                  and (process := table.c[column].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
     names = ", ".join(f'"{column}"' for column in columns)
     statement = f'INSERT INTO "{table.name}" ({names}) VALUES ({", ".join("?" * len(columns))})'
     values = [tuple(row[column] for column in columns) for row in rows]
     if processors:
         for n, row in enumerate(values):
-            bound = list(row)
+            bound_row = list(row)
             for i, process in processors:
-                bound[i] = process(bound[i])
-            values[n] = tuple(bound)
+                bound_row[i] = process(bound_row[i])
+            values[n] = tuple(bound_row)
     return statement, values
 
 
-def _insert_rows(conn: Connection, table: sqlalchemy.Table, rows: list[dict]) -> None:
+def _insert_rows(conn: Connection, table: sqlalchemy.Table, rows: list[dict], bound: frozenset[str] = frozenset()) -> None:
     """Insert ``rows`` (dicts of the same columns) into ``table`` with one ``executemany`` of the
     driver (:func:`_insert_statement`)."""
     if rows:
-        conn.exec_driver_sql(*_insert_statement(conn.dialect, table, rows))
+        conn.exec_driver_sql(*_insert_statement(conn.dialect, table, rows, bound))
 
 
 def _insert_events_returning_ids(conn: Connection, statement: str, values: list[tuple]) -> list[int]:
@@ -410,25 +417,40 @@ class BatchingSqliteEventLogStorage(RangeRunEvents, SqliteEventLogStorage):
             self._dispose_engines()
         super().dispose()
 
-    def _event_rows(self, events: list[EventLogEntry]) -> list[dict]:
-        """``_event_to_row`` of each event (the same dicts), reading each event's asset key and
-        partition once: Dagster's reads them five times, each through the event's type checks (about
-        a fifth of what building a materialization's row cost, its serialization included)."""
+    def _event_rows(self, events: list[EventLogEntry]) -> tuple[list[dict], list[Mapping[str, str] | None]]:
+        """``_event_to_row`` of each event (the same dicts) and, for a materialization, the tags the
+        index keeps of it (``_tags_for_asset_event``'s), reading each event's asset key, partition and
+        tags once: Dagster's reads them seven times, each through the event's type checks (about a
+        fifth of what building a materialization's rows cost, its serialization included), and asks
+        which tags to index once per set of tag names here instead of once per event."""
         keys: dict[AssetKey, str] = {}
-        rows = []
+        indexed_names: dict[tuple[str, ...], set[str]] = {}
+        rows, tags = [], []
         for event, text in zip(events, serialized_events(events)):
             dagster_event = event.dagster_event
             row = {"run_id": event.run_id, "event": text, "dagster_event_type": None,
                    "timestamp": self._event_insert_timestamp(event), "step_key": event.step_key,
                    "asset_key": None, "partition": None}
+            event_tags = None
             if dagster_event is not None:
-                key = dagster_event.asset_key
+                data = dagster_event.event_specific_data
+                if dagster_event.event_type_value == MATERIALIZATION and isinstance(data, StepMaterializationData):
+                    materialization = data.materialization
+                    key, partition = materialization.asset_key, materialization.partition
+                    all_tags = materialization.tags or {}
+                    names = tuple(all_tags)
+                    if names not in indexed_names:
+                        indexed_names[names] = self.get_asset_tags_to_index(set(names))
+                    event_tags = {name: value for name, value in all_tags.items() if name in indexed_names[names]}
+                else:
+                    key, partition = dagster_event.asset_key, dagster_event.partition
                 if key and key not in keys:
                     keys[key] = key.to_string()
                 row.update(dagster_event_type=dagster_event.event_type_value, step_key=dagster_event.step_key,
-                           asset_key=keys[key] if key else None, partition=dagster_event.partition or None)
+                           asset_key=keys[key] if key else None, partition=partition or None)
             rows.append(row)
-        return rows
+            tags.append(event_tags)
+        return rows, tags
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
         for event in events:
@@ -438,27 +460,30 @@ class BatchingSqliteEventLogStorage(RangeRunEvents, SqliteEventLogStorage):
 
     def _store_run_batch(self, run_id: str, events: list[EventLogEntry]) -> None:
         """What ``store_event`` does for each event, with one transaction per database file."""
-        rows = self._event_rows(events)
+        rows, row_tags = self._event_rows(events)
         with self.run_connection(run_id) as conn:
             # the index stores the same values of its asset events: bound once
             statement, values = _insert_statement(conn.dialect, SqlEventLogStorageTable, rows)
             conn.exec_driver_sql(statement, values)
 
         positions = [n for n, row in enumerate(rows) if row["dagster_event_type"] in ASSET_EVENT_TYPES]
-        indexed = [(events[n], rows[n]) for n in positions]
+        at = list(rows[0]).index("timestamp")
+        # each event, its row, the tags the index keeps (if read already) and its row's timestamp as bound
+        indexed = [(events[n], rows[n], row_tags[n], values[n][at]) for n in positions]
         if indexed:
             with self.index_transaction() as conn:
                 ids = _insert_events_returning_ids(conn, statement, [values[n] for n in positions])
                 # Dagster's _store_asset_event_tags, with the asset key and timestamp of the event's row
                 tags = [{"event_id": event_id, "asset_key": row["asset_key"], "key": key, "value": value,
-                         "event_timestamp": row["timestamp"]}
-                        for (event, row), event_id in zip(indexed, ids)
-                        for key, value in self._tags_for_asset_event(event).items()]
+                         "event_timestamp": timestamp}
+                        for (event, row, event_tags, timestamp), event_id in zip(indexed, ids)
+                        for key, value in (self._tags_for_asset_event(event) if event_tags is None
+                                           else event_tags).items()]
                 if tags and self.has_table(AssetEventTagsTable.name):
-                    _insert_rows(conn, AssetEventTagsTable, tags)
+                    _insert_rows(conn, AssetEventTagsTable, tags, bound=frozenset({"event_timestamp"}))
                 # the asset table keeps the latest event of each kind per asset: write only those
                 latest = {(row["asset_key"], row["dagster_event_type"]): (event_id, event)
-                          for (event, row), event_id in zip(indexed, ids)}
+                          for (event, row, _, _), event_id in zip(indexed, ids)}
                 for event_id, event in sorted(latest.values(), key=lambda pair: pair[0]):
                     self._store_asset_event(conn, event, event_id)
 

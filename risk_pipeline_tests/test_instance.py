@@ -3,13 +3,16 @@ what Dagster's own SQLite storage records, with one planned event per asset and 
 ``risk-pipeline backfill`` on a persistent instance: ``test_ui.py`` (beside a UI backfill)."""
 
 import datetime as dt
+import re
 import sqlite3
 import threading
 import warnings
 
 import dagster as dg
 import pytest
+from dagster._core.events import DagsterEventBatchMetadata
 from dagster._core.events.log import EventLogEntry
+from dagster._core.log_manager import DagsterLogManager
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.event_log.base import EventLogRecord
 from dagster._core.storage.event_log.schema import AssetEventTagsTable, AssetKeyTable, SqlEventLogStorageTable
@@ -18,7 +21,7 @@ from sqlalchemy import select, text
 
 from risk_pipeline.defs.lake_assets import business_days, single_run
 from risk_pipeline.cli.backfill import backfill
-from risk_pipeline import instance as instance_module
+from risk_pipeline import asset_event_logging, instance as instance_module
 from risk_pipeline.instance import BatchingSqliteEventLogStorage, serialized_events
 from risk_pipeline_tests.pipeline_helpers import check_rows, project_instance
 
@@ -324,3 +327,109 @@ def test_the_index_schema_is_probed_once_per_fact_found_and_answers_as_dagsters(
     finally:
         plain.dispose()
         ours.dispose()
+
+
+# as risk-pipeline backfill runs: the console shows warnings only
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+_COMPARED = {None, *(getattr(dg.DagsterEventType, name) for name in (
+    "ASSET_MATERIALIZATION", "ASSET_MATERIALIZATION_PLANNED", "ASSET_CHECK_EVALUATION", "ASSET_CHECK_EVALUATION_PLANNED",
+    "STEP_START", "STEP_OUTPUT", "HANDLED_OUTPUT", "LOADED_INPUT", "STEP_INPUT"))}
+
+
+def _logged_events(tmp_path, name: str, run_config: dict | None) -> tuple[list[EventLogEntry], list[str]]:
+    """A range run of two assets with code versions (the same data versions in every run), per-partition
+    metadata and a check on a new project instance: its stored events as text with the run's id and the
+    events' timestamps and process ids set aside (those of the assets, their checks and steps, and the
+    log lines: not those that tell durations, of resources, steps and the run), and the types of the events Dagster's own ``log_dagster_event`` logged."""
+
+    @dg.asset(partitions_def=business_days, backfill_policy=single_run, code_version="1")
+    def first() -> None:
+        return None
+
+    @dg.asset(partitions_def=business_days, backfill_policy=single_run, code_version="2", deps=[first])
+    def second(context: dg.AssetExecutionContext) -> None:
+        for i, key in enumerate(context.partition_keys):
+            context.add_asset_metadata({"rows": i, "day": key}, partition_key=key)
+        context.log.info("a log line between the events")
+
+    @dg.asset_check(asset=second, blocking=True)
+    def second_ok() -> dg.AssetCheckResult:
+        return dg.AssetCheckResult(passed=True)
+
+    through_dagster = []
+    dagsters = asset_event_logging.DAGSTERS_LOG_DAGSTER_EVENT
+
+    def spied(self, level, msg, dagster_event, batch_metadata=None):
+        through_dagster.append(dagster_event.event_type_value)
+        dagsters(self, level, msg, dagster_event, batch_metadata)
+
+    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
+    instance = project_instance(tmp_path / name)
+    with warnings.catch_warnings(), pytest.MonkeyPatch.context() as mp:
+        warnings.simplefilter("ignore")
+        mp.setattr(asset_event_logging, "DAGSTERS_LOG_DAGSTER_EVENT", spied)
+        result = dg.materialize([first, second, second_ok], instance=instance, tags=tags, run_config=run_config)
+    assert result.success
+    events = [event._replace(dagster_event=event.dagster_event._replace(pid=0)) if event.dagster_event else event
+              for event in instance.all_logs(result.run_id) if event.dagster_event_type in _COMPARED]
+    instance.dispose()
+    # the timestamps: the events' own and the check's of its materialization
+    return [re.sub(r'"timestamp": [-+.e0-9]+', '"timestamp": 0', serialize_value(event)).replace(result.run_id, "RUN")
+            for event in events], through_dagster
+
+
+def test_a_range_runs_asset_events_reach_the_instance_as_through_dagsters_logging(tmp_path, monkeypatch):
+    """The events a range run stores are, field for field (the run's id, timestamps and process ids
+    aside), those of Dagster's own logging, whose path a console at DEBUG (Dagster's default) still
+    takes: with the console at WARNING (``risk-pipeline backfill``'s) the materializations go straight
+    to the instance, the rest through Dagster's ``log_dagster_event``."""
+    direct, direct_through_dagster = _logged_events(tmp_path, "direct", QUIET)
+    with monkeypatch.context() as mp:
+        mp.setattr(DagsterLogManager, "log_dagster_event", asset_event_logging.DAGSTERS_LOG_DAGSTER_EVENT)
+        plain, _ = _logged_events(tmp_path, "dagster", QUIET)
+    printed, printed_through_dagster = _logged_events(tmp_path, "printed", None)
+    days = len(business_days.get_partition_keys_in_range(dg.PartitionKeyRange(START, END)))
+    assert sum('"ASSET_MATERIALIZATION"' in text for text in plain) == 2 * days
+    assert direct == plain and printed == plain
+    assert "ASSET_MATERIALIZATION" not in direct_through_dagster and "STEP_SUCCESS" in direct_through_dagster
+    assert printed_through_dagster.count("ASSET_MATERIALIZATION") == 2 * days
+
+
+@pytest.mark.parametrize("batch_size", ["7", "1", "0"])
+@pytest.mark.parametrize("batches_fail", [False, True])
+def test_a_batchs_event_is_kept_stored_and_announced_as_handle_new_event_does(tmp_path, monkeypatch, batch_size,
+                                                                              batches_fail):
+    """``handle_batch_event`` against Dagster's ``handle_new_event`` on the events of a range run: the same
+    calls to the storage (batches of the batch size and the batch's end; one event at a time when a
+    batch fails or batching is off), the same events to the run's subscribers, the same buffer left."""
+    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
+    instance = project_instance(tmp_path / "home")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = dg.materialize([upstream], instance=instance, tags=tags, run_config=QUIET)
+    events = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    instance.dispose()
+    monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", batch_size)
+    found = []
+    for handle in (lambda instance, event, batch: instance.handle_new_event(event, batch_metadata=batch),
+                   asset_event_logging.handle_batch_event):
+        instance, calls, seen = dg.DagsterInstance.ephemeral(), [], []
+
+        def store_batch(batch, calls=calls):
+            calls.append(("batch", list(batch)))
+            if batches_fail:
+                raise RuntimeError("the batch fails")
+
+        monkeypatch.setattr(instance.event_log_storage, "store_event_batch", store_batch)
+        monkeypatch.setattr(instance.event_log_storage, "store_event", lambda event, calls=calls: calls.append(("one", event)))
+        instance.add_event_listener(result.run_id, seen.append)
+        for i, event in enumerate(events[:-3]):
+            handle(instance, event, DagsterEventBatchMetadata("a batch", i == len(events) - 4))
+        for event in events[-3:]:  # a batch left unfinished
+            handle(instance, event, DagsterEventBatchMetadata("another", False))
+        found.append((calls, seen, dict(instance._event_buffer)))  # noqa: SLF001
+    assert found[0] == found[1]
+    calls, seen, _ = found[0]
+    assert len(seen) == len(events) - (3 if batch_size == "7" else 0) and len(calls) > 1
