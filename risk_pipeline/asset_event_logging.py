@@ -21,6 +21,7 @@ an event logged while another is being handled) Dagster's own method runs. Insta
 
 from __future__ import annotations
 
+import inspect
 import logging
 import sys
 import time
@@ -122,5 +123,8 @@ def handle_batch_event(instance: DagsterInstance, event: EventLogEntry, batch_me
 
 
 def install() -> None:
-    """Make :func:`log_dagster_event` Dagster's ``DagsterLogManager.log_dagster_event`` in this process."""
-    DagsterLogManager.log_dagster_event = log_dagster_event
+    """Make :func:`log_dagster_event` Dagster's ``DagsterLogManager.log_dagster_event`` in this process,
+    if Dagster's method still takes the parameters it was written for (another Dagster within
+    pyproject.toml's bounds may not: then Dagster's own method stays)."""
+    if list(inspect.signature(DAGSTERS_LOG_DAGSTER_EVENT).parameters) == list(inspect.signature(log_dagster_event).parameters):
+        DagsterLogManager.log_dagster_event = log_dagster_event
