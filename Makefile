@@ -65,8 +65,10 @@ ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 bench: $(STAMP)
 	for script in benchmarks/bench_*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
+# Whole files to each worker (a file's module-scoped lakes are built once), in collection order: the longest
+# files first (risk_pipeline_tests/conftest.py, LONGEST_FILES), so that none starts last (docs/performance.md).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 # separate processes on 127.0.0.1, all stopped at the end (risk_pipeline/cluster_demo.py)
 cluster-demo: $(STAMP)

@@ -29,3 +29,19 @@ def no_persistent_instance(monkeypatch):
     """No test records runs in the user's instance (``make test`` exports DAGSTER_HOME): in-process
     runs use an in-memory instance; tests of the instance give their processes a temporary one."""
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
+
+
+# The files whose tests took longest in `make test` (`--durations`, docs/performance.md "The test suite"),
+# longest first. `make test` hands whole files to its two workers in collection order
+# (`--dist loadfile --no-loadscope-reorder`): these first, so that no long file starts last while the other
+# worker has nothing left (xdist's default order, most tests first, put the files of one or two long tests,
+# test_kill_sweep and test_cluster among them, at the end).
+LONGEST_FILES = ("test_faults.py", "test_kill_sweep.py", "test_empty_days.py", "test_ui.py", "test_report.py",
+                 "test_pipeline.py", "test_last_dates.py", "test_catalog_faults.py", "test_cluster.py",
+                 "test_quality_checks.py", "test_options_backtests.py", "test_lake_object_store.py")
+
+
+def pytest_collection_modifyitems(items):
+    """The tests of ``LONGEST_FILES`` first, in that order; each file's tests keep their order."""
+    rank = {name: i for i, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))

@@ -22,7 +22,9 @@ from sqlalchemy import select, text
 from risk_pipeline.defs.lake_assets import business_days, single_run
 from risk_pipeline.cli.backfill import backfill
 from risk_pipeline import asset_event_logging, instance as instance_module
-from risk_pipeline.instance import BatchingSqliteEventLogStorage, serialized_events
+from risk_pipeline.instance import (
+    BatchingSqliteEventLogStorage, RangeRunInMemoryEventLogStorage, ephemeral_instance, serialized_events,
+)
 from risk_pipeline_tests.pipeline_helpers import check_rows, project_instance
 
 START, END = "2021-03-01", "2021-03-31"
@@ -84,6 +86,50 @@ def test_a_range_run_records_what_dagsters_sqlite_storage_records(tmp_path):
     assert len(check_rows(plain)) == days + 1
     for instance, _, _ in found.values():
         instance.dispose()
+
+
+def _tag_rows(instance: dg.DagsterInstance) -> list[tuple]:
+    """The asset events' indexed tags: (asset key, tag) of each (the values, data versions, follow the run)."""
+    with instance.event_log_storage.index_connection() as conn:
+        return sorted(tuple(row) for row in conn.execute(select(AssetEventTagsTable.c.asset_key,
+                                                                AssetEventTagsTable.c.key)))
+
+
+def test_the_in_memory_instance_stores_a_steps_materializations_at_once_and_records_what_dagsters_does(monkeypatch):
+    """``ephemeral_instance()`` (the tests' runs, ``risk-pipeline backfill`` without ``DAGSTER_HOME``) stores each
+    step's materializations as one batch, and records what ``DagsterInstance.ephemeral()`` records."""
+    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
+    days = len(business_days.get_partition_keys_in_range(dg.PartitionKeyRange(START, END)))
+    batches = []
+    store_batch = RangeRunInMemoryEventLogStorage.store_event_batch
+
+    def counted(self, events):
+        batches.append(sorted({event.dagster_event_type.value for event in events}) + [len(events)])
+        store_batch(self, events)
+
+    monkeypatch.setattr(RangeRunInMemoryEventLogStorage, "store_event_batch", counted)
+    found = {}
+    for name, instance in (("dagster", dg.DagsterInstance.ephemeral()), ("project", ephemeral_instance())):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = dg.materialize([upstream, downstream, downstream_ok], instance=instance, tags=tags)
+        assert result.success
+        found[name] = {**_recorded(instance, result.run_id), "tags": _tag_rows(instance),
+                       # the asset table's row: its latest materialization's partition
+                       "asset rows": {record.asset_entry.asset_key: record.asset_entry.last_materialization.dagster_event
+                                      .partition for record in instance.get_asset_records()}}
+        found[name].pop("planned")  # one event per asset in the project's, per partition in Dagster's
+        instance.dispose()
+    # each step's materializations at once (the plan's events, a batch too, are stored one by one)
+    assert [batch for batch in batches if "ASSET_MATERIALIZATION" in batch] == [["ASSET_MATERIALIZATION", days]] * 2
+    assert all(len(partitions) == days for partitions in found["project"]["partitions"].values())
+    assert found["project"]["materializations"] == found["dagster"]["materializations"] == {
+        dg.AssetKey("upstream"): days, dg.AssetKey("downstream"): days}
+    assert {key: partition for key, (_, partition) in found["project"]["latest"].items()} == {
+        key: partition for key, (_, partition) in found["dagster"]["latest"].items()}
+    for side in found.values():
+        side.pop("latest")  # run ids differ
+    assert found["project"] == found["dagster"]
 
 
 def test_a_range_runs_rows_are_what_dagsters_row_functions_give(tmp_path):

@@ -1,5 +1,6 @@
 """Lint and types as part of `make test`: ruff on the whole package and mypy on the numerical core
-(risk_pipeline/risk), both configured in pyproject.toml, must report nothing."""
+(risk_pipeline/risk), both configured in pyproject.toml, must report nothing; the files `make test`
+hands out first exist."""
 
 import subprocess
 import sys
@@ -33,3 +34,11 @@ def test_no_file_of_the_repository_holds_a_merge_conflict_marker():
              for number, line in enumerate((ROOT / name).read_bytes().decode(errors="replace").splitlines(True), 1)
              if line.startswith(markers)]
     assert not found, found
+
+
+def test_the_files_make_test_hands_out_first_exist():
+    """conftest.LONGEST_FILES orders `make test`'s files: a renamed file would silently drop out of it."""
+    from risk_pipeline_tests.conftest import LONGEST_FILES
+
+    assert [name for name in LONGEST_FILES if not (ROOT / "risk_pipeline_tests" / name).is_file()] == []
+    assert len(set(LONGEST_FILES)) == len(LONGEST_FILES)
