@@ -296,3 +296,31 @@ def test_prices_read_in_a_task_of_symbols_per_worker_are_those_of_the_whole_read
         assert lake.open_table("prices", tmp_path / f"data_gap_{engine['engine']}" / "lake") is None
     assert "prices_no_missing_days" in errors[0] and f"symbol={first}" in errors[0]
     assert errors[1] == errors[0]
+
+
+def test_prices_in_tasks_price_the_bond_and_cash_on_the_trading_days_of_every_task(tmp_path, monkeypatch):
+    """Bond instruments and cash, priced by the run's process on the union of the tasks' trading days (a
+    Treasury from its yields, EUR cash at 1) beside stocks of both tasks: the stored rows on two workers
+    exactly those of the inline run, the MLK holiday (2021-01-18) without a row of either."""
+    (tmp_path / "portfolios.yaml").write_text(
+        "portfolios:\n"
+        "  - {name: ust, base_currency: USD, notional: 1000000, positions: [{symbol: UST10Y, weight: 1.0}]}\n"
+        "  - {name: eurusd, base_currency: USD, notional: 1000000, positions: [{symbol: CASH_EUR, weight: 1.0}]}\n"
+        "  - {name: stocks, base_currency: USD, notional: 1, positions: [{symbol: AAPL, weight: 0.5},"
+        " {symbol: XOM, weight: 0.5}]}\n")
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(tmp_path / "portfolios.yaml"))
+    tags = {"dagster/asset_partition_range_start": "2021-01-04", "dagster/asset_partition_range_end": "2021-02-26"}
+    tables = []
+    for engine in ({"engine": "inline"}, {"engine": "dask", "workers": 2}):
+        monkeypatch.setenv("RISK_PIPELINE_DATA", str(tmp_path / f"data_{engine['engine']}"))
+        config = {"ops": {"prices": {"config": {"extra_symbols": []}}}, "resources": {"compute": {"config": engine}}}
+        try:
+            assert dg.materialize([prices], run_config=config, tags=tags).success
+        finally:
+            close_clients()
+        tables.append(_sorted(lake.read_range("prices", root=tmp_path / f"data_{engine['engine']}" / "lake").to_pandas()))
+    inline, on_dask = tables
+    assert len(lake.open_table("prices", tmp_path / "data_dask" / "lake").file_uris()) == 3  # two tasks, the run's
+    assert set(inline["symbol"]) == {"AAPL", "XOM", "UST10Y", "CASH_EUR"}
+    assert not (pd.to_datetime(inline["date"]) == pd.Timestamp("2021-01-18")).any()
+    pd.testing.assert_frame_equal(on_dask, inline, check_exact=True)
