@@ -309,18 +309,19 @@ def test_prices_in_tasks_price_the_bond_and_cash_on_the_trading_days_of_every_ta
         "  - {name: stocks, base_currency: USD, notional: 1, positions: [{symbol: AAPL, weight: 0.5},"
         " {symbol: XOM, weight: 0.5}]}\n")
     monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(tmp_path / "portfolios.yaml"))
-    tags = {"dagster/asset_partition_range_start": "2021-01-04", "dagster/asset_partition_range_end": "2021-02-26"}
     tables = []
     for engine in ({"engine": "inline"}, {"engine": "dask", "workers": 2}):
         monkeypatch.setenv("RISK_PIPELINE_DATA", str(tmp_path / f"data_{engine['engine']}"))
         config = {"ops": {"prices": {"config": {"extra_symbols": []}}}, "resources": {"compute": {"config": engine}}}
-        try:
-            assert dg.materialize([prices], run_config=config, tags=tags).success
+        try:  # two runs: the second's audit reads the first's stored days before its range (each task its symbols')
+            for first, last in (("2021-01-04", "2021-02-26"), ("2021-03-01", "2021-03-31")):
+                tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+                assert dg.materialize([prices], run_config=config, tags=tags).success
         finally:
             close_clients()
         tables.append(_sorted(lake.read_range("prices", root=tmp_path / f"data_{engine['engine']}" / "lake").to_pandas()))
     inline, on_dask = tables
-    assert len(lake.open_table("prices", tmp_path / "data_dask" / "lake").file_uris()) == 3  # two tasks, the run's
+    assert len(lake.open_table("prices", tmp_path / "data_dask" / "lake").file_uris()) == 6  # two tasks, the run's
     assert set(inline["symbol"]) == {"AAPL", "XOM", "UST10Y", "CASH_EUR"}
     assert not (pd.to_datetime(inline["date"]) == pd.Timestamp("2021-01-18")).any()
     pd.testing.assert_frame_equal(on_dask, inline, check_exact=True)

@@ -375,13 +375,13 @@ def _after(table: str, staged: pd.DataFrame, days: list[dt.date], keys: list[str
     return after.sort_values([day, spec.key_column], kind="stable", ignore_index=True)
 
 
-def _trimmed(frame: pd.DataFrame, day_column: str, before: list[dt.date], lookback: int) -> pd.DataFrame:
+def _trimmed(frame: pd.DataFrame, day_column: str, start: dt.date, before: list[dt.date], lookback: int) -> pd.DataFrame:
     """``frame`` without the rows dated before the ``lookback`` last of the table's stored days ``before``
-    the range (sorted): :func:`_last_days_before` for a part of the table's keys, whose own rows may lack
+    ``start`` (sorted): :func:`_last_days_before` for a part of the table's keys, whose own rows may lack
     some of those days."""
     if len(before) <= lookback:
         return frame
-    return frame.loc[frame[day_column] >= pd.Timestamp(before[len(before) - lookback])]
+    return frame.loc[frame[day_column] >= pd.Timestamp(before[len(before) - lookback] if lookback else start)]
 
 
 def audit_window(table: str, start: dt.date, end: dt.date) -> list[dt.date]:
@@ -395,7 +395,7 @@ def audit_parts(table: str, staged: pd.DataFrame, days: list[dt.date], keys: lis
                 before: list[dt.date]) -> dict[str, object]:
     """A task's part of :func:`audit_failures` where the run's keys are judged in tasks of keys, rules across
     keys too (``prices``: a day's coverage of every live symbol, the portfolios' symbols priced): for each
-    blocking rule of ``table`` with a part (``Rule.by_symbol``), its part of the stored rows of the keys
+    blocking rule of ``table`` (each has a part: ``Rule.by_symbol``), its part of the stored rows of the keys
     ``read`` as committing ``staged`` (the rows of ``days`` and ``keys``) would leave them, each rule's window
     cut at its lookback of the table's stored days ``before`` the range (every key's); None where those
     rows are none. :func:`parts_failures` puts the tasks' parts together, which cover every key once."""
@@ -406,7 +406,7 @@ def audit_parts(table: str, staged: pd.DataFrame, days: list[dt.date], keys: lis
     after = _after(table, staged, days, keys, read, lookback=len(before))
     parts: dict[str, object] = {}
     for name, (rule, config) in blocking.items():
-        rows = _trimmed(after, day, before, rule.lookback(config))
+        rows = _trimmed(after, day, days[0], before, rule.lookback(config))
         parts[name] = rule.by_symbol.part(rows, days, config, None) if len(rows) else None
     return parts
 
