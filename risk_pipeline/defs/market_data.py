@@ -145,9 +145,9 @@ def _appended(frame: pd.DataFrame, rows: int, origin: str) -> pd.DataFrame:
 
 def _shares(compute: Compute, source: object, quoted: list[str]) -> list[list[str]]:
     """The file's symbols in a share per worker, for a read in parts: on an engine of several workers, a
-    source that reads parts (``file_symbols``, ``fetch_part``: the bundled snapshot; a CSV file is parsed
-    whole, by each task it would be) with every ``quoted`` symbol; else none (a read whole, which names
-    the source's problems)."""
+    source that reads parts (``file_symbols``, ``fetch_part``: the bundled snapshot; a CSV file has no
+    column to filter on, each task would parse all of it) with every ``quoted`` symbol; else none (a read
+    whole, which names the source's problems)."""
     if compute.engine == "inline" or not quoted or not hasattr(source, "fetch_part"):
         return []
     symbols = source.file_symbols()
