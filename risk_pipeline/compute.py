@@ -8,8 +8,9 @@ Two engines:
   ``address`` (``tcp://scheduler:8786``: any ``dask scheduler``, dask-kubernetes, dask-jobqueue).
   The cluster of a process is started in the background when a run using the engine starts
   (:meth:`Compute.setup_for_execution`), and its workers import the project's assets there
-  (:func:`warm_up`), while the run's first step (prices) goes on: the first step on the engine
-  (returns) waits only for what is left of the start. The workers are forked from one server process
+  (:func:`warm_up`), while the run's process goes on (``risk-pipeline backfill`` starts it before it
+  loads the definitions): the first step on the engine (prices, whose source is read in parts there;
+  else returns) waits only for what is left of the start. The workers are forked from one server process
   that imported the assets once (``risk_pipeline.dask_preload``), not each started anew importing
   them. The cluster is kept for the process's later runs.
 

@@ -3,6 +3,7 @@ table of the whole graph, computed inline and on a Dask LocalCluster of 2 worker
 127.0.0.1, closed after the test) are identical."""
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -223,3 +224,104 @@ def test_returns_computed_in_a_task_of_symbols_per_worker_are_those_of_the_whole
     assert len(expected) > 0 and expected["symbol"].nunique() > 2
     pd.testing.assert_frame_equal(stored[list(expected.columns)], expected, check_exact=True)
     assert len(lake.open_table("returns").file_uris()) == 2  # two tasks, the range in one year
+
+
+def _prices_on_dask(tags: dict) -> tuple[bool, list[dict]]:
+    """``prices`` of ``tags``' range on two workers: whether it succeeded, and the cluster's tasks."""
+    config = {"ops": {"prices": fast_run_config()["ops"]["prices"]},
+              "resources": {"compute": {"config": {"engine": "dask", "workers": 2}}}}
+    try:
+        with get_task_stream(dask_client(None, 2)) as stream:
+            success = dg.materialize([prices], run_config=config, tags=tags, raise_on_error=False).success
+        return success, stream.data
+    finally:
+        close_clients()
+
+
+def test_prices_read_in_a_task_of_symbols_per_worker_are_those_of_the_whole_read(data_dir, tmp_path, monkeypatch):
+    """``prices`` on two workers: the bundled snapshot read and validated in two tasks, each a half of its
+    symbols (one file each per year), and the stored rows exactly those of the inline run (the whole read in
+    the run's process, the code before's everywhere); the audit's rules across symbols (a day's coverage, the
+    portfolios' symbols priced) judged on every symbol. A bad close of a symbol of the second task writes
+    nothing and gives the whole read's error, which names the file, the row, the symbol and the close."""
+    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
+    assert dg.materialize([prices], run_config={"ops": {"prices": fast_run_config()["ops"]["prices"]}},
+                          tags=tags).success
+    expected = _sorted(lake.read_range("prices").to_pandas())
+
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(tmp_path / "data_dask"))
+    success, tasks = _prices_on_dask(tags)
+    assert success
+    staging = [task for task in tasks if "_stage_prices" in task["key"] or "_in_environment" in task["key"]]
+    assert len(staging) == 2 and len({task["worker"] for task in staging}) == 2
+    assert len(lake.open_table("prices", tmp_path / "data_dask" / "lake").file_uris()) == 2  # two tasks, one year
+    got = _sorted(lake.read_range("prices", root=tmp_path / "data_dask" / "lake").to_pandas())
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+
+    snapshot = pd.read_parquet(REPO_ROOT / "data" / "bundled_prices.parquet")
+    last = sorted(snapshot["symbol"].unique())[-1]  # in the second task's half
+    row = int(snapshot.index[(snapshot["symbol"] == last) & (snapshot["date"] == pd.Timestamp("2020-03-02"))][0])
+    snapshot.loc[row, "close"] = -1.0
+    bad = tmp_path / "bad_snapshot"
+    shutil.copytree(REPO_ROOT / "data", bad, ignore=shutil.ignore_patterns("bundled_prices.parquet"))
+    snapshot.to_parquet(bad / "bundled_prices.parquet", index=False)
+    monkeypatch.setenv("RISK_PIPELINE_BUNDLED_DATA", str(bad))
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(tmp_path / "data_bad"))
+    result = dg.materialize([prices], run_config={"ops": {"prices": fast_run_config()["ops"]["prices"]},
+                                                  "resources": {"compute": {"config": {"engine": "dask", "workers": 2}}}},
+                            tags=tags, raise_on_error=False)
+    close_clients()
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.step_failure_data.error.cause.message
+    assert message.startswith("risk_pipeline.sources.base.PriceDataError: ") and "\n" not in message.strip()
+    assert f"row {row} (symbol {last!r}, date Timestamp('2020-03-02 00:00:00'), close -1.0)" in message
+    assert str(bad / "bundled_prices.parquet") in message and "non-positive close" in message
+    assert lake.open_table("prices", tmp_path / "data_bad" / "lake") is None  # nothing written
+
+    # a close missing on a day every other symbol has one: the audit's coverage across both tasks' symbols
+    gap = pd.read_parquet(REPO_ROOT / "data" / "bundled_prices.parquet")
+    first = sorted(gap["symbol"].unique())[0]
+    gap = gap.loc[~((gap["symbol"] == first) & (gap["date"] == pd.Timestamp("2020-03-03")))]
+    gap.to_parquet(bad / "bundled_prices.parquet", index=False)
+    errors = []
+    for engine in ({"engine": "inline"}, {"engine": "dask", "workers": 2}):
+        monkeypatch.setenv("RISK_PIPELINE_DATA", str(tmp_path / f"data_gap_{engine['engine']}"))
+        result = dg.materialize([prices], run_config={"ops": {"prices": fast_run_config()["ops"]["prices"]},
+                                                      "resources": {"compute": {"config": engine}}},
+                                tags=tags, raise_on_error=False)
+        close_clients()
+        assert not result.success
+        errors.append(next(e for e in result.all_events if e.is_step_failure).step_failure_data.error.cause.message)
+        assert lake.open_table("prices", tmp_path / f"data_gap_{engine['engine']}" / "lake") is None
+    assert "prices_no_missing_days" in errors[0] and f"symbol={first}" in errors[0]
+    assert errors[1] == errors[0]
+
+
+def test_prices_in_tasks_price_the_bond_and_cash_on_the_trading_days_of_every_task(tmp_path, monkeypatch):
+    """Bond instruments and cash, priced by the run's process on the union of the tasks' trading days (a
+    Treasury from its yields, EUR cash at 1) beside stocks of both tasks: the stored rows on two workers
+    exactly those of the inline run, the MLK holiday (2021-01-18) without a row of either."""
+    (tmp_path / "portfolios.yaml").write_text(
+        "portfolios:\n"
+        "  - {name: ust, base_currency: USD, notional: 1000000, positions: [{symbol: UST10Y, weight: 1.0}]}\n"
+        "  - {name: eurusd, base_currency: USD, notional: 1000000, positions: [{symbol: CASH_EUR, weight: 1.0}]}\n"
+        "  - {name: stocks, base_currency: USD, notional: 1, positions: [{symbol: AAPL, weight: 0.5},"
+        " {symbol: XOM, weight: 0.5}]}\n")
+    monkeypatch.setenv("RISK_PIPELINE_PORTFOLIOS", str(tmp_path / "portfolios.yaml"))
+    tables = []
+    for engine in ({"engine": "inline"}, {"engine": "dask", "workers": 2}):
+        monkeypatch.setenv("RISK_PIPELINE_DATA", str(tmp_path / f"data_{engine['engine']}"))
+        config = {"ops": {"prices": {"config": {"extra_symbols": []}}}, "resources": {"compute": {"config": engine}}}
+        try:  # two runs: the second's audit reads the first's stored days before its range (each task its symbols')
+            for first, last in (("2021-01-04", "2021-02-26"), ("2021-03-01", "2021-03-31")):
+                tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+                assert dg.materialize([prices], run_config=config, tags=tags).success
+        finally:
+            close_clients()
+        tables.append(_sorted(lake.read_range("prices", root=tmp_path / f"data_{engine['engine']}" / "lake").to_pandas()))
+    inline, on_dask = tables
+    assert len(lake.open_table("prices", tmp_path / "data_dask" / "lake").file_uris()) == 6  # two tasks, the run's
+    assert set(inline["symbol"]) == {"AAPL", "XOM", "UST10Y", "CASH_EUR"}
+    assert not (pd.to_datetime(inline["date"]) == pd.Timestamp("2021-01-18")).any()
+    pd.testing.assert_frame_equal(on_dask, inline, check_exact=True)

@@ -41,11 +41,12 @@ def publish_chunks(compute: Compute, table: str, rows: Callable[[list[Any]], pd.
 
 
 def publish_staged(table: str, staged: Sequence[Staged], days: list[dt.date], keys: list[str] | None,
-                   metadata: Callable[[pd.DataFrame], dict[str, object]] | None = None,
+                   metadata: Callable[[pd.DataFrame], dict[str, object]] | None = None, sort_latest: bool = False,
                    **extra: object) -> dg.MaterializeResult:
     """Commit the ``staged`` files of ``table`` (``storage.staging.stage``: chunks of books, or blocks
     of days) as the run's rows of ``days`` and ``keys``, in one Delta commit, and return the
-    materialization as :func:`publish_chunks` does."""
+    materialization as :func:`publish_chunks` does; ``sort_latest``: the preview's rows of the last day
+    in the order of the key (``prices``, whose rows a commit of one frame holds so), not the chunks'."""
     commit = commit_staged(table, staged, days, keys)
     refresh_catalog()
     counts: dict[dt.date, int] = {}
@@ -58,5 +59,7 @@ def publish_staged(table: str, staged: Sequence[Staged], days: list[dt.date], ke
     latest = pd.concat(ends, ignore_index=True) if ends else pd.DataFrame()
     if len(latest):
         latest = latest.loc[latest[day] == latest[day].max()].reset_index(drop=True)
+        if sort_latest:
+            latest = latest.sort_values(table_schema(table).key_column, ignore_index=True)
     more = metadata(latest) if metadata is not None else {}
     return run_result(table, days, table_metadata(latest, days, commit, **more, **extra))

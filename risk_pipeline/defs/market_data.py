@@ -14,13 +14,15 @@ import pandas as pd
 from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.defs.chunks import publish_staged
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
-from risk_pipeline.defs.quality_rules import audit, audit_failures, chunks_failures, refuse
+from risk_pipeline.defs.quality_rules import (audit, audit_failures, audit_parts, audit_window, chunks_failures,
+                                              parts_failures, refuse)
 from risk_pipeline.config.last_dates import configured_last_dates
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.positions import load_books_of_record
 from risk_pipeline.risk.returns import close_to_close_returns
 from risk_pipeline.config.settings import section
-from risk_pipeline.sources import MoexSource, make_source, validate_prices
+from risk_pipeline.sources import MoexSource, PriceDataError, make_source, validate_prices
+from risk_pipeline.sources.base import empty_prices
 from risk_pipeline.sources.bond_instruments import bond_instrument_prices, configured_instruments, yield_source
 from risk_pipeline.sources.cash import cash_prices, configured_cash
 from risk_pipeline.sources.ecb_fx import FX_RATE_COLUMNS, load_fx_rates
@@ -69,40 +71,142 @@ def after_last_date(frame: pd.DataFrame, last_dates: dict[str, dt.date]) -> np.n
 @lake_asset(
     group_name="market_data",
     description="Validated daily closes (date, symbol, close, currency, source) of every symbol the portfolios hold.",
+    resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
 )
-def prices(context: dg.AssetExecutionContext, config: PricesConfig) -> dg.MaterializeResult:
+def prices(context: dg.AssetExecutionContext, config: PricesConfig, compute: Compute) -> dg.MaterializeResult:
+    """The source's closes of the run's symbols, the bond instruments priced from their yields and the cash
+    symbols on the trading days of the other prices, audited by the blocking rules before one commit. Inline
+    (or for a source read whole only) in the run's process; on an engine of several workers, with a source
+    read in parts (:func:`_shares`), in a task of symbols per worker (:func:`_prices_in_parts`)."""
     start, end, days = partition_days(context)
     options = {"csv": {"path": config.csv_path}, "moex": {"boards": config.moex_boards}}.get(config.source, {})
     source = make_source(config.source, **options)
     symbols = universe(config.extra_symbols)
     on_moex = [s for s in symbols if s in set(config.moex_symbols)] if config.source != "moex" else []
-    # fetch validates the whole range before anything is written: bad data writes nothing
     quoted = [s for s in source_symbols(symbols) if s not in on_moex]
+    shares = _shares(compute, source, quoted) if not on_moex else []
+    if shares:
+        try:
+            return _prices_in_parts(context, compute, source, shares, symbols, quoted, start, end, days)
+        except PriceDataError:
+            pass  # a part's problem: the whole read below names the file's first problems, as it always did
+    # fetch validates the whole range before anything is written: bad data writes nothing
     frame = source.fetch(quoted, start, end)
     name = source.name
     if on_moex:  # a rouble desk's MOEX securities beside the selected source
         name = f"{source.name} + moex"
         moex = MoexSource(config.moex_boards).fetch(on_moex, start, end)
         frame = validate_prices(pd.concat([frame, moex], ignore_index=True), origin=name)
-    bonds = [i for i in configured_instruments() if i.symbol in symbols]
-    if bonds:  # bond instruments priced from their yields on the trading days of the other prices (none on a
-        # holiday); when the books hold nothing else, on the days of their yield series
-        settings = section("bonds")
-        trading_days = frame["date"].dt.date.unique() if quoted or on_moex else None
-        priced = bond_instrument_prices(bonds, yield_source(settings["source"], settings["csv_path"]), trading_days,
-                                        start, end)
-        if len(priced):
-            name = f"{name} + yield_repricing"
-            frame = validate_prices(pd.concat([frame, priced], ignore_index=True), origin=name)
-    cash = {s: c for s, c in configured_cash().items() if s in symbols}
-    if cash and len(frame):  # cash: close 1 in its currency on the trading days of the other prices
-        name = f"{name} + cash"
-        frame = validate_prices(pd.concat([frame, cash_prices(cash, frame["date"].dt.date.unique())],
-                                          ignore_index=True), origin=name)
+    # bond instruments priced on the trading days of the other prices; when the books hold nothing else, on the
+    # days of their yield series
+    derived, name = _derived(symbols, _dates(frame["date"]) if quoted or on_moex else None, len(frame), name, start, end)
+    if len(derived):
+        frame = pd.concat([frame, derived], ignore_index=True).sort_values(["date", "symbol"], ignore_index=True)
     frame = frame.loc[~after_last_date(frame, configured_last_dates())].reset_index(drop=True)
     audit(context, "prices", frame, days, symbols)  # the blocking quality rules, before the commit
     return publish("prices", frame, days, keys=symbols, source=name,
                    symbols=dg.MetadataValue.int(frame["symbol"].nunique()))
+
+
+def _dates(dates: pd.Series) -> pd.DatetimeIndex:
+    """The distinct ``dates``, sorted."""
+    return pd.DatetimeIndex(dates.unique()).sort_values()
+
+
+def _derived(symbols: list[str], trading_days: Optional[pd.DatetimeIndex], rows: int, name: str, start: dt.date,
+             end: dt.date) -> tuple[pd.DataFrame, str]:
+    """The rows of the bond instruments and cash symbols among ``symbols`` and the source's ``name`` with
+    theirs: the bonds priced from their yields on ``trading_days`` (the dates of the other prices, sorted;
+    None: those of their yield series), cash at 1 on the dates of every other row, each validated as the
+    rows after the ``rows`` rows of the other prices (an error names a row by its place in them all)."""
+    derived = empty_prices()
+    bonds = [i for i in configured_instruments() if i.symbol in symbols]
+    if bonds:
+        settings = section("bonds")
+        priced = bond_instrument_prices(bonds, yield_source(settings["source"], settings["csv_path"]),
+                                        None if trading_days is None else trading_days.date, start, end)
+        if len(priced):
+            name = f"{name} + yield_repricing"
+            derived = _appended(priced, rows, name)
+    cash = {s: c for s, c in configured_cash().items() if s in symbols}
+    if cash and rows + len(derived):  # cash: close 1 in its currency on the trading days of the other prices
+        name = f"{name} + cash"
+        on = trading_days if trading_days is not None else pd.DatetimeIndex([])
+        on = on.append(_dates(derived["date"])).unique().sort_values()
+        derived = pd.concat([derived, _appended(cash_prices(cash, on.date), rows + len(derived), name)],
+                            ignore_index=True)
+    return derived, name
+
+
+def _appended(frame: pd.DataFrame, rows: int, origin: str) -> pd.DataFrame:
+    """``frame`` validated as the rows after ``rows`` others (its rows named ``rows``, ``rows + 1``, ...)."""
+    return validate_prices(frame.set_axis(pd.RangeIndex(rows, rows + len(frame))), origin=origin)
+
+
+def _shares(compute: Compute, source: object, quoted: list[str]) -> list[list[str]]:
+    """The file's symbols in a share per worker, for a read in parts: on an engine of several workers, a
+    source that reads parts (``file_symbols``, ``fetch_part``: the bundled snapshot; a CSV file has no
+    column to filter on, each task would parse all of it) with every ``quoted`` symbol; else none (a read
+    whole, which names the source's problems)."""
+    if compute.engine == "inline" or not quoted or not hasattr(source, "fetch_part"):
+        return []
+    symbols = source.file_symbols()
+    if symbols is None or not set(quoted) <= set(symbols):
+        return []
+    shares = compute.spread(symbols)
+    return shares if len(shares) > 1 else []
+
+
+def _prices_in_parts(context: dg.AssetExecutionContext, compute: Compute, source: object, shares: list[list[str]],
+                     symbols: list[str], quoted: list[str], start: dt.date, end: dt.date,
+                     days: list[dt.date]) -> dg.MaterializeResult:
+    """``prices`` in a task per share of the file's symbols (:func:`_stage_prices`: each validates its
+    share's rows and stages those of its quoted symbols, with its part of the blocking rules); the run's
+    process prices the bonds and cash on the tasks' trading days, puts the rules' parts together (a day's
+    coverage of every live symbol, the portfolios' symbols priced) with its own of them (the bonds, cash
+    and stored symbols outside the run's) and commits once. A task's PriceDataError reaches the caller."""
+    window = audit_window("prices", start, end)
+    before = [d for d in window if d < start]
+    wanted = set(quoted)
+    tasks = compute.map(partial(_stage_prices, source=source, wanted=wanted, start=start, end=end, days=days,
+                                before=before), shares)
+    trading = pd.DatetimeIndex(np.unique(np.concatenate([task.dates for task in tasks])))
+    derived, name = _derived(symbols, trading, sum(task.rows for task in tasks), source.name, start, end)
+    derived = derived.loc[~after_last_date(derived, configured_last_dates())].reset_index(drop=True)
+    others = [s for s in (distinct_values("prices", window, "symbol") if window else []) if s not in wanted]
+    own = audit_parts("prices", derived, days, symbols, others, before)
+    refuse(context, "prices", days, parts_failures("prices", [task.parts for task in tasks] + [own], days))
+    staged = [task.staged for task in tasks]
+    if len(derived):
+        staged.append(stage("prices", derived, days, sorted(set(derived["symbol"]))))
+    return publish_staged("prices", staged, days, symbols, sort_latest=True, source=name,
+                          symbols=dg.MetadataValue.int(sum(task.symbols for task in tasks) + derived["symbol"].nunique()))
+
+
+@dataclasses.dataclass(frozen=True)
+class StagedPrices:
+    """What a task of ``prices`` hands back: its staged rows, the rows and dates (sorted) the source gave
+    it before the last dates' cut (what the bonds and cash are priced after), its symbols with rows, and
+    its part of each blocking rule (``quality_rules.audit_parts``)."""
+
+    staged: Staged
+    rows: int
+    dates: np.ndarray
+    symbols: int
+    parts: dict[str, object]
+
+
+def _stage_prices(share: list[str], source: object, wanted: set[str], start: dt.date, end: dt.date,
+                  days: list[dt.date], before: list[dt.date]) -> StagedPrices:
+    """A task: the rows of ``share`` (a share of the source's symbols) validated, those of the ``wanted``
+    symbols on ``start``..``end`` cut at their last dates and written as the table's uncommitted files,
+    with their part of the blocking rules (the stored days ``before`` the range: every symbol's)."""
+    keys = [s for s in share if s in wanted]
+    frame = source.fetch_part(share, keys, start, end)
+    rows, dates = len(frame), np.unique(frame["date"].to_numpy("datetime64[ns]"))
+    frame = frame.loc[~after_last_date(frame, configured_last_dates())].reset_index(drop=True)
+    parts = audit_parts("prices", frame, days, keys, keys, before)
+    return StagedPrices(stage("prices", frame, days, keys), rows, dates, frame["symbol"].nunique(), parts)
 
 
 class ReturnsConfig(dg.Config):

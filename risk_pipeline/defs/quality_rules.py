@@ -110,13 +110,25 @@ def _missing(frame: pd.DataFrame, days: list[dt.date], config: MissingDaysConfig
 
 def _missing_whole(parts: list[tuple[pd.DatetimeIndex, pd.Index, np.ndarray, int]], days: list[dt.date],
                    config: MissingDaysConfig) -> Finding:
-    """prices_no_missing_days of the tasks' matrices of dates x their symbols (``quality.priced_days``, over
-    every stored date of the window), side by side in the order of the symbols."""
+    """prices_no_missing_days of the tasks' matrices of dates x their symbols (``quality.priced_days``: over
+    every stored date of the window, or each over the dates of its own rows, set on the union of them: a
+    date no row of a task has is a row of False), side by side in the order of the symbols."""
+    dates = parts[0][0]
+    if any(not part[0].equals(dates) for part in parts[1:]):
+        dates = dates.append([part[0] for part in parts[1:]]).unique().sort_values()
+        parts = [(dates, symbols, _on_dates(priced, at, dates), n) for at, symbols, priced, n in parts]
     symbols = parts[0][1].append([part[1] for part in parts[1:]])
     order = symbols.argsort(kind="stable")
     priced = np.hstack([part[2] for part in parts])[:, order]
-    found = quality.missing_in(parts[0][0], symbols[order], priced, days, config.min_coverage, configured_last_dates())
+    found = quality.missing_in(dates, symbols[order], priced, days, config.min_coverage, configured_last_dates())
     return Finding(found, config.severity, sum(part[3] for part in parts))
+
+
+def _on_dates(priced: np.ndarray, at: pd.DatetimeIndex, dates: pd.DatetimeIndex) -> np.ndarray:
+    """The matrix ``priced`` of the dates ``at`` x symbols on ``dates`` (a superset of ``at``)."""
+    on = np.zeros((len(dates), priced.shape[1]), dtype=bool)
+    on[dates.get_indexer(at)] = priced
+    return on
 
 
 def _stale(frame: pd.DataFrame, days: list[dt.date], config: StaleConfig) -> Finding:
@@ -321,9 +333,7 @@ def audit_failures(table: str, staged: pd.DataFrame, days: list[dt.date], keys: 
     on the stored rows of ``keys`` alone, for rules that judge each key on its own rows (a task's chunk
     of ``returns``' symbols: ``returns_within_sigmas``, each symbol against its own previous window)."""
     keys = list(keys)
-    rules = {name: (rule, rule.config()) for name, rule in RULES.items() if rule.table == table}
-    blocking = {name: pair for name, pair in rules.items() if pair[1].severity == "error"
-                or getattr(pair[1], "before_first_fixing_severity", None) == "error"}
+    blocking = _blocking(table)
     if not blocking:
         return {}
     spec = table_schema(table)
@@ -336,6 +346,80 @@ def audit_failures(table: str, staged: pd.DataFrame, days: list[dt.date], keys: 
     failed = {}
     for name, (rule, config) in blocking.items():
         found = rule.evaluate(_last_days_before(after, day, start, rule.lookback(config)), days, config)
+        if found.severity == "error" and len(found.offending):
+            failed[name] = found.offending
+    return failed
+
+
+def _blocking(table: str) -> dict[str, tuple[Rule, SeverityConfig]]:
+    """The rules of ``table`` of severity ``error`` (fx_coverage: either of its severities), with their config."""
+    rules = {name: (rule, rule.config()) for name, rule in RULES.items() if rule.table == table}
+    return {name: pair for name, pair in rules.items() if pair[1].severity == "error"
+            or getattr(pair[1], "before_first_fixing_severity", None) == "error"}
+
+
+def _after(table: str, staged: pd.DataFrame, days: list[dt.date], keys: list[str], read: list[str] | None,
+           lookback: int) -> pd.DataFrame:
+    """The stored rows of the window (``days`` and the ``lookback`` stored days before) of the keys ``read``
+    (None: every key) as committing ``staged`` (the rows of ``days`` and ``keys``) would leave them, in
+    (day, key) order."""
+    spec = table_schema(table)
+    day = spec.day_column
+    if read == []:
+        stored = pd.DataFrame({c: pd.Series(dtype=staged[c].dtype if c in staged else object) for c in spec.columns})
+    else:
+        stored = read_window(table, days[0], days[-1], lookback=lookback,
+                             where=None if read is None else {spec.key_column: read})
+    replaced = stored[day].between(pd.Timestamp(days[0]), pd.Timestamp(days[-1])) & stored[spec.key_column].isin(keys)
+    after = pd.concat([stored.loc[~replaced], staged.reindex(columns=stored.columns)], ignore_index=True)
+    return after.sort_values([day, spec.key_column], kind="stable", ignore_index=True)
+
+
+def _trimmed(frame: pd.DataFrame, day_column: str, start: dt.date, before: list[dt.date], lookback: int) -> pd.DataFrame:
+    """``frame`` without the rows dated before the ``lookback`` last of the table's stored days ``before``
+    ``start`` (sorted): :func:`_last_days_before` for a part of the table's keys, whose own rows may lack
+    some of those days."""
+    if len(before) <= lookback:
+        return frame
+    return frame.loc[frame[day_column] >= pd.Timestamp(before[len(before) - lookback] if lookback else start)]
+
+
+def audit_window(table: str, start: dt.date, end: dt.date) -> list[dt.date]:
+    """The stored days of ``table`` that :func:`audit_failures` reads for a run of ``start``..``end``: the
+    range's and the longest lookback of its blocking rules before it (none without a blocking rule)."""
+    blocking = _blocking(table)
+    return window_days(table, start, end, lookback=max(r.lookback(c) for r, c in blocking.values())) if blocking else []
+
+
+def audit_parts(table: str, staged: pd.DataFrame, days: list[dt.date], keys: list[str], read: list[str],
+                before: list[dt.date]) -> dict[str, object]:
+    """A task's part of :func:`audit_failures` where the run's keys are judged in tasks of keys, rules across
+    keys too (``prices``: a day's coverage of every live symbol, the portfolios' symbols priced): for each
+    blocking rule of ``table`` (each has a part: ``Rule.by_symbol``), its part of the stored rows of the keys
+    ``read`` as committing ``staged`` (the rows of ``days`` and ``keys``) would leave them, each rule's window
+    cut at its lookback of the table's stored days ``before`` the range (every key's); None where those
+    rows are none. :func:`parts_failures` puts the tasks' parts together, which cover every key once."""
+    blocking = _blocking(table)
+    if not blocking:
+        return {}
+    day = table_schema(table).day_column
+    after = _after(table, staged, days, keys, read, lookback=len(before))
+    parts: dict[str, object] = {}
+    for name, (rule, config) in blocking.items():
+        rows = _trimmed(after, day, days[0], before, rule.lookback(config))
+        parts[name] = rule.by_symbol.part(rows, days, config, None) if len(rows) else None
+    return parts
+
+
+def parts_failures(table: str, parts: Iterable[dict[str, object]], days: list[dt.date]) -> dict[str, pd.DataFrame]:
+    """:func:`audit_failures` of the tasks' :func:`audit_parts`: each blocking rule's finding of every part
+    (``BySymbol.whole``), on an empty frame where no part has rows, as the rule finds it on the whole table."""
+    parts = list(parts)
+    failed = {}
+    for name, (rule, config) in _blocking(table).items():
+        found_parts = [part[name] for part in parts if part.get(name) is not None]
+        found = (rule.by_symbol.whole(found_parts, days, config) if found_parts else
+                 rule.evaluate(pd.DataFrame(columns=table_schema(table).columns), days, config))
         if found.severity == "error" and len(found.offending):
             failed[name] = found.offending
     return failed
