@@ -220,11 +220,14 @@ def build_book(portfolio: Portfolio, prices: pd.DataFrame, returns: pd.DataFrame
 class SymbolRows:
     """The rows of a long frame (a ``symbol`` column) grouped by symbol once, so that each of many
     books takes its symbols' rows without scanning the whole frame (books x rows): :meth:`of` gives
-    the rows of some symbols, each symbol's rows in the frame's order."""
+    the rows of some symbols, each symbol's rows in the frame's order, or ordered by the column ``by``
+    (stable: the frame's order among equal values). Ordered by ``"date"``, a frame in the order read
+    gives each symbol the rows of the frame sorted by date, without sorting (taking) every column of
+    the whole frame first: the books' reads (``defs.portfolios.histories``) are not sorted."""
 
-    def __init__(self, frame: pd.DataFrame) -> None:
+    def __init__(self, frame: pd.DataFrame, by: str | None = None) -> None:
         codes, symbols = pd.factorize(frame["symbol"])
-        order = np.argsort(codes, kind="stable")
+        order = np.argsort(codes, kind="stable") if by is None else np.lexsort((frame[by].to_numpy(), codes))
         bounds = np.searchsorted(codes[order], np.arange(len(symbols) + 1))
         self._frame = frame
         self._order = order
@@ -239,9 +242,10 @@ class SymbolRows:
 def build_books(portfolios: Sequence[Portfolio], prices: pd.DataFrame,
                 returns: pd.DataFrame) -> tuple[list[Book], dict[str, str]]:
     """The books of ``portfolios`` that can be valued, and per book that cannot for want of an FX
-    rate its one-line message: a book whose FX is missing fails alone, the others are computed."""
+    rate its one-line message: a book whose FX is missing fails alone, the others are computed. ``prices`` and
+    ``returns`` in any order of their rows (each symbol's rows are taken by date)."""
     books, skipped = [], {}
-    price_rows, return_rows = SymbolRows(prices), SymbolRows(returns)
+    price_rows, return_rows = SymbolRows(prices, by="date"), SymbolRows(returns, by="date")
     for portfolio in portfolios:
         try:
             books.append(build_book(portfolio, price_rows.of(portfolio.symbols), return_rows.of(portfolio.symbols)))

@@ -225,6 +225,62 @@ def test_symbol_rows_give_each_books_rows_as_a_scan_would():
     assert rows.of(["Z"]).empty and list(rows.of([]).columns) == ["symbol", "close"]
 
 
+def test_symbol_rows_by_date_give_each_symbol_the_rows_of_the_frame_sorted_by_date():
+    """books.SymbolRows(frame, by="date"): the books' reads are not sorted by day (issue 23: the sort of every
+    column was a large share of a task), so each symbol's rows are taken in date order, those of the frame
+    sorted by date (stable: the frame's order among a date's rows), as build_books took them from a sorted read."""
+    import pandas as pd
+
+    from risk_pipeline.books import SymbolRows
+
+    rng = np.random.default_rng(9)
+    days = pd.bdate_range("2022-01-03", periods=30)
+    frame = pd.DataFrame({"date": rng.choice(days, 300), "symbol": rng.choice(["A", "B", "C"], 300),
+                          "close": rng.normal(size=300)}, index=rng.permutation(1000)[:300])
+    by_date = frame.sort_values("date", kind="stable")
+    rows = SymbolRows(frame, by="date")
+    for symbols in (["C", "A"], ["B"], ["A", "Z", "A"]):
+        want = pd.concat([by_date.loc[by_date["symbol"] == s] for s in dict.fromkeys(symbols) if s != "Z"])
+        pd.testing.assert_frame_equal(rows.of(symbols), want)
+
+
+def test_a_books_reads_are_its_columns_in_the_order_read(tmp_path, monkeypatch):
+    """portfolios.histories, the read of every task of portfolio_pnl and var_estimates: the columns a book is built
+    from only, not sorted by day (issue 23), and the books built from it are those of the whole rows sorted by day,
+    bit for bit, each position's currency that of its symbol's first date; the rows read are those of the window."""
+    import pandas as pd
+
+    from risk_pipeline.books import build_books
+    from risk_pipeline.defs.portfolios import BOOK_PRICE_COLUMNS, BOOK_RETURN_COLUMNS, histories
+    from risk_pipeline.storage import lake
+
+    monkeypatch.setenv("RISK_PIPELINE_DATA", str(tmp_path / "data"))
+    rng = np.random.default_rng(3)
+    days = [d.date() for d in pd.bdate_range("2021-01-04", periods=40)]
+    symbols = {"A": "USD", "B": "USD", "C": "EUR"}
+    for first in range(0, 40, 8):  # one commit (file) per 8 days, the last days first
+        block = days[::-1][first:first + 8]
+        rows = pd.DataFrame([(pd.Timestamp(d), s, c) for d in block for s, c in symbols.items()],
+                            columns=["date", "symbol", "currency"])
+        lake.write_days("prices", rows.assign(close=rng.uniform(10, 20, len(rows)), source="test"), block,
+                        keys=list(symbols))
+        lake.write_days("returns", rows.assign(simple_return=rng.normal(0, 0.01, len(rows)),
+                                               log_return=0.0), block, keys=list(symbols))
+    prices, returns = histories(days[5], days[-1], ["A", "C"], lookback=3)
+    assert tuple(prices.columns) == BOOK_PRICE_COLUMNS and tuple(returns.columns) == BOOK_RETURN_COLUMNS
+    whole = [lake.read_window(t, days[5], days[-1], lookback=3, where={"symbol": ["A", "C"]})
+             for t in ("prices", "returns")]
+    assert len(prices) == len(whole[0]) == 2 * 38 and len(returns) == len(whole[1])
+    portfolios = [Portfolio("usd", "USD", (Position("A", quantity=3.0), Position("C", quantity=-2.0))),
+                  Portfolio("eur", "EUR", (Position("C", weight=0.5), Position("A", weight=0.5)), notional=1e6)]
+    for got, want in zip(build_books(portfolios, prices, returns)[0], build_books(portfolios, *whole)[0]):
+        assert got.currencies == want.currencies == {"A": "USD", "C": "EUR"}
+        for name in ("exposures", "asset_returns", "weights", "unit_values"):
+            pd.testing.assert_frame_equal(getattr(got, name), getattr(want, name), check_exact=True)
+        pd.testing.assert_series_equal(got.values, want.values, check_exact=True)
+    assert set(prices["date"].dt.date) == set(days[2:])  # the range and its 3 stored days before
+
+
 def test_a_books_wide_frames_are_the_pivot_of_its_long_rows():
     """books._wide fills dates x symbols by position instead of pandas' pivot (a third of building
     a book, about 85 builds in a day's run): the same frame, exactly (dates of every row sorted,

@@ -106,3 +106,30 @@ def test_the_task_holding_the_option_books_is_handed_out_first_and_the_results_k
     results = heaviest_first(compute, lambda task: task.chunk[0], tasks)
     assert compute.handed == [tasks[2], tasks[0], tasks[1]]
     assert results == ["book_a", "book_c", "book_d"]
+
+
+def test_the_tasks_holding_books_of_record_are_handed_out_before_the_portfolios_chunks():
+    """var_estimates hands out the tasks holding books of record (names) after the option books' and before the
+    chunks of portfolios: in make run's backfill the chunk of its two books of record, handed out last, cost about
+    two chunks of portfolios and ended the step alone (docs/performance.md); the results keep the tasks' order."""
+    import datetime as dt
+
+    from risk_pipeline.config.portfolios import Portfolio, Position
+    from risk_pipeline.defs.var import OptionBooksTask, VarTask, heaviest_first
+
+    class Recording:
+        handed: list[VarTask] = []
+
+        def map(self, function, tasks):
+            self.handed = list(tasks)
+            return [function(task) for task in tasks]
+
+    days = [dt.date(2022, 12, 27), dt.date(2022, 12, 28)]
+    a, b, c = (Portfolio(name, "USD", (Position("SPY", quantity=1.0),)) for name in ("a", "b", "c"))
+    options = OptionBooksTask(settings=None, window=252, confidences=(0.99,), horizons=(1,))
+    tasks = [VarTask([a, b], days), VarTask([c], days), VarTask(["record_1", "record_2"], days),
+             VarTask([options], days)]
+    compute = Recording()
+    results = heaviest_first(compute, lambda task: task, tasks)
+    assert compute.handed == [tasks[3], tasks[2], tasks[0], tasks[1]]
+    assert results == tasks

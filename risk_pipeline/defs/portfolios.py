@@ -146,7 +146,7 @@ def record_books(start: dt.date, end: dt.date, price_history: pd.DataFrame, retu
     # each book's rows taken from one grouping of each frame (not a scan of every row per book)
     held_by_book = dict(iter(held.groupby("portfolio", sort=False)))
     trades_by_book = dict(iter(day_trades.groupby("portfolio", sort=False)))
-    price_rows, return_rows = SymbolRows(price_history), SymbolRows(return_history)
+    price_rows, return_rows = SymbolRows(price_history, by="date"), SymbolRows(return_history, by="date")
     books, done, skipped = [], [], {}
     for name, base in chosen.items():
         own, traded = held_by_book.get(name, held.iloc[:0]), trades_by_book.get(name, day_trades.iloc[:0])
@@ -169,18 +169,29 @@ def record_books_rows(start: dt.date, end: dt.date, price_history: pd.DataFrame,
     stored positions and trades, the books computed and per book skipped for want of an FX rate its
     one line."""
     books, done, skipped = record_books(start, end, price_history, return_history, names=names)
-    price_rows = SymbolRows(price_history)
+    price_rows = SymbolRows(price_history, by="date")
     return ([record_book_rows(book, traded, price_rows.of(list(book.unit_values.columns))) for book, traded in books],
             done, skipped)
+
+
+# the columns of prices and returns a book is built from (books.build_book, record_book_rows)
+BOOK_PRICE_COLUMNS = ("date", "symbol", "close", "currency")
+BOOK_RETURN_COLUMNS = ("date", "symbol", "simple_return")
 
 
 def histories(start: dt.date, end: dt.date, symbols: list[str],
               lookback: int = PREVIOUS_CLOSE_LOOKBACK) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The prices and returns of ``symbols`` over the range and the ``lookback`` stored days before
-    (the previous close by default)."""
+    (the previous close by default): the columns a book is built from, in the order read, not sorted by
+    day (``books.build_books`` and :func:`record_books` take each symbol's rows by date). The tasks of
+    portfolio_pnl and var_estimates each read their chunk's symbols over the whole range: a day sort of
+    every column (strings too) and the columns no book uses (``source``, ``log_return``, the returns'
+    ``currency``) were about a third of a task's CPU at 1,000 symbols x 20 years (docs/performance.md)."""
     chosen = {"symbol": symbols}
-    return (read_window("prices", start, end, lookback=lookback, where=chosen),
-            read_window("returns", start, end, lookback=lookback, where=chosen))
+    return (read_window("prices", start, end, lookback=lookback, columns=BOOK_PRICE_COLUMNS, where=chosen,
+                        by_day=False),
+            read_window("returns", start, end, lookback=lookback, columns=BOOK_RETURN_COLUMNS, where=chosen,
+                        by_day=False))
 
 
 def held_symbols(start: dt.date, end: dt.date, names: list[str]) -> list[str]:

@@ -291,12 +291,19 @@ class StagedBooks:
 
 
 def heaviest_first(compute: Compute, run: Callable[[VarTask], StagedBooks], tasks: list[VarTask]) -> list[StagedBooks]:
-    """``run`` of every task on ``compute``, the tasks holding the option books (their full revaluation costs
-    several chunks of portfolios) handed out first, so that on Dask the workers finish together instead of one
-    computing them last while the others wait (var_estimates gives them a task of their own: the other workers
-    take the chunks of portfolios meanwhile, and the last to end is a chunk, not the option books with a chunk's
-    portfolios); the results in the order of ``tasks``, the same as in any order."""
-    order = sorted(range(len(tasks)), key=lambda i: not any(isinstance(item, OptionBooksTask) for item in tasks[i].chunk))
+    """``run`` of every task on ``compute``, the heaviest handed out first, so that on Dask the workers finish
+    together instead of one computing a heavy task last while the others wait: the task holding the option books
+    (their full revaluation costs several chunks of portfolios at 1,000 x 20 x 50), then the tasks holding books of
+    record (their Monte Carlo simulates each day the instruments held the day before: two cost about two chunks of
+    portfolios in ``make run``'s backfill, where, chunked last, they ended the step alone), then the chunks of
+    portfolios, each group in the order of ``tasks``. The results in the order of ``tasks``, the same as in any order."""
+
+    def weight(task: VarTask) -> int:
+        if any(isinstance(item, OptionBooksTask) for item in task.chunk):
+            return 0
+        return 1 if any(isinstance(item, str) for item in task.chunk) else 2
+
+    order = sorted(range(len(tasks)), key=lambda i: weight(tasks[i]))
     results = compute.map(run, [tasks[i] for i in order])
     return [result for _, result in sorted(zip(order, results), key=lambda pair: pair[0])]
 
