@@ -428,6 +428,27 @@ def test_mcneil_frey_of_a_window_after_a_huge_residual_is_that_of_the_window_alo
     assert whole["mcneil_frey_p"] == cut["mcneil_frey_p"]
 
 
+def test_dq_of_a_window_after_a_huge_var_is_that_of_the_window_alone():
+    """DQ's X'X holds VaR^2: an option book's VaR in money of 1e8 on one day (and 1 after it) left every later
+    window's X'X the difference of two sums of 1e16, which kept about one digit of the window's own. The window
+    is now summed over its own rows: its statistic is dynamic_quantile's on its observations alone and that of a
+    run whose history starts after the huge VaR (a day re-run alone), to 1e-12."""
+    returns, forecasts = _history(n=600)
+    forecasts = forecasts * 1.0
+    forecasts.iloc[20] = [1e8, 1.5e8]
+    kwargs = dict(confidence=0.95, horizon_days=1, windows=(250,), n_sims=N_SIMS, seed=3)
+    as_of = returns.index[-1:]
+    whole = backtest_table(returns, forecasts, as_of=as_of, **kwargs).iloc[0]
+    window = slice(len(returns) - 250, None)
+    hits = -returns.iloc[window].to_numpy() > forecasts["var"].iloc[window].to_numpy()
+    alone = dynamic_quantile(hits, forecasts["var"].iloc[window].to_numpy(), 0.95, n_lags=4)
+    assert 0 < hits.sum() < 250 and alone.statistic > 0
+    assert whole["dq_stat"] == pytest.approx(alone.statistic, rel=1e-12)
+    cut = backtest_table(returns.iloc[100:], forecasts.iloc[100:], as_of=as_of, day_number_offset=100, **kwargs).iloc[0]
+    assert whole["dq_stat"] == pytest.approx(cut["dq_stat"], rel=1e-12)
+    assert whole["dq_p"] == pytest.approx(cut["dq_p"], rel=1e-12)
+
+
 def test_mcneil_frey_windows_of_ordinary_residuals_keep_the_prefix_sums(monkeypatch):
     """Residuals of one size over the whole history (the linear books): no window is summed directly, so the rows
     are those of the prefix sums, bit for bit."""

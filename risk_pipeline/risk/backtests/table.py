@@ -449,6 +449,27 @@ def _range_sums(columns: Sequence[np.ndarray], lo: np.ndarray, hi: np.ndarray) -
     return [np.add.reduceat(column[rows], starts, axis=0) for column in columns]
 
 
+def _dq_moments(hits: np.ndarray, var: np.ndarray, p: float, lo: np.ndarray, hi: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """DQ's moment matrices X'X and X'Hit (``dynamic_quantile.dq_rows``) of the rows [lo_i, hi_i) of every window,
+    as differences of prefix sums over the run's rows, or summed directly over the window's own rows
+    (:func:`_range_sums`) where the prefix of VaR^2 (X'X's last diagonal entry) up to the window's end exceeds
+    ``PREFIX_RATIO_MAX`` times the window's own: McNeil-Frey's rule (:func:`_mcneil_frey_columns`) for the
+    same loss of digits. An option book's VaR in money spans 1e-5 to 1e5 (options worth a fraction of a cent
+    on expiry eves, a strangle's tail after it), so a window's X'X was the difference of two sums dominated by
+    earlier days' VaR^2, and its DQ statistic depended on where the run's history began (a re-run of one day
+    moved it by 3e-6 relative); the linear books' VaR (fractions of value) never come near the ratio."""
+    xr, yr = dq_rows(hits, var, p, DQ_LAGS)
+    outer, cross = np.einsum("ti,tj->tij", xr, xr), xr * yr[:, None]
+    cxx, cxy = _prefix(outer), _prefix(cross)
+    xx, xy = cxx[hi] - cxx[lo], cxy[hi] - cxy[lo]
+    v2 = cxx[:, -1, -1]
+    direct = np.flatnonzero((hi > lo) & (v2[hi] > PREFIX_RATIO_MAX * (v2[hi] - v2[lo])))
+    if direct.size:
+        xx[direct], xy[direct] = _range_sums((outer, cross), lo[direct], hi[direct])
+    return xx, xy
+
+
 def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, p: float, seed: int,
                        n_sims: int) -> dict[str, np.ndarray]:
     """The statistic columns (``COLUMNS`` after as_of and backtest_window_days) for windows of
@@ -480,10 +501,9 @@ def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, 
     c_last = np.where(has, e - 1 - breach_pos[np.maximum(be - 1, 0)], 0)
     lr_dur, _ = duration_lr(d, np.where(has, bs, 0), np.where(has, be - 1, 0), c_first, c_last)
 
-    xr, yr = dq_rows(hits, obs.var, p, DQ_LAGS)
-    cxx, cxy = _prefix(np.einsum("ti,tj->tij", xr, xr)), _prefix(xr * yr[:, None])
     row0 = np.minimum(s + DQ_LAGS, e)
-    dq, df = dq_statistic(cxx[e] - cxx[row0], cxy[e] - cxy[row0], p)
+    xx, xy = _dq_moments(hits, obs.var, p, row0, e)
+    dq, df = dq_statistic(xx, xy, p)
     dq_ok = e - row0 > DQ_LAGS + 2
     z2, z2_p = _z2_columns(obs, s, e, p, seed, n_sims)
     mf, mf_p = _mcneil_frey_columns(obs, bs, be, seed, n_sims)
