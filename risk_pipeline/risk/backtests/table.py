@@ -455,10 +455,9 @@ def _dq_moments(hits: np.ndarray, var: np.ndarray, p: float, lo: np.ndarray, hi:
     as differences of prefix sums over the run's rows, or summed directly over the window's own rows
     (:func:`_range_sums`) where the prefix of VaR^2 (X'X's last diagonal entry) up to the window's end exceeds
     ``PREFIX_RATIO_MAX`` times the window's own: McNeil-Frey's rule (:func:`_mcneil_frey_columns`) for the
-    same loss of digits. An option book's VaR in money spans 1e-5 to 1e5 (options worth a fraction of a cent
-    on expiry eves, a strangle's tail after it), so a window's X'X was the difference of two sums dominated by
-    earlier days' VaR^2, and its DQ statistic depended on where the run's history began (a re-run of one day
-    moved it by 3e-6 relative); the linear books' VaR (fractions of value) never come near the ratio."""
+    same loss of digits. A VaR in money can span decades (an option book's, options worth a fraction of a
+    cent on expiry eves), and a window after a VaR 2^10 times its own would be the difference of two sums
+    dominated by that day's VaR^2, its statistic depending on where the run's history began."""
     xr, yr = dq_rows(hits, var, p, DQ_LAGS)
     outer, cross = np.einsum("ti,tj->tij", xr, xr), xr * yr[:, None]
     cxx, cxy = _prefix(outer), _prefix(cross)
