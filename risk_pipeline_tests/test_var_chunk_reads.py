@@ -85,6 +85,16 @@ def test_each_task_reads_only_its_books_instruments_and_the_table_does_not_depen
     pd.testing.assert_frame_equal(_var_estimates(books_per_task=8), one_book, check_exact=True)
 
 
+class _Recording:
+    """A compute engine that runs the tasks inline and records the order it was handed them in."""
+
+    handed: list = []
+
+    def map(self, function, tasks):
+        self.handed = list(tasks)
+        return [function(task) for task in tasks]
+
+
 def test_the_task_holding_the_option_books_is_handed_out_first_and_the_results_keep_the_tasks_order():
     """var_estimates hands the engine the task of the option books (the heaviest) first, so that the workers
     finish together, and gets every task's result back in the order of its tasks."""
@@ -92,17 +102,10 @@ def test_the_task_holding_the_option_books_is_handed_out_first_and_the_results_k
 
     from risk_pipeline.defs.var import OptionBooksTask, VarTask, heaviest_first
 
-    class Recording:
-        handed: list[VarTask] = []
-
-        def map(self, function, tasks):
-            self.handed = list(tasks)
-            return [function(task) for task in tasks]
-
     days = [dt.date(2022, 12, 27), dt.date(2022, 12, 28)]
     options = OptionBooksTask(settings=None, window=252, confidences=(0.99,), horizons=(1,))
     tasks = [VarTask(["book_a", "book_b"], days), VarTask(["book_c"], days), VarTask(["book_d", options], days)]
-    compute = Recording()
+    compute = _Recording()
     results = heaviest_first(compute, lambda task: task.chunk[0], tasks)
     assert compute.handed == [tasks[2], tasks[0], tasks[1]]
     assert results == ["book_a", "book_c", "book_d"]
@@ -117,19 +120,12 @@ def test_the_tasks_holding_books_of_record_are_handed_out_before_the_portfolios_
     from risk_pipeline.config.portfolios import Portfolio, Position
     from risk_pipeline.defs.var import OptionBooksTask, VarTask, heaviest_first
 
-    class Recording:
-        handed: list[VarTask] = []
-
-        def map(self, function, tasks):
-            self.handed = list(tasks)
-            return [function(task) for task in tasks]
-
     days = [dt.date(2022, 12, 27), dt.date(2022, 12, 28)]
     a, b, c = (Portfolio(name, "USD", (Position("SPY", quantity=1.0),)) for name in ("a", "b", "c"))
     options = OptionBooksTask(settings=None, window=252, confidences=(0.99,), horizons=(1,))
     tasks = [VarTask([a, b], days), VarTask([c], days), VarTask(["record_1", "record_2"], days),
              VarTask([options], days)]
-    compute = Recording()
+    compute = _Recording()
     results = heaviest_first(compute, lambda task: task, tasks)
     assert compute.handed == [tasks[3], tasks[2], tasks[0], tasks[1]]
     assert results == tasks
