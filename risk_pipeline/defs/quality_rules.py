@@ -304,10 +304,7 @@ class AuditError(ValueError):
 def _last_days_before(frame: pd.DataFrame, day_column: str, start: pd.Timestamp, lookback: int) -> pd.DataFrame:
     """``frame`` without the rows dated before its ``lookback`` last days before ``start``."""
     before = pd.DatetimeIndex(frame.loc[frame[day_column] < start, day_column].unique()).sort_values()
-    if len(before) <= lookback:
-        return frame
-    first = before[len(before) - lookback] if lookback else start
-    return frame.loc[frame[day_column] >= first]
+    return _trimmed(frame, day_column, start, list(before), lookback)
 
 
 def _row_text(row: pd.Series) -> str:
@@ -336,13 +333,9 @@ def audit_failures(table: str, staged: pd.DataFrame, days: list[dt.date], keys: 
     blocking = _blocking(table)
     if not blocking:
         return {}
-    spec = table_schema(table)
-    day, start, end = spec.day_column, pd.Timestamp(days[0]), pd.Timestamp(days[-1])
-    stored = read_window(table, days[0], days[-1], lookback=max(r.lookback(c) for r, c in blocking.values()),
-                         where={spec.key_column: keys} if keys_only else None)
-    replaced = stored[day].between(start, end) & stored[spec.key_column].isin(keys)
-    after = pd.concat([stored.loc[~replaced], staged.reindex(columns=stored.columns)], ignore_index=True)
-    after = after.sort_values([day, spec.key_column], kind="stable", ignore_index=True)
+    day, start = table_schema(table).day_column, pd.Timestamp(days[0])
+    after = _after(table, staged, days, keys, keys if keys_only else None,
+                   lookback=max(r.lookback(c) for r, c in blocking.values()))
     failed = {}
     for name, (rule, config) in blocking.items():
         found = rule.evaluate(_last_days_before(after, day, start, rule.lookback(config)), days, config)
