@@ -11,7 +11,7 @@ partition (232,000 in ``make run``'s 30 years) and that path was about a third o
 :func:`log_dagster_event` replaces ``DagsterLogManager.log_dagster_event`` for the events Dagster
 logs with batch metadata (a step's materializations and observations of partitions): when the only
 handler that takes a DEBUG record is the instance's and no user logger is enabled for it (the
-console logger of ``risk-pipeline backfill`` shows warnings only), it builds the ``EventLogEntry``
+console logger of ``risk-pipeline backfill`` is at INFO, Dagster logs these events at DEBUG), it builds the ``EventLogEntry``
 that handler would build (the same fields; the timestamp, as the record's, ``time.time()`` of the
 call) and hands it to the instance as that handler does, under the same locks and with the same
 capture guard (:func:`handle_batch_event`: what ``instance.handle_new_event`` does with it). In any other case (a console at DEBUG, a handler of ``dagster.yaml``,
