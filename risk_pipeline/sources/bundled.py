@@ -52,6 +52,11 @@ def _load(path: Path) -> pd.DataFrame:
     return validate_prices(frame, origin=str(path))
 
 
+def _symbol_column(path: Path) -> pa.ChunkedArray:
+    """The file's symbol column alone, read as a dictionary (its distinct symbols once per row group)."""
+    return pq.read_table(path, columns=["symbol"], read_dictionary=["symbol"]).column("symbol")
+
+
 def _file_symbols(path: Path) -> list[str] | None:
     """The symbols of the file at ``path`` from its symbol column read as a dictionary (milliseconds), sorted;
     None where the file could hold a problem a read in parts would name otherwise than the whole read: no
@@ -64,7 +69,7 @@ def _file_symbols(path: Path) -> list[str] | None:
             not (pa.types.is_string(schema.field(c).type) or pa.types.is_large_string(schema.field(c).type))
             for c in ("symbol", "currency")):
         return None
-    column = pq.read_table(path, columns=["symbol"], read_dictionary=["symbol"]).column("symbol")
+    column = _symbol_column(path)
     if len(column) == 0 or column.null_count:
         return None
     symbols = sorted({s for chunk in column.chunks for s in chunk.dictionary.to_pylist()})
@@ -109,7 +114,7 @@ class BundledSource:
         symbols' rows (pyarrow's filter). A problem in a part raises PriceDataError naming what the part
         holds: the whole read names the file's first problems (``defs/market_data.prices``)."""
         start_ts, end_ts = check_date_range(start, end)
-        column = pq.read_table(self.path, columns=["symbol"], read_dictionary=["symbol"]).column("symbol")
+        column = _symbol_column(self.path)
         rows = np.flatnonzero(pc.is_in(column, value_set=pa.array(list(share), pa.string())).to_numpy(
             zero_copy_only=False))
         frame = pd.read_parquet(self.path, filters=[("symbol", "in", list(share))])
