@@ -24,6 +24,16 @@ def data_dir(tmp_path, monkeypatch):
     return folder
 
 
+@pytest.fixture()
+def yahoo(tmp_path):
+    """The stand-in for Yahoo Finance's HTTP API on 127.0.0.1 (yahoo_server.fake_yahoo), its yfinance cache in
+    the test's folder; for the price and yield sources' tests."""
+    from risk_pipeline_tests.yahoo_server import fake_yahoo  # imports yfinance: only where a test asks for it
+
+    with fake_yahoo(tmp_path / "yfinance-cache") as server:
+        yield server
+
+
 @pytest.fixture(autouse=True)
 def no_persistent_instance(monkeypatch):
     """No test records runs in the user's instance (``make test`` exports DAGSTER_HOME): in-process

@@ -1,4 +1,4 @@
-"""Lint and types as part of `make test`: ruff on the whole package and mypy on the numerical core
+"""Lint and types as part of `make test`: ruff on the package, its tests and benchmarks and mypy on the numerical core
 (risk_pipeline/risk), both configured in pyproject.toml, must report nothing; the files `make test`
 hands out first exist."""
 
@@ -13,8 +13,8 @@ def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, check=False)
 
 
-def test_ruff_finds_nothing_in_the_package():
-    result = _run("ruff", "check", "--no-cache", "risk_pipeline")
+def test_ruff_finds_nothing_in_the_package_its_tests_and_benchmarks():
+    result = _run("ruff", "check", "--no-cache", "risk_pipeline", "risk_pipeline_tests", "benchmarks")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

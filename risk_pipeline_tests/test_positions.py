@@ -181,8 +181,8 @@ def test_a_history_file_csv_or_parquet_gives_the_folders_rows(tmp_path):
 def test_a_duckdb_query_gives_the_folders_rows(tmp_path):
     database = tmp_path / "book.duckdb"
     with duckdb.connect(str(database)) as con:
-        frame = _history().assign(date=lambda f: pd.to_datetime(f["date"]))
-        con.execute("create table book_positions as select * from frame")
+        con.register("history", _history().assign(date=lambda f: pd.to_datetime(f["date"])))
+        con.execute("create table book_positions as select * from history")
     source = RecordSource("duckdb", path=database, query="select * from book_positions where portfolio = 'desk'")
     assert _rows(source) == EXPECTED_ROWS
 

@@ -419,9 +419,11 @@ def test_the_morning_table_from_the_frames_the_report_read_is_the_one_read_by_it
     alone, reused = load_morning(as_of), build_report_data(as_of, ReportConfig().settings()).morning
     assert reused.alerts == alone.alerts and morning_cells(reused) == morning_cells(alone)
     assert len(alone.limits) and len(alone.lights) and len(alone.stress)  # the frames the report read are compared
+    def sort(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame.sort_values([c for c in frame.columns if not pd.api.types.is_float_dtype(frame[c])],
+                                 ignore_index=True)
+
     for name in ("limits", "lights", "stress", "frtb", "capital"):
-        sort = lambda f: f.sort_values([c for c in f.columns if not pd.api.types.is_float_dtype(f[c])],
-                                       ignore_index=True)
         pd.testing.assert_frame_equal(sort(getattr(reused, name)), sort(getattr(alone, name)))
 
 

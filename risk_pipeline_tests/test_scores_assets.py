@@ -53,8 +53,8 @@ def test_scores_of_one_new_day_equal_the_backfill_and_the_closed_forms(data_dir,
     np.testing.assert_allclose(merged["loss"], -merged["simple_return"], rtol=1e-12)
     np.testing.assert_allclose(merged["tick_loss"], tick_loss(merged["loss"], merged["var"], merged["confidence"].iloc[0])
                                if merged["confidence"].nunique() == 1 else
-                               [tick_loss(l, v, c) for l, v, c in zip(merged["loss"], merged["var"], merged["confidence"])])
-    np.testing.assert_allclose(merged["fz0_loss"], [fz0_loss(l, v, e, c) for l, v, e, c in
+                               [tick_loss(x, v, c) for x, v, c in zip(merged["loss"], merged["var"], merged["confidence"])])
+    np.testing.assert_allclose(merged["fz0_loss"], [fz0_loss(x, v, e, c) for x, v, e, c in
                                                      zip(merged["loss"], merged["var"], merged["es"], merged["confidence"])])
     window = scores.loc[scores["portfolio"].eq("balanced") & scores["confidence"].eq(0.99)
                         & scores["method"].eq("ewma") & (scores["date"] <= "2020-12-31")].sort_values("date").tail(60)

@@ -103,9 +103,9 @@ def _plain_dm(d: np.ndarray) -> tuple[float, float, int]:
     lag = int(math.floor(4 * (n / 100) ** (2 / 9)))
     dbar = sum(d) / n
     v = 0.0
-    for l in range(lag + 1):
-        g = sum((d[u] - dbar) * (d[u - l] - dbar) for u in range(l, n)) / n
-        v += g if l == 0 else 2 * (1 - l / (lag + 1)) * g
+    for k in range(lag + 1):
+        g = sum((d[u] - dbar) * (d[u - k] - dbar) for u in range(k, n)) / n
+        v += g if k == 0 else 2 * (1 - k / (lag + 1)) * g
     stat = dbar / math.sqrt(v / n)
     return stat, 2 * (1 - norm.cdf(abs(stat))), lag
 

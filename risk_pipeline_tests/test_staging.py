@@ -2,8 +2,6 @@
 (risk_pipeline/storage/staging.py): the same (day, key) replacement as ``lake.write_days``, nothing
 visible before the commit, a killed run's files deleted by the vacuum."""
 
-import datetime as dt
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa

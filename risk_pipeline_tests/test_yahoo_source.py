@@ -17,16 +17,10 @@ import pytest
 
 from risk_pipeline.sources import PRICE_COLUMNS, PriceDataError, make_source
 from risk_pipeline.sources.yahoo import YahooSource, fetch_yahoo_fx
-from risk_pipeline_tests.yahoo_server import CRUMB, fake_yahoo
+from risk_pipeline_tests.yahoo_server import CRUMB
 
 DAYS = pd.DatetimeIndex(["2024-03-04", "2024-03-05", "2024-03-06", "2024-03-07", "2024-03-08"])
 START, END = dt.date(2024, 3, 4), dt.date(2024, 3, 8)
-
-
-@pytest.fixture()
-def yahoo(tmp_path):
-    with fake_yahoo(tmp_path / "yfinance-cache") as server:
-        yield server
 
 
 def served(server, ticker: str, field: str = "close") -> pd.Series:

@@ -21,7 +21,7 @@ from risk_pipeline.sources.yields import (
     read_yield_csv,
     yields_on,
 )
-from risk_pipeline_tests.test_yahoo_source import DAYS, bars, served, yahoo  # noqa: F401 (the fixture)
+from risk_pipeline_tests.test_yahoo_source import DAYS, bars, served
 
 
 def _csv(tmp_path, text: str):
