@@ -285,6 +285,30 @@ def test_trailing_breach_counts_equal_a_rolling_sum_per_series():
         assert np.array_equal(_trailing_counts(flags, keys, window), expected.to_numpy()), (n, window)
 
 
+def test_the_mean_var_per_method_is_duckdb_s_average_in_date_confidence_horizon_order_to_the_last_bit(monkeypatch):
+    import duckdb
+
+    from risk_pipeline.report import summary
+
+    rng = np.random.default_rng(3)
+    days = pd.bdate_range("2020-01-01", periods=40)
+    rows = pd.DataFrame([(d, p, m, c, h) for d in days for p in ("b", "a") for m in ("hs", "ewma", "none")
+                         for c in (0.99, 0.95) for h in (10, 1)],
+                        columns=["date", "portfolio", "method", "confidence", "horizon_days"])
+    # magnitudes far apart: a sum in another order (pandas' mean, confidence before horizon) has other bits
+    rows["var"] = rng.choice([-1.0, 1.0], len(rows)) * 10.0 ** rng.uniform(-3, 16, len(rows))
+    rows.loc[rows["method"].eq("none"), "var"] = np.nan  # a method without any VaR: NaN, as avg's NULL
+    rows.loc[rng.random(len(rows)) < 0.1, "var"] = np.nan  # a missing VaR is left out
+    shuffled = rows.sample(frac=1.0, random_state=5, ignore_index=True)  # read in no particular order
+    monkeypatch.setattr(summary, "read_days", lambda *a, **k: shuffled)
+    got = summary._var_levels(list(days)).sort_values(["portfolio", "method"], ignore_index=True)
+    expected = duckdb.sql("SELECT portfolio, method, avg(var ORDER BY date, confidence, horizon_days) AS mean_var "
+                          "FROM shuffled GROUP BY portfolio, method ORDER BY portfolio, method").df()
+    assert got[["portfolio", "method"]].equals(expected[["portfolio", "method"]])
+    assert np.array_equal(got["mean_var"].to_numpy(), expected["mean_var"].to_numpy(), equal_nan=True)
+    assert got["mean_var"].isna().sum() == 2
+
+
 def test_the_mcs_sentence_states_the_common_days_and_the_methods_left_out():
     from risk_pipeline.report.summary import mcs_sentence
 
