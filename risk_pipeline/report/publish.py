@@ -48,9 +48,7 @@ from risk_pipeline.report.summary import (
     ReportHead,
     ReportSettings,
     build_report_data,
-    mcs_sentence,
     read_head,
-    score_rows,
 )
 from risk_pipeline.risk.backtests.traffic_light import basel_zone_thresholds
 from risk_pipeline.storage.csv_export import csv_bytes
@@ -166,10 +164,7 @@ def summary_dict(data: ReportData, files: list[str]) -> dict:
         "verdict_counts": {str(k): int(v) for k, v in data.backtests["verdict"].value_counts().items()},
         "overlapping_observations": bool(data.backtests["overlapping"].any()),
         "optional_tables": sorted(data.extras),
-        "model_confidence_set": {
-            p: mcs_sentence(score_rows(data.scores, p, data.ranking_window), data.ranking_window,
-                            score_rows(data.scores, p, data.ranking_window, compared=False)) for p in data.portfolios
-        },
+        "model_confidence_set": {p: sentence for p, (_, sentence) in data.model_confidence_sets.items()},
         "frtb": {"capital": _records(data.extras["frtb_capital"]) if "frtb_capital" in data.extras else [],
                  "desks": _records(latest_desks(data.extras))},
         "official": _records(data.morning.books) if data.morning is not None else [],

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -106,6 +107,18 @@ class ReportData:
     @property
     def red_zone(self) -> pd.DataFrame:
         return red_zone_rows(self.traffic_light)
+
+    @cached_property
+    def model_confidence_sets(self) -> dict[str, tuple[pd.DataFrame, str]]:
+        """Per portfolio: the scores its Model Confidence Set compared (:func:`score_rows`) and the sentence
+        on them (:func:`mcs_sentence`), made once for the page and summary.json."""
+        out = {}
+        for portfolio in self.portfolios:
+            rows = score_rows(self.scores, portfolio, self.ranking_window)
+            left_out = score_rows(self.scores, portfolio, self.ranking_window, compared=False)
+            out[portfolio] = rows, mcs_sentence(rows, self.ranking_window, left_out)
+        return out
+
 
 
 def report_dates(available: list[dt.date], start: dt.date, end: dt.date, month_ends: bool) -> list[dt.date]:
