@@ -413,7 +413,7 @@ def test_a_report_whose_charts_are_drawn_from_its_first_part_while_the_rest_is_r
     from risk_pipeline.defs.report import ReportConfig
     from risk_pipeline.report import forked, publish
     from risk_pipeline.report.publish import publish_report, write_files
-    from risk_pipeline.report.summary import build_report_data, read_head
+    from risk_pipeline.report.summary import build_report_data, read_head, read_history
 
     if not forked.can_fork():
         pytest.skip("no fork or a single core here")
@@ -430,7 +430,7 @@ def test_a_report_whose_charts_are_drawn_from_its_first_part_while_the_rest_is_r
     (tmp_path / "here").mkdir()
     write_files(build_report_data(as_of, settings), tmp_path / "here")
     assert _contents(tmp_path / "early" / "2017-12-29") == _contents(tmp_path / "here")
-    assert data.pnl_vs_var.equals(head.pnl_vs_var) and data.traffic_light.equals(head.traffic_light)
+    assert data.pnl_vs_var.equals(read_history(head).pnl_vs_var) and data.traffic_light.equals(head.traffic_light)
 
 
 def test_the_morning_table_from_the_frames_the_report_read_is_the_one_read_by_itself(calm, monkeypatch):

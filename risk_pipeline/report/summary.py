@@ -120,7 +120,6 @@ class ReportData:
         return out
 
 
-
 def report_dates(available: list[dt.date], start: dt.date, end: dt.date, month_ends: bool) -> list[dt.date]:
     """As-of dates to report in a run over start..end: the last available day of the range,
     plus (``month_ends``) the last available day of every month of the range."""
@@ -253,9 +252,10 @@ def _var_levels(days: list[dt.date]) -> pd.DataFrame:
                          "method": np.asarray(methods, dtype=object)[present % len(methods)], "mean_var": means})
 
 
-def _extras(as_of: dt.date) -> dict[str, pd.DataFrame]:
+def _extras(as_of: dt.date, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """The latest day's rows up to ``as_of`` of each of the optional tables ``names`` stored."""
     found = {}
-    for name in OPTIONAL_TABLES:
+    for name in names:
         day = latest_day(name, as_of)
         if day:
             rows = read_days(name, [day])  # in the scan's order, which DuckDB does not fix
@@ -271,9 +271,10 @@ def _chart_days(days: list[dt.date], chart_start: dt.date, trailing: int) -> lis
 
 @dataclass(frozen=True)
 class ReportHead:
-    """What a report reads first (:func:`read_head`): the day's backtests, the P&L-vs-VaR history and
-    the optional tables' latest rows, which the charts drawn in a child process show
-    (``report.publish.start_charts``) while this process reads the rest (:func:`build_report_data`)."""
+    """What a report reads first (:func:`read_head`): the day's backtests, the books held and the latest
+    rows of the optional tables charted (``CHARTED_EXTRAS``), which the first charts drawn in a child
+    process show (``report.publish.start_charts``) while this process reads the P&L-vs-VaR history
+    (:func:`read_history`), which the child charts next, and the rest (:func:`build_report_data`)."""
 
     as_of: dt.date
     chart_start: dt.date
@@ -282,11 +283,18 @@ class ReportHead:
     portfolios: tuple[str, ...]
     all_backtests: pd.DataFrame  # var_backtests rows at as_of, option books' too
     backtests: pd.DataFrame  # those of the linear books (a portfolio_pnl row)
+    held: tuple[str, ...]  # the linear books: those with a portfolio_pnl row as of as_of
+    traffic_light: pd.DataFrame
+    extras: dict[str, pd.DataFrame]  # those of CHARTED_EXTRAS stored
+
+
+@dataclass(frozen=True)
+class ReportHistory:
+    """The P&L-vs-VaR history of the books held (:func:`read_history`)."""
+
     pnl: pd.DataFrame  # portfolio_pnl rows of the chart period and one window before it, of the books held on as_of
     var_days: list[dt.date]  # var_estimates' stored days up to as_of
     pnl_vs_var: pd.DataFrame
-    traffic_light: pd.DataFrame
-    extras: dict[str, pd.DataFrame]
 
 
 def read_head(as_of: dt.date, settings: ReportSettings) -> ReportHead:
@@ -297,41 +305,52 @@ def read_head(as_of: dt.date, settings: ReportSettings) -> ReportHead:
     lengths = window_lengths(all_backtests)
     trailing, longest = lengths[0], lengths[-1]
     chart_start = (pd.Timestamp(as_of) - pd.DateOffset(years=settings.chart_years)).date()
-    var_days = [d for d in stored_days("var_estimates") if d <= as_of]
-    var = read_days("var_estimates", _chart_days(var_days, chart_start, trailing), columns=VAR_HISTORY_COLUMNS,
-                    where={"horizon_days": 1})
-    pnl_days = [d for d in stored_days("portfolio_pnl") if d <= as_of]
-    pnl = read_days("portfolio_pnl", _chart_days(pnl_days, chart_start, trailing))
     # the books held on the day, a portfolio_pnl row as of it (the option books, without one, have their section:
     # options_section): a book whose series ended before (prices.last_dates) is not reported, nor its history
-    linear = pnl.loc[pnl["date"].eq(pd.Timestamp(as_of)), "portfolio"].unique()
-    pnl = pnl.loc[pnl["portfolio"].isin(linear)].reset_index(drop=True)
-    backtests = all_backtests.loc[all_backtests["portfolio"].isin(linear)]
+    held = tuple(read_days("portfolio_pnl", [as_of], columns=["portfolio"])["portfolio"].unique())
+    backtests = all_backtests.loc[all_backtests["portfolio"].isin(held)]
     return ReportHead(
         as_of=as_of, chart_start=chart_start, trailing=trailing, ranking_window=longest,
         portfolios=tuple(sorted(backtests["portfolio"].unique())), all_backtests=all_backtests, backtests=backtests,
-        pnl=pnl, var_days=var_days, pnl_vs_var=_pnl_vs_var(pnl, var, trailing, chart_start),
-        traffic_light=basel_rows(backtests, trailing), extras=_extras(as_of),
+        held=held, traffic_light=basel_rows(backtests, trailing), extras=_extras(as_of, CHARTED_EXTRAS),
     )
 
 
+def read_history(head: ReportHead) -> ReportHistory:
+    """The P&L-vs-VaR history of the report of ``head`` (:class:`ReportHistory`)."""
+    var_days = [d for d in stored_days("var_estimates") if d <= head.as_of]
+    var = read_days("var_estimates", _chart_days(var_days, head.chart_start, head.trailing),
+                    columns=VAR_HISTORY_COLUMNS, where={"horizon_days": 1})
+    pnl_days = [d for d in stored_days("portfolio_pnl") if d <= head.as_of]
+    pnl = read_days("portfolio_pnl", _chart_days(pnl_days, head.chart_start, head.trailing))
+    pnl = pnl.loc[pnl["portfolio"].isin(head.held)].reset_index(drop=True)
+    return ReportHistory(pnl=pnl, var_days=var_days,
+                         pnl_vs_var=_pnl_vs_var(pnl, var, head.trailing, head.chart_start))
+
+
+# the optional tables the child process's charts show (report.publish._child_jobs), read before it is forked
+CHARTED_EXTRAS = ("var_decomposition", "stress_results")
 # the morning table's tables (report.morning) that the report has read already: their latest day's rows
 _MORNING_READ = ("limit_status", "stress_results", "frtb_es", "frtb_capital")
 
 
-def build_report_data(as_of: dt.date, settings: ReportSettings, head: ReportHead | None = None) -> ReportData:
-    """Read the stored tables up to ``as_of`` and assemble the report's data (after ``head``, its first
-    part, when read already)."""
+def build_report_data(as_of: dt.date, settings: ReportSettings, head: ReportHead | None = None,
+                      history: ReportHistory | None = None) -> ReportData:
+    """Read the stored tables up to ``as_of`` and assemble the report's data (after ``head`` and
+    ``history``, its first parts, when read already)."""
     head = head if head is not None else read_head(as_of, settings)
-    trailing, longest, chart_start, pnl = head.trailing, head.ranking_window, head.chart_start, head.pnl
-    levels = _var_levels(head.var_days[-longest:])
+    history = history if history is not None else read_history(head)
+    trailing, longest, chart_start, pnl = head.trailing, head.ranking_window, head.chart_start, history.pnl
+    levels = _var_levels(history.var_days[-longest:])
     scores = read_days("var_scores", [as_of])
     linear = pnl["portfolio"].unique()
     backtests, scores = head.backtests, scores.loc[scores["portfolio"].isin(linear)]
     portfolios = head.portfolios
     currencies = pnl.drop_duplicates("portfolio").set_index("portfolio")["base_currency"].to_dict()
     lights = head.all_backtests
-    morning = load_morning(as_of, {name: head.extras[name] for name in _MORNING_READ if name in head.extras}
+    extras = head.extras | _extras(as_of, tuple(name for name in OPTIONAL_TABLES if name not in CHARTED_EXTRAS))
+    extras = {name: extras[name] for name in OPTIONAL_TABLES if name in extras}  # in this order (the CSVs')
+    morning = load_morning(as_of, {name: extras[name] for name in _MORNING_READ if name in extras}
                            | {"var_backtests": lights.loc[lights["horizon_days"].eq(BASEL_HORIZON)].reset_index(drop=True)})
     return ReportData(
         as_of=as_of,
@@ -341,7 +360,7 @@ def build_report_data(as_of: dt.date, settings: ReportSettings, head: ReportHead
         ranking_window=longest,
         portfolios=portfolios,
         base_currency={p: str(currencies.get(p, "")) for p in portfolios},
-        pnl_vs_var=head.pnl_vs_var,
+        pnl_vs_var=history.pnl_vs_var,
         backtests=backtests.sort_values(["portfolio", "method", "confidence", "horizon_days", "backtest_window_days"]).reset_index(drop=True),
         traffic_light=head.traffic_light,
         ranking=_ranking(backtests, levels, longest, scores),
@@ -349,7 +368,7 @@ def build_report_data(as_of: dt.date, settings: ReportSettings, head: ReportHead
         latest_var=read_days("var_estimates", [as_of], where={"portfolio": list(linear)})
         .sort_values(["portfolio", "method", "confidence", "horizon_days"])
         .reset_index(drop=True),
-        extras=head.extras,
+        extras=extras,
         scores=scores.sort_values(["portfolio", "confidence", "horizon_days", "backtest_window_days", "method"])
         .reset_index(drop=True),
         table_versions=_table_versions(),
