@@ -210,27 +210,28 @@ class _Written:
 _PLACE = "\0chart {}\0"  # a child's chart in the page until it is drawn (no NUL in the page otherwise)
 
 
-def _child_jobs(head: ReportHead | ReportData, yellow: int, red: int) -> dict[str, Callable[[], bytes]]:
+def _child_jobs(head: ReportHead | ReportData) -> dict[str, Callable[[], bytes]]:
     """What draws each chart of the child process but the P&L charts (a PNG), by chart name: those of the
     report's first part (summary.read_head), drawn first, while this process reads the P&L-vs-VaR history
-    (summary.read_history) which the child's P&L charts show next."""
+    (summary.read_history) which the child's P&L charts show next; with them, about half of the charts'
+    time (:func:`_charts` draws the others here)."""
     jobs = {}
-    if len(head.traffic_light):
-        jobs["traffic_light"] = lambda: traffic_light_chart(head.traffic_light, head.trailing, yellow, red)
     if "var_decomposition" in head.extras:
         jobs["component_var"] = lambda: component_var_chart(head.extras["var_decomposition"])
-    if "stress_results" in head.extras:
-        jobs["stress"] = lambda: stress_chart(head.extras["stress_results"])
+    if len(head.limit_history):
+        jobs["utilisation"] = lambda: utilisation_chart(head.limit_history)
     return jobs
 
 
-def _charts(data: ReportData) -> dict[str, Callable[[], bytes]]:
+def _charts(data: ReportData, yellow: int, red: int) -> dict[str, Callable[[], bytes]]:
     """What draws each of the other charts of the report (a PNG), by chart name."""
     jobs = {}
+    if len(data.traffic_light):
+        jobs["traffic_light"] = lambda: traffic_light_chart(data.traffic_light, data.trailing, yellow, red)
+    if "stress_results" in data.extras:
+        jobs["stress"] = lambda: stress_chart(data.extras["stress_results"])
     if len(data.frtb_capital) and data.frtb_capital["capital_charge"].notna().any():
         jobs["frtb_capital"] = lambda: capital_chart(data.frtb_capital)
-    if len(data.limit_history):
-        jobs["utilisation"] = lambda: utilisation_chart(data.limit_history)
     return jobs
 
 
@@ -242,9 +243,9 @@ def _charted(portfolios: tuple[str, ...], pnl_vs_var: pd.DataFrame) -> list[str]
 def _child_charts(head: ReportHead | ReportData, receive: Callable[[], pd.DataFrame]) -> dict[str, bytes]:
     """The charts of :func:`_child_jobs`, then each portfolio's P&L-vs-VaR chart by portfolio, on one figure
     (charts.PnlVsVarFigure), from the rows ``receive()`` returns (the report's ``pnl_vs_var``)."""
-    yellow, red = basel_zone_thresholds(head.trailing)
-    charts = {name: job() for name, job in _child_jobs(head, yellow, red).items()}
+    charts = {name: job() for name, job in _child_jobs(head).items()}
     pnl_vs_var = receive()
+    yellow, red = basel_zone_thresholds(head.trailing)
     pnl_chart = PnlVsVarFigure(head.trailing, yellow, red)
     for portfolio in _charted(head.portfolios, pnl_vs_var):
         charts[portfolio] = pnl_chart.png(pnl_vs_var.loc[pnl_vs_var["portfolio"].eq(portfolio)], portfolio)
@@ -289,7 +290,7 @@ def write_files(data: ReportData, folder: Path, child: Forked[dict[str, bytes]] 
     while this process draws the other charts, writes the CSVs and renders the page, whose places for
     the child's charts (``_PLACE``) then get their data URIs."""
     yellow, red = basel_zone_thresholds(data.trailing)
-    jobs = _charts(data)
+    jobs = _charts(data, yellow, red)
     if child is None:
         child = start_charts(data)
         child.send(data.pnl_vs_var)
@@ -300,7 +301,7 @@ def write_files(data: ReportData, folder: Path, child: Forked[dict[str, bytes]] 
             _write(folder / f"{name}.csv", csv_bytes(frame))
             csvs.append(f"{name}.csv")
         # the P&L charts first, then the others
-        names = _charted(data.portfolios, data.pnl_vs_var) + list(_child_jobs(data, yellow, red)) + list(jobs)
+        names = _charted(data.portfolios, data.pnl_vs_var) + list(_child_jobs(data)) + list(jobs)
         pngs = {file: name for file, name in ((OVERVIEW_PNG, "traffic_light"), (FRTB_PNG, "frtb_capital")) if name in names}
         files = [SUMMARY_FILE] + csvs + list(pngs)
         _write(folder / SUMMARY_FILE, json.dumps(summary_dict(data, [HTML_FILE] + files), indent=2, default=str).encode())

@@ -271,10 +271,11 @@ def _chart_days(days: list[dt.date], chart_start: dt.date, trailing: int) -> lis
 
 @dataclass(frozen=True)
 class ReportHead:
-    """What a report reads first (:func:`read_head`): the day's backtests, the books held and the latest
-    rows of the optional tables charted (``CHARTED_EXTRAS``), which the first charts drawn in a child
-    process show (``report.publish.start_charts``) while this process reads the P&L-vs-VaR history
-    (:func:`read_history`), which the child charts next, and the rest (:func:`build_report_data`)."""
+    """What a report reads first (:func:`read_head`): the day's backtests, the books held, the latest rows
+    of the optional tables the child charts (``CHARTED_EXTRAS``) and the limits' last year, which the first
+    charts drawn in a child process show (``report.publish.start_charts``) while this process reads the
+    P&L-vs-VaR history (:func:`read_history`), which the child charts next, and the rest
+    (:func:`build_report_data`)."""
 
     as_of: dt.date
     chart_start: dt.date
@@ -286,6 +287,7 @@ class ReportHead:
     held: tuple[str, ...]  # the linear books: those with a portfolio_pnl row as of as_of
     traffic_light: pd.DataFrame
     extras: dict[str, pd.DataFrame]  # those of CHARTED_EXTRAS stored
+    limit_history: pd.DataFrame  # limit_status rows of the last year (:func:`_limit_history`)
 
 
 @dataclass(frozen=True)
@@ -313,6 +315,7 @@ def read_head(as_of: dt.date, settings: ReportSettings) -> ReportHead:
         as_of=as_of, chart_start=chart_start, trailing=trailing, ranking_window=longest,
         portfolios=tuple(sorted(backtests["portfolio"].unique())), all_backtests=all_backtests, backtests=backtests,
         held=held, traffic_light=basel_rows(backtests, trailing), extras=_extras(as_of, CHARTED_EXTRAS),
+        limit_history=_limit_history(as_of),
     )
 
 
@@ -329,7 +332,7 @@ def read_history(head: ReportHead) -> ReportHistory:
 
 
 # the optional tables the child process's charts show (report.publish._child_jobs), read before it is forked
-CHARTED_EXTRAS = ("var_decomposition", "stress_results")
+CHARTED_EXTRAS = ("var_decomposition",)
 # the morning table's tables (report.morning) that the report has read already: their latest day's rows
 _MORNING_READ = ("limit_status", "stress_results", "frtb_es", "frtb_capital")
 
@@ -374,7 +377,7 @@ def build_report_data(as_of: dt.date, settings: ReportSettings, head: ReportHead
         table_versions=_table_versions(),
         frtb_capital=capital_history(as_of, chart_start),
         morning=morning,
-        limit_history=_limit_history(as_of),
+        limit_history=head.limit_history,
         options=morning.options,
     )
 
