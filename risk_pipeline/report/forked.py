@@ -25,6 +25,7 @@ import threading
 import traceback
 import warnings
 from collections.abc import Callable
+from multiprocessing.connection import Connection
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
@@ -70,7 +71,10 @@ class Forked(Generic[T]):
     def __init__(self, job: Callable[..., T], what: str, timeout: float = TIMEOUT_SECONDS, inbox: bool = False) -> None:
         self.what, self._job, self._timeout, self._process = what, job, timeout, None
         self._sent: list[Any] = []  # for the job run here (no child, or one that never answered)
-        self._inbox, self._sender, self._queue = inbox, None, queue.SimpleQueue()
+        self._inbox = inbox
+        self._sender: threading.Thread | None = None
+        self._outbox: Connection | None = None
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         if not can_fork():
             return
         context = multiprocessing.get_context("fork")
@@ -93,9 +97,11 @@ class Forked(Generic[T]):
             self._queue.put(value)
 
     def _post(self) -> None:
+        outbox = self._outbox
+        assert outbox is not None  # a child with an inbox
         while (value := self._queue.get()) is not _DONE:
             try:
-                self._outbox.send(value)
+                outbox.send(value)
             except OSError:  # the child ended (or was killed) without reading it: result() says why
                 return
 
@@ -145,7 +151,7 @@ class Forked(Generic[T]):
     def _close_outbox(self) -> None:
         """Once the child has ended: the sending thread ends (what the child did not read met its closed
         pipe), then the pipe is closed."""
-        if self._inbox:
+        if self._outbox is not None:
             if self._sender is not None:
                 self._queue.put(_DONE)
                 self._sender.join()
