@@ -12,6 +12,7 @@ import datetime as dt
 import gc
 import html
 import json
+import multiprocessing
 import re
 import shutil
 import subprocess
@@ -420,12 +421,16 @@ def test_a_report_whose_charts_are_drawn_from_its_first_part_while_the_rest_is_r
     _republishing(calm, tmp_path, monkeypatch)
     as_of, settings = dt.date(2017, 12, 29), ReportConfig().settings()
     head = read_head(as_of, settings)
-    collecting = []
+    collecting, children = [], []
     monkeypatch.setattr(publish, "build_report_data", lambda *a: collecting.append(gc.isenabled()) or build_report_data(*a))
+    # the P&L-vs-VaR history is read once the chart child runs, not before it is forked
+    monkeypatch.setattr(publish, "read_history",
+                        lambda h: children.append(len(multiprocessing.active_children())) or read_history(h))
     assert gc.isenabled()
     data, files = publish_report(as_of, settings, tmp_path / "early")
     assert files.html == tmp_path / "early" / "2017-12-29" / "risk_report.html"
     assert collecting == [False] and gc.isenabled()  # the cyclic collector paused while the report is made
+    assert children == [1]
     monkeypatch.setattr(forked, "can_fork", lambda: False)  # everything read, then drawn here
     (tmp_path / "here").mkdir()
     write_files(build_report_data(as_of, settings), tmp_path / "here")
