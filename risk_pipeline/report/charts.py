@@ -48,8 +48,8 @@ def drawn(fig: Figure, dpi: int) -> FigureCanvasAgg:
 def _unlabelled_axes_fixed(fig: Figure) -> None:
     """Give each axis without a label (an empty text, which draws nothing) a fixed label position:
     matplotlib places an axis' label beyond its tick labels at every draw, making the ticks and measuring
-    every tick label of the axes (and of the axes sharing it) once more; about a tenth of the charts'
-    draws were spent placing labels that are not drawn. The same pixels."""
+    every tick label of the axes (and of the axes sharing it) once more, for a label that is not drawn.
+    The same pixels."""
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             if not axis.label.get_text():

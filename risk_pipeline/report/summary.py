@@ -226,11 +226,10 @@ def mcs_sentence(rows: pd.DataFrame, days: int, left_out: pd.DataFrame | None = 
 
 def _var_levels(days: list[dt.date]) -> pd.DataFrame:
     """Average VaR per portfolio and method over ``days`` (the capital a method needed), missing VaR
-    left out: each group's VaR added one after the other in the order of date, confidence and horizon
-    (``np.bincount`` adds in the rows' order), the bits of DuckDB's ``avg(var ORDER BY date, confidence,
-    horizon_days)``, which this replaces: its sort of the 722,000 rows of a day's ranking window took
-    twice the read (a parallel ``avg`` adds in an order that changes from run to run, and so did the
-    16th digit of the report's mean_var)."""
+    left out. Each group's VaR is added one after the other in the order of date, confidence and horizon
+    (``np.bincount`` adds in the rows' order): the bits of DuckDB's ``avg(var ORDER BY date, confidence,
+    horizon_days)`` without its sort of every row of the window; a sum in no fixed order (DuckDB's
+    parallel ``avg``) changes the 16th digit of the report's mean_var from run to run."""
     rows = read_days("var_estimates", days, columns=["portfolio", "method", "confidence", "horizon_days", "var"],
                      by_day=False)
     if rows.empty:
