@@ -5,8 +5,9 @@ temporary folder and put first on ``PYTHONPATH``; same venv, same data folder), 
 for a day: ``build_report_data`` then ``write_files`` into a scratch folder (not the lake's reports),
 ``--runs`` times in a row, each under ``os.times`` (CPU seconds of the process and of the child process
 that draws some of the charts: the machine is shared; the critical path, what is read before the child
-is forked (the data, or its first part: ``summary.read_head``) then the longer of the process's and the
-child's part of the rest, is about an idle machine's wall time) and a
+is forked (the data, or its first part: ``summary.read_head``; the P&L-vs-VaR history read after the fork is sent
+to the child, ``publish.charted_history``) then the longer of the process's and the child's part of the rest,
+is about an idle machine's wall time) and a
 clock (wall seconds). The
 first run is the one a new day pays (the tables opened and read for the first time in the process,
 imports excluded); the later ones read what the OS caches. Then compares the two codes' files: the
@@ -55,8 +56,17 @@ for run in range(runs):
     folder = out / str(run)
     folder.mkdir(parents=True)
     began, wall = cpu(), time.perf_counter()
-    if hasattr(summary, "read_head"):  # as publish_report: the child forked after the data's first part
-        gc.disable()  # (summary.read_head), the cyclic collector paused
+    if hasattr(publish, "charted_history"):  # as publish_report: the child forked after the data's first part
+        gc.disable()  # (summary.read_head), sent the P&L-vs-VaR history read after it, the cyclic collector paused
+        head = summary.read_head(day, settings)
+        built = cpu()
+        with publish.start_charts(head) as charts:
+            children = child()
+            history = publish.charted_history(head, charts)
+            publish.write_files(summary.build_report_data(day, settings, head, history), folder, charts)
+        gc.enable()
+    elif hasattr(summary, "read_head"):  # the child forked after the data's first part with the history
+        gc.disable()
         head = summary.read_head(day, settings)
         built = cpu()
         with publish.start_charts(head) as charts:

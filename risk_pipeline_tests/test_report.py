@@ -12,6 +12,7 @@ import datetime as dt
 import gc
 import html
 import json
+import multiprocessing
 import re
 import shutil
 import subprocess
@@ -285,6 +286,30 @@ def test_trailing_breach_counts_equal_a_rolling_sum_per_series():
         assert np.array_equal(_trailing_counts(flags, keys, window), expected.to_numpy()), (n, window)
 
 
+def test_the_mean_var_per_method_is_duckdb_s_average_in_date_confidence_horizon_order_to_the_last_bit(monkeypatch):
+    import duckdb
+
+    from risk_pipeline.report import summary
+
+    rng = np.random.default_rng(3)
+    days = pd.bdate_range("2020-01-01", periods=40)
+    rows = pd.DataFrame([(d, p, m, c, h) for d in days for p in ("b", "a") for m in ("hs", "ewma", "none")
+                         for c in (0.99, 0.95) for h in (10, 1)],
+                        columns=["date", "portfolio", "method", "confidence", "horizon_days"])
+    # magnitudes far apart: a sum in another order (pandas' mean, confidence before horizon) has other bits
+    rows["var"] = rng.choice([-1.0, 1.0], len(rows)) * 10.0 ** rng.uniform(-3, 16, len(rows))
+    rows.loc[rows["method"].eq("none"), "var"] = np.nan  # a method without any VaR: NaN, as avg's NULL
+    rows.loc[rng.random(len(rows)) < 0.1, "var"] = np.nan  # a missing VaR is left out
+    shuffled = rows.sample(frac=1.0, random_state=5, ignore_index=True)  # read in no particular order
+    monkeypatch.setattr(summary, "read_days", lambda *a, **k: shuffled)
+    got = summary._var_levels(list(days)).sort_values(["portfolio", "method"], ignore_index=True)
+    expected = duckdb.sql("SELECT portfolio, method, avg(var ORDER BY date, confidence, horizon_days) AS mean_var "
+                          "FROM shuffled GROUP BY portfolio, method ORDER BY portfolio, method").df()
+    assert got[["portfolio", "method"]].equals(expected[["portfolio", "method"]])
+    assert np.array_equal(got["mean_var"].to_numpy(), expected["mean_var"].to_numpy(), equal_nan=True)
+    assert got["mean_var"].isna().sum() == 2
+
+
 def test_the_mcs_sentence_states_the_common_days_and_the_methods_left_out():
     from risk_pipeline.report.summary import mcs_sentence
 
@@ -389,24 +414,28 @@ def test_a_report_whose_charts_are_drawn_from_its_first_part_while_the_rest_is_r
     from risk_pipeline.defs.report import ReportConfig
     from risk_pipeline.report import forked, publish
     from risk_pipeline.report.publish import publish_report, write_files
-    from risk_pipeline.report.summary import build_report_data, read_head
+    from risk_pipeline.report.summary import build_report_data, read_head, read_history
 
     if not forked.can_fork():
         pytest.skip("no fork or a single core here")
     _republishing(calm, tmp_path, monkeypatch)
     as_of, settings = dt.date(2017, 12, 29), ReportConfig().settings()
     head = read_head(as_of, settings)
-    collecting = []
+    collecting, children = [], []
     monkeypatch.setattr(publish, "build_report_data", lambda *a: collecting.append(gc.isenabled()) or build_report_data(*a))
+    # the P&L-vs-VaR history is read once the chart child runs, not before it is forked
+    monkeypatch.setattr(publish, "read_history",
+                        lambda h: children.append(len(multiprocessing.active_children())) or read_history(h))
     assert gc.isenabled()
     data, files = publish_report(as_of, settings, tmp_path / "early")
     assert files.html == tmp_path / "early" / "2017-12-29" / "risk_report.html"
     assert collecting == [False] and gc.isenabled()  # the cyclic collector paused while the report is made
+    assert children == [1]
     monkeypatch.setattr(forked, "can_fork", lambda: False)  # everything read, then drawn here
     (tmp_path / "here").mkdir()
     write_files(build_report_data(as_of, settings), tmp_path / "here")
     assert _contents(tmp_path / "early" / "2017-12-29") == _contents(tmp_path / "here")
-    assert data.pnl_vs_var.equals(head.pnl_vs_var) and data.traffic_light.equals(head.traffic_light)
+    assert data.pnl_vs_var.equals(read_history(head).pnl_vs_var) and data.traffic_light.equals(head.traffic_light)
 
 
 def test_the_morning_table_from_the_frames_the_report_read_is_the_one_read_by_itself(calm, monkeypatch):

@@ -54,3 +54,27 @@ def test_a_figure_redrawn_for_each_portfolio_gives_the_pixels_of_a_new_figure_pe
         alone = _pixels(PnlVsVarFigure(20, 5, 10).png(rows, name))
         assert again[0] == alone[0], name
         assert again[1] == alone[1], f"{name}: the redrawn figure's pixels differ from a new figure's"
+
+
+def test_an_axis_without_a_label_is_drawn_with_the_pixels_of_one_matplotlib_places_itself():
+    # the label's place is fixed (charts.drawn) only where there is no label to draw: the tick labels, shared
+    # axes and a labelled axis (placed by its tick labels' widths) give matplotlib's own pixels
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from risk_pipeline.report.charts import drawn
+
+    def figure() -> Figure:
+        fig = Figure(figsize=(6, 4))
+        top, bottom = fig.subplots(2, 1, sharex=True)
+        top.plot(np.arange(50), np.linspace(-3000, 12000, 50))
+        bottom.plot(np.arange(50), np.sin(np.arange(50)))
+        bottom.set_ylabel("a label")  # placed left of the tick labels, as wide as they are
+        top.set_title("a title", loc="left")
+        return fig
+
+    plain = FigureCanvasAgg(figure())
+    plain.draw()
+    fixed = drawn(figure(), 100)
+    assert fixed.figure.axes[0].xaxis._autolabelpos is False and fixed.figure.axes[1].yaxis._autolabelpos is True
+    assert np.array_equal(np.asarray(plain.buffer_rgba()), np.asarray(fixed.buffer_rgba()))

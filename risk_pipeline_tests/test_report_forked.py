@@ -118,3 +118,41 @@ def test_the_child_s_collector_walks_only_what_the_child_makes():
         frozen, collected = child.result()
     assert frozen >= frozen_here + len(inherited)  # what the child inherited is out of its collector's sight
     assert collected  # and what it makes is collected as before
+
+
+@needs_fork
+def test_what_is_sent_after_the_fork_reaches_the_job_while_this_process_goes_on():
+    large = b"\x89PNG" * 1_000_000  # far more than a pipe's buffer: sent while the child is still busy
+
+    def job(receive):
+        time.sleep(0.5)  # the job's first part, before it asks for what was sent
+        first, second = receive(), receive()
+        return os.getpid(), len(first), second
+
+    with Forked(job, "a job", inbox=True) as child:
+        began = time.perf_counter()
+        child.send(large)
+        child.send("the second")
+        assert time.perf_counter() - began < 0.3  # this process did not wait for the child to read them
+        pid, size, second = child.result()
+    assert pid != os.getpid() and size == len(large) and second == "the second"
+
+
+def test_without_a_child_the_job_runs_here_on_what_was_sent(monkeypatch):
+    monkeypatch.setattr(forked, "can_fork", lambda: False)
+    with Forked(lambda receive: (os.getpid(), receive(), receive()), "a job", inbox=True) as job:
+        job.send(1)
+        job.send([2])
+        assert job.result() == (os.getpid(), 1, [2])
+
+
+@needs_fork
+def test_a_child_that_fails_before_reading_what_was_sent_is_an_error_not_a_wait():
+    def job(receive):
+        raise ValueError("no chart")
+
+    with Forked(job, "the report's P&L charts", inbox=True) as child:
+        child.send(b"x" * 5_000_000)  # never read: the thread sending it ends when the pipe closes
+        with pytest.raises(RuntimeError, match=r"in a child process\): ValueError: no chart"):
+            child.result()
+    assert not [t for t in threading.enumerate() if t.name.endswith(": send")]

@@ -39,9 +39,21 @@ def drawn(fig: Figure, dpi: int) -> FigureCanvasAgg:
     """The figure drawn at ``dpi`` on its Agg canvas (made at the first draw), one whose text drawing reuses
     the layouts and glyph bitmaps of the report's charts drawn before (report.glyphs: the same pixels)."""
     canvas = fig.canvas if isinstance(fig.canvas, CachedTextCanvas) else CachedTextCanvas(fig)
+    _unlabelled_axes_fixed(fig)
     fig.set_dpi(dpi)
     canvas.draw()
     return canvas
+
+
+def _unlabelled_axes_fixed(fig: Figure) -> None:
+    """Give each axis without a label (an empty text, which draws nothing) a fixed label position:
+    matplotlib places an axis' label beyond its tick labels at every draw, making the ticks and measuring
+    every tick label of the axes (and of the axes sharing it) once more, for a label that is not drawn.
+    The same pixels."""
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            if not axis.label.get_text():
+                axis.set_label_coords(0.5, 0.5)
 
 
 def canvas_png(canvas: FigureCanvasAgg) -> bytes:

@@ -23,7 +23,7 @@ from risk_pipeline.report.morning import (
 )
 from risk_pipeline.report.options_section import (GREEK_COLUMNS, GREEK_LABELS, METHODS, limit_label, proxy_note,
                                                   reverse_label)
-from risk_pipeline.report.summary import ReportData, mcs_sentence, score_rows
+from risk_pipeline.report.summary import ReportData
 from risk_pipeline.risk.limits import LIMIT_METHOD_TEXT
 
 SIGNIFICANCE = 0.05
@@ -318,9 +318,8 @@ def _model_section(data: ReportData) -> str:
     for portfolio in data.portfolios:
         body = [_latest_var_table(data, portfolio, official.get(portfolio))]
         if len(data.scores):
-            rows = score_rows(data.scores, portfolio, data.ranking_window)
-            left_out = score_rows(data.scores, portfolio, data.ranking_window, compared=False)
-            body.append(f"<p>{_esc(mcs_sentence(rows, data.ranking_window, left_out))}</p>")
+            rows, sentence = data.model_confidence_sets[portfolio]
+            body.append(f"<p>{_esc(sentence)}</p>")
             if len(rows) and rows["mcs_computed"].all():
                 body.append(score_bars(rows, data.ranking_window))
         ranking = data.ranking.loc[data.ranking["portfolio"].eq(portfolio)] if len(data.ranking) else data.ranking

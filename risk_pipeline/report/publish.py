@@ -46,11 +46,11 @@ from risk_pipeline.report.html import render_html
 from risk_pipeline.report.summary import (
     ReportData,
     ReportHead,
+    ReportHistory,
     ReportSettings,
     build_report_data,
-    mcs_sentence,
     read_head,
-    score_rows,
+    read_history,
 )
 from risk_pipeline.risk.backtests.traffic_light import basel_zone_thresholds
 from risk_pipeline.storage.csv_export import csv_bytes
@@ -166,10 +166,7 @@ def summary_dict(data: ReportData, files: list[str]) -> dict:
         "verdict_counts": {str(k): int(v) for k, v in data.backtests["verdict"].value_counts().items()},
         "overlapping_observations": bool(data.backtests["overlapping"].any()),
         "optional_tables": sorted(data.extras),
-        "model_confidence_set": {
-            p: mcs_sentence(score_rows(data.scores, p, data.ranking_window), data.ranking_window,
-                            score_rows(data.scores, p, data.ranking_window, compared=False)) for p in data.portfolios
-        },
+        "model_confidence_set": {p: sentence for p, (_, sentence) in data.model_confidence_sets.items()},
         "frtb": {"capital": _records(data.extras["frtb_capital"]) if "frtb_capital" in data.extras else [],
                  "desks": _records(latest_desks(data.extras))},
         "official": _records(data.morning.books) if data.morning is not None else [],
@@ -213,55 +210,66 @@ class _Written:
 _PLACE = "\0chart {}\0"  # a child's chart in the page until it is drawn (no NUL in the page otherwise)
 
 
-def _child_jobs(head: ReportHead | ReportData, yellow: int, red: int) -> dict[str, Callable[[], bytes]]:
+def _child_jobs(head: ReportHead | ReportData) -> dict[str, Callable[[], bytes]]:
     """What draws each chart of the child process but the P&L charts (a PNG), by chart name: those of the
-    report's first part (summary.read_head), drawn while this process reads the rest and draws the other
-    charts (:func:`_charts`), about half of the report's time each side."""
+    report's first part (summary.read_head), drawn first, while this process reads the P&L-vs-VaR history
+    (summary.read_history) which the child's P&L charts show next; with them, about half of the charts'
+    time (:func:`_charts` draws the others here)."""
     jobs = {}
-    if len(head.traffic_light):
-        jobs["traffic_light"] = lambda: traffic_light_chart(head.traffic_light, head.trailing, yellow, red)
     if "var_decomposition" in head.extras:
         jobs["component_var"] = lambda: component_var_chart(head.extras["var_decomposition"])
-    if "stress_results" in head.extras:
-        jobs["stress"] = lambda: stress_chart(head.extras["stress_results"])
+    if len(head.limit_history):
+        jobs["utilisation"] = lambda: utilisation_chart(head.limit_history)
     return jobs
 
 
-def _charts(data: ReportData) -> dict[str, Callable[[], bytes]]:
+def _charts(data: ReportData, yellow: int, red: int) -> dict[str, Callable[[], bytes]]:
     """What draws each of the other charts of the report (a PNG), by chart name."""
     jobs = {}
+    if len(data.traffic_light):
+        jobs["traffic_light"] = lambda: traffic_light_chart(data.traffic_light, data.trailing, yellow, red)
+    if "stress_results" in data.extras:
+        jobs["stress"] = lambda: stress_chart(data.extras["stress_results"])
     if len(data.frtb_capital) and data.frtb_capital["capital_charge"].notna().any():
         jobs["frtb_capital"] = lambda: capital_chart(data.frtb_capital)
-    if len(data.limit_history):
-        jobs["utilisation"] = lambda: utilisation_chart(data.limit_history)
     return jobs
 
 
-def _charted(head: ReportHead | ReportData) -> list[str]:
+def _charted(portfolios: tuple[str, ...], pnl_vs_var: pd.DataFrame) -> list[str]:
     """The portfolios that have a P&L chart, in the page's order."""
-    return [p for p in head.portfolios if head.pnl_vs_var["portfolio"].eq(p).any()]
+    return [p for p in portfolios if pnl_vs_var["portfolio"].eq(p).any()]
 
 
-def _child_charts(head: ReportHead | ReportData) -> dict[str, bytes]:
-    """Each portfolio's P&L-vs-VaR chart by portfolio, on one figure (charts.PnlVsVarFigure), and the
-    charts of :func:`_child_jobs`."""
+def _child_charts(head: ReportHead | ReportData, receive: Callable[[], pd.DataFrame]) -> dict[str, bytes]:
+    """The charts of :func:`_child_jobs`, then each portfolio's P&L-vs-VaR chart by portfolio, on one figure
+    (charts.PnlVsVarFigure), from the rows ``receive()`` returns (the report's ``pnl_vs_var``)."""
+    charts = {name: job() for name, job in _child_jobs(head).items()}
+    pnl_vs_var = receive()
     yellow, red = basel_zone_thresholds(head.trailing)
     pnl_chart = PnlVsVarFigure(head.trailing, yellow, red)
-    charts = {}
-    for portfolio in _charted(head):
-        charts[portfolio] = pnl_chart.png(head.pnl_vs_var.loc[head.pnl_vs_var["portfolio"].eq(portfolio)], portfolio)
-    return charts | {name: job() for name, job in _child_jobs(head, yellow, red).items()}
+    for portfolio in _charted(head.portfolios, pnl_vs_var):
+        charts[portfolio] = pnl_chart.png(pnl_vs_var.loc[pnl_vs_var["portfolio"].eq(portfolio)], portfolio)
+    return charts
 
 
 def start_charts(head: ReportHead | ReportData) -> Forked[dict[str, bytes]]:
-    """The portfolios' P&L charts and the :func:`_child_jobs` of ``head``, drawn in a forked child process
-    (report.forked) from now on; :func:`write_files` takes them."""
-    return Forked(lambda: _child_charts(head), "the report's P&L charts")
+    """The :func:`_child_jobs` of ``head``, then the portfolios' P&L charts of the ``pnl_vs_var`` rows sent to it
+    (:func:`charted_history`), drawn in a forked child process (report.forked) from now on;
+    :func:`write_files` takes them."""
+    return Forked(lambda receive: _child_charts(head, receive), "the report's P&L charts", inbox=True)
+
+
+def charted_history(head: ReportHead, child: Forked[dict[str, bytes]]) -> ReportHistory:
+    """The report's P&L-vs-VaR history (:func:`read_history`), its rows sent to the ``child`` drawing the
+    P&L charts (:func:`start_charts`)."""
+    history = read_history(head)
+    child.send(history.pnl_vs_var)
+    return history
 
 
 def publish_report(as_of, settings: ReportSettings, root: Path) -> tuple[ReportData, ReportFiles]:
     """Read the report's data of ``as_of`` and publish it under ``root`` (:func:`write_report`): the
-    child's charts drawn from the data's first part while this process reads the rest. The cyclic
+    child's charts drawn from the data's first parts while this process reads the rest. The cyclic
     collector is paused meanwhile: its 120-180 collections walked the process's every object for
     0.2-0.3 s of a day's report; what the report leaves in cycles (its figures) is collected after."""
     paused = gc.isenabled()
@@ -269,7 +277,7 @@ def publish_report(as_of, settings: ReportSettings, root: Path) -> tuple[ReportD
     try:
         head = read_head(as_of, settings)
         with start_charts(head) as child:
-            data = build_report_data(as_of, settings, head)
+            data = build_report_data(as_of, settings, head, charted_history(head, child))
             return data, write_report(data, root, child)
     finally:
         if paused:
@@ -282,15 +290,18 @@ def write_files(data: ReportData, folder: Path, child: Forked[dict[str, bytes]] 
     while this process draws the other charts, writes the CSVs and renders the page, whose places for
     the child's charts (``_PLACE``) then get their data URIs."""
     yellow, red = basel_zone_thresholds(data.trailing)
-    jobs = _charts(data)
-    with child if child is not None else start_charts(data) as child:
+    jobs = _charts(data, yellow, red)
+    if child is None:
+        child = start_charts(data)
+        child.send(data.pnl_vs_var)
+    with child:
         drawn = {name: job() for name, job in jobs.items()}
         csvs = []
         for name, frame in _csv_frames(data).items():
             _write(folder / f"{name}.csv", csv_bytes(frame))
             csvs.append(f"{name}.csv")
         # the P&L charts first, then the others
-        names = _charted(data) + list(_child_jobs(data, yellow, red)) + list(jobs)
+        names = _charted(data.portfolios, data.pnl_vs_var) + list(_child_jobs(data)) + list(jobs)
         pngs = {file: name for file, name in ((OVERVIEW_PNG, "traffic_light"), (FRTB_PNG, "frtb_capital")) if name in names}
         files = [SUMMARY_FILE] + csvs + list(pngs)
         _write(folder / SUMMARY_FILE, json.dumps(summary_dict(data, [HTML_FILE] + files), indent=2, default=str).encode())

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -45,7 +46,7 @@ from risk_pipeline.risk.backtests.traffic_light import (
     window_lengths,
 )
 from risk_pipeline.risk.performance import performance_statistics
-from risk_pipeline.storage.lake import latest_day, query_days, read_days, stored_days, table_version
+from risk_pipeline.storage.lake import latest_day, read_days, stored_days, table_version
 from risk_pipeline.storage.schemas import TABLES
 
 # tables of other stages shown when they exist in the lake (latest day <= as_of)
@@ -106,6 +107,17 @@ class ReportData:
     @property
     def red_zone(self) -> pd.DataFrame:
         return red_zone_rows(self.traffic_light)
+
+    @cached_property
+    def model_confidence_sets(self) -> dict[str, tuple[pd.DataFrame, str]]:
+        """Per portfolio: the scores its Model Confidence Set compared (:func:`score_rows`) and the sentence
+        on them (:func:`mcs_sentence`), made once for the page and summary.json."""
+        out = {}
+        for portfolio in self.portfolios:
+            rows = score_rows(self.scores, portfolio, self.ranking_window)
+            left_out = score_rows(self.scores, portfolio, self.ranking_window, compared=False)
+            out[portfolio] = rows, mcs_sentence(rows, self.ranking_window, left_out)
+        return out
 
 
 def report_dates(available: list[dt.date], start: dt.date, end: dt.date, month_ends: bool) -> list[dt.date]:
@@ -213,18 +225,36 @@ def mcs_sentence(rows: pd.DataFrame, days: int, left_out: pd.DataFrame | None = 
 
 
 def _var_levels(days: list[dt.date]) -> pd.DataFrame:
-    """Average VaR per portfolio and method over ``days`` (the capital a method needed), summed in
-    the rows' key order: DuckDB's parallel ``avg`` adds in an order that changes from run to run,
-    and so did the 16th digit of the report's mean_var."""
-    return query_days(
-        "var_estimates", days, "SELECT portfolio, method, avg(var ORDER BY date, confidence, horizon_days) AS mean_var "
-        "FROM days_of GROUP BY portfolio, method", columns=["portfolio", "method", "confidence", "horizon_days", "var"]
-    )
+    """Average VaR per portfolio and method over ``days`` (the capital a method needed), missing VaR
+    left out. Each group's VaR is added one after the other in the order of date, confidence and horizon
+    (``np.bincount`` adds in the rows' order): the bits of DuckDB's ``avg(var ORDER BY date, confidence,
+    horizon_days)`` without its sort of every row of the window; a sum in no fixed order (DuckDB's
+    parallel ``avg``) changes the 16th digit of the report's mean_var from run to run."""
+    rows = read_days("var_estimates", days, columns=["portfolio", "method", "confidence", "horizon_days", "var"],
+                     by_day=False)
+    if rows.empty:
+        return pd.DataFrame(columns=["portfolio", "method", "mean_var"])
+    portfolio, portfolios = pd.factorize(rows["portfolio"], sort=True)
+    method, methods = pd.factorize(rows["method"], sort=True)
+    size = len(portfolios) * len(methods)
+    group = portfolio * len(methods) + method
+    order = np.lexsort((rows["horizon_days"].to_numpy(), rows["confidence"].to_numpy(), rows["date"].to_numpy(),
+                        group))
+    group, var = group[order], rows["var"].to_numpy()[order]
+    known = ~np.isnan(var)
+    sums = np.bincount(group[known], weights=var[known], minlength=size)
+    counts = np.bincount(group[known], minlength=size)
+    present = np.flatnonzero(np.bincount(group, minlength=size))
+    with np.errstate(invalid="ignore"):  # a group without any VaR: NaN, as avg's NULL
+        means = sums[present] / counts[present]
+    return pd.DataFrame({"portfolio": np.asarray(portfolios, dtype=object)[present // len(methods)],
+                         "method": np.asarray(methods, dtype=object)[present % len(methods)], "mean_var": means})
 
 
-def _extras(as_of: dt.date) -> dict[str, pd.DataFrame]:
+def _extras(as_of: dt.date, names: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """The latest day's rows up to ``as_of`` of each of the optional tables ``names`` stored."""
     found = {}
-    for name in OPTIONAL_TABLES:
+    for name in names:
         day = latest_day(name, as_of)
         if day:
             rows = read_days(name, [day])  # in the scan's order, which DuckDB does not fix
@@ -240,9 +270,11 @@ def _chart_days(days: list[dt.date], chart_start: dt.date, trailing: int) -> lis
 
 @dataclass(frozen=True)
 class ReportHead:
-    """What a report reads first (:func:`read_head`): the day's backtests, the P&L-vs-VaR history and
-    the optional tables' latest rows, which the charts drawn in a child process show
-    (``report.publish.start_charts``) while this process reads the rest (:func:`build_report_data`)."""
+    """What a report reads first (:func:`read_head`): the day's backtests, the books held, the latest rows
+    of the optional tables the child charts (``CHARTED_EXTRAS``) and the limits' last year, which the first
+    charts drawn in a child process show (``report.publish.start_charts``) while this process reads the
+    P&L-vs-VaR history (:func:`read_history`), which the child charts next, and the rest
+    (:func:`build_report_data`)."""
 
     as_of: dt.date
     chart_start: dt.date
@@ -251,11 +283,19 @@ class ReportHead:
     portfolios: tuple[str, ...]
     all_backtests: pd.DataFrame  # var_backtests rows at as_of, option books' too
     backtests: pd.DataFrame  # those of the linear books (a portfolio_pnl row)
+    held: tuple[str, ...]  # the linear books: those with a portfolio_pnl row as of as_of
+    traffic_light: pd.DataFrame
+    extras: dict[str, pd.DataFrame]  # those of CHARTED_EXTRAS stored
+    limit_history: pd.DataFrame  # limit_status rows of the last year (:func:`_limit_history`)
+
+
+@dataclass(frozen=True)
+class ReportHistory:
+    """The P&L-vs-VaR history of the books held (:func:`read_history`)."""
+
     pnl: pd.DataFrame  # portfolio_pnl rows of the chart period and one window before it, of the books held on as_of
     var_days: list[dt.date]  # var_estimates' stored days up to as_of
     pnl_vs_var: pd.DataFrame
-    traffic_light: pd.DataFrame
-    extras: dict[str, pd.DataFrame]
 
 
 def read_head(as_of: dt.date, settings: ReportSettings) -> ReportHead:
@@ -266,41 +306,53 @@ def read_head(as_of: dt.date, settings: ReportSettings) -> ReportHead:
     lengths = window_lengths(all_backtests)
     trailing, longest = lengths[0], lengths[-1]
     chart_start = (pd.Timestamp(as_of) - pd.DateOffset(years=settings.chart_years)).date()
-    var_days = [d for d in stored_days("var_estimates") if d <= as_of]
-    var = read_days("var_estimates", _chart_days(var_days, chart_start, trailing), columns=VAR_HISTORY_COLUMNS,
-                    where={"horizon_days": 1})
-    pnl_days = [d for d in stored_days("portfolio_pnl") if d <= as_of]
-    pnl = read_days("portfolio_pnl", _chart_days(pnl_days, chart_start, trailing))
     # the books held on the day, a portfolio_pnl row as of it (the option books, without one, have their section:
     # options_section): a book whose series ended before (prices.last_dates) is not reported, nor its history
-    linear = pnl.loc[pnl["date"].eq(pd.Timestamp(as_of)), "portfolio"].unique()
-    pnl = pnl.loc[pnl["portfolio"].isin(linear)].reset_index(drop=True)
-    backtests = all_backtests.loc[all_backtests["portfolio"].isin(linear)]
+    held = tuple(read_days("portfolio_pnl", [as_of], columns=["portfolio"])["portfolio"].unique())
+    backtests = all_backtests.loc[all_backtests["portfolio"].isin(held)]
     return ReportHead(
         as_of=as_of, chart_start=chart_start, trailing=trailing, ranking_window=longest,
         portfolios=tuple(sorted(backtests["portfolio"].unique())), all_backtests=all_backtests, backtests=backtests,
-        pnl=pnl, var_days=var_days, pnl_vs_var=_pnl_vs_var(pnl, var, trailing, chart_start),
-        traffic_light=basel_rows(backtests, trailing), extras=_extras(as_of),
+        held=held, traffic_light=basel_rows(backtests, trailing), extras=_extras(as_of, CHARTED_EXTRAS),
+        limit_history=_limit_history(as_of),
     )
 
 
+def read_history(head: ReportHead) -> ReportHistory:
+    """The P&L-vs-VaR history of the report of ``head`` (:class:`ReportHistory`)."""
+    var_days = [d for d in stored_days("var_estimates") if d <= head.as_of]
+    var = read_days("var_estimates", _chart_days(var_days, head.chart_start, head.trailing),
+                    columns=VAR_HISTORY_COLUMNS, where={"horizon_days": 1})
+    pnl_days = [d for d in stored_days("portfolio_pnl") if d <= head.as_of]
+    pnl = read_days("portfolio_pnl", _chart_days(pnl_days, head.chart_start, head.trailing))
+    pnl = pnl.loc[pnl["portfolio"].isin(head.held)].reset_index(drop=True)
+    return ReportHistory(pnl=pnl, var_days=var_days,
+                         pnl_vs_var=_pnl_vs_var(pnl, var, head.trailing, head.chart_start))
+
+
+# the optional tables the child process's charts show (report.publish._child_jobs), read before it is forked
+CHARTED_EXTRAS = ("var_decomposition",)
 # the morning table's tables (report.morning) that the report has read already: their latest day's rows
 _MORNING_READ = ("limit_status", "stress_results", "frtb_es", "frtb_capital")
 
 
-def build_report_data(as_of: dt.date, settings: ReportSettings, head: ReportHead | None = None) -> ReportData:
-    """Read the stored tables up to ``as_of`` and assemble the report's data (after ``head``, its first
-    part, when read already)."""
+def build_report_data(as_of: dt.date, settings: ReportSettings, head: ReportHead | None = None,
+                      history: ReportHistory | None = None) -> ReportData:
+    """Read the stored tables up to ``as_of`` and assemble the report's data (after ``head`` and
+    ``history``, its first parts, when read already)."""
     head = head if head is not None else read_head(as_of, settings)
-    trailing, longest, chart_start, pnl = head.trailing, head.ranking_window, head.chart_start, head.pnl
-    levels = _var_levels(head.var_days[-longest:])
+    history = history if history is not None else read_history(head)
+    trailing, longest, chart_start, pnl = head.trailing, head.ranking_window, head.chart_start, history.pnl
+    levels = _var_levels(history.var_days[-longest:])
     scores = read_days("var_scores", [as_of])
     linear = pnl["portfolio"].unique()
     backtests, scores = head.backtests, scores.loc[scores["portfolio"].isin(linear)]
     portfolios = head.portfolios
     currencies = pnl.drop_duplicates("portfolio").set_index("portfolio")["base_currency"].to_dict()
     lights = head.all_backtests
-    morning = load_morning(as_of, {name: head.extras[name] for name in _MORNING_READ if name in head.extras}
+    extras = head.extras | _extras(as_of, tuple(name for name in OPTIONAL_TABLES if name not in CHARTED_EXTRAS))
+    extras = {name: extras[name] for name in OPTIONAL_TABLES if name in extras}  # in this order (the CSVs')
+    morning = load_morning(as_of, {name: extras[name] for name in _MORNING_READ if name in extras}
                            | {"var_backtests": lights.loc[lights["horizon_days"].eq(BASEL_HORIZON)].reset_index(drop=True)})
     return ReportData(
         as_of=as_of,
@@ -310,7 +362,7 @@ def build_report_data(as_of: dt.date, settings: ReportSettings, head: ReportHead
         ranking_window=longest,
         portfolios=portfolios,
         base_currency={p: str(currencies.get(p, "")) for p in portfolios},
-        pnl_vs_var=head.pnl_vs_var,
+        pnl_vs_var=history.pnl_vs_var,
         backtests=backtests.sort_values(["portfolio", "method", "confidence", "horizon_days", "backtest_window_days"]).reset_index(drop=True),
         traffic_light=head.traffic_light,
         ranking=_ranking(backtests, levels, longest, scores),
@@ -318,13 +370,13 @@ def build_report_data(as_of: dt.date, settings: ReportSettings, head: ReportHead
         latest_var=read_days("var_estimates", [as_of], where={"portfolio": list(linear)})
         .sort_values(["portfolio", "method", "confidence", "horizon_days"])
         .reset_index(drop=True),
-        extras=head.extras,
+        extras=extras,
         scores=scores.sort_values(["portfolio", "confidence", "horizon_days", "backtest_window_days", "method"])
         .reset_index(drop=True),
         table_versions=_table_versions(),
         frtb_capital=capital_history(as_of, chart_start),
         morning=morning,
-        limit_history=_limit_history(as_of),
+        limit_history=head.limit_history,
         options=morning.options,
     )
 
