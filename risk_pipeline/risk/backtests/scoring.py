@@ -520,12 +520,19 @@ def _compare(fz0: pd.DataFrame, tick: pd.DataFrame, end_pos: np.ndarray, as_of_p
     sum_d = (y_p[e] - y_p[s]) - (y_p[e, best] - y_p[s, best])[:, None]
     dbar = sum_d / n[:, None]
     variance = np.zeros((s.size, k))
+    # the cross-products used below: (i, i), (i, best) and (best, i) of the windows' best methods, as flat
+    # indexes i k + j (a new day's windows have one or two bests: about 3k of the k^2 pairs)
+    bests = np.unique(best)
+    pairs = np.unique(np.concatenate([np.arange(k) * (k + 1), (np.arange(k)[:, None] * k + bests).ravel(),
+                                      (bests[:, None] * k + np.arange(k)).ravel()]))
+    left, right = np.divmod(pairs, k)
+    c = np.zeros((s.size, k, k))
     for lag_l in range(max_lag + 1):
         lagged = np.zeros_like(y)
         lagged[lag_l:] = y[: y.shape[0] - lag_l] if lag_l else y
-        cross = _prefix(np.einsum("ti,tj->tij", y, lagged))  # sum_u y_u,i y_{u-l},j
+        cross = _prefix(y[:, left] * lagged[:, right])  # sum_u y_u,i y_{u-l},j of each pair (i, j)
         lo = np.minimum(s + lag_l, e)
-        c = cross[e] - cross[lo]  # (W, k, k)
+        c[:, left, right] = cross[e] - cross[lo]  # (W, k, k), the pairs not used left 0
         cbb = c[w_idx, best, best]
         cib = c[w_idx, :, best]
         cbi = c[w_idx, best, :]
