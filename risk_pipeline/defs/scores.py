@@ -31,7 +31,7 @@ from risk_pipeline.defs.options import option_pnl
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
 from risk_pipeline.risk.backtests.scoring import McsSettings, compare_families, forecast_score_columns
-from risk_pipeline.risk.backtests.table import checked_windows
+from risk_pipeline.risk.backtests.table import checked_windows, day_positions
 from risk_pipeline.storage.lake import read_window, stored_days, within_days
 
 _SCORES = section("scores")
@@ -146,20 +146,21 @@ def _score_rows(portfolios: list[str], start, end, windows: tuple[int, ...], mcs
     its own days of the range (:func:`book_days`, as var_backtests), so a book whose series ended
     (``prices.last_dates``) has no row after its last day, though its trailing windows still hold scores."""
     scores = read_window("forecast_scores", start, end, max(windows), where={"portfolio": list(portfolios)},
-                         columns=[*FAMILY_KEYS, "forecast_date", "method", "score_basis", "tick_loss", "fz0_loss"])
+                         columns=[*FAMILY_KEYS, "forecast_date", "method", "score_basis", "tick_loss", "fz0_loss"],
+                         by_day=False)  # score_matrices orders each family's rows itself
     # each book's as-of days (an option book's P&L days are trading days too), their positions in the calendar,
     # and its MCS days: mcs_days of its own days, the month-ends of the range and its last day there
     live = {}
     for book, days in book_days(start, end, portfolios).items():
-        days = days[calendar.get_indexer(days) >= 0]
-        live[book] = (days.to_numpy(), calendar.get_indexer(days), mcs_days(days))
+        days = days[day_positions(calendar, days) >= 0]
+        live[book] = (days.to_numpy(), day_positions(calendar, days), mcs_days(days))
     basis = dict(scores.drop_duplicates("portfolio")[["portfolio", "score_basis"]].itertuples(index=False))
     inputs, families, dates = [], [], []
     for family, fz0, tick, end_day in score_matrices(scores):
         if family[0] not in live or not live[family[0]][0].size:
             continue  # no P&L in the range: not held (ended, or not yet priced)
         as_of, as_of_pos, flags = live[family[0]]
-        inputs.append((fz0, tick, calendar.get_indexer(end_day), as_of_pos, flags))
+        inputs.append((fz0, tick, day_positions(calendar, end_day), as_of_pos, flags))
         families.append((*family, basis[family[0]]))  # a portfolio's scores: on fractions, an option book's on amounts
         dates.append(as_of)
     # the families together: their MCS problems are solved stacked (a new day's one or two per family)

@@ -170,10 +170,11 @@ def horizon_losses(daily: np.ndarray, start: np.ndarray, horizon_days: int, amou
     return -window.sum(axis=1) if amounts else 1.0 - np.prod(1.0 + window, axis=1)
 
 
-def _positions(days: pd.DatetimeIndex, dates: pd.DatetimeIndex) -> np.ndarray:
-    """``days.get_indexer(dates)`` of two sorted, unique indexes (-1: not a day of ``days``), by a binary
-    search on their values: a fraction of pandas' cost for the hundreds of series of a run."""
-    values, wanted = days.to_numpy(), dates.to_numpy()
+def day_positions(days: pd.DatetimeIndex | np.ndarray, dates: pd.DatetimeIndex | np.ndarray) -> np.ndarray:
+    """``days.get_indexer(dates)`` of sorted, unique days and dates (indexes or datetime64 arrays; -1: not a
+    day of ``days``), by a binary search on their values: a fraction of pandas' cost for the hundreds of
+    series or families of a run."""
+    values, wanted = np.asarray(days), np.asarray(dates)
     pos = np.searchsorted(values, wanted)
     found = pos < values.size
     found[found] = values[pos[found]] == wanted[found]
@@ -200,7 +201,7 @@ def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_d
     half = np.isnan(var) != np.isnan(es)
     if half.any():
         raise BacktestInputError(f"forecasts on {fdates[half][0].date()}: var and es must be both present or both NaN")
-    pos = _positions(days, fdates)
+    pos = day_positions(days, fdates)
     if (pos < 0).any():  # the dates after the last return are not realized yet; others must be dates of returns
         unknown = (pos < 0) & (fdates <= days[-1] if days.size else np.zeros(fdates.size, bool))
         if unknown.any():
