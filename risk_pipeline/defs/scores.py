@@ -131,11 +131,11 @@ def score_matrices(scores: pd.DataFrame):
         if np.bincount(cells).max() > 1:  # (cells: indexes of the family's matrix; NumPy's unique hashes them)
             raise ValueError(f"forecast_scores of {dict(zip(FAMILY_KEYS, keys))}: a (forecast_date, method) "
                              "is stored twice")
-        matrices = []
+        matrices, index, columns = [], days[row_days], methods[row_methods]  # one index and columns for both
         for values in (fz0_loss, tick_loss):
             matrix = np.full((row_days.size, row_methods.size), np.nan)
             matrix[at_row, at_column] = values[rows]
-            matrices.append(pd.DataFrame(matrix, index=days[row_days], columns=methods[row_methods], copy=False))
+            matrices.append(pd.DataFrame(matrix, index=index, columns=columns, copy=False))
         yield keys, *matrices, known[rows[first]]
 
 
