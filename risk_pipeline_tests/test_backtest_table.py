@@ -291,13 +291,14 @@ def test_exceedances_counted_per_row_as_words_equal_count_nonzero():
 
 
 def test_forecast_date_positions_equal_get_indexer():
-    """``table._positions`` (a binary search) gives ``Index.get_indexer``'s positions, -1 for dates that are not
-    days of the returns (before, between and after them)."""
+    """``table.day_positions`` (a binary search) gives ``Index.get_indexer``'s positions, -1 for dates that are
+    not days of the returns (before, between and after them), from indexes and from datetime64 arrays."""
     days = pd.bdate_range("2020-01-01", periods=50)
     dates = pd.DatetimeIndex(sorted(set(days[::3]) | {pd.Timestamp("2019-12-31"), pd.Timestamp("2020-01-04"),
                                                       pd.Timestamp("2020-06-01")}))
-    np.testing.assert_array_equal(table._positions(days, dates), days.get_indexer(dates))
-    assert (table._positions(days, dates) == -1).sum() == 3
+    np.testing.assert_array_equal(table.day_positions(days, dates), days.get_indexer(dates))
+    np.testing.assert_array_equal(table.day_positions(days.to_numpy(), dates.to_numpy()), days.get_indexer(dates))
+    assert (table.day_positions(days, dates) == -1).sum() == 3
 
 
 def test_z2_p_values_of_a_few_windows_equal_those_of_the_dense_paths():

@@ -16,14 +16,17 @@ from risk_pipeline.risk.backtests.scoring import (
     compare_families,
     compare_methods,
     comparison_columns,
+    forecast_score_columns,
     fz0_loss,
     mcs_pvalues,
     newey_west_lag,
     score_forecasts,
+    scored_columns,
     stationary_bootstrap_counts,
     stationary_bootstrap_indices,
     tick_loss,
 )
+from risk_pipeline.risk.backtests.table import realized_observations
 
 
 def test_tick_loss_by_hand():
@@ -318,3 +321,50 @@ def test_dm_of_a_window_after_a_huge_loss_equals_the_plain_loop_and_a_run_starti
             assert row.dm_stat == pytest.approx(stat, rel=1e-8)
             assert row.dm_p == pytest.approx(p, rel=1e-8, abs=1e-14)
     pd.testing.assert_frame_equal(full, later, check_exact=False, rtol=1e-12)
+
+
+@pytest.mark.parametrize("amounts", [False, True])
+def test_the_series_of_a_book_scored_together_equal_each_series_alone_bit_for_bit(amounts):
+    """forecast_scores scores a book's series at once (``realized_observations`` of rows with their own
+    horizons, ``scored_columns`` with their own confidences): each series' rows are those of
+    ``forecast_score_columns`` of that series alone, to the last bit (h-day products and sums of 1 to 10 days,
+    a day without a return, forecasts without a VaR, a phase offset; a portfolio's fractions and an option
+    book's amounts)."""
+    rng = np.random.default_rng(21)
+    days = pd.bdate_range("2021-01-01", periods=130)
+    daily = rng.normal(0.0, 0.01, days.size) * (1e6 if amounts else 1.0)
+    daily[57] = np.nan  # a day without a return: no observation spans it
+    returns = pd.Series(daily, index=days)
+    offset, series, frames = 3, [], []
+    for method in ("historical", "ewma"):
+        for confidence in (0.95, 0.99):
+            for horizon in (1, 3, 5, 10):
+                dates = days[rng.integers(0, 12):125]  # series that start on different days
+                var = np.abs(rng.normal(0.02, 0.005, dates.size)) * (1e6 if amounts else 1.0)
+                var[rng.random(dates.size) < 0.1] = np.nan
+                es = var * 1.3
+                value = rng.uniform(50.0, 150.0, dates.size)
+                frames.append(pd.DataFrame({"var": var, "es": es, "var_amount": var * value,
+                                            "es_amount": es * value}, index=dates))
+                series.append((confidence, horizon))
+    together_rows = np.concatenate([np.arange(len(f)) for f in frames])
+    which = np.repeat(np.arange(len(frames)), [len(f) for f in frames])
+    order = rng.permutation(which.size)  # the rows of the book in no particular order
+    which, together_rows = which[order], together_rows[order]
+    stacked = {c: np.array([frames[w][c].iloc[r] for w, r in zip(which, together_rows)]) for c in frames[0]}
+    dates = np.array([frames[w].index[r] for w, r in zip(which, together_rows)], dtype=days.to_numpy().dtype)
+    horizons = np.array([series[w][1] for w in which])
+    rows, end_pos, loss = realized_observations(days.to_numpy(), daily, dates, stacked["var"], stacked["es"],
+                                                horizons, offset, amounts)
+    got = scored_columns(days.to_numpy(), dates[rows], end_pos, loss, stacked["var"][rows], stacked["es"][rows],
+                         stacked["var_amount"][rows], stacked["es_amount"][rows],
+                         np.array([series[w][0] for w in which[rows]]), amounts)
+    assert rows.size > 100
+    for w, (frame, (confidence, horizon)) in enumerate(zip(frames, series)):
+        alone = forecast_score_columns(returns, frame, confidence=confidence, horizon_days=horizon,
+                                       day_number_offset=offset, amounts=amounts)
+        mine = np.flatnonzero(which[rows] == w)
+        mine = mine[np.argsort(got["forecast_date"][mine])]
+        for name, column in alone.items():
+            assert (got[name][mine] == column).all() if column.dtype == object else \
+                got[name][mine].tobytes() == column.tobytes(), name

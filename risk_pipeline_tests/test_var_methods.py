@@ -13,6 +13,7 @@ from scipy import integrate, stats
 from risk_pipeline.risk import VarParameterError, rolling_var_es, var_es_grid
 from risk_pipeline.risk.var.cornish_fisher import cornish_fisher_quantile, cornish_fisher_var_es, monotone_cf_parameters
 from risk_pipeline.risk.var.covariance import ledoit_wolf, sample_covariance
+from risk_pipeline.risk.var.ewma import ewma_variance_paths
 from risk_pipeline.risk.var.garch import GARCH_GRID
 from risk_pipeline.risk.var.monte_carlo import DOF_GRID, quantize_dof, rolling_mean_covariance
 from risk_pipeline.risk.var.parametric import NU_MAX, normal_var_es, student_t_var_es, t_dof_from_kurtosis
@@ -338,3 +339,16 @@ def test_student_t_mle_likelihood_is_at_least_scipys() -> None:
         assert ours >= stats.t.logpdf(x, nu, loc, scale).sum() - 1e-6
         assert fit.nu[i] == pytest.approx(nu, rel=1e-3)
     np.testing.assert_allclose(fit.std, fit.scale * np.sqrt(fit.nu / (fit.nu - 2)))
+
+
+@pytest.mark.parametrize("lam", [0.94, 0.5])
+def test_ewma_paths_of_one_window_equal_its_row_among_many_bit_for_bit(lam):
+    """A new day's single window takes the recursion on Python floats: the same bits as its row in the
+    vectorized recursion over many windows (fat tails, a zero window, one and many positions)."""
+    rng = np.random.default_rng(5)
+    for width in (1, 7, 252, 756):
+        windows = rng.standard_t(3, (6, width)) * 0.01
+        windows[2] = 0.0
+        many = ewma_variance_paths(windows, lam)
+        for row in range(windows.shape[0]):
+            assert ewma_variance_paths(windows[row : row + 1], lam).tobytes() == many[row : row + 1].tobytes()

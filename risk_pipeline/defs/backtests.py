@@ -105,16 +105,24 @@ class ForecastSeries(NamedTuple):
     amounts: bool
 
 
-def forecast_series(start, end, lookback: int, portfolios: Sequence[str]) -> Iterator[ForecastSeries]:
-    """Each stored VaR/ES series (``SERIES_KEYS``) of ``portfolios`` over ``start``..``end`` plus
-    ``lookback`` stored days before it, with its portfolio's realized series (``ForecastSeries``; h-day
-    observations are phased by the stored days, so a new day equals the backfill)."""
+class ForecastReads(NamedTuple):
+    """What :func:`forecast_series` reads: each book's ``realized`` (realized series, actual series, whether on
+    amounts, the lake's day number of its first day: ``ForecastSeries``' fields) and the ``forecasts`` rows
+    (``SERIES_KEYS``, date, var, es, var_amount, es_amount) in the order read."""
+
+    realized: dict[str, tuple[pd.Series, pd.Series, bool, int]]
+    forecasts: pd.DataFrame
+
+
+def read_forecasts(start, end, lookback: int, portfolios: Sequence[str]) -> ForecastReads:
+    """The VaR/ES forecasts of ``portfolios`` over ``start``..``end`` plus ``lookback`` stored days before it and
+    their books' realized series (:func:`forecast_series`)."""
     chosen = {"portfolio": list(portfolios)}  # read by DuckDB: a task reads its chunk's rows only
     pnl = read_window("portfolio_pnl", start, end, lookback + 1, columns=["portfolio", REALIZED_RETURN, ACTUAL_RETURN],
                       where=chosen)
     options = read_window("option_pnl", start, end, lookback + 1, columns=["book", OPTION_PNL],
                           where={"book": list(portfolios)})
-    forecasts = read_window("var_estimates", start, end, lookback,  # each series put in date order below
+    forecasts = read_window("var_estimates", start, end, lookback,  # each series put in date order by the caller
                             columns=SERIES_KEYS + ["var", "es", "var_amount", "es_amount"], where=chosen, by_day=False)
     calendar = stored_days("portfolio_pnl")
     days = pd.DatetimeIndex(calendar)
@@ -131,6 +139,14 @@ def forecast_series(start, end, lookback: int, portfolios: Sequence[str]) -> Ite
         # every trading day from the book's first P&L on: a day without its P&L (no option held) is no observation
         amounts = amounts.reindex(days[(days >= amounts.index[0]) & (days <= amounts.index[-1])])
         realized_by_portfolio[name] = (amounts, amounts, True, bisect.bisect_left(calendar, amounts.index[0].date()))
+    return ForecastReads(realized_by_portfolio, forecasts)
+
+
+def forecast_series(start, end, lookback: int, portfolios: Sequence[str]) -> Iterator[ForecastSeries]:
+    """Each stored VaR/ES series (``SERIES_KEYS``) of ``portfolios`` over ``start``..``end`` plus
+    ``lookback`` stored days before it, with its portfolio's realized series (``ForecastSeries``; h-day
+    observations are phased by the stored days, so a new day equals the backfill)."""
+    realized_by_portfolio, forecasts = read_forecasts(start, end, lookback, portfolios)
     dates = forecasts["date"].to_numpy()
     # the columns of a series' frame, taken once (not per series): var, es (a portfolio's fractions, an
     # option book's amounts), var_amount, es_amount; one Index object for every series' frame, so its hash

@@ -16,6 +16,7 @@ have ``mcs_computed`` false, ``in_mcs`` false and no ``mcs_p``. Means and DM tes
 as of every day (prefix sums: cheap).
 """
 
+import itertools
 from functools import partial
 
 import dagster as dg
@@ -24,14 +25,15 @@ import pandas as pd
 
 from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.config.settings import section
-from risk_pipeline.defs.backtests import book_days, forecast_series, longest_horizon, tested_portfolios, with_series_keys
+from risk_pipeline.defs.backtests import (SERIES_KEYS, book_days, longest_horizon, read_forecasts, tested_portfolios,
+                                          with_series_keys)
 from risk_pipeline.defs.chunks import publish_chunks
 from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, lake_asset, partition_days
 from risk_pipeline.defs.options import option_pnl
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
-from risk_pipeline.risk.backtests.scoring import McsSettings, compare_families, forecast_score_columns
-from risk_pipeline.risk.backtests.table import checked_windows
+from risk_pipeline.risk.backtests.scoring import McsSettings, compare_families, scored_columns
+from risk_pipeline.risk.backtests.table import checked_windows, day_positions, realized_observations
 from risk_pipeline.storage.lake import read_window, stored_days, within_days
 
 _SCORES = section("scores")
@@ -65,15 +67,46 @@ def forecast_scores(context: dg.AssetExecutionContext, compute: Compute) -> dg.M
 
 
 def _forecast_score_rows(portfolios: list[str], start, end, lookback: int) -> pd.DataFrame:
-    """A task: the scores of the forecasts of ``portfolios`` known on ``start``..``end``."""
+    """A task: the scores of the forecasts of ``portfolios`` known on ``start``..``end``. The series of a book
+    (``SERIES_KEYS``: its methods, confidences and horizons) are scored together, each row's numbers those of
+    its series alone (``table.realized_observations``, ``scoring.scored_columns``: the computation of
+    ``forecast_score_columns`` of each series, whose fixed cost per series was most of a new day's task), and
+    framed by series as that of each series would be."""
+    realized_by_portfolio, forecasts = read_forecasts(start, end, lookback, portfolios)
+    groups = sorted(forecasts.groupby(SERIES_KEYS, sort=True).indices.items())
+    series = np.empty(len(forecasts), dtype=np.int64)
+    for i, (_, rows) in enumerate(groups):
+        series[rows] = i
+    order = np.lexsort((forecasts["date"].to_numpy(), series))  # by series, each in date order
+    dates, series = forecasts["date"].to_numpy()[order], series[order]
+    twice = np.flatnonzero((series[1:] == series[:-1]) & (dates[1:] == dates[:-1]))
+    if twice.size:
+        raise ValueError(f"var_estimates of {dict(zip(SERIES_KEYS, groups[series[twice[0]]][0]))}: the forecast "
+                         f"of {pd.Timestamp(dates[twice[0]]).date()} is stored twice")
+    values = {c: forecasts[c].to_numpy(dtype=float)[order] for c in ("var", "es", "var_amount", "es_amount")}
+    confidence = np.array([float(keys[2]) for keys, _ in groups])[series]
+    horizon = np.array([int(keys[3]) for keys, _ in groups], dtype=np.int64)[series]
+    bounds = np.searchsorted(series, np.arange(len(groups) + 1))  # series i: rows bounds[i]..bounds[i + 1]
     parts: list[dict[str, np.ndarray]] = []
     series_keys = []
-    for series in forecast_series(start, end, lookback, portfolios):
-        _, _, confidence, h = series.keys
-        parts.append(forecast_score_columns(series.realized, series.forecasts, confidence=float(confidence),
-                                            horizon_days=int(h), day_number_offset=series.day_number_offset,
-                                            amounts=series.amounts))
-        series_keys.append(series.keys)
+    for portfolio, members in itertools.groupby(range(len(groups)), key=lambda i: groups[i][0][0]):
+        if portfolio not in realized_by_portfolio:
+            continue  # forecasts whose realized series is not stored yet: nothing to score
+        members = list(members)
+        realized, _, amounts, offset = realized_by_portfolio[portfolio]  # offset: the day number of its first day
+        lo, hi = bounds[members[0]], bounds[members[-1] + 1]
+        # an option book's pair scored is its amounts
+        var, es = (values["var_amount"], values["es_amount"]) if amounts else (values["var"], values["es"])
+        days = realized.index.to_numpy()
+        rows, end_pos, loss = realized_observations(days, realized.to_numpy(dtype=float), dates[lo:hi], var[lo:hi],
+                                                    es[lo:hi], horizon[lo:hi], offset, amounts)
+        rows += lo
+        columns = scored_columns(days, dates[rows], end_pos, loss, var[rows], es[rows], values["var_amount"][rows],
+                                 values["es_amount"][rows], confidence[rows], amounts)
+        cuts = np.searchsorted(series[rows], [*members, members[-1] + 1])  # each series' scored rows
+        for member, first, last in zip(members, cuts[:-1], cuts[1:]):
+            parts.append({name: column[first:last] for name, column in columns.items()})
+            series_keys.append(groups[member][0])
     frame = with_series_keys(parts, series_keys, "forecast_scores")
     return frame.loc[within_days(frame["date"], start, end)].reset_index(drop=True)  # the scores known in the run
 
@@ -98,11 +131,11 @@ def score_matrices(scores: pd.DataFrame):
         if np.bincount(cells).max() > 1:  # (cells: indexes of the family's matrix; NumPy's unique hashes them)
             raise ValueError(f"forecast_scores of {dict(zip(FAMILY_KEYS, keys))}: a (forecast_date, method) "
                              "is stored twice")
-        matrices = []
+        matrices, index, columns = [], days[row_days], methods[row_methods]  # one index and columns for both
         for values in (fz0_loss, tick_loss):
             matrix = np.full((row_days.size, row_methods.size), np.nan)
             matrix[at_row, at_column] = values[rows]
-            matrices.append(pd.DataFrame(matrix, index=days[row_days], columns=methods[row_methods], copy=False))
+            matrices.append(pd.DataFrame(matrix, index=index, columns=columns, copy=False))
         yield keys, *matrices, known[rows[first]]
 
 
@@ -146,20 +179,21 @@ def _score_rows(portfolios: list[str], start, end, windows: tuple[int, ...], mcs
     its own days of the range (:func:`book_days`, as var_backtests), so a book whose series ended
     (``prices.last_dates``) has no row after its last day, though its trailing windows still hold scores."""
     scores = read_window("forecast_scores", start, end, max(windows), where={"portfolio": list(portfolios)},
-                         columns=[*FAMILY_KEYS, "forecast_date", "method", "score_basis", "tick_loss", "fz0_loss"])
+                         columns=[*FAMILY_KEYS, "forecast_date", "method", "score_basis", "tick_loss", "fz0_loss"],
+                         by_day=False)  # score_matrices orders each family's rows itself
     # each book's as-of days (an option book's P&L days are trading days too), their positions in the calendar,
     # and its MCS days: mcs_days of its own days, the month-ends of the range and its last day there
     live = {}
     for book, days in book_days(start, end, portfolios).items():
-        days = days[calendar.get_indexer(days) >= 0]
-        live[book] = (days.to_numpy(), calendar.get_indexer(days), mcs_days(days))
+        days = days[day_positions(calendar, days) >= 0]
+        live[book] = (days.to_numpy(), day_positions(calendar, days), mcs_days(days))
     basis = dict(scores.drop_duplicates("portfolio")[["portfolio", "score_basis"]].itertuples(index=False))
     inputs, families, dates = [], [], []
     for family, fz0, tick, end_day in score_matrices(scores):
         if family[0] not in live or not live[family[0]][0].size:
             continue  # no P&L in the range: not held (ended, or not yet priced)
         as_of, as_of_pos, flags = live[family[0]]
-        inputs.append((fz0, tick, calendar.get_indexer(end_day), as_of_pos, flags))
+        inputs.append((fz0, tick, day_positions(calendar, end_day), as_of_pos, flags))
         families.append((*family, basis[family[0]]))  # a portfolio's scores: on fractions, an option book's on amounts
         dates.append(as_of)
     # the families together: their MCS problems are solved stacked (a new day's one or two per family)

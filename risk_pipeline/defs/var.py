@@ -8,6 +8,7 @@ from functools import partial
 from typing import Optional
 
 import dagster as dg
+import numpy as np
 import pandas as pd
 
 from risk_pipeline.defs.market_data import prices, returns
@@ -90,7 +91,7 @@ def portfolio_forecasts(config: VarConfig, book: Book, start: dt.date, recorded:
     exposures, values = book_exposures(book, days), held_values(book, days)
     scenarios = bond_scenarios(book)  # bond instruments: their yield moves applied to the bond held
     windows: dict[int, HeldWindows] = {}
-    frames = []
+    frames, labels = [], []
     # Monte Carlo's mixing scales from the data folder's files, computed once for every process and day
     with mixing_scales_kept_in(MixingScaleFiles(mixing_scale_folder())):
         for method in config.methods:
@@ -111,11 +112,16 @@ def portfolio_forecasts(config: VarConfig, book: Book, start: dt.date, recorded:
                     windows[window] = held_windows(exposures, values, book.asset_returns, window, scenarios)
                 grid = held_grid(windows[window], method=method, confidences=config.confidences, horizons=config.horizons,
                                  **params)
-            frames.append(grid.assign(method=method, estimation_window_days=window))
-    frames = [f for f in frames if len(f)]
+            if len(grid):
+                frames.append(grid)
+                labels.append((method, window))
     if not frames:
         return empty_frame("var_estimates")
     out = pd.concat(frames, ignore_index=True)
+    # each method's name and window set once on the book's rows, not on a copy of each method's grid
+    lengths = [len(frame) for frame in frames]
+    out["method"] = np.repeat(np.array([method for method, _ in labels], dtype=object), lengths)
+    out["estimation_window_days"] = np.repeat(np.array([window for _, window in labels], dtype=np.int64), lengths)
     out["portfolio"] = book.portfolio.name
     out["base_currency"] = book.portfolio.base_currency
     return out

@@ -93,7 +93,7 @@ def _select(table: pd.DataFrame, series: Sequence[str], start: datetime.date, en
             origin: str) -> pd.DataFrame:
     start_ts, end_ts = check_date_range(start, end)
     wanted = requested_symbols(series) or []
-    unknown = sorted(set(wanted) - set(table["series"]))
+    unknown = sorted(set(wanted) - set(table["series"].unique()))  # a few names, not a string per row
     if unknown:
         raise UnknownYieldSeriesError(f"{origin}: unknown yield series {', '.join(unknown)}")
     mask = table["date"].between(start_ts, end_ts) & table["series"].isin(wanted)

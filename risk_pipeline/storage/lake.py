@@ -26,6 +26,7 @@ delta-rs reads.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import ctypes
 import ctypes.util
@@ -625,7 +626,7 @@ def stored_days(table: str, root: Path | None = None, *, first: dt.date | None =
             del _DAYS_CACHE[older]
     if wanted == _EVERY_DAY or wanted == held[:2]:
         return held[2]
-    return [d for d in held[2] if wanted[0] <= d <= wanted[1]]
+    return held[2][bisect.bisect_left(held[2], wanted[0]) : bisect.bisect_right(held[2], wanted[1])]  # sorted days
 
 
 def _bounds(days: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date] | tuple[()]:

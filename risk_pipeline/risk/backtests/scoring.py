@@ -266,25 +266,43 @@ def forecast_score_columns(
     no value scale): returns are daily P&L and var, es amounts; loss, var, es are NaN and the scores
     are on the amounts (``score_basis`` "amount")."""
     obs = backtest_observations(returns, forecasts, horizon_days, day_number_offset, amounts)
-    none = np.full(obs.loss.size, np.nan)
+    _tail(confidence)
+    rows = np.searchsorted(forecasts.index.to_numpy(), obs.dates.to_numpy())  # the observations' rows
+    none = np.full(len(forecasts), np.nan)
+    var_amount, es_amount = (forecasts[c].to_numpy(dtype=float) if c in forecasts else none
+                             for c in ("var_amount", "es_amount"))
+    return scored_columns(returns.index.to_numpy(), obs.dates.to_numpy(), obs.end_pos, obs.loss, obs.var, obs.es,
+                          var_amount[rows], es_amount[rows], np.full(rows.size, float(confidence)), amounts)
+
+
+def scored_columns(days: np.ndarray, forecast_dates: np.ndarray, end_pos: np.ndarray, loss: np.ndarray,
+                   var: np.ndarray, es: np.ndarray, var_amount: np.ndarray, es_amount: np.ndarray,
+                   confidence: np.ndarray, amounts: bool = False) -> dict[str, np.ndarray]:
+    """The ``FORECAST_SCORE_COLUMNS`` of observations (``table.realized_observations``) of one book, each with
+    its own ``confidence`` (the series of a book scored at once): the columns and scores of
+    :func:`forecast_score_columns`, each row's numbers those of its series alone. ``days``: the book's
+    return days (``end_pos`` indexes them); ``var_amount``, ``es_amount``: the observations' forecasts in base
+    currency (an option book's are ``var``, ``es``)."""
+    none = np.full(loss.size, np.nan)
     if amounts:
-        fraction, amount = (none, none, none), (obs.loss, obs.var, obs.es)
+        fraction, amount = (none, none, none), (loss, var, es)
     else:
-        # the observations' rows of the forecasts: their dates are dates of its sorted, unique index
-        at = np.searchsorted(forecasts.index.to_numpy(), obs.dates.to_numpy())
-        var_amount, es_amount = (forecasts[c].to_numpy(dtype=float)[at] if c in forecasts else none
-                                 for c in ("var_amount", "es_amount"))
         with np.errstate(invalid="ignore", divide="ignore"):
-            value = np.where(obs.var != 0.0, var_amount / obs.var, es_amount / obs.es)
-        fraction, amount = (obs.loss, obs.var, obs.es), (obs.loss * value, var_amount, es_amount)
+            value = np.where(var != 0.0, var_amount / var, es_amount / es)
+        fraction, amount = (loss, var, es), (loss * value, var_amount, es_amount)
+    tick, fz0 = np.empty(loss.size), np.empty(loss.size)
+    for level in np.unique(confidence):
+        at = confidence == level
+        tick[at] = tick_loss(loss[at], var[at], float(level))
+        fz0[at] = fz0_loss(loss[at], var[at], es[at], float(level))
     return {
-        "date": returns.index.to_numpy()[obs.end_pos],
-        "forecast_date": obs.dates.to_numpy(),
+        "date": days[end_pos],
+        "forecast_date": forecast_dates,
         **dict(zip(("loss", "var", "es"), fraction)),
         **dict(zip(("loss_amount", "var_amount", "es_amount"), amount)),
-        "score_basis": np.full(obs.loss.size, "amount" if amounts else "fraction", dtype=object),
-        "tick_loss": tick_loss(obs.loss, obs.var, confidence),
-        "fz0_loss": fz0_loss(obs.loss, obs.var, obs.es, confidence),
+        "score_basis": np.full(loss.size, "amount" if amounts else "fraction", dtype=object),
+        "tick_loss": tick,
+        "fz0_loss": fz0,
     }
 
 
@@ -520,12 +538,19 @@ def _compare(fz0: pd.DataFrame, tick: pd.DataFrame, end_pos: np.ndarray, as_of_p
     sum_d = (y_p[e] - y_p[s]) - (y_p[e, best] - y_p[s, best])[:, None]
     dbar = sum_d / n[:, None]
     variance = np.zeros((s.size, k))
+    # the cross-products used below: (i, i), (i, best) and (best, i) of the windows' best methods, as flat
+    # indexes i k + j (a new day's windows have one or two bests: about 3k of the k^2 pairs)
+    bests = np.unique(best)
+    pairs = np.unique(np.concatenate([np.arange(k) * (k + 1), (np.arange(k)[:, None] * k + bests).ravel(),
+                                      (bests[:, None] * k + np.arange(k)).ravel()]))
+    left, right = np.divmod(pairs, k)
+    c = np.zeros((s.size, k, k))
     for lag_l in range(max_lag + 1):
         lagged = np.zeros_like(y)
         lagged[lag_l:] = y[: y.shape[0] - lag_l] if lag_l else y
-        cross = _prefix(np.einsum("ti,tj->tij", y, lagged))  # sum_u y_u,i y_{u-l},j
+        cross = _prefix(y[:, left] * lagged[:, right])  # sum_u y_u,i y_{u-l},j of each pair (i, j)
         lo = np.minimum(s + lag_l, e)
-        c = cross[e] - cross[lo]  # (W, k, k)
+        c[:, left, right] = cross[e] - cross[lo]  # (W, k, k), the pairs not used left 0
         cbb = c[w_idx, best, best]
         cib = c[w_idx, :, best]
         cbi = c[w_idx, best, :]

@@ -170,14 +170,55 @@ def horizon_losses(daily: np.ndarray, start: np.ndarray, horizon_days: int, amou
     return -window.sum(axis=1) if amounts else 1.0 - np.prod(1.0 + window, axis=1)
 
 
-def _positions(days: pd.DatetimeIndex, dates: pd.DatetimeIndex) -> np.ndarray:
-    """``days.get_indexer(dates)`` of two sorted, unique indexes (-1: not a day of ``days``), by a binary
-    search on their values: a fraction of pandas' cost for the hundreds of series of a run."""
-    values, wanted = days.to_numpy(), dates.to_numpy()
+def day_positions(days: pd.DatetimeIndex | np.ndarray, dates: pd.DatetimeIndex | np.ndarray) -> np.ndarray:
+    """``days.get_indexer(dates)`` of sorted, unique days and dates (indexes or datetime64 arrays; -1: not a
+    day of ``days``), by a binary search on their values: a fraction of pandas' cost for the hundreds of
+    series or families of a run."""
+    values, wanted = np.asarray(days), np.asarray(dates)
     pos = np.searchsorted(values, wanted)
     found = pos < values.size
     found[found] = values[pos[found]] == wanted[found]
     return np.where(found, pos, -1)
+
+
+def realized_observations(days: np.ndarray, returns: np.ndarray, dates: np.ndarray, var: np.ndarray,
+                          es: np.ndarray, horizon_days: int | np.ndarray, day_number_offset: int = 0,
+                          amounts: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The forecasts (rows ``dates``, ``var``, ``es``, each with its horizon: ``horizon_days``, one for all or
+    one per row) that are observations of :func:`backtest_observations` against the daily ``returns`` on
+    ``days`` (sorted, unique datetime64): ``(rows, end_pos, loss)``, the rows (ascending), the position in
+    ``days`` of each one's last day and its realized loss (:func:`horizon_losses`). The rows may hold many
+    series of one book, each with its own horizon: a row's numbers are those of its series alone."""
+    if (np.diff(days) <= np.timedelta64(0)).any():
+        raise BacktestInputError("returns index must be sorted and unique")
+    if np.isinf(returns).any():
+        raise BacktestInputError(f"returns on {pd.Timestamp(days[np.isinf(returns)][0]).date()} is not finite")
+    half = np.isnan(var) != np.isnan(es)
+    if half.any():
+        raise BacktestInputError(f"forecasts on {pd.Timestamp(dates[half][0]).date()}: var and es must be both "
+                                 "present or both NaN")
+    horizons = np.broadcast_to(np.asarray(horizon_days, dtype=np.int64), dates.shape)
+    pos = day_positions(days, dates)
+    if (pos < 0).any():  # the dates after the last return are not realized yet; others must be dates of returns
+        unknown = (pos < 0) & (dates <= days[-1] if days.size else np.zeros(dates.size, bool))
+        if unknown.any():
+            raise BacktestInputError(f"forecast date {pd.Timestamp(dates[unknown][0]).date()} is not a date of returns")
+    usable = np.flatnonzero(~np.isnan(var) & (pos >= 0))
+    h = horizons[usable]
+    usable = usable[((pos[usable] + day_number_offset) % h == 0) & (pos[usable] + h <= days.size)]
+    # a forecast whose h days include a day without a return (NaN: a book whose value was near zero,
+    # docs/positions.md) has no realized loss: it is no observation
+    h, loss, realized = horizons[usable], np.empty(usable.size), np.zeros(usable.size, dtype=bool)
+    for horizon in np.unique(h):
+        at = np.flatnonzero(h == horizon)
+        start = pos[usable[at]]
+        realized[at] = ~np.isnan(returns[start[:, None] + np.arange(horizon)]).any(axis=1)
+        loss[at] = horizon_losses(returns, start, int(horizon), amounts)
+    usable, loss = usable[realized], loss[realized]
+    bad = var[usable] > es[usable]
+    if bad.any():
+        raise BacktestInputError(f"forecasts on {pd.Timestamp(dates[usable][np.argmax(bad)]).date()}: need var <= es")
+    return usable, pos[usable] + horizons[usable] - 1, loss
 
 
 def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_days: int,
@@ -192,38 +233,17 @@ def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_d
         raise BacktestInputError("forecasts must be a DataFrame with columns 'var' and 'es'")
     days = _check_index(returns.index, "returns")
     fdates = _check_index(forecasts.index, "forecasts")
-    r = returns.to_numpy(dtype=float)
-    if np.isinf(r).any():
-        raise BacktestInputError(f"returns on {days[np.isinf(r)][0].date()} is not finite")
     var = forecasts["var"].to_numpy(dtype=float)
     es = forecasts["es"].to_numpy(dtype=float)
-    half = np.isnan(var) != np.isnan(es)
-    if half.any():
-        raise BacktestInputError(f"forecasts on {fdates[half][0].date()}: var and es must be both present or both NaN")
-    pos = _positions(days, fdates)
-    if (pos < 0).any():  # the dates after the last return are not realized yet; others must be dates of returns
-        unknown = (pos < 0) & (fdates <= days[-1] if days.size else np.zeros(fdates.size, bool))
-        if unknown.any():
-            raise BacktestInputError(f"forecast date {fdates[unknown][0].date()} is not a date of returns")
-    usable = np.flatnonzero(~np.isnan(var) & (pos >= 0))
-    usable = usable[((pos[usable] + day_number_offset) % horizon_days == 0) & (pos[usable] + horizon_days <= days.size)]
-    # a forecast whose h days include a day without a return (NaN: a book whose value was near zero,
-    # docs/positions.md) has no realized loss: it is no observation
-    realized = r[pos[usable, None] + np.arange(horizon_days)]
-    usable = usable[~np.isnan(realized).any(axis=1)]
-    start = pos[usable]
-    var, es = var[usable], es[usable]
-    bad = var > es
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise BacktestInputError(f"forecasts on {fdates[usable][i].date()}: need var <= es")
-    dates = fdates[usable]
+    rows, end_pos, loss = realized_observations(days.to_numpy(), returns.to_numpy(dtype=float), fdates.to_numpy(),
+                                                var, es, horizon_days, day_number_offset, amounts)
+    dates = fdates[rows]
     return BacktestObservations(
         dates=dates,
-        end_pos=start + horizon_days - 1,
-        loss=horizon_losses(r, start, horizon_days, amounts),
-        var=var,
-        es=es,
+        end_pos=end_pos,
+        loss=loss,
+        var=var[rows],
+        es=es[rows],
         keys=dates.to_numpy().astype("datetime64[D]").astype(np.int64),
     )
 

@@ -37,6 +37,14 @@ def ewma_variance_paths(windows: np.ndarray, lam: float = RISKMETRICS_LAMBDA) ->
     sq = windows * windows
     paths = np.empty((window + 1, sq.shape[0]))  # position-major: each step writes one contiguous row
     paths[0] = sq.mean(axis=-1)
+    if sq.shape[0] == 1:
+        # one window (a new day's): the same products and sums on Python floats (IEEE doubles, the same bits),
+        # without three NumPy calls per position on arrays of one value
+        path, weight = [float(paths[0, 0])], 1.0 - lam
+        for value in sq[0].tolist():
+            path.append(lam * path[-1] + weight * value)
+        paths[:, 0] = path
+        return paths.T
     for m in range(window):
         paths[m + 1] = lam * paths[m] + (1.0 - lam) * sq[:, m]
     return paths.T

@@ -52,7 +52,7 @@ from typing import Protocol
 
 import numpy as np
 from scipy import stats
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from risk_pipeline.risk.var.parametric import NU_MAX, NU_MIN, moments_of_rows, t_dof_from_kurtosis
 from risk_pipeline.risk.var.rounding import rounding_tolerance, zero_rounding_residue
@@ -168,6 +168,14 @@ def _mixing_scale(seed: int, n_scenarios: int, day: int, grid_index: int) -> np.
     return scale
 
 
+@lru_cache(maxsize=1)
+def _blas_threads() -> ThreadpoolController:
+    """The process's thread pools (BLAS among them), found once: a controller lists the loaded libraries
+    (every shared object of the process), which took longer than a new day's simulation of a book. The
+    BLAS that NumPy loaded at its import is among them."""
+    return ThreadpoolController()
+
+
 def _normal_draws(seed: int, n_scenarios: int, h_max: int, n_assets: int) -> np.ndarray:
     """Z as a (p, h_max * n_scenarios) matrix; column block d holds day d's draws. Kept (read-only)
     when at most ``CACHED_DRAW_CELLS``: a book of record simulates many runs of days holding the
@@ -237,7 +245,7 @@ def monte_carlo_var_es(
     # than the product (a Dask worker has one anyway); the same numbers with any number of threads
     buffers = np.empty((3, CHUNK_DATES, n_scenarios))
     scaled_draws = np.ones((z.shape[0] + 1, z.shape[1]))  # [Z * s ; 1], the last row kept
-    with threadpool_limits(limits=1, user_api="blas"):
+    with _blas_threads().limit(limits=1, user_api="blas"):
         for g, lo, hi in zip(groups, bounds[:-1], bounds[1:]):
             scale = np.concatenate([_mixing_scale(seed, n_scenarios, d, int(g)) for d in range(h_max)])
             np.multiply(z, scale, out=scaled_draws[:-1])
