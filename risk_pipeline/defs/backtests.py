@@ -24,7 +24,7 @@ from risk_pipeline.defs.lake_assets import lake_asset, latest_day_of_run, partit
 from risk_pipeline.defs.options import option_pnl
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
-from risk_pipeline.risk.backtests.table import CODED_COLUMNS, backtest_columns, checked_windows
+from risk_pipeline.risk.backtests.table import CODED_COLUMNS, BacktestSeries, backtest_columns_of, checked_windows
 from risk_pipeline.risk.backtests.traffic_light import basel_rows, red_zone_rows, window_lengths
 from risk_pipeline.risk.options.var import OptionVarMethod
 from risk_pipeline.config.positions import book_currencies
@@ -208,31 +208,31 @@ def var_backtests(context: dg.AssetExecutionContext, config: BacktestConfig, com
 
 
 def _backtest_rows(portfolios: list[str], config: BacktestConfig, start, end, lookback: int) -> pd.DataFrame:
-    """A task: the backtests of the series of ``portfolios`` as of ``start``..``end``."""
-    parts: list[dict[str, np.ndarray]] = []
+    """A task: the backtests of the series of ``portfolios`` as of ``start``..``end`` (computed together:
+    ``backtest_columns_of``)."""
     series_keys = []
     live = book_days(start, end, portfolios)  # each book's as-of days: its P&L days of the run
-    for series in forecast_series(start, end, lookback, portfolios):
-        portfolio, _, confidence, horizon = series.keys
-        realized = series.realized
-        as_of = live.get(portfolio)
-        if as_of is None or as_of.empty:
-            continue
-        columns = backtest_columns(
-            realized,
-            series.forecasts,
-            confidence=float(confidence),
-            horizon_days=int(horizon),
-            as_of=as_of,
-            windows=config.backtest_window_days,
-            whole_sample=config.whole_sample,
-            day_number_offset=series.day_number_offset,
-            seed=config.seed,
-            actual_returns=None if series.actual is series.realized else series.actual,  # None: the same losses
-            amounts=series.amounts,
-        )
-        parts.append(columns)
-        series_keys.append(series.keys)
+
+    def tested() -> Iterator[BacktestSeries]:
+        for series in forecast_series(start, end, lookback, portfolios):
+            portfolio, _, confidence, horizon = series.keys
+            as_of = live.get(portfolio)
+            if as_of is None or as_of.empty:
+                continue
+            series_keys.append(series.keys)
+            yield BacktestSeries(
+                series.realized,
+                series.forecasts,
+                confidence=float(confidence),
+                horizon_days=int(horizon),
+                as_of=as_of,
+                day_number_offset=series.day_number_offset,
+                actual_returns=None if series.actual is series.realized else series.actual,  # None: the same losses
+                amounts=series.amounts,
+            )
+
+    parts = list(backtest_columns_of(tested(), windows=config.backtest_window_days, whole_sample=config.whole_sample,
+                                     seed=config.seed))
     return with_series_keys(parts, series_keys, "var_backtests", coded=CODED_COLUMNS)
 
 
