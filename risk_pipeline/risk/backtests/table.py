@@ -143,7 +143,7 @@ strings); :func:`backtest_table` and the asset's frame (``with_series_keys``) pu
 class BacktestObservations:
     """Non-overlapping realized observations, in date order."""
 
-    dates: pd.DatetimeIndex  # forecast dates t
+    forecast_days: np.ndarray  # forecast dates t (datetime64[ns])
     end_pos: np.ndarray  # position of t+h-1 in the returns index
     loss: np.ndarray
     var: np.ndarray
@@ -153,6 +153,11 @@ class BacktestObservations:
     @property
     def hits(self) -> np.ndarray:
         return self.loss > self.var
+
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        """The forecast dates t."""
+        return pd.DatetimeIndex(self.forecast_days)
 
 
 def _check_index(index: pd.Index, name: str) -> pd.DatetimeIndex:
@@ -170,10 +175,15 @@ def horizon_losses(daily: np.ndarray, start: np.ndarray, horizon_days: int, amou
     return -window.sum(axis=1) if amounts else 1.0 - np.prod(1.0 + window, axis=1)
 
 
+def _nanoseconds(index: pd.DatetimeIndex) -> np.ndarray:
+    """The dates of ``index`` as int64 nanoseconds (its own array, not a converted copy, when in ns)."""
+    return (index if index.unit == "ns" else index.as_unit("ns")).asi8
+
+
 def _positions(days: pd.DatetimeIndex, dates: pd.DatetimeIndex) -> np.ndarray:
     """``days.get_indexer(dates)`` of two sorted, unique indexes (-1: not a day of ``days``), by a binary
-    search on their values: a fraction of pandas' cost for the hundreds of series of a run."""
-    values, wanted = days.to_numpy(), dates.to_numpy()
+    search on their values as nanoseconds: a fraction of pandas' cost for the hundreds of series of a run."""
+    values, wanted = _nanoseconds(days), _nanoseconds(dates)
     pos = np.searchsorted(values, wanted)
     found = pos < values.size
     found[found] = values[pos[found]] == wanted[found]
@@ -188,15 +198,14 @@ def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_d
     ``amounts``: ``returns`` holds daily P&L and ``forecasts`` VaR/ES amounts (:func:`horizon_losses`)."""
     if not isinstance(returns, pd.Series):
         raise BacktestInputError(f"returns must be a pandas Series, got {type(returns).__name__}")
-    if not isinstance(forecasts, pd.DataFrame) or not {"var", "es"} <= set(forecasts.columns):
+    if not isinstance(forecasts, pd.DataFrame) or "var" not in forecasts.columns or "es" not in forecasts.columns:
         raise BacktestInputError("forecasts must be a DataFrame with columns 'var' and 'es'")
     days = _check_index(returns.index, "returns")
     fdates = _check_index(forecasts.index, "forecasts")
     r = returns.to_numpy(dtype=float)
     if np.isinf(r).any():
         raise BacktestInputError(f"returns on {days[np.isinf(r)][0].date()} is not finite")
-    var = forecasts["var"].to_numpy(dtype=float)
-    es = forecasts["es"].to_numpy(dtype=float)
+    var, es = _var_es(forecasts)
     half = np.isnan(var) != np.isnan(es)
     if half.any():
         raise BacktestInputError(f"forecasts on {fdates[half][0].date()}: var and es must be both present or both NaN")
@@ -217,15 +226,25 @@ def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_d
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise BacktestInputError(f"forecasts on {fdates[usable][i].date()}: need var <= es")
-    dates = fdates[usable]
+    dates = _nanoseconds(fdates)[usable].view("datetime64[ns]")
     return BacktestObservations(
-        dates=dates,
+        forecast_days=dates,
         end_pos=start + horizon_days - 1,
         loss=horizon_losses(r, start, horizon_days, amounts),
         var=var,
         es=es,
-        keys=dates.to_numpy().astype("datetime64[D]").astype(np.int64),
+        keys=dates.astype("datetime64[D]").astype(np.int64),
     )
+
+
+def _var_es(forecasts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The columns var and es of ``forecasts`` as floats: views of a frame of floats' one block (a frame of a few
+    columns per series, hundreds of series a run: a fraction of a column lookup's cost), else converted."""
+    values = forecasts.to_numpy()
+    if values.dtype.kind != "f":  # columns of other types: the two alone
+        values = forecasts[["var", "es"]].to_numpy(dtype=float)
+        return values[:, 0], values[:, 1]
+    return values[:, forecasts.columns.get_loc("var")], values[:, forecasts.columns.get_loc("es")]
 
 
 def _prefix(a: np.ndarray, bounds: np.ndarray | None = None) -> np.ndarray:
@@ -388,8 +407,11 @@ def _column_sums_before(row: np.ndarray, col: np.ndarray, value: np.ndarray, n_c
     return sums
 
 
-def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarray, seed: int, n_boot: int):
-    """McNeil-Frey statistic and bootstrap p-value per breach range [bs, be).
+def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarray, seed: int, n_boot: int,
+                         breach_bounds: np.ndarray | None = None):
+    """McNeil-Frey statistic and bootstrap p-value per breach range [bs, be) (``breach_bounds``: where ``obs``
+    holds series one after the other, the index of each one's first breach and the number of breaches: each
+    range's sums run over its series' breaches alone, as a call on that series would sum them).
 
     Residuals are scaled by ES - VaR; a forecast with ES == VaR > 0 (a degenerate tail) gets an
     infinite scale, i.e. a neutral residual of 0, instead of a division by zero (a window holding
@@ -416,22 +438,28 @@ def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarr
     w = keyed_poisson_weights(seed, obs.keys[hits], n_boot)
     codes, inverse = np.unique(bs * (r.size + 1) + be, return_inverse=True)
     lo, hi = np.divmod(codes, r.size + 1)
+    bounds = np.array([0, r.size]) if breach_bounds is None else breach_bounds
+    # each range's series (the last of equal bounds: a series without breaches holds no range) and its bounds in
+    # the series' prefix sums
+    series = np.minimum(np.searchsorted(bounds, lo, side="right") - 1, bounds.size - 2)
+    lo_k, hi_k = lo + series, hi + series
     # fewer than MIN_EXCEEDANCES breaches: t 0, p 1 (mcneil_frey_from_sums' insufficient rows), no bootstrap
     t, p_value = np.zeros(codes.size), np.ones(codes.size)
     enough = hi - lo >= MIN_EXCEEDANCES
     columns = (r, r * r, w, w * r[:, None], w * (r * r)[:, None])
-    r1, r2, w0, w1, w2 = (_prefix(a) for a in columns)
+    r1, r2, w0, w1, w2 = (_prefix(a, bounds) for a in columns)
     drawn_once = w > 0.0  # the residuals each replicate draws (mcneil_frey_from_sums discards those of one)
     drawn = _count_prefix(drawn_once)
-    cancelled = r2[hi] > PREFIX_RATIO_MAX * (r2[hi] - r2[lo])  # digits lost to the rows before (docstring)
+    cancelled = r2[hi_k] > PREFIX_RATIO_MAX * (r2[hi_k] - r2[lo_k])  # digits lost to the rows before (docstring)
     # a block of ranges at a time (each range's replicates are its own row): the (ranges x n_boot) arrays
     # stay in the cache instead of a dozen fresh arrays of all the ranges (the same numbers, row for row)
     differenced = np.flatnonzero(enough & ~cancelled)
     for i in range(0, differenced.size, _BOOTSTRAP_ROWS):
         rows = differenced[i : i + _BOOTSTRAP_ROWS]
-        a, b = lo[rows], hi[rows]
+        a, b = lo_k[rows], hi_k[rows]
         t[rows], p_value[rows], _ = mcneil_frey_from_sums(
-            b - a, r1[b] - r1[a], r2[b] - r2[a], w0[b] - w0[a], w1[b] - w1[a], w2[b] - w2[a], drawn[b] - drawn[a]
+            hi[rows] - lo[rows], r1[b] - r1[a], r2[b] - r2[a], w0[b] - w0[a], w1[b] - w1[a], w2[b] - w2[a],
+            drawn[hi[rows]] - drawn[lo[rows]]
         )
     summed = np.flatnonzero(enough & cancelled)
     for i in range(0, summed.size, _BOOTSTRAP_ROWS):
@@ -526,10 +554,13 @@ def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, 
     dq_ok = e - row0 > DQ_LAGS + 2
     z2, z2_p = _z2_columns(obs, s, e, stack, seed, n_sims)
     mf, mf_p = np.zeros(s.size), np.ones(s.size)
-    for k, first, end, windows in stack.each(np.ones(s.size, dtype=bool)):
-        before = cum_hits[first]  # the series' breaches start there
-        mf[windows], mf_p[windows] = _mcneil_frey_columns(stack.part(obs, k), bs[windows] - before,
-                                                          be[windows] - before, seed, n_sims)
+    breach_bounds = cum_hits[stack.bounds]  # each series' first breach
+    cuts = np.searchsorted(stack.series, np.arange(stack.p.size + 1))  # each series' first window
+    for k0, k1 in _groups(np.diff(breach_bounds), _BOOTSTRAP_BREACHES):  # a few series' breaches at a time
+        windows, first = slice(cuts[k0], cuts[k1]), breach_bounds[k0]
+        mf[windows], mf_p[windows] = _mcneil_frey_columns(stack.part(obs, k0, k1), bs[windows] - first,
+                                                          be[windows] - first, seed, n_sims,
+                                                          breach_bounds[k0 : k1 + 1] - first)
     # both ES tests need ES > 0 on every observation (Z2 divides the loss by it, McNeil-Frey by ES - VaR): a window
     # holding a forecast with ES <= 0 (a zero forecast, risk.var.rounding, or a tail that is a gain) has none (NaN)
     no_es = _prefix((obs.es <= 0.0).astype(np.int64))
@@ -711,11 +742,11 @@ class _Stack:
         """Each row's tail probability."""
         return np.repeat(self.p, np.diff(self.bounds))
 
-    def part(self, obs: BacktestObservations, k: int) -> BacktestObservations:
-        """Series k's observations."""
-        a, b = int(self.bounds[k]), int(self.bounds[k + 1])
-        return BacktestObservations(obs.dates[a:b], obs.end_pos[a:b], obs.loss[a:b], obs.var[a:b], obs.es[a:b],
-                                    obs.keys[a:b])
+    def part(self, obs: BacktestObservations, k: int, end: int | None = None) -> BacktestObservations:
+        """Series k's observations (with ``end``: those of the series k..end-1)."""
+        a, b = int(self.bounds[k]), int(self.bounds[k + 1 if end is None else end])
+        return BacktestObservations(obs.forecast_days[a:b], obs.end_pos[a:b], obs.loss[a:b], obs.var[a:b],
+                                    obs.es[a:b], obs.keys[a:b])
 
     def each(self, chosen: np.ndarray) -> Iterator[tuple[int, int, int, np.ndarray]]:
         """(k, its first row, its end row, the indices of its ``chosen`` windows) of each series with one."""
@@ -726,6 +757,21 @@ class _Stack:
                 yield k, int(self.bounds[k]), int(self.bounds[k + 1]), windows
 
 
+def _groups(sizes: np.ndarray, most: int) -> Iterator[tuple[int, int]]:
+    """[k0, k1) of consecutive items whose ``sizes`` add up to at most ``most`` (an item larger alone)."""
+    k0, total = 0, 0
+    for k, size in enumerate(sizes.tolist()):
+        if total + size > most and k > k0:
+            yield k0, k
+            k0, total = k, 0
+        total += size
+    if sizes.size:
+        yield k0, sizes.size
+
+
+_BOOTSTRAP_BREACHES = 2048
+"""Breaches of the series whose McNeil-Frey bootstraps run at once (their (breaches x n_boot) prefix sums 16 MB
+each at 1,000 replicates)."""
 _BATCH_ROWS = 1 << 16
 """Observations of the series whose windows :func:`backtest_columns_of` computes at once (a day's hundreds of
 short series in a few calls; over a long history, a few series a call, their arrays bounded)."""
@@ -760,8 +806,8 @@ def _prepared(one: BacktestSeries, lengths: list[int], whole_sample: bool) -> _P
     h = as_count(one.horizon_days, "horizon_days", 1)
     offset = as_count(one.day_number_offset, "day_number_offset")
     obs = backtest_observations(one.returns, one.forecasts, h, offset, one.amounts)
-    as_of = pd.DatetimeIndex(one.as_of)
-    last_day = one.returns.index.searchsorted(as_of, side="right") - 1
+    as_of = one.as_of if isinstance(one.as_of, pd.DatetimeIndex) else pd.DatetimeIndex(one.as_of)
+    last_day = np.searchsorted(_nanoseconds(one.returns.index), _nanoseconds(as_of), side="right") - 1
     end = np.searchsorted(obs.end_pos, last_day, side="right")
     starts_by_window = [np.searchsorted(obs.end_pos, last_day - n + 1, side="left") for n in lengths]
     if whole_sample:
@@ -794,7 +840,7 @@ def _batch_columns(batch: list[_Prepared], seed: int, n_sims: int) -> Iterator[d
     else:
         parts = [one.obs for one in batch]
         obs = BacktestObservations(
-            dates=pd.DatetimeIndex(np.concatenate([o.dates.to_numpy() for o in parts])),
+            forecast_days=np.concatenate([o.forecast_days for o in parts]),
             **{name: np.concatenate([getattr(o, name) for o in parts])
                for name in ("end_pos", "loss", "var", "es", "keys")},
         )
