@@ -271,7 +271,7 @@ def forecast_score_columns(
         fraction, amount = (none, none, none), (obs.loss, obs.var, obs.es)
     else:
         # the observations' rows of the forecasts: their dates are dates of its sorted, unique index
-        at = np.searchsorted(forecasts.index.to_numpy(), obs.dates.to_numpy())
+        at = np.searchsorted(forecasts.index.to_numpy(), obs.forecast_days)
         var_amount, es_amount = (forecasts[c].to_numpy(dtype=float)[at] if c in forecasts else none
                                  for c in ("var_amount", "es_amount"))
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -279,7 +279,7 @@ def forecast_score_columns(
         fraction, amount = (obs.loss, obs.var, obs.es), (obs.loss * value, var_amount, es_amount)
     return {
         "date": returns.index.to_numpy()[obs.end_pos],
-        "forecast_date": obs.dates.to_numpy(),
+        "forecast_date": obs.forecast_days,
         **dict(zip(("loss", "var", "es"), fraction)),
         **dict(zip(("loss_amount", "var_amount", "es_amount"), amount)),
         "score_basis": np.full(obs.loss.size, "amount" if amounts else "fraction", dtype=object),
