@@ -64,7 +64,12 @@ simulated breaches of a date are drawn once per run and shared by every series
 limit of the same simulation (``_z2_columns``). The Weibull duration MLE is solved for every
 distinct window by one vectorized safeguarded-Newton run on the profile likelihood (exact, no
 sub-grid). Random draws are keyed by (seed, forecast date), so a row does not depend on which as-of
-dates are requested (``expected_shortfall`` docstring).
+dates are requested (``expected_shortfall`` docstring). Many series (``backtest_columns_of``: a task's
+hundreds of series, one new day's each with two windows) are computed together, one after the other in
+one set of arrays: counts over all of them at once, every sum of floats over its own series' rows from
+its first (``_prefix`` with the series' bounds, their order of additions that of the series alone),
+each series' Z2 simulation and its duration fit's padded width its own, so every number is bit for bit
+that of the series alone whichever series share a call.
 Timing: ``benchmarks/bench_backtests.py``.
 """
 
@@ -175,6 +180,9 @@ def horizon_losses(daily: np.ndarray, start: np.ndarray, horizon_days: int, amou
     return -window.sum(axis=1) if amounts else 1.0 - np.prod(1.0 + window, axis=1)
 
 
+_DAY_NS = 86_400_000_000_000
+
+
 def _nanoseconds(index: pd.DatetimeIndex) -> np.ndarray:
     """The dates of ``index`` as int64 nanoseconds (its own array, not a converted copy, when in ns)."""
     return (index if index.unit == "ns" else index.as_unit("ns")).asi8
@@ -185,9 +193,9 @@ def _positions(days: pd.DatetimeIndex, dates: pd.DatetimeIndex) -> np.ndarray:
     search on their values as nanoseconds: a fraction of pandas' cost for the hundreds of series of a run."""
     values, wanted = _nanoseconds(days), _nanoseconds(dates)
     pos = np.searchsorted(values, wanted)
-    found = pos < values.size
-    found[found] = values[pos[found]] == wanted[found]
-    return np.where(found, pos, -1)
+    if not values.size:
+        return np.full(wanted.size, -1)
+    return np.where(values[np.minimum(pos, values.size - 1)] == wanted, pos, -1)
 
 
 def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_days: int,
@@ -226,14 +234,14 @@ def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_d
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise BacktestInputError(f"forecasts on {fdates[usable][i].date()}: need var <= es")
-    dates = _nanoseconds(fdates)[usable].view("datetime64[ns]")
+    dates = _nanoseconds(fdates)[usable]
     return BacktestObservations(
-        forecast_days=dates,
+        forecast_days=dates.view("datetime64[ns]"),
         end_pos=start + horizon_days - 1,
         loss=horizon_losses(r, start, horizon_days, amounts),
         var=var,
         es=es,
-        keys=dates.astype("datetime64[D]").astype(np.int64),
+        keys=np.floor_divide(dates, _DAY_NS),  # whole days since 1970-01-01, as datetime64[D] counts them
     )
 
 
@@ -495,21 +503,26 @@ def _dq_moments(hits: np.ndarray, var: np.ndarray, lo: np.ndarray, hi: np.ndarra
     same loss of digits. A VaR in money can span decades (an option book's, options worth a fraction of a
     cent on expiry eves), and a window after a VaR 2^10 times its own would be the difference of two sums
     dominated by that day's VaR^2, its statistic depending on where the run's history began. Each series'
-    rows and sums are its own (``stack``: a series' first rows have no lags, as ``dq_rows`` of it alone)."""
+    rows and sums are its own (``stack``: a series' first rows have no lags, as ``dq_rows`` of it alone). X'X is
+    symmetric: its upper triangle is summed (the same products and sums as the whole matrix's), then mirrored."""
     xr, yr = dq_rows(hits, var, stack.row_p(), DQ_LAGS)
     if stack.bounds.size > 2:
         first_rows = np.arange(hits.size) - np.repeat(stack.bounds[:-1], np.diff(stack.bounds))
         for lag in range(1, DQ_LAGS + 1):
             xr[first_rows < lag, lag] = 0.0
-    outer, cross = np.einsum("ti,tj->tij", xr, xr), xr * yr[:, None]
-    cxx, cxy = _prefix(outer, stack.bounds), _prefix(cross, stack.bounds)
+    k = xr.shape[1]
+    upper_i, upper_j = np.triu_indices(k)  # X'X's entries (i, j), i <= j, then X'Hit's k
+    rows = np.concatenate([xr[:, upper_i] * xr[:, upper_j], xr * yr[:, None]], axis=1)
+    sums = _prefix(rows, stack.bounds)
     lo_k, hi_k = lo + stack.series, hi + stack.series
-    xx, xy = cxx[hi_k] - cxx[lo_k], cxy[hi_k] - cxy[lo_k]
-    v2 = cxx[:, -1, -1]
+    windows = sums[hi_k] - sums[lo_k]
+    v2 = sums[:, upper_i.size - 1]  # VaR^2, the last diagonal entry
     direct = np.flatnonzero((hi > lo) & (v2[hi_k] > PREFIX_RATIO_MAX * (v2[hi_k] - v2[lo_k])))
     if direct.size:
-        xx[direct], xy[direct] = _range_sums((outer, cross), lo[direct], hi[direct])
-    return xx, xy
+        windows[direct] = _range_sums((rows,), lo[direct], hi[direct])[0]
+    xx = np.empty((windows.shape[0], k, k))
+    xx[:, upper_i, upper_j] = xx[:, upper_j, upper_i] = windows[:, : upper_i.size]
+    return xx, windows[:, upper_i.size :]
 
 
 def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, stack: _Stack, seed: int,
