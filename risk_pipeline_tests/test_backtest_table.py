@@ -474,6 +474,9 @@ def _many_series():
             forecasts = forecasts * 1.0
             forecasts.iloc[100] = [1e8, 1.5e8]
         out.append(table.BacktestSeries(returns, forecasts, as_of=returns.index[-1:], **kwargs))
+    # a series without a breach (its var far above every loss), last of the batch as a series may be
+    returns, forecasts = _history(n=500, seed=7)
+    out.append(table.BacktestSeries(returns, forecasts * 50.0, confidence=0.95, horizon_days=1, as_of=returns.index[-1:]))
     return out
 
 
@@ -498,5 +501,5 @@ def test_many_series_at_once_equal_each_alone_bit_for_bit(monkeypatch, batch_row
             np.testing.assert_array_equal(got[name], alone[name], strict=True)
             if got[name].dtype.kind == "f":
                 assert (np.signbit(got[name]) == np.signbit(alone[name])).all()
-    assert {s.confidence for s in series} == {0.95, 0.99, 0.975}
+    assert {s.confidence for s in series} == {0.95, 0.99, 0.975} and not together[-1]["n_breaches"].any()
     assert not (together[2]["n_actual_breaches"] == together[2]["n_breaches"]).all()  # the actual P&L's own

@@ -162,8 +162,8 @@ def _series_prefix(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Prefix sums of each series ``values[starts[k]:starts[k + 1]]`` from its own first value, with a leading zero,
     series k's at [starts[k] + k, starts[k + 1] + k] (the sum of its values [a, b) is P[b + k] - P[a + k])."""
     out = np.zeros(values.size + starts.size)
-    ends = np.append(starts[1:], values.size)
-    for k, (a, b) in enumerate(zip(starts.tolist(), ends.tolist())):
+    bounds = np.minimum(np.append(starts, values.size), values.size)  # a last series may start past the end
+    for k, (a, b) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist())):
         np.cumsum(values[a:b], out=out[a + k + 1 : b + k + 1])
     return out
 
