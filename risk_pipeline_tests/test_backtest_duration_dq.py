@@ -7,6 +7,7 @@ import pytest
 from scipy import optimize, stats
 
 from risk_pipeline.risk.backtests import christoffersen_pelletier_duration, duration, dynamic_quantile
+from risk_pipeline.risk.backtests.duration import duration_lr
 
 # ------------------------------------------------------------------ duration test
 
@@ -183,3 +184,27 @@ def test_duration_rows_solved_in_blocks_equal_each_chunk_at_once(monkeypatch):
         np.testing.assert_array_equal(lr, results[0][0])
         np.testing.assert_array_equal(b, results[0][1])
     assert np.unique(results[0][0]).size > 1000
+
+
+def test_duration_lr_of_series_one_after_the_other_equals_each_alone_bit_for_bit():
+    """``segments``: several series' durations in one call (with a duration between two series that no sample
+    uses) give each sample's LR and b-hat of a call on its series alone, to the last bit: its sums from its own
+    series' first duration, its row padded to the width its series' chunk gives it."""
+    rng = np.random.default_rng(11)
+    series = [np.flatnonzero(rng.random(n) < q) for n, q in ((900, 0.03), (300, 0.0), (1200, 0.08), (300, 0.0))]
+    durations, segments, samples, alone = [], [], [], []
+    for k, days in enumerate(series):
+        d = np.diff(days).astype(float)
+        lo, hi = np.array([0, d.size // 3, 0]), np.array([d.size, d.size, max(d.size - 2, 0)])
+        c_first, c_last = rng.integers(0, 40, 3), rng.integers(0, 40, 3)
+        alone.append(duration_lr(d, lo, hi, c_first, c_last))
+        start = sum(len(x) for x in durations)
+        segments.append(start)
+        samples.append((lo + start, hi + start, c_first, c_last))
+        # the gap to the next series' first breach, in no sample (none after the last series, as in var_backtests)
+        durations.append(np.append(d, 1000.0 + k) if k < len(series) - 1 else d)
+    lo, hi, c_first, c_last = (np.concatenate(a) for a in zip(*samples))
+    lr, b = duration_lr(np.concatenate(durations), lo, hi, c_first, c_last, segments=np.array(segments))
+    np.testing.assert_array_equal(lr, np.concatenate([a[0] for a in alone]), strict=True)
+    np.testing.assert_array_equal(b, np.concatenate([a[1] for a in alone]), strict=True)
+    assert (lr > 0).sum() >= 6

@@ -459,3 +459,48 @@ def test_mcneil_frey_windows_of_ordinary_residuals_keep_the_prefix_sums(monkeypa
     monkeypatch.setattr(table, "_range_sums", lambda *args: calls.append(args))
     rows = backtest_table(returns, forecasts, as_of=returns.index[100:], **kwargs)
     assert not calls and rows["mcneil_frey_p"].nunique() > 50
+
+
+def _many_series():
+    """Series of different confidences, horizons, phases, actual P&L, amounts and a huge VaR (DQ summed directly)."""
+    out = []
+    for i, (conf, h) in enumerate([(0.95, 1), (0.99, 1), (0.975, 5), (0.95, 10), (0.99, 2), (0.95, 1)]):
+        returns, forecasts = _history(n=600 + 40 * i, conf=conf, seed=i)
+        kwargs = dict(confidence=conf, horizon_days=h, day_number_offset=3 * i)
+        if i == 2:
+            kwargs["actual_returns"] = returns + np.random.default_rng(9).normal(0.0, 2e-3, returns.size)
+        if i == 4:
+            returns, forecasts, kwargs["amounts"] = returns * 1e6, forecasts * 1e6, True
+        if i == 5:
+            forecasts = forecasts * 1.0
+            forecasts.iloc[100] = [1e8, 1.5e8]
+        out.append(table.BacktestSeries(returns, forecasts, as_of=returns.index[-1:], **kwargs))
+    # a series without a breach (its var far above every loss), last of the batch as a series may be
+    returns, forecasts = _history(n=500, seed=7)
+    out.append(table.BacktestSeries(returns, forecasts * 50.0, confidence=0.95, horizon_days=1, as_of=returns.index[-1:]))
+    return out
+
+
+@pytest.mark.parametrize("batch_rows", [1 << 16, 700])
+@pytest.mark.parametrize("days", [1, 40])
+def test_many_series_at_once_equal_each_alone_bit_for_bit(monkeypatch, batch_rows, days):
+    """backtest_columns_of computes the windows of consecutive series together (every float sum over a series' own
+    rows, its lags, simulation and bootstrap its own): each series' columns are those of backtest_columns on it
+    alone, to the last bit, whether the series share one batch or several."""
+    monkeypatch.setattr(table, "_BATCH_ROWS", batch_rows)
+    series = [table.BacktestSeries(**{**s.__dict__, "as_of": s.returns.index[-days:]}) for s in _many_series()]
+    kwargs = dict(windows=(100, 250), n_sims=N_SIMS, seed=4)
+    together = list(table.backtest_columns_of(series, **kwargs))
+    assert len(together) == len(series)
+    for one, got in zip(series, together):
+        alone = table.backtest_columns(one.returns, one.forecasts, confidence=one.confidence,
+                                       horizon_days=one.horizon_days, as_of=one.as_of,
+                                       day_number_offset=one.day_number_offset, actual_returns=one.actual_returns,
+                                       amounts=one.amounts, **kwargs)
+        assert list(got) == list(alone) == COLUMNS
+        for name in COLUMNS:
+            np.testing.assert_array_equal(got[name], alone[name], strict=True)
+            if got[name].dtype.kind == "f":
+                assert (np.signbit(got[name]) == np.signbit(alone[name])).all()
+    assert {s.confidence for s in series} == {0.95, 0.99, 0.975} and not together[-1]["n_breaches"].any()
+    assert not (together[2]["n_actual_breaches"] == together[2]["n_breaches"]).all()  # the actual P&L's own

@@ -58,3 +58,20 @@ def test_forecast_scores_of_many_series_in_one_frame_are_the_rows_of_one_frame_e
     got = with_series_keys(parts, keys, "forecast_scores")
     assert set(got["score_basis"]) == {"fraction", "amount"}
     _same_rows("forecast_scores", got, _by_series_frames(frames, keys, "date"))
+
+
+def test_the_latest_verdicts_table_is_tabulates_markdown_of_the_latest_rows():
+    """The metadata's table skips tabulate's number parsing of the name columns: the same Markdown, names with
+    digits ("ust10y") left-aligned as text, the numbers right-aligned on their decimal point."""
+    from risk_pipeline.defs.backtests import _VERDICT_COLUMNS, _verdicts
+
+    keys = [("ust10y", "historical", 0.95, 1), ("eur_ust10y", "normal", 0.99, 10)]
+    series = [_series(seed) for seed in range(len(keys))]
+    as_of = series[0][0].index[-3:]
+    parts = [backtest_columns(r, f, confidence=k[2], horizon_days=k[3], as_of=as_of, windows=[100, 250], n_sims=50)
+             for (r, f), k in zip(series, keys)]
+    rows = with_series_keys(parts, keys, "var_backtests", coded=CODED_COLUMNS)
+    latest = rows.loc[rows["as_of"] == rows["as_of"].max(), _VERDICT_COLUMNS]
+    text = _verdicts(rows)["latest_verdicts"].value
+    assert text == latest.to_markdown(index=False, floatfmt=".4g")
+    assert text.count("\n") == 1 + 2 * 2 and "| ust10y " in text

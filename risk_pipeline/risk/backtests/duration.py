@@ -104,13 +104,21 @@ def duration_lr(
     hi: np.ndarray,
     censored_first: np.ndarray,
     censored_last: np.ndarray,
+    segments: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """LR statistics and b-hat for many samples at once (vectorized kernel).
 
     Sample j uses the complete durations ``durations[lo[j]:hi[j]]`` and the censored durations
     ``censored_first[j]``, ``censored_last[j]`` (0 = absent). Samples without a complete
     duration get LR 0 and b-hat 1. Rows are padded in chunks of similar width (<= 2^20 cells) and solved in
-    blocks of a chunk's rows (<= 2^16 cells, in the cache).
+    blocks of the rows of one width (<= 2^16 cells, in the cache; each row's numbers do not depend on the
+    other rows of its block).
+
+    ``segments``: where ``durations`` holds several series one after the other, the index of each series'
+    first duration (ascending, the first 0; None: one series). A sample's sums then run from its series' first
+    duration and its rows are chunked with its series' samples only, so each number is bit for bit what a call
+    on that series alone gives (a row's padded width, its chunk's, fixes the order of its sums): many short
+    series cost one call, not one each.
     """
     durations = np.asarray(durations, dtype=float)
     lo = np.asarray(lo, dtype=np.int64)
@@ -118,35 +126,54 @@ def duration_lr(
     c_first = np.asarray(censored_first, dtype=float)
     c_last = np.asarray(censored_last, dtype=float)
     n_u = (hi - lo).astype(float)
+    starts = np.unique(np.zeros(1, np.int64) if segments is None else np.asarray(segments, dtype=np.int64))
+    series = np.searchsorted(starts, lo, side="right") - 1  # each sample's series
     log_all = np.log(np.maximum(durations, 1.0))
-    cum_log = np.concatenate([[0.0], np.cumsum(log_all)])
-    cum_d = np.concatenate([[0.0], np.cumsum(durations)])
-    sum_log_u = cum_log[hi] - cum_log[lo]
+    # each series' prefix sums from its own first duration, series k's shifted by k (one leading zero each)
+    cum_log, cum_d = _series_prefix(log_all, starts), _series_prefix(durations, starts)
+    lo_k, hi_k = lo + series, hi + series
+    sum_log_u = cum_log[hi_k] - cum_log[lo_k]
     b_hat = np.ones(lo.shape[0])
     lr = np.zeros(lo.shape[0])
     todo = np.flatnonzero(n_u >= 1)
     if todo.size == 0:
         return lr, b_hat
-    todo = todo[np.argsort(n_u[todo], kind="stable")]
+    todo = todo[np.lexsort((n_u[todo], series[todo]))]  # by series, then width (stable)
+    by_width: dict[int, list[np.ndarray]] = {}
     start = 0
-    while start < todo.size:  # rows sorted by width: a chunk's width is its last row's
+    while start < todo.size:  # a series' rows sorted by width: a chunk's width is its last row's
         stop = start + 1
-        while stop < todo.size and (stop - start + 1) * (int(n_u[todo[stop]]) + 2) <= _MAX_CELLS:
+        while (stop < todo.size and series[todo[stop]] == series[todo[start]]
+               and (stop - start + 1) * (int(n_u[todo[stop]]) + 2) <= _MAX_CELLS):
             stop += 1
-        width = int(n_u[todo[stop - 1]]) + 2
-        block = max(1, _BLOCK_CELLS // width)
-        for at in range(start, stop, block):  # the chunk's rows a block at a time: its arrays stay in the cache
-            rows = todo[at : min(stop, at + block)]
-            lr[rows], b_hat[rows] = _solved_rows(rows, width, log_all, lo, n_u, c_first, c_last, sum_log_u, cum_d, hi)
+        by_width.setdefault(int(n_u[todo[stop - 1]]) + 2, []).append(todo[start:stop])
         start = stop
+    for width, chunks in by_width.items():
+        same = np.concatenate(chunks)
+        block = max(1, _BLOCK_CELLS // width)
+        for at in range(0, same.size, block):  # the rows a block at a time: its arrays stay in the cache
+            rows = same[at : at + block]
+            lr[rows], b_hat[rows] = _solved_rows(rows, width, log_all, lo, n_u, c_first, c_last, sum_log_u, cum_d,
+                                                 lo_k, hi_k)
     return lr, b_hat
+
+
+def _series_prefix(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Prefix sums of each series ``values[starts[k]:starts[k + 1]]`` from its own first value, with a leading zero,
+    series k's at [starts[k] + k, starts[k + 1] + k] (the sum of its values [a, b) is P[b + k] - P[a + k])."""
+    out = np.zeros(values.size + starts.size)
+    bounds = np.minimum(np.append(starts, values.size), values.size)  # a last series may start past the end
+    for k, (a, b) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist())):
+        np.cumsum(values[a:b], out=out[a + k + 1 : b + k + 1])
+    return out
 
 
 def _solved_rows(rows: np.ndarray, width: int, log_all: np.ndarray, lo: np.ndarray, n_u: np.ndarray,
                  c_first: np.ndarray, c_last: np.ndarray, sum_log_u: np.ndarray, cum_d: np.ndarray,
-                 hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 lo_k: np.ndarray, hi_k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """LR and b-hat of the samples ``rows`` of :func:`duration_lr`, their durations padded to ``width`` cells
-    (the complete ones, then the two censored ones)."""
+    (the complete ones, then the two censored ones); ``lo_k``, ``hi_k``: their bounds in the series' prefix sums
+    ``cum_d``."""
     offsets = np.arange(width - 2)
     inside = offsets < n_u[rows, None]
     log_d = np.empty((rows.size, width))
@@ -160,7 +187,7 @@ def _solved_rows(rows: np.ndarray, width: int, log_all: np.ndarray, lo: np.ndarr
     b = _solve_chunk(log_d, shifted, top, nu, sum_log_u[rows])
     log_s, _, _ = _profile_terms(log_d, shifted, top, b)
     ll_b = nu * np.log(b) + nu * np.log(nu) - nu * log_s + (b - 1.0) * sum_log_u[rows] - nu
-    s_one = cum_d[hi[rows]] - cum_d[lo[rows]] + c_first[rows] + c_last[rows]
+    s_one = cum_d[hi_k[rows]] - cum_d[lo_k[rows]] + c_first[rows] + c_last[rows]
     ll_1 = nu * np.log(nu / s_one) - nu
     return np.maximum(2.0 * (ll_b - ll_1), 0.0), b
 

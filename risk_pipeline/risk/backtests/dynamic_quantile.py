@@ -45,10 +45,11 @@ class DynamicQuantileResult(BacktestOutcome):
     df: int
 
 
-def dq_rows(hits: np.ndarray, var: np.ndarray, p: float, n_lags: int) -> tuple[np.ndarray, np.ndarray]:
+def dq_rows(hits: np.ndarray, var: np.ndarray, p: float | np.ndarray, n_lags: int) -> tuple[np.ndarray, np.ndarray]:
     """Regressors X (T x (n_lags + 2)) and regressand Hit for every day t of the sample.
 
-    Rows t < n_lags lack lags and are zero-filled; callers use only rows t >= first day + n_lags.
+    Rows t < n_lags lack lags and are zero-filled; callers use only rows t >= first day + n_lags. ``p``: one,
+    or one per day.
     """
     hit = hits.astype(float) - p
     x = np.zeros((hit.size, n_lags + 2))
@@ -59,8 +60,8 @@ def dq_rows(hits: np.ndarray, var: np.ndarray, p: float, n_lags: int) -> tuple[n
     return x, hit
 
 
-def dq_statistic(xx: np.ndarray, xy: np.ndarray, p: float) -> tuple[np.ndarray, np.ndarray]:
-    """DQ statistic and degrees of freedom from stacks of X'X (N x k x k) and X'Hit (N x k)."""
+def dq_statistic(xx: np.ndarray, xy: np.ndarray, p: float | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """DQ statistic and degrees of freedom from stacks of X'X (N x k x k) and X'Hit (N x k); ``p`` one or one per stack."""
     eigval, eigvec = np.linalg.eigh(xx)
     proj = np.einsum("nij,ni->nj", eigvec, xy)
     keep = eigval > _RANK_TOL * np.maximum(eigval[:, -1:], 0.0)

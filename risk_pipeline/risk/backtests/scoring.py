@@ -267,11 +267,11 @@ def forecast_score_columns(
     are on the amounts (``score_basis`` "amount")."""
     obs = backtest_observations(returns, forecasts, horizon_days, day_number_offset, amounts)
     _tail(confidence)
-    rows = np.searchsorted(forecasts.index.to_numpy(), obs.dates.to_numpy())  # the observations' rows
+    rows = np.searchsorted(forecasts.index.to_numpy(), obs.forecast_days)  # the observations' rows
     none = np.full(len(forecasts), np.nan)
     var_amount, es_amount = (forecasts[c].to_numpy(dtype=float) if c in forecasts else none
                              for c in ("var_amount", "es_amount"))
-    return scored_columns(returns.index.to_numpy(), obs.dates.to_numpy(), obs.end_pos, obs.loss, obs.var, obs.es,
+    return scored_columns(returns.index.to_numpy(), obs.forecast_days, obs.end_pos, obs.loss, obs.var, obs.es,
                           var_amount[rows], es_amount[rows], np.full(rows.size, float(confidence)), amounts)
 
 

@@ -64,15 +64,20 @@ simulated breaches of a date are drawn once per run and shared by every series
 limit of the same simulation (``_z2_columns``). The Weibull duration MLE is solved for every
 distinct window by one vectorized safeguarded-Newton run on the profile likelihood (exact, no
 sub-grid). Random draws are keyed by (seed, forecast date), so a row does not depend on which as-of
-dates are requested (``expected_shortfall`` docstring).
+dates are requested (``expected_shortfall`` docstring). Many series (``backtest_columns_of``: a task's
+hundreds of series, one new day's each with two windows) are computed together, one after the other in
+one set of arrays: counts over all of them at once, every sum of floats over its own series' rows from
+its first (``_prefix`` with the series' bounds, their order of additions that of the series alone),
+each series' Z2 simulation and its duration fit's padded width its own, so every number is bit for bit
+that of the series alone whichever series share a call.
 Timing: ``benchmarks/bench_backtests.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -143,7 +148,7 @@ strings); :func:`backtest_table` and the asset's frame (``with_series_keys``) pu
 class BacktestObservations:
     """Non-overlapping realized observations, in date order."""
 
-    dates: pd.DatetimeIndex  # forecast dates t
+    forecast_days: np.ndarray  # forecast dates t (datetime64[ns])
     end_pos: np.ndarray  # position of t+h-1 in the returns index
     loss: np.ndarray
     var: np.ndarray
@@ -153,6 +158,11 @@ class BacktestObservations:
     @property
     def hits(self) -> np.ndarray:
         return self.loss > self.var
+
+    @property
+    def dates(self) -> pd.DatetimeIndex:
+        """The forecast dates t."""
+        return pd.DatetimeIndex(self.forecast_days)
 
 
 def _check_index(index: pd.Index, name: str) -> pd.DatetimeIndex:
@@ -170,15 +180,23 @@ def horizon_losses(daily: np.ndarray, start: np.ndarray, horizon_days: int, amou
     return -window.sum(axis=1) if amounts else 1.0 - np.prod(1.0 + window, axis=1)
 
 
+_DAY_NS = 86_400_000_000_000
+
+
+def _nanoseconds(index: pd.DatetimeIndex) -> np.ndarray:
+    """The dates of ``index`` as int64 nanoseconds (its own array, not a converted copy, when in ns)."""
+    return (index if index.unit == "ns" else index.as_unit("ns")).asi8
+
+
 def day_positions(days: pd.DatetimeIndex | np.ndarray, dates: pd.DatetimeIndex | np.ndarray) -> np.ndarray:
     """``days.get_indexer(dates)`` of sorted, unique days and dates (indexes or datetime64 arrays; -1: not a
     day of ``days``), by a binary search on their values: a fraction of pandas' cost for the hundreds of
     series or families of a run."""
     values, wanted = np.asarray(days), np.asarray(dates)
     pos = np.searchsorted(values, wanted)
-    found = pos < values.size
-    found[found] = values[pos[found]] == wanted[found]
-    return np.where(found, pos, -1)
+    if not values.size:
+        return np.full(wanted.size, -1)
+    return np.where(values[np.minimum(pos, values.size - 1)] == wanted, pos, -1)
 
 
 def realized_observations(days: np.ndarray, returns: np.ndarray, dates: np.ndarray, var: np.ndarray,
@@ -229,32 +247,47 @@ def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_d
     ``amounts``: ``returns`` holds daily P&L and ``forecasts`` VaR/ES amounts (:func:`horizon_losses`)."""
     if not isinstance(returns, pd.Series):
         raise BacktestInputError(f"returns must be a pandas Series, got {type(returns).__name__}")
-    if not isinstance(forecasts, pd.DataFrame) or not {"var", "es"} <= set(forecasts.columns):
+    if not isinstance(forecasts, pd.DataFrame) or "var" not in forecasts.columns or "es" not in forecasts.columns:
         raise BacktestInputError("forecasts must be a DataFrame with columns 'var' and 'es'")
     days = _check_index(returns.index, "returns")
     fdates = _check_index(forecasts.index, "forecasts")
-    var = forecasts["var"].to_numpy(dtype=float)
-    es = forecasts["es"].to_numpy(dtype=float)
+    var, es = _var_es(forecasts)
     rows, end_pos, loss = realized_observations(days.to_numpy(), returns.to_numpy(dtype=float), fdates.to_numpy(),
                                                 var, es, horizon_days, day_number_offset, amounts)
-    dates = fdates[rows]
+    dates = _nanoseconds(fdates)[rows]
     return BacktestObservations(
-        dates=dates,
+        forecast_days=dates.view("datetime64[ns]"),
         end_pos=end_pos,
         loss=loss,
         var=var[rows],
         es=es[rows],
-        keys=dates.to_numpy().astype("datetime64[D]").astype(np.int64),
+        keys=np.floor_divide(dates, _DAY_NS),  # whole days since 1970-01-01, as datetime64[D] counts them
     )
 
 
-def _prefix(a: np.ndarray) -> np.ndarray:
-    """Prefix sums along axis 0 with a leading zero row: sum of rows [s, e) = P[e] - P[s]."""
-    out = np.zeros((a.shape[0] + 1,) + a.shape[1:])
-    if a.ndim == 2 and a.shape[1] >= _WIDE_ROWS:
-        _cumsum_rows(a, out[1:])
-    else:
-        np.cumsum(a, axis=0, out=out[1:])
+def _var_es(forecasts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The columns var and es of ``forecasts`` as floats: views of a frame of floats' one block (a frame of a few
+    columns per series, hundreds of series a run: a fraction of a column lookup's cost), else converted."""
+    values = forecasts.to_numpy()
+    if values.dtype.kind != "f":  # columns of other types: the two alone
+        values = forecasts[["var", "es"]].to_numpy(dtype=float)
+        return values[:, 0], values[:, 1]
+    return values[:, forecasts.columns.get_loc("var")], values[:, forecasts.columns.get_loc("es")]
+
+
+def _prefix(a: np.ndarray, bounds: np.ndarray | None = None) -> np.ndarray:
+    """Prefix sums along axis 0 with a leading zero row: sum of rows [s, e) = P[e] - P[s]. With ``bounds``
+    (rows [bounds[k], bounds[k + 1]) are series k's, :func:`backtest_columns_of`) each series' from its own first
+    row, with a leading zero row each: series k's at [bounds[k] + k, bounds[k + 1] + k], so the sum of its rows
+    [s, e) is P[e + k] - P[s + k], the same additions as ``_prefix`` of the series alone."""
+    if bounds is None:
+        bounds = np.array([0, a.shape[0]])
+    out = np.zeros((a.shape[0] + bounds.size - 1,) + a.shape[1:])
+    for k, (first, end) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist())):
+        if a.ndim == 2 and a.shape[1] >= _WIDE_ROWS:
+            _cumsum_rows(a[first:end], out[first + k + 1 : end + k + 1])
+        else:
+            np.cumsum(a[first:end], axis=0, out=out[first + k + 1 : end + k + 1])
     return out
 
 
@@ -268,8 +301,8 @@ def _cumsum_rows(a: np.ndarray, out: np.ndarray) -> None:
         np.add(out[i - 1], a[i], out=out[i])
 
 
-def _z2_columns(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, p: float, seed: int, n_sims: int):
-    """Z2 statistic and p-value per window [s, e).
+def _z2_columns(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, stack: _Stack, seed: int, n_sims: int):
+    """Z2 statistic and p-value per window [s, e) of the series ``stack`` (:func:`_window_statistics`).
 
     Windows of at most ``Z2_SIMULATED_MAX_OBS`` observations get the simulated p-value: the
     simulated paths are cumulated only over the rows those windows span, so one new day costs
@@ -287,25 +320,28 @@ def _z2_columns(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, p: floa
     """
     valid = obs.es > 0.0
     safe_es = np.where(valid, obs.es, 1.0)
-    tail = _prefix(np.where(obs.hits & valid, obs.loss / safe_es, 0.0))
-    observed = tail[e] - tail[s]
+    ks, ke = s + stack.series, e + stack.series  # the windows' bounds in the series' prefix sums
+    tail = _prefix(np.where(obs.hits & valid, obs.loss / safe_es, 0.0), stack.bounds)
+    observed = tail[ke] - tail[ks]
     n = e - s
     p_value = np.ones(s.size)
     simulate = (n > 0) & (n <= Z2_SIMULATED_MAX_OBS)
-    if simulate.any():
-        p_value[simulate] = _z2_simulated_p(obs, safe_es, valid, s[simulate], e[simulate], observed[simulate],
-                                            p, seed, n_sims)
+    for k, first, end, windows in stack.each(simulate):  # each series' simulation over its own rows
+        p_value[windows] = _z2_simulated_p(stack.part(obs, k), safe_es[first:end], valid[first:end],
+                                           s[windows] - first, e[windows] - first, observed[windows],
+                                           float(stack.p[k]), seed, n_sims)
     limit = n > Z2_SIMULATED_MAX_OBS
     if limit.any():
         spread = (safe_es - obs.var) / safe_es
         level = obs.var / safe_es
-        second = np.where(valid, p * (level**2 + 2.0 * level * spread + 2.0 * spread**2), 0.0)
-        mean, m2 = _prefix(np.where(valid, p, 0.0)), _prefix(second)
-        mu = mean[e[limit]] - mean[s[limit]]
-        variance = (m2[e[limit]] - m2[s[limit]]) - (mean[e[limit]] - mean[s[limit]]) * p
-        z = (observed[limit] - mu) / np.sqrt(np.maximum(variance, np.finfo(float).tiny))
+        p_row = stack.row_p()
+        second = np.where(valid, p_row * (level**2 + 2.0 * level * spread + 2.0 * spread**2), 0.0)
+        mean, m2 = _prefix(np.where(valid, p_row, 0.0), stack.bounds), _prefix(second, stack.bounds)
+        a, b = ks[limit], ke[limit]
+        variance = (m2[b] - m2[a]) - (mean[b] - mean[a]) * stack.p[stack.series[limit]]
+        z = (observed[limit] - (mean[b] - mean[a])) / np.sqrt(np.maximum(variance, np.finfo(float).tiny))
         p_value[limit] = norm.sf(z)
-    return z2_statistic(observed, n, p), p_value
+    return z2_statistic(observed, n, stack.p[stack.series]), p_value
 
 
 def _z2_simulated_p(obs: BacktestObservations, safe_es: np.ndarray, valid: np.ndarray, s: np.ndarray, e: np.ndarray,
@@ -399,8 +435,11 @@ def _column_sums_before(row: np.ndarray, col: np.ndarray, value: np.ndarray, n_c
     return sums
 
 
-def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarray, seed: int, n_boot: int):
-    """McNeil-Frey statistic and bootstrap p-value per breach range [bs, be).
+def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarray, seed: int, n_boot: int,
+                         breach_bounds: np.ndarray | None = None):
+    """McNeil-Frey statistic and bootstrap p-value per breach range [bs, be) (``breach_bounds``: where ``obs``
+    holds series one after the other, the index of each one's first breach and the number of breaches: each
+    range's sums run over its series' breaches alone, as a call on that series would sum them).
 
     Residuals are scaled by ES - VaR; a forecast with ES == VaR > 0 (a degenerate tail) gets an
     infinite scale, i.e. a neutral residual of 0, instead of a division by zero (a window holding
@@ -427,22 +466,28 @@ def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarr
     w = keyed_poisson_weights(seed, obs.keys[hits], n_boot)
     codes, inverse = np.unique(bs * (r.size + 1) + be, return_inverse=True)
     lo, hi = np.divmod(codes, r.size + 1)
+    bounds = np.array([0, r.size]) if breach_bounds is None else breach_bounds
+    # each range's series (the last of equal bounds: a series without breaches holds no range) and its bounds in
+    # the series' prefix sums
+    series = np.minimum(np.searchsorted(bounds, lo, side="right") - 1, bounds.size - 2)
+    lo_k, hi_k = lo + series, hi + series
     # fewer than MIN_EXCEEDANCES breaches: t 0, p 1 (mcneil_frey_from_sums' insufficient rows), no bootstrap
     t, p_value = np.zeros(codes.size), np.ones(codes.size)
     enough = hi - lo >= MIN_EXCEEDANCES
     columns = (r, r * r, w, w * r[:, None], w * (r * r)[:, None])
-    r1, r2, w0, w1, w2 = (_prefix(a) for a in columns)
+    r1, r2, w0, w1, w2 = (_prefix(a, bounds) for a in columns)
     drawn_once = w > 0.0  # the residuals each replicate draws (mcneil_frey_from_sums discards those of one)
     drawn = _count_prefix(drawn_once)
-    cancelled = r2[hi] > PREFIX_RATIO_MAX * (r2[hi] - r2[lo])  # digits lost to the rows before (docstring)
+    cancelled = r2[hi_k] > PREFIX_RATIO_MAX * (r2[hi_k] - r2[lo_k])  # digits lost to the rows before (docstring)
     # a block of ranges at a time (each range's replicates are its own row): the (ranges x n_boot) arrays
     # stay in the cache instead of a dozen fresh arrays of all the ranges (the same numbers, row for row)
     differenced = np.flatnonzero(enough & ~cancelled)
     for i in range(0, differenced.size, _BOOTSTRAP_ROWS):
         rows = differenced[i : i + _BOOTSTRAP_ROWS]
-        a, b = lo[rows], hi[rows]
+        a, b = lo_k[rows], hi_k[rows]
         t[rows], p_value[rows], _ = mcneil_frey_from_sums(
-            b - a, r1[b] - r1[a], r2[b] - r2[a], w0[b] - w0[a], w1[b] - w1[a], w2[b] - w2[a], drawn[b] - drawn[a]
+            hi[rows] - lo[rows], r1[b] - r1[a], r2[b] - r2[a], w0[b] - w0[a], w1[b] - w1[a], w2[b] - w2[a],
+            drawn[hi[rows]] - drawn[lo[rows]]
         )
     summed = np.flatnonzero(enough & cancelled)
     for i in range(0, summed.size, _BOOTSTRAP_ROWS):
@@ -469,7 +514,7 @@ def _range_sums(columns: Sequence[np.ndarray], lo: np.ndarray, hi: np.ndarray) -
     return [np.add.reduceat(column[rows], starts, axis=0) for column in columns]
 
 
-def _dq_moments(hits: np.ndarray, var: np.ndarray, p: float, lo: np.ndarray, hi: np.ndarray
+def _dq_moments(hits: np.ndarray, var: np.ndarray, lo: np.ndarray, hi: np.ndarray, stack: _Stack
                 ) -> tuple[np.ndarray, np.ndarray]:
     """DQ's moment matrices X'X and X'Hit (``dynamic_quantile.dq_rows``) of the rows [lo_i, hi_i) of every window,
     as differences of prefix sums over the run's rows, or summed directly over the window's own rows
@@ -477,25 +522,39 @@ def _dq_moments(hits: np.ndarray, var: np.ndarray, p: float, lo: np.ndarray, hi:
     ``PREFIX_RATIO_MAX`` times the window's own: McNeil-Frey's rule (:func:`_mcneil_frey_columns`) for the
     same loss of digits. A VaR in money can span decades (an option book's, options worth a fraction of a
     cent on expiry eves), and a window after a VaR 2^10 times its own would be the difference of two sums
-    dominated by that day's VaR^2, its statistic depending on where the run's history began."""
-    xr, yr = dq_rows(hits, var, p, DQ_LAGS)
-    outer, cross = np.einsum("ti,tj->tij", xr, xr), xr * yr[:, None]
-    cxx, cxy = _prefix(outer), _prefix(cross)
-    xx, xy = cxx[hi] - cxx[lo], cxy[hi] - cxy[lo]
-    v2 = cxx[:, -1, -1]
-    direct = np.flatnonzero((hi > lo) & (v2[hi] > PREFIX_RATIO_MAX * (v2[hi] - v2[lo])))
+    dominated by that day's VaR^2, its statistic depending on where the run's history began. Each series'
+    rows and sums are its own (``stack``: a series' first rows have no lags, as ``dq_rows`` of it alone). X'X is
+    symmetric: its upper triangle is summed (the same products and sums as the whole matrix's), then mirrored."""
+    xr, yr = dq_rows(hits, var, stack.row_p(), DQ_LAGS)
+    if stack.bounds.size > 2:
+        first_rows = np.arange(hits.size) - np.repeat(stack.bounds[:-1], np.diff(stack.bounds))
+        for lag in range(1, DQ_LAGS + 1):
+            xr[first_rows < lag, lag] = 0.0
+    k = xr.shape[1]
+    upper_i, upper_j = np.triu_indices(k)  # X'X's entries (i, j), i <= j, then X'Hit's k
+    rows = np.concatenate([xr[:, upper_i] * xr[:, upper_j], xr * yr[:, None]], axis=1)
+    sums = _prefix(rows, stack.bounds)
+    lo_k, hi_k = lo + stack.series, hi + stack.series
+    windows = sums[hi_k] - sums[lo_k]
+    v2 = sums[:, upper_i.size - 1]  # VaR^2, the last diagonal entry
+    direct = np.flatnonzero((hi > lo) & (v2[hi_k] > PREFIX_RATIO_MAX * (v2[hi_k] - v2[lo_k])))
     if direct.size:
-        xx[direct], xy[direct] = _range_sums((outer, cross), lo[direct], hi[direct])
-    return xx, xy
+        windows[direct] = _range_sums((rows,), lo[direct], hi[direct])[0]
+    xx = np.empty((windows.shape[0], k, k))
+    xx[:, upper_i, upper_j] = xx[:, upper_j, upper_i] = windows[:, : upper_i.size]
+    return xx, windows[:, upper_i.size :]
 
 
-def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, p: float, seed: int,
+def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, stack: _Stack, seed: int,
                        n_sims: int) -> dict[str, np.ndarray]:
     """The statistic columns (``COLUMNS`` after as_of and backtest_window_days) for windows of
-    observations [s, e), one array each."""
+    observations [s, e), one array each, of the series ``stack`` (each window within its series' rows).
+    Counts are the same whatever rows come before; every sum of floats is taken over its series' rows alone
+    (``_prefix`` with the series' bounds, their simulations and bootstraps one series at a time)."""
     hits = obs.hits
     size = hits.size
     n = e - s
+    p = stack.p[stack.series]  # each window's tail probability
     cum_hits = _prefix(hits.astype(np.int64)).astype(np.int64)
     bs, be = cum_hits[s], cum_hits[e]
     x = be - bs
@@ -518,21 +577,30 @@ def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, 
     has = x > 0
     c_first = np.where(has & (first > s), first - s + 1, 0)
     c_last = np.where(has, e - 1 - breach_pos[np.maximum(be - 1, 0)], 0)
-    lr_dur, _ = duration_lr(d, np.where(has, bs, 0), np.where(has, be - 1, 0), c_first, c_last)
+    # a series' durations: its own, then the one from its last breach to the next series' first, in no window
+    lr_dur, _ = duration_lr(d, np.where(has, bs, 0), np.where(has, be - 1, 0), c_first, c_last,
+                            segments=cum_hits[stack.bounds[:-1]])
 
     row0 = np.minimum(s + DQ_LAGS, e)
-    xx, xy = _dq_moments(hits, obs.var, p, row0, e)
+    xx, xy = _dq_moments(hits, obs.var, row0, e, stack)
     dq, df = dq_statistic(xx, xy, p)
     dq_ok = e - row0 > DQ_LAGS + 2
-    z2, z2_p = _z2_columns(obs, s, e, p, seed, n_sims)
-    mf, mf_p = _mcneil_frey_columns(obs, bs, be, seed, n_sims)
+    z2, z2_p = _z2_columns(obs, s, e, stack, seed, n_sims)
+    mf, mf_p = np.zeros(s.size), np.ones(s.size)
+    breach_bounds = cum_hits[stack.bounds]  # each series' first breach
+    cuts = np.searchsorted(stack.series, np.arange(stack.p.size + 1))  # each series' first window
+    for k0, k1 in _groups(np.diff(breach_bounds), _BOOTSTRAP_BREACHES):  # a few series' breaches at a time
+        windows, first = slice(cuts[k0], cuts[k1]), breach_bounds[k0]
+        mf[windows], mf_p[windows] = _mcneil_frey_columns(stack.part(obs, k0, k1), bs[windows] - first,
+                                                          be[windows] - first, seed, n_sims,
+                                                          breach_bounds[k0 : k1 + 1] - first)
     # both ES tests need ES > 0 on every observation (Z2 divides the loss by it, McNeil-Frey by ES - VaR): a window
     # holding a forecast with ES <= 0 (a zero forecast, risk.var.rounding, or a tail that is a gain) has none (NaN)
     no_es = _prefix((obs.es <= 0.0).astype(np.int64))
     outside = no_es[e] - no_es[s] > 0
     z2, z2_p, mf, mf_p = (np.where(outside, np.nan, a) for a in (z2, z2_p, mf, mf_p))
 
-    zone, plus, _ = traffic_light_zones(x, n, p)
+    zone, plus = _zones(x, n, stack)
     enough = has_coverage_data(n, p)
     chi2 = chi2_sf
     p_pof, p_ind = chi2(lr_pof, 1), chi2(lr_ind, 1)
@@ -565,14 +633,26 @@ def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, 
     }
 
 
-def _actual_columns(statistics: dict[str, np.ndarray], obs: BacktestObservations, returns: pd.Series,
-                    actual_returns: pd.Series | None, h: int, s: np.ndarray, e: np.ndarray,
-                    p: float, amounts: bool) -> dict[str, np.ndarray]:
-    """n_actual_breaches, actual_kupiec_p, actual_traffic_light of windows [s, e) (module doc)."""
-    same = {"n_actual_breaches": statistics["n_breaches"], "actual_kupiec_p": statistics["kupiec_p"],
-            "actual_traffic_light": statistics["traffic_light"]}
+def _zones(x: np.ndarray, n: np.ndarray, stack: _Stack) -> tuple[np.ndarray, np.ndarray]:
+    """Basel zones and plus factors (``traffic_light_zones``) of windows with x breaches in n observations, each at
+    its series' tail probability (one call per probability: the same numbers element by element)."""
+    if stack.p.size == 1 or np.all(stack.p == stack.p[0]):
+        zone, plus, _ = traffic_light_zones(x, n, float(stack.p[0]))
+        return zone, plus
+    zone, plus = np.zeros(x.size, dtype=np.int64), np.zeros(x.size)
+    of_window = stack.p[stack.series]
+    for q in np.unique(stack.p).tolist():
+        at = np.flatnonzero(of_window == q)
+        zone[at], plus[at], _ = traffic_light_zones(x[at], n[at], q)
+    return zone, plus
+
+
+def _actual_hits(obs: BacktestObservations, returns: pd.Series, actual_returns: pd.Series | None, h: int,
+                 amounts: bool) -> np.ndarray | None:
+    """Whether the actual h-day loss of each observation exceeds its VaR (module doc); None where the actual P&L
+    is the hypothetical one (no actual returns, or the same to the bit: a book without trades)."""
     if actual_returns is None:
-        return same
+        return None
     actual = actual_returns.reindex(returns.index).to_numpy(dtype=float)
     hypothetical = returns.to_numpy(dtype=float)
     mismatch = np.isnan(actual) != np.isnan(hypothetical)
@@ -580,12 +660,21 @@ def _actual_columns(statistics: dict[str, np.ndarray], obs: BacktestObservations
         raise BacktestInputError(f"actual_returns on {returns.index[mismatch][0].date()}: known exactly where "
                                  "returns is known")
     if np.array_equal(actual, hypothetical, equal_nan=True):  # a book without trades: the same losses, bit for bit
-        return same
-    start = obs.end_pos - h + 1
-    loss = horizon_losses(actual, start, h, amounts)
-    hits = _prefix((loss > obs.var).astype(np.int64)).astype(np.int64)
+        return None
+    return horizon_losses(actual, obs.end_pos - h + 1, h, amounts) > obs.var
+
+
+def _actual_columns(statistics: dict[str, np.ndarray], actual_hits: np.ndarray | None, s: np.ndarray,
+                    e: np.ndarray, stack: _Stack) -> dict[str, np.ndarray]:
+    """n_actual_breaches, actual_kupiec_p, actual_traffic_light of windows [s, e) (module doc), from the stacked
+    series' actual breaches (None: each series' actual P&L is its hypothetical one, the hypothetical columns)."""
+    if actual_hits is None:
+        return {"n_actual_breaches": statistics["n_breaches"], "actual_kupiec_p": statistics["kupiec_p"],
+                "actual_traffic_light": statistics["traffic_light"]}
+    hits = _prefix(actual_hits.astype(np.int64)).astype(np.int64)
     x, n = hits[e] - hits[s], e - s
-    zone, _, _ = traffic_light_zones(x, n, p)
+    p = stack.p[stack.series]
+    zone, _ = _zones(x, n, stack)
     return {"n_actual_breaches": x,
             "actual_kupiec_p": chi2_sf(kupiec_lr(n, x, p), 1),
             "actual_traffic_light": np.where(has_coverage_data(n, p), zone, 3).astype(np.int8)}
@@ -639,18 +728,119 @@ def backtest_columns(
     amounts; the h-day loss is minus the sum of the h days' P&L (module docstring).
     Rows are ordered by ``as_of`` as given, then by window as given (the whole sample last); one array per
     column of ``COLUMNS``, in that order (a caller of many series builds one frame of them all, not one each),
-    the string columns as codes (``CODED_COLUMNS``).
+    the string columns as codes (``CODED_COLUMNS``). Many series: :func:`backtest_columns_of`.
     Definitions, verdict rule and vectorization: module docstring.
     """
-    p = tail_probability(confidence)
-    h = as_count(horizon_days, "horizon_days", 1)
+    series = BacktestSeries(returns, forecasts, confidence, horizon_days, as_of, day_number_offset, actual_returns,
+                            amounts)
+    return next(backtest_columns_of([series], windows=windows, whole_sample=whole_sample, seed=seed, n_sims=n_sims))
+
+
+@dataclass(frozen=True)
+class BacktestSeries:
+    """One VaR/ES series to backtest: the arguments of :func:`backtest_columns` that are a series' own."""
+
+    returns: pd.Series
+    forecasts: pd.DataFrame
+    confidence: float
+    horizon_days: int
+    as_of: Sequence[pd.Timestamp] | pd.DatetimeIndex
+    day_number_offset: int = 0
+    actual_returns: pd.Series | None = None
+    amounts: bool = False
+
+
+class _Prepared(NamedTuple):
+    """A series' observations and distinct windows [starts, ends) (``inverse``: each row's window)."""
+
+    obs: BacktestObservations
+    p: float
+    starts: np.ndarray
+    ends: np.ndarray
+    inverse: np.ndarray
+    keys: dict[str, np.ndarray]  # as_of, backtest_window_days, whole_sample of each row
+    actual_hits: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class _Stack:
+    """Series one after the other in one ``BacktestObservations``: series k's rows are [bounds[k], bounds[k + 1]),
+    its tail probability p[k]; ``series``: each window's series (ascending)."""
+
+    bounds: np.ndarray
+    p: np.ndarray
+    series: np.ndarray
+
+    def row_p(self) -> np.ndarray:
+        """Each row's tail probability."""
+        return np.repeat(self.p, np.diff(self.bounds))
+
+    def part(self, obs: BacktestObservations, k: int, end: int | None = None) -> BacktestObservations:
+        """Series k's observations (with ``end``: those of the series k..end-1)."""
+        a, b = int(self.bounds[k]), int(self.bounds[k + 1 if end is None else end])
+        return BacktestObservations(obs.forecast_days[a:b], obs.end_pos[a:b], obs.loss[a:b], obs.var[a:b],
+                                    obs.es[a:b], obs.keys[a:b])
+
+    def each(self, chosen: np.ndarray) -> Iterator[tuple[int, int, int, np.ndarray]]:
+        """(k, its first row, its end row, the indices of its ``chosen`` windows) of each series with one."""
+        cuts = np.searchsorted(self.series, np.arange(self.p.size + 1)).tolist()
+        for k in range(self.p.size):
+            windows = np.flatnonzero(chosen[cuts[k] : cuts[k + 1]]) + cuts[k]
+            if windows.size:
+                yield k, int(self.bounds[k]), int(self.bounds[k + 1]), windows
+
+
+def _groups(sizes: np.ndarray, most: int) -> Iterator[tuple[int, int]]:
+    """[k0, k1) of consecutive items whose ``sizes`` add up to at most ``most`` (an item larger alone)."""
+    k0, total = 0, 0
+    for k, size in enumerate(sizes.tolist()):
+        if total + size > most and k > k0:
+            yield k0, k
+            k0, total = k, 0
+        total += size
+    if sizes.size:
+        yield k0, sizes.size
+
+
+_BOOTSTRAP_BREACHES = 2048
+"""Breaches of the series whose McNeil-Frey bootstraps run at once (their (breaches x n_boot) prefix sums 16 MB
+each at 1,000 replicates)."""
+_BATCH_ROWS = 1 << 16
+"""Observations of the series whose windows :func:`backtest_columns_of` computes at once (a day's hundreds of
+short series in a few calls; over a long history, a few series a call, their arrays bounded)."""
+
+
+def backtest_columns_of(series: Iterable[BacktestSeries], *, windows: Sequence[int] = (250, 1000),
+                        whole_sample: bool = False, seed: int = 0,
+                        n_sims: int = DEFAULT_N_SIMS) -> Iterator[dict[str, np.ndarray]]:
+    """:func:`backtest_columns` of each of ``series`` (the other arguments shared), in their order: every number
+    bit for bit what a call on the series alone gives. The windows of up to ``_BATCH_ROWS`` observations of
+    consecutive series are computed together (``_window_statistics`` of the series one after the other, every
+    sum over a series' own rows): one new day's hundreds of series cost a few dozen array operations each
+    otherwise."""
     lengths = checked_windows(windows)
-    offset = as_count(day_number_offset, "day_number_offset")
     seed = as_count(seed, "seed")
     n_sims = as_count(n_sims, "n_sims", 1)
-    obs = backtest_observations(returns, forecasts, h, offset, amounts)
-    as_of = pd.DatetimeIndex(as_of)
-    last_day = returns.index.searchsorted(as_of, side="right") - 1
+    batch: list[_Prepared] = []
+    rows = 0
+    for one in series:
+        batch.append(_prepared(one, lengths, whole_sample))
+        rows += batch[-1].obs.loss.size
+        if rows >= _BATCH_ROWS:
+            yield from _batch_columns(batch, seed, n_sims)
+            batch, rows = [], 0
+    if batch:
+        yield from _batch_columns(batch, seed, n_sims)
+
+
+def _prepared(one: BacktestSeries, lengths: list[int], whole_sample: bool) -> _Prepared:
+    """A series' observations, its distinct windows and its rows' keys (:func:`backtest_columns`)."""
+    p = tail_probability(one.confidence)
+    h = as_count(one.horizon_days, "horizon_days", 1)
+    offset = as_count(one.day_number_offset, "day_number_offset")
+    obs = backtest_observations(one.returns, one.forecasts, h, offset, one.amounts)
+    as_of = one.as_of if isinstance(one.as_of, pd.DatetimeIndex) else pd.DatetimeIndex(one.as_of)
+    last_day = np.searchsorted(_nanoseconds(one.returns.index), _nanoseconds(as_of), side="right") - 1
     end = np.searchsorted(obs.end_pos, last_day, side="right")
     starts_by_window = [np.searchsorted(obs.end_pos, last_day - n + 1, side="left") for n in lengths]
     if whole_sample:
@@ -660,15 +850,41 @@ def backtest_columns(
     e = np.repeat(end, n_windows)
     codes, inverse = np.unique(s * (obs.loss.size + 1) + e, return_inverse=True)
     starts, ends = np.divmod(codes, obs.loss.size + 1)
-    statistics = _window_statistics(obs, starts, ends, p, seed, n_sims)  # one row per distinct window
-    statistics.update(_actual_columns(statistics, obs, returns, actual_returns, h, starts, ends, p, amounts))
     days = np.tile(np.asarray(lengths, dtype=np.int64), (as_of.size, 1))
     if whole_sample:  # the trailing window that holds every day of returns up to the as-of date
         days = np.column_stack([days, last_day + 1])
-    columns = {
+    keys = {
         "as_of": np.repeat(as_of.to_numpy(), n_windows),
         "backtest_window_days": days.ravel(),
         "whole_sample": np.tile(np.arange(n_windows) == len(lengths), as_of.size),
     }
-    columns.update((name, statistics[name][inverse]) for name in COLUMNS[3:])
-    return columns
+    return _Prepared(obs, p, starts, ends, inverse, keys,
+                     _actual_hits(obs, one.returns, one.actual_returns, h, one.amounts))
+
+
+def _batch_columns(batch: list[_Prepared], seed: int, n_sims: int) -> Iterator[dict[str, np.ndarray]]:
+    """The columns of each series of ``batch``, their windows computed together."""
+    sizes = np.array([one.obs.loss.size for one in batch], dtype=np.int64)
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    counts = np.array([one.starts.size for one in batch], dtype=np.int64)
+    stack = _Stack(bounds, np.array([one.p for one in batch]), np.repeat(np.arange(len(batch)), counts))
+    if len(batch) == 1:
+        obs = batch[0].obs
+    else:
+        parts = [one.obs for one in batch]
+        obs = BacktestObservations(
+            forecast_days=np.concatenate([o.forecast_days for o in parts]),
+            **{name: np.concatenate([getattr(o, name) for o in parts])
+               for name in ("end_pos", "loss", "var", "es", "keys")},
+        )
+    s = np.concatenate([one.starts for one in batch]) + np.repeat(bounds[:-1], counts)
+    e = np.concatenate([one.ends for one in batch]) + np.repeat(bounds[:-1], counts)
+    statistics = _window_statistics(obs, s, e, stack, seed, n_sims)  # one row per distinct window
+    actual = None
+    if any(one.actual_hits is not None for one in batch):
+        actual = np.concatenate([one.obs.hits if one.actual_hits is None else one.actual_hits for one in batch])
+    statistics.update(_actual_columns(statistics, actual, s, e, stack))
+    first = np.concatenate([[0], np.cumsum(counts)])
+    for k, one in enumerate(batch):
+        at = one.inverse + first[k]
+        yield {**one.keys, **{name: statistics[name][at] for name in COLUMNS[3:]}}
