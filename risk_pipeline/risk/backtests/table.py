@@ -148,7 +148,7 @@ strings); :func:`backtest_table` and the asset's frame (``with_series_keys``) pu
 class BacktestObservations:
     """Non-overlapping realized observations, in date order."""
 
-    forecast_days: np.ndarray  # forecast dates t (datetime64[ns])
+    forecast_days: np.ndarray  # forecast dates t (datetime64, the forecasts index's unit)
     end_pos: np.ndarray  # position of t+h-1 in the returns index
     loss: np.ndarray
     var: np.ndarray
@@ -254,14 +254,13 @@ def backtest_observations(returns: pd.Series, forecasts: pd.DataFrame, horizon_d
     var, es = _var_es(forecasts)
     rows, end_pos, loss = realized_observations(days.to_numpy(), returns.to_numpy(dtype=float), fdates.to_numpy(),
                                                 var, es, horizon_days, day_number_offset, amounts)
-    dates = _nanoseconds(fdates)[rows]
     return BacktestObservations(
-        forecast_days=dates.view("datetime64[ns]"),
+        forecast_days=fdates.to_numpy()[rows],
         end_pos=end_pos,
         loss=loss,
         var=var[rows],
         es=es[rows],
-        keys=np.floor_divide(dates, _DAY_NS),  # whole days since 1970-01-01, as datetime64[D] counts them
+        keys=np.floor_divide(_nanoseconds(fdates)[rows], _DAY_NS),  # whole days since 1970-01-01, as datetime64[D]
     )
 
 
