@@ -276,3 +276,23 @@ def test_the_es_of_each_window_reads_its_losses_sorted_as_far_as_it_needs():
     full = sorted_tail_var_es(np.sort(np.delete(losses, 5, axis=0), axis=1), (ES_CONFIDENCE,))[1][:, 0]
     assert np.isnan(got[5]) and np.array_equal(np.delete(got, 5), full)
     assert np.array_equal(losses, kept, equal_nan=True)  # the caller's losses untouched
+
+
+def test_a_desks_local_returns_are_the_pivot_of_the_long_rows_in_its_layout():
+    """frtb_books._local_returns fills the desk's returns by position: the frame of pandas' pivot and reindex,
+    and a row-major array as the pivot's (the ES core's products sum in the order of the layout, so another
+    layout moves the stored ES in the last bits)."""
+    from risk_pipeline.frtb_books import _local_returns
+
+    rng = np.random.default_rng(3)
+    days = pd.bdate_range("2022-01-03", periods=30)
+    cells = [(d, s) for d in days for s in ("A", "B", "C") if rng.random() < 0.8]
+    order = rng.permutation(len(cells))
+    returns = pd.DataFrame({"date": [cells[i][0] for i in order], "symbol": [cells[i][1] for i in order],
+                            "simple_return": rng.normal(size=len(cells))})
+    dates = pd.DatetimeIndex(days[2:], name="date").append(pd.DatetimeIndex(["2022-03-01"], name="date"))
+    for symbols in (["C", "A"], ["A", "B", "C", "Z"], ["Z"]):
+        pivot = returns.pivot(index="date", columns="symbol", values="simple_return").reindex(index=dates, columns=symbols)
+        local = _local_returns(returns, symbols, dates)
+        pd.testing.assert_frame_equal(local, pivot, check_exact=True)
+        assert local.to_numpy().flags["C_CONTIGUOUS"] == pivot.to_numpy().flags["C_CONTIGUOUS"]
