@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from risk_pipeline.books import Book, currency_levels, currency_returns
+from risk_pipeline.books import Book, _wide, currency_levels, currency_returns
 from risk_pipeline.config.frtb import FrtbConfig
 from risk_pipeline.risk.frtb import FactorBook
 from risk_pipeline.risk.instruments.fx import to_base_returns
@@ -42,9 +42,15 @@ class FrtbBook:
 
 
 def _local_returns(returns: pd.DataFrame, symbols: list[str], dates: pd.DatetimeIndex) -> pd.DataFrame:
-    held = returns.loc[returns["symbol"].isin(symbols)]
-    wide = held.pivot(index="date", columns="symbol", values="simple_return")
-    return wide.reindex(index=dates, columns=symbols)
+    """Each of ``symbols``' simple return on ``dates`` (NaN without a row): the frame of
+    ``returns.pivot(index="date", columns="symbol", values="simple_return").reindex(index=dates, columns=symbols)``
+    filled by position (``books._wide``), without the pivot's cost on the 16 years ``frtb_es`` reads. Its
+    array is row-major, as the pivot's is: the ES core's products sum in the order of that layout."""
+    wide = _wide(returns, "simple_return", symbols)
+    at = wide.index.get_indexer(dates)
+    local = np.full((len(dates), len(symbols)), np.nan)
+    local[at >= 0] = wide.to_numpy()[at[at >= 0]]
+    return pd.DataFrame(local, index=dates, columns=wide.columns, copy=False)  # not copied: the frame keeps its layout
 
 
 def _factor_book(config: FrtbConfig, close_exposures: pd.DataFrame, local: pd.DataFrame, fx: pd.DataFrame,

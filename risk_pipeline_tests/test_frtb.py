@@ -10,7 +10,8 @@ from scipy import stats
 from risk_pipeline.risk.frtb import (
     CAPITAL_AVERAGE_DAYS, FactorBook, StressSearch, backtest_eligible, book_es, capital_charge, desk_exception_counts,
     exceptions,
-    factor_model_pnl, imcc, imes, liquidity_adjusted_es, pla_zone, plus_factor, rolling_ks, rolling_spearman,
+    OBSERVATION_DAYS, factor_model_pnl, imcc, imes, liquidity_adjusted_es, pla_zone, plus_factor, rolling_ks,
+    rolling_spearman,
     trailing_exceptions,
 )
 from risk_pipeline.risk.var.tail import tail_var_es
@@ -276,3 +277,53 @@ def test_the_es_of_each_window_reads_its_losses_sorted_as_far_as_it_needs():
     full = sorted_tail_var_es(np.sort(np.delete(losses, 5, axis=0), axis=1), (ES_CONFIDENCE,))[1][:, 0]
     assert np.isnan(got[5]) and np.array_equal(np.delete(got, 5), full)
     assert np.array_equal(losses, kept, equal_nan=True)  # the caller's losses untouched
+
+
+def test_a_desks_local_returns_are_the_pivot_of_the_long_rows_in_its_layout():
+    """frtb_books._local_returns fills the desk's returns by position: the frame of pandas' pivot and reindex,
+    and a row-major array as the pivot's (the ES core's products sum in the order of the layout, so another
+    layout moves the stored ES in the last bits)."""
+    from risk_pipeline.frtb_books import _local_returns
+
+    rng = np.random.default_rng(3)
+    days = pd.bdate_range("2022-01-03", periods=30)
+    cells = [(d, s) for d in days for s in ("A", "B", "C") if rng.random() < 0.8]
+    order = rng.permutation(len(cells))
+    returns = pd.DataFrame({"date": [cells[i][0] for i in order], "symbol": [cells[i][1] for i in order],
+                            "simple_return": rng.normal(size=len(cells))})
+    dates = pd.DatetimeIndex(days[2:], name="date").append(pd.DatetimeIndex(["2022-03-01"], name="date"))
+    for symbols in (["C", "A"], ["A", "B", "C", "Z"], ["Z"]):
+        pivot = returns.pivot(index="date", columns="symbol", values="simple_return").reindex(index=dates, columns=symbols)
+        local = _local_returns(returns, symbols, dates)
+        pd.testing.assert_frame_equal(local, pivot, check_exact=True)
+        assert local.to_numpy().flags["C_CONTIGUOUS"] == pivot.to_numpy().flags["C_CONTIGUOUS"]
+
+
+def test_a_stored_stressed_window_on_the_rows_it_reads_gives_the_selections_bits():
+    """book_es with the quarter's stressed window given (``stress_start``, as stored for an earlier day of the
+    quarter) on a book holding only that window and the days' current window, each with the day before, gives
+    the rows of the selection on the whole history, bit for bit; NaT (no window) gives no stressed ES."""
+    rng = np.random.default_rng(5)
+    n = 1300
+    equity = rng.normal(0.0003, 0.01, (n, 2))
+    equity[500:620] = rng.normal(-0.004, 0.035, (120, 2))
+    fx = np.column_stack([np.zeros(n), rng.normal(0.0, 0.006, n)])
+    book = _book(equity, np.array([1000.0, -400.0]), [10, 20], fx=fx, fx_horizons=[10, 20])
+    book = FactorBook(**{**book.__dict__, "exposures": book.exposures * rng.uniform(0.5, 1.5, (n, 1))})
+    dates = book.exposures.index
+    days = pd.DatetimeIndex(dates[[-3, -1]])  # two days of the last quarter, after its first
+    search = StressSearch(dates[50].date(), None)
+    selected = book_es(book, days, search)
+    first = selected["stress_start"].iloc[0]
+    start = dates.get_loc(first)
+    kept = np.r_[start - 1:start + OBSERVATION_DAYS, n - 3 - OBSERVATION_DAYS - 1:n]  # each with the day before
+    gapped = FactorBook(**{**book.__dict__, **{name: getattr(book, name).iloc[kept] for name in
+                                                ("exposures", "equity_returns", "fx_returns")}})
+    given = book_es(gapped, days, search, stress_start=first)
+    pd.testing.assert_frame_equal(given, selected, check_exact=True)
+    assert np.isfinite(given["es_reduced_stressed"]).all()
+    none = book_es(gapped, days, search, stress_start=pd.NaT)
+    assert none["stress_start"].isna().all() and none["es_reduced_stressed"].isna().all()
+    pd.testing.assert_frame_equal(none.drop(columns=["es_reduced_stressed", "imes", "stress_start", "stress_end"]),
+                                  selected.drop(columns=["es_reduced_stressed", "imes", "stress_start", "stress_end"]),
+                                  check_exact=True)

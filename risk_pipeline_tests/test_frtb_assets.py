@@ -73,6 +73,29 @@ def test_one_new_day_equals_the_backfill(backfill, tmp_path):
     assert fx["balanced"] == 0 and fx["euro_desk"] > 0 and fx["bank"] == 0
 
 
+def test_a_day_inside_a_quarter_takes_its_stored_stressed_windows_with_the_same_bits(backfill, tmp_path, monkeypatch):
+    """A new day after the first stored day of its quarter takes each desk's stressed window stored for the
+    day before (the quarter's selection) and reads only those windows and the current one: the rows of the
+    same day whose windows are selected again on the whole search range, bit for bit."""
+    import shutil
+
+    from risk_pipeline.defs import frtb
+
+    given = []
+    book_es = frtb.book_es
+    monkeypatch.setattr(frtb, "book_es", lambda *a, **k: given.append(k.get("stress_start")) or book_es(*a, **k))
+    shutil.copytree(backfill[0], tmp_path / "data")
+    _run(tmp_path, tmp_path / "data", END, END)
+    reused = _tables(tmp_path / "data", END)["frtb_es"]
+    assert len(given) == 3 and all(pd.notna(start) for start in given)  # the two desks and the bank
+    monkeypatch.setattr(frtb, "_stored_windows", lambda *a: None)
+    _run(tmp_path, tmp_path / "data", END, END)
+    assert len(given) == 6 and all(start is None for start in given[3:])
+    selected = _tables(tmp_path / "data", END)["frtb_es"]
+    pd.testing.assert_frame_equal(reused, selected, check_exact=True)
+    assert reused["stress_start"].notna().all()
+
+
 def test_tables_hold_the_core_figures_and_the_check_reads_them(backfill, monkeypatch):
     frtb_data, result = backfill
     monkeypatch.setenv("RISK_PIPELINE_DATA", str(frtb_data))

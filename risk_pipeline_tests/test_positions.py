@@ -513,3 +513,31 @@ def test_a_weight_books_holdings_of_a_day_alone_are_those_of_a_longer_run():
     # and each is the day's sum (to rounding)
     traded = (1e6 * weights / close).diff().abs().mul(close).sum(axis=1)
     np.testing.assert_allclose(long["traded_value"], traded.loc[long.index], rtol=1e-12)
+
+
+def test_a_yaml_books_positions_rows_are_the_stack_of_its_quantities():
+    """defs.positions.yaml_positions takes the rows from the quantities' array: the rows of pandas' ``stack()``
+    of the quantities on the dates with a value, without the cells of a symbol unpriced that day, in date then
+    symbol order, with each symbol's currency (None where the book has none), the same columns and types."""
+    from risk_pipeline.books import Book
+    from risk_pipeline.config.portfolios import Portfolio, Position
+    from risk_pipeline.defs.positions import yaml_positions
+    from risk_pipeline.sources.positions import POSITION_COLUMNS
+
+    dates = pd.DatetimeIndex(pd.bdate_range("2022-03-01", periods=5), name="date")
+    symbols = pd.Index(["B", "A", "C"], name="symbol")
+    unit = pd.DataFrame([[2.0, 4.0, np.nan], [np.nan, np.nan, np.nan], [3.0, 5.0, 8.0], [3.5, np.nan, 9.0],
+                         [1.0, 2.0, 4.0]], index=dates, columns=symbols)
+    portfolio = Portfolio("w", "USD", (Position("B", weight=0.5), Position("A", weight=0.3), Position("C", weight=0.2)),
+                          notional=100.0)
+    exposures = pd.DataFrame(np.tile([50.0, 30.0, 20.0], (5, 1)), index=dates, columns=symbols)
+    values = pd.Series([100.0, np.nan, 100.0, 100.0, 100.0], index=dates)
+    book = Book(portfolio, exposures, values, unit * 0.0, exposures / 100.0, {"B": "USD", "A": "EUR", "C": None}, unit)
+    held = book.quantities().dropna(how="all")
+    held.index.name, held.columns.name = "date", "symbol"
+    expected = held.stack().rename("quantity").reset_index().dropna(subset=["quantity"]).reset_index(drop=True)
+    expected.insert(1, "portfolio", "w")
+    expected["currency"] = expected["symbol"].map(book.currencies)
+    rows = yaml_positions(book)
+    pd.testing.assert_frame_equal(rows, expected.loc[:, list(POSITION_COLUMNS)], check_exact=True)
+    assert len(rows) == 10 and rows["currency"].isna().sum() == 3

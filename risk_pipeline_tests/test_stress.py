@@ -304,7 +304,7 @@ def test_scenario_history_is_read_once_per_version_of_the_returns(data_dir, monk
     window = HistoricalScenario("ep", "", days[40], days[45])
     scenarios = (window, UniformEquityScenario("down", "", -0.2))
     reads = []
-    monkeypatch.setattr(stress, "read_days", lambda *args: reads.append(args) or read_days(*args))
+    monkeypatch.setattr(stress, "read_days", lambda *args, **kwargs: reads.append(args) or read_days(*args, **kwargs))
 
     wide, usable, skipped = stress.scenario_history(scenarios, days[-1], 10)
     assert len(reads) == 1 and skipped == [] and list(usable) == ["ep"]

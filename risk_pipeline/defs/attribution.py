@@ -10,7 +10,9 @@ import pandas as pd
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.chunks import publish_chunks
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days
-from risk_pipeline.defs.portfolios import log_skipped_books, portfolio_pnl, record_books, skipped_metadata
+from risk_pipeline.defs.portfolios import (
+    BOOK_PRICE_COLUMNS, BOOK_RETURN_COLUMNS, log_skipped_books, portfolio_pnl, record_books, skipped_metadata,
+)
 from risk_pipeline.defs.positions import positions
 from risk_pipeline.books import Book, build_books
 from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
@@ -46,8 +48,9 @@ def var_decomposition(context: dg.AssetExecutionContext, config: AttributionConf
     start, end, days = partition_days(context)
     # one more day than the window: the first row of a book read from the lake has no held weights
     lookback = config.estimation_window_days + 1
-    price_history = read_window("prices", start, end, lookback=lookback)
-    return_history = read_window("returns", start, end, lookback=lookback)
+    # the columns the books are built from (books.build_book, record_books), not the others of the tables
+    price_history = read_window("prices", start, end, lookback=lookback, columns=BOOK_PRICE_COLUMNS)
+    return_history = read_window("returns", start, end, lookback=lookback, columns=BOOK_RETURN_COLUMNS)
     pnl = read_window("portfolio_pnl", start, end)
     books, skipped = build_books(load_portfolios(), price_history, return_history)
     # the books of record: the positions stored for each previous close

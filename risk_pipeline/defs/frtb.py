@@ -19,8 +19,10 @@ from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.defs.chunks import publish_chunks
 from risk_pipeline.defs.positions import positions, trades
 from risk_pipeline.defs.lake_assets import checked_days, lake_asset, latest_day_of_run, partition_days, publish
-from risk_pipeline.books import BookFxError, build_book
-from risk_pipeline.defs.portfolios import log_skipped_books, record_book_rows, record_books, skipped_metadata
+from risk_pipeline.books import SymbolRows, build_books
+from risk_pipeline.defs.portfolios import (
+    BOOK_PRICE_COLUMNS, BOOK_RETURN_COLUMNS, log_skipped_books, record_book_rows, record_books, skipped_metadata,
+)
 from risk_pipeline.defs.var import VarConfig, portfolio_forecasts
 from risk_pipeline.frtb_books import FrtbBook, bank_book, desk_book, position_fx_returns
 from risk_pipeline.config.frtb import FrtbConfig, desk_portfolios, load_frtb_config, record_desks
@@ -34,7 +36,7 @@ from risk_pipeline.risk.frtb import (
 from risk_pipeline.risk.instruments.fx import to_base_returns
 from risk_pipeline.risk.portfolio import with_amounts
 from risk_pipeline.risk.var import var_es_grid
-from risk_pipeline.storage.lake import empty_frame, read_window, stored_days
+from risk_pipeline.storage.lake import empty_frame, read_days, read_window, stored_days, window_days
 
 QUARTER_DAYS = 70
 """Stored days read before a run's first day to reach its quarter's first trading day (the
@@ -51,11 +53,12 @@ class FrtbSettings(dg.Config):
 
 def _read_market(start: dt.date, end: dt.date, lookback: int, since: dt.date | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Prices and returns of ``start..end`` plus ``lookback`` stored days before, and back to ``since``;
-    one more close, so that the first day read has its FX return (computed from the closes read)."""
+    one more close, so that the first day read has its FX return (computed from the closes read). Only
+    the columns a book is built from: ``frtb_es`` reads 16 years."""
     if since is not None:
         lookback = max(lookback, sum(1 for d in stored_days("returns") if since <= d < start))
-    return (read_window("prices", start, end, lookback=lookback + 1),
-            read_window("returns", start, end, lookback=lookback + 1))
+    return (read_window("prices", start, end, lookback=lookback + 1, columns=BOOK_PRICE_COLUMNS),
+            read_window("returns", start, end, lookback=lookback + 1, columns=BOOK_RETURN_COLUMNS))
 
 
 def desk_names(config: FrtbConfig, skipped: dict[str, str] | None = None) -> list[str]:
@@ -77,13 +80,10 @@ def _books(context: dg.AssetExecutionContext, config: FrtbConfig, start: dt.date
     chosen = desk_portfolios(config, load_portfolios(), records)
     if price_history.empty:
         return [], {}
-    desks, skipped = [], {}
-    for portfolio in chosen:
-        try:
-            book = build_book(portfolio, price_history, return_history)
-            desks.append((book, desk_book(config, book, return_history)))
-        except BookFxError as exc:
-            skipped[portfolio.name] = str(exc)
+    # each desk built from its symbols' rows (books.SymbolRows), not from every row of the window read
+    built, skipped = build_books(chosen, price_history, return_history)
+    return_rows = SymbolRows(return_history, by="date")
+    desks = [(book, desk_book(config, book, return_rows.of(book.portfolio.symbols))) for book in built]
     names = record_desks(config, records)
     if names:
         recorded, _, record_skipped = record_books(start, end, price_history, return_history, with_trades=with_trades,
@@ -129,24 +129,115 @@ def frtb_es(context: dg.AssetExecutionContext, config: FrtbSettings, compute: Co
     """Each chunk of books (desks, the bank) is a task of the ``compute`` engine (defs/chunks.py)."""
     start, end, days = partition_days(context)
     settings = load_frtb_config(config.frtb_file)
-    price_history, return_history = _read_market(start, end, OBSERVATION_DAYS + QUARTER_DAYS, settings.stress_search.start)
-    books, skipped = _books(context, settings, start, end, price_history, return_history)
+    windows = _stored_windows(settings, start, end)
+    books = None
+    if windows is not None:  # the quarter's stressed windows are stored: their days and the current windows'
+        segments = _segments(start, end, windows)
+        read = [d for first, last in segments for d in stored_days("prices", first=first, last=last)]
+        price_history = read_days("prices", read, columns=BOOK_PRICE_COLUMNS)
+        return_history = read_days("returns", read, columns=BOOK_RETURN_COLUMNS)
+        books, skipped = _books(context, settings, start, end, price_history, return_history)
+        if not all(_reads_its_windows(book, segments, windows.get(book.name), start, end) for book in books):
+            books, windows = None, None
+    if books is None:
+        price_history, return_history = _read_market(start, end, OBSERVATION_DAYS + QUARTER_DAYS,
+                                                     settings.stress_search.start)
+        books, skipped = _books(context, settings, start, end, price_history, return_history)
     del price_history, return_history  # the books hold what they need
     columns = ["portfolio", "es_unadjusted", "es_full_current", "es_reduced_stressed", "imes", "stress_start", "stress_end"]
-    return publish_chunks(compute, "frtb_es", partial(_es_rows, settings=settings, start=start, end=end), books, days,
+    return publish_chunks(compute, "frtb_es", partial(_es_rows, settings=settings, start=start, end=end,
+                                                      windows=windows), books, days,
                           keys=desk_names(settings, skipped),
                           metadata=partial(_latest, name="latest_imes", columns=columns, risk_class=CLASS_ALL),
                           **skipped_metadata(skipped))
 
 
-def _es_rows(books: list[FrtbBook], settings: FrtbConfig, start: dt.date, end: dt.date) -> pd.DataFrame:
-    """A task: the frtb_es rows of a chunk of books on ``start``..``end``."""
+WINDOW_MARGIN_DAYS = 5
+"""Stored days read before each window a day of a quarter reads instead of the whole search range: the
+day before the window's first (its FX returns are measured from it) and a margin for a desk without a
+price on some of them."""
+
+
+def _stored_windows(settings: FrtbConfig, start: dt.date, end: dt.date) -> dict[str, tuple] | None:
+    """For a run inside one calendar quarter after its first stored day: the stressed window (start, end;
+    NaT: none) stored for each desk with rows on the latest earlier day of the quarter, which is the quarter's
+    selection (from the positions of its first trading day and the returns before it, module
+    ``risk.frtb.expected_shortfall``); None where no day of the quarter is stored, a window lies outside the
+    settings' search range, or a desk is a book of record (whose positions are read from the range's start)."""
+    if (start.year, (start.month - 1) // 3) != (end.year, (end.month - 1) // 3):
+        return None
+    if record_desks(settings, list(load_books_of_record().books)):
+        return None
+    quarter = dt.date(start.year, 3 * ((start.month - 1) // 3) + 1, 1)
+    earlier = stored_days("frtb_es", first=quarter, last=start - dt.timedelta(days=1))
+    if not earlier:
+        return None
+    rows = read_days("frtb_es", [earlier[-1]], columns=["portfolio", "stress_start", "stress_end"],
+                     where={"risk_class": CLASS_ALL})
+    windows = {name: (pd.Timestamp(first), pd.Timestamp(last))  # a date as stored; None: NaT
+               for name, first, last in zip(rows["portfolio"], rows["stress_start"], rows["stress_end"])}
+    search = settings.stress_search
+    if not windows or any(pd.notna(first) and ((search.start is not None and first.date() < search.start)
+                                               or (search.end is not None and last.date() > search.end))
+                          for first, last in windows.values()):
+        return None
+    return windows
+
+
+def _segments(start: dt.date, end: dt.date, windows: dict[str, tuple]) -> list[tuple[dt.date, dt.date]]:
+    """The spans of stored days a run of :func:`_stored_windows` reads: each stored window and the run's
+    days with the current window before them, each with ``WINDOW_MARGIN_DAYS`` more days before, merged
+    where they overlap, in date order."""
+    spans = [(start, end, OBSERVATION_DAYS + 1)] + [(first.date(), last.date(), 1) for first, last in
+                                                    set(windows.values()) if pd.notna(first)]
+    merged: list[tuple[dt.date, dt.date]] = []
+    for first, last, before in sorted(spans):
+        days = window_days("prices", first, last, lookback=before + WINDOW_MARGIN_DAYS)
+        if not days:
+            continue
+        if merged and days[0] <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], days[-1]))
+        else:
+            merged.append((days[0], days[-1]))
+    return merged
+
+
+def _reads_its_windows(book: FrtbBook, segments: list[tuple[dt.date, dt.date]], window: tuple | None,
+                       start: dt.date, end: dt.date) -> bool:
+    """Whether ``book``, built from the stored days of ``segments``, holds without a gap the rows its ES reads
+    on the run's days: each day's current window and the stored stressed window ``window``, each with the
+    day before (what the whole search range gives them); else the run reads the whole range."""
+    dates = pd.DatetimeIndex(book.factors.exposures.index)
+    rows = np.flatnonzero((dates.date >= start) & (dates.date <= end))
+    if not len(rows):
+        return True  # no row to compute
+    if window is None:
+        return False  # rows the stored day of the quarter does not have
+    segment = np.searchsorted([np.datetime64(first) for first, _ in segments], dates.to_numpy().astype("datetime64[D]"),
+                              side="right")
+    spans = [(row - OBSERVATION_DAYS - 1, row) for row in rows]
+    first, last = window
+    if pd.notna(first):
+        if first not in dates:
+            return False
+        at = dates.get_loc(first)
+        if at + OBSERVATION_DAYS - 1 >= len(dates) or dates[at + OBSERVATION_DAYS - 1] != last:
+            return False
+        spans.append((at - 1, at + OBSERVATION_DAYS - 1))
+    return all(a >= 0 and segment[a] == segment[b] for a, b in spans)
+
+
+def _es_rows(books: list[FrtbBook], settings: FrtbConfig, start: dt.date, end: dt.date,
+             windows: dict[str, tuple] | None = None) -> pd.DataFrame:
+    """A task: the frtb_es rows of a chunk of books on ``start``..``end`` (``windows``: each book's stored
+    stressed window of the quarter, :func:`_stored_windows`; None: selected)."""
     frames = []
     for book in books:
         dates = pd.DatetimeIndex(book.factors.exposures.index)
         wanted = dates[(dates.date >= start) & (dates.date <= end)]
         if len(wanted):
-            es = book_es(book.factors, wanted, settings.stress_search)
+            es = book_es(book.factors, wanted, settings.stress_search,
+                         stress_start=None if windows is None else windows[book.name][0])
             es.insert(1, "portfolio", book.name)
             es.insert(2, "base_currency", book.base_currency)
             frames.append(es)

@@ -19,7 +19,9 @@ from risk_pipeline.books import Book, build_books
 from risk_pipeline.defs.exposures import bond_scenarios
 from risk_pipeline.defs.lake_assets import lake_asset, latest_day_of_run, partition_days, publish
 from risk_pipeline.defs.market_data import prices, returns
-from risk_pipeline.defs.portfolios import log_skipped_books, record_books, skipped_metadata
+from risk_pipeline.defs.portfolios import (
+    BOOK_PRICE_COLUMNS, BOOK_RETURN_COLUMNS, log_skipped_books, record_books, skipped_metadata,
+)
 from risk_pipeline.defs.positions import positions
 from risk_pipeline.config.portfolios import Portfolio, load_portfolios
 from risk_pipeline.risk.limits import (
@@ -89,8 +91,9 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
     fraction = config.warning_fraction if config.warning_fraction is not None else limits.warning_fraction
     table = limit_table(limits)
     lookback = config.estimation_window_days + 1  # the window of the first day, and the day before it (FX returns)
-    price_rows = read_window("prices", start, end, lookback=lookback)
-    return_rows = read_window("returns", start, end, lookback=lookback)
+    # the columns the books are built from (books.build_book, record_books), not the others of the tables
+    price_rows = read_window("prices", start, end, lookback=lookback, columns=BOOK_PRICE_COLUMNS)
+    return_rows = read_window("returns", start, end, lookback=lookback, columns=BOOK_RETURN_COLUMNS)
     unlimited: list[str] = []
     books, skipped = build_books(load_portfolios(), price_rows, return_rows)
     # the books of record: the stored positions of each previous close (days without them: no row)

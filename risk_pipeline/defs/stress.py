@@ -120,7 +120,7 @@ def _scenario_history(scenarios: tuple[Scenario, ...], last_day: dt.date, beta_l
         own = before + [d for d in stored if sc.start <= d <= sc.end]
         wanted.update(own)
         usable[sc.name] = (sc, pd.DatetimeIndex(own))
-    long = read_days("returns", sorted(wanted))
+    long = read_days("returns", sorted(wanted), columns=["symbol", "simple_return"])  # 28 years: no other column
     wide = long.pivot(index="date", columns="symbol", values="simple_return").sort_index()
     return wide, usable, skipped
 

@@ -116,6 +116,9 @@ def _write(path: Path, views: dict[str, tuple[str, int | None]], previous: dict[
     about 26 times."""
     refreshed_at = dt.datetime.now(dt.UTC)
     with closing(lake.reader()) as con:
+        # a commit larger than the threshold is checkpointed into the file instead of written to a WAL first:
+        # at 0 every commit is, so the transaction's views are written (and synced) once, not twice
+        con.execute("SET checkpoint_threshold = '0b'")
         con.execute(f"ATTACH $path AS {_WRITTEN}", {"path": str(path)})
         try:
             con.execute("BEGIN TRANSACTION")

@@ -169,9 +169,14 @@ def _quarter_starts(dates: pd.DatetimeIndex) -> np.ndarray:
 
 
 def book_es(book: FactorBook, days: pd.DatetimeIndex, search: StressSearch = StressSearch(),
-            window: int = OBSERVATION_DAYS) -> pd.DataFrame:
+            window: int = OBSERVATION_DAYS, stress_start: pd.Timestamp | None = None) -> pd.DataFrame:
     """Columns ``ES_COLUMNS`` for each of ``days`` (dates of the book) and risk class ``all`` and
-    each class of ``RISK_CLASSES`` (module docstring). Amounts in the book's base currency."""
+    each class of ``RISK_CLASSES`` (module docstring). Amounts in the book's base currency.
+
+    ``stress_start``: the first day of the stressed window of ``days``' quarter when it is known (the
+    quarter's selection, as stored for an earlier day of it; NaT: the quarter has none) instead of
+    selected again: then the book's dates need hold without a gap only that window and each day's current
+    window, each with the day before its first (the dates elsewhere are not read)."""
     dates = pd.DatetimeIndex(book.exposures.index)
     rows = dates.get_indexer(pd.DatetimeIndex(days))
     if (rows < 0).any():
@@ -186,6 +191,10 @@ def book_es(book: FactorBook, days: pd.DatetimeIndex, search: StressSearch = Str
     lo_row = 0 if search.start is None else int(dates.searchsorted(pd.Timestamp(search.start)))
     stress_starts = np.full(len(rows), -1)
     first_of_quarter = _quarter_starts(dates)[rows]
+    if stress_start is not None:
+        if not pd.isna(stress_start):
+            stress_starts[:] = dates.get_loc(pd.Timestamp(stress_start))
+        first_of_quarter = first_of_quarter[:0]  # nothing to select
     for q_row in np.unique(first_of_quarter):
         hi_row = q_row - 1 if search.end is None else min(q_row - 1, int(dates.searchsorted(pd.Timestamp(search.end), "right")) - 1)
         # a window of daily rows [s, s + window) lies in [lo_row, hi_row]
