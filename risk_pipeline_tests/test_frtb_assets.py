@@ -188,13 +188,13 @@ def test_the_report_shows_the_frtb_figures_of_the_tables(backfill, monkeypatch):
     from types import SimpleNamespace
 
     from risk_pipeline.report.html import _frtb_section
-    from risk_pipeline.report.summary import _extras
+    from risk_pipeline.report.summary import OPTIONAL_TABLES, _extras
     from risk_pipeline_tests.printed import PageTables, page_table
 
     frtb_data, _ = backfill
     monkeypatch.setenv("RISK_PIPELINE_DATA", str(frtb_data))
     as_of = dt.date.fromisoformat(END)
-    data = SimpleNamespace(extras=_extras(as_of), frtb_capital=capital_history(as_of, dt.date(2019, 1, 1)))
+    data = SimpleNamespace(extras=_extras(as_of, OPTIONAL_TABLES), frtb_capital=capital_history(as_of, dt.date(2019, 1, 1)))
     page = PageTables()
     page.feed(_frtb_section(data, None))
     h2 = "FRTB capital"
