@@ -587,7 +587,7 @@ def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, 
     z2, z2_p = _z2_columns(obs, s, e, stack, seed, n_sims)
     mf, mf_p = np.zeros(s.size), np.ones(s.size)
     breach_bounds = cum_hits[stack.bounds]  # each series' first breach
-    cuts = np.searchsorted(stack.series, np.arange(stack.p.size + 1))  # each series' first window
+    cuts = stack.window_cuts()
     for k0, k1 in _groups(np.diff(breach_bounds), _BOOTSTRAP_BREACHES):  # a few series' breaches at a time
         windows, first = slice(cuts[k0], cuts[k1]), breach_bounds[k0]
         mf[windows], mf_p[windows] = _mcneil_frey_columns(stack.part(obs, k0, k1), bs[windows] - first,
@@ -780,9 +780,13 @@ class _Stack:
         return BacktestObservations(obs.forecast_days[a:b], obs.end_pos[a:b], obs.loss[a:b], obs.var[a:b],
                                     obs.es[a:b], obs.keys[a:b])
 
+    def window_cuts(self) -> np.ndarray:
+        """Each series' first window, then the number of windows: series k's are [cuts[k], cuts[k + 1])."""
+        return np.searchsorted(self.series, np.arange(self.p.size + 1))
+
     def each(self, chosen: np.ndarray) -> Iterator[tuple[int, int, int, np.ndarray]]:
         """(k, its first row, its end row, the indices of its ``chosen`` windows) of each series with one."""
-        cuts = np.searchsorted(self.series, np.arange(self.p.size + 1)).tolist()
+        cuts = self.window_cuts().tolist()
         for k in range(self.p.size):
             windows = np.flatnonzero(chosen[cuts[k] : cuts[k + 1]]) + cuts[k]
             if windows.size:
