@@ -8,11 +8,13 @@ first on ``PYTHONPATH``: its own table is deleted, then ``dagster.materialize`` 
 over every stored day of ``prices`` (one run, as ``risk-pipeline backfill`` runs it) writes it
 again, from the inputs stored in the copy. It prints each step's wall and CPU seconds (user +
 system of the process, imports included; less disturbed than the wall by other jobs on a shared
-machine), the ratios, and whether the two sides' tables are equal: every row and column, the
-rows sorted, exact (``pandas.testing.assert_frame_equal(check_exact=True)``; NaN equals NaN).
+machine; with ``--engine dask`` it leaves out the workers' CPU, so compare walls on an idle machine),
+the ratios, and whether the two sides' tables are equal: every row and column, the rows sorted,
+exact (``pandas.testing.assert_frame_equal(check_exact=True)``; NaN equals NaN).
 
     .venv/bin/python benchmarks/bench_backfill_steps.py --data data --baseline main
     .venv/bin/python benchmarks/bench_backfill_steps.py --data data --steps var_scores --baseline HEAD~1
+    .venv/bin/python benchmarks/bench_backfill_steps.py --data data --steps limit_status --engine dask --baseline main
 """
 
 from __future__ import annotations
@@ -33,10 +35,12 @@ REPO = Path(__file__).resolve().parents[1]
 STEPS = ("var_estimates", "var_backtests", "forecast_scores", "var_scores")
 
 
-def _stage(step: str) -> None:
-    """In the subprocess: the step alone over every stored day of prices (its table deleted first)."""
+def _stage(step: str, engine: str) -> None:
+    """In the subprocess: the step alone over every stored day of prices (its table deleted first), its
+    heavy tasks on ``engine`` (``dask``: a LocalCluster of two workers, two books a task, as ``make run``)."""
     import dagster as dg
 
+    from risk_pipeline.compute import Compute
     from risk_pipeline.definitions import defs
     from risk_pipeline.storage.lake import stored_days
     from risk_pipeline.storage.paths import lake_dir
@@ -45,7 +49,8 @@ def _stage(step: str) -> None:
     days = stored_days("prices")
     assets = [a for a in defs.assets if {k.to_user_string() for k in a.keys} == {step}]
     tags = {"dagster/asset_partition_range_start": str(days[0]), "dagster/asset_partition_range_end": str(days[-1])}
-    assert dg.materialize(assets, tags=tags, selection=[step]).success
+    compute = Compute(engine="dask", workers=2, books_per_task=2) if engine == "dask" else Compute()
+    assert dg.materialize(assets, tags=tags, selection=[step], resources={"compute": compute}).success
 
 
 def _children_cpu() -> float:
@@ -53,13 +58,13 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _run_steps(code: Path, data: Path, steps: list[str]) -> dict[str, tuple[float, float]]:
+def _run_steps(code: Path, data: Path, steps: list[str], engine: str) -> dict[str, tuple[float, float]]:
     env = dict(os.environ, PYTHONPATH=str(code), RISK_PIPELINE_DATA=str(data), PYTHONWARNINGS="ignore")
     env.pop("DAGSTER_HOME", None)
     times = {}
     for step in steps:
         began, cpu = time.perf_counter(), _children_cpu()
-        out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--stage", step], env=env, cwd=code,
+        out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--stage", step, "--engine", engine], env=env, cwd=code,
                              capture_output=True, text=True)
         if out.returncode:
             raise SystemExit(f"{step} with {code} failed:\n{out.stderr[-3000:]}")
@@ -107,10 +112,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO / "data", help="a data folder built by make run")
     parser.add_argument("--steps", nargs="+", default=list(STEPS), help=f"assets to time (default: {' '.join(STEPS)})")
     parser.add_argument("--baseline", help="a git revision to time and compare with")
+    parser.add_argument("--engine", choices=("inline", "dask"), default="inline",
+                        help="the compute resource's engine (dask: two workers, two books a task, as make run)")
     parser.add_argument("--stage", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.stage:
-        return _stage(args.stage)
+        return _stage(args.stage, args.engine)
     with tempfile.TemporaryDirectory(prefix="bench_steps_") as tmp:
         scratch = Path(tmp)
         sides = {"this checkout": REPO}
@@ -120,7 +127,7 @@ def main() -> None:
         for name, code in sides.items():
             print(f"{name}:", flush=True)
             folders[name] = _scratch_copy(args.data.resolve(), scratch / name.replace(" ", "_"))
-            results[name] = _run_steps(code, folders[name], args.steps)
+            results[name] = _run_steps(code, folders[name], args.steps, args.engine)
         if not args.baseline:
             return
         this, base = results["this checkout"], results[f"baseline {args.baseline}"]
