@@ -133,3 +133,15 @@ def test_every_view_has_the_columns_and_types_of_its_table_empty_or_not(data_dir
         assert wrong_columns(con) == []  # the partition column `year` of the folder names is not returned
         assert con.execute("select table_name, version from lake_versions").fetchall() == [("prices", 0)]
         assert mismatches(observe(con), data_dir / "lake") == []
+
+
+def test_the_catalog_s_and_the_lake_s_connections_draw_no_progress_bar(data_dir):
+    # DuckDB draws its bar on the process's stdout for a query over 2 s (in the middle of the summary's tables);
+    # its default differs between processes (on in a command's, off under pytest): asked in a command's process
+    catalog.refresh_catalog()
+    script = ("from risk_pipeline.storage import catalog, lake\n"
+              "setting = \"select current_setting('enable_progress_bar')\"\n"
+              "print(catalog.connect().execute(setting).fetchone()[0],"
+              " lake.kept_database(lake.NO_FILE_CACHE).cursor().execute(setting).fetchone()[0])\n")
+    out = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]

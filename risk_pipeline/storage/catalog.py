@@ -219,4 +219,6 @@ def connect() -> duckdb.DuckDBPyConnection:
     ``object_store_catalog.connect()``."""
     if is_object_store(lake_uri()):
         return object_store_catalog.connect()
-    return duckdb.connect(str(catalog_path()), read_only=True)
+    con = duckdb.connect(str(catalog_path()), read_only=True)
+    con.execute(lake.QUIET)
+    return con

@@ -508,6 +508,9 @@ def _file_index(delta: DeltaTable, spec: TableSchema) -> tuple[list[str], np.nda
 
 
 NO_FILE_CACHE = {"enable_external_file_cache": False}
+# DuckDB draws a progress bar on the process's stdout for a query longer than 2 s (a read of 30 years on a busy
+# machine): never in the middle of the CLI's tables or a run's log (a connection's setting, which its cursors take)
+QUIET = "set enable_progress_bar = false"
 _KEPT: dict[tuple, duckdb.DuckDBPyConnection] = {}
 
 
@@ -518,6 +521,7 @@ def kept_database(config: dict[str, object]) -> duckdb.DuckDBPyConnection:
     key = (os.getpid(), tuple(sorted(config.items())))
     if key not in _KEPT:
         _KEPT[key] = duckdb.connect(config=config)
+        _KEPT[key].execute(QUIET)
     return _KEPT[key]
 
 

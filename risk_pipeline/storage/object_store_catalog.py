@@ -31,6 +31,7 @@ def connect() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with every table of the lake as a view of its latest version
     (a table never written: an empty table with its columns) and ``lake_versions``."""
     con = duckdb.connect()
+    con.execute(lake.QUIET)
     con.execute(f'CREATE TABLE "{VERSIONS_TABLE}" '
                 "(table_name VARCHAR PRIMARY KEY, version BIGINT, refreshed_at TIMESTAMP WITH TIME ZONE)")
     now = dt.datetime.now(dt.timezone.utc)
