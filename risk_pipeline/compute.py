@@ -20,7 +20,8 @@ task runs with the run's ``RISK_PIPELINE_*`` environment variables (the lake, th
 the configuration files named there), whatever the worker's own were. The results come back in
 the order of the tasks: the tables are the same with either engine (``test_compute.py``).
 
-The heavy assets give a task ``books_per_task`` books (:meth:`Compute.chunks`): each task writes
+The heavy assets give a task ``books_per_task`` books (:meth:`Compute.chunks`), the market-data tables a share of
+their symbols and the option tables (one bundled book) a block of their days per worker (:meth:`Compute.spread`): each task writes
 its rows of a table as Parquet files and returns their description, and the run commits every
 task's files in one Delta transaction (``storage/staging.py``), so no process holds more than a
 chunk of books' rows of a table. With ``years_per_task`` a range run also splits the work of the
@@ -202,9 +203,10 @@ class Compute(dg.ConfigurableResource):
         return _balanced(items, n)
 
     def spread(self, items: Sequence[Any]) -> list[list[Any]]:
-        """``items`` (the symbols of a market-data table) in order, in one task inline and in as many tasks
-        as the workers (the cluster's threads at an ``address``) on the ``dask`` engine, of sizes within one:
-        the tasks of a step whose work per item is small and even (a pass over each symbol's rows)."""
+        """``items`` (the symbols of a market-data table, the days of an option table) in order, in one task
+        inline and in as many tasks as the workers (the cluster's threads at an ``address``) on the ``dask``
+        engine, of sizes within one: the tasks of a step whose work per item is small and even (a pass over each
+        symbol's rows, the bundled option book on each day)."""
         return _balanced(items, min(len(items), 1 if self.engine == "inline" else self._slots()))
 
     def _slots(self) -> int:
