@@ -17,6 +17,7 @@ from distributed import get_task_stream
 from risk_pipeline.compute import _CLIENTS, Compute, close_clients, dask_client
 from risk_pipeline.defs.attribution import var_decomposition
 from risk_pipeline.defs.market_data import ReturnsConfig, prices, returns
+from risk_pipeline.defs.options import OptionStressConfig, _replay_weights
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.stress import stress
 from risk_pipeline.risk.returns import close_to_close_returns
@@ -206,8 +207,10 @@ def test_the_whole_graph_s_tables_are_identical_inline_and_in_tasks_of_one_book_
         assert len(delta.file_uris()) == expected[name]["portfolio"].nunique(), name
     # each option table's blocks of days, one per worker, a file each where they hold rows (the range in one year;
     # option_replay's one episode in the lake, covid_crash_2020, is reported from 2020-03-24: the second block)
-    blocks = Compute(engine="dask", workers=2).spread([d.date() for d in pd.bdate_range(GRAPH_START, GRAPH_END)])
+    days = [d.date() for d in pd.bdate_range(GRAPH_START, GRAPH_END)]
     for name in OPTION_BLOCKS:
+        weights = _replay_weights(OptionStressConfig(), days) if name == "option_replay" else None
+        blocks = Compute(engine="dask", workers=2).spread(days, weights)
         dates = pd.to_datetime(expected[name]["date"])
         holding = sum(bool(dates.between(pd.Timestamp(b[0]), pd.Timestamp(b[-1])).any()) for b in blocks)
         assert expected[name]["book"].nunique() == 1 and holding == (1 if name == "option_replay" else 2), name

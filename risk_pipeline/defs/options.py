@@ -44,6 +44,7 @@ from risk_pipeline.config.scenarios import DEFAULT_SCENARIOS_FILE, load_scenario
 from risk_pipeline.defs.stress import scenario_history
 from risk_pipeline.defs.option_config import OptionsConfig
 from risk_pipeline.defs.var import var_estimates
+from risk_pipeline.risk.stress.scenarios import HistoricalScenario
 from risk_pipeline.option_books import (OptionMarket, book_pnl, book_replay, book_reverse_stress, book_stress,
                                         episode_paths, greek_vol_sources, hedge_rows, hedges, held_before, held_rows,
                                         held_vol_sources, load_market, own_history, price_rows,
@@ -96,12 +97,15 @@ def _stage_block(block: list[dt.date], rows: Callable[[dt.date, dt.date], _Rows]
 
 
 def _publish_blocks(compute: Compute, table: str, rows: Callable[[dt.date, dt.date], _Rows], days: list[dt.date],
-                    metadata: Callable[[list[_Block]], dict] = lambda blocks: {}) -> dg.MaterializeResult:
+                    metadata: Callable[[list[_Block]], dict] = lambda blocks: {},
+                    weights: Optional[list[float]] = None) -> dg.MaterializeResult:
     """Replace the run's rows of an option table with ``rows`` of each block of its days (:meth:`Compute.spread`: the
     run's days in one task inline, a block per worker on Dask), each a task that reads the lake and stages its rows
     (:func:`_stage_block`), committed once (``publish_staged``) for the books of every block; ``metadata(blocks)``
-    the run's own entries. The option books are one bundled book: its days, not its books, make the tasks."""
-    blocks = compute.map(partial(_stage_block, rows=rows, table=table, days=days, first=days[0]), compute.spread(days))
+    the run's own entries; ``weights`` the work of each day, where uneven. The option books are one bundled book: its
+    days, not its books, make the tasks."""
+    blocks = compute.map(partial(_stage_block, rows=rows, table=table, days=days, first=days[0]),
+                         compute.spread(days, weights))
     books = list(dict.fromkeys(book for block in blocks for book in block.books))
     return publish_staged(table, [block.staged for block in blocks], days, books, **metadata(blocks))
 
@@ -301,7 +305,23 @@ def option_replay(context: dg.AssetExecutionContext, config: OptionStressConfig,
     if settings is None:
         return _unconfigured("option_replay", days)
     return _publish_blocks(compute, "option_replay", partial(_replay_rows, config=config, settings=settings), days,
-                           _skipped)
+                           _skipped, _replay_weights(config, days))
+
+
+REPLAY_DAY_WEIGHT = 10.0
+"""A day's work in option_replay besides its episodes', in closes of an episode repriced (the held book, its rows)."""
+
+
+def _replay_weights(config: OptionStressConfig, days: list[dt.date]) -> list[float]:
+    """The work of each day of option_replay: the closes of the historical episodes of the scenarios file ended
+    before it (each repriced at every close of each), and its own; for blocks of even work (rows unchanged)."""
+    episodes = [sc for sc in load_scenarios(config.scenarios_file or DEFAULT_SCENARIOS_FILE)
+                if isinstance(sc, HistoricalScenario)]
+    ends = np.array([np.datetime64(sc.end) for sc in episodes], dtype="datetime64[D]")
+    closes = np.array([len(pd.bdate_range(sc.start, sc.end)) for sc in episodes], dtype=float)
+    order = np.argsort(ends, kind="stable")
+    reported = np.searchsorted(ends[order], np.array(days, dtype="datetime64[D]"), side="left")
+    return (REPLAY_DAY_WEIGHT + np.concatenate([[0.0], np.cumsum(closes[order])])[reported]).tolist()
 
 
 def _replay_rows(start: dt.date, end: dt.date, config: OptionStressConfig, settings: OptionSettings) -> _Rows:
