@@ -153,6 +153,17 @@ def test_the_books_go_in_balanced_tasks_in_order(engine, workers, books_per_task
     assert Compute(engine=engine, workers=workers).chunks([]) == []
 
 
+def test_spread_cuts_runs_of_even_weight_one_per_worker_and_one_run_inline():
+    """Compute.spread with weights: contiguous runs (option_replay's days), each cut where the running weight reaches
+    the next share; without them, sizes within one; inline, every item in one task."""
+    dask = Compute(engine="dask", workers=2)
+    assert dask.spread(list(range(6)), [1, 1, 1, 1, 4, 4]) == [[0, 1, 2, 3, 4], [5]]
+    assert dask.spread(list(range(6)), [4, 4, 1, 1, 1, 1]) == [[0, 1], [2, 3, 4, 5]]
+    assert dask.spread(list(range(6))) == [[0, 1, 2], [3, 4, 5]]
+    assert dask.spread([1, 2, 3], [0, 0, 9]) == [[1, 2, 3]]  # the work in the last item: no cut before it
+    assert Compute().spread(list(range(6)), [1, 1, 1, 1, 4, 4]) == [list(range(6))]
+
+
 def test_an_unknown_engine_is_refused():
     with pytest.raises(dg.DagsterInvalidConfigError, match="engine"):
         dg.materialize([stress], run_config={"resources": {"compute": {"config": {"engine": "spark"}}}})
