@@ -3,7 +3,9 @@
 Positions come from the CSV named by ``options.positions_file`` (format:
 :mod:`risk_pipeline.config.options`); none by default, and then both assets succeed with no
 rows. Market frames, the daily hedge and the volatility source: :mod:`risk_pipeline.option_books`;
-the maths: :mod:`risk_pipeline.risk.options`.
+the maths: :mod:`risk_pipeline.risk.options`. Each table is computed by the ``compute`` resource in a task per
+block of the run's days (one inline, a block per worker on Dask: :func:`_publish_blocks`), each reading the lake
+over its days and the stored days before them that its rows need, and committed once.
 
 - ``option_greeks``: per book and close, one row per position (each option and the hedge of a
   hedged book), per underlying and for the book (``level``), Greeks per unit and in base currency.
