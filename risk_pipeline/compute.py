@@ -20,7 +20,8 @@ task runs with the run's ``RISK_PIPELINE_*`` environment variables (the lake, th
 the configuration files named there), whatever the worker's own were. The results come back in
 the order of the tasks: the tables are the same with either engine (``test_compute.py``).
 
-The heavy assets give a task ``books_per_task`` books (:meth:`Compute.chunks`): each task writes
+The heavy assets give a task ``books_per_task`` books (:meth:`Compute.chunks`), the market-data tables a share of
+their symbols and the option tables (one bundled book) a block of their days per worker (:meth:`Compute.spread`): each task writes
 its rows of a table as Parquet files and returns their description, and the run commits every
 task's files in one Delta transaction (``storage/staging.py``), so no process holds more than a
 chunk of books' rows of a table. With ``years_per_task`` a range run also splits the work of the
@@ -201,11 +202,15 @@ class Compute(dg.ConfigurableResource):
             n = min(len(items), -(-n // slots) * slots)
         return _balanced(items, n)
 
-    def spread(self, items: Sequence[Any]) -> list[list[Any]]:
-        """``items`` (the symbols of a market-data table) in order, in one task inline and in as many tasks
-        as the workers (the cluster's threads at an ``address``) on the ``dask`` engine, of sizes within one:
-        the tasks of a step whose work per item is small and even (a pass over each symbol's rows)."""
-        return _balanced(items, min(len(items), 1 if self.engine == "inline" else self._slots()))
+    def spread(self, items: Sequence[Any], weights: Optional[Sequence[float]] = None) -> list[list[Any]]:
+        """``items`` (the symbols of a market-data table, the days of an option table) in order, in one task
+        inline and in as many tasks as the workers (the cluster's threads at an ``address``) on the ``dask``
+        engine, of sizes within one: the tasks of a step whose work per item is small and even (a pass over each
+        symbol's rows, the bundled option book on each day). With ``weights`` (the work of each item) the tasks
+        are contiguous runs of items whose weights come as near to an equal share as the items allow (at most
+        as many; ``option_replay``'s later days reprice more episodes)."""
+        n = min(len(items), 1 if self.engine == "inline" else self._slots())
+        return _balanced(items, n) if weights is None else _weighed(items, weights, n)
 
     def _slots(self) -> int:
         """The tasks the ``dask`` engine runs at once: its workers, or the threads of the cluster at ``address``."""
@@ -244,6 +249,18 @@ class Compute(dg.ConfigurableResource):
         client = dask_client(self.address, self.workers)
         return client.gather(client.map(_in_environment, list(tasks), function=function,
                                         environment=run_environment(), pure=False))
+
+
+def _weighed(items: Sequence[Any], weights: Sequence[float], n: int) -> list[list[Any]]:
+    """``items`` in order in at most ``n`` runs, each cut after the item whose running weight first reaches the next
+    ``n``-th of the total."""
+    total, running, bounds = float(sum(weights)), 0.0, [0]
+    for i, weight in enumerate(weights):
+        running += weight
+        if len(bounds) < n and running >= total * len(bounds) / n and i + 1 < len(items):
+            bounds.append(i + 1)
+    bounds.append(len(items))
+    return [list(items[a:b]) for a, b in zip(bounds, bounds[1:])]
 
 
 def _balanced(items: Sequence[Any], n: int) -> list[list[Any]]:

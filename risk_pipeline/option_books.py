@@ -404,6 +404,18 @@ def _held_before(settings: OptionSettings, start: dt.date, end: dt.date, lookbac
     return positions, market, targets, previous, priced, hedges(priced, settings.delta_hedged_books)
 
 
+
+def own_history(market: OptionMarket, closes: pd.DatetimeIndex) -> bool:
+    """Whether the at-the-money volatility of every underlying at the first of ``closes``, and so at each later close,
+    is what any longer read of the stored days would give: each underlying has its ``ewma_window_days`` returns of
+    the EWMA proxy read on or before that close (the proxy's window starts inside the read), or the volatilities
+    are quoted (no proxy). False where an underlying has days without a return in the read's look-back (stored days
+    of the table, not its own): a read reaching further back would give its proxy there a longer history."""
+    if market.quotes is not None or not len(closes):
+        return True
+    known = market.returns.loc[:closes[0]].notna().sum()
+    return bool((known >= market.settings.ewma_window_days).all())
+
 def with_sums(positions: pd.DataFrame) -> pd.DataFrame:
     """The position rows (options and hedges) with their sums per underlying and per book, per close."""
     amounts = list(GREEK_AMOUNTS)

@@ -17,6 +17,7 @@ from distributed import get_task_stream
 from risk_pipeline.compute import _CLIENTS, Compute, close_clients, dask_client
 from risk_pipeline.defs.attribution import var_decomposition
 from risk_pipeline.defs.market_data import ReturnsConfig, prices, returns
+from risk_pipeline.defs.options import OptionStressConfig, _replay_weights
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.stress import stress
 from risk_pipeline.risk.returns import close_to_close_returns
@@ -152,6 +153,17 @@ def test_the_books_go_in_balanced_tasks_in_order(engine, workers, books_per_task
     assert Compute(engine=engine, workers=workers).chunks([]) == []
 
 
+def test_spread_cuts_runs_of_even_weight_one_per_worker_and_one_run_inline():
+    """Compute.spread with weights: contiguous runs (option_replay's days), each cut where the running weight reaches
+    the next share; without them, sizes within one; inline, every item in one task."""
+    dask = Compute(engine="dask", workers=2)
+    assert dask.spread(list(range(6)), [1, 1, 1, 1, 4, 4]) == [[0, 1, 2, 3, 4], [5]]
+    assert dask.spread(list(range(6)), [4, 4, 1, 1, 1, 1]) == [[0, 1], [2, 3, 4, 5]]
+    assert dask.spread(list(range(6))) == [[0, 1, 2], [3, 4, 5]]
+    assert dask.spread([1, 2, 3], [0, 0, 9]) == [[1, 2, 3]]  # the work in the last item: no cut before it
+    assert Compute().spread(list(range(6)), [1, 1, 1, 1, 4, 4]) == [list(range(6))]
+
+
 def test_an_unknown_engine_is_refused():
     with pytest.raises(dg.DagsterInvalidConfigError, match="engine"):
         dg.materialize([stress], run_config={"resources": {"compute": {"config": {"engine": "spark"}}}})
@@ -160,11 +172,18 @@ def test_an_unknown_engine_is_refused():
 GRAPH_START, GRAPH_END = "2020-02-03", "2020-04-30"
 HEAVY = ("portfolio_pnl", "var_estimates", "var_backtests", "forecast_scores", "var_scores", "stress_results", "reverse_stress",
          "historical_replay", "var_decomposition", "frtb_es", "frtb_desks")
+# the one bundled option book's tables: a task per worker, each a block of the range's days
+OPTION_BLOCKS = ("option_greeks", "option_pnl", "option_stress", "option_replay", "option_reverse_stress",
+                 "option_limit_status")
+OPTION_EWMA = 5  # the option books' proxy volatility within the range's first days (the lake starts with the range)
 
 
 def _graph_config(compute: dict) -> dict:
     config = fast_run_config()
     config["ops"]["var_decomposition"] = {"config": {"estimation_window_days": 20}}
+    for name in OPTION_BLOCKS[:-1]:
+        config["ops"][name] = {"config": {"ewma_window_days": OPTION_EWMA}}
+    config["ops"]["var_estimates"]["config"]["options"] = {"ewma_window_days": OPTION_EWMA, "estimation_window_days": 10}
     return {**config, "resources": {"compute": {"config": compute}}}
 
 
@@ -197,6 +216,16 @@ def test_the_whole_graph_s_tables_are_identical_inline_and_in_tasks_of_one_book_
         assert len(expected[name]) > 0, name
         delta = lake.open_table(name, tmp_path / "data_dask" / "lake")
         assert len(delta.file_uris()) == expected[name]["portfolio"].nunique(), name
+    # each option table's blocks of days, one per worker, a file each where they hold rows (the range in one year;
+    # option_replay's one episode in the lake, covid_crash_2020, is reported from 2020-03-24: the second block)
+    days = [d.date() for d in pd.bdate_range(GRAPH_START, GRAPH_END)]
+    for name in OPTION_BLOCKS:
+        weights = _replay_weights(OptionStressConfig(), days) if name == "option_replay" else None
+        blocks = Compute(engine="dask", workers=2).spread(days, weights)
+        dates = pd.to_datetime(expected[name]["date"])
+        holding = sum(bool(dates.between(pd.Timestamp(b[0]), pd.Timestamp(b[-1])).any()) for b in blocks)
+        assert expected[name]["book"].nunique() == 1 and holding == (1 if name == "option_replay" else 2), name
+        assert len(lake.open_table(name, tmp_path / "data_dask" / "lake").file_uris()) == holding, name
     assert set(got) == set(expected)
     for name in TABLES_ALL:
         pd.testing.assert_frame_equal(got[name], expected[name], check_exact=True, obj=name)

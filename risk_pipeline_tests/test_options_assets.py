@@ -500,3 +500,30 @@ def test_the_held_book_is_kept_per_version_of_what_it_reads(lake):
     changed = held_before(settings, day, day, EWMA + 2)
     assert [p.option for p in changed[0]] == ["c"] and set(changed[4]["book"]) == {"strangle"}
     assert len(first[4]) > len(changed[4])
+
+
+def test_a_block_whose_proxy_reaches_before_its_read_takes_the_rows_of_the_run_from_its_start(monkeypatch):
+    """own_history: the EWMA proxy's window of every underlying inside the read at the block's first close, or not
+    (a day without the underlying's return in the look-back); _stage_block then stages the rows of the run's start to
+    the block's end on the block's days, not the block's own."""
+    from risk_pipeline.defs import options
+    from risk_pipeline.option_books import own_history
+
+    dates = pd.bdate_range("2021-01-04", periods=6)
+    returns = pd.DataFrame({"SP500": [0.01, 0.02, -0.01, 0.0, 0.01, 0.02], "AAPL": [np.nan, 0.01, 0.02, 0.0, 0.01, 0.02]},
+                           index=dates)
+    market = SimpleNamespace(quotes=None, returns=returns, settings=SimpleNamespace(ewma_window_days=3))
+    assert own_history(market, dates[3:])  # AAPL's three returns up to the fourth close are read
+    assert not own_history(market, dates[2:])  # its proxy there needs a return before the read
+    assert own_history(SimpleNamespace(quotes=pd.DataFrame(), returns=returns), dates[:1])  # quoted: no proxy
+
+    def rows(start, end):  # a day's value: the run's start it was computed from
+        days = [d.date() for d in dates if start <= d.date() <= end]
+        frame = pd.DataFrame({"date": days, "book": "b", "first": start})
+        return options._Rows(frame, ["b"], [], covered=start == dates[0].date())
+
+    monkeypatch.setattr(options, "stage", lambda table, frame, days, keys: frame)
+    run = [d.date() for d in dates]
+    block = options._stage_block(run[3:], rows, "option_pnl", run, run[0])
+    assert block.staged["date"].tolist() == run[3:] and set(block.staged["first"]) == {run[0]}
+    assert block.books == ["b"]

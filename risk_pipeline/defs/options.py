@@ -3,7 +3,9 @@
 Positions come from the CSV named by ``options.positions_file`` (format:
 :mod:`risk_pipeline.config.options`); none by default, and then both assets succeed with no
 rows. Market frames, the daily hedge and the volatility source: :mod:`risk_pipeline.option_books`;
-the maths: :mod:`risk_pipeline.risk.options`.
+the maths: :mod:`risk_pipeline.risk.options`. Each table is computed by the ``compute`` resource in a task per
+block of the run's days (one inline, a block per worker on Dask: :func:`_publish_blocks`), each reading the lake
+over its days and the stored days before them that its rows need, and committed once.
 
 - ``option_greeks``: per book and close, one row per position (each option and the hedge of a
   hedged book), per underlying and for the book (``level``), Greeks per unit and in base currency.
@@ -23,27 +25,34 @@ the maths: :mod:`risk_pipeline.risk.options`.
 
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Optional
+from functools import partial
+from typing import NamedTuple, Optional
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 
+from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.config.options import OptionSettings
 from risk_pipeline.config.greek_caps import OptionLimits, option_limits
 from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE
 from risk_pipeline.config.settings import section
+from risk_pipeline.defs.chunks import publish_staged
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days, publish
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.config.scenarios import DEFAULT_SCENARIOS_FILE, load_scenarios
 from risk_pipeline.defs.stress import scenario_history
 from risk_pipeline.defs.option_config import OptionsConfig
 from risk_pipeline.defs.var import var_estimates
+from risk_pipeline.risk.stress.scenarios import HistoricalScenario
 from risk_pipeline.option_books import (OptionMarket, book_pnl, book_replay, book_reverse_stress, book_stress,
                                         episode_paths, greek_vol_sources, hedge_rows, hedges, held_before, held_rows,
-                                        held_vol_sources, load_market, price_rows, resolve_option_scenarios, with_sums)
+                                        held_vol_sources, load_market, own_history, price_rows,
+                                        resolve_option_scenarios, with_sums)
 from risk_pipeline.storage.lake import empty_frame, read_window
+from risk_pipeline.storage.staging import Staged, stage
 from risk_pipeline.risk.options.caps import cap_status_by_day, var_limit_status_by_day
 from risk_pipeline.risk.options.var import OptionVarMethod
 from risk_pipeline.storage.schemas import table_schema
@@ -53,6 +62,58 @@ VAR_LIMIT_METHOD = str(OptionVarMethod.FULL_REVALUATION)  # the VaR/ES the optio
 
 def _books(positions) -> list[str]:
     return list(dict.fromkeys(p.book for p in positions))
+
+
+class _Rows(NamedTuple):
+    """An option table's rows on the days ``start..end`` of a row function (``rows(start, end)``), the books of the
+    positions read (the keys the rows replace), the historical scenarios skipped, and whether every row is that of a
+    run starting earlier (``covered``: :func:`risk_pipeline.option_books.own_history`)."""
+
+    frame: pd.DataFrame
+    books: list[str]
+    skipped: list[str]
+    covered: bool = True
+
+
+@dataclass(frozen=True)
+class _Block:
+    """What a task of an option table hands back: its staged rows, the books and the skipped scenarios of its rows."""
+
+    staged: Staged
+    books: list[str]
+    skipped: list[str]
+
+
+def _stage_block(block: list[dt.date], rows: Callable[[dt.date, dt.date], _Rows], table: str, days: list[dt.date],
+                 first: dt.date) -> _Block:
+    """A task: ``rows`` on the days of ``block`` (of a run from ``first``), written as the table's uncommitted files.
+    A day's row reads the stored days before it that its look-back needs, whichever block it falls in; where an
+    underlying's EWMA proxy at the block's first close reaches before the block's read (``covered`` false: days
+    without its return there), the rows are those of ``first`` to the block's end on the block's days."""
+    got = rows(block[0], block[-1])
+    if block[0] > first and not got.covered:
+        got = rows(first, block[-1])
+        dates = pd.to_datetime(got.frame[table_schema(table).day_column])
+        got = got._replace(frame=got.frame.loc[(dates >= pd.Timestamp(block[0])).to_numpy()])
+    return _Block(stage(table, got.frame, days, got.books), got.books, got.skipped)
+
+
+def _publish_blocks(compute: Compute, table: str, rows: Callable[[dt.date, dt.date], _Rows], days: list[dt.date],
+                    metadata: Callable[[list[_Block]], dict] = lambda blocks: {},
+                    weights: Optional[list[float]] = None) -> dg.MaterializeResult:
+    """Replace the run's rows of an option table with ``rows`` of each block of its days (:meth:`Compute.spread`: the
+    run's days in one task inline, a block per worker on Dask), each a task that reads the lake and stages its rows
+    (:func:`_stage_block`), committed once (``publish_staged``) for the books of every block; ``metadata(blocks)``
+    the run's own entries; ``weights`` the work of each day, where uneven. The option books are one bundled book: its
+    days, not its books, make the tasks."""
+    blocks = compute.map(partial(_stage_block, rows=rows, table=table, days=days, first=days[0]),
+                         compute.spread(days, weights))
+    books = list(dict.fromkeys(book for block in blocks for book in block.books))
+    return publish_staged(table, [block.staged for block in blocks], days, books, **metadata(blocks))
+
+
+def _book_count(blocks: list[_Block]) -> dict:
+    return {"books": dg.MetadataValue.int(len({book for block in blocks for book in block.books}))}
 
 
 def option_var_rows(start: dt.date, end: dt.date, books: list[str]) -> pd.DataFrame:
@@ -69,17 +130,25 @@ def _unconfigured(table: str, days) -> dg.MaterializeResult:
 
 @lake_asset(
     group_name="options",
+    resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
     deps=[prices, returns],
     description=(
         "Per option book and close: price, implied volatility and Greeks (delta, gamma, vega, theta, rho) per unit and "
         "in base currency of each position (options and the daily delta hedge), summed per underlying and per book."
     ),
 )
-def option_greeks(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.MaterializeResult:
-    start, end, days = partition_days(context)
+def option_greeks(context: dg.AssetExecutionContext, config: OptionsConfig, compute: Compute) -> dg.MaterializeResult:
+    _, _, days = partition_days(context)
     settings = config.settings()
     if settings is None:
         return _unconfigured("option_greeks", days)
+    source = {"vol_source": dg.MetadataValue.text(settings.vol_source)}
+    return _publish_blocks(compute, "option_greeks", partial(_greek_rows, settings=settings), days,
+                           lambda blocks: {**_book_count(blocks), **source})
+
+
+def _greek_rows(start: dt.date, end: dt.date, settings: OptionSettings) -> _Rows:
+    """option_greeks' rows of the closes ``start..end``."""
     positions, market = load_market(settings, start, end, lookback=settings.ewma_window_days + 1)
     calendar = market.spot.index[market.spot.index >= pd.Timestamp(start)]
     priced = price_rows(market, positions, held_rows(positions, calendar))
@@ -92,23 +161,28 @@ def option_greeks(context: dg.AssetExecutionContext, config: OptionsConfig) -> d
         frame["date"] = pd.DatetimeIndex(frame["date"]).date
         frame = frame.sort_values(["date", "book", "level", "underlying", "option"], kind="stable")
         frame = frame.reindex(columns=table_schema("option_greeks").columns)
-    return publish("option_greeks", frame, days, keys=_books(positions),
-                   books=dg.MetadataValue.int(len(_books(positions))), vol_source=dg.MetadataValue.text(settings.vol_source))
+    return _Rows(frame, _books(positions), [], own_history(market, calendar[:1]))
 
 
 @lake_asset(
     group_name="options",
+    resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
     deps=[prices, returns],
     description=(
         "Per option book and day: hypothetical P&L in base currency of the book held at the previous close (options "
         "and the delta hedge) revalued at the day's close, an option expiring in between paying its intrinsic value."
     ),
 )
-def option_pnl(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.MaterializeResult:
-    start, end, days = partition_days(context)
+def option_pnl(context: dg.AssetExecutionContext, config: OptionsConfig, compute: Compute) -> dg.MaterializeResult:
+    _, _, days = partition_days(context)
     settings = config.settings()
     if settings is None:
         return _unconfigured("option_pnl", days)
+    return _publish_blocks(compute, "option_pnl", partial(_pnl_rows, settings=settings), days, _book_count)
+
+
+def _pnl_rows(start: dt.date, end: dt.date, settings: OptionSettings) -> _Rows:
+    """option_pnl's rows of the days ``start..end``."""
     positions, market, targets, previous, priced, hedge = held_before(settings, start, end,
                                                                         settings.ewma_window_days + 2)
     if priced.empty:
@@ -118,7 +192,7 @@ def option_pnl(context: dg.AssetExecutionContext, config: OptionsConfig) -> dg.M
                         pd.Series(targets, index=previous))
         frame = rows.assign(date=pd.DatetimeIndex(rows["date"]).date, base_currency=settings.base_currency)
         frame = frame.sort_values(["date", "book"], kind="stable")[table_schema("option_pnl").columns]
-    return publish("option_pnl", frame, days, keys=_books(positions), books=dg.MetadataValue.int(len(_books(positions))))
+    return _Rows(frame, _books(positions), [], own_history(market, previous[:1]))
 
 
 _STRESS = section("stress")
@@ -160,6 +234,10 @@ class _StressInputs:
             held = pd.DatetimeIndex(sorted(set(own["date"])))
             yield book, own, self.hedge.loc[self.hedge["book"] == book], held, self.targets[self.previous.get_indexer(held)]
 
+    def rows(self, frame: pd.DataFrame) -> _Rows:
+        """``frame`` (rows of the range) with the books, the skipped scenarios and whether the range's read covers it."""
+        return _Rows(frame, _books(self.positions), self.skipped, own_history(self.market, self.previous[:1]))
+
 
 def _stress_inputs(config: OptionStressConfig, settings: OptionSettings, start: dt.date, end: dt.date) -> _StressInputs:
     positions, market, targets, previous, priced, hedge = held_before(settings, start, end,
@@ -171,23 +249,34 @@ def _stress_inputs(config: OptionStressConfig, settings: OptionSettings, start: 
                          {p.underlying: p.currency for p in positions})
 
 
-def _skipped(inputs: _StressInputs) -> dict:
-    return {"skipped_scenarios": dg.MetadataValue.text(", ".join(inputs.skipped))} if inputs.skipped else {}
+def _skipped(blocks: list[_Block]) -> dict:
+    """The historical scenarios the run skips: the last block's (it ends with the run; an earlier block leaves out
+    the windows ending after it, which are not reported on its days)."""
+    skipped = blocks[-1].skipped
+    return {"skipped_scenarios": dg.MetadataValue.text(", ".join(skipped))} if skipped else {}
 
 
 @lake_asset(
     group_name="options",
+    resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
     deps=[prices, returns],
     description=(
         "Per option book, day and stress scenario of the scenarios file: P&L in base currency of the book held at the "
         "previous close with every option repriced under the scenario's spot, implied-volatility and FX moves."
     ),
 )
-def option_stress(context: dg.AssetExecutionContext, config: OptionStressConfig) -> dg.MaterializeResult:
-    start, end, days = partition_days(context)
+def option_stress(context: dg.AssetExecutionContext, config: OptionStressConfig, compute: Compute
+                  ) -> dg.MaterializeResult:
+    _, _, days = partition_days(context)
     settings = config.settings()
     if settings is None:
         return _unconfigured("option_stress", days)
+    return _publish_blocks(compute, "option_stress", partial(_stress_rows, config=config, settings=settings), days,
+                           _skipped)
+
+
+def _stress_rows(start: dt.date, end: dt.date, config: OptionStressConfig, settings: OptionSettings) -> _Rows:
+    """option_stress' rows of the days ``start..end``."""
     inputs = _stress_inputs(config, settings, start, end)
     resolved = resolve_option_scenarios(inputs.market, inputs.scenarios, inputs.history, inputs.usable,
                                         inputs.currency_of, config.market_proxy)
@@ -198,12 +287,12 @@ def option_stress(context: dg.AssetExecutionContext, config: OptionStressConfig)
         frames.append(rows.assign(book=book, base_currency=settings.base_currency, vol_source=rows["date"].map(sources)))
     columns = table_schema("option_stress").columns
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("option_stress")
-    frame = frame.assign(date=pd.DatetimeIndex(frame["date"]).date)[columns]
-    return publish("option_stress", frame, days, keys=_books(inputs.positions), **_skipped(inputs))
+    return inputs.rows(frame.assign(date=pd.DatetimeIndex(frame["date"]).date)[columns])
 
 
 @lake_asset(
     group_name="options",
+    resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
     deps=[prices, returns],
     description=(
         "Per option book, day and historical episode of the scenarios file: the book held at the previous close "
@@ -211,26 +300,50 @@ def option_stress(context: dg.AssetExecutionContext, config: OptionStressConfig)
         "worst point and its end."
     ),
 )
-def option_replay(context: dg.AssetExecutionContext, config: OptionStressConfig) -> dg.MaterializeResult:
-    start, end, days = partition_days(context)
+def option_replay(context: dg.AssetExecutionContext, config: OptionStressConfig, compute: Compute
+                  ) -> dg.MaterializeResult:
+    _, _, days = partition_days(context)
     settings = config.settings()
     if settings is None:
         return _unconfigured("option_replay", days)
+    return _publish_blocks(compute, "option_replay", partial(_replay_rows, config=config, settings=settings), days,
+                           _skipped, _replay_weights(config, days))
+
+
+REPLAY_DAY_WEIGHT = 10.0
+"""A day's work in option_replay besides its episodes', in closes of an episode repriced (the held book, its rows)."""
+
+
+def _replay_weights(config: OptionStressConfig, days: list[dt.date]) -> list[float]:
+    """The work of each day of option_replay: the closes of the historical episodes of the scenarios file ended
+    before it (each repriced at every close of each), and its own; for blocks of even work (rows unchanged)."""
+    episodes = [sc for sc in load_scenarios(config.scenarios_file or DEFAULT_SCENARIOS_FILE)
+                if isinstance(sc, HistoricalScenario)]
+    ends = np.array([np.datetime64(sc.end) for sc in episodes], dtype="datetime64[D]")
+    closes = np.array([len(pd.bdate_range(sc.start, sc.end)) for sc in episodes], dtype=float)
+    order = np.argsort(ends, kind="stable")
+    reported = np.searchsorted(ends[order], np.array(days, dtype="datetime64[D]"), side="left")
+    return (REPLAY_DAY_WEIGHT + np.concatenate([[0.0], np.cumsum(closes[order])])[reported]).tolist()
+
+
+def _replay_rows(start: dt.date, end: dt.date, config: OptionStressConfig, settings: OptionSettings) -> _Rows:
+    """option_replay's rows of the days ``start..end``: each book (its closes and volatility sources found once)
+    repriced along each episode's path."""
     inputs = _stress_inputs(config, settings, start, end)
+    paths = {name: episode_paths(inputs.market, scenario, own_days, inputs.history, inputs.currency_of,
+                                 config.market_proxy) for name, (scenario, own_days) in inputs.usable.items()}
     frames = []
-    for name, (scenario, own_days) in inputs.usable.items():
-        path = episode_paths(inputs.market, scenario, own_days, inputs.history, inputs.currency_of, config.market_proxy)
-        for book, own, hedge, held, targets in inputs.books():
+    for book, own, hedge, held, targets in inputs.books():
+        sources = held_vol_sources(inputs.market, own, held, targets)
+        for name, path in paths.items():
             rows = book_replay(inputs.market, own, hedge, held, targets, name, path)
-            sources = held_vol_sources(inputs.market, own, held, targets)
             frames.append(rows.assign(book=book, base_currency=settings.base_currency,
                                       vol_source=rows["date"].map(sources)))
     columns = table_schema("option_replay").columns
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("option_replay")
     frame = frame.assign(date=pd.DatetimeIndex(frame["date"]).date,
                          worst_date=pd.DatetimeIndex(frame["worst_date"]).date)[columns]
-    frame = frame.sort_values(["date", "book", "episode"], kind="stable", ignore_index=True)
-    return publish("option_replay", frame, days, keys=_books(inputs.positions), **_skipped(inputs))
+    return inputs.rows(frame.sort_values(["date", "book", "episode"], kind="stable", ignore_index=True))
 
 
 class OptionReverseConfig(OptionStressConfig):
@@ -247,6 +360,7 @@ REVERSE_TARGET_VAR = {"method": VAR_LIMIT_METHOD, "confidence": 0.99, "horizon_d
 
 @lake_asset(
     group_name="options",
+    resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
     deps=[var_estimates],
     description=(
         "Per option book, day and stress scenario: the smallest multiple of the scenario's spot, implied-volatility "
@@ -254,13 +368,20 @@ REVERSE_TARGET_VAR = {"method": VAR_LIMIT_METHOD, "confidence": 0.99, "horizon_d
         "x its 1-day 99% full-revaluation VaR (grid scan + bracketing root finder on reverse_bracket), or not reached."
     ),
 )
-def option_reverse_stress(context: dg.AssetExecutionContext, config: OptionReverseConfig) -> dg.MaterializeResult:
-    start, end, days = partition_days(context)
+def option_reverse_stress(context: dg.AssetExecutionContext, config: OptionReverseConfig, compute: Compute
+                          ) -> dg.MaterializeResult:
+    _, _, days = partition_days(context)
     settings = config.settings()
     if settings is None:
         return _unconfigured("option_reverse_stress", days)
     if not config.option_reverse_var_multiple > 0:
         raise ValueError(f"stress.option_reverse_var_multiple must be > 0, got {config.option_reverse_var_multiple!r}")
+    return _publish_blocks(compute, "option_reverse_stress", partial(_reverse_rows, config=config, settings=settings),
+                           days, _skipped)
+
+
+def _reverse_rows(start: dt.date, end: dt.date, config: OptionReverseConfig, settings: OptionSettings) -> _Rows:
+    """option_reverse_stress' rows of the days ``start..end``."""
     inputs = _stress_inputs(config, settings, start, end)
     resolved = resolve_option_scenarios(inputs.market, inputs.scenarios, inputs.history, inputs.usable,
                                         inputs.currency_of, config.market_proxy)
@@ -280,8 +401,7 @@ def option_reverse_stress(context: dg.AssetExecutionContext, config: OptionRever
                                       vol_source=rows["date"].map(sources), target_var_multiple=config.option_reverse_var_multiple))
     columns = table_schema("option_reverse_stress").columns
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("option_reverse_stress")
-    frame = frame.assign(date=pd.DatetimeIndex(frame["date"]).date)[columns]
-    return publish("option_reverse_stress", frame, days, keys=_books(inputs.positions), **_skipped(inputs))
+    return inputs.rows(frame.assign(date=pd.DatetimeIndex(frame["date"]).date)[columns])
 
 
 class OptionLimitsConfig(dg.Config):
@@ -305,25 +425,34 @@ def status_rows(greeks: pd.DataFrame, var: pd.DataFrame, limits: OptionLimits, b
 
 @lake_asset(
     group_name="options",
+    resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
     deps=[option_greeks, var_estimates],
     description=(
         "Per option book and day: each Greek cap of limits.yaml's option_books (tightened before an event of the "
         "calendar) and each VaR/ES limit on the book's full-revaluation var_estimates, with utilization and status."
     ),
 )
-def option_limit_status(context: dg.AssetExecutionContext, config: OptionLimitsConfig) -> dg.MaterializeResult:
-    start, end, days = partition_days(context)
+def option_limit_status(context: dg.AssetExecutionContext, config: OptionLimitsConfig, compute: Compute
+                        ) -> dg.MaterializeResult:
+    _, _, days = partition_days(context)
     limits = option_limits(config.limits_file or DEFAULT_LIMITS_FILE)
     books = sorted(limits.books) if limits else []
+    return _publish_blocks(compute, "option_limit_status", partial(_limit_rows, limits=limits, books=books), days,
+                           lambda blocks: {"books": dg.MetadataValue.int(len(books))})
+
+
+def _limit_rows(start: dt.date, end: dt.date, limits: OptionLimits | None, books: list[str]) -> _Rows:
+    """option_limit_status' rows of the days ``start..end``: each book's every day at once (a loop per day cost 77 s
+    of the 30-year backfill)."""
     frames = []
     if books:
         greeks = read_window("option_greeks", start, end)
         var = option_var_rows(start, end, books)
-        for book in books:  # every day of a book at once (a loop per day cost 77 s of the 30-year backfill)
+        for book in books:
             rows = greeks.loc[greeks["book"] == book]
             if len(rows):
                 frames.append(status_rows(rows, var.loc[var["book"] == book], limits, book))
     columns = table_schema("option_limit_status").columns
     frame = (pd.concat(frames, ignore_index=True).sort_values(["date", "book"], kind="stable")[columns] if frames
              else empty_frame("option_limit_status"))
-    return publish("option_limit_status", frame, days, keys=books, books=dg.MetadataValue.int(len(books)))
+    return _Rows(frame, books, [])
