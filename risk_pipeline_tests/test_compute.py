@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import nullcontext
 
 import dagster as dg
 import pandas as pd
@@ -19,6 +20,7 @@ from risk_pipeline.defs.attribution import var_decomposition
 from risk_pipeline.defs.market_data import ReturnsConfig, prices, returns
 from risk_pipeline.defs.options import OptionStressConfig, _replay_weights
 from risk_pipeline.defs.portfolios import portfolio_pnl
+from risk_pipeline.defs.positions import positions, positions_cover_the_books, positions_instruments_priced
 from risk_pipeline.defs.stress import stress
 from risk_pipeline.risk.returns import close_to_close_returns
 from risk_pipeline.storage import lake
@@ -253,6 +255,40 @@ def test_returns_computed_in_a_task_of_symbols_per_worker_are_those_of_the_whole
     assert len(expected) > 0 and expected["symbol"].nunique() > 2
     pd.testing.assert_frame_equal(stored[list(expected.columns)], expected, check_exact=True)
     assert len(lake.open_table("returns").file_uris()) == 2  # two tasks, the range in one year
+
+
+def _positions_checks(engine: dict, tags: dict) -> tuple[dict[str, tuple[bool, dict]], list[dict]]:
+    """The two checks of ``positions`` (alone, on the stored rows of ``tags``' range) on ``engine``: each
+    check's outcome and metadata, and the Dask cluster's tasks (none inline)."""
+    checks = [positions_instruments_priced, positions_cover_the_books]
+    config = {"resources": {"compute": {"config": engine}}}
+    selection = dg.AssetSelection.checks(*checks)
+    with get_task_stream(dask_client(None, 2)) if engine["engine"] == "dask" else nullcontext() as stream:
+        result = dg.materialize([positions, *checks], run_config=config, tags=tags, selection=selection,
+                                raise_on_error=False)
+    evaluations = {e.check_name: (e.passed, {k: v.value for k, v in e.metadata.items()})
+                   for e in result.get_asset_check_evaluations()}
+    return evaluations, stream.data if stream is not None else []
+
+
+def test_the_positions_checks_read_their_years_in_a_task_per_worker_and_find_what_they_find_inline(data_dir):
+    """``positions_instruments_priced`` and ``positions_cover_the_books`` over a range of two calendar years:
+    on two workers a task of consecutive years each (two per check), the same outcome, counts and offending
+    rows as inline (every year in the run's process, as the code before read them)."""
+    tags = {"dagster/asset_partition_range_start": "2019-11-01", "dagster/asset_partition_range_end": "2020-02-28"}
+    assert dg.materialize([prices, returns, positions], run_config={"ops": {"prices": fast_run_config()["ops"]["prices"]}},
+                          tags=tags).success
+    symbol = lake.read_range("positions").to_pandas()["symbol"].iloc[0]  # held without a close one day of each year
+    lake.open_table("prices").delete(f"symbol = '{symbol}' AND (date = '2019-12-03' OR date = '2020-01-06')")
+    inline, _ = _positions_checks({"engine": "inline"}, tags)
+    try:
+        on_dask, tasks = _positions_checks({"engine": "dask", "workers": 2}, tags)
+    finally:
+        close_clients()
+    assert len(tasks) == 4 and len({task["worker"] for task in tasks}) == 2
+    assert set(inline) == {"positions_instruments_priced", "positions_cover_the_books"}
+    assert not inline["positions_instruments_priced"][0] and inline["positions_instruments_priced"][1]["offending"] > 0
+    assert on_dask == inline
 
 
 def _prices_on_dask(tags: dict) -> tuple[bool, list[dict]]:

@@ -263,12 +263,12 @@ def _stage_returns(symbols: list[str], start: dt.date, end: dt.date, days: list[
 )
 def fx_rates(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
-    held = read_window("prices", start, end)
+    held = read_window("prices", start, end, columns=["symbol", "currency"])
     portfolios = load_portfolios()
     record = load_books_of_record()
     valued = {s for p in portfolios for s in p.symbols} | record_symbols(record.positions, "positions")
     needed = ({p.base_currency for p in portfolios} | {q.currency for p in portfolios for q in p.positions if q.currency}
-              | set(record.books.values()) | set(held.loc[held["symbol"].isin(valued), "currency"])) - {"EUR"}
+              | set(record.books.values()) | set(held.loc[held["symbol"].isin(valued), "currency"].unique())) - {"EUR"}
     rates = load_fx_rates()
     # the fixings of the days the books are valued on (prices stored): none on a market holiday
     priced = rates["date"].isin(held["date"].unique())

@@ -9,13 +9,16 @@ before anything is written: a bad row is one line naming the file, the row and t
 
 
 import datetime as dt
-from collections.abc import Collection
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Collection
+from functools import partial
 
 import dagster as dg
 import numpy as np
 import pandas as pd
 
 from risk_pipeline.books import Book, build_books
+from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
 from risk_pipeline.config.last_dates import configured_last_dates
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.config.positions import BooksOfRecord, load_books_of_record
@@ -163,11 +166,13 @@ def positions(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         if record.positions is not None else None
     keys = [book.portfolio.name for book in books] + list(record.books)
     staged, carried, previous, held_books = [], [], None, set()
+    yaml_dates = yaml_rows["date"].to_numpy("datetime64[ns]")
     for i, (first, last) in enumerate(year_blocks(start, end)):
-        block = [d for d in days if first <= d <= last]
-        frames = [yaml_rows.loc[yaml_rows["date"].dt.date.between(first, last)]]
+        block = days[bisect_left(days, first):bisect_right(days, last)]
+        since, until = pd.Timestamp(first), pd.Timestamp(last + dt.timedelta(days=1))  # the block's days, any time
+        frames = [yaml_rows.loc[(yaml_dates >= since) & (yaml_dates < until)]]
         if record.positions is not None:
-            on = [d for d in trading if d.date() < first][-1:] + [d for d in trading if first <= d.date() <= last]
+            on = trading[max(bisect_left(trading, since) - 1, 0):bisect_left(trading, until)]  # the previous close too
             held, lines = record_positions_on(record, first, last, on, quoted, previous=previous if i else None)
             carried += lines
             previous = held.loc[held["date"] == held["date"].max()] if len(held) else None
@@ -213,7 +218,7 @@ def trades(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     if record.trades is None:
         frame = empty_frame("trades")
     else:
-        frame = record_trades(record, start, end, read_window("prices", start, end))
+        frame = record_trades(record, start, end, read_window("prices", start, end, columns=["symbol", "currency"]))
     return publish("trades", frame, days, keys=list(record.books), trades=dg.MetadataValue.int(len(frame)))
 
 
@@ -226,30 +231,50 @@ def _check_result(offending: pd.DataFrame, start: dt.date, end: dt.date, checked
     return dg.AssetCheckResult(passed=offending.empty, severity=severity, metadata=metadata)
 
 
-@dg.asset_check(asset=positions, blocking=True,
+def _checked_years(compute: Compute, check: Callable[[dt.date, dt.date], tuple[pd.DataFrame, int]], start: dt.date,
+                   end: dt.date) -> tuple[pd.DataFrame, int]:
+    """``check(first, last)`` of each calendar year of ``start..end`` (its offending rows and the items it
+    checked), put together in the years' order: a year of rows read at a time, the years in as many tasks of
+    consecutive years as the ``compute`` engine has workers (:meth:`Compute.spread`: one inline)."""
+    parts = [part for task in compute.map(partial(_check_years, check=check), compute.spread(year_blocks(start, end)))
+             for part in task]
+    return pd.concat([offending for offending, _ in parts], ignore_index=True), sum(n for _, n in parts)
+
+
+def _check_years(years: list[tuple[dt.date, dt.date]],
+                 check: Callable[[dt.date, dt.date], tuple[pd.DataFrame, int]]) -> list[tuple[pd.DataFrame, int]]:
+    """A task of :func:`_checked_years`: ``check`` of each of its years."""
+    return [check(first, last) for first, last in years]
+
+
+def _unpriced_in(first: dt.date, last: dt.date) -> tuple[pd.DataFrame, int]:
+    """The stored positions of ``first..last`` without a close on their day, and the positions read."""
+    held = read_window("positions", first, last)
+    return quality.unpriced_held_positions(held, read_window("prices", first, last, columns=["symbol", "close"])), len(held)
+
+
+def _uncovered_in(first: dt.date, last: dt.date, ends: dict[str, dt.date]) -> tuple[pd.DataFrame, int]:
+    """The books of ``first..last`` (and its previous close) holding positions at a close and none on
+    the next trading day, unless only symbols past their last date (``ends``), and the book-days checked
+    (:func:`quality.uncovered_books`)."""
+    held = read_window("positions", first, last, lookback=1)
+    trading = pd.DatetimeIndex(sorted(read_window("prices", first, last, lookback=1, columns=["date"])["date"].unique()))
+    return quality.uncovered_books(held, trading, first, ends)
+
+
+@dg.asset_check(asset=positions, blocking=True, resource_defs={"compute": DEFAULT_COMPUTE},
                 description="Every position stored for the run's days has a close of its instrument on its day.")
-def positions_instruments_priced(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+def positions_instruments_priced(context: dg.AssetCheckExecutionContext, compute: Compute) -> dg.AssetCheckResult:
     start, end, _ = checked_days(context, "positions")
-    offending, checked = [], 0
-    for first, last in year_blocks(start, end):  # a year of rows at a time
-        held = read_window("positions", first, last)
-        offending.append(quality.unpriced_held_positions(held, read_window("prices", first, last,
-                                                                           columns=["symbol", "close"])))
-        checked += len(held)
-    return _check_result(pd.concat(offending, ignore_index=True), start, end, checked, dg.AssetCheckSeverity.ERROR)
+    offending, checked = _checked_years(compute, _unpriced_in, start, end)
+    return _check_result(offending, start, end, checked, dg.AssetCheckSeverity.ERROR)
 
 
-@dg.asset_check(asset=positions, blocking=True,
+@dg.asset_check(asset=positions, blocking=True, resource_defs={"compute": DEFAULT_COMPUTE},
                 description="Every book holding positions at a trading day's previous close holds some on the day "
                             "(a book of record's missing day fails its asset; a YAML book loses a day when a symbol is "
                             "unpriced), unless every symbol it held has ended (prices.last_dates).")
-def positions_cover_the_books(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+def positions_cover_the_books(context: dg.AssetCheckExecutionContext, compute: Compute) -> dg.AssetCheckResult:
     start, end, _ = checked_days(context, "positions")
-    offending, checked, ends = [], 0, configured_last_dates()
-    for first, last in year_blocks(start, end):  # a year of rows (and its previous close) at a time
-        held = read_window("positions", first, last, lookback=1)
-        trading = pd.DatetimeIndex(sorted(read_window("prices", first, last, lookback=1, columns=["date"])["date"].unique()))
-        uncovered, n = quality.uncovered_books(held, trading, first, ends)
-        offending.append(uncovered)
-        checked += n
-    return _check_result(pd.concat(offending, ignore_index=True), start, end, checked, dg.AssetCheckSeverity.WARN)
+    offending, checked = _checked_years(compute, partial(_uncovered_in, ends=configured_last_dates()), start, end)
+    return _check_result(offending, start, end, checked, dg.AssetCheckSeverity.WARN)
