@@ -60,10 +60,11 @@ def risk_summary(context: dg.AssetExecutionContext, config: OfficialConfig) -> d
     methods = list(section("var")["methods"])
     rules = book_rules(portfolios, config.method, config.book_methods, methods, config.fallback_method)
     wanted = window_days("var_estimates", start, end, lookback=1)  # and the day before
+    # the horizons used, filtered as the files are read; in the order read (summary_rows keys each row by its
+    # day, book, method and horizon): a day sort of every column was a fifth of the step over 30 years
     var = read_days("var_estimates", wanted, columns=["portfolio", "method", "horizon_days", "var", "es", "var_amount",
                                                       "es_amount", "base_currency"],
-                    where={"confidence": float(config.confidence)})
-    var = var.loc[var["horizon_days"].isin([1, 10])]
+                    where={"confidence": float(config.confidence), "horizon_days": [1, 10]}, by_day=False)
     pnl = read_window("portfolio_pnl", start, end, lookback=3)
     var_days = [d.date() for d in pd.DatetimeIndex(var["date"].unique()).sort_values()]
     chosen = official_methods(var_days, rules, config.fallback_method, _mcs_best(var_days[0] if var_days else start, end))
