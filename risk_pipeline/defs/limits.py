@@ -95,8 +95,8 @@ def limit_amounts(book: Book, dates: pd.DatetimeIndex, wanted: pd.DataFrame, win
 )
 def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings, compute: Compute) -> dg.MaterializeResult:
     """The books (portfolios, then books of record) in one task inline and in a task per worker on Dask
-    (``compute.spread``: the 30-year books take 0.4-1.7 s each, and two halves balance better than tasks of two
-    books dealt in turn; the day pays one read of its instruments, not one per chunk): each task reads its
+    (``compute.spread``: two halves of the books balance better than tasks of two books dealt in turn, the books
+    of record, the heaviest, coming last; one new day reads its instruments once, not once per chunk): each task reads its
     instruments' prices and returns (and its positions), measures and evaluates its limits and stages its rows
     (:func:`_stage_limits`); one commit (defs/chunks.py)."""
     start, end, days = partition_days(context)
@@ -148,19 +148,19 @@ def _stage_limits(chunk: list[Portfolio | str], start: dt.date, end: dt.date, da
     written as the table's uncommitted files."""
     portfolios = [item for item in chunk if isinstance(item, Portfolio)]
     names = [item for item in chunk if isinstance(item, str)]
-    lookback = window + 1
+    # one read of the prices and returns of every instrument the chunk's books hold (each book takes its own)
+    symbols = {s for p in portfolios for s in p.symbols} | set(held_symbols(start, end, names) if names else [])
+    price_rows, return_rows = histories(start, end, sorted(symbols), lookback=window + 1)
     books: list[Book] = []
     skipped: dict[str, str] = {}
     if portfolios:
-        books, skipped = build_books(portfolios, *histories(start, end, sorted({s for p in portfolios for s in p.symbols}),
-                                                            lookback=lookback))
+        books, skipped = build_books(portfolios, price_rows, return_rows)
     recorded: list[Book] = []
     recorded_names: list[str] = []
     if names:
         # the books of record: the stored positions of each previous close (days without them: no row)
-        with_positions, recorded_names, recorded_skipped = record_books(
-            start, end, *histories(start, end, held_symbols(start, end, names), lookback=lookback), with_trades=False,
-            names=names)
+        with_positions, recorded_names, recorded_skipped = record_books(start, end, price_rows, return_rows,
+                                                                        with_trades=False, names=names)
         recorded = [book for book, _ in with_positions]
         skipped.update(recorded_skipped)
     table = limit_table(limits)
