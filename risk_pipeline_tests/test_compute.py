@@ -178,11 +178,24 @@ HEAVY = ("portfolio_pnl", "var_estimates", "var_backtests", "forecast_scores", "
 OPTION_BLOCKS = ("option_greeks", "option_pnl", "option_stress", "option_replay", "option_reverse_stress",
                  "option_limit_status")
 OPTION_EWMA = 5  # the option books' proxy volatility within the range's first days (the lake starts with the range)
+SPREAD = ("limit_status", "risk_summary")  # the books in a task per worker (compute.spread)
 
 
-def _graph_config(compute: dict) -> dict:
+LIMITS = """
+portfolios:
+  balanced:
+    - {measure: var, horizon_days: 1, confidence: 0.99, amount: 1000}
+    - {measure: es, horizon_days: 3, confidence: 0.99, amount: 1000000000}
+  held:
+    - {measure: var, horizon_days: 1, confidence: 0.99, amount: 1000000000}
+"""
+
+
+def _graph_config(compute: dict, limits_file) -> dict:
     config = fast_run_config()
     config["ops"]["var_decomposition"] = {"config": {"estimation_window_days": 20}}
+    # limits of the test's books (the shipped file's are of the shipped ones), measured on a window the range fills
+    config["ops"]["limit_status"] = {"config": {"estimation_window_days": 20, "limits_file": str(limits_file)}}
     for name in OPTION_BLOCKS[:-1]:
         config["ops"][name] = {"config": {"ewma_window_days": OPTION_EWMA}}
     config["ops"]["var_estimates"]["config"]["options"] = {"ewma_window_days": OPTION_EWMA, "estimation_window_days": 10}
@@ -198,26 +211,29 @@ def _every_table(root) -> dict[str, pd.DataFrame]:
 
 def test_the_whole_graph_s_tables_are_identical_inline_and_in_tasks_of_one_book_on_two_dask_workers(
         data_dir, tmp_path, monkeypatch):
+    limits = tmp_path / "limits.yaml"
+    limits.write_text(LIMITS)
     inline = {"engine": "inline"}  # one task of every book
-    assert materialize_range(GRAPH_START, GRAPH_END, _graph_config(inline)).success
+    assert materialize_range(GRAPH_START, GRAPH_END, _graph_config(inline, limits)).success
     expected = _every_table(data_dir / "lake")
 
     monkeypatch.setenv("RISK_PIPELINE_DATA", str(tmp_path / "data_dask"))  # the workers get it from the run
     on_dask = {"engine": "dask", "workers": 2, "books_per_task": 1}
     try:
         with get_task_stream(dask_client(None, 2)) as stream:
-            assert materialize_range(GRAPH_START, GRAPH_END, _graph_config(on_dask)).success
+            assert materialize_range(GRAPH_START, GRAPH_END, _graph_config(on_dask, limits)).success
         tasks = stream.data
     finally:
         close_clients()
     got = _every_table(tmp_path / "data_dask" / "lake")
-    # each heavy table's tasks (one per book) ran on the two workers, and wrote a file per book and year
+    # each heavy table's tasks (one per book; a task per worker for SPREAD) ran on the two workers, and wrote a
+    # file per task and year
     assert len({task["worker"] for task in tasks}) == 2
-    assert len(tasks) >= len(HEAVY) * 2
-    for name in HEAVY:
+    assert len(tasks) >= (len(HEAVY) + len(SPREAD)) * 2
+    for name in HEAVY + SPREAD:
         assert len(expected[name]) > 0, name
         delta = lake.open_table(name, tmp_path / "data_dask" / "lake")
-        assert len(delta.file_uris()) == expected[name]["portfolio"].nunique(), name
+        assert len(delta.file_uris()) == (expected[name]["portfolio"].nunique() if name in HEAVY else 2), name
     # each option table's blocks of days, one per worker, a file each where they hold rows (the range in one year;
     # option_replay's one episode in the lake, covid_crash_2020, is reported from 2020-03-24: the second block)
     days = [d.date() for d in pd.bdate_range(GRAPH_START, GRAPH_END)]

@@ -10,7 +10,8 @@ from scipy import stats
 from risk_pipeline.risk.frtb import (
     CAPITAL_AVERAGE_DAYS, FactorBook, StressSearch, backtest_eligible, book_es, capital_charge, desk_exception_counts,
     exceptions,
-    OBSERVATION_DAYS, factor_model_pnl, imcc, imes, liquidity_adjusted_es, pla_zone, plus_factor, rolling_ks,
+    OBSERVATION_DAYS, factor_model_pnl, imcc, imes, liquidity_adjusted_es, pla_zone, plus_factor, plus_factors,
+    rolling_ks,
     rolling_spearman,
     trailing_exceptions,
 )
@@ -179,6 +180,14 @@ def test_imcc_with_rho_on_equity_and_fx_classes():
 def test_the_plus_factor_table_at_each_zone_boundary(k, zone, plus):
     result = plus_factor(k)
     assert (result.zone, result.plus_factor) == (zone, plus)
+
+
+def test_the_plus_factors_of_a_series_are_each_day_s_plus_factor_and_nan_where_the_count_is_unknown():
+    counts = np.array([np.nan, 0.0, 5.0, 12.0, 5.0, 9.0, np.nan, 0.0])
+    got = plus_factors(counts)
+    assert np.isnan(got[[0, 6]]).all()
+    assert got[[1, 2, 3, 4, 5, 7]].tolist() == [plus_factor(int(k)).plus_factor for k in counts[[1, 2, 3, 4, 5, 7]]]
+    assert plus_factors(np.array([])).shape == (0,) and np.isnan(plus_factors(np.full(3, np.nan))).all()
 
 
 def test_the_capital_charge_switches_between_spot_and_the_60_day_term():

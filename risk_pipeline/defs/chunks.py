@@ -8,7 +8,7 @@ last day (the metadata's preview and latest figures), never the table's rows."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -42,18 +42,20 @@ def publish_chunks(compute: Compute, table: str, rows: Callable[[list[Any]], pd.
 
 def publish_staged(table: str, staged: Sequence[Staged], days: list[dt.date], keys: list[str] | None,
                    metadata: Callable[[pd.DataFrame], dict[str, object]] | None = None, sort_latest: bool = False,
+                   per_day: Mapping[dt.date, Mapping[str, object]] | None = None,
                    **extra: object) -> dg.MaterializeResult:
     """Commit the ``staged`` files of ``table`` (``storage.staging.stage``: chunks of books, or blocks
     of days) as the run's rows of ``days`` and ``keys``, in one Delta commit, and return the
     materialization as :func:`publish_chunks` does; ``sort_latest``: the preview's rows of the last day
-    in the order of the key (``prices``, whose rows a commit of one frame holds so), not the chunks'."""
+    in the order of the key (``prices``, whose rows a commit of one frame holds so), not the chunks';
+    ``per_day``: each partition's own entries besides its rows (``lake_assets.publish``'s)."""
     commit = commit_staged(table, staged, days, keys)
     refresh_catalog()
     counts: dict[dt.date, int] = {}
     for chunk in staged:
         for day, n in chunk.day_rows.items():
             counts[day] = counts.get(day, 0) + n
-    partition_metadata(table, counts, days)
+    partition_metadata(table, counts, days, per_day)
     day = table_schema(table).day_column
     ends = [chunk.latest for chunk in staged if len(chunk.latest)]
     latest = pd.concat(ends, ignore_index=True) if ends else pd.DataFrame()

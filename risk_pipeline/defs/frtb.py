@@ -30,7 +30,7 @@ from risk_pipeline.config.positions import load_books_of_record
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk.frtb import (
     BACKTEST_DAYS, CAPITAL_AVERAGE_DAYS, CLASS_ALL, DESK_CONFIDENCES, OBSERVATION_DAYS, PLA_DAYS, RISK_CLASSES,
-    backtest_eligible, book_es, capital_charge, desk_exception_counts, factor_model_pnl, imcc, pla_zone, plus_factor,
+    backtest_eligible, book_es, capital_charge, desk_exception_counts, factor_model_pnl, imcc, pla_zone, plus_factor, plus_factors,
     rolling_ks, rolling_spearman,
 )
 from risk_pipeline.risk.instruments.fx import to_base_returns
@@ -356,7 +356,7 @@ def capital_rows(settings: FrtbConfig, es: pd.DataFrame, bank_desk: pd.DataFrame
     total = imcc(imes[CLASS_ALL].to_numpy(), by_class, settings.rho)
     backtest = bank_desk.set_index("date").reindex(imes.index)
     count = backtest["exceptions_99"].to_numpy()
-    plus = np.array([plus_factor(int(k)).plus_factor if np.isfinite(k) else np.nan for k in count])
+    plus = plus_factors(count)
     multiplier = settings.multiplier + plus
     average, charge = capital_charge(total, multiplier, CAPITAL_AVERAGE_DAYS)
     with np.errstate(invalid="ignore"):
@@ -386,10 +386,11 @@ def capital_rows(settings: FrtbConfig, es: pd.DataFrame, bank_desk: pd.DataFrame
 def frtb_capital(context: dg.AssetExecutionContext, config: FrtbSettings) -> dg.MaterializeResult:
     start, end, days = partition_days(context)
     settings = load_frtb_config(config.frtb_file)
-    es = read_window("frtb_es", start, end, lookback=CAPITAL_AVERAGE_DAYS - 1)
-    es = es.loc[es["portfolio"] == settings.bank_name]
-    desks = read_window("frtb_desks", start, end)
-    desks = desks.loc[desks["portfolio"] == settings.bank_name]
+    # the bank's rows only, and the columns capital_rows reads (not every desk's rows of the range)
+    bank = {"portfolio": settings.bank_name}
+    es = read_window("frtb_es", start, end, lookback=CAPITAL_AVERAGE_DAYS - 1, columns=["risk_class", "imes"],
+                     where=bank)
+    desks = read_window("frtb_desks", start, end, columns=["exceptions_99", "backtest_zone"], where=bank)
     frame = _in_range(capital_rows(settings, es, desks), start, end) if len(es) else empty_frame("frtb_capital")
     extra = {}
     if len(frame):

@@ -9,6 +9,9 @@ status rules: :func:`risk_pipeline.risk.limits.evaluate_limits`; the table store
 """
 
 
+import dataclasses
+import datetime as dt
+from functools import partial
 from typing import Optional
 
 import dagster as dg
@@ -16,11 +19,14 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.books import Book, build_books
+from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
+from risk_pipeline.config.positions import load_books_of_record
+from risk_pipeline.defs.chunks import publish_staged
 from risk_pipeline.defs.exposures import bond_scenarios
-from risk_pipeline.defs.lake_assets import lake_asset, latest_day_of_run, partition_days, publish
+from risk_pipeline.defs.lake_assets import lake_asset, latest_day_of_run, partition_days
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.portfolios import (
-    BOOK_PRICE_COLUMNS, BOOK_RETURN_COLUMNS, log_skipped_books, record_books, skipped_metadata,
+    held_symbols, histories, log_skipped_books, record_books, skipped_metadata,
 )
 from risk_pipeline.defs.positions import positions
 from risk_pipeline.config.portfolios import Portfolio, load_portfolios
@@ -29,7 +35,8 @@ from risk_pipeline.risk.limits import (
 )
 from risk_pipeline.config.limits import DEFAULT_LIMITS_FILE, load_limits
 from risk_pipeline.config.settings import section
-from risk_pipeline.storage.lake import empty_frame, read_days, read_window
+from risk_pipeline.storage.lake import empty_frame, read_days
+from risk_pipeline.storage.staging import Staged, stage
 
 _LIMITS = section("limits")
 STORED_NAMES = {"value": "measured_amount"}
@@ -84,24 +91,82 @@ def limit_amounts(book: Book, dates: pd.DatetimeIndex, wanted: pd.DataFrame, win
         "on the estimation window's returns), the limit_amount, utilization = measured_amount / limit_amount and "
         "status within_limits / warning (>= warning_fraction of the limit) / danger (above it) / no_data."
     ),
+    resource_defs={"compute": DEFAULT_COMPUTE},  # inline unless a run's config says otherwise (risk_pipeline/compute.py)
 )
-def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> dg.MaterializeResult:
+def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings, compute: Compute) -> dg.MaterializeResult:
+    """The books (portfolios, then books of record) in one task inline and in a task per worker on Dask
+    (``compute.spread``: two halves of the books balance better than tasks of two books dealt in turn, the books
+    of record, the heaviest, coming last; one new day reads its instruments once, not once per chunk): each task reads its
+    instruments' prices and returns (and its positions), measures and evaluates its limits and stages its rows
+    (:func:`_stage_limits`); one commit (defs/chunks.py)."""
     start, end, days = partition_days(context)
     limits = limits_config(config.limits_file)
     fraction = config.warning_fraction if config.warning_fraction is not None else limits.warning_fraction
-    table = limit_table(limits)
-    lookback = config.estimation_window_days + 1  # the window of the first day, and the day before it (FX returns)
-    # the columns the books are built from (books.build_book, record_books), not the others of the tables
-    price_rows = read_window("prices", start, end, lookback=lookback, columns=BOOK_PRICE_COLUMNS)
-    return_rows = read_window("returns", start, end, lookback=lookback, columns=BOOK_RETURN_COLUMNS)
+    items: list[Portfolio | str] = [*load_portfolios(), *load_books_of_record().books]
+    chunks = compute.map(partial(_stage_limits, start=start, end=end, days=days, limits=limits, fraction=fraction,
+                                 window=config.estimation_window_days), compute.spread(items))
+    keys: list[str] = []
     unlimited: list[str] = []
-    books, skipped = build_books(load_portfolios(), price_rows, return_rows)
-    # the books of record: the stored positions of each previous close (days without them: no row)
-    recorded, recorded_names, recorded_skipped = record_books(start, end, price_rows, return_rows, with_trades=False)
-    skipped.update(recorded_skipped)
+    skipped: dict[str, str] = {}
+    statuses: dict[dt.date, tuple[int, int]] = {}
+    for chunk in chunks:
+        keys += chunk.keys
+        unlimited += chunk.unlimited
+        skipped.update(chunk.skipped)
+        for day, (danger, warning) in chunk.statuses.items():
+            before = statuses.get(day, (0, 0))
+            statuses[day] = (before[0] + danger, before[1] + warning)
     log_skipped_books(context, skipped)
+    if unlimited:
+        context.log.warning(f"no limits configured for portfolio(s) {unlimited}: not checked")
+    extra = {"unlimited_portfolios": dg.MetadataValue.text(", ".join(unlimited))} if unlimited else {}
+    # each partition: its limits breached and at warning level, which Dagster plots across partitions
+    per_day = {day: {"limits_breached": dg.MetadataValue.int(danger), "limits_at_warning": dg.MetadataValue.int(warning)}
+               for day, (danger, warning) in sorted(statuses.items())}
+    return publish_staged("limit_status", [chunk.staged for chunk in chunks], days, keys, metadata=_latest_status,
+                          per_day=per_day, method=LIMIT_METHOD, **extra, **skipped_metadata(skipped))
+
+
+@dataclasses.dataclass(frozen=True)
+class StagedLimits:
+    """What a task of limit_status hands back: its staged rows, the books it computed (the keys it replaces),
+    those without a limit configured, its books skipped for want of an FX rate (each one line), and per day
+    with rows its limits in danger and at warning."""
+
+    staged: Staged
+    keys: list[str]
+    unlimited: list[str]
+    skipped: dict[str, str]
+    statuses: dict[dt.date, tuple[int, int]]
+
+
+def _stage_limits(chunk: list[Portfolio | str], start: dt.date, end: dt.date, days: list[dt.date],
+                  limits: LimitsConfig, fraction: Optional[float], window: int) -> StagedLimits:
+    """A task: the limit_status rows on ``start``..``end`` of a chunk of portfolios and books of record (names),
+    each book built from the stored rows of its own instruments (and positions) over the range and the
+    ``window`` + 1 stored days before it (the window of the first day, and the day before it: FX returns),
+    written as the table's uncommitted files."""
+    portfolios = [item for item in chunk if isinstance(item, Portfolio)]
+    names = [item for item in chunk if isinstance(item, str)]
+    # one read of the prices and returns of every instrument the chunk's books hold (each book takes its own)
+    symbols = {s for p in portfolios for s in p.symbols} | set(held_symbols(start, end, names) if names else [])
+    price_rows, return_rows = histories(start, end, sorted(symbols), lookback=window + 1)
+    books: list[Book] = []
+    skipped: dict[str, str] = {}
+    if portfolios:
+        books, skipped = build_books(portfolios, price_rows, return_rows)
+    recorded: list[Book] = []
+    recorded_names: list[str] = []
+    if names:
+        # the books of record: the stored positions of each previous close (days without them: no row)
+        with_positions, recorded_names, recorded_skipped = record_books(start, end, price_rows, return_rows,
+                                                                        with_trades=False, names=names)
+        recorded = [book for book, _ in with_positions]
+        skipped.update(recorded_skipped)
+    table = limit_table(limits)
+    unlimited: list[str] = []
     measured: list[tuple[Portfolio, pd.DatetimeIndex, pd.DataFrame]] = []
-    for book in books + [book for book, _ in recorded]:
+    for book in books + recorded:
         portfolio = book.portfolio
         if book.exposures.empty:
             continue
@@ -115,22 +180,25 @@ def limit_status(context: dg.AssetExecutionContext, config: LimitsSettings) -> d
         dates = book.exposures.index[np.asarray(in_range)]
         if dates.empty:
             continue  # no P&L day in the range (a holiday, a book before its first price or positions)
-        measured.append((portfolio, dates, limit_amounts(book, dates, wanted, config.estimation_window_days)))
+        measured.append((portfolio, dates, limit_amounts(book, dates, wanted, window)))
     frame = _evaluated(measured, limits, fraction)
-    if unlimited:
-        context.log.warning(f"no limits configured for portfolio(s) {unlimited}: not checked")
-    extra = {"unlimited_portfolios": dg.MetadataValue.text(", ".join(unlimited))} if unlimited else {}
-    latest = frame.loc[frame["date"] == frame["date"].max()] if len(frame) else frame
-    if len(latest):
-        extra["latest_status"] = dg.MetadataValue.md(latest[LATEST_COLUMNS].to_markdown(index=False, floatfmt=".4g"))
-    # each partition: its limits breached and at warning level, which Dagster plots across partitions
-    counts = pd.crosstab(frame["date"].dt.date, frame["status"])
-    per_day = {day: {"limits_breached": dg.MetadataValue.int(int(row.get(LimitStatus.DANGER, 0))),
-                     "limits_at_warning": dg.MetadataValue.int(int(row.get(LimitStatus.WARNING, 0)))}
-               for day, row in counts.iterrows()}
-    return publish("limit_status", frame, days, keys=[book.portfolio.name for book in books] + recorded_names,
-                   per_day=per_day, method=LIMIT_METHOD,
-                   **extra, **skipped_metadata(skipped))
+    keys = [book.portfolio.name for book in books] + recorded_names
+    return StagedLimits(stage("limit_status", frame, days, keys), keys, unlimited, skipped, _status_counts(frame))
+
+
+def _status_counts(frame: pd.DataFrame) -> dict[dt.date, tuple[int, int]]:
+    """Per day of ``frame`` (limit_status rows) its limits in danger and at warning."""
+    counts = pd.crosstab(frame["date"].dt.date, frame["status"]).reindex(
+        columns=[LimitStatus.DANGER, LimitStatus.WARNING], fill_value=0)
+    return {day: (int(danger), int(warning))
+            for day, danger, warning in zip(counts.index, counts[LimitStatus.DANGER], counts[LimitStatus.WARNING])}
+
+
+def _latest_status(latest: pd.DataFrame) -> dict[str, object]:
+    """The metadata of the run's last day with rows: each limit's measure, amount and status."""
+    if latest.empty:
+        return {}
+    return {"latest_status": dg.MetadataValue.md(latest[LATEST_COLUMNS].to_markdown(index=False, floatfmt=".4g"))}
 
 
 def _evaluated(measured: list[tuple[Portfolio, pd.DatetimeIndex, pd.DataFrame]], limits: LimitsConfig,

@@ -91,6 +91,17 @@ def plus_factor(exceptions: int, n_obs: int = BACKTEST_DAYS) -> PlusFactor:
     return PlusFactor(k, ZONE_NAMES[z], plus)
 
 
+def plus_factors(exceptions: np.ndarray) -> np.ndarray:
+    """The :func:`plus_factor` of each exception count of ``exceptions`` (floats; NaN: unknown, NaN out),
+    evaluated once per distinct count: a 30-year series holds some 8,600 days' counts, a dozen distinct."""
+    counts = np.asarray(exceptions, dtype=float)
+    out = np.full(counts.shape, np.nan)
+    known = np.isfinite(counts)
+    distinct, at = np.unique(counts[known], return_inverse=True)
+    out[known] = np.array([plus_factor(int(k)).plus_factor for k in distinct], dtype=float)[at]
+    return out
+
+
 def capital_charge(imcc_series: np.ndarray, multiplier: np.ndarray, average_days: int = CAPITAL_AVERAGE_DAYS) -> tuple[np.ndarray, np.ndarray]:
     """MAR33.41 without SES: C_A[t] = max(IMCC[t], m_c[t] * mean(IMCC[t-average_days+1 .. t])).
 
