@@ -203,10 +203,11 @@ class Compute(dg.ConfigurableResource):
         return _balanced(items, n)
 
     def spread(self, items: Sequence[Any], weights: Optional[Sequence[float]] = None) -> list[list[Any]]:
-        """``items`` (the symbols of a market-data table, the days of an option table) in order, in one task
-        inline and in as many tasks as the workers (the cluster's threads at an ``address``) on the ``dask``
-        engine, of sizes within one: the tasks of a step whose work per item is small and even (a pass over each
-        symbol's rows, the bundled option book on each day). With ``weights`` (the work of each item) the tasks
+        """``items`` (the symbols of a market-data table, the days of an option table, the books of
+        ``limit_status`` and ``risk_summary``, the years of the positions' checks) in order, in one task inline
+        and in as many tasks as the workers (the cluster's threads at an ``address``) on the ``dask`` engine, of
+        sizes within one: the tasks of a step whose work per item is small and even (a pass over each symbol's
+        rows, the bundled option book on each day). With ``weights`` (the work of each item) the tasks
         are contiguous runs of items whose weights come as near to an equal share as the items allow (at most
         as many; ``option_replay``'s later days reprice more episodes)."""
         n = min(len(items), 1 if self.engine == "inline" else self._slots())
