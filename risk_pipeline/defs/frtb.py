@@ -101,9 +101,10 @@ def _books(context: dg.AssetExecutionContext, config: FrtbConfig, start: dt.date
 
 
 def pnl_days(book: FrtbBook) -> int:
-    """What a book's task of ``frtb_es`` or ``frtb_desks`` costs, roughly: its P&L days (each a window of its ES,
-    VaR and P&L attribution tests); the chunks of books are handed out heaviest first (``publish_chunks``), so that
-    the two chunks of the longest desks do not both fall to one worker while the other ends early."""
+    """What a book's task of ``frtb_desks`` costs, roughly: its P&L days (each a window of its VaR and P&L
+    attribution tests); the chunks of books are handed out heaviest first (``publish_chunks``), so that the two
+    chunks of the longest desks do not both fall to one worker while the other ends early. (``frtb_es``' cost
+    follows its books' risk factors too: by P&L days its chunks were no better balanced than in order.)"""
     return len(book.pnl)
 
 
@@ -156,7 +157,7 @@ def frtb_es(context: dg.AssetExecutionContext, config: FrtbSettings, compute: Co
                                                       windows=windows), books, days,
                           keys=desk_names(settings, skipped),
                           metadata=partial(_latest, name="latest_imes", columns=columns, risk_class=CLASS_ALL),
-                          weight=pnl_days, **skipped_metadata(skipped))
+                          **skipped_metadata(skipped))
 
 
 WINDOW_MARGIN_DAYS = 5
