@@ -14,11 +14,15 @@ first steps leave it, for an asset whose ``compute`` resource the run configures
 system of the process, imports included; less disturbed than the wall by other jobs on a shared
 machine; with ``--engine dask`` it leaves out the workers' CPU, so compare walls on an idle machine),
 the step's own wall (the run, without the process's imports and the cluster's start), the ratios, and whether the two sides' tables are equal: every row and column, the rows sorted,
-exact (``pandas.testing.assert_frame_equal(check_exact=True)``; NaN equals NaN).
+exact (``pandas.testing.assert_frame_equal(check_exact=True)``; NaN equals NaN). A step of several
+tables (``stress``) writes and compares each of them.
 
     .venv/bin/python benchmarks/bench_backfill_steps.py --data data --baseline main
     .venv/bin/python benchmarks/bench_backfill_steps.py --data data --steps var_scores --baseline HEAD~1
     .venv/bin/python benchmarks/bench_backfill_steps.py --data data --steps limit_status --engine dask --baseline main
+    .venv/bin/python benchmarks/bench_backfill_steps.py --data data --steps stress --engine dask --baseline main
+
+A step is an asset or a multi-asset (``stress``: its three tables, each compared).
 """
 
 from __future__ import annotations
@@ -51,9 +55,11 @@ def _stage(step: str, engine: str) -> None:
     from risk_pipeline.storage.lake import stored_days
     from risk_pipeline.storage.paths import lake_dir
 
-    shutil.rmtree(lake_dir() / step, ignore_errors=True)
+    tables = _tables(step)
+    for table in tables:
+        shutil.rmtree(lake_dir() / table, ignore_errors=True)
     days = stored_days("prices")
-    assets = [a for a in defs.assets if {k.to_user_string() for k in a.keys} == {step}]
+    assets = [a for a in defs.assets if {k.to_user_string() for k in a.keys} == set(tables)]
     tags = {"dagster/asset_partition_range_start": str(days[0]), "dagster/asset_partition_range_end": str(days[-1])}
     compute = {"engine": "dask", "workers": 2, "books_per_task": 2} if engine == "dask" else {"engine": "inline"}
     config = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
@@ -62,8 +68,18 @@ def _stage(step: str, engine: str) -> None:
         if engine == "dask":  # started and warmed up before the step, as make run's first steps leave it
             dask_client(None, 2)
     began = time.perf_counter()
-    assert dg.materialize(assets, tags=tags, selection=[step], instance=ephemeral_instance(), run_config=config).success
+    assert dg.materialize(assets, tags=tags, selection=tables, instance=ephemeral_instance(), run_config=config).success
     print(f"{STEP_WALL} {time.perf_counter() - began}")
+
+
+def _tables(step: str) -> list[str]:
+    """The tables of ``step``: an asset's, or every table of a multi-asset (``stress``)."""
+    from risk_pipeline.definitions import defs
+
+    for asset in defs.assets:
+        if asset.node_def.name == step and len(asset.keys) > 1:
+            return sorted(k.to_user_string() for k in asset.keys)
+    return [step]
 
 
 def _children_cpu() -> float:
@@ -147,7 +163,8 @@ def main() -> None:
         this, base = results["this checkout"], results[f"baseline {args.baseline}"]
         print(f"{'step':18s} {'wall':>8s} {'baseline':>9s} {'ratio':>6s} {'CPU':>8s} {'baseline':>9s} {'ratio':>6s}  table")
         for step in args.steps:
-            same = _same_table(folders["this checkout"], folders[f"baseline {args.baseline}"], step)
+            same = "; ".join(_same_table(folders["this checkout"], folders[f"baseline {args.baseline}"], table)
+                             for table in _tables(step))
             print(f"{step:18s} {this[step][0]:8.1f} {base[step][0]:9.1f} {this[step][0] / base[step][0]:6.2f} "
                   f"{this[step][1]:8.1f} {base[step][1]:9.1f} {this[step][1] / base[step][1]:6.2f}  {same}")
 

@@ -42,7 +42,7 @@ import os
 import pkgutil
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import nullcontext
 from functools import partial
 from typing import Any, Literal, Optional
@@ -241,15 +241,45 @@ class Compute(dg.ConfigurableResource):
             blocks.setdefault((day.year - days[0].year) // self.years_per_task, []).append(day)
         return list(blocks.values())
 
-    def map(self, function: Callable[[Any], Any], tasks: Sequence[Any]) -> list[Any]:
-        """``function`` of every task, in the order of ``tasks``."""
+    def map(self, function: Callable[[Any], Any], tasks: Sequence[Any],
+            weights: Optional[Sequence[float]] = None) -> list[Any]:
+        """``function`` of every task, the results in the order of ``tasks``. With ``weights`` (each task's
+        expected cost) the tasks run heaviest first (in the order of ``tasks`` among equal weights), so that on
+        the ``dask`` engine the workers finish together instead of one computing a heavy task last while the
+        other waits."""
+        order = list(range(len(tasks))) if weights is None else sorted(range(len(tasks)), key=lambda i: -weights[i])
+        ordered = [tasks[i] for i in order]
         if self.engine == "inline" or not tasks:
-            return [function(task) for task in tasks]
+            results = [function(task) for task in ordered]
+        else:
+            client = self._client()
+            results = client.gather(client.map(_in_environment, ordered, function=function,
+                                               environment=run_environment(), pure=False))
+        return [result for _, result in sorted(zip(order, results), key=lambda pair: pair[0])]
+
+    def each(self, functions: Sequence[Callable[[Any], Any]], tasks: Sequence[Any]) -> Iterator[list[Any]]:
+        """For each of ``functions`` in turn, the list of its results of every task (in the order of ``tasks``),
+        as soon as they are done. On the ``dask`` engine every function's tasks are handed out at once and each
+        task is sent to the workers once, not once per function: the run's process works on a function's
+        results (a multi-asset's commit of one table and its materialization) while the workers compute the next
+        functions'. Inline, one function's tasks after the other's."""
+        if self.engine == "inline" or not tasks:
+            for function in functions:
+                yield [function(task) for task in tasks]
+            return
+        client = self._client()
+        # on every worker (no task waits for the one worker holding its input), unhashed (no pass over it)
+        sent = client.scatter(list(tasks), broadcast=True, hash=False)
+        environment = run_environment()
+        batches = [client.map(_in_environment, sent, function=function, environment=environment, pure=False)
+                   for function in functions]
+        for batch in batches:
+            yield client.gather(batch)
+
+    def _client(self) -> Any:
         if self.workers < 1:
             raise ValueError(f"compute: workers={self.workers} must be at least 1")
-        client = dask_client(self.address, self.workers)
-        return client.gather(client.map(_in_environment, list(tasks), function=function,
-                                        environment=run_environment(), pure=False))
+        return dask_client(self.address, self.workers)
 
 
 def _weighed(items: Sequence[Any], weights: Sequence[float], n: int) -> list[list[Any]]:

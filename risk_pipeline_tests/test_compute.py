@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from contextlib import nullcontext
+from functools import partial
 
 import dagster as dg
 import pandas as pd
@@ -164,6 +165,59 @@ def test_spread_cuts_runs_of_even_weight_one_per_worker_and_one_run_inline():
     assert dask.spread(list(range(6))) == [[0, 1, 2], [3, 4, 5]]
     assert dask.spread([1, 2, 3], [0, 0, 9]) == [[1, 2, 3]]  # the work in the last item: no cut before it
     assert Compute().spread(list(range(6)), [1, 1, 1, 1, 4, 4]) == [list(range(6))]
+
+
+def _started(task: int) -> tuple[int, float]:
+    began = time.perf_counter()
+    time.sleep(0.1)
+    return task, began
+
+
+@pytest.mark.parametrize("engine", ["inline", "dask"])
+def test_weighted_tasks_run_heaviest_first_and_come_back_in_their_order(engine):
+    """``Compute.map`` with weights hands the heaviest task out first (one worker: it runs them in the order
+    handed out), the equal ones in their order, and returns the results in the order of the tasks."""
+    compute = Compute(engine=engine, workers=1)
+    try:
+        got = compute.map(_started, [0, 1, 2, 3, 4], weights=[1, 5, 2, 5, 0])
+    finally:
+        close_clients()
+    assert [task for task, _ in got] == [0, 1, 2, 3, 4]
+    assert sorted(range(5), key=lambda i: got[i][1]) == [1, 3, 2, 0, 4]
+
+
+def _length(task: bytes) -> int:
+    return len(task)
+
+
+def _marked(task: bytes, folder: str) -> int:
+    with open(os.path.join(folder, f"{len(task)}"), "w"):
+        pass
+    return -len(task)
+
+
+@pytest.mark.parametrize("engine", ["inline", "dask"])
+def test_each_function_s_results_come_as_soon_as_done_and_the_tasks_are_sent_once(engine, tmp_path, recwarn):
+    """``Compute.each``: per function, its results in the order of the tasks. On two Dask workers every
+    function's tasks are handed out before the first function's results are used (the second function's tasks
+    end meanwhile, unasked), and the tasks (4 of 4 MB) are sent to the workers once, outside the graph: no
+    "Sending large graph" warning (a graph of 3 x 16 MB, the tasks once per function, drew one per function)."""
+    tasks = [bytes(4_000_000 + i) for i in range(4)]
+    compute = Compute(engine=engine, workers=2)
+    try:
+        batches = compute.each([_length, partial(_marked, folder=str(tmp_path)), _length], tasks)
+        first = next(batches)
+        if engine == "dask":
+            deadline = time.monotonic() + 60
+            while len(list(tmp_path.iterdir())) < 4 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert len(list(tmp_path.iterdir())) == 4  # done before the second batch was asked for
+        rest = list(batches)
+    finally:
+        close_clients()
+    lengths = [4_000_000 + i for i in range(4)]
+    assert [first, *rest] == [lengths, [-n for n in lengths], lengths]
+    assert not [w for w in recwarn if "Sending large graph" in str(w.message)]
 
 
 def test_an_unknown_engine_is_refused():

@@ -8,7 +8,7 @@ last day (the metadata's preview and latest figures), never the table's rows."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -31,13 +31,27 @@ def _stage_chunk(chunk: list[Any], rows: Callable[[list[Any]], pd.DataFrame], ta
 def publish_chunks(compute: Compute, table: str, rows: Callable[[list[Any]], pd.DataFrame], items: Sequence[Any],
                    days: list[dt.date], keys: list[str] | None,
                    metadata: Callable[[pd.DataFrame], dict[str, object]] | None = None,
-                   **extra: object) -> dg.MaterializeResult:
+                   weight: Callable[[Any], float] | None = None, **extra: object) -> dg.MaterializeResult:
     """Replace the stored rows of ``table`` for every day of the run and every key of ``keys`` with
     ``rows(chunk)`` of every chunk of ``items`` (a picklable function returning the chunk's rows on
     ``days``), in one Delta commit; ``metadata(latest)`` adds the metadata computed from the rows of
-    the run's last day with rows (``latest``); each partition's materialization has its own ``rows``."""
-    staged = compute.map(partial(_stage_chunk, rows=rows, table=table, days=days, keys=keys), compute.chunks(items))
+    the run's last day with rows (``latest``); each partition's materialization has its own ``rows``.
+    ``weight(item)``: an item's expected cost, the chunks handed out heaviest first (:meth:`Compute.map`)."""
+    chunks = compute.chunks(items)
+    weights = None if weight is None else [sum(weight(item) for item in chunk) for chunk in chunks]
+    staged = compute.map(partial(_stage_chunk, rows=rows, table=table, days=days, keys=keys), chunks, weights)
     return publish_staged(table, staged, days, keys, metadata, **extra)
+
+
+def publish_tables(compute: Compute, tables: Mapping[str, Callable[[list[Any]], pd.DataFrame]], items: Sequence[Any],
+                   days: list[dt.date], keys: list[str] | None, **extra: object) -> Iterator[dg.MaterializeResult]:
+    """:func:`publish_chunks` of several tables of the same ``items`` (a multi-asset's, each table's ``rows``), in
+    the order of ``tables``: each chunk is sent to the workers once for all the tables, and each table is
+    committed and its materialization returned as soon as its tasks are done, while the workers compute the next
+    tables' (:meth:`Compute.each`)."""
+    functions = [partial(_stage_chunk, rows=rows, table=table, days=days, keys=keys) for table, rows in tables.items()]
+    for table, staged in zip(tables, compute.each(functions, compute.chunks(items))):
+        yield publish_staged(table, staged, days, keys, **extra)
 
 
 def publish_staged(table: str, staged: Sequence[Staged], days: list[dt.date], keys: list[str] | None,

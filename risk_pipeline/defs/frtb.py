@@ -100,6 +100,14 @@ def _books(context: dg.AssetExecutionContext, config: FrtbConfig, start: dt.date
     return books + ([bank_book(config, desks, return_history)] if desks else []), skipped
 
 
+def pnl_days(book: FrtbBook) -> int:
+    """What a book's task of ``frtb_desks`` costs, roughly: its P&L days (each a window of its VaR and P&L
+    attribution tests); the chunks of books are handed out heaviest first (``publish_chunks``), so that the two
+    chunks of the longest desks do not both fall to one worker while the other ends early. (``frtb_es``' cost
+    follows its books' risk factors too: by P&L days its chunks were no better balanced than in order.)"""
+    return len(book.pnl)
+
+
 def _in_range(frame: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
     return frame.loc[frame["date"].dt.date.between(start, end)]
 
@@ -337,7 +345,8 @@ def frtb_desks(context: dg.AssetExecutionContext, config: FrtbSettings, compute:
     return publish_chunks(compute, "frtb_desks", partial(_desk_chunk_rows, settings=settings, start=start, end=end,
                                                          **factors),
                           books, days, keys=desk_names(settings, skipped),
-                          metadata=partial(_latest, name="latest_desks", columns=columns), **skipped_metadata(skipped))
+                          metadata=partial(_latest, name="latest_desks", columns=columns), weight=pnl_days,
+                          **skipped_metadata(skipped))
 
 
 def _desk_chunk_rows(books: list[FrtbBook], settings: FrtbConfig, start: dt.date, end: dt.date,

@@ -19,7 +19,7 @@ import dagster as dg
 import pandas as pd
 
 from risk_pipeline.defs.market_data import prices, returns
-from risk_pipeline.defs.chunks import publish_chunks
+from risk_pipeline.defs.chunks import publish_tables
 from risk_pipeline.defs.lake_assets import business_days, partition_days, single_run
 from risk_pipeline.defs.portfolios import portfolio_pnl, record_books
 from risk_pipeline.defs.positions import positions
@@ -257,15 +257,15 @@ _TABLES = {
 def stress(context: dg.AssetExecutionContext, config: StressConfig, compute: Compute):
     """The three stress tables from one preparation (books, scenario calibration, episodes),
     so the historical windows are read and calibrated once per run; each table can also be
-    materialized alone. Each chunk of portfolios is a task of the ``compute`` engine, which writes
-    its rows (defs/chunks.py)."""
+    materialized alone. Each chunk of portfolios is a task of the ``compute`` engine for each table, which
+    writes its rows; a table is committed while the workers compute the next tables' (defs/chunks.py
+    ``publish_tables``)."""
     start, end, days = partition_days(context)
     inputs = stress_inputs(config, start, end, context.log)
     extra = {"skipped_scenarios": dg.MetadataValue.text(", ".join(inputs.skipped))} if inputs.skipped else {}
-    for key in sorted(context.selected_asset_keys, key=lambda k: k.to_user_string()):
-        table = key.to_user_string()
-        rows = partial(_chunk_rows, table=table, inputs=_shared(inputs), config=config, start=start, end=end)
-        yield publish_chunks(compute, table, rows, inputs.portfolios, days, keys=inputs.portfolio_names, **extra)
+    tables = {table: partial(_chunk_rows, table=table, inputs=_shared(inputs), config=config, start=start, end=end)
+              for table in sorted(key.to_user_string() for key in context.selected_asset_keys)}
+    yield from publish_tables(compute, tables, inputs.portfolios, days, keys=inputs.portfolio_names, **extra)
 
 
 def _chunk_rows(chunk: list[PortfolioStress], table: str, inputs: StressInputs, config: StressConfig,

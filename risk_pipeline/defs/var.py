@@ -306,12 +306,10 @@ def heaviest_first(compute: Compute, run: Callable[[VarTask], StagedBooks], task
 
     def weight(task: VarTask) -> int:
         if any(isinstance(item, OptionBooksTask) for item in task.chunk):
-            return 0
-        return 1 if any(isinstance(item, str) for item in task.chunk) else 2
+            return 2
+        return 1 if any(isinstance(item, str) for item in task.chunk) else 0
 
-    order = sorted(range(len(tasks)), key=lambda i: weight(tasks[i]))
-    results = compute.map(run, [tasks[i] for i in order])
-    return [result for _, result in sorted(zip(order, results), key=lambda pair: pair[0])]
+    return compute.map(run, tasks, weights=[weight(task) for task in tasks])
 
 
 def _stage_books(task: VarTask, config: VarConfig, first_pnl_day: dt.date, option_books: list[str]) -> StagedBooks:
