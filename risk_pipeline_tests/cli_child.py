@@ -42,7 +42,7 @@ def kill_at_call(target: str, nth: int, under: str | None = None, delay: float =
     with ``fill`` (a file's path), fill the disk with that file instead (the call then meets a full disk):
     ``commit`` (a lake commit: a frame's ``deltalake.write_deltalake``, or the one transaction of
     staged files, ``DeltaTable.create_write_transaction`` / ``create_table_with_add_actions``),
-    ``catalog`` (a rewrite of the catalog after a commit, ``refresh_catalog``), ``write`` (a file of
+    ``catalog`` (a rewrite of the catalog after a commit, ``refresh_catalog`` of a frame's or of staged files'), ``write`` (a file of
     a report, ``publish._write``), ``rename``, ``symlink``, ``replace`` (``os``), ``rmtree`` (``shutil``); at
     the call, or ``delay`` seconds after it (while the call runs, if it still does)."""
     import shutil
@@ -50,13 +50,13 @@ def kill_at_call(target: str, nth: int, under: str | None = None, delay: float =
 
     from deltalake import DeltaTable
 
-    from risk_pipeline.defs import lake_assets
+    from risk_pipeline.defs import chunks, lake_assets
     from risk_pipeline.report import publish
     from risk_pipeline.storage import lake, staging
 
     places = {"commit": [(lake, "write_deltalake"), (DeltaTable, "create_write_transaction"),
                          (staging, "create_table_with_add_actions")],
-              "catalog": [(lake_assets, "refresh_catalog")], "write": [(publish, "_write")],
+              "catalog": [(lake_assets, "refresh_catalog"), (chunks, "refresh_catalog")], "write": [(publish, "_write")],
               "rmtree": [(shutil, "rmtree")]}.get(target, [(os, target)])
     calls = [0]
 

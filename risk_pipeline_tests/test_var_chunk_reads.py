@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from risk_pipeline.compute import Compute
 from risk_pipeline.storage import lake
 from risk_pipeline_tests.pipeline_helpers import ALL_ASSETS, fast_run_config, materialize_range
 from risk_pipeline_tests.test_record_books_var import _days
@@ -85,14 +86,12 @@ def test_each_task_reads_only_its_books_instruments_and_the_table_does_not_depen
     pd.testing.assert_frame_equal(_var_estimates(books_per_task=8), one_book, check_exact=True)
 
 
-class _Recording:
-    """A compute engine that runs the tasks inline and records the order it was handed them in."""
-
-    handed: list = []
-
-    def map(self, function, tasks):
-        self.handed = list(tasks)
-        return [function(task) for task in tasks]
+def _recorded(run, handed: list):
+    """``run``, recording the tasks in the order the engine runs them (inline: the order it hands them out)."""
+    def recording(task):
+        handed.append(task)
+        return run(task)
+    return recording
 
 
 def test_the_task_holding_the_option_books_is_handed_out_first_and_the_results_keep_the_tasks_order():
@@ -105,9 +104,9 @@ def test_the_task_holding_the_option_books_is_handed_out_first_and_the_results_k
     days = [dt.date(2022, 12, 27), dt.date(2022, 12, 28)]
     options = OptionBooksTask(settings=None, window=252, confidences=(0.99,), horizons=(1,))
     tasks = [VarTask(["book_a", "book_b"], days), VarTask(["book_c"], days), VarTask(["book_d", options], days)]
-    compute = _Recording()
-    results = heaviest_first(compute, lambda task: task.chunk[0], tasks)
-    assert compute.handed == [tasks[2], tasks[0], tasks[1]]
+    handed: list = []
+    results = heaviest_first(Compute(), _recorded(lambda task: task.chunk[0], handed), tasks)
+    assert handed == [tasks[2], tasks[0], tasks[1]]
     assert results == ["book_a", "book_c", "book_d"]
 
 
@@ -125,7 +124,7 @@ def test_the_tasks_holding_books_of_record_are_handed_out_before_the_portfolios_
     options = OptionBooksTask(settings=None, window=252, confidences=(0.99,), horizons=(1,))
     tasks = [VarTask([a, b], days), VarTask([c], days), VarTask(["record_1", "record_2"], days),
              VarTask([options], days)]
-    compute = _Recording()
-    results = heaviest_first(compute, lambda task: task, tasks)
-    assert compute.handed == [tasks[3], tasks[2], tasks[0], tasks[1]]
+    handed: list = []
+    results = heaviest_first(Compute(), _recorded(lambda task: task, handed), tasks)
+    assert handed == [tasks[3], tasks[2], tasks[0], tasks[1]]
     assert results == tasks
