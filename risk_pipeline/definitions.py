@@ -11,7 +11,7 @@ with frozen_when_loaded():  # what loads here lives as long as the process (risk
     import dagster as dg
 
     import risk_pipeline.dagster_warnings  # noqa: F401 - before the assets load: their intended preview/beta warnings
-    from risk_pipeline import partition_ranges
+    from risk_pipeline import asset_event_tags, partition_ranges
     import risk_pipeline.defs
     from risk_pipeline.defs.schedules import risk_job
 
@@ -28,7 +28,9 @@ with frozen_when_loaded():  # what loads here lives as long as the process (risk
         description="Dagster's multi_or_in_process_executor, in process unless the run's config says multiprocess.",
     )
 
-    partition_ranges.install()  # a run's partition range as one time window (risk_pipeline/partition_ranges.py)
+    # what Dagster does per partition of a range run, made cheaper: risk_pipeline/partition_ranges.py, asset_event_tags.py
+    partition_ranges.install()
+    asset_event_tags.install()
     defs = dg.load_definitions_from_package_module(risk_pipeline.defs, executor=in_process_by_default)
 
 __all__ = ["defs", "risk_job"]
