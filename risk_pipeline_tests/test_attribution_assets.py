@@ -8,7 +8,9 @@ import pytest
 from scipy.stats import norm
 from sklearn.covariance import LedoitWolf
 
-from risk_pipeline.defs.attribution import var_decomposition
+from risk_pipeline.compute import Compute
+from risk_pipeline.config.portfolios import Portfolio
+from risk_pipeline.defs.attribution import _stage_decomposition, var_decomposition
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
@@ -16,13 +18,23 @@ from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_ra
 
 LOOKBACK = 30
 DESIGN_COLUMNS = ["date", "portfolio", "symbol", "weight", "marginal_var", "component_var", "pct_contribution"]
+HANDED: list = []  # (function, tasks) of every Compute.map of the module's materialization
+
+
+def _recording_map(self, function, tasks, weights=None):
+    HANDED.append((function, list(tasks)))
+    return MAP(self, function, tasks, weights)
+
+
+MAP = Compute.map
 
 
 @pytest.fixture(scope="module")
 def decomposed(tmp_path_factory):
     """One materialization for the module (conftest's small portfolios: balanced by weight, held by quantity)."""
     folder = tmp_path_factory.mktemp("attribution")
-    with module_lake(folder, SMALL_PORTFOLIOS):
+    with module_lake(folder, SMALL_PORTFOLIOS) as patch:
+        patch.setattr(Compute, "map", _recording_map)
         config = {"ops": {"prices": fast_run_config()["ops"]["prices"],
                           "var_decomposition": {"config": {"estimation_window_days": LOOKBACK, "confidence": 0.99}}}}
         materialize_range("2021-01-04", "2021-04-30", config,
@@ -61,6 +73,16 @@ def test_columns_and_components_sum_to_total(decomposed):
         total, comps = _independent(rets, date, rows.set_index("symbol")["weight"])
         np.testing.assert_allclose(rows["component_var"].sum(), total, rtol=1e-8)
         np.testing.assert_allclose(rows.set_index("symbol")["component_var"], comps, rtol=1e-8)
+
+
+def test_the_tasks_hold_the_books_not_built_and_read_their_rows_themselves(decomposed):
+    """The run's process hands the engine the portfolios (and books of record, by name) in chunks, not built books
+    with their P&L days: each task reads its books' prices, returns, positions and P&L days from the lake, so that on
+    the dask engine the books are not sent to the workers in the graph (make run's 26.7 MiB, docs/performance.md)."""
+    table, _, _ = decomposed
+    chunks = [chunk for function, tasks in HANDED if function.func is _stage_decomposition for chunk in tasks]
+    assert all(isinstance(item, (Portfolio, str)) for chunk in chunks for item in chunk)
+    assert sorted(item.name for chunk in chunks for item in chunk) == sorted(set(table["portfolio"]))
 
 
 def test_weight_book_holds_its_weights(decomposed):
