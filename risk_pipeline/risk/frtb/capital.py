@@ -106,7 +106,7 @@ def plus_factor_zones(exceptions: np.ndarray) -> np.ndarray:
 def _of_each_count(exceptions: np.ndarray, field: str, unknown: object, dtype: type) -> np.ndarray:
     """``field`` of the :func:`plus_factor` of each count of ``exceptions`` (``unknown`` where NaN)."""
     counts = np.asarray(exceptions, dtype=float)
-    out = np.full(counts.shape, unknown, dtype=dtype)
+    out: np.ndarray = np.full(counts.shape, unknown, dtype=dtype)
     known = np.isfinite(counts)
     distinct, at = np.unique(counts[known], return_inverse=True)
     out[known] = np.array([getattr(plus_factor(int(k)), field) for k in distinct], dtype=dtype)[at]
