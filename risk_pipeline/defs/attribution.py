@@ -96,8 +96,8 @@ def _stage_decomposition(chunk: list[Portfolio | str], config: AttributionConfig
     keys = [book.portfolio.name for book in books]
     if names:
         # the books of record: the positions stored for each previous close
-        recorded, recorded_names, recorded_skipped = record_books(start, end, *read(held_symbols(start, end, names)),
-                                                                  with_trades=False, names=names)
+        recorded, recorded_names, recorded_skipped = record_books(
+            start, end, *read(held_symbols(start, end, names, with_trades=False)), with_trades=False, names=names)
         books += [book for book, _ in recorded]
         keys += recorded_names
         skipped.update(recorded_skipped)
