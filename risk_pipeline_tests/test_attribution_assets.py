@@ -8,9 +8,7 @@ import pytest
 from scipy.stats import norm
 from sklearn.covariance import LedoitWolf
 
-from risk_pipeline.compute import Compute
-from risk_pipeline.config.portfolios import Portfolio
-from risk_pipeline.defs.attribution import _stage_decomposition, var_decomposition
+from risk_pipeline.defs.attribution import _held_sets, var_decomposition
 from risk_pipeline.defs.market_data import prices, returns
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline_tests.conftest import SMALL_PORTFOLIOS
@@ -18,23 +16,13 @@ from risk_pipeline_tests.pipeline_helpers import fast_run_config, materialize_ra
 
 LOOKBACK = 30
 DESIGN_COLUMNS = ["date", "portfolio", "symbol", "weight", "marginal_var", "component_var", "pct_contribution"]
-HANDED: list = []  # (function, tasks) of every Compute.map of the module's materialization
-
-
-def _recording_map(self, function, tasks, weights=None):
-    HANDED.append((function, list(tasks)))
-    return MAP(self, function, tasks, weights)
-
-
-MAP = Compute.map
 
 
 @pytest.fixture(scope="module")
 def decomposed(tmp_path_factory):
     """One materialization for the module (conftest's small portfolios: balanced by weight, held by quantity)."""
     folder = tmp_path_factory.mktemp("attribution")
-    with module_lake(folder, SMALL_PORTFOLIOS) as patch:
-        patch.setattr(Compute, "map", _recording_map)
+    with module_lake(folder, SMALL_PORTFOLIOS):
         config = {"ops": {"prices": fast_run_config()["ops"]["prices"],
                           "var_decomposition": {"config": {"estimation_window_days": LOOKBACK, "confidence": 0.99}}}}
         materialize_range("2021-01-04", "2021-04-30", config,
@@ -75,16 +63,6 @@ def test_columns_and_components_sum_to_total(decomposed):
         np.testing.assert_allclose(rows.set_index("symbol")["component_var"], comps, rtol=1e-8)
 
 
-def test_the_tasks_hold_the_books_not_built_and_read_their_rows_themselves(decomposed):
-    """The run's process hands the engine the portfolios (and books of record, by name) in chunks, not built books
-    with their P&L days: each task reads its books' prices, returns, positions and P&L days from the lake, so that on
-    the dask engine the books are not sent to the workers in the graph (make run's 26.7 MiB, docs/performance.md)."""
-    table, _, _ = decomposed
-    chunks = [chunk for function, tasks in HANDED if function.func is _stage_decomposition for chunk in tasks]
-    assert all(isinstance(item, (Portfolio, str)) for chunk in chunks for item in chunk)
-    assert sorted(item.name for chunk in chunks for item in chunk) == sorted(set(table["portfolio"]))
-
-
 def test_weight_book_holds_its_weights(decomposed):
     table, _, _ = decomposed
     balanced = table.loc[table["portfolio"] == "balanced"].groupby("symbol")["weight"].unique()
@@ -114,3 +92,17 @@ def test_amounts_and_historical_component_es(decomposed):
     tail = losses >= np.quantile(losses, 0.99, method="linear")
     expected = -(window.loc[tail] * w).mean()
     np.testing.assert_allclose(row.set_index("symbol")["component_es_historical"], expected[w.index], rtol=1e-10)
+
+
+def test_a_held_set_s_rows_end_on_its_last_day_held():
+    """A book of record's set of instruments held on some days is decomposed from ``lookback`` rows before its
+    first day to its last day held, not to the book's last row (the rows after give no row of the set): make run's
+    momentum book holds 266 sets over 30 years."""
+    dates = pd.bdate_range("2021-01-04", periods=12)
+    returns = pd.DataFrame(0.01, index=dates, columns=["A", "B"])
+    weights = pd.DataFrame({"A": [0.5] * 12, "B": [0.5] * 4 + [np.nan] * 4 + [0.5] * 4}, index=dates)
+    sets = list(_held_sets(returns, weights, pd.Series(dates), lookback=2))
+    assert [(list(r.columns), r.index[0], r.index[-1]) for r, _ in sets] == [
+        (["A", "B"], dates[0], dates[-1]), (["A"], dates[2], dates[7])]
+    only_a = sets[1][1]
+    assert only_a["A"].notna().tolist() == [False, False, True, True, True, True]

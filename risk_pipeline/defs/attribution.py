@@ -1,8 +1,6 @@
 """VaR attribution asset: marginal, component and incremental VaR per position, day and portfolio."""
 
 
-import dataclasses
-import datetime as dt
 from functools import partial
 
 import dagster as dg
@@ -10,20 +8,18 @@ import numpy as np
 import pandas as pd
 
 from risk_pipeline.defs.market_data import prices, returns
-from risk_pipeline.defs.chunks import publish_staged
+from risk_pipeline.defs.chunks import publish_chunks
 from risk_pipeline.defs.lake_assets import lake_asset, partition_days
 from risk_pipeline.defs.portfolios import (
-    held_symbols, histories, log_skipped_books, portfolio_pnl, record_books, skipped_metadata,
+    BOOK_PRICE_COLUMNS, BOOK_RETURN_COLUMNS, log_skipped_books, portfolio_pnl, record_books, skipped_metadata,
 )
 from risk_pipeline.defs.positions import positions
 from risk_pipeline.books import Book, build_books
 from risk_pipeline.compute import DEFAULT_COMPUTE, Compute
-from risk_pipeline.config.portfolios import Portfolio, load_portfolios
-from risk_pipeline.config.positions import load_books_of_record
+from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk.attribution import rolling_var_decomposition
 from risk_pipeline.config.settings import section
 from risk_pipeline.storage.lake import empty_frame, read_window
-from risk_pipeline.storage.staging import Staged, stage
 
 _ATTRIBUTION = section("attribution")
 
@@ -48,66 +44,41 @@ class AttributionConfig(dg.Config):
 )
 def var_decomposition(context: dg.AssetExecutionContext, config: AttributionConfig,
                       compute: Compute) -> dg.MaterializeResult:
-    """Each chunk of books (portfolios, then books of record) is a task of the ``compute`` engine that reads its
-    books' instruments' prices and returns, positions and P&L days, builds the books and writes their rows
-    (:func:`_stage_decomposition`); one commit (defs/chunks.py). The run's process holds the books' names, not
-    the books: on the ``dask`` engine they are not sent to the workers in the graph."""
+    """Each chunk of books is a task of the ``compute`` engine, which writes its rows (defs/chunks.py)."""
     start, end, days = partition_days(context)
-    items: list[Portfolio | str] = [*load_portfolios(), *load_books_of_record().books]
-    chunks = compute.chunks(items)
+    # one more day than the window: the first row of a book read from the lake has no held weights
+    lookback = config.estimation_window_days + 1
+    # the columns the books are built from (books.build_book, record_books), not the others of the tables
+    price_history = read_window("prices", start, end, lookback=lookback, columns=BOOK_PRICE_COLUMNS)
+    return_history = read_window("returns", start, end, lookback=lookback, columns=BOOK_RETURN_COLUMNS)
+    pnl = read_window("portfolio_pnl", start, end)
+    books, skipped = build_books(load_portfolios(), price_history, return_history)
+    # the books of record: the positions stored for each previous close
+    recorded, recorded_names, recorded_skipped = record_books(start, end, price_history, return_history,
+                                                              with_trades=False)
+    skipped.update(recorded_skipped)
+    log_skipped_books(context, skipped)
+    tasks = [(book, pnl.loc[pnl["portfolio"] == book.portfolio.name, "date"])
+             for book in books + [book for book, _ in recorded]]
+    computed = [book.portfolio.name for book in books] + recorded_names
     # a book of record's held sets change over the range (each a decomposition of its own): the chunks holding
     # them first, so that on two workers the last task to end is not one of them while the other worker waits
-    weights = [sum(isinstance(item, str) for item in chunk) for chunk in chunks]
-    staged = compute.map(partial(_stage_decomposition, config=config, start=start, end=end, days=days), chunks,
-                         weights)
-    keys, skipped = [], {}
-    for chunk in staged:
-        keys += chunk.keys
-        skipped.update(chunk.skipped)
-    log_skipped_books(context, skipped)
-    # the books computed: a book skipped for want of an FX rate keeps what is stored
-    return publish_staged("var_decomposition", [chunk.staged for chunk in staged], days, keys,
-                          metadata=_latest_totals, **skipped_metadata(skipped))
+    of_record = {book.portfolio.name for book, _ in recorded}
+    return publish_chunks(compute, "var_decomposition", partial(_chunk_rows, config=config, start=start, end=end),
+                          tasks, days, keys=computed, metadata=_latest_totals,
+                          weight=partial(_of_record, names=of_record), **skipped_metadata(skipped))
 
 
-@dataclasses.dataclass(frozen=True)
-class StagedDecomposition:
-    """What a task of var_decomposition hands back: its staged rows, the books it computed (the keys it
-    replaces) and its books skipped for want of an FX rate (each one line)."""
-
-    staged: Staged
-    keys: list[str]
-    skipped: dict[str, str]
+def _of_record(task: tuple[Book, pd.Series], names: set[str]) -> int:
+    """A task's weight: 1 for a book of record (``names``), 0 for a portfolio."""
+    return int(task[0].portfolio.name in names)
 
 
-def _stage_decomposition(chunk: list[Portfolio | str], config: AttributionConfig, start: dt.date, end: dt.date,
-                         days: list[dt.date]) -> StagedDecomposition:
-    """A task: the var_decomposition rows on ``start``..``end`` of a chunk of portfolios and books of record
-    (names), each built from the stored rows of its own instruments and positions only (the window before the
-    range's first day and one more day: the first row of a book read from the lake has no held weights),
-    written as the table's uncommitted files."""
-    portfolios = [item for item in chunk if isinstance(item, Portfolio)]
-    names = [item for item in chunk if isinstance(item, str)]
-    read = partial(histories, start, end, lookback=config.estimation_window_days + 1)
-    pnl = read_window("portfolio_pnl", start, end, columns=["portfolio"],
-                      where={"portfolio": [p.name for p in portfolios] + names})
-    books, skipped = build_books(portfolios, *read(sorted({s for p in portfolios for s in p.symbols}))) \
-        if portfolios else ([], {})
-    keys = [book.portfolio.name for book in books]
-    if names:
-        # the books of record: the positions stored for each previous close
-        recorded, recorded_names, recorded_skipped = record_books(
-            start, end, *read(held_symbols(start, end, names, with_trades=False)), with_trades=False, names=names)
-        books += [book for book, _ in recorded]
-        keys += recorded_names
-        skipped.update(recorded_skipped)
-        del recorded
-    frames = [_book_rows((book, pnl.loc[pnl["portfolio"] == book.portfolio.name, "date"]), config) for book in books]
-    del books
+def _chunk_rows(chunk: list[tuple[Book, pd.Series]], config: AttributionConfig, start, end) -> pd.DataFrame:
+    """A task: the rows of a chunk of books on ``start``..``end``."""
+    frames = [_book_rows(task, config) for task in chunk]
     frame = pd.concat(frames, ignore_index=True) if frames else empty_frame("var_decomposition")
-    frames.clear()  # a chunk's rows are held once, not twice, while they are written
-    frame = frame.loc[frame["date"].dt.date.between(start, end)]
-    return StagedDecomposition(stage("var_decomposition", frame, days, keys), keys, skipped)
+    return frame.loc[frame["date"].dt.date.between(start, end)]
 
 
 def _book_rows(task: tuple[Book, pd.Series], config: AttributionConfig) -> pd.DataFrame:
