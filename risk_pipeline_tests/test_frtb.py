@@ -10,8 +10,8 @@ from scipy import stats
 from risk_pipeline.risk.frtb import (
     CAPITAL_AVERAGE_DAYS, FactorBook, StressSearch, backtest_eligible, book_es, capital_charge, desk_exception_counts,
     exceptions,
-    OBSERVATION_DAYS, factor_model_pnl, imcc, imes, liquidity_adjusted_es, pla_zone, plus_factor, plus_factors,
-    rolling_ks,
+    OBSERVATION_DAYS, factor_model_pnl, imcc, imes, liquidity_adjusted_es, pla_zone, plus_factor, plus_factor_zones,
+    plus_factors, rolling_ks,
     rolling_spearman,
     trailing_exceptions,
 )
@@ -190,6 +190,15 @@ def test_the_plus_factors_of_a_series_are_each_day_s_plus_factor_and_nan_where_t
     assert plus_factors(np.array([])).shape == (0,) and np.isnan(plus_factors(np.full(3, np.nan))).all()
 
 
+def test_the_zones_of_a_series_are_each_day_s_plus_factor_zone_and_none_where_the_count_is_unknown():
+    counts = np.array([np.nan, 0.0, 5.0, 12.0, 5.0, 9.0, np.nan, 10.0])
+    got = plus_factor_zones(counts)
+    assert got.dtype == object and got[0] is None and got[6] is None
+    assert got[[1, 2, 3, 4, 5, 7]].tolist() == [plus_factor(int(k)).zone for k in counts[[1, 2, 3, 4, 5, 7]]]
+    assert got[[1, 2, 3, 7]].tolist() == ["green", "amber", "red", "red"]
+    assert plus_factor_zones(np.array([])).shape == (0,)
+
+
 def test_the_capital_charge_switches_between_spot_and_the_60_day_term():
     imcc_series = np.full(80, 100.0)
     imcc_series[-1] = 200.0  # a jump: spot 200 > 1.5 x average (about 101.7)
@@ -213,6 +222,23 @@ def test_spearman_and_ks_match_scipy_on_every_window():
         a, b = hpl[t - w + 1:t + 1], rtpl[t - w + 1:t + 1]
         assert spearman[t] == pytest.approx(stats.spearmanr(a, b).statistic, abs=1e-12)
         assert ks[t] == pytest.approx(stats.ks_2samp(a, b).statistic, abs=1e-12)
+
+
+@pytest.mark.parametrize("w", [5, 60, 250])
+def test_ks_is_scipy_s_statistic_to_the_last_bit_with_ties_and_gaps(w):
+    """rolling_ks computes every window's statistic at once; it is scipy's ks_2samp statistic bit for bit, ties
+    within and across the samples (days of zero P&L, P&L rounded to cents) and windows holding a NaN included."""
+    n = w + 400
+    hpl = np.round(RNG.standard_t(4, n) * 100) / 100
+    rtpl = np.round((0.8 * hpl + RNG.normal(0, 0.5, n)) * 100) / 100
+    hpl[::9], rtpl[::13] = 0.0, 0.0
+    rtpl[::17] = hpl[::17]
+    hpl[w + 30] = np.nan
+    ks = rolling_ks(hpl, rtpl, w)
+    for t in range(n):
+        a, b = hpl[max(t - w + 1, 0):t + 1], rtpl[max(t - w + 1, 0):t + 1]
+        expected = stats.ks_2samp(a, b).statistic if t >= w - 1 and not np.isnan(a).any() else np.nan
+        assert ks[t] == expected or np.isnan(ks[t]) and np.isnan(expected), t
 
 
 def test_pla_zones_follow_the_thresholds():

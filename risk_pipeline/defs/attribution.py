@@ -61,8 +61,17 @@ def var_decomposition(context: dg.AssetExecutionContext, config: AttributionConf
     tasks = [(book, pnl.loc[pnl["portfolio"] == book.portfolio.name, "date"])
              for book in books + [book for book, _ in recorded]]
     computed = [book.portfolio.name for book in books] + recorded_names
+    # a book of record's held sets change over the range (each a decomposition of its own): the chunks holding
+    # them first, so that on two workers the last task to end is not one of them while the other worker waits
+    of_record = {book.portfolio.name for book, _ in recorded}
     return publish_chunks(compute, "var_decomposition", partial(_chunk_rows, config=config, start=start, end=end),
-                          tasks, days, keys=computed, metadata=_latest_totals, **skipped_metadata(skipped))
+                          tasks, days, keys=computed, metadata=_latest_totals,
+                          weight=partial(_of_record, names=of_record), **skipped_metadata(skipped))
+
+
+def _of_record(task: tuple[Book, pd.Series], names: set[str]) -> int:
+    """A task's weight: 1 for a book of record (``names``), 0 for a portfolio."""
+    return int(task[0].portfolio.name in names)
 
 
 def _chunk_rows(chunk: list[tuple[Book, pd.Series]], config: AttributionConfig, start, end) -> pd.DataFrame:
@@ -91,20 +100,27 @@ def _book_rows(task: tuple[Book, pd.Series], config: AttributionConfig) -> pd.Da
 
 def _held_sets(returns: pd.DataFrame, weights: pd.DataFrame, dates: pd.Series, lookback: int):
     """(returns, weights) of each set of instruments held on some of ``dates``: its columns only, the
-    other days' weights NaN, the rows from ``lookback`` before its first day (the shrunk covariance
+    other days' weights NaN, the rows from ``lookback`` before its first day to its last (the shrunk covariance
     depends on the instruments it covers, so a day's decomposition covers those held that day, in a
-    backfill as in a new day). A book that always holds the same instruments is one set."""
+    backfill as in a new day; the rows after its last day have no row of the set, and the window sums of a
+    row read the rows before it only). A book that always holds the same instruments is one set."""
     held = weights.notna() & (weights != 0.0)
     on = held.loc[held.index.isin(dates)]
     sets = on.loc[on.any(axis=1)].drop_duplicates()
     if sets.empty or (len(sets) == 1 and sets.iloc[0].all()):
         yield returns, weights
         return
-    for _, columns in sets.iterrows():
-        symbols = list(columns.index[columns.to_numpy()])
-        days = held[symbols].all(axis=1) & (held.sum(axis=1) == len(symbols))
-        first = max(int(np.argmax(days.to_numpy())) - lookback, 0)
-        yield returns[symbols].iloc[first:], weights[symbols].where(days, axis=0).iloc[first:]
+    # the days of each set from the arrays of what is held (a frame per set cost a book of record of 266 sets
+    # more than their decompositions)
+    mask = held.to_numpy()
+    count = mask.sum(axis=1)
+    for columns in sets.to_numpy():
+        symbols = list(held.columns[columns])
+        on_days = mask[:, columns].all(axis=1) & (count == len(symbols))
+        first = max(int(np.argmax(on_days)) - lookback, 0)
+        last = len(on_days) - int(np.argmax(on_days[::-1]))  # after its last day: no row of the set
+        kept = np.repeat(on_days[first:last, None], len(symbols), axis=1)
+        yield returns[symbols].iloc[first:last], weights[symbols].iloc[first:last].where(kept)
 
 
 def _latest_totals(frame: pd.DataFrame) -> dict[str, object]:

@@ -30,8 +30,8 @@ from risk_pipeline.config.positions import load_books_of_record
 from risk_pipeline.config.portfolios import load_portfolios
 from risk_pipeline.risk.frtb import (
     BACKTEST_DAYS, CAPITAL_AVERAGE_DAYS, CLASS_ALL, DESK_CONFIDENCES, OBSERVATION_DAYS, PLA_DAYS, RISK_CLASSES,
-    backtest_eligible, book_es, capital_charge, desk_exception_counts, factor_model_pnl, imcc, pla_zone, plus_factor, plus_factors,
-    rolling_ks, rolling_spearman,
+    backtest_eligible, book_es, capital_charge, desk_exception_counts, factor_model_pnl, imcc, pla_zone, plus_factor_zones,
+    plus_factors, rolling_ks, rolling_spearman,
 )
 from risk_pipeline.risk.instruments.fx import to_base_returns
 from risk_pipeline.risk.portfolio import with_amounts
@@ -295,7 +295,7 @@ def desk_rows(settings: FrtbConfig, book: FrtbBook, price_history: pd.DataFrame,
     # MAR32.5: the greater of the actual and hypothetical exceptions (a desk without trades: the hypothetical)
     actual = None if book.actual_pnl is None else -book.actual_pnl.reindex(dates).to_numpy()
     counts = {c: desk_exception_counts(loss, var[c].to_numpy(), actual) for c in DESK_CONFIDENCES}
-    zone = [plus_factor(int(k)).zone if np.isfinite(k) else None for k in counts[0.99]]
+    zone = plus_factor_zones(counts[0.99])
     if is_bank:
         rtpl = spearman = ks = np.full(len(dates), np.nan)
         pla = np.full(len(dates), None, dtype=object)

@@ -141,7 +141,8 @@ def stress_inputs(config: StressConfig, start: dt.date, end: dt.date, log=None) 
     recorded, recorded_names, _ = record_books(start, end, price_history, return_history, with_trades=False)
 
     def pnl_dates(name: str) -> pd.DatetimeIndex:
-        return pd.DatetimeIndex(sorted(pnl.loc[pnl["portfolio"] == name, "date"].unique()))
+        # sorted as an index, not as Python Timestamps (a 30-year range's days, once per book)
+        return pd.DatetimeIndex(pnl.loc[pnl["portfolio"] == name, "date"].unique()).sort_values()
 
     held = []
     for portfolio in portfolios:

@@ -11,7 +11,8 @@ from risk_pipeline.risk.frtb.attribution_test import (
     rolling_ks, rolling_spearman,
 )
 from risk_pipeline.risk.frtb.capital import (
-    BACKTEST_DAYS, CAPITAL_AVERAGE_DAYS, MULTIPLIER, RHO, PlusFactor, capital_charge, imcc, imes, plus_factor, plus_factors,
+    BACKTEST_DAYS, CAPITAL_AVERAGE_DAYS, MULTIPLIER, RHO, PlusFactor, capital_charge, imcc, imes, plus_factor,
+    plus_factor_zones, plus_factors,
 )
 from risk_pipeline.risk.frtb.desk_backtest import (
     DESK_CONFIDENCES, DESK_EXCEPTION_LIMITS, backtest_eligible, desk_exception_counts, exceptions, trailing_exceptions,
@@ -30,6 +31,6 @@ __all__ = [
     "MULTIPLIER", "OBSERVATION_DAYS", "PLA_DAYS", "RHO", "RISK_CLASSES", "SPEARMAN_GREEN_MIN", "SPEARMAN_RED_BELOW",
     "FactorBook", "PlusFactor", "Shock", "StressSearch", "backtest_eligible", "book_es", "capital_charge",
     "cascade_weights", "check_horizon", "desk_exception_counts", "exceptions", "factor_model_pnl", "imcc", "imes", "liquidity_adjusted_es",
-    "pla_zone", "plus_factor", "plus_factors", "rolling_ks", "rolling_spearman", "scenario_growth", "select_stress_window", "shock",
+    "pla_zone", "plus_factor", "plus_factor_zones", "plus_factors", "rolling_ks", "rolling_spearman", "scenario_growth", "select_stress_window", "shock",
     "ten_day_returns", "trailing_exceptions",
 ]

@@ -94,11 +94,22 @@ def plus_factor(exceptions: int, n_obs: int = BACKTEST_DAYS) -> PlusFactor:
 def plus_factors(exceptions: np.ndarray) -> np.ndarray:
     """The :func:`plus_factor` of each exception count of ``exceptions`` (floats; NaN: unknown, NaN out),
     evaluated once per distinct count: a 30-year series holds some 8,600 days' counts, a dozen distinct."""
+    return _of_each_count(exceptions, "plus_factor", np.nan, float)
+
+
+def plus_factor_zones(exceptions: np.ndarray) -> np.ndarray:
+    """The :func:`plus_factor` zone of each exception count of ``exceptions`` (floats; NaN: unknown, None out), as
+    objects, evaluated once per distinct count (:func:`plus_factors`)."""
+    return _of_each_count(exceptions, "zone", None, object)
+
+
+def _of_each_count(exceptions: np.ndarray, field: str, unknown: object, dtype: type) -> np.ndarray:
+    """``field`` of the :func:`plus_factor` of each count of ``exceptions`` (``unknown`` where NaN)."""
     counts = np.asarray(exceptions, dtype=float)
-    out = np.full(counts.shape, np.nan)
+    out: np.ndarray = np.full(counts.shape, unknown, dtype=dtype)
     known = np.isfinite(counts)
     distinct, at = np.unique(counts[known], return_inverse=True)
-    out[known] = np.array([plus_factor(int(k)).plus_factor for k in distinct], dtype=float)[at]
+    out[known] = np.array([getattr(plus_factor(int(k)), field) for k in distinct], dtype=dtype)[at]
     return out
 
 

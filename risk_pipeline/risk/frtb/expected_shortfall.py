@@ -204,6 +204,10 @@ def book_es(book: FactorBook, days: pd.DatetimeIndex, search: StressSearch = Str
         best = select_stress_window(_candidate_es(scen, book, exposures[q_row], n_scen, lo_row, last))
         if best is not None:
             stress_starts[first_of_quarter == q_row] = lo_row + best
+    # each day's stressed window's first and last date (NaT: none), taken from the dates at once
+    stressed = stress_starts >= 0
+    window_first = dates[np.where(stressed, stress_starts, 0)].where(stressed)
+    window_last = dates[np.where(stressed, stress_starts + window - 1, 0)].where(stressed)
     frames = []
     for risk_class in (None, *RISK_CLASSES):
         es_unadjusted, full_current = _cascade(scen, book, held, current_starts, n_scen, risk_class, reduced=False)
@@ -219,7 +223,7 @@ def book_es(book: FactorBook, days: pd.DatetimeIndex, search: StressSearch = Str
             # a class the book does not hold: no ES at all, IMES 0 (not 0/0)
             "imes": np.where((full_current == 0.0) & (reduced_current == 0.0), 0.0,
                              imes(reduced_stressed, full_current, reduced_current)),
-            "stress_start": [dates[s] if s >= 0 else pd.NaT for s in stress_starts],
-            "stress_end": [dates[s + window - 1] if s >= 0 else pd.NaT for s in stress_starts],
+            "stress_start": window_first,
+            "stress_end": window_last,
         }))
     return pd.concat(frames, ignore_index=True)[ES_COLUMNS]
