@@ -302,6 +302,29 @@ def test_a_new_runs_file_has_dagsters_schema_also_when_two_storages_create_it_at
         storage.dispose()
 
 
+def _page_size(path) -> int:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("pragma page_size").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_a_new_runs_file_is_in_pages_of_16_kb_and_an_existing_file_keeps_its_own(tmp_path):
+    """A run's file the storage creates is in pages of 16 kB (SQLite's default, Dagster's, is 4 kB);
+    the index, which Dagster creates, and a run's file Dagster's storage created keep theirs."""
+    plain = SqliteEventLogStorage(str(tmp_path))
+    with plain.run_connection("dagsters_run") as conn:
+        conn.execute(text("select 1"))
+    plain.dispose()
+    ours = BatchingSqliteEventLogStorage(str(tmp_path))
+    for run_id in ("dagsters_run", "our_run"):
+        with ours.run_connection(run_id) as conn:
+            conn.execute(text("select count(*) from event_logs")).fetchall()
+    ours.dispose()
+    assert [_page_size(tmp_path / name) for name in ("our_run.db", "dagsters_run.db", "index.db")] == [16384, 4096, 4096]
+
+
 def test_a_bad_selection_is_an_error_naming_it(data_dir):
     with pytest.raises(ValueError, match="no_such_asset"):
         backfill(dt.date(2021, 2, 1), dt.date(2021, 2, 5), selection="no_such_asset")
