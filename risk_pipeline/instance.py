@@ -98,11 +98,11 @@ RUN_STATUS_EVENT_TYPES = frozenset(event_type.value for event_type in EVENT_TYPE
 OPEN_SHARDS = 8
 
 
-# the page size of a new run's file (SQLite's default 4,096): a range run's events are rows of 1.6-3.9 kB
-# (a page of 4,096 bytes holds one or two), and a commit writes each page it fills to the WAL and each
-# checkpoint copies it to the file, a system call or two per page; in pages of 16 kB the 30-year run's
-# file takes half the time to commit and checkpoint (docs/performance.md, "The Dagster instance")
-RUN_FILE_PAGE_SIZE = 16384
+# the page size of a new event log file, a run's or the index (SQLite's default 4,096): a range run's
+# events are rows of 1.6-3.9 kB (a page of 4,096 bytes holds one or two), and a commit writes each page
+# it fills to the WAL and each checkpoint copies it to the file, a system call or two per page; in pages
+# of 16 kB a file takes half the time to commit and checkpoint (docs/performance.md, "The Dagster instance")
+PAGE_SIZE = 16384
 
 # stand-ins for an event's own parts in the text of the rest of it (serialized_events)
 _DATA_MARK = "risk_pipeline.instance:event_specific_data"
@@ -206,7 +206,7 @@ def _template(text: str, *marks: str) -> tuple[str, ...] | None:
 
 def create_tables_at_once(conn_string: str) -> None:
     """Create Dagster's event log tables and indexes in a new SQLite file in one transaction, in
-    pages of ``RUN_FILE_PAGE_SIZE`` bytes.
+    pages of ``PAGE_SIZE`` bytes.
 
     Dagster's ``_initdb`` creates them with pysqlite's default transaction handling, which commits
     every ``CREATE`` by itself: 20 commits of a rollback journal, about 60 fsyncs (0.3-0.4 s for a
@@ -221,7 +221,7 @@ def create_tables_at_once(conn_string: str) -> None:
     def _no_implicit_transactions(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None
         # an empty file takes the page size before its first table
-        dbapi_connection.execute(f"PRAGMA page_size = {RUN_FILE_PAGE_SIZE}")
+        dbapi_connection.execute(f"PRAGMA page_size = {PAGE_SIZE}")
 
     @sqlalchemy.event.listens_for(engine, "begin")
     def _begin_immediate(conn) -> None:
@@ -477,6 +477,16 @@ class BatchingSqliteEventLogStorage(RangeRunEvents, SqliteEventLogStorage):
 
     def has_secondary_index(self, name: str) -> bool:
         return self._found_once(("secondary index", name), partial(super().has_secondary_index, name))
+
+    def _initdb(self, engine: Engine, for_index_shard: bool = False) -> None:
+        """Dagster's ``_initdb``; a file that does not exist yet (the index, which Dagster's
+        ``__init__`` creates; a run's file is created by :func:`create_tables_at_once`) is first
+        created empty in pages of ``PAGE_SIZE`` and WAL mode (switching to WAL writes its header)."""
+        if not os.path.exists(engine.url.database):
+            with engine.connect() as conn:
+                conn.exec_driver_sql(f"PRAGMA page_size = {PAGE_SIZE}")
+                conn.exec_driver_sql("PRAGMA journal_mode = WAL")
+        super()._initdb(engine, for_index_shard)
 
     def _dispose_engines(self) -> None:
         while self._engines:

@@ -366,19 +366,25 @@ def _page_size(path) -> int:
         con.close()
 
 
-def test_a_new_runs_file_is_in_pages_of_16_kb_and_an_existing_file_keeps_its_own(tmp_path):
-    """A run's file the storage creates is in pages of 16 kB (SQLite's default, Dagster's, is 4 kB);
-    the index, which Dagster creates, and a run's file Dagster's storage created keep theirs."""
-    plain = SqliteEventLogStorage(str(tmp_path))
+def test_a_new_event_log_file_is_in_pages_of_16_kb_and_an_existing_file_keeps_its_own(tmp_path):
+    """A file the storage creates, a run's or the index, is in pages of 16 kB (SQLite's default,
+    Dagster's, is 4 kB) and in WAL mode; the files Dagster's storage created keep theirs."""
+    plain = SqliteEventLogStorage(str(tmp_path / "plain"))
     with plain.run_connection("dagsters_run") as conn:
         conn.execute(text("select 1"))
     plain.dispose()
-    ours = BatchingSqliteEventLogStorage(str(tmp_path))
-    for run_id in ("dagsters_run", "our_run"):
-        with ours.run_connection(run_id) as conn:
-            conn.execute(text("select count(*) from event_logs")).fetchall()
-    ours.dispose()
-    assert [_page_size(tmp_path / name) for name in ("our_run.db", "dagsters_run.db", "index.db")] == [16384, 4096, 4096]
+    for folder in ("plain", "ours"):
+        ours = BatchingSqliteEventLogStorage(str(tmp_path / folder))
+        for run_id in ("dagsters_run", "our_run"):
+            with ours.run_connection(run_id) as conn:
+                conn.execute(text("select count(*) from event_logs")).fetchall()
+        ours.dispose()
+    assert {str(path.relative_to(tmp_path)): _page_size(path) for path in sorted(tmp_path.glob("*/*.db"))} == {
+        "ours/dagsters_run.db": 16384, "ours/index.db": 16384, "ours/our_run.db": 16384,
+        "plain/dagsters_run.db": 4096, "plain/index.db": 4096, "plain/our_run.db": 16384}
+    expected = _file_schema(tmp_path / "plain" / "index.db")
+    assert expected[2] == "wal" and all(_file_schema(path) == expected for path in tmp_path.glob("*/index.db"))
+    assert all(_file_schema(path)[1:] == expected[1:] for path in tmp_path.glob("*/*.db"))
 
 
 def test_a_bad_selection_is_an_error_naming_it(data_dir):
