@@ -532,7 +532,8 @@ class BatchingSqliteEventLogStorage(RangeRunEvents, SqliteEventLogStorage):
         fifth of what building a materialization's rows cost, its serialization included), and asks
         which tags to index once per set of tag names here instead of once per event."""
         keys: dict[AssetKey, str] = {}
-        indexed_names: dict[tuple[str, ...], set[str]] = {}
+        # the names of the tags to index, in the tags' order, per tuple of the tags' names
+        indexed_names: dict[tuple[str, ...], list[str]] = {}
         rows, tags = [], []
         for event, text in zip(events, serialized_events(events)):
             dagster_event = event.dagster_event
@@ -547,9 +548,11 @@ class BatchingSqliteEventLogStorage(RangeRunEvents, SqliteEventLogStorage):
                     key, partition = materialization.asset_key, materialization.partition
                     all_tags = materialization.tags or {}
                     names = tuple(all_tags)
-                    if names not in indexed_names:
-                        indexed_names[names] = self.get_asset_tags_to_index(set(names))
-                    event_tags = {name: value for name, value in all_tags.items() if name in indexed_names[names]}
+                    indexed = indexed_names.get(names)
+                    if indexed is None:
+                        to_index = self.get_asset_tags_to_index(set(names))
+                        indexed = indexed_names[names] = [name for name in names if name in to_index]
+                    event_tags = {name: all_tags[name] for name in indexed}
                 else:
                     key, partition = dagster_event.asset_key, dagster_event.partition
                 if key and key not in keys:
