@@ -5,16 +5,17 @@ Reads the materializations of a few assets of a stored run (by default those of 
 them through ``BatchingSqliteEventLogStorage`` of each ``--checkouts`` folder in turn (its folder
 first on ``PYTHONPATH``, a process of its own, a new instance of the project's ``dagster.yaml``
 under ``--scratch``), in the batches Dagster hands it: each asset's events in order, 2,000 at a
-time and the rest at the asset's end. Prints the CPU and wall milliseconds per event of the
-``store_event_batch`` calls and of closing the files (the run's process's time, its commits and
-checkpoints included), each round, and
-the ratio of each checkout's median to the first's; then checks that every checkout stored the
-same rows in every table of both files (the run's and ``index.db``; the index's
-``secondary_indexes`` creation times excepted) and that each event's text is the stored run's.
-On a shared machine compare the CPU column; the wall time holds the commits' writes and syncs.
+time and the rest at the asset's end. Prints, each round, the CPU and wall milliseconds per event
+of the ``store_event_batch`` calls and of closing the files (the run's process's time, its commits
+and checkpoints included), and of that wall time the ends of the transactions in each file (their
+commits and any checkpoint) and the closing; then each checkout's median and its ratio to the
+first's. It checks that every checkout stored the same rows in every table of both files (the
+run's and ``index.db``; the times SQLite gives rows of ``asset_keys`` and ``secondary_indexes``
+when they are inserted excepted: ``CLOCK_COLUMNS``) and that each event's text is the stored
+run's. On a shared machine compare the CPU column; the wall time holds the commits' writes and syncs.
 
     /tmp/lake1/.venv/bin/python benchmarks/bench_event_log.py --checkouts /tmp/old . --repeat 3
-    /tmp/lake1/.venv/bin/python benchmarks/bench_event_log.py --assets prices risk_summary --checkouts .
+    /tmp/lake1/.venv/bin/python benchmarks/bench_event_log.py --assets all --checkouts /tmp/old .  # 232,000 events
 """
 
 from __future__ import annotations
@@ -31,10 +32,14 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH = 2000
+# columns SQLite fills with the time of the insert
+CLOCK_COLUMNS = {("secondary_indexes", "create_timestamp"), ("secondary_indexes", "migration_completed"),
+                 ("asset_keys", "create_timestamp")}
 # a table whose materializations have the same metadata but for the partition (trades), one whose
 # per-day rows differ (prices), the run's largest events (risk_summary, risk_report), two risk steps
 ASSETS = ["prices", "trades", "var_estimates", "limit_status", "risk_summary", "risk_report"]
@@ -68,13 +73,28 @@ def store(events_file: str, home: str) -> dict:
     storage = instance.event_log_storage
     import risk_pipeline.instance as module
     assert type(storage).__name__ == "BatchingSqliteEventLogStorage", type(storage)
+    commits = {"run": 0.0, "index": 0.0}
+    connect = type(storage)._connect
+
+    @contextmanager
+    def timed(self, shard: str):
+        # the end of a transaction of the storage: its commit and any checkpoint of the WAL
+        with connect(self, shard) as conn:
+            yield conn
+            began = time.perf_counter()
+        commits["index" if shard == "index" else "run"] += time.perf_counter() - began
+
+    type(storage)._connect = timed
     wall, cpu = time.perf_counter(), time.process_time()
     for batch in batches:
         storage.store_event_batch(batch)
     # closing the files checkpoints what their WAL still holds: part of storing the events
+    closing = time.perf_counter()
     storage.dispose()
+    commits["close"] = time.perf_counter() - closing
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"wall": wall, "cpu": cpu, "events": sum(len(b) for b in batches), "module": module.__file__}
+    return {"wall": wall, "cpu": cpu, "events": sum(len(b) for b in batches), "module": module.__file__,
+            "commits": commits}
 
 
 def table_digests(home: str) -> dict[str, str]:
@@ -84,8 +104,7 @@ def table_digests(home: str) -> dict[str, str]:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         name = "index" if path.endswith("index.db") else "run"
         for (table,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"):
-            columns = [row[1] for row in conn.execute(f'PRAGMA table_info("{table}")')
-                       if not (table == "secondary_indexes" and row[1] in ("create_timestamp", "migration_completed"))]
+            columns = [row[1] for row in conn.execute(f'PRAGMA table_info("{table}")') if (table, row[1]) not in CLOCK_COLUMNS]
             digest = hashlib.sha256()
             rows = conn.execute('SELECT ' + ", ".join(f'"{c}"' for c in columns) + f' FROM "{table}"').fetchall()
             for row in sorted(rows, key=repr):
@@ -108,7 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", default="/tmp/lake1/.dagster_home", help="the instance holding the run (read only)")
     parser.add_argument("--run", help="the run's id (default: the instance's one run file)")
-    parser.add_argument("--assets", nargs="+", default=ASSETS)
+    parser.add_argument("--assets", nargs="+", default=ASSETS, help="the assets whose events to store; all: the run's every asset")
     parser.add_argument("--checkouts", nargs="+", default=[str(REPO)])
     parser.add_argument("--repeat", type=int, default=1)
     parser.add_argument("--scratch", default="/tmp/bench_event_log")
@@ -122,6 +141,11 @@ def main() -> None:
     run_file = os.path.join(runs, f"{args.run}.db") if args.run else \
         next(p for p in sorted(glob.glob(os.path.join(runs, "*.db"))) if not p.endswith("index.db"))
     os.makedirs(args.scratch, exist_ok=True)
+    if args.assets == ["all"]:
+        conn = sqlite3.connect(f"file:{run_file}?mode=ro", uri=True)
+        args.assets = [json.loads(key)[0] for (key,) in conn.execute(
+            "SELECT asset_key FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION' GROUP BY asset_key ORDER BY MIN(id)")]
+        conn.close()
     texts = read_events(run_file, args.assets)
     events_file = os.path.join(args.scratch, "events.pickle")
     with open(events_file, "wb") as f:
@@ -143,7 +167,9 @@ def main() -> None:
             result = json.loads(out.strip().splitlines()[-1])
             figures[checkout].append(result)
             print(f"round {round_ + 1} {checkout}: CPU {1e3 * result['cpu'] / result['events']:.4f} ms, "
-                  f"wall {1e3 * result['wall'] / result['events']:.4f} ms per event "
+                  f"wall {1e3 * result['wall'] / result['events']:.4f} ms per event, of which commits "
+                  + ", ".join(f"{name} {1e3 * seconds / result['events']:.4f}" for name, seconds in result["commits"].items())
+                  + " "
                   f"(load {os.getloadavg()[0]:.1f}; {result['module']})", flush=True)
             if round_ == 0:
                 digests[checkout] = table_digests(home)

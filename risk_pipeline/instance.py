@@ -15,8 +15,9 @@ an idle SQLite connection in WAL mode holds no lock, so other processes (the dae
 concurrent runs) read and write as before. A new run's file gets Dagster's tables and indexes in
 one transaction instead of one each (one fsync instead of about 60: 25 ms instead of 0.3-0.4 s
 per run). The events of a step's batch are serialized once around each event's own data and
-timestamp, and a run of materializations equal but for their partition once around it
-(:func:`serialized_events`): the same text in a fraction of the time. The index's schema, which Dagster
+timestamp, and a run of materializations equal but for their partition and the numbers of their
+metadata once around those (:func:`serialized_events`): the same text in a fraction of the time. The
+files it creates (a run's, a new instance's index) are in pages of 16 kB (``PAGE_SIZE``). The index's schema, which Dagster
 probes before many reads and writes (a table, a column of the asset table, a completed data migration:
 about 230 probes in one day's run, each a query, a table probe with a new engine and connection), is
 probed once per process and fact once found: a schema only gains tables, columns and migrations
@@ -118,8 +119,8 @@ def serialized_events(events: Sequence[EventLogEntry]) -> list[str]:
     timestamp; the rest (the step, the run, the logging tags...: about half of what serializing a
     materialization costs, 0.035 of 0.08 ms, so some 8 s of CPU for the 232,000 of a 30-year run)
     is serialized once per run of events in which it is equal, with stand-ins for those two parts,
-    and each event's own parts are put in their place (:func:`_data_text`: a materialization's data
-    the same way around its partition). An event without specific data, or whose text would not
+    and each event's own parts are put in their place (:class:`_DataTexts`: a materialization's data
+    the same way around its partition and metadata numbers). An event without specific data, or whose text would not
     hold each stand-in once, is serialized whole."""
     texts, shell, template = [], None, None
     data_texts = _DataTexts()
