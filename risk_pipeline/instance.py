@@ -15,8 +15,9 @@ an idle SQLite connection in WAL mode holds no lock, so other processes (the dae
 concurrent runs) read and write as before. A new run's file gets Dagster's tables and indexes in
 one transaction instead of one each (one fsync instead of about 60: 25 ms instead of 0.3-0.4 s
 per run). The events of a step's batch are serialized once around each event's own data and
-timestamp, and a run of materializations equal but for their partition once around it
-(:func:`serialized_events`): the same text in a fraction of the time. The index's schema, which Dagster
+timestamp, and a run of materializations equal but for their partition and the numbers of their
+metadata once around those (:func:`serialized_events`): the same text in a fraction of the time. The
+files it creates (a run's, a new instance's index) are in pages of 16 kB (``PAGE_SIZE``). The index's schema, which Dagster
 probes before many reads and writes (a table, a column of the asset table, a completed data migration:
 about 230 probes in one day's run, each a query, a table probe with a new engine and connection), is
 probed once per process and fact once found: a schema only gains tables, columns and migrations
@@ -36,11 +37,12 @@ Configured in ``dagster.yaml``::
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import partial
+from functools import cache, partial
 from itertools import groupby
 
 import sqlalchemy
@@ -56,6 +58,7 @@ from dagster._core.events import (
     DagsterEventType,
     StepMaterializationData,
 )
+from dagster._core.definitions.metadata.metadata_value import FloatMetadataValue, IntMetadataValue
 from dagster._core.events.log import EventLogEntry
 from dagster._core.instance import InstanceType
 from dagster._core.launcher.sync_in_memory_run_launcher import SyncInMemoryRunLauncher
@@ -96,10 +99,18 @@ RUN_STATUS_EVENT_TYPES = frozenset(event_type.value for event_type in EVENT_TYPE
 OPEN_SHARDS = 8
 
 
+# the page size of a new event log file, a run's or the index (SQLite's default 4,096): a range run's
+# events are rows of 1.6-3.9 kB (a page of 4,096 bytes holds one or two), and a commit writes each page
+# it fills to the WAL and each checkpoint copies it to the file, a system call or two per page; in pages
+# of 16 kB a file takes half the time to commit and checkpoint (docs/performance.md, "The Dagster instance")
+PAGE_SIZE = 16384
+
 # stand-ins for an event's own parts in the text of the rest of it (serialized_events)
 _DATA_MARK = "risk_pipeline.instance:event_specific_data"
 _TIME_MARK = 1.2345678901234567e-300
 _PARTITION_MARK = "risk_pipeline.instance:partition"
+_INT_MARK = -7316432951000000
+_FLOAT_MARK = 1.2345678901234567e-299
 
 
 def serialized_events(events: Sequence[EventLogEntry]) -> list[str]:
@@ -108,8 +119,8 @@ def serialized_events(events: Sequence[EventLogEntry]) -> list[str]:
     timestamp; the rest (the step, the run, the logging tags...: about half of what serializing a
     materialization costs, 0.035 of 0.08 ms, so some 8 s of CPU for the 232,000 of a 30-year run)
     is serialized once per run of events in which it is equal, with stand-ins for those two parts,
-    and each event's own parts are put in their place (:func:`_data_text`: a materialization's data
-    the same way around its partition). An event without specific data, or whose text would not
+    and each event's own parts are put in their place (:class:`_DataTexts`: a materialization's data
+    the same way around its partition and metadata numbers). An event without specific data, or whose text would not
     hold each stand-in once, is serialized whole."""
     texts, shell, template = [], None, None
     data_texts = _DataTexts()
@@ -132,10 +143,12 @@ def serialized_events(events: Sequence[EventLogEntry]) -> list[str]:
 
 class _DataTexts:
     """``serialize_value`` of events' specific data, the same text. A range's materializations of an
-    asset differ mostly in their partition only (88% of the 232,000 of a 30-year run have the metadata
-    and tags of the one before: the same row count, table version and data version), so a
-    materialization's data is serialized once per run of them that are equal but for the partition,
-    with a stand-in for it, and each partition's text is put in its place."""
+    asset differ mostly in their partition and in numbers of their metadata (88% of the 232,000 of a
+    30-year run have the metadata and tags of the one before; most of the others differ in a day's
+    ``rows`` or a book's VaR amount), so a materialization's data is serialized once per run of them
+    that are equal but for the partition and the values of their int and (finite) float metadata,
+    with stand-ins for those (:func:`_number_mark`), and each event's partition and numbers are put
+    in their place: the JSON text of an int or a finite float is its ``repr``."""
 
     def __init__(self) -> None:
         self._shell, self._template = None, None
@@ -143,13 +156,40 @@ class _DataTexts:
     def __call__(self, data: object) -> str:
         if not isinstance(data, StepMaterializationData) or not isinstance(data.materialization.partition, str):
             return serialize_value(data)
-        bare = data._replace(materialization=data.materialization._replace(partition=_PARTITION_MARK))
-        if bare != self._shell:
-            self._shell, self._template = bare, _template(serialize_value(bare), serialize_value(_PARTITION_MARK))
+        materialization = data.materialization
+        metadata, numbers, marks, kinds = {}, [], [], []
+        for name, value in materialization.metadata.items():
+            kind = type(value)
+            if (kind is IntMetadataValue and type(value.value) is int) or (
+                    kind is FloatMetadataValue and type(value.value) is float and math.isfinite(value.value)):
+                metadata[name], mark = _number_mark(kind, len(numbers))
+                numbers.append(value.value)
+                marks.append(mark)
+            else:
+                metadata[name] = value
+                kind = repr(value)
+            kinds.append((name, kind))
+        bare = data._replace(materialization=materialization._replace(metadata=metadata, partition=_PARTITION_MARK))
+        # what == does not tell apart and the text does: the order of names, a value's class (records
+        # of equal fields are equal), its fields' types and -0.0 (1 == 1.0 == True, 0.0 == -0.0)
+        shell = (bare, kinds, list(materialization.tags or ()))
+        if shell != self._shell:
+            self._shell = shell
+            self._template = _template(serialize_value(bare), *marks, serialize_value(_PARTITION_MARK))
         if self._template is None:
             return serialize_value(data)
-        head, tail = self._template
-        return head + serialize_value(data.materialization.partition) + tail
+        parts = self._template
+        texts = [*map(repr, numbers), serialize_value(materialization.partition)]
+        return parts[0] + "".join(text + part for text, part in zip(texts, parts[1:]))
+
+
+@cache
+def _number_mark(kind: type, position: int) -> tuple[object, str]:
+    """The stand-in of :class:`_DataTexts` for the ``position``-th number of a materialization's
+    metadata, a value of ``kind`` (``IntMetadataValue``, ``FloatMetadataValue``), and its JSON text:
+    a number no metadata is likely to hold (a text that holds it is serialized whole: :func:`_template`)."""
+    number = _INT_MARK - position if kind is IntMetadataValue else _FLOAT_MARK * (position + 1)
+    return kind(number), repr(number)
 
 
 def _template(text: str, *marks: str) -> tuple[str, ...] | None:
@@ -166,19 +206,23 @@ def _template(text: str, *marks: str) -> tuple[str, ...] | None:
 
 
 def create_tables_at_once(conn_string: str) -> None:
-    """Create Dagster's event log tables and indexes in a new SQLite file in one transaction.
+    """Create Dagster's event log tables and indexes in a new SQLite file in one transaction, in
+    pages of ``PAGE_SIZE`` bytes.
 
     Dagster's ``_initdb`` creates them with pysqlite's default transaction handling, which commits
     every ``CREATE`` by itself: 20 commits of a rollback journal, about 60 fsyncs (0.3-0.4 s for a
     run's file). In one ``BEGIN IMMEDIATE`` transaction (SQLAlchemy's recipe for transactional DDL
     on pysqlite) it is one commit; a second process creating the same file waits for the lock and
-    then finds the tables (``create_all`` checks first). ``_initdb`` then finds them too, switches
-    the file to WAL and stamps its alembic revision, as for a file it created itself."""
+    then finds the tables (``create_all`` checks first; the page size of a file that has tables
+    stays what it is). ``_initdb`` then finds them too, switches the file to WAL and stamps its
+    alembic revision, as for a file it created itself."""
     engine = create_engine(conn_string, poolclass=NullPool, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
 
     @sqlalchemy.event.listens_for(engine, "connect")
     def _no_implicit_transactions(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None
+        # an empty file takes the page size before its first table
+        dbapi_connection.execute(f"PRAGMA page_size = {PAGE_SIZE}")
 
     @sqlalchemy.event.listens_for(engine, "begin")
     def _begin_immediate(conn) -> None:
@@ -435,6 +479,16 @@ class BatchingSqliteEventLogStorage(RangeRunEvents, SqliteEventLogStorage):
     def has_secondary_index(self, name: str) -> bool:
         return self._found_once(("secondary index", name), partial(super().has_secondary_index, name))
 
+    def _initdb(self, engine: Engine, for_index_shard: bool = False) -> None:
+        """Dagster's ``_initdb``; a file that does not exist yet (the index, which Dagster's
+        ``__init__`` creates; a run's file is created by :func:`create_tables_at_once`) is first
+        created empty in pages of ``PAGE_SIZE`` and WAL mode (switching to WAL writes its header)."""
+        if not os.path.exists(engine.url.database):
+            with engine.connect() as conn:
+                conn.exec_driver_sql(f"PRAGMA page_size = {PAGE_SIZE}")
+                conn.exec_driver_sql("PRAGMA journal_mode = WAL")
+        super()._initdb(engine, for_index_shard)
+
     def _dispose_engines(self) -> None:
         while self._engines:
             self._engines.popitem()[1].dispose()
@@ -479,7 +533,8 @@ class BatchingSqliteEventLogStorage(RangeRunEvents, SqliteEventLogStorage):
         fifth of what building a materialization's rows cost, its serialization included), and asks
         which tags to index once per set of tag names here instead of once per event."""
         keys: dict[AssetKey, str] = {}
-        indexed_names: dict[tuple[str, ...], set[str]] = {}
+        # the names of the tags to index, in the tags' order, per tuple of the tags' names
+        indexed_names: dict[tuple[str, ...], list[str]] = {}
         rows, tags = [], []
         for event, text in zip(events, serialized_events(events)):
             dagster_event = event.dagster_event
@@ -494,9 +549,11 @@ class BatchingSqliteEventLogStorage(RangeRunEvents, SqliteEventLogStorage):
                     key, partition = materialization.asset_key, materialization.partition
                     all_tags = materialization.tags or {}
                     names = tuple(all_tags)
-                    if names not in indexed_names:
-                        indexed_names[names] = self.get_asset_tags_to_index(set(names))
-                    event_tags = {name: value for name, value in all_tags.items() if name in indexed_names[names]}
+                    indexed = indexed_names.get(names)
+                    if indexed is None:
+                        to_index = self.get_asset_tags_to_index(set(names))
+                        indexed = indexed_names[names] = [name for name in names if name in to_index]
+                    event_tags = {name: all_tags[name] for name in indexed}
                 else:
                     key, partition = dagster_event.asset_key, dagster_event.partition
                 if key and key not in keys:

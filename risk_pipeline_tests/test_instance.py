@@ -248,6 +248,62 @@ def test_the_stored_event_texts_are_dagsters_serialization_of_each_event(tmp_pat
     assert deserialize_value(texts[-1], EventLogEntry) == odd
 
 
+def test_a_materializations_numbers_are_put_in_the_text_of_the_rest_serialized_once(tmp_path, monkeypatch):
+    """Materializations equal but for their partition and the numbers of their metadata (a day's
+    ``rows``, a book's VaR amount) are serialized once around stand-ins for those, and each event's
+    numbers are put in their place: ``serialize_value``'s text for ints of any size, floats of any
+    magnitude, -0.0, and whole for what has no stand-in (NaN, infinities, None, bools) or holds the
+    text of one (a metadata value equal to a stand-in, a text metadata holding one), and for what
+    Python's ``==`` finds equal to the one before but is not the same text (a value's class, the
+    order of the metadata's names or of the tags)."""
+    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
+    instance = project_instance(tmp_path / "home")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = dg.materialize([upstream], instance=instance, tags=tags)
+    assert result.success
+    materialized = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
+    instance.dispose()
+    int_mark, float_mark = instance_module._INT_MARK, instance_module._FLOAT_MARK  # noqa: SLF001 - the stand-ins
+    ints = [0, -1, 7, 2**70, -(2**64) - 3, 123456]
+    floats = [0.1, -0.0, 1e300, 5e-324, 1 / 3, 2.0**70, -12345678.9, 1e16, 1e-7]
+
+    def numbers(i: int, **odd: dg.MetadataValue) -> dict:
+        return {"rows": dg.IntMetadataValue(ints[i % len(ints)]), "note": dg.TextMetadataValue("the same"),
+                "amount": dg.FloatMetadataValue(floats[i % len(floats)]), "flag": dg.BoolMetadataValue(True),
+                "rows_before": dg.IntMetadataValue(i), **odd}
+
+    plain = [_with_materialization(event, metadata=numbers(i)) for i, event in enumerate(materialized)]
+    odd = [_with_materialization(materialized[0], metadata=numbers(0, amount=dg.FloatMetadataValue(value)))
+           for value in (float("nan"), float("inf"), -float("inf"), None)]
+    odd += [_with_materialization(materialized[1], metadata=numbers(1, rows=dg.IntMetadataValue(None))),
+            _with_materialization(materialized[2], metadata=numbers(2, rows=dg.IntMetadataValue(int_mark))),
+            _with_materialization(materialized[3], metadata=numbers(3, amount=dg.FloatMetadataValue(float_mark))),
+            _with_materialization(materialized[4], metadata=numbers(4, note=dg.TextMetadataValue(f"{int_mark}"))),
+            _with_materialization(materialized[5], metadata=numbers(5, flag=dg.IntMetadataValue(True)))]
+    # each after one equal to it (==) but in text: a value's class, the order of names or tags
+    same = _with_materialization(materialized[6], metadata=numbers(6))
+    tags = same.dagster_event.event_specific_data.materialization.tags
+    odd += [same, _with_materialization(same, metadata=numbers(6, flag=dg.IntMetadataValue(True))),
+            same, _with_materialization(same, metadata=dict(reversed(numbers(6).items()))),
+            same, _with_materialization(same, tags=dict(reversed(tags.items())))]
+    events = [*plain, *odd, *plain]
+    serialized = []
+
+    def counted(value, **kwargs):
+        serialized.append(type(value).__name__)
+        return serialize_value(value, **kwargs)
+
+    monkeypatch.setattr(instance_module, "serialize_value", counted)
+    texts = serialized_events(events)
+    monkeypatch.undo()
+    assert len(plain) > 15 and texts == [serialize_value(event) for event in events]
+    # the plain events' data serialized once per run of them (twice), each odd one whole
+    assert serialized.count("StepMaterializationData") <= 2 + 2 * len(odd)
+    assert {value for event in plain for value in (event.dagster_event.event_specific_data.materialization
+                                                   .metadata["amount"].value,)} == set(floats)
+
+
 def _with_materialization(event: EventLogEntry, **fields: object) -> EventLogEntry:
     """``event`` (a materialization) with some fields of its ``AssetMaterialization`` replaced."""
     data = event.dagster_event.event_specific_data
@@ -300,6 +356,35 @@ def test_a_new_runs_file_has_dagsters_schema_also_when_two_storages_create_it_at
     assert _file_schema(tmp_path / "ours" / "a_run.db") == expected
     for storage in [plain, *ours]:
         storage.dispose()
+
+
+def _page_size(path) -> int:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("pragma page_size").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_a_new_event_log_file_is_in_pages_of_16_kb_and_an_existing_file_keeps_its_own(tmp_path):
+    """A file the storage creates, a run's or the index, is in pages of 16 kB (SQLite's default,
+    Dagster's, is 4 kB) and in WAL mode; the files Dagster's storage created keep theirs."""
+    plain = SqliteEventLogStorage(str(tmp_path / "plain"))
+    with plain.run_connection("dagsters_run") as conn:
+        conn.execute(text("select 1"))
+    plain.dispose()
+    for folder in ("plain", "ours"):
+        ours = BatchingSqliteEventLogStorage(str(tmp_path / folder))
+        for run_id in ("dagsters_run", "our_run"):
+            with ours.run_connection(run_id) as conn:
+                conn.execute(text("select count(*) from event_logs")).fetchall()
+        ours.dispose()
+    assert {str(path.relative_to(tmp_path)): _page_size(path) for path in sorted(tmp_path.glob("*/*.db"))} == {
+        "ours/dagsters_run.db": 16384, "ours/index.db": 16384, "ours/our_run.db": 16384,
+        "plain/dagsters_run.db": 4096, "plain/index.db": 4096, "plain/our_run.db": 16384}
+    expected = _file_schema(tmp_path / "plain" / "index.db")
+    assert expected[2] == "wal" and all(_file_schema(path) == expected for path in tmp_path.glob("*/index.db"))
+    assert all(_file_schema(path)[1:] == expected[1:] for path in tmp_path.glob("*/*.db"))
 
 
 def test_a_bad_selection_is_an_error_naming_it(data_dir):
