@@ -28,6 +28,7 @@ from risk_pipeline.instance import (
 from risk_pipeline_tests.pipeline_helpers import check_rows, project_instance
 
 START, END = "2021-03-01", "2021-03-31"
+RANGE = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
 
 
 @dg.asset(partitions_def=business_days, backfill_policy=single_run)
@@ -45,6 +46,15 @@ def downstream_ok() -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=True)
 
 
+
+def _range_run(instance: dg.DagsterInstance, assets: list, **run: object) -> dg.ExecuteInProcessResult:
+    """``assets`` materialized over START..END as one run on ``instance`` (Dagster's preview warnings quiet)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = dg.materialize(assets, instance=instance, tags=RANGE, **run)
+    assert result.success
+    return result
+
 def _recorded(instance: dg.DagsterInstance, run_id: str) -> dict:
     keys = [dg.AssetKey("upstream"), dg.AssetKey("downstream")]
     latest = instance.get_latest_materialization_events(keys)
@@ -59,15 +69,11 @@ def _recorded(instance: dg.DagsterInstance, run_id: str) -> dict:
 
 
 def test_a_range_run_records_what_dagsters_sqlite_storage_records(tmp_path):
-    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
     days = len(business_days.get_partition_keys_in_range(dg.PartitionKeyRange(START, END)))
     found = {}
     for name, yaml in (("dagster", ""), ("project", None)):
         instance = project_instance(tmp_path / name, yaml)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = dg.materialize([upstream, downstream, downstream_ok], instance=instance, tags=tags)
-        assert result.success
+        result = _range_run(instance, [upstream, downstream, downstream_ok])
         found[name] = (instance, result.run_id, _recorded(instance, result.run_id))
     (plain, _, dagster_side), (ours, run_id, project_side) = found["dagster"], found["project"]
     assert isinstance(ours.event_log_storage, BatchingSqliteEventLogStorage)
@@ -98,7 +104,6 @@ def _tag_rows(instance: dg.DagsterInstance) -> list[tuple]:
 def test_the_in_memory_instance_stores_a_steps_materializations_at_once_and_records_what_dagsters_does(monkeypatch):
     """``ephemeral_instance()`` (the tests' runs, ``risk-pipeline backfill`` without ``DAGSTER_HOME``) stores each
     step's materializations as one batch, and records what ``DagsterInstance.ephemeral()`` records."""
-    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
     days = len(business_days.get_partition_keys_in_range(dg.PartitionKeyRange(START, END)))
     batches = []
     store_batch = RangeRunInMemoryEventLogStorage.store_event_batch
@@ -110,10 +115,7 @@ def test_the_in_memory_instance_stores_a_steps_materializations_at_once_and_reco
     monkeypatch.setattr(RangeRunInMemoryEventLogStorage, "store_event_batch", counted)
     found = {}
     for name, instance in (("dagster", dg.DagsterInstance.ephemeral()), ("project", ephemeral_instance())):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            result = dg.materialize([upstream, downstream, downstream_ok], instance=instance, tags=tags)
-        assert result.success
+        result = _range_run(instance, [upstream, downstream, downstream_ok])
         found[name] = {**_recorded(instance, result.run_id), "tags": _tag_rows(instance),
                        # the asset table's row: its latest materialization's partition
                        "asset rows": {record.asset_entry.asset_key: record.asset_entry.last_materialization.dagster_event
@@ -137,13 +139,9 @@ def test_a_range_runs_rows_are_what_dagsters_row_functions_give(tmp_path):
     (``_insert_rows``): every stored event row is Dagster's ``_event_to_row`` of its event, in the
     run's file and in the index; the tag rows are Dagster's tags of the events their ids point to;
     the asset table's latest materialization is the row of the range's last partition."""
-    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
     days = len(business_days.get_partition_keys_in_range(dg.PartitionKeyRange(START, END)))
     instance = project_instance(tmp_path / "home")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = dg.materialize([upstream, downstream, downstream_ok], instance=instance, tags=tags)
-    assert result.success
+    result = _range_run(instance, [upstream, downstream, downstream_ok])
     storage = instance.event_log_storage
     columns = [column.name for column in SqlEventLogStorageTable.c if column.name != "id"]
     with storage.run_connection(result.run_id) as conn:
@@ -178,12 +176,8 @@ def test_a_batch_is_stored_in_the_text_dagsters_storage_stores(tmp_path):
     timestamp with ``.000000``, Python's ``isoformat`` without) stored by Dagster's SQLite storage one
     at a time and by this one as a batch: the same text in every column of the event rows, in the
     run's file and in the index, and of the tag rows."""
-    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
     instance = project_instance(tmp_path / "home")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = dg.materialize([upstream], instance=instance, tags=tags)
-    assert result.success
+    result = _range_run(instance, [upstream])
     events = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
     instance.dispose()
     events = [events[0]._replace(timestamp=float(int(events[0].timestamp))), *events[1:]]
@@ -219,12 +213,8 @@ def test_the_stored_event_texts_are_dagsters_serialization_of_each_event(tmp_pat
                                        partition_key=key)
         context.log.info("a log line between the events")
 
-    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
     instance = project_instance(tmp_path / "home")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = dg.materialize([upstream, described], instance=instance, tags=tags)
-    assert result.success
+    result = _range_run(instance, [upstream, described])
     events = instance.all_logs(result.run_id)
     instance.dispose()
     # what the storage wrote (through serialized_events) is serialize_value's text of the event read back
@@ -256,12 +246,8 @@ def test_a_materializations_numbers_are_put_in_the_text_of_the_rest_serialized_o
     text of one (a metadata value equal to a stand-in, a text metadata holding one), and for what
     Python's ``==`` finds equal to the one before but is not the same text (a value's class, the
     order of the metadata's names or of the tags)."""
-    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
     instance = project_instance(tmp_path / "home")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = dg.materialize([upstream], instance=instance, tags=tags)
-    assert result.success
+    result = _range_run(instance, [upstream])
     materialized = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
     instance.dispose()
     int_mark, float_mark = instance_module._INT_MARK, instance_module._FLOAT_MARK  # noqa: SLF001 - the stand-ins
@@ -496,12 +482,11 @@ def _logged_events(tmp_path, name: str, run_config: dict | None) -> tuple[list[E
         through_dagster.append(dagster_event.event_type_value)
         dagsters(self, level, msg, dagster_event, batch_metadata)
 
-    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
     instance = project_instance(tmp_path / name)
     with warnings.catch_warnings(), pytest.MonkeyPatch.context() as mp:
         warnings.simplefilter("ignore")
         mp.setattr(asset_event_logging, "DAGSTERS_LOG_DAGSTER_EVENT", spied)
-        result = dg.materialize([first, second, second_ok], instance=instance, tags=tags, run_config=run_config)
+        result = dg.materialize([first, second, second_ok], instance=instance, tags=RANGE, run_config=run_config)
     assert result.success
     events = [event._replace(dagster_event=event.dagster_event._replace(pid=0)) if event.dagster_event else event
               for event in instance.all_logs(result.run_id) if event.dagster_event_type in _COMPARED]
@@ -535,11 +520,8 @@ def test_a_batchs_event_is_kept_stored_and_announced_as_handle_new_event_does(tm
     """``handle_batch_event`` against Dagster's ``handle_new_event`` on the events of a range run: the same
     calls to the storage (batches of the batch size and the batch's end; one event at a time when a
     batch fails or batching is off), the same events to the run's subscribers, the same buffer left."""
-    tags = {"dagster/asset_partition_range_start": START, "dagster/asset_partition_range_end": END}
     instance = project_instance(tmp_path / "home")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        result = dg.materialize([upstream], instance=instance, tags=tags, run_config=QUIET)
+    result = _range_run(instance, [upstream], run_config=QUIET)
     events = instance.all_logs(result.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
     instance.dispose()
     monkeypatch.setenv("DAGSTER_EVENT_BATCH_SIZE", batch_size)
