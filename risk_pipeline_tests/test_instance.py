@@ -46,7 +46,6 @@ def downstream_ok() -> dg.AssetCheckResult:
     return dg.AssetCheckResult(passed=True)
 
 
-
 def _range_run(instance: dg.DagsterInstance, assets: list, **run: object) -> dg.ExecuteInProcessResult:
     """``assets`` materialized over START..END as one run on ``instance`` (Dagster's preview warnings quiet)."""
     with warnings.catch_warnings():
@@ -54,6 +53,7 @@ def _range_run(instance: dg.DagsterInstance, assets: list, **run: object) -> dg.
         result = dg.materialize(assets, instance=instance, tags=RANGE, **run)
     assert result.success
     return result
+
 
 def _recorded(instance: dg.DagsterInstance, run_id: str) -> dict:
     keys = [dg.AssetKey("upstream"), dg.AssetKey("downstream")]
