@@ -79,6 +79,7 @@ def _imported() -> tuple[object, ...]:
     import gc
 
     import dask
+    import numpy._core.multiarray
     import psutil
 
     modules = {"risk_pipeline.defs.var", "risk_pipeline.defs.backtests", "risk_pipeline.defs.stress"}
@@ -87,15 +88,17 @@ def _imported() -> tuple[object, ...]:
             dask.config.get("distributed.worker.profile.enabled"), dask.config.get("distributed.admin.tick.interval"),
             dask.config.get("distributed.admin.system-monitor.interval"),
             dask.config.get("distributed.worker.memory.monitor-interval"),
-            parent.pid, "multiprocessing.forkserver" in " ".join(parent.cmdline()))
+            parent.pid, "multiprocessing.forkserver" in " ".join(parent.cmdline()),
+            numpy._core.multiarray._get_madvise_hugepage())
 
 
 def test_a_dask_run_starts_its_cluster_in_the_background_and_its_workers_import_the_assets_first():
     """The resource's setup (at a run's start) returns at once, the cluster starting in a thread; the
     first map finds the workers with the assets' modules imported (and frozen out of the cyclic
     collector's walks) before any task of theirs, both forked from one forkserver (which imported
-    them once), glibc's own heap trimming (not the nanny's MALLOC_TRIM_THRESHOLD_), no stack sampling
-    and Dask's event-loop, system and memory monitors at their slower intervals."""
+    them once), glibc's own heap trimming (not the nanny's MALLOC_TRIM_THRESHOLD_), NumPy's arrays on base
+    pages (risk_pipeline/numpy_pages.py), no stack sampling and Dask's event-loop, system and memory monitors
+    at their slower intervals."""
     try:
         Compute(engine="dask", workers=2).setup_for_execution(dg.build_init_resource_context())
         starting = [t for t in threading.enumerate() if t.name == "dask-client-start"]
@@ -106,6 +109,7 @@ def test_a_dask_run_starts_its_cluster_in_the_background_and_its_workers_import_
     finally:
         close_clients()
     assert len(imported) == 2 and all(state[:7] == (True, True, None, False, "1s", "2s", "500ms") and state[8]
+                                      and state[9] == (os.environ.get("NUMPY_MADVISE_HUGEPAGE", "0") != "0")
                                       for state in imported.values())
     assert len({state[7] for state in imported.values()}) == 1  # one server forked both
 
