@@ -269,15 +269,40 @@ def test_sparse_column_sums_equal_the_dense_cumulative_sums_bit_for_bit():
 
 
 def test_wide_prefix_sums_row_by_row_equal_numpy_cumsum_bit_for_bit():
-    """``table._prefix`` of wide rows (``_cumsum_rows``, one row added at a time) equals ``np.cumsum``
-    down the columns exactly, on order-sensitive values; narrow rows and 1-D arrays keep numpy's."""
+    """``table._cumsum_rows`` (one row added at a time, the Z2 paths') equals ``np.cumsum`` down the columns
+    exactly, on order-sensitive values."""
     rng = np.random.default_rng(5)
-    for shape in [(400, table._WIDE_ROWS), (300, 1000), (1, 512), (0, 300), (500, 6), (700,)]:
+    for shape in [(400, 256), (300, 1000), (1, 512), (0, 300)]:
         values = rng.standard_normal(shape) * 10.0 ** rng.integers(-8, 8, shape)
-        expected = np.concatenate([np.zeros((1,) + shape[1:]), np.cumsum(values, axis=0)])
-        np.testing.assert_array_equal(table._prefix(values), expected)
-        if len(shape) == 2 and shape[0] > 1:
-            assert not np.array_equal(expected[-1], np.cumsum(values[::-1], axis=0)[-1])  # the order shows
+        out = np.empty(shape)
+        table._cumsum_rows(values, out)
+        np.testing.assert_array_equal(out, np.cumsum(values, axis=0))
+        if shape[0] > 1:
+            assert not np.array_equal(out[-1], np.cumsum(values[::-1], axis=0)[-1])  # the order shows
+
+
+@pytest.mark.parametrize("n_boot", [7, 1000])
+def test_bootstrap_prefix_sums_kept_at_some_rows_equal_the_whole_prefix_sums_bit_for_bit(n_boot):
+    """``table._bootstrap_prefix_at`` (each series' running sums, the weights drawn a block of breaches at a time,
+    only the rows asked kept) equals ``np.cumsum`` of each series' whole columns w, w r, w r^2 and w > 0 from a zero
+    row, at those rows, exactly: series longer than a block, of one breach, without any, and the rows asked at a
+    series' zero row, in it and at its end."""
+    rng = np.random.default_rng(8)
+    sizes = [700, 1, 0, 3, 2 * table._BOOTSTRAP_BLOCK + 5]
+    bounds = np.concatenate([[0], np.cumsum(sizes)])
+    r = rng.standard_normal(bounds[-1]) * 10.0 ** rng.integers(-6, 6, bounds[-1])
+    keys = np.sort(rng.choice(10**6, bounds[-1], replace=False))
+    _, _, w, wr, wrr, draws = table._bootstrap_columns(r, keys, 3, n_boot)
+    whole = []
+    for k, (first, end) in enumerate(zip(bounds[:-1], bounds[1:])):
+        series = np.stack([w[first:end], wr[first:end], wrr[first:end], draws[first:end].astype(float)])
+        whole.append(np.concatenate([np.zeros((4, 1, n_boot)), np.cumsum(series, axis=1)], axis=1))
+    whole = np.concatenate(whole, axis=1)  # series k's prefix rows at [bounds[k] + k, bounds[k + 1] + k]
+    every = np.arange(whole.shape[1])
+    for at in (every, every[::7], np.array([0, 700, 701, 702, 703, 1000]), np.array([], dtype=int)):
+        kept = table._bootstrap_prefix_at(r, keys, bounds, at, 3, n_boot)
+        np.testing.assert_array_equal(kept, whole[:, at])
+    assert not np.array_equal(whole[1, 700], np.cumsum(wr[:700][::-1], axis=0)[-1])  # the order shows
 
 
 def test_exceedances_counted_per_row_as_words_equal_count_nonzero():

@@ -118,9 +118,9 @@ DEFAULT_N_SIMS = 1000
 _CELLS = 1 << 20  # array cells per block of simulated values
 _COUNT_ROWS = 64  # Z2 windows whose simulated sums are compared at once
 _BOOTSTRAP_ROWS = 64  # McNeil-Frey breach ranges bootstrapped at once
+_BOOTSTRAP_BLOCK = 256  # McNeil-Frey breaches whose bootstrap weights are drawn at once (_bootstrap_prefix_at)
 _RUN_MIN_WINDOWS = 16  # Z2 windows advancing together, from this many on counted on slices of the paths
 _SPARSE_MAX_POSITIONS = 16  # Z2 paths needed at at most this many rows: summed sparsely (_column_sums_before)
-_WIDE_ROWS = 256  # prefix sums of rows of at least this many columns: a row at a time (_cumsum_rows)
 Z2_SIMULATED_MAX_OBS = 1000  # longer Z2 windows use the normal limit of the simulation (_z2_columns)
 PREFIX_RATIO_MAX = 2.0**20
 """A window's sums are differences of prefix sums while the prefix sum of squares (McNeil-Frey's residuals here,
@@ -283,10 +283,7 @@ def _prefix(a: np.ndarray, bounds: np.ndarray | None = None) -> np.ndarray:
         bounds = np.array([0, a.shape[0]])
     out = np.zeros((a.shape[0] + bounds.size - 1,) + a.shape[1:])
     for k, (first, end) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist())):
-        if a.ndim == 2 and a.shape[1] >= _WIDE_ROWS:
-            _cumsum_rows(a[first:end], out[first + k + 1 : end + k + 1])
-        else:
-            np.cumsum(a[first:end], axis=0, out=out[first + k + 1 : end + k + 1])
+        np.cumsum(a[first:end], axis=0, out=out[first + k + 1 : end + k + 1])
     return out
 
 
@@ -462,7 +459,7 @@ def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarr
     hits = obs.hits
     spread = obs.es - obs.var
     r = exceedance_residuals(obs.loss, obs.var, obs.es, np.where(spread > 0.0, spread, np.inf))
-    w = keyed_poisson_weights(seed, obs.keys[hits], n_boot)
+    keys = obs.keys[hits]
     codes, inverse = np.unique(bs * (r.size + 1) + be, return_inverse=True)
     lo, hi = np.divmod(codes, r.size + 1)
     bounds = np.array([0, r.size]) if breach_bounds is None else breach_bounds
@@ -473,35 +470,66 @@ def _mcneil_frey_columns(obs: BacktestObservations, bs: np.ndarray, be: np.ndarr
     # fewer than MIN_EXCEEDANCES breaches: t 0, p 1 (mcneil_frey_from_sums' insufficient rows), no bootstrap
     t, p_value = np.zeros(codes.size), np.ones(codes.size)
     enough = hi - lo >= MIN_EXCEEDANCES
-    columns = (r, r * r, w, w * r[:, None], w * (r * r)[:, None])
-    r1, r2, w0, w1, w2 = (_prefix(a, bounds) for a in columns)
-    drawn_once = w > 0.0  # the residuals each replicate draws (mcneil_frey_from_sums discards those of one)
-    drawn = _count_prefix(drawn_once)
+    r1, r2 = _prefix(r, bounds), _prefix(r * r, bounds)
     cancelled = r2[hi_k] > PREFIX_RATIO_MAX * (r2[hi_k] - r2[lo_k])  # digits lost to the rows before (docstring)
+    differenced = np.flatnonzero(enough & ~cancelled)
+    at = np.unique(np.concatenate([lo_k[differenced], hi_k[differenced]]))
+    weighted = _bootstrap_prefix_at(r, keys, bounds, at, seed, n_boot)  # w, w r, w r^2, draws: (4, len(at), n_boot)
     # a block of ranges at a time (each range's replicates are its own row): the (ranges x n_boot) arrays
     # stay in the cache instead of a dozen fresh arrays of all the ranges (the same numbers, row for row)
-    differenced = np.flatnonzero(enough & ~cancelled)
     for i in range(0, differenced.size, _BOOTSTRAP_ROWS):
         rows = differenced[i : i + _BOOTSTRAP_ROWS]
         a, b = lo_k[rows], hi_k[rows]
+        w0, w1, w2, drawn = weighted[:, np.searchsorted(at, b)] - weighted[:, np.searchsorted(at, a)]
         t[rows], p_value[rows], _ = mcneil_frey_from_sums(
-            hi[rows] - lo[rows], r1[b] - r1[a], r2[b] - r2[a], w0[b] - w0[a], w1[b] - w1[a], w2[b] - w2[a],
-            drawn[hi[rows]] - drawn[lo[rows]]
+            hi[rows] - lo[rows], r1[b] - r1[a], r2[b] - r2[a], w0, w1, w2, drawn
         )
     summed = np.flatnonzero(enough & cancelled)
     for i in range(0, summed.size, _BOOTSTRAP_ROWS):
         rows = summed[i : i + _BOOTSTRAP_ROWS]
-        sums = _range_sums((*columns, drawn_once.astype(np.int32)), lo[rows], hi[rows])
+        held = np.concatenate([np.arange(a, b) for a, b in zip(lo[rows].tolist(), hi[rows].tolist())])
+        starts = np.concatenate([[0], np.cumsum(hi[rows] - lo[rows])])
+        sums = _range_sums(_bootstrap_columns(r[held], keys[held], seed, n_boot), starts[:-1], starts[1:])
         t[rows], p_value[rows], _ = mcneil_frey_from_sums(hi[rows] - lo[rows], *sums)
     return t[inverse], p_value[inverse]
 
 
-def _count_prefix(flags: np.ndarray) -> np.ndarray:
-    """Prefix counts of a 2-D boolean array along axis 0 with a leading zero row, as int32, a row at a time (a
-    sixth of the cost of ``_prefix`` of the flags as floats)."""
-    out = np.zeros((flags.shape[0] + 1,) + flags.shape[1:], dtype=np.int32)
-    for i in range(flags.shape[0]):
-        np.add(out[i], flags[i], out=out[i + 1])
+def _bootstrap_columns(r: np.ndarray, keys: np.ndarray, seed: int, n_boot: int) -> tuple[np.ndarray, ...]:
+    """The columns McNeil-Frey sums over breaches with residuals ``r`` and observation ``keys``: r, r^2, their
+    ``keyed_poisson_weights`` w (n_boot columns), w r, w r^2, and whether each replicate draws the residual
+    (w > 0, as 0/1)."""
+    w = keyed_poisson_weights(seed, keys, n_boot)
+    return r, r * r, w, w * r[:, None], w * (r * r)[:, None], (w > 0.0).astype(np.int32)
+
+
+def _bootstrap_prefix_at(r: np.ndarray, keys: np.ndarray, bounds: np.ndarray, at: np.ndarray, seed: int,
+                         n_boot: int) -> np.ndarray:
+    """Prefix sums of McNeil-Frey's bootstrap columns w, w r, w r^2 and of the draws w > 0
+    (:func:`_bootstrap_columns`), each series' from its own zero row (``_prefix`` with ``bounds``), kept at the
+    prefix rows ``at`` only (ascending): shape (4, len(at), n_boot). Each series' sums run over its breaches in
+    row order, a row added to the sum of the rows before it: the additions of ``_prefix``, so its bits (the
+    counts, whole numbers, are exact). The weights are drawn ``_BOOTSTRAP_BLOCK`` breaches at a time, so no
+    (breaches x n_boot) array is held whole: a new day needs two rows per series of sums over a thousand days'
+    breaches, and their whole arrays were allocated and zeroed for a fraction of a second."""
+    out = np.zeros((4, at.size, n_boot))
+    wanted = at.tolist() + [-1]  # ascending; -1: none left
+    j = 0
+    running = np.zeros((4, n_boot))
+    for k, (first, end) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist())):
+        if wanted[j] == first + k:  # the series' zero row
+            j += 1
+        for b0 in range(first, end, _BOOTSTRAP_BLOCK):
+            b1 = min(b0 + _BOOTSTRAP_BLOCK, end)
+            _, _, w, wr, wrr, draws = _bootstrap_columns(r[b0:b1], keys[b0:b1], seed, n_boot)
+            block = np.stack([w, wr, wrr, draws.astype(float)], axis=1)  # (rows, 4, n_boot)
+            for i in range(b1 - b0):
+                if b0 + i == first:
+                    running[:] = block[i]
+                else:
+                    np.add(running, block[i], out=running)
+                if wanted[j] == b0 + i + k + 1:
+                    out[:, j] = running
+                    j += 1
     return out
 
 
