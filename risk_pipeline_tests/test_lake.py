@@ -221,6 +221,22 @@ def test_a_column_of_the_wrong_type_writes_nothing_and_names_the_column(data_dir
     assert lake.table_version("prices") == 0
 
 
+def test_to_arrow_puts_the_rows_of_concatenated_frames_in_date_order_as_pandas_sorting_them_would():
+    # each symbol's rows in date order, the symbols one after the other: string columns in several chunks,
+    # a missing close and a missing source, as a task's concatenated frames are
+    frames = [_prices([D3, D1, D2][:k] if s != "BBB" else [D2, D3], symbols=(s,), close=float(k))
+              for k, s in enumerate(SYMBOLS, start=1)]
+    frame = pd.concat(frames, ignore_index=True)
+    frame.loc[1, "close"], frame.loc[2, "source"] = float("nan"), None
+    spec = lake.table_schema("prices")
+    order = frame["date"].argsort(kind="stable").to_numpy()
+    expected = pa.Table.from_pandas(frame.iloc[order][list(spec.columns)].astype({"date": "datetime64[s]"}),
+                                    preserve_index=False).cast(spec.schema)
+    got = lake.to_arrow(frame, spec, order)
+    assert got.equals(expected)
+    assert got.column("date").to_pylist() == sorted(frame["date"].dt.date)
+
+
 def test_read_window_counts_lookback_in_stored_days(data_dir):
     days = [d.date() for d in pd.bdate_range("2021-01-04", "2021-01-29")]
     lake.write_days("prices", _prices(days, symbols=("AAA",)), days, keys=SYMBOLS)
