@@ -33,6 +33,8 @@ def _same_rows(table: str, got: pd.DataFrame, expected: pd.DataFrame) -> None:
     spec = table_schema(table)
     assert to_arrow(got, spec).equals(to_arrow(expected, spec))  # the stored rows, in the stored order
     assert_frame_equal(got[spec.columns], expected[spec.columns], check_exact=True, check_dtype=False)
+    strings = [c for c in spec.columns if expected[c].dtype == "str"]  # pandas' own string columns, as a frame per series
+    assert strings and [got[c].dtype for c in strings] == [expected[c].dtype for c in strings]
 
 
 def test_backtests_of_many_series_in_one_frame_are_the_rows_of_one_frame_each():
