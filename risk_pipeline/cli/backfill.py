@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from risk_pipeline.cli.run_log import RunFailure, new_log_path, run_failure, stderr_to
-from risk_pipeline.config.check import check_configuration
 from risk_pipeline.storage.lake import open_table
 from risk_pipeline.storage.schemas import TABLES
 
@@ -277,6 +276,9 @@ def start_engine(run_config: dict[str, Any] | None) -> None:
 
 
 def backfill_command(args: argparse.Namespace) -> int:
+    # every configuration's checks (scipy.stats, the FRTB settings) imported by this command only
+    from risk_pipeline.config.check import check_configuration
+
     config = json.loads(args.config_json) if args.config_json else None
     start_engine(config)
     check_configuration()

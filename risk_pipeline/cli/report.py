@@ -10,15 +10,17 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import duckdb
-
-from risk_pipeline.report.publish import SUMMARY_FILE, publications, write_files, write_report
-from risk_pipeline.report.summary import ReportSettings, build_report_data
-from risk_pipeline.storage.lake import pinned_versions
 from risk_pipeline.storage.paths import reports_dir
 
 
 def report(args: argparse.Namespace) -> int:
+    # the report's modules (matplotlib) imported by this command only, not by every command's parser
+    import duckdb
+
+    from risk_pipeline.report.publish import SUMMARY_FILE, publications, write_files, write_report
+    from risk_pipeline.report.summary import ReportSettings, build_report_data
+    from risk_pipeline.storage.lake import pinned_versions
+
     as_of = args.as_of
     found = publications(reports_dir(), as_of)
     if not found:
