@@ -432,3 +432,22 @@ def test_the_files_of_a_range_are_those_delta_rs_prunes_to(data_dir):
                         (dt.date(2021, 12, 10), dt.date(2021, 12, 10)), (dt.date(2021, 1, 1), dt.date(2020, 1, 1))]:
         pruned = delta.file_uris(file_pruning_predicate=lake._range_predicate("date", first, last))
         assert lake.data_files(delta, spec, first, last) == pruned
+
+
+def test_held_symbols_are_the_positions_instruments_and_with_trades_the_traded_ones_too(data_dir):
+    from risk_pipeline.defs.portfolios import held_symbols
+
+    def positions(day, symbols):
+        return pd.DataFrame({"date": pd.Timestamp(day), "portfolio": "desk", "symbol": list(symbols), "quantity": 1.0,
+                             "currency": "USD"})
+
+    lake.write_days("positions", pd.concat([positions(D1, ["AAA"]), positions(D2, ["AAA", "BBB"])]), [D1, D2],
+                    keys=["desk"])
+    # CCC bought and sold on D2 (held at no close), DDD traded on D3, after the range
+    trades = pd.DataFrame({"date": pd.to_datetime([D2, D2, D3]), "portfolio": "desk", "symbol": ["CCC", "CCC", "DDD"],
+                           "quantity": [5.0, -5.0, 1.0], "price": 10.0, "fees": 0.0, "currency": "USD",
+                           "trade_id": ["t1", "t2", "t3"]})
+    lake.write_days("trades", trades, [D2, D3], keys=["desk"])
+    assert held_symbols(D2, D2, ["desk"]) == ["AAA", "BBB", "CCC"]
+    assert held_symbols(D2, D2, ["desk"], with_trades=False) == ["AAA", "BBB"]
+    assert held_symbols(D2, D2, ["other"]) == []

@@ -84,3 +84,19 @@ def test_a_filter_on_any_column_of_a_staged_file_finds_its_rows_through_delta_s_
     dataset = lake.open_table(TABLE, root).to_pyarrow_dataset()
     assert dataset.to_table(filter=pc.field("base_currency") == "USD").num_rows == len(frame)
     assert dataset.to_table(filter=pc.field("pnl") > 0).num_rows == (frame["pnl"] > 0).sum() > 0
+
+
+def test_a_staged_file_is_dictionary_encoded_in_every_column_but_the_floating_point_ones(tmp_path):
+    import pyarrow.parquet as pq
+
+    root = tmp_path / "lake"
+    staged = staging.stage(TABLE, _rows(["a", "b"], DAYS, 3), DAYS, ["a", "b"], root)
+    spec = table_schema(TABLE)
+    floats = {f.name for f in spec.schema if pa.types.is_floating(f.type)}
+    assert floats and floats != set(spec.columns)
+    for file in staged.files:
+        meta = pq.ParquetFile(root / TABLE / file.path).metadata
+        for i in range(meta.num_columns):
+            column = meta.row_group(0).column(i)
+            dictionary = any("DICTIONARY" in encoding for encoding in column.encodings)
+            assert dictionary == (column.path_in_schema not in floats), column.path_in_schema

@@ -194,10 +194,13 @@ def histories(start: dt.date, end: dt.date, symbols: list[str],
                         by_day=False))
 
 
-def held_symbols(start: dt.date, end: dt.date, names: list[str]) -> list[str]:
-    """The instruments the books of record ``names`` hold over the range and its previous close, or trade in it."""
+def held_symbols(start: dt.date, end: dt.date, names: list[str], with_trades: bool = True) -> list[str]:
+    """The instruments the books of record ``names`` hold over the range and its previous close, or (``with_trades``,
+    for books built with their trades) trade in it."""
     chosen = {"portfolio": names}
     held = read_window("positions", start, end, lookback=PREVIOUS_CLOSE_LOOKBACK, columns=["symbol"], where=chosen)
+    if not with_trades:
+        return sorted(set(held["symbol"].unique()))
     traded = read_window("trades", start, end, columns=["symbol"], where=chosen)
     return sorted(set(held["symbol"].unique()) | set(traded["symbol"].unique()))
 

@@ -339,7 +339,7 @@ def _stage_books(task: VarTask, config: VarConfig, first_pnl_day: dt.date, optio
         # the stored positions of each previous close, revalued over the window of their instruments'
         # stored returns (a new book has estimates from its second day)
         recorded, recorded_names, recorded_skipped = record_books(
-            start, end, *read(held_symbols(start, end, names)), with_trades=False, names=names)
+            start, end, *read(held_symbols(start, end, names, with_trades=False)), with_trades=False, names=names)
         skipped.update(recorded_skipped)
         keys += recorded_names
         frames += [portfolio_forecasts(methods, book, start, recorded=True) for book, _ in recorded]
