@@ -174,11 +174,10 @@ def with_series_keys(parts: list[dict[str, np.ndarray]], keys: list[tuple], tabl
     built for all the series, not one per series (a new day's hundreds of series cost their frames'
     construction more than their numbers), in date order (stable: series order within a day, the order
     ``write_days`` stores). Each column is put in that order as a numpy array before the frame is built
-    (not the frame sorted after); a column of strings (a few distinct values over millions of rows) is
-    built by Arrow from codes into its strings (:func:`_strings_of_codes`): a column of ``coded`` holds
-    int8 codes into its strings, a key column of strings the series' numbers, and a column of fixed-width
-    strings is converted by Arrow. ``parts`` is emptied column by column (a long run holds its rows once,
-    not twice, while they are written)."""
+    (not the frame sorted after), and a column of strings is converted through Arrow (a few distinct
+    values over millions of rows); a column of ``coded`` holds int8 codes into its strings (put in order as
+    codes, then decoded by Arrow: a fraction of the cost of fixed-width strings). ``parts`` is emptied column
+    by column (a long run holds its rows once, not twice, while they are written)."""
     if not parts:
         return empty_frame(table)
     lengths = [len(next(iter(part.values()))) for part in parts]
@@ -188,30 +187,17 @@ def with_series_keys(parts: list[dict[str, np.ndarray]], keys: list[tuple], tabl
     for name in list(parts[0]):
         values = np.concatenate([part.pop(name) for part in parts])[order]
         if coded and name in coded:
-            columns[name] = _strings_of_codes(values, coded[name])
-        elif values.dtype.kind == "U":
-            columns[name] = pd.array(pa.array(values, type=pa.large_string()), dtype="str")
+            strings = pa.DictionaryArray.from_arrays(pa.array(values), pa.array(coded[name])).dictionary_decode()
+            columns[name] = pd.array(strings, dtype="str")
         else:
-            columns[name] = values
+            columns[name] = pd.array(pa.array(values), dtype="str") if values.dtype.kind == "U" else values
     parts.clear()
     frame = pd.DataFrame(columns, copy=False)
     del columns
-    series = np.repeat(np.arange(len(keys), dtype=np.int32), lengths)[order]  # each row's series
+    series = np.repeat(np.arange(len(keys)), lengths)[order]  # each row's series
     for i, name in enumerate(names):
-        values = [k[i] for k in keys]
-        if all(isinstance(v, str) for v in values):
-            frame[name] = _strings_of_codes(series, values)
-        else:
-            frame[name] = pd.Series(values).take(series).reset_index(drop=True)
+        frame[name] = pd.Series([k[i] for k in keys]).take(series).reset_index(drop=True)
     return frame
-
-
-def _strings_of_codes(codes: np.ndarray, strings: Sequence[str]) -> pd.api.extensions.ExtensionArray:
-    """``strings[codes]`` as pandas' ``str`` column: Arrow's dictionary decoded into large strings, the type
-    pandas keeps them in (a column of ``string`` cast to it cost as much again; a take of a ``str``
-    Series some ten times the decoding)."""
-    decoded = pa.DictionaryArray.from_arrays(pa.array(codes), pa.array(strings, type=pa.large_string()))
-    return pd.array(decoded.dictionary_decode(), dtype="str")
 
 
 @lake_asset(
