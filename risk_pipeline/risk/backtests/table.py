@@ -100,7 +100,7 @@ from risk_pipeline.risk.backtests.coverage import (
     traffic_light_zones,
     tuff_lr,
 )
-from risk_pipeline.risk.backtests.dynamic_quantile import dq_p_value, dq_rows, dq_statistic
+from risk_pipeline.risk.backtests.dynamic_quantile import dq_p_value, dq_rows, dq_statistic_stacked
 from risk_pipeline.risk.backtests.duration import duration_lr
 from risk_pipeline.risk.backtests.expected_shortfall import (
     MIN_EXCEEDANCES,
@@ -610,7 +610,7 @@ def _window_statistics(obs: BacktestObservations, s: np.ndarray, e: np.ndarray, 
 
     row0 = np.minimum(s + DQ_LAGS, e)
     xx, xy = _dq_moments(hits, obs.var, row0, e, stack)
-    dq, df = dq_statistic(xx, xy, p)
+    dq, df = dq_statistic_stacked(xx, xy, p)
     dq_ok = e - row0 > DQ_LAGS + 2
     z2, z2_p = _z2_columns(obs, s, e, stack, seed, n_sims)
     mf, mf_p = np.zeros(s.size), np.ones(s.size)
