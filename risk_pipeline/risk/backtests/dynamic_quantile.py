@@ -91,7 +91,7 @@ def dq_statistic_stacked(xx: np.ndarray, xy: np.ndarray, p: float | np.ndarray) 
     lambda_max, cannot then drop an eigenvalue) and A's condition bound k ||L^-1||_F^2 stays below
     ``_CHOLESKY_COND_MAX``. On the equilibrated A the solve is the more accurate of the two: against exact
     rational arithmetic of the same moments its error is at rounding level where the eigendecomposition
-    of the unscaled X'X (condition numbers of 1e7 in the bundled books) loses up to 1e-10. Rank-deficient
+    of the unscaled X'X (condition numbers of 1e8-1e9 in the bundled books) loses up to 1e-7. Rank-deficient
     windows (no breaches: the lag columns are collinear with the constant) and those whose A is
     ill-conditioned go to ``dq_statistic`` unchanged; an option book's VaR^2 of 1e10 beside the hits' 1
     alone does not make A ill-conditioned (the equilibration takes the scale out).
