@@ -86,17 +86,30 @@ def test_a_filter_on_any_column_of_a_staged_file_finds_its_rows_through_delta_s_
     assert dataset.to_table(filter=pc.field("pnl") > 0).num_rows == (frame["pnl"] > 0).sum() > 0
 
 
-def test_a_staged_file_is_dictionary_encoded_in_every_column_but_the_floating_point_ones(tmp_path):
+
+def _dictionary_encoded(path) -> dict[str, bool]:
     import pyarrow.parquet as pq
 
-    root = tmp_path / "lake"
-    staged = staging.stage(TABLE, _rows(["a", "b"], DAYS, 3), DAYS, ["a", "b"], root)
+    meta = pq.ParquetFile(path).metadata
+    columns = [meta.row_group(0).column(i) for i in range(meta.num_columns)]
+    return {c.path_in_schema: any("DICTIONARY" in encoding for encoding in c.encodings) for c in columns}
+
+
+def test_every_writer_of_the_lake_dictionary_encodes_every_column_but_the_floating_point_ones(tmp_path):
+    """The staged files, delta-rs' writes (write_days) and its compaction (lake maintenance): the same rule."""
     spec = table_schema(TABLE)
     floats = {f.name for f in spec.schema if pa.types.is_floating(f.type)}
     assert floats and floats != set(spec.columns)
-    for file in staged.files:
-        meta = pq.ParquetFile(root / TABLE / file.path).metadata
-        for i in range(meta.num_columns):
-            column = meta.row_group(0).column(i)
-            dictionary = any("DICTIONARY" in encoding for encoding in column.encodings)
-            assert dictionary == (column.path_in_schema not in floats), column.path_in_schema
+    staged_root, written_root = tmp_path / "staged", tmp_path / "written"
+    staged = staging.stage(TABLE, _rows(["a", "b"], DAYS, 3), DAYS, ["a", "b"], staged_root)
+    files = [staged_root / TABLE / f.path for f in staged.files]
+    for number, days in enumerate([DAYS[:5], DAYS[5:]]):  # two commits: files for the compaction to merge
+        lake.write_days(TABLE, _rows(["a", "b"], days, number), days, written_root, keys=["a", "b"])
+    written = sorted((written_root / TABLE).glob("year=*/*.parquet"))
+    encodings = [_dictionary_encoded(path) for path in files + written]
+    maintenance.maintain(TABLE, retention_days=0, root=written_root)  # vacuums the files it compacted
+    compacted = sorted(set((written_root / TABLE).glob("year=*/*.parquet")) - set(written))
+    assert files and written and compacted
+    encodings += [_dictionary_encoded(path) for path in compacted]
+    for encoded in encodings:
+        assert {name for name, dictionary in encoded.items() if not dictionary} == floats

@@ -48,7 +48,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pa_dataset
-from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
+from deltalake import ColumnProperties, CommitProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaError, TableNotFoundError
 
 from risk_pipeline.file_version import file_version
@@ -68,7 +68,26 @@ COMMIT_ID_KEY = "risk_pipeline.commit_id"
 KEYS_KEY = "risk_pipeline.keys"
 COMMIT_ATTEMPTS = 12
 DISK_FULL = os.strerror(errno.ENOSPC)  # "No space left on device", also in delta-rs' messages
-WRITER_PROPERTIES = WriterProperties(compression="ZSTD", max_row_group_size=131_072)
+ROW_GROUP_ROWS = 131_072  # rows per Parquet row group, in every file of the lake
+
+
+def dictionary_columns(schema: pa.Schema) -> list[str]:
+    """The columns written with Parquet's dictionary encoding, in every file of the lake: all but the
+    floating-point ones. A column of strings, dates, flags or counts holds few distinct values; a column of
+    VaRs, p-values or returns almost none twice, so its dictionary was built and then abandoned for plain
+    pages in every file: a fifth to a half of the writer's CPU, and the files larger (docs/storage.md)."""
+    return [field.name for field in schema if not pa.types.is_floating(field.type)]
+
+
+def writer_properties(schema: pa.Schema) -> WriterProperties:
+    """delta-rs' settings for the files it writes of a table of ``schema`` (a write, a delete's rewrite, a
+    compaction): zstd, row groups of ``ROW_GROUP_ROWS``, the dictionary on :func:`dictionary_columns` only, as
+    the staged files (storage/staging.py)."""
+    kept = set(dictionary_columns(schema))
+    plain = {field.name: ColumnProperties(dictionary_enabled=False) for field in schema if field.name not in kept}
+    return WriterProperties(compression="ZSTD", max_row_group_size=ROW_GROUP_ROWS, column_properties=plain)
+
+
 # a checkpoint of the log every 10 commits (delta-rs' default, 100, let a reader of a table written
 # by a year of daily runs parse up to 99 commit files: 13 ms to open a table at 60 versions
 # without a checkpoint, 3.4 ms with one at most 10 commits back)
@@ -349,7 +368,7 @@ def write_days(
             partition_by=[PARTITION_COLUMN],
             mode="overwrite",
             predicate=predicate,
-            writer_properties=WRITER_PROPERTIES,
+            writer_properties=writer_properties(spec.schema),
             commit_properties=CommitProperties(custom_metadata=metadata),
             configuration=TABLE_CONFIGURATION if delta is None else None,
         ))
@@ -419,7 +438,8 @@ def delete_key(table: str, key: str, root: Path | None = None, dry_run: bool = F
     metadata = {FIRST_DAY_KEY: first.isoformat(), LAST_DAY_KEY: last.isoformat(), COMMIT_ID_KEY: uuid.uuid4().hex,
                 KEYS_KEY: json.dumps([key])}
     predicate = keys_predicate(spec.key_column, [key])
-    commit_with_retries(table, root, lambda delta: delta.delete(predicate, writer_properties=WRITER_PROPERTIES,
+    properties = writer_properties(spec.schema)
+    commit_with_retries(table, root, lambda delta: delta.delete(predicate, writer_properties=properties,
                                                     commit_properties=CommitProperties(custom_metadata=metadata)))
     return Deletion(table, rows, first, last, committed_version(table, root, metadata))
 

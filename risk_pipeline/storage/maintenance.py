@@ -50,7 +50,8 @@ def maintain(table: str, retention_days: int, root: Path | None = None) -> Maint
     if delta is None:
         return None
     before = len(delta.file_uris())
-    delta.optimize.compact(target_size=TARGET_FILE_BYTES, writer_properties=lake.WRITER_PROPERTIES)
+    delta.optimize.compact(target_size=TARGET_FILE_BYTES,
+                           writer_properties=lake.writer_properties(TABLES[table].schema))
     # full: also the files no commit ever named (a killed run's staged files, storage/staging.py)
     deleted = delta.vacuum(retention_hours=24 * retention_days, enforce_retention_duration=False, dry_run=False,
                            full=True)

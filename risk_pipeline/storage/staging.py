@@ -44,8 +44,6 @@ from risk_pipeline.storage import lake
 from risk_pipeline.storage.paths import is_object_store
 from risk_pipeline.storage.schemas import TableSchema, table_schema
 
-ROW_GROUP_ROWS = lake.WRITER_PROPERTIES.max_row_group_size
-
 
 @dataclass(frozen=True)
 class StagedFile:
@@ -97,14 +95,6 @@ def _stats(part: pa.Table) -> str:
                        "nullCount": {name: part[name].null_count for name in part.column_names}})
 
 
-def _dictionary_columns(schema: pa.Schema) -> list[str]:
-    """The columns written with Parquet's dictionary encoding: all but the floating-point ones. A column of
-    strings, dates, flags or counts holds few distinct values; a column of VaRs, p-values or returns almost
-    none twice, so its dictionary was built and then abandoned for plain pages in every file: a fifth to a
-    half of the writer's CPU, and the files larger (docs/storage.md)."""
-    return [field.name for field in schema if not pa.types.is_floating(field.type)]
-
-
 def _write_file(arrow: pa.Table, spec: TableSchema, year: int, uri: str) -> StagedFile:
     """``arrow`` (rows of ``year``) as a new Parquet file in the table's ``year=`` folder."""
     fs, prefix = _filesystem(uri)
@@ -112,8 +102,8 @@ def _write_file(arrow: pa.Table, spec: TableSchema, year: int, uri: str) -> Stag
     if prefix:  # a folder (an object store has no folders to create)
         fs.create_dir(prefix + path.rsplit("/", 1)[0], recursive=True)
     try:
-        pq.write_table(arrow, prefix + path, filesystem=fs, compression="zstd", row_group_size=ROW_GROUP_ROWS,
-                       use_dictionary=_dictionary_columns(arrow.schema))
+        pq.write_table(arrow, prefix + path, filesystem=fs, compression="zstd", row_group_size=lake.ROW_GROUP_ROWS,
+                       use_dictionary=lake.dictionary_columns(arrow.schema))
     except OSError as exc:
         if lake.DISK_FULL in str(exc):
             raise OSError(errno.ENOSPC, lake.DISK_FULL, uri) from exc
