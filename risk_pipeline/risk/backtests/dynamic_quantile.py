@@ -110,14 +110,14 @@ def _stacked(xx: np.ndarray, xy: np.ndarray, p: float | np.ndarray) -> tuple[np.
     scale = np.sqrt(np.where(solvable, diag, 1.0))
     a /= scale[:, None, :]
     a /= scale[None, :, :]
-    lower = np.empty_like(a)  # the upper triangles of L and L^-1 are never read
+    lower = a  # L in place of A: entry (i, j) of A is read once, just before L's takes its place
     for j in range(k):  # A = L L', column by column over the whole stack
         pivot = a[j, j] - sum(lower[j, m] ** 2 for m in range(j))
         solvable &= pivot > 0.0
         lower[j, j] = np.sqrt(np.where(solvable, pivot, 1.0))
         for i in range(j + 1, k):
             lower[i, j] = (a[i, j] - sum(lower[i, m] * lower[j, m] for m in range(j))) / lower[j, j]
-    inverse = np.empty_like(a)  # L^-1, by forward substitution
+    inverse = np.empty_like(a)  # L^-1, by forward substitution (the upper triangles of L and L^-1 are never read)
     for j in range(k):
         inverse[j, j] = 1.0 / lower[j, j]
         for i in range(j + 1, k):
