@@ -544,17 +544,21 @@ def _compare(fz0: pd.DataFrame, tick: pd.DataFrame, end_pos: np.ndarray, as_of_p
     pairs = np.unique(np.concatenate([np.arange(k) * (k + 1), (np.arange(k)[:, None] * k + bests).ravel(),
                                       (bests[:, None] * k + np.arange(k)).ravel()]))
     left, right = np.divmod(pairs, k)
-    c = np.zeros((s.size, k, k))
+    # where each window's pairs are among them: (i, i), (i, best), (best, i), (best, best)
+    at_ii = np.searchsorted(pairs, np.arange(k) * (k + 1))
+    at_ib = np.searchsorted(pairs, np.arange(k) * k + best[:, None])
+    at_bi = np.searchsorted(pairs, best[:, None] * k + np.arange(k))
+    at_bb = np.searchsorted(pairs, best * (k + 1))
     for lag_l in range(max_lag + 1):
         lagged = np.zeros_like(y)
         lagged[lag_l:] = y[: y.shape[0] - lag_l] if lag_l else y
         cross = _prefix(y[:, left] * lagged[:, right])  # sum_u y_u,i y_{u-l},j of each pair (i, j)
         lo = np.minimum(s + lag_l, e)
-        c[:, left, right] = cross[e] - cross[lo]  # (W, k, k), the pairs not used left 0
-        cbb = c[w_idx, best, best]
-        cib = c[w_idx, :, best]
-        cbi = c[w_idx, best, :]
-        cii = np.einsum("wii->wi", c)
+        c = cross[e] - cross[lo]  # (W, pairs): each window's sums of the pairs' cross-products
+        cbb = c[w_idx, at_bb]
+        cib = np.take_along_axis(c, at_ib, axis=1)
+        cbi = np.take_along_axis(c, at_bi, axis=1)
+        cii = c[:, at_ii]
         s_l = cii - cib - cbi + cbb[:, None]
         a_l = (y_p[e] - y_p[lo]) - (y_p[e, best] - y_p[lo, best])[:, None]
         hi = np.maximum(e - lag_l, s)
