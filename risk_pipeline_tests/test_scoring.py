@@ -10,6 +10,8 @@ import pytest
 from scipy.stats import norm
 
 from risk_pipeline.risk.backtests.scoring import (
+    NOT_COMPARED_CODES,
+    NOT_COMPARED_REASONS,
     McsSettings,
     ScoringInputError,
     bootstrap_counts,
@@ -228,12 +230,38 @@ def test_compare_families_equals_each_family_alone_bit_for_bit():
     families.append((ended, ended_tick, np.arange(260), np.array([250, 259]), np.array([True, True])))
     together = compare_families(families, (100, 250), settings)
     assert len(together) == len(families)
-    assert together[-1]["as_of"].max() == 1  # its rows as of its own days
+    assert together[-1].columns["as_of"].max() == 1  # its rows as of its own days
     for family, got in zip(families, together):
         alone = comparison_columns(*family, (100, 250), settings)
-        assert list(got) == list(alone) and np.isfinite(got["mcs_p"]).any()
-        for name in alone:
-            assert got[name].tobytes() == alone[name].tobytes() if got[name].dtype != object else (got[name] == alone[name]).all()
+        assert list(got.columns) == list(alone.columns) and np.isfinite(got.columns["mcs_p"]).any()
+        assert got.strings == alone.strings
+        for name in alone.columns:
+            assert got.columns[name].tobytes() == alone.columns[name].tobytes()
+
+
+def test_comparison_strings_are_codes_decoded_alike_in_any_dictionary():
+    """The coded columns (method, best_method, not_compared_reason) give the same strings through the family's
+    own tuples (frame) and through a run's dictionary holding more strings in another order (coded_in), and
+    every reason is among NOT_COMPARED_REASONS."""
+    fz0, tick = _family(n=300, seed=21)
+    fz0.iloc[:200, 1] = np.nan  # a method scored late: too few scores, then under half the window
+    tick.iloc[:200, 1] = np.nan
+    fz0.iloc[290, 2] = tick.iloc[290, 2] = np.nan  # no score on some windows' last observation
+    fz0.iloc[150, 0] = np.nan  # a forecast without an FZ0 score (ES <= 0) in some windows
+    got = comparison_columns(fz0, tick, np.arange(300), np.arange(40, 300), np.zeros(260, bool), (100, 250),
+                             McsSettings())
+    frame = got.frame()
+    assert set(frame["method"]) == set(fz0.columns)
+    reasons = set(frame["not_compared_reason"])
+    assert reasons == {"", *NOT_COMPARED_REASONS}  # each reason's code decoded
+    assert (frame["not_compared_reason"].eq("") == frame["compared"]).all()
+    assert set(frame["best_method"]) <= set(fz0.columns) | {""}
+    run = {"method": ["zzz", *reversed(fz0.columns)], "best_method": ["", "zzz", *fz0.columns],
+           "not_compared_reason": NOT_COMPARED_CODES}
+    coded = got.coded_in(run)
+    for name, strings in run.items():
+        decoded = np.asarray(strings, dtype=object)[coded[name]]
+        assert (decoded == frame[name].to_numpy(dtype=object)).all(), name
 
 
 def test_stationary_bootstrap_blocks_have_the_mean_length():

@@ -32,7 +32,7 @@ from risk_pipeline.defs.lake_assets import DETAIL_MAX_PARTITIONS, lake_asset, pa
 from risk_pipeline.defs.options import option_pnl
 from risk_pipeline.defs.portfolios import portfolio_pnl
 from risk_pipeline.defs.var import var_estimates
-from risk_pipeline.risk.backtests.scoring import McsSettings, compare_families, scored_columns
+from risk_pipeline.risk.backtests.scoring import NOT_COMPARED_CODES, McsSettings, compare_families, scored_columns
 from risk_pipeline.risk.backtests.table import checked_windows, day_positions, realized_observations
 from risk_pipeline.storage.lake import read_window, stored_days, within_days
 
@@ -197,11 +197,16 @@ def _score_rows(portfolios: list[str], start, end, windows: tuple[int, ...], mcs
         families.append((*family, basis[family[0]]))  # a portfolio's scores: on fractions, an option book's on amounts
         dates.append(as_of)
     # the families together: their MCS problems are solved stacked (a new day's one or two per family)
-    parts = compare_families(inputs, windows, mcs)
+    compared = compare_families(inputs, windows, mcs)
     del inputs
+    # the string columns as codes into one dictionary per column for all the families (decoded once, as Arrow)
+    methods = sorted({method for family in compared for method in family.strings["method"]})
+    coded = {"method": methods, "best_method": [*methods, ""], "not_compared_reason": NOT_COMPARED_CODES}
+    parts = [family.coded_in(coded) for family in compared]
+    del compared
     for part, as_of in zip(parts, dates):
         part["as_of"] = as_of[part["as_of"]]  # positions in the book's days -> dates
-    return with_series_keys(parts, families, "var_scores", [*FAMILY_KEYS, "score_basis"])
+    return with_series_keys(parts, families, "var_scores", [*FAMILY_KEYS, "score_basis"], coded=coded)
 
 
 def _mcs_verdicts(frame: pd.DataFrame) -> dict[str, object]:

@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import functools
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +70,7 @@ from scipy.special import erfc
 from risk_pipeline.risk.backtests.table import PREFIX_RATIO_MAX, backtest_observations
 
 MIN_COMPARISON_OBS = 20
+"""Fewest observations for a window's DM tests and MCS (25 ten-day observations in 250 days)."""
 NOT_COMPARED_REASONS = {
     "undefined_score": "a forecast of the window has ES <= 0 (a zero forecast), where FZ0 is undefined",
     "no_latest_score": "no FZ0 score on the window's last observation",
@@ -78,7 +79,9 @@ NOT_COMPARED_REASONS = {
 }
 """Why a method with scores in a window is left out of its comparison (``not_compared_reason``; empty
 when compared)."""
-"""Fewest observations for a window's DM tests and MCS (25 ten-day observations in 250 days)."""
+NOT_COMPARED_CODES = ("", *NOT_COMPARED_REASONS)
+"""``not_compared_reason``'s strings by code (:class:`ComparisonColumns`): 0, compared."""
+_REASON = {reason: code for code, reason in enumerate(NOT_COMPARED_CODES)}
 VARIANCE_FLOOR = 1e-12
 """Floor of the variance of a loss difference (per observation; divided by n for the MCS's
 bootstrap variance of a mean). A difference without variation (two methods whose losses differ
@@ -357,9 +360,36 @@ def _counts(n: int, reps: int, seed: int) -> np.ndarray:
     return counts
 
 
+@dataclass(frozen=True)
+class ComparisonColumns:
+    """The rows of one family's comparison (:func:`comparison_columns`): one array per column of
+    ``COMPARISON_COLUMNS``, those named in ``strings`` as int8 codes into its tuples (``method``: the
+    family's methods; ``best_method``: the same and ``""`` last, no method compared; ``not_compared_reason``:
+    ``NOT_COMPARED_CODES``). A run's ten million rows held three strings each as Python objects, whose
+    creation, concatenation and conversion to Arrow took a sixth of ``var_scores``' time; as codes, the
+    strings are made once per column (``defs.backtests.with_series_keys``), or here (:meth:`frame`)."""
+
+    columns: dict[str, np.ndarray]
+    strings: dict[str, tuple[str, ...]]
+
+    def frame(self) -> pd.DataFrame:
+        """The rows as a frame (columns ``COMPARISON_COLUMNS``), the coded columns as their strings."""
+        return pd.DataFrame({name: np.asarray(self.strings[name], dtype=object)[values] if name in self.strings
+                             else values for name, values in self.columns.items()}, columns=COMPARISON_COLUMNS)
+
+    def coded_in(self, strings: Mapping[str, Sequence[str]]) -> dict[str, np.ndarray]:
+        """The columns with codes into ``strings`` (per coded column, a sequence holding every string of
+        this family's) instead of this family's own: the families of a run coded alike, one dictionary."""
+        columns = dict(self.columns)
+        for name, own in self.strings.items():
+            position = {value: code for code, value in enumerate(strings[name])}
+            columns[name] = np.array([position[value] for value in own], dtype=np.int8)[columns[name]]
+        return columns
+
+
 def compare_methods(fz0: pd.DataFrame, tick: pd.DataFrame, *args: Any, **kwargs: Any) -> pd.DataFrame:
     """The rows of :func:`comparison_columns` as a frame (columns ``COMPARISON_COLUMNS``)."""
-    return pd.DataFrame(comparison_columns(fz0, tick, *args, **kwargs), columns=COMPARISON_COLUMNS)
+    return comparison_columns(fz0, tick, *args, **kwargs).frame()
 
 
 def comparison_columns(
@@ -370,9 +400,10 @@ def comparison_columns(
     mcs_as_of: np.ndarray,
     backtest_window_days: tuple[int, ...],
     mcs: McsSettings,
-) -> dict[str, np.ndarray]:
+) -> ComparisonColumns:
     """Mean scores, DM tests against the best and the MCS of one forecast series family, one array
-    per column of ``COMPARISON_COLUMNS`` (a caller of many families builds one frame of them all).
+    per column of ``COMPARISON_COLUMNS``, the strings as codes (:class:`ComparisonColumns`; a caller of
+    many families builds one frame of them all).
 
     ``fz0``, ``tick``: the per-observation scores (rows: observations in date order, columns:
     methods; NaN where a method has no forecast). ``end_pos``: the trading-day number of each
@@ -392,7 +423,7 @@ def compare_families(
     families: Sequence[tuple[pd.DataFrame, pd.DataFrame, np.ndarray, np.ndarray, np.ndarray]],
     backtest_window_days: tuple[int, ...],
     mcs: McsSettings,
-) -> list[dict[str, np.ndarray]]:
+) -> list[ComparisonColumns]:
     """:func:`comparison_columns` of each family ``(fz0, tick, end_pos, as_of_pos, mcs_as_of)``, each as of
     its own dates (a book's: its P&L days), on the same windows and MCS settings. The MCS problems of
     all the families are solved together, stacked by shape (the observations and the number of methods
@@ -423,6 +454,7 @@ class _Comparison:
     the methods compared; ``mcs_p`` filled by :func:`compare_families`)."""
 
     columns: dict[str, np.ndarray]
+    methods: tuple[str, ...]
     x: np.ndarray  # the FZ0 losses (observations x methods)
     s: np.ndarray  # each window's common days: rows [s, e)
     e: np.ndarray
@@ -432,12 +464,13 @@ class _Comparison:
     m_cols: np.ndarray
     is_compared: np.ndarray
 
-    def finished(self, size: float) -> dict[str, np.ndarray]:
+    def finished(self, size: float) -> ComparisonColumns:
         """The columns with in_mcs and mcs_p."""
         mcs_p = self.mcs_p[self.w_rows, self.m_cols]
         self.columns["in_mcs"] = self.is_compared & (mcs_p > size)
         self.columns["mcs_p"] = np.where(self.is_compared, mcs_p, np.nan)
-        return self.columns
+        return ComparisonColumns(self.columns, {"method": self.methods, "best_method": (*self.methods, ""),
+                                                "not_compared_reason": NOT_COMPARED_CODES})
 
 
 def _summed_directly(prefix: np.ndarray, s: np.ndarray, e: np.ndarray, candidates: np.ndarray) -> np.ndarray:
@@ -481,8 +514,10 @@ def _compare(fz0: pd.DataFrame, tick: pd.DataFrame, end_pos: np.ndarray, as_of_p
         raise ScoringInputError("fz0, tick and end_pos must describe the same observations and methods")
     if np.any(np.diff(end_pos) < 0):
         raise ScoringInputError("end_pos must be ascending")
-    methods = np.asarray(fz0.columns, dtype=object)
-    k = methods.size
+    methods = tuple(fz0.columns)
+    k = len(methods)
+    if k > 126:  # the columns' int8 codes (ComparisonColumns); best_method's "" is code k
+        raise ScoringInputError(f"at most 126 methods can be compared, got {k}")
     x = np.ascontiguousarray(fz0.to_numpy(dtype=float))  # row-major: the row means add in one order, any layout
     finite = np.isfinite(x)
     x0 = np.where(finite, x, 0.0)
@@ -522,8 +557,8 @@ def _compare(fz0: pd.DataFrame, tick: pd.DataFrame, end_pos: np.ndarray, as_of_p
     any_compared = compared.any(axis=1)
     s = np.where(any_compared, np.where(compared, run, -1).max(axis=1), e)  # the common days: rows [s, e)
     n_rows = e - s
-    reason = np.where(undefined, "undefined_score", np.where(~scored_last, "no_latest_score", np.where(
-        run_obs < MIN_COMPARISON_OBS, "too_few_scores", "under_half_the_window")))
+    reason = np.where(undefined, _REASON["undefined_score"], np.where(~scored_last, _REASON["no_latest_score"], np.where(
+        run_obs < MIN_COMPARISON_OBS, _REASON["too_few_scores"], _REASON["under_half_the_window"]))).astype(np.int8)
     with np.errstate(invalid="ignore", divide="ignore"):
         common_fz0 = (fz_p[e] - fz_p[s]) / n_rows[:, None]
         for w in _summed_directly(abs_p, s, e, any_compared):
@@ -584,15 +619,15 @@ def _compare(fz0: pd.DataFrame, tick: pd.DataFrame, end_pos: np.ndarray, as_of_p
     is_compared = compared[w_rows, m_cols]
     columns = {
         "as_of": w_rows % as_of_pos.size,
-        "method": methods[m_cols],
+        "method": m_cols.astype(np.int8),
         "backtest_window_days": np.repeat(np.asarray(windows, dtype=np.int64), as_of_pos.size)[w_rows],
         "n_obs": n_forecasts[w_rows, m_cols].astype(np.int64),
         "mean_tick_loss": mean_tick[w_rows, m_cols],
         "mean_fz0_loss": mean_fz0[w_rows, m_cols],
         "compared": is_compared,
         "comparison_obs": np.where(is_compared, n_rows[w_rows], 0).astype(np.int64),
-        "not_compared_reason": np.where(is_compared, "", reason[w_rows, m_cols]).astype(object),
-        "best_method": np.where(any_compared[w_rows], methods[best[w_rows]], ""),
+        "not_compared_reason": np.where(is_compared, np.int8(0), reason[w_rows, m_cols]),
+        "best_method": np.where(any_compared[w_rows], best[w_rows], k).astype(np.int8),
         "fz0_diff_to_best": np.where(is_compared, common_fz0[w_rows, m_cols] - common_fz0[w_rows, best[w_rows]],
                                      np.nan),
         "dm_stat": np.where(is_compared, dm[w_rows, m_cols], np.nan),
@@ -600,4 +635,4 @@ def _compare(fz0: pd.DataFrame, tick: pd.DataFrame, end_pos: np.ndarray, as_of_p
         "dm_lag": np.where(is_compared, lag[w_rows], 0).astype(np.int64),
         "mcs_computed": mcs_flag[w_rows],
     }
-    return _Comparison(columns, x, s, e, mcs_p, problems, w_rows, m_cols, is_compared)
+    return _Comparison(columns, methods, x, s, e, mcs_p, problems, w_rows, m_cols, is_compared)
