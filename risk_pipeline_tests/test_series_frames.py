@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from pandas.testing import assert_frame_equal
 
-from risk_pipeline.defs.backtests import SERIES_KEYS, with_series_keys
+from risk_pipeline.defs.backtests import SERIES_KEYS, _joined, with_series_keys
 from risk_pipeline.risk.backtests.scoring import forecast_score_columns, score_forecasts
 from risk_pipeline.risk.backtests.table import CODED_COLUMNS, backtest_columns, backtest_table
 from risk_pipeline.storage.lake import to_arrow
@@ -77,3 +77,27 @@ def test_the_latest_verdicts_table_is_tabulates_markdown_of_the_latest_rows():
     text = _verdicts(rows)["latest_verdicts"].value
     assert text == latest.to_markdown(index=False, floatfmt=".4g")
     assert text.count("\n") == 1 + 2 * 2 and "| ust10y " in text
+
+
+def test_columns_joined_in_one_buffer_are_each_their_own_array():
+    """_joined writes each column's parts into one reused buffer: what it returns equals np.concatenate's
+    (dtype and values, every kind of column the tables hold), and a column taken from it in row order is not
+    overwritten by the next column joined."""
+    parts = [
+        [np.arange(5), np.arange(3)],
+        [np.array([1.5, np.nan]), np.arange(2)],  # mixed: float64, as np.concatenate gives
+        [np.array(["2020-01-02", "2020-01-03"], "M8[ns]")] * 3,
+        [np.array([True, False]), np.array([True])],
+        [np.array([1, 2], np.int8)],
+        [np.array(["a", "bcd"]), np.array(["ef"])],
+        [np.array(["x", None], object)],  # objects: concatenated as before
+    ]
+    buffer, taken = np.empty(0, np.uint8), []
+    for arrays in parts:
+        joined, buffer = _joined(arrays, buffer)
+        expected = np.concatenate(arrays)
+        assert joined.dtype == expected.dtype and np.array_equal(joined, expected, equal_nan=expected.dtype.kind == "f")
+        taken.append((joined[np.arange(joined.size)], expected))  # as with_series_keys takes a column in order
+    assert buffer.size == max(np.concatenate(a).nbytes for a in parts if np.concatenate(a).dtype != object)
+    for got, expected in taken:  # each still its own values after the later joins
+        assert np.array_equal(got, expected, equal_nan=expected.dtype.kind == "f")
