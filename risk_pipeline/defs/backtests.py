@@ -171,8 +171,7 @@ def _joined(arrays: list[np.ndarray], buffer: np.ndarray) -> tuple[np.ndarray, n
     """``np.concatenate(arrays)`` written into ``buffer`` (bytes; a larger one when it is too small), and the
     buffer: a frame's columns joined one after the other in one buffer, not each in memory of its own. A column
     of millions of rows is a new mapping of the kernel's pages (glibc maps every block over 32 MiB anew), whose
-    first touch faults each 4 KiB page: some 12 microseconds a page on this project's virtual machines, most
-    of the join's time."""
+    first touch faults each 4 KiB page, most of the join's time (docs/performance.md)."""
     dtype = np.result_type(*arrays)
     if dtype.hasobject:
         return np.concatenate(arrays), buffer

@@ -365,9 +365,9 @@ class ComparisonColumns:
     """The rows of one family's comparison (:func:`comparison_columns`): one array per column of
     ``COMPARISON_COLUMNS``, those named in ``strings`` as int8 codes into its tuples (``method``: the
     family's methods; ``best_method``: the same and ``""`` last, no method compared; ``not_compared_reason``:
-    ``NOT_COMPARED_CODES``). A run's ten million rows held three strings each as Python objects, whose
-    creation, concatenation and conversion to Arrow took a sixth of ``var_scores``' time; as codes, the
-    strings are made once per column (``defs.backtests.with_series_keys``), or here (:meth:`frame`)."""
+    ``NOT_COMPARED_CODES``). A run's millions of rows would hold three strings each as Python objects, whose
+    creation, concatenation and conversion to Arrow cost more than the numbers; as codes, the strings are
+    made once per column (``defs.backtests.with_series_keys``), or here (:meth:`frame`)."""
 
     columns: dict[str, np.ndarray]
     strings: dict[str, tuple[str, ...]]
