@@ -86,7 +86,6 @@ def test_a_filter_on_any_column_of_a_staged_file_finds_its_rows_through_delta_s_
     assert dataset.to_table(filter=pc.field("pnl") > 0).num_rows == (frame["pnl"] > 0).sum() > 0
 
 
-
 def _dictionary_encoded(path) -> dict[str, bool]:
     import pyarrow.parquet as pq
 
