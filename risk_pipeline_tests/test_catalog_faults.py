@@ -52,12 +52,12 @@ TABLES.clear()
 TABLES.update(SWEPT_TABLES)
 
 # the catalog before the commit, the versions it shows, those after the commit, and the SQL of its views when
-# the refresh is to take it as this process's own last catalog (then it copies it and replaces the changed views)
+# the refresh is to find it recorded as the catalog a refresh wrote (then it copies it and replaces the changed views)
 pristine, old, expected = Path(sys.argv[1]), json.loads(sys.argv[2]), json.loads(sys.argv[3])
 own_views = json.loads(sys.argv[4])
 path = catalog.catalog_path()
-SWEPT = {"refresh_catalog", "_exclusive", "_temporary_files", "_views", "_views_of_own_catalog", "_identity", "_write",
-         "_fsync"}
+SWEPT = {"refresh_catalog", "_exclusive", "_temporary_files", "_views", "_views_of_catalog", "_record_path", "_identity",
+         "_digest", "_write", "_fsync", "_write_record"}
 
 def refresh_killed_before_line(k):
     count = 0
@@ -86,7 +86,7 @@ def heal():
     assert before in (old, expected), before
     catalog.refresh_catalog()
     assert shown() == expected
-    assert sorted(p.name for p in path.parent.iterdir()) == [".catalog.lock", "lake", "risk.duckdb"]
+    assert sorted(p.name for p in path.parent.iterdir()) == [".catalog.lock", ".risk.duckdb.views", "lake", "risk.duckdb"]
     return before == expected
 
 def forked(work):
@@ -104,9 +104,10 @@ def forked(work):
 k = 0
 while True:
     shutil.copyfile(pristine, path)
-    catalog._LAST_WRITTEN.clear()
+    catalog._record_path(path).unlink(missing_ok=True)
     if own_views is not None:
-        catalog._LAST_WRITTEN[str(path)] = (catalog._identity(path), own_views)
+        catalog._record_path(path).write_text(json.dumps(
+            {"identity": catalog._identity(path), "views": {name: catalog._digest(sql) for name, sql in own_views.items()}}))
     status = forked(lambda: refresh_killed_before_line(k))
     killed = os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL
     healed = os.waitstatus_to_exitcode(forked(heal))
@@ -117,7 +118,7 @@ while True:
 """
 
 
-@pytest.mark.parametrize("own", [False, True], ids=["new file", "copy of the process's last catalog"])
+@pytest.mark.parametrize("own", [False, True], ids=["new file", "copy of the recorded catalog"])
 def test_a_refresh_killed_at_any_step_leaves_a_readable_catalog_and_the_next_refresh_heals_it(data_dir, tmp_path, own):
     old = lake.write_days("prices", _prices(D1, 1.0), [D1], keys=KEYS)
     catalog.refresh_catalog()
@@ -205,7 +206,16 @@ def _catalog_contents(path: Path) -> tuple[dict, dict, list]:
     return views, versions, kinds
 
 
-def test_a_refresh_from_the_process_s_last_catalog_writes_what_a_new_file_would(data_dir, tmp_path, monkeypatch):
+_REFRESH_COUNTING_COPIES = """
+from risk_pipeline.storage import catalog
+copied, copy = [], catalog.shutil.copyfile
+catalog.shutil.copyfile = lambda *a: copied.append(a) or copy(*a)
+catalog.refresh_catalog()
+print(len(copied))
+"""
+
+
+def test_a_refresh_from_the_recorded_catalog_writes_what_a_new_file_would(data_dir, tmp_path, monkeypatch):
     copied, copy = [], shutil.copyfile
     monkeypatch.setattr(catalog.shutil, "copyfile", lambda *a: copied.append(a) or copy(*a))
     lake.write_days("prices", _prices(D1, 1.0), [D1], keys=KEYS)
@@ -220,9 +230,17 @@ def test_a_refresh_from_the_process_s_last_catalog_writes_what_a_new_file_would(
     path = data_dir / "risk.duckdb"
     incremental = _catalog_contents(path)
     _catalog_opens_and_shows_the_lake(data_dir)
-    catalog._LAST_WRITTEN.clear()  # as a new process: a new file
-    catalog.refresh_catalog()
+    # another process (the daily job's other lane) finds the record on disk: a copy too
+    out = subprocess.run([sys.executable, "-c", _REFRESH_COUNTING_COPIES], cwd=REPO, capture_output=True, text=True,
+                         timeout=120, env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+    assert (out.returncode, out.stdout.strip()) == (0, "1"), out.stderr[-3000:]
     assert len(copied) == 1
+    assert _catalog_contents(path) == incremental
+    record = json.loads(catalog._record_path(path).read_text())
+    assert record["identity"] == list(catalog._identity(path))
+    catalog._record_path(path).unlink()  # no record (a refresh killed before it, an older version's catalog)
+    catalog.refresh_catalog()
+    assert len(copied) == 1  # a new file
     assert _catalog_contents(path) == incremental
     assert incremental[1] == {"prices": 1, "returns": 0}
 

@@ -14,22 +14,28 @@ absolute paths.
 ``refresh_catalog`` writes a whole new catalog after every commit: a new file in the same folder
 (its views built from every table's latest version), checkpointed and closed (no WAL), synced to
 disk, and renamed over ``risk.duckdb`` in one ``os.replace``. When the catalog is still the file
-the process's previous refresh wrote (untouched since), the new file is a copy of it in which only
-the views whose SQL changed (the tables committed since) are replaced: the same views, without
-binding the others again (a day's run refreshes about 26 times). No reader is ever locked out or
+a refresh wrote (untouched since: the record ``.risk.duckdb.views`` beside it names the file's
+identity and a digest of each view's SQL), the new file is a copy of it in which only the views
+whose SQL changed (the tables committed since) are replaced: the same views, without binding the
+others again (a day's run refreshes about 26 times, from the processes of its lanes in turn: the
+record is on disk, not in one process). No reader is ever locked out or
 slowed: a reader that opened the old file keeps reading the old snapshot (its files are deleted
 by vacuum only ``retention_days`` after a later commit replaced them), a new one opens the new
 file. A ``risk.duckdb.wal`` beside the catalog (left by a client that opened it read-write, or by
 the catalog of earlier versions, which was updated in place) is deleted before the rename, so no
 later open replays it against a file it does not belong to. Refreshes are serialized across
 processes by an exclusive ``flock`` on ``.catalog.lock``; what a killed refresh left (its
-temporary file and that file's WAL) is deleted by the next one.
+temporary file and that file's WAL, a record not renamed into place) is deleted by the next one; a
+record that does not name the catalog's identity (a refresh killed between the two renames, a
+client that wrote into the catalog) is not used: the next refresh writes a new file.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import hashlib
+import json
 import os
 import shutil
 import uuid
@@ -107,10 +113,15 @@ def _views() -> dict[str, tuple[str, int | None]]:
     return views
 
 
+def _digest(sql: str) -> str:
+    """What tells a view's SQL from another's in the record beside the catalog (its SHA-256)."""
+    return hashlib.sha256(sql.encode()).hexdigest()
+
+
 def _write(path: Path, views: dict[str, tuple[str, int | None]], previous: dict[str, str] | None) -> None:
     """Write at ``path`` a catalog of ``views``, in one transaction, checkpointed and closed. With
-    ``previous`` (the views of the catalog copied at ``path``), only the views whose SQL differs are
-    replaced and ``lake_versions`` is rewritten; without, ``path`` is a new file. The file is attached
+    ``previous`` (the digests of the views of the catalog copied at ``path``), only the views whose SQL
+    differs are replaced and ``lake_versions`` is rewritten; without, ``path`` is a new file. The file is attached
     to the process's DuckDB database (``lake.reader``) rather than opened as a database of its own:
     about 1 ms instead of 12 (much more on a loaded machine), and a day's run refreshes the catalog
     about 26 times."""
@@ -130,7 +141,7 @@ def _write(path: Path, views: dict[str, tuple[str, int | None]], previous: dict[
                 for name in set(previous) - set(views):
                     con.execute(f'DROP VIEW {_WRITTEN}."{name}"')
             for name, (sql, _) in views.items():
-                if previous is not None and previous.get(name) == sql:
+                if previous is not None and previous.get(name) == _digest(sql):
                     continue
                 if previous is not None and name in previous:
                     con.execute(f'DROP VIEW {_WRITTEN}."{name}"')
@@ -148,11 +159,6 @@ def _write(path: Path, views: dict[str, tuple[str, int | None]], previous: dict[
             con.execute(f"DETACH {_WRITTEN}")
 
 
-# per catalog path, the catalog file this process wrote last: its identity (inode, size, modification
-# time) and the SQL of its views
-_LAST_WRITTEN: dict[str, tuple[tuple[int, int, int], dict[str, str]]] = {}
-
-
 def _identity(path: Path) -> tuple[int, int, int] | None:
     try:
         return file_version(path)
@@ -160,13 +166,32 @@ def _identity(path: Path) -> tuple[int, int, int] | None:
         return None
 
 
-def _views_of_own_catalog(path: Path) -> dict[str, str] | None:
-    """The views of the catalog at ``path`` if it is still the file this process's last refresh wrote,
-    untouched (same inode, size and modification time, no WAL beside it); else None."""
-    last = _LAST_WRITTEN.get(str(path))
-    if last is None or path.with_name(f"{path.name}.wal").exists() or _identity(path) != last[0]:
+def _record_path(path: Path) -> Path:
+    """The record of the catalog ``path``: the identity of the file the last refresh wrote and the
+    digests of its views."""
+    return path.with_name(f".{path.name}.views")
+
+
+def _views_of_catalog(path: Path) -> dict[str, str] | None:
+    """The digests of the views of the catalog at ``path`` if it is still the file a refresh wrote,
+    untouched (its identity (inode, size, modification time) the record's, no WAL beside it); else
+    None."""
+    try:
+        record = json.loads(_record_path(path).read_text())
+    except (FileNotFoundError, ValueError):
         return None
-    return last[1]
+    if path.with_name(f"{path.name}.wal").exists() or list(record.get("identity", ())) != list(_identity(path) or ()):
+        return None
+    return record.get("views")
+
+
+def _write_record(path: Path, views: dict[str, tuple[str, int | None]]) -> None:
+    """Record the identity of the catalog just renamed into place at ``path`` and its views' digests,
+    through a temporary file (removed as a refresh's leftover if killed) renamed over the record."""
+    record = {"identity": _identity(path), "views": {name: _digest(sql) for name, (sql, _) in views.items()}}
+    written = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp.views")
+    written.write_text(json.dumps(record))
+    os.replace(written, _record_path(path))
 
 
 def _fsync(path: Path) -> None:
@@ -195,7 +220,7 @@ def refresh_catalog() -> Path | None:
             leftover.unlink(missing_ok=True)
         written = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         views = _views()
-        previous = _views_of_own_catalog(path)
+        previous = _views_of_catalog(path)
         try:
             if previous is not None:  # a copy of it with the views that changed replaced
                 shutil.copyfile(path, written)
@@ -206,7 +231,7 @@ def refresh_catalog() -> Path | None:
             path.with_name(f"{path.name}.wal").unlink(missing_ok=True)
             os.replace(written, path)
             _fsync(path.parent)
-            _LAST_WRITTEN[str(path)] = (_identity(path), {name: sql for name, (sql, _) in views.items()})
+            _write_record(path, views)
         finally:
             for leftover in (written, written.with_name(f"{written.name}.wal")):
                 leftover.unlink(missing_ok=True)
