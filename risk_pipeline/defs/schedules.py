@@ -29,6 +29,7 @@ import pandas as pd
 
 from risk_pipeline.config.settings import section
 from risk_pipeline.defs.lake_assets import business_days
+from risk_pipeline.forked_lanes import forked_lanes_executor
 from risk_pipeline.storage.catalog import refresh_catalog
 from risk_pipeline.storage.maintenance import maintain_lake
 
@@ -40,8 +41,9 @@ risk_job = dg.define_asset_job("risk_job", selection=dg.AssetSelection.all(),
 daily_risk_job = dg.define_asset_job(
     "daily_risk_job",
     selection=dg.AssetSelection.all(),
-    # one business day is small: one process for every step beats starting a process per step
-    executor_def=dg.in_process_executor,
+    # one business day is small: a process per step costs more than its steps; two lanes forked once
+    # from the run's process take both cores (risk_pipeline/forked_lanes.py)
+    executor_def=forked_lanes_executor,
     description="Every asset and data-quality check for one business day (the daily schedule's job).",
 )
 
