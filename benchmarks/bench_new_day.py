@@ -11,8 +11,13 @@ system of the process: less sensitive than the wall to other jobs on a shared ma
 load average, the per-step seconds of the last run of each (from the run's events), the medians
 and their ratios.
 
+With ``--daily-job`` each run is the daily job itself, ``dagster job execute -m risk_pipeline.definitions
+-j daily_risk_job --tags '{"dagster/partition": "<day>"}'``, on each code's own executor (the
+``forked_lanes`` executor's two lanes where the code has it); the CPU then counts the lanes too.
+
     .venv/bin/python benchmarks/bench_new_day.py --baseline 75660b6
     .venv/bin/python benchmarks/bench_new_day.py --baseline 75660b6 --repeat 3 --day 2022-12-28
+    .venv/bin/python benchmarks/bench_new_day.py --baseline 2909906 --repeat 4 --daily-job
 """
 
 from __future__ import annotations
@@ -48,15 +53,17 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def one_day(day: str, code: Path | None, data: Path, home: Path) -> tuple[float, float]:
-    """Wall and CPU seconds of one run of the day."""
+def one_day(day: str, code: Path | None, data: Path, home: Path, daily_job: bool = False) -> tuple[float, float]:
+    """Wall and CPU seconds of one run of the day (with ``daily_job``, of the daily job's run)."""
     env = {**os.environ, "DAGSTER_HOME": str(home), "RISK_PIPELINE_DATA": str(data), "PYTHONWARNINGS": "ignore"}
     if code is not None:
         env["PYTHONPATH"] = str(code)
+    command = ([str(BIN / "dagster"), "job", "execute", "-m", "risk_pipeline.definitions", "-j", "daily_risk_job",
+                "--tags", json.dumps({"dagster/partition": day})] if daily_job else
+               [str(BIN / "dagster"), "asset", "materialize", "-m", "risk_pipeline.definitions",
+                "--select", "*", "--partition", day, "--config-json", json.dumps(CONFIG)])
     began, cpu = time.perf_counter(), _children_cpu()
-    out = subprocess.run([str(BIN / "dagster"), "asset", "materialize", "-m", "risk_pipeline.definitions",
-                          "--select", "*", "--partition", day, "--config-json", json.dumps(CONFIG)],
-                         cwd=code or REPO, env=env, capture_output=True, text=True)
+    out = subprocess.run(command, cwd=code or REPO, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - began
     if out.returncode:
         raise SystemExit(f"the run with {code or REPO} failed:\n{out.stderr[-3000:]}")
@@ -124,6 +131,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--data", default=str(REPO / "data"))
     parser.add_argument("--home", default=str(REPO / ".dagster_home"))
+    parser.add_argument("--daily-job", action="store_true", help="run the daily job on its own executor")
     args = parser.parse_args()
     data, home = Path(args.data).resolve(), Path(args.home).resolve()
     if not (home / "dagster.yaml").exists() or not (data / "lake").is_dir():
@@ -138,14 +146,14 @@ def main() -> None:
             order = list(variants.items())
             for name, code in order if round_ % 2 == 0 else order[::-1]:
                 load = _load()
-                wall, cpu = one_day(args.day, code, data, home)
+                wall, cpu = one_day(args.day, code, data, home, args.daily_job)
                 times[name].append(wall)
                 cpus[name].append(cpu)
                 steps[name] = step_seconds(home)
                 prints[name] = fingerprint(args.day, data)
                 texts[name] = {f"report/{p.name}": p.read_text().splitlines()
                                for p in sorted((data / "reports" / args.day).glob("*.csv"))}
-                print(f"{name:<24} wall {wall:6.1f} s  CPU {cpu:6.1f} s   load average before {load}", flush=True)
+                print(f"{name:<24} wall {wall:6.2f} s  CPU {cpu:6.2f} s   load average before {load}", flush=True)
     print("\nsteps of the last run of each (s):")
     table = pd.DataFrame(steps).fillna(0.0)
     table = table.loc[table.max(axis=1).sort_values(ascending=False).index]
@@ -162,7 +170,7 @@ def main() -> None:
             print(f"  {key}: {len(changed)} lines differ, e.g. " + " | ".join(changed[:4]))
     for label, values in (("wall", times), ("CPU", cpus)):
         (b_name, b), (c_name, c) = ((name, statistics.median(v)) for name, v in values.items())
-        print(f"median {label}: {b_name} {b:.1f} s, {c_name} {c:.1f} s; ratio {c / b:.2f}")
+        print(f"median {label}: {b_name} {b:.2f} s, {c_name} {c:.2f} s; ratio {c / b:.2f}")
     print(f"load average now {_load()}")
 
 
