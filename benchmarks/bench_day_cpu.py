@@ -2,7 +2,8 @@
 first step) and each step, this checkout against a baseline revision, on the same lake and instance.
 
 Runs ``dagster job execute -m risk_pipeline.definitions -j daily_risk_job --tags
-'{"dagster/partition": <day>}'`` (the daily job's 36 steps in one process), with Dagster's CLI
+'{"dagster/partition": <day>}'`` (the daily job's 36 steps in one process: ``lanes: 1`` for a code whose daily
+job runs on the ``forked_lanes`` executor, whose lanes this process could not time), with Dagster's CLI
 started in a process that times each step with ``time.process_time`` (every thread of the process)
 around Dagster's iterator of the step's events: the step's work, its events and their storage.
 The codes alternate (the baseline exported by ``git archive``, put first on ``PYTHONPATH``),
@@ -94,8 +95,10 @@ def main() -> None:
         for repeat in range(args.repeat):
             for side, code in (list(sides.items()) if repeat % 2 == 0 else list(sides.items())[::-1]):
                 out = Path(tmp) / "out.json"
+                lanes = ["-c", str(Path(tmp) / "one_lane.yaml")] if (code / "risk_pipeline" / "forked_lanes.py").exists() else []
+                (Path(tmp) / "one_lane.yaml").write_text("execution: {config: {lanes: 1}}\n")
                 done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--baseline", args.baseline,
-                                       "--data", args.data, "--home", args.home, "--child", str(out), *cli],
+                                       "--data", args.data, "--home", args.home, "--child", str(out), *cli, *lanes],
                                       cwd=code, env={**env, "PYTHONPATH": str(code)}, capture_output=True, text=True)
                 if done.returncode:
                     raise SystemExit(f"{side} failed:\n{done.stderr[-3000:]}")
