@@ -79,15 +79,18 @@ def step_ranks(dependencies: Mapping[str, Sequence[str]], seconds: Mapping[str, 
         for other in upstream:
             dependents.setdefault(other, []).append(key)
     ranks: dict[str, float] = {}
-
-    def rank(key: str) -> float:
-        if key not in ranks:
-            after = [rank(other) for other in dependents.get(key, ())]
-            ranks[key] = float(seconds.get(key, DEFAULT_STEP_SECONDS)) + max(after, default=0.0)
-        return ranks[key]
-
-    for key in dependencies:
-        rank(key)
+    for root in dependencies:  # depth first, each step ranked once its dependents are (no recursion limit)
+        stack = [(root, False)]
+        while stack:
+            key, expanded = stack.pop()
+            if key in ranks:
+                continue
+            if expanded:
+                after = [ranks[other] for other in dependents.get(key, ())]
+                ranks[key] = float(seconds.get(key, DEFAULT_STEP_SECONDS)) + max(after, default=0.0)
+            else:
+                stack.append((key, True))
+                stack.extend((other, False) for other in dependents.get(key, ()) if other not in ranks)
     return {key: ranks[key] for key in dependencies}
 
 

@@ -51,6 +51,9 @@ def test_a_step_s_rank_is_its_longest_chain_of_expected_seconds_to_the_end():
         assert set(ranks) == set(keys)
         for k in keys:
             assert ranks[k] == pytest.approx(_longest_chain(dependencies, seconds, k), rel=1e-12)
+    # a chain far longer than Python's recursion limit
+    chain = {f"s{i}": [f"s{i - 1}"] if i else [] for i in range(5000)}
+    assert step_ranks(chain, {})["s0"] == pytest.approx(5000 * DEFAULT_STEP_SECONDS)
     # the daily job's chain to its report outranks a step no other waits for
     ranks = step_ranks({"prices": [], "var": ["prices"], "report": ["var"], "fx": ["prices"]},
                        {"prices": 0.6, "var": 0.8, "report": 2.5, "fx": 0.1})
