@@ -50,15 +50,12 @@ from dagster._core.execution.compute_logs import create_compute_log_file_key
 from dagster._core.execution.context.system import PlanExecutionContext, PlanOrchestrationContext
 from dagster._core.execution.context_creation_job import PlanExecutionContextManager
 from dagster._core.execution.plan.active import ActiveExecution
-from dagster._core.execution.plan.execute_plan import (
-    _trigger_hook,
-    dagster_event_sequence_for_step,
-    inner_plan_execution_iterator,
-)
+from dagster._core.execution.plan.execute_plan import _trigger_hook, dagster_event_sequence_for_step
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
 from dagster._core.execution.plan.plan import ExecutionPlan
 from dagster._core.execution.retries import RetryMode, get_retries_config
 from dagster._core.executor.base import Executor
+from dagster._core.executor.in_process import inprocess_execution_iterator
 from dagster._serdes import deserialize_value, serialize_value
 from dagster._utils.error import SerializableErrorInfo
 
@@ -290,12 +287,6 @@ def _lane_died(executor: ForkedLanesExecutor, job_context: PlanExecutionContext,
     yield from active.plan_events_iterator(job_context)
 
 
-def _in_process_iterator(job_context: PlanExecutionContext, execution_plan: ExecutionPlan) -> Iterator[DagsterEvent]:
-    """The steps in the run's process, as Dagster's in-process executor runs them."""
-    with InstanceConcurrencyContext(job_context.instance, job_context.dagster_run) as concurrency:
-        yield from inner_plan_execution_iterator(job_context, execution_plan, concurrency)
-
-
 class ForkedLanesExecutor(Executor):
     """Runs a run's steps on ``lanes`` processes forked from the run's process (the module's docstring)."""
 
@@ -322,7 +313,7 @@ class ForkedLanesExecutor(Executor):
                 else f"Executing steps in process (pid: {os.getpid()})",
                 event_specific_data=EngineEventData.in_process(os.getpid(), execution_plan.step_keys_to_execute))
             yield from (_lanes_iterator(self, job_context, execution_plan) if forks
-                        else _in_process_iterator(job_context, execution_plan))
+                        else inprocess_execution_iterator(job_context, execution_plan))
 
         yield from iter(ExecuteRunWithPlanIterable(
             execution_plan=plan_context.execution_plan,
