@@ -92,11 +92,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_day_cpu_") as tmp:
         sides = {f"baseline {args.baseline}": export_revision(args.baseline, Path(tmp) / "code"), "this checkout": REPO}
         runs: dict[str, list[dict]] = {side: [] for side in sides}
+        one_lane = Path(tmp) / "one_lane.yaml"  # the daily job in one process where it has lanes
+        one_lane.write_text("execution: {config: {lanes: 1}}\n")
         for repeat in range(args.repeat):
             for side, code in (list(sides.items()) if repeat % 2 == 0 else list(sides.items())[::-1]):
                 out = Path(tmp) / "out.json"
-                lanes = ["-c", str(Path(tmp) / "one_lane.yaml")] if (code / "risk_pipeline" / "forked_lanes.py").exists() else []
-                (Path(tmp) / "one_lane.yaml").write_text("execution: {config: {lanes: 1}}\n")
+                lanes = ["-c", str(one_lane)] if (code / "risk_pipeline" / "forked_lanes.py").exists() else []
                 done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--baseline", args.baseline,
                                        "--data", args.data, "--home", args.home, "--child", str(out), *cli, *lanes],
                                       cwd=code, env={**env, "PYTHONPATH": str(code)}, capture_output=True, text=True)
